@@ -1,0 +1,190 @@
+/*
+ * util.h - the substrate every engine shares (internal; not installed).
+ *
+ *   errors   thread-local last error with detail; errno mapping
+ *   crc32c   Castagnoli CRC (SSE4.2 when the CPU has it, slicing-by-8 otherwise)
+ *   io       the ONE file I/O layer: every engine's file access goes through it, so tests can
+ *            inject faults (EIO, ENOSPC, short writes) and simulate crashes (drop or tear
+ *            every write not yet fsynced)
+ *   lock     kernel advisory lock (flock) for a single writer across processes
+ *   misc     little-endian codecs, clock (fakeable for tests), path helpers
+ *
+ * Naming: cross-file internals are cairn_<module>__<name> (DESIGN.md section 3).
+ */
+#ifndef CAIRN_UTIL_H
+#define CAIRN_UTIL_H
+
+#include "cairn.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+/* Set the thread-local last error to `code` with a printf-style message; returns `code`. */
+int cairn_err__set(int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Map errno `errnum` to a Cairn code (ENOSPC->NOSPC, EACCES/EPERM/EROFS->PERM,
+ * ENOENT/ENOTDIR->PATH, ENOMEM->NOMEM, else IO), set the message "<fmt>: <strerror>"
+ * and return the code. */
+int cairn_err__sys(int errnum, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+int cairn_err__from_errno(int errnum);
+
+/* ---- crc32c ----------------------------------------------------------------------------- */
+
+/* Extend `crc` over buf[0..len). Start with 0: cairn_crc32c__update(0, "123456789", 9)
+ * == 0xE3069283 (the standard check value). */
+uint32_t cairn_crc32c__update(uint32_t crc, const void *buf, size_t len);
+/* 1 if the hardware path is in use (for tests and stats). */
+int cairn_crc32c__hw(void);
+/* Force the portable path (tests compare both). */
+void cairn_crc32c__force_sw(int on);
+
+/* ---- little-endian codecs --------------------------------------------------------------- */
+
+static inline void cairn_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void cairn_put32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void cairn_put64(uint8_t *p, uint64_t v) {
+    cairn_put32(p, (uint32_t)v); cairn_put32(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint16_t cairn_get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t cairn_get32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t cairn_get64(const uint8_t *p) {
+    return (uint64_t)cairn_get32(p) | ((uint64_t)cairn_get32(p + 4) << 32);
+}
+
+/* ---- clock ------------------------------------------------------------------------------ */
+
+/* Wall clock in Unix ms (used for expiry). Tests may fake it. */
+int64_t cairn_time__now_ms(void);
+/* Fake the wall clock (ms > 0) or return to the real one (0). Process-wide. */
+void cairn_time__set_fake(int64_t ms);
+/* Monotonic clock in ns (for timeouts). */
+uint64_t cairn_time__mono_ns(void);
+
+/* ---- paths ------------------------------------------------------------------------------ */
+
+/* malloc'd "a/b" (NULL on ENOMEM, with the error set). */
+char *cairn_path__join(const char *a, const char *b);
+/* malloc'd copy of the directory part of `path` ("." if none). */
+char *cairn_path__dir(const char *path);
+/* malloc'd strdup (NULL on ENOMEM, with the error set). */
+char *cairn_str__dup(const char *s);
+
+/* ---- the I/O layer ---------------------------------------------------------------------- */
+
+typedef struct cairn_file cairn_file;
+
+#define CAIRN_IO_RDONLY 0x0
+#define CAIRN_IO_RDWR 0x1
+#define CAIRN_IO_CREATE 0x2 /* create if missing */
+#define CAIRN_IO_EXCL 0x4   /* with CREATE: fail CAIRN_EEXISTS if present */
+#define CAIRN_IO_TRUNC 0x8
+
+/* Open `path`. *out owned by the caller (cairn_io__close). Errors: PATH (missing),
+ * PERM, EXISTS (EXCL), IO. */
+int cairn_io__open(cairn_file **out, const char *path, int flags);
+void cairn_io__close(cairn_file *f);
+const char *cairn_io__path(const cairn_file *f);
+int cairn_io__fd(const cairn_file *f);
+/* Read exactly len bytes at off. If got is NULL a short read (EOF) is CAIRN_ECORRUPT
+ * ("unexpected end of file"); otherwise *got is the number of bytes read and 0 is returned. */
+int cairn_io__pread(cairn_file *f, void *buf, size_t len, uint64_t off, size_t *got);
+/* Write exactly len bytes at off (OS short writes are retried). On failure some prefix of the
+ * bytes may have reached the file (exactly as on a real disk). Errors: IO, NOSPC, FAILED. */
+int cairn_io__pwrite(cairn_file *f, const void *buf, size_t len, uint64_t off);
+/* fsync (fdatasync where enough). A failure is fatal for this file: every later operation on it
+ * returns CAIRN_EFAILED, and the engine must fail-stop its handle (never retry an fsync). */
+int cairn_io__fsync(cairn_file *f);
+int cairn_io__truncate(cairn_file *f, uint64_t size);
+int cairn_io__size(cairn_file *f, uint64_t *size);
+/* Read-only shared mapping of the first len bytes (len > 0). Unmap with cairn_io__unmap. */
+int cairn_io__map(cairn_file *f, uint64_t len, const void **out);
+void cairn_io__unmap(const void *p, uint64_t len);
+
+/* Path operations. rename/unlink/link are treated as durable once cairn_io__sync_dir of the
+ * directory returns. */
+int cairn_io__rename(const char *from, const char *to);
+int cairn_io__unlink(const char *path); /* a missing file is not an error */
+int cairn_io__link(const char *from, const char *to);
+int cairn_io__sync_dir(const char *dir);
+int cairn_io__mkdir(const char *path); /* an existing directory is not an error */
+/* 0: missing, 1: regular file, 2: directory, <0 error (PERM, IO). */
+int cairn_io__stat(const char *path, uint64_t *size);
+/* Names in `dir` (no "." or ".."), sorted; free with cairn_io__list_free. */
+int cairn_io__list(const char *dir, char ***names, size_t *count);
+void cairn_io__list_free(char **names, size_t count);
+/* Durable replace: write path.tmp, fsync it, rename over path, fsync the directory. */
+int cairn_io__write_atomic(const char *path, const void *data, size_t len);
+/* Whole file into a malloc'd buffer (caller frees with free()). */
+int cairn_io__read_all(const char *path, void **data, size_t *len);
+
+/* ---- fault injection (tests) ------------------------------------------------------------ */
+
+#define CAIRN_FAULT_WRITE 0x1 /* pwrite (and truncate) */
+#define CAIRN_FAULT_SYNC 0x2  /* fsync and sync_dir */
+#define CAIRN_FAULT_ANY 0x3
+
+typedef enum cairn_fault_kind {
+    CAIRN_FAULT_NONE = 0,
+    CAIRN_FAULT_EIO = 1,    /* the op fails with EIO, nothing written */
+    CAIRN_FAULT_ENOSPC = 2, /* the op fails with ENOSPC, nothing written */
+    CAIRN_FAULT_SHORT = 3   /* a write stores its first half, then fails with ENOSPC */
+} cairn_fault_kind;
+
+/* Forget all armed faults and zero the op counters. */
+void cairn_io__fault_reset(void);
+/* Fail the nth (1-based, counted from now) op in `ops` with `kind`. sticky: every later
+ * matching op fails too (a dead disk); otherwise only that one (a transient error). */
+void cairn_io__fault_arm(int ops, uint64_t nth, int kind, int sticky);
+/* Ops in `ops` seen since the last reset (to enumerate every write/fsync of a workload). */
+uint64_t cairn_io__fault_count(int ops);
+/* How many faults have been injected since the last reset. */
+uint64_t cairn_io__fault_fired(void);
+
+/* ---- crash simulation (tests) ------------------------------------------------------------
+ * While tracking, the layer keeps an undo record of every write and truncate not yet covered
+ * by an fsync of that file. A simulated crash reverts them (all, or all but a prefix with the
+ * last kept write torn at a random byte), then makes every file opened before the crash dead:
+ * every later operation on it fails with CAIRN_EIO, so the engine handle can be closed without
+ * writing anything: after a crash EVERY I/O operation (open, write, fsync, rename, ...) fails with
+ * CAIRN_EIO until cairn_io__crash_track() is called again (0 to stop, 1 to track anew), and files
+ * opened before the crash stay dead for good. Typical test: track(1), work, crash (or crash_at_sync),
+ * close the engine handle, track(0), reopen, verify.
+ * Files created, renamed and unlinked are assumed durable (metadata). */
+typedef enum cairn_crash_mode {
+    CAIRN_CRASH_DROP = 1, /* lose every unsynced write */
+    CAIRN_CRASH_TEAR = 2  /* keep a random prefix of unsynced writes, tear the last kept one */
+} cairn_crash_mode;
+
+void cairn_io__crash_track(int on);
+/* Crash now. Returns the number of unsynced writes that were reverted (fully or partly). */
+uint64_t cairn_io__crash_now(int mode, uint64_t seed);
+/* Crash automatically just before the nth fsync (1-based, counted from now) takes effect. */
+void cairn_io__crash_at_sync(uint64_t nth, int mode, uint64_t seed);
+/* 1 once a simulated crash happened (until cairn_io__crash_track(0)). */
+int cairn_io__crashed(void);
+
+/* ---- lock ------------------------------------------------------------------------------- */
+
+typedef struct cairn_lock cairn_lock;
+/* Take an exclusive advisory lock (flock) on `path` (created if missing). A second holder, in
+ * this process or another, gets CAIRN_ELOCKED at once (timeout_ms 0) or CAIRN_EBUSY after
+ * waiting timeout_ms. Released by cairn_lock__release or when the process dies. */
+int cairn_lock__acquire(cairn_lock **out, const char *path, unsigned timeout_ms);
+void cairn_lock__release(cairn_lock *l);
+
+#endif /* CAIRN_UTIL_H */

@@ -1,0 +1,460 @@
+/* test_util.c - Check tests of the shared substrate: errors, crc32c, the I/O layer (faults and
+ * crash simulation), the writer lock, clock and paths. */
+#include "util.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char g_dir[512];
+
+static void mk_tmp(void) {
+    const char *base = getenv("CAIRN_TEST_TMP");
+    char tmpl[512];
+    if (base && *base) {
+        mkdir(base, 0755);
+        snprintf(tmpl, sizeof tmpl, "%s/util-XXXXXX", base);
+    } else {
+        snprintf(tmpl, sizeof tmpl, "/tmp/cairn-util-XXXXXX");
+    }
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
+}
+
+static void rm_tmp(void) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    cairn_io__fault_reset();
+    cairn_io__crash_track(0);
+}
+
+static char *path_in(const char *name) {
+    static char ring[4][600]; /* a few at once: path_in(a), path_in(b) in one call */
+    static int next;
+    char *p = ring[next++ & 3];
+    snprintf(p, 600, "%s/%s", g_dir, name);
+    return p;
+}
+
+static void read_back(const char *path, char *buf, size_t cap, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    *len = fread(buf, 1, cap, f);
+    fclose(f);
+}
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+START_TEST(errors_table) {
+    ck_assert_str_eq(cairn_errname(CAIRN_OK), "CAIRN_OK");
+    ck_assert_str_eq(cairn_errname(CAIRN_ENOTFOUND), "CAIRN_NOTFOUND");
+    ck_assert_str_eq(cairn_errname(CAIRN_EINVAL), "CAIRN_INVALID");
+    ck_assert_str_eq(cairn_errname(CAIRN_EINTERNAL), "CAIRN_INTERNAL");
+    ck_assert_str_eq(cairn_errname(12345), "CAIRN_UNKNOWN");
+    ck_assert_str_eq(cairn_errstr(CAIRN_ENOTFOUND), "not found");
+    /* codes are stable: a few pinned values */
+    ck_assert_int_eq(CAIRN_ENOTFOUND, -2);
+    ck_assert_int_eq(CAIRN_ECORRUPT, -9);
+    ck_assert_int_eq(CAIRN_ELOCKED, -10);
+    ck_assert_int_eq(CAIRN_EINTERNAL, -23);
+    ck_assert_str_eq(cairn_version(), CAIRN_VERSION_STRING);
+}
+END_TEST
+
+START_TEST(errors_thread_local_message) {
+    cairn_errclear();
+    ck_assert_str_eq(cairn_errmsg(), "");
+    ck_assert_int_eq(cairn_err__set(CAIRN_ECORRUPT, "file %s offset %d", "x.dat", 42), CAIRN_ECORRUPT);
+    ck_assert_str_eq(cairn_errmsg(), "file x.dat offset 42");
+    ck_assert_int_eq(cairn_errcode(), CAIRN_ECORRUPT);
+    ck_assert_int_eq(cairn_err__sys(ENOSPC, "write %s", "y"), CAIRN_ENOSPC);
+    ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "write y: "));
+    ck_assert_int_eq(cairn_err__from_errno(ENOENT), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_err__from_errno(EACCES), CAIRN_EPERM);
+    ck_assert_int_eq(cairn_err__from_errno(EIO), CAIRN_EIO);
+    cairn_errclear();
+    ck_assert_int_eq(cairn_errcode(), 0);
+}
+END_TEST
+
+/* ---- crc32c ---------------------------------------------------------------------------- */
+
+static void crc_vectors(void) {
+    uint8_t buf[32];
+    size_t i;
+    /* RFC 3720 (iSCSI) appendix B.4 test vectors */
+    ck_assert_uint_eq(cairn_crc32c__update(0, "123456789", 9), 0xE3069283u);
+    memset(buf, 0, 32);
+    ck_assert_uint_eq(cairn_crc32c__update(0, buf, 32), 0x8A9136AAu);
+    memset(buf, 0xff, 32);
+    ck_assert_uint_eq(cairn_crc32c__update(0, buf, 32), 0x62A8AB43u);
+    for (i = 0; i < 32; i++) buf[i] = (uint8_t)i;
+    ck_assert_uint_eq(cairn_crc32c__update(0, buf, 32), 0x46DD794Eu);
+    for (i = 0; i < 32; i++) buf[i] = (uint8_t)(31 - i);
+    ck_assert_uint_eq(cairn_crc32c__update(0, buf, 32), 0x113FDB5Cu);
+    ck_assert_uint_eq(cairn_crc32c__update(0, "", 0), 0u);
+    /* incremental == one shot, at every split and misalignment */
+    for (i = 0; i <= 9; i++) {
+        uint32_t c = cairn_crc32c__update(0, "123456789", i);
+        ck_assert_uint_eq(cairn_crc32c__update(c, "123456789" + i, 9 - i), 0xE3069283u);
+    }
+}
+
+START_TEST(crc_sw_and_hw) {
+    uint8_t big[4099];
+    uint32_t a, b;
+    size_t i;
+    cairn_crc32c__force_sw(1);
+    crc_vectors();
+    for (i = 0; i < sizeof big; i++) big[i] = (uint8_t)(i * 131 + 7);
+    a = cairn_crc32c__update(0, big + 1, sizeof big - 1);
+    cairn_crc32c__force_sw(0);
+    crc_vectors();
+    b = cairn_crc32c__update(0, big + 1, sizeof big - 1);
+    ck_assert_uint_eq(a, b);
+}
+END_TEST
+
+/* ---- I/O layer ------------------------------------------------------------------------- */
+
+START_TEST(io_basic) {
+    cairn_file *f = NULL;
+    char buf[64];
+    size_t got = 0;
+    uint64_t size = 0;
+    ck_assert_int_eq(cairn_io__open(&f, path_in("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
+    ck_assert_int_eq(cairn_io__pwrite(f, "hello world", 11, 0), 0);
+    ck_assert_int_eq(cairn_io__fsync(f), 0);
+    ck_assert_int_eq(cairn_io__size(f, &size), 0);
+    ck_assert_uint_eq(size, 11);
+    ck_assert_int_eq(cairn_io__pread(f, buf, 5, 6, NULL), 0);
+    ck_assert_int_eq(memcmp(buf, "world", 5), 0);
+    /* short read: with got it is reported, without it is CORRUPT */
+    ck_assert_int_eq(cairn_io__pread(f, buf, 20, 6, &got), 0);
+    ck_assert_uint_eq(got, 5);
+    ck_assert_int_eq(cairn_io__pread(f, buf, 20, 6, NULL), CAIRN_ECORRUPT);
+    ck_assert_int_eq(cairn_io__truncate(f, 5), 0);
+    ck_assert_int_eq(cairn_io__size(f, &size), 0);
+    ck_assert_uint_eq(size, 5);
+    cairn_io__close(f);
+    cairn_io__close(NULL);
+    /* errors: missing file, EXCL, directory */
+    ck_assert_int_eq(cairn_io__open(&f, path_in("missing"), CAIRN_IO_RDONLY), CAIRN_EPATH);
+    ck_assert_ptr_null(f);
+    ck_assert_int_eq(cairn_io__open(&f, path_in("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_EXCL),
+                     CAIRN_EEXISTS);
+    ck_assert_int_eq(cairn_io__open(&f, g_dir, CAIRN_IO_RDWR), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_io__open(NULL, "x", 0), CAIRN_EINVAL);
+}
+END_TEST
+
+START_TEST(io_paths) {
+    char **names = NULL;
+    size_t n = 0, len = 0;
+    void *data = NULL;
+    uint64_t size = 0;
+    char buf[32];
+    ck_assert_int_eq(cairn_io__mkdir(path_in("sub")), 0);
+    ck_assert_int_eq(cairn_io__mkdir(path_in("sub")), 0); /* exists: fine */
+    ck_assert_int_eq(cairn_io__write_atomic(path_in("f"), "abc", 3), 0);
+    ck_assert_int_eq(cairn_io__mkdir(path_in("f")), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_io__stat(path_in("f"), &size), 1);
+    ck_assert_uint_eq(size, 3);
+    ck_assert_int_eq(cairn_io__stat(path_in("sub"), NULL), 2);
+    ck_assert_int_eq(cairn_io__stat(path_in("nope"), NULL), 0);
+    ck_assert_int_eq(cairn_io__write_atomic(path_in("f"), "defg", 4), 0);
+    read_back(path_in("f"), buf, sizeof buf, &len);
+    ck_assert_uint_eq(len, 4);
+    ck_assert_int_eq(memcmp(buf, "defg", 4), 0);
+    ck_assert_int_eq(cairn_io__stat(path_in("f.tmp"), NULL), 0); /* no temp left */
+    ck_assert_int_eq(cairn_io__read_all(path_in("f"), &data, &len), 0);
+    ck_assert_uint_eq(len, 4);
+    free(data);
+    ck_assert_int_eq(cairn_io__link(path_in("f"), path_in("g")), 0);
+    ck_assert_int_eq(cairn_io__rename(path_in("g"), path_in("h")), 0);
+    ck_assert_int_eq(cairn_io__list(g_dir, &names, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(names[0], "f");
+    ck_assert_str_eq(names[1], "h");
+    ck_assert_str_eq(names[2], "sub");
+    cairn_io__list_free(names, n);
+    ck_assert_int_eq(cairn_io__unlink(path_in("h")), 0);
+    ck_assert_int_eq(cairn_io__unlink(path_in("h")), 0); /* missing: fine */
+    ck_assert_int_eq(cairn_io__sync_dir(g_dir), 0);
+    ck_assert_int_eq(cairn_io__list(path_in("nope"), &names, &n), CAIRN_EPATH);
+}
+END_TEST
+
+START_TEST(io_faults) {
+    cairn_file *f = NULL;
+    char buf[64];
+    size_t len = 0;
+    cairn_io__fault_reset();
+    ck_assert_int_eq(cairn_io__open(&f, path_in("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
+    ck_assert_int_eq(cairn_io__pwrite(f, "0123456789", 10, 0), 0);
+    ck_assert_uint_eq(cairn_io__fault_count(CAIRN_FAULT_WRITE), 1);
+    /* the 2nd write from now fails with EIO, once */
+    cairn_io__fault_arm(CAIRN_FAULT_WRITE, 2, CAIRN_FAULT_EIO, 0);
+    ck_assert_int_eq(cairn_io__pwrite(f, "A", 1, 0), 0);
+    ck_assert_int_eq(cairn_io__pwrite(f, "B", 1, 1), CAIRN_EIO);
+    ck_assert_int_eq(cairn_io__pwrite(f, "C", 1, 2), 0);
+    ck_assert_uint_eq(cairn_io__fault_fired(), 1);
+    /* ENOSPC, sticky */
+    cairn_io__fault_arm(CAIRN_FAULT_WRITE, 1, CAIRN_FAULT_ENOSPC, 1);
+    ck_assert_int_eq(cairn_io__pwrite(f, "D", 1, 3), CAIRN_ENOSPC);
+    ck_assert_int_eq(cairn_io__pwrite(f, "E", 1, 4), CAIRN_ENOSPC);
+    ck_assert_int_eq(cairn_io__truncate(f, 1), CAIRN_ENOSPC);
+    cairn_io__fault_arm(CAIRN_FAULT_WRITE, 0, CAIRN_FAULT_NONE, 0);
+    /* short write: the first half lands */
+    cairn_io__fault_arm(CAIRN_FAULT_WRITE, 1, CAIRN_FAULT_SHORT, 0);
+    ck_assert_int_eq(cairn_io__pwrite(f, "wxyz", 4, 6), CAIRN_ENOSPC);
+    read_back(path_in("a"), buf, sizeof buf, &len);
+    ck_assert_uint_eq(len, 10);
+    ck_assert_int_eq(memcmp(buf, "A1C345wx89", 10), 0);
+    /* fsync failure is fail-stop for the file */
+    cairn_io__fault_arm(CAIRN_FAULT_SYNC, 1, CAIRN_FAULT_EIO, 0);
+    ck_assert_int_eq(cairn_io__fsync(f), CAIRN_EIO);
+    ck_assert_int_eq(cairn_io__fsync(f), CAIRN_EFAILED);
+    ck_assert_int_eq(cairn_io__pwrite(f, "Z", 1, 0), CAIRN_EFAILED);
+    cairn_io__close(f);
+    /* a new open of the same file works again */
+    ck_assert_int_eq(cairn_io__open(&f, path_in("a"), CAIRN_IO_RDWR), 0);
+    ck_assert_int_eq(cairn_io__pwrite(f, "Z", 1, 0), 0);
+    ck_assert_int_eq(cairn_io__fsync(f), 0);
+    cairn_io__close(f);
+    /* write_atomic under a failing fsync leaves the old file and no temp */
+    ck_assert_int_eq(cairn_io__write_atomic(path_in("w"), "old", 3), 0);
+    cairn_io__fault_arm(CAIRN_FAULT_SYNC, 1, CAIRN_FAULT_EIO, 0);
+    ck_assert_int_eq(cairn_io__write_atomic(path_in("w"), "new!", 4), CAIRN_EIO);
+    read_back(path_in("w"), buf, sizeof buf, &len);
+    ck_assert_uint_eq(len, 3);
+    ck_assert_int_eq(memcmp(buf, "old", 3), 0);
+    ck_assert_int_eq(cairn_io__stat(path_in("w.tmp"), NULL), 0);
+    ck_assert_uint_eq(cairn_io__fault_count(CAIRN_FAULT_SYNC), 5);
+    cairn_io__fault_reset();
+    ck_assert_uint_eq(cairn_io__fault_count(CAIRN_FAULT_ANY), 0);
+}
+END_TEST
+
+START_TEST(io_crash_drop) {
+    cairn_file *f = NULL, *g = NULL;
+    char buf[64];
+    size_t len = 0;
+    cairn_io__crash_track(1);
+    ck_assert_int_eq(cairn_io__open(&f, path_in("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
+    ck_assert_int_eq(cairn_io__pwrite(f, "durable.", 8, 0), 0);
+    ck_assert_int_eq(cairn_io__fsync(f), 0);
+    ck_assert_int_eq(cairn_io__pwrite(f, "lost-append", 11, 8), 0);
+    ck_assert_int_eq(cairn_io__pwrite(f, "XX", 2, 0), 0);
+    ck_assert_int_eq(cairn_io__open(&g, path_in("b"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
+    ck_assert_int_eq(cairn_io__pwrite(g, "gone", 4, 0), 0);
+    ck_assert_uint_eq(cairn_io__crash_now(CAIRN_CRASH_DROP, 1), 3);
+    ck_assert_int_eq(cairn_io__crashed(), 1);
+    /* everything fails after the crash, old handles forever */
+    ck_assert_int_eq(cairn_io__pwrite(f, "Y", 1, 0), CAIRN_EIO);
+    ck_assert_int_eq(cairn_io__fsync(g), CAIRN_EIO);
+    ck_assert_int_eq(cairn_io__write_atomic(path_in("c"), "x", 1), CAIRN_EIO);
+    cairn_io__crash_track(0);
+    ck_assert_int_eq(cairn_io__pwrite(f, "Y", 1, 0), CAIRN_EIO);
+    cairn_io__close(f);
+    cairn_io__close(g);
+    read_back(path_in("a"), buf, sizeof buf, &len);
+    ck_assert_uint_eq(len, 8);
+    ck_assert_int_eq(memcmp(buf, "durable.", 8), 0);
+    read_back(path_in("b"), buf, sizeof buf, &len);
+    ck_assert_uint_eq(len, 0);
+}
+END_TEST
+
+START_TEST(io_crash_tear_is_prefix) {
+    /* With TEAR, the file is the synced state plus a prefix of the unsynced writes (in order),
+     * the last kept one possibly torn. Appends make that easy to check for many seeds. */
+    uint64_t seed;
+    for (seed = 1; seed <= 40; seed++) {
+        cairn_file *f = NULL;
+        char buf[256];
+        size_t len = 0, i;
+        const char *full = "base|one|two|three|four|";
+        cairn_io__crash_track(1);
+        ck_assert_int_eq(cairn_io__open(&f, path_in("t"), CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC), 0);
+        ck_assert_int_eq(cairn_io__pwrite(f, "base|", 5, 0), 0);
+        ck_assert_int_eq(cairn_io__fsync(f), 0);
+        ck_assert_int_eq(cairn_io__pwrite(f, "one|", 4, 5), 0);
+        ck_assert_int_eq(cairn_io__pwrite(f, "two|", 4, 9), 0);
+        ck_assert_int_eq(cairn_io__pwrite(f, "three|", 6, 13), 0);
+        ck_assert_int_eq(cairn_io__pwrite(f, "four|", 5, 19), 0);
+        cairn_io__crash_now(CAIRN_CRASH_TEAR, seed);
+        cairn_io__crash_track(0);
+        cairn_io__close(f);
+        read_back(path_in("t"), buf, sizeof buf, &len);
+        ck_assert_uint_ge(len, 5);
+        ck_assert_uint_le(len, strlen(full));
+        for (i = 0; i < len; i++) ck_assert_int_eq(buf[i], full[i]);
+    }
+}
+END_TEST
+
+START_TEST(io_crash_at_sync) {
+    cairn_file *f = NULL;
+    char buf[64];
+    size_t len = 0;
+    cairn_io__crash_track(1);
+    ck_assert_int_eq(cairn_io__open(&f, path_in("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
+    cairn_io__crash_at_sync(2, CAIRN_CRASH_DROP, 7);
+    ck_assert_int_eq(cairn_io__pwrite(f, "one", 3, 0), 0);
+    ck_assert_int_eq(cairn_io__fsync(f), 0);
+    ck_assert_int_eq(cairn_io__pwrite(f, "two", 3, 3), 0);
+    ck_assert_int_eq(cairn_io__fsync(f), CAIRN_EIO); /* the crash happens before it takes effect */
+    ck_assert_int_eq(cairn_io__crashed(), 1);
+    cairn_io__crash_track(0);
+    cairn_io__close(f);
+    read_back(path_in("a"), buf, sizeof buf, &len);
+    ck_assert_uint_eq(len, 3);
+    ck_assert_int_eq(memcmp(buf, "one", 3), 0);
+}
+END_TEST
+
+START_TEST(io_crash_truncate_undo) {
+    cairn_file *f = NULL;
+    char buf[64];
+    size_t len = 0;
+    cairn_io__crash_track(1);
+    ck_assert_int_eq(cairn_io__open(&f, path_in("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
+    ck_assert_int_eq(cairn_io__pwrite(f, "abcdefgh", 8, 0), 0);
+    ck_assert_int_eq(cairn_io__fsync(f), 0);
+    ck_assert_int_eq(cairn_io__truncate(f, 3), 0);
+    ck_assert_int_eq(cairn_io__pwrite(f, "Z", 1, 3), 0);
+    cairn_io__crash_now(CAIRN_CRASH_DROP, 3);
+    cairn_io__crash_track(0);
+    cairn_io__close(f);
+    read_back(path_in("a"), buf, sizeof buf, &len);
+    ck_assert_uint_eq(len, 8);
+    ck_assert_int_eq(memcmp(buf, "abcdefgh", 8), 0);
+}
+END_TEST
+
+/* ---- lock ------------------------------------------------------------------------------ */
+
+START_TEST(lock_single_writer) {
+    cairn_lock *a = NULL, *b = NULL;
+    pid_t pid;
+    int status = 0;
+    uint64_t t0;
+    ck_assert_int_eq(cairn_lock__acquire(&a, path_in("LOCK"), 0), 0);
+    /* same process, second open: LOCKED at once, BUSY after a wait */
+    ck_assert_int_eq(cairn_lock__acquire(&b, path_in("LOCK"), 0), CAIRN_ELOCKED);
+    ck_assert_ptr_null(b);
+    t0 = cairn_time__mono_ns();
+    ck_assert_int_eq(cairn_lock__acquire(&b, path_in("LOCK"), 30), CAIRN_EBUSY);
+    ck_assert_uint_ge(cairn_time__mono_ns() - t0, 30u * 1000000u);
+    /* another process */
+    pid = fork();
+    if (pid == 0) {
+        cairn_lock *c = NULL;
+        _exit(cairn_lock__acquire(&c, path_in("LOCK"), 0) == CAIRN_ELOCKED ? 0 : 1);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    cairn_lock__release(a);
+    ck_assert_int_eq(cairn_lock__acquire(&b, path_in("LOCK"), 0), 0);
+    cairn_lock__release(b);
+    cairn_lock__release(NULL);
+}
+END_TEST
+
+START_TEST(lock_released_when_holder_dies) {
+    cairn_lock *a = NULL;
+    int pipefd[2], status = 0;
+    char c;
+    pid_t pid;
+    ck_assert_int_eq(pipe(pipefd), 0);
+    pid = fork();
+    if (pid == 0) {
+        cairn_lock *l = NULL;
+        if (cairn_lock__acquire(&l, path_in("LOCK"), 0) != 0) _exit(1);
+        (void)!write(pipefd[1], "k", 1);
+        pause(); /* killed below, never releases by hand */
+        _exit(0);
+    }
+    ck_assert_int_eq(read(pipefd[0], &c, 1), 1);
+    ck_assert_int_eq(cairn_lock__acquire(&a, path_in("LOCK"), 0), CAIRN_ELOCKED);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    ck_assert_int_eq(cairn_lock__acquire(&a, path_in("LOCK"), 1000), 0);
+    cairn_lock__release(a);
+    close(pipefd[0]);
+    close(pipefd[1]);
+}
+END_TEST
+
+/* ---- misc ------------------------------------------------------------------------------ */
+
+START_TEST(misc_clock_paths_codecs) {
+    uint8_t b[8];
+    char *p;
+    int64_t now = cairn_time__now_ms();
+    ck_assert_int_gt(now, 1600000000000LL);
+    cairn_time__set_fake(12345);
+    ck_assert_int_eq(cairn_time__now_ms(), 12345);
+    cairn_time__set_fake(0);
+    ck_assert_int_ge(cairn_time__now_ms(), now);
+    p = cairn_path__join("a/b", "c");
+    ck_assert_str_eq(p, "a/b/c");
+    free(p);
+    p = cairn_path__join("a/", "c");
+    ck_assert_str_eq(p, "a/c");
+    free(p);
+    p = cairn_path__dir("a/b/c");
+    ck_assert_str_eq(p, "a/b");
+    free(p);
+    p = cairn_path__dir("c");
+    ck_assert_str_eq(p, ".");
+    free(p);
+    p = cairn_path__dir("/c");
+    ck_assert_str_eq(p, "/");
+    free(p);
+    cairn_put64(b, 0x0102030405060708ull);
+    ck_assert_uint_eq(b[0], 8);
+    ck_assert_uint_eq(cairn_get64(b), 0x0102030405060708ull);
+    cairn_put32(b, 0xA1B2C3D4u);
+    ck_assert_uint_eq(cairn_get32(b), 0xA1B2C3D4u);
+    cairn_put16(b, 0xBEEF);
+    ck_assert_uint_eq(cairn_get16(b), 0xBEEF);
+}
+END_TEST
+
+static Suite *util_suite(void) {
+    Suite *s = suite_create("util");
+    TCase *tc = tcase_create("all");
+    tcase_add_checked_fixture(tc, mk_tmp, rm_tmp);
+    tcase_add_test(tc, errors_table);
+    tcase_add_test(tc, errors_thread_local_message);
+    tcase_add_test(tc, crc_sw_and_hw);
+    tcase_add_test(tc, io_basic);
+    tcase_add_test(tc, io_paths);
+    tcase_add_test(tc, io_faults);
+    tcase_add_test(tc, io_crash_drop);
+    tcase_add_test(tc, io_crash_tear_is_prefix);
+    tcase_add_test(tc, io_crash_at_sync);
+    tcase_add_test(tc, io_crash_truncate_undo);
+    tcase_add_test(tc, lock_single_writer);
+    tcase_add_test(tc, lock_released_when_holder_dies);
+    tcase_add_test(tc, misc_clock_paths_codecs);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(util_suite());
+    int failed;
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
