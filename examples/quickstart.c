@@ -1,0 +1,110 @@
+/* quickstart.c - Cairn from C: the log KV and the blob store in a few lines each.
+ *
+ *   quickstart DIR      (DIR is created; the KV lives in DIR/kv, the blob store in DIR/blobs.db)
+ */
+#include <cairn.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#define CHECK(call)                                                                              \
+    do {                                                                                         \
+        int rc_ = (call);                                                                        \
+        if (rc_ != 0) {                                                                          \
+            fprintf(stderr, "%s failed: %s: %s\n", #call, cairn_errname(rc_), cairn_errmsg());  \
+            return 1;                                                                            \
+        }                                                                                        \
+    } while (0)
+
+static int kv_demo(const char *dir) {
+    cairn_kv_options opts = CAIRN_KV_OPTIONS_INIT;
+    cairn_kv *kv = NULL;
+    cairn_kv_iter *it = NULL;
+    struct cairn_kv_stats st;
+    const void *key;
+    size_t klen, vlen;
+    void *val = NULL;
+    int kind = 0, rc;
+    uint64_t n = 0;
+
+    CHECK(cairn_kv_open(&kv, dir, &opts));
+    CHECK(cairn_kv_put(kv, "user:1", 6, "{\"name\":\"Ana\",\"age\":30}", 23, CAIRN_KIND_JSON));
+    CHECK(cairn_kv_put(kv, "greeting", 8, "hello, cairn", 12, CAIRN_KIND_TEXT));
+
+    /* a transaction: both writes or neither */
+    CHECK(cairn_kv_begin(kv));
+    CHECK(cairn_kv_put(kv, "balance", 7, "1000", 4, CAIRN_KIND_TEXT));
+    CHECK(cairn_kv_put(kv, "last_updated", 12, "2026-03-04", 10, CAIRN_KIND_TEXT));
+    CHECK(cairn_kv_commit(kv));
+
+    CHECK(cairn_kv_get(kv, "user:1", 6, &val, &vlen, &kind));
+    printf("kv: user:1 = %.*s (kind %d)\n", (int)vlen, (const char *)val, kind);
+    cairn_free(val);
+
+    rc = cairn_kv_get(kv, "missing", 7, &val, &vlen, &kind);
+    printf("kv: missing -> %s\n", cairn_errname(rc)); /* CAIRN_NOTFOUND: an outcome, not a failure */
+
+    CHECK(cairn_kv_delete(kv, "greeting", 8));
+    CHECK(cairn_kv_count(kv, &n));
+    printf("kv: %llu keys:", (unsigned long long)n);
+    CHECK(cairn_kv_iter_open(&it, kv, NULL, 0));
+    while ((rc = cairn_kv_iter_next(it, &key, &klen)) == 0) printf(" %.*s", (int)klen, (const char *)key);
+    cairn_kv_iter_free(it);
+    printf("\n");
+
+    CHECK(cairn_kv_reclaim(kv));
+    CHECK(cairn_kv_stats(kv, &st));
+    printf("kv: after reclaim: %llu keys, %llu live bytes, %llu dead bytes, %llu data files\n",
+           (unsigned long long)st.keys, (unsigned long long)st.live_bytes, (unsigned long long)st.dead_bytes,
+           (unsigned long long)st.data_files);
+    cairn_kv_close(kv);
+    return 0;
+}
+
+static void on_event(void *ctx, int event, uint32_t key, uint64_t old_size, uint64_t new_size) {
+    static const char *names[] = {"?", "created", "updated", "deleted"};
+    (void)ctx;
+    printf("blob: event %s key=%u size %llu -> %llu\n", names[event >= 1 && event <= 3 ? event : 0], key,
+           (unsigned long long)old_size, (unsigned long long)new_size);
+}
+
+static int blob_demo(const char *path) {
+    cairn_blob *b = NULL;
+    struct cairn_blob_stats st;
+    uint32_t key = 0, reserved = 0;
+    uint64_t sub = 0;
+    void *data = NULL;
+    size_t len = 0;
+    static const unsigned char bytes[] = {1, 2, 3};
+
+    CHECK(cairn_blob_open(&b, path, NULL));
+    CHECK(cairn_blob_subscribe(b, on_event, NULL, &sub));
+    CHECK(cairn_blob_create(b, bytes, sizeof bytes, &key));
+    CHECK(cairn_blob_update(b, key, "a longer value", 14));
+    CHECK(cairn_blob_read(b, key, &data, &len));
+    printf("blob: key %u = %.*s\n", key, (int)len, (const char *)data);
+    cairn_free(data);
+    CHECK(cairn_blob_reserve_next_key(b, &reserved));
+    CHECK(cairn_blob_create_with_key(b, reserved, "", 0)); /* zero-length blobs are fine */
+    CHECK(cairn_blob_delete(b, key));
+    CHECK(cairn_blob_stats(b, &st));
+    printf("blob: %llu entries, %llu free bytes in %llu free entries, file %llu bytes\n",
+           (unsigned long long)st.entries, (unsigned long long)st.free_bytes,
+           (unsigned long long)st.free_entries, (unsigned long long)st.file_size);
+    CHECK(cairn_blob_unsubscribe(b, sub));
+    cairn_blob_close(b);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    char kvdir[4096], blobpath[4096];
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    printf("cairn %s\n", cairn_version());
+    snprintf(kvdir, sizeof kvdir, "%s/kv", argv[1]);
+    snprintf(blobpath, sizeof blobpath, "%s/blobs.db", argv[1]);
+    if (kv_demo(kvdir) != 0) return 1;
+    return blob_demo(blobpath);
+}

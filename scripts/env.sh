@@ -1,0 +1,13 @@
+# Sourced by the scripts: common settings for configuring and building Cairn.
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build="${CAIRN_BUILD_DIR:-$root/build}"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# Pin the real interpreter (a pyenv shim is a shell script; tests must run the binary).
+python_exe=$(python3 -c 'import sys; print(sys.executable)')
+jobs=$(nproc 2>/dev/null || echo 2)
+
+configure_and_build() { # configure_and_build BUILD_DIR [cmake args...]
+  local dir=$1; shift
+  cmake -S "$root" -B "$dir" -G Ninja -DPython3_EXECUTABLE="$python_exe" "$@"
+  cmake --build "$dir" -j "$jobs"
+}
