@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Cost of a call from Python: put and get ops/s of 100-byte values through cairn.KV, against the
+same loop through sqlite3 and a dict.
+
+    PYTHONPATH=<build>/bindings/python/pkg python3 bench/python_kv.py [--n 200000] [--repeat 3]
+
+Rows:
+  cairn db[k]=v / db[k]     the idiomatic single call (MutableMapping)
+  cairn put / get           the idiomatic methods
+  cairn raw                 the SWIG layer called directly (the binding's floor)
+  cairn put_many/get_many   one call for the whole batch (put_many: one transaction)
+  sqlite3 execute           one statement per op (autocommit, WAL, synchronous=OFF)
+  sqlite3 executemany       the whole batch in one transaction
+  dict                      the ceiling: no storage at all
+All cairn rows use sync="none" (no fsync per write; sqlite3 likewise runs synchronous=OFF).
+Reported: best of --repeat runs, ops/s, and the ratio to the sqlite3 single-statement row.
+"""
+import argparse
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+
+import cairn
+from cairn import _cairn_swig as raw
+
+
+def best(fn, repeat):
+    t = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        t = dt if t is None else min(t, dt)
+    return t
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=200_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--dir", default=None, help="scratch directory (default: a temp dir)")
+    a = ap.parse_args()
+    n = a.n
+    keys = [b"key:%010d" % i for i in range(n)]
+    val = os.urandom(100)
+    root = tempfile.mkdtemp(prefix="cairn-bench-", dir=a.dir)
+    rows = []  # (name, put ops/s, get ops/s)
+
+    def cairn_rows():
+        path = os.path.join(root, "kv")
+        db = cairn.KV(path, sync="none")
+
+        def put_setitem():
+            for k in keys:
+                db[k] = val
+
+        def get_getitem():
+            for k in keys:
+                db[k]
+
+        def put_method():
+            put = db.put
+            for k in keys:
+                put(k, val)
+
+        def get_method():
+            get = db.get
+            for k in keys:
+                get(k)
+
+        h = db._h
+        rput, rget = raw.cairn_kv_put, raw.cairn_kv_get
+
+        def put_raw():
+            for k in keys:
+                rput(h, k, val, 0)
+
+        def get_raw():
+            for k in keys:
+                rget(h, k)
+
+        def put_many():
+            db.put_many((k, val) for k in keys)
+
+        def get_many():
+            db.get_many(keys)
+
+        out = []
+        for name, p, g in (("cairn db[k]=v / db[k]", put_setitem, get_getitem),
+                           ("cairn put / get", put_method, get_method),
+                           ("cairn raw (SWIG) put / get", put_raw, get_raw),
+                           ("cairn put_many / get_many", put_many, get_many)):
+            tp = best(p, a.repeat)
+            tg = best(g, a.repeat)
+            out.append((name, n / tp, n / tg))
+        assert db[keys[-1]] == val and len(db) == n
+        db.close()
+        return out
+
+    def sqlite_rows():
+        path = os.path.join(root, "bench.sqlite")
+        con = sqlite3.connect(path, isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=OFF")
+        con.execute("CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID")
+
+        def put_single():
+            ex = con.execute
+            for k in keys:
+                ex("INSERT OR REPLACE INTO kv VALUES (?, ?)", (k, val))
+
+        def get_single():
+            ex = con.execute
+            for k in keys:
+                ex("SELECT v FROM kv WHERE k = ?", (k,)).fetchone()
+
+        def put_many():
+            con.execute("BEGIN")
+            con.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?)", ((k, val) for k in keys))
+            con.execute("COMMIT")
+
+        def get_many():
+            ex = con.execute
+            con.execute("BEGIN")
+            for k in keys:
+                ex("SELECT v FROM kv WHERE k = ?", (k,)).fetchone()
+            con.execute("COMMIT")
+
+        out = [("sqlite3 execute (autocommit)", n / best(put_single, a.repeat), n / best(get_single, a.repeat)),
+               ("sqlite3 executemany / read txn", n / best(put_many, a.repeat), n / best(get_many, a.repeat))]
+        con.close()
+        return out
+
+    def dict_rows():
+        d = {}
+
+        def put():
+            for k in keys:
+                d[k] = val
+
+        def get():
+            for k in keys:
+                d[k]
+
+        return [("dict", n / best(put, a.repeat), n / best(get, a.repeat))]
+
+    try:
+        rows += cairn_rows()
+        rows += sqlite_rows()
+        rows += dict_rows()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    base = next(r for r in rows if r[0].startswith("sqlite3 execute"))
+    print("Python %s, cairn %s, sqlite %s; %d keys, 100-byte values, best of %d"
+          % (sys.version.split()[0], cairn.__version__, sqlite3.sqlite_version, n, a.repeat))
+    print("%-34s %14s %14s %10s %10s" % ("", "put ops/s", "get ops/s", "put/sqlite", "get/sqlite"))
+    for name, p, g in rows:
+        print("%-34s %14s %14s %9.2fx %9.2fx" % (name, "{:,.0f}".format(p), "{:,.0f}".format(g),
+                                                 p / base[1], g / base[2]))
+    print("targets (issue 3): put >= 1,000,000 ops/s, get >= 1,500,000 ops/s")
+
+
+if __name__ == "__main__":
+    main()

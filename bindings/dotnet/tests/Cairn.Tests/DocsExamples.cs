@@ -1,0 +1,105 @@
+// The examples of docs/dotnet.md, verbatim (DocsTests checks that every ```csharp block of the guide
+// appears here line for line, and runs these methods in order, comparing what they print with the
+// comments of the guide). Edit both together.
+using System.Text.Json.Nodes;
+
+namespace Cairn.Tests;
+
+internal static class DocsExamples
+{
+    public static readonly Action[] All = { OpenWriteRead, Errors, TransactionsExpiryMerge, BlobStoreAndEvents };
+
+    private static void OpenWriteRead()
+    {
+        using KvStore db = KvStore.Open("app.db").ThrowIfFailed();   // a directory; created if missing
+
+        db.Put("greeting", "hello");                                  // string -> TEXT
+        db.Put("raw", new byte[] { 0x00, 0xff });                     // byte[] / ReadOnlySpan<byte> -> BYTES
+        db.Put("user:1", new JsonObject { ["name"] = "Ada", ["langs"] = new JsonArray("en") }); // JSON
+
+        Console.WriteLine(db.GetString("greeting").Result);          // hello
+        Console.WriteLine(db.GetJson("user:1").Result!["name"]);     // Ada
+        Console.WriteLine(db.Get("raw").Result!.Kind);               // Bytes
+        Console.WriteLine(db.Count().Result);                        // 3
+        Console.WriteLine(string.Join(",", db.KeyStrings("user:").Result!)); // user:1
+
+        ExecResponse<KvValue> missing = db.Get("nobody");            // a missing key is not an exception:
+        Console.WriteLine(missing.Success);                          // False
+        Console.WriteLine(missing.ErrorCode);                        // NotFound
+    }
+
+    private static void Errors()
+    {
+        using KvStore db = KvStore.Open("app.db").ThrowIfFailed();
+
+        ExecResponse r = db.Delete("nobody");
+        Console.WriteLine(r.ErrorName);                              // CAIRN_NOTFOUND
+
+        ExecResponse<KvStore> second = KvStore.Open("app.db");       // the writer lock is taken
+        Console.WriteLine(second.ErrorCode);                         // Locked
+        Console.WriteLine(second.Message.Length > 0);                // True
+
+        try
+        {
+            db.Put("", "empty keys are invalid").ThrowIfFailed();
+        }
+        catch (CairnException e)
+        {
+            Console.WriteLine(e.ErrorCode);                          // Invalid
+        }
+    }
+
+    private static void TransactionsExpiryMerge()
+    {
+        using KvStore db = KvStore.Open("app.db").ThrowIfFailed();
+
+        db.Begin().ThrowIfFailed();
+        db.Put("a", "1");
+        db.Put("b", "2");
+        db.Commit().ThrowIfFailed();                                 // both durable, or neither
+
+        db.Begin();
+        db.Delete("a");
+        db.Rollback();                                               // as if nothing happened
+        Console.WriteLine(db.Contains("a").Result);                  // True
+        Console.WriteLine(db.Begin().Success && db.Begin().ErrorCode == CairnErrorCode.Txn); // True
+        db.Rollback();
+
+        db.Put("session", "token", DateTimeOffset.UtcNow.AddMinutes(30));  // expires by itself
+        Console.WriteLine(db.Expiry("session").Result.HasValue);    // True
+
+        db.Update("user:1", new JsonObject { ["admin"] = true });    // merge fields into a JSON object
+        Console.WriteLine(db.GetJson("user:1").Result!.ToJsonString()); // {"name":"Ada","langs":["en"],"admin":true}
+
+        KvStats stats = db.Stats().ThrowIfFailed();
+        Console.WriteLine(stats.Keys);                               // 6
+        db.Reclaim().ThrowIfFailed();                                // merge the log files, drop dead records
+    }
+
+    private static void BlobStoreAndEvents()
+    {
+        using BlobStore blobs = BlobStore.Open(new BlobStoreOptions { Path = "blobs.db" }).ThrowIfFailed();
+
+        var log = new List<string>();
+        blobs.OnCreated += (_, e) => log.Add($"created {e.Key} ({e.NewSize} bytes)");
+        blobs.OnUpdated += (_, e) => log.Add($"updated {e.Key} {e.OldSize}->{e.NewSize}");
+        blobs.OnDeleted += (_, e) => log.Add($"deleted {e.Key}");
+
+        uint key = blobs.Create(new byte[] { 1, 2, 3 }).ThrowIfFailed();
+        blobs.Update(key, new byte[] { 4, 5, 6, 7 });
+        Console.WriteLine(Convert.ToHexString(blobs.Read(key).Result!)); // 04050607
+
+        uint reserved = blobs.ReserveNextKey().ThrowIfFailed();      // a key nobody else will get
+        blobs.Create(reserved, "later"u8);                           // ReadOnlySpan<byte> works too
+        Console.WriteLine(blobs.Create(reserved, new byte[1]).ErrorCode); // Exists
+
+        blobs.Begin();
+        blobs.Delete(key);
+        Console.WriteLine(log.Count);                                // 3
+        blobs.Commit();                                              // events of a transaction come at commit
+        Console.WriteLine(log[^1]);                                  // deleted 1
+
+        Console.WriteLine(blobs.Read(key).ErrorCode);                // NotFound
+        Console.WriteLine(string.Join(",", blobs.Keys().Result!));   // 2
+    }
+}

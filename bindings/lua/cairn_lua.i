@@ -1,0 +1,443 @@
+/*
+ * cairn_lua.i - the Lua 5.4 typemaps of the raw layer (%included by core/cairn.i under SWIGLUA,
+ * before cairn.h is parsed, so every typemap here applies to the declarations).
+ *
+ * The raw module `cairn_swig` stays 1:1 with cairn.h; the typemaps only make it Lua-shaped:
+ *  - status codes and every other C integer are pushed with lua_pushinteger (SWIG 4.1 pushes
+ *    lua_Number, so 3 would come back as 3.0); integer inputs must be integers (3.0 is accepted,
+ *    3.5 is not) and in range of the C type;
+ *  - (pointer, length) inputs take a Lua string, binary-safe; byte outputs are pushed with
+ *    lua_pushlstring and the C buffer is freed (cairn_free) before the wrapper returns;
+ *  - out-params become extra results after the status: rc, value, kind = cairn_kv_get(kv, key);
+ *    an out-param of a failed call is nil;
+ *  - handles come back as SWIG pointers the caller must close (the idiomatic layer cairn.lua
+ *    ties them to __gc/__close);
+ *  - options are a Lua table (or nil: defaults), stats come back as a Lua table;
+ *  - the blob event callback is a C trampoline that queues events on a queue made by
+ *    cairn_swig.evq_new(); cairn.lua drains it after each call and runs the Lua listeners
+ *    (a Lua error must never unwind through the engine, so listeners never run inside it).
+ * Helpers that need the Lua stack are %native functions (json_*, kv_keys, blob_keys, evq_*,
+ * now_ms, sleep_ms).
+ */
+
+%{
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "cairn_lua_json.h"
+
+/* Read an integer-valued field of the options table at `idx`: nil keeps *out, a boolean is 0/1.
+ * Anything else raises (the idiomatic layer validates first, so this guards the raw layer). */
+static void cairn_lua__opt(lua_State *L, int idx, const char *name, lua_Integer lo, lua_Integer hi,
+                           lua_Integer *out) {
+    int isnum = 0;
+    lua_Integer v;
+    lua_getfield(L, idx, name);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (lua_isboolean(L, -1)) {
+        *out = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        return;
+    }
+    v = lua_tointegerx(L, -1, &isnum);
+    if (!isnum || lua_type(L, -1) != LUA_TNUMBER) {
+        luaL_error(L, "CAIRN_TYPE: option '%s' must be an integer or a boolean", name);
+        return;
+    }
+    if (v < lo || v > hi) {
+        luaL_error(L, "CAIRN_INVALID: option '%s' is out of range", name);
+        return;
+    }
+    *out = v;
+    lua_pop(L, 1);
+}
+
+/* An options argument: a table, or nil for the defaults. */
+static int cairn_lua__isopts(lua_State *L, int idx) {
+    return lua_isnoneornil(L, idx) || lua_istable(L, idx);
+}
+
+/* An integer argument: an integer, or a float with an exact integer value, within [lo, hi]. */
+static lua_Integer cairn_lua__int_arg(lua_State *L, int idx, lua_Integer lo, lua_Integer hi) {
+    int isnum = 0;
+    lua_Integer v = lua_tointegerx(L, idx, &isnum);
+    if (!isnum || lua_type(L, idx) != LUA_TNUMBER)
+        luaL_error(L, "CAIRN_TYPE: argument %d must be an integer", idx);
+    if (v < lo || v > hi)
+        luaL_error(L, "CAIRN_INVALID: argument %d is out of range", idx);
+    return v;
+}
+#define CAIRN_LUA_U64_MAX ((lua_Integer)LUA_MAXINTEGER)
+
+/* ---- blob events: a queue filled by the C callback, drained by Lua ---------------------- */
+typedef struct cairn_lua_ev {
+    int event;
+    uint32_t key;
+    uint64_t old_size, new_size;
+} cairn_lua_ev;
+typedef struct cairn_lua_evq {
+    cairn_lua_ev *v;
+    size_t n, cap;
+    int lost; /* events dropped for lack of memory (reported by evq_drain) */
+} cairn_lua_evq;
+
+static void cairn_lua__evq_push(void *ctx, int event, uint32_t key, uint64_t old_size, uint64_t new_size) {
+    cairn_lua_evq *q = (cairn_lua_evq *)ctx;
+    if (q->n == q->cap) {
+        size_t ncap = q->cap ? q->cap * 2 : 16;
+        cairn_lua_ev *nv = (cairn_lua_ev *)realloc(q->v, ncap * sizeof *nv);
+        if (!nv) {
+            q->lost++;
+            return;
+        }
+        q->v = nv;
+        q->cap = ncap;
+    }
+    q->v[q->n].event = event;
+    q->v[q->n].key = key;
+    q->v[q->n].old_size = old_size;
+    q->v[q->n].new_size = new_size;
+    q->n++;
+}
+
+static int cairn_lua_evq_new(lua_State *L) {
+    cairn_lua_evq *q = (cairn_lua_evq *)calloc(1, sizeof *q);
+    if (!q)
+        return luaL_error(L, "CAIRN_NOMEM: out of memory");
+    lua_pushlightuserdata(L, q);
+    return 1;
+}
+
+static int cairn_lua_evq_free(lua_State *L) {
+    cairn_lua_evq *q = (cairn_lua_evq *)lua_touserdata(L, 1);
+    if (q) {
+        free(q->v);
+        free(q);
+    }
+    return 0;
+}
+
+/* evq_drain(q) -> list of {name, key, old_size, new_size} (oldest first), lost count; clears. */
+static int cairn_lua_evq_drain(lua_State *L) {
+    static const char *const names[] = {"?", "created", "updated", "deleted"};
+    cairn_lua_evq *q = (cairn_lua_evq *)lua_touserdata(L, 1);
+    size_t i;
+    int lost;
+    if (!q)
+        return luaL_error(L, "CAIRN_INVALID: not an event queue");
+    lua_createtable(L, (int)q->n, 0);
+    for (i = 0; i < q->n; i++) {
+        const cairn_lua_ev *e = &q->v[i];
+        lua_createtable(L, 4, 0);
+        lua_pushstring(L, (e->event >= 1 && e->event <= 3) ? names[e->event] : names[0]);
+        lua_rawseti(L, -2, 1);
+        lua_pushinteger(L, (lua_Integer)e->key);
+        lua_rawseti(L, -2, 2);
+        lua_pushinteger(L, (lua_Integer)e->old_size);
+        lua_rawseti(L, -2, 3);
+        lua_pushinteger(L, (lua_Integer)e->new_size);
+        lua_rawseti(L, -2, 4);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lost = q->lost;
+    q->n = 0;
+    q->lost = 0;
+    lua_pushinteger(L, lost);
+    return 2;
+}
+
+/* ---- clock ------------------------------------------------------------------------------ */
+static int cairn_lua_now_ms(lua_State *L) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushinteger(L, (lua_Integer)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    return 1;
+}
+
+static int cairn_lua_sleep_ms(lua_State *L) {
+    lua_Integer ms = luaL_checkinteger(L, 1);
+    struct timespec ts;
+    if (ms < 0)
+        ms = 0;
+    ts.tv_sec = (time_t)(ms / 1000);
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+    return 0;
+}
+%}
+
+/* ---- integers: pushed as Lua integers, read as integers ---------------------------------- */
+%typemap(out) int, short, long, long long, unsigned int, unsigned short, unsigned long,
+              unsigned long long, signed char, unsigned char, enum SWIGTYPE
+%{ lua_pushinteger(L, (lua_Integer)$1); SWIG_arg++; %}
+
+%typemap(in, checkfn="lua_isnumber") short, long, long long, signed char, enum SWIGTYPE
+%{ $1 = ($1_ltype)cairn_lua__int_arg(L, $input, LUA_MININTEGER, LUA_MAXINTEGER); %}
+%typemap(in, checkfn="lua_isnumber") unsigned int, unsigned short, unsigned char
+%{ $1 = ($1_ltype)cairn_lua__int_arg(L, $input, 0, (lua_Integer)(($1_ltype)-1)); %}
+%typemap(in, checkfn="lua_isnumber") unsigned long, unsigned long long
+%{ $1 = ($1_ltype)cairn_lua__int_arg(L, $input, 0, LUA_MAXINTEGER); %}
+/* int: C int range (the kind argument of cairn_kv_put, codes of cairn_errname) */
+%typemap(in, checkfn="lua_isnumber") int
+%{ $1 = (int)cairn_lua__int_arg(L, $input, -2147483647 - 1, 2147483647); %}
+
+/* ---- byte inputs (binary-safe) ----------------------------------------------------------- */
+%typemap(in, checkfn="lua_isstring") (const void *key, size_t klen), (const void *val, size_t vlen),
+                                      (const void *data, size_t len), (const void *prefix, size_t plen)
+{
+    size_t n_ = 0;
+    $1 = ($1_ltype)lua_tolstring(L, $input, &n_);
+    $2 = n_;
+}
+
+/* ---- byte outputs: owned (freed here), borrowed (copied) --------------------------------- */
+%typemap(in, numinputs=0) (void **val, size_t *vlen, int *kind) (void *v_ = NULL, size_t n_ = 0, int k_ = 0)
+%{ $1 = &v_; $2 = &n_; $3 = &k_; %}
+%typemap(argout) (void **val, size_t *vlen, int *kind)
+{
+    if (result == 0 && v_$argnum) {
+        lua_pushlstring(L, (const char *)v_$argnum, n_$argnum);
+        lua_pushinteger(L, k_$argnum);
+    } else {
+        lua_pushnil(L);
+        lua_pushnil(L);
+    }
+    SWIG_arg += 2;
+}
+%typemap(freearg) (void **val, size_t *vlen, int *kind) %{ cairn_free(v_$argnum); %}
+
+%typemap(in, numinputs=0) (void **data, size_t *len) (void *v_ = NULL, size_t n_ = 0)
+%{ $1 = &v_; $2 = &n_; %}
+%typemap(argout) (void **data, size_t *len)
+{
+    if (result == 0 && v_$argnum)
+        lua_pushlstring(L, (const char *)v_$argnum, n_$argnum);
+    else
+        lua_pushnil(L);
+    SWIG_arg++;
+}
+%typemap(freearg) (void **data, size_t *len) %{ cairn_free(v_$argnum); %}
+
+/* cairn_kv_get_into: the Lua argument is the capacity; the result is the copied prefix. */
+%typemap(in, checkfn="lua_isnumber") (void *buf, size_t cap, size_t *vlen, int *kind)
+    (void *b_ = NULL, size_t n_ = 0, int k_ = 0)
+{
+    $2 = (size_t)cairn_lua__int_arg(L, $input, 0, CAIRN_VALUE_MAX);
+    b_ = malloc($2 ? $2 : 1);
+    if (!b_) {
+        SWIG_Lua_pushferrstring(L, "CAIRN_NOMEM: out of memory");
+        SWIG_fail;
+    }
+    $1 = b_; $3 = &n_; $4 = &k_;
+}
+%typemap(argout) (void *buf, size_t cap, size_t *vlen, int *kind)
+{
+    if (result == 0) {
+        lua_pushlstring(L, (const char *)b_$argnum, n_$argnum);
+        lua_pushinteger(L, (lua_Integer)n_$argnum);
+        lua_pushinteger(L, k_$argnum);
+    } else {
+        lua_pushnil(L);
+        if (result == CAIRN_ERANGE) lua_pushinteger(L, (lua_Integer)n_$argnum); else lua_pushnil(L);
+        lua_pushnil(L);
+    }
+    SWIG_arg += 3;
+}
+%typemap(freearg) (void *buf, size_t cap, size_t *vlen, int *kind) %{ free(b_$argnum); %}
+
+%typemap(in, numinputs=0) (const void **key, size_t *klen) (const void *v_ = NULL, size_t n_ = 0)
+%{ $1 = ($1_ltype)(void *)&v_; $2 = &n_; %}
+%typemap(argout) (const void **key, size_t *klen)
+{
+    if (result == 0 && v_$argnum)
+        lua_pushlstring(L, (const char *)v_$argnum, n_$argnum);
+    else
+        lua_pushnil(L);
+    SWIG_arg++;
+}
+
+/* ---- integer out-params ------------------------------------------------------------------ */
+%typemap(in, numinputs=0) uint32_t *key (uint32_t t_ = 0), uint64_t *out (uint64_t t_ = 0),
+                          uint64_t *id (uint64_t t_ = 0), int64_t *expire_at_ms (int64_t t_ = 0)
+%{ $1 = &t_; %}
+%typemap(argout) uint32_t *key, uint64_t *out, uint64_t *id, int64_t *expire_at_ms
+{
+    if (result == 0) lua_pushinteger(L, (lua_Integer)t_$argnum); else lua_pushnil(L);
+    SWIG_arg++;
+}
+
+/* ---- handles ----------------------------------------------------------------------------- */
+%typemap(in, numinputs=0) cairn_kv **out (cairn_kv *h_ = NULL), cairn_kv_iter **out (cairn_kv_iter *h_ = NULL),
+                          cairn_blob **out (cairn_blob *h_ = NULL),
+                          cairn_blob_iter **out (cairn_blob_iter *h_ = NULL)
+%{ $1 = &h_; %}
+%typemap(argout) cairn_kv **out, cairn_kv_iter **out, cairn_blob **out, cairn_blob_iter **out
+{
+    /* own = 0: the pointer is closed explicitly (cairn.lua's __gc/__close call the _close). */
+    if (result == 0 && h_$argnum) SWIG_NewPointerObj(L, h_$argnum, $*1_descriptor, 0); else lua_pushnil(L);
+    SWIG_arg++;
+}
+
+/* ---- options: a Lua table (or nil for the defaults) -------------------------------------- */
+%typemap(in, checkfn="cairn_lua__isopts") const cairn_kv_options *opts (cairn_kv_options o_)
+{
+    static const cairn_kv_options init_ = CAIRN_KV_OPTIONS_INIT;
+    lua_Integer v_;
+    o_ = init_;
+    if (lua_isnoneornil(L, $input)) {
+        $1 = NULL;
+    } else {
+        v_ = o_.create; cairn_lua__opt(L, $input, "create", 0, 1, &v_); o_.create = (int)v_;
+        v_ = o_.read_only; cairn_lua__opt(L, $input, "read_only", 0, 1, &v_); o_.read_only = (int)v_;
+        v_ = o_.sync; cairn_lua__opt(L, $input, "sync", 0, 2, &v_); o_.sync = (int)v_;
+        v_ = (lua_Integer)o_.max_file_size;
+        cairn_lua__opt(L, $input, "max_file_size", 0, LUA_MAXINTEGER, &v_); o_.max_file_size = (uint64_t)v_;
+        v_ = o_.lock_timeout_ms;
+        cairn_lua__opt(L, $input, "lock_timeout_ms", 0, 0x7fffffff, &v_); o_.lock_timeout_ms = (unsigned)v_;
+        $1 = &o_;
+    }
+}
+%typemap(typecheck) const cairn_kv_options *opts { $1 = lua_isnoneornil(L, $input) || lua_istable(L, $input); }
+
+%typemap(in, checkfn="cairn_lua__isopts") const cairn_blob_options *opts (cairn_blob_options o_)
+{
+    static const cairn_blob_options init_ = CAIRN_BLOB_OPTIONS_INIT;
+    lua_Integer v_;
+    o_ = init_;
+    if (lua_isnoneornil(L, $input)) {
+        $1 = NULL;
+    } else {
+        v_ = o_.create; cairn_lua__opt(L, $input, "create", 0, 1, &v_); o_.create = (int)v_;
+        v_ = o_.read_only; cairn_lua__opt(L, $input, "read_only", 0, 1, &v_); o_.read_only = (int)v_;
+        v_ = o_.sync; cairn_lua__opt(L, $input, "sync", 0, 2, &v_); o_.sync = (int)v_;
+        v_ = o_.lock_timeout_ms;
+        cairn_lua__opt(L, $input, "lock_timeout_ms", 0, 0x7fffffff, &v_); o_.lock_timeout_ms = (unsigned)v_;
+        $1 = &o_;
+    }
+}
+
+/* ---- stats: a Lua table ------------------------------------------------------------------ */
+%typemap(in, numinputs=0) struct cairn_kv_stats *out (struct cairn_kv_stats s_)
+%{ memset(&s_, 0, sizeof s_); $1 = &s_; %}
+%typemap(argout) struct cairn_kv_stats *out
+{
+    if (result == 0) {
+        lua_createtable(L, 0, 9);
+        lua_pushinteger(L, (lua_Integer)s_$argnum.keys); lua_setfield(L, -2, "keys");
+        lua_pushinteger(L, (lua_Integer)s_$argnum.data_files); lua_setfield(L, -2, "data_files");
+        lua_pushinteger(L, (lua_Integer)s_$argnum.disk_bytes); lua_setfield(L, -2, "disk_bytes");
+        lua_pushinteger(L, (lua_Integer)s_$argnum.live_bytes); lua_setfield(L, -2, "live_bytes");
+        lua_pushinteger(L, (lua_Integer)s_$argnum.dead_bytes); lua_setfield(L, -2, "dead_bytes");
+        lua_pushinteger(L, (lua_Integer)s_$argnum.keydir_bytes); lua_setfield(L, -2, "keydir_bytes");
+        lua_pushinteger(L, (lua_Integer)s_$argnum.seq); lua_setfield(L, -2, "seq");
+        lua_pushinteger(L, (lua_Integer)s_$argnum.reclaims); lua_setfield(L, -2, "reclaims");
+        lua_pushboolean(L, s_$argnum.in_txn != 0); lua_setfield(L, -2, "in_txn");
+    } else {
+        lua_pushnil(L);
+    }
+    SWIG_arg++;
+}
+%typemap(in, numinputs=0) struct cairn_blob_stats *out (struct cairn_blob_stats s_)
+%{ memset(&s_, 0, sizeof s_); $1 = &s_; %}
+%typemap(argout) struct cairn_blob_stats *out
+{
+    if (result == 0) {
+        lua_createtable(L, 0, 8);
+        lua_pushinteger(L, (lua_Integer)s_$argnum.entries); lua_setfield(L, -2, "entries");
+        lua_pushinteger(L, (lua_Integer)s_$argnum.live_bytes); lua_setfield(L, -2, "live_bytes");
+        lua_pushinteger(L, (lua_Integer)s_$argnum.free_bytes); lua_setfield(L, -2, "free_bytes");
+        lua_pushinteger(L, (lua_Integer)s_$argnum.free_entries); lua_setfield(L, -2, "free_entries");
+        lua_pushinteger(L, (lua_Integer)s_$argnum.file_size); lua_setfield(L, -2, "file_size");
+        lua_pushinteger(L, (lua_Integer)s_$argnum.wal_bytes); lua_setfield(L, -2, "wal_bytes");
+        lua_pushinteger(L, (lua_Integer)s_$argnum.next_key); lua_setfield(L, -2, "next_key");
+        lua_pushboolean(L, s_$argnum.in_txn != 0); lua_setfield(L, -2, "in_txn");
+    } else {
+        lua_pushnil(L);
+    }
+    SWIG_arg++;
+}
+
+/* ---- blob events: the callback is the queue trampoline, ctx the queue -------------------- */
+%typemap(in, checkfn="lua_islightuserdata") (cairn_blob_event_fn fn, void *ctx)
+%{ $1 = cairn_lua__evq_push; $2 = lua_touserdata(L, $input); %}
+
+/* ---- Lua-only helpers -------------------------------------------------------------------- */
+%wrapper %{
+/* kv_keys(kv, prefix) -> rc, list of keys (ascending bytewise), in one call. */
+static int cairn_lua_kv_keys(lua_State *L) {
+    cairn_kv *kv = NULL;
+    cairn_kv_iter *it = NULL;
+    size_t plen = 0;
+    const char *prefix;
+    const void *k;
+    size_t klen;
+    lua_Integer n = 0;
+    int rc;
+    if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&kv, SWIGTYPE_p_cairn_kv, 0)))
+        return luaL_error(L, "CAIRN_TYPE: kv_keys: argument 1 must be a cairn_kv");
+    prefix = lua_isnoneornil(L, 2) ? "" : luaL_checklstring(L, 2, &plen);
+    rc = cairn_kv_iter_open(&it, kv, prefix, plen);
+    if (rc != 0) {
+        lua_pushinteger(L, rc);
+        return 1;
+    }
+    lua_pushinteger(L, 0);
+    lua_newtable(L);
+    while ((rc = cairn_kv_iter_next(it, &k, &klen)) == 0) {
+        lua_pushlstring(L, (const char *)k, klen);
+        lua_rawseti(L, -2, ++n);
+    }
+    cairn_kv_iter_free(it);
+    if (rc != CAIRN_EITEROVER) {
+        lua_pop(L, 2);
+        lua_pushinteger(L, rc);
+        return 1;
+    }
+    return 2;
+}
+
+/* blob_keys(b) -> rc, list of keys (ascending). */
+static int cairn_lua_blob_keys(lua_State *L) {
+    cairn_blob *b = NULL;
+    cairn_blob_iter *it = NULL;
+    uint32_t key;
+    lua_Integer n = 0;
+    int rc;
+    if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&b, SWIGTYPE_p_cairn_blob, 0)))
+        return luaL_error(L, "CAIRN_TYPE: blob_keys: argument 1 must be a cairn_blob");
+    rc = cairn_blob_iter_open(&it, b);
+    if (rc != 0) {
+        lua_pushinteger(L, rc);
+        return 1;
+    }
+    lua_pushinteger(L, 0);
+    lua_newtable(L);
+    while ((rc = cairn_blob_iter_next(it, &key)) == 0) {
+        lua_pushinteger(L, (lua_Integer)key);
+        lua_rawseti(L, -2, ++n);
+    }
+    cairn_blob_iter_free(it);
+    if (rc != CAIRN_EITEROVER) {
+        lua_pop(L, 2);
+        lua_pushinteger(L, rc);
+        return 1;
+    }
+    return 2;
+}
+%}
+
+%native(kv_keys) int cairn_lua_kv_keys(lua_State *L);
+%native(blob_keys) int cairn_lua_blob_keys(lua_State *L);
+%native(evq_new) int cairn_lua_evq_new(lua_State *L);
+%native(evq_free) int cairn_lua_evq_free(lua_State *L);
+%native(evq_drain) int cairn_lua_evq_drain(lua_State *L);
+%native(now_ms) int cairn_lua_now_ms(lua_State *L);
+%native(sleep_ms) int cairn_lua_sleep_ms(lua_State *L);
+%native(json_setup) int cairn_lua_json_setup(lua_State *L);
+%native(json_encode) int cairn_lua_json_encode(lua_State *L);
+%native(json_decode) int cairn_lua_json_decode(lua_State *L);
+%native(utf8_valid) int cairn_lua_utf8_valid(lua_State *L);

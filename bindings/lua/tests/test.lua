@@ -1,0 +1,499 @@
+-- Tests of what only the Lua binding has: <close> and __gc, multiple returns (nil, msg, name),
+-- integer vs float, raised misuse errors, value kinds, the JSON mapping, blob events.
+-- Run: LUA_CPATH=BUILD/bindings/lua/?.so LUA_PATH=BUILD/bindings/lua/?.lua lua5.4 test.lua
+-- Ends with one line "N passed, N failed"; exit status 0 only if nothing failed.
+
+local cairn = require("cairn")
+local raw = cairn.raw
+
+local passed, failed = 0, 0
+local filter = arg and arg[1]
+
+local base = assert(io.popen("mktemp -d"):read("l"), "mktemp -d failed")
+local counter = 0
+local function tmp(name)
+  counter = counter + 1
+  return string.format("%s/%d-%s", base, counter, name or "db")
+end
+
+local function test(name, fn)
+  if filter and not name:find(filter, 1, true) then return end
+  local ok, err = xpcall(fn, debug.traceback)
+  if ok then
+    passed = passed + 1
+  else
+    failed = failed + 1
+    io.stdout:write("FAIL ", name, "\n  ", tostring(err):gsub("\n", "\n  "), "\n")
+  end
+  collectgarbage() -- finalize handles a failed test left open
+end
+
+local function eq(a, b, msg)
+  if a ~= b then
+    error(string.format("%s: expected %s (%s), got %s (%s)", msg or "eq", tostring(b),
+      math.type(b) or type(b), tostring(a), math.type(a) or type(a)), 2)
+  end
+end
+
+-- Deep equality for JSON-shaped Lua values (also compares array marks and number subtypes).
+local function deq(a, b, path)
+  path = path or "value"
+  if type(a) ~= type(b) then error(path .. ": type " .. type(a) .. " vs " .. type(b), 2) end
+  if type(a) == "number" and math.type(a) ~= math.type(b) then
+    error(path .. ": " .. math.type(a) .. " vs " .. math.type(b), 2)
+  end
+  if type(a) ~= "table" then
+    if a ~= b then error(path .. ": " .. tostring(a) .. " vs " .. tostring(b), 2) end
+    return
+  end
+  if getmetatable(a) ~= getmetatable(b) then error(path .. ": metatables differ", 2) end
+  for k, v in pairs(a) do deq(v, b[k], path .. "." .. tostring(k)) end
+  for k in pairs(b) do if a[k] == nil then error(path .. ": missing " .. tostring(k), 2) end end
+end
+
+-- f(...) must raise an error starting with `name`.
+local function raises(name, f, ...)
+  local ok, err = pcall(f, ...)
+  if ok then error("expected error " .. name .. ", call succeeded", 2) end
+  if type(err) ~= "string" or err:sub(1, #name + 1) ~= name .. ":" then
+    error("expected error " .. name .. ", got: " .. tostring(err), 2)
+  end
+  return err
+end
+
+-- a call must return nil, message, name
+local function fails(name, v, msg, got)
+  if v ~= nil or got ~= name then
+    error(string.format("expected nil, msg, %s; got %s, %s, %s", name, tostring(v), tostring(msg), tostring(got)), 2)
+  end
+  if type(msg) ~= "string" or msg == "" then error("expected a message string", 2) end
+end
+
+-- ---- module and raw layer ----------------------------------------------------------------------
+test("module: version and error table", function()
+  eq(cairn.version, "0.1.0")
+  eq(cairn.codes.CAIRN_NOTFOUND, -2)
+  eq(cairn.names[-2], "CAIRN_NOTFOUND")
+  local n = 0
+  for name, code in pairs(cairn.codes) do
+    n = n + 1
+    eq(raw.cairn_errname(code), name, "errname mirrors the table")
+    eq(math.type(code), "integer")
+  end
+  assert(n >= 23, "every code of errors.def is mirrored")
+  eq(cairn.errname("CAIRN_LOCKED: held by pid 7"), "CAIRN_LOCKED")
+  eq(cairn.errname(-12), "CAIRN_CLOSED")
+  eq(cairn.errname("oops"), nil)
+end)
+
+test("raw: integers are pushed as integers, out-params are extra results", function()
+  eq(math.type(raw.CAIRN_ENOTFOUND), "integer")
+  eq(math.type(raw.CAIRN_KIND_JSON), "integer")
+  local rc, kv = raw.cairn_kv_open(tmp(), nil)
+  eq(rc, 0)
+  eq(math.type(rc), "integer")
+  eq(raw.cairn_kv_put(kv, "k\0x", "v\0\255", raw.CAIRN_KIND_BYTES), 0)
+  local grc, v, kind = raw.cairn_kv_get(kv, "k\0x")
+  eq(grc, 0); eq(v, "v\0\255"); eq(kind, 0); eq(math.type(kind), "integer")
+  local mrc, mv, mk = raw.cairn_kv_get(kv, "missing")
+  eq(mrc, raw.CAIRN_ENOTFOUND); eq(mv, nil); eq(mk, nil)
+  local crc, n = raw.cairn_kv_count(kv)
+  eq(crc, 0); eq(n, 1); eq(math.type(n), "integer")
+  -- get_into: ERANGE reports the size, a big enough buffer gets the bytes
+  local r1, _, size = raw.cairn_kv_get_into(kv, "k\0x", 1)
+  eq(r1, raw.CAIRN_ERANGE); eq(size, 3)
+  local r2, buf, size2, k2 = raw.cairn_kv_get_into(kv, "k\0x", 16)
+  eq(r2, 0); eq(buf, "v\0\255"); eq(size2, 3); eq(k2, 0)
+  -- a float where an integer is needed is refused, not truncated
+  local ok, err = pcall(raw.cairn_kv_put, kv, "k", "v", 1.5)
+  assert(not ok and err:find("CAIRN_TYPE"), err)
+  raw.cairn_kv_close(kv)
+end)
+
+-- ---- KV basics, kinds and multiple returns -----------------------------------------------------
+test("kv: put/get/delete/contains/count with multiple returns", function()
+  local db = assert(cairn.kv.open(tmp()))
+  eq(db:put("a", "hello"), true)
+  eq(db:get("a"), "hello")
+  eq(select("#", db:get("missing")), 1, "missing key is a single nil")
+  eq(db:get("missing"), nil)
+  eq(db:contains("a"), true)
+  eq(db:contains("missing"), false)
+  fails("CAIRN_NOTFOUND", db:delete("missing"))
+  eq(db:delete("a"), true)
+  eq(db:get("a"), nil)
+  local n = db:count()
+  eq(n, 0); eq(math.type(n), "integer")
+  eq(#db, 0, "# is count")
+  db:close()
+end)
+
+test("kv: kinds: UTF-8 string is text, other bytes are bytes, wrappers force the kind", function()
+  local db <close> = assert(cairn.kv.open(tmp()))
+  db:put("t", "héllo")
+  db:put("b", "\255\0\1")
+  db:put("fb", cairn.bytes("plain ascii"))
+  db:put("ft", cairn.text("also text"))
+  db:put("empty", "")
+  local v, k = db:get_typed("t"); eq(v, "héllo"); eq(k, "text")
+  v, k = db:get_typed("b"); eq(v, "\255\0\1"); eq(k, "bytes")
+  v, k = db:get_typed("fb"); eq(v, "plain ascii"); eq(k, "bytes")
+  v, k = db:get_typed("ft"); eq(v, "also text"); eq(k, "text")
+  v, k = db:get_typed("empty"); eq(v, ""); eq(k, "text")
+  eq(db:get_typed("missing"), nil)
+  raises("CAIRN_INVALID", cairn.text, "\255")
+  raises("CAIRN_TYPE", cairn.bytes, 42)
+end)
+
+test("kv: binary keys with NUL bytes, unicode keys, sorted keys and prefix", function()
+  local db <close> = assert(cairn.kv.open(tmp()))
+  local keys = { "b", "a\0z", "a", "\255", "ключ", "ab", cairn.bytes("a\0") }
+  for i, k in ipairs(keys) do assert(db:put(k, tostring(i))) end
+  eq(db:get("a\0z"), "2")
+  eq(db:get("ключ"), "5")
+  eq(db:get(cairn.bytes("a\0")), "7")
+  local all = db:keys()
+  deq(all, cairn.array({ "a", "a\0", "a\0z", "ab", "b", "ключ", "\255" }))
+  deq(db:keys("a\0"), cairn.array({ "a\0", "a\0z" }))
+  deq(db:keys("zzz"), cairn.array({}))
+  local seen = {}
+  for k, v in pairs(db) do seen[#seen + 1] = k .. "=" .. v end
+  eq(#seen, 7)
+  eq(seen[1], "a=3")
+end)
+
+test("kv: integers stay integers and floats stay floats through JSON", function()
+  local db <close> = assert(cairn.kv.open(tmp()))
+  local doc = { i = 42, big = 9007199254740993, max = math.maxinteger, min = math.mininteger,
+                f = 1.0, pi = 0.1, neg = -5, e = 1e300, list = cairn.array({ 1, 2.5, "x" }) }
+  assert(db:put("doc", doc))
+  local back = db:get("doc")
+  deq(back, doc)
+  eq(math.type(back.i), "integer")
+  eq(math.type(back.f), "float")
+  eq(back.big, 9007199254740993)
+  eq(back.pi, 0.1)
+  local st = db:stats()
+  eq(math.type(st.keys), "integer")
+  eq(st.in_txn, false)
+end)
+
+test("kv: JSON null, [] vs {}, nested, non-object documents", function()
+  local db <close> = assert(cairn.kv.open(tmp()))
+  local doc = { empty_obj = {}, empty_arr = cairn.array(), n = cairn.null,
+                arr = cairn.array({ cairn.null, true, false, { x = "y" } }), s = "ü\n\"" }
+  assert(db:put("d", doc))
+  local back = db:get("d")
+  deq(back, doc)
+  eq(getmetatable(back.empty_arr), cairn.array_mt)
+  eq(getmetatable(back.empty_obj), nil)
+  eq(back.n, cairn.null)
+  eq(cairn.json_encode(back), '{"arr":[null,true,false,{"x":"y"}],"empty_arr":[],"empty_obj":{},"n":null,"s":"ü\\n\\""}')
+  -- any JSON value through cairn.json(...)
+  assert(db:put("num", cairn.json(7)))
+  local v, k = db:get_typed("num"); eq(v, 7); eq(k, "json"); eq(math.type(v), "integer")
+  assert(db:put("str", cairn.json("text doc")))
+  v, k = db:get_typed("str"); eq(v, "text doc"); eq(k, "json")
+  assert(db:put("null", cairn.null))
+  v, k = db:get_typed("null"); eq(v, cairn.null, "JSON null is cairn.null, not nil"); eq(k, "json")
+end)
+
+test("kv: values JSON cannot hold raise CAIRN_TYPE", function()
+  local db <close> = assert(cairn.kv.open(tmp()))
+  raises("CAIRN_TYPE", db.put, db, "k", { f = function() end })
+  raises("CAIRN_TYPE", db.put, db, "k", { [1] = "a", [3] = "c" })       -- sparse array
+  raises("CAIRN_TYPE", db.put, db, "k", { [1] = "a", x = "b" })         -- mixed keys
+  raises("CAIRN_TYPE", db.put, db, "k", { bin = "\255" })               -- JSON holds text
+  raises("CAIRN_TYPE", db.put, db, "k", { x = 0 / 0 })                  -- nan
+  local cyc = {}; cyc.self = cyc
+  raises("CAIRN_TYPE", db.put, db, "k", cyc)
+  raises("CAIRN_TYPE", db.put, db, "k", setmetatable({}, { __index = {} }))
+  eq(db:count(), 0, "nothing was stored")
+end)
+
+-- ---- errors: returned vs raised ----------------------------------------------------------------
+test("errors: runtime failures return nil, message, name", function()
+  local db <close> = assert(cairn.kv.open(tmp()))
+  fails("CAIRN_INVALID", db:put("", "v"))
+  fails("CAIRN_TOOBIG", db:put(string.rep("k", 65536), "v"))
+  assert(db:put(string.rep("k", 65535), "v"), "the longest key is fine")
+  fails("CAIRN_TXN", db:commit())
+  fails("CAIRN_TXN", db:rollback())
+  assert(db:begin())
+  fails("CAIRN_TXN", db:begin())
+  assert(db:rollback())
+  -- a path that is a file where a directory is needed
+  local f = tmp("file")
+  assert(io.open(f, "w")):close()
+  fails("CAIRN_PATH", cairn.kv.open(f))
+  fails("CAIRN_PATH", cairn.kv.open(tmp("nope"), { create = false }))
+end)
+
+test("errors: misuse raises with the name first and the caller's line", function()
+  local db = assert(cairn.kv.open(tmp()))
+  local err = raises("CAIRN_TYPE", db.get, db, 42)
+  assert(err:find("test.lua:%d+%)$"), "message ends with the caller's position: " .. err)
+  raises("CAIRN_TYPE", db.put, db, "k", nil)
+  raises("CAIRN_TYPE", db.put, db, "k", true)
+  raises("CAIRN_TYPE", db.put, db, "k", 1.5)
+  raises("CAIRN_TYPE", db.put, db, {}, "v")
+  raises("CAIRN_TYPE", db.get) -- db.get() without ':'
+  raises("CAIRN_TYPE", db.put, db, "k", "v", { ttl_ms = "soon" })
+  raises("CAIRN_INVALID", db.put, db, "k", "v", { ttl = 5 })
+  raises("CAIRN_TYPE", cairn.kv.open, 42)
+  raises("CAIRN_INVALID", cairn.kv.open, tmp(), { nosuch = true })
+  raises("CAIRN_TYPE", cairn.kv.open, tmp(), { create = 1 })
+  raises("CAIRN_INVALID", cairn.kv.open, tmp(), { sync = "sometimes" })
+  raises("CAIRN_TYPE", cairn.kv.open, tmp(), { max_file_size = 1.5 })
+  raises("CAIRN_TYPE", cairn.kv.open, tmp(), { 1, 2 })
+  db:close()
+  eq(db:close(), true, "close twice is a no-op")
+  raises("CAIRN_CLOSED", db.get, db, "k")
+  raises("CAIRN_CLOSED", db.put, db, "k", "v")
+  raises("CAIRN_CLOSED", db.count, db)
+  raises("CAIRN_CLOSED", db.keys, db)
+  eq(tostring(db):find("closed") ~= nil, true)
+end)
+
+-- ---- lifetimes: <close> and __gc release the writer lock ----------------------------------------
+test("lifetime: <close> closes at scope end, also when the scope raises", function()
+  local dir = tmp()
+  local leaked
+  do
+    local db <close> = assert(cairn.kv.open(dir))
+    leaked = db
+    assert(db:put("k", "v"))
+    fails("CAIRN_LOCKED", cairn.kv.open(dir))
+  end
+  eq(leaked:is_open(), false)
+  local ok = pcall(function()
+    local db <close> = assert(cairn.kv.open(dir))
+    leaked = db
+    error("boom")
+  end)
+  eq(ok, false)
+  eq(leaked:is_open(), false, "closed while the error unwound")
+  local db <close> = assert(cairn.kv.open(dir), "lock was released")
+  eq(db:get("k"), "v")
+end)
+
+test("lifetime: __gc closes an unreachable handle", function()
+  local dir = tmp()
+  do
+    local db = assert(cairn.kv.open(dir))
+    assert(db:put("k", "gc"))
+  end
+  collectgarbage(); collectgarbage()
+  local db = assert(cairn.kv.open(dir), "finalizer released the lock")
+  eq(db:get("k"), "gc")
+  db:close()
+end)
+
+test("lifetime: data survives close and reopen", function()
+  local dir = tmp()
+  local db = assert(cairn.kv.open(dir, { sync = "none" }))
+  assert(db:put("a", { n = 1 }))
+  assert(db:put("b", cairn.bytes("\0\1")))
+  db:close()
+  db = assert(cairn.kv.open(dir, { read_only = true }))
+  deq(db:get("a"), { n = 1 })
+  eq(db:get("b"), "\0\1")
+  fails("CAIRN_READONLY", db:put("c", "x"))
+  db:close()
+  eq(cairn.kv.check(dir), true)
+end)
+
+-- ---- transactions, expiry, update ---------------------------------------------------------------
+test("txn: begin/commit/rollback and transaction(fn)", function()
+  local db <close> = assert(cairn.kv.open(tmp()))
+  assert(db:begin())
+  assert(db:put("a", "1"))
+  eq(db:get("a"), "1", "a transaction sees its own writes")
+  eq(db:stats().in_txn, true)
+  assert(db:rollback())
+  eq(db:get("a"), nil)
+  local r1, r2 = db:transaction(function(d, x) assert(d:put("b", x)); return "done", 2 end, "2")
+  eq(r1, "done"); eq(r2, 2)
+  eq(db:get("b"), "2")
+  local ok, err = pcall(db.transaction, db, function(d) d:put("c", "3"); error("abort") end)
+  eq(ok, false)
+  assert(tostring(err):find("abort"))
+  eq(db:get("c"), nil, "rolled back")
+  eq(db:stats().in_txn, false)
+end)
+
+test("expiry: ttl_ms and expire_at_ms", function()
+  local db <close> = assert(cairn.kv.open(tmp()))
+  local now = cairn.now_ms()
+  eq(math.type(now), "integer")
+  assert(db:put("short", "x", { ttl_ms = 80 }))
+  assert(db:put("long", "y", { expire_at_ms = now + 3600000 }))
+  assert(db:put("forever", "z"))
+  eq(db:get("short"), "x")
+  local at = db:expiry("long")
+  eq(at, now + 3600000)
+  eq(db:expiry("forever"), 0)
+  eq(db:expiry("missing"), nil)
+  raw.sleep_ms(150)
+  eq(db:get("short"), nil, "expired")
+  eq(db:contains("short"), false)
+  eq(db:get("long"), "y")
+end)
+
+test("update: merges fields into a JSON object, keeps expiry", function()
+  local db <close> = assert(cairn.kv.open(tmp()))
+  local at = cairn.now_ms() + 3600000
+  assert(db:put("u", { name = "ada", age = 36 }, { expire_at_ms = at }))
+  assert(db:update("u", { age = 37, lang = "lua" }))
+  deq(db:get("u"), { name = "ada", age = 37, lang = "lua" })
+  eq(db:expiry("u"), at)
+  assert(db:update("u", cairn.json({ name = cairn.null })))
+  eq(db:get("u").name, cairn.null)
+  fails("CAIRN_NOTFOUND", db:update("missing", { a = 1 }))
+  assert(db:put("s", "text"))
+  fails("CAIRN_TYPE", db:update("s", { a = 1 }))
+  assert(db:put("arr", cairn.array({ 1 })))
+  fails("CAIRN_TYPE", db:update("arr", { a = 1 }))
+  raises("CAIRN_TYPE", db.update, db, "u", "not a table")
+end)
+
+test("kv: sync, reclaim, stats", function()
+  local db <close> = assert(cairn.kv.open(tmp()))
+  for i = 1, 50 do assert(db:put("k" .. i, string.rep("v", 100))) end
+  for i = 1, 40 do assert(db:delete("k" .. i)) end
+  eq(db:sync(), true)
+  eq(db:reclaim(), true)
+  local st = db:stats()
+  eq(st.keys, 10)
+  for _, f in ipairs({ "data_files", "disk_bytes", "live_bytes", "dead_bytes", "keydir_bytes", "seq", "reclaims" }) do
+    eq(math.type(st[f]), "integer", f)
+  end
+  eq(db:count(), 10)
+end)
+
+-- ---- blob store --------------------------------------------------------------------------------
+test("blob: create/read/update/delete/exists/count/keys", function()
+  local b <close> = assert(cairn.blob.open(tmp("blob")))
+  local k1 = b:create("one")
+  eq(math.type(k1), "integer")
+  local k2 = assert(b:create(cairn.bytes("\0\255")))
+  local k0 = assert(b:create(""))
+  eq(b:read(k1), "one")
+  eq(b:read(k2), "\0\255")
+  eq(b:read(k0), "", "zero-length blob")
+  assert(b:update(k1, "one, longer"))
+  eq(b:read(k1), "one, longer")
+  eq(b:exists(k2), true)
+  assert(b:delete(k2))
+  eq(b:exists(k2), false)
+  fails("CAIRN_NOTFOUND", b:read(k2))
+  fails("CAIRN_NOTFOUND", b:delete(k2))
+  fails("CAIRN_NOTFOUND", b:update(k2, "x"))
+  eq(b:count(), 2)
+  deq(b:keys(), cairn.array({ math.min(k1, k0), math.max(k1, k0) }))
+  local r = assert(b:reserve_next_key())
+  assert(b:create_with_key(r, "reserved"))
+  fails("CAIRN_EXISTS", b:create_with_key(r, "again"))
+  eq(b:read(r), "reserved")
+  local st = b:stats()
+  eq(st.entries, 3); eq(math.type(st.next_key), "integer"); eq(st.in_txn, false)
+  assert(b:flush()); assert(b:compact())
+  eq(b:read(r), "reserved")
+end)
+
+test("blob: bad keys and data", function()
+  local b <close> = assert(cairn.blob.open(tmp("blob")))
+  raises("CAIRN_TYPE", b.read, b, 1.5)
+  raises("CAIRN_TYPE", b.read, b, "1")
+  raises("CAIRN_TYPE", b.create, b, 42)
+  raises("CAIRN_TYPE", b.create, b, { "x" })
+  fails("CAIRN_INVALID", b:read(-1))
+  fails("CAIRN_INVALID", b:create_with_key(4294967296, "x"))
+  eq(b:exists(4294967295), false)
+  eq(b:read(3.0) == nil, true, "an integral float is an integer key")
+  b:close()
+  raises("CAIRN_CLOSED", b.create, b, "x")
+end)
+
+test("blob: events after each change, in order; none for failures or rollback", function()
+  local b <close> = assert(cairn.blob.open(tmp("blob")))
+  local seen, created = {}, {}
+  local all = b:on("*", function(ev, key, old, new) seen[#seen + 1] = table.concat({ ev, key, old, new }, " ") end)
+  b:on("created", function(_, key) created[#created + 1] = key end)
+  local k = assert(b:create("abc"))
+  assert(b:update(k, "abcdef"))
+  fails("CAIRN_NOTFOUND", b:update(k + 100, "x"))
+  assert(b:delete(k))
+  eq(#seen, 3)
+  eq(seen[1], "created " .. k .. " 0 3")
+  eq(seen[2], "updated " .. k .. " 3 6")
+  eq(seen[3], "deleted " .. k .. " 6 0")
+  eq(#created, 1)
+  -- in a transaction events come at commit, and never for a rollback
+  seen = {}
+  assert(b:begin()); assert(b:create("t1")); eq(#seen, 0); assert(b:rollback())
+  eq(#seen, 0)
+  assert(b:begin()); local k2 = assert(b:create("t2")); assert(b:commit())
+  eq(#seen, 1); eq(seen[1], "created " .. k2 .. " 0 2")
+  eq(b:off(all), true)
+  eq(b:off(all), false)
+  assert(b:create("quiet"))
+  eq(#seen, 1)
+  raises("CAIRN_INVALID", b.on, b, "exploded", print)
+  raises("CAIRN_TYPE", b.on, b, "created", "not a function")
+end)
+
+test("blob: a listener error is raised after the change is done", function()
+  local b <close> = assert(cairn.blob.open(tmp("blob")))
+  local later = 0
+  b:on("created", function() error("listener broke") end)
+  b:on("created", function() later = later + 1 end)
+  local ok, err = pcall(b.create, b, "x")
+  eq(ok, false)
+  assert(tostring(err):find("listener broke"))
+  eq(later, 1, "other listeners still ran")
+  eq(b:count(), 1, "the change itself happened")
+end)
+
+test("blob: __gc and reopen", function()
+  local path = tmp("blob")
+  local key
+  do
+    local b = assert(cairn.blob.open(path))
+    b:on("*", function() end)
+    key = assert(b:create("persist"))
+  end
+  collectgarbage(); collectgarbage()
+  local b = assert(cairn.blob.open(path))
+  eq(b:read(key), "persist")
+  b:close()
+  eq(cairn.blob.check(path), true)
+end)
+
+-- ---- JSON codec ------------------------------------------------------------------------------------
+test("json: strict decoding and round trips", function()
+  for _, s in ipairs({ '{"a":[1,2.5,-0.0,1e+300,"\\u00e9\\ud83d\\ude00"],"b":{}}', '[]', 'null', '"x"', '-9223372036854775808' }) do
+    local v = assert(cairn.json_decode(s))
+    local again = assert(cairn.json_decode(cairn.json_encode(v)))
+    deq(again, v)
+  end
+  eq(cairn.json_decode('"\\ud83d\\ude00"'), "😀")
+  eq(math.type(cairn.json_decode("12345678901234567890")), "float", "beyond int64 is a float")
+  eq(math.type(cairn.json_decode("-9223372036854775808")), "integer")
+  for _, bad in ipairs({ '{"a":1,}', '[1,]', '01', '1.', '.5', 'nul', '"\\x"', '"\\ud800"', '{"a" 1}', '[1] 2', '', '"\1"', '\255' }) do
+    local v, err, name = cairn.json_decode(bad)
+    eq(v, nil, "rejects " .. bad)
+    eq(name, "CAIRN_INVALID")
+    assert(type(err) == "string")
+  end
+  eq(cairn.json_encode(1.0), "1.0")
+  eq(cairn.json_encode(-0.0), "-0.0")
+  eq(cairn.json_encode(0.1), "0.1")
+  eq(cairn.json_encode(math.maxinteger), "9223372036854775807")
+  eq(cairn.json_encode({ b = 1, a = 2, [""] = 3 }), '{"":3,"a":2,"b":1}', "sorted keys")
+  eq(cairn.json_encode("\0\31"), '"\\u0000\\u001f"')
+end)
+
+os.execute("rm -rf '" .. base .. "'")
+print(string.format("%d passed, %d failed", passed, failed))
+os.exit(failed == 0 and 0 or 1, true)

@@ -1,0 +1,218 @@
+// TypeScript types of the Cairn Node.js binding (lib/index.js).
+/// <reference types="node" />
+import { EventEmitter } from 'events';
+
+/** Bytes accepted wherever Cairn takes bytes. */
+export type BytesLike = Buffer | Uint8Array | ArrayBufferView | ArrayBuffer;
+/** A key: a string (its UTF-8 bytes) or bytes, 1..65535 bytes long. */
+export type Key = string | BytesLike;
+/** A JSON document value. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+/** What a KV value can be: bytes (kind BYTES), a string (TEXT), or a JSON document (JSON). */
+export type Value = BytesLike | string | JsonValue;
+/** What get() returns: Buffer for BYTES, string for TEXT, the parsed document for JSON. */
+export type StoredValue = Buffer | string | JsonValue;
+export type ValueKind = 'bytes' | 'text' | 'json' | 'native';
+export type SyncMode = 'none' | 'commit' | 'group';
+
+export interface KVOptions {
+  /** Create the directory if missing (default true). */
+  create?: boolean;
+  /** Open without the writer lock; writes throw CAIRN_READONLY. */
+  readOnly?: boolean;
+  /** 'none', 'commit' (default: fsync before every commit returns) or 'group'. */
+  sync?: SyncMode;
+  /** Rotate the active data file past this many bytes (0: 64 MiB). */
+  maxFileSize?: number;
+  /** 0: a second writer fails CAIRN_LOCKED at once; > 0: wait this long, then CAIRN_BUSY. */
+  lockTimeoutMs?: number;
+}
+
+export interface PutOptions {
+  /** Absolute expiry (a Date or Unix milliseconds). */
+  expireAt?: Date | number;
+  /** Expiry relative to now, in milliseconds (0: expires at once). */
+  ttl?: number;
+  /** Force the stored kind (e.g. 'json' for a string that is a JSON document). */
+  kind?: 'bytes' | 'text' | 'json';
+}
+
+export interface KVStats {
+  keys: number;
+  dataFiles: number;
+  diskBytes: number;
+  liveBytes: number;
+  deadBytes: number;
+  keydirBytes: number;
+  seq: number;
+  reclaims: number;
+  inTxn: boolean;
+}
+
+export class KV implements Iterable<[string | Buffer, StoredValue]> {
+  /** Open (or create) the store in directory `path`, synchronously. */
+  constructor(path: string, options?: KVOptions);
+  /** Open on the libuv thread pool. */
+  static open(path: string, options?: KVOptions): Promise<KV>;
+  /** Verify every record of the store at `path`; throws CAIRN_CORRUPT with file and offset. */
+  static check(path: string): void;
+  static checkAsync(path: string): Promise<void>;
+
+  put(key: Key, value: Value, options?: PutOptions): this;
+  set(key: Key, value: Value, options?: PutOptions): this;
+  /** The value, or undefined when absent or expired. */
+  get(key: Key): StoredValue | undefined;
+  getTyped(key: Key): { value: StoredValue; kind: ValueKind } | undefined;
+  /** Throws errors.NotFound (code 'CAIRN_NOTFOUND') when absent. */
+  delete(key: Key): void;
+  has(key: Key): boolean;
+  /** Merge `changes` into the JSON-object value of `key`. */
+  update(key: Key, changes: { [key: string]: JsonValue }): this;
+  /** Absolute expiry in Unix ms (0: never), or undefined when absent. */
+  expiry(key: Key): number | undefined;
+  count(): number;
+  readonly size: number;
+  /** Keys ascending bytewise; a key is a string when valid UTF-8, else a Buffer. */
+  keys(prefix?: Key): Array<string | Buffer>;
+  values(prefix?: Key): IterableIterator<StoredValue>;
+  entries(prefix?: Key): IterableIterator<[string | Buffer, StoredValue]>;
+  [Symbol.iterator](): IterableIterator<[string | Buffer, StoredValue]>;
+
+  begin(): void;
+  commit(): void;
+  rollback(): void;
+  /** Run fn in a transaction: commit on return (or resolve), roll back on throw (or reject). */
+  transaction<T>(fn: (kv: this) => T): T;
+
+  sync(): void;
+  syncAsync(): Promise<void>;
+  reclaim(): void;
+  reclaimAsync(): Promise<void>;
+  stats(): KVStats;
+  /** Close (idempotent); an open transaction is rolled back. */
+  close(): void;
+  readonly closed: boolean;
+}
+
+export interface BlobStoreOptions {
+  create?: boolean;
+  readOnly?: boolean;
+  sync?: SyncMode;
+  lockTimeoutMs?: number;
+}
+
+export interface BlobStoreStats {
+  entries: number;
+  liveBytes: number;
+  freeBytes: number;
+  freeEntries: number;
+  fileSize: number;
+  walBytes: number;
+  nextKey: number;
+  inTxn: boolean;
+}
+
+export interface BlobStoreEvents {
+  created: (key: number, size: number) => void;
+  updated: (key: number, oldSize: number, newSize: number) => void;
+  deleted: (key: number, oldSize: number) => void;
+}
+
+/**
+ * uint32 keys -> bytes in one file. Emits 'created', 'updated' and 'deleted' once per successful
+ * durable operation (in a transaction: at commit, in order; never on rollback or failure).
+ */
+export class BlobStore extends EventEmitter implements Iterable<[number, Buffer]> {
+  constructor(path: string, options?: BlobStoreOptions);
+  static open(path: string, options?: BlobStoreOptions): Promise<BlobStore>;
+  static check(path: string): void;
+  static checkAsync(path: string): Promise<void>;
+
+  on<E extends keyof BlobStoreEvents>(event: E, listener: BlobStoreEvents[E]): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once<E extends keyof BlobStoreEvents>(event: E, listener: BlobStoreEvents[E]): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+
+  /** Store data under a new key and return it. A string is stored as its UTF-8 bytes. */
+  create(data: BytesLike | string): number;
+  /** Throws errors.Exists when the key is taken. */
+  createWithKey(key: number, data: BytesLike | string): void;
+  reserveNextKey(): number;
+  /** Throws errors.NotFound when absent. */
+  read(key: number): Buffer;
+  update(key: number, data: BytesLike | string): void;
+  delete(key: number): void;
+  exists(key: number): boolean;
+  has(key: number): boolean;
+  count(): number;
+  readonly size: number;
+  keys(): number[];
+  entries(): IterableIterator<[number, Buffer]>;
+  [Symbol.iterator](): IterableIterator<[number, Buffer]>;
+  flush(): void;
+  flushAsync(): Promise<void>;
+  compact(): void;
+  compactAsync(): Promise<void>;
+  stats(): BlobStoreStats;
+  begin(): void;
+  commit(): void;
+  rollback(): void;
+  transaction<T>(fn: (store: this) => T): T;
+  close(): void;
+  readonly closed: boolean;
+}
+
+/** Open a KV store on the libuv thread pool. */
+export function open(path: string, options?: KVOptions): Promise<KV>;
+/** Open a blob store on the libuv thread pool. */
+export function openBlobStore(path: string, options?: BlobStoreOptions): Promise<BlobStore>;
+
+/** Every Cairn error: .code is the stable name ('CAIRN_NOTFOUND'), .errno the C code (-2). */
+export class CairnError extends Error {
+  constructor(message?: string, errno?: number);
+  code: string;
+  errno: number;
+}
+
+type ErrorClass = { new (message?: string): CairnError; readonly code: string; readonly errno: number };
+type TypeErrorClass = {
+  new (message?: string): TypeError & { code: 'CAIRN_TYPE'; errno: number };
+  readonly code: 'CAIRN_TYPE';
+  readonly errno: number;
+};
+
+/** One class per entry of the core's error table. */
+export const errors: {
+  Unspecified: ErrorClass;
+  NotFound: ErrorClass;
+  Exists: ErrorClass;
+  Invalid: ErrorClass;
+  /** Wrong argument type: a TypeError, and also instanceof CairnError. */
+  Type: TypeErrorClass;
+  TooBig: ErrorClass;
+  IO: ErrorClass;
+  NoSpace: ErrorClass;
+  Corrupt: ErrorClass;
+  Locked: ErrorClass;
+  Busy: ErrorClass;
+  Closed: ErrorClass;
+  NoMemory: ErrorClass;
+  Txn: ErrorClass;
+  ReadOnly: ErrorClass;
+  Failed: ErrorClass;
+  Version: ErrorClass;
+  Perm: ErrorClass;
+  Path: ErrorClass;
+  IterOver: ErrorClass;
+  Range: ErrorClass;
+  Unsupported: ErrorClass;
+  Internal: ErrorClass;
+  [name: string]: ErrorClass | TypeErrorClass;
+};
+
+export function errorInfo(codeOrErrno: string | number): { errno: number; code: string; text: string } | undefined;
+
+/** The library version ("0.1.0"). */
+export const version: string;
+/** The raw addon, 1:1 with the C API (for tools and tests). */
+export const native: any;

@@ -1,0 +1,85 @@
+'use strict';
+// Promise variants: they run on the libuv thread pool and reject with typed errors.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('fs');
+const path = require('path');
+const { cairn, tempDir, rejectsCode } = require('./helpers');
+
+test('cairn.open / KV.open resolve to a usable KV', async (t) => {
+  const dir = path.join(tempDir(t), 'db');
+  const db = await cairn.open(dir, { sync: 'none' });
+  assert.ok(db instanceof cairn.KV);
+  db.put('a', { x: 1 });
+  await db.syncAsync();
+  await db.reclaimAsync();
+  assert.deepEqual(db.get('a'), { x: 1 });
+  db.close();
+  const again = await cairn.KV.open(dir);
+  assert.deepEqual(again.get('a'), { x: 1 });
+  again.close();
+  await cairn.KV.checkAsync(dir);
+});
+
+test('async errors reject with typed errors (never throw synchronously)', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'file');
+  fs.writeFileSync(file, 'x');
+  await rejectsCode(assert, cairn.open(file), 'CAIRN_PATH');
+  await rejectsCode(assert, cairn.open(42), 'CAIRN_TYPE');
+  await rejectsCode(assert, cairn.open(path.join(dir, 'x'), { sync: 7 }), 'CAIRN_TYPE');
+  await rejectsCode(assert, cairn.open(path.join(dir, 'missing'), { create: false }), 'CAIRN_PATH');
+  const db = await cairn.open(path.join(dir, 'db'));
+  // The lock is held: a second open on the pool fails with the message copied from that thread.
+  await assert.rejects(cairn.open(path.join(dir, 'db')), (e) => {
+    assert.equal(e.code, 'CAIRN_LOCKED');
+    assert.ok(e instanceof cairn.errors.Locked);
+    assert.ok(e.message.length > 0);
+    return true;
+  });
+  db.begin();
+  await rejectsCode(assert, db.reclaimAsync(), 'CAIRN_TXN');
+  db.rollback();
+  db.close();
+  await rejectsCode(assert, db.syncAsync(), 'CAIRN_CLOSED');
+  await rejectsCode(assert, db.reclaimAsync(), 'CAIRN_CLOSED');
+});
+
+test('many opens in parallel on the thread pool', async (t) => {
+  const base = tempDir(t);
+  const dbs = await Promise.all(Array.from({ length: 8 }, (_, i) => cairn.open(path.join(base, 'db' + i))));
+  dbs.forEach((db, i) => db.put('i', i));
+  await Promise.all(dbs.map((db) => db.syncAsync()));
+  dbs.forEach((db, i) => assert.equal(db.get('i'), i));
+  dbs.forEach((db) => db.close());
+});
+
+test('close while reclaimAsync runs: the work finishes, then the handle closes', async (t) => {
+  const dir = path.join(tempDir(t), 'db');
+  const db = new cairn.KV(dir, { sync: 'none' });
+  for (let i = 0; i < 2000; i++) db.put('k' + (i % 200), 'v'.repeat(200) + i);
+  const p = db.reclaimAsync();
+  db.close();
+  assert.equal(db.closed, true);
+  assert.throws(() => db.get('k1'), (e) => e.code === 'CAIRN_CLOSED');
+  await p;
+  // The C handle is really closed once the work is done: the lock is free again.
+  const again = new cairn.KV(dir);
+  assert.equal(again.count(), 200);
+  assert.equal(again.get('k1'), 'v'.repeat(200) + 1801);
+  again.close();
+});
+
+test('BlobStore.open and flushAsync / compactAsync', async (t) => {
+  const file = path.join(tempDir(t), 'blobs');
+  const st = await cairn.openBlobStore(file);
+  assert.ok(st instanceof cairn.BlobStore);
+  const k = st.create(Buffer.from('hello'));
+  await st.flushAsync();
+  await st.compactAsync();
+  assert.equal(st.read(k).toString(), 'hello');
+  st.close();
+  await cairn.BlobStore.checkAsync(file);
+  await rejectsCode(assert, st.flushAsync(), 'CAIRN_CLOSED');
+  await rejectsCode(assert, cairn.openBlobStore(file, { create: false, bogus: 1 }), 'CAIRN_INVALID');
+});

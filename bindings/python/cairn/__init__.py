@@ -1,0 +1,942 @@
+"""Cairn: an embedded storage library (log-structured KV store and blob store).
+
+The idiomatic layer over the raw SWIG module ``cairn.cairn_swig`` (1:1 with the C API).
+
+    import cairn
+    with cairn.KV("data.cairn") as db:
+        db["user:1"] = {"name": "Ada"}      # dict -> JSON document
+        db["raw"] = b"\\x00\\x01"             # bytes -> bytes
+        print(db["user:1"]["name"])
+
+Errors are :class:`cairn.Error` subclasses generated from the core's error table, each with
+``.code`` (int) and ``.name`` ("CAIRN_NOTFOUND"); :class:`NotFoundError` is also a ``KeyError``.
+The GIL is released around every call into the C core.
+"""
+
+import collections.abc as _abc
+import datetime as _dt
+import json as _json
+import os as _os
+import threading as _threading
+import time as _time
+import weakref as _weakref
+from collections import namedtuple as _namedtuple
+
+from . import cairn_swig as _raw
+from . import _cairn_swig as _c
+
+__all__ = [
+    "KV", "BlobStore", "BlobEvent", "Error", "version", "check_kv", "check_blob",
+    "KIND_BYTES", "KIND_TEXT", "KIND_JSON", "KIND_NATIVE",
+]
+
+__version__ = _c.cairn_version()
+
+KIND_BYTES = _raw.CAIRN_KIND_BYTES
+KIND_TEXT = _raw.CAIRN_KIND_TEXT
+KIND_JSON = _raw.CAIRN_KIND_JSON
+KIND_NATIVE = _raw.CAIRN_KIND_NATIVE
+
+_KIND_NAMES = {"bytes": KIND_BYTES, "text": KIND_TEXT, "json": KIND_JSON, "native": KIND_NATIVE}
+_KIND_BY_NUM = {v: k for k, v in _KIND_NAMES.items()}
+_SYNC_MODES = {"none": _raw.CAIRN_SYNC_NONE, "commit": _raw.CAIRN_SYNC_COMMIT, "group": _raw.CAIRN_SYNC_GROUP}
+
+
+def version():
+    """The core library's version string ("0.1.0")."""
+    return _c.cairn_version()
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors: one class per code of the core's table (core/include/cairn_errors.def), generated.
+# ---------------------------------------------------------------------------------------------
+
+class Error(Exception):
+    """Base of every Cairn error. ``.code`` is the negative C code, ``.name`` its stable name."""
+
+    code = _raw.CAIRN_EERROR
+    name = "CAIRN_ERROR"
+
+    def __init__(self, message=None, *args):
+        if message is None:
+            message = _c.cairn_errstr(self.code)
+        super().__init__(message, *args)
+
+    @property
+    def message(self):
+        return self.args[0] if self.args else ""
+
+    def __str__(self):  # KeyError would show the repr of the message
+        return str(self.message)
+
+
+# Python names for the table's NAMEs (words the table writes run together) and the builtin
+# exception each code also is, so `except KeyError` / `except ValueError` work as expected.
+_CLASS_NAMES = {
+    "NOTFOUND": "NotFoundError", "TOOBIG": "TooBigError", "NOSPC": "NoSpaceError",
+    "NOMEM": "NoMemoryError", "TXN": "TxnError", "READONLY": "ReadOnlyError",
+    "ITEROVER": "IterOverError", "TYPE": "TypeMismatch", "IO": "IOError_",
+}
+_EXTRA_BASES = {
+    "NOTFOUND": (KeyError,), "EXISTS": (KeyError,), "INVALID": (ValueError,), "TYPE": (TypeError,),
+    "TOOBIG": (ValueError,), "RANGE": (ValueError,), "CLOSED": (ValueError,), "NOMEM": (MemoryError,),
+    "IO": (OSError,), "NOSPC": (OSError,), "PERM": (PermissionError,), "PATH": (OSError,),
+    "UNSUPPORTED": (NotImplementedError,), "ITEROVER": (StopIteration,),
+}
+
+_BY_CODE = {}
+
+
+def _make_errors():
+    for attr in dir(_raw):
+        if not attr.startswith("CAIRN_E"):
+            continue
+        code = getattr(_raw, attr)
+        if not isinstance(code, int) or code >= 0:
+            continue
+        tname = attr[len("CAIRN_E"):]
+        if code == _raw.CAIRN_EERROR:
+            _BY_CODE[code] = Error
+            continue
+        cname = _CLASS_NAMES.get(tname, tname.capitalize() + "Error")
+        bases = (Error,) + _EXTRA_BASES.get(tname, ())
+        doc = "%s (%d): %s." % (_c.cairn_errname(code), code, _c.cairn_errstr(code))
+        cls = type(cname, bases, {"code": code, "name": _c.cairn_errname(code), "__doc__": doc,
+                                  "__module__": __name__})
+        globals()[cname] = cls
+        __all__.append(cname)
+        _BY_CODE[code] = cls
+
+
+_make_errors()
+TypeError_ = TypeMismatch  # noqa: F821  (generated above)
+_BY_CODE["default"] = Error
+_c.cairn_py_set_errors(_BY_CODE)
+
+
+def error_class(code_or_name):
+    """The exception class of a code (-2) or name ("CAIRN_NOTFOUND" / "NOTFOUND")."""
+    if isinstance(code_or_name, str):
+        n = code_or_name.upper()
+        if not n.startswith("CAIRN_"):
+            n = "CAIRN_" + n
+        for code, cls in _BY_CODE.items():
+            if code != "default" and cls.name == n:
+                return cls
+        raise InvalidError("unknown error name %r" % code_or_name)  # noqa: F821
+    return _BY_CODE.get(code_or_name, Error)
+
+
+def _err(name, message):
+    return error_class(name)(message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+def _path(path):
+    try:
+        p = _os.fspath(path)
+    except TypeError:
+        raise TypeMismatch("path must be str or os.PathLike, not %s" % type(path).__name__) from None  # noqa: F821
+    if isinstance(p, bytes):
+        p = _os.fsdecode(p)
+    if not p:
+        raise _err("INVALID", "path must not be empty")
+    if "\x00" in p:
+        raise _err("INVALID", "path must not contain NUL")
+    return p
+
+
+def _key_out(b):
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        return b
+
+
+def _check_bool(name, v):
+    if type(v) is not bool:
+        raise TypeMismatch("option %r must be a bool, not %s" % (name, type(v).__name__))  # noqa: F821
+    return 1 if v else 0
+
+
+def _check_uint(name, v, limit):
+    if type(v) is not int:
+        raise TypeMismatch("option %r must be an int, not %s" % (name, type(v).__name__))  # noqa: F821
+    if v < 0 or v > limit:
+        raise _err("INVALID", "option %r out of range: %d" % (name, v))
+    return v
+
+
+def _check_sync(v):
+    if isinstance(v, str):
+        mode = _SYNC_MODES.get(v.lower())
+        if mode is None:
+            raise _err("INVALID", "option 'sync' must be one of none/commit/group, not %r" % v)
+        return mode
+    raise TypeMismatch("option 'sync' must be 'none', 'commit' or 'group', not %s" % type(v).__name__)  # noqa: F821
+
+
+def _expire_at_ms(expire, expire_at):
+    """Absolute expiry in Unix ms from `expire` (seconds from now, or timedelta) or `expire_at`
+    (datetime, or Unix ms as int); 0 for none."""
+    if expire is not None and expire_at is not None:
+        raise _err("INVALID", "give expire or expire_at, not both")
+    if expire is not None:
+        if isinstance(expire, _dt.timedelta):
+            secs = expire.total_seconds()
+        elif type(expire) in (int, float):
+            secs = expire
+        else:
+            raise TypeMismatch("expire must be seconds (int/float) or a timedelta")  # noqa: F821
+        ms = int(_time.time() * 1000 + secs * 1000)
+        return ms if ms > 0 else 1  # already in the past: stores nothing readable
+    if expire_at is not None:
+        if isinstance(expire_at, _dt.datetime):
+            if expire_at.tzinfo is None:
+                expire_at = expire_at.astimezone()  # naive: local time, as datetime.timestamp()
+            ms = int(expire_at.timestamp() * 1000)
+            return ms if ms > 0 else 1
+        if type(expire_at) is int:
+            return expire_at  # Unix ms, passed to the core as is (0: never)
+        raise TypeMismatch("expire_at must be a datetime or Unix ms (int)")  # noqa: F821
+    return 0
+
+
+class _Txn:
+    """`with handle.transaction():` begin; commit on success, roll back on an exception."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self, handle):
+        self._h = handle
+
+    def __enter__(self):
+        self._h.begin()
+        return self._h
+
+    def __exit__(self, et, ev, tb):
+        if et is None:
+            self._h.commit()
+        else:
+            try:
+                self._h.rollback()
+            except Error:
+                pass  # the original exception matters more
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# KV
+# ---------------------------------------------------------------------------------------------
+
+_kv_get = _c.cairn_kv_get
+_kv_put = _c.cairn_kv_put
+_kv_put_ex = _c.cairn_kv_put_ex
+_kv_delete = _c.cairn_kv_delete
+_kv_contains = _c.cairn_kv_contains
+
+
+class KV(_abc.MutableMapping):
+    """A Bitcask-style log key-value store in directory `path`, as a MutableMapping.
+
+    Keys are str (stored as UTF-8) or bytes-like; keys read back are str when their bytes are
+    valid UTF-8, else bytes. Values: bytes/bytearray/memoryview are stored as BYTES and read back
+    as bytes; str as TEXT (str); dict, list, int, float, bool and None as a JSON document (read back
+    as the same Python type; tuples come back as lists). Other objects are refused (TypeMismatch)
+    unless pickling is allowed explicitly: ``KV(path, allow_pickle=True)`` then
+    ``db.put(k, obj, kind="native")``.
+
+    Options: create (bool, default True), read_only (bool), sync ("none" | "commit" | "group"),
+    max_file_size (bytes), lock_timeout_ms (int), allow_pickle (bool).
+    """
+
+    __slots__ = ("_h", "_path", "_allow_pickle", "_read_only", "_lock", "__weakref__")
+
+    def __init__(self, path, **options):
+        self._h = None
+        self._path = _path(path)
+        self._lock = _threading.Lock()
+        o = _raw.cairn_kv_options()
+        o.version = _raw.CAIRN_KV_OPTIONS_VERSION
+        o.create = 1
+        o.read_only = 0
+        o.sync = _raw.CAIRN_SYNC_COMMIT
+        o.max_file_size = 0
+        o.lock_timeout_ms = 0
+        self._allow_pickle = False
+        for name, v in options.items():
+            if name == "create":
+                o.create = _check_bool(name, v)
+            elif name == "read_only":
+                o.read_only = _check_bool(name, v)
+            elif name == "sync":
+                o.sync = _check_sync(v)
+            elif name == "max_file_size":
+                o.max_file_size = _check_uint(name, v, 2**64 - 1)
+            elif name == "lock_timeout_ms":
+                o.lock_timeout_ms = _check_uint(name, v, 2**32 - 1)
+            elif name == "allow_pickle":
+                self._allow_pickle = bool(_check_bool(name, v))
+            else:
+                raise _err("INVALID", "unknown KV option %r" % name)
+        self._read_only = bool(o.read_only)
+        self._h = _c.cairn_kv_open(self._path, o)
+
+    # -- lifetime ------------------------------------------------------------------------------
+    def close(self):
+        """Close: an open transaction is rolled back; pending writes are flushed. Idempotent."""
+        h, self._h = self._h, None
+        if h is not None:
+            _c.cairn_kv_close(h)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, et, ev, tb):
+        self.close()
+        return False
+
+    @property
+    def closed(self):
+        return self._h is None
+
+    @property
+    def path(self):
+        return self._path
+
+    def _handle(self):
+        h = self._h
+        if h is None:
+            raise ClosedError("KV handle is closed")  # noqa: F821
+        return h
+
+    def __repr__(self):
+        return "<cairn.KV %r%s>" % (self._path, " closed" if self._h is None else "")
+
+    # -- values ------------------------------------------------------------------------------
+    def _encode(self, value, kind=None):
+        if kind is not None:
+            if isinstance(kind, str):
+                k = _KIND_NAMES.get(kind)
+                if k is None:
+                    raise _err("INVALID", "kind must be bytes/text/json/native, not %r" % kind)
+                kind = k
+            elif type(kind) is not int:
+                raise TypeMismatch("kind must be a name or an int")  # noqa: F821
+            if kind == KIND_BYTES:
+                if isinstance(value, str):
+                    raise TypeMismatch("kind 'bytes' needs a bytes-like value")  # noqa: F821
+                return value, KIND_BYTES
+            if kind == KIND_TEXT:
+                if not isinstance(value, str):
+                    raise TypeMismatch("kind 'text' needs a str value")  # noqa: F821
+                return value, KIND_TEXT
+            if kind == KIND_JSON:
+                return self._json(value), KIND_JSON
+            if kind == KIND_NATIVE:
+                if not self._allow_pickle:
+                    raise UnsupportedError("pickled values need KV(path, allow_pickle=True)")  # noqa: F821
+                import pickle
+                return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), KIND_NATIVE
+            raise _err("INVALID", "unknown kind %r" % kind)
+        t = type(value)
+        if t is bytes:
+            return value, KIND_BYTES
+        if t is str:
+            return value, KIND_TEXT
+        if t in (dict, list, int, float, bool, tuple) or value is None:
+            return self._json(value), KIND_JSON
+        if isinstance(value, (bytearray, memoryview)):
+            return value, KIND_BYTES
+        if isinstance(value, str):
+            return str(value), KIND_TEXT
+        if isinstance(value, bytes):
+            return bytes(value), KIND_BYTES
+        if isinstance(value, (dict, list, int, float)):
+            return self._json(value), KIND_JSON
+        try:
+            memoryview(value)
+            return value, KIND_BYTES
+        except TypeError:
+            pass
+        raise TypeMismatch(  # noqa: F821
+            "cannot store a %s: values are bytes-like, str, or JSON (dict, list, int, float, bool, "
+            "None); pickle only with allow_pickle=True and kind='native'" % t.__name__)
+
+    @staticmethod
+    def _json(value):
+        try:
+            return _json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        except (TypeError, RecursionError) as e:
+            raise TypeMismatch("value is not JSON-serializable: %s" % e) from None  # noqa: F821
+        except ValueError as e:
+            raise _err("INVALID", "value is not valid JSON: %s" % e) from None
+
+    def _decode(self, data, kind):
+        if kind == KIND_BYTES:
+            return data
+        if kind == KIND_TEXT:
+            return data.decode("utf-8", "surrogateescape")
+        if kind == KIND_JSON:
+            try:
+                return _json.loads(data)
+            except ValueError as e:
+                raise _err("CORRUPT", "stored JSON document does not parse: %s" % e) from None
+        if kind == KIND_NATIVE:
+            if not self._allow_pickle:
+                raise UnsupportedError(  # noqa: F821
+                    "value was pickled; open with KV(path, allow_pickle=True) to load it (pickle runs code)")
+            import pickle
+            return pickle.loads(data)
+        return data  # a kind this version does not know: the raw bytes
+
+    # -- reads ---------------------------------------------------------------------------------
+    def get(self, key, default=None):
+        """The value of `key`, or `default` when it is missing or expired."""
+        h = self._h
+        if h is None:
+            raise ClosedError("KV handle is closed")  # noqa: F821
+        r = _kv_get(h, key)
+        if r is None:
+            return default
+        data, kind = r
+        if kind == 0:
+            return data
+        if kind == 1:
+            return data.decode("utf-8", "surrogateescape")
+        return self._decode(data, kind)
+
+    def get_typed(self, key, default=None):
+        """(value, kind name) of `key` ("bytes", "text", "json" or "native"), or `default` when
+        missing: tells a JSON string document from a text value."""
+        r = _kv_get(self._handle(), key)
+        if r is None:
+            return default
+        data, kind = r
+        return self._decode(data, kind), _KIND_BY_NUM.get(kind, str(kind))
+
+    def get_raw(self, key):
+        """(bytes, kind) of `key` without decoding, or None when missing."""
+        return _kv_get(self._handle(), key)
+
+    def __getitem__(self, key):
+        h = self._h
+        if h is None:
+            raise ClosedError("KV handle is closed")  # noqa: F821
+        r = _kv_get(h, key)
+        if r is None:
+            raise NotFoundError(key)  # noqa: F821
+        data, kind = r
+        if kind == 0:
+            return data
+        if kind == 1:
+            return data.decode("utf-8", "surrogateescape")
+        return self._decode(data, kind)
+
+    def __contains__(self, key):
+        h = self._h
+        if h is None:
+            raise ClosedError("KV handle is closed")  # noqa: F821
+        return _kv_contains(h, key)
+
+    def contains(self, key):
+        return self.__contains__(key)
+
+    def expiry(self, key):
+        """Absolute expiry of `key` as a UTC datetime, or None if it never expires.
+        NotFoundError if absent."""
+        ms = _c.cairn_kv_expiry(self._handle(), key)
+        if ms == 0:
+            return None
+        return _dt.datetime.fromtimestamp(ms / 1000.0, tz=_dt.timezone.utc)
+
+    def __len__(self):
+        return _c.cairn_kv_count(self._handle())
+
+    def count(self):
+        return _c.cairn_kv_count(self._handle())
+
+    def _iter_keys(self, prefix):
+        it = _c.cairn_kv_iter_open(self._handle(), prefix)
+        try:
+            nxt = _c.cairn_kv_iter_next
+            while True:
+                k = nxt(it)
+                if k is None:
+                    return
+                yield k
+        finally:
+            _c.cairn_kv_iter_free(it)
+
+    def __iter__(self):
+        """Iterate over the keys live when iteration starts (a snapshot), ascending bytewise."""
+        for k in self._iter_keys(b""):
+            yield _key_out(k)
+
+    def keys(self, prefix=b""):
+        """A list of the live keys (those starting with `prefix`), ascending bytewise."""
+        return [_key_out(k) for k in self._iter_keys(prefix)]
+
+    def items(self, prefix=b""):
+        """Iterate (key, value) over a snapshot of the keys; keys deleted meanwhile are skipped."""
+        for k in self._iter_keys(prefix):
+            v = self.get(k, _MISSING)
+            if v is not _MISSING:
+                yield _key_out(k), v
+
+    def values(self, prefix=b""):
+        for _, v in self.items(prefix):
+            yield v
+
+    # -- writes --------------------------------------------------------------------------------
+    def put(self, key, value, expire=None, expire_at=None, kind=None):
+        """Store `value` under `key`. `expire`: seconds from now (or a timedelta);
+        `expire_at`: a datetime or absolute Unix ms. `kind`: force "bytes", "text", "json" or
+        "native" (pickle; needs allow_pickle=True)."""
+        h = self._h
+        if h is None:
+            raise ClosedError("KV handle is closed")  # noqa: F821
+        if kind is None:
+            t = type(value)
+            if t is bytes:
+                k = KIND_BYTES
+            elif t is str:
+                k = KIND_TEXT
+            else:
+                value, k = self._encode(value)
+        else:
+            value, k = self._encode(value, kind)
+        if expire is None and expire_at is None:
+            _kv_put(h, key, value, k)
+        else:
+            _kv_put_ex(h, key, value, k, _expire_at_ms(expire, expire_at))
+
+    set = put
+
+    def __setitem__(self, key, value):
+        h = self._h
+        if h is None:
+            raise ClosedError("KV handle is closed")  # noqa: F821
+        t = type(value)
+        if t is bytes:
+            _kv_put(h, key, value, 0)
+        elif t is str:
+            _kv_put(h, key, value, 1)
+        else:
+            value, k = self._encode(value)
+            _kv_put(h, key, value, k)
+
+    def delete(self, key):
+        """Delete `key`; NotFoundError (a KeyError) if it is absent."""
+        h = self._h
+        if h is None:
+            raise ClosedError("KV handle is closed")  # noqa: F821
+        _kv_delete(h, key)
+
+    def __delitem__(self, key):
+        h = self._h
+        if h is None:
+            raise ClosedError("KV handle is closed")  # noqa: F821
+        _kv_delete(h, key)
+
+    def put_many(self, items, kind=None):
+        """Store every (key, value) of `items` (a mapping or pairs) in one transaction unless one
+        is already open."""
+        h = self._handle()
+        pairs = items.items() if isinstance(items, _abc.Mapping) else items
+        own = not self.in_transaction
+        if own:
+            _c.cairn_kv_begin(h)
+        try:
+            enc = self._encode
+            for key, value in pairs:
+                t = type(value)
+                if kind is None and t is bytes:
+                    _kv_put(h, key, value, 0)
+                elif kind is None and t is str:
+                    _kv_put(h, key, value, 1)
+                else:
+                    v, k = enc(value, kind)
+                    _kv_put(h, key, v, k)
+        except BaseException:
+            if own:
+                _c.cairn_kv_rollback(h)
+            raise
+        if own:
+            _c.cairn_kv_commit(h)
+
+    def get_many(self, keys, default=None):
+        """A list of the values of `keys` (`default` for a missing one)."""
+        h = self._handle()
+        out = []
+        app = out.append
+        dec = self._decode
+        for key in keys:
+            r = _kv_get(h, key)
+            if r is None:
+                app(default)
+            elif r[1] == 0:
+                app(r[0])
+            else:
+                app(dec(r[0], r[1]))
+        return out
+
+    def update(self, *args, **kwargs):
+        """``update(key, changes)``: merge the fields of dict `changes` into the JSON object stored
+        under `key` (NotFoundError if absent, TypeMismatch if the value is not a JSON object);
+        the expiry is kept. Otherwise MutableMapping.update: ``update(mapping_or_pairs, **kw)``."""
+        if len(args) == 2 and not kwargs:
+            return self._merge(args[0], args[1])
+        return super().update(*args, **kwargs)
+
+    def _merge(self, key, changes):
+        if not isinstance(changes, _abc.Mapping):
+            raise TypeMismatch("changes must be a dict, not %s" % type(changes).__name__)  # noqa: F821
+        h = self._handle()
+        if self._read_only:  # a write: refused before the value is even looked at
+            raise ReadOnlyError("KV handle is read-only")  # noqa: F821
+        with self._lock:  # read-modify-write: one merge at a time per handle
+            r = _kv_get(h, key)
+            if r is None:
+                raise NotFoundError(key)  # noqa: F821
+            data, kind = r
+            doc = self._decode(data, kind) if kind == KIND_JSON else None
+            if not isinstance(doc, dict):
+                raise TypeMismatch("value of %r is not a JSON object" % (key,))  # noqa: F821
+            doc.update(changes)
+            try:
+                exp = _c.cairn_kv_expiry(h, key)
+            except NotFoundError:  # noqa: F821  (expired in between)
+                raise NotFoundError(key) from None  # noqa: F821
+            enc = self._json(doc)
+            if exp:
+                _kv_put_ex(h, key, enc, KIND_JSON, exp)
+            else:
+                _kv_put(h, key, enc, KIND_JSON)
+
+    def clear(self):
+        """Delete every key."""
+        h = self._handle()
+        for k in list(self._iter_keys(b"")):
+            try:
+                _kv_delete(h, k)
+            except NotFoundError:  # noqa: F821
+                pass
+
+    # -- transactions and maintenance ----------------------------------------------------------
+    def begin(self):
+        """Start a transaction: the writes until commit() become durable together or not at all."""
+        _c.cairn_kv_begin(self._handle())
+
+    def commit(self):
+        _c.cairn_kv_commit(self._handle())
+
+    end = commit  # BinaryDB's name
+
+    def rollback(self):
+        _c.cairn_kv_rollback(self._handle())
+
+    def transaction(self):
+        """``with db.transaction():`` commits on success, rolls back on an exception."""
+        return _Txn(self)
+
+    @property
+    def in_transaction(self):
+        return bool(_c.cairn_kv_stats(self._handle())["in_txn"])
+
+    def sync(self):
+        """Flush and fsync everything written so far."""
+        _c.cairn_kv_sync(self._handle())
+
+    def reclaim(self):
+        """Merge: rewrite the live records and drop the dead ones (crash-safe)."""
+        _c.cairn_kv_reclaim(self._handle())
+
+    def stats(self):
+        """A dict: keys, data_files, disk_bytes, live_bytes, dead_bytes, keydir_bytes, seq,
+        reclaims, in_txn (bool)."""
+        return _c.cairn_kv_stats(self._handle())
+
+    @staticmethod
+    def check(path):
+        """Verify every record of the store at `path`; CorruptError names file and offset."""
+        _c.cairn_kv_check(_path(path))
+
+
+_MISSING = object()
+
+
+def check_kv(path):
+    KV.check(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Blob store
+# ---------------------------------------------------------------------------------------------
+
+BlobEvent = _namedtuple("BlobEvent", "name key old_size new_size")
+_EVENT_NAMES = {_raw.CAIRN_BLOB_CREATED: "created", _raw.CAIRN_BLOB_UPDATED: "updated",
+                _raw.CAIRN_BLOB_DELETED: "deleted"}
+
+
+def _blob_key(key):
+    if type(key) is not int:
+        if isinstance(key, int) and not isinstance(key, bool):
+            key = int(key)
+        else:
+            raise TypeMismatch("blob key must be an int, not %s" % type(key).__name__)  # noqa: F821
+    if key < 0 or key > 0xFFFFFFFF:
+        raise _err("INVALID", "blob key out of range 0..4294967295: %d" % key)
+    return key
+
+
+def _blob_data(data):
+    if type(data) is bytes:
+        return data
+    if isinstance(data, str):
+        raise TypeMismatch("blob data must be bytes-like, not str (encode it)")  # noqa: F821
+    try:
+        memoryview(data)
+    except TypeError:
+        raise TypeMismatch("blob data must be bytes-like, not %s" % type(data).__name__) from None  # noqa: F821
+    return data
+
+
+def _make_dispatch(store_ref):
+    def dispatch(event, key, old_size, new_size):
+        store = store_ref()
+        if store is not None:
+            store._emit(BlobEvent(_EVENT_NAMES.get(event, str(event)), key, old_size, new_size))
+    return dispatch
+
+
+class BlobStore(_abc.Mapping):
+    """A blob store in one file: uint32 keys assigned by the store -> bytes.
+
+    A Mapping over int keys (``store[k]``, ``k in store``, ``len``, iteration in ascending key
+    order) plus create / create_with_key / reserve_next_key / read / update / delete,
+    transactions, flush, compact, stats, and change events (on_created / on_updated /
+    on_deleted). Data may be any bytes-like object. Options: create, read_only (bool),
+    sync ("none" | "commit" | "group"), lock_timeout_ms (int).
+    """
+
+    __slots__ = ("_h", "_path", "_listeners", "_sub_fn", "_sub_id", "__weakref__")
+
+    def __init__(self, path, **options):
+        self._h = None
+        self._path = _path(path)
+        self._listeners = {"created": [], "updated": [], "deleted": []}
+        self._sub_fn = None
+        self._sub_id = None
+        o = _raw.cairn_blob_options()
+        o.version = _raw.CAIRN_BLOB_OPTIONS_VERSION
+        o.create = 1
+        o.read_only = 0
+        o.sync = _raw.CAIRN_SYNC_COMMIT
+        o.lock_timeout_ms = 0
+        for name, v in options.items():
+            if name == "create":
+                o.create = _check_bool(name, v)
+            elif name == "read_only":
+                o.read_only = _check_bool(name, v)
+            elif name == "sync":
+                o.sync = _check_sync(v)
+            elif name == "lock_timeout_ms":
+                o.lock_timeout_ms = _check_uint(name, v, 2**32 - 1)
+            else:
+                raise _err("INVALID", "unknown BlobStore option %r" % name)
+        self._h = _c.cairn_blob_open(self._path, o)
+
+    # -- lifetime ------------------------------------------------------------------------------
+    def close(self):
+        """Close (an open transaction is rolled back). Idempotent."""
+        h, self._h = self._h, None
+        if h is not None:
+            _c.cairn_blob_close(h)
+        self._sub_fn = None
+        self._sub_id = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, et, ev, tb):
+        self.close()
+        return False
+
+    @property
+    def closed(self):
+        return self._h is None
+
+    @property
+    def path(self):
+        return self._path
+
+    def _handle(self):
+        h = self._h
+        if h is None:
+            raise ClosedError("BlobStore handle is closed")  # noqa: F821
+        return h
+
+    def __repr__(self):
+        return "<cairn.BlobStore %r%s>" % (self._path, " closed" if self._h is None else "")
+
+    # -- operations ----------------------------------------------------------------------------
+    def create(self, data):
+        """Store `data` under a new key and return the key."""
+        return _c.cairn_blob_create(self._handle(), _blob_data(data))
+
+    def reserve_next_key(self):
+        """Hand out the next key without storing anything (never handed out again)."""
+        return _c.cairn_blob_reserve_next_key(self._handle())
+
+    def create_with_key(self, key, data):
+        """Store `data` under `key`; ExistsError if it is present."""
+        h = self._handle()
+        _c.cairn_blob_create_with_key(h, _blob_key(key), _blob_data(data))
+
+    def read(self, key):
+        """The bytes under `key`; NotFoundError (a KeyError) if absent."""
+        h = self._handle()
+        return _c.cairn_blob_read(h, _blob_key(key))
+
+    __getitem__ = read
+
+    def update(self, key, data):
+        """Replace the bytes under `key`; NotFoundError if absent."""
+        h = self._handle()
+        _c.cairn_blob_update(h, _blob_key(key), _blob_data(data))
+
+    def delete(self, key):
+        """Delete `key`; NotFoundError if absent."""
+        h = self._handle()
+        _c.cairn_blob_delete(h, _blob_key(key))
+
+    def exists(self, key):
+        h = self._handle()
+        return _c.cairn_blob_exists(h, _blob_key(key))
+
+    __contains__ = exists
+
+    def count(self):
+        return _c.cairn_blob_count(self._handle())
+
+    __len__ = count
+
+    def __iter__(self):
+        """Iterate over the keys live when iteration starts, ascending."""
+        it = _c.cairn_blob_iter_open(self._handle())
+        try:
+            nxt = _c.cairn_blob_iter_next
+            while True:
+                k = nxt(it)
+                if k is None:
+                    return
+                yield k
+        finally:
+            _c.cairn_blob_iter_free(it)
+
+    def keys(self):
+        """A list of the live keys, ascending."""
+        return list(iter(self))
+
+    def flush(self):
+        """Make everything durable and checkpoint the WAL into the data file."""
+        _c.cairn_blob_flush(self._handle())
+
+    def compact(self):
+        """Rewrite the file without free space (crash-safe)."""
+        _c.cairn_blob_compact(self._handle())
+
+    def stats(self):
+        """A dict: entries, live_bytes, free_bytes, free_entries, file_size, wal_bytes, next_key,
+        in_txn (bool)."""
+        return _c.cairn_blob_stats(self._handle())
+
+    def begin(self):
+        _c.cairn_blob_begin(self._handle())
+
+    def commit(self):
+        _c.cairn_blob_commit(self._handle())
+
+    end = commit
+
+    def rollback(self):
+        _c.cairn_blob_rollback(self._handle())
+
+    def transaction(self):
+        """``with store.transaction():`` commits on success, rolls back on an exception."""
+        return _Txn(self)
+
+    @property
+    def in_transaction(self):
+        return bool(_c.cairn_blob_stats(self._handle())["in_txn"])
+
+    @staticmethod
+    def check(path):
+        """Verify a blob store file and its WAL; CorruptError says where."""
+        _c.cairn_blob_check(_path(path))
+
+    # -- events --------------------------------------------------------------------------------
+    def _subscribe(self):
+        if self._sub_fn is None:
+            fn = _make_dispatch(_weakref.ref(self))
+            self._sub_id = _c.cairn_blob_subscribe(self._handle(), fn)
+            self._sub_fn = fn  # the C side borrows it: keep it alive while subscribed
+
+    def _on(self, name, callback):
+        if not callable(callback):
+            raise TypeMismatch("callback must be callable")  # noqa: F821
+        self._handle()
+        self._subscribe()
+        self._listeners[name].append(callback)
+        return callback
+
+    def on_created(self, callback):
+        """Call ``callback(event)`` (a BlobEvent) after each durable create; usable as a decorator."""
+        return self._on("created", callback)
+
+    def on_updated(self, callback):
+        """Call ``callback(event)`` after each durable update (event.old_size, event.new_size)."""
+        return self._on("updated", callback)
+
+    def on_deleted(self, callback):
+        """Call ``callback(event)`` after each durable delete."""
+        return self._on("deleted", callback)
+
+    def remove_listener(self, callback):
+        """Remove `callback` from every event it was registered for."""
+        for lst in self._listeners.values():
+            while callback in lst:
+                lst.remove(callback)
+
+    def _emit(self, ev):
+        # Every listener is called even if one raises; the first exception is re-raised (it
+        # reaches sys.unraisablehook: the change itself is already durable).
+        first = None
+        for cb in list(self._listeners.get(ev.name, ())):
+            try:
+                cb(ev)
+            except Exception as e:  # noqa: BLE001
+                if first is None:
+                    first = e
+        if first is not None:
+            raise first
+
+
+def check_blob(path):
+    BlobStore.check(path)

@@ -1,0 +1,376 @@
+/*
+ * cairn_python.i - the Python typemaps for core/cairn.i (the raw module cairn_swig).
+ *
+ * Shape of the raw Python layer (the package cairn/ builds the idiomatic API on it):
+ *  - byte inputs accept bytes, bytearray, memoryview, any C-contiguous buffer, and str (its UTF-8);
+ *    anything else raises the CAIRN_TYPE exception;
+ *  - out-params become return values: handles, bytes, ints, (bytes, kind) for a KV value,
+ *    dicts for stats;
+ *  - a negative status raises the exception class registered for its code through
+ *    cairn_py_set_errors({code: class}) (the package registers its generated hierarchy at import;
+ *    before that, RuntimeError). Expected outcomes do not raise: cairn_kv_get of a missing key
+ *    returns None, *_iter_next at the end returns None, *_contains / *_exists return bool.
+ *  - the module is built with -threads: the GIL is released around every C call; the helpers
+ *    that touch Python objects are %nothread.
+ */
+
+%{
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static PyObject *cairn_py_errors = NULL; /* dict: int code -> exception class */
+
+/* Raise the registered exception class for `code` with `msg` (or the thread's last message). */
+static void cairn_py_raise_msg(int code, const char *msg) {
+    PyObject *cls = NULL;
+    if (msg == NULL || msg[0] == '\0') msg = cairn_errstr(code);
+    if (cairn_py_errors != NULL) {
+        PyObject *k = PyLong_FromLong(code);
+        if (k != NULL) {
+            cls = PyDict_GetItemWithError(cairn_py_errors, k); /* borrowed */
+            Py_DECREF(k);
+        }
+        if (cls == NULL && PyErr_Occurred()) return;
+        if (cls == NULL) cls = PyDict_GetItemString(cairn_py_errors, "default");
+    }
+    if (cls == NULL) cls = PyExc_RuntimeError;
+    PyObject *m = PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg), "replace");
+    if (m == NULL) return;
+    PyErr_SetObject(cls, m);
+    Py_DECREF(m);
+}
+
+static void cairn_py_raise(int code) {
+    const char *msg = cairn_errcode() == code ? cairn_errmsg() : NULL;
+    cairn_py_raise_msg(code, msg);
+}
+
+static void cairn_py_type_error(const char *what, PyObject *o) {
+    char buf[160];
+    snprintf(buf, sizeof buf, "%s must be bytes-like or str, not %.60s", what, Py_TYPE(o)->tp_name);
+    cairn_py_raise_msg(CAIRN_ETYPE, buf);
+}
+
+/* Borrow the bytes of `o` (bytes, str as UTF-8, or any contiguous buffer). Returns 1 and fills
+ * *view when a buffer was acquired (release it), 0 when borrowed directly, -1 with an exception. */
+static int cairn_py_bytes_in(PyObject *o, const char *what, const void **p, size_t *n, Py_buffer *view) {
+    if (PyBytes_Check(o)) {
+        *p = PyBytes_AS_STRING(o);
+        *n = (size_t)PyBytes_GET_SIZE(o);
+        return 0;
+    }
+    if (PyUnicode_Check(o)) {
+        Py_ssize_t len = 0;
+        const char *s = PyUnicode_AsUTF8AndSize(o, &len);
+        if (s == NULL) {
+            PyErr_Clear();
+            char buf[120];
+            snprintf(buf, sizeof buf, "%s is not encodable as UTF-8 (lone surrogate)", what);
+            cairn_py_raise_msg(CAIRN_EINVALID, buf);
+            return -1;
+        }
+        *p = s;
+        *n = (size_t)len;
+        return 0;
+    }
+    if (PyObject_CheckBuffer(o)) {
+        if (PyObject_GetBuffer(o, view, PyBUF_C_CONTIGUOUS) < 0) {
+            PyErr_Clear();
+            char buf[120];
+            snprintf(buf, sizeof buf, "%s must be a C-contiguous buffer", what);
+            cairn_py_raise_msg(CAIRN_ETYPE, buf);
+            return -1;
+        }
+        *p = view->buf;
+        *n = (size_t)view->len;
+        return 1;
+    }
+    cairn_py_type_error(what, o);
+    return -1;
+}
+
+/* Blob events: the C callback takes the GIL and calls the Python callable passed as ctx.
+ * The caller (the package) keeps the callable alive while the subscription exists. An exception
+ * raised by the callable cannot undo the durable change: it goes to sys.unraisablehook. */
+static void cairn_py_blob_event(void *ctx, int event, uint32_t key, uint64_t old_size, uint64_t new_size) {
+    PyGILState_STATE st = PyGILState_Ensure();
+    PyObject *r = PyObject_CallFunction((PyObject *)ctx, "iIKK", event, (unsigned int)key,
+                                        (unsigned long long)old_size, (unsigned long long)new_size);
+    if (r == NULL) PyErr_WriteUnraisable((PyObject *)ctx);
+    else Py_DECREF(r);
+    PyGILState_Release(st);
+}
+
+/* (handle address, subscription id) -> callable: what keeps each callback alive. */
+static PyObject *cairn_py_subs = NULL;
+
+static int cairn_py_subs_keep(void *handle, uint64_t id, PyObject *fn) {
+    if (cairn_py_subs == NULL && (cairn_py_subs = PyDict_New()) == NULL) return -1;
+    PyObject *k = Py_BuildValue("(nK)", (Py_ssize_t)(intptr_t)handle, (unsigned long long)id);
+    if (k == NULL) return -1;
+    int rc = PyDict_SetItem(cairn_py_subs, k, fn);
+    Py_DECREF(k);
+    return rc;
+}
+
+/* Drop subscription `id` of `handle`, or all of its subscriptions (all=1: the handle closed). */
+static void cairn_py_subs_drop(void *handle, uint64_t id, int all) {
+    if (cairn_py_subs == NULL) return;
+    PyObject *err_t, *err_v, *err_tb;
+    PyErr_Fetch(&err_t, &err_v, &err_tb);
+    PyObject *keys = PyDict_Keys(cairn_py_subs);
+    Py_ssize_t i, n = keys ? PyList_GET_SIZE(keys) : 0;
+    for (i = 0; i < n; i++) {
+        PyObject *k = PyList_GET_ITEM(keys, i);
+        Py_ssize_t h = PyLong_AsSsize_t(PyTuple_GET_ITEM(k, 0));
+        unsigned long long kid = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(k, 1));
+        if (h == (Py_ssize_t)(intptr_t)handle && (all || kid == (unsigned long long)id))
+            PyDict_DelItem(cairn_py_subs, k);
+    }
+    Py_XDECREF(keys);
+    PyErr_Clear();
+    PyErr_Restore(err_t, err_v, err_tb);
+}
+
+static PyObject *cairn_py_dict_u64(PyObject *d, const char *k, unsigned long long v) {
+    PyObject *o = PyLong_FromUnsignedLongLong(v);
+    if (o == NULL) return NULL;
+    int rc = PyDict_SetItemString(d, k, o);
+    Py_DECREF(o);
+    return rc < 0 ? NULL : d;
+}
+%}
+
+/* ---- byte inputs ---------------------------------------------------------------------- */
+%define CAIRN_PY_BYTES_IN(PTR, LEN, WHAT)
+%typemap(in) (const void *PTR, size_t LEN) (Py_buffer view, int has_view = 0) {
+    const void *p_ = NULL;
+    size_t n_ = 0;
+    has_view = cairn_py_bytes_in($input, WHAT, &p_, &n_, &view);
+    if (has_view < 0) { has_view = 0; SWIG_fail; }
+    $1 = (void *)p_;
+    $2 = n_;
+}
+%typemap(freearg) (const void *PTR, size_t LEN) {
+    if (has_view$argnum) PyBuffer_Release(&view$argnum);
+}
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) (const void *PTR, size_t LEN) {
+    $1 = PyBytes_Check($input) || PyUnicode_Check($input) || PyObject_CheckBuffer($input);
+}
+%enddef
+CAIRN_PY_BYTES_IN(key, klen, "key")
+CAIRN_PY_BYTES_IN(val, vlen, "value")
+CAIRN_PY_BYTES_IN(data, len, "data")
+CAIRN_PY_BYTES_IN(prefix, plen, "prefix")
+
+/* cairn_kv_get_into: a writable buffer in, (size, kind) out. */
+%typemap(in) (void *buf, size_t cap, size_t *vlen, int *kind) (Py_buffer view, int has_view = 0, size_t tl = 0, int tk = 0) {
+    if (PyObject_GetBuffer($input, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+        PyErr_Clear();
+        cairn_py_raise_msg(CAIRN_ETYPE, "buffer must be a writable C-contiguous buffer");
+        SWIG_fail;
+    }
+    has_view = 1;
+    $1 = view.buf;
+    $2 = (size_t)view.len;
+    $3 = &tl;
+    $4 = &tk;
+}
+%typemap(argout) (void *buf, size_t cap, size_t *vlen, int *kind) {
+    if (result == 0) {
+        $result = SWIG_Python_AppendOutput($result, Py_BuildValue("(ni)", (Py_ssize_t)tl$argnum, tk$argnum));
+    }
+}
+%typemap(freearg) (void *buf, size_t cap, size_t *vlen, int *kind) {
+    if (has_view$argnum) PyBuffer_Release(&view$argnum);
+}
+
+/* ---- outputs -------------------------------------------------------------------------- */
+%define CAIRN_PY_HANDLE_OUT(TYPE)
+%typemap(in, numinputs=0) TYPE **out (TYPE *tmp = NULL) { $1 = &tmp; }
+%typemap(argout) TYPE **out {
+    if (result == 0) $result = SWIG_Python_AppendOutput($result, SWIG_NewPointerObj(tmp$argnum, $*1_descriptor, 0));
+}
+%enddef
+CAIRN_PY_HANDLE_OUT(cairn_kv)
+CAIRN_PY_HANDLE_OUT(cairn_kv_iter)
+CAIRN_PY_HANDLE_OUT(cairn_blob)
+CAIRN_PY_HANDLE_OUT(cairn_blob_iter)
+
+/* Owned bytes (free with cairn_free). */
+%typemap(in, numinputs=0) (void **val, size_t *vlen, int *kind) (void *tv = NULL, size_t tl = 0, int tk = 0) {
+    $1 = &tv; $2 = &tl; $3 = &tk;
+}
+%typemap(argout) (void **val, size_t *vlen, int *kind) {
+    if (result == 0) {
+        PyObject *b_ = PyBytes_FromStringAndSize((const char *)tv$argnum, (Py_ssize_t)tl$argnum);
+        if (b_ == NULL) SWIG_fail;
+        $result = SWIG_Python_AppendOutput($result, Py_BuildValue("(Ni)", b_, tk$argnum));
+    }
+}
+%typemap(freearg) (void **val, size_t *vlen, int *kind) { cairn_free(tv$argnum); }
+
+%typemap(in, numinputs=0) (void **data, size_t *len) (void *tv = NULL, size_t tl = 0) { $1 = &tv; $2 = &tl; }
+%typemap(argout) (void **data, size_t *len) {
+    if (result == 0) {
+        PyObject *b_ = PyBytes_FromStringAndSize((const char *)tv$argnum, (Py_ssize_t)tl$argnum);
+        if (b_ == NULL) SWIG_fail;
+        $result = SWIG_Python_AppendOutput($result, b_);
+    }
+}
+%typemap(freearg) (void **data, size_t *len) { cairn_free(tv$argnum); }
+
+/* Borrowed bytes (copied at once). */
+%typemap(in, numinputs=0) (const void **key, size_t *klen) (const void *tv = NULL, size_t tl = 0) { $1 = ($1_ltype)&tv; $2 = &tl; }
+%typemap(argout) (const void **key, size_t *klen) {
+    if (result == 0) {
+        PyObject *b_ = PyBytes_FromStringAndSize((const char *)tv$argnum, (Py_ssize_t)tl$argnum);
+        if (b_ == NULL) SWIG_fail;
+        $result = SWIG_Python_AppendOutput($result, b_);
+    }
+}
+
+%define CAIRN_PY_INT_OUT(TYPE, NAME, CONV, CAST)
+%typemap(in, numinputs=0) TYPE *NAME (TYPE tmp = 0) { $1 = &tmp; }
+%typemap(argout) TYPE *NAME {
+    if (result == 0) $result = SWIG_Python_AppendOutput($result, CONV((CAST)tmp$argnum));
+}
+%enddef
+CAIRN_PY_INT_OUT(uint64_t, out, PyLong_FromUnsignedLongLong, unsigned long long)
+CAIRN_PY_INT_OUT(uint64_t, id, PyLong_FromUnsignedLongLong, unsigned long long)
+CAIRN_PY_INT_OUT(uint32_t, key, PyLong_FromUnsignedLong, unsigned long)
+CAIRN_PY_INT_OUT(int64_t, expire_at_ms, PyLong_FromLongLong, long long)
+
+%typemap(in, numinputs=0) struct cairn_kv_stats *out (struct cairn_kv_stats tmp) { memset(&tmp, 0, sizeof tmp); $1 = &tmp; }
+%typemap(argout) struct cairn_kv_stats *out {
+    if (result == 0) {
+        PyObject *d_ = PyDict_New();
+        if (d_ == NULL) SWIG_fail;
+        if (!cairn_py_dict_u64(d_, "keys", tmp$argnum.keys) || !cairn_py_dict_u64(d_, "data_files", tmp$argnum.data_files)
+            || !cairn_py_dict_u64(d_, "disk_bytes", tmp$argnum.disk_bytes) || !cairn_py_dict_u64(d_, "live_bytes", tmp$argnum.live_bytes)
+            || !cairn_py_dict_u64(d_, "dead_bytes", tmp$argnum.dead_bytes) || !cairn_py_dict_u64(d_, "keydir_bytes", tmp$argnum.keydir_bytes)
+            || !cairn_py_dict_u64(d_, "seq", tmp$argnum.seq) || !cairn_py_dict_u64(d_, "reclaims", tmp$argnum.reclaims)
+            || PyDict_SetItemString(d_, "in_txn", tmp$argnum.in_txn ? Py_True : Py_False) < 0) {
+            Py_DECREF(d_);
+            SWIG_fail;
+        }
+        $result = SWIG_Python_AppendOutput($result, d_);
+    }
+}
+%typemap(in, numinputs=0) struct cairn_blob_stats *out (struct cairn_blob_stats tmp) { memset(&tmp, 0, sizeof tmp); $1 = &tmp; }
+%typemap(argout) struct cairn_blob_stats *out {
+    if (result == 0) {
+        PyObject *d_ = PyDict_New();
+        if (d_ == NULL) SWIG_fail;
+        if (!cairn_py_dict_u64(d_, "entries", tmp$argnum.entries) || !cairn_py_dict_u64(d_, "live_bytes", tmp$argnum.live_bytes)
+            || !cairn_py_dict_u64(d_, "free_bytes", tmp$argnum.free_bytes) || !cairn_py_dict_u64(d_, "free_entries", tmp$argnum.free_entries)
+            || !cairn_py_dict_u64(d_, "file_size", tmp$argnum.file_size) || !cairn_py_dict_u64(d_, "wal_bytes", tmp$argnum.wal_bytes)
+            || !cairn_py_dict_u64(d_, "next_key", tmp$argnum.next_key)
+            || PyDict_SetItemString(d_, "in_txn", tmp$argnum.in_txn ? Py_True : Py_False) < 0) {
+            Py_DECREF(d_);
+            SWIG_fail;
+        }
+        $result = SWIG_Python_AppendOutput($result, d_);
+    }
+}
+
+/* Blob events: a Python callable fn(event, key, old_size, new_size). The subscription holds a
+ * strong reference to it (in cairn_py_subs) until cairn_blob_unsubscribe or cairn_blob_close. */
+%typemap(in) (cairn_blob_event_fn fn, void *ctx) {
+    if (!PyCallable_Check($input)) {
+        cairn_py_raise_msg(CAIRN_ETYPE, "callback must be callable");
+        SWIG_fail;
+    }
+    $1 = cairn_py_blob_event;
+    $2 = (void *)$input;
+}
+%exception cairn_blob_subscribe {
+    $action
+    if (result == 0 && cairn_py_subs_keep(arg1, *arg4, (PyObject *)arg3) < 0) SWIG_fail;
+}
+%exception cairn_blob_unsubscribe {
+    $action
+    if (result == 0) cairn_py_subs_drop(arg1, arg2, 0);
+}
+%exception cairn_blob_close {
+    $action
+    cairn_py_subs_drop(arg1, 0, 1);
+}
+
+/* ---- status returns ------------------------------------------------------------------- */
+/* 0 -> None (or the out-params), <0 -> the registered exception. */
+%define CAIRN_PY_STATUS(FN)
+%typemap(out) int FN {
+    if ($1 < 0) { cairn_py_raise($1); SWIG_fail; }
+    $result = SWIG_Py_Void();
+}
+%enddef
+/* Expected outcome `CODE` -> None instead of an exception (out-params are skipped). */
+%define CAIRN_PY_STATUS_OR_NONE(FN, CODE)
+%typemap(out) int FN {
+    if ($1 < 0 && $1 != CODE) { cairn_py_raise($1); SWIG_fail; }
+    $result = SWIG_Py_Void();
+}
+%enddef
+/* 1/0 -> True/False, <0 -> the registered exception. */
+%define CAIRN_PY_STATUS_BOOL(FN)
+%typemap(out) int FN {
+    if ($1 < 0) { cairn_py_raise($1); SWIG_fail; }
+    $result = PyBool_FromLong($1);
+}
+%enddef
+
+CAIRN_PY_STATUS(cairn_kv_open)
+CAIRN_PY_STATUS(cairn_kv_put)
+CAIRN_PY_STATUS(cairn_kv_put_ex)
+CAIRN_PY_STATUS_OR_NONE(cairn_kv_get, CAIRN_ENOTFOUND)
+CAIRN_PY_STATUS(cairn_kv_get_into)
+CAIRN_PY_STATUS(cairn_kv_expiry)
+CAIRN_PY_STATUS(cairn_kv_delete)
+CAIRN_PY_STATUS_BOOL(cairn_kv_contains)
+CAIRN_PY_STATUS(cairn_kv_count)
+CAIRN_PY_STATUS(cairn_kv_iter_open)
+CAIRN_PY_STATUS_OR_NONE(cairn_kv_iter_next, CAIRN_EITEROVER)
+CAIRN_PY_STATUS(cairn_kv_begin)
+CAIRN_PY_STATUS(cairn_kv_commit)
+CAIRN_PY_STATUS(cairn_kv_rollback)
+CAIRN_PY_STATUS(cairn_kv_sync)
+CAIRN_PY_STATUS(cairn_kv_reclaim)
+CAIRN_PY_STATUS(cairn_kv_stats)
+CAIRN_PY_STATUS(cairn_kv_check)
+CAIRN_PY_STATUS(cairn_blob_open)
+CAIRN_PY_STATUS(cairn_blob_create)
+CAIRN_PY_STATUS(cairn_blob_reserve_next_key)
+CAIRN_PY_STATUS(cairn_blob_create_with_key)
+CAIRN_PY_STATUS(cairn_blob_read)
+CAIRN_PY_STATUS(cairn_blob_update)
+CAIRN_PY_STATUS(cairn_blob_delete)
+CAIRN_PY_STATUS_BOOL(cairn_blob_exists)
+CAIRN_PY_STATUS(cairn_blob_count)
+CAIRN_PY_STATUS(cairn_blob_iter_open)
+CAIRN_PY_STATUS_OR_NONE(cairn_blob_iter_next, CAIRN_EITEROVER)
+CAIRN_PY_STATUS(cairn_blob_flush)
+CAIRN_PY_STATUS(cairn_blob_stats)
+CAIRN_PY_STATUS(cairn_blob_compact)
+CAIRN_PY_STATUS(cairn_blob_begin)
+CAIRN_PY_STATUS(cairn_blob_commit)
+CAIRN_PY_STATUS(cairn_blob_rollback)
+CAIRN_PY_STATUS(cairn_blob_subscribe)
+CAIRN_PY_STATUS(cairn_blob_unsubscribe)
+CAIRN_PY_STATUS(cairn_blob_check)
+
+/* ---- Python-only helpers (touch Python objects: keep the GIL) -------------------------- */
+%nothread cairn_py_set_errors;
+%inline %{
+/* Register {code: exception class, "default": class}; the raw functions raise these. */
+static PyObject *cairn_py_set_errors(PyObject *table) {
+    if (!PyDict_Check(table)) {
+        PyErr_SetString(PyExc_TypeError, "cairn_py_set_errors expects a dict");
+        return NULL;
+    }
+    Py_INCREF(table);
+    Py_XDECREF(cairn_py_errors);
+    cairn_py_errors = table;
+    Py_RETURN_NONE;
+}
+%}

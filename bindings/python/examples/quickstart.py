@@ -1,0 +1,33 @@
+"""Cairn quickstart in Python: a KV store and a blob store in the directory given (or a temp one).
+
+    PYTHONPATH=<build>/bindings/python/pkg python3 quickstart.py [DIR]
+"""
+import os
+import sys
+import tempfile
+
+import cairn
+
+root = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="cairn-quickstart-")
+os.makedirs(root, exist_ok=True)
+
+with cairn.KV(os.path.join(root, "kv")) as db:
+    db["hello"] = "world"                                # text
+    db["user:1"] = {"name": "Ada", "langs": ["en"]}      # JSON document
+    db[b"\x00bin"] = bytes(range(4))                     # bytes
+    with db.transaction():                               # atomic batch
+        db["a"] = 1
+        db["b"] = 2
+    db.update("user:1", {"langs": ["en", "fr"]})         # merge into the JSON object
+    print("kv:", db["hello"], db["user:1"], db[b"\x00bin"], sorted(db.keys(prefix="user:")))
+    print("kv: %d keys" % len(db))
+    try:
+        db["missing"]
+    except KeyError as e:
+        print("kv: missing key ->", type(e).__name__, e.name)
+
+with cairn.BlobStore(os.path.join(root, "blobs.cairn")) as store:
+    store.on_created(lambda ev: print("blob: event", ev.name, ev.key, ev.new_size))
+    k = store.create(b"a blob of bytes")
+    store.update(k, b"a longer blob of bytes")
+    print("blob:", k, store[k], "%d entries" % len(store))

@@ -1,0 +1,394 @@
+"""What only the Python binding has: the MutableMapping protocol, value types, buffers, GC of an
+unclosed handle, threads through one handle, context managers. (The engine's behaviour is the
+conformance suite's job.)"""
+import datetime
+import gc
+import os
+import shutil
+import tempfile
+import threading
+import time
+import unittest
+import weakref
+from collections.abc import MutableMapping
+
+import cairn
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="cairn-py-")
+        self.path = os.path.join(self.dir, "db")
+
+    def tearDown(self):
+        gc.collect()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def open(self, **kw):
+        kw.setdefault("sync", "none")
+        db = cairn.KV(self.path, **kw)
+        self.addCleanup(db.close)
+        return db
+
+
+class MappingProtocol(Base):
+    def test_is_a_mutable_mapping(self):
+        db = self.open()
+        self.assertIsInstance(db, MutableMapping)
+
+    def test_set_get_del_contains_len_iter(self):
+        db = self.open()
+        db["a"] = b"1"
+        db["b"] = "two"
+        db[b"c"] = {"three": 3}
+        self.assertEqual(len(db), 3)
+        self.assertEqual(db["a"], b"1")
+        self.assertEqual(db["b"], "two")
+        self.assertEqual(db["c"], {"three": 3})
+        self.assertIn("a", db)
+        self.assertIn(b"a", db)
+        self.assertNotIn("zz", db)
+        self.assertEqual(list(db), ["a", "b", "c"])
+        self.assertEqual(sorted(db.keys()), ["a", "b", "c"])
+        del db["a"]
+        self.assertNotIn("a", db)
+        with self.assertRaises(KeyError):
+            del db["a"]
+        with self.assertRaises(KeyError) as cm:
+            db["a"]
+        self.assertIsInstance(cm.exception, cairn.NotFoundError)
+        self.assertEqual(cm.exception.name, "CAIRN_NOTFOUND")
+
+    def test_get_default_and_mixins(self):
+        db = self.open()
+        self.assertIsNone(db.get("x"))
+        self.assertEqual(db.get("x", 7), 7)
+        self.assertEqual(db.setdefault("x", "d"), "d")
+        self.assertEqual(db.pop("x"), "d")
+        self.assertEqual(db.pop("x", None), None)
+        with self.assertRaises(KeyError):
+            db.pop("x")
+        db.update({"p": 1, "q": 2}, r=3)  # MutableMapping.update
+        self.assertEqual(dict(db.items()), {"p": 1, "q": 2, "r": 3})
+        self.assertEqual(sorted(db.values()), [1, 2, 3])
+        self.assertEqual(db, {"p": 1, "q": 2, "r": 3})
+        db.clear()
+        self.assertEqual(len(db), 0)
+
+    def test_keys_prefix_and_binary_keys(self):
+        db = self.open()
+        for k in ("user:1", "user:2", "item:1"):
+            db[k] = b""
+        db[b"\xff\x00bin"] = b"x"
+        self.assertEqual(db.keys(prefix="user:"), ["user:1", "user:2"])
+        self.assertEqual(db.keys(prefix=b"\xff"), [b"\xff\x00bin"])  # not UTF-8: bytes
+        self.assertEqual(db[b"\xff\x00bin"], b"x")
+
+    def test_iteration_is_a_snapshot(self):
+        db = self.open()
+        for i in range(10):
+            db["k%d" % i] = i
+        seen = []
+        for k in db:
+            seen.append(k)
+            db["new-" + k] = 1  # writes during iteration do not disturb it
+        self.assertEqual(len(seen), 10)
+
+    def test_unicode_keys(self):
+        db = self.open()
+        db["ключ-🔑"] = "значение"
+        self.assertEqual(db["ключ-🔑".encode("utf-8")], "значение")
+        self.assertEqual(list(db), ["ключ-🔑"])
+
+
+class Values(Base):
+    def test_types_round_trip_and_reopen(self):
+        vals = {"bytes": b"\x00\x01\xff", "text": "héllo", "dict": {"a": [1, 2.5, None, True]},
+                "list": [1, "x"], "int": 12345678901234, "float": 2.5, "true": True, "none": None,
+                "empty": b"", "emptytext": ""}
+        db = self.open()
+        for k, v in vals.items():
+            db[k] = v
+        db.close()
+        db = self.open()
+        for k, v in vals.items():
+            got = db[k]
+            self.assertEqual(got, v, k)
+            self.assertIs(type(got), type(v), k)
+
+    def test_buffers_are_bytes(self):
+        db = self.open()
+        db["ba"] = bytearray(b"abc")
+        db["mv"] = memoryview(b"xyzw")[1:3]
+        import array
+        db["arr"] = array.array("B", [1, 2, 3])
+        self.assertEqual(db["ba"], b"abc")
+        self.assertEqual(db["mv"], b"yz")
+        self.assertEqual(db["arr"], b"\x01\x02\x03")
+        db[bytearray(b"bk")] = b"1"
+        db[memoryview(b"mk")] = b"2"
+        self.assertEqual(db["bk"], b"1")
+        self.assertEqual(db["mk"], b"2")
+
+    def test_non_contiguous_buffer_is_a_type_error(self):
+        db = self.open()
+        with self.assertRaises(cairn.TypeMismatch):
+            db["nc"] = memoryview(b"abcdef")[::2]
+
+    def test_get_typed_tells_json_string_from_text(self):
+        db = self.open()
+        db.put("j", "hi", kind="json")
+        db.put("t", "hi")
+        self.assertEqual(db.get_typed("j"), ("hi", "json"))
+        self.assertEqual(db.get_typed("t"), ("hi", "text"))
+        self.assertEqual(db.get_raw("j"), (b'"hi"', cairn.KIND_JSON))
+
+    def test_wrong_types(self):
+        db = self.open()
+        for bad_key in (1, 1.5, None, ["a"], object(), ("a", 1)):
+            with self.assertRaises(cairn.TypeMismatch):
+                db[bad_key] = b"v"
+            with self.assertRaises(TypeError):
+                db.get(bad_key)
+        for bad_val in (object(), {1, 2}, {"a": object()}, complex(1, 2)):
+            with self.assertRaises(cairn.TypeMismatch) as cm:
+                db["k"] = bad_val
+            self.assertEqual(cm.exception.code, cairn.TypeMismatch.code)
+        with self.assertRaises(cairn.InvalidError):
+            db["k"] = float("nan")
+        with self.assertRaises(cairn.InvalidError):
+            db[""] = b"v"
+        with self.assertRaises(cairn.TooBigError):
+            db["x" * 65536] = b"v"
+        db["x" * 65535] = b"ok"
+        self.assertEqual(db["x" * 65535], b"ok")
+
+    def test_pickle_is_opt_in(self):
+        import fractions
+        db = self.open()
+        with self.assertRaises(cairn.TypeMismatch):
+            db["f"] = fractions.Fraction(1, 3)
+        with self.assertRaises(cairn.UnsupportedError):
+            db.put("f", fractions.Fraction(1, 3), kind="native")
+        db.close()
+        db = self.open(allow_pickle=True)
+        db.put("f", fractions.Fraction(1, 3), kind="native")
+        self.assertEqual(db["f"], fractions.Fraction(1, 3))
+        db.close()
+        db = self.open()  # without allow_pickle the value is not unpickled
+        with self.assertRaises(cairn.UnsupportedError):
+            db["f"]
+
+    def test_update_merges_json_object(self):
+        db = self.open()
+        db["doc"] = {"a": 1, "b": {"c": 2}}
+        db.update("doc", {"b": 3, "d": [4]})
+        self.assertEqual(db["doc"], {"a": 1, "b": 3, "d": [4]})
+        with self.assertRaises(KeyError):
+            db.update("missing", {"a": 1})
+        db["t"] = "text"
+        with self.assertRaises(cairn.TypeMismatch):
+            db.update("t", {"a": 1})
+        db["l"] = [1]
+        with self.assertRaises(cairn.TypeMismatch):
+            db.update("l", {"a": 1})
+        with self.assertRaises(cairn.TypeMismatch):
+            db.update("doc", "notadict")
+
+    def test_expiry(self):
+        db = self.open()
+        db.put("soon", b"x", expire=0.05)
+        db.put("later", b"y", expire=datetime.timedelta(hours=1))
+        at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=2)
+        db.put("at", b"z", expire_at=at)
+        db.put("ms", b"w", expire_at=int(time.time() * 1000) + 3_600_000)
+        self.assertEqual(db["soon"], b"x")
+        self.assertIsNone(db.expiry("forever") if "forever" in db else None)
+        db["forever"] = b"f"
+        self.assertIsNone(db.expiry("forever"))
+        self.assertAlmostEqual(db.expiry("at").timestamp(), at.timestamp(), delta=0.01)
+        time.sleep(0.12)
+        self.assertIsNone(db.get("soon"))
+        self.assertNotIn("soon", db)
+        self.assertEqual(db["later"], b"y")
+        db.put("past", b"p", expire=-10)
+        self.assertIsNone(db.get("past"))
+        with self.assertRaises(cairn.InvalidError):
+            db.put("k", b"v", expire=1, expire_at=5)
+        with self.assertRaises(cairn.TypeMismatch):
+            db.put("k", b"v", expire="soon")
+
+
+class Lifetimes(Base):
+    def test_context_manager_and_closed(self):
+        with cairn.KV(self.path, sync="none") as db:
+            db["k"] = b"v"
+        self.assertTrue(db.closed)
+        for op in (lambda: db["k"], lambda: db.get("k"), lambda: len(db), lambda: db.put("k", b"v"),
+                   lambda: list(db), lambda: db.stats(), lambda: db.begin(), lambda: "k" in db):
+            with self.assertRaises(cairn.ClosedError) as cm:
+                op()
+            self.assertEqual(cm.exception.name, "CAIRN_CLOSED")
+        db.close()  # idempotent
+
+    def test_gc_of_unclosed_handle_releases_the_lock(self):
+        db = cairn.KV(self.path, sync="none")
+        db["k"] = b"v"
+        ref = weakref.ref(db)
+        del db
+        gc.collect()
+        self.assertIsNone(ref())
+        # the writer lock went with it: a new writer can open, and the write was kept
+        with cairn.KV(self.path) as db2:
+            self.assertEqual(db2["k"], b"v")
+
+    def test_second_writer_is_locked(self):
+        db = self.open()
+        with self.assertRaises(cairn.LockedError) as cm:
+            cairn.KV(self.path)
+        self.assertEqual(cm.exception.code, cairn.LockedError.code)
+        db.close()
+        with cairn.KV(self.path, read_only=True) as ro:
+            with self.assertRaises(cairn.ReadOnlyError):
+                ro["k"] = b"v"
+
+    def test_options_are_checked(self):
+        with self.assertRaises(cairn.InvalidError):
+            cairn.KV(self.path, bogus=1)
+        with self.assertRaises(cairn.TypeMismatch):
+            cairn.KV(self.path, create=1)
+        with self.assertRaises(cairn.TypeMismatch):
+            cairn.KV(self.path, sync=1)
+        with self.assertRaises(cairn.InvalidError):
+            cairn.KV(self.path, sync="sometimes")
+        with self.assertRaises(cairn.PathError):
+            cairn.KV(os.path.join(self.dir, "missing"), create=False)
+        with self.assertRaises(cairn.TypeMismatch):
+            cairn.KV(42)
+        import pathlib
+        with cairn.KV(pathlib.Path(self.path), sync="none") as db:
+            db["k"] = b"v"
+
+
+class Transactions(Base):
+    def test_with_transaction_commits_or_rolls_back(self):
+        db = self.open()
+        with db.transaction():
+            db["a"] = 1
+            db["b"] = 2
+        self.assertEqual(db["a"], 1)
+        with self.assertRaises(RuntimeError):
+            with db.transaction():
+                db["c"] = 3
+                self.assertEqual(db["c"], 3)  # the transaction sees its own writes
+                raise RuntimeError("boom")
+        self.assertNotIn("c", db)
+        self.assertFalse(db.in_transaction)
+
+    def test_begin_commit_rollback_end_and_misuse(self):
+        db = self.open()
+        db.begin()
+        self.assertTrue(db.in_transaction)
+        db["x"] = b"1"
+        db.rollback()
+        self.assertNotIn("x", db)
+        db.begin()
+        with self.assertRaises(cairn.TxnError):
+            db.begin()
+        db["y"] = b"2"
+        db.end()
+        self.assertEqual(db["y"], b"2")
+        with self.assertRaises(cairn.TxnError):
+            db.commit()
+        with self.assertRaises(cairn.TxnError):
+            db.rollback()
+
+    def test_put_many_get_many(self):
+        db = self.open()
+        db.put_many({"k%d" % i: i for i in range(100)})
+        self.assertEqual(len(db), 100)
+        self.assertEqual(db.get_many(["k1", "k99", "nope"], default=-1), [1, 99, -1])
+        with self.assertRaises(cairn.TypeMismatch):
+            db.put_many([("ok", 1), ("bad", object())])
+        self.assertNotIn("ok", db)  # the whole batch rolled back
+
+
+class Threads(Base):
+    def test_many_threads_one_handle(self):
+        db = self.open()
+        n_threads, n = 4, 300
+        errors = []
+
+        def work(t):
+            try:
+                for i in range(n):
+                    k = "t%d-%d" % (t, i)
+                    db[k] = {"t": t, "i": i}
+                    self.assertEqual(db[k], {"t": t, "i": i})
+                    if i % 3 == 0:
+                        del db[k]
+                    db.get("t0-0")
+                    "t1-1" in db
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+        ts = [threading.Thread(target=work, args=(t,)) for t in range(n_threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(len(db), n_threads * (n - (n + 2) // 3))
+
+    def test_gil_is_released_during_calls(self):
+        # While one thread is blocked inside a C call (waiting for the writer lock of another
+        # handle), another Python thread keeps running: the GIL is not held across the call.
+        holder = self.open()
+        ticks = []
+        stop = threading.Event()
+
+        def ticker():
+            while not stop.is_set():
+                ticks.append(1)
+                time.sleep(0.001)
+
+        th = threading.Thread(target=ticker)
+        th.start()
+        try:
+            t0 = time.monotonic()
+            before = len(ticks)
+            with self.assertRaises(cairn.BusyError):
+                cairn.KV(self.path, lock_timeout_ms=300)
+            waited = time.monotonic() - t0
+            during = len(ticks) - before
+        finally:
+            stop.set()
+            th.join()
+        self.assertGreaterEqual(waited, 0.25)
+        self.assertGreater(during, 20)  # the ticker ran while the open waited
+        holder.close()
+
+
+class Maintenance(Base):
+    def test_stats_sync_reclaim_check(self):
+        db = self.open()
+        for i in range(50):
+            db["k%d" % i] = b"x" * 100
+        for i in range(25):
+            del db["k%d" % i]
+        st = db.stats()
+        for f in ("keys", "data_files", "disk_bytes", "live_bytes", "dead_bytes", "in_txn"):
+            self.assertIn(f, st)
+        self.assertEqual(st["keys"], 25)
+        self.assertIs(st["in_txn"], False)
+        db.sync()
+        db.reclaim()
+        self.assertEqual(len(db), 25)
+        self.assertEqual(db["k30"], b"x" * 100)
+        db.close()
+        cairn.KV.check(self.path)
+        cairn.check_kv(self.path)
+
+
+if __name__ == "__main__":
+    unittest.main()

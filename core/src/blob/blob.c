@@ -1,0 +1,1616 @@
+/*
+ * blob.c - the blob store: uint32 keys -> byte arrays in one file, with free-space reuse.
+ *
+ * FORMAT (version 1; all integers little-endian; CRC = CRC32C, Castagnoli, initial value 0)
+ *
+ * Data file <path>: a 64-byte header, then entries back to back up to data_end.
+ *
+ *   header    0   8  magic "CAIRNBLB"
+ *             8   4  u32 version (1)
+ *            12   4  u32 flags (0)
+ *            16   8  u64 next_key: the key the next auto create gets (> every key ever used)
+ *            24   8  u64 data_end: logical end of the file (== its size when consistent)
+ *            32  28  reserved, zero
+ *            60   4  u32 CRC of bytes [0, 60)
+ *
+ *   entry     0   4  u32 CRC of bytes [4, 32) (the rest of this header)
+ *             4   1  u8  type: 1 = blob, 2 = free
+ *             5   3  reserved, zero
+ *             8   8  u64 size of the whole entry (header, payload and slack), >= 32
+ *            16   4  u32 key (blob; 0 for free)
+ *            20   4  u32 payload length (blob; 0 for free), <= size - 32
+ *            24   4  u32 CRC of the payload (blob; 0 for free)
+ *            28   4  reserved, zero
+ *            32   -  payload, then slack (unused bytes) up to size
+ *
+ * Every byte in [64, data_end) belongs to exactly one entry. Free entries are maximal (two free
+ * entries are never adjacent) and the last entry is never free (the file is cut instead).
+ *
+ * Write-ahead log <path>-wal (format: core/src/wal/wal.c). Every change to the data file is
+ * first logged as one WAL transaction of physical records, committed, and (per the sync mode)
+ * fsynced; only then are the same bytes written to the data file:
+ *   type 1 WRITE    payload = u64 offset, then the bytes to write there
+ *   type 2 TRUNCATE payload = u64 new size
+ * An operation's transaction holds its entry writes, the free-entry headers it changes, a
+ * truncate when the tail became free, and a header write when next_key or data_end changed.
+ * Until a committed change is written to the data file, reads are served from memory.
+ *
+ * Recovery (writer open): replay every committed WAL record onto the data file in log order
+ * (idempotent: physical writes), fsync the data file, truncate the WAL. Then validate the
+ * header (bad magic or CRC: CAIRN_ECORRUPT; other version: CAIRN_EVERSION; file shorter than
+ * data_end: CAIRN_ECORRUPT; bytes past data_end are cut) and scan every entry header from 64 to
+ * data_end to rebuild the index (key -> offset) and the free lists: a bad header CRC, a size
+ * that leaves the file, a payload longer than its entry or a duplicate key is CAIRN_ECORRUPT
+ * with the file and offset. Payload CRCs are checked on every read (and by cairn_blob_check).
+ * A read-only open does not touch the files: committed WAL records are overlaid in memory.
+ *
+ * Checkpoint (WAL past 4 MiB, flush, close, compact): fsync the WAL, write every pending change
+ * to the data file, fsync it, truncate the WAL.
+ * Compact: checkpoint, write every live blob back to back into <path>.compact, fsync, rename
+ * over <path>, fsync the directory (either file is complete at every instant).
+ * Lock: an exclusive flock on <path>-lock for the writer (CAIRN_ELOCKED / CAIRN_EBUSY).
+ *
+ * Placement: create takes the best-fitting free entry (smallest that fits, lowest offset on a
+ * tie), else appends. An update that fits its entry rewrites it in place; otherwise the entry is
+ * freed first (merged with its free neighbours) and placed like a create, so a growing blob can
+ * reuse its own space. A free remainder is split off when it can hold an entry header (32
+ * bytes); a smaller one stays as slack in the entry.
+ */
+#include "cairn.h"
+#include "util.h"
+#include "wal/wal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define FHDR 64u
+#define EHDR 32u
+#define ET_BLOB 1u
+#define ET_FREE 2u
+#define REC_WRITE 1u
+#define REC_TRUNC 2u
+#define CKPT_BYTES (4u * 1024u * 1024u)
+#define SCAN_CHUNK (1u << 20)
+#define MAGIC "CAIRNBLB"
+#define VERSION 1u
+#define KEY_LIMIT ((uint64_t)UINT32_MAX + 1u) /* next_key at this value: keys exhausted */
+
+/* ---- hash map: u64 -> record (linear probing, backward-shift deletion) ------------------- */
+
+typedef struct brec {
+    uint64_t off;  /* entry offset */
+    uint64_t size; /* entry size (free: block size) */
+    uint64_t pend; /* id of the pending write holding this entry's bytes (0: none) */
+    uint32_t len;  /* payload length */
+} brec;
+
+typedef struct mslot {
+    uint64_t key;
+    brec v;
+    int used;
+} mslot;
+
+typedef struct map {
+    mslot *s;
+    size_t cap, n;
+} map;
+
+static size_t mhash(uint64_t k, size_t cap) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return (size_t)k & (cap - 1);
+}
+
+static brec *map_get(const map *m, uint64_t k) {
+    size_t i;
+    if (!m->cap) return NULL;
+    for (i = mhash(k, m->cap); m->s[i].used; i = (i + 1) & (m->cap - 1))
+        if (m->s[i].key == k) return &m->s[i].v;
+    return NULL;
+}
+
+static int map_put(map *m, uint64_t k, const brec *v) {
+    size_t i;
+    if ((m->n + 1) * 4 > m->cap * 3) {
+        size_t nc = m->cap ? m->cap * 2 : 64, j;
+        mslot *ns = (mslot *)calloc(nc, sizeof *ns);
+        if (!ns) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+        for (j = 0; j < m->cap; j++) {
+            if (!m->s[j].used) continue;
+            for (i = mhash(m->s[j].key, nc); ns[i].used; i = (i + 1) & (nc - 1)) {}
+            ns[i] = m->s[j];
+        }
+        free(m->s);
+        m->s = ns;
+        m->cap = nc;
+    }
+    for (i = mhash(k, m->cap); m->s[i].used; i = (i + 1) & (m->cap - 1)) {
+        if (m->s[i].key == k) {
+            m->s[i].v = *v;
+            return 0;
+        }
+    }
+    m->s[i].used = 1;
+    m->s[i].key = k;
+    m->s[i].v = *v;
+    m->n++;
+    return 0;
+}
+
+static void map_del(map *m, uint64_t k) {
+    size_t i, j, mask = m->cap - 1;
+    if (!m->cap) return;
+    for (i = mhash(k, m->cap); m->s[i].used; i = (i + 1) & mask)
+        if (m->s[i].key == k) break;
+    if (!m->s[i].used) return;
+    for (j = i;;) {
+        size_t h;
+        j = (j + 1) & mask;
+        if (!m->s[j].used) break;
+        h = mhash(m->s[j].key, m->cap);
+        /* move s[j] into the hole unless its home lies cyclically in (i, j] */
+        if ((i <= j) ? (h <= i || h > j) : (h <= i && h > j)) {
+            m->s[i] = m->s[j];
+            i = j;
+        }
+    }
+    m->s[i].used = 0;
+    m->n--;
+}
+
+static void map_free(map *m) {
+    free(m->s);
+    m->s = NULL;
+    m->cap = m->n = 0;
+}
+
+/* ---- treap of free entries ordered by (size, offset): best fit --------------------------- */
+
+typedef struct tnode {
+    uint64_t size, off;
+    uint32_t pri;
+    struct tnode *l, *r;
+} tnode;
+
+static int tless(uint64_t s1, uint64_t o1, uint64_t s2, uint64_t o2) {
+    return s1 < s2 || (s1 == s2 && o1 < o2);
+}
+
+static void tsplit(tnode *t, uint64_t s, uint64_t o, tnode **l, tnode **r) {
+    if (!t) {
+        *l = *r = NULL;
+    } else if (tless(t->size, t->off, s, o)) {
+        tsplit(t->r, s, o, &t->r, r);
+        *l = t;
+    } else {
+        tsplit(t->l, s, o, l, &t->l);
+        *r = t;
+    }
+}
+
+static tnode *tmerge(tnode *a, tnode *b) {
+    if (!a) return b;
+    if (!b) return a;
+    if (a->pri > b->pri) {
+        a->r = tmerge(a->r, b);
+        return a;
+    }
+    b->l = tmerge(a, b->l);
+    return b;
+}
+
+static tnode *terase(tnode *t, uint64_t s, uint64_t o) {
+    if (!t) return NULL;
+    if (t->size == s && t->off == o) {
+        tnode *m = tmerge(t->l, t->r);
+        free(t);
+        return m;
+    }
+    if (tless(s, o, t->size, t->off))
+        t->l = terase(t->l, s, o);
+    else
+        t->r = terase(t->r, s, o);
+    return t;
+}
+
+static void tfree(tnode *t) {
+    if (!t) return;
+    tfree(t->l);
+    tfree(t->r);
+    free(t);
+}
+
+/* ---- the handle --------------------------------------------------------------------------- */
+
+enum { U_IDX_OLD = 1, U_IDX_NEW, U_FREE_ADDED, U_FREE_REMOVED, U_END, U_NEXT, U_HDR };
+
+typedef struct undo {
+    int op;
+    uint64_t k;
+    brec v;
+} undo;
+
+/* A change to the data file: logged in the WAL, then written (once the WAL is durable). */
+typedef struct pitem {
+    unsigned type;   /* REC_WRITE / REC_TRUNC */
+    int committed;   /* in the WAL with its commit record */
+    uint64_t seq;    /* commit sequence number */
+    uint8_t *buf;    /* the WAL payload: u64 offset (or size), then the bytes */
+    size_t blen;
+} pitem;
+
+typedef struct evrec {
+    int ev;
+    uint32_t key;
+    uint64_t old_size, new_size;
+} evrec;
+
+typedef struct sub {
+    uint64_t id;
+    cairn_blob_event_fn fn;
+    void *ctx;
+} sub;
+
+typedef struct ovrec { /* read-only overlay of committed WAL records */
+    unsigned type;
+    uint64_t off; /* write offset, or truncate size */
+    uint8_t *data;
+    size_t len;
+} ovrec;
+
+struct cairn_blob {
+    pthread_mutex_t mu;
+    char *path;
+    char *wal_path;
+    cairn_file *f;
+    cairn_wal *wal;
+    cairn_lock *lock;
+    int ro, sync, failed;
+    uint64_t next_key, end;          /* current state */
+    uint64_t hdr_next_key, hdr_end;  /* as in the last header written to the log */
+    map idx;                         /* key -> entry */
+    map fstart;                      /* free entry offset -> (size) */
+    map fend;                        /* free entry end -> (offset in .off) */
+    tnode *troot;
+    uint32_t rng;
+    uint64_t live_bytes, free_bytes, free_entries;
+    undo *un;
+    size_t nun, capun;
+    pitem *pq;                       /* pending writes; pq[i] has id pq_base + i */
+    size_t pq_n, pq_s, pq_cap;       /* pq_s: first not yet written to the data file */
+    uint64_t pq_base;
+    evrec *ev;
+    size_t nev, capev;
+    sub *subs;
+    size_t nsubs, capsubs;
+    uint64_t next_sub;
+    int in_txn;
+    size_t txn_pmark, txn_evmark;
+    ovrec *ov;
+    size_t nov;
+};
+
+struct cairn_blob_iter {
+    uint32_t *keys;
+    size_t n, i;
+};
+
+/* ---- undo log and primitives (every in-memory change goes through these) ----------------- */
+
+static int un_push(cairn_blob *b, int op, uint64_t k, const brec *v) {
+    if (b->nun == b->capun) {
+        size_t nc = b->capun ? b->capun * 2 : 64;
+        undo *p = (undo *)realloc(b->un, nc * sizeof *p);
+        if (!p) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+        b->un = p;
+        b->capun = nc;
+    }
+    b->un[b->nun].op = op;
+    b->un[b->nun].k = k;
+    if (v)
+        b->un[b->nun].v = *v;
+    else
+        memset(&b->un[b->nun].v, 0, sizeof(brec));
+    b->nun++;
+    return 0;
+}
+
+static int raw_idx_put(cairn_blob *b, uint32_t key, const brec *v) {
+    brec *old = map_get(&b->idx, key);
+    uint64_t oldlen = old ? old->len : 0;
+    int rc = map_put(&b->idx, key, v);
+    if (rc) return rc;
+    b->live_bytes = b->live_bytes - oldlen + v->len;
+    return 0;
+}
+
+static void raw_idx_del(cairn_blob *b, uint32_t key) {
+    brec *old = map_get(&b->idx, key);
+    if (!old) return;
+    b->live_bytes -= old->len;
+    map_del(&b->idx, key);
+}
+
+static int raw_free_add(cairn_blob *b, uint64_t off, uint64_t size) {
+    brec s, e;
+    tnode *n, *l, *r;
+    int rc;
+    memset(&s, 0, sizeof s);
+    memset(&e, 0, sizeof e);
+    s.off = off;
+    s.size = size;
+    e.off = off;
+    e.size = size;
+    if (!(n = (tnode *)calloc(1, sizeof *n))) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+    if ((rc = map_put(&b->fstart, off, &s)) != 0) {
+        free(n);
+        return rc;
+    }
+    if ((rc = map_put(&b->fend, off + size, &e)) != 0) {
+        map_del(&b->fstart, off);
+        free(n);
+        return rc;
+    }
+    b->rng ^= b->rng << 13;
+    b->rng ^= b->rng >> 17;
+    b->rng ^= b->rng << 5;
+    n->size = size;
+    n->off = off;
+    n->pri = b->rng;
+    tsplit(b->troot, size, off, &l, &r);
+    b->troot = tmerge(tmerge(l, n), r);
+    b->free_bytes += size;
+    b->free_entries++;
+    return 0;
+}
+
+static void raw_free_del(cairn_blob *b, uint64_t off) {
+    brec *s = map_get(&b->fstart, off);
+    uint64_t size;
+    if (!s) return;
+    size = s->size;
+    map_del(&b->fstart, off);
+    map_del(&b->fend, off + size);
+    b->troot = terase(b->troot, size, off);
+    b->free_bytes -= size;
+    b->free_entries--;
+}
+
+static int idx_put(cairn_blob *b, uint32_t key, const brec *v) {
+    brec *old = map_get(&b->idx, key);
+    int rc = old ? un_push(b, U_IDX_OLD, key, old) : un_push(b, U_IDX_NEW, key, NULL);
+    if (rc) return rc;
+    return raw_idx_put(b, key, v);
+}
+
+static int idx_del(cairn_blob *b, uint32_t key) {
+    brec *old = map_get(&b->idx, key);
+    int rc;
+    if (!old) return 0;
+    if ((rc = un_push(b, U_IDX_OLD, key, old)) != 0) return rc;
+    raw_idx_del(b, key);
+    return 0;
+}
+
+static int free_add(cairn_blob *b, uint64_t off, uint64_t size) {
+    brec v;
+    int rc;
+    memset(&v, 0, sizeof v);
+    v.size = size;
+    if ((rc = un_push(b, U_FREE_ADDED, off, &v)) != 0) return rc;
+    return raw_free_add(b, off, size);
+}
+
+static int free_del(cairn_blob *b, uint64_t off) {
+    brec *s = map_get(&b->fstart, off);
+    int rc;
+    if (!s) return 0;
+    if ((rc = un_push(b, U_FREE_REMOVED, off, s)) != 0) return rc;
+    raw_free_del(b, off);
+    return 0;
+}
+
+static int set_end(cairn_blob *b, uint64_t end) {
+    int rc = un_push(b, U_END, b->end, NULL);
+    if (!rc) b->end = end;
+    return rc;
+}
+
+static int set_next_key(cairn_blob *b, uint64_t k) {
+    int rc = un_push(b, U_NEXT, b->next_key, NULL);
+    if (!rc) b->next_key = k;
+    return rc;
+}
+
+static void pitem_free(pitem *p) {
+    free(p->buf);
+    p->buf = NULL;
+}
+
+/* Undo every in-memory change back to the marks (a failed op, or a rollback). */
+static void rollback_to(cairn_blob *b, size_t umark, size_t pmark, size_t evmark) {
+    while (b->nun > umark) {
+        undo *u = &b->un[--b->nun];
+        switch (u->op) {
+        case U_IDX_OLD: (void)raw_idx_put(b, (uint32_t)u->k, &u->v); break;
+        case U_IDX_NEW: raw_idx_del(b, (uint32_t)u->k); break;
+        case U_FREE_ADDED: raw_free_del(b, u->k); break;
+        case U_FREE_REMOVED: (void)raw_free_add(b, u->k, u->v.size); break;
+        case U_END: b->end = u->k; break;
+        case U_NEXT: b->next_key = u->k; break;
+        case U_HDR:
+            b->hdr_next_key = u->k;
+            b->hdr_end = u->v.off;
+            break;
+        default: break;
+        }
+    }
+    while (b->pq_n > pmark) pitem_free(&b->pq[--b->pq_n]);
+    if (b->nev > evmark) b->nev = evmark;
+}
+
+/* ---- pending writes ----------------------------------------------------------------------- */
+
+static uint64_t applied_id(const cairn_blob *b) { return b->pq_base + b->pq_s; }
+
+static int pq_push(cairn_blob *b, unsigned type, uint8_t *buf, size_t blen, uint64_t *id) {
+    if (b->pq_n == b->pq_cap) {
+        size_t nc = b->pq_cap ? b->pq_cap * 2 : 64;
+        pitem *p = (pitem *)realloc(b->pq, nc * sizeof *p);
+        if (!p) {
+            free(buf);
+            return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+        }
+        b->pq = p;
+        b->pq_cap = nc;
+    }
+    b->pq[b->pq_n].type = type;
+    b->pq[b->pq_n].committed = 0;
+    b->pq[b->pq_n].seq = 0;
+    b->pq[b->pq_n].buf = buf;
+    b->pq[b->pq_n].blen = blen;
+    if (id) *id = b->pq_base + b->pq_n;
+    b->pq_n++;
+    return 0;
+}
+
+static void put_entry_header(uint8_t *h, unsigned type, uint64_t size, uint32_t key, const void *data,
+                             uint32_t len) {
+    memset(h, 0, EHDR);
+    h[4] = (uint8_t)type;
+    cairn_put64(h + 8, size);
+    cairn_put32(h + 16, key);
+    cairn_put32(h + 20, len);
+    cairn_put32(h + 24, type == ET_BLOB ? cairn_crc32c__update(0, data, len) : 0);
+    cairn_put32(h, cairn_crc32c__update(0, h + 4, EHDR - 4));
+}
+
+static int emit_entry(cairn_blob *b, uint64_t off, uint64_t size, uint32_t key, const void *data, size_t len,
+                      uint64_t *id) {
+    uint8_t *buf = (uint8_t *)malloc(8 + EHDR + len);
+    if (!buf) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory for %zu bytes", len);
+    cairn_put64(buf, off);
+    put_entry_header(buf + 8, ET_BLOB, size, key, data, (uint32_t)len);
+    if (len) memcpy(buf + 8 + EHDR, data, len);
+    return pq_push(b, REC_WRITE, buf, 8 + EHDR + len, id);
+}
+
+static int emit_free(cairn_blob *b, uint64_t off, uint64_t size) {
+    uint8_t *buf = (uint8_t *)malloc(8 + EHDR);
+    if (!buf) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+    cairn_put64(buf, off);
+    put_entry_header(buf + 8, ET_FREE, size, 0, NULL, 0);
+    return pq_push(b, REC_WRITE, buf, 8 + EHDR, NULL);
+}
+
+static int emit_trunc(cairn_blob *b, uint64_t size) {
+    uint8_t *buf = (uint8_t *)malloc(8);
+    if (!buf) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+    cairn_put64(buf, size);
+    return pq_push(b, REC_TRUNC, buf, 8, NULL);
+}
+
+static void put_file_header(uint8_t *h, uint64_t next_key, uint64_t end) {
+    memset(h, 0, FHDR);
+    memcpy(h, MAGIC, 8);
+    cairn_put32(h + 8, VERSION);
+    cairn_put64(h + 16, next_key);
+    cairn_put64(h + 24, end);
+    cairn_put32(h + 60, cairn_crc32c__update(0, h, 60));
+}
+
+static int emit_header_if_changed(cairn_blob *b) {
+    uint8_t *buf;
+    brec v;
+    int rc;
+    if (b->next_key == b->hdr_next_key && b->end == b->hdr_end) return 0;
+    memset(&v, 0, sizeof v);
+    v.off = b->hdr_end;
+    if ((rc = un_push(b, U_HDR, b->hdr_next_key, &v)) != 0) return rc;
+    if (!(buf = (uint8_t *)malloc(8 + FHDR))) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+    cairn_put64(buf, 0);
+    put_file_header(buf + 8, b->next_key, b->end);
+    b->hdr_next_key = b->next_key;
+    b->hdr_end = b->end;
+    return pq_push(b, REC_WRITE, buf, 8 + FHDR, NULL);
+}
+
+/* Write committed, durable pending changes to the data file, in order. A failure leaves the
+ * rest pending (still served from memory, still in the WAL) and is reported to the caller. */
+static int apply_pending(cairn_blob *b) {
+    uint64_t durable = b->sync == CAIRN_SYNC_NONE ? 0 : cairn_wal__durable_seq(b->wal);
+    int rc = 0;
+    while (b->pq_s < b->pq_n) {
+        pitem *p = &b->pq[b->pq_s];
+        if (!p->committed || p->seq > durable) break;
+        if (p->type == REC_WRITE)
+            rc = cairn_io__pwrite(b->f, p->buf + 8, p->blen - 8, cairn_get64(p->buf));
+        else
+            rc = cairn_io__truncate(b->f, cairn_get64(p->buf));
+        if (rc) break;
+        pitem_free(p);
+        b->pq_s++;
+    }
+    if (b->pq_s == b->pq_n) {
+        b->pq_base += b->pq_n;
+        b->pq_s = b->pq_n = 0;
+    }
+    return rc;
+}
+
+static int fail_handle(cairn_blob *b, int rc) {
+    if (!b->failed) b->failed = rc ? rc : CAIRN_EFAILED;
+    return rc;
+}
+
+/* Everything committed goes to the data file, which is synced; then the WAL is emptied. */
+static int checkpoint(cairn_blob *b) {
+    int rc;
+    uint64_t durable_before;
+    if (b->ro || b->failed) return 0;
+    if ((rc = cairn_wal__sync(b->wal, 0)) != 0) return fail_handle(b, rc);
+    durable_before = cairn_wal__durable_seq(b->wal);
+    {
+        /* in NONE mode apply_pending waits for this explicit sync */
+        int saved = b->sync;
+        b->sync = CAIRN_SYNC_COMMIT;
+        rc = apply_pending(b);
+        b->sync = saved;
+    }
+    (void)durable_before;
+    if (rc) return rc;
+    if (b->pq_n) return 0; /* an open transaction's changes are still pending: keep the WAL */
+    if ((rc = cairn_io__fsync(b->f)) != 0) return fail_handle(b, rc);
+    if ((rc = cairn_wal__reset(b->wal)) != 0) return fail_handle(b, rc);
+    return 0;
+}
+
+/* ---- data file reading (with the read-only overlay) --------------------------------------- */
+
+static int dread(cairn_blob *b, void *buf, size_t len, uint64_t off) {
+    size_t got = 0, i;
+    int rc = cairn_io__pread(b->f, buf, len, off, &got);
+    if (rc) return rc;
+    if (got < len) memset((uint8_t *)buf + got, 0, len - got);
+    for (i = 0; i < b->nov; i++) {
+        const ovrec *o = &b->ov[i];
+        if (o->type == REC_WRITE) {
+            uint64_t s = o->off > off ? o->off : off;
+            uint64_t e = o->off + o->len < off + len ? o->off + o->len : off + len;
+            if (s < e) memcpy((uint8_t *)buf + (s - off), o->data + (s - o->off), (size_t)(e - s));
+        } else if (o->off < off + len) {
+            uint64_t s = o->off > off ? o->off : off;
+            memset((uint8_t *)buf + (s - off), 0, (size_t)(off + len - s));
+        }
+    }
+    return 0;
+}
+
+static int corrupt(cairn_blob *b, uint64_t off, const char *what) {
+    return cairn_err__set(CAIRN_ECORRUPT, "%s: %s at offset %llu", b->path, what, (unsigned long long)off);
+}
+
+/* Read the payload of live entry r for `key`. *out malloc'd (never NULL on success). */
+static int read_payload(cairn_blob *b, uint32_t key, const brec *r, void **out) {
+    uint8_t h[EHDR];
+    void *p = malloc(r->len ? r->len : 1);
+    int rc;
+    if (!p) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory for %u bytes", (unsigned)r->len);
+    if (r->pend && r->pend >= applied_id(b)) {
+        const pitem *it = &b->pq[r->pend - b->pq_base];
+        memcpy(p, it->buf + 8 + EHDR, r->len);
+        *out = p;
+        return 0;
+    }
+    if ((rc = dread(b, h, EHDR, r->off)) != 0) goto fail;
+    if (cairn_crc32c__update(0, h + 4, EHDR - 4) != cairn_get32(h) || h[4] != ET_BLOB ||
+        cairn_get32(h + 16) != key || cairn_get32(h + 20) != r->len) {
+        rc = corrupt(b, r->off, "bad blob entry header");
+        goto fail;
+    }
+    if (r->len && (rc = dread(b, p, r->len, r->off + EHDR)) != 0) goto fail;
+    if (cairn_crc32c__update(0, p, r->len) != cairn_get32(h + 24)) {
+        rc = cairn_err__set(CAIRN_ECORRUPT, "%s: bad payload checksum of key %u at offset %llu", b->path,
+                            (unsigned)key, (unsigned long long)r->off);
+        goto fail;
+    }
+    *out = p;
+    return 0;
+fail:
+    free(p);
+    return rc;
+}
+
+/* ---- open --------------------------------------------------------------------------------- */
+
+static int replay_write(void *ctx, uint64_t txid, unsigned type, const void *payload, size_t len,
+                        uint64_t seq) {
+    cairn_blob *b = (cairn_blob *)ctx;
+    const uint8_t *p = (const uint8_t *)payload;
+    (void)txid;
+    (void)seq;
+    if (len < 8 || (type != REC_WRITE && type != REC_TRUNC) || (type == REC_TRUNC && len != 8))
+        return cairn_err__set(CAIRN_ECORRUPT, "%s: unknown record (type %u, %zu bytes) in the log", b->wal_path,
+                              type, len);
+    if (type == REC_TRUNC) return cairn_io__truncate(b->f, cairn_get64(p));
+    return cairn_io__pwrite(b->f, p + 8, len - 8, cairn_get64(p));
+}
+
+static int replay_overlay(void *ctx, uint64_t txid, unsigned type, const void *payload, size_t len,
+                          uint64_t seq) {
+    cairn_blob *b = (cairn_blob *)ctx;
+    const uint8_t *p = (const uint8_t *)payload;
+    ovrec *o;
+    (void)txid;
+    (void)seq;
+    if (len < 8 || (type != REC_WRITE && type != REC_TRUNC) || (type == REC_TRUNC && len != 8))
+        return cairn_err__set(CAIRN_ECORRUPT, "%s: unknown record (type %u, %zu bytes) in the log", b->wal_path,
+                              type, len);
+    o = (ovrec *)realloc(b->ov, (b->nov + 1) * sizeof *o);
+    if (!o) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+    b->ov = o;
+    o = &b->ov[b->nov];
+    o->type = type;
+    o->off = cairn_get64(p);
+    o->len = len - 8;
+    o->data = NULL;
+    if (type == REC_WRITE) {
+        if (!(o->data = (uint8_t *)malloc(o->len ? o->len : 1)))
+            return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+        memcpy(o->data, p + 8, o->len);
+    }
+    b->nov++;
+    return 0;
+}
+
+/* Rebuild the index and the free lists from the entries in [FHDR, end). */
+static int scan(cairn_blob *b) {
+    uint8_t *buf = (uint8_t *)malloc(SCAN_CHUNK);
+    uint64_t off = FHDR, boff = 0, blen = 0, last_free_end = 0, last_free_off = 0;
+    int rc = 0;
+    if (!buf) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+    while (off < b->end) {
+        const uint8_t *h;
+        uint64_t size;
+        unsigned type;
+        if (b->end - off < EHDR) {
+            rc = corrupt(b, off, "truncated entry header");
+            break;
+        }
+        if (off < boff || off + EHDR > boff + blen) {
+            blen = b->end - off < SCAN_CHUNK ? b->end - off : SCAN_CHUNK;
+            boff = off;
+            if ((rc = dread(b, buf, (size_t)blen, off)) != 0) break;
+        }
+        h = buf + (off - boff);
+        if (cairn_crc32c__update(0, h + 4, EHDR - 4) != cairn_get32(h)) {
+            rc = corrupt(b, off, "bad entry header checksum");
+            break;
+        }
+        type = h[4];
+        size = cairn_get64(h + 8);
+        if (h[5] || h[6] || h[7] || cairn_get32(h + 28) || size < EHDR || size > b->end - off ||
+            (type != ET_BLOB && type != ET_FREE)) {
+            rc = corrupt(b, off, "bad entry header");
+            break;
+        }
+        if (type == ET_BLOB) {
+            uint32_t key = cairn_get32(h + 16), len = cairn_get32(h + 20);
+            brec v;
+            if ((uint64_t)len > size - EHDR || len > CAIRN_VALUE_MAX) {
+                rc = corrupt(b, off, "blob entry longer than its space");
+                break;
+            }
+            if (map_get(&b->idx, key)) {
+                rc = cairn_err__set(CAIRN_ECORRUPT, "%s: key %u stored twice (second at offset %llu)", b->path,
+                                    (unsigned)key, (unsigned long long)off);
+                break;
+            }
+            memset(&v, 0, sizeof v);
+            v.off = off;
+            v.size = size;
+            v.len = len;
+            if ((rc = raw_idx_put(b, key, &v)) != 0) break;
+            if ((uint64_t)key >= b->next_key) b->next_key = (uint64_t)key + 1;
+        } else if (type == ET_FREE) {
+            if (cairn_get32(h + 16) || cairn_get32(h + 20) || cairn_get32(h + 24)) {
+                rc = corrupt(b, off, "bad free entry header");
+                break;
+            }
+            if (b->free_entries && last_free_end == off) {
+                /* adjacent free entries (not written by this version): merge in memory */
+                uint64_t start = last_free_off, sz = size + (off - last_free_off);
+                raw_free_del(b, start);
+                if ((rc = raw_free_add(b, start, sz)) != 0) break;
+            } else if ((rc = raw_free_add(b, off, size)) != 0) {
+                break;
+            }
+            last_free_off = map_get(&b->fend, off + size)->off;
+            last_free_end = off + size;
+        }
+        off += size;
+    }
+    free(buf);
+    return rc;
+}
+
+static int read_header(cairn_blob *b, uint64_t fsize) {
+    uint8_t h[FHDR];
+    int rc;
+    if (fsize < FHDR) return corrupt(b, 0, "not a Cairn blob store (file too short)");
+    if ((rc = dread(b, h, FHDR, 0)) != 0) return rc;
+    if (memcmp(h, MAGIC, 8) != 0) return corrupt(b, 0, "not a Cairn blob store (bad magic)");
+    if (cairn_crc32c__update(0, h, 60) != cairn_get32(h + 60)) return corrupt(b, 0, "bad file header checksum");
+    if (cairn_get32(h + 8) != VERSION)
+        return cairn_err__set(CAIRN_EVERSION, "%s: unsupported blob store version %u", b->path,
+                              (unsigned)cairn_get32(h + 8));
+    b->next_key = cairn_get64(h + 16);
+    b->end = cairn_get64(h + 24);
+    if (b->end < FHDR || b->next_key > KEY_LIMIT) return corrupt(b, 0, "bad file header");
+    if (fsize < b->end)
+        return cairn_err__set(CAIRN_ECORRUPT, "%s: file is %llu bytes, shorter than its data end %llu", b->path,
+                              (unsigned long long)fsize, (unsigned long long)b->end);
+    return 0;
+}
+
+static char *suffix(const char *path, const char *sfx) {
+    size_t n = strlen(path), m = strlen(sfx);
+    char *s = (char *)malloc(n + m + 1);
+    if (!s) {
+        cairn_err__set(CAIRN_ENOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(s, path, n);
+    memcpy(s + n, sfx, m + 1);
+    return s;
+}
+
+static void blob_free(cairn_blob *b) {
+    size_t i;
+    if (!b) return;
+    cairn_wal__close(b->wal);
+    cairn_io__close(b->f);
+    cairn_lock__release(b->lock);
+    map_free(&b->idx);
+    map_free(&b->fstart);
+    map_free(&b->fend);
+    tfree(b->troot);
+    for (i = b->pq_s; i < b->pq_n; i++) pitem_free(&b->pq[i]);
+    free(b->pq);
+    free(b->un);
+    free(b->ev);
+    free(b->subs);
+    for (i = 0; i < b->nov; i++) free(b->ov[i].data);
+    free(b->ov);
+    free(b->path);
+    free(b->wal_path);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
+static int create_file(cairn_blob *b) {
+    uint8_t h[FHDR];
+    char *tmp;
+    int rc;
+    /* a log or half-written compaction left by an earlier store of this name means nothing now */
+    if ((rc = cairn_io__unlink(b->wal_path)) != 0) return rc;
+    if (!(tmp = suffix(b->path, ".compact"))) return CAIRN_ENOMEM;
+    rc = cairn_io__unlink(tmp);
+    free(tmp);
+    if (rc) return rc;
+    put_file_header(h, 1, FHDR);
+    return cairn_io__write_atomic(b->path, h, FHDR);
+}
+
+static int open_impl(cairn_blob *b, const cairn_blob_options *o) {
+    uint64_t size = 0;
+    int rc, st;
+    st = cairn_io__stat(b->path, &size);
+    if (st < 0) return st;
+    if (st == 2) return cairn_err__set(CAIRN_EPATH, "%s: is a directory, not a blob store file", b->path);
+    if (!b->ro) {
+        char *lp = suffix(b->path, "-lock");
+        if (!lp) return CAIRN_ENOMEM;
+        if (st == 0 && !o->create) {
+            free(lp);
+            return cairn_err__set(CAIRN_EPATH, "%s: no such blob store (create is off)", b->path);
+        }
+        rc = cairn_lock__acquire(&b->lock, lp, o->lock_timeout_ms);
+        free(lp);
+        if (rc) return rc;
+        st = cairn_io__stat(b->path, &size); /* another writer may have created it meanwhile */
+        if (st < 0) return st;
+        if (st == 0 && (rc = create_file(b)) != 0) return rc;
+        if ((rc = cairn_io__open(&b->f, b->path, CAIRN_IO_RDWR)) != 0) return rc;
+        if ((rc = cairn_wal__open(&b->wal, b->wal_path, CAIRN_WAL_CREATE, NULL)) != 0) return rc;
+        if (cairn_wal__size(b->wal) > CAIRN_WAL_HEADER_SIZE) {
+            /* recovery: redo every committed change, then start an empty log */
+            if ((rc = cairn_wal__replay(b->wal, replay_write, b)) != 0) return rc;
+            if ((rc = cairn_io__fsync(b->f)) != 0) return rc;
+            if ((rc = cairn_wal__reset(b->wal)) != 0) return rc;
+        }
+        if ((rc = cairn_io__size(b->f, &size)) != 0) return rc;
+    } else {
+        uint64_t wsize = 0;
+        size_t i;
+        if (st == 0) return cairn_err__set(CAIRN_EPATH, "%s: no such blob store", b->path);
+        if ((rc = cairn_io__open(&b->f, b->path, CAIRN_IO_RDONLY)) != 0) return rc;
+        if ((rc = cairn_io__size(b->f, &size)) != 0) return rc;
+        st = cairn_io__stat(b->wal_path, &wsize);
+        if (st == 1) {
+            if ((rc = cairn_wal__open(&b->wal, b->wal_path, CAIRN_WAL_RDONLY, NULL)) != 0) return rc;
+            if ((rc = cairn_wal__replay(b->wal, replay_overlay, b)) != 0) return rc;
+        }
+        for (i = 0; i < b->nov; i++) { /* the size the file would have after recovery */
+            if (b->ov[i].type == REC_TRUNC)
+                size = b->ov[i].off;
+            else if (b->ov[i].off + b->ov[i].len > size)
+                size = b->ov[i].off + b->ov[i].len;
+        }
+    }
+    if ((rc = read_header(b, size)) != 0) return rc;
+    if (size > b->end && !b->ro) {
+        /* bytes past the logical end belong to nothing: cut them */
+        if ((rc = cairn_io__truncate(b->f, b->end)) != 0 || (rc = cairn_io__fsync(b->f)) != 0) return rc;
+    }
+    b->hdr_next_key = b->next_key;
+    b->hdr_end = b->end;
+    if ((rc = scan(b)) != 0) return rc;
+    b->pq_base = 1; /* pend id 0 means "none" */
+    return 0;
+}
+
+int cairn_blob_open(cairn_blob **out, const char *path, const cairn_blob_options *opts) {
+    cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
+    cairn_blob *b;
+    int rc;
+    if (!out) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_open: out is NULL");
+    *out = NULL;
+    if (!path) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_open: path is NULL");
+    if (!*path) return cairn_err__set(CAIRN_EPATH, "cairn_blob_open: empty path");
+    if (opts) {
+        if (opts->version < 1 || opts->version > CAIRN_BLOB_OPTIONS_VERSION)
+            return cairn_err__set(CAIRN_EINVAL, "cairn_blob_open: unknown options version %u", opts->version);
+        o = *opts;
+    }
+    if (o.sync < CAIRN_SYNC_NONE || o.sync > CAIRN_SYNC_GROUP)
+        return cairn_err__set(CAIRN_EINVAL, "cairn_blob_open: bad sync mode %d", o.sync);
+    if (!(b = (cairn_blob *)calloc(1, sizeof *b))) return cairn_err__set(CAIRN_ENOMEM, "out of memory");
+    pthread_mutex_init(&b->mu, NULL);
+    b->ro = o.read_only != 0;
+    b->sync = o.sync;
+    b->rng = 0x9e3779b9u;
+    b->next_sub = 1;
+    b->pq_base = 1;
+    if (!(b->path = cairn_str__dup(path)) || !(b->wal_path = suffix(path, "-wal"))) {
+        blob_free(b);
+        return CAIRN_ENOMEM;
+    }
+    if ((rc = open_impl(b, &o)) != 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        blob_free(b);
+        cairn_err__set(rc, "%s", msg);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+void cairn_blob_close(cairn_blob *b) {
+    if (!b) return;
+    pthread_mutex_lock(&b->mu);
+    if (b->in_txn) {
+        rollback_to(b, 0, b->txn_pmark, b->txn_evmark);
+        b->in_txn = 0;
+    }
+    (void)checkpoint(b); /* best effort; cairn_blob_flush reports errors */
+    pthread_mutex_unlock(&b->mu);
+    blob_free(b);
+}
+
+/* ---- operations --------------------------------------------------------------------------- */
+
+static int check_write(cairn_blob *b) {
+    if (b->failed) return cairn_err__set(CAIRN_EFAILED, "%s: handle failed after a fatal I/O error", b->path);
+    if (b->ro) return cairn_err__set(CAIRN_EREADONLY, "%s: opened read-only", b->path);
+    return 0;
+}
+
+static int check_data(const void *data, size_t len) {
+    if (!data && len) return cairn_err__set(CAIRN_EINVAL, "blob data is NULL");
+    if (len > CAIRN_VALUE_MAX)
+        return cairn_err__set(CAIRN_ETOOBIG, "blob of %zu bytes exceeds the limit of %u", len,
+                              (unsigned)CAIRN_VALUE_MAX);
+    return 0;
+}
+
+static int push_event(cairn_blob *b, int ev, uint32_t key, uint64_t old_size, uint64_t new_size) {
+    if (b->nev == b->capev) {
+        size_t nc = b->capev ? b->capev * 2 : 16;
+        evrec *p = (evrec *)realloc(b->ev, nc * sizeof *p);
+        if (!p) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+        b->ev = p;
+        b->capev = nc;
+    }
+    b->ev[b->nev].ev = ev;
+    b->ev[b->nev].key = key;
+    b->ev[b->nev].old_size = old_size;
+    b->ev[b->nev].new_size = new_size;
+    b->nev++;
+    return 0;
+}
+
+/* Free [off, off+size), merging with free neighbours; a free tail is cut off the file. */
+static int release(cairn_blob *b, uint64_t off, uint64_t size) {
+    uint64_t start = off, sz = size;
+    brec *p = map_get(&b->fend, off), *s;
+    int rc;
+    if (p) {
+        start = p->off;
+        sz += p->size;
+        if ((rc = free_del(b, p->off)) != 0) return rc;
+    }
+    if ((s = map_get(&b->fstart, off + size)) != NULL) {
+        sz += s->size;
+        if ((rc = free_del(b, off + size)) != 0) return rc;
+    }
+    if (start + sz == b->end) {
+        if ((rc = set_end(b, start)) != 0) return rc;
+        return emit_trunc(b, start);
+    }
+    if ((rc = free_add(b, start, sz)) != 0) return rc;
+    return emit_free(b, start, sz);
+}
+
+/* Find space for an entry of `need` bytes: best fit among free entries, else the end.
+ * *size gets the entry size (need, or the whole block when the rest cannot hold a header). */
+static int alloc(cairn_blob *b, uint64_t need, uint64_t *off, uint64_t *size) {
+    tnode *t = b->troot, *best = NULL;
+    int rc;
+    while (t) {
+        if (t->size >= need) {
+            best = t;
+            t = t->l;
+        } else {
+            t = t->r;
+        }
+    }
+    if (best) {
+        uint64_t boff = best->off, bsize = best->size;
+        if ((rc = free_del(b, boff)) != 0) return rc;
+        *off = boff;
+        if (bsize - need >= EHDR) {
+            *size = need;
+            if ((rc = free_add(b, boff + need, bsize - need)) != 0) return rc;
+            return emit_free(b, boff + need, bsize - need);
+        }
+        *size = bsize;
+        return 0;
+    }
+    *off = b->end;
+    *size = need;
+    return set_end(b, b->end + need);
+}
+
+static int place(cairn_blob *b, uint32_t key, const void *data, size_t len) {
+    brec v;
+    uint64_t off, size;
+    int rc;
+    memset(&v, 0, sizeof v);
+    if ((rc = alloc(b, EHDR + (uint64_t)len, &off, &size)) != 0) return rc;
+    if ((rc = emit_entry(b, off, size, key, data, len, &v.pend)) != 0) return rc;
+    v.off = off;
+    v.size = size;
+    v.len = (uint32_t)len;
+    return idx_put(b, key, &v);
+}
+
+typedef struct fired {
+    evrec *ev;
+    size_t nev;
+    sub *subs;
+    size_t nsubs;
+} fired;
+
+/* Take events [evmark, nev) and a copy of the subscribers, to fire without the lock. */
+static void take_events(cairn_blob *b, size_t evmark, fired *fo) {
+    size_t n = b->nev - evmark;
+    memset(fo, 0, sizeof *fo);
+    if (n && b->nsubs) {
+        fo->ev = (evrec *)malloc(n * sizeof(evrec));
+        fo->subs = (sub *)malloc(b->nsubs * sizeof(sub));
+        if (fo->ev && fo->subs) {
+            memcpy(fo->ev, b->ev + evmark, n * sizeof(evrec));
+            memcpy(fo->subs, b->subs, b->nsubs * sizeof(sub));
+            fo->nev = n;
+            fo->nsubs = b->nsubs;
+        }
+    }
+    b->nev = evmark;
+}
+
+static void fire(fired *fo) {
+    size_t i, j;
+    for (i = 0; i < fo->nev; i++)
+        for (j = 0; j < fo->nsubs; j++)
+            fo->subs[j].fn(fo->subs[j].ctx, fo->ev[i].ev, fo->ev[i].key, fo->ev[i].old_size, fo->ev[i].new_size);
+    free(fo->ev);
+    free(fo->subs);
+    fo->ev = NULL;
+    fo->subs = NULL;
+}
+
+/* Commit pending changes [pmark, pq_n) as one WAL transaction and make them durable per the
+ * sync mode; on a failure before the commit point everything since the marks is undone.
+ * Called and returns with the lock held (GROUP mode drops it while waiting for the fsync). */
+static int commit_batch(cairn_blob *b, size_t umark, size_t pmark, size_t evmark, fired *fo) {
+    uint64_t txid, seq = 0;
+    size_t i;
+    int rc;
+    memset(fo, 0, sizeof *fo);
+    if ((rc = emit_header_if_changed(b)) != 0) goto undo;
+    if (b->pq_n > pmark) {
+        txid = cairn_wal__begin(b->wal);
+        for (i = pmark; i < b->pq_n; i++)
+            if ((rc = cairn_wal__append(b->wal, txid, b->pq[i].type, b->pq[i].buf, b->pq[i].blen)) != 0) goto undo;
+        if ((rc = cairn_wal__commit(b->wal, txid, &seq)) != 0) goto undo;
+        for (i = pmark; i < b->pq_n; i++) {
+            b->pq[i].committed = 1;
+            b->pq[i].seq = seq;
+        }
+    }
+    /* committed: no way back. The events are ours alone from here (another thread may run
+     * while GROUP mode waits for the fsync); they fire only once the change is durable. */
+    b->nun = umark;
+    take_events(b, evmark, fo);
+    if (seq) {
+        if (b->sync == CAIRN_SYNC_GROUP) {
+            pthread_mutex_unlock(&b->mu);
+            rc = cairn_wal__sync(b->wal, seq);
+            pthread_mutex_lock(&b->mu);
+        } else if (b->sync == CAIRN_SYNC_COMMIT) {
+            rc = cairn_wal__sync(b->wal, seq);
+        }
+        if (rc) {
+            free(fo->ev);
+            free(fo->subs);
+            memset(fo, 0, sizeof *fo);
+            return fail_handle(b, rc);
+        }
+        (void)apply_pending(b); /* a failed write stays pending and is retried at checkpoint */
+        if (!b->in_txn && cairn_wal__size(b->wal) > CKPT_BYTES) (void)checkpoint(b);
+    }
+    return 0;
+undo: {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        rollback_to(b, umark, pmark, evmark);
+        cairn_err__set(rc, "%s", msg);
+        return rc;
+    }
+}
+
+/* Run one mutating operation: outside a transaction it is its own transaction; inside, it is
+ * added to the open one (and undone alone if it fails). */
+typedef int (*op_fn)(cairn_blob *b, void *arg);
+
+static int run_op(cairn_blob *b, op_fn fn, void *arg) {
+    size_t umark, pmark, evmark;
+    fired fo;
+    int rc;
+    memset(&fo, 0, sizeof fo);
+    pthread_mutex_lock(&b->mu);
+    if ((rc = check_write(b)) != 0) goto out;
+    umark = b->nun;
+    pmark = b->pq_n;
+    evmark = b->nev;
+    if ((rc = fn(b, arg)) != 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        rollback_to(b, umark, pmark, evmark);
+        if (rc != CAIRN_ENOTFOUND) cairn_err__set(rc, "%s", msg);
+        goto out;
+    }
+    if (!b->in_txn) rc = commit_batch(b, umark, pmark, evmark, &fo);
+out:
+    pthread_mutex_unlock(&b->mu);
+    fire(&fo);
+    return rc;
+}
+
+typedef struct op_args {
+    uint32_t key;
+    uint32_t *key_out;
+    const void *data;
+    size_t len;
+} op_args;
+
+static int do_create(cairn_blob *b, void *arg) {
+    op_args *a = (op_args *)arg;
+    uint32_t key;
+    int rc;
+    if (b->next_key >= KEY_LIMIT) return cairn_err__set(CAIRN_ERANGE, "%s: every uint32 key is used", b->path);
+    key = (uint32_t)b->next_key;
+    if ((rc = set_next_key(b, b->next_key + 1)) != 0) return rc;
+    if ((rc = place(b, key, a->data, a->len)) != 0) return rc;
+    if ((rc = push_event(b, CAIRN_BLOB_CREATED, key, 0, a->len)) != 0) return rc;
+    a->key = key;
+    return 0;
+}
+
+static int do_create_with_key(cairn_blob *b, void *arg) {
+    op_args *a = (op_args *)arg;
+    int rc;
+    if (map_get(&b->idx, a->key))
+        return cairn_err__set(CAIRN_EEXISTS, "%s: key %u already exists", b->path, (unsigned)a->key);
+    if ((uint64_t)a->key >= b->next_key && (rc = set_next_key(b, (uint64_t)a->key + 1)) != 0) return rc;
+    if ((rc = place(b, a->key, a->data, a->len)) != 0) return rc;
+    return push_event(b, CAIRN_BLOB_CREATED, a->key, 0, a->len);
+}
+
+static int do_reserve(cairn_blob *b, void *arg) {
+    op_args *a = (op_args *)arg;
+    if (b->next_key >= KEY_LIMIT) return cairn_err__set(CAIRN_ERANGE, "%s: every uint32 key is used", b->path);
+    a->key = (uint32_t)b->next_key;
+    return set_next_key(b, b->next_key + 1);
+}
+
+static int do_update(cairn_blob *b, void *arg) {
+    op_args *a = (op_args *)arg;
+    brec *r = map_get(&b->idx, a->key), old;
+    uint64_t need = EHDR + (uint64_t)a->len;
+    int rc;
+    if (!r) return CAIRN_ENOTFOUND;
+    old = *r;
+    if (need <= old.size) {
+        /* fits: rewrite in place, free what is left if it can hold a header */
+        brec v;
+        memset(&v, 0, sizeof v);
+        v.off = old.off;
+        v.size = old.size - need >= EHDR ? need : old.size;
+        v.len = (uint32_t)a->len;
+        if ((rc = emit_entry(b, v.off, v.size, a->key, a->data, a->len, &v.pend)) != 0) return rc;
+        if ((rc = idx_put(b, a->key, &v)) != 0) return rc;
+        if (v.size < old.size && (rc = release(b, old.off + v.size, old.size - v.size)) != 0) return rc;
+    } else {
+        /* grows: free the entry (merged with its free neighbours), then place like a create */
+        if ((rc = release(b, old.off, old.size)) != 0) return rc;
+        if ((rc = place(b, a->key, a->data, a->len)) != 0) return rc;
+    }
+    return push_event(b, CAIRN_BLOB_UPDATED, a->key, old.len, a->len);
+}
+
+static int do_delete(cairn_blob *b, void *arg) {
+    op_args *a = (op_args *)arg;
+    brec *r = map_get(&b->idx, a->key), old;
+    int rc;
+    if (!r) return CAIRN_ENOTFOUND;
+    old = *r;
+    if ((rc = idx_del(b, a->key)) != 0) return rc;
+    if ((rc = release(b, old.off, old.size)) != 0) return rc;
+    return push_event(b, CAIRN_BLOB_DELETED, a->key, old.len, 0);
+}
+
+int cairn_blob_create(cairn_blob *b, const void *data, size_t len, uint32_t *key) {
+    op_args a;
+    int rc;
+    if (!b || !key) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_create: NULL argument");
+    if ((rc = check_data(data, len)) != 0) return rc;
+    memset(&a, 0, sizeof a);
+    a.data = data;
+    a.len = len;
+    if ((rc = run_op(b, do_create, &a)) == 0) *key = a.key;
+    return rc;
+}
+
+int cairn_blob_create_with_key(cairn_blob *b, uint32_t key, const void *data, size_t len) {
+    op_args a;
+    int rc;
+    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_create_with_key: NULL handle");
+    if ((rc = check_data(data, len)) != 0) return rc;
+    memset(&a, 0, sizeof a);
+    a.key = key;
+    a.data = data;
+    a.len = len;
+    return run_op(b, do_create_with_key, &a);
+}
+
+int cairn_blob_reserve_next_key(cairn_blob *b, uint32_t *key) {
+    op_args a;
+    int rc;
+    if (!b || !key) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_reserve_next_key: NULL argument");
+    memset(&a, 0, sizeof a);
+    if ((rc = run_op(b, do_reserve, &a)) == 0) *key = a.key;
+    return rc;
+}
+
+int cairn_blob_update(cairn_blob *b, uint32_t key, const void *data, size_t len) {
+    op_args a;
+    int rc;
+    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_update: NULL handle");
+    if ((rc = check_data(data, len)) != 0) return rc;
+    memset(&a, 0, sizeof a);
+    a.key = key;
+    a.data = data;
+    a.len = len;
+    return run_op(b, do_update, &a);
+}
+
+int cairn_blob_delete(cairn_blob *b, uint32_t key) {
+    op_args a;
+    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_delete: NULL handle");
+    memset(&a, 0, sizeof a);
+    a.key = key;
+    return run_op(b, do_delete, &a);
+}
+
+int cairn_blob_read(cairn_blob *b, uint32_t key, void **data, size_t *len) {
+    brec *r;
+    int rc;
+    if (!b || !data || !len) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_read: NULL argument");
+    *data = NULL;
+    *len = 0;
+    pthread_mutex_lock(&b->mu);
+    if (b->failed) {
+        rc = cairn_err__set(CAIRN_EFAILED, "%s: handle failed after a fatal I/O error", b->path);
+    } else if (!(r = map_get(&b->idx, key))) {
+        rc = CAIRN_ENOTFOUND;
+    } else {
+        brec copy = *r;
+        if ((rc = read_payload(b, key, &copy, data)) == 0) *len = copy.len;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+int cairn_blob_exists(cairn_blob *b, uint32_t key) {
+    int rc;
+    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_exists: NULL handle");
+    pthread_mutex_lock(&b->mu);
+    if (b->failed)
+        rc = cairn_err__set(CAIRN_EFAILED, "%s: handle failed after a fatal I/O error", b->path);
+    else
+        rc = map_get(&b->idx, key) != NULL;
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+int cairn_blob_count(cairn_blob *b, uint64_t *out) {
+    if (!b || !out) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_count: NULL argument");
+    pthread_mutex_lock(&b->mu);
+    *out = b->idx.n;
+    pthread_mutex_unlock(&b->mu);
+    return 0;
+}
+
+static int cmp_u32(const void *a, const void *c) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)c;
+    return x < y ? -1 : x > y;
+}
+
+int cairn_blob_iter_open(cairn_blob_iter **out, cairn_blob *b) {
+    cairn_blob_iter *it;
+    size_t i, n = 0;
+    if (!out || !b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_iter_open: NULL argument");
+    *out = NULL;
+    if (!(it = (cairn_blob_iter *)calloc(1, sizeof *it))) return cairn_err__set(CAIRN_ENOMEM, "out of memory");
+    pthread_mutex_lock(&b->mu);
+    if (!(it->keys = (uint32_t *)malloc((b->idx.n ? b->idx.n : 1) * sizeof(uint32_t)))) {
+        pthread_mutex_unlock(&b->mu);
+        free(it);
+        return cairn_err__set(CAIRN_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < b->idx.cap; i++)
+        if (b->idx.s[i].used) it->keys[n++] = (uint32_t)b->idx.s[i].key;
+    pthread_mutex_unlock(&b->mu);
+    qsort(it->keys, n, sizeof(uint32_t), cmp_u32);
+    it->n = n;
+    *out = it;
+    return 0;
+}
+
+int cairn_blob_iter_next(cairn_blob_iter *it, uint32_t *key) {
+    if (!it || !key) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_iter_next: NULL argument");
+    if (it->i >= it->n) return CAIRN_EITEROVER;
+    *key = it->keys[it->i++];
+    return 0;
+}
+
+void cairn_blob_iter_free(cairn_blob_iter *it) {
+    if (!it) return;
+    free(it->keys);
+    free(it);
+}
+
+int cairn_blob_flush(cairn_blob *b) {
+    int rc;
+    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_flush: NULL handle");
+    pthread_mutex_lock(&b->mu);
+    if (b->failed)
+        rc = cairn_err__set(CAIRN_EFAILED, "%s: handle failed after a fatal I/O error", b->path);
+    else if (b->ro)
+        rc = 0;
+    else if (b->in_txn)
+        rc = cairn_err__set(CAIRN_ETXN, "%s: flush inside a transaction (commit or roll back first)", b->path);
+    else
+        rc = checkpoint(b);
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+int cairn_blob_stats(cairn_blob *b, struct cairn_blob_stats *out) {
+    if (!b || !out) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_stats: NULL argument");
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&b->mu);
+    out->entries = b->idx.n;
+    out->live_bytes = b->live_bytes;
+    out->free_bytes = b->free_bytes;
+    out->free_entries = b->free_entries;
+    out->file_size = b->end;
+    out->wal_bytes = b->wal ? cairn_wal__size(b->wal) : 0;
+    out->next_key = b->next_key >= KEY_LIMIT ? UINT32_MAX : (uint32_t)b->next_key;
+    out->in_txn = b->in_txn;
+    pthread_mutex_unlock(&b->mu);
+    return 0;
+}
+
+/* ---- compaction --------------------------------------------------------------------------- */
+
+typedef struct kent {
+    uint32_t key;
+    brec v;
+} kent;
+
+static int cmp_off(const void *a, const void *c) {
+    uint64_t x = ((const kent *)a)->v.off, y = ((const kent *)c)->v.off;
+    return x < y ? -1 : x > y;
+}
+
+static int compact_locked(cairn_blob *b) {
+    cairn_file *nf = NULL;
+    char *tmp = NULL, *dir = NULL;
+    kent *ents = NULL;
+    uint8_t *wbuf = NULL, h[FHDR];
+    size_t n = 0, i, wlen = 0, wcap = SCAN_CHUNK;
+    uint64_t off = FHDR, woff = FHDR;
+    int rc;
+    if ((rc = checkpoint(b)) != 0) return rc;
+    if (b->failed) return check_write(b);
+    if (!(tmp = suffix(b->path, ".compact")) || !(dir = cairn_path__dir(b->path))) {
+        rc = CAIRN_ENOMEM;
+        goto out;
+    }
+    if (!(ents = (kent *)malloc((b->idx.n ? b->idx.n : 1) * sizeof *ents)) || !(wbuf = (uint8_t *)malloc(wcap))) {
+        rc = cairn_err__set(CAIRN_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < b->idx.cap; i++) {
+        if (!b->idx.s[i].used) continue;
+        ents[n].key = (uint32_t)b->idx.s[i].key;
+        ents[n].v = b->idx.s[i].v;
+        n++;
+    }
+    qsort(ents, n, sizeof *ents, cmp_off);
+    if ((rc = cairn_io__open(&nf, tmp, CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC)) != 0) goto out;
+    for (i = 0; i < n; i++) {
+        void *p = NULL;
+        uint64_t esz = EHDR + (uint64_t)ents[i].v.len;
+        if ((rc = read_payload(b, ents[i].key, &ents[i].v, &p)) != 0) goto out;
+        if (wlen + esz > wcap) {
+            if (wlen && (rc = cairn_io__pwrite(nf, wbuf, wlen, woff)) != 0) {
+                free(p);
+                goto out;
+            }
+            woff += wlen;
+            wlen = 0;
+        }
+        if (esz > wcap) {
+            uint8_t eh[EHDR];
+            put_entry_header(eh, ET_BLOB, esz, ents[i].key, p, ents[i].v.len);
+            rc = cairn_io__pwrite(nf, eh, EHDR, woff);
+            if (!rc && ents[i].v.len) rc = cairn_io__pwrite(nf, p, ents[i].v.len, woff + EHDR);
+            woff += esz;
+        } else {
+            put_entry_header(wbuf + wlen, ET_BLOB, esz, ents[i].key, p, ents[i].v.len);
+            if (ents[i].v.len) memcpy(wbuf + wlen + EHDR, p, ents[i].v.len);
+            wlen += (size_t)esz;
+        }
+        free(p);
+        if (rc) goto out;
+        ents[i].v.off = off;
+        ents[i].v.size = esz;
+        ents[i].v.pend = 0;
+        off += esz;
+    }
+    if (wlen && (rc = cairn_io__pwrite(nf, wbuf, wlen, woff)) != 0) goto out;
+    put_file_header(h, b->next_key, off);
+    if ((rc = cairn_io__pwrite(nf, h, FHDR, 0)) != 0) goto out;
+    if ((rc = cairn_io__fsync(nf)) != 0) goto out;
+    if ((rc = cairn_io__rename(tmp, b->path)) != 0) goto out;
+    /* the new file is in place: from here on the handle must follow it */
+    cairn_io__close(b->f);
+    b->f = nf;
+    nf = NULL;
+    map_free(&b->fstart);
+    map_free(&b->fend);
+    tfree(b->troot);
+    b->troot = NULL;
+    b->free_bytes = b->free_entries = 0;
+    for (i = 0; i < n; i++) (void)map_put(&b->idx, ents[i].key, &ents[i].v);
+    b->end = b->hdr_end = off;
+    b->hdr_next_key = b->next_key;
+    if ((rc = cairn_io__sync_dir(dir)) != 0) fail_handle(b, rc);
+out:
+    if (nf) {
+        cairn_io__close(nf);
+        (void)cairn_io__unlink(tmp);
+    }
+    free(tmp);
+    free(dir);
+    free(ents);
+    free(wbuf);
+    return rc;
+}
+
+int cairn_blob_compact(cairn_blob *b) {
+    int rc;
+    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_compact: NULL handle");
+    pthread_mutex_lock(&b->mu);
+    if ((rc = check_write(b)) == 0) {
+        if (b->in_txn)
+            rc = cairn_err__set(CAIRN_ETXN, "%s: compact inside a transaction", b->path);
+        else
+            rc = compact_locked(b);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+/* ---- transactions ------------------------------------------------------------------------- */
+
+int cairn_blob_begin(cairn_blob *b) {
+    int rc;
+    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_begin: NULL handle");
+    pthread_mutex_lock(&b->mu);
+    if ((rc = check_write(b)) == 0) {
+        if (b->in_txn) {
+            rc = cairn_err__set(CAIRN_ETXN, "%s: a transaction is already open", b->path);
+        } else {
+            b->in_txn = 1;
+            b->nun = 0;
+            b->txn_pmark = b->pq_n;
+            b->txn_evmark = b->nev;
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+int cairn_blob_commit(cairn_blob *b) {
+    fired fo;
+    int rc;
+    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_commit: NULL handle");
+    memset(&fo, 0, sizeof fo);
+    pthread_mutex_lock(&b->mu);
+    if ((rc = check_write(b)) == 0) {
+        if (!b->in_txn) {
+            rc = cairn_err__set(CAIRN_ETXN, "%s: commit without a transaction", b->path);
+        } else {
+            b->in_txn = 0;
+            rc = commit_batch(b, 0, b->txn_pmark, b->txn_evmark, &fo);
+            /* a failure before the commit point rolled everything back: the transaction is over */
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+    fire(&fo);
+    return rc;
+}
+
+int cairn_blob_rollback(cairn_blob *b) {
+    int rc = 0;
+    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_rollback: NULL handle");
+    pthread_mutex_lock(&b->mu);
+    if (!b->in_txn) {
+        rc = b->failed ? check_write(b) : cairn_err__set(CAIRN_ETXN, "%s: rollback without a transaction", b->path);
+    } else {
+        rollback_to(b, 0, b->txn_pmark, b->txn_evmark);
+        b->in_txn = 0;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+/* ---- events ------------------------------------------------------------------------------- */
+
+int cairn_blob_subscribe(cairn_blob *b, cairn_blob_event_fn fn, void *ctx, uint64_t *id) {
+    int rc = 0;
+    if (!b || !fn) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_subscribe: NULL argument");
+    pthread_mutex_lock(&b->mu);
+    if (b->nsubs == b->capsubs) {
+        size_t nc = b->capsubs ? b->capsubs * 2 : 4;
+        sub *p = (sub *)realloc(b->subs, nc * sizeof *p);
+        if (!p) {
+            rc = cairn_err__set(CAIRN_ENOMEM, "out of memory");
+            goto out;
+        }
+        b->subs = p;
+        b->capsubs = nc;
+    }
+    b->subs[b->nsubs].id = b->next_sub++;
+    b->subs[b->nsubs].fn = fn;
+    b->subs[b->nsubs].ctx = ctx;
+    if (id) *id = b->subs[b->nsubs].id;
+    b->nsubs++;
+out:
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+int cairn_blob_unsubscribe(cairn_blob *b, uint64_t id) {
+    size_t i;
+    int rc = CAIRN_ENOTFOUND;
+    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_unsubscribe: NULL handle");
+    pthread_mutex_lock(&b->mu);
+    for (i = 0; i < b->nsubs; i++) {
+        if (b->subs[i].id == id) {
+            memmove(&b->subs[i], &b->subs[i + 1], (b->nsubs - i - 1) * sizeof(sub));
+            b->nsubs--;
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+/* ---- check -------------------------------------------------------------------------------- */
+
+int cairn_blob_check(const char *path) {
+    cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
+    cairn_blob *b = NULL;
+    size_t i;
+    int rc;
+    if (!path) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_check: NULL path");
+    o.read_only = 1;
+    o.create = 0;
+    if ((rc = cairn_blob_open(&b, path, &o)) != 0) return rc;
+    for (i = 0; i < b->idx.cap && !rc; i++) {
+        void *p = NULL;
+        if (!b->idx.s[i].used) continue;
+        rc = read_payload(b, (uint32_t)b->idx.s[i].key, &b->idx.s[i].v, &p);
+        free(p);
+    }
+    if (rc) {
+        char msg[512];
+        int code = rc;
+        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        cairn_blob_close(b);
+        cairn_err__set(code, "%s", msg);
+        return rc;
+    }
+    cairn_blob_close(b);
+    return 0;
+}

@@ -1,0 +1,304 @@
+/* keydir.c - open-addressing hash table over an arena of entries (layout in keydir.h). */
+#include "keydir.h"
+
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define KD_CHUNK ((size_t)1 << 20)
+#define KD_CHUNK_REFS ((uint32_t)(KD_CHUNK / 4))
+#define KD_HDR 20u
+
+struct cairn_kd {
+    uint32_t *slots;
+    uint32_t mask; /* capacity - 1 (capacity is a power of two) */
+    uint64_t count;
+    uint64_t expiring;
+    uint8_t **chunks;
+    size_t nchunks, capchunks;
+    size_t tail;       /* bytes used in the last chunk */
+    uint64_t used;     /* arena bytes in live entries */
+    uint64_t holes;    /* arena bytes in removed entries */
+};
+
+static size_t ent_size(size_t klen, int expires) {
+    return (KD_HDR + (expires ? 8u : 0u) + klen + 3u) & ~(size_t)3u;
+}
+
+static kd_ent *ref_ent(const cairn_kd *kd, uint32_t ref) {
+    return (kd_ent *)(void *)(kd->chunks[ref / KD_CHUNK_REFS] + (size_t)(ref % KD_CHUNK_REFS) * 4u);
+}
+
+int64_t cairn_kd__expire(const kd_ent *e) {
+    int64_t v;
+    if (!(e->flags & KD_EXPIRES)) return 0;
+    memcpy(&v, (const uint8_t *)e + KD_HDR, 8);
+    return v;
+}
+
+const uint8_t *cairn_kd__key(const kd_ent *e) {
+    return (const uint8_t *)e + KD_HDR + ((e->flags & KD_EXPIRES) ? 8u : 0u);
+}
+
+/* A 64-bit multiply-xorshift hash, folded to 32 bits. */
+uint32_t cairn_kd__hash(const void *key, size_t klen) {
+    const uint8_t *p = (const uint8_t *)key;
+    uint64_t h = UINT64_C(0x9E3779B97F4A7C15) ^ ((uint64_t)klen * UINT64_C(0xC2B2AE3D27D4EB4F));
+    while (klen >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        v *= UINT64_C(0xC2B2AE3D27D4EB4F);
+        v ^= v >> 31;
+        h = (h ^ v) * UINT64_C(0x9E3779B97F4A7C15);
+        h ^= h >> 29;
+        p += 8;
+        klen -= 8;
+    }
+    if (klen) {
+        uint64_t v = 0;
+        memcpy(&v, p, klen);
+        v = (v + 1) * UINT64_C(0xC2B2AE3D27D4EB4F);
+        v ^= v >> 31;
+        h = (h ^ v) * UINT64_C(0x9E3779B97F4A7C15);
+    }
+    h ^= h >> 32;
+    h *= UINT64_C(0xD6E8FEB86659FD93);
+    h ^= h >> 32;
+    return (uint32_t)h;
+}
+
+cairn_kd *cairn_kd__new(void) {
+    cairn_kd *kd = (cairn_kd *)calloc(1, sizeof *kd);
+    if (!kd) return NULL;
+    kd->mask = 15;
+    if (!(kd->slots = (uint32_t *)calloc(16, sizeof(uint32_t)))) {
+        free(kd);
+        return NULL;
+    }
+    return kd;
+}
+
+void cairn_kd__free(cairn_kd *kd) {
+    size_t i;
+    if (!kd) return;
+    for (i = 0; i < kd->nchunks; i++) free(kd->chunks[i]);
+    free(kd->chunks);
+    free(kd->slots);
+    free(kd);
+}
+
+uint64_t cairn_kd__count(const cairn_kd *kd) { return kd->count; }
+uint64_t cairn_kd__expiring(const cairn_kd *kd) { return kd->expiring; }
+uint64_t cairn_kd__bytes(const cairn_kd *kd) {
+    return (uint64_t)kd->nchunks * KD_CHUNK + ((uint64_t)kd->mask + 1) * 4u + kd->capchunks * sizeof(void *) +
+           sizeof *kd;
+}
+
+/* Arena allocation of n bytes (n <= KD_CHUNK - 4): returns the ref, 0 on ENOMEM. */
+static uint32_t arena_alloc(cairn_kd *kd, size_t n) {
+    if (kd->nchunks == 0 || kd->tail + n > KD_CHUNK) {
+        uint8_t *c;
+        if ((uint64_t)(kd->nchunks + 1) * KD_CHUNK_REFS > UINT32_MAX) return 0;
+        if (kd->nchunks == kd->capchunks) {
+            size_t nc = kd->capchunks ? kd->capchunks * 2 : 8;
+            uint8_t **v = (uint8_t **)realloc(kd->chunks, nc * sizeof *v);
+            if (!v) return 0;
+            kd->chunks = v;
+            kd->capchunks = nc;
+        }
+        if (!(c = (uint8_t *)malloc(KD_CHUNK))) return 0;
+        if (kd->nchunks > 0) kd->holes += KD_CHUNK - kd->tail; /* unused tail of the old chunk */
+        kd->chunks[kd->nchunks++] = c;
+        kd->tail = kd->nchunks == 1 ? 4 : 0; /* ref 0 means "empty slot" */
+    }
+    {
+        uint32_t ref = (uint32_t)((kd->nchunks - 1) * KD_CHUNK_REFS + kd->tail / 4);
+        kd->tail += n;
+        kd->used += n;
+        return ref;
+    }
+}
+
+static int grow(cairn_kd *kd) {
+    uint32_t ncap = (kd->mask + 1) * 2, nmask = ncap - 1, i;
+    uint32_t *ns;
+    if (ncap == 0) return CAIRN_ENOMEM;
+    if (!(ns = (uint32_t *)calloc(ncap, sizeof *ns))) return CAIRN_ENOMEM;
+    for (i = 0; i <= kd->mask; i++) {
+        uint32_t ref = kd->slots[i], j;
+        if (!ref) continue;
+        j = ref_ent(kd, ref)->hash & nmask;
+        while (ns[j]) j = (j + 1) & nmask;
+        ns[j] = ref;
+    }
+    free(kd->slots);
+    kd->slots = ns;
+    kd->mask = nmask;
+    return 0;
+}
+
+/* Rewrite the arena without holes (refs change; slots are updated in place). On ENOMEM
+ * nothing changes (the holes just stay). Pass 1 copies, pass 2 replays the same allocation
+ * sequence to assign the new refs, so a failure in pass 1 leaves the slots untouched. */
+static void compact(cairn_kd *kd) {
+    cairn_kd tmp;
+    uint32_t i;
+    size_t c, chunk = 0, tail = 4;
+    memset(&tmp, 0, sizeof tmp);
+    for (i = 0; i <= kd->mask; i++) {
+        uint32_t ref = kd->slots[i], nref;
+        kd_ent *e;
+        size_t n;
+        if (!ref) continue;
+        e = ref_ent(kd, ref);
+        n = ent_size(e->klen, e->flags & KD_EXPIRES);
+        if (!(nref = arena_alloc(&tmp, n))) {
+            for (c = 0; c < tmp.nchunks; c++) free(tmp.chunks[c]);
+            free(tmp.chunks);
+            return;
+        }
+        memcpy(ref_ent(&tmp, nref), e, n);
+    }
+    for (i = 0; i <= kd->mask; i++) {
+        uint32_t ref = kd->slots[i];
+        kd_ent *e;
+        size_t n;
+        if (!ref) continue;
+        e = ref_ent(kd, ref);
+        n = ent_size(e->klen, e->flags & KD_EXPIRES);
+        if (tail + n > KD_CHUNK) {
+            chunk++;
+            tail = 0;
+        }
+        kd->slots[i] = (uint32_t)(chunk * KD_CHUNK_REFS + tail / 4);
+        tail += n;
+    }
+    for (c = 0; c < kd->nchunks; c++) free(kd->chunks[c]);
+    free(kd->chunks);
+    kd->chunks = tmp.chunks;
+    kd->nchunks = tmp.nchunks;
+    kd->capchunks = tmp.capchunks;
+    kd->tail = tmp.tail;
+    kd->used = tmp.used;
+    kd->holes = tmp.holes;
+}
+
+static uint32_t find_slot(const cairn_kd *kd, const void *key, size_t klen, uint32_t hash, int *found) {
+    uint32_t i = hash & kd->mask;
+    for (;;) {
+        uint32_t ref = kd->slots[i];
+        kd_ent *e;
+        if (!ref) {
+            *found = 0;
+            return i;
+        }
+        e = ref_ent(kd, ref);
+        if (e->hash == hash && e->klen == klen && memcmp(cairn_kd__key(e), key, klen) == 0) {
+            *found = 1;
+            return i;
+        }
+        i = (i + 1) & kd->mask;
+    }
+}
+
+kd_ent *cairn_kd__find(cairn_kd *kd, const void *key, size_t klen, uint32_t hash) {
+    int found;
+    uint32_t i = find_slot(kd, key, klen, hash, &found);
+    return found ? ref_ent(kd, kd->slots[i]) : NULL;
+}
+
+static void fill(kd_ent *e, const void *key, size_t klen, uint32_t hash, uint64_t loc, uint32_t vlen, int kind,
+                 int64_t expire) {
+    kd_set_loc(e, loc);
+    e->vlen = vlen;
+    e->hash = hash;
+    e->klen = (uint16_t)klen;
+    e->kind = (uint8_t)kind;
+    e->flags = expire ? KD_EXPIRES : 0;
+    if (expire) memcpy((uint8_t *)e + KD_HDR, &expire, 8);
+    memcpy((uint8_t *)e + KD_HDR + (expire ? 8u : 0u), key, klen);
+}
+
+int cairn_kd__put(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint64_t loc, uint32_t vlen,
+                  int kind, int64_t expire, kd_ent *old) {
+    int found;
+    uint32_t i = find_slot(kd, key, klen, hash, &found);
+    if (found) {
+        kd_ent *e = ref_ent(kd, kd->slots[i]);
+        int had = (e->flags & KD_EXPIRES) != 0;
+        if (old) *old = *e;
+        if (had == (expire != 0)) {
+            /* Same size: rewrite in place. */
+            fill(e, key, klen, hash, loc, vlen, kind, expire);
+        } else {
+            size_t osz = ent_size(klen, had), nsz = ent_size(klen, expire != 0);
+            uint32_t ref = arena_alloc(kd, nsz);
+            if (!ref) return CAIRN_ENOMEM;
+            e = ref_ent(kd, kd->slots[i]); /* (arena_alloc never moves entries) */
+            fill(ref_ent(kd, ref), key, klen, hash, loc, vlen, kind, expire);
+            kd->slots[i] = ref;
+            kd->used -= osz;
+            kd->holes += osz;
+            if (had) kd->expiring--;
+            else kd->expiring++;
+        }
+        return 1;
+    }
+    if ((kd->count + 1) * 4 > ((uint64_t)kd->mask + 1) * 3) {
+        if (grow(kd) != 0) return CAIRN_ENOMEM;
+        i = find_slot(kd, key, klen, hash, &found);
+    }
+    {
+        uint32_t ref = arena_alloc(kd, ent_size(klen, expire != 0));
+        if (!ref) return CAIRN_ENOMEM;
+        fill(ref_ent(kd, ref), key, klen, hash, loc, vlen, kind, expire);
+        kd->slots[i] = ref;
+        kd->count++;
+        if (expire) kd->expiring++;
+    }
+    return 0;
+}
+
+int cairn_kd__del(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, kd_ent *old) {
+    int found;
+    uint32_t i = find_slot(kd, key, klen, hash, &found), j;
+    kd_ent *e;
+    size_t sz;
+    if (!found) return 0;
+    e = ref_ent(kd, kd->slots[i]);
+    if (old) *old = *e;
+    sz = ent_size(e->klen, e->flags & KD_EXPIRES);
+    if (e->flags & KD_EXPIRES) kd->expiring--;
+    kd->used -= sz;
+    kd->holes += sz;
+    kd->count--;
+    kd->slots[i] = 0;
+    /* Backward-shift: pull later members of the probe run into the hole. */
+    j = i;
+    for (;;) {
+        uint32_t ref, home;
+        j = (j + 1) & kd->mask;
+        ref = kd->slots[j];
+        if (!ref) break;
+        home = ref_ent(kd, ref)->hash & kd->mask;
+        /* Move if home is not cyclically within (i, j]. */
+        if (((j - home) & kd->mask) >= ((j - i) & kd->mask)) {
+            kd->slots[i] = ref;
+            kd->slots[j] = 0;
+            i = j;
+        }
+    }
+    if (kd->holes > KD_CHUNK && kd->holes > kd->used) compact(kd);
+    return 1;
+}
+
+int cairn_kd__each(cairn_kd *kd, cairn_kd_fn fn, void *ctx) {
+    uint32_t i;
+    for (i = 0; i <= kd->mask; i++) {
+        int rc;
+        if (!kd->slots[i]) continue;
+        if ((rc = fn(ctx, ref_ent(kd, kd->slots[i]))) != 0) return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,75 @@
+/*
+ * keydir.h - the in-memory index of the log KV: key -> (file, offset, sizes, kind, expiry).
+ *
+ * An open-addressing hash table (linear probing, backward-shift deletion, no tombstones) of
+ * 4-byte slots. A slot holds a reference into an arena of fixed 1 MiB chunks where each entry
+ * is stored once, 4-byte aligned:
+ *
+ *   +0  u32 loc_lo   \ loc = file slot << 44 | record offset (44 bits: 16 TiB per file)
+ *   +4  u32 loc_hi   /
+ *   +8  u32 vlen     value length
+ *   +12 u32 hash     full hash of the key (probing and growth never rehash keys)
+ *   +16 u16 klen
+ *   +18 u8  kind
+ *   +19 u8  flags    KD_EXPIRES: an int64 expiry (Unix ms) follows at +20
+ *   +20 [i64 expire] key bytes, padded to 4
+ *
+ * Cost per key: 20 B header + key (+3 B pad, +8 B only for keys with an expiry) + 4 B slot at a
+ * load factor of 3/8..3/4 (5.3..10.7 B): about 30 B + key, within the 32 B + key budget.
+ * Removed entries leave holes in the arena; the arena is compacted when holes pass half of it.
+ * Not thread-safe: the engine guards it with its rwlock.
+ */
+#ifndef CAIRN_LOG_KEYDIR_H
+#define CAIRN_LOG_KEYDIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KD_EXPIRES 0x1
+
+typedef struct kd_ent {
+    uint32_t loc_lo, loc_hi;
+    uint32_t vlen;
+    uint32_t hash;
+    uint16_t klen;
+    uint8_t kind;
+    uint8_t flags;
+} kd_ent;
+
+typedef struct cairn_kd cairn_kd;
+
+#define KD_LOC(file, off) (((uint64_t)(file) << 44) | (uint64_t)(off))
+#define KD_LOC_FILE(loc) ((uint32_t)((loc) >> 44))
+#define KD_LOC_OFF(loc) ((loc) & ((UINT64_C(1) << 44) - 1))
+
+cairn_kd *cairn_kd__new(void);
+void cairn_kd__free(cairn_kd *kd);
+uint32_t cairn_kd__hash(const void *key, size_t klen);
+
+/* Lookup: the entry or NULL. Valid until the next mutation. */
+kd_ent *cairn_kd__find(cairn_kd *kd, const void *key, size_t klen, uint32_t hash);
+/* Insert or replace. If an entry existed, *old (when not NULL) receives a copy of its header and
+ * 1 is returned; 0 for a new key; CAIRN_ENOMEM on failure (nothing changed). */
+int cairn_kd__put(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint64_t loc, uint32_t vlen,
+                  int kind, int64_t expire, kd_ent *old);
+/* Remove: 1 (with *old) if it existed, 0 if not. */
+int cairn_kd__del(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, kd_ent *old);
+
+uint64_t cairn_kd__count(const cairn_kd *kd);
+uint64_t cairn_kd__expiring(const cairn_kd *kd);
+/* Bytes of memory the keydir holds (arena chunks + slot table + struct). */
+uint64_t cairn_kd__bytes(const cairn_kd *kd);
+
+static inline uint64_t kd_loc(const kd_ent *e) { return (uint64_t)e->loc_lo | ((uint64_t)e->loc_hi << 32); }
+static inline void kd_set_loc(kd_ent *e, uint64_t loc) {
+    e->loc_lo = (uint32_t)loc;
+    e->loc_hi = (uint32_t)(loc >> 32);
+}
+int64_t cairn_kd__expire(const kd_ent *e);
+const uint8_t *cairn_kd__key(const kd_ent *e);
+
+/* Visit every entry (in table order). Stop and return fn's value when it is nonzero. */
+typedef int (*cairn_kd_fn)(void *ctx, kd_ent *e);
+int cairn_kd__each(cairn_kd *kd, cairn_kd_fn fn, void *ctx);
+
+#endif

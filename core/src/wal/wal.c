@@ -1,0 +1,577 @@
+/*
+ * wal.c - the shared write-ahead log.
+ *
+ * FORMAT (version 1; all integers little-endian; CRC = CRC32C, Castagnoli, initial value 0)
+ *
+ * File header, 32 bytes at offset 0:
+ *
+ *   0   8  magic "CAIRNWAL"
+ *   8   4  u32 version (1)
+ *  12   4  u32 salt: random per log file; every record repeats it
+ *  16  12  reserved, zero
+ *  28   4  u32 CRC of bytes [0, 28)
+ *
+ * Then records, back to back, each a 32-byte header and its payload (no padding):
+ *
+ *   0   4  u32 CRC of bytes [4, 32) of this header followed by the payload
+ *   4   4  u32 payload length (<= 0x7fffffff)
+ *   8   8  u64 sequence number: strictly increasing through the file
+ *  16   8  u64 transaction id (non-zero)
+ *  24   1  u8  kind: 1 = data, 2 = commit
+ *  25   1  u8  type: the engine's record type (1..255) for data, 0 for commit
+ *  26   2  reserved, zero
+ *  28   4  u32 salt (as in the file header)
+ *  32   -  payload (commit records: none)
+ *
+ * A record is valid when it lies entirely inside the file, its kind/type/reserved fields are
+ * legal, its salt matches, its CRC matches and its sequence number is above the previous valid
+ * record's. A transaction is committed when a valid commit record for its id exists; its data
+ * records are the valid data records with that id that precede the commit record.
+ *
+ * Recovery (at open): read records from offset 32 while they are valid. At the first invalid
+ * record (offset X) look for any valid record starting after X (every byte offset is tried):
+ *   - none: X is a torn tail (a write cut short by a crash); the file is truncated to X and
+ *     synced (read-only opens just ignore the tail);
+ *   - one:  the log is damaged before its end: CAIRN_ECORRUPT "<file>: bad record at offset X".
+ * A file shorter than its header (a crash while it was created) is re-initialised; a header with
+ * a bad magic or CRC is CAIRN_ECORRUPT, another version CAIRN_EVERSION.
+ * Replay hands every data record of every committed transaction to the engine in log order;
+ * records of uncommitted transactions are skipped. Replay does not modify the log, so it is
+ * idempotent when the engine's records are (e.g. "write these bytes at this offset").
+ * Checkpoint (cairn_wal__reset) truncates the file back to its header and fsyncs it, once the
+ * engine's own file holds everything. Sequence numbers continue across a reset within a
+ * session; stale bytes from a failed write are never followed by valid records because writes
+ * resume at the last good offset and a truncate cleans the rest.
+ *
+ * Group commit: commit writes the records (one pwrite for the buffered records), sync(seq)
+ * waits until an fsync covers seq: the first waiter becomes the leader and fsyncs for all
+ * records written so far; the others wait on a condition variable and are acknowledged by it.
+ */
+#include "wal.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define WAL_MAGIC "CAIRNWAL"
+#define WAL_VERSION 1u
+#define KIND_DATA 1u
+#define KIND_COMMIT 2u
+#define HDR CAIRN_WAL_HEADER_SIZE
+#define RHDR CAIRN_WAL_RECORD_HEADER_SIZE
+#define BUF_MAX (256u * 1024u) /* buffered bytes before a write; larger payloads go direct */
+
+struct cairn_wal {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    cairn_file *f;
+    char *path;
+    int rdonly;
+    int failed;            /* fatal error code (a failed fsync) or 0 */
+    uint32_t salt;
+    uint64_t end;          /* file offset where the next write goes */
+    uint64_t valid_end;    /* end of the valid records found at open (replay bound) */
+    uint64_t next_seq;
+    uint64_t next_txid;
+    uint64_t written_seq;  /* highest seq whose bytes are in the file */
+    uint64_t durable_seq;  /* highest seq covered by an fsync */
+    int syncing;           /* a leader is in fsync */
+    uint8_t *buf;          /* buffered records not yet written */
+    size_t blen, bcap;
+    uint64_t buf_seq;      /* highest seq in buf */
+};
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static void put_header(uint8_t h[HDR], uint32_t salt) {
+    memset(h, 0, HDR);
+    memcpy(h, WAL_MAGIC, 8);
+    cairn_put32(h + 8, WAL_VERSION);
+    cairn_put32(h + 12, salt);
+    cairn_put32(h + 28, cairn_crc32c__update(0, h, 28));
+}
+
+static void put_rec_header(uint8_t h[RHDR], uint32_t len, uint64_t seq, uint64_t txid, unsigned kind,
+                           unsigned type, uint32_t salt, const void *p1, size_t n1, const void *p2,
+                           size_t n2) {
+    uint32_t crc;
+    cairn_put32(h + 4, len);
+    cairn_put64(h + 8, seq);
+    cairn_put64(h + 16, txid);
+    h[24] = (uint8_t)kind;
+    h[25] = (uint8_t)type;
+    h[26] = h[27] = 0;
+    cairn_put32(h + 28, salt);
+    crc = cairn_crc32c__update(0, h + 4, RHDR - 4);
+    if (n1) crc = cairn_crc32c__update(crc, p1, n1);
+    if (n2) crc = cairn_crc32c__update(crc, p2, n2);
+    cairn_put32(h, crc);
+}
+
+static uint32_t make_salt(void) {
+    uint64_t x = cairn_time__mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)cairn_time__now_ms();
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (uint32_t)x | 1u;
+}
+
+/* Is there a valid record at `off` of image `img` (size n)? Fills len/seq/txid/kind/type. */
+static int rec_valid(const uint8_t *img, uint64_t n, uint64_t off, uint32_t salt, uint64_t min_seq,
+                     uint32_t *len, uint64_t *seq, uint64_t *txid, unsigned *kind, unsigned *type) {
+    const uint8_t *h = img + off;
+    uint32_t l;
+    if (off + RHDR > n) return 0;
+    if (cairn_get32(h + 28) != salt) return 0;
+    if (h[26] || h[27]) return 0;
+    if (h[24] == KIND_DATA) {
+        if (h[25] == 0) return 0;
+    } else if (h[24] == KIND_COMMIT) {
+        if (h[25] != 0 || cairn_get32(h + 4) != 0) return 0;
+    } else {
+        return 0;
+    }
+    l = cairn_get32(h + 4);
+    if (l > CAIRN_WAL_PAYLOAD_MAX || (uint64_t)l > n - off - RHDR) return 0;
+    if (cairn_get64(h + 8) < min_seq || cairn_get64(h + 16) == 0) return 0;
+    if (cairn_crc32c__update(0, h + 4, RHDR - 4 + (size_t)l) != cairn_get32(h)) return 0;
+    *len = l;
+    *seq = cairn_get64(h + 8);
+    *txid = cairn_get64(h + 16);
+    *kind = h[24];
+    *type = h[25];
+    return 1;
+}
+
+typedef struct scan_result {
+    uint64_t end;        /* end of the valid prefix */
+    uint64_t last_seq;
+    uint64_t max_txid;
+    uint64_t records;
+    uint64_t *committed; /* sorted txids with a commit record (malloc'd) */
+    size_t ncommitted;
+} scan_result;
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Validate image [0,n) (header already checked). CAIRN_ECORRUPT if a bad record is followed by
+ * a valid one. */
+static int scan_image(const char *path, const uint8_t *img, uint64_t n, uint32_t salt, scan_result *r) {
+    uint64_t off = HDR, seq = 0, txid = 0;
+    uint32_t len = 0;
+    unsigned kind = 0, type = 0;
+    size_t cap = 0;
+    memset(r, 0, sizeof *r);
+    while (rec_valid(img, n, off, salt, r->last_seq + 1, &len, &seq, &txid, &kind, &type)) {
+        r->records++;
+        r->last_seq = seq;
+        if (txid > r->max_txid) r->max_txid = txid;
+        if (kind == KIND_COMMIT) {
+            if (r->ncommitted == cap) {
+                size_t nc = cap ? cap * 2 : 16;
+                uint64_t *p = (uint64_t *)realloc(r->committed, nc * sizeof *p);
+                if (!p) {
+                    free(r->committed);
+                    r->committed = NULL;
+                    return cairn_err__set(CAIRN_ENOMEM, "%s: out of memory", path);
+                }
+                r->committed = p;
+                cap = nc;
+            }
+            r->committed[r->ncommitted++] = txid;
+        }
+        off += RHDR + len;
+    }
+    r->end = off;
+    if (off < n) {
+        /* Damaged before the end, or a torn tail? Any valid later record decides. */
+        uint64_t p;
+        for (p = off + 1; p + RHDR <= n; p++) {
+            if (rec_valid(img, n, p, salt, r->last_seq + 1, &len, &seq, &txid, &kind, &type)) {
+                free(r->committed);
+                r->committed = NULL;
+                return cairn_err__set(CAIRN_ECORRUPT,
+                                      "%s: bad record at offset %llu (valid records follow at %llu)", path,
+                                      (unsigned long long)off, (unsigned long long)p);
+            }
+        }
+    }
+    if (r->ncommitted) qsort(r->committed, r->ncommitted, sizeof(uint64_t), cmp_u64);
+    return 0;
+}
+
+static int check_header(const char *path, const uint8_t *h) {
+    if (memcmp(h, WAL_MAGIC, 8) != 0)
+        return cairn_err__set(CAIRN_ECORRUPT, "%s: not a Cairn write-ahead log (bad magic)", path);
+    if (cairn_crc32c__update(0, h, 28) != cairn_get32(h + 28))
+        return cairn_err__set(CAIRN_ECORRUPT, "%s: bad header checksum at offset 0", path);
+    if (cairn_get32(h + 8) != WAL_VERSION)
+        return cairn_err__set(CAIRN_EVERSION, "%s: unsupported log version %u", path,
+                              (unsigned)cairn_get32(h + 8));
+    return 0;
+}
+
+/* Read the whole log file into memory. */
+static int read_image(cairn_file *f, uint8_t **img, uint64_t *n) {
+    uint64_t size = 0;
+    int rc;
+    *img = NULL;
+    if ((rc = cairn_io__size(f, &size)) != 0) return rc;
+    if (size > (uint64_t)SIZE_MAX / 2)
+        return cairn_err__set(CAIRN_ETOOBIG, "%s: log too large", cairn_io__path(f));
+    *img = (uint8_t *)malloc(size ? (size_t)size : 1);
+    if (!*img) return cairn_err__set(CAIRN_ENOMEM, "%s: out of memory reading the log", cairn_io__path(f));
+    if (size && (rc = cairn_io__pread(f, *img, (size_t)size, 0, NULL)) != 0) {
+        free(*img);
+        *img = NULL;
+        return rc;
+    }
+    *n = size;
+    return 0;
+}
+
+/* Create a fresh log file durably (header only). */
+static int create_file(const char *path) {
+    uint8_t h[HDR];
+    put_header(h, make_salt());
+    return cairn_io__write_atomic(path, h, HDR);
+}
+
+/* ---- open / close ------------------------------------------------------------------------- */
+
+int cairn_wal__open(cairn_wal **out, const char *path, int flags, cairn_wal_info *info) {
+    cairn_wal *w = NULL;
+    uint8_t *img = NULL;
+    uint64_t n = 0;
+    scan_result sr;
+    int rc, st, rdonly = (flags & CAIRN_WAL_RDONLY) != 0;
+    memset(&sr, 0, sizeof sr);
+    if (!out || !path) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__open: NULL argument");
+    *out = NULL;
+    if (info) memset(info, 0, sizeof *info);
+    st = cairn_io__stat(path, &n);
+    if (st < 0) return st;
+    if (st == 2) return cairn_err__set(CAIRN_EPATH, "%s: is a directory", path);
+    if (st == 0 || (n < HDR && !rdonly)) {
+        /* Missing, or cut short while being created (nothing was ever committed in it). */
+        if (st == 0 && !(flags & CAIRN_WAL_CREATE)) return cairn_err__set(CAIRN_EPATH, "%s: no such log", path);
+        if (rdonly) return cairn_err__set(CAIRN_EPATH, "%s: no such log", path);
+        if ((rc = create_file(path)) != 0) return rc;
+    }
+    if (!(w = (cairn_wal *)calloc(1, sizeof *w))) return cairn_err__set(CAIRN_ENOMEM, "out of memory");
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->rdonly = rdonly;
+    if (!(w->path = cairn_str__dup(path))) {
+        rc = CAIRN_ENOMEM;
+        goto fail;
+    }
+    if ((rc = cairn_io__open(&w->f, path, rdonly ? CAIRN_IO_RDONLY : CAIRN_IO_RDWR)) != 0) goto fail;
+    if ((rc = read_image(w->f, &img, &n)) != 0) goto fail;
+    if (n < HDR) {
+        /* read-only view of a log cut short at creation: empty */
+        w->salt = 0;
+        w->end = w->valid_end = n;
+    } else {
+        if ((rc = check_header(path, img)) != 0) goto fail;
+        w->salt = cairn_get32(img + 12);
+        if ((rc = scan_image(path, img, n, w->salt, &sr)) != 0) goto fail;
+        w->end = w->valid_end = sr.end;
+        if (sr.end < n && !rdonly) {
+            /* drop the torn tail durably, so later appends never sit behind garbage */
+            if ((rc = cairn_io__truncate(w->f, sr.end)) != 0) goto fail;
+            if ((rc = cairn_io__fsync(w->f)) != 0) goto fail;
+        }
+    }
+    w->next_seq = sr.last_seq + 1;
+    w->written_seq = w->durable_seq = sr.last_seq;
+    w->next_txid = sr.max_txid + 1;
+    if (info) {
+        info->records = sr.records;
+        info->committed = sr.ncommitted;
+        info->torn_bytes = n > w->end ? n - w->end : 0;
+        info->end = w->end;
+    }
+    free(sr.committed);
+    free(img);
+    *out = w;
+    return 0;
+fail:
+    free(sr.committed);
+    free(img);
+    cairn_wal__close(w);
+    return rc;
+}
+
+void cairn_wal__close(cairn_wal *w) {
+    if (!w) return;
+    cairn_io__close(w->f);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w->buf);
+    free(w->path);
+    free(w);
+}
+
+/* ---- replay ------------------------------------------------------------------------------- */
+
+int cairn_wal__replay(cairn_wal *w, cairn_wal_apply_fn fn, void *ctx) {
+    uint8_t *img = NULL;
+    uint64_t n = 0, off, bound;
+    scan_result sr;
+    int rc;
+    if (!w || !fn) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__replay: NULL argument");
+    pthread_mutex_lock(&w->mu);
+    bound = w->end;
+    if ((rc = read_image(w->f, &img, &n)) != 0) goto out;
+    if (n > bound) n = bound; /* ignore a torn tail a read-only open left in place */
+    if (n < HDR) goto out;
+    if ((rc = scan_image(w->path, img, n, w->salt, &sr)) != 0) goto out;
+    off = HDR;
+    while (off < sr.end) {
+        const uint8_t *h = img + off;
+        uint32_t len = cairn_get32(h + 4);
+        uint64_t txid = cairn_get64(h + 16);
+        if (h[24] == KIND_DATA && sr.ncommitted &&
+            bsearch(&txid, sr.committed, sr.ncommitted, sizeof(uint64_t), cmp_u64)) {
+            rc = fn(ctx, txid, h[25], h + RHDR, len, cairn_get64(h + 8));
+            if (rc) break;
+        }
+        off += RHDR + len;
+    }
+    free(sr.committed);
+out:
+    pthread_mutex_unlock(&w->mu);
+    free(img);
+    return rc;
+}
+
+/* ---- append / commit ---------------------------------------------------------------------- */
+
+static int check_writable(cairn_wal *w) {
+    if (w->failed) return cairn_err__set(CAIRN_EFAILED, "%s: log failed after a fatal I/O error", w->path);
+    if (w->rdonly) return cairn_err__set(CAIRN_EREADONLY, "%s: log opened read-only", w->path);
+    return 0;
+}
+
+/* A write failed: forget the buffer, put the end back to the last good offset and cut off
+ * whatever part of the failed write reached the file. */
+static int write_failed(cairn_wal *w, uint64_t good_end, int rc) {
+    char msg[512];
+    int code = rc;
+    snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+    w->blen = 0;
+    w->end = good_end;
+    if (cairn_io__truncate(w->f, good_end) != 0) {
+        /* The garbage stays; later writes start at good_end and overwrite it, and a torn tail
+         * after them is dropped at open. Not fatal. */
+    }
+    cairn_err__set(code, "%s", msg);
+    return rc;
+}
+
+static int flush_buf(cairn_wal *w) {
+    int rc;
+    if (!w->blen) return 0;
+    rc = cairn_io__pwrite(w->f, w->buf, w->blen, w->end);
+    if (rc) return write_failed(w, w->end, rc);
+    w->end += w->blen;
+    w->blen = 0;
+    w->written_seq = w->buf_seq;
+    return 0;
+}
+
+static int buf_reserve(cairn_wal *w, size_t more) {
+    if (w->blen + more > w->bcap) {
+        size_t nc = w->bcap ? w->bcap : 4096;
+        uint8_t *p;
+        while (nc < w->blen + more) nc *= 2;
+        if (!(p = (uint8_t *)realloc(w->buf, nc))) return cairn_err__set(CAIRN_ENOMEM, "out of memory");
+        w->buf = p;
+        w->bcap = nc;
+    }
+    return 0;
+}
+
+uint64_t cairn_wal__begin(cairn_wal *w) {
+    uint64_t t;
+    pthread_mutex_lock(&w->mu);
+    t = w->next_txid++;
+    pthread_mutex_unlock(&w->mu);
+    return t;
+}
+
+static int append_locked(cairn_wal *w, uint64_t txid, unsigned kind, unsigned type, const void *p1,
+                         size_t n1, const void *p2, size_t n2, uint64_t *seq_out) {
+    uint8_t h[RHDR];
+    uint64_t seq;
+    size_t len = n1 + n2;
+    int rc;
+    if ((rc = check_writable(w)) != 0) return rc;
+    if (txid == 0 || (kind == KIND_DATA && (type == 0 || type > 255)))
+        return cairn_err__set(CAIRN_EINVAL, "%s: bad transaction id or record type", w->path);
+    if (len > CAIRN_WAL_PAYLOAD_MAX || len < n1)
+        return cairn_err__set(CAIRN_ETOOBIG, "%s: record of %zu bytes is too large", w->path, len);
+    seq = w->next_seq++;
+    put_rec_header(h, (uint32_t)len, seq, txid, kind, type, w->salt, p1, n1, p2, n2);
+    if (w->blen + RHDR + len > BUF_MAX && (rc = flush_buf(w)) != 0) return rc;
+    if (RHDR + len > BUF_MAX) {
+        /* large payload: write header and parts straight to the file */
+        uint64_t start = w->end;
+        if ((rc = cairn_io__pwrite(w->f, h, RHDR, start)) != 0 ||
+            (n1 && (rc = cairn_io__pwrite(w->f, p1, n1, start + RHDR)) != 0) ||
+            (n2 && (rc = cairn_io__pwrite(w->f, p2, n2, start + RHDR + n1)) != 0))
+            return write_failed(w, start, rc);
+        w->end = start + RHDR + len;
+        w->written_seq = seq;
+    } else {
+        if ((rc = buf_reserve(w, RHDR + len)) != 0) return rc;
+        memcpy(w->buf + w->blen, h, RHDR);
+        if (n1) memcpy(w->buf + w->blen + RHDR, p1, n1);
+        if (n2) memcpy(w->buf + w->blen + RHDR + n1, p2, n2);
+        w->blen += RHDR + len;
+        w->buf_seq = seq;
+    }
+    if (seq_out) *seq_out = seq;
+    return 0;
+}
+
+int cairn_wal__append2(cairn_wal *w, uint64_t txid, unsigned type, const void *p1, size_t n1,
+                       const void *p2, size_t n2) {
+    int rc;
+    if (!w || (!p1 && n1) || (!p2 && n2)) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__append: NULL argument");
+    pthread_mutex_lock(&w->mu);
+    rc = append_locked(w, txid, KIND_DATA, type, p1, n1, p2, n2, NULL);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+int cairn_wal__append(cairn_wal *w, uint64_t txid, unsigned type, const void *payload, size_t len) {
+    return cairn_wal__append2(w, txid, type, payload, len, NULL, 0);
+}
+
+int cairn_wal__commit(cairn_wal *w, uint64_t txid, uint64_t *seq) {
+    uint64_t s = 0;
+    int rc;
+    if (!w) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__commit: NULL argument");
+    pthread_mutex_lock(&w->mu);
+    rc = append_locked(w, txid, KIND_COMMIT, 0, NULL, 0, NULL, 0, &s);
+    if (!rc) rc = flush_buf(w);
+    pthread_mutex_unlock(&w->mu);
+    if (!rc && seq) *seq = s;
+    return rc;
+}
+
+int cairn_wal__sync(cairn_wal *w, uint64_t seq) {
+    int rc = 0;
+    if (!w) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__sync: NULL argument");
+    pthread_mutex_lock(&w->mu);
+    if (w->rdonly) goto out;
+    if (seq == 0 || seq > w->written_seq) {
+        if ((rc = check_writable(w)) != 0 || (rc = flush_buf(w)) != 0) goto out;
+        seq = w->written_seq;
+    }
+    while (w->durable_seq < seq) {
+        uint64_t target;
+        if (w->failed) {
+            rc = check_writable(w);
+            goto out;
+        }
+        if (w->syncing) {
+            pthread_cond_wait(&w->cv, &w->mu);
+            continue;
+        }
+        /* leader: one fsync acknowledges everything written so far */
+        w->syncing = 1;
+        target = w->written_seq;
+        pthread_mutex_unlock(&w->mu);
+        rc = cairn_io__fsync(w->f);
+        pthread_mutex_lock(&w->mu);
+        w->syncing = 0;
+        if (rc) {
+            w->failed = CAIRN_EFAILED;
+            pthread_cond_broadcast(&w->cv);
+            goto out;
+        }
+        if (target > w->durable_seq) w->durable_seq = target;
+        pthread_cond_broadcast(&w->cv);
+    }
+out:
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+int cairn_wal__reset(cairn_wal *w) {
+    int rc;
+    if (!w) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__reset: NULL argument");
+    pthread_mutex_lock(&w->mu);
+    while (w->syncing) pthread_cond_wait(&w->cv, &w->mu);
+    if ((rc = check_writable(w)) != 0) goto out;
+    w->blen = 0;
+    if (w->end != HDR || w->valid_end != HDR) {
+        if ((rc = cairn_io__truncate(w->f, HDR)) != 0) goto out;
+        if ((rc = cairn_io__fsync(w->f)) != 0) {
+            w->failed = CAIRN_EFAILED;
+            goto out;
+        }
+    }
+    w->end = w->valid_end = HDR;
+    w->durable_seq = w->written_seq = w->next_seq - 1;
+out:
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* ---- introspection ------------------------------------------------------------------------ */
+
+uint64_t cairn_wal__size(cairn_wal *w) {
+    uint64_t n;
+    if (!w) return 0;
+    pthread_mutex_lock(&w->mu);
+    n = w->end + w->blen;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+uint64_t cairn_wal__last_seq(cairn_wal *w) {
+    uint64_t n;
+    pthread_mutex_lock(&w->mu);
+    n = w->next_seq - 1;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+uint64_t cairn_wal__durable_seq(cairn_wal *w) {
+    uint64_t n;
+    pthread_mutex_lock(&w->mu);
+    n = w->durable_seq;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+int cairn_wal__failed(cairn_wal *w) {
+    int n;
+    pthread_mutex_lock(&w->mu);
+    n = w->failed;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+int cairn_wal__check(const char *path, cairn_wal_info *info) {
+    cairn_wal *w = NULL;
+    int rc, st;
+    uint64_t size;
+    if (!path) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__check: NULL argument");
+    if (info) memset(info, 0, sizeof *info);
+    st = cairn_io__stat(path, &size);
+    if (st < 0) return st;
+    if (st == 0) return 0;
+    rc = cairn_wal__open(&w, path, CAIRN_WAL_RDONLY, info);
+    cairn_wal__close(w);
+    return rc;
+}

@@ -1,0 +1,631 @@
+/* test_kv.c - unit tests of every public KV function and its error paths. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cairn.h"
+#include "kv_testutil.h"
+#include "util.h"
+
+static char *g_dir;
+
+static void setup(void) { g_dir = kvt_tmpdir("unit"); }
+static void teardown(void) {
+    cairn_time__set_fake(0);
+    kvt_rmdir(g_dir);
+    free(g_dir);
+}
+
+static void expect_val(cairn_kv *kv, const char *k, const char *v) {
+    char *got = NULL;
+    int rc = kvt_get(kv, k, &got);
+    if (!v) {
+        ck_assert_msg(rc == 0, "key %s: expected absent, rc=%d got=%s", k, rc, got ? got : "");
+        return;
+    }
+    ck_assert_msg(rc == 1, "key %s: expected %s, rc=%d (%s)", k, v, rc, cairn_errmsg());
+    ck_assert_str_eq(got, v);
+    free(got);
+}
+
+START_TEST(basic_put_get_delete) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
+    uint64_t n = 99;
+    int kind = -1;
+    void *v;
+    size_t vl;
+    ck_assert_ptr_nonnull(kv);
+    ck_assert_int_eq(kvt_put(kv, "a", "1"), 0);
+    ck_assert_int_eq(kvt_put(kv, "b", "2"), 0);
+    ck_assert_int_eq(kvt_put(kv, "a", "3"), 0);
+    expect_val(kv, "a", "3");
+    expect_val(kv, "b", "2");
+    expect_val(kv, "c", NULL);
+    ck_assert_int_eq(cairn_kv_get(kv, "a", 1, &v, &vl, &kind), 0);
+    ck_assert_int_eq(kind, CAIRN_KIND_TEXT);
+    cairn_free(v);
+    ck_assert_int_eq(cairn_kv_contains(kv, "a", 1), 1);
+    ck_assert_int_eq(cairn_kv_contains(kv, "zz", 2), 0);
+    ck_assert_int_eq(cairn_kv_count(kv, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(cairn_kv_delete(kv, "a", 1), 0);
+    ck_assert_int_eq(cairn_kv_delete(kv, "a", 1), CAIRN_ENOTFOUND);
+    expect_val(kv, "a", NULL);
+    ck_assert_int_eq(cairn_kv_count(kv, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    /* empty value and binary keys */
+    ck_assert_int_eq(cairn_kv_put(kv, "\0\1", 2, "", 0, CAIRN_KIND_BYTES), 0);
+    ck_assert_int_eq(cairn_kv_get(kv, "\0\1", 2, &v, &vl, &kind), 0);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_uint_eq(vl, 0);
+    ck_assert_int_eq(kind, CAIRN_KIND_BYTES);
+    cairn_free(v);
+    cairn_kv_close(kv);
+    kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
+    expect_val(kv, "a", NULL);
+    expect_val(kv, "b", "2");
+    ck_assert_int_eq(cairn_kv_contains(kv, "\0\1", 2), 1);
+    ck_assert_int_eq(cairn_kv_count(kv, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    cairn_kv_close(kv);
+}
+END_TEST
+
+START_TEST(get_into_and_kinds) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    char buf[8];
+    size_t n = 0;
+    int kind = -1, k;
+    for (k = 0; k <= 3; k++) {
+        char key[4] = {'k', (char)('0' + k), 0, 0};
+        ck_assert_int_eq(cairn_kv_put(kv, key, 2, "{}", 2, k), 0);
+        ck_assert_int_eq(cairn_kv_get_into(kv, key, 2, buf, sizeof buf, &n, &kind), 0);
+        ck_assert_int_eq(kind, k);
+        ck_assert_uint_eq(n, 2);
+    }
+    ck_assert_int_eq(cairn_kv_put(kv, "big", 3, "0123456789", 10, 0), 0);
+    ck_assert_int_eq(cairn_kv_get_into(kv, "big", 3, buf, sizeof buf, &n, &kind), CAIRN_ERANGE);
+    ck_assert_uint_eq(n, 10);
+    ck_assert_int_eq(cairn_kv_get_into(kv, "nope", 4, buf, sizeof buf, &n, &kind), CAIRN_ENOTFOUND);
+    ck_assert_int_eq(cairn_kv_get_into(kv, "big", 3, NULL, 0, NULL, NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_put(kv, "k", 1, "x", 1, 4), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_put(kv, "k", 1, "x", 1, -1), CAIRN_EINVAL);
+    cairn_kv_close(kv);
+}
+END_TEST
+
+START_TEST(iterate_sorted_with_prefix) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    cairn_kv_iter *it = NULL;
+    const char *want[] = {"user:1", "user:10", "user:2"};
+    const void *k;
+    size_t kl, i = 0;
+    kvt_put(kv, "user:2", "b");
+    kvt_put(kv, "zeta", "z");
+    kvt_put(kv, "user:10", "c");
+    kvt_put(kv, "alpha", "a");
+    kvt_put(kv, "user:1", "a");
+    kvt_put(kv, "user", "not under the prefix user:");
+    ck_assert_int_eq(cairn_kv_iter_open(&it, kv, "user:", 5), 0);
+    /* later writes do not disturb the snapshot */
+    kvt_put(kv, "user:3", "d");
+    cairn_kv_delete(kv, "user:1", 6);
+    while (cairn_kv_iter_next(it, &k, &kl) == 0) {
+        ck_assert_uint_lt(i, 3);
+        ck_assert_uint_eq(kl, strlen(want[i]));
+        ck_assert(memcmp(k, want[i], kl) == 0);
+        i++;
+    }
+    ck_assert_uint_eq(i, 3);
+    ck_assert_int_eq(cairn_kv_iter_next(it, &k, &kl), CAIRN_EITEROVER);
+    cairn_kv_iter_free(it);
+    /* all keys, bytewise order */
+    ck_assert_int_eq(cairn_kv_iter_open(&it, kv, NULL, 0), 0);
+    {
+        const char *all[] = {"alpha", "user", "user:10", "user:2", "user:3", "zeta"};
+        i = 0;
+        while (cairn_kv_iter_next(it, &k, &kl) == 0) {
+            ck_assert_uint_lt(i, 6);
+            ck_assert_uint_eq(kl, strlen(all[i]));
+            ck_assert(memcmp(k, all[i], kl) == 0);
+            i++;
+        }
+        ck_assert_uint_eq(i, 6);
+    }
+    cairn_kv_iter_free(it);
+    ck_assert_int_eq(cairn_kv_iter_open(NULL, kv, NULL, 0), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_iter_open(&it, NULL, NULL, 0), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_iter_open(&it, kv, NULL, 3), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_iter_next(NULL, &k, &kl), CAIRN_EINVAL);
+    cairn_kv_iter_free(NULL);
+    cairn_kv_close(kv);
+}
+END_TEST
+
+START_TEST(transactions) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
+    uint64_t n;
+    struct cairn_kv_stats st;
+    cairn_kv_iter *it;
+    const void *k;
+    size_t kl, cnt = 0;
+    kvt_put(kv, "keep", "1");
+    kvt_put(kv, "gone", "1");
+    ck_assert_int_eq(cairn_kv_commit(kv), CAIRN_ETXN);
+    ck_assert_int_eq(cairn_kv_rollback(kv), CAIRN_ETXN);
+    ck_assert_int_eq(cairn_kv_begin(kv), 0);
+    ck_assert_int_eq(cairn_kv_begin(kv), CAIRN_ETXN);
+    ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+    ck_assert_int_eq(st.in_txn, 1);
+    kvt_put(kv, "new", "2");
+    ck_assert_int_eq(cairn_kv_delete(kv, "gone", 4), 0);
+    ck_assert_int_eq(cairn_kv_delete(kv, "gone", 4), CAIRN_ENOTFOUND);
+    ck_assert_int_eq(cairn_kv_delete(kv, "never", 5), CAIRN_ENOTFOUND);
+    expect_val(kv, "new", "2");
+    expect_val(kv, "gone", NULL);
+    ck_assert_int_eq(cairn_kv_count(kv, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(cairn_kv_reclaim(kv), CAIRN_ETXN);
+    ck_assert_int_eq(cairn_kv_iter_open(&it, kv, NULL, 0), 0);
+    while (cairn_kv_iter_next(it, &k, &kl) == 0) {
+        ck_assert(!(kl == 4 && memcmp(k, "gone", 4) == 0));
+        cnt++;
+    }
+    ck_assert_uint_eq(cnt, 2);
+    cairn_kv_iter_free(it);
+    ck_assert_int_eq(cairn_kv_rollback(kv), 0);
+    expect_val(kv, "new", NULL);
+    expect_val(kv, "gone", "1");
+    ck_assert_int_eq(cairn_kv_count(kv, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    /* commit: put, overwrite inside txn, delete of a txn-only key */
+    ck_assert_int_eq(cairn_kv_begin(kv), 0);
+    kvt_put(kv, "t1", "a");
+    kvt_put(kv, "t1", "b");
+    kvt_put(kv, "t2", "x");
+    ck_assert_int_eq(cairn_kv_delete(kv, "t2", 2), 0);
+    ck_assert_int_eq(cairn_kv_delete(kv, "keep", 4), 0);
+    ck_assert_int_eq(cairn_kv_commit(kv), 0);
+    expect_val(kv, "t1", "b");
+    expect_val(kv, "t2", NULL);
+    expect_val(kv, "keep", NULL);
+    /* empty transaction */
+    ck_assert_int_eq(cairn_kv_begin(kv), 0);
+    ck_assert_int_eq(cairn_kv_commit(kv), 0);
+    /* close with an open transaction rolls it back */
+    ck_assert_int_eq(cairn_kv_begin(kv), 0);
+    kvt_put(kv, "lost", "x");
+    cairn_kv_close(kv);
+    kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
+    expect_val(kv, "lost", NULL);
+    expect_val(kv, "t1", "b");
+    expect_val(kv, "gone", "1");
+    expect_val(kv, "keep", NULL);
+    cairn_kv_close(kv);
+}
+END_TEST
+
+START_TEST(expiry) {
+    cairn_kv *kv;
+    int64_t e = -1;
+    uint64_t n;
+    cairn_time__set_fake(1000000);
+    kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
+    ck_assert_int_eq(cairn_kv_put_ex(kv, "t", 1, "v", 1, 1, 1000500), 0);
+    ck_assert_int_eq(cairn_kv_expiry(kv, "t", 1, &e), 0);
+    ck_assert_int_eq(e, 1000500);
+    kvt_put(kv, "p", "forever");
+    ck_assert_int_eq(cairn_kv_expiry(kv, "p", 1, &e), 0);
+    ck_assert_int_eq(e, 0);
+    ck_assert_int_eq(cairn_kv_expiry(kv, "zz", 2, &e), CAIRN_ENOTFOUND);
+    expect_val(kv, "t", "v");
+    cairn_time__set_fake(1000500);
+    expect_val(kv, "t", NULL);
+    ck_assert_int_eq(cairn_kv_contains(kv, "t", 1), 0);
+    ck_assert_int_eq(cairn_kv_count(kv, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(cairn_kv_delete(kv, "t", 1), CAIRN_ENOTFOUND);
+    /* an expiry in the past stores nothing readable, and hides the old value */
+    ck_assert_int_eq(cairn_kv_put_ex(kv, "p", 1, "x", 1, 1, 5), 0);
+    expect_val(kv, "p", NULL);
+    ck_assert_int_eq(cairn_kv_put_ex(kv, "n", 1, "x", 1, 1, -5), CAIRN_EINVAL);
+    cairn_kv_close(kv);
+    kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
+    expect_val(kv, "p", NULL);
+    expect_val(kv, "t", NULL);
+    cairn_kv_close(kv);
+}
+END_TEST
+
+/* ViperDB: overwrite with an expiring value, wait, reopen: the OLD value came back. */
+START_TEST(seed_viperdb_overwrite_with_expiry) {
+    cairn_kv *kv;
+    int round;
+    for (round = 0; round < 3; round++) { /* plain reopen, reopen after reclaim, after hints */
+        char key[16];
+        snprintf(key, sizeof key, "k%d", round);
+        cairn_time__set_fake(2000000);
+        kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, round == 2 ? 64 : 0);
+        ck_assert_int_eq(kvt_put(kv, key, "old"), 0);
+        ck_assert_int_eq(cairn_kv_put_ex(kv, key, strlen(key), "new", 3, 1, 2000100), 0);
+        expect_val(kv, key, "new");
+        cairn_kv_close(kv);
+        cairn_time__set_fake(2000200);
+        kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
+        ck_assert_ptr_nonnull(kv);
+        expect_val(kv, key, NULL);
+        if (round == 1) ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+        expect_val(kv, key, NULL);
+        cairn_kv_close(kv);
+        kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
+        expect_val(kv, key, NULL);
+        cairn_kv_close(kv);
+    }
+}
+END_TEST
+
+/* ViperDB: set with expiry, delete, wait past the expiry, reopen: it no longer opened. */
+START_TEST(seed_viperdb_expire_delete_reopen) {
+    cairn_kv *kv;
+    cairn_time__set_fake(3000000);
+    kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
+    ck_assert_int_eq(cairn_kv_put_ex(kv, "k", 1, "v", 1, 1, 3000100), 0);
+    ck_assert_int_eq(cairn_kv_delete(kv, "k", 1), 0);
+    kvt_put(kv, "other", "x");
+    cairn_kv_close(kv);
+    cairn_time__set_fake(3000500);
+    kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
+    ck_assert_ptr_nonnull(kv);
+    expect_val(kv, "k", NULL);
+    expect_val(kv, "other", "x");
+    ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+    cairn_kv_close(kv);
+    kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
+    ck_assert_ptr_nonnull(kv);
+    expect_val(kv, "k", NULL);
+    expect_val(kv, "other", "x");
+    cairn_kv_close(kv);
+    ck_assert_int_eq(cairn_kv_check(g_dir), 0);
+}
+END_TEST
+
+/* ViperDB: recovery failed on any log that contains a delete. */
+START_TEST(seed_viperdb_delete_in_log) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    char *p;
+    kvt_put(kv, "a", "1");
+    cairn_kv_delete(kv, "a", 1);
+    kvt_put(kv, "b", "2");
+    cairn_kv_close(kv);
+    /* drop the snapshot so open has to scan the log */
+    p = kvt_path(g_dir, "KEYDIR");
+    unlink(p);
+    free(p);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    ck_assert_ptr_nonnull(kv);
+    expect_val(kv, "a", NULL);
+    expect_val(kv, "b", "2");
+    cairn_kv_close(kv);
+}
+END_TEST
+
+START_TEST(reclaim_basic) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 4096);
+    struct cairn_kv_stats st, st2;
+    int i;
+    char k[32], v[64];
+    for (i = 0; i < 500; i++) {
+        snprintf(k, sizeof k, "key%04d", i % 100);
+        snprintf(v, sizeof v, "value-%d", i);
+        ck_assert_int_eq(kvt_put(kv, k, v), 0);
+    }
+    for (i = 0; i < 100; i += 3) {
+        snprintf(k, sizeof k, "key%04d", i);
+        ck_assert_int_eq(cairn_kv_delete(kv, k, strlen(k)), 0);
+    }
+    ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+    ck_assert_uint_gt(st.data_files, 1);
+    ck_assert_uint_gt(st.dead_bytes, 0);
+    ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+    ck_assert_int_eq(cairn_kv_stats(kv, &st2), 0);
+    ck_assert_uint_eq(st2.dead_bytes, 0);
+    ck_assert_uint_eq(st2.keys, st.keys);
+    ck_assert_uint_lt(st2.disk_bytes, st.disk_bytes);
+    ck_assert_uint_eq(st2.reclaims, 1);
+    for (i = 0; i < 100; i++) {
+        snprintf(k, sizeof k, "key%04d", i);
+        snprintf(v, sizeof v, "value-%d", 400 + i);
+        expect_val(kv, k, i % 3 == 0 ? NULL : v);
+    }
+    /* writes after reclaim, a second reclaim, reopen */
+    kvt_put(kv, "after", "1");
+    ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+    ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+    cairn_kv_close(kv);
+    ck_assert_int_eq(cairn_kv_check(g_dir), 0);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 4096);
+    expect_val(kv, "after", "1");
+    for (i = 0; i < 100; i++) {
+        snprintf(k, sizeof k, "key%04d", i);
+        snprintf(v, sizeof v, "value-%d", 400 + i);
+        expect_val(kv, k, i % 3 == 0 ? NULL : v);
+    }
+    ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+    ck_assert_uint_eq(st.keys, 67);
+    cairn_kv_close(kv);
+}
+END_TEST
+
+START_TEST(rotation_and_hints) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 1024);
+    char **names;
+    size_t nd, nh, i;
+    char k[32];
+    for (i = 0; i < 300; i++) {
+        snprintf(k, sizeof k, "k%zu", i);
+        ck_assert_int_eq(kvt_put(kv, k, "some value bytes"), 0);
+    }
+    cairn_kv_close(kv);
+    nd = kvt_list(g_dir, ".data", &names);
+    kvt_list_free(names, nd);
+    nh = kvt_list(g_dir, ".hint", &names);
+    kvt_list_free(names, nh);
+    ck_assert_uint_gt(nd, 5);
+    ck_assert_uint_eq(nh, nd - 1); /* every sealed file has a hint */
+    /* without the snapshot, open uses the hints; break one hint: it is rebuilt */
+    {
+        char *p = kvt_path(g_dir, "KEYDIR");
+        unlink(p);
+        free(p);
+        nh = kvt_list(g_dir, ".hint", &names);
+        p = kvt_path(g_dir, names[1]);
+        kvt_flip(p, 40);
+        free(p);
+        p = kvt_path(g_dir, names[2]);
+        kvt_truncate(p, 10);
+        free(p);
+        kvt_list_free(names, nh);
+    }
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 1024);
+    ck_assert_ptr_nonnull(kv);
+    for (i = 0; i < 300; i++) {
+        snprintf(k, sizeof k, "k%zu", i);
+        expect_val(kv, k, "some value bytes");
+    }
+    cairn_kv_close(kv);
+    ck_assert_int_eq(cairn_kv_check(g_dir), 0);
+}
+END_TEST
+
+START_TEST(bad_input) {
+    cairn_kv *kv = NULL;
+    cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
+    char *big = (char *)calloc(CAIRN_KEY_MAX + 2, 1), *file;
+    void *v;
+    size_t vl;
+    uint64_t n;
+    struct cairn_kv_stats st;
+    ck_assert_int_eq(cairn_kv_open(NULL, g_dir, NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_open(&kv, NULL, NULL), CAIRN_EINVAL);
+    o.version = 99;
+    ck_assert_int_eq(cairn_kv_open(&kv, g_dir, &o), CAIRN_EINVAL);
+    ck_assert_ptr_null(kv);
+    o.version = CAIRN_KV_OPTIONS_VERSION;
+    o.sync = 7;
+    ck_assert_int_eq(cairn_kv_open(&kv, g_dir, &o), CAIRN_EINVAL);
+    o.sync = CAIRN_SYNC_COMMIT;
+    /* a file where a directory is needed */
+    file = kvt_path(g_dir, "afile");
+    {
+        FILE *f = fopen(file, "w");
+        fputs("x", f);
+        fclose(f);
+    }
+    ck_assert_int_eq(cairn_kv_open(&kv, file, NULL), CAIRN_EPATH);
+    ck_assert_str_ne(cairn_errmsg(), "");
+    free(file);
+    /* missing directory with and without create */
+    file = kvt_path(g_dir, "sub");
+    o.create = 0;
+    ck_assert_int_eq(cairn_kv_open(&kv, file, &o), CAIRN_EPATH);
+    o.create = 1;
+    o.read_only = 1;
+    ck_assert_int_eq(cairn_kv_open(&kv, file, &o), CAIRN_EPATH);
+    o.read_only = 0;
+    ck_assert_int_eq(cairn_kv_open(&kv, file, &o), 0);
+    free(file);
+    /* NULL handle everywhere */
+    ck_assert_int_eq(cairn_kv_put(NULL, "k", 1, "v", 1, 0), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_get(NULL, "k", 1, &v, &vl, NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_delete(NULL, "k", 1), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_contains(NULL, "k", 1), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_count(NULL, &n), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_begin(NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_commit(NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_rollback(NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_sync(NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_reclaim(NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_stats(NULL, &st), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_check(NULL), CAIRN_EINVAL);
+    cairn_kv_close(NULL);
+    /* NULL / empty / huge keys and values */
+    ck_assert_int_eq(cairn_kv_put(kv, NULL, 1, "v", 1, 0), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_put(kv, "k", 0, "v", 1, 0), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_put(kv, big, CAIRN_KEY_MAX + 1, "v", 1, 0), CAIRN_ETOOBIG);
+    ck_assert_int_eq(cairn_kv_put(kv, "k", 1, NULL, 1, 0), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_put(kv, "k", 1, big, (size_t)CAIRN_VALUE_MAX + 1, 0), CAIRN_ETOOBIG);
+    ck_assert_int_eq(cairn_kv_put(kv, "k", 1, NULL, 0, 0), 0); /* empty value: NULL is fine */
+    ck_assert_int_eq(cairn_kv_get(kv, "k", 0, &v, &vl, NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_get(kv, big, CAIRN_KEY_MAX + 1, &v, &vl, NULL), CAIRN_ETOOBIG);
+    ck_assert_int_eq(cairn_kv_get(kv, "k", 1, NULL, &vl, NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_get(kv, "k", 1, &v, NULL, NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_delete(kv, NULL, 1), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_delete(kv, big, CAIRN_KEY_MAX + 1), CAIRN_ETOOBIG);
+    ck_assert_int_eq(cairn_kv_contains(kv, "", 0), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_count(kv, NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_stats(kv, NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_expiry(kv, "k", 1, NULL), CAIRN_EINVAL);
+    /* the largest key works */
+    memset(big, 'x', CAIRN_KEY_MAX);
+    ck_assert_int_eq(cairn_kv_put(kv, big, CAIRN_KEY_MAX, "v", 1, 0), 0);
+    ck_assert_int_eq(cairn_kv_contains(kv, big, CAIRN_KEY_MAX), 1);
+    cairn_kv_close(kv);
+    free(big);
+}
+END_TEST
+
+START_TEST(read_only_and_permissions) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0), *ro = NULL;
+    cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
+    kvt_put(kv, "a", "1");
+    o.read_only = 1;
+    /* read-only opens without the lock, next to the writer */
+    ck_assert_int_eq(cairn_kv_open(&ro, g_dir, &o), 0);
+    expect_val(ro, "a", "1");
+    ck_assert_int_eq(kvt_put(ro, "b", "2"), CAIRN_EREADONLY);
+    ck_assert_int_eq(cairn_kv_delete(ro, "a", 1), CAIRN_EREADONLY);
+    ck_assert_int_eq(cairn_kv_begin(ro), CAIRN_EREADONLY);
+    ck_assert_int_eq(cairn_kv_reclaim(ro), CAIRN_EREADONLY);
+    ck_assert_int_eq(cairn_kv_sync(ro), 0);
+    cairn_kv_close(ro);
+    cairn_kv_close(kv);
+    if (geteuid() != 0) { /* root ignores permissions */
+        cairn_kv *w = NULL;
+        char *sub = kvt_path(g_dir, "ro");
+        mkdir(sub, 0555);
+        ck_assert_int_eq(cairn_kv_open(&w, sub, NULL), CAIRN_EPERM);
+        free(sub);
+    }
+}
+END_TEST
+
+START_TEST(two_writers_locked) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0), *kv2 = NULL;
+    cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
+    pid_t pid;
+    int status;
+    ck_assert_int_eq(cairn_kv_open(&kv2, g_dir, NULL), CAIRN_ELOCKED);
+    ck_assert_ptr_null(kv2);
+    o.lock_timeout_ms = 50;
+    ck_assert_int_eq(cairn_kv_open(&kv2, g_dir, &o), CAIRN_EBUSY);
+    pid = fork();
+    if (pid == 0) {
+        cairn_kv *c = NULL;
+        _exit(cairn_kv_open(&c, g_dir, NULL) == CAIRN_ELOCKED ? 0 : 1);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cairn_kv_close(kv);
+    ck_assert_int_eq(cairn_kv_open(&kv2, g_dir, NULL), 0);
+    cairn_kv_close(kv2);
+}
+END_TEST
+
+START_TEST(big_value_64mib) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    size_t n = (size_t)64 << 20, i, vl = 0;
+    uint8_t *b = (uint8_t *)malloc(n);
+    void *v = NULL;
+    for (i = 0; i < n; i++) b[i] = (uint8_t)(i * 131 + (i >> 20));
+    ck_assert_int_eq(cairn_kv_put(kv, "big", 3, b, n, CAIRN_KIND_BYTES), 0);
+    kvt_put(kv, "small", "x");
+    ck_assert_int_eq(cairn_kv_get(kv, "big", 3, &v, &vl, NULL), 0);
+    ck_assert_uint_eq(vl, n);
+    ck_assert(memcmp(v, b, n) == 0);
+    cairn_free(v);
+    cairn_kv_close(kv);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    ck_assert_int_eq(cairn_kv_get(kv, "big", 3, &v, &vl, NULL), 0);
+    ck_assert_uint_eq(vl, n);
+    ck_assert(memcmp(v, b, n) == 0);
+    cairn_free(v);
+    expect_val(kv, "small", "x");
+    cairn_kv_close(kv);
+    free(b);
+}
+END_TEST
+
+START_TEST(stats_fields) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    struct cairn_kv_stats st;
+    kvt_put(kv, "a", "12345");
+    kvt_put(kv, "a", "12345");
+    ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+    ck_assert_uint_eq(st.keys, 1);
+    ck_assert_uint_eq(st.data_files, 1);
+    ck_assert_uint_eq(st.live_bytes, 32 + 1 + 5);
+    ck_assert_uint_eq(st.dead_bytes, 32 + 1 + 5);
+    ck_assert_uint_eq(st.disk_bytes, 2 * (32 + 1 + 5));
+    ck_assert_uint_eq(st.seq, 2);
+    ck_assert_uint_gt(st.keydir_bytes, 0);
+    ck_assert_int_eq(st.in_txn, 0);
+    ck_assert_int_eq(cairn_kv_sync(kv), 0);
+    cairn_kv_close(kv);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+    ck_assert_uint_eq(st.seq, 2);
+    ck_assert_uint_eq(st.live_bytes, 38);
+    kvt_put(kv, "b", "1");
+    ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+    ck_assert_uint_eq(st.seq, 3);
+    cairn_kv_close(kv);
+}
+END_TEST
+
+START_TEST(group_commit_threads_smoke) {
+    /* deeper thread tests live in test_kv_threads.c; here: group mode works single-threaded */
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_GROUP, 0);
+    int i;
+    char k[16];
+    for (i = 0; i < 50; i++) {
+        snprintf(k, sizeof k, "g%d", i);
+        ck_assert_int_eq(kvt_put(kv, k, "v"), 0);
+    }
+    cairn_kv_close(kv);
+    kv = kvt_open(g_dir, CAIRN_SYNC_GROUP, 0);
+    for (i = 0; i < 50; i++) {
+        snprintf(k, sizeof k, "g%d", i);
+        expect_val(kv, k, "v");
+    }
+    cairn_kv_close(kv);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("kv");
+    TCase *tc = tcase_create("unit");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, basic_put_get_delete);
+    tcase_add_test(tc, get_into_and_kinds);
+    tcase_add_test(tc, iterate_sorted_with_prefix);
+    tcase_add_test(tc, transactions);
+    tcase_add_test(tc, expiry);
+    tcase_add_test(tc, seed_viperdb_overwrite_with_expiry);
+    tcase_add_test(tc, seed_viperdb_expire_delete_reopen);
+    tcase_add_test(tc, seed_viperdb_delete_in_log);
+    tcase_add_test(tc, reclaim_basic);
+    tcase_add_test(tc, rotation_and_hints);
+    tcase_add_test(tc, bad_input);
+    tcase_add_test(tc, read_only_and_permissions);
+    tcase_add_test(tc, two_writers_locked);
+    tcase_add_test(tc, big_value_64mib);
+    tcase_add_test(tc, stats_fields);
+    tcase_add_test(tc, group_commit_threads_smoke);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(suite());
+    int failed;
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

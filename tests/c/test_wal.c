@@ -1,0 +1,501 @@
+/* test_wal.c - Check tests of the shared write-ahead log: commit/replay semantics, torn tails,
+ * damage before the tail, reset, bad headers, group commit, faults and simulated crashes. */
+#include "util.h"
+#include "wal/wal.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char g_dir[512];
+
+static void mk_tmp(void) {
+    const char *base = getenv("CAIRN_TEST_TMP");
+    char tmpl[512];
+    if (base && *base) {
+        mkdir(base, 0755);
+        snprintf(tmpl, sizeof tmpl, "%s/wal-XXXXXX", base);
+    } else {
+        snprintf(tmpl, sizeof tmpl, "/tmp/cairn-wal-XXXXXX");
+    }
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
+}
+
+static void rm_tmp(void) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    cairn_io__fault_reset();
+    cairn_io__crash_track(0);
+}
+
+static char *path_in(const char *name) {
+    static char ring[4][600];
+    static int next;
+    char *p = ring[next++ & 3];
+    snprintf(p, 600, "%s/%s", g_dir, name);
+    return p;
+}
+
+/* What replay handed out, flattened: "txid:type:payload;" */
+typedef struct seen {
+    char text[65536];
+    size_t n;
+    int calls;
+} seen;
+
+static int collect(void *ctx, uint64_t txid, unsigned type, const void *payload, size_t len, uint64_t seq) {
+    seen *s = (seen *)ctx;
+    (void)seq;
+    s->n += (size_t)snprintf(s->text + s->n, sizeof s->text - s->n, "%llu:%u:%.*s;", (unsigned long long)txid,
+                             type, (int)len, (const char *)payload);
+    s->calls++;
+    return 0;
+}
+
+static cairn_wal *wopen(void) {
+    cairn_wal *w = NULL;
+    int rc = cairn_wal__open(&w, path_in("log"), CAIRN_WAL_CREATE, NULL);
+    ck_assert_msg(rc == 0, "open: %s %s", cairn_errname(rc), cairn_errmsg());
+    return w;
+}
+
+static void replay_into(cairn_wal *w, seen *s) {
+    memset(s, 0, sizeof *s);
+    ck_assert_int_eq(cairn_wal__replay(w, collect, s), 0);
+}
+
+static uint64_t file_size(const char *p) {
+    struct stat st;
+    ck_assert_int_eq(stat(p, &st), 0);
+    return (uint64_t)st.st_size;
+}
+
+static void put_txn(cairn_wal *w, const char *a, const char *b, int commit) {
+    uint64_t t = cairn_wal__begin(w);
+    ck_assert_int_eq(cairn_wal__append(w, t, 1, a, strlen(a)), 0);
+    if (b) ck_assert_int_eq(cairn_wal__append(w, t, 2, b, strlen(b)), 0);
+    if (commit) ck_assert_int_eq(cairn_wal__commit(w, t, NULL), 0);
+}
+
+START_TEST(commit_and_replay) {
+    cairn_wal *w = wopen();
+    cairn_wal_info info;
+    seen s, s2;
+    uint64_t t1, t2, seq;
+    ck_assert_uint_eq(cairn_wal__size(w), CAIRN_WAL_HEADER_SIZE);
+    t1 = cairn_wal__begin(w);
+    t2 = cairn_wal__begin(w);
+    ck_assert_uint_gt(t1, 0);
+    ck_assert_uint_gt(t2, t1);
+    /* interleaved transactions; t3 never commits */
+    ck_assert_int_eq(cairn_wal__append(w, t1, 1, "a1", 2), 0);
+    ck_assert_int_eq(cairn_wal__append(w, t2, 7, "b1", 2), 0);
+    ck_assert_int_eq(cairn_wal__commit(w, t1, &seq), 0);
+    ck_assert_uint_eq(seq, 3);
+    ck_assert_int_eq(cairn_wal__append2(w, t2, 255, "b", 1, "2", 1), 0);
+    put_txn(w, "lost", NULL, 0);
+    ck_assert_int_eq(cairn_wal__append(w, t2, 3, "", 0), 0);
+    ck_assert_int_eq(cairn_wal__commit(w, t2, NULL), 0);
+    ck_assert_int_eq(cairn_wal__sync(w, 0), 0);
+    replay_into(w, &s);
+    ck_assert_str_eq(s.text, "1:1:a1;2:7:b1;2:255:b2;2:3:;");
+    cairn_wal__close(w);
+    ck_assert_int_eq(cairn_wal__open(&w, path_in("log"), 0, &info), 0);
+    ck_assert_uint_eq(info.committed, 2);
+    ck_assert_uint_eq(info.records, 7);
+    ck_assert_uint_eq(info.torn_bytes, 0);
+    replay_into(w, &s);
+    replay_into(w, &s2); /* replay is repeatable */
+    ck_assert_str_eq(s.text, "1:1:a1;2:7:b1;2:255:b2;2:3:;");
+    ck_assert_str_eq(s.text, s2.text);
+    /* ids and sequence numbers continue after the ones found */
+    ck_assert_uint_gt(cairn_wal__begin(w), 3);
+    ck_assert_uint_eq(cairn_wal__last_seq(w), 7);
+    cairn_wal__close(w);
+    ck_assert_int_eq(cairn_wal__check(path_in("log"), &info), 0);
+    ck_assert_int_eq(cairn_wal__check(path_in("nothing"), &info), 0);
+}
+END_TEST
+
+START_TEST(bad_arguments) {
+    cairn_wal *w = NULL, *r = NULL;
+    uint64_t t;
+    ck_assert_int_eq(cairn_wal__open(NULL, path_in("log"), CAIRN_WAL_CREATE, NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_wal__open(&w, path_in("log"), 0, NULL), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_wal__open(&w, g_dir, CAIRN_WAL_CREATE, NULL), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_wal__open(&w, path_in("no/log"), CAIRN_WAL_CREATE, NULL), CAIRN_EPATH);
+    w = wopen();
+    t = cairn_wal__begin(w);
+    ck_assert_int_eq(cairn_wal__append(w, 0, 1, "x", 1), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_wal__append(w, t, 0, "x", 1), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_wal__append(w, t, 256, "x", 1), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_wal__append(w, t, 1, NULL, 1), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_wal__replay(w, NULL, NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_wal__commit(w, 0, NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_wal__open(&r, path_in("log"), CAIRN_WAL_RDONLY, NULL), 0);
+    ck_assert_int_eq(cairn_wal__append(r, t, 1, "x", 1), CAIRN_EREADONLY);
+    ck_assert_int_eq(cairn_wal__reset(r), CAIRN_EREADONLY);
+    cairn_wal__close(r);
+    cairn_wal__close(w);
+    cairn_wal__close(NULL);
+}
+END_TEST
+
+START_TEST(large_payload) {
+    cairn_wal *w = wopen();
+    size_t n = 3u << 20, i;
+    uint8_t *big = malloc(n);
+    uint64_t t;
+    seen s;
+    for (i = 0; i < n; i++) big[i] = (uint8_t)('a' + i % 26);
+    t = cairn_wal__begin(w);
+    ck_assert_int_eq(cairn_wal__append(w, t, 1, "x", 1), 0);
+    ck_assert_int_eq(cairn_wal__append2(w, t, 2, "hd", 2, big, n), 0);
+    ck_assert_int_eq(cairn_wal__commit(w, t, NULL), 0);
+    cairn_wal__close(w);
+    w = wopen();
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(cairn_wal__replay(w, collect, &s), 0);
+    ck_assert_int_eq(s.calls, 2);
+    ck_assert(memcmp(s.text, "1:1:x;1:2:hdabcdef", 18) == 0);
+    cairn_wal__close(w);
+    free(big);
+}
+END_TEST
+
+/* A log of three committed transactions and its record boundaries. */
+static void three_txns(uint64_t *ends) {
+    cairn_wal *w = wopen();
+    put_txn(w, "alpha", "beta", 1);
+    ends[0] = cairn_wal__size(w);
+    put_txn(w, "gamma", NULL, 1);
+    ends[1] = cairn_wal__size(w);
+    put_txn(w, "delta", "epsilon", 1);
+    ends[2] = cairn_wal__size(w);
+    ck_assert_int_eq(cairn_wal__sync(w, 0), 0);
+    cairn_wal__close(w);
+}
+
+START_TEST(torn_tail_every_length) {
+    uint64_t ends[3], cut;
+    uint8_t *img;
+    size_t n;
+    three_txns(ends);
+    ck_assert_int_eq(cairn_io__read_all(path_in("log"), (void **)&img, &n), 0);
+    ck_assert_uint_eq(n, ends[2]);
+    for (cut = ends[1]; cut <= ends[2]; cut++) {
+        cairn_wal *w = NULL;
+        cairn_wal_info info;
+        seen s;
+        FILE *f = fopen(path_in("log"), "wb");
+        fwrite(img, 1, (size_t)cut, f);
+        fclose(f);
+        ck_assert_int_eq(cairn_wal__check(path_in("log"), &info), 0);
+        ck_assert_int_eq(cairn_wal__open(&w, path_in("log"), 0, &info), 0);
+        replay_into(w, &s);
+        if (cut == ends[2]) {
+            ck_assert_uint_eq(info.torn_bytes, 0);
+            ck_assert_str_eq(s.text, "1:1:alpha;1:2:beta;2:1:gamma;3:1:delta;3:2:epsilon;");
+        } else {
+            ck_assert_str_eq(s.text, "1:1:alpha;1:2:beta;2:1:gamma;");
+            ck_assert_uint_eq(file_size(path_in("log")), info.end); /* the tail was cut */
+            ck_assert_uint_le(info.end, cut);
+        }
+        /* appending after a dropped tail works and is found again */
+        put_txn(w, "zeta", NULL, 1);
+        cairn_wal__close(w);
+        ck_assert_int_eq(cairn_wal__open(&w, path_in("log"), 0, &info), 0);
+        replay_into(w, &s);
+        ck_assert_ptr_nonnull(strstr(s.text, ":1:zeta;"));
+        cairn_wal__close(w);
+    }
+    free(img);
+}
+END_TEST
+
+START_TEST(damage_before_tail_is_corrupt) {
+    uint64_t ends[3], off;
+    uint8_t *img;
+    size_t n;
+    int corrupt = 0, recovered = 0;
+    three_txns(ends);
+    ck_assert_int_eq(cairn_io__read_all(path_in("log"), (void **)&img, &n), 0);
+    /* flip every byte: either CORRUPT (followed by valid records), or a prefix of the commits
+     * (the damage hit the last record), never a wrong payload */
+    for (off = 0; off < n; off++) {
+        cairn_wal *w = NULL;
+        FILE *f = fopen(path_in("log"), "wb");
+        int rc;
+        img[off] ^= 0x5a;
+        fwrite(img, 1, n, f);
+        fclose(f);
+        img[off] ^= 0x5a;
+        rc = cairn_wal__open(&w, path_in("log"), CAIRN_WAL_RDONLY, NULL);
+        if (rc == 0) {
+            seen s;
+            replay_into(w, &s);
+            ck_assert(strcmp(s.text, "1:1:alpha;1:2:beta;2:1:gamma;3:1:delta;3:2:epsilon;") == 0 ||
+                      strcmp(s.text, "1:1:alpha;1:2:beta;2:1:gamma;") == 0);
+            ck_assert_uint_ge(off, ends[1]);
+            cairn_wal__close(w);
+            recovered++;
+        } else {
+            ck_assert_msg(rc == CAIRN_ECORRUPT || rc == CAIRN_EVERSION, "offset %llu: %s", (unsigned long long)off,
+                          cairn_errname(rc));
+            if (off >= CAIRN_WAL_HEADER_SIZE) ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "offset"));
+            ck_assert_int_ne(cairn_wal__check(path_in("log"), NULL), 0);
+            corrupt++;
+        }
+    }
+    ck_assert_int_gt(corrupt, 0);
+    ck_assert_int_gt(recovered, 0);
+    free(img);
+}
+END_TEST
+
+START_TEST(bad_header) {
+    cairn_wal *w = NULL;
+    uint8_t h[32];
+    FILE *f;
+    uint64_t ends[3];
+    three_txns(ends);
+    f = fopen(path_in("log"), "r+b");
+    ck_assert_uint_eq(fread(h, 1, 32, f), 32);
+    cairn_put32(h + 8, 9);
+    cairn_put32(h + 28, cairn_crc32c__update(0, h, 28));
+    fseek(f, 0, SEEK_SET);
+    fwrite(h, 1, 32, f);
+    fclose(f);
+    ck_assert_int_eq(cairn_wal__open(&w, path_in("log"), 0, NULL), CAIRN_EVERSION);
+    f = fopen(path_in("log"), "wb");
+    fputs("definitely not a write-ahead log, but long enough", f);
+    fclose(f);
+    ck_assert_int_eq(cairn_wal__open(&w, path_in("log"), 0, NULL), CAIRN_ECORRUPT);
+    /* shorter than a header: a crash while it was being created; starts empty */
+    f = fopen(path_in("log"), "wb");
+    fputs("CAIRN", f);
+    fclose(f);
+    ck_assert_int_eq(cairn_wal__open(&w, path_in("log"), 0, NULL), 0);
+    ck_assert_uint_eq(cairn_wal__size(w), 32);
+    cairn_wal__close(w);
+}
+END_TEST
+
+START_TEST(reset) {
+    cairn_wal *w = wopen();
+    seen s;
+    uint64_t seq_before;
+    put_txn(w, "a", "b", 1);
+    put_txn(w, "c", NULL, 1);
+    seq_before = cairn_wal__last_seq(w);
+    ck_assert_int_eq(cairn_wal__reset(w), 0);
+    ck_assert_uint_eq(cairn_wal__size(w), 32);
+    ck_assert_uint_eq(file_size(path_in("log")), 32);
+    replay_into(w, &s);
+    ck_assert_int_eq(s.calls, 0);
+    put_txn(w, "d", NULL, 1);
+    ck_assert_uint_gt(cairn_wal__last_seq(w), seq_before);
+    cairn_wal__close(w);
+    w = wopen();
+    replay_into(w, &s);
+    ck_assert_str_eq(s.text, "3:1:d;");
+    cairn_wal__close(w);
+}
+END_TEST
+
+START_TEST(group_commit_one_fsync) {
+    cairn_wal *w = wopen();
+    uint64_t seqs[10], before;
+    int i;
+    for (i = 0; i < 10; i++) {
+        uint64_t t = cairn_wal__begin(w);
+        ck_assert_int_eq(cairn_wal__append(w, t, 1, "x", 1), 0);
+        ck_assert_int_eq(cairn_wal__commit(w, t, &seqs[i]), 0);
+    }
+    before = cairn_io__fault_count(CAIRN_FAULT_SYNC);
+    ck_assert_int_eq(cairn_wal__sync(w, seqs[9]), 0);
+    ck_assert_uint_eq(cairn_io__fault_count(CAIRN_FAULT_SYNC) - before, 1);
+    for (i = 0; i < 10; i++) ck_assert_int_eq(cairn_wal__sync(w, seqs[i]), 0); /* already durable */
+    ck_assert_uint_eq(cairn_io__fault_count(CAIRN_FAULT_SYNC) - before, 1);
+    ck_assert_uint_eq(cairn_wal__durable_seq(w), seqs[9]);
+    cairn_wal__close(w);
+}
+END_TEST
+
+typedef struct targ {
+    cairn_wal *w;
+    int id;
+} targ;
+
+static void *committer(void *p) {
+    targ *a = (targ *)p;
+    int i;
+    for (i = 0; i < 50; i++) {
+        char buf[32];
+        uint64_t t = cairn_wal__begin(a->w), seq;
+        int n = snprintf(buf, sizeof buf, "t%d-%d", a->id, i);
+        if (cairn_wal__append(a->w, t, 1, buf, (size_t)n) || cairn_wal__commit(a->w, t, &seq) ||
+            cairn_wal__sync(a->w, seq))
+            return (void *)1;
+        if (cairn_wal__durable_seq(a->w) < seq) return (void *)1;
+    }
+    return NULL;
+}
+
+START_TEST(group_commit_threads) {
+    cairn_wal *w = wopen();
+    pthread_t th[4];
+    targ a[4];
+    seen s;
+    uint64_t syncs;
+    int i, j;
+    cairn_io__fault_reset();
+    for (i = 0; i < 4; i++) {
+        a[i].w = w;
+        a[i].id = i;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, committer, &a[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        ck_assert_ptr_null(r);
+    }
+    syncs = cairn_io__fault_count(CAIRN_FAULT_SYNC);
+    ck_assert_uint_le(syncs, 200);
+    fprintf(stderr, "group commit: 200 commits from 4 threads, %llu fsyncs\n", (unsigned long long)syncs);
+    cairn_wal__close(w);
+    w = wopen();
+    replay_into(w, &s);
+    ck_assert_int_eq(s.calls, 200);
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 50; j++) {
+            char buf[32];
+            snprintf(buf, sizeof buf, ":1:t%d-%d;", i, j);
+            ck_assert_ptr_nonnull(strstr(s.text, buf));
+        }
+    cairn_wal__close(w);
+}
+END_TEST
+
+START_TEST(write_faults) {
+    int kind;
+    for (kind = CAIRN_FAULT_EIO; kind <= CAIRN_FAULT_SHORT; kind++) {
+        cairn_wal *w;
+        uint64_t t;
+        seen s;
+        unlink(path_in("log"));
+        w = wopen();
+        put_txn(w, "good", NULL, 1);
+        t = cairn_wal__begin(w);
+        ck_assert_int_eq(cairn_wal__append(w, t, 1, "doomed-record-with-some-length", 30), 0);
+        cairn_io__fault_arm(CAIRN_FAULT_WRITE, 1, kind, 0);
+        ck_assert_int_lt(cairn_wal__commit(w, t, NULL), 0);
+        cairn_io__fault_reset();
+        /* the log goes on after a failed write */
+        put_txn(w, "after", NULL, 1);
+        ck_assert_int_eq(cairn_wal__sync(w, 0), 0);
+        cairn_wal__close(w);
+        w = wopen();
+        replay_into(w, &s);
+        ck_assert_str_eq(s.text, "1:1:good;3:1:after;");
+        cairn_wal__close(w);
+    }
+}
+END_TEST
+
+START_TEST(fsync_failure_is_fatal) {
+    cairn_wal *w = wopen();
+    uint64_t t;
+    put_txn(w, "a", NULL, 1);
+    cairn_io__fault_arm(CAIRN_FAULT_SYNC, 1, CAIRN_FAULT_EIO, 0);
+    ck_assert_int_lt(cairn_wal__sync(w, 0), 0);
+    cairn_io__fault_reset();
+    ck_assert_int_ne(cairn_wal__failed(w), 0);
+    t = cairn_wal__begin(w);
+    ck_assert_int_eq(cairn_wal__append(w, t, 1, "x", 1), CAIRN_EFAILED);
+    ck_assert_int_eq(cairn_wal__sync(w, 0), CAIRN_EFAILED);
+    cairn_wal__close(w);
+}
+END_TEST
+
+START_TEST(crash_keeps_synced_prefix) {
+    int mode, round;
+    for (mode = CAIRN_CRASH_DROP; mode <= CAIRN_CRASH_TEAR; mode++) {
+        for (round = 0; round < 20; round++) {
+            cairn_wal *w;
+            seen s;
+            int i;
+            char want[256] = "";
+            size_t wn = 0;
+            unlink(path_in("log"));
+            w = wopen();
+            cairn_io__crash_track(1);
+            for (i = 0; i < 6; i++) {
+                char buf[16];
+                snprintf(buf, sizeof buf, "r%d", i);
+                put_txn(w, buf, NULL, 1);
+                if (i < 3) {
+                    ck_assert_int_eq(cairn_wal__sync(w, 0), 0);
+                    wn += (size_t)snprintf(want + wn, sizeof want - wn, "%d:1:r%d;", i + 1, i);
+                }
+            }
+            cairn_io__crash_now(mode, (uint64_t)round * 7919u + 1);
+            cairn_wal__close(w);
+            cairn_io__crash_track(0);
+            w = wopen();
+            replay_into(w, &s);
+            /* the synced three are there; the rest is a prefix of what followed */
+            ck_assert_msg(strncmp(s.text, want, wn) == 0, "got %s", s.text);
+            if (mode == CAIRN_CRASH_DROP) ck_assert_str_eq(s.text, want);
+            for (i = 3; i < 6; i++) {
+                char buf[32];
+                snprintf(buf, sizeof buf, "%d:1:r%d;", i + 1, i);
+                if (!strstr(s.text, buf)) {
+                    int j;
+                    for (j = i + 1; j < 6; j++) {
+                        snprintf(buf, sizeof buf, "%d:1:r%d;", j + 1, j);
+                        ck_assert_ptr_null(strstr(s.text, buf));
+                    }
+                    break;
+                }
+            }
+            cairn_wal__close(w);
+        }
+    }
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("wal");
+    TCase *t = tcase_create("core");
+    tcase_add_checked_fixture(t, mk_tmp, rm_tmp);
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, commit_and_replay);
+    tcase_add_test(t, bad_arguments);
+    tcase_add_test(t, large_payload);
+    tcase_add_test(t, torn_tail_every_length);
+    tcase_add_test(t, damage_before_tail_is_corrupt);
+    tcase_add_test(t, bad_header);
+    tcase_add_test(t, reset);
+    tcase_add_test(t, group_commit_one_fsync);
+    tcase_add_test(t, group_commit_threads);
+    tcase_add_test(t, write_faults);
+    tcase_add_test(t, fsync_failure_is_fatal);
+    tcase_add_test(t, crash_keeps_synced_prefix);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(suite());
+    int failed;
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

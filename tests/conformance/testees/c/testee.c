@@ -1,0 +1,1117 @@
+/*
+ * testee.c - the C reference testee of the conformance suite (tests/conformance/PROTOCOL.md).
+ *
+ * Reads one JSON request per line on stdin, answers one JSON line on stdout. Every kv.* and blob.*
+ * op maps 1:1 onto the public C API; the only checks made here are the ones a binding makes and the
+ * C API cannot see (a `$native` host value -> CAIRN_TYPE, an op on a closed handle slot ->
+ * CAIRN_CLOSED, kv.update's JSON merge). Everything else is the engine's own answer, so this testee
+ * is the reference the other bindings are compared with. It never dies on bad input.
+ */
+#include "cairn.h"
+
+#include <jansson.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- replies ------------------------------------------------------------------------------ */
+
+/* A handler returns 0 with *out set (NULL means JSON null), or a negative cairn code. The message
+ * is the engine's (cairn_errmsg) unless the testee set its own with terr(). */
+static char g_msg[512];
+static int g_own_msg;
+
+static int terr(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    va_end(ap);
+    g_own_msg = 1;
+    return code;
+}
+
+/* ---- byte buffers and hex ----------------------------------------------------------------- */
+
+typedef struct buf {
+    unsigned char *p;
+    size_t n;
+} buf;
+
+static void buf_free(buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->n = 0;
+}
+
+/* Always leaves a valid (non-NULL) pointer, so an empty key or value is never passed as NULL. */
+static int buf_alloc(buf *b, size_t n)
+{
+    b->p = malloc(n ? n : 1);
+    b->n = n;
+    if (!b->p)
+        return terr(CAIRN_ENOMEM, "out of memory (%zu bytes)", n);
+    return 0;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int hex_decode(const char *s, size_t len, buf *out)
+{
+    size_t i;
+    int rc;
+    if (len % 2)
+        return terr(CAIRN_EINVAL, "hex string of odd length");
+    if ((rc = buf_alloc(out, len / 2)) != 0)
+        return rc;
+    for (i = 0; i < len / 2; i++) {
+        int hi = hexval((unsigned char)s[2 * i]), lo = hexval((unsigned char)s[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            buf_free(out);
+            return terr(CAIRN_EINVAL, "bad hex digit");
+        }
+        out->p[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+static json_t *hex_json(const void *data, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *p = data;
+    char *s = malloc(2 * len + 1);
+    json_t *str, *obj;
+    size_t i;
+    if (!s)
+        return NULL;
+    for (i = 0; i < len; i++) {
+        s[2 * i] = digits[p[i] >> 4];
+        s[2 * i + 1] = digits[p[i] & 15];
+    }
+    s[2 * len] = 0;
+    str = json_stringn_nocheck(s, 2 * len);
+    free(s);
+    obj = json_object();
+    json_object_set_new(obj, "$bytes", str);
+    return obj;
+}
+
+/* ---- typed values (PROTOCOL.md "Typed values") -------------------------------------------- */
+
+static int is_tagged(json_t *v, const char *tag)
+{
+    return json_is_object(v) && json_object_size(v) == 1 && json_object_get(v, tag) != NULL;
+}
+
+/* Bytes from a string (its UTF-8), {"$bytes": hex} or {"$repeat": {hex, count}}.
+ * *is_text tells which (may be NULL). Anything else is a wrong host type: CAIRN_TYPE. */
+static int get_bytes(json_t *v, const char *what, buf *out, int *is_text)
+{
+    if (is_text)
+        *is_text = 0;
+    if (json_is_string(v)) {
+        size_t n = json_string_length(v);
+        int rc = buf_alloc(out, n);
+        if (rc)
+            return rc;
+        memcpy(out->p, json_string_value(v), n);
+        if (is_text)
+            *is_text = 1;
+        return 0;
+    }
+    if (is_tagged(v, "$bytes")) {
+        json_t *h = json_object_get(v, "$bytes");
+        if (!json_is_string(h))
+            return terr(CAIRN_EINVAL, "%s: $bytes must be a hex string", what);
+        return hex_decode(json_string_value(h), json_string_length(h), out);
+    }
+    if (is_tagged(v, "$repeat")) {
+        json_t *r = json_object_get(v, "$repeat"), *h = json_object_get(r, "hex"),
+               *c = json_object_get(r, "count");
+        buf pat = {NULL, 0};
+        json_int_t count;
+        size_t i;
+        int rc;
+        if (!json_is_string(h) || !json_is_integer(c) || json_integer_value(c) < 0)
+            return terr(CAIRN_EINVAL, "%s: $repeat needs hex and a count >= 0", what);
+        count = json_integer_value(c);
+        if ((rc = hex_decode(json_string_value(h), json_string_length(h), &pat)) != 0)
+            return rc;
+        if (pat.n && (uint64_t)count > SIZE_MAX / pat.n / 2) {
+            buf_free(&pat);
+            return terr(CAIRN_ETOOBIG, "%s: $repeat too large", what);
+        }
+        if ((rc = buf_alloc(out, pat.n * (size_t)count)) != 0) {
+            buf_free(&pat);
+            return rc;
+        }
+        for (i = 0; i < (size_t)count; i++)
+            memcpy(out->p + i * pat.n, pat.p, pat.n);
+        buf_free(&pat);
+        return 0;
+    }
+    return terr(CAIRN_ETYPE, "%s: wrong type", what);
+}
+
+/* A KV value: text (kind TEXT), bytes (kind BYTES) or {"$json": doc} (kind JSON). */
+static int get_value(json_t *v, buf *out, int *kind)
+{
+    int is_text, rc;
+    if (is_tagged(v, "$json")) {
+        char *s = json_dumps(json_object_get(v, "$json"), JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!s)
+            return terr(CAIRN_EINVAL, "value: cannot serialise $json");
+        out->p = (unsigned char *)s;
+        out->n = strlen(s);
+        *kind = CAIRN_KIND_JSON;
+        return 0;
+    }
+    rc = get_bytes(v, "value", out, &is_text);
+    if (rc == 0)
+        *kind = is_text ? CAIRN_KIND_TEXT : CAIRN_KIND_BYTES;
+    return rc;
+}
+
+/* A KV value read back: text -> string, bytes -> {"$bytes"}, JSON -> {"$json": doc}. */
+static int value_json(const void *val, size_t vlen, int kind, json_t **out)
+{
+    if (kind == CAIRN_KIND_TEXT) {
+        *out = json_stringn(val, vlen);
+        if (!*out) /* not UTF-8: a binding could not make a string of it either */
+            return terr(CAIRN_ECORRUPT, "text value is not valid UTF-8");
+        return 0;
+    }
+    if (kind == CAIRN_KIND_JSON) {
+        json_error_t e;
+        json_t *doc = json_loadb(val, vlen, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+        if (!doc)
+            return terr(CAIRN_ECORRUPT, "JSON value does not parse: %s", e.text);
+        *out = json_object();
+        json_object_set_new(*out, "$json", doc);
+        return 0;
+    }
+    /* BYTES, and NATIVE (no host serializer here: its raw bytes). */
+    *out = hex_json(val, vlen);
+    return 0;
+}
+
+/* A key in a result: a string when its bytes are valid UTF-8, else {"$bytes"}. */
+static json_t *key_json(const void *k, size_t klen)
+{
+    json_t *s = json_stringn(k, klen); /* NULL when not valid UTF-8 */
+    return s ? s : hex_json(k, klen);
+}
+
+static int get_bool(json_t *v, const char *what, int *out)
+{
+    if (!json_is_boolean(v))
+        return terr(CAIRN_ETYPE, "%s: expected a bool", what);
+    *out = json_is_true(v);
+    return 0;
+}
+
+static int get_int(json_t *v, const char *what, json_int_t lo, json_int_t hi, json_int_t *out)
+{
+    if (!json_is_integer(v))
+        return terr(CAIRN_ETYPE, "%s: expected an integer", what);
+    *out = json_integer_value(v);
+    if (*out < lo || *out > hi)
+        return terr(CAIRN_EINVAL, "%s: %lld out of range", what, (long long)*out);
+    return 0;
+}
+
+static int get_string(json_t *args, const char *name, const char **out)
+{
+    json_t *v = json_object_get(args, name);
+    if (!v)
+        return terr(CAIRN_EINVAL, "missing argument '%s'", name);
+    if (!json_is_string(v))
+        return terr(CAIRN_ETYPE, "%s: expected a string", name);
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int get_blob_key(json_t *args, uint32_t *key)
+{
+    json_t *v = json_object_get(args, "key");
+    json_int_t k;
+    int rc;
+    if (!v)
+        return terr(CAIRN_EINVAL, "missing argument 'key'");
+    if ((rc = get_int(v, "key", 0, 4294967295LL, &k)) != 0)
+        return rc;
+    *key = (uint32_t)k;
+    return 0;
+}
+
+static int get_sync(json_t *v, int *out)
+{
+    const char *s;
+    if (!json_is_string(v))
+        return terr(CAIRN_ETYPE, "sync: expected a string");
+    s = json_string_value(v);
+    if (!strcmp(s, "none"))
+        *out = CAIRN_SYNC_NONE;
+    else if (!strcmp(s, "commit"))
+        *out = CAIRN_SYNC_COMMIT;
+    else if (!strcmp(s, "group"))
+        *out = CAIRN_SYNC_GROUP;
+    else
+        return terr(CAIRN_EINVAL, "sync: unknown mode '%s'", s);
+    return 0;
+}
+
+/* ---- handle slots ------------------------------------------------------------------------- */
+
+enum { SLOT_KV = 1, SLOT_BLOB = 2 };
+
+typedef struct event {
+    int ev;
+    uint32_t key;
+    uint64_t old_size, new_size;
+} event;
+
+typedef struct slot {
+    char *name;
+    int type;
+    int closed;
+    cairn_kv *kv;
+    cairn_blob *blob;
+    int subscribed;
+    event *evs;
+    size_t nev, cap;
+    int ev_oom; /* an event was lost for want of memory: report it instead of lying */
+} slot;
+
+static slot **g_slots;
+static size_t g_nslots;
+
+static slot *slot_find(const char *name)
+{
+    size_t i;
+    for (i = 0; i < g_nslots; i++)
+        if (!strcmp(g_slots[i]->name, name))
+            return g_slots[i];
+    return NULL;
+}
+
+static void slot_close(slot *s)
+{
+    if (s->closed)
+        return;
+    if (s->kv)
+        cairn_kv_close(s->kv);
+    if (s->blob)
+        cairn_blob_close(s->blob);
+    s->kv = NULL;
+    s->blob = NULL;
+    s->closed = 1;
+    s->subscribed = 0;
+    free(s->evs);
+    s->evs = NULL;
+    s->nev = s->cap = 0;
+    s->ev_oom = 0;
+}
+
+static void slots_reset(void)
+{
+    size_t i;
+    for (i = 0; i < g_nslots; i++) {
+        slot_close(g_slots[i]);
+        free(g_slots[i]->name);
+        free(g_slots[i]);
+    }
+    free(g_slots);
+    g_slots = NULL;
+    g_nslots = 0;
+}
+
+/* A slot for a new open: a closed slot of that name is reused; an open one is a misuse. */
+static int slot_for_open(const char *name, int type, slot **out)
+{
+    slot *s = slot_find(name), **grown;
+    if (s) {
+        if (!s->closed)
+            return terr(CAIRN_EINVAL, "handle '%s' is already open", name);
+        s->type = type;
+        *out = s;
+        return 0;
+    }
+    s = calloc(1, sizeof *s);
+    grown = realloc(g_slots, (g_nslots + 1) * sizeof *g_slots);
+    if (!s || !grown) {
+        free(s);
+        if (grown)
+            g_slots = grown;
+        return terr(CAIRN_ENOMEM, "out of memory");
+    }
+    g_slots = grown;
+    s->name = strdup(name);
+    if (!s->name) {
+        free(s);
+        return terr(CAIRN_ENOMEM, "out of memory");
+    }
+    s->type = type;
+    s->closed = 1; /* until the open succeeds */
+    g_slots[g_nslots++] = s;
+    *out = s;
+    return 0;
+}
+
+/* The open slot named by args.handle, of the given type. */
+static int slot_get(json_t *args, int type, slot **out)
+{
+    const char *name;
+    slot *s;
+    int rc = get_string(args, "handle", &name);
+    if (rc)
+        return rc;
+    s = slot_find(name);
+    if (!s)
+        return terr(CAIRN_EINVAL, "no handle named '%s'", name);
+    if (s->type != type)
+        return terr(CAIRN_ETYPE, "handle '%s' is of another engine", name);
+    if (s->closed)
+        return terr(CAIRN_ECLOSED, "handle '%s' is closed", name);
+    *out = s;
+    return 0;
+}
+
+/* ---- KV ops ------------------------------------------------------------------------------- */
+
+static int kv_open(json_t *args, json_t **out)
+{
+    cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
+    json_t *opts = json_object_get(args, "options"), *v;
+    const char *name, *path, *k;
+    slot *s;
+    int rc;
+    (void)out;
+    if ((rc = get_string(args, "handle", &name)) != 0 || (rc = get_string(args, "path", &path)) != 0)
+        return rc;
+    if (opts && !json_is_null(opts)) {
+        if (!json_is_object(opts))
+            return terr(CAIRN_ETYPE, "options: expected an object");
+        json_object_foreach(opts, k, v) {
+            json_int_t n;
+            if (!strcmp(k, "create"))
+                rc = get_bool(v, k, &o.create);
+            else if (!strcmp(k, "read_only"))
+                rc = get_bool(v, k, &o.read_only);
+            else if (!strcmp(k, "sync"))
+                rc = get_sync(v, &o.sync);
+            else if (!strcmp(k, "max_file_size")) {
+                rc = get_int(v, k, 0, INT64_MAX, &n);
+                o.max_file_size = (uint64_t)n;
+            } else if (!strcmp(k, "lock_timeout_ms")) {
+                rc = get_int(v, k, 0, UINT32_MAX, &n);
+                o.lock_timeout_ms = (unsigned)n;
+            } else
+                rc = terr(CAIRN_EINVAL, "options: unknown option '%s'", k);
+            if (rc)
+                return rc;
+        }
+    }
+    if ((rc = slot_for_open(name, SLOT_KV, &s)) != 0)
+        return rc;
+    if ((rc = cairn_kv_open(&s->kv, path, &o)) != 0)
+        return rc;
+    s->closed = 0;
+    return 0;
+}
+
+static int kv_close(json_t *args, json_t **out)
+{
+    const char *name;
+    slot *s;
+    int rc = get_string(args, "handle", &name);
+    (void)out;
+    if (rc)
+        return rc;
+    s = slot_find(name);
+    if (!s)
+        return terr(CAIRN_EINVAL, "no handle named '%s'", name);
+    slot_close(s); /* a no-op when already closed */
+    return 0;
+}
+
+/* Decode the key argument named `name` (a key, or with allow_empty a prefix). */
+static int get_key(json_t *args, const char *name, buf *key)
+{
+    json_t *v = json_object_get(args, name);
+    if (!v)
+        return terr(CAIRN_EINVAL, "missing argument '%s'", name);
+    return get_bytes(v, name, key, NULL);
+}
+
+static int kv_put(json_t *args, json_t **out)
+{
+    slot *s;
+    buf key = {NULL, 0}, val = {NULL, 0};
+    json_t *exp = json_object_get(args, "expire_at_ms"), *ttl = json_object_get(args, "ttl_ms");
+    json_int_t when = 0;
+    int kind = 0, rc, has_exp = 0;
+    (void)out;
+    if ((rc = slot_get(args, SLOT_KV, &s)) != 0)
+        return rc;
+    if (exp && ttl)
+        return terr(CAIRN_EINVAL, "give expire_at_ms or ttl_ms, not both");
+    if (exp) {
+        if ((rc = get_int(exp, "expire_at_ms", INT64_MIN, INT64_MAX, &when)) != 0)
+            return rc;
+        has_exp = 1;
+    } else if (ttl) {
+        struct timespec ts;
+        if ((rc = get_int(ttl, "ttl_ms", 0, INT64_MAX / 2, &when)) != 0)
+            return rc;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        when += (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        has_exp = 1;
+    }
+    if ((rc = get_key(args, "key", &key)) != 0)
+        return rc;
+    if (!json_object_get(args, "value"))
+        rc = terr(CAIRN_EINVAL, "missing argument 'value'");
+    else
+        rc = get_value(json_object_get(args, "value"), &val, &kind);
+    if (rc == 0) {
+        if (has_exp)
+            rc = cairn_kv_put_ex(s->kv, key.p, key.n, val.p ? (void *)val.p : (void *)"", val.n, kind,
+                                 (int64_t)when);
+        else
+            rc = cairn_kv_put(s->kv, key.p, key.n, val.p ? (void *)val.p : (void *)"", val.n, kind);
+    }
+    buf_free(&key);
+    buf_free(&val);
+    return rc;
+}
+
+static int kv_get(json_t *args, json_t **out)
+{
+    slot *s;
+    buf key = {NULL, 0};
+    void *val = NULL;
+    size_t vlen = 0;
+    int kind = 0, rc;
+    if ((rc = slot_get(args, SLOT_KV, &s)) != 0 || (rc = get_key(args, "key", &key)) != 0)
+        return rc;
+    rc = cairn_kv_get(s->kv, key.p, key.n, &val, &vlen, &kind);
+    buf_free(&key);
+    if (rc == CAIRN_ENOTFOUND)
+        return 0; /* missing: null */
+    if (rc == 0)
+        rc = value_json(val, vlen, kind, out);
+    cairn_free(val);
+    return rc;
+}
+
+static int kv_delete(json_t *args, json_t **out)
+{
+    slot *s;
+    buf key = {NULL, 0};
+    int rc;
+    (void)out;
+    if ((rc = slot_get(args, SLOT_KV, &s)) != 0 || (rc = get_key(args, "key", &key)) != 0)
+        return rc;
+    rc = cairn_kv_delete(s->kv, key.p, key.n);
+    buf_free(&key);
+    return rc;
+}
+
+static int kv_contains(json_t *args, json_t **out)
+{
+    slot *s;
+    buf key = {NULL, 0};
+    int rc;
+    if ((rc = slot_get(args, SLOT_KV, &s)) != 0 || (rc = get_key(args, "key", &key)) != 0)
+        return rc;
+    rc = cairn_kv_contains(s->kv, key.p, key.n);
+    buf_free(&key);
+    if (rc < 0)
+        return rc;
+    *out = json_boolean(rc);
+    return 0;
+}
+
+static int kv_count(json_t *args, json_t **out)
+{
+    slot *s;
+    uint64_t n = 0;
+    int rc;
+    if ((rc = slot_get(args, SLOT_KV, &s)) != 0 || (rc = cairn_kv_count(s->kv, &n)) != 0)
+        return rc;
+    *out = json_integer((json_int_t)n);
+    return 0;
+}
+
+static int kv_keys(json_t *args, json_t **out)
+{
+    slot *s;
+    buf prefix = {NULL, 0};
+    cairn_kv_iter *it = NULL;
+    const void *k;
+    size_t klen;
+    json_t *list;
+    int rc;
+    if ((rc = slot_get(args, SLOT_KV, &s)) != 0)
+        return rc;
+    if (json_object_get(args, "prefix") && !json_is_null(json_object_get(args, "prefix")) &&
+        (rc = get_key(args, "prefix", &prefix)) != 0)
+        return rc;
+    rc = cairn_kv_iter_open(&it, s->kv, prefix.p, prefix.n);
+    buf_free(&prefix);
+    if (rc)
+        return rc;
+    list = json_array();
+    while ((rc = cairn_kv_iter_next(it, &k, &klen)) == 0)
+        json_array_append_new(list, key_json(k, klen));
+    cairn_kv_iter_free(it);
+    if (rc != CAIRN_EITEROVER) {
+        json_decref(list);
+        return rc;
+    }
+    *out = list;
+    return 0;
+}
+
+/* BinaryDB's update: merge the fields of `changes` into the JSON-object value, keeping its expiry. */
+static int kv_update(json_t *args, json_t **out)
+{
+    slot *s;
+    buf key = {NULL, 0};
+    json_t *changes = json_object_get(args, "changes"), *doc = NULL;
+    void *val = NULL;
+    size_t vlen = 0;
+    int64_t expiry = 0;
+    int kind = 0, rc;
+    char *merged = NULL;
+    (void)out;
+    if ((rc = slot_get(args, SLOT_KV, &s)) != 0)
+        return rc;
+    if (!changes)
+        return terr(CAIRN_EINVAL, "missing argument 'changes'");
+    if (!is_tagged(changes, "$json") || !json_is_object(json_object_get(changes, "$json")))
+        return terr(CAIRN_ETYPE, "changes: expected a JSON object");
+    if ((rc = get_key(args, "key", &key)) != 0)
+        return rc;
+    rc = cairn_kv_get(s->kv, key.p, key.n, &val, &vlen, &kind);
+    if (rc == 0)
+        rc = cairn_kv_expiry(s->kv, key.p, key.n, &expiry);
+    if (rc == 0 && kind != CAIRN_KIND_JSON)
+        rc = terr(CAIRN_ETYPE, "update: the value is not a JSON object");
+    if (rc == 0) {
+        json_error_t e;
+        doc = json_loadb(val, vlen, JSON_DECODE_ANY, &e);
+        if (!doc)
+            rc = terr(CAIRN_ECORRUPT, "update: stored JSON does not parse: %s", e.text);
+        else if (!json_is_object(doc))
+            rc = terr(CAIRN_ETYPE, "update: the value is not a JSON object");
+    }
+    if (rc == 0 && json_object_update(doc, json_object_get(changes, "$json")) != 0)
+        rc = terr(CAIRN_ENOMEM, "update: merge failed");
+    if (rc == 0 && !(merged = json_dumps(doc, JSON_COMPACT)))
+        rc = terr(CAIRN_ENOMEM, "update: cannot serialise");
+    if (rc == 0)
+        rc = cairn_kv_put_ex(s->kv, key.p, key.n, merged, strlen(merged), CAIRN_KIND_JSON, expiry);
+    free(merged);
+    json_decref(doc);
+    cairn_free(val);
+    buf_free(&key);
+    return rc;
+}
+
+typedef int (*kv_fn)(cairn_kv *);
+
+static int kv_simple(json_t *args, kv_fn fn)
+{
+    slot *s;
+    int rc = slot_get(args, SLOT_KV, &s);
+    return rc ? rc : fn(s->kv);
+}
+
+static int kv_begin(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_kv_begin); }
+static int kv_commit(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_kv_commit); }
+static int kv_rollback(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_kv_rollback); }
+static int kv_sync(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_kv_sync); }
+static int kv_reclaim(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_kv_reclaim); }
+
+static int kv_stats(json_t *args, json_t **out)
+{
+    slot *s;
+    struct cairn_kv_stats st;
+    int rc;
+    memset(&st, 0, sizeof st);
+    if ((rc = slot_get(args, SLOT_KV, &s)) != 0 || (rc = cairn_kv_stats(s->kv, &st)) != 0)
+        return rc;
+    *out = json_pack("{s:I,s:I,s:I,s:I,s:I,s:b}", "keys", (json_int_t)st.keys, "data_files",
+                     (json_int_t)st.data_files, "disk_bytes", (json_int_t)st.disk_bytes, "live_bytes",
+                     (json_int_t)st.live_bytes, "dead_bytes", (json_int_t)st.dead_bytes, "in_txn",
+                     st.in_txn != 0);
+    return 0;
+}
+
+/* ---- blob ops ----------------------------------------------------------------------------- */
+
+static const char *event_name(int ev)
+{
+    switch (ev) {
+    case CAIRN_BLOB_CREATED: return "created";
+    case CAIRN_BLOB_UPDATED: return "updated";
+    case CAIRN_BLOB_DELETED: return "deleted";
+    default: return "unknown";
+    }
+}
+
+static void on_event(void *ctx, int ev, uint32_t key, uint64_t old_size, uint64_t new_size)
+{
+    slot *s = ctx;
+    if (s->nev == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 16;
+        event *grown = realloc(s->evs, cap * sizeof *grown);
+        if (!grown) {
+            s->ev_oom = 1;
+            return;
+        }
+        s->evs = grown;
+        s->cap = cap;
+    }
+    s->evs[s->nev].ev = ev;
+    s->evs[s->nev].key = key;
+    s->evs[s->nev].old_size = old_size;
+    s->evs[s->nev].new_size = new_size;
+    s->nev++;
+}
+
+static int blob_open(json_t *args, json_t **out)
+{
+    cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
+    json_t *opts = json_object_get(args, "options"), *v;
+    const char *name, *path, *k;
+    slot *s;
+    int rc;
+    (void)out;
+    if ((rc = get_string(args, "handle", &name)) != 0 || (rc = get_string(args, "path", &path)) != 0)
+        return rc;
+    if (opts && !json_is_null(opts)) {
+        if (!json_is_object(opts))
+            return terr(CAIRN_ETYPE, "options: expected an object");
+        json_object_foreach(opts, k, v) {
+            json_int_t n;
+            if (!strcmp(k, "create"))
+                rc = get_bool(v, k, &o.create);
+            else if (!strcmp(k, "read_only"))
+                rc = get_bool(v, k, &o.read_only);
+            else if (!strcmp(k, "sync"))
+                rc = get_sync(v, &o.sync);
+            else if (!strcmp(k, "lock_timeout_ms")) {
+                rc = get_int(v, k, 0, UINT32_MAX, &n);
+                o.lock_timeout_ms = (unsigned)n;
+            } else
+                rc = terr(CAIRN_EINVAL, "options: unknown option '%s'", k);
+            if (rc)
+                return rc;
+        }
+    }
+    if ((rc = slot_for_open(name, SLOT_BLOB, &s)) != 0)
+        return rc;
+    if ((rc = cairn_blob_open(&s->blob, path, &o)) != 0)
+        return rc;
+    s->closed = 0;
+    return 0;
+}
+
+static int get_data(json_t *args, buf *data)
+{
+    json_t *v = json_object_get(args, "data");
+    if (!v)
+        return terr(CAIRN_EINVAL, "missing argument 'data'");
+    return get_bytes(v, "data", data, NULL);
+}
+
+static int blob_create(json_t *args, json_t **out)
+{
+    slot *s;
+    buf data = {NULL, 0};
+    uint32_t key = 0;
+    int rc;
+    if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 || (rc = get_data(args, &data)) != 0)
+        return rc;
+    rc = cairn_blob_create(s->blob, data.p, data.n, &key);
+    buf_free(&data);
+    if (rc == 0)
+        *out = json_integer(key);
+    return rc;
+}
+
+static int blob_reserve(json_t *args, json_t **out)
+{
+    slot *s;
+    uint32_t key = 0;
+    int rc;
+    if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 || (rc = cairn_blob_reserve_next_key(s->blob, &key)) != 0)
+        return rc;
+    *out = json_integer(key);
+    return 0;
+}
+
+static int blob_create_with_key(json_t *args, json_t **out)
+{
+    slot *s;
+    buf data = {NULL, 0};
+    uint32_t key;
+    int rc;
+    (void)out;
+    if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 || (rc = get_blob_key(args, &key)) != 0 ||
+        (rc = get_data(args, &data)) != 0)
+        return rc;
+    rc = cairn_blob_create_with_key(s->blob, key, data.p, data.n);
+    buf_free(&data);
+    return rc;
+}
+
+static int blob_read(json_t *args, json_t **out)
+{
+    slot *s;
+    uint32_t key;
+    void *data = NULL;
+    size_t len = 0;
+    int rc;
+    if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 || (rc = get_blob_key(args, &key)) != 0)
+        return rc;
+    if ((rc = cairn_blob_read(s->blob, key, &data, &len)) != 0)
+        return rc;
+    *out = hex_json(data, len);
+    cairn_free(data);
+    return 0;
+}
+
+static int blob_update(json_t *args, json_t **out)
+{
+    slot *s;
+    buf data = {NULL, 0};
+    uint32_t key;
+    int rc;
+    (void)out;
+    if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 || (rc = get_blob_key(args, &key)) != 0 ||
+        (rc = get_data(args, &data)) != 0)
+        return rc;
+    rc = cairn_blob_update(s->blob, key, data.p, data.n);
+    buf_free(&data);
+    return rc;
+}
+
+static int blob_delete(json_t *args, json_t **out)
+{
+    slot *s;
+    uint32_t key;
+    int rc;
+    (void)out;
+    if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 || (rc = get_blob_key(args, &key)) != 0)
+        return rc;
+    return cairn_blob_delete(s->blob, key);
+}
+
+static int blob_exists(json_t *args, json_t **out)
+{
+    slot *s;
+    uint32_t key;
+    int rc;
+    if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 || (rc = get_blob_key(args, &key)) != 0)
+        return rc;
+    if ((rc = cairn_blob_exists(s->blob, key)) < 0)
+        return rc;
+    *out = json_boolean(rc);
+    return 0;
+}
+
+static int blob_count(json_t *args, json_t **out)
+{
+    slot *s;
+    uint64_t n = 0;
+    int rc;
+    if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 || (rc = cairn_blob_count(s->blob, &n)) != 0)
+        return rc;
+    *out = json_integer((json_int_t)n);
+    return 0;
+}
+
+static int blob_keys(json_t *args, json_t **out)
+{
+    slot *s;
+    cairn_blob_iter *it = NULL;
+    uint32_t key;
+    json_t *list;
+    int rc;
+    if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 || (rc = cairn_blob_iter_open(&it, s->blob)) != 0)
+        return rc;
+    list = json_array();
+    while ((rc = cairn_blob_iter_next(it, &key)) == 0)
+        json_array_append_new(list, json_integer(key));
+    cairn_blob_iter_free(it);
+    if (rc != CAIRN_EITEROVER) {
+        json_decref(list);
+        return rc;
+    }
+    *out = list;
+    return 0;
+}
+
+typedef int (*blob_fn)(cairn_blob *);
+
+static int blob_simple(json_t *args, blob_fn fn)
+{
+    slot *s;
+    int rc = slot_get(args, SLOT_BLOB, &s);
+    return rc ? rc : fn(s->blob);
+}
+
+static int blob_flush(json_t *a, json_t **o) { (void)o; return blob_simple(a, cairn_blob_flush); }
+static int blob_compact(json_t *a, json_t **o) { (void)o; return blob_simple(a, cairn_blob_compact); }
+static int blob_begin(json_t *a, json_t **o) { (void)o; return blob_simple(a, cairn_blob_begin); }
+static int blob_commit(json_t *a, json_t **o) { (void)o; return blob_simple(a, cairn_blob_commit); }
+static int blob_rollback(json_t *a, json_t **o) { (void)o; return blob_simple(a, cairn_blob_rollback); }
+
+static int blob_close(json_t *args, json_t **out)
+{
+    return kv_close(args, out); /* same slot logic */
+}
+
+static int blob_stats(json_t *args, json_t **out)
+{
+    slot *s;
+    struct cairn_blob_stats st;
+    int rc;
+    memset(&st, 0, sizeof st);
+    if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 || (rc = cairn_blob_stats(s->blob, &st)) != 0)
+        return rc;
+    *out = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "entries", (json_int_t)st.entries, "live_bytes",
+                     (json_int_t)st.live_bytes, "free_bytes", (json_int_t)st.free_bytes, "free_entries",
+                     (json_int_t)st.free_entries, "file_size", (json_int_t)st.file_size, "next_key",
+                     (json_int_t)st.next_key, "in_txn", st.in_txn != 0);
+    return 0;
+}
+
+static int blob_subscribe(json_t *args, json_t **out)
+{
+    slot *s;
+    uint64_t id = 0;
+    int rc;
+    (void)out;
+    if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0)
+        return rc;
+    if (s->subscribed)
+        return 0; /* one recorder per handle: a second subscribe must not double the events */
+    if ((rc = cairn_blob_subscribe(s->blob, on_event, s, &id)) != 0)
+        return rc;
+    s->subscribed = 1;
+    return 0;
+}
+
+static int blob_events(json_t *args, json_t **out)
+{
+    slot *s;
+    json_t *list;
+    size_t i;
+    int rc;
+    if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0)
+        return rc;
+    if (s->ev_oom) {
+        s->ev_oom = 0;
+        s->nev = 0;
+        return terr(CAIRN_ENOMEM, "events were lost for want of memory");
+    }
+    list = json_array();
+    for (i = 0; i < s->nev; i++)
+        json_array_append_new(list, json_pack("[s,I,I,I]", event_name(s->evs[i].ev), (json_int_t)s->evs[i].key,
+                                              (json_int_t)s->evs[i].old_size, (json_int_t)s->evs[i].new_size));
+    s->nev = 0;
+    *out = list;
+    return 0;
+}
+
+/* ---- common ops and dispatch -------------------------------------------------------------- */
+
+static int op_reset(json_t *args, json_t **out)
+{
+    (void)args;
+    (void)out;
+    slots_reset();
+    return 0;
+}
+
+static int op_sleep(json_t *args, json_t **out)
+{
+    json_int_t ms;
+    struct timespec ts;
+    int rc = get_int(json_object_get(args, "ms"), "ms", 0, 600000, &ms);
+    (void)out;
+    if (rc)
+        return rc;
+    ts.tv_sec = (time_t)(ms / 1000);
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    return 0;
+}
+
+typedef int (*op_fn)(json_t *args, json_t **out);
+
+static const struct {
+    const char *name;
+    op_fn fn;
+} g_ops[] = {
+    {"reset", op_reset},
+    {"sleep", op_sleep},
+    {"kv.open", kv_open},
+    {"kv.close", kv_close},
+    {"kv.put", kv_put},
+    {"kv.get", kv_get},
+    {"kv.delete", kv_delete},
+    {"kv.contains", kv_contains},
+    {"kv.count", kv_count},
+    {"kv.keys", kv_keys},
+    {"kv.update", kv_update},
+    {"kv.begin", kv_begin},
+    {"kv.commit", kv_commit},
+    {"kv.rollback", kv_rollback},
+    {"kv.sync", kv_sync},
+    {"kv.reclaim", kv_reclaim},
+    {"kv.stats", kv_stats},
+    {"blob.open", blob_open},
+    {"blob.close", blob_close},
+    {"blob.create", blob_create},
+    {"blob.reserve_next_key", blob_reserve},
+    {"blob.create_with_key", blob_create_with_key},
+    {"blob.read", blob_read},
+    {"blob.update", blob_update},
+    {"blob.delete", blob_delete},
+    {"blob.exists", blob_exists},
+    {"blob.count", blob_count},
+    {"blob.keys", blob_keys},
+    {"blob.flush", blob_flush},
+    {"blob.compact", blob_compact},
+    {"blob.begin", blob_begin},
+    {"blob.commit", blob_commit},
+    {"blob.rollback", blob_rollback},
+    {"blob.stats", blob_stats},
+    {"blob.subscribe", blob_subscribe},
+    {"blob.events", blob_events},
+};
+
+/* Any `$native` anywhere in the arguments is a host value of the wrong type: a binding's type
+ * check rejects it before the engine is reached, so the reference does the same. */
+static int has_native(json_t *v)
+{
+    const char *k;
+    json_t *x;
+    size_t i;
+    if (json_is_object(v)) {
+        if (json_object_get(v, "$native") && json_object_size(v) == 1)
+            return 1;
+        if (is_tagged(v, "$json")) /* a JSON document is data, whatever its keys */
+            return 0;
+        json_object_foreach(v, k, x) {
+            if (has_native(x))
+                return 1;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x) {
+            if (has_native(x))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static json_t *handle_line(const char *line, size_t len)
+{
+    json_error_t e;
+    json_t *req = json_loadb(line, len, JSON_ALLOW_NUL, &e), *args, *result = NULL, *resp;
+    const char *op;
+    size_t i;
+    int rc = CAIRN_EUNSUPPORTED, found = 0;
+
+    g_own_msg = 0;
+    g_msg[0] = 0;
+    cairn_errclear();
+    if (!req || !json_is_object(req) || !json_is_string(json_object_get(req, "op"))) {
+        rc = terr(CAIRN_EINVAL, "bad request: %s", req ? "not an object with a string op" : e.text);
+        json_decref(req);
+        return json_pack("{s:s,s:s}", "error", cairn_errname(rc), "message", g_msg);
+    }
+    op = json_string_value(json_object_get(req, "op"));
+    args = json_object_get(req, "args");
+    if (!args || json_is_null(args))
+        args = json_object();
+    else
+        json_incref(args);
+    for (i = 0; i < sizeof g_ops / sizeof g_ops[0]; i++) {
+        if (!strcmp(g_ops[i].name, op)) {
+            found = 1;
+            if (!json_is_object(args))
+                rc = terr(CAIRN_EINVAL, "args must be an object");
+            else if (strcmp(op, "kv.close") && strcmp(op, "blob.close") && has_native(args))
+                rc = terr(CAIRN_ETYPE, "%s: an argument has the wrong host type", op);
+            else
+                rc = g_ops[i].fn(args, &result);
+            break;
+        }
+    }
+    if (!found)
+        rc = terr(CAIRN_EUNSUPPORTED, "unknown op '%s'", op);
+    if (rc == 0) {
+        resp = json_object();
+        json_object_set_new(resp, "ok", result ? result : json_null());
+    } else {
+        json_decref(result);
+        resp = json_pack("{s:s,s:s}", "error", cairn_errname(rc), "message", g_own_msg ? g_msg : cairn_errmsg());
+    }
+    json_decref(args);
+    json_decref(req);
+    return resp;
+}
+
+int main(void)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+
+    while ((n = getline(&line, &cap, stdin)) >= 0) {
+        json_t *resp;
+        char *text;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
+        if (n == 0)
+            continue;
+        resp = handle_line(line, (size_t)n);
+        text = json_dumps(resp, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_decref(resp);
+        if (!text) /* only on out of memory: still answer */
+            fputs("{\"error\":\"CAIRN_NOMEM\",\"message\":\"cannot serialise the reply\"}\n", stdout);
+        else {
+            fputs(text, stdout);
+            fputc('\n', stdout);
+            free(text);
+        }
+        fflush(stdout);
+    }
+    free(line);
+    slots_reset();
+    return 0;
+}

@@ -1,0 +1,629 @@
+// The .NET conformance testee: one JSON request per line on stdin, one JSON response per line on
+// stdout (tests/conformance/PROTOCOL.md). Every kv.* / blob.* op goes through the public API of the
+// Cairn package (KvStore, BlobStore, ExecResponse); the checks made here are only those .NET's static
+// types make at compile time (a wrong-typed key, handle or option cannot reach the API: CAIRN_TYPE),
+// in the same order as the C reference testee, so multi-fault requests get the same answer.
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cairn;
+
+namespace CairnConformance;
+
+/// <summary>A failure the testee itself detects (argument decoding), with the neutral error name.</summary>
+internal sealed class TesteeError : Exception
+{
+    public TesteeError(CairnErrorCode code, string message) : base(message) { Code = code; }
+    public CairnErrorCode Code { get; }
+}
+
+internal static class Program
+{
+    private static readonly JsonSerializerOptions Out = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        WriteIndented = false,
+    };
+
+    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
+
+    private sealed class Slot
+    {
+        public KvStore? Kv;
+        public BlobStore? Blob;
+        public bool Closed = true;
+        public bool Subscribed;
+        public List<JsonNode?> Events = new();
+    }
+
+    private static readonly Dictionary<string, Slot> Slots = new(StringComparer.Ordinal);
+
+    private static int Main()
+    {
+        var stdin = new StreamReader(Console.OpenStandardInput(), new UTF8Encoding(false), false, 1 << 16);
+        using Stream stdout = Console.OpenStandardOutput();
+        string? line;
+        while ((line = stdin.ReadLine()) != null)
+        {
+            if (line.Length == 0) continue;
+            JsonObject resp;
+            try
+            {
+                resp = HandleLine(line);
+            }
+            catch (Exception e) // never die: any surprise is an answer
+            {
+                resp = Error(CairnErrorCode.Internal, "testee: " + e.GetType().Name + ": " + e.Message);
+            }
+            byte[] bytes;
+            try
+            {
+                bytes = JsonSerializer.SerializeToUtf8Bytes(resp, Out);
+            }
+            catch (Exception e)
+            {
+                bytes = JsonSerializer.SerializeToUtf8Bytes(
+                    Error(CairnErrorCode.Internal, "testee: cannot serialise the reply: " + e.Message), Out);
+            }
+            stdout.Write(bytes);
+            stdout.WriteByte((byte)'\n');
+            stdout.Flush();
+        }
+        Reset();
+        return 0;
+    }
+
+    private static JsonObject Error(CairnErrorCode code, string message) =>
+        new() { ["error"] = CairnErrors.NameOf(code), ["message"] = message };
+
+    private static JsonObject Ok(JsonNode? result) => new() { ["ok"] = result };
+
+    private static JsonObject FromResponse(ExecResponse r, Func<JsonNode?> result) =>
+        r.Success ? Ok(result()) : Error(r.ErrorCode, r.Message);
+
+    private static JsonObject HandleLine(string line)
+    {
+        JsonNode? req;
+        try
+        {
+            req = JsonNode.Parse(line);
+        }
+        catch (JsonException e)
+        {
+            return Error(CairnErrorCode.Invalid, "bad request: " + e.Message);
+        }
+        if (req is not JsonObject obj || obj["op"] is not JsonValue opv || opv.GetValueKind() != JsonValueKind.String)
+            return Error(CairnErrorCode.Invalid, "bad request: not an object with a string op");
+        string op = opv.GetValue<string>();
+        JsonNode? argsNode = obj["args"];
+        JsonObject args;
+        if (argsNode is null) args = new JsonObject();
+        else if (argsNode is JsonObject ao) args = ao;
+        else if (Ops.ContainsKey(op)) return Error(CairnErrorCode.Invalid, "args must be an object");
+        else args = new JsonObject();
+
+        if (!Ops.TryGetValue(op, out var fn)) return Error(CairnErrorCode.Unsupported, $"unknown op '{op}'");
+        if (op != "kv.close" && op != "blob.close" && HasNative(args))
+            return Error(CairnErrorCode.Type, $"{op}: an argument has the wrong host type");
+        try
+        {
+            return fn(args);
+        }
+        catch (TesteeError e)
+        {
+            return Error(e.Code, e.Message);
+        }
+    }
+
+    /// <summary>A `$native` anywhere in the arguments (outside a $json document) is a host value of
+    /// the wrong type, which C# rejects at compile time: CAIRN_TYPE before anything else.</summary>
+    private static bool HasNative(JsonNode? v)
+    {
+        if (v is JsonObject o)
+        {
+            if (o.Count == 1 && o.ContainsKey("$native")) return true;
+            if (o.Count == 1 && o.ContainsKey("$json")) return false;
+            foreach (var kv in o) if (HasNative(kv.Value)) return true;
+        }
+        else if (v is JsonArray a)
+        {
+            foreach (var x in a) if (HasNative(x)) return true;
+        }
+        return false;
+    }
+
+    private static readonly Dictionary<string, Func<JsonObject, JsonObject>> Ops = new(StringComparer.Ordinal)
+    {
+        ["reset"] = _ => { Reset(); return Ok(null); },
+        ["sleep"] = Sleep,
+        ["kv.open"] = KvOpen,
+        ["kv.close"] = Close,
+        ["kv.put"] = KvPut,
+        ["kv.get"] = KvGet,
+        ["kv.delete"] = a => { var (db, k) = KvAndKey(a); return FromResponse(db.Delete(k), () => null); },
+        ["kv.contains"] = a => { var (db, k) = KvAndKey(a); var r = db.Contains(k); return FromResponse(r, () => r.Result); },
+        ["kv.count"] = a => { var r = Kv(a).Count(); return FromResponse(r, () => r.Result); },
+        ["kv.keys"] = KvKeys,
+        ["kv.update"] = KvUpdate,
+        ["kv.begin"] = a => FromResponse(Kv(a).Begin(), () => null),
+        ["kv.commit"] = a => FromResponse(Kv(a).Commit(), () => null),
+        ["kv.rollback"] = a => FromResponse(Kv(a).Rollback(), () => null),
+        ["kv.sync"] = a => FromResponse(Kv(a).Sync(), () => null),
+        ["kv.reclaim"] = a => FromResponse(Kv(a).Reclaim(), () => null),
+        ["kv.stats"] = KvStatsOp,
+        ["blob.open"] = BlobOpen,
+        ["blob.close"] = Close,
+        ["blob.create"] = a =>
+        {
+            var s = Blob(a).Store;
+            byte[] data = Data(a);
+            var r = s.Create(data);
+            return FromResponse(r, () => r.Result);
+        },
+        ["blob.reserve_next_key"] = a => { var r = Blob(a).Store.ReserveNextKey(); return FromResponse(r, () => r.Result); },
+        ["blob.create_with_key"] = a =>
+        {
+            var s = Blob(a).Store;
+            uint key = BlobKey(a);
+            byte[] data = Data(a);
+            return FromResponse(s.Create(key, data), () => null);
+        },
+        ["blob.read"] = a =>
+        {
+            var s = Blob(a).Store;
+            var r = s.Read(BlobKey(a));
+            return FromResponse(r, () => Hex(r.Result!));
+        },
+        ["blob.update"] = a =>
+        {
+            var s = Blob(a).Store;
+            uint key = BlobKey(a);
+            byte[] data = Data(a);
+            return FromResponse(s.Update(key, data), () => null);
+        },
+        ["blob.delete"] = a => { var s = Blob(a).Store; return FromResponse(s.Delete(BlobKey(a)), () => null); },
+        ["blob.exists"] = a => { var s = Blob(a).Store; var r = s.Exists(BlobKey(a)); return FromResponse(r, () => r.Result); },
+        ["blob.count"] = a => { var r = Blob(a).Store.Count(); return FromResponse(r, () => r.Result); },
+        ["blob.keys"] = a =>
+        {
+            var r = Blob(a).Store.Keys();
+            return FromResponse(r, () =>
+            {
+                var arr = new JsonArray();
+                foreach (uint k in r.Result!) arr.Add(k);
+                return arr;
+            });
+        },
+        ["blob.flush"] = a => FromResponse(Blob(a).Store.Flush(), () => null),
+        ["blob.compact"] = a => FromResponse(Blob(a).Store.Compact(), () => null),
+        ["blob.begin"] = a => FromResponse(Blob(a).Store.Begin(), () => null),
+        ["blob.commit"] = a => FromResponse(Blob(a).Store.Commit(), () => null),
+        ["blob.rollback"] = a => FromResponse(Blob(a).Store.Rollback(), () => null),
+        ["blob.stats"] = BlobStatsOp,
+        ["blob.subscribe"] = BlobSubscribe,
+        ["blob.events"] = a =>
+        {
+            var (slot, _) = Blob(a);
+            var arr = new JsonArray();
+            foreach (var e in slot.Events) arr.Add(e);
+            slot.Events = new List<JsonNode?>();
+            return Ok(arr);
+        },
+    };
+
+    // ---- argument decoding (the same checks, in the same order, as the C reference) ----------------
+
+    private static TesteeError Err(CairnErrorCode code, string message) => new(code, message);
+
+    private static string GetString(JsonObject a, string name)
+    {
+        if (!a.TryGetPropertyValue(name, out JsonNode? v)) throw Err(CairnErrorCode.Invalid, $"missing argument '{name}'");
+        if (v is JsonValue jv && jv.GetValueKind() == JsonValueKind.String) return jv.GetValue<string>();
+        throw Err(CairnErrorCode.Type, $"{name}: expected a string");
+    }
+
+    private static long GetInt(JsonNode? v, string what, long lo, long hi)
+    {
+        if (v is not JsonValue jv || jv.GetValueKind() != JsonValueKind.Number || !jv.TryGetValue(out long n))
+        {
+            // An integral number out of the long range is still an integer: out of range.
+            if (v is JsonValue big && big.GetValueKind() == JsonValueKind.Number &&
+                decimal.TryParse(big.ToJsonString(), System.Globalization.NumberStyles.Integer,
+                                 System.Globalization.CultureInfo.InvariantCulture, out _))
+                throw Err(CairnErrorCode.Invalid, $"{what}: {big.ToJsonString()} out of range");
+            throw Err(CairnErrorCode.Type, $"{what}: expected an integer");
+        }
+        if (jv.ToJsonString().IndexOfAny(new[] { '.', 'e', 'E' }) >= 0)
+            throw Err(CairnErrorCode.Type, $"{what}: expected an integer");
+        if (n < lo || n > hi) throw Err(CairnErrorCode.Invalid, $"{what}: {n} out of range");
+        return n;
+    }
+
+    private static bool GetBool(JsonNode? v, string what)
+    {
+        if (v is JsonValue jv && (jv.GetValueKind() == JsonValueKind.True || jv.GetValueKind() == JsonValueKind.False))
+            return jv.GetValue<bool>();
+        throw Err(CairnErrorCode.Type, $"{what}: expected a bool");
+    }
+
+    private static SyncMode GetSync(JsonNode? v)
+    {
+        if (v is not JsonValue jv || jv.GetValueKind() != JsonValueKind.String)
+            throw Err(CairnErrorCode.Type, "sync: expected a string");
+        return jv.GetValue<string>() switch
+        {
+            "none" => SyncMode.None,
+            "commit" => SyncMode.Commit,
+            "group" => SyncMode.Group,
+            var s => throw Err(CairnErrorCode.Invalid, $"sync: unknown mode '{s}'"),
+        };
+    }
+
+    private static byte[] HexDecode(JsonNode? h, string what)
+    {
+        if (h is not JsonValue jv || jv.GetValueKind() != JsonValueKind.String)
+            throw Err(CairnErrorCode.Invalid, $"{what}: $bytes must be a hex string");
+        string s = jv.GetValue<string>();
+        if (s.Length % 2 != 0) throw Err(CairnErrorCode.Invalid, "hex string of odd length");
+        try
+        {
+            return Convert.FromHexString(s);
+        }
+        catch (FormatException)
+        {
+            throw Err(CairnErrorCode.Invalid, "bad hex digit");
+        }
+    }
+
+    private static bool IsTagged(JsonNode? v, string tag) => v is JsonObject o && o.Count == 1 && o.ContainsKey(tag);
+
+    /// <summary>Bytes from a string (its UTF-8), {"$bytes"} or {"$repeat"}; isText tells which.</summary>
+    private static byte[] GetBytes(JsonNode? v, string what, out bool isText)
+    {
+        isText = false;
+        if (v is JsonValue jv && jv.GetValueKind() == JsonValueKind.String)
+        {
+            isText = true;
+            try { return StrictUtf8.GetBytes(jv.GetValue<string>()); }
+            catch (EncoderFallbackException) { throw Err(CairnErrorCode.Invalid, $"{what}: not valid UTF-16"); }
+        }
+        if (IsTagged(v, "$bytes")) return HexDecode(v!["$bytes"], what);
+        if (IsTagged(v, "$repeat"))
+        {
+            JsonNode? r = v!["$repeat"];
+            JsonNode? h = r is JsonObject ro ? ro["hex"] : null;
+            JsonNode? c = r is JsonObject ro2 ? ro2["count"] : null;
+            if (h is not JsonValue hv || hv.GetValueKind() != JsonValueKind.String ||
+                c is not JsonValue cv || cv.GetValueKind() != JsonValueKind.Number ||
+                !cv.TryGetValue(out long count) || count < 0)
+                throw Err(CairnErrorCode.Invalid, $"{what}: $repeat needs hex and a count >= 0");
+            byte[] pat = HexDecode(h, what);
+            if (pat.Length > 0 && count > Array.MaxLength / pat.Length)
+                throw Err(CairnErrorCode.TooBig, $"{what}: $repeat too large");
+            var outBytes = new byte[pat.Length * count];
+            for (long i = 0; i < count; i++) pat.CopyTo(outBytes, i * pat.Length);
+            return outBytes;
+        }
+        throw Err(CairnErrorCode.Type, $"{what}: wrong type");
+    }
+
+    private static byte[] Key(JsonObject a, string name)
+    {
+        if (!a.TryGetPropertyValue(name, out JsonNode? v)) throw Err(CairnErrorCode.Invalid, $"missing argument '{name}'");
+        return GetBytes(v, name, out _);
+    }
+
+    /// <summary>A KV value as the host type the binding maps to its kind: string, byte[] or JsonNode.</summary>
+    private static KvValue Value(JsonObject a)
+    {
+        if (!a.TryGetPropertyValue("value", out JsonNode? v)) throw Err(CairnErrorCode.Invalid, "missing argument 'value'");
+        object? host;
+        if (IsTagged(v, "$json")) host = JsonDoc(v!["$json"]);
+        else
+        {
+            byte[] b = GetBytes(v, "value", out bool isText);
+            host = isText ? ((JsonValue)v!).GetValue<string>() : b;
+        }
+        // The binding's own dynamic mapping of host values (byte[] -> BYTES, string -> TEXT, JsonNode -> JSON).
+        var r = KvValue.FromObject(host);
+        if (!r.Success) throw Err(r.ErrorCode, r.Message);
+        return r.Result!;
+    }
+
+    /// <summary>A $json document as a host JsonNode; JSON null is a JSON document too.</summary>
+    private static object JsonDoc(JsonNode? doc) =>
+        doc is null ? JsonDocument.Parse("null").RootElement.Clone() : doc.DeepClone();
+
+    private static byte[] Data(JsonObject a)
+    {
+        if (!a.TryGetPropertyValue("data", out JsonNode? v)) throw Err(CairnErrorCode.Invalid, "missing argument 'data'");
+        return GetBytes(v, "data", out _);
+    }
+
+    private static uint BlobKey(JsonObject a)
+    {
+        if (!a.TryGetPropertyValue("key", out JsonNode? v)) throw Err(CairnErrorCode.Invalid, "missing argument 'key'");
+        return (uint)GetInt(v, "key", 0, uint.MaxValue);
+    }
+
+    // ---- handles --------------------------------------------------------------------------------------
+
+    private static Slot SlotGet(JsonObject a, bool blob)
+    {
+        string name = GetString(a, "handle");
+        if (!Slots.TryGetValue(name, out Slot? s)) throw Err(CairnErrorCode.Invalid, $"no handle named '{name}'");
+        if ((blob ? s.Blob : (object?)s.Kv) is null) throw Err(CairnErrorCode.Type, $"handle '{name}' is of another engine");
+        if (s.Closed)
+        {
+            // Ask the binding: a disposed store answers CAIRN_CLOSED (before any argument is decoded,
+            // as in the reference).
+            ExecResponse r = blob ? s.Blob!.Count() : s.Kv!.Count();
+            if (!r.Success) throw Err(r.ErrorCode, r.Message);
+        }
+        return s;
+    }
+
+    // A closed slot keeps its disposed store: the binding itself answers CAIRN_CLOSED.
+    private static KvStore Kv(JsonObject a) => SlotGet(a, false).Kv!;
+
+    private static (Slot Slot, BlobStore Store) Blob(JsonObject a)
+    {
+        Slot s = SlotGet(a, true);
+        return (s, s.Blob!);
+    }
+
+    private static (KvStore, byte[]) KvAndKey(JsonObject a)
+    {
+        KvStore db = Kv(a);
+        return (db, Key(a, "key"));
+    }
+
+    private static Slot SlotForOpen(string name)
+    {
+        if (Slots.TryGetValue(name, out Slot? s))
+        {
+            if (!s.Closed) throw Err(CairnErrorCode.Invalid, $"handle '{name}' is already open");
+            return s;
+        }
+        return new Slot();
+    }
+
+    private static JsonObject Close(JsonObject a)
+    {
+        string name = GetString(a, "handle");
+        if (!Slots.TryGetValue(name, out Slot? s)) throw Err(CairnErrorCode.Invalid, $"no handle named '{name}'");
+        CloseSlot(s);
+        return Ok(null);
+    }
+
+    private static void CloseSlot(Slot s)
+    {
+        s.Kv?.Dispose();
+        s.Blob?.Dispose();
+        s.Closed = true;
+        s.Subscribed = false;
+        s.Events = new List<JsonNode?>();
+    }
+
+    private static void Reset()
+    {
+        foreach (Slot s in Slots.Values) CloseSlot(s);
+        Slots.Clear();
+    }
+
+    private static JsonObject Sleep(JsonObject a)
+    {
+        long ms = GetInt(a["ms"], "ms", 0, 600000);
+        System.Threading.Thread.Sleep((int)ms);
+        return Ok(null);
+    }
+
+    // ---- KV ---------------------------------------------------------------------------------------------
+
+    private static JsonObject KvOpen(JsonObject a)
+    {
+        string name = GetString(a, "handle");
+        string path = GetString(a, "path");
+        var o = new KvOptions();
+        if (a["options"] is JsonNode opts)
+        {
+            if (opts is not JsonObject oo) throw Err(CairnErrorCode.Type, "options: expected an object");
+            foreach (var (k, v) in oo)
+            {
+                switch (k)
+                {
+                    case "create": o.Create = GetBool(v, k); break;
+                    case "read_only": o.ReadOnly = GetBool(v, k); break;
+                    case "sync": o.Sync = GetSync(v); break;
+                    case "max_file_size": o.MaxFileSize = (ulong)GetInt(v, k, 0, long.MaxValue); break;
+                    case "lock_timeout_ms": o.LockTimeout = TimeSpan.FromMilliseconds(GetInt(v, k, 0, uint.MaxValue)); break;
+                    default: throw Err(CairnErrorCode.Invalid, $"options: unknown option '{k}'");
+                }
+            }
+        }
+        Slot s = SlotForOpen(name);
+        var r = KvStore.Open(path, o);
+        if (!r.Success) return Error(r.ErrorCode, r.Message);
+        s.Kv = r.Result;
+        s.Blob = null;
+        s.Closed = false;
+        Slots[name] = s;
+        return Ok(null);
+    }
+
+    private static JsonObject KvPut(JsonObject a)
+    {
+        KvStore db = Kv(a);
+        a.TryGetPropertyValue("expire_at_ms", out JsonNode? exp);
+        a.TryGetPropertyValue("ttl_ms", out JsonNode? ttl);
+        bool hasExp = a.ContainsKey("expire_at_ms"), hasTtl = a.ContainsKey("ttl_ms");
+        if (hasExp && hasTtl) throw Err(CairnErrorCode.Invalid, "give expire_at_ms or ttl_ms, not both");
+        DateTimeOffset? at = null;
+        if (hasExp)
+        {
+            long ms = GetInt(exp, "expire_at_ms", long.MinValue, long.MaxValue);
+            // 0 is "never" in the protocol (as in the C API); anything else is a point in time.
+            if (ms != 0)
+            {
+                if (ms < DateTimeOffset.MinValue.ToUnixTimeMilliseconds() || ms > DateTimeOffset.MaxValue.ToUnixTimeMilliseconds())
+                    throw Err(CairnErrorCode.Invalid, $"expire_at_ms: {ms} out of range");
+                at = DateTimeOffset.FromUnixTimeMilliseconds(ms);
+            }
+        }
+        else if (hasTtl)
+        {
+            long ttlMs = GetInt(ttl, "ttl_ms", 0, long.MaxValue / 2);
+            long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            at = DateTimeOffset.FromUnixTimeMilliseconds(Math.Min(now + ttlMs, DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()));
+        }
+        byte[] key = Key(a, "key");
+        KvValue value = Value(a);
+        return FromResponse(db.Put(key, value, at), () => null);
+    }
+
+    private static JsonObject KvGet(JsonObject a)
+    {
+        var (db, key) = KvAndKey(a);
+        var r = db.Get(key);
+        if (r.ErrorCode == CairnErrorCode.NotFound) return Ok(null); // missing: null
+        if (!r.Success) return Error(r.ErrorCode, r.Message);
+        return ValueJson(r.Result!);
+    }
+
+    /// <summary>A value read back: text -> string, bytes -> {"$bytes"}, JSON -> {"$json": doc}.</summary>
+    private static JsonObject ValueJson(KvValue v)
+    {
+        switch (v.Kind)
+        {
+            case CairnKind.Text:
+                try { return Ok(StrictUtf8.GetString(v.Span)); }
+                catch (DecoderFallbackException) { return Error(CairnErrorCode.Corrupt, "text value is not valid UTF-8"); }
+            case CairnKind.Json:
+                try { return Ok(new JsonObject { ["$json"] = v.AsJson() }); }
+                catch (JsonException e) { return Error(CairnErrorCode.Corrupt, "JSON value does not parse: " + e.Message); }
+                catch (DecoderFallbackException) { return Error(CairnErrorCode.Corrupt, "JSON value is not valid UTF-8"); }
+            default:
+                return Ok(Hex(v.Span));
+        }
+    }
+
+    private static JsonObject Hex(ReadOnlySpan<byte> b) => new() { ["$bytes"] = Convert.ToHexStringLower(b) };
+
+    private static JsonNode KeyJson(byte[] k)
+    {
+        try { return JsonValue.Create(StrictUtf8.GetString(k)); }
+        catch (DecoderFallbackException) { return Hex(k); }
+    }
+
+    private static JsonObject KvKeys(JsonObject a)
+    {
+        KvStore db = Kv(a);
+        byte[] prefix = a["prefix"] is null ? Array.Empty<byte>() : Key(a, "prefix");
+        var r = db.Keys(prefix);
+        return FromResponse(r, () =>
+        {
+            var arr = new JsonArray();
+            foreach (byte[] k in r.Result!) arr.Add(KeyJson(k));
+            return arr;
+        });
+    }
+
+    private static JsonObject KvUpdate(JsonObject a)
+    {
+        KvStore db = Kv(a);
+        if (!a.TryGetPropertyValue("changes", out JsonNode? ch)) throw Err(CairnErrorCode.Invalid, "missing argument 'changes'");
+        if (!IsTagged(ch, "$json") || ch!["$json"] is not JsonObject changes)
+            throw Err(CairnErrorCode.Type, "changes: expected a JSON object");
+        byte[] key = Key(a, "key");
+        return FromResponse(db.Update(key, (JsonObject)changes.DeepClone()), () => null);
+    }
+
+    private static JsonObject KvStatsOp(JsonObject a)
+    {
+        var r = Kv(a).Stats();
+        return FromResponse(r, () => new JsonObject
+        {
+            ["keys"] = r.Result!.Keys,
+            ["data_files"] = r.Result.DataFiles,
+            ["disk_bytes"] = r.Result.DiskBytes,
+            ["live_bytes"] = r.Result.LiveBytes,
+            ["dead_bytes"] = r.Result.DeadBytes,
+            ["in_txn"] = r.Result.InTransaction,
+        });
+    }
+
+    // ---- blob store ---------------------------------------------------------------------------------------
+
+    private static JsonObject BlobOpen(JsonObject a)
+    {
+        string name = GetString(a, "handle");
+        string path = GetString(a, "path");
+        var o = new BlobStoreOptions { Path = path };
+        if (a["options"] is JsonNode opts)
+        {
+            if (opts is not JsonObject oo) throw Err(CairnErrorCode.Type, "options: expected an object");
+            foreach (var (k, v) in oo)
+            {
+                switch (k)
+                {
+                    case "create": o.Create = GetBool(v, k); break;
+                    case "read_only": o.ReadOnly = GetBool(v, k); break;
+                    case "sync": o.Sync = GetSync(v); break;
+                    case "lock_timeout_ms": o.LockTimeout = TimeSpan.FromMilliseconds(GetInt(v, k, 0, uint.MaxValue)); break;
+                    default: throw Err(CairnErrorCode.Invalid, $"options: unknown option '{k}'");
+                }
+            }
+        }
+        Slot s = SlotForOpen(name);
+        var r = BlobStore.Open(o);
+        if (!r.Success) return Error(r.ErrorCode, r.Message);
+        s.Blob = r.Result;
+        s.Kv = null;
+        s.Closed = false;
+        s.Subscribed = false;
+        s.Events = new List<JsonNode?>();
+        Slots[name] = s;
+        return Ok(null);
+    }
+
+    private static JsonObject BlobStatsOp(JsonObject a)
+    {
+        var r = Blob(a).Store.Stats();
+        return FromResponse(r, () => new JsonObject
+        {
+            ["entries"] = r.Result!.Entries,
+            ["live_bytes"] = r.Result.LiveBytes,
+            ["free_bytes"] = r.Result.FreeBytes,
+            ["free_entries"] = r.Result.FreeEntries,
+            ["file_size"] = r.Result.FileSize,
+            ["next_key"] = r.Result.NextKey,
+            ["in_txn"] = r.Result.InTransaction,
+        });
+    }
+
+    private static JsonObject BlobSubscribe(JsonObject a)
+    {
+        var (slot, store) = Blob(a);
+        if (store.IsClosed) return Error(CairnErrorCode.Closed, "the blob store is closed (disposed)");
+        if (slot.Subscribed) return Ok(null); // one recorder per handle: never double the events
+        EventHandler<BlobEventArgs> rec = (_, e) => slot.Events.Add(new JsonArray(
+            e.Change switch { BlobChange.Created => "created", BlobChange.Updated => "updated", _ => "deleted" },
+            e.Key, e.OldSize, e.NewSize));
+        try
+        {
+            store.OnCreated += rec;
+            store.OnUpdated += rec;
+            store.OnDeleted += rec;
+        }
+        catch (CairnException e)
+        {
+            return Error(e.ErrorCode, e.Message);
+        }
+        slot.Subscribed = true;
+        return Ok(null);
+    }
+}

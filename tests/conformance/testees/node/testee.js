@@ -1,0 +1,384 @@
+#!/usr/bin/env node
+'use strict';
+// The Node.js testee of the conformance suite (tests/conformance/PROTOCOL.md).
+//
+// Reads one JSON request per line on stdin and answers one JSON line on stdout, through the
+// idiomatic API of the `cairn` package (cairn.KV, cairn.BlobStore), mapping its errors back to
+// the neutral error name (their .code). It never dies on bad input.
+//
+// `$native` arguments become a JS value of the named type; where that type is *valid* for the
+// slot in Node (a number blob key, a number option, a number / boolean / null / array as a KV
+// value: Node stores those as JSON), a value Node cannot accept there (a Symbol) is used instead,
+// since the protocol's meaning is "a host value of the wrong type".
+//
+// The package is found at $CAIRN_NODE_PACKAGE, else at bindings/node of this source tree.
+
+const path = require('path');
+const readline = require('readline');
+
+const cairn = require(process.env.CAIRN_NODE_PACKAGE ||
+  path.resolve(__dirname, '..', '..', '..', '..', 'bindings', 'node'));
+
+const NATIVE = {
+  int: () => 42,
+  float: () => 1.5,
+  bool: () => true,
+  null: () => null,
+  list: () => [1, 2],
+  object: () => function notSerializable() {},
+};
+const WRONG = Symbol('wrong type'); // no Cairn slot accepts a Symbol
+
+class Fail extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const isTagged = (v, tag) =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && tag in v;
+
+function native(v, valid = []) {
+  const kind = v.$native;
+  if (typeof kind !== 'string' || !Object.prototype.hasOwnProperty.call(NATIVE, kind)) {
+    throw new Fail('CAIRN_INVALID', `unknown $native kind ${JSON.stringify(kind)}`);
+  }
+  return valid.includes(kind) ? WRONG : NATIVE[kind]();
+}
+
+function hexBytes(h, what) {
+  if (typeof h !== 'string' || h.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(h)) {
+    throw new Fail('CAIRN_INVALID', `${what}: $bytes must be a hex string`);
+  }
+  return Buffer.from(h, 'hex');
+}
+
+// A key / blob data argument: string (UTF-8), $bytes, $repeat or $native.
+function asBytes(v, what, nativeValid = []) {
+  if (typeof v === 'string') return v;
+  if (isTagged(v, '$bytes')) return hexBytes(v.$bytes, what);
+  if (isTagged(v, '$repeat')) {
+    const r = v.$repeat;
+    if (r === null || typeof r !== 'object' || !Number.isInteger(r.count) || r.count < 0) {
+      throw new Fail('CAIRN_INVALID', `${what}: $repeat needs hex and a count >= 0`);
+    }
+    const unit = hexBytes(r.hex, what);
+    return Buffer.alloc(unit.length * r.count, unit.length ? unit : undefined);
+  }
+  if (isTagged(v, '$native')) return native(v, nativeValid);
+  return v; // any other JSON value goes to the binding as the host value it is: the binding judges
+}
+
+// A KV value argument -> [value, put options].
+function valueArg(v) {
+  if (isTagged(v, '$json')) return [v.$json, { kind: 'json' }];
+  if (isTagged(v, '$native')) return [native(v, ['int', 'float', 'bool', 'null', 'list']), undefined];
+  return [asBytes(v, 'value'), undefined];
+}
+
+const hexOut = (b) => ({ $bytes: Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex') });
+const keyOut = (k) => (typeof k === 'string' ? k : hexOut(k));
+
+function valueOut(r) {
+  switch (r.kind) {
+    case 'text': return r.value;
+    case 'json': return { $json: r.value };
+    case 'native': throw new Fail('CAIRN_UNSUPPORTED', 'a language-native (pickled) value');
+    default: return hexOut(r.value);
+  }
+}
+
+const OPTION_NAMES = {
+  create: 'create', read_only: 'readOnly', sync: 'sync', max_file_size: 'maxFileSize',
+  lock_timeout_ms: 'lockTimeoutMs',
+};
+const NUMBER_OPTIONS = new Set(['max_file_size', 'lock_timeout_ms']);
+
+function options(args) {
+  let o = args.options;
+  if (o === undefined || o === null) return undefined;
+  if (isTagged(o, '$native')) o = native(o, ['null']);
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) return o; // the binding rejects it
+  const out = {};
+  for (const [k, v0] of Object.entries(o)) {
+    let v = v0;
+    if (isTagged(v, '$native')) v = native(v, NUMBER_OPTIONS.has(k) ? ['int'] : k === 'sync' ? [] : ['bool']);
+    out[OPTION_NAMES[k] || k] = v;
+  }
+  return out;
+}
+
+class Testee {
+  constructor() {
+    this.handles = new Map(); // name -> { engine, h }
+    this.events = new Map(); // name -> recorded events
+  }
+
+  reset() {
+    for (const { h } of this.handles.values()) {
+      try {
+        h.close();
+      } catch (_) {
+        // closing is best effort here
+      }
+    }
+    this.handles.clear();
+    this.events.clear();
+  }
+
+  name(a) {
+    if (!('handle' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'handle'");
+    if (typeof a.handle !== 'string') throw new Fail('CAIRN_TYPE', 'handle: expected a string');
+    return a.handle;
+  }
+
+  get(a, engine) {
+    const name = this.name(a);
+    const e = this.handles.get(name);
+    if (!e) throw new Fail('CAIRN_INVALID', `no handle named ${JSON.stringify(name)}`);
+    if (e.engine !== engine) throw new Fail('CAIRN_TYPE', `handle ${JSON.stringify(name)} is of another engine`);
+    return e.h; // a closed handle throws CAIRN_CLOSED itself
+  }
+
+  open(a, engine, Cls) {
+    const name = this.name(a);
+    const old = this.handles.get(name);
+    if (old && !old.h.closed) throw new Fail('CAIRN_INVALID', `handle ${JSON.stringify(name)} is already open`);
+    if (!('path' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'path'");
+    let p = a.path;
+    if (isTagged(p, '$native')) p = native(p);
+    const h = new Cls(p, options(a));
+    this.handles.set(name, { engine, h });
+    this.events.delete(name);
+    return null;
+  }
+
+  close(a) {
+    const name = this.name(a);
+    const e = this.handles.get(name);
+    if (!e) throw new Fail('CAIRN_INVALID', `no handle named ${JSON.stringify(name)}`);
+    e.h.close();
+    return null;
+  }
+
+  key(a, field = 'key') {
+    if (!(field in a)) throw new Fail('CAIRN_INVALID', `missing argument '${field}'`);
+    return asBytes(a[field], field);
+  }
+
+  // -- KV ---------------------------------------------------------------------------------------
+  'kv.open'(a) { return this.open(a, 'kv', cairn.KV); }
+  'kv.close'(a) { return this.close(a); }
+
+  'kv.put'(a) {
+    const db = this.get(a, 'kv');
+    if ('expire_at_ms' in a && 'ttl_ms' in a) throw new Fail('CAIRN_INVALID', 'give expire_at_ms or ttl_ms, not both');
+    const opts = {};
+    if ('expire_at_ms' in a) {
+      if (!Number.isInteger(a.expire_at_ms)) throw new Fail('CAIRN_TYPE', 'expire_at_ms: expected an integer');
+      opts.expireAt = a.expire_at_ms;
+    } else if ('ttl_ms' in a) {
+      if (!Number.isInteger(a.ttl_ms)) throw new Fail('CAIRN_TYPE', 'ttl_ms: expected an integer');
+      if (a.ttl_ms < 0) throw new Fail('CAIRN_INVALID', 'ttl_ms: must be >= 0');
+      opts.ttl = a.ttl_ms;
+    }
+    const key = this.key(a);
+    if (!('value' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'value'");
+    const [value, vopts] = valueArg(a.value);
+    const all = Object.assign(opts, vopts);
+    db.put(key, value, Object.keys(all).length ? all : undefined);
+    return null;
+  }
+
+  'kv.get'(a) {
+    const db = this.get(a, 'kv');
+    const r = db.getTyped(this.key(a));
+    return r === undefined ? null : valueOut(r);
+  }
+
+  'kv.delete'(a) {
+    this.get(a, 'kv').delete(this.key(a));
+    return null;
+  }
+
+  'kv.contains'(a) { return this.get(a, 'kv').has(this.key(a)); }
+  'kv.count'(a) { return this.get(a, 'kv').count(); }
+
+  'kv.keys'(a) {
+    const db = this.get(a, 'kv');
+    const prefix = a.prefix !== undefined && a.prefix !== null ? this.key(a, 'prefix') : undefined;
+    return db.keys(prefix).map(keyOut);
+  }
+
+  'kv.update'(a) {
+    const db = this.get(a, 'kv');
+    if (!('changes' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'changes'");
+    let ch = a.changes;
+    if (isTagged(ch, '$json')) ch = ch.$json;
+    else if (isTagged(ch, '$native')) ch = native(ch);
+    db.update(this.key(a), ch);
+    return null;
+  }
+
+  'kv.begin'(a) { this.get(a, 'kv').begin(); return null; }
+  'kv.commit'(a) { this.get(a, 'kv').commit(); return null; }
+  'kv.rollback'(a) { this.get(a, 'kv').rollback(); return null; }
+  'kv.sync'(a) { this.get(a, 'kv').sync(); return null; }
+  'kv.reclaim'(a) { this.get(a, 'kv').reclaim(); return null; }
+
+  'kv.stats'(a) {
+    const s = this.get(a, 'kv').stats();
+    return {
+      keys: s.keys, data_files: s.dataFiles, disk_bytes: s.diskBytes, live_bytes: s.liveBytes,
+      dead_bytes: s.deadBytes, in_txn: s.inTxn,
+    };
+  }
+
+  // -- blob -------------------------------------------------------------------------------------
+  'blob.open'(a) { return this.open(a, 'blob', cairn.BlobStore); }
+  'blob.close'(a) { return this.close(a); }
+
+  data(a) {
+    if (!('data' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'data'");
+    return asBytes(a.data, 'data');
+  }
+
+  blobKey(a) {
+    if (!('key' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'key'");
+    return isTagged(a.key, '$native') ? native(a.key, ['int']) : a.key;
+  }
+
+  'blob.create'(a) {
+    const st = this.get(a, 'blob');
+    return st.create(this.data(a));
+  }
+
+  'blob.reserve_next_key'(a) { return this.get(a, 'blob').reserveNextKey(); }
+
+  'blob.create_with_key'(a) {
+    const st = this.get(a, 'blob');
+    st.createWithKey(this.blobKey(a), this.data(a));
+    return null;
+  }
+
+  'blob.read'(a) {
+    const st = this.get(a, 'blob');
+    return hexOut(st.read(this.blobKey(a)));
+  }
+
+  'blob.update'(a) {
+    const st = this.get(a, 'blob');
+    st.update(this.blobKey(a), this.data(a));
+    return null;
+  }
+
+  'blob.delete'(a) {
+    const st = this.get(a, 'blob');
+    st.delete(this.blobKey(a));
+    return null;
+  }
+
+  'blob.exists'(a) {
+    const st = this.get(a, 'blob');
+    return st.exists(this.blobKey(a));
+  }
+
+  'blob.count'(a) { return this.get(a, 'blob').count(); }
+  'blob.keys'(a) { return this.get(a, 'blob').keys(); }
+  'blob.flush'(a) { this.get(a, 'blob').flush(); return null; }
+  'blob.compact'(a) { this.get(a, 'blob').compact(); return null; }
+  'blob.begin'(a) { this.get(a, 'blob').begin(); return null; }
+  'blob.commit'(a) { this.get(a, 'blob').commit(); return null; }
+  'blob.rollback'(a) { this.get(a, 'blob').rollback(); return null; }
+
+  'blob.stats'(a) {
+    const s = this.get(a, 'blob').stats();
+    return {
+      entries: s.entries, live_bytes: s.liveBytes, free_bytes: s.freeBytes, free_entries: s.freeEntries,
+      file_size: s.fileSize, next_key: s.nextKey, in_txn: s.inTxn,
+    };
+  }
+
+  'blob.subscribe'(a) {
+    const st = this.get(a, 'blob');
+    const name = this.name(a);
+    if (this.events.has(name)) return null; // one recorder per handle
+    const rec = [];
+    this.events.set(name, rec);
+    st.on('created', (key, size) => rec.push(['created', key, 0, size]));
+    st.on('updated', (key, oldSize, newSize) => rec.push(['updated', key, oldSize, newSize]));
+    st.on('deleted', (key, oldSize) => rec.push(['deleted', key, oldSize, 0]));
+    return null;
+  }
+
+  'blob.events'(a) {
+    // A recorder of this testee, not a binding call: a closed store has no events to give.
+    if (this.get(a, 'blob').closed) throw new cairn.errors.Closed('blob store handle is closed');
+    const rec = this.events.get(this.name(a)) || [];
+    return rec.splice(0, rec.length);
+  }
+
+  // -- common -----------------------------------------------------------------------------------
+  reset_() { this.reset(); return null; }
+
+  sleep_(a) {
+    const ms = a.ms === undefined ? 0 : a.ms;
+    if (typeof ms !== 'number' || !(ms >= 0)) throw new Fail('CAIRN_INVALID', 'sleep: ms must be a number >= 0');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    return null;
+  }
+
+  handle(line) {
+    let req;
+    try {
+      req = JSON.parse(line);
+    } catch (e) {
+      return { error: 'CAIRN_INVALID', message: `request is not JSON: ${e.message}` };
+    }
+    if (req === null || typeof req !== 'object' || typeof req.op !== 'string') {
+      return { error: 'CAIRN_INVALID', message: 'request needs an op' };
+    }
+    let args = req.args === undefined || req.args === null ? {} : req.args;
+    if (typeof args !== 'object' || Array.isArray(args)) return { error: 'CAIRN_INVALID', message: 'args must be an object' };
+    const op = req.op === 'reset' || req.op === 'sleep' ? req.op + '_' : req.op;
+    const fn = op.includes('.') || op.endsWith('_') ? Testee.prototype[op] : undefined;
+    if (typeof fn !== 'function') return { error: 'CAIRN_UNSUPPORTED', message: `unknown op ${JSON.stringify(req.op)}` };
+    try {
+      const r = fn.call(this, args);
+      return { ok: r === undefined ? null : r };
+    } catch (e) {
+      if (e && typeof e.code === 'string' && e.code.startsWith('CAIRN_')) {
+        return { error: e.code, message: String(e.message) };
+      }
+      // A binding bug: visible in the report, never a crash.
+      const name = e && e.constructor ? e.constructor.name : typeof e;
+      return { error: 'NODE_' + name, message: e && e.stack ? e.stack.split('\n').slice(0, 4).join(' | ') : String(e) };
+    }
+  }
+}
+
+async function main() {
+  const t = new Testee();
+  const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false });
+  for await (const raw of rl) {
+    const line = raw.trim();
+    if (!line) continue;
+    const resp = t.handle(line);
+    let s;
+    try {
+      s = JSON.stringify(resp);
+    } catch (e) {
+      s = JSON.stringify({ error: 'CAIRN_INTERNAL', message: `unserialisable result: ${e.message}` });
+    }
+    process.stdout.write(s + '\n');
+  }
+  t.reset();
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`testee: ${e && e.stack}\n`);
+    process.exit(1);
+  });

@@ -1,0 +1,437 @@
+#!/usr/bin/env python3
+"""The Python testee of the conformance suite (tests/conformance/PROTOCOL.md).
+
+Reads one JSON request per line on stdin and answers one JSON line on stdout, through the
+idiomatic API of the `cairn` package (cairn.KV, cairn.BlobStore), mapping its exceptions back to
+the neutral error NAME (`.name` of cairn.Error). It never dies on bad input.
+
+`$native` arguments become a Python value of the named type; where that type is *valid* for the
+slot in Python (an int blob key, an int option, a list or number as a KV value: Python stores
+those as JSON), a value Python cannot accept there (a set) is used instead, since the protocol's
+meaning is "a host value of the wrong type".
+"""
+
+import json
+import sys
+import time
+import traceback
+
+import cairn
+
+NATIVE = {"int": 42, "float": 1.5, "bool": True, "null": None, "list": [1, 2], "object": object()}
+WRONG = {1, 2}  # a set: no Cairn slot accepts one
+
+
+class Fail(Exception):
+    """A testee-level error (bad request) with a neutral name."""
+
+    def __init__(self, name, message):
+        super().__init__(message)
+        self.name = name
+
+
+def is_tagged(v, tag):
+    return isinstance(v, dict) and len(v) == 1 and tag in v
+
+
+def native(v, valid=()):
+    """The host value for {"$native": kind}; a set when that kind is valid in this slot."""
+    kind = v["$native"]
+    if kind not in NATIVE:
+        raise Fail("CAIRN_INVALID", "unknown $native kind %r" % (kind,))
+    value = NATIVE[kind]
+    if kind in valid:
+        return WRONG
+    return value
+
+
+def hexbytes(h, what):
+    if not isinstance(h, str):
+        raise Fail("CAIRN_INVALID", "%s: $bytes must be a hex string" % what)
+    try:
+        return bytes.fromhex(h)
+    except ValueError:
+        raise Fail("CAIRN_INVALID", "%s: bad hex" % what) from None
+
+
+def as_bytes(v, what, allow_text=True, native_valid=()):
+    """A key / blob data argument: string (UTF-8), $bytes, $repeat, or $native."""
+    if isinstance(v, str) and allow_text:
+        return v  # the binding takes str for keys (UTF-8)
+    if is_tagged(v, "$bytes"):
+        return hexbytes(v["$bytes"], what)
+    if is_tagged(v, "$repeat"):
+        r = v["$repeat"]
+        if not isinstance(r, dict) or not isinstance(r.get("count"), int) or r["count"] < 0:
+            raise Fail("CAIRN_INVALID", "%s: $repeat needs hex and a count >= 0" % what)
+        return hexbytes(r.get("hex"), what) * r["count"]
+    if is_tagged(v, "$native"):
+        return native(v, native_valid)
+    return v  # any other JSON value is passed on as the host value it is: the binding judges it
+
+
+def value_arg(v):
+    """A KV value argument -> (python value, kind name or None)."""
+    if is_tagged(v, "$json"):
+        return v["$json"], "json"
+    if is_tagged(v, "$native"):
+        return native(v, valid=("int", "float", "bool", "null", "list")), None
+    if isinstance(v, str):
+        return v, None
+    if is_tagged(v, "$bytes") or is_tagged(v, "$repeat"):
+        return as_bytes(v, "value"), None
+    return WRONG, None  # an untagged number, list, object...: not a typed value
+
+
+def blob_data(v):
+    if isinstance(v, str):
+        return v.encode("utf-8")
+    return as_bytes(v, "data")
+
+
+def blob_key(args):
+    if "key" not in args:
+        raise Fail("CAIRN_INVALID", "missing argument 'key'")
+    v = args["key"]
+    if is_tagged(v, "$native"):
+        return native(v, valid=("int",))
+    return v
+
+
+def hexout(b):
+    return {"$bytes": bytes(b).hex()}
+
+
+def key_out(k):
+    return k if isinstance(k, str) else hexout(k)
+
+
+def value_out(value, kind):
+    if kind == "text":
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Fail("CAIRN_CORRUPT", "text value is not valid UTF-8") from None
+        return value
+    if kind == "json":
+        return {"$json": value}
+    if kind == "native":
+        raise Fail("CAIRN_UNSUPPORTED", "pickled value")
+    return hexout(value)
+
+
+def options(args, names):
+    o = args.get("options")
+    if o is None:
+        return {}
+    if is_tagged(o, "$native"):
+        o = native(o)
+    if not isinstance(o, dict):
+        return {"__bad__": o}  # the binding rejects it
+    out = {}
+    for k, v in o.items():
+        if is_tagged(v, "$native"):
+            v = native(v, valid=("int",) if k in ("max_file_size", "lock_timeout_ms") else ())
+        out[k] = v
+    return out
+
+
+class Testee:
+    def __init__(self):
+        self.handles = {}  # name -> (engine, object)
+        self.events = {}  # name -> list of recorded events
+        self.subscribed = set()
+
+    def reset(self):
+        for _, h in self.handles.values():
+            try:
+                h.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self.handles.clear()
+        self.events.clear()
+        self.subscribed.clear()
+
+    # -- handles ---------------------------------------------------------------------------------
+    def _name(self, args):
+        if "handle" not in args:
+            raise Fail("CAIRN_INVALID", "missing argument 'handle'")
+        name = args["handle"]
+        if not isinstance(name, str):
+            raise Fail("CAIRN_TYPE", "handle: expected a string")
+        return name
+
+    def get(self, args, engine):
+        name = self._name(args)
+        if name not in self.handles:
+            raise Fail("CAIRN_INVALID", "no handle named %r" % name)
+        eng, h = self.handles[name]
+        if eng != engine:
+            raise Fail("CAIRN_TYPE", "handle %r is of another engine" % name)
+        return h  # a closed handle raises cairn.ClosedError itself
+
+    def open(self, args, engine, cls, names):
+        name = self._name(args)
+        old = self.handles.get(name)
+        if old is not None and not old[1].closed:
+            raise Fail("CAIRN_INVALID", "handle %r is already open" % name)
+        if "path" not in args:
+            raise Fail("CAIRN_INVALID", "missing argument 'path'")
+        opts = options(args, names)
+        if "__bad__" in opts:
+            raise Fail("CAIRN_TYPE", "options: expected an object")
+        h = cls(args["path"], **opts)
+        self.handles[name] = (engine, h)
+        self.events.pop(name, None)
+        self.subscribed.discard(name)
+        return None
+
+    def close(self, args):
+        name = self._name(args)
+        if name not in self.handles:
+            raise Fail("CAIRN_INVALID", "no handle named %r" % name)
+        self.handles[name][1].close()
+        return None
+
+    # -- KV ----------------------------------------------------------------------------------
+    def kv_key(self, args, name="key"):
+        if name not in args:
+            raise Fail("CAIRN_INVALID", "missing argument %r" % name)
+        return as_bytes(args[name], name)
+
+    def op_kv_open(self, a):
+        return self.open(a, "kv", cairn.KV, ())
+
+    def op_kv_close(self, a):
+        return self.close(a)
+
+    def op_kv_put(self, a):
+        db = self.get(a, "kv")
+        if "expire_at_ms" in a and "ttl_ms" in a:
+            raise Fail("CAIRN_INVALID", "give expire_at_ms or ttl_ms, not both")
+        kw = {}
+        if "expire_at_ms" in a:
+            v = a["expire_at_ms"]
+            if type(v) is not int:
+                raise Fail("CAIRN_TYPE", "expire_at_ms: expected an integer")
+            kw["expire_at"] = v
+        elif "ttl_ms" in a:
+            v = a["ttl_ms"]
+            if type(v) is not int:
+                raise Fail("CAIRN_TYPE", "ttl_ms: expected an integer")
+            if v < 0:
+                raise Fail("CAIRN_INVALID", "ttl_ms: must be >= 0")
+            kw["expire"] = v / 1000.0
+        key = self.kv_key(a)
+        if "value" not in a:
+            raise Fail("CAIRN_INVALID", "missing argument 'value'")
+        value, kind = value_arg(a["value"])
+        db.put(key, value, kind=kind, **kw)
+        return None
+
+    def op_kv_get(self, a):
+        db = self.get(a, "kv")
+        r = db.get_typed(self.kv_key(a))
+        if r is None:
+            return None
+        return value_out(*r)
+
+    def op_kv_delete(self, a):
+        db = self.get(a, "kv")
+        del db[self.kv_key(a)]
+        return None
+
+    def op_kv_contains(self, a):
+        db = self.get(a, "kv")
+        return self.kv_key(a) in db
+
+    def op_kv_count(self, a):
+        return len(self.get(a, "kv"))
+
+    def op_kv_keys(self, a):
+        db = self.get(a, "kv")
+        if a.get("prefix") is not None:
+            return [key_out(k) for k in db.keys(prefix=self.kv_key(a, "prefix"))]
+        return [key_out(k) for k in db.keys()]
+
+    def op_kv_update(self, a):
+        db = self.get(a, "kv")
+        if "changes" not in a:
+            raise Fail("CAIRN_INVALID", "missing argument 'changes'")
+        ch = a["changes"]
+        if is_tagged(ch, "$json"):
+            ch = ch["$json"]
+        elif is_tagged(ch, "$native"):
+            ch = native(ch)
+        key = self.kv_key(a)
+        db.update(key, ch)
+        return None
+
+    def op_kv_begin(self, a):
+        self.get(a, "kv").begin()
+
+    def op_kv_commit(self, a):
+        self.get(a, "kv").commit()
+
+    def op_kv_rollback(self, a):
+        self.get(a, "kv").rollback()
+
+    def op_kv_sync(self, a):
+        self.get(a, "kv").sync()
+
+    def op_kv_reclaim(self, a):
+        self.get(a, "kv").reclaim()
+
+    def op_kv_stats(self, a):
+        st = self.get(a, "kv").stats()
+        return {k: st[k] for k in ("keys", "data_files", "disk_bytes", "live_bytes", "dead_bytes", "in_txn")}
+
+    # -- blob --------------------------------------------------------------------------------
+    def op_blob_open(self, a):
+        return self.open(a, "blob", cairn.BlobStore, ())
+
+    def op_blob_close(self, a):
+        return self.close(a)
+
+    def _data(self, a):
+        if "data" not in a:
+            raise Fail("CAIRN_INVALID", "missing argument 'data'")
+        return blob_data(a["data"])
+
+    def op_blob_create(self, a):
+        st = self.get(a, "blob")
+        return st.create(self._data(a))
+
+    def op_blob_reserve_next_key(self, a):
+        return self.get(a, "blob").reserve_next_key()
+
+    def op_blob_create_with_key(self, a):
+        st = self.get(a, "blob")
+        st.create_with_key(blob_key(a), self._data(a))
+
+    def op_blob_read(self, a):
+        st = self.get(a, "blob")
+        return hexout(st[blob_key(a)])
+
+    def op_blob_update(self, a):
+        st = self.get(a, "blob")
+        st.update(blob_key(a), self._data(a))
+
+    def op_blob_delete(self, a):
+        st = self.get(a, "blob")
+        st.delete(blob_key(a))
+
+    def op_blob_exists(self, a):
+        st = self.get(a, "blob")
+        return blob_key(a) in st
+
+    def op_blob_count(self, a):
+        return len(self.get(a, "blob"))
+
+    def op_blob_keys(self, a):
+        return list(self.get(a, "blob"))
+
+    def op_blob_flush(self, a):
+        self.get(a, "blob").flush()
+
+    def op_blob_compact(self, a):
+        self.get(a, "blob").compact()
+
+    def op_blob_begin(self, a):
+        self.get(a, "blob").begin()
+
+    def op_blob_commit(self, a):
+        self.get(a, "blob").commit()
+
+    def op_blob_rollback(self, a):
+        self.get(a, "blob").rollback()
+
+    def op_blob_stats(self, a):
+        st = self.get(a, "blob").stats()
+        return {k: st[k] for k in ("entries", "live_bytes", "free_bytes", "free_entries", "file_size",
+                                   "next_key", "in_txn")}
+
+    def op_blob_subscribe(self, a):
+        st = self.get(a, "blob")
+        if st.closed:
+            raise cairn.ClosedError("BlobStore handle is closed")
+        name = self._name(a)
+        if name in self.subscribed:
+            return None  # one recorder per handle
+        rec = self.events.setdefault(name, [])
+
+        def record(ev):
+            rec.append([ev.name, ev.key, ev.old_size, ev.new_size])
+
+        st.on_created(record)
+        st.on_updated(record)
+        st.on_deleted(record)
+        self.subscribed.add(name)
+        return None
+
+    def op_blob_events(self, a):
+        if self.get(a, "blob").closed:
+            raise cairn.ClosedError("BlobStore handle is closed")
+        rec = self.events.get(self._name(a), [])
+        out = list(rec)
+        rec.clear()
+        return out
+
+    # -- common --------------------------------------------------------------------------------
+    def op_reset(self, a):
+        self.reset()
+
+    def op_sleep(self, a):
+        ms = a.get("ms", 0)
+        if type(ms) not in (int, float) or ms < 0:
+            raise Fail("CAIRN_INVALID", "sleep: ms must be a number >= 0")
+        time.sleep(ms / 1000.0)
+
+    def handle(self, line):
+        try:
+            req = json.loads(line)
+        except ValueError as e:
+            return {"error": "CAIRN_INVALID", "message": "request is not JSON: %s" % e}
+        if not isinstance(req, dict) or not isinstance(req.get("op"), str):
+            return {"error": "CAIRN_INVALID", "message": "request needs an op"}
+        args = req.get("args", {})
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            return {"error": "CAIRN_INVALID", "message": "args must be an object"}
+        fn = getattr(self, "op_" + req["op"].replace(".", "_"), None)
+        if fn is None:
+            return {"error": "CAIRN_UNSUPPORTED", "message": "unknown op %r" % req["op"]}
+        try:
+            return {"ok": fn(args)}
+        except Fail as e:
+            return {"error": e.name, "message": str(e)}
+        except cairn.Error as e:
+            return {"error": e.name, "message": str(e)}
+        except Exception as e:  # noqa: BLE001  a binding bug: visible, never a crash
+            tb = traceback.format_exc(limit=3).replace("\n", " | ")
+            return {"error": "PYTHON_" + type(e).__name__, "message": "%s (%s)" % (e, tb)}
+
+
+def main():
+    sys.stdin.reconfigure(encoding="utf-8", errors="surrogateescape")
+    sys.stdout.reconfigure(encoding="utf-8")
+    t = Testee()
+    out = sys.stdout
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        resp = t.handle(line)
+        try:
+            s = json.dumps(resp, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError) as e:
+            s = json.dumps({"error": "CAIRN_INTERNAL", "message": "unserialisable result: %s" % e})
+        out.write(s + "\n")
+        out.flush()
+    t.reset()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
