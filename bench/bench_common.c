@@ -155,6 +155,14 @@ void bench_machine(char *buf, size_t cap) {
     snprintf(buf, cap, "%s, %ld cores, Linux %s", model, cores, u.release);
 }
 
+void bench_loadavg(char *buf, size_t cap) {
+    double l1 = 0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fscanf(f, "%lf", &l1) == 1) snprintf(buf, cap, "%.1f", l1);
+    else snprintf(buf, cap, "n/a");
+    if (f) fclose(f);
+}
+
 void bench_date(char *buf, size_t cap) {
     time_t t = time(NULL);
     struct tm tm;

@@ -40,6 +40,8 @@ char *bench_scratch(const char *base, const char *name);
 
 /* Machine notes for the report: "<cpu model>, N cores, Linux x.y, <fs>" into buf. */
 void bench_machine(char *buf, size_t cap);
+/* The 1-minute load average ("n/a" if unknown): the measuring machine may be shared. */
+void bench_loadavg(char *buf, size_t cap);
 /* UTC date "YYYY-MM-DD HH:MM UTC". */
 void bench_date(char *buf, size_t cap);
 

@@ -8,6 +8,8 @@
  *   get      N random gets (with replacement) after the reopen; every value is verified
  *   commit   D durable single-put commits from one thread (fsync before each commit returns)
  *   group    the same D commits from T writer threads
+ *            (both interleaved: every store is open at once and the commits run in rounds that
+ *            visit the engines in turn, so a change in fsync latency hits every engine alike)
  *   reclaim  delete every even key (no fsync), then reclaim / compact, then disk size;
  *            a sample of keys is verified afterwards (odd present and correct, even absent)
  * Durability per engine (see docs/benchmarks.md for the full list):
@@ -795,9 +797,11 @@ typedef struct result {
     double compact_s;
     double keydir_bpk;
     uint64_t verify_bad;  /* after compaction */
+    char *dir;            /* the engine's scratch directory */
 } result;
 
 typedef struct opts {
+    char load0[16];
     uint64_t keys, durable, threads;
     const char *dir;
     const char *out;
@@ -846,8 +850,8 @@ static int check_value(const unsigned char *got, size_t len, uint64_t i) {
     return len == VLEN && memcmp(got, want, VLEN) == 0;
 }
 
-static void run_engine(engine *e, const opts *o, result *r) {
-    char *dir = bench_scratch(o->dir, e->name);
+/* Pass 1 (one engine at a time): (a) load, (e) reopen, (f) keydir, (b) random gets. */
+static void run_first(engine *e, const opts *o, result *r) {
     void *h;
     double t0, t1;
     uint64_t i;
@@ -858,22 +862,21 @@ static void run_engine(engine *e, const opts *o, result *r) {
     r->ran = 1;
     r->load_ops = r->reopen_ms = r->get_ops = r->sync_ops = r->group_ops = NAN;
     r->disk_load_mb = r->disk_final_mb = r->compact_s = r->keydir_bpk = NAN;
+    r->dir = bench_scratch(o->dir, e->name);
 
     sync(); /* start with no dirty pages of an earlier engine being written back */
 
-    /* (a) load */
     bench_log("%s: load %llu keys", e->name, (unsigned long long)o->keys);
-    if (!(h = e->open(dir, MODE_NOSYNC))) goto fail;
+    if (!(h = e->open(r->dir, MODE_NOSYNC))) goto fail;
     t0 = bench_now();
     if (e->load(h, o->keys)) goto fail_close;
     t1 = bench_now();
     r->load_ops = (double)o->keys / (t1 - t0);
     e->close(h);
-    r->disk_load_mb = mb(bench_dir_bytes(dir));
+    r->disk_load_mb = mb(bench_dir_bytes(r->dir));
 
-    /* (e) reopen, (b) random gets, (f) keydir */
     t0 = bench_now();
-    if (!(h = e->open(dir, MODE_NOSYNC))) goto fail;
+    if (!(h = e->open(r->dir, MODE_NOSYNC))) goto fail;
     t1 = bench_now();
     r->reopen_ms = (t1 - t0) * 1e3;
     if (e->keydir && e->keydir(h, &r->keydir_bpk)) goto fail_close;
@@ -900,59 +903,118 @@ static void run_engine(engine *e, const opts *o, result *r) {
         if (r->get_bad) bench_log("%s: %llu gets missing or wrong!", e->name, (unsigned long long)r->get_bad);
     }
     e->close(h);
+    return;
 
-    /* (c) durable single-writer commits: new keys after the loaded ones */
-    bench_log("%s: %llu durable commits, 1 writer", e->name, (unsigned long long)o->durable);
-    if (!(h = e->open(dir, MODE_SYNC))) goto fail;
-    {
-        char key[KLEN];
-        unsigned char val[VLEN];
-        t0 = bench_now();
-        for (i = 0; i < o->durable; i++) {
-            uint64_t k = o->keys + i;
-            bench_key16(key, k);
-            bench_fill(val, VLEN, k, 1);
-            if (e->put1(h, key, val, VLEN)) goto fail_close;
-        }
-        t1 = bench_now();
-        r->sync_ops = (double)o->durable / (t1 - t0);
-    }
+fail_close:
     e->close(h);
+fail:
+    bench_log("%s: FAILED (the rest of its run is skipped)", e->name);
+    r->failed = 1;
+}
 
-    /* (d) the same with T writer threads */
-    bench_log("%s: %llu durable commits, %llu writers", e->name, (unsigned long long)o->durable,
-              (unsigned long long)o->threads);
-    if (!(h = e->open(dir, MODE_GROUP))) goto fail;
-    {
-        thr *ts = calloc(o->threads, sizeof *ts);
-        pthread_t *tid = calloc(o->threads, sizeof *tid);
-        uint64_t base = o->keys + o->durable, per = o->durable / o->threads, t;
-        int bad = 0;
-        if (!ts || !tid) bench_die("out of memory");
-        t0 = bench_now();
-        for (t = 0; t < o->threads; t++) {
-            ts[t].e = e;
-            ts[t].h = h;
-            ts[t].dir = dir;
-            ts[t].first = base + t * per;
-            ts[t].count = t + 1 == o->threads ? o->durable - t * per : per;
+/* One round of durable commits of keys [first, first + count) on an open handle: from this
+ * thread (threads == 1) or split over `threads` writer threads. Returns the seconds taken,
+ * or -1 on failure. */
+static double durable_round(engine *e, void *h, const char *dir, uint64_t first, uint64_t count,
+                            uint64_t threads) {
+    thr *ts = calloc(threads, sizeof *ts);
+    pthread_t *tid = calloc(threads, sizeof *tid);
+    uint64_t per = count / threads, t;
+    double t0, t1;
+    int bad = 0;
+    if (!ts || !tid) bench_die("out of memory");
+    for (t = 0; t < threads; t++) {
+        ts[t].e = e;
+        ts[t].h = h;
+        ts[t].dir = dir;
+        ts[t].first = first + t * per;
+        ts[t].count = t + 1 == threads ? count - t * per : per;
+    }
+    t0 = bench_now();
+    if (threads == 1) {
+        /* no thread (and, for SQLite, no second connection) for the single writer */
+        engine tmp = *e;
+        tmp.thread_open = NULL;
+        tmp.thread_close = NULL;
+        ts[0].e = &tmp;
+        writer_main(&ts[0]);
+        bad = ts[0].failed;
+    } else {
+        for (t = 0; t < threads; t++)
             if (pthread_create(&tid[t], NULL, writer_main, &ts[t]) != 0) bench_die("pthread_create failed");
-        }
-        for (t = 0; t < o->threads; t++) {
+        for (t = 0; t < threads; t++) {
             pthread_join(tid[t], NULL);
             bad |= ts[t].failed;
         }
-        t1 = bench_now();
-        free(ts);
-        free(tid);
-        if (bad) goto fail_close;
-        r->group_ops = (double)o->durable / (t1 - t0);
     }
-    e->close(h);
+    t1 = bench_now();
+    free(ts);
+    free(tid);
+    return bad ? -1 : t1 - t0;
+}
 
-    /* (g) delete half, reclaim / compact, size; then verify a sample */
+/* Pass 2, (c) and (d): durable commits, interleaved. Every engine has its store open at once and
+ * the commits run in ROUNDS rounds that visit the engines in turn, so that a change in the
+ * machine's fsync latency (other work on a shared disk) hits every engine alike. */
+#define ROUNDS 10
+static void run_durable(const opts *o, result *res, uint64_t threads) {
+    void *h[sizeof engines / sizeof engines[0]];
+    double spent[sizeof engines / sizeof engines[0]];
+    uint64_t rounds = o->durable / threads < ROUNDS ? 1 : ROUNDS, r;
+    uint64_t base = o->keys + (threads == 1 ? 0 : o->durable);
+    size_t j;
+    int mode = threads == 1 ? MODE_SYNC : MODE_GROUP;
+
+    bench_log("durable commits: %llu per engine, %llu writer thread(s), %llu interleaved rounds",
+              (unsigned long long)o->durable, (unsigned long long)threads, (unsigned long long)rounds);
+    sync();
+    for (j = 0; j < NENG; j++) {
+        h[j] = NULL;
+        spent[j] = 0;
+        if (!res[j].ran || res[j].failed) continue;
+        if (!(h[j] = engines[j].open(res[j].dir, mode))) {
+            bench_log("%s: FAILED to open for durable commits", engines[j].name);
+            res[j].failed = 1;
+        }
+    }
+    for (r = 0; r < rounds; r++) {
+        uint64_t chunk = o->durable / rounds;
+        uint64_t first = base + r * chunk;
+        if (r + 1 == rounds) chunk = o->durable - r * chunk;
+        for (j = 0; j < NENG; j++) {
+            double t;
+            if (!h[j]) continue;
+            t = durable_round(&engines[j], h[j], res[j].dir, first, chunk, threads);
+            if (t < 0) {
+                bench_log("%s: FAILED during durable commits", engines[j].name);
+                res[j].failed = 1;
+                engines[j].close(h[j]);
+                h[j] = NULL;
+                continue;
+            }
+            spent[j] += t;
+        }
+    }
+    for (j = 0; j < NENG; j++) {
+        if (!h[j]) continue;
+        engines[j].close(h[j]);
+        if (threads == 1) res[j].sync_ops = (double)o->durable / spent[j];
+        else res[j].group_ops = (double)o->durable / spent[j];
+    }
+}
+
+/* Pass 3 (one engine at a time): (g) delete half, reclaim / compact, disk size, verify a sample. */
+static void run_last(engine *e, const opts *o, result *r) {
+    void *h;
+    double t0, t1;
+    uint64_t i;
+    unsigned char buf[4 * VLEN];
+    size_t vlen;
+
+    if (r->failed) goto done;
     bench_log("%s: delete half, compact", e->name);
-    if (!(h = e->open(dir, MODE_NOSYNC))) goto fail;
+    sync();
+    if (!(h = e->open(r->dir, MODE_NOSYNC))) goto fail;
     if (e->del_even(h, o->keys)) goto fail_close;
     if (e->compact) {
         t0 = bench_now();
@@ -961,8 +1023,8 @@ static void run_engine(engine *e, const opts *o, result *r) {
         r->compact_s = t1 - t0;
     }
     e->close(h);
-    r->disk_final_mb = mb(bench_dir_bytes(dir));
-    if (!(h = e->open(dir, MODE_NOSYNC))) goto fail;
+    r->disk_final_mb = mb(bench_dir_bytes(r->dir));
+    if (!(h = e->open(r->dir, MODE_NOSYNC))) goto fail;
     {
         bench_rng rng = {777};
         char key[KLEN];
@@ -984,17 +1046,17 @@ static void run_engine(engine *e, const opts *o, result *r) {
             bench_log("%s: %llu keys wrong after delete + compact!", e->name, (unsigned long long)r->verify_bad);
     }
     e->close(h);
-    if (!o->keep) bench_rmrf(dir);
-    free(dir);
-    return;
+    goto done;
 
 fail_close:
     e->close(h);
 fail:
     bench_log("%s: FAILED (the rest of its run is skipped)", e->name);
     r->failed = 1;
-    if (!o->keep) bench_rmrf(dir);
-    free(dir);
+done:
+    if (r->dir && !o->keep) bench_rmrf(r->dir);
+    free(r->dir);
+    r->dir = NULL;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1034,17 +1096,21 @@ static const engine *find_engine(const char *name) {
 }
 
 static void report(FILE *f, const opts *o, const result *res) {
-    char date[64], mach[512], a[64], b[64];
+    char date[64], mach[512], a[64], b[64], load1[16];
     size_t i, j;
     const result *cn = &res[0];
     double lm_load = NAN, lm_get = NAN, sq_sync = NAN;
 
     bench_date(date, sizeof date);
     bench_machine(mach, sizeof mach);
-    fprintf(f, "Generated by `bench/run.sh` (kv_bench) on %s. Machine: %s. N = %llu keys of %d bytes with "
-               "%d-byte incompressible values; %llu durable commits; %llu writer threads. Every engine ran "
-               "in the same process, one after the other, on the same file system with a warm page cache.\n\n",
-            date, mach, (unsigned long long)o->keys, KLEN, VLEN, (unsigned long long)o->durable,
+    bench_loadavg(load1, sizeof load1);
+    fprintf(f, "Generated by `bench/run.sh` (kv_bench) on %s. Machine: %s; load average %s at the start, %s at "
+               "the end (other work on the machine makes the numbers noisy, the fsync-bound ones most). "
+               "N = %llu keys of %d bytes with %d-byte incompressible values; %llu durable commits; %llu "
+               "writer threads. All engines ran in one process on the same file system with a warm page cache: "
+               "(a), (b), (e) and (g) one engine after the other, (c) and (d) interleaved (every store open, "
+               "10 rounds visiting the engines in turn, so that a change in fsync latency hits all alike).\n\n",
+            date, mach, o->load0, load1, (unsigned long long)o->keys, KLEN, VLEN, (unsigned long long)o->durable,
             (unsigned long long)o->threads);
 
     /* absolute numbers */
@@ -1170,6 +1236,7 @@ int main(int argc, char **argv) {
     snprintf(base, sizeof base, "%s/cairn-kv-bench-%ld", o.dir ? o.dir : tmp && *tmp ? tmp : "/tmp", (long)getpid());
     o.dir = base;
     if (bench_mkdirs(base) != 0) bench_die("cannot create %s: %s", base, strerror(errno));
+    bench_loadavg(o.load0, sizeof o.load0);
 
     for (j = 0; j < NENG; j++) {
 #ifdef BENCH_HAVE_LMDB
@@ -1201,8 +1268,12 @@ int main(int argc, char **argv) {
             }
             if (!hit) continue;
         }
-        run_engine(&engines[j], &o, &res[j]);
+        run_first(&engines[j], &o, &res[j]);
     }
+    run_durable(&o, res, 1);
+    run_durable(&o, res, o.threads);
+    for (j = 0; j < NENG; j++)
+        if (res[j].ran) run_last(&engines[j], &o, &res[j]);
     if (!o.keep) bench_rmrf(base);
 
     if (o.out && !(out = fopen(o.out, "w"))) bench_die("cannot write %s: %s", o.out, strerror(errno));

@@ -104,7 +104,11 @@ function cairn.array(t)
 end
 
 -- JSON text <-> Lua value with the same codec the store uses.
-function cairn.json_encode(v) return json_encode(v) end
+function cairn.json_encode(v)
+  local ok, s = pcall(json_encode, v)
+  if not ok then raise(cairn.errname(s) or "CAIRN_TYPE", "%s", (tostring(s):gsub("^CAIRN_%u+: ", ""))) end
+  return s
+end
 function cairn.json_decode(s)
   if type(s) ~= "string" then raise("CAIRN_TYPE", "json_decode expects a string (got %s)", type(s)) end
   local v, err = json_decode(s)
@@ -196,6 +200,16 @@ end
 
 cairn.now_ms = now_ms
 
+-- A path: a string without NUL bytes (C would silently cut it at the first one).
+local function path_arg(path)
+  if type(path) ~= "string" then raise("CAIRN_TYPE", "path must be a string (got %s)", type(path)) end
+  if path:find("\0", 1, true) then return nil end
+  return path
+end
+local function bad_path()
+  return nil, "path contains a NUL byte", "CAIRN_INVALID"
+end
+
 -- ---- options ---------------------------------------------------------------------------------
 local SYNC = { none = raw.CAIRN_SYNC_NONE, commit = raw.CAIRN_SYNC_COMMIT, group = raw.CAIRN_SYNC_GROUP }
 
@@ -254,7 +268,7 @@ end
 -- opts: create (boolean, default true), read_only, sync ("none" | "commit" | "group"),
 -- max_file_size, lock_timeout_ms.
 function cairn.kv.open(path, opts)
-  if type(path) ~= "string" then raise("CAIRN_TYPE", "path must be a string (got %s)", type(path)) end
+  if not path_arg(path) then return bad_path() end
   local o = options(opts, KV_OPTIONS)
   local rc, p = raw.cairn_kv_open(path, o)
   if rc ~= 0 then return fail(rc) end
@@ -263,7 +277,7 @@ end
 
 --- cairn.kv.check(path) -> true | nil, message, name: verify every record without opening.
 function cairn.kv.check(path)
-  if type(path) ~= "string" then raise("CAIRN_TYPE", "path must be a string (got %s)", type(path)) end
+  if not path_arg(path) then return bad_path() end
   local rc = raw.cairn_kv_check(path)
   if rc ~= 0 then return fail(rc) end
   return true
@@ -371,6 +385,50 @@ function KV:keys(prefix)
   local rc, list = raw.kv_keys(p, prefix)
   if rc ~= 0 then return fail(rc) end
   return setmetatable(list, cairn.array_mt)
+end
+
+-- A C key cursor owned by Lua: freed at the end of a for loop (its closing value), or by __gc.
+local Cursor = { __name = "cairn.kv_cursor" }
+local function cursor_free(c)
+  local p = c._p
+  if p then
+    c._p = nil
+    raw.cairn_kv_iter_free(p)
+  end
+end
+Cursor.__close = cursor_free
+Cursor.__gc = cursor_free
+local EITEROVER = raw.CAIRN_EITEROVER
+
+--- each([prefix]) -> for-loop iterator over the keys, ascending bytewise, from a snapshot taken
+-- now; it does not build a list (use it for large stores). Leaving the loop early (break, error)
+-- frees the cursor at once: the iterator carries a closing value. A failure raises.
+function KV:each(prefix)
+  local p = kvp(self)
+  if prefix ~= nil then prefix = key_arg(prefix, "prefix") end
+  local rc, ip = raw.cairn_kv_iter_open(p, prefix or "")
+  if rc ~= 0 then
+    local _, msg, name = fail(rc)
+    raise(name, "%s", msg)
+  end
+  local cur = setmetatable({ _p = ip, owner = self }, Cursor) -- owner: keeps the store alive
+  local function step()
+    local c = cur._p
+    if not c then return nil end
+    if not self._p then
+      cursor_free(cur)
+      raise("CAIRN_CLOSED", "the kv store %s was closed during iteration", self.path)
+    end
+    local r, key = raw.cairn_kv_iter_next(c)
+    if r == 0 then return key end
+    cursor_free(cur)
+    if r ~= EITEROVER then
+      local _, msg, name = fail(r)
+      raise(name, "%s", msg)
+    end
+    return nil
+  end
+  return step, nil, nil, cur
 end
 
 --- pairs([prefix]) -> iterator of key, value over a snapshot of the keys (also `for k, v in pairs(db)`).
@@ -516,7 +574,7 @@ end
 --- cairn.blob.open(path [, opts]) -> handle | nil, message, name
 -- opts: create (default true), read_only, sync ("none" | "commit" | "group"), lock_timeout_ms.
 function cairn.blob.open(path, opts)
-  if type(path) ~= "string" then raise("CAIRN_TYPE", "path must be a string (got %s)", type(path)) end
+  if not path_arg(path) then return bad_path() end
   local o = options(opts, BLOB_OPTIONS)
   local rc, p = raw.cairn_blob_open(path, o)
   if rc ~= 0 then return fail(rc) end
@@ -524,7 +582,7 @@ function cairn.blob.open(path, opts)
 end
 
 function cairn.blob.check(path)
-  if type(path) ~= "string" then raise("CAIRN_TYPE", "path must be a string (got %s)", type(path)) end
+  if not path_arg(path) then return bad_path() end
   return status(raw.cairn_blob_check(path))
 end
 
@@ -627,6 +685,25 @@ function Blob:keys()
   if rc ~= 0 then return fail(rc) end
   return setmetatable(list, cairn.array_mt)
 end
+
+--- pairs() -> iterator of key, data over a snapshot of the keys (also `for k, d in pairs(store)`).
+-- Keys deleted after the snapshot are skipped; a failure raises.
+function Blob:pairs()
+  local list, err, name = self:keys()
+  if not list then raise(name, "%s", err) end
+  local i = 0
+  return function()
+    while true do
+      i = i + 1
+      local k = list[i]
+      if k == nil then return nil end
+      local d, e, n = self:read(k)
+      if d ~= nil then return k, d end
+      if n ~= "CAIRN_NOTFOUND" then raise(n, "%s", e) end
+    end
+  end
+end
+Blob.__pairs = function(self) return self:pairs() end
 
 function Blob:flush() local p = blobp(self); return mutate(self, raw.cairn_blob_flush(p), true) end
 function Blob:compact() local p = blobp(self); return mutate(self, raw.cairn_blob_compact(p), true) end

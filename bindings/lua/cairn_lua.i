@@ -21,10 +21,21 @@
  */
 
 %{
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "cairn_lua_json.h"
+
+/* Raise a message that starts with the error name (luaL_error would put the caller's position
+ * first, and the idiomatic layer and users look for the name at the start). */
+static int cairn_lua__raise(lua_State *L, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    return lua_error(L);
+}
 
 /* Read an integer-valued field of the options table at `idx`: nil keeps *out, a boolean is 0/1.
  * Anything else raises (the idiomatic layer validates first, so this guards the raw layer). */
@@ -44,11 +55,11 @@ static void cairn_lua__opt(lua_State *L, int idx, const char *name, lua_Integer 
     }
     v = lua_tointegerx(L, -1, &isnum);
     if (!isnum || lua_type(L, -1) != LUA_TNUMBER) {
-        luaL_error(L, "CAIRN_TYPE: option '%s' must be an integer or a boolean", name);
+        cairn_lua__raise(L, "CAIRN_TYPE: option '%s' must be an integer or a boolean", name);
         return;
     }
     if (v < lo || v > hi) {
-        luaL_error(L, "CAIRN_INVALID: option '%s' is out of range", name);
+        cairn_lua__raise(L, "CAIRN_INVALID: option '%s' is out of range", name);
         return;
     }
     *out = v;
@@ -65,12 +76,11 @@ static lua_Integer cairn_lua__int_arg(lua_State *L, int idx, lua_Integer lo, lua
     int isnum = 0;
     lua_Integer v = lua_tointegerx(L, idx, &isnum);
     if (!isnum || lua_type(L, idx) != LUA_TNUMBER)
-        luaL_error(L, "CAIRN_TYPE: argument %d must be an integer", idx);
+        cairn_lua__raise(L, "CAIRN_TYPE: argument %d must be an integer", idx);
     if (v < lo || v > hi)
-        luaL_error(L, "CAIRN_INVALID: argument %d is out of range", idx);
+        cairn_lua__raise(L, "CAIRN_INVALID: argument %d is out of range", idx);
     return v;
 }
-#define CAIRN_LUA_U64_MAX ((lua_Integer)LUA_MAXINTEGER)
 
 /* ---- blob events: a queue filled by the C callback, drained by Lua ---------------------- */
 typedef struct cairn_lua_ev {
@@ -106,7 +116,7 @@ static void cairn_lua__evq_push(void *ctx, int event, uint32_t key, uint64_t old
 static int cairn_lua_evq_new(lua_State *L) {
     cairn_lua_evq *q = (cairn_lua_evq *)calloc(1, sizeof *q);
     if (!q)
-        return luaL_error(L, "CAIRN_NOMEM: out of memory");
+        return cairn_lua__raise(L, "CAIRN_NOMEM: out of memory");
     lua_pushlightuserdata(L, q);
     return 1;
 }
@@ -127,7 +137,7 @@ static int cairn_lua_evq_drain(lua_State *L) {
     size_t i;
     int lost;
     if (!q)
-        return luaL_error(L, "CAIRN_INVALID: not an event queue");
+        return cairn_lua__raise(L, "CAIRN_INVALID: not an event queue");
     lua_createtable(L, (int)q->n, 0);
     for (i = 0; i < q->n; i++) {
         const cairn_lua_ev *e = &q->v[i];
@@ -378,7 +388,7 @@ static int cairn_lua_kv_keys(lua_State *L) {
     lua_Integer n = 0;
     int rc;
     if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&kv, SWIGTYPE_p_cairn_kv, 0)))
-        return luaL_error(L, "CAIRN_TYPE: kv_keys: argument 1 must be a cairn_kv");
+        return cairn_lua__raise(L, "CAIRN_TYPE: kv_keys: argument 1 must be a cairn_kv");
     prefix = lua_isnoneornil(L, 2) ? "" : luaL_checklstring(L, 2, &plen);
     rc = cairn_kv_iter_open(&it, kv, prefix, plen);
     if (rc != 0) {
@@ -408,7 +418,7 @@ static int cairn_lua_blob_keys(lua_State *L) {
     lua_Integer n = 0;
     int rc;
     if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&b, SWIGTYPE_p_cairn_blob, 0)))
-        return luaL_error(L, "CAIRN_TYPE: blob_keys: argument 1 must be a cairn_blob");
+        return cairn_lua__raise(L, "CAIRN_TYPE: blob_keys: argument 1 must be a cairn_blob");
     rc = cairn_blob_iter_open(&it, b);
     if (rc != 0) {
         lua_pushinteger(L, rc);

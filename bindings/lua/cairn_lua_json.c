@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CAIRN_LUA_JSON_DEPTH 512
+#define CAIRN_LUA_JSON_DEPTH 1000
 #define REG_NULL "cairn.json.null"
 #define REG_ARRAY "cairn.json.array_mt"
 
@@ -271,7 +271,7 @@ static int jenc_table(lua_State *L, int idx, jbuf *b, int depth) {
 }
 
 static int jenc(lua_State *L, int idx, jbuf *b, int depth) {
-    if (depth > CAIRN_LUA_JSON_DEPTH)
+    if (depth >= CAIRN_LUA_JSON_DEPTH)
         return jfail(b, "nesting too deep (or a table that contains itself)");
     if (!lua_checkstack(L, 4))
         return jfail(b, "nesting too deep for the Lua stack");
@@ -316,7 +316,9 @@ int cairn_lua_json_encode(lua_State *L) {
     if (jenc(L, 1, &b, 0)) {
         free(b.p);
         lua_settop(L, 1);
-        return luaL_error(L, "%s: %s", b.failed == 2 ? "CAIRN_NOMEM" : "CAIRN_TYPE", b.err);
+        /* not luaL_error: the message must start with the error name, not a position */
+        lua_pushfstring(L, "%s: %s", b.failed == 2 ? "CAIRN_NOMEM" : "CAIRN_TYPE", b.err);
+        return lua_error(L);
     }
     lua_pushlstring(L, b.p ? b.p : "", b.n);
     free(b.p);
@@ -526,7 +528,7 @@ static int dnumber(lua_State *L, jdec *d) {
 }
 
 static int dvalue(lua_State *L, jdec *d, int depth) {
-    if (depth > CAIRN_LUA_JSON_DEPTH)
+    if (depth >= CAIRN_LUA_JSON_DEPTH)
         return dfail(d, "nesting too deep");
     if (!lua_checkstack(L, 4))
         return dfail(d, "nesting too deep for the Lua stack");

@@ -12,11 +12,17 @@
  *    returns None, *_iter_next at the end returns None, *_contains / *_exists return bool.
  *  - the module is built with -threads: the GIL is released around every C call; the helpers
  *    that touch Python objects are %nothread.
+ *  - handles: *_close makes the Python handle object point to NULL after waiting for the calls
+ *    other threads have inside the core; a later call with it raises CAIRN_CLOSED, a second close
+ *    is a no-op.
+ *  - Python-only extras (not in the C API): cairn_py_set_errors, cairn_py_kv_put_many,
+ *    cairn_py_kv_get_many.
  */
 
 %{
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <time.h>
 
 static PyObject *cairn_py_errors = NULL; /* dict: int code -> exception class */
 
@@ -101,6 +107,80 @@ static void cairn_py_blob_event(void *ctx, int event, uint32_t key, uint64_t old
     PyGILState_Release(st);
 }
 
+/* In-flight calls per handle, so that closing a handle shared by threads is safe: every wrapped
+ * call registers (handle, thread) while it runs (all under the GIL), and a close first makes the
+ * Python handle object point to NULL (later calls raise CAIRN_CLOSED), then waits until the calls
+ * already inside the core have left before freeing. Entries exist only while a call is in flight,
+ * so the table holds at most one entry per busy thread. */
+typedef struct { void *p; unsigned long tid; long n; } cairn_py_busy_t;
+static cairn_py_busy_t *cairn_py_busy = NULL;
+static size_t cairn_py_nbusy = 0, cairn_py_capbusy = 0;
+
+static int cairn_py_enter(void *p) {
+    unsigned long tid = PyThread_get_thread_ident();
+    size_t i;
+    for (i = 0; i < cairn_py_nbusy; i++)
+        if (cairn_py_busy[i].p == p && cairn_py_busy[i].tid == tid) { cairn_py_busy[i].n++; return 0; }
+    if (cairn_py_nbusy == cairn_py_capbusy) {
+        size_t cap = cairn_py_capbusy ? 2 * cairn_py_capbusy : 8;
+        cairn_py_busy_t *g = PyMem_Realloc(cairn_py_busy, cap * sizeof *g);
+        if (g == NULL) { PyErr_NoMemory(); return -1; }
+        cairn_py_busy = g;
+        cairn_py_capbusy = cap;
+    }
+    cairn_py_busy[cairn_py_nbusy].p = p;
+    cairn_py_busy[cairn_py_nbusy].tid = tid;
+    cairn_py_busy[cairn_py_nbusy].n = 1;
+    cairn_py_nbusy++;
+    return 0;
+}
+
+static void cairn_py_leave(void *p) {
+    unsigned long tid = PyThread_get_thread_ident();
+    size_t i;
+    for (i = 0; i < cairn_py_nbusy; i++)
+        if (cairn_py_busy[i].p == p && cairn_py_busy[i].tid == tid) {
+            if (--cairn_py_busy[i].n == 0) cairn_py_busy[i] = cairn_py_busy[--cairn_py_nbusy];
+            return;
+        }
+}
+
+/* Calls on `p` in flight: on this thread (*mine) and on the others (returned). */
+static long cairn_py_inflight(void *p, long *mine) {
+    unsigned long tid = PyThread_get_thread_ident();
+    long others = 0;
+    size_t i;
+    *mine = 0;
+    for (i = 0; i < cairn_py_nbusy; i++)
+        if (cairn_py_busy[i].p == p) {
+            if (cairn_py_busy[i].tid == tid) *mine += cairn_py_busy[i].n;
+            else others += cairn_py_busy[i].n;
+        }
+    return others;
+}
+
+/* Before a close of `p` (held by Python object `obj`), from inside the close wrapper (which has
+ * registered itself once): refuse a close from inside a call on the same handle (an event
+ * callback), point obj at NULL, then wait (GIL released) for the other threads' calls. */
+static int cairn_py_close_prepare(PyObject *obj, void *p) {
+    long mine = 0;
+    if (p == NULL) return 0;
+    cairn_py_inflight(p, &mine);
+    if (mine > 1) {
+        cairn_py_raise_msg(CAIRN_EBUSY, "cannot close a handle from inside a call on it (an event callback)");
+        return -1;
+    }
+    SwigPyObject *so = SWIG_Python_GetSwigThis(obj);
+    if (so != NULL) so->ptr = NULL;
+    while (cairn_py_inflight(p, &mine) > 0) {
+        Py_BEGIN_ALLOW_THREADS
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+        Py_END_ALLOW_THREADS
+    }
+    return 0;
+}
+
 /* (handle address, subscription id) -> callable: what keeps each callback alive. */
 static PyObject *cairn_py_subs = NULL;
 
@@ -140,6 +220,33 @@ static PyObject *cairn_py_dict_u64(PyObject *d, const char *k, unsigned long lon
     return rc < 0 ? NULL : d;
 }
 %}
+
+/* ---- handles ------------------------------------------------------------------------- */
+/* A handle argument: a NULL (closed) handle object raises CAIRN_CLOSED, except for *_close which
+ * is then a no-op; the call is registered as in flight (see cairn_py_enter). */
+%define CAIRN_PY_HANDLE_IN(TYPE, NAME, CLOSEFN)
+%typemap(in) TYPE *NAME (void *argp = NULL, int entered = 0) {
+    int res_ = SWIG_ConvertPtr($input, &argp, $descriptor, 0);
+    if (!SWIG_IsOK(res_)) {
+        cairn_py_raise_msg(CAIRN_ETYPE, "expected a Cairn handle of the right type");
+        SWIG_fail;
+    }
+    if (argp == NULL && strcmp("$symname", #CLOSEFN) != 0) {
+        cairn_py_raise_msg(CAIRN_ECLOSED, "handle is closed");
+        SWIG_fail;
+    }
+    if (argp != NULL) {
+        if (cairn_py_enter(argp) < 0) SWIG_fail;
+        entered = 1;
+    }
+    $1 = ($1_ltype)argp;
+}
+%typemap(freearg) TYPE *NAME {
+    if (entered$argnum) cairn_py_leave(argp$argnum);
+}
+%enddef
+CAIRN_PY_HANDLE_IN(cairn_kv, kv, cairn_kv_close)
+CAIRN_PY_HANDLE_IN(cairn_blob, b, cairn_blob_close)
 
 /* ---- byte inputs ---------------------------------------------------------------------- */
 %define CAIRN_PY_BYTES_IN(PTR, LEN, WHAT)
@@ -293,8 +400,13 @@ CAIRN_PY_INT_OUT(int64_t, expire_at_ms, PyLong_FromLongLong, long long)
     if (result == 0) cairn_py_subs_drop(arg1, arg2, 0);
 }
 %exception cairn_blob_close {
+    if (cairn_py_close_prepare(swig_obj[0], arg1) < 0) SWIG_fail;
     $action
     cairn_py_subs_drop(arg1, 0, 1);
+}
+%exception cairn_kv_close {
+    if (cairn_py_close_prepare(swig_obj[0], arg1) < 0) SWIG_fail;
+    $action
 }
 
 /* ---- status returns ------------------------------------------------------------------- */
@@ -372,5 +484,140 @@ static PyObject *cairn_py_set_errors(PyObject *table) {
     Py_XDECREF(cairn_py_errors);
     cairn_py_errors = table;
     Py_RETURN_NONE;
+}
+%}
+
+/* ---- Python-only batch calls: one C loop for a whole batch, the GIL released once ------------ */
+%nothread cairn_py_kv_put_many;
+%nothread cairn_py_kv_get_many;
+%typemap(out) PyObject *cairn_py_kv_put_many "$result = $1;"
+%typemap(out) PyObject *cairn_py_kv_get_many "$result = $1;"
+%inline %{
+/* Put keys[i] -> vals[i] with kind kinds (an int for all, or a sequence). Stops at the first
+ * error and raises it (the caller wraps the batch in a transaction). Returns None. */
+static PyObject *cairn_py_kv_put_many(cairn_kv *kv, PyObject *keys, PyObject *vals, PyObject *kinds) {
+    typedef struct { const void *k, *v; size_t kl, vl; int kind; } item;
+    PyObject *lk = NULL, *lv = NULL, *lkind = NULL, *ret = NULL;
+    item *it = NULL;
+    Py_buffer *views = NULL;
+    char *has = NULL;
+    Py_ssize_t n, i;
+    int all_kind = -1, rc = 0;
+    /* own copies: the objects stay alive (and unchanged) while the GIL is released */
+    if ((lk = PySequence_List(keys)) == NULL || (lv = PySequence_List(vals)) == NULL) goto done;
+    n = PyList_GET_SIZE(lk);
+    if (PyList_GET_SIZE(lv) != n) {
+        cairn_py_raise_msg(CAIRN_EINVALID, "put_many: keys and values differ in length");
+        goto done;
+    }
+    if (PyLong_Check(kinds)) {
+        all_kind = (int)PyLong_AsLong(kinds);
+        if (all_kind == -1 && PyErr_Occurred()) goto done;
+    } else {
+        if ((lkind = PySequence_List(kinds)) == NULL) goto done;
+        if (PyList_GET_SIZE(lkind) != n) {
+            cairn_py_raise_msg(CAIRN_EINVALID, "put_many: kinds and values differ in length");
+            goto done;
+        }
+    }
+    it = PyMem_Malloc(sizeof *it * (size_t)(n ? n : 1));
+    views = PyMem_Malloc(sizeof *views * (size_t)(2 * n ? 2 * n : 1));
+    has = PyMem_Calloc((size_t)(2 * n ? 2 * n : 1), 1);
+    if (it == NULL || views == NULL || has == NULL) { PyErr_NoMemory(); goto done; }
+    for (i = 0; i < n; i++) {
+        int r = cairn_py_bytes_in(PyList_GET_ITEM(lk, i), "key", &it[i].k, &it[i].kl, &views[2 * i]);
+        if (r < 0) goto done;
+        has[2 * i] = (char)r;
+        r = cairn_py_bytes_in(PyList_GET_ITEM(lv, i), "value", &it[i].v, &it[i].vl, &views[2 * i + 1]);
+        if (r < 0) goto done;
+        has[2 * i + 1] = (char)r;
+        if (lkind) {
+            long kd = PyLong_AsLong(PyList_GET_ITEM(lkind, i));
+            if (kd == -1 && PyErr_Occurred()) goto done;
+            it[i].kind = (int)kd;
+        } else {
+            it[i].kind = all_kind;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n; i++) {
+        rc = cairn_kv_put(kv, it[i].k, it[i].kl, it[i].v, it[i].vl, it[i].kind);
+        if (rc < 0) break;
+    }
+    Py_END_ALLOW_THREADS
+    if (rc < 0) { cairn_py_raise(rc); goto done; }
+    Py_INCREF(Py_None);
+    ret = Py_None;
+done:
+    if (has != NULL)
+        for (i = 0; i < 2 * (lk ? PyList_GET_SIZE(lk) : 0); i++)
+            if (has[i]) PyBuffer_Release(&views[i]);
+    PyMem_Free(it);
+    PyMem_Free(views);
+    PyMem_Free(has);
+    Py_XDECREF(lk);
+    Py_XDECREF(lv);
+    Py_XDECREF(lkind);
+    return ret;
+}
+
+/* Get every key of `keys`: returns (values, n_other) where values[i] is bytes (kind BYTES),
+ * str (kind TEXT), `missing` when absent, or a (bytes, kind) tuple for any other kind; n_other
+ * counts those tuples (the caller decodes them). */
+static PyObject *cairn_py_kv_get_many(cairn_kv *kv, PyObject *keys, PyObject *missing) {
+    typedef struct { const void *k; size_t kl; void *v; size_t vl; int kind, rc; } item;
+    PyObject *lk = NULL, *out = NULL, *ret = NULL;
+    item *it = NULL;
+    Py_buffer *views = NULL;
+    char *has = NULL;
+    Py_ssize_t n = 0, i, other = 0;
+    int rc = 0;
+    if ((lk = PySequence_List(keys)) == NULL) goto done;
+    n = PyList_GET_SIZE(lk);
+    it = PyMem_Calloc((size_t)(n ? n : 1), sizeof *it);
+    views = PyMem_Malloc(sizeof *views * (size_t)(n ? n : 1));
+    has = PyMem_Calloc((size_t)(n ? n : 1), 1);
+    if (it == NULL || views == NULL || has == NULL) { PyErr_NoMemory(); goto done; }
+    for (i = 0; i < n; i++) {
+        int r = cairn_py_bytes_in(PyList_GET_ITEM(lk, i), "key", &it[i].k, &it[i].kl, &views[i]);
+        if (r < 0) goto done;
+        has[i] = (char)r;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n; i++) {
+        it[i].rc = cairn_kv_get(kv, it[i].k, it[i].kl, &it[i].v, &it[i].vl, &it[i].kind);
+        if (it[i].rc < 0 && it[i].rc != CAIRN_ENOTFOUND) { rc = it[i].rc; break; }
+    }
+    Py_END_ALLOW_THREADS
+    if (rc < 0) { cairn_py_raise(rc); goto done; }
+    if ((out = PyList_New(n)) == NULL) goto done;
+    for (i = 0; i < n; i++) {
+        PyObject *o;
+        if (it[i].rc == CAIRN_ENOTFOUND) {
+            Py_INCREF(missing);
+            o = missing;
+        } else if (it[i].kind == CAIRN_KIND_BYTES) {
+            o = PyBytes_FromStringAndSize((const char *)it[i].v, (Py_ssize_t)it[i].vl);
+        } else if (it[i].kind == CAIRN_KIND_TEXT) {
+            o = PyUnicode_DecodeUTF8((const char *)it[i].v, (Py_ssize_t)it[i].vl, "surrogateescape");
+        } else {
+            o = Py_BuildValue("(y#i)", (const char *)it[i].v, (Py_ssize_t)it[i].vl, it[i].kind);
+            other++;
+        }
+        if (o == NULL) { Py_CLEAR(out); goto done; }
+        PyList_SET_ITEM(out, i, o);
+    }
+    ret = Py_BuildValue("(Nn)", out, other);
+done:
+    if (it != NULL)
+        for (i = 0; i < n; i++) cairn_free(it[i].v);
+    if (has != NULL)
+        for (i = 0; i < n; i++)
+            if (has[i]) PyBuffer_Release(&views[i]);
+    PyMem_Free(it);
+    PyMem_Free(views);
+    PyMem_Free(has);
+    Py_XDECREF(lk);
+    return ret;
 }
 %}

@@ -65,7 +65,7 @@ ext = Extension(
     define_macros=[("_POSIX_C_SOURCE", "200809L"), ("_DEFAULT_SOURCE", None)],
     extra_compile_args=["-std=c99", "-fvisibility=hidden", "-Wno-unused-parameter",
                         "-Wno-missing-field-initializers"],
-    libraries=["pthread"],
+    libraries=["pthread", "m"],
 )
 
 setup(

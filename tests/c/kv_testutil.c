@@ -70,6 +70,7 @@ size_t kvt_list(const char *dir, const char *suffix, char ***out) {
     }
     while ((e = readdir(d)) != NULL) {
         size_t l = strlen(e->d_name);
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
         if (l < sl || strcmp(e->d_name + l - sl, suffix) != 0) continue;
         v = (char **)realloc(v, (n + 1) * sizeof *v);
         v[n++] = strdup(e->d_name);

@@ -1,6 +1,8 @@
 /* kv_workload.c - see kv_workload.h. */
 #include "kv_workload.h"
 
+#include "util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,7 @@ int wl_execute(const char *dir, wl_run *r) {
         wl_state next;
         int a = (step * 5 + 1) % WL_KEYS, b = (step * 7 + 3) % WL_KEYS, c = (step * 3 + 2) % WL_KEYS;
         int kind = step % 9;
+        if (r->crash_mode && r->crash_at == step) cairn_io__crash_now(r->crash_mode, r->crash_seed);
         st_copy(&r->states[step], &cur);
         st_copy(&next, &cur);
         if (kind <= 2) {

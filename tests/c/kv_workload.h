@@ -18,6 +18,9 @@ typedef struct wl_run {
     int sync;
     uint64_t max_file;
     int nsteps;            /* steps to run (<= WL_STEPS) */
+    int crash_at;          /* with crash_mode: cairn_io__crash_now() just before this step */
+    int crash_mode;
+    uint64_t crash_seed;
     /* results */
     int failed_step;       /* index of the first step that returned an error, -1 if none */
     int failed_rc;

@@ -4,6 +4,7 @@
     python3 driver.py --config BUILD/tests/conformance/testees.json --testee c [-v]
     python3 driver.py --config ... --testee python --filter kv.txn
     python3 driver.py --config ... --matrix            # cross-language: every testee writes, every reads
+    python3 driver.py --config ... --testee c --wrap 'valgrind -q --error-exitcode=9' --timeout 120
 
 Loads every case file (checked by lint.py's validator first), starts each testee ONCE, and runs every
 case in a fresh directory ($DIR): `fs.*` and `sleep` steps are done here, every other step is sent to
@@ -19,6 +20,7 @@ import json
 import os
 import queue
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -170,16 +172,20 @@ def check_response(expect, resp, saved, op):
         return str(e)
 
 
-def short(v, limit=300):
-    s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True)
+def clip(s, limit=300):
     return s if len(s) <= limit else s[:limit] + "...(%d chars)" % len(s)
+
+
+def short(v, limit=300):
+    """A value as JSON (so "1" and 1, or "null" and null, stay apart), clipped."""
+    return clip(json.dumps(v, ensure_ascii=False, sort_keys=True), limit)
 
 
 def describe(resp):
     if resp is None:
         return "<no answer>"
     if "error" in resp:
-        return "error %s (%s)" % (resp["error"], short(resp.get("message", ""), 160))
+        return "error %s (%s)" % (resp["error"], clip(str(resp.get("message", "")), 160))
     return short(resp.get("ok"))
 
 
@@ -407,9 +413,9 @@ class Testee:
             try:
                 resp = json.loads(text)
             except ValueError:
-                return None, "testee wrote a line that is not JSON: %s" % short(text, 200)
+                return None, "testee wrote a line that is not JSON: %s" % clip(text, 200)
             if not isinstance(resp, dict) or not (("ok" in resp) ^ ("error" in resp)):
-                return None, "malformed response: %s" % short(text, 200)
+                return None, "malformed response: %s" % clip(text, 200)
             return resp, None
 
     def stop(self, grace=10.0):
@@ -559,6 +565,7 @@ def main(argv=None):
     ap.add_argument("--matrix", action="store_true", help="cross-language: every testee writes, every reads")
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds per step (default 30)")
     ap.add_argument("--keep", action="store_true", help="keep the case directories")
+    ap.add_argument("--wrap", default="", help="prefix every testee command, e.g. 'valgrind -q --error-exitcode=9'")
     ap.add_argument("-v", "--verbose", action="count", default=0)
     args = ap.parse_args(argv)
 
@@ -591,7 +598,10 @@ def main(argv=None):
     testees = {}
     try:
         for n in names:
-            testees[n] = Testee(n, config[n], args.timeout, args.verbose)
+            spec = dict(config[n])
+            if args.wrap:
+                spec["command"] = shlex.split(args.wrap) + list(spec["command"])
+            testees[n] = Testee(n, spec, args.timeout, args.verbose)
             testees[n].start()
     except RuntimeError as e:
         print("FAIL %s" % e)

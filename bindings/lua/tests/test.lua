@@ -9,7 +9,13 @@ local raw = cairn.raw
 local passed, failed = 0, 0
 local filter = arg and arg[1]
 
-local base = assert(io.popen("mktemp -d"):read("l"), "mktemp -d failed")
+local function mktemp_d()
+  local p = assert(io.popen("mktemp -d"))
+  local d = p:read("l")
+  p:close()
+  return assert(d, "mktemp -d failed")
+end
+local base = mktemp_d()
 local counter = 0
 local function tmp(name)
   counter = counter + 1
@@ -160,6 +166,25 @@ test("kv: binary keys with NUL bytes, unicode keys, sorted keys and prefix", fun
   for k, v in pairs(db) do seen[#seen + 1] = k .. "=" .. v end
   eq(#seen, 7)
   eq(seen[1], "a=3")
+  -- each(): a cursor, no list; the snapshot ignores later writes
+  local got = {}
+  for k in db:each("a") do
+    got[#got + 1] = k
+    assert(db:put("a-later" .. #got, "x"))
+  end
+  deq(cairn.array(got), cairn.array({ "a", "a\0", "a\0z", "ab" }))
+  -- break frees the cursor at once (the loop's closing value); so does an error
+  local closing
+  for k, _, _, c in (function() local f, s, i, c = db:each(); closing = c; return f, s, i, c end)() do
+    break
+  end
+  eq(closing._p, nil, "cursor freed by break")
+  local ok = pcall(function() for _ in db:each() do error("stop") end end)
+  eq(ok, false)
+  -- closing the store during iteration raises instead of touching freed memory
+  local other = assert(cairn.kv.open(tmp()))
+  assert(other:put("x", "1")); assert(other:put("y", "2"))
+  raises("CAIRN_CLOSED", function() for _ in other:each() do other:close() end end)
 end)
 
 test("kv: integers stay integers and floats stay floats through JSON", function()
@@ -227,6 +252,8 @@ test("errors: runtime failures return nil, message, name", function()
   assert(io.open(f, "w")):close()
   fails("CAIRN_PATH", cairn.kv.open(f))
   fails("CAIRN_PATH", cairn.kv.open(tmp("nope"), { create = false }))
+  fails("CAIRN_INVALID", cairn.kv.open(tmp() .. "\0suffix"))
+  fails("CAIRN_INVALID", cairn.blob.open(tmp() .. "\0suffix"))
 end)
 
 test("errors: misuse raises with the name first and the caller's line", function()
@@ -289,6 +316,45 @@ test("lifetime: __gc closes an unreachable handle", function()
   db:close()
 end)
 
+test("lifetime: finalizers of many dropped handles release every file descriptor", function()
+  local function fds()
+    local p = io.popen("ls /proc/$PPID/fd 2>/dev/null | wc -l")
+    local n = p and tonumber(p:read("a")) or nil
+    if p then p:close() end
+    return n
+  end
+  collectgarbage(); collectgarbage()
+  local before = fds()
+  for i = 1, 64 do
+    local db = assert(cairn.kv.open(tmp("many" .. i)))
+    assert(db:put("k", "v"))
+    local b = assert(cairn.blob.open(tmp("manyblob" .. i)))
+    assert(b:create("x"))
+  end
+  collectgarbage(); collectgarbage()
+  if before then
+    local after = fds()
+    assert(after <= before, string.format("descriptors: %d before, %d after GC", before, after))
+  end
+end)
+
+test("lifetime: a transaction function may yield (coroutines)", function()
+  local db <close> = assert(cairn.kv.open(tmp()))
+  local co = coroutine.wrap(function()
+    return db:transaction(function(tx)
+      assert(tx:put("a", "1"))
+      coroutine.yield("paused")
+      assert(tx:put("b", "2"))
+      return "committed"
+    end)
+  end)
+  eq(co(), "paused")
+  eq(db:stats().in_txn, true)
+  eq(co(), "committed")
+  eq(db:get("b"), "2")
+  eq(db:stats().in_txn, false)
+end)
+
 test("lifetime: data survives close and reopen", function()
   local dir = tmp()
   local db = assert(cairn.kv.open(dir, { sync = "none" }))
@@ -324,17 +390,21 @@ end)
 
 test("expiry: ttl_ms and expire_at_ms", function()
   local db <close> = assert(cairn.kv.open(tmp()))
-  local now = cairn.now_ms()
-  eq(math.type(now), "integer")
-  assert(db:put("short", "x", { ttl_ms = 80 }))
-  assert(db:put("long", "y", { expire_at_ms = now + 3600000 }))
+  local t0 = cairn.now_ms()
+  eq(math.type(t0), "integer")
+  assert(db:put("short", "x", { ttl_ms = 300 }))
+  local v = db:get("short")
+  if cairn.now_ms() - t0 < 250 then eq(v, "x", "readable before its expiry") end
+  local at = db:expiry("short")
+  assert(at >= t0 + 300 and at <= cairn.now_ms() + 300, "expiry is now + ttl")
+  assert(db:put("long", "y", { expire_at_ms = t0 + 3600000 }))
   assert(db:put("forever", "z"))
-  eq(db:get("short"), "x")
-  local at = db:expiry("long")
-  eq(at, now + 3600000)
+  assert(db:put("past", "p", { expire_at_ms = t0 - 1 }))
+  eq(db:get("past"), nil, "an expiry in the past stores nothing readable")
+  eq(db:expiry("long"), t0 + 3600000)
   eq(db:expiry("forever"), 0)
   eq(db:expiry("missing"), nil)
-  raw.sleep_ms(150)
+  raw.sleep_ms(math.max(0, at - cairn.now_ms()) + 30)
   eq(db:get("short"), nil, "expired")
   eq(db:contains("short"), false)
   eq(db:get("long"), "y")
@@ -399,6 +469,10 @@ test("blob: create/read/update/delete/exists/count/keys", function()
   eq(st.entries, 3); eq(math.type(st.next_key), "integer"); eq(st.in_txn, false)
   assert(b:flush()); assert(b:compact())
   eq(b:read(r), "reserved")
+  local seen = {}
+  for key, data in pairs(b) do seen[#seen + 1] = key .. "=" .. data end
+  eq(#seen, 3)
+  eq(#b, 3)
 end)
 
 test("blob: bad keys and data", function()
@@ -492,6 +566,13 @@ test("json: strict decoding and round trips", function()
   eq(cairn.json_encode(math.maxinteger), "9223372036854775807")
   eq(cairn.json_encode({ b = 1, a = 2, [""] = 3 }), '{"":3,"a":2,"b":1}', "sorted keys")
   eq(cairn.json_encode("\0\31"), '"\\u0000\\u001f"')
+  -- nesting: 1000 levels are fine both ways, deeper is refused (not a C stack overflow)
+  local deep = string.rep("[", 1000) .. string.rep("]", 1000)
+  eq(cairn.json_encode(assert(cairn.json_decode(deep))), deep)
+  eq(cairn.json_decode("[" .. deep .. "]"), nil)
+  local t = {}
+  for _ = 1, 1001 do t = { t } end
+  raises("CAIRN_TYPE", cairn.json_encode, t)
 end)
 
 os.execute("rm -rf '" .. base .. "'")

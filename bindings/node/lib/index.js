@@ -127,7 +127,7 @@ function readOptions(opts, spec) {
   if (opts === undefined || opts === null) return out;
   if (typeof opts !== 'object' || Array.isArray(opts)) throw typeError('options must be an object');
   for (const k of Object.keys(opts)) {
-    const kind = spec[k];
+    const kind = Object.prototype.hasOwnProperty.call(spec, k) ? spec[k] : undefined;
     const v = opts[k];
     if (!kind) throw invalid(`unknown option '${k}' (known: ${Object.keys(spec).join(', ')})`);
     if (v === undefined) continue;

@@ -214,6 +214,14 @@ double NumberArg(const Napi::CallbackInfo &info, size_t i, double dflt, const ch
     return info[i].As<Napi::Number>().DoubleValue();
 }
 
+// A non-negative integer option (NaN, negative or fractional values are CAIRN_INVALID).
+double UIntArg(const Napi::CallbackInfo &info, size_t i, double dflt, double max, const char *what) {
+    double d = NumberArg(info, i, dflt, what);
+    if (!std::isfinite(d) || d < 0 || d > max || std::floor(d) != d)
+        Throw(info.Env(), CAIRN_EINVAL, std::string(what) + " must be a non-negative integer in range");
+    return d;
+}
+
 bool BoolArg(const Napi::CallbackInfo &info, size_t i, bool dflt, const char *what) {
     if (i >= info.Length() || info[i].IsUndefined()) return dflt;
     if (!info[i].IsBoolean()) Throw(info.Env(), CAIRN_ETYPE, std::string(what) + " must be a boolean");
@@ -294,6 +302,13 @@ class Work : public Napi::AsyncWorker {
     std::string msg_;
 };
 
+// A handle opened on the pool, closed unless a wrapper took it (e.g. if wrapping throws).
+template <typename T, void (*Close)(T *)>
+struct Owned {
+    T *p = nullptr;
+    ~Owned() { Close(p); }
+};
+
 // ------------------------------------------------------------------------------------------
 // KV handle
 // ------------------------------------------------------------------------------------------
@@ -302,9 +317,9 @@ cairn_kv_options KvOptions(const Napi::CallbackInfo &info, size_t i) {
     cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
     o.create = BoolArg(info, i, true, "create") ? 1 : 0;
     o.read_only = BoolArg(info, i + 1, false, "readOnly") ? 1 : 0;
-    o.sync = static_cast<int>(NumberArg(info, i + 2, CAIRN_SYNC_COMMIT, "sync"));
-    o.max_file_size = static_cast<uint64_t>(NumberArg(info, i + 3, 0, "maxFileSize"));
-    o.lock_timeout_ms = static_cast<unsigned>(NumberArg(info, i + 4, 0, "lockTimeoutMs"));
+    o.sync = static_cast<int>(UIntArg(info, i + 2, CAIRN_SYNC_COMMIT, CAIRN_SYNC_GROUP, "sync"));
+    o.max_file_size = static_cast<uint64_t>(UIntArg(info, i + 3, 0, 9007199254740991.0, "maxFileSize"));
+    o.lock_timeout_ms = static_cast<unsigned>(UIntArg(info, i + 4, 0, 4294967295.0, "lockTimeoutMs"));
     return o;
 }
 
@@ -364,14 +379,14 @@ class KV : public Napi::ObjectWrap<KV> {
     static Napi::Value OpenAsync(const Napi::CallbackInfo &info) {
         std::string path = PathArg(info, 0);
         cairn_kv_options o = KvOptions(info, 1);
-        auto out = std::make_shared<cairn_kv *>(nullptr);
+        auto out = std::make_shared<Owned<cairn_kv, cairn_kv_close>>();
         return Work::Run(
             info.Env(), "cairn.kv.open",
-            [path, o, out]() { return cairn_kv_open(out.get(), path.c_str(), &o); },
+            [path, o, out]() { return cairn_kv_open(&out->p, path.c_str(), &o); },
             [out](Napi::Env env) -> Napi::Value {
-                cairn_kv *kv = *out;
-                *out = nullptr;
-                return Wrap(env, kv);
+                Napi::Object h = Wrap(env, out->p);
+                out->p = nullptr;  // the wrapper owns it now
+                return h;
             });
     }
 
@@ -401,11 +416,11 @@ class KV : public Napi::ObjectWrap<KV> {
         GetBytes(info, 1, v, "value");
         int kind;
         if (info.Length() > 2 && !info[2].IsUndefined()) {
-            kind = static_cast<int>(NumberArg(info, 2, 0, "kind"));
+            kind = static_cast<int>(UIntArg(info, 2, 0, CAIRN_KIND_NATIVE, "kind"));
         } else {
             kind = info[1].IsString() ? CAIRN_KIND_TEXT : CAIRN_KIND_BYTES;
         }
-        double exp = NumberArg(info, 3, 0, "expireAtMs");
+        double exp = UIntArg(info, 3, 0, 9007199254740991.0, "expireAtMs");
         int rc = exp != 0 ? cairn_kv_put_ex(kv, k.data(), k.size(), v.data(), v.size(), kind,
                                             static_cast<int64_t>(exp))
                           : cairn_kv_put(kv, k.data(), k.size(), v.data(), v.size(), kind);
@@ -601,8 +616,8 @@ cairn_blob_options BlobOptions(const Napi::CallbackInfo &info, size_t i) {
     cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
     o.create = BoolArg(info, i, true, "create") ? 1 : 0;
     o.read_only = BoolArg(info, i + 1, false, "readOnly") ? 1 : 0;
-    o.sync = static_cast<int>(NumberArg(info, i + 2, CAIRN_SYNC_COMMIT, "sync"));
-    o.lock_timeout_ms = static_cast<unsigned>(NumberArg(info, i + 3, 0, "lockTimeoutMs"));
+    o.sync = static_cast<int>(UIntArg(info, i + 2, CAIRN_SYNC_COMMIT, CAIRN_SYNC_GROUP, "sync"));
+    o.lock_timeout_ms = static_cast<unsigned>(UIntArg(info, i + 3, 0, 4294967295.0, "lockTimeoutMs"));
     return o;
 }
 
@@ -664,14 +679,14 @@ class Blob : public Napi::ObjectWrap<Blob> {
     static Napi::Value OpenAsync(const Napi::CallbackInfo &info) {
         std::string path = PathArg(info, 0);
         cairn_blob_options o = BlobOptions(info, 1);
-        auto out = std::make_shared<cairn_blob *>(nullptr);
+        auto out = std::make_shared<Owned<cairn_blob, cairn_blob_close>>();
         return Work::Run(
             info.Env(), "cairn.blob.open",
-            [path, o, out]() { return cairn_blob_open(out.get(), path.c_str(), &o); },
+            [path, o, out]() { return cairn_blob_open(&out->p, path.c_str(), &o); },
             [out](Napi::Env env) -> Napi::Value {
-                cairn_blob *b = *out;
-                *out = nullptr;
-                return Wrap(env, b);
+                Napi::Object h = Wrap(env, out->p);
+                out->p = nullptr;  // the wrapper owns it now
+                return h;
             });
     }
 

@@ -83,3 +83,34 @@ test('BlobStore.open and flushAsync / compactAsync', async (t) => {
   await rejectsCode(assert, st.flushAsync(), 'CAIRN_CLOSED');
   await rejectsCode(assert, cairn.openBlobStore(file, { create: false, bogus: 1 }), 'CAIRN_INVALID');
 });
+
+test('the main thread keeps reading and writing while reclaim and sync run on the pool', async (t) => {
+  const dir = path.join(tempDir(t), 'db');
+  const db = new cairn.KV(dir, { sync: 'none', maxFileSize: 64 * 1024 });
+  t.after(() => db.close());
+  for (let i = 0; i < 3000; i++) db.put('k' + (i % 300), Buffer.alloc(200, i & 0xff));
+  const expected = new Map();
+  for (let i = 0; i < 300; i++) expected.set('k' + i, db.get('k' + i));
+  const work = Promise.all([db.reclaimAsync(), db.syncAsync(), db.reclaimAsync()]);
+  let writes = 0;
+  let done = false;
+  work.then(() => { done = true; }, () => { done = true; });
+  // Interleave: a burst of calls per turn of the event loop until the pool work is done.
+  while (!done || writes < 600) {
+    for (let j = 0; j < 50; j++, writes++) {
+      const k = 'new' + writes;
+      db.put(k, String(writes));
+      assert.equal(db.get(k), String(writes));
+      const old = 'k' + (writes % 300);
+      assert.deepEqual(db.get(old), expected.get(old));
+    }
+    await new Promise((res) => setImmediate(res));
+  }
+  await work;
+  assert.equal(db.count(), 300 + writes);
+  db.close();
+  const again = new cairn.KV(dir);
+  assert.equal(again.count(), 300 + writes);
+  assert.deepEqual(again.get('k7'), expected.get('k7'));
+  again.close();
+});

@@ -18,6 +18,8 @@ test('values keep their JS type: Buffer, Uint8Array, string, JSON', (t) => {
   db.put('u8', new Uint8Array([9, 8, 7]));
   db.put('u16', new Uint16Array([0x0102]));
   db.put('ab', new Uint8Array([5, 6]).buffer);
+  db.put('dv', new DataView(new Uint8Array([1, 2, 3, 4]).buffer, 1, 2));
+  db.put('sub', Buffer.from('xxhelloxx').subarray(2, 7));
   db.put('text', 'héllo ✓');
   db.put('empty', '');
   db.put('obj', { a: 1, b: [true, null, 'x'], c: { d: 2.5 } });
@@ -33,6 +35,8 @@ test('values keep their JS type: Buffer, Uint8Array, string, JSON', (t) => {
     assert.deepEqual(h.get('u8'), Buffer.from([9, 8, 7]));
     assert.deepEqual(h.get('u16'), Buffer.from(new Uint16Array([0x0102]).buffer));
     assert.deepEqual(h.get('ab'), Buffer.from([5, 6]));
+    assert.deepEqual(h.get('dv'), Buffer.from([2, 3]));
+    assert.deepEqual(h.get('sub'), Buffer.from('hello'));
     assert.equal(h.get('text'), 'héllo ✓');
     assert.equal(h.get('empty'), '');
     assert.deepEqual(h.get('obj'), { a: 1, b: [true, null, 'x'], c: { d: 2.5 } });

@@ -16,9 +16,11 @@ The GIL is released around every call into the C core.
 import collections.abc as _abc
 import datetime as _dt
 import json as _json
+import operator as _operator
 import os as _os
 import threading as _threading
 import time as _time
+import warnings as _warnings
 import weakref as _weakref
 from collections import namedtuple as _namedtuple
 
@@ -26,7 +28,7 @@ from . import cairn_swig as _raw
 from . import _cairn_swig as _c
 
 __all__ = [
-    "KV", "BlobStore", "BlobEvent", "Error", "version", "check_kv", "check_blob",
+    "KV", "BlobStore", "BlobEvent", "Error", "error_class", "version", "check_kv", "check_blob",
     "KIND_BYTES", "KIND_TEXT", "KIND_JSON", "KIND_NATIVE",
 ]
 
@@ -78,10 +80,10 @@ _CLASS_NAMES = {
     "ITEROVER": "IterOverError", "TYPE": "TypeMismatch", "IO": "IOError_",
 }
 _EXTRA_BASES = {
-    "NOTFOUND": (KeyError,), "EXISTS": (KeyError,), "INVALID": (ValueError,), "TYPE": (TypeError,),
+    "NOTFOUND": (KeyError,), "INVALID": (ValueError,), "TYPE": (TypeError,),
     "TOOBIG": (ValueError,), "RANGE": (ValueError,), "CLOSED": (ValueError,), "NOMEM": (MemoryError,),
     "IO": (OSError,), "NOSPC": (OSError,), "PERM": (PermissionError,), "PATH": (OSError,),
-    "UNSUPPORTED": (NotImplementedError,), "ITEROVER": (StopIteration,),
+    "UNSUPPORTED": (NotImplementedError,),
 }
 
 _BY_CODE = {}
@@ -191,7 +193,11 @@ def _expire_at_ms(expire, expire_at):
             secs = expire
         else:
             raise TypeMismatch("expire must be seconds (int/float) or a timedelta")  # noqa: F821
+        if secs != secs or secs in (float("inf"), float("-inf")):
+            raise _err("INVALID", "expire must be a finite number of seconds")
         ms = int(_time.time() * 1000 + secs * 1000)
+        if ms >= 2**63:
+            raise _err("INVALID", "expire is too far in the future")
         return ms if ms > 0 else 1  # already in the past: stores nothing readable
     if expire_at is not None:
         if isinstance(expire_at, _dt.datetime):
@@ -200,6 +206,8 @@ def _expire_at_ms(expire, expire_at):
             ms = int(expire_at.timestamp() * 1000)
             return ms if ms > 0 else 1
         if type(expire_at) is int:
+            if not -2**63 <= expire_at < 2**63:
+                raise _err("INVALID", "expire_at out of the int64 range of Unix ms")
             return expire_at  # Unix ms, passed to the core as is (0: never)
         raise TypeMismatch("expire_at must be a datetime or Unix ms (int)")  # noqa: F821
     return 0
@@ -290,10 +298,17 @@ class KV(_abc.MutableMapping):
         """Close: an open transaction is rolled back; pending writes are flushed. Idempotent."""
         h, self._h = self._h, None
         if h is not None:
-            _c.cairn_kv_close(h)
+            try:
+                _c.cairn_kv_close(h)  # waits for calls other threads have inside the core
+            except BusyError:  # noqa: F821  closing from inside a call on this handle
+                self._h = h
+                raise
 
     def __del__(self):
-        try:
+        if getattr(self, "_h", None) is None:
+            return
+        try:  # like an unclosed file: close it, and say so under -W default / -X dev
+            _warnings.warn("unclosed %r" % self, ResourceWarning, source=self)
             self.close()
         except Exception:
             pass
@@ -486,16 +501,20 @@ class KV(_abc.MutableMapping):
         """A list of the live keys (those starting with `prefix`), ascending bytewise."""
         return [_key_out(k) for k in self._iter_keys(prefix)]
 
-    def items(self, prefix=b""):
-        """Iterate (key, value) over a snapshot of the keys; keys deleted meanwhile are skipped."""
+    def _iter_items(self, prefix):
         for k in self._iter_keys(prefix):
             v = self.get(k, _MISSING)
-            if v is not _MISSING:
+            if v is not _MISSING:  # deleted since the snapshot: skipped
                 yield _key_out(k), v
 
+    def items(self, prefix=b""):
+        """A lazy view of (key, value) pairs (of the keys starting with `prefix`): each iteration
+        walks a snapshot of the keys, skipping those deleted meanwhile."""
+        return _KVItems(self, prefix)
+
     def values(self, prefix=b""):
-        for _, v in self.items(prefix):
-            yield v
+        """A lazy view of the values (of the keys starting with `prefix`)."""
+        return _KVValues(self, prefix)
 
     # -- writes --------------------------------------------------------------------------------
     def put(self, key, value, expire=None, expire_at=None, kind=None):
@@ -549,24 +568,28 @@ class KV(_abc.MutableMapping):
         _kv_delete(h, key)
 
     def put_many(self, items, kind=None):
-        """Store every (key, value) of `items` (a mapping or pairs) in one transaction unless one
-        is already open."""
+        """Store every (key, value) of `items` (a mapping or pairs) in one transaction, unless one
+        is already open (then the batch joins it). The whole batch is one C loop with the GIL
+        released once: the fast way to load data."""
         h = self._handle()
         pairs = items.items() if isinstance(items, _abc.Mapping) else items
+        keys, vals, kinds = [], [], []
+        ka, va, kda = keys.append, vals.append, kinds.append
+        enc = self._encode
+        for key, value in pairs:
+            t = type(value)
+            if kind is None and t is bytes:
+                ka(key), va(value), kda(0)
+            elif kind is None and t is str:
+                ka(key), va(value), kda(1)
+            else:
+                v, k = enc(value, kind)
+                ka(key), va(v), kda(k)
         own = not self.in_transaction
         if own:
             _c.cairn_kv_begin(h)
         try:
-            enc = self._encode
-            for key, value in pairs:
-                t = type(value)
-                if kind is None and t is bytes:
-                    _kv_put(h, key, value, 0)
-                elif kind is None and t is str:
-                    _kv_put(h, key, value, 1)
-                else:
-                    v, k = enc(value, kind)
-                    _kv_put(h, key, v, k)
+            _c.cairn_py_kv_put_many(h, keys, vals, kinds)
         except BaseException:
             if own:
                 _c.cairn_kv_rollback(h)
@@ -575,19 +598,13 @@ class KV(_abc.MutableMapping):
             _c.cairn_kv_commit(h)
 
     def get_many(self, keys, default=None):
-        """A list of the values of `keys` (`default` for a missing one)."""
-        h = self._handle()
-        out = []
-        app = out.append
-        dec = self._decode
-        for key in keys:
-            r = _kv_get(h, key)
-            if r is None:
-                app(default)
-            elif r[1] == 0:
-                app(r[0])
-            else:
-                app(dec(r[0], r[1]))
+        """A list of the values of `keys` (`default` for a missing one), fetched in one C loop."""
+        out, other = _c.cairn_py_kv_get_many(self._handle(), keys, default)
+        if other:
+            dec = self._decode
+            for i, v in enumerate(out):
+                if type(v) is tuple and v is not default:
+                    out[i] = dec(v[0], v[1])
         return out
 
     def update(self, *args, **kwargs):
@@ -675,6 +692,40 @@ class KV(_abc.MutableMapping):
 _MISSING = object()
 
 
+class _KVItems(_abc.ItemsView):
+    __slots__ = ("_prefix",)
+
+    def __init__(self, kv, prefix):
+        super().__init__(kv)
+        self._prefix = prefix
+
+    def __len__(self):
+        return len(self._mapping) if not self._prefix else len(self._mapping.keys(self._prefix))
+
+    def __iter__(self):
+        return self._mapping._iter_items(self._prefix)
+
+    def __contains__(self, item):
+        key, value = item
+        v = self._mapping.get(key, _MISSING)
+        return v is not _MISSING and v == value
+
+
+class _KVValues(_abc.ValuesView):
+    __slots__ = ("_prefix",)
+
+    def __init__(self, kv, prefix):
+        super().__init__(kv)
+        self._prefix = prefix
+
+    def __len__(self):
+        return len(self._mapping) if not self._prefix else len(self._mapping.keys(self._prefix))
+
+    def __iter__(self):
+        for _, v in self._mapping._iter_items(self._prefix):
+            yield v
+
+
 def check_kv(path):
     KV.check(path)
 
@@ -690,10 +741,9 @@ _EVENT_NAMES = {_raw.CAIRN_BLOB_CREATED: "created", _raw.CAIRN_BLOB_UPDATED: "up
 
 def _blob_key(key):
     if type(key) is not int:
-        if isinstance(key, int) and not isinstance(key, bool):
-            key = int(key)
-        else:
+        if isinstance(key, bool) or not hasattr(type(key), "__index__"):
             raise TypeMismatch("blob key must be an int, not %s" % type(key).__name__)  # noqa: F821
+        key = _operator.index(key)  # int subclasses, numpy integers, ...
     if key < 0 or key > 0xFFFFFFFF:
         raise _err("INVALID", "blob key out of range 0..4294967295: %d" % key)
     return key
@@ -761,12 +811,19 @@ class BlobStore(_abc.Mapping):
         """Close (an open transaction is rolled back). Idempotent."""
         h, self._h = self._h, None
         if h is not None:
-            _c.cairn_blob_close(h)
+            try:
+                _c.cairn_blob_close(h)  # waits for calls other threads have inside the core
+            except BusyError:  # noqa: F821  e.g. close() from an event callback
+                self._h = h
+                raise
         self._sub_fn = None
         self._sub_id = None
 
     def __del__(self):
+        if getattr(self, "_h", None) is None:
+            return
         try:
+            _warnings.warn("unclosed %r" % self, ResourceWarning, source=self)
             self.close()
         except Exception:
             pass

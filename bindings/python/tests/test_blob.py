@@ -97,10 +97,14 @@ class Protocol(Base):
 
     def test_closed_and_gc(self):
         st = cairn.BlobStore(self.path, sync="none")
+        seen = []
+        st.on_created(seen.append)  # a subscription does not keep the store alive
         k = st.create(b"x")
+        self.assertEqual(len(seen), 1)
         ref = weakref.ref(st)
-        del st
-        gc.collect()
+        with self.assertWarns(ResourceWarning):  # like an unclosed file
+            del st
+            gc.collect()
         self.assertIsNone(ref())
         with cairn.BlobStore(self.path) as st2:
             self.assertEqual(st2[k], b"x")
@@ -192,6 +196,22 @@ class Events(Base):
         self.assertEqual(st[k], b"x")
         self.assertEqual(len(later), 1)  # the other listener still ran
         self.assertTrue(any(isinstance(e, ZeroDivisionError) for e in hooked))
+
+    def test_close_from_a_callback_is_refused(self):
+        st = self.open()
+        errors = []
+
+        def closer(ev):
+            try:
+                st.close()
+            except cairn.Error as e:
+                errors.append(e)
+
+        st.on_created(closer)
+        st.create(b"x")
+        self.assertEqual([e.name for e in errors], ["CAIRN_BUSY"])
+        self.assertFalse(st.closed)
+        self.assertEqual(len(st), 1)
 
     def test_events_from_threads(self):
         st = self.open()

@@ -71,6 +71,11 @@ class MappingProtocol(Base):
         db.update({"p": 1, "q": 2}, r=3)  # MutableMapping.update
         self.assertEqual(dict(db.items()), {"p": 1, "q": 2, "r": 3})
         self.assertEqual(sorted(db.values()), [1, 2, 3])
+        self.assertEqual(len(db.items()), 3)
+        self.assertIn(("p", 1), db.items())
+        self.assertNotIn(("p", 2), db.items())
+        self.assertEqual(list(db.items(prefix="q")), [("q", 2)])
+        self.assertEqual(len(db.values(prefix="r")), 1)
         self.assertEqual(db, {"p": 1, "q": 2, "r": 3})
         db.clear()
         self.assertEqual(len(db), 0)
@@ -197,7 +202,7 @@ class Values(Base):
 
     def test_expiry(self):
         db = self.open()
-        db.put("soon", b"x", expire=0.05)
+        db.put("soon", b"x", expire=0.5)
         db.put("later", b"y", expire=datetime.timedelta(hours=1))
         at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=2)
         db.put("at", b"z", expire_at=at)
@@ -207,7 +212,7 @@ class Values(Base):
         db["forever"] = b"f"
         self.assertIsNone(db.expiry("forever"))
         self.assertAlmostEqual(db.expiry("at").timestamp(), at.timestamp(), delta=0.01)
-        time.sleep(0.12)
+        time.sleep(0.6)
         self.assertIsNone(db.get("soon"))
         self.assertNotIn("soon", db)
         self.assertEqual(db["later"], b"y")
@@ -217,6 +222,11 @@ class Values(Base):
             db.put("k", b"v", expire=1, expire_at=5)
         with self.assertRaises(cairn.TypeMismatch):
             db.put("k", b"v", expire="soon")
+        for bad in (float("nan"), float("inf"), 1e300):
+            with self.assertRaises(cairn.InvalidError):
+                db.put("k", b"v", expire=bad)
+        with self.assertRaises(cairn.InvalidError):
+            db.put("k", b"v", expire_at=2**64)
 
 
 class Lifetimes(Base):
@@ -235,8 +245,9 @@ class Lifetimes(Base):
         db = cairn.KV(self.path, sync="none")
         db["k"] = b"v"
         ref = weakref.ref(db)
-        del db
-        gc.collect()
+        with self.assertWarns(ResourceWarning):  # like an unclosed file
+            del db
+            gc.collect()
         self.assertIsNone(ref())
         # the writer lock went with it: a new writer can open, and the write was kept
         with cairn.KV(self.path) as db2:
@@ -311,6 +322,18 @@ class Transactions(Base):
         with self.assertRaises(cairn.TypeMismatch):
             db.put_many([("ok", 1), ("bad", object())])
         self.assertNotIn("ok", db)  # the whole batch rolled back
+        with self.assertRaises(cairn.InvalidError):
+            db.put_many([("ok", 1), ("", 2)])  # refused by the core half-way
+        self.assertNotIn("ok", db)
+        db.put_many([("b", b"\x00"), ("t", "text"), ("j", {"x": [1]}), (bytearray(b"ba"), memoryview(b"mv"))])
+        self.assertEqual(db.get_many(["b", "t", "j", b"ba", "nope"]), [b"\x00", "text", {"x": [1]}, b"mv", None])
+        with db.transaction():  # inside a transaction the batch joins it
+            db.put_many({"in-txn": 1})
+            db.rollback()
+            db.begin()
+        self.assertNotIn("in-txn", db)
+        with self.assertRaises(cairn.TypeMismatch):
+            db.get_many(["ok", 5])
 
 
 class Threads(Base):
@@ -367,6 +390,51 @@ class Threads(Base):
         self.assertGreaterEqual(waited, 0.25)
         self.assertGreater(during, 20)  # the ticker ran while the open waited
         holder.close()
+
+
+class CloseWhileBusy(Base):
+    def test_close_while_other_threads_call(self):
+        # close() waits for the calls already inside the core; later calls raise ClosedError
+        db = cairn.KV(self.path, sync="none")
+        db.put_many({"k%d" % i: b"v" * 100 for i in range(200)})
+        outcome = []
+        started = threading.Barrier(5)
+
+        def hammer(t):
+            started.wait()
+            n = 0
+            try:
+                while True:
+                    db.get("k%d" % (n % 200))
+                    db["w%d" % t] = b"x"
+                    db.get_many(["k1", "k2"])
+                    n += 1
+            except cairn.ClosedError:
+                outcome.append(("closed", n))
+            except Exception as e:  # noqa: BLE001
+                outcome.append(("error", repr(e)))
+
+        ts = [threading.Thread(target=hammer, args=(t,)) for t in range(4)]
+        for t in ts:
+            t.start()
+        started.wait()
+        time.sleep(0.05)
+        db.close()
+        for t in ts:
+            t.join()
+        self.assertEqual([o[0] for o in outcome], ["closed"] * 4, outcome)
+        with cairn.KV(self.path) as db2:
+            self.assertEqual(db2["k5"], b"v" * 100)
+
+    def test_raw_close_is_idempotent_and_invalidates(self):
+        from cairn import cairn_swig as raw
+        h = raw.cairn_kv_open(self.path, None)
+        raw.cairn_kv_close(h)
+        raw.cairn_kv_close(h)  # a no-op, not a double free
+        with self.assertRaises(cairn.ClosedError):
+            raw.cairn_kv_put(h, b"k", b"v", 0)
+        with self.assertRaises(cairn.TypeMismatch):
+            raw.cairn_kv_put("not a handle", b"k", b"v", 0)
 
 
 class Maintenance(Base):

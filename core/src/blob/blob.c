@@ -540,7 +540,7 @@ static int emit_header_if_changed(cairn_blob *b) {
 /* Write committed, durable pending changes to the data file, in order. A failure leaves the
  * rest pending (still served from memory, still in the WAL) and is reported to the caller. */
 static int apply_pending(cairn_blob *b) {
-    uint64_t durable = b->sync == CAIRN_SYNC_NONE ? 0 : cairn_wal__durable_seq(b->wal);
+    uint64_t durable = cairn_wal__durable_seq(b->wal);
     int rc = 0;
     while (b->pq_s < b->pq_n) {
         pitem *p = &b->pq[b->pq_s];
@@ -568,19 +568,9 @@ static int fail_handle(cairn_blob *b, int rc) {
 /* Everything committed goes to the data file, which is synced; then the WAL is emptied. */
 static int checkpoint(cairn_blob *b) {
     int rc;
-    uint64_t durable_before;
     if (b->ro || b->failed) return 0;
     if ((rc = cairn_wal__sync(b->wal, 0)) != 0) return fail_handle(b, rc);
-    durable_before = cairn_wal__durable_seq(b->wal);
-    {
-        /* in NONE mode apply_pending waits for this explicit sync */
-        int saved = b->sync;
-        b->sync = CAIRN_SYNC_COMMIT;
-        rc = apply_pending(b);
-        b->sync = saved;
-    }
-    (void)durable_before;
-    if (rc) return rc;
+    if ((rc = apply_pending(b)) != 0) return rc;
     if (b->pq_n) return 0; /* an open transaction's changes are still pending: keep the WAL */
     if ((rc = cairn_io__fsync(b->f)) != 0) return fail_handle(b, rc);
     if ((rc = cairn_wal__reset(b->wal)) != 0) return fail_handle(b, rc);
@@ -612,30 +602,33 @@ static int corrupt(cairn_blob *b, uint64_t off, const char *what) {
     return cairn_err__set(CAIRN_ECORRUPT, "%s: %s at offset %llu", b->path, what, (unsigned long long)off);
 }
 
-/* Read the payload of live entry r for `key`. *out malloc'd (never NULL on success). */
+/* Read the payload of live entry r for `key`. *out malloc'd (never NULL on success).
+ * One pread of header and payload; the payload is then moved to the front of the buffer. */
 static int read_payload(cairn_blob *b, uint32_t key, const brec *r, void **out) {
-    uint8_t h[EHDR];
-    void *p = malloc(r->len ? r->len : 1);
+    uint8_t *p;
     int rc;
-    if (!p) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory for %u bytes", (unsigned)r->len);
     if (r->pend && r->pend >= applied_id(b)) {
         const pitem *it = &b->pq[r->pend - b->pq_base];
+        if (!(p = (uint8_t *)malloc(r->len ? r->len : 1)))
+            return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory for %u bytes", (unsigned)r->len);
         memcpy(p, it->buf + 8 + EHDR, r->len);
         *out = p;
         return 0;
     }
-    if ((rc = dread(b, h, EHDR, r->off)) != 0) goto fail;
-    if (cairn_crc32c__update(0, h + 4, EHDR - 4) != cairn_get32(h) || h[4] != ET_BLOB ||
-        cairn_get32(h + 16) != key || cairn_get32(h + 20) != r->len) {
+    if (!(p = (uint8_t *)malloc(EHDR + (size_t)r->len)))
+        return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory for %u bytes", (unsigned)r->len);
+    if ((rc = dread(b, p, EHDR + (size_t)r->len, r->off)) != 0) goto fail;
+    if (cairn_crc32c__update(0, p + 4, EHDR - 4) != cairn_get32(p) || p[4] != ET_BLOB ||
+        cairn_get32(p + 16) != key || cairn_get32(p + 20) != r->len) {
         rc = corrupt(b, r->off, "bad blob entry header");
         goto fail;
     }
-    if (r->len && (rc = dread(b, p, r->len, r->off + EHDR)) != 0) goto fail;
-    if (cairn_crc32c__update(0, p, r->len) != cairn_get32(h + 24)) {
+    if (cairn_crc32c__update(0, p + EHDR, r->len) != cairn_get32(p + 24)) {
         rc = cairn_err__set(CAIRN_ECORRUPT, "%s: bad payload checksum of key %u at offset %llu", b->path,
                             (unsigned)key, (unsigned long long)r->off);
         goto fail;
     }
+    memmove(p, p + EHDR, r->len);
     *out = p;
     return 0;
 fail:
@@ -1100,7 +1093,9 @@ static int commit_batch(cairn_blob *b, size_t umark, size_t pmark, size_t evmark
             memset(fo, 0, sizeof *fo);
             return fail_handle(b, rc);
         }
-        (void)apply_pending(b); /* a failed write stays pending and is retried at checkpoint */
+        /* in NONE mode nothing is durable yet: the changes wait for the next checkpoint.
+         * A failed write stays pending (served from memory) and is retried later. */
+        if (b->sync != CAIRN_SYNC_NONE) (void)apply_pending(b);
         if (!b->in_txn && cairn_wal__size(b->wal) > CKPT_BYTES) (void)checkpoint(b);
     }
     return 0;

@@ -107,7 +107,7 @@ static uint32_t arena_alloc(cairn_kd *kd, size_t n) {
             kd->chunks = v;
             kd->capchunks = nc;
         }
-        if (!(c = (uint8_t *)malloc(KD_CHUNK))) return 0;
+        if (!(c = (uint8_t *)calloc(1, KD_CHUNK))) return 0; /* zeroed: dumped whole */
         if (kd->nchunks > 0) kd->holes += KD_CHUNK - kd->tail; /* unused tail of the old chunk */
         kd->chunks[kd->nchunks++] = c;
         kd->tail = kd->nchunks == 1 ? 4 : 0; /* ref 0 means "empty slot" */
@@ -301,4 +301,87 @@ int cairn_kd__each(cairn_kd *kd, cairn_kd_fn fn, void *ctx) {
         if ((rc = fn(ctx, ref_ent(kd, kd->slots[i]))) != 0) return rc;
     }
     return 0;
+}
+
+int cairn_kd__dump(const cairn_kd *kd, cairn_kd_io write_fn, void *ctx) {
+    uint8_t h[48];
+    size_t c;
+    int rc;
+    cairn_put32(h, kd->mask);
+    cairn_put32(h + 4, (uint32_t)kd->nchunks);
+    cairn_put32(h + 8, (uint32_t)kd->tail);
+    cairn_put32(h + 12, 0);
+    cairn_put64(h + 16, kd->count);
+    cairn_put64(h + 24, kd->expiring);
+    cairn_put64(h + 32, kd->used);
+    cairn_put64(h + 40, kd->holes);
+    if ((rc = write_fn(ctx, h, sizeof h)) != 0) return rc;
+    if ((rc = write_fn(ctx, kd->slots, ((size_t)kd->mask + 1) * 4u)) != 0) return rc;
+    for (c = 0; c < kd->nchunks; c++)
+        if ((rc = write_fn(ctx, kd->chunks[c], c + 1 == kd->nchunks ? kd->tail : KD_CHUNK)) != 0) return rc;
+    return 0;
+}
+
+cairn_kd *cairn_kd__load(cairn_kd_io read_fn, void *ctx, int *rc) {
+    uint8_t h[48];
+    cairn_kd *kd;
+    uint32_t mask, i;
+    size_t c;
+    *rc = 0;
+    if ((*rc = read_fn(ctx, h, sizeof h)) != 0) return NULL;
+    mask = cairn_get32(h);
+    if (!(kd = (cairn_kd *)calloc(1, sizeof *kd))) goto nomem;
+    kd->mask = mask;
+    kd->nchunks = cairn_get32(h + 4);
+    kd->tail = cairn_get32(h + 8);
+    kd->count = cairn_get64(h + 16);
+    kd->expiring = cairn_get64(h + 24);
+    kd->used = cairn_get64(h + 32);
+    kd->holes = cairn_get64(h + 40);
+    if ((mask & (mask + 1)) != 0 || mask < 15 || mask > (1u << 30) || kd->nchunks > (1u << 14) ||
+        kd->tail > KD_CHUNK || kd->count > mask) {
+        free(kd);
+        *rc = CAIRN_ECORRUPT;
+        return NULL;
+    }
+    kd->capchunks = kd->nchunks ? kd->nchunks : 1;
+    if (!(kd->slots = (uint32_t *)malloc(((size_t)mask + 1) * 4u)) ||
+        !(kd->chunks = (uint8_t **)calloc(kd->capchunks, sizeof(uint8_t *))))
+        goto nomem_kd;
+    if ((*rc = read_fn(ctx, kd->slots, ((size_t)mask + 1) * 4u)) != 0) goto fail;
+    for (c = 0; c < kd->nchunks; c++) {
+        size_t n = c + 1 == kd->nchunks ? kd->tail : KD_CHUNK;
+        if (!(kd->chunks[c] = (uint8_t *)(n == KD_CHUNK ? malloc(KD_CHUNK) : calloc(1, KD_CHUNK)))) {
+            kd->nchunks = c;
+            goto nomem_kd;
+        }
+        if ((*rc = read_fn(ctx, kd->chunks[c], n)) != 0) {
+            kd->nchunks = c + 1;
+            goto fail;
+        }
+    }
+    /* every ref must point at a whole entry inside the arena */
+    for (i = 0; i <= mask; i++) {
+        uint32_t ref = kd->slots[i], chunk;
+        size_t off, limit;
+        if (!ref) continue;
+        chunk = ref / KD_CHUNK_REFS;
+        if (chunk >= kd->nchunks) goto bad;
+        off = (size_t)(ref % KD_CHUNK_REFS) * 4u;
+        limit = chunk + 1 == kd->nchunks ? kd->tail : KD_CHUNK;
+        if (off + KD_HDR > limit) goto bad;
+        /* (entry sizes are not re-checked here: that would touch every entry, a cache miss
+         * each, and cost more than the rest of the load; the dump's CRC covers them) */
+    }
+    return kd;
+bad:
+    *rc = CAIRN_ECORRUPT;
+fail:
+    cairn_kd__free(kd);
+    return NULL;
+nomem_kd:
+    cairn_kd__free(kd);
+nomem:
+    *rc = CAIRN_ENOMEM;
+    return NULL;
 }

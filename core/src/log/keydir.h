@@ -73,3 +73,14 @@ typedef int (*cairn_kd_fn)(void *ctx, kd_ent *e);
 int cairn_kd__each(cairn_kd *kd, cairn_kd_fn fn, void *ctx);
 
 #endif
+
+/* Raw dump of the table and arena (for the KEYDIR snapshot: loading it needs no per-key work).
+ * Layout: u32 mask, u32 nchunks, u32 tail, u32 0, u64 count, u64 expiring, u64 used, u64 holes,
+ * (header little-endian) slots (4 * (mask + 1) bytes, host byte order), then the chunks (KD_CHUNK bytes each,
+ * the last one `tail` bytes). Host byte order: a snapshot is a cache for this machine; the
+ * header of the KEYDIR file records the byte order and a foreign one is ignored. */
+typedef int (*cairn_kd_io)(void *ctx, void *buf, size_t len);
+int cairn_kd__dump(const cairn_kd *kd, cairn_kd_io write_fn, void *ctx);
+/* Load a dump; refs are bounds-checked. NULL with *rc set on failure (CAIRN_ECORRUPT for a
+ * malformed dump, CAIRN_ENOMEM, or the reader's error). */
+cairn_kd *cairn_kd__load(cairn_kd_io read_fn, void *ctx, int *rc);

@@ -51,16 +51,20 @@
  *   32  entries, one per applied PUT/DEL in file order:
  *       u8 type, u8 kind, u16 klen, u32 vlen, u64 offset of the record in D, i64 expire, key
  *   end u32 CRC32C of everything before it
- * A hint whose CRC, order or size does not match is ignored and rebuilt by scanning D.
+ * A hint whose CRC or order does not match is ignored and rebuilt by scanning D. A valid hint
+ * whose size differs from D means a sealed file (which never changes) lost or gained bytes:
+ * CAIRN_ECORRUPT (a cut at a record boundary would otherwise pass a scan).
  *
- * KEYDIR (written at close, deleted when a writer opens the store): the whole keydir.
- *   0  4 magic "CRK1", 4 4 version 1, 8 4 number of data files F, 12 4 0,
- *   16 8 seq, 24 8 number of keys N, 32 8 live bytes,
- *   40 F x (u64 order, u64 size),
- *   then N x (u32 file index into that list, u32 vlen, u64 offset, u8 kind, u8 0, u16 klen,
- *            i64 expire, key), then u32 CRC32C of everything before it.
+ * KEYDIR (written at close, deleted when a writer opens the store): the whole keydir, dumped
+ * in its in-memory form so that open does no per-key work (see keydir.h):
+ *   0  4 magic "CRK2"           12 4 number of data files F     24 8 live bytes
+ *   4  4 version 2              16 8 seq                        32 F x (u64 order, u64 size)
+ *   8  4 0x01020304 in HOST byte order (a snapshot from another byte order is ignored)
+ *   then the keydir dump (keydir.h: table header, slots, arena chunks; file numbers in the
+ *   entries are positions in the list above), then u32 CRC32C of everything before it.
  * Used only if its CRC matches and the data files on disk are exactly the listed ones with the
- * listed sizes; otherwise open falls back to hints and scans.
+ * listed sizes; otherwise open falls back to hints and scans. Entries are still checked on use:
+ * every read verifies the record's CRC and key.
  *
  * reclaim: seal the active file; write every live, unexpired record (and nothing else: no
  * tombstone is needed, because every older record of the store is dropped with it) into new
@@ -488,6 +492,7 @@ static int apply(cairn_kv *kv, cairn_kd *kd, uint32_t slot, uint64_t off, int ty
 /* ---- scanning a data file ------------------------------------------------------------------- */
 
 #define RDR_CHUNK ((size_t)1 << 20)
+#define RDR_CHUNK_SNAP ((size_t)1 << 20)
 
 typedef struct rdr {
     cairn_file *f;
@@ -648,8 +653,9 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int strict, int
         }
         pos += rs;
     }
-    if (!why && np) {
-        why = "batch without its commit record at the end of the file";
+    if (np) {
+        /* an unfinished batch: the log ends where it began */
+        if (!why) why = "batch without its commit record at the end of the file";
         pos = bstart;
     }
     if (why) {
@@ -696,7 +702,7 @@ static int write_hint(const char *dir, kv_file *kf, hintbuf *hb, const char *ext
 }
 
 /* Validate the hint of `slot` fully, then apply it. 1 if applied, 0 if missing or invalid. */
-static int load_hint(cairn_kv *kv, uint32_t slot, int *applied) {
+static int load_hint(cairn_kv *kv, uint32_t slot, int apply_it, int *applied) {
     kv_file *kf = &kv->files[slot];
     char *p = file_path(kv->dir, kf->order, "hint");
     void *data = NULL;
@@ -720,8 +726,16 @@ static int load_hint(cairn_kv *kv, uint32_t slot, int *applied) {
     }
     b = (const uint8_t *)data;
     if (len < HINT_HDR + 4 || memcmp(b, "CRH1", 4) || cairn_get32(b + 4) != 1 || cairn_get64(b + 8) != kf->order ||
-        cairn_get64(b + 16) != kf->size || cairn_crc32c__update(0, b, len - 4) != cairn_get32(b + len - 4))
+        cairn_crc32c__update(0, b, len - 4) != cairn_get32(b + len - 4))
         goto bad;
+    if (cairn_get64(b + 16) != kf->size) {
+        /* a valid hint of a sealed file that changed size: sealed files never change, so bytes
+         * were lost (or added) behind our back; a cut at a record boundary would pass a scan */
+        rc = cairn_err__set(CAIRN_ECORRUPT, "%s: sealed data file is %" PRIu64 " bytes, its hint says %" PRIu64,
+                            cairn_io__path(kf->f), kf->size, cairn_get64(b + 16));
+        free(data);
+        return rc;
+    }
     for (pos = HINT_HDR; pos < len - 4;) {
         size_t klen;
         uint64_t off;
@@ -735,6 +749,7 @@ static int load_hint(cairn_kv *kv, uint32_t slot, int *applied) {
             goto bad;
         pos += HINT_ENT + klen;
     }
+    if (!apply_it) goto bad; /* (check mode: only the size comparison above matters) */
     for (pos = HINT_HDR; pos < len - 4;) {
         size_t klen = cairn_get16(b + pos + 2);
         const uint8_t *k = b + pos + HINT_ENT;
@@ -778,43 +793,61 @@ static void probe_hint(cairn_kv *kv, uint32_t slot) {
 
 /* ---- KEYDIR snapshot ------------------------------------------------------------------------ */
 
-typedef struct snap_ctx {
-    cairn_kv *kv;
-    uint8_t *p;
-    size_t n, cap;
-    uint32_t *slot_to_idx;
-    int64_t now;
-    uint64_t count;
-    int rc;
-} snap_ctx;
+#define SNAP_HDR 32u
+#define SNAP_ENDIAN 0x01020304u
 
-static int snap_one(void *vctx, kd_ent *e) {
-    snap_ctx *c = (snap_ctx *)vctx;
-    size_t need = 32 + e->klen;
-    uint64_t loc = kd_loc(e);
-    uint8_t *q;
-    if (c->n + need > c->cap) {
-        size_t nc = c->cap * 2;
-        uint8_t *v;
-        while (nc < c->n + need) nc *= 2;
-        if (!(v = (uint8_t *)realloc(c->p, nc))) {
-            c->rc = CAIRN_ENOMEM;
-            return 1;
+typedef struct snap_io {
+    cairn_file *f;
+    uint64_t off, limit;
+    uint32_t crc;
+    uint8_t *buf; /* write side: buffered */
+    size_t blen;
+} snap_io;
+
+static int snap_flush(snap_io *s) {
+    int rc;
+    if (!s->blen) return 0;
+    if ((rc = cairn_io__pwrite(s->f, s->buf, s->blen, s->off)) != 0) return rc;
+    s->off += s->blen;
+    s->blen = 0;
+    return 0;
+}
+
+static int snap_write(void *ctx, void *p, size_t n) {
+    snap_io *s = (snap_io *)ctx;
+    int rc;
+    s->crc = cairn_crc32c__update(s->crc, p, n);
+    if (s->blen + n > RDR_CHUNK_SNAP) {
+        if ((rc = snap_flush(s)) != 0) return rc;
+        if (n > RDR_CHUNK_SNAP) {
+            if ((rc = cairn_io__pwrite(s->f, p, n, s->off)) != 0) return rc;
+            s->off += n;
+            return 0;
         }
-        c->p = v;
-        c->cap = nc;
     }
-    q = c->p + c->n;
-    cairn_put32(q, c->slot_to_idx[KD_LOC_FILE(loc)]);
-    cairn_put32(q + 4, e->vlen);
-    cairn_put64(q + 8, KD_LOC_OFF(loc));
-    q[16] = e->kind;
-    q[17] = 0;
-    cairn_put16(q + 18, e->klen);
-    cairn_put64(q + 20, (uint64_t)cairn_kd__expire(e));
-    memcpy(q + 28, cairn_kd__key(e), e->klen);
-    c->n += 28 + e->klen;
-    c->count++;
+    memcpy(s->buf + s->blen, p, n);
+    s->blen += n;
+    return 0;
+}
+
+static int snap_read(void *ctx, void *p, size_t n) {
+    snap_io *s = (snap_io *)ctx;
+    int rc;
+    if (n > s->limit - s->off) return CAIRN_ECORRUPT;
+    if ((rc = cairn_io__pread(s->f, p, n, s->off, NULL)) != 0) return rc;
+    s->crc = cairn_crc32c__update(s->crc, p, n);
+    s->off += n;
+    return 0;
+}
+
+typedef struct remap_ctx {
+    const uint32_t *slot_to_idx;
+} remap_ctx;
+
+static int remap_one(void *vctx, kd_ent *e) {
+    const remap_ctx *c = (const remap_ctx *)vctx;
+    uint64_t loc = kd_loc(e);
+    kd_set_loc(e, KD_LOC(c->slot_to_idx[KD_LOC_FILE(loc)], KD_LOC_OFF(loc)));
     return 0;
 }
 
@@ -835,131 +868,109 @@ static uint32_t *sorted_slots(cairn_kv *kv, uint32_t *n) {
     return v;
 }
 
+/* Write KEYDIR (at close only: the keydir's file numbers are rewritten to positions in the
+ * sorted file list, which is how open numbers them). Same protocol as cairn_io__write_atomic. */
 static int write_snapshot(cairn_kv *kv) {
-    snap_ctx c;
     uint32_t n = 0, i;
-    uint32_t *order = sorted_slots(kv, &n);
-    char *p = cairn_path__join(kv->dir, "KEYDIR");
+    uint32_t *order = sorted_slots(kv, &n), *slot_to_idx = NULL;
+    char *p = cairn_path__join(kv->dir, "KEYDIR"), *tmp = cairn_path__join(kv->dir, "KEYDIR.tmp");
+    snap_io s;
+    uint8_t h[SNAP_HDR], fe[16], c4[4];
+    remap_ctx rc_;
     int rc;
-    memset(&c, 0, sizeof c);
-    if (!order || !p) {
-        free(order);
-        free(p);
-        return CAIRN_ENOMEM;
-    }
-    c.kv = kv;
-    c.cap = 40 + (size_t)n * 16 + 4096;
-    c.p = (uint8_t *)malloc(c.cap);
-    c.slot_to_idx = (uint32_t *)calloc(kv->nfiles + 1, sizeof(uint32_t));
-    if (!c.p || !c.slot_to_idx) {
+    memset(&s, 0, sizeof s);
+    if (!order || !p || !tmp || !(slot_to_idx = (uint32_t *)calloc(kv->nfiles + 1, sizeof(uint32_t))) ||
+        !(s.buf = (uint8_t *)malloc(RDR_CHUNK_SNAP))) {
         rc = CAIRN_ENOMEM;
         goto out;
     }
-    memcpy(c.p, "CRK1", 4);
-    cairn_put32(c.p + 4, 1);
-    cairn_put32(c.p + 8, n);
-    cairn_put32(c.p + 12, 0);
-    cairn_put64(c.p + 16, kv->seq);
-    cairn_put64(c.p + 32, kv->live_bytes);
-    c.n = 40;
+    for (i = 0; i < n; i++) slot_to_idx[order[i]] = i;
+    rc_.slot_to_idx = slot_to_idx;
+    cairn_kd__each(kv->kd, remap_one, &rc_);
+    if ((rc = cairn_io__open(&s.f, tmp, CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC)) != 0) goto out;
+    memcpy(h, "CRK2", 4);
+    cairn_put32(h + 4, 2);
+    {
+        uint32_t endian = SNAP_ENDIAN;
+        memcpy(h + 8, &endian, 4);
+    }
+    cairn_put32(h + 12, n);
+    cairn_put64(h + 16, kv->seq);
+    cairn_put64(h + 24, kv->live_bytes);
+    if ((rc = snap_write(&s, h, SNAP_HDR)) != 0) goto out;
     for (i = 0; i < n; i++) {
-        c.slot_to_idx[order[i]] = i;
-        cairn_put64(c.p + c.n, kv->files[order[i]].order);
-        cairn_put64(c.p + c.n + 8, kv->files[order[i]].size);
-        c.n += 16;
+        cairn_put64(fe, kv->files[order[i]].order);
+        cairn_put64(fe + 8, kv->files[order[i]].size);
+        if ((rc = snap_write(&s, fe, 16)) != 0) goto out;
     }
-    cairn_kd__each(kv->kd, snap_one, &c);
-    if (c.rc) {
-        rc = c.rc;
-        goto out;
-    }
-    cairn_put64(c.p + 24, c.count);
-    if (c.n + 4 > c.cap) {
-        uint8_t *v = (uint8_t *)realloc(c.p, c.n + 4);
-        if (!v) {
-            rc = CAIRN_ENOMEM;
-            goto out;
-        }
-        c.p = v;
-    }
-    cairn_put32(c.p + c.n, cairn_crc32c__update(0, c.p, c.n));
-    rc = cairn_io__write_atomic(p, c.p, c.n + 4);
+    if ((rc = cairn_kd__dump(kv->kd, snap_write, &s)) != 0) goto out;
+    cairn_put32(c4, s.crc);
+    memcpy(s.buf + s.blen, c4, 4);
+    s.blen += 4;
+    if ((rc = snap_flush(&s)) != 0) goto out;
+    if ((rc = cairn_io__fsync(s.f)) != 0) goto out;
+    cairn_io__close(s.f);
+    s.f = NULL;
+    if ((rc = cairn_io__rename(tmp, p)) != 0) goto out;
+    rc = cairn_io__sync_dir(kv->dir);
 out:
-    free(c.p);
-    free(c.slot_to_idx);
+    if (s.f) {
+        cairn_io__close(s.f);
+        (void)cairn_io__unlink(tmp);
+    }
+    free(s.buf);
+    free(slot_to_idx);
     free(order);
     free(p);
+    free(tmp);
     return rc;
 }
 
-/* Load KEYDIR if it matches the files exactly. 1 if loaded, 0 if not (keydir left empty). */
-static int load_snapshot(cairn_kv *kv, const uint32_t *order, uint32_t n, int *loaded) {
+/* Load KEYDIR if it matches the files (slots 0..n-1 in order) exactly. *loaded 1 if used. */
+static int load_snapshot(cairn_kv *kv, uint32_t n, int *loaded) {
     char *p = cairn_path__join(kv->dir, "KEYDIR");
-    void *data = NULL;
-    size_t len = 0, pos;
-    const uint8_t *b;
-    uint64_t count, k;
-    int rc;
+    snap_io s;
+    uint8_t h[SNAP_HDR], fe[16], c4[4];
+    uint64_t size = 0;
+    uint32_t k, endian;
+    cairn_kd *kd = NULL;
+    int rc = 0;
     *loaded = 0;
+    memset(&s, 0, sizeof s);
     if (!p) return CAIRN_ENOMEM;
-    if (cairn_io__stat(p, NULL) != 1) {
-        free(p);
-        cairn_errclear();
-        return 0;
-    }
-    rc = cairn_io__read_all(p, &data, &len);
-    free(p);
-    if (rc) {
-        cairn_errclear();
-        return rc == CAIRN_ENOMEM ? rc : 0;
-    }
-    b = (const uint8_t *)data;
-    if (len < 44 || memcmp(b, "CRK1", 4) || cairn_get32(b + 4) != 1 || cairn_get32(b + 8) != n ||
-        cairn_crc32c__update(0, b, len - 4) != cairn_get32(b + len - 4) || 40 + (uint64_t)n * 16 > len - 4)
-        goto bad;
+    if (cairn_io__stat(p, NULL) != 1 || cairn_io__open(&s.f, p, CAIRN_IO_RDONLY) != 0 ||
+        cairn_io__size(s.f, &size) != 0 || size < SNAP_HDR + 4)
+        goto ignore;
+    s.limit = size - 4;
+    if (snap_read(&s, h, SNAP_HDR) != 0 || memcmp(h, "CRK2", 4) || cairn_get32(h + 4) != 2) goto ignore;
+    memcpy(&endian, h + 8, 4);
+    if (endian != SNAP_ENDIAN || cairn_get32(h + 12) != n) goto ignore;
     for (k = 0; k < n; k++) {
-        const uint8_t *q = b + 40 + k * 16;
-        if (cairn_get64(q) != kv->files[order[k]].order || cairn_get64(q + 8) != kv->files[order[k]].size) goto bad;
+        if (snap_read(&s, fe, 16) != 0) goto ignore;
+        if (cairn_get64(fe) != kv->files[k].order || cairn_get64(fe + 8) != kv->files[k].size) goto ignore;
     }
-    count = cairn_get64(b + 24);
-    pos = 40 + (size_t)n * 16;
-    for (k = 0; k < count; k++) {
-        const uint8_t *q = b + pos;
-        uint32_t fi, vlen;
-        uint64_t off;
-        size_t klen;
-        kd_ent old;
-        if (len - 4 - pos < 28) goto bad;
-        fi = cairn_get32(q);
-        vlen = cairn_get32(q + 4);
-        off = cairn_get64(q + 8);
-        klen = cairn_get16(q + 18);
-        if (fi >= n || klen == 0 || q[16] > 3 || len - 4 - pos - 28 < klen ||
-            off + rec_size(klen, vlen) > kv->files[order[fi]].size)
-            goto bad;
-        rc = cairn_kd__put(kv->kd, q + 28, klen, cairn_kd__hash(q + 28, klen), KD_LOC(order[fi], off), vlen, q[16],
-                           (int64_t)cairn_get64(q + 20), &old);
-        if (rc < 0) {
-            free(data);
-            return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory (keydir)");
-        }
-        if (rc == 1) goto bad;
-        pos += 28 + klen;
+    kd = cairn_kd__load(snap_read, &s, &rc);
+    if (!kd) {
+        if (rc == CAIRN_ENOMEM) goto out;
+        rc = 0;
+        goto ignore;
     }
-    if (pos != len - 4) goto bad;
-    kv->seq = cairn_get64(b + 16);
-    kv->live_bytes = cairn_get64(b + 32);
-    *loaded = 1;
-    free(data);
-    return 0;
-bad:
-    free(data);
+    if (s.off != s.limit || cairn_io__pread(s.f, c4, 4, s.limit, NULL) != 0 || cairn_get32(c4) != s.crc) goto ignore;
     cairn_kd__free(kv->kd);
-    kv->kd = cairn_kd__new();
-    kv->live_bytes = 0;
-    kv->seq = 0;
-    if (!kv->kd) return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory (keydir)");
-    return 0;
+    kv->kd = kd;
+    kd = NULL;
+    kv->seq = cairn_get64(h + 16);
+    kv->live_bytes = cairn_get64(h + 24);
+    *loaded = 1;
+    goto out;
+ignore:
+    cairn_errclear();
+    rc = 0;
+out:
+    cairn_kd__free(kd);
+    cairn_io__close(s.f);
+    free(p);
+    return rc;
 }
 
 /* ---- RECLAIM manifest ------------------------------------------------------------------------ */
@@ -1211,7 +1222,7 @@ static int kv_load(cairn_kv *kv, int strict) {
         goto out;
     }
     for (k = 0; k < n; k++) slots[k] = k;
-    if (!strict && (rc = load_snapshot(kv, slots, n, &loaded)) != 0) goto out;
+    if (!strict && (rc = load_snapshot(kv, n, &loaded)) != 0) goto out;
     if (loaded)
         for (k = 0; k + 1 < n; k++) probe_hint(kv, k);
     if (!loaded) {
@@ -1222,7 +1233,7 @@ static int kv_load(cairn_kv *kv, int strict) {
             uint64_t end = 0;
             hintbuf hb;
             memset(&hb, 0, sizeof hb);
-            if (!strict && !active && !is_tmp[k] && (rc = load_hint(kv, k, &applied)) != 0) goto out;
+            if (!active && !is_tmp[k] && (rc = load_hint(kv, k, !strict, &applied)) != 0) goto out;
             if (applied) continue;
             rc = scan_file(kv, k, active, strict, 1, (!active && !kv->readonly && !strict) ? &hb : NULL, &end);
             if (rc) {
@@ -1450,12 +1461,17 @@ static int lookup(cairn_kv *kv, const void *key, size_t klen, uint32_t hash, int
  * returned buffer (caller frees). Caller holds the read lock. */
 static int read_rec(cairn_kv *kv, const kd_ent *e, const void *key, size_t klen, uint8_t **out) {
     uint64_t loc = kd_loc(e), off = KD_LOC_OFF(loc);
-    kv_file *kf = &kv->files[KD_LOC_FILE(loc)];
+    kv_file *kf;
     size_t rs = (size_t)rec_size(e->klen, e->vlen);
-    uint8_t *b = (uint8_t *)malloc(rs);
+    uint8_t *b;
     rec_hdr rh;
     int rc;
     const char *why = NULL;
+    if (KD_LOC_FILE(loc) >= kv->nfiles || !kv->files[KD_LOC_FILE(loc)].f)
+        return cairn_err__set(CAIRN_ECORRUPT, "%s: keydir entry points at data file #%u, which does not exist",
+                              kv->dir, KD_LOC_FILE(loc));
+    kf = &kv->files[KD_LOC_FILE(loc)];
+    b = (uint8_t *)malloc(rs);
     if (!b) return cairn_err__set(CAIRN_ENOMEM, "kv_get: out of memory for a value of %u bytes", e->vlen);
     if ((rc = cairn_io__pread(kf->f, b, rs, off, NULL)) != 0) {
         free(b);
@@ -1529,12 +1545,14 @@ int cairn_kv_get_into(cairn_kv *kv, const void *key, size_t klen, void *buf, siz
     rc = get_common(kv, key, klen, &b, &n, &k, "kv_get_into");
     if (rc) return rc;
     *vlen = n;
+    if (kind) *kind = k;
     if (n > cap) {
+        /* the first cap bytes, and the size to retry with */
+        if (cap) memcpy(buf, b, cap);
         free(b);
         return cairn_err__set(CAIRN_ERANGE, "kv_get_into: the value has %zu bytes, the buffer %zu", n, cap);
     }
     if (n) memcpy(buf, b, n);
-    if (kind) *kind = k;
     free(b);
     return 0;
 }
@@ -1714,7 +1732,7 @@ int cairn_kv_iter_open(cairn_kv_iter **out, cairn_kv *kv, const void *prefix, si
         pos += c.v[i].n;
     }
     pthread_rwlock_unlock(&kv->rw);
-    qsort(c.v, c.n, sizeof *c.v, cmp_kref);
+    if (c.n) qsort(c.v, c.n, sizeof *c.v, cmp_kref);
     {
         /* lay the keys out again in sorted order */
         uint8_t *sorted = (uint8_t *)malloc(c.bytes + 1);
@@ -1808,8 +1826,8 @@ static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
     rc = append(kv, buf, total, slot, &off);
     free(buf);
     if (rc) return rc;
-    kv->seq = seq;
     pthread_rwlock_wrlock(&kv->rw);
+    kv->seq = seq;
     for (i = 0, pos = 0; i < n && !rc; i++) {
         txn_op *op = ops[i];
         rc = apply(kv, kv->kd, *slot, off + pos, op->type, op->kind, op->buf, op->klen, op->hash, (uint32_t)op->vlen,
@@ -1823,7 +1841,6 @@ static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
 
 static int kv_write(cairn_kv *kv, int type, const void *key, size_t klen, const void *val, size_t vlen, int kind,
                     int64_t expire, const char *fn) {
-    txn_op op, *opp = &op;
     uint32_t hash, slot;
     int rc;
     if ((rc = check_kv(kv, fn)) != 0) return rc;
@@ -1852,24 +1869,28 @@ static int kv_write(cairn_kv *kv, int type, const void *key, size_t klen, const 
         goto unlock;
     }
     {
-        /* a one-op batch without copying the key and value */
-        uint8_t *tmp = (uint8_t *)malloc(klen + vlen + 1);
-        if (!tmp) {
-            rc = cairn_err__set(CAIRN_ENOMEM, "%s: out of memory", fn);
+        /* a bare write: one self-committing record, encoded straight from the caller's bytes */
+        size_t total = (size_t)rec_size(klen, type == T_PUT ? vlen : 0);
+        uint8_t *buf = (uint8_t *)malloc(total);
+        uint64_t off;
+        if (!buf) {
+            rc = cairn_err__set(CAIRN_ENOMEM, "%s: out of memory (%zu bytes)", fn, total);
             goto unlock;
         }
-        memcpy(tmp, key, klen);
-        if (vlen) memcpy(tmp + klen, val, vlen);
-        op.type = (uint8_t)type;
-        op.kind = (uint8_t)(type == T_PUT ? kind : 0);
-        op.hash = hash;
-        op.expire = type == T_PUT ? expire : 0;
-        op.klen = klen;
-        op.vlen = type == T_PUT ? vlen : 0;
-        op.buf = tmp;
-        rc = write_batch(kv, &opp, 1, &slot);
-        free(tmp);
+        if (type == T_PUT) enc_rec(buf, T_PUT, 0, kind, key, klen, val, vlen, kv->seq + 1, expire);
+        else enc_rec(buf, T_DEL, 0, 0, key, klen, NULL, 0, kv->seq + 1, 0);
+        rc = append(kv, buf, total, &slot, &off);
+        free(buf);
         if (rc) goto unlock;
+        pthread_rwlock_wrlock(&kv->rw);
+        kv->seq++;
+        rc = apply(kv, kv->kd, slot, off, type, kind, key, klen, hash, (uint32_t)(type == T_PUT ? vlen : 0),
+                   type == T_PUT ? expire : 0, cairn_time__now_ms());
+        pthread_rwlock_unlock(&kv->rw);
+        if (rc) {
+            set_failed(kv); /* written but not indexed: the in-memory view is wrong */
+            goto unlock;
+        }
     }
     return durable_unlock(kv, slot);
 unlock:
@@ -2119,7 +2140,7 @@ int cairn_kv_reclaim(cairn_kv *kv) {
     if ((rc = c.rc) != 0) goto fail;
     pthread_mutex_lock(&g_sort_mu);
     g_sort_kv = kv;
-    qsort(c.v, c.n, sizeof *c.v, cmp_ent_loc);
+    if (c.n) qsort(c.v, c.n, sizeof *c.v, cmp_ent_loc);
     pthread_mutex_unlock(&g_sort_mu);
     if (!(nkd = cairn_kd__new()) || !(o.buf = (uint8_t *)malloc(RDR_CHUNK))) {
         rc = cairn_err__set(CAIRN_ENOMEM, "kv_reclaim: out of memory");
@@ -2129,9 +2150,14 @@ int cairn_kv_reclaim(cairn_kv *kv) {
     for (k = 0; k < c.n; k++) {
         kd_ent *e = c.v[k];
         uint64_t loc = kd_loc(e), off = KD_LOC_OFF(loc), rs = rec_size(e->klen, e->vlen), at;
-        kv_file *src = &kv->files[KD_LOC_FILE(loc)];
+        kv_file *src;
         const uint8_t *key = cairn_kd__key(e);
         kd_ent old;
+        if (KD_LOC_FILE(loc) >= kv->nfiles || !kv->files[KD_LOC_FILE(loc)].f) {
+            rc = cairn_err__set(CAIRN_ECORRUPT, "%s: keydir entry points at a missing data file", kv->dir);
+            goto fail;
+        }
+        src = &kv->files[KD_LOC_FILE(loc)];
         if (rs > rcap) {
             uint8_t *nb = (uint8_t *)realloc(rbuf, (size_t)rs);
             if (!nb) {
@@ -2245,7 +2271,9 @@ int cairn_kv_reclaim(cairn_kv *kv) {
         nkd = NULL;
     }
 done:
+    pthread_rwlock_wrlock(&kv->rw);
     kv->reclaims++;
+    pthread_rwlock_unlock(&kv->rw);
     rc = 0;
     goto cleanup;
 fail:

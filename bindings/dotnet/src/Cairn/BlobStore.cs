@@ -427,6 +427,13 @@ public sealed unsafe class BlobStore : IDisposable
     public ExecResponse Flush() => Simple(&Native_flush, false);
     /// <summary>Rewrites the file without free space (crash-safe).</summary>
     public ExecResponse Compact() => Simple(&Native_compact, false);
+    /// <summary>Begins a transaction as a scope: Commit() it; disposing it uncommitted rolls it back.</summary>
+    public ExecResponse<Transaction> BeginTransaction()
+    {
+        ExecResponse r = Begin();
+        return r.Success ? ExecResponse<Transaction>.Ok(new Transaction(Commit, Rollback)) : ExecResponse<Transaction>.From(r);
+    }
+
     /// <summary>Begins a transaction (Txn if one is open); its events are raised at commit.</summary>
     public ExecResponse Begin() => Simple(&Native_begin, false);
     /// <summary>Commits the open transaction and raises its events in order (Txn if none).</summary>

@@ -330,11 +330,18 @@ public sealed unsafe class KvStore : IDisposable
                     data = vlen == 0 ? Array.Empty<byte>() : new ReadOnlySpan<byte>(buf, (int)vlen).ToArray();
                     return 0;
                 }
-                if (rc != (int)CairnErrorCode.Range) return rc;
-                rc = NativeMethods.cairn_kv_get(_h, kp, (nuint)key.Length, out byte* val, out vlen, out kind);
-                if (rc != 0) return rc;
-                data = Interop.TakeOwned(val, vlen);
-                return 0;
+                // A larger value: read it straight into a managed array of its size (no native
+                // allocation, one copy); retry if a concurrent writer changed its size meanwhile.
+                while (rc == (int)CairnErrorCode.Range)
+                {
+                    if (vlen > (nuint)Array.MaxLength) return (int)CairnErrorCode.TooBig;
+                    var arr = new byte[(int)vlen];
+                    fixed (byte* ap = arr)
+                        rc = NativeMethods.cairn_kv_get_into(_h, kp, (nuint)key.Length, ap, (nuint)arr.Length,
+                                                             out vlen, out kind);
+                    if (rc == 0) data = vlen == (nuint)arr.Length ? arr : arr.AsSpan(0, (int)vlen).ToArray();
+                }
+                return rc;
             }
             catch (ObjectDisposedException)
             {
@@ -535,6 +542,13 @@ public sealed unsafe class KvStore : IDisposable
     }
 
     // ---- transactions and maintenance -----------------------------------------------------------
+
+    /// <summary>Begins a transaction as a scope: Commit() it; disposing it uncommitted rolls it back.</summary>
+    public ExecResponse<Transaction> BeginTransaction()
+    {
+        ExecResponse r = Begin();
+        return r.Success ? ExecResponse<Transaction>.Ok(new Transaction(Commit, Rollback)) : ExecResponse<Transaction>.From(r);
+    }
 
     /// <summary>Begins a transaction on this handle (Txn if one is open).</summary>
     public ExecResponse Begin() => Simple(&NativeMethods_kv_begin);

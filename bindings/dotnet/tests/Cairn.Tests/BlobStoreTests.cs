@@ -196,6 +196,9 @@ public class BlobStoreTests : IDisposable
         Assert.Equal(0, after.FreeBytes);
         Assert.True(after.FileSize < before.FileSize);
         foreach (uint k in keys.Where((_, i) => i % 2 == 1)) Assert.Equal(100, s.Read(k).Result!.Length);
+        uint next = s.Stats().Result!.NextKey;
+        Assert.Equal(next, s.Create(new byte[1]).Result); // the struct's fields line up with the C layout
+        Assert.False(s.Stats().Result!.InTransaction);
     }
 
     [Fact]

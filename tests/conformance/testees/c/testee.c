@@ -152,9 +152,13 @@ static int get_bytes(json_t *v, const char *what, buf *out, int *is_text)
         count = json_integer_value(c);
         if ((rc = hex_decode(json_string_value(h), json_string_length(h), &pat)) != 0)
             return rc;
-        if (pat.n && (uint64_t)count > SIZE_MAX / pat.n / 2) {
+        /* Larger than any value the store accepts: the engine would say TOOBIG, so say it
+         * without trying to allocate it. */
+        if (pat.n && (uint64_t)count > ((uint64_t)CAIRN_VALUE_MAX + 1) / pat.n) {
+            rc = terr(CAIRN_ETOOBIG, "%s: $repeat of %lld x %zu bytes is larger than any value", what,
+                      (long long)count, pat.n);
             buf_free(&pat);
-            return terr(CAIRN_ETOOBIG, "%s: $repeat too large", what);
+            return rc;
         }
         if ((rc = buf_alloc(out, pat.n * (size_t)count)) != 0) {
             buf_free(&pat);
@@ -341,10 +345,27 @@ static void slots_reset(void)
     g_nslots = 0;
 }
 
-/* A slot for a new open: a closed slot of that name is reused; an open one is a misuse. */
-static int slot_for_open(const char *name, int type, slot **out)
+/* Forget a slot whose first open failed: the name was never opened successfully. */
+static void slot_drop(slot *s)
+{
+    size_t i;
+    for (i = 0; i < g_nslots; i++) {
+        if (g_slots[i] == s) {
+            memmove(g_slots + i, g_slots + i + 1, (g_nslots - i - 1) * sizeof *g_slots);
+            g_nslots--;
+            break;
+        }
+    }
+    free(s->name);
+    free(s);
+}
+
+/* A slot for a new open: a closed slot of that name is reused (*fresh = 0); an open one is a
+ * misuse. */
+static int slot_for_open(const char *name, int type, slot **out, int *fresh)
 {
     slot *s = slot_find(name), **grown;
+    *fresh = 0;
     if (s) {
         if (!s->closed)
             return terr(CAIRN_EINVAL, "handle '%s' is already open", name);
@@ -352,6 +373,7 @@ static int slot_for_open(const char *name, int type, slot **out)
         *out = s;
         return 0;
     }
+    *fresh = 1;
     s = calloc(1, sizeof *s);
     grown = realloc(g_slots, (g_nslots + 1) * sizeof *g_slots);
     if (!s || !grown) {
@@ -400,7 +422,7 @@ static int kv_open(json_t *args, json_t **out)
     json_t *opts = json_object_get(args, "options"), *v;
     const char *name, *path, *k;
     slot *s;
-    int rc;
+    int rc, fresh;
     (void)out;
     if ((rc = get_string(args, "handle", &name)) != 0 || (rc = get_string(args, "path", &path)) != 0)
         return rc;
@@ -427,10 +449,13 @@ static int kv_open(json_t *args, json_t **out)
                 return rc;
         }
     }
-    if ((rc = slot_for_open(name, SLOT_KV, &s)) != 0)
+    if ((rc = slot_for_open(name, SLOT_KV, &s, &fresh)) != 0)
         return rc;
-    if ((rc = cairn_kv_open(&s->kv, path, &o)) != 0)
+    if ((rc = cairn_kv_open(&s->kv, path, &o)) != 0) {
+        if (fresh)
+            slot_drop(s);
         return rc;
+    }
     s->closed = 0;
     return 0;
 }
@@ -703,7 +728,7 @@ static int blob_open(json_t *args, json_t **out)
     json_t *opts = json_object_get(args, "options"), *v;
     const char *name, *path, *k;
     slot *s;
-    int rc;
+    int rc, fresh;
     (void)out;
     if ((rc = get_string(args, "handle", &name)) != 0 || (rc = get_string(args, "path", &path)) != 0)
         return rc;
@@ -727,10 +752,13 @@ static int blob_open(json_t *args, json_t **out)
                 return rc;
         }
     }
-    if ((rc = slot_for_open(name, SLOT_BLOB, &s)) != 0)
+    if ((rc = slot_for_open(name, SLOT_BLOB, &s, &fresh)) != 0)
         return rc;
-    if ((rc = cairn_blob_open(&s->blob, path, &o)) != 0)
+    if ((rc = cairn_blob_open(&s->blob, path, &o)) != 0) {
+        if (fresh)
+            slot_drop(s);
         return rc;
+    }
     s->closed = 0;
     return 0;
 }

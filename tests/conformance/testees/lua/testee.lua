@@ -140,7 +140,8 @@ local function options(a)
   local o = a.options
   if o == nil or o == null then return nil end
   if tagged(o, "$native") then return native(o) end
-  if type(o) ~= "table" or getmetatable(o) ~= nil then return o end -- the binding rejects it
+  if type(o) ~= "table" then return o end -- the binding rejects it
+  if getmetatable(o) ~= nil then return WRONG end -- a JSON array is not an options object
   local out = {}
   for k, v in pairs(o) do
     if tagged(v, "$native") then v = native(v, OPTION_INT[k] and { int = true } or nil)
@@ -354,4 +355,4 @@ for line in io.stdin:lines() do
 end
 reset()
 collectgarbage()
-os.exit(0)
+os.exit(0, true)

@@ -1,0 +1,41 @@
+'use strict';
+// Cairn quickstart in Node.js: a KV store and a blob store in the directory given (or a temp one).
+//
+//   node quickstart.js [DIR]    (CAIRN_NODE_ADDON=<build>/bindings/node/cairn.node from a CMake build)
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+// In an installed package this is just require('cairn').
+const cairn = require(path.resolve(__dirname, '..'));
+
+const root = process.argv[2] || fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-quickstart-'));
+fs.mkdirSync(root, { recursive: true });
+
+const db = new cairn.KV(path.join(root, 'kv'));
+db.put('hello', 'world');                                // text
+db.put('user:1', { name: 'Ada', langs: ['en'] });        // JSON document
+db.put(Buffer.from('\0bin'), Buffer.from([0, 1, 2, 3])); // bytes
+db.transaction(() => {                                   // atomic batch
+  db.put('a', 1);
+  db.put('b', 2);
+});
+db.update('user:1', { langs: ['en', 'fr'] });            // merge into the JSON object
+console.log('kv:', db.get('hello'), JSON.stringify(db.get('user:1')), db.get(Buffer.from('\0bin')), db.keys('user:'));
+console.log(`kv: ${db.count()} keys`);
+console.log('kv: missing key ->', db.get('missing'));
+try {
+  db.delete('missing');
+} catch (e) {
+  console.log('kv: delete of a missing key ->', e.name, e.code);
+}
+db.close();
+
+(async () => {
+  const store = await cairn.openBlobStore(path.join(root, 'blobs.cairn')); // opened on the thread pool
+  store.on('created', (key, size) => console.log('blob: event created', key, size));
+  const k = store.create(Buffer.from('a blob of bytes'));
+  store.update(k, 'a longer blob of bytes');
+  console.log('blob:', k, store.read(k).toString(), `${store.count()} entries`);
+  store.close();
+})();

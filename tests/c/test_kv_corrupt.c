@@ -1,0 +1,269 @@
+/* test_kv_corrupt.c - flip bytes in and truncate every kind of file of a KV store (sealed and
+ * active data files, hints, the KEYDIR snapshot, a RECLAIM manifest). Open and reads must report
+ * CAIRN_ECORRUPT (naming the file), or recover: rebuild a bad hint or snapshot, cut a torn tail
+ * of the active file (keys then read an older committed value). Never a crash, never bytes that
+ * were not written for that key. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cairn.h"
+#include "kv_testutil.h"
+#include "util.h"
+
+#define NKEYS 40
+#define HIST 4
+
+/* every value each key ever had (the last one is current; NULL = deleted) */
+static char *g_hist[NKEYS][HIST];
+static int g_nhist[NKEYS];
+static char *g_pristine;
+
+static void key_of(int i, char *k) { snprintf(k, 16, "ck%02d", i); }
+
+static void record(int k, const char *v) {
+    if (g_nhist[k] == HIST) return;
+    g_hist[k][g_nhist[k]++] = v ? strdup(v) : NULL;
+}
+
+static void build(const char *dir) {
+    cairn_kv *kv = kvt_open(dir, CAIRN_SYNC_NONE, 600);
+    int i;
+    char k[16], v[64];
+    for (i = 0; i < NKEYS; i++) {
+        key_of(i, k);
+        snprintf(v, sizeof v, "first value of %d ....", i);
+        ck_assert_int_eq(kvt_put(kv, k, v), 0);
+        record(i, v);
+    }
+    for (i = 0; i < NKEYS; i += 3) {
+        key_of(i, k);
+        snprintf(v, sizeof v, "second value of %d", i);
+        ck_assert_int_eq(kvt_put(kv, k, v), 0);
+        record(i, v);
+    }
+    for (i = 1; i < NKEYS; i += 7) {
+        key_of(i, k);
+        ck_assert_int_eq(cairn_kv_delete(kv, k, strlen(k)), 0);
+        record(i, NULL);
+    }
+    ck_assert_int_eq(cairn_kv_begin(kv), 0);
+    for (i = 2; i < NKEYS; i += 5) {
+        key_of(i, k);
+        snprintf(v, sizeof v, "txn value of %d", i);
+        ck_assert_int_eq(kvt_put(kv, k, v), 0);
+        record(i, v);
+    }
+    ck_assert_int_eq(cairn_kv_commit(kv), 0);
+    cairn_kv_close(kv);
+}
+
+static void copy_file(const char *from, const char *to) {
+    void *d = NULL;
+    size_t n = 0;
+    FILE *f;
+    ck_assert_int_eq(cairn_io__read_all(from, &d, &n), 0);
+    f = fopen(to, "wb");
+    ck_assert_ptr_nonnull(f);
+    if (n) ck_assert_uint_eq(fwrite(d, 1, n, f), n);
+    fclose(f);
+    free(d);
+}
+
+static char *clone_store(void) {
+    char *dir = kvt_tmpdir("corrupt");
+    char **names;
+    size_t n = kvt_list(g_pristine, "", &names), i;
+    for (i = 0; i < n; i++) {
+        char *a = kvt_path(g_pristine, names[i]), *b = kvt_path(dir, names[i]);
+        copy_file(a, b);
+        free(a);
+        free(b);
+    }
+    kvt_list_free(names, n);
+    return dir;
+}
+
+/* Open and read every key: each read is the current value, or ECORRUPT, or (older_ok: damage in
+ * the active file, whose valid prefix is recovered) an older value of that key. */
+static void verify(const char *dir, int older_ok, const char *what) {
+    cairn_kv *kv = NULL;
+    int rc = cairn_kv_open(&kv, dir, NULL), i;
+    if (rc) {
+        ck_assert_msg(rc == CAIRN_ECORRUPT, "%s: open gave %s (%s)", what, cairn_errname(rc), cairn_errmsg());
+        ck_assert_msg(strstr(cairn_errmsg(), dir) != NULL, "%s: message names no file: %s", what, cairn_errmsg());
+        return;
+    }
+    for (i = 0; i < NKEYS; i++) {
+        char k[16];
+        void *v = NULL;
+        size_t vl = 0;
+        const char *cur = g_hist[i][g_nhist[i] - 1];
+        key_of(i, k);
+        rc = cairn_kv_get(kv, k, strlen(k), &v, &vl, NULL);
+        if (rc == CAIRN_ECORRUPT) continue;
+        if (rc == 0 && cur && vl == strlen(cur) && memcmp(v, cur, vl) == 0) {
+            cairn_free(v);
+            continue;
+        }
+        if (rc == CAIRN_ENOTFOUND && !cur) continue;
+        if (older_ok) {
+            int h, ok = rc == CAIRN_ENOTFOUND; /* before its first put */
+            for (h = 0; h < g_nhist[i] && !ok; h++) {
+                const char *old = g_hist[i][h];
+                if (rc == CAIRN_ENOTFOUND && !old) ok = 1;
+                if (rc == 0 && old && vl == strlen(old) && memcmp(v, old, vl) == 0) ok = 1;
+            }
+            if (ok) {
+                cairn_free(v);
+                continue;
+            }
+        }
+        ck_abort_msg("%s: key %s read rc=%s '%.*s', want '%s'", what, k, cairn_errname(rc), rc ? 0 : (int)vl,
+                     rc ? "" : (const char *)v, cur ? cur : "(absent)");
+    }
+    cairn_kv_close(kv);
+}
+
+static void setup(void) {
+    memset(g_hist, 0, sizeof g_hist);
+    memset(g_nhist, 0, sizeof g_nhist);
+    g_pristine = kvt_tmpdir("pristine");
+    build(g_pristine);
+}
+
+static void teardown(void) {
+    int i, h;
+    for (i = 0; i < NKEYS; i++)
+        for (h = 0; h < g_nhist[i]; h++) free(g_hist[i][h]);
+    kvt_rmdir(g_pristine);
+    free(g_pristine);
+}
+
+/* the active data file is the last .data name */
+static int is_active(const char *name) {
+    char **names;
+    size_t n = kvt_list(g_pristine, ".data", &names);
+    int r = n && strcmp(names[n - 1], name) == 0;
+    kvt_list_free(names, n);
+    return r;
+}
+
+static void damage_each(const char *suffix, int expect_check_fail) {
+    char **names;
+    size_t n = kvt_list(g_pristine, suffix, &names), i;
+    ck_assert_uint_gt(n, 0);
+    for (i = 0; i < n; i++) {
+        char *p0 = kvt_path(g_pristine, names[i]);
+        uint64_t size = kvt_fsize(p0), off, step = size / 60 + 1;
+        int active = strcmp(suffix, ".data") == 0 && is_active(names[i]);
+        uint64_t cuts[5];
+        int c;
+        free(p0);
+        for (off = 0; off < size; off += step) {
+            char *dir = clone_store(), *p = kvt_path(dir, names[i]), what[256];
+            int rc;
+            kvt_flip(p, off);
+            snprintf(what, sizeof what, "flip %s @%llu", names[i], (unsigned long long)off);
+            rc = cairn_kv_check(dir);
+            if (expect_check_fail)
+                ck_assert_msg(rc == CAIRN_ECORRUPT, "%s: check gave %s", what, cairn_errname(rc));
+            verify(dir, active, what);
+            verify(dir, active, what); /* and again after whatever the first open repaired */
+            free(p);
+            kvt_rmdir(dir);
+            free(dir);
+        }
+        cuts[0] = 0;
+        cuts[1] = 1;
+        cuts[2] = size / 2;
+        cuts[3] = size > 0 ? size - 1 : 0;
+        cuts[4] = size > 7 ? size - 7 : 0;
+        for (c = 0; c < 5; c++) {
+            char *dir = clone_store(), *p = kvt_path(dir, names[i]), what[256];
+            kvt_truncate(p, cuts[c]);
+            snprintf(what, sizeof what, "truncate %s to %llu", names[i], (unsigned long long)cuts[c]);
+            verify(dir, active, what);
+            verify(dir, active, what);
+            free(p);
+            kvt_rmdir(dir);
+            free(dir);
+        }
+    }
+    kvt_list_free(names, n);
+}
+
+START_TEST(damage_data_files) { damage_each(".data", 1); }
+END_TEST
+
+START_TEST(damage_hint_files) { damage_each(".hint", 0); }
+END_TEST
+
+START_TEST(damage_keydir_snapshot) { damage_each("KEYDIR", 0); }
+END_TEST
+
+START_TEST(sealed_file_cut_at_record_boundary) {
+    /* a sealed file that lost whole records still scans cleanly; its hint gives it away */
+    char *dir = clone_store(), **names;
+    size_t n = kvt_list(dir, ".data", &names);
+    char *p = kvt_path(dir, names[0]), *kd = kvt_path(dir, "KEYDIR");
+    cairn_kv *kv = NULL;
+    uint64_t size = kvt_fsize(p), rs = 32 + 4 + strlen("first value of 0 ....");
+    ck_assert_uint_gt(n, 2);
+    ck_assert_uint_gt(size, rs * 2);
+    kvt_truncate(p, rs); /* the first record is ck00's first put: keep exactly it */
+    unlink(kd);
+    ck_assert_int_eq(cairn_kv_open(&kv, dir, NULL), CAIRN_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(cairn_errmsg(), names[0]));
+    ck_assert_int_eq(cairn_kv_check(dir), CAIRN_ECORRUPT);
+    kvt_list_free(names, n);
+    free(p);
+    free(kd);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(bad_reclaim_manifest_and_leftovers) {
+    char *dir = clone_store(), *p = kvt_path(dir, "RECLAIM"), *t = kvt_path(dir, "00000000deadbeef.data.tmp");
+    FILE *f = fopen(p, "wb");
+    cairn_kv *kv = NULL;
+    fputs("garbage that is not a manifest", f);
+    fclose(f);
+    ck_assert_int_eq(cairn_kv_open(&kv, dir, NULL), CAIRN_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "RECLAIM"));
+    unlink(p);
+    f = fopen(t, "wb");
+    fputs("half-written reclaim output", f);
+    fclose(f);
+    verify(dir, 0, "leftover tmp");
+    ck_assert_int_eq(access(t, F_OK), -1); /* removed by the writable open */
+    free(p);
+    free(t);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("kv_corrupt");
+    TCase *tc = tcase_create("corrupt");
+    SRunner *sr;
+    int failed;
+    kvt_prefer_shm = 1;
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, damage_data_files);
+    tcase_add_test(tc, damage_hint_files);
+    tcase_add_test(tc, damage_keydir_snapshot);
+    tcase_add_test(tc, sealed_file_cut_at_record_boundary);
+    tcase_add_test(tc, bad_reclaim_manifest_and_leftovers);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

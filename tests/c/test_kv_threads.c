@@ -1,0 +1,210 @@
+/* test_kv_threads.c - one handle, many threads: group commit with 8 writers (one fsync must
+ * acknowledge several commits), readers that never see a half-updated entry while writers and
+ * reclaim run, and per-thread error messages. */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn.h"
+#include "kv_testutil.h"
+#include "util.h"
+
+#define WRITERS 8
+#define PER 120
+
+typedef struct targ {
+    cairn_kv *kv;
+    int id;
+    int errors;
+    volatile int *stop;
+    long reads;
+} targ;
+
+static void *writer(void *p) {
+    targ *a = (targ *)p;
+    int i;
+    char k[32], v[64];
+    for (i = 0; i < PER; i++) {
+        snprintf(k, sizeof k, "w%d-%d", a->id, i);
+        snprintf(v, sizeof v, "%s=value", k);
+        if (cairn_kv_put(a->kv, k, strlen(k), v, strlen(v), CAIRN_KIND_TEXT) != 0) a->errors++;
+    }
+    return NULL;
+}
+
+START_TEST(group_commit_eight_writers) {
+    char *dir = kvt_tmpdir("group");
+    cairn_kv *kv = kvt_open(dir, CAIRN_SYNC_GROUP, 0);
+    pthread_t th[WRITERS];
+    targ a[WRITERS];
+    int i, j;
+    uint64_t syncs, n;
+    cairn_io__fault_reset();
+    for (i = 0; i < WRITERS; i++) {
+        a[i].kv = kv;
+        a[i].id = i;
+        a[i].errors = 0;
+        pthread_create(&th[i], NULL, writer, &a[i]);
+    }
+    for (i = 0; i < WRITERS; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(a[i].errors, 0);
+    }
+    syncs = cairn_io__fault_count(CAIRN_FAULT_SYNC);
+    fprintf(stderr, "group commit: %d commits, %llu fsyncs\n", WRITERS * PER, (unsigned long long)syncs);
+    ck_assert_uint_lt(syncs, WRITERS * PER); /* some fsyncs covered several commits */
+    ck_assert_int_eq(cairn_kv_count(kv, &n), 0);
+    ck_assert_uint_eq(n, WRITERS * PER);
+    cairn_kv_close(kv);
+    kv = kvt_open(dir, CAIRN_SYNC_GROUP, 0);
+    for (i = 0; i < WRITERS; i++)
+        for (j = 0; j < PER; j++) {
+            char k[32], want[64], *got = NULL;
+            snprintf(k, sizeof k, "w%d-%d", i, j);
+            snprintf(want, sizeof want, "%s=value", k);
+            ck_assert_int_eq(kvt_get(kv, k, &got), 1);
+            ck_assert_str_eq(got, want);
+            free(got);
+        }
+    cairn_kv_close(kv);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+/* Values are "<key>:<version>:<key>": a reader checks both ends agree with the key it asked for. */
+static void *reader(void *p) {
+    targ *a = (targ *)p;
+    uint64_t s = (uint64_t)a->id * 977 + 1;
+    while (!*a->stop) {
+        char k[32];
+        void *v = NULL;
+        size_t vl = 0, kl;
+        int rc;
+        snprintf(k, sizeof k, "r%03d", (int)(kvt_rand(&s) % 200));
+        kl = strlen(k);
+        rc = cairn_kv_get(a->kv, k, kl, &v, &vl, NULL);
+        if (rc == 0) {
+            if (vl < 2 * kl + 2 || memcmp(v, k, kl) != 0 || memcmp((char *)v + vl - kl, k, kl) != 0) a->errors++;
+            cairn_free(v);
+        } else if (rc != CAIRN_ENOTFOUND) {
+            a->errors++;
+        }
+        if (kvt_rand(&s) % 64 == 0) {
+            cairn_kv_iter *it;
+            const void *kp;
+            if (cairn_kv_iter_open(&it, a->kv, "r", 1) != 0) a->errors++;
+            else {
+                while (cairn_kv_iter_next(it, &kp, &kl) == 0) {
+                }
+                cairn_kv_iter_free(it);
+            }
+        }
+        a->reads++;
+    }
+    return NULL;
+}
+
+START_TEST(readers_during_writes_and_reclaim) {
+    char *dir = kvt_tmpdir("readers");
+    cairn_kv *kv = kvt_open(dir, CAIRN_SYNC_NONE, 8192);
+    pthread_t th[3];
+    targ a[3];
+    volatile int stop = 0;
+    int i, round;
+    uint64_t s = 42;
+    long reads = 0;
+    for (i = 0; i < 3; i++) {
+        a[i].kv = kv;
+        a[i].id = i;
+        a[i].errors = 0;
+        a[i].stop = &stop;
+        a[i].reads = 0;
+        pthread_create(&th[i], NULL, reader, &a[i]);
+    }
+    for (round = 0; round < 3000; round++) {
+        char k[32], v[128];
+        int r = (int)(kvt_rand(&s) % 200);
+        snprintf(k, sizeof k, "r%03d", r);
+        if (kvt_rand(&s) % 5 == 0) {
+            (void)cairn_kv_delete(kv, k, strlen(k));
+        } else {
+            snprintf(v, sizeof v, "%s:%d:%.*s%s", k, round, (int)(kvt_rand(&s) % 40), "........................................", k);
+            ck_assert_int_eq(cairn_kv_put(kv, k, strlen(k), v, strlen(v), CAIRN_KIND_TEXT), 0);
+        }
+        if (round % 500 == 250) ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+        if (round % 300 == 0) {
+            ck_assert_int_eq(cairn_kv_begin(kv), 0);
+            ck_assert_int_eq(cairn_kv_put(kv, "r000", 4, "r000:txn:r000", 13, 1), 0);
+            ck_assert_int_eq(cairn_kv_commit(kv), 0);
+        }
+    }
+    stop = 1;
+    for (i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(a[i].errors, 0);
+        reads += a[i].reads;
+    }
+    fprintf(stderr, "readers: %ld reads during 3000 writes and 6 reclaims\n", reads);
+    cairn_kv_close(kv);
+    ck_assert_int_eq(cairn_kv_check(dir), 0);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+static void *commit_writer(void *p) {
+    targ *a = (targ *)p;
+    int i;
+    char k[32];
+    for (i = 0; i < 40; i++) {
+        snprintf(k, sizeof k, "c%d-%d", a->id, i);
+        if (cairn_kv_put(a->kv, k, strlen(k), "v", 1, 0) != 0) a->errors++;
+        if (i % 10 == 0 && cairn_kv_sync(a->kv) != 0) a->errors++;
+    }
+    return NULL;
+}
+
+START_TEST(sync_commit_many_threads) {
+    char *dir = kvt_tmpdir("commit");
+    cairn_kv *kv = kvt_open(dir, CAIRN_SYNC_COMMIT, 4096);
+    pthread_t th[4];
+    targ a[4];
+    int i;
+    uint64_t n;
+    for (i = 0; i < 4; i++) {
+        a[i].kv = kv;
+        a[i].id = i;
+        a[i].errors = 0;
+        pthread_create(&th[i], NULL, commit_writer, &a[i]);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(a[i].errors, 0);
+    }
+    ck_assert_int_eq(cairn_kv_count(kv, &n), 0);
+    ck_assert_uint_eq(n, 160);
+    cairn_kv_close(kv);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("kv_threads");
+    TCase *tc = tcase_create("threads");
+    SRunner *sr;
+    int failed;
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, group_commit_eight_writers);
+    tcase_add_test(tc, readers_during_writes_and_reclaim);
+    tcase_add_test(tc, sync_commit_many_threads);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
