@@ -1,10 +1,10 @@
-// The cost of a call from .NET: put and get ops/s of 100-byte values through KvStore, and
-// create / read / update / delete ops/s of blobs through BlobStore, each against the raw P/Invoke
-// layer (the binding's floor: the same native calls without the ExecResponse layer) and, for the KV,
-// a Dictionary (the ceiling: no storage at all). With -p:WithBinaryDocumentDb=true and a NuGet source
+// The cost of a call from .NET: put and get ops/s of 100-byte values through KvStore, against the
+// same loop in C (kv_loop.c), and create / read / update / delete ops/s of blobs through BlobStore,
+// each next to the raw P/Invoke layer (the binding's floor: the same native calls without the
+// ExecResponse layer) and, for the KV, a Dictionary (the ceiling: no storage at all). With -p:WithBinaryDocumentDb=true and a NuGet source
 // that has it, the blob rows are also run against the BinaryDocumentDb package.
 //
-//   dotnet run -c Release --project bench/dotnet -p:CairnNativeDir=<build>/core -- [--n 200000] [--blobs 100000] [--repeat 3]
+//   bench/dotnet/run.sh [--n 200000] [--blobs 100000] [--repeat 3]     (builds kv_loop.c and this)
 //
 // Every store runs with SyncMode.None (no fsync per write). Reported: best of --repeat runs.
 using System.Diagnostics;
@@ -17,7 +17,7 @@ internal static unsafe class Program
     private static int Main(string[] args)
     {
         int n = 200_000, blobs = 100_000, repeat = 3;
-        string? dirArg = null;
+        string? dirArg = null, cLoop = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -26,8 +26,9 @@ internal static unsafe class Program
                 case "--blobs": blobs = ParseCount(args[++i]); break;
                 case "--repeat": repeat = int.Parse(args[++i]); break;
                 case "--dir": dirArg = args[++i]; break;
+                case "--c-loop": cLoop = args[++i]; break;
                 default:
-                    Console.Error.WriteLine("usage: CairnBench [--n 200000] [--blobs 100000] [--repeat 3] [--dir scratch]");
+                    Console.Error.WriteLine("usage: CairnBench [--n 200000] [--blobs 100000] [--repeat 3] [--dir scratch] [--c-loop kv_loop]");
                     return 2;
             }
         }
@@ -35,8 +36,17 @@ internal static unsafe class Program
         Directory.CreateDirectory(root);
         try
         {
-            Console.WriteLine($"# .NET {Environment.Version}, Cairn core {CairnLibrary.Version}, {Environment.ProcessorCount} cores");
-            bool ok = Kv(root, n, repeat);
+            // Warm up every code path once (tiered JIT), silently, so no row pays for compilation.
+            TextWriter stdout = Console.Out;
+            Console.SetOut(TextWriter.Null);
+            string warm = Path.Combine(root, "warmup");
+            Directory.CreateDirectory(warm);
+            Kv(warm, 2000, 1, null);
+            Blob(warm, 1000, 100, 1);
+            Console.SetOut(stdout);
+            Console.WriteLine($"# .NET {Environment.Version}, Cairn core {CairnLibrary.Version}, {Environment.ProcessorCount} cores, " +
+                              $"load average {LoadAverage()}");
+            bool ok = Kv(root, n, repeat, cLoop);
             ok &= Blob(root, blobs, 100, repeat);
             ok &= Blob(root, blobs, 4096, repeat);
             BinaryDocumentDbRows(root, blobs, repeat);
@@ -46,6 +56,13 @@ internal static unsafe class Program
         {
             try { Directory.Delete(root, true); } catch (IOException) { }
         }
+    }
+
+    private static string LoadAverage()
+    {
+        try { return File.ReadAllText("/proc/loadavg").Split(' ')[0]; }
+        catch (IOException) { return "unknown"; }
+        catch (UnauthorizedAccessException) { return "unknown"; }
     }
 
     private static int ParseCount(string s)
@@ -78,7 +95,25 @@ internal static unsafe class Program
 
     // ---- KV ------------------------------------------------------------------------------------------
 
-    private static bool Kv(string root, int n, int repeat)
+    /// <summary>Runs kv_loop.c (the same loop in C) and returns its put and get ops/s.</summary>
+    private static (double Put, double Get)? RunCLoop(string exe, string root, int n, int repeat)
+    {
+        string dir = Path.Combine(root, "c");
+        Directory.CreateDirectory(dir);
+        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true };
+        psi.ArgumentList.Add(n.ToString());
+        psi.ArgumentList.Add(dir);
+        psi.ArgumentList.Add(repeat.ToString());
+        using var p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        string[] f = output.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (p.ExitCode != 0 || f.Length != 2) return null;
+        return (double.Parse(f[0], System.Globalization.CultureInfo.InvariantCulture),
+                double.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    private static bool Kv(string root, int n, int repeat, string? cLoop)
     {
         var keys = new string[n];
         var keyBytes = new byte[n][];
@@ -188,15 +223,23 @@ internal static unsafe class Program
             rows.Add(("Dictionary<string, byte[]> (copying)", put, get));
         }
 
-        double rawPut = rows.First(r => r.Name.StartsWith("raw")).Put, rawGet = rows.First(r => r.Name.StartsWith("raw")).Get;
+        // The same loop in C, right after the .NET rows (same machine state).
+        (double Put, double Get)? c = cLoop is null ? null : RunCLoop(cLoop, root, n, repeat);
+        bool ok = cLoop is null || c is not null;
+        if (c is { } cr) rows.Add(("C: the same loop (kv_loop.c, get_into)", n / cr.Put, n / cr.Get));
+
         Console.WriteLine();
         Console.WriteLine($"## KV: {n} keys of 14 bytes, 100-byte values, sync none, gets in random order (best of {repeat})");
         Console.WriteLine();
-        Console.WriteLine("| API | put ops/s | get ops/s | put ops/s ÷ raw | get ops/s ÷ raw |");
+        Console.WriteLine("| API | put ops/s | get ops/s | put vs C | get vs C |");
         Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
         foreach (var (name, put, get) in rows)
-            Console.WriteLine($"| {name} | {Rate(n, put)} | {Rate(n, get)} | {rawPut / put:F2}x | {rawGet / get:F2}x |");
-        return true;
+        {
+            string vs(double t, double? cOps) => cOps is double co ? $"{n / t / co:F2}x" : "n/a";
+            Console.WriteLine($"| {name} | {Rate(n, put)} | {Rate(n, get)} | {vs(put, c?.Put)} | {vs(get, c?.Get)} |");
+        }
+        if (cLoop is null) Console.WriteLine("\n(no C loop given: run through bench/dotnet/run.sh, or pass --c-loop <kv_loop>)");
+        return ok;
     }
 
     /// <summary>The store's SafeHandle, for the raw rows (reflection: the field is private).</summary>

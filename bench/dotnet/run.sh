@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench/dotnet/run.sh - the cost of a call from .NET (Program.cs): builds the core and the bench in
-# Release, asks NuGet for the BinaryDocumentDb package (the blob store's peer) and compares against it
+# bench/dotnet/run.sh - the cost of a call from .NET (Program.cs): builds the core, the bench and the
+# same loop in C (kv_loop.c) in Release, asks NuGet for the BinaryDocumentDb package (the blob store's peer) and compares against it
 # in the same run when the source has it, then prints the tables (markdown).
 #
 #   bench/dotnet/run.sh [--n 200000] [--blobs 100000] [--repeat 3] [--dir scratch]
@@ -32,4 +32,7 @@ else
     dotnet restore "$here/CairnBench.csproj" --configfile "$here/nuget.config" "${props[@]}" >&2
 fi
 dotnet build "$here/CairnBench.csproj" --no-restore -c Release "${props[@]}" >&2
-exec dotnet "$build/bench-dotnet/bin/CairnBench/release/CairnBench.dll" "$@"
+# The same loop in C, linked against the same shared library.
+"${CC:-cc}" -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -I "$root/core/include" "$here/kv_loop.c" \
+    -L "$build/core" -lcairn -Wl,-rpath,"$build/core" -o "$build/bench-dotnet/kv_loop"
+exec dotnet "$build/bench-dotnet/bin/CairnBench/release/CairnBench.dll" --c-loop "$build/bench-dotnet/kv_loop" "$@"

@@ -209,8 +209,8 @@ static int cairn_lua_sleep_ms(lua_State *L) {
 %{ $1 = &v_; $2 = &n_; $3 = &k_; %}
 %typemap(argout) (void **val, size_t *vlen, int *kind)
 {
-    if (result == 0 && v_$argnum) {
-        lua_pushlstring(L, (const char *)v_$argnum, n_$argnum);
+    if (result == 0) { /* an empty value may come as NULL: still "", never nil */
+        lua_pushlstring(L, v_$argnum ? (const char *)v_$argnum : "", v_$argnum ? n_$argnum : 0);
         lua_pushinteger(L, k_$argnum);
     } else {
         lua_pushnil(L);
@@ -224,8 +224,8 @@ static int cairn_lua_sleep_ms(lua_State *L) {
 %{ $1 = &v_; $2 = &n_; %}
 %typemap(argout) (void **data, size_t *len)
 {
-    if (result == 0 && v_$argnum)
-        lua_pushlstring(L, (const char *)v_$argnum, n_$argnum);
+    if (result == 0)
+        lua_pushlstring(L, v_$argnum ? (const char *)v_$argnum : "", v_$argnum ? n_$argnum : 0);
     else
         lua_pushnil(L);
     SWIG_arg++;

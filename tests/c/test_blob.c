@@ -505,6 +505,34 @@ START_TEST(compact) {
 }
 END_TEST
 
+
+START_TEST(big_blobs_and_auto_checkpoint) {
+    cairn_blob *b = open_store("s.db", CAIRN_SYNC_NONE);
+    size_t n = 1536u * 1024u;
+    uint32_t k[4], i;
+    uint8_t *p = malloc(n + 100);
+    for (i = 0; i < 4; i++) {
+        fill(p, n, 40 + i);
+        ck_assert_int_eq(cairn_blob_create(b, p, n, &k[i]), 0);
+    }
+    /* past 4 MiB of log the store checkpoints by itself */
+    ck_assert_uint_lt(stats(b).wal_bytes, 4u * 1024u * 1024u);
+    ck_assert_int_eq(cairn_blob_update(b, k[1], p, 10), 0);
+    fill(p, n + 100, 77);
+    ck_assert_int_eq(cairn_blob_update(b, k[2], p, n + 100), 0);
+    expect_blob(b, k[0], n, 40);
+    expect_blob(b, k[2], n + 100, 77);
+    b = reopen(b, "s.db");
+    expect_blob(b, k[0], n, 40);
+    expect_blob(b, k[3], n, 43);
+    expect_blob(b, k[2], n + 100, 77);
+    ck_assert_uint_eq(stats(b).wal_bytes, 32);
+    cairn_blob_close(b);
+    free(p);
+    ck_assert_int_eq(cairn_blob_check(path_in("s.db")), 0);
+}
+END_TEST
+
 /* ---- events and transactions ------------------------------------------------------------ */
 
 typedef struct evlog {
@@ -865,6 +893,7 @@ static Suite *suite(void) {
     tcase_add_test(t, placement);
     tcase_add_test(t, tail_is_cut);
     tcase_add_test(t, compact);
+    tcase_add_test(t, big_blobs_and_auto_checkpoint);
     tcase_add_test(t, events);
     tcase_add_test(t, transactions);
     tcase_add_test(t, read_only_sees_log);

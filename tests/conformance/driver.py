@@ -614,12 +614,12 @@ def main(argv=None):
     n_xfail = stale = 0
     started = time.monotonic()
 
-    def record(label, cid, expected_fail, failure):
+    def record(label, cid, expected_fail, failure, secs):
         nonlocal passed, failed, n_xfail, stale
         if failure is None and not expected_fail:
             passed += 1
             if args.verbose:
-                print("PASS %s%s" % (cid, label))
+                print("PASS %s%s (%.2fs)" % (cid, label, secs))
         elif failure is None and expected_fail:
             failed += 1
             stale += 1
@@ -639,8 +639,9 @@ def main(argv=None):
                 t = testees[n]
                 label = " [%s]" % n if len(names) > 1 else ""
                 for c in cases:
+                    t0 = time.monotonic()
                     failure = runner.run(c, t, t)
-                    record(label, c["id"], c["id"] in xfails[n], failure)
+                    record(label, c["id"], c["id"] in xfails[n], failure, time.monotonic() - t0)
                 # Entries for cases that do not exist are stale too (only when the whole suite ran).
                 if not args.filter and not args.cases:
                     known = {c["id"] for c in cases}
@@ -657,8 +658,9 @@ def main(argv=None):
                     for r in names:
                         cell = "%s[%s->%s]" % (c["id"], w, r)
                         expected = cell in xfails[w] or cell in xfails[r] or (w == r and c["id"] in xfails[w])
+                        t0 = time.monotonic()
                         failure = runner.run(c, testees[w], testees[r])
-                        grid[w, r] = record(" [%s->%s]" % (w, r), c["id"], expected, failure)
+                        grid[w, r] = record(" [%s->%s]" % (w, r), c["id"], expected, failure, time.monotonic() - t0)
                 width = max(len(n) for n in names) + 2
                 print("matrix %s (rows write, columns read):" % c["id"])
                 print("  " + "".ljust(width) + "".join(n.ljust(width) for n in names))

@@ -22,8 +22,15 @@ pkg = os.path.join(scratch, "src")
 shutil.copytree(src, pkg, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "tests",
                                                         "cairn_swig.py", "*.so"))
 env_dir = os.path.join(scratch, "venv")
-venv.EnvBuilder(system_site_packages=True, with_pip=True, symlinks=True).create(env_dir)
+# No ensurepip when it can be helped (slow): pip >= 22.3 drives another interpreter (--python).
+try:
+    import pip as _pip
+    outer_pip = tuple(int(x) for x in _pip.__version__.split(".")[:2]) >= (22, 3)
+except (ImportError, ValueError):
+    outer_pip = False
+venv.EnvBuilder(system_site_packages=True, with_pip=not outer_pip, symlinks=True).create(env_dir)
 py = os.path.join(env_dir, "bin", "python")
+pip = [sys.executable, "-m", "pip", "--python", py] if outer_pip else [py, "-m", "pip"]
 env = dict(os.environ, CAIRN_CORE_DIR=core, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
 env.pop("PYTHONPATH", None)
 
@@ -39,9 +46,9 @@ if subprocess.call([py, "-c", "import wheel"], env=env, stderr=subprocess.DEVNUL
     if not wheels:
         print("SKIP: no 'wheel' package available offline (apt-get install python3-wheel-whl)")
         sys.exit(77)
-    run(py, "-m", "pip", "install", "--no-index", "-q", wheels[-1])
+    run(*pip, "install", "--no-index", "-q", wheels[-1])
 
-run(py, "-m", "pip", "install", "--no-index", "--no-build-isolation", "-q", pkg)
+run(*pip, "install", "--no-index", "--no-build-isolation", "-q", pkg)
 check = r"""
 import os, sys, tempfile, cairn
 assert os.path.dirname(cairn.__file__).startswith(sys.prefix), cairn.__file__

@@ -164,6 +164,13 @@ class Events(Base):
         st.rollback()
         self.assertEqual(evs, [])
         self.assertIn(a, st)
+        with st.transaction():  # a failed op inside a transaction fires nothing at commit
+            st.update(a, b"one")
+            with self.assertRaises(cairn.NotFoundError):
+                st.delete(123456)
+            with self.assertRaises(cairn.ExistsError):
+                st.create_with_key(b, b"dup")
+        self.assertEqual([(e.name, e.key, e.old_size, e.new_size) for e in evs], [("updated", a, 1, 3)])
 
     def test_decorator_and_remove_listener(self):
         st = self.open()

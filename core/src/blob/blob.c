@@ -553,7 +553,8 @@ static int apply_pending(cairn_blob *b) {
         pitem_free(p);
         b->pq_s++;
     }
-    if (b->pq_s == b->pq_n) {
+    /* start the queue over when empty; not inside a transaction, whose marks are indexes */
+    if (b->pq_s == b->pq_n && !b->in_txn) {
         b->pq_base += b->pq_n;
         b->pq_s = b->pq_n = 0;
     }

@@ -20,7 +20,40 @@ struct cairn_kd {
     size_t tail;       /* bytes used in the last chunk */
     uint64_t used;     /* arena bytes in live entries */
     uint64_t holes;    /* arena bytes in removed entries */
+    const void *map;   /* borrowed: slots and chunks live in this read-only mapping of a snapshot */
+    uint64_t maplen;
 };
+
+/* Take private copies of a borrowed (mapped) table before the first change. */
+int cairn_kd__own(cairn_kd *kd) {
+    uint32_t *slots;
+    uint8_t **chunks;
+    size_t c, cap = (size_t)kd->mask + 1;
+    if (!kd->map) return 0;
+    if (!(slots = (uint32_t *)malloc(cap * 4u))) return CAIRN_ENOMEM;
+    if (!(chunks = (uint8_t **)calloc(kd->capchunks ? kd->capchunks : 1, sizeof *chunks))) {
+        free(slots);
+        return CAIRN_ENOMEM;
+    }
+    for (c = 0; c < kd->nchunks; c++) {
+        size_t n = c + 1 == kd->nchunks ? kd->tail : KD_CHUNK;
+        if (!(chunks[c] = (uint8_t *)(n == KD_CHUNK ? malloc(KD_CHUNK) : calloc(1, KD_CHUNK)))) {
+            while (c--) free(chunks[c]);
+            free(chunks);
+            free(slots);
+            return CAIRN_ENOMEM;
+        }
+        memcpy(chunks[c], kd->chunks[c], n);
+    }
+    memcpy(slots, kd->slots, cap * 4u);
+    free(kd->chunks);
+    kd->chunks = chunks;
+    kd->slots = slots;
+    cairn_io__unmap(kd->map, kd->maplen);
+    kd->map = NULL;
+    kd->maplen = 0;
+    return 0;
+}
 
 static size_t ent_size(size_t klen, int expires) {
     return (KD_HDR + (expires ? 8u : 0u) + klen + 3u) & ~(size_t)3u;
@@ -82,6 +115,12 @@ cairn_kd *cairn_kd__new(void) {
 void cairn_kd__free(cairn_kd *kd) {
     size_t i;
     if (!kd) return;
+    if (kd->map) {
+        cairn_io__unmap(kd->map, kd->maplen);
+        free(kd->chunks);
+        free(kd);
+        return;
+    }
     for (i = 0; i < kd->nchunks; i++) free(kd->chunks[i]);
     free(kd->chunks);
     free(kd->slots);
@@ -223,7 +262,9 @@ static void fill(kd_ent *e, const void *key, size_t klen, uint32_t hash, uint64_
 int cairn_kd__put(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint64_t loc, uint32_t vlen,
                   int kind, int64_t expire, kd_ent *old) {
     int found;
-    uint32_t i = find_slot(kd, key, klen, hash, &found);
+    uint32_t i;
+    if (cairn_kd__own(kd) != 0) return CAIRN_ENOMEM;
+    i = find_slot(kd, key, klen, hash, &found);
     if (found) {
         kd_ent *e = ref_ent(kd, kd->slots[i]);
         int had = (e->flags & KD_EXPIRES) != 0;
@@ -266,6 +307,7 @@ int cairn_kd__del(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, kd_
     kd_ent *e;
     size_t sz;
     if (!found) return 0;
+    if (cairn_kd__own(kd) != 0) return CAIRN_ENOMEM;
     e = ref_ent(kd, kd->slots[i]);
     if (old) *old = *e;
     sz = ent_size(e->klen, e->flags & KD_EXPIRES);
@@ -383,5 +425,59 @@ nomem_kd:
     cairn_kd__free(kd);
 nomem:
     *rc = CAIRN_ENOMEM;
+    return NULL;
+}
+
+cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, size_t len, int *rc) {
+    const uint8_t *p = (const uint8_t *)map + off;
+    cairn_kd *kd;
+    uint32_t mask, i;
+    size_t c, need;
+    *rc = CAIRN_ECORRUPT;
+    if (len < 48 || (off & 3u)) return NULL;
+    mask = cairn_get32(p);
+    if ((mask & (mask + 1)) != 0 || mask < 15 || mask > (1u << 30)) return NULL;
+    if (!(kd = (cairn_kd *)calloc(1, sizeof *kd))) {
+        *rc = CAIRN_ENOMEM;
+        return NULL;
+    }
+    kd->mask = mask;
+    kd->nchunks = cairn_get32(p + 4);
+    kd->tail = cairn_get32(p + 8);
+    kd->count = cairn_get64(p + 16);
+    kd->expiring = cairn_get64(p + 24);
+    kd->used = cairn_get64(p + 32);
+    kd->holes = cairn_get64(p + 40);
+    need = 48 + ((size_t)mask + 1) * 4u;
+    if (kd->nchunks > (1u << 14) || kd->tail > KD_CHUNK || kd->count > mask ||
+        (kd->nchunks && need + (kd->nchunks - 1) * KD_CHUNK + kd->tail != len) || (!kd->nchunks && need != len)) {
+        free(kd);
+        return NULL;
+    }
+    kd->capchunks = kd->nchunks ? kd->nchunks : 1;
+    if (!(kd->chunks = (uint8_t **)calloc(kd->capchunks, sizeof(uint8_t *)))) {
+        free(kd);
+        *rc = CAIRN_ENOMEM;
+        return NULL;
+    }
+    kd->slots = (uint32_t *)(void *)(uintptr_t)(p + 48);
+    for (c = 0; c < kd->nchunks; c++) kd->chunks[c] = (uint8_t *)(uintptr_t)(p + need + c * KD_CHUNK);
+    for (i = 0; i <= mask; i++) {
+        uint32_t ref = kd->slots[i], chunk;
+        size_t o, limit;
+        if (!ref) continue;
+        chunk = ref / KD_CHUNK_REFS;
+        if (chunk >= kd->nchunks) goto bad;
+        o = (size_t)(ref % KD_CHUNK_REFS) * 4u;
+        limit = chunk + 1 == kd->nchunks ? kd->tail : KD_CHUNK;
+        if (o + KD_HDR > limit) goto bad;
+    }
+    kd->map = map; /* from now on the table owns the mapping */
+    kd->maplen = maplen;
+    *rc = 0;
+    return kd;
+bad:
+    free(kd->chunks);
+    free(kd);
     return NULL;
 }

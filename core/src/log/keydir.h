@@ -72,6 +72,14 @@ const uint8_t *cairn_kd__key(const kd_ent *e);
 typedef int (*cairn_kd_fn)(void *ctx, kd_ent *e);
 int cairn_kd__each(cairn_kd *kd, cairn_kd_fn fn, void *ctx);
 
+/* Use a dump in place inside a read-only mapping (map, maplen) at [off, off + len): open costs
+ * no copy; the first change copies it (cairn_kd__own). On success the table owns the mapping
+ * (unmapped by cairn_kd__free); on failure NULL, *rc set, the mapping still the caller's. */
+cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, size_t len, int *rc);
+/* Make a mapped table private (copies it); 0 or CAIRN_ENOMEM. Needed before changing entries
+ * in place through cairn_kd__each. */
+int cairn_kd__own(cairn_kd *kd);
+
 #endif
 
 /* Raw dump of the table and arena (for the KEYDIR snapshot: loading it needs no per-key work).

@@ -102,6 +102,8 @@ typedef struct kv_file {
     uint64_t size;
     uint64_t hint_size; /* bytes of its hint file, 0 if none */
     int hinted;         /* a valid hint file exists for the current size */
+    const uint8_t *map; /* read-only mapping of the first maplen bytes (reads skip pread) */
+    uint64_t maplen;
 } kv_file;
 
 typedef struct txn_op {
@@ -133,6 +135,7 @@ struct cairn_kv {
     uint64_t live_bytes;
     int failed; /* fail-stop (atomic) */
     uint64_t reclaims;
+    int snap_valid; /* KEYDIR on disk matches the files (nothing written since open) */
 
     int in_txn;
     txn_op *ops;
@@ -326,6 +329,26 @@ static int add_slot(kv_file **files, uint32_t *n, uint64_t order, cairn_file *f,
     return 0;
 }
 
+/* Map a data file read-only so that reads need no system call. Best effort: without a mapping
+ * reads use pread. Only bytes that never change are mapped (sealed files; the active file up to
+ * its size at open), and the store only ever truncates bytes past them. */
+static void map_file(kv_file *kf) {
+    const void *p = NULL;
+    if (kf->map || !kf->f || kf->size == 0 || kf->size > (uint64_t)SIZE_MAX) return;
+    if (cairn_io__map(kf->f, kf->size, &p) == 0) {
+        kf->map = (const uint8_t *)p;
+        kf->maplen = kf->size;
+    } else {
+        cairn_errclear();
+    }
+}
+
+static void unmap_file(kv_file *kf) {
+    if (kf->map) cairn_io__unmap(kf->map, kf->maplen);
+    kf->map = NULL;
+    kf->maplen = 0;
+}
+
 /* Create the next active data file (caller holds wmu). */
 static int new_active(cairn_kv *kv) {
     uint64_t order = kv->next_major << 32;
@@ -369,9 +392,15 @@ static int seal_active(cairn_kv *kv) {
     pthread_mutex_lock(&kv->gmu);
     kv->synced = kv->written;
     pthread_mutex_unlock(&kv->gmu);
+    pthread_rwlock_wrlock(&kv->rw);
+    unmap_file(&kv->files[kv->active]); /* sealed: map all of it */
+    map_file(&kv->files[kv->active]);
+    pthread_rwlock_unlock(&kv->rw);
     kv->active = -1;
     return 0;
 }
+
+static int drop_snapshot(cairn_kv *kv);
 
 /* Append len bytes to the active file (rotating first if it would pass max_file_size).
  * slot and off receive where they went. A failed write is undone with a truncate; if even that
@@ -379,6 +408,7 @@ static int seal_active(cairn_kv *kv) {
 static int append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slot, uint64_t *off) {
     kv_file *af;
     int rc;
+    if ((rc = drop_snapshot(kv)) != 0) return rc;
     if (kv->active >= 0 && kv->files[kv->active].size > 0 &&
         kv->files[kv->active].size + len > kv->max_file_size) {
         if ((rc = seal_active(kv)) != 0) return rc;
@@ -830,16 +860,6 @@ static int snap_write(void *ctx, void *p, size_t n) {
     return 0;
 }
 
-static int snap_read(void *ctx, void *p, size_t n) {
-    snap_io *s = (snap_io *)ctx;
-    int rc;
-    if (n > s->limit - s->off) return CAIRN_ECORRUPT;
-    if ((rc = cairn_io__pread(s->f, p, n, s->off, NULL)) != 0) return rc;
-    s->crc = cairn_crc32c__update(s->crc, p, n);
-    s->off += n;
-    return 0;
-}
-
 typedef struct remap_ctx {
     const uint32_t *slot_to_idx;
 } remap_ctx;
@@ -885,6 +905,7 @@ static int write_snapshot(cairn_kv *kv) {
         goto out;
     }
     for (i = 0; i < n; i++) slot_to_idx[order[i]] = i;
+    if ((rc = cairn_kd__own(kv->kd)) != 0) goto out; /* the remap below writes entries */
     rc_.slot_to_idx = slot_to_idx;
     cairn_kd__each(kv->kd, remap_one, &rc_);
     if ((rc = cairn_io__open(&s.f, tmp, CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC)) != 0) goto out;
@@ -926,50 +947,68 @@ out:
     return rc;
 }
 
-/* Load KEYDIR if it matches the files (slots 0..n-1 in order) exactly. *loaded 1 if used. */
+/* Load KEYDIR if it matches the files (slots 0..n-1 in order) exactly; *loaded 1 if used. The
+ * file is mapped and the keydir used in place (a CRC pass over it is the whole cost of the load);
+ * the first write copies it. */
 static int load_snapshot(cairn_kv *kv, uint32_t n, int *loaded) {
     char *p = cairn_path__join(kv->dir, "KEYDIR");
-    snap_io s;
-    uint8_t h[SNAP_HDR], fe[16], c4[4];
+    cairn_file *f = NULL;
+    const void *mv = NULL;
+    const uint8_t *m;
     uint64_t size = 0;
+    size_t hdr = SNAP_HDR + (size_t)n * 16;
     uint32_t k, endian;
-    cairn_kd *kd = NULL;
+    cairn_kd *kd;
     int rc = 0;
     *loaded = 0;
-    memset(&s, 0, sizeof s);
     if (!p) return CAIRN_ENOMEM;
-    if (cairn_io__stat(p, NULL) != 1 || cairn_io__open(&s.f, p, CAIRN_IO_RDONLY) != 0 ||
-        cairn_io__size(s.f, &size) != 0 || size < SNAP_HDR + 4)
+    if (cairn_io__stat(p, NULL) != 1 || cairn_io__open(&f, p, CAIRN_IO_RDONLY) != 0 || cairn_io__size(f, &size) != 0 ||
+        size < hdr + 48 + 4 || size > (uint64_t)SIZE_MAX || cairn_io__map(f, size, &mv) != 0)
         goto ignore;
-    s.limit = size - 4;
-    if (snap_read(&s, h, SNAP_HDR) != 0 || memcmp(h, "CRK2", 4) || cairn_get32(h + 4) != 2) goto ignore;
-    memcpy(&endian, h + 8, 4);
-    if (endian != SNAP_ENDIAN || cairn_get32(h + 12) != n) goto ignore;
+    m = (const uint8_t *)mv;
+    memcpy(&endian, m + 8, 4);
+    if (memcmp(m, "CRK2", 4) || cairn_get32(m + 4) != 2 || endian != SNAP_ENDIAN || cairn_get32(m + 12) != n) goto ignore;
     for (k = 0; k < n; k++) {
-        if (snap_read(&s, fe, 16) != 0) goto ignore;
+        const uint8_t *fe = m + SNAP_HDR + (size_t)k * 16;
         if (cairn_get64(fe) != kv->files[k].order || cairn_get64(fe + 8) != kv->files[k].size) goto ignore;
     }
-    kd = cairn_kd__load(snap_read, &s, &rc);
+    if (cairn_crc32c__update(0, m, (size_t)size - 4) != cairn_get32(m + size - 4)) goto ignore;
+    kd = cairn_kd__load_mapped(mv, size, hdr, (size_t)size - 4 - hdr, &rc);
     if (!kd) {
-        if (rc == CAIRN_ENOMEM) goto out;
+        if (rc == CAIRN_ENOMEM) {
+            rc = cairn_err__set(CAIRN_ENOMEM, "kv_open: out of memory (keydir)");
+            goto out;
+        }
         rc = 0;
         goto ignore;
     }
-    if (s.off != s.limit || cairn_io__pread(s.f, c4, 4, s.limit, NULL) != 0 || cairn_get32(c4) != s.crc) goto ignore;
+    mv = NULL; /* the keydir owns the mapping now */
     cairn_kd__free(kv->kd);
     kv->kd = kd;
-    kd = NULL;
-    kv->seq = cairn_get64(h + 16);
-    kv->live_bytes = cairn_get64(h + 24);
+    kv->seq = cairn_get64(m + 16);
+    kv->live_bytes = cairn_get64(m + 24);
     *loaded = 1;
     goto out;
 ignore:
     cairn_errclear();
     rc = 0;
 out:
-    cairn_kd__free(kd);
-    cairn_io__close(s.f);
+    if (mv) cairn_io__unmap(mv, size);
+    cairn_io__close(f);
     free(p);
+    return rc;
+}
+
+/* The snapshot describes the files as they were at open; drop it before they change. */
+static int drop_snapshot(cairn_kv *kv) {
+    char *p;
+    int rc;
+    if (!kv->snap_valid) return 0;
+    if (!(p = cairn_path__join(kv->dir, "KEYDIR"))) return CAIRN_ENOMEM;
+    rc = cairn_io__unlink(p);
+    free(p);
+    if (!rc) rc = cairn_io__sync_dir(kv->dir);
+    if (!rc) kv->snap_valid = 0;
     return rc;
 }
 
@@ -1125,7 +1164,10 @@ static void kv_destroy(cairn_kv *kv) {
     uint32_t i;
     if (!kv) return;
     txn_clear(kv);
-    for (i = 0; i < kv->nfiles; i++) cairn_io__close(kv->files[i].f);
+    for (i = 0; i < kv->nfiles; i++) {
+        unmap_file(&kv->files[i]);
+        cairn_io__close(kv->files[i].f);
+    }
     free(kv->files);
     cairn_kd__free(kv->kd);
     cairn_lock__release(kv->lock);
@@ -1252,6 +1294,7 @@ static int kv_load(cairn_kv *kv, int strict) {
             }
         }
     }
+    for (k = 0; k < n; k++) map_file(&kv->files[k]);
     if (n > 0) {
         kv_file *last = &kv->files[n - 1];
         kv->next_major = (last->order >> 32) + 1;
@@ -1260,14 +1303,15 @@ static int kv_load(cairn_kv *kv, int strict) {
         kv->next_major = 1;
     }
     if (!kv->readonly && !strict) {
-        /* the snapshot describes the files as they are now; the first append makes it stale */
         char *p = cairn_path__join(kv->dir, "KEYDIR");
         if (!p) {
             rc = CAIRN_ENOMEM;
             goto out;
         }
-        if (cairn_io__stat(p, NULL) == 1) {
-            rc = cairn_io__unlink(p);
+        if (loaded) {
+            kv->snap_valid = 1; /* dropped by the first change */
+        } else if (cairn_io__stat(p, NULL) == 1) {
+            rc = cairn_io__unlink(p); /* stale or damaged */
             if (!rc) rc = cairn_io__sync_dir(kv->dir);
         }
         free(p);
@@ -1399,7 +1443,7 @@ void cairn_kv_close(cairn_kv *kv) {
         if (kv->active >= 0 && cairn_io__fsync(kv->files[kv->active].f) != 0) set_failed(kv);
         if (!is_failed(kv)) {
             hint_sealed(kv);
-            if (write_snapshot(kv) != 0) cairn_errclear();
+            if (!kv->snap_valid && write_snapshot(kv) != 0) cairn_errclear();
         }
     }
     pthread_mutex_unlock(&kv->wmu);
@@ -1459,11 +1503,15 @@ static int lookup(cairn_kv *kv, const void *key, size_t klen, uint32_t hash, int
 
 /* Read and verify the record behind a keydir entry; the value is moved to the front of the
  * returned buffer (caller frees). Caller holds the read lock. */
-static int read_rec(cairn_kv *kv, const kd_ent *e, const void *key, size_t klen, uint8_t **out) {
+/* Read and verify the record behind a keydir entry (from the file's mapping when the record lies
+ * in it, else with one pread). The value goes to dst when dst is not NULL (cap >= vlen), else to
+ * a new buffer in *out (caller frees). Caller holds the read lock. */
+static int read_rec(cairn_kv *kv, const kd_ent *e, const void *key, size_t klen, uint8_t *dst, uint8_t **out) {
     uint64_t loc = kd_loc(e), off = KD_LOC_OFF(loc);
     kv_file *kf;
     size_t rs = (size_t)rec_size(e->klen, e->vlen);
-    uint8_t *b;
+    uint8_t *tmp = NULL;
+    const uint8_t *b;
     rec_hdr rh;
     int rc;
     const char *why = NULL;
@@ -1471,27 +1519,45 @@ static int read_rec(cairn_kv *kv, const kd_ent *e, const void *key, size_t klen,
         return cairn_err__set(CAIRN_ECORRUPT, "%s: keydir entry points at data file #%u, which does not exist",
                               kv->dir, KD_LOC_FILE(loc));
     kf = &kv->files[KD_LOC_FILE(loc)];
-    b = (uint8_t *)malloc(rs);
-    if (!b) return cairn_err__set(CAIRN_ENOMEM, "kv_get: out of memory for a value of %u bytes", e->vlen);
-    if ((rc = cairn_io__pread(kf->f, b, rs, off, NULL)) != 0) {
-        free(b);
-        return rc;
+    if (kf->map && off + rs <= kf->maplen) {
+        b = kf->map + off;
+    } else {
+        if (!(tmp = (uint8_t *)malloc(rs)))
+            return cairn_err__set(CAIRN_ENOMEM, "kv_get: out of memory for a value of %u bytes", e->vlen);
+        if ((rc = cairn_io__pread(kf->f, tmp, rs, off, NULL)) != 0) {
+            free(tmp);
+            return rc;
+        }
+        b = tmp;
     }
     if (cairn_crc32c__update(0, b + 4, rs - 4) != cairn_get32(b)) why = "checksum mismatch";
     else if (dec_hdr(b, &rh) != 0 || rh.type != T_PUT || rh.klen != klen || rh.vlen != e->vlen ||
              memcmp(b + HDR, key, klen) != 0)
         why = "record does not match the keydir";
     if (why) {
-        free(b);
+        free(tmp);
         return cairn_err__set(CAIRN_ECORRUPT, "%s: %s at offset %" PRIu64, cairn_io__path(kf->f), why, off);
     }
-    memmove(b, b + HDR + klen, e->vlen);
-    *out = b;
+    if (dst) {
+        if (e->vlen) memcpy(dst, b + HDR + klen, e->vlen);
+        free(tmp);
+        return 0;
+    }
+    if (tmp) {
+        memmove(tmp, tmp + HDR + klen, e->vlen); /* reuse the read buffer */
+        *out = tmp;
+        return 0;
+    }
+    if (!(*out = (uint8_t *)malloc(e->vlen ? e->vlen : 1)))
+        return cairn_err__set(CAIRN_ENOMEM, "kv_get: out of memory for a value of %u bytes", e->vlen);
+    if (e->vlen) memcpy(*out, b + HDR + klen, e->vlen);
     return 0;
 }
 
-static int get_common(cairn_kv *kv, const void *key, size_t klen, uint8_t **val, size_t *vlen, int *kind,
-                      const char *fn) {
+/* Look the key up and fetch its value: into dst if dst is not NULL and the value fits in cap,
+ * else into a new buffer *val (NULL dst, or a value larger than cap: *vlen tells). */
+static int get_common(cairn_kv *kv, const void *key, size_t klen, uint8_t *dst, size_t cap, uint8_t **val,
+                      size_t *vlen, int *kind, const char *fn) {
     look l;
     int rc;
     uint32_t hash;
@@ -1502,21 +1568,23 @@ static int get_common(cairn_kv *kv, const void *key, size_t klen, uint8_t **val,
     if (!lookup(kv, key, klen, hash, cairn_time__now_ms(), &l)) {
         rc = CAIRN_ENOTFOUND;
     } else if (l.op) {
-        uint8_t *b = (uint8_t *)malloc(l.op->vlen ? l.op->vlen : 1);
-        if (!b) {
-            rc = cairn_err__set(CAIRN_ENOMEM, "%s: out of memory", fn);
+        *vlen = l.op->vlen;
+        if (kind) *kind = l.op->kind;
+        if (dst && l.op->vlen <= cap) {
+            if (l.op->vlen) memcpy(dst, l.op->buf + l.op->klen, l.op->vlen);
         } else {
-            if (l.op->vlen) memcpy(b, l.op->buf + l.op->klen, l.op->vlen);
-            *val = b;
-            *vlen = l.op->vlen;
-            if (kind) *kind = l.op->kind;
+            uint8_t *b = (uint8_t *)malloc(l.op->vlen ? l.op->vlen : 1);
+            if (!b) {
+                rc = cairn_err__set(CAIRN_ENOMEM, "%s: out of memory", fn);
+            } else {
+                if (l.op->vlen) memcpy(b, l.op->buf + l.op->klen, l.op->vlen);
+                *val = b;
+            }
         }
     } else {
-        rc = read_rec(kv, &l.e, key, klen, val);
-        if (!rc) {
-            *vlen = l.e.vlen;
-            if (kind) *kind = l.e.kind;
-        }
+        *vlen = l.e.vlen;
+        if (kind) *kind = l.e.kind;
+        rc = read_rec(kv, &l.e, key, klen, dst && l.e.vlen <= cap ? dst : NULL, val);
     }
     pthread_rwlock_unlock(&kv->rw);
     return rc;
@@ -1529,7 +1597,7 @@ int cairn_kv_get(cairn_kv *kv, const void *key, size_t klen, void **val, size_t 
     if (!val || !vlen) return cairn_err__set(CAIRN_EINVAL, "kv_get: val or vlen is NULL");
     *val = NULL;
     *vlen = 0;
-    rc = get_common(kv, key, klen, &b, &n, kind, "kv_get");
+    rc = get_common(kv, key, klen, NULL, 0, &b, &n, kind, "kv_get");
     if (!rc) {
         *val = b;
         *vlen = n;
@@ -1538,22 +1606,21 @@ int cairn_kv_get(cairn_kv *kv, const void *key, size_t klen, void **val, size_t 
 }
 
 int cairn_kv_get_into(cairn_kv *kv, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen, int *kind) {
-    uint8_t *b = NULL;
+    uint8_t *b = NULL, dummy = 0;
     size_t n = 0;
     int k = 0, rc;
     if (!vlen || (!buf && cap)) return cairn_err__set(CAIRN_EINVAL, "kv_get_into: vlen or buf is NULL");
-    rc = get_common(kv, key, klen, &b, &n, &k, "kv_get_into");
+    /* (a NULL buf with cap 0 still asks for the size) */
+    rc = get_common(kv, key, klen, buf ? (uint8_t *)buf : &dummy, cap, &b, &n, &k, "kv_get_into");
     if (rc) return rc;
     *vlen = n;
     if (kind) *kind = k;
-    if (n > cap) {
-        /* the first cap bytes, and the size to retry with */
+    if (b) {
+        /* too large for the buffer: the first cap bytes, and the size to retry with */
         if (cap) memcpy(buf, b, cap);
         free(b);
         return cairn_err__set(CAIRN_ERANGE, "kv_get_into: the value has %zu bytes, the buffer %zu", n, cap);
     }
-    if (n) memcpy(buf, b, n);
-    free(b);
     return 0;
 }
 
@@ -2123,6 +2190,7 @@ int cairn_kv_reclaim(cairn_kv *kv) {
         goto unlock;
     }
     group_quiesce(kv);
+    if ((rc = drop_snapshot(kv)) != 0) goto unlock;
     if ((rc = seal_active(kv)) != 0) goto unlock;
     pthread_mutex_lock(&kv->gmu);
     kv->gfile = NULL;
@@ -2252,6 +2320,7 @@ int cairn_kv_reclaim(cairn_kv *kv) {
         kv_file *old_files;
         uint32_t old_n;
         cairn_kd *old_kd;
+        for (i = 0; i < o.n; i++) map_file(&o.files[i]);
         pthread_rwlock_wrlock(&kv->rw);
         old_files = kv->files;
         old_n = kv->nfiles;
@@ -2263,7 +2332,10 @@ int cairn_kv_reclaim(cairn_kv *kv) {
         kv->active = -1;
         if (kv->next_major <= major) kv->next_major = major + 1;
         pthread_rwlock_unlock(&kv->rw);
-        for (i = 0; i < old_n; i++) cairn_io__close(old_files[i].f);
+        for (i = 0; i < old_n; i++) {
+            unmap_file(&old_files[i]);
+            cairn_io__close(old_files[i].f);
+        }
         free(old_files);
         cairn_kd__free(old_kd);
         o.files = NULL;
@@ -2284,7 +2356,10 @@ fail:
         }
     }
 cleanup:
-    for (i = 0; i < o.n; i++) cairn_io__close(o.files[i].f);
+    for (i = 0; i < o.n; i++) {
+        unmap_file(&o.files[i]);
+        cairn_io__close(o.files[i].f);
+    }
     free(o.files);
     free(o.buf);
     free(o.hb.p);

@@ -307,6 +307,43 @@ public sealed unsafe class KvStore : IDisposable
         }
     }
 
+    /// <summary>Stores <paramref name="value"/> serialized by System.Text.Json (kind Json). A value the
+    /// serializer cannot handle is a Type failure.</summary>
+    public ExecResponse PutJson<T>(string key, T value, JsonSerializerOptions? options = null, DateTimeOffset? expireAt = null)
+    {
+        byte[] json;
+        try
+        {
+            json = JsonSerializer.SerializeToUtf8Bytes(value, options);
+        }
+        catch (Exception e) when (e is NotSupportedException or JsonException or InvalidOperationException or ArgumentException)
+        {
+            return ExecResponse.Fail(CairnErrorCode.Type, $"cannot serialize a {typeof(T)} to JSON: {e.Message}");
+        }
+        using var k = new Utf8Arg(key, stackalloc byte[Interop.StackBytes], "key");
+        return k.Ok ? PutCore(k.Bytes, json, CairnKind.Json, expireAt) : k.Fail();
+    }
+
+    /// <summary>Deserializes the Json value under <paramref name="key"/> to <typeparamref name="T"/>
+    /// (System.Text.Json); another kind, or a document that does not fit T, is a Type failure.</summary>
+    public ExecResponse<T?> GetJson<T>(string key, JsonSerializerOptions? options = null)
+    {
+        using var k = new Utf8Arg(key, stackalloc byte[Interop.StackBytes], "key");
+        if (!k.Ok) return k.Fail<T?>();
+        int rc = GetCore(k.Bytes, out byte[]? data, out int kind);
+        if (rc != 0) return Fail<T?>(rc);
+        if (kind != (int)CairnKind.Json)
+            return ExecResponse<T?>.Fail(CairnErrorCode.Type, $"the value is {(CairnKind)kind}, not JSON");
+        try
+        {
+            return ExecResponse<T?>.Ok(JsonSerializer.Deserialize<T>(data!, options));
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            return ExecResponse<T?>.Fail(CairnErrorCode.Type, $"the stored JSON is not a {typeof(T)}: {e.Message}");
+        }
+    }
+
     private int GetCore(ReadOnlySpan<byte> key, out byte[]? data, out int kind)
     {
         data = null;

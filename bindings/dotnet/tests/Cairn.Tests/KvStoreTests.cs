@@ -181,6 +181,8 @@ public class KvStoreTests : IDisposable
         Assert.Equal(CairnErrorCode.NotFound, db.Get("past").ErrorCode);
         db.Put("epoch", "v", DateTimeOffset.UnixEpoch).ThrowIfFailed(); // at/before epoch = expired, not "never"
         Assert.Equal(CairnErrorCode.NotFound, db.Get("epoch").ErrorCode);
+        var before1970 = db.Put("old", "v", new DateTimeOffset(1960, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        Assert.Equal(CairnErrorCode.Invalid, before1970.ErrorCode);
         var at = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 300);
         db.Put("soon", "v", at).ThrowIfFailed();
         Assert.Equal(at, db.Expiry("soon").Result);
