@@ -22,7 +22,7 @@ fi
 cmake --build "$build" --target cairn >&2
 
 props=(-p:UseArtifactsOutput=true "-p:ArtifactsPath=$build/bench-dotnet" "-p:CairnNativeDir=$build/core"
-       -nodeReuse:false)
+       -p:UseSharedCompilation=false -nodeReuse:false)
 if dotnet restore "$here/CairnBench.csproj" --configfile "$here/nuget.config" "${props[@]}" \
         -p:WithBinaryDocumentDb=true >"$build/bench-dotnet-bdd.log" 2>&1; then
     echo "run.sh: BinaryDocumentDb restored: comparing against it" >&2

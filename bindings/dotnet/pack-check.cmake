@@ -4,7 +4,8 @@
 file(REMOVE_RECURSE ${OUT})
 execute_process(
   COMMAND ${DOTNET} pack ${PROJECT} --no-build --no-restore -c ${CONFIG} -o ${OUT}
-          -p:UseArtifactsOutput=true -p:ArtifactsPath=${ARTIFACTS} -p:CairnNativeDir=${NATIVE_DIR} -nodeReuse:false
+          -p:UseArtifactsOutput=true -p:ArtifactsPath=${ARTIFACTS} -p:CairnNativeDir=${NATIVE_DIR}
+          -p:UseSharedCompilation=false -nodeReuse:false
   RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "dotnet pack failed (${rc})")
@@ -67,7 +68,7 @@ using (KvStore db = KvStore.Open(dir).ThrowIfFailed())
 Directory.Delete(dir, true);
 ")
 execute_process(
-  COMMAND ${DOTNET} build ${c}/Consumer.csproj -c Release -o ${c}/out -nodeReuse:false
+  COMMAND ${DOTNET} build ${c}/Consumer.csproj -c Release -o ${c}/out -p:UseSharedCompilation=false -nodeReuse:false
   WORKING_DIRECTORY ${c}
   OUTPUT_VARIABLE build_out ERROR_VARIABLE build_err RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)

@@ -6,9 +6,11 @@
 
 #include <check.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define EH 32u  /* entry header */
@@ -281,6 +283,46 @@ START_TEST(bad_version) {
     fclose(f);
     ck_assert_int_eq(cairn_blob_open(&b, path_in("s.db"), NULL), CAIRN_EVERSION);
     ck_assert_ptr_null(b);
+}
+END_TEST
+
+
+static cairn_blob *volatile g_held; /* still reachable in the forked child (valgrind) */
+
+START_TEST(lock_across_processes) {
+    cairn_blob *b = g_held = open_store("s.db", CAIRN_SYNC_COMMIT);
+    pid_t pid;
+    int status;
+    create_n(b, 3, 3);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        cairn_blob *c = NULL;
+        cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
+        int rc = cairn_blob_open(&c, path_in("s.db"), NULL);
+        if (rc != CAIRN_ELOCKED) _exit(1);
+        o.read_only = 1; /* readers need no lock */
+        if (cairn_blob_open(&c, path_in("s.db"), &o) != 0 || cairn_blob_exists(c, 1) != 1) _exit(2);
+        cairn_blob_close(c);
+        _exit(0);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    cairn_blob_close(b);
+    /* a writer that dies releases the lock */
+    pid = fork();
+    if (pid == 0) {
+        cairn_blob *c = NULL;
+        if (cairn_blob_open(&c, path_in("s.db"), NULL) != 0) _exit(1);
+        raise(SIGKILL);
+        _exit(3);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status));
+    b = open_store("s.db", CAIRN_SYNC_COMMIT);
+    expect_blob(b, 1, 3, 3);
+    cairn_blob_close(b);
 }
 END_TEST
 
@@ -747,6 +789,78 @@ END_TEST
 START_TEST(threads_none) { threads_mode(CAIRN_SYNC_NONE); }
 END_TEST
 
+
+static uint64_t rnd(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Readers run alongside writers: every read returns some complete version of the blob. */
+typedef struct rwarg {
+    cairn_blob *b;
+    int id, writer;
+    int bad;
+} rwarg;
+
+static void make_versioned(uint8_t *p, size_t n, unsigned v) {
+    cairn_put32(p, v);
+    fill(p + 4, n - 4, v);
+}
+
+static void *rw_thread(void *arg) {
+    rwarg *a = (rwarg *)arg;
+    uint64_t s = 0x9e37u + (uint64_t)a->id;
+    int i;
+    uint8_t buf[600], want[600];
+    for (i = 0; i < 400; i++) {
+        uint32_t k = (uint32_t)(rnd(&s) % 40) + 1;
+        if (a->writer) {
+            size_t n = 4 + (size_t)(rnd(&s) % 500);
+            make_versioned(buf, n, (unsigned)(a->id * 100000 + i));
+            if (cairn_blob_update(a->b, k, buf, n) != 0) a->bad++;
+        } else {
+            void *p = NULL;
+            size_t len = 0;
+            if (cairn_blob_read(a->b, k, &p, &len) != 0 || len < 4) {
+                a->bad++;
+            } else {
+                make_versioned(want, len, cairn_get32(p));
+                if (memcmp(p, want, len) != 0) a->bad++;
+            }
+            cairn_free(p);
+        }
+    }
+    return NULL;
+}
+
+START_TEST(readers_and_writers) {
+    cairn_blob *b = open_store("s.db", CAIRN_SYNC_NONE);
+    pthread_t th[4];
+    rwarg a[4];
+    uint8_t buf[64];
+    uint32_t i, k;
+    for (i = 1; i <= 40; i++) {
+        make_versioned(buf, sizeof buf, i);
+        ck_assert_int_eq(cairn_blob_create(b, buf, sizeof buf, &k), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        a[i].b = b;
+        a[i].id = (int)i;
+        a[i].writer = i < 2;
+        a[i].bad = 0;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, rw_thread, &a[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(a[i].bad, 0);
+    }
+    cairn_blob_close(b);
+    ck_assert_int_eq(cairn_blob_check(path_in("s.db")), 0);
+}
+END_TEST
+
 /* ---- model-based randomized test -------------------------------------------------------- */
 
 typedef struct model {
@@ -755,12 +869,6 @@ typedef struct model {
     unsigned seed[2048];
 } model;
 
-static uint64_t rnd(uint64_t *s) {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
 
 static void check_model(cairn_blob *b, const model *m, uint32_t maxkey) {
     uint32_t k;
@@ -886,6 +994,7 @@ static Suite *suite(void) {
     tcase_add_test(t, iterate_keys);
     tcase_add_test(t, bad_input);
     tcase_add_test(t, bad_version);
+    tcase_add_test(t, lock_across_processes);
     tcase_add_test(t, keys_never_reused);
     tcase_add_test(t, seed_zero_length_reopen);
     tcase_add_test(t, seed_explicit_key_above_counter);
@@ -900,6 +1009,7 @@ static Suite *suite(void) {
     tcase_add_test(t, threads_group);
     tcase_add_test(t, threads_commit);
     tcase_add_test(t, threads_none);
+    tcase_add_test(t, readers_and_writers);
     tcase_add_test(t, model_commit);
     tcase_add_test(t, model_none);
     tcase_add_test(t, model_group);

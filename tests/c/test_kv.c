@@ -706,6 +706,52 @@ START_TEST(big_batch_and_big_records) {
 }
 END_TEST
 
+
+/* KEYDIR: kept by a close without changes, dropped by the first change, rewritten at close; a
+ * stale or damaged one is never used. */
+START_TEST(keydir_snapshot_lifecycle) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0), *ro = NULL;
+    cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
+    char *snap = kvt_path(g_dir, "KEYDIR");
+    struct stat st1, st2;
+    int i;
+    char k[16];
+    for (i = 0; i < 100; i++) {
+        snprintf(k, sizeof k, "s%d", i);
+        kvt_put(kv, k, "v");
+    }
+    cairn_kv_close(kv);
+    ck_assert_int_eq(stat(snap, &st1), 0);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    expect_val(kv, "s5", "v"); /* reads from the mapped snapshot */
+    cairn_kv_close(kv);
+    ck_assert_int_eq(stat(snap, &st2), 0);
+    ck_assert(st1.st_ino == st2.st_ino); /* not rewritten */
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    kvt_put(kv, "s5", "changed"); /* the first change copies the keydir and drops KEYDIR */
+    ck_assert_int_eq(access(snap, F_OK), -1);
+    expect_val(kv, "s5", "changed");
+    expect_val(kv, "s6", "v");
+    o.read_only = 1;
+    ck_assert_int_eq(cairn_kv_open(&ro, g_dir, &o), 0); /* a reader scans meanwhile */
+    expect_val(ro, "s5", "changed");
+    cairn_kv_close(ro);
+    cairn_kv_close(kv);
+    ck_assert_int_eq(access(snap, F_OK), 0);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    expect_val(kv, "s5", "changed");
+    ck_assert_int_eq(cairn_kv_delete(kv, "s6", 2), 0);
+    ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+    expect_val(kv, "s6", NULL);
+    cairn_kv_close(kv);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    expect_val(kv, "s6", NULL);
+    expect_val(kv, "s7", "v");
+    cairn_kv_close(kv);
+    free(snap);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("kv");
     TCase *tc = tcase_create("unit");
@@ -729,6 +775,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, group_commit_threads_smoke);
     tcase_add_test(tc, keydir_table);
     tcase_add_test(tc, big_batch_and_big_records);
+    tcase_add_test(tc, keydir_snapshot_lifecycle);
     suite_add_tcase(s, tc);
     return s;
 }

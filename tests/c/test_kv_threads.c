@@ -18,7 +18,7 @@ typedef struct targ {
     cairn_kv *kv;
     int id;
     int errors;
-    volatile int *stop;
+    int *stop;
     long reads;
 } targ;
 
@@ -78,7 +78,7 @@ END_TEST
 static void *reader(void *p) {
     targ *a = (targ *)p;
     uint64_t s = (uint64_t)a->id * 977 + 1;
-    while (!*a->stop) {
+    while (!__atomic_load_n(a->stop, __ATOMIC_ACQUIRE)) {
         char k[32];
         void *v = NULL;
         size_t vl = 0, kl;
@@ -112,7 +112,7 @@ START_TEST(readers_during_writes_and_reclaim) {
     cairn_kv *kv = kvt_open(dir, CAIRN_SYNC_NONE, 8192);
     pthread_t th[3];
     targ a[3];
-    volatile int stop = 0;
+    int stop = 0;
     int i, round;
     uint64_t s = 42;
     long reads = 0;
@@ -141,7 +141,7 @@ START_TEST(readers_during_writes_and_reclaim) {
             ck_assert_int_eq(cairn_kv_commit(kv), 0);
         }
     }
-    stop = 1;
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
     for (i = 0; i < 3; i++) {
         pthread_join(th[i], NULL);
         ck_assert_int_eq(a[i].errors, 0);

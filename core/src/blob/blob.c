@@ -49,6 +49,8 @@
  * Compact: checkpoint, write every live blob back to back into <path>.compact, fsync, rename
  * over <path>, fsync the directory (either file is complete at every instant).
  * Lock: an exclusive flock on <path>-lock for the writer (CAIRN_ELOCKED / CAIRN_EBUSY).
+ * Keys: auto keys start at 1 and come from next_key; after key 4294967295 they are exhausted
+ * (CAIRN_ERANGE). A rolled-back transaction leaves no trace, not even in next_key.
  *
  * Placement: create takes the best-fitting free entry (smallest that fits, lowest offset on a
  * tie), else appends. An update that fits its entry rewrites it in place; otherwise the entry is
@@ -261,7 +263,7 @@ typedef struct ovrec { /* read-only overlay of committed WAL records */
 } ovrec;
 
 struct cairn_blob {
-    pthread_mutex_t mu;
+    pthread_rwlock_t mu;             /* readers share it; every change takes it exclusively */
     char *path;
     char *wal_path;
     cairn_file *f;
@@ -682,7 +684,7 @@ static int replay_overlay(void *ctx, uint64_t txid, unsigned type, const void *p
 /* Rebuild the index and the free lists from the entries in [FHDR, end). */
 static int scan(cairn_blob *b) {
     uint8_t *buf = (uint8_t *)malloc(SCAN_CHUNK);
-    uint64_t off = FHDR, boff = 0, blen = 0, last_free_end = 0, last_free_off = 0;
+    uint64_t off = FHDR, boff = 0, blen = 0, last_free_end = 0, last_free_off = 0, last_size = 0;
     int rc = 0;
     if (!buf) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
     while (off < b->end) {
@@ -695,6 +697,8 @@ static int scan(cairn_blob *b) {
         }
         if (off < boff || off + EHDR > boff + blen) {
             blen = b->end - off < SCAN_CHUNK ? b->end - off : SCAN_CHUNK;
+            /* after a large entry, the next is likely large too: read its header only */
+            if (last_size >= SCAN_CHUNK / 16) blen = EHDR;
             boff = off;
             if ((rc = dread(b, buf, (size_t)blen, off)) != 0) break;
         }
@@ -745,6 +749,7 @@ static int scan(cairn_blob *b) {
             last_free_end = off + size;
         }
         off += size;
+        last_size = size;
     }
     free(buf);
     return rc;
@@ -800,7 +805,7 @@ static void blob_free(cairn_blob *b) {
     free(b->ov);
     free(b->path);
     free(b->wal_path);
-    pthread_mutex_destroy(&b->mu);
+    pthread_rwlock_destroy(&b->mu);
     free(b);
 }
 
@@ -892,7 +897,7 @@ int cairn_blob_open(cairn_blob **out, const char *path, const cairn_blob_options
     if (o.sync < CAIRN_SYNC_NONE || o.sync > CAIRN_SYNC_GROUP)
         return cairn_err__set(CAIRN_EINVAL, "cairn_blob_open: bad sync mode %d", o.sync);
     if (!(b = (cairn_blob *)calloc(1, sizeof *b))) return cairn_err__set(CAIRN_ENOMEM, "out of memory");
-    pthread_mutex_init(&b->mu, NULL);
+    pthread_rwlock_init(&b->mu, NULL);
     b->ro = o.read_only != 0;
     b->sync = o.sync;
     b->rng = 0x9e3779b9u;
@@ -915,13 +920,13 @@ int cairn_blob_open(cairn_blob **out, const char *path, const cairn_blob_options
 
 void cairn_blob_close(cairn_blob *b) {
     if (!b) return;
-    pthread_mutex_lock(&b->mu);
+    pthread_rwlock_wrlock(&b->mu);
     if (b->in_txn) {
         rollback_to(b, 0, b->txn_pmark, b->txn_evmark);
         b->in_txn = 0;
     }
     (void)checkpoint(b); /* best effort; cairn_blob_flush reports errors */
-    pthread_mutex_unlock(&b->mu);
+    pthread_rwlock_unlock(&b->mu);
     blob_free(b);
 }
 
@@ -1082,9 +1087,9 @@ static int commit_batch(cairn_blob *b, size_t umark, size_t pmark, size_t evmark
     take_events(b, evmark, fo);
     if (seq) {
         if (b->sync == CAIRN_SYNC_GROUP) {
-            pthread_mutex_unlock(&b->mu);
+            pthread_rwlock_unlock(&b->mu);
             rc = cairn_wal__sync(b->wal, seq);
-            pthread_mutex_lock(&b->mu);
+            pthread_rwlock_wrlock(&b->mu);
         } else if (b->sync == CAIRN_SYNC_COMMIT) {
             rc = cairn_wal__sync(b->wal, seq);
         }
@@ -1118,7 +1123,7 @@ static int run_op(cairn_blob *b, op_fn fn, void *arg) {
     fired fo;
     int rc;
     memset(&fo, 0, sizeof fo);
-    pthread_mutex_lock(&b->mu);
+    pthread_rwlock_wrlock(&b->mu);
     if ((rc = check_write(b)) != 0) goto out;
     umark = b->nun;
     pmark = b->pq_n;
@@ -1132,7 +1137,7 @@ static int run_op(cairn_blob *b, op_fn fn, void *arg) {
     }
     if (!b->in_txn) rc = commit_batch(b, umark, pmark, evmark, &fo);
 out:
-    pthread_mutex_unlock(&b->mu);
+    pthread_rwlock_unlock(&b->mu);
     fire(&fo);
     return rc;
 }
@@ -1269,7 +1274,7 @@ int cairn_blob_read(cairn_blob *b, uint32_t key, void **data, size_t *len) {
     if (!b || !data || !len) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_read: NULL argument");
     *data = NULL;
     *len = 0;
-    pthread_mutex_lock(&b->mu);
+    pthread_rwlock_rdlock(&b->mu);
     if (b->failed) {
         rc = cairn_err__set(CAIRN_EFAILED, "%s: handle failed after a fatal I/O error", b->path);
     } else if (!(r = map_get(&b->idx, key))) {
@@ -1278,27 +1283,27 @@ int cairn_blob_read(cairn_blob *b, uint32_t key, void **data, size_t *len) {
         brec copy = *r;
         if ((rc = read_payload(b, key, &copy, data)) == 0) *len = copy.len;
     }
-    pthread_mutex_unlock(&b->mu);
+    pthread_rwlock_unlock(&b->mu);
     return rc;
 }
 
 int cairn_blob_exists(cairn_blob *b, uint32_t key) {
     int rc;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_exists: NULL handle");
-    pthread_mutex_lock(&b->mu);
+    pthread_rwlock_rdlock(&b->mu);
     if (b->failed)
         rc = cairn_err__set(CAIRN_EFAILED, "%s: handle failed after a fatal I/O error", b->path);
     else
         rc = map_get(&b->idx, key) != NULL;
-    pthread_mutex_unlock(&b->mu);
+    pthread_rwlock_unlock(&b->mu);
     return rc;
 }
 
 int cairn_blob_count(cairn_blob *b, uint64_t *out) {
     if (!b || !out) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_count: NULL argument");
-    pthread_mutex_lock(&b->mu);
+    pthread_rwlock_rdlock(&b->mu);
     *out = b->idx.n;
-    pthread_mutex_unlock(&b->mu);
+    pthread_rwlock_unlock(&b->mu);
     return 0;
 }
 
@@ -1313,15 +1318,15 @@ int cairn_blob_iter_open(cairn_blob_iter **out, cairn_blob *b) {
     if (!out || !b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_iter_open: NULL argument");
     *out = NULL;
     if (!(it = (cairn_blob_iter *)calloc(1, sizeof *it))) return cairn_err__set(CAIRN_ENOMEM, "out of memory");
-    pthread_mutex_lock(&b->mu);
+    pthread_rwlock_rdlock(&b->mu);
     if (!(it->keys = (uint32_t *)malloc((b->idx.n ? b->idx.n : 1) * sizeof(uint32_t)))) {
-        pthread_mutex_unlock(&b->mu);
+        pthread_rwlock_unlock(&b->mu);
         free(it);
         return cairn_err__set(CAIRN_ENOMEM, "out of memory");
     }
     for (i = 0; i < b->idx.cap; i++)
         if (b->idx.s[i].used) it->keys[n++] = (uint32_t)b->idx.s[i].key;
-    pthread_mutex_unlock(&b->mu);
+    pthread_rwlock_unlock(&b->mu);
     qsort(it->keys, n, sizeof(uint32_t), cmp_u32);
     it->n = n;
     *out = it;
@@ -1344,7 +1349,7 @@ void cairn_blob_iter_free(cairn_blob_iter *it) {
 int cairn_blob_flush(cairn_blob *b) {
     int rc;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_flush: NULL handle");
-    pthread_mutex_lock(&b->mu);
+    pthread_rwlock_wrlock(&b->mu);
     if (b->failed)
         rc = cairn_err__set(CAIRN_EFAILED, "%s: handle failed after a fatal I/O error", b->path);
     else if (b->ro)
@@ -1353,14 +1358,14 @@ int cairn_blob_flush(cairn_blob *b) {
         rc = cairn_err__set(CAIRN_ETXN, "%s: flush inside a transaction (commit or roll back first)", b->path);
     else
         rc = checkpoint(b);
-    pthread_mutex_unlock(&b->mu);
+    pthread_rwlock_unlock(&b->mu);
     return rc;
 }
 
 int cairn_blob_stats(cairn_blob *b, struct cairn_blob_stats *out) {
     if (!b || !out) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_stats: NULL argument");
     memset(out, 0, sizeof *out);
-    pthread_mutex_lock(&b->mu);
+    pthread_rwlock_rdlock(&b->mu);
     out->entries = b->idx.n;
     out->live_bytes = b->live_bytes;
     out->free_bytes = b->free_bytes;
@@ -1369,7 +1374,7 @@ int cairn_blob_stats(cairn_blob *b, struct cairn_blob_stats *out) {
     out->wal_bytes = b->wal ? cairn_wal__size(b->wal) : 0;
     out->next_key = b->next_key >= KEY_LIMIT ? UINT32_MAX : (uint32_t)b->next_key;
     out->in_txn = b->in_txn;
-    pthread_mutex_unlock(&b->mu);
+    pthread_rwlock_unlock(&b->mu);
     return 0;
 }
 
@@ -1474,14 +1479,14 @@ out:
 int cairn_blob_compact(cairn_blob *b) {
     int rc;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_compact: NULL handle");
-    pthread_mutex_lock(&b->mu);
+    pthread_rwlock_wrlock(&b->mu);
     if ((rc = check_write(b)) == 0) {
         if (b->in_txn)
             rc = cairn_err__set(CAIRN_ETXN, "%s: compact inside a transaction", b->path);
         else
             rc = compact_locked(b);
     }
-    pthread_mutex_unlock(&b->mu);
+    pthread_rwlock_unlock(&b->mu);
     return rc;
 }
 
@@ -1490,7 +1495,7 @@ int cairn_blob_compact(cairn_blob *b) {
 int cairn_blob_begin(cairn_blob *b) {
     int rc;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_begin: NULL handle");
-    pthread_mutex_lock(&b->mu);
+    pthread_rwlock_wrlock(&b->mu);
     if ((rc = check_write(b)) == 0) {
         if (b->in_txn) {
             rc = cairn_err__set(CAIRN_ETXN, "%s: a transaction is already open", b->path);
@@ -1501,7 +1506,7 @@ int cairn_blob_begin(cairn_blob *b) {
             b->txn_evmark = b->nev;
         }
     }
-    pthread_mutex_unlock(&b->mu);
+    pthread_rwlock_unlock(&b->mu);
     return rc;
 }
 
@@ -1510,7 +1515,7 @@ int cairn_blob_commit(cairn_blob *b) {
     int rc;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_commit: NULL handle");
     memset(&fo, 0, sizeof fo);
-    pthread_mutex_lock(&b->mu);
+    pthread_rwlock_wrlock(&b->mu);
     if ((rc = check_write(b)) == 0) {
         if (!b->in_txn) {
             rc = cairn_err__set(CAIRN_ETXN, "%s: commit without a transaction", b->path);
@@ -1520,7 +1525,7 @@ int cairn_blob_commit(cairn_blob *b) {
             /* a failure before the commit point rolled everything back: the transaction is over */
         }
     }
-    pthread_mutex_unlock(&b->mu);
+    pthread_rwlock_unlock(&b->mu);
     fire(&fo);
     return rc;
 }
@@ -1528,14 +1533,14 @@ int cairn_blob_commit(cairn_blob *b) {
 int cairn_blob_rollback(cairn_blob *b) {
     int rc = 0;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_rollback: NULL handle");
-    pthread_mutex_lock(&b->mu);
+    pthread_rwlock_wrlock(&b->mu);
     if (!b->in_txn) {
         rc = b->failed ? check_write(b) : cairn_err__set(CAIRN_ETXN, "%s: rollback without a transaction", b->path);
     } else {
         rollback_to(b, 0, b->txn_pmark, b->txn_evmark);
         b->in_txn = 0;
     }
-    pthread_mutex_unlock(&b->mu);
+    pthread_rwlock_unlock(&b->mu);
     return rc;
 }
 
@@ -1544,7 +1549,7 @@ int cairn_blob_rollback(cairn_blob *b) {
 int cairn_blob_subscribe(cairn_blob *b, cairn_blob_event_fn fn, void *ctx, uint64_t *id) {
     int rc = 0;
     if (!b || !fn) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_subscribe: NULL argument");
-    pthread_mutex_lock(&b->mu);
+    pthread_rwlock_wrlock(&b->mu);
     if (b->nsubs == b->capsubs) {
         size_t nc = b->capsubs ? b->capsubs * 2 : 4;
         sub *p = (sub *)realloc(b->subs, nc * sizeof *p);
@@ -1561,7 +1566,7 @@ int cairn_blob_subscribe(cairn_blob *b, cairn_blob_event_fn fn, void *ctx, uint6
     if (id) *id = b->subs[b->nsubs].id;
     b->nsubs++;
 out:
-    pthread_mutex_unlock(&b->mu);
+    pthread_rwlock_unlock(&b->mu);
     return rc;
 }
 
@@ -1569,7 +1574,7 @@ int cairn_blob_unsubscribe(cairn_blob *b, uint64_t id) {
     size_t i;
     int rc = CAIRN_ENOTFOUND;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_unsubscribe: NULL handle");
-    pthread_mutex_lock(&b->mu);
+    pthread_rwlock_wrlock(&b->mu);
     for (i = 0; i < b->nsubs; i++) {
         if (b->subs[i].id == id) {
             memmove(&b->subs[i], &b->subs[i + 1], (b->nsubs - i - 1) * sizeof(sub));
@@ -1578,7 +1583,7 @@ int cairn_blob_unsubscribe(cairn_blob *b, uint64_t id) {
             break;
         }
     }
-    pthread_mutex_unlock(&b->mu);
+    pthread_rwlock_unlock(&b->mu);
     return rc;
 }
 

@@ -52,7 +52,8 @@ kd_ent *cairn_kd__find(cairn_kd *kd, const void *key, size_t klen, uint32_t hash
  * 1 is returned; 0 for a new key; CAIRN_ENOMEM on failure (nothing changed). */
 int cairn_kd__put(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint64_t loc, uint32_t vlen,
                   int kind, int64_t expire, kd_ent *old);
-/* Remove: 1 (with *old) if it existed, 0 if not. */
+/* Remove: 1 (with *old) if it existed, 0 if not, CAIRN_ENOMEM if a mapped table could not be
+ * copied first (nothing changed). */
 int cairn_kd__del(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, kd_ent *old);
 
 uint64_t cairn_kd__count(const cairn_kd *kd);
@@ -72,23 +73,21 @@ const uint8_t *cairn_kd__key(const kd_ent *e);
 typedef int (*cairn_kd_fn)(void *ctx, kd_ent *e);
 int cairn_kd__each(cairn_kd *kd, cairn_kd_fn fn, void *ctx);
 
+/* Raw dump of the table and arena (for the KEYDIR snapshot: loading it needs no per-key work).
+ * Layout: u32 mask, u32 nchunks, u32 tail, u32 0, u64 count, u64 expiring, u64 used, u64 holes
+ * (this header little-endian), the slots (4 * (mask + 1) bytes, host byte order), then the
+ * chunks (KD_CHUNK bytes each, the last one `tail` bytes; entries in host byte order). A
+ * snapshot is a cache for this machine: the KEYDIR header records the byte order and a foreign
+ * one is ignored. */
+typedef int (*cairn_kd_io)(void *ctx, void *buf, size_t len);
+int cairn_kd__dump(const cairn_kd *kd, cairn_kd_io write_fn, void *ctx);
 /* Use a dump in place inside a read-only mapping (map, maplen) at [off, off + len): open costs
- * no copy; the first change copies it (cairn_kd__own). On success the table owns the mapping
- * (unmapped by cairn_kd__free); on failure NULL, *rc set, the mapping still the caller's. */
+ * no copy; the first change copies it (cairn_kd__own). Slot refs are bounds-checked. On success
+ * the table owns the mapping (unmapped by cairn_kd__free); on failure NULL with *rc set
+ * (CAIRN_ECORRUPT or CAIRN_ENOMEM), and the mapping is still the caller's. */
 cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, size_t len, int *rc);
 /* Make a mapped table private (copies it); 0 or CAIRN_ENOMEM. Needed before changing entries
  * in place through cairn_kd__each. */
 int cairn_kd__own(cairn_kd *kd);
 
 #endif
-
-/* Raw dump of the table and arena (for the KEYDIR snapshot: loading it needs no per-key work).
- * Layout: u32 mask, u32 nchunks, u32 tail, u32 0, u64 count, u64 expiring, u64 used, u64 holes,
- * (header little-endian) slots (4 * (mask + 1) bytes, host byte order), then the chunks (KD_CHUNK bytes each,
- * the last one `tail` bytes). Host byte order: a snapshot is a cache for this machine; the
- * header of the KEYDIR file records the byte order and a foreign one is ignored. */
-typedef int (*cairn_kd_io)(void *ctx, void *buf, size_t len);
-int cairn_kd__dump(const cairn_kd *kd, cairn_kd_io write_fn, void *ctx);
-/* Load a dump; refs are bounds-checked. NULL with *rc set on failure (CAIRN_ECORRUPT for a
- * malformed dump, CAIRN_ENOMEM, or the reader's error). */
-cairn_kd *cairn_kd__load(cairn_kd_io read_fn, void *ctx, int *rc);

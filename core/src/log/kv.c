@@ -55,7 +55,7 @@
  * whose size differs from D means a sealed file (which never changes) lost or gained bytes:
  * CAIRN_ECORRUPT (a cut at a record boundary would otherwise pass a scan).
  *
- * KEYDIR (written at close, deleted when a writer opens the store): the whole keydir, dumped
+ * KEYDIR (written at close, deleted by a writer's first change): the whole keydir, dumped
  * in its in-memory form so that open does no per-key work (see keydir.h):
  *   0  4 magic "CRK2"           12 4 number of data files F     24 8 live bytes
  *   4  4 version 2              16 8 seq                        32 F x (u64 order, u64 size)
@@ -63,8 +63,10 @@
  *   then the keydir dump (keydir.h: table header, slots, arena chunks; file numbers in the
  *   entries are positions in the list above), then u32 CRC32C of everything before it.
  * Used only if its CRC matches and the data files on disk are exactly the listed ones with the
- * listed sizes; otherwise open falls back to hints and scans. Entries are still checked on use:
- * every read verifies the record's CRC and key.
+ * listed sizes (data files are append-only, so equal sizes mean equal contents); otherwise open
+ * falls back to hints and scans. Open maps it and uses the keydir in place (the CRC pass is the
+ * whole cost); the first write copies it and deletes KEYDIR; a close with no change keeps it.
+ * Entries are still checked on use: every read verifies the record's CRC and key.
  *
  * reclaim: seal the active file; write every live, unexpired record (and nothing else: no
  * tombstone is needed, because every older record of the store is dropped with it) into new
@@ -77,6 +79,9 @@
  * .tmp, unlinks what is left of the inputs); without RECLAIM the .tmp outputs are discarded and
  * the inputs are intact. New writes go to a new file with the next major.
  */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np: writer-preferring rwlock on glibc */
+#endif
 #include "keydir.h"
 #include "util.h"
 
@@ -136,6 +141,8 @@ struct cairn_kv {
     int failed; /* fail-stop (atomic) */
     uint64_t reclaims;
     int snap_valid; /* KEYDIR on disk matches the files (nothing written since open) */
+    uint8_t *ebuf;  /* record encoding buffer (writer) */
+    size_t ecap;
 
     int in_txn;
     txn_op *ops;
@@ -404,7 +411,8 @@ static int drop_snapshot(cairn_kv *kv);
 
 /* Append len bytes to the active file (rotating first if it would pass max_file_size).
  * slot and off receive where they went. A failed write is undone with a truncate; if even that
- * fails the file state is unknown and the handle fails. Caller holds wmu. */
+ * fails the file state is unknown and the handle fails. Caller holds wmu; on success append
+ * returns holding the write lock (the caller indexes the records, then unlocks). */
 static int append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slot, uint64_t *off) {
     kv_file *af;
     int rc;
@@ -424,15 +432,34 @@ static int append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slot, 
     }
     *slot = (uint32_t)kv->active;
     *off = af->size;
-    pthread_rwlock_wrlock(&kv->rw);
-    af->size += len;
-    af->hinted = 0;
-    pthread_rwlock_unlock(&kv->rw);
     pthread_mutex_lock(&kv->gmu);
     kv->written += len;
     kv->gfile = af->f;
     pthread_mutex_unlock(&kv->gmu);
+    /* returns holding the write lock: the caller indexes what it wrote in the same section */
+    pthread_rwlock_wrlock(&kv->rw);
+    af->size += len;
+    af->hinted = 0;
     return 0;
+}
+
+/* A buffer for encoding records: the handle's own one up to 1 MiB (caller holds wmu), else a
+ * new one. Give it back with ebuf_done. */
+static uint8_t *ebuf_get(cairn_kv *kv, size_t n) {
+    if (n > ((size_t)1 << 20)) return (uint8_t *)malloc(n);
+    if (n > kv->ecap) {
+        size_t nc = kv->ecap ? kv->ecap : 4096;
+        uint8_t *v;
+        while (nc < n) nc *= 2;
+        if (!(v = (uint8_t *)realloc(kv->ebuf, nc))) return NULL;
+        kv->ebuf = v;
+        kv->ecap = nc;
+    }
+    return kv->ebuf;
+}
+
+static void ebuf_done(cairn_kv *kv, uint8_t *p) {
+    if (p != kv->ebuf) free(p);
 }
 
 /* Group commit: wait until an fsync covers `target` bytes; become the leader if none runs. */
@@ -514,6 +541,7 @@ static int apply(cairn_kv *kv, cairn_kd *kd, uint32_t slot, uint64_t off, int ty
         kv->live_bytes += rec_size(klen, vlen);
     } else {
         rc = cairn_kd__del(kd, key, klen, hash, &old);
+        if (rc < 0) return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory (keydir)");
     }
     if (rc == 1) kv->live_bytes -= rec_size(old.klen, old.vlen);
     return 0;
@@ -1169,6 +1197,7 @@ static void kv_destroy(cairn_kv *kv) {
         cairn_io__close(kv->files[i].f);
     }
     free(kv->files);
+    free(kv->ebuf);
     cairn_kd__free(kv->kd);
     cairn_lock__release(kv->lock);
     pthread_rwlock_destroy(&kv->rw);
@@ -1363,7 +1392,17 @@ static int kv_open_impl(cairn_kv **out, const char *path, const cairn_kv_options
         if ((rc = cairn_io__mkdir(path)) != 0) return rc;
     }
     if (!(kv = (cairn_kv *)calloc(1, sizeof *kv))) return cairn_err__set(CAIRN_ENOMEM, "kv_open: out of memory");
-    pthread_rwlock_init(&kv->rw, NULL);
+    {
+        /* Readers must not starve the writer: glibc's default rwlock lets a stream of
+         * overlapping readers hold it forever. (No path takes the read lock recursively.) */
+        pthread_rwlockattr_t ra;
+        pthread_rwlockattr_init(&ra);
+#if defined(__GLIBC__) && defined(__USE_GNU)
+        pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+        pthread_rwlock_init(&kv->rw, &ra);
+        pthread_rwlockattr_destroy(&ra);
+    }
     pthread_mutex_init(&kv->wmu, NULL);
     pthread_mutex_init(&kv->gmu, NULL);
     pthread_cond_init(&kv->gcv, NULL);
@@ -1877,7 +1916,7 @@ static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
     int rc = 0;
     for (i = 0; i < n; i++) total += (size_t)rec_size(ops[i]->klen, ops[i]->vlen);
     if (n > 1) total += HDR + 8;
-    if (!(buf = (uint8_t *)malloc(total))) return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory (%zu bytes)", total);
+    if (!(buf = ebuf_get(kv, total))) return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory (%zu bytes)", total);
     for (i = 0; i < n; i++) {
         txn_op *op = ops[i];
         enc_rec(buf + pos, op->type, flags, op->type == T_PUT ? op->kind : 0, op->buf, op->klen, op->buf + op->klen,
@@ -1891,10 +1930,9 @@ static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
         enc_rec(buf + pos, T_COMMIT, 0, 0, NULL, 0, cv, 8, seq, 0);
     }
     rc = append(kv, buf, total, slot, &off);
-    free(buf);
+    ebuf_done(kv, buf);
     if (rc) return rc;
-    pthread_rwlock_wrlock(&kv->rw);
-    kv->seq = seq;
+    kv->seq = seq; /* (append returned holding the write lock) */
     for (i = 0, pos = 0; i < n && !rc; i++) {
         txn_op *op = ops[i];
         rc = apply(kv, kv->kd, *slot, off + pos, op->type, op->kind, op->buf, op->klen, op->hash, (uint32_t)op->vlen,
@@ -1938,7 +1976,7 @@ static int kv_write(cairn_kv *kv, int type, const void *key, size_t klen, const 
     {
         /* a bare write: one self-committing record, encoded straight from the caller's bytes */
         size_t total = (size_t)rec_size(klen, type == T_PUT ? vlen : 0);
-        uint8_t *buf = (uint8_t *)malloc(total);
+        uint8_t *buf = ebuf_get(kv, total);
         uint64_t off;
         if (!buf) {
             rc = cairn_err__set(CAIRN_ENOMEM, "%s: out of memory (%zu bytes)", fn, total);
@@ -1947,10 +1985,9 @@ static int kv_write(cairn_kv *kv, int type, const void *key, size_t klen, const 
         if (type == T_PUT) enc_rec(buf, T_PUT, 0, kind, key, klen, val, vlen, kv->seq + 1, expire);
         else enc_rec(buf, T_DEL, 0, 0, key, klen, NULL, 0, kv->seq + 1, 0);
         rc = append(kv, buf, total, &slot, &off);
-        free(buf);
+        ebuf_done(kv, buf);
         if (rc) goto unlock;
-        pthread_rwlock_wrlock(&kv->rw);
-        kv->seq++;
+        kv->seq++; /* (append returned holding the write lock) */
         rc = apply(kv, kv->kd, slot, off, type, kind, key, klen, hash, (uint32_t)(type == T_PUT ? vlen : 0),
                    type == T_PUT ? expire : 0, cairn_time__now_ms());
         pthread_rwlock_unlock(&kv->rw);

@@ -110,6 +110,41 @@ public class HandleTests : IDisposable
     }
 
     [Fact]
+    public void GroupCommitFromManyThreadsKeepsEveryWrite()
+    {
+        string path = _tmp.Path("group");
+        using (var db = KvStore.Open(path, new KvOptions { Sync = SyncMode.Group }).ThrowIfFailed())
+        {
+            var errors = new System.Collections.Concurrent.ConcurrentBag<string>();
+            Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, t =>
+            {
+                for (int i = 0; i < 50; i++)
+                {
+                    var r = db.Put($"g{t}:{i}", "v");
+                    if (!r.Success) errors.Add(r.ToString());
+                }
+            });
+            Assert.Empty(errors);
+        }
+        using var again = KvStore.Open(path).ThrowIfFailed();
+        Assert.Equal(200, again.Count().Result);
+    }
+
+    [Fact]
+    public void ConcurrentBlobCreatesGetDistinctKeys()
+    {
+        using var s = BlobStore.Open(new BlobStoreOptions { Path = _tmp.Path("blobs"), Sync = SyncMode.None }).ThrowIfFailed();
+        var keys = new System.Collections.Concurrent.ConcurrentBag<uint>();
+        Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, t =>
+        {
+            for (int i = 0; i < 250; i++) keys.Add(s.Create(new byte[] { (byte)t, (byte)i }).ThrowIfFailed());
+        });
+        Assert.Equal(1000, keys.Distinct().Count());
+        Assert.Equal(1000, s.Count().Result);
+        Assert.Equal(keys.OrderBy(k => k), s.Keys().Result);
+    }
+
+    [Fact]
     public void ErrorMessagesAreThreadLocal()
     {
         using var db = KvStore.Open(_tmp.Path("msg")).ThrowIfFailed();
