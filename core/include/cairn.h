@@ -214,7 +214,8 @@ struct cairn_blob_stats {
     uint64_t free_entries; /* number of free entries */
     uint64_t file_size;    /* size of the data file */
     uint64_t wal_bytes;    /* size of the write-ahead log */
-    uint32_t next_key;     /* the key the next create would get */
+    uint32_t next_key;     /* the key the next create would get (4294967295 also once every auto
+                              key is used: create then fails CAIRN_ERANGE) */
     int in_txn;
 };
 

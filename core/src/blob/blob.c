@@ -50,7 +50,8 @@
  * over <path>, fsync the directory (either file is complete at every instant).
  * Lock: an exclusive flock on <path>-lock for the writer (CAIRN_ELOCKED / CAIRN_EBUSY).
  * Keys: auto keys start at 1 and come from next_key; after key 4294967295 they are exhausted
- * (CAIRN_ERANGE). A rolled-back transaction leaves no trace, not even in next_key.
+ * (CAIRN_ERANGE). A rolled-back transaction leaves no trace except in next_key: a key it handed
+ * out is never handed out again (the rollback commits the counter alone).
  *
  * Placement: create takes the best-fitting free entry (smallest that fits, lowest offset on a
  * tie), else appends. An update that fits its entry rewrites it in place; otherwise the entry is
@@ -918,13 +919,12 @@ int cairn_blob_open(cairn_blob **out, const char *path, const cairn_blob_options
     return 0;
 }
 
+static int abort_txn(cairn_blob *b);
+
 void cairn_blob_close(cairn_blob *b) {
     if (!b) return;
     pthread_rwlock_wrlock(&b->mu);
-    if (b->in_txn) {
-        rollback_to(b, 0, b->txn_pmark, b->txn_evmark);
-        b->in_txn = 0;
-    }
+    if (b->in_txn) (void)abort_txn(b); /* best effort, as is the checkpoint */
     (void)checkpoint(b); /* best effort; cairn_blob_flush reports errors */
     pthread_rwlock_unlock(&b->mu);
     blob_free(b);
@@ -1530,6 +1530,25 @@ int cairn_blob_commit(cairn_blob *b) {
     return rc;
 }
 
+/* Roll the open transaction back, with one exception: keys it handed out (create, reserve)
+ * stay used. A caller may already hold such a key, and keys are never handed out twice, so the
+ * counter keeps its high-water mark and that alone is committed (a header record in the WAL).
+ * Called with the write lock held. */
+static int abort_txn(cairn_blob *b) {
+    uint64_t keep = b->next_key;
+    size_t pmark;
+    fired fo;
+    int rc;
+    rollback_to(b, 0, b->txn_pmark, b->txn_evmark);
+    b->in_txn = 0;
+    if (keep <= b->next_key) return 0;
+    pmark = b->pq_n;
+    b->next_key = keep; /* no undo record: this part of the transaction is kept */
+    rc = commit_batch(b, b->nun, pmark, b->nev, &fo);
+    if (!rc) fire(&fo); /* no events were recorded; frees fo's buffers */
+    return rc;
+}
+
 int cairn_blob_rollback(cairn_blob *b) {
     int rc = 0;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_rollback: NULL handle");
@@ -1537,8 +1556,7 @@ int cairn_blob_rollback(cairn_blob *b) {
     if (!b->in_txn) {
         rc = b->failed ? check_write(b) : cairn_err__set(CAIRN_ETXN, "%s: rollback without a transaction", b->path);
     } else {
-        rollback_to(b, 0, b->txn_pmark, b->txn_evmark);
-        b->in_txn = 0;
+        rc = abort_txn(b);
     }
     pthread_rwlock_unlock(&b->mu);
     return rc;
