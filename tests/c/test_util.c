@@ -326,6 +326,14 @@ START_TEST(io_crash_at_sync) {
     read_back(path_in("a"), buf, sizeof buf, &len);
     ck_assert_uint_eq(len, 3);
     ck_assert_int_eq(memcmp(buf, "one", 3), 0);
+    /* a directory fsync is a crash point too: write_atomic's 2nd sync is its directory's */
+    cairn_io__crash_track(1);
+    cairn_io__crash_at_sync(2, CAIRN_CRASH_DROP, 7);
+    ck_assert_int_eq(cairn_io__write_atomic(path_in("w"), "data", 4), CAIRN_EIO);
+    ck_assert_int_eq(cairn_io__crashed(), 1);
+    cairn_io__crash_track(0);
+    read_back(path_in("w"), buf, sizeof buf, &len); /* its data was fsynced before the rename */
+    ck_assert_uint_eq(len, 4);
 }
 END_TEST
 

@@ -423,7 +423,12 @@ static int path_hook(const char *what, const char *path, int is_sync) {
         rc = cairn_err__set(CAIRN_EIO, "%s %s: simulated crash", what, path);
     } else if (is_sync) {
         int kind = count_op(1);
-        if (kind) rc = cairn_err__sys(kind == CAIRN_FAULT_EIO ? EIO : ENOSPC, "%s %s (injected)", what, path);
+        if (g_crash_sync_at && g_count[1] >= g_crash_sync_at) {
+            crash_locked(g_crash_mode, g_crash_seed); /* a directory fsync is a crash point too */
+            rc = cairn_err__set(CAIRN_EIO, "%s %s: simulated crash", what, path);
+        } else if (kind) {
+            rc = cairn_err__sys(kind == CAIRN_FAULT_EIO ? EIO : ENOSPC, "%s %s (injected)", what, path);
+        }
     }
     pthread_mutex_unlock(&g_mu);
     return rc;

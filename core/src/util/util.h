@@ -173,7 +173,8 @@ typedef enum cairn_crash_mode {
 void cairn_io__crash_track(int on);
 /* Crash now. Returns the number of unsynced writes that were reverted (fully or partly). */
 uint64_t cairn_io__crash_now(int mode, uint64_t seed);
-/* Crash automatically just before the nth fsync (1-based, counted from now) takes effect. */
+/* Crash automatically just before the nth fsync of a file or directory (1-based, counted from
+ * now) takes effect. */
 void cairn_io__crash_at_sync(uint64_t nth, int mode, uint64_t seed);
 /* 1 once a simulated crash happened (until cairn_io__crash_track(0)). */
 int cairn_io__crashed(void);
