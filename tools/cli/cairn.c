@@ -5,6 +5,9 @@
  *   cairn kv put DIR KEY VALUE      cairn kv get DIR KEY       cairn kv del DIR KEY
  *   cairn kv list DIR [PREFIX]      cairn kv stats DIR         cairn kv check DIR
  *   cairn kv reclaim DIR
+ *   cairn blob create FILE VALUE    cairn blob get FILE KEY    cairn blob update FILE KEY VALUE
+ *   cairn blob del FILE KEY         cairn blob list FILE       cairn blob stats FILE
+ *   cairn blob check FILE           cairn blob compact FILE
  *
  * Exit codes: 0 success, 1 the operation failed (or the key is missing), 2 bad usage.
  * Errors go to stderr as "cairn: NAME: message".
@@ -12,6 +15,7 @@
  * Each engine is one entry of the `engines` table with its own table of sub-commands, so a new
  * engine (e.g. `cairn blob ...`) adds one command table and one line there.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,9 +195,139 @@ static const command kv_cmds[] = {
     {"stats", 1, 1, "DIR", kv_stats},        {"check", 1, 1, "DIR", kv_check},
     {"reclaim", 1, 1, "DIR", kv_reclaim},    {NULL, 0, 0, NULL, NULL}};
 
+/* ---- blob ------------------------------------------------------------------------------------- */
+
+static int blob_open_file(cairn_blob **b, const char *path, int read_only) {
+    cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
+    o.read_only = read_only;
+    o.create = !read_only;
+    return cairn_blob_open(b, path, &o);
+}
+
+/* A blob key on the command line: a decimal uint32. */
+static int parse_key(const char *s, uint32_t *key) {
+    char *end;
+    unsigned long long v;
+    if (!*s || *s == '-') return 0;
+    v = strtoull(s, &end, 10);
+    if (*end || v > 0xffffffffull) return 0;
+    *key = (uint32_t)v;
+    return 1;
+}
+
+/* Open the store (and parse argv[1] as a key when want_key), run one operation, close. */
+typedef int (*blob_op)(cairn_blob *b, uint32_t key, int argc, char **argv);
+
+static int blob_run(int argc, char **argv, int read_only, int want_key, blob_op op) {
+    cairn_blob *b;
+    uint32_t key = 0;
+    int rc;
+    if (want_key && !parse_key(argv[1], &key)) {
+        fprintf(stderr, "cairn: CAIRN_INVALID: '%s' is not a blob key (0..4294967295)\n", argv[1]);
+        return EXIT_USAGE;
+    }
+    if ((rc = blob_open_file(&b, argv[0], read_only)) != 0) return fail(rc);
+    rc = op(b, key, argc, argv);
+    if (rc == CAIRN_ENOTFOUND) {
+        fprintf(stderr, "cairn: CAIRN_NOTFOUND: no blob %u\n", (unsigned)key);
+        rc = 1;
+    } else if (rc < 0) {
+        rc = fail(rc);
+    }
+    cairn_blob_close(b);
+    return rc;
+}
+
+static int op_create(cairn_blob *b, uint32_t key, int argc, char **argv) {
+    int rc = cairn_blob_create(b, argv[1], strlen(argv[1]), &key);
+    (void)argc;
+    if (!rc) printf("%u\n", (unsigned)key);
+    return rc;
+}
+
+static int op_get(cairn_blob *b, uint32_t key, int argc, char **argv) {
+    void *v = NULL;
+    size_t n = 0;
+    int rc = cairn_blob_read(b, key, &v, &n);
+    (void)argc, (void)argv;
+    if (rc) return rc;
+    fwrite(v, 1, n, stdout);
+    fputc('\n', stdout);
+    cairn_free(v);
+    return 0;
+}
+
+static int op_update(cairn_blob *b, uint32_t key, int argc, char **argv) {
+    (void)argc;
+    return cairn_blob_update(b, key, argv[2], strlen(argv[2]));
+}
+
+static int op_del(cairn_blob *b, uint32_t key, int argc, char **argv) {
+    (void)argc, (void)argv;
+    return cairn_blob_delete(b, key);
+}
+
+static int op_list(cairn_blob *b, uint32_t key, int argc, char **argv) {
+    cairn_blob_iter *it;
+    int rc = cairn_blob_iter_open(&it, b);
+    (void)argc, (void)argv;
+    if (rc) return rc;
+    while ((rc = cairn_blob_iter_next(it, &key)) == 0) printf("%u\n", (unsigned)key);
+    cairn_blob_iter_free(it);
+    return rc == CAIRN_EITEROVER ? 0 : rc;
+}
+
+static int op_stats(cairn_blob *b, uint32_t key, int argc, char **argv) {
+    struct cairn_blob_stats st;
+    int rc = cairn_blob_stats(b, &st);
+    (void)key, (void)argc, (void)argv;
+    if (rc) return rc;
+    printf("entries %llu\nlive_bytes %llu\nfree_bytes %llu\nfree_entries %llu\nfile_size %llu\n"
+           "wal_bytes %llu\nnext_key %u\n",
+           (unsigned long long)st.entries, (unsigned long long)st.live_bytes, (unsigned long long)st.free_bytes,
+           (unsigned long long)st.free_entries, (unsigned long long)st.file_size,
+           (unsigned long long)st.wal_bytes, (unsigned)st.next_key);
+    return 0;
+}
+
+static int op_compact(cairn_blob *b, uint32_t key, int argc, char **argv) {
+    struct cairn_blob_stats before, after;
+    int rc = cairn_blob_stats(b, &before);
+    (void)key, (void)argc, (void)argv;
+    if (!rc) rc = cairn_blob_compact(b);
+    if (!rc) rc = cairn_blob_stats(b, &after);
+    if (!rc)
+        printf("compacted %llu -> %llu bytes\n", (unsigned long long)before.file_size,
+               (unsigned long long)after.file_size);
+    return rc;
+}
+
+static int blob_create(int argc, char **argv) { return blob_run(argc, argv, 0, 0, op_create); }
+static int blob_get(int argc, char **argv) { return blob_run(argc, argv, 1, 1, op_get); }
+static int blob_update(int argc, char **argv) { return blob_run(argc, argv, 0, 1, op_update); }
+static int blob_del(int argc, char **argv) { return blob_run(argc, argv, 0, 1, op_del); }
+static int blob_list(int argc, char **argv) { return blob_run(argc, argv, 1, 0, op_list); }
+static int blob_stats(int argc, char **argv) { return blob_run(argc, argv, 1, 0, op_stats); }
+static int blob_compact(int argc, char **argv) { return blob_run(argc, argv, 0, 0, op_compact); }
+
+static int blob_check(int argc, char **argv) {
+    int rc = cairn_blob_check(argv[0]);
+    (void)argc;
+    if (rc) return fail(rc);
+    printf("ok\n");
+    return 0;
+}
+
+static const command blob_cmds[] = {
+    {"create", 2, 2, "FILE VALUE", blob_create},      {"get", 2, 2, "FILE KEY", blob_get},
+    {"update", 3, 3, "FILE KEY VALUE", blob_update},  {"del", 2, 2, "FILE KEY", blob_del},
+    {"list", 1, 1, "FILE", blob_list},                {"stats", 1, 1, "FILE", blob_stats},
+    {"check", 1, 1, "FILE", blob_check},              {"compact", 1, 1, "FILE", blob_compact},
+    {NULL, 0, 0, NULL, NULL}};
+
 /* ---- dispatch ----------------------------------------------------------------------------------- */
 
-static const engine engines[] = {{"kv", kv_cmds}, {NULL, NULL}};
+static const engine engines[] = {{"kv", kv_cmds}, {"blob", blob_cmds}, {NULL, NULL}};
 
 static int usage(FILE *to) {
     const engine *e;
