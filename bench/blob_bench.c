@@ -332,7 +332,6 @@ static const char *op_label[NOPS] = {
     "create (ops/s)", "reopen (ms)", "read, random order (ops/s)", "update, same size (ops/s)",
     "update, grow to 2x (ops/s)", "update, shrink to 1/2 (ops/s)", "delete (ops/s)",
     "file size after create (MiB)", "file size after the updates (MiB)"};
-static const int op_higher_better[NOPS] = {1, 0, 1, 1, 1, 1, 1, 0, 0};
 
 typedef struct bresult {
     int ran, failed;
@@ -570,7 +569,6 @@ static void report_table(FILE *f, size_t size, int durable, uint64_t n, bresult 
         if (res[j].bad) fprintf(f, "\n**%s returned wrong data**: %llu bad reads.\n", engines[j].name,
                                 (unsigned long long)res[j].bad);
     }
-    (void)op_higher_better;
 }
 
 static void usage(void) {

@@ -1116,21 +1116,20 @@ typedef struct row {
     const char *label;
     size_t off;      /* offset of the double in result */
     int decimals;
-    int higher_better;
 } row;
 
 static const row rows[] = {
-    {"(a) sequential load, no fsync (puts/s)", offsetof(result, load_ops), 0, 1},
+    {"(a) sequential load, no fsync (puts/s)", offsetof(result, load_ops), 0},
     {"(a') Cairn's load in transactions of 1000 puts (puts/s; ratios against the peers' batched (a))",
-     offsetof(result, load_txn_ops), 0, 1},
-    {"(b) random gets after reopen (gets/s)", offsetof(result, get_ops), 0, 1},
-    {"(c) durable commits, 1 writer (commits/s)", offsetof(result, sync_ops), 0, 1},
-    {"(d) durable commits, T writers (commits/s)", offsetof(result, group_ops), 0, 1},
-    {"(e) reopen after load (ms)", offsetof(result, reopen_ms), 2, 0},
-    {"(f) keydir bytes per key", offsetof(result, keydir_bpk), 1, 0},
-    {"disk after load (MiB)", offsetof(result, disk_load_mb), 1, 0},
-    {"(g) disk after deleting half + reclaim/compact (MiB)", offsetof(result, disk_final_mb), 1, 0},
-    {"reclaim/compact time (s)", offsetof(result, compact_s), 2, 0},
+     offsetof(result, load_txn_ops), 0},
+    {"(b) random gets after reopen (gets/s)", offsetof(result, get_ops), 0},
+    {"(c) durable commits, 1 writer (commits/s)", offsetof(result, sync_ops), 0},
+    {"(d) durable commits, T writers (commits/s)", offsetof(result, group_ops), 0},
+    {"(e) reopen after load (ms)", offsetof(result, reopen_ms), 2},
+    {"(f) keydir bytes per key", offsetof(result, keydir_bpk), 1},
+    {"disk after load (MiB)", offsetof(result, disk_load_mb), 1},
+    {"(g) disk after deleting half + reclaim/compact (MiB)", offsetof(result, disk_final_mb), 1},
+    {"reclaim/compact time (s)", offsetof(result, compact_s), 2},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 

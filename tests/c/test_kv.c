@@ -752,6 +752,177 @@ START_TEST(keydir_snapshot_lifecycle) {
 }
 END_TEST
 
+/* ---- the active file read through a mapping (kv.c map_active) -------------------------------- */
+
+/* Sum of the sizes of the store's data files. */
+static uint64_t data_bytes(const char *dir) {
+    char **v;
+    size_t n = kvt_list(dir, ".data", &v), i;
+    uint64_t sum = 0;
+    for (i = 0; i < n; i++) {
+        char *p = kvt_path(dir, v[i]);
+        sum += kvt_fsize(p);
+        free(p);
+    }
+    kvt_list_free(v, n);
+    return sum;
+}
+
+#define MAPREC(k, v) (32u + (uint64_t)strlen(k) + strlen(v))
+
+/* Gets of records appended in this session (read through the active file's wide mapping, across
+ * rotations and for a record larger than the mapping), and data files that end exactly at their
+ * last record while the store is open, after close and after reopen. */
+START_TEST(active_mapped_reads_exact_sizes) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 4096);
+    char k[32], v[64];
+    uint64_t want = 0;
+    size_t big = 100000, vl = 0, i;
+    uint8_t *b = (uint8_t *)malloc(big);
+    void *got = NULL;
+    int j;
+    for (i = 0; i < big; i++) b[i] = (uint8_t)(i * 7 + 1);
+    for (j = 0; j < 300; j++) {
+        snprintf(k, sizeof k, "k%04d", j);
+        snprintf(v, sizeof v, "value-%d-%s", j, j % 3 ? "x" : "padding-padding");
+        ck_assert_int_eq(kvt_put(kv, k, v), 0);
+        want += MAPREC(k, v);
+        expect_val(kv, k, v); /* just appended: read from the active file */
+        if (j == 150) {
+            /* larger than max_file_size and than the mapping: starts a file of its own */
+            ck_assert_int_eq(cairn_kv_put(kv, "big", 3, b, big, CAIRN_KIND_BYTES), 0);
+            want += 32 + 3 + big;
+            ck_assert_int_eq(cairn_kv_get(kv, "big", 3, &got, &vl, NULL), 0);
+            ck_assert_uint_eq(vl, big);
+            ck_assert(memcmp(got, b, big) == 0);
+            cairn_free(got);
+        }
+        ck_assert_uint_eq(data_bytes(g_dir), want); /* a copy of the live store is an exact image */
+    }
+    for (j = 0; j < 300; j++) {
+        snprintf(k, sizeof k, "k%04d", j);
+        snprintf(v, sizeof v, "value-%d-%s", j, j % 3 ? "x" : "padding-padding");
+        expect_val(kv, k, v);
+    }
+    cairn_kv_close(kv);
+    ck_assert_uint_eq(data_bytes(g_dir), want);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 4096);
+    ck_assert_uint_eq(data_bytes(g_dir), want);
+    for (j = 0; j < 300; j++) {
+        snprintf(k, sizeof k, "k%04d", j);
+        snprintf(v, sizeof v, "value-%d-%s", j, j % 3 ? "x" : "padding-padding");
+        expect_val(kv, k, v);
+    }
+    ck_assert_int_eq(cairn_kv_get(kv, "big", 3, &got, &vl, NULL), 0);
+    ck_assert(vl == big && memcmp(got, b, big) == 0);
+    cairn_free(got);
+    /* appends after reopen go on in the reopened active file, and read back through its mapping */
+    ck_assert_int_eq(kvt_put(kv, "after", "reopen"), 0);
+    want += MAPREC("after", "reopen");
+    expect_val(kv, "after", "reopen");
+    ck_assert_uint_eq(data_bytes(g_dir), want);
+    cairn_kv_close(kv);
+    ck_assert_uint_eq(data_bytes(g_dir), want);
+    ck_assert_int_eq(cairn_kv_check(g_dir), 0);
+    free(b);
+}
+END_TEST
+
+/* A writer that dies without closing (the state a SIGKILL leaves) loses nothing it put. */
+START_TEST(killed_writer_keeps_every_put) {
+    cairn_kv *kv;
+    pid_t pid;
+    int status, j;
+    char k[32], v[64];
+    uint64_t want = 0;
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    ck_assert_int_eq(kvt_put(kv, "before", "fork"), 0);
+    cairn_kv_close(kv);
+    want += MAPREC("before", "fork");
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
+        o.sync = CAIRN_SYNC_NONE;
+        if (cairn_kv_open(&kv, g_dir, &o) != 0) _exit(2);
+        for (j = 0; j < 2000; j++) {
+            char *got = NULL;
+            snprintf(k, sizeof k, "key%05d", j);
+            snprintf(v, sizeof v, "v%d", j * 31);
+            if (kvt_put(kv, k, v) != 0) _exit(3);
+            if (kvt_get(kv, k, &got) != 1 || strcmp(got, v) != 0) _exit(4);
+            free(got);
+        }
+        _exit(0); /* no close: no fsync, no snapshot, no hint */
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed: status %d", status);
+    for (j = 0; j < 2000; j++) {
+        snprintf(k, sizeof k, "key%05d", j);
+        snprintf(v, sizeof v, "v%d", j * 31);
+        want += MAPREC(k, v);
+    }
+    ck_assert_uint_eq(data_bytes(g_dir), want);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    expect_val(kv, "before", "fork");
+    for (j = 0; j < 2000; j++) {
+        snprintf(k, sizeof k, "key%05d", j);
+        snprintf(v, sizeof v, "v%d", j * 31);
+        expect_val(kv, k, v);
+    }
+    cairn_kv_close(kv);
+    ck_assert_uint_eq(data_bytes(g_dir), want);
+    ck_assert_int_eq(cairn_kv_check(g_dir), 0);
+}
+END_TEST
+
+/* A full disk on an append is a clean CAIRN_ENOSPC: earlier records of the active file still read
+ * (through its mapping), the file is back at its last record, later puts work, and a reopen has
+ * every committed put and not the failed one. */
+START_TEST(enospc_append_is_clean) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    char k[32], v[64];
+    uint64_t want = 0;
+    int j, kind;
+    for (j = 0; j < 50; j++) {
+        snprintf(k, sizeof k, "a%d", j);
+        snprintf(v, sizeof v, "val%d", j);
+        ck_assert_int_eq(kvt_put(kv, k, v), 0);
+        want += MAPREC(k, v);
+    }
+    for (kind = CAIRN_FAULT_ENOSPC; kind <= CAIRN_FAULT_SHORT; kind++) {
+        cairn_io__fault_reset();
+        cairn_io__fault_arm(CAIRN_FAULT_WRITE, 1, kind, 0);
+        ck_assert_int_eq(kvt_put(kv, kind == CAIRN_FAULT_SHORT ? "lost-short" : "lost", "never"), CAIRN_ENOSPC);
+        ck_assert_uint_eq(cairn_io__fault_fired(), 1);
+        cairn_io__fault_reset();
+        ck_assert_uint_eq(data_bytes(g_dir), want);
+        for (j = 0; j < 50; j++) {
+            snprintf(k, sizeof k, "a%d", j);
+            snprintf(v, sizeof v, "val%d", j);
+            expect_val(kv, k, v);
+        }
+        expect_val(kv, "lost", NULL);
+    }
+    ck_assert_int_eq(kvt_put(kv, "after", "fault"), 0);
+    want += MAPREC("after", "fault");
+    expect_val(kv, "after", "fault");
+    cairn_kv_close(kv);
+    ck_assert_uint_eq(data_bytes(g_dir), want);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    for (j = 0; j < 50; j++) {
+        snprintf(k, sizeof k, "a%d", j);
+        snprintf(v, sizeof v, "val%d", j);
+        expect_val(kv, k, v);
+    }
+    expect_val(kv, "after", "fault");
+    expect_val(kv, "lost", NULL);
+    expect_val(kv, "lost-short", NULL);
+    cairn_kv_close(kv);
+    ck_assert_int_eq(cairn_kv_check(g_dir), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("kv");
     TCase *tc = tcase_create("unit");
@@ -776,6 +947,9 @@ static Suite *suite(void) {
     tcase_add_test(tc, keydir_table);
     tcase_add_test(tc, big_batch_and_big_records);
     tcase_add_test(tc, keydir_snapshot_lifecycle);
+    tcase_add_test(tc, active_mapped_reads_exact_sizes);
+    tcase_add_test(tc, killed_writer_keeps_every_put);
+    tcase_add_test(tc, enospc_append_is_clean);
     suite_add_tcase(s, tc);
     return s;
 }

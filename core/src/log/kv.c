@@ -43,6 +43,10 @@
  * file either is CAIRN_ECORRUPT naming file and offset. Sequence numbers resume after the
  * largest seen.
  *
+ * The file always ends at its last record while the store is open (appends are pwrite; the
+ * active file's read mapping only reads below that end, see map_active), so a copy of a live
+ * store is an exact image of the log.
+ *
  * Hint file of data file D (written when D is sealed: at open after a scan, at close, and by
  * reclaim for its outputs): lets open skip reading D's values.
  *   0   4  magic "CRH1"          16  8  size of D in bytes when the hint was written
@@ -100,6 +104,7 @@
 #define DEFAULT_MAX_FILE ((uint64_t)64 << 20)
 #define HINT_HDR 32u
 #define HINT_ENT 24u
+#define WIDE_MAX ((uint64_t)1 << 30) /* largest mapping of an active file */
 
 typedef struct kv_file {
     uint64_t order;
@@ -109,6 +114,8 @@ typedef struct kv_file {
     int hinted;         /* a valid hint file exists for the current size */
     const uint8_t *map; /* read-only mapping of the first maplen bytes (reads skip pread) */
     uint64_t maplen;
+    int wide;           /* the active file's mapping reaches past its end: only bytes below size
+                           (records already appended, with pwrite) are read through it */
 } kv_file;
 
 typedef struct txn_op {
@@ -337,8 +344,8 @@ static int add_slot(kv_file **files, uint32_t *n, uint64_t order, cairn_file *f,
 }
 
 /* Map a data file read-only so that reads need no system call. Best effort: without a mapping
- * reads use pread. Only bytes that never change are mapped (sealed files; the active file up to
- * its size at open), and the store only ever truncates bytes past them. */
+ * reads use pread. Only bytes that never change are read through a mapping (sealed files; the
+ * active file below its end, see map_active), and the store only ever truncates bytes past them. */
 static void map_file(kv_file *kf) {
     const void *p = NULL;
     if (kf->map || !kf->f || kf->size == 0 || kf->size > (uint64_t)SIZE_MAX) return;
@@ -354,6 +361,38 @@ static void unmap_file(kv_file *kf) {
     if (kf->map) cairn_io__unmap(kf->map, kf->maplen);
     kf->map = NULL;
     kf->maplen = 0;
+    kf->wide = 0;
+}
+
+/* Length of the mapping of an active file: the size it may grow to before rotation (records past
+ * it, a first record larger than max_file_size, are read with pread). 0: do not map wide. */
+static uint64_t wide_len(const cairn_kv *kv, uint64_t size) {
+    uint64_t len = (kv->max_file_size + 65535u) & ~(uint64_t)65535u;
+    if (len > WIDE_MAX || len <= size || len > (uint64_t)SIZE_MAX / 2) return 0;
+    return len;
+}
+
+/* Map the active file read-only over wide_len bytes, past its current end, so that gets of
+ * records appended in this session skip pread too. Appends still use pwrite: the page cache is
+ * shared, so the mapping sees them at once, and the file never grows past its last record (a
+ * copy of a live store is an exact image). Only bytes below kf->size are ever read: bytes past
+ * the end of the file would fault. Best effort; caller holds wmu and the write lock (or is
+ * opening the store). */
+static void map_active(cairn_kv *kv, kv_file *kf) {
+    uint64_t len = wide_len(kv, kf->size);
+    const void *p = NULL;
+    if (len == 0) {
+        map_file(kf);
+        return;
+    }
+    unmap_file(kf);
+    if (cairn_io__map(kf->f, len, &p) == 0) {
+        kf->map = (const uint8_t *)p;
+        kf->maplen = len;
+        kf->wide = 1;
+    } else {
+        cairn_errclear();
+    }
 }
 
 /* Create the next active data file (caller holds wmu). */
@@ -377,7 +416,10 @@ static int new_active(cairn_kv *kv) {
     free(p);
     pthread_rwlock_wrlock(&kv->rw);
     rc = add_slot(&kv->files, &kv->nfiles, order, f, 0, &slot);
-    if (!rc) kv->active = (int32_t)slot;
+    if (!rc) {
+        kv->active = (int32_t)slot;
+        map_active(kv, &kv->files[slot]);
+    }
     pthread_rwlock_unlock(&kv->rw);
     if (rc) {
         cairn_io__close(f);
@@ -1327,7 +1369,10 @@ static int kv_load(cairn_kv *kv, int strict) {
     if (n > 0) {
         kv_file *last = &kv->files[n - 1];
         kv->next_major = (last->order >> 32) + 1;
-        if (!kv->readonly && (last->order & 0xffffffffu) == 0) kv->active = (int32_t)(n - 1);
+        if (!kv->readonly && (last->order & 0xffffffffu) == 0) {
+            kv->active = (int32_t)(n - 1);
+            map_active(kv, last);
+        }
     } else {
         kv->next_major = 1;
     }
@@ -1558,7 +1603,9 @@ static int read_rec(cairn_kv *kv, const kd_ent *e, const void *key, size_t klen,
         return cairn_err__set(CAIRN_ECORRUPT, "%s: keydir entry points at data file #%u, which does not exist",
                               kv->dir, KD_LOC_FILE(loc));
     kf = &kv->files[KD_LOC_FILE(loc)];
-    if (kf->map && off + rs <= kf->maplen) {
+    /* a wide mapping (active file) is read only below the file's end, and not while test hooks
+     * are active, so that a simulated crash fails these reads like every other operation */
+    if (kf->map && off + rs <= kf->maplen && (!kf->wide || (off + rs <= kf->size && !cairn_io__hooks_active()))) {
         b = kf->map + off;
     } else {
         if (!(tmp = (uint8_t *)malloc(rs)))

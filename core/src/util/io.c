@@ -410,6 +410,8 @@ void cairn_io__unmap(const void *p, uint64_t len) {
     if (p && len) munmap((void *)(uintptr_t)p, (size_t)len);
 }
 
+int cairn_io__hooks_active(void) { return hooks_active(); }
+
 /* ---- paths -------------------------------------------------------------------------------- */
 
 static int path_hook(const char *what, const char *path, int is_sync) {

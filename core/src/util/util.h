@@ -114,6 +114,10 @@ int cairn_io__size(cairn_file *f, uint64_t *size);
 /* Read-only shared mapping of the first len bytes (len > 0). Unmap with cairn_io__unmap. */
 int cairn_io__map(cairn_file *f, uint64_t len, const void **out);
 void cairn_io__unmap(const void *p, uint64_t len);
+/* 1 while fault injection or crash tracking is active, else 0. Callers that read a file through
+ * a mapping of bytes written in this session use cairn_io__pread instead while it is 1, so that a
+ * simulated crash fails those reads as it fails every other operation on the file. */
+int cairn_io__hooks_active(void);
 
 /* Path operations. rename/unlink/link are treated as durable once cairn_io__sync_dir of the
  * directory returns. */
