@@ -770,9 +770,9 @@ static uint64_t data_bytes(const char *dir) {
 
 #define MAPREC(k, v) (32u + (uint64_t)strlen(k) + strlen(v))
 
-/* Gets of records appended in this session (read through the active file's wide mapping, across
- * rotations and for a record larger than the mapping), and data files that end exactly at their
- * last record while the store is open, after close and after reopen. */
+/* Gets of records appended in this session (through the active file's shared mapping, across
+ * rotations and for a record larger than the mapping); data files end exactly at their last
+ * record after close and after reopen (while open, reserved zero blocks may follow it). */
 START_TEST(active_mapped_reads_exact_sizes) {
     cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 4096);
     char k[32], v[64];
@@ -797,7 +797,8 @@ START_TEST(active_mapped_reads_exact_sizes) {
             ck_assert(memcmp(got, b, big) == 0);
             cairn_free(got);
         }
-        ck_assert_uint_eq(data_bytes(g_dir), want); /* a copy of the live store is an exact image */
+        /* while open, the active file may end in reserved zero blocks past its last record */
+        ck_assert_uint_ge(data_bytes(g_dir), want);
     }
     for (j = 0; j < 300; j++) {
         snprintf(k, sizeof k, "k%04d", j);
@@ -820,8 +821,8 @@ START_TEST(active_mapped_reads_exact_sizes) {
     ck_assert_int_eq(kvt_put(kv, "after", "reopen"), 0);
     want += MAPREC("after", "reopen");
     expect_val(kv, "after", "reopen");
-    ck_assert_uint_eq(data_bytes(g_dir), want);
-    cairn_kv_close(kv);
+    ck_assert_uint_ge(data_bytes(g_dir), want);
+    cairn_kv_close(kv); /* close trims the reserved tail: exact sizes again */
     ck_assert_uint_eq(data_bytes(g_dir), want);
     ck_assert_int_eq(cairn_kv_check(g_dir), 0);
     free(b);
@@ -862,7 +863,8 @@ START_TEST(killed_writer_keeps_every_put) {
         snprintf(v, sizeof v, "v%d", j * 31);
         want += MAPREC(k, v);
     }
-    ck_assert_uint_eq(data_bytes(g_dir), want);
+    /* the killed writer leaves its reserved zero tail; reopen treats it as the end of the log */
+    ck_assert_uint_ge(data_bytes(g_dir), want);
     kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
     expect_val(kv, "before", "fork");
     for (j = 0; j < 2000; j++) {
@@ -923,6 +925,39 @@ START_TEST(enospc_append_is_clean) {
 }
 END_TEST
 
+/* A full disk when the active file reserves blocks ahead (the first write-class op of the first
+ * put of a session) is a clean CAIRN_ENOSPC: nothing is stored, the file keeps its exact size,
+ * and the next put (the disk has room again) reserves and succeeds. */
+START_TEST(enospc_reserve_is_clean) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    uint64_t want = 0;
+    ck_assert_int_eq(kvt_put(kv, "first", "session"), 0);
+    want += MAPREC("first", "session");
+    cairn_kv_close(kv);
+    ck_assert_uint_eq(data_bytes(g_dir), want);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    cairn_io__fault_reset();
+    cairn_io__fault_arm(CAIRN_FAULT_WRITE, 1, CAIRN_FAULT_ENOSPC, 0);
+    ck_assert_int_eq(kvt_put(kv, "lost", "never"), CAIRN_ENOSPC);
+    ck_assert_uint_eq(cairn_io__fault_fired(), 1);
+    cairn_io__fault_reset();
+    ck_assert_uint_eq(data_bytes(g_dir), want);
+    expect_val(kv, "lost", NULL);
+    expect_val(kv, "first", "session");
+    ck_assert_int_eq(kvt_put(kv, "second", "put"), 0);
+    want += MAPREC("second", "put");
+    expect_val(kv, "second", "put");
+    cairn_kv_close(kv);
+    ck_assert_uint_eq(data_bytes(g_dir), want);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    expect_val(kv, "first", "session");
+    expect_val(kv, "second", "put");
+    expect_val(kv, "lost", NULL);
+    cairn_kv_close(kv);
+    ck_assert_int_eq(cairn_kv_check(g_dir), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("kv");
     TCase *tc = tcase_create("unit");
@@ -950,6 +985,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, active_mapped_reads_exact_sizes);
     tcase_add_test(tc, killed_writer_keeps_every_put);
     tcase_add_test(tc, enospc_append_is_clean);
+    tcase_add_test(tc, enospc_reserve_is_clean);
     suite_add_tcase(s, tc);
     return s;
 }

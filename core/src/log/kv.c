@@ -41,11 +41,21 @@
  * removes the key. In the ACTIVE file the first invalid record, or a batch without its COMMIT,
  * ends the log: the file is truncated there (a torn tail of an interrupted append). In a SEALED
  * file either is CAIRN_ECORRUPT naming file and offset. Sequence numbers resume after the
- * largest seen.
+ * largest seen. While a store is open (or after its writer was killed) its ACTIVE file may end in
+ * zero bytes after the last record: blocks reserved ahead of appends (below). A run of zeros from
+ * a record boundary to the end of the active file is the clean end of the log, and is truncated
+ * like a torn tail. Sealed files never have one: rotation and close trim the active file to its
+ * last record before the fsync.
  *
- * The file always ends at its last record while the store is open (appends are pwrite; the
- * active file's read mapping only reads below that end, see map_active), so a copy of a live
- * store is an exact image of the log.
+ * Appends (not part of the format, but of its crash behaviour): the active file is mapped
+ * read-write (MAP_SHARED) over the size it may reach before rotation; disk blocks are reserved
+ * ahead of the end of the log in 1 MiB steps with posix_fallocate, so a full disk is a clean
+ * CAIRN_ENOSPC at reservation time and never a SIGBUS; a record of up to 4 KiB is stored with a
+ * memcpy into the mapping (no system call), larger appends (transactions) with pwrite. Bytes in a
+ * shared mapping are in the page cache at once, so a killed process loses nothing it appended,
+ * as with write(); fdatasync of the file flushes them for CAIRN_SYNC_COMMIT and GROUP. While the
+ * I/O layer's test hooks are on, stores go through cairn_io__pwrite so that fault injection and
+ * simulated crashes see every write; the SIGKILL tests exercise the memcpy path.
  *
  * Hint file of data file D (written when D is sealed: at open after a scan, at close, and by
  * reclaim for its outputs): lets open skip reading D's values.
@@ -104,7 +114,9 @@
 #define DEFAULT_MAX_FILE ((uint64_t)64 << 20)
 #define HINT_HDR 32u
 #define HINT_ENT 24u
-#define WIDE_MAX ((uint64_t)1 << 30) /* largest mapping of an active file */
+#define RESERVE_STEP ((uint64_t)1 << 20) /* disk blocks reserved ahead of the active file's end */
+#define WMAP_MAX ((uint64_t)1 << 30)     /* largest read-write mapping of an active file */
+#define WMAP_SMALL 4096u /* larger appends (batches) use pwrite: cheaper than page faults */
 
 typedef struct kv_file {
     uint64_t order;
@@ -112,10 +124,12 @@ typedef struct kv_file {
     uint64_t size;
     uint64_t hint_size; /* bytes of its hint file, 0 if none */
     int hinted;         /* a valid hint file exists for the current size */
-    const uint8_t *map; /* read-only mapping of the first maplen bytes (reads skip pread) */
+    const uint8_t *map; /* mapping of the first maplen bytes (reads skip pread); for the active
+                           file with wmap set, it is wmap */
     uint64_t maplen;
-    int wide;           /* the active file's mapping reaches past its end: only bytes below size
-                           (records already appended, with pwrite) are read through it */
+    uint8_t *wmap;      /* active file: read-write shared mapping of maplen bytes, or NULL */
+    uint64_t reserved;  /* active file with wmap: bytes on disk (>= size; the tail is reserved zeros) */
+    int wtried;         /* the read-write mapping was attempted (it is best effort) */
 } kv_file;
 
 typedef struct txn_op {
@@ -344,8 +358,8 @@ static int add_slot(kv_file **files, uint32_t *n, uint64_t order, cairn_file *f,
 }
 
 /* Map a data file read-only so that reads need no system call. Best effort: without a mapping
- * reads use pread. Only bytes that never change are read through a mapping (sealed files; the
- * active file below its end, see map_active), and the store only ever truncates bytes past them. */
+ * reads use pread. Only bytes that never change are mapped (sealed files; the active file up to
+ * its size at open), and the store only ever truncates bytes past them. */
 static void map_file(kv_file *kf) {
     const void *p = NULL;
     if (kf->map || !kf->f || kf->size == 0 || kf->size > (uint64_t)SIZE_MAX) return;
@@ -361,38 +375,40 @@ static void unmap_file(kv_file *kf) {
     if (kf->map) cairn_io__unmap(kf->map, kf->maplen);
     kf->map = NULL;
     kf->maplen = 0;
-    kf->wide = 0;
+    kf->wmap = NULL;
 }
 
-/* Length of the mapping of an active file: the size it may grow to before rotation (records past
- * it, a first record larger than max_file_size, are read with pread). 0: do not map wide. */
-static uint64_t wide_len(const cairn_kv *kv, uint64_t size) {
-    uint64_t len = (kv->max_file_size + 65535u) & ~(uint64_t)65535u;
-    if (len > WIDE_MAX || len <= size || len > (uint64_t)SIZE_MAX / 2) return 0;
-    return len;
-}
-
-/* Map the active file read-only over wide_len bytes, past its current end, so that gets of
- * records appended in this session skip pread too. Appends still use pwrite: the page cache is
- * shared, so the mapping sees them at once, and the file never grows past its last record (a
- * copy of a live store is an exact image). Only bytes below kf->size are ever read: bytes past
- * the end of the file would fault. Best effort; caller holds wmu and the write lock (or is
- * opening the store). */
-static void map_active(cairn_kv *kv, kv_file *kf) {
-    uint64_t len = wide_len(kv, kf->size);
-    const void *p = NULL;
-    if (len == 0) {
-        map_file(kf);
+/* Map the active file read-write over [0, max_file_size rounded up to a page) (capped at
+ * WMAP_MAX), replacing its read-only mapping. Best effort: without it appends use pwrite. Records
+ * that end past the mapping (a first record larger than max_file_size) are written with pwrite.
+ * Caller holds wmu and not the rwlock. */
+static void wmap_active(cairn_kv *kv, kv_file *af) {
+    uint64_t len = (kv->max_file_size + 65535u) & ~(uint64_t)65535u, disk = 0;
+    void *p = NULL;
+    af->wtried = 1;
+    if (len > WMAP_MAX) len = WMAP_MAX;
+    if (len > (uint64_t)SIZE_MAX / 2 || cairn_io__size(af->f, &disk) != 0 ||
+        cairn_io__map_rw(af->f, len, &p) != 0) {
+        cairn_errclear();
         return;
     }
-    unmap_file(kf);
-    if (cairn_io__map(kf->f, len, &p) == 0) {
-        kf->map = (const uint8_t *)p;
-        kf->maplen = len;
-        kf->wide = 1;
-    } else {
-        cairn_errclear();
-    }
+    pthread_rwlock_wrlock(&kv->rw);
+    unmap_file(af);
+    af->wmap = (uint8_t *)p;
+    af->map = (const uint8_t *)p;
+    af->maplen = len;
+    af->reserved = disk > af->size ? disk : af->size;
+    pthread_rwlock_unlock(&kv->rw);
+}
+
+/* Give the active file back its exact logical size (drop the reserved zero tail). Caller holds
+ * wmu. */
+static int trim_active(kv_file *af) {
+    int rc;
+    if (!af->wmap || af->reserved <= af->size) return 0;
+    if ((rc = cairn_io__truncate(af->f, af->size)) != 0) return rc;
+    af->reserved = af->size;
+    return 0;
 }
 
 /* Create the next active data file (caller holds wmu). */
@@ -416,10 +432,7 @@ static int new_active(cairn_kv *kv) {
     free(p);
     pthread_rwlock_wrlock(&kv->rw);
     rc = add_slot(&kv->files, &kv->nfiles, order, f, 0, &slot);
-    if (!rc) {
-        kv->active = (int32_t)slot;
-        map_active(kv, &kv->files[slot]);
-    }
+    if (!rc) kv->active = (int32_t)slot;
     pthread_rwlock_unlock(&kv->rw);
     if (rc) {
         cairn_io__close(f);
@@ -434,6 +447,8 @@ static int new_active(cairn_kv *kv) {
 static int seal_active(cairn_kv *kv) {
     int rc;
     if (kv->active < 0) return 0;
+    /* sealed files keep their exact size (hints and KEYDIR record it): drop the reserved tail */
+    if ((rc = trim_active(&kv->files[kv->active])) != 0) return rc;
     if ((rc = cairn_io__fsync(kv->files[kv->active].f)) != 0) {
         set_failed(kv);
         return rc;
@@ -465,13 +480,29 @@ static int append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slot, 
     }
     if (kv->active < 0 && (rc = new_active(kv)) != 0) return rc;
     af = &kv->files[kv->active];
-    if ((rc = cairn_io__pwrite(af->f, buf, len, af->size)) != 0) {
+    if (!af->wtried) wmap_active(kv, af);
+    if (af->wmap && len <= WMAP_SMALL && af->size + len <= af->maplen) {
+        /* store into the shared mapping; blocks are reserved first, in large steps, so that a
+         * full disk is a clean error here and never a SIGBUS on the store */
+        if (af->size + len > af->reserved) {
+            uint64_t to = (af->size + len + RESERVE_STEP - 1) / RESERVE_STEP * RESERVE_STEP;
+            if (to > af->maplen) to = af->maplen;
+            rc = cairn_io__reserve(af->f, af->reserved, to - af->reserved);
+            if (!rc) af->reserved = to;
+        }
+        if (!rc) rc = cairn_io__mwrite(af->f, af->wmap, buf, len, af->size);
+    } else {
+        rc = cairn_io__pwrite(af->f, buf, len, af->size);
+    }
+    if (rc) {
         int saved = cairn_errcode();
         char msg[512];
         snprintf(msg, sizeof msg, "%s", cairn_errmsg());
         if (cairn_io__truncate(af->f, af->size) != 0) set_failed(kv);
+        else af->reserved = af->size;
         return cairn_err__set(saved ? saved : rc, "%s", msg);
     }
+    if (af->size + len > af->reserved) af->reserved = af->size + len;
     *slot = (uint32_t)kv->active;
     *off = af->size;
     pthread_mutex_lock(&kv->gmu);
@@ -637,6 +668,24 @@ typedef struct pend {
     int64_t expire;
 } pend;
 
+/* *zero = 1 if bytes [pos, size) of f are all zero (the reserved tail of an active file). */
+static int tail_is_zero(cairn_file *f, uint64_t pos, uint64_t size, int *zero) {
+    uint8_t buf[16384];
+    *zero = 1;
+    while (pos < size) {
+        size_t n = size - pos < sizeof buf ? (size_t)(size - pos) : sizeof buf, i;
+        int rc = cairn_io__pread(f, buf, n, pos, NULL);
+        if (rc) return rc;
+        for (i = 0; i < n; i++)
+            if (buf[i]) {
+                *zero = 0;
+                return 0;
+            }
+        pos += n;
+    }
+    return 0;
+}
+
 /* Scan data file `slot`. Active file: stop at the first invalid record or unfinished batch and
  * report where in *end. Sealed file (or strict): those are CAIRN_ECORRUPT. */
 static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int strict, int do_apply, hintbuf *hb,
@@ -659,6 +708,19 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int strict, int
         const uint8_t *h;
         rec_hdr rh;
         uint64_t rs;
+        if (is_active) {
+            /* zeros from the end of the log to the end of the file are the blocks reserved ahead
+             * of appends (see cairn_io__reserve): the clean end of the log, not damage */
+            size_t n = kf->size - pos < HDR ? (size_t)(kf->size - pos) : HDR, i;
+            if ((rc = rdr_get(&r, pos, n, &h)) != 0) goto out;
+            for (i = 0; i < n && !h[i]; i++) {
+            }
+            if (i == n) {
+                int zero;
+                if ((rc = tail_is_zero(kf->f, pos, kf->size, &zero)) != 0) goto out;
+                if (zero) break;
+            }
+        }
         if (kf->size - pos < HDR) {
             why = "truncated record header";
             break;
@@ -1369,10 +1431,7 @@ static int kv_load(cairn_kv *kv, int strict) {
     if (n > 0) {
         kv_file *last = &kv->files[n - 1];
         kv->next_major = (last->order >> 32) + 1;
-        if (!kv->readonly && (last->order & 0xffffffffu) == 0) {
-            kv->active = (int32_t)(n - 1);
-            map_active(kv, last);
-        }
+        if (!kv->readonly && (last->order & 0xffffffffu) == 0) kv->active = (int32_t)(n - 1);
     } else {
         kv->next_major = 1;
     }
@@ -1524,7 +1583,9 @@ void cairn_kv_close(cairn_kv *kv) {
     }
     group_quiesce(kv);
     if (!kv->readonly && !is_failed(kv)) {
-        if (kv->active >= 0 && cairn_io__fsync(kv->files[kv->active].f) != 0) set_failed(kv);
+        if (kv->active >= 0 && (trim_active(&kv->files[kv->active]) != 0 ||
+                                cairn_io__fsync(kv->files[kv->active].f) != 0))
+            set_failed(kv);
         if (!is_failed(kv)) {
             hint_sealed(kv);
             if (!kv->snap_valid && write_snapshot(kv) != 0) cairn_errclear();
@@ -1603,9 +1664,9 @@ static int read_rec(cairn_kv *kv, const kd_ent *e, const void *key, size_t klen,
         return cairn_err__set(CAIRN_ECORRUPT, "%s: keydir entry points at data file #%u, which does not exist",
                               kv->dir, KD_LOC_FILE(loc));
     kf = &kv->files[KD_LOC_FILE(loc)];
-    /* a wide mapping (active file) is read only below the file's end, and not while test hooks
-     * are active, so that a simulated crash fails these reads like every other operation */
-    if (kf->map && off + rs <= kf->maplen && (!kf->wide || (off + rs <= kf->size && !cairn_io__hooks_active()))) {
+    /* the active file's read-write mapping is bypassed while test hooks are active, so that a
+     * simulated crash fails its reads as it fails writes */
+    if (kf->map && off + rs <= kf->maplen && (!kf->wmap || !cairn_io__hooks_active())) {
         b = kf->map + off;
     } else {
         if (!(tmp = (uint8_t *)malloc(rs)))

@@ -410,6 +410,48 @@ void cairn_io__unmap(const void *p, uint64_t len) {
     if (p && len) munmap((void *)(uintptr_t)p, (size_t)len);
 }
 
+int cairn_io__map_rw(cairn_file *f, uint64_t len, void **out) {
+    void *p;
+    if (!f || !out || len == 0 || len > (uint64_t)SIZE_MAX)
+        return cairn_err__set(CAIRN_EINVAL, "cairn_io__map_rw: bad argument");
+    p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
+    if (p == MAP_FAILED) return cairn_err__sys(errno, "mmap %s (%llu bytes)", f->path, (unsigned long long)len);
+    *out = p;
+    return 0;
+}
+
+int cairn_io__reserve(cairn_file *f, uint64_t off, uint64_t len) {
+    int e;
+    if (!f) return cairn_err__set(CAIRN_EINVAL, "cairn_io__reserve: NULL argument");
+    if (f->failed) return dead_check(f, "reserve");
+    if (len == 0) return 0;
+    if (hooks_active()) {
+        int kind = pre_write(f, off, len, 0);
+        if (kind < 0) return kind;
+        /* a short write has no meaning here: reserve nothing and fail like a full disk */
+        if (kind == CAIRN_FAULT_SHORT) return cairn_err__sys(ENOSPC, "reserve %s (injected)", f->path);
+    } else {
+        int rc = fast_check(f, 0, "reserve");
+        if (rc) return rc;
+    }
+    do e = posix_fallocate(f->fd, (off_t)off, (off_t)len);
+    while (e == EINTR);
+    if (e != 0)
+        return cairn_err__sys(e, "reserve %llu bytes at offset %llu of %s", (unsigned long long)len,
+                              (unsigned long long)off, f->path);
+    return 0;
+}
+
+int cairn_io__mwrite(cairn_file *f, void *map, const void *buf, size_t len, uint64_t off) {
+    int rc;
+    if (!f || !map || (!buf && len)) return cairn_err__set(CAIRN_EINVAL, "cairn_io__mwrite: NULL argument");
+    if (f->failed) return dead_check(f, "write");
+    if (hooks_active()) return cairn_io__pwrite(f, buf, len, off);
+    if ((rc = fast_check(f, 0, "write")) != 0) return rc;
+    if (len) memcpy((uint8_t *)map + off, buf, len);
+    return 0;
+}
+
 int cairn_io__hooks_active(void) { return hooks_active(); }
 
 /* ---- paths -------------------------------------------------------------------------------- */

@@ -114,9 +114,22 @@ int cairn_io__size(cairn_file *f, uint64_t *size);
 /* Read-only shared mapping of the first len bytes (len > 0). Unmap with cairn_io__unmap. */
 int cairn_io__map(cairn_file *f, uint64_t len, const void **out);
 void cairn_io__unmap(const void *p, uint64_t len);
-/* 1 while fault injection or crash tracking is active, else 0. Callers that read a file through
- * a mapping of bytes written in this session use cairn_io__pread instead while it is 1, so that a
- * simulated crash fails those reads as it fails every other operation on the file. */
+/* Read-write shared mapping of the first len bytes (len > 0; bytes past the end of the file must
+ * not be touched: reserve them first). Stores into it reach the page cache at once (they survive
+ * a process kill like pwrite) and cairn_io__fsync of f makes them durable. Unmap with
+ * cairn_io__unmap. */
+int cairn_io__map_rw(cairn_file *f, uint64_t len, void **out);
+/* Allocate disk blocks for [off, off+len), growing the file (zeros) if it ends before off+len, so
+ * that later stores into a mapping of that range cannot fail for lack of space (no SIGBUS).
+ * A write-class op for fault injection and crash tracking. Errors: NOSPC, IO, FAILED. */
+int cairn_io__reserve(cairn_file *f, uint64_t off, uint64_t len);
+/* Write len bytes at off of f through map, a cairn_io__map_rw mapping of f covering [off, off+len)
+ * whose blocks are reserved: a memcpy, counted as a write op. While test hooks are active it is a
+ * cairn_io__pwrite instead (coherent with the mapping), so injected faults and simulated crashes
+ * see every such write. */
+int cairn_io__mwrite(cairn_file *f, void *map, const void *buf, size_t len, uint64_t off);
+/* 1 while fault injection or crash tracking is active (callers then avoid mappings that would
+ * bypass them), else 0. */
 int cairn_io__hooks_active(void);
 
 /* Path operations. rename/unlink/link are treated as durable once cairn_io__sync_dir of the
