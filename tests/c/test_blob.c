@@ -13,46 +13,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 #define EH 32u  /* entry header */
 #define FH 64u  /* file header */
 
-static char g_dir[512];
-
-static void mk_tmp(void) {
-    const char *base = getenv("CAIRN_TEST_TMP");
-    char tmpl[512];
-    if (base && *base) {
-        mkdir(base, 0755);
-        snprintf(tmpl, sizeof tmpl, "%s/blob-XXXXXX", base);
-    } else {
-        snprintf(tmpl, sizeof tmpl, "/tmp/cairn-blob-XXXXXX");
-    }
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
-}
-
-static void rm_tmp(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    ck_assert_int_eq(system(cmd), 0);
-    cairn_io__fault_reset();
-    cairn_io__crash_track(0);
-}
-
-static char *path_in(const char *name) {
-    static char ring[4][600];
-    static int next;
-    char *p = ring[next++ & 3];
-    snprintf(p, 600, "%s/%s", g_dir, name);
-    return p;
-}
+static void mk_tmp(void) { ct_tmp_create("blob"); }
+static void rm_tmp(void) { ct_tmp_remove(); }
 
 static cairn_blob *open_store(const char *name, int sync) {
     cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
     cairn_blob *b = NULL;
     int rc;
     o.sync = sync;
-    rc = cairn_blob_open(&b, path_in(name), &o);
+    rc = cairn_blob_open(&b, ct_path(name), &o);
     ck_assert_msg(rc == 0, "open: %s %s", cairn_errname(rc), cairn_errmsg());
     return b;
 }
@@ -138,7 +112,7 @@ START_TEST(crud_and_reopen) {
     ck_assert_uint_eq(n, 2);
     ck_assert_uint_eq(create_n(b, 5, 4), 4); /* the counter survived */
     cairn_blob_close(b);
-    ck_assert_int_eq(cairn_blob_check(path_in("s.db")), 0);
+    ck_assert_int_eq(cairn_blob_check(ct_path("s.db")), 0);
 }
 END_TEST
 
@@ -176,32 +150,32 @@ START_TEST(bad_input) {
     uint64_t n;
     cairn_blob_iter *it;
     FILE *f;
-    ck_assert_int_eq(cairn_blob_open(NULL, path_in("x"), NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_blob_open(NULL, ct_path("x"), NULL), CAIRN_EINVAL);
     ck_assert_int_eq(cairn_blob_open(&b, NULL, NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_blob_open(&b, g_dir, NULL), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_blob_open(&b, ct_dir, NULL), CAIRN_EPATH);
     o.create = 0;
-    ck_assert_int_eq(cairn_blob_open(&b, path_in("missing"), &o), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_blob_open(&b, ct_path("missing"), &o), CAIRN_EPATH);
     o.create = 1;
     o.read_only = 1;
-    ck_assert_int_eq(cairn_blob_open(&b, path_in("missing"), &o), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_blob_open(&b, ct_path("missing"), &o), CAIRN_EPATH);
     o.read_only = 0;
     o.sync = 9;
-    ck_assert_int_eq(cairn_blob_open(&b, path_in("s.db"), &o), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_blob_open(&b, ct_path("s.db"), &o), CAIRN_EINVAL);
     o.sync = 0;
     o.version = 99;
-    ck_assert_int_eq(cairn_blob_open(&b, path_in("s.db"), &o), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_blob_open(&b, path_in("nodir/s.db"), NULL), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_blob_open(&b, ct_path("s.db"), &o), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_blob_open(&b, ct_path("nodir/s.db"), NULL), CAIRN_EPATH);
     ck_assert_ptr_null(b);
     /* not a blob store */
-    f = fopen(path_in("text.db"), "wb");
+    f = fopen(ct_path("text.db"), "wb");
     fputs("this is certainly not a cairn blob store, it is a text file with enough bytes in it", f);
     fclose(f);
-    ck_assert_int_eq(cairn_blob_open(&b, path_in("text.db"), NULL), CAIRN_ECORRUPT);
-    f = fopen(path_in("empty.db"), "wb");
+    ck_assert_int_eq(cairn_blob_open(&b, ct_path("text.db"), NULL), CAIRN_ECORRUPT);
+    f = fopen(ct_path("empty.db"), "wb");
     fclose(f);
-    ck_assert_int_eq(cairn_blob_open(&b, path_in("empty.db"), NULL), CAIRN_ECORRUPT);
-    ck_assert_int_eq(cairn_blob_check(path_in("text.db")), CAIRN_ECORRUPT);
-    ck_assert_int_eq(cairn_blob_check(path_in("missing")), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_blob_open(&b, ct_path("empty.db"), NULL), CAIRN_ECORRUPT);
+    ck_assert_int_eq(cairn_blob_check(ct_path("text.db")), CAIRN_ECORRUPT);
+    ck_assert_int_eq(cairn_blob_check(ct_path("missing")), CAIRN_EPATH);
     ck_assert_int_eq(cairn_blob_check(NULL), CAIRN_EINVAL);
 
     b = open_store("s.db", CAIRN_SYNC_COMMIT);
@@ -244,13 +218,13 @@ START_TEST(bad_input) {
     ck_assert_int_eq(cairn_blob_flush(b), CAIRN_ETXN);
     ck_assert_int_eq(cairn_blob_rollback(b), 0);
     /* one writer */
-    ck_assert_int_eq(cairn_blob_open(&b2, path_in("s.db"), NULL), CAIRN_ELOCKED);
+    ck_assert_int_eq(cairn_blob_open(&b2, ct_path("s.db"), NULL), CAIRN_ELOCKED);
     o = (cairn_blob_options)CAIRN_BLOB_OPTIONS_INIT;
     o.lock_timeout_ms = 30;
-    ck_assert_int_eq(cairn_blob_open(&b2, path_in("s.db"), &o), CAIRN_EBUSY);
+    ck_assert_int_eq(cairn_blob_open(&b2, ct_path("s.db"), &o), CAIRN_EBUSY);
     /* a reader may come in */
     o.read_only = 1;
-    ck_assert_int_eq(cairn_blob_open(&b2, path_in("s.db"), &o), 0);
+    ck_assert_int_eq(cairn_blob_open(&b2, ct_path("s.db"), &o), 0);
     ck_assert_int_eq(cairn_blob_create(b2, "x", 1, &k), CAIRN_EREADONLY);
     ck_assert_int_eq(cairn_blob_update(b2, 1, "x", 1), CAIRN_EREADONLY);
     ck_assert_int_eq(cairn_blob_delete(b2, 1), CAIRN_EREADONLY);
@@ -274,14 +248,14 @@ START_TEST(bad_version) {
     FILE *f;
     create_n(b, 3, 3);
     cairn_blob_close(b);
-    f = fopen(path_in("s.db"), "r+b");
+    f = fopen(ct_path("s.db"), "r+b");
     ck_assert_uint_eq(fread(h, 1, 64, f), 64);
     cairn_put32(h + 8, 7);
     cairn_put32(h + 60, cairn_crc32c__update(0, h, 60));
     fseek(f, 0, SEEK_SET);
     fwrite(h, 1, 64, f);
     fclose(f);
-    ck_assert_int_eq(cairn_blob_open(&b, path_in("s.db"), NULL), CAIRN_EVERSION);
+    ck_assert_int_eq(cairn_blob_open(&b, ct_path("s.db"), NULL), CAIRN_EVERSION);
     ck_assert_ptr_null(b);
 }
 END_TEST
@@ -299,10 +273,10 @@ START_TEST(lock_across_processes) {
     if (pid == 0) {
         cairn_blob *c = NULL;
         cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
-        int rc = cairn_blob_open(&c, path_in("s.db"), NULL);
+        int rc = cairn_blob_open(&c, ct_path("s.db"), NULL);
         if (rc != CAIRN_ELOCKED) _exit(1);
         o.read_only = 1; /* readers need no lock */
-        if (cairn_blob_open(&c, path_in("s.db"), &o) != 0 || cairn_blob_exists(c, 1) != 1) _exit(2);
+        if (cairn_blob_open(&c, ct_path("s.db"), &o) != 0 || cairn_blob_exists(c, 1) != 1) _exit(2);
         cairn_blob_close(c);
         _exit(0);
     }
@@ -314,7 +288,7 @@ START_TEST(lock_across_processes) {
     pid = fork();
     if (pid == 0) {
         cairn_blob *c = NULL;
-        if (cairn_blob_open(&c, path_in("s.db"), NULL) != 0) _exit(1);
+        if (cairn_blob_open(&c, ct_path("s.db"), NULL) != 0) _exit(1);
         raise(SIGKILL);
         _exit(3);
     }
@@ -375,7 +349,7 @@ START_TEST(seed_zero_length_reopen) {
     expect_blob(b, k, 0, 0);
     expect_blob(b, k2, 0, 0);
     cairn_blob_close(b);
-    ck_assert_int_eq(cairn_blob_check(path_in("s.db")), 0);
+    ck_assert_int_eq(cairn_blob_check(ct_path("s.db")), 0);
 }
 END_TEST
 
@@ -480,7 +454,7 @@ START_TEST(placement) {
     ck_assert_uint_eq(s.file_size, FH + 6 * (EH + 100) + EH + 500);
     {
         struct stat st;
-        ck_assert_int_eq(stat(path_in("s.db"), &st), 0);
+        ck_assert_int_eq(stat(ct_path("s.db"), &st), 0);
         ck_assert_uint_eq((uint64_t)st.st_size, s.file_size);
     }
     cairn_blob_close(b);
@@ -507,7 +481,7 @@ START_TEST(tail_is_cut) {
     ck_assert_int_eq(cairn_blob_delete(b, a), 0);
     ck_assert_uint_eq(stats(b).file_size, FH);
     ck_assert_int_eq(cairn_blob_flush(b), 0);
-    ck_assert_int_eq(stat(path_in("s.db"), &st), 0);
+    ck_assert_int_eq(stat(ct_path("s.db"), &st), 0);
     ck_assert_uint_eq((uint64_t)st.st_size, FH);
     ck_assert_uint_eq(stats(b).wal_bytes, 32);
     b = reopen(b, "s.db");
@@ -530,7 +504,7 @@ START_TEST(compact) {
     ck_assert_uint_eq(s.free_entries, 0);
     ck_assert_uint_eq(s.free_bytes, 0);
     ck_assert_uint_eq(s.file_size, FH + s.entries * EH + s.live_bytes);
-    ck_assert_int_eq(stat(path_in("s.db"), &st), 0);
+    ck_assert_int_eq(stat(ct_path("s.db"), &st), 0);
     ck_assert_uint_eq((uint64_t)st.st_size, s.file_size);
     for (i = 0; i < 40; i++) {
         if (i % 3 == 0) ck_assert_int_eq(cairn_blob_exists(b, k[i]), 0);
@@ -543,7 +517,7 @@ START_TEST(compact) {
         if (i % 3) expect_blob(b, k[i], 10 * i, i);
     ck_assert_uint_eq(create_n(b, 1, 1), 41);
     cairn_blob_close(b);
-    ck_assert_int_eq(cairn_blob_check(path_in("s.db")), 0);
+    ck_assert_int_eq(cairn_blob_check(ct_path("s.db")), 0);
 }
 END_TEST
 
@@ -571,7 +545,7 @@ START_TEST(big_blobs_and_auto_checkpoint) {
     ck_assert_uint_eq(stats(b).wal_bytes, 32);
     cairn_blob_close(b);
     free(p);
-    ck_assert_int_eq(cairn_blob_check(path_in("s.db")), 0);
+    ck_assert_int_eq(cairn_blob_check(ct_path("s.db")), 0);
 }
 END_TEST
 
@@ -663,7 +637,7 @@ START_TEST(transactions) {
     struct stat st;
     create_n(b, 10, 2);
     s0 = stats(b);
-    ck_assert_int_eq(stat(path_in("s.db"), &st), 0);
+    ck_assert_int_eq(stat(ct_path("s.db"), &st), 0);
     /* rollback leaves no trace */
     ck_assert_int_eq(cairn_blob_begin(b), 0);
     ck_assert_int_eq(stats(b).in_txn, 1);
@@ -718,7 +692,7 @@ START_TEST(read_only_sees_log) {
     ck_assert_int_eq(cairn_blob_delete(w, k1), 0);
     ck_assert_int_eq(cairn_blob_update(w, k2, "xyz", 3), 0);
     o.read_only = 1;
-    ck_assert_int_eq(cairn_blob_open(&r, path_in("s.db"), &o), 0);
+    ck_assert_int_eq(cairn_blob_open(&r, ct_path("s.db"), &o), 0);
     ck_assert_int_eq(cairn_blob_exists(r, k1), 0);
     {
         void *p;
@@ -729,7 +703,7 @@ START_TEST(read_only_sees_log) {
         cairn_free(p);
     }
     ck_assert_uint_eq(stats(r).file_size, stats(w).file_size);
-    ck_assert_int_eq(cairn_blob_check(path_in("s.db")), 0);
+    ck_assert_int_eq(cairn_blob_check(ct_path("s.db")), 0);
     cairn_blob_close(r);
     cairn_blob_close(w);
 }
@@ -858,7 +832,7 @@ START_TEST(readers_and_writers) {
         ck_assert_int_eq(a[i].bad, 0);
     }
     cairn_blob_close(b);
-    ck_assert_int_eq(cairn_blob_check(path_in("s.db")), 0);
+    ck_assert_int_eq(cairn_blob_check(ct_path("s.db")), 0);
 }
 END_TEST
 
@@ -975,7 +949,7 @@ static void model_run(int mode, uint64_t s) {
     b = reopen(b, "m.db");
     check_model(b, &m, maxkey);
     cairn_blob_close(b);
-    ck_assert_int_eq(cairn_blob_check(path_in("m.db")), 0);
+    ck_assert_int_eq(cairn_blob_check(ct_path("m.db")), 0);
     free(buf);
 }
 

@@ -17,36 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static char g_dir[512];
+#include "testutil.h"
 
-static void mk_tmp(void) {
-    const char *base = getenv("CAIRN_TEST_TMP");
-    char tmpl[512];
-    if (base && *base) {
-        mkdir(base, 0755);
-        snprintf(tmpl, sizeof tmpl, "%s/blobcrash-XXXXXX", base);
-    } else {
-        snprintf(tmpl, sizeof tmpl, "/tmp/cairn-blobcrash-XXXXXX");
-    }
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
-}
-
-static void rm_tmp(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (!getenv("BLOB_KEEP")) ck_assert_int_eq(system(cmd), 0); /* BLOB_KEEP=1: keep for a post-mortem */
-    cairn_io__fault_reset();
-    cairn_io__crash_track(0);
-}
-
-static char *path_in(const char *name) {
-    static char ring[8][600];
-    static int next;
-    char *p = ring[next++ & 7];
-    snprintf(p, 600, "%s/%s", g_dir, name);
-    return p;
-}
+static void mk_tmp(void) { ct_tmp_create("blobcrash"); }
+static void rm_tmp(void) { ct_tmp_remove(); }
 
 static void copy_file(const char *from, const char *to) {
     void *data = NULL;
@@ -182,9 +156,9 @@ static void model_after(uint64_t seed, int n, mstate *m) {
     model_init(m);
     for (j = 0; j < n; j++) ck_assert_int_eq(do_op(b, seed, j, m), 0);
     cairn_blob_close(b);
-    unlink(path_in("scratch.db"));
-    unlink(path_in("scratch.db-wal"));
-    unlink(path_in("scratch.db-lock"));
+    unlink(ct_path("scratch.db"));
+    unlink(ct_path("scratch.db-wal"));
+    unlink(ct_path("scratch.db-lock"));
 }
 
 /* 1 if the store holds exactly the model's state (reads that fail count as a mismatch). */
@@ -229,7 +203,7 @@ static cairn_blob *open_mode(const char *name, int sync, int *rc_out) {
     cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
     cairn_blob *b = NULL;
     o.sync = sync;
-    *rc_out = cairn_blob_open(&b, path_in(name), &o);
+    *rc_out = cairn_blob_open(&b, ct_path(name), &o);
     return b;
 }
 
@@ -301,7 +275,7 @@ static void fault_run(int ops, uint64_t nth, int kind, int sticky) {
         ck_assert_int_eq(cairn_blob_create(b, "ok", 2, &k), 0);
     }
     cairn_blob_close(b);
-    ck_assert_int_eq(cairn_blob_check(path_in(name)), 0);
+    ck_assert_int_eq(cairn_blob_check(ct_path(name)), 0);
 }
 
 START_TEST(fault_every_write) {
@@ -394,7 +368,7 @@ static void crash_run(int sync, int mode, uint64_t nth, uint64_t seed) {
     ck_assert_msg(ok, "sync %d crash mode %d at fsync %llu: state is not an acknowledged prefix (acked %d)", sync,
                   mode, (unsigned long long)nth, acked);
     cairn_blob_close(b);
-    ck_assert_int_eq(cairn_blob_check(path_in(name)), 0);
+    ck_assert_int_eq(cairn_blob_check(ct_path(name)), 0);
 }
 
 START_TEST(crash_commit_mode) {
@@ -503,7 +477,7 @@ START_TEST(sigkill_child) {
             int i;
             close(fds[0]);
             o.sync = sync;
-            if (cairn_blob_open(&b, path_in(name), &o) != 0) _exit(2);
+            if (cairn_blob_open(&b, ct_path(name), &o) != 0) _exit(2);
             model_init(&m);
             for (i = 0; i < 400; i++) {
                 unsigned char c = 1;
@@ -545,7 +519,7 @@ START_TEST(sigkill_child) {
                           acked);
             cairn_blob_close(b);
         }
-        ck_assert_int_eq(cairn_blob_check(path_in(name)), 0);
+        ck_assert_int_eq(cairn_blob_check(ct_path(name)), 0);
     }
     ck_assert_int_gt(total_acked, 0); /* the children got some work done before the kill */
 }
@@ -571,7 +545,7 @@ static void probe_damaged(const char *name, const mstate *m, int ro, int *n_corr
     uint8_t exp[3000];
     o.create = 0;
     o.read_only = ro;
-    rc = cairn_blob_open(&b, path_in(name), &o);
+    rc = cairn_blob_open(&b, ct_path(name), &o);
     if (rc) {
         ck_assert_msg(rc == CAIRN_ECORRUPT || rc == CAIRN_EVERSION, "open of damaged file: %s (%s)", cairn_errname(rc),
                       cairn_errmsg());
@@ -601,15 +575,15 @@ START_TEST(corrupt_data_file_every_byte) {
     size_t n, off;
     int n_corrupt = 0, n_open = 0;
     build_sample("base.db", &m);
-    ck_assert_int_eq(cairn_io__read_all(path_in("base.db"), (void **)&img, &n), 0);
+    ck_assert_int_eq(cairn_io__read_all(ct_path("base.db"), (void **)&img, &n), 0);
     ck_assert_uint_gt(n, 1000);
     for (off = 0; off < n; off++) {
-        FILE *f = fopen(path_in("d.db"), "wb");
+        FILE *f = fopen(ct_path("d.db"), "wb");
         img[off] ^= 0x21;
         fwrite(img, 1, n, f);
         fclose(f);
         img[off] ^= 0x21;
-        unlink(path_in("d.db-wal"));
+        unlink(ct_path("d.db-wal"));
         /* read-only opens (no fsyncs) for speed; every 64th byte through a writer open */
         probe_damaged("d.db", &m, off % 64 != 0, &n_corrupt, &n_open);
     }
@@ -624,18 +598,18 @@ START_TEST(truncated_data_file) {
     uint8_t *img;
     size_t n, cut;
     build_sample("base.db", &m);
-    ck_assert_int_eq(cairn_io__read_all(path_in("base.db"), (void **)&img, &n), 0);
+    ck_assert_int_eq(cairn_io__read_all(ct_path("base.db"), (void **)&img, &n), 0);
     for (cut = 0; cut < n; cut += (cut < 200 ? 1 : 7)) {
         cairn_blob *b = NULL;
         cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
-        FILE *f = fopen(path_in("t.db"), "wb");
+        FILE *f = fopen(ct_path("t.db"), "wb");
         fwrite(img, 1, cut, f);
         fclose(f);
-        unlink(path_in("t.db-wal"));
+        unlink(ct_path("t.db-wal"));
         o.create = 0;
         o.read_only = cut % 8 != 0;
-        ck_assert_int_eq(cairn_blob_open(&b, path_in("t.db"), &o), CAIRN_ECORRUPT);
-        ck_assert_int_eq(cairn_blob_check(path_in("t.db")), CAIRN_ECORRUPT);
+        ck_assert_int_eq(cairn_blob_open(&b, ct_path("t.db"), &o), CAIRN_ECORRUPT);
+        ck_assert_int_eq(cairn_blob_check(ct_path("t.db")), CAIRN_ECORRUPT);
     }
     free(img);
 }
@@ -653,8 +627,8 @@ static int build_wal_sample(mstate *models, int nops) {
         models[i + 1] = models[i];
         ck_assert_int_eq(do_op(b, 555, 10 + i, &models[i + 1]), 0);
     }
-    copy_file(path_in("w.db"), path_in("wbase.db"));
-    copy_file(path_in("w.db-wal"), path_in("wbase.db-wal"));
+    copy_file(ct_path("w.db"), ct_path("wbase.db"));
+    copy_file(ct_path("w.db-wal"), ct_path("wbase.db-wal"));
     cairn_blob_close(b);
     return nops;
 }
@@ -666,12 +640,12 @@ static void probe_wal_damage(const uint8_t *wal, size_t wn, const mstate *models
     FILE *f;
     int rc, k, ok = 0;
     o.read_only = ro; /* a reader overlays the log, a writer replays it: both must agree */
-    copy_file(path_in("wbase.db"), path_in("x.db"));
-    f = fopen(path_in("x.db-wal"), "wb");
+    copy_file(ct_path("wbase.db"), ct_path("x.db"));
+    f = fopen(ct_path("x.db-wal"), "wb");
     fwrite(wal, 1, wn, f);
     fclose(f);
     o.create = 0;
-    rc = cairn_blob_open(&b, path_in("x.db"), &o);
+    rc = cairn_blob_open(&b, ct_path("x.db"), &o);
     if (rc) {
         ck_assert_msg(rc == CAIRN_ECORRUPT || rc == CAIRN_EVERSION, "open: %s %s", cairn_errname(rc), cairn_errmsg());
         (*n_corrupt)++;
@@ -688,7 +662,7 @@ START_TEST(corrupt_wal_every_byte) {
     uint8_t *wal;
     size_t wn, off;
     int n_corrupt = 0, n_ok = 0, nops = build_wal_sample(models, 8);
-    ck_assert_int_eq(cairn_io__read_all(path_in("wbase.db-wal"), (void **)&wal, &wn), 0);
+    ck_assert_int_eq(cairn_io__read_all(ct_path("wbase.db-wal"), (void **)&wal, &wn), 0);
     ck_assert_uint_gt(wn, 200);
     /* intact: all of it */
     probe_wal_damage(wal, wn, models, nops, 0, &n_corrupt, &n_ok);
@@ -709,7 +683,7 @@ START_TEST(truncated_wal) {
     uint8_t *wal;
     size_t wn, cut;
     int n_corrupt = 0, n_ok = 0, nops = build_wal_sample(models, 8);
-    ck_assert_int_eq(cairn_io__read_all(path_in("wbase.db-wal"), (void **)&wal, &wn), 0);
+    ck_assert_int_eq(cairn_io__read_all(ct_path("wbase.db-wal"), (void **)&wal, &wn), 0);
     for (cut = 0; cut <= wn; cut++) probe_wal_damage(wal, cut, models, nops, cut % 16 != 0, &n_corrupt, &n_ok);
     ck_assert_int_eq(n_corrupt, 0); /* a cut log is a torn tail: always recovers */
     free(wal);
@@ -754,7 +728,7 @@ START_TEST(compact_crash_every_sync) {
             ck_assert_msg(state_eq(b, &m), "compaction crash at fsync %llu (mode %d) lost data", (unsigned long long)n,
                           mode);
             cairn_blob_close(b);
-            ck_assert_int_eq(cairn_blob_check(path_in(name)), 0);
+            ck_assert_int_eq(cairn_blob_check(ct_path(name)), 0);
         }
 }
 END_TEST
@@ -805,7 +779,7 @@ START_TEST(compact_write_faults) {
         {
             char tmp[80];
             snprintf(tmp, sizeof tmp, "%s.compact", name);
-            ck_assert_int_eq(access(path_in(tmp), F_OK), -1); /* no leftover */
+            ck_assert_int_eq(access(ct_path(tmp), F_OK), -1); /* no leftover */
         }
         cairn_blob_close(b);
     }

@@ -11,36 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char g_dir[512];
+#include "testutil.h"
 
-static void mk_tmp(void) {
-    const char *base = getenv("CAIRN_TEST_TMP");
-    char tmpl[512];
-    if (base && *base) {
-        mkdir(base, 0755);
-        snprintf(tmpl, sizeof tmpl, "%s/util-XXXXXX", base);
-    } else {
-        snprintf(tmpl, sizeof tmpl, "/tmp/cairn-util-XXXXXX");
-    }
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
-}
-
-static void rm_tmp(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    ck_assert_int_eq(system(cmd), 0);
-    cairn_io__fault_reset();
-    cairn_io__crash_track(0);
-}
-
-static char *path_in(const char *name) {
-    static char ring[4][600]; /* a few at once: path_in(a), path_in(b) in one call */
-    static int next;
-    char *p = ring[next++ & 3];
-    snprintf(p, 600, "%s/%s", g_dir, name);
-    return p;
-}
+static void mk_tmp(void) { ct_tmp_create("util"); }
+static void rm_tmp(void) { ct_tmp_remove(); }
 
 static void read_back(const char *path, char *buf, size_t cap, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -137,7 +111,7 @@ START_TEST(io_basic) {
     char buf[64];
     size_t got = 0;
     uint64_t size = 0;
-    ck_assert_int_eq(cairn_io__open(&f, path_in("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
+    ck_assert_int_eq(cairn_io__open(&f, ct_path("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
     ck_assert_int_eq(cairn_io__pwrite(f, "hello world", 11, 0), 0);
     ck_assert_int_eq(cairn_io__fsync(f), 0);
     ck_assert_int_eq(cairn_io__size(f, &size), 0);
@@ -154,11 +128,11 @@ START_TEST(io_basic) {
     cairn_io__close(f);
     cairn_io__close(NULL);
     /* errors: missing file, EXCL, directory */
-    ck_assert_int_eq(cairn_io__open(&f, path_in("missing"), CAIRN_IO_RDONLY), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_io__open(&f, ct_path("missing"), CAIRN_IO_RDONLY), CAIRN_EPATH);
     ck_assert_ptr_null(f);
-    ck_assert_int_eq(cairn_io__open(&f, path_in("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_EXCL),
+    ck_assert_int_eq(cairn_io__open(&f, ct_path("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_EXCL),
                      CAIRN_EEXISTS);
-    ck_assert_int_eq(cairn_io__open(&f, g_dir, CAIRN_IO_RDWR), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_io__open(&f, ct_dir, CAIRN_IO_RDWR), CAIRN_EPATH);
     ck_assert_int_eq(cairn_io__open(NULL, "x", 0), CAIRN_EINVAL);
 }
 END_TEST
@@ -169,34 +143,34 @@ START_TEST(io_paths) {
     void *data = NULL;
     uint64_t size = 0;
     char buf[32];
-    ck_assert_int_eq(cairn_io__mkdir(path_in("sub")), 0);
-    ck_assert_int_eq(cairn_io__mkdir(path_in("sub")), 0); /* exists: fine */
-    ck_assert_int_eq(cairn_io__write_atomic(path_in("f"), "abc", 3), 0);
-    ck_assert_int_eq(cairn_io__mkdir(path_in("f")), CAIRN_EPATH);
-    ck_assert_int_eq(cairn_io__stat(path_in("f"), &size), 1);
+    ck_assert_int_eq(cairn_io__mkdir(ct_path("sub")), 0);
+    ck_assert_int_eq(cairn_io__mkdir(ct_path("sub")), 0); /* exists: fine */
+    ck_assert_int_eq(cairn_io__write_atomic(ct_path("f"), "abc", 3), 0);
+    ck_assert_int_eq(cairn_io__mkdir(ct_path("f")), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_io__stat(ct_path("f"), &size), 1);
     ck_assert_uint_eq(size, 3);
-    ck_assert_int_eq(cairn_io__stat(path_in("sub"), NULL), 2);
-    ck_assert_int_eq(cairn_io__stat(path_in("nope"), NULL), 0);
-    ck_assert_int_eq(cairn_io__write_atomic(path_in("f"), "defg", 4), 0);
-    read_back(path_in("f"), buf, sizeof buf, &len);
+    ck_assert_int_eq(cairn_io__stat(ct_path("sub"), NULL), 2);
+    ck_assert_int_eq(cairn_io__stat(ct_path("nope"), NULL), 0);
+    ck_assert_int_eq(cairn_io__write_atomic(ct_path("f"), "defg", 4), 0);
+    read_back(ct_path("f"), buf, sizeof buf, &len);
     ck_assert_uint_eq(len, 4);
     ck_assert_int_eq(memcmp(buf, "defg", 4), 0);
-    ck_assert_int_eq(cairn_io__stat(path_in("f.tmp"), NULL), 0); /* no temp left */
-    ck_assert_int_eq(cairn_io__read_all(path_in("f"), &data, &len), 0);
+    ck_assert_int_eq(cairn_io__stat(ct_path("f.tmp"), NULL), 0); /* no temp left */
+    ck_assert_int_eq(cairn_io__read_all(ct_path("f"), &data, &len), 0);
     ck_assert_uint_eq(len, 4);
     free(data);
-    ck_assert_int_eq(cairn_io__link(path_in("f"), path_in("g")), 0);
-    ck_assert_int_eq(cairn_io__rename(path_in("g"), path_in("h")), 0);
-    ck_assert_int_eq(cairn_io__list(g_dir, &names, &n), 0);
+    ck_assert_int_eq(cairn_io__link(ct_path("f"), ct_path("g")), 0);
+    ck_assert_int_eq(cairn_io__rename(ct_path("g"), ct_path("h")), 0);
+    ck_assert_int_eq(cairn_io__list(ct_dir, &names, &n), 0);
     ck_assert_uint_eq(n, 3);
     ck_assert_str_eq(names[0], "f");
     ck_assert_str_eq(names[1], "h");
     ck_assert_str_eq(names[2], "sub");
     cairn_io__list_free(names, n);
-    ck_assert_int_eq(cairn_io__unlink(path_in("h")), 0);
-    ck_assert_int_eq(cairn_io__unlink(path_in("h")), 0); /* missing: fine */
-    ck_assert_int_eq(cairn_io__sync_dir(g_dir), 0);
-    ck_assert_int_eq(cairn_io__list(path_in("nope"), &names, &n), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_io__unlink(ct_path("h")), 0);
+    ck_assert_int_eq(cairn_io__unlink(ct_path("h")), 0); /* missing: fine */
+    ck_assert_int_eq(cairn_io__sync_dir(ct_dir), 0);
+    ck_assert_int_eq(cairn_io__list(ct_path("nope"), &names, &n), CAIRN_EPATH);
 }
 END_TEST
 
@@ -205,7 +179,7 @@ START_TEST(io_faults) {
     char buf[64];
     size_t len = 0;
     cairn_io__fault_reset();
-    ck_assert_int_eq(cairn_io__open(&f, path_in("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
+    ck_assert_int_eq(cairn_io__open(&f, ct_path("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
     ck_assert_int_eq(cairn_io__pwrite(f, "0123456789", 10, 0), 0);
     ck_assert_uint_eq(cairn_io__fault_count(CAIRN_FAULT_WRITE), 1);
     /* the 2nd write from now fails with EIO, once */
@@ -223,7 +197,7 @@ START_TEST(io_faults) {
     /* short write: the first half lands */
     cairn_io__fault_arm(CAIRN_FAULT_WRITE, 1, CAIRN_FAULT_SHORT, 0);
     ck_assert_int_eq(cairn_io__pwrite(f, "wxyz", 4, 6), CAIRN_ENOSPC);
-    read_back(path_in("a"), buf, sizeof buf, &len);
+    read_back(ct_path("a"), buf, sizeof buf, &len);
     ck_assert_uint_eq(len, 10);
     ck_assert_int_eq(memcmp(buf, "A1C345wx89", 10), 0);
     /* fsync failure is fail-stop for the file */
@@ -233,18 +207,18 @@ START_TEST(io_faults) {
     ck_assert_int_eq(cairn_io__pwrite(f, "Z", 1, 0), CAIRN_EFAILED);
     cairn_io__close(f);
     /* a new open of the same file works again */
-    ck_assert_int_eq(cairn_io__open(&f, path_in("a"), CAIRN_IO_RDWR), 0);
+    ck_assert_int_eq(cairn_io__open(&f, ct_path("a"), CAIRN_IO_RDWR), 0);
     ck_assert_int_eq(cairn_io__pwrite(f, "Z", 1, 0), 0);
     ck_assert_int_eq(cairn_io__fsync(f), 0);
     cairn_io__close(f);
     /* write_atomic under a failing fsync leaves the old file and no temp */
-    ck_assert_int_eq(cairn_io__write_atomic(path_in("w"), "old", 3), 0);
+    ck_assert_int_eq(cairn_io__write_atomic(ct_path("w"), "old", 3), 0);
     cairn_io__fault_arm(CAIRN_FAULT_SYNC, 1, CAIRN_FAULT_EIO, 0);
-    ck_assert_int_eq(cairn_io__write_atomic(path_in("w"), "new!", 4), CAIRN_EIO);
-    read_back(path_in("w"), buf, sizeof buf, &len);
+    ck_assert_int_eq(cairn_io__write_atomic(ct_path("w"), "new!", 4), CAIRN_EIO);
+    read_back(ct_path("w"), buf, sizeof buf, &len);
     ck_assert_uint_eq(len, 3);
     ck_assert_int_eq(memcmp(buf, "old", 3), 0);
-    ck_assert_int_eq(cairn_io__stat(path_in("w.tmp"), NULL), 0);
+    ck_assert_int_eq(cairn_io__stat(ct_path("w.tmp"), NULL), 0);
     ck_assert_uint_eq(cairn_io__fault_count(CAIRN_FAULT_SYNC), 5);
     cairn_io__fault_reset();
     ck_assert_uint_eq(cairn_io__fault_count(CAIRN_FAULT_ANY), 0);
@@ -256,27 +230,27 @@ START_TEST(io_crash_drop) {
     char buf[64];
     size_t len = 0;
     cairn_io__crash_track(1);
-    ck_assert_int_eq(cairn_io__open(&f, path_in("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
+    ck_assert_int_eq(cairn_io__open(&f, ct_path("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
     ck_assert_int_eq(cairn_io__pwrite(f, "durable.", 8, 0), 0);
     ck_assert_int_eq(cairn_io__fsync(f), 0);
     ck_assert_int_eq(cairn_io__pwrite(f, "lost-append", 11, 8), 0);
     ck_assert_int_eq(cairn_io__pwrite(f, "XX", 2, 0), 0);
-    ck_assert_int_eq(cairn_io__open(&g, path_in("b"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
+    ck_assert_int_eq(cairn_io__open(&g, ct_path("b"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
     ck_assert_int_eq(cairn_io__pwrite(g, "gone", 4, 0), 0);
     ck_assert_uint_eq(cairn_io__crash_now(CAIRN_CRASH_DROP, 1), 3);
     ck_assert_int_eq(cairn_io__crashed(), 1);
     /* everything fails after the crash, old handles forever */
     ck_assert_int_eq(cairn_io__pwrite(f, "Y", 1, 0), CAIRN_EIO);
     ck_assert_int_eq(cairn_io__fsync(g), CAIRN_EIO);
-    ck_assert_int_eq(cairn_io__write_atomic(path_in("c"), "x", 1), CAIRN_EIO);
+    ck_assert_int_eq(cairn_io__write_atomic(ct_path("c"), "x", 1), CAIRN_EIO);
     cairn_io__crash_track(0);
     ck_assert_int_eq(cairn_io__pwrite(f, "Y", 1, 0), CAIRN_EIO);
     cairn_io__close(f);
     cairn_io__close(g);
-    read_back(path_in("a"), buf, sizeof buf, &len);
+    read_back(ct_path("a"), buf, sizeof buf, &len);
     ck_assert_uint_eq(len, 8);
     ck_assert_int_eq(memcmp(buf, "durable.", 8), 0);
-    read_back(path_in("b"), buf, sizeof buf, &len);
+    read_back(ct_path("b"), buf, sizeof buf, &len);
     ck_assert_uint_eq(len, 0);
 }
 END_TEST
@@ -291,7 +265,7 @@ START_TEST(io_crash_tear_is_prefix) {
         size_t len = 0, i;
         const char *full = "base|one|two|three|four|";
         cairn_io__crash_track(1);
-        ck_assert_int_eq(cairn_io__open(&f, path_in("t"), CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC), 0);
+        ck_assert_int_eq(cairn_io__open(&f, ct_path("t"), CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC), 0);
         ck_assert_int_eq(cairn_io__pwrite(f, "base|", 5, 0), 0);
         ck_assert_int_eq(cairn_io__fsync(f), 0);
         ck_assert_int_eq(cairn_io__pwrite(f, "one|", 4, 5), 0);
@@ -301,7 +275,7 @@ START_TEST(io_crash_tear_is_prefix) {
         cairn_io__crash_now(CAIRN_CRASH_TEAR, seed);
         cairn_io__crash_track(0);
         cairn_io__close(f);
-        read_back(path_in("t"), buf, sizeof buf, &len);
+        read_back(ct_path("t"), buf, sizeof buf, &len);
         ck_assert_uint_ge(len, 5);
         ck_assert_uint_le(len, strlen(full));
         for (i = 0; i < len; i++) ck_assert_int_eq(buf[i], full[i]);
@@ -314,7 +288,7 @@ START_TEST(io_crash_at_sync) {
     char buf[64];
     size_t len = 0;
     cairn_io__crash_track(1);
-    ck_assert_int_eq(cairn_io__open(&f, path_in("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
+    ck_assert_int_eq(cairn_io__open(&f, ct_path("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
     cairn_io__crash_at_sync(2, CAIRN_CRASH_DROP, 7);
     ck_assert_int_eq(cairn_io__pwrite(f, "one", 3, 0), 0);
     ck_assert_int_eq(cairn_io__fsync(f), 0);
@@ -323,16 +297,16 @@ START_TEST(io_crash_at_sync) {
     ck_assert_int_eq(cairn_io__crashed(), 1);
     cairn_io__crash_track(0);
     cairn_io__close(f);
-    read_back(path_in("a"), buf, sizeof buf, &len);
+    read_back(ct_path("a"), buf, sizeof buf, &len);
     ck_assert_uint_eq(len, 3);
     ck_assert_int_eq(memcmp(buf, "one", 3), 0);
     /* a directory fsync is a crash point too: write_atomic's 2nd sync is its directory's */
     cairn_io__crash_track(1);
     cairn_io__crash_at_sync(2, CAIRN_CRASH_DROP, 7);
-    ck_assert_int_eq(cairn_io__write_atomic(path_in("w"), "data", 4), CAIRN_EIO);
+    ck_assert_int_eq(cairn_io__write_atomic(ct_path("w"), "data", 4), CAIRN_EIO);
     ck_assert_int_eq(cairn_io__crashed(), 1);
     cairn_io__crash_track(0);
-    read_back(path_in("w"), buf, sizeof buf, &len); /* its data was fsynced before the rename */
+    read_back(ct_path("w"), buf, sizeof buf, &len); /* its data was fsynced before the rename */
     ck_assert_uint_eq(len, 4);
 }
 END_TEST
@@ -342,7 +316,7 @@ START_TEST(io_crash_truncate_undo) {
     char buf[64];
     size_t len = 0;
     cairn_io__crash_track(1);
-    ck_assert_int_eq(cairn_io__open(&f, path_in("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
+    ck_assert_int_eq(cairn_io__open(&f, ct_path("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE), 0);
     ck_assert_int_eq(cairn_io__pwrite(f, "abcdefgh", 8, 0), 0);
     ck_assert_int_eq(cairn_io__fsync(f), 0);
     ck_assert_int_eq(cairn_io__truncate(f, 3), 0);
@@ -350,7 +324,7 @@ START_TEST(io_crash_truncate_undo) {
     cairn_io__crash_now(CAIRN_CRASH_DROP, 3);
     cairn_io__crash_track(0);
     cairn_io__close(f);
-    read_back(path_in("a"), buf, sizeof buf, &len);
+    read_back(ct_path("a"), buf, sizeof buf, &len);
     ck_assert_uint_eq(len, 8);
     ck_assert_int_eq(memcmp(buf, "abcdefgh", 8), 0);
 }
@@ -363,23 +337,23 @@ START_TEST(lock_single_writer) {
     pid_t pid;
     int status = 0;
     uint64_t t0;
-    ck_assert_int_eq(cairn_lock__acquire(&a, path_in("LOCK"), 0), 0);
+    ck_assert_int_eq(cairn_lock__acquire(&a, ct_path("LOCK"), 0), 0);
     /* same process, second open: LOCKED at once, BUSY after a wait */
-    ck_assert_int_eq(cairn_lock__acquire(&b, path_in("LOCK"), 0), CAIRN_ELOCKED);
+    ck_assert_int_eq(cairn_lock__acquire(&b, ct_path("LOCK"), 0), CAIRN_ELOCKED);
     ck_assert_ptr_null(b);
     t0 = cairn_time__mono_ns();
-    ck_assert_int_eq(cairn_lock__acquire(&b, path_in("LOCK"), 30), CAIRN_EBUSY);
+    ck_assert_int_eq(cairn_lock__acquire(&b, ct_path("LOCK"), 30), CAIRN_EBUSY);
     ck_assert_uint_ge(cairn_time__mono_ns() - t0, 30u * 1000000u);
     /* another process */
     pid = fork();
     if (pid == 0) {
         cairn_lock *c = NULL;
-        _exit(cairn_lock__acquire(&c, path_in("LOCK"), 0) == CAIRN_ELOCKED ? 0 : 1);
+        _exit(cairn_lock__acquire(&c, ct_path("LOCK"), 0) == CAIRN_ELOCKED ? 0 : 1);
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_int_eq(WEXITSTATUS(status), 0);
     cairn_lock__release(a);
-    ck_assert_int_eq(cairn_lock__acquire(&b, path_in("LOCK"), 0), 0);
+    ck_assert_int_eq(cairn_lock__acquire(&b, ct_path("LOCK"), 0), 0);
     cairn_lock__release(b);
     cairn_lock__release(NULL);
 }
@@ -394,16 +368,16 @@ START_TEST(lock_released_when_holder_dies) {
     pid = fork();
     if (pid == 0) {
         cairn_lock *l = NULL;
-        if (cairn_lock__acquire(&l, path_in("LOCK"), 0) != 0) _exit(1);
+        if (cairn_lock__acquire(&l, ct_path("LOCK"), 0) != 0) _exit(1);
         (void)!write(pipefd[1], "k", 1);
         pause(); /* killed below, never releases by hand */
         _exit(0);
     }
     ck_assert_int_eq(read(pipefd[0], &c, 1), 1);
-    ck_assert_int_eq(cairn_lock__acquire(&a, path_in("LOCK"), 0), CAIRN_ELOCKED);
+    ck_assert_int_eq(cairn_lock__acquire(&a, ct_path("LOCK"), 0), CAIRN_ELOCKED);
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
-    ck_assert_int_eq(cairn_lock__acquire(&a, path_in("LOCK"), 1000), 0);
+    ck_assert_int_eq(cairn_lock__acquire(&a, ct_path("LOCK"), 1000), 0);
     cairn_lock__release(a);
     close(pipefd[0]);
     close(pipefd[1]);

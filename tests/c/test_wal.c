@@ -10,36 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char g_dir[512];
+#include "testutil.h"
 
-static void mk_tmp(void) {
-    const char *base = getenv("CAIRN_TEST_TMP");
-    char tmpl[512];
-    if (base && *base) {
-        mkdir(base, 0755);
-        snprintf(tmpl, sizeof tmpl, "%s/wal-XXXXXX", base);
-    } else {
-        snprintf(tmpl, sizeof tmpl, "/tmp/cairn-wal-XXXXXX");
-    }
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
-}
-
-static void rm_tmp(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    ck_assert_int_eq(system(cmd), 0);
-    cairn_io__fault_reset();
-    cairn_io__crash_track(0);
-}
-
-static char *path_in(const char *name) {
-    static char ring[4][600];
-    static int next;
-    char *p = ring[next++ & 3];
-    snprintf(p, 600, "%s/%s", g_dir, name);
-    return p;
-}
+static void mk_tmp(void) { ct_tmp_create("wal"); }
+static void rm_tmp(void) { ct_tmp_remove(); }
 
 /* What replay handed out, flattened: "txid:type:payload;" */
 typedef struct seen {
@@ -59,7 +33,7 @@ static int collect(void *ctx, uint64_t txid, unsigned type, const void *payload,
 
 static cairn_wal *wopen(void) {
     cairn_wal *w = NULL;
-    int rc = cairn_wal__open(&w, path_in("log"), CAIRN_WAL_CREATE, NULL);
+    int rc = cairn_wal__open(&w, ct_path("log"), CAIRN_WAL_CREATE, NULL);
     ck_assert_msg(rc == 0, "open: %s %s", cairn_errname(rc), cairn_errmsg());
     return w;
 }
@@ -105,7 +79,7 @@ START_TEST(commit_and_replay) {
     replay_into(w, &s);
     ck_assert_str_eq(s.text, "1:1:a1;2:7:b1;2:255:b2;2:3:;");
     cairn_wal__close(w);
-    ck_assert_int_eq(cairn_wal__open(&w, path_in("log"), 0, &info), 0);
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, &info), 0);
     ck_assert_uint_eq(info.committed, 2);
     ck_assert_uint_eq(info.records, 7);
     ck_assert_uint_eq(info.torn_bytes, 0);
@@ -117,18 +91,18 @@ START_TEST(commit_and_replay) {
     ck_assert_uint_gt(cairn_wal__begin(w), 3);
     ck_assert_uint_eq(cairn_wal__last_seq(w), 7);
     cairn_wal__close(w);
-    ck_assert_int_eq(cairn_wal__check(path_in("log"), &info), 0);
-    ck_assert_int_eq(cairn_wal__check(path_in("nothing"), &info), 0);
+    ck_assert_int_eq(cairn_wal__check(ct_path("log"), &info), 0);
+    ck_assert_int_eq(cairn_wal__check(ct_path("nothing"), &info), 0);
 }
 END_TEST
 
 START_TEST(bad_arguments) {
     cairn_wal *w = NULL, *r = NULL;
     uint64_t t;
-    ck_assert_int_eq(cairn_wal__open(NULL, path_in("log"), CAIRN_WAL_CREATE, NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_wal__open(&w, path_in("log"), 0, NULL), CAIRN_EPATH);
-    ck_assert_int_eq(cairn_wal__open(&w, g_dir, CAIRN_WAL_CREATE, NULL), CAIRN_EPATH);
-    ck_assert_int_eq(cairn_wal__open(&w, path_in("no/log"), CAIRN_WAL_CREATE, NULL), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_wal__open(NULL, ct_path("log"), CAIRN_WAL_CREATE, NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, NULL), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_wal__open(&w, ct_dir, CAIRN_WAL_CREATE, NULL), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("no/log"), CAIRN_WAL_CREATE, NULL), CAIRN_EPATH);
     w = wopen();
     t = cairn_wal__begin(w);
     ck_assert_int_eq(cairn_wal__append(w, 0, 1, "x", 1), CAIRN_EINVAL);
@@ -137,7 +111,7 @@ START_TEST(bad_arguments) {
     ck_assert_int_eq(cairn_wal__append(w, t, 1, NULL, 1), CAIRN_EINVAL);
     ck_assert_int_eq(cairn_wal__replay(w, NULL, NULL), CAIRN_EINVAL);
     ck_assert_int_eq(cairn_wal__commit(w, 0, NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_wal__open(&r, path_in("log"), CAIRN_WAL_RDONLY, NULL), 0);
+    ck_assert_int_eq(cairn_wal__open(&r, ct_path("log"), CAIRN_WAL_RDONLY, NULL), 0);
     ck_assert_int_eq(cairn_wal__append(r, t, 1, "x", 1), CAIRN_EREADONLY);
     ck_assert_int_eq(cairn_wal__reset(r), CAIRN_EREADONLY);
     cairn_wal__close(r);
@@ -186,30 +160,30 @@ START_TEST(torn_tail_every_length) {
     uint8_t *img;
     size_t n;
     three_txns(ends);
-    ck_assert_int_eq(cairn_io__read_all(path_in("log"), (void **)&img, &n), 0);
+    ck_assert_int_eq(cairn_io__read_all(ct_path("log"), (void **)&img, &n), 0);
     ck_assert_uint_eq(n, ends[2]);
     for (cut = ends[1]; cut <= ends[2]; cut++) {
         cairn_wal *w = NULL;
         cairn_wal_info info;
         seen s;
-        FILE *f = fopen(path_in("log"), "wb");
+        FILE *f = fopen(ct_path("log"), "wb");
         fwrite(img, 1, (size_t)cut, f);
         fclose(f);
-        ck_assert_int_eq(cairn_wal__check(path_in("log"), &info), 0);
-        ck_assert_int_eq(cairn_wal__open(&w, path_in("log"), 0, &info), 0);
+        ck_assert_int_eq(cairn_wal__check(ct_path("log"), &info), 0);
+        ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, &info), 0);
         replay_into(w, &s);
         if (cut == ends[2]) {
             ck_assert_uint_eq(info.torn_bytes, 0);
             ck_assert_str_eq(s.text, "1:1:alpha;1:2:beta;2:1:gamma;3:1:delta;3:2:epsilon;");
         } else {
             ck_assert_str_eq(s.text, "1:1:alpha;1:2:beta;2:1:gamma;");
-            ck_assert_uint_eq(file_size(path_in("log")), info.end); /* the tail was cut */
+            ck_assert_uint_eq(file_size(ct_path("log")), info.end); /* the tail was cut */
             ck_assert_uint_le(info.end, cut);
         }
         /* appending after a dropped tail works and is found again */
         put_txn(w, "zeta", NULL, 1);
         cairn_wal__close(w);
-        ck_assert_int_eq(cairn_wal__open(&w, path_in("log"), 0, &info), 0);
+        ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, &info), 0);
         replay_into(w, &s);
         ck_assert_ptr_nonnull(strstr(s.text, ":1:zeta;"));
         cairn_wal__close(w);
@@ -224,18 +198,18 @@ START_TEST(damage_before_tail_is_corrupt) {
     size_t n;
     int corrupt = 0, recovered = 0;
     three_txns(ends);
-    ck_assert_int_eq(cairn_io__read_all(path_in("log"), (void **)&img, &n), 0);
+    ck_assert_int_eq(cairn_io__read_all(ct_path("log"), (void **)&img, &n), 0);
     /* flip every byte: either CORRUPT (followed by valid records), or a prefix of the commits
      * (the damage hit the last record), never a wrong payload */
     for (off = 0; off < n; off++) {
         cairn_wal *w = NULL;
-        FILE *f = fopen(path_in("log"), "wb");
+        FILE *f = fopen(ct_path("log"), "wb");
         int rc;
         img[off] ^= 0x5a;
         fwrite(img, 1, n, f);
         fclose(f);
         img[off] ^= 0x5a;
-        rc = cairn_wal__open(&w, path_in("log"), CAIRN_WAL_RDONLY, NULL);
+        rc = cairn_wal__open(&w, ct_path("log"), CAIRN_WAL_RDONLY, NULL);
         if (rc == 0) {
             seen s;
             replay_into(w, &s);
@@ -248,7 +222,7 @@ START_TEST(damage_before_tail_is_corrupt) {
             ck_assert_msg(rc == CAIRN_ECORRUPT || rc == CAIRN_EVERSION, "offset %llu: %s", (unsigned long long)off,
                           cairn_errname(rc));
             if (off >= CAIRN_WAL_HEADER_SIZE) ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "offset"));
-            ck_assert_int_ne(cairn_wal__check(path_in("log"), NULL), 0);
+            ck_assert_int_ne(cairn_wal__check(ct_path("log"), NULL), 0);
             corrupt++;
         }
     }
@@ -264,23 +238,23 @@ START_TEST(bad_header) {
     FILE *f;
     uint64_t ends[3];
     three_txns(ends);
-    f = fopen(path_in("log"), "r+b");
+    f = fopen(ct_path("log"), "r+b");
     ck_assert_uint_eq(fread(h, 1, 32, f), 32);
     cairn_put32(h + 8, 9);
     cairn_put32(h + 28, cairn_crc32c__update(0, h, 28));
     fseek(f, 0, SEEK_SET);
     fwrite(h, 1, 32, f);
     fclose(f);
-    ck_assert_int_eq(cairn_wal__open(&w, path_in("log"), 0, NULL), CAIRN_EVERSION);
-    f = fopen(path_in("log"), "wb");
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, NULL), CAIRN_EVERSION);
+    f = fopen(ct_path("log"), "wb");
     fputs("definitely not a write-ahead log, but long enough", f);
     fclose(f);
-    ck_assert_int_eq(cairn_wal__open(&w, path_in("log"), 0, NULL), CAIRN_ECORRUPT);
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, NULL), CAIRN_ECORRUPT);
     /* shorter than a header: a crash while it was being created; starts empty */
-    f = fopen(path_in("log"), "wb");
+    f = fopen(ct_path("log"), "wb");
     fputs("CAIRN", f);
     fclose(f);
-    ck_assert_int_eq(cairn_wal__open(&w, path_in("log"), 0, NULL), 0);
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, NULL), 0);
     ck_assert_uint_eq(cairn_wal__size(w), 32);
     cairn_wal__close(w);
 }
@@ -295,7 +269,7 @@ START_TEST(reset) {
     seq_before = cairn_wal__last_seq(w);
     ck_assert_int_eq(cairn_wal__reset(w), 0);
     ck_assert_uint_eq(cairn_wal__size(w), 32);
-    ck_assert_uint_eq(file_size(path_in("log")), 32);
+    ck_assert_uint_eq(file_size(ct_path("log")), 32);
     replay_into(w, &s);
     ck_assert_int_eq(s.calls, 0);
     put_txn(w, "d", NULL, 1);
@@ -388,7 +362,7 @@ START_TEST(write_faults) {
         cairn_wal *w;
         uint64_t t;
         seen s;
-        unlink(path_in("log"));
+        unlink(ct_path("log"));
         w = wopen();
         put_txn(w, "good", NULL, 1);
         t = cairn_wal__begin(w);
@@ -432,7 +406,7 @@ START_TEST(crash_keeps_synced_prefix) {
             int i;
             char want[256] = "";
             size_t wn = 0;
-            unlink(path_in("log"));
+            unlink(ct_path("log"));
             w = wopen();
             cairn_io__crash_track(1);
             for (i = 0; i < 6; i++) {
