@@ -958,6 +958,51 @@ START_TEST(enospc_reserve_is_clean) {
 }
 END_TEST
 
+/* A KEYDIR snapshot whose CRC matches but whose slot points outside the keydir arena (a bug or a
+ * crafted file) is not used: open falls back to hints and scans, and every key reads right. */
+START_TEST(snapshot_with_bad_ref_is_ignored) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    char *p = kvt_path(g_dir, "KEYDIR"), k[32], v[32];
+    uint8_t *m = NULL;
+    size_t len = 0, slots, i, nslots;
+    uint32_t nfiles, mask;
+    FILE *f;
+    int j, changed = 0;
+    for (j = 0; j < 100; j++) {
+        snprintf(k, sizeof k, "key%d", j);
+        snprintf(v, sizeof v, "val%d", j);
+        ck_assert_int_eq(kvt_put(kv, k, v), 0);
+    }
+    cairn_kv_close(kv);
+    ck_assert_int_eq(cairn_io__read_all(p, (void **)&m, &len), 0);
+    ck_assert_int_eq(memcmp(m, "CRK2", 4), 0);
+    nfiles = cairn_get32(m + 12);
+    slots = 32 + (size_t)nfiles * 16 + 48; /* snapshot header, file list, keydir table header */
+    mask = cairn_get32(m + 32 + (size_t)nfiles * 16);
+    nslots = (size_t)mask + 1;
+    ck_assert_uint_le(slots + nslots * 4, len - 4);
+    for (i = 0; i < nslots && !changed; i++)
+        if (cairn_get32(m + slots + i * 4)) {
+            cairn_put32(m + slots + i * 4, 0x7ffffff0u); /* far past the arena */
+            changed = 1;
+        }
+    ck_assert(changed);
+    cairn_put32(m + len - 4, cairn_crc32c__update(0, m, len - 4)); /* a CRC that matches */
+    ck_assert_ptr_nonnull(f = fopen(p, "wb"));
+    ck_assert_uint_eq(fwrite(m, 1, len, f), len);
+    fclose(f);
+    free(m);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    for (j = 0; j < 100; j++) {
+        snprintf(k, sizeof k, "key%d", j);
+        snprintf(v, sizeof v, "val%d", j);
+        expect_val(kv, k, v);
+    }
+    cairn_kv_close(kv);
+    free(p);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("kv");
     TCase *tc = tcase_create("unit");
@@ -986,6 +1031,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, killed_writer_keeps_every_put);
     tcase_add_test(tc, enospc_append_is_clean);
     tcase_add_test(tc, enospc_reserve_is_clean);
+    tcase_add_test(tc, snapshot_with_bad_ref_is_ignored);
     suite_add_tcase(s, tc);
     return s;
 }
