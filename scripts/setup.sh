@@ -4,7 +4,7 @@
 # is there. Usage: scripts/setup.sh [--bench]   (--bench adds the peers the benchmarks compare with)
 set -euo pipefail
 
-pkgs=(build-essential cmake ninja-build pkg-config check swig liblua5.4-dev lua5.4 luarocks lua-cjson
+pkgs=(build-essential cmake ninja-build pkg-config check swig liblua5.4-dev lua5.4 luarocks
       libjansson-dev python3-wheel-whl valgrind)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(liblmdb-dev libleveldb-dev librocksdb-dev libsqlite3-dev sqlite3)
