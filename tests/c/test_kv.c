@@ -975,7 +975,7 @@ START_TEST(snapshot_with_bad_ref_is_ignored) {
     }
     cairn_kv_close(kv);
     ck_assert_int_eq(cairn_io__read_all(p, (void **)&m, &len), 0);
-    ck_assert_int_eq(memcmp(m, "CRK2", 4), 0);
+    ck_assert_int_eq(memcmp(m, "CRK3", 4), 0);
     nfiles = cairn_get32(m + 12);
     slots = 32 + (size_t)nfiles * 16 + 48; /* snapshot header, file list, keydir table header */
     mask = cairn_get32(m + 32 + (size_t)nfiles * 16);
@@ -1000,6 +1000,130 @@ START_TEST(snapshot_with_bad_ref_is_ignored) {
     }
     cairn_kv_close(kv);
     free(p);
+}
+END_TEST
+
+/* Rewrite KEYDIR's CRC after a change so that only the structural checks can reject it. */
+static void write_snapshot_with_crc(const char *p, uint8_t *m, size_t len) {
+    FILE *f;
+    cairn_put32(m + len - 4, cairn_crc32c__update(0, m, len - 4));
+    ck_assert_ptr_nonnull(f = fopen(p, "wb"));
+    ck_assert_uint_eq(fwrite(m, 1, len, f), len);
+    fclose(f);
+}
+
+static void put_n(const char *dir, int n) {
+    cairn_kv *kv = kvt_open(dir, CAIRN_SYNC_NONE, 0);
+    char k[32], v[32];
+    int j;
+    for (j = 0; j < n; j++) {
+        snprintf(k, sizeof k, "key%d", j);
+        snprintf(v, sizeof v, "val%d", j);
+        ck_assert_int_eq(kvt_put(kv, k, v), 0);
+    }
+    cairn_kv_close(kv);
+}
+
+static void expect_n(const char *dir, int n) {
+    cairn_kv *kv = kvt_open(dir, CAIRN_SYNC_NONE, 0);
+    char k[32], v[32];
+    int j;
+    for (j = 0; j < n; j++) {
+        snprintf(k, sizeof k, "key%d", j);
+        snprintf(v, sizeof v, "val%d", j);
+        expect_val(kv, k, v);
+    }
+    ck_assert_int_eq(cairn_kv_get(kv, "key-absent", 10, NULL, NULL, NULL) != 0, 1);
+    cairn_kv_close(kv);
+}
+
+/* A KEYDIR whose tag byte says "empty" for an occupied slot (CRC matching) is not used: the key
+ * would otherwise be unreachable. Open falls back to hints and every key reads right. */
+START_TEST(snapshot_with_bad_tag_is_ignored) {
+    char *p = kvt_path(g_dir, "KEYDIR");
+    uint8_t *m = NULL;
+    size_t len = 0, slots, tags, i, nslots;
+    uint32_t nfiles;
+    int changed = 0;
+    put_n(g_dir, 100);
+    ck_assert_int_eq(cairn_io__read_all(p, (void **)&m, &len), 0);
+    ck_assert_int_eq(memcmp(m, "CRK3", 4), 0);
+    ck_assert_uint_eq(cairn_get32(m + 4), 3);
+    nfiles = cairn_get32(m + 12);
+    slots = 32 + (size_t)nfiles * 16 + 48;
+    nslots = (size_t)cairn_get32(m + 32 + (size_t)nfiles * 16) + 1;
+    tags = slots + nslots * 4;
+    ck_assert_uint_le(tags + nslots, len - 4);
+    /* Tags mirror slots: 0 exactly for the empty ones. */
+    for (i = 0; i < nslots; i++) ck_assert_int_eq(cairn_get32(m + slots + i * 4) == 0, m[tags + i] == 0);
+    for (i = 0; i < nslots && !changed; i++)
+        if (m[tags + i]) {
+            m[tags + i] = 0;
+            changed = 1;
+        }
+    ck_assert(changed);
+    write_snapshot_with_crc(p, m, len);
+    free(m);
+    expect_n(g_dir, 100);
+    free(p);
+}
+END_TEST
+
+/* A version-2 KEYDIR (no tag array) left by an older build is ignored, never misread. */
+START_TEST(snapshot_old_version_is_ignored) {
+    char *p = kvt_path(g_dir, "KEYDIR");
+    uint8_t *m = NULL;
+    size_t len = 0;
+    put_n(g_dir, 300);
+    ck_assert_int_eq(cairn_io__read_all(p, (void **)&m, &len), 0);
+    memcpy(m, "CRK2", 4);
+    cairn_put32(m + 4, 2);
+    write_snapshot_with_crc(p, m, len);
+    free(m);
+    expect_n(g_dir, 300);
+    free(p);
+}
+END_TEST
+
+/* Churn against a model: inserts, overwrites (with and without expiry: entries move in the
+ * arena), deletes (backward shift moves slots and their tags), growth and compaction; every key
+ * is checked after each round. */
+START_TEST(keydir_tags_churn) {
+    enum { N = 20000 };
+    static unsigned char live[N];
+    cairn_kd *kd = cairn_kd__new();
+    char k[32];
+    int i, round, len;
+    kd_ent old;
+    unsigned x = 12345;
+    memset(live, 0, sizeof live);
+    ck_assert_ptr_nonnull(kd);
+    for (round = 0; round < 6; round++) {
+        for (i = 0; i < N; i++) {
+            int op;
+            x = x * 1103515245u + 12345u;
+            op = (int)((x >> 16) % 4);
+            len = snprintf(k, sizeof k, "k%d", i);
+            if (op == 3) {
+                int r = cairn_kd__del(kd, k, (size_t)len, cairn_kd__hash(k, (size_t)len), &old);
+                ck_assert_int_eq(r, live[i] ? 1 : 0);
+                live[i] = 0;
+            } else {
+                int r = cairn_kd__put(kd, k, (size_t)len, cairn_kd__hash(k, (size_t)len), KD_LOC(round, i),
+                                      (uint32_t)i, 0, op == 2 ? 1000 + i : 0, &old);
+                ck_assert_int_eq(r, live[i] ? 1 : 0);
+                live[i] = 1;
+            }
+        }
+        for (i = 0; i < N; i++) {
+            kd_ent *e;
+            len = snprintf(k, sizeof k, "k%d", i);
+            e = cairn_kd__find(kd, k, (size_t)len, cairn_kd__hash(k, (size_t)len));
+            ck_assert_int_eq(e != NULL, live[i]);
+            if (e) ck_assert_uint_eq(KD_LOC_OFF(kd_loc(e)), (uint64_t)i);
+        }
+    }
+    cairn_kd__free(kd);
 }
 END_TEST
 
@@ -1032,6 +1156,9 @@ static Suite *suite(void) {
     tcase_add_test(tc, enospc_append_is_clean);
     tcase_add_test(tc, enospc_reserve_is_clean);
     tcase_add_test(tc, snapshot_with_bad_ref_is_ignored);
+    tcase_add_test(tc, snapshot_with_bad_tag_is_ignored);
+    tcase_add_test(tc, snapshot_old_version_is_ignored);
+    tcase_add_test(tc, keydir_tags_churn);
     suite_add_tcase(s, tc);
     return s;
 }

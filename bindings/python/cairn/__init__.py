@@ -247,7 +247,58 @@ _kv_delete = _c.cairn_kv_delete
 _kv_contains = _c.cairn_kv_contains
 
 
-class KV(_abc.MutableMapping):
+class _Handle:
+    """What KV and BlobStore share: the lifetime of a native handle. close() is idempotent and
+    waits for calls other threads have inside the core; a handle collected unclosed is closed
+    with a ResourceWarning, like a file; `with` closes it."""
+
+    __slots__ = ()
+    _close_fn = None  # the engine's cairn_*_close
+
+    def close(self):
+        h, self._h = self._h, None
+        if h is not None:
+            try:
+                type(self)._close_fn(h)
+            except BusyError:  # noqa: F821  closing from inside a call on this handle (an event callback)
+                self._h = h
+                raise
+
+    def __del__(self):
+        if getattr(self, "_h", None) is None:
+            return
+        try:  # like an unclosed file: close it, and say so under -W default / -X dev
+            _warnings.warn("unclosed %r" % self, ResourceWarning, source=self)
+            self.close()
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, et, ev, tb):
+        self.close()
+        return False
+
+    @property
+    def closed(self):
+        return self._h is None
+
+    @property
+    def path(self):
+        return self._path
+
+    def _handle(self):
+        h = self._h
+        if h is None:
+            raise ClosedError("%s handle is closed" % type(self).__name__)  # noqa: F821
+        return h
+
+    def __repr__(self):
+        return "<cairn.%s %r%s>" % (type(self).__name__, self._path, " closed" if self._h is None else "")
+
+
+class KV(_Handle, _abc.MutableMapping):
     """A Bitcask-style log key-value store in directory `path`, as a MutableMapping.
 
     Keys are str (stored as UTF-8) or bytes-like; keys read back are str when their bytes are
@@ -293,49 +344,12 @@ class KV(_abc.MutableMapping):
         self._read_only = bool(o.read_only)
         self._h = _c.cairn_kv_open(self._path, o)
 
-    # -- lifetime ------------------------------------------------------------------------------
+    # -- lifetime (shared with BlobStore: _Handle) ---------------------------------------------
+    _close_fn = staticmethod(lambda h: _c.cairn_kv_close(h))
+
     def close(self):
         """Close: an open transaction is rolled back; pending writes are flushed. Idempotent."""
-        h, self._h = self._h, None
-        if h is not None:
-            try:
-                _c.cairn_kv_close(h)  # waits for calls other threads have inside the core
-            except BusyError:  # noqa: F821  closing from inside a call on this handle
-                self._h = h
-                raise
-
-    def __del__(self):
-        if getattr(self, "_h", None) is None:
-            return
-        try:  # like an unclosed file: close it, and say so under -W default / -X dev
-            _warnings.warn("unclosed %r" % self, ResourceWarning, source=self)
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, et, ev, tb):
-        self.close()
-        return False
-
-    @property
-    def closed(self):
-        return self._h is None
-
-    @property
-    def path(self):
-        return self._path
-
-    def _handle(self):
-        h = self._h
-        if h is None:
-            raise ClosedError("KV handle is closed")  # noqa: F821
-        return h
-
-    def __repr__(self):
-        return "<cairn.KV %r%s>" % (self._path, " closed" if self._h is None else "")
+        _Handle.close(self)
 
     # -- values ------------------------------------------------------------------------------
     def _encode(self, value, kind=None):
@@ -769,7 +783,7 @@ def _make_dispatch(store_ref):
     return dispatch
 
 
-class BlobStore(_abc.Mapping):
+class BlobStore(_Handle, _abc.Mapping):
     """A blob store in one file: uint32 keys assigned by the store -> bytes.
 
     A Mapping over int keys (``store[k]``, ``k in store``, ``len``, iteration in ascending key
@@ -806,51 +820,14 @@ class BlobStore(_abc.Mapping):
                 raise _err("INVALID", "unknown BlobStore option %r" % name)
         self._h = _c.cairn_blob_open(self._path, o)
 
-    # -- lifetime ------------------------------------------------------------------------------
+    # -- lifetime (shared with KV: _Handle) -----------------------------------------------------
+    _close_fn = staticmethod(lambda h: _c.cairn_blob_close(h))
+
     def close(self):
         """Close (an open transaction is rolled back). Idempotent."""
-        h, self._h = self._h, None
-        if h is not None:
-            try:
-                _c.cairn_blob_close(h)  # waits for calls other threads have inside the core
-            except BusyError:  # noqa: F821  e.g. close() from an event callback
-                self._h = h
-                raise
+        _Handle.close(self)
         self._sub_fn = None
         self._sub_id = None
-
-    def __del__(self):
-        if getattr(self, "_h", None) is None:
-            return
-        try:
-            _warnings.warn("unclosed %r" % self, ResourceWarning, source=self)
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, et, ev, tb):
-        self.close()
-        return False
-
-    @property
-    def closed(self):
-        return self._h is None
-
-    @property
-    def path(self):
-        return self._path
-
-    def _handle(self):
-        h = self._h
-        if h is None:
-            raise ClosedError("BlobStore handle is closed")  # noqa: F821
-        return h
-
-    def __repr__(self):
-        return "<cairn.BlobStore %r%s>" % (self._path, " closed" if self._h is None else "")
 
     # -- operations ----------------------------------------------------------------------------
     def create(self, data):

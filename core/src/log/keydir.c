@@ -10,8 +10,12 @@
 #define KD_CHUNK_REFS ((uint32_t)(KD_CHUNK / 4))
 #define KD_HDR 20u
 
+/* Tag of a hash: its top 8 bits, never 0 (0 marks an empty slot in the tag array). */
+#define KD_TAG(h) ((uint8_t)(((h) >> 24) | (((h) >> 24) == 0)))
+
 struct cairn_kd {
     uint32_t *slots;
+    uint8_t *tags; /* one per slot: KD_TAG of the entry's hash, 0 iff the slot is empty */
     uint32_t mask; /* capacity - 1 (capacity is a power of two) */
     uint64_t count;
     uint64_t expiring;
@@ -27,11 +31,17 @@ struct cairn_kd {
 /* Take private copies of a borrowed (mapped) table before the first change. */
 int cairn_kd__own(cairn_kd *kd) {
     uint32_t *slots;
+    uint8_t *tags;
     uint8_t **chunks;
     size_t c, cap = (size_t)kd->mask + 1;
     if (!kd->map) return 0;
     if (!(slots = (uint32_t *)malloc(cap * 4u))) return CAIRN_ENOMEM;
+    if (!(tags = (uint8_t *)malloc(cap))) {
+        free(slots);
+        return CAIRN_ENOMEM;
+    }
     if (!(chunks = (uint8_t **)calloc(kd->capchunks ? kd->capchunks : 1, sizeof *chunks))) {
+        free(tags);
         free(slots);
         return CAIRN_ENOMEM;
     }
@@ -40,15 +50,18 @@ int cairn_kd__own(cairn_kd *kd) {
         if (!(chunks[c] = (uint8_t *)(n == KD_CHUNK ? malloc(KD_CHUNK) : calloc(1, KD_CHUNK)))) {
             while (c--) free(chunks[c]);
             free(chunks);
+            free(tags);
             free(slots);
             return CAIRN_ENOMEM;
         }
         memcpy(chunks[c], kd->chunks[c], n);
     }
     memcpy(slots, kd->slots, cap * 4u);
+    memcpy(tags, kd->tags, cap);
     free(kd->chunks);
     kd->chunks = chunks;
     kd->slots = slots;
+    kd->tags = tags;
     cairn_io__unmap(kd->map, kd->maplen);
     kd->map = NULL;
     kd->maplen = 0;
@@ -105,7 +118,11 @@ cairn_kd *cairn_kd__new(void) {
     cairn_kd *kd = (cairn_kd *)calloc(1, sizeof *kd);
     if (!kd) return NULL;
     kd->mask = 15;
-    if (!(kd->slots = (uint32_t *)calloc(16, sizeof(uint32_t)))) {
+    kd->slots = (uint32_t *)calloc(16, sizeof(uint32_t));
+    kd->tags = (uint8_t *)calloc(16, 1);
+    if (!kd->slots || !kd->tags) {
+        free(kd->slots);
+        free(kd->tags);
         free(kd);
         return NULL;
     }
@@ -124,13 +141,14 @@ void cairn_kd__free(cairn_kd *kd) {
     for (i = 0; i < kd->nchunks; i++) free(kd->chunks[i]);
     free(kd->chunks);
     free(kd->slots);
+    free(kd->tags);
     free(kd);
 }
 
 uint64_t cairn_kd__count(const cairn_kd *kd) { return kd->count; }
 uint64_t cairn_kd__expiring(const cairn_kd *kd) { return kd->expiring; }
 uint64_t cairn_kd__bytes(const cairn_kd *kd) {
-    return (uint64_t)kd->nchunks * KD_CHUNK + ((uint64_t)kd->mask + 1) * 4u + kd->capchunks * sizeof(void *) +
+    return (uint64_t)kd->nchunks * KD_CHUNK + ((uint64_t)kd->mask + 1) * 5u + kd->capchunks * sizeof(void *) +
            sizeof *kd;
 }
 
@@ -162,17 +180,25 @@ static uint32_t arena_alloc(cairn_kd *kd, size_t n) {
 static int grow(cairn_kd *kd) {
     uint32_t ncap = (kd->mask + 1) * 2, nmask = ncap - 1, i;
     uint32_t *ns;
+    uint8_t *nt;
     if (ncap == 0) return CAIRN_ENOMEM;
     if (!(ns = (uint32_t *)calloc(ncap, sizeof *ns))) return CAIRN_ENOMEM;
+    if (!(nt = (uint8_t *)calloc(ncap, 1))) {
+        free(ns);
+        return CAIRN_ENOMEM;
+    }
     for (i = 0; i <= kd->mask; i++) {
         uint32_t ref = kd->slots[i], j;
         if (!ref) continue;
         j = ref_ent(kd, ref)->hash & nmask;
-        while (ns[j]) j = (j + 1) & nmask;
+        while (nt[j]) j = (j + 1) & nmask;
         ns[j] = ref;
+        nt[j] = kd->tags[i];
     }
     free(kd->slots);
+    free(kd->tags);
     kd->slots = ns;
+    kd->tags = nt;
     kd->mask = nmask;
     return 0;
 }
@@ -225,17 +251,20 @@ static void compact(cairn_kd *kd) {
 
 static uint32_t find_slot(const cairn_kd *kd, const void *key, size_t klen, uint32_t hash, int *found) {
     uint32_t i = hash & kd->mask;
+    const uint8_t tag = KD_TAG(hash);
+    /* Probe the tag bytes; only a matching tag (1 in 255 for a stranger) touches the arena. */
     for (;;) {
-        uint32_t ref = kd->slots[i];
-        kd_ent *e;
-        if (!ref) {
+        uint8_t t = kd->tags[i];
+        if (!t) {
             *found = 0;
             return i;
         }
-        e = ref_ent(kd, ref);
-        if (e->hash == hash && e->klen == klen && memcmp(cairn_kd__key(e), key, klen) == 0) {
-            *found = 1;
-            return i;
+        if (t == tag) {
+            const kd_ent *e = ref_ent(kd, kd->slots[i]);
+            if (e->hash == hash && e->klen == klen && memcmp(cairn_kd__key(e), key, klen) == 0) {
+                *found = 1;
+                return i;
+            }
         }
         i = (i + 1) & kd->mask;
     }
@@ -295,6 +324,7 @@ int cairn_kd__put(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uin
         if (!ref) return CAIRN_ENOMEM;
         fill(ref_ent(kd, ref), key, klen, hash, loc, vlen, kind, expire);
         kd->slots[i] = ref;
+        kd->tags[i] = KD_TAG(hash);
         kd->count++;
         if (expire) kd->expiring++;
     }
@@ -316,6 +346,7 @@ int cairn_kd__del(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, kd_
     kd->holes += sz;
     kd->count--;
     kd->slots[i] = 0;
+    kd->tags[i] = 0;
     /* Backward-shift: pull later members of the probe run into the hole. */
     j = i;
     for (;;) {
@@ -324,10 +355,12 @@ int cairn_kd__del(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, kd_
         ref = kd->slots[j];
         if (!ref) break;
         home = ref_ent(kd, ref)->hash & kd->mask;
-        /* Move if home is not cyclically within (i, j]. */
+        /* Move if home is not cyclically within (i, j]. The tag moves with its slot. */
         if (((j - home) & kd->mask) >= ((j - i) & kd->mask)) {
             kd->slots[i] = ref;
+            kd->tags[i] = kd->tags[j];
             kd->slots[j] = 0;
+            kd->tags[j] = 0;
             i = j;
         }
     }
@@ -359,6 +392,7 @@ int cairn_kd__dump(const cairn_kd *kd, cairn_kd_io write_fn, void *ctx) {
     cairn_put64(h + 40, kd->holes);
     if ((rc = write_fn(ctx, h, sizeof h)) != 0) return rc;
     if ((rc = write_fn(ctx, kd->slots, ((size_t)kd->mask + 1) * 4u)) != 0) return rc;
+    if ((rc = write_fn(ctx, kd->tags, (size_t)kd->mask + 1)) != 0) return rc;
     for (c = 0; c < kd->nchunks; c++)
         if ((rc = write_fn(ctx, kd->chunks[c], c + 1 == kd->nchunks ? kd->tail : KD_CHUNK)) != 0) return rc;
     return 0;
@@ -374,7 +408,9 @@ static int validate_refs(const cairn_kd *kd) {
     }
     for (i = 0; i <= kd->mask; i++) {
         uint32_t r = kd->slots[i];
-        bad |= (uint32_t)(r > maxref) | (uint32_t)((r & (KD_CHUNK_REFS - 1)) > lim);
+        /* ... and a slot is empty exactly when its tag is 0 (probes stop at tag 0). */
+        bad |= (uint32_t)(r > maxref) | (uint32_t)((r & (KD_CHUNK_REFS - 1)) > lim) |
+               ((uint32_t)(r == 0) ^ (uint32_t)(kd->tags[i] == 0));
     }
     return !bad;
 }
@@ -399,7 +435,7 @@ cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, si
     kd->expiring = cairn_get64(p + 24);
     kd->used = cairn_get64(p + 32);
     kd->holes = cairn_get64(p + 40);
-    need = 48 + ((size_t)mask + 1) * 4u;
+    need = 48 + ((size_t)mask + 1) * 5u; /* header, slots, tags (a multiple of 16 bytes) */
     if (kd->nchunks > (1u << 14) || kd->tail > KD_CHUNK || kd->count > mask ||
         (kd->nchunks && need + (kd->nchunks - 1) * KD_CHUNK + kd->tail != len) || (!kd->nchunks && need != len)) {
         free(kd);
@@ -412,6 +448,7 @@ cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, si
         return NULL;
     }
     kd->slots = (uint32_t *)(void *)(uintptr_t)(p + 48);
+    kd->tags = (uint8_t *)(uintptr_t)(p + 48 + ((size_t)mask + 1) * 4u);
     for (c = 0; c < kd->nchunks; c++) kd->chunks[c] = (uint8_t *)(uintptr_t)(p + need + c * KD_CHUNK);
     /* Every non-empty slot must reference an entry header inside the arena (the CRC already
      * matched; this stops a well-formed but inconsistent file from sending reads out of bounds).

@@ -14,8 +14,13 @@
  *   +19 u8  flags    KD_EXPIRES: an int64 expiry (Unix ms) follows at +20
  *   +20 [i64 expire] key bytes, padded to 4
  *
- * Cost per key: 20 B header + key (+3 B pad, +8 B only for keys with an expiry) + 4 B slot at a
- * load factor of 3/8..3/4 (5.3..10.7 B): about 30 B + key, within the 32 B + key budget.
+ * Beside the slots, a tag array holds one byte per slot: the top 8 bits of the key's hash (forced
+ * non-zero), 0 for an empty slot. Probes scan tags and read the arena only on a tag match, so a
+ * probe past a stranger costs no cache miss. A tag moves with its slot (backward shift, growth).
+ *
+ * Cost per key: 20 B header + key (+3 B pad, +8 B only for keys with an expiry) + 5 B per slot
+ * (ref + tag) at a load factor of 3/8..3/4 (6.7..13.3 B): about 31 B + key, within the 32 B +
+ * key budget.
  * Removed entries leave holes in the arena; the arena is compacted when holes pass half of it.
  * Not thread-safe: the engine guards it with its rwlock.
  */
@@ -75,14 +80,15 @@ int cairn_kd__each(cairn_kd *kd, cairn_kd_fn fn, void *ctx);
 
 /* Raw dump of the table and arena (for the KEYDIR snapshot: loading it needs no per-key work).
  * Layout: u32 mask, u32 nchunks, u32 tail, u32 0, u64 count, u64 expiring, u64 used, u64 holes
- * (this header little-endian), the slots (4 * (mask + 1) bytes, host byte order), then the
- * chunks (KD_CHUNK bytes each, the last one `tail` bytes; entries in host byte order). A
+ * (this header little-endian), the slots (4 * (mask + 1) bytes, host byte order), the tags
+ * (mask + 1 bytes; a multiple of 16, so the chunks stay aligned), then the chunks (KD_CHUNK bytes each, the last one `tail` bytes; entries in host byte order). A
  * snapshot is a cache for this machine: the KEYDIR header records the byte order and a foreign
  * one is ignored. */
 typedef int (*cairn_kd_io)(void *ctx, void *buf, size_t len);
 int cairn_kd__dump(const cairn_kd *kd, cairn_kd_io write_fn, void *ctx);
 /* Use a dump in place inside a read-only mapping (map, maplen) at [off, off + len): open costs
- * no copy; the first change copies it (cairn_kd__own). Slot refs are bounds-checked. On success
+ * no copy; the first change copies it (cairn_kd__own). Slot refs are bounds-checked and a tag
+ * must be 0 exactly for an empty slot. On success
  * the table owns the mapping (unmapped by cairn_kd__free); on failure NULL with *rc set
  * (CAIRN_ECORRUPT or CAIRN_ENOMEM), and the mapping is still the caller's. */
 cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, size_t len, int *rc);

@@ -71,10 +71,10 @@
  *
  * KEYDIR (written at close, deleted by a writer's first change): the whole keydir, dumped
  * in its in-memory form so that open does no per-key work (see keydir.h):
- *   0  4 magic "CRK2"           12 4 number of data files F     24 8 live bytes
- *   4  4 version 2              16 8 seq                        32 F x (u64 order, u64 size)
+ *   0  4 magic "CRK3"           12 4 number of data files F     24 8 live bytes
+ *   4  4 version 3              16 8 seq                        32 F x (u64 order, u64 size)
  *   8  4 0x01020304 in HOST byte order (a snapshot from another byte order is ignored)
- *   then the keydir dump (keydir.h: table header, slots, arena chunks; file numbers in the
+ *   then the keydir dump (keydir.h: table header, slots, tags, arena chunks; file numbers in the
  *   entries are positions in the list above), then u32 CRC32C of everything before it.
  * Used only if its CRC matches and the data files on disk are exactly the listed ones with the
  * listed sizes (data files are append-only, so equal sizes mean equal contents); otherwise open
@@ -1041,8 +1041,8 @@ static int write_snapshot(cairn_kv *kv) {
     rc_.slot_to_idx = slot_to_idx;
     cairn_kd__each(kv->kd, remap_one, &rc_);
     if ((rc = cairn_io__open(&s.f, tmp, CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC)) != 0) goto out;
-    memcpy(h, "CRK2", 4);
-    cairn_put32(h + 4, 2);
+    memcpy(h, "CRK3", 4); /* 3: the dump carries the tag array (an older KEYDIR is ignored) */
+    cairn_put32(h + 4, 3);
     {
         uint32_t endian = SNAP_ENDIAN;
         memcpy(h + 8, &endian, 4);
@@ -1099,7 +1099,7 @@ static int load_snapshot(cairn_kv *kv, uint32_t n, int *loaded) {
         goto ignore;
     m = (const uint8_t *)mv;
     memcpy(&endian, m + 8, 4);
-    if (memcmp(m, "CRK2", 4) || cairn_get32(m + 4) != 2 || endian != SNAP_ENDIAN || cairn_get32(m + 12) != n) goto ignore;
+    if (memcmp(m, "CRK3", 4) || cairn_get32(m + 4) != 3 || endian != SNAP_ENDIAN || cairn_get32(m + 12) != n) goto ignore;
     for (k = 0; k < n; k++) {
         const uint8_t *fe = m + SNAP_HDR + (size_t)k * 16;
         if (cairn_get64(fe) != kv->files[k].order || cairn_get64(fe + 8) != kv->files[k].size) goto ignore;
