@@ -253,7 +253,7 @@ static int get_string(json_t *args, const char *name, const char **out)
 static int get_blob_key(json_t *args, uint32_t *key)
 {
     json_t *v = json_object_get(args, "key");
-    json_int_t k;
+    json_int_t k = 0;
     int rc;
     if (!v)
         return terr(CAIRN_EINVAL, "missing argument 'key'");
@@ -398,7 +398,7 @@ static int slot_for_open(const char *name, int type, slot **out, int *fresh)
 /* The open slot named by args.handle, of the given type. */
 static int slot_get(json_t *args, int type, slot **out)
 {
-    const char *name;
+    const char *name = NULL;
     slot *s;
     int rc = get_string(args, "handle", &name);
     if (rc)
@@ -420,7 +420,7 @@ static int kv_open(json_t *args, json_t **out)
 {
     cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
     json_t *opts = json_object_get(args, "options"), *v;
-    const char *name, *path, *k;
+    const char *name = NULL, *path = NULL, *k;
     slot *s;
     int rc, fresh;
     (void)out;
@@ -430,7 +430,7 @@ static int kv_open(json_t *args, json_t **out)
         if (!json_is_object(opts))
             return terr(CAIRN_ETYPE, "options: expected an object");
         json_object_foreach(opts, k, v) {
-            json_int_t n;
+            json_int_t n = 0;
             if (!strcmp(k, "create"))
                 rc = get_bool(v, k, &o.create);
             else if (!strcmp(k, "read_only"))
@@ -462,7 +462,7 @@ static int kv_open(json_t *args, json_t **out)
 
 static int kv_close(json_t *args, json_t **out)
 {
-    const char *name;
+    const char *name = NULL;
     slot *s;
     int rc = get_string(args, "handle", &name);
     (void)out;
@@ -726,7 +726,7 @@ static int blob_open(json_t *args, json_t **out)
 {
     cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
     json_t *opts = json_object_get(args, "options"), *v;
-    const char *name, *path, *k;
+    const char *name = NULL, *path = NULL, *k;
     slot *s;
     int rc, fresh;
     (void)out;
@@ -736,7 +736,7 @@ static int blob_open(json_t *args, json_t **out)
         if (!json_is_object(opts))
             return terr(CAIRN_ETYPE, "options: expected an object");
         json_object_foreach(opts, k, v) {
-            json_int_t n;
+            json_int_t n = 0;
             if (!strcmp(k, "create"))
                 rc = get_bool(v, k, &o.create);
             else if (!strcmp(k, "read_only"))
@@ -801,7 +801,7 @@ static int blob_create_with_key(json_t *args, json_t **out)
 {
     slot *s;
     buf data = {NULL, 0};
-    uint32_t key;
+    uint32_t key = 0;
     int rc;
     (void)out;
     if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 || (rc = get_blob_key(args, &key)) != 0 ||
@@ -815,7 +815,7 @@ static int blob_create_with_key(json_t *args, json_t **out)
 static int blob_read(json_t *args, json_t **out)
 {
     slot *s;
-    uint32_t key;
+    uint32_t key = 0;
     void *data = NULL;
     size_t len = 0;
     int rc;
@@ -832,7 +832,7 @@ static int blob_update(json_t *args, json_t **out)
 {
     slot *s;
     buf data = {NULL, 0};
-    uint32_t key;
+    uint32_t key = 0;
     int rc;
     (void)out;
     if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 || (rc = get_blob_key(args, &key)) != 0 ||
@@ -846,7 +846,7 @@ static int blob_update(json_t *args, json_t **out)
 static int blob_delete(json_t *args, json_t **out)
 {
     slot *s;
-    uint32_t key;
+    uint32_t key = 0;
     int rc;
     (void)out;
     if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 || (rc = get_blob_key(args, &key)) != 0)
@@ -857,7 +857,7 @@ static int blob_delete(json_t *args, json_t **out)
 static int blob_exists(json_t *args, json_t **out)
 {
     slot *s;
-    uint32_t key;
+    uint32_t key = 0;
     int rc;
     if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 || (rc = get_blob_key(args, &key)) != 0)
         return rc;
@@ -882,7 +882,7 @@ static int blob_keys(json_t *args, json_t **out)
 {
     slot *s;
     cairn_blob_iter *it = NULL;
-    uint32_t key;
+    uint32_t key = 0;
     json_t *list;
     int rc;
     if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 || (rc = cairn_blob_iter_open(&it, s->blob)) != 0)
@@ -984,7 +984,7 @@ static int op_reset(json_t *args, json_t **out)
 
 static int op_sleep(json_t *args, json_t **out)
 {
-    json_int_t ms;
+    json_int_t ms = 0;
     struct timespec ts;
     int rc = get_int(json_object_get(args, "ms"), "ms", 0, 600000, &ms);
     (void)out;
