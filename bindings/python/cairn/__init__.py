@@ -706,8 +706,10 @@ class KV(_Handle, _abc.MutableMapping):
 _MISSING = object()
 
 
-class _KVItems(_abc.ItemsView):
-    __slots__ = ("_prefix",)
+class _PrefixView:
+    """What the items and values views share: a KV restricted to the keys under a prefix."""
+
+    __slots__ = ()
 
     def __init__(self, kv, prefix):
         super().__init__(kv)
@@ -715,6 +717,10 @@ class _KVItems(_abc.ItemsView):
 
     def __len__(self):
         return len(self._mapping) if not self._prefix else len(self._mapping.keys(self._prefix))
+
+
+class _KVItems(_PrefixView, _abc.ItemsView):
+    __slots__ = ("_prefix",)
 
     def __iter__(self):
         return self._mapping._iter_items(self._prefix)
@@ -725,15 +731,8 @@ class _KVItems(_abc.ItemsView):
         return v is not _MISSING and v == value
 
 
-class _KVValues(_abc.ValuesView):
+class _KVValues(_PrefixView, _abc.ValuesView):
     __slots__ = ("_prefix",)
-
-    def __init__(self, kv, prefix):
-        super().__init__(kv)
-        self._prefix = prefix
-
-    def __len__(self):
-        return len(self._mapping) if not self._prefix else len(self._mapping.keys(self._prefix))
 
     def __iter__(self):
         for _, v in self._mapping._iter_items(self._prefix):

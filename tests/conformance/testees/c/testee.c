@@ -416,42 +416,65 @@ static int slot_get(json_t *args, int type, slot **out)
 
 /* ---- KV ops ------------------------------------------------------------------------------- */
 
+/* kv.open / blob.open arguments: the handle name, the path and the options both engines share
+ * (create, read_only, sync, lock_timeout_ms); max_file_size is the KV's alone (kv != 0). The
+ * caller fills *a with its engine's defaults first. */
+typedef struct open_args {
+    const char *name, *path;
+    int create, read_only, sync;
+    unsigned lock_timeout_ms;
+    uint64_t max_file_size;
+} open_args;
+
+static int get_open_args(json_t *args, int kv, open_args *a)
+{
+    json_t *opts = json_object_get(args, "options"), *v;
+    const char *k;
+    int rc;
+    if ((rc = get_string(args, "handle", &a->name)) != 0 || (rc = get_string(args, "path", &a->path)) != 0)
+        return rc;
+    if (!opts || json_is_null(opts))
+        return 0;
+    if (!json_is_object(opts))
+        return terr(CAIRN_ETYPE, "options: expected an object");
+    json_object_foreach(opts, k, v) {
+        json_int_t n = 0;
+        if (!strcmp(k, "create"))
+            rc = get_bool(v, k, &a->create);
+        else if (!strcmp(k, "read_only"))
+            rc = get_bool(v, k, &a->read_only);
+        else if (!strcmp(k, "sync"))
+            rc = get_sync(v, &a->sync);
+        else if (kv && !strcmp(k, "max_file_size")) {
+            rc = get_int(v, k, 0, INT64_MAX, &n);
+            a->max_file_size = (uint64_t)n;
+        } else if (!strcmp(k, "lock_timeout_ms")) {
+            rc = get_int(v, k, 0, UINT32_MAX, &n);
+            a->lock_timeout_ms = (unsigned)n;
+        } else
+            rc = terr(CAIRN_EINVAL, "options: unknown option '%s'", k);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int kv_open(json_t *args, json_t **out)
 {
     cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
-    json_t *opts = json_object_get(args, "options"), *v;
-    const char *name = NULL, *path = NULL, *k;
+    open_args a = {NULL, NULL, 0, 0, 0, 0, 0};
     slot *s;
     int rc, fresh;
     (void)out;
-    if ((rc = get_string(args, "handle", &name)) != 0 || (rc = get_string(args, "path", &path)) != 0)
+    a.create = o.create, a.read_only = o.read_only, a.sync = o.sync;
+    a.lock_timeout_ms = o.lock_timeout_ms, a.max_file_size = o.max_file_size;
+    if ((rc = get_open_args(args, 1, &a)) != 0)
         return rc;
-    if (opts && !json_is_null(opts)) {
-        if (!json_is_object(opts))
-            return terr(CAIRN_ETYPE, "options: expected an object");
-        json_object_foreach(opts, k, v) {
-            json_int_t n = 0;
-            if (!strcmp(k, "create"))
-                rc = get_bool(v, k, &o.create);
-            else if (!strcmp(k, "read_only"))
-                rc = get_bool(v, k, &o.read_only);
-            else if (!strcmp(k, "sync"))
-                rc = get_sync(v, &o.sync);
-            else if (!strcmp(k, "max_file_size")) {
-                rc = get_int(v, k, 0, INT64_MAX, &n);
-                o.max_file_size = (uint64_t)n;
-            } else if (!strcmp(k, "lock_timeout_ms")) {
-                rc = get_int(v, k, 0, UINT32_MAX, &n);
-                o.lock_timeout_ms = (unsigned)n;
-            } else
-                rc = terr(CAIRN_EINVAL, "options: unknown option '%s'", k);
-            if (rc)
-                return rc;
-        }
-    }
-    if ((rc = slot_for_open(name, SLOT_KV, &s, &fresh)) != 0)
+    o.create = a.create, o.read_only = a.read_only, o.sync = a.sync;
+    o.lock_timeout_ms = a.lock_timeout_ms, o.max_file_size = a.max_file_size;
+    if ((rc = slot_for_open(a.name, SLOT_KV, &s, &fresh)) != 0)
         return rc;
-    if ((rc = cairn_kv_open(&s->kv, path, &o)) != 0) {
+    if ((rc = cairn_kv_open(&s->kv, a.path, &o)) != 0) {
         if (fresh)
             slot_drop(s);
         return rc;
@@ -725,36 +748,17 @@ static void on_event(void *ctx, int ev, uint32_t key, uint64_t old_size, uint64_
 static int blob_open(json_t *args, json_t **out)
 {
     cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
-    json_t *opts = json_object_get(args, "options"), *v;
-    const char *name = NULL, *path = NULL, *k;
+    open_args a = {NULL, NULL, 0, 0, 0, 0, 0};
     slot *s;
     int rc, fresh;
     (void)out;
-    if ((rc = get_string(args, "handle", &name)) != 0 || (rc = get_string(args, "path", &path)) != 0)
+    a.create = o.create, a.read_only = o.read_only, a.sync = o.sync, a.lock_timeout_ms = o.lock_timeout_ms;
+    if ((rc = get_open_args(args, 0, &a)) != 0)
         return rc;
-    if (opts && !json_is_null(opts)) {
-        if (!json_is_object(opts))
-            return terr(CAIRN_ETYPE, "options: expected an object");
-        json_object_foreach(opts, k, v) {
-            json_int_t n = 0;
-            if (!strcmp(k, "create"))
-                rc = get_bool(v, k, &o.create);
-            else if (!strcmp(k, "read_only"))
-                rc = get_bool(v, k, &o.read_only);
-            else if (!strcmp(k, "sync"))
-                rc = get_sync(v, &o.sync);
-            else if (!strcmp(k, "lock_timeout_ms")) {
-                rc = get_int(v, k, 0, UINT32_MAX, &n);
-                o.lock_timeout_ms = (unsigned)n;
-            } else
-                rc = terr(CAIRN_EINVAL, "options: unknown option '%s'", k);
-            if (rc)
-                return rc;
-        }
-    }
-    if ((rc = slot_for_open(name, SLOT_BLOB, &s, &fresh)) != 0)
+    o.create = a.create, o.read_only = a.read_only, o.sync = a.sync, o.lock_timeout_ms = a.lock_timeout_ms;
+    if ((rc = slot_for_open(a.name, SLOT_BLOB, &s, &fresh)) != 0)
         return rc;
-    if ((rc = cairn_blob_open(&s->blob, path, &o)) != 0) {
+    if ((rc = cairn_blob_open(&s->blob, a.path, &o)) != 0) {
         if (fresh)
             slot_drop(s);
         return rc;
