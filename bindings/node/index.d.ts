@@ -207,6 +207,7 @@ export const errors: {
   Range: ErrorClass;
   Unsupported: ErrorClass;
   Internal: ErrorClass;
+  Forked: ErrorClass;
   [name: string]: ErrorClass | TypeErrorClass;
 };
 

@@ -12,6 +12,7 @@
 
 struct cairn_lock {
     int fd;
+    uint32_t gen; /* fork generation of the owner */
 };
 
 int cairn_lock__acquire(cairn_lock **out, const char *path, unsigned timeout_ms) {
@@ -46,13 +47,14 @@ int cairn_lock__acquire(cairn_lock **out, const char *path, unsigned timeout_ms)
         return cairn_err__set(CAIRN_ENOMEM, "out of memory");
     }
     l->fd = fd;
+    l->gen = cairn_fork__gen();
     *out = l;
     return 0;
 }
 
 void cairn_lock__release(cairn_lock *l) {
     if (!l) return;
-    flock(l->fd, LOCK_UN);
+    if (!cairn_fork__foreign(l->gen)) flock(l->fd, LOCK_UN); /* a child must not unlock the parent */
     close(l->fd);
     free(l);
 }

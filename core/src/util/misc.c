@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -62,4 +63,24 @@ char *cairn_path__dir(const char *path) {
     memcpy(d, path, n);
     d[n] = '\0';
     return d;
+}
+
+/* ---- fork safety ---- */
+
+uint32_t cairn_fork__generation;
+static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_child(void) { __atomic_add_fetch(&cairn_fork__generation, 1, __ATOMIC_RELAXED); }
+static void fork_register(void) { pthread_atfork(NULL, NULL, fork_child); }
+
+uint32_t cairn_fork__gen(void) {
+    pthread_once(&g_fork_once, fork_register);
+    return __atomic_load_n(&cairn_fork__generation, __ATOMIC_RELAXED);
+}
+
+int cairn_fork__err(const char *fn) {
+    return cairn_err__set(CAIRN_EFORKED,
+                          "%s: this handle was opened by another process (it was inherited through fork()); "
+                          "open a new handle in this process",
+                          fn);
 }

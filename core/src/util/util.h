@@ -196,6 +196,22 @@ void cairn_io__crash_at_sync(uint64_t nth, int mode, uint64_t seed);
 /* 1 once a simulated crash happened (until cairn_io__crash_track(0)). */
 int cairn_io__crashed(void);
 
+/* ---- fork safety -----------------------------------------------------------------------
+ * A handle belongs to the process that opened it. Every open records cairn_fork__gen(); a
+ * pthread_atfork child handler bumps the generation, so a handle used in a child after fork()
+ * sees a different number (an integer compare, no getpid() syscall on the hot path). In the
+ * child, every call on such a handle is CAIRN_EFORKED, and closing it frees memory only: it
+ * writes nothing and keeps the parent's lock (flock locks are shared across fork). */
+extern uint32_t cairn_fork__generation;
+/* The current generation (registers the atfork handler on first use). */
+uint32_t cairn_fork__gen(void);
+/* 1 if a handle opened at generation `gen` is being used in another process. */
+static inline int cairn_fork__foreign(uint32_t gen) {
+    return __atomic_load_n(&cairn_fork__generation, __ATOMIC_RELAXED) != gen;
+}
+/* Sets and returns CAIRN_EFORKED naming `fn`. */
+int cairn_fork__err(const char *fn);
+
 /* ---- lock ------------------------------------------------------------------------------- */
 
 typedef struct cairn_lock cairn_lock;
@@ -203,6 +219,8 @@ typedef struct cairn_lock cairn_lock;
  * this process or another, gets CAIRN_ELOCKED at once (timeout_ms 0) or CAIRN_EBUSY after
  * waiting timeout_ms. Released by cairn_lock__release or when the process dies. */
 int cairn_lock__acquire(cairn_lock **out, const char *path, unsigned timeout_ms);
+/* Releases the lock and closes its file. In a child process after fork() it only closes the
+ * child's descriptor: the lock (shared with the parent through fork) stays the parent's. */
 void cairn_lock__release(cairn_lock *l);
 
 #endif /* CAIRN_UTIL_H */

@@ -54,6 +54,8 @@ public enum CairnErrorCode
     Unsupported = -22,
     /// <summary>internal error</summary>
     Internal = -23,
+    /// <summary>handle belongs to the process that opened it (used after fork); open a new one in this process</summary>
+    Forked = -24,
 }
 
 /// <summary>Names of error codes as every binding spells them.</summary>
