@@ -1,11 +1,19 @@
 /* quickstart.c - Cairn from C: the log KV and the blob store in a few lines each.
  *
- *   quickstart DIR      (DIR is created; the KV lives in DIR/kv, the blob store in DIR/blobs.db)
+ *   quickstart DIR      (DIR is created if missing, its parent must exist; the KV lives in DIR/kv,
+ *                        the blob store in DIR/blobs.db)
+ *
+ * Build against an installed Cairn:
+ *   cc quickstart.c -o quickstart $(pkg-config --cflags --libs cairn) \
+ *      -Wl,-rpath,$(pkg-config --variable=libdir cairn)
  */
+#define _POSIX_C_SOURCE 200809L /* mkdir */
 #include <cairn.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CHECK(call)                                                                              \
     do {                                                                                         \
@@ -103,6 +111,11 @@ int main(int argc, char **argv) {
         return 2;
     }
     printf("cairn %s\n", cairn_version());
+    /* cairn_kv_open creates the store's own directory, not its parents: make DIR here. */
+    if (mkdir(argv[1], 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "mkdir %s: %s\n", argv[1], strerror(errno));
+        return 1;
+    }
     snprintf(kvdir, sizeof kvdir, "%s/kv", argv[1]);
     snprintf(blobpath, sizeof blobpath, "%s/blobs.db", argv[1]);
     if (kv_demo(kvdir) != 0) return 1;
