@@ -330,11 +330,20 @@ def bind_vars(v, saved):
 
 def prepare_args(op, args, d, saved):
     args = bind_vars(substitute(args, d), saved)
+    canon_keys(op, args)
+    return args
+
+
+def canon_keys(op, args):
+    """Keys travel as $bytes; proc.fork's child steps are prepared the same way."""
     if op.startswith("kv."):
         for k in ("key", "prefix"):
             if isinstance(args.get(k), dict) and "$repeat" in args[k]:
                 args[k] = canon(args[k])
-    return args
+    elif op == "proc.fork" and isinstance(args.get("steps"), list):
+        for st in args["steps"]:
+            if isinstance(st, dict) and isinstance(st.get("op"), str) and isinstance(st.get("args"), dict):
+                canon_keys(st["op"], st["args"])
 
 
 # ---- testees ---------------------------------------------------------------------------------

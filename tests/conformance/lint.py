@@ -202,6 +202,58 @@ def check_expect(expect, where, problems, native_names, saved):
     check_typed(expect, where, problems, native_names, True, saved)
 
 
+def check_args(op, args, at, ops, problems):
+    """An op's arguments against x-ops (required and optional names, paths under $DIR)."""
+    spec = ops[op]
+    for r in spec["required"]:
+        if r not in args:
+            problems.append("%s: missing argument %r" % (at, r))
+    for a in args:
+        if a not in spec["required"] and a not in spec["optional"]:
+            problems.append("%s: unknown argument %r" % (at, a))
+    for pa in ("path", "from", "to"):
+        p = args.get(pa)
+        if isinstance(p, str) and (not p.startswith("$DIR") or ".." in p.split("/")):
+            problems.append("%s: %s must live under $DIR (%r)" % (at, pa, p[:60]))
+
+
+def check_fork(args, expect, at, schema, problems):
+    """proc.fork: args.steps are run by the forked child (kv.* and blob.* ops only, no expect or save
+    of their own); the result is one outcome per child step, so a list expect has that length."""
+    spec = schema.get("x-fork-steps", {})
+    fields = set(spec.get("fields", ["op", "args", "note"]))
+    pattern = spec.get("op-pattern", r"^(kv|blob)\.[a-z_]+$")
+    steps = args.get("steps")
+    if not isinstance(steps, list) or not steps:
+        problems.append("%s: steps must be a non-empty list" % at)
+        return
+    for j, st in enumerate(steps):
+        where = "%s child step %d" % (at, j)
+        if not isinstance(st, dict):
+            problems.append("%s: must be an object" % where)
+            continue
+        extra = set(st) - fields
+        if extra:
+            problems.append("%s: unknown field(s) %s (the parent's expect holds the outcomes)" % (where, sorted(extra)))
+        op = st.get("op")
+        where += " (%s)" % op
+        if not isinstance(op, str) or not re.match(pattern, op) or op not in schema["x-ops"]:
+            problems.append("%s: not an op a child can run (kv.* or blob.* of x-ops)" % where)
+            continue
+        a = st.get("args", {})
+        if not isinstance(a, dict):
+            problems.append("%s: args must be an object" % where)
+            continue
+        check_args(op, a, where, schema["x-ops"], problems)
+    if isinstance(expect, list) and len(expect) != len(steps):
+        problems.append("%s: expect lists %d outcomes for %d child steps" % (at, len(expect), len(steps)))
+    if isinstance(expect, list):
+        for j, e in enumerate(expect):
+            if isinstance(e, dict) and set(e) == {"error"} and (
+                    not isinstance(e["error"], str) or not re.match(r"^CAIRN_[A-Z]+$", e["error"])):
+                problems.append("%s expect[%d]: error must be a CAIRN_NAME" % (at, j))
+
+
 def check_steps(steps, where, schema, problems, saved):
     ops = schema["x-ops"]
     native_names = schema["x-native"]
@@ -212,17 +264,9 @@ def check_steps(steps, where, schema, problems, saved):
             problems.append("%s: unknown op" % at)
             continue
         args = step.get("args", {})
-        spec = ops[op]
-        for r in spec["required"]:
-            if r not in args:
-                problems.append("%s: missing argument %r" % (at, r))
-        for a in args:
-            if a not in spec["required"] and a not in spec["optional"]:
-                problems.append("%s: unknown argument %r" % (at, a))
-        for pa in ("path", "from", "to"):
-            p = args.get(pa)
-            if isinstance(p, str) and (not p.startswith("$DIR") or ".." in p.split("/")):
-                problems.append("%s: %s must live under $DIR (%r)" % (at, pa, p[:60]))
+        check_args(op, args, at, ops, problems)
+        if op == "proc.fork":
+            check_fork(args, step.get("expect"), at, schema, problems)
         check_typed(args, at + " args", problems, native_names, False, saved)
         if (op.startswith("fs.") or op == "sleep") and isinstance(step.get("expect"), dict) \
                 and set(step["expect"]) == {"error"} and not step["expect"]["error"].startswith("CAIRN_"):

@@ -58,6 +58,8 @@ def fake_testee():
             out = {"ok": [{"$bytes": "61"}, "b"]}
         elif op == "kv.delete":
             out = {"error": "CAIRN_NOTFOUND", "message": "nope"}
+        elif op == "proc.fork":  # echo the child steps' arguments, as the testee received them
+            out = {"ok": [st["args"] for st in args["steps"]]}
         else:
             out = {"error": "CAIRN_UNSUPPORTED", "message": op}
         print(json.dumps(out), flush=True)
@@ -225,6 +227,37 @@ class Harness(unittest.TestCase):
         for needle in ("its folder", "duplicate id", "missing argument 'handle'" if False else "unknown argument 'bogus'",
                        "not saved", "must live under $DIR", "$bytes must be lowercase hex", "$native must be one of"):
             self.assertIn(needle, out)
+
+    def test_lint_fork_rules(self):
+        child = [kv("put", key="a", value="v"), step("fs.size", path="$DIR/x"), {"op": "kv.get", "args": {"handle": "db"}},
+                 {"op": "kv.count", "args": {"handle": "db"}, "expect": 1}, step("proc.fork", steps=[kv("count")])]
+        self.cases("kv", [self.case("kv.t.fork", [OPEN, step("proc.fork", [{"error": "nope"}], steps=child)]),
+                          self.case("kv.t.fork_ok", [OPEN, step("proc.fork", [{"error": "CAIRN_FORKED"}, 0],
+                                                                steps=[kv("put", key="a", value="v"), kv("count")])])])
+        p = subprocess.run([sys.executable, LINT, os.path.join(self.root, "cases", "kv", "t.json")],
+                           capture_output=True, text=True, timeout=60)
+        out = p.stdout
+        self.assertEqual(p.returncode, 1)
+        for needle in ("child step 1 (fs.size): not an op a child can run", "child step 2 (kv.get): missing argument 'key'",
+                       "child step 3: unknown field(s) ['expect']", "child step 4 (proc.fork): not an op",
+                       "expect lists 1 outcomes for 5 child steps", "expect[0]: error must be a CAIRN_NAME"):
+            self.assertIn(needle, out)
+        self.assertNotIn("kv.t.fork_ok", out)
+        self.assertIn("2 cases, 6 problems", out)
+
+    def test_fork_op_goes_to_the_testee_with_dir_and_vars_resolved(self):
+        self.cases("kv", [self.case("kv.t.fork", [
+            OPEN, kv("count", save="n"),
+            step("proc.fork", {"$len": 2}, steps=[step("kv.open", handle="x", path="$DIR/y"),
+                                                   kv("put", key={"$repeat": {"hex": "61", "count": 2}}, value={"$var": "n"})])])])
+        rc, lines, out = self.run_driver("-vv")
+        self.assertEqual(lines[-1], "1 passed, 0 failed", out)
+        echo = [x for x in lines if "proc.fork ->" in x]
+        self.assertEqual(len(echo), 1, out)
+        self.assertNotIn("$DIR", echo[0])
+        self.assertIn('/y"', echo[0])
+        self.assertIn('"key": {"$bytes": "6161"}', echo[0])  # a $repeat key travels as $bytes
+        self.assertIn('"value": 0', echo[0])  # the saved count
 
     def test_matrix_grid(self):
         self.cases("xlang", [{"id": "xlang.t.rw", "description": "written by one, read by the other",

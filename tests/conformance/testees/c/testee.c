@@ -19,6 +19,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 /* ---- replies ------------------------------------------------------------------------------ */
 
 /* A handler returns 0 with *out set (NULL means JSON null), or a negative cairn code. The message
@@ -1001,6 +1005,136 @@ static int op_sleep(json_t *args, json_t **out)
     return 0;
 }
 
+/* ---- proc.fork (PROTOCOL.md "Ops: processes") ------------------------------------------- */
+
+static json_t *run_op(const char *op, json_t *args);
+
+/* write(2) all of it, through EINTR. */
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The child: run every step on the inherited slots, one JSON line per outcome into `fd`, close
+ * every handle (the engine's close of an inherited handle only frees memory), then _exit. */
+static void fork_child(json_t *steps, int fd)
+{
+    size_t i;
+    json_t *st;
+    int status = 0;
+    json_array_foreach(steps, i, st) {
+        json_t *resp = run_op(json_string_value(json_object_get(st, "op")), json_object_get(st, "args"));
+        char *text = resp ? json_dumps(resp, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        json_decref(resp);
+        if (!text || write_all(fd, text, strlen(text)) || write_all(fd, "\n", 1)) {
+            free(text);
+            status = 3;
+            break;
+        }
+        free(text);
+    }
+    slots_reset();
+    close(fd);
+    _exit(status);
+}
+
+static int op_proc_fork(json_t *args, json_t **out)
+{
+    json_t *steps = json_object_get(args, "steps"), *st, *list;
+    char *data = NULL, *line, *nl;
+    size_t i, n = 0, cap = 0;
+    int fds[2], status = 0, rc = 0;
+    pid_t pid;
+
+    if (!json_is_array(steps) || json_array_size(steps) == 0)
+        return terr(CAIRN_EINVAL, "proc.fork: steps must be a non-empty list");
+    json_array_foreach(steps, i, st) {
+        const char *op = json_string_value(json_object_get(st, "op"));
+        if (!json_is_object(st) || !op || (strncmp(op, "kv.", 3) && strncmp(op, "blob.", 5)))
+            return terr(CAIRN_EINVAL, "proc.fork: step %zu must be {op: kv.* or blob.*, args}", i);
+    }
+    if (pipe(fds) != 0)
+        return terr(CAIRN_EIO, "proc.fork: pipe: %s", strerror(errno));
+    fflush(stdout); /* nothing buffered may be written twice */
+    pid = fork();
+    if (pid < 0) {
+        rc = terr(CAIRN_EIO, "proc.fork: fork: %s", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return rc;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        fork_child(steps, fds[1]); /* does not return */
+    }
+    close(fds[1]);
+    for (;;) { /* read every outcome until the child closes its end */
+        ssize_t r;
+        if (cap - n < 4096) {
+            char *grown = realloc(data, cap + 65536);
+            if (!grown) {
+                rc = terr(CAIRN_ENOMEM, "out of memory");
+                break;
+            }
+            data = grown;
+            cap += 65536;
+        }
+        r = read(fds[0], data + n, cap - n - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (rc) {
+        free(data);
+        return rc;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        free(data);
+        if (WIFSIGNALED(status))
+            return terr(CAIRN_EINTERNAL, "proc.fork: the child died of signal %d", WTERMSIG(status));
+        return terr(CAIRN_EINTERNAL, "proc.fork: the child exited with status %d", WEXITSTATUS(status));
+    }
+    data[n] = 0;
+    list = json_array();
+    for (line = data; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        json_t *resp = json_loadb(line, (size_t)(nl - line), JSON_ALLOW_NUL, NULL), *err;
+        if (!resp || !json_is_object(resp)) {
+            json_decref(resp);
+            rc = terr(CAIRN_EINTERNAL, "proc.fork: the child sent a line that is not a JSON object");
+            break;
+        }
+        if ((err = json_object_get(resp, "error")) != NULL)
+            json_array_append_new(list, json_pack("{s:O}", "error", err));
+        else
+            json_array_append(list, json_object_get(resp, "ok"));
+        json_decref(resp);
+    }
+    free(data);
+    if (!rc && json_array_size(list) != json_array_size(steps))
+        rc = terr(CAIRN_EINTERNAL, "proc.fork: %zu outcomes for %zu steps", json_array_size(list),
+                  json_array_size(steps));
+    if (rc) {
+        json_decref(list);
+        return rc;
+    }
+    *out = list;
+    return 0;
+}
+
 typedef int (*op_fn)(json_t *args, json_t **out);
 
 static const struct {
@@ -1043,6 +1177,7 @@ static const struct {
     {"blob.stats", blob_stats},
     {"blob.subscribe", blob_subscribe},
     {"blob.events", blob_events},
+    {"proc.fork", op_proc_fork},
 };
 
 /* Any `$native` anywhere in the arguments is a host value of the wrong type: a binding's type
@@ -1070,24 +1205,16 @@ static int has_native(json_t *v)
     return 0;
 }
 
-static json_t *handle_line(const char *line, size_t len)
+/* Run one op: {"ok": result} or {"error": NAME, "message": text}. `args` may be NULL (no args). */
+static json_t *run_op(const char *op, json_t *args)
 {
-    json_error_t e;
-    json_t *req = json_loadb(line, len, JSON_ALLOW_NUL, &e), *args, *result = NULL, *resp;
-    const char *op;
+    json_t *result = NULL, *resp;
     size_t i;
     int rc = CAIRN_EUNSUPPORTED, found = 0;
 
     g_own_msg = 0;
     g_msg[0] = 0;
     cairn_errclear();
-    if (!req || !json_is_object(req) || !json_is_string(json_object_get(req, "op"))) {
-        rc = terr(CAIRN_EINVAL, "bad request: %s", req ? "not an object with a string op" : e.text);
-        json_decref(req);
-        return json_pack("{s:s,s:s}", "error", cairn_errname(rc), "message", g_msg);
-    }
-    op = json_string_value(json_object_get(req, "op"));
-    args = json_object_get(req, "args");
     if (!args || json_is_null(args))
         args = json_object();
     else
@@ -1097,7 +1224,8 @@ static json_t *handle_line(const char *line, size_t len)
             found = 1;
             if (!json_is_object(args))
                 rc = terr(CAIRN_EINVAL, "args must be an object");
-            else if (strcmp(op, "kv.close") && strcmp(op, "blob.close") && has_native(args))
+            else if (strcmp(op, "kv.close") && strcmp(op, "blob.close") && strcmp(op, "proc.fork") &&
+                     has_native(args)) /* a child step of proc.fork is checked when it runs */
                 rc = terr(CAIRN_ETYPE, "%s: an argument has the wrong host type", op);
             else
                 rc = g_ops[i].fn(args, &result);
@@ -1114,6 +1242,22 @@ static json_t *handle_line(const char *line, size_t len)
         resp = json_pack("{s:s,s:s}", "error", cairn_errname(rc), "message", g_own_msg ? g_msg : cairn_errmsg());
     }
     json_decref(args);
+    return resp;
+}
+
+static json_t *handle_line(const char *line, size_t len)
+{
+    json_error_t e;
+    json_t *req = json_loadb(line, len, JSON_ALLOW_NUL, &e), *resp;
+    int rc;
+
+    if (!req || !json_is_object(req) || !json_is_string(json_object_get(req, "op"))) {
+        g_own_msg = 0;
+        rc = terr(CAIRN_EINVAL, "bad request: %s", req ? "not an object with a string op" : e.text);
+        json_decref(req);
+        return json_pack("{s:s,s:s}", "error", cairn_errname(rc), "message", g_msg);
+    }
+    resp = run_op(json_string_value(json_object_get(req, "op")), json_object_get(req, "args"));
     json_decref(req);
     return resp;
 }

@@ -329,6 +329,12 @@ class Testee {
     return null;
   }
 
+  // Node.js has no fork(): a process cannot be copied with its open handles (child_process,
+  // cluster and worker_threads start fresh and open their own). The fork cases are in xfail/node.txt.
+  'proc.fork'() {
+    throw new Fail('CAIRN_UNSUPPORTED', 'proc.fork: Node.js cannot fork a running process with its handles');
+  }
+
   handle(line) {
     let req;
     try {

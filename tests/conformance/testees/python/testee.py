@@ -12,6 +12,7 @@ meaning is "a host value of the wrong type".
 """
 
 import json
+import os
 import sys
 import time
 import traceback
@@ -387,6 +388,54 @@ class Testee:
             raise Fail("CAIRN_INVALID", "sleep: ms must be a number >= 0")
         time.sleep(ms / 1000.0)
 
+    # -- processes -------------------------------------------------------------------------------
+    def op_proc_fork(self, a):
+        """Fork; the child runs the steps on the inherited handles and reports each outcome over a
+        pipe, closes every handle (close() must not raise there), and leaves with os._exit."""
+        steps = a.get("steps")
+        if not isinstance(steps, list) or not steps or not all(
+                isinstance(s, dict) and isinstance(s.get("op"), str) and s["op"].startswith(("kv.", "blob."))
+                for s in steps):
+            raise Fail("CAIRN_INVALID", "proc.fork: steps must be a non-empty list of {op: kv.*|blob.*, args}")
+        r, w = os.pipe()
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns, never writes to stdout
+            status = 0
+            try:
+                os.close(r)
+                with os.fdopen(w, "w", encoding="utf-8") as out:
+                    for st in steps:
+                        resp = self.run(st["op"], st.get("args", {}))
+                        out.write(json.dumps(resp, ensure_ascii=True, separators=(",", ":")) + "\n")
+                    for name, (_, h) in list(self.handles.items()):
+                        try:
+                            h.close()
+                        except BaseException as e:  # noqa: BLE001  a binding bug: make it visible
+                            sys.stderr.write("proc.fork child: close of %r raised %r\n" % (name, e))
+                            status = 4
+                    self.handles.clear()
+            except BaseException as e:  # noqa: BLE001
+                sys.stderr.write("proc.fork child: %r\n" % (e,))
+                status = 3
+            finally:
+                os._exit(status)
+        os.close(w)
+        with os.fdopen(r, "r", encoding="utf-8") as inp:
+            lines = inp.read().splitlines()
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            raise Fail("CAIRN_INTERNAL", "proc.fork: the child died of signal %d" % os.WTERMSIG(status))
+        if os.WEXITSTATUS(status) != 0:
+            raise Fail("CAIRN_INTERNAL", "proc.fork: the child exited with status %d" % os.WEXITSTATUS(status))
+        if len(lines) != len(steps):
+            raise Fail("CAIRN_INTERNAL", "proc.fork: %d outcomes for %d steps" % (len(lines), len(steps)))
+        outcomes = []
+        for line in lines:
+            resp = json.loads(line)
+            outcomes.append({"error": resp["error"]} if "error" in resp else resp["ok"])
+        return outcomes
+
     def handle(self, line):
         try:
             req = json.loads(line)
@@ -394,14 +443,17 @@ class Testee:
             return {"error": "CAIRN_INVALID", "message": "request is not JSON: %s" % e}
         if not isinstance(req, dict) or not isinstance(req.get("op"), str):
             return {"error": "CAIRN_INVALID", "message": "request needs an op"}
-        args = req.get("args", {})
+        return self.run(req["op"], req.get("args", {}))
+
+    def run(self, op, args):
+        """One op: {"ok": result} or {"error": NAME, "message": text}."""
         if args is None:
             args = {}
         if not isinstance(args, dict):
             return {"error": "CAIRN_INVALID", "message": "args must be an object"}
-        fn = getattr(self, "op_" + req["op"].replace(".", "_"), None)
+        fn = getattr(self, "op_" + op.replace(".", "_"), None)
         if fn is None:
-            return {"error": "CAIRN_UNSUPPORTED", "message": "unknown op %r" % req["op"]}
+            return {"error": "CAIRN_UNSUPPORTED", "message": "unknown op %r" % op}
         try:
             return {"ok": fn(args)}
         except Fail as e:
