@@ -521,8 +521,8 @@ static PyObject *cairn_py_kv_put_many(cairn_kv *kv, PyObject *keys, PyObject *va
         }
     }
     it = PyMem_Malloc(sizeof *it * (size_t)(n ? n : 1));
-    views = PyMem_Malloc(sizeof *views * (size_t)(2 * n ? 2 * n : 1));
-    has = PyMem_Calloc((size_t)(2 * n ? 2 * n : 1), 1);
+    views = PyMem_Malloc(sizeof *views * (size_t)(n > 0 ? 2 * n : 1));
+    has = PyMem_Calloc((size_t)(n > 0 ? 2 * n : 1), 1);
     if (it == NULL || views == NULL || has == NULL) { PyErr_NoMemory(); goto done; }
     for (i = 0; i < n; i++) {
         int r = cairn_py_bytes_in(PyList_GET_ITEM(lk, i), "key", &it[i].k, &it[i].kl, &views[2 * i]);
