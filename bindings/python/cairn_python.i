@@ -14,7 +14,8 @@
  *    that touch Python objects are %nothread.
  *  - handles: *_close makes the Python handle object point to NULL after waiting for the calls
  *    other threads have inside the core; a later call with it raises CAIRN_CLOSED, a second close
- *    is a no-op.
+ *    is a no-op. In a child after fork() the calls other threads had in flight are forgotten
+ *    (those threads do not exist there), so closing an inherited handle never waits for them.
  *  - Python-only extras (not in the C API): cairn_py_set_errors, cairn_py_kv_put_many,
  *    cairn_py_kv_get_many.
  */
@@ -22,6 +23,7 @@
 %{
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
 #include <time.h>
 
 static PyObject *cairn_py_errors = NULL; /* dict: int code -> exception class */
@@ -145,6 +147,18 @@ static void cairn_py_leave(void *p) {
         }
 }
 
+/* In a child after fork() only the forking thread exists: the calls other threads had in flight
+ * will never leave, so a close there (every call on an inherited handle is CAIRN_FORKED, and its
+ * close only frees memory) must not wait for them. Registered once at import (pthread_atfork). */
+static void cairn_py_after_fork_child(void) {
+    unsigned long tid = PyThread_get_thread_ident();
+    size_t i = 0;
+    while (i < cairn_py_nbusy) {
+        if (cairn_py_busy[i].tid != tid) cairn_py_busy[i] = cairn_py_busy[--cairn_py_nbusy];
+        else i++;
+    }
+}
+
 /* Calls on `p` in flight: on this thread (*mine) and on the others (returned). */
 static long cairn_py_inflight(void *p, long *mine) {
     unsigned long tid = PyThread_get_thread_ident();
@@ -219,6 +233,10 @@ static PyObject *cairn_py_dict_u64(PyObject *d, const char *k, unsigned long lon
     Py_DECREF(o);
     return rc < 0 ? NULL : d;
 }
+%}
+
+%init %{
+    pthread_atfork(NULL, NULL, cairn_py_after_fork_child);
 %}
 
 /* ---- handles ------------------------------------------------------------------------- */

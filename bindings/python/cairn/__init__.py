@@ -298,6 +298,22 @@ class _Handle:
         return "<cairn.%s %r%s>" % (type(self).__name__, self._path, " closed" if self._h is None else "")
 
 
+# After os.fork() (multiprocessing's 'fork' start method too) the child has only the forking
+# thread: a merge lock another thread held at fork() would never be released there. Give every
+# live KV a fresh lock in the child, so that update() reaches the core and raises ForkedError
+# (every call on an inherited handle does) instead of waiting forever.
+_KV_LIVE = _weakref.WeakValueDictionary()  # id -> KV (a mapping is unhashable: no WeakSet)
+
+
+def _after_fork_in_child():
+    for kv in list(_KV_LIVE.values()):
+        kv._lock = _threading.Lock()
+
+
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class KV(_Handle, _abc.MutableMapping):
     """A Bitcask-style log key-value store in directory `path`, as a MutableMapping.
 
@@ -343,6 +359,7 @@ class KV(_Handle, _abc.MutableMapping):
                 raise _err("INVALID", "unknown KV option %r" % name)
         self._read_only = bool(o.read_only)
         self._h = _c.cairn_kv_open(self._path, o)
+        _KV_LIVE[id(self)] = self
 
     # -- lifetime (shared with BlobStore: _Handle) ---------------------------------------------
     _close_fn = staticmethod(lambda h: _c.cairn_kv_close(h))
