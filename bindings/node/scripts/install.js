@@ -1,7 +1,10 @@
 'use strict';
-// npm install script: builds build/Release/cairn.node with CMake from the Cairn source tree this
-// package lives in (bindings/node of the repository), offline: the Node-API headers come from
-// the npm packages node-addon-api and node-api-headers, never from nodejs.org.
+// npm install script: builds build/Release/cairn.node with CMake, offline: the Node-API headers
+// come from the npm packages node-addon-api and node-api-headers, never from nodejs.org.
+//
+// The C core it compiles in: the Cairn repository this package lives in (bindings/node of a
+// checkout), else the copy a packed tarball carries in deps/cairn (scripts/prepack.js).
+// CMake configures scripts/standalone/CMakeLists.txt (the core and the addon, nothing else).
 //
 // CAIRN_NODE_SKIP_BUILD=1 skips the build (e.g. when CAIRN_NODE_ADDON points at a built addon).
 // CMAKE overrides the cmake executable.
@@ -32,19 +35,32 @@ function have(cmd) {
 }
 
 if (process.env.CAIRN_NODE_SKIP_BUILD) process.exit(0);
-if (!fs.existsSync(path.join(root, 'core', 'include', 'cairn.h'))) {
-  fail(`the Cairn C sources are not at ${root} (this package builds from a Cairn source checkout)`);
+const vendored = path.join(pkg, 'deps', 'cairn');
+let sources = null;
+for (const cand of [root, vendored]) {
+  if (fs.existsSync(path.join(cand, 'core', 'include', 'cairn.h'))) { sources = cand; break; }
 }
+if (!sources) {
+  fail(`the Cairn C sources are neither at ${root} (a checkout) nor at ${vendored} (a packed tarball)`);
+}
+const version = JSON.parse(fs.readFileSync(path.join(pkg, 'package.json'), 'utf8')).version;
+console.log(`cairn: building the addon from the C core in ${sources}`);
 const cmake = process.env.CMAKE || 'cmake';
 if (!have(cmake)) fail('cmake is needed to build the addon (apt-get install cmake g++)');
 
-const args = ['-S', root, '-B', build];
+const srcDir = path.join(pkg, 'scripts', 'standalone');
+// A build directory configured from another source directory (an older layout) cannot be reused.
+const cache = path.join(build, 'CMakeCache.txt');
+if (fs.existsSync(cache)) {
+  const home = /^CMAKE_HOME_DIRECTORY:INTERNAL=(.*)$/m.exec(fs.readFileSync(cache, 'utf8'));
+  if (!home || path.resolve(home[1]) !== srcDir) fs.rmSync(build, { recursive: true, force: true });
+}
+const args = ['-S', srcDir, '-B', build];
 // The generator is fixed by the first configure of the build directory.
 if (!fs.existsSync(path.join(build, 'CMakeCache.txt')) && have('ninja')) args.push('-G', 'Ninja');
 args.push(
   // The project's default build type (RelWithDebInfo): the one the core is kept warning-free in.
-  '-DCAIRN_BUILD_PYTHON=OFF', '-DCAIRN_BUILD_LUA=OFF', '-DCAIRN_BUILD_DOTNET=OFF',
-  '-DCAIRN_BUILD_NODE=ON', '-DCAIRN_BUILD_TESTS=OFF', '-DCAIRN_BUILD_BENCH=OFF',
+  `-DCAIRN_SOURCE_DIR=${sources}`, `-DCAIRN_VERSION=${version}`,
   `-DCAIRN_NODE_EXECUTABLE=${process.execPath}`,
   `-DCAIRN_NODE_OUTPUT_DIR=${out}`);
 run(cmake, args);
