@@ -1,13 +1,22 @@
 /* test_cli.c - the `cairn` command-line tool, run as a program: every kv and blob sub-command,
- * exit codes 0 (ok) / 1 (operation failed or key missing) / 2 (usage), errors on stderr with the
- * error's name. The binary is found next to this test in the build tree (tools/cli/cairn), or
- * named by CAIRN_CLI; a missing binary fails the test. */
+ * the exit codes by class (0 ok, 1 not found, 2 usage, 4 path, 5 I/O, 6 corrupt, 7 locked,
+ * 8 refused), values from stdin and @FILE, kinds and their checks (UTF-8, JSON), binary round
+ * trips, --json outputs (checked by an independent JSON parser below), dump + load of both engines
+ * compared through the core, help for every command, and the shell. The binary is found next to
+ * this test in the build tree (tools/cli/cairn), or named by CAIRN_CLI; a missing binary fails the
+ * test. */
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700 /* posix_openpt and friends, for the terminal test */
+#endif
 #include <check.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "kv_testutil.h"
@@ -71,7 +80,7 @@ START_TEST(cli_kv_commands) {
     ck_assert_int_eq(run(out, sizeof out, "kv", "put", db, "user:2", "bob"), 0);
     ck_assert_int_eq(run(out, sizeof out, "kv", "put", db, "zeta", "z"), 0);
     ck_assert_int_eq(run(out, sizeof out, "kv", "get", db, "user:1", NULL), 0);
-    ck_assert_str_eq(out, "ana\n");
+    ck_assert_str_eq(out, "ana"); /* to a pipe: the exact bytes, no newline added */
     ck_assert_int_eq(run(out, sizeof out, "kv", "list", db, "user:", NULL), 0);
     ck_assert_str_eq(out, "user:1\nuser:2\n");
     ck_assert_int_eq(run(out, sizeof out, "kv", "del", db, "user:1", NULL), 0);
@@ -81,18 +90,18 @@ START_TEST(cli_kv_commands) {
     ck_assert_int_eq(run(out, sizeof out, "kv", "list", db, NULL, NULL), 0);
     ck_assert_str_eq(out, "user:2\nzeta\n");
     ck_assert_int_eq(run(out, sizeof out, "kv", "stats", db, NULL, NULL), 0);
-    ck_assert_ptr_nonnull(strstr(out, "keys 2\n"));
+    ck_assert_ptr_nonnull(strstr(out, "keys          2\n"));
     ck_assert_int_eq(run(out, sizeof out, "kv", "reclaim", db, NULL, NULL), 0);
     ck_assert_ptr_nonnull(strstr(out, "reclaimed"));
     ck_assert_int_eq(run(out, sizeof out, "kv", "check", db, NULL, NULL), 0);
     ck_assert_str_eq(out, "ok\n");
     /* failures: a file where a directory should be, a missing store */
-    ck_assert_int_eq(run(out, sizeof out, "kv", "get", "/proc/self/status", "k", NULL), 1);
+    ck_assert_int_eq(run(out, sizeof out, "kv", "get", "/proc/self/status", "k", NULL), 4);
     ck_assert_ptr_nonnull(strstr(out, "CAIRN_PATH"));
     {
         char *missing = kvt_path(dir, "missing");
-        ck_assert_int_eq(run(out, sizeof out, "kv", "list", missing, NULL, NULL), 1);
-        ck_assert_int_eq(run(out, sizeof out, "kv", "check", missing, NULL, NULL), 1);
+        ck_assert_int_eq(run(out, sizeof out, "kv", "list", missing, NULL, NULL), 4);
+        ck_assert_int_eq(run(out, sizeof out, "kv", "check", missing, NULL, NULL), 4);
         free(missing);
     }
     /* usage */
@@ -120,7 +129,7 @@ START_TEST(cli_blob_commands) {
     ck_assert_str_eq(out, "2\n");
     ck_assert_int_eq(run(out, sizeof out, "blob", "update", db, "1", "hello, a longer value"), 0);
     ck_assert_int_eq(run(out, sizeof out, "blob", "get", db, "1", NULL), 0);
-    ck_assert_str_eq(out, "hello, a longer value\n");
+    ck_assert_str_eq(out, "hello, a longer value");
     ck_assert_int_eq(run(out, sizeof out, "blob", "del", db, "2", NULL), 0);
     ck_assert_int_eq(run(out, sizeof out, "blob", "get", db, "2", NULL), 1);
     ck_assert_ptr_nonnull(strstr(out, "CAIRN_NOTFOUND"));
@@ -129,12 +138,12 @@ START_TEST(cli_blob_commands) {
     ck_assert_int_eq(run(out, sizeof out, "blob", "list", db, NULL, NULL), 0);
     ck_assert_str_eq(out, "1\n");
     ck_assert_int_eq(run(out, sizeof out, "blob", "stats", db, NULL, NULL), 0);
-    ck_assert_ptr_nonnull(strstr(out, "entries 1\n"));
-    ck_assert_ptr_nonnull(strstr(out, "next_key 3\n"));
+    ck_assert_ptr_nonnull(strstr(out, "blobs         1\n"));
+    ck_assert_ptr_nonnull(strstr(out, "next key      3\n"));
     ck_assert_int_eq(run(out, sizeof out, "blob", "compact", db, NULL, NULL), 0);
     ck_assert_ptr_nonnull(strstr(out, "compacted"));
-    ck_assert_int_eq(run(out, sizeof out, "blob", "stats", db, NULL, NULL), 0);
-    ck_assert_ptr_nonnull(strstr(out, "free_bytes 0\n"));
+    ck_assert_int_eq(run(out, sizeof out, "blob", "stats", db, "--json", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\"free_bytes\":0,"));
     ck_assert_int_eq(run(out, sizeof out, "blob", "check", db, NULL, NULL), 0);
     ck_assert_str_eq(out, "ok\n");
     /* bad keys are usage errors; a directory or a missing file is CAIRN_PATH */
@@ -142,16 +151,794 @@ START_TEST(cli_blob_commands) {
     ck_assert_ptr_nonnull(strstr(out, "CAIRN_INVALID"));
     ck_assert_int_eq(run(out, sizeof out, "blob", "get", db, "-1", NULL), 2);
     ck_assert_int_eq(run(out, sizeof out, "blob", "get", db, "4294967296", NULL), 2);
-    ck_assert_int_eq(run(out, sizeof out, "blob", "list", dir, NULL, NULL), 1);
+    ck_assert_int_eq(run(out, sizeof out, "blob", "list", dir, NULL, NULL), 4);
     ck_assert_ptr_nonnull(strstr(out, "CAIRN_PATH"));
     {
         char *missing = kvt_path(dir, "missing.db");
-        ck_assert_int_eq(run(out, sizeof out, "blob", "get", missing, "1", NULL), 1);
+        ck_assert_int_eq(run(out, sizeof out, "blob", "get", missing, "1", NULL), 4);
         ck_assert_ptr_nonnull(strstr(out, "CAIRN_PATH"));
         free(missing);
     }
     ck_assert_int_eq(run(out, sizeof out, "blob", "create", db, NULL, NULL), 2);
     ck_assert_int_eq(run(out, sizeof out, "blob", "frobnicate", db, NULL, NULL), 2);
+    free(db);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+/* ---- a richer runner: argv array, bytes on stdin, stdout and stderr apart ------------------------ */
+
+typedef struct res {
+    int code;
+    char *out, *err; /* NUL-terminated (and may hold NULs: see outlen) */
+    size_t outlen, errlen;
+} res;
+
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    char *b;
+    long n;
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b = (char *)malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    b[n] = 0;
+    fclose(f);
+    if (len) *len = (size_t)n;
+    return b;
+}
+
+static void spit(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static char g_io[PATH_MAX]; /* scratch directory of the runner's files */
+
+static void res_free(res *r) {
+    free(r->out), free(r->err);
+    memset(r, 0, sizeof *r);
+}
+
+/* Run the CLI with args (NULL-terminated); `in` (inlen bytes) on stdin (NULL: empty). */
+static int runv(res *r, const void *in, size_t inlen, const char *const *args) {
+    char pin[PATH_MAX + 16], pout[PATH_MAX + 16], perr[PATH_MAX + 16];
+    const char *argv[64];
+    int status = 0, n = 0;
+    pid_t pid;
+    snprintf(pin, sizeof pin, "%s/in", g_io);
+    snprintf(pout, sizeof pout, "%s/out", g_io);
+    snprintf(perr, sizeof perr, "%s/err", g_io);
+    spit(pin, in ? in : "", in ? inlen : 0);
+    argv[n++] = g_cli;
+    while (args[n - 1] && n < 63) argv[n] = args[n - 1], n++;
+    argv[n] = NULL;
+    fflush(stdout), fflush(stderr);
+    pid = fork();
+    if (pid == 0) {
+        if (!freopen(pin, "rb", stdin) || !freopen(pout, "wb", stdout) || !freopen(perr, "wb", stderr)) _exit(126);
+        execv(g_cli, (char *const *)argv);
+        _exit(127);
+    }
+    waitpid(pid, &status, 0);
+    r->out = slurp(pout, &r->outlen);
+    r->err = slurp(perr, &r->errlen);
+    r->code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    return r->code;
+}
+
+#define CLI(r, ...) (res_free(r), runv(r, NULL, 0, (const char *const[]){__VA_ARGS__, NULL}))
+#define CLI_IN(r, in, inlen, ...) (res_free(r), runv(r, in, inlen, (const char *const[]){__VA_ARGS__, NULL}))
+
+static char *setup_dir(const char *tag) {
+    char *dir;
+    ck_assert_msg(find_cli(), "no cairn binary found (build tools/cli or set CAIRN_CLI)");
+    dir = kvt_tmpdir(tag);
+    snprintf(g_io, sizeof g_io, "%s", dir);
+    return dir;
+}
+
+/* ---- an independent JSON parser, to check that --json and dump lines parse --------------------- */
+
+static const char *jv(const char *p, int depth);
+
+static const char *jws(const char *p) {
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+    return p;
+}
+
+static const char *jstr(const char *p) {
+    if (*p++ != '"') return NULL;
+    while (*p != '"') {
+        if ((unsigned char)*p < 0x20) return NULL;
+        if (*p == '\\') {
+            p++;
+            if (*p == 'u') {
+                int k;
+                for (k = 1; k <= 4; k++)
+                    if (!strchr("0123456789abcdefABCDEF", p[k]) || !p[k]) return NULL;
+                p += 4;
+            } else if (!*p || !strchr("\"\\/bfnrt", *p)) {
+                return NULL;
+            }
+        }
+        p++;
+    }
+    return p + 1;
+}
+
+static const char *jv(const char *p, int depth) {
+    p = jws(p);
+    if (depth > 100) return NULL;
+    if (*p == '"') return jstr(p);
+    if (*p == '{' || *p == '[') {
+        char close = *p == '{' ? '}' : ']';
+        p = jws(p + 1);
+        if (*p == close) return p + 1;
+        for (;;) {
+            if (close == '}') {
+                if (!(p = jstr(jws(p)))) return NULL;
+                p = jws(p);
+                if (*p++ != ':') return NULL;
+            }
+            if (!(p = jv(p, depth + 1))) return NULL;
+            p = jws(p);
+            if (*p == ',') {
+                p++;
+                continue;
+            }
+            return *p == close ? p + 1 : NULL;
+        }
+    }
+    if (!strncmp(p, "true", 4)) return p + 4;
+    if (!strncmp(p, "false", 5)) return p + 5;
+    if (!strncmp(p, "null", 4)) return p + 4;
+    if (*p == '-' || (*p >= '0' && *p <= '9')) {
+        char *end;
+        strtod(p, &end);
+        return end > p ? end : NULL;
+    }
+    return NULL;
+}
+
+/* 1 if every non-empty line of s is one JSON object. */
+static int json_lines(const char *s) {
+    int lines = 0;
+    while (*s) {
+        const char *e;
+        if (*s == '\n') {
+            s++;
+            continue;
+        }
+        if (*jws(s) != '{' || !(e = jv(s, 0))) return 0;
+        e = jws(e);
+        if (*e && *e != '\n' && e[-1] != '\n') return 0;
+        s = e;
+        lines++;
+    }
+    return lines > 0;
+}
+
+/* ---- tests ------------------------------------------------------------------------------------- */
+
+static const char *const KV_CMDS[] = {"put", "get", "del", "list", "stats", "check", "reclaim", "dump", "load", NULL};
+static const char *const BLOB_CMDS[] = {"create", "get", "update", "del", "list", "stats", "check", "compact",
+                                        "dump", "load", NULL};
+
+START_TEST(cli_help_and_version) {
+    res r = {0};
+    char *dir = setup_dir("cli");
+    char want[64];
+    int k;
+    snprintf(want, sizeof want, "cairn %s\n", CAIRN_VERSION_STRING);
+    ck_assert_int_eq(CLI(&r, "--version"), 0);
+    ck_assert_str_eq(r.out, want);
+    ck_assert_int_eq(CLI(&r, "version"), 0);
+    ck_assert_str_eq(r.out, want);
+    ck_assert_int_eq(CLI(&r, "--help"), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "Exit codes:"));
+    ck_assert_ptr_nonnull(strstr(r.out, "cairn shell"));
+    for (k = 0; KV_CMDS[k]; k++) {
+        char line[64];
+        snprintf(line, sizeof line, "kv %s ", KV_CMDS[k]);
+        ck_assert_msg(strstr(r.out, line) != NULL, "--help lacks %s", line);
+    }
+    for (k = 0; BLOB_CMDS[k]; k++) {
+        char line[64];
+        snprintf(line, sizeof line, "blob %s ", BLOB_CMDS[k]);
+        ck_assert_msg(strstr(r.out, line) != NULL, "--help lacks %s", line);
+    }
+    ck_assert_int_eq(CLI(&r, "kv", "--help"), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "kv reclaim DIR"));
+    ck_assert_int_eq(CLI(&r, "help", "blob"), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "blob compact FILE"));
+    /* every command has help with a one-line description, three ways */
+    for (k = 0; KV_CMDS[k]; k++) {
+        char want_usage[64];
+        snprintf(want_usage, sizeof want_usage, "usage: cairn kv %s ", KV_CMDS[k]);
+        ck_assert_int_eq(CLI(&r, "help", "kv", KV_CMDS[k]), 0);
+        ck_assert_msg(strstr(r.out, want_usage) && strstr(r.out, ".\n"), "help kv %s: %s", KV_CMDS[k], r.out);
+        ck_assert_int_eq(CLI(&r, "kv", KV_CMDS[k], "--help"), 0);
+        ck_assert_ptr_nonnull(strstr(r.out, want_usage));
+        ck_assert_int_eq(CLI(&r, "kv", "help", KV_CMDS[k]), 0);
+        ck_assert_ptr_nonnull(strstr(r.out, want_usage));
+    }
+    for (k = 0; BLOB_CMDS[k]; k++) {
+        char want_usage[64];
+        snprintf(want_usage, sizeof want_usage, "usage: cairn blob %s ", BLOB_CMDS[k]);
+        ck_assert_int_eq(CLI(&r, "help", "blob", BLOB_CMDS[k]), 0);
+        ck_assert_msg(strstr(r.out, want_usage) != NULL, "help blob %s: %s", BLOB_CMDS[k], r.out);
+        ck_assert_int_eq(CLI(&r, "blob", BLOB_CMDS[k], "-h"), 0);
+        ck_assert_ptr_nonnull(strstr(r.out, want_usage));
+    }
+    ck_assert_int_eq(CLI(&r, "help", "shell"), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "usage: cairn shell"));
+    /* help on what does not exist is a usage error */
+    ck_assert_int_eq(CLI(&r, "help", "kv", "frobnicate"), 2);
+    ck_assert_int_eq(CLI(&r, "help", "nosuch"), 2);
+    res_free(&r);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(cli_exit_codes) {
+    res r = {0};
+    char *dir = setup_dir("cli"), *db = kvt_path(dir, "db"), *blob = kvt_path(dir, "b.db");
+    char *missing = kvt_path(dir, "missing"), *nofile = kvt_path(dir, "nofile");
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "k", "v"), 0);
+    ck_assert_int_eq(CLI(&r, "blob", "create", blob, "v"), 0);
+    /* 1: not found */
+    ck_assert_int_eq(CLI(&r, "kv", "get", db, "nope"), 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_NOTFOUND"));
+    ck_assert_uint_eq(r.outlen, 0);
+    ck_assert_int_eq(CLI(&r, "kv", "del", db, "nope"), 1);
+    ck_assert_int_eq(CLI(&r, "blob", "get", blob, "9"), 1);
+    ck_assert_int_eq(CLI(&r, "blob", "update", blob, "9", "x"), 1);
+    ck_assert_int_eq(CLI(&r, "blob", "del", blob, "9"), 1);
+    /* 2: usage */
+    ck_assert_int_eq(CLI(&r, "kv", "get", db, "k", "--frob"), 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "unknown option '--frob'"));
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "k", "v", "--kind", "nosuch"), 2);
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "k", "v", "--kind"), 2);
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "k", "v", "--ttl", "soon"), 2);
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "k", "v", "--ttl", "1h", "--expire-at", "5"), 2);
+    ck_assert_int_eq(CLI(&r, "kv", "get", db, "k", "--raw", "--hex"), 2);
+    ck_assert_int_eq(CLI(&r, "kv", "del", db, "k", "--json"), 2); /* an option del does not take */
+    ck_assert_int_eq(CLI(&r, "kv", "get", db), 2);
+    ck_assert_int_eq(CLI(&r, "blob", "get", blob, "x"), 2);
+    ck_assert_int_eq(CLI(&r, "frob"), 2);
+    /* "--" lets a key or value start with '-' */
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "--", "-k", "-5"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "get", db, "--", "-k"), 0);
+    ck_assert_str_eq(r.out, "-5");
+    /* 4: path */
+    ck_assert_int_eq(CLI(&r, "kv", "get", missing, "k"), 4);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_PATH"));
+    ck_assert_int_eq(CLI(&r, "blob", "list", missing), 4);
+    {
+        char at[PATH_MAX + 2];
+        snprintf(at, sizeof at, "@%s", nofile);
+        ck_assert_int_eq(CLI(&r, "kv", "put", db, "k", at), 4);
+        ck_assert_int_eq(CLI(&r, "kv", "load", db, nofile), 4);
+    }
+    /* 7: locked, while this process holds the writer lock (reads still work) */
+    {
+        cairn_kv *kv;
+        cairn_blob *b;
+        ck_assert_int_eq(cairn_kv_open(&kv, db, NULL), 0);
+        ck_assert_int_eq(CLI(&r, "kv", "put", db, "k", "v2"), 7);
+        ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_LOCKED"));
+        ck_assert_int_eq(CLI(&r, "kv", "get", db, "k"), 0);
+        cairn_kv_close(kv);
+        ck_assert_int_eq(cairn_blob_open(&b, blob, NULL), 0);
+        ck_assert_int_eq(CLI(&r, "blob", "create", blob, "v"), 7);
+        cairn_blob_close(b);
+    }
+    /* 8: refused values */
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "j", "{\"a\":", "--kind", "json"), 8);
+    ck_assert_ptr_nonnull(strstr(r.err, "not a JSON document"));
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "bad", "\xff\xfe"), 8);
+    ck_assert_ptr_nonnull(strstr(r.err, "not valid UTF-8"));
+    /* 6: corrupt (one flipped bit in the middle of the data file) */
+    {
+        char **names;
+        size_t n = kvt_list(db, ".data", &names);
+        char *p;
+        ck_assert_uint_ge(n, 1);
+        p = kvt_path(db, names[0]);
+        ck_assert_int_eq(CLI(&r, "kv", "check", db), 0);
+        kvt_flip(p, kvt_fsize(p) / 2);
+        ck_assert_int_eq(CLI(&r, "kv", "check", db), 6);
+        ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_CORRUPT"));
+        ck_assert_int_eq(CLI(&r, "kv", "check", db, "--json"), 6);
+        ck_assert(json_lines(r.out));
+        ck_assert_ptr_nonnull(strstr(r.out, "\"ok\":false"));
+        ck_assert_ptr_nonnull(strstr(r.out, "\"error\":\"CAIRN_CORRUPT\""));
+        free(p);
+        kvt_list_free(names, n);
+    }
+    res_free(&r);
+    free(db), free(blob), free(missing), free(nofile);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+/* The value and kind of key k through the core (a read-only handle); 0 if present. */
+static int core_get(const char *db, const char *k, size_t klen, char **v, size_t *n, int *kind) {
+    cairn_kv *kv;
+    cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
+    void *val = NULL;
+    int rc;
+    o.read_only = 1;
+    ck_assert_int_eq(cairn_kv_open(&kv, db, &o), 0);
+    rc = cairn_kv_get(kv, k, klen, &val, n, kind);
+    *v = (char *)val;
+    cairn_kv_close(kv);
+    return rc;
+}
+
+START_TEST(cli_values_and_kinds) {
+    res r = {0};
+    char *dir = setup_dir("cli"), *db = kvt_path(dir, "db"), *file = kvt_path(dir, "value.bin");
+    char at[PATH_MAX + 2], *v;
+    unsigned char all[256];
+    size_t n;
+    int kind, k;
+    for (k = 0; k < 256; k++) all[k] = (unsigned char)k;
+    /* default kind: text */
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "t", "héllo"), 0);
+    ck_assert_int_eq(core_get(db, "t", 1, &v, &n, &kind), 0);
+    ck_assert_int_eq(kind, CAIRN_KIND_TEXT);
+    ck_assert_uint_eq(n, 6);
+    cairn_free(v);
+    /* standard input: every byte as given (no newline added or removed) */
+    ck_assert_int_eq(CLI_IN(&r, "line\n", 5, "kv", "put", db, "in", "-"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "get", db, "in"), 0);
+    ck_assert_str_eq(r.out, "line\n");
+    /* binary data: refused as text (nothing stored), stored with --kind bytes, read back exactly */
+    ck_assert_int_eq(CLI_IN(&r, all, sizeof all, "kv", "put", db, "bin", "-"), 8);
+    ck_assert_int_eq(CLI(&r, "kv", "get", db, "bin"), 1);
+    ck_assert_int_eq(CLI_IN(&r, all, sizeof all, "kv", "put", db, "bin", "-", "--kind", "text"), 8);
+    ck_assert_int_eq(CLI_IN(&r, all, sizeof all, "kv", "put", db, "bin", "-", "--kind=bytes"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "get", db, "bin"), 0);
+    ck_assert_uint_eq(r.outlen, 256);
+    ck_assert_mem_eq(r.out, all, 256);
+    ck_assert_int_eq(CLI(&r, "kv", "get", db, "bin", "--raw"), 0);
+    ck_assert_uint_eq(r.outlen, 256);
+    ck_assert_mem_eq(r.out, all, 256);
+    ck_assert_int_eq(CLI(&r, "kv", "get", db, "bin", "--hex"), 0);
+    ck_assert_uint_eq(r.outlen, 513);
+    ck_assert(!strncmp(r.out, "000102", 6) && !strcmp(r.out + 506, "fdfeff\n"));
+    ck_assert_int_eq(core_get(db, "bin", 3, &v, &n, &kind), 0);
+    ck_assert_int_eq(kind, CAIRN_KIND_BYTES);
+    ck_assert_uint_eq(n, 256);
+    cairn_free(v);
+    /* @FILE, and @@ for a literal '@' */
+    spit(file, all, sizeof all);
+    snprintf(at, sizeof at, "@%s", file);
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "f", at), 8);
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "f", at, "--kind", "bytes"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "get", db, "f"), 0);
+    ck_assert_uint_eq(r.outlen, 256);
+    ck_assert_mem_eq(r.out, all, 256);
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "a", "@@home"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "get", db, "a"), 0);
+    ck_assert_str_eq(r.out, "@home");
+    /* JSON: validated, stored with CAIRN_KIND_JSON; any valid document, any depth */
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "j", " {\"n\": [1, -0.5e+3, 123456789012345678901234567890], "
+                                                 "\"s\": \"\\u00e9\\ud83d\\ude00\\n\", \"t\": true} ", "--kind", "json"), 0);
+    ck_assert_int_eq(core_get(db, "j", 1, &v, &n, &kind), 0);
+    ck_assert_int_eq(kind, CAIRN_KIND_JSON);
+    cairn_free(v);
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "j2", "\"just a string\"", "--kind", "json"), 0);
+    {
+        size_t depth = 100000, i;
+        char *deep = (char *)malloc(2 * depth);
+        for (i = 0; i < depth; i++) deep[i] = '[', deep[2 * depth - 1 - i] = ']';
+        ck_assert_int_eq(CLI_IN(&r, deep, 2 * depth, "kv", "put", db, "deep", "-", "--kind", "json"), 0);
+        deep[2 * depth - 1] = ' '; /* one bracket short */
+        ck_assert_int_eq(CLI_IN(&r, deep, 2 * depth, "kv", "put", db, "deep", "-", "--kind", "json"), 8);
+        free(deep);
+    }
+    {
+        static const char *const bad[] = {"", " ", "{", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "+1", "-",
+                                          "tru", "nul", "'a'", "\"\\x\"", "\"a\tb\"", "{\"a\" 1}", "[1 2]",
+                                          "{1:2}", "1 2", "\"\\u12\"", "NaN", "[\"\xc3\x28\"]", NULL};
+        for (k = 0; bad[k]; k++)
+            ck_assert_msg(CLI(&r, "kv", "put", db, "bad", bad[k], "--kind", "json") == 8, "'%s' was taken as JSON",
+                          bad[k]);
+        ck_assert_int_eq(CLI(&r, "kv", "get", db, "bad"), 1);
+    }
+    /* UTF-8: overlongs, surrogates and truncated sequences are not text */
+    {
+        static const char *const bad[] = {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82", "\x80", NULL};
+        for (k = 0; bad[k]; k++) ck_assert_int_eq(CLI(&r, "kv", "put", db, "u", bad[k]), 8);
+        ck_assert_int_eq(CLI(&r, "kv", "put", db, "u", "\xf0\x9f\x98\x80 \xe2\x82\xac"), 0);
+    }
+    /* expiry: --ttl and --expire-at; a key that expired reads as absent */
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "soon", "x", "--ttl", "2d"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "then", "x", "--expire-at", "4102444800000"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "gone", "x", "--expire-at", "1000"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "get", db, "gone"), 1);
+    ck_assert_int_eq(CLI(&r, "kv", "list", db, "-l", "t"), 0);
+    ck_assert_str_eq(r.out, "text            6  -                         t\n"
+                            "text            1  2100-01-01T00:00:00Z      then\n");
+    /* blobs are bytes: anything goes, from stdin or a file */
+    {
+        char *b = kvt_path(dir, "b.db");
+        ck_assert_int_eq(CLI_IN(&r, all, sizeof all, "blob", "create", b, "-"), 0);
+        ck_assert_str_eq(r.out, "1\n");
+        ck_assert_int_eq(CLI(&r, "blob", "get", b, "1"), 0);
+        ck_assert_uint_eq(r.outlen, 256);
+        ck_assert_mem_eq(r.out, all, 256);
+        ck_assert_int_eq(CLI(&r, "blob", "update", b, "1", at), 0);
+        ck_assert_int_eq(CLI(&r, "blob", "get", b, "1", "--hex"), 0);
+        ck_assert_uint_eq(r.outlen, 513);
+        free(b);
+    }
+    res_free(&r);
+    free(db), free(file);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(cli_json_outputs) {
+    res r = {0};
+    char *dir = setup_dir("cli"), *db = kvt_path(dir, "db"), *b = kvt_path(dir, "b.db");
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "user:1", "ana \"the\" \\ \n", "--ttl", "1h"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "doc", "{\"a\":[1,2]}", "--kind", "json"), 0);
+    ck_assert_int_eq(CLI_IN(&r, "\x00\xff", 2, "kv", "put", db, "bin", "-", "--kind", "bytes"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "get", db, "user:1", "--json"), 0);
+    ck_assert_msg(json_lines(r.out), "%s", r.out);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"kind\":\"text\""));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"value\":\"ana \\\"the\\\" \\\\ \\n\""));
+    ck_assert_ptr_null(strstr(r.out, "\"expire_at\":null"));
+    ck_assert_int_eq(CLI(&r, "kv", "get", db, "bin", "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"value_b64\":\"AP8=\""));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"expire_at\":null"));
+    ck_assert_int_eq(CLI(&r, "kv", "get", db, "doc", "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"kind\":\"json\""));
+    ck_assert_int_eq(CLI(&r, "kv", "list", db, "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_str_eq(r.out, "{\"key\":\"bin\"}\n{\"key\":\"doc\"}\n{\"key\":\"user:1\"}\n");
+    ck_assert_int_eq(CLI(&r, "kv", "list", db, "--json", "-l"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_ptr_nonnull(strstr(r.out, "{\"key\":\"bin\",\"kind\":\"bytes\",\"size\":2,\"expire_at\":null}\n"));
+    ck_assert_int_eq(CLI(&r, "kv", "stats", db, "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"keys\":3,"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"dead_ratio\":"));
+    ck_assert_int_eq(CLI(&r, "kv", "check", db, "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"ok\":true"));
+    /* the stats for a person: units and the dead share */
+    ck_assert_int_eq(CLI(&r, "kv", "put", db, "user:1", "again"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "stats", db), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "% of the records: what `cairn kv reclaim` frees"));
+    ck_assert_ptr_nonnull(strstr(r.out, " B"));
+    /* blob */
+    ck_assert_int_eq(CLI(&r, "blob", "create", b, "one"), 0);
+    ck_assert_int_eq(CLI_IN(&r, "\x01\x02\x03", 3, "blob", "create", b, "-"), 0);
+    ck_assert_int_eq(CLI(&r, "blob", "get", b, "2", "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_str_eq(r.out, "{\"key\":2,\"size\":3,\"value\":\"\\u0001\\u0002\\u0003\"}\n");
+    ck_assert_int_eq(CLI(&r, "blob", "list", b, "--json", "-l"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_str_eq(r.out, "{\"key\":1,\"size\":3}\n{\"key\":2,\"size\":3}\n");
+    ck_assert_int_eq(CLI(&r, "blob", "list", b, "-l"), 0);
+    ck_assert_str_eq(r.out, "         1            3\n         2            3\n");
+    ck_assert_int_eq(CLI(&r, "blob", "stats", b, "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"entries\":2,"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"free_ratio\":"));
+    ck_assert_int_eq(CLI(&r, "blob", "check", b, "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_int_eq(CLI(&r, "blob", "stats", b), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "% of the file"));
+    res_free(&r);
+    free(db), free(b);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+/* Every key, kind, value and expiry of two KV stores is the same. */
+static void kv_same(const char *a, const char *b) {
+    cairn_kv *x, *y;
+    cairn_kv_iter *ix, *iy;
+    cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
+    const void *kx, *ky;
+    size_t lx, ly;
+    uint64_t cx, cy;
+    int rx, ry;
+    o.read_only = 1;
+    ck_assert_int_eq(cairn_kv_open(&x, a, &o), 0);
+    ck_assert_int_eq(cairn_kv_open(&y, b, &o), 0);
+    ck_assert_int_eq(cairn_kv_count(x, &cx), 0);
+    ck_assert_int_eq(cairn_kv_count(y, &cy), 0);
+    ck_assert_uint_eq(cx, cy);
+    ck_assert_int_eq(cairn_kv_iter_open(&ix, x, "", 0), 0);
+    ck_assert_int_eq(cairn_kv_iter_open(&iy, y, "", 0), 0);
+    for (;;) {
+        void *vx, *vy;
+        size_t nx, ny;
+        int kx_, ky_;
+        int64_t ex, ey;
+        rx = cairn_kv_iter_next(ix, &kx, &lx);
+        ry = cairn_kv_iter_next(iy, &ky, &ly);
+        ck_assert_int_eq(rx, ry);
+        if (rx) break;
+        ck_assert_uint_eq(lx, ly);
+        ck_assert_mem_eq(kx, ky, lx);
+        ck_assert_int_eq(cairn_kv_get(x, kx, lx, &vx, &nx, &kx_), 0);
+        ck_assert_int_eq(cairn_kv_get(y, ky, ly, &vy, &ny, &ky_), 0);
+        ck_assert_uint_eq(nx, ny);
+        if (nx) ck_assert_mem_eq(vx, vy, nx);
+        ck_assert_int_eq(kx_, ky_);
+        ck_assert_int_eq(cairn_kv_expiry(x, kx, lx, &ex), 0);
+        ck_assert_int_eq(cairn_kv_expiry(y, ky, ly, &ey), 0);
+        ck_assert_int_eq(ex, ey);
+        cairn_free(vx), cairn_free(vy);
+    }
+    ck_assert_int_eq(rx, CAIRN_EITEROVER);
+    cairn_kv_iter_free(ix), cairn_kv_iter_free(iy);
+    cairn_kv_close(x), cairn_kv_close(y);
+}
+
+START_TEST(cli_kv_dump_load) {
+    res r = {0};
+    char *dir = setup_dir("cli"), *a = kvt_path(dir, "a"), *b = kvt_path(dir, "b"), *c = kvt_path(dir, "c");
+    char *dumpf = kvt_path(dir, "a.dump");
+    char *text;
+    size_t n;
+    unsigned char all[256], *big;
+    cairn_kv *kv;
+    int k;
+    uint64_t seed = 7;
+    for (k = 0; k < 256; k++) all[k] = (unsigned char)k;
+    big = (unsigned char *)malloc(200000);
+    for (k = 0; k < 200000; k++) big[k] = (unsigned char)kvt_rand(&seed);
+    /* a store with every kind, binary keys and values, empty values, expiries, a large value, and
+     * more records than one load transaction holds */
+    ck_assert_int_eq(cairn_kv_open(&kv, a, NULL), 0);
+    ck_assert_int_eq(cairn_kv_put(kv, "text", 4, "héllo\n\"q\"", 10, CAIRN_KIND_TEXT), 0);
+    ck_assert_int_eq(cairn_kv_put(kv, "json", 4, "{\"a\":[1,2]}", 11, CAIRN_KIND_JSON), 0);
+    ck_assert_int_eq(cairn_kv_put(kv, "bytes", 5, all, sizeof all, CAIRN_KIND_BYTES), 0);
+    ck_assert_int_eq(cairn_kv_put(kv, "ascii-bytes", 11, "abc", 3, CAIRN_KIND_BYTES), 0);
+    ck_assert_int_eq(cairn_kv_put(kv, "native", 6, "\x80\x04N.", 4, CAIRN_KIND_NATIVE), 0);
+    ck_assert_int_eq(cairn_kv_put(kv, "empty", 5, "", 0, CAIRN_KIND_TEXT), 0);
+    ck_assert_int_eq(cairn_kv_put(kv, "\xff\x00key\n", 6, "binary key", 10, CAIRN_KIND_TEXT), 0);
+    ck_assert_int_eq(cairn_kv_put(kv, "big", 3, big, 200000, CAIRN_KIND_BYTES), 0);
+    ck_assert_int_eq(cairn_kv_put_ex(kv, "ttl", 3, "later", 5, CAIRN_KIND_TEXT, 4102444800123LL), 0);
+    ck_assert_int_eq(cairn_kv_put_ex(kv, "expired", 7, "x", 1, CAIRN_KIND_TEXT, 1000), 0);
+    for (k = 0; k < 5000; k++) {
+        char key[32], val[32];
+        snprintf(key, sizeof key, "n:%05d", k);
+        snprintf(val, sizeof val, "value %d", k * 7);
+        ck_assert_int_eq(cairn_kv_put(kv, key, strlen(key), val, strlen(val), CAIRN_KIND_TEXT), 0);
+    }
+    cairn_kv_close(kv);
+    ck_assert_int_eq(CLI(&r, "kv", "dump", a), 0);
+    ck_assert_uint_eq(r.errlen, 0); /* no progress on a stderr that is not a terminal */
+    ck_assert(json_lines(r.out));
+    ck_assert(!strncmp(r.out, "{\"cairn_dump\":1,\"engine\":\"kv\",", 30));
+    ck_assert_ptr_nonnull(strstr(r.out, "{\"end\":true,\"records\":5009}\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "{\"key\":\"ttl\",\"kind\":\"text\",\"expire_at\":4102444800123,\"value\":\"later\"}\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "{\"key_b64\":\"/wBrZXkK\",\"kind\":\"text\",\"value\":\"binary key\"}\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"kind\":\"native\",\"value_b64\":\"gAROLg==\"}"));
+    ck_assert_ptr_null(strstr(r.out, "expired"));
+    spit(dumpf, r.out, r.outlen);
+    /* from a file, and from standard input */
+    ck_assert_int_eq(CLI(&r, "kv", "load", b, dumpf), 0);
+    ck_assert_str_eq(r.out, "loaded 5009 records\n");
+    ck_assert_uint_eq(r.errlen, 0);
+    kv_same(a, b);
+    text = slurp(dumpf, &n);
+    ck_assert_int_eq(CLI_IN(&r, text, n, "kv", "load", c), 0);
+    kv_same(a, c);
+    /* the dump of the copy is the same text */
+    ck_assert_int_eq(CLI(&r, "kv", "dump", c), 0);
+    ck_assert_uint_eq(r.outlen, n);
+    ck_assert_mem_eq(r.out, text, n);
+    /* a dump with a prefix */
+    ck_assert_int_eq(CLI(&r, "kv", "dump", a, "te"), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "{\"end\":true,\"records\":1}\n"));
+    /* loading again: the keys exist (exit 8) unless --replace */
+    ck_assert_int_eq(CLI(&r, "kv", "load", b, dumpf), 8);
+    ck_assert_ptr_nonnull(strstr(r.err, "already in the store"));
+    ck_assert_int_eq(CLI(&r, "kv", "load", b, dumpf, "--replace"), 0);
+    kv_same(a, b);
+    /* broken dumps are refused with the line number */
+    {
+        char *d = kvt_path(dir, "d"), *end = strstr(text, "{\"end\"");
+        static const char hdr[] = "{\"cairn_dump\":1,\"engine\":\"kv\"}\n";
+        char line[512];
+        ck_assert_int_eq(CLI_IN(&r, text, (size_t)(end - text), "kv", "load", d), 8); /* truncated */
+        ck_assert_ptr_nonnull(strstr(r.err, "truncated"));
+        ck_assert_int_eq(CLI_IN(&r, "", 0, "kv", "load", d), 8);
+        ck_assert_int_eq(CLI_IN(&r, "{\"cairn_dump\":1,\"engine\":\"blob\"}\n{\"end\":true,\"records\":0}\n", 58,
+                                "kv", "load", d), 8);
+        ck_assert_ptr_nonnull(strstr(r.err, "blob"));
+        ck_assert_int_eq(CLI_IN(&r, "{\"cairn_dump\":2,\"engine\":\"kv\"}\n", 31, "kv", "load", d), 8);
+        snprintf(line, sizeof line, "%s{\"key\":\"k\",\"kind\":\"text\",\"value\":\"v\"}\n{\"end\":true,\"records\":2}\n", hdr);
+        ck_assert_int_eq(CLI_IN(&r, line, strlen(line), "kv", "load", d), 8);
+        ck_assert_ptr_nonnull(strstr(r.err, "line 3"));
+        snprintf(line, sizeof line, "%s{\"key\":\"k\",\"kind\":\"text\",\"value_b64\":\"/w==\"}\n{\"end\":true,\"records\":1}\n", hdr);
+        ck_assert_int_eq(CLI_IN(&r, line, strlen(line), "kv", "load", d), 8); /* text that is not UTF-8 */
+        snprintf(line, sizeof line, "%s{\"key\":\"k\",\"kind\":\"text\",\"value\":\"v\",\"value_b64\":\"dg==\"}\n", hdr);
+        ck_assert_int_eq(CLI_IN(&r, line, strlen(line), "kv", "load", d), 8);
+        snprintf(line, sizeof line, "%s{\"key\":\"k\",\"kind\":\"text\",\"value\":\"v\"\n", hdr);
+        ck_assert_int_eq(CLI_IN(&r, line, strlen(line), "kv", "load", d), 8);
+        ck_assert_ptr_nonnull(strstr(r.err, "line 2"));
+        /* unknown fields are ignored; blank lines are fine */
+        snprintf(line, sizeof line, "%s\n{\"key\":\"k\",\"kind\":\"json\",\"value\":\"[1]\",\"x\":{\"y\":[1.5]}}\n\n"
+                 "{\"end\":true,\"records\":1}\n", hdr);
+        ck_assert_int_eq(CLI_IN(&r, line, strlen(line), "kv", "load", d), 0);
+        ck_assert_str_eq(r.out, "loaded 1 records\n");
+        free(d);
+    }
+    free(text);
+    free(big);
+    res_free(&r);
+    free(a), free(b), free(c), free(dumpf);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(cli_blob_dump_load) {
+    res r = {0};
+    char *dir = setup_dir("cli"), *a = kvt_path(dir, "a.db"), *b = kvt_path(dir, "b.db");
+    cairn_blob *x, *y;
+    unsigned char all[256];
+    static const uint32_t keys[] = {1, 7, 8, 1000000, 4294967294u};
+    int k;
+    uint64_t cnt;
+    for (k = 0; k < 256; k++) all[k] = (unsigned char)k;
+    ck_assert_int_eq(cairn_blob_open(&x, a, NULL), 0);
+    ck_assert_int_eq(cairn_blob_create_with_key(x, keys[0], "text", 4), 0);
+    ck_assert_int_eq(cairn_blob_create_with_key(x, keys[1], all, sizeof all), 0);
+    ck_assert_int_eq(cairn_blob_create_with_key(x, keys[2], "", 0), 0);
+    ck_assert_int_eq(cairn_blob_create_with_key(x, keys[3], "{\"j\":1}", 7), 0);
+    ck_assert_int_eq(cairn_blob_create_with_key(x, keys[4], all + 128, 128), 0);
+    cairn_blob_close(x);
+    ck_assert_int_eq(CLI(&r, "blob", "dump", a), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"engine\":\"blob\""));
+    ck_assert_ptr_nonnull(strstr(r.out, "{\"key\":8,\"value\":\"\"}\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "{\"end\":true,\"records\":5}\n"));
+    {
+        char *dump = (char *)malloc(r.outlen);
+        size_t n = r.outlen;
+        memcpy(dump, r.out, n);
+        ck_assert_int_eq(CLI_IN(&r, dump, n, "blob", "load", b), 0);
+        ck_assert_str_eq(r.out, "loaded 5 records\n");
+        ck_assert_int_eq(CLI(&r, "blob", "dump", b), 0);
+        ck_assert_uint_eq(r.outlen, n);
+        ck_assert_mem_eq(r.out, dump, n);
+        /* again: the keys exist, unless --replace */
+        ck_assert_int_eq(CLI_IN(&r, dump, n, "blob", "load", b), 8);
+        ck_assert_int_eq(CLI_IN(&r, dump, n, "blob", "load", b, "--replace"), 0);
+        /* a KV dump is not a blob dump */
+        ck_assert_int_eq(CLI_IN(&r, "{\"cairn_dump\":1,\"engine\":\"kv\"}\n", 31, "blob", "load", b), 8);
+        free(dump);
+    }
+    ck_assert_int_eq(cairn_blob_open(&x, a, NULL), 0);
+    ck_assert_int_eq(cairn_blob_open(&y, b, NULL), 0);
+    ck_assert_int_eq(cairn_blob_count(y, &cnt), 0);
+    ck_assert_uint_eq(cnt, 5);
+    for (k = 0; k < 5; k++) {
+        void *dx, *dy;
+        size_t nx, ny;
+        ck_assert_int_eq(cairn_blob_read(x, keys[k], &dx, &nx), 0);
+        ck_assert_int_eq(cairn_blob_read(y, keys[k], &dy, &ny), 0);
+        ck_assert_uint_eq(nx, ny);
+        if (nx) ck_assert_mem_eq(dx, dy, nx);
+        cairn_free(dx), cairn_free(dy);
+    }
+    cairn_blob_close(x), cairn_blob_close(y);
+    res_free(&r);
+    free(a), free(b);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(cli_shell_session) {
+    res r = {0};
+    char *dir = setup_dir("cli"), *db = kvt_path(dir, "db"), *b = kvt_path(dir, "b.db");
+    static const char script[] = "# a comment\n"
+                                 "put greeting 'hello world'\n"
+                                 "put doc \"{\\\"a\\\": 1}\" --kind json\n"
+                                 "\n"
+                                 "get greeting\n"
+                                 "get doc --json\n"
+                                 "list\n"
+                                 "get missing\n"
+                                 "frobnicate\n"
+                                 "put 'unclosed\n"
+                                 "stats --json\n"
+                                 "quit\n"
+                                 "get greeting\n";
+    ck_assert_int_eq(CLI_IN(&r, script, strlen(script), "shell", "kv", db), 2); /* the last failure */
+    ck_assert_msg(!strncmp(r.out, "hello world\n{\"key\":\"doc\",\"kind\":\"json\",\"size\":8,\"expire_at\":null,"
+                                  "\"value\":\"{\\\"a\\\": 1}\"}\ndoc\ngreeting\n{\"engine\":\"kv\",\"keys\":2,", 109),
+                  "%s", r.out);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_NOTFOUND"));
+    ck_assert_ptr_nonnull(strstr(r.err, "unknown command 'frobnicate'"));
+    ck_assert_ptr_nonnull(strstr(r.err, "unclosed quote"));
+    ck_assert_ptr_null(strstr(r.out, "cairn kv>")); /* no prompt when stdin is not a terminal */
+    /* an existing directory is a KV store without saying so; all good: exit 0 */
+    ck_assert_int_eq(CLI_IN(&r, "get greeting\nhelp\n", 18, "shell", db), 0);
+    ck_assert(!strncmp(r.out, "hello world\nusage: cairn kv COMMAND", 35));
+    /* blob */
+    ck_assert_int_eq(CLI_IN(&r, "create one\ncreate two\nget 2\ndel 1\nlist\n", 39, "shell", "blob", b), 0);
+    ck_assert_str_eq(r.out, "1\n2\ntwo\n2\n");
+    ck_assert_int_eq(CLI_IN(&r, "list -l\n", 8, "shell", b), 0);
+    ck_assert_str_eq(r.out, "         2            3\n");
+    /* standard input is the shell's: '-' cannot be a value there */
+    ck_assert_int_eq(CLI_IN(&r, "create -\n", 9, "shell", b), 2);
+    {
+        char *nothing = kvt_path(dir, "nothing");
+        ck_assert_int_eq(CLI(&r, "shell", nothing), 2);
+        free(nothing);
+    }
+    res_free(&r);
+    free(db), free(b);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+/* To a terminal: the value ends with a newline and control bytes are shown as \xNN. */
+START_TEST(cli_terminal_output) {
+    res r = {0};
+    char *dir = setup_dir("cli"), *db = kvt_path(dir, "db");
+    int m, status;
+    pid_t pid;
+    char buf[256];
+    size_t n = 0;
+    ssize_t got;
+    ck_assert_int_eq(CLI_IN(&r, "a\x1b[2Jb\xff", 7, "kv", "put", db, "k", "-", "--kind", "bytes"), 0);
+    m = posix_openpt(O_RDWR | O_NOCTTY);
+    ck_assert_int_ge(m, 0);
+    ck_assert_int_eq(grantpt(m), 0);
+    ck_assert_int_eq(unlockpt(m), 0);
+    pid = fork();
+    if (pid == 0) {
+        int s = open(ptsname(m), O_RDWR);
+        const char *argv[] = {g_cli, "kv", "get", db, "k", NULL};
+        struct termios t;
+        if (s < 0) _exit(126);
+        tcgetattr(s, &t);
+        cfmakeraw(&t); /* no \n -> \r\n */
+        tcsetattr(s, TCSANOW, &t);
+        dup2(s, 1);
+        execv(g_cli, (char *const *)argv);
+        _exit(127);
+    }
+    waitpid(pid, &status, 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    while (n < sizeof buf - 1) {
+        struct pollfd p = {m, POLLIN, 0};
+        if (poll(&p, 1, 200) <= 0 || (got = read(m, buf + n, sizeof buf - 1 - n)) <= 0) break;
+        n += (size_t)got;
+    }
+    buf[n] = 0;
+    close(m);
+    ck_assert_str_eq(buf, "a\\x1b[2Jb\\xff\n");
+    res_free(&r);
     free(db);
     kvt_rmdir(dir);
     free(dir);
@@ -166,6 +953,14 @@ int main(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, cli_kv_commands);
     tcase_add_test(tc, cli_blob_commands);
+    tcase_add_test(tc, cli_help_and_version);
+    tcase_add_test(tc, cli_exit_codes);
+    tcase_add_test(tc, cli_values_and_kinds);
+    tcase_add_test(tc, cli_json_outputs);
+    tcase_add_test(tc, cli_kv_dump_load);
+    tcase_add_test(tc, cli_blob_dump_load);
+    tcase_add_test(tc, cli_shell_session);
+    tcase_add_test(tc, cli_terminal_output);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

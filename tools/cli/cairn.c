@@ -1,370 +1,441 @@
 /*
- * cairn.c - the `cairn` command-line tool.
+ * cairn.c - the `cairn` command-line tool: dispatch, options, help, and the shell.
  *
- *   cairn version
- *   cairn kv put DIR KEY VALUE      cairn kv get DIR KEY       cairn kv del DIR KEY
- *   cairn kv list DIR [PREFIX]      cairn kv stats DIR         cairn kv check DIR
- *   cairn kv reclaim DIR
- *   cairn blob create FILE VALUE    cairn blob get FILE KEY    cairn blob update FILE KEY VALUE
- *   cairn blob del FILE KEY         cairn blob list FILE       cairn blob stats FILE
- *   cairn blob check FILE           cairn blob compact FILE
+ *   cairn kv COMMAND DIR ...        put get del list stats check reclaim dump load
+ *   cairn blob COMMAND FILE ...     create get update del list stats check compact dump load
+ *   cairn shell [kv|blob] PATH      the same commands, one a line, from standard input
+ *   cairn help [ENGINE [COMMAND]]   cairn --help   cairn --version
  *
- * Exit codes: 0 success, 1 the operation failed (or the key is missing), 2 bad usage.
- * Errors go to stderr as "cairn: NAME: message".
- *
- * Each engine is one entry of the `engines` table with its own table of sub-commands, so a new
- * engine (e.g. `cairn blob ...`) adds one command table and one line there.
+ * The commands live in cli_kv.c and cli_blob.c, one table per engine (cli.h: struct command);
+ * docs/cli.md is the reference (exit codes, output, dump format). Errors go to stderr as
+ * "cairn: NAME: message".
  */
-#include <stdint.h>
-#include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "cairn.h"
-
-#define EXIT_USAGE 2
-
-typedef struct command {
-    const char *name;
-    int min_args, max_args; /* after the sub-command name, DIR included */
-    const char *args;       /* usage text */
-    int (*run)(int argc, char **argv);
-} command;
+#include "cli.h"
 
 typedef struct engine {
     const char *name;
+    const char *what; /* "a KV store (a directory)" */
     const command *cmds;
 } engine;
 
-static int fail(int rc) {
-    const char *msg = cairn_errmsg();
-    fprintf(stderr, "cairn: %s: %s\n", cairn_errname(rc), msg && *msg ? msg : cairn_errstr(rc));
-    return 1;
+static const engine engines[] = {{"kv", "a KV store (a directory)", cli_kv_cmds},
+                                 {"blob", "a blob store (a file; its WAL is FILE-wal)", cli_blob_cmds},
+                                 {NULL, NULL, NULL}};
+
+static const char EXIT_CODES_HELP[] =
+    "Exit codes:\n"
+    "  0  success                            5  I/O error or disk full\n"
+    "  1  not found (key or blob)            6  corrupt store or unsupported format version\n"
+    "  2  usage (bad command line)           7  locked: another writer holds the store\n"
+    "  3  other error                        8  refused: not UTF-8, not JSON, too big, bad dump, key exists\n"
+    "  4  path missing, not usable or not permitted\n";
+
+/* ---- help ------------------------------------------------------------------------------------- */
+
+static const engine *find_engine(const char *name) {
+    const engine *e;
+    for (e = engines; e->name; e++)
+        if (!strcmp(e->name, name)) return e;
+    return NULL;
 }
 
-/* ---- kv --------------------------------------------------------------------------------------- */
-
-static int kv_open_dir(cairn_kv **kv, const char *dir, int read_only) {
-    cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
-    o.read_only = read_only;
-    o.create = !read_only;
-    return cairn_kv_open(kv, dir, &o);
+static const command *find_command(const engine *e, const char *name) {
+    const command *c;
+    for (c = e->cmds; c->name; c++)
+        if (!strcmp(c->name, name)) return c;
+    return NULL;
 }
 
-static int kv_put(int argc, char **argv) {
-    cairn_kv *kv;
-    int rc = kv_open_dir(&kv, argv[0], 0);
-    (void)argc;
-    if (rc) return fail(rc);
-    rc = cairn_kv_put(kv, argv[1], strlen(argv[1]), argv[2], strlen(argv[2]), CAIRN_KIND_TEXT);
-    if (!rc) rc = cairn_kv_sync(kv);
-    if (rc) {
-        fail(rc);
-        cairn_kv_close(kv);
-        return 1;
+static void list_commands(FILE *to, const engine *e, const char *indent) {
+    const command *c;
+    for (c = e->cmds; c->name; c++) {
+        char head[96];
+        snprintf(head, sizeof head, "%s %s %s", e->name, c->name, c->args);
+        fprintf(to, "%s%-28s %s\n", indent, head, c->summary);
     }
-    cairn_kv_close(kv);
-    return 0;
 }
 
-static int kv_get(int argc, char **argv) {
-    cairn_kv *kv;
-    void *v = NULL;
-    size_t n = 0;
-    int rc = kv_open_dir(&kv, argv[0], 1);
-    (void)argc;
-    if (rc) return fail(rc);
-    rc = cairn_kv_get(kv, argv[1], strlen(argv[1]), &v, &n, NULL);
-    if (rc == CAIRN_ENOTFOUND) {
-        fprintf(stderr, "cairn: CAIRN_NOTFOUND: no key '%s'\n", argv[1]);
-        cairn_kv_close(kv);
-        return 1;
+static void main_help(FILE *to) {
+    const engine *e;
+    fprintf(to,
+            "cairn %s - inspect and edit Cairn stores\n\n"
+            "usage: cairn kv COMMAND DIR [ARGS] [OPTIONS]      a KV store (a directory)\n"
+            "       cairn blob COMMAND FILE [ARGS] [OPTIONS]   a blob store (a file)\n"
+            "       cairn shell [kv|blob] PATH                 run commands read from standard input\n"
+            "       cairn help [kv|blob [COMMAND]]             help on an engine or a command\n"
+            "       cairn --version                            the version\n",
+            CAIRN_CLI_VERSION);
+    for (e = engines; e->name; e++) {
+        fprintf(to, "\nCommands on %s:\n", e->what);
+        list_commands(to, e, "  ");
     }
-    if (rc) {
-        fail(rc);
-        cairn_kv_close(kv);
-        return 1;
-    }
-    fwrite(v, 1, n, stdout);
-    fputc('\n', stdout);
-    cairn_free(v);
-    cairn_kv_close(kv);
-    return 0;
+    fprintf(to, "\nVALUE is the text itself, '-' for standard input, or @FILE for a file's contents.\n"
+                "Options may come anywhere after the command; '--' ends them (for a KEY or VALUE that\n"
+                "starts with '-').\n\n%s\nMore: `cairn help kv put`, and docs/cli.md.\n",
+            EXIT_CODES_HELP);
 }
 
-static int kv_del(int argc, char **argv) {
-    cairn_kv *kv;
-    int rc = kv_open_dir(&kv, argv[0], 0);
-    (void)argc;
-    if (rc) return fail(rc);
-    rc = cairn_kv_delete(kv, argv[1], strlen(argv[1]));
-    if (rc == CAIRN_ENOTFOUND) {
-        fprintf(stderr, "cairn: CAIRN_NOTFOUND: no key '%s'\n", argv[1]);
-        cairn_kv_close(kv);
-        return 1;
-    }
-    if (!rc) rc = cairn_kv_sync(kv);
-    if (rc) {
-        fail(rc);
-        cairn_kv_close(kv);
-        return 1;
-    }
-    cairn_kv_close(kv);
-    return 0;
+static void engine_help(FILE *to, const engine *e) {
+    fprintf(to, "usage: cairn %s COMMAND %s [ARGS] [OPTIONS]    (%s)\n\nCommands:\n", e->name,
+            e->cmds == cli_kv_cmds ? "DIR" : "FILE", e->what);
+    list_commands(to, e, "  ");
+    fprintf(to, "\nHelp on one: cairn help %s COMMAND. Exit codes: cairn --help.\n", e->name);
 }
 
-/* Keys are bytes: print printable ASCII as is, anything else as \xNN. */
-static void print_key(const unsigned char *k, size_t n) {
-    size_t i;
-    for (i = 0; i < n; i++) {
-        if (k[i] >= 0x20 && k[i] < 0x7f && k[i] != '\\') putchar(k[i]);
-        else printf("\\x%02x", k[i]);
-    }
-    putchar('\n');
+static void command_help(FILE *to, const engine *e, const command *c) {
+    fprintf(to, "usage: cairn %s %s %s%s\n\n%s.\n", e->name, c->name, c->args, c->opts ? " [OPTIONS]" : "",
+            c->summary);
+    if (c->details) fprintf(to, "%s\n", c->details);
+    fprintf(to, "Exit codes: 0 success, 1 not found, 2 usage, 3-8 errors by class (cairn --help).\n");
 }
 
-static int kv_list(int argc, char **argv) {
-    cairn_kv *kv;
-    cairn_kv_iter *it;
-    const void *k;
-    size_t kl;
-    const char *prefix = argc > 1 ? argv[1] : "";
-    int rc = kv_open_dir(&kv, argv[0], 1);
-    if (rc) return fail(rc);
-    rc = cairn_kv_iter_open(&it, kv, prefix, strlen(prefix));
-    if (rc) {
-        fail(rc);
-        cairn_kv_close(kv);
-        return 1;
-    }
-    while ((rc = cairn_kv_iter_next(it, &k, &kl)) == 0) print_key((const unsigned char *)k, kl);
-    cairn_kv_iter_free(it);
-    cairn_kv_close(kv);
-    return rc == CAIRN_EITEROVER ? 0 : fail(rc);
-}
-
-static int kv_stats(int argc, char **argv) {
-    cairn_kv *kv;
-    struct cairn_kv_stats st;
-    int rc = kv_open_dir(&kv, argv[0], 1);
-    (void)argc;
-    if (rc) return fail(rc);
-    rc = cairn_kv_stats(kv, &st);
-    cairn_kv_close(kv);
-    if (rc) return fail(rc);
-    printf("keys %llu\ndata_files %llu\ndisk_bytes %llu\nlive_bytes %llu\ndead_bytes %llu\n"
-           "keydir_bytes %llu\nseq %llu\n",
-           (unsigned long long)st.keys, (unsigned long long)st.data_files, (unsigned long long)st.disk_bytes,
-           (unsigned long long)st.live_bytes, (unsigned long long)st.dead_bytes,
-           (unsigned long long)st.keydir_bytes, (unsigned long long)st.seq);
-    return 0;
-}
-
-static int kv_check(int argc, char **argv) {
-    int rc = cairn_kv_check(argv[0]);
-    (void)argc;
-    if (rc) return fail(rc);
-    printf("ok\n");
-    return 0;
-}
-
-static int kv_reclaim(int argc, char **argv) {
-    cairn_kv *kv;
-    struct cairn_kv_stats before, after;
-    int rc = kv_open_dir(&kv, argv[0], 0);
-    (void)argc;
-    if (rc) return fail(rc);
-    rc = cairn_kv_stats(kv, &before);
-    if (!rc) rc = cairn_kv_reclaim(kv);
-    if (!rc) rc = cairn_kv_stats(kv, &after);
-    if (rc) {
-        fail(rc);
-        cairn_kv_close(kv);
-        return 1;
-    }
-    printf("reclaimed %llu bytes (%llu -> %llu)\n",
-           (unsigned long long)(before.disk_bytes > after.disk_bytes ? before.disk_bytes - after.disk_bytes : 0),
-           (unsigned long long)before.disk_bytes, (unsigned long long)after.disk_bytes);
-    cairn_kv_close(kv);
-    return 0;
-}
-
-static const command kv_cmds[] = {
-    {"put", 3, 3, "DIR KEY VALUE", kv_put},  {"get", 2, 2, "DIR KEY", kv_get},
-    {"del", 2, 2, "DIR KEY", kv_del},        {"list", 1, 2, "DIR [PREFIX]", kv_list},
-    {"stats", 1, 1, "DIR", kv_stats},        {"check", 1, 1, "DIR", kv_check},
-    {"reclaim", 1, 1, "DIR", kv_reclaim},    {NULL, 0, 0, NULL, NULL}};
-
-/* ---- blob ------------------------------------------------------------------------------------- */
-
-static int blob_open_file(cairn_blob **b, const char *path, int read_only) {
-    cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
-    o.read_only = read_only;
-    o.create = !read_only;
-    return cairn_blob_open(b, path, &o);
-}
-
-/* A blob key on the command line: a decimal uint32. */
-static int parse_key(const char *s, uint32_t *key) {
-    char *end;
-    unsigned long long v;
-    if (!*s || *s == '-') return 0;
-    v = strtoull(s, &end, 10);
-    if (*end || v > 0xffffffffull) return 0;
-    *key = (uint32_t)v;
-    return 1;
-}
-
-/* Open the store (and parse argv[1] as a key when want_key), run one operation, close. */
-typedef int (*blob_op)(cairn_blob *b, uint32_t key, int argc, char **argv);
-
-static int blob_run(int argc, char **argv, int read_only, int want_key, blob_op op) {
-    cairn_blob *b;
-    uint32_t key = 0;
-    int rc;
-    if (want_key && !parse_key(argv[1], &key)) {
-        fprintf(stderr, "cairn: CAIRN_INVALID: '%s' is not a blob key (0..4294967295)\n", argv[1]);
-        return EXIT_USAGE;
-    }
-    if ((rc = blob_open_file(&b, argv[0], read_only)) != 0) return fail(rc);
-    rc = op(b, key, argc, argv);
-    if (rc == CAIRN_ENOTFOUND) {
-        fprintf(stderr, "cairn: CAIRN_NOTFOUND: no blob %u\n", (unsigned)key);
-        rc = 1;
-    } else if (rc < 0) {
-        rc = fail(rc);
-    }
-    cairn_blob_close(b);
-    return rc;
-}
-
-static int op_create(cairn_blob *b, uint32_t key, int argc, char **argv) {
-    int rc = cairn_blob_create(b, argv[1], strlen(argv[1]), &key);
-    (void)argc;
-    if (!rc) printf("%u\n", (unsigned)key);
-    return rc;
-}
-
-static int op_get(cairn_blob *b, uint32_t key, int argc, char **argv) {
-    void *v = NULL;
-    size_t n = 0;
-    int rc = cairn_blob_read(b, key, &v, &n);
-    (void)argc, (void)argv;
-    if (rc) return rc;
-    fwrite(v, 1, n, stdout);
-    fputc('\n', stdout);
-    cairn_free(v);
-    return 0;
-}
-
-static int op_update(cairn_blob *b, uint32_t key, int argc, char **argv) {
-    (void)argc;
-    return cairn_blob_update(b, key, argv[2], strlen(argv[2]));
-}
-
-static int op_del(cairn_blob *b, uint32_t key, int argc, char **argv) {
-    (void)argc, (void)argv;
-    return cairn_blob_delete(b, key);
-}
-
-static int op_list(cairn_blob *b, uint32_t key, int argc, char **argv) {
-    cairn_blob_iter *it;
-    int rc = cairn_blob_iter_open(&it, b);
-    (void)argc, (void)argv;
-    if (rc) return rc;
-    while ((rc = cairn_blob_iter_next(it, &key)) == 0) printf("%u\n", (unsigned)key);
-    cairn_blob_iter_free(it);
-    return rc == CAIRN_EITEROVER ? 0 : rc;
-}
-
-static int op_stats(cairn_blob *b, uint32_t key, int argc, char **argv) {
-    struct cairn_blob_stats st;
-    int rc = cairn_blob_stats(b, &st);
-    (void)key, (void)argc, (void)argv;
-    if (rc) return rc;
-    printf("entries %llu\nlive_bytes %llu\nfree_bytes %llu\nfree_entries %llu\nfile_size %llu\n"
-           "wal_bytes %llu\nnext_key %u\n",
-           (unsigned long long)st.entries, (unsigned long long)st.live_bytes, (unsigned long long)st.free_bytes,
-           (unsigned long long)st.free_entries, (unsigned long long)st.file_size,
-           (unsigned long long)st.wal_bytes, (unsigned)st.next_key);
-    return 0;
-}
-
-static int op_compact(cairn_blob *b, uint32_t key, int argc, char **argv) {
-    struct cairn_blob_stats before, after;
-    int rc = cairn_blob_stats(b, &before);
-    (void)key, (void)argc, (void)argv;
-    if (!rc) rc = cairn_blob_compact(b);
-    if (!rc) rc = cairn_blob_stats(b, &after);
-    if (!rc)
-        printf("compacted %llu -> %llu bytes\n", (unsigned long long)before.file_size,
-               (unsigned long long)after.file_size);
-    return rc;
-}
-
-static int blob_create(int argc, char **argv) { return blob_run(argc, argv, 0, 0, op_create); }
-static int blob_get(int argc, char **argv) { return blob_run(argc, argv, 1, 1, op_get); }
-static int blob_update(int argc, char **argv) { return blob_run(argc, argv, 0, 1, op_update); }
-static int blob_del(int argc, char **argv) { return blob_run(argc, argv, 0, 1, op_del); }
-static int blob_list(int argc, char **argv) { return blob_run(argc, argv, 1, 0, op_list); }
-static int blob_stats(int argc, char **argv) { return blob_run(argc, argv, 1, 0, op_stats); }
-static int blob_compact(int argc, char **argv) { return blob_run(argc, argv, 0, 0, op_compact); }
-
-static int blob_check(int argc, char **argv) {
-    int rc = cairn_blob_check(argv[0]);
-    (void)argc;
-    if (rc) return fail(rc);
-    printf("ok\n");
-    return 0;
-}
-
-static const command blob_cmds[] = {
-    {"create", 2, 2, "FILE VALUE", blob_create},      {"get", 2, 2, "FILE KEY", blob_get},
-    {"update", 3, 3, "FILE KEY VALUE", blob_update},  {"del", 2, 2, "FILE KEY", blob_del},
-    {"list", 1, 1, "FILE", blob_list},                {"stats", 1, 1, "FILE", blob_stats},
-    {"check", 1, 1, "FILE", blob_check},              {"compact", 1, 1, "FILE", blob_compact},
-    {NULL, 0, 0, NULL, NULL}};
-
-/* ---- dispatch ----------------------------------------------------------------------------------- */
-
-static const engine engines[] = {{"kv", kv_cmds}, {"blob", blob_cmds}, {NULL, NULL}};
-
-static int usage(FILE *to) {
+/* `cairn help ...` with args = what follows "help". */
+static int help(int argc, char **argv) {
     const engine *e;
     const command *c;
-    fprintf(to, "usage: cairn version\n");
-    for (e = engines; e->name; e++)
-        for (c = e->cmds; c->name; c++) fprintf(to, "       cairn %s %s %s\n", e->name, c->name, c->args);
+    if (argc == 0) {
+        main_help(stdout);
+        return 0;
+    }
+    if (!(e = find_engine(argv[0]))) {
+        if (!strcmp(argv[0], "shell")) {
+            printf("usage: cairn shell [kv|blob] PATH\n\n"
+                   "Run commands on one store, one a line, read from standard input (a terminal or a pipe):\n"
+                   "the commands of the engine without PATH, e.g. `put k v`, `get k`, `list -l`. Words are\n"
+                   "split at spaces; quote with '...' or \"...\" (which knows \\n, \\t, \\\\, \\\" and \\xNN).\n"
+                   "`help [COMMAND]` lists the commands, `quit` (or the end of input) ends. Without kv|blob,\n"
+                   "a directory is a KV store and a file a blob store. In the shell `get` ends every value\n"
+                   "with a newline and '-' cannot be a value (use @FILE). The exit code is that of the\n"
+                   "last command that failed (0 if none).\n");
+            return 0;
+        }
+        fprintf(stderr, "cairn: no help on '%s'\n", argv[0]);
+        main_help(stderr);
+        return EXIT_USAGE;
+    }
+    if (argc == 1) {
+        engine_help(stdout, e);
+        return 0;
+    }
+    if (!(c = find_command(e, argv[1]))) {
+        fprintf(stderr, "cairn: unknown command '%s %s'\n", e->name, argv[1]);
+        engine_help(stderr, e);
+        return EXIT_USAGE;
+    }
+    command_help(stdout, e, c);
+    return 0;
+}
+
+/* ---- options ---------------------------------------------------------------------------------- */
+
+static int usage_of(const engine *e, const command *c) {
+    fprintf(stderr, "usage: cairn %s %s %s%s   (cairn help %s %s)\n", e->name, c->name, c->args,
+            c->opts ? " [OPTIONS]" : "", e->name, c->name);
     return EXIT_USAGE;
 }
+
+/* "--name=value" or "--name value": the value, advancing *i for the second form; NULL if missing. */
+static const char *opt_value(const char *a, const char *name, int argc, char **argv, int *i) {
+    size_t n = strlen(name);
+    if (a[n] == '=') return a + n + 1;
+    if (*i + 1 < argc) return argv[++*i];
+    return NULL;
+}
+
+static int matches(const char *a, const char *name) {
+    size_t n = strlen(name);
+    return !strncmp(a, name, n) && (a[n] == 0 || a[n] == '=');
+}
+
+static int parse_ttl(const char *s, int64_t *ms) {
+    char *end;
+    unsigned long long v;
+    int64_t mul = 1000;
+    if (*s < '0' || *s > '9') return 0;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno) return 0;
+    if (!strcmp(end, "ms")) mul = 1;
+    else if (!*end || !strcmp(end, "s")) mul = 1000;
+    else if (!strcmp(end, "m")) mul = 60000;
+    else if (!strcmp(end, "h")) mul = 3600000;
+    else if (!strcmp(end, "d")) mul = 86400000;
+    else return 0;
+    if (v == 0 || v > (unsigned long long)(INT64_MAX / 2 / mul)) return 0;
+    *ms = (int64_t)v * mul;
+    return 1;
+}
+
+/* Split argv into options (into *o) and positional arguments (appended to pos[0..*npos)). Returns -1 to go on,
+ * or an exit code (help printed: 0; a usage error: 2). */
+static int parse_args(const engine *e, const command *c, int argc, char **argv, opts *o, char **pos, int *npos) {
+    int i, endopts = 0;
+    memset(o, 0, sizeof *o);
+    for (i = 0; i < argc; i++) {
+        const char *a = argv[i], *v;
+        unsigned bit = 0;
+        if (endopts || a[0] != '-' || a[1] == 0) {
+            pos[(*npos)++] = argv[i];
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            endopts = 1;
+            continue;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            command_help(stdout, e, c);
+            return 0;
+        }
+        if (matches(a, "--kind")) {
+            bit = OPT_KIND;
+            if (!(v = opt_value(a, "--kind", argc, argv, &i))) goto missing;
+            o->kind = cli_kind_parse(v);
+            if (o->kind < 0 || o->kind == CAIRN_KIND_NATIVE) {
+                fprintf(stderr, "cairn: --kind must be bytes, text or json, not '%s'\n", v);
+                return usage_of(e, c);
+            }
+        } else if (matches(a, "--ttl") || matches(a, "--expire-at")) {
+            int ttl = matches(a, "--ttl");
+            int64_t ms;
+            bit = OPT_EXPIRE;
+            if (o->given & OPT_EXPIRE) {
+                fprintf(stderr, "cairn: give one of --ttl and --expire-at\n");
+                return usage_of(e, c);
+            }
+            if (!(v = opt_value(a, ttl ? "--ttl" : "--expire-at", argc, argv, &i))) goto missing;
+            if (ttl) {
+                if (!parse_ttl(v, &ms)) {
+                    fprintf(stderr, "cairn: --ttl wants a positive duration such as 30, 90s, 15m, 2h or 7d, "
+                                    "not '%s'\n", v);
+                    return usage_of(e, c);
+                }
+                o->expire_at = cli_now_ms() + ms;
+            } else {
+                char *end;
+                long long at;
+                errno = 0;
+                at = strtoll(v, &end, 10);
+                if (errno || *end || end == v || at <= 0) {
+                    fprintf(stderr, "cairn: --expire-at wants a time in Unix milliseconds, not '%s'\n", v);
+                    return usage_of(e, c);
+                }
+                o->expire_at = at;
+            }
+        } else if (!strcmp(a, "--json")) {
+            bit = OPT_JSON;
+        } else if (!strcmp(a, "--raw")) {
+            bit = OPT_RAW;
+        } else if (!strcmp(a, "--hex")) {
+            bit = OPT_HEX;
+        } else if (!strcmp(a, "-l") || !strcmp(a, "--long")) {
+            bit = OPT_LONG;
+        } else if (!strcmp(a, "--replace")) {
+            bit = OPT_REPLACE;
+        }
+        if (!bit || !(c->opts & bit)) {
+            fprintf(stderr, "cairn: %s %s: unknown option '%s' (put '--' before a KEY or VALUE that starts with '-')\n",
+                    e->name, c->name, a);
+            return usage_of(e, c);
+        }
+        o->given |= bit;
+        continue;
+    missing:
+        fprintf(stderr, "cairn: %s needs a value\n", a);
+        return usage_of(e, c);
+    }
+    {
+        unsigned out = o->given & (OPT_JSON | OPT_RAW | OPT_HEX);
+        if (out & (out - 1)) {
+            fprintf(stderr, "cairn: give one of --json, --raw and --hex\n");
+            return usage_of(e, c);
+        }
+    }
+    if (*npos < c->min_args || *npos > c->max_args) return usage_of(e, c);
+    return -1;
+}
+
+/* Run command c of engine e on argv (options and positional arguments mixed). With path set (the
+ * shell), path is the first positional argument. */
+static int run_command(const engine *e, const command *c, int argc, char **argv, char *path) {
+    opts o;
+    char **pos = (char **)malloc(sizeof(char *) * (size_t)(argc + 2));
+    int npos = 0, rc;
+    if (!pos) return cli_error(EXIT_ERROR, "CAIRN_NOMEM", "out of memory");
+    if (path) pos[npos++] = path;
+    rc = parse_args(e, c, argc, argv, &o, pos, &npos);
+    if (rc < 0) rc = c->run(&o, npos, pos);
+    free(pos);
+    return rc;
+}
+
+/* ---- shell ------------------------------------------------------------------------------------ */
+
+/* Split a line into words: spaces separate; '...' is literal; "..." knows \n \t \\ \" \xNN;
+ * outside quotes a backslash escapes the next character. In place; returns the count, -1 if a
+ * quote is not closed. */
+static int split_words(char *s, char **words, int cap) {
+    int n = 0;
+    char *out = s;
+    while (*s) {
+        int have = 0;
+        while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') s++;
+        if (!*s) break;
+        if (n == cap) return -1;
+        words[n] = out;
+        while (*s && *s != ' ' && *s != '\t' && *s != '\r' && *s != '\n') {
+            have = 1;
+            if (*s == '\'') {
+                for (s++; *s && *s != '\''; s++) *out++ = *s;
+                if (!*s) return -1;
+                s++;
+            } else if (*s == '"') {
+                for (s++; *s && *s != '"'; s++) {
+                    if (*s == '\\' && s[1]) {
+                        s++;
+                        switch (*s) {
+                        case 'n': *out++ = '\n'; break;
+                        case 't': *out++ = '\t'; break;
+                        case 'x':
+                            if (s[1] && s[2] && strchr("0123456789abcdefABCDEF", s[1]) &&
+                                strchr("0123456789abcdefABCDEF", s[2])) {
+                                char hex[3] = {s[1], s[2], 0};
+                                *out++ = (char)strtol(hex, NULL, 16);
+                                s += 2;
+                            } else {
+                                *out++ = 'x';
+                            }
+                            break;
+                        default: *out++ = *s;
+                        }
+                    } else {
+                        *out++ = *s;
+                    }
+                }
+                if (!*s) return -1;
+                s++;
+            } else if (*s == '\\' && s[1]) {
+                *out++ = s[1];
+                s += 2;
+            } else {
+                *out++ = *s++;
+            }
+        }
+        (void)have;
+        if (*s) s++;
+        *out++ = 0;
+        n++;
+    }
+    return n;
+}
+
+static int shell(int argc, char **argv) {
+    const engine *e = NULL;
+    char *path, *line = NULL;
+    size_t cap = 0;
+    int last = 0, tty = isatty(STDIN_FILENO);
+    if (argc == 2 && (e = find_engine(argv[0])) != NULL) {
+        path = argv[1];
+    } else if (argc == 1) {
+        struct stat st;
+        path = argv[0];
+        if (stat(path, &st) != 0) {
+            fprintf(stderr, "cairn: '%s' does not exist: say `cairn shell kv %s` or `cairn shell blob %s` "
+                            "to create a store\n", path, path, path);
+            return EXIT_USAGE;
+        }
+        e = find_engine(S_ISDIR(st.st_mode) ? "kv" : "blob");
+    } else {
+        fprintf(stderr, "usage: cairn shell [kv|blob] PATH\n");
+        return EXIT_USAGE;
+    }
+    cli_in_shell = 1;
+    if (tty) printf("cairn %s shell on %s (%s). `help` lists the commands, `quit` ends.\n", e->name, path,
+                    CAIRN_CLI_VERSION);
+    for (;;) {
+        char *words[256];
+        int n, rc;
+        const command *c;
+        if (tty) {
+            printf("cairn %s> ", e->name);
+            fflush(stdout);
+        }
+        if (getline(&line, &cap, stdin) < 0) break;
+        n = split_words(line, words, 256);
+        if (n < 0) {
+            fprintf(stderr, "cairn: unclosed quote (or more than 256 words)\n");
+            last = EXIT_USAGE;
+            continue;
+        }
+        if (n == 0 || words[0][0] == '#') continue;
+        if (!strcmp(words[0], "quit") || !strcmp(words[0], "exit") || !strcmp(words[0], ".quit") ||
+            !strcmp(words[0], ".exit"))
+            break;
+        if (!strcmp(words[0], "help") || !strcmp(words[0], ".help")) {
+            if (n > 1 && (c = find_command(e, words[1])) != NULL) command_help(stdout, e, c);
+            else engine_help(stdout, e);
+            fflush(stdout);
+            continue;
+        }
+        if (!(c = find_command(e, words[0]))) {
+            fprintf(stderr, "cairn: unknown command '%s' (`help` lists them)\n", words[0]);
+            last = EXIT_USAGE;
+            continue;
+        }
+        rc = run_command(e, c, n - 1, words + 1, path);
+        fflush(stdout);
+        if (rc) last = rc;
+    }
+    free(line);
+    if (tty) putchar('\n');
+    return last;
+}
+
+/* ---- main ------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
     const engine *e;
     const command *c;
-    if (argc < 2) return usage(stderr);
-    if (!strcmp(argv[1], "version") && argc == 2) {
-        printf("cairn %s\n", cairn_version());
-        return 0;
+    if (argc < 2) {
+        main_help(stderr);
+        return EXIT_USAGE;
     }
-    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(stdout);
-        return 0;
+    if (argc == 2 && (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
+        if (strcmp(CAIRN_CLI_VERSION, cairn_version()) != 0) printf("cairn %s (library %s)\n", CAIRN_CLI_VERSION, cairn_version());
+        else printf("cairn %s\n", CAIRN_CLI_VERSION);
+        return cli_flush_stdout();
     }
-    for (e = engines; e->name; e++) {
-        if (strcmp(argv[1], e->name) != 0) continue;
-        if (argc < 3) return usage(stderr);
-        for (c = e->cmds; c->name; c++) {
-            int n = argc - 3;
-            if (strcmp(argv[2], c->name) != 0) continue;
-            if (n < c->min_args || n > c->max_args) {
-                fprintf(stderr, "usage: cairn %s %s %s\n", e->name, c->name, c->args);
-                return EXIT_USAGE;
-            }
-            return c->run(n, argv + 3);
-        }
+    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+        return help(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "shell")) {
+        if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) return help(1, argv + 1);
+        return shell(argc - 2, argv + 2);
+    }
+    if (!(e = find_engine(argv[1]))) {
+        fprintf(stderr, "cairn: unknown command '%s'\n", argv[1]);
+        main_help(stderr);
+        return EXIT_USAGE;
+    }
+    if (argc < 3) {
+        engine_help(stderr, e);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h") || !strcmp(argv[2], "help")) {
+        char *hv[2];
+        hv[0] = argv[1];
+        hv[1] = argc > 3 ? argv[3] : NULL;
+        return help(argc > 3 ? 2 : 1, hv);
+    }
+    if (!(c = find_command(e, argv[2]))) {
         fprintf(stderr, "cairn: unknown command '%s %s'\n", e->name, argv[2]);
-        return usage(stderr);
+        engine_help(stderr, e);
+        fprintf(stderr, "usage: see cairn help %s\n", e->name);
+        return EXIT_USAGE;
     }
-    fprintf(stderr, "cairn: unknown command '%s'\n", argv[1]);
-    return usage(stderr);
+    return run_command(e, c, argc - 3, argv + 3, NULL);
 }

@@ -1,0 +1,110 @@
+/*
+ * cli.h - what the parts of the `cairn` tool share: exit codes, parsed options, the command
+ * tables, and the helpers for values, output and progress (cli_util.c).
+ */
+#ifndef CAIRN_CLI_H
+#define CAIRN_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cairn.h"
+
+/* The project's version, from CMake (PROJECT_VERSION); the library's otherwise. */
+#ifndef CAIRN_CLI_VERSION
+#define CAIRN_CLI_VERSION CAIRN_VERSION_STRING
+#endif
+
+/* Exit codes, by class (documented in `cairn --help` and docs/cli.md). */
+enum {
+    EXIT_OK = 0,
+    EXIT_NOTFOUND = 1, /* the key or blob does not exist */
+    EXIT_USAGE = 2,    /* bad command line */
+    EXIT_ERROR = 3,    /* any other failure (internal, transaction, out of memory, ...) */
+    EXIT_PATH = 4,     /* the store or an input file is missing, not usable, or not permitted */
+    EXIT_IO = 5,       /* I/O error or disk full */
+    EXIT_CORRUPT = 6,  /* the store is corrupt or of an unsupported format version */
+    EXIT_LOCKED = 7,   /* another writer holds the store */
+    EXIT_DATA = 8      /* a value or dump refused: not UTF-8, not JSON, too big, key exists, ... */
+};
+
+/* Options a command accepts (command.opts) and what was given (opts.given). */
+enum {
+    OPT_KIND = 1 << 0,    /* --kind bytes|text|json */
+    OPT_EXPIRE = 1 << 1,  /* --ttl DURATION, --expire-at UNIX_MS */
+    OPT_JSON = 1 << 2,    /* --json */
+    OPT_RAW = 1 << 3,     /* --raw */
+    OPT_HEX = 1 << 4,     /* --hex */
+    OPT_LONG = 1 << 5,    /* -l, --long */
+    OPT_REPLACE = 1 << 6  /* --replace */
+};
+
+typedef struct opts {
+    unsigned given;    /* OPT_* bits seen */
+    int kind;          /* with OPT_KIND */
+    int64_t expire_at; /* with OPT_EXPIRE: absolute Unix ms */
+} opts;
+
+typedef struct command {
+    const char *name;
+    int min_args, max_args; /* positional arguments after the command name, PATH included */
+    const char *args;       /* usage text of the arguments */
+    unsigned opts;          /* OPT_* accepted */
+    const char *summary;    /* one line */
+    const char *details;    /* more lines for `cairn help ENGINE COMMAND` (may be NULL) */
+    int (*run)(const opts *o, int argc, char **argv);
+} command;
+
+extern const command cli_kv_cmds[];
+extern const command cli_blob_cmds[];
+
+/* 1 while running inside `cairn shell` (values from stdin are refused; `get` ends with a newline). */
+extern int cli_in_shell;
+
+/* ---- cli_util.c ---- */
+
+/* Exit code of a CAIRN_E* code. */
+int cli_exit_code(int rc);
+/* Print "cairn: NAME: message" for a failed core call; returns its exit code. */
+int cli_fail(int rc);
+/* Print "cairn: NAME: <printf message>"; returns `code`. */
+int cli_error(int code, const char *name, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Read a VALUE argument: the text itself, "-" (standard input), "@FILE" (a file's contents) or
+ * "@@..." (the text "@..."). *buf is malloc'd (free it). Returns an exit code (0 on success). */
+int cli_read_value(const char *arg, unsigned char **buf, size_t *len);
+/* Refuse a value that its kind does not allow (text: UTF-8; json: one JSON document). Exit code. */
+int cli_check_kind(int kind, const void *v, size_t n);
+
+/* Kind names: "bytes", "text", "json", "native"; NULL for another number. */
+const char *cli_kind_name(int kind);
+int cli_kind_parse(const char *s); /* -1 if unknown */
+
+/* Write a value to stdout per --raw / --hex / terminal (see docs/cli.md, "Output"). */
+void cli_write_value(const opts *o, const void *v, size_t n);
+/* Print a key for a person (printable ASCII as is, other bytes as \xNN), then `end`. */
+void cli_print_key(const void *k, size_t n, const char *end);
+/* A JSON member "name":"text" (valid UTF-8) or "name_b64":"...". */
+void cli_json_bytes(FILE *f, const char *name, const void *v, size_t n);
+/* The --json output of check: {"ok":...,"path":...} and, on failure, "error" and "message". */
+void cli_json_check(const char *path, int rc);
+/* "1.5 KiB" etc. into buf. */
+const char *cli_human_bytes(uint64_t n, char *buf, size_t cap);
+/* Unix ms as "2025-01-02T03:04:05Z" (".123" before Z when not a whole second). */
+const char *cli_time_str(int64_t ms, char *buf, size_t cap);
+int64_t cli_now_ms(void);
+/* 0 if stdout is fine; else print the error (e.g. disk full) and return its exit code. */
+int cli_flush_stdout(void);
+
+/* Progress on standard error, only when it is a terminal. A ticker shows the elapsed time of one
+ * long core call (reclaim, compact, check) after the first second; a counter shows records done. */
+void cli_ticker_start(const char *what);
+void cli_ticker_stop(void);
+void cli_progress(const char *verb, uint64_t records, uint64_t bytes, int final);
+
+#endif
