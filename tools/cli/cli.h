@@ -95,6 +95,8 @@ void cli_json_bytes(FILE *f, const char *name, const void *v, size_t n);
 void cli_json_check(const char *path, int rc);
 /* "1.5 KiB" etc. into buf. */
 const char *cli_human_bytes(uint64_t n, char *buf, size_t cap);
+/* "1.21 KiB (1234 bytes)", or "812 B" under 1 KiB. */
+const char *cli_size_str(uint64_t n, char *buf, size_t cap);
 /* Unix ms as "2025-01-02T03:04:05Z" (".123" before Z when not a whole second). */
 const char *cli_time_str(int64_t ms, char *buf, size_t cap);
 int64_t cli_now_ms(void);

@@ -126,7 +126,7 @@ static double pct(uint64_t part, uint64_t whole) { return whole ? 100.0 * (doubl
 
 static int op_stats(const opts *o, cairn_blob *b, uint32_t key, int argc, char **argv) {
     struct cairn_blob_stats st;
-    char x[32], y[32];
+    char x[64];
     int rc = cairn_blob_stats(b, &st);
     (void)key, (void)argc, (void)argv;
     if (rc) return rc;
@@ -139,13 +139,11 @@ static int op_stats(const opts *o, cairn_blob *b, uint32_t key, int argc, char *
         return 0;
     }
     printf("blobs         %llu\n", (unsigned long long)st.entries);
-    printf("live data     %s (%llu bytes of payload)\n", cli_human_bytes(st.live_bytes, x, sizeof x),
-           (unsigned long long)st.live_bytes);
-    printf("free space    %s in %llu free entries (%.1f%% of the file, what `cairn blob compact` frees)\n",
-           cli_human_bytes(st.free_bytes, x, sizeof x), (unsigned long long)st.free_entries,
-           pct(st.free_bytes, st.file_size));
-    printf("file          %s (%llu bytes)\n", cli_human_bytes(st.file_size, y, sizeof y),
-           (unsigned long long)st.file_size);
+    printf("live data     %s of payload\n", cli_size_str(st.live_bytes, x, sizeof x));
+    printf("free space    %s in %llu free entr%s (%.1f%% of the file: what `cairn blob compact` frees)\n",
+           cli_size_str(st.free_bytes, x, sizeof x), (unsigned long long)st.free_entries,
+           st.free_entries == 1 ? "y" : "ies", pct(st.free_bytes, st.file_size));
+    printf("file          %s\n", cli_size_str(st.file_size, x, sizeof x));
     printf("WAL           %s\n", cli_human_bytes(st.wal_bytes, x, sizeof x));
     if (st.next_key == 0xffffffffu) printf("next key      4294967295 (or none left)\n");
     else printf("next key      %u\n", (unsigned)st.next_key);

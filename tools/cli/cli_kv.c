@@ -171,7 +171,7 @@ static double pct(uint64_t part, uint64_t whole) { return whole ? 100.0 * (doubl
 static int kv_stats(const opts *o, int argc, char **argv) {
     cairn_kv *kv;
     struct cairn_kv_stats st;
-    char a[32], b[32], c[32];
+    char a[64], b[64], c[64];
     int rc = kv_open_dir(&kv, argv[0], 1, CAIRN_SYNC_COMMIT);
     (void)argc;
     if (rc) return cli_fail(rc);
@@ -190,15 +190,14 @@ static int kv_stats(const opts *o, int argc, char **argv) {
     {
         uint64_t records = st.live_bytes + st.dead_bytes;
         printf("keys          %llu\n", (unsigned long long)st.keys);
-        printf("on disk       %s (%llu bytes) in %llu data file%s and their hint files\n",
-               cli_human_bytes(st.disk_bytes, a, sizeof a), (unsigned long long)st.disk_bytes,
+        printf("on disk       %s: %llu data file%s, hint files included\n", cli_size_str(st.disk_bytes, a, sizeof a),
                (unsigned long long)st.data_files, st.data_files == 1 ? "" : "s");
-        printf("  live        %s (%.1f%% of the records)\n", cli_human_bytes(st.live_bytes, b, sizeof b),
+        printf("  live        %s, %.1f%% of the records\n", cli_size_str(st.live_bytes, b, sizeof b),
                pct(st.live_bytes, records));
-        printf("  dead        %s (%.1f%% of the records: what `cairn kv reclaim` frees)\n",
-               cli_human_bytes(st.dead_bytes, c, sizeof c), pct(st.dead_bytes, records));
+        printf("  dead        %s, %.1f%% of the records: what `cairn kv reclaim` frees\n",
+               cli_size_str(st.dead_bytes, c, sizeof c), pct(st.dead_bytes, records));
         if (st.disk_bytes > records)
-            printf("  hints       %s (hint files: the index of sealed data files)\n",
+            printf("  hints       %s: hint files, the index of sealed data files\n",
                    cli_human_bytes(st.disk_bytes - records, a, sizeof a));
         printf("keydir        %s in memory\n", cli_human_bytes(st.keydir_bytes, a, sizeof a));
         printf("last seq      %llu\n", (unsigned long long)st.seq);

@@ -198,6 +198,14 @@ const char *cli_human_bytes(uint64_t n, char *buf, size_t cap) {
     return buf;
 }
 
+const char *cli_size_str(uint64_t n, char *buf, size_t cap) {
+    char h[32];
+    cli_human_bytes(n, h, sizeof h);
+    if (n < 1024) snprintf(buf, cap, "%s", h);
+    else snprintf(buf, cap, "%s (%llu bytes)", h, (unsigned long long)n);
+    return buf;
+}
+
 const char *cli_time_str(int64_t ms, char *buf, size_t cap) {
     time_t t = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
     int frac = (int)(ms - (int64_t)t * 1000);
