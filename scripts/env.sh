@@ -8,6 +8,13 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 configure_and_build() { # configure_and_build BUILD_DIR [cmake args...]
   local dir=$1; shift
-  cmake -S "$root" -B "$dir" -G Ninja -DPython3_EXECUTABLE="$python_exe" "$@"
+  # CAIRN_SKIP_BINDINGS="dotnet node ..." (spaces or commas): build without those bindings (set
+  # every time: a build directory does not keep a skip from an earlier run).
+  local bindings=() lang list=" ${CAIRN_SKIP_BINDINGS:-} "
+  list=${list//,/ }
+  for lang in python lua node dotnet; do
+    if [[ $list == *" $lang "* ]]; then bindings+=("-DCAIRN_BUILD_${lang^^}=OFF"); else bindings+=("-DCAIRN_BUILD_${lang^^}=ON"); fi
+  done
+  cmake -S "$root" -B "$dir" -G Ninja -DPython3_EXECUTABLE="$python_exe" "${bindings[@]}" "$@"
   cmake --build "$dir" -j "$jobs"
 }
