@@ -200,6 +200,7 @@ static void spit(const char *path, const void *data, size_t n) {
 }
 
 static char g_io[PATH_MAX]; /* scratch directory of the runner's files */
+static const char *g_stdout_to; /* when set, the CLI's stdout goes there instead (e.g. /dev/full) */
 
 static void res_free(res *r) {
     free(r->out), free(r->err);
@@ -222,7 +223,9 @@ static int runv(res *r, const void *in, size_t inlen, const char *const *args) {
     fflush(stdout), fflush(stderr);
     pid = fork();
     if (pid == 0) {
-        if (!freopen(pin, "rb", stdin) || !freopen(pout, "wb", stdout) || !freopen(perr, "wb", stderr)) _exit(126);
+        if (!freopen(pin, "rb", stdin) || !freopen(g_stdout_to ? g_stdout_to : pout, "wb", stdout) ||
+            !freopen(perr, "wb", stderr))
+            _exit(126);
         execv(g_cli, (char *const *)argv);
         _exit(127);
     }
@@ -446,6 +449,15 @@ START_TEST(cli_exit_codes) {
     ck_assert_ptr_nonnull(strstr(r.err, "not a JSON document"));
     ck_assert_int_eq(CLI(&r, "kv", "put", db, "bad", "\xff\xfe"), 8);
     ck_assert_ptr_nonnull(strstr(r.err, "not valid UTF-8"));
+    /* 5: I/O (standard output on a full disk) */
+    if (access("/dev/full", W_OK) == 0) {
+        g_stdout_to = "/dev/full";
+        ck_assert_int_eq(CLI(&r, "kv", "get", db, "k"), 5);
+        ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_NOSPC"));
+        ck_assert_int_eq(CLI(&r, "kv", "dump", db), 5);
+        ck_assert_int_eq(CLI(&r, "blob", "list", blob), 5);
+        g_stdout_to = NULL;
+    }
     /* 6: corrupt (one flipped bit in the middle of the data file) */
     {
         char **names;

@@ -232,7 +232,7 @@ int64_t cli_now_ms(void) {
 int cli_flush_stdout(void) {
     if (fflush(stdout) != 0 || ferror(stdout)) {
         int e = errno;
-        return cli_error(e == ENOSPC ? EXIT_IO : EXIT_IO, e == ENOSPC ? "CAIRN_NOSPC" : "CAIRN_IO",
+        return cli_error(EXIT_IO, e == ENOSPC ? "CAIRN_NOSPC" : "CAIRN_IO",
                          "writing standard output: %s", strerror(e));
     }
     return 0;
