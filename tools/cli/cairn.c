@@ -91,8 +91,8 @@ static void engine_help(FILE *to, const engine *e) {
 static void command_help(FILE *to, const engine *e, const command *c) {
     fprintf(to, "usage: cairn %s %s %s%s\n\n%s.\n", e->name, c->name, c->args, c->opts ? " [OPTIONS]" : "",
             c->summary);
-    if (c->details) fprintf(to, "%s\n", c->details);
-    fprintf(to, "Exit codes: 0 success, 1 not found, 2 usage, 3-8 errors by class (cairn --help).\n");
+    if (c->details) fprintf(to, "\n%s\n", c->details);
+    fprintf(to, "\nExit codes: 0 success, 1 not found, 2 usage, 3-8 errors by class (cairn --help).\n");
 }
 
 /* `cairn help ...` with args = what follows "help". */
