@@ -6,7 +6,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 python_exe=$(python3 -c 'import sys; print(sys.executable)')
 jobs=$(nproc 2>/dev/null || echo 2)
 
-configure_and_build() { # configure_and_build BUILD_DIR [cmake args...]
+configure() { # configure BUILD_DIR [cmake args...]
   local dir=$1; shift
   # CAIRN_SKIP_BINDINGS="dotnet node ..." (spaces or commas): build without those bindings (set
   # every time: a build directory does not keep a skip from an earlier run).
@@ -16,5 +16,9 @@ configure_and_build() { # configure_and_build BUILD_DIR [cmake args...]
     if [[ $list == *" $lang "* ]]; then bindings+=("-DCAIRN_BUILD_${lang^^}=OFF"); else bindings+=("-DCAIRN_BUILD_${lang^^}=ON"); fi
   done
   cmake -S "$root" -B "$dir" -G Ninja -DPython3_EXECUTABLE="$python_exe" "${bindings[@]}" "$@"
-  cmake --build "$dir" -j "$jobs"
+}
+
+configure_and_build() { # configure_and_build BUILD_DIR [cmake args...]
+  configure "$@"
+  cmake --build "$1" -j "$jobs"
 }

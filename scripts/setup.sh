@@ -2,7 +2,8 @@
 # Installs what building and testing Cairn needs and is missing (Debian packages, Node.js and npm
 # included; the Node binding's npm modules are installed by its own build). The .NET SDK is not a
 # Debian package: without `dotnet` this fails and says how to get it, unless CAIRN_SKIP_BINDINGS
-# names dotnet. Safe to run again: does nothing when all is there. Usage: scripts/setup.sh [--bench]   (--bench adds the peers the benchmarks compare with)
+# names dotnet. Safe to run again: does nothing when all is there.
+# Usage: scripts/setup.sh [--bench]   (--bench adds the peers the benchmarks compare with)
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config check swig liblua5.4-dev lua5.4 luarocks
