@@ -37,7 +37,10 @@ function have(cmd) {
 if (process.env.CAIRN_NODE_SKIP_BUILD) process.exit(0);
 const vendored = path.join(pkg, 'deps', 'cairn');
 let sources = null;
-for (const cand of [root, vendored]) {
+// A checkout: this package is bindings/node of it (not merely any project with a core/ directory).
+const inCheckout = fs.existsSync(path.join(root, 'bindings', 'node')) &&
+  fs.realpathSync(path.join(root, 'bindings', 'node')) === pkg;
+for (const cand of inCheckout ? [root, vendored] : [vendored]) {
   if (fs.existsSync(path.join(cand, 'core', 'include', 'cairn.h'))) { sources = cand; break; }
 }
 if (!sources) {

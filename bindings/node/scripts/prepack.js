@@ -9,10 +9,13 @@
 const fs = require('fs');
 const path = require('path');
 
-const pkg = path.join(__dirname, '..');
+const pkg = fs.realpathSync(path.join(__dirname, '..'));
 const root = path.resolve(pkg, '..', '..');
 const deps = path.join(pkg, 'deps');
-const inRepo = fs.existsSync(path.join(root, 'core', 'include', 'cairn.h'));
+// A checkout: this package is its bindings/node, and its core is there.
+const inRepo = fs.existsSync(path.join(root, 'core', 'include', 'cairn.h')) &&
+  fs.existsSync(path.join(root, 'bindings', 'node')) &&
+  fs.realpathSync(path.join(root, 'bindings', 'node')) === pkg;
 
 if (process.argv.includes('--clean')) {
   if (inRepo) fs.rmSync(deps, { recursive: true, force: true });
