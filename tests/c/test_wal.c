@@ -282,6 +282,110 @@ START_TEST(reset) {
 }
 END_TEST
 
+/* LSNs: info reports the first and last record and the newest commit; replay_after skips
+ * transactions at or below an engine's LSN; advance numbers the log above it. */
+START_TEST(lsn_info_and_replay_after) {
+    cairn_wal *w = wopen();
+    cairn_wal_info info;
+    uint64_t t1, t2, c1 = 0, c2 = 0;
+    seen s;
+    t1 = cairn_wal__begin(w);
+    ck_assert_int_eq(cairn_wal__append(w, t1, 1, "a", 1), 0);
+    ck_assert_int_eq(cairn_wal__commit(w, t1, &c1), 0);
+    t2 = cairn_wal__begin(w);
+    ck_assert_int_eq(cairn_wal__append(w, t2, 1, "b", 1), 0);
+    ck_assert_int_eq(cairn_wal__commit(w, t2, &c2), 0);
+    put_txn(w, "open", NULL, 0); /* uncommitted: numbered, never replayed */
+    ck_assert_int_eq(cairn_wal__sync(w, 0), 0);
+    cairn_wal__close(w);
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), CAIRN_WAL_CREATE, &info), 0);
+    ck_assert_uint_eq(info.first_seq, 1);
+    ck_assert_uint_eq(info.last_commit, c2);
+    ck_assert_uint_eq(info.last_seq, c2 + 1);
+    ck_assert_uint_ne(info.salt, 0);
+    ck_assert_int_eq(info.created, 0);
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(cairn_wal__replay_after(w, c1, collect, &s), 0);
+    ck_assert_str_eq(s.text, "2:1:b;");
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(cairn_wal__replay_after(w, c2, collect, &s), 0);
+    ck_assert_int_eq(s.calls, 0);
+    /* an engine file at LSN 1000 (the log was lost): numbering goes on above it */
+    ck_assert_int_eq(cairn_wal__reset(w), 0);
+    cairn_wal__advance(w, 1000);
+    cairn_wal__advance(w, 10); /* never lowers it */
+    ck_assert_uint_eq(cairn_wal__last_seq(w), 1000);
+    put_txn(w, "c", NULL, 1);
+    ck_assert_int_eq(cairn_wal__sync(w, 0), 0);
+    cairn_wal__close(w);
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, &info), 0);
+    ck_assert_uint_eq(info.first_seq, 1001);
+    ck_assert_uint_eq(info.last_commit, 1002);
+    cairn_wal__close(w);
+    /* a missing log is created and says so */
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log2"), CAIRN_WAL_CREATE, &info), 0);
+    ck_assert_int_eq(info.created, 1);
+    ck_assert_uint_eq(info.first_seq, 0);
+    ck_assert_uint_eq(info.last_commit, 0);
+    cairn_wal__close(w);
+}
+END_TEST
+
+/* A write that fails with nothing left in the file gives its numbers back: the next record
+ * follows the last good one without a hole (engines detect missing changes by holes). */
+START_TEST(failed_write_leaves_no_hole) {
+    cairn_wal *w = wopen();
+    cairn_wal_info info;
+    uint64_t t, c = 0, last;
+    put_txn(w, "a", NULL, 1);
+    last = cairn_wal__last_seq(w);
+    cairn_io__fault_arm(CAIRN_FAULT_WRITE, 1, CAIRN_FAULT_SHORT, 0);
+    t = cairn_wal__begin(w);
+    ck_assert_int_eq(cairn_wal__append(w, t, 1, "lost", 4), 0);
+    ck_assert_int_eq(cairn_wal__commit(w, t, NULL), CAIRN_ENOSPC);
+    cairn_io__fault_reset();
+    ck_assert_uint_eq(cairn_wal__last_seq(w), last);
+    t = cairn_wal__begin(w);
+    ck_assert_int_eq(cairn_wal__append(w, t, 1, "b", 1), 0);
+    ck_assert_int_eq(cairn_wal__commit(w, t, &c), 0);
+    ck_assert_uint_eq(c, last + 2);
+    ck_assert_int_eq(cairn_wal__sync(w, 0), 0);
+    cairn_wal__close(w);
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, &info), 0);
+    ck_assert_uint_eq(info.records, 4);
+    ck_assert_uint_eq(info.last_seq, 4);
+    cairn_wal__close(w);
+}
+END_TEST
+
+/* KEEP_TAIL: an open that writes nothing; appends overwrite the tail, reset cuts it. */
+START_TEST(keep_tail) {
+    cairn_wal *w = wopen();
+    cairn_wal_info info;
+    seen s;
+    FILE *f;
+    uint64_t n;
+    put_txn(w, "a", NULL, 1);
+    cairn_wal__close(w);
+    n = file_size(ct_path("log"));
+    f = fopen(ct_path("log"), "ab");
+    ck_assert_int_eq(fwrite("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 1, 40, f), 40);
+    fclose(f);
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), CAIRN_WAL_KEEP_TAIL, &info), 0);
+    ck_assert_uint_eq(info.torn_bytes, 40);
+    ck_assert_uint_eq(file_size(ct_path("log")), n + 40); /* untouched */
+    put_txn(w, "b", NULL, 1);
+    ck_assert_int_eq(cairn_wal__sync(w, 0), 0);
+    cairn_wal__close(w);
+    w = wopen();
+    replay_into(w, &s);
+    ck_assert_str_eq(s.text, "1:1:a;2:1:b;");
+    ck_assert_int_eq(cairn_wal__reset(w), 0);
+    ck_assert_uint_eq(file_size(ct_path("log")), 32);
+    cairn_wal__close(w);
+}
+END_TEST
+
 START_TEST(group_commit_one_fsync) {
     cairn_wal *w = wopen();
     uint64_t seqs[10], before;
@@ -456,6 +560,9 @@ static Suite *suite(void) {
     tcase_add_test(t, damage_before_tail_is_corrupt);
     tcase_add_test(t, bad_header);
     tcase_add_test(t, reset);
+    tcase_add_test(t, lsn_info_and_replay_after);
+    tcase_add_test(t, failed_write_leaves_no_hole);
+    tcase_add_test(t, keep_tail);
     tcase_add_test(t, group_commit_one_fsync);
     tcase_add_test(t, group_commit_threads);
     tcase_add_test(t, write_faults);

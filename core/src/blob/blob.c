@@ -1,16 +1,19 @@
 /*
  * blob.c - the blob store: uint32 keys -> byte arrays in one file, with free-space reuse.
  *
- * FORMAT (version 1; all integers little-endian; CRC = CRC32C, Castagnoli, initial value 0)
+ * FORMAT (version 2; all integers little-endian; CRC = CRC32C, Castagnoli, initial value 0)
  *
  * Data file <path>: a 64-byte header, then entries back to back up to data_end.
  *
  *   header    0   8  magic "CAIRNBLB"
- *             8   4  u32 version (1)
+ *             8   4  u32 version (2; version 1 files, without the LSN, are read)
  *            12   4  u32 flags (0)
  *            16   8  u64 next_key: the key the next auto create gets (> every key ever used)
  *            24   8  u64 data_end: logical end of the file (== its size when consistent)
- *            32  28  reserved, zero
+ *            32   8  u64 lsn: WAL sequence number of the commit record of the last transaction
+ *                    applied to this file (0: none yet); every change the log numbered up to
+ *                    it is in this file
+ *            40  20  reserved, zero
  *            60   4  u32 CRC of bytes [0, 60)
  *
  *   entry     0   4  u32 CRC of bytes [4, 32) (the rest of this header)
@@ -32,20 +35,38 @@
  *   type 1 WRITE    payload = u64 offset, then the bytes to write there
  *   type 2 TRUNCATE payload = u64 new size
  * An operation's transaction holds its entry writes, the free-entry headers it changes, a
- * truncate when the tail became free, and a header write when next_key or data_end changed.
- * Until a committed change is written to the data file, reads are served from memory.
+ * truncate when the tail became free, and a header write when next_key or data_end changed (in
+ * the log its lsn field is 0). Until a committed change is written to the data file, reads are
+ * served from memory. Applying transactions to the data file writes their records in order, then
+ * the header (last) with lsn = the commit sequence number of the last transaction applied whole,
+ * so a header never claims a transaction whose writes precede it in the file's write order.
+ * The log's sequence numbers continue across checkpoints and sessions: a writer open numbers the
+ * log above the file's lsn, and a checkpoint stamps lsn = the last number the log used, so the
+ * first record after a checkpoint is lsn + 1.
  *
- * Recovery (writer open): replay every committed WAL record onto the data file in log order
- * (idempotent: physical writes), fsync the data file, truncate the WAL. Then validate the
- * header (bad magic or CRC: CAIRN_ECORRUPT; other version: CAIRN_EVERSION; file shorter than
- * data_end: CAIRN_ECORRUPT; bytes past data_end are cut) and scan every entry header from 64 to
- * data_end to rebuild the index (key -> offset) and the free lists: a bad header CRC, a size
- * that leaves the file, a payload longer than its entry or a duplicate key is CAIRN_ECORRUPT
- * with the file and offset. Payload CRCs are checked on every read (and by cairn_blob_check).
- * A read-only open does not touch the files: committed WAL records are overlaid in memory.
+ * Recovery (writer open) never moves the data file backwards and validates before it writes:
+ *   1. read the header's lsn L (unknown for version 1 or a header that does not check);
+ *   2. plan: no committed transaction in the log: nothing to redo. L unknown: redo every
+ *      committed transaction (as version 1 did). The log's newest commit is below L: the file is
+ *      ahead (the log lost its tail, or was copied before the file): nothing to redo. Else the
+ *      log covers the file: redo every committed transaction in log order (idempotent physical
+ *      records; redoing from the log's start is right even when a power loss kept the stamped
+ *      header but not every write it covers), unless the log's first record is above L + 1:
+ *      the changes in between are in neither file: CAIRN_ECORRUPT naming both files;
+ *   3. overlay the redo in memory and validate the result: header (bad magic or CRC:
+ *      CAIRN_ECORRUPT; other version: CAIRN_EVERSION; file shorter than data_end:
+ *      CAIRN_ECORRUPT) and every entry header from 64 to data_end, rebuilding the index
+ *      (key -> offset) and the free lists: a bad header CRC, a size that leaves the file, a
+ *      payload longer than its entry or a duplicate key is CAIRN_ECORRUPT with the file and
+ *      offset. An error here leaves both files as they were;
+ *   4. write the redo to the data file, cut bytes past data_end, fsync; then write the header
+ *      with lsn = max(L, the log's last sequence number), fsync; then truncate the log.
+ * Payload CRCs are checked on every read (and by cairn_blob_check). A read-only open reads the
+ * log, then the data file, plans the same way and overlays the redo in memory: it writes nothing.
  *
  * Checkpoint (WAL past 4 MiB, flush, close, compact): fsync the WAL, write every pending change
- * to the data file, fsync it, truncate the WAL.
+ * to the data file (header stamped last), fsync it; if the log used numbers above the stamped
+ * lsn (failed writes), stamp the header with the last one and fsync again; truncate the WAL.
  * Compact: checkpoint, write every live blob back to back into <path>.compact, fsync, rename
  * over <path>, fsync the directory (either file is complete at every instant).
  * Lock: an exclusive flock on <path>-lock for the writer (CAIRN_ELOCKED / CAIRN_EBUSY).
@@ -76,7 +97,7 @@
 #define CKPT_BYTES (4u * 1024u * 1024u)
 #define SCAN_CHUNK (1u << 20)
 #define MAGIC "CAIRNBLB"
-#define VERSION 1u
+#define VERSION 2u
 #define KEY_LIMIT ((uint64_t)UINT32_MAX + 1u) /* next_key at this value: keys exhausted */
 
 /* ---- hash map: u64 -> record (linear probing, backward-shift deletion) ------------------- */
@@ -273,6 +294,9 @@ struct cairn_blob {
     int ro, sync, failed;
     uint64_t next_key, end;          /* current state */
     uint64_t hdr_next_key, hdr_end;  /* as in the last header written to the log */
+    uint64_t disk_next_key, disk_end;/* as in the newest header applied to the data file */
+    uint64_t disk_lsn;               /* LSN in the data file's header (as last written) */
+    uint32_t hdr_flags, hdr_salt;    /* flags and log salt that headers are written with */
     map idx;                         /* key -> entry */
     map fstart;                      /* free entry offset -> (size) */
     map fend;                        /* free entry end -> (offset in .off) */
@@ -293,6 +317,7 @@ struct cairn_blob {
     size_t txn_pmark, txn_evmark;
     ovrec *ov;
     size_t nov;
+    uint64_t ov_lo;                  /* lowest offset past the header that the overlay touches */
 };
 
 struct cairn_blob_iter {
@@ -515,13 +540,27 @@ static int emit_trunc(cairn_blob *b, uint64_t size) {
     return pq_push(b, REC_TRUNC, buf, 8, NULL);
 }
 
-static void put_file_header(uint8_t *h, uint64_t next_key, uint64_t end) {
+static void put_file_header(uint8_t *h, uint64_t next_key, uint64_t end, uint64_t lsn, uint32_t flags,
+                            uint32_t salt) {
     memset(h, 0, FHDR);
     memcpy(h, MAGIC, 8);
     cairn_put32(h + 8, VERSION);
+    cairn_put32(h + 12, flags);
     cairn_put64(h + 16, next_key);
     cairn_put64(h + 24, end);
+    cairn_put64(h + 32, lsn);
+    cairn_put32(h + 40, salt);
     cairn_put32(h + 60, cairn_crc32c__update(0, h, 60));
+}
+
+/* Write the data file header: the newest applied next_key/end, stamped with `lsn`. */
+static int stamp_header(cairn_blob *b, uint64_t lsn) {
+    uint8_t h[FHDR];
+    int rc;
+    put_file_header(h, b->disk_next_key, b->disk_end, lsn, b->hdr_flags, b->hdr_salt);
+    if ((rc = cairn_io__pwrite(b->f, h, FHDR, 0)) != 0) return rc;
+    b->disk_lsn = lsn;
+    return 0;
 }
 
 static int emit_header_if_changed(cairn_blob *b) {
@@ -534,27 +573,48 @@ static int emit_header_if_changed(cairn_blob *b) {
     if ((rc = un_push(b, U_HDR, b->hdr_next_key, &v)) != 0) return rc;
     if (!(buf = (uint8_t *)malloc(8 + FHDR))) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
     cairn_put64(buf, 0);
-    put_file_header(buf + 8, b->next_key, b->end);
+    /* the LSN is not known yet: applying the record stamps it (stamp_header) */
+    put_file_header(buf + 8, b->next_key, b->end, 0, b->hdr_flags, b->hdr_salt);
     b->hdr_next_key = b->next_key;
     b->hdr_end = b->end;
     return pq_push(b, REC_WRITE, buf, 8 + FHDR, NULL);
 }
 
-/* Write committed, durable pending changes to the data file, in order. A failure leaves the
- * rest pending (still served from memory, still in the WAL) and is reported to the caller. */
+static int is_header_write(const pitem *p) {
+    return p->type == REC_WRITE && p->blen == 8 + FHDR && cairn_get64(p->buf) == 0;
+}
+
+/* Write committed, durable pending changes to the data file, in order, then the header stamped
+ * with the LSN of the last transaction applied whole (its header record is not written as is:
+ * the stamp carries its next_key and end). The header goes last, so a file whose LSN says
+ * "transaction n" holds every write of n. A failure leaves the rest pending (still served from
+ * memory, still in the WAL) and is reported to the caller. */
 static int apply_pending(cairn_blob *b) {
-    uint64_t durable = cairn_wal__durable_seq(b->wal);
+    uint64_t durable = cairn_wal__durable_seq(b->wal), cur = 0, done = 0;
     int rc = 0;
     while (b->pq_s < b->pq_n) {
         pitem *p = &b->pq[b->pq_s];
         if (!p->committed || p->seq > durable) break;
-        if (p->type == REC_WRITE)
+        if (p->seq != cur) {
+            done = cur; /* the items of one transaction share its commit seq */
+            cur = p->seq;
+        }
+        if (is_header_write(p)) {
+            b->disk_next_key = cairn_get64(p->buf + 8 + 16);
+            b->disk_end = cairn_get64(p->buf + 8 + 24);
+        } else if (p->type == REC_WRITE) {
             rc = cairn_io__pwrite(b->f, p->buf + 8, p->blen - 8, cairn_get64(p->buf));
-        else
+        } else {
             rc = cairn_io__truncate(b->f, cairn_get64(p->buf));
+        }
         if (rc) break;
         pitem_free(p);
         b->pq_s++;
+    }
+    if (!rc) done = cur; /* stopped at another transaction (or the end): cur is whole */
+    if (done > b->disk_lsn) {
+        int hrc = stamp_header(b, done);
+        if (!rc) rc = hrc;
     }
     /* start the queue over when empty; not inside a transaction, whose marks are indexes */
     if (b->pq_s == b->pq_n && !b->in_txn) {
@@ -569,14 +629,23 @@ static int fail_handle(cairn_blob *b, int rc) {
     return rc;
 }
 
-/* Everything committed goes to the data file, which is synced; then the WAL is emptied. */
+/* Everything committed goes to the data file, which is synced; then the WAL is emptied. The
+ * file's LSN must cover every number the log used (dead numbers of failed writes too), so the
+ * next record after the reset is LSN + 1; that stamp comes after an fsync of the changes it
+ * covers, because recovery does not redo what the LSN says is there. */
 static int checkpoint(cairn_blob *b) {
+    uint64_t last;
     int rc;
     if (b->ro || b->failed) return 0;
     if ((rc = cairn_wal__sync(b->wal, 0)) != 0) return fail_handle(b, rc);
     if ((rc = apply_pending(b)) != 0) return rc;
     if (b->pq_n) return 0; /* an open transaction's changes are still pending: keep the WAL */
     if ((rc = cairn_io__fsync(b->f)) != 0) return fail_handle(b, rc);
+    last = cairn_wal__last_seq(b->wal);
+    if (last > b->disk_lsn) {
+        if ((rc = stamp_header(b, last)) != 0) return rc;
+        if ((rc = cairn_io__fsync(b->f)) != 0) return fail_handle(b, rc);
+    }
     if ((rc = cairn_wal__reset(b->wal)) != 0) return fail_handle(b, rc);
     return 0;
 }
@@ -588,6 +657,7 @@ static int dread(cairn_blob *b, void *buf, size_t len, uint64_t off) {
     int rc = cairn_io__pread(b->f, buf, len, off, &got);
     if (rc) return rc;
     if (got < len) memset((uint8_t *)buf + got, 0, len - got);
+    if (off >= FHDR && off + len <= b->ov_lo) return 0; /* below everything the overlay changes */
     for (i = 0; i < b->nov; i++) {
         const ovrec *o = &b->ov[i];
         if (o->type == REC_WRITE) {
@@ -642,19 +712,6 @@ fail:
 
 /* ---- open --------------------------------------------------------------------------------- */
 
-static int replay_write(void *ctx, uint64_t txid, unsigned type, const void *payload, size_t len,
-                        uint64_t seq) {
-    cairn_blob *b = (cairn_blob *)ctx;
-    const uint8_t *p = (const uint8_t *)payload;
-    (void)txid;
-    (void)seq;
-    if (len < 8 || (type != REC_WRITE && type != REC_TRUNC) || (type == REC_TRUNC && len != 8))
-        return cairn_err__set(CAIRN_ECORRUPT, "%s: unknown record (type %u, %zu bytes) in the log", b->wal_path,
-                              type, len);
-    if (type == REC_TRUNC) return cairn_io__truncate(b->f, cairn_get64(p));
-    return cairn_io__pwrite(b->f, p + 8, len - 8, cairn_get64(p));
-}
-
 static int replay_overlay(void *ctx, uint64_t txid, unsigned type, const void *payload, size_t len,
                           uint64_t seq) {
     cairn_blob *b = (cairn_blob *)ctx;
@@ -673,6 +730,8 @@ static int replay_overlay(void *ctx, uint64_t txid, unsigned type, const void *p
     o->off = cairn_get64(p);
     o->len = len - 8;
     o->data = NULL;
+    if (!(type == REC_WRITE && o->off + o->len <= FHDR) && o->off < b->ov_lo)
+        b->ov_lo = o->off < FHDR ? FHDR : o->off;
     if (type == REC_WRITE) {
         if (!(o->data = (uint8_t *)malloc(o->len ? o->len : 1)))
             return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
@@ -758,14 +817,15 @@ static int scan(cairn_blob *b) {
 
 static int read_header(cairn_blob *b, uint64_t fsize) {
     uint8_t h[FHDR];
+    unsigned version;
     int rc;
     if (fsize < FHDR) return corrupt(b, 0, "not a Cairn blob store (file too short)");
     if ((rc = dread(b, h, FHDR, 0)) != 0) return rc;
     if (memcmp(h, MAGIC, 8) != 0) return corrupt(b, 0, "not a Cairn blob store (bad magic)");
     if (cairn_crc32c__update(0, h, 60) != cairn_get32(h + 60)) return corrupt(b, 0, "bad file header checksum");
-    if (cairn_get32(h + 8) != VERSION)
-        return cairn_err__set(CAIRN_EVERSION, "%s: unsupported blob store version %u", b->path,
-                              (unsigned)cairn_get32(h + 8));
+    version = cairn_get32(h + 8);
+    if (version != VERSION && version != 1)
+        return cairn_err__set(CAIRN_EVERSION, "%s: unsupported blob store version %u", b->path, version);
     b->next_key = cairn_get64(h + 16);
     b->end = cairn_get64(h + 24);
     if (b->end < FHDR || b->next_key > KEY_LIMIT) return corrupt(b, 0, "bad file header");
@@ -773,6 +833,81 @@ static int read_header(cairn_blob *b, uint64_t fsize) {
         return cairn_err__set(CAIRN_ECORRUPT, "%s: file is %llu bytes, shorter than its data end %llu", b->path,
                               (unsigned long long)fsize, (unsigned long long)b->end);
     return 0;
+}
+
+/* What the data file's header says before any replay: *lsn and 1, or 0 when it has no usable
+ * LSN (a version 1 file, or a header that does not check: recovery then redoes the whole log
+ * and validates the result). */
+typedef struct disk_hdr {
+    int known;       /* LSN, flags and salt are valid */
+    uint64_t lsn;
+    uint32_t flags, salt;
+} disk_hdr;
+
+static void peek_header(cairn_blob *b, uint64_t fsize, disk_hdr *d) {
+    uint8_t h[FHDR];
+    memset(d, 0, sizeof *d);
+    if (fsize < FHDR || cairn_io__pread(b->f, h, FHDR, 0, NULL) != 0) return;
+    if (memcmp(h, MAGIC, 8) != 0 || cairn_crc32c__update(0, h, 60) != cairn_get32(h + 60)) return;
+    if (cairn_get32(h + 8) != VERSION) return;
+    d->known = 1;
+    d->flags = cairn_get32(h + 12);
+    d->lsn = cairn_get64(h + 32);
+    d->salt = cairn_get32(h + 40);
+}
+
+/* Which committed transactions of the log recovery must redo, from the data file's LSN:
+ *   - the log's newest LSN is below the file's: the file is ahead (the log lost its tail, or
+ *     was copied before the file): everything in the log is in the file already: none;
+ *   - otherwise the log covers the file: all of them, in log order (physical records are
+ *     idempotent, and redoing from the log's start is right even when a power loss kept the
+ *     stamped header but not every write it covers); unless the log starts after LSN + 1: then
+ *     changes between the two are in neither file: CAIRN_ECORRUPT, nothing touched.
+ * *redo is 1 to redo. */
+static int plan_recovery(cairn_blob *b, const disk_hdr *d, const cairn_wal_info *wi, int *redo) {
+    *redo = 0;
+    if (!wi->committed) return 0;
+    if (!d->known) { /* no LSN: as before LSNs, redo the whole log */
+        *redo = 1;
+        return 0;
+    }
+    if (wi->last_commit < d->lsn) return 0;
+    if (wi->first_seq > d->lsn + 1)
+        return cairn_err__set(CAIRN_ECORRUPT,
+                              "%s: the write-ahead log %s starts at sequence number %llu but the data file is at "
+                              "%llu: the changes in between are missing",
+                              b->path, b->wal_path, (unsigned long long)wi->first_seq,
+                              (unsigned long long)d->lsn);
+    *redo = 1;
+    return 0;
+}
+
+/* The size the data file has once the overlay is applied. */
+static uint64_t overlay_size(const cairn_blob *b, uint64_t size) {
+    size_t i;
+    for (i = 0; i < b->nov; i++) {
+        if (b->ov[i].type == REC_TRUNC)
+            size = b->ov[i].off;
+        else if (b->ov[i].off + b->ov[i].len > size)
+            size = b->ov[i].off + b->ov[i].len;
+    }
+    return size;
+}
+
+/* Write the validated overlay to the data file (in log order) and forget it. */
+static int materialize(cairn_blob *b) {
+    size_t i;
+    int rc = 0;
+    for (i = 0; i < b->nov && !rc; i++) {
+        const ovrec *o = &b->ov[i];
+        rc = o->type == REC_TRUNC ? cairn_io__truncate(b->f, o->off) : cairn_io__pwrite(b->f, o->data, o->len, o->off);
+    }
+    for (i = 0; i < b->nov; i++) free(b->ov[i].data);
+    free(b->ov);
+    b->ov = NULL;
+    b->nov = 0;
+    b->ov_lo = UINT64_MAX;
+    return rc;
 }
 
 static char *suffix(const char *path, const char *sfx) {
@@ -820,8 +955,69 @@ static int create_file(cairn_blob *b) {
     rc = cairn_io__unlink(tmp);
     free(tmp);
     if (rc) return rc;
-    put_file_header(h, 1, FHDR);
+    put_file_header(h, 1, FHDR, 0, 0, 0);
     return cairn_io__write_atomic(b->path, h, FHDR);
+}
+
+/* Writer open after the lock: validate what recovery would produce (the replay as an overlay,
+ * then header and entries), and only then write it, stamp the LSN and empty the log. */
+static int open_writer(cairn_blob *b, uint64_t *size) {
+    cairn_wal_info wi;
+    disk_hdr d;
+    uint64_t lsn;
+    int rc, redo = 0;
+    if ((rc = cairn_io__open(&b->f, b->path, CAIRN_IO_RDWR)) != 0) return rc;
+    if ((rc = cairn_io__size(b->f, size)) != 0) return rc;
+    peek_header(b, *size, &d);
+    if ((rc = cairn_wal__open(&b->wal, b->wal_path, CAIRN_WAL_CREATE | CAIRN_WAL_KEEP_TAIL, &wi)) != 0) return rc;
+    if ((rc = plan_recovery(b, &d, &wi, &redo)) != 0) return rc;
+    if (redo && (rc = cairn_wal__replay(b->wal, replay_overlay, b)) != 0) return rc;
+    *size = overlay_size(b, *size);
+    if ((rc = read_header(b, *size)) != 0) return rc;
+    b->hdr_next_key = b->disk_next_key = b->next_key;
+    b->hdr_end = b->disk_end = b->end;
+    b->disk_lsn = d.known ? d.lsn : 0;
+    if ((rc = scan(b)) != 0) return rc;
+    /* valid: make it so. Changes first (synced), then the header that claims them. */
+    lsn = wi.last_seq > b->disk_lsn ? wi.last_seq : b->disk_lsn;
+    if (b->nov || *size > b->end || lsn != b->disk_lsn || !d.known) {
+        if ((rc = materialize(b)) != 0) return rc;
+        /* bytes past the logical end belong to nothing: cut them */
+        if (*size > b->end && (rc = cairn_io__truncate(b->f, b->end)) != 0) return rc;
+        if ((rc = cairn_io__fsync(b->f)) != 0) return rc;
+        if ((rc = stamp_header(b, lsn)) != 0) return rc;
+        if ((rc = cairn_io__fsync(b->f)) != 0) return rc;
+    }
+    /* the log is in the file now; its numbering goes on above the file's LSN */
+    cairn_wal__advance(b->wal, lsn);
+    if (wi.records || wi.torn_bytes) return cairn_wal__reset(b->wal);
+    return 0;
+}
+
+static int open_reader(cairn_blob *b, uint64_t *size) {
+    cairn_wal_info wi;
+    disk_hdr d;
+    uint64_t wsize = 0;
+    int rc, st, redo = 0;
+    memset(&wi, 0, sizeof wi);
+    /* the log before the data file: a writer that checkpoints in between then only makes the
+     * file newer than this view of the log, never older */
+    st = cairn_io__stat(b->wal_path, &wsize);
+    if (st < 0) return st;
+    if (st == 1 && (rc = cairn_wal__open(&b->wal, b->wal_path, CAIRN_WAL_RDONLY, &wi)) != 0) return rc;
+    if ((rc = cairn_io__open(&b->f, b->path, CAIRN_IO_RDONLY)) != 0) return rc;
+    if ((rc = cairn_io__size(b->f, size)) != 0) return rc;
+    peek_header(b, *size, &d);
+    if (b->wal) {
+        if ((rc = plan_recovery(b, &d, &wi, &redo)) != 0) return rc;
+        if (redo && (rc = cairn_wal__replay(b->wal, replay_overlay, b)) != 0) return rc;
+    }
+    *size = overlay_size(b, *size); /* the size the file would have after recovery */
+    if ((rc = read_header(b, *size)) != 0) return rc;
+    b->hdr_next_key = b->disk_next_key = b->next_key;
+    b->hdr_end = b->disk_end = b->end;
+    b->disk_lsn = d.known ? d.lsn : 0;
+    return scan(b);
 }
 
 static int open_impl(cairn_blob *b, const cairn_blob_options *o) {
@@ -843,41 +1039,11 @@ static int open_impl(cairn_blob *b, const cairn_blob_options *o) {
         st = cairn_io__stat(b->path, &size); /* another writer may have created it meanwhile */
         if (st < 0) return st;
         if (st == 0 && (rc = create_file(b)) != 0) return rc;
-        if ((rc = cairn_io__open(&b->f, b->path, CAIRN_IO_RDWR)) != 0) return rc;
-        if ((rc = cairn_wal__open(&b->wal, b->wal_path, CAIRN_WAL_CREATE, NULL)) != 0) return rc;
-        if (cairn_wal__size(b->wal) > CAIRN_WAL_HEADER_SIZE) {
-            /* recovery: redo every committed change, then start an empty log */
-            if ((rc = cairn_wal__replay(b->wal, replay_write, b)) != 0) return rc;
-            if ((rc = cairn_io__fsync(b->f)) != 0) return rc;
-            if ((rc = cairn_wal__reset(b->wal)) != 0) return rc;
-        }
-        if ((rc = cairn_io__size(b->f, &size)) != 0) return rc;
+        if ((rc = open_writer(b, &size)) != 0) return rc;
     } else {
-        uint64_t wsize = 0;
-        size_t i;
         if (st == 0) return cairn_err__set(CAIRN_EPATH, "%s: no such blob store", b->path);
-        if ((rc = cairn_io__open(&b->f, b->path, CAIRN_IO_RDONLY)) != 0) return rc;
-        if ((rc = cairn_io__size(b->f, &size)) != 0) return rc;
-        st = cairn_io__stat(b->wal_path, &wsize);
-        if (st == 1) {
-            if ((rc = cairn_wal__open(&b->wal, b->wal_path, CAIRN_WAL_RDONLY, NULL)) != 0) return rc;
-            if ((rc = cairn_wal__replay(b->wal, replay_overlay, b)) != 0) return rc;
-        }
-        for (i = 0; i < b->nov; i++) { /* the size the file would have after recovery */
-            if (b->ov[i].type == REC_TRUNC)
-                size = b->ov[i].off;
-            else if (b->ov[i].off + b->ov[i].len > size)
-                size = b->ov[i].off + b->ov[i].len;
-        }
+        if ((rc = open_reader(b, &size)) != 0) return rc;
     }
-    if ((rc = read_header(b, size)) != 0) return rc;
-    if (size > b->end && !b->ro) {
-        /* bytes past the logical end belong to nothing: cut them */
-        if ((rc = cairn_io__truncate(b->f, b->end)) != 0 || (rc = cairn_io__fsync(b->f)) != 0) return rc;
-    }
-    b->hdr_next_key = b->next_key;
-    b->hdr_end = b->end;
-    if ((rc = scan(b)) != 0) return rc;
     b->pq_base = 1; /* pend id 0 means "none" */
     return 0;
 }
@@ -904,6 +1070,7 @@ int cairn_blob_open(cairn_blob **out, const char *path, const cairn_blob_options
     b->rng = 0x9e3779b9u;
     b->next_sub = 1;
     b->pq_base = 1;
+    b->ov_lo = UINT64_MAX;
     if (!(b->path = cairn_str__dup(path)) || !(b->wal_path = suffix(path, "-wal"))) {
         blob_free(b);
         return CAIRN_ENOMEM;
@@ -1447,7 +1614,7 @@ static int compact_locked(cairn_blob *b) {
         off += esz;
     }
     if (wlen && (rc = cairn_io__pwrite(nf, wbuf, wlen, woff)) != 0) goto out;
-    put_file_header(h, b->next_key, off);
+    put_file_header(h, b->next_key, off, b->disk_lsn, b->hdr_flags, b->hdr_salt);
     if ((rc = cairn_io__pwrite(nf, h, FHDR, 0)) != 0) goto out;
     if ((rc = cairn_io__fsync(nf)) != 0) goto out;
     if ((rc = cairn_io__rename(tmp, b->path)) != 0) goto out;
@@ -1461,8 +1628,8 @@ static int compact_locked(cairn_blob *b) {
     b->troot = NULL;
     b->free_bytes = b->free_entries = 0;
     for (i = 0; i < n; i++) (void)map_put(&b->idx, ents[i].key, &ents[i].v);
-    b->end = b->hdr_end = off;
-    b->hdr_next_key = b->next_key;
+    b->end = b->hdr_end = b->disk_end = off;
+    b->hdr_next_key = b->disk_next_key = b->next_key;
     if ((rc = cairn_io__sync_dir(dir)) != 0) fail_handle(b, rc);
 out:
     if (nf) {

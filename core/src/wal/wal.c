@@ -7,9 +7,10 @@
  *
  *   0   8  magic "CAIRNWAL"
  *   8   4  u32 version (1)
- *  12   4  u32 salt: random per log file; every record repeats it
+ *  12   4  u32 salt: random per log file, kept for its whole life; every record repeats it
  *  16  12  reserved, zero
  *  28   4  u32 CRC of bytes [0, 28)
+ * The header is written once, when the file is created, and never rewritten.
  *
  * Then records, back to back, each a 32-byte header and its payload (no padding):
  *
@@ -25,23 +26,41 @@
  *
  * A record is valid when it lies entirely inside the file, its kind/type/reserved fields are
  * legal, its salt matches, its CRC matches and its sequence number is above the previous valid
- * record's. A transaction is committed when a valid commit record for its id exists; its data
- * records are the valid data records with that id that precede the commit record.
+ * record's. A transaction is committed when a valid commit record for its id
+ * exists; its data records are the valid data records with that id that precede the commit
+ * record. The commit record's sequence number is the transaction's LSN: an engine stamps it into
+ * its own file to know which transactions that file already holds.
+ *
+ * Sequence numbers never go backwards for a given engine file, across checkpoints and sessions:
+ * within a session they continue across resets; an open continues after the last valid record,
+ * and the engine raises that to its own file's LSN (cairn_wal__advance). A write that fails
+ * gives its numbers back once its bytes are gone from the file (nothing written, or cut off),
+ * so after a checkpoint at LSN L the next record in the file is L + 1: a log whose first record
+ * is above L + 1 lacks changes that the engine's file does not have either.
  *
  * Recovery (at open): read records from offset 32 while they are valid. At the first invalid
  * record (offset X) look for any valid record starting after X (every byte offset is tried):
- *   - none: X is a torn tail (a write cut short by a crash); the file is truncated to X and
- *     synced (read-only opens just ignore the tail);
+ *   - none: X is a torn tail (a write cut short by a crash, or space preallocated by the
+ *     reserve); the file is truncated to X and synced (read-only opens, and opens with
+ *     CAIRN_WAL_KEEP_TAIL, leave it: later appends overwrite it and a reset cuts it);
  *   - one:  the log is damaged before its end: CAIRN_ECORRUPT "<file>: bad record at offset X".
  * A file shorter than its header (a crash while it was created) is re-initialised; a header with
  * a bad magic or CRC is CAIRN_ECORRUPT, another version CAIRN_EVERSION.
- * Replay hands every data record of every committed transaction to the engine in log order;
- * records of uncommitted transactions are skipped. Replay does not modify the log, so it is
- * idempotent when the engine's records are (e.g. "write these bytes at this offset").
- * Checkpoint (cairn_wal__reset) truncates the file back to its header and fsyncs it, once the
- * engine's own file holds everything. Sequence numbers continue across a reset within a
- * session; stale bytes from a failed write are never followed by valid records because writes
- * resume at the last good offset and a truncate cleans the rest.
+ * Replay hands every data record of every committed transaction (or of those whose LSN is above
+ * a given one) to the engine in log order; records of uncommitted transactions are skipped.
+ * Replay does not modify the log, so it is idempotent when the engine's records are (e.g. "write
+ * these bytes at this offset").
+ * Checkpoint (cairn_wal__reset), once the engine's own file holds everything and is synced:
+ * truncate the file to its header and fsync it. A crash before that leaves the old log, all of
+ * it already in the engine's file (its LSNs are <= the file's). Stale bytes from a failed write
+ * are never followed by valid records: numbers are reused only once the stale bytes were cut
+ * off, writes resume at the last good offset and a truncate cleans the rest.
+ *
+ * Space reserve (cairn_wal__set_reserve): the log keeps R bytes allocated (fallocate) past what
+ * ordinary writes may use. A write that cannot allocate its bytes plus R fails with CAIRN_ENOSPC
+ * before anything is written; the records of the one transaction begun with
+ * cairn_wal__begin_reserved (a change that frees space: a delete) may use the R bytes, so it can
+ * be logged on a full disk. Preallocated bytes are zeros, i.e. a torn tail to a later open.
  *
  * Group commit: commit writes the records (one pwrite for the buffered records), sync(seq)
  * waits until an fsync covers seq: the first waiter becomes the leader and fsyncs for all
@@ -57,6 +76,7 @@
 
 #define WAL_MAGIC "CAIRNWAL"
 #define WAL_VERSION 1u
+#define RESERVE_CHUNK (1u << 20) /* grow the preallocation by at least this much */
 #define KIND_DATA 1u
 #define KIND_COMMIT 2u
 #define HDR CAIRN_WAL_HEADER_SIZE
@@ -71,6 +91,10 @@ struct cairn_wal {
     int rdonly;
     int failed;            /* fatal error code (a failed fsync) or 0 */
     uint32_t salt;
+    uint64_t alloc;        /* file bytes known allocated (size after the last reserve/truncate) */
+    uint64_t reserve;      /* bytes kept allocated past what ordinary writes may use */
+    uint64_t urgent_txid;  /* transaction allowed to write into the reserve (0: none) */
+    int buf_ordinary;      /* buf holds a record of another transaction */
     uint64_t end;          /* file offset where the next write goes */
     uint64_t valid_end;    /* end of the valid records found at open (replay bound) */
     uint64_t next_seq;
@@ -81,6 +105,7 @@ struct cairn_wal {
     uint8_t *buf;          /* buffered records not yet written */
     size_t blen, bcap;
     uint64_t buf_seq;      /* highest seq in buf */
+    uint64_t buf_first;    /* lowest seq in buf (when blen > 0) */
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -145,17 +170,23 @@ static int rec_valid(const uint8_t *img, uint64_t n, uint64_t off, uint32_t salt
     return 1;
 }
 
+typedef struct txcommit {
+    uint64_t txid, seq; /* a committed transaction and its commit record's sequence number */
+} txcommit;
+
 typedef struct scan_result {
     uint64_t end;        /* end of the valid prefix */
+    uint64_t first_seq;  /* of the first valid record (0: none) */
     uint64_t last_seq;
+    uint64_t last_commit;
     uint64_t max_txid;
     uint64_t records;
-    uint64_t *committed; /* sorted txids with a commit record (malloc'd) */
+    txcommit *committed; /* sorted by txid (malloc'd) */
     size_t ncommitted;
 } scan_result;
 
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+static int cmp_tx(const void *a, const void *b) {
+    uint64_t x = ((const txcommit *)a)->txid, y = ((const txcommit *)b)->txid;
     return x < y ? -1 : x > y;
 }
 
@@ -168,13 +199,14 @@ static int scan_image(const char *path, const uint8_t *img, uint64_t n, uint32_t
     size_t cap = 0;
     memset(r, 0, sizeof *r);
     while (rec_valid(img, n, off, salt, r->last_seq + 1, &len, &seq, &txid, &kind, &type)) {
+        if (!r->records) r->first_seq = seq;
         r->records++;
         r->last_seq = seq;
         if (txid > r->max_txid) r->max_txid = txid;
         if (kind == KIND_COMMIT) {
             if (r->ncommitted == cap) {
                 size_t nc = cap ? cap * 2 : 16;
-                uint64_t *p = (uint64_t *)realloc(r->committed, nc * sizeof *p);
+                txcommit *p = (txcommit *)realloc(r->committed, nc * sizeof *p);
                 if (!p) {
                     free(r->committed);
                     r->committed = NULL;
@@ -183,7 +215,9 @@ static int scan_image(const char *path, const uint8_t *img, uint64_t n, uint32_t
                 r->committed = p;
                 cap = nc;
             }
-            r->committed[r->ncommitted++] = txid;
+            r->committed[r->ncommitted].txid = txid;
+            r->committed[r->ncommitted++].seq = seq;
+            r->last_commit = seq;
         }
         off += RHDR + len;
     }
@@ -201,7 +235,7 @@ static int scan_image(const char *path, const uint8_t *img, uint64_t n, uint32_t
             }
         }
     }
-    if (r->ncommitted) qsort(r->committed, r->ncommitted, sizeof(uint64_t), cmp_u64);
+    if (r->ncommitted) qsort(r->committed, r->ncommitted, sizeof(txcommit), cmp_tx);
     return 0;
 }
 
@@ -249,7 +283,7 @@ int cairn_wal__open(cairn_wal **out, const char *path, int flags, cairn_wal_info
     uint8_t *img = NULL;
     uint64_t n = 0;
     scan_result sr;
-    int rc, st, rdonly = (flags & CAIRN_WAL_RDONLY) != 0;
+    int rc, st, created = 0, rdonly = (flags & CAIRN_WAL_RDONLY) != 0;
     memset(&sr, 0, sizeof sr);
     if (!out || !path) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__open: NULL argument");
     *out = NULL;
@@ -262,6 +296,7 @@ int cairn_wal__open(cairn_wal **out, const char *path, int flags, cairn_wal_info
         if (st == 0 && !(flags & CAIRN_WAL_CREATE)) return cairn_err__set(CAIRN_EPATH, "%s: no such log", path);
         if (rdonly) return cairn_err__set(CAIRN_EPATH, "%s: no such log", path);
         if ((rc = create_file(path)) != 0) return rc;
+        created = 1;
     }
     if (!(w = (cairn_wal *)calloc(1, sizeof *w))) return cairn_err__set(CAIRN_ENOMEM, "out of memory");
     pthread_mutex_init(&w->mu, NULL);
@@ -273,6 +308,7 @@ int cairn_wal__open(cairn_wal **out, const char *path, int flags, cairn_wal_info
     }
     if ((rc = cairn_io__open(&w->f, path, rdonly ? CAIRN_IO_RDONLY : CAIRN_IO_RDWR)) != 0) goto fail;
     if ((rc = read_image(w->f, &img, &n)) != 0) goto fail;
+    w->alloc = n;
     if (n < HDR) {
         /* read-only view of a log cut short at creation: empty */
         w->salt = 0;
@@ -282,10 +318,11 @@ int cairn_wal__open(cairn_wal **out, const char *path, int flags, cairn_wal_info
         w->salt = cairn_get32(img + 12);
         if ((rc = scan_image(path, img, n, w->salt, &sr)) != 0) goto fail;
         w->end = w->valid_end = sr.end;
-        if (sr.end < n && !rdonly) {
+        if (sr.end < n && !rdonly && !(flags & CAIRN_WAL_KEEP_TAIL)) {
             /* drop the torn tail durably, so later appends never sit behind garbage */
             if ((rc = cairn_io__truncate(w->f, sr.end)) != 0) goto fail;
             if ((rc = cairn_io__fsync(w->f)) != 0) goto fail;
+            w->alloc = sr.end;
         }
     }
     w->next_seq = sr.last_seq + 1;
@@ -296,6 +333,11 @@ int cairn_wal__open(cairn_wal **out, const char *path, int flags, cairn_wal_info
         info->committed = sr.ncommitted;
         info->torn_bytes = n > w->end ? n - w->end : 0;
         info->end = w->end;
+        info->first_seq = sr.first_seq;
+        info->last_seq = sr.last_seq;
+        info->last_commit = sr.last_commit;
+        info->salt = w->salt;
+        info->created = created;
     }
     free(sr.committed);
     free(img);
@@ -320,7 +362,7 @@ void cairn_wal__close(cairn_wal *w) {
 
 /* ---- replay ------------------------------------------------------------------------------- */
 
-int cairn_wal__replay(cairn_wal *w, cairn_wal_apply_fn fn, void *ctx) {
+int cairn_wal__replay_after(cairn_wal *w, uint64_t after, cairn_wal_apply_fn fn, void *ctx) {
     uint8_t *img = NULL;
     uint64_t n = 0, off, bound;
     scan_result sr;
@@ -336,10 +378,13 @@ int cairn_wal__replay(cairn_wal *w, cairn_wal_apply_fn fn, void *ctx) {
     while (off < sr.end) {
         const uint8_t *h = img + off;
         uint32_t len = cairn_get32(h + 4);
-        uint64_t txid = cairn_get64(h + 16);
+        txcommit key, *c;
+        key.txid = cairn_get64(h + 16);
+        key.seq = 0;
         if (h[24] == KIND_DATA && sr.ncommitted &&
-            bsearch(&txid, sr.committed, sr.ncommitted, sizeof(uint64_t), cmp_u64)) {
-            rc = fn(ctx, txid, h[25], h + RHDR, len, cairn_get64(h + 8));
+            (c = (txcommit *)bsearch(&key, sr.committed, sr.ncommitted, sizeof(txcommit), cmp_tx)) != NULL &&
+            c->seq > after && cairn_get64(h + 8) < c->seq) {
+            rc = fn(ctx, key.txid, h[25], h + RHDR, len, cairn_get64(h + 8));
             if (rc) break;
         }
         off += RHDR + len;
@@ -349,6 +394,10 @@ out:
     pthread_mutex_unlock(&w->mu);
     free(img);
     return rc;
+}
+
+int cairn_wal__replay(cairn_wal *w, cairn_wal_apply_fn fn, void *ctx) {
+    return cairn_wal__replay_after(w, 0, fn, ctx);
 }
 
 /* ---- append / commit ---------------------------------------------------------------------- */
@@ -361,26 +410,61 @@ static int check_writable(cairn_wal *w) {
 
 /* A write failed: forget the buffer, put the end back to the last good offset and cut off
  * whatever part of the failed write reached the file. */
-static int write_failed(cairn_wal *w, uint64_t good_end, int rc) {
+static int write_failed(cairn_wal *w, uint64_t good_end, uint64_t first_seq, int rc) {
     char msg[512];
     int code = rc;
     snprintf(msg, sizeof msg, "%s", cairn_errmsg());
     w->blen = 0;
+    w->buf_ordinary = 0;
     w->end = good_end;
     if (cairn_io__truncate(w->f, good_end) != 0) {
         /* The garbage stays; later writes start at good_end and overwrite it, and a torn tail
          * after them is dropped at open. Not fatal. */
+    } else {
+        /* no byte of the failed records is left: their numbers can be used again, so the log
+         * has no hole in its numbering (see the FORMAT comment) */
+        if (w->alloc > good_end) w->alloc = good_end;
+        w->next_seq = first_seq;
     }
     cairn_err__set(code, "%s", msg);
     return rc;
 }
 
+/* Make sure [.., end + len) is allocated, plus the reserve unless only the urgent transaction
+ * writes (ordinary). ENOSPC here means nothing was written. */
+static int ensure_space(cairn_wal *w, uint64_t len, int ordinary) {
+    uint64_t need = w->end + len + (ordinary ? w->reserve : 0), grow;
+    int rc;
+    if (!w->reserve || need <= w->alloc) return 0; /* no reserve kept: plain appends */
+    grow = need - w->alloc;
+    if (grow < RESERVE_CHUNK) grow = RESERVE_CHUNK;
+    if (cairn_io__reserve(w->f, w->alloc, grow) == 0) {
+        w->alloc += grow;
+        return 0;
+    }
+    if ((rc = cairn_io__reserve(w->f, w->alloc, need - w->alloc)) != 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        return cairn_err__set(rc, "%s (the log keeps %llu bytes for deletes)", msg, (unsigned long long)w->reserve);
+    }
+    w->alloc = need;
+    return 0;
+}
+
 static int flush_buf(cairn_wal *w) {
     int rc;
     if (!w->blen) return 0;
+    if ((rc = ensure_space(w, w->blen, w->buf_ordinary)) != 0) {
+        w->blen = 0; /* nothing was written: the numbers are free again */
+        w->buf_ordinary = 0;
+        w->next_seq = w->buf_first;
+        return rc;
+    }
+    w->buf_ordinary = 0;
     rc = cairn_io__pwrite(w->f, w->buf, w->blen, w->end);
-    if (rc) return write_failed(w, w->end, rc);
+    if (rc) return write_failed(w, w->end, w->buf_first, rc);
     w->end += w->blen;
+    if (w->end > w->alloc) w->alloc = w->end;
     w->blen = 0;
     w->written_seq = w->buf_seq;
     return 0;
@@ -406,6 +490,15 @@ uint64_t cairn_wal__begin(cairn_wal *w) {
     return t;
 }
 
+uint64_t cairn_wal__begin_reserved(cairn_wal *w) {
+    uint64_t t;
+    pthread_mutex_lock(&w->mu);
+    t = w->next_txid++;
+    w->urgent_txid = t;
+    pthread_mutex_unlock(&w->mu);
+    return t;
+}
+
 static int append_locked(cairn_wal *w, uint64_t txid, unsigned kind, unsigned type, const void *p1,
                          size_t n1, const void *p2, size_t n2, uint64_t *seq_out) {
     uint8_t h[RHDR];
@@ -423,19 +516,26 @@ static int append_locked(cairn_wal *w, uint64_t txid, unsigned kind, unsigned ty
     if (RHDR + len > BUF_MAX) {
         /* large payload: write header and parts straight to the file */
         uint64_t start = w->end;
+        if ((rc = ensure_space(w, RHDR + len, txid != w->urgent_txid)) != 0) {
+            w->next_seq = seq;
+            return rc;
+        }
         if ((rc = cairn_io__pwrite(w->f, h, RHDR, start)) != 0 ||
             (n1 && (rc = cairn_io__pwrite(w->f, p1, n1, start + RHDR)) != 0) ||
             (n2 && (rc = cairn_io__pwrite(w->f, p2, n2, start + RHDR + n1)) != 0))
-            return write_failed(w, start, rc);
+            return write_failed(w, start, seq, rc);
         w->end = start + RHDR + len;
+        if (w->end > w->alloc) w->alloc = w->end;
         w->written_seq = seq;
     } else {
         if ((rc = buf_reserve(w, RHDR + len)) != 0) return rc;
+        if (!w->blen) w->buf_first = seq;
         memcpy(w->buf + w->blen, h, RHDR);
         if (n1) memcpy(w->buf + w->blen + RHDR, p1, n1);
         if (n2) memcpy(w->buf + w->blen + RHDR + n1, p2, n2);
         w->blen += RHDR + len;
         w->buf_seq = seq;
+        if (txid != w->urgent_txid) w->buf_ordinary = 1;
     }
     if (seq_out) *seq_out = seq;
     return 0;
@@ -462,6 +562,7 @@ int cairn_wal__commit(cairn_wal *w, uint64_t txid, uint64_t *seq) {
     pthread_mutex_lock(&w->mu);
     rc = append_locked(w, txid, KIND_COMMIT, 0, NULL, 0, NULL, 0, &s);
     if (!rc) rc = flush_buf(w);
+    if (txid == w->urgent_txid) w->urgent_txid = 0;
     pthread_mutex_unlock(&w->mu);
     if (!rc && seq) *seq = s;
     return rc;
@@ -513,8 +614,10 @@ int cairn_wal__reset(cairn_wal *w) {
     while (w->syncing) pthread_cond_wait(&w->cv, &w->mu);
     if ((rc = check_writable(w)) != 0) goto out;
     w->blen = 0;
-    if (w->end != HDR || w->valid_end != HDR) {
+    w->buf_ordinary = 0;
+    if (w->end != HDR || w->valid_end != HDR || w->alloc != HDR) {
         if ((rc = cairn_io__truncate(w->f, HDR)) != 0) goto out;
+        w->alloc = HDR;
         if ((rc = cairn_io__fsync(w->f)) != 0) {
             w->failed = CAIRN_EFAILED;
             goto out;
@@ -522,10 +625,35 @@ int cairn_wal__reset(cairn_wal *w) {
     }
     w->end = w->valid_end = HDR;
     w->durable_seq = w->written_seq = w->next_seq - 1;
+    if (w->reserve) (void)ensure_space(w, 0, 1); /* best effort: appends retry it */
 out:
     pthread_mutex_unlock(&w->mu);
     return rc;
 }
+
+void cairn_wal__advance(cairn_wal *w, uint64_t seq) {
+    pthread_mutex_lock(&w->mu);
+    if (seq >= w->next_seq) {
+        w->next_seq = seq + 1;
+        /* nothing written and not yet synced: the skipped numbers count as durable */
+        if (!w->blen && w->written_seq == w->durable_seq) w->durable_seq = w->written_seq = seq;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+int cairn_wal__set_reserve(cairn_wal *w, uint64_t bytes) {
+    int rc = 0;
+    if (!w) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__set_reserve: NULL argument");
+    pthread_mutex_lock(&w->mu);
+    if ((rc = check_writable(w)) == 0) {
+        w->reserve = bytes;
+        if (bytes) rc = ensure_space(w, 0, 1);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+uint32_t cairn_wal__salt(cairn_wal *w) { return w ? w->salt : 0; }
 
 /* ---- introspection ------------------------------------------------------------------------ */
 

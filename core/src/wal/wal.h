@@ -12,6 +12,12 @@
  *              |
  *   begin -> append* -> commit -> sync(seq) -> engine applies -> ... -> checkpoint -> reset
  *
+ * Sequence numbers (LSNs) keep increasing across resets and sessions: the engine stamps the LSN
+ * of the last transaction it applied into its own file and seeds the log with it at open
+ * (cairn_wal__advance). At recovery it compares that LSN with the log (info.first_seq,
+ * info.last_commit) and replays only when the log is ahead (cairn_wal__replay_after), so a log
+ * that lost its tail never moves the engine's file backwards.
+ *
  * The on-disk format is specified by the FORMAT comment at the top of wal.c (docs/format-wal.md).
  *
  * Thread-safety: every function may be called from any thread; the log has its own mutex.
@@ -31,8 +37,10 @@ typedef struct cairn_wal cairn_wal;
 /* Largest payload of one record. */
 #define CAIRN_WAL_PAYLOAD_MAX ((uint32_t)0x7fffffffu)
 
-#define CAIRN_WAL_RDONLY 0x1 /* never write: no create, a torn tail is ignored, not truncated */
-#define CAIRN_WAL_CREATE 0x2 /* create the log (with a fresh header) if missing */
+#define CAIRN_WAL_RDONLY 0x1    /* never write: no create, a torn tail is ignored, not truncated */
+#define CAIRN_WAL_CREATE 0x2    /* create the log (with a fresh header) if missing */
+#define CAIRN_WAL_KEEP_TAIL 0x4 /* leave a torn tail (or preallocated space) in place: appends
+                                   overwrite it, reset cuts it; the open writes nothing */
 
 /* Callback of cairn_wal__replay: one record of a committed transaction. `type` is the engine's
  * record type (1..255), `payload` is borrowed for the duration of the call. A non-zero return
@@ -45,6 +53,11 @@ typedef struct cairn_wal_info {
     uint64_t committed;   /* transactions with a valid commit record */
     uint64_t torn_bytes;  /* bytes of torn tail dropped at open (0 if none) */
     uint64_t end;         /* end of the valid log (file offset) */
+    uint64_t first_seq;   /* seq of the first valid record (0: none) */
+    uint64_t last_seq;    /* seq of the last valid record (0: none) */
+    uint64_t last_commit; /* seq of the last commit record, the log's newest LSN (0: none) */
+    uint32_t salt;        /* the log file's salt (random at creation, kept by resets) */
+    int created;          /* the open created (or re-initialised a cut-short) log file */
 } cairn_wal_info;
 
 /* Open the log at `path` and validate it: a torn tail (an invalid record that no valid record
@@ -59,9 +72,14 @@ void cairn_wal__close(cairn_wal *w);
  * found valid at open (or appended since) are visited. Does not change the log: call it as often
  * as needed (idempotent as long as fn is). */
 int cairn_wal__replay(cairn_wal *w, cairn_wal_apply_fn fn, void *ctx);
+/* As cairn_wal__replay, only transactions whose commit record's seq (LSN) is above `after`. */
+int cairn_wal__replay_after(cairn_wal *w, uint64_t after, cairn_wal_apply_fn fn, void *ctx);
 
 /* A new transaction id (never 0, increasing). */
 uint64_t cairn_wal__begin(cairn_wal *w);
+/* As cairn_wal__begin, for a transaction that frees space (a delete): its records may use the
+ * space reserve (cairn_wal__set_reserve), so it can be logged on a full disk. One at a time. */
+uint64_t cairn_wal__begin_reserved(cairn_wal *w);
 /* Append one record (type 1..255) to transaction txid. Records are buffered and written at the
  * latest by the commit; a large payload may be written at once. After an error the transaction
  * must be abandoned (its records are never committed). Errors: INVALID, TOOBIG, IO, NOSPC,
@@ -79,10 +97,21 @@ int cairn_wal__commit(cairn_wal *w, uint64_t txid, uint64_t *seq);
  * Group commit: concurrent callers share fsyncs. A failed fsync is fatal: this and every later
  * call returns CAIRN_EFAILED. */
 int cairn_wal__sync(cairn_wal *w, uint64_t seq);
-/* Checkpoint done by the engine (its file holds everything and is synced): drop every record.
- * Truncates the log to its header and fsyncs it. Must not race with appends of open
- * transactions (the engine serialises this). */
+/* Checkpoint done by the engine (its file holds everything up to cairn_wal__last_seq and is
+ * synced): drop every record. Truncates the log to its header and fsyncs it (the numbering goes
+ * on). Must not race with appends of open transactions (the engine serialises this). */
 int cairn_wal__reset(cairn_wal *w);
+/* The engine's file is at LSN `seq` (e.g. the log was lost or recreated): number every later
+ * record above it. Never lowers the numbering. */
+void cairn_wal__advance(cairn_wal *w, uint64_t seq);
+/* Keep `bytes` of disk space preallocated past what ordinary writes may use (0: none, the
+ * default). From now on a write that cannot allocate its bytes plus the reserve fails with
+ * CAIRN_ENOSPC before anything is written, while a transaction from cairn_wal__begin_reserved
+ * may use the reserve. Re-made after every reset (best effort). Errors: NOSPC (the reserve is
+ * still set and retried by later writes), IO. */
+int cairn_wal__set_reserve(cairn_wal *w, uint64_t bytes);
+/* The log file's salt. */
+uint32_t cairn_wal__salt(cairn_wal *w);
 
 /* Bytes in the log (file plus buffered). */
 uint64_t cairn_wal__size(cairn_wal *w);

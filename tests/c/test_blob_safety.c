@@ -1,0 +1,332 @@
+/* test_blob_safety.c - the blob store's recovery and ownership rules:
+ *  - recovery never moves the data file backwards (its header carries the LSN of the last
+ *    transaction applied; a log that lost its tail is already applied; a log that starts after
+ *    the file's LSN + 1 is CAIRN_ECORRUPT and nothing is touched); version 1 files still open;
+ *  - one writer per file, whatever its name (symlink, hard link), in this process or another;
+ *    a log left under another name is never ignored;
+ *  - a handle used in a forked child is CAIRN_EFORKED and its close writes nothing;
+ *  - a full disk: open, delete, flush and compact still work;
+ *  - a killed compaction's "<path>.compact" is removed by the next writer. */
+#include "cairn.h"
+#include "util.h"
+#include "wal/wal.h"
+
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static void mk_tmp(void) { ct_tmp_create("blobsafe"); }
+static void rm_tmp(void) { ct_tmp_remove(); }
+
+static cairn_blob *open_opts(const char *path, int sync, int ro, int *rc_out) {
+    cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
+    cairn_blob *b = NULL;
+    o.sync = sync;
+    o.read_only = ro;
+    o.create = !ro;
+    *rc_out = cairn_blob_open(&b, path, &o);
+    return b;
+}
+
+static cairn_blob *must_open(const char *path) {
+    int rc;
+    cairn_blob *b = open_opts(path, CAIRN_SYNC_COMMIT, 0, &rc);
+    ck_assert_msg(rc == 0, "open %s: %s %s", path, cairn_errname(rc), cairn_errmsg());
+    return b;
+}
+
+static uint32_t must_create(cairn_blob *b, const char *s) {
+    uint32_t k = 0;
+    int rc = cairn_blob_create(b, s, strlen(s), &k);
+    ck_assert_msg(rc == 0, "create: %s %s", cairn_errname(rc), cairn_errmsg());
+    return k;
+}
+
+static void expect_str(cairn_blob *b, uint32_t key, const char *want) {
+    void *p = NULL;
+    size_t n = 0;
+    int rc = cairn_blob_read(b, key, &p, &n);
+    ck_assert_msg(rc == 0, "read %u: %s %s", key, cairn_errname(rc), cairn_errmsg());
+    ck_assert_uint_eq(n, strlen(want));
+    ck_assert(memcmp(p, want, n) == 0);
+    cairn_free(p);
+}
+
+static uint64_t fsize(const char *path) {
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    return (uint64_t)st.st_size;
+}
+
+static void *slurp(const char *path, size_t *n) {
+    void *d = NULL;
+    ck_assert_int_eq(cairn_io__read_all(path, &d, n), 0);
+    return d;
+}
+
+static void spit(const char *path, const void *d, size_t n) {
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    if (n) ck_assert_uint_eq(fwrite(d, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void copy(const char *from, const char *to) {
+    size_t n;
+    void *d = slurp(from, &n);
+    spit(to, d, n);
+    free(d);
+}
+
+static void zero_from(const char *path, uint64_t off) {
+    size_t n;
+    uint8_t *d = slurp(path, &n);
+    ck_assert_uint_lt(off, n);
+    memset(d + off, 0, n - (size_t)off);
+    spit(path, d, n);
+    free(d);
+}
+
+static uint64_t header_lsn(const char *path) {
+    size_t n;
+    uint8_t *d = slurp(path, &n);
+    uint64_t l;
+    ck_assert_uint_ge(n, 64);
+    l = cairn_get64(d + 32);
+    free(d);
+    return l;
+}
+
+static uint64_t wal_bytes(cairn_blob *b) {
+    struct cairn_blob_stats st;
+    ck_assert_int_eq(cairn_blob_stats(b, &st), 0);
+    return st.wal_bytes;
+}
+
+/* Run fn in a child that then dies without closing anything (a crash of the process); the
+ * child writes one u64 to the pipe, handed back here. */
+static uint64_t in_child(uint64_t (*fn)(const char *), const char *path) {
+    int fds[2], status;
+    uint64_t v = 0;
+    pid_t pid;
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        uint64_t r;
+        close(fds[0]);
+        r = fn(path);
+        if (write(fds[1], &r, sizeof r) != (ssize_t)sizeof r) _exit(9);
+        _exit(0);
+    }
+    close(fds[1]);
+    ck_assert_int_eq(read(fds[0], &v, sizeof v), (ssize_t)sizeof v);
+    close(fds[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return v;
+}
+
+/* ---- item: recovery never moves the data file backwards --------------------------------- */
+
+/* Keys 1 ("one") and 2 ("two"), each committed and synced; returns the log size after key 1. */
+static uint64_t child_two_keys(const char *path) {
+    cairn_blob *b = NULL;
+    uint32_t k;
+    uint64_t after1;
+    if (cairn_blob_open(&b, path, NULL) != 0) _exit(2);
+    if (cairn_blob_create(b, "one", 3, &k) != 0 || k != 1) _exit(3);
+    after1 = wal_bytes(b);
+    if (cairn_blob_create(b, "two", 3, &k) != 0 || k != 2) _exit(4);
+    return after1; /* and die with the handle open */
+}
+
+START_TEST(lost_wal_tail_keeps_newer_data_file) {
+    const char *p = ct_path("s.blob");
+    char wal[600];
+    uint64_t after1, size;
+    cairn_blob *b;
+    snprintf(wal, sizeof wal, "%s-wal", p);
+    after1 = in_child(child_two_keys, p);
+    size = fsize(p);
+    ck_assert_uint_gt(fsize(wal), after1);
+    /* the WAL's last page is lost: the bytes of the last transaction read as zeros */
+    zero_from(wal, after1);
+    b = must_open(p);
+    expect_str(b, 1, "one");
+    expect_str(b, 2, "two");
+    cairn_blob_close(b);
+    ck_assert_uint_eq(fsize(p), size); /* the data file was not cut */
+    ck_assert_int_eq(cairn_blob_check(p), 0);
+    /* and the numbering goes on: a new key, a crash-free reopen */
+    b = must_open(p);
+    ck_assert_uint_eq(must_create(b, "three"), 3);
+    cairn_blob_close(b);
+    b = must_open(p);
+    expect_str(b, 2, "two");
+    expect_str(b, 3, "three");
+    cairn_blob_close(b);
+}
+END_TEST
+
+START_TEST(lost_wal_tail_read_only_view) {
+    const char *p = ct_path("s.blob");
+    char wal[600];
+    uint64_t after1;
+    cairn_blob *b;
+    int rc;
+    snprintf(wal, sizeof wal, "%s-wal", p);
+    after1 = in_child(child_two_keys, p);
+    zero_from(wal, after1);
+    b = open_opts(p, CAIRN_SYNC_COMMIT, 1, &rc);
+    ck_assert_int_eq(rc, 0);
+    expect_str(b, 1, "one");
+    expect_str(b, 2, "two");
+    cairn_blob_close(b);
+}
+END_TEST
+
+/* The data file copied after key 1, the log holding only what came after a checkpoint that
+ * the copy lacks: key 3 cannot be replayed over it. */
+static uint64_t child_gap(const char *path) {
+    cairn_blob *b = NULL;
+    char old[600];
+    uint32_t k;
+    snprintf(old, sizeof old, "%s.old", path);
+    if (cairn_blob_open(&b, path, NULL) != 0) _exit(2);
+    if (cairn_blob_create(b, "one", 3, &k) != 0) _exit(3);
+    copy(path, old);
+    if (cairn_blob_create(b, "two", 3, &k) != 0 || cairn_blob_flush(b) != 0) _exit(4);
+    if (cairn_blob_create(b, "three", 5, &k) != 0) _exit(5);
+    return 0;
+}
+
+START_TEST(wal_after_a_gap_is_corrupt_and_untouched) {
+    const char *p = ct_path("s.blob");
+    char wal[600], old[600];
+    uint8_t *d0, *w0, *d1, *w1;
+    size_t nd0, nw0, nd1, nw1;
+    cairn_blob *b;
+    int rc, ro;
+    snprintf(wal, sizeof wal, "%s-wal", p);
+    snprintf(old, sizeof old, "%s.old", p);
+    in_child(child_gap, p);
+    copy(old, p); /* the data file goes back to key 1 only; the log starts after key 2 */
+    d0 = slurp(p, &nd0);
+    w0 = slurp(wal, &nw0);
+    for (ro = 0; ro <= 1; ro++) {
+        b = open_opts(p, CAIRN_SYNC_COMMIT, ro, &rc);
+        ck_assert_ptr_null(b);
+        ck_assert_int_eq(rc, CAIRN_ECORRUPT);
+        ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "-wal"));
+    }
+    ck_assert_int_eq(cairn_blob_check(p), CAIRN_ECORRUPT);
+    d1 = slurp(p, &nd1);
+    w1 = slurp(wal, &nw1);
+    ck_assert(nd0 == nd1 && memcmp(d0, d1, nd0) == 0); /* nothing touched */
+    ck_assert(nw0 == nw1 && memcmp(w0, w1, nw0) == 0);
+    free(d0);
+    free(w0);
+    free(d1);
+    free(w1);
+}
+END_TEST
+
+/* The LSN goes up with every transaction applied, and a reopen continues the numbering. */
+START_TEST(lsn_increases_across_sessions) {
+    const char *p = ct_path("s.blob");
+    cairn_blob *b = must_open(p);
+    uint64_t l1, l2, l3;
+    uint32_t k = must_create(b, "a");
+    l1 = header_lsn(p);
+    ck_assert_uint_gt(l1, 0);
+    ck_assert_int_eq(cairn_blob_update(b, k, "b", 1), 0); /* in place: no header change */
+    l2 = header_lsn(p);
+    ck_assert_uint_gt(l2, l1);
+    cairn_blob_close(b);
+    b = must_open(p);
+    ck_assert_int_eq(cairn_blob_delete(b, k), 0);
+    l3 = header_lsn(p);
+    ck_assert_uint_gt(l3, l2);
+    cairn_blob_close(b);
+}
+END_TEST
+
+/* A version 1 file (no LSN) opens; with a log, the whole log is redone as before; the writer
+ * upgrades the header. */
+static uint64_t child_nosync(const char *path) {
+    cairn_blob *b = NULL;
+    cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
+    uint32_t k;
+    o.sync = CAIRN_SYNC_NONE; /* changes stay in the log: the data file has none of them */
+    if (cairn_blob_open(&b, path, &o) != 0) _exit(2);
+    if (cairn_blob_create(b, "one", 3, &k) != 0 || cairn_blob_create(b, "two", 3, &k) != 0) _exit(3);
+    return 0;
+}
+
+static void make_v1(const char *path) {
+    size_t n;
+    uint8_t *d = slurp(path, &n);
+    cairn_put32(d + 8, 1);
+    memset(d + 12, 0, 4);
+    memset(d + 32, 0, 28);
+    cairn_put32(d + 60, cairn_crc32c__update(0, d, 60));
+    spit(path, d, n);
+    free(d);
+}
+
+START_TEST(version_1_files_open) {
+    const char *p = ct_path("s.blob");
+    cairn_blob *b = must_open(p);
+    uint8_t *d;
+    size_t n;
+    must_create(b, "old");
+    cairn_blob_close(b);
+    make_v1(p);
+    b = must_open(p);
+    expect_str(b, 1, "old");
+    cairn_blob_close(b);
+    d = slurp(p, &n);
+    ck_assert_uint_eq(cairn_get32(d + 8), 2); /* upgraded */
+    free(d);
+    /* a version 1 file with committed changes in its log */
+    unlink(p);
+    in_child(child_nosync, p);
+    make_v1(p);
+    b = must_open(p);
+    expect_str(b, 1, "one");
+    expect_str(b, 2, "two");
+    cairn_blob_close(b);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("blob_safety");
+    TCase *t = tcase_create("lsn");
+    tcase_add_checked_fixture(t, mk_tmp, rm_tmp);
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, lost_wal_tail_keeps_newer_data_file);
+    tcase_add_test(t, lost_wal_tail_read_only_view);
+    tcase_add_test(t, wal_after_a_gap_is_corrupt_and_untouched);
+    tcase_add_test(t, lsn_increases_across_sessions);
+    tcase_add_test(t, version_1_files_open);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(suite());
+    int failed;
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
