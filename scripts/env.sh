@@ -15,7 +15,9 @@ configure() { # configure BUILD_DIR [cmake args...]
   for lang in python lua node dotnet; do
     if [[ $list == *" $lang "* ]]; then bindings+=("-DCAIRN_BUILD_${lang^^}=OFF"); else bindings+=("-DCAIRN_BUILD_${lang^^}=ON"); fi
   done
-  cmake -S "$root" -B "$dir" -G Ninja -DPython3_EXECUTABLE="$python_exe" "${bindings[@]}" "$@"
+  # CAIRN_REQUIRE_BINDINGS: a binding left ON whose toolchain is missing fails the configure.
+  cmake -S "$root" -B "$dir" -G Ninja -DPython3_EXECUTABLE="$python_exe" -DCAIRN_REQUIRE_BINDINGS=ON \
+    "${bindings[@]}" "$@"
 }
 
 configure_and_build() { # configure_and_build BUILD_DIR [cmake args...]
