@@ -68,7 +68,9 @@
  * to the data file (header stamped last), fsync it; if the log used numbers above the stamped
  * lsn (failed writes), stamp the header with the last one and fsync again; truncate the WAL.
  * Compact: checkpoint, write every live blob back to back into <path>.compact, fsync, rename
- * over <path>, fsync the directory (either file is complete at every instant).
+ * over <path>, fsync the directory (either file is complete at every instant). A <path>.compact
+ * left by a compaction that was killed before its rename is removed by the next writer open
+ * (under the lock, so never a live one).
  * Lock: an exclusive flock on <path>-lock for the writer (CAIRN_ELOCKED / CAIRN_EBUSY).
  * Keys: auto keys start at 1 and come from next_key; after key 4294967295 they are exhausted
  * (CAIRN_ERANGE). A rolled-back transaction leaves no trace except in next_key: a key it handed
@@ -959,6 +961,18 @@ static int create_file(cairn_blob *b) {
     return cairn_io__write_atomic(b->path, h, FHDR);
 }
 
+/* A compaction killed before its rename leaves "<path>.compact": never read, only in the way
+ * (it can be as large as the store). Only the lock holder compacts, so a writer that holds it
+ * removes the file. */
+static int remove_compaction_leftover(cairn_blob *b) {
+    char *tmp = suffix(b->path, ".compact");
+    int rc;
+    if (!tmp) return CAIRN_ENOMEM;
+    rc = cairn_io__unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
 /* Writer open after the lock: validate what recovery would produce (the replay as an overlay,
  * then header and entries), and only then write it, stamp the LSN and empty the log. */
 static int open_writer(cairn_blob *b, uint64_t *size) {
@@ -1039,6 +1053,7 @@ static int open_impl(cairn_blob *b, const cairn_blob_options *o) {
         st = cairn_io__stat(b->path, &size); /* another writer may have created it meanwhile */
         if (st < 0) return st;
         if (st == 0 && (rc = create_file(b)) != 0) return rc;
+        if ((rc = remove_compaction_leftover(b)) != 0) return rc;
         if ((rc = open_writer(b, &size)) != 0) return rc;
     } else {
         if (st == 0) return cairn_err__set(CAIRN_EPATH, "%s: no such blob store", b->path);
