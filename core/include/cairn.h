@@ -232,7 +232,12 @@ typedef enum cairn_blob_event {
 typedef void (*cairn_blob_event_fn)(void *ctx, int event, uint32_t key,
                                     uint64_t old_size, uint64_t new_size);
 
-/* Open (or create) the blob store file `path`; its WAL is `path` + "-wal". */
+/* Open (or create) the blob store file `path`; its WAL is `path` + "-wal".
+ * A handle belongs to the process that opened it. After fork(), every call on it in the child
+ * (including read-only handles and cursors) fails with CAIRN_EFORKED, and cairn_blob_close there
+ * only frees memory and closes descriptors: it writes nothing (no checkpoint, no WAL truncation,
+ * no fsync) and keeps the parent's writer lock. The parent's handle is unaffected. A child that
+ * needs the store opens its own handle (read-only, or after the parent closed its writer). */
 CAIRN_API int cairn_blob_open(cairn_blob **out, const char *path, const cairn_blob_options *opts);
 CAIRN_API void cairn_blob_close(cairn_blob *b);
 /* Store data (len may be 0) under a new key, returned in *key. */

@@ -308,6 +308,186 @@ START_TEST(version_1_files_open) {
 }
 END_TEST
 
+/* ---- item: a killed compaction's leftover ----------------------------------------------- */
+
+START_TEST(compaction_leftover_removed_by_writer) {
+    const char *p = ct_path("s.blob");
+    char tmp[600];
+    cairn_blob *b = must_open(p);
+    uint8_t junk[4096];
+    int rc, n, found = 0;
+    snprintf(tmp, sizeof tmp, "%s.compact", p);
+    must_create(b, "keep");
+    cairn_blob_close(b);
+    memset(junk, 0x5a, sizeof junk);
+    spit(tmp, junk, sizeof junk);
+    /* a reader leaves it (it takes no lock: a writer may be compacting) */
+    b = open_opts(p, CAIRN_SYNC_COMMIT, 1, &rc);
+    ck_assert_int_eq(rc, 0);
+    cairn_blob_close(b);
+    ck_assert_int_eq(access(tmp, F_OK), 0);
+    b = must_open(p);
+    ck_assert_int_eq(access(tmp, F_OK), -1);
+    expect_str(b, 1, "keep");
+    /* a compaction that dies before its rename (simulated crash at each fsync) */
+    for (n = 1; n <= 8 && !found; n++) {
+        cairn_io__crash_track(1);
+        cairn_io__crash_at_sync((uint64_t)n, CAIRN_CRASH_DROP, 1);
+        (void)cairn_blob_compact(b);
+        cairn_blob_close(b);
+        cairn_io__crash_track(0);
+        found = access(tmp, F_OK) == 0;
+        b = must_open(p);
+        ck_assert_int_eq(access(tmp, F_OK), -1);
+        expect_str(b, 1, "keep");
+        must_create(b, "more");
+    }
+    ck_assert_msg(found, "no crash point left a .compact file");
+    cairn_blob_close(b);
+}
+END_TEST
+
+/* ---- item: a handle used after fork() --------------------------------------------------- */
+
+static int g_events;
+static void on_event(void *ctx, int ev, uint32_t key, uint64_t o, uint64_t n) {
+    (void)ctx, (void)ev, (void)key, (void)o, (void)n;
+    g_events++;
+}
+
+/* In the child: every call on the inherited handle is CAIRN_EFORKED; returns a bit mask of
+ * the calls that were not (0: all good). */
+static unsigned child_calls(cairn_blob *b, cairn_blob_iter *it) {
+    unsigned bad = 0, i = 0;
+    uint32_t k = 0;
+    uint64_t n = 0, id = 0;
+    void *p = NULL;
+    size_t len = 0;
+    struct cairn_blob_stats st;
+    cairn_blob_iter *it2 = NULL;
+#define FORKED(call) bad |= ((call) == CAIRN_EFORKED ? 0u : 1u) << (i++)
+    FORKED(cairn_blob_create(b, "child", 5, &k));
+    FORKED(cairn_blob_create_with_key(b, 1000, "child", 5));
+    FORKED(cairn_blob_reserve_next_key(b, &k));
+    FORKED(cairn_blob_read(b, 1, &p, &len));
+    FORKED(cairn_blob_update(b, 1, "child", 5));
+    FORKED(cairn_blob_delete(b, 2));
+    FORKED(cairn_blob_exists(b, 1));
+    FORKED(cairn_blob_count(b, &n));
+    FORKED(cairn_blob_iter_open(&it2, b));
+    FORKED(cairn_blob_iter_next(it, &k));
+    FORKED(cairn_blob_flush(b));
+    FORKED(cairn_blob_stats(b, &st));
+    FORKED(cairn_blob_compact(b));
+    FORKED(cairn_blob_begin(b));
+    FORKED(cairn_blob_commit(b));
+    FORKED(cairn_blob_rollback(b));
+    FORKED(cairn_blob_subscribe(b, on_event, NULL, &id));
+    FORKED(cairn_blob_unsubscribe(b, 1));
+#undef FORKED
+    if (strstr(cairn_errmsg(), "cairn_blob_unsubscribe") == NULL) bad |= 1u << 31;
+    return bad;
+}
+
+START_TEST(fork_child_gets_eforked_and_writes_nothing) {
+    const char *p = ct_path("s.blob");
+    char wal[600];
+    cairn_blob *b = must_open(p), *b2 = NULL;
+    cairn_blob_iter *it = NULL;
+    uint8_t *d0, *w0, *d1, *w1;
+    size_t nd0, nw0, nd1, nw1;
+    int status, rc;
+    unsigned bad = 0;
+    int fds[2];
+    pid_t pid;
+    snprintf(wal, sizeof wal, "%s-wal", p);
+    ck_assert_uint_eq(must_create(b, "one"), 1);
+    ck_assert_uint_eq(must_create(b, "two"), 2);
+    ck_assert_int_eq(cairn_blob_subscribe(b, on_event, NULL, NULL), 0);
+    ck_assert_int_eq(cairn_blob_iter_open(&it, b), 0);
+    /* an open transaction in the parent: the child's close must not roll it back or commit it */
+    ck_assert_int_eq(cairn_blob_begin(b), 0);
+    ck_assert_int_eq(cairn_blob_update(b, 2, "TWO", 3), 0);
+    d0 = slurp(p, &nd0);
+    w0 = slurp(wal, &nw0);
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        unsigned r = child_calls(b, it);
+        cairn_blob_iter_free(it);
+        cairn_blob_close(b); /* frees memory only */
+        if (write(fds[1], &r, sizeof r) != (ssize_t)sizeof r) _exit(9);
+        _exit(0);
+    }
+    close(fds[1]);
+    ck_assert_int_eq(read(fds[0], &bad, sizeof bad), (ssize_t)sizeof bad);
+    close(fds[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_msg(bad == 0, "calls in the child that were not CAIRN_EFORKED: mask %#x", bad);
+    /* the child wrote nothing */
+    d1 = slurp(p, &nd1);
+    w1 = slurp(wal, &nw1);
+    ck_assert(nd0 == nd1 && memcmp(d0, d1, nd0) == 0);
+    ck_assert(nw0 == nw1 && memcmp(w0, w1, nw0) == 0);
+    free(d0);
+    free(w0);
+    free(d1);
+    free(w1);
+    /* the parent goes on: its transaction, its keys, its lock */
+    g_events = 0;
+    ck_assert_int_eq(cairn_blob_commit(b), 0);
+    ck_assert_int_eq(g_events, 1);
+    expect_str(b, 1, "one");
+    expect_str(b, 2, "TWO");
+    ck_assert_uint_eq(must_create(b, "three"), 3); /* no key was handed out twice */
+    {
+        uint32_t k;
+        ck_assert_int_eq(cairn_blob_iter_next(it, &k), 0);
+        ck_assert_uint_eq(k, 1);
+    }
+    cairn_blob_iter_free(it);
+    b2 = open_opts(p, CAIRN_SYNC_COMMIT, 0, &rc);
+    ck_assert_ptr_null(b2);
+    ck_assert_int_eq(rc, CAIRN_ELOCKED);
+    cairn_blob_close(b);
+    b = must_open(p);
+    expect_str(b, 1, "one");
+    expect_str(b, 2, "TWO");
+    expect_str(b, 3, "three");
+    cairn_blob_close(b);
+    ck_assert_int_eq(cairn_blob_check(p), 0);
+}
+END_TEST
+
+/* A read-only handle too, and a child that exits without closing. */
+START_TEST(fork_read_only_handle) {
+    const char *p = ct_path("s.blob");
+    cairn_blob *w = must_open(p), *r;
+    int rc, status;
+    pid_t pid;
+    must_create(w, "one");
+    r = open_opts(p, CAIRN_SYNC_COMMIT, 1, &rc);
+    ck_assert_int_eq(rc, 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        void *d;
+        size_t n;
+        if (cairn_blob_read(r, 1, &d, &n) != CAIRN_EFORKED) _exit(1);
+        if (cairn_blob_exists(w, 1) != CAIRN_EFORKED) _exit(2);
+        _exit(0); /* no close at all */
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    expect_str(r, 1, "one");
+    expect_str(w, 1, "one");
+    cairn_blob_close(r);
+    cairn_blob_close(w);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("blob_safety");
     TCase *t = tcase_create("lsn");
@@ -318,6 +498,17 @@ static Suite *suite(void) {
     tcase_add_test(t, wal_after_a_gap_is_corrupt_and_untouched);
     tcase_add_test(t, lsn_increases_across_sessions);
     tcase_add_test(t, version_1_files_open);
+    suite_add_tcase(s, t);
+    t = tcase_create("compact_leftover");
+    tcase_add_checked_fixture(t, mk_tmp, rm_tmp);
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, compaction_leftover_removed_by_writer);
+    suite_add_tcase(s, t);
+    t = tcase_create("fork");
+    tcase_add_checked_fixture(t, mk_tmp, rm_tmp);
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, fork_child_gets_eforked_and_writes_nothing);
+    tcase_add_test(t, fork_read_only_handle);
     suite_add_tcase(s, t);
     return s;
 }

@@ -317,6 +317,7 @@ struct cairn_blob {
     uint64_t next_sub;
     int in_txn;
     size_t txn_pmark, txn_evmark;
+    uint32_t gen;                    /* fork generation of the opening process */
     ovrec *ov;
     size_t nov;
     uint64_t ov_lo;                  /* lowest offset past the header that the overlay touches */
@@ -325,6 +326,7 @@ struct cairn_blob {
 struct cairn_blob_iter {
     uint32_t *keys;
     size_t n, i;
+    uint32_t gen;
 };
 
 /* ---- undo log and primitives (every in-memory change goes through these) ----------------- */
@@ -1080,6 +1082,7 @@ int cairn_blob_open(cairn_blob **out, const char *path, const cairn_blob_options
         return cairn_err__set(CAIRN_EINVAL, "cairn_blob_open: bad sync mode %d", o.sync);
     if (!(b = (cairn_blob *)calloc(1, sizeof *b))) return cairn_err__set(CAIRN_ENOMEM, "out of memory");
     pthread_rwlock_init(&b->mu, NULL);
+    b->gen = cairn_fork__gen();
     b->ro = o.read_only != 0;
     b->sync = o.sync;
     b->rng = 0x9e3779b9u;
@@ -1105,6 +1108,12 @@ static int abort_txn(cairn_blob *b);
 
 void cairn_blob_close(cairn_blob *b) {
     if (!b) return;
+    if (cairn_fork__foreign(b->gen)) {
+        /* a child's copy: the files and the lock are the parent's. Free memory and close our
+         * descriptors (which releases nothing of the parent's); write nothing. */
+        blob_free(b);
+        return;
+    }
     pthread_rwlock_wrlock(&b->mu);
     if (b->in_txn) (void)abort_txn(b); /* best effort, as is the checkpoint */
     (void)checkpoint(b); /* best effort; cairn_blob_flush reports errors */
@@ -1401,6 +1410,7 @@ int cairn_blob_create(cairn_blob *b, const void *data, size_t len, uint32_t *key
     op_args a;
     int rc;
     if (!b || !key) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_create: NULL argument");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_create");
     if ((rc = check_data(data, len)) != 0) return rc;
     memset(&a, 0, sizeof a);
     a.data = data;
@@ -1413,6 +1423,7 @@ int cairn_blob_create_with_key(cairn_blob *b, uint32_t key, const void *data, si
     op_args a;
     int rc;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_create_with_key: NULL handle");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_create_with_key");
     if ((rc = check_data(data, len)) != 0) return rc;
     memset(&a, 0, sizeof a);
     a.key = key;
@@ -1425,6 +1436,7 @@ int cairn_blob_reserve_next_key(cairn_blob *b, uint32_t *key) {
     op_args a;
     int rc;
     if (!b || !key) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_reserve_next_key: NULL argument");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_reserve_next_key");
     memset(&a, 0, sizeof a);
     if ((rc = run_op(b, do_reserve, &a)) == 0) *key = a.key;
     return rc;
@@ -1434,6 +1446,7 @@ int cairn_blob_update(cairn_blob *b, uint32_t key, const void *data, size_t len)
     op_args a;
     int rc;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_update: NULL handle");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_update");
     if ((rc = check_data(data, len)) != 0) return rc;
     memset(&a, 0, sizeof a);
     a.key = key;
@@ -1445,6 +1458,7 @@ int cairn_blob_update(cairn_blob *b, uint32_t key, const void *data, size_t len)
 int cairn_blob_delete(cairn_blob *b, uint32_t key) {
     op_args a;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_delete: NULL handle");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_delete");
     memset(&a, 0, sizeof a);
     a.key = key;
     return run_op(b, do_delete, &a);
@@ -1454,6 +1468,7 @@ int cairn_blob_read(cairn_blob *b, uint32_t key, void **data, size_t *len) {
     brec *r;
     int rc;
     if (!b || !data || !len) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_read: NULL argument");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_read");
     *data = NULL;
     *len = 0;
     pthread_rwlock_rdlock(&b->mu);
@@ -1472,6 +1487,7 @@ int cairn_blob_read(cairn_blob *b, uint32_t key, void **data, size_t *len) {
 int cairn_blob_exists(cairn_blob *b, uint32_t key) {
     int rc;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_exists: NULL handle");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_exists");
     pthread_rwlock_rdlock(&b->mu);
     if (b->failed)
         rc = cairn_err__set(CAIRN_EFAILED, "%s: handle failed after a fatal I/O error", b->path);
@@ -1483,6 +1499,7 @@ int cairn_blob_exists(cairn_blob *b, uint32_t key) {
 
 int cairn_blob_count(cairn_blob *b, uint64_t *out) {
     if (!b || !out) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_count: NULL argument");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_count");
     pthread_rwlock_rdlock(&b->mu);
     *out = b->idx.n;
     pthread_rwlock_unlock(&b->mu);
@@ -1499,6 +1516,7 @@ int cairn_blob_iter_open(cairn_blob_iter **out, cairn_blob *b) {
     size_t i, n = 0;
     if (!out || !b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_iter_open: NULL argument");
     *out = NULL;
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_iter_open");
     if (!(it = (cairn_blob_iter *)calloc(1, sizeof *it))) return cairn_err__set(CAIRN_ENOMEM, "out of memory");
     pthread_rwlock_rdlock(&b->mu);
     if (!(it->keys = (uint32_t *)malloc((b->idx.n ? b->idx.n : 1) * sizeof(uint32_t)))) {
@@ -1511,12 +1529,14 @@ int cairn_blob_iter_open(cairn_blob_iter **out, cairn_blob *b) {
     pthread_rwlock_unlock(&b->mu);
     qsort(it->keys, n, sizeof(uint32_t), cmp_u32);
     it->n = n;
+    it->gen = b->gen;
     *out = it;
     return 0;
 }
 
 int cairn_blob_iter_next(cairn_blob_iter *it, uint32_t *key) {
     if (!it || !key) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_iter_next: NULL argument");
+    if (cairn_fork__foreign(it->gen)) return cairn_fork__err("cairn_blob_iter_next");
     if (it->i >= it->n) return CAIRN_EITEROVER;
     *key = it->keys[it->i++];
     return 0;
@@ -1531,6 +1551,7 @@ void cairn_blob_iter_free(cairn_blob_iter *it) {
 int cairn_blob_flush(cairn_blob *b) {
     int rc;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_flush: NULL handle");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_flush");
     pthread_rwlock_wrlock(&b->mu);
     if (b->failed)
         rc = cairn_err__set(CAIRN_EFAILED, "%s: handle failed after a fatal I/O error", b->path);
@@ -1546,6 +1567,7 @@ int cairn_blob_flush(cairn_blob *b) {
 
 int cairn_blob_stats(cairn_blob *b, struct cairn_blob_stats *out) {
     if (!b || !out) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_stats: NULL argument");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_stats");
     memset(out, 0, sizeof *out);
     pthread_rwlock_rdlock(&b->mu);
     out->entries = b->idx.n;
@@ -1661,6 +1683,7 @@ out:
 int cairn_blob_compact(cairn_blob *b) {
     int rc;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_compact: NULL handle");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_compact");
     pthread_rwlock_wrlock(&b->mu);
     if ((rc = check_write(b)) == 0) {
         if (b->in_txn)
@@ -1677,6 +1700,7 @@ int cairn_blob_compact(cairn_blob *b) {
 int cairn_blob_begin(cairn_blob *b) {
     int rc;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_begin: NULL handle");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_begin");
     pthread_rwlock_wrlock(&b->mu);
     if ((rc = check_write(b)) == 0) {
         if (b->in_txn) {
@@ -1696,6 +1720,7 @@ int cairn_blob_commit(cairn_blob *b) {
     fired fo;
     int rc;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_commit: NULL handle");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_commit");
     memset(&fo, 0, sizeof fo);
     pthread_rwlock_wrlock(&b->mu);
     if ((rc = check_write(b)) == 0) {
@@ -1734,6 +1759,7 @@ static int abort_txn(cairn_blob *b) {
 int cairn_blob_rollback(cairn_blob *b) {
     int rc = 0;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_rollback: NULL handle");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_rollback");
     pthread_rwlock_wrlock(&b->mu);
     if (!b->in_txn) {
         rc = b->failed ? check_write(b) : cairn_err__set(CAIRN_ETXN, "%s: rollback without a transaction", b->path);
@@ -1749,6 +1775,7 @@ int cairn_blob_rollback(cairn_blob *b) {
 int cairn_blob_subscribe(cairn_blob *b, cairn_blob_event_fn fn, void *ctx, uint64_t *id) {
     int rc = 0;
     if (!b || !fn) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_subscribe: NULL argument");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_subscribe");
     pthread_rwlock_wrlock(&b->mu);
     if (b->nsubs == b->capsubs) {
         size_t nc = b->capsubs ? b->capsubs * 2 : 4;
@@ -1774,6 +1801,7 @@ int cairn_blob_unsubscribe(cairn_blob *b, uint64_t id) {
     size_t i;
     int rc = CAIRN_ENOTFOUND;
     if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_unsubscribe: NULL handle");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_unsubscribe");
     pthread_rwlock_wrlock(&b->mu);
     for (i = 0; i < b->nsubs; i++) {
         if (b->subs[i].id == id) {
