@@ -131,8 +131,20 @@ struct cairn_kv_stats {
 /* Open (or create) the KV store in directory `path`. *out is owned by the caller:
  * close it with cairn_kv_close. Errors: CAIRN_EINVAL (NULL), CAIRN_EPATH (missing and not
  * create, or not a directory), CAIRN_EPERM, CAIRN_ELOCKED / CAIRN_EBUSY (another writer),
- * CAIRN_ECORRUPT (a bad record in a sealed file; the message names file and offset),
- * CAIRN_EVERSION, CAIRN_EIO. */
+ * CAIRN_ECORRUPT (a bad record in a sealed file, a sealed file cut short, or a bad record of the
+ * active file that valid records follow; the message names file and offset; nothing is
+ * truncated then), CAIRN_EVERSION, CAIRN_EIO. Only a torn last append of the active file is
+ * dropped silently. A read-only open may run beside a live writer in another process: it loads
+ * again while a rotation or reclaim changes the files under it, and gives CAIRN_EBUSY only if
+ * they keep changing.
+ * Fork: a handle belongs to the process that opened it. In a child of fork() every call on an
+ * inherited handle (and its iterators) is CAIRN_EFORKED; cairn_kv_close there only frees memory
+ * and descriptors: it writes nothing and keeps the parent's writer lock. Open a new handle in the
+ * child instead (a writer open gets CAIRN_ELOCKED while the parent holds the store).
+ * Mapped files: data files are memory-mapped. Never truncate or rewrite the files of an open
+ * store: a data file cut by another program while it is mapped makes the next read of the lost
+ * pages raise SIGBUS (as with LMDB). A cut made before open, or before a file is mapped, is
+ * detected (CAIRN_ECORRUPT, or the file is read without a mapping). */
 CAIRN_API int cairn_kv_open(cairn_kv **out, const char *path, const cairn_kv_options *opts);
 /* Close: an open transaction is rolled back, pending writes are flushed and synced
  * (best effort; call cairn_kv_sync first to see errors). Accepts NULL. */
@@ -188,7 +200,10 @@ CAIRN_API int cairn_kv_sync(cairn_kv *kv);
 CAIRN_API int cairn_kv_reclaim(cairn_kv *kv);
 CAIRN_API int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *out);
 /* Verify every record of every file of the store at `path` (CRC, framing) without opening it
- * for writing. 0 if clean; CAIRN_ECORRUPT with file and offset in the message otherwise. */
+ * for writing. 0 if clean; CAIRN_ECORRUPT with file and offset in the message otherwise. Same
+ * rules as open: a torn last append of the active file (which the next writer drops) is not
+ * corruption, a bad record that valid records follow is. Safe beside a live writer (see
+ * cairn_kv_open). */
 CAIRN_API int cairn_kv_check(const char *path);
 
 /* ------------------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 /* test_kv_corrupt.c - flip bytes in and truncate every kind of file of a KV store (sealed and
  * active data files, hints, the KEYDIR snapshot, a RECLAIM manifest). Open and reads must report
  * CAIRN_ECORRUPT (naming the file), or recover: rebuild a bad hint or snapshot, cut a torn tail
- * of the active file (keys then read an older committed value). Never a crash, never bytes that
- * were not written for that key. */
+ * of the active file (keys of its last commit then read an older committed value). Damage before
+ * the last commit of the active file is not a torn tail: CAIRN_ECORRUPT, and the file is left
+ * as it is. Never a crash, never bytes that were not written for that key. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -151,6 +153,56 @@ static int is_active(const char *name) {
     return r;
 }
 
+/* Offset where the last commit (a bare record, or a batch) of a data file begins: damage from
+ * there on may be a torn tail, damage before it never is. */
+static uint64_t last_commit_start(const char *path) {
+    void *d = NULL;
+    size_t n = 0;
+    const uint8_t *b;
+    uint64_t pos = 0, start = 0;
+    int in_batch = 0;
+    ck_assert_int_eq(cairn_io__read_all(path, &d, &n), 0);
+    b = (const uint8_t *)d;
+    while (pos + 32 <= n) {
+        uint64_t rs = 32 + (uint64_t)cairn_get16(b + pos + 12) + cairn_get32(b + pos + 8);
+        int type = b[pos + 4], txn = b[pos + 5] & 1;
+        if ((type == 1 || type == 2) && !txn) start = pos;
+        if (txn && !in_batch) start = pos;
+        in_batch = txn;
+        pos += rs;
+    }
+    ck_assert_uint_eq(pos, n);
+    free(d);
+    return start;
+}
+
+/* Damage that valid records follow in the active file: every open (writer, read-only) and check
+ * is CAIRN_ECORRUPT naming the file, and the file is not changed. */
+static void expect_corrupt_untouched(const char *dir, const char *name, const char *what) {
+    char *p = kvt_path(dir, name);
+    void *before = NULL, *after = NULL;
+    size_t nb = 0, na = 0;
+    cairn_kv *kv = NULL;
+    cairn_kv_options ro = CAIRN_KV_OPTIONS_INIT;
+    int rc;
+    ro.read_only = 1;
+    ck_assert_int_eq(cairn_io__read_all(p, &before, &nb), 0);
+    rc = cairn_kv_check(dir);
+    ck_assert_msg(rc == CAIRN_ECORRUPT, "%s: check gave %s", what, cairn_errname(rc));
+    rc = cairn_kv_open(&kv, dir, &ro);
+    ck_assert_msg(rc == CAIRN_ECORRUPT, "%s: read-only open gave %s", what, cairn_errname(rc));
+    rc = cairn_kv_open(&kv, dir, NULL);
+    ck_assert_msg(rc == CAIRN_ECORRUPT, "%s: open gave %s (%s)", what, cairn_errname(rc), rc ? cairn_errmsg() : "");
+    ck_assert_msg(strstr(cairn_errmsg(), name) != NULL && strstr(cairn_errmsg(), "offset") != NULL,
+                  "%s: message names no file and offset: %s", what, cairn_errmsg());
+    ck_assert_int_eq(cairn_io__read_all(p, &after, &na), 0);
+    ck_assert_msg(na == nb && memcmp(before, after, na) == 0, "%s: the data file changed (%zu -> %zu bytes)", what, nb,
+                  na);
+    free(before);
+    free(after);
+    free(p);
+}
+
 static void damage_each(const char *suffix, int expect_check_fail) {
     char **names;
     size_t n = kvt_list(g_pristine, suffix, &names), i;
@@ -159,7 +211,7 @@ static void damage_each(const char *suffix, int expect_check_fail) {
         char *p0 = kvt_path(g_pristine, names[i]);
         uint64_t size = kvt_fsize(p0), off, step = size / 60 + 1;
         int active = strcmp(suffix, ".data") == 0 && is_active(names[i]);
-        uint64_t cuts[5];
+        uint64_t cuts[5], torn_from = active ? last_commit_start(p0) : 0;
         int c;
         free(p0);
         for (off = 0; off < size; off += step) {
@@ -167,8 +219,23 @@ static void damage_each(const char *suffix, int expect_check_fail) {
             int rc;
             kvt_flip(p, off);
             snprintf(what, sizeof what, "flip %s @%llu", names[i], (unsigned long long)off);
+            if (active && off < torn_from) {
+                /* with KEYDIR the open scans nothing, and reads find the damage; without it the
+                 * open does, and must not take it for a torn tail */
+                char *kd = kvt_path(dir, "KEYDIR");
+                rc = cairn_kv_check(dir);
+                ck_assert_msg(rc == CAIRN_ECORRUPT, "%s: check gave %s", what, cairn_errname(rc));
+                verify(dir, 0, what);
+                unlink(kd);
+                free(kd);
+                expect_corrupt_untouched(dir, names[i], what);
+                free(p);
+                kvt_rmdir(dir);
+                free(dir);
+                continue;
+            }
             rc = cairn_kv_check(dir);
-            if (expect_check_fail)
+            if (expect_check_fail && !active)
                 ck_assert_msg(rc == CAIRN_ECORRUPT, "%s: check gave %s", what, cairn_errname(rc));
             verify(dir, active, what);
             verify(dir, active, what); /* and again after whatever the first open repaired */
@@ -226,6 +293,93 @@ START_TEST(sealed_file_cut_at_record_boundary) {
 }
 END_TEST
 
+/* Without a hint only the SEAL record can tell that a sealed file lost its last records: cut the
+ * first sealed file right after its first data record (a record boundary: the rest scans clean). */
+START_TEST(sealed_file_cut_at_record_boundary_no_hint) {
+    char *dir = clone_store(), **names, **hints;
+    size_t n = kvt_list(dir, ".data", &names), nh = kvt_list(dir, ".hint", &hints), i;
+    char *p = kvt_path(dir, names[0]), *kd = kvt_path(dir, "KEYDIR");
+    cairn_kv *kv = NULL;
+    cairn_kv_options ro = CAIRN_KV_OPTIONS_INIT;
+    uint64_t rs = 32 + 4 + strlen("first value of 0 ....");
+    uint64_t size = kvt_fsize(p), cut = 48 + rs; /* its FILE record, then ck00's first put */
+    ck_assert_uint_gt(n, 2);
+    ck_assert_uint_gt(size, cut + rs);
+    for (i = 0; i < nh; i++) {
+        char *h = kvt_path(dir, hints[i]);
+        unlink(h);
+        free(h);
+    }
+    unlink(kd);
+    kvt_truncate(p, cut);
+    ro.read_only = 1;
+    ck_assert_int_eq(cairn_kv_open(&kv, dir, &ro), CAIRN_ECORRUPT);
+    ck_assert_int_eq(cairn_kv_check(dir), CAIRN_ECORRUPT);
+    ck_assert_int_eq(cairn_kv_open(&kv, dir, NULL), CAIRN_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(cairn_errmsg(), names[0]));
+    ck_assert_uint_eq(kvt_fsize(p), cut);
+    /* a sealed file cut to nothing is caught too */
+    kvt_truncate(p, 0);
+    ck_assert_int_eq(cairn_kv_open(&kv, dir, NULL), CAIRN_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(cairn_errmsg(), names[0]));
+    kvt_list_free(names, n);
+    kvt_list_free(hints, nh);
+    free(p);
+    free(kd);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+/* The repro of a damaged active file: a byte in its middle. Every later record (a delete among
+ * them) must not be thrown away: the open is CAIRN_ECORRUPT and the file keeps every byte. */
+START_TEST(active_file_damage_before_valid_records) {
+    char *dir = kvt_tmpdir("mid"), **names, *kd = kvt_path(dir, "KEYDIR");
+    cairn_kv *kv = kvt_open(dir, CAIRN_SYNC_COMMIT, 0);
+    size_t n;
+    uint64_t offs[3] = {45, 48 + 20, 48 + 36 + 40};
+    int j;
+    ck_assert_int_eq(kvt_put(kv, "a", "one"), 0);
+    ck_assert_int_eq(kvt_put(kv, "b", "two"), 0);
+    ck_assert_int_eq(cairn_kv_delete(kv, "a", 1), 0);
+    ck_assert_int_eq(kvt_put(kv, "c", "three"), 0);
+    cairn_kv_close(kv);
+    unlink(kd);
+    n = kvt_list(dir, ".data", &names);
+    ck_assert_uint_eq(n, 1);
+    for (j = 0; j < 3; j++) {
+        char *p = kvt_path(dir, names[0]), what[64];
+        int fd = open(p, O_RDWR);
+        unsigned char old = 0;
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(pread(fd, &old, 1, (off_t)offs[j]), 1);
+        ck_assert_int_eq(pwrite(fd, "X", 1, (off_t)offs[j]), 1);
+        snprintf(what, sizeof what, "'X' at %llu", (unsigned long long)offs[j]);
+        expect_corrupt_untouched(dir, names[0], what);
+        ck_assert_int_eq(pwrite(fd, &old, 1, (off_t)offs[j]), 1);
+        close(fd);
+        free(p);
+    }
+    /* undamaged again: everything is there */
+    kv = kvt_open(dir, CAIRN_SYNC_COMMIT, 0);
+    {
+        char *v = NULL;
+        ck_assert_int_eq(kvt_get(kv, "a", &v), 0);
+        ck_assert_int_eq(kvt_get(kv, "b", &v), 1);
+        ck_assert_str_eq(v, "two");
+        free(v);
+        ck_assert_int_eq(kvt_get(kv, "c", &v), 1);
+        ck_assert_str_eq(v, "three");
+        free(v);
+    }
+    cairn_kv_close(kv);
+    kvt_list_free(names, n);
+    free(kd);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(bad_reclaim_manifest_and_leftovers) {
     char *dir = clone_store(), *p = kvt_path(dir, "RECLAIM"), *t = kvt_path(dir, "00000000deadbeef.data.tmp");
     FILE *f = fopen(p, "wb");
@@ -259,6 +413,8 @@ int main(void) {
     tcase_add_test(tc, damage_hint_files);
     tcase_add_test(tc, damage_keydir_snapshot);
     tcase_add_test(tc, sealed_file_cut_at_record_boundary);
+    tcase_add_test(tc, sealed_file_cut_at_record_boundary_no_hint);
+    tcase_add_test(tc, active_file_damage_before_valid_records);
     tcase_add_test(tc, bad_reclaim_manifest_and_leftovers);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

@@ -1,7 +1,8 @@
 /*
  * kv.c - the Bitcask-style log key-value store of Cairn.
  *
- * FORMAT (version 1). This comment is the spec; docs/format-kv.md copies it with diagrams.
+ * FORMAT (version 2; version 1 files are still read). This comment is the spec;
+ * docs/format-kv.md copies it with diagrams.
  * All integers are little-endian. CRC is CRC32C (Castagnoli), initial value 0.
  *
  * A store is a directory:
@@ -13,39 +14,66 @@
  *   RECLAIM                   present only between reclaim's commit point and its cleanup
  *   *.tmp                     unfinished files; deleted at open (unless RECLAIM names them)
  *
- * Data file: a sequence of records, nothing else (no file header: an empty file is valid).
+ * Data file: a sequence of records, nothing else.
  *   off size field
  *   0   4    crc       CRC32C of bytes [4, 32 + klen + vlen) of this record
- *   4   1    type      1 PUT, 2 DEL (tombstone), 3 COMMIT
+ *   4   1    type      1 PUT, 2 DEL (tombstone), 3 COMMIT, 4 FILE, 5 SEAL
  *   5   1    flags     bit 0 TXN: part of a batch, applied only with its COMMIT; other bits 0
- *   6   1    kind      value kind 0..3 (cairn_kind); 0 for DEL and COMMIT
+ *   6   1    kind      value kind 0..3 (cairn_kind); 0 for DEL, COMMIT, FILE, SEAL
  *   7   1    reserved  0
- *   8   4    vlen      value length (0..2^30); DEL: 0; COMMIT: 8
- *   12  2    klen      key length (1..65535); COMMIT: 0
+ *   8   4    vlen      value length (0..2^30); DEL: 0; COMMIT: 8; FILE, SEAL: 16
+ *   12  2    klen      key length (1..65535); COMMIT, FILE, SEAL: 0
  *   14  2    reserved  0
- *   16  8    seq       sequence number of the commit (every record of a batch carries it)
+ *   16  8    seq       sequence number of the commit (every record of a batch carries it);
+ *                      FILE, SEAL: the store's largest seq when written (informational)
  *   24  8    expire    absolute expiry, Unix ms, signed; 0 = never (PUT only)
  *   32  klen key
  *   ..  vlen value     COMMIT: u32 number of TXN records of the batch, u32 0
+ *                      FILE:   u64 order of this file, u32 format version (2), u32 0
+ *                      SEAL:   u64 offset of this SEAL record (the bytes before it), u64 0
  *
  * A bare write (outside a transaction) is one record with flags 0: it commits itself. A
  * transaction is written at commit as ONE contiguous append: its records with flag TXN and
  * the same seq, then a COMMIT record with that seq and their count. Batches never span files.
- * The last (highest order, minor 0) data file is the ACTIVE one; the others are SEALED: they
- * were fsynced before the next file was created, so they never have a torn tail.
+ * Within a file written by appends, sequence numbers never decrease.
+ *
+ * Version 2 framing: every data file written by version 2 starts with a FILE record (written
+ * when the file is created, or before the first append into an empty file) and, once sealed,
+ * ends with a SEAL record. A file is SEALED when it is not the last file, or its minor is not
+ * 0 (a reclaim output), or its last record is a SEAL; the last file with minor 0 that does not
+ * end in a SEAL is the ACTIVE one, the only file ever appended to. Sealing writes the SEAL
+ * record, trims the file (below) and fsyncs it, before the next file is created; so sealed
+ * files never have a torn tail, and a sealed file is never empty. A sealed file that starts
+ * with FILE must end with its SEAL: one that does not was cut short (even at a record
+ * boundary, which a scan alone cannot see): CAIRN_ECORRUPT. A version 1 file (no FILE record)
+ * is read as before; a version 1 sealed file without a SEAL can only be checked by its hint.
+ * FILE anywhere but at offset 0, a FILE naming another order, a SEAL inside a batch, a SEAL
+ * whose offset is not its own, or bytes after a SEAL (other than the reserved zeros below in
+ * the last file) are CAIRN_ECORRUPT. A FILE with a version above 2 is CAIRN_EVERSION.
  *
  * Recovery (open): read files in ascending order. A record is valid if it fits in the file,
  * its CRC matches and its fields are in range. PUT/DEL with flags 0 apply at once; TXN records
  * are held until a COMMIT with the same seq and count validates, then applied in order. Apply:
  * PUT sets key -> (file, offset) unless its expiry has passed (then it acts as a DEL); DEL
- * removes the key. In the ACTIVE file the first invalid record, or a batch without its COMMIT,
- * ends the log: the file is truncated there (a torn tail of an interrupted append). In a SEALED
- * file either is CAIRN_ECORRUPT naming file and offset. Sequence numbers resume after the
- * largest seen. While a store is open (or after its writer was killed) its ACTIVE file may end in
- * zero bytes after the last record: blocks reserved ahead of appends (below). A run of zeros from
- * a record boundary to the end of the active file is the clean end of the log, and is truncated
- * like a torn tail. Sealed files never have one: rotation and close trim the active file to its
- * last record before the fsync.
+ * removes the key. In a SEALED file an invalid record, or a batch without its COMMIT, is
+ * CAIRN_ECORRUPT naming file and offset. In the ACTIVE file an invalid record at offset X is a
+ * torn tail (an interrupted append) only if NO valid record starts at any offset after X (every
+ * byte offset is tried; a candidate must also carry a seq no lower than the largest valid seq
+ * seen before X in that file): then the log ends at X (or where X's unfinished batch began)
+ * and a writer's open truncates the file there. If a valid record follows, the file was damaged
+ * before its end: CAIRN_ECORRUPT "bad record at offset X (valid records follow at Y)", and
+ * nothing is truncated or rewritten. A batch cut off by the end of the file is a torn tail too;
+ * records that are valid but misplaced (a COMMIT that does not match its batch, a batch
+ * interrupted by another valid record) cannot come from an interrupted append:
+ * CAIRN_ECORRUPT. Read-only opens and cairn_kv_check apply the same rules and change nothing.
+ * Sequence numbers resume after the largest seen. While a store is open (or after its writer
+ * was killed) its ACTIVE file may end in zero bytes after the last record: blocks reserved ahead
+ * of appends (below). A run of zeros from a record boundary to the end of the active (or last)
+ * file is the clean end of the log, and is truncated like a torn tail. Sealed files never
+ * have one: rotation and close trim the active file to its last record before the fsync.
+ * (A power failure, unlike a killed process, may write an unsynced append's pages out of
+ * order; a hole followed by valid records then reads as damage, and open reports CAIRN_ECORRUPT
+ * rather than dropping what follows.)
  *
  * Appends (not part of the format, but of its crash behaviour): the active file is mapped
  * read-write (MAP_SHARED) over the size it may reach before rotation; disk blocks are reserved
@@ -84,14 +112,24 @@
  *
  * reclaim: seal the active file; write every live, unexpired record (and nothing else: no
  * tombstone is needed, because every older record of the store is dropped with it) into new
- * files "<order>.data.tmp" with orders above every input (same major, next minors), each with
- * its hint "<order>.hint.tmp", fsync them; then the ONE commit point: write RECLAIM atomically
+ * files "<order>.data.tmp" with orders above every input (same major, next minors), each
+ * framed by its FILE and SEAL records, each with its hint "<order>.hint.tmp", fsync them; then
+ * the ONE commit point: write RECLAIM atomically
  *   0 4 magic "CRR1", 4 4 version 1, 8 4 inputs I, 12 4 outputs O, 16 I x u64, O x u64,
  *   u32 CRC32C of everything before it;
  * then rename the outputs to their final names, unlink the inputs and their hints, fsync the
  * directory, unlink RECLAIM. Open finishes a RECLAIM it finds (idempotent: renames what is still
  * .tmp, unlinks what is left of the inputs); without RECLAIM the .tmp outputs are discarded and
  * the inputs are intact. New writes go to a new file with the next major.
+ *
+ * Readers beside a writer (read-only opens, cairn_kv_check): a reclaim may rename or unlink
+ * files between the reader's listing and its opens, and the active file may grow or be trimmed
+ * to its last record while it is read. A reader treats a short read of the active file as its
+ * end, re-reads a bad record of the active file once valid records were seen after it (an
+ * append in progress completes it), and after loading lists the directory again: if RECLAIM
+ * appeared or went, or a file it loaded is gone, it loads again (a bounded number of times,
+ * then CAIRN_EBUSY). Files that only appeared (newer orders: a rotation) do not matter: what
+ * was loaded is an earlier state of the log.
  */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE /* pthread_rwlockattr_setkind_np: writer-preferring rwlock on glibc */
@@ -105,12 +143,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define HDR 32u
 #define T_PUT 1
 #define T_DEL 2
 #define T_COMMIT 3
+#define T_FILE 4 /* first record of a version 2 data file */
+#define T_SEAL 5 /* last record of a sealed version 2 data file */
 #define F_TXN 1
+#define MREC (HDR + 16u)     /* size of a FILE or SEAL record */
+#define FORMAT_VERSION 2u
+#define LOAD_TRIES 64        /* loads of a reader that keeps seeing the directory change */
 #define DEFAULT_MAX_FILE ((uint64_t)64 << 20)
 #define HINT_HDR 32u
 #define HINT_ENT 24u
@@ -130,6 +174,7 @@ typedef struct kv_file {
     uint8_t *wmap;      /* active file: read-write shared mapping of maplen bytes, or NULL */
     uint64_t reserved;  /* active file with wmap: bytes on disk (>= size; the tail is reserved zeros) */
     int wtried;         /* the read-write mapping was attempted (it is best effort) */
+    uint64_t base;      /* bytes before its first data record (its FILE record, or 0) */
 } kv_file;
 
 typedef struct txn_op {
@@ -141,6 +186,7 @@ typedef struct txn_op {
 } txn_op;
 
 struct cairn_kv {
+    uint32_t gen; /* fork generation of the opening process (cairn_fork__foreign) */
     char *dir;
     int readonly;
     int sync;
@@ -218,6 +264,15 @@ static void enc_rec(uint8_t *out, int type, int flags, int kind, const void *key
     cairn_put32(out, crc);
 }
 
+/* Encode a FILE (a = order, b = version) or SEAL (a = its own offset, b = 0) record. */
+static void enc_mark(uint8_t *out, int type, uint64_t a, uint32_t b, uint64_t seq) {
+    uint8_t v[16];
+    cairn_put64(v, a);
+    cairn_put32(v + 8, b);
+    cairn_put32(v + 12, 0);
+    enc_rec(out, type, 0, 0, NULL, 0, v, 16, seq, 0);
+}
+
 typedef struct rec_hdr {
     int type, flags, kind;
     uint32_t vlen;
@@ -245,6 +300,10 @@ static int dec_hdr(const uint8_t *h, rec_hdr *r) {
         return 0;
     case T_COMMIT:
         if (r->klen || r->kind || r->vlen != 8 || r->expire || r->flags) return -1;
+        return 0;
+    case T_FILE:
+    case T_SEAL:
+        if (r->klen || r->kind || r->vlen != 16 || r->expire || r->flags) return -1;
         return 0;
     default:
         return -1;
@@ -359,10 +418,18 @@ static int add_slot(kv_file **files, uint32_t *n, uint64_t order, cairn_file *f,
 
 /* Map a data file read-only so that reads need no system call. Best effort: without a mapping
  * reads use pread. Only bytes that never change are mapped (sealed files; the active file up to
- * its size at open), and the store only ever truncates bytes past them. */
+ * its size at open), and the store only ever truncates bytes past them. A file that is already
+ * shorter than what would be mapped (cut by another program) is not mapped: its reads then fail
+ * cleanly with CAIRN_ECORRUPT instead of raising SIGBUS. (A cut after this check still raises
+ * SIGBUS on the next read of the lost pages; see cairn_kv_open in cairn.h.) */
 static void map_file(kv_file *kf) {
     const void *p = NULL;
+    uint64_t disk = 0;
     if (kf->map || !kf->f || kf->size == 0 || kf->size > (uint64_t)SIZE_MAX) return;
+    if (cairn_io__size(kf->f, &disk) != 0 || disk < kf->size) {
+        cairn_errclear();
+        return;
+    }
     if (cairn_io__map(kf->f, kf->size, &p) == 0) {
         kf->map = (const uint8_t *)p;
         kf->maplen = kf->size;
@@ -411,6 +478,25 @@ static int trim_active(kv_file *af) {
     return 0;
 }
 
+/* Write the FILE record into the empty active file (a new one, or one left empty by a killed
+ * writer). Not synced: if it is lost the file is empty again and gets it at the next append.
+ * Caller holds wmu. */
+static int file_rec(cairn_kv *kv, kv_file *af) {
+    uint8_t r[MREC];
+    int rc;
+    enc_mark(r, T_FILE, af->order, FORMAT_VERSION, kv->seq);
+    if ((rc = cairn_io__pwrite(af->f, r, MREC, 0)) != 0) {
+        if (cairn_io__truncate(af->f, 0) != 0) set_failed(kv);
+        return rc;
+    }
+    pthread_rwlock_wrlock(&kv->rw);
+    af->size = MREC;
+    af->base = MREC;
+    if (af->reserved < MREC) af->reserved = MREC;
+    pthread_rwlock_unlock(&kv->rw);
+    return 0;
+}
+
 /* Create the next active data file (caller holds wmu). */
 static int new_active(cairn_kv *kv) {
     uint64_t order = kv->next_major << 32;
@@ -429,26 +515,46 @@ static int new_active(cairn_kv *kv) {
         free(p);
         return rc;
     }
-    free(p);
     pthread_rwlock_wrlock(&kv->rw);
     rc = add_slot(&kv->files, &kv->nfiles, order, f, 0, &slot);
     if (!rc) kv->active = (int32_t)slot;
     pthread_rwlock_unlock(&kv->rw);
     if (rc) {
         cairn_io__close(f);
+        (void)cairn_io__unlink(p);
+        free(p);
         return rc;
     }
+    free(p);
     kv->next_major++;
-    return 0;
+    return file_rec(kv, &kv->files[slot]);
 }
 
 /* Seal the active file: fsync it (always, whatever the sync mode: sealed files never have a torn
  * tail) and stop appending to it. Caller holds wmu. */
 static int seal_active(cairn_kv *kv) {
+    kv_file *af;
+    uint8_t r[MREC];
     int rc;
     if (kv->active < 0) return 0;
+    af = &kv->files[kv->active];
+    /* the SEAL record says where the file ends: a sealed file cut short, even at a record
+     * boundary, lacks it */
+    enc_mark(r, T_SEAL, af->size, 0, kv->seq);
+    if ((rc = cairn_io__pwrite(af->f, r, MREC, af->size)) != 0) {
+        if (cairn_io__truncate(af->f, af->size) != 0) set_failed(kv);
+        else af->reserved = af->size;
+        return rc;
+    }
+    pthread_rwlock_wrlock(&kv->rw);
+    af->size += MREC;
+    if (af->reserved < af->size) af->reserved = af->size;
+    pthread_rwlock_unlock(&kv->rw);
     /* sealed files keep their exact size (hints and KEYDIR record it): drop the reserved tail */
-    if ((rc = trim_active(&kv->files[kv->active])) != 0) return rc;
+    if ((rc = trim_active(af)) != 0) {
+        set_failed(kv); /* the SEAL is written: appending after it would be damage */
+        return rc;
+    }
     if ((rc = cairn_io__fsync(kv->files[kv->active].f)) != 0) {
         set_failed(kv);
         return rc;
@@ -474,12 +580,13 @@ static int append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slot, 
     kv_file *af;
     int rc;
     if ((rc = drop_snapshot(kv)) != 0) return rc;
-    if (kv->active >= 0 && kv->files[kv->active].size > 0 &&
+    if (kv->active >= 0 && kv->files[kv->active].size > kv->files[kv->active].base &&
         kv->files[kv->active].size + len > kv->max_file_size) {
         if ((rc = seal_active(kv)) != 0) return rc;
     }
     if (kv->active < 0 && (rc = new_active(kv)) != 0) return rc;
     af = &kv->files[kv->active];
+    if (af->size == 0 && (rc = file_rec(kv, af)) != 0) return rc;
     if (!af->wtried) wmap_active(kv, af);
     if (af->wmap && len <= WMAP_SMALL && af->size + len <= af->maplen) {
         /* store into the shared mapping; blocks are reserved first, in large steps, so that a
@@ -548,6 +655,12 @@ static int group_wait(cairn_kv *kv, uint64_t target) {
         if (!kv->syncing) {
             cairn_file *f = kv->gfile;
             uint64_t t = kv->written;
+            if (!f) {
+                /* detached (group_detach): everything written was synced by the one who
+                 * detached it, and no leader may hold a file any more */
+                kv->synced = t;
+                continue;
+            }
             kv->syncing = 1;
             pthread_mutex_unlock(&kv->gmu);
             rc = cairn_io__fsync(f);
@@ -565,10 +678,21 @@ static int group_wait(cairn_kv *kv, uint64_t target) {
     return rc;
 }
 
-/* Wait for a running group fsync to finish (before the active file may be closed). */
+/* Wait for a running group fsync to finish. */
 static void group_quiesce(cairn_kv *kv) {
     pthread_mutex_lock(&kv->gmu);
     while (kv->syncing) pthread_cond_wait(&kv->gcv, &kv->gmu);
+    pthread_mutex_unlock(&kv->gmu);
+}
+
+/* Before any data file is closed: a group-commit leader copies kv->gfile under gmu and fsyncs it
+ * outside, so wait until no leader runs and take the file away from later ones, in one critical
+ * section. Later leaders find no file and have nothing to sync (the caller synced everything:
+ * sealed the active file or is closing). Caller holds wmu, so nothing is appended meanwhile. */
+static void group_detach(cairn_kv *kv) {
+    pthread_mutex_lock(&kv->gmu);
+    while (kv->syncing) pthread_cond_wait(&kv->gcv, &kv->gmu);
+    kv->gfile = NULL;
     pthread_mutex_unlock(&kv->gmu);
 }
 
@@ -632,9 +756,14 @@ typedef struct rdr {
     size_t cap;
     uint64_t boff;
     size_t blen;
+    int shrink_ok; /* the file may be trimmed while read (the active file beside a live writer) */
 } rdr;
 
-/* Make [off, off+n) of the file available in the window (caller checked off+n <= size). */
+#define KV_SHRANK 1    /* rdr_get: the file ended earlier than r->size (r->size now says where) */
+#define KV_RETRY 1000  /* internal: what was read changed under a reader: load again */
+
+/* Make [off, off+n) of the file available in the window (caller checked off+n <= size). A short
+ * read is CAIRN_ECORRUPT, or with shrink_ok KV_SHRANK with r->size moved to the real end. */
 static int rdr_get(rdr *r, uint64_t off, size_t n, const uint8_t **p) {
     size_t want, got = 0;
     int rc;
@@ -653,9 +782,15 @@ static int rdr_get(rdr *r, uint64_t off, size_t n, const uint8_t **p) {
     if ((rc = cairn_io__pread(r->f, r->buf, want, off, &got)) != 0) return rc;
     r->boff = off;
     r->blen = got;
-    if (got < n)
+    if (got < n) {
+        if (r->shrink_ok) {
+            /* trimmed by its writer: only reserved zeros past the end of its log go */
+            r->size = off + got;
+            return KV_SHRANK;
+        }
         return cairn_err__set(CAIRN_ECORRUPT, "%s: file shrank while reading at offset %" PRIu64, cairn_io__path(r->f),
                               off);
+    }
     *p = r->buf;
     return 0;
 }
@@ -668,16 +803,17 @@ typedef struct pend {
     int64_t expire;
 } pend;
 
-/* *zero = 1 if bytes [pos, size) of f are all zero (the reserved tail of an active file). */
-static int tail_is_zero(cairn_file *f, uint64_t pos, uint64_t size, int *zero) {
-    uint8_t buf[16384];
+/* *zero = 1 if bytes [pos, r->size) are all zero (the reserved tail of an active file). */
+static int tail_is_zero(rdr *r, uint64_t pos, int *zero) {
     *zero = 1;
-    while (pos < size) {
-        size_t n = size - pos < sizeof buf ? (size_t)(size - pos) : sizeof buf, i;
-        int rc = cairn_io__pread(f, buf, n, pos, NULL);
+    while (pos < r->size) {
+        size_t n = r->size - pos < RDR_CHUNK ? (size_t)(r->size - pos) : RDR_CHUNK, i;
+        const uint8_t *b;
+        int rc = rdr_get(r, pos, n, &b);
+        if (rc == KV_SHRANK) continue;
         if (rc) return rc;
         for (i = 0; i < n; i++)
-            if (buf[i]) {
+            if (b[i]) {
                 *zero = 0;
                 return 0;
             }
@@ -686,66 +822,147 @@ static int tail_is_zero(cairn_file *f, uint64_t pos, uint64_t size, int *zero) {
     return 0;
 }
 
-/* Scan data file `slot`. Active file: stop at the first invalid record or unfinished batch and
- * report where in *end. Sealed file (or strict): those are CAIRN_ECORRUPT. */
-static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int strict, int do_apply, hintbuf *hb,
-                     uint64_t *end) {
+/* Is a valid record at pos (fits in the file, fields in range, CRC matches, seq >= min_seq)?
+ * 1 yes, 0 no, <0 error. */
+static int valid_at(rdr *r, uint64_t pos, uint64_t min_seq) {
+    const uint8_t *h;
+    rec_hdr rh;
+    uint64_t rs;
+    int rc;
+    if (r->size - pos < HDR) return 0;
+    if ((rc = rdr_get(r, pos, HDR, &h)) != 0) return rc == KV_SHRANK ? 0 : rc;
+    if (h[4] < T_PUT || h[4] > T_SEAL || dec_hdr(h, &rh) != 0 || rh.seq < min_seq) return 0;
+    rs = rec_size(rh.klen, rh.vlen);
+    if (rs > r->size - pos) return 0;
+    if ((rc = rdr_get(r, pos, (size_t)rs, &h)) != 0) return rc == KV_SHRANK ? 0 : rc;
+    return cairn_crc32c__update(0, h + 4, (size_t)rs - 4) == cairn_get32(h);
+}
+
+/* A bad record at `bad`: is it a torn tail? Look for any valid record starting after it. *at is
+ * its offset, or 0 if none. */
+static int valid_after(rdr *r, uint64_t bad, uint64_t min_seq, uint64_t *at) {
+    uint64_t p;
+    int rc;
+    *at = 0;
+    for (p = bad + 1; p < r->size && r->size - p >= HDR; p++) {
+        if ((rc = valid_at(r, p, min_seq)) < 0) return rc;
+        if (rc == 1) {
+            *at = p;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+typedef struct scan_res {
+    uint64_t end;  /* end of the log (active file: where a torn tail begins) */
+    int has_file;  /* starts with a FILE record (a version 2 file) */
+    int sealed;    /* ends with a SEAL record */
+} scan_res;
+
+/* Scan data file `slot`. is_active: it may end in a torn tail or reserved zeros (the last file
+ * with minor 0); the log then ends before them (res->end). Everything else is CAIRN_ECORRUPT.
+ * In a read-only load a bad record of the active file that valid records follow is read again:
+ * if it changed, an append was in progress (KV_RETRY). */
+static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, hintbuf *hb, scan_res *res) {
     kv_file *kf = &kv->files[slot];
     rdr r;
-    uint64_t pos = 0, bstart = 0;
+    uint64_t pos = 0, bstart = 0, max_seq = 0;
     pend *pv = NULL;
     size_t np = 0, cp = 0;
     uint8_t *keys = NULL;
     size_t nk = 0, ck = 0;
     uint64_t bseq = 0;
     int64_t now = cairn_time__now_ms();
-    int rc = 0;
+    int rc = 0, torn = 0; /* torn: `why` may be an interrupted append */
     const char *why = NULL;
     memset(&r, 0, sizeof r);
+    memset(res, 0, sizeof *res);
     r.f = kf->f;
     r.size = kf->size;
-    while (pos < kf->size) {
+    r.shrink_ok = is_active && kv->readonly;
+    while (pos < r.size) {
         const uint8_t *h;
         rec_hdr rh;
         uint64_t rs;
         if (is_active) {
             /* zeros from the end of the log to the end of the file are the blocks reserved ahead
              * of appends (see cairn_io__reserve): the clean end of the log, not damage */
-            size_t n = kf->size - pos < HDR ? (size_t)(kf->size - pos) : HDR, i;
-            if ((rc = rdr_get(&r, pos, n, &h)) != 0) goto out;
+            size_t n = r.size - pos < HDR ? (size_t)(r.size - pos) : HDR, i;
+            if ((rc = rdr_get(&r, pos, n, &h)) == KV_SHRANK) continue;
+            if (rc) goto out;
             for (i = 0; i < n && !h[i]; i++) {
             }
             if (i == n) {
                 int zero;
-                if ((rc = tail_is_zero(kf->f, pos, kf->size, &zero)) != 0) goto out;
+                if ((rc = tail_is_zero(&r, pos, &zero)) != 0) goto out;
                 if (zero) break;
             }
         }
-        if (kf->size - pos < HDR) {
+        torn = 1;
+        if (r.size - pos < HDR) {
             why = "truncated record header";
             break;
         }
-        if ((rc = rdr_get(&r, pos, HDR, &h)) != 0) goto out;
+        if ((rc = rdr_get(&r, pos, HDR, &h)) == KV_SHRANK) continue;
+        if (rc) goto out;
         if (dec_hdr(h, &rh) != 0) {
             why = "invalid record header";
             break;
         }
         rs = rec_size(rh.klen, rh.vlen);
-        if (rs > kf->size - pos) {
+        if (rs > r.size - pos) {
             why = "record runs past the end of the file";
             break;
         }
-        if ((rc = rdr_get(&r, pos, (size_t)rs, &h)) != 0) goto out;
+        if ((rc = rdr_get(&r, pos, (size_t)rs, &h)) == KV_SHRANK) continue;
+        if (rc) goto out;
         if (cairn_crc32c__update(0, h + 4, (size_t)rs - 4) != cairn_get32(h)) {
             why = "checksum mismatch";
             break;
         }
+        torn = 0; /* a valid record: what is wrong with it from here on is not a torn write */
         if (rh.seq > kv->seq) kv->seq = rh.seq;
+        if (rh.seq > max_seq) max_seq = rh.seq;
         if (hb && rh.seq > hb->max_seq) hb->max_seq = rh.seq;
-        if (rh.type == T_COMMIT) {
+        if (rh.type == T_FILE) {
+            uint32_t ver = cairn_get32(h + HDR + 8);
+            if (pos != 0) {
+                why = "file record in the middle of the file";
+                break;
+            }
+            if (ver > FORMAT_VERSION) {
+                rc = cairn_err__set(CAIRN_EVERSION, "%s: data file format version %u (this library reads up to %u)",
+                                    cairn_io__path(kf->f), ver, FORMAT_VERSION);
+                goto out;
+            }
+            if (cairn_get64(h + HDR) != kf->order || ver != FORMAT_VERSION || cairn_get32(h + HDR + 12) != 0) {
+                why = "file record does not name this file";
+                break;
+            }
+            res->has_file = 1;
+        } else if (rh.type == T_SEAL) {
+            if (np) {
+                why = "seal record inside a batch";
+                break;
+            }
+            if (cairn_get64(h + HDR) != pos || cairn_get64(h + HDR + 8) != 0) {
+                why = "seal record does not match its offset";
+                break;
+            }
+            pos += rs;
+            res->sealed = 1;
+            if (pos < r.size) {
+                int zero = 0;
+                /* only the last file may have reserved zeros after it (a writer killed between
+                 * sealing and trimming) */
+                if (is_active && (rc = tail_is_zero(&r, pos, &zero)) != 0) goto out;
+                if (!zero) why = "data after the seal record";
+            }
+            break;
+        } else if (rh.type == T_COMMIT) {
             if (np == 0 || rh.seq != bseq || cairn_get32(h + HDR) != np || cairn_get32(h + HDR + 4) != 0) {
                 why = np ? "commit record does not match its batch" : "commit record without a batch";
-                if (np) pos = bstart;
                 break;
             }
             {
@@ -753,7 +970,7 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int strict, int
                 for (i = 0; i < np; i++) {
                     const uint8_t *k = keys + pv[i].kpos;
                     if (do_apply && (rc = apply(kv, kv->kd, slot, pv[i].off, pv[i].type, pv[i].kind, k, pv[i].klen,
-                                    cairn_kd__hash(k, pv[i].klen), pv[i].vlen, pv[i].expire, now)) != 0)
+                                                cairn_kd__hash(k, pv[i].klen), pv[i].vlen, pv[i].expire, now)) != 0)
                         goto out;
                     if (hb && (rc = hb_add(hb, pv[i].type, pv[i].kind, k, pv[i].klen, pv[i].vlen, pv[i].off,
                                            pv[i].expire)) != 0)
@@ -764,7 +981,6 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int strict, int
         } else if (rh.flags & F_TXN) {
             if (np && rh.seq != bseq) {
                 why = "batch without its commit record";
-                pos = bstart;
                 break;
             }
             if (!np) {
@@ -805,28 +1021,76 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int strict, int
         } else {
             if (np) {
                 why = "batch without its commit record";
-                pos = bstart;
                 break;
             }
-            if (do_apply && (rc = apply(kv, kv->kd, slot, pos, rh.type, rh.kind, h + HDR, rh.klen, cairn_kd__hash(h + HDR, rh.klen),
-                            rh.vlen, rh.expire, now)) != 0)
+            if (do_apply && (rc = apply(kv, kv->kd, slot, pos, rh.type, rh.kind, h + HDR, rh.klen,
+                                        cairn_kd__hash(h + HDR, rh.klen), rh.vlen, rh.expire, now)) != 0)
                 goto out;
             if (hb && (rc = hb_add(hb, rh.type, rh.kind, h + HDR, rh.klen, rh.vlen, pos, rh.expire)) != 0) goto out;
         }
         pos += rs;
     }
-    if (np) {
-        /* an unfinished batch: the log ends where it began */
-        if (!why) why = "batch without its commit record at the end of the file";
-        pos = bstart;
+    rc = 0; /* (a KV_SHRANK that ended the loop) */
+    if (why && is_active && torn) {
+        /* a torn tail only if no valid record follows: an append never writes past one that
+         * did not complete, so a valid record after the bad one means damage */
+        uint8_t first[64];
+        size_t fn = r.size - pos < sizeof first ? (size_t)(r.size - pos) : sizeof first;
+        uint64_t at = 0;
+        const uint8_t *b = NULL;
+        if (fn && (rc = rdr_get(&r, pos, fn, &b)) != 0) {
+            if (rc != KV_SHRANK) goto out;
+            fn = 0; /* it went: that is a trim of reserved zeros */
+        }
+        if (fn) memcpy(first, b, fn);
+        if ((rc = valid_after(&r, pos, max_seq, &at)) != 0) goto out;
+        if (at) {
+            if (kv->readonly && fn) {
+                /* beside a live writer the bad record may be an append in progress that our read
+                 * caught half done; the later record proves the append finished: read it again */
+                uint8_t again[64];
+                size_t got = 0;
+                if ((rc = cairn_io__pread(kf->f, again, fn, pos, &got)) != 0) goto out;
+                if (got != fn || memcmp(again, first, fn) != 0) {
+                    rc = KV_RETRY;
+                    goto out;
+                }
+            }
+            rc = cairn_err__set(CAIRN_ECORRUPT, "%s: %s at offset %" PRIu64 " (valid records follow at %" PRIu64 ")",
+                                cairn_io__path(kf->f), why, pos, at);
+            goto out;
+        }
+        why = NULL; /* torn tail: the log ends here (or where its batch began) */
+        if (np) pos = bstart;
+        np = 0;
     }
     if (why) {
-        if (!is_active || strict) {
-            rc = cairn_err__set(CAIRN_ECORRUPT, "%s: %s at offset %" PRIu64, cairn_io__path(kf->f), why, pos);
+        rc = cairn_err__set(CAIRN_ECORRUPT, "%s: %s at offset %" PRIu64, cairn_io__path(kf->f), why, pos);
+        goto out;
+    }
+    if (np) {
+        /* a batch cut off by the end of the file */
+        if (!is_active) {
+            rc = cairn_err__set(CAIRN_ECORRUPT, "%s: batch without its commit record at offset %" PRIu64,
+                                cairn_io__path(kf->f), bstart);
+            goto out;
+        }
+        pos = bstart;
+    }
+    if (!is_active || res->sealed) {
+        /* a sealed file: it never is empty, and a version 2 one ends with its SEAL */
+        if (pos == 0) {
+            rc = cairn_err__set(CAIRN_ECORRUPT, "%s: sealed data file is empty", cairn_io__path(kf->f));
+            goto out;
+        }
+        if (res->has_file && !res->sealed) {
+            rc = cairn_err__set(CAIRN_ECORRUPT, "%s: sealed data file has no seal record (cut short at offset %" PRIu64 ")",
+                                cairn_io__path(kf->f), pos);
             goto out;
         }
     }
-    *end = pos;
+    if (r.size < kf->size) kf->size = r.size;
+    res->end = pos;
 out:
     free(r.buf);
     free(pv);
@@ -1176,6 +1440,12 @@ static int read_reclaim(const char *dir, reclaim_list *rl, int *present) {
     *present = 1;
     if ((rc = cairn_io__read_all(p, &data, &len)) != 0) {
         free(p);
+        if (rc == CAIRN_EPATH) {
+            /* gone since the stat: the reclaim finished (it is unlinked last) */
+            cairn_errclear();
+            *present = 0;
+            return 0;
+        }
         return rc;
     }
     b = (const uint8_t *)data;
@@ -1312,16 +1582,79 @@ static void kv_destroy(cairn_kv *kv) {
     free(kv);
 }
 
-/* Load the store's files into kv (strict: the check mode, every file scanned, nothing fixed). */
-static int kv_load(cairn_kv *kv, int strict) {
+/* The first and last records of a file whose contents were not scanned (loaded from KEYDIR):
+ * does it start with FILE, end with SEAL? */
+static void probe_marks(kv_file *kf, int *has_file, int *sealed) {
+    uint8_t b[MREC];
+    rec_hdr rh;
+    *has_file = *sealed = 0;
+    if (kf->size < MREC) return;
+    if (cairn_io__pread(kf->f, b, MREC, 0, NULL) == 0 && dec_hdr(b, &rh) == 0 && rh.type == T_FILE &&
+        cairn_crc32c__update(0, b + 4, MREC - 4) == cairn_get32(b))
+        *has_file = 1;
+    if (cairn_io__pread(kf->f, b, MREC, kf->size - MREC, NULL) == 0 && dec_hdr(b, &rh) == 0 && rh.type == T_SEAL &&
+        cairn_crc32c__update(0, b + 4, MREC - 4) == cairn_get32(b) && cairn_get64(b + HDR) == kf->size - MREC)
+        *sealed = 1;
+    cairn_errclear();
+}
+
+/* Forget what a failed load attempt loaded (a reader loads again). */
+static int kv_unload(cairn_kv *kv) {
+    uint32_t i;
+    for (i = 0; i < kv->nfiles; i++) {
+        unmap_file(&kv->files[i]);
+        cairn_io__close(kv->files[i].f);
+    }
+    free(kv->files);
+    kv->files = NULL;
+    kv->nfiles = 0;
+    kv->active = -1;
+    kv->seq = 0;
+    kv->live_bytes = 0;
+    kv->snap_valid = 0;
+    cairn_kd__free(kv->kd);
+    if (!(kv->kd = cairn_kd__new())) return cairn_err__set(CAIRN_ENOMEM, "kv_open: out of memory");
+    return 0;
+}
+
+/* A reader's second look: is RECLAIM still (not) there and is every data file it listed still
+ * there under the same name? Files that appeared since do not matter (a rotation: what was loaded
+ * is an earlier state of the log). */
+static int dir_unchanged(cairn_kv *kv, int present, const uint64_t *orders, const int *is_tmp, uint32_t n) {
+    char *p = cairn_path__join(kv->dir, "RECLAIM"), **names = NULL;
+    size_t nnames = 0, i;
+    uint32_t k;
+    int same;
+    if (!p) return 0;
+    same = (cairn_io__stat(p, NULL) == 1) == (present != 0);
+    free(p);
+    if (same && cairn_io__list(kv->dir, &names, &nnames) != 0) same = 0;
+    for (k = 0; same && k < n; k++) {
+        int found = 0;
+        for (i = 0; i < nnames && !found; i++) {
+            uint64_t o;
+            if (parse_name(names[i], is_tmp[k] ? "data.tmp" : "data", &o) && o == orders[k]) found = 1;
+        }
+        same = found;
+    }
+    cairn_io__list_free(names, nnames);
+    cairn_errclear();
+    return same;
+}
+
+/* Load the store's files into kv once (strict: the check mode, every file scanned, nothing
+ * fixed). *unstable: a reader saw the directory change under it (load again). */
+static int kv_load_once(cairn_kv *kv, int strict, int *unstable) {
     char **names = NULL;
     size_t nnames = 0, i;
     reclaim_list rl;
-    int present = 0, rc, loaded = 0;
+    int present = 0, rc, loaded = 0, last_sealed = 0, last_has_file = 0;
     uint64_t *orders = NULL;
     int *is_tmp = NULL;
-    uint32_t n = 0, k, *slots = NULL;
+    uint32_t n = 0, k;
 
+    *unstable = 0;
+    memset(&rl, 0, sizeof rl);
     if ((rc = read_reclaim(kv->dir, &rl, &present)) != 0) return rc;
     if (present && !kv->readonly) {
         if ((rc = finish_reclaim(kv->dir, &rl)) != 0) {
@@ -1392,46 +1725,55 @@ static int kv_load(cairn_kv *kv, int strict) {
         }
     }
     /* slots 0..n-1 are the files in ascending order */
-    if (!(slots = (uint32_t *)malloc((n + 1) * sizeof *slots))) {
-        rc = cairn_err__set(CAIRN_ENOMEM, "kv: out of memory");
-        goto out;
-    }
-    for (k = 0; k < n; k++) slots[k] = k;
     if (!strict && (rc = load_snapshot(kv, n, &loaded)) != 0) goto out;
-    if (loaded)
+    if (loaded) {
         for (k = 0; k + 1 < n; k++) probe_hint(kv, k);
-    if (!loaded) {
+        if (n > 0) probe_marks(&kv->files[n - 1], &last_has_file, &last_sealed);
+    } else {
         for (k = 0; k < n; k++) {
             kv_file *kf = &kv->files[k];
-            int active = (k == n - 1) && (kf->order & 0xffffffffu) == 0;
-            int applied = 0;
-            uint64_t end = 0;
+            /* the last file with minor 0 is the active one unless it ends with its SEAL */
+            int last = (k == n - 1) && (kf->order & 0xffffffffu) == 0 && !is_tmp[k];
+            int writer = !kv->readonly && !strict, applied = 0;
+            scan_res sr;
             hintbuf hb;
             memset(&hb, 0, sizeof hb);
-            if (!active && !is_tmp[k] && (rc = load_hint(kv, k, !strict, &applied)) != 0) goto out;
+            if (!last && !is_tmp[k] && (rc = load_hint(kv, k, !strict, &applied)) != 0) goto out;
             if (applied) continue;
-            rc = scan_file(kv, k, active, strict, 1, (!active && !kv->readonly && !strict) ? &hb : NULL, &end);
+            rc = scan_file(kv, k, last, 1, writer ? &hb : NULL, &sr);
             if (rc) {
                 free(hb.p);
                 goto out;
             }
-            if (!active && !kv->readonly && !strict) {
+            if (last && sr.end < kf->size) {
+                /* a torn tail or the reserved zeros of a killed writer: the log ends at sr.end */
+                if ((writer && (rc = cairn_io__truncate(kf->f, sr.end)) != 0) ||
+                    (writer && (rc = cairn_io__fsync(kf->f)) != 0)) {
+                    free(hb.p);
+                    goto out;
+                }
+                kf->size = sr.end;
+            }
+            if (last) {
+                last_sealed = sr.sealed;
+                last_has_file = sr.has_file;
+                if (sr.sealed) probe_hint(kv, k);
+            }
+            if (writer && (!last || (sr.sealed && !kf->hinted))) {
                 /* a missing or bad hint is rebuilt; failing to write it is not fatal */
                 if (write_hint(kv->dir, kf, &hb, "hint") != 0) cairn_errclear();
             }
             free(hb.p);
-            if (active && end < kf->size) {
-                if (!kv->readonly && (rc = cairn_io__truncate(kf->f, end)) != 0) goto out;
-                if (!kv->readonly && (rc = cairn_io__fsync(kf->f)) != 0) goto out;
-                kf->size = end;
-            }
         }
     }
     for (k = 0; k < n; k++) map_file(&kv->files[k]);
     if (n > 0) {
         kv_file *last = &kv->files[n - 1];
         kv->next_major = (last->order >> 32) + 1;
-        if (!kv->readonly && (last->order & 0xffffffffu) == 0) kv->active = (int32_t)(n - 1);
+        if (!kv->readonly && (last->order & 0xffffffffu) == 0 && !last_sealed) {
+            kv->active = (int32_t)(n - 1);
+            last->base = last_has_file ? MREC : 0;
+        }
     } else {
         kv->next_major = 1;
     }
@@ -1462,12 +1804,40 @@ static int kv_load(cairn_kv *kv, int strict) {
     }
     rc = 0;
 out:
+    /* a reader looks again: a reclaim that renamed or unlinked what it listed, or RECLAIM that
+     * came or went, means it loaded a mix of two states (or could not open a listed file) */
+    if (kv->readonly && orders && (rc == 0 || rc == CAIRN_EPATH || rc == CAIRN_ECORRUPT || rc == KV_RETRY)) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", rc ? cairn_errmsg() : "");
+        if (rc == KV_RETRY || !dir_unchanged(kv, present, orders, is_tmp, n)) *unstable = 1;
+        if (rc && rc != KV_RETRY) cairn_err__set(rc, "%s", msg);
+    }
     rl_free(&rl);
     cairn_io__list_free(names, nnames);
     free(orders);
     free(is_tmp);
-    free(slots);
     return rc;
+}
+
+/* Load the store. A writer holds the lock: nothing changes under it. A reader (read-only open,
+ * check) may run beside a writer that rotates and reclaims: it loads again while what it read
+ * keeps changing under it, a bounded number of times. */
+static int kv_load(cairn_kv *kv, int strict) {
+    int tries, rc = 0, unstable = 0;
+    for (tries = 0; tries < LOAD_TRIES; tries++) {
+        if (tries) {
+            /* back off a little: a reclaim finishes in a few fsyncs */
+            struct timespec ts;
+            ts.tv_sec = 0;
+            ts.tv_nsec = (long)(tries < 10 ? tries : 10) * 1000000L;
+            nanosleep(&ts, NULL);
+            if ((rc = kv_unload(kv)) != 0) return rc;
+        }
+        rc = kv_load_once(kv, strict, &unstable);
+        if (!unstable) return rc;
+    }
+    return cairn_err__set(CAIRN_EBUSY, "kv_open: %s kept changing while it was read (%d attempts)", kv->dir,
+                          LOAD_TRIES);
 }
 
 static int kv_open_impl(cairn_kv **out, const char *path, const cairn_kv_options *opts, int strict) {
@@ -1496,6 +1866,7 @@ static int kv_open_impl(cairn_kv **out, const char *path, const cairn_kv_options
         if ((rc = cairn_io__mkdir(path)) != 0) return rc;
     }
     if (!(kv = (cairn_kv *)calloc(1, sizeof *kv))) return cairn_err__set(CAIRN_ENOMEM, "kv_open: out of memory");
+    kv->gen = cairn_fork__gen();
     {
         /* Readers must not starve the writer: glibc's default rwlock lets a stream of
          * overlapping readers hold it forever. (No path takes the read lock recursively.) */
@@ -1564,10 +1935,10 @@ static void hint_sealed(cairn_kv *kv) {
     for (i = 0; i < kv->nfiles; i++) {
         kv_file *kf = &kv->files[i];
         hintbuf hb;
-        uint64_t end;
+        scan_res sr;
         if (!kf->f || kf->hinted || (int32_t)i == kv->active) continue;
         memset(&hb, 0, sizeof hb);
-        if (scan_file(kv, i, 0, 0, 0, &hb, &end) == 0) (void)write_hint(kv->dir, kf, &hb, "hint");
+        if (scan_file(kv, i, 0, 0, &hb, &sr) == 0) (void)write_hint(kv->dir, kf, &hb, "hint");
         free(hb.p);
         cairn_errclear();
     }
@@ -1575,13 +1946,19 @@ static void hint_sealed(cairn_kv *kv) {
 
 void cairn_kv_close(cairn_kv *kv) {
     if (!kv) return;
+    if (cairn_fork__foreign(kv->gen)) {
+        /* an inherited handle in a child of fork(): the files and the lock are the parent's.
+         * Write nothing (no trim, fsync, hint or KEYDIR) and take no lock (another thread of the
+         * parent may have held one at fork): only unmap, close descriptors and free memory. */
+        kv_destroy(kv);
+        return;
+    }
     pthread_mutex_lock(&kv->wmu);
     if (kv->in_txn) {
         pthread_rwlock_wrlock(&kv->rw);
         txn_clear(kv);
         pthread_rwlock_unlock(&kv->rw);
     }
-    group_quiesce(kv);
     if (!kv->readonly && !is_failed(kv)) {
         if (kv->active >= 0 && (trim_active(&kv->files[kv->active]) != 0 ||
                                 cairn_io__fsync(kv->files[kv->active].f) != 0))
@@ -1591,14 +1968,18 @@ void cairn_kv_close(cairn_kv *kv) {
             if (!kv->snap_valid && write_snapshot(kv) != 0) cairn_errclear();
         }
     }
+    group_detach(kv);
     pthread_mutex_unlock(&kv->wmu);
     kv_destroy(kv);
 }
 
 /* ---- argument checks -------------------------------------------------------------------------- */
 
+/* Every entry point starts here: a handle is used only by the process that opened it (one
+ * integer compare: the atfork handler bumps the generation in a child). */
 static int check_kv(const cairn_kv *kv, const char *fn) {
     if (!kv) return cairn_err__set(CAIRN_EINVAL, "%s: handle is NULL", fn);
+    if (cairn_fork__foreign(kv->gen)) return cairn_fork__err(fn);
     return 0;
 }
 
@@ -1847,6 +2228,7 @@ typedef struct kref {
 } kref;
 
 struct cairn_kv_iter {
+    uint32_t gen; /* the handle's fork generation */
     uint8_t *keys;
     size_t *offs; /* n + 1 offsets into keys */
     size_t n, i;
@@ -1966,6 +2348,7 @@ int cairn_kv_iter_open(cairn_kv_iter **out, cairn_kv *kv, const void *prefix, si
         it->keys = sorted;
     }
     it->n = c.n;
+    it->gen = kv->gen;
     free(c.v);
     *out = it;
     return 0;
@@ -1973,6 +2356,7 @@ int cairn_kv_iter_open(cairn_kv_iter **out, cairn_kv *kv, const void *prefix, si
 
 int cairn_kv_iter_next(cairn_kv_iter *it, const void **key, size_t *klen) {
     if (!it || !key || !klen) return cairn_err__set(CAIRN_EINVAL, "kv_iter_next: NULL argument");
+    if (cairn_fork__foreign(it->gen)) return cairn_fork__err("kv_iter_next");
     if (it->i >= it->n) return CAIRN_EITEROVER;
     *key = it->keys + it->offs[it->i];
     *klen = it->offs[it->i + 1] - it->offs[it->i];
@@ -2214,6 +2598,17 @@ int cairn_kv_sync(cairn_kv *kv) {
     return rc;
 }
 
+/* Bytes of FILE and SEAL records in a data file (not dead: reclaim writes them again), read from
+ * its mapping (stats only; an unmapped file counts none). */
+static uint64_t frame_bytes(const kv_file *kf) {
+    uint64_t n = 0;
+    rec_hdr rh;
+    if (!kf->map || kf->size < MREC || kf->size > kf->maplen) return 0;
+    if (dec_hdr(kf->map, &rh) == 0 && rh.type == T_FILE) n += MREC;
+    if (kf->size >= MREC + n && dec_hdr(kf->map + kf->size - MREC, &rh) == 0 && rh.type == T_SEAL) n += MREC;
+    return n;
+}
+
 int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *out) {
     uint32_t i;
     uint64_t data = 0;
@@ -2226,7 +2621,7 @@ int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *out) {
     for (i = 0; i < kv->nfiles; i++) {
         if (!kv->files[i].f) continue;
         out->data_files++;
-        data += kv->files[i].size;
+        data += kv->files[i].size - frame_bytes(&kv->files[i]);
         out->disk_bytes += kv->files[i].size + (kv->files[i].hinted ? kv->files[i].hint_size : 0);
     }
     out->live_bytes = kv->live_bytes;
@@ -2337,9 +2732,6 @@ int cairn_kv_reclaim(cairn_kv *kv) {
     group_quiesce(kv);
     if ((rc = drop_snapshot(kv)) != 0) goto unlock;
     if ((rc = seal_active(kv)) != 0) goto unlock;
-    pthread_mutex_lock(&kv->gmu);
-    kv->gfile = NULL;
-    pthread_mutex_unlock(&kv->gmu);
     if (!(in = sorted_slots(kv, &nin))) {
         rc = cairn_err__set(CAIRN_ENOMEM, "kv_reclaim: out of memory");
         goto unlock;
@@ -2477,6 +2869,7 @@ int cairn_kv_reclaim(cairn_kv *kv) {
         kv->active = -1;
         if (kv->next_major <= major) kv->next_major = major + 1;
         pthread_rwlock_unlock(&kv->rw);
+        group_detach(kv); /* no group-commit leader may still hold one of the old files */
         for (i = 0; i < old_n; i++) {
             unmap_file(&old_files[i]);
             cairn_io__close(old_files[i].f);
