@@ -1,8 +1,10 @@
 /* test_kv_threads.c - one handle, many threads: group commit with 8 writers (one fsync must
- * acknowledge several commits), readers that never see a half-updated entry while writers and
- * reclaim run, and per-thread error messages. */
+ * acknowledge several commits), group commit while reclaim closes the files a leader may be
+ * syncing, readers that never see a half-updated entry while writers and reclaim run, and
+ * per-thread error messages. These tests are meant to run under ThreadSanitizer too. */
 #include <check.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +157,75 @@ START_TEST(readers_during_writes_and_reclaim) {
 }
 END_TEST
 
+static void *group_writer(void *p) {
+    targ *a = (targ *)p;
+    int i = 0;
+    char k[32], v[64];
+    while (!__atomic_load_n(a->stop, __ATOMIC_ACQUIRE)) {
+        snprintf(k, sizeof k, "g%d-%d", a->id, i % 50);
+        snprintf(v, sizeof v, "%s=%d", k, i);
+        if (cairn_kv_put(a->kv, k, strlen(k), v, strlen(v), CAIRN_KIND_TEXT) != 0) a->errors++;
+        i++;
+        __atomic_store_n(&a->reads, (long)i, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+static long total_puts(targ *a, int n) {
+    long t = 0;
+    int i;
+    for (i = 0; i < n; i++) t += __atomic_load_n(&a[i].reads, __ATOMIC_ACQUIRE);
+    return t;
+}
+
+/* Group-commit leaders fsync the file pointer they copied outside the lock; reclaim closes and
+ * frees every old file. Reclaim must never free a file a leader is still syncing (a
+ * use-after-free that ThreadSanitizer or AddressSanitizer reports). */
+START_TEST(group_commit_during_reclaim) {
+    char *dir = kvt_tmpdir("greclaim");
+    cairn_kv *kv = kvt_open(dir, CAIRN_SYNC_GROUP, 4096);
+    pthread_t th[3];
+    targ a[3];
+    int stop = 0, i, j, r;
+    long puts = 0;
+    for (i = 0; i < 3; i++) {
+        a[i].kv = kv;
+        a[i].id = i;
+        a[i].errors = 0;
+        a[i].stop = &stop;
+        a[i].reads = 0;
+        pthread_create(&th[i], NULL, group_writer, &a[i]);
+    }
+    for (r = 0; r < 150; r++) {
+        /* let the writers commit (and lead group fsyncs) between reclaims */
+        long want = total_puts(a, 3) + 6;
+        while (total_puts(a, 3) < want) sched_yield();
+        ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+    }
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+    for (i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(a[i].errors, 0);
+        puts += a[i].reads;
+    }
+    fprintf(stderr, "group commit during reclaim: %ld puts, 150 reclaims\n", puts);
+    cairn_kv_close(kv);
+    kv = kvt_open(dir, CAIRN_SYNC_GROUP, 4096);
+    for (i = 0; i < 3; i++)
+        for (j = 0; j < 50 && j < a[i].reads; j++) {
+            char k[32], *got = NULL;
+            snprintf(k, sizeof k, "g%d-%d", i, j);
+            ck_assert_int_eq(kvt_get(kv, k, &got), 1);
+            ck_assert_int_eq(strncmp(got, k, strlen(k)), 0);
+            free(got);
+        }
+    cairn_kv_close(kv);
+    ck_assert_int_eq(cairn_kv_check(dir), 0);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 static void *commit_writer(void *p) {
     targ *a = (targ *)p;
     int i;
@@ -199,6 +270,7 @@ int main(void) {
     int failed;
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, group_commit_eight_writers);
+    tcase_add_test(tc, group_commit_during_reclaim);
     tcase_add_test(tc, readers_during_writes_and_reclaim);
     tcase_add_test(tc, sync_commit_many_threads);
     suite_add_tcase(s, tc);
