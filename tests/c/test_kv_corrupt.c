@@ -380,6 +380,68 @@ START_TEST(active_file_damage_before_valid_records) {
 }
 END_TEST
 
+/* A version 1 record (no FILE or SEAL framing existed then). */
+static size_t v1_rec(uint8_t *out, const char *k, const char *v, uint64_t seq) {
+    size_t kl = strlen(k), vl = strlen(v);
+    memset(out, 0, 32);
+    out[4] = 1; /* PUT */
+    cairn_put32(out + 8, (uint32_t)vl);
+    cairn_put16(out + 12, (uint16_t)kl);
+    cairn_put64(out + 16, seq);
+    memcpy(out + 32, k, kl);
+    memcpy(out + 32 + kl, v, vl);
+    cairn_put32(out, cairn_crc32c__update(0, out + 4, 28 + kl + vl));
+    return 32 + kl + vl;
+}
+
+/* A store written by version 1 (a sealed file and an active file, neither framed) still opens,
+ * takes appends, rotates, reclaims and checks clean. */
+START_TEST(version1_files_still_read) {
+    char *dir = kvt_tmpdir("v1"), *v = NULL;
+    char *a = kvt_path(dir, "0000000100000000.data"), *b = kvt_path(dir, "0000000200000000.data");
+    uint8_t buf[512];
+    size_t n;
+    FILE *f;
+    cairn_kv *kv;
+    int i;
+    n = v1_rec(buf, "old1", "sealed value", 1);
+    n += v1_rec(buf + n, "old2", "another", 2);
+    f = fopen(a, "wb");
+    ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    n = v1_rec(buf, "old1", "newer value", 3);
+    f = fopen(b, "wb");
+    ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    ck_assert_int_eq(cairn_kv_check(dir), 0);
+    kv = kvt_open(dir, CAIRN_SYNC_COMMIT, 300);
+    ck_assert_ptr_nonnull(kv);
+    ck_assert_int_eq(kvt_get(kv, "old1", &v), 1);
+    ck_assert_str_eq(v, "newer value");
+    free(v);
+    for (i = 0; i < 20; i++) ck_assert_int_eq(kvt_put(kv, "new", "appended after the v1 records"), 0);
+    cairn_kv_close(kv);
+    v = kvt_path(dir, "KEYDIR");
+    unlink(v); /* the next open scans the v1 files again */
+    free(v);
+    ck_assert_int_eq(cairn_kv_check(dir), 0);
+    kv = kvt_open(dir, CAIRN_SYNC_COMMIT, 300);
+    ck_assert_int_eq(kvt_get(kv, "old2", &v), 1);
+    ck_assert_str_eq(v, "another");
+    free(v);
+    ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+    ck_assert_int_eq(kvt_get(kv, "old1", &v), 1);
+    ck_assert_str_eq(v, "newer value");
+    free(v);
+    cairn_kv_close(kv);
+    ck_assert_int_eq(cairn_kv_check(dir), 0);
+    free(a);
+    free(b);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(bad_reclaim_manifest_and_leftovers) {
     char *dir = clone_store(), *p = kvt_path(dir, "RECLAIM"), *t = kvt_path(dir, "00000000deadbeef.data.tmp");
     FILE *f = fopen(p, "wb");
@@ -415,6 +477,7 @@ int main(void) {
     tcase_add_test(tc, sealed_file_cut_at_record_boundary);
     tcase_add_test(tc, sealed_file_cut_at_record_boundary_no_hint);
     tcase_add_test(tc, active_file_damage_before_valid_records);
+    tcase_add_test(tc, version1_files_still_read);
     tcase_add_test(tc, bad_reclaim_manifest_and_leftovers);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
