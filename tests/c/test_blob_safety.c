@@ -488,6 +488,125 @@ START_TEST(fork_read_only_handle) {
 }
 END_TEST
 
+/* ---- item: one writer per file, whatever its name --------------------------------------- */
+
+static int try_open(const char *path) {
+    int rc;
+    cairn_blob *b = open_opts(path, CAIRN_SYNC_COMMIT, 0, &rc);
+    cairn_blob_close(b);
+    return rc;
+}
+
+START_TEST(symlink_and_hard_link_are_locked) {
+    char p[600];
+    char sl[600], hl[600];
+    cairn_blob *b;
+    pid_t pid;
+    int status;
+    struct stat st;
+    snprintf(sl, sizeof sl, "%s", ct_path("sym.blob"));
+    snprintf(hl, sizeof hl, "%s", ct_path("hard.blob"));
+    snprintf(p, sizeof p, "%s", ct_path("s.blob"));
+    b = must_open(p);
+    must_create(b, "one");
+    ck_assert_int_eq(symlink("s.blob", sl), 0);
+    ck_assert_int_eq(link(p, hl), 0);
+    /* a second handle in this process, by any name */
+    ck_assert_int_eq(try_open(p), CAIRN_ELOCKED);
+    ck_assert_int_eq(try_open(sl), CAIRN_ELOCKED);
+    ck_assert_int_eq(try_open(hl), CAIRN_ELOCKED);
+    /* and in another process */
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (try_open(sl) != CAIRN_ELOCKED) _exit(1);
+        if (try_open(hl) != CAIRN_ELOCKED) _exit(2);
+        if (try_open(p) != CAIRN_ELOCKED) _exit(3);
+        _exit(0);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %d", WEXITSTATUS(status));
+    cairn_blob_close(b);
+    /* the other way round: the writer holds the hard link, the file's own name is locked */
+    b = must_open(hl);
+    ck_assert_int_eq(try_open(p), CAIRN_ELOCKED);
+    ck_assert_int_eq(try_open(sl), CAIRN_ELOCKED);
+    must_create(b, "two");
+    cairn_blob_close(b);
+    /* through the symlink: the same log as the file's own name, and compaction keeps the link */
+    b = must_open(sl);
+    must_create(b, "three");
+    ck_assert_int_eq(access(ct_path("sym.blob-wal"), F_OK), -1);
+    ck_assert_int_eq(cairn_blob_delete(b, 2), 0);
+    ck_assert_int_eq(cairn_blob_compact(b), 0);
+    ck_assert_int_eq(try_open(p), CAIRN_ELOCKED); /* the compacted file is locked too */
+    cairn_blob_close(b);
+    ck_assert_int_eq(lstat(sl, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    b = must_open(p);
+    expect_str(b, 1, "one");
+    expect_str(b, 3, "three");
+    ck_assert_int_eq(cairn_blob_exists(b, 2), 0);
+    cairn_blob_close(b);
+    /* a dangling symlink is a path error, not a new store behind it */
+    ck_assert_int_eq(symlink("missing.blob", ct_path("dangling.blob")), 0);
+    ck_assert_int_eq(try_open(ct_path("dangling.blob")), CAIRN_EPATH);
+    ck_assert_int_eq(access(ct_path("missing.blob"), F_OK), -1);
+}
+END_TEST
+
+/* A writer under the hard link name dies with its changes only in "<hard>-wal" (sync none). */
+static uint64_t child_hard_link_writer(const char *path) {
+    cairn_blob *b = NULL;
+    cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
+    uint32_t k;
+    o.sync = CAIRN_SYNC_NONE;
+    if (cairn_blob_open(&b, path, &o) != 0) _exit(2);
+    if (cairn_blob_create(b, "via hard link", 13, &k) != 0) _exit(3);
+    return k;
+}
+
+START_TEST(log_under_another_name_is_never_ignored) {
+    char p[600];
+    char hl[600];
+    cairn_blob *b;
+    uint32_t k;
+    int rc, ro, with_own_log;
+    snprintf(hl, sizeof hl, "%s", ct_path("hard.blob"));
+    snprintf(p, sizeof p, "%s", ct_path("s.blob"));
+    for (with_own_log = 0; with_own_log <= 1; with_own_log++) {
+        unlink(p);
+        unlink(hl);
+        unlink(ct_path("s.blob-wal"));
+        unlink(ct_path("hard.blob-wal"));
+        b = must_open(p);
+        must_create(b, "one");
+        cairn_blob_close(b);
+        if (!with_own_log) ck_assert_int_eq(unlink(ct_path("s.blob-wal")), 0);
+        ck_assert_int_eq(link(p, hl), 0);
+        k = (uint32_t)in_child(child_hard_link_writer, hl);
+        /* its change is only in hard.blob-wal: opening by the other name must not drop it */
+        for (ro = 0; ro <= 1; ro++) {
+            b = open_opts(p, CAIRN_SYNC_COMMIT, ro, &rc);
+            ck_assert_ptr_null(b);
+            ck_assert_int_eq(rc, CAIRN_ECORRUPT);
+            ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "s.blob-wal"));
+            ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "hard link"));
+        }
+        ck_assert_int_eq(cairn_blob_check(p), CAIRN_ECORRUPT);
+        /* by its own name it recovers; then any name works */
+        b = must_open(hl);
+        expect_str(b, k, "via hard link");
+        cairn_blob_close(b);
+        b = must_open(p);
+        expect_str(b, 1, "one");
+        expect_str(b, k, "via hard link");
+        cairn_blob_close(b);
+        ck_assert_int_eq(cairn_blob_check(p), 0);
+    }
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("blob_safety");
     TCase *t = tcase_create("lsn");
@@ -498,6 +617,12 @@ static Suite *suite(void) {
     tcase_add_test(t, wal_after_a_gap_is_corrupt_and_untouched);
     tcase_add_test(t, lsn_increases_across_sessions);
     tcase_add_test(t, version_1_files_open);
+    suite_add_tcase(s, t);
+    t = tcase_create("identity");
+    tcase_add_checked_fixture(t, mk_tmp, rm_tmp);
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, symlink_and_hard_link_are_locked);
+    tcase_add_test(t, log_under_another_name_is_never_ignored);
     suite_add_tcase(s, t);
     t = tcase_create("compact_leftover");
     tcase_add_checked_fixture(t, mk_tmp, rm_tmp);

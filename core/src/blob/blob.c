@@ -7,13 +7,16 @@
  *
  *   header    0   8  magic "CAIRNBLB"
  *             8   4  u32 version (2; version 1 files, without the LSN, are read)
- *            12   4  u32 flags (0)
+ *            12   4  u32 flags: bit 0 OPEN = a writer has this file open (or died with it
+ *                    open): its log, the one with wal_salt, may hold changes not in this file;
+ *                    other bits zero
  *            16   8  u64 next_key: the key the next auto create gets (> every key ever used)
  *            24   8  u64 data_end: logical end of the file (== its size when consistent)
  *            32   8  u64 lsn: WAL sequence number of the commit record of the last transaction
  *                    applied to this file (0: none yet); every change the log numbered up to
  *                    it is in this file
- *            40  20  reserved, zero
+ *            40   4  u32 wal_salt: salt of the log of the last writer (0: none yet)
+ *            44  16  reserved, zero
  *            60   4  u32 CRC of bytes [0, 60)
  *
  *   entry     0   4  u32 CRC of bytes [4, 32) (the rest of this header)
@@ -29,6 +32,10 @@
  * Every byte in [64, data_end) belongs to exactly one entry. Free entries are maximal (two free
  * entries are never adjacent) and the last entry is never free (the file is cut instead).
  *
+ * Names: <path> is made canonical first (realpath: symlinks resolved), and every file name below
+ * is built from that, so every spelling of the path through symlinks shares them. A dangling
+ * symlink is CAIRN_EPATH.
+ *
  * Write-ahead log <path>-wal (format: core/src/wal/wal.c). Every change to the data file is
  * first logged as one WAL transaction of physical records, committed, and (per the sync mode)
  * fsynced; only then are the same bytes written to the data file:
@@ -40,11 +47,20 @@
  * served from memory. Applying transactions to the data file writes their records in order, then
  * the header (last) with lsn = the commit sequence number of the last transaction applied whole,
  * so a header never claims a transaction whose writes precede it in the file's write order.
+ * The header is only written in place while the log holds a copy of it (next_key, data_end,
+ * flags, salt): the first transaction after every checkpoint logs the header, and flag or LSN
+ * changes without a data change are header-only transactions. A torn header write is redone.
  * The log's sequence numbers continue across checkpoints and sessions: a writer open numbers the
- * log above the file's lsn, and a checkpoint stamps lsn = the last number the log used, so the
- * first record after a checkpoint is lsn + 1.
+ * log above the file's lsn, and a checkpoint makes the file's lsn the last number the log used
+ * (with a header transaction when the log used numbers after its last commit: failed writes),
+ * so the first record after a checkpoint is lsn + 1.
  *
  * Recovery (writer open) never moves the data file backwards and validates before it writes:
+ *   0. the log's owner: if the header is OPEN and <path>-wal is missing, or its salt is not
+ *      wal_salt, the changes of a writer that used another name of this file (a hard link) may
+ *      be in that name's log: CAIRN_ECORRUPT naming the salt expected and <path>-wal, nothing
+ *      touched (open it once under that name to recover). A log cut shorter than its header
+ *      holds nothing and is accepted; a file that is not OPEN accepts the log beside it;
  *   1. read the header's lsn L (unknown for version 1 or a header that does not check);
  *   2. plan: no committed transaction in the log: nothing to redo. L unknown: redo every
  *      committed transaction (as version 1 did). The log's newest commit is below L: the file is
@@ -59,19 +75,27 @@
  *      (key -> offset) and the free lists: a bad header CRC, a size that leaves the file, a
  *      payload longer than its entry or a duplicate key is CAIRN_ECORRUPT with the file and
  *      offset. An error here leaves both files as they were;
- *   4. write the redo to the data file, cut bytes past data_end, fsync; then write the header
- *      with lsn = max(L, the log's last sequence number), fsync; then truncate the log.
+ *   4. write the redo to the data file (its header records keep lsn L), cut bytes past data_end;
+ *      number the log above max(L, the log's last sequence number); log and apply a header
+ *      transaction that marks the file OPEN with this log's salt (it stamps its own commit as
+ *      the LSN); fsync; truncate the log. A crash anywhere in between redoes the same.
+ * Close: checkpoint, with a header transaction that clears OPEN (a file closed cleanly needs no
+ * log beside it).
  * Payload CRCs are checked on every read (and by cairn_blob_check). A read-only open reads the
  * log, then the data file, plans the same way and overlays the redo in memory: it writes nothing.
  *
  * Checkpoint (WAL past 4 MiB, flush, close, compact): fsync the WAL, write every pending change
- * to the data file (header stamped last), fsync it; if the log used numbers above the stamped
- * lsn (failed writes), stamp the header with the last one and fsync again; truncate the WAL.
+ * to the data file (header stamped last); if the log used numbers above the stamped lsn (failed
+ * writes), log and apply a header transaction; fsync the data file; truncate the WAL.
  * Compact: checkpoint, write every live blob back to back into <path>.compact, fsync, rename
  * over <path>, fsync the directory (either file is complete at every instant). A <path>.compact
  * left by a compaction that was killed before its rename is removed by the next writer open
  * (under the lock, so never a live one).
- * Lock: an exclusive flock on <path>-lock for the writer (CAIRN_ELOCKED / CAIRN_EBUSY).
+ * Lock: the writer takes an exclusive flock on <path>-lock (one writer per name; it serialises
+ * creation), then one on the data file itself (one writer per file, whatever name or hard link
+ * opens it): CAIRN_ELOCKED / CAIRN_EBUSY. Compaction locks the new file before it takes the
+ * name. Readers take no lock. A handle belongs to the process that opened it: in a forked child
+ * every call is CAIRN_EFORKED, and close there writes nothing and keeps the parent's locks.
  * Keys: auto keys start at 1 and come from next_key; after key 4294967295 they are exhausted
  * (CAIRN_ERANGE). A rolled-back transaction leaves no trace except in next_key: a key it handed
  * out is never handed out again (the rollback commits the counter alone).
@@ -86,9 +110,12 @@
 #include "util.h"
 #include "wal/wal.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #define FHDR 64u
 #define EHDR 32u
@@ -101,6 +128,7 @@
 #define MAGIC "CAIRNBLB"
 #define VERSION 2u
 #define KEY_LIMIT ((uint64_t)UINT32_MAX + 1u) /* next_key at this value: keys exhausted */
+#define HF_OPEN 0x1u /* header flag: a writer has the file open; its log has the header's salt */
 
 /* ---- hash map: u64 -> record (linear probing, backward-shift deletion) ------------------- */
 
@@ -279,6 +307,13 @@ typedef struct sub {
     void *ctx;
 } sub;
 
+typedef struct fired {
+    evrec *ev;
+    size_t nev;
+    sub *subs;
+    size_t nsubs;
+} fired;
+
 typedef struct ovrec { /* read-only overlay of committed WAL records */
     unsigned type;
     uint64_t off; /* write offset, or truncate size */
@@ -292,13 +327,17 @@ struct cairn_blob {
     char *wal_path;
     cairn_file *f;
     cairn_wal *wal;
-    cairn_lock *lock;
+    cairn_lock *lock;                /* flock on <path>-lock: one writer per name, and creation */
+    cairn_lock *ilock;               /* flock on the data file itself: one writer per file */
     int ro, sync, failed;
     uint64_t next_key, end;          /* current state */
     uint64_t hdr_next_key, hdr_end;  /* as in the last header written to the log */
     uint64_t disk_next_key, disk_end;/* as in the newest header applied to the data file */
+    uint32_t disk_flags, disk_salt;
     uint64_t disk_lsn;               /* LSN in the data file's header (as last written) */
-    uint32_t hdr_flags, hdr_salt;    /* flags and log salt that headers are written with */
+    uint32_t hdr_flags, hdr_salt;    /* flags and log salt that headers are logged with */
+    int force_hdr;                   /* the next transaction logs the header even if unchanged */
+    int in_ckpt;
     map idx;                         /* key -> entry */
     map fstart;                      /* free entry offset -> (size) */
     map fend;                        /* free entry end -> (offset in .off) */
@@ -561,7 +600,7 @@ static void put_file_header(uint8_t *h, uint64_t next_key, uint64_t end, uint64_
 static int stamp_header(cairn_blob *b, uint64_t lsn) {
     uint8_t h[FHDR];
     int rc;
-    put_file_header(h, b->disk_next_key, b->disk_end, lsn, b->hdr_flags, b->hdr_salt);
+    put_file_header(h, b->disk_next_key, b->disk_end, lsn, b->disk_flags, b->disk_salt);
     if ((rc = cairn_io__pwrite(b->f, h, FHDR, 0)) != 0) return rc;
     b->disk_lsn = lsn;
     return 0;
@@ -571,7 +610,7 @@ static int emit_header_if_changed(cairn_blob *b) {
     uint8_t *buf;
     brec v;
     int rc;
-    if (b->next_key == b->hdr_next_key && b->end == b->hdr_end) return 0;
+    if (!b->force_hdr && b->next_key == b->hdr_next_key && b->end == b->hdr_end) return 0;
     memset(&v, 0, sizeof v);
     v.off = b->hdr_end;
     if ((rc = un_push(b, U_HDR, b->hdr_next_key, &v)) != 0) return rc;
@@ -604,8 +643,10 @@ static int apply_pending(cairn_blob *b) {
             cur = p->seq;
         }
         if (is_header_write(p)) {
+            b->disk_flags = cairn_get32(p->buf + 8 + 12);
             b->disk_next_key = cairn_get64(p->buf + 8 + 16);
             b->disk_end = cairn_get64(p->buf + 8 + 24);
+            b->disk_salt = cairn_get32(p->buf + 8 + 40);
         } else if (p->type == REC_WRITE) {
             rc = cairn_io__pwrite(b->f, p->buf + 8, p->blen - 8, cairn_get64(p->buf));
         } else {
@@ -633,24 +674,39 @@ static int fail_handle(cairn_blob *b, int rc) {
     return rc;
 }
 
+static int commit_batch(cairn_blob *b, size_t umark, size_t pmark, size_t evmark, fired *fo);
+static void fire(fired *fo);
+
+/* A transaction of the header alone (with hdr_flags/hdr_salt), made durable and applied: the
+ * data file header is only ever written in place while the log holds a copy of it, so a torn
+ * header write is redone at recovery. */
+static int log_header(cairn_blob *b) {
+    fired fo;
+    int rc;
+    b->force_hdr = 1;
+    if ((rc = commit_batch(b, b->nun, b->pq_n, b->nev, &fo)) != 0) return rc;
+    fire(&fo);
+    if ((rc = cairn_wal__sync(b->wal, 0)) != 0) return fail_handle(b, rc);
+    return apply_pending(b);
+}
+
 /* Everything committed goes to the data file, which is synced; then the WAL is emptied. The
  * file's LSN must cover every number the log used (dead numbers of failed writes too), so the
- * next record after the reset is LSN + 1; that stamp comes after an fsync of the changes it
- * covers, because recovery does not redo what the LSN says is there. */
+ * next record after the reset is LSN + 1: if it does not, a header transaction is logged and
+ * applied first (its commit is the log's last number). */
 static int checkpoint(cairn_blob *b) {
-    uint64_t last;
     int rc;
     if (b->ro || b->failed) return 0;
     if ((rc = cairn_wal__sync(b->wal, 0)) != 0) return fail_handle(b, rc);
     if ((rc = apply_pending(b)) != 0) return rc;
     if (b->pq_n) return 0; /* an open transaction's changes are still pending: keep the WAL */
+    b->in_ckpt = 1;
+    if (cairn_wal__last_seq(b->wal) > b->disk_lsn) rc = log_header(b);
+    b->in_ckpt = 0;
+    if (rc) return rc;
     if ((rc = cairn_io__fsync(b->f)) != 0) return fail_handle(b, rc);
-    last = cairn_wal__last_seq(b->wal);
-    if (last > b->disk_lsn) {
-        if ((rc = stamp_header(b, last)) != 0) return rc;
-        if ((rc = cairn_io__fsync(b->f)) != 0) return fail_handle(b, rc);
-    }
     if ((rc = cairn_wal__reset(b->wal)) != 0) return fail_handle(b, rc);
+    b->force_hdr = 1; /* the log's first transaction will hold a copy of the header again */
     return 0;
 }
 
@@ -904,7 +960,19 @@ static int materialize(cairn_blob *b) {
     int rc = 0;
     for (i = 0; i < b->nov && !rc; i++) {
         const ovrec *o = &b->ov[i];
-        rc = o->type == REC_TRUNC ? cairn_io__truncate(b->f, o->off) : cairn_io__pwrite(b->f, o->data, o->len, o->off);
+        if (o->type == REC_WRITE && o->off == 0 && o->len == FHDR) {
+            /* a header from the log has lsn 0: keep the file's until the final stamp, which
+             * comes after everything it covers (a crash in between must redo all of it) */
+            uint8_t h[FHDR];
+            memcpy(h, o->data, FHDR);
+            cairn_put64(h + 32, b->disk_lsn);
+            cairn_put32(h + 60, cairn_crc32c__update(0, h, 60));
+            rc = cairn_io__pwrite(b->f, h, FHDR, 0);
+        } else if (o->type == REC_TRUNC) {
+            rc = cairn_io__truncate(b->f, o->off);
+        } else {
+            rc = cairn_io__pwrite(b->f, o->data, o->len, o->off);
+        }
     }
     for (i = 0; i < b->nov; i++) free(b->ov[i].data);
     free(b->ov);
@@ -931,6 +999,7 @@ static void blob_free(cairn_blob *b) {
     if (!b) return;
     cairn_wal__close(b->wal);
     cairn_io__close(b->f);
+    cairn_lock__release(b->ilock);
     cairn_lock__release(b->lock);
     map_free(&b->idx);
     map_free(&b->fstart);
@@ -975,17 +1044,49 @@ static int remove_compaction_leftover(cairn_blob *b) {
     return rc;
 }
 
-/* Writer open after the lock: validate what recovery would produce (the replay as an overlay,
- * then header and entries), and only then write it, stamp the LSN and empty the log. */
+/* The log a file's header names must be the one beside it: a writer that had the file open (or
+ * died with it open) under another name of the same file (a hard link) left its unapplied
+ * changes in "<that name>-wal". Never ignore that: CAIRN_ECORRUPT naming the log expected.
+ * A log cut shorter than its header holds nothing and is accepted. A file its last writer
+ * closed accepts the log beside it (the LSN rules of plan_recovery still apply). */
+static int check_log_owner(cairn_blob *b, const disk_hdr *d, const cairn_wal_info *wi, int have_wal) {
+    int cut = have_wal && (wi->created || wi->end < CAIRN_WAL_HEADER_SIZE);
+    if (!d->known || cut) return 0;
+    if (d->flags & HF_OPEN) {
+        if (!have_wal)
+            return cairn_err__set(CAIRN_ECORRUPT,
+                                  "%s: its last writer did not close it, and its write-ahead log (salt %08x) is "
+                                  "missing: %s does not exist. If the file was written under another name (a hard "
+                                  "link), open it once under that name to recover",
+                                  b->path, (unsigned)d->salt, b->wal_path);
+        if (wi->salt != d->salt)
+            return cairn_err__set(CAIRN_ECORRUPT,
+                                  "%s: its last writer did not close it, and its write-ahead log has salt %08x, "
+                                  "but %s has salt %08x (another file's log). If the file was written under "
+                                  "another name (a hard link), open it once under that name to recover",
+                                  b->path, (unsigned)d->salt, b->wal_path, (unsigned)wi->salt);
+        return 0;
+    }
+    return 0;
+}
+
+/* Writer open after the locks: validate what recovery would produce (the replay as an overlay,
+ * then header and entries), and only then write it, stamp the LSN, mark the file open with this
+ * log's salt, and empty the log. */
 static int open_writer(cairn_blob *b, uint64_t *size) {
     cairn_wal_info wi;
     disk_hdr d;
-    uint64_t lsn;
-    int rc, redo = 0;
+    uint64_t lsn, wsize;
+    int rc, st, redo = 0;
     if ((rc = cairn_io__open(&b->f, b->path, CAIRN_IO_RDWR)) != 0) return rc;
     if ((rc = cairn_io__size(b->f, size)) != 0) return rc;
     peek_header(b, *size, &d);
+    memset(&wi, 0, sizeof wi);
+    st = cairn_io__stat(b->wal_path, &wsize);
+    if (st < 0) return st;
+    if (st == 0 && (rc = check_log_owner(b, &d, &wi, 0)) != 0) return rc; /* before creating one */
     if ((rc = cairn_wal__open(&b->wal, b->wal_path, CAIRN_WAL_CREATE | CAIRN_WAL_KEEP_TAIL, &wi)) != 0) return rc;
+    if (st == 1 && (rc = check_log_owner(b, &d, &wi, 1)) != 0) return rc;
     if ((rc = plan_recovery(b, &d, &wi, &redo)) != 0) return rc;
     if (redo && (rc = cairn_wal__replay(b->wal, replay_overlay, b)) != 0) return rc;
     *size = overlay_size(b, *size);
@@ -994,36 +1095,63 @@ static int open_writer(cairn_blob *b, uint64_t *size) {
     b->hdr_end = b->disk_end = b->end;
     b->disk_lsn = d.known ? d.lsn : 0;
     if ((rc = scan(b)) != 0) return rc;
-    /* valid: make it so. Changes first (synced), then the header that claims them. */
+    /* valid: make it so. The redo first; then a header transaction (in the log, then in the
+     * file) that marks the file open with this log's salt and stamps an LSN above everything
+     * the log numbered, synced before any change is logged; then the log is emptied. A crash
+     * anywhere in between redoes the same from the log. */
     lsn = wi.last_seq > b->disk_lsn ? wi.last_seq : b->disk_lsn;
-    if (b->nov || *size > b->end || lsn != b->disk_lsn || !d.known) {
-        if ((rc = materialize(b)) != 0) return rc;
-        /* bytes past the logical end belong to nothing: cut them */
-        if (*size > b->end && (rc = cairn_io__truncate(b->f, b->end)) != 0) return rc;
-        if ((rc = cairn_io__fsync(b->f)) != 0) return rc;
-        if ((rc = stamp_header(b, lsn)) != 0) return rc;
-        if ((rc = cairn_io__fsync(b->f)) != 0) return rc;
-    }
-    /* the log is in the file now; its numbering goes on above the file's LSN */
-    cairn_wal__advance(b->wal, lsn);
-    if (wi.records || wi.torn_bytes) return cairn_wal__reset(b->wal);
+    if ((rc = materialize(b)) != 0) return rc;
+    /* bytes past the logical end belong to nothing: cut them */
+    if (*size > b->end && (rc = cairn_io__truncate(b->f, b->end)) != 0) return rc;
+    cairn_wal__advance(b->wal, lsn); /* the log's numbering goes on above the file's LSN */
+    b->disk_next_key = b->hdr_next_key;
+    b->disk_end = b->hdr_end;
+    b->disk_flags = d.flags;
+    b->disk_salt = d.salt;
+    b->hdr_flags = HF_OPEN;
+    b->hdr_salt = cairn_wal__salt(b->wal);
+    pthread_rwlock_wrlock(&b->mu);
+    b->in_ckpt = 1;
+    rc = log_header(b);
+    b->in_ckpt = 0;
+    pthread_rwlock_unlock(&b->mu);
+    if (rc) return rc;
+    if ((rc = cairn_io__fsync(b->f)) != 0) return rc;
+    if ((rc = cairn_wal__reset(b->wal)) != 0) return rc;
+    b->force_hdr = 1;
     return 0;
+}
+
+/* Open the log read-only if it exists (b->wal stays NULL otherwise). */
+static int open_log_ro(cairn_blob *b, cairn_wal_info *wi) {
+    uint64_t wsize = 0;
+    int st = cairn_io__stat(b->wal_path, &wsize);
+    memset(wi, 0, sizeof *wi);
+    if (st < 0) return st;
+    if (st == 0) return 0;
+    return cairn_wal__open(&b->wal, b->wal_path, CAIRN_WAL_RDONLY, wi);
 }
 
 static int open_reader(cairn_blob *b, uint64_t *size) {
     cairn_wal_info wi;
     disk_hdr d;
-    uint64_t wsize = 0;
-    int rc, st, redo = 0;
-    memset(&wi, 0, sizeof wi);
+    int rc, redo = 0;
     /* the log before the data file: a writer that checkpoints in between then only makes the
      * file newer than this view of the log, never older */
-    st = cairn_io__stat(b->wal_path, &wsize);
-    if (st < 0) return st;
-    if (st == 1 && (rc = cairn_wal__open(&b->wal, b->wal_path, CAIRN_WAL_RDONLY, &wi)) != 0) return rc;
+    if ((rc = open_log_ro(b, &wi)) != 0) return rc;
     if ((rc = cairn_io__open(&b->f, b->path, CAIRN_IO_RDONLY)) != 0) return rc;
     if ((rc = cairn_io__size(b->f, size)) != 0) return rc;
     peek_header(b, *size, &d);
+    if (check_log_owner(b, &d, &wi, b->wal != NULL) != 0) {
+        /* a writer may have created its log and marked the file between our two reads: look
+         * once more, in the same order */
+        cairn_wal__close(b->wal);
+        b->wal = NULL;
+        if ((rc = open_log_ro(b, &wi)) != 0) return rc;
+        if ((rc = cairn_io__size(b->f, size)) != 0) return rc;
+        peek_header(b, *size, &d);
+        if ((rc = check_log_owner(b, &d, &wi, b->wal != NULL)) != 0) return rc;
+    }
     if (b->wal) {
         if ((rc = plan_recovery(b, &d, &wi, &redo)) != 0) return rc;
         if (redo && (rc = cairn_wal__replay(b->wal, replay_overlay, b)) != 0) return rc;
@@ -1034,6 +1162,49 @@ static int open_reader(cairn_blob *b, uint64_t *size) {
     b->hdr_end = b->disk_end = b->end;
     b->disk_lsn = d.known ? d.lsn : 0;
     return scan(b);
+}
+
+/* The file's one true name: symlinks resolved (realpath), so that every spelling of it shares
+ * "-wal", "-lock" and ".compact". A missing file: its directory resolved, plus its name. */
+static char *canonical_path(const char *path) {
+    char *r = realpath(path, NULL), *dir, *dreal, *out;
+    const char *base;
+    struct stat st;
+    size_t n;
+    if (r) return r;
+    if (errno != ENOENT) {
+        cairn_err__sys(errno, "%s", path);
+        return NULL;
+    }
+    if (lstat(path, &st) == 0) { /* exists, but realpath failed: a dangling symlink */
+        cairn_err__set(CAIRN_EPATH, "%s: a symbolic link to a missing file", path);
+        return NULL;
+    }
+    base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (!*base) {
+        cairn_err__set(CAIRN_EPATH, "%s: not a file name", path);
+        return NULL;
+    }
+    if (!(dir = cairn_path__dir(path))) return NULL;
+    dreal = realpath(dir, NULL);
+    if (!dreal) {
+        cairn_err__sys(errno, "%s", dir);
+        free(dir);
+        return NULL;
+    }
+    free(dir);
+    n = strlen(dreal);
+    if (!(out = (char *)malloc(n + 1 + strlen(base) + 1))) {
+        free(dreal);
+        cairn_err__set(CAIRN_ENOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(out, dreal, n);
+    out[n] = '/';
+    strcpy(out + n + 1, base);
+    free(dreal);
+    return out;
 }
 
 static int open_impl(cairn_blob *b, const cairn_blob_options *o) {
@@ -1049,12 +1220,15 @@ static int open_impl(cairn_blob *b, const cairn_blob_options *o) {
             free(lp);
             return cairn_err__set(CAIRN_EPATH, "%s: no such blob store (create is off)", b->path);
         }
+        /* one writer per name (and creation is serialised by it) ... */
         rc = cairn_lock__acquire(&b->lock, lp, o->lock_timeout_ms);
         free(lp);
         if (rc) return rc;
         st = cairn_io__stat(b->path, &size); /* another writer may have created it meanwhile */
         if (st < 0) return st;
         if (st == 0 && (rc = create_file(b)) != 0) return rc;
+        /* ... and one per file, whatever name (a hard link) it is opened by: the file itself */
+        if ((rc = cairn_lock__acquire(&b->ilock, b->path, o->lock_timeout_ms)) != 0) return rc;
         if ((rc = remove_compaction_leftover(b)) != 0) return rc;
         if ((rc = open_writer(b, &size)) != 0) return rc;
     } else {
@@ -1089,9 +1263,13 @@ int cairn_blob_open(cairn_blob **out, const char *path, const cairn_blob_options
     b->next_sub = 1;
     b->pq_base = 1;
     b->ov_lo = UINT64_MAX;
-    if (!(b->path = cairn_str__dup(path)) || !(b->wal_path = suffix(path, "-wal"))) {
+    if (!(b->path = canonical_path(path)) || !(b->wal_path = suffix(b->path, "-wal"))) {
+        char msg[512];
+        rc = cairn_errcode() ? cairn_errcode() : CAIRN_ENOMEM;
+        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
         blob_free(b);
-        return CAIRN_ENOMEM;
+        cairn_err__set(rc, "%s", msg);
+        return rc;
     }
     if ((rc = open_impl(b, &o)) != 0) {
         char msg[512];
@@ -1116,7 +1294,15 @@ void cairn_blob_close(cairn_blob *b) {
     }
     pthread_rwlock_wrlock(&b->mu);
     if (b->in_txn) (void)abort_txn(b); /* best effort, as is the checkpoint */
-    (void)checkpoint(b); /* best effort; cairn_blob_flush reports errors */
+    /* best effort; cairn_blob_flush reports errors. Once the log is empty, the file is marked
+     * closed: then no log needs to be found beside it (see check_log_owner) */
+    if (!b->ro && !b->failed && !b->in_txn) {
+        b->hdr_flags &= ~HF_OPEN;
+        b->in_ckpt = 1;
+        if (log_header(b) != 0) b->hdr_flags |= HF_OPEN; /* no matter: the header stays open */
+        b->in_ckpt = 0;
+    }
+    (void)checkpoint(b);
     pthread_rwlock_unlock(&b->mu);
     blob_free(b);
 }
@@ -1218,13 +1404,6 @@ static int place(cairn_blob *b, uint32_t key, const void *data, size_t len) {
     return idx_put(b, key, &v);
 }
 
-typedef struct fired {
-    evrec *ev;
-    size_t nev;
-    sub *subs;
-    size_t nsubs;
-} fired;
-
 /* Take events [evmark, nev) and a copy of the subscribers, to fire without the lock. */
 static void take_events(cairn_blob *b, size_t evmark, fired *fo) {
     size_t n = b->nev - evmark;
@@ -1272,6 +1451,7 @@ static int commit_batch(cairn_blob *b, size_t umark, size_t pmark, size_t evmark
             b->pq[i].seq = seq;
         }
     }
+    if (seq) b->force_hdr = 0;
     /* committed: no way back. The events are ours alone from here (another thread may run
      * while GROUP mode waits for the fsync); they fire only once the change is durable. */
     b->nun = umark;
@@ -1293,7 +1473,7 @@ static int commit_batch(cairn_blob *b, size_t umark, size_t pmark, size_t evmark
         /* in NONE mode nothing is durable yet: the changes wait for the next checkpoint.
          * A failed write stays pending (served from memory) and is retried later. */
         if (b->sync != CAIRN_SYNC_NONE) (void)apply_pending(b);
-        if (!b->in_txn && cairn_wal__size(b->wal) > CKPT_BYTES) (void)checkpoint(b);
+        if (!b->in_txn && !b->in_ckpt && cairn_wal__size(b->wal) > CKPT_BYTES) (void)checkpoint(b);
     }
     return 0;
 undo: {
@@ -1596,6 +1776,7 @@ static int cmp_off(const void *a, const void *c) {
 
 static int compact_locked(cairn_blob *b) {
     cairn_file *nf = NULL;
+    cairn_lock *nlock = NULL;
     char *tmp = NULL, *dir = NULL;
     kent *ents = NULL;
     uint8_t *wbuf = NULL, h[FHDR];
@@ -1620,6 +1801,8 @@ static int compact_locked(cairn_blob *b) {
     }
     qsort(ents, n, sizeof *ents, cmp_off);
     if ((rc = cairn_io__open(&nf, tmp, CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC)) != 0) goto out;
+    /* the new file is locked before it takes the name: the name never points at an unlocked file */
+    if ((rc = cairn_lock__acquire(&nlock, tmp, 0)) != 0) goto out;
     for (i = 0; i < n; i++) {
         void *p = NULL;
         uint64_t esz = EHDR + (uint64_t)ents[i].v.len;
@@ -1659,6 +1842,9 @@ static int compact_locked(cairn_blob *b) {
     cairn_io__close(b->f);
     b->f = nf;
     nf = NULL;
+    cairn_lock__release(b->ilock);
+    b->ilock = nlock;
+    nlock = NULL;
     map_free(&b->fstart);
     map_free(&b->fend);
     tfree(b->troot);
@@ -1673,6 +1859,7 @@ out:
         cairn_io__close(nf);
         (void)cairn_io__unlink(tmp);
     }
+    cairn_lock__release(nlock);
     free(tmp);
     free(dir);
     free(ents);
