@@ -19,7 +19,8 @@
  *   - every key reads as in ONE allowed state, or CAIRN_ECORRUPT; the cursor yields no key
  *     that was never written. The allowed state is the acknowledged final state; plus, when the
  *     damage is a truncation of the last data file of the KV, or lies entirely in its last record,
- *     the state before the records from the damaged one on: that damage is indistinguishable
+ *     the state before the records from the first damaged one on (the damage must reach into the
+ *     last record, so that no intact record follows it): that damage is indistinguishable
  *     from a torn tail (an append interrupted by a crash), which recovery must drop. (The
  *     blob store's data file already holds every committed transaction, so no earlier state is
  *     ever allowed for it: a lost WAL tail must not take anything away.) Hints and KEYDIR are
@@ -467,7 +468,10 @@ static void run_case(int fi, int m, size_t off, size_t arg) {
         kv_state(UINT64_MAX, &allowed[0]);
         if (fi == last_data && m != M_APPEND && m != M_APPEND_ZEROS) {
             rec r[256];
-            int n = parse_records(p->data, p->len, r, 256), j, in_last = n > 0 && off >= r[n - 1].start;
+            /* damage that reaches into the last record leaves no intact record after it: a
+             * torn tail of one or more appends, as far as any reader can tell */
+            size_t dlen = m == M_ZERO ? 8 : 1;
+            int n = parse_records(p->data, p->len, r, 256), j, in_last = n > 0 && off + dlen > r[n - 1].start;
             if (m == M_TRUNC || in_last) {
                 uint64_t lim = 0;
                 for (j = 0; j < n; j++)
