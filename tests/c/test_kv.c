@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cairn.h"
@@ -1087,6 +1088,247 @@ START_TEST(snapshot_old_version_is_ignored) {
 }
 END_TEST
 
+/* ---- forged KEYDIR snapshots: CRC valid, contents inconsistent ------------------------------- */
+
+/* Where the keydir dump of a KEYDIR lies (see the FORMAT comment in kv.c and keydir.h). */
+typedef struct snap_map {
+    size_t tab;   /* the 48-byte table header */
+    size_t slots; /* u32 refs */
+    size_t tags;
+    size_t arena; /* chunk 0 (ref r of chunk 0 is at arena + 4 * r) */
+    size_t nslots;
+} snap_map;
+
+static snap_map snap_layout(const uint8_t *m, size_t len) {
+    snap_map sm;
+    uint32_t nfiles = cairn_get32(m + 12);
+    ck_assert_int_eq(memcmp(m, "CRK3", 4), 0);
+    sm.tab = 32 + (size_t)nfiles * 16;
+    sm.nslots = (size_t)cairn_get32(m + sm.tab) + 1;
+    sm.slots = sm.tab + 48;
+    sm.tags = sm.slots + sm.nslots * 4;
+    sm.arena = sm.tags + sm.nslots;
+    ck_assert_uint_le(sm.arena + 4 + 24, len - 4);
+    return sm;
+}
+
+/* The arena offset of the entry for key (an entry is +0 loc lo, +4 loc hi, +8 vlen, +12 hash,
+ * +16 klen, +18 kind, +19 flags, +20 key when it has no expiry). */
+static size_t snap_entry(const uint8_t *m, const snap_map *sm, const char *key) {
+    size_t i, kl = strlen(key);
+    for (i = 0; i < sm->nslots; i++) {
+        uint32_t r = cairn_get32(m + sm->slots + i * 4);
+        size_t e = sm->arena + (size_t)r * 4;
+        if (r && cairn_get16(m + e + 16) == kl && !(m[e + 19] & 1) && memcmp(m + e + 20, key, kl) == 0) return e;
+    }
+    ck_abort_msg("no entry for %s in KEYDIR", key);
+    return 0;
+}
+
+enum {
+    FORGE_FILE_SLOT,    /* loc names data file #1000 (the store has one or two) */
+    FORGE_OFF_PAST_END, /* the record starts past the end of its file */
+    FORGE_OFF_STRADDLE, /* the record starts in its file and ends past it */
+    FORGE_HUGE_VLEN,    /* vlen 0xfffffff0 (above CAIRN_VALUE_MAX) */
+    FORGE_HUGE_KLEN,    /* klen 65535: the key runs past the arena */
+    FORGE_KLEN_ZERO,
+    FORGE_BAD_FLAGS,
+    FORGE_BAD_KIND,
+    FORGE_REF_MID,      /* a slot refers to the middle of an entry (the arena bytes of a key) */
+    FORGE_REF_SHARED,   /* two slots refer to the same entry */
+    FORGE_COUNT,        /* the table header's key count is wrong */
+    FORGE_FULL_TABLE,   /* every slot occupied: probes would never end */
+    FORGE_OTHER_RECORD, /* key1's entry points at key2's record (in range, CRC-valid record) */
+    FORGE_N
+};
+
+static void forge(uint8_t *m, size_t len, int how) {
+    snap_map sm = snap_layout(m, len);
+    size_t e1 = snap_entry(m, &sm, "key1"), e2 = snap_entry(m, &sm, "key2"), i;
+    uint32_t lo = cairn_get32(m + e1), hi = cairn_get32(m + e1 + 4);
+    switch (how) {
+    case FORGE_FILE_SLOT:
+        cairn_put32(m + e1 + 4, (hi & 0xfffu) | (1000u << 12));
+        break;
+    case FORGE_OFF_PAST_END:
+        cairn_put32(m + e1, 0x10000000u);
+        break;
+    case FORGE_OFF_STRADDLE: {
+        /* the last record of file 0 ends at its size minus its SEAL (or at its size); a record
+         * at size - 40 with this entry's sizes (32 + 4 + 4 bytes) fits only if it ends there */
+        uint32_t nf = cairn_get32(m + 12);
+        uint64_t size = cairn_get64(m + 32 + 8 * 1 + (size_t)(nf - 1) * 16);
+        cairn_put32(m + e1, (uint32_t)(size - 20));
+        cairn_put32(m + e1 + 4, (nf - 1) << 12);
+        break;
+    }
+    case FORGE_HUGE_VLEN:
+        cairn_put32(m + e1 + 8, 0xfffffff0u);
+        break;
+    case FORGE_HUGE_KLEN:
+        m[e1 + 16] = 0xff;
+        m[e1 + 17] = 0xff;
+        break;
+    case FORGE_KLEN_ZERO:
+        m[e1 + 16] = 0;
+        m[e1 + 17] = 0;
+        break;
+    case FORGE_BAD_FLAGS:
+        m[e1 + 19] = 0x80;
+        break;
+    case FORGE_BAD_KIND:
+        m[e1 + 18] = 9;
+        break;
+    case FORGE_REF_MID:
+        for (i = 0; i < sm.nslots; i++)
+            if (cairn_get32(m + sm.slots + i * 4) == (uint32_t)((e1 - sm.arena) / 4)) {
+                cairn_put32(m + sm.slots + i * 4, (uint32_t)((e1 - sm.arena) / 4) + 5); /* its key */
+                break;
+            }
+        ck_assert_uint_lt(i, sm.nslots);
+        break;
+    case FORGE_REF_SHARED:
+        for (i = 0; i < sm.nslots; i++)
+            if (cairn_get32(m + sm.slots + i * 4) == (uint32_t)((e2 - sm.arena) / 4)) {
+                cairn_put32(m + sm.slots + i * 4, (uint32_t)((e1 - sm.arena) / 4));
+                break;
+            }
+        ck_assert_uint_lt(i, sm.nslots);
+        break;
+    case FORGE_COUNT:
+        cairn_put64(m + sm.tab + 16, cairn_get64(m + sm.tab + 16) - 1);
+        break;
+    case FORGE_FULL_TABLE:
+        /* fill every empty slot with a ref to key1's entry and a tag: no slot stays empty */
+        for (i = 0; i < sm.nslots; i++)
+            if (!cairn_get32(m + sm.slots + i * 4)) {
+                cairn_put32(m + sm.slots + i * 4, (uint32_t)((e1 - sm.arena) / 4));
+                m[sm.tags + i] = 1;
+            }
+        cairn_put64(m + sm.tab + 16, sm.nslots - 1); /* (not above the mask: that is caught apart) */
+        break;
+    case FORGE_OTHER_RECORD:
+        /* same key and value lengths: the record is in range and its CRC is good */
+        cairn_put32(m + e1, cairn_get32(m + e2));
+        cairn_put32(m + e1 + 4, cairn_get32(m + e2 + 4));
+        (void)lo;
+        break;
+    }
+}
+
+/* Every read answers right or CAIRN_ECORRUPT, never another key's value, never a crash. Returns
+ * how many keys answered CAIRN_ECORRUPT. */
+static int read_back(cairn_kv *kv, int n, int strict) {
+    char k[32], v[32];
+    int j, bad = 0;
+    cairn_kv_iter *it = NULL;
+    const void *ik;
+    size_t ikl;
+    uint64_t cnt = 0;
+    for (j = 0; j < n; j++) {
+        void *got = NULL;
+        size_t gl = 0;
+        int rc;
+        snprintf(k, sizeof k, "key%d", j);
+        snprintf(v, sizeof v, "val%d", j);
+        int kind = -1;
+        rc = cairn_kv_get(kv, k, strlen(k), &got, &gl, &kind);
+        if (rc == CAIRN_ECORRUPT && !strict) {
+            bad++;
+            continue;
+        }
+        ck_assert_msg(rc == 0, "%s: rc %d (%s)", k, rc, cairn_errmsg());
+        ck_assert_msg(gl == strlen(v) && memcmp(got, v, gl) == 0, "%s: wrong value %.*s", k, (int)gl, (char *)got);
+        ck_assert_int_eq(kind, CAIRN_KIND_TEXT);
+        cairn_free(got);
+    }
+    ck_assert_int_eq(cairn_kv_iter_open(&it, kv, "key", 3), 0);
+    while (cairn_kv_iter_next(it, &ik, &ikl) == 0) {
+        ck_assert(ikl > 3 && ikl < 10 && memcmp(ik, "key", 3) == 0);
+        cnt++;
+    }
+    cairn_kv_iter_free(it);
+    ck_assert_uint_eq(cnt, (uint64_t)n);
+    ck_assert_int_eq(cairn_kv_count(kv, &cnt), 0);
+    ck_assert_uint_ge(cnt, (uint64_t)n);
+    return bad;
+}
+
+/* KEYDIR files forged with a matching CRC: an entry naming a file that does not exist, a record
+ * past its file's end, huge or zero lengths, bad flags or kind, refs into the middle of an entry
+ * or shared by two slots, a wrong count, a full table: the snapshot is ignored (rebuilt from the
+ * hints and data files) and every key reads right. An entry pointing at ANOTHER key's valid
+ * record is in range and passes the load: a read of that key is CAIRN_ECORRUPT (the record's
+ * key is checked), never the other key's value. Each case: open, get, iterate, put, close,
+ * reopen. (Without the load checks these crashed, read out of bounds or hung; run under ASan.) */
+START_TEST(snapshot_forged_entries) {
+    int how = _i;
+    char *p = kvt_path(g_dir, "KEYDIR");
+    uint8_t *m = NULL;
+    size_t len = 0;
+    cairn_kv *kv;
+    int strict = how != FORGE_OTHER_RECORD, round;
+    put_n(g_dir, 100);
+    ck_assert_int_eq(cairn_io__read_all(p, (void **)&m, &len), 0);
+    forge(m, len, how);
+    write_snapshot_with_crc(p, m, len);
+    free(m);
+    for (round = 0; round < 2; round++) {
+        ck_assert_ptr_nonnull(kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0));
+        ck_assert_int_eq(read_back(kv, 100, strict), strict ? 0 : 1);
+        if (round == 0) ck_assert_int_eq(kvt_put(kv, "new", "fresh"), 0);
+        expect_val(kv, "new", "fresh");
+        cairn_kv_close(kv);
+    }
+    if (!strict) {
+        /* reclaim copies the record only if its header matches the entry: CAIRN_ECORRUPT */
+        ck_assert_ptr_nonnull(kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0));
+        ck_assert_int_eq(cairn_kv_reclaim(kv), CAIRN_ECORRUPT);
+        cairn_kv_close(kv);
+    }
+    ck_assert_int_eq(cairn_kv_check(g_dir), 0); /* the data files themselves are intact */
+    free(p);
+}
+END_TEST
+
+/* A snapshot made after churn (deletes leave holes in the arena, expiry changes move entries,
+ * keys with expiries) passes the load checks: a close without changes keeps it (an ignored one
+ * would be deleted at open and written again). */
+START_TEST(snapshot_after_churn_is_used) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    char *snap = kvt_path(g_dir, "KEYDIR"), k[32];
+    struct stat st1, st2;
+    int64_t far = (int64_t)time(NULL) * 1000 + 86400000;
+    int j;
+    for (j = 0; j < 3000; j++) {
+        snprintf(k, sizeof k, "churn%d", j);
+        ck_assert_int_eq(cairn_kv_put(kv, k, strlen(k), "v", 1, j % 4), 0);
+    }
+    for (j = 0; j < 3000; j += 3) {
+        snprintf(k, sizeof k, "churn%d", j);
+        ck_assert_int_eq(cairn_kv_delete(kv, k, strlen(k)), 0);
+    }
+    for (j = 1; j < 3000; j += 3) {
+        snprintf(k, sizeof k, "churn%d", j);
+        ck_assert_int_eq(cairn_kv_put_ex(kv, k, strlen(k), "e", 1, 0, far), 0); /* entry moves */
+    }
+    for (j = 1; j < 3000; j += 6) {
+        snprintf(k, sizeof k, "churn%d", j);
+        ck_assert_int_eq(cairn_kv_put(kv, k, strlen(k), "back", 4, 0), 0); /* and back */
+    }
+    cairn_kv_close(kv);
+    ck_assert_int_eq(stat(snap, &st1), 0);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    expect_val(kv, "churn1", "back");
+    expect_val(kv, "churn4", "e");
+    expect_val(kv, "churn3", NULL);
+    cairn_kv_close(kv);
+    ck_assert_int_eq(stat(snap, &st2), 0);
+    ck_assert(st1.st_ino == st2.st_ino); /* used, not rewritten */
+    free(snap);
+}
+END_TEST
+
 /* Churn against a model: inserts, overwrites (with and without expiry: entries move in the
  * arena), deletes (backward shift moves slots and their tags), growth and compaction; every key
  * is checked after each round. */
@@ -1160,6 +1402,8 @@ static Suite *suite(void) {
     tcase_add_test(tc, snapshot_with_bad_ref_is_ignored);
     tcase_add_test(tc, snapshot_with_bad_tag_is_ignored);
     tcase_add_test(tc, snapshot_old_version_is_ignored);
+    tcase_add_loop_test(tc, snapshot_forged_entries, 0, FORGE_N);
+    tcase_add_test(tc, snapshot_after_churn_is_used);
     tcase_add_test(tc, keydir_tags_churn);
     suite_add_tcase(s, tc);
     return s;

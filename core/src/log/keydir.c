@@ -398,24 +398,78 @@ int cairn_kd__dump(const cairn_kd *kd, cairn_kd_io write_fn, void *ctx) {
     return 0;
 }
 
-static int validate_refs(const cairn_kd *kd) {
-    const uint32_t lim = (uint32_t)((KD_CHUNK - KD_HDR) / 4u);
-    uint32_t maxref = 0, bad = 0, i;
+/* Prove a mapped table consistent (see cairn_kd__load_mapped in keydir.h): 1 if it is, 0 if not,
+ * CAIRN_ENOMEM. fsize has lim->nfiles + 1 sizes, the last one 0 (where an out-of-range file
+ * number is sent: no record fits in it). This and the CRC pass are the whole cost of an open, so
+ * both passes are sequential and branch-free (reading entries in slot order, i.e. at random,
+ * cost 20x more: a cache and TLB miss per key):
+ *  1. over the slots: every ref must name an entry header inside the arena (a ref r is in chunk
+ *     r / R at word r % R; its header fits iff r % R <= hdrlim for every chunk and r <= maxref
+ *     for the last, shorter one; 0 is empty), a slot is empty exactly when its tag is 0 (probes
+ *     stop at tag 0); each ref sets its bit in a bitmap over the arena's words;
+ *  2. along the arena: entries lie back to back from word 1 of chunk 0 and from word 0 of every
+ *     other chunk (removed entries stay in place as holes; the unused tail of a chunk is zeros,
+ *     which step as empty 20-byte entries), so one walk of the entry sizes meets every entry ever
+ *     allocated. Each entry whose bit is set is checked whole: the entry (header, expiry, key)
+ *     inside its chunk, klen >= 1, kind <= 3, flags only KD_EXPIRES, vlen <= vmax, and its record
+ *     inside the file it names. The walk must meet as many referenced entries as there are
+ *     occupied slots: so no ref points between entries (or into a hole's middle) and no two
+ *     slots share an entry. The header's count, expiring and used must be what the slots hold,
+ *     and the load factor must leave an empty slot (probes end at one). Holes are not checked
+ *     (nothing reads them: compaction copies only referenced entries). */
+static int validate(const cairn_kd *kd, const kd_limits *lim, const uint64_t *fsize) {
+    const uint32_t hdrlim = (uint32_t)((KD_CHUNK - KD_HDR) / 4u), nfiles = lim->nfiles;
+    const uint64_t rec_hdr = lim->rec_hdr, vmax = lim->vmax;
+    const size_t nwords = (kd->nchunks * (size_t)KD_CHUNK_REFS) / 64u + 1u;
+    uint64_t bad = 0, count = 0, found = 0, expiring = 0, used = 0, *bits;
+    uint32_t maxref = 0, i;
+    size_t c;
     if (kd->nchunks) {
-        uint32_t last = (kd->nchunks - 1) * KD_CHUNK_REFS;
-        if (kd->tail >= KD_HDR) maxref = last + (uint32_t)((kd->tail - KD_HDR) / 4u);
-        else if (last) maxref = last - 1; /* the last chunk holds no entry */
+        uint32_t lastref = (uint32_t)((kd->nchunks - 1) * KD_CHUNK_REFS);
+        if (kd->tail >= KD_HDR) maxref = lastref + (uint32_t)((kd->tail - KD_HDR) / 4u);
+        else if (lastref) maxref = lastref - 1; /* the last chunk holds no entry */
     }
+    if (!(bits = (uint64_t *)calloc(nwords, sizeof *bits))) return CAIRN_ENOMEM;
     for (i = 0; i <= kd->mask; i++) {
-        uint32_t r = kd->slots[i];
-        /* ... and a slot is empty exactly when its tag is 0 (probes stop at tag 0). */
-        bad |= (uint32_t)(r > maxref) | (uint32_t)((r & (KD_CHUNK_REFS - 1)) > lim) |
-               ((uint32_t)(r == 0) ^ (uint32_t)(kd->tags[i] == 0));
+        const uint32_t r = kd->slots[i];
+        const uint64_t occ = r != 0;
+        const uint64_t rbad = (uint64_t)(r > maxref) | (uint64_t)((r & (KD_CHUNK_REFS - 1)) > hdrlim);
+        const uint32_t rr = rbad ? 0 : r; /* (bit 0 of word 0: never an entry, never looked at) */
+        bad |= rbad | ((uint64_t)(r == 0) ^ (uint64_t)(kd->tags[i] == 0));
+        bits[rr >> 6] |= (uint64_t)1 << (rr & 63);
+        count += occ;
     }
+    for (c = 0; c < kd->nchunks && !bad; c++) {
+        const uint8_t *chunk = kd->chunks[c];
+        const uint64_t clen = c + 1 == kd->nchunks ? kd->tail : KD_CHUNK;
+        const uint32_t base = (uint32_t)(c * KD_CHUNK_REFS);
+        uint64_t pos = c ? 0 : 4;
+        while (pos + KD_HDR <= clen) {
+            const kd_ent *e = (const kd_ent *)(const void *)(chunk + pos);
+            const uint32_t ref = base + (uint32_t)(pos / 4u);
+            const uint64_t sel = (bits[ref >> 6] >> (ref & 63)) & 1u;
+            const uint64_t ex = e->flags & KD_EXPIRES, esz = ent_size(e->klen, (int)ex);
+            const uint64_t loc = kd_loc(e), off = KD_LOC_OFF(loc);
+            const uint32_t f = KD_LOC_FILE(loc), fi = f < nfiles ? f : nfiles;
+            const uint64_t ebad = (uint64_t)(pos + esz > clen) | (uint64_t)(e->flags & ~KD_EXPIRES) |
+                                  (uint64_t)(e->kind > 3) | (uint64_t)(e->klen == 0) | (uint64_t)(e->vlen > vmax) |
+                                  (uint64_t)(off + rec_hdr + e->klen + e->vlen > fsize[fi]);
+            bad |= ebad & sel;
+            found += sel;
+            expiring += ex & sel;
+            used += esz & (0 - sel);
+            pos += esz;
+        }
+    }
+    free(bits);
+    /* the counters drive growth and probing: a table with no empty slot would probe forever */
+    bad |= (uint64_t)(found != count) | (uint64_t)(count != kd->count) | (uint64_t)(expiring != kd->expiring) |
+           (uint64_t)(used != kd->used) | (uint64_t)(count * 4 > ((uint64_t)kd->mask + 1) * 3);
     return !bad;
 }
 
-cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, size_t len, int *rc) {
+cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, size_t len, const kd_limits *lim,
+                                int *rc) {
     const uint8_t *p = (const uint8_t *)map + off;
     cairn_kd *kd;
     uint32_t mask;
@@ -450,12 +504,29 @@ cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, si
     kd->slots = (uint32_t *)(void *)(uintptr_t)(p + 48);
     kd->tags = (uint8_t *)(uintptr_t)(p + 48 + ((size_t)mask + 1) * 4u);
     for (c = 0; c < kd->nchunks; c++) kd->chunks[c] = (uint8_t *)(uintptr_t)(p + need + c * KD_CHUNK);
-    /* Every non-empty slot must reference an entry header inside the arena (the CRC already
-     * matched; this stops a well-formed but inconsistent file from sending reads out of bounds).
-     * Branch-free over all slots so that it vectorizes: it is most of the cost of an open.
-     * A ref r is in chunk r / R at word r % R; valid iff (r % R) * 4 + KD_HDR fits its chunk,
-     * i.e. r % R <= lim for every chunk, and r <= maxref for the last, shorter one. 0 is empty. */
-    if (!validate_refs(kd)) goto bad;
+    /* The CRC matched, but a CRC is no proof of consistency (a forged or buggy snapshot): every
+     * ref, entry and counter is checked before the table is used. */
+    {
+        uint64_t *fsize = (uint64_t *)malloc(((size_t)lim->nfiles + 1) * sizeof *fsize);
+        int ok;
+        if (!fsize) {
+            free(kd->chunks);
+            free(kd);
+            *rc = CAIRN_ENOMEM;
+            return NULL;
+        }
+        if (lim->nfiles) memcpy(fsize, lim->fsize, (size_t)lim->nfiles * sizeof *fsize);
+        fsize[lim->nfiles] = 0; /* no record fits: where a file number out of range points */
+        ok = validate(kd, lim, fsize);
+        free(fsize);
+        if (ok == CAIRN_ENOMEM) {
+            free(kd->chunks);
+            free(kd);
+            *rc = CAIRN_ENOMEM;
+            return NULL;
+        }
+        if (!ok) goto bad;
+    }
     kd->map = map; /* from now on the table owns the mapping */
     kd->maplen = maplen;
     *rc = 0;

@@ -86,12 +86,30 @@ int cairn_kd__each(cairn_kd *kd, cairn_kd_fn fn, void *ctx);
  * one is ignored. */
 typedef int (*cairn_kd_io)(void *ctx, void *buf, size_t len);
 int cairn_kd__dump(const cairn_kd *kd, cairn_kd_io write_fn, void *ctx);
+/* What the entries of a loaded dump must fit: loc's file number < nfiles, and the record it
+ * names, [off, off + rec_hdr + klen + vlen), within fsize[file]; vlen <= vmax. */
+typedef struct kd_limits {
+    const uint64_t *fsize; /* nfiles sizes */
+    uint32_t nfiles;
+    uint32_t rec_hdr; /* bytes of a record before its key */
+    uint32_t vmax;    /* largest value length */
+} kd_limits;
+
 /* Use a dump in place inside a read-only mapping (map, maplen) at [off, off + len): open costs
- * no copy; the first change copies it (cairn_kd__own). Slot refs are bounds-checked and a tag
- * must be 0 exactly for an empty slot. On success
- * the table owns the mapping (unmapped by cairn_kd__free); on failure NULL with *rc set
- * (CAIRN_ECORRUPT or CAIRN_ENOMEM), and the mapping is still the caller's. */
-cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, size_t len, int *rc);
+ * no copy; the first change copies it (cairn_kd__own). The dump is a cache that passed its CRC
+ * but is otherwise untrusted, so everything later used as an index or a size is proven in range
+ * here, once, before the table is used (nothing on the read path re-checks it): the header
+ * (mask a power of two minus 1, chunk count and tail consistent with len), every slot ref (an
+ * entry header inside the arena; a tag is 0 exactly for an empty slot), and every referenced
+ * entry: the whole entry (header, expiry, key) inside its chunk and at an entry boundary (no two
+ * slots share one), klen >= 1, kind <= 3, flags only KD_EXPIRES, and its record inside a listed
+ * file (lim); the header's count, expiring and used must equal what the slots hold, and the load
+ * factor must leave an empty slot (probes end at one). (Not proven: that an entry's hash is its
+ * key's; a wrong one only hides the key from lookups. Reads still check the record's key.) On success the table owns the mapping (unmapped by
+ * cairn_kd__free); on failure NULL with *rc set (CAIRN_ECORRUPT or CAIRN_ENOMEM), and the
+ * mapping is still the caller's. */
+cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, size_t len, const kd_limits *lim,
+                                int *rc);
 /* Make a mapped table private (copies it); 0 or CAIRN_ENOMEM. Needed before changing entries
  * in place through cairn_kd__each. */
 int cairn_kd__own(cairn_kd *kd);

@@ -108,7 +108,12 @@
  * listed sizes (data files are append-only, so equal sizes mean equal contents); otherwise open
  * falls back to hints and scans. Open maps it and uses the keydir in place (the CRC pass is the
  * whole cost); the first write copies it and deletes KEYDIR; a close with no change keeps it.
- * Entries are still checked on use: every read verifies the record's CRC and key.
+ * A matching CRC proves no consistency, so before use the load proves every ref, entry and count
+ * in range (keydir.h: entries at arena boundaries and inside it, klen >= 1, kind <= 3, vlen <=
+ * 2^30, the record [offset, offset + 32 + klen + vlen) inside the listed file it names; counts
+ * equal to what the slots hold, an empty slot left); a KEYDIR that fails is ignored like a
+ * damaged one. Entries are still checked on use: every read verifies the record's CRC, header
+ * (type, klen, vlen, kind) and key, so an entry naming another key's record is CAIRN_ECORRUPT.
  *
  * reclaim: seal the active file; write every live, unexpired record (and nothing else: no
  * tombstone is needed, because every older record of the store is dropped with it) into new
@@ -1257,12 +1262,18 @@ static int snap_write(void *ctx, void *p, size_t n) {
 }
 
 typedef struct remap_ctx {
-    const uint32_t *slot_to_idx;
+    const uint32_t *slot_to_idx; /* nfiles entries */
+    uint32_t nfiles;
 } remap_ctx;
 
+/* (Entries name files in use: a loaded KEYDIR was proven so, and every other entry was made by
+ * this handle. The check costs nothing at close and keeps a bug from writing out of bounds.) */
 static int remap_one(void *vctx, kd_ent *e) {
     const remap_ctx *c = (const remap_ctx *)vctx;
     uint64_t loc = kd_loc(e);
+    if (KD_LOC_FILE(loc) >= c->nfiles)
+        return cairn_err__set(CAIRN_ECORRUPT, "kv: keydir entry names data file #%u of %u (no KEYDIR written)",
+                              KD_LOC_FILE(loc), c->nfiles);
     kd_set_loc(e, KD_LOC(c->slot_to_idx[KD_LOC_FILE(loc)], KD_LOC_OFF(loc)));
     return 0;
 }
@@ -1303,7 +1314,8 @@ static int write_snapshot(cairn_kv *kv) {
     for (i = 0; i < n; i++) slot_to_idx[order[i]] = i;
     if ((rc = cairn_kd__own(kv->kd)) != 0) goto out; /* the remap below writes entries */
     rc_.slot_to_idx = slot_to_idx;
-    cairn_kd__each(kv->kd, remap_one, &rc_);
+    rc_.nfiles = kv->nfiles;
+    if ((rc = cairn_kd__each(kv->kd, remap_one, &rc_)) != 0) goto out;
     if ((rc = cairn_io__open(&s.f, tmp, CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC)) != 0) goto out;
     memcpy(h, "CRK3", 4); /* 3: the dump carries the tag array (an older KEYDIR is ignored) */
     cairn_put32(h + 4, 3);
@@ -1354,6 +1366,8 @@ static int load_snapshot(cairn_kv *kv, uint32_t n, int *loaded) {
     uint64_t size = 0;
     size_t hdr = SNAP_HDR + (size_t)n * 16;
     uint32_t k, endian;
+    uint64_t *fsize = NULL;
+    kd_limits lim;
     cairn_kd *kd;
     int rc = 0;
     *loaded = 0;
@@ -1369,7 +1383,19 @@ static int load_snapshot(cairn_kv *kv, uint32_t n, int *loaded) {
         if (cairn_get64(fe) != kv->files[k].order || cairn_get64(fe + 8) != kv->files[k].size) goto ignore;
     }
     if (cairn_crc32c__update(0, m, (size_t)size - 4) != cairn_get32(m + size - 4)) goto ignore;
-    kd = cairn_kd__load_mapped(mv, size, hdr, (size_t)size - 4 - hdr, &rc);
+    /* A matching CRC proves no consistency (a forged or buggy snapshot has a valid CRC too):
+     * the keydir proves every entry's file number, record bounds and lengths against the files
+     * before it is used, and an inconsistent snapshot is ignored like a damaged one. */
+    if (!(fsize = (uint64_t *)malloc(((size_t)n + 1) * sizeof *fsize))) {
+        rc = cairn_err__set(CAIRN_ENOMEM, "kv_open: out of memory (keydir)");
+        goto out;
+    }
+    for (k = 0; k < n; k++) fsize[k] = kv->files[k].size;
+    lim.fsize = fsize;
+    lim.nfiles = n;
+    lim.rec_hdr = HDR;
+    lim.vmax = CAIRN_VALUE_MAX;
+    kd = cairn_kd__load_mapped(mv, size, hdr, (size_t)size - 4 - hdr, &lim, &rc);
     if (!kd) {
         if (rc == CAIRN_ENOMEM) {
             rc = cairn_err__set(CAIRN_ENOMEM, "kv_open: out of memory (keydir)");
@@ -1391,6 +1417,7 @@ ignore:
 out:
     if (mv) cairn_io__unmap(mv, size);
     cairn_io__close(f);
+    free(fsize);
     free(p);
     return rc;
 }
@@ -2060,7 +2087,7 @@ static int read_rec(cairn_kv *kv, const kd_ent *e, const void *key, size_t klen,
     }
     if (cairn_crc32c__update(0, b + 4, rs - 4) != cairn_get32(b)) why = "checksum mismatch";
     else if (dec_hdr(b, &rh) != 0 || rh.type != T_PUT || rh.klen != klen || rh.vlen != e->vlen ||
-             memcmp(b + HDR, key, klen) != 0)
+             rh.kind != e->kind || memcmp(b + HDR, key, klen) != 0)
         why = "record does not match the keydir";
     if (why) {
         free(tmp);
@@ -2758,6 +2785,7 @@ int cairn_kv_reclaim(cairn_kv *kv) {
         kv_file *src;
         const uint8_t *key = cairn_kd__key(e);
         kd_ent old;
+        rec_hdr rh;
         if (KD_LOC_FILE(loc) >= kv->nfiles || !kv->files[KD_LOC_FILE(loc)].f) {
             rc = cairn_err__set(CAIRN_ECORRUPT, "%s: keydir entry points at a missing data file", kv->dir);
             goto fail;
@@ -2773,8 +2801,10 @@ int cairn_kv_reclaim(cairn_kv *kv) {
             rcap = (size_t)rs;
         }
         if ((rc = cairn_io__pread(src->f, rbuf, (size_t)rs, off, NULL)) != 0) goto fail;
-        if (cairn_crc32c__update(0, rbuf + 4, (size_t)rs - 4) != cairn_get32(rbuf) || rbuf[4] != T_PUT ||
-            memcmp(rbuf + HDR, key, e->klen) != 0) {
+        /* the whole header must match the entry, as in read_rec: a record of another key whose
+         * klen + vlen happens to be the same must not be copied under this key */
+        if (cairn_crc32c__update(0, rbuf + 4, (size_t)rs - 4) != cairn_get32(rbuf) || dec_hdr(rbuf, &rh) != 0 ||
+            rh.type != T_PUT || rh.klen != (size_t)e->klen || rh.vlen != e->vlen || memcmp(rbuf + HDR, key, e->klen) != 0) {
             rc = cairn_err__set(CAIRN_ECORRUPT, "%s: bad record at offset %" PRIu64 " (reclaim stopped)",
                                 cairn_io__path(src->f), off);
             goto fail;
