@@ -386,6 +386,45 @@ START_TEST(keep_tail) {
 }
 END_TEST
 
+static int find_delete(void *ctx, uint64_t txid, unsigned type, const void *payload, size_t len, uint64_t seq) {
+    (void)txid, (void)seq;
+    if (type == 2 && len == 6 && memcmp(payload, "delete", 6) == 0) ++*(int *)ctx;
+    return 0;
+}
+
+/* The space reserve: on a full disk ordinary writes fail cleanly (nothing written), while the
+ * reserved transaction (a delete) is logged in the space kept for it. */
+START_TEST(space_reserve) {
+    cairn_wal *w = wopen();
+    cairn_wal_info info;
+    uint64_t t, c = 0, size;
+    int found = 0;
+    ck_assert_int_eq(cairn_wal__set_reserve(w, 4096), 0);
+    ck_assert_uint_ge(file_size(ct_path("log")), 32 + 4096);
+    put_txn(w, "a", NULL, 1);
+    cairn_io__fault_arm(CAIRN_FAULT_WRITE, 1, CAIRN_FAULT_FULL, 1);
+    size = file_size(ct_path("log"));
+    for (;;) { /* ordinary writes until the disk is full: they never eat the reserve */
+        t = cairn_wal__begin(w);
+        ck_assert_int_eq(cairn_wal__append(w, t, 1, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 32), 0);
+        if (cairn_wal__commit(w, t, NULL) != 0) break;
+    }
+    ck_assert_int_eq(cairn_errcode(), CAIRN_ENOSPC);
+    ck_assert_uint_eq(file_size(ct_path("log")), size); /* nothing grew */
+    t = cairn_wal__begin_reserved(w);
+    ck_assert_int_eq(cairn_wal__append(w, t, 2, "delete", 6), 0);
+    ck_assert_int_eq(cairn_wal__commit(w, t, &c), 0);
+    ck_assert_int_eq(cairn_wal__sync(w, 0), 0);
+    cairn_io__fault_reset();
+    cairn_wal__close(w);
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, &info), 0);
+    ck_assert_uint_eq(info.last_commit, c);
+    ck_assert_int_eq(cairn_wal__replay(w, find_delete, &found), 0);
+    ck_assert_int_eq(found, 1);
+    cairn_wal__close(w);
+}
+END_TEST
+
 START_TEST(group_commit_one_fsync) {
     cairn_wal *w = wopen();
     uint64_t seqs[10], before;
@@ -563,6 +602,7 @@ static Suite *suite(void) {
     tcase_add_test(t, lsn_info_and_replay_after);
     tcase_add_test(t, failed_write_leaves_no_hole);
     tcase_add_test(t, keep_tail);
+    tcase_add_test(t, space_reserve);
     tcase_add_test(t, group_commit_one_fsync);
     tcase_add_test(t, group_commit_threads);
     tcase_add_test(t, write_faults);

@@ -84,9 +84,19 @@
  * Payload CRCs are checked on every read (and by cairn_blob_check). A read-only open reads the
  * log, then the data file, plans the same way and overlays the redo in memory: it writes nothing.
  *
+ * Space (a full disk must not lock the user out): every byte a change will write to the data
+ * file is allocated (reserved ahead in steps) before the change is logged, and a truncate is
+ * not done when applied (bytes past data_end belong to nothing) but by the checkpoint, so
+ * applying and redoing never need new space; a checkpoint can always run and empties the log.
+ * The log keeps 64 KiB preallocated for deletes and header transactions (cairn_wal__set_reserve),
+ * which ordinary changes never use: on a full disk creates and updates fail with CAIRN_ENOSPC
+ * and nothing changes, while deletes, flush, close, a writer open and (once space is free)
+ * compact work. The data file may be larger than data_end while a writer has it open.
+ *
  * Checkpoint (WAL past 4 MiB, flush, close, compact): fsync the WAL, write every pending change
  * to the data file (header stamped last); if the log used numbers above the stamped lsn (failed
- * writes), log and apply a header transaction; fsync the data file; truncate the WAL.
+ * writes), log and apply a header transaction; cut the data file to data_end; fsync it;
+ * truncate the WAL.
  * Compact: checkpoint, write every live blob back to back into <path>.compact, fsync, rename
  * over <path>, fsync the directory (either file is complete at every instant). A <path>.compact
  * left by a compaction that was killed before its rename is removed by the next writer open
@@ -124,6 +134,9 @@
 #define REC_WRITE 1u
 #define REC_TRUNC 2u
 #define CKPT_BYTES (4u * 1024u * 1024u)
+#define WAL_RESERVE (64u * 1024u)    /* log space kept for deletes and header transactions */
+#define GROW_MIN (64u * 1024u)       /* data file space is reserved ahead in steps of at least */
+#define GROW_MAX (8u * 1024u * 1024u)
 #define SCAN_CHUNK (1u << 20)
 #define MAGIC "CAIRNBLB"
 #define VERSION 2u
@@ -338,6 +351,9 @@ struct cairn_blob {
     uint32_t hdr_flags, hdr_salt;    /* flags and log salt that headers are logged with */
     int force_hdr;                   /* the next transaction logs the header even if unchanged */
     int in_ckpt;
+    int urgent;                      /* the next commit frees space: it may use the log's reserve */
+    uint64_t alloc;                  /* data file bytes allocated (its size): writes below it
+                                        never need new space */
     map idx;                         /* key -> entry */
     map fstart;                      /* free entry offset -> (size) */
     map fend;                        /* free entry end -> (offset in .off) */
@@ -649,9 +665,10 @@ static int apply_pending(cairn_blob *b) {
             b->disk_salt = cairn_get32(p->buf + 8 + 40);
         } else if (p->type == REC_WRITE) {
             rc = cairn_io__pwrite(b->f, p->buf + 8, p->blen - 8, cairn_get64(p->buf));
-        } else {
-            rc = cairn_io__truncate(b->f, cairn_get64(p->buf));
         }
+        /* a truncate is not done now: the space stays allocated for later writes (they must
+         * never need new space, see commit_batch), and bytes past data_end belong to nothing.
+         * The checkpoint cuts the file. */
         if (rc) break;
         pitem_free(p);
         b->pq_s++;
@@ -684,6 +701,7 @@ static int log_header(cairn_blob *b) {
     fired fo;
     int rc;
     b->force_hdr = 1;
+    b->urgent = 1; /* small, and needed to free space: it may use the log's reserve */
     if ((rc = commit_batch(b, b->nun, b->pq_n, b->nev, &fo)) != 0) return rc;
     fire(&fo);
     if ((rc = cairn_wal__sync(b->wal, 0)) != 0) return fail_handle(b, rc);
@@ -704,6 +722,10 @@ static int checkpoint(cairn_blob *b) {
     if (cairn_wal__last_seq(b->wal) > b->disk_lsn) rc = log_header(b);
     b->in_ckpt = 0;
     if (rc) return rc;
+    if (b->alloc > b->end) { /* give the space past data_end back (a delete on a full disk) */
+        if ((rc = cairn_io__truncate(b->f, b->end)) != 0) return rc;
+        b->alloc = b->end;
+    }
     if ((rc = cairn_io__fsync(b->f)) != 0) return fail_handle(b, rc);
     if ((rc = cairn_wal__reset(b->wal)) != 0) return fail_handle(b, rc);
     b->force_hdr = 1; /* the log's first transaction will hold a copy of the header again */
@@ -1103,6 +1125,7 @@ static int open_writer(cairn_blob *b, uint64_t *size) {
     if ((rc = materialize(b)) != 0) return rc;
     /* bytes past the logical end belong to nothing: cut them */
     if (*size > b->end && (rc = cairn_io__truncate(b->f, b->end)) != 0) return rc;
+    b->alloc = b->end;
     cairn_wal__advance(b->wal, lsn); /* the log's numbering goes on above the file's LSN */
     b->disk_next_key = b->hdr_next_key;
     b->disk_end = b->hdr_end;
@@ -1119,6 +1142,8 @@ static int open_writer(cairn_blob *b, uint64_t *size) {
     if ((rc = cairn_io__fsync(b->f)) != 0) return rc;
     if ((rc = cairn_wal__reset(b->wal)) != 0) return rc;
     b->force_hdr = 1;
+    /* log space for deletes on a full disk (best effort: on a full disk it is retried later) */
+    (void)cairn_wal__set_reserve(b->wal, WAL_RESERVE);
     return 0;
 }
 
@@ -1432,6 +1457,24 @@ static void fire(fired *fo) {
     fo->subs = NULL;
 }
 
+/* Every byte a committed change writes to the data file is allocated before the change is
+ * logged, so applying it (or redoing it at recovery) never needs new space: a log that filled
+ * the disk can always be checkpointed, which empties it. Space is reserved ahead in steps. */
+static int reserve_growth(cairn_blob *b) {
+    uint64_t step, want;
+    int rc;
+    if (b->end <= b->alloc) return 0;
+    step = b->end / 8;
+    if (step < GROW_MIN) step = GROW_MIN;
+    if (step > GROW_MAX) step = GROW_MAX;
+    want = b->end - b->alloc < step ? step : b->end - b->alloc;
+    if (cairn_io__reserve(b->f, b->alloc, want) != 0 &&
+        (rc = cairn_io__reserve(b->f, b->alloc, want = b->end - b->alloc)) != 0)
+        return rc;
+    b->alloc += want;
+    return 0;
+}
+
 /* Commit pending changes [pmark, pq_n) as one WAL transaction and make them durable per the
  * sync mode; on a failure before the commit point everything since the marks is undone.
  * Called and returns with the lock held (GROUP mode drops it while waiting for the fsync). */
@@ -1439,10 +1482,13 @@ static int commit_batch(cairn_blob *b, size_t umark, size_t pmark, size_t evmark
     uint64_t txid, seq = 0;
     size_t i;
     int rc;
+    int urgent = b->urgent;
     memset(fo, 0, sizeof *fo);
+    b->urgent = 0;
     if ((rc = emit_header_if_changed(b)) != 0) goto undo;
+    if ((rc = reserve_growth(b)) != 0) goto undo;
     if (b->pq_n > pmark) {
-        txid = cairn_wal__begin(b->wal);
+        txid = urgent ? cairn_wal__begin_reserved(b->wal) : cairn_wal__begin(b->wal);
         for (i = pmark; i < b->pq_n; i++)
             if ((rc = cairn_wal__append(b->wal, txid, b->pq[i].type, b->pq[i].buf, b->pq[i].blen)) != 0) goto undo;
         if ((rc = cairn_wal__commit(b->wal, txid, &seq)) != 0) goto undo;
@@ -1489,6 +1535,8 @@ undo: {
  * added to the open one (and undone alone if it fails). */
 typedef int (*op_fn)(cairn_blob *b, void *arg);
 
+static int do_delete(cairn_blob *b, void *arg);
+
 static int run_op(cairn_blob *b, op_fn fn, void *arg) {
     size_t umark, pmark, evmark;
     fired fo;
@@ -1506,7 +1554,10 @@ static int run_op(cairn_blob *b, op_fn fn, void *arg) {
         if (rc != CAIRN_ENOTFOUND) cairn_err__set(rc, "%s", msg);
         goto out;
     }
-    if (!b->in_txn) rc = commit_batch(b, umark, pmark, evmark, &fo);
+    if (!b->in_txn) {
+        b->urgent = fn == do_delete; /* frees space: it may use the log's reserve */
+        rc = commit_batch(b, umark, pmark, evmark, &fo);
+    }
 out:
     pthread_rwlock_unlock(&b->mu);
     fire(&fo);
@@ -1851,7 +1902,7 @@ static int compact_locked(cairn_blob *b) {
     b->troot = NULL;
     b->free_bytes = b->free_entries = 0;
     for (i = 0; i < n; i++) (void)map_put(&b->idx, ents[i].key, &ents[i].v);
-    b->end = b->hdr_end = b->disk_end = off;
+    b->end = b->hdr_end = b->disk_end = b->alloc = off;
     b->hdr_next_key = b->disk_next_key = b->next_key;
     if ((rc = cairn_io__sync_dir(dir)) != 0) fail_handle(b, rc);
 out:

@@ -59,6 +59,7 @@ static uint64_t g_fault_at[2];  /* fire when the count reaches this (0: off) */
 static int g_fault_kind[2];
 static int g_fault_sticky[2];
 static uint64_t g_fired;
+static uint64_t g_full_credit;  /* CAIRN_FAULT_FULL: bytes given back since it was armed */
 static int g_track;
 static int g_crashed;
 static uint64_t g_epoch = 1;
@@ -214,6 +215,19 @@ static int pre_write(cairn_file *f, uint64_t off, uint64_t len, int is_trunc) {
     pthread_mutex_lock(&g_mu);
     if ((rc = dead_check(f, is_trunc ? "truncate" : "write")) != 0) goto out;
     kind = count_op(0);
+    if (kind == CAIRN_FAULT_FULL) {
+        struct stat st;
+        uint64_t size = fstat(f->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+        uint64_t end = is_trunc ? off : off + len;
+        if (end > size && end - size > g_full_credit) {
+            rc = cairn_err__sys(ENOSPC, "%s %s (injected: disk full)", is_trunc ? "truncate" : "write", f->path);
+            goto out;
+        }
+        if (end > size) g_full_credit -= end - size;
+        else if (is_trunc) g_full_credit += size - end;
+        g_fired--; /* had the space: not a fault */
+        kind = 0;
+    }
     if (kind == CAIRN_FAULT_EIO) {
         rc = cairn_err__sys(EIO, "write %s (injected)", f->path);
         goto out;
@@ -478,9 +492,21 @@ static int path_hook(const char *what, const char *path, int is_sync) {
     return rc;
 }
 
+/* CAIRN_FAULT_FULL: the space of a file about to go away can be used again. */
+static void full_give_back(const char *path) {
+    struct stat st;
+    if (!hooks_active()) return;
+    pthread_mutex_lock(&g_mu);
+    if (g_fault_at[0] && g_fault_kind[0] == CAIRN_FAULT_FULL && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+        st.st_nlink == 1)
+        g_full_credit += (uint64_t)st.st_size;
+    pthread_mutex_unlock(&g_mu);
+}
+
 int cairn_io__rename(const char *from, const char *to) {
     int rc = path_hook("rename", from, 0);
     if (rc) return rc;
+    full_give_back(to);
     if (rename(from, to) != 0) return cairn_err__sys(errno, "rename %s to %s", from, to);
     return 0;
 }
@@ -488,6 +514,7 @@ int cairn_io__rename(const char *from, const char *to) {
 int cairn_io__unlink(const char *path) {
     int rc = path_hook("unlink", path, 0);
     if (rc) return rc;
+    full_give_back(path);
     if (unlink(path) != 0 && errno != ENOENT) return cairn_err__sys(errno, "unlink %s", path);
     return 0;
 }
@@ -642,6 +669,7 @@ void cairn_io__fault_reset(void) {
     __atomic_store_n(&g_count[1], 0, __ATOMIC_RELAXED);
     g_fault_at[0] = g_fault_at[1] = 0;
     g_fired = 0;
+    g_full_credit = 0;
     recompute_active();
     pthread_mutex_unlock(&g_mu);
 }
@@ -655,6 +683,7 @@ void cairn_io__fault_arm(int ops, uint64_t nth, int kind, int sticky) {
         g_fault_kind[k] = kind;
         g_fault_sticky[k] = sticky;
     }
+    g_full_credit = 0;
     recompute_active();
     pthread_mutex_unlock(&g_mu);
 }

@@ -159,7 +159,12 @@ typedef enum cairn_fault_kind {
     CAIRN_FAULT_NONE = 0,
     CAIRN_FAULT_EIO = 1,    /* the op fails with EIO, nothing written */
     CAIRN_FAULT_ENOSPC = 2, /* the op fails with ENOSPC, nothing written */
-    CAIRN_FAULT_SHORT = 3   /* a write stores its first half, then fails with ENOSPC */
+    CAIRN_FAULT_SHORT = 3,  /* a write stores its first half, then fails with ENOSPC */
+    CAIRN_FAULT_FULL = 4    /* a full disk (arm it sticky): an op that needs new space (a write or
+                               reserve past the end of the file, a growing truncate) fails with
+                               ENOSPC, unless space was given back since it was armed (shrinking
+                               truncates, unlinks, renames over a file: that many bytes can be
+                               used again); writes inside a file always work */
 } cairn_fault_kind;
 
 /* Forget all armed faults and zero the op counters. */

@@ -76,7 +76,7 @@
 
 #define WAL_MAGIC "CAIRNWAL"
 #define WAL_VERSION 1u
-#define RESERVE_CHUNK (1u << 20) /* grow the preallocation by at least this much */
+#define RESERVE_CHUNK (256u * 1024u) /* grow the preallocation by at least this much */
 #define KIND_DATA 1u
 #define KIND_COMMIT 2u
 #define HDR CAIRN_WAL_HEADER_SIZE
@@ -437,7 +437,7 @@ static int ensure_space(cairn_wal *w, uint64_t len, int ordinary) {
     int rc;
     if (!w->reserve || need <= w->alloc) return 0; /* no reserve kept: plain appends */
     grow = need - w->alloc;
-    if (grow < RESERVE_CHUNK) grow = RESERVE_CHUNK;
+    if (len && grow < RESERVE_CHUNK) grow = RESERVE_CHUNK; /* writes: fewer, larger steps */
     if (cairn_io__reserve(w->f, w->alloc, grow) == 0) {
         w->alloc += grow;
         return 0;
@@ -615,7 +615,7 @@ int cairn_wal__reset(cairn_wal *w) {
     if ((rc = check_writable(w)) != 0) goto out;
     w->blen = 0;
     w->buf_ordinary = 0;
-    if (w->end != HDR || w->valid_end != HDR || w->alloc != HDR) {
+    if (w->end != HDR || w->valid_end != HDR || w->alloc > HDR + w->reserve) { /* keep an empty log's reserve */
         if ((rc = cairn_io__truncate(w->f, HDR)) != 0) goto out;
         w->alloc = HDR;
         if ((rc = cairn_io__fsync(w->f)) != 0) {
