@@ -78,7 +78,7 @@ static int cb_read(void *h, uint32_t key, void *buf, size_t cap, size_t *len) {
     void *data = NULL;
     size_t n = 0;
     int rc = cairn_blob_read(h, key, &data, &n);
-    if (rc == CAIRN_ENOTFOUND) return 1;
+    if (rc == CAIRN_NOTFOUND) return 1;
     if (rc) return cb_fail("read", rc);
     memcpy(buf, data, n < cap ? n : cap);
     *len = n;

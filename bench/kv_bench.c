@@ -146,7 +146,7 @@ static int cn_load_txn(void *h, uint64_t n) {
 
 static int cn_get(void *h, const char *key, void *buf, size_t cap, size_t *vlen) {
     int rc = cairn_kv_get_into(h, key, KLEN, buf, cap, vlen, NULL);
-    if (rc == CAIRN_ENOTFOUND) return 1;
+    if (rc == CAIRN_NOTFOUND) return 1;
     if (rc) {
         cairn_fail("get", rc);
         return -1;
@@ -179,7 +179,7 @@ static int cn_del_even(void *h, uint64_t n) {
 }
 
 static int cn_compact(void *h) {
-    int rc = cairn_kv_reclaim(h);
+    int rc = cairn_kv_compact(h);
     if (rc) {
         cairn_fail("reclaim", rc);
         return -1;
@@ -770,7 +770,7 @@ static int sq_compact(void *h) {
 static engine engines[] = {
     {"Cairn", CAIRN_VERSION_STRING,
      "bare puts (and, for (a'), begin/commit around every 1000 puts) with CAIRN_SYNC_NONE / CAIRN_SYNC_COMMIT / CAIRN_SYNC_GROUP (threads share one handle); "
-     "gets with cairn_kv_get_into; cairn_kv_reclaim",
+     "gets with cairn_kv_get_into; cairn_kv_compact",
      cn_open, cn_close, cn_load, NULL, NULL, cn_get, cn_put1, NULL, NULL, cn_del_even, cn_compact,
      cn_keydir, cn_load_txn},
 #ifdef BENCH_HAVE_LMDB

@@ -100,7 +100,7 @@ def main():
                 k in db
 
         def call_floor_raw():
-            rc = raw.cairn_kv_contains
+            rc = raw.cairn_kv_exists
             for k in missing:
                 rc(h, k)
 

@@ -33,9 +33,9 @@
 #endif
 
 /* The error codes, generated from the one table (cairn.h builds its enum from the same file
- * with #include, which SWIG does not follow): CAIRN_EOK, CAIRN_EERROR, CAIRN_ENOTFOUND, ... */
+ * with #include, which SWIG does not follow): CAIRN_OK, CAIRN_ERROR, CAIRN_NOTFOUND, ... */
 %define X(code, name, text)
-%constant int CAIRN_E ## name = code;
+%constant int CAIRN_ ## name = code;
 %enddef
 %include "cairn_errors.def"
 #undef X

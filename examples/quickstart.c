@@ -60,7 +60,7 @@ static int kv_demo(const char *dir) {
     cairn_kv_iter_free(it);
     printf("\n");
 
-    CHECK(cairn_kv_reclaim(kv));
+    CHECK(cairn_kv_compact(kv));
     CHECK(cairn_kv_stats(kv, &st));
     printf("kv: after reclaim: %llu keys, %llu live bytes, %llu dead bytes, %llu data files\n",
            (unsigned long long)st.keys, (unsigned long long)st.live_bytes, (unsigned long long)st.dead_bytes,

@@ -48,7 +48,7 @@ cli kv put app.kv hi there
 cli kv get app.kv hello
 cli kv del app.kv hi
 cli kv list app.kv
-cli kv reclaim app.kv
+cli kv compact app.kv
 cli kv check app.kv
 cli kv stats app.kv
 cli blob create blobs.db "first blob"

@@ -33,14 +33,18 @@ local cairn = {}
 cairn.version = raw.cairn_version()
 cairn.raw = raw
 
--- ---- error table (generated from the raw constants, which come from the core's errors.def) ----
+-- ---- error table (from the core's errors.def, through cairn_errname) ----
 cairn.codes = {}   -- "CAIRN_NOTFOUND" -> -2
 cairn.names = {}   -- -2 -> "CAIRN_NOTFOUND"
-for k, v in pairs(raw) do
-  local short = type(k) == "string" and k:match("^CAIRN_E(%u+)$")
-  if short and short ~= "OK" and math_type(v) == "integer" then
-    cairn.codes["CAIRN_" .. short] = v
-    cairn.names[v] = "CAIRN_" .. short
+-- One entry per row of the table: walk the codes down from -1 until the core no longer knows one
+-- (the table is dense and never renumbered).
+do
+  local code = -1
+  while raw.cairn_errname(code) ~= "CAIRN_UNKNOWN" do
+    local name = raw.cairn_errname(code)
+    cairn.codes[name] = code
+    cairn.names[code] = name
+    code = code - 1
   end
 end
 
@@ -252,8 +256,8 @@ cairn.KV = KV
 cairn.kv = {}
 
 local r_kv_get, r_kv_put, r_kv_put_ex = raw.cairn_kv_get, raw.cairn_kv_put, raw.cairn_kv_put_ex
-local r_kv_delete, r_kv_contains = raw.cairn_kv_delete, raw.cairn_kv_contains
-local ENOTFOUND = raw.CAIRN_ENOTFOUND
+local r_kv_delete, r_kv_contains = raw.cairn_kv_delete, raw.cairn_kv_exists
+local ENOTFOUND = raw.CAIRN_NOTFOUND
 
 local function kvp(self)
   if getmetatable(self) ~= KV then
@@ -398,7 +402,7 @@ local function cursor_free(c)
 end
 Cursor.__close = cursor_free
 Cursor.__gc = cursor_free
-local EITEROVER = raw.CAIRN_EITEROVER
+local EITEROVER = raw.CAIRN_ITEROVER
 
 --- each([prefix]) -> for-loop iterator over the keys, ascending bytewise, from a snapshot taken
 -- now; it does not build a list (use it for large stores). Leaving the loop early (break, error)
@@ -500,7 +504,7 @@ function KV:begin() return status(raw.cairn_kv_begin(kvp(self))) end
 function KV:commit() return status(raw.cairn_kv_commit(kvp(self))) end
 function KV:rollback() return status(raw.cairn_kv_rollback(kvp(self))) end
 function KV:sync() return status(raw.cairn_kv_sync(kvp(self))) end
-function KV:reclaim() return status(raw.cairn_kv_reclaim(kvp(self))) end
+function KV:reclaim() return status(raw.cairn_kv_compact(kvp(self))) end
 
 -- Run fn(db, ...) in a transaction: commit if it returns, roll back and re-raise if it raises.
 -- Returns fn's results, or nil, message, name if begin or commit fails.
@@ -705,7 +709,7 @@ function Blob:pairs()
 end
 Blob.__pairs = function(self) return self:pairs() end
 
-function Blob:flush() local p = blobp(self); return mutate(self, raw.cairn_blob_flush(p), true) end
+function Blob:flush() local p = blobp(self); return mutate(self, raw.cairn_blob_sync(p), true) end
 function Blob:compact() local p = blobp(self); return mutate(self, raw.cairn_blob_compact(p), true) end
 function Blob:begin() return status(raw.cairn_blob_begin(blobp(self))) end
 function Blob:commit() local p = blobp(self); return mutate(self, raw.cairn_blob_commit(p), true) end

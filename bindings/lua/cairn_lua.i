@@ -252,7 +252,7 @@ static int cairn_lua_sleep_ms(lua_State *L) {
         lua_pushinteger(L, k_$argnum);
     } else {
         lua_pushnil(L);
-        if (result == CAIRN_ERANGE) lua_pushinteger(L, (lua_Integer)n_$argnum); else lua_pushnil(L);
+        if (result == CAIRN_RANGE) lua_pushinteger(L, (lua_Integer)n_$argnum); else lua_pushnil(L);
         lua_pushnil(L);
     }
     SWIG_arg += 3;
@@ -402,7 +402,7 @@ static int cairn_lua_kv_keys(lua_State *L) {
         lua_rawseti(L, -2, ++n);
     }
     cairn_kv_iter_free(it);
-    if (rc != CAIRN_EITEROVER) {
+    if (rc != CAIRN_ITEROVER) {
         lua_pop(L, 2);
         lua_pushinteger(L, rc);
         return 1;
@@ -431,7 +431,7 @@ static int cairn_lua_blob_keys(lua_State *L) {
         lua_rawseti(L, -2, ++n);
     }
     cairn_blob_iter_free(it);
-    if (rc != CAIRN_EITEROVER) {
+    if (rc != CAIRN_ITEROVER) {
         lua_pop(L, 2);
         lua_pushinteger(L, rc);
         return 1;

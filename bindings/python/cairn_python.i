@@ -56,7 +56,7 @@ static void cairn_py_raise(int code) {
 static void cairn_py_type_error(const char *what, PyObject *o) {
     char buf[160];
     snprintf(buf, sizeof buf, "%s must be bytes-like or str, not %.60s", what, Py_TYPE(o)->tp_name);
-    cairn_py_raise_msg(CAIRN_ETYPE, buf);
+    cairn_py_raise_msg(CAIRN_TYPE, buf);
 }
 
 /* Borrow the bytes of `o` (bytes, str as UTF-8, or any contiguous buffer). Returns 1 and fills
@@ -74,7 +74,7 @@ static int cairn_py_bytes_in(PyObject *o, const char *what, const void **p, size
             PyErr_Clear();
             char buf[120];
             snprintf(buf, sizeof buf, "%s is not encodable as UTF-8 (lone surrogate)", what);
-            cairn_py_raise_msg(CAIRN_EINVALID, buf);
+            cairn_py_raise_msg(CAIRN_INVALID, buf);
             return -1;
         }
         *p = s;
@@ -86,7 +86,7 @@ static int cairn_py_bytes_in(PyObject *o, const char *what, const void **p, size
             PyErr_Clear();
             char buf[120];
             snprintf(buf, sizeof buf, "%s must be a C-contiguous buffer", what);
-            cairn_py_raise_msg(CAIRN_ETYPE, buf);
+            cairn_py_raise_msg(CAIRN_TYPE, buf);
             return -1;
         }
         *p = view->buf;
@@ -181,7 +181,7 @@ static int cairn_py_close_prepare(PyObject *obj, void *p) {
     if (p == NULL) return 0;
     cairn_py_inflight(p, &mine);
     if (mine > 1) {
-        cairn_py_raise_msg(CAIRN_EBUSY, "cannot close a handle from inside a call on it (an event callback)");
+        cairn_py_raise_msg(CAIRN_BUSY, "cannot close a handle from inside a call on it (an event callback)");
         return -1;
     }
     SwigPyObject *so = SWIG_Python_GetSwigThis(obj);
@@ -246,11 +246,11 @@ static PyObject *cairn_py_dict_u64(PyObject *d, const char *k, unsigned long lon
 %typemap(in) TYPE *NAME (void *argp = NULL, int entered = 0) {
     int res_ = SWIG_ConvertPtr($input, &argp, $descriptor, 0);
     if (!SWIG_IsOK(res_)) {
-        cairn_py_raise_msg(CAIRN_ETYPE, "expected a Cairn handle of the right type");
+        cairn_py_raise_msg(CAIRN_TYPE, "expected a Cairn handle of the right type");
         SWIG_fail;
     }
     if (argp == NULL && strcmp("$symname", #CLOSEFN) != 0) {
-        cairn_py_raise_msg(CAIRN_ECLOSED, "handle is closed");
+        cairn_py_raise_msg(CAIRN_CLOSED, "handle is closed");
         SWIG_fail;
     }
     if (argp != NULL) {
@@ -292,7 +292,7 @@ CAIRN_PY_BYTES_IN(prefix, plen, "prefix")
 %typemap(in) (void *buf, size_t cap, size_t *vlen, int *kind) (Py_buffer view, int has_view = 0, size_t tl = 0, int tk = 0) {
     if (PyObject_GetBuffer($input, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
         PyErr_Clear();
-        cairn_py_raise_msg(CAIRN_ETYPE, "buffer must be a writable C-contiguous buffer");
+        cairn_py_raise_msg(CAIRN_TYPE, "buffer must be a writable C-contiguous buffer");
         SWIG_fail;
     }
     has_view = 1;
@@ -403,7 +403,7 @@ CAIRN_PY_INT_OUT(int64_t, expire_at_ms, PyLong_FromLongLong, long long)
  * strong reference to it (in cairn_py_subs) until cairn_blob_unsubscribe or cairn_blob_close. */
 %typemap(in) (cairn_blob_event_fn fn, void *ctx) {
     if (!PyCallable_Check($input)) {
-        cairn_py_raise_msg(CAIRN_ETYPE, "callback must be callable");
+        cairn_py_raise_msg(CAIRN_TYPE, "callback must be callable");
         SWIG_fail;
     }
     $1 = cairn_py_blob_event;
@@ -453,19 +453,19 @@ CAIRN_PY_INT_OUT(int64_t, expire_at_ms, PyLong_FromLongLong, long long)
 CAIRN_PY_STATUS(cairn_kv_open)
 CAIRN_PY_STATUS(cairn_kv_put)
 CAIRN_PY_STATUS(cairn_kv_put_ex)
-CAIRN_PY_STATUS_OR_NONE(cairn_kv_get, CAIRN_ENOTFOUND)
+CAIRN_PY_STATUS_OR_NONE(cairn_kv_get, CAIRN_NOTFOUND)
 CAIRN_PY_STATUS(cairn_kv_get_into)
 CAIRN_PY_STATUS(cairn_kv_expiry)
 CAIRN_PY_STATUS(cairn_kv_delete)
-CAIRN_PY_STATUS_BOOL(cairn_kv_contains)
+CAIRN_PY_STATUS_BOOL(cairn_kv_exists)
 CAIRN_PY_STATUS(cairn_kv_count)
 CAIRN_PY_STATUS(cairn_kv_iter_open)
-CAIRN_PY_STATUS_OR_NONE(cairn_kv_iter_next, CAIRN_EITEROVER)
+CAIRN_PY_STATUS_OR_NONE(cairn_kv_iter_next, CAIRN_ITEROVER)
 CAIRN_PY_STATUS(cairn_kv_begin)
 CAIRN_PY_STATUS(cairn_kv_commit)
 CAIRN_PY_STATUS(cairn_kv_rollback)
 CAIRN_PY_STATUS(cairn_kv_sync)
-CAIRN_PY_STATUS(cairn_kv_reclaim)
+CAIRN_PY_STATUS(cairn_kv_compact)
 CAIRN_PY_STATUS(cairn_kv_stats)
 CAIRN_PY_STATUS(cairn_kv_check)
 CAIRN_PY_STATUS(cairn_blob_open)
@@ -478,8 +478,8 @@ CAIRN_PY_STATUS(cairn_blob_delete)
 CAIRN_PY_STATUS_BOOL(cairn_blob_exists)
 CAIRN_PY_STATUS(cairn_blob_count)
 CAIRN_PY_STATUS(cairn_blob_iter_open)
-CAIRN_PY_STATUS_OR_NONE(cairn_blob_iter_next, CAIRN_EITEROVER)
-CAIRN_PY_STATUS(cairn_blob_flush)
+CAIRN_PY_STATUS_OR_NONE(cairn_blob_iter_next, CAIRN_ITEROVER)
+CAIRN_PY_STATUS(cairn_blob_sync)
 CAIRN_PY_STATUS(cairn_blob_stats)
 CAIRN_PY_STATUS(cairn_blob_compact)
 CAIRN_PY_STATUS(cairn_blob_begin)
@@ -525,7 +525,7 @@ static PyObject *cairn_py_kv_put_many(cairn_kv *kv, PyObject *keys, PyObject *va
     if ((lk = PySequence_List(keys)) == NULL || (lv = PySequence_List(vals)) == NULL) goto done;
     n = PyList_GET_SIZE(lk);
     if (PyList_GET_SIZE(lv) != n) {
-        cairn_py_raise_msg(CAIRN_EINVALID, "put_many: keys and values differ in length");
+        cairn_py_raise_msg(CAIRN_INVALID, "put_many: keys and values differ in length");
         goto done;
     }
     if (PyLong_Check(kinds)) {
@@ -534,7 +534,7 @@ static PyObject *cairn_py_kv_put_many(cairn_kv *kv, PyObject *keys, PyObject *va
     } else {
         if ((lkind = PySequence_List(kinds)) == NULL) goto done;
         if (PyList_GET_SIZE(lkind) != n) {
-            cairn_py_raise_msg(CAIRN_EINVALID, "put_many: kinds and values differ in length");
+            cairn_py_raise_msg(CAIRN_INVALID, "put_many: kinds and values differ in length");
             goto done;
         }
     }
@@ -604,14 +604,14 @@ static PyObject *cairn_py_kv_get_many(cairn_kv *kv, PyObject *keys, PyObject *mi
     Py_BEGIN_ALLOW_THREADS
     for (i = 0; i < n; i++) {
         it[i].rc = cairn_kv_get(kv, it[i].k, it[i].kl, &it[i].v, &it[i].vl, &it[i].kind);
-        if (it[i].rc < 0 && it[i].rc != CAIRN_ENOTFOUND) { rc = it[i].rc; break; }
+        if (it[i].rc < 0 && it[i].rc != CAIRN_NOTFOUND) { rc = it[i].rc; break; }
     }
     Py_END_ALLOW_THREADS
     if (rc < 0) { cairn_py_raise(rc); goto done; }
     if ((out = PyList_New(n)) == NULL) goto done;
     for (i = 0; i < n; i++) {
         PyObject *o;
-        if (it[i].rc == CAIRN_ENOTFOUND) {
+        if (it[i].rc == CAIRN_NOTFOUND) {
             Py_INCREF(missing);
             o = missing;
         } else if (it[i].kind == CAIRN_KIND_BYTES) {

@@ -6,7 +6,7 @@
  *  - Constructors take the out-param first; destructors return void and accept NULL.
  *  - Fallible functions return int: 0 on success, a negative CAIRN_E* code on failure
  *    (one table, core/src/util/errors.def; codes are never renumbered).
- *    "Not found" (CAIRN_ENOTFOUND) is an expected outcome: it sets no message.
+ *    "Not found" (CAIRN_NOTFOUND) is an expected outcome: it sets no message.
  *  - cairn_errmsg() is a thread-local one-line message with detail about the last failure
  *    on the calling thread; cairn_errname(code) is the stable name ("CAIRN_NOTFOUND").
  *  - Ownership: every pointer returned through an out-param is either owned by the caller
@@ -46,15 +46,13 @@ extern "C" {
  * Errors
  * ---------------------------------------------------------------------------------------- */
 
-/* Error codes: CAIRN_OK (0) and CAIRN_E<NAME> (negative), generated from errors.def. */
+/* Error codes: CAIRN_OK (0) and CAIRN_<NAME> (negative), generated from errors.def. The C name
+ * is the name cairn_errname() returns and every binding shows: one spelling everywhere. */
 enum cairn_error_code {
-#define X(code, name, text) CAIRN_E##name = code,
+#define X(code, name, text) CAIRN_##name = code,
 #include "cairn_errors.def"
 #undef X
-    CAIRN_OK = 0
 };
-/* Short alias used throughout the sources. */
-#define CAIRN_EINVAL CAIRN_EINVALID
 
 /* Stable name of a code, e.g. "CAIRN_NOTFOUND"; "CAIRN_UNKNOWN" for a code not in the table.
  * Static storage. */
@@ -107,11 +105,11 @@ typedef struct cairn_kv_iter cairn_kv_iter;
 typedef struct cairn_kv_options {
     unsigned version;          /* CAIRN_KV_OPTIONS_VERSION */
     int create;                /* create the directory if missing (default 1) */
-    int read_only;             /* open without the writer lock; writes fail CAIRN_EREADONLY */
+    int read_only;             /* open without the writer lock; writes fail CAIRN_READONLY */
     int sync;                  /* cairn_sync_mode (default CAIRN_SYNC_COMMIT) */
     uint64_t max_file_size;    /* rotate the active data file past this many bytes (0: 64 MiB) */
-    unsigned lock_timeout_ms;  /* 0: a second writer gets CAIRN_ELOCKED at once;
-                                  >0: wait up to this long, then CAIRN_EBUSY */
+    unsigned lock_timeout_ms;  /* 0: a second writer gets CAIRN_LOCKED at once;
+                                  >0: wait up to this long, then CAIRN_BUSY */
 } cairn_kv_options;
 #define CAIRN_KV_OPTIONS_INIT { CAIRN_KV_OPTIONS_VERSION, 1, 0, CAIRN_SYNC_COMMIT, 0, 0 }
 
@@ -129,22 +127,22 @@ struct cairn_kv_stats {
 };
 
 /* Open (or create) the KV store in directory `path`. *out is owned by the caller:
- * close it with cairn_kv_close. Errors: CAIRN_EINVAL (NULL), CAIRN_EPATH (missing and not
- * create, or not a directory), CAIRN_EPERM, CAIRN_ELOCKED / CAIRN_EBUSY (another writer),
- * CAIRN_ECORRUPT (a bad record in a sealed file, a sealed file cut short, or a bad record of the
+ * close it with cairn_kv_close. Errors: CAIRN_INVALID (NULL), CAIRN_PATH (missing and not
+ * create, or not a directory), CAIRN_PERM, CAIRN_LOCKED / CAIRN_BUSY (another writer),
+ * CAIRN_CORRUPT (a bad record in a sealed file, a sealed file cut short, or a bad record of the
  * active file that valid records follow; the message names file and offset; nothing is
- * truncated then), CAIRN_EVERSION, CAIRN_EIO. Only a torn last append of the active file is
+ * truncated then), CAIRN_VERSION, CAIRN_IO. Only a torn last append of the active file is
  * dropped silently. A read-only open may run beside a live writer in another process: it loads
- * again while a rotation or reclaim changes the files under it, and gives CAIRN_EBUSY only if
+ * again while a rotation or reclaim changes the files under it, and gives CAIRN_BUSY only if
  * they keep changing.
  * Fork: a handle belongs to the process that opened it. In a child of fork() every call on an
- * inherited handle (and its iterators) is CAIRN_EFORKED; cairn_kv_close there only frees memory
+ * inherited handle (and its iterators) is CAIRN_FORKED; cairn_kv_close there only frees memory
  * and descriptors: it writes nothing and keeps the parent's writer lock. Open a new handle in the
- * child instead (a writer open gets CAIRN_ELOCKED while the parent holds the store).
+ * child instead (a writer open gets CAIRN_LOCKED while the parent holds the store).
  * Mapped files: data files are memory-mapped. Never truncate or rewrite the files of an open
  * store: a data file cut by another program while it is mapped makes the next read of the lost
  * pages raise SIGBUS (as with LMDB). A cut made before open, or before a file is mapped, is
- * detected (CAIRN_ECORRUPT, or the file is read without a mapping). */
+ * detected (CAIRN_CORRUPT, or the file is read without a mapping). */
 CAIRN_API int cairn_kv_open(cairn_kv **out, const char *path, const cairn_kv_options *opts);
 /* Close: an open transaction is rolled back, pending writes are flushed and synced
  * (best effort; call cairn_kv_sync first to see errors). Accepts NULL. */
@@ -160,19 +158,19 @@ CAIRN_API int cairn_kv_put_ex(cairn_kv *kv, const void *key, size_t klen,
                               const void *val, size_t vlen, int kind, int64_t expire_at_ms);
 /* Get: *val is owned by the caller (free with cairn_free; NULL for an empty value may not be
  * assumed: it is a valid pointer), *vlen its length, *kind its kind (kind may be NULL).
- * CAIRN_ENOTFOUND if absent or expired. */
+ * CAIRN_NOTFOUND if absent or expired. */
 CAIRN_API int cairn_kv_get(cairn_kv *kv, const void *key, size_t klen,
                            void **val, size_t *vlen, int *kind);
 /* Get into a caller buffer: copies min(cap, size) bytes, *vlen = full size.
- * CAIRN_ERANGE if cap < size (nothing else changes; retry with a larger buffer). */
+ * CAIRN_RANGE if cap < size (nothing else changes; retry with a larger buffer). */
 CAIRN_API int cairn_kv_get_into(cairn_kv *kv, const void *key, size_t klen,
                                 void *buf, size_t cap, size_t *vlen, int *kind);
-/* Expiry of a live key in Unix ms (0: never). CAIRN_ENOTFOUND if absent. */
+/* Expiry of a live key in Unix ms (0: never). CAIRN_NOTFOUND if absent. */
 CAIRN_API int cairn_kv_expiry(cairn_kv *kv, const void *key, size_t klen, int64_t *expire_at_ms);
-/* Delete: CAIRN_ENOTFOUND if absent (nothing is written then). */
+/* Delete: CAIRN_NOTFOUND if absent (nothing is written then). */
 CAIRN_API int cairn_kv_delete(cairn_kv *kv, const void *key, size_t klen);
 /* 1 if present, 0 if absent, <0 on error. */
-CAIRN_API int cairn_kv_contains(cairn_kv *kv, const void *key, size_t klen);
+CAIRN_API int cairn_kv_exists(cairn_kv *kv, const void *key, size_t klen);
 /* Number of live keys (inside a transaction: as the transaction sees it). */
 CAIRN_API int cairn_kv_count(cairn_kv *kv, uint64_t *out);
 
@@ -181,14 +179,14 @@ CAIRN_API int cairn_kv_count(cairn_kv *kv, uint64_t *out);
  * *out is owned by the caller: free with cairn_kv_iter_free. */
 CAIRN_API int cairn_kv_iter_open(cairn_kv_iter **out, cairn_kv *kv, const void *prefix, size_t plen);
 /* Next key: 0 with *key and *klen set (borrowed: valid until the next call on this iterator),
- * CAIRN_EITEROVER at the end. */
+ * CAIRN_ITEROVER at the end. */
 CAIRN_API int cairn_kv_iter_next(cairn_kv_iter *it, const void **key, size_t *klen);
 CAIRN_API void cairn_kv_iter_free(cairn_kv_iter *it);
 
 /* Transactions: begin / commit / rollback. The writes of a transaction become durable together
  * or not at all (recovery applies a batch only if its commit record validates). Reads through the
  * handle see the open transaction's writes. Nested begin, or commit/rollback without begin,
- * is CAIRN_ETXN. */
+ * is CAIRN_TXN. */
 CAIRN_API int cairn_kv_begin(cairn_kv *kv);
 CAIRN_API int cairn_kv_commit(cairn_kv *kv);
 CAIRN_API int cairn_kv_rollback(cairn_kv *kv);
@@ -196,11 +194,11 @@ CAIRN_API int cairn_kv_rollback(cairn_kv *kv);
 /* Flush and fsync everything written so far. */
 CAIRN_API int cairn_kv_sync(cairn_kv *kv);
 /* Merge: rewrite live records into new files and drop the rest. Crash-safe, idempotent,
- * never brings a deleted or expired key back. CAIRN_ETXN inside a transaction. */
-CAIRN_API int cairn_kv_reclaim(cairn_kv *kv);
+ * never brings a deleted or expired key back. CAIRN_TXN inside a transaction. */
+CAIRN_API int cairn_kv_compact(cairn_kv *kv);
 CAIRN_API int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *out);
 /* Verify every record of every file of the store at `path` (CRC, framing) without opening it
- * for writing. 0 if clean; CAIRN_ECORRUPT with file and offset in the message otherwise. Same
+ * for writing. 0 if clean; CAIRN_CORRUPT with file and offset in the message otherwise. Same
  * rules as open: a torn last append of the active file (which the next writer drops) is not
  * corruption, a bad record that valid records follow is. Safe beside a live writer (see
  * cairn_kv_open). */
@@ -216,7 +214,7 @@ typedef struct cairn_blob_iter cairn_blob_iter;
 typedef struct cairn_blob_options {
     unsigned version;         /* CAIRN_BLOB_OPTIONS_VERSION */
     int create;               /* create the file if missing (default 1) */
-    int read_only;            /* writes fail CAIRN_EREADONLY */
+    int read_only;            /* writes fail CAIRN_READONLY */
     int sync;                 /* cairn_sync_mode (default CAIRN_SYNC_COMMIT) */
     unsigned lock_timeout_ms; /* as for the KV */
 } cairn_blob_options;
@@ -230,7 +228,7 @@ struct cairn_blob_stats {
     uint64_t file_size;    /* size of the data file */
     uint64_t wal_bytes;    /* size of the write-ahead log */
     uint32_t next_key;     /* the key the next create would get (4294967295 also once every auto
-                              key is used: create then fails CAIRN_ERANGE) */
+                              key is used: create then fails CAIRN_RANGE) */
     int in_txn;
 };
 
@@ -249,7 +247,7 @@ typedef void (*cairn_blob_event_fn)(void *ctx, int event, uint32_t key,
 
 /* Open (or create) the blob store file `path`; its WAL is `path` + "-wal".
  * A handle belongs to the process that opened it. After fork(), every call on it in the child
- * (including read-only handles and cursors) fails with CAIRN_EFORKED, and cairn_blob_close there
+ * (including read-only handles and cursors) fails with CAIRN_FORKED, and cairn_blob_close there
  * only frees memory and closes descriptors: it writes nothing (no checkpoint, no WAL truncation,
  * no fsync) and keeps the parent's writer lock. The parent's handle is unaffected. A child that
  * needs the store opens its own handle (read-only, or after the parent closed its writer). */
@@ -259,9 +257,9 @@ CAIRN_API void cairn_blob_close(cairn_blob *b);
 CAIRN_API int cairn_blob_create(cairn_blob *b, const void *data, size_t len, uint32_t *key);
 /* Hand out the next key without storing anything (never handed out again). */
 CAIRN_API int cairn_blob_reserve_next_key(cairn_blob *b, uint32_t *key);
-/* Store under an explicit key: CAIRN_EEXISTS if present. Auto keys never collide with it. */
+/* Store under an explicit key: CAIRN_EXISTS if present. Auto keys never collide with it. */
 CAIRN_API int cairn_blob_create_with_key(cairn_blob *b, uint32_t key, const void *data, size_t len);
-/* Read: *data owned by the caller (cairn_free), *len its size. CAIRN_ENOTFOUND if absent. */
+/* Read: *data owned by the caller (cairn_free), *len its size. CAIRN_NOTFOUND if absent. */
 CAIRN_API int cairn_blob_read(cairn_blob *b, uint32_t key, void **data, size_t *len);
 CAIRN_API int cairn_blob_update(cairn_blob *b, uint32_t key, const void *data, size_t len);
 CAIRN_API int cairn_blob_delete(cairn_blob *b, uint32_t key);
@@ -270,11 +268,11 @@ CAIRN_API int cairn_blob_exists(cairn_blob *b, uint32_t key);
 CAIRN_API int cairn_blob_count(cairn_blob *b, uint64_t *out);
 /* Key cursor: snapshot of live keys at open, ascending. */
 CAIRN_API int cairn_blob_iter_open(cairn_blob_iter **out, cairn_blob *b);
-/* 0 with *key set, CAIRN_EITEROVER at the end. */
+/* 0 with *key set, CAIRN_ITEROVER at the end. */
 CAIRN_API int cairn_blob_iter_next(cairn_blob_iter *it, uint32_t *key);
 CAIRN_API void cairn_blob_iter_free(cairn_blob_iter *it);
 /* Make everything durable and checkpoint the WAL into the data file. */
-CAIRN_API int cairn_blob_flush(cairn_blob *b);
+CAIRN_API int cairn_blob_sync(cairn_blob *b);
 CAIRN_API int cairn_blob_stats(cairn_blob *b, struct cairn_blob_stats *out);
 /* Rewrite the file without free space (crash-safe). */
 CAIRN_API int cairn_blob_compact(cairn_blob *b);

@@ -130,7 +130,7 @@ int kvt_get(cairn_kv *kv, const char *k, char **out) {
     void *v = NULL;
     size_t n = 0;
     int rc = cairn_kv_get(kv, k, strlen(k), &v, &n, NULL);
-    if (rc == CAIRN_ENOTFOUND) return 0;
+    if (rc == CAIRN_NOTFOUND) return 0;
     if (rc) return rc;
     *out = (char *)malloc(n + 1);
     memcpy(*out, v, n);

@@ -116,7 +116,7 @@ int wl_execute(const char *dir, wl_run *r) {
             }
             if (!rc) rc = cairn_kv_rollback(kv);
         } else if (kind == 6) {
-            rc = step % 18 == 6 ? cairn_kv_reclaim(kv) : cairn_kv_sync(kv);
+            rc = step % 18 == 6 ? cairn_kv_compact(kv) : cairn_kv_sync(kv);
         } else { /* 8: reopen */
             cairn_kv_close(kv);
             kv = wl_open(dir, r, &rc);
@@ -168,7 +168,7 @@ int wl_matches(cairn_kv *kv, const wl_state *s, char *why, size_t whylen) {
                 cairn_free(v);
                 return 0;
             }
-        } else if (rc != CAIRN_ENOTFOUND) {
+        } else if (rc != CAIRN_NOTFOUND) {
             snprintf(why, whylen, "%s: want absent, got rc=%s", key, cairn_errname(rc));
             cairn_free(v);
             return 0;

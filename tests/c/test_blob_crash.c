@@ -4,7 +4,7 @@
  *  - simulated crashes before every fsync (DROP and TEAR), in every sync mode;
  *  - a forked child SIGKILLed at random points: the state is a prefix of acknowledged commits;
  *  - every byte of the data file and of the WAL flipped, every length truncated:
- *    CAIRN_ECORRUPT or a recovered state, never a crash or wrong bytes. */
+ *    CAIRN_CORRUPT or a recovered state, never a crash or wrong bytes. */
 #include "cairn.h"
 #include "util.h"
 
@@ -101,7 +101,7 @@ static int do_op(cairn_blob *b, uint64_t seed, int i, mstate *m) {
         if (r & 1) k = pick_present(&t, r >> 20);
         rc = cairn_blob_create_with_key(b, k, buf, len);
         if (t.present[k]) {
-            if (rc != CAIRN_EEXISTS) return rc ? rc : -1000;
+            if (rc != CAIRN_EXISTS) return rc ? rc : -1000;
             return 0;
         }
         if (rc) return rc;
@@ -112,14 +112,14 @@ static int do_op(cairn_blob *b, uint64_t seed, int i, mstate *m) {
     } else if (kind < 12) {
         uint32_t k = pick_present(&t, r >> 20);
         rc = cairn_blob_update(b, k, buf, len);
-        if (!t.present[k]) return rc == CAIRN_ENOTFOUND ? 0 : (rc ? rc : -1000);
+        if (!t.present[k]) return rc == CAIRN_NOTFOUND ? 0 : (rc ? rc : -1000);
         if (rc) return rc;
         t.len[k] = (uint32_t)len;
         t.seed[k] = sd;
     } else if (kind < 15) {
         uint32_t k = pick_present(&t, r >> 20);
         rc = cairn_blob_delete(b, k);
-        if (!t.present[k]) return rc == CAIRN_ENOTFOUND ? 0 : (rc ? rc : -1000);
+        if (!t.present[k]) return rc == CAIRN_NOTFOUND ? 0 : (rc ? rc : -1000);
         if (rc) return rc;
         t.present[k] = 0;
     } else {
@@ -314,9 +314,9 @@ START_TEST(failed_fsync_fails_the_handle) {
     cairn_io__fault_arm(CAIRN_FAULT_SYNC, 1, CAIRN_FAULT_EIO, 0);
     ck_assert_int_lt(cairn_blob_create(b, "b", 1, &k), 0);
     cairn_io__fault_reset();
-    ck_assert_int_eq(cairn_blob_create(b, "c", 1, &k), CAIRN_EFAILED);
-    ck_assert_int_eq(cairn_blob_read(b, 1, &p, &len), CAIRN_EFAILED);
-    ck_assert_int_eq(cairn_blob_flush(b), CAIRN_EFAILED);
+    ck_assert_int_eq(cairn_blob_create(b, "c", 1, &k), CAIRN_FAILED);
+    ck_assert_int_eq(cairn_blob_read(b, 1, &p, &len), CAIRN_FAILED);
+    ck_assert_int_eq(cairn_blob_sync(b), CAIRN_FAILED);
     cairn_blob_close(b);
     b = must_open("s.db", CAIRN_SYNC_COMMIT);
     ck_assert_int_eq(cairn_blob_exists(b, 1), 1);
@@ -342,7 +342,7 @@ static void crash_run(int sync, int mode, uint64_t nth, uint64_t seed) {
         if (do_op(b, seed, i, &models[i + 1]) != 0) break;
         acked = i + 1;
         if (sync == CAIRN_SYNC_NONE && i % 10 == 9) {
-            if (cairn_blob_flush(b) != 0) {
+            if (cairn_blob_sync(b) != 0) {
                 i++; /* op i itself was acknowledged */
                 break;
             }
@@ -547,7 +547,7 @@ static void probe_damaged(const char *name, const mstate *m, int ro, int *n_corr
     o.read_only = ro;
     rc = cairn_blob_open(&b, ct_path(name), &o);
     if (rc) {
-        ck_assert_msg(rc == CAIRN_ECORRUPT || rc == CAIRN_EVERSION, "open of damaged file: %s (%s)", cairn_errname(rc),
+        ck_assert_msg(rc == CAIRN_CORRUPT || rc == CAIRN_VERSION, "open of damaged file: %s (%s)", cairn_errname(rc),
                       cairn_errmsg());
         (*n_corrupt)++;
         return;
@@ -557,7 +557,7 @@ static void probe_damaged(const char *name, const mstate *m, int ro, int *n_corr
         void *p = NULL;
         size_t len = 0;
         rc = cairn_blob_read(b, k, &p, &len);
-        if (rc == CAIRN_ENOTFOUND || rc == CAIRN_ECORRUPT) continue;
+        if (rc == CAIRN_NOTFOUND || rc == CAIRN_CORRUPT) continue;
         ck_assert_int_eq(rc, 0);
         /* a blob that reads must be a blob that was written, with its bytes */
         ck_assert_msg(m->present[k], "key %u appeared from nowhere", k);
@@ -608,8 +608,8 @@ START_TEST(truncated_data_file) {
         unlink(ct_path("t.db-wal"));
         o.create = 0;
         o.read_only = cut % 8 != 0;
-        ck_assert_int_eq(cairn_blob_open(&b, ct_path("t.db"), &o), CAIRN_ECORRUPT);
-        ck_assert_int_eq(cairn_blob_check(ct_path("t.db")), CAIRN_ECORRUPT);
+        ck_assert_int_eq(cairn_blob_open(&b, ct_path("t.db"), &o), CAIRN_CORRUPT);
+        ck_assert_int_eq(cairn_blob_check(ct_path("t.db")), CAIRN_CORRUPT);
     }
     free(img);
 }
@@ -622,7 +622,7 @@ static int build_wal_sample(mstate *models, int nops) {
     int i;
     model_init(&models[0]);
     for (i = 0; i < 10; i++) ck_assert_int_eq(do_op(b, 555, i, &models[0]), 0);
-    ck_assert_int_eq(cairn_blob_flush(b), 0);
+    ck_assert_int_eq(cairn_blob_sync(b), 0);
     for (i = 0; i < nops; i++) {
         models[i + 1] = models[i];
         ck_assert_int_eq(do_op(b, 555, 10 + i, &models[i + 1]), 0);
@@ -653,7 +653,7 @@ static void probe_wal_damage(const uint8_t *wal, size_t wn, const mstate *models
     o.create = 0;
     rc = cairn_blob_open(&b, ct_path("x.db"), &o);
     if (rc) {
-        ck_assert_msg(rc == CAIRN_ECORRUPT || rc == CAIRN_EVERSION, "open: %s %s", cairn_errname(rc), cairn_errmsg());
+        ck_assert_msg(rc == CAIRN_CORRUPT || rc == CAIRN_VERSION, "open: %s %s", cairn_errname(rc), cairn_errmsg());
         (*n_corrupt)++;
         return;
     }
@@ -747,7 +747,7 @@ START_TEST(compact_write_faults) {
         int i;
         model_init(&m);
         for (i = 0; i < 30; i++) ck_assert_int_eq(do_op(b, 32, i, &m), 0);
-        ck_assert_int_eq(cairn_blob_flush(b), 0);
+        ck_assert_int_eq(cairn_blob_sync(b), 0);
         cairn_io__fault_reset();
         ck_assert_int_eq(cairn_blob_compact(b), 0);
         writes = cairn_io__fault_count(CAIRN_FAULT_WRITE);
@@ -762,7 +762,7 @@ START_TEST(compact_write_faults) {
         b = must_open(name, CAIRN_SYNC_COMMIT);
         model_init(&m);
         for (i = 0; i < 30; i++) ck_assert_int_eq(do_op(b, 32, i, &m), 0);
-        ck_assert_int_eq(cairn_blob_flush(b), 0);
+        ck_assert_int_eq(cairn_blob_sync(b), 0);
         cairn_io__fault_reset();
         cairn_io__fault_arm(CAIRN_FAULT_WRITE, n, CAIRN_FAULT_SHORT, 0);
         ck_assert_int_lt(cairn_blob_compact(b), 0);

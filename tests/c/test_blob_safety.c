@@ -1,10 +1,10 @@
 /* test_blob_safety.c - the blob store's recovery and ownership rules:
  *  - recovery never moves the data file backwards (its header carries the LSN of the last
  *    transaction applied; a log that lost its tail is already applied; a log that starts after
- *    the file's LSN + 1 is CAIRN_ECORRUPT and nothing is touched); version 1 files still open;
+ *    the file's LSN + 1 is CAIRN_CORRUPT and nothing is touched); version 1 files still open;
  *  - one writer per file, whatever its name (symlink, hard link), in this process or another;
  *    a log left under another name is never ignored;
- *  - a handle used in a forked child is CAIRN_EFORKED and its close writes nothing;
+ *  - a handle used in a forked child is CAIRN_FORKED and its close writes nothing;
  *  - a full disk: open, delete, flush and compact still work;
  *  - a killed compaction's "<path>.compact" is removed by the next writer. */
 #include "cairn.h"
@@ -216,7 +216,7 @@ static uint64_t child_gap(const char *path) {
     if (cairn_blob_open(&b, path, NULL) != 0) _exit(2);
     if (cairn_blob_create(b, "one", 3, &k) != 0) _exit(3);
     copy(path, old);
-    if (cairn_blob_create(b, "two", 3, &k) != 0 || cairn_blob_flush(b) != 0) _exit(4);
+    if (cairn_blob_create(b, "two", 3, &k) != 0 || cairn_blob_sync(b) != 0) _exit(4);
     if (cairn_blob_create(b, "three", 5, &k) != 0) _exit(5);
     return 0;
 }
@@ -237,10 +237,10 @@ START_TEST(wal_after_a_gap_is_corrupt_and_untouched) {
     for (ro = 0; ro <= 1; ro++) {
         b = open_opts(p, CAIRN_SYNC_COMMIT, ro, &rc);
         ck_assert_ptr_null(b);
-        ck_assert_int_eq(rc, CAIRN_ECORRUPT);
+        ck_assert_int_eq(rc, CAIRN_CORRUPT);
         ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "-wal"));
     }
-    ck_assert_int_eq(cairn_blob_check(p), CAIRN_ECORRUPT);
+    ck_assert_int_eq(cairn_blob_check(p), CAIRN_CORRUPT);
     d1 = slurp(p, &nd1);
     w1 = slurp(wal, &nw1);
     ck_assert(nd0 == nd1 && memcmp(d0, d1, nd0) == 0); /* nothing touched */
@@ -367,7 +367,7 @@ static void on_event(void *ctx, int ev, uint32_t key, uint64_t o, uint64_t n) {
     g_events++;
 }
 
-/* In the child: every call on the inherited handle is CAIRN_EFORKED; returns a bit mask of
+/* In the child: every call on the inherited handle is CAIRN_FORKED; returns a bit mask of
  * the calls that were not (0: all good). */
 static unsigned child_calls(cairn_blob *b, cairn_blob_iter *it) {
     unsigned bad = 0, i = 0;
@@ -377,7 +377,7 @@ static unsigned child_calls(cairn_blob *b, cairn_blob_iter *it) {
     size_t len = 0;
     struct cairn_blob_stats st;
     cairn_blob_iter *it2 = NULL;
-#define FORKED(call) bad |= ((call) == CAIRN_EFORKED ? 0u : 1u) << (i++)
+#define FORKED(call) bad |= ((call) == CAIRN_FORKED ? 0u : 1u) << (i++)
     FORKED(cairn_blob_create(b, "child", 5, &k));
     FORKED(cairn_blob_create_with_key(b, 1000, "child", 5));
     FORKED(cairn_blob_reserve_next_key(b, &k));
@@ -388,7 +388,7 @@ static unsigned child_calls(cairn_blob *b, cairn_blob_iter *it) {
     FORKED(cairn_blob_count(b, &n));
     FORKED(cairn_blob_iter_open(&it2, b));
     FORKED(cairn_blob_iter_next(it, &k));
-    FORKED(cairn_blob_flush(b));
+    FORKED(cairn_blob_sync(b));
     FORKED(cairn_blob_stats(b, &st));
     FORKED(cairn_blob_compact(b));
     FORKED(cairn_blob_begin(b));
@@ -437,7 +437,7 @@ START_TEST(fork_child_gets_eforked_and_writes_nothing) {
     close(fds[0]);
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    ck_assert_msg(bad == 0, "calls in the child that were not CAIRN_EFORKED: mask %#x", bad);
+    ck_assert_msg(bad == 0, "calls in the child that were not CAIRN_FORKED: mask %#x", bad);
     /* the child wrote nothing */
     d1 = slurp(p, &nd1);
     w1 = slurp(wal, &nw1);
@@ -462,7 +462,7 @@ START_TEST(fork_child_gets_eforked_and_writes_nothing) {
     cairn_blob_iter_free(it);
     b2 = open_opts(p, CAIRN_SYNC_COMMIT, 0, &rc);
     ck_assert_ptr_null(b2);
-    ck_assert_int_eq(rc, CAIRN_ELOCKED);
+    ck_assert_int_eq(rc, CAIRN_LOCKED);
     cairn_blob_close(b);
     b = must_open(p);
     expect_str(b, 1, "one");
@@ -487,8 +487,8 @@ START_TEST(fork_read_only_handle) {
     if (pid == 0) {
         void *d;
         size_t n;
-        if (cairn_blob_read(r, 1, &d, &n) != CAIRN_EFORKED) _exit(1);
-        if (cairn_blob_exists(w, 1) != CAIRN_EFORKED) _exit(2);
+        if (cairn_blob_read(r, 1, &d, &n) != CAIRN_FORKED) _exit(1);
+        if (cairn_blob_exists(w, 1) != CAIRN_FORKED) _exit(2);
         _exit(0); /* no close at all */
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -524,16 +524,16 @@ START_TEST(symlink_and_hard_link_are_locked) {
     ck_assert_int_eq(symlink("s.blob", sl), 0);
     ck_assert_int_eq(link(p, hl), 0);
     /* a second handle in this process, by any name */
-    ck_assert_int_eq(try_open(p), CAIRN_ELOCKED);
-    ck_assert_int_eq(try_open(sl), CAIRN_ELOCKED);
-    ck_assert_int_eq(try_open(hl), CAIRN_ELOCKED);
+    ck_assert_int_eq(try_open(p), CAIRN_LOCKED);
+    ck_assert_int_eq(try_open(sl), CAIRN_LOCKED);
+    ck_assert_int_eq(try_open(hl), CAIRN_LOCKED);
     /* and in another process */
     pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        if (try_open(sl) != CAIRN_ELOCKED) _exit(1);
-        if (try_open(hl) != CAIRN_ELOCKED) _exit(2);
-        if (try_open(p) != CAIRN_ELOCKED) _exit(3);
+        if (try_open(sl) != CAIRN_LOCKED) _exit(1);
+        if (try_open(hl) != CAIRN_LOCKED) _exit(2);
+        if (try_open(p) != CAIRN_LOCKED) _exit(3);
         _exit(0);
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -541,8 +541,8 @@ START_TEST(symlink_and_hard_link_are_locked) {
     cairn_blob_close(b);
     /* the other way round: the writer holds the hard link, the file's own name is locked */
     b = must_open(hl);
-    ck_assert_int_eq(try_open(p), CAIRN_ELOCKED);
-    ck_assert_int_eq(try_open(sl), CAIRN_ELOCKED);
+    ck_assert_int_eq(try_open(p), CAIRN_LOCKED);
+    ck_assert_int_eq(try_open(sl), CAIRN_LOCKED);
     must_create(b, "two");
     cairn_blob_close(b);
     /* through the symlink: the same log as the file's own name, and compaction keeps the link */
@@ -551,7 +551,7 @@ START_TEST(symlink_and_hard_link_are_locked) {
     ck_assert_int_eq(access(ct_path("sym.blob-wal"), F_OK), -1);
     ck_assert_int_eq(cairn_blob_delete(b, 2), 0);
     ck_assert_int_eq(cairn_blob_compact(b), 0);
-    ck_assert_int_eq(try_open(p), CAIRN_ELOCKED); /* the compacted file is locked too */
+    ck_assert_int_eq(try_open(p), CAIRN_LOCKED); /* the compacted file is locked too */
     cairn_blob_close(b);
     ck_assert_int_eq(lstat(sl, &st), 0);
     ck_assert(S_ISLNK(st.st_mode));
@@ -562,7 +562,7 @@ START_TEST(symlink_and_hard_link_are_locked) {
     cairn_blob_close(b);
     /* a dangling symlink is a path error, not a new store behind it */
     ck_assert_int_eq(symlink("missing.blob", ct_path("dangling.blob")), 0);
-    ck_assert_int_eq(try_open(ct_path("dangling.blob")), CAIRN_EPATH);
+    ck_assert_int_eq(try_open(ct_path("dangling.blob")), CAIRN_PATH);
     ck_assert_int_eq(access(ct_path("missing.blob"), F_OK), -1);
 }
 END_TEST
@@ -601,11 +601,11 @@ START_TEST(log_under_another_name_is_never_ignored) {
         for (ro = 0; ro <= 1; ro++) {
             b = open_opts(p, CAIRN_SYNC_COMMIT, ro, &rc);
             ck_assert_ptr_null(b);
-            ck_assert_int_eq(rc, CAIRN_ECORRUPT);
+            ck_assert_int_eq(rc, CAIRN_CORRUPT);
             ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "s.blob-wal"));
             ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "hard link"));
         }
-        ck_assert_int_eq(cairn_blob_check(p), CAIRN_ECORRUPT);
+        ck_assert_int_eq(cairn_blob_check(p), CAIRN_CORRUPT);
         /* by its own name it recovers; then any name works */
         b = must_open(hl);
         expect_str(b, k, "via hard link");
@@ -673,7 +673,7 @@ static int full_disk_scenario(const char *path, int use_fault) {
         REQ(k == i);
         present[k] = 1;
     }
-    REQ(rc == CAIRN_ENOSPC); /* the disk filled up: a clean error ... */
+    REQ(rc == CAIRN_NOSPC); /* the disk filled up: a clean error ... */
     n = i;                   /* (key n was not handed out for good: it failed) */
     REQ(cairn_blob_count(b, &count) == 0 && count == n - 1);
     REQ(n >= 6);
@@ -683,7 +683,7 @@ static int full_disk_scenario(const char *path, int use_fault) {
     REQ(cairn_blob_delete(b, 2) == 0);
     present[2] = 0;
     expect_big(b, 1, 1);
-    REQ(cairn_blob_flush(b) == 0);
+    REQ(cairn_blob_sync(b) == 0);
     cairn_blob_close(b);
     /* a writer opens on the full disk, deletes, compacts */
     b = open_opts(path, CAIRN_SYNC_COMMIT, 0, &rc);

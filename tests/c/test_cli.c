@@ -91,8 +91,8 @@ START_TEST(cli_kv_commands) {
     ck_assert_str_eq(out, "user:2\nzeta\n");
     ck_assert_int_eq(run(out, sizeof out, "kv", "stats", db, NULL, NULL), 0);
     ck_assert_ptr_nonnull(strstr(out, "keys          2\n"));
-    ck_assert_int_eq(run(out, sizeof out, "kv", "reclaim", db, NULL, NULL), 0);
-    ck_assert_ptr_nonnull(strstr(out, "reclaimed"));
+    ck_assert_int_eq(run(out, sizeof out, "kv", "compact", db, NULL, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "compacted"));
     ck_assert_int_eq(run(out, sizeof out, "kv", "check", db, NULL, NULL), 0);
     ck_assert_str_eq(out, "ok\n");
     /* failures: a file where a directory should be, a missing store */
@@ -330,7 +330,7 @@ static int json_lines(const char *s) {
 
 /* ---- tests ------------------------------------------------------------------------------------- */
 
-static const char *const KV_CMDS[] = {"put", "get", "del", "list", "stats", "check", "reclaim", "dump", "load", NULL};
+static const char *const KV_CMDS[] = {"put", "get", "del", "list", "stats", "check", "compact", "dump", "load", NULL};
 static const char *const BLOB_CMDS[] = {"create", "get", "update", "del", "list", "stats", "check", "compact",
                                         "dump", "load", NULL};
 
@@ -358,7 +358,7 @@ START_TEST(cli_help_and_version) {
         ck_assert_msg(strstr(r.out, line) != NULL, "--help lacks %s", line);
     }
     ck_assert_int_eq(CLI(&r, "kv", "--help"), 0);
-    ck_assert_ptr_nonnull(strstr(r.out, "kv reclaim DIR"));
+    ck_assert_ptr_nonnull(strstr(r.out, "kv compact DIR"));
     ck_assert_int_eq(CLI(&r, "help", "blob"), 0);
     ck_assert_ptr_nonnull(strstr(r.out, "blob compact FILE"));
     /* every command has help with a one-line description, three ways */
@@ -637,7 +637,7 @@ START_TEST(cli_json_outputs) {
     /* the stats for a person: units and the dead share */
     ck_assert_int_eq(CLI(&r, "kv", "put", db, "user:1", "again"), 0);
     ck_assert_int_eq(CLI(&r, "kv", "stats", db), 0);
-    ck_assert_ptr_nonnull(strstr(r.out, "% of the records: what `cairn kv reclaim` frees"));
+    ck_assert_ptr_nonnull(strstr(r.out, "% of the records: what `cairn kv compact` frees"));
     ck_assert_ptr_nonnull(strstr(r.out, " B"));
     /* blob */
     ck_assert_int_eq(CLI(&r, "blob", "create", b, "one"), 0);
@@ -703,7 +703,7 @@ static void kv_same(const char *a, const char *b) {
         ck_assert_int_eq(ex, ey);
         cairn_free(vx), cairn_free(vy);
     }
-    ck_assert_int_eq(rx, CAIRN_EITEROVER);
+    ck_assert_int_eq(rx, CAIRN_ITEROVER);
     cairn_kv_iter_free(ix), cairn_kv_iter_free(iy);
     cairn_kv_close(x), cairn_kv_close(y);
 }

@@ -51,12 +51,12 @@ START_TEST(basic_put_get_delete) {
     ck_assert_int_eq(cairn_kv_get(kv, "a", 1, &v, &vl, &kind), 0);
     ck_assert_int_eq(kind, CAIRN_KIND_TEXT);
     cairn_free(v);
-    ck_assert_int_eq(cairn_kv_contains(kv, "a", 1), 1);
-    ck_assert_int_eq(cairn_kv_contains(kv, "zz", 2), 0);
+    ck_assert_int_eq(cairn_kv_exists(kv, "a", 1), 1);
+    ck_assert_int_eq(cairn_kv_exists(kv, "zz", 2), 0);
     ck_assert_int_eq(cairn_kv_count(kv, &n), 0);
     ck_assert_uint_eq(n, 2);
     ck_assert_int_eq(cairn_kv_delete(kv, "a", 1), 0);
-    ck_assert_int_eq(cairn_kv_delete(kv, "a", 1), CAIRN_ENOTFOUND);
+    ck_assert_int_eq(cairn_kv_delete(kv, "a", 1), CAIRN_NOTFOUND);
     expect_val(kv, "a", NULL);
     ck_assert_int_eq(cairn_kv_count(kv, &n), 0);
     ck_assert_uint_eq(n, 1);
@@ -71,7 +71,7 @@ START_TEST(basic_put_get_delete) {
     kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
     expect_val(kv, "a", NULL);
     expect_val(kv, "b", "2");
-    ck_assert_int_eq(cairn_kv_contains(kv, "\0\1", 2), 1);
+    ck_assert_int_eq(cairn_kv_exists(kv, "\0\1", 2), 1);
     ck_assert_int_eq(cairn_kv_count(kv, &n), 0);
     ck_assert_uint_eq(n, 2);
     cairn_kv_close(kv);
@@ -91,12 +91,12 @@ START_TEST(get_into_and_kinds) {
         ck_assert_uint_eq(n, 2);
     }
     ck_assert_int_eq(cairn_kv_put(kv, "big", 3, "0123456789", 10, 0), 0);
-    ck_assert_int_eq(cairn_kv_get_into(kv, "big", 3, buf, sizeof buf, &n, &kind), CAIRN_ERANGE);
+    ck_assert_int_eq(cairn_kv_get_into(kv, "big", 3, buf, sizeof buf, &n, &kind), CAIRN_RANGE);
     ck_assert_uint_eq(n, 10);
-    ck_assert_int_eq(cairn_kv_get_into(kv, "nope", 4, buf, sizeof buf, &n, &kind), CAIRN_ENOTFOUND);
-    ck_assert_int_eq(cairn_kv_get_into(kv, "big", 3, NULL, 0, NULL, NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_put(kv, "k", 1, "x", 1, 4), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_put(kv, "k", 1, "x", 1, -1), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_get_into(kv, "nope", 4, buf, sizeof buf, &n, &kind), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_kv_get_into(kv, "big", 3, NULL, 0, NULL, NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_put(kv, "k", 1, "x", 1, 4), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_put(kv, "k", 1, "x", 1, -1), CAIRN_INVALID);
     cairn_kv_close(kv);
 }
 END_TEST
@@ -124,7 +124,7 @@ START_TEST(iterate_sorted_with_prefix) {
         i++;
     }
     ck_assert_uint_eq(i, 3);
-    ck_assert_int_eq(cairn_kv_iter_next(it, &k, &kl), CAIRN_EITEROVER);
+    ck_assert_int_eq(cairn_kv_iter_next(it, &k, &kl), CAIRN_ITEROVER);
     cairn_kv_iter_free(it);
     /* all keys, bytewise order */
     ck_assert_int_eq(cairn_kv_iter_open(&it, kv, NULL, 0), 0);
@@ -140,10 +140,10 @@ START_TEST(iterate_sorted_with_prefix) {
         ck_assert_uint_eq(i, 6);
     }
     cairn_kv_iter_free(it);
-    ck_assert_int_eq(cairn_kv_iter_open(NULL, kv, NULL, 0), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_iter_open(&it, NULL, NULL, 0), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_iter_open(&it, kv, NULL, 3), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_iter_next(NULL, &k, &kl), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_iter_open(NULL, kv, NULL, 0), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_iter_open(&it, NULL, NULL, 0), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_iter_open(&it, kv, NULL, 3), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_iter_next(NULL, &k, &kl), CAIRN_INVALID);
     cairn_kv_iter_free(NULL);
     cairn_kv_close(kv);
 }
@@ -158,21 +158,21 @@ START_TEST(transactions) {
     size_t kl, cnt = 0;
     kvt_put(kv, "keep", "1");
     kvt_put(kv, "gone", "1");
-    ck_assert_int_eq(cairn_kv_commit(kv), CAIRN_ETXN);
-    ck_assert_int_eq(cairn_kv_rollback(kv), CAIRN_ETXN);
+    ck_assert_int_eq(cairn_kv_commit(kv), CAIRN_TXN);
+    ck_assert_int_eq(cairn_kv_rollback(kv), CAIRN_TXN);
     ck_assert_int_eq(cairn_kv_begin(kv), 0);
-    ck_assert_int_eq(cairn_kv_begin(kv), CAIRN_ETXN);
+    ck_assert_int_eq(cairn_kv_begin(kv), CAIRN_TXN);
     ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
     ck_assert_int_eq(st.in_txn, 1);
     kvt_put(kv, "new", "2");
     ck_assert_int_eq(cairn_kv_delete(kv, "gone", 4), 0);
-    ck_assert_int_eq(cairn_kv_delete(kv, "gone", 4), CAIRN_ENOTFOUND);
-    ck_assert_int_eq(cairn_kv_delete(kv, "never", 5), CAIRN_ENOTFOUND);
+    ck_assert_int_eq(cairn_kv_delete(kv, "gone", 4), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_kv_delete(kv, "never", 5), CAIRN_NOTFOUND);
     expect_val(kv, "new", "2");
     expect_val(kv, "gone", NULL);
     ck_assert_int_eq(cairn_kv_count(kv, &n), 0);
     ck_assert_uint_eq(n, 2);
-    ck_assert_int_eq(cairn_kv_reclaim(kv), CAIRN_ETXN);
+    ck_assert_int_eq(cairn_kv_compact(kv), CAIRN_TXN);
     ck_assert_int_eq(cairn_kv_iter_open(&it, kv, NULL, 0), 0);
     while (cairn_kv_iter_next(it, &k, &kl) == 0) {
         ck_assert(!(kl == 4 && memcmp(k, "gone", 4) == 0));
@@ -224,18 +224,18 @@ START_TEST(expiry) {
     kvt_put(kv, "p", "forever");
     ck_assert_int_eq(cairn_kv_expiry(kv, "p", 1, &e), 0);
     ck_assert_int_eq(e, 0);
-    ck_assert_int_eq(cairn_kv_expiry(kv, "zz", 2, &e), CAIRN_ENOTFOUND);
+    ck_assert_int_eq(cairn_kv_expiry(kv, "zz", 2, &e), CAIRN_NOTFOUND);
     expect_val(kv, "t", "v");
     cairn_time__set_fake(1000500);
     expect_val(kv, "t", NULL);
-    ck_assert_int_eq(cairn_kv_contains(kv, "t", 1), 0);
+    ck_assert_int_eq(cairn_kv_exists(kv, "t", 1), 0);
     ck_assert_int_eq(cairn_kv_count(kv, &n), 0);
     ck_assert_uint_eq(n, 1);
-    ck_assert_int_eq(cairn_kv_delete(kv, "t", 1), CAIRN_ENOTFOUND);
+    ck_assert_int_eq(cairn_kv_delete(kv, "t", 1), CAIRN_NOTFOUND);
     /* an expiry in the past stores nothing readable, and hides the old value */
     ck_assert_int_eq(cairn_kv_put_ex(kv, "p", 1, "x", 1, 1, 5), 0);
     expect_val(kv, "p", NULL);
-    ck_assert_int_eq(cairn_kv_put_ex(kv, "n", 1, "x", 1, 1, -5), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_put_ex(kv, "n", 1, "x", 1, 1, -5), CAIRN_INVALID);
     cairn_kv_close(kv);
     kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
     expect_val(kv, "p", NULL);
@@ -261,7 +261,7 @@ START_TEST(seed_viperdb_overwrite_with_expiry) {
         kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
         ck_assert_ptr_nonnull(kv);
         expect_val(kv, key, NULL);
-        if (round == 1) ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+        if (round == 1) ck_assert_int_eq(cairn_kv_compact(kv), 0);
         expect_val(kv, key, NULL);
         cairn_kv_close(kv);
         kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
@@ -285,7 +285,7 @@ START_TEST(seed_viperdb_expire_delete_reopen) {
     ck_assert_ptr_nonnull(kv);
     expect_val(kv, "k", NULL);
     expect_val(kv, "other", "x");
-    ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+    ck_assert_int_eq(cairn_kv_compact(kv), 0);
     cairn_kv_close(kv);
     kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
     ck_assert_ptr_nonnull(kv);
@@ -333,7 +333,7 @@ START_TEST(reclaim_basic) {
     ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
     ck_assert_uint_gt(st.data_files, 1);
     ck_assert_uint_gt(st.dead_bytes, 0);
-    ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+    ck_assert_int_eq(cairn_kv_compact(kv), 0);
     ck_assert_int_eq(cairn_kv_stats(kv, &st2), 0);
     ck_assert_uint_eq(st2.dead_bytes, 0);
     ck_assert_uint_eq(st2.keys, st.keys);
@@ -346,8 +346,8 @@ START_TEST(reclaim_basic) {
     }
     /* writes after reclaim, a second reclaim, reopen */
     kvt_put(kv, "after", "1");
-    ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
-    ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+    ck_assert_int_eq(cairn_kv_compact(kv), 0);
+    ck_assert_int_eq(cairn_kv_compact(kv), 0);
     cairn_kv_close(kv);
     ck_assert_int_eq(cairn_kv_check(g_dir), 0);
     kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 4096);
@@ -412,14 +412,14 @@ START_TEST(bad_input) {
     size_t vl;
     uint64_t n;
     struct cairn_kv_stats st;
-    ck_assert_int_eq(cairn_kv_open(NULL, g_dir, NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_open(&kv, NULL, NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_open(NULL, g_dir, NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_open(&kv, NULL, NULL), CAIRN_INVALID);
     o.version = 99;
-    ck_assert_int_eq(cairn_kv_open(&kv, g_dir, &o), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_open(&kv, g_dir, &o), CAIRN_INVALID);
     ck_assert_ptr_null(kv);
     o.version = CAIRN_KV_OPTIONS_VERSION;
     o.sync = 7;
-    ck_assert_int_eq(cairn_kv_open(&kv, g_dir, &o), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_open(&kv, g_dir, &o), CAIRN_INVALID);
     o.sync = CAIRN_SYNC_COMMIT;
     /* a file where a directory is needed */
     file = kvt_path(g_dir, "afile");
@@ -428,54 +428,54 @@ START_TEST(bad_input) {
         fputs("x", f);
         fclose(f);
     }
-    ck_assert_int_eq(cairn_kv_open(&kv, file, NULL), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_kv_open(&kv, file, NULL), CAIRN_PATH);
     ck_assert_str_ne(cairn_errmsg(), "");
     free(file);
     /* missing directory with and without create */
     file = kvt_path(g_dir, "sub");
     o.create = 0;
-    ck_assert_int_eq(cairn_kv_open(&kv, file, &o), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_kv_open(&kv, file, &o), CAIRN_PATH);
     o.create = 1;
     o.read_only = 1;
-    ck_assert_int_eq(cairn_kv_open(&kv, file, &o), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_kv_open(&kv, file, &o), CAIRN_PATH);
     o.read_only = 0;
     ck_assert_int_eq(cairn_kv_open(&kv, file, &o), 0);
     free(file);
     /* NULL handle everywhere */
-    ck_assert_int_eq(cairn_kv_put(NULL, "k", 1, "v", 1, 0), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_get(NULL, "k", 1, &v, &vl, NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_delete(NULL, "k", 1), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_contains(NULL, "k", 1), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_count(NULL, &n), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_begin(NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_commit(NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_rollback(NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_sync(NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_reclaim(NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_stats(NULL, &st), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_check(NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_put(NULL, "k", 1, "v", 1, 0), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_get(NULL, "k", 1, &v, &vl, NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_delete(NULL, "k", 1), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_exists(NULL, "k", 1), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_count(NULL, &n), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_begin(NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_commit(NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_rollback(NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_sync(NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_compact(NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_stats(NULL, &st), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_check(NULL), CAIRN_INVALID);
     cairn_kv_close(NULL);
     /* NULL / empty / huge keys and values */
-    ck_assert_int_eq(cairn_kv_put(kv, NULL, 1, "v", 1, 0), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_put(kv, "k", 0, "v", 1, 0), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_put(kv, big, CAIRN_KEY_MAX + 1, "v", 1, 0), CAIRN_ETOOBIG);
-    ck_assert_int_eq(cairn_kv_put(kv, "k", 1, NULL, 1, 0), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_put(kv, "k", 1, big, (size_t)CAIRN_VALUE_MAX + 1, 0), CAIRN_ETOOBIG);
+    ck_assert_int_eq(cairn_kv_put(kv, NULL, 1, "v", 1, 0), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_put(kv, "k", 0, "v", 1, 0), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_put(kv, big, CAIRN_KEY_MAX + 1, "v", 1, 0), CAIRN_TOOBIG);
+    ck_assert_int_eq(cairn_kv_put(kv, "k", 1, NULL, 1, 0), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_put(kv, "k", 1, big, (size_t)CAIRN_VALUE_MAX + 1, 0), CAIRN_TOOBIG);
     ck_assert_int_eq(cairn_kv_put(kv, "k", 1, NULL, 0, 0), 0); /* empty value: NULL is fine */
-    ck_assert_int_eq(cairn_kv_get(kv, "k", 0, &v, &vl, NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_get(kv, big, CAIRN_KEY_MAX + 1, &v, &vl, NULL), CAIRN_ETOOBIG);
-    ck_assert_int_eq(cairn_kv_get(kv, "k", 1, NULL, &vl, NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_get(kv, "k", 1, &v, NULL, NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_delete(kv, NULL, 1), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_delete(kv, big, CAIRN_KEY_MAX + 1), CAIRN_ETOOBIG);
-    ck_assert_int_eq(cairn_kv_contains(kv, "", 0), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_count(kv, NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_stats(kv, NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_kv_expiry(kv, "k", 1, NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_kv_get(kv, "k", 0, &v, &vl, NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_get(kv, big, CAIRN_KEY_MAX + 1, &v, &vl, NULL), CAIRN_TOOBIG);
+    ck_assert_int_eq(cairn_kv_get(kv, "k", 1, NULL, &vl, NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_get(kv, "k", 1, &v, NULL, NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_delete(kv, NULL, 1), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_delete(kv, big, CAIRN_KEY_MAX + 1), CAIRN_TOOBIG);
+    ck_assert_int_eq(cairn_kv_exists(kv, "", 0), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_count(kv, NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_stats(kv, NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_expiry(kv, "k", 1, NULL), CAIRN_INVALID);
     /* the largest key works */
     memset(big, 'x', CAIRN_KEY_MAX);
     ck_assert_int_eq(cairn_kv_put(kv, big, CAIRN_KEY_MAX, "v", 1, 0), 0);
-    ck_assert_int_eq(cairn_kv_contains(kv, big, CAIRN_KEY_MAX), 1);
+    ck_assert_int_eq(cairn_kv_exists(kv, big, CAIRN_KEY_MAX), 1);
     cairn_kv_close(kv);
     free(big);
 }
@@ -489,10 +489,10 @@ START_TEST(read_only_and_permissions) {
     /* read-only opens without the lock, next to the writer */
     ck_assert_int_eq(cairn_kv_open(&ro, g_dir, &o), 0);
     expect_val(ro, "a", "1");
-    ck_assert_int_eq(kvt_put(ro, "b", "2"), CAIRN_EREADONLY);
-    ck_assert_int_eq(cairn_kv_delete(ro, "a", 1), CAIRN_EREADONLY);
-    ck_assert_int_eq(cairn_kv_begin(ro), CAIRN_EREADONLY);
-    ck_assert_int_eq(cairn_kv_reclaim(ro), CAIRN_EREADONLY);
+    ck_assert_int_eq(kvt_put(ro, "b", "2"), CAIRN_READONLY);
+    ck_assert_int_eq(cairn_kv_delete(ro, "a", 1), CAIRN_READONLY);
+    ck_assert_int_eq(cairn_kv_begin(ro), CAIRN_READONLY);
+    ck_assert_int_eq(cairn_kv_compact(ro), CAIRN_READONLY);
     ck_assert_int_eq(cairn_kv_sync(ro), 0);
     cairn_kv_close(ro);
     cairn_kv_close(kv);
@@ -500,7 +500,7 @@ START_TEST(read_only_and_permissions) {
         cairn_kv *w = NULL;
         char *sub = kvt_path(g_dir, "ro");
         mkdir(sub, 0555);
-        ck_assert_int_eq(cairn_kv_open(&w, sub, NULL), CAIRN_EPERM);
+        ck_assert_int_eq(cairn_kv_open(&w, sub, NULL), CAIRN_PERM);
         free(sub);
     }
 }
@@ -511,10 +511,10 @@ START_TEST(two_writers_locked) {
     cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
     pid_t pid;
     int status;
-    ck_assert_int_eq(cairn_kv_open(&kv2, g_dir, NULL), CAIRN_ELOCKED);
+    ck_assert_int_eq(cairn_kv_open(&kv2, g_dir, NULL), CAIRN_LOCKED);
     ck_assert_ptr_null(kv2);
     o.lock_timeout_ms = 50;
-    ck_assert_int_eq(cairn_kv_open(&kv2, g_dir, &o), CAIRN_EBUSY);
+    ck_assert_int_eq(cairn_kv_open(&kv2, g_dir, &o), CAIRN_BUSY);
     {
         /* the child reports through a pipe: under valgrind its exit code is valgrind's */
         int fds[2];
@@ -523,7 +523,7 @@ START_TEST(two_writers_locked) {
         pid = fork();
         if (pid == 0) {
             cairn_kv *c = NULL;
-            char r = cairn_kv_open(&c, g_dir, NULL) == CAIRN_ELOCKED ? 'L' : 'x';
+            char r = cairn_kv_open(&c, g_dir, NULL) == CAIRN_LOCKED ? 'L' : 'x';
             if (write(fds[1], &r, 1) != 1) _exit(2);
             _exit(0);
         }
@@ -683,7 +683,7 @@ START_TEST(big_batch_and_big_records) {
         snprintf(k, sizeof k, "batch-%zu", i);
         ck_assert_int_eq(cairn_kv_delete(kv, k, strlen(k)), 0);
     }
-    ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+    ck_assert_int_eq(cairn_kv_compact(kv), 0);
     ck_assert_int_eq(cairn_kv_get(kv, "huge", 4, &v, &vl, NULL), 0);
     ck_assert(vl == big && memcmp(v, b, big) == 0);
     cairn_free(v);
@@ -697,7 +697,7 @@ START_TEST(big_batch_and_big_records) {
     ck_assert_uint_eq(n, 1001);
     for (i = 0; i < 2000; i++) {
         snprintf(k, sizeof k, "batch-%zu", i);
-        ck_assert_int_eq(cairn_kv_contains(kv, k, strlen(k)), (int)(i % 2));
+        ck_assert_int_eq(cairn_kv_exists(kv, k, strlen(k)), (int)(i % 2));
     }
     ck_assert_int_eq(cairn_kv_get(kv, "huge", 4, &v, &vl, NULL), 0);
     ck_assert(vl == big && memcmp(v, b, big) == 0);
@@ -742,7 +742,7 @@ START_TEST(keydir_snapshot_lifecycle) {
     kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
     expect_val(kv, "s5", "changed");
     ck_assert_int_eq(cairn_kv_delete(kv, "s6", 2), 0);
-    ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+    ck_assert_int_eq(cairn_kv_compact(kv), 0);
     expect_val(kv, "s6", NULL);
     cairn_kv_close(kv);
     kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
@@ -881,7 +881,7 @@ START_TEST(killed_writer_keeps_every_put) {
 }
 END_TEST
 
-/* A full disk on an append is a clean CAIRN_ENOSPC: earlier records of the active file still read
+/* A full disk on an append is a clean CAIRN_NOSPC: earlier records of the active file still read
  * (through its mapping), the file is back at its last record, later puts work, and a reopen has
  * every committed put and not the failed one. */
 START_TEST(enospc_append_is_clean) {
@@ -898,7 +898,7 @@ START_TEST(enospc_append_is_clean) {
     for (kind = CAIRN_FAULT_ENOSPC; kind <= CAIRN_FAULT_SHORT; kind++) {
         cairn_io__fault_reset();
         cairn_io__fault_arm(CAIRN_FAULT_WRITE, 1, kind, 0);
-        ck_assert_int_eq(kvt_put(kv, kind == CAIRN_FAULT_SHORT ? "lost-short" : "lost", "never"), CAIRN_ENOSPC);
+        ck_assert_int_eq(kvt_put(kv, kind == CAIRN_FAULT_SHORT ? "lost-short" : "lost", "never"), CAIRN_NOSPC);
         ck_assert_uint_eq(cairn_io__fault_fired(), 1);
         cairn_io__fault_reset();
         ck_assert_uint_eq(data_bytes(g_dir), want);
@@ -929,7 +929,7 @@ START_TEST(enospc_append_is_clean) {
 END_TEST
 
 /* A full disk when the active file reserves blocks ahead (the first write-class op of the first
- * put of a session) is a clean CAIRN_ENOSPC: nothing is stored, the file keeps its exact size,
+ * put of a session) is a clean CAIRN_NOSPC: nothing is stored, the file keeps its exact size,
  * and the next put (the disk has room again) reserves and succeeds. */
 START_TEST(enospc_reserve_is_clean) {
     cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
@@ -941,7 +941,7 @@ START_TEST(enospc_reserve_is_clean) {
     kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
     cairn_io__fault_reset();
     cairn_io__fault_arm(CAIRN_FAULT_WRITE, 1, CAIRN_FAULT_ENOSPC, 0);
-    ck_assert_int_eq(kvt_put(kv, "lost", "never"), CAIRN_ENOSPC);
+    ck_assert_int_eq(kvt_put(kv, "lost", "never"), CAIRN_NOSPC);
     ck_assert_uint_eq(cairn_io__fault_fired(), 1);
     cairn_io__fault_reset();
     ck_assert_uint_eq(data_bytes(g_dir), want);
@@ -1216,8 +1216,8 @@ static void forge(uint8_t *m, size_t len, int how) {
     }
 }
 
-/* Every read answers right or CAIRN_ECORRUPT, never another key's value, never a crash. Returns
- * how many keys answered CAIRN_ECORRUPT. */
+/* Every read answers right or CAIRN_CORRUPT, never another key's value, never a crash. Returns
+ * how many keys answered CAIRN_CORRUPT. */
 static int read_back(cairn_kv *kv, int n, int strict) {
     char k[32], v[32];
     int j, bad = 0;
@@ -1233,7 +1233,7 @@ static int read_back(cairn_kv *kv, int n, int strict) {
         snprintf(v, sizeof v, "val%d", j);
         int kind = -1;
         rc = cairn_kv_get(kv, k, strlen(k), &got, &gl, &kind);
-        if (rc == CAIRN_ECORRUPT && !strict) {
+        if (rc == CAIRN_CORRUPT && !strict) {
             bad++;
             continue;
         }
@@ -1258,7 +1258,7 @@ static int read_back(cairn_kv *kv, int n, int strict) {
  * past its file's end, huge or zero lengths, bad flags or kind, refs into the middle of an entry
  * or shared by two slots, a wrong count, a full table: the snapshot is ignored (rebuilt from the
  * hints and data files) and every key reads right. An entry pointing at ANOTHER key's valid
- * record is in range and passes the load: a read of that key is CAIRN_ECORRUPT (the record's
+ * record is in range and passes the load: a read of that key is CAIRN_CORRUPT (the record's
  * key is checked), never the other key's value. Each case: open, get, iterate, put, close,
  * reopen. (Without the load checks these crashed, read out of bounds or hung; run under ASan.) */
 START_TEST(snapshot_forged_entries) {
@@ -1281,9 +1281,9 @@ START_TEST(snapshot_forged_entries) {
         cairn_kv_close(kv);
     }
     if (!strict) {
-        /* reclaim copies the record only if its header matches the entry: CAIRN_ECORRUPT */
+        /* reclaim copies the record only if its header matches the entry: CAIRN_CORRUPT */
         ck_assert_ptr_nonnull(kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0));
-        ck_assert_int_eq(cairn_kv_reclaim(kv), CAIRN_ECORRUPT);
+        ck_assert_int_eq(cairn_kv_compact(kv), CAIRN_CORRUPT);
         cairn_kv_close(kv);
     }
     ck_assert_int_eq(cairn_kv_check(g_dir), 0); /* the data files themselves are intact */

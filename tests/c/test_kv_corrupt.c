@@ -1,8 +1,8 @@
 /* test_kv_corrupt.c - flip bytes in and truncate every kind of file of a KV store (sealed and
  * active data files, hints, the KEYDIR snapshot, a RECLAIM manifest). Open and reads must report
- * CAIRN_ECORRUPT (naming the file), or recover: rebuild a bad hint or snapshot, cut a torn tail
+ * CAIRN_CORRUPT (naming the file), or recover: rebuild a bad hint or snapshot, cut a torn tail
  * of the active file (keys of its last commit then read an older committed value). Damage before
- * the last commit of the active file is not a torn tail: CAIRN_ECORRUPT, and the file is left
+ * the last commit of the active file is not a torn tail: CAIRN_CORRUPT, and the file is left
  * as it is. Never a crash, never bytes that were not written for that key. */
 #include <check.h>
 #include <stdio.h>
@@ -94,7 +94,7 @@ static void verify(const char *dir, int older_ok, const char *what) {
     cairn_kv *kv = NULL;
     int rc = cairn_kv_open(&kv, dir, NULL), i;
     if (rc) {
-        ck_assert_msg(rc == CAIRN_ECORRUPT, "%s: open gave %s (%s)", what, cairn_errname(rc), cairn_errmsg());
+        ck_assert_msg(rc == CAIRN_CORRUPT, "%s: open gave %s (%s)", what, cairn_errname(rc), cairn_errmsg());
         ck_assert_msg(strstr(cairn_errmsg(), dir) != NULL, "%s: message names no file: %s", what, cairn_errmsg());
         return;
     }
@@ -105,17 +105,17 @@ static void verify(const char *dir, int older_ok, const char *what) {
         const char *cur = g_hist[i][g_nhist[i] - 1];
         key_of(i, k);
         rc = cairn_kv_get(kv, k, strlen(k), &v, &vl, NULL);
-        if (rc == CAIRN_ECORRUPT) continue;
+        if (rc == CAIRN_CORRUPT) continue;
         if (rc == 0 && cur && vl == strlen(cur) && memcmp(v, cur, vl) == 0) {
             cairn_free(v);
             continue;
         }
-        if (rc == CAIRN_ENOTFOUND && !cur) continue;
+        if (rc == CAIRN_NOTFOUND && !cur) continue;
         if (older_ok) {
-            int h, ok = rc == CAIRN_ENOTFOUND; /* before its first put */
+            int h, ok = rc == CAIRN_NOTFOUND; /* before its first put */
             for (h = 0; h < g_nhist[i] && !ok; h++) {
                 const char *old = g_hist[i][h];
-                if (rc == CAIRN_ENOTFOUND && !old) ok = 1;
+                if (rc == CAIRN_NOTFOUND && !old) ok = 1;
                 if (rc == 0 && old && vl == strlen(old) && memcmp(v, old, vl) == 0) ok = 1;
             }
             if (ok) {
@@ -177,7 +177,7 @@ static uint64_t last_commit_start(const char *path) {
 }
 
 /* Damage that valid records follow in the active file: every open (writer, read-only) and check
- * is CAIRN_ECORRUPT naming the file, and the file is not changed. */
+ * is CAIRN_CORRUPT naming the file, and the file is not changed. */
 static void expect_corrupt_untouched(const char *dir, const char *name, const char *what) {
     char *p = kvt_path(dir, name);
     void *before = NULL, *after = NULL;
@@ -188,11 +188,11 @@ static void expect_corrupt_untouched(const char *dir, const char *name, const ch
     ro.read_only = 1;
     ck_assert_int_eq(cairn_io__read_all(p, &before, &nb), 0);
     rc = cairn_kv_check(dir);
-    ck_assert_msg(rc == CAIRN_ECORRUPT, "%s: check gave %s", what, cairn_errname(rc));
+    ck_assert_msg(rc == CAIRN_CORRUPT, "%s: check gave %s", what, cairn_errname(rc));
     rc = cairn_kv_open(&kv, dir, &ro);
-    ck_assert_msg(rc == CAIRN_ECORRUPT, "%s: read-only open gave %s", what, cairn_errname(rc));
+    ck_assert_msg(rc == CAIRN_CORRUPT, "%s: read-only open gave %s", what, cairn_errname(rc));
     rc = cairn_kv_open(&kv, dir, NULL);
-    ck_assert_msg(rc == CAIRN_ECORRUPT, "%s: open gave %s (%s)", what, cairn_errname(rc), rc ? cairn_errmsg() : "");
+    ck_assert_msg(rc == CAIRN_CORRUPT, "%s: open gave %s (%s)", what, cairn_errname(rc), rc ? cairn_errmsg() : "");
     ck_assert_msg(strstr(cairn_errmsg(), name) != NULL && strstr(cairn_errmsg(), "offset") != NULL,
                   "%s: message names no file and offset: %s", what, cairn_errmsg());
     ck_assert_int_eq(cairn_io__read_all(p, &after, &na), 0);
@@ -224,7 +224,7 @@ static void damage_each(const char *suffix, int expect_check_fail) {
                  * open does, and must not take it for a torn tail */
                 char *kd = kvt_path(dir, "KEYDIR");
                 rc = cairn_kv_check(dir);
-                ck_assert_msg(rc == CAIRN_ECORRUPT, "%s: check gave %s", what, cairn_errname(rc));
+                ck_assert_msg(rc == CAIRN_CORRUPT, "%s: check gave %s", what, cairn_errname(rc));
                 verify(dir, 0, what);
                 unlink(kd);
                 free(kd);
@@ -236,7 +236,7 @@ static void damage_each(const char *suffix, int expect_check_fail) {
             }
             rc = cairn_kv_check(dir);
             if (expect_check_fail && !active)
-                ck_assert_msg(rc == CAIRN_ECORRUPT, "%s: check gave %s", what, cairn_errname(rc));
+                ck_assert_msg(rc == CAIRN_CORRUPT, "%s: check gave %s", what, cairn_errname(rc));
             verify(dir, active, what);
             verify(dir, active, what); /* and again after whatever the first open repaired */
             free(p);
@@ -282,9 +282,9 @@ START_TEST(sealed_file_cut_at_record_boundary) {
     ck_assert_uint_gt(size, rs * 2);
     kvt_truncate(p, rs); /* the first record is ck00's first put: keep exactly it */
     unlink(kd);
-    ck_assert_int_eq(cairn_kv_open(&kv, dir, NULL), CAIRN_ECORRUPT);
+    ck_assert_int_eq(cairn_kv_open(&kv, dir, NULL), CAIRN_CORRUPT);
     ck_assert_ptr_nonnull(strstr(cairn_errmsg(), names[0]));
-    ck_assert_int_eq(cairn_kv_check(dir), CAIRN_ECORRUPT);
+    ck_assert_int_eq(cairn_kv_check(dir), CAIRN_CORRUPT);
     kvt_list_free(names, n);
     free(p);
     free(kd);
@@ -313,14 +313,14 @@ START_TEST(sealed_file_cut_at_record_boundary_no_hint) {
     unlink(kd);
     kvt_truncate(p, cut);
     ro.read_only = 1;
-    ck_assert_int_eq(cairn_kv_open(&kv, dir, &ro), CAIRN_ECORRUPT);
-    ck_assert_int_eq(cairn_kv_check(dir), CAIRN_ECORRUPT);
-    ck_assert_int_eq(cairn_kv_open(&kv, dir, NULL), CAIRN_ECORRUPT);
+    ck_assert_int_eq(cairn_kv_open(&kv, dir, &ro), CAIRN_CORRUPT);
+    ck_assert_int_eq(cairn_kv_check(dir), CAIRN_CORRUPT);
+    ck_assert_int_eq(cairn_kv_open(&kv, dir, NULL), CAIRN_CORRUPT);
     ck_assert_ptr_nonnull(strstr(cairn_errmsg(), names[0]));
     ck_assert_uint_eq(kvt_fsize(p), cut);
     /* a sealed file cut to nothing is caught too */
     kvt_truncate(p, 0);
-    ck_assert_int_eq(cairn_kv_open(&kv, dir, NULL), CAIRN_ECORRUPT);
+    ck_assert_int_eq(cairn_kv_open(&kv, dir, NULL), CAIRN_CORRUPT);
     ck_assert_ptr_nonnull(strstr(cairn_errmsg(), names[0]));
     kvt_list_free(names, n);
     kvt_list_free(hints, nh);
@@ -332,7 +332,7 @@ START_TEST(sealed_file_cut_at_record_boundary_no_hint) {
 END_TEST
 
 /* The repro of a damaged active file: a byte in its middle. Every later record (a delete among
- * them) must not be thrown away: the open is CAIRN_ECORRUPT and the file keeps every byte. */
+ * them) must not be thrown away: the open is CAIRN_CORRUPT and the file keeps every byte. */
 START_TEST(active_file_damage_before_valid_records) {
     char *dir = kvt_tmpdir("mid"), **names, *kd = kvt_path(dir, "KEYDIR");
     cairn_kv *kv = kvt_open(dir, CAIRN_SYNC_COMMIT, 0);
@@ -429,7 +429,7 @@ START_TEST(version1_files_still_read) {
     ck_assert_int_eq(kvt_get(kv, "old2", &v), 1);
     ck_assert_str_eq(v, "another");
     free(v);
-    ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+    ck_assert_int_eq(cairn_kv_compact(kv), 0);
     ck_assert_int_eq(kvt_get(kv, "old1", &v), 1);
     ck_assert_str_eq(v, "newer value");
     free(v);
@@ -448,7 +448,7 @@ START_TEST(bad_reclaim_manifest_and_leftovers) {
     cairn_kv *kv = NULL;
     fputs("garbage that is not a manifest", f);
     fclose(f);
-    ck_assert_int_eq(cairn_kv_open(&kv, dir, NULL), CAIRN_ECORRUPT);
+    ck_assert_int_eq(cairn_kv_open(&kv, dir, NULL), CAIRN_CORRUPT);
     ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "RECLAIM"));
     unlink(p);
     f = fopen(t, "wb");

@@ -144,7 +144,7 @@ static void child_loop(const char *dir, int sync, int wfd) {
         }
         if (cairn_kv_commit(kv)) _exit(8);
         if (write(wfd, &i, sizeof i) != sizeof i) _exit(9);
-        if (i % 41 == 0 && cairn_kv_reclaim(kv)) _exit(10);
+        if (i % 41 == 0 && cairn_kv_compact(kv)) _exit(10);
     }
 }
 

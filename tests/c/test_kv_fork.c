@@ -1,5 +1,5 @@
 /* test_kv_fork.c - a KV handle belongs to the process that opened it. In a child of fork() every
- * call on the inherited handle is CAIRN_EFORKED, and closing it there writes nothing and keeps
+ * call on the inherited handle is CAIRN_FORKED, and closing it there writes nothing and keeps
  * the parent's lock: the parent's data, lock and handle are untouched. */
 #include <check.h>
 #include <stdio.h>
@@ -28,7 +28,7 @@ static char *dir_state(const char *dir) {
     return out;
 }
 
-/* The child's checks: exit code 0 if every call was CAIRN_EFORKED, else the number of the check
+/* The child's checks: exit code 0 if every call was CAIRN_FORKED, else the number of the check
  * that failed. */
 static int child_calls(cairn_kv *kv) {
     void *v = NULL;
@@ -38,22 +38,22 @@ static int child_calls(cairn_kv *kv) {
     char buf[16];
     struct cairn_kv_stats st;
     cairn_kv_iter *it = NULL;
-    if (cairn_kv_put(kv, "c", 1, "child", 5, 0) != CAIRN_EFORKED) return 10;
-    if (cairn_errcode() != CAIRN_EFORKED || !strstr(cairn_errmsg(), "kv_put")) return 11;
-    if (cairn_kv_put_ex(kv, "c", 1, "child", 5, 0, 0) != CAIRN_EFORKED) return 12;
-    if (cairn_kv_get(kv, "a", 1, &v, &vl, NULL) != CAIRN_EFORKED) return 13;
-    if (cairn_kv_get_into(kv, "a", 1, buf, sizeof buf, &vl, NULL) != CAIRN_EFORKED) return 14;
-    if (cairn_kv_delete(kv, "b", 1) != CAIRN_EFORKED) return 15;
-    if (cairn_kv_contains(kv, "a", 1) != CAIRN_EFORKED) return 16;
-    if (cairn_kv_count(kv, &n) != CAIRN_EFORKED) return 17;
-    if (cairn_kv_expiry(kv, "a", 1, &exp) != CAIRN_EFORKED) return 18;
-    if (cairn_kv_iter_open(&it, kv, NULL, 0) != CAIRN_EFORKED) return 19;
-    if (cairn_kv_begin(kv) != CAIRN_EFORKED) return 20;
-    if (cairn_kv_commit(kv) != CAIRN_EFORKED) return 21;
-    if (cairn_kv_rollback(kv) != CAIRN_EFORKED) return 22;
-    if (cairn_kv_sync(kv) != CAIRN_EFORKED) return 23;
-    if (cairn_kv_reclaim(kv) != CAIRN_EFORKED) return 24;
-    if (cairn_kv_stats(kv, &st) != CAIRN_EFORKED) return 25;
+    if (cairn_kv_put(kv, "c", 1, "child", 5, 0) != CAIRN_FORKED) return 10;
+    if (cairn_errcode() != CAIRN_FORKED || !strstr(cairn_errmsg(), "kv_put")) return 11;
+    if (cairn_kv_put_ex(kv, "c", 1, "child", 5, 0, 0) != CAIRN_FORKED) return 12;
+    if (cairn_kv_get(kv, "a", 1, &v, &vl, NULL) != CAIRN_FORKED) return 13;
+    if (cairn_kv_get_into(kv, "a", 1, buf, sizeof buf, &vl, NULL) != CAIRN_FORKED) return 14;
+    if (cairn_kv_delete(kv, "b", 1) != CAIRN_FORKED) return 15;
+    if (cairn_kv_exists(kv, "a", 1) != CAIRN_FORKED) return 16;
+    if (cairn_kv_count(kv, &n) != CAIRN_FORKED) return 17;
+    if (cairn_kv_expiry(kv, "a", 1, &exp) != CAIRN_FORKED) return 18;
+    if (cairn_kv_iter_open(&it, kv, NULL, 0) != CAIRN_FORKED) return 19;
+    if (cairn_kv_begin(kv) != CAIRN_FORKED) return 20;
+    if (cairn_kv_commit(kv) != CAIRN_FORKED) return 21;
+    if (cairn_kv_rollback(kv) != CAIRN_FORKED) return 22;
+    if (cairn_kv_sync(kv) != CAIRN_FORKED) return 23;
+    if (cairn_kv_compact(kv) != CAIRN_FORKED) return 24;
+    if (cairn_kv_stats(kv, &st) != CAIRN_FORKED) return 25;
     return 0;
 }
 
@@ -66,11 +66,11 @@ static void run_child(cairn_kv *kv, cairn_kv_iter *it, const char *dir) {
         size_t kl;
         int rc = child_calls(kv);
         cairn_kv *kv2 = NULL;
-        if (!rc && cairn_kv_iter_next(it, &k, &kl) != CAIRN_EFORKED) rc = 30;
+        if (!rc && cairn_kv_iter_next(it, &k, &kl) != CAIRN_FORKED) rc = 30;
         cairn_kv_iter_free(it);
         cairn_kv_close(kv); /* frees memory only */
         /* the lock is still the parent's: the child cannot become a second writer */
-        if (!rc && cairn_kv_open(&kv2, dir, NULL) != CAIRN_ELOCKED) rc = 31;
+        if (!rc && cairn_kv_open(&kv2, dir, NULL) != CAIRN_LOCKED) rc = 31;
         _exit(rc);
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -98,7 +98,7 @@ START_TEST(child_gets_forked_and_writes_nothing) {
     after = dir_state(dir);
     ck_assert_str_eq(after, before);
     /* the parent's handle works on, its lock holds */
-    ck_assert_int_eq(cairn_kv_open(&kv2, dir, NULL), CAIRN_ELOCKED);
+    ck_assert_int_eq(cairn_kv_open(&kv2, dir, NULL), CAIRN_LOCKED);
     ck_assert_int_eq(kvt_put(kv, "after", "fork"), 0);
     ck_assert_int_eq(kvt_get(kv, "a", &v), 1);
     ck_assert_str_eq(v, "1");
@@ -145,8 +145,8 @@ START_TEST(child_close_during_parent_txn) {
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         int rc = 0;
-        if (cairn_kv_commit(kv) != CAIRN_EFORKED) rc = 1;
-        if (!rc && kvt_get(ro, "k000", &v) != CAIRN_EFORKED) rc = 2;
+        if (cairn_kv_commit(kv) != CAIRN_FORKED) rc = 1;
+        if (!rc && kvt_get(ro, "k000", &v) != CAIRN_FORKED) rc = 2;
         cairn_kv_close(ro);
         cairn_kv_close(kv);
         _exit(rc);

@@ -90,11 +90,11 @@ static void verify_all(cairn_kv *kv, const model *m, long step) {
             ck_assert_msg(vl == m->v[i].len && (vl == 0 || memcmp(v, m->v[i].bytes, vl) == 0) && kind == m->v[i].kind,
                           "seed %llu step %ld key %d: wrong value (len %zu want %zu, kind %d want %d)",
                           (unsigned long long)g_seed, step, i, vl, m->v[i].len, kind, m->v[i].kind);
-            ck_assert_int_eq(cairn_kv_contains(kv, k, klen_of(i)), 1);
+            ck_assert_int_eq(cairn_kv_exists(kv, k, klen_of(i)), 1);
         } else {
-            ck_assert_msg(rc == CAIRN_ENOTFOUND, "seed %llu step %ld key %d: get %s, want NOTFOUND",
+            ck_assert_msg(rc == CAIRN_NOTFOUND, "seed %llu step %ld key %d: get %s, want NOTFOUND",
                           (unsigned long long)g_seed, step, i, cairn_errname(rc));
-            ck_assert_int_eq(cairn_kv_contains(kv, k, klen_of(i)), 0);
+            ck_assert_int_eq(cairn_kv_exists(kv, k, klen_of(i)), 0);
         }
         cairn_free(v);
     }
@@ -182,7 +182,7 @@ static void run_seed(uint64_t seed, long steps) {
                 m->v[k].bytes = NULL;
                 m->v[k].present = 0;
             } else {
-                ck_assert_msg(rc == CAIRN_ENOTFOUND, "seed %llu step %ld: delete of absent key gave %s",
+                ck_assert_msg(rc == CAIRN_NOTFOUND, "seed %llu step %ld: delete of absent key gave %s",
                               (unsigned long long)seed, step, cairn_errname(rc));
             }
         } else if (r < 640) { /* begin / commit / rollback */
@@ -203,8 +203,8 @@ static void run_seed(uint64_t seed, long steps) {
                 in_txn = 0;
             }
         } else if (r < 660) { /* reclaim */
-            rc = cairn_kv_reclaim(kv);
-            ck_assert_msg(rc == (in_txn ? CAIRN_ETXN : 0), "seed %llu step %ld: reclaim %s %s", (unsigned long long)seed,
+            rc = cairn_kv_compact(kv);
+            ck_assert_msg(rc == (in_txn ? CAIRN_TXN : 0), "seed %llu step %ld: reclaim %s %s", (unsigned long long)seed,
                           step, cairn_errname(rc), cairn_errmsg());
         } else if (r < 690) { /* reopen (an open transaction is rolled back) */
             cairn_kv_close(kv);
@@ -233,7 +233,7 @@ static void run_seed(uint64_t seed, long steps) {
                 ck_assert_msg(rc == 0 && vl == m->v[k].len && (vl == 0 || memcmp(v, m->v[k].bytes, vl) == 0),
                               "seed %llu step %ld key %d: get %s", (unsigned long long)seed, step, k, cairn_errname(rc));
             else
-                ck_assert_msg(rc == CAIRN_ENOTFOUND, "seed %llu step %ld key %d: get %s, want NOTFOUND",
+                ck_assert_msg(rc == CAIRN_NOTFOUND, "seed %llu step %ld key %d: get %s, want NOTFOUND",
                               (unsigned long long)seed, step, k, cairn_errname(rc));
             cairn_free(v);
         }

@@ -1,7 +1,7 @@
 /* test_kv_readers.c - readers beside a live writer in another process. The writer puts,
  * rotates small files, reclaims and reopens in a loop; the test opens the store read-only and
- * checks it hundreds of times meanwhile. A healthy store must never read as CAIRN_EPATH (a file
- * renamed or unlinked by reclaim between listing and opening), CAIRN_ECORRUPT (the active file
+ * checks it hundreds of times meanwhile. A healthy store must never read as CAIRN_PATH (a file
+ * renamed or unlinked by reclaim between listing and opening), CAIRN_CORRUPT (the active file
  * growing or trimmed while read, an append caught half done), or anything but its own values. */
 #include <check.h>
 #include <signal.h>
@@ -39,11 +39,11 @@ static void writer_loop(const char *dir, int ready_fd) {
             make_val(v, sizeof v, k, n);
             if (kvt_rand(&s) % 7 == 0) {
                 int rc = cairn_kv_delete(kv, k, strlen(k));
-                if (rc && rc != CAIRN_ENOTFOUND) _exit(3);
+                if (rc && rc != CAIRN_NOTFOUND) _exit(3);
             } else if (kvt_put(kv, k, v) != 0) {
                 _exit(4);
             }
-            if (i % 400 == 399 && cairn_kv_reclaim(kv) != 0) _exit(5);
+            if (i % 400 == 399 && cairn_kv_compact(kv) != 0) _exit(5);
             if (n == 300 && ready_fd >= 0) {
                 if (write(ready_fd, "r", 1) != 1) _exit(6);
                 close(ready_fd);
@@ -77,7 +77,7 @@ static int reader_once(const char *dir, char *why, size_t cap) {
         snprintf(k, sizeof k, "k%03d", i);
         kl = strlen(k);
         rc = cairn_kv_get(kv, k, kl, &v, &vl, NULL);
-        if (rc == CAIRN_ENOTFOUND) continue;
+        if (rc == CAIRN_NOTFOUND) continue;
         if (rc != 0 || vl < 2 * kl + 2 || memcmp(v, k, kl) != 0 || memcmp((char *)v + vl - kl, k, kl) != 0) {
             snprintf(why, cap, "get %s: %s %s", k, cairn_errname(rc), rc ? cairn_errmsg() : "(bad value)");
             cairn_free(v);

@@ -91,7 +91,7 @@ static void *reader(void *p) {
         if (rc == 0) {
             if (vl < 2 * kl + 2 || memcmp(v, k, kl) != 0 || memcmp((char *)v + vl - kl, k, kl) != 0) a->errors++;
             cairn_free(v);
-        } else if (rc != CAIRN_ENOTFOUND) {
+        } else if (rc != CAIRN_NOTFOUND) {
             a->errors++;
         }
         if (kvt_rand(&s) % 64 == 0) {
@@ -136,7 +136,7 @@ START_TEST(readers_during_writes_and_reclaim) {
             snprintf(v, sizeof v, "%s:%d:%.*s%s", k, round, (int)(kvt_rand(&s) % 40), "........................................", k);
             ck_assert_int_eq(cairn_kv_put(kv, k, strlen(k), v, strlen(v), CAIRN_KIND_TEXT), 0);
         }
-        if (round % 500 == 250) ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+        if (round % 500 == 250) ck_assert_int_eq(cairn_kv_compact(kv), 0);
         if (round % 300 == 0) {
             ck_assert_int_eq(cairn_kv_begin(kv), 0);
             ck_assert_int_eq(cairn_kv_put(kv, "r000", 4, "r000:txn:r000", 13, 1), 0);
@@ -200,7 +200,7 @@ START_TEST(group_commit_during_reclaim) {
         /* let the writers commit (and lead group fsyncs) between reclaims */
         long want = total_puts(a, 3) + 6;
         while (total_puts(a, 3) < want) sched_yield();
-        ck_assert_int_eq(cairn_kv_reclaim(kv), 0);
+        ck_assert_int_eq(cairn_kv_compact(kv), 0);
     }
     __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
     for (i = 0; i < 3; i++) {

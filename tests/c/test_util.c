@@ -27,16 +27,16 @@ static void read_back(const char *path, char *buf, size_t cap, size_t *len) {
 
 START_TEST(errors_table) {
     ck_assert_str_eq(cairn_errname(CAIRN_OK), "CAIRN_OK");
-    ck_assert_str_eq(cairn_errname(CAIRN_ENOTFOUND), "CAIRN_NOTFOUND");
-    ck_assert_str_eq(cairn_errname(CAIRN_EINVAL), "CAIRN_INVALID");
-    ck_assert_str_eq(cairn_errname(CAIRN_EINTERNAL), "CAIRN_INTERNAL");
+    ck_assert_str_eq(cairn_errname(CAIRN_NOTFOUND), "CAIRN_NOTFOUND");
+    ck_assert_str_eq(cairn_errname(CAIRN_INVALID), "CAIRN_INVALID");
+    ck_assert_str_eq(cairn_errname(CAIRN_INTERNAL), "CAIRN_INTERNAL");
     ck_assert_str_eq(cairn_errname(12345), "CAIRN_UNKNOWN");
-    ck_assert_str_eq(cairn_errstr(CAIRN_ENOTFOUND), "not found");
+    ck_assert_str_eq(cairn_errstr(CAIRN_NOTFOUND), "not found");
     /* codes are stable: a few pinned values */
-    ck_assert_int_eq(CAIRN_ENOTFOUND, -2);
-    ck_assert_int_eq(CAIRN_ECORRUPT, -9);
-    ck_assert_int_eq(CAIRN_ELOCKED, -10);
-    ck_assert_int_eq(CAIRN_EINTERNAL, -23);
+    ck_assert_int_eq(CAIRN_NOTFOUND, -2);
+    ck_assert_int_eq(CAIRN_CORRUPT, -9);
+    ck_assert_int_eq(CAIRN_LOCKED, -10);
+    ck_assert_int_eq(CAIRN_INTERNAL, -23);
     ck_assert_str_eq(cairn_version(), CAIRN_VERSION_STRING);
 }
 END_TEST
@@ -44,14 +44,14 @@ END_TEST
 START_TEST(errors_thread_local_message) {
     cairn_errclear();
     ck_assert_str_eq(cairn_errmsg(), "");
-    ck_assert_int_eq(cairn_err__set(CAIRN_ECORRUPT, "file %s offset %d", "x.dat", 42), CAIRN_ECORRUPT);
+    ck_assert_int_eq(cairn_err__set(CAIRN_CORRUPT, "file %s offset %d", "x.dat", 42), CAIRN_CORRUPT);
     ck_assert_str_eq(cairn_errmsg(), "file x.dat offset 42");
-    ck_assert_int_eq(cairn_errcode(), CAIRN_ECORRUPT);
-    ck_assert_int_eq(cairn_err__sys(ENOSPC, "write %s", "y"), CAIRN_ENOSPC);
+    ck_assert_int_eq(cairn_errcode(), CAIRN_CORRUPT);
+    ck_assert_int_eq(cairn_err__sys(ENOSPC, "write %s", "y"), CAIRN_NOSPC);
     ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "write y: "));
-    ck_assert_int_eq(cairn_err__from_errno(ENOENT), CAIRN_EPATH);
-    ck_assert_int_eq(cairn_err__from_errno(EACCES), CAIRN_EPERM);
-    ck_assert_int_eq(cairn_err__from_errno(EIO), CAIRN_EIO);
+    ck_assert_int_eq(cairn_err__from_errno(ENOENT), CAIRN_PATH);
+    ck_assert_int_eq(cairn_err__from_errno(EACCES), CAIRN_PERM);
+    ck_assert_int_eq(cairn_err__from_errno(EIO), CAIRN_IO);
     cairn_errclear();
     ck_assert_int_eq(cairn_errcode(), 0);
 }
@@ -121,19 +121,19 @@ START_TEST(io_basic) {
     /* short read: with got it is reported, without it is CORRUPT */
     ck_assert_int_eq(cairn_io__pread(f, buf, 20, 6, &got), 0);
     ck_assert_uint_eq(got, 5);
-    ck_assert_int_eq(cairn_io__pread(f, buf, 20, 6, NULL), CAIRN_ECORRUPT);
+    ck_assert_int_eq(cairn_io__pread(f, buf, 20, 6, NULL), CAIRN_CORRUPT);
     ck_assert_int_eq(cairn_io__truncate(f, 5), 0);
     ck_assert_int_eq(cairn_io__size(f, &size), 0);
     ck_assert_uint_eq(size, 5);
     cairn_io__close(f);
     cairn_io__close(NULL);
     /* errors: missing file, EXCL, directory */
-    ck_assert_int_eq(cairn_io__open(&f, ct_path("missing"), CAIRN_IO_RDONLY), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_io__open(&f, ct_path("missing"), CAIRN_IO_RDONLY), CAIRN_PATH);
     ck_assert_ptr_null(f);
     ck_assert_int_eq(cairn_io__open(&f, ct_path("a"), CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_EXCL),
-                     CAIRN_EEXISTS);
-    ck_assert_int_eq(cairn_io__open(&f, ct_dir, CAIRN_IO_RDWR), CAIRN_EPATH);
-    ck_assert_int_eq(cairn_io__open(NULL, "x", 0), CAIRN_EINVAL);
+                     CAIRN_EXISTS);
+    ck_assert_int_eq(cairn_io__open(&f, ct_dir, CAIRN_IO_RDWR), CAIRN_PATH);
+    ck_assert_int_eq(cairn_io__open(NULL, "x", 0), CAIRN_INVALID);
 }
 END_TEST
 
@@ -146,7 +146,7 @@ START_TEST(io_paths) {
     ck_assert_int_eq(cairn_io__mkdir(ct_path("sub")), 0);
     ck_assert_int_eq(cairn_io__mkdir(ct_path("sub")), 0); /* exists: fine */
     ck_assert_int_eq(cairn_io__write_atomic(ct_path("f"), "abc", 3), 0);
-    ck_assert_int_eq(cairn_io__mkdir(ct_path("f")), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_io__mkdir(ct_path("f")), CAIRN_PATH);
     ck_assert_int_eq(cairn_io__stat(ct_path("f"), &size), 1);
     ck_assert_uint_eq(size, 3);
     ck_assert_int_eq(cairn_io__stat(ct_path("sub"), NULL), 2);
@@ -170,7 +170,7 @@ START_TEST(io_paths) {
     ck_assert_int_eq(cairn_io__unlink(ct_path("h")), 0);
     ck_assert_int_eq(cairn_io__unlink(ct_path("h")), 0); /* missing: fine */
     ck_assert_int_eq(cairn_io__sync_dir(ct_dir), 0);
-    ck_assert_int_eq(cairn_io__list(ct_path("nope"), &names, &n), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_io__list(ct_path("nope"), &names, &n), CAIRN_PATH);
 }
 END_TEST
 
@@ -185,26 +185,26 @@ START_TEST(io_faults) {
     /* the 2nd write from now fails with EIO, once */
     cairn_io__fault_arm(CAIRN_FAULT_WRITE, 2, CAIRN_FAULT_EIO, 0);
     ck_assert_int_eq(cairn_io__pwrite(f, "A", 1, 0), 0);
-    ck_assert_int_eq(cairn_io__pwrite(f, "B", 1, 1), CAIRN_EIO);
+    ck_assert_int_eq(cairn_io__pwrite(f, "B", 1, 1), CAIRN_IO);
     ck_assert_int_eq(cairn_io__pwrite(f, "C", 1, 2), 0);
     ck_assert_uint_eq(cairn_io__fault_fired(), 1);
     /* ENOSPC, sticky */
     cairn_io__fault_arm(CAIRN_FAULT_WRITE, 1, CAIRN_FAULT_ENOSPC, 1);
-    ck_assert_int_eq(cairn_io__pwrite(f, "D", 1, 3), CAIRN_ENOSPC);
-    ck_assert_int_eq(cairn_io__pwrite(f, "E", 1, 4), CAIRN_ENOSPC);
-    ck_assert_int_eq(cairn_io__truncate(f, 1), CAIRN_ENOSPC);
+    ck_assert_int_eq(cairn_io__pwrite(f, "D", 1, 3), CAIRN_NOSPC);
+    ck_assert_int_eq(cairn_io__pwrite(f, "E", 1, 4), CAIRN_NOSPC);
+    ck_assert_int_eq(cairn_io__truncate(f, 1), CAIRN_NOSPC);
     cairn_io__fault_arm(CAIRN_FAULT_WRITE, 0, CAIRN_FAULT_NONE, 0);
     /* short write: the first half lands */
     cairn_io__fault_arm(CAIRN_FAULT_WRITE, 1, CAIRN_FAULT_SHORT, 0);
-    ck_assert_int_eq(cairn_io__pwrite(f, "wxyz", 4, 6), CAIRN_ENOSPC);
+    ck_assert_int_eq(cairn_io__pwrite(f, "wxyz", 4, 6), CAIRN_NOSPC);
     read_back(ct_path("a"), buf, sizeof buf, &len);
     ck_assert_uint_eq(len, 10);
     ck_assert_int_eq(memcmp(buf, "A1C345wx89", 10), 0);
     /* fsync failure is fail-stop for the file */
     cairn_io__fault_arm(CAIRN_FAULT_SYNC, 1, CAIRN_FAULT_EIO, 0);
-    ck_assert_int_eq(cairn_io__fsync(f), CAIRN_EIO);
-    ck_assert_int_eq(cairn_io__fsync(f), CAIRN_EFAILED);
-    ck_assert_int_eq(cairn_io__pwrite(f, "Z", 1, 0), CAIRN_EFAILED);
+    ck_assert_int_eq(cairn_io__fsync(f), CAIRN_IO);
+    ck_assert_int_eq(cairn_io__fsync(f), CAIRN_FAILED);
+    ck_assert_int_eq(cairn_io__pwrite(f, "Z", 1, 0), CAIRN_FAILED);
     cairn_io__close(f);
     /* a new open of the same file works again */
     ck_assert_int_eq(cairn_io__open(&f, ct_path("a"), CAIRN_IO_RDWR), 0);
@@ -214,7 +214,7 @@ START_TEST(io_faults) {
     /* write_atomic under a failing fsync leaves the old file and no temp */
     ck_assert_int_eq(cairn_io__write_atomic(ct_path("w"), "old", 3), 0);
     cairn_io__fault_arm(CAIRN_FAULT_SYNC, 1, CAIRN_FAULT_EIO, 0);
-    ck_assert_int_eq(cairn_io__write_atomic(ct_path("w"), "new!", 4), CAIRN_EIO);
+    ck_assert_int_eq(cairn_io__write_atomic(ct_path("w"), "new!", 4), CAIRN_IO);
     read_back(ct_path("w"), buf, sizeof buf, &len);
     ck_assert_uint_eq(len, 3);
     ck_assert_int_eq(memcmp(buf, "old", 3), 0);
@@ -240,11 +240,11 @@ START_TEST(io_crash_drop) {
     ck_assert_uint_eq(cairn_io__crash_now(CAIRN_CRASH_DROP, 1), 3);
     ck_assert_int_eq(cairn_io__crashed(), 1);
     /* everything fails after the crash, old handles forever */
-    ck_assert_int_eq(cairn_io__pwrite(f, "Y", 1, 0), CAIRN_EIO);
-    ck_assert_int_eq(cairn_io__fsync(g), CAIRN_EIO);
-    ck_assert_int_eq(cairn_io__write_atomic(ct_path("c"), "x", 1), CAIRN_EIO);
+    ck_assert_int_eq(cairn_io__pwrite(f, "Y", 1, 0), CAIRN_IO);
+    ck_assert_int_eq(cairn_io__fsync(g), CAIRN_IO);
+    ck_assert_int_eq(cairn_io__write_atomic(ct_path("c"), "x", 1), CAIRN_IO);
     cairn_io__crash_track(0);
-    ck_assert_int_eq(cairn_io__pwrite(f, "Y", 1, 0), CAIRN_EIO);
+    ck_assert_int_eq(cairn_io__pwrite(f, "Y", 1, 0), CAIRN_IO);
     cairn_io__close(f);
     cairn_io__close(g);
     read_back(ct_path("a"), buf, sizeof buf, &len);
@@ -293,7 +293,7 @@ START_TEST(io_crash_at_sync) {
     ck_assert_int_eq(cairn_io__pwrite(f, "one", 3, 0), 0);
     ck_assert_int_eq(cairn_io__fsync(f), 0);
     ck_assert_int_eq(cairn_io__pwrite(f, "two", 3, 3), 0);
-    ck_assert_int_eq(cairn_io__fsync(f), CAIRN_EIO); /* the crash happens before it takes effect */
+    ck_assert_int_eq(cairn_io__fsync(f), CAIRN_IO); /* the crash happens before it takes effect */
     ck_assert_int_eq(cairn_io__crashed(), 1);
     cairn_io__crash_track(0);
     cairn_io__close(f);
@@ -303,7 +303,7 @@ START_TEST(io_crash_at_sync) {
     /* a directory fsync is a crash point too: write_atomic's 2nd sync is its directory's */
     cairn_io__crash_track(1);
     cairn_io__crash_at_sync(2, CAIRN_CRASH_DROP, 7);
-    ck_assert_int_eq(cairn_io__write_atomic(ct_path("w"), "data", 4), CAIRN_EIO);
+    ck_assert_int_eq(cairn_io__write_atomic(ct_path("w"), "data", 4), CAIRN_IO);
     ck_assert_int_eq(cairn_io__crashed(), 1);
     cairn_io__crash_track(0);
     read_back(ct_path("w"), buf, sizeof buf, &len); /* its data was fsynced before the rename */
@@ -339,16 +339,16 @@ START_TEST(lock_single_writer) {
     uint64_t t0;
     ck_assert_int_eq(cairn_lock__acquire(&a, ct_path("LOCK"), 0), 0);
     /* same process, second open: LOCKED at once, BUSY after a wait */
-    ck_assert_int_eq(cairn_lock__acquire(&b, ct_path("LOCK"), 0), CAIRN_ELOCKED);
+    ck_assert_int_eq(cairn_lock__acquire(&b, ct_path("LOCK"), 0), CAIRN_LOCKED);
     ck_assert_ptr_null(b);
     t0 = cairn_time__mono_ns();
-    ck_assert_int_eq(cairn_lock__acquire(&b, ct_path("LOCK"), 30), CAIRN_EBUSY);
+    ck_assert_int_eq(cairn_lock__acquire(&b, ct_path("LOCK"), 30), CAIRN_BUSY);
     ck_assert_uint_ge(cairn_time__mono_ns() - t0, 30u * 1000000u);
     /* another process */
     pid = fork();
     if (pid == 0) {
         cairn_lock *c = NULL;
-        _exit(cairn_lock__acquire(&c, ct_path("LOCK"), 0) == CAIRN_ELOCKED ? 0 : 1);
+        _exit(cairn_lock__acquire(&c, ct_path("LOCK"), 0) == CAIRN_LOCKED ? 0 : 1);
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_int_eq(WEXITSTATUS(status), 0);
@@ -374,7 +374,7 @@ START_TEST(lock_released_when_holder_dies) {
         _exit(0);
     }
     ck_assert_int_eq(read(pipefd[0], &c, 1), 1);
-    ck_assert_int_eq(cairn_lock__acquire(&a, ct_path("LOCK"), 0), CAIRN_ELOCKED);
+    ck_assert_int_eq(cairn_lock__acquire(&a, ct_path("LOCK"), 0), CAIRN_LOCKED);
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     ck_assert_int_eq(cairn_lock__acquire(&a, ct_path("LOCK"), 1000), 0);

@@ -99,21 +99,21 @@ END_TEST
 START_TEST(bad_arguments) {
     cairn_wal *w = NULL, *r = NULL;
     uint64_t t;
-    ck_assert_int_eq(cairn_wal__open(NULL, ct_path("log"), CAIRN_WAL_CREATE, NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, NULL), CAIRN_EPATH);
-    ck_assert_int_eq(cairn_wal__open(&w, ct_dir, CAIRN_WAL_CREATE, NULL), CAIRN_EPATH);
-    ck_assert_int_eq(cairn_wal__open(&w, ct_path("no/log"), CAIRN_WAL_CREATE, NULL), CAIRN_EPATH);
+    ck_assert_int_eq(cairn_wal__open(NULL, ct_path("log"), CAIRN_WAL_CREATE, NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, NULL), CAIRN_PATH);
+    ck_assert_int_eq(cairn_wal__open(&w, ct_dir, CAIRN_WAL_CREATE, NULL), CAIRN_PATH);
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("no/log"), CAIRN_WAL_CREATE, NULL), CAIRN_PATH);
     w = wopen();
     t = cairn_wal__begin(w);
-    ck_assert_int_eq(cairn_wal__append(w, 0, 1, "x", 1), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_wal__append(w, t, 0, "x", 1), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_wal__append(w, t, 256, "x", 1), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_wal__append(w, t, 1, NULL, 1), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_wal__replay(w, NULL, NULL), CAIRN_EINVAL);
-    ck_assert_int_eq(cairn_wal__commit(w, 0, NULL), CAIRN_EINVAL);
+    ck_assert_int_eq(cairn_wal__append(w, 0, 1, "x", 1), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_wal__append(w, t, 0, "x", 1), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_wal__append(w, t, 256, "x", 1), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_wal__append(w, t, 1, NULL, 1), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_wal__replay(w, NULL, NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_wal__commit(w, 0, NULL), CAIRN_INVALID);
     ck_assert_int_eq(cairn_wal__open(&r, ct_path("log"), CAIRN_WAL_RDONLY, NULL), 0);
-    ck_assert_int_eq(cairn_wal__append(r, t, 1, "x", 1), CAIRN_EREADONLY);
-    ck_assert_int_eq(cairn_wal__reset(r), CAIRN_EREADONLY);
+    ck_assert_int_eq(cairn_wal__append(r, t, 1, "x", 1), CAIRN_READONLY);
+    ck_assert_int_eq(cairn_wal__reset(r), CAIRN_READONLY);
     cairn_wal__close(r);
     cairn_wal__close(w);
     cairn_wal__close(NULL);
@@ -219,7 +219,7 @@ START_TEST(damage_before_tail_is_corrupt) {
             cairn_wal__close(w);
             recovered++;
         } else {
-            ck_assert_msg(rc == CAIRN_ECORRUPT || rc == CAIRN_EVERSION, "offset %llu: %s", (unsigned long long)off,
+            ck_assert_msg(rc == CAIRN_CORRUPT || rc == CAIRN_VERSION, "offset %llu: %s", (unsigned long long)off,
                           cairn_errname(rc));
             if (off >= CAIRN_WAL_HEADER_SIZE) ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "offset"));
             ck_assert_int_ne(cairn_wal__check(ct_path("log"), NULL), 0);
@@ -245,11 +245,11 @@ START_TEST(bad_header) {
     fseek(f, 0, SEEK_SET);
     fwrite(h, 1, 32, f);
     fclose(f);
-    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, NULL), CAIRN_EVERSION);
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, NULL), CAIRN_VERSION);
     f = fopen(ct_path("log"), "wb");
     fputs("definitely not a write-ahead log, but long enough", f);
     fclose(f);
-    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, NULL), CAIRN_ECORRUPT);
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, NULL), CAIRN_CORRUPT);
     /* shorter than a header: a crash while it was being created; starts empty */
     f = fopen(ct_path("log"), "wb");
     fputs("CAIRN", f);
@@ -342,7 +342,7 @@ START_TEST(failed_write_leaves_no_hole) {
     cairn_io__fault_arm(CAIRN_FAULT_WRITE, 1, CAIRN_FAULT_SHORT, 0);
     t = cairn_wal__begin(w);
     ck_assert_int_eq(cairn_wal__append(w, t, 1, "lost", 4), 0);
-    ck_assert_int_eq(cairn_wal__commit(w, t, NULL), CAIRN_ENOSPC);
+    ck_assert_int_eq(cairn_wal__commit(w, t, NULL), CAIRN_NOSPC);
     cairn_io__fault_reset();
     ck_assert_uint_eq(cairn_wal__last_seq(w), last);
     t = cairn_wal__begin(w);
@@ -409,7 +409,7 @@ START_TEST(space_reserve) {
         ck_assert_int_eq(cairn_wal__append(w, t, 1, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 32), 0);
         if (cairn_wal__commit(w, t, NULL) != 0) break;
     }
-    ck_assert_int_eq(cairn_errcode(), CAIRN_ENOSPC);
+    ck_assert_int_eq(cairn_errcode(), CAIRN_NOSPC);
     ck_assert_uint_eq(file_size(ct_path("log")), size); /* nothing grew */
     t = cairn_wal__begin_reserved(w);
     ck_assert_int_eq(cairn_wal__append(w, t, 2, "delete", 6), 0);
@@ -534,8 +534,8 @@ START_TEST(fsync_failure_is_fatal) {
     cairn_io__fault_reset();
     ck_assert_int_ne(cairn_wal__failed(w), 0);
     t = cairn_wal__begin(w);
-    ck_assert_int_eq(cairn_wal__append(w, t, 1, "x", 1), CAIRN_EFAILED);
-    ck_assert_int_eq(cairn_wal__sync(w, 0), CAIRN_EFAILED);
+    ck_assert_int_eq(cairn_wal__append(w, t, 1, "x", 1), CAIRN_FAILED);
+    ck_assert_int_eq(cairn_wal__sync(w, 0), CAIRN_FAILED);
     cairn_wal__close(w);
 }
 END_TEST

@@ -178,7 +178,7 @@ static void *worker(void *arg) {
         if (o.type == 'X') {
             if ((rc = cairn_blob_compact(cb)) != 0) child_fail("compact", rc);
         } else if (o.type == 'F') {
-            if ((rc = cairn_blob_flush(cb)) != 0) child_fail("flush", rc);
+            if ((rc = cairn_blob_sync(cb)) != 0) child_fail("flush", rc);
         } else {
             if (o.type != 'S' && (rc = cairn_blob_begin(cb)) != 0) child_fail("begin", rc);
             for (i = 0; i < o.n; i++) {
@@ -312,7 +312,7 @@ static got *read_state(cairn_blob *b, size_t *n, const char *when) {
                     when, (unsigned)key, cairn_errname(rc), cairn_errmsg());
         (*n)++;
     }
-    if (rc != CAIRN_EITEROVER)
+    if (rc != CAIRN_ITEROVER)
         rel_die("seed %llu iteration %llu (%s): iter_next: %s %s", (unsigned long long)seed, (unsigned long long)iter,
                 when, cairn_errname(rc), cairn_errmsg());
     cairn_blob_iter_free(it);

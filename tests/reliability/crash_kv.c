@@ -168,7 +168,7 @@ static void *worker(void *arg) {
         }
         log_intent(fd, &o);
         if (o.type == 'X') {
-            if ((rc = cairn_kv_reclaim(ckv)) != 0) child_fail("reclaim", rc);
+            if ((rc = cairn_kv_compact(ckv)) != 0) child_fail("reclaim", rc);
         } else {
             if (o.type != 'S' && (rc = cairn_kv_begin(ckv)) != 0) child_fail("begin", rc);
             for (i = 0; i < o.n; i++) {
@@ -274,7 +274,7 @@ static void read_state(cairn_kv *kv, got *g, const char *when) {
         size_t kl = keyname(k, key);
         g[k].v = NULL;
         g[k].rc = cairn_kv_get(kv, key, kl, &g[k].v, &g[k].len, &g[k].kind);
-        if (g[k].rc != 0 && g[k].rc != CAIRN_ENOTFOUND)
+        if (g[k].rc != 0 && g[k].rc != CAIRN_NOTFOUND)
             rel_die("seed %llu iteration %llu (%s): get %s: %s %s", (unsigned long long)seed,
                     (unsigned long long)iter, when, key, cairn_errname(g[k].rc), cairn_errmsg());
     }
@@ -289,7 +289,7 @@ static int matches(const mval *e, const got *g) {
     int k;
     for (k = 0; k < NKEYS; k++) {
         if (!e[k].present) {
-            if (g[k].rc != CAIRN_ENOTFOUND) return 0;
+            if (g[k].rc != CAIRN_NOTFOUND) return 0;
         } else if (g[k].rc != 0 || g[k].len != e[k].len || g[k].kind != e[k].kind ||
                    !rel_gen_eq(e[k].opid, e[k].idx, g[k].v, g[k].len)) {
             return 0;
@@ -311,7 +311,7 @@ static void describe(const char *when, const mval *acked, const got *g, const op
     for (k = 0; k < NKEYS; k++) {
         int ok = acked[k].present ? (g[k].rc == 0 && g[k].len == acked[k].len &&
                                      rel_gen_eq(acked[k].opid, acked[k].idx, g[k].v, g[k].len))
-                                  : g[k].rc == CAIRN_ENOTFOUND;
+                                  : g[k].rc == CAIRN_NOTFOUND;
         if (!ok)
             fprintf(stderr, "  key %d: acknowledged %s (opid %llu len %u), got %s len %zu\n", k,
                     acked[k].present ? "present" : "absent", (unsigned long long)acked[k].opid,

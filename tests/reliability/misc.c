@@ -4,11 +4,11 @@
  *             rotates, reclaims (KV) / flushes and compacts (blob): every open and check succeeds
  *             and every value read is one the writer wrote (values carry their own identity).
  *   locks     a second writer through a symlink, a hard link (blob: the file; KV: the LOCK file)
- *             or another spelling of the path, in this process and in another, gets CAIRN_ELOCKED.
- *   fork      a handle used in a child after fork() returns CAIRN_EFORKED for every call; the
+ *             or another spelling of the path, in this process and in another, gets CAIRN_LOCKED.
+ *   fork      a handle used in a child after fork() returns CAIRN_FORKED for every call; the
  *             child's close writes nothing and keeps the parent's lock; the parent's data survive.
  *   fulldisk  (a) the I/O layer's fault injection: ENOSPC at every write of a workload in turn;
- *             the failing call says CAIRN_ENOSPC, acknowledged data read back before and after
+ *             the failing call says CAIRN_NOSPC, acknowledged data read back before and after
  *             reopen, check passes; (b) a 4 MiB tmpfs (only as root where mount works; otherwise
  *             skipped with the reason printed): fill it through each engine, then a writer open
  *             must work, every acknowledged value reads back, and a delete must work.
@@ -76,7 +76,7 @@ static void kv_writer(const char *dir) {
         int kl = snprintf(key, sizeof key, "r%03u", (unsigned)rel_below(&r, 200));
         if (rel_below(&r, 10) == 0) (void)cairn_kv_delete(kv, key, (size_t)kl);
         else if (cairn_kv_put(kv, key, (size_t)kl, v, make_val(v, n, 12 + rel_below(&r, 600)), 0)) _exit(4);
-        if (n % 200 == 0 && cairn_kv_reclaim(kv)) _exit(5);
+        if (n % 200 == 0 && cairn_kv_compact(kv)) _exit(5);
     }
 }
 
@@ -103,7 +103,7 @@ static void blob_writer(const char *path) {
             if (cairn_blob_delete(b, keys[i])) _exit(6);
             keys[i] = keys[--nk];
         }
-        if (n % 40 == 0 && cairn_blob_flush(b)) _exit(7);
+        if (n % 40 == 0 && cairn_blob_sync(b)) _exit(7);
         if (n % 150 == 0 && cairn_blob_compact(b)) _exit(8);
     }
 }
@@ -134,7 +134,7 @@ static void readers(uint64_t iterations) {
                 o.read_only = 1;
                 rc = cairn_kv_open(&kv, kvdir, &o);
                 opens++;
-                if (rc == CAIRN_EBUSY) { busy++; continue; }
+                if (rc == CAIRN_BUSY) { busy++; continue; }
                 CHECK(rc == 0, "read-only KV open beside a writer: %s", cairn_errname(rc));
                 if (rc == 0) {
                     int k;
@@ -145,7 +145,7 @@ static void readers(uint64_t iterations) {
                         int kl = snprintf(key, sizeof key, "r%03d", k);
                         rc = cairn_kv_get(kv, key, (size_t)kl, &v, &vl, NULL);
                         reads++;
-                        CHECK(rc == 0 || rc == CAIRN_ENOTFOUND, "KV get beside a writer: %s", cairn_errname(rc));
+                        CHECK(rc == 0 || rc == CAIRN_NOTFOUND, "KV get beside a writer: %s", cairn_errname(rc));
                         if (rc == 0) {
                             CHECK(val_ok(v, vl), "KV get beside a writer: wrong bytes for %s", key);
                             cairn_free(v);
@@ -155,7 +155,7 @@ static void readers(uint64_t iterations) {
                 }
                 rc = cairn_kv_check(kvdir);
                 checks++;
-                if (rc == CAIRN_EBUSY) busy++;
+                if (rc == CAIRN_BUSY) busy++;
                 else CHECK(rc == 0, "cairn_kv_check of a healthy store beside a writer: %s", cairn_errname(rc));
             } else {
                 cairn_blob *b;
@@ -163,7 +163,7 @@ static void readers(uint64_t iterations) {
                 o.read_only = 1;
                 rc = cairn_blob_open(&b, blob, &o);
                 opens++;
-                if (rc == CAIRN_EBUSY) { busy++; continue; }
+                if (rc == CAIRN_BUSY) { busy++; continue; }
                 CHECK(rc == 0, "read-only blob open beside a writer: %s", cairn_errname(rc));
                 if (rc == 0) {
                     cairn_blob_iter *it;
@@ -174,7 +174,7 @@ static void readers(uint64_t iterations) {
                             size_t vl;
                             rc = cairn_blob_read(b, key, &v, &vl);
                             reads++;
-                            CHECK(rc == 0 || rc == CAIRN_ENOTFOUND, "blob read beside a writer: %s", cairn_errname(rc));
+                            CHECK(rc == 0 || rc == CAIRN_NOTFOUND, "blob read beside a writer: %s", cairn_errname(rc));
                             if (rc == 0) {
                                 CHECK(val_ok(v, vl), "blob read beside a writer: wrong bytes for key %u", (unsigned)key);
                                 cairn_free(v);
@@ -186,7 +186,7 @@ static void readers(uint64_t iterations) {
                 }
                 rc = cairn_blob_check(blob);
                 checks++;
-                if (rc == CAIRN_EBUSY) busy++;
+                if (rc == CAIRN_BUSY) busy++;
                 else CHECK(rc == 0, "cairn_blob_check of a healthy store beside a writer: %s", cairn_errname(rc));
             }
             if (failures > 20) break;
@@ -194,9 +194,9 @@ static void readers(uint64_t iterations) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
     }
-    /* CAIRN_EBUSY is a reader's documented answer when it cannot get a stable view after
+    /* CAIRN_BUSY is a reader's documented answer when it cannot get a stable view after
      * retries; it must stay rare. */
-    CHECK(busy * 20 <= opens + checks, "%llu of %llu reader attempts were CAIRN_EBUSY", (unsigned long long)busy,
+    CHECK(busy * 20 <= opens + checks, "%llu of %llu reader attempts were CAIRN_BUSY", (unsigned long long)busy,
           (unsigned long long)(opens + checks));
     printf("rel_misc readers: %llu read-only opens, %llu checks, %llu reads beside a writer, %llu EBUSY\n",
            (unsigned long long)opens, (unsigned long long)checks, (unsigned long long)reads, (unsigned long long)busy);
@@ -206,7 +206,7 @@ static void readers(uint64_t iterations) {
 
 /* ---- locks ---------------------------------------------------------------------------------------- */
 
-/* In a child process: open each path as a writer, expect CAIRN_ELOCKED. Returns failures. */
+/* In a child process: open each path as a writer, expect CAIRN_LOCKED. Returns failures. */
 static int locked_in_child(int blob, char **paths, int n) {
     pid_t pid = fork();
     int status;
@@ -223,7 +223,7 @@ static int locked_in_child(int blob, char **paths, int n) {
                 rc = cairn_kv_open(&kv, paths[i], NULL);
                 if (rc == 0) cairn_kv_close(kv);
             }
-            if (rc != CAIRN_ELOCKED) {
+            if (rc != CAIRN_LOCKED) {
                 fprintf(stderr, "rel_misc: FAIL: another process opened %s as a second writer: %s\n", paths[i], cairn_errname(rc));
                 bad++;
             }
@@ -249,7 +249,7 @@ static void locks(void) {
     paths[0] = a; paths[1] = l; paths[2] = dot;
     for (i = 0; i < 3; i++) {
         rc = cairn_kv_open(&kv2, paths[i], NULL);
-        CHECK(rc == CAIRN_ELOCKED, "second KV writer through %s: %s (expected CAIRN_ELOCKED)", paths[i], cairn_errname(rc));
+        CHECK(rc == CAIRN_LOCKED, "second KV writer through %s: %s (expected CAIRN_LOCKED)", paths[i], cairn_errname(rc));
         if (rc == 0) cairn_kv_close(kv2);
     }
     CHECK(locked_in_child(0, paths, 3) == 0, "KV: a second writer in another process got in");
@@ -268,7 +268,7 @@ static void locks(void) {
     paths[0] = a; paths[1] = s; paths[2] = h;
     for (i = 0; i < 3; i++) {
         rc = cairn_blob_open(&b2, paths[i], NULL);
-        CHECK(rc == CAIRN_ELOCKED, "second blob writer through %s: %s (expected CAIRN_ELOCKED)", paths[i], cairn_errname(rc));
+        CHECK(rc == CAIRN_LOCKED, "second blob writer through %s: %s (expected CAIRN_LOCKED)", paths[i], cairn_errname(rc));
         if (rc == 0) cairn_blob_close(b2);
     }
     CHECK(locked_in_child(1, paths, 3) == 0, "blob: a second writer in another process got in");
@@ -283,7 +283,7 @@ static void locks(void) {
 #define EXPECT_FORKED(call)                                                                  \
     do {                                                                                     \
         int rc_ = (call);                                                                    \
-        if (rc_ != CAIRN_EFORKED) {                                                          \
+        if (rc_ != CAIRN_FORKED) {                                                          \
             fprintf(stderr, "rel_misc: FAIL: in a forked child, %s returned %s (expected CAIRN_FORKED)\n", #call, cairn_errname(rc_)); \
             bad++;                                                                           \
         }                                                                                    \
@@ -317,11 +317,11 @@ static void forks(void) {
         EXPECT_FORKED(cairn_kv_put(kv, "child", 5, "x", 1, 0));
         EXPECT_FORKED(cairn_kv_get(kv, "a", 1, &v, &vl, NULL));
         EXPECT_FORKED(cairn_kv_delete(kv, "a", 1));
-        EXPECT_FORKED(cairn_kv_contains(kv, "a", 1));
+        EXPECT_FORKED(cairn_kv_exists(kv, "a", 1));
         EXPECT_FORKED(cairn_kv_count(kv, &n));
         EXPECT_FORKED(cairn_kv_begin(kv));
         EXPECT_FORKED(cairn_kv_sync(kv));
-        EXPECT_FORKED(cairn_kv_reclaim(kv));
+        EXPECT_FORKED(cairn_kv_compact(kv));
         EXPECT_FORKED(cairn_kv_stats(kv, &ks));
         EXPECT_FORKED(cairn_kv_iter_open(&ki, kv, NULL, 0));
         EXPECT_FORKED(cairn_blob_create(b, "child", 5, &key));
@@ -331,7 +331,7 @@ static void forks(void) {
         EXPECT_FORKED(cairn_blob_exists(b, k1));
         EXPECT_FORKED(cairn_blob_count(b, &n));
         EXPECT_FORKED(cairn_blob_begin(b));
-        EXPECT_FORKED(cairn_blob_flush(b));
+        EXPECT_FORKED(cairn_blob_sync(b));
         EXPECT_FORKED(cairn_blob_compact(b));
         EXPECT_FORKED(cairn_blob_stats(b, &bs));
         EXPECT_FORKED(cairn_blob_iter_open(&bi, b));
@@ -361,7 +361,7 @@ static void forks(void) {
         rc = cairn_kv_get(kv, "b", 1, &v, &vl, NULL);
         CHECK(rc == 0 && vl == 8 && !memcmp(v, "parent-2", 8), "KV: the parent's second key: %s", cairn_errname(rc));
         if (rc == 0) cairn_free(v);
-        CHECK(cairn_kv_contains(kv, "child", 5) == 0, "KV: the child's write is in the store");
+        CHECK(cairn_kv_exists(kv, "child", 5) == 0, "KV: the child's write is in the store");
         cairn_kv_close(kv);
     }
     CHECK(cairn_blob_open(&b, blob, NULL) == 0, "blob reopen");
@@ -427,7 +427,7 @@ static int kv_enospc(const char *dir, uint64_t nth, uint64_t *wrong_codes) {
         memcpy(acked, maybe, sizeof acked);
     }
     fired = cairn_io__fault_fired() > 0;
-    if (rc != 0 && rc != CAIRN_ENOSPC) {
+    if (rc != 0 && rc != CAIRN_NOSPC) {
         (*wrong_codes)++;
         CHECK(0, "KV: ENOSPC at write %llu: the call said %s (expected CAIRN_NOSPC)", (unsigned long long)nth, cairn_errname(rc));
     }
@@ -449,9 +449,9 @@ static int kv_enospc(const char *dir, uint64_t nth, uint64_t *wrong_codes) {
                 memcpy(&id, val, 8);
                 if (!val_ok(val, vl)) okA = okB = 0;
             }
-            if (rc != 0 && rc != CAIRN_ENOTFOUND) okA = okB = 0;
-            if (acked[k].present ? !(rc == 0 && id == acked[k].id) : rc != CAIRN_ENOTFOUND) okA = 0;
-            if (maybe[k].present ? !(rc == 0 && id == maybe[k].id) : rc != CAIRN_ENOTFOUND) okB = 0;
+            if (rc != 0 && rc != CAIRN_NOTFOUND) okA = okB = 0;
+            if (acked[k].present ? !(rc == 0 && id == acked[k].id) : rc != CAIRN_NOTFOUND) okA = 0;
+            if (maybe[k].present ? !(rc == 0 && id == maybe[k].id) : rc != CAIRN_NOTFOUND) okB = 0;
             cairn_free(val);
         }
         CHECK(okA || okB, "KV: after ENOSPC at write %llu and reopen, the state is not the acknowledged one", (unsigned long long)nth);
@@ -503,7 +503,7 @@ static int blob_enospc(const char *path, uint64_t nth, uint64_t *wrong_codes) {
         na = nm;
     }
     fired = cairn_io__fault_fired() > 0;
-    if (rc != 0 && rc != CAIRN_ENOSPC) {
+    if (rc != 0 && rc != CAIRN_NOSPC) {
         (*wrong_codes)++;
         CHECK(0, "blob: ENOSPC at write %llu: the call said %s (expected CAIRN_NOSPC)", (unsigned long long)nth, cairn_errname(rc));
     }
@@ -535,7 +535,7 @@ static int blob_enospc(const char *path, uint64_t nth, uint64_t *wrong_codes) {
                   "blob: after ENOSPC at write %llu and reopen, acknowledged key %u reads %s", (unsigned long long)nth,
                   (unsigned)acked[i].key, cairn_errname(r2));
         else
-            CHECK(r2 == CAIRN_ENOTFOUND || maybe[i].present, "blob: deleted key %u came back", (unsigned)acked[i].key);
+            CHECK(r2 == CAIRN_NOTFOUND || maybe[i].present, "blob: deleted key %u came back", (unsigned)acked[i].key);
         cairn_free(val);
     }
     cairn_blob_close(b);
@@ -575,7 +575,7 @@ static int tmpfs_full(void) {
             size_t len = make_val(v, (uint64_t)n + 1, sizeof v);
             if ((rc = cairn_blob_create(b, v, len, &keys[n])) != 0) break;
         }
-        CHECK(rc == CAIRN_ENOSPC, "blob: filling the disk ended with %s", cairn_errname(rc));
+        CHECK(rc == CAIRN_NOSPC, "blob: filling the disk ended with %s", cairn_errname(rc));
         cairn_blob_close(b);
         b = NULL;
         rc = cairn_blob_open(&b, blob, &bo);
@@ -609,7 +609,7 @@ static int tmpfs_full(void) {
             int kl = snprintf(key, sizeof key, "k%05d", n);
             if ((rc = cairn_kv_put(kv, key, (size_t)kl, v, make_val(v, (uint64_t)n + 1, sizeof v), 0)) != 0) break;
         }
-        CHECK(rc == CAIRN_ENOSPC, "KV: filling the disk ended with %s", cairn_errname(rc));
+        CHECK(rc == CAIRN_NOSPC, "KV: filling the disk ended with %s", cairn_errname(rc));
         cairn_kv_close(kv);
         kv = NULL;
         rc = cairn_kv_open(&kv, kvdir, &o);
@@ -625,7 +625,7 @@ static int tmpfs_full(void) {
                 if (failures > 5) break;
             }
             rc = cairn_kv_delete(kv, "k00000", 6);
-            CHECK(rc == 0 || rc == CAIRN_ENOSPC, "KV: delete on a full disk: %s", cairn_errname(rc));
+            CHECK(rc == 0 || rc == CAIRN_NOSPC, "KV: delete on a full disk: %s", cairn_errname(rc));
             cairn_kv_close(kv);
         }
         CHECK((rc = cairn_kv_check(kvdir)) == 0, "KV check after a full disk: %s", cairn_errname(rc));

@@ -1,5 +1,5 @@
 /* sweep.c - corruption sweeps: damage every file an engine writes, at many offsets, and check
- * that every answer is right or CAIRN_ECORRUPT.
+ * that every answer is right or CAIRN_CORRUPT.
  *
  * A small store is built by a child process (so that the parent holds no handle):
  *   kv          several data files (600-byte rotation), hints, a reclaim, transactions; closed,
@@ -14,9 +14,9 @@
  *   flip one bit; zero 8 bytes; truncate there; append garbage (or zeros) at the end.
  * After each: cairn_*_check, a read-only open, a writer open (recovery) and a read-only open
  * after it; each open reads every key. The rules (a "wrong answer" breaks one):
- *   - open and check return 0 or CAIRN_ECORRUPT (CAIRN_EVERSION where the damage hits a
+ *   - open and check return 0 or CAIRN_CORRUPT (CAIRN_VERSION where the damage hits a
  *     version field); no crash, no sanitizer report;
- *   - every key reads as in ONE allowed state, or CAIRN_ECORRUPT; the cursor yields no key
+ *   - every key reads as in ONE allowed state, or CAIRN_CORRUPT; the cursor yields no key
  *     that was never written. The allowed state is the acknowledged final state; plus, when the
  *     damage is a truncation of the last data file of the KV, or lies entirely in its last record,
  *     the state before the records from the first damaged one on (the damage must reach into the
@@ -145,7 +145,7 @@ static void build_kv(rel_rng *r) {
         int txn = step == 19 || step == 31, rollback = step == 20, i, nops = txn || rollback ? 3 : 1;
         uint64_t seqs_at = nh;
         if (step == 22) {
-            if ((rc = cairn_kv_reclaim(kv)) != 0) bfail("reclaim", rc);
+            if ((rc = cairn_kv_compact(kv)) != 0) bfail("reclaim", rc);
             continue;
         }
         if ((txn || rollback) && (rc = cairn_kv_begin(kv)) != 0) bfail("begin", rc);
@@ -192,7 +192,7 @@ static void build_blob(rel_rng *r) {
     memset(fin, 0, sizeof fin);
     for (step = 0; step < 34; step++, opid++) {
         int txn = step == 20 || step == 28, nops = txn ? 3 : 1;
-        if (step == 14 && (rc = cairn_blob_flush(b)) != 0) bfail("flush", rc); /* checkpoint; later steps stay in the WAL */
+        if (step == 14 && (rc = cairn_blob_sync(b)) != 0) bfail("flush", rc); /* checkpoint; later steps stay in the WAL */
         if (txn && (rc = cairn_blob_begin(b)) != 0) bfail("begin", rc);
         for (i = 0; i < nops; i++) {
             uint8_t d[400];
@@ -333,7 +333,7 @@ static void kv_state(uint64_t seq_limit, mstate *s) {
 }
 
 static int ok_open_rc(int rc, int version_ok) {
-    return rc == 0 || rc == CAIRN_ECORRUPT || (version_ok && rc == CAIRN_EVERSION);
+    return rc == 0 || rc == CAIRN_CORRUPT || (version_ok && rc == CAIRN_VERSION);
 }
 
 static void judge_kv(cairn_kv *kv, const char *when, const mstate *allowed, int nallowed) {
@@ -346,8 +346,8 @@ static void judge_kv(cairn_kv *kv, const char *when, const mstate *allowed, int 
         size_t kl = keyname((uint32_t)k, key);
         v[k] = NULL;
         rc[k] = cairn_kv_get(kv, key, kl, &v[k], &len[k], &kind[k]);
-        if (rc[k] == CAIRN_ECORRUPT) ncorrupt++;
-        else if (rc[k] != 0 && rc[k] != CAIRN_ENOTFOUND)
+        if (rc[k] == CAIRN_CORRUPT) ncorrupt++;
+        else if (rc[k] != 0 && rc[k] != CAIRN_NOTFOUND)
             wrong_answer("%s: get key %d: %s %s", when, k, cairn_errname(rc[k]), cairn_errmsg());
     }
     if (ncorrupt) corrupt_answers++;
@@ -355,8 +355,8 @@ static void judge_kv(cairn_kv *kv, const char *when, const mstate *allowed, int 
         const mstate *s = &allowed[a];
         int ok = 1;
         for (k = 0; k < NKEYS && ok; k++) {
-            if (rc[k] == CAIRN_ECORRUPT) continue;
-            if (!s->present[k]) ok = rc[k] == CAIRN_ENOTFOUND;
+            if (rc[k] == CAIRN_CORRUPT) continue;
+            if (!s->present[k]) ok = rc[k] == CAIRN_NOTFOUND;
             else ok = rc[k] == 0 && len[k] == s->len[k] && kind[k] == s->kind[k] && rel_gen_eq(s->opid[k], s->idx[k], v[k], len[k]);
         }
         if (ok) break;
@@ -367,8 +367,8 @@ static void judge_kv(cairn_kv *kv, const char *when, const mstate *allowed, int 
         size_t dn = 0;
         for (k = 0; k < NKEYS && dn < 400; k++) {
             int ok;
-            if (rc[k] == CAIRN_ECORRUPT) continue;
-            if (!s->present[k]) ok = rc[k] == CAIRN_ENOTFOUND;
+            if (rc[k] == CAIRN_CORRUPT) continue;
+            if (!s->present[k]) ok = rc[k] == CAIRN_NOTFOUND;
             else ok = rc[k] == 0 && len[k] == s->len[k] && rel_gen_eq(s->opid[k], s->idx[k], v[k], len[k]);
             if (!ok)
                 dn += (size_t)snprintf(detail + dn, sizeof detail - dn, " key %d: %s%s", k,
@@ -391,7 +391,7 @@ static void judge_kv(cairn_kv *kv, const char *when, const mstate *allowed, int 
         }
         cairn_kv_iter_free(it);
     }
-    if (k != CAIRN_EITEROVER && k != CAIRN_ECORRUPT) wrong_answer("%s: cursor: %s", when, cairn_errname(k));
+    if (k != CAIRN_ITEROVER && k != CAIRN_CORRUPT) wrong_answer("%s: cursor: %s", when, cairn_errname(k));
 }
 
 static void judge_blob(cairn_blob *b, const char *when) {
@@ -401,12 +401,12 @@ static void judge_blob(cairn_blob *b, const char *when) {
         void *v = NULL;
         size_t len = 0;
         int rc = cairn_blob_read(b, H[i].key, &v, &len);
-        if (rc == CAIRN_ECORRUPT) ncorrupt++;
+        if (rc == CAIRN_CORRUPT) ncorrupt++;
         else if (H[i].t == 'B' && rc != 0)
             wrong_answer("%s: read key %u: %s (acknowledged, %u bytes)", when, (unsigned)H[i].key, cairn_errname(rc), (unsigned)H[i].len);
         else if (H[i].t == 'B' && (len != H[i].len || !rel_gen_eq(H[i].opid, H[i].idx, v, len)))
             wrong_answer("%s: read key %u: WRONG BYTES (%zu bytes, acknowledged %u)", when, (unsigned)H[i].key, len, (unsigned)H[i].len);
-        else if (H[i].t == 'D' && rc != CAIRN_ENOTFOUND)
+        else if (H[i].t == 'D' && rc != CAIRN_NOTFOUND)
             wrong_answer("%s: read deleted key %u: %s", when, (unsigned)H[i].key, cairn_errname(rc));
         cairn_free(v);
     }
@@ -421,7 +421,7 @@ static void judge_blob(cairn_blob *b, const char *when) {
         }
         cairn_blob_iter_free(it);
     }
-    if (i != CAIRN_EITEROVER && i != CAIRN_ECORRUPT) wrong_answer("%s: cursor: %s", when, cairn_errname(i));
+    if (i != CAIRN_ITEROVER && i != CAIRN_CORRUPT) wrong_answer("%s: cursor: %s", when, cairn_errname(i));
 }
 
 /* ---- one case ------------------------------------------------------------------------------------ */
@@ -501,7 +501,7 @@ static void run_case(int fi, int m, size_t off, size_t arg) {
             o.create = 0;
             rc = cairn_blob_open(&b, store, &o);
             if (!ok_open_rc(rc, version_ok)) wrong_answer("%s: %s %s", when, cairn_errname(rc), cairn_errmsg());
-            if (rc == CAIRN_ECORRUPT || rc == CAIRN_EVERSION) corrupt_answers++;
+            if (rc == CAIRN_CORRUPT || rc == CAIRN_VERSION) corrupt_answers++;
             if (rc == 0) {
                 judge_blob(b, when);
                 cairn_blob_close(b);
@@ -518,7 +518,7 @@ static void run_case(int fi, int m, size_t off, size_t arg) {
             o.max_file_size = 600;
             rc = cairn_kv_open(&kv, store, &o);
             if (!ok_open_rc(rc, 0)) wrong_answer("%s: %s %s", when, cairn_errname(rc), cairn_errmsg());
-            if (rc == CAIRN_ECORRUPT) corrupt_answers++;
+            if (rc == CAIRN_CORRUPT) corrupt_answers++;
             if (rc == 0) {
                 judge_kv(kv, when, allowed, nallowed);
                 cairn_kv_close(kv);
@@ -617,7 +617,7 @@ int main(int argc, char **argv) {
         run_case(fi, M_APPEND, len, 100);
         run_case(fi, M_APPEND_ZEROS, len, 64);
     }
-    printf("rel_sweep: %s: engine %s, seed %llu: %llu cases, %llu with CAIRN_ECORRUPT/EVERSION answers, %llu wrong answers in %llu cases, %.1f s\n",
+    printf("rel_sweep: %s: engine %s, seed %llu: %llu cases, %llu with CAIRN_CORRUPT/EVERSION answers, %llu wrong answers in %llu cases, %.1f s\n",
            wrong ? "FAIL" : "PASS", eng ? eng : "kv", (unsigned long long)seed, (unsigned long long)cases,
            (unsigned long long)corrupt_answers, (unsigned long long)wrong, (unsigned long long)wrong_cases, (double)(rel_ms() - t0) / 1000.0);
     (void)version_answers;

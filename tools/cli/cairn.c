@@ -1,7 +1,7 @@
 /*
  * cairn.c - the `cairn` command-line tool: dispatch, options, help, and the shell.
  *
- *   cairn kv COMMAND DIR ...        put get del list stats check reclaim dump load
+ *   cairn kv COMMAND DIR ...        put get del list stats check compact dump load
  *   cairn blob COMMAND FILE ...     create get update del list stats check compact dump load
  *   cairn shell [kv|blob] PATH      the same commands, one a line, from standard input
  *   cairn help [ENGINE [COMMAND]]   cairn --help   cairn --version

@@ -40,7 +40,7 @@ static int blob_run(const opts *o, int argc, char **argv, int read_only, int wan
         return cli_error(EXIT_USAGE, "CAIRN_INVALID", "'%s' is not a blob key (0..4294967295)", argv[1]);
     if ((rc = blob_open_file(&b, argv[0], read_only, CAIRN_SYNC_COMMIT)) != 0) return cli_fail(rc);
     rc = op(o, b, key, argc, argv);
-    if (rc == CAIRN_ENOTFOUND) rc = cli_error(EXIT_NOTFOUND, "CAIRN_NOTFOUND", "no blob %u", (unsigned)key);
+    if (rc == CAIRN_NOTFOUND) rc = cli_error(EXIT_NOTFOUND, "CAIRN_NOTFOUND", "no blob %u", (unsigned)key);
     else if (rc < 0) rc = cli_fail(rc);
     cairn_blob_close(b);
     return rc ? rc : cli_flush_stdout();
@@ -103,7 +103,7 @@ static int op_list(const opts *o, cairn_blob *b, uint32_t key, int argc, char **
             void *v = NULL;
             int r2 = cairn_blob_read(b, key, &v, &n);
             cairn_free(v);
-            if (r2 == CAIRN_ENOTFOUND) continue;
+            if (r2 == CAIRN_NOTFOUND) continue;
             if (r2) {
                 rc = r2;
                 break;
@@ -119,7 +119,7 @@ static int op_list(const opts *o, cairn_blob *b, uint32_t key, int argc, char **
         }
     }
     cairn_blob_iter_free(it);
-    return rc == CAIRN_EITEROVER ? 0 : rc;
+    return rc == CAIRN_ITEROVER ? 0 : rc;
 }
 
 static double pct(uint64_t part, uint64_t whole) { return whole ? 100.0 * (double)part / (double)whole : 0.0; }
@@ -182,7 +182,7 @@ static int op_dump(const opts *o, cairn_blob *b, uint32_t key, int argc, char **
         void *v = NULL;
         size_t n = 0;
         rc = cairn_blob_read(b, key, &v, &n);
-        if (rc == CAIRN_ENOTFOUND) continue;
+        if (rc == CAIRN_NOTFOUND) continue;
         if (rc) break;
         printf("{\"key\":%u,", (unsigned)key);
         cli_json_bytes(stdout, "value", v, n);
@@ -195,7 +195,7 @@ static int op_dump(const opts *o, cairn_blob *b, uint32_t key, int argc, char **
     }
     cairn_blob_iter_free(it);
     cli_progress("dumped", records, bytes, 1);
-    if (rc == CAIRN_EITEROVER) {
+    if (rc == CAIRN_ITEROVER) {
         dump_trailer(records);
         rc = 0;
     }
@@ -213,9 +213,9 @@ static int load_record(cairn_blob *b, dump_reader *r, const cj_field *f, int nf,
     key = (uint32_t)kf->i;
     if ((rc = dump_bytes(r, f, nf, "value", &v, &n)) != 0) return rc;
     rc = cairn_blob_create_with_key(b, key, v, n);
-    if (rc == CAIRN_EEXISTS && replace) rc = cairn_blob_update(b, key, v, n);
+    if (rc == CAIRN_EXISTS && replace) rc = cairn_blob_update(b, key, v, n);
     free(v);
-    if (rc == CAIRN_EEXISTS) return dump_bad(r, "blob %u is already in the store (load into an empty store, or use "
+    if (rc == CAIRN_EXISTS) return dump_bad(r, "blob %u is already in the store (load into an empty store, or use "
                                              "--replace)", (unsigned)key);
     if (rc) {
         fprintf(stderr, "cairn: %s line %llu:\n", r->src, (unsigned long long)r->lineno);
@@ -272,7 +272,7 @@ static int blob_load(const opts *o, int argc, char **argv) {
         }
     }
     if (in_txn) cairn_blob_rollback(b);
-    if ((rc = cairn_blob_flush(b)) != 0 && !code) code = cli_fail(rc);
+    if ((rc = cairn_blob_sync(b)) != 0 && !code) code = cli_fail(rc);
     cli_progress("loaded", committed, bytes, 1);
     cairn_blob_close(b);
     dump_close(&r);

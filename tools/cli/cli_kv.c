@@ -89,9 +89,9 @@ static int kv_get(const opts *o, int argc, char **argv) {
     rc = cairn_kv_get(kv, argv[1], klen, &v, &n, &kind);
     if (!rc && (o->given & OPT_JSON)) {
         rc = cairn_kv_expiry(kv, argv[1], klen, &expire);
-        if (rc == CAIRN_ENOTFOUND) rc = 0; /* expired between the two calls: show what was read */
+        if (rc == CAIRN_NOTFOUND) rc = 0; /* expired between the two calls: show what was read */
     }
-    if (rc == CAIRN_ENOTFOUND) {
+    if (rc == CAIRN_NOTFOUND) {
         cairn_kv_close(kv);
         return not_found(argv[1], klen);
     }
@@ -113,7 +113,7 @@ static int kv_del(const opts *o, int argc, char **argv) {
     (void)o, (void)argc;
     if (rc) return cli_fail(rc);
     rc = cairn_kv_delete(kv, argv[1], klen);
-    if (rc == CAIRN_ENOTFOUND) {
+    if (rc == CAIRN_NOTFOUND) {
         cairn_kv_close(kv);
         return not_found(argv[1], klen);
     }
@@ -136,9 +136,9 @@ static int kv_list(const opts *o, int argc, char **argv) {
         int64_t expire = 0;
         if (longfmt) {
             rc = cairn_kv_get_into(kv, k, kl, NULL, 0, &size, &kind);
-            if (rc == CAIRN_ERANGE) rc = 0;
+            if (rc == CAIRN_RANGE) rc = 0;
             if (!rc) rc = cairn_kv_expiry(kv, k, kl, &expire);
-            if (rc == CAIRN_ENOTFOUND) continue; /* deleted or expired since the snapshot */
+            if (rc == CAIRN_NOTFOUND) continue; /* deleted or expired since the snapshot */
             if (rc) break;
         }
         if (o->given & OPT_JSON) {
@@ -161,7 +161,7 @@ static int kv_list(const opts *o, int argc, char **argv) {
         }
     }
     cairn_kv_iter_free(it);
-    if (rc != CAIRN_EITEROVER) return kv_done(kv, rc);
+    if (rc != CAIRN_ITEROVER) return kv_done(kv, rc);
     cairn_kv_close(kv);
     return cli_flush_stdout();
 }
@@ -194,7 +194,7 @@ static int kv_stats(const opts *o, int argc, char **argv) {
                (unsigned long long)st.data_files, st.data_files == 1 ? "" : "s");
         printf("  live        %s, %.1f%% of the records\n", cli_size_str(st.live_bytes, b, sizeof b),
                pct(st.live_bytes, records));
-        printf("  dead        %s, %.1f%% of the records: what `cairn kv reclaim` frees\n",
+        printf("  dead        %s, %.1f%% of the records: what `cairn kv compact` frees\n",
                cli_size_str(st.dead_bytes, c, sizeof c), pct(st.dead_bytes, records));
         if (st.disk_bytes > records)
             printf("  hints       %s: hint files, the index of sealed data files\n",
@@ -217,7 +217,7 @@ static int kv_check(const opts *o, int argc, char **argv) {
     return cli_flush_stdout();
 }
 
-static int kv_reclaim(const opts *o, int argc, char **argv) {
+static int kv_compact(const opts *o, int argc, char **argv) {
     cairn_kv *kv;
     struct cairn_kv_stats before, after;
     int rc = kv_open_dir(&kv, argv[0], 0, CAIRN_SYNC_COMMIT);
@@ -225,13 +225,13 @@ static int kv_reclaim(const opts *o, int argc, char **argv) {
     if (rc) return cli_fail(rc);
     rc = cairn_kv_stats(kv, &before);
     if (!rc) {
-        cli_ticker_start("reclaiming");
-        rc = cairn_kv_reclaim(kv);
+        cli_ticker_start("compacting");
+        rc = cairn_kv_compact(kv);
         cli_ticker_stop();
     }
     if (!rc) rc = cairn_kv_stats(kv, &after);
     if (rc) return kv_done(kv, rc);
-    printf("reclaimed %llu bytes (%llu -> %llu)\n",
+    printf("compacted: %llu bytes freed (%llu -> %llu)\n",
            (unsigned long long)(before.disk_bytes > after.disk_bytes ? before.disk_bytes - after.disk_bytes : 0),
            (unsigned long long)before.disk_bytes, (unsigned long long)after.disk_bytes);
     cairn_kv_close(kv);
@@ -259,7 +259,7 @@ static int kv_dump(const opts *o, int argc, char **argv) {
         const char *kn;
         rc = cairn_kv_get(kv, k, kl, &v, &n, &kind);
         if (!rc) rc = cairn_kv_expiry(kv, k, kl, &expire);
-        if (rc == CAIRN_ENOTFOUND) { /* deleted or expired since the snapshot */
+        if (rc == CAIRN_NOTFOUND) { /* deleted or expired since the snapshot */
             cairn_free(v);
             continue;
         }
@@ -283,7 +283,7 @@ static int kv_dump(const opts *o, int argc, char **argv) {
     }
     cairn_kv_iter_free(it);
     cli_progress("dumped", records, bytes, 1);
-    if (rc != CAIRN_EITEROVER && rc != 0) return kv_done(kv, rc);
+    if (rc != CAIRN_ITEROVER && rc != 0) return kv_done(kv, rc);
     cairn_kv_close(kv);
     if (rc == 0) return cli_flush_stdout(); /* stopped on a write error */
     dump_trailer(records);
@@ -314,7 +314,7 @@ static int load_record(cairn_kv *kv, dump_reader *r, const cj_field *f, int nf, 
             goto out;
         }
     }
-    if (!replace && (rc = cairn_kv_contains(kv, key, kl)) != 0) {
+    if (!replace && (rc = cairn_kv_exists(kv, key, kl)) != 0) {
         if (rc > 0) {
             rc = dump_bad(r, "the key is already in the store (load into an empty store, or use --replace)");
             goto out;
@@ -424,7 +424,7 @@ const command cli_kv_cmds[] = {
     {"check", 1, 1, "DIR", OPT_JSON, "verify every record of every file (CRC, framing); exit 6 if corrupt",
      "The store is not opened for writing (a running writer is not disturbed).\n"
      "  --json   {\"ok\":true|false,\"path\":...}; the error still goes to standard error", kv_check},
-    {"reclaim", 1, 1, "DIR", 0, "rewrite the live records and drop the dead ones (crash-safe)", NULL, kv_reclaim},
+    {"compact", 1, 1, "DIR", 0, "rewrite the live records and drop the dead ones (crash-safe)", NULL, kv_compact},
     {"dump", 1, 2, "DIR [PREFIX]", 0, "write every key (starting with PREFIX) as JSON lines to standard output",
      "Binary-safe: keys and values that are not UTF-8 are written in base64; the kind and the expiry\n"
      "are kept. The format is specified in docs/cli.md. Restore with `cairn kv load`.", kv_dump},

@@ -17,12 +17,12 @@ int cli_in_shell = 0;
 int cli_exit_code(int rc) {
     switch (rc) {
     case CAIRN_OK: return EXIT_OK;
-    case CAIRN_ENOTFOUND: return EXIT_NOTFOUND;
-    case CAIRN_EPATH: case CAIRN_EPERM: return EXIT_PATH;
-    case CAIRN_EIO: case CAIRN_ENOSPC: return EXIT_IO;
-    case CAIRN_ECORRUPT: case CAIRN_EVERSION: return EXIT_CORRUPT;
-    case CAIRN_ELOCKED: case CAIRN_EBUSY: return EXIT_LOCKED;
-    case CAIRN_EINVALID: case CAIRN_ETYPE: case CAIRN_ETOOBIG: case CAIRN_ERANGE: case CAIRN_EEXISTS:
+    case CAIRN_NOTFOUND: return EXIT_NOTFOUND;
+    case CAIRN_PATH: case CAIRN_PERM: return EXIT_PATH;
+    case CAIRN_IO: case CAIRN_NOSPC: return EXIT_IO;
+    case CAIRN_CORRUPT: case CAIRN_VERSION: return EXIT_CORRUPT;
+    case CAIRN_LOCKED: case CAIRN_BUSY: return EXIT_LOCKED;
+    case CAIRN_INVALID: case CAIRN_TYPE: case CAIRN_TOOBIG: case CAIRN_RANGE: case CAIRN_EXISTS:
         return EXIT_DATA;
     default: return EXIT_ERROR;
     }

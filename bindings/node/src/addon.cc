@@ -67,7 +67,7 @@ Napi::Value MakeError(Napi::Env env, int code, const std::string &msg) {
     if (d != nullptr && !d->errorFactory.IsEmpty()) {
         return d->errorFactory.Call({Napi::Number::New(env, code), Napi::String::New(env, msg)});
     }
-    Napi::Error e = code == CAIRN_ETYPE ? Napi::TypeError::New(env, msg) : Napi::Error::New(env, msg);
+    Napi::Error e = code == CAIRN_TYPE ? Napi::TypeError::New(env, msg) : Napi::Error::New(env, msg);
     e.Set("code", Napi::String::New(env, cairn_errname(code)));
     e.Set("errno", Napi::Number::New(env, code));
     return e.Value();
@@ -154,7 +154,7 @@ class Bytes {
 
 void GetBytes(const Napi::CallbackInfo &info, size_t i, Bytes &out, const char *what) {
     if (i >= info.Length() || !out.From(info.Env(), info[i])) {
-        Throw(info.Env(), CAIRN_ETYPE,
+        Throw(info.Env(), CAIRN_TYPE,
               std::string(what) + " must be a string, a Buffer, a TypedArray or an ArrayBuffer");
     }
 }
@@ -210,7 +210,7 @@ Napi::Value BufferOut(Napi::Env env, char *p, size_t n) {
 // ------------------------------------------------------------------------------------------
 double NumberArg(const Napi::CallbackInfo &info, size_t i, double dflt, const char *what) {
     if (i >= info.Length() || info[i].IsUndefined()) return dflt;
-    if (!info[i].IsNumber()) Throw(info.Env(), CAIRN_ETYPE, std::string(what) + " must be a number");
+    if (!info[i].IsNumber()) Throw(info.Env(), CAIRN_TYPE, std::string(what) + " must be a number");
     return info[i].As<Napi::Number>().DoubleValue();
 }
 
@@ -218,31 +218,31 @@ double NumberArg(const Napi::CallbackInfo &info, size_t i, double dflt, const ch
 double UIntArg(const Napi::CallbackInfo &info, size_t i, double dflt, double max, const char *what) {
     double d = NumberArg(info, i, dflt, what);
     if (!std::isfinite(d) || d < 0 || d > max || std::floor(d) != d)
-        Throw(info.Env(), CAIRN_EINVAL, std::string(what) + " must be a non-negative integer in range");
+        Throw(info.Env(), CAIRN_INVALID, std::string(what) + " must be a non-negative integer in range");
     return d;
 }
 
 bool BoolArg(const Napi::CallbackInfo &info, size_t i, bool dflt, const char *what) {
     if (i >= info.Length() || info[i].IsUndefined()) return dflt;
-    if (!info[i].IsBoolean()) Throw(info.Env(), CAIRN_ETYPE, std::string(what) + " must be a boolean");
+    if (!info[i].IsBoolean()) Throw(info.Env(), CAIRN_TYPE, std::string(what) + " must be a boolean");
     return info[i].As<Napi::Boolean>().Value();
 }
 
 std::string PathArg(const Napi::CallbackInfo &info, size_t i) {
-    if (i >= info.Length() || !info[i].IsString()) Throw(info.Env(), CAIRN_ETYPE, "path must be a string");
+    if (i >= info.Length() || !info[i].IsString()) Throw(info.Env(), CAIRN_TYPE, "path must be a string");
     std::string p = info[i].As<Napi::String>().Utf8Value();
-    if (p.empty()) Throw(info.Env(), CAIRN_EINVAL, "path is empty");
-    if (p.find('\0') != std::string::npos) Throw(info.Env(), CAIRN_EINVAL, "path contains a NUL byte");
+    if (p.empty()) Throw(info.Env(), CAIRN_INVALID, "path is empty");
+    if (p.find('\0') != std::string::npos) Throw(info.Env(), CAIRN_INVALID, "path contains a NUL byte");
     return p;
 }
 
 // A blob key: a JS number that is an integer in 0..2^32-1.
 uint32_t BlobKeyArg(const Napi::CallbackInfo &info, size_t i) {
-    if (i >= info.Length() || !info[i].IsNumber()) Throw(info.Env(), CAIRN_ETYPE, "blob key must be a number");
+    if (i >= info.Length() || !info[i].IsNumber()) Throw(info.Env(), CAIRN_TYPE, "blob key must be a number");
     double d = info[i].As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(d) || std::floor(d) != d) Throw(info.Env(), CAIRN_ETYPE, "blob key must be an integer");
+    if (!std::isfinite(d) || std::floor(d) != d) Throw(info.Env(), CAIRN_TYPE, "blob key must be an integer");
     if (d < 0 || d > 4294967295.0)
-        Throw(info.Env(), CAIRN_EINVAL, "blob key must be in 0..4294967295");
+        Throw(info.Env(), CAIRN_INVALID, "blob key must be in 0..4294967295");
     return static_cast<uint32_t>(d);
 }
 
@@ -353,7 +353,7 @@ class KV : public Napi::ObjectWrap<KV> {
 
     explicit KV(const Napi::CallbackInfo &info) : Napi::ObjectWrap<KV>(info) {
         if (info.Length() != 1 || !info[0].IsExternal())
-            Throw(info.Env(), CAIRN_EINVAL, "KVHandle is internal: use new cairn.KV(path) or cairn.open(path)");
+            Throw(info.Env(), CAIRN_INVALID, "KVHandle is internal: use new cairn.KV(path) or cairn.open(path)");
         kv_ = info[0].As<Napi::External<cairn_kv>>().Data();
     }
     ~KV() override {
@@ -403,7 +403,7 @@ class KV : public Napi::ObjectWrap<KV> {
     }
 
     cairn_kv *H(Napi::Env env) {
-        if (closed_) Throw(env, CAIRN_ECLOSED, "KV handle is closed");
+        if (closed_) Throw(env, CAIRN_CLOSED, "KV handle is closed");
         return kv_;
     }
 
@@ -450,11 +450,11 @@ class KV : public Napi::ObjectWrap<KV> {
             if (buf == d->scratch) return Napi::Number::New(env, static_cast<double>(n));
             return Napi::Buffer<char>::Copy(env, buf, n);
         }
-        if (rc == CAIRN_ENOTFOUND) return env.Undefined();
-        if (rc != CAIRN_ERANGE) Check(env, rc);
+        if (rc == CAIRN_NOTFOUND) return env.Undefined();
+        if (rc != CAIRN_RANGE) Check(env, rc);
         void *p = nullptr;
         rc = cairn_kv_get(kv, k.data(), k.size(), &p, &n, &kind);
-        if (rc == CAIRN_ENOTFOUND) return env.Undefined();
+        if (rc == CAIRN_NOTFOUND) return env.Undefined();
         Check(env, rc);
         if (d->meta != nullptr) d->meta[0] = kind;
         char *c = static_cast<char *>(p);
@@ -469,7 +469,7 @@ class KV : public Napi::ObjectWrap<KV> {
         Bytes k;
         GetBytes(info, 0, k, "key");
         int rc = cairn_kv_delete(kv, k.data(), k.size());
-        if (rc == CAIRN_ENOTFOUND) Throw(env, rc, "key not found");
+        if (rc == CAIRN_NOTFOUND) Throw(env, rc, "key not found");
         Check(env, rc);
         return env.Undefined();
     }
@@ -479,7 +479,7 @@ class KV : public Napi::ObjectWrap<KV> {
         cairn_kv *kv = H(env);
         Bytes k;
         GetBytes(info, 0, k, "key");
-        int rc = cairn_kv_contains(kv, k.data(), k.size());
+        int rc = cairn_kv_exists(kv, k.data(), k.size());
         Check(env, rc);
         return Napi::Boolean::New(env, rc == 1);
     }
@@ -506,7 +506,7 @@ class KV : public Napi::ObjectWrap<KV> {
             const void *key = nullptr;
             size_t klen = 0;
             int rc = cairn_kv_iter_next(it, &key, &klen);
-            if (rc == CAIRN_EITEROVER) break;
+            if (rc == CAIRN_ITEROVER) break;
             Check(env, rc);
             out.Set(i++, KeyOut(env, key, klen));
         }
@@ -521,7 +521,7 @@ class KV : public Napi::ObjectWrap<KV> {
         GetBytes(info, 0, k, "key");
         int64_t at = 0;
         int rc = cairn_kv_expiry(kv, k.data(), k.size(), &at);
-        if (rc == CAIRN_ENOTFOUND) return env.Undefined();
+        if (rc == CAIRN_NOTFOUND) return env.Undefined();
         Check(env, rc);
         return Napi::Number::New(env, static_cast<double>(at));
     }
@@ -534,7 +534,7 @@ class KV : public Napi::ObjectWrap<KV> {
     Napi::Value Commit(const Napi::CallbackInfo &info) { return Simple(info, cairn_kv_commit); }
     Napi::Value Rollback(const Napi::CallbackInfo &info) { return Simple(info, cairn_kv_rollback); }
     Napi::Value Sync(const Napi::CallbackInfo &info) { return Simple(info, cairn_kv_sync); }
-    Napi::Value Reclaim(const Napi::CallbackInfo &info) { return Simple(info, cairn_kv_reclaim); }
+    Napi::Value Reclaim(const Napi::CallbackInfo &info) { return Simple(info, cairn_kv_compact); }
 
     Napi::Value RunAsync(const Napi::CallbackInfo &info, const char *name, int (*fn)(cairn_kv *)) {
         cairn_kv *kv = H(info.Env());
@@ -551,7 +551,7 @@ class KV : public Napi::ObjectWrap<KV> {
     }
     Napi::Value SyncAsync(const Napi::CallbackInfo &info) { return RunAsync(info, "cairn.kv.sync", cairn_kv_sync); }
     Napi::Value ReclaimAsync(const Napi::CallbackInfo &info) {
-        return RunAsync(info, "cairn.kv.reclaim", cairn_kv_reclaim);
+        return RunAsync(info, "cairn.kv.reclaim", cairn_kv_compact);
     }
 
     Napi::Value Stats(const Napi::CallbackInfo &info) {
@@ -656,7 +656,7 @@ class Blob : public Napi::ObjectWrap<Blob> {
 
     explicit Blob(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Blob>(info) {
         if (info.Length() != 1 || !info[0].IsExternal())
-            Throw(info.Env(), CAIRN_EINVAL, "BlobHandle is internal: use new cairn.BlobStore(path)");
+            Throw(info.Env(), CAIRN_INVALID, "BlobHandle is internal: use new cairn.BlobStore(path)");
         b_ = info[0].As<Napi::External<cairn_blob>>().Data();
     }
     ~Blob() override {
@@ -703,7 +703,7 @@ class Blob : public Napi::ObjectWrap<Blob> {
     }
 
     cairn_blob *H(Napi::Env env) {
-        if (closed_) Throw(env, CAIRN_ECLOSED, "blob store handle is closed");
+        if (closed_) Throw(env, CAIRN_CLOSED, "blob store handle is closed");
         return b_;
     }
 
@@ -740,7 +740,7 @@ class Blob : public Napi::ObjectWrap<Blob> {
         void *p = nullptr;
         size_t n = 0;
         int rc = cairn_blob_read(b, key, &p, &n);
-        if (rc == CAIRN_ENOTFOUND) Throw(env, rc, "blob " + std::to_string(key) + " not found");
+        if (rc == CAIRN_NOTFOUND) Throw(env, rc, "blob " + std::to_string(key) + " not found");
         Check(env, rc);
         // As KV get: a number means "n bytes in the scratch buffer".
         AddonData *d = Data(env);
@@ -759,7 +759,7 @@ class Blob : public Napi::ObjectWrap<Blob> {
         Bytes d;
         GetBytes(info, 1, d, "data");
         int rc = cairn_blob_update(b, key, d.data(), d.size());
-        if (rc == CAIRN_ENOTFOUND) Throw(env, rc, "blob " + std::to_string(key) + " not found");
+        if (rc == CAIRN_NOTFOUND) Throw(env, rc, "blob " + std::to_string(key) + " not found");
         Check(env, rc);
         return env.Undefined();
     }
@@ -769,7 +769,7 @@ class Blob : public Napi::ObjectWrap<Blob> {
         cairn_blob *b = H(env);
         uint32_t key = BlobKeyArg(info, 0);
         int rc = cairn_blob_delete(b, key);
-        if (rc == CAIRN_ENOTFOUND) Throw(env, rc, "blob " + std::to_string(key) + " not found");
+        if (rc == CAIRN_NOTFOUND) Throw(env, rc, "blob " + std::to_string(key) + " not found");
         Check(env, rc);
         return env.Undefined();
     }
@@ -799,7 +799,7 @@ class Blob : public Napi::ObjectWrap<Blob> {
         for (;;) {
             uint32_t key = 0;
             int rc = cairn_blob_iter_next(it, &key);
-            if (rc == CAIRN_EITEROVER) break;
+            if (rc == CAIRN_ITEROVER) break;
             Check(env, rc);
             out.Set(i++, Napi::Number::New(env, key));
         }
@@ -810,7 +810,7 @@ class Blob : public Napi::ObjectWrap<Blob> {
         Check(info.Env(), fn(H(info.Env())));
         return info.Env().Undefined();
     }
-    Napi::Value Flush(const Napi::CallbackInfo &info) { return Simple(info, cairn_blob_flush); }
+    Napi::Value Flush(const Napi::CallbackInfo &info) { return Simple(info, cairn_blob_sync); }
     Napi::Value Compact(const Napi::CallbackInfo &info) { return Simple(info, cairn_blob_compact); }
     Napi::Value Begin(const Napi::CallbackInfo &info) { return Simple(info, cairn_blob_begin); }
     Napi::Value Commit(const Napi::CallbackInfo &info) { return Simple(info, cairn_blob_commit); }
@@ -830,7 +830,7 @@ class Blob : public Napi::ObjectWrap<Blob> {
             Value());
     }
     Napi::Value FlushAsync(const Napi::CallbackInfo &info) {
-        return RunAsync(info, "cairn.blob.flush", cairn_blob_flush);
+        return RunAsync(info, "cairn.blob.flush", cairn_blob_sync);
     }
     Napi::Value CompactAsync(const Napi::CallbackInfo &info) {
         return RunAsync(info, "cairn.blob.compact", cairn_blob_compact);
@@ -918,7 +918,7 @@ class Blob : public Napi::ObjectWrap<Blob> {
 // Module
 // ------------------------------------------------------------------------------------------
 Napi::Value SetErrorFactory(const Napi::CallbackInfo &info) {
-    if (info.Length() < 1 || !info[0].IsFunction()) Throw(info.Env(), CAIRN_ETYPE, "factory must be a function");
+    if (info.Length() < 1 || !info[0].IsFunction()) Throw(info.Env(), CAIRN_TYPE, "factory must be a function");
     Data(info.Env())->errorFactory = Napi::Persistent(info[0].As<Napi::Function>());
     return info.Env().Undefined();
 }
@@ -929,7 +929,7 @@ Napi::Value SetScratch(const Napi::CallbackInfo &info) {
     if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsTypedArray() ||
         info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
         info[1].As<Napi::TypedArray>().ElementLength() < 1)
-        Throw(env, CAIRN_ETYPE, "setScratch(Buffer, Int32Array)");
+        Throw(env, CAIRN_TYPE, "setScratch(Buffer, Int32Array)");
     AddonData *d = Data(env);
     Napi::Buffer<char> buf = info[0].As<Napi::Buffer<char>>();
     Napi::Int32Array meta = info[1].As<Napi::Int32Array>();

@@ -56,7 +56,7 @@ def version():
 class Error(Exception):
     """Base of every Cairn error. ``.code`` is the negative C code, ``.name`` its stable name."""
 
-    code = _raw.CAIRN_EERROR
+    code = _raw.CAIRN_ERROR
     name = "CAIRN_ERROR"
 
     def __init__(self, message=None, *args):
@@ -90,24 +90,24 @@ _BY_CODE = {}
 
 
 def _make_errors():
-    for attr in dir(_raw):
-        if not attr.startswith("CAIRN_E"):
-            continue
-        code = getattr(_raw, attr)
-        if not isinstance(code, int) or code >= 0:
-            continue
-        tname = attr[len("CAIRN_E"):]
-        if code == _raw.CAIRN_EERROR:
+    # One class per row of the core's table: walk the codes down from -1 until the core no longer
+    # knows the code (the table is dense and never renumbered).
+    code = -1
+    while _c.cairn_errname(code) != "CAIRN_UNKNOWN":
+        name = _c.cairn_errname(code)
+        tname = name[len("CAIRN_"):]
+        if code == _raw.CAIRN_ERROR:
             _BY_CODE[code] = Error
+            code -= 1
             continue
         cname = _CLASS_NAMES.get(tname, tname.capitalize() + "Error")
         bases = (Error,) + _EXTRA_BASES.get(tname, ())
-        doc = "%s (%d): %s." % (_c.cairn_errname(code), code, _c.cairn_errstr(code))
-        cls = type(cname, bases, {"code": code, "name": _c.cairn_errname(code), "__doc__": doc,
-                                  "__module__": __name__})
+        doc = "%s (%d): %s." % (name, code, _c.cairn_errstr(code))
+        cls = type(cname, bases, {"code": code, "name": name, "__doc__": doc, "__module__": __name__})
         globals()[cname] = cls
         __all__.append(cname)
         _BY_CODE[code] = cls
+        code -= 1
 
 
 _make_errors()
@@ -244,7 +244,7 @@ _kv_get = _c.cairn_kv_get
 _kv_put = _c.cairn_kv_put
 _kv_put_ex = _c.cairn_kv_put_ex
 _kv_delete = _c.cairn_kv_delete
-_kv_contains = _c.cairn_kv_contains
+_kv_contains = _c.cairn_kv_exists
 
 
 class _Handle:
@@ -707,7 +707,7 @@ class KV(_Handle, _abc.MutableMapping):
 
     def reclaim(self):
         """Merge: rewrite the live records and drop the dead ones (crash-safe)."""
-        _c.cairn_kv_reclaim(self._handle())
+        _c.cairn_kv_compact(self._handle())
 
     def stats(self):
         """A dict: keys, data_files, disk_bytes, live_bytes, dead_bytes, keydir_bytes, seq,
@@ -906,7 +906,7 @@ class BlobStore(_Handle, _abc.Mapping):
 
     def flush(self):
         """Make everything durable and checkpoint the WAL into the data file."""
-        _c.cairn_blob_flush(self._handle())
+        _c.cairn_blob_sync(self._handle())
 
     def compact(self):
         """Rewrite the file without free space (crash-safe)."""

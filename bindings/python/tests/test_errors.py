@@ -29,7 +29,7 @@ class Hierarchy(unittest.TestCase):
             self.assertEqual(cls.name, "CAIRN_" + name)
             self.assertIs(cairn.error_class("CAIRN_" + name), cls)
             self.assertIs(cairn.error_class(name), cls)
-            self.assertEqual(getattr(raw, "CAIRN_E" + name), code)
+            self.assertEqual(getattr(raw, "CAIRN_" + name), code)
             self.assertEqual(str(cls()), text)  # default message: the table's text
             if name != "ERROR":
                 self.assertIs(getattr(cairn, cls.__name__), cls)

@@ -34,7 +34,7 @@
  *
  * Names: <path> is made canonical first (realpath: symlinks resolved), and every file name below
  * is built from that, so every spelling of the path through symlinks shares them. A dangling
- * symlink is CAIRN_EPATH.
+ * symlink is CAIRN_PATH.
  *
  * Write-ahead log <path>-wal (format: core/src/wal/wal.c). Every change to the data file is
  * first logged as one WAL transaction of physical records, committed, and (per the sync mode)
@@ -58,7 +58,7 @@
  * Recovery (writer open) never moves the data file backwards and validates before it writes:
  *   0. the log's owner: if the header is OPEN and <path>-wal is missing, or its salt is not
  *      wal_salt, the changes of a writer that used another name of this file (a hard link) may
- *      be in that name's log: CAIRN_ECORRUPT naming the salt expected and <path>-wal, nothing
+ *      be in that name's log: CAIRN_CORRUPT naming the salt expected and <path>-wal, nothing
  *      touched (open it once under that name to recover). A log cut shorter than its header
  *      holds nothing and is accepted; a file that is not OPEN accepts the log beside it;
  *   1. read the header's lsn L (unknown for version 1 or a header that does not check);
@@ -68,12 +68,12 @@
  *      log covers the file: redo every committed transaction in log order (idempotent physical
  *      records; redoing from the log's start is right even when a power loss kept the stamped
  *      header but not every write it covers), unless the log's first record is above L + 1:
- *      the changes in between are in neither file: CAIRN_ECORRUPT naming both files;
+ *      the changes in between are in neither file: CAIRN_CORRUPT naming both files;
  *   3. overlay the redo in memory and validate the result: header (bad magic or CRC:
- *      CAIRN_ECORRUPT; other version: CAIRN_EVERSION; file shorter than data_end:
- *      CAIRN_ECORRUPT) and every entry header from 64 to data_end, rebuilding the index
+ *      CAIRN_CORRUPT; other version: CAIRN_VERSION; file shorter than data_end:
+ *      CAIRN_CORRUPT) and every entry header from 64 to data_end, rebuilding the index
  *      (key -> offset) and the free lists: a bad header CRC, a size that leaves the file, a
- *      payload longer than its entry or a duplicate key is CAIRN_ECORRUPT with the file and
+ *      payload longer than its entry or a duplicate key is CAIRN_CORRUPT with the file and
  *      offset. An error here leaves both files as they were;
  *   4. write the redo to the data file (its header records keep lsn L), cut bytes past data_end;
  *      number the log above max(L, the log's last sequence number); log and apply a header
@@ -89,7 +89,7 @@
  * not done when applied (bytes past data_end belong to nothing) but by the checkpoint, so
  * applying and redoing never need new space; a checkpoint can always run and empties the log.
  * The log keeps 64 KiB preallocated for deletes and header transactions (cairn_wal__set_reserve),
- * which ordinary changes never use: on a full disk creates and updates fail with CAIRN_ENOSPC
+ * which ordinary changes never use: on a full disk creates and updates fail with CAIRN_NOSPC
  * and nothing changes, while deletes, flush, close, a writer open and (once space is free)
  * compact work. The data file may be larger than data_end while a writer has it open.
  *
@@ -103,11 +103,11 @@
  * (under the lock, so never a live one).
  * Lock: the writer takes an exclusive flock on <path>-lock (one writer per name; it serialises
  * creation), then one on the data file itself (one writer per file, whatever name or hard link
- * opens it): CAIRN_ELOCKED / CAIRN_EBUSY. Compaction locks the new file before it takes the
+ * opens it): CAIRN_LOCKED / CAIRN_BUSY. Compaction locks the new file before it takes the
  * name. Readers take no lock. A handle belongs to the process that opened it: in a forked child
- * every call is CAIRN_EFORKED, and close there writes nothing and keeps the parent's locks.
+ * every call is CAIRN_FORKED, and close there writes nothing and keeps the parent's locks.
  * Keys: auto keys start at 1 and come from next_key; after key 4294967295 they are exhausted
- * (CAIRN_ERANGE). A rolled-back transaction leaves no trace except in next_key: a key it handed
+ * (CAIRN_RANGE). A rolled-back transaction leaves no trace except in next_key: a key it handed
  * out is never handed out again (the rollback commits the counter alone).
  *
  * Placement: create takes the best-fitting free entry (smallest that fits, lowest offset on a
@@ -183,7 +183,7 @@ static int map_put(map *m, uint64_t k, const brec *v) {
     if ((m->n + 1) * 4 > m->cap * 3) {
         size_t nc = m->cap ? m->cap * 2 : 64, j;
         mslot *ns = (mslot *)calloc(nc, sizeof *ns);
-        if (!ns) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+        if (!ns) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
         for (j = 0; j < m->cap; j++) {
             if (!m->s[j].used) continue;
             for (i = mhash(m->s[j].key, nc); ns[i].used; i = (i + 1) & (nc - 1)) {}
@@ -390,7 +390,7 @@ static int un_push(cairn_blob *b, int op, uint64_t k, const brec *v) {
     if (b->nun == b->capun) {
         size_t nc = b->capun ? b->capun * 2 : 64;
         undo *p = (undo *)realloc(b->un, nc * sizeof *p);
-        if (!p) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+        if (!p) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
         b->un = p;
         b->capun = nc;
     }
@@ -430,7 +430,7 @@ static int raw_free_add(cairn_blob *b, uint64_t off, uint64_t size) {
     s.size = size;
     e.off = off;
     e.size = size;
-    if (!(n = (tnode *)calloc(1, sizeof *n))) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+    if (!(n = (tnode *)calloc(1, sizeof *n))) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
     if ((rc = map_put(&b->fstart, off, &s)) != 0) {
         free(n);
         return rc;
@@ -548,7 +548,7 @@ static int pq_push(cairn_blob *b, unsigned type, uint8_t *buf, size_t blen, uint
         pitem *p = (pitem *)realloc(b->pq, nc * sizeof *p);
         if (!p) {
             free(buf);
-            return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+            return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
         }
         b->pq = p;
         b->pq_cap = nc;
@@ -577,7 +577,7 @@ static void put_entry_header(uint8_t *h, unsigned type, uint64_t size, uint32_t 
 static int emit_entry(cairn_blob *b, uint64_t off, uint64_t size, uint32_t key, const void *data, size_t len,
                       uint64_t *id) {
     uint8_t *buf = (uint8_t *)malloc(8 + EHDR + len);
-    if (!buf) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory for %zu bytes", len);
+    if (!buf) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory for %zu bytes", len);
     cairn_put64(buf, off);
     put_entry_header(buf + 8, ET_BLOB, size, key, data, (uint32_t)len);
     if (len) memcpy(buf + 8 + EHDR, data, len);
@@ -586,7 +586,7 @@ static int emit_entry(cairn_blob *b, uint64_t off, uint64_t size, uint32_t key, 
 
 static int emit_free(cairn_blob *b, uint64_t off, uint64_t size) {
     uint8_t *buf = (uint8_t *)malloc(8 + EHDR);
-    if (!buf) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+    if (!buf) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
     cairn_put64(buf, off);
     put_entry_header(buf + 8, ET_FREE, size, 0, NULL, 0);
     return pq_push(b, REC_WRITE, buf, 8 + EHDR, NULL);
@@ -594,7 +594,7 @@ static int emit_free(cairn_blob *b, uint64_t off, uint64_t size) {
 
 static int emit_trunc(cairn_blob *b, uint64_t size) {
     uint8_t *buf = (uint8_t *)malloc(8);
-    if (!buf) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+    if (!buf) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
     cairn_put64(buf, size);
     return pq_push(b, REC_TRUNC, buf, 8, NULL);
 }
@@ -630,7 +630,7 @@ static int emit_header_if_changed(cairn_blob *b) {
     memset(&v, 0, sizeof v);
     v.off = b->hdr_end;
     if ((rc = un_push(b, U_HDR, b->hdr_next_key, &v)) != 0) return rc;
-    if (!(buf = (uint8_t *)malloc(8 + FHDR))) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+    if (!(buf = (uint8_t *)malloc(8 + FHDR))) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
     cairn_put64(buf, 0);
     /* the LSN is not known yet: applying the record stamps it (stamp_header) */
     put_file_header(buf + 8, b->next_key, b->end, 0, b->hdr_flags, b->hdr_salt);
@@ -687,7 +687,7 @@ static int apply_pending(cairn_blob *b) {
 }
 
 static int fail_handle(cairn_blob *b, int rc) {
-    if (!b->failed) b->failed = rc ? rc : CAIRN_EFAILED;
+    if (!b->failed) b->failed = rc ? rc : CAIRN_FAILED;
     return rc;
 }
 
@@ -755,7 +755,7 @@ static int dread(cairn_blob *b, void *buf, size_t len, uint64_t off) {
 }
 
 static int corrupt(cairn_blob *b, uint64_t off, const char *what) {
-    return cairn_err__set(CAIRN_ECORRUPT, "%s: %s at offset %llu", b->path, what, (unsigned long long)off);
+    return cairn_err__set(CAIRN_CORRUPT, "%s: %s at offset %llu", b->path, what, (unsigned long long)off);
 }
 
 /* Read the payload of live entry r for `key`. *out malloc'd (never NULL on success).
@@ -766,13 +766,13 @@ static int read_payload(cairn_blob *b, uint32_t key, const brec *r, void **out) 
     if (r->pend && r->pend >= applied_id(b)) {
         const pitem *it = &b->pq[r->pend - b->pq_base];
         if (!(p = (uint8_t *)malloc(r->len ? r->len : 1)))
-            return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory for %u bytes", (unsigned)r->len);
+            return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory for %u bytes", (unsigned)r->len);
         memcpy(p, it->buf + 8 + EHDR, r->len);
         *out = p;
         return 0;
     }
     if (!(p = (uint8_t *)malloc(EHDR + (size_t)r->len)))
-        return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory for %u bytes", (unsigned)r->len);
+        return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory for %u bytes", (unsigned)r->len);
     if ((rc = dread(b, p, EHDR + (size_t)r->len, r->off)) != 0) goto fail;
     if (cairn_crc32c__update(0, p + 4, EHDR - 4) != cairn_get32(p) || p[4] != ET_BLOB ||
         cairn_get32(p + 16) != key || cairn_get32(p + 20) != r->len) {
@@ -780,7 +780,7 @@ static int read_payload(cairn_blob *b, uint32_t key, const brec *r, void **out) 
         goto fail;
     }
     if (cairn_crc32c__update(0, p + EHDR, r->len) != cairn_get32(p + 24)) {
-        rc = cairn_err__set(CAIRN_ECORRUPT, "%s: bad payload checksum of key %u at offset %llu", b->path,
+        rc = cairn_err__set(CAIRN_CORRUPT, "%s: bad payload checksum of key %u at offset %llu", b->path,
                             (unsigned)key, (unsigned long long)r->off);
         goto fail;
     }
@@ -802,10 +802,10 @@ static int replay_overlay(void *ctx, uint64_t txid, unsigned type, const void *p
     (void)txid;
     (void)seq;
     if (len < 8 || (type != REC_WRITE && type != REC_TRUNC) || (type == REC_TRUNC && len != 8))
-        return cairn_err__set(CAIRN_ECORRUPT, "%s: unknown record (type %u, %zu bytes) in the log", b->wal_path,
+        return cairn_err__set(CAIRN_CORRUPT, "%s: unknown record (type %u, %zu bytes) in the log", b->wal_path,
                               type, len);
     o = (ovrec *)realloc(b->ov, (b->nov + 1) * sizeof *o);
-    if (!o) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+    if (!o) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
     b->ov = o;
     o = &b->ov[b->nov];
     o->type = type;
@@ -816,7 +816,7 @@ static int replay_overlay(void *ctx, uint64_t txid, unsigned type, const void *p
         b->ov_lo = o->off < FHDR ? FHDR : o->off;
     if (type == REC_WRITE) {
         if (!(o->data = (uint8_t *)malloc(o->len ? o->len : 1)))
-            return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+            return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
         memcpy(o->data, p + 8, o->len);
     }
     b->nov++;
@@ -828,7 +828,7 @@ static int scan(cairn_blob *b) {
     uint8_t *buf = (uint8_t *)malloc(SCAN_CHUNK);
     uint64_t off = FHDR, boff = 0, blen = 0, last_free_end = 0, last_free_off = 0, last_size = 0;
     int rc = 0;
-    if (!buf) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+    if (!buf) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
     while (off < b->end) {
         const uint8_t *h;
         uint64_t size;
@@ -864,7 +864,7 @@ static int scan(cairn_blob *b) {
                 break;
             }
             if (map_get(&b->idx, key)) {
-                rc = cairn_err__set(CAIRN_ECORRUPT, "%s: key %u stored twice (second at offset %llu)", b->path,
+                rc = cairn_err__set(CAIRN_CORRUPT, "%s: key %u stored twice (second at offset %llu)", b->path,
                                     (unsigned)key, (unsigned long long)off);
                 break;
             }
@@ -907,12 +907,12 @@ static int read_header(cairn_blob *b, uint64_t fsize) {
     if (cairn_crc32c__update(0, h, 60) != cairn_get32(h + 60)) return corrupt(b, 0, "bad file header checksum");
     version = cairn_get32(h + 8);
     if (version != VERSION && version != 1)
-        return cairn_err__set(CAIRN_EVERSION, "%s: unsupported blob store version %u", b->path, version);
+        return cairn_err__set(CAIRN_VERSION, "%s: unsupported blob store version %u", b->path, version);
     b->next_key = cairn_get64(h + 16);
     b->end = cairn_get64(h + 24);
     if (b->end < FHDR || b->next_key > KEY_LIMIT) return corrupt(b, 0, "bad file header");
     if (fsize < b->end)
-        return cairn_err__set(CAIRN_ECORRUPT, "%s: file is %llu bytes, shorter than its data end %llu", b->path,
+        return cairn_err__set(CAIRN_CORRUPT, "%s: file is %llu bytes, shorter than its data end %llu", b->path,
                               (unsigned long long)fsize, (unsigned long long)b->end);
     return 0;
 }
@@ -944,7 +944,7 @@ static void peek_header(cairn_blob *b, uint64_t fsize, disk_hdr *d) {
  *   - otherwise the log covers the file: all of them, in log order (physical records are
  *     idempotent, and redoing from the log's start is right even when a power loss kept the
  *     stamped header but not every write it covers); unless the log starts after LSN + 1: then
- *     changes between the two are in neither file: CAIRN_ECORRUPT, nothing touched.
+ *     changes between the two are in neither file: CAIRN_CORRUPT, nothing touched.
  * *redo is 1 to redo. */
 static int plan_recovery(cairn_blob *b, const disk_hdr *d, const cairn_wal_info *wi, int *redo) {
     *redo = 0;
@@ -955,7 +955,7 @@ static int plan_recovery(cairn_blob *b, const disk_hdr *d, const cairn_wal_info 
     }
     if (wi->last_commit < d->lsn) return 0;
     if (wi->first_seq > d->lsn + 1)
-        return cairn_err__set(CAIRN_ECORRUPT,
+        return cairn_err__set(CAIRN_CORRUPT,
                               "%s: the write-ahead log %s starts at sequence number %llu but the data file is at "
                               "%llu: the changes in between are missing",
                               b->path, b->wal_path, (unsigned long long)wi->first_seq,
@@ -1008,7 +1008,7 @@ static char *suffix(const char *path, const char *sfx) {
     size_t n = strlen(path), m = strlen(sfx);
     char *s = (char *)malloc(n + m + 1);
     if (!s) {
-        cairn_err__set(CAIRN_ENOMEM, "out of memory");
+        cairn_err__set(CAIRN_NOMEM, "out of memory");
         return NULL;
     }
     memcpy(s, path, n);
@@ -1046,7 +1046,7 @@ static int create_file(cairn_blob *b) {
     int rc;
     /* a log or half-written compaction left by an earlier store of this name means nothing now */
     if ((rc = cairn_io__unlink(b->wal_path)) != 0) return rc;
-    if (!(tmp = suffix(b->path, ".compact"))) return CAIRN_ENOMEM;
+    if (!(tmp = suffix(b->path, ".compact"))) return CAIRN_NOMEM;
     rc = cairn_io__unlink(tmp);
     free(tmp);
     if (rc) return rc;
@@ -1060,7 +1060,7 @@ static int create_file(cairn_blob *b) {
 static int remove_compaction_leftover(cairn_blob *b) {
     char *tmp = suffix(b->path, ".compact");
     int rc;
-    if (!tmp) return CAIRN_ENOMEM;
+    if (!tmp) return CAIRN_NOMEM;
     rc = cairn_io__unlink(tmp);
     free(tmp);
     return rc;
@@ -1068,7 +1068,7 @@ static int remove_compaction_leftover(cairn_blob *b) {
 
 /* The log a file's header names must be the one beside it: a writer that had the file open (or
  * died with it open) under another name of the same file (a hard link) left its unapplied
- * changes in "<that name>-wal". Never ignore that: CAIRN_ECORRUPT naming the log expected.
+ * changes in "<that name>-wal". Never ignore that: CAIRN_CORRUPT naming the log expected.
  * A log cut shorter than its header holds nothing and is accepted. A file its last writer
  * closed accepts the log beside it (the LSN rules of plan_recovery still apply). */
 static int check_log_owner(cairn_blob *b, const disk_hdr *d, const cairn_wal_info *wi, int have_wal) {
@@ -1076,13 +1076,13 @@ static int check_log_owner(cairn_blob *b, const disk_hdr *d, const cairn_wal_inf
     if (!d->known || cut) return 0;
     if (d->flags & HF_OPEN) {
         if (!have_wal)
-            return cairn_err__set(CAIRN_ECORRUPT,
+            return cairn_err__set(CAIRN_CORRUPT,
                                   "%s: its last writer did not close it, and its write-ahead log (salt %08x) is "
                                   "missing: %s does not exist. If the file was written under another name (a hard "
                                   "link), open it once under that name to recover",
                                   b->path, (unsigned)d->salt, b->wal_path);
         if (wi->salt != d->salt)
-            return cairn_err__set(CAIRN_ECORRUPT,
+            return cairn_err__set(CAIRN_CORRUPT,
                                   "%s: its last writer did not close it, and its write-ahead log has salt %08x, "
                                   "but %s has salt %08x (another file's log). If the file was written under "
                                   "another name (a hard link), open it once under that name to recover",
@@ -1202,13 +1202,13 @@ static char *canonical_path(const char *path) {
         return NULL;
     }
     if (lstat(path, &st) == 0) { /* exists, but realpath failed: a dangling symlink */
-        cairn_err__set(CAIRN_EPATH, "%s: a symbolic link to a missing file", path);
+        cairn_err__set(CAIRN_PATH, "%s: a symbolic link to a missing file", path);
         return NULL;
     }
     base = strrchr(path, '/');
     base = base ? base + 1 : path;
     if (!*base) {
-        cairn_err__set(CAIRN_EPATH, "%s: not a file name", path);
+        cairn_err__set(CAIRN_PATH, "%s: not a file name", path);
         return NULL;
     }
     if (!(dir = cairn_path__dir(path))) return NULL;
@@ -1222,7 +1222,7 @@ static char *canonical_path(const char *path) {
     n = strlen(dreal);
     if (!(out = (char *)malloc(n + 1 + strlen(base) + 1))) {
         free(dreal);
-        cairn_err__set(CAIRN_ENOMEM, "out of memory");
+        cairn_err__set(CAIRN_NOMEM, "out of memory");
         return NULL;
     }
     memcpy(out, dreal, n);
@@ -1237,13 +1237,13 @@ static int open_impl(cairn_blob *b, const cairn_blob_options *o) {
     int rc, st;
     st = cairn_io__stat(b->path, &size);
     if (st < 0) return st;
-    if (st == 2) return cairn_err__set(CAIRN_EPATH, "%s: is a directory, not a blob store file", b->path);
+    if (st == 2) return cairn_err__set(CAIRN_PATH, "%s: is a directory, not a blob store file", b->path);
     if (!b->ro) {
         char *lp = suffix(b->path, "-lock");
-        if (!lp) return CAIRN_ENOMEM;
+        if (!lp) return CAIRN_NOMEM;
         if (st == 0 && !o->create) {
             free(lp);
-            return cairn_err__set(CAIRN_EPATH, "%s: no such blob store (create is off)", b->path);
+            return cairn_err__set(CAIRN_PATH, "%s: no such blob store (create is off)", b->path);
         }
         /* one writer per name (and creation is serialised by it) ... */
         rc = cairn_lock__acquire(&b->lock, lp, o->lock_timeout_ms);
@@ -1257,7 +1257,7 @@ static int open_impl(cairn_blob *b, const cairn_blob_options *o) {
         if ((rc = remove_compaction_leftover(b)) != 0) return rc;
         if ((rc = open_writer(b, &size)) != 0) return rc;
     } else {
-        if (st == 0) return cairn_err__set(CAIRN_EPATH, "%s: no such blob store", b->path);
+        if (st == 0) return cairn_err__set(CAIRN_PATH, "%s: no such blob store", b->path);
         if ((rc = open_reader(b, &size)) != 0) return rc;
     }
     b->pq_base = 1; /* pend id 0 means "none" */
@@ -1268,18 +1268,18 @@ int cairn_blob_open(cairn_blob **out, const char *path, const cairn_blob_options
     cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
     cairn_blob *b;
     int rc;
-    if (!out) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_open: out is NULL");
+    if (!out) return cairn_err__set(CAIRN_INVALID, "cairn_blob_open: out is NULL");
     *out = NULL;
-    if (!path) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_open: path is NULL");
-    if (!*path) return cairn_err__set(CAIRN_EPATH, "cairn_blob_open: empty path");
+    if (!path) return cairn_err__set(CAIRN_INVALID, "cairn_blob_open: path is NULL");
+    if (!*path) return cairn_err__set(CAIRN_PATH, "cairn_blob_open: empty path");
     if (opts) {
         if (opts->version < 1 || opts->version > CAIRN_BLOB_OPTIONS_VERSION)
-            return cairn_err__set(CAIRN_EINVAL, "cairn_blob_open: unknown options version %u", opts->version);
+            return cairn_err__set(CAIRN_INVALID, "cairn_blob_open: unknown options version %u", opts->version);
         o = *opts;
     }
     if (o.sync < CAIRN_SYNC_NONE || o.sync > CAIRN_SYNC_GROUP)
-        return cairn_err__set(CAIRN_EINVAL, "cairn_blob_open: bad sync mode %d", o.sync);
-    if (!(b = (cairn_blob *)calloc(1, sizeof *b))) return cairn_err__set(CAIRN_ENOMEM, "out of memory");
+        return cairn_err__set(CAIRN_INVALID, "cairn_blob_open: bad sync mode %d", o.sync);
+    if (!(b = (cairn_blob *)calloc(1, sizeof *b))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
     pthread_rwlock_init(&b->mu, NULL);
     b->gen = cairn_fork__gen();
     b->ro = o.read_only != 0;
@@ -1290,7 +1290,7 @@ int cairn_blob_open(cairn_blob **out, const char *path, const cairn_blob_options
     b->ov_lo = UINT64_MAX;
     if (!(b->path = canonical_path(path)) || !(b->wal_path = suffix(b->path, "-wal"))) {
         char msg[512];
-        rc = cairn_errcode() ? cairn_errcode() : CAIRN_ENOMEM;
+        rc = cairn_errcode() ? cairn_errcode() : CAIRN_NOMEM;
         snprintf(msg, sizeof msg, "%s", cairn_errmsg());
         blob_free(b);
         cairn_err__set(rc, "%s", msg);
@@ -1319,7 +1319,7 @@ void cairn_blob_close(cairn_blob *b) {
     }
     pthread_rwlock_wrlock(&b->mu);
     if (b->in_txn) (void)abort_txn(b); /* best effort, as is the checkpoint */
-    /* best effort; cairn_blob_flush reports errors. Once the log is empty, the file is marked
+    /* best effort; cairn_blob_sync reports errors. Once the log is empty, the file is marked
      * closed: then no log needs to be found beside it (see check_log_owner) */
     if (!b->ro && !b->failed && !b->in_txn) {
         b->hdr_flags &= ~HF_OPEN;
@@ -1335,15 +1335,15 @@ void cairn_blob_close(cairn_blob *b) {
 /* ---- operations --------------------------------------------------------------------------- */
 
 static int check_write(cairn_blob *b) {
-    if (b->failed) return cairn_err__set(CAIRN_EFAILED, "%s: handle failed after a fatal I/O error", b->path);
-    if (b->ro) return cairn_err__set(CAIRN_EREADONLY, "%s: opened read-only", b->path);
+    if (b->failed) return cairn_err__set(CAIRN_FAILED, "%s: handle failed after a fatal I/O error", b->path);
+    if (b->ro) return cairn_err__set(CAIRN_READONLY, "%s: opened read-only", b->path);
     return 0;
 }
 
 static int check_data(const void *data, size_t len) {
-    if (!data && len) return cairn_err__set(CAIRN_EINVAL, "blob data is NULL");
+    if (!data && len) return cairn_err__set(CAIRN_INVALID, "blob data is NULL");
     if (len > CAIRN_VALUE_MAX)
-        return cairn_err__set(CAIRN_ETOOBIG, "blob of %zu bytes exceeds the limit of %u", len,
+        return cairn_err__set(CAIRN_TOOBIG, "blob of %zu bytes exceeds the limit of %u", len,
                               (unsigned)CAIRN_VALUE_MAX);
     return 0;
 }
@@ -1352,7 +1352,7 @@ static int push_event(cairn_blob *b, int ev, uint32_t key, uint64_t old_size, ui
     if (b->nev == b->capev) {
         size_t nc = b->capev ? b->capev * 2 : 16;
         evrec *p = (evrec *)realloc(b->ev, nc * sizeof *p);
-        if (!p) return cairn_err__set(CAIRN_ENOMEM, "blob store: out of memory");
+        if (!p) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
         b->ev = p;
         b->capev = nc;
     }
@@ -1551,7 +1551,7 @@ static int run_op(cairn_blob *b, op_fn fn, void *arg) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", cairn_errmsg());
         rollback_to(b, umark, pmark, evmark);
-        if (rc != CAIRN_ENOTFOUND) cairn_err__set(rc, "%s", msg);
+        if (rc != CAIRN_NOTFOUND) cairn_err__set(rc, "%s", msg);
         goto out;
     }
     if (!b->in_txn) {
@@ -1575,7 +1575,7 @@ static int do_create(cairn_blob *b, void *arg) {
     op_args *a = (op_args *)arg;
     uint32_t key;
     int rc;
-    if (b->next_key >= KEY_LIMIT) return cairn_err__set(CAIRN_ERANGE, "%s: every uint32 key is used", b->path);
+    if (b->next_key >= KEY_LIMIT) return cairn_err__set(CAIRN_RANGE, "%s: every uint32 key is used", b->path);
     key = (uint32_t)b->next_key;
     if ((rc = set_next_key(b, b->next_key + 1)) != 0) return rc;
     if ((rc = place(b, key, a->data, a->len)) != 0) return rc;
@@ -1588,7 +1588,7 @@ static int do_create_with_key(cairn_blob *b, void *arg) {
     op_args *a = (op_args *)arg;
     int rc;
     if (map_get(&b->idx, a->key))
-        return cairn_err__set(CAIRN_EEXISTS, "%s: key %u already exists", b->path, (unsigned)a->key);
+        return cairn_err__set(CAIRN_EXISTS, "%s: key %u already exists", b->path, (unsigned)a->key);
     if ((uint64_t)a->key >= b->next_key && (rc = set_next_key(b, (uint64_t)a->key + 1)) != 0) return rc;
     if ((rc = place(b, a->key, a->data, a->len)) != 0) return rc;
     return push_event(b, CAIRN_BLOB_CREATED, a->key, 0, a->len);
@@ -1596,7 +1596,7 @@ static int do_create_with_key(cairn_blob *b, void *arg) {
 
 static int do_reserve(cairn_blob *b, void *arg) {
     op_args *a = (op_args *)arg;
-    if (b->next_key >= KEY_LIMIT) return cairn_err__set(CAIRN_ERANGE, "%s: every uint32 key is used", b->path);
+    if (b->next_key >= KEY_LIMIT) return cairn_err__set(CAIRN_RANGE, "%s: every uint32 key is used", b->path);
     a->key = (uint32_t)b->next_key;
     return set_next_key(b, b->next_key + 1);
 }
@@ -1606,7 +1606,7 @@ static int do_update(cairn_blob *b, void *arg) {
     brec *r = map_get(&b->idx, a->key), old;
     uint64_t need = EHDR + (uint64_t)a->len;
     int rc;
-    if (!r) return CAIRN_ENOTFOUND;
+    if (!r) return CAIRN_NOTFOUND;
     old = *r;
     if (need <= old.size) {
         /* fits: rewrite in place, free what is left if it can hold a header */
@@ -1630,7 +1630,7 @@ static int do_delete(cairn_blob *b, void *arg) {
     op_args *a = (op_args *)arg;
     brec *r = map_get(&b->idx, a->key), old;
     int rc;
-    if (!r) return CAIRN_ENOTFOUND;
+    if (!r) return CAIRN_NOTFOUND;
     old = *r;
     if ((rc = idx_del(b, a->key)) != 0) return rc;
     if ((rc = release(b, old.off, old.size)) != 0) return rc;
@@ -1640,7 +1640,7 @@ static int do_delete(cairn_blob *b, void *arg) {
 int cairn_blob_create(cairn_blob *b, const void *data, size_t len, uint32_t *key) {
     op_args a;
     int rc;
-    if (!b || !key) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_create: NULL argument");
+    if (!b || !key) return cairn_err__set(CAIRN_INVALID, "cairn_blob_create: NULL argument");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_create");
     if ((rc = check_data(data, len)) != 0) return rc;
     memset(&a, 0, sizeof a);
@@ -1653,7 +1653,7 @@ int cairn_blob_create(cairn_blob *b, const void *data, size_t len, uint32_t *key
 int cairn_blob_create_with_key(cairn_blob *b, uint32_t key, const void *data, size_t len) {
     op_args a;
     int rc;
-    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_create_with_key: NULL handle");
+    if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_create_with_key: NULL handle");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_create_with_key");
     if ((rc = check_data(data, len)) != 0) return rc;
     memset(&a, 0, sizeof a);
@@ -1666,7 +1666,7 @@ int cairn_blob_create_with_key(cairn_blob *b, uint32_t key, const void *data, si
 int cairn_blob_reserve_next_key(cairn_blob *b, uint32_t *key) {
     op_args a;
     int rc;
-    if (!b || !key) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_reserve_next_key: NULL argument");
+    if (!b || !key) return cairn_err__set(CAIRN_INVALID, "cairn_blob_reserve_next_key: NULL argument");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_reserve_next_key");
     memset(&a, 0, sizeof a);
     if ((rc = run_op(b, do_reserve, &a)) == 0) *key = a.key;
@@ -1676,7 +1676,7 @@ int cairn_blob_reserve_next_key(cairn_blob *b, uint32_t *key) {
 int cairn_blob_update(cairn_blob *b, uint32_t key, const void *data, size_t len) {
     op_args a;
     int rc;
-    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_update: NULL handle");
+    if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_update: NULL handle");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_update");
     if ((rc = check_data(data, len)) != 0) return rc;
     memset(&a, 0, sizeof a);
@@ -1688,7 +1688,7 @@ int cairn_blob_update(cairn_blob *b, uint32_t key, const void *data, size_t len)
 
 int cairn_blob_delete(cairn_blob *b, uint32_t key) {
     op_args a;
-    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_delete: NULL handle");
+    if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_delete: NULL handle");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_delete");
     memset(&a, 0, sizeof a);
     a.key = key;
@@ -1698,15 +1698,15 @@ int cairn_blob_delete(cairn_blob *b, uint32_t key) {
 int cairn_blob_read(cairn_blob *b, uint32_t key, void **data, size_t *len) {
     brec *r;
     int rc;
-    if (!b || !data || !len) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_read: NULL argument");
+    if (!b || !data || !len) return cairn_err__set(CAIRN_INVALID, "cairn_blob_read: NULL argument");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_read");
     *data = NULL;
     *len = 0;
     pthread_rwlock_rdlock(&b->mu);
     if (b->failed) {
-        rc = cairn_err__set(CAIRN_EFAILED, "%s: handle failed after a fatal I/O error", b->path);
+        rc = cairn_err__set(CAIRN_FAILED, "%s: handle failed after a fatal I/O error", b->path);
     } else if (!(r = map_get(&b->idx, key))) {
-        rc = CAIRN_ENOTFOUND;
+        rc = CAIRN_NOTFOUND;
     } else {
         brec copy = *r;
         if ((rc = read_payload(b, key, &copy, data)) == 0) *len = copy.len;
@@ -1717,11 +1717,11 @@ int cairn_blob_read(cairn_blob *b, uint32_t key, void **data, size_t *len) {
 
 int cairn_blob_exists(cairn_blob *b, uint32_t key) {
     int rc;
-    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_exists: NULL handle");
+    if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_exists: NULL handle");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_exists");
     pthread_rwlock_rdlock(&b->mu);
     if (b->failed)
-        rc = cairn_err__set(CAIRN_EFAILED, "%s: handle failed after a fatal I/O error", b->path);
+        rc = cairn_err__set(CAIRN_FAILED, "%s: handle failed after a fatal I/O error", b->path);
     else
         rc = map_get(&b->idx, key) != NULL;
     pthread_rwlock_unlock(&b->mu);
@@ -1729,7 +1729,7 @@ int cairn_blob_exists(cairn_blob *b, uint32_t key) {
 }
 
 int cairn_blob_count(cairn_blob *b, uint64_t *out) {
-    if (!b || !out) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_count: NULL argument");
+    if (!b || !out) return cairn_err__set(CAIRN_INVALID, "cairn_blob_count: NULL argument");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_count");
     pthread_rwlock_rdlock(&b->mu);
     *out = b->idx.n;
@@ -1745,15 +1745,15 @@ static int cmp_u32(const void *a, const void *c) {
 int cairn_blob_iter_open(cairn_blob_iter **out, cairn_blob *b) {
     cairn_blob_iter *it;
     size_t i, n = 0;
-    if (!out || !b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_iter_open: NULL argument");
+    if (!out || !b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_iter_open: NULL argument");
     *out = NULL;
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_iter_open");
-    if (!(it = (cairn_blob_iter *)calloc(1, sizeof *it))) return cairn_err__set(CAIRN_ENOMEM, "out of memory");
+    if (!(it = (cairn_blob_iter *)calloc(1, sizeof *it))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
     pthread_rwlock_rdlock(&b->mu);
     if (!(it->keys = (uint32_t *)malloc((b->idx.n ? b->idx.n : 1) * sizeof(uint32_t)))) {
         pthread_rwlock_unlock(&b->mu);
         free(it);
-        return cairn_err__set(CAIRN_ENOMEM, "out of memory");
+        return cairn_err__set(CAIRN_NOMEM, "out of memory");
     }
     for (i = 0; i < b->idx.cap; i++)
         if (b->idx.s[i].used) it->keys[n++] = (uint32_t)b->idx.s[i].key;
@@ -1766,9 +1766,9 @@ int cairn_blob_iter_open(cairn_blob_iter **out, cairn_blob *b) {
 }
 
 int cairn_blob_iter_next(cairn_blob_iter *it, uint32_t *key) {
-    if (!it || !key) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_iter_next: NULL argument");
+    if (!it || !key) return cairn_err__set(CAIRN_INVALID, "cairn_blob_iter_next: NULL argument");
     if (cairn_fork__foreign(it->gen)) return cairn_fork__err("cairn_blob_iter_next");
-    if (it->i >= it->n) return CAIRN_EITEROVER;
+    if (it->i >= it->n) return CAIRN_ITEROVER;
     *key = it->keys[it->i++];
     return 0;
 }
@@ -1779,17 +1779,17 @@ void cairn_blob_iter_free(cairn_blob_iter *it) {
     free(it);
 }
 
-int cairn_blob_flush(cairn_blob *b) {
+int cairn_blob_sync(cairn_blob *b) {
     int rc;
-    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_flush: NULL handle");
-    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_flush");
+    if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_sync: NULL handle");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_sync");
     pthread_rwlock_wrlock(&b->mu);
     if (b->failed)
-        rc = cairn_err__set(CAIRN_EFAILED, "%s: handle failed after a fatal I/O error", b->path);
+        rc = cairn_err__set(CAIRN_FAILED, "%s: handle failed after a fatal I/O error", b->path);
     else if (b->ro)
         rc = 0;
     else if (b->in_txn)
-        rc = cairn_err__set(CAIRN_ETXN, "%s: flush inside a transaction (commit or roll back first)", b->path);
+        rc = cairn_err__set(CAIRN_TXN, "%s: flush inside a transaction (commit or roll back first)", b->path);
     else
         rc = checkpoint(b);
     pthread_rwlock_unlock(&b->mu);
@@ -1797,7 +1797,7 @@ int cairn_blob_flush(cairn_blob *b) {
 }
 
 int cairn_blob_stats(cairn_blob *b, struct cairn_blob_stats *out) {
-    if (!b || !out) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_stats: NULL argument");
+    if (!b || !out) return cairn_err__set(CAIRN_INVALID, "cairn_blob_stats: NULL argument");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_stats");
     memset(out, 0, sizeof *out);
     pthread_rwlock_rdlock(&b->mu);
@@ -1837,11 +1837,11 @@ static int compact_locked(cairn_blob *b) {
     if ((rc = checkpoint(b)) != 0) return rc;
     if (b->failed) return check_write(b);
     if (!(tmp = suffix(b->path, ".compact")) || !(dir = cairn_path__dir(b->path))) {
-        rc = CAIRN_ENOMEM;
+        rc = CAIRN_NOMEM;
         goto out;
     }
     if (!(ents = (kent *)malloc((b->idx.n ? b->idx.n : 1) * sizeof *ents)) || !(wbuf = (uint8_t *)malloc(wcap))) {
-        rc = cairn_err__set(CAIRN_ENOMEM, "out of memory");
+        rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
         goto out;
     }
     for (i = 0; i < b->idx.cap; i++) {
@@ -1920,12 +1920,12 @@ out:
 
 int cairn_blob_compact(cairn_blob *b) {
     int rc;
-    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_compact: NULL handle");
+    if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_compact: NULL handle");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_compact");
     pthread_rwlock_wrlock(&b->mu);
     if ((rc = check_write(b)) == 0) {
         if (b->in_txn)
-            rc = cairn_err__set(CAIRN_ETXN, "%s: compact inside a transaction", b->path);
+            rc = cairn_err__set(CAIRN_TXN, "%s: compact inside a transaction", b->path);
         else
             rc = compact_locked(b);
     }
@@ -1937,12 +1937,12 @@ int cairn_blob_compact(cairn_blob *b) {
 
 int cairn_blob_begin(cairn_blob *b) {
     int rc;
-    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_begin: NULL handle");
+    if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_begin: NULL handle");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_begin");
     pthread_rwlock_wrlock(&b->mu);
     if ((rc = check_write(b)) == 0) {
         if (b->in_txn) {
-            rc = cairn_err__set(CAIRN_ETXN, "%s: a transaction is already open", b->path);
+            rc = cairn_err__set(CAIRN_TXN, "%s: a transaction is already open", b->path);
         } else {
             b->in_txn = 1;
             b->nun = 0;
@@ -1957,13 +1957,13 @@ int cairn_blob_begin(cairn_blob *b) {
 int cairn_blob_commit(cairn_blob *b) {
     fired fo;
     int rc;
-    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_commit: NULL handle");
+    if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_commit: NULL handle");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_commit");
     memset(&fo, 0, sizeof fo);
     pthread_rwlock_wrlock(&b->mu);
     if ((rc = check_write(b)) == 0) {
         if (!b->in_txn) {
-            rc = cairn_err__set(CAIRN_ETXN, "%s: commit without a transaction", b->path);
+            rc = cairn_err__set(CAIRN_TXN, "%s: commit without a transaction", b->path);
         } else {
             b->in_txn = 0;
             rc = commit_batch(b, 0, b->txn_pmark, b->txn_evmark, &fo);
@@ -1996,11 +1996,11 @@ static int abort_txn(cairn_blob *b) {
 
 int cairn_blob_rollback(cairn_blob *b) {
     int rc = 0;
-    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_rollback: NULL handle");
+    if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_rollback: NULL handle");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_rollback");
     pthread_rwlock_wrlock(&b->mu);
     if (!b->in_txn) {
-        rc = b->failed ? check_write(b) : cairn_err__set(CAIRN_ETXN, "%s: rollback without a transaction", b->path);
+        rc = b->failed ? check_write(b) : cairn_err__set(CAIRN_TXN, "%s: rollback without a transaction", b->path);
     } else {
         rc = abort_txn(b);
     }
@@ -2012,14 +2012,14 @@ int cairn_blob_rollback(cairn_blob *b) {
 
 int cairn_blob_subscribe(cairn_blob *b, cairn_blob_event_fn fn, void *ctx, uint64_t *id) {
     int rc = 0;
-    if (!b || !fn) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_subscribe: NULL argument");
+    if (!b || !fn) return cairn_err__set(CAIRN_INVALID, "cairn_blob_subscribe: NULL argument");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_subscribe");
     pthread_rwlock_wrlock(&b->mu);
     if (b->nsubs == b->capsubs) {
         size_t nc = b->capsubs ? b->capsubs * 2 : 4;
         sub *p = (sub *)realloc(b->subs, nc * sizeof *p);
         if (!p) {
-            rc = cairn_err__set(CAIRN_ENOMEM, "out of memory");
+            rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
             goto out;
         }
         b->subs = p;
@@ -2037,8 +2037,8 @@ out:
 
 int cairn_blob_unsubscribe(cairn_blob *b, uint64_t id) {
     size_t i;
-    int rc = CAIRN_ENOTFOUND;
-    if (!b) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_unsubscribe: NULL handle");
+    int rc = CAIRN_NOTFOUND;
+    if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_unsubscribe: NULL handle");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_unsubscribe");
     pthread_rwlock_wrlock(&b->mu);
     for (i = 0; i < b->nsubs; i++) {
@@ -2060,7 +2060,7 @@ int cairn_blob_check(const char *path) {
     cairn_blob *b = NULL;
     size_t i;
     int rc;
-    if (!path) return cairn_err__set(CAIRN_EINVAL, "cairn_blob_check: NULL path");
+    if (!path) return cairn_err__set(CAIRN_INVALID, "cairn_blob_check: NULL path");
     o.read_only = 1;
     o.create = 0;
     if ((rc = cairn_blob_open(&b, path, &o)) != 0) return rc;

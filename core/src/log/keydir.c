@@ -35,15 +35,15 @@ int cairn_kd__own(cairn_kd *kd) {
     uint8_t **chunks;
     size_t c, cap = (size_t)kd->mask + 1;
     if (!kd->map) return 0;
-    if (!(slots = (uint32_t *)malloc(cap * 4u))) return CAIRN_ENOMEM;
+    if (!(slots = (uint32_t *)malloc(cap * 4u))) return CAIRN_NOMEM;
     if (!(tags = (uint8_t *)malloc(cap))) {
         free(slots);
-        return CAIRN_ENOMEM;
+        return CAIRN_NOMEM;
     }
     if (!(chunks = (uint8_t **)calloc(kd->capchunks ? kd->capchunks : 1, sizeof *chunks))) {
         free(tags);
         free(slots);
-        return CAIRN_ENOMEM;
+        return CAIRN_NOMEM;
     }
     for (c = 0; c < kd->nchunks; c++) {
         size_t n = c + 1 == kd->nchunks ? kd->tail : KD_CHUNK;
@@ -52,7 +52,7 @@ int cairn_kd__own(cairn_kd *kd) {
             free(chunks);
             free(tags);
             free(slots);
-            return CAIRN_ENOMEM;
+            return CAIRN_NOMEM;
         }
         memcpy(chunks[c], kd->chunks[c], n);
     }
@@ -181,11 +181,11 @@ static int grow(cairn_kd *kd) {
     uint32_t ncap = (kd->mask + 1) * 2, nmask = ncap - 1, i;
     uint32_t *ns;
     uint8_t *nt;
-    if (ncap == 0) return CAIRN_ENOMEM;
-    if (!(ns = (uint32_t *)calloc(ncap, sizeof *ns))) return CAIRN_ENOMEM;
+    if (ncap == 0) return CAIRN_NOMEM;
+    if (!(ns = (uint32_t *)calloc(ncap, sizeof *ns))) return CAIRN_NOMEM;
     if (!(nt = (uint8_t *)calloc(ncap, 1))) {
         free(ns);
-        return CAIRN_ENOMEM;
+        return CAIRN_NOMEM;
     }
     for (i = 0; i <= kd->mask; i++) {
         uint32_t ref = kd->slots[i], j;
@@ -292,7 +292,7 @@ int cairn_kd__put(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uin
                   int kind, int64_t expire, kd_ent *old) {
     int found;
     uint32_t i;
-    if (cairn_kd__own(kd) != 0) return CAIRN_ENOMEM;
+    if (cairn_kd__own(kd) != 0) return CAIRN_NOMEM;
     i = find_slot(kd, key, klen, hash, &found);
     if (found) {
         kd_ent *e = ref_ent(kd, kd->slots[i]);
@@ -304,7 +304,7 @@ int cairn_kd__put(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uin
         } else {
             size_t osz = ent_size(klen, had), nsz = ent_size(klen, expire != 0);
             uint32_t ref = arena_alloc(kd, nsz);
-            if (!ref) return CAIRN_ENOMEM;
+            if (!ref) return CAIRN_NOMEM;
             e = ref_ent(kd, kd->slots[i]); /* (arena_alloc never moves entries) */
             fill(ref_ent(kd, ref), key, klen, hash, loc, vlen, kind, expire);
             kd->slots[i] = ref;
@@ -316,12 +316,12 @@ int cairn_kd__put(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uin
         return 1;
     }
     if ((kd->count + 1) * 4 > ((uint64_t)kd->mask + 1) * 3) {
-        if (grow(kd) != 0) return CAIRN_ENOMEM;
+        if (grow(kd) != 0) return CAIRN_NOMEM;
         i = find_slot(kd, key, klen, hash, &found);
     }
     {
         uint32_t ref = arena_alloc(kd, ent_size(klen, expire != 0));
-        if (!ref) return CAIRN_ENOMEM;
+        if (!ref) return CAIRN_NOMEM;
         fill(ref_ent(kd, ref), key, klen, hash, loc, vlen, kind, expire);
         kd->slots[i] = ref;
         kd->tags[i] = KD_TAG(hash);
@@ -337,7 +337,7 @@ int cairn_kd__del(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, kd_
     kd_ent *e;
     size_t sz;
     if (!found) return 0;
-    if (cairn_kd__own(kd) != 0) return CAIRN_ENOMEM;
+    if (cairn_kd__own(kd) != 0) return CAIRN_NOMEM;
     e = ref_ent(kd, kd->slots[i]);
     if (old) *old = *e;
     sz = ent_size(e->klen, e->flags & KD_EXPIRES);
@@ -399,7 +399,7 @@ int cairn_kd__dump(const cairn_kd *kd, cairn_kd_io write_fn, void *ctx) {
 }
 
 /* Prove a mapped table consistent (see cairn_kd__load_mapped in keydir.h): 1 if it is, 0 if not,
- * CAIRN_ENOMEM. fsize has lim->nfiles + 1 sizes, the last one 0 (where an out-of-range file
+ * CAIRN_NOMEM. fsize has lim->nfiles + 1 sizes, the last one 0 (where an out-of-range file
  * number is sent: no record fits in it). This and the CRC pass are the whole cost of an open, so
  * both passes are sequential and branch-free (reading entries in slot order, i.e. at random,
  * cost 20x more: a cache and TLB miss per key):
@@ -429,7 +429,7 @@ static int validate(const cairn_kd *kd, const kd_limits *lim, const uint64_t *fs
         if (kd->tail >= KD_HDR) maxref = lastref + (uint32_t)((kd->tail - KD_HDR) / 4u);
         else if (lastref) maxref = lastref - 1; /* the last chunk holds no entry */
     }
-    if (!(bits = (uint64_t *)calloc(nwords, sizeof *bits))) return CAIRN_ENOMEM;
+    if (!(bits = (uint64_t *)calloc(nwords, sizeof *bits))) return CAIRN_NOMEM;
     for (i = 0; i <= kd->mask; i++) {
         const uint32_t r = kd->slots[i];
         const uint64_t occ = r != 0;
@@ -474,12 +474,12 @@ cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, si
     cairn_kd *kd;
     uint32_t mask;
     size_t c, need;
-    *rc = CAIRN_ECORRUPT;
+    *rc = CAIRN_CORRUPT;
     if (len < 48 || (off & 3u)) return NULL;
     mask = cairn_get32(p);
     if ((mask & (mask + 1)) != 0 || mask < 15 || mask > (1u << 30)) return NULL;
     if (!(kd = (cairn_kd *)calloc(1, sizeof *kd))) {
-        *rc = CAIRN_ENOMEM;
+        *rc = CAIRN_NOMEM;
         return NULL;
     }
     kd->mask = mask;
@@ -498,7 +498,7 @@ cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, si
     kd->capchunks = kd->nchunks ? kd->nchunks : 1;
     if (!(kd->chunks = (uint8_t **)calloc(kd->capchunks, sizeof(uint8_t *)))) {
         free(kd);
-        *rc = CAIRN_ENOMEM;
+        *rc = CAIRN_NOMEM;
         return NULL;
     }
     kd->slots = (uint32_t *)(void *)(uintptr_t)(p + 48);
@@ -512,17 +512,17 @@ cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, si
         if (!fsize) {
             free(kd->chunks);
             free(kd);
-            *rc = CAIRN_ENOMEM;
+            *rc = CAIRN_NOMEM;
             return NULL;
         }
         if (lim->nfiles) memcpy(fsize, lim->fsize, (size_t)lim->nfiles * sizeof *fsize);
         fsize[lim->nfiles] = 0; /* no record fits: where a file number out of range points */
         ok = validate(kd, lim, fsize);
         free(fsize);
-        if (ok == CAIRN_ENOMEM) {
+        if (ok == CAIRN_NOMEM) {
             free(kd->chunks);
             free(kd);
-            *rc = CAIRN_ENOMEM;
+            *rc = CAIRN_NOMEM;
             return NULL;
         }
         if (!ok) goto bad;

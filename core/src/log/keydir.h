@@ -54,10 +54,10 @@ uint32_t cairn_kd__hash(const void *key, size_t klen);
 /* Lookup: the entry or NULL. Valid until the next mutation. */
 kd_ent *cairn_kd__find(cairn_kd *kd, const void *key, size_t klen, uint32_t hash);
 /* Insert or replace. If an entry existed, *old (when not NULL) receives a copy of its header and
- * 1 is returned; 0 for a new key; CAIRN_ENOMEM on failure (nothing changed). */
+ * 1 is returned; 0 for a new key; CAIRN_NOMEM on failure (nothing changed). */
 int cairn_kd__put(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint64_t loc, uint32_t vlen,
                   int kind, int64_t expire, kd_ent *old);
-/* Remove: 1 (with *old) if it existed, 0 if not, CAIRN_ENOMEM if a mapped table could not be
+/* Remove: 1 (with *old) if it existed, 0 if not, CAIRN_NOMEM if a mapped table could not be
  * copied first (nothing changed). */
 int cairn_kd__del(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, kd_ent *old);
 
@@ -106,11 +106,11 @@ typedef struct kd_limits {
  * file (lim); the header's count, expiring and used must equal what the slots hold, and the load
  * factor must leave an empty slot (probes end at one). (Not proven: that an entry's hash is its
  * key's; a wrong one only hides the key from lookups. Reads still check the record's key.) On success the table owns the mapping (unmapped by
- * cairn_kd__free); on failure NULL with *rc set (CAIRN_ECORRUPT or CAIRN_ENOMEM), and the
+ * cairn_kd__free); on failure NULL with *rc set (CAIRN_CORRUPT or CAIRN_NOMEM), and the
  * mapping is still the caller's. */
 cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, size_t len, const kd_limits *lim,
                                 int *rc);
-/* Make a mapped table private (copies it); 0 or CAIRN_ENOMEM. Needed before changing entries
+/* Make a mapped table private (copies it); 0 or CAIRN_NOMEM. Needed before changing entries
  * in place through cairn_kd__each. */
 int cairn_kd__own(cairn_kd *kd);
 

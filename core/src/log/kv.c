@@ -45,40 +45,40 @@
  * record, trims the file (below) and fsyncs it, before the next file is created; so sealed
  * files never have a torn tail, and a sealed file is never empty. A sealed file that starts
  * with FILE must end with its SEAL: one that does not was cut short (even at a record
- * boundary, which a scan alone cannot see): CAIRN_ECORRUPT. A version 1 file (no FILE record)
+ * boundary, which a scan alone cannot see): CAIRN_CORRUPT. A version 1 file (no FILE record)
  * is read as before; a version 1 sealed file without a SEAL can only be checked by its hint.
  * FILE anywhere but at offset 0, a FILE naming another order, a SEAL inside a batch, a SEAL
  * whose offset is not its own, or bytes after a SEAL (other than the reserved zeros below in
- * the last file) are CAIRN_ECORRUPT. A FILE with a version above 2 is CAIRN_EVERSION.
+ * the last file) are CAIRN_CORRUPT. A FILE with a version above 2 is CAIRN_VERSION.
  *
  * Recovery (open): read files in ascending order. A record is valid if it fits in the file,
  * its CRC matches and its fields are in range. PUT/DEL with flags 0 apply at once; TXN records
  * are held until a COMMIT with the same seq and count validates, then applied in order. Apply:
  * PUT sets key -> (file, offset) unless its expiry has passed (then it acts as a DEL); DEL
  * removes the key. In a SEALED file an invalid record, or a batch without its COMMIT, is
- * CAIRN_ECORRUPT naming file and offset. In the ACTIVE file an invalid record at offset X is a
+ * CAIRN_CORRUPT naming file and offset. In the ACTIVE file an invalid record at offset X is a
  * torn tail (an interrupted append) only if NO valid record starts at any offset after X (every
  * byte offset is tried; a candidate must also carry a seq no lower than the largest valid seq
  * seen before X in that file): then the log ends at X (or where X's unfinished batch began)
  * and a writer's open truncates the file there. If a valid record follows, the file was damaged
- * before its end: CAIRN_ECORRUPT "bad record at offset X (valid records follow at Y)", and
+ * before its end: CAIRN_CORRUPT "bad record at offset X (valid records follow at Y)", and
  * nothing is truncated or rewritten. A batch cut off by the end of the file is a torn tail too;
  * records that are valid but misplaced (a COMMIT that does not match its batch, a batch
  * interrupted by another valid record) cannot come from an interrupted append:
- * CAIRN_ECORRUPT. Read-only opens and cairn_kv_check apply the same rules and change nothing.
+ * CAIRN_CORRUPT. Read-only opens and cairn_kv_check apply the same rules and change nothing.
  * Sequence numbers resume after the largest seen. While a store is open (or after its writer
  * was killed) its ACTIVE file may end in zero bytes after the last record: blocks reserved ahead
  * of appends (below). A run of zeros from a record boundary to the end of the active (or last)
  * file is the clean end of the log, and is truncated like a torn tail. Sealed files never
  * have one: rotation and close trim the active file to its last record before the fsync.
  * (A power failure, unlike a killed process, may write an unsynced append's pages out of
- * order; a hole followed by valid records then reads as damage, and open reports CAIRN_ECORRUPT
+ * order; a hole followed by valid records then reads as damage, and open reports CAIRN_CORRUPT
  * rather than dropping what follows.)
  *
  * Appends (not part of the format, but of its crash behaviour): the active file is mapped
  * read-write (MAP_SHARED) over the size it may reach before rotation; disk blocks are reserved
  * ahead of the end of the log in 1 MiB steps with posix_fallocate, so a full disk is a clean
- * CAIRN_ENOSPC at reservation time and never a SIGBUS; a record of up to 4 KiB is stored with a
+ * CAIRN_NOSPC at reservation time and never a SIGBUS; a record of up to 4 KiB is stored with a
  * memcpy into the mapping (no system call), larger appends (transactions) with pwrite. Bytes in a
  * shared mapping are in the page cache at once, so a killed process loses nothing it appended,
  * as with write(); fdatasync of the file flushes them for CAIRN_SYNC_COMMIT and GROUP. While the
@@ -95,7 +95,7 @@
  *   end u32 CRC32C of everything before it
  * A hint whose CRC or order does not match is ignored and rebuilt by scanning D. A valid hint
  * whose size differs from D means a sealed file (which never changes) lost or gained bytes:
- * CAIRN_ECORRUPT (a cut at a record boundary would otherwise pass a scan).
+ * CAIRN_CORRUPT (a cut at a record boundary would otherwise pass a scan).
  *
  * KEYDIR (written at close, deleted by a writer's first change): the whole keydir, dumped
  * in its in-memory form so that open does no per-key work (see keydir.h):
@@ -113,7 +113,7 @@
  * 2^30, the record [offset, offset + 32 + klen + vlen) inside the listed file it names; counts
  * equal to what the slots hold, an empty slot left); a KEYDIR that fails is ignored like a
  * damaged one. Entries are still checked on use: every read verifies the record's CRC, header
- * (type, klen, vlen, kind) and key, so an entry naming another key's record is CAIRN_ECORRUPT.
+ * (type, klen, vlen, kind) and key, so an entry naming another key's record is CAIRN_CORRUPT.
  *
  * reclaim: seal the active file; write every live, unexpired record (and nothing else: no
  * tombstone is needed, because every older record of the store is dropped with it) into new
@@ -133,7 +133,7 @@
  * end, re-reads a bad record of the active file once valid records were seen after it (an
  * append in progress completes it), and after loading lists the directory again: if RECLAIM
  * appeared or went, or a file it loaded is gone, it loads again (a bounded number of times,
- * then CAIRN_EBUSY). Files that only appeared (newer orders: a rotation) do not matter: what
+ * then CAIRN_BUSY). Files that only appeared (newer orders: a rotation) do not matter: what
  * was loaded is an earlier state of the log.
  */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
@@ -233,7 +233,7 @@ static int is_failed(cairn_kv *kv) { return __atomic_load_n(&kv->failed, __ATOMI
 static void set_failed(cairn_kv *kv) { __atomic_store_n(&kv->failed, 1, __ATOMIC_RELEASE); }
 
 static int err_failed(void) {
-    return cairn_err__set(CAIRN_EFAILED, "kv: the handle failed after a fatal I/O error; close and reopen it");
+    return cairn_err__set(CAIRN_FAILED, "kv: the handle failed after a fatal I/O error; close and reopen it");
 }
 
 static int expired(int64_t expire, int64_t now) { return expire != 0 && expire <= now; }
@@ -329,7 +329,7 @@ static txn_op *txn_find(cairn_kv *kv, const void *key, size_t klen, uint32_t has
 
 static int txn_index(cairn_kv *kv, uint32_t cap) {
     uint32_t *s = (uint32_t *)calloc(cap, sizeof *s), i;
-    if (!s) return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory (transaction index)");
+    if (!s) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (transaction index)");
     free(kv->oslots);
     kv->oslots = s;
     kv->omask = cap - 1;
@@ -358,7 +358,7 @@ static int txn_add(cairn_kv *kv, int type, const void *key, size_t klen, uint32_
                    size_t vlen, int kind, int64_t expire) {
     txn_op *op = txn_find(kv, key, klen, hash);
     uint8_t *buf = (uint8_t *)malloc(klen + vlen + 1);
-    if (!buf) return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory (transaction of %zu bytes)", klen + vlen);
+    if (!buf) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (transaction of %zu bytes)", klen + vlen);
     memcpy(buf, key, klen);
     if (vlen) memcpy(buf + klen, val, vlen);
     if (!op) {
@@ -367,7 +367,7 @@ static int txn_add(cairn_kv *kv, int type, const void *key, size_t klen, uint32_
             txn_op *v = (txn_op *)realloc(kv->ops, nc * sizeof *v);
             if (!v) {
                 free(buf);
-                return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory (transaction)");
+                return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (transaction)");
             }
             kv->ops = v;
             kv->capops = nc;
@@ -407,9 +407,9 @@ static int add_slot(kv_file **files, uint32_t *n, uint64_t order, cairn_file *f,
     for (i = 0; i < *n; i++)
         if (!(*files)[i].f) break;
     if (i == *n) {
-        if (*n >= (1u << 20) - 1) return cairn_err__set(CAIRN_ERANGE, "kv: too many data files");
+        if (*n >= (1u << 20) - 1) return cairn_err__set(CAIRN_RANGE, "kv: too many data files");
         v = (kv_file *)realloc(*files, (*n + 1) * sizeof *v);
-        if (!v) return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory (file table)");
+        if (!v) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (file table)");
         *files = v;
         (*n)++;
     }
@@ -425,7 +425,7 @@ static int add_slot(kv_file **files, uint32_t *n, uint64_t order, cairn_file *f,
  * reads use pread. Only bytes that never change are mapped (sealed files; the active file up to
  * its size at open), and the store only ever truncates bytes past them. A file that is already
  * shorter than what would be mapped (cut by another program) is not mapped: its reads then fail
- * cleanly with CAIRN_ECORRUPT instead of raising SIGBUS. (A cut after this check still raises
+ * cleanly with CAIRN_CORRUPT instead of raising SIGBUS. (A cut after this check still raises
  * SIGBUS on the next read of the lost pages; see cairn_kv_open in cairn.h.) */
 static void map_file(kv_file *kf) {
     const void *p = NULL;
@@ -509,7 +509,7 @@ static int new_active(cairn_kv *kv) {
     cairn_file *f = NULL;
     uint32_t slot;
     int rc;
-    if (!p) return CAIRN_ENOMEM;
+    if (!p) return CAIRN_NOMEM;
     rc = cairn_io__open(&f, p, CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_EXCL);
     if (!rc) rc = cairn_io__sync_dir(kv->dir);
     if (rc) {
@@ -716,7 +716,7 @@ static int hb_add(hintbuf *hb, int type, int kind, const void *key, size_t klen,
         size_t nc = hb->cap ? hb->cap * 2 : 4096;
         uint8_t *v;
         while (nc < hb->n + HINT_ENT + klen) nc *= 2;
-        if (!(v = (uint8_t *)realloc(hb->p, nc))) return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory (hint)");
+        if (!(v = (uint8_t *)realloc(hb->p, nc))) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (hint)");
         hb->p = v;
         hb->cap = nc;
     }
@@ -739,11 +739,11 @@ static int apply(cairn_kv *kv, cairn_kd *kd, uint32_t slot, uint64_t off, int ty
     int rc;
     if (type == T_PUT && !expired(expire, now)) {
         rc = cairn_kd__put(kd, key, klen, hash, KD_LOC(slot, off), vlen, kind, expire, &old);
-        if (rc < 0) return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory (keydir)");
+        if (rc < 0) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (keydir)");
         kv->live_bytes += rec_size(klen, vlen);
     } else {
         rc = cairn_kd__del(kd, key, klen, hash, &old);
-        if (rc < 0) return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory (keydir)");
+        if (rc < 0) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (keydir)");
     }
     if (rc == 1) kv->live_bytes -= rec_size(old.klen, old.vlen);
     return 0;
@@ -768,7 +768,7 @@ typedef struct rdr {
 #define KV_RETRY 1000  /* internal: what was read changed under a reader: load again */
 
 /* Make [off, off+n) of the file available in the window (caller checked off+n <= size). A short
- * read is CAIRN_ECORRUPT, or with shrink_ok KV_SHRANK with r->size moved to the real end. */
+ * read is CAIRN_CORRUPT, or with shrink_ok KV_SHRANK with r->size moved to the real end. */
 static int rdr_get(rdr *r, uint64_t off, size_t n, const uint8_t **p) {
     size_t want, got = 0;
     int rc;
@@ -780,7 +780,7 @@ static int rdr_get(rdr *r, uint64_t off, size_t n, const uint8_t **p) {
     if (off + want > r->size) want = (size_t)(r->size - off);
     if (want > r->cap) {
         uint8_t *v = (uint8_t *)realloc(r->buf, want);
-        if (!v) return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory reading %s", cairn_io__path(r->f));
+        if (!v) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory reading %s", cairn_io__path(r->f));
         r->buf = v;
         r->cap = want;
     }
@@ -793,7 +793,7 @@ static int rdr_get(rdr *r, uint64_t off, size_t n, const uint8_t **p) {
             r->size = off + got;
             return KV_SHRANK;
         }
-        return cairn_err__set(CAIRN_ECORRUPT, "%s: file shrank while reading at offset %" PRIu64, cairn_io__path(r->f),
+        return cairn_err__set(CAIRN_CORRUPT, "%s: file shrank while reading at offset %" PRIu64, cairn_io__path(r->f),
                               off);
     }
     *p = r->buf;
@@ -866,7 +866,7 @@ typedef struct scan_res {
 } scan_res;
 
 /* Scan data file `slot`. is_active: it may end in a torn tail or reserved zeros (the last file
- * with minor 0); the log then ends before them (res->end). Everything else is CAIRN_ECORRUPT.
+ * with minor 0); the log then ends before them (res->end). Everything else is CAIRN_CORRUPT.
  * In a read-only load a bad record of the active file that valid records follow is read again:
  * if it changed, an append was in progress (KV_RETRY). */
 static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, hintbuf *hb, scan_res *res) {
@@ -937,7 +937,7 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, h
                 break;
             }
             if (ver > FORMAT_VERSION) {
-                rc = cairn_err__set(CAIRN_EVERSION, "%s: data file format version %u (this library reads up to %u)",
+                rc = cairn_err__set(CAIRN_VERSION, "%s: data file format version %u (this library reads up to %u)",
                                     cairn_io__path(kf->f), ver, FORMAT_VERSION);
                 goto out;
             }
@@ -996,7 +996,7 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, h
                 size_t nc = cp ? cp * 2 : 64;
                 pend *v = (pend *)realloc(pv, nc * sizeof *v);
                 if (!v) {
-                    rc = cairn_err__set(CAIRN_ENOMEM, "kv: out of memory (recovery)");
+                    rc = cairn_err__set(CAIRN_NOMEM, "kv: out of memory (recovery)");
                     goto out;
                 }
                 pv = v;
@@ -1007,7 +1007,7 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, h
                 uint8_t *v;
                 while (nc < nk + rh.klen) nc *= 2;
                 if (!(v = (uint8_t *)realloc(keys, nc))) {
-                    rc = cairn_err__set(CAIRN_ENOMEM, "kv: out of memory (recovery)");
+                    rc = cairn_err__set(CAIRN_NOMEM, "kv: out of memory (recovery)");
                     goto out;
                 }
                 keys = v;
@@ -1061,7 +1061,7 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, h
                     goto out;
                 }
             }
-            rc = cairn_err__set(CAIRN_ECORRUPT, "%s: %s at offset %" PRIu64 " (valid records follow at %" PRIu64 ")",
+            rc = cairn_err__set(CAIRN_CORRUPT, "%s: %s at offset %" PRIu64 " (valid records follow at %" PRIu64 ")",
                                 cairn_io__path(kf->f), why, pos, at);
             goto out;
         }
@@ -1070,13 +1070,13 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, h
         np = 0;
     }
     if (why) {
-        rc = cairn_err__set(CAIRN_ECORRUPT, "%s: %s at offset %" PRIu64, cairn_io__path(kf->f), why, pos);
+        rc = cairn_err__set(CAIRN_CORRUPT, "%s: %s at offset %" PRIu64, cairn_io__path(kf->f), why, pos);
         goto out;
     }
     if (np) {
         /* a batch cut off by the end of the file */
         if (!is_active) {
-            rc = cairn_err__set(CAIRN_ECORRUPT, "%s: batch without its commit record at offset %" PRIu64,
+            rc = cairn_err__set(CAIRN_CORRUPT, "%s: batch without its commit record at offset %" PRIu64,
                                 cairn_io__path(kf->f), bstart);
             goto out;
         }
@@ -1085,11 +1085,11 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, h
     if (!is_active || res->sealed) {
         /* a sealed file: it never is empty, and a version 2 one ends with its SEAL */
         if (pos == 0) {
-            rc = cairn_err__set(CAIRN_ECORRUPT, "%s: sealed data file is empty", cairn_io__path(kf->f));
+            rc = cairn_err__set(CAIRN_CORRUPT, "%s: sealed data file is empty", cairn_io__path(kf->f));
             goto out;
         }
         if (res->has_file && !res->sealed) {
-            rc = cairn_err__set(CAIRN_ECORRUPT, "%s: sealed data file has no seal record (cut short at offset %" PRIu64 ")",
+            rc = cairn_err__set(CAIRN_CORRUPT, "%s: sealed data file has no seal record (cut short at offset %" PRIu64 ")",
                                 cairn_io__path(kf->f), pos);
             goto out;
         }
@@ -1110,10 +1110,10 @@ static int write_hint(const char *dir, kv_file *kf, hintbuf *hb, const char *ext
     uint8_t *buf;
     size_t len = HINT_HDR + hb->n + 4;
     int rc;
-    if (!p) return CAIRN_ENOMEM;
+    if (!p) return CAIRN_NOMEM;
     if (!(buf = (uint8_t *)malloc(len))) {
         free(p);
-        return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory (hint)");
+        return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (hint)");
     }
     memcpy(buf, "CRH1", 4);
     cairn_put32(buf + 4, 1);
@@ -1142,7 +1142,7 @@ static int load_hint(cairn_kv *kv, uint32_t slot, int apply_it, int *applied) {
     int64_t now = cairn_time__now_ms();
     int rc;
     *applied = 0;
-    if (!p) return CAIRN_ENOMEM;
+    if (!p) return CAIRN_NOMEM;
     rc = cairn_io__stat(p, NULL);
     if (rc != 1) {
         free(p);
@@ -1150,7 +1150,7 @@ static int load_hint(cairn_kv *kv, uint32_t slot, int apply_it, int *applied) {
     }
     rc = cairn_io__read_all(p, &data, &len);
     free(p);
-    if (rc == CAIRN_ENOMEM) return rc;
+    if (rc == CAIRN_NOMEM) return rc;
     if (rc) {
         cairn_errclear();
         return 0;
@@ -1162,7 +1162,7 @@ static int load_hint(cairn_kv *kv, uint32_t slot, int apply_it, int *applied) {
     if (cairn_get64(b + 16) != kf->size) {
         /* a valid hint of a sealed file that changed size: sealed files never change, so bytes
          * were lost (or added) behind our back; a cut at a record boundary would pass a scan */
-        rc = cairn_err__set(CAIRN_ECORRUPT, "%s: sealed data file is %" PRIu64 " bytes, its hint says %" PRIu64,
+        rc = cairn_err__set(CAIRN_CORRUPT, "%s: sealed data file is %" PRIu64 " bytes, its hint says %" PRIu64,
                             cairn_io__path(kf->f), kf->size, cairn_get64(b + 16));
         free(data);
         return rc;
@@ -1272,7 +1272,7 @@ static int remap_one(void *vctx, kd_ent *e) {
     const remap_ctx *c = (const remap_ctx *)vctx;
     uint64_t loc = kd_loc(e);
     if (KD_LOC_FILE(loc) >= c->nfiles)
-        return cairn_err__set(CAIRN_ECORRUPT, "kv: keydir entry names data file #%u of %u (no KEYDIR written)",
+        return cairn_err__set(CAIRN_CORRUPT, "kv: keydir entry names data file #%u of %u (no KEYDIR written)",
                               KD_LOC_FILE(loc), c->nfiles);
     kd_set_loc(e, KD_LOC(c->slot_to_idx[KD_LOC_FILE(loc)], KD_LOC_OFF(loc)));
     return 0;
@@ -1308,7 +1308,7 @@ static int write_snapshot(cairn_kv *kv) {
     memset(&s, 0, sizeof s);
     if (!order || !p || !tmp || !(slot_to_idx = (uint32_t *)calloc(kv->nfiles + 1, sizeof(uint32_t))) ||
         !(s.buf = (uint8_t *)malloc(RDR_CHUNK_SNAP))) {
-        rc = CAIRN_ENOMEM;
+        rc = CAIRN_NOMEM;
         goto out;
     }
     for (i = 0; i < n; i++) slot_to_idx[order[i]] = i;
@@ -1371,7 +1371,7 @@ static int load_snapshot(cairn_kv *kv, uint32_t n, int *loaded) {
     cairn_kd *kd;
     int rc = 0;
     *loaded = 0;
-    if (!p) return CAIRN_ENOMEM;
+    if (!p) return CAIRN_NOMEM;
     if (cairn_io__stat(p, NULL) != 1 || cairn_io__open(&f, p, CAIRN_IO_RDONLY) != 0 || cairn_io__size(f, &size) != 0 ||
         size < hdr + 48 + 4 || size > (uint64_t)SIZE_MAX || cairn_io__map(f, size, &mv) != 0)
         goto ignore;
@@ -1387,7 +1387,7 @@ static int load_snapshot(cairn_kv *kv, uint32_t n, int *loaded) {
      * the keydir proves every entry's file number, record bounds and lengths against the files
      * before it is used, and an inconsistent snapshot is ignored like a damaged one. */
     if (!(fsize = (uint64_t *)malloc(((size_t)n + 1) * sizeof *fsize))) {
-        rc = cairn_err__set(CAIRN_ENOMEM, "kv_open: out of memory (keydir)");
+        rc = cairn_err__set(CAIRN_NOMEM, "kv_open: out of memory (keydir)");
         goto out;
     }
     for (k = 0; k < n; k++) fsize[k] = kv->files[k].size;
@@ -1397,8 +1397,8 @@ static int load_snapshot(cairn_kv *kv, uint32_t n, int *loaded) {
     lim.vmax = CAIRN_VALUE_MAX;
     kd = cairn_kd__load_mapped(mv, size, hdr, (size_t)size - 4 - hdr, &lim, &rc);
     if (!kd) {
-        if (rc == CAIRN_ENOMEM) {
-            rc = cairn_err__set(CAIRN_ENOMEM, "kv_open: out of memory (keydir)");
+        if (rc == CAIRN_NOMEM) {
+            rc = cairn_err__set(CAIRN_NOMEM, "kv_open: out of memory (keydir)");
             goto out;
         }
         rc = 0;
@@ -1427,7 +1427,7 @@ static int drop_snapshot(cairn_kv *kv) {
     char *p;
     int rc;
     if (!kv->snap_valid) return 0;
-    if (!(p = cairn_path__join(kv->dir, "KEYDIR"))) return CAIRN_ENOMEM;
+    if (!(p = cairn_path__join(kv->dir, "KEYDIR"))) return CAIRN_NOMEM;
     rc = cairn_io__unlink(p);
     free(p);
     if (!rc) rc = cairn_io__sync_dir(kv->dir);
@@ -1448,7 +1448,7 @@ static void rl_free(reclaim_list *rl) {
     memset(rl, 0, sizeof *rl);
 }
 
-/* Read RECLAIM: *present 0 if missing; CAIRN_ECORRUPT if present but invalid. */
+/* Read RECLAIM: *present 0 if missing; CAIRN_CORRUPT if present but invalid. */
 static int read_reclaim(const char *dir, reclaim_list *rl, int *present) {
     char *p = cairn_path__join(dir, "RECLAIM");
     void *data = NULL;
@@ -1458,7 +1458,7 @@ static int read_reclaim(const char *dir, reclaim_list *rl, int *present) {
     int rc;
     memset(rl, 0, sizeof *rl);
     *present = 0;
-    if (!p) return CAIRN_ENOMEM;
+    if (!p) return CAIRN_NOMEM;
     rc = cairn_io__stat(p, NULL);
     if (rc != 1) {
         free(p);
@@ -1467,7 +1467,7 @@ static int read_reclaim(const char *dir, reclaim_list *rl, int *present) {
     *present = 1;
     if ((rc = cairn_io__read_all(p, &data, &len)) != 0) {
         free(p);
-        if (rc == CAIRN_EPATH) {
+        if (rc == CAIRN_PATH) {
             /* gone since the stat: the reclaim finished (it is unlinked last) */
             cairn_errclear();
             *present = 0;
@@ -1479,7 +1479,7 @@ static int read_reclaim(const char *dir, reclaim_list *rl, int *present) {
     if (len < 20 || memcmp(b, "CRR1", 4) || cairn_get32(b + 4) != 1 ||
         (uint64_t)16 + ((uint64_t)cairn_get32(b + 8) + cairn_get32(b + 12)) * 8 + 4 != len ||
         cairn_crc32c__update(0, b, len - 4) != cairn_get32(b + len - 4)) {
-        rc = cairn_err__set(CAIRN_ECORRUPT, "%s: invalid reclaim manifest (%zu bytes)", p, len);
+        rc = cairn_err__set(CAIRN_CORRUPT, "%s: invalid reclaim manifest (%zu bytes)", p, len);
         free(p);
         free(data);
         return rc;
@@ -1492,7 +1492,7 @@ static int read_reclaim(const char *dir, reclaim_list *rl, int *present) {
     if (!rl->in || !rl->out) {
         free(data);
         rl_free(rl);
-        return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory");
+        return cairn_err__set(CAIRN_NOMEM, "kv: out of memory");
     }
     for (i = 0; i < rl->nin; i++) rl->in[i] = cairn_get64(b + 16 + (size_t)i * 8);
     for (i = 0; i < rl->nout; i++) rl->out[i] = cairn_get64(b + 16 + ((size_t)rl->nin + i) * 8);
@@ -1508,7 +1508,7 @@ static int write_reclaim(const char *dir, const reclaim_list *rl) {
     if (!b || !p) {
         free(b);
         free(p);
-        return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory");
+        return cairn_err__set(CAIRN_NOMEM, "kv: out of memory");
     }
     memcpy(b, "CRR1", 4);
     cairn_put32(b + 4, 1);
@@ -1526,7 +1526,7 @@ static int write_reclaim(const char *dir, const reclaim_list *rl) {
 static int rename_if(const char *dir, uint64_t order, const char *from_ext, const char *to_ext) {
     char *a = file_path(dir, order, from_ext), *b = file_path(dir, order, to_ext);
     int rc = 0;
-    if (!a || !b) rc = CAIRN_ENOMEM;
+    if (!a || !b) rc = CAIRN_NOMEM;
     else if (cairn_io__stat(a, NULL) == 1) rc = cairn_io__rename(a, b);
     free(a);
     free(b);
@@ -1536,7 +1536,7 @@ static int rename_if(const char *dir, uint64_t order, const char *from_ext, cons
 static int unlink_order(const char *dir, uint64_t order, const char *ext) {
     char *a = file_path(dir, order, ext);
     int rc;
-    if (!a) return CAIRN_ENOMEM;
+    if (!a) return CAIRN_NOMEM;
     rc = cairn_io__unlink(a);
     free(a);
     return rc;
@@ -1556,7 +1556,7 @@ static int finish_reclaim(const char *dir, const reclaim_list *rl) {
         if ((rc = unlink_order(dir, rl->in[i], "hint")) != 0) return rc;
     }
     if ((rc = cairn_io__sync_dir(dir)) != 0) return rc;
-    if (!(p = cairn_path__join(dir, "RECLAIM"))) return CAIRN_ENOMEM;
+    if (!(p = cairn_path__join(dir, "RECLAIM"))) return CAIRN_NOMEM;
     rc = cairn_io__unlink(p);
     free(p);
     if (!rc) rc = cairn_io__sync_dir(dir);
@@ -1640,7 +1640,7 @@ static int kv_unload(cairn_kv *kv) {
     kv->live_bytes = 0;
     kv->snap_valid = 0;
     cairn_kd__free(kv->kd);
-    if (!(kv->kd = cairn_kd__new())) return cairn_err__set(CAIRN_ENOMEM, "kv_open: out of memory");
+    if (!(kv->kd = cairn_kd__new())) return cairn_err__set(CAIRN_NOMEM, "kv_open: out of memory");
     return 0;
 }
 
@@ -1695,7 +1695,7 @@ static int kv_load_once(cairn_kv *kv, int strict, int *unstable) {
     orders = (uint64_t *)malloc((nnames + 1) * sizeof *orders);
     is_tmp = (int *)calloc(nnames + 1, sizeof *is_tmp);
     if (!orders || !is_tmp) {
-        rc = cairn_err__set(CAIRN_ENOMEM, "kv: out of memory");
+        rc = cairn_err__set(CAIRN_NOMEM, "kv: out of memory");
         goto out;
     }
     for (i = 0; i < nnames; i++) {
@@ -1712,7 +1712,7 @@ static int kv_load_once(cairn_kv *kv, int strict, int *unstable) {
             if (ln > 4 && strcmp(names[i] + ln - 4, ".tmp") == 0) {
                 char *p = cairn_path__join(kv->dir, names[i]);
                 if (!p) {
-                    rc = CAIRN_ENOMEM;
+                    rc = CAIRN_NOMEM;
                     goto out;
                 }
                 rc = cairn_io__unlink(p);
@@ -1739,7 +1739,7 @@ static int kv_load_once(cairn_kv *kv, int strict, int *unstable) {
         uint64_t size = 0;
         uint32_t slot;
         if (!p) {
-            rc = CAIRN_ENOMEM;
+            rc = CAIRN_NOMEM;
             goto out;
         }
         rc = cairn_io__open(&f, p, kv->readonly ? CAIRN_IO_RDONLY : CAIRN_IO_RDWR);
@@ -1807,7 +1807,7 @@ static int kv_load_once(cairn_kv *kv, int strict, int *unstable) {
     if (!kv->readonly && !strict) {
         char *p = cairn_path__join(kv->dir, "KEYDIR");
         if (!p) {
-            rc = CAIRN_ENOMEM;
+            rc = CAIRN_NOMEM;
             goto out;
         }
         if (loaded) {
@@ -1833,7 +1833,7 @@ static int kv_load_once(cairn_kv *kv, int strict, int *unstable) {
 out:
     /* a reader looks again: a reclaim that renamed or unlinked what it listed, or RECLAIM that
      * came or went, means it loaded a mix of two states (or could not open a listed file) */
-    if (kv->readonly && orders && (rc == 0 || rc == CAIRN_EPATH || rc == CAIRN_ECORRUPT || rc == KV_RETRY)) {
+    if (kv->readonly && orders && (rc == 0 || rc == CAIRN_PATH || rc == CAIRN_CORRUPT || rc == KV_RETRY)) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", rc ? cairn_errmsg() : "");
         if (rc == KV_RETRY || !dir_unchanged(kv, present, orders, is_tmp, n)) *unstable = 1;
@@ -1863,7 +1863,7 @@ static int kv_load(cairn_kv *kv, int strict) {
         rc = kv_load_once(kv, strict, &unstable);
         if (!unstable) return rc;
     }
-    return cairn_err__set(CAIRN_EBUSY, "kv_open: %s kept changing while it was read (%d attempts)", kv->dir,
+    return cairn_err__set(CAIRN_BUSY, "kv_open: %s kept changing while it was read (%d attempts)", kv->dir,
                           LOAD_TRIES);
 }
 
@@ -1871,28 +1871,28 @@ static int kv_open_impl(cairn_kv **out, const char *path, const cairn_kv_options
     cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
     cairn_kv *kv;
     int rc, st;
-    if (!out) return cairn_err__set(CAIRN_EINVAL, "kv_open: out is NULL");
+    if (!out) return cairn_err__set(CAIRN_INVALID, "kv_open: out is NULL");
     *out = NULL;
-    if (!path) return cairn_err__set(CAIRN_EINVAL, "kv_open: path is NULL");
-    if (!*path) return cairn_err__set(CAIRN_EPATH, "kv_open: empty path");
+    if (!path) return cairn_err__set(CAIRN_INVALID, "kv_open: path is NULL");
+    if (!*path) return cairn_err__set(CAIRN_PATH, "kv_open: empty path");
     if (opts) {
         if (opts->version != CAIRN_KV_OPTIONS_VERSION)
-            return cairn_err__set(CAIRN_EINVAL, "kv_open: options version %u, expected %u (use CAIRN_KV_OPTIONS_INIT)",
+            return cairn_err__set(CAIRN_INVALID, "kv_open: options version %u, expected %u (use CAIRN_KV_OPTIONS_INIT)",
                                   opts->version, CAIRN_KV_OPTIONS_VERSION);
         o = *opts;
     }
     if (o.sync < CAIRN_SYNC_NONE || o.sync > CAIRN_SYNC_GROUP)
-        return cairn_err__set(CAIRN_EINVAL, "kv_open: sync mode %d is not 0, 1 or 2", o.sync);
+        return cairn_err__set(CAIRN_INVALID, "kv_open: sync mode %d is not 0, 1 or 2", o.sync);
     st = cairn_io__stat(path, NULL);
     if (st < 0) return st;
-    if (st == 1) return cairn_err__set(CAIRN_EPATH, "kv_open: %s is a file, not a directory", path);
+    if (st == 1) return cairn_err__set(CAIRN_PATH, "kv_open: %s is a file, not a directory", path);
     if (st == 0) {
         if (!o.create || o.read_only)
-            return cairn_err__set(CAIRN_EPATH, "kv_open: directory %s does not exist%s", path,
+            return cairn_err__set(CAIRN_PATH, "kv_open: directory %s does not exist%s", path,
                                   o.read_only ? " (read-only open never creates it)" : " and create is off");
         if ((rc = cairn_io__mkdir(path)) != 0) return rc;
     }
-    if (!(kv = (cairn_kv *)calloc(1, sizeof *kv))) return cairn_err__set(CAIRN_ENOMEM, "kv_open: out of memory");
+    if (!(kv = (cairn_kv *)calloc(1, sizeof *kv))) return cairn_err__set(CAIRN_NOMEM, "kv_open: out of memory");
     kv->gen = cairn_fork__gen();
     {
         /* Readers must not starve the writer: glibc's default rwlock lets a stream of
@@ -1914,13 +1914,13 @@ static int kv_open_impl(cairn_kv **out, const char *path, const cairn_kv_options
     kv->active = -1;
     if (!(kv->dir = cairn_str__dup(path)) || !(kv->kd = cairn_kd__new())) {
         kv_destroy(kv);
-        return cairn_err__set(CAIRN_ENOMEM, "kv_open: out of memory");
+        return cairn_err__set(CAIRN_NOMEM, "kv_open: out of memory");
     }
     if (!kv->readonly) {
         char *lp = cairn_path__join(path, "LOCK");
         if (!lp) {
             kv_destroy(kv);
-            return CAIRN_ENOMEM;
+            return CAIRN_NOMEM;
         }
         rc = cairn_lock__acquire(&kv->lock, lp, o.lock_timeout_ms);
         free(lp);
@@ -1949,7 +1949,7 @@ int cairn_kv_check(const char *path) {
     int rc;
     o.create = 0;
     o.read_only = 1;
-    if (!path) return cairn_err__set(CAIRN_EINVAL, "kv_check: path is NULL");
+    if (!path) return cairn_err__set(CAIRN_INVALID, "kv_check: path is NULL");
     rc = kv_open_impl(&kv, path, &o, 1);
     if (rc) return rc;
     kv_destroy(kv);
@@ -2005,22 +2005,22 @@ void cairn_kv_close(cairn_kv *kv) {
 /* Every entry point starts here: a handle is used only by the process that opened it (one
  * integer compare: the atfork handler bumps the generation in a child). */
 static int check_kv(const cairn_kv *kv, const char *fn) {
-    if (!kv) return cairn_err__set(CAIRN_EINVAL, "%s: handle is NULL", fn);
+    if (!kv) return cairn_err__set(CAIRN_INVALID, "%s: handle is NULL", fn);
     if (cairn_fork__foreign(kv->gen)) return cairn_fork__err(fn);
     return 0;
 }
 
 static int check_key(const void *key, size_t klen, const char *fn) {
-    if (!key) return cairn_err__set(CAIRN_EINVAL, "%s: key is NULL", fn);
-    if (klen == 0) return cairn_err__set(CAIRN_EINVAL, "%s: empty key", fn);
+    if (!key) return cairn_err__set(CAIRN_INVALID, "%s: key is NULL", fn);
+    if (klen == 0) return cairn_err__set(CAIRN_INVALID, "%s: empty key", fn);
     if (klen > CAIRN_KEY_MAX)
-        return cairn_err__set(CAIRN_ETOOBIG, "%s: key of %zu bytes (the limit is %u)", fn, klen, CAIRN_KEY_MAX);
+        return cairn_err__set(CAIRN_TOOBIG, "%s: key of %zu bytes (the limit is %u)", fn, klen, CAIRN_KEY_MAX);
     return 0;
 }
 
 /* Writer preconditions (caller holds wmu). */
 static int check_writable(cairn_kv *kv, const char *fn) {
-    if (kv->readonly) return cairn_err__set(CAIRN_EREADONLY, "%s: the store was opened read-only", fn);
+    if (kv->readonly) return cairn_err__set(CAIRN_READONLY, "%s: the store was opened read-only", fn);
     if (is_failed(kv)) return err_failed();
     return 0;
 }
@@ -2069,7 +2069,7 @@ static int read_rec(cairn_kv *kv, const kd_ent *e, const void *key, size_t klen,
     int rc;
     const char *why = NULL;
     if (KD_LOC_FILE(loc) >= kv->nfiles || !kv->files[KD_LOC_FILE(loc)].f)
-        return cairn_err__set(CAIRN_ECORRUPT, "%s: keydir entry points at data file #%u, which does not exist",
+        return cairn_err__set(CAIRN_CORRUPT, "%s: keydir entry points at data file #%u, which does not exist",
                               kv->dir, KD_LOC_FILE(loc));
     kf = &kv->files[KD_LOC_FILE(loc)];
     /* the active file's read-write mapping is bypassed while test hooks are active, so that a
@@ -2078,7 +2078,7 @@ static int read_rec(cairn_kv *kv, const kd_ent *e, const void *key, size_t klen,
         b = kf->map + off;
     } else {
         if (!(tmp = (uint8_t *)malloc(rs)))
-            return cairn_err__set(CAIRN_ENOMEM, "kv_get: out of memory for a value of %u bytes", e->vlen);
+            return cairn_err__set(CAIRN_NOMEM, "kv_get: out of memory for a value of %u bytes", e->vlen);
         if ((rc = cairn_io__pread(kf->f, tmp, rs, off, NULL)) != 0) {
             free(tmp);
             return rc;
@@ -2091,7 +2091,7 @@ static int read_rec(cairn_kv *kv, const kd_ent *e, const void *key, size_t klen,
         why = "record does not match the keydir";
     if (why) {
         free(tmp);
-        return cairn_err__set(CAIRN_ECORRUPT, "%s: %s at offset %" PRIu64, cairn_io__path(kf->f), why, off);
+        return cairn_err__set(CAIRN_CORRUPT, "%s: %s at offset %" PRIu64, cairn_io__path(kf->f), why, off);
     }
     if (dst) {
         if (e->vlen) memcpy(dst, b + HDR + klen, e->vlen);
@@ -2104,7 +2104,7 @@ static int read_rec(cairn_kv *kv, const kd_ent *e, const void *key, size_t klen,
         return 0;
     }
     if (!(*out = (uint8_t *)malloc(e->vlen ? e->vlen : 1)))
-        return cairn_err__set(CAIRN_ENOMEM, "kv_get: out of memory for a value of %u bytes", e->vlen);
+        return cairn_err__set(CAIRN_NOMEM, "kv_get: out of memory for a value of %u bytes", e->vlen);
     if (e->vlen) memcpy(*out, b + HDR + klen, e->vlen);
     return 0;
 }
@@ -2121,7 +2121,7 @@ static int get_common(cairn_kv *kv, const void *key, size_t klen, uint8_t *dst, 
     hash = cairn_kd__hash(key, klen);
     pthread_rwlock_rdlock(&kv->rw);
     if (!lookup(kv, key, klen, hash, cairn_time__now_ms(), &l)) {
-        rc = CAIRN_ENOTFOUND;
+        rc = CAIRN_NOTFOUND;
     } else if (l.op) {
         *vlen = l.op->vlen;
         if (kind) *kind = l.op->kind;
@@ -2130,7 +2130,7 @@ static int get_common(cairn_kv *kv, const void *key, size_t klen, uint8_t *dst, 
         } else {
             uint8_t *b = (uint8_t *)malloc(l.op->vlen ? l.op->vlen : 1);
             if (!b) {
-                rc = cairn_err__set(CAIRN_ENOMEM, "%s: out of memory", fn);
+                rc = cairn_err__set(CAIRN_NOMEM, "%s: out of memory", fn);
             } else {
                 if (l.op->vlen) memcpy(b, l.op->buf + l.op->klen, l.op->vlen);
                 *val = b;
@@ -2149,7 +2149,7 @@ int cairn_kv_get(cairn_kv *kv, const void *key, size_t klen, void **val, size_t 
     uint8_t *b = NULL;
     size_t n = 0;
     int rc;
-    if (!val || !vlen) return cairn_err__set(CAIRN_EINVAL, "kv_get: val or vlen is NULL");
+    if (!val || !vlen) return cairn_err__set(CAIRN_INVALID, "kv_get: val or vlen is NULL");
     *val = NULL;
     *vlen = 0;
     rc = get_common(kv, key, klen, NULL, 0, &b, &n, kind, "kv_get");
@@ -2164,7 +2164,7 @@ int cairn_kv_get_into(cairn_kv *kv, const void *key, size_t klen, void *buf, siz
     uint8_t *b = NULL, dummy = 0;
     size_t n = 0;
     int k = 0, rc;
-    if (!vlen || (!buf && cap)) return cairn_err__set(CAIRN_EINVAL, "kv_get_into: vlen or buf is NULL");
+    if (!vlen || (!buf && cap)) return cairn_err__set(CAIRN_INVALID, "kv_get_into: vlen or buf is NULL");
     /* (a NULL buf with cap 0 still asks for the size) */
     rc = get_common(kv, key, klen, buf ? (uint8_t *)buf : &dummy, cap, &b, &n, &k, "kv_get_into");
     if (rc) return rc;
@@ -2174,7 +2174,7 @@ int cairn_kv_get_into(cairn_kv *kv, const void *key, size_t klen, void *buf, siz
         /* too large for the buffer: the first cap bytes, and the size to retry with */
         if (cap) memcpy(buf, b, cap);
         free(b);
-        return cairn_err__set(CAIRN_ERANGE, "kv_get_into: the value has %zu bytes, the buffer %zu", n, cap);
+        return cairn_err__set(CAIRN_RANGE, "kv_get_into: the value has %zu bytes, the buffer %zu", n, cap);
     }
     return 0;
 }
@@ -2184,15 +2184,15 @@ int cairn_kv_expiry(cairn_kv *kv, const void *key, size_t klen, int64_t *expire_
     int rc;
     if ((rc = check_kv(kv, "kv_expiry")) != 0) return rc;
     if ((rc = check_key(key, klen, "kv_expiry")) != 0) return rc;
-    if (!expire_at_ms) return cairn_err__set(CAIRN_EINVAL, "kv_expiry: out is NULL");
+    if (!expire_at_ms) return cairn_err__set(CAIRN_INVALID, "kv_expiry: out is NULL");
     pthread_rwlock_rdlock(&kv->rw);
     if (lookup(kv, key, klen, cairn_kd__hash(key, klen), cairn_time__now_ms(), &l)) *expire_at_ms = l.expire;
-    else rc = CAIRN_ENOTFOUND;
+    else rc = CAIRN_NOTFOUND;
     pthread_rwlock_unlock(&kv->rw);
     return rc;
 }
 
-int cairn_kv_contains(cairn_kv *kv, const void *key, size_t klen) {
+int cairn_kv_exists(cairn_kv *kv, const void *key, size_t klen) {
     look l;
     int rc;
     if ((rc = check_kv(kv, "kv_contains")) != 0) return rc;
@@ -2240,7 +2240,7 @@ static uint64_t live_count(cairn_kv *kv, int64_t now) {
 int cairn_kv_count(cairn_kv *kv, uint64_t *out) {
     int rc;
     if ((rc = check_kv(kv, "kv_count")) != 0) return rc;
-    if (!out) return cairn_err__set(CAIRN_EINVAL, "kv_count: out is NULL");
+    if (!out) return cairn_err__set(CAIRN_INVALID, "kv_count: out is NULL");
     pthread_rwlock_rdlock(&kv->rw);
     *out = live_count(kv, cairn_time__now_ms());
     pthread_rwlock_unlock(&kv->rw);
@@ -2277,7 +2277,7 @@ static int it_push(it_ctx *c, const uint8_t *p, size_t n) {
         size_t nc = c->cap ? c->cap * 2 : 64;
         kref *v = (kref *)realloc(c->v, nc * sizeof *v);
         if (!v) {
-            c->rc = cairn_err__set(CAIRN_ENOMEM, "kv_iter_open: out of memory");
+            c->rc = cairn_err__set(CAIRN_NOMEM, "kv_iter_open: out of memory");
             return 1;
         }
         c->v = v;
@@ -2312,11 +2312,11 @@ int cairn_kv_iter_open(cairn_kv_iter **out, cairn_kv *kv, const void *prefix, si
     cairn_kv_iter *it;
     size_t i, pos = 0;
     int rc;
-    if (!out) return cairn_err__set(CAIRN_EINVAL, "kv_iter_open: out is NULL");
+    if (!out) return cairn_err__set(CAIRN_INVALID, "kv_iter_open: out is NULL");
     *out = NULL;
     if ((rc = check_kv(kv, "kv_iter_open")) != 0) return rc;
-    if (!prefix && plen) return cairn_err__set(CAIRN_EINVAL, "kv_iter_open: prefix is NULL");
-    if (plen > CAIRN_KEY_MAX) return cairn_err__set(CAIRN_ETOOBIG, "kv_iter_open: prefix longer than a key");
+    if (!prefix && plen) return cairn_err__set(CAIRN_INVALID, "kv_iter_open: prefix is NULL");
+    if (plen > CAIRN_KEY_MAX) return cairn_err__set(CAIRN_TOOBIG, "kv_iter_open: prefix longer than a key");
     memset(&c, 0, sizeof c);
     c.kv = kv;
     c.prefix = (const uint8_t *)prefix;
@@ -2346,7 +2346,7 @@ int cairn_kv_iter_open(cairn_kv_iter **out, cairn_kv *kv, const void *prefix, si
         pthread_rwlock_unlock(&kv->rw);
         free(c.v);
         cairn_kv_iter_free(it);
-        return cairn_err__set(CAIRN_ENOMEM, "kv_iter_open: out of memory");
+        return cairn_err__set(CAIRN_NOMEM, "kv_iter_open: out of memory");
     }
     /* copy before sorting (the keys live in the keydir, which only the lock keeps still) */
     for (i = 0; i < c.n; i++) {
@@ -2362,7 +2362,7 @@ int cairn_kv_iter_open(cairn_kv_iter **out, cairn_kv *kv, const void *prefix, si
         if (!sorted) {
             free(c.v);
             cairn_kv_iter_free(it);
-            return cairn_err__set(CAIRN_ENOMEM, "kv_iter_open: out of memory");
+            return cairn_err__set(CAIRN_NOMEM, "kv_iter_open: out of memory");
         }
         pos = 0;
         for (i = 0; i < c.n; i++) {
@@ -2382,9 +2382,9 @@ int cairn_kv_iter_open(cairn_kv_iter **out, cairn_kv *kv, const void *prefix, si
 }
 
 int cairn_kv_iter_next(cairn_kv_iter *it, const void **key, size_t *klen) {
-    if (!it || !key || !klen) return cairn_err__set(CAIRN_EINVAL, "kv_iter_next: NULL argument");
+    if (!it || !key || !klen) return cairn_err__set(CAIRN_INVALID, "kv_iter_next: NULL argument");
     if (cairn_fork__foreign(it->gen)) return cairn_fork__err("kv_iter_next");
-    if (it->i >= it->n) return CAIRN_EITEROVER;
+    if (it->i >= it->n) return CAIRN_ITEROVER;
     *key = it->keys + it->offs[it->i];
     *klen = it->offs[it->i + 1] - it->offs[it->i];
     it->i++;
@@ -2435,7 +2435,7 @@ static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
     int rc = 0;
     for (i = 0; i < n; i++) total += (size_t)rec_size(ops[i]->klen, ops[i]->vlen);
     if (n > 1) total += HDR + 8;
-    if (!(buf = ebuf_get(kv, total))) return cairn_err__set(CAIRN_ENOMEM, "kv: out of memory (%zu bytes)", total);
+    if (!(buf = ebuf_get(kv, total))) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (%zu bytes)", total);
     for (i = 0; i < n; i++) {
         txn_op *op = ops[i];
         enc_rec(buf + pos, op->type, flags, op->type == T_PUT ? op->kind : 0, op->buf, op->klen, op->buf + op->klen,
@@ -2470,11 +2470,11 @@ static int kv_write(cairn_kv *kv, int type, const void *key, size_t klen, const 
     if ((rc = check_kv(kv, fn)) != 0) return rc;
     if ((rc = check_key(key, klen, fn)) != 0) return rc;
     if (type == T_PUT) {
-        if (!val && vlen) return cairn_err__set(CAIRN_EINVAL, "%s: value is NULL", fn);
+        if (!val && vlen) return cairn_err__set(CAIRN_INVALID, "%s: value is NULL", fn);
         if (vlen > CAIRN_VALUE_MAX)
-            return cairn_err__set(CAIRN_ETOOBIG, "%s: value of %zu bytes (the limit is %u)", fn, vlen, CAIRN_VALUE_MAX);
-        if (kind < 0 || kind > 3) return cairn_err__set(CAIRN_EINVAL, "%s: kind %d is not 0..3", fn, kind);
-        if (expire < 0) return cairn_err__set(CAIRN_EINVAL, "%s: negative expiry %" PRId64, fn, expire);
+            return cairn_err__set(CAIRN_TOOBIG, "%s: value of %zu bytes (the limit is %u)", fn, vlen, CAIRN_VALUE_MAX);
+        if (kind < 0 || kind > 3) return cairn_err__set(CAIRN_INVALID, "%s: kind %d is not 0..3", fn, kind);
+        if (expire < 0) return cairn_err__set(CAIRN_INVALID, "%s: negative expiry %" PRId64, fn, expire);
     }
     hash = cairn_kd__hash(key, klen);
     pthread_mutex_lock(&kv->wmu);
@@ -2482,7 +2482,7 @@ static int kv_write(cairn_kv *kv, int type, const void *key, size_t klen, const 
     if (type == T_DEL) {
         look l;
         pthread_rwlock_rdlock(&kv->rw);
-        rc = lookup(kv, key, klen, hash, cairn_time__now_ms(), &l) ? 0 : CAIRN_ENOTFOUND;
+        rc = lookup(kv, key, klen, hash, cairn_time__now_ms(), &l) ? 0 : CAIRN_NOTFOUND;
         pthread_rwlock_unlock(&kv->rw);
         if (rc) goto unlock;
     }
@@ -2498,7 +2498,7 @@ static int kv_write(cairn_kv *kv, int type, const void *key, size_t klen, const 
         uint8_t *buf = ebuf_get(kv, total);
         uint64_t off;
         if (!buf) {
-            rc = cairn_err__set(CAIRN_ENOMEM, "%s: out of memory (%zu bytes)", fn, total);
+            rc = cairn_err__set(CAIRN_NOMEM, "%s: out of memory (%zu bytes)", fn, total);
             goto unlock;
         }
         if (type == T_PUT) enc_rec(buf, T_PUT, 0, kind, key, klen, val, vlen, kv->seq + 1, expire);
@@ -2539,7 +2539,7 @@ int cairn_kv_begin(cairn_kv *kv) {
     if ((rc = check_kv(kv, "kv_begin")) != 0) return rc;
     pthread_mutex_lock(&kv->wmu);
     if ((rc = check_writable(kv, "kv_begin")) == 0) {
-        if (kv->in_txn) rc = cairn_err__set(CAIRN_ETXN, "kv_begin: a transaction is already open (no nesting)");
+        if (kv->in_txn) rc = cairn_err__set(CAIRN_TXN, "kv_begin: a transaction is already open (no nesting)");
         else {
             pthread_rwlock_wrlock(&kv->rw);
             kv->in_txn = 1;
@@ -2554,7 +2554,7 @@ int cairn_kv_rollback(cairn_kv *kv) {
     int rc = 0;
     if ((rc = check_kv(kv, "kv_rollback")) != 0) return rc;
     pthread_mutex_lock(&kv->wmu);
-    if (!kv->in_txn) rc = cairn_err__set(CAIRN_ETXN, "kv_rollback: no transaction is open");
+    if (!kv->in_txn) rc = cairn_err__set(CAIRN_TXN, "kv_rollback: no transaction is open");
     else {
         pthread_rwlock_wrlock(&kv->rw);
         txn_clear(kv);
@@ -2572,12 +2572,12 @@ int cairn_kv_commit(cairn_kv *kv) {
     if ((rc = check_kv(kv, "kv_commit")) != 0) return rc;
     pthread_mutex_lock(&kv->wmu);
     if (!kv->in_txn) {
-        rc = cairn_err__set(CAIRN_ETXN, "kv_commit: no transaction is open");
+        rc = cairn_err__set(CAIRN_TXN, "kv_commit: no transaction is open");
         goto unlock;
     }
     if ((rc = check_writable(kv, "kv_commit")) != 0) goto end_txn;
     if (kv->nops && !(v = (txn_op **)malloc(kv->nops * sizeof *v))) {
-        rc = cairn_err__set(CAIRN_ENOMEM, "kv_commit: out of memory");
+        rc = cairn_err__set(CAIRN_NOMEM, "kv_commit: out of memory");
         goto unlock; /* the transaction stays open: the caller may retry or roll back */
     }
     for (i = 0; i < kv->nops; i++) {
@@ -2641,7 +2641,7 @@ int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *out) {
     uint64_t data = 0;
     int rc;
     if ((rc = check_kv(kv, "kv_stats")) != 0) return rc;
-    if (!out) return cairn_err__set(CAIRN_EINVAL, "kv_stats: out is NULL");
+    if (!out) return cairn_err__set(CAIRN_INVALID, "kv_stats: out is NULL");
     memset(out, 0, sizeof *out);
     pthread_rwlock_rdlock(&kv->rw);
     out->keys = live_count(kv, cairn_time__now_ms());
@@ -2678,7 +2678,7 @@ static int rc_collect(void *vctx, kd_ent *e) {
         size_t nc = c->cap ? c->cap * 2 : 1024;
         kd_ent **v = (kd_ent **)realloc(c->v, nc * sizeof *v);
         if (!v) {
-            c->rc = cairn_err__set(CAIRN_ENOMEM, "kv_reclaim: out of memory");
+            c->rc = cairn_err__set(CAIRN_NOMEM, "kv_reclaim: out of memory");
             return 1;
         }
         c->v = v;
@@ -2734,7 +2734,7 @@ static int out_finish(cairn_kv *kv, rc_out *o) {
     return rc;
 }
 
-int cairn_kv_reclaim(cairn_kv *kv) {
+int cairn_kv_compact(cairn_kv *kv) {
     rc_ctx c;
     rc_out o;
     reclaim_list rl;
@@ -2753,14 +2753,14 @@ int cairn_kv_reclaim(cairn_kv *kv) {
     pthread_mutex_lock(&kv->wmu);
     if ((rc = check_writable(kv, "kv_reclaim")) != 0) goto unlock;
     if (kv->in_txn) {
-        rc = cairn_err__set(CAIRN_ETXN, "kv_reclaim: not allowed inside a transaction");
+        rc = cairn_err__set(CAIRN_TXN, "kv_reclaim: not allowed inside a transaction");
         goto unlock;
     }
     group_quiesce(kv);
     if ((rc = drop_snapshot(kv)) != 0) goto unlock;
     if ((rc = seal_active(kv)) != 0) goto unlock;
     if (!(in = sorted_slots(kv, &nin))) {
-        rc = cairn_err__set(CAIRN_ENOMEM, "kv_reclaim: out of memory");
+        rc = cairn_err__set(CAIRN_NOMEM, "kv_reclaim: out of memory");
         goto unlock;
     }
     if (nin == 0) goto done;
@@ -2775,7 +2775,7 @@ int cairn_kv_reclaim(cairn_kv *kv) {
     if (c.n) qsort(c.v, c.n, sizeof *c.v, cmp_ent_loc);
     pthread_mutex_unlock(&g_sort_mu);
     if (!(nkd = cairn_kd__new()) || !(o.buf = (uint8_t *)malloc(RDR_CHUNK))) {
-        rc = cairn_err__set(CAIRN_ENOMEM, "kv_reclaim: out of memory");
+        rc = cairn_err__set(CAIRN_NOMEM, "kv_reclaim: out of memory");
         goto fail;
     }
     o.bcap = RDR_CHUNK;
@@ -2787,14 +2787,14 @@ int cairn_kv_reclaim(cairn_kv *kv) {
         kd_ent old;
         rec_hdr rh;
         if (KD_LOC_FILE(loc) >= kv->nfiles || !kv->files[KD_LOC_FILE(loc)].f) {
-            rc = cairn_err__set(CAIRN_ECORRUPT, "%s: keydir entry points at a missing data file", kv->dir);
+            rc = cairn_err__set(CAIRN_CORRUPT, "%s: keydir entry points at a missing data file", kv->dir);
             goto fail;
         }
         src = &kv->files[KD_LOC_FILE(loc)];
         if (rs > rcap) {
             uint8_t *nb = (uint8_t *)realloc(rbuf, (size_t)rs);
             if (!nb) {
-                rc = cairn_err__set(CAIRN_ENOMEM, "kv_reclaim: out of memory");
+                rc = cairn_err__set(CAIRN_NOMEM, "kv_reclaim: out of memory");
                 goto fail;
             }
             rbuf = nb;
@@ -2805,7 +2805,7 @@ int cairn_kv_reclaim(cairn_kv *kv) {
          * klen + vlen happens to be the same must not be copied under this key */
         if (cairn_crc32c__update(0, rbuf + 4, (size_t)rs - 4) != cairn_get32(rbuf) || dec_hdr(rbuf, &rh) != 0 ||
             rh.type != T_PUT || rh.klen != (size_t)e->klen || rh.vlen != e->vlen || memcmp(rbuf + HDR, key, e->klen) != 0) {
-            rc = cairn_err__set(CAIRN_ECORRUPT, "%s: bad record at offset %" PRIu64 " (reclaim stopped)",
+            rc = cairn_err__set(CAIRN_CORRUPT, "%s: bad record at offset %" PRIu64 " (reclaim stopped)",
                                 cairn_io__path(src->f), off);
             goto fail;
         }
@@ -2822,7 +2822,7 @@ int cairn_kv_reclaim(cairn_kv *kv) {
             cairn_file *f = NULL;
             uint32_t slot;
             if (!p) {
-                rc = CAIRN_ENOMEM;
+                rc = CAIRN_NOMEM;
                 goto fail;
             }
             rc = cairn_io__open(&f, p, CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC);
@@ -2849,7 +2849,7 @@ int cairn_kv_reclaim(cairn_kv *kv) {
         o.files[o.cur].size = at + rs;
         rc = cairn_kd__put(nkd, key, e->klen, e->hash, KD_LOC(o.cur, at), e->vlen, e->kind, cairn_kd__expire(e), &old);
         if (rc < 0) {
-            rc = cairn_err__set(CAIRN_ENOMEM, "kv_reclaim: out of memory (keydir)");
+            rc = cairn_err__set(CAIRN_NOMEM, "kv_reclaim: out of memory (keydir)");
             goto fail;
         }
         new_live += rs;
@@ -2866,7 +2866,7 @@ int cairn_kv_reclaim(cairn_kv *kv) {
     rl.in = (uint64_t *)malloc((nin + 1) * sizeof(uint64_t));
     rl.out = (uint64_t *)malloc((o.n + 1) * sizeof(uint64_t));
     if (!rl.in || !rl.out) {
-        rc = cairn_err__set(CAIRN_ENOMEM, "kv_reclaim: out of memory");
+        rc = cairn_err__set(CAIRN_NOMEM, "kv_reclaim: out of memory");
         goto fail;
     }
     for (i = 0; i < nin; i++) rl.in[i] = kv->files[in[i]].order;

@@ -75,22 +75,22 @@ int cairn_err__set(int code, const char *fmt, ...) {
 int cairn_err__from_errno(int errnum) {
     switch (errnum) {
     case ENOENT: case ENOTDIR: case EISDIR: case ELOOP: case ENAMETOOLONG:
-        return CAIRN_EPATH;
+        return CAIRN_PATH;
     case EACCES: case EPERM: case EROFS:
-        return CAIRN_EPERM;
+        return CAIRN_PERM;
     case ENOSPC:
 #ifdef EDQUOT
     case EDQUOT:
 #endif
-        return CAIRN_ENOSPC;
+        return CAIRN_NOSPC;
     case ENOMEM:
-        return CAIRN_ENOMEM;
+        return CAIRN_NOMEM;
     case EEXIST:
-        return CAIRN_EEXISTS;
+        return CAIRN_EXISTS;
     case EWOULDBLOCK:
-        return CAIRN_ELOCKED;
+        return CAIRN_LOCKED;
     default:
-        return CAIRN_EIO;
+        return CAIRN_IO;
     }
 }
 

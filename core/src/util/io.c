@@ -7,7 +7,7 @@
  *  - simulate crashes: while tracking, each write/truncate not yet covered by an fsync of its
  *    file keeps an undo record (the bytes it overwrote and the old file size). A crash reverts
  *    them newest first, either all (DROP) or all but a prefix whose last write is torn at a
- *    random byte (TEAR). After a crash every operation fails with CAIRN_EIO until tracking is
+ *    random byte (TEAR). After a crash every operation fails with CAIRN_IO until tracking is
  *    switched off (or on again), and files opened before the crash stay dead for good, so an
  *    engine handle can be closed without anything it does reaching the disk.
  * Undo records hold a dup()ed descriptor, so they follow a file across rename and close.
@@ -15,7 +15,7 @@
  *
  * Durable replace (cairn_io__write_atomic): write "<path>.tmp", fsync it, rename over <path>,
  * fsync the directory. A failed fsync marks the file failed: every later operation on it
- * returns CAIRN_EFAILED (fsync is never retried: the kernel may have dropped the dirty pages).
+ * returns CAIRN_FAILED (fsync is never retried: the kernel may have dropped the dirty pages).
  */
 #include "util.h"
 
@@ -80,10 +80,10 @@ static uint64_t cur_epoch(void) { return __atomic_load_n(&g_epoch, __ATOMIC_ACQU
 
 static int dead_check(const cairn_file *f, const char *what) {
     if (f->epoch != cur_epoch())
-        return cairn_err__set(CAIRN_EIO, "%s %s: simulated crash (file opened before it)", what, f->path);
-    if (g_crashed) return cairn_err__set(CAIRN_EIO, "%s %s: simulated crash", what, f->path);
+        return cairn_err__set(CAIRN_IO, "%s %s: simulated crash (file opened before it)", what, f->path);
+    if (g_crashed) return cairn_err__set(CAIRN_IO, "%s %s: simulated crash", what, f->path);
     if (f->failed)
-        return cairn_err__set(CAIRN_EFAILED, "%s %s: an earlier fsync failed; the handle must be reopened",
+        return cairn_err__set(CAIRN_FAILED, "%s %s: an earlier fsync failed; the handle must be reopened",
                               what, f->path);
     return 0;
 }
@@ -127,7 +127,7 @@ static int undo_push(cairn_file *f, uint64_t off, uint64_t len, int is_trunc) {
         ssize_t r;
         u.old_len = hi - lo;
         u.old = (uint8_t *)malloc((size_t)u.old_len);
-        if (!u.old) return cairn_err__set(CAIRN_ENOMEM, "crash tracking: out of memory");
+        if (!u.old) return cairn_err__set(CAIRN_NOMEM, "crash tracking: out of memory");
         r = pread(f->fd, u.old, (size_t)u.old_len, (off_t)lo);
         if (r < 0 || (uint64_t)r != u.old_len) {
             free(u.old);
@@ -144,7 +144,7 @@ static int undo_push(cairn_file *f, uint64_t off, uint64_t len, int is_trunc) {
         undo_rec *n = (undo_rec *)realloc(g_undo, cap * sizeof *n);
         if (!n) {
             undo_free(&u);
-            return cairn_err__set(CAIRN_ENOMEM, "crash tracking: out of memory");
+            return cairn_err__set(CAIRN_NOMEM, "crash tracking: out of memory");
         }
         g_undo = n;
         g_capundo = cap;
@@ -248,7 +248,7 @@ out:
 static int fast_check(cairn_file *f, int k, const char *what) {
     __atomic_add_fetch(&g_count[k], 1, __ATOMIC_RELAXED);
     if (f->epoch != cur_epoch())
-        return cairn_err__set(CAIRN_EIO, "%s %s: simulated crash (file opened before it)", what, f->path);
+        return cairn_err__set(CAIRN_IO, "%s %s: simulated crash (file opened before it)", what, f->path);
     return 0;
 }
 
@@ -257,9 +257,9 @@ static int fast_check(cairn_file *f, int k, const char *what) {
 int cairn_io__open(cairn_file **out, const char *path, int flags) {
     int oflags = O_CLOEXEC, fd;
     cairn_file *f;
-    if (!out || !path) return cairn_err__set(CAIRN_EINVAL, "cairn_io__open: NULL argument");
+    if (!out || !path) return cairn_err__set(CAIRN_INVALID, "cairn_io__open: NULL argument");
     *out = NULL;
-    if (hooks_active() && g_crashed) return cairn_err__set(CAIRN_EIO, "open %s: simulated crash", path);
+    if (hooks_active() && g_crashed) return cairn_err__set(CAIRN_IO, "open %s: simulated crash", path);
     oflags |= (flags & CAIRN_IO_RDWR) ? O_RDWR : O_RDONLY;
     if (flags & CAIRN_IO_CREATE) oflags |= O_CREAT;
     if (flags & CAIRN_IO_EXCL) oflags |= O_EXCL;
@@ -271,7 +271,7 @@ int cairn_io__open(cairn_file **out, const char *path, int flags) {
     if (!f || !(f->path = cairn_str__dup(path))) {
         free(f);
         close(fd);
-        return cairn_err__set(CAIRN_ENOMEM, "open %s: out of memory", path);
+        return cairn_err__set(CAIRN_NOMEM, "open %s: out of memory", path);
     }
     f->fd = fd;
     f->epoch = cur_epoch();
@@ -298,7 +298,7 @@ int cairn_io__pread(cairn_file *f, void *buf, size_t len, uint64_t off, size_t *
         pthread_mutex_unlock(&g_mu);
         if (rc) return rc;
     } else if (f->epoch != cur_epoch()) {
-        return cairn_err__set(CAIRN_EIO, "read %s: simulated crash (file opened before it)", f->path);
+        return cairn_err__set(CAIRN_IO, "read %s: simulated crash (file opened before it)", f->path);
     }
     while (done < len) {
         ssize_t r = pread(f->fd, (char *)buf + done, len - done, (off_t)(off + done));
@@ -314,7 +314,7 @@ int cairn_io__pread(cairn_file *f, void *buf, size_t len, uint64_t off, size_t *
         return 0;
     }
     if (done < len)
-        return cairn_err__set(CAIRN_ECORRUPT, "%s: unexpected end of file reading %zu bytes at offset %llu",
+        return cairn_err__set(CAIRN_CORRUPT, "%s: unexpected end of file reading %zu bytes at offset %llu",
                               f->path, len, (unsigned long long)off);
     return 0;
 }
@@ -333,7 +333,7 @@ static int write_all(cairn_file *f, const void *buf, size_t len, uint64_t off) {
 }
 
 int cairn_io__pwrite(cairn_file *f, const void *buf, size_t len, uint64_t off) {
-    if (!f || (!buf && len)) return cairn_err__set(CAIRN_EINVAL, "cairn_io__pwrite: NULL argument");
+    if (!f || (!buf && len)) return cairn_err__set(CAIRN_INVALID, "cairn_io__pwrite: NULL argument");
     if (f->failed) return dead_check(f, "write");
     if (hooks_active()) {
         int kind = pre_write(f, off, len, 0);
@@ -351,7 +351,7 @@ int cairn_io__pwrite(cairn_file *f, const void *buf, size_t len, uint64_t off) {
 }
 
 int cairn_io__truncate(cairn_file *f, uint64_t size) {
-    if (!f) return cairn_err__set(CAIRN_EINVAL, "cairn_io__truncate: NULL argument");
+    if (!f) return cairn_err__set(CAIRN_INVALID, "cairn_io__truncate: NULL argument");
     if (f->failed) return dead_check(f, "truncate");
     if (hooks_active()) {
         int kind = pre_write(f, size, 0, 1);
@@ -366,7 +366,7 @@ int cairn_io__truncate(cairn_file *f, uint64_t size) {
 
 int cairn_io__fsync(cairn_file *f) {
     int rc;
-    if (!f) return cairn_err__set(CAIRN_EINVAL, "cairn_io__fsync: NULL argument");
+    if (!f) return cairn_err__set(CAIRN_INVALID, "cairn_io__fsync: NULL argument");
     if (f->failed) return dead_check(f, "fsync");
     if (hooks_active()) {
         int kind;
@@ -379,7 +379,7 @@ int cairn_io__fsync(cairn_file *f) {
         if (g_crash_sync_at && g_count[1] >= g_crash_sync_at) {
             crash_locked(g_crash_mode, g_crash_seed);
             pthread_mutex_unlock(&g_mu);
-            return cairn_err__set(CAIRN_EIO, "fsync %s: simulated crash", f->path);
+            return cairn_err__set(CAIRN_IO, "fsync %s: simulated crash", f->path);
         }
         pthread_mutex_unlock(&g_mu);
         if (kind) {
@@ -405,7 +405,7 @@ int cairn_io__fsync(cairn_file *f) {
 
 int cairn_io__size(cairn_file *f, uint64_t *size) {
     struct stat st;
-    if (!f || !size) return cairn_err__set(CAIRN_EINVAL, "cairn_io__size: NULL argument");
+    if (!f || !size) return cairn_err__set(CAIRN_INVALID, "cairn_io__size: NULL argument");
     if (fstat(f->fd, &st) != 0) return cairn_err__sys(errno, "fstat %s", f->path);
     *size = (uint64_t)st.st_size;
     return 0;
@@ -413,7 +413,7 @@ int cairn_io__size(cairn_file *f, uint64_t *size) {
 
 int cairn_io__map(cairn_file *f, uint64_t len, const void **out) {
     void *p;
-    if (!f || !out || len == 0) return cairn_err__set(CAIRN_EINVAL, "cairn_io__map: bad argument");
+    if (!f || !out || len == 0) return cairn_err__set(CAIRN_INVALID, "cairn_io__map: bad argument");
     p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, f->fd, 0);
     if (p == MAP_FAILED) return cairn_err__sys(errno, "mmap %s (%llu bytes)", f->path, (unsigned long long)len);
     *out = p;
@@ -427,7 +427,7 @@ void cairn_io__unmap(const void *p, uint64_t len) {
 int cairn_io__map_rw(cairn_file *f, uint64_t len, void **out) {
     void *p;
     if (!f || !out || len == 0 || len > (uint64_t)SIZE_MAX)
-        return cairn_err__set(CAIRN_EINVAL, "cairn_io__map_rw: bad argument");
+        return cairn_err__set(CAIRN_INVALID, "cairn_io__map_rw: bad argument");
     p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
     if (p == MAP_FAILED) return cairn_err__sys(errno, "mmap %s (%llu bytes)", f->path, (unsigned long long)len);
     *out = p;
@@ -436,7 +436,7 @@ int cairn_io__map_rw(cairn_file *f, uint64_t len, void **out) {
 
 int cairn_io__reserve(cairn_file *f, uint64_t off, uint64_t len) {
     int e;
-    if (!f) return cairn_err__set(CAIRN_EINVAL, "cairn_io__reserve: NULL argument");
+    if (!f) return cairn_err__set(CAIRN_INVALID, "cairn_io__reserve: NULL argument");
     if (f->failed) return dead_check(f, "reserve");
     if (len == 0) return 0;
     if (hooks_active()) {
@@ -458,7 +458,7 @@ int cairn_io__reserve(cairn_file *f, uint64_t off, uint64_t len) {
 
 int cairn_io__mwrite(cairn_file *f, void *map, const void *buf, size_t len, uint64_t off) {
     int rc;
-    if (!f || !map || (!buf && len)) return cairn_err__set(CAIRN_EINVAL, "cairn_io__mwrite: NULL argument");
+    if (!f || !map || (!buf && len)) return cairn_err__set(CAIRN_INVALID, "cairn_io__mwrite: NULL argument");
     if (f->failed) return dead_check(f, "write");
     if (hooks_active()) return cairn_io__pwrite(f, buf, len, off);
     if ((rc = fast_check(f, 0, "write")) != 0) return rc;
@@ -478,12 +478,12 @@ static int path_hook(const char *what, const char *path, int is_sync) {
     }
     pthread_mutex_lock(&g_mu);
     if (g_crashed) {
-        rc = cairn_err__set(CAIRN_EIO, "%s %s: simulated crash", what, path);
+        rc = cairn_err__set(CAIRN_IO, "%s %s: simulated crash", what, path);
     } else if (is_sync) {
         int kind = count_op(1);
         if (g_crash_sync_at && g_count[1] >= g_crash_sync_at) {
             crash_locked(g_crash_mode, g_crash_seed); /* a directory fsync is a crash point too */
-            rc = cairn_err__set(CAIRN_EIO, "%s %s: simulated crash", what, path);
+            rc = cairn_err__set(CAIRN_IO, "%s %s: simulated crash", what, path);
         } else if (kind) {
             rc = cairn_err__sys(kind == CAIRN_FAULT_EIO ? EIO : ENOSPC, "%s %s (injected)", what, path);
         }
@@ -545,14 +545,14 @@ int cairn_io__mkdir(const char *path) {
     if (mkdir(path, 0755) == 0) return 0;
     if (errno == EEXIST) {
         if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
-        return cairn_err__set(CAIRN_EPATH, "mkdir %s: exists and is not a directory", path);
+        return cairn_err__set(CAIRN_PATH, "mkdir %s: exists and is not a directory", path);
     }
     return cairn_err__sys(errno, "mkdir %s", path);
 }
 
 int cairn_io__stat(const char *path, uint64_t *size) {
     struct stat st;
-    if (!path) return cairn_err__set(CAIRN_EINVAL, "cairn_io__stat: NULL path");
+    if (!path) return cairn_err__set(CAIRN_INVALID, "cairn_io__stat: NULL path");
     if (stat(path, &st) != 0) {
         if (errno == ENOENT || errno == ENOTDIR) return 0;
         return cairn_err__sys(errno, "stat %s", path);
@@ -569,7 +569,7 @@ int cairn_io__list(const char *dir, char ***names, size_t *count) {
     struct dirent *e;
     char **v = NULL;
     size_t n = 0, cap = 0;
-    if (!dir || !names || !count) return cairn_err__set(CAIRN_EINVAL, "cairn_io__list: NULL argument");
+    if (!dir || !names || !count) return cairn_err__set(CAIRN_INVALID, "cairn_io__list: NULL argument");
     *names = NULL;
     *count = 0;
     if (!(d = opendir(dir))) return cairn_err__sys(errno, "open directory %s", dir);
@@ -593,7 +593,7 @@ int cairn_io__list(const char *dir, char ***names, size_t *count) {
 nomem:
     closedir(d);
     cairn_io__list_free(v, n);
-    return cairn_err__set(CAIRN_ENOMEM, "listing %s: out of memory", dir);
+    return cairn_err__set(CAIRN_NOMEM, "listing %s: out of memory", dir);
 }
 
 void cairn_io__list_free(char **names, size_t count) {
@@ -608,7 +608,7 @@ int cairn_io__write_atomic(const char *path, const void *data, size_t len) {
     char *tmp, *dir;
     size_t n = strlen(path);
     int rc;
-    if (!(tmp = (char *)malloc(n + 5))) return cairn_err__set(CAIRN_ENOMEM, "out of memory");
+    if (!(tmp = (char *)malloc(n + 5))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
     memcpy(tmp, path, n);
     memcpy(tmp + n, ".tmp", 5);
     rc = cairn_io__open(&f, tmp, CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC);
@@ -626,7 +626,7 @@ int cairn_io__write_atomic(const char *path, const void *data, size_t len) {
         return rc;
     }
     free(tmp);
-    if (!(dir = cairn_path__dir(path))) return CAIRN_ENOMEM;
+    if (!(dir = cairn_path__dir(path))) return CAIRN_NOMEM;
     rc = cairn_io__sync_dir(dir);
     free(dir);
     return rc;
@@ -637,17 +637,17 @@ int cairn_io__read_all(const char *path, void **data, size_t *len) {
     uint64_t size = 0;
     void *buf;
     int rc;
-    if (!data || !len) return cairn_err__set(CAIRN_EINVAL, "cairn_io__read_all: NULL argument");
+    if (!data || !len) return cairn_err__set(CAIRN_INVALID, "cairn_io__read_all: NULL argument");
     *data = NULL;
     *len = 0;
     if ((rc = cairn_io__open(&f, path, CAIRN_IO_RDONLY)) != 0) return rc;
     if ((rc = cairn_io__size(f, &size)) != 0) goto out;
     if (size > (uint64_t)SIZE_MAX - 1) {
-        rc = cairn_err__set(CAIRN_ETOOBIG, "%s: too large to read", path);
+        rc = cairn_err__set(CAIRN_TOOBIG, "%s: too large to read", path);
         goto out;
     }
     if (!(buf = malloc((size_t)size + 1))) {
-        rc = cairn_err__set(CAIRN_ENOMEM, "%s: out of memory reading %llu bytes", path, (unsigned long long)size);
+        rc = cairn_err__set(CAIRN_NOMEM, "%s: out of memory reading %llu bytes", path, (unsigned long long)size);
         goto out;
     }
     if ((rc = cairn_io__pread(f, buf, (size_t)size, 0, NULL)) != 0) {

@@ -19,7 +19,7 @@ int cairn_lock__acquire(cairn_lock **out, const char *path, unsigned timeout_ms)
     cairn_lock *l;
     int fd;
     uint64_t deadline;
-    if (!out || !path) return cairn_err__set(CAIRN_EINVAL, "cairn_lock__acquire: NULL argument");
+    if (!out || !path) return cairn_err__set(CAIRN_INVALID, "cairn_lock__acquire: NULL argument");
     *out = NULL;
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return cairn_err__sys(errno, "open lock file %s", path);
@@ -34,17 +34,17 @@ int cairn_lock__acquire(cairn_lock **out, const char *path, unsigned timeout_ms)
         }
         if (timeout_ms == 0) {
             close(fd);
-            return cairn_err__set(CAIRN_ELOCKED, "%s is locked by another writer (this or another process)", path);
+            return cairn_err__set(CAIRN_LOCKED, "%s is locked by another writer (this or another process)", path);
         }
         if (cairn_time__mono_ns() >= deadline) {
             close(fd);
-            return cairn_err__set(CAIRN_EBUSY, "%s is still locked by another writer after %u ms", path, timeout_ms);
+            return cairn_err__set(CAIRN_BUSY, "%s is still locked by another writer after %u ms", path, timeout_ms);
         }
         nanosleep(&ts, NULL);
     }
     if (!(l = (cairn_lock *)malloc(sizeof *l))) {
         close(fd);
-        return cairn_err__set(CAIRN_ENOMEM, "out of memory");
+        return cairn_err__set(CAIRN_NOMEM, "out of memory");
     }
     l->fd = fd;
     l->gen = cairn_fork__gen();

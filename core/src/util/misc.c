@@ -28,7 +28,7 @@ char *cairn_str__dup(const char *s) {
     size_t n = strlen(s) + 1;
     char *d = (char *)malloc(n);
     if (!d) {
-        cairn_err__set(CAIRN_ENOMEM, "out of memory copying a string of %zu bytes", n);
+        cairn_err__set(CAIRN_NOMEM, "out of memory copying a string of %zu bytes", n);
         return NULL;
     }
     memcpy(d, s, n);
@@ -40,7 +40,7 @@ char *cairn_path__join(const char *a, const char *b) {
     int slash = la > 0 && a[la - 1] != '/';
     char *p = (char *)malloc(la + (size_t)slash + lb + 1);
     if (!p) {
-        cairn_err__set(CAIRN_ENOMEM, "out of memory joining a path");
+        cairn_err__set(CAIRN_NOMEM, "out of memory joining a path");
         return NULL;
     }
     memcpy(p, a, la);
@@ -57,7 +57,7 @@ char *cairn_path__dir(const char *path) {
     n = slash == path ? 1 : (size_t)(slash - path);
     d = (char *)malloc(n + 1);
     if (!d) {
-        cairn_err__set(CAIRN_ENOMEM, "out of memory");
+        cairn_err__set(CAIRN_NOMEM, "out of memory");
         return NULL;
     }
     memcpy(d, path, n);
@@ -79,7 +79,7 @@ uint32_t cairn_fork__gen(void) {
 }
 
 int cairn_fork__err(const char *fn) {
-    return cairn_err__set(CAIRN_EFORKED,
+    return cairn_err__set(CAIRN_FORKED,
                           "%s: this handle was opened by another process (it was inherited through fork()); "
                           "open a new handle in this process",
                           fn);

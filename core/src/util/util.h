@@ -91,7 +91,7 @@ typedef struct cairn_file cairn_file;
 #define CAIRN_IO_RDONLY 0x0
 #define CAIRN_IO_RDWR 0x1
 #define CAIRN_IO_CREATE 0x2 /* create if missing */
-#define CAIRN_IO_EXCL 0x4   /* with CREATE: fail CAIRN_EEXISTS if present */
+#define CAIRN_IO_EXCL 0x4   /* with CREATE: fail CAIRN_EXISTS if present */
 #define CAIRN_IO_TRUNC 0x8
 
 /* Open `path`. *out owned by the caller (cairn_io__close). Errors: PATH (missing),
@@ -100,14 +100,14 @@ int cairn_io__open(cairn_file **out, const char *path, int flags);
 void cairn_io__close(cairn_file *f);
 const char *cairn_io__path(const cairn_file *f);
 int cairn_io__fd(const cairn_file *f);
-/* Read exactly len bytes at off. If got is NULL a short read (EOF) is CAIRN_ECORRUPT
+/* Read exactly len bytes at off. If got is NULL a short read (EOF) is CAIRN_CORRUPT
  * ("unexpected end of file"); otherwise *got is the number of bytes read and 0 is returned. */
 int cairn_io__pread(cairn_file *f, void *buf, size_t len, uint64_t off, size_t *got);
 /* Write exactly len bytes at off (OS short writes are retried). On failure some prefix of the
  * bytes may have reached the file (exactly as on a real disk). Errors: IO, NOSPC, FAILED. */
 int cairn_io__pwrite(cairn_file *f, const void *buf, size_t len, uint64_t off);
 /* fsync (fdatasync where enough). A failure is fatal for this file: every later operation on it
- * returns CAIRN_EFAILED, and the engine must fail-stop its handle (never retry an fsync). */
+ * returns CAIRN_FAILED, and the engine must fail-stop its handle (never retry an fsync). */
 int cairn_io__fsync(cairn_file *f);
 int cairn_io__truncate(cairn_file *f, uint64_t size);
 int cairn_io__size(cairn_file *f, uint64_t *size);
@@ -181,9 +181,9 @@ uint64_t cairn_io__fault_fired(void);
  * While tracking, the layer keeps an undo record of every write and truncate not yet covered
  * by an fsync of that file. A simulated crash reverts them (all, or all but a prefix with the
  * last kept write torn at a random byte), then makes every file opened before the crash dead:
- * every later operation on it fails with CAIRN_EIO, so the engine handle can be closed without
+ * every later operation on it fails with CAIRN_IO, so the engine handle can be closed without
  * writing anything: after a crash EVERY I/O operation (open, write, fsync, rename, ...) fails with
- * CAIRN_EIO until cairn_io__crash_track() is called again (0 to stop, 1 to track anew), and files
+ * CAIRN_IO until cairn_io__crash_track() is called again (0 to stop, 1 to track anew), and files
  * opened before the crash stay dead for good. Typical test: track(1), work, crash (or crash_at_sync),
  * close the engine handle, track(0), reopen, verify.
  * Files created, renamed and unlinked are assumed durable (metadata). */
@@ -205,7 +205,7 @@ int cairn_io__crashed(void);
  * A handle belongs to the process that opened it. Every open records cairn_fork__gen(); a
  * pthread_atfork child handler bumps the generation, so a handle used in a child after fork()
  * sees a different number (an integer compare, no getpid() syscall on the hot path). In the
- * child, every call on such a handle is CAIRN_EFORKED, and closing it frees memory only: it
+ * child, every call on such a handle is CAIRN_FORKED, and closing it frees memory only: it
  * writes nothing and keeps the parent's lock (flock locks are shared across fork). */
 extern uint32_t cairn_fork__generation;
 /* The current generation (registers the atfork handler on first use). */
@@ -214,14 +214,14 @@ uint32_t cairn_fork__gen(void);
 static inline int cairn_fork__foreign(uint32_t gen) {
     return __atomic_load_n(&cairn_fork__generation, __ATOMIC_RELAXED) != gen;
 }
-/* Sets and returns CAIRN_EFORKED naming `fn`. */
+/* Sets and returns CAIRN_FORKED naming `fn`. */
 int cairn_fork__err(const char *fn);
 
 /* ---- lock ------------------------------------------------------------------------------- */
 
 typedef struct cairn_lock cairn_lock;
 /* Take an exclusive advisory lock (flock) on `path` (created if missing). A second holder, in
- * this process or another, gets CAIRN_ELOCKED at once (timeout_ms 0) or CAIRN_EBUSY after
+ * this process or another, gets CAIRN_LOCKED at once (timeout_ms 0) or CAIRN_BUSY after
  * waiting timeout_ms. Released by cairn_lock__release or when the process dies. */
 int cairn_lock__acquire(cairn_lock **out, const char *path, unsigned timeout_ms);
 /* Releases the lock and closes its file. In a child process after fork() it only closes the

@@ -43,9 +43,9 @@
  *   - none: X is a torn tail (a write cut short by a crash, or space preallocated by the
  *     reserve); the file is truncated to X and synced (read-only opens, and opens with
  *     CAIRN_WAL_KEEP_TAIL, leave it: later appends overwrite it and a reset cuts it);
- *   - one:  the log is damaged before its end: CAIRN_ECORRUPT "<file>: bad record at offset X".
+ *   - one:  the log is damaged before its end: CAIRN_CORRUPT "<file>: bad record at offset X".
  * A file shorter than its header (a crash while it was created) is re-initialised; a header with
- * a bad magic or CRC is CAIRN_ECORRUPT, another version CAIRN_EVERSION.
+ * a bad magic or CRC is CAIRN_CORRUPT, another version CAIRN_VERSION.
  * Replay hands every data record of every committed transaction (or of those whose LSN is above
  * a given one) to the engine in log order; records of uncommitted transactions are skipped.
  * Replay does not modify the log, so it is idempotent when the engine's records are (e.g. "write
@@ -57,7 +57,7 @@
  * off, writes resume at the last good offset and a truncate cleans the rest.
  *
  * Space reserve (cairn_wal__set_reserve): the log keeps R bytes allocated (fallocate) past what
- * ordinary writes may use. A write that cannot allocate its bytes plus R fails with CAIRN_ENOSPC
+ * ordinary writes may use. A write that cannot allocate its bytes plus R fails with CAIRN_NOSPC
  * before anything is written; the records of the one transaction begun with
  * cairn_wal__begin_reserved (a change that frees space: a delete) may use the R bytes, so it can
  * be logged on a full disk. Preallocated bytes are zeros, i.e. a torn tail to a later open.
@@ -190,7 +190,7 @@ static int cmp_tx(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Validate image [0,n) (header already checked). CAIRN_ECORRUPT if a bad record is followed by
+/* Validate image [0,n) (header already checked). CAIRN_CORRUPT if a bad record is followed by
  * a valid one. */
 static int scan_image(const char *path, const uint8_t *img, uint64_t n, uint32_t salt, scan_result *r) {
     uint64_t off = HDR, seq = 0, txid = 0;
@@ -210,7 +210,7 @@ static int scan_image(const char *path, const uint8_t *img, uint64_t n, uint32_t
                 if (!p) {
                     free(r->committed);
                     r->committed = NULL;
-                    return cairn_err__set(CAIRN_ENOMEM, "%s: out of memory", path);
+                    return cairn_err__set(CAIRN_NOMEM, "%s: out of memory", path);
                 }
                 r->committed = p;
                 cap = nc;
@@ -229,7 +229,7 @@ static int scan_image(const char *path, const uint8_t *img, uint64_t n, uint32_t
             if (rec_valid(img, n, p, salt, r->last_seq + 1, &len, &seq, &txid, &kind, &type)) {
                 free(r->committed);
                 r->committed = NULL;
-                return cairn_err__set(CAIRN_ECORRUPT,
+                return cairn_err__set(CAIRN_CORRUPT,
                                       "%s: bad record at offset %llu (valid records follow at %llu)", path,
                                       (unsigned long long)off, (unsigned long long)p);
             }
@@ -241,11 +241,11 @@ static int scan_image(const char *path, const uint8_t *img, uint64_t n, uint32_t
 
 static int check_header(const char *path, const uint8_t *h) {
     if (memcmp(h, WAL_MAGIC, 8) != 0)
-        return cairn_err__set(CAIRN_ECORRUPT, "%s: not a Cairn write-ahead log (bad magic)", path);
+        return cairn_err__set(CAIRN_CORRUPT, "%s: not a Cairn write-ahead log (bad magic)", path);
     if (cairn_crc32c__update(0, h, 28) != cairn_get32(h + 28))
-        return cairn_err__set(CAIRN_ECORRUPT, "%s: bad header checksum at offset 0", path);
+        return cairn_err__set(CAIRN_CORRUPT, "%s: bad header checksum at offset 0", path);
     if (cairn_get32(h + 8) != WAL_VERSION)
-        return cairn_err__set(CAIRN_EVERSION, "%s: unsupported log version %u", path,
+        return cairn_err__set(CAIRN_VERSION, "%s: unsupported log version %u", path,
                               (unsigned)cairn_get32(h + 8));
     return 0;
 }
@@ -257,9 +257,9 @@ static int read_image(cairn_file *f, uint8_t **img, uint64_t *n) {
     *img = NULL;
     if ((rc = cairn_io__size(f, &size)) != 0) return rc;
     if (size > (uint64_t)SIZE_MAX / 2)
-        return cairn_err__set(CAIRN_ETOOBIG, "%s: log too large", cairn_io__path(f));
+        return cairn_err__set(CAIRN_TOOBIG, "%s: log too large", cairn_io__path(f));
     *img = (uint8_t *)malloc(size ? (size_t)size : 1);
-    if (!*img) return cairn_err__set(CAIRN_ENOMEM, "%s: out of memory reading the log", cairn_io__path(f));
+    if (!*img) return cairn_err__set(CAIRN_NOMEM, "%s: out of memory reading the log", cairn_io__path(f));
     if (size && (rc = cairn_io__pread(f, *img, (size_t)size, 0, NULL)) != 0) {
         free(*img);
         *img = NULL;
@@ -285,25 +285,25 @@ int cairn_wal__open(cairn_wal **out, const char *path, int flags, cairn_wal_info
     scan_result sr;
     int rc, st, created = 0, rdonly = (flags & CAIRN_WAL_RDONLY) != 0;
     memset(&sr, 0, sizeof sr);
-    if (!out || !path) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__open: NULL argument");
+    if (!out || !path) return cairn_err__set(CAIRN_INVALID, "cairn_wal__open: NULL argument");
     *out = NULL;
     if (info) memset(info, 0, sizeof *info);
     st = cairn_io__stat(path, &n);
     if (st < 0) return st;
-    if (st == 2) return cairn_err__set(CAIRN_EPATH, "%s: is a directory", path);
+    if (st == 2) return cairn_err__set(CAIRN_PATH, "%s: is a directory", path);
     if (st == 0 || (n < HDR && !rdonly)) {
         /* Missing, or cut short while being created (nothing was ever committed in it). */
-        if (st == 0 && !(flags & CAIRN_WAL_CREATE)) return cairn_err__set(CAIRN_EPATH, "%s: no such log", path);
-        if (rdonly) return cairn_err__set(CAIRN_EPATH, "%s: no such log", path);
+        if (st == 0 && !(flags & CAIRN_WAL_CREATE)) return cairn_err__set(CAIRN_PATH, "%s: no such log", path);
+        if (rdonly) return cairn_err__set(CAIRN_PATH, "%s: no such log", path);
         if ((rc = create_file(path)) != 0) return rc;
         created = 1;
     }
-    if (!(w = (cairn_wal *)calloc(1, sizeof *w))) return cairn_err__set(CAIRN_ENOMEM, "out of memory");
+    if (!(w = (cairn_wal *)calloc(1, sizeof *w))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     w->rdonly = rdonly;
     if (!(w->path = cairn_str__dup(path))) {
-        rc = CAIRN_ENOMEM;
+        rc = CAIRN_NOMEM;
         goto fail;
     }
     if ((rc = cairn_io__open(&w->f, path, rdonly ? CAIRN_IO_RDONLY : CAIRN_IO_RDWR)) != 0) goto fail;
@@ -338,6 +338,8 @@ int cairn_wal__open(cairn_wal **out, const char *path, int flags, cairn_wal_info
         info->last_commit = sr.last_commit;
         info->salt = w->salt;
         info->created = created;
+        info->image_size = n;
+        info->image_crc = n ? cairn_crc32c__update(0, img, (size_t)n) : 0;
     }
     free(sr.committed);
     free(img);
@@ -367,7 +369,7 @@ int cairn_wal__replay_after(cairn_wal *w, uint64_t after, cairn_wal_apply_fn fn,
     uint64_t n = 0, off, bound;
     scan_result sr;
     int rc;
-    if (!w || !fn) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__replay: NULL argument");
+    if (!w || !fn) return cairn_err__set(CAIRN_INVALID, "cairn_wal__replay: NULL argument");
     pthread_mutex_lock(&w->mu);
     bound = w->end;
     if ((rc = read_image(w->f, &img, &n)) != 0) goto out;
@@ -403,8 +405,8 @@ int cairn_wal__replay(cairn_wal *w, cairn_wal_apply_fn fn, void *ctx) {
 /* ---- append / commit ---------------------------------------------------------------------- */
 
 static int check_writable(cairn_wal *w) {
-    if (w->failed) return cairn_err__set(CAIRN_EFAILED, "%s: log failed after a fatal I/O error", w->path);
-    if (w->rdonly) return cairn_err__set(CAIRN_EREADONLY, "%s: log opened read-only", w->path);
+    if (w->failed) return cairn_err__set(CAIRN_FAILED, "%s: log failed after a fatal I/O error", w->path);
+    if (w->rdonly) return cairn_err__set(CAIRN_READONLY, "%s: log opened read-only", w->path);
     return 0;
 }
 
@@ -475,7 +477,7 @@ static int buf_reserve(cairn_wal *w, size_t more) {
         size_t nc = w->bcap ? w->bcap : 4096;
         uint8_t *p;
         while (nc < w->blen + more) nc *= 2;
-        if (!(p = (uint8_t *)realloc(w->buf, nc))) return cairn_err__set(CAIRN_ENOMEM, "out of memory");
+        if (!(p = (uint8_t *)realloc(w->buf, nc))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
         w->buf = p;
         w->bcap = nc;
     }
@@ -507,9 +509,9 @@ static int append_locked(cairn_wal *w, uint64_t txid, unsigned kind, unsigned ty
     int rc;
     if ((rc = check_writable(w)) != 0) return rc;
     if (txid == 0 || (kind == KIND_DATA && (type == 0 || type > 255)))
-        return cairn_err__set(CAIRN_EINVAL, "%s: bad transaction id or record type", w->path);
+        return cairn_err__set(CAIRN_INVALID, "%s: bad transaction id or record type", w->path);
     if (len > CAIRN_WAL_PAYLOAD_MAX || len < n1)
-        return cairn_err__set(CAIRN_ETOOBIG, "%s: record of %zu bytes is too large", w->path, len);
+        return cairn_err__set(CAIRN_TOOBIG, "%s: record of %zu bytes is too large", w->path, len);
     seq = w->next_seq++;
     put_rec_header(h, (uint32_t)len, seq, txid, kind, type, w->salt, p1, n1, p2, n2);
     if (w->blen + RHDR + len > BUF_MAX && (rc = flush_buf(w)) != 0) return rc;
@@ -544,7 +546,7 @@ static int append_locked(cairn_wal *w, uint64_t txid, unsigned kind, unsigned ty
 int cairn_wal__append2(cairn_wal *w, uint64_t txid, unsigned type, const void *p1, size_t n1,
                        const void *p2, size_t n2) {
     int rc;
-    if (!w || (!p1 && n1) || (!p2 && n2)) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__append: NULL argument");
+    if (!w || (!p1 && n1) || (!p2 && n2)) return cairn_err__set(CAIRN_INVALID, "cairn_wal__append: NULL argument");
     pthread_mutex_lock(&w->mu);
     rc = append_locked(w, txid, KIND_DATA, type, p1, n1, p2, n2, NULL);
     pthread_mutex_unlock(&w->mu);
@@ -558,7 +560,7 @@ int cairn_wal__append(cairn_wal *w, uint64_t txid, unsigned type, const void *pa
 int cairn_wal__commit(cairn_wal *w, uint64_t txid, uint64_t *seq) {
     uint64_t s = 0;
     int rc;
-    if (!w) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__commit: NULL argument");
+    if (!w) return cairn_err__set(CAIRN_INVALID, "cairn_wal__commit: NULL argument");
     pthread_mutex_lock(&w->mu);
     rc = append_locked(w, txid, KIND_COMMIT, 0, NULL, 0, NULL, 0, &s);
     if (!rc) rc = flush_buf(w);
@@ -570,7 +572,7 @@ int cairn_wal__commit(cairn_wal *w, uint64_t txid, uint64_t *seq) {
 
 int cairn_wal__sync(cairn_wal *w, uint64_t seq) {
     int rc = 0;
-    if (!w) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__sync: NULL argument");
+    if (!w) return cairn_err__set(CAIRN_INVALID, "cairn_wal__sync: NULL argument");
     pthread_mutex_lock(&w->mu);
     if (w->rdonly) goto out;
     if (seq == 0 || seq > w->written_seq) {
@@ -595,7 +597,7 @@ int cairn_wal__sync(cairn_wal *w, uint64_t seq) {
         pthread_mutex_lock(&w->mu);
         w->syncing = 0;
         if (rc) {
-            w->failed = CAIRN_EFAILED;
+            w->failed = CAIRN_FAILED;
             pthread_cond_broadcast(&w->cv);
             goto out;
         }
@@ -609,7 +611,7 @@ out:
 
 int cairn_wal__reset(cairn_wal *w) {
     int rc;
-    if (!w) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__reset: NULL argument");
+    if (!w) return cairn_err__set(CAIRN_INVALID, "cairn_wal__reset: NULL argument");
     pthread_mutex_lock(&w->mu);
     while (w->syncing) pthread_cond_wait(&w->cv, &w->mu);
     if ((rc = check_writable(w)) != 0) goto out;
@@ -619,7 +621,7 @@ int cairn_wal__reset(cairn_wal *w) {
         if ((rc = cairn_io__truncate(w->f, HDR)) != 0) goto out;
         w->alloc = HDR;
         if ((rc = cairn_io__fsync(w->f)) != 0) {
-            w->failed = CAIRN_EFAILED;
+            w->failed = CAIRN_FAILED;
             goto out;
         }
     }
@@ -643,7 +645,7 @@ void cairn_wal__advance(cairn_wal *w, uint64_t seq) {
 
 int cairn_wal__set_reserve(cairn_wal *w, uint64_t bytes) {
     int rc = 0;
-    if (!w) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__set_reserve: NULL argument");
+    if (!w) return cairn_err__set(CAIRN_INVALID, "cairn_wal__set_reserve: NULL argument");
     pthread_mutex_lock(&w->mu);
     if ((rc = check_writable(w)) == 0) {
         w->reserve = bytes;
@@ -694,7 +696,7 @@ int cairn_wal__check(const char *path, cairn_wal_info *info) {
     cairn_wal *w = NULL;
     int rc, st;
     uint64_t size;
-    if (!path) return cairn_err__set(CAIRN_EINVAL, "cairn_wal__check: NULL argument");
+    if (!path) return cairn_err__set(CAIRN_INVALID, "cairn_wal__check: NULL argument");
     if (info) memset(info, 0, sizeof *info);
     st = cairn_io__stat(path, &size);
     if (st < 0) return st;

@@ -58,12 +58,15 @@ typedef struct cairn_wal_info {
     uint64_t last_commit; /* seq of the last commit record, the log's newest LSN (0: none) */
     uint32_t salt;        /* the log file's salt (random at creation, kept by resets) */
     int created;          /* the open created (or re-initialised a cut-short) log file */
+    uint64_t image_size;  /* bytes of the file as read by the open (torn tail included) */
+    uint32_t image_crc;   /* CRC32C of those bytes: a reader compares it with a later read of
+                             the file to know that no writer appended or reset in between */
 } cairn_wal_info;
 
 /* Open the log at `path` and validate it: a torn tail (an invalid record that no valid record
  * follows) is dropped (truncated and synced unless RDONLY); an invalid record followed by a
- * valid one is CAIRN_ECORRUPT with the file and offset in the message. A missing file is
- * CAIRN_EPATH unless CREATE. *out is owned by the caller (cairn_wal__close). info may be NULL. */
+ * valid one is CAIRN_CORRUPT with the file and offset in the message. A missing file is
+ * CAIRN_PATH unless CREATE. *out is owned by the caller (cairn_wal__close). info may be NULL. */
 int cairn_wal__open(cairn_wal **out, const char *path, int flags, cairn_wal_info *info);
 /* Close. Writes nothing (buffered, uncommitted records are dropped). Accepts NULL. */
 void cairn_wal__close(cairn_wal *w);
@@ -95,7 +98,7 @@ int cairn_wal__append2(cairn_wal *w, uint64_t txid, unsigned type, const void *p
 int cairn_wal__commit(cairn_wal *w, uint64_t txid, uint64_t *seq);
 /* Make every record up to sequence number `seq` durable (0: everything written so far).
  * Group commit: concurrent callers share fsyncs. A failed fsync is fatal: this and every later
- * call returns CAIRN_EFAILED. */
+ * call returns CAIRN_FAILED. */
 int cairn_wal__sync(cairn_wal *w, uint64_t seq);
 /* Checkpoint done by the engine (its file holds everything up to cairn_wal__last_seq and is
  * synced): drop every record. Truncates the log to its header and fsyncs it (the numbering goes
@@ -106,7 +109,7 @@ int cairn_wal__reset(cairn_wal *w);
 void cairn_wal__advance(cairn_wal *w, uint64_t seq);
 /* Keep `bytes` of disk space preallocated past what ordinary writes may use (0: none, the
  * default). From now on a write that cannot allocate its bytes plus the reserve fails with
- * CAIRN_ENOSPC before anything is written, while a transaction from cairn_wal__begin_reserved
+ * CAIRN_NOSPC before anything is written, while a transaction from cairn_wal__begin_reserved
  * may use the reserve. Re-made after every reset (best effort). Errors: NOSPC (the reserve is
  * still set and retried by later writes), IO. */
 int cairn_wal__set_reserve(cairn_wal *w, uint64_t bytes);
@@ -122,7 +125,7 @@ uint64_t cairn_wal__durable_seq(cairn_wal *w);
 int cairn_wal__failed(cairn_wal *w);
 
 /* Verify the log at `path` read-only: 0 if every record is valid (a torn tail is reported in
- * info->torn_bytes but is not an error), CAIRN_ECORRUPT otherwise. A missing file is 0. */
+ * info->torn_bytes but is not an error), CAIRN_CORRUPT otherwise. A missing file is 0. */
 int cairn_wal__check(const char *path, cairn_wal_info *info);
 
 #endif /* CAIRN_WAL_H */

@@ -441,7 +441,7 @@ public sealed unsafe class BlobStore : IDisposable
     /// <summary>Drops the open transaction's changes; no events are raised for them (Txn if none).</summary>
     public ExecResponse Rollback() => Simple(&Native_rollback, true);
 
-    private static int Native_flush(BlobHandle h) => NativeMethods.cairn_blob_flush(h);
+    private static int Native_flush(BlobHandle h) => NativeMethods.cairn_blob_sync(h);
     private static int Native_compact(BlobHandle h) => NativeMethods.cairn_blob_compact(h);
     private static int Native_begin(BlobHandle h) => NativeMethods.cairn_blob_begin(h);
     private static int Native_commit(BlobHandle h) => NativeMethods.cairn_blob_commit(h);

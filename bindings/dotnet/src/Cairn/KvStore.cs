@@ -456,7 +456,7 @@ public sealed unsafe class KvStore : IDisposable
         fixed (byte* kp0 = key)
         {
             byte* kp = kp0 == null ? &empty : kp0;
-            try { rc = NativeMethods.cairn_kv_contains(_h, kp, (nuint)key.Length); }
+            try { rc = NativeMethods.cairn_kv_exists(_h, kp, (nuint)key.Length); }
             catch (ObjectDisposedException) { return ExecResponse<bool>.From(Interop.Closed(false)); }
         }
         return rc >= 0 ? ExecResponse<bool>.Ok(rc == 1) : Interop.Failure<bool>(rc);
@@ -602,7 +602,7 @@ public sealed unsafe class KvStore : IDisposable
     private static int NativeMethods_kv_commit(KvHandle h) => NativeMethods.cairn_kv_commit(h);
     private static int NativeMethods_kv_rollback(KvHandle h) => NativeMethods.cairn_kv_rollback(h);
     private static int NativeMethods_kv_sync(KvHandle h) => NativeMethods.cairn_kv_sync(h);
-    private static int NativeMethods_kv_reclaim(KvHandle h) => NativeMethods.cairn_kv_reclaim(h);
+    private static int NativeMethods_kv_reclaim(KvHandle h) => NativeMethods.cairn_kv_compact(h);
 
     private ExecResponse Simple(delegate*<KvHandle, int> fn)
     {

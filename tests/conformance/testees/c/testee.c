@@ -60,7 +60,7 @@ static int buf_alloc(buf *b, size_t n)
     b->p = malloc(n ? n : 1);
     b->n = n;
     if (!b->p)
-        return terr(CAIRN_ENOMEM, "out of memory (%zu bytes)", n);
+        return terr(CAIRN_NOMEM, "out of memory (%zu bytes)", n);
     return 0;
 }
 
@@ -80,14 +80,14 @@ static int hex_decode(const char *s, size_t len, buf *out)
     size_t i;
     int rc;
     if (len % 2)
-        return terr(CAIRN_EINVAL, "hex string of odd length");
+        return terr(CAIRN_INVALID, "hex string of odd length");
     if ((rc = buf_alloc(out, len / 2)) != 0)
         return rc;
     for (i = 0; i < len / 2; i++) {
         int hi = hexval((unsigned char)s[2 * i]), lo = hexval((unsigned char)s[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             buf_free(out);
-            return terr(CAIRN_EINVAL, "bad hex digit");
+            return terr(CAIRN_INVALID, "bad hex digit");
         }
         out->p[i] = (unsigned char)(hi << 4 | lo);
     }
@@ -141,7 +141,7 @@ static int get_bytes(json_t *v, const char *what, buf *out, int *is_text)
     if (is_tagged(v, "$bytes")) {
         json_t *h = json_object_get(v, "$bytes");
         if (!json_is_string(h))
-            return terr(CAIRN_EINVAL, "%s: $bytes must be a hex string", what);
+            return terr(CAIRN_INVALID, "%s: $bytes must be a hex string", what);
         return hex_decode(json_string_value(h), json_string_length(h), out);
     }
     if (is_tagged(v, "$repeat")) {
@@ -152,14 +152,14 @@ static int get_bytes(json_t *v, const char *what, buf *out, int *is_text)
         size_t i;
         int rc;
         if (!json_is_string(h) || !json_is_integer(c) || json_integer_value(c) < 0)
-            return terr(CAIRN_EINVAL, "%s: $repeat needs hex and a count >= 0", what);
+            return terr(CAIRN_INVALID, "%s: $repeat needs hex and a count >= 0", what);
         count = json_integer_value(c);
         if ((rc = hex_decode(json_string_value(h), json_string_length(h), &pat)) != 0)
             return rc;
         /* Larger than any value the store accepts: the engine would say TOOBIG, so say it
          * without trying to allocate it. */
         if (pat.n && (uint64_t)count > ((uint64_t)CAIRN_VALUE_MAX + 1) / pat.n) {
-            rc = terr(CAIRN_ETOOBIG, "%s: $repeat of %lld x %zu bytes is larger than any value", what,
+            rc = terr(CAIRN_TOOBIG, "%s: $repeat of %lld x %zu bytes is larger than any value", what,
                       (long long)count, pat.n);
             buf_free(&pat);
             return rc;
@@ -173,7 +173,7 @@ static int get_bytes(json_t *v, const char *what, buf *out, int *is_text)
         buf_free(&pat);
         return 0;
     }
-    return terr(CAIRN_ETYPE, "%s: wrong type", what);
+    return terr(CAIRN_TYPE, "%s: wrong type", what);
 }
 
 /* A KV value: text (kind TEXT), bytes (kind BYTES) or {"$json": doc} (kind JSON). */
@@ -183,7 +183,7 @@ static int get_value(json_t *v, buf *out, int *kind)
     if (is_tagged(v, "$json")) {
         char *s = json_dumps(json_object_get(v, "$json"), JSON_COMPACT | JSON_ENCODE_ANY);
         if (!s)
-            return terr(CAIRN_EINVAL, "value: cannot serialise $json");
+            return terr(CAIRN_INVALID, "value: cannot serialise $json");
         out->p = (unsigned char *)s;
         out->n = strlen(s);
         *kind = CAIRN_KIND_JSON;
@@ -201,14 +201,14 @@ static int value_json(const void *val, size_t vlen, int kind, json_t **out)
     if (kind == CAIRN_KIND_TEXT) {
         *out = json_stringn(val, vlen);
         if (!*out) /* not UTF-8: a binding could not make a string of it either */
-            return terr(CAIRN_ECORRUPT, "text value is not valid UTF-8");
+            return terr(CAIRN_CORRUPT, "text value is not valid UTF-8");
         return 0;
     }
     if (kind == CAIRN_KIND_JSON) {
         json_error_t e;
         json_t *doc = json_loadb(val, vlen, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
         if (!doc)
-            return terr(CAIRN_ECORRUPT, "JSON value does not parse: %s", e.text);
+            return terr(CAIRN_CORRUPT, "JSON value does not parse: %s", e.text);
         *out = json_object();
         json_object_set_new(*out, "$json", doc);
         return 0;
@@ -228,7 +228,7 @@ static json_t *key_json(const void *k, size_t klen)
 static int get_bool(json_t *v, const char *what, int *out)
 {
     if (!json_is_boolean(v))
-        return terr(CAIRN_ETYPE, "%s: expected a bool", what);
+        return terr(CAIRN_TYPE, "%s: expected a bool", what);
     *out = json_is_true(v);
     return 0;
 }
@@ -236,10 +236,10 @@ static int get_bool(json_t *v, const char *what, int *out)
 static int get_int(json_t *v, const char *what, json_int_t lo, json_int_t hi, json_int_t *out)
 {
     if (!json_is_integer(v))
-        return terr(CAIRN_ETYPE, "%s: expected an integer", what);
+        return terr(CAIRN_TYPE, "%s: expected an integer", what);
     *out = json_integer_value(v);
     if (*out < lo || *out > hi)
-        return terr(CAIRN_EINVAL, "%s: %lld out of range", what, (long long)*out);
+        return terr(CAIRN_INVALID, "%s: %lld out of range", what, (long long)*out);
     return 0;
 }
 
@@ -247,9 +247,9 @@ static int get_string(json_t *args, const char *name, const char **out)
 {
     json_t *v = json_object_get(args, name);
     if (!v)
-        return terr(CAIRN_EINVAL, "missing argument '%s'", name);
+        return terr(CAIRN_INVALID, "missing argument '%s'", name);
     if (!json_is_string(v))
-        return terr(CAIRN_ETYPE, "%s: expected a string", name);
+        return terr(CAIRN_TYPE, "%s: expected a string", name);
     *out = json_string_value(v);
     return 0;
 }
@@ -260,7 +260,7 @@ static int get_blob_key(json_t *args, uint32_t *key)
     json_int_t k = 0;
     int rc;
     if (!v)
-        return terr(CAIRN_EINVAL, "missing argument 'key'");
+        return terr(CAIRN_INVALID, "missing argument 'key'");
     if ((rc = get_int(v, "key", 0, 4294967295LL, &k)) != 0)
         return rc;
     *key = (uint32_t)k;
@@ -271,7 +271,7 @@ static int get_sync(json_t *v, int *out)
 {
     const char *s;
     if (!json_is_string(v))
-        return terr(CAIRN_ETYPE, "sync: expected a string");
+        return terr(CAIRN_TYPE, "sync: expected a string");
     s = json_string_value(v);
     if (!strcmp(s, "none"))
         *out = CAIRN_SYNC_NONE;
@@ -280,7 +280,7 @@ static int get_sync(json_t *v, int *out)
     else if (!strcmp(s, "group"))
         *out = CAIRN_SYNC_GROUP;
     else
-        return terr(CAIRN_EINVAL, "sync: unknown mode '%s'", s);
+        return terr(CAIRN_INVALID, "sync: unknown mode '%s'", s);
     return 0;
 }
 
@@ -372,7 +372,7 @@ static int slot_for_open(const char *name, int type, slot **out, int *fresh)
     *fresh = 0;
     if (s) {
         if (!s->closed)
-            return terr(CAIRN_EINVAL, "handle '%s' is already open", name);
+            return terr(CAIRN_INVALID, "handle '%s' is already open", name);
         s->type = type;
         *out = s;
         return 0;
@@ -384,13 +384,13 @@ static int slot_for_open(const char *name, int type, slot **out, int *fresh)
         free(s);
         if (grown)
             g_slots = grown;
-        return terr(CAIRN_ENOMEM, "out of memory");
+        return terr(CAIRN_NOMEM, "out of memory");
     }
     g_slots = grown;
     s->name = strdup(name);
     if (!s->name) {
         free(s);
-        return terr(CAIRN_ENOMEM, "out of memory");
+        return terr(CAIRN_NOMEM, "out of memory");
     }
     s->type = type;
     s->closed = 1; /* until the open succeeds */
@@ -409,11 +409,11 @@ static int slot_get(json_t *args, int type, slot **out)
         return rc;
     s = slot_find(name);
     if (!s)
-        return terr(CAIRN_EINVAL, "no handle named '%s'", name);
+        return terr(CAIRN_INVALID, "no handle named '%s'", name);
     if (s->type != type)
-        return terr(CAIRN_ETYPE, "handle '%s' is of another engine", name);
+        return terr(CAIRN_TYPE, "handle '%s' is of another engine", name);
     if (s->closed)
-        return terr(CAIRN_ECLOSED, "handle '%s' is closed", name);
+        return terr(CAIRN_CLOSED, "handle '%s' is closed", name);
     *out = s;
     return 0;
 }
@@ -440,7 +440,7 @@ static int get_open_args(json_t *args, int kv, open_args *a)
     if (!opts || json_is_null(opts))
         return 0;
     if (!json_is_object(opts))
-        return terr(CAIRN_ETYPE, "options: expected an object");
+        return terr(CAIRN_TYPE, "options: expected an object");
     json_object_foreach(opts, k, v) {
         json_int_t n = 0;
         if (!strcmp(k, "create"))
@@ -456,7 +456,7 @@ static int get_open_args(json_t *args, int kv, open_args *a)
             rc = get_int(v, k, 0, UINT32_MAX, &n);
             a->lock_timeout_ms = (unsigned)n;
         } else
-            rc = terr(CAIRN_EINVAL, "options: unknown option '%s'", k);
+            rc = terr(CAIRN_INVALID, "options: unknown option '%s'", k);
         if (rc)
             return rc;
     }
@@ -497,7 +497,7 @@ static int kv_close(json_t *args, json_t **out)
         return rc;
     s = slot_find(name);
     if (!s)
-        return terr(CAIRN_EINVAL, "no handle named '%s'", name);
+        return terr(CAIRN_INVALID, "no handle named '%s'", name);
     slot_close(s); /* a no-op when already closed */
     return 0;
 }
@@ -507,7 +507,7 @@ static int get_key(json_t *args, const char *name, buf *key)
 {
     json_t *v = json_object_get(args, name);
     if (!v)
-        return terr(CAIRN_EINVAL, "missing argument '%s'", name);
+        return terr(CAIRN_INVALID, "missing argument '%s'", name);
     return get_bytes(v, name, key, NULL);
 }
 
@@ -522,7 +522,7 @@ static int kv_put(json_t *args, json_t **out)
     if ((rc = slot_get(args, SLOT_KV, &s)) != 0)
         return rc;
     if (exp && ttl)
-        return terr(CAIRN_EINVAL, "give expire_at_ms or ttl_ms, not both");
+        return terr(CAIRN_INVALID, "give expire_at_ms or ttl_ms, not both");
     if (exp) {
         if ((rc = get_int(exp, "expire_at_ms", INT64_MIN, INT64_MAX, &when)) != 0)
             return rc;
@@ -538,7 +538,7 @@ static int kv_put(json_t *args, json_t **out)
     if ((rc = get_key(args, "key", &key)) != 0)
         return rc;
     if (!json_object_get(args, "value"))
-        rc = terr(CAIRN_EINVAL, "missing argument 'value'");
+        rc = terr(CAIRN_INVALID, "missing argument 'value'");
     else
         rc = get_value(json_object_get(args, "value"), &val, &kind);
     if (rc == 0) {
@@ -564,7 +564,7 @@ static int kv_get(json_t *args, json_t **out)
         return rc;
     rc = cairn_kv_get(s->kv, key.p, key.n, &val, &vlen, &kind);
     buf_free(&key);
-    if (rc == CAIRN_ENOTFOUND)
+    if (rc == CAIRN_NOTFOUND)
         return 0; /* missing: null */
     if (rc == 0)
         rc = value_json(val, vlen, kind, out);
@@ -585,14 +585,14 @@ static int kv_delete(json_t *args, json_t **out)
     return rc;
 }
 
-static int kv_contains(json_t *args, json_t **out)
+static int kv_exists(json_t *args, json_t **out)
 {
     slot *s;
     buf key = {NULL, 0};
     int rc;
     if ((rc = slot_get(args, SLOT_KV, &s)) != 0 || (rc = get_key(args, "key", &key)) != 0)
         return rc;
-    rc = cairn_kv_contains(s->kv, key.p, key.n);
+    rc = cairn_kv_exists(s->kv, key.p, key.n);
     buf_free(&key);
     if (rc < 0)
         return rc;
@@ -633,7 +633,7 @@ static int kv_keys(json_t *args, json_t **out)
     while ((rc = cairn_kv_iter_next(it, &k, &klen)) == 0)
         json_array_append_new(list, key_json(k, klen));
     cairn_kv_iter_free(it);
-    if (rc != CAIRN_EITEROVER) {
+    if (rc != CAIRN_ITEROVER) {
         json_decref(list);
         return rc;
     }
@@ -656,28 +656,28 @@ static int kv_update(json_t *args, json_t **out)
     if ((rc = slot_get(args, SLOT_KV, &s)) != 0)
         return rc;
     if (!changes)
-        return terr(CAIRN_EINVAL, "missing argument 'changes'");
+        return terr(CAIRN_INVALID, "missing argument 'changes'");
     if (!is_tagged(changes, "$json") || !json_is_object(json_object_get(changes, "$json")))
-        return terr(CAIRN_ETYPE, "changes: expected a JSON object");
+        return terr(CAIRN_TYPE, "changes: expected a JSON object");
     if ((rc = get_key(args, "key", &key)) != 0)
         return rc;
     rc = cairn_kv_get(s->kv, key.p, key.n, &val, &vlen, &kind);
     if (rc == 0)
         rc = cairn_kv_expiry(s->kv, key.p, key.n, &expiry);
     if (rc == 0 && kind != CAIRN_KIND_JSON)
-        rc = terr(CAIRN_ETYPE, "update: the value is not a JSON object");
+        rc = terr(CAIRN_TYPE, "update: the value is not a JSON object");
     if (rc == 0) {
         json_error_t e;
         doc = json_loadb(val, vlen, JSON_DECODE_ANY, &e);
         if (!doc)
-            rc = terr(CAIRN_ECORRUPT, "update: stored JSON does not parse: %s", e.text);
+            rc = terr(CAIRN_CORRUPT, "update: stored JSON does not parse: %s", e.text);
         else if (!json_is_object(doc))
-            rc = terr(CAIRN_ETYPE, "update: the value is not a JSON object");
+            rc = terr(CAIRN_TYPE, "update: the value is not a JSON object");
     }
     if (rc == 0 && json_object_update(doc, json_object_get(changes, "$json")) != 0)
-        rc = terr(CAIRN_ENOMEM, "update: merge failed");
+        rc = terr(CAIRN_NOMEM, "update: merge failed");
     if (rc == 0 && !(merged = json_dumps(doc, JSON_COMPACT)))
-        rc = terr(CAIRN_ENOMEM, "update: cannot serialise");
+        rc = terr(CAIRN_NOMEM, "update: cannot serialise");
     if (rc == 0)
         rc = cairn_kv_put_ex(s->kv, key.p, key.n, merged, strlen(merged), CAIRN_KIND_JSON, expiry);
     free(merged);
@@ -700,7 +700,7 @@ static int kv_begin(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_
 static int kv_commit(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_kv_commit); }
 static int kv_rollback(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_kv_rollback); }
 static int kv_sync(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_kv_sync); }
-static int kv_reclaim(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_kv_reclaim); }
+static int kv_compact(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_kv_compact); }
 
 static int kv_stats(json_t *args, json_t **out)
 {
@@ -775,7 +775,7 @@ static int get_data(json_t *args, buf *data)
 {
     json_t *v = json_object_get(args, "data");
     if (!v)
-        return terr(CAIRN_EINVAL, "missing argument 'data'");
+        return terr(CAIRN_INVALID, "missing argument 'data'");
     return get_bytes(v, "data", data, NULL);
 }
 
@@ -899,7 +899,7 @@ static int blob_keys(json_t *args, json_t **out)
     while ((rc = cairn_blob_iter_next(it, &key)) == 0)
         json_array_append_new(list, json_integer(key));
     cairn_blob_iter_free(it);
-    if (rc != CAIRN_EITEROVER) {
+    if (rc != CAIRN_ITEROVER) {
         json_decref(list);
         return rc;
     }
@@ -916,7 +916,7 @@ static int blob_simple(json_t *args, blob_fn fn)
     return rc ? rc : fn(s->blob);
 }
 
-static int blob_flush(json_t *a, json_t **o) { (void)o; return blob_simple(a, cairn_blob_flush); }
+static int blob_sync(json_t *a, json_t **o) { (void)o; return blob_simple(a, cairn_blob_sync); }
 static int blob_compact(json_t *a, json_t **o) { (void)o; return blob_simple(a, cairn_blob_compact); }
 static int blob_begin(json_t *a, json_t **o) { (void)o; return blob_simple(a, cairn_blob_begin); }
 static int blob_commit(json_t *a, json_t **o) { (void)o; return blob_simple(a, cairn_blob_commit); }
@@ -969,7 +969,7 @@ static int blob_events(json_t *args, json_t **out)
     if (s->ev_oom) {
         s->ev_oom = 0;
         s->nev = 0;
-        return terr(CAIRN_ENOMEM, "events were lost for want of memory");
+        return terr(CAIRN_NOMEM, "events were lost for want of memory");
     }
     list = json_array();
     for (i = 0; i < s->nev; i++)
@@ -1056,18 +1056,18 @@ static int op_proc_fork(json_t *args, json_t **out)
     pid_t pid;
 
     if (!json_is_array(steps) || json_array_size(steps) == 0)
-        return terr(CAIRN_EINVAL, "proc.fork: steps must be a non-empty list");
+        return terr(CAIRN_INVALID, "proc.fork: steps must be a non-empty list");
     json_array_foreach(steps, i, st) {
         const char *op = json_string_value(json_object_get(st, "op"));
         if (!json_is_object(st) || !op || (strncmp(op, "kv.", 3) && strncmp(op, "blob.", 5)))
-            return terr(CAIRN_EINVAL, "proc.fork: step %zu must be {op: kv.* or blob.*, args}", i);
+            return terr(CAIRN_INVALID, "proc.fork: step %zu must be {op: kv.* or blob.*, args}", i);
     }
     if (pipe(fds) != 0)
-        return terr(CAIRN_EIO, "proc.fork: pipe: %s", strerror(errno));
+        return terr(CAIRN_IO, "proc.fork: pipe: %s", strerror(errno));
     fflush(stdout); /* nothing buffered may be written twice */
     pid = fork();
     if (pid < 0) {
-        rc = terr(CAIRN_EIO, "proc.fork: fork: %s", strerror(errno));
+        rc = terr(CAIRN_IO, "proc.fork: fork: %s", strerror(errno));
         close(fds[0]);
         close(fds[1]);
         return rc;
@@ -1082,7 +1082,7 @@ static int op_proc_fork(json_t *args, json_t **out)
         if (cap - n < 4096) {
             char *grown = realloc(data, cap + 65536);
             if (!grown) {
-                rc = terr(CAIRN_ENOMEM, "out of memory");
+                rc = terr(CAIRN_NOMEM, "out of memory");
                 break;
             }
             data = grown;
@@ -1105,8 +1105,8 @@ static int op_proc_fork(json_t *args, json_t **out)
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         free(data);
         if (WIFSIGNALED(status))
-            return terr(CAIRN_EINTERNAL, "proc.fork: the child died of signal %d", WTERMSIG(status));
-        return terr(CAIRN_EINTERNAL, "proc.fork: the child exited with status %d", WEXITSTATUS(status));
+            return terr(CAIRN_INTERNAL, "proc.fork: the child died of signal %d", WTERMSIG(status));
+        return terr(CAIRN_INTERNAL, "proc.fork: the child exited with status %d", WEXITSTATUS(status));
     }
     data[n] = 0;
     list = json_array();
@@ -1114,7 +1114,7 @@ static int op_proc_fork(json_t *args, json_t **out)
         json_t *resp = json_loadb(line, (size_t)(nl - line), JSON_ALLOW_NUL, NULL), *err;
         if (!resp || !json_is_object(resp)) {
             json_decref(resp);
-            rc = terr(CAIRN_EINTERNAL, "proc.fork: the child sent a line that is not a JSON object");
+            rc = terr(CAIRN_INTERNAL, "proc.fork: the child sent a line that is not a JSON object");
             break;
         }
         if ((err = json_object_get(resp, "error")) != NULL)
@@ -1125,7 +1125,7 @@ static int op_proc_fork(json_t *args, json_t **out)
     }
     free(data);
     if (!rc && json_array_size(list) != json_array_size(steps))
-        rc = terr(CAIRN_EINTERNAL, "proc.fork: %zu outcomes for %zu steps", json_array_size(list),
+        rc = terr(CAIRN_INTERNAL, "proc.fork: %zu outcomes for %zu steps", json_array_size(list),
                   json_array_size(steps));
     if (rc) {
         json_decref(list);
@@ -1148,7 +1148,7 @@ static const struct {
     {"kv.put", kv_put},
     {"kv.get", kv_get},
     {"kv.delete", kv_delete},
-    {"kv.contains", kv_contains},
+    {"kv.exists", kv_exists},
     {"kv.count", kv_count},
     {"kv.keys", kv_keys},
     {"kv.update", kv_update},
@@ -1156,7 +1156,7 @@ static const struct {
     {"kv.commit", kv_commit},
     {"kv.rollback", kv_rollback},
     {"kv.sync", kv_sync},
-    {"kv.reclaim", kv_reclaim},
+    {"kv.compact", kv_compact},
     {"kv.stats", kv_stats},
     {"blob.open", blob_open},
     {"blob.close", blob_close},
@@ -1169,7 +1169,7 @@ static const struct {
     {"blob.exists", blob_exists},
     {"blob.count", blob_count},
     {"blob.keys", blob_keys},
-    {"blob.flush", blob_flush},
+    {"blob.sync", blob_sync},
     {"blob.compact", blob_compact},
     {"blob.begin", blob_begin},
     {"blob.commit", blob_commit},
@@ -1210,7 +1210,7 @@ static json_t *run_op(const char *op, json_t *args)
 {
     json_t *result = NULL, *resp;
     size_t i;
-    int rc = CAIRN_EUNSUPPORTED, found = 0;
+    int rc = CAIRN_UNSUPPORTED, found = 0;
 
     g_own_msg = 0;
     g_msg[0] = 0;
@@ -1223,17 +1223,17 @@ static json_t *run_op(const char *op, json_t *args)
         if (!strcmp(g_ops[i].name, op)) {
             found = 1;
             if (!json_is_object(args))
-                rc = terr(CAIRN_EINVAL, "args must be an object");
+                rc = terr(CAIRN_INVALID, "args must be an object");
             else if (strcmp(op, "kv.close") && strcmp(op, "blob.close") && strcmp(op, "proc.fork") &&
                      has_native(args)) /* a child step of proc.fork is checked when it runs */
-                rc = terr(CAIRN_ETYPE, "%s: an argument has the wrong host type", op);
+                rc = terr(CAIRN_TYPE, "%s: an argument has the wrong host type", op);
             else
                 rc = g_ops[i].fn(args, &result);
             break;
         }
     }
     if (!found)
-        rc = terr(CAIRN_EUNSUPPORTED, "unknown op '%s'", op);
+        rc = terr(CAIRN_UNSUPPORTED, "unknown op '%s'", op);
     if (rc == 0) {
         resp = json_object();
         json_object_set_new(resp, "ok", result ? result : json_null());
@@ -1253,7 +1253,7 @@ static json_t *handle_line(const char *line, size_t len)
 
     if (!req || !json_is_object(req) || !json_is_string(json_object_get(req, "op"))) {
         g_own_msg = 0;
-        rc = terr(CAIRN_EINVAL, "bad request: %s", req ? "not an object with a string op" : e.text);
+        rc = terr(CAIRN_INVALID, "bad request: %s", req ? "not an object with a string op" : e.text);
         json_decref(req);
         return json_pack("{s:s,s:s}", "error", cairn_errname(rc), "message", g_msg);
     }

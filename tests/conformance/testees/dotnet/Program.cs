@@ -148,7 +148,7 @@ internal static class Program
         ["kv.put"] = KvPut,
         ["kv.get"] = KvGet,
         ["kv.delete"] = a => { var (db, k) = KvAndKey(a); return FromResponse(db.Delete(k), () => null); },
-        ["kv.contains"] = a => { var (db, k) = KvAndKey(a); var r = db.Contains(k); return FromResponse(r, () => r.Result); },
+        ["kv.exists"] = a => { var (db, k) = KvAndKey(a); var r = db.Contains(k); return FromResponse(r, () => r.Result); },
         ["kv.count"] = a => { var r = Kv(a).Count(); return FromResponse(r, () => r.Result); },
         ["kv.keys"] = KvKeys,
         ["kv.update"] = KvUpdate,
@@ -156,7 +156,7 @@ internal static class Program
         ["kv.commit"] = a => FromResponse(Kv(a).Commit(), () => null),
         ["kv.rollback"] = a => FromResponse(Kv(a).Rollback(), () => null),
         ["kv.sync"] = a => FromResponse(Kv(a).Sync(), () => null),
-        ["kv.reclaim"] = a => FromResponse(Kv(a).Reclaim(), () => null),
+        ["kv.compact"] = a => FromResponse(Kv(a).Reclaim(), () => null),
         ["kv.stats"] = KvStatsOp,
         ["blob.open"] = BlobOpen,
         ["blob.close"] = Close,
@@ -201,7 +201,7 @@ internal static class Program
                 return arr;
             });
         },
-        ["blob.flush"] = a => FromResponse(Blob(a).Store.Flush(), () => null),
+        ["blob.sync"] = a => FromResponse(Blob(a).Store.Flush(), () => null),
         ["blob.compact"] = a => FromResponse(Blob(a).Store.Compact(), () => null),
         ["blob.begin"] = a => FromResponse(Blob(a).Store.Begin(), () => null),
         ["blob.commit"] = a => FromResponse(Blob(a).Store.Commit(), () => null),

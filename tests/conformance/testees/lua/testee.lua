@@ -235,7 +235,7 @@ ops["kv.get"] = function(a)
   return value_out(v, kind)
 end
 ops["kv.delete"] = function(a) chk(get(a, "kv"):delete(kv_key(a))) end
-ops["kv.contains"] = function(a) return chk(get(a, "kv"):contains(kv_key(a))) end
+ops["kv.exists"] = function(a) return chk(get(a, "kv"):contains(kv_key(a))) end
 ops["kv.count"] = function(a) return chk(get(a, "kv"):count()) end
 ops["kv.keys"] = function(a)
   local db = get(a, "kv")
@@ -257,7 +257,7 @@ ops["kv.update"] = function(a)
   chk(db:update(key, ch))
 end
 for _, m in ipairs({ "begin", "commit", "rollback", "sync", "reclaim" }) do
-  ops["kv." .. m] = function(a) local db = get(a, "kv"); chk(db[m](db)) end
+  ops["kv." .. (m == "reclaim" and "compact" or m)] = function(a) local db = get(a, "kv"); chk(db[m](db)) end
 end
 ops["kv.stats"] = function(a)
   local st = chk(get(a, "kv"):stats())
@@ -284,7 +284,7 @@ ops["blob.exists"] = function(a) local b = get(a, "blob"); return chk(b:exists(b
 ops["blob.count"] = function(a) return chk(get(a, "blob"):count()) end
 ops["blob.keys"] = function(a) return list(chk(get(a, "blob"):keys())) end
 for _, m in ipairs({ "flush", "compact", "begin", "commit", "rollback" }) do
-  ops["blob." .. m] = function(a) local b = get(a, "blob"); chk(b[m](b)) end
+  ops["blob." .. (m == "flush" and "sync" or m)] = function(a) local b = get(a, "blob"); chk(b[m](b)) end
 end
 ops["blob.stats"] = function(a)
   local st = chk(get(a, "blob"):stats())

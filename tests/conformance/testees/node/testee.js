@@ -202,7 +202,7 @@ class Testee {
     return null;
   }
 
-  'kv.contains'(a) { return this.get(a, 'kv').has(this.key(a)); }
+  'kv.exists'(a) { return this.get(a, 'kv').has(this.key(a)); }
   'kv.count'(a) { return this.get(a, 'kv').count(); }
 
   'kv.keys'(a) {
@@ -225,7 +225,7 @@ class Testee {
   'kv.commit'(a) { this.get(a, 'kv').commit(); return null; }
   'kv.rollback'(a) { this.get(a, 'kv').rollback(); return null; }
   'kv.sync'(a) { this.get(a, 'kv').sync(); return null; }
-  'kv.reclaim'(a) { this.get(a, 'kv').reclaim(); return null; }
+  'kv.compact'(a) { this.get(a, 'kv').reclaim(); return null; }
 
   'kv.stats'(a) {
     const s = this.get(a, 'kv').stats();
@@ -286,7 +286,7 @@ class Testee {
 
   'blob.count'(a) { return this.get(a, 'blob').count(); }
   'blob.keys'(a) { return this.get(a, 'blob').keys(); }
-  'blob.flush'(a) { this.get(a, 'blob').flush(); return null; }
+  'blob.sync'(a) { this.get(a, 'blob').flush(); return null; }
   'blob.compact'(a) { this.get(a, 'blob').compact(); return null; }
   'blob.begin'(a) { this.get(a, 'blob').begin(); return null; }
   'blob.commit'(a) { this.get(a, 'blob').commit(); return null; }

@@ -242,7 +242,7 @@ class Testee:
         del db[self.kv_key(a)]
         return None
 
-    def op_kv_contains(self, a):
+    def op_kv_exists(self, a):
         db = self.get(a, "kv")
         return self.kv_key(a) in db
 
@@ -280,7 +280,7 @@ class Testee:
     def op_kv_sync(self, a):
         self.get(a, "kv").sync()
 
-    def op_kv_reclaim(self, a):
+    def op_kv_compact(self, a):
         self.get(a, "kv").reclaim()
 
     def op_kv_stats(self, a):
@@ -332,7 +332,7 @@ class Testee:
     def op_blob_keys(self, a):
         return list(self.get(a, "blob"))
 
-    def op_blob_flush(self, a):
+    def op_blob_sync(self, a):
         self.get(a, "blob").flush()
 
     def op_blob_compact(self, a):

@@ -93,8 +93,8 @@ internal static unsafe partial class NativeMethods
     public static partial int cairn_kv_expiry(KvHandle kv, byte* key, nuint klen, out long expireAtMs);
     [LibraryImport(Lib, EntryPoint = "cairn_kv_delete")]
     public static partial int cairn_kv_delete(KvHandle kv, byte* key, nuint klen);
-    [LibraryImport(Lib, EntryPoint = "cairn_kv_contains")]
-    public static partial int cairn_kv_contains(KvHandle kv, byte* key, nuint klen);
+    [LibraryImport(Lib, EntryPoint = "cairn_kv_exists")]
+    public static partial int cairn_kv_exists(KvHandle kv, byte* key, nuint klen);
     [LibraryImport(Lib, EntryPoint = "cairn_kv_count")]
     public static partial int cairn_kv_count(KvHandle kv, out ulong count);
     [LibraryImport(Lib, EntryPoint = "cairn_kv_iter_open")]
@@ -106,7 +106,7 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib, EntryPoint = "cairn_kv_commit")] public static partial int cairn_kv_commit(KvHandle kv);
     [LibraryImport(Lib, EntryPoint = "cairn_kv_rollback")] public static partial int cairn_kv_rollback(KvHandle kv);
     [LibraryImport(Lib, EntryPoint = "cairn_kv_sync")] public static partial int cairn_kv_sync(KvHandle kv);
-    [LibraryImport(Lib, EntryPoint = "cairn_kv_reclaim")] public static partial int cairn_kv_reclaim(KvHandle kv);
+    [LibraryImport(Lib, EntryPoint = "cairn_kv_compact")] public static partial int cairn_kv_compact(KvHandle kv);
     [LibraryImport(Lib, EntryPoint = "cairn_kv_stats")]
     public static partial int cairn_kv_stats(KvHandle kv, out CairnKvStats stats);
     [LibraryImport(Lib, EntryPoint = "cairn_kv_check", StringMarshalling = StringMarshalling.Utf8)]
@@ -137,7 +137,7 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib, EntryPoint = "cairn_blob_iter_next")]
     public static partial int cairn_blob_iter_next(BlobIterHandle it, out uint key);
     [LibraryImport(Lib, EntryPoint = "cairn_blob_iter_free")] public static partial void cairn_blob_iter_free(IntPtr it);
-    [LibraryImport(Lib, EntryPoint = "cairn_blob_flush")] public static partial int cairn_blob_flush(BlobHandle b);
+    [LibraryImport(Lib, EntryPoint = "cairn_blob_sync")] public static partial int cairn_blob_sync(BlobHandle b);
     [LibraryImport(Lib, EntryPoint = "cairn_blob_stats")]
     public static partial int cairn_blob_stats(BlobHandle b, out CairnBlobStats stats);
     [LibraryImport(Lib, EntryPoint = "cairn_blob_compact")] public static partial int cairn_blob_compact(BlobHandle b);
