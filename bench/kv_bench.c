@@ -188,7 +188,7 @@ static int cn_compact(void *h) {
 }
 
 static int cn_keydir(void *h, double *bpk) {
-    struct cairn_kv_stats st;
+    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
     int rc = cairn_kv_stats(h, &st);
     if (rc) {
         cairn_fail("stats", rc);

@@ -28,7 +28,7 @@ static int kv_demo(const char *dir) {
     cairn_kv_options opts = CAIRN_KV_OPTIONS_INIT;
     cairn_kv *kv = NULL;
     cairn_kv_iter *it = NULL;
-    struct cairn_kv_stats st;
+    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
     const void *key;
     size_t klen, vlen;
     void *val = NULL;
@@ -78,7 +78,7 @@ static void on_event(void *ctx, int event, uint32_t key, uint64_t old_size, uint
 
 static int blob_demo(const char *path) {
     cairn_blob *b = NULL;
-    struct cairn_blob_stats st;
+    struct cairn_blob_stats st = CAIRN_BLOB_STATS_INIT;
     uint32_t key = 0, reserved = 0;
     uint64_t sub = 0;
     void *data = NULL;

@@ -66,7 +66,7 @@ static void expect_blob(cairn_blob *b, uint32_t key, size_t n, unsigned seed) {
 }
 
 static struct cairn_blob_stats stats(cairn_blob *b) {
-    struct cairn_blob_stats s;
+    struct cairn_blob_stats s = CAIRN_BLOB_STATS_INIT;
     ck_assert_int_eq(cairn_blob_stats(b, &s), 0);
     return s;
 }
@@ -402,7 +402,7 @@ END_TEST
 START_TEST(placement) {
     cairn_blob *b = open_store("s.db", CAIRN_SYNC_COMMIT);
     uint32_t k[6], i;
-    struct cairn_blob_stats s;
+    struct cairn_blob_stats s = CAIRN_BLOB_STATS_INIT;
     for (i = 0; i < 6; i++) k[i] = create_n(b, 100, i);
     s = stats(b);
     ck_assert_uint_eq(s.file_size, FH + 6 * (EH + 100));
@@ -494,7 +494,7 @@ END_TEST
 START_TEST(compact) {
     cairn_blob *b = open_store("s.db", CAIRN_SYNC_COMMIT);
     uint32_t k[40], i;
-    struct cairn_blob_stats s;
+    struct cairn_blob_stats s = CAIRN_BLOB_STATS_INIT;
     struct stat st;
     for (i = 0; i < 40; i++) k[i] = create_n(b, 10 * i, i);
     for (i = 0; i < 40; i += 3) ck_assert_int_eq(cairn_blob_delete(b, k[i]), 0);
@@ -632,7 +632,7 @@ END_TEST
 START_TEST(transactions) {
     cairn_blob *b = open_store("s.db", CAIRN_SYNC_COMMIT);
     uint32_t a = create_n(b, 100, 1), c, d;
-    struct cairn_blob_stats s0, s;
+    struct cairn_blob_stats s0 = CAIRN_BLOB_STATS_INIT, s = CAIRN_BLOB_STATS_INIT;
     uint64_t n;
     struct stat st;
     create_n(b, 10, 2);

@@ -166,7 +166,7 @@ static int state_eq(cairn_blob *b, const mstate *m) {
     int dbg = getenv("BLOB_DEBUG") != NULL;
     uint32_t k;
     uint64_t n = 0, want = 0;
-    struct cairn_blob_stats st;
+    struct cairn_blob_stats st = CAIRN_BLOB_STATS_INIT;
     uint8_t exp[3000];
     for (k = 0; k < MK; k++) {
         int e = cairn_blob_exists(b, k);
@@ -631,7 +631,7 @@ static int build_wal_sample(mstate *models, int nops) {
     copy_file(ct_path("w.db-wal"), ct_path("wbase.db-wal"));
     {
         /* the log's real bytes: space preallocated past them is zeros (a torn tail) */
-        struct cairn_blob_stats st;
+        struct cairn_blob_stats st = CAIRN_BLOB_STATS_INIT;
         ck_assert_int_eq(cairn_blob_stats(b, &st), 0);
         ck_assert_int_eq(truncate(ct_path("wbase.db-wal"), (off_t)st.wal_bytes), 0);
     }

@@ -116,7 +116,7 @@ static uint64_t header_end(const char *path) {
 }
 
 static uint64_t wal_bytes(cairn_blob *b) {
-    struct cairn_blob_stats st;
+    struct cairn_blob_stats st = CAIRN_BLOB_STATS_INIT;
     ck_assert_int_eq(cairn_blob_stats(b, &st), 0);
     return st.wal_bytes;
 }
@@ -375,7 +375,7 @@ static unsigned child_calls(cairn_blob *b, cairn_blob_iter *it) {
     uint64_t n = 0, id = 0;
     void *p = NULL;
     size_t len = 0;
-    struct cairn_blob_stats st;
+    struct cairn_blob_stats st = CAIRN_BLOB_STATS_INIT;
     cairn_blob_iter *it2 = NULL;
 #define FORKED(call) bad |= ((call) == CAIRN_FORKED ? 0u : 1u) << (i++)
     FORKED(cairn_blob_create(b, "child", 5, &k));

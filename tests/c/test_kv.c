@@ -152,7 +152,7 @@ END_TEST
 START_TEST(transactions) {
     cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
     uint64_t n;
-    struct cairn_kv_stats st;
+    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
     cairn_kv_iter *it;
     const void *k;
     size_t kl, cnt = 0;
@@ -318,7 +318,7 @@ END_TEST
 
 START_TEST(reclaim_basic) {
     cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 4096);
-    struct cairn_kv_stats st, st2;
+    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT, st2 = CAIRN_KV_STATS_INIT;
     int i;
     char k[32], v[64];
     for (i = 0; i < 500; i++) {
@@ -338,7 +338,7 @@ START_TEST(reclaim_basic) {
     ck_assert_uint_eq(st2.dead_bytes, 0);
     ck_assert_uint_eq(st2.keys, st.keys);
     ck_assert_uint_lt(st2.disk_bytes, st.disk_bytes);
-    ck_assert_uint_eq(st2.reclaims, 1);
+    ck_assert_uint_eq(st2.compactions, 1);
     for (i = 0; i < 100; i++) {
         snprintf(k, sizeof k, "key%04d", i);
         snprintf(v, sizeof v, "value-%d", 400 + i);
@@ -411,7 +411,7 @@ START_TEST(bad_input) {
     void *v;
     size_t vl;
     uint64_t n;
-    struct cairn_kv_stats st;
+    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
     ck_assert_int_eq(cairn_kv_open(NULL, g_dir, NULL), CAIRN_INVALID);
     ck_assert_int_eq(cairn_kv_open(&kv, NULL, NULL), CAIRN_INVALID);
     o.version = 99;
@@ -565,7 +565,7 @@ END_TEST
 
 START_TEST(stats_fields) {
     cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
-    struct cairn_kv_stats st;
+    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
     kvt_put(kv, "a", "12345");
     kvt_put(kv, "a", "12345");
     ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);

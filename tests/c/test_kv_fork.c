@@ -36,7 +36,7 @@ static int child_calls(cairn_kv *kv) {
     uint64_t n = 0;
     int64_t exp = 0;
     char buf[16];
-    struct cairn_kv_stats st;
+    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
     cairn_kv_iter *it = NULL;
     if (cairn_kv_put(kv, "c", 1, "child", 5, 0) != CAIRN_FORKED) return 10;
     if (cairn_errcode() != CAIRN_FORKED || !strstr(cairn_errmsg(), "kv_put")) return 11;

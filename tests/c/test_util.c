@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -420,6 +421,62 @@ START_TEST(misc_clock_paths_codecs) {
 }
 END_TEST
 
+/* The layout table answers for every public struct and field, with the compiler's own numbers. */
+START_TEST(layout_matches_the_header) {
+    size_t off = 99, size = 99;
+    ck_assert_int_eq(cairn_layout("cairn_kv_stats", NULL, &off, &size), 0);
+    ck_assert_uint_eq(off, 0);
+    ck_assert_uint_eq(size, sizeof(struct cairn_kv_stats));
+    ck_assert_int_eq(cairn_layout("cairn_kv_stats", "in_txn", &off, &size), 0);
+    ck_assert_uint_eq(off, offsetof(struct cairn_kv_stats, in_txn));
+    ck_assert_uint_eq(size, sizeof(int));
+    ck_assert_int_eq(cairn_layout("cairn_blob_stats", "next_key", &off, &size), 0);
+    ck_assert_uint_eq(off, offsetof(struct cairn_blob_stats, next_key));
+    ck_assert_int_eq(cairn_layout("cairn_kv_options", "max_file_size", &off, &size), 0);
+    ck_assert_uint_eq(off, offsetof(cairn_kv_options, max_file_size));
+    ck_assert_uint_eq(size, 8);
+    ck_assert_int_eq(cairn_layout("cairn_blob_options", "lock_timeout_ms", NULL, NULL), 0);
+    ck_assert_int_eq(cairn_layout("cairn_kv_stats", "nope", &off, &size), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_layout("cairn_nothing", NULL, &off, &size), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_layout(NULL, NULL, &off, &size), CAIRN_INVALID);
+}
+END_TEST
+
+/* A caller with an older, shorter stats struct is never written past: only `size` bytes are
+ * filled, and size reports what was filled. */
+START_TEST(stats_size_rule) {
+    struct cairn_kv_stats full;
+    unsigned char buf[sizeof full + 16];
+    uint32_t sz;
+    memset(&full, 0xAB, sizeof full);
+    memset(buf, 0xEE, sizeof buf);
+    sz = (uint32_t)offsetof(struct cairn_kv_stats, data_files); /* size + keys only */
+    memcpy(buf, &sz, sizeof sz);
+    ck_assert_int_eq(cairn_stats__check(sz, sizeof full, "t"), 0);
+    cairn_stats__copy(buf, &full, sizeof full);
+    memcpy(&sz, buf, sizeof sz);
+    ck_assert_uint_eq(sz, offsetof(struct cairn_kv_stats, data_files));
+    ck_assert_uint_eq(buf[sz], 0xEE); /* untouched past the caller's struct */
+    sz = 0;                           /* 0: this header's struct, filled whole */
+    memcpy(buf, &sz, sizeof sz);
+    cairn_stats__copy(buf, &full, sizeof full);
+    memcpy(&sz, buf, sizeof sz);
+    ck_assert_uint_eq(sz, sizeof full);
+    ck_assert_uint_eq(buf[sizeof full], 0xEE);
+    ck_assert_int_eq(cairn_stats__check(2, sizeof full, "t"), CAIRN_INVALID);
+}
+END_TEST
+
+/* The test clock moves expiry without sleeping; 0 returns to the real clock. */
+START_TEST(testing_clock) {
+    int64_t real = cairn_time__now_ms();
+    cairn_testing_set_clock(1000);
+    ck_assert_int_eq(cairn_time__now_ms(), 1000);
+    cairn_testing_set_clock(0);
+    ck_assert_int_ge(cairn_time__now_ms(), real);
+}
+END_TEST
+
 static Suite *util_suite(void) {
     Suite *s = suite_create("util");
     TCase *tc = tcase_create("all");
@@ -437,6 +494,9 @@ static Suite *util_suite(void) {
     tcase_add_test(tc, lock_single_writer);
     tcase_add_test(tc, lock_released_when_holder_dies);
     tcase_add_test(tc, misc_clock_paths_codecs);
+    tcase_add_test(tc, layout_matches_the_header);
+    tcase_add_test(tc, stats_size_rule);
+    tcase_add_test(tc, testing_clock);
     suite_add_tcase(s, tc);
     return s;
 }

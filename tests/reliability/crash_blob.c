@@ -441,7 +441,7 @@ int main(int argc, char **argv) {
         size_t n;
         cairn_blob *b = NULL;
         cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
-        struct cairn_blob_stats st;
+        struct cairn_blob_stats st = CAIRN_BLOB_STATS_INIT;
         for (t = 0; t < MAXT; t++) {
             char p[800];
             snprintf(p, sizeof p, "%s/log.%d", logdir, t);

@@ -310,8 +310,8 @@ static void forks(void) {
         int bad = 0;
         uint64_t n;
         uint32_t key;
-        struct cairn_kv_stats ks;
-        struct cairn_blob_stats bs;
+        struct cairn_kv_stats ks = CAIRN_KV_STATS_INIT;
+        struct cairn_blob_stats bs = CAIRN_BLOB_STATS_INIT;
         cairn_kv_iter *ki;
         cairn_blob_iter *bi;
         EXPECT_FORKED(cairn_kv_put(kv, "child", 5, "x", 1, 0));

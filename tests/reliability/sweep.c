@@ -141,7 +141,7 @@ static void build_kv(rel_rng *r) {
     if ((rc = cairn_kv_open(&kv, store, &o)) != 0) bfail("open", rc);
     /* steps: 0..15 puts, deletes, a txn, a rolled-back txn, reclaim, more puts, a txn, puts/deletes */
     for (step = 0; step < 40; step++, opid++) {
-        struct cairn_kv_stats st;
+        struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
         int txn = step == 19 || step == 31, rollback = step == 20, i, nops = txn || rollback ? 3 : 1;
         uint64_t seqs_at = nh;
         if (step == 22) {

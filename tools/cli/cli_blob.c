@@ -125,7 +125,7 @@ static int op_list(const opts *o, cairn_blob *b, uint32_t key, int argc, char **
 static double pct(uint64_t part, uint64_t whole) { return whole ? 100.0 * (double)part / (double)whole : 0.0; }
 
 static int op_stats(const opts *o, cairn_blob *b, uint32_t key, int argc, char **argv) {
-    struct cairn_blob_stats st;
+    struct cairn_blob_stats st = CAIRN_BLOB_STATS_INIT;
     char x[64];
     int rc = cairn_blob_stats(b, &st);
     (void)key, (void)argc, (void)argv;
@@ -151,7 +151,7 @@ static int op_stats(const opts *o, cairn_blob *b, uint32_t key, int argc, char *
 }
 
 static int op_compact(const opts *o, cairn_blob *b, uint32_t key, int argc, char **argv) {
-    struct cairn_blob_stats before, after;
+    struct cairn_blob_stats before = CAIRN_BLOB_STATS_INIT, after = CAIRN_BLOB_STATS_INIT;
     int rc = cairn_blob_stats(b, &before);
     (void)o, (void)key, (void)argc, (void)argv;
     if (!rc) {
@@ -168,7 +168,7 @@ static int op_compact(const opts *o, cairn_blob *b, uint32_t key, int argc, char
 
 static int op_dump(const opts *o, cairn_blob *b, uint32_t key, int argc, char **argv) {
     cairn_blob_iter *it;
-    struct cairn_blob_stats st;
+    struct cairn_blob_stats st = CAIRN_BLOB_STATS_INIT;
     uint64_t records = 0, bytes = 0;
     char extra[64];
     int rc;

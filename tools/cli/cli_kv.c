@@ -170,7 +170,7 @@ static double pct(uint64_t part, uint64_t whole) { return whole ? 100.0 * (doubl
 
 static int kv_stats(const opts *o, int argc, char **argv) {
     cairn_kv *kv;
-    struct cairn_kv_stats st;
+    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
     char a[64], b[64], c[64];
     int rc = kv_open_dir(&kv, argv[0], 1, CAIRN_SYNC_COMMIT);
     (void)argc;
@@ -219,7 +219,7 @@ static int kv_check(const opts *o, int argc, char **argv) {
 
 static int kv_compact(const opts *o, int argc, char **argv) {
     cairn_kv *kv;
-    struct cairn_kv_stats before, after;
+    struct cairn_kv_stats before = CAIRN_KV_STATS_INIT, after = CAIRN_KV_STATS_INIT;
     int rc = kv_open_dir(&kv, argv[0], 0, CAIRN_SYNC_COMMIT);
     (void)o, (void)argc;
     if (rc) return cli_fail(rc);

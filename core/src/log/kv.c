@@ -1876,8 +1876,8 @@ static int kv_open_impl(cairn_kv **out, const char *path, const cairn_kv_options
     if (!path) return cairn_err__set(CAIRN_INVALID, "kv_open: path is NULL");
     if (!*path) return cairn_err__set(CAIRN_PATH, "kv_open: empty path");
     if (opts) {
-        if (opts->version != CAIRN_KV_OPTIONS_VERSION)
-            return cairn_err__set(CAIRN_INVALID, "kv_open: options version %u, expected %u (use CAIRN_KV_OPTIONS_INIT)",
+        if (opts->version < 1 || opts->version > CAIRN_KV_OPTIONS_VERSION)
+            return cairn_err__set(CAIRN_INVALID, "kv_open: options version %u, expected 1..%u (use CAIRN_KV_OPTIONS_INIT)",
                                   opts->version, CAIRN_KV_OPTIONS_VERSION);
         o = *opts;
     }
@@ -2636,12 +2636,14 @@ static uint64_t frame_bytes(const kv_file *kf) {
     return n;
 }
 
-int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *out) {
+int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *user) {
+    struct cairn_kv_stats st, *out = &st;
     uint32_t i;
     uint64_t data = 0;
     int rc;
     if ((rc = check_kv(kv, "kv_stats")) != 0) return rc;
-    if (!out) return cairn_err__set(CAIRN_INVALID, "kv_stats: out is NULL");
+    if (!user) return cairn_err__set(CAIRN_INVALID, "kv_stats: out is NULL");
+    if ((rc = cairn_stats__check(user->size, sizeof st, "kv_stats")) != 0) return rc;
     memset(out, 0, sizeof *out);
     pthread_rwlock_rdlock(&kv->rw);
     out->keys = live_count(kv, cairn_time__now_ms());
@@ -2655,9 +2657,10 @@ int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *out) {
     out->dead_bytes = data - kv->live_bytes;
     out->keydir_bytes = cairn_kd__bytes(kv->kd);
     out->seq = kv->seq;
-    out->reclaims = kv->reclaims;
+    out->compactions = kv->reclaims;
     out->in_txn = kv->in_txn;
     pthread_rwlock_unlock(&kv->rw);
+    cairn_stats__copy(user, out, sizeof st);
     return 0;
 }
 

@@ -201,6 +201,13 @@ void cairn_io__crash_at_sync(uint64_t nth, int mode, uint64_t seed);
 /* 1 once a simulated crash happened (until cairn_io__crash_track(0)). */
 int cairn_io__crashed(void);
 
+/* ---- public structs ---------------------------------------------------------------------
+ * Stats structs start with `uint32_t size` (the caller's sizeof; 0: this header's). check: a size
+ * smaller than the `size` field itself is CAIRN_INVALID; copy: fills min(size, full) bytes of `dst`
+ * from `src` and stores that count in dst->size (the first 4 bytes). */
+int cairn_stats__check(uint32_t size, size_t full, const char *fn);
+void cairn_stats__copy(void *dst, const void *src, size_t full);
+
 /* ---- fork safety -----------------------------------------------------------------------
  * A handle belongs to the process that opened it. Every open records cairn_fork__gen(); a
  * pthread_atfork child handler bumps the generation, so a handle used in a child after fork()

@@ -705,7 +705,7 @@ static int kv_compact(json_t *a, json_t **o) { (void)o; return kv_simple(a, cair
 static int kv_stats(json_t *args, json_t **out)
 {
     slot *s;
-    struct cairn_kv_stats st;
+    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
     int rc;
     memset(&st, 0, sizeof st);
     if ((rc = slot_get(args, SLOT_KV, &s)) != 0 || (rc = cairn_kv_stats(s->kv, &st)) != 0)
@@ -930,7 +930,7 @@ static int blob_close(json_t *args, json_t **out)
 static int blob_stats(json_t *args, json_t **out)
 {
     slot *s;
-    struct cairn_blob_stats st;
+    struct cairn_blob_stats st = CAIRN_BLOB_STATS_INIT;
     int rc;
     memset(&st, 0, sizeof st);
     if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 || (rc = cairn_blob_stats(s->blob, &st)) != 0)

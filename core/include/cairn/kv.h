@@ -1,0 +1,133 @@
+/*
+ * cairn/kv.h - the Bitcask-style log key-value store (core/src/log).
+ * Part of the public C API; include <cairn.h> (the umbrella over every part).
+ */
+#ifndef CAIRN_KV_H
+#define CAIRN_KV_H
+
+#include "cairn/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+
+/* ------------------------------------------------------------------------------------------
+ * KV: the Bitcask-style log key-value store (core/src/log)
+ * ---------------------------------------------------------------------------------------- */
+typedef struct cairn_kv cairn_kv;
+typedef struct cairn_kv_iter cairn_kv_iter;
+
+#define CAIRN_KV_OPTIONS_VERSION 1
+typedef struct cairn_kv_options {
+    unsigned version;          /* CAIRN_KV_OPTIONS_VERSION */
+    int create;                /* create the directory if missing (default 1) */
+    int read_only;             /* open without the writer lock; writes fail CAIRN_READONLY */
+    int sync;                  /* cairn_sync_mode (default CAIRN_SYNC_COMMIT) */
+    uint64_t max_file_size;    /* rotate the active data file past this many bytes (0: 64 MiB) */
+    unsigned lock_timeout_ms;  /* 0: a second writer gets CAIRN_LOCKED at once;
+                                  >0: wait up to this long, then CAIRN_BUSY */
+} cairn_kv_options;
+#define CAIRN_KV_OPTIONS_INIT { CAIRN_KV_OPTIONS_VERSION, 1, 0, CAIRN_SYNC_COMMIT, 0, 0 }
+
+/* Statistics (like libc's struct stat / stat(): the struct tag shares the function's name).
+ * `size` first, as in every stats struct: the caller sets it to its sizeof (CAIRN_KV_STATS_INIT
+ * does); the library fills only the fields that fit and sets it to the bytes it filled, so a
+ * binding built against an older, shorter struct is never written past. 0 means this header's
+ * struct. */
+struct cairn_kv_stats {
+    uint32_t size;           /* in: sizeof the caller's struct (0: this header's); out: bytes filled */
+    uint64_t keys;           /* live keys */
+    uint64_t data_files;     /* data files on disk */
+    uint64_t disk_bytes;     /* bytes of all data + hint files */
+    uint64_t live_bytes;     /* bytes of records that are still live */
+    uint64_t dead_bytes;     /* bytes cairn_kv_compact() would free */
+    uint64_t keydir_bytes;   /* memory used by the in-memory keydir */
+    uint64_t seq;            /* last sequence number written */
+    uint64_t compactions;    /* compactions run by this handle */
+    int in_txn;              /* 1 while a transaction is open */
+};
+#define CAIRN_KV_STATS_INIT { sizeof(struct cairn_kv_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+/* Open (or create) the KV store in directory `path`. *out is owned by the caller:
+ * close it with cairn_kv_close. Errors: CAIRN_INVALID (NULL), CAIRN_PATH (missing and not
+ * create, or not a directory), CAIRN_PERM, CAIRN_LOCKED / CAIRN_BUSY (another writer),
+ * CAIRN_CORRUPT (a bad record in a sealed file, a sealed file cut short, or a bad record of the
+ * active file that valid records follow; the message names file and offset; nothing is
+ * truncated then), CAIRN_VERSION, CAIRN_IO. Only a torn last append of the active file is
+ * dropped silently. A read-only open may run beside a live writer in another process: it loads
+ * again while a rotation or reclaim changes the files under it, and gives CAIRN_BUSY only if
+ * they keep changing.
+ * Fork: a handle belongs to the process that opened it. In a child of fork() every call on an
+ * inherited handle (and its iterators) is CAIRN_FORKED; cairn_kv_close there only frees memory
+ * and descriptors: it writes nothing and keeps the parent's writer lock. Open a new handle in the
+ * child instead (a writer open gets CAIRN_LOCKED while the parent holds the store).
+ * Mapped files: data files are memory-mapped. Never truncate or rewrite the files of an open
+ * store: a data file cut by another program while it is mapped makes the next read of the lost
+ * pages raise SIGBUS (as with LMDB). A cut made before open, or before a file is mapped, is
+ * detected (CAIRN_CORRUPT, or the file is read without a mapping). */
+CAIRN_API int cairn_kv_open(cairn_kv **out, const char *path, const cairn_kv_options *opts);
+/* Close: an open transaction is rolled back, pending writes are flushed and synced
+ * (best effort; call cairn_kv_sync first to see errors). Accepts NULL. */
+CAIRN_API void cairn_kv_close(cairn_kv *kv);
+
+/* Put `key` (1..CAIRN_KEY_MAX bytes) -> value (0..CAIRN_VALUE_MAX bytes) of `kind`.
+ * Outside a transaction a put is its own transaction (durable per the sync mode). */
+CAIRN_API int cairn_kv_put(cairn_kv *kv, const void *key, size_t klen,
+                           const void *val, size_t vlen, int kind);
+/* As cairn_kv_put, with an absolute expiry time in Unix milliseconds (0: never).
+ * An expired key reads as absent; an expiry in the past stores nothing readable. */
+CAIRN_API int cairn_kv_put_ex(cairn_kv *kv, const void *key, size_t klen,
+                              const void *val, size_t vlen, int kind, int64_t expire_at_ms);
+/* Get: *val is owned by the caller (free with cairn_free; NULL for an empty value may not be
+ * assumed: it is a valid pointer), *vlen its length, *kind its kind (kind may be NULL).
+ * CAIRN_NOTFOUND if absent or expired. */
+CAIRN_API int cairn_kv_get(cairn_kv *kv, const void *key, size_t klen,
+                           void **val, size_t *vlen, int *kind);
+/* Get into a caller buffer: copies min(cap, size) bytes, *vlen = full size.
+ * CAIRN_RANGE if cap < size (nothing else changes; retry with a larger buffer). */
+CAIRN_API int cairn_kv_get_into(cairn_kv *kv, const void *key, size_t klen,
+                                void *buf, size_t cap, size_t *vlen, int *kind);
+/* Expiry of a live key in Unix ms (0: never). CAIRN_NOTFOUND if absent. */
+CAIRN_API int cairn_kv_expiry(cairn_kv *kv, const void *key, size_t klen, int64_t *expire_at_ms);
+/* Delete: CAIRN_NOTFOUND if absent (nothing is written then). */
+CAIRN_API int cairn_kv_delete(cairn_kv *kv, const void *key, size_t klen);
+/* 1 if present, 0 if absent, <0 on error. */
+CAIRN_API int cairn_kv_exists(cairn_kv *kv, const void *key, size_t klen);
+/* Number of live keys (inside a transaction: as the transaction sees it). */
+CAIRN_API int cairn_kv_count(cairn_kv *kv, uint64_t *out);
+
+/* Key cursor: a snapshot of the live keys starting with `prefix` (plen may be 0) taken at
+ * open, yielded in ascending bytewise order; later writes do not disturb it.
+ * *out is owned by the caller: free with cairn_kv_iter_free. */
+CAIRN_API int cairn_kv_iter_open(cairn_kv_iter **out, cairn_kv *kv, const void *prefix, size_t plen);
+/* Next key: 0 with *key and *klen set (borrowed: valid until the next call on this iterator),
+ * CAIRN_ITEROVER at the end. */
+CAIRN_API int cairn_kv_iter_next(cairn_kv_iter *it, const void **key, size_t *klen);
+CAIRN_API void cairn_kv_iter_free(cairn_kv_iter *it);
+
+/* Transactions: begin / commit / rollback. The writes of a transaction become durable together
+ * or not at all (recovery applies a batch only if its commit record validates). Reads through the
+ * handle see the open transaction's writes. Nested begin, or commit/rollback without begin,
+ * is CAIRN_TXN. */
+CAIRN_API int cairn_kv_begin(cairn_kv *kv);
+CAIRN_API int cairn_kv_commit(cairn_kv *kv);
+CAIRN_API int cairn_kv_rollback(cairn_kv *kv);
+
+/* Flush and fsync everything written so far. */
+CAIRN_API int cairn_kv_sync(cairn_kv *kv);
+/* Merge: rewrite live records into new files and drop the rest. Crash-safe, idempotent,
+ * never brings a deleted or expired key back. CAIRN_TXN inside a transaction. */
+CAIRN_API int cairn_kv_compact(cairn_kv *kv);
+CAIRN_API int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *out);
+/* Verify every record of every file of the store at `path` (CRC, framing) without opening it
+ * for writing. 0 if clean; CAIRN_CORRUPT with file and offset in the message otherwise. Same
+ * rules as open: a torn last append of the active file (which the next writer drops) is not
+ * corruption, a bad record that valid records follow is. Safe beside a live writer (see
+ * cairn_kv_open). */
+CAIRN_API int cairn_kv_check(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CAIRN_KV_H */
