@@ -344,7 +344,7 @@ static int cairn_lua_sleep_ms(lua_State *L) {
         lua_pushinteger(L, (lua_Integer)s_$argnum.dead_bytes); lua_setfield(L, -2, "dead_bytes");
         lua_pushinteger(L, (lua_Integer)s_$argnum.keydir_bytes); lua_setfield(L, -2, "keydir_bytes");
         lua_pushinteger(L, (lua_Integer)s_$argnum.seq); lua_setfield(L, -2, "seq");
-        lua_pushinteger(L, (lua_Integer)s_$argnum.reclaims); lua_setfield(L, -2, "reclaims");
+        lua_pushinteger(L, (lua_Integer)s_$argnum.compactions); lua_setfield(L, -2, "compactions");
         lua_pushboolean(L, s_$argnum.in_txn != 0); lua_setfield(L, -2, "in_txn");
     } else {
         lua_pushnil(L);

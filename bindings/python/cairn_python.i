@@ -374,7 +374,7 @@ CAIRN_PY_INT_OUT(int64_t, expire_at_ms, PyLong_FromLongLong, long long)
         if (!cairn_py_dict_u64(d_, "keys", tmp$argnum.keys) || !cairn_py_dict_u64(d_, "data_files", tmp$argnum.data_files)
             || !cairn_py_dict_u64(d_, "disk_bytes", tmp$argnum.disk_bytes) || !cairn_py_dict_u64(d_, "live_bytes", tmp$argnum.live_bytes)
             || !cairn_py_dict_u64(d_, "dead_bytes", tmp$argnum.dead_bytes) || !cairn_py_dict_u64(d_, "keydir_bytes", tmp$argnum.keydir_bytes)
-            || !cairn_py_dict_u64(d_, "seq", tmp$argnum.seq) || !cairn_py_dict_u64(d_, "reclaims", tmp$argnum.reclaims)
+            || !cairn_py_dict_u64(d_, "seq", tmp$argnum.seq) || !cairn_py_dict_u64(d_, "compactions", tmp$argnum.compactions)
             || PyDict_SetItemString(d_, "in_txn", tmp$argnum.in_txn ? Py_True : Py_False) < 0) {
             Py_DECREF(d_);
             SWIG_fail;

@@ -451,7 +451,7 @@ test("kv: sync, reclaim, stats", function()
   eq(db:reclaim(), true)
   local st = db:stats()
   eq(st.keys, 10)
-  for _, f in ipairs({ "data_files", "disk_bytes", "live_bytes", "dead_bytes", "keydir_bytes", "seq", "reclaims" }) do
+  for _, f in ipairs({ "data_files", "disk_bytes", "live_bytes", "dead_bytes", "keydir_bytes", "seq", "compactions" }) do
     eq(math.type(st[f]), "integer", f)
   end
   eq(db:count(), 10)

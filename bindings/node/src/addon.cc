@@ -556,7 +556,7 @@ class KV : public Napi::ObjectWrap<KV> {
 
     Napi::Value Stats(const Napi::CallbackInfo &info) {
         Napi::Env env = info.Env();
-        struct cairn_kv_stats s;
+        struct cairn_kv_stats s = CAIRN_KV_STATS_INIT;
         std::memset(&s, 0, sizeof s);
         Check(env, cairn_kv_stats(H(env), &s));
         Napi::Object o = Napi::Object::New(env);
@@ -568,7 +568,7 @@ class KV : public Napi::ObjectWrap<KV> {
         num("deadBytes", s.dead_bytes);
         num("keydirBytes", s.keydir_bytes);
         num("seq", s.seq);
-        num("reclaims", s.reclaims);
+        num("compactions", s.compactions);
         o.Set("inTxn", Napi::Boolean::New(env, s.in_txn != 0));
         return o;
     }
@@ -838,7 +838,7 @@ class Blob : public Napi::ObjectWrap<Blob> {
 
     Napi::Value Stats(const Napi::CallbackInfo &info) {
         Napi::Env env = info.Env();
-        struct cairn_blob_stats s;
+        struct cairn_blob_stats s = CAIRN_BLOB_STATS_INIT;
         std::memset(&s, 0, sizeof s);
         Check(env, cairn_blob_stats(H(env), &s));
         Napi::Object o = Napi::Object::New(env);

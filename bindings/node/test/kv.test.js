@@ -275,7 +275,7 @@ test('stats, sync, reclaim', (t) => {
   const before = db.stats();
   assert.equal(before.keys, 100);
   assert.equal(before.inTxn, false);
-  for (const f of ['dataFiles', 'diskBytes', 'liveBytes', 'deadBytes', 'keydirBytes', 'seq', 'reclaims']) {
+  for (const f of ['dataFiles', 'diskBytes', 'liveBytes', 'deadBytes', 'keydirBytes', 'seq', 'compactions']) {
     assert.equal(typeof before[f], 'number', f);
   }
   db.sync();

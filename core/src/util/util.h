@@ -8,6 +8,7 @@
  *            every write not yet fsynced)
  *   lock     kernel advisory lock (flock) for a single writer across processes
  *   misc     little-endian codecs, clock (fakeable for tests), path helpers
+ *   json     strict JSON validation and the top-level merge behind every binding's update
  *
  * Naming: cross-file internals are cairn_<module>__<name> (DESIGN.md section 3).
  */
@@ -83,6 +84,24 @@ char *cairn_path__join(const char *a, const char *b);
 char *cairn_path__dir(const char *path);
 /* malloc'd strdup (NULL on ENOMEM, with the error set). */
 char *cairn_str__dup(const char *s);
+
+/* ---- JSON (json.c) ------------------------------------------------------------------------
+ * Top-level merge, the one implementation behind every binding's JSON `update`. Both `obj` and
+ * `patch` must be strict RFC 8259 JSON texts whose value is an object (else CAIRN_TYPE with a
+ * message naming the problem and its byte offset); nesting deeper than CAIRN_JSON_MAX_DEPTH is
+ * CAIRN_TYPE. The result is obj with every top-level member of patch replacing the member of the
+ * same name (names compared after unescaping: "\u0061" equals "a") or appended in patch order.
+ * Values are copied as their exact source text (a nested object in patch replaces the old one
+ * whole); whitespace outside strings is dropped. Duplicate names in obj: the LAST one wins (it
+ * takes the place of the first; the earlier ones are dropped); duplicates in patch: the last
+ * wins too. *out (not NUL-terminated, *outlen bytes) is malloc'd: free() it. Errors: TYPE,
+ * NOMEM, INVALID (NULL pointers). */
+#define CAIRN_JSON_MAX_DEPTH 512
+int cairn_json__merge_top(const uint8_t *obj, size_t olen, const uint8_t *patch, size_t plen,
+                          uint8_t **out, size_t *outlen);
+/* 0 if buf[0..len) is one strict RFC 8259 JSON text (depth <= CAIRN_JSON_MAX_DEPTH), else
+ * CAIRN_TYPE with a message. */
+int cairn_json__validate(const uint8_t *buf, size_t len);
 
 /* ---- the I/O layer ---------------------------------------------------------------------- */
 
