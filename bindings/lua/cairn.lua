@@ -108,11 +108,13 @@ function cairn.array(t)
 end
 
 -- JSON text <-> Lua value with the same codec the store uses.
-function cairn.json_encode(v)
+-- (json_text: the encoder that raises with the error name of what it cannot encode.)
+local function json_text(v)
   local ok, s = pcall(json_encode, v)
   if not ok then raise(cairn.errname(s) or "CAIRN_TYPE", "%s", (tostring(s):gsub("^CAIRN_%u+: ", ""))) end
   return s
 end
+cairn.json_encode = json_text
 function cairn.json_decode(s)
   if type(s) ~= "string" then raise("CAIRN_TYPE", "json_decode expects a string (got %s)", type(s)) end
   local v, err = json_decode(s)
@@ -153,14 +155,8 @@ local function encode_value(v)
     local mt = getmetatable(v)
     if mt == Bytes_mt then return v[1], BYTES
     elseif mt == Text_mt then return v[1], TEXT
-    elseif mt == Json_mt then
-      local ok, s = pcall(json_encode, v[1])
-      if not ok then raise(cairn.errname(s) or "CAIRN_TYPE", "%s", (s:gsub("^CAIRN_%u+: ", ""))) end
-      return s, JSON
-    elseif v == cairn.null or mt == nil or mt == cairn.array_mt then
-      local ok, s = pcall(json_encode, v)
-      if not ok then raise(cairn.errname(s) or "CAIRN_TYPE", "%s", (s:gsub("^CAIRN_%u+: ", ""))) end
-      return s, JSON
+    elseif mt == Json_mt then return json_text(v[1]), JSON
+    elseif v == cairn.null or mt == nil or mt == cairn.array_mt then return json_text(v), JSON
     end
     raise("CAIRN_TYPE", "a table with a metatable (%s) is not a storable value", tostring(mt.__name or "?"))
   end
@@ -202,8 +198,6 @@ local function int_arg(v, what)
   raise("CAIRN_TYPE", "%s must be an integer (got %s)", what, math_type(v) or type(v))
 end
 
-cairn.now_ms = now_ms
-
 -- A path: a string without NUL bytes (C would silently cut it at the first one).
 local function path_arg(path)
   if type(path) ~= "string" then raise("CAIRN_TYPE", "path must be a string (got %s)", type(path)) end
@@ -214,181 +208,411 @@ local function bad_path()
   return nil, "path contains a NUL byte", "CAIRN_INVALID"
 end
 
--- ---- options ---------------------------------------------------------------------------------
-local SYNC = { none = raw.CAIRN_SYNC_NONE, commit = raw.CAIRN_SYNC_COMMIT, group = raw.CAIRN_SYNC_GROUP }
+-- ---- the test clock --------------------------------------------------------------------------
+-- cairn.now_ms() is the wall clock that expiry uses, in Unix milliseconds.
+-- FOR TESTS ONLY: cairn.testing.set_clock(unix_ms) makes that clock a fixed fake time for the
+-- whole process (the core's cairn_testing_set_clock); 0 returns to the real clock. A ttl is
+-- counted from this clock.
+local fake_now = 0
+local function now()
+  if fake_now ~= 0 then return fake_now end
+  return now_ms()
+end
+cairn.now_ms = now
+cairn.testing = {}
+function cairn.testing.set_clock(unix_ms)
+  local ms = int_arg(unix_ms, "unix_ms")
+  if ms < 0 then raise("CAIRN_INVALID", "set_clock: unix_ms must be >= 0 (got %d)", ms) end
+  raw.cairn_testing_set_clock(ms)
+  fake_now = ms
+end
 
-local function options(opts, allowed)
+-- ---- options and stats: tables <-> the C structs (field names from the SWIG wrapper) ----------
+local SYNC = { none = raw.CAIRN_SYNC_NONE, commit = raw.CAIRN_SYNC_COMMIT, group = raw.CAIRN_SYNC_GROUP }
+local BOOL_OPTIONS = { create = true, read_only = true } -- int flags in C, booleans in Lua
+local BOOL_STATS = { in_txn = true }
+
+-- The names of the fields of a SWIG-wrapped struct: its class keeps a getter and a setter per field.
+local function fields(obj, which) return getmetatable(obj)[which] end
+local function set_field(obj, k, v) obj[k] = v end
+
+-- An options table -> a new options struct of the engine (from its _INIT defaults), or nil.
+-- Every field of the C struct but `version` is an option, under its C name. Ranges are the C
+-- field's (an unsigned field: 0..2^32-1) and then the core's own checks.
+local function options(opts, new_struct)
   if opts == nil then return nil end
   if type(opts) ~= "table" then raise("CAIRN_TYPE", "options must be a table (got %s)", type(opts)) end
-  local o = {}
+  local o = new_struct()
+  local known = fields(o, ".set")
   for k, v in pairs(opts) do
     if type(k) ~= "string" then raise("CAIRN_TYPE", "option names must be strings (got %s)", type(k)) end
-    local kind = allowed[k]
-    if not kind then raise("CAIRN_INVALID", "unknown option '%s'", tostring(k)) end
-    if kind == "bool" then
+    if k == "version" or not known[k] then raise("CAIRN_INVALID", "unknown option '%s'", k) end
+    if BOOL_OPTIONS[k] then
       if type(v) ~= "boolean" then raise("CAIRN_TYPE", "option '%s' must be a boolean (got %s)", k, type(v)) end
-      o[k] = v
-    elseif kind == "sync" then
+      v = v and 1 or 0
+    elseif k == "sync" then
       if type(v) ~= "string" then raise("CAIRN_TYPE", "option 'sync' must be a string (got %s)", type(v)) end
       if not SYNC[v] then raise("CAIRN_INVALID", "option 'sync' must be \"none\", \"commit\" or \"group\"") end
-      o[k] = SYNC[v]
-    else -- non-negative integer
-      if math_type(v) ~= "integer" then
-        raise("CAIRN_TYPE", "option '%s' must be an integer (got %s)", k, math_type(v) or type(v))
-      end
-      if v < 0 or (kind == "u32" and v > 0x7fffffff) then
-        raise("CAIRN_INVALID", "option '%s' is out of range", k)
-      end
-      o[k] = v
+      v = SYNC[v]
+    elseif math_type(v) ~= "integer" then
+      raise("CAIRN_TYPE", "option '%s' must be an integer (got %s)", k, math_type(v) or type(v))
     end
+    if not pcall(set_field, o, k, v) then raise("CAIRN_INVALID", "option '%s' is out of range", k) end
   end
   return o
 end
 
-local KV_OPTIONS = { create = "bool", read_only = "bool", sync = "sync", max_file_size = "u64",
-                     lock_timeout_ms = "u32" }
-local BLOB_OPTIONS = { create = "bool", read_only = "bool", sync = "sync", lock_timeout_ms = "u32" }
+-- A filled stats struct -> a table of every field but `size` (flags as booleans).
+local function stats_table(st)
+  local t = {}
+  for f in pairs(fields(st, ".get")) do
+    if f ~= "size" then
+      local v = st[f]
+      if BOOL_STATS[f] then v = v ~= 0 end
+      t[f] = v
+    end
+  end
+  return t
+end
+
+-- ---- events: queued by the C callback, delivered after the C call returns --------------------
+-- A handle with listeners owns a queue (self._q) that the core's callback fills; every method
+-- drains it when its C call has returned, so listeners run on the calling thread, in order, after
+-- the call (a transaction's events come with its commit). A listener's error does not undo the
+-- change: it is raised, after every listener has run, by the method that caused the event.
+local EVENT_NAMES = { created = true, updated = true, deleted = true, ["*"] = true }
+local function dispatch(self)
+  local events = raw.evq_drain(self._q)
+  if #events == 0 then return end
+  local subs = table.move(self._subs, 1, #self._subs, 1, {}) -- listeners may call off()
+  local first_err
+  for _, e in ipairs(events) do
+    for _, sub in ipairs(subs) do
+      if sub.event == "*" or sub.event == e[1] then
+        local ok, err = pcall(sub.fn, e[1], e[2], e[3], e[4])
+        if not ok and first_err == nil then first_err = err end
+      end
+    end
+  end
+  if first_err ~= nil then error(first_err, 0) end
+end
+
+-- on(event, fn) / off(id) over the engine's C subscribe/unsubscribe.
+local function listeners(check, subscribe, unsubscribe)
+  local function on(self, event, fn)
+    local p = check(self)
+    if type(event) ~= "string" then raise("CAIRN_TYPE", "event must be a string (got %s)", type(event)) end
+    if not EVENT_NAMES[event] then
+      raise("CAIRN_INVALID", "unknown event '%s' (created, updated, deleted or *)", event)
+    end
+    if type(fn) ~= "function" then raise("CAIRN_TYPE", "listener must be a function (got %s)", type(fn)) end
+    if not self._q then
+      local q = raw.evq_new()
+      local rc, id = subscribe(p, q)
+      if rc ~= 0 then
+        raw.evq_free(q)
+        return fail(rc)
+      end
+      self._q, self._sub_id, self._subs = q, id, {}
+    end
+    local sid = (self._last_sub or 0) + 1
+    self._last_sub = sid
+    self._subs[#self._subs + 1] = { id = sid, event = event, fn = fn }
+    return sid
+  end
+  local function off(self, id)
+    local p = check(self)
+    local subs = self._subs
+    for i, sub in ipairs(subs or {}) do
+      if sub.id == id then
+        table.remove(subs, i)
+        -- the last one: stop the C side too (the queue stays if the core still refers to it)
+        if #subs == 0 and unsubscribe(p, self._sub_id) == 0 then
+          raw.evq_free(self._q)
+          self._q, self._sub_id, self._subs = nil, nil, nil
+        end
+        return true
+      end
+    end
+    return nil, str_format("no subscription %s", tostring(id)), "CAIRN_NOTFOUND"
+  end
+  return on, off
+end
+
+-- ---- the engine-neutral base -----------------------------------------------------------------
+-- Result shapes of the C calls: status (rc) followed by the out-params.
+local function OK(rc)
+  if rc ~= 0 then return fail(rc) end
+  return true
+end
+local function OUT(rc, v)
+  if rc ~= 0 then return fail(rc) end
+  return v
+end
+local function BOOL(rc)
+  if rc < 0 then return fail(rc) end
+  return rc == 1
+end
+local function LIST(rc, list)
+  if rc ~= 0 then return fail(rc) end
+  return setmetatable(list, cairn.array_mt)
+end
+
+-- The end of every method: deliver the events the C call queued, then map its results.
+local function finish(self, shape, ...)
+  if self._q then dispatch(self) end
+  return shape(...)
+end
+
+-- Run fn(handle, ...) in a transaction: commit if it returns, roll back and re-raise if it raises.
+-- Returns fn's results, or nil, message, name if begin or commit fails.
+local function transaction(self, fn, ...)
+  if type(fn) ~= "function" then raise("CAIRN_TYPE", "transaction expects a function (got %s)", type(fn)) end
+  local ok, err, name = self:begin()
+  if not ok then return nil, err, name end
+  local res = table.pack(pcall(fn, self, ...))
+  if not res[1] then
+    if self._p then self:rollback() end
+    error(res[2], 0)
+  end
+  ok, err, name = self:commit()
+  if not ok then return nil, err, name end
+  return table.unpack(res, 2, res.n)
+end
+
+--[[ engine(name, what, read) -> class, def, check
+
+The handle class of the C functions cairn_<name>_*, with everything engines share:
+  cairn.<name>.open(path [, opts]) (options parsed into the C options struct by its field names),
+  cairn.<name>.check(path); close (also __gc and __close), is_open, __tostring; begin, commit,
+  rollback, transaction(fn), sync, compact, count (also #h), stats; pairs() (also pairs(h)) over
+  keys() with the method named `read`.
+def(verb or function, {argument converters}, result shape) makes a method: it checks the handle
+(a handle of this class, not closed), converts the arguments (a converter raises on misuse, or
+returns nil, message for a runtime CAIRN_INVALID), calls cairn_<name>_<verb>(handle, args...),
+delivers the queued events and maps the status by the shape. An engine is then its method list. ]]
+local function engine(name, what, read)
+  local prefix = "cairn_" .. name .. "_"
+  local function C(verb)
+    return raw[prefix .. verb] or error("cairn_swig has no " .. prefix .. verb, 2)
+  end
+  local class = { __name = "cairn." .. name }
+  class.__index = class
+
+  local function check(self)
+    if getmetatable(self) ~= class then
+      raise("CAIRN_TYPE", "expected a %s handle (call methods with ':')", class.__name)
+    end
+    local p = self._p
+    if not p then raise("CAIRN_CLOSED", "the %s %s is closed", what, self.path) end
+    return p
+  end
+
+  local function def(fn, convs, shape)
+    if type(fn) == "string" then fn = C(fn) end
+    local n, c1, c2 = convs and #convs or 0, convs and convs[1], convs and convs[2]
+    if n == 0 then
+      return function(self) return finish(self, shape, fn(check(self))) end
+    elseif n == 1 then
+      return function(self, a)
+        local p = check(self)
+        local x, bad = c1(a)
+        if bad then return nil, bad, "CAIRN_INVALID" end
+        return finish(self, shape, fn(p, x))
+      end
+    end
+    assert(n == 2, "def: at most two arguments")
+    return function(self, a, b)
+      local p = check(self)
+      local x, bad = c1(a)
+      local y, bad2 = c2(b)
+      if bad or bad2 then return nil, bad or bad2, "CAIRN_INVALID" end
+      return finish(self, shape, fn(p, x, y))
+    end
+  end
+
+  for _, verb in ipairs({ "begin", "commit", "rollback", "sync", "compact" }) do
+    class[verb] = def(verb, nil, OK)
+  end
+  class.transaction = transaction
+  class.count = def("count", nil, OUT)
+  class.__len = class.count
+  local c_stats, Stats = C("stats"), C("stats_t")
+  class.stats = def(function(p)
+    local st = Stats()
+    return c_stats(p, st), st
+  end, nil, function(rc, st)
+    if rc ~= 0 then return fail(rc) end
+    return stats_table(st)
+  end)
+
+  -- pairs(...) -> iterator of key, value over a snapshot of keys(...); keys gone since are skipped,
+  -- a failure raises.
+  function class:pairs(...)
+    local list, err, errname = self:keys(...)
+    if not list then raise(errname, "%s", err) end
+    local get, i = class[read], 0
+    return function()
+      while true do
+        i = i + 1
+        local k = list[i]
+        if k == nil then return nil end
+        local v, e, n = get(self, k)
+        if v ~= nil then return k, v end
+        if e and n ~= "CAIRN_NOTFOUND" then raise(n, "%s", e) end
+      end
+    end
+  end
+  class.__pairs = class.pairs
+
+  local c_close = C("close")
+  function class:close()
+    if getmetatable(self) ~= class then raise("CAIRN_TYPE", "expected a %s handle", class.__name) end
+    local p = self._p
+    if p then
+      self._p = nil
+      c_close(p)
+      if self._q then
+        raw.evq_free(self._q)
+        self._q = nil
+      end
+    end
+    return true
+  end
+  class.__gc = class.close
+  class.__close = class.close
+  function class:is_open() return self._p ~= nil end
+  function class:__tostring()
+    return str_format("%s(%q%s)", class.__name, self.path, self._p and "" or ", closed")
+  end
+
+  local c_open, c_check, Options = C("open"), C("check"), C("options")
+  local module = {}
+  --- cairn.<name>.open(path [, opts]) -> handle | nil, message, name
+  function module.open(path, opts)
+    if not path_arg(path) then return bad_path() end
+    local o = options(opts, Options)
+    local rc, p = c_open(path, o)
+    if rc ~= 0 then return fail(rc) end
+    return setmetatable({ _p = p, path = path }, class)
+  end
+  --- cairn.<name>.check(path) -> true | nil, message, name: verify the store without opening it.
+  function module.check(path)
+    if not path_arg(path) then return bad_path() end
+    return OK(c_check(path))
+  end
+  cairn[name] = module
+  return class, def, check
+end
 
 -- ---- KV --------------------------------------------------------------------------------------
-local KV = { __name = "cairn.kv" }
-KV.__index = KV
+local KV, kv_def, kv_check = engine("kv", "kv store", "get")
 cairn.KV = KV
-cairn.kv = {}
 
-local r_kv_get, r_kv_put, r_kv_put_ex = raw.cairn_kv_get, raw.cairn_kv_put, raw.cairn_kv_put_ex
-local r_kv_delete, r_kv_contains = raw.cairn_kv_delete, raw.cairn_kv_exists
-local ENOTFOUND = raw.CAIRN_NOTFOUND
+local NOTFOUND = raw.CAIRN_NOTFOUND
+local r_kv_put, r_kv_put_ex = raw.cairn_kv_put, raw.cairn_kv_put_ex
 
-local function kvp(self)
-  if getmetatable(self) ~= KV then
-    raise("CAIRN_TYPE", "expected a cairn.kv handle (call methods with ':')")
-  end
-  local p = self._p
-  if not p then raise("CAIRN_CLOSED", "the kv store %s is closed", self.path) end
-  return p
-end
-
---- cairn.kv.open(path [, opts]) -> handle | nil, message, name
--- opts: create (boolean, default true), read_only, sync ("none" | "commit" | "group"),
--- max_file_size, lock_timeout_ms.
-function cairn.kv.open(path, opts)
-  if not path_arg(path) then return bad_path() end
-  local o = options(opts, KV_OPTIONS)
-  local rc, p = raw.cairn_kv_open(path, o)
-  if rc ~= 0 then return fail(rc) end
-  return setmetatable({ _p = p, path = path }, KV)
-end
-
---- cairn.kv.check(path) -> true | nil, message, name: verify every record without opening.
-function cairn.kv.check(path)
-  if not path_arg(path) then return bad_path() end
-  local rc = raw.cairn_kv_check(path)
-  if rc ~= 0 then return fail(rc) end
-  return true
-end
-
-function KV:close()
-  if getmetatable(self) ~= KV then raise("CAIRN_TYPE", "expected a cairn.kv handle") end
-  local p = self._p
-  if p then
-    self._p = nil
-    raw.cairn_kv_close(p)
-  end
-  return true
-end
-KV.__gc = KV.close
-KV.__close = KV.close
-
-function KV:is_open() return self._p ~= nil end
-
-function KV:__tostring()
-  return str_format("cairn.kv(%q%s)", self.path, self._p and "" or ", closed")
+local function prefix_arg(v)
+  if v == nil then return nil end
+  return key_arg(v, "prefix")
 end
 
 --- get(key) -> value | nil if missing | nil, message, name
-function KV:get(key)
-  local p = kvp(self)
-  local rc, v, kind = r_kv_get(p, key_arg(key))
+KV.get = kv_def("get", { key_arg }, function(rc, v, kind)
   if rc == 0 then
     if kind == JSON then return decode_value(v, kind) end
     return v
   end
-  if rc == ENOTFOUND then return nil end
+  if rc == NOTFOUND then return nil end
   return fail(rc)
-end
+end)
 
 --- get_typed(key) -> value, kind name ("bytes" | "text" | "json" | "native") | nil | nil, msg, name
-function KV:get_typed(key)
-  local p = kvp(self)
-  local rc, v, kind = r_kv_get(p, key_arg(key))
+KV.get_typed = kv_def("get", { key_arg }, function(rc, v, kind)
   if rc == 0 then
     local val, err, name = decode_value(v, kind)
     if val == nil then return nil, err, name end
     return val, KIND_NAMES[kind] or tostring(kind)
   end
-  if rc == ENOTFOUND then return nil end
+  if rc == NOTFOUND then return nil end
   return fail(rc)
-end
+end)
 
+--- delete(key) -> true | nil, message, name ("CAIRN_NOTFOUND" when absent)
+KV.delete = kv_def("delete", { key_arg }, OK)
+--- exists(key) -> boolean | nil, message, name
+KV.exists = kv_def("exists", { key_arg }, BOOL)
+--- keys([prefix]) -> list of keys in ascending bytewise order (a snapshot) | nil, message, name
+KV.keys = kv_def(raw.kv_keys, { prefix_arg }, LIST)
+
+--- expiry(key) -> Unix ms of an expiring key | false if it never expires
+---   | nil, message, "CAIRN_NOTFOUND" if missing or expired | nil, message, name
+KV.expiry = kv_def("expiry", { key_arg }, function(rc, at)
+  if rc ~= 0 then return fail(rc) end
+  return at ~= 0 and at
+end)
+
+-- {ttl = ms} | {expire_at = Unix ms} -> the absolute expiry, or nil for none.
 local function expiry_arg(opts)
   if opts == nil then return nil end
   if type(opts) ~= "table" then raise("CAIRN_TYPE", "put options must be a table (got %s)", type(opts)) end
-  local at, ttl = opts.expire_at_ms, opts.ttl_ms
   for k in pairs(opts) do
-    if k ~= "expire_at_ms" and k ~= "ttl_ms" then raise("CAIRN_INVALID", "unknown put option '%s'", tostring(k)) end
+    if k ~= "ttl" and k ~= "expire_at" then raise("CAIRN_INVALID", "unknown put option '%s'", tostring(k)) end
   end
-  if at ~= nil and ttl ~= nil then raise("CAIRN_INVALID", "give expire_at_ms or ttl_ms, not both") end
-  if at ~= nil then return int_arg(at, "expire_at_ms") end
-  if ttl ~= nil then return now_ms() + int_arg(ttl, "ttl_ms") end
+  local ttl, at = opts.ttl, opts.expire_at
+  if ttl ~= nil and at ~= nil then raise("CAIRN_INVALID", "give ttl or expire_at, not both") end
+  if ttl ~= nil then
+    ttl = int_arg(ttl, "ttl")
+    if ttl < 0 then raise("CAIRN_INVALID", "ttl must be >= 0 ms (got %d)", ttl) end
+    return now() + ttl
+  end
+  if at ~= nil then return int_arg(at, "expire_at") end
   return nil
 end
 
---- put(key, value [, {expire_at_ms = ms | ttl_ms = ms}]) -> true | nil, message, name
+--- put(key, value [, {ttl = ms} | {expire_at = Unix ms}]) -> true | nil, message, name
 function KV:put(key, value, opts)
-  local p = kvp(self)
+  local p = kv_check(self)
   local k = key_arg(key)
   local bytes, kind = encode_value(value)
-  local rc
-  if opts == nil then
-    rc = r_kv_put(p, k, bytes, kind)
-  else
-    local at = expiry_arg(opts)
-    if at == nil then rc = r_kv_put(p, k, bytes, kind) else rc = r_kv_put_ex(p, k, bytes, kind, at) end
-  end
-  if rc ~= 0 then return fail(rc) end
-  return true
+  local at = expiry_arg(opts)
+  if at == nil then return OK(r_kv_put(p, k, bytes, kind)) end
+  return OK(r_kv_put_ex(p, k, bytes, kind, at))
 end
 KV.set = KV.put
 
---- delete(key) -> true | nil, message, name ("CAIRN_NOTFOUND" when absent)
-function KV:delete(key)
-  local rc = r_kv_delete(kvp(self), key_arg(key))
+--- update(key, changes) -> true | nil, message, name
+-- Merges the fields of `changes` (a table with string keys) into the JSON object stored at key,
+-- keeping its expiry (the core's cairn_kv_update_json). CAIRN_NOTFOUND if absent, CAIRN_TYPE if
+-- the value is not a JSON object.
+function KV:update(key, changes)
+  local p = kv_check(self)
+  local k = key_arg(key)
+  if getmetatable(changes) == Json_mt then changes = changes[1] end
+  if type(changes) ~= "table" or getmetatable(changes) ~= nil then
+    raise("CAIRN_TYPE", "changes must be a table of fields (got %s)", type(changes))
+  end
+  for f in pairs(changes) do
+    if type(f) ~= "string" then raise("CAIRN_TYPE", "changes must have string keys (got %s)", type(f)) end
+  end
+  if raw.cairn_kv_update_json then return OK(raw.cairn_kv_update_json(p, k, json_text(changes))) end
+  -- (until the core has cairn_kv_update_json: the same merge here)
+  local rc, v, kind = raw.cairn_kv_get(p, k)
   if rc ~= 0 then return fail(rc) end
-  return true
-end
-
---- contains(key) -> boolean | nil, message, name
-function KV:contains(key)
-  local rc = r_kv_contains(kvp(self), key_arg(key))
-  if rc < 0 then return fail(rc) end
-  return rc == 1
-end
-
---- count() -> integer | nil, message, name
-function KV:count()
-  local rc, n = raw.cairn_kv_count(kvp(self))
-  if rc ~= 0 then return fail(rc) end
-  return n
-end
-KV.__len = KV.count
-
---- keys([prefix]) -> list of keys in ascending bytewise order (a snapshot) | nil, message, name
-function KV:keys(prefix)
-  local p = kvp(self)
-  if prefix ~= nil then prefix = key_arg(prefix, "prefix") end
-  local rc, list = raw.kv_keys(p, prefix)
-  if rc ~= 0 then return fail(rc) end
-  return setmetatable(list, cairn.array_mt)
+  if kind ~= JSON then
+    return nil, "the value is not a JSON object (kind " .. (KIND_NAMES[kind] or "?") .. ")", "CAIRN_TYPE"
+  end
+  local doc, err, name = decode_value(v, kind)
+  if doc == nil then return nil, err, name end
+  if type(doc) ~= "table" or getmetatable(doc) ~= nil then
+    return nil, "the value is a JSON document but not an object", "CAIRN_TYPE"
+  end
+  for f, fv in pairs(changes) do doc[f] = fv end
+  local s = json_text(doc)
+  local erc, at = raw.cairn_kv_expiry(p, k)
+  if erc ~= 0 then return fail(erc) end
+  if at ~= 0 then return OK(r_kv_put_ex(p, k, s, JSON, at)) end
+  return OK(r_kv_put(p, k, s, JSON))
 end
 
 -- A C key cursor owned by Lua: freed at the end of a for loop (its closing value), or by __gc.
@@ -402,15 +626,14 @@ local function cursor_free(c)
 end
 Cursor.__close = cursor_free
 Cursor.__gc = cursor_free
-local EITEROVER = raw.CAIRN_ITEROVER
+local ITEROVER = raw.CAIRN_ITEROVER
 
 --- each([prefix]) -> for-loop iterator over the keys, ascending bytewise, from a snapshot taken
 -- now; it does not build a list (use it for large stores). Leaving the loop early (break, error)
 -- frees the cursor at once: the iterator carries a closing value. A failure raises.
 function KV:each(prefix)
-  local p = kvp(self)
-  if prefix ~= nil then prefix = key_arg(prefix, "prefix") end
-  local rc, ip = raw.cairn_kv_iter_open(p, prefix or "")
+  local p = kv_check(self)
+  local rc, ip = raw.cairn_kv_iter_open(p, prefix_arg(prefix) or "")
   if rc ~= 0 then
     local _, msg, name = fail(rc)
     raise(name, "%s", msg)
@@ -426,7 +649,7 @@ function KV:each(prefix)
     local r, key = raw.cairn_kv_iter_next(c)
     if r == 0 then return key end
     cursor_free(cur)
-    if r ~= EITEROVER then
+    if r ~= ITEROVER then
       local _, msg, name = fail(r)
       raise(name, "%s", msg)
     end
@@ -435,329 +658,39 @@ function KV:each(prefix)
   return step, nil, nil, cur
 end
 
---- pairs([prefix]) -> iterator of key, value over a snapshot of the keys (also `for k, v in pairs(db)`).
--- Keys deleted after the snapshot are skipped; a failure raises.
-function KV:pairs(prefix)
-  local list, err, name = self:keys(prefix)
-  if not list then raise(name, "%s", err) end
-  local i = 0
-  return function()
-    while true do
-      i = i + 1
-      local k = list[i]
-      if k == nil then return nil end
-      local v, e, n = self:get(k)
-      if v ~= nil then return k, v end
-      if e then raise(n, "%s", e) end
-    end
-  end
-end
-KV.__pairs = function(self) return self:pairs() end
-
---- expiry(key) -> Unix ms (0: never) | nil if missing | nil, message, name
-function KV:expiry(key)
-  local rc, at = raw.cairn_kv_expiry(kvp(self), key_arg(key))
-  if rc == 0 then return at end
-  if rc == ENOTFOUND then return nil end
-  return fail(rc)
-end
-
---- update(key, changes) -> true | nil, message, name
--- Merges the fields of `changes` (a table with string keys) into the JSON object stored at key,
--- keeping its expiry. CAIRN_NOTFOUND if absent, CAIRN_TYPE if the value is not a JSON object.
-function KV:update(key, changes)
-  local p = kvp(self)
-  local k = key_arg(key)
-  if getmetatable(changes) == Json_mt then changes = changes[1] end
-  if type(changes) ~= "table" or getmetatable(changes) ~= nil then
-    raise("CAIRN_TYPE", "changes must be a table of fields (got %s)", type(changes))
-  end
-  local rc, v, kind = r_kv_get(p, k)
-  if rc ~= 0 then return fail(rc) end
-  if kind ~= JSON then
-    return nil, "the value is not a JSON object (kind " .. (KIND_NAMES[kind] or "?") .. ")", "CAIRN_TYPE"
-  end
-  local doc, err, name = decode_value(v, kind)
-  if doc == nil then return nil, err, name end
-  if type(doc) ~= "table" or getmetatable(doc) ~= nil then
-    return nil, "the value is a JSON document but not an object", "CAIRN_TYPE"
-  end
-  for f, fv in pairs(changes) do
-    if type(f) ~= "string" then raise("CAIRN_TYPE", "changes must have string keys (got %s)", type(f)) end
-    doc[f] = fv
-  end
-  local ok, s = pcall(json_encode, doc)
-  if not ok then raise(cairn.errname(s) or "CAIRN_TYPE", "%s", (s:gsub("^CAIRN_%u+: ", ""))) end
-  local erc, at = raw.cairn_kv_expiry(p, k)
-  if erc ~= 0 then return fail(erc) end
-  if at ~= 0 then rc = r_kv_put_ex(p, k, s, JSON, at) else rc = r_kv_put(p, k, s, JSON) end
-  if rc ~= 0 then return fail(rc) end
-  return true
-end
-
-local function status(rc)
-  if rc ~= 0 then return fail(rc) end
-  return true
-end
-
-function KV:begin() return status(raw.cairn_kv_begin(kvp(self))) end
-function KV:commit() return status(raw.cairn_kv_commit(kvp(self))) end
-function KV:rollback() return status(raw.cairn_kv_rollback(kvp(self))) end
-function KV:sync() return status(raw.cairn_kv_sync(kvp(self))) end
-function KV:reclaim() return status(raw.cairn_kv_compact(kvp(self))) end
-
--- Run fn(db, ...) in a transaction: commit if it returns, roll back and re-raise if it raises.
--- Returns fn's results, or nil, message, name if begin or commit fails.
-local function transaction(self, fn, ...)
-  if type(fn) ~= "function" then raise("CAIRN_TYPE", "transaction expects a function (got %s)", type(fn)) end
-  local ok, err, name = self:begin()
-  if not ok then return nil, err, name end
-  local res = table.pack(pcall(fn, self, ...))
-  if not res[1] then
-    if self._p then self:rollback() end
-    error(res[2], 0)
-  end
-  ok, err, name = self:commit()
-  if not ok then return nil, err, name end
-  return table.unpack(res, 2, res.n)
-end
-KV.transaction = transaction
-
---- stats() -> table (keys, data_files, disk_bytes, live_bytes, dead_bytes, keydir_bytes, seq,
--- reclaims: integers; in_txn: boolean) | nil, message, name
-function KV:stats()
-  local rc, st = raw.cairn_kv_stats(kvp(self))
-  if rc ~= 0 then return fail(rc) end
-  return st
-end
-
 -- ---- blob store ------------------------------------------------------------------------------
-local Blob = { __name = "cairn.blob" }
-Blob.__index = Blob
+local Blob, blob_def, blob_check = engine("blob", "blob store", "read")
 cairn.Blob = Blob
-cairn.blob = {}
 
-local function blobp(self)
-  if getmetatable(self) ~= Blob then
-    raise("CAIRN_TYPE", "expected a cairn.blob handle (call methods with ':')")
-  end
-  local p = self._p
-  if not p then raise("CAIRN_CLOSED", "the blob store %s is closed", self.path) end
-  return p
-end
-
--- A blob key: an integer; out of 0..2^32-1 is a runtime CAIRN_INVALID (returned by the caller).
+-- A blob key: an integer; out of 0..2^32-1 is a runtime CAIRN_INVALID.
 local function blob_key(k)
   local v = int_arg(k, "blob key")
-  if v < 0 or v > 0xffffffff then return nil end
+  if v < 0 or v > 0xffffffff then return nil, str_format("blob key %s is outside 0..4294967295", tostring(k)) end
   return v
-end
-local function bad_key(k)
-  return nil, str_format("blob key %s is outside 0..4294967295", tostring(k)), "CAIRN_INVALID"
-end
-
--- Run the listeners for the events the engine queued during the last call.
-local EVENT_NAMES = { created = true, updated = true, deleted = true, ["*"] = true }
-local function dispatch(self)
-  local q = self._q
-  if not q then return end
-  local events = raw.evq_drain(q)
-  if #events == 0 then return end
-  local first_err
-  for _, e in ipairs(events) do
-    for _, sub in ipairs(self._subs) do
-      if sub.event == "*" or sub.event == e[1] then
-        local ok, err = pcall(sub.fn, e[1], e[2], e[3], e[4])
-        if not ok and first_err == nil then first_err = err end
-      end
-    end
-  end
-  if first_err ~= nil then error(first_err, 0) end
-end
-
---- cairn.blob.open(path [, opts]) -> handle | nil, message, name
--- opts: create (default true), read_only, sync ("none" | "commit" | "group"), lock_timeout_ms.
-function cairn.blob.open(path, opts)
-  if not path_arg(path) then return bad_path() end
-  local o = options(opts, BLOB_OPTIONS)
-  local rc, p = raw.cairn_blob_open(path, o)
-  if rc ~= 0 then return fail(rc) end
-  return setmetatable({ _p = p, path = path, _subs = {}, _next_sub = 1 }, Blob)
-end
-
-function cairn.blob.check(path)
-  if not path_arg(path) then return bad_path() end
-  return status(raw.cairn_blob_check(path))
-end
-
-function Blob:close()
-  if getmetatable(self) ~= Blob then raise("CAIRN_TYPE", "expected a cairn.blob handle") end
-  local p = self._p
-  if p then
-    self._p = nil
-    raw.cairn_blob_close(p)
-    if self._q then
-      raw.evq_free(self._q)
-      self._q = nil
-    end
-  end
-  return true
-end
-Blob.__gc = Blob.close
-Blob.__close = Blob.close
-function Blob:is_open() return self._p ~= nil end
-function Blob:__tostring()
-  return str_format("cairn.blob(%q%s)", self.path, self._p and "" or ", closed")
-end
-
--- A mutating call: run it, then the listeners, then return its results.
-local function mutate(self, rc, ...)
-  if self._q then dispatch(self) end
-  if rc ~= 0 then return fail(rc) end
-  return ...
 end
 
 --- create(data) -> key | nil, message, name
-function Blob:create(data)
-  local p = blobp(self)
-  return mutate(self, raw.cairn_blob_create(p, bytes_arg(data)))
-end
-
+Blob.create = blob_def("create", { bytes_arg }, OUT)
 --- reserve_next_key() -> key | nil, message, name
-function Blob:reserve_next_key()
-  local rc, key = raw.cairn_blob_reserve_next_key(blobp(self))
-  if rc ~= 0 then return fail(rc) end
-  return key
-end
-
+Blob.reserve_next_key = blob_def("reserve_next_key", nil, OUT)
 --- create_with_key(key, data) -> true | nil, message, name ("CAIRN_EXISTS" if present)
-function Blob:create_with_key(key, data)
-  local p = blobp(self)
-  local k = blob_key(key)
-  local d = bytes_arg(data)
-  if not k then return bad_key(key) end
-  return mutate(self, raw.cairn_blob_create_with_key(p, k, d), true)
-end
-
+Blob.create_with_key = blob_def("create_with_key", { blob_key, bytes_arg }, OK)
 --- read(key) -> string | nil, message, name ("CAIRN_NOTFOUND" if absent)
-function Blob:read(key)
-  local p = blobp(self)
-  local k = blob_key(key)
-  if not k then return bad_key(key) end
-  local rc, data = raw.cairn_blob_read(p, k)
-  if rc ~= 0 then return fail(rc) end
-  return data
-end
-
+Blob.read = blob_def("read", { blob_key }, OUT)
 --- update(key, data) -> true | nil, message, name
-function Blob:update(key, data)
-  local p = blobp(self)
-  local k = blob_key(key)
-  local d = bytes_arg(data)
-  if not k then return bad_key(key) end
-  return mutate(self, raw.cairn_blob_update(p, k, d), true)
-end
-
+Blob.update = blob_def("update", { blob_key, bytes_arg }, OK)
 --- delete(key) -> true | nil, message, name
-function Blob:delete(key)
-  local p = blobp(self)
-  local k = blob_key(key)
-  if not k then return bad_key(key) end
-  return mutate(self, raw.cairn_blob_delete(p, k), true)
-end
-
+Blob.delete = blob_def("delete", { blob_key }, OK)
 --- exists(key) -> boolean | nil, message, name
-function Blob:exists(key)
-  local p = blobp(self)
-  local k = blob_key(key)
-  if not k then return bad_key(key) end
-  local rc = raw.cairn_blob_exists(p, k)
-  if rc < 0 then return fail(rc) end
-  return rc == 1
-end
-
-function Blob:count()
-  local rc, n = raw.cairn_blob_count(blobp(self))
-  if rc ~= 0 then return fail(rc) end
-  return n
-end
-Blob.__len = Blob.count
-
+Blob.exists = blob_def("exists", { blob_key }, BOOL)
 --- keys() -> list of keys, ascending (a snapshot) | nil, message, name
-function Blob:keys()
-  local rc, list = raw.blob_keys(blobp(self))
-  if rc ~= 0 then return fail(rc) end
-  return setmetatable(list, cairn.array_mt)
-end
-
---- pairs() -> iterator of key, data over a snapshot of the keys (also `for k, d in pairs(store)`).
--- Keys deleted after the snapshot are skipped; a failure raises.
-function Blob:pairs()
-  local list, err, name = self:keys()
-  if not list then raise(name, "%s", err) end
-  local i = 0
-  return function()
-    while true do
-      i = i + 1
-      local k = list[i]
-      if k == nil then return nil end
-      local d, e, n = self:read(k)
-      if d ~= nil then return k, d end
-      if n ~= "CAIRN_NOTFOUND" then raise(n, "%s", e) end
-    end
-  end
-end
-Blob.__pairs = function(self) return self:pairs() end
-
-function Blob:flush() local p = blobp(self); return mutate(self, raw.cairn_blob_sync(p), true) end
-function Blob:compact() local p = blobp(self); return mutate(self, raw.cairn_blob_compact(p), true) end
-function Blob:begin() return status(raw.cairn_blob_begin(blobp(self))) end
-function Blob:commit() local p = blobp(self); return mutate(self, raw.cairn_blob_commit(p), true) end
-function Blob:rollback() local p = blobp(self); return mutate(self, raw.cairn_blob_rollback(p), true) end
-Blob.transaction = transaction
-
-function Blob:stats()
-  local rc, st = raw.cairn_blob_stats(blobp(self))
-  if rc ~= 0 then return fail(rc) end
-  return st
-end
+Blob.keys = blob_def(raw.blob_keys, nil, LIST)
 
 --- on(event, fn) -> subscription id. event: "created" | "updated" | "deleted" | "*".
 -- fn(event, key, old_size, new_size) runs after the change is durable (inside a transaction: at
--- commit, in order), on the next return from this handle's method; never for a failed or
--- rolled-back change. An error in a listener is raised after every listener has run.
-function Blob:on(event, fn)
-  local p = blobp(self)
-  if type(event) ~= "string" then raise("CAIRN_TYPE", "event must be a string (got %s)", type(event)) end
-  if not EVENT_NAMES[event] then
-    raise("CAIRN_INVALID", "unknown event '%s' (created, updated, deleted or *)", event)
-  end
-  if type(fn) ~= "function" then raise("CAIRN_TYPE", "listener must be a function (got %s)", type(fn)) end
-  if not self._q then
-    local q = raw.evq_new()
-    local rc, id = raw.cairn_blob_subscribe(p, q)
-    if rc ~= 0 then
-      raw.evq_free(q)
-      return fail(rc)
-    end
-    self._q, self._sub_id = q, id
-  end
-  local sid = self._next_sub
-  self._next_sub = sid + 1
-  self._subs[#self._subs + 1] = { id = sid, event = event, fn = fn }
-  return sid
-end
-
---- off(id) -> true if that subscription existed, else false.
-function Blob:off(id)
-  blobp(self)
-  for i, sub in ipairs(self._subs) do
-    if sub.id == id then
-      table.remove(self._subs, i)
-      return true
-    end
-  end
-  return false
-end
+-- commit, in order), when the method that made it returns; never for a failed or rolled-back
+-- change. An error in a listener is raised after every listener has run.
+--- off(id) -> true | nil, message, "CAIRN_NOTFOUND" if there is no such subscription.
+Blob.on, Blob.off = listeners(blob_check, raw.cairn_blob_subscribe, raw.cairn_blob_unsubscribe)
 
 return cairn

@@ -12,12 +12,15 @@
  *    an out-param of a failed call is nil;
  *  - handles come back as SWIG pointers the caller must close (the idiomatic layer cairn.lua
  *    ties them to __gc/__close);
- *  - options are a Lua table (or nil: defaults), stats come back as a Lua table;
+ *  - options and stats are the SWIG-wrapped C structs (cairn_swig.cairn_kv_options() starts from
+ *    the _INIT defaults; cairn_swig.cairn_kv_stats_t() is filled by cairn_kv_stats); cairn.lua
+ *    turns them into and from Lua tables by the field names SWIG records, so no field is listed
+ *    by hand anywhere;
  *  - the blob event callback is a C trampoline that queues events on a queue made by
  *    cairn_swig.evq_new(); cairn.lua drains it after each call and runs the Lua listeners
  *    (a Lua error must never unwind through the engine, so listeners never run inside it).
  * Helpers that need the Lua stack are %native functions (json_*, kv_keys, blob_keys, evq_*,
- * now_ms, sleep_ms).
+ * now_ms).
  */
 
 %{
@@ -35,40 +38,6 @@ static int cairn_lua__raise(lua_State *L, const char *fmt, ...) {
     lua_pushvfstring(L, fmt, ap);
     va_end(ap);
     return lua_error(L);
-}
-
-/* Read an integer-valued field of the options table at `idx`: nil keeps *out, a boolean is 0/1.
- * Anything else raises (the idiomatic layer validates first, so this guards the raw layer). */
-static void cairn_lua__opt(lua_State *L, int idx, const char *name, lua_Integer lo, lua_Integer hi,
-                           lua_Integer *out) {
-    int isnum = 0;
-    lua_Integer v;
-    lua_getfield(L, idx, name);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return;
-    }
-    if (lua_isboolean(L, -1)) {
-        *out = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-        return;
-    }
-    v = lua_tointegerx(L, -1, &isnum);
-    if (!isnum || lua_type(L, -1) != LUA_TNUMBER) {
-        cairn_lua__raise(L, "CAIRN_TYPE: option '%s' must be an integer or a boolean", name);
-        return;
-    }
-    if (v < lo || v > hi) {
-        cairn_lua__raise(L, "CAIRN_INVALID: option '%s' is out of range", name);
-        return;
-    }
-    *out = v;
-    lua_pop(L, 1);
-}
-
-/* An options argument: a table, or nil for the defaults. */
-static int cairn_lua__isopts(lua_State *L, int idx) {
-    return lua_isnoneornil(L, idx) || lua_istable(L, idx);
 }
 
 /* An integer argument: an integer, or a float with an exact integer value, within [lo, hi]. */
@@ -166,18 +135,6 @@ static int cairn_lua_now_ms(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
     return 1;
 }
-
-static int cairn_lua_sleep_ms(lua_State *L) {
-    lua_Integer ms = luaL_checkinteger(L, 1);
-    struct timespec ts;
-    if (ms < 0)
-        ms = 0;
-    ts.tv_sec = (time_t)(ms / 1000);
-    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-    return 0;
-}
 %}
 
 /* ---- integers: pushed as Lua integers, read as integers ---------------------------------- */
@@ -197,7 +154,8 @@ static int cairn_lua_sleep_ms(lua_State *L) {
 
 /* ---- byte inputs (binary-safe) ----------------------------------------------------------- */
 %typemap(in, checkfn="lua_isstring") (const void *key, size_t klen), (const void *val, size_t vlen),
-                                      (const void *data, size_t len), (const void *prefix, size_t plen)
+                                      (const void *data, size_t len), (const void *prefix, size_t plen),
+                                      (const void *changes, size_t len)
 {
     size_t n_ = 0;
     $1 = ($1_ltype)lua_tolstring(L, $input, &n_);
@@ -292,82 +250,32 @@ static int cairn_lua_sleep_ms(lua_State *L) {
     SWIG_arg++;
 }
 
-/* ---- options: a Lua table (or nil for the defaults) -------------------------------------- */
-%typemap(in, checkfn="cairn_lua__isopts") const cairn_kv_options *opts (cairn_kv_options o_)
-{
-    static const cairn_kv_options init_ = CAIRN_KV_OPTIONS_INIT;
-    lua_Integer v_;
-    o_ = init_;
-    if (lua_isnoneornil(L, $input)) {
-        $1 = NULL;
-    } else {
-        v_ = o_.create; cairn_lua__opt(L, $input, "create", 0, 1, &v_); o_.create = (int)v_;
-        v_ = o_.read_only; cairn_lua__opt(L, $input, "read_only", 0, 1, &v_); o_.read_only = (int)v_;
-        v_ = o_.sync; cairn_lua__opt(L, $input, "sync", 0, 2, &v_); o_.sync = (int)v_;
-        v_ = (lua_Integer)o_.max_file_size;
-        cairn_lua__opt(L, $input, "max_file_size", 0, LUA_MAXINTEGER, &v_); o_.max_file_size = (uint64_t)v_;
-        v_ = o_.lock_timeout_ms;
-        cairn_lua__opt(L, $input, "lock_timeout_ms", 0, 0x7fffffff, &v_); o_.lock_timeout_ms = (unsigned)v_;
-        $1 = &o_;
+/* ---- options and stats: the SWIG structs themselves ---------------------------------------
+ * No field-by-field marshalling: SWIG wraps every options and stats struct of the headers, with a
+ * getter and a setter per field (the integer typemaps above check each field's range), and
+ * cairn.lua reads the field names from the wrapper class. An options struct's constructor starts
+ * from the engine's _INIT macro (its defaults and version); a stats struct's starts zeroed (size 0:
+ * this header's struct). A new engine adds one %cairn_lua_options line. */
+%define %cairn_lua_options(TYPE, INIT)
+%extend TYPE {
+    TYPE() {
+        static const TYPE init_ = INIT;
+        TYPE *o = (TYPE *)malloc(sizeof *o);
+        if (o)
+            *o = init_;
+        return o;
     }
 }
-%typemap(typecheck) const cairn_kv_options *opts { $1 = lua_isnoneornil(L, $input) || lua_istable(L, $input); }
+%enddef
+%cairn_lua_options(cairn_kv_options, CAIRN_KV_OPTIONS_INIT)
+%cairn_lua_options(cairn_blob_options, CAIRN_BLOB_OPTIONS_INIT)
 
-%typemap(in, checkfn="cairn_lua__isopts") const cairn_blob_options *opts (cairn_blob_options o_)
+/* cairn_layout: offset and size come back as results: rc, offset, size. */
+%typemap(in, numinputs=0) size_t *offset (size_t t_ = 0), size_t *size (size_t t_ = 0)
+%{ $1 = &t_; %}
+%typemap(argout) size_t *offset, size_t *size
 {
-    static const cairn_blob_options init_ = CAIRN_BLOB_OPTIONS_INIT;
-    lua_Integer v_;
-    o_ = init_;
-    if (lua_isnoneornil(L, $input)) {
-        $1 = NULL;
-    } else {
-        v_ = o_.create; cairn_lua__opt(L, $input, "create", 0, 1, &v_); o_.create = (int)v_;
-        v_ = o_.read_only; cairn_lua__opt(L, $input, "read_only", 0, 1, &v_); o_.read_only = (int)v_;
-        v_ = o_.sync; cairn_lua__opt(L, $input, "sync", 0, 2, &v_); o_.sync = (int)v_;
-        v_ = o_.lock_timeout_ms;
-        cairn_lua__opt(L, $input, "lock_timeout_ms", 0, 0x7fffffff, &v_); o_.lock_timeout_ms = (unsigned)v_;
-        $1 = &o_;
-    }
-}
-
-/* ---- stats: a Lua table ------------------------------------------------------------------ */
-%typemap(in, numinputs=0) struct cairn_kv_stats *out (struct cairn_kv_stats s_)
-%{ memset(&s_, 0, sizeof s_); $1 = &s_; %}
-%typemap(argout) struct cairn_kv_stats *out
-{
-    if (result == 0) {
-        lua_createtable(L, 0, 9);
-        lua_pushinteger(L, (lua_Integer)s_$argnum.keys); lua_setfield(L, -2, "keys");
-        lua_pushinteger(L, (lua_Integer)s_$argnum.data_files); lua_setfield(L, -2, "data_files");
-        lua_pushinteger(L, (lua_Integer)s_$argnum.disk_bytes); lua_setfield(L, -2, "disk_bytes");
-        lua_pushinteger(L, (lua_Integer)s_$argnum.live_bytes); lua_setfield(L, -2, "live_bytes");
-        lua_pushinteger(L, (lua_Integer)s_$argnum.dead_bytes); lua_setfield(L, -2, "dead_bytes");
-        lua_pushinteger(L, (lua_Integer)s_$argnum.keydir_bytes); lua_setfield(L, -2, "keydir_bytes");
-        lua_pushinteger(L, (lua_Integer)s_$argnum.seq); lua_setfield(L, -2, "seq");
-        lua_pushinteger(L, (lua_Integer)s_$argnum.compactions); lua_setfield(L, -2, "compactions");
-        lua_pushboolean(L, s_$argnum.in_txn != 0); lua_setfield(L, -2, "in_txn");
-    } else {
-        lua_pushnil(L);
-    }
-    SWIG_arg++;
-}
-%typemap(in, numinputs=0) struct cairn_blob_stats *out (struct cairn_blob_stats s_)
-%{ memset(&s_, 0, sizeof s_); $1 = &s_; %}
-%typemap(argout) struct cairn_blob_stats *out
-{
-    if (result == 0) {
-        lua_createtable(L, 0, 8);
-        lua_pushinteger(L, (lua_Integer)s_$argnum.entries); lua_setfield(L, -2, "entries");
-        lua_pushinteger(L, (lua_Integer)s_$argnum.live_bytes); lua_setfield(L, -2, "live_bytes");
-        lua_pushinteger(L, (lua_Integer)s_$argnum.free_bytes); lua_setfield(L, -2, "free_bytes");
-        lua_pushinteger(L, (lua_Integer)s_$argnum.free_entries); lua_setfield(L, -2, "free_entries");
-        lua_pushinteger(L, (lua_Integer)s_$argnum.file_size); lua_setfield(L, -2, "file_size");
-        lua_pushinteger(L, (lua_Integer)s_$argnum.wal_bytes); lua_setfield(L, -2, "wal_bytes");
-        lua_pushinteger(L, (lua_Integer)s_$argnum.next_key); lua_setfield(L, -2, "next_key");
-        lua_pushboolean(L, s_$argnum.in_txn != 0); lua_setfield(L, -2, "in_txn");
-    } else {
-        lua_pushnil(L);
-    }
+    if (result == 0) lua_pushinteger(L, (lua_Integer)t_$argnum); else lua_pushnil(L);
     SWIG_arg++;
 }
 
@@ -446,7 +354,6 @@ static int cairn_lua_blob_keys(lua_State *L) {
 %native(evq_free) int cairn_lua_evq_free(lua_State *L);
 %native(evq_drain) int cairn_lua_evq_drain(lua_State *L);
 %native(now_ms) int cairn_lua_now_ms(lua_State *L);
-%native(sleep_ms) int cairn_lua_sleep_ms(lua_State *L);
 %native(json_setup) int cairn_lua_json_setup(lua_State *L);
 %native(json_encode) int cairn_lua_json_encode(lua_State *L);
 %native(json_decode) int cairn_lua_json_decode(lua_State *L);

@@ -113,11 +113,10 @@ local function list(t) return cairn.array(t) end
 -- ---- handles -----------------------------------------------------------------------------------
 local handles = {}   -- name -> { engine = "kv"|"blob", h = handle }
 local events = {}    -- name -> list of recorded events
-local subscribed = {}
 
 local function reset()
   for _, e in pairs(handles) do pcall(e.h.close, e.h) end
-  handles, events, subscribed = {}, {}, {}
+  handles, events = {}, {}
 end
 
 local function hname(a)
@@ -158,7 +157,7 @@ local function open(a, engine, opener)
   if a.path == nil then fail("CAIRN_INVALID", "missing argument 'path'") end
   local h = chk(opener(a.path, options(a)))
   handles[n] = { engine = engine, h = h }
-  events[n], subscribed[n] = nil, nil
+  events[n] = nil
   return nil
 end
 
@@ -190,19 +189,12 @@ local function blob_data(a)
   return bytes_arg(v, "data")
 end
 
-local function int_field(a, k)
-  local v = a[k]
-  if math.type(v) ~= "integer" then fail("CAIRN_TYPE", "%s: expected an integer", k) end
-  return v
-end
-
 local ops = {}
 
 ops["reset"] = function() reset() end
-ops["sleep"] = function(a)
-  local ms = a.ms or 0
-  if type(ms) ~= "number" or ms < 0 then fail("CAIRN_INVALID", "sleep: ms must be a number >= 0") end
-  cairn.raw.sleep_ms(math.floor(ms))
+ops["clock.set"] = function(a)
+  if math.type(a.ms) ~= "integer" then fail("CAIRN_INVALID", "clock.set: ms must be an integer") end
+  cairn.testing.set_clock(a.ms)
 end
 -- proc.fork needs fork(), pipe() and _exit() from Lua: standard Lua has none, and Debian's lua-posix
 -- is built for Lua 5.1-5.3 only (no module for 5.4). The fork cases are in xfail/lua.txt.
@@ -215,15 +207,9 @@ ops["kv.open"] = function(a) return open(a, "kv", cairn.kv.open) end
 ops["kv.close"] = close
 ops["kv.put"] = function(a)
   local db = get(a, "kv")
-  local has_at, has_ttl = a.expire_at_ms ~= nil, a.ttl_ms ~= nil
-  if has_at and has_ttl then fail("CAIRN_INVALID", "give expire_at_ms or ttl_ms, not both") end
+  -- expiry: the binding judges the values (both given, a negative ttl, a wrong type)
   local opts
-  if has_at then opts = { expire_at_ms = int_field(a, "expire_at_ms") } end
-  if has_ttl then
-    local ttl = int_field(a, "ttl_ms")
-    if ttl < 0 then fail("CAIRN_INVALID", "ttl_ms: must be >= 0") end
-    opts = { ttl_ms = ttl }
-  end
+  if a.ttl ~= nil or a.expire_at ~= nil then opts = { ttl = a.ttl, expire_at = a.expire_at } end
   local key = kv_key(a)
   if a.value == nil then fail("CAIRN_INVALID", "missing argument 'value'") end
   chk(db:put(key, value_arg(a.value), opts))
@@ -235,7 +221,12 @@ ops["kv.get"] = function(a)
   return value_out(v, kind)
 end
 ops["kv.delete"] = function(a) chk(get(a, "kv"):delete(kv_key(a))) end
-ops["kv.exists"] = function(a) return chk(get(a, "kv"):contains(kv_key(a))) end
+ops["kv.exists"] = function(a) return chk(get(a, "kv"):exists(kv_key(a))) end
+ops["kv.expiry"] = function(a)
+  local at = chk(get(a, "kv"):expiry(kv_key(a)))
+  if at == false then return nil end -- never expires
+  return at
+end
 ops["kv.count"] = function(a) return chk(get(a, "kv"):count()) end
 ops["kv.keys"] = function(a)
   local db = get(a, "kv")
@@ -256,8 +247,15 @@ ops["kv.update"] = function(a)
   local key = kv_key(a)
   chk(db:update(key, ch))
 end
-for _, m in ipairs({ "begin", "commit", "rollback", "sync", "reclaim" }) do
-  ops["kv." .. (m == "reclaim" and "compact" or m)] = function(a) local db = get(a, "kv"); chk(db[m](db)) end
+-- the verbs every engine has, under the same name in the protocol and in the binding
+for _, engine in ipairs({ "kv", "blob" }) do
+  for _, m in ipairs({ "begin", "commit", "rollback", "sync", "compact" }) do
+    ops[engine .. "." .. m] = function(a) local h = get(a, engine); chk(h[m](h)) end
+  end
+  ops[engine .. ".check"] = function(a)
+    if type(a.path) ~= "string" then fail("CAIRN_INVALID", "missing argument 'path'") end
+    chk(cairn[engine].check(a.path))
+  end
 end
 ops["kv.stats"] = function(a)
   local st = chk(get(a, "kv"):stats())
@@ -283,25 +281,33 @@ ops["blob.delete"] = function(a) local b = get(a, "blob"); chk(b:delete(blob_key
 ops["blob.exists"] = function(a) local b = get(a, "blob"); return chk(b:exists(blob_key(a))) end
 ops["blob.count"] = function(a) return chk(get(a, "blob"):count()) end
 ops["blob.keys"] = function(a) return list(chk(get(a, "blob"):keys())) end
-for _, m in ipairs({ "flush", "compact", "begin", "commit", "rollback" }) do
-  ops["blob." .. (m == "flush" and "sync" or m)] = function(a) local b = get(a, "blob"); chk(b[m](b)) end
-end
 ops["blob.stats"] = function(a)
   local st = chk(get(a, "blob"):stats())
   return { entries = st.entries, live_bytes = st.live_bytes, free_bytes = st.free_bytes,
            free_entries = st.free_entries, file_size = st.file_size, next_key = st.next_key,
            in_txn = st.in_txn }
 end
+-- Each subscribe adds one listener; every listener of a handle records into the same list.
 ops["blob.subscribe"] = function(a)
   local b = get(a, "blob")
   local n = hname(a)
-  if subscribed[n] then return nil end -- one recorder per handle
+  local probe = a.probe
+  if probe ~= nil and math.type(probe) ~= "integer" then fail("CAIRN_INVALID", "probe: expected an int key") end
   events[n] = events[n] or {}
-  chk(b:on("*", function(ev, key, old, new)
+  return chk(b:on("*", function(ev, key, old, new)
     local rec = events[n]
-    if rec then rec[#rec + 1] = list({ ev, key, old, new }) end
+    if not rec then return end
+    local entry = { ev, key, old, new }
+    if probe ~= nil then -- the listener runs after the call returned: the store can be read
+      local data = b:read(probe)
+      entry[5] = data and #data or null
+    end
+    rec[#rec + 1] = list(entry)
   end))
-  subscribed[n] = true
+end
+ops["blob.unsubscribe"] = function(a)
+  local b = get(a, "blob")
+  chk(b:off(a.id))
 end
 ops["blob.events"] = function(a)
   local b = get(a, "blob")
