@@ -7,8 +7,10 @@
     python3 driver.py --config ... --testee c --wrap 'valgrind -q --error-exitcode=9' --timeout 120
 
 Loads every case file (checked by lint.py's validator first), starts each testee ONCE, and runs every
-case in a fresh directory ($DIR): `fs.*` and `sleep` steps are done here, every other step is sent to
-the testee as one JSON line. A step that does not answer within --timeout seconds kills and restarts
+case in a fresh directory ($DIR): `fs.*` steps are done here, every other step is sent to
+the testee as one JSON line (`clock.set` too: after a case that set the clock the driver sends
+`clock.set {"ms": 0}` before `reset`, and restarts a testee that does not take it, so no case
+leaks a fake time). A step that does not answer within --timeout seconds kills and restarts
 the testee and fails the case. After each case the driver sends `reset`. Cases listed in the testee's
 xfail file are expected to fail; a listed case that passes fails the run (the list went stale).
 The last line of output is exactly `N passed, N failed`; exit status 0 only when nothing failed.
@@ -197,7 +199,7 @@ def describe_expect(expect):
     return short(expect)
 
 
-# ---- the driver's own ops: fs.* and sleep -----------------------------------------------------
+# ---- the driver's own ops: fs.* ---------------------------------------------------------------
 
 class FsError(Exception):
     pass
@@ -238,9 +240,6 @@ def offset_in(path, off):
 def fs_op(op, args, root):
     """Run a driver-side op; returns its result. Raises FsError."""
     try:
-        if op == "sleep":
-            time.sleep(args["ms"] / 1000.0)
-            return None
         if op == "fs.truncate":
             p = pick_one(args, root)
             size = args["size"]
@@ -294,6 +293,14 @@ def fs_op(op, args, root):
                 shutil.copytree(src, dst)
             else:
                 shutil.copyfile(src, dst)
+            return None
+        if op == "fs.symlink":
+            target, path = confined(args["target"], root), confined(args["path"], root)
+            os.symlink(target, path)
+            return None
+        if op == "fs.link":
+            src, dst = confined(args["from"], root), confined(args["to"], root)
+            os.link(src, dst)
             return None
     except FsError:
         raise
@@ -483,6 +490,7 @@ class Runner:
                    [(reader, n + 1 + i, s) for i, s in enumerate(case["read"])]
         failure = None
         used = {writer.name: writer, reader.name: reader}
+        clocked = {}  # testees sent a clock.set in this case
         for who, idx, step in plan:
             if step is None:  # between the write and the read half: the writer closes everything
                 resp, problem = writer.request("reset", {})
@@ -499,13 +507,15 @@ class Runner:
                 failure = "step %d %s [%s]: %s" % (idx, op, who.name, e)
                 break
             expect = step.get("expect", MISSING)
-            if op.startswith("fs.") or op == "sleep":
+            if op.startswith("fs."):
                 try:
                     resp = {"ok": fs_op(op, args, d)}
                 except FsError as e:
                     resp = {"error": "FS_ERROR", "message": str(e)}
                 problem = None
             else:
+                if op == "clock.set":
+                    clocked[who.name] = who  # reset it at the end even if this step fails
                 resp, problem = who.request(op, args)
             if problem:
                 tail = who.stderr_tail()
@@ -522,6 +532,15 @@ class Runner:
                 saved[step["save"]] = canon(resp["ok"])
             if self.verbose > 1:
                 print("    step %d %s -> %s" % (idx, op, describe(resp)))
+        for t in clocked.values():
+            if t.alive():
+                resp, problem = t.request("clock.set", {"ms": 0})
+                if not problem and resp.get("error") == "CAIRN_UNSUPPORTED":
+                    continue  # a testee without a clock cannot have set one
+                if problem or "error" in resp:
+                    # the fake time might outlive this case: a fresh process starts on the real clock
+                    failure = failure or "clock.set 0 [%s]: %s" % (t.name, problem or describe(resp))
+                    self._revive(t)
         for t in used.values():
             if t.alive():
                 resp, problem = t.request("reset", {})

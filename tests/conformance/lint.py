@@ -211,7 +211,7 @@ def check_args(op, args, at, ops, problems):
     for a in args:
         if a not in spec["required"] and a not in spec["optional"]:
             problems.append("%s: unknown argument %r" % (at, a))
-    for pa in ("path", "from", "to"):
+    for pa in ("path", "from", "to", "target"):
         p = args.get(pa)
         if isinstance(p, str) and (not p.startswith("$DIR") or ".." in p.split("/")):
             problems.append("%s: %s must live under $DIR (%r)" % (at, pa, p[:60]))
@@ -268,7 +268,10 @@ def check_steps(steps, where, schema, problems, saved):
         if op == "proc.fork":
             check_fork(args, step.get("expect"), at, schema, problems)
         check_typed(args, at + " args", problems, native_names, False, saved)
-        if (op.startswith("fs.") or op == "sleep") and isinstance(step.get("expect"), dict) \
+        if op == "clock.set" and (not isinstance(args.get("ms"), int) or isinstance(args.get("ms"), bool)
+                                  or args["ms"] < 0):
+            problems.append("%s: ms must be an integer >= 0 (Unix ms; 0 = the real clock)" % at)
+        if (op.startswith("fs.") or op == "clock.set") and isinstance(step.get("expect"), dict) \
                 and set(step["expect"]) == {"error"} and not step["expect"]["error"].startswith("CAIRN_"):
             problems.append("%s: bad error name" % at)
         if "expect" in step:

@@ -22,6 +22,7 @@ LINT = os.path.join(HERE, "lint.py")
 
 def fake_testee():
     handles = {}
+    clock = [0]
     for line in sys.stdin:
         req = json.loads(line)
         op, args = req["op"], req.get("args", {})
@@ -33,7 +34,12 @@ def fake_testee():
         if key == "garbage":
             print("this is not json", flush=True)
             continue
-        if op == "reset":
+        if op == "clock.set":
+            clock[0] = args["ms"]
+            out = {"ok": None}
+        elif op == "kv.get" and key == "clock":
+            out = {"ok": clock[0]}
+        elif op == "reset":
             handles.clear()
             out = {"ok": None}
         elif op == "kv.open":
@@ -201,11 +207,22 @@ class Harness(unittest.TestCase):
             step("fs.size", 1, path="$DIR/d/002.data"), step("fs.size", 4, save="sz", path="$DIR/d/001.data"),
             step("fs.write", path="$DIR/d/001.data", offset={"$var": "sz"}, hex="ff"), step("fs.size", 5, path="$DIR/d/001.data"),
             step("fs.copy", **{"from": "$DIR/d", "to": "$DIR/e"}), step("fs.remove", path="$DIR/d/*.data"),
-            step("fs.list", [], path="$DIR/d"), step("fs.list", ["001.data", "002.data"], path="$DIR/e"), step("sleep", ms=1)]),
+            step("fs.list", [], path="$DIR/d"), step("fs.list", ["001.data", "002.data"], path="$DIR/e"),
+            step("fs.symlink", path="$DIR/s", target="$DIR/e"), step("fs.list", ["001.data", "002.data"], path="$DIR/s"),
+            step("fs.link", **{"from": "$DIR/e/002.data", "to": "$DIR/h"}), step("fs.size", 1, path="$DIR/h")]),
             self.case("kv.t.fs_ambiguous", [step("fs.write_file", path="$DIR/a1", hex=""), step("fs.write_file", path="$DIR/a2", hex=""),
                                             step("fs.size", 0, path="$DIR/a*")])])
         rc, lines, out = self.run_driver()
         self.assertTrue(any("kv.t.fs_ambiguous" in x and "2 files match" in x for x in lines), out)
+        self.assertEqual(lines[-1], "1 passed, 1 failed", out)
+
+    def test_clock_is_reset_after_a_case(self):
+        # the first case sets a fake time (and fails); the next case must see the real clock (0 here)
+        self.cases("kv", [
+            self.case("kv.t.c1", [OPEN, step("clock.set", ms=5), kv("get", 7, key="clock")]),
+            self.case("kv.t.c2", [OPEN, kv("get", 0, key="clock")])])
+        rc, lines, out = self.run_driver("-v")
+        self.assertIn("PASS kv.t.c2", out)
         self.assertEqual(lines[-1], "1 passed, 1 failed", out)
 
     def test_invalid_file_is_a_failure(self):

@@ -284,6 +284,33 @@ static int get_sync(json_t *v, int *out)
     return 0;
 }
 
+/* ---- the test clock (clock.set) ------------------------------------------------------------ */
+
+/* The Unix ms the testee last gave cairn_testing_set_clock (0: the real clock). A ttl counts from
+ * this clock, as the core's expiry does, so that a case can put with a ttl and then move time. */
+static int64_t g_clock_ms;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    if (g_clock_ms > 0)
+        return g_clock_ms;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int op_clock_set(json_t *args, json_t **out)
+{
+    json_int_t ms = 0;
+    int rc = get_int(json_object_get(args, "ms"), "ms", 0, INT64_MAX / 2, &ms);
+    (void)out;
+    if (rc)
+        return rc;
+    cairn_testing_set_clock((int64_t)ms);
+    g_clock_ms = (int64_t)ms;
+    return 0;
+}
+
 /* ---- handle slots ------------------------------------------------------------------------- */
 
 enum { SLOT_KV = 1, SLOT_BLOB = 2 };
@@ -292,7 +319,19 @@ typedef struct event {
     int ev;
     uint32_t key;
     uint64_t old_size, new_size;
+    int probed;         /* recorded by a listener with a probe: report probe_size too */
+    int64_t probe_size; /* the probe blob's size read inside the listener, -1: the read failed */
 } event;
+
+struct slot;
+/* One blob.subscribe: the listener's context (PROTOCOL.md blob.subscribe / blob.unsubscribe). */
+typedef struct sub {
+    struct slot *slot;
+    uint64_t id;
+    int has_probe;
+    uint32_t probe;
+    struct sub *next;
+} sub;
 
 typedef struct slot {
     char *name;
@@ -300,7 +339,7 @@ typedef struct slot {
     int closed;
     cairn_kv *kv;
     cairn_blob *blob;
-    int subscribed;
+    sub *subs; /* this handle's listeners */
     event *evs;
     size_t nev, cap;
     int ev_oom; /* an event was lost for want of memory: report it instead of lying */
@@ -329,7 +368,11 @@ static void slot_close(slot *s)
     s->kv = NULL;
     s->blob = NULL;
     s->closed = 1;
-    s->subscribed = 0;
+    while (s->subs) {
+        sub *n = s->subs->next;
+        free(s->subs);
+        s->subs = n;
+    }
     free(s->evs);
     s->evs = NULL;
     s->nev = s->cap = 0;
@@ -515,24 +558,24 @@ static int kv_put(json_t *args, json_t **out)
 {
     slot *s;
     buf key = {NULL, 0}, val = {NULL, 0};
-    json_t *exp = json_object_get(args, "expire_at_ms"), *ttl = json_object_get(args, "ttl_ms");
+    json_t *exp = json_object_get(args, "expire_at"), *ttl = json_object_get(args, "ttl");
     json_int_t when = 0;
     int kind = 0, rc, has_exp = 0;
     (void)out;
     if ((rc = slot_get(args, SLOT_KV, &s)) != 0)
         return rc;
     if (exp && ttl)
-        return terr(CAIRN_INVALID, "give expire_at_ms or ttl_ms, not both");
+        return terr(CAIRN_INVALID, "give expire_at or ttl, not both");
     if (exp) {
-        if ((rc = get_int(exp, "expire_at_ms", INT64_MIN, INT64_MAX, &when)) != 0)
+        if ((rc = get_int(exp, "expire_at", INT64_MIN, INT64_MAX, &when)) != 0)
             return rc;
+        if (when <= 0)
+            when = 1; /* the Unix epoch or before: long past (0 would mean "never" to the core) */
         has_exp = 1;
     } else if (ttl) {
-        struct timespec ts;
-        if ((rc = get_int(ttl, "ttl_ms", 0, INT64_MAX / 2, &when)) != 0)
-            return rc;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        when += (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        if ((rc = get_int(ttl, "ttl", 0, INT64_MAX / 2, &when)) != 0)
+            return rc; /* a negative ttl is CAIRN_INVALID */
+        when += now_ms();
         has_exp = 1;
     }
     if ((rc = get_key(args, "key", &key)) != 0)
@@ -702,6 +745,29 @@ static int kv_rollback(json_t *a, json_t **o) { (void)o; return kv_simple(a, cai
 static int kv_sync(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_kv_sync); }
 static int kv_compact(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_kv_compact); }
 
+static int kv_expiry(json_t *args, json_t **out)
+{
+    slot *s;
+    buf key = {NULL, 0};
+    int64_t at = 0;
+    int rc;
+    if ((rc = slot_get(args, SLOT_KV, &s)) != 0 || (rc = get_key(args, "key", &key)) != 0)
+        return rc;
+    rc = cairn_kv_expiry(s->kv, key.p, key.n, &at);
+    buf_free(&key);
+    if (rc == 0)
+        *out = at ? json_integer((json_int_t)at) : json_null(); /* 0: never expires */
+    return rc;
+}
+
+static int kv_check(json_t *args, json_t **out)
+{
+    const char *path = NULL;
+    int rc = get_string(args, "path", &path);
+    (void)out;
+    return rc ? rc : cairn_kv_check(path);
+}
+
 static int kv_stats(json_t *args, json_t **out)
 {
     slot *s;
@@ -731,7 +797,18 @@ static const char *event_name(int ev)
 
 static void on_event(void *ctx, int ev, uint32_t key, uint64_t old_size, uint64_t new_size)
 {
-    slot *s = ctx;
+    sub *sb = ctx;
+    slot *s = sb->slot;
+    int64_t probe_size = -1;
+    if (sb->has_probe) {
+        /* The listener reads the store, as an application's would: it must see the change. */
+        void *data = NULL;
+        size_t len = 0;
+        if (cairn_blob_read(s->blob, sb->probe, &data, &len) == 0) {
+            probe_size = (int64_t)len;
+            cairn_free(data);
+        }
+    }
     if (s->nev == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 16;
         event *grown = realloc(s->evs, cap * sizeof *grown);
@@ -746,6 +823,8 @@ static void on_event(void *ctx, int ev, uint32_t key, uint64_t old_size, uint64_
     s->evs[s->nev].key = key;
     s->evs[s->nev].old_size = old_size;
     s->evs[s->nev].new_size = new_size;
+    s->evs[s->nev].probed = sb->has_probe;
+    s->evs[s->nev].probe_size = probe_size;
     s->nev++;
 }
 
@@ -945,17 +1024,59 @@ static int blob_stats(json_t *args, json_t **out)
 static int blob_subscribe(json_t *args, json_t **out)
 {
     slot *s;
-    uint64_t id = 0;
+    sub *sb;
+    json_t *probe = json_object_get(args, "probe");
+    json_int_t pk = 0;
     int rc;
-    (void)out;
     if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0)
         return rc;
-    if (s->subscribed)
-        return 0; /* one recorder per handle: a second subscribe must not double the events */
-    if ((rc = cairn_blob_subscribe(s->blob, on_event, s, &id)) != 0)
+    if (probe && (rc = get_int(probe, "probe", 0, UINT32_MAX, &pk)) != 0)
         return rc;
-    s->subscribed = 1;
+    if (!(sb = calloc(1, sizeof *sb)))
+        return terr(CAIRN_NOMEM, "out of memory");
+    sb->slot = s;
+    sb->has_probe = probe != NULL;
+    sb->probe = (uint32_t)pk;
+    if ((rc = cairn_blob_subscribe(s->blob, on_event, sb, &sb->id)) != 0) {
+        free(sb);
+        return rc;
+    }
+    sb->next = s->subs;
+    s->subs = sb;
+    *out = json_integer((json_int_t)sb->id);
     return 0;
+}
+
+static int blob_unsubscribe(json_t *args, json_t **out)
+{
+    slot *s;
+    sub **p;
+    json_int_t id = 0;
+    int rc;
+    (void)out;
+    if ((rc = slot_get(args, SLOT_BLOB, &s)) != 0 ||
+        (rc = get_int(json_object_get(args, "id"), "id", 0, INT64_MAX, &id)) != 0)
+        return rc;
+    for (p = &s->subs; *p; p = &(*p)->next) {
+        if ((*p)->id == (uint64_t)id) {
+            sub *dead = *p;
+            if ((rc = cairn_blob_unsubscribe(s->blob, dead->id)) != 0)
+                return rc;
+            *p = dead->next;
+            free(dead);
+            return 0;
+        }
+    }
+    return terr(CAIRN_NOTFOUND, "no subscription %lld on this handle", (long long)id);
+}
+
+/* kv.check / blob.check: the offline verify of the store at args.path. */
+static int blob_check(json_t *args, json_t **out)
+{
+    const char *path = NULL;
+    int rc = get_string(args, "path", &path);
+    (void)out;
+    return rc ? rc : cairn_blob_check(path);
 }
 
 static int blob_events(json_t *args, json_t **out)
@@ -973,8 +1094,14 @@ static int blob_events(json_t *args, json_t **out)
     }
     list = json_array();
     for (i = 0; i < s->nev; i++)
-        json_array_append_new(list, json_pack("[s,I,I,I]", event_name(s->evs[i].ev), (json_int_t)s->evs[i].key,
-                                              (json_int_t)s->evs[i].old_size, (json_int_t)s->evs[i].new_size));
+    {
+        event *e = &s->evs[i];
+        json_t *one = json_pack("[s,I,I,I]", event_name(e->ev), (json_int_t)e->key, (json_int_t)e->old_size,
+                                (json_int_t)e->new_size);
+        if (one && e->probed)
+            json_array_append_new(one, e->probe_size < 0 ? json_null() : json_integer((json_int_t)e->probe_size));
+        json_array_append_new(list, one);
+    }
     s->nev = 0;
     *out = list;
     return 0;
@@ -987,21 +1114,6 @@ static int op_reset(json_t *args, json_t **out)
     (void)args;
     (void)out;
     slots_reset();
-    return 0;
-}
-
-static int op_sleep(json_t *args, json_t **out)
-{
-    json_int_t ms = 0;
-    struct timespec ts;
-    int rc = get_int(json_object_get(args, "ms"), "ms", 0, 600000, &ms);
-    (void)out;
-    if (rc)
-        return rc;
-    ts.tv_sec = (time_t)(ms / 1000);
-    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
     return 0;
 }
 
@@ -1142,7 +1254,7 @@ static const struct {
     op_fn fn;
 } g_ops[] = {
     {"reset", op_reset},
-    {"sleep", op_sleep},
+    {"clock.set", op_clock_set},
     {"kv.open", kv_open},
     {"kv.close", kv_close},
     {"kv.put", kv_put},
@@ -1158,6 +1270,8 @@ static const struct {
     {"kv.sync", kv_sync},
     {"kv.compact", kv_compact},
     {"kv.stats", kv_stats},
+    {"kv.expiry", kv_expiry},
+    {"kv.check", kv_check},
     {"blob.open", blob_open},
     {"blob.close", blob_close},
     {"blob.create", blob_create},
@@ -1175,7 +1289,9 @@ static const struct {
     {"blob.commit", blob_commit},
     {"blob.rollback", blob_rollback},
     {"blob.stats", blob_stats},
+    {"blob.check", blob_check},
     {"blob.subscribe", blob_subscribe},
+    {"blob.unsubscribe", blob_unsubscribe},
     {"blob.events", blob_events},
     {"proc.fork", op_proc_fork},
 };
