@@ -196,10 +196,58 @@ ops["clock.set"] = function(a)
   if math.type(a.ms) ~= "integer" then fail("CAIRN_INVALID", "clock.set: ms must be an integer") end
   cairn.testing.set_clock(a.ms)
 end
--- proc.fork needs fork(), pipe() and _exit() from Lua: standard Lua has none, and Debian's lua-posix
--- is built for Lua 5.1-5.3 only (no module for 5.4). The fork cases are in xfail/lua.txt.
-ops["proc.fork"] = function()
-  fail("CAIRN_UNSUPPORTED", "proc.fork: this Lua 5.4 has no fork() (no lua-posix for 5.4)")
+-- proc.fork: standard Lua cannot fork, so the tests build a small module of their own for it
+-- (cairn_test_posix: fork, pipe, _exit, waitpid; bindings/lua/tests/test_posix.c). Without it
+-- the op is CAIRN_UNSUPPORTED.
+local has_posix, posix = pcall(require, "cairn_test_posix")
+local run -- run(op, args) -> the response line of one request (defined with the loop below)
+ops["proc.fork"] = function(a)
+  if not has_posix then fail("CAIRN_UNSUPPORTED", "proc.fork: the cairn_test_posix module is not built") end
+  local steps = a.steps
+  if type(steps) ~= "table" or getmetatable(steps) ~= cairn.array_mt or #steps == 0 then
+    fail("CAIRN_INVALID", "proc.fork: steps must be a non-empty list of {op: kv.*|blob.*, args}")
+  end
+  for _, st in ipairs(steps) do
+    if type(st) ~= "table" or type(st.op) ~= "string" or not (st.op:find("^kv%.") or st.op:find("^blob%.")) then
+      fail("CAIRN_INVALID", "proc.fork: steps must be a non-empty list of {op: kv.*|blob.*, args}")
+    end
+  end
+  local r, w = posix.pipe()
+  io.stdout:flush()
+  local pid = posix.fork()
+  if pid == 0 then -- the child: never returns, never writes to stdout
+    local ok, status = pcall(function()
+      posix.close(r)
+      for _, st in ipairs(steps) do posix.write(w, run(st.op, st.args) .. "\n") end
+      local status = 0
+      for name, e in pairs(handles) do
+        local cok, err = pcall(e.h.close, e.h)
+        if not cok then
+          io.stderr:write("proc.fork child: close of ", name, " raised ", tostring(err), "\n")
+          status = 4
+        end
+      end
+      return status
+    end)
+    if not ok then io.stderr:write("proc.fork child: ", tostring(status), "\n") end
+    posix._exit(ok and status or 3)
+  end
+  posix.close(w)
+  local out = posix.read_all(r)
+  posix.close(r)
+  local how, code = posix.waitpid(pid)
+  if how ~= "exited" then fail("CAIRN_INTERNAL", "proc.fork: the child died of signal %d", code) end
+  if code ~= 0 then fail("CAIRN_INTERNAL", "proc.fork: the child exited with status %d", code) end
+  local outcomes = {}
+  for line in out:gmatch("[^\n]+") do
+    local resp = cairn.json_decode(line)
+    if type(resp) ~= "table" then fail("CAIRN_INTERNAL", "proc.fork: bad outcome %s", line) end
+    outcomes[#outcomes + 1] = resp.error and { error = resp.error } or resp.ok
+  end
+  if #outcomes ~= #steps then
+    fail("CAIRN_INTERNAL", "proc.fork: %d outcomes for %d steps", #outcomes, #steps)
+  end
+  return list(outcomes)
 end
 
 -- KV
@@ -329,19 +377,13 @@ local function respond_error(name, message)
   return cairn.json_encode({ error = clean_text(name), message = clean_text(message) })
 end
 
-local function handle(line)
-  local req, perr = cairn.json_decode(line)
-  if req == nil then return respond_error("CAIRN_INVALID", "request is not JSON: " .. tostring(perr)) end
-  if type(req) ~= "table" or type(req.op) ~= "string" then
-    return respond_error("CAIRN_INVALID", "request needs an op")
-  end
-  local args = req.args
+function run(op, args)
   if args == nil or args == null then args = {} end
   if type(args) ~= "table" or getmetatable(args) ~= nil then
     return respond_error("CAIRN_INVALID", "args must be an object")
   end
-  local fn = ops[req.op]
-  if not fn then return respond_error("CAIRN_UNSUPPORTED", "unknown op " .. req.op) end
+  local fn = ops[op]
+  if not fn then return respond_error("CAIRN_UNSUPPORTED", "unknown op " .. op) end
   local ok, res = pcall(fn, args)
   if not ok then
     if getmetatable(res) == Fail_mt then return respond_error(res.name, res.message) end
@@ -354,6 +396,15 @@ local function handle(line)
   local eok, s = pcall(cairn.json_encode, res)
   if not eok then return respond_error("CAIRN_INTERNAL", "unserialisable result: " .. tostring(s)) end
   return '{"ok":' .. s .. '}'
+end
+
+local function handle(line)
+  local req, perr = cairn.json_decode(line)
+  if req == nil then return respond_error("CAIRN_INVALID", "request is not JSON: " .. tostring(perr)) end
+  if type(req) ~= "table" or type(req.op) ~= "string" then
+    return respond_error("CAIRN_INVALID", "request needs an op")
+  end
+  return run(req.op, req.args)
 end
 
 for line in io.stdin:lines() do
