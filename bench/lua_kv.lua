@@ -42,13 +42,8 @@ local val = table.concat(bytes)
 local keys = {}
 for i = 1, n do keys[i] = string.format("key:%010d", i) end
 
-local function mktemp_d()
-  local p = assert(io.popen("mktemp -d"))
-  local d = p:read("l")
-  p:close()
-  return assert(d, "mktemp -d failed")
-end
-local root = mktemp_d()
+local root = assert(io.popen("mktemp -d")):read("l") -- (the pipe closes when collected)
+assert(root and root ~= "", "mktemp -d failed")
 local rows = {}
 
 do

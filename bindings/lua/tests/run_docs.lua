@@ -33,13 +33,8 @@ end
 assert(#blocks > 0, "no ```lua blocks in " .. doc)
 
 local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-local function mktemp_d()
-  local p = assert(io.popen("mktemp -d"))
-  local d = p:read("l")
-  p:close()
-  return assert(d, "mktemp -d failed")
-end
-local dir = mktemp_d()
+local dir = assert(io.popen("mktemp -d")):read("l") -- (the pipe closes when collected)
+assert(dir and dir ~= "", "mktemp -d failed")
 local passed, failed = 0, 0
 for n, b in ipairs(blocks) do
   local path = string.format("%s/block%02d.lua", dir, n)
