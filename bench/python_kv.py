@@ -179,7 +179,7 @@ def main():
     for name, p, g in rows:
         print("%-34s %14s %14s %9.2fx %9.2fx" % (name, "{:,.0f}".format(p), "{:,.0f}".format(g),
                                                  p / base[1], g / base[2]))
-    print("cost of a call alone (`k in db` / raw contains of a missing key, no I/O): %s / %s calls/s"
+    print("cost of a call alone (`k in db` / raw exists of a missing key, no I/O): %s / %s calls/s"
           % ("{:,.0f}".format(floor[0]), "{:,.0f}".format(floor[1])))
     print("targets (issue 3): put >= 1,000,000 ops/s, get >= 1,500,000 ops/s")
 

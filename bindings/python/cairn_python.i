@@ -5,11 +5,13 @@
  *  - byte inputs accept bytes, bytearray, memoryview, any C-contiguous buffer, and str (its UTF-8);
  *    anything else raises the CAIRN_TYPE exception;
  *  - out-params become return values: handles, bytes, ints, (bytes, kind) for a KV value,
- *    dicts for stats;
- *  - a negative status raises the exception class registered for its code through
- *    cairn_py_set_errors({code: class}) (the package registers its generated hierarchy at import;
- *    before that, RuntimeError). Expected outcomes do not raise: cairn_kv_get of a missing key
- *    returns None, *_iter_next at the end returns None, *_contains / *_exists return bool.
+ *    the stats struct (a copy: cairn_kv_stats_t / cairn_blob_stats_t);
+ *  - every function returning int returns a status BY DEFAULT: a negative one raises the exception
+ *    class registered for its code through cairn_py_set_errors({code: class}) (the package
+ *    registers its generated hierarchy at import; before that, RuntimeError). The exceptions are
+ *    listed by name in one place ("status returns" below): expected outcomes do not raise
+ *    (cairn_kv_get of a missing key and *_iter_next at the end return None), *_exists return
+ *    bool, cairn_errcode returns the code.
  *  - the module is built with -threads: the GIL is released around every C call; the helpers
  *    that touch Python objects are %nothread.
  *  - handles: *_close makes the Python handle object point to NULL after waiting for the calls
@@ -97,9 +99,10 @@ static int cairn_py_bytes_in(PyObject *o, const char *what, const void **p, size
     return -1;
 }
 
-/* Blob events: the C callback takes the GIL and calls the Python callable passed as ctx.
- * The caller (the package) keeps the callable alive while the subscription exists. An exception
- * raised by the callable cannot undo the durable change: it goes to sys.unraisablehook. */
+/* Blob events: the C callback takes the GIL and calls the Python callable passed as ctx, from
+ * inside the C call that fired them. The package's callable only queues the event: the listeners
+ * run after that call has returned (see BlobStore). The subscription keeps the callable alive.
+ * An exception raised by the callable goes to sys.unraisablehook. */
 static void cairn_py_blob_event(void *ctx, int event, uint32_t key, uint64_t old_size, uint64_t new_size) {
     PyGILState_STATE st = PyGILState_Ensure();
     PyObject *r = PyObject_CallFunction((PyObject *)ctx, "iIKK", event, (unsigned int)key,
@@ -225,14 +228,6 @@ static void cairn_py_subs_drop(void *handle, uint64_t id, int all) {
     PyErr_Clear();
     PyErr_Restore(err_t, err_v, err_tb);
 }
-
-static PyObject *cairn_py_dict_u64(PyObject *d, const char *k, unsigned long long v) {
-    PyObject *o = PyLong_FromUnsignedLongLong(v);
-    if (o == NULL) return NULL;
-    int rc = PyDict_SetItemString(d, k, o);
-    Py_DECREF(o);
-    return rc < 0 ? NULL : d;
-}
 %}
 
 %init %{
@@ -287,6 +282,7 @@ CAIRN_PY_BYTES_IN(key, klen, "key")
 CAIRN_PY_BYTES_IN(val, vlen, "value")
 CAIRN_PY_BYTES_IN(data, len, "data")
 CAIRN_PY_BYTES_IN(prefix, plen, "prefix")
+CAIRN_PY_BYTES_IN(changes, len, "changes")
 
 /* cairn_kv_get_into: a writable buffer in, (size, kind) out. */
 %typemap(in) (void *buf, size_t cap, size_t *vlen, int *kind) (Py_buffer view, int has_view = 0, size_t tl = 0, int tk = 0) {
@@ -365,39 +361,28 @@ CAIRN_PY_INT_OUT(uint64_t, out, PyLong_FromUnsignedLongLong, unsigned long long)
 CAIRN_PY_INT_OUT(uint64_t, id, PyLong_FromUnsignedLongLong, unsigned long long)
 CAIRN_PY_INT_OUT(uint32_t, key, PyLong_FromUnsignedLong, unsigned long)
 CAIRN_PY_INT_OUT(int64_t, expire_at_ms, PyLong_FromLongLong, long long)
+CAIRN_PY_INT_OUT(size_t, offset, PyLong_FromSize_t, size_t)
+CAIRN_PY_INT_OUT(size_t, size, PyLong_FromSize_t, size_t)
 
-%typemap(in, numinputs=0) struct cairn_kv_stats *out (struct cairn_kv_stats tmp) { memset(&tmp, 0, sizeof tmp); $1 = &tmp; }
-%typemap(argout) struct cairn_kv_stats *out {
+/* Stats: the filled struct itself (a copy the Python object owns); the package turns it into a
+ * dict field by field from the struct's own members, so a new field needs no line anywhere. */
+%define CAIRN_PY_STATS_OUT(TYPE)
+%typemap(in, numinputs=0) struct TYPE *out (struct TYPE tmp) {
+    memset(&tmp, 0, sizeof tmp);
+    tmp.size = (uint32_t)sizeof tmp;
+    $1 = &tmp;
+}
+%typemap(argout) struct TYPE *out {
     if (result == 0) {
-        PyObject *d_ = PyDict_New();
-        if (d_ == NULL) SWIG_fail;
-        if (!cairn_py_dict_u64(d_, "keys", tmp$argnum.keys) || !cairn_py_dict_u64(d_, "data_files", tmp$argnum.data_files)
-            || !cairn_py_dict_u64(d_, "disk_bytes", tmp$argnum.disk_bytes) || !cairn_py_dict_u64(d_, "live_bytes", tmp$argnum.live_bytes)
-            || !cairn_py_dict_u64(d_, "dead_bytes", tmp$argnum.dead_bytes) || !cairn_py_dict_u64(d_, "keydir_bytes", tmp$argnum.keydir_bytes)
-            || !cairn_py_dict_u64(d_, "seq", tmp$argnum.seq) || !cairn_py_dict_u64(d_, "compactions", tmp$argnum.compactions)
-            || PyDict_SetItemString(d_, "in_txn", tmp$argnum.in_txn ? Py_True : Py_False) < 0) {
-            Py_DECREF(d_);
-            SWIG_fail;
-        }
-        $result = SWIG_Python_AppendOutput($result, d_);
+        struct TYPE *c_ = (struct TYPE *)calloc(1, sizeof *c_);
+        if (c_ == NULL) { PyErr_NoMemory(); SWIG_fail; }
+        *c_ = tmp$argnum;
+        $result = SWIG_Python_AppendOutput($result, SWIG_NewPointerObj(c_, $1_descriptor, SWIG_POINTER_OWN));
     }
 }
-%typemap(in, numinputs=0) struct cairn_blob_stats *out (struct cairn_blob_stats tmp) { memset(&tmp, 0, sizeof tmp); $1 = &tmp; }
-%typemap(argout) struct cairn_blob_stats *out {
-    if (result == 0) {
-        PyObject *d_ = PyDict_New();
-        if (d_ == NULL) SWIG_fail;
-        if (!cairn_py_dict_u64(d_, "entries", tmp$argnum.entries) || !cairn_py_dict_u64(d_, "live_bytes", tmp$argnum.live_bytes)
-            || !cairn_py_dict_u64(d_, "free_bytes", tmp$argnum.free_bytes) || !cairn_py_dict_u64(d_, "free_entries", tmp$argnum.free_entries)
-            || !cairn_py_dict_u64(d_, "file_size", tmp$argnum.file_size) || !cairn_py_dict_u64(d_, "wal_bytes", tmp$argnum.wal_bytes)
-            || !cairn_py_dict_u64(d_, "next_key", tmp$argnum.next_key)
-            || PyDict_SetItemString(d_, "in_txn", tmp$argnum.in_txn ? Py_True : Py_False) < 0) {
-            Py_DECREF(d_);
-            SWIG_fail;
-        }
-        $result = SWIG_Python_AppendOutput($result, d_);
-    }
-}
+%enddef
+CAIRN_PY_STATS_OUT(cairn_kv_stats)
+CAIRN_PY_STATS_OUT(cairn_blob_stats)
 
 /* Blob events: a Python callable fn(event, key, old_size, new_size). The subscription holds a
  * strong reference to it (in cairn_py_subs) until cairn_blob_unsubscribe or cairn_blob_close. */
@@ -428,66 +413,29 @@ CAIRN_PY_INT_OUT(int64_t, expire_at_ms, PyLong_FromLongLong, long long)
 }
 
 /* ---- status returns ------------------------------------------------------------------- */
-/* 0 -> None (or the out-params), <0 -> the registered exception. */
-%define CAIRN_PY_STATUS(FN)
-%typemap(out) int FN {
+/* The DEFAULT for every function returning int: a status. 0 -> None (or the out-params), <0 ->
+ * the registered exception. A new function needs no line here: it can never hand back
+ * [rc, ...] silently. Only the functions whose int means something else are listed below. */
+%typemap(out) int {
     if ($1 < 0) { cairn_py_raise($1); SWIG_fail; }
     $result = SWIG_Py_Void();
 }
-%enddef
-/* Expected outcome `CODE` -> None instead of an exception (out-params are skipped). */
-%define CAIRN_PY_STATUS_OR_NONE(FN, CODE)
-%typemap(out) int FN {
-    if ($1 < 0 && $1 != CODE) { cairn_py_raise($1); SWIG_fail; }
+/* Exceptions to the default, each by name:
+ * an expected outcome -> None instead of an exception (out-params are skipped) */
+%typemap(out) int cairn_kv_get, int cairn_kv_iter_next, int cairn_blob_iter_next {
+    if ($1 < 0 && $1 != CAIRN_NOTFOUND && $1 != CAIRN_ITEROVER) { cairn_py_raise($1); SWIG_fail; }
     $result = SWIG_Py_Void();
 }
-%enddef
-/* 1/0 -> True/False, <0 -> the registered exception. */
-%define CAIRN_PY_STATUS_BOOL(FN)
-%typemap(out) int FN {
+/* 1/0 -> True/False, <0 -> the registered exception */
+%typemap(out) int cairn_kv_exists, int cairn_blob_exists {
     if ($1 < 0) { cairn_py_raise($1); SWIG_fail; }
     $result = PyBool_FromLong($1);
 }
-%enddef
-
-CAIRN_PY_STATUS(cairn_kv_open)
-CAIRN_PY_STATUS(cairn_kv_put)
-CAIRN_PY_STATUS(cairn_kv_put_ex)
-CAIRN_PY_STATUS_OR_NONE(cairn_kv_get, CAIRN_NOTFOUND)
-CAIRN_PY_STATUS(cairn_kv_get_into)
-CAIRN_PY_STATUS(cairn_kv_expiry)
-CAIRN_PY_STATUS(cairn_kv_delete)
-CAIRN_PY_STATUS_BOOL(cairn_kv_exists)
-CAIRN_PY_STATUS(cairn_kv_count)
-CAIRN_PY_STATUS(cairn_kv_iter_open)
-CAIRN_PY_STATUS_OR_NONE(cairn_kv_iter_next, CAIRN_ITEROVER)
-CAIRN_PY_STATUS(cairn_kv_begin)
-CAIRN_PY_STATUS(cairn_kv_commit)
-CAIRN_PY_STATUS(cairn_kv_rollback)
-CAIRN_PY_STATUS(cairn_kv_sync)
-CAIRN_PY_STATUS(cairn_kv_compact)
-CAIRN_PY_STATUS(cairn_kv_stats)
-CAIRN_PY_STATUS(cairn_kv_check)
-CAIRN_PY_STATUS(cairn_blob_open)
-CAIRN_PY_STATUS(cairn_blob_create)
-CAIRN_PY_STATUS(cairn_blob_reserve_next_key)
-CAIRN_PY_STATUS(cairn_blob_create_with_key)
-CAIRN_PY_STATUS(cairn_blob_read)
-CAIRN_PY_STATUS(cairn_blob_update)
-CAIRN_PY_STATUS(cairn_blob_delete)
-CAIRN_PY_STATUS_BOOL(cairn_blob_exists)
-CAIRN_PY_STATUS(cairn_blob_count)
-CAIRN_PY_STATUS(cairn_blob_iter_open)
-CAIRN_PY_STATUS_OR_NONE(cairn_blob_iter_next, CAIRN_ITEROVER)
-CAIRN_PY_STATUS(cairn_blob_sync)
-CAIRN_PY_STATUS(cairn_blob_stats)
-CAIRN_PY_STATUS(cairn_blob_compact)
-CAIRN_PY_STATUS(cairn_blob_begin)
-CAIRN_PY_STATUS(cairn_blob_commit)
-CAIRN_PY_STATUS(cairn_blob_rollback)
-CAIRN_PY_STATUS(cairn_blob_subscribe)
-CAIRN_PY_STATUS(cairn_blob_unsubscribe)
-CAIRN_PY_STATUS(cairn_blob_check)
+/* a plain int: the last error's code, and the int fields of the options and stats structs (their
+ * getters are typemapped by the field's name; test_raw checks that every field reads as an int) */
+%typemap(out) int cairn_errcode, int create, int read_only, int sync, int in_txn {
+    $result = PyLong_FromLong((long)$1);
+}
 
 /* ---- Python-only helpers (touch Python objects: keep the GIL) -------------------------- */
 %nothread cairn_py_set_errors;

@@ -16,10 +16,12 @@ The GIL is released around every call into the C core.
 import collections.abc as _abc
 import datetime as _dt
 import json as _json
+import math as _math
 import operator as _operator
 import os as _os
 import threading as _threading
 import time as _time
+from _thread import get_ident as _get_ident
 import warnings as _warnings
 import weakref as _weakref
 from collections import namedtuple as _namedtuple
@@ -29,6 +31,7 @@ from . import _cairn_swig as _c
 
 __all__ = [
     "KV", "BlobStore", "BlobEvent", "Error", "error_class", "version", "check_kv", "check_blob",
+    "testing_set_clock",
     "KIND_BYTES", "KIND_TEXT", "KIND_JSON", "KIND_NATIVE",
 ]
 
@@ -164,15 +167,17 @@ def _check_bool(name, v):
     return 1 if v else 0
 
 
-def _check_uint(name, v, limit):
-    if type(v) is not int:
-        raise TypeMismatch("option %r must be an int, not %s" % (name, type(v).__name__))  # noqa: F821
-    if v < 0 or v > limit:
-        raise _err("INVALID", "option %r out of range: %d" % (name, v))
-    return v
+def _check_uint(limit):
+    def check(name, v):
+        if type(v) is not int:
+            raise TypeMismatch("option %r must be an int, not %s" % (name, type(v).__name__))  # noqa: F821
+        if v < 0 or v > limit:
+            raise _err("INVALID", "option %r out of range 0..%d: %d" % (name, limit, v))
+        return v
+    return check
 
 
-def _check_sync(v):
+def _check_sync(name, v):
     if isinstance(v, str):
         mode = _SYNC_MODES.get(v.lower())
         if mode is None:
@@ -181,36 +186,91 @@ def _check_sync(v):
     raise TypeMismatch("option 'sync' must be 'none', 'commit' or 'group', not %s" % type(v).__name__)  # noqa: F821
 
 
-def _expire_at_ms(expire, expire_at):
-    """Absolute expiry in Unix ms from `expire` (seconds from now, or timedelta) or `expire_at`
-    (datetime, or Unix ms as int); 0 for none."""
-    if expire is not None and expire_at is not None:
-        raise _err("INVALID", "give expire or expire_at, not both")
-    if expire is not None:
-        if isinstance(expire, _dt.timedelta):
-            secs = expire.total_seconds()
-        elif type(expire) in (int, float):
-            secs = expire
+# The options every engine shares (the C fields of the same names); an engine adds its own.
+_COMMON_OPTIONS = {
+    "create": _check_bool,
+    "read_only": _check_bool,
+    "sync": _check_sync,
+    "lock_timeout_ms": _check_uint(2**32 - 1),
+}
+
+# The fake wall clock of testing_set_clock (Unix ms; 0: the real clock), so that a ttl is counted
+# from the same "now" the core judges expiry by.
+_clock_ms = 0
+
+
+def testing_set_clock(unix_ms):
+    """FOR TESTS ONLY: make the whole process (the core's expiry and the ttl of put) see the wall
+    clock at `unix_ms` (Unix ms, an int); 0 or None: the real clock again."""
+    global _clock_ms
+    if unix_ms is None:
+        unix_ms = 0
+    if type(unix_ms) is not int:
+        raise TypeMismatch("unix_ms must be an int")  # noqa: F821
+    if not 0 <= unix_ms < 2**63:
+        raise _err("INVALID", "unix_ms out of range: %d" % unix_ms)
+    _c.cairn_testing_set_clock(unix_ms)
+    _clock_ms = unix_ms
+
+
+def _now_ms():
+    return _clock_ms or int(_time.time() * 1000)
+
+
+_MS = _dt.timedelta(milliseconds=1)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def _expire_at_ms(ttl, expire_at):
+    """Absolute expiry in Unix ms from `ttl` (milliseconds from now, or a timedelta) or
+    `expire_at` (Unix ms, or a datetime); 0 for none."""
+    if ttl is not None and expire_at is not None:
+        raise _err("INVALID", "give ttl or expire_at, not both")
+    if ttl is not None:
+        if isinstance(ttl, _dt.timedelta):
+            ms = ttl / _MS
+        elif type(ttl) in (int, float):
+            ms = ttl
         else:
-            raise TypeMismatch("expire must be seconds (int/float) or a timedelta")  # noqa: F821
-        if secs != secs or secs in (float("inf"), float("-inf")):
-            raise _err("INVALID", "expire must be a finite number of seconds")
-        ms = int(_time.time() * 1000 + secs * 1000)
-        if ms >= 2**63:
-            raise _err("INVALID", "expire is too far in the future")
-        return ms if ms > 0 else 1  # already in the past: stores nothing readable
+            raise TypeMismatch("ttl must be milliseconds (int/float) or a timedelta")  # noqa: F821
+        if ms != ms or ms in (float("inf"), float("-inf")):
+            raise _err("INVALID", "ttl must be a finite number of milliseconds")
+        if ms < 0:
+            raise _err("INVALID", "ttl must not be negative: %r" % (ttl,))
+        at = _now_ms() + _math.ceil(ms)  # ttl 0: expires at once
+        if at >= 2**63:
+            raise _err("INVALID", "ttl is too far in the future")
+        return at
     if expire_at is not None:
         if isinstance(expire_at, _dt.datetime):
             if expire_at.tzinfo is None:
                 expire_at = expire_at.astimezone()  # naive: local time, as datetime.timestamp()
-            ms = int(expire_at.timestamp() * 1000)
-            return ms if ms > 0 else 1
+            ms = (expire_at - _EPOCH) // _MS
+            return ms if ms > 0 else 1  # already past: stores nothing readable
         if type(expire_at) is int:
-            if not -2**63 <= expire_at < 2**63:
+            if expire_at >= 2**63:
                 raise _err("INVALID", "expire_at out of the int64 range of Unix ms")
-            return expire_at  # Unix ms, passed to the core as is (0: never)
-        raise TypeMismatch("expire_at must be a datetime or Unix ms (int)")  # noqa: F821
+            return expire_at if expire_at > 0 else 1  # the epoch or before: long past
+        raise TypeMismatch("expire_at must be Unix ms (int) or a datetime")  # noqa: F821
     return 0
+
+
+# Stats: the fields of a stats struct, read from its SWIG class (in declaration order) once.
+_STATS_FIELDS = {}
+_BOOL_STATS = frozenset(("in_txn",))
+
+
+def _stats_dict(st):
+    t = type(st)
+    names = _STATS_FIELDS.get(t)
+    if names is None:
+        names = [n for n, v in vars(t).items()
+                 if isinstance(v, property) and n not in ("thisown", "size")]
+        _STATS_FIELDS[t] = names
+    d = {n: getattr(st, n) for n in names}
+    for n in _BOOL_STATS.intersection(d):
+        d[n] = bool(d[n])
+    return d
 
 
 class _Txn:
@@ -236,33 +296,60 @@ class _Txn:
         return False
 
 
-# ---------------------------------------------------------------------------------------------
-# KV
-# ---------------------------------------------------------------------------------------------
+class _Engine:
+    """The raw functions of one engine, cairn_<engine>_<verb>, found by verb (one place: a new
+    engine's class names its engine and gets open/close/transactions/sync/compact/stats/check)."""
 
-_kv_get = _c.cairn_kv_get
-_kv_put = _c.cairn_kv_put
-_kv_put_ex = _c.cairn_kv_put_ex
-_kv_delete = _c.cairn_kv_delete
-_kv_contains = _c.cairn_kv_exists
+    VERBS = ("open", "close", "begin", "commit", "rollback", "sync", "compact", "stats", "check")
+
+    def __init__(self, engine):
+        self.name = engine
+        for verb in self.VERBS:
+            setattr(self, verb, getattr(_c, "cairn_%s_%s" % (engine, verb)))
+        self.options = getattr(_raw, "cairn_%s_options" % engine)
+        self.options_version = getattr(_raw, "CAIRN_%s_OPTIONS_VERSION" % engine.upper())
 
 
 class _Handle:
-    """What KV and BlobStore share: the lifetime of a native handle. close() is idempotent and
-    waits for calls other threads have inside the core; a handle collected unclosed is closed
-    with a ResourceWarning, like a file; `with` closes it."""
+    """What every engine's class shares: the lifetime of a native handle (close() is idempotent
+    and waits for calls other threads have inside the core; a handle collected unclosed is closed
+    with a ResourceWarning, like a file; `with` closes it), option parsing, transactions (begin,
+    commit, rollback, ``with h.transaction():``, in_transaction), sync, compact, stats, check.
+    A subclass sets `_raw` (an _Engine) and `_options` (its own C options: name -> checker)."""
 
-    __slots__ = ()
-    _close_fn = None  # the engine's cairn_*_close
+    __slots__ = ("_h", "_path", "_read_only", "_txn", "__weakref__")
+    _raw = None
+    _options = {}
 
+    def __init__(self, path, **options):
+        self._h = None
+        self._txn = False
+        self._path = _path(path)
+        raw = self._raw
+        o = raw.options()
+        o.version = raw.options_version
+        o.create = 1
+        o.sync = _raw.CAIRN_SYNC_COMMIT
+        for name, v in options.items():
+            check = _COMMON_OPTIONS.get(name) or self._options.get(name)
+            if check is None:
+                raise _err("INVALID", "unknown %s option %r" % (type(self).__name__, name))
+            setattr(o, name, check(name, v))
+        self._read_only = bool(o.read_only)
+        self._h = raw.open(self._path, o)
+
+    # -- lifetime ------------------------------------------------------------------------------
     def close(self):
+        """Close (an open transaction is rolled back; pending writes are made durable).
+        Idempotent."""
         h, self._h = self._h, None
         if h is not None:
             try:
-                type(self)._close_fn(h)
-            except BusyError:  # noqa: F821  closing from inside a call on this handle (an event callback)
+                self._raw.close(h)
+            except BusyError:  # noqa: F821  closing from inside a call on this handle
                 self._h = h
                 raise
+            self._txn = False
 
     def __del__(self):
         if getattr(self, "_h", None) is None:
@@ -297,6 +384,74 @@ class _Handle:
     def __repr__(self):
         return "<cairn.%s %r%s>" % (type(self).__name__, self._path, " closed" if self._h is None else "")
 
+    # -- transactions --------------------------------------------------------------------------
+    # The handle tracks whether it is in a transaction itself: commit and rollback end it whatever
+    # they return, a failed begin does not start one.
+    def begin(self):
+        """Start a transaction: the writes until commit() become durable together or not at all."""
+        self._raw.begin(self._handle())
+        self._txn = True
+
+    def commit(self):
+        h = self._handle()
+        try:
+            self._raw.commit(h)
+        finally:
+            self._txn = False
+            self._after_call()
+
+    end = commit  # BinaryDB's name
+
+    def rollback(self):
+        h = self._handle()
+        try:
+            self._raw.rollback(h)
+        finally:
+            self._txn = False
+            self._after_call()
+
+    def transaction(self):
+        """``with h.transaction():`` commits on success, rolls back on an exception."""
+        return _Txn(self)
+
+    @property
+    def in_transaction(self):
+        """True while a transaction is open on this handle (no call into the core)."""
+        self._handle()
+        return self._txn
+
+    def _after_call(self):
+        """Run after a call that may have fired events (the BlobStore delivers them here)."""
+
+    # -- maintenance ---------------------------------------------------------------------------
+    def sync(self):
+        """Make everything written so far durable (fsync)."""
+        self._raw.sync(self._handle())
+
+    def compact(self):
+        """Rewrite the store without its dead space (crash-safe)."""
+        self._raw.compact(self._handle())
+
+    def stats(self):
+        """A dict of the engine's statistics (its C stats struct, field by field)."""
+        return _stats_dict(self._raw.stats(self._handle()))
+
+    @classmethod
+    def check(cls, path):
+        """Verify the store at `path` without opening it for writing; CorruptError says where."""
+        cls._raw.check(_path(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# KV
+# ---------------------------------------------------------------------------------------------
+
+_kv_get = _c.cairn_kv_get
+_kv_put = _c.cairn_kv_put
+_kv_put_ex = _c.cairn_kv_put_ex
+_kv_delete = _c.cairn_kv_delete
+_kv_exists = _c.cairn_kv_exists
+
 
 # After os.fork() (multiprocessing's 'fork' start method too) the child has only the forking
 # thread: a merge lock another thread held at fork() would never be released there. Give every
@@ -325,48 +480,18 @@ class KV(_Handle, _abc.MutableMapping):
     ``db.put(k, obj, kind="native")``.
 
     Options: create (bool, default True), read_only (bool), sync ("none" | "commit" | "group"),
-    max_file_size (bytes), lock_timeout_ms (int), allow_pickle (bool).
+    lock_timeout_ms (int, 0..2**32-1), max_file_size (bytes), allow_pickle (bool).
     """
 
-    __slots__ = ("_h", "_path", "_allow_pickle", "_read_only", "_lock", "__weakref__")
+    __slots__ = ("_allow_pickle", "_lock")
+    _raw = _Engine("kv")
+    _options = {"max_file_size": _check_uint(2**64 - 1)}
 
-    def __init__(self, path, **options):
-        self._h = None
-        self._path = _path(path)
+    def __init__(self, path, allow_pickle=False, **options):
         self._lock = _threading.Lock()
-        o = _raw.cairn_kv_options()
-        o.version = _raw.CAIRN_KV_OPTIONS_VERSION
-        o.create = 1
-        o.read_only = 0
-        o.sync = _raw.CAIRN_SYNC_COMMIT
-        o.max_file_size = 0
-        o.lock_timeout_ms = 0
-        self._allow_pickle = False
-        for name, v in options.items():
-            if name == "create":
-                o.create = _check_bool(name, v)
-            elif name == "read_only":
-                o.read_only = _check_bool(name, v)
-            elif name == "sync":
-                o.sync = _check_sync(v)
-            elif name == "max_file_size":
-                o.max_file_size = _check_uint(name, v, 2**64 - 1)
-            elif name == "lock_timeout_ms":
-                o.lock_timeout_ms = _check_uint(name, v, 2**32 - 1)
-            elif name == "allow_pickle":
-                self._allow_pickle = bool(_check_bool(name, v))
-            else:
-                raise _err("INVALID", "unknown KV option %r" % name)
-        self._read_only = bool(o.read_only)
-        self._h = _c.cairn_kv_open(self._path, o)
+        self._allow_pickle = bool(_check_bool("allow_pickle", allow_pickle))
+        _Handle.__init__(self, path, **options)
         _KV_LIVE[id(self)] = self
-
-    # -- lifetime (shared with BlobStore: _Handle) ---------------------------------------------
-    _close_fn = staticmethod(lambda h: _c.cairn_kv_close(h))
-
-    def close(self):
-        """Close: an open transaction is rolled back; pending writes are flushed. Idempotent."""
-        _Handle.close(self)
 
     # -- values ------------------------------------------------------------------------------
     def _encode(self, value, kind=None):
@@ -488,22 +613,22 @@ class KV(_Handle, _abc.MutableMapping):
             return data.decode("utf-8", "surrogateescape")
         return self._decode(data, kind)
 
-    def __contains__(self, key):
+    def exists(self, key):
+        """True if `key` is present (and not expired); also ``key in db``."""
         h = self._h
         if h is None:
             raise ClosedError("KV handle is closed")  # noqa: F821
-        return _kv_contains(h, key)
+        return _kv_exists(h, key)
 
-    def contains(self, key):
-        return self.__contains__(key)
+    __contains__ = exists
 
     def expiry(self, key):
         """Absolute expiry of `key` as a UTC datetime, or None if it never expires.
-        NotFoundError if absent."""
+        NotFoundError (a KeyError) if it is missing or expired."""
         ms = _c.cairn_kv_expiry(self._handle(), key)
         if ms == 0:
             return None
-        return _dt.datetime.fromtimestamp(ms / 1000.0, tz=_dt.timezone.utc)
+        return _EPOCH + _dt.timedelta(milliseconds=ms)  # exact: no float on the way
 
     def __len__(self):
         return _c.cairn_kv_count(self._handle())
@@ -548,9 +673,9 @@ class KV(_Handle, _abc.MutableMapping):
         return _KVValues(self, prefix)
 
     # -- writes --------------------------------------------------------------------------------
-    def put(self, key, value, expire=None, expire_at=None, kind=None):
-        """Store `value` under `key`. `expire`: seconds from now (or a timedelta);
-        `expire_at`: a datetime or absolute Unix ms. `kind`: force "bytes", "text", "json" or
+    def put(self, key, value, ttl=None, expire_at=None, kind=None):
+        """Store `value` under `key`. `ttl`: milliseconds from now (or a timedelta; 0 expires at
+        once); `expire_at`: absolute Unix ms (or a datetime); not both. `kind`: force "bytes", "text", "json" or
         "native" (pickle; needs allow_pickle=True)."""
         h = self._h
         if h is None:
@@ -565,10 +690,10 @@ class KV(_Handle, _abc.MutableMapping):
                 value, k = self._encode(value)
         else:
             value, k = self._encode(value, kind)
-        if expire is None and expire_at is None:
+        if ttl is None and expire_at is None:
             _kv_put(h, key, value, k)
         else:
-            _kv_put_ex(h, key, value, k, _expire_at_ms(expire, expire_at))
+            _kv_put_ex(h, key, value, k, _expire_at_ms(ttl, expire_at))
 
     set = put
 
@@ -616,17 +741,16 @@ class KV(_Handle, _abc.MutableMapping):
             else:
                 v, k = enc(value, kind)
                 ka(key), va(v), kda(k)
-        own = not self.in_transaction
-        if own:
-            _c.cairn_kv_begin(h)
+        if self._txn:
+            _c.cairn_py_kv_put_many(h, keys, vals, kinds)
+            return
+        self.begin()
         try:
             _c.cairn_py_kv_put_many(h, keys, vals, kinds)
         except BaseException:
-            if own:
-                _c.cairn_kv_rollback(h)
+            self.rollback()
             raise
-        if own:
-            _c.cairn_kv_commit(h)
+        self.commit()
 
     def get_many(self, keys, default=None):
         """A list of the values of `keys` (`default` for a missing one), fetched in one C loop."""
@@ -679,46 +803,6 @@ class KV(_Handle, _abc.MutableMapping):
                 _kv_delete(h, k)
             except NotFoundError:  # noqa: F821
                 pass
-
-    # -- transactions and maintenance ----------------------------------------------------------
-    def begin(self):
-        """Start a transaction: the writes until commit() become durable together or not at all."""
-        _c.cairn_kv_begin(self._handle())
-
-    def commit(self):
-        _c.cairn_kv_commit(self._handle())
-
-    end = commit  # BinaryDB's name
-
-    def rollback(self):
-        _c.cairn_kv_rollback(self._handle())
-
-    def transaction(self):
-        """``with db.transaction():`` commits on success, rolls back on an exception."""
-        return _Txn(self)
-
-    @property
-    def in_transaction(self):
-        return bool(_c.cairn_kv_stats(self._handle())["in_txn"])
-
-    def sync(self):
-        """Flush and fsync everything written so far."""
-        _c.cairn_kv_sync(self._handle())
-
-    def reclaim(self):
-        """Merge: rewrite the live records and drop the dead ones (crash-safe)."""
-        _c.cairn_kv_compact(self._handle())
-
-    def stats(self):
-        """A dict: keys, data_files, disk_bytes, live_bytes, dead_bytes, keydir_bytes, seq,
-        reclaims, in_txn (bool)."""
-        return _c.cairn_kv_stats(self._handle())
-
-    @staticmethod
-    def check(path):
-        """Verify every record of the store at `path`; CorruptError names file and offset."""
-        _c.cairn_kv_check(_path(path))
-
 
 _MISSING = object()
 
@@ -792,10 +876,12 @@ def _blob_data(data):
 
 
 def _make_dispatch(store_ref):
+    # Runs inside the C call that fired the event: it only queues it, for the calling thread.
     def dispatch(event, key, old_size, new_size):
         store = store_ref()
         if store is not None:
-            store._emit(BlobEvent(_EVENT_NAMES.get(event, str(event)), key, old_size, new_size))
+            ev = BlobEvent(_EVENT_NAMES.get(event, str(event)), key, old_size, new_size)
+            store._pending.setdefault(_get_ident(), []).append(ev)
     return dispatch
 
 
@@ -804,51 +890,36 @@ class BlobStore(_Handle, _abc.Mapping):
 
     A Mapping over int keys (``store[k]``, ``k in store``, ``len``, iteration in ascending key
     order) plus create / create_with_key / reserve_next_key / read / update / delete,
-    transactions, flush, compact, stats, and change events (on_created / on_updated /
+    transactions, sync, compact, stats, and change events (on_created / on_updated /
     on_deleted). Data may be any bytes-like object. Options: create, read_only (bool),
-    sync ("none" | "commit" | "group"), lock_timeout_ms (int).
+    sync ("none" | "commit" | "group"), lock_timeout_ms (int, 0..2**32-1).
     """
 
-    __slots__ = ("_h", "_path", "_listeners", "_sub_fn", "_sub_id", "__weakref__")
+    __slots__ = ("_listeners", "_sub_fn", "_sub_id", "_pending")
+    _raw = _Engine("blob")
 
     def __init__(self, path, **options):
-        self._h = None
-        self._path = _path(path)
         self._listeners = {"created": [], "updated": [], "deleted": []}
         self._sub_fn = None
         self._sub_id = None
-        o = _raw.cairn_blob_options()
-        o.version = _raw.CAIRN_BLOB_OPTIONS_VERSION
-        o.create = 1
-        o.read_only = 0
-        o.sync = _raw.CAIRN_SYNC_COMMIT
-        o.lock_timeout_ms = 0
-        for name, v in options.items():
-            if name == "create":
-                o.create = _check_bool(name, v)
-            elif name == "read_only":
-                o.read_only = _check_bool(name, v)
-            elif name == "sync":
-                o.sync = _check_sync(v)
-            elif name == "lock_timeout_ms":
-                o.lock_timeout_ms = _check_uint(name, v, 2**32 - 1)
-            else:
-                raise _err("INVALID", "unknown BlobStore option %r" % name)
-        self._h = _c.cairn_blob_open(self._path, o)
-
-    # -- lifetime (shared with KV: _Handle) -----------------------------------------------------
-    _close_fn = staticmethod(lambda h: _c.cairn_blob_close(h))
+        self._pending = {}  # thread id -> events fired by that thread's call, not yet delivered
+        _Handle.__init__(self, path, **options)
 
     def close(self):
         """Close (an open transaction is rolled back). Idempotent."""
         _Handle.close(self)
         self._sub_fn = None
         self._sub_id = None
+        self._pending.clear()
 
     # -- operations ----------------------------------------------------------------------------
     def create(self, data):
         """Store `data` under a new key and return the key."""
-        return _c.cairn_blob_create(self._handle(), _blob_data(data))
+        try:
+            return _c.cairn_blob_create(self._handle(), _blob_data(data))
+        finally:
+            if self._pending:
+                self._after_call()
 
     def reserve_next_key(self):
         """Hand out the next key without storing anything (never handed out again)."""
@@ -857,7 +928,11 @@ class BlobStore(_Handle, _abc.Mapping):
     def create_with_key(self, key, data):
         """Store `data` under `key`; ExistsError if it is present."""
         h = self._handle()
-        _c.cairn_blob_create_with_key(h, _blob_key(key), _blob_data(data))
+        try:
+            _c.cairn_blob_create_with_key(h, _blob_key(key), _blob_data(data))
+        finally:
+            if self._pending:
+                self._after_call()
 
     def read(self, key):
         """The bytes under `key`; NotFoundError (a KeyError) if absent."""
@@ -869,14 +944,23 @@ class BlobStore(_Handle, _abc.Mapping):
     def update(self, key, data):
         """Replace the bytes under `key`; NotFoundError if absent."""
         h = self._handle()
-        _c.cairn_blob_update(h, _blob_key(key), _blob_data(data))
+        try:
+            _c.cairn_blob_update(h, _blob_key(key), _blob_data(data))
+        finally:
+            if self._pending:
+                self._after_call()
 
     def delete(self, key):
         """Delete `key`; NotFoundError if absent."""
         h = self._handle()
-        _c.cairn_blob_delete(h, _blob_key(key))
+        try:
+            _c.cairn_blob_delete(h, _blob_key(key))
+        finally:
+            if self._pending:
+                self._after_call()
 
     def exists(self, key):
+        """True if `key` is present; also ``key in store``."""
         h = self._handle()
         return _c.cairn_blob_exists(h, _blob_key(key))
 
@@ -904,49 +988,25 @@ class BlobStore(_Handle, _abc.Mapping):
         """A list of the live keys, ascending."""
         return list(iter(self))
 
-    def flush(self):
+    def sync(self):
         """Make everything durable and checkpoint the WAL into the data file."""
-        _c.cairn_blob_sync(self._handle())
-
-    def compact(self):
-        """Rewrite the file without free space (crash-safe)."""
-        _c.cairn_blob_compact(self._handle())
-
-    def stats(self):
-        """A dict: entries, live_bytes, free_bytes, free_entries, file_size, wal_bytes, next_key,
-        in_txn (bool)."""
-        return _c.cairn_blob_stats(self._handle())
-
-    def begin(self):
-        _c.cairn_blob_begin(self._handle())
-
-    def commit(self):
-        _c.cairn_blob_commit(self._handle())
-
-    end = commit
-
-    def rollback(self):
-        _c.cairn_blob_rollback(self._handle())
-
-    def transaction(self):
-        """``with store.transaction():`` commits on success, rolls back on an exception."""
-        return _Txn(self)
-
-    @property
-    def in_transaction(self):
-        return bool(_c.cairn_blob_stats(self._handle())["in_txn"])
-
-    @staticmethod
-    def check(path):
-        """Verify a blob store file and its WAL; CorruptError says where."""
-        _c.cairn_blob_check(_path(path))
+        _Handle.sync(self)
 
     # -- events --------------------------------------------------------------------------------
+    # The core fires an event inside the call that made the change durable (a transaction's at
+    # its commit); dispatch() queues it, and the method delivers the queue once that call has
+    # returned: on the calling thread, in order, never inside the core.
     def _subscribe(self):
         if self._sub_fn is None:
             fn = _make_dispatch(_weakref.ref(self))
             self._sub_id = _c.cairn_blob_subscribe(self._handle(), fn)
             self._sub_fn = fn  # the C side borrows it: keep it alive while subscribed
+
+    def _unsubscribe(self):
+        if self._sub_fn is not None and not any(self._listeners.values()):
+            sid, self._sub_id, self._sub_fn = self._sub_id, None, None
+            if self._h is not None:
+                _c.cairn_blob_unsubscribe(self._h, sid)
 
     def _on(self, name, callback):
         if not callable(callback):
@@ -969,21 +1029,27 @@ class BlobStore(_Handle, _abc.Mapping):
         return self._on("deleted", callback)
 
     def remove_listener(self, callback):
-        """Remove `callback` from every event it was registered for."""
+        """Remove `callback` from every event it was registered for; with no listener left the
+        store stops receiving events from the core."""
         for lst in self._listeners.values():
             while callback in lst:
                 lst.remove(callback)
+        self._unsubscribe()
 
-    def _emit(self, ev):
-        # Every listener is called even if one raises; the first exception is re-raised (it
-        # reaches sys.unraisablehook: the change itself is already durable).
+    def _after_call(self):
+        # Deliver this thread's queued events. Every listener of every event runs even if one
+        # raises; then the first exception is raised (the changes themselves are already made).
+        evs = self._pending.pop(_get_ident(), None)
+        if not evs:
+            return
         first = None
-        for cb in list(self._listeners.get(ev.name, ())):
-            try:
-                cb(ev)
-            except Exception as e:  # noqa: BLE001
-                if first is None:
-                    first = e
+        for ev in evs:
+            for cb in list(self._listeners.get(ev.name, ())):
+                try:
+                    cb(ev)
+                except Exception as e:  # noqa: BLE001
+                    if first is None:
+                        first = e
         if first is not None:
             raise first
 

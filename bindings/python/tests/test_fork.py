@@ -141,14 +141,14 @@ class KVInChild(Base):
                 "get": outcome(db.get, "a"),
                 "getitem": outcome(db.__getitem__, "a"),
                 "delete": outcome(db.__delitem__, "b"),
-                "contains": outcome(db.__contains__, "a"),
+                "exists": outcome(db.exists, "a"),
                 "len": outcome(len, db),
                 "keys": outcome(db.keys),
                 "iter": outcome(list, db),
                 "update": outcome(db.update, "b", {"x": 1}),
                 "begin": outcome(db.begin),
                 "sync": outcome(db.sync),
-                "reclaim": outcome(db.reclaim),
+                "compact": outcome(db.compact),
                 "stats": outcome(db.stats),
             }
             db.close()  # must not raise
@@ -280,7 +280,7 @@ class BlobInChild(Base):
         st = self.blob()
         k1 = st.create(b"one")
         k2 = st.create(b"two")
-        st.flush()
+        st.sync()
         before = snapshot(self.blob_path)
         events = []
         st.on_created(lambda ev: events.append(ev.key))
@@ -298,7 +298,7 @@ class BlobInChild(Base):
                 "len": outcome(len, st),
                 "keys": outcome(st.keys),
                 "begin": outcome(st.begin),
-                "flush": outcome(st.flush),
+                "sync": outcome(st.sync),
                 "compact": outcome(st.compact),
                 "stats": outcome(st.stats),
             }
@@ -451,7 +451,7 @@ class Multiprocessing(Base):
     def test_blob_inherited_handle_is_forked_own_handle_works(self):
         _SHARED["blob"] = st = cairn.BlobStore(self.blob_path)
         self.assertEqual(st.create(b"one"), 1)
-        st.flush()
+        st.sync()
         self.assertEqual(self.run_worker(_worker_uses_inherited, "blob"), 24)
         self.assertEqual(self.run_worker(_worker_opens_own_read_only, "blob", self.blob_path), 0)
         self.assertEqual(st.create(b"two"), 2, "the worker took no key")

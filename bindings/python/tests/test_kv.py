@@ -202,31 +202,52 @@ class Values(Base):
 
     def test_expiry(self):
         db = self.open()
-        db.put("soon", b"x", expire=0.5)
-        db.put("later", b"y", expire=datetime.timedelta(hours=1))
-        at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=2)
-        db.put("at", b"z", expire_at=at)
-        db.put("ms", b"w", expire_at=int(time.time() * 1000) + 3_600_000)
-        self.assertEqual(db["soon"], b"x")
-        self.assertIsNone(db.expiry("forever") if "forever" in db else None)
-        db["forever"] = b"f"
-        self.assertIsNone(db.expiry("forever"))
-        self.assertAlmostEqual(db.expiry("at").timestamp(), at.timestamp(), delta=0.01)
-        time.sleep(0.6)
-        self.assertIsNone(db.get("soon"))
-        self.assertNotIn("soon", db)
-        self.assertEqual(db["later"], b"y")
-        db.put("past", b"p", expire=-10)
-        self.assertIsNone(db.get("past"))
+        now = 1_900_000_000_000
+        cairn.testing_set_clock(now)
+        try:
+            db.put("soon", b"x", ttl=500)  # milliseconds
+            db.put("later", b"y", ttl=datetime.timedelta(hours=1))
+            at = datetime.datetime.fromtimestamp(now / 1000 + 7200, datetime.timezone.utc)
+            db.put("at", b"z", expire_at=at)
+            db.put("ms", b"w", expire_at=now + 3_600_000)
+            db.put("zero", b"0", ttl=0)  # expires at once
+            self.assertEqual(db["soon"], b"x")
+            self.assertIsNone(db.get("zero"))
+            db["forever"] = b"f"
+            self.assertIsNone(db.expiry("forever"))  # never expires
+            self.assertEqual(db.expiry("soon"),
+                             datetime.datetime.fromtimestamp((now + 500) / 1000, datetime.timezone.utc))
+            self.assertEqual(db.expiry("at"), at)
+            self.assertEqual(db.expiry("ms").timestamp() * 1000, now + 3_600_000)
+            with self.assertRaises(cairn.NotFoundError):
+                db.expiry("missing")
+            with self.assertRaises(KeyError):
+                db.expiry("zero")  # expired: as missing
+            cairn.testing_set_clock(now + 600)
+            self.assertIsNone(db.get("soon"))
+            self.assertNotIn("soon", db)
+            with self.assertRaises(cairn.NotFoundError):
+                db.expiry("soon")
+            self.assertEqual(db["later"], b"y")
+        finally:
+            cairn.testing_set_clock(0)
         with self.assertRaises(cairn.InvalidError):
-            db.put("k", b"v", expire=1, expire_at=5)
+            db.put("k", b"v", ttl=1, expire_at=5)
+        with self.assertRaises(cairn.InvalidError):
+            db.put("k", b"v", ttl=-10)
+        with self.assertRaises(cairn.InvalidError):
+            db.put("k", b"v", ttl=datetime.timedelta(seconds=-1))
         with self.assertRaises(cairn.TypeMismatch):
-            db.put("k", b"v", expire="soon")
+            db.put("k", b"v", ttl="soon")
+        with self.assertRaises(TypeError):
+            db.put("k", b"v", expire=1)  # the old name is gone
         for bad in (float("nan"), float("inf"), 1e300):
             with self.assertRaises(cairn.InvalidError):
-                db.put("k", b"v", expire=bad)
+                db.put("k", b"v", ttl=bad)
         with self.assertRaises(cairn.InvalidError):
             db.put("k", b"v", expire_at=2**64)
+        with self.assertRaises(cairn.TypeMismatch):
+            cairn.testing_set_clock(1.5)
 
 
 class Lifetimes(Base):
@@ -276,6 +297,16 @@ class Lifetimes(Base):
             cairn.KV(os.path.join(self.dir, "missing"), create=False)
         with self.assertRaises(cairn.TypeMismatch):
             cairn.KV(42)
+        for bad in (-1, 2**32):  # lock timeout: 0..4294967295 ms, as in every binding
+            with self.assertRaises(cairn.InvalidError):
+                cairn.KV(self.path, lock_timeout_ms=bad)
+        with self.assertRaises(cairn.InvalidError):
+            cairn.KV(self.path, max_file_size=-1)
+        with self.assertRaises(cairn.InvalidError):
+            cairn.BlobStore(os.path.join(self.dir, "b"), max_file_size=1)  # a KV option only
+        with self.assertRaises(cairn.TypeMismatch):
+            cairn.KV(self.path, allow_pickle="yes")
+        cairn.KV(self.path, lock_timeout_ms=2**32 - 1).close()
         import pathlib
         with cairn.KV(pathlib.Path(self.path), sync="none") as db:
             db["k"] = b"v"
@@ -295,6 +326,36 @@ class Transactions(Base):
                 raise RuntimeError("boom")
         self.assertNotIn("c", db)
         self.assertFalse(db.in_transaction)
+
+    def test_in_transaction_never_asks_the_core_for_stats(self):
+        # stats scan the keydir once a key expires: in_transaction (and put_many) must not call it
+        db = self.open()
+        db.put("e", b"x", ttl=3_600_000)
+        calls = []
+        import cairn._cairn_swig as c
+        real_c, real_e = c.cairn_kv_stats, cairn.KV._raw.stats
+        c.cairn_kv_stats = cairn.KV._raw.stats = lambda *a: calls.append(a) or real_c(*a)
+        try:
+            self.assertFalse(db.in_transaction)
+            db.put_many({"a": b"1"})
+            with db.transaction():
+                self.assertTrue(db.in_transaction)
+                db.put_many({"b": b"2"})  # joins the open transaction
+            self.assertFalse(db.in_transaction)
+        finally:
+            c.cairn_kv_stats, cairn.KV._raw.stats = real_c, real_e
+        self.assertEqual(calls, [])
+        self.assertEqual(db.get_many(["a", "b"]), [b"1", b"2"])
+        db.begin()
+        with self.assertRaises(cairn.TxnError):
+            db.begin()
+        self.assertTrue(db.in_transaction)  # a failed begin leaves the open one open
+        db.rollback()
+        self.assertFalse(db.in_transaction)
+        with self.assertRaises(cairn.TxnError):
+            db.commit()
+        self.assertFalse(db.in_transaction)
+        self.assertFalse(db.stats()["in_txn"])
 
     def test_begin_commit_rollback_end_and_misuse(self):
         db = self.open()
@@ -438,7 +499,7 @@ class CloseWhileBusy(Base):
 
 
 class Maintenance(Base):
-    def test_stats_sync_reclaim_check(self):
+    def test_stats_sync_compact_check(self):
         db = self.open()
         for i in range(50):
             db["k%d" % i] = b"x" * 100
@@ -450,7 +511,7 @@ class Maintenance(Base):
         self.assertEqual(st["keys"], 25)
         self.assertIs(st["in_txn"], False)
         db.sync()
-        db.reclaim()
+        db.compact()
         self.assertEqual(len(db), 25)
         self.assertEqual(db["k30"], b"x" * 100)
         db.close()

@@ -56,8 +56,9 @@ class Raw(unittest.TestCase):
             got.append(k)
         raw.cairn_kv_iter_free(it)
         self.assertEqual(got, [b"a", b"e"])
-        st = raw.cairn_kv_stats(self.kv)
-        self.assertEqual(st["keys"], 2)
+        st = raw.cairn_kv_stats(self.kv)  # the struct itself (a copy)
+        self.assertEqual(st.keys, 2)
+        self.assertEqual(st.in_txn, 0)
 
     def test_errors_and_names(self):
         self.assertEqual(raw.cairn_errname(raw.CAIRN_NOTFOUND), "CAIRN_NOTFOUND")
@@ -72,6 +73,34 @@ class Raw(unittest.TestCase):
         self.assertEqual(raw.cairn_errcode(), 0)
         with self.assertRaises(cairn.TypeMismatch):
             raw.cairn_kv_put(self.kv, 5, b"v", 0)
+
+    def test_every_int_status_raises_by_default(self):
+        # no list of functions: any function returning int raises on a negative status (here one
+        # that no typemap names), returns None on 0, and only the named exceptions differ
+        self.assertIsNone(raw.cairn_kv_sync(self.kv))
+        with self.assertRaises(cairn.NotFoundError):
+            raw.cairn_layout("no_such_struct", None)
+        with self.assertRaises(cairn.TxnError):
+            raw.cairn_kv_commit(self.kv)
+        self.assertEqual(raw.cairn_errcode(), raw.CAIRN_TXN)  # a plain int
+
+    def test_struct_fields_read_as_ints_and_match_the_library(self):
+        # the int fields of the options and stats structs read back as ints (their getters are
+        # exceptions to the status default), and every field is the library's own
+        for cname, cls in (("cairn_kv_options", raw.cairn_kv_options), ("cairn_blob_options", raw.cairn_blob_options),
+                           ("cairn_kv_stats", raw.cairn_kv_stats_t), ("cairn_blob_stats", raw.cairn_blob_stats_t)):
+            obj = cls()
+            fields = [n for n, v in vars(cls).items() if isinstance(v, property) and n != "thisown"]
+            self.assertGreater(len(fields), 3)
+            for f in fields:
+                self.assertIsInstance(getattr(obj, f), int, "%s.%s" % (cname, f))
+                raw.cairn_layout(cname, f)  # NotFoundError if the library has no such field
+        self.assertEqual(raw.cairn_kv_options().create, 0)
+        o = raw.cairn_kv_options()
+        o.sync = raw.CAIRN_SYNC_GROUP
+        self.assertEqual(o.sync, raw.CAIRN_SYNC_GROUP)
+        size, = raw.cairn_layout("cairn_kv_stats", None)[1:]
+        self.assertGreater(size, 8 * 8)
 
     def test_blob_raw(self):
         o = raw.cairn_blob_options()
@@ -89,7 +118,7 @@ class Raw(unittest.TestCase):
             raw.cairn_blob_unsubscribe(b, sid)
             raw.cairn_blob_delete(b, k)
             self.assertEqual(len(seen), 1)
-            self.assertEqual(raw.cairn_blob_stats(b)["entries"], 0)
+            self.assertEqual(raw.cairn_blob_stats(b).entries, 0)
         finally:
             raw.cairn_blob_close(b)
 

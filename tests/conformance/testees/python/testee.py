@@ -11,6 +11,7 @@ those as JSON), a value Python cannot accept there (a set) is used instead, sinc
 meaning is "a host value of the wrong type".
 """
 
+import datetime
 import json
 import os
 import sys
@@ -21,6 +22,8 @@ import cairn
 
 NATIVE = {"int": 42, "float": 1.5, "bool": True, "null": None, "list": [1, 2], "object": object()}
 WRONG = {1, 2}  # a set: no Cairn slot accepts one
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+MS = datetime.timedelta(milliseconds=1)
 
 
 class Fail(Exception):
@@ -141,7 +144,8 @@ class Testee:
     def __init__(self):
         self.handles = {}  # name -> (engine, object)
         self.events = {}  # name -> list of recorded events
-        self.subscribed = set()
+        self.subscribed = {}  # name -> {subscription id: its recording listener}
+        self.next_sub = 0
 
     def reset(self):
         for _, h in self.handles.values():
@@ -161,6 +165,11 @@ class Testee:
         if not isinstance(name, str):
             raise Fail("CAIRN_TYPE", "handle: expected a string")
         return name
+
+    def _path(self, args):
+        if "path" not in args:
+            raise Fail("CAIRN_INVALID", "missing argument 'path'")
+        return args["path"]
 
     def get(self, args, engine):
         name = self._name(args)
@@ -184,7 +193,7 @@ class Testee:
         h = cls(args["path"], **opts)
         self.handles[name] = (engine, h)
         self.events.pop(name, None)
-        self.subscribed.discard(name)
+        self.subscribed.pop(name, None)
         return None
 
     def close(self, args):
@@ -208,21 +217,13 @@ class Testee:
 
     def op_kv_put(self, a):
         db = self.get(a, "kv")
-        if "expire_at_ms" in a and "ttl_ms" in a:
-            raise Fail("CAIRN_INVALID", "give expire_at_ms or ttl_ms, not both")
         kw = {}
-        if "expire_at_ms" in a:
-            v = a["expire_at_ms"]
-            if type(v) is not int:
-                raise Fail("CAIRN_TYPE", "expire_at_ms: expected an integer")
-            kw["expire_at"] = v
-        elif "ttl_ms" in a:
-            v = a["ttl_ms"]
-            if type(v) is not int:
-                raise Fail("CAIRN_TYPE", "ttl_ms: expected an integer")
-            if v < 0:
-                raise Fail("CAIRN_INVALID", "ttl_ms: must be >= 0")
-            kw["expire"] = v / 1000.0
+        for name in ("expire_at", "ttl"):  # both given: the binding says CAIRN_INVALID
+            if name in a:
+                v = a[name]
+                if type(v) is not int:
+                    raise Fail("CAIRN_TYPE", "%s: expected an integer (ms)" % name)
+                kw[name] = v
         key = self.kv_key(a)
         if "value" not in a:
             raise Fail("CAIRN_INVALID", "missing argument 'value'")
@@ -244,7 +245,7 @@ class Testee:
 
     def op_kv_exists(self, a):
         db = self.get(a, "kv")
-        return self.kv_key(a) in db
+        return db.exists(self.kv_key(a))
 
     def op_kv_count(self, a):
         return len(self.get(a, "kv"))
@@ -281,7 +282,17 @@ class Testee:
         self.get(a, "kv").sync()
 
     def op_kv_compact(self, a):
-        self.get(a, "kv").reclaim()
+        self.get(a, "kv").compact()
+
+    def op_kv_expiry(self, a):
+        db = self.get(a, "kv")
+        at = db.expiry(self.kv_key(a))  # NotFoundError when missing or expired
+        if at is None:
+            return None  # never expires
+        return (at - EPOCH) // MS
+
+    def op_kv_check(self, a):
+        cairn.KV.check(self._path(a))
 
     def op_kv_stats(self, a):
         st = self.get(a, "kv").stats()
@@ -324,7 +335,7 @@ class Testee:
 
     def op_blob_exists(self, a):
         st = self.get(a, "blob")
-        return blob_key(a) in st
+        return st.exists(blob_key(a))
 
     def op_blob_count(self, a):
         return len(self.get(a, "blob"))
@@ -333,7 +344,7 @@ class Testee:
         return list(self.get(a, "blob"))
 
     def op_blob_sync(self, a):
-        self.get(a, "blob").flush()
+        self.get(a, "blob").sync()
 
     def op_blob_compact(self, a):
         self.get(a, "blob").compact()
@@ -353,22 +364,48 @@ class Testee:
                                    "next_key", "in_txn")}
 
     def op_blob_subscribe(self, a):
+        """One more listener (its id returned) recording into the handle's event list; with
+        `probe`, it also reads that blob when called (listeners run after the call returned)."""
         st = self.get(a, "blob")
         if st.closed:
             raise cairn.ClosedError("BlobStore handle is closed")
         name = self._name(a)
-        if name in self.subscribed:
-            return None  # one recorder per handle
+        probe = a.get("probe")
+        if probe is not None and type(probe) is not int:
+            raise Fail("CAIRN_TYPE", "probe: expected an int key")
         rec = self.events.setdefault(name, [])
 
         def record(ev):
-            rec.append([ev.name, ev.key, ev.old_size, ev.new_size])
+            row = [ev.name, ev.key, ev.old_size, ev.new_size]
+            if probe is not None:
+                try:
+                    row.append(len(st.read(probe)))
+                except cairn.Error:
+                    row.append(None)
+            rec.append(row)
 
         st.on_created(record)
         st.on_updated(record)
         st.on_deleted(record)
-        self.subscribed.add(name)
+        self.next_sub += 1
+        self.subscribed.setdefault(name, {})[self.next_sub] = record
+        return self.next_sub
+
+    def op_blob_unsubscribe(self, a):
+        st = self.get(a, "blob")
+        if st.closed:
+            raise cairn.ClosedError("BlobStore handle is closed")
+        sid = a.get("id")
+        if type(sid) is not int:
+            raise Fail("CAIRN_TYPE", "id: expected an int")
+        record = self.subscribed.get(self._name(a), {}).pop(sid, None)
+        if record is None:
+            raise cairn.NotFoundError("no subscription %d on this handle" % sid)
+        st.remove_listener(record)
         return None
+
+    def op_blob_check(self, a):
+        cairn.BlobStore.check(self._path(a))
 
     def op_blob_events(self, a):
         if self.get(a, "blob").closed:
@@ -381,6 +418,12 @@ class Testee:
     # -- common --------------------------------------------------------------------------------
     def op_reset(self, a):
         self.reset()
+
+    def op_clock_set(self, a):
+        ms = a.get("ms")
+        if type(ms) is not int or ms < 0:
+            raise Fail("CAIRN_INVALID", "clock.set: ms must be an integer >= 0")
+        cairn.testing_set_clock(ms)
 
     def op_sleep(self, a):
         ms = a.get("ms", 0)
