@@ -444,53 +444,70 @@ START_TEST(group_commit_one_fsync) {
 }
 END_TEST
 
+/* Group commit, deterministically: in each round every thread commits one transaction, all wait
+ * at a barrier (so every commit of the round is in the log before anyone syncs), then all sync
+ * their own seq at once. Whoever syncs first fsyncs everything written so far; the others find
+ * their seq durable (or wait for that fsync) and must not fsync again: exactly one fsync per round.
+ * A log that fsyncs once per sync call does GC_THREADS per round and fails. A second barrier keeps
+ * the next round's commits out of this round's syncs. */
+#define GC_THREADS 8
+#define GC_ROUNDS 25
+
 typedef struct targ {
     cairn_wal *w;
     int id;
+    pthread_barrier_t *bar;
 } targ;
 
 static void *committer(void *p) {
     targ *a = (targ *)p;
     int i;
-    for (i = 0; i < 50; i++) {
+    for (i = 0; i < GC_ROUNDS; i++) {
         char buf[32];
         uint64_t t = cairn_wal__begin(a->w), seq;
-        int n = snprintf(buf, sizeof buf, "t%d-%d", a->id, i);
-        if (cairn_wal__append(a->w, t, 1, buf, (size_t)n) || cairn_wal__commit(a->w, t, &seq) ||
-            cairn_wal__sync(a->w, seq))
-            return (void *)1;
-        if (cairn_wal__durable_seq(a->w) < seq) return (void *)1;
+        int n = snprintf(buf, sizeof buf, "t%d-%d", a->id, i), bad;
+        bad = cairn_wal__append(a->w, t, 1, buf, (size_t)n) || cairn_wal__commit(a->w, t, &seq);
+        pthread_barrier_wait(a->bar); /* every commit of the round is in; never skip a barrier */
+        bad = bad || cairn_wal__sync(a->w, seq) || cairn_wal__durable_seq(a->w) < seq;
+        pthread_barrier_wait(a->bar); /* every sync of the round is done */
+        if (bad) return (void *)1;
     }
     return NULL;
 }
 
 START_TEST(group_commit_threads) {
     cairn_wal *w = wopen();
-    pthread_t th[4];
-    targ a[4];
+    pthread_t th[GC_THREADS];
+    pthread_barrier_t bar;
+    targ a[GC_THREADS];
     seen s;
     uint64_t syncs;
     int i, j;
+    ck_assert_int_eq(pthread_barrier_init(&bar, NULL, GC_THREADS), 0);
     cairn_io__fault_reset();
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < GC_THREADS; i++) {
         a[i].w = w;
         a[i].id = i;
+        a[i].bar = &bar;
         ck_assert_int_eq(pthread_create(&th[i], NULL, committer, &a[i]), 0);
     }
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < GC_THREADS; i++) {
         void *r;
         pthread_join(th[i], &r);
         ck_assert_ptr_null(r);
     }
+    pthread_barrier_destroy(&bar);
     syncs = cairn_io__fault_count(CAIRN_FAULT_SYNC);
-    ck_assert_uint_le(syncs, 200);
-    fprintf(stderr, "group commit: 200 commits from 4 threads, %llu fsyncs\n", (unsigned long long)syncs);
+    fprintf(stderr, "group commit: %d commits from %d threads in %d rounds, %llu fsyncs\n",
+            GC_THREADS * GC_ROUNDS, GC_THREADS, GC_ROUNDS, (unsigned long long)syncs);
+    ck_assert_msg(syncs == GC_ROUNDS, "%llu fsyncs for %d rounds of %d concurrent syncs: want one per round",
+                  (unsigned long long)syncs, GC_ROUNDS, GC_THREADS);
     cairn_wal__close(w);
     w = wopen();
     replay_into(w, &s);
-    ck_assert_int_eq(s.calls, 200);
-    for (i = 0; i < 4; i++)
-        for (j = 0; j < 50; j++) {
+    ck_assert_int_eq(s.calls, GC_THREADS * GC_ROUNDS);
+    for (i = 0; i < GC_THREADS; i++)
+        for (j = 0; j < GC_ROUNDS; j++) {
             char buf[32];
             snprintf(buf, sizeof buf, ":1:t%d-%d;", i, j);
             ck_assert_ptr_nonnull(strstr(s.text, buf));
