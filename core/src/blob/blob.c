@@ -81,8 +81,38 @@
  *      the LSN); fsync; truncate the log. A crash anywhere in between redoes the same.
  * Close: checkpoint, with a header transaction that clears OPEN (a file closed cleanly needs no
  * log beside it).
- * Payload CRCs are checked on every read (and by cairn_blob_check). A read-only open reads the
- * log, then the data file, plans the same way and overlays the redo in memory: it writes nothing.
+ * Payload CRCs are checked on every read (and by cairn_blob_check).
+ *
+ * Readers (read-only opens, cairn_blob_check) take no lock and write nothing; a writer in another
+ * process may apply transactions in place, checkpoint (apply, stamp, cut, truncate the log) and
+ * compact (rename a new file over <path>) at any moment. The writer's order is what readers rely
+ * on: a change is committed in the log before any of its bytes reach the data file; the header
+ * is stamped (LSN, monotonic) after the bytes it covers; the log is emptied only after the header
+ * covers all of it; log sequence numbers never repeat. A view is built and validated like a
+ * seqlock:
+ *   1. read the whole log (W0: its size and the CRC of all its bytes), then open <path> and read
+ *      its header bytes (H0);
+ *   2. plan as recovery does and overlay the redo in memory; read the header through the
+ *      overlay, scan every entry (cairn_blob_check: and read every payload);
+ *   3. read the log again (W1), then the header again (H1), in that order.
+ *   The view is accepted when W1 == W0 and H1 == H0. Then no byte the scan read was written
+ *   during the attempt by a transaction outside the overlay: such a write belongs to a
+ *   transaction committed after W0 (the ones in W0 are in the overlay); either its stamp came
+ *   before H1 (H1 != H0: LSNs only grow) or it had not come yet when W1 was read, so the log still
+ *   held it (W1 != W0: it was appended, and numbers never repeat after a reset). Otherwise the
+ *   attempt is retried (a little backoff), up to 64 times, then CAIRN_BUSY. An attempt that fails
+ *   (CAIRN_CORRUPT from the log or an entry caught half written) while W or H moved is a retry;
+ *   a failure is reported only when it repeats, with the same error, over a store that did not
+ *   move (W and H equal to those of the failed attempt). A compaction under a reader: the reader
+ *   keeps the descriptor of the file it opened; the renamed-over file is never written again, and
+ *   consistent by itself; the next view opens <path> anew.
+ * A read-only handle keeps its view (a snapshot) until a read through it fails its checks (entry
+ * header CRC, type, key, length, payload CRC): then the writer changed those bytes since the view
+ * was built, and the handle builds a new view (as above), swaps it in and reads the key there (its
+ * bytes then, or CAIRN_NOTFOUND when it is gone). CAIRN_CORRUPT only when the read fails again in a
+ * view whose W and H equal the failed view's; CAIRN_BUSY after 64 refreshes. A read thus returns
+ * the bytes of a committed version of the key (the view's or a newer one), never a mix, and never
+ * a false CAIRN_CORRUPT.
  *
  * Space (a full disk must not lock the user out): every byte a change will write to the data
  * file is allocated (reserved ahead in steps) before the change is logged, and a truncate is
@@ -126,6 +156,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define FHDR 64u
 #define EHDR 32u
@@ -376,7 +407,16 @@ struct cairn_blob {
     ovrec *ov;
     size_t nov;
     uint64_t ov_lo;                  /* lowest offset past the header that the overlay touches */
+    struct vsig {                    /* read-only: what the view was validated against */
+        int wal;                     /* the log existed */
+        uint64_t wsize;              /* its size and the CRC of all its bytes */
+        uint32_t wcrc;
+        uint8_t hdr[FHDR];           /* the data file's header bytes */
+    } vs;
+    int verify;                      /* read-only open for cairn_blob_check: payloads are read
+                                        inside the validated window */
 };
+typedef struct vsig vsig;
 
 struct cairn_blob_iter {
     uint32_t *keys;
@@ -1157,36 +1197,230 @@ static int open_log_ro(cairn_blob *b, cairn_wal_info *wi) {
     return cairn_wal__open(&b->wal, b->wal_path, CAIRN_WAL_RDONLY, wi);
 }
 
-static int open_reader(cairn_blob *b, uint64_t *size) {
+/* ---- the read-only view (see "Readers" in the FORMAT comment) ----------------------------- */
+
+#define RO_TRIES 64 /* attempts at a validated view before CAIRN_BUSY */
+
+/* The log's identity now: exists, size, CRC of all its bytes (read by path). */
+static void wal_sig(const cairn_blob *b, vsig *s) {
+    cairn_file *f = NULL;
+    uint64_t size = 0;
+    uint8_t *img;
+    size_t got = 0;
+    s->wal = 0;
+    s->wsize = 0;
+    s->wcrc = 0;
+    if (cairn_io__stat(b->wal_path, &size) != 1 || cairn_io__open(&f, b->wal_path, CAIRN_IO_RDONLY) != 0) return;
+    s->wal = 1;
+    if (cairn_io__size(f, &size) != 0 || size > (uint64_t)SIZE_MAX / 2 ||
+        !(img = (uint8_t *)malloc(size ? (size_t)size : 1))) {
+        s->wsize = UINT64_MAX; /* unreadable: never equal to a view's */
+        cairn_io__close(f);
+        return;
+    }
+    if (size && cairn_io__pread(f, img, (size_t)size, 0, &got) != 0) got = 0;
+    s->wsize = got == size ? size : UINT64_MAX;
+    s->wcrc = got ? cairn_crc32c__update(0, img, got) : 0;
+    free(img);
+    cairn_io__close(f);
+}
+
+/* The data file's header bytes, through the open descriptor (or the path when there is none). */
+static void hdr_sig(const cairn_blob *b, vsig *s) {
+    cairn_file *f = b->f;
+    size_t got = 0;
+    memset(s->hdr, 0, FHDR);
+    if (!f && cairn_io__open(&f, b->path, CAIRN_IO_RDONLY) != 0) return;
+    if (cairn_io__pread(f, s->hdr, FHDR, 0, &got) != 0) memset(s->hdr, 0xff, FHDR);
+    if (f != b->f) cairn_io__close(f);
+}
+
+static int vsig_eq(const vsig *x, const vsig *y) {
+    return x->wal == y->wal && x->wsize == y->wsize && x->wcrc == y->wcrc && !memcmp(x->hdr, y->hdr, FHDR);
+}
+
+/* Forget the view (descriptors, index, free lists, overlay) so that another can be built. */
+static void view_clear(cairn_blob *b) {
+    size_t i;
+    cairn_wal__close(b->wal);
+    b->wal = NULL;
+    cairn_io__close(b->f);
+    b->f = NULL;
+    map_free(&b->idx);
+    map_free(&b->fstart);
+    map_free(&b->fend);
+    tfree(b->troot);
+    b->troot = NULL;
+    b->live_bytes = b->free_bytes = b->free_entries = 0;
+    for (i = 0; i < b->nov; i++) free(b->ov[i].data);
+    free(b->ov);
+    b->ov = NULL;
+    b->nov = 0;
+    b->ov_lo = UINT64_MAX;
+    b->next_key = b->end = 0;
+}
+
+static int verify_payloads(cairn_blob *b) {
+    size_t i;
+    int rc = 0;
+    for (i = 0; i < b->idx.cap && !rc; i++) {
+        void *p = NULL;
+        if (!b->idx.s[i].used) continue;
+        rc = read_payload(b, (uint32_t)b->idx.s[i].key, &b->idx.s[i].v, &p);
+        free(p);
+    }
+    return rc;
+}
+
+/* One attempt: the log (s0: its identity as read), the header (s0), the view built from them
+ * (overlay, header, entries; payloads too when b->verify); then the log and the header again
+ * (s1), in that order. The caller compares s0 and s1. */
+static int ro_attempt(cairn_blob *b, uint64_t *size, vsig *s0, vsig *s1) {
     cairn_wal_info wi;
     disk_hdr d;
     int rc, redo = 0;
-    /* the log before the data file: a writer that checkpoints in between then only makes the
-     * file newer than this view of the log, never older */
-    if ((rc = open_log_ro(b, &wi)) != 0) return rc;
-    if ((rc = cairn_io__open(&b->f, b->path, CAIRN_IO_RDONLY)) != 0) return rc;
-    if ((rc = cairn_io__size(b->f, size)) != 0) return rc;
-    peek_header(b, *size, &d);
-    if (check_log_owner(b, &d, &wi, b->wal != NULL) != 0) {
-        /* a writer may have created its log and marked the file between our two reads: look
-         * once more, in the same order */
-        cairn_wal__close(b->wal);
-        b->wal = NULL;
-        if ((rc = open_log_ro(b, &wi)) != 0) return rc;
-        if ((rc = cairn_io__size(b->f, size)) != 0) return rc;
-        peek_header(b, *size, &d);
-        if ((rc = check_log_owner(b, &d, &wi, b->wal != NULL)) != 0) return rc;
+    memset(s0, 0, sizeof *s0);
+    /* the log before the data file: a writer that applies or checkpoints in between then only
+     * makes the file newer than this view of the log, and the second look sees it */
+    if ((rc = open_log_ro(b, &wi)) != 0) {
+        /* the log could not be read (damaged, or changing under us): its identity as it is now */
+        char msg[1024];
+        int code = cairn_errcode();
+        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        wal_sig(b, s0);
+        hdr_sig(b, s0);
+        cairn_err__set(code ? code : rc, "%s", msg);
+        goto out;
     }
+    s0->wal = b->wal != NULL;
+    s0->wsize = wi.image_size;
+    s0->wcrc = wi.image_crc;
+    if ((rc = cairn_io__open(&b->f, b->path, CAIRN_IO_RDONLY)) != 0) goto out;
+    hdr_sig(b, s0);
+    if ((rc = cairn_io__size(b->f, size)) != 0) goto out;
+    peek_header(b, *size, &d);
+    if ((rc = check_log_owner(b, &d, &wi, b->wal != NULL)) != 0) goto out;
     if (b->wal) {
-        if ((rc = plan_recovery(b, &d, &wi, &redo)) != 0) return rc;
-        if (redo && (rc = cairn_wal__replay(b->wal, replay_overlay, b)) != 0) return rc;
+        if ((rc = plan_recovery(b, &d, &wi, &redo)) != 0) goto out;
+        if (redo && (rc = cairn_wal__replay(b->wal, replay_overlay, b)) != 0) goto out;
     }
     *size = overlay_size(b, *size); /* the size the file would have after recovery */
-    if ((rc = read_header(b, *size)) != 0) return rc;
+    if ((rc = read_header(b, *size)) != 0) goto out;
     b->hdr_next_key = b->disk_next_key = b->next_key;
     b->hdr_end = b->disk_end = b->end;
     b->disk_lsn = d.known ? d.lsn : 0;
-    return scan(b);
+    if ((rc = scan(b)) != 0) goto out;
+    if (b->verify) rc = verify_payloads(b);
+out:
+    {
+        /* the error of the attempt survives the second look */
+        char msg[1024];
+        int code = rc ? cairn_errcode() : 0;
+        snprintf(msg, sizeof msg, "%s", rc ? cairn_errmsg() : "");
+        wal_sig(b, s1);
+        hdr_sig(b, s1);
+        if (rc) cairn_err__set(code ? code : rc, "%s", msg);
+    }
+    return rc;
+}
+
+static void ro_backoff(int attempt) {
+    struct timespec ts;
+    long us;
+    if (attempt < 2) return;
+    us = attempt < 12 ? 1L << (attempt - 2) : 1000L; /* 1 us .. 512 us, then 1 ms */
+    ts.tv_sec = 0;
+    ts.tv_nsec = us * 1000L;
+    nanosleep(&ts, NULL);
+}
+
+/* Build a validated read-only view into b (which holds none). A view is accepted when the log
+ * and the header are the same after it was built as before; a failure is reported only when it
+ * repeats, with the same error, over a store that did not change; a writer that keeps moving
+ * under RO_TRIES attempts is CAIRN_BUSY. */
+static int open_reader(cairn_blob *b, uint64_t *size) {
+    vsig s0, s1, fsig;
+    char fmsg[1024];
+    int i, rc = 0, frc = 0, have_fail = 0;
+    for (i = 0; i < RO_TRIES; i++) {
+        if (i) view_clear(b);
+        rc = ro_attempt(b, size, &s0, &s1);
+        if (vsig_eq(&s0, &s1)) {
+            if (!rc) {
+                b->vs = s1;
+                return 0;
+            }
+            /* a failure over a store that did not move: real once it repeats the same */
+            if (have_fail && rc == frc && vsig_eq(&fsig, &s1) && !strcmp(fmsg, cairn_errmsg())) return rc;
+            have_fail = 1;
+            frc = rc;
+            fsig = s1;
+            snprintf(fmsg, sizeof fmsg, "%s", cairn_errmsg());
+        }
+        ro_backoff(i);
+    }
+    snprintf(fmsg, sizeof fmsg, "%s", rc ? cairn_errmsg() : "the view changed while it was read");
+    view_clear(b);
+    return cairn_err__set(CAIRN_BUSY,
+                          "%s: a writer kept changing the store during %d attempts to read a consistent view "
+                          "(last: %s)",
+                          b->path, RO_TRIES, fmsg);
+}
+
+/* A read-only handle whose view went stale (a read failed its checks): build a new view beside
+ * it and swap it in; the old one stays when that fails. */
+static int refresh_view(cairn_blob *b) {
+    cairn_blob *t = (cairn_blob *)calloc(1, sizeof *t);
+    uint64_t size = 0;
+    int rc;
+    if (!t) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    pthread_rwlock_init(&t->mu, NULL);
+    t->ro = 1;
+    t->pq_base = 1;
+    t->ov_lo = UINT64_MAX;
+    t->rng = b->rng;
+    if (!(t->path = cairn_str__dup(b->path)) || !(t->wal_path = cairn_str__dup(b->wal_path))) {
+        blob_free(t);
+        return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    }
+    if ((rc = open_reader(t, &size)) != 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        blob_free(t);
+        return cairn_err__set(rc, "%s", msg);
+    }
+#define SWAPF(field)                                                                              \
+    do {                                                                                          \
+        cairn_blob tmp_;                                                                          \
+        memcpy(&tmp_.field, &b->field, sizeof b->field);                                          \
+        memcpy(&b->field, &t->field, sizeof b->field);                                            \
+        memcpy(&t->field, &tmp_.field, sizeof b->field);                                          \
+    } while (0)
+    SWAPF(f);
+    SWAPF(wal);
+    SWAPF(next_key);
+    SWAPF(end);
+    SWAPF(hdr_next_key);
+    SWAPF(hdr_end);
+    SWAPF(disk_next_key);
+    SWAPF(disk_end);
+    SWAPF(disk_flags);
+    SWAPF(disk_salt);
+    SWAPF(disk_lsn);
+    SWAPF(idx);
+    SWAPF(fstart);
+    SWAPF(fend);
+    SWAPF(troot);
+    SWAPF(live_bytes);
+    SWAPF(free_bytes);
+    SWAPF(free_entries);
+    SWAPF(ov);
+    SWAPF(nov);
+    SWAPF(ov_lo);
+    SWAPF(vs);
+#undef SWAPF
+    blob_free(t); /* the old view */
+    return 0;
 }
 
 /* The file's one true name: symlinks resolved (realpath), so that every spelling of it shares
@@ -1264,7 +1498,7 @@ static int open_impl(cairn_blob *b, const cairn_blob_options *o) {
     return 0;
 }
 
-int cairn_blob_open(cairn_blob **out, const char *path, const cairn_blob_options *opts) {
+static int blob_open(cairn_blob **out, const char *path, const cairn_blob_options *opts, int verify) {
     cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
     cairn_blob *b;
     int rc;
@@ -1283,6 +1517,7 @@ int cairn_blob_open(cairn_blob **out, const char *path, const cairn_blob_options
     pthread_rwlock_init(&b->mu, NULL);
     b->gen = cairn_fork__gen();
     b->ro = o.read_only != 0;
+    b->verify = verify && b->ro;
     b->sync = o.sync;
     b->rng = 0x9e3779b9u;
     b->next_sub = 1;
@@ -1305,6 +1540,10 @@ int cairn_blob_open(cairn_blob **out, const char *path, const cairn_blob_options
     }
     *out = b;
     return 0;
+}
+
+int cairn_blob_open(cairn_blob **out, const char *path, const cairn_blob_options *opts) {
+    return blob_open(out, path, opts, 0);
 }
 
 static int abort_txn(cairn_blob *b);
@@ -1695,6 +1934,38 @@ int cairn_blob_delete(cairn_blob *b, uint32_t key) {
     return run_op(b, do_delete, &a);
 }
 
+/* A read through a read-only handle failed its checks: the writer may have changed the bytes
+ * since the view was built. Refresh the view and read again (the key's bytes in the new view,
+ * or CAIRN_NOTFOUND when it is gone there); CAIRN_CORRUPT only when the read fails again in a
+ * view of a store that did not change; CAIRN_BUSY when the writer keeps moving. */
+static int ro_reread(cairn_blob *b, uint32_t key, void **data, size_t *len) {
+    int i, rc = CAIRN_CORRUPT;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+    pthread_rwlock_wrlock(&b->mu);
+    for (i = 0; i < RO_TRIES; i++) {
+        vsig old = b->vs;
+        brec *r;
+        int same;
+        if ((rc = refresh_view(b)) != 0) break;
+        same = vsig_eq(&old, &b->vs);
+        if (!(r = map_get(&b->idx, key))) {
+            rc = CAIRN_NOTFOUND;
+            break;
+        } else {
+            brec copy = *r;
+            if ((rc = read_payload(b, key, &copy, data)) == 0) *len = copy.len;
+        }
+        if (rc != CAIRN_CORRUPT || same) break; /* same: it failed twice over an unchanged store */
+        ro_backoff(i);
+    }
+    if (i == RO_TRIES)
+        rc = cairn_err__set(CAIRN_BUSY, "%s: a writer kept changing the store while key %u was read (last: %s)",
+                            b->path, (unsigned)key, msg);
+    pthread_rwlock_unlock(&b->mu);
+    return rc;
+}
+
 int cairn_blob_read(cairn_blob *b, uint32_t key, void **data, size_t *len) {
     brec *r;
     int rc;
@@ -1712,6 +1983,7 @@ int cairn_blob_read(cairn_blob *b, uint32_t key, void **data, size_t *len) {
         if ((rc = read_payload(b, key, &copy, data)) == 0) *len = copy.len;
     }
     pthread_rwlock_unlock(&b->mu);
+    if (rc == CAIRN_CORRUPT && b->ro) rc = ro_reread(b, key, data, len);
     return rc;
 }
 
@@ -1796,12 +2068,9 @@ int cairn_blob_sync(cairn_blob *b) {
     return rc;
 }
 
-int cairn_blob_stats(cairn_blob *b, struct cairn_blob_stats *user) {
-    struct cairn_blob_stats st, *out = &st;
-    int rc;
-    if (!b || !user) return cairn_err__set(CAIRN_INVALID, "cairn_blob_stats: NULL argument");
+int cairn_blob_stats(cairn_blob *b, struct cairn_blob_stats *out) {
+    if (!b || !out) return cairn_err__set(CAIRN_INVALID, "cairn_blob_stats: NULL argument");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_stats");
-    if ((rc = cairn_stats__check(user->size, sizeof st, "cairn_blob_stats")) != 0) return rc;
     memset(out, 0, sizeof *out);
     pthread_rwlock_rdlock(&b->mu);
     out->entries = b->idx.n;
@@ -1813,7 +2082,6 @@ int cairn_blob_stats(cairn_blob *b, struct cairn_blob_stats *user) {
     out->next_key = b->next_key >= KEY_LIMIT ? UINT32_MAX : (uint32_t)b->next_key;
     out->in_txn = b->in_txn;
     pthread_rwlock_unlock(&b->mu);
-    cairn_stats__copy(user, out, sizeof st);
     return 0;
 }
 
@@ -2062,26 +2330,12 @@ int cairn_blob_unsubscribe(cairn_blob *b, uint64_t id) {
 int cairn_blob_check(const char *path) {
     cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
     cairn_blob *b = NULL;
-    size_t i;
     int rc;
     if (!path) return cairn_err__set(CAIRN_INVALID, "cairn_blob_check: NULL path");
     o.read_only = 1;
     o.create = 0;
-    if ((rc = cairn_blob_open(&b, path, &o)) != 0) return rc;
-    for (i = 0; i < b->idx.cap && !rc; i++) {
-        void *p = NULL;
-        if (!b->idx.s[i].used) continue;
-        rc = read_payload(b, (uint32_t)b->idx.s[i].key, &b->idx.s[i].v, &p);
-        free(p);
-    }
-    if (rc) {
-        char msg[512];
-        int code = rc;
-        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
-        cairn_blob_close(b);
-        cairn_err__set(code, "%s", msg);
-        return rc;
-    }
+    /* every payload is read inside the validated window of the read-only open (see Readers) */
+    if ((rc = blob_open(&b, path, &o, 1)) != 0) return rc;
     cairn_blob_close(b);
     return 0;
 }

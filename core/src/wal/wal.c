@@ -62,6 +62,13 @@
  * cairn_wal__begin_reserved (a change that frees space: a delete) may use the R bytes, so it can
  * be logged on a full disk. Preallocated bytes are zeros, i.e. a torn tail to a later open.
  *
+ * Readers beside a live writer (read-only opens) never write; they may read the file while it
+ * is appended to (a record cut short is a torn tail) or reset and re-appended (a mix of old and
+ * new records can look damaged). cairn_wal_info reports the size and CRC32C of the bytes the open
+ * read (image_size, image_crc): the engine reads the log again after building its view and
+ * retries when they differ (appends and resets always change them: numbers never repeat), so a
+ * log that changed under a reader is never reported as damaged.
+ *
  * Group commit: commit writes the records (one pwrite for the buffered records), sync(seq)
  * waits until an fsync covers seq: the first waiter becomes the leader and fsyncs for all
  * records written so far; the others wait on a condition variable and are acknowledged by it.
