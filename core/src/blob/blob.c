@@ -2068,9 +2068,12 @@ int cairn_blob_sync(cairn_blob *b) {
     return rc;
 }
 
-int cairn_blob_stats(cairn_blob *b, struct cairn_blob_stats *out) {
-    if (!b || !out) return cairn_err__set(CAIRN_INVALID, "cairn_blob_stats: NULL argument");
+int cairn_blob_stats(cairn_blob *b, struct cairn_blob_stats *user) {
+    struct cairn_blob_stats st, *out = &st;
+    int rc;
+    if (!b || !user) return cairn_err__set(CAIRN_INVALID, "cairn_blob_stats: NULL argument");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_stats");
+    if ((rc = cairn_stats__check(user->size, sizeof st, "cairn_blob_stats")) != 0) return rc;
     memset(out, 0, sizeof *out);
     pthread_rwlock_rdlock(&b->mu);
     out->entries = b->idx.n;
@@ -2082,6 +2085,7 @@ int cairn_blob_stats(cairn_blob *b, struct cairn_blob_stats *out) {
     out->next_key = b->next_key >= KEY_LIMIT ? UINT32_MAX : (uint32_t)b->next_key;
     out->in_txn = b->in_txn;
     pthread_rwlock_unlock(&b->mu);
+    cairn_stats__copy(user, out, sizeof st);
     return 0;
 }
 
