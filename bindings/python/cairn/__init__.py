@@ -392,23 +392,21 @@ class _Handle:
         self._raw.begin(self._handle())
         self._txn = True
 
-    def commit(self):
+    def _end_txn(self, fn):
         h = self._handle()
         try:
-            self._raw.commit(h)
+            fn(h)
         finally:
             self._txn = False
             self._after_call()
+
+    def commit(self):
+        self._end_txn(self._raw.commit)
 
     end = commit  # BinaryDB's name
 
     def rollback(self):
-        h = self._handle()
-        try:
-            self._raw.rollback(h)
-        finally:
-            self._txn = False
-            self._after_call()
+        self._end_txn(self._raw.rollback)
 
     def transaction(self):
         """``with h.transaction():`` commits on success, rolls back on an exception."""
@@ -913,13 +911,17 @@ class BlobStore(_Handle, _abc.Mapping):
         self._pending.clear()
 
     # -- operations ----------------------------------------------------------------------------
-    def create(self, data):
-        """Store `data` under a new key and return the key."""
+    def _write(self, fn, *args):
+        """A call that may fire events: they are delivered once it has returned."""
         try:
-            return _c.cairn_blob_create(self._handle(), _blob_data(data))
+            return fn(*args)
         finally:
             if self._pending:
                 self._after_call()
+
+    def create(self, data):
+        """Store `data` under a new key and return the key."""
+        return self._write(_c.cairn_blob_create, self._handle(), _blob_data(data))
 
     def reserve_next_key(self):
         """Hand out the next key without storing anything (never handed out again)."""
@@ -927,12 +929,7 @@ class BlobStore(_Handle, _abc.Mapping):
 
     def create_with_key(self, key, data):
         """Store `data` under `key`; ExistsError if it is present."""
-        h = self._handle()
-        try:
-            _c.cairn_blob_create_with_key(h, _blob_key(key), _blob_data(data))
-        finally:
-            if self._pending:
-                self._after_call()
+        self._write(_c.cairn_blob_create_with_key, self._handle(), _blob_key(key), _blob_data(data))
 
     def read(self, key):
         """The bytes under `key`; NotFoundError (a KeyError) if absent."""
@@ -943,21 +940,11 @@ class BlobStore(_Handle, _abc.Mapping):
 
     def update(self, key, data):
         """Replace the bytes under `key`; NotFoundError if absent."""
-        h = self._handle()
-        try:
-            _c.cairn_blob_update(h, _blob_key(key), _blob_data(data))
-        finally:
-            if self._pending:
-                self._after_call()
+        self._write(_c.cairn_blob_update, self._handle(), _blob_key(key), _blob_data(data))
 
     def delete(self, key):
         """Delete `key`; NotFoundError if absent."""
-        h = self._handle()
-        try:
-            _c.cairn_blob_delete(h, _blob_key(key))
-        finally:
-            if self._pending:
-                self._after_call()
+        self._write(_c.cairn_blob_delete, self._handle(), _blob_key(key))
 
     def exists(self, key):
         """True if `key` is present; also ``key in store``."""

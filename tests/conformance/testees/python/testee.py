@@ -269,21 +269,6 @@ class Testee:
         db.update(key, ch)
         return None
 
-    def op_kv_begin(self, a):
-        self.get(a, "kv").begin()
-
-    def op_kv_commit(self, a):
-        self.get(a, "kv").commit()
-
-    def op_kv_rollback(self, a):
-        self.get(a, "kv").rollback()
-
-    def op_kv_sync(self, a):
-        self.get(a, "kv").sync()
-
-    def op_kv_compact(self, a):
-        self.get(a, "kv").compact()
-
     def op_kv_expiry(self, a):
         db = self.get(a, "kv")
         at = db.expiry(self.kv_key(a))  # NotFoundError when missing or expired
@@ -343,21 +328,6 @@ class Testee:
     def op_blob_keys(self, a):
         return list(self.get(a, "blob"))
 
-    def op_blob_sync(self, a):
-        self.get(a, "blob").sync()
-
-    def op_blob_compact(self, a):
-        self.get(a, "blob").compact()
-
-    def op_blob_begin(self, a):
-        self.get(a, "blob").begin()
-
-    def op_blob_commit(self, a):
-        self.get(a, "blob").commit()
-
-    def op_blob_rollback(self, a):
-        self.get(a, "blob").rollback()
-
     def op_blob_stats(self, a):
         st = self.get(a, "blob").stats()
         return {k: st[k] for k in ("entries", "live_bytes", "free_bytes", "free_entries", "file_size",
@@ -414,6 +384,17 @@ class Testee:
         out = list(rec)
         rec.clear()
         return out
+
+    # -- ops every engine has: the same verb on the engine's handle ----------------------------
+    def _verb(engine, verb):
+        def op(self, a):
+            getattr(self.get(a, engine), verb)()
+        return op
+
+    for _engine in ("kv", "blob"):
+        for _verb_name in ("begin", "commit", "rollback", "sync", "compact"):
+            locals()["op_%s_%s" % (_engine, _verb_name)] = _verb(_engine, _verb_name)
+    del _verb, _engine, _verb_name
 
     # -- common --------------------------------------------------------------------------------
     def op_reset(self, a):
