@@ -118,7 +118,6 @@ typedef struct cairn_file cairn_file;
 int cairn_io__open(cairn_file **out, const char *path, int flags);
 void cairn_io__close(cairn_file *f);
 const char *cairn_io__path(const cairn_file *f);
-int cairn_io__fd(const cairn_file *f);
 /* Read exactly len bytes at off. If got is NULL a short read (EOF) is CAIRN_CORRUPT
  * ("unexpected end of file"); otherwise *got is the number of bytes read and 0 is returned. */
 int cairn_io__pread(cairn_file *f, void *buf, size_t len, uint64_t off, size_t *got);
