@@ -9,7 +9,7 @@
 //   cairn put/get Buffer    the idiomatic API with Buffer values (kind BYTES)
 //   cairn put/get string    the idiomatic API with string values (kind TEXT)
 //   cairn put/get object    the idiomatic API with a small object (kind JSON: JSON.stringify/parse)
-//   cairn has               the cheapest call: one keydir lookup, no value read
+//   cairn exists            the cheapest call: one keydir lookup, no value read
 //   raw put/get             the addon called directly (the binding's floor)
 //   Map set/get             the ceiling: a JS Map, no storage at all
 // Every cairn row uses sync 'none' (no fsync per write: the call cost is what is measured).
@@ -71,14 +71,14 @@ try {
     for (let i = 0; i < N; i++) s += db.get(keys[i]).id;
     check('object', s === N * 123456);
   })]);
-  rows.push(['cairn has', opsPerSec(() => {
+  rows.push(['cairn exists', opsPerSec(() => {
     let s = 0;
-    for (let i = 0; i < N; i++) s += db.has(keys[i]) ? 1 : 0;
-    check('has', s === N);
+    for (let i = 0; i < N; i++) s += db.exists(keys[i]) ? 1 : 0;
+    check('exists', s === N);
   })]);
   db.close();
 
-  const raw = cairn.native.KVHandle.open(path.join(dir, 'raw'), true, false, cairn.native.SYNC_NONE);
+  const raw = cairn.native.KVHandle.open(path.join(dir, 'raw'), { sync: cairn.native.SYNC_NONE });
   for (let i = 0; i < N; i++) raw.put(keys[i], bufVal);
   rows.push(['raw put', opsPerSec(() => { for (let i = 0; i < N; i++) raw.put(keys[i], bufVal); })]);
   rows.push(['raw get', opsPerSec(() => {

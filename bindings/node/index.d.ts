@@ -15,23 +15,32 @@ export type StoredValue = Buffer | string | JsonValue;
 export type ValueKind = 'bytes' | 'text' | 'json' | 'native';
 export type SyncMode = 'none' | 'commit' | 'group';
 
-export interface KVOptions {
-  /** Create the directory if missing (default true). */
+/** The open options every engine takes. */
+export interface StoreOptions {
+  /** Create the store if missing (default true). */
   create?: boolean;
   /** Open without the writer lock; writes throw CAIRN_READONLY. */
   readOnly?: boolean;
   /** 'none', 'commit' (default: fsync before every commit returns) or 'group'. */
   sync?: SyncMode;
-  /** Rotate the active data file past this many bytes (0: 64 MiB). */
-  maxFileSize?: number;
-  /** 0: a second writer fails CAIRN_LOCKED at once; > 0: wait this long, then CAIRN_BUSY. */
+  /**
+   * 0..4294967295 ms (else CAIRN_INVALID). 0: a second writer fails CAIRN_LOCKED at once; > 0: it
+   * waits this long, then CAIRN_BUSY.
+   */
   lockTimeoutMs?: number;
 }
 
+export interface KVOptions extends StoreOptions {
+  /** Rotate the active data file past this many bytes (0: 64 MiB); above what the format can address: CAIRN_INVALID. */
+  maxFileSize?: number;
+}
+
+export interface BlobStoreOptions extends StoreOptions {}
+
 export interface PutOptions {
-  /** Absolute expiry (a Date or Unix milliseconds). */
+  /** Absolute expiry: a Date or Unix milliseconds. Not together with ttl (CAIRN_INVALID). */
   expireAt?: Date | number;
-  /** Expiry relative to now, in milliseconds (0: expires at once). */
+  /** Expiry relative to now, in milliseconds (0: expires at once; negative: CAIRN_INVALID). */
   ttl?: number;
   /** Force the stored kind (e.g. 'json' for a string that is a JSON document). */
   kind?: 'bytes' | 'text' | 'json';
@@ -45,18 +54,50 @@ export interface KVStats {
   deadBytes: number;
   keydirBytes: number;
   seq: number;
-  reclaims: number;
+  compactions: number;
   inTxn: boolean;
 }
 
-export class KV implements Iterable<[string | Buffer, StoredValue]> {
+/**
+ * What every engine's class has (KV, BlobStore): K is its key type, E its [key, value] entry,
+ * S its stats. Not exported at run time: use the engine classes.
+ */
+declare abstract class Store<K, E, S> implements Iterable<E> {
+  /** Verify the files of the store at `path` without opening it for writing; CAIRN_CORRUPT names file and offset. */
+  static check(path: string): void;
+  static checkAsync(path: string): Promise<void>;
+
+  exists(key: K): boolean;
+  /** The same as exists(key), as on a Map. */
+  has(key: K): boolean;
+  count(): number;
+  readonly size: number;
+  entries(): IterableIterator<E>;
+  [Symbol.iterator](): IterableIterator<E>;
+
+  begin(): void;
+  commit(): void;
+  rollback(): void;
+  /** Run fn in a transaction: commit on return (or resolve), roll back on throw (or reject). */
+  transaction<T>(fn: (store: this) => T): T;
+
+  /** Make everything written so far durable. */
+  sync(): void;
+  syncAsync(): Promise<void>;
+  /** Rewrite the files without dead space (CAIRN_TXN inside a transaction). */
+  compact(): void;
+  compactAsync(): Promise<void>;
+  stats(): S;
+  /** Close (idempotent); an open transaction is rolled back. */
+  close(): void;
+  readonly closed: boolean;
+}
+
+export class KV extends Store<Key, [string | Buffer, StoredValue], KVStats> {
   /** Open (or create) the store in directory `path`, synchronously. */
   constructor(path: string, options?: KVOptions);
   /** Open on the libuv thread pool. */
   static open(path: string, options?: KVOptions): Promise<KV>;
-  /** Verify every record of the store at `path`; throws CAIRN_CORRUPT with file and offset. */
-  static check(path: string): void;
-  static checkAsync(path: string): Promise<void>;
 
   put(key: Key, value: Value, options?: PutOptions): this;
   set(key: Key, value: Value, options?: PutOptions): this;
@@ -65,40 +106,14 @@ export class KV implements Iterable<[string | Buffer, StoredValue]> {
   getTyped(key: Key): { value: StoredValue; kind: ValueKind } | undefined;
   /** Throws errors.NotFound (code 'CAIRN_NOTFOUND') when absent. */
   delete(key: Key): void;
-  has(key: Key): boolean;
-  /** Merge `changes` into the JSON-object value of `key`. */
+  /** Merge `changes` into the JSON-object value of `key` (keeps its expiry). */
   update(key: Key, changes: { [key: string]: JsonValue }): this;
-  /** Absolute expiry in Unix ms (0: never), or undefined when absent. */
-  expiry(key: Key): number | undefined;
-  count(): number;
-  readonly size: number;
+  /** The absolute expiry; null when the key never expires; undefined when it is absent (or expired). */
+  expiry(key: Key): Date | null | undefined;
   /** Keys ascending bytewise; a key is a string when valid UTF-8, else a Buffer. */
   keys(prefix?: Key): Array<string | Buffer>;
   values(prefix?: Key): IterableIterator<StoredValue>;
   entries(prefix?: Key): IterableIterator<[string | Buffer, StoredValue]>;
-  [Symbol.iterator](): IterableIterator<[string | Buffer, StoredValue]>;
-
-  begin(): void;
-  commit(): void;
-  rollback(): void;
-  /** Run fn in a transaction: commit on return (or resolve), roll back on throw (or reject). */
-  transaction<T>(fn: (kv: this) => T): T;
-
-  sync(): void;
-  syncAsync(): Promise<void>;
-  reclaim(): void;
-  reclaimAsync(): Promise<void>;
-  stats(): KVStats;
-  /** Close (idempotent); an open transaction is rolled back. */
-  close(): void;
-  readonly closed: boolean;
-}
-
-export interface BlobStoreOptions {
-  create?: boolean;
-  readOnly?: boolean;
-  sync?: SyncMode;
-  lockTimeoutMs?: number;
 }
 
 export interface BlobStoreStats {
@@ -119,19 +134,21 @@ export interface BlobStoreEvents {
 }
 
 /**
- * uint32 keys -> bytes in one file. Emits 'created', 'updated' and 'deleted' once per successful
- * durable operation (in a transaction: at commit, in order; never on rollback or failure).
+ * uint32 keys -> bytes in one file. An EventEmitter: 'created', 'updated' and 'deleted' fire once
+ * per successful durable operation, after the call that made it has returned from the core (in a
+ * transaction: after commit, in order; never on rollback or failure). A listener that throws does
+ * not undo the change: the call rethrows the first listener error once every listener ran.
  */
-export class BlobStore extends EventEmitter implements Iterable<[number, Buffer]> {
+export class BlobStore extends Store<number, [number, Buffer], BlobStoreStats> {
   constructor(path: string, options?: BlobStoreOptions);
   static open(path: string, options?: BlobStoreOptions): Promise<BlobStore>;
-  static check(path: string): void;
-  static checkAsync(path: string): Promise<void>;
 
   on<E extends keyof BlobStoreEvents>(event: E, listener: BlobStoreEvents[E]): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
   once<E extends keyof BlobStoreEvents>(event: E, listener: BlobStoreEvents[E]): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this;
+  off<E extends keyof BlobStoreEvents>(event: E, listener: BlobStoreEvents[E]): this;
+  off(event: string | symbol, listener: (...args: any[]) => void): this;
 
   /** Store data under a new key and return it. A string is stored as its UTF-8 bytes. */
   create(data: BytesLike | string): number;
@@ -142,25 +159,10 @@ export class BlobStore extends EventEmitter implements Iterable<[number, Buffer]
   read(key: number): Buffer;
   update(key: number, data: BytesLike | string): void;
   delete(key: number): void;
-  exists(key: number): boolean;
-  has(key: number): boolean;
-  count(): number;
-  readonly size: number;
   keys(): number[];
-  entries(): IterableIterator<[number, Buffer]>;
-  [Symbol.iterator](): IterableIterator<[number, Buffer]>;
-  flush(): void;
-  flushAsync(): Promise<void>;
-  compact(): void;
-  compactAsync(): Promise<void>;
-  stats(): BlobStoreStats;
-  begin(): void;
-  commit(): void;
-  rollback(): void;
-  transaction<T>(fn: (store: this) => T): T;
-  close(): void;
-  readonly closed: boolean;
 }
+/** BlobStore is also an EventEmitter (every other EventEmitter method). */
+export interface BlobStore extends EventEmitter {}
 
 /** Open a KV store on the libuv thread pool. */
 export function open(path: string, options?: KVOptions): Promise<KV>;
@@ -217,3 +219,14 @@ export function errorInfo(codeOrErrno: string | number): { errno: number; code: 
 export const version: string;
 /** The raw addon, 1:1 with the C API (for tools and tests). */
 export const native: any;
+
+/** FOR TESTS ONLY: never call these in production code. */
+export const testing: {
+  /**
+   * A process-wide fake wall clock that expiry (and ttl) uses instead of the real one, as a Date
+   * or Unix ms; null or 0 returns to the real clock.
+   */
+  setClock(at: Date | number | null): void;
+};
+
+export {};

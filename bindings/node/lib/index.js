@@ -2,7 +2,8 @@
 // The idiomatic Node.js API of Cairn (const cairn = require('cairn')).
 //
 // Two layers: the addon (src/addon.cc) is thin and close to the C API; this file adds value
-// kinds, options, error classes, transactions and the blob store's EventEmitter.
+// kinds, options, error classes, transactions and the blob store's EventEmitter. Every engine
+// class (KV, BlobStore) extends one base (storeClass) and adds only its own methods.
 //
 // Values: Buffer / any TypedArray / DataView / ArrayBuffer -> BYTES (read back as Buffer),
 // string -> TEXT (read back as string), plain object / array / number / boolean / null -> JSON
@@ -118,10 +119,14 @@ const typeError = (msg) => new errors.Type(msg);
 const invalid = (msg) => new errors.Invalid(msg);
 
 // ------------------------------------------------------------------------------------------
-// Options
+// Options: the ones every engine shares, plus each engine's own (Engine[ENGINE].options).
 // ------------------------------------------------------------------------------------------
 const SYNC = { none: native.SYNC_NONE, commit: native.SYNC_COMMIT, group: native.SYNC_GROUP };
+const COMMON_OPTIONS = { create: 'boolean', readOnly: 'boolean', sync: 'sync', lockTimeoutMs: 'uint' };
 
+// Checks the types and names of open options and returns them normalised for the addon
+// ({ create, readOnly, sync: number, lockTimeoutMs, ...}); ranges are checked by the addon and
+// the core.
 function readOptions(opts, spec) {
   const out = {};
   if (opts === undefined || opts === null) return out;
@@ -136,7 +141,6 @@ function readOptions(opts, spec) {
     } else if (kind === 'uint') {
       if (typeof v !== 'number') throw typeError(`option '${k}' must be a number`);
       if (!Number.isSafeInteger(v) || v < 0) throw invalid(`option '${k}' must be a non-negative integer`);
-      if (k === 'lockTimeoutMs' && v > 0xffffffff) throw invalid(`option '${k}' is too large`);
     } else if (kind === 'sync') {
       if (typeof v !== 'string') throw typeError(`option '${k}' must be 'none', 'commit' or 'group'`);
       if (!Object.prototype.hasOwnProperty.call(SYNC, v)) {
@@ -147,9 +151,6 @@ function readOptions(opts, spec) {
   }
   return out;
 }
-
-const KV_OPTIONS = { create: 'boolean', readOnly: 'boolean', sync: 'sync', maxFileSize: 'uint', lockTimeoutMs: 'uint' };
-const BLOB_OPTIONS = { create: 'boolean', readOnly: 'boolean', sync: 'sync', lockTimeoutMs: 'uint' };
 
 function checkPath(p) {
   if (typeof p !== 'string') {
@@ -216,7 +217,8 @@ function isBytes(v) {
 
 const KIND_NAMES = ['bytes', 'text', 'json', 'native'];
 
-// Put options { expireAt, ttl, kind } -> { exp: absolute Unix ms (0: none), kind: name or undefined }.
+// Put options { expireAt, ttl, kind } -> { exp: absolute Unix ms or undefined, ttl: ms or
+// undefined (the addon adds it to its clock, the test clock when one is set), kind }.
 function putOptions(opts) {
   if (opts === null || typeof opts !== 'object') throw typeError('put options must be an object');
   for (const k of Object.keys(opts)) {
@@ -224,19 +226,19 @@ function putOptions(opts) {
       throw invalid(`unknown put option '${k}' (known: expireAt, ttl, kind)`);
     }
   }
-  const { expireAt, ttl, kind } = opts;
-  let exp = 0;
+  const { expireAt, kind } = opts;
+  let { ttl } = opts;
+  let exp;
   if (expireAt !== undefined && ttl !== undefined) throw invalid('give expireAt or ttl, not both');
   if (expireAt !== undefined) {
     const ms = expireAt instanceof Date ? expireAt.getTime() : expireAt;
     if (typeof ms !== 'number') throw typeError('expireAt must be a Date or Unix milliseconds');
     if (!Number.isSafeInteger(ms) || ms < 0) throw invalid('expireAt must be a non-negative integer of Unix ms');
-    exp = ms;
+    exp = ms === 0 ? undefined : ms;
   } else if (ttl !== undefined) {
     if (typeof ttl !== 'number') throw typeError('ttl must be a number of milliseconds');
     if (!Number.isFinite(ttl) || ttl < 0) throw invalid('ttl must be a non-negative number of milliseconds');
-    // ttl 0 means "expires now" (stores nothing readable), not "never".
-    exp = Math.max(1, Date.now() + Math.ceil(ttl));
+    ttl = Math.ceil(ttl); // ttl 0 means "expires now" (stores nothing readable), not "never"
   }
   if (kind !== undefined) {
     if (typeof kind !== 'string') throw typeError("kind must be 'bytes', 'text' or 'json'");
@@ -244,7 +246,7 @@ function putOptions(opts) {
       throw invalid(`kind must be 'bytes', 'text' or 'json', not '${kind}'`);
     }
   }
-  return { exp, kind };
+  return { exp, ttl, kind };
 }
 
 // Runs fn inside begin/commit; rolls back if it throws or its promise rejects.
@@ -282,75 +284,164 @@ function runTransaction(store, fn) {
 }
 
 const fromHandle = Symbol('cairn.fromHandle');
+const H = Symbol('cairn.handle'); // the addon's handle object
+const ENGINE = Symbol('cairn.engine'); // static: { native: addon class, options: its own open options, tag }
+const AFTER = Symbol('cairn.after'); // called with the result of every call that may change data
+
+function promise(fn) {
+  try {
+    return fn();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// The base of every engine's class: open (sync and on the thread pool), check, exists / has,
+// count / size, transactions, sync / compact, stats, close. An engine class declares
+// static [ENGINE] and its own methods, which use this[H] (the addon handle), nothing else.
+// Base is Object, or EventEmitter for an engine with events (it then overrides [AFTER] to
+// deliver them once the C call has returned).
+// ------------------------------------------------------------------------------------------
+function storeClass(Base) {
+  return class Store extends Base {
+    constructor(path, options) {
+      super();
+      const h = path === fromHandle ? options : openWith(new.target, 'open', path, options);
+      Object.defineProperty(this, H, { value: h });
+    }
+
+    /** Open on the libuv thread pool: a Promise of the store. */
+    static open(path, options) {
+      return promise(() => openWith(this, 'openAsync', path, options)).then((h) => new this(fromHandle, h));
+    }
+
+    /** Verify the files of the store at `path` without opening it for writing. */
+    static check(path) {
+      this[ENGINE].native.check(checkPath(path));
+    }
+
+    static checkAsync(path) {
+      return promise(() => this[ENGINE].native.checkAsync(checkPath(path)));
+    }
+
+    exists(key) {
+      return this[H].exists(key);
+    }
+
+    /** The same as exists(key) (the Map idiom). */
+    has(key) {
+      return this[H].exists(key);
+    }
+
+    count() {
+      return this[H].count();
+    }
+
+    get size() {
+      return this[H].count();
+    }
+
+    [Symbol.iterator]() {
+      return this.entries();
+    }
+
+    begin() {
+      this[H].begin();
+    }
+
+    commit() {
+      this[AFTER](this[H].commit());
+    }
+
+    rollback() {
+      this[AFTER](this[H].rollback());
+    }
+
+    /**
+     * Run fn(store) in a transaction: committed when fn returns (or its promise resolves), rolled
+     * back when it throws (or rejects). Returns fn's result (a Promise if fn returned one).
+     */
+    transaction(fn) {
+      return runTransaction(this, fn);
+    }
+
+    sync() {
+      this[AFTER](this[H].sync());
+    }
+
+    syncAsync() {
+      return promise(() => this[H].syncAsync()).then((v) => this[AFTER](v));
+    }
+
+    compact() {
+      this[AFTER](this[H].compact());
+    }
+
+    compactAsync() {
+      return promise(() => this[H].compactAsync()).then((v) => this[AFTER](v));
+    }
+
+    stats() {
+      return this[H].stats();
+    }
+
+    /** Close (idempotent). An open transaction is rolled back. */
+    close() {
+      this[H].close();
+    }
+
+    get closed() {
+      return this[H].closed;
+    }
+
+    get [Symbol.toStringTag]() {
+      return this.constructor[ENGINE].tag;
+    }
+
+    [AFTER](result) {
+      return result;
+    }
+  };
+}
+
+function openWith(Engine, how, p, options) {
+  const { native: handle, options: own } = Engine[ENGINE];
+  return handle[how](checkPath(p), readOptions(options, own ? { ...COMMON_OPTIONS, ...own } : COMMON_OPTIONS));
+}
 
 // ------------------------------------------------------------------------------------------
 // KV: the Bitcask log store
 // ------------------------------------------------------------------------------------------
-class KV {
-  #h;
-
-  /**
-   * Open (or create) the store in directory `path`, synchronously. See KV.open for the
-   * Promise version that opens on the thread pool.
-   */
-  constructor(path, options) {
-    if (path === fromHandle) {
-      this.#h = options;
-      return;
-    }
-    this.#h = openKV(native.KVHandle.open, path, options);
-  }
-
-  static open(path, options) {
-    let p;
-    try {
-      p = openKV(native.KVHandle.openAsync, path, options);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return p.then((h) => new KV(fromHandle, h));
-  }
-
-  /** Verify every record of the store at `path` without opening it for writing. */
-  static check(path) {
-    native.KVHandle.check(checkPath(path));
-  }
-
-  static checkAsync(path) {
-    try {
-      return native.KVHandle.checkAsync(checkPath(path));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
+class KV extends storeClass(Object) {
+  static [ENGINE] = { native: native.KVHandle, options: { maxFileSize: 'uint' }, tag: 'cairn.KV' };
 
   /**
    * Store value under key. options: { expireAt: Date | Unix ms, ttl: ms, kind: 'bytes' | 'text' |
    * 'json' } (kind forces the stored kind, e.g. a string stored as a JSON document).
    */
   put(key, value, options) {
-    const h = this.#h;
+    const h = this[H];
     if (options === undefined) {
       if (typeof value === 'string' || isBytes(value)) h.put(key, value);
       else h.put(key, jsonOf(value), native.KIND_JSON);
       return this;
     }
-    const { exp, kind } = putOptions(options);
-    const e = exp === 0 ? undefined : exp;
+    const { exp, ttl, kind } = putOptions(options);
     if (kind === 'json') {
-      h.put(key, typeof value === 'string' ? JSON.stringify(value) : jsonOf(value), native.KIND_JSON, e);
+      h.put(key, typeof value === 'string' ? JSON.stringify(value) : jsonOf(value), native.KIND_JSON, exp, ttl);
     } else if (kind === 'text') {
       if (typeof value !== 'string') throw typeError("a value of kind 'text' must be a string");
-      h.put(key, value, native.KIND_TEXT, e);
+      h.put(key, value, native.KIND_TEXT, exp, ttl);
     } else if (kind === 'bytes') {
       if (typeof value !== 'string' && !isBytes(value)) throw typeError("a value of kind 'bytes' must be bytes or a string");
-      h.put(key, value, native.KIND_BYTES, e);
+      h.put(key, value, native.KIND_BYTES, exp, ttl);
     } else if (typeof value === 'string') {
-      h.put(key, value, native.KIND_TEXT, e);
+      h.put(key, value, native.KIND_TEXT, exp, ttl);
     } else if (isBytes(value)) {
-      h.put(key, value, native.KIND_BYTES, e);
+      h.put(key, value, native.KIND_BYTES, exp, ttl);
     } else {
-      h.put(key, jsonOf(value), native.KIND_JSON, e);
+      h.put(key, jsonOf(value), native.KIND_JSON, exp, ttl);
     }
     return this;
   }
@@ -361,14 +452,14 @@ class KV {
 
   /** The value, or undefined when the key is absent (or expired). */
   get(key) {
-    const r = this.#h.get(key);
+    const r = this[H].get(key);
     if (typeof r === 'string') return meta[0] === native.KIND_JSON ? parseJson(r) : r;
     return bytesOut(r);
   }
 
   /** { value, kind: 'bytes' | 'text' | 'json' | 'native' }, or undefined when absent. */
   getTyped(key) {
-    const r = this.#h.get(key);
+    const r = this[H].get(key);
     if (r === undefined) return undefined;
     const kind = meta[0];
     if (typeof r === 'string') return { value: kind === native.KIND_JSON ? parseJson(r) : r, kind: KIND_NAMES[kind] };
@@ -377,16 +468,12 @@ class KV {
 
   /** Delete a key; throws errors.NotFound (code 'CAIRN_NOTFOUND') when it is absent. */
   delete(key) {
-    this.#h.delete(key);
-  }
-
-  has(key) {
-    return this.#h.has(key);
+    this[H].delete(key);
   }
 
   /** Merge the fields of `changes` into the JSON-object value of `key` (keeps its expiry). */
   update(key, changes) {
-    const h = this.#h;
+    const h = this[H];
     if (!isPlainObject(changes)) throw typeError('changes must be a plain object');
     const cur = this.get(key);
     if (cur === undefined) throw new errors.NotFound(`key not found: ${String(key)}`);
@@ -396,22 +483,16 @@ class KV {
     return this;
   }
 
-  /** Absolute expiry in Unix ms (0: never), or undefined when the key is absent. */
+  /** The absolute expiry as a Date; null for a key that never expires; undefined when absent. */
   expiry(key) {
-    return this.#h.expiry(key);
-  }
-
-  count() {
-    return this.#h.count();
-  }
-
-  get size() {
-    return this.#h.count();
+    const ms = this[H].expiry(key);
+    if (ms === undefined) return undefined;
+    return ms === 0 ? null : new Date(ms);
   }
 
   /** Array of the keys (optionally those starting with `prefix`), ascending bytewise. */
   keys(prefix) {
-    return this.#h.keys(prefix);
+    return this[H].keys(prefix);
   }
 
   *values(prefix) {
@@ -420,81 +501,11 @@ class KV {
 
   /** [key, value] pairs over a snapshot of the keys; keys deleted meanwhile are skipped. */
   *entries(prefix) {
-    for (const k of this.#h.keys(prefix)) {
+    for (const k of this[H].keys(prefix)) {
       const v = this.get(k);
       if (v !== undefined) yield [k, v];
     }
   }
-
-  [Symbol.iterator]() {
-    return this.entries();
-  }
-
-  begin() {
-    this.#h.begin();
-  }
-
-  commit() {
-    this.#h.commit();
-  }
-
-  rollback() {
-    this.#h.rollback();
-  }
-
-  /**
-   * Run fn(kv) in a transaction: committed when fn returns (or its promise resolves), rolled
-   * back when it throws (or rejects). Returns fn's result (a Promise if fn returned one).
-   */
-  transaction(fn) {
-    return runTransaction(this, fn);
-  }
-
-  sync() {
-    this.#h.sync();
-  }
-
-  syncAsync() {
-    try {
-      return this.#h.syncAsync();
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  reclaim() {
-    this.#h.reclaim();
-  }
-
-  reclaimAsync() {
-    try {
-      return this.#h.reclaimAsync();
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  stats() {
-    return this.#h.stats();
-  }
-
-  /** Close (idempotent). An open transaction is rolled back. */
-  close() {
-    this.#h.close();
-  }
-
-  get closed() {
-    return this.#h.closed;
-  }
-
-  get [Symbol.toStringTag]() {
-    return 'cairn.KV';
-  }
-}
-
-function openKV(fn, p, options) {
-  const o = readOptions(options, KV_OPTIONS);
-  return fn(checkPath(p), o.create, o.readOnly, o.sync, o.maxFileSize, o.lockTimeoutMs);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -504,52 +515,25 @@ function openKV(fn, p, options) {
 const EVENT_NAMES = [undefined, 'created', 'updated', 'deleted'];
 const EVENT_SET = new Set(EVENT_NAMES.slice(1));
 
-class BlobStore extends EventEmitter {
-  #h;
+class BlobStore extends storeClass(EventEmitter) {
+  static [ENGINE] = { native: native.BlobHandle, tag: 'cairn.BlobStore' };
 
   constructor(path, options) {
-    super();
-    if (path === fromHandle) {
-      this.#h = options;
-    } else {
-      this.#h = openBlob(native.BlobHandle.open, path, options);
-    }
-    // Events are queued by the core on commit; #emitEvents delivers them after each call.
-    this.#h.subscribe();
+    super(path, options);
+    // Events are queued by the core on commit; [AFTER] delivers them after each call.
+    this[H].subscribe();
     // Subscribing to a closed store is a mistake the caller should hear about (CAIRN_CLOSED).
     this.on('newListener', (name) => {
-      if (EVENT_SET.has(name) && this.#h.closed) throw new errors.Closed('blob store handle is closed');
+      if (EVENT_SET.has(name) && this[H].closed) throw new errors.Closed('blob store handle is closed');
     });
   }
 
-  static open(path, options) {
-    let p;
-    try {
-      p = openBlob(native.BlobHandle.openAsync, path, options);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return p.then((h) => new BlobStore(fromHandle, h));
-  }
-
-  static check(path) {
-    native.BlobHandle.check(checkPath(path));
-  }
-
-  static checkAsync(path) {
-    try {
-      return native.BlobHandle.checkAsync(checkPath(path));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  // Listeners run synchronously once the operation is durable. A throwing listener behaves as
-  // with any EventEmitter for its own event; the operation's other events are still delivered,
-  // then the first error is rethrown (the operation itself has succeeded).
-  #emitEvents() {
-    const evs = this.#h.takeEvents();
-    if (evs === undefined) return;
+  // Events are delivered after the C call that caused them has returned (a transaction's at its
+  // commit), in order, on the calling thread. A throwing listener does not undo the change and
+  // does not stop the other events: the first error is rethrown once every listener ran.
+  [AFTER](result) {
+    const evs = this[H].takeEvents();
+    if (evs === undefined) return result;
     let failure;
     for (let i = 0; i < evs.length; i += 4) {
       const name = EVENT_NAMES[evs[i]];
@@ -563,64 +547,44 @@ class BlobStore extends EventEmitter {
       }
     }
     if (failure !== undefined) throw failure;
-  }
-
-  #after(result) {
-    this.#emitEvents();
     return result;
   }
 
   /** Store `data` under a new key and return the key. */
   create(data) {
-    return this.#after(this.#h.create(data));
+    return this[AFTER](this[H].create(data));
   }
 
   /** Store under an explicit key (throws errors.Exists if taken). */
   createWithKey(key, data) {
-    this.#after(this.#h.createWithKey(key, data));
+    this[AFTER](this[H].createWithKey(key, data));
   }
 
   /** Hand out the next key without storing anything; it is never handed out again. */
   reserveNextKey() {
-    return this.#h.reserveNextKey();
+    return this[H].reserveNextKey();
   }
 
   /** The blob as a Buffer; throws errors.NotFound when absent. */
   read(key) {
-    return bytesOut(this.#h.read(key));
+    return bytesOut(this[H].read(key));
   }
 
   update(key, data) {
-    this.#after(this.#h.update(key, data));
+    this[AFTER](this[H].update(key, data));
   }
 
   delete(key) {
-    this.#after(this.#h.delete(key));
-  }
-
-  exists(key) {
-    return this.#h.exists(key);
-  }
-
-  has(key) {
-    return this.#h.exists(key);
-  }
-
-  count() {
-    return this.#h.count();
-  }
-
-  get size() {
-    return this.#h.count();
+    this[AFTER](this[H].delete(key));
   }
 
   /** Array of the keys, ascending. */
   keys() {
-    return this.#h.keys();
+    return this[H].keys();
   }
 
   *entries() {
-    const h = this.#h;
+    const h = this[H];
     for (const k of h.keys()) {
       let v;
       try {
@@ -632,81 +596,23 @@ class BlobStore extends EventEmitter {
       yield [k, v];
     }
   }
-
-  [Symbol.iterator]() {
-    return this.entries();
-  }
-
-  flush() {
-    this.#h.flush();
-  }
-
-  flushAsync() {
-    try {
-      return this.#h.flushAsync().then((v) => this.#after(v));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  compact() {
-    this.#h.compact();
-  }
-
-  compactAsync() {
-    try {
-      return this.#h.compactAsync().then((v) => this.#after(v));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  stats() {
-    return this.#h.stats();
-  }
-
-  begin() {
-    this.#h.begin();
-  }
-
-  commit() {
-    this.#after(this.#h.commit());
-  }
-
-  rollback() {
-    this.#after(this.#h.rollback());
-  }
-
-  transaction(fn) {
-    return runTransaction(this, fn);
-  }
-
-  close() {
-    if (this.#h.closed) return;
-    this.#h.close();
-  }
-
-  get closed() {
-    return this.#h.closed;
-  }
-
-  get [Symbol.toStringTag]() {
-    return 'cairn.BlobStore';
-  }
-}
-
-function openBlob(fn, p, options) {
-  const o = readOptions(options, BLOB_OPTIONS);
-  return fn(checkPath(p), o.create, o.readOnly, o.sync, o.lockTimeoutMs);
 }
 
 if (typeof Symbol.dispose === 'symbol') {
-  KV.prototype[Symbol.dispose] = function dispose() {
-    this.close();
-  };
-  BlobStore.prototype[Symbol.dispose] = function dispose() {
-    this.close();
-  };
+  for (const C of [KV, BlobStore]) {
+    C.prototype[Symbol.dispose] = function dispose() {
+      this.close();
+    };
+  }
+}
+
+// FOR TESTS ONLY: a process-wide fake wall clock for expiry (the core's test clock), as a Date
+// or Unix ms; null or 0 returns to the real clock. ttl counts from it too.
+function setClock(at) {
+  const ms = at instanceof Date ? at.getTime() : at === null || at === undefined ? 0 : at;
+  if (typeof ms !== 'number') throw typeError('setClock needs a Date, Unix milliseconds or null');
+  if (!Number.isSafeInteger(ms) || ms < 0) throw invalid('setClock needs a non-negative integer of Unix ms');
+  native.testingSetClock(ms);
 }
 
 module.exports = {
@@ -724,6 +630,8 @@ module.exports = {
     return i ? { errno: i.errno, code: i.code, text: i.text } : undefined;
   },
   version: native.version(),
+  /** For tests only: never call these in production code. */
+  testing: Object.freeze({ setClock }),
   /** The raw addon (1:1 with the C API); for tools and tests. */
   native,
 };

@@ -9,16 +9,24 @@
 //  - Errors: every failure throws the object made by the JS error factory (setErrorFactory), so
 //    each one is an Error with string .code ('CAIRN_NOTFOUND') and numeric .errno (the C code).
 //    The thread-local C message is copied on the thread where the failure happened.
-//  - Slow calls (open, sync, reclaim, flush, compact, check) have Promise variants run on the
-//    libuv thread pool. A handle counts its in-flight work: close() while work is running marks
-//    the handle closed at once and closes the C handle when the last piece of work ends.
+//  - One handle class per engine, all built on Store<Engine> (below): it holds what every engine
+//    shares (lifetime, closed check, open/check, transactions, sync/compact, count, stats,
+//    option parsing), so an engine class is its own methods and nothing else.
+//  - Slow calls (open, check, sync, compact) have Promise variants run on the libuv thread pool.
+//    A handle counts its in-flight work: close() while work is running marks the handle closed
+//    at once and closes the C handle when the last piece of work ends.
 //  - A handle that is garbage collected without close() is closed by its finalizer (backstop).
 #include <napi.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,8 +42,7 @@ namespace {
 // ------------------------------------------------------------------------------------------
 struct AddonData {
     Napi::FunctionReference errorFactory;  // (errno, message) -> Error instance
-    Napi::FunctionReference kvCtor;
-    Napi::FunctionReference blobCtor;
+    std::map<std::string, Napi::FunctionReference> ctors;  // by class name: "KVHandle", ...
     // Out-parameters shared with lib/index.js (setScratch): small byte values are copied into
     // `scratch` and sliced out by JS, because creating a Buffer through Node-API costs several
     // microseconds while a pooled JS Buffer costs a few hundred nanoseconds. meta[0] is the
@@ -222,12 +229,6 @@ double UIntArg(const Napi::CallbackInfo &info, size_t i, double dflt, double max
     return d;
 }
 
-bool BoolArg(const Napi::CallbackInfo &info, size_t i, bool dflt, const char *what) {
-    if (i >= info.Length() || info[i].IsUndefined()) return dflt;
-    if (!info[i].IsBoolean()) Throw(info.Env(), CAIRN_TYPE, std::string(what) + " must be a boolean");
-    return info[i].As<Napi::Boolean>().Value();
-}
-
 std::string PathArg(const Napi::CallbackInfo &info, size_t i) {
     if (i >= info.Length() || !info[i].IsString()) Throw(info.Env(), CAIRN_TYPE, "path must be a string");
     std::string p = info[i].As<Napi::String>().Utf8Value();
@@ -302,117 +303,384 @@ class Work : public Napi::AsyncWorker {
     std::string msg_;
 };
 
-// A handle opened on the pool, closed unless a wrapper took it (e.g. if wrapping throws).
-template <typename T, void (*Close)(T *)>
-struct Owned {
-    T *p = nullptr;
-    ~Owned() { Close(p); }
-};
-
 // ------------------------------------------------------------------------------------------
-// KV handle
+// Options: open(path, options) gets one object that lib/index.js has already validated and
+// normalised ({ create, readOnly, sync: number, lockTimeoutMs, ... }); absent fields keep the
+// engine's defaults. Ranges the C types cannot hold are checked here, the rest by the core.
 // ------------------------------------------------------------------------------------------
-cairn_kv_options KvOptions(const Napi::CallbackInfo &info, size_t i) {
-    // open(path, create, readOnly, sync, maxFileSize, lockTimeoutMs): lib/index.js normalises.
-    cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
-    o.create = BoolArg(info, i, true, "create") ? 1 : 0;
-    o.read_only = BoolArg(info, i + 1, false, "readOnly") ? 1 : 0;
-    o.sync = static_cast<int>(UIntArg(info, i + 2, CAIRN_SYNC_COMMIT, CAIRN_SYNC_GROUP, "sync"));
-    o.max_file_size = static_cast<uint64_t>(UIntArg(info, i + 3, 0, 9007199254740991.0, "maxFileSize"));
-    o.lock_timeout_ms = static_cast<unsigned>(UIntArg(info, i + 4, 0, 4294967295.0, "lockTimeoutMs"));
-    return o;
-}
-
-class KV : public Napi::ObjectWrap<KV> {
+class OptionReader {
   public:
-    static Napi::Function Define(Napi::Env env) {
-        return DefineClass(env, "KVHandle", {
-            StaticMethod("open", &KV::Open),
-            StaticMethod("openAsync", &KV::OpenAsync),
-            StaticMethod("check", &KV::CheckPath),
-            StaticMethod("checkAsync", &KV::CheckPathAsync),
-            InstanceMethod("put", &KV::Put),
-            InstanceMethod("get", &KV::Get),
-            InstanceMethod("delete", &KV::Delete),
-            InstanceMethod("has", &KV::Has),
-            InstanceMethod("count", &KV::Count),
-            InstanceMethod("keys", &KV::Keys),
-            InstanceMethod("expiry", &KV::Expiry),
-            InstanceMethod("begin", &KV::Begin),
-            InstanceMethod("commit", &KV::Commit),
-            InstanceMethod("rollback", &KV::Rollback),
-            InstanceMethod("sync", &KV::Sync),
-            InstanceMethod("syncAsync", &KV::SyncAsync),
-            InstanceMethod("reclaim", &KV::Reclaim),
-            InstanceMethod("reclaimAsync", &KV::ReclaimAsync),
-            InstanceMethod("stats", &KV::Stats),
-            InstanceMethod("close", &KV::Close),
-            InstanceAccessor("closed", &KV::Closed, nullptr),
-        });
+    OptionReader(const Napi::CallbackInfo &info, size_t i) : env_(info.Env()) {
+        if (i < info.Length() && !info[i].IsUndefined() && !info[i].IsNull()) {
+            if (!info[i].IsObject()) Throw(env_, CAIRN_TYPE, "options must be an object");
+            obj_ = info[i].As<Napi::Object>();
+        }
     }
 
-    explicit KV(const Napi::CallbackInfo &info) : Napi::ObjectWrap<KV>(info) {
-        if (info.Length() != 1 || !info[0].IsExternal())
-            Throw(info.Env(), CAIRN_INVALID, "KVHandle is internal: use new cairn.KV(path) or cairn.open(path)");
-        kv_ = info[0].As<Napi::External<cairn_kv>>().Data();
+    int Bool(const char *name, int dflt) {
+        Napi::Value v = Get(name);
+        if (v.IsUndefined()) return dflt;
+        if (!v.IsBoolean()) Throw(env_, CAIRN_TYPE, std::string("option '") + name + "' must be a boolean");
+        return v.As<Napi::Boolean>().Value() ? 1 : 0;
     }
-    ~KV() override {
-        // GC backstop. Work in flight holds a reference to this object, so busy_ is 0 here
-        // except at environment teardown, where the C handle must outlive the work.
-        if (kv_ != nullptr && busy_ == 0) cairn_kv_close(kv_);
+
+    // A non-negative integer up to `max` (NaN, negative, fractional or larger: CAIRN_INVALID).
+    double UInt(const char *name, double dflt, double max) {
+        Napi::Value v = Get(name);
+        if (v.IsUndefined()) return dflt;
+        if (!v.IsNumber()) Throw(env_, CAIRN_TYPE, std::string("option '") + name + "' must be a number");
+        double d = v.As<Napi::Number>().DoubleValue();
+        if (!std::isfinite(d) || d < 0 || d > max || std::floor(d) != d)
+            Throw(env_, CAIRN_INVALID, std::string("option '") + name + "' must be an integer in 0.." +
+                                           std::to_string(static_cast<uint64_t>(max)));
+        return d;
     }
 
   private:
-    static Napi::Object Wrap(Napi::Env env, cairn_kv *kv) {
-        return Data(env)->kvCtor.New({Napi::External<cairn_kv>::New(env, kv)});
+    Napi::Value Get(const char *name) { return obj_.IsEmpty() ? env_.Undefined() : obj_.Get(name); }
+    Napi::Env env_;
+    Napi::Object obj_;
+};
+
+constexpr double kMaxSafeInteger = 9007199254740991.0;
+
+// The options every engine shares (same field names in every cairn_<engine>_options).
+template <typename O>
+void CommonOptions(OptionReader &r, O &o) {
+    o.create = r.Bool("create", o.create);
+    o.read_only = r.Bool("readOnly", o.read_only);
+    o.sync = static_cast<int>(r.UInt("sync", o.sync, CAIRN_SYNC_GROUP));
+    o.lock_timeout_ms = static_cast<unsigned>(r.UInt("lockTimeoutMs", o.lock_timeout_ms, 4294967295.0));
+}
+
+// Stats: an engine names the fields of its stats struct in one string ("keys data_files ...
+// in_txn?": a trailing '?' makes a boolean); their offsets and sizes come from the library itself
+// (cairn_layout), their JS names are the camelCase of the C names. A field the library did not
+// fill (the struct's `size` says how far it wrote) is left out.
+struct StatsField {
+    std::string js;
+    size_t offset, size;
+    bool flag;
+};
+
+std::vector<StatsField> StatsLayout(Napi::Env env, const char *type, const char *fields) {
+    std::vector<StatsField> out;
+    std::string all(fields);
+    size_t i = 0;
+    while (i < all.size()) {
+        size_t j = all.find(' ', i);
+        if (j == std::string::npos) j = all.size();
+        std::string c = all.substr(i, j - i);
+        i = j + 1;
+        if (c.empty()) continue;
+        StatsField f{"", 0, 0, c.back() == '?'};
+        if (f.flag) c.pop_back();
+        if (cairn_layout(type, c.c_str(), &f.offset, &f.size) != 0 || (f.size != 4 && f.size != 8))
+            Throw(env, CAIRN_INTERNAL, std::string("cairn_layout does not know ") + type + "." + c);
+        for (size_t k = 0; k < c.size(); k++) {
+            if (c[k] == '_' && k + 1 < c.size()) f.js += static_cast<char>(std::toupper(c[++k]));
+            else f.js += c[k];
+        }
+        out.push_back(f);
+    }
+    return out;
+}
+
+Napi::Object StatsOut(Napi::Env env, const std::vector<StatsField> &layout, const void *s, uint32_t filled) {
+    Napi::Object o = Napi::Object::New(env);
+    for (const StatsField &f : layout) {
+        if (f.offset + f.size > filled) continue;
+        uint64_t v = 0;
+        if (f.size == 8) {
+            std::memcpy(&v, static_cast<const char *>(s) + f.offset, 8);
+        } else {
+            uint32_t v32 = 0;
+            std::memcpy(&v32, static_cast<const char *>(s) + f.offset, 4);
+            v = v32;
+        }
+        if (f.flag) o.Set(f.js, Napi::Boolean::New(env, v != 0));
+        else o.Set(f.js, Napi::Number::New(env, static_cast<double>(v)));
+    }
+    return o;
+}
+
+// Drains a C key cursor into an Array: next(it, &value) returns a Cairn code.
+template <typename It, typename Next>
+Napi::Array Drain(Napi::Env env, It *it, void (*freeIt)(It *), Next next) {
+    std::unique_ptr<It, void (*)(It *)> guard(it, freeIt);
+    Napi::Array out = Napi::Array::New(env);
+    uint32_t i = 0;
+    for (;;) {
+        Napi::Value v;
+        int rc = next(it, v);
+        if (rc == CAIRN_ITEROVER) break;
+        Check(env, rc);
+        out.Set(i++, v);
+    }
+    return out;
+}
+
+// Wall clock of relative expiry (ttl): the core's test clock when the binding set one.
+std::atomic<int64_t> g_testClockMs{0};
+
+int64_t NowMs() {
+    int64_t fake = g_testClockMs.load(std::memory_order_relaxed);
+    if (fake > 0) return fake;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// ------------------------------------------------------------------------------------------
+// Store<Engine>: what every engine's handle class shares. An engine class derives from it and
+// declares its C API and the names of its stats fields in a table (Engine::kApi), its own
+// options if any (EngineOptions) and its methods (Methods()); everything else is here:
+//  - the handle's lifetime: open / openAsync (static), close, the `closed` accessor, the GC
+//    finalizer, close() while async work runs (the C handle closes when the last piece ends);
+//  - the closed check (CAIRN_CLOSED) of every call; CAIRN_FORKED and every other failure come
+//    from the core and are thrown through the error factory (.code, .errno);
+//  - check / checkAsync (static), begin / commit / rollback, sync / compact (+Async), count,
+//    stats.
+// ------------------------------------------------------------------------------------------
+template <typename H, typename O, typename S>
+struct EngineApi {
+    const char *name;         // "kv": async resource names cairn.kv.open, ...
+    const char *className;    // "KVHandle"
+    const char *closedMsg;    // "KV handle is closed"
+    const char *internalMsg;  // what `new KVHandle()` from JS says
+    O defaults;
+    int (*open)(H **, const char *, const O *);
+    void (*close)(H *);
+    int (*check)(const char *);
+    int (*begin)(H *);
+    int (*commit)(H *);
+    int (*rollback)(H *);
+    int (*sync)(H *);
+    int (*compact)(H *);
+    int (*count)(H *, uint64_t *);
+    int (*stats)(H *, S *);
+    const char *statsType;    // "cairn_kv_stats", as cairn_layout() names it
+    const char *statsFields;  // "keys data_files ... in_txn?" (see StatsLayout)
+};
+
+template <typename Engine, typename H, typename O, typename S>
+class Store : public Napi::ObjectWrap<Engine> {
+  public:
+    using Base = Store;
+    using Wrap = Napi::ObjectWrap<Engine>;
+
+    static Napi::Function Define(Napi::Env env) {
+        using C = typename Wrap::InstanceMethodCallback;
+        std::vector<typename Wrap::PropertyDescriptor> props = {
+            Wrap::StaticMethod("open", &Store::Open),
+            Wrap::StaticMethod("openAsync", &Store::OpenAsync),
+            Wrap::StaticMethod("check", &Store::CheckPath),
+            Wrap::StaticMethod("checkAsync", &Store::CheckPathAsync),
+            Wrap::InstanceMethod("begin", static_cast<C>(&Store::Begin)),
+            Wrap::InstanceMethod("commit", static_cast<C>(&Store::Commit)),
+            Wrap::InstanceMethod("rollback", static_cast<C>(&Store::Rollback)),
+            Wrap::InstanceMethod("sync", static_cast<C>(&Store::Sync)),
+            Wrap::InstanceMethod("syncAsync", static_cast<C>(&Store::SyncAsync)),
+            Wrap::InstanceMethod("compact", static_cast<C>(&Store::Compact)),
+            Wrap::InstanceMethod("compactAsync", static_cast<C>(&Store::CompactAsync)),
+            Wrap::InstanceMethod("count", static_cast<C>(&Store::Count)),
+            Wrap::InstanceMethod("stats", static_cast<C>(&Store::Stats)),
+            Wrap::InstanceMethod("close", static_cast<C>(&Store::Close)),
+            Wrap::InstanceAccessor("closed", static_cast<typename Wrap::InstanceGetterCallback>(&Store::Closed),
+                                   nullptr),
+        };
+        for (auto &p : Engine::Methods()) props.push_back(p);
+        Napi::Function ctor = Wrap::DefineClass(env, Api().className, props);
+        Data(env)->ctors[Api().className] = Napi::Persistent(ctor);
+        return ctor;
+    }
+
+    explicit Store(const Napi::CallbackInfo &info) : Wrap(info) {
+        if (info.Length() != 1 || !info[0].IsExternal()) Throw(info.Env(), CAIRN_INVALID, Api().internalMsg);
+        h_ = info[0].As<Napi::External<H>>().Data();
+    }
+    ~Store() override { CloseIfIdle(); }
+
+  protected:
+    static const EngineApi<H, O, S> &Api() { return Engine::kApi; }
+
+    // The engine's own methods, by their JS names.
+    static std::vector<typename Wrap::PropertyDescriptor> MethodTable(
+        std::initializer_list<std::pair<const char *, typename Wrap::InstanceMethodCallback>> methods) {
+        std::vector<typename Wrap::PropertyDescriptor> out;
+        for (const auto &m : methods) out.push_back(Wrap::InstanceMethod(m.first, m.second));
+        return out;
+    }
+
+    // The open C handle, or CAIRN_CLOSED.
+    H *Handle(Napi::Env env) {
+        if (closed_) Throw(env, CAIRN_CLOSED, Api().closedMsg);
+        return h_;
+    }
+
+    // The GC backstop of the destructor. Work in flight holds a reference to this object, so
+    // busy_ is 0 here except at environment teardown, where the C handle must outlive the work.
+    // An engine whose C handle calls back into members of the engine class (blob events) calls
+    // it from its own destructor too, before those members go.
+    void CloseIfIdle() {
+        if (busy_ == 0) Release();
+    }
+
+    Napi::Value Call(const Napi::CallbackInfo &info, int (*fn)(H *)) {
+        Check(info.Env(), fn(Handle(info.Env())));
+        return info.Env().Undefined();
+    }
+
+    // fn on the thread pool; the handle stays open (busy_) until it ends.
+    Napi::Value CallAsync(const Napi::CallbackInfo &info, const char *verb, int (*fn)(H *)) {
+        H *h = Handle(info.Env());
+        busy_++;
+        return Work::Run(
+            info.Env(), Name(verb).c_str(), [h, fn]() { return fn(h); }, nullptr,
+            [this]() {
+                if (--busy_ == 0 && closed_) Release();
+            },
+            this->Value());
+    }
+
+    // Default: no options of the engine's own (an engine declares its own EngineOptions).
+    static void EngineOptions(OptionReader &, O &) {}
+
+  private:
+    void Release() {
+        if (h_ != nullptr) Api().close(h_);
+        h_ = nullptr;
+    }
+
+    static std::string Name(const char *verb) { return std::string("cairn.") + Api().name + "." + verb; }
+
+    static O Options(const Napi::CallbackInfo &info, size_t i) {
+        O o = Api().defaults;
+        OptionReader r(info, i);
+        CommonOptions(r, o);
+        Engine::EngineOptions(r, o);
+        return o;
+    }
+
+    static Napi::Object New(Napi::Env env, H *h) {
+        return Data(env)->ctors[Api().className].New({Napi::External<H>::New(env, h)});
     }
 
     static Napi::Value Open(const Napi::CallbackInfo &info) {
         std::string path = PathArg(info, 0);
-        cairn_kv_options o = KvOptions(info, 1);
-        cairn_kv *kv = nullptr;
-        int rc = cairn_kv_open(&kv, path.c_str(), &o);
-        Check(info.Env(), rc);
-        return Wrap(info.Env(), kv);
+        O o = Options(info, 1);
+        H *h = nullptr;
+        Check(info.Env(), Api().open(&h, path.c_str(), &o));
+        return New(info.Env(), h);
     }
 
     static Napi::Value OpenAsync(const Napi::CallbackInfo &info) {
         std::string path = PathArg(info, 0);
-        cairn_kv_options o = KvOptions(info, 1);
-        auto out = std::make_shared<Owned<cairn_kv, cairn_kv_close>>();
+        O o = Options(info, 1);
+        struct Owned {  // closed unless a wrapper took it (e.g. if wrapping throws)
+            H *p = nullptr;
+            ~Owned() {
+                if (p != nullptr) Api().close(p);
+            }
+        };
+        auto out = std::make_shared<Owned>();
         return Work::Run(
-            info.Env(), "cairn.kv.open",
-            [path, o, out]() { return cairn_kv_open(&out->p, path.c_str(), &o); },
+            info.Env(), Name("open").c_str(), [path, o, out]() { return Api().open(&out->p, path.c_str(), &o); },
             [out](Napi::Env env) -> Napi::Value {
-                Napi::Object h = Wrap(env, out->p);
+                Napi::Object w = New(env, out->p);
                 out->p = nullptr;  // the wrapper owns it now
-                return h;
+                return w;
             });
     }
 
     static Napi::Value CheckPath(const Napi::CallbackInfo &info) {
         std::string path = PathArg(info, 0);
-        Check(info.Env(), cairn_kv_check(path.c_str()));
+        Check(info.Env(), Api().check(path.c_str()));
         return info.Env().Undefined();
     }
 
     static Napi::Value CheckPathAsync(const Napi::CallbackInfo &info) {
         std::string path = PathArg(info, 0);
-        return Work::Run(info.Env(), "cairn.kv.check", [path]() { return cairn_kv_check(path.c_str()); },
+        return Work::Run(info.Env(), Name("check").c_str(), [path]() { return Api().check(path.c_str()); },
                          nullptr);
     }
 
-    cairn_kv *H(Napi::Env env) {
-        if (closed_) Throw(env, CAIRN_CLOSED, "KV handle is closed");
-        return kv_;
+    Napi::Value Begin(const Napi::CallbackInfo &info) { return Call(info, Api().begin); }
+    Napi::Value Commit(const Napi::CallbackInfo &info) { return Call(info, Api().commit); }
+    Napi::Value Rollback(const Napi::CallbackInfo &info) { return Call(info, Api().rollback); }
+    Napi::Value Sync(const Napi::CallbackInfo &info) { return Call(info, Api().sync); }
+    Napi::Value Compact(const Napi::CallbackInfo &info) { return Call(info, Api().compact); }
+    Napi::Value SyncAsync(const Napi::CallbackInfo &info) { return CallAsync(info, "sync", Api().sync); }
+    Napi::Value CompactAsync(const Napi::CallbackInfo &info) { return CallAsync(info, "compact", Api().compact); }
+
+    Napi::Value Count(const Napi::CallbackInfo &info) {
+        uint64_t n = 0;
+        Check(info.Env(), Api().count(Handle(info.Env()), &n));
+        return Napi::Number::New(info.Env(), static_cast<double>(n));
     }
 
-    // put(key, value, kind?, expireAtMs?): kind defaults to TEXT for a string, BYTES otherwise.
+    Napi::Value Stats(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        S s;
+        std::memset(&s, 0, sizeof s);
+        s.size = sizeof s;  // every stats struct starts with its size
+        Check(env, Api().stats(Handle(env), &s));
+        static const std::vector<StatsField> layout = StatsLayout(env, Api().statsType, Api().statsFields);
+        return StatsOut(env, layout, &s, s.size);
+    }
+
+    Napi::Value Close(const Napi::CallbackInfo &info) {
+        if (!closed_) {
+            closed_ = true;
+            if (busy_ == 0) Release();
+        }
+        return info.Env().Undefined();
+    }
+
+    Napi::Value Closed(const Napi::CallbackInfo &info) { return Napi::Boolean::New(info.Env(), closed_); }
+
+    H *h_ = nullptr;
+    bool closed_ = false;
+    int busy_ = 0;
+};
+
+// ------------------------------------------------------------------------------------------
+// KV handle
+// ------------------------------------------------------------------------------------------
+class KV : public Store<KV, cairn_kv, cairn_kv_options, struct cairn_kv_stats> {
+  public:
+    static constexpr EngineApi<cairn_kv, cairn_kv_options, struct cairn_kv_stats> kApi = {
+        "kv", "KVHandle", "KV handle is closed", "KVHandle is internal: use new cairn.KV(path) or cairn.open(path)",
+        CAIRN_KV_OPTIONS_INIT, cairn_kv_open, cairn_kv_close, cairn_kv_check, cairn_kv_begin, cairn_kv_commit,
+        cairn_kv_rollback, cairn_kv_sync, cairn_kv_compact, cairn_kv_count, cairn_kv_stats, "cairn_kv_stats",
+        "keys data_files disk_bytes live_bytes dead_bytes keydir_bytes seq compactions in_txn?",
+    };
+
+    static std::vector<PropertyDescriptor> Methods() {
+        return MethodTable({{"put", &KV::Put}, {"get", &KV::Get}, {"delete", &KV::Delete}, {"exists", &KV::Exists},
+                            {"keys", &KV::Keys}, {"expiry", &KV::Expiry}});
+    }
+
+    static void EngineOptions(OptionReader &r, cairn_kv_options &o) {
+        o.max_file_size = static_cast<uint64_t>(r.UInt("maxFileSize", 0, kMaxSafeInteger));
+    }
+
+    using Base::Base;
+
+  private:
+    // The open handle and the key (argument 0) of a call.
+    cairn_kv *KeyCall(const Napi::CallbackInfo &info, Bytes &key) {
+        cairn_kv *kv = Handle(info.Env());
+        GetBytes(info, 0, key, "key");
+        return kv;
+    }
+
+    // put(key, value, kind?, expireAtMs?, ttlMs?): kind defaults to TEXT for a string, BYTES
+    // otherwise; ttlMs counts from now (the test clock when one is set).
     Napi::Value Put(const Napi::CallbackInfo &info) {
         Napi::Env env = info.Env();
-        cairn_kv *kv = H(env);
         Bytes k, v;
-        GetBytes(info, 0, k, "key");
+        cairn_kv *kv = KeyCall(info, k);
         GetBytes(info, 1, v, "value");
         int kind;
         if (info.Length() > 2 && !info[2].IsUndefined()) {
@@ -420,9 +688,12 @@ class KV : public Napi::ObjectWrap<KV> {
         } else {
             kind = info[1].IsString() ? CAIRN_KIND_TEXT : CAIRN_KIND_BYTES;
         }
-        double exp = UIntArg(info, 3, 0, 9007199254740991.0, "expireAtMs");
-        int rc = exp != 0 ? cairn_kv_put_ex(kv, k.data(), k.size(), v.data(), v.size(), kind,
-                                            static_cast<int64_t>(exp))
+        int64_t exp = static_cast<int64_t>(UIntArg(info, 3, 0, kMaxSafeInteger, "expireAt"));
+        if (info.Length() > 4 && !info[4].IsUndefined()) {
+            // ttl 0 expires at once: an expiry of now is already past.
+            exp = std::max<int64_t>(1, NowMs() + static_cast<int64_t>(UIntArg(info, 4, 0, kMaxSafeInteger, "ttl")));
+        }
+        int rc = exp != 0 ? cairn_kv_put_ex(kv, k.data(), k.size(), v.data(), v.size(), kind, exp)
                           : cairn_kv_put(kv, k.data(), k.size(), v.data(), v.size(), kind);
         Check(env, rc);
         return env.Undefined();
@@ -433,10 +704,9 @@ class KV : public Napi::ObjectWrap<KV> {
     // lib/index.js turns this into the value; meta[0] is always set to the kind.
     Napi::Value Get(const Napi::CallbackInfo &info) {
         Napi::Env env = info.Env();
-        cairn_kv *kv = H(env);
-        AddonData *d = Data(env);
         Bytes k;
-        GetBytes(info, 0, k, "key");
+        cairn_kv *kv = KeyCall(info, k);
+        AddonData *d = Data(env);
         char stackBuf[kSmallValue];
         char *buf = d->scratch != nullptr ? d->scratch : stackBuf;
         size_t cap = d->scratch != nullptr ? d->scratchLen : sizeof stackBuf;
@@ -464,138 +734,57 @@ class KV : public Napi::ObjectWrap<KV> {
     }
 
     Napi::Value Delete(const Napi::CallbackInfo &info) {
-        Napi::Env env = info.Env();
-        cairn_kv *kv = H(env);
         Bytes k;
-        GetBytes(info, 0, k, "key");
+        cairn_kv *kv = KeyCall(info, k);
         int rc = cairn_kv_delete(kv, k.data(), k.size());
-        if (rc == CAIRN_NOTFOUND) Throw(env, rc, "key not found");
-        Check(env, rc);
-        return env.Undefined();
+        if (rc == CAIRN_NOTFOUND) Throw(info.Env(), rc, "key not found");
+        Check(info.Env(), rc);
+        return info.Env().Undefined();
     }
 
-    Napi::Value Has(const Napi::CallbackInfo &info) {
-        Napi::Env env = info.Env();
-        cairn_kv *kv = H(env);
+    Napi::Value Exists(const Napi::CallbackInfo &info) {
         Bytes k;
-        GetBytes(info, 0, k, "key");
+        cairn_kv *kv = KeyCall(info, k);
         int rc = cairn_kv_exists(kv, k.data(), k.size());
-        Check(env, rc);
-        return Napi::Boolean::New(env, rc == 1);
-    }
-
-    Napi::Value Count(const Napi::CallbackInfo &info) {
-        uint64_t n = 0;
-        Check(info.Env(), cairn_kv_count(H(info.Env()), &n));
-        return Napi::Number::New(info.Env(), static_cast<double>(n));
+        Check(info.Env(), rc);
+        return Napi::Boolean::New(info.Env(), rc == 1);
     }
 
     // keys(prefix?): an Array snapshot, ascending bytewise.
     Napi::Value Keys(const Napi::CallbackInfo &info) {
         Napi::Env env = info.Env();
-        cairn_kv *kv = H(env);
+        cairn_kv *kv = Handle(env);
         Bytes pre;
         bool hasPrefix = info.Length() > 0 && !info[0].IsUndefined() && !info[0].IsNull();
         if (hasPrefix) GetBytes(info, 0, pre, "prefix");
         cairn_kv_iter *it = nullptr;
         Check(env, cairn_kv_iter_open(&it, kv, hasPrefix ? pre.data() : "", hasPrefix ? pre.size() : 0));
-        std::unique_ptr<cairn_kv_iter, void (*)(cairn_kv_iter *)> guard(it, cairn_kv_iter_free);
-        Napi::Array out = Napi::Array::New(env);
-        uint32_t i = 0;
-        for (;;) {
+        return Drain(env, it, cairn_kv_iter_free, [env](cairn_kv_iter *i, Napi::Value &out) {
             const void *key = nullptr;
             size_t klen = 0;
-            int rc = cairn_kv_iter_next(it, &key, &klen);
-            if (rc == CAIRN_ITEROVER) break;
-            Check(env, rc);
-            out.Set(i++, KeyOut(env, key, klen));
-        }
-        return out;
+            int rc = cairn_kv_iter_next(i, &key, &klen);
+            if (rc == 0) out = KeyOut(env, key, klen);
+            return rc;
+        });
     }
 
     // expiry(key): Unix ms (0: never), undefined if absent.
     Napi::Value Expiry(const Napi::CallbackInfo &info) {
-        Napi::Env env = info.Env();
-        cairn_kv *kv = H(env);
         Bytes k;
-        GetBytes(info, 0, k, "key");
+        cairn_kv *kv = KeyCall(info, k);
         int64_t at = 0;
         int rc = cairn_kv_expiry(kv, k.data(), k.size(), &at);
-        if (rc == CAIRN_NOTFOUND) return env.Undefined();
-        Check(env, rc);
-        return Napi::Number::New(env, static_cast<double>(at));
+        if (rc == CAIRN_NOTFOUND) return info.Env().Undefined();
+        Check(info.Env(), rc);
+        return Napi::Number::New(info.Env(), static_cast<double>(at));
     }
-
-    Napi::Value Simple(const Napi::CallbackInfo &info, int (*fn)(cairn_kv *)) {
-        Check(info.Env(), fn(H(info.Env())));
-        return info.Env().Undefined();
-    }
-    Napi::Value Begin(const Napi::CallbackInfo &info) { return Simple(info, cairn_kv_begin); }
-    Napi::Value Commit(const Napi::CallbackInfo &info) { return Simple(info, cairn_kv_commit); }
-    Napi::Value Rollback(const Napi::CallbackInfo &info) { return Simple(info, cairn_kv_rollback); }
-    Napi::Value Sync(const Napi::CallbackInfo &info) { return Simple(info, cairn_kv_sync); }
-    Napi::Value Reclaim(const Napi::CallbackInfo &info) { return Simple(info, cairn_kv_compact); }
-
-    Napi::Value RunAsync(const Napi::CallbackInfo &info, const char *name, int (*fn)(cairn_kv *)) {
-        cairn_kv *kv = H(info.Env());
-        busy_++;
-        return Work::Run(
-            info.Env(), name, [kv, fn]() { return fn(kv); }, nullptr,
-            [this]() {
-                if (--busy_ == 0 && closed_ && kv_ != nullptr) {
-                    cairn_kv_close(kv_);
-                    kv_ = nullptr;
-                }
-            },
-            Value());
-    }
-    Napi::Value SyncAsync(const Napi::CallbackInfo &info) { return RunAsync(info, "cairn.kv.sync", cairn_kv_sync); }
-    Napi::Value ReclaimAsync(const Napi::CallbackInfo &info) {
-        return RunAsync(info, "cairn.kv.reclaim", cairn_kv_compact);
-    }
-
-    Napi::Value Stats(const Napi::CallbackInfo &info) {
-        Napi::Env env = info.Env();
-        struct cairn_kv_stats s = CAIRN_KV_STATS_INIT;
-        std::memset(&s, 0, sizeof s);
-        Check(env, cairn_kv_stats(H(env), &s));
-        Napi::Object o = Napi::Object::New(env);
-        auto num = [&](const char *k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
-        num("keys", s.keys);
-        num("dataFiles", s.data_files);
-        num("diskBytes", s.disk_bytes);
-        num("liveBytes", s.live_bytes);
-        num("deadBytes", s.dead_bytes);
-        num("keydirBytes", s.keydir_bytes);
-        num("seq", s.seq);
-        num("compactions", s.compactions);
-        o.Set("inTxn", Napi::Boolean::New(env, s.in_txn != 0));
-        return o;
-    }
-
-    Napi::Value Close(const Napi::CallbackInfo &info) {
-        if (!closed_) {
-            closed_ = true;
-            if (busy_ == 0) {
-                cairn_kv_close(kv_);
-                kv_ = nullptr;
-            }
-        }
-        return info.Env().Undefined();
-    }
-
-    Napi::Value Closed(const Napi::CallbackInfo &info) { return Napi::Boolean::New(info.Env(), closed_); }
-
-    cairn_kv *kv_ = nullptr;
-    bool closed_ = false;
-    int busy_ = 0;
 };
 
 // ------------------------------------------------------------------------------------------
 // Blob store handle
 // ------------------------------------------------------------------------------------------
 // Events are queued by the C callback (it may run on a pool thread during async work) and
-// drained by lib/index.js after each call, which emits them on the EventEmitter.
+// drained by lib/index.js after each call returns, which emits them on the EventEmitter.
 struct EventQueue {
     struct Ev {
         int event;
@@ -611,105 +800,36 @@ struct EventQueue {
     }
 };
 
-cairn_blob_options BlobOptions(const Napi::CallbackInfo &info, size_t i) {
-    // open(path, create, readOnly, sync, lockTimeoutMs)
-    cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
-    o.create = BoolArg(info, i, true, "create") ? 1 : 0;
-    o.read_only = BoolArg(info, i + 1, false, "readOnly") ? 1 : 0;
-    o.sync = static_cast<int>(UIntArg(info, i + 2, CAIRN_SYNC_COMMIT, CAIRN_SYNC_GROUP, "sync"));
-    o.lock_timeout_ms = static_cast<unsigned>(UIntArg(info, i + 3, 0, 4294967295.0, "lockTimeoutMs"));
-    return o;
-}
-
-class Blob : public Napi::ObjectWrap<Blob> {
+class Blob : public Store<Blob, cairn_blob, cairn_blob_options, struct cairn_blob_stats> {
   public:
-    static Napi::Function Define(Napi::Env env) {
-        return DefineClass(env, "BlobHandle", {
-            StaticMethod("open", &Blob::Open),
-            StaticMethod("openAsync", &Blob::OpenAsync),
-            StaticMethod("check", &Blob::CheckPath),
-            StaticMethod("checkAsync", &Blob::CheckPathAsync),
-            InstanceMethod("create", &Blob::Create),
-            InstanceMethod("createWithKey", &Blob::CreateWithKey),
-            InstanceMethod("reserveNextKey", &Blob::ReserveNextKey),
-            InstanceMethod("read", &Blob::Read),
-            InstanceMethod("update", &Blob::Update),
-            InstanceMethod("delete", &Blob::Delete),
-            InstanceMethod("exists", &Blob::Exists),
-            InstanceMethod("count", &Blob::Count),
-            InstanceMethod("keys", &Blob::Keys),
-            InstanceMethod("flush", &Blob::Flush),
-            InstanceMethod("flushAsync", &Blob::FlushAsync),
-            InstanceMethod("compact", &Blob::Compact),
-            InstanceMethod("compactAsync", &Blob::CompactAsync),
-            InstanceMethod("stats", &Blob::Stats),
-            InstanceMethod("begin", &Blob::Begin),
-            InstanceMethod("commit", &Blob::Commit),
-            InstanceMethod("rollback", &Blob::Rollback),
-            InstanceMethod("subscribe", &Blob::Subscribe),
-            InstanceMethod("unsubscribe", &Blob::Unsubscribe),
-            InstanceMethod("takeEvents", &Blob::TakeEvents),
-            InstanceMethod("close", &Blob::Close),
-            InstanceAccessor("closed", &Blob::Closed, nullptr),
-        });
+    static constexpr EngineApi<cairn_blob, cairn_blob_options, struct cairn_blob_stats> kApi = {
+        "blob", "BlobHandle", "blob store handle is closed", "BlobHandle is internal: use new cairn.BlobStore(path)",
+        CAIRN_BLOB_OPTIONS_INIT, cairn_blob_open, cairn_blob_close, cairn_blob_check, cairn_blob_begin,
+        cairn_blob_commit, cairn_blob_rollback, cairn_blob_sync, cairn_blob_compact, cairn_blob_count,
+        cairn_blob_stats, "cairn_blob_stats",
+        "entries live_bytes free_bytes free_entries file_size wal_bytes next_key in_txn?",
+    };
+
+    static std::vector<PropertyDescriptor> Methods() {
+        return MethodTable({{"create", &Blob::Create}, {"createWithKey", &Blob::CreateWithKey},
+                            {"reserveNextKey", &Blob::ReserveNextKey}, {"read", &Blob::Read},
+                            {"update", &Blob::Update}, {"delete", &Blob::Delete}, {"exists", &Blob::Exists},
+                            {"keys", &Blob::Keys}, {"subscribe", &Blob::Subscribe}, {"takeEvents", &Blob::TakeEvents}});
     }
 
-    explicit Blob(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Blob>(info) {
-        if (info.Length() != 1 || !info[0].IsExternal())
-            Throw(info.Env(), CAIRN_INVALID, "BlobHandle is internal: use new cairn.BlobStore(path)");
-        b_ = info[0].As<Napi::External<cairn_blob>>().Data();
-    }
-    ~Blob() override {
-        if (b_ != nullptr && busy_ == 0) cairn_blob_close(b_);
-    }
+    using Base::Base;
+    ~Blob() override { CloseIfIdle(); }  // before events_ goes: the C handle points at it
 
   private:
-    static Napi::Object Wrap(Napi::Env env, cairn_blob *b) {
-        return Data(env)->blobCtor.New({Napi::External<cairn_blob>::New(env, b)});
-    }
-
-    static Napi::Value Open(const Napi::CallbackInfo &info) {
-        std::string path = PathArg(info, 0);
-        cairn_blob_options o = BlobOptions(info, 1);
-        cairn_blob *b = nullptr;
-        Check(info.Env(), cairn_blob_open(&b, path.c_str(), &o));
-        return Wrap(info.Env(), b);
-    }
-
-    static Napi::Value OpenAsync(const Napi::CallbackInfo &info) {
-        std::string path = PathArg(info, 0);
-        cairn_blob_options o = BlobOptions(info, 1);
-        auto out = std::make_shared<Owned<cairn_blob, cairn_blob_close>>();
-        return Work::Run(
-            info.Env(), "cairn.blob.open",
-            [path, o, out]() { return cairn_blob_open(&out->p, path.c_str(), &o); },
-            [out](Napi::Env env) -> Napi::Value {
-                Napi::Object h = Wrap(env, out->p);
-                out->p = nullptr;  // the wrapper owns it now
-                return h;
-            });
-    }
-
-    static Napi::Value CheckPath(const Napi::CallbackInfo &info) {
-        std::string path = PathArg(info, 0);
-        Check(info.Env(), cairn_blob_check(path.c_str()));
-        return info.Env().Undefined();
-    }
-
-    static Napi::Value CheckPathAsync(const Napi::CallbackInfo &info) {
-        std::string path = PathArg(info, 0);
-        return Work::Run(info.Env(), "cairn.blob.check", [path]() { return cairn_blob_check(path.c_str()); },
-                         nullptr);
-    }
-
-    cairn_blob *H(Napi::Env env) {
-        if (closed_) Throw(env, CAIRN_CLOSED, "blob store handle is closed");
-        return b_;
+    // Runs a call whose NOTFOUND names the blob.
+    void CheckKey(Napi::Env env, int rc, uint32_t key) {
+        if (rc == CAIRN_NOTFOUND) Throw(env, rc, "blob " + std::to_string(key) + " not found");
+        Check(env, rc);
     }
 
     Napi::Value Create(const Napi::CallbackInfo &info) {
         Napi::Env env = info.Env();
-        cairn_blob *b = H(env);
+        cairn_blob *b = Handle(env);
         Bytes d;
         GetBytes(info, 0, d, "data");
         uint32_t key = 0;
@@ -718,30 +838,27 @@ class Blob : public Napi::ObjectWrap<Blob> {
     }
 
     Napi::Value CreateWithKey(const Napi::CallbackInfo &info) {
-        Napi::Env env = info.Env();
-        cairn_blob *b = H(env);
+        cairn_blob *b = Handle(info.Env());
         uint32_t key = BlobKeyArg(info, 0);
         Bytes d;
         GetBytes(info, 1, d, "data");
-        Check(env, cairn_blob_create_with_key(b, key, d.data(), d.size()));
-        return env.Undefined();
+        Check(info.Env(), cairn_blob_create_with_key(b, key, d.data(), d.size()));
+        return info.Env().Undefined();
     }
 
     Napi::Value ReserveNextKey(const Napi::CallbackInfo &info) {
         uint32_t key = 0;
-        Check(info.Env(), cairn_blob_reserve_next_key(H(info.Env()), &key));
+        Check(info.Env(), cairn_blob_reserve_next_key(Handle(info.Env()), &key));
         return Napi::Number::New(info.Env(), key);
     }
 
     Napi::Value Read(const Napi::CallbackInfo &info) {
         Napi::Env env = info.Env();
-        cairn_blob *b = H(env);
+        cairn_blob *b = Handle(env);
         uint32_t key = BlobKeyArg(info, 0);
         void *p = nullptr;
         size_t n = 0;
-        int rc = cairn_blob_read(b, key, &p, &n);
-        if (rc == CAIRN_NOTFOUND) Throw(env, rc, "blob " + std::to_string(key) + " not found");
-        Check(env, rc);
+        CheckKey(env, cairn_blob_read(b, key, &p, &n), key);
         // As KV get: a number means "n bytes in the scratch buffer".
         AddonData *d = Data(env);
         if (d->scratch != nullptr && n <= d->scratchLen) {
@@ -753,121 +870,45 @@ class Blob : public Napi::ObjectWrap<Blob> {
     }
 
     Napi::Value Update(const Napi::CallbackInfo &info) {
-        Napi::Env env = info.Env();
-        cairn_blob *b = H(env);
+        cairn_blob *b = Handle(info.Env());
         uint32_t key = BlobKeyArg(info, 0);
         Bytes d;
         GetBytes(info, 1, d, "data");
-        int rc = cairn_blob_update(b, key, d.data(), d.size());
-        if (rc == CAIRN_NOTFOUND) Throw(env, rc, "blob " + std::to_string(key) + " not found");
-        Check(env, rc);
-        return env.Undefined();
+        CheckKey(info.Env(), cairn_blob_update(b, key, d.data(), d.size()), key);
+        return info.Env().Undefined();
     }
 
     Napi::Value Delete(const Napi::CallbackInfo &info) {
-        Napi::Env env = info.Env();
-        cairn_blob *b = H(env);
+        cairn_blob *b = Handle(info.Env());
         uint32_t key = BlobKeyArg(info, 0);
-        int rc = cairn_blob_delete(b, key);
-        if (rc == CAIRN_NOTFOUND) Throw(env, rc, "blob " + std::to_string(key) + " not found");
-        Check(env, rc);
-        return env.Undefined();
+        CheckKey(info.Env(), cairn_blob_delete(b, key), key);
+        return info.Env().Undefined();
     }
 
     Napi::Value Exists(const Napi::CallbackInfo &info) {
-        Napi::Env env = info.Env();
-        cairn_blob *b = H(env);
-        uint32_t key = BlobKeyArg(info, 0);
-        int rc = cairn_blob_exists(b, key);
-        Check(env, rc);
-        return Napi::Boolean::New(env, rc == 1);
-    }
-
-    Napi::Value Count(const Napi::CallbackInfo &info) {
-        uint64_t n = 0;
-        Check(info.Env(), cairn_blob_count(H(info.Env()), &n));
-        return Napi::Number::New(info.Env(), static_cast<double>(n));
+        cairn_blob *b = Handle(info.Env());
+        int rc = cairn_blob_exists(b, BlobKeyArg(info, 0));
+        Check(info.Env(), rc);
+        return Napi::Boolean::New(info.Env(), rc == 1);
     }
 
     Napi::Value Keys(const Napi::CallbackInfo &info) {
         Napi::Env env = info.Env();
         cairn_blob_iter *it = nullptr;
-        Check(env, cairn_blob_iter_open(&it, H(env)));
-        std::unique_ptr<cairn_blob_iter, void (*)(cairn_blob_iter *)> guard(it, cairn_blob_iter_free);
-        Napi::Array out = Napi::Array::New(env);
-        uint32_t i = 0;
-        for (;;) {
+        Check(env, cairn_blob_iter_open(&it, Handle(env)));
+        return Drain(env, it, cairn_blob_iter_free, [env](cairn_blob_iter *i, Napi::Value &out) {
             uint32_t key = 0;
-            int rc = cairn_blob_iter_next(it, &key);
-            if (rc == CAIRN_ITEROVER) break;
-            Check(env, rc);
-            out.Set(i++, Napi::Number::New(env, key));
-        }
-        return out;
-    }
-
-    Napi::Value Simple(const Napi::CallbackInfo &info, int (*fn)(cairn_blob *)) {
-        Check(info.Env(), fn(H(info.Env())));
-        return info.Env().Undefined();
-    }
-    Napi::Value Flush(const Napi::CallbackInfo &info) { return Simple(info, cairn_blob_sync); }
-    Napi::Value Compact(const Napi::CallbackInfo &info) { return Simple(info, cairn_blob_compact); }
-    Napi::Value Begin(const Napi::CallbackInfo &info) { return Simple(info, cairn_blob_begin); }
-    Napi::Value Commit(const Napi::CallbackInfo &info) { return Simple(info, cairn_blob_commit); }
-    Napi::Value Rollback(const Napi::CallbackInfo &info) { return Simple(info, cairn_blob_rollback); }
-
-    Napi::Value RunAsync(const Napi::CallbackInfo &info, const char *name, int (*fn)(cairn_blob *)) {
-        cairn_blob *b = H(info.Env());
-        busy_++;
-        return Work::Run(
-            info.Env(), name, [b, fn]() { return fn(b); }, nullptr,
-            [this]() {
-                if (--busy_ == 0 && closed_ && b_ != nullptr) {
-                    cairn_blob_close(b_);
-                    b_ = nullptr;
-                }
-            },
-            Value());
-    }
-    Napi::Value FlushAsync(const Napi::CallbackInfo &info) {
-        return RunAsync(info, "cairn.blob.flush", cairn_blob_sync);
-    }
-    Napi::Value CompactAsync(const Napi::CallbackInfo &info) {
-        return RunAsync(info, "cairn.blob.compact", cairn_blob_compact);
-    }
-
-    Napi::Value Stats(const Napi::CallbackInfo &info) {
-        Napi::Env env = info.Env();
-        struct cairn_blob_stats s = CAIRN_BLOB_STATS_INIT;
-        std::memset(&s, 0, sizeof s);
-        Check(env, cairn_blob_stats(H(env), &s));
-        Napi::Object o = Napi::Object::New(env);
-        auto num = [&](const char *k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
-        num("entries", s.entries);
-        num("liveBytes", s.live_bytes);
-        num("freeBytes", s.free_bytes);
-        num("freeEntries", s.free_entries);
-        num("fileSize", s.file_size);
-        num("walBytes", s.wal_bytes);
-        num("nextKey", s.next_key);
-        o.Set("inTxn", Napi::Boolean::New(env, s.in_txn != 0));
-        return o;
+            int rc = cairn_blob_iter_next(i, &key);
+            if (rc == 0) out = Napi::Number::New(env, key);
+            return rc;
+        });
     }
 
     Napi::Value Subscribe(const Napi::CallbackInfo &info) {
-        cairn_blob *b = H(info.Env());
+        cairn_blob *b = Handle(info.Env());
         if (!subscribed_) {
             Check(info.Env(), cairn_blob_subscribe(b, EventQueue::Push, &events_, &subId_));
             subscribed_ = true;
-        }
-        return info.Env().Undefined();
-    }
-
-    Napi::Value Unsubscribe(const Napi::CallbackInfo &info) {
-        cairn_blob *b = H(info.Env());
-        if (subscribed_) {
-            Check(info.Env(), cairn_blob_unsubscribe(b, subId_));
-            subscribed_ = false;
         }
         return info.Env().Undefined();
     }
@@ -893,26 +934,11 @@ class Blob : public Napi::ObjectWrap<Blob> {
         return out;
     }
 
-    Napi::Value Close(const Napi::CallbackInfo &info) {
-        if (!closed_) {
-            closed_ = true;
-            if (busy_ == 0) {
-                cairn_blob_close(b_);
-                b_ = nullptr;
-            }
-        }
-        return info.Env().Undefined();
-    }
-
-    Napi::Value Closed(const Napi::CallbackInfo &info) { return Napi::Boolean::New(info.Env(), closed_); }
-
-    cairn_blob *b_ = nullptr;
-    bool closed_ = false;
-    int busy_ = 0;
     bool subscribed_ = false;
     uint64_t subId_ = 0;
     EventQueue events_;
 };
+
 
 // ------------------------------------------------------------------------------------------
 // Module
@@ -959,21 +985,27 @@ Napi::Value ErrorTable(const Napi::CallbackInfo &info) {
     return out;
 }
 
+// testingSetClock(ms): FOR TESTS ONLY (cairn_testing_set_clock): a process-wide fake wall
+// clock for expiry; 0 returns to the real clock.
+Napi::Value TestingSetClock(const Napi::CallbackInfo &info) {
+    double ms = UIntArg(info, 0, 0, kMaxSafeInteger, "ms");
+    g_testClockMs.store(static_cast<int64_t>(ms), std::memory_order_relaxed);
+    cairn_testing_set_clock(static_cast<int64_t>(ms));
+    return info.Env().Undefined();
+}
+
 Napi::Value Version(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), cairn_version()); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
     AddonData *d = new AddonData();
     env.SetInstanceData(d);
-    Napi::Function kv = KV::Define(env);
-    d->kvCtor = Napi::Persistent(kv);
-    Napi::Function blob = Blob::Define(env);
-    d->blobCtor = Napi::Persistent(blob);
-    exports.Set("KVHandle", kv);
-    exports.Set("BlobHandle", blob);
+    exports.Set("KVHandle", KV::Define(env));
+    exports.Set("BlobHandle", Blob::Define(env));
     exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
     exports.Set("setScratch", Napi::Function::New(env, SetScratch, "setScratch"));
     exports.Set("errorTable", Napi::Function::New(env, ErrorTable, "errorTable"));
     exports.Set("version", Napi::Function::New(env, Version, "version"));
+    exports.Set("testingSetClock", Napi::Function::New(env, TestingSetClock, "testingSetClock"));
     exports.Set("KIND_BYTES", Napi::Number::New(env, CAIRN_KIND_BYTES));
     exports.Set("KIND_TEXT", Napi::Number::New(env, CAIRN_KIND_TEXT));
     exports.Set("KIND_JSON", Napi::Number::New(env, CAIRN_KIND_JSON));

@@ -12,7 +12,7 @@ test('cairn.open / KV.open resolve to a usable KV', async (t) => {
   assert.ok(db instanceof cairn.KV);
   db.put('a', { x: 1 });
   await db.syncAsync();
-  await db.reclaimAsync();
+  await db.compactAsync();
   assert.deepEqual(db.get('a'), { x: 1 });
   db.close();
   const again = await cairn.KV.open(dir);
@@ -38,11 +38,11 @@ test('async errors reject with typed errors (never throw synchronously)', async 
     return true;
   });
   db.begin();
-  await rejectsCode(assert, db.reclaimAsync(), 'CAIRN_TXN');
+  await rejectsCode(assert, db.compactAsync(), 'CAIRN_TXN');
   db.rollback();
   db.close();
   await rejectsCode(assert, db.syncAsync(), 'CAIRN_CLOSED');
-  await rejectsCode(assert, db.reclaimAsync(), 'CAIRN_CLOSED');
+  await rejectsCode(assert, db.compactAsync(), 'CAIRN_CLOSED');
 });
 
 test('many opens in parallel on the thread pool', async (t) => {
@@ -54,11 +54,11 @@ test('many opens in parallel on the thread pool', async (t) => {
   dbs.forEach((db) => db.close());
 });
 
-test('close while reclaimAsync runs: the work finishes, then the handle closes', async (t) => {
+test('close while compactAsync runs: the work finishes, then the handle closes', async (t) => {
   const dir = path.join(tempDir(t), 'db');
   const db = new cairn.KV(dir, { sync: 'none' });
   for (let i = 0; i < 2000; i++) db.put('k' + (i % 200), 'v'.repeat(200) + i);
-  const p = db.reclaimAsync();
+  const p = db.compactAsync();
   db.close();
   assert.equal(db.closed, true);
   assert.throws(() => db.get('k1'), (e) => e.code === 'CAIRN_CLOSED');
@@ -70,28 +70,28 @@ test('close while reclaimAsync runs: the work finishes, then the handle closes',
   again.close();
 });
 
-test('BlobStore.open and flushAsync / compactAsync', async (t) => {
+test('BlobStore.open and syncAsync / compactAsync', async (t) => {
   const file = path.join(tempDir(t), 'blobs');
   const st = await cairn.openBlobStore(file);
   assert.ok(st instanceof cairn.BlobStore);
   const k = st.create(Buffer.from('hello'));
-  await st.flushAsync();
+  await st.syncAsync();
   await st.compactAsync();
   assert.equal(st.read(k).toString(), 'hello');
   st.close();
   await cairn.BlobStore.checkAsync(file);
-  await rejectsCode(assert, st.flushAsync(), 'CAIRN_CLOSED');
+  await rejectsCode(assert, st.syncAsync(), 'CAIRN_CLOSED');
   await rejectsCode(assert, cairn.openBlobStore(file, { create: false, bogus: 1 }), 'CAIRN_INVALID');
 });
 
-test('the main thread keeps reading and writing while reclaim and sync run on the pool', async (t) => {
+test('the main thread keeps reading and writing while compact and sync run on the pool', async (t) => {
   const dir = path.join(tempDir(t), 'db');
   const db = new cairn.KV(dir, { sync: 'none', maxFileSize: 64 * 1024 });
   t.after(() => db.close());
   for (let i = 0; i < 3000; i++) db.put('k' + (i % 300), Buffer.alloc(200, i & 0xff));
   const expected = new Map();
   for (let i = 0; i < 300; i++) expected.set('k' + i, db.get('k' + i));
-  const work = Promise.all([db.reclaimAsync(), db.syncAsync(), db.reclaimAsync()]);
+  const work = Promise.all([db.compactAsync(), db.syncAsync(), db.compactAsync()]);
   let writes = 0;
   let done = false;
   work.then(() => { done = true; }, () => { done = true; });

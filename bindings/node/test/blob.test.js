@@ -151,12 +151,12 @@ test('a throwing listener: the error reaches the caller, later events are still 
   assert.equal(st.count(), 2);
 });
 
-test('stats, flush, compact, closed handle', (t) => {
+test('stats, sync, compact, closed handle', (t) => {
   const { st } = openStore(t);
   const keys = [];
   for (let i = 0; i < 20; i++) keys.push(st.create(Buffer.alloc(1000, i)));
   for (let i = 0; i < 20; i += 2) st.delete(keys[i]);
-  st.flush();
+  st.sync();
   const s = st.stats();
   assert.equal(s.entries, 10);
   assert.equal(s.liveBytes, 10000);
@@ -170,8 +170,33 @@ test('stats, flush, compact, closed handle', (t) => {
   assert.deepEqual(st.read(keys[1]), Buffer.alloc(1000, 1));
   st.close();
   st.close();
-  for (const fn of [() => st.create('x'), () => st.read(keys[1]), () => st.count(), () => st.keys(), () => st.flush(),
+  for (const fn of [() => st.create('x'), () => st.read(keys[1]), () => st.count(), () => st.keys(), () => st.sync(),
     () => st.on('created', () => {})]) {
     throwsCode(assert, fn, 'CAIRN_CLOSED');
   }
+});
+
+test('listeners run after the C call returned: they can use the store; off() stops delivery', (t) => {
+  const { st } = openStore(t);
+  const seen = [];
+  const onCreated = (key, size) => seen.push([key, size, st.read(key).length, st.count()]);
+  st.on('created', onCreated);
+  const a = st.create('abc');
+  assert.deepEqual(seen, [[a, 3, 3, 1]]);
+  // In a transaction, after commit: the listener sees the committed state, no transaction open.
+  st.on('deleted', (key) => seen.push(['deleted', key, st.exists(key), st.stats().inTxn]));
+  st.transaction(() => st.delete(a));
+  assert.deepEqual(seen.at(-1), ['deleted', a, false, false]);
+  st.off('created', onCreated);
+  st.create('not seen');
+  assert.equal(seen.length, 2);
+});
+
+test('BlobStore.check and checkAsync verify a closed store', async (t) => {
+  const { st, file } = openStore(t);
+  st.create('x');
+  st.close();
+  cairn.BlobStore.check(file);
+  await cairn.BlobStore.checkAsync(file);
+  throwsCode(assert, () => cairn.BlobStore.check(42), 'CAIRN_TYPE');
 });

@@ -162,7 +162,7 @@ test('closed handle: every call is CAIRN_CLOSED, close is idempotent', (t) => {
   db.close();
   assert.equal(db.closed, true);
   for (const fn of [() => db.get('k'), () => db.put('k', 'v'), () => db.keys(), () => db.count(),
-    () => db.begin(), () => db.stats(), () => db.sync(), () => db.reclaim(), () => db.has('k'),
+    () => db.begin(), () => db.stats(), () => db.sync(), () => db.compact(), () => db.has('k'), () => db.exists('k'),
     () => db.delete('k'), () => db.update('k', { a: 1 })]) {
     throwsCode(assert, fn, 'CAIRN_CLOSED');
   }
@@ -250,25 +250,68 @@ test('update merges into a JSON object and keeps other kinds intact', (t) => {
   assert.equal(db.get('text'), 'plain');
 });
 
-test('expiry: ttl and expireAt', async (t) => {
+test('expiry: ttl and expireAt in ms, expiry() is a Date, null (never) or undefined (missing)', (t) => {
   const { db } = openDb(t);
-  db.put('short', 'v', { ttl: 30 });
-  db.put('past', 'v', { expireAt: Date.now() - 1000 });
-  const at = Date.now() + 3600e3;
-  db.put('later', 'v', { expireAt: new Date(at) });
-  assert.equal(db.get('short'), 'v');
-  assert.equal(db.get('past'), undefined);
-  assert.equal(db.expiry('later'), at);
-  assert.equal(db.expiry('missing'), undefined);
-  await new Promise((res) => setTimeout(res, 60));
-  assert.equal(db.get('short'), undefined);
-  assert.equal(db.has('short'), false);
-  assert.equal(db.get('later'), 'v');
+  // The test clock makes expiry deterministic: nothing here depends on how fast the test runs.
+  const now = Date.UTC(2030, 0, 1);
+  cairn.testing.setClock(now);
+  t.after(() => cairn.testing.setClock(null));
+  db.put('short', 'v', { ttl: 1500 });
+  db.put('zero', 'v', { ttl: 0 });
+  db.put('past', 'v', { expireAt: now - 1 });
+  db.put('later', 'v', { expireAt: new Date(now + 3600e3) });
+  db.put('ms', 'v', { expireAt: now + 10 });
   db.put('forever', 'v');
-  assert.equal(db.expiry('forever'), 0);
+  assert.equal(db.get('short'), 'v');
+  assert.deepEqual(db.expiry('short'), new Date(now + 1500));
+  assert.equal(db.get('zero'), undefined, 'ttl 0 expires at once');
+  assert.equal(db.get('past'), undefined);
+  assert.equal(db.expiry('past'), undefined);
+  assert.ok(db.expiry('later') instanceof Date);
+  assert.equal(db.expiry('later').getTime(), now + 3600e3);
+  assert.equal(db.expiry('ms').getTime(), now + 10);
+  assert.equal(db.expiry('forever'), null);
+  assert.equal(db.expiry('missing'), undefined);
+  cairn.testing.setClock(now + 1499);
+  assert.equal(db.get('short'), 'v');
+  assert.equal(db.exists('short'), true);
+  cairn.testing.setClock(now + 1500);
+  assert.equal(db.get('short'), undefined);
+  assert.equal(db.exists('short'), false);
+  assert.equal(db.has('short'), false);
+  assert.equal(db.expiry('short'), undefined);
+  assert.equal(db.get('later'), 'v');
+  assert.equal(db.get('forever'), 'v');
+  // update keeps the expiry
+  db.put('doc', { a: 1 }, { ttl: 1000 });
+  db.update('doc', { b: 2 });
+  assert.equal(db.expiry('doc').getTime(), now + 1500 + 1000);
+  throwsCode(assert, () => db.put('k', 'v', { ttl: 1, expireAt: now }), 'CAIRN_INVALID');
+  throwsCode(assert, () => db.put('k', 'v', { ttl: -1 }), 'CAIRN_INVALID');
+  throwsCode(assert, () => db.put('k', 'v', { expireAt: new Date(NaN) }), 'CAIRN_INVALID');
+  throwsCode(assert, () => cairn.testing.setClock('soon'), 'CAIRN_TYPE');
+  // Back on the real clock, a ttl counts from now again.
+  cairn.testing.setClock(null);
+  db.put('real', 'v', { ttl: 3600e3 });
+  assert.ok(Math.abs(db.expiry('real').getTime() - (Date.now() + 3600e3)) < 60e3);
 });
 
-test('stats, sync, reclaim', (t) => {
+test('option ranges: lockTimeoutMs 0..4294967295, maxFileSize a non-negative integer', (t) => {
+  const dir = tempDir(t);
+  for (const Engine of [cairn.KV, cairn.BlobStore]) {
+    const p = path.join(dir, Engine.name);
+    throwsCode(assert, () => new Engine(p, { lockTimeoutMs: 4294967296 }), 'CAIRN_INVALID');
+    throwsCode(assert, () => new Engine(p, { lockTimeoutMs: -1 }), 'CAIRN_INVALID');
+    throwsCode(assert, () => new Engine(p, { lockTimeoutMs: 1.5 }), 'CAIRN_INVALID');
+    throwsCode(assert, () => new Engine(p, { lockTimeoutMs: '10' }), 'CAIRN_TYPE');
+    const s = new Engine(p, { lockTimeoutMs: 4294967295 });
+    s.close();
+  }
+  throwsCode(assert, () => new cairn.BlobStore(path.join(dir, 'b'), { maxFileSize: 1 }), 'CAIRN_INVALID');
+  throwsCode(assert, () => new cairn.KV(path.join(dir, 'k'), { maxFileSize: 2 ** 53 }), 'CAIRN_INVALID');
+});
+
+test('stats, sync, compact', (t) => {
   const { db } = openDb(t, { sync: 'none' });
   for (let i = 0; i < 100; i++) db.put('k' + i, 'x'.repeat(100));
   for (let i = 0; i < 100; i++) db.put('k' + i, 'y'.repeat(100));
@@ -279,13 +322,13 @@ test('stats, sync, reclaim', (t) => {
     assert.equal(typeof before[f], 'number', f);
   }
   db.sync();
-  db.reclaim();
+  db.compact();
   const after = db.stats();
   assert.equal(after.keys, 100);
   assert.ok(after.deadBytes <= before.deadBytes);
   assert.equal(db.get('k5'), 'y'.repeat(100));
   db.begin();
-  throwsCode(assert, () => db.reclaim(), 'CAIRN_TXN');
+  throwsCode(assert, () => db.compact(), 'CAIRN_TXN');
   db.rollback();
 });
 

@@ -77,6 +77,9 @@ function valueArg(v) {
   return [asBytes(v, 'value'), undefined];
 }
 
+// A ttl / expire_at argument: a number of ms (Node takes any number there), or $native.
+const expiryArg = (v) => (isTagged(v, '$native') ? native(v, ['int', 'float']) : v);
+
 const hexOut = (b) => ({ $bytes: Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex') });
 const keyOut = (k) => (typeof k === 'string' ? k : hexOut(k));
 
@@ -112,7 +115,7 @@ function options(args) {
 class Testee {
   constructor() {
     this.handles = new Map(); // name -> { engine, h }
-    this.events = new Map(); // name -> recorded events
+    this.events = new Map(); // name -> { rec: recorded events, sets: id -> listeners, last: id }
   }
 
   reset() {
@@ -141,13 +144,16 @@ class Testee {
     return e.h; // a closed handle throws CAIRN_CLOSED itself
   }
 
+  path(a) {
+    if (!('path' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'path'");
+    return isTagged(a.path, '$native') ? native(a.path) : a.path;
+  }
+
   open(a, engine, Cls) {
     const name = this.name(a);
     const old = this.handles.get(name);
     if (old && !old.h.closed) throw new Fail('CAIRN_INVALID', `handle ${JSON.stringify(name)} is already open`);
-    if (!('path' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'path'");
-    let p = a.path;
-    if (isTagged(p, '$native')) p = native(p);
+    const p = this.path(a);
     const h = new Cls(p, options(a));
     this.handles.set(name, { engine, h });
     this.events.delete(name);
@@ -171,18 +177,13 @@ class Testee {
   'kv.open'(a) { return this.open(a, 'kv', cairn.KV); }
   'kv.close'(a) { return this.close(a); }
 
+  // ttl / expire_at go to the binding as they are (ttl / expireAt): it judges both given, a
+  // negative ttl, a wrong type.
   'kv.put'(a) {
     const db = this.get(a, 'kv');
-    if ('expire_at_ms' in a && 'ttl_ms' in a) throw new Fail('CAIRN_INVALID', 'give expire_at_ms or ttl_ms, not both');
     const opts = {};
-    if ('expire_at_ms' in a) {
-      if (!Number.isInteger(a.expire_at_ms)) throw new Fail('CAIRN_TYPE', 'expire_at_ms: expected an integer');
-      opts.expireAt = a.expire_at_ms;
-    } else if ('ttl_ms' in a) {
-      if (!Number.isInteger(a.ttl_ms)) throw new Fail('CAIRN_TYPE', 'ttl_ms: expected an integer');
-      if (a.ttl_ms < 0) throw new Fail('CAIRN_INVALID', 'ttl_ms: must be >= 0');
-      opts.ttl = a.ttl_ms;
-    }
+    if ('ttl' in a) opts.ttl = expiryArg(a.ttl);
+    if ('expire_at' in a) opts.expireAt = expiryArg(a.expire_at);
     const key = this.key(a);
     if (!('value' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'value'");
     const [value, vopts] = valueArg(a.value);
@@ -202,7 +203,7 @@ class Testee {
     return null;
   }
 
-  'kv.exists'(a) { return this.get(a, 'kv').has(this.key(a)); }
+  'kv.exists'(a) { return this.get(a, 'kv').exists(this.key(a)); }
   'kv.count'(a) { return this.get(a, 'kv').count(); }
 
   'kv.keys'(a) {
@@ -225,7 +226,16 @@ class Testee {
   'kv.commit'(a) { this.get(a, 'kv').commit(); return null; }
   'kv.rollback'(a) { this.get(a, 'kv').rollback(); return null; }
   'kv.sync'(a) { this.get(a, 'kv').sync(); return null; }
-  'kv.compact'(a) { this.get(a, 'kv').reclaim(); return null; }
+  'kv.compact'(a) { this.get(a, 'kv').compact(); return null; }
+
+  // null: never expires; an integer: Unix ms; a missing key: CAIRN_NOTFOUND.
+  'kv.expiry'(a) {
+    const at = this.get(a, 'kv').expiry(this.key(a));
+    if (at === undefined) throw new Fail('CAIRN_NOTFOUND', 'key not found');
+    return at === null ? null : at.getTime();
+  }
+
+  'kv.check'(a) { cairn.KV.check(this.path(a)); return null; }
 
   'kv.stats'(a) {
     const s = this.get(a, 'kv').stats();
@@ -286,7 +296,8 @@ class Testee {
 
   'blob.count'(a) { return this.get(a, 'blob').count(); }
   'blob.keys'(a) { return this.get(a, 'blob').keys(); }
-  'blob.sync'(a) { this.get(a, 'blob').flush(); return null; }
+  'blob.sync'(a) { this.get(a, 'blob').sync(); return null; }
+  'blob.check'(a) { cairn.BlobStore.check(this.path(a)); return null; }
   'blob.compact'(a) { this.get(a, 'blob').compact(); return null; }
   'blob.begin'(a) { this.get(a, 'blob').begin(); return null; }
   'blob.commit'(a) { this.get(a, 'blob').commit(); return null; }
@@ -300,27 +311,74 @@ class Testee {
     };
   }
 
+  // Each subscribe adds one set of listeners ('created', 'updated', 'deleted') and returns its id;
+  // every set of a handle records into the same list. With `probe` (a blob key) a listener also
+  // reads that blob through the store: listeners run after the call returned, so it can.
   'blob.subscribe'(a) {
     const st = this.get(a, 'blob');
+    const probe = a.probe;
+    if (probe !== undefined && probe !== null && !Number.isInteger(probe)) {
+      throw new Fail('CAIRN_INVALID', 'probe: expected an int key');
+    }
     const name = this.name(a);
-    if (this.events.has(name)) return null; // one recorder per handle
-    const rec = [];
-    this.events.set(name, rec);
-    st.on('created', (key, size) => rec.push(['created', key, 0, size]));
-    st.on('updated', (key, oldSize, newSize) => rec.push(['updated', key, oldSize, newSize]));
-    st.on('deleted', (key, oldSize) => rec.push(['deleted', key, oldSize, 0]));
+    let sub = this.events.get(name);
+    if (!sub) {
+      sub = { rec: [], sets: new Map(), last: 0 };
+      this.events.set(name, sub);
+    }
+    const record = (ev, key, oldSize, newSize) => {
+      const entry = [ev, key, oldSize, newSize];
+      if (probe !== undefined && probe !== null) {
+        let size = null;
+        try {
+          size = st.read(probe).length;
+        } catch (e) {
+          if (e.code !== 'CAIRN_NOTFOUND') throw e;
+        }
+        entry.push(size);
+      }
+      sub.rec.push(entry);
+    };
+    const listeners = {
+      created: (key, size) => record('created', key, 0, size),
+      updated: (key, oldSize, newSize) => record('updated', key, oldSize, newSize),
+      deleted: (key, oldSize) => record('deleted', key, oldSize, 0),
+    };
+    for (const [ev, fn] of Object.entries(listeners)) st.on(ev, fn);
+    const id = ++sub.last;
+    sub.sets.set(id, listeners);
+    return id;
+  }
+
+  // Node's unsubscribe is removing the listeners (EventEmitter.off); later changes record nothing.
+  'blob.unsubscribe'(a) {
+    const st = this.get(a, 'blob');
+    if (st.closed) throw new cairn.errors.Closed('blob store handle is closed');
+    const sub = this.events.get(this.name(a));
+    const listeners = sub && sub.sets.get(a.id);
+    if (!listeners) throw new Fail('CAIRN_NOTFOUND', `no subscription ${JSON.stringify(a.id)}`);
+    for (const [ev, fn] of Object.entries(listeners)) st.off(ev, fn);
+    sub.sets.delete(a.id);
     return null;
   }
 
   'blob.events'(a) {
     // A recorder of this testee, not a binding call: a closed store has no events to give.
     if (this.get(a, 'blob').closed) throw new cairn.errors.Closed('blob store handle is closed');
-    const rec = this.events.get(this.name(a)) || [];
-    return rec.splice(0, rec.length);
+    const sub = this.events.get(this.name(a));
+    return sub ? sub.rec.splice(0, sub.rec.length) : [];
   }
 
   // -- common -----------------------------------------------------------------------------------
-  reset_() { this.reset(); return null; }
+  reset_() { this.reset(); cairn.testing.setClock(null); return null; }
+
+  // The core's test clock (Unix ms; 0: the real clock again).
+  'clock.set'(a) {
+    if (!('ms' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'ms'");
+    if (!Number.isInteger(a.ms)) throw new Fail('CAIRN_TYPE', 'ms: expected an integer');
+    cairn.testing.setClock(a.ms);
+    return null;
+  }
 
   sleep_(a) {
     const ms = a.ms === undefined ? 0 : a.ms;
