@@ -3,12 +3,10 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('path');
 const { EventEmitter } = require('events');
-const { cairn, tempDir, throwsCode } = require('./helpers');
+const { cairn, tempDir, throwsCode, openTemp } = require('./helpers');
 
 function openStore(t, opts) {
-  const file = path.join(tempDir(t), 'blobs');
-  const st = new cairn.BlobStore(file, opts);
-  t.after(() => st.close());
+  const { store: st, path: file } = openTemp(t, cairn.BlobStore, 'blobs', opts);
   return { st, file };
 }
 

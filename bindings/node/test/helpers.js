@@ -36,4 +36,12 @@ async function rejectsCode(assert, p, code) {
   });
 }
 
-module.exports = { cairn, tempDir, throwsCode, rejectsCode, packageDir: path.resolve(__dirname, '..') };
+// A store of class Engine at <fresh dir>/<name>, closed after the test: { store, path }.
+function openTemp(t, Engine, name, opts) {
+  const p = path.join(tempDir(t), name);
+  const store = new Engine(p, opts);
+  t.after(() => store.close());
+  return { store, path: p };
+}
+
+module.exports = { cairn, tempDir, throwsCode, rejectsCode, openTemp, packageDir: path.resolve(__dirname, '..') };

@@ -3,12 +3,10 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('path');
 const fs = require('fs');
-const { cairn, tempDir, throwsCode } = require('./helpers');
+const { cairn, tempDir, throwsCode, openTemp } = require('./helpers');
 
 function openDb(t, opts) {
-  const dir = path.join(tempDir(t), 'db');
-  const db = new cairn.KV(dir, opts);
-  t.after(() => db.close());
+  const { store: db, path: dir } = openTemp(t, cairn.KV, 'db', opts);
   return { db, dir };
 }
 
