@@ -42,6 +42,18 @@ START_TEST(errors_table) {
 }
 END_TEST
 
+START_TEST(errors_save_restore) {
+    cairn_err_saved s;
+    ck_assert_int_eq(cairn_err__set(CAIRN_NOSPC, "first %d", 1), CAIRN_NOSPC);
+    cairn_err__save(&s);
+    cairn_err__set(CAIRN_IO, "cleanup failed too");
+    ck_assert_int_eq(cairn_errcode(), CAIRN_IO);
+    ck_assert_int_eq(cairn_err__restore(&s), CAIRN_NOSPC);
+    ck_assert_int_eq(cairn_errcode(), CAIRN_NOSPC);
+    ck_assert_str_eq(cairn_errmsg(), "first 1");
+}
+END_TEST
+
 START_TEST(errors_thread_local_message) {
     cairn_errclear();
     ck_assert_str_eq(cairn_errmsg(), "");
@@ -483,6 +495,7 @@ static Suite *util_suite(void) {
     tcase_add_checked_fixture(tc, mk_tmp, rm_tmp);
     tcase_add_test(tc, errors_table);
     tcase_add_test(tc, errors_thread_local_message);
+    tcase_add_test(tc, errors_save_restore);
     tcase_add_test(tc, crc_sw_and_hw);
     tcase_add_test(tc, io_basic);
     tcase_add_test(tc, io_paths);

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define CAIRN_MSG_MAX 512
+#define CAIRN_MSG_MAX CAIRN_ERR_MSG_MAX
 
 /* Thread-local: every thread sees only its own last error (bindings copy it on the thread
  * where the call ran). */
@@ -101,4 +101,16 @@ int cairn_err__sys(int errnum, const char *fmt, ...) {
     vset(code, strerror(errnum), fmt, ap);
     va_end(ap);
     return code;
+}
+
+void cairn_err__save(cairn_err_saved *s) {
+    s->code = t_code;
+    memcpy(s->msg, t_msg, sizeof s->msg);
+    s->msg[sizeof s->msg - 1] = '\0';
+}
+
+int cairn_err__restore(const cairn_err_saved *s) {
+    memcpy(t_msg, s->msg, sizeof t_msg);
+    t_code = s->code;
+    return s->code;
 }

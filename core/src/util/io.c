@@ -325,11 +325,10 @@ int cairn_io__write_atomic(const char *path, const void *data, size_t len) {
     cairn_io__close(f);
     if (!rc) rc = cairn_io__rename(tmp, path);
     if (rc) {
-        int saved = cairn_errcode();
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        cairn_err_saved saved;
+        cairn_err__save(&saved);
         (void)cairn_io__unlink(tmp);
-        cairn_err__set(saved, "%s", msg);
+        cairn_err__restore(&saved);
         free(tmp);
         return rc;
     }

@@ -3,9 +3,10 @@
  *
  *   errors   thread-local last error with detail; errno mapping
  *   crc32c   Castagnoli CRC (SSE4.2 when the CPU has it, slicing-by-8 otherwise)
- *   io       the ONE file I/O layer: every engine's file access goes through it, so tests can
- *            inject faults (EIO, ENOSPC, short writes) and simulate crashes (drop or tear
- *            every write not yet fsynced)
+ *   io       the ONE file I/O layer (io.c): every engine's file access goes through it, so tests
+ *            can inject faults (EIO, ENOSPC, short writes, a full disk) and simulate crashes (drop
+ *            or tear every write not yet fsynced); those hooks live in io_fault.c, off the fast
+ *            path (io_internal.h)
  *   lock     kernel advisory lock (flock) for a single writer across processes
  *   misc     little-endian codecs, clock (fakeable for tests), path helpers
  *   json     strict JSON validation and the top-level merge behind every binding's update
@@ -39,6 +40,16 @@ int cairn_err__sys(int errnum, const char *fmt, ...)
 #endif
     ;
 int cairn_err__from_errno(int errnum);
+/* Save the thread's last error (code and message) before cleanup that may overwrite it, and put
+ * it back after: cairn_err_saved s; cairn_err__save(&s); cleanup...; return cairn_err__restore(&s);
+ * restore returns the saved code. */
+#define CAIRN_ERR_MSG_MAX 512
+typedef struct cairn_err_saved {
+    int code;
+    char msg[CAIRN_ERR_MSG_MAX];
+} cairn_err_saved;
+void cairn_err__save(cairn_err_saved *s);
+int cairn_err__restore(const cairn_err_saved *s);
 
 /* ---- crc32c ----------------------------------------------------------------------------- */
 
