@@ -242,12 +242,10 @@ internal static unsafe class Program
         return ok;
     }
 
-    /// <summary>The store's SafeHandle, for the raw rows (reflection: the field is private).</summary>
-    private static KvHandle RawHandle(KvStore db) =>
-        (KvHandle)typeof(KvStore).GetField("_h", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(db)!;
+    /// <summary>The store's SafeHandle, for the raw rows.</summary>
+    private static KvHandle RawHandle(KvStore db) => (KvHandle)db.Handle;
 
-    private static BlobHandle RawHandle(BlobStore s) =>
-        (BlobHandle)typeof(BlobStore).GetField("_h", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(s)!;
+    private static BlobHandle RawHandle(BlobStore s) => (BlobHandle)s.Handle;
 
     // ---- blob store ------------------------------------------------------------------------------------
 

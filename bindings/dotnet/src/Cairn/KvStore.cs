@@ -20,57 +20,36 @@ public enum SyncMode
     Group = 2,
 }
 
-/// <summary>Options of <see cref="KvStore.Open(string, KvOptions?)"/>.</summary>
-public sealed class KvOptions
+/// <summary>Options of <see cref="KvStore.Open(string, KvOptions?)"/> (Create, ReadOnly, Sync and
+/// LockTimeout are those of every store).</summary>
+public sealed class KvOptions : StoreOptions
 {
-    /// <summary>Create the directory if it is missing (default true).</summary>
-    public bool Create { get; set; } = true;
-    /// <summary>Open without the writer lock; writes fail with ReadOnly.</summary>
-    public bool ReadOnly { get; set; }
-    /// <summary>Sync policy (default <see cref="SyncMode.Commit"/>).</summary>
-    public SyncMode Sync { get; set; } = SyncMode.Commit;
-    /// <summary>Rotate the active data file past this many bytes (0: the default, 64 MiB).</summary>
+    /// <summary>Rotate the active data file past this many bytes (0: the default, 64 MiB). A size above
+    /// what the format can address is Invalid (the core checks it).</summary>
     public ulong MaxFileSize { get; set; }
-    /// <summary>Zero: a second writer fails at once with Locked; more: wait up to this long, then Busy.</summary>
-    public TimeSpan LockTimeout { get; set; } = TimeSpan.Zero;
 }
 
 /// <summary>Counters of a KV store (cairn_kv_stats).</summary>
 public sealed record KvStats(
     long Keys, long DataFiles, long DiskBytes, long LiveBytes, long DeadBytes,
-    long KeydirBytes, long Seq, long Reclaims, bool InTransaction);
+    long KeydirBytes, long Seq, long Compactions, bool InTransaction);
 
 /// <summary>A Bitcask-style log key-value store in one directory. Thread-safe; dispose to close.</summary>
-public sealed unsafe class KvStore : IDisposable
+public sealed unsafe class KvStore : NativeStore
 {
-    private readonly KvHandle _h;
     private readonly object _updateLock = new();
 
-    private KvStore(KvHandle h, string path)
-    {
-        _h = h;
-        Path = path;
-    }
+    private KvStore(KvHandle h, string path) : base(h, path, "KV store") { }
 
-    /// <summary>The directory this store was opened on.</summary>
-    public string Path { get; }
+    private int Call<TArgs>(scoped ref TArgs args, NativeCall<KvHandle, TArgs> call) where TArgs : allows ref struct =>
+        Invoke(ref args, call);
 
-    /// <summary>True once disposed.</summary>
-    public bool IsClosed => _h.IsClosed;
-
-    // ---- open / close ----------------------------------------------------------------------------
+    // ---- open / check --------------------------------------------------------------------------------
 
     /// <summary>Opens (or creates) the store in directory <paramref name="path"/>.</summary>
     public static ExecResponse<KvStore> Open(string path, KvOptions? options = null)
     {
-        if (path is null) return ExecResponse<KvStore>.Fail(CairnErrorCode.Invalid, "path is null");
-        if (path.IndexOf('\0') >= 0)
-            return ExecResponse<KvStore>.Fail(CairnErrorCode.Invalid, "path contains a NUL character");
         var o = options ?? new KvOptions();
-        if (!Enum.IsDefined(o.Sync))
-            return ExecResponse<KvStore>.Fail(CairnErrorCode.Invalid, $"unknown sync mode {(int)o.Sync}");
-        if (o.LockTimeout < TimeSpan.Zero || o.LockTimeout.TotalMilliseconds > uint.MaxValue)
-            return ExecResponse<KvStore>.Fail(CairnErrorCode.Invalid, "lock timeout out of range");
         var native = new CairnKvOptions
         {
             Version = CairnKvOptions.CurrentVersion,
@@ -78,153 +57,137 @@ public sealed unsafe class KvStore : IDisposable
             ReadOnly = o.ReadOnly ? 1 : 0,
             Sync = (int)o.Sync,
             MaxFileSize = o.MaxFileSize,
-            LockTimeoutMs = (uint)Math.Ceiling(o.LockTimeout.TotalMilliseconds),
+            LockTimeoutMs = o.LockTimeoutMs,
         };
-        int rc = NativeMethods.cairn_kv_open(out KvHandle h, path, &native);
-        if (rc != 0)
-        {
-            var fail = Interop.Failure<KvStore>(rc);
-            h.Dispose();
-            return fail;
-        }
-        return ExecResponse<KvStore>.Ok(new KvStore(h, path));
-    }
-
-    /// <summary>Closes the store: an open transaction is rolled back, pending writes are synced.
-    /// Later calls return <see cref="CairnErrorCode.Closed"/>. Calling it again does nothing.</summary>
-    public void Dispose() => _h.Dispose();
-
-    /// <summary>Same as <see cref="Dispose"/>, as an ExecResponse (always a success).</summary>
-    public ExecResponse Close()
-    {
-        _h.Dispose();
-        return ExecResponse.Ok;
+        return OpenStore(path, o, p => { var n = native; return (NativeMethods.cairn_kv_open(out KvHandle h, p, &n), h); },
+                         static (h, p) => new KvStore(h, p));
     }
 
     /// <summary>Verifies every record of the store at <paramref name="path"/> without opening it for
     /// writing: Success if clean, Corrupt with file and offset in the message otherwise.</summary>
-    public static ExecResponse Check(string path)
-    {
-        if (path is null) return ExecResponse.Fail(CairnErrorCode.Invalid, "path is null");
-        return Interop.Status(NativeMethods.cairn_kv_check(path));
-    }
+    public static ExecResponse Check(string path) => CheckPath(path, static p => NativeMethods.cairn_kv_check(p));
 
     // ---- put -------------------------------------------------------------------------------------
 
     /// <summary>Stores bytes (kind Bytes) under a string key, optionally expiring at <paramref name="expireAt"/>.</summary>
-    public ExecResponse Put(string key, byte[] value, DateTimeOffset? expireAt = null)
+    public ExecResponse Put(string key, byte[] value, TimeSpan? ttl = null, DateTimeOffset? expireAt = null)
     {
         if (value is null) return NullValue();
-        return Put(key, (ReadOnlySpan<byte>)value, expireAt);
+        return Put(key, (ReadOnlySpan<byte>)value, ttl, expireAt);
     }
 
     /// <summary>Stores bytes (kind Bytes) under a string key.</summary>
-    public ExecResponse Put(string key, ReadOnlySpan<byte> value, DateTimeOffset? expireAt = null)
+    public ExecResponse Put(string key, ReadOnlySpan<byte> value, TimeSpan? ttl = null, DateTimeOffset? expireAt = null)
     {
         using var k = new Utf8Arg(key, stackalloc byte[Interop.StackBytes], "key");
-        return k.Ok ? PutCore(k.Bytes, value, CairnKind.Bytes, expireAt) : k.Fail();
+        return k.Ok ? PutCore(k.Bytes, value, CairnKind.Bytes, ttl, expireAt) : k.Fail();
     }
 
     /// <summary>Stores text (kind Text) under a string key.</summary>
-    public ExecResponse Put(string key, string value, DateTimeOffset? expireAt = null)
+    public ExecResponse Put(string key, string value, TimeSpan? ttl = null, DateTimeOffset? expireAt = null)
     {
         using var k = new Utf8Arg(key, stackalloc byte[Interop.StackBytes], "key");
         if (!k.Ok) return k.Fail();
-        return PutText(k.Bytes, value, expireAt);
+        return PutText(k.Bytes, value, ttl, expireAt);
     }
 
     /// <summary>Stores a JSON document (kind Json) under a string key; null is the document <c>null</c>.</summary>
-    public ExecResponse Put(string key, JsonNode? value, DateTimeOffset? expireAt = null)
+    public ExecResponse Put(string key, JsonNode? value, TimeSpan? ttl = null, DateTimeOffset? expireAt = null)
     {
         using var k = new Utf8Arg(key, stackalloc byte[Interop.StackBytes], "key");
-        return k.Ok ? PutCore(k.Bytes, KvValue.SerializeJson(value), CairnKind.Json, expireAt) : k.Fail();
+        return k.Ok ? PutCore(k.Bytes, KvValue.SerializeJson(value), CairnKind.Json, ttl, expireAt) : k.Fail();
     }
 
     /// <summary>Stores a JSON document (kind Json) under a string key.</summary>
-    public ExecResponse Put(string key, JsonElement value, DateTimeOffset? expireAt = null) =>
-        Put(key, KvValue.FromJson(value), expireAt);
+    public ExecResponse Put(string key, JsonElement value, TimeSpan? ttl = null, DateTimeOffset? expireAt = null) =>
+        Put(key, KvValue.FromJson(value), ttl, expireAt);
 
     /// <summary>Stores a value of any kind under a string key.</summary>
-    public ExecResponse Put(string key, KvValue value, DateTimeOffset? expireAt = null)
+    public ExecResponse Put(string key, KvValue value, TimeSpan? ttl = null, DateTimeOffset? expireAt = null)
     {
         if (value is null) return NullValue();
         using var k = new Utf8Arg(key, stackalloc byte[Interop.StackBytes], "key");
-        return k.Ok ? PutCore(k.Bytes, value.RawData, value.Kind, expireAt) : k.Fail();
+        return k.Ok ? PutCore(k.Bytes, value.RawData, value.Kind, ttl, expireAt) : k.Fail();
     }
 
     /// <summary>Stores bytes (kind Bytes) under a binary key.</summary>
-    public ExecResponse Put(ReadOnlySpan<byte> key, byte[] value, DateTimeOffset? expireAt = null)
+    public ExecResponse Put(ReadOnlySpan<byte> key, byte[] value, TimeSpan? ttl = null, DateTimeOffset? expireAt = null)
     {
         if (value is null) return NullValue();
-        return PutCore(key, value, CairnKind.Bytes, expireAt);
+        return PutCore(key, value, CairnKind.Bytes, ttl, expireAt);
     }
 
     /// <summary>Stores bytes (kind Bytes) under a binary key.</summary>
-    public ExecResponse Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, DateTimeOffset? expireAt = null) =>
-        PutCore(key, value, CairnKind.Bytes, expireAt);
+    public ExecResponse Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, TimeSpan? ttl = null, DateTimeOffset? expireAt = null) =>
+        PutCore(key, value, CairnKind.Bytes, ttl, expireAt);
 
     /// <summary>Stores text (kind Text) under a binary key.</summary>
-    public ExecResponse Put(ReadOnlySpan<byte> key, string value, DateTimeOffset? expireAt = null) =>
-        PutText(key, value, expireAt);
+    public ExecResponse Put(ReadOnlySpan<byte> key, string value, TimeSpan? ttl = null, DateTimeOffset? expireAt = null) =>
+        PutText(key, value, ttl, expireAt);
 
     /// <summary>Stores a JSON document (kind Json) under a binary key.</summary>
-    public ExecResponse Put(ReadOnlySpan<byte> key, JsonNode? value, DateTimeOffset? expireAt = null) =>
-        PutCore(key, KvValue.SerializeJson(value), CairnKind.Json, expireAt);
+    public ExecResponse Put(ReadOnlySpan<byte> key, JsonNode? value, TimeSpan? ttl = null, DateTimeOffset? expireAt = null) =>
+        PutCore(key, KvValue.SerializeJson(value), CairnKind.Json, ttl, expireAt);
 
     /// <summary>Stores a JSON document (kind Json) under a binary key.</summary>
-    public ExecResponse Put(ReadOnlySpan<byte> key, JsonElement value, DateTimeOffset? expireAt = null) =>
-        PutCore(key, KvValue.FromJson(value).RawData, CairnKind.Json, expireAt);
+    public ExecResponse Put(ReadOnlySpan<byte> key, JsonElement value, TimeSpan? ttl = null, DateTimeOffset? expireAt = null) =>
+        PutCore(key, KvValue.FromJson(value).RawData, CairnKind.Json, ttl, expireAt);
 
     /// <summary>Stores a value of any kind under a binary key.</summary>
-    public ExecResponse Put(ReadOnlySpan<byte> key, KvValue value, DateTimeOffset? expireAt = null)
+    public ExecResponse Put(ReadOnlySpan<byte> key, KvValue value, TimeSpan? ttl = null, DateTimeOffset? expireAt = null)
     {
         if (value is null) return NullValue();
-        return PutCore(key, value.RawData, value.Kind, expireAt);
+        return PutCore(key, value.RawData, value.Kind, ttl, expireAt);
     }
 
-    private ExecResponse PutText(ReadOnlySpan<byte> key, string value, DateTimeOffset? expireAt)
+    private ExecResponse PutText(ReadOnlySpan<byte> key, string value, TimeSpan? ttl, DateTimeOffset? expireAt)
     {
         if (value is null) return NullValue();
         using var v = new Utf8Arg(value, stackalloc byte[Interop.StackBytes], "value");
-        return v.Ok ? PutCore(key, v.Bytes, CairnKind.Text, expireAt) : v.Fail();
+        return v.Ok ? PutCore(key, v.Bytes, CairnKind.Text, ttl, expireAt) : v.Fail();
     }
 
     private static ExecResponse NullValue() =>
         ExecResponse.Fail(CairnErrorCode.Invalid, "value is null (store an empty byte[] or a JsonNode instead)");
 
-    /// <summary>Unix ms for the C API. 0 means "never" there, so the epoch itself becomes 1 (expired);
-    /// a time before the epoch stays negative and the core rejects it with Invalid.</summary>
-    private static long ExpireMs(DateTimeOffset t)
+    private ref struct PutArgs
     {
-        long ms = t.ToUnixTimeMilliseconds();
-        return ms == 0 ? 1 : ms;
+        public ReadOnlySpan<byte> Key, Value;
+        public int Kind;
+        public long ExpireAtMs;
+    }
+
+    /// <summary>The C expiry (Unix ms, 0: never) of ttl or expireAt; Invalid for both, a negative ttl or a
+    /// time the C API cannot hold. A ttl counts from the clock expiry uses (the test clock when set).</summary>
+    private static string? ExpireAtMs(TimeSpan? ttl, DateTimeOffset? expireAt, out long ms)
+    {
+        ms = 0;
+        if (ttl is not null && expireAt is not null) return "give ttl or expireAt, not both";
+        if (ttl is TimeSpan t)
+        {
+            if (t < TimeSpan.Zero) return "ttl is negative";
+            // Whole ms, rounded up: a positive ttl never expires earlier than asked.
+            long add = (long)Math.Ceiling(t.TotalMilliseconds);
+            ms = CairnTesting.NowMs() + add;
+        }
+        else if (expireAt is DateTimeOffset at)
+        {
+            ms = at.ToUnixTimeMilliseconds();
+            if (ms < 0) return "expireAt is before 1970";
+        }
+        else return null;
+        if (ms == 0) ms = 1; // 0 is "never" in C: the epoch itself is already expired
+        return null;
     }
 
     private ExecResponse PutCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, CairnKind kind,
-                                 DateTimeOffset? expireAt)
+                                 TimeSpan? ttl, DateTimeOffset? expireAt)
     {
-        if (_h.IsClosed) return Interop.Closed(false);
-        int rc;
-        byte empty = 0;
-        fixed (byte* kp = key)
-        fixed (byte* vp0 = value)
-        {
-            // The C API wants a valid pointer even for an empty value or key.
-            byte* vp = vp0 == null ? &empty : vp0;
-            byte* kpp = kp == null ? &empty : kp;
-            try
-            {
-                rc = expireAt is null
-                    ? NativeMethods.cairn_kv_put(_h, kpp, (nuint)key.Length, vp, (nuint)value.Length, (int)kind)
-                    : NativeMethods.cairn_kv_put_ex(_h, kpp, (nuint)key.Length, vp, (nuint)value.Length, (int)kind,
-                                                    ExpireMs(expireAt.Value));
-            }
-            catch (ObjectDisposedException)
-            {
-                return Interop.Closed(false);
-            }
-        }
-        return Interop.Status(rc);
+        if (ExpireAtMs(ttl, expireAt, out long ms) is string problem) return ExecResponse.Fail(CairnErrorCode.Invalid, problem);
+        var a = new PutArgs { Key = key, Value = value, Kind = (int)kind, ExpireAtMs = ms };
+        return Status(Call(ref a, static (h, ref a) => a.ExpireAtMs == 0
+            ? NativeMethods.cairn_kv_put(h, a.Key, a.Value, a.Kind)
+            : NativeMethods.cairn_kv_put_ex(h, a.Key, a.Value, a.Kind, a.ExpireAtMs)));
     }
 
     // ---- get -------------------------------------------------------------------------------------
@@ -309,7 +272,7 @@ public sealed unsafe class KvStore : IDisposable
 
     /// <summary>Stores <paramref name="value"/> serialized by System.Text.Json (kind Json). A value the
     /// serializer cannot handle is a Type failure.</summary>
-    public ExecResponse PutJson<T>(string key, T value, JsonSerializerOptions? options = null, DateTimeOffset? expireAt = null)
+    public ExecResponse PutJson<T>(string key, T value, JsonSerializerOptions? options = null, TimeSpan? ttl = null, DateTimeOffset? expireAt = null)
     {
         byte[] json;
         try
@@ -321,7 +284,7 @@ public sealed unsafe class KvStore : IDisposable
             return ExecResponse.Fail(CairnErrorCode.Type, $"cannot serialize a {typeof(T)} to JSON: {e.Message}");
         }
         using var k = new Utf8Arg(key, stackalloc byte[Interop.StackBytes], "key");
-        return k.Ok ? PutCore(k.Bytes, json, CairnKind.Json, expireAt) : k.Fail();
+        return k.Ok ? PutCore(k.Bytes, json, CairnKind.Json, ttl, expireAt) : k.Fail();
     }
 
     /// <summary>Deserializes the Json value under <paramref name="key"/> to <typeparamref name="T"/>
@@ -344,79 +307,61 @@ public sealed unsafe class KvStore : IDisposable
         }
     }
 
-    private int GetCore(ReadOnlySpan<byte> key, out byte[]? data, out int kind)
+    private ref struct GetArgs
     {
-        data = null;
-        kind = 0;
-        if (_h.IsClosed) return (int)CairnErrorCode.Closed;
-        byte empty = 0;
-        fixed (byte* kp0 = key)
-        {
-            byte* kp = kp0 == null ? &empty : kp0;
-            // Most values are small: read into a stack buffer first (one native call, no native
-            // allocation); a larger value comes back as Range and is fetched whole.
-            byte* buf = stackalloc byte[Interop.StackBytes];
-            int rc;
-            nuint vlen;
-            try
-            {
-                rc = NativeMethods.cairn_kv_get_into(_h, kp, (nuint)key.Length, buf, Interop.StackBytes,
-                                                     out vlen, out kind);
-                if (rc == 0)
-                {
-                    data = vlen == 0 ? Array.Empty<byte>() : new ReadOnlySpan<byte>(buf, (int)vlen).ToArray();
-                    return 0;
-                }
-                // A larger value: read it straight into a managed array of its size (no native
-                // allocation, one copy); retry if a concurrent writer changed its size meanwhile.
-                while (rc == (int)CairnErrorCode.Range)
-                {
-                    if (vlen > (nuint)Array.MaxLength) return (int)CairnErrorCode.TooBig;
-                    var arr = new byte[(int)vlen];
-                    fixed (byte* ap = arr)
-                        rc = NativeMethods.cairn_kv_get_into(_h, kp, (nuint)key.Length, ap, (nuint)arr.Length,
-                                                             out vlen, out kind);
-                    if (rc == 0) data = vlen == (nuint)arr.Length ? arr : arr.AsSpan(0, (int)vlen).ToArray();
-                }
-                return rc;
-            }
-            catch (ObjectDisposedException)
-            {
-                return (int)CairnErrorCode.Closed;
-            }
-        }
+        public ReadOnlySpan<byte> Key;
+        public byte[]? Data;
+        public int Kind;
     }
 
-    private static ExecResponse<T> Fail<T>(int rc) =>
-        rc == (int)CairnErrorCode.Closed && NativeMethods.cairn_errcode() != rc
-            ? ExecResponse<T>.From(Interop.Closed(false))
-            : Interop.Failure<T>(rc);
+    private int GetCore(ReadOnlySpan<byte> key, out byte[]? data, out int kind)
+    {
+        var a = new GetArgs { Key = key };
+        int rc = Call(ref a, static (h, ref a) =>
+        {
+            // Most values are small: read into a stack buffer first (one native call, no native
+            // allocation); a larger value comes back as Range and is read straight into a managed array
+            // of its size (one copy), again if a concurrent writer changed its size meanwhile.
+            Span<byte> buf = stackalloc byte[Interop.StackBytes];
+            int rc = NativeMethods.cairn_kv_get_into(h, a.Key, buf, out nuint vlen, out a.Kind);
+            if (rc == 0) a.Data = buf.Slice(0, (int)vlen).ToArray();
+            while (rc == (int)CairnErrorCode.Range)
+            {
+                if (vlen > (nuint)Array.MaxLength) return (int)CairnErrorCode.TooBig;
+                var arr = new byte[(int)vlen];
+                rc = NativeMethods.cairn_kv_get_into(h, a.Key, arr, out vlen, out a.Kind);
+                if (rc == 0) a.Data = vlen == (nuint)arr.Length ? arr : arr.AsSpan(0, (int)vlen).ToArray();
+            }
+            return rc;
+        });
+        data = a.Data;
+        kind = a.Kind;
+        return rc;
+    }
 
-    /// <summary>When a live key expires (null: never); NotFound if absent.</summary>
+    private ref struct KeyArgs
+    {
+        public ReadOnlySpan<byte> Key;
+        public long Out;
+    }
+
+    /// <summary>When a live key expires: Result null for a key that never expires; NotFound for a missing
+    /// or expired key.</summary>
     public ExecResponse<DateTimeOffset?> Expiry(string key)
     {
         using var k = new Utf8Arg(key, stackalloc byte[Interop.StackBytes], "key");
         return k.Ok ? Expiry(k.Bytes) : k.Fail<DateTimeOffset?>();
     }
 
-    /// <summary>When a live binary key expires (null: never); NotFound if absent.</summary>
+    /// <summary>When a live binary key expires (Result null: never); NotFound if absent.</summary>
     public ExecResponse<DateTimeOffset?> Expiry(ReadOnlySpan<byte> key)
     {
-        if (_h.IsClosed) return ExecResponse<DateTimeOffset?>.From(Interop.Closed(false));
-        int rc;
-        long ms;
-        byte empty = 0;
-        fixed (byte* kp0 = key)
-        {
-            byte* kp = kp0 == null ? &empty : kp0;
-            try { rc = NativeMethods.cairn_kv_expiry(_h, kp, (nuint)key.Length, out ms); }
-            catch (ObjectDisposedException) { return ExecResponse<DateTimeOffset?>.From(Interop.Closed(false)); }
-        }
-        if (rc != 0) return Interop.Failure<DateTimeOffset?>(rc);
-        return ExecResponse<DateTimeOffset?>.Ok(ms == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(ms));
+        var a = new KeyArgs { Key = key };
+        int rc = Call(ref a, static (h, ref a) => NativeMethods.cairn_kv_expiry(h, a.Key, out a.Out));
+        return Result(rc, a.Out == 0 ? (DateTimeOffset?)null : DateTimeOffset.FromUnixTimeMilliseconds(a.Out));
     }
 
-    // ---- delete / contains / count -------------------------------------------------------------
+    // ---- delete / exists / count ---------------------------------------------------------------------
 
     /// <summary>Deletes a key; NotFound if absent (nothing is written then).</summary>
     public ExecResponse Delete(string key)
@@ -426,54 +371,22 @@ public sealed unsafe class KvStore : IDisposable
     }
 
     /// <summary>Deletes a binary key; NotFound if absent.</summary>
-    public ExecResponse Delete(ReadOnlySpan<byte> key)
-    {
-        if (_h.IsClosed) return Interop.Closed(false);
-        int rc;
-        byte empty = 0;
-        fixed (byte* kp0 = key)
-        {
-            byte* kp = kp0 == null ? &empty : kp0;
-            try { rc = NativeMethods.cairn_kv_delete(_h, kp, (nuint)key.Length); }
-            catch (ObjectDisposedException) { return Interop.Closed(false); }
-        }
-        return Interop.Status(rc);
-    }
+    public ExecResponse Delete(ReadOnlySpan<byte> key) =>
+        Status(Call(ref key, static (h, ref k) => NativeMethods.cairn_kv_delete(h, k)));
 
     /// <summary>Whether a live key exists.</summary>
-    public ExecResponse<bool> Contains(string key)
+    public ExecResponse<bool> Exists(string key)
     {
         using var k = new Utf8Arg(key, stackalloc byte[Interop.StackBytes], "key");
-        return k.Ok ? Contains(k.Bytes) : k.Fail<bool>();
+        return k.Ok ? Exists(k.Bytes) : k.Fail<bool>();
     }
 
     /// <summary>Whether a live binary key exists.</summary>
-    public ExecResponse<bool> Contains(ReadOnlySpan<byte> key)
-    {
-        if (_h.IsClosed) return ExecResponse<bool>.From(Interop.Closed(false));
-        int rc;
-        byte empty = 0;
-        fixed (byte* kp0 = key)
-        {
-            byte* kp = kp0 == null ? &empty : kp0;
-            try { rc = NativeMethods.cairn_kv_exists(_h, kp, (nuint)key.Length); }
-            catch (ObjectDisposedException) { return ExecResponse<bool>.From(Interop.Closed(false)); }
-        }
-        return rc >= 0 ? ExecResponse<bool>.Ok(rc == 1) : Interop.Failure<bool>(rc);
-    }
+    public ExecResponse<bool> Exists(ReadOnlySpan<byte> key)
+=>
+        Truth(Call(ref key, static (h, ref k) => NativeMethods.cairn_kv_exists(h, k)));
 
-    /// <summary>Number of live keys (inside a transaction: as the transaction sees it).</summary>
-    public ExecResponse<long> Count()
-    {
-        if (_h.IsClosed) return ExecResponse<long>.From(Interop.Closed(false));
-        int rc;
-        ulong n;
-        try { rc = NativeMethods.cairn_kv_count(_h, out n); }
-        catch (ObjectDisposedException) { return ExecResponse<long>.From(Interop.Closed(false)); }
-        return rc == 0 ? ExecResponse<long>.Ok((long)n) : Interop.Failure<long>(rc);
-    }
-
-    // ---- keys --------------------------------------------------------------------------------------
+    // ---- keys ------------------------------------------------------------------------------------------
 
     /// <summary>The live keys starting with <paramref name="prefix"/> (all when null or empty), ascending bytewise.</summary>
     public ExecResponse<IReadOnlyList<byte[]>> Keys(string? prefix = null)
@@ -498,10 +411,9 @@ public sealed unsafe class KvStore : IDisposable
         var keys = Keys(prefix);
         if (!keys.Success) return ExecResponse<IReadOnlyList<string>>.From(keys);
         var list = new List<string>(keys.Result!.Count);
-        var strict = new System.Text.UTF8Encoding(false, true);
         foreach (byte[] k in keys.Result!)
         {
-            try { list.Add(strict.GetString(k)); }
+            try { list.Add(Interop.StrictUtf8.GetString(k)); }
             catch (System.Text.DecoderFallbackException)
             {
                 return ExecResponse<IReadOnlyList<string>>.Fail(CairnErrorCode.Type,
@@ -514,45 +426,32 @@ public sealed unsafe class KvStore : IDisposable
     /// <summary>A span-based visitor over the keys of a snapshot, without allocating per key.</summary>
     public delegate void KeyVisitor(ReadOnlySpan<byte> key);
 
+    private ref struct IterArgs
+    {
+        public ReadOnlySpan<byte> Prefix;
+        public KvIterHandle? It;
+    }
+
     /// <summary>Calls <paramref name="visit"/> for each live key starting with <paramref name="prefix"/>,
     /// ascending; the span is valid only during the call.</summary>
     public ExecResponse ForEachKey(ReadOnlySpan<byte> prefix, KeyVisitor visit)
     {
         ArgumentNullException.ThrowIfNull(visit);
-        if (_h.IsClosed) return Interop.Closed(false);
-        int rc;
-        KvIterHandle it;
-        byte empty = 0;
-        fixed (byte* pp0 = prefix)
+        var a = new IterArgs { Prefix = prefix };
+        int rc = Call(ref a, static (h, ref a) => NativeMethods.cairn_kv_iter_open(out a.It, h, a.Prefix));
+        return Drain(rc, a.It!, it =>
         {
-            byte* pp = pp0 == null ? &empty : pp0;
-            try { rc = NativeMethods.cairn_kv_iter_open(out it, _h, pp, (nuint)prefix.Length); }
-            catch (ObjectDisposedException) { return Interop.Closed(false); }
-        }
-        if (rc != 0)
-        {
-            var fail = Interop.Failure(rc);
-            it.Dispose();
-            return fail;
-        }
-        using (it)
-        {
-            it.Attach(_h);
-            while (true)
-            {
-                rc = NativeMethods.cairn_kv_iter_next(it, out byte* k, out nuint klen);
-                if (rc == (int)CairnErrorCode.IterOver) return ExecResponse.Ok;
-                if (rc != 0) return Interop.Failure(rc);
-                visit(new ReadOnlySpan<byte>(k, (int)klen));
-            }
-        }
+            int rc = NativeMethods.cairn_kv_iter_next(it, out byte* k, out nuint klen);
+            if (rc == 0) visit(new ReadOnlySpan<byte>(k, (int)klen));
+            return rc;
+        });
     }
 
-    // ---- update (BinaryDB's merge of a JSON object) ----------------------------------------------
+    // ---- update (a merge of JSON objects) ------------------------------------------------------------
 
     /// <summary>Merges the top-level fields of <paramref name="changes"/> into the JSON object stored under
-    /// <paramref name="key"/> (a field set to null becomes null). NotFound if absent; Type if the value is
-    /// not a JSON object. The expiry of the key is kept.</summary>
+    /// <paramref name="key"/> (a field set to null becomes null; a nested object replaces the old one).
+    /// NotFound if absent; Type if the value is not a JSON object. The expiry of the key is kept.</summary>
     public ExecResponse Update(string key, JsonObject changes)
     {
         using var k = new Utf8Arg(key, stackalloc byte[Interop.StackBytes], "key");
@@ -574,55 +473,18 @@ public sealed unsafe class KvStore : IDisposable
                 obj[kv.Key] = kv.Value?.DeepClone();
             var exp = Expiry(key);
             if (!exp.Success) return exp;
-            return PutCore(key, KvValue.SerializeJson(obj), CairnKind.Json, exp.Result);
+            return PutCore(key, KvValue.SerializeJson(obj), CairnKind.Json, null, exp.Result);
         }
     }
 
-    // ---- transactions and maintenance -----------------------------------------------------------
-
-    /// <summary>Begins a transaction as a scope: Commit() it; disposing it uncommitted rolls it back.</summary>
-    public ExecResponse<Transaction> BeginTransaction()
-    {
-        ExecResponse r = Begin();
-        return r.Success ? ExecResponse<Transaction>.Ok(new Transaction(Commit, Rollback)) : ExecResponse<Transaction>.From(r);
-    }
-
-    /// <summary>Begins a transaction on this handle (Txn if one is open).</summary>
-    public ExecResponse Begin() => Simple(&NativeMethods_kv_begin);
-    /// <summary>Commits the open transaction: its writes become durable together (Txn if none).</summary>
-    public ExecResponse Commit() => Simple(&NativeMethods_kv_commit);
-    /// <summary>Drops the open transaction's writes (Txn if none).</summary>
-    public ExecResponse Rollback() => Simple(&NativeMethods_kv_rollback);
-    /// <summary>Flushes and fsyncs everything written so far.</summary>
-    public ExecResponse Sync() => Simple(&NativeMethods_kv_sync);
-    /// <summary>Merges the data files, dropping dead records (crash-safe; Txn inside a transaction).</summary>
-    public ExecResponse Reclaim() => Simple(&NativeMethods_kv_reclaim);
-
-    private static int NativeMethods_kv_begin(KvHandle h) => NativeMethods.cairn_kv_begin(h);
-    private static int NativeMethods_kv_commit(KvHandle h) => NativeMethods.cairn_kv_commit(h);
-    private static int NativeMethods_kv_rollback(KvHandle h) => NativeMethods.cairn_kv_rollback(h);
-    private static int NativeMethods_kv_sync(KvHandle h) => NativeMethods.cairn_kv_sync(h);
-    private static int NativeMethods_kv_reclaim(KvHandle h) => NativeMethods.cairn_kv_compact(h);
-
-    private ExecResponse Simple(delegate*<KvHandle, int> fn)
-    {
-        if (_h.IsClosed) return Interop.Closed(false);
-        int rc;
-        try { rc = fn(_h); }
-        catch (ObjectDisposedException) { return Interop.Closed(false); }
-        return Interop.Status(rc);
-    }
+    // ---- stats -----------------------------------------------------------------------------------------
 
     /// <summary>Counters of the store.</summary>
     public ExecResponse<KvStats> Stats()
     {
-        if (_h.IsClosed) return ExecResponse<KvStats>.From(Interop.Closed(false));
-        int rc;
-        CairnKvStats s;
-        try { rc = NativeMethods.cairn_kv_stats(_h, out s); }
-        catch (ObjectDisposedException) { return ExecResponse<KvStats>.From(Interop.Closed(false)); }
-        if (rc != 0) return Interop.Failure<KvStats>(rc);
-        return ExecResponse<KvStats>.Ok(new KvStats((long)s.Keys, (long)s.DataFiles, (long)s.DiskBytes,
-            (long)s.LiveBytes, (long)s.DeadBytes, (long)s.KeydirBytes, (long)s.Seq, (long)s.Reclaims, s.InTxn != 0));
+        var s = CairnKvStats.Init();
+        int rc = Call(ref s, static (h, ref s) => NativeMethods.cairn_kv_stats(h, ref s));
+        return Result(rc, new KvStats((long)s.Keys, (long)s.DataFiles, (long)s.DiskBytes, (long)s.LiveBytes,
+            (long)s.DeadBytes, (long)s.KeydirBytes, (long)s.Seq, (long)s.Compactions, s.InTxn != 0));
     }
 }

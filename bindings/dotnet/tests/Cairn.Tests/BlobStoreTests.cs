@@ -157,10 +157,23 @@ public class BlobStoreTests : IDisposable
         var seen = new List<uint>();
         EventHandler<BlobEventArgs> h = (_, e) => seen.Add((uint)s.Read(e.Key).Result!.Length);
         s.OnCreated += h;
-        s.Create(new byte[7]).ThrowIfFailed();
+        uint first = s.Create(new byte[7]).ThrowIfFailed();
         s.OnCreated -= h;
         s.Create(new byte[8]).ThrowIfFailed();
         Assert.Equal(new uint[] { 7 }, seen);
+        // The last handler gone, the native subscription went too; a new one works again.
+        s.OnUpdated += h;
+        s.Update(first, new byte[9]).ThrowIfFailed();
+        Assert.Equal(new uint[] { 7, 9 }, seen);
+    }
+
+    [Fact]
+    public void CheckAStoreFile()
+    {
+        using (var s = OpenStore())
+            s.Create(new byte[] { 1, 2 }).ThrowIfFailed();
+        Assert.True(BlobStore.Check(_tmp.Path("blobs")).Success);
+        Assert.Equal(CairnErrorCode.Invalid, BlobStore.Check(null!).ErrorCode);
     }
 
     [Fact]
@@ -180,12 +193,12 @@ public class BlobStoreTests : IDisposable
     }
 
     [Fact]
-    public void FlushCompactStats()
+    public void SyncCompactStats()
     {
         using var s = OpenStore();
         var keys = Enumerable.Range(0, 50).Select(i => s.Create(new byte[100]).ThrowIfFailed()).ToList();
         foreach (uint k in keys.Where((_, i) => i % 2 == 0)) s.Delete(k).ThrowIfFailed();
-        Assert.True(s.Flush().Success);
+        Assert.True(s.Sync().Success);
         var before = s.Stats().Result!;
         Assert.Equal(25, before.Entries);
         Assert.Equal(2500, before.LiveBytes);
@@ -218,7 +231,7 @@ public class BlobStoreTests : IDisposable
         var results = new ExecResponse[]
         {
             s.Create(new byte[] { 1 }), s.Create(5, new byte[] { 1 }), s.ReserveNextKey(), s.Read(k),
-            s.Update(k, new byte[] { 2 }), s.Delete(k), s.Exists(k), s.Count(), s.Keys(), s.Flush(), s.Compact(),
+            s.Update(k, new byte[] { 2 }), s.Delete(k), s.Exists(k), s.Count(), s.Keys(), s.Sync(), s.Compact(),
             s.Stats(), s.Begin(), s.Commit(), s.Rollback(),
         };
         Assert.All(results, r => Assert.Equal(CairnErrorCode.Closed, r.ErrorCode));

@@ -61,19 +61,20 @@ internal static class DocsExamples
         db.Begin();
         db.Delete("a");
         db.Rollback();                                               // as if nothing happened
-        Console.WriteLine(db.Contains("a").Result);                  // True
+        Console.WriteLine(db.Exists("a").Result);                    // True
         Console.WriteLine(db.Begin().Success && db.Begin().ErrorCode == CairnErrorCode.Txn); // True
         db.Rollback();
 
-        db.Put("session", "token", DateTimeOffset.UtcNow.AddMinutes(30));  // expires by itself
+        db.Put("session", "token", ttl: TimeSpan.FromMinutes(30));    // expires by itself
         Console.WriteLine(db.Expiry("session").Result.HasValue);    // True
+        Console.WriteLine(db.Expiry("a").Result is null);           // True
 
         db.Update("user:1", new JsonObject { ["admin"] = true });    // merge fields into a JSON object
         Console.WriteLine(db.GetJson("user:1").Result!.ToJsonString()); // {"name":"Ada","langs":["en"],"admin":true}
 
         KvStats stats = db.Stats().ThrowIfFailed();
         Console.WriteLine(stats.Keys);                               // 6
-        db.Reclaim().ThrowIfFailed();                                // merge the log files, drop dead records
+        db.Compact().ThrowIfFailed();                                // merge the log files, drop dead records
     }
 
     private static void BlobStoreAndEvents()

@@ -70,18 +70,18 @@ public class KvStoreTests : IDisposable
         Assert.Equal(CairnErrorCode.NotFound, db.GetString("nope").ErrorCode);
         Assert.Equal(CairnErrorCode.NotFound, db.GetJson("nope").ErrorCode);
         Assert.Equal(CairnErrorCode.NotFound, db.Delete("nope").ErrorCode);
-        Assert.False(db.Contains("nope").Result);
+        Assert.False(db.Exists("nope").Result);
         Assert.Throws<CairnException>(() => db.Get("nope").ThrowIfFailed());
     }
 
     [Fact]
-    public void DeleteContainsCountAndKeys()
+    public void DeleteExistsCountAndKeys()
     {
         using var db = OpenDb();
         foreach (var k in new[] { "b/2", "a/1", "b/1", "c" }) db.Put(k, k).ThrowIfFailed();
         db.Put(new byte[] { (byte)'b', 0, 0xff }, "bin").ThrowIfFailed();
         Assert.Equal(5, db.Count().Result);
-        Assert.True(db.Contains("c").Result);
+        Assert.True(db.Exists("c").Result);
         Assert.Equal(CairnErrorCode.Type, db.KeyStrings().ErrorCode); // one key is not UTF-8
         var all = db.Keys().Result!;
         Assert.Equal(5, all.Count);
@@ -91,7 +91,7 @@ public class KvStoreTests : IDisposable
         Assert.Equal(CairnErrorCode.Type, db.KeyStrings("b").ErrorCode); // a key that is not UTF-8
         Assert.Equal("bin", db.GetString(new byte[] { (byte)'b', 0, 0xff }).Result);
         Assert.True(db.Delete("c").Success);
-        Assert.False(db.Contains("c").Result);
+        Assert.False(db.Exists("c").Result);
         Assert.Equal(4, db.Count().Result);
         Assert.Empty(db.Keys("zzz").Result!);
     }
@@ -174,39 +174,7 @@ public class KvStoreTests : IDisposable
     }
 
     [Fact]
-    public void ExpiryInThePastAndFuture()
-    {
-        using var db = OpenDb();
-        db.Put("past", "v", DateTimeOffset.UtcNow.AddMinutes(-1)).ThrowIfFailed();
-        Assert.Equal(CairnErrorCode.NotFound, db.Get("past").ErrorCode);
-        db.Put("epoch", "v", DateTimeOffset.UnixEpoch).ThrowIfFailed(); // at/before epoch = expired, not "never"
-        Assert.Equal(CairnErrorCode.NotFound, db.Get("epoch").ErrorCode);
-        var before1970 = db.Put("old", "v", new DateTimeOffset(1960, 1, 1, 0, 0, 0, TimeSpan.Zero));
-        Assert.Equal(CairnErrorCode.Invalid, before1970.ErrorCode);
-        // Far enough ahead that a loaded machine still reads it before it expires.
-        var at = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 2000);
-        db.Put("soon", "v", at).ThrowIfFailed();
-        Assert.Equal(at, db.Expiry("soon").Result);
-        Assert.Equal("v", db.GetString("soon").Result);
-        db.Put("never", "v").ThrowIfFailed();
-        Assert.Null(db.Expiry("never").Result);
-        Thread.Sleep(Math.Max(0, (int)(at - DateTimeOffset.UtcNow).TotalMilliseconds) + 100);
-        Assert.Equal(CairnErrorCode.NotFound, db.Get("soon").ErrorCode);
-        Assert.Equal(CairnErrorCode.NotFound, db.Expiry("soon").ErrorCode);
-    }
-
-    [Fact]
-    public void UpdateKeepsTheExpiry()
-    {
-        using var db = OpenDb();
-        var at = DateTimeOffset.UtcNow.AddHours(1);
-        db.Put("doc", new JsonObject { ["a"] = 1 }, at).ThrowIfFailed();
-        db.Update("doc", new JsonObject { ["b"] = 2 }).ThrowIfFailed();
-        Assert.Equal(at.ToUnixTimeMilliseconds(), db.Expiry("doc").Result!.Value.ToUnixTimeMilliseconds());
-    }
-
-    [Fact]
-    public void ReopenSyncReclaimStats()
+    public void ReopenSyncCompactStats()
     {
         using (var db = OpenDb())
         {
@@ -215,13 +183,13 @@ public class KvStoreTests : IDisposable
             Assert.True(db.Sync().Success);
             var before = db.Stats().Result!;
             Assert.Equal(100, before.Keys);
-            Assert.True(db.Reclaim().Success);
+            Assert.True(db.Compact().Success);
             var after = db.Stats().Result!;
             Assert.Equal(100, after.Keys);
             Assert.Equal(0, after.DeadBytes);
-            Assert.True(after.Reclaims >= 1);
+            Assert.True(after.Compactions >= 1);
             db.Begin().ThrowIfFailed();
-            Assert.Equal(CairnErrorCode.Txn, db.Reclaim().ErrorCode);
+            Assert.Equal(CairnErrorCode.Txn, db.Compact().ErrorCode);
             db.Rollback().ThrowIfFailed();
         }
         Assert.True(KvStore.Check(_tmp.Path("db")).Success);
@@ -269,9 +237,9 @@ public class KvStoreTests : IDisposable
         var results = new ExecResponse[]
         {
             db.Put("a", "b"), db.Put("a", new byte[1]), db.Put("a", new JsonObject()), db.Get("a"), db.GetBytes("a"),
-            db.GetString("a"), db.GetJson("a"), db.Delete("a"), db.Contains("a"), db.Count(), db.Keys(),
+            db.GetString("a"), db.GetJson("a"), db.Delete("a"), db.Exists("a"), db.Count(), db.Keys(),
             db.KeyStrings(), db.Update("a", new JsonObject()), db.Begin(), db.Commit(), db.Rollback(), db.Sync(),
-            db.Reclaim(), db.Stats(), db.Expiry("a"),
+            db.Compact(), db.Stats(), db.Expiry("a"),
         };
         foreach (var r in results)
         {

@@ -36,7 +36,8 @@ internal static class Program
         public KvStore? Kv;
         public BlobStore? Blob;
         public bool Closed = true;
-        public bool Subscribed;
+        public Dictionary<long, EventHandler<BlobEventArgs>> Listeners = new();
+        public long NextListener;
         public List<JsonNode?> Events = new();
     }
 
@@ -139,7 +140,6 @@ internal static class Program
     private static readonly Dictionary<string, Func<JsonObject, JsonObject>> Ops = new(StringComparer.Ordinal)
     {
         ["reset"] = _ => { Reset(); return Ok(null); },
-        ["sleep"] = Sleep,
         // .NET has no fork(): a process cannot be copied with its open handles. The fork cases are
         // in xfail/dotnet.txt.
         ["proc.fork"] = _ => Error(CairnErrorCode.Unsupported, "proc.fork: .NET cannot fork a running process with its handles"),
@@ -148,7 +148,7 @@ internal static class Program
         ["kv.put"] = KvPut,
         ["kv.get"] = KvGet,
         ["kv.delete"] = a => { var (db, k) = KvAndKey(a); return FromResponse(db.Delete(k), () => null); },
-        ["kv.exists"] = a => { var (db, k) = KvAndKey(a); var r = db.Contains(k); return FromResponse(r, () => r.Result); },
+        ["kv.exists"] = a => { var (db, k) = KvAndKey(a); var r = db.Exists(k); return FromResponse(r, () => r.Result); },
         ["kv.count"] = a => { var r = Kv(a).Count(); return FromResponse(r, () => r.Result); },
         ["kv.keys"] = KvKeys,
         ["kv.update"] = KvUpdate,
@@ -156,7 +156,22 @@ internal static class Program
         ["kv.commit"] = a => FromResponse(Kv(a).Commit(), () => null),
         ["kv.rollback"] = a => FromResponse(Kv(a).Rollback(), () => null),
         ["kv.sync"] = a => FromResponse(Kv(a).Sync(), () => null),
-        ["kv.compact"] = a => FromResponse(Kv(a).Reclaim(), () => null),
+        ["kv.compact"] = a => FromResponse(Kv(a).Compact(), () => null),
+        ["kv.expiry"] = a =>
+        {
+            var (db, k) = KvAndKey(a);
+            var r = db.Expiry(k);
+            // null: never expires; an integer: Unix ms; a missing key: CAIRN_NOTFOUND
+            return FromResponse(r, () => r.Result is DateTimeOffset t ? JsonValue.Create(t.ToUnixTimeMilliseconds()) : null);
+        },
+        ["kv.check"] = a => FromResponse(KvStore.Check(GetString(a, "path")), () => null),
+        ["blob.check"] = a => FromResponse(BlobStore.Check(GetString(a, "path")), () => null),
+        ["clock.set"] = a =>
+        {
+            long ms = GetInt(a["ms"], "ms", 0, long.MaxValue);
+            CairnTesting.SetClock(ms == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(ms));
+            return Ok(null);
+        },
         ["kv.stats"] = KvStatsOp,
         ["blob.open"] = BlobOpen,
         ["blob.close"] = Close,
@@ -201,13 +216,14 @@ internal static class Program
                 return arr;
             });
         },
-        ["blob.sync"] = a => FromResponse(Blob(a).Store.Flush(), () => null),
+        ["blob.sync"] = a => FromResponse(Blob(a).Store.Sync(), () => null),
         ["blob.compact"] = a => FromResponse(Blob(a).Store.Compact(), () => null),
         ["blob.begin"] = a => FromResponse(Blob(a).Store.Begin(), () => null),
         ["blob.commit"] = a => FromResponse(Blob(a).Store.Commit(), () => null),
         ["blob.rollback"] = a => FromResponse(Blob(a).Store.Rollback(), () => null),
         ["blob.stats"] = BlobStatsOp,
         ["blob.subscribe"] = BlobSubscribe,
+        ["blob.unsubscribe"] = BlobUnsubscribe,
         ["blob.events"] = a =>
         {
             var (slot, _) = Blob(a);
@@ -347,10 +363,12 @@ internal static class Program
         return GetBytes(v, "data", out _);
     }
 
-    private static uint BlobKey(JsonObject a)
+    private static uint BlobKey(JsonObject a) => BlobKeyArg(a, "key");
+
+    private static uint BlobKeyArg(JsonObject a, string name)
     {
-        if (!a.TryGetPropertyValue("key", out JsonNode? v)) throw Err(CairnErrorCode.Invalid, "missing argument 'key'");
-        return (uint)GetInt(v, "key", 0, uint.MaxValue);
+        if (!a.TryGetPropertyValue(name, out JsonNode? v)) throw Err(CairnErrorCode.Invalid, $"missing argument '{name}'");
+        return (uint)GetInt(v, name, 0, uint.MaxValue);
     }
 
     // ---- handles --------------------------------------------------------------------------------------
@@ -408,7 +426,7 @@ internal static class Program
         s.Kv?.Dispose();
         s.Blob?.Dispose();
         s.Closed = true;
-        s.Subscribed = false;
+        s.Listeners.Clear();
         s.Events = new List<JsonNode?>();
     }
 
@@ -416,13 +434,6 @@ internal static class Program
     {
         foreach (Slot s in Slots.Values) CloseSlot(s);
         Slots.Clear();
-    }
-
-    private static JsonObject Sleep(JsonObject a)
-    {
-        long ms = GetInt(a["ms"], "ms", 0, 600000);
-        System.Threading.Thread.Sleep((int)ms);
-        return Ok(null);
     }
 
     // ---- KV ---------------------------------------------------------------------------------------------
@@ -461,31 +472,32 @@ internal static class Program
     private static JsonObject KvPut(JsonObject a)
     {
         KvStore db = Kv(a);
-        a.TryGetPropertyValue("expire_at_ms", out JsonNode? exp);
-        a.TryGetPropertyValue("ttl_ms", out JsonNode? ttl);
-        bool hasExp = a.ContainsKey("expire_at_ms"), hasTtl = a.ContainsKey("ttl_ms");
-        if (hasExp && hasTtl) throw Err(CairnErrorCode.Invalid, "give expire_at_ms or ttl_ms, not both");
+        a.TryGetPropertyValue("expire_at", out JsonNode? exp);
+        a.TryGetPropertyValue("ttl", out JsonNode? ttl);
+        bool hasExp = a.ContainsKey("expire_at"), hasTtl = a.ContainsKey("ttl");
+        if (hasExp && hasTtl) throw Err(CairnErrorCode.Invalid, "give expire_at or ttl, not both");
         DateTimeOffset? at = null;
+        TimeSpan? ttlSpan = null;
         if (hasExp)
         {
-            long ms = GetInt(exp, "expire_at_ms", long.MinValue, long.MaxValue);
+            long ms = GetInt(exp, "expire_at", long.MinValue, long.MaxValue);
             // 0 is "never" in the protocol (as in the C API); anything else is a point in time.
             if (ms != 0)
             {
                 if (ms < DateTimeOffset.MinValue.ToUnixTimeMilliseconds() || ms > DateTimeOffset.MaxValue.ToUnixTimeMilliseconds())
-                    throw Err(CairnErrorCode.Invalid, $"expire_at_ms: {ms} out of range");
+                    throw Err(CairnErrorCode.Invalid, $"expire_at: {ms} out of range");
                 at = DateTimeOffset.FromUnixTimeMilliseconds(ms);
             }
         }
         else if (hasTtl)
         {
-            long ttlMs = GetInt(ttl, "ttl_ms", 0, long.MaxValue / 2);
-            long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            at = DateTimeOffset.FromUnixTimeMilliseconds(Math.Min(now + ttlMs, DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()));
+            // A negative ttl reaches the binding, which answers CAIRN_INVALID itself.
+            long ttlMs = GetInt(ttl, "ttl", long.MinValue / 2, (long)TimeSpan.MaxValue.TotalMilliseconds / 2);
+            ttlSpan = TimeSpan.FromMilliseconds(ttlMs);
         }
         byte[] key = Key(a, "key");
         KvValue value = Value(a);
-        return FromResponse(db.Put(key, value, at), () => null);
+        return FromResponse(db.Put(key, value, ttl: ttlSpan, expireAt: at), () => null);
     }
 
     private static JsonObject KvGet(JsonObject a)
@@ -587,7 +599,7 @@ internal static class Program
         s.Blob = r.Result;
         s.Kv = null;
         s.Closed = false;
-        s.Subscribed = false;
+        s.Listeners.Clear();
         s.Events = new List<JsonNode?>();
         Slots[name] = s;
         return Ok(null);
@@ -608,25 +620,50 @@ internal static class Program
         });
     }
 
+    private static JsonObject BlobUnsubscribe(JsonObject a)
+    {
+        var (slot, store) = Blob(a);
+        if (!a.TryGetPropertyValue("id", out JsonNode? idv)) throw Err(CairnErrorCode.Invalid, "missing argument 'id'");
+        long id = GetInt(idv, "id", long.MinValue, long.MaxValue);
+        if (!slot.Listeners.Remove(id, out var listener)) return Error(CairnErrorCode.NotFound, $"no listener {id}");
+        store.OnCreated -= listener;
+        store.OnUpdated -= listener;
+        store.OnDeleted -= listener;
+        return Ok(null);
+    }
+
+    /// <summary>Adds one more listener (each records every event); with `probe`, the listener also reads
+    /// that blob through the same handle when called (it runs after the C call returned).</summary>
     private static JsonObject BlobSubscribe(JsonObject a)
     {
         var (slot, store) = Blob(a);
-        if (store.IsClosed) return Error(CairnErrorCode.Closed, "the blob store is closed (disposed)");
-        if (slot.Subscribed) return Ok(null); // one recorder per handle: never double the events
-        EventHandler<BlobEventArgs> rec = (_, e) => slot.Events.Add(new JsonArray(
-            e.Change switch { BlobChange.Created => "created", BlobChange.Updated => "updated", _ => "deleted" },
-            e.Key, e.OldSize, e.NewSize));
+        uint? probe = a.ContainsKey("probe") ? BlobKeyArg(a, "probe") : null;
+        EventHandler<BlobEventArgs> listener = (_, e) =>
+        {
+            var rec = new JsonArray(
+                e.Change switch { BlobChange.Created => "created", BlobChange.Updated => "updated", _ => "deleted" },
+                e.Key, e.OldSize, e.NewSize);
+            if (probe is uint p)
+            {
+                var r = store.Read(p);
+                rec.Add(r.Success ? JsonValue.Create(r.Result!.Length) : null);
+            }
+            slot.Events.Add(rec);
+        };
         try
         {
-            store.OnCreated += rec;
-            store.OnUpdated += rec;
-            store.OnDeleted += rec;
+            store.OnCreated += listener;
+            store.OnUpdated += listener;
+            store.OnDeleted += listener;
         }
         catch (CairnException e)
         {
+            store.OnCreated -= listener;
+            store.OnUpdated -= listener;
             return Error(e.ErrorCode, e.Message);
         }
-        slot.Subscribed = true;
-        return Ok(null);
+        long id = ++slot.NextListener;
+        slot.Listeners[id] = listener;
+        return Ok(id);
     }
 }

@@ -16,15 +16,6 @@ internal static unsafe class Interop
     /// <summary>Size of the stack buffers callers use for keys and short values.</summary>
     public const int StackBytes = 256;
 
-    private static readonly ExecResponse ClosedKv =
-        ExecResponse.Fail(CairnErrorCode.Closed, "the KV store is closed (disposed)");
-    private static readonly ExecResponse ClosedBlob =
-        ExecResponse.Fail(CairnErrorCode.Closed, "the blob store is closed (disposed)");
-
-    public static ExecResponse Closed(bool blob) => blob ? ClosedBlob : ClosedKv;
-
-    public static ExecResponse Status(int rc) => rc == 0 ? ExecResponse.Ok : Failure(rc);
-
     public static ExecResponse Failure(int rc) => ExecResponse.Fail((CairnErrorCode)rc, MessageFor(rc));
 
     public static ExecResponse<T> Failure<T>(int rc) => ExecResponse<T>.Fail((CairnErrorCode)rc, MessageFor(rc));

@@ -1,44 +1,53 @@
 // SafeHandles own the native handles: the runtime reference-counts them across P/Invoke calls, so a
 // Dispose racing with a call on another thread closes the native handle only after that call returns,
 // and a store that is never disposed is still closed (its writer lock released) by the finalizer.
+// The concrete handle classes (one per opaque C type, with their destructor and the shared verbs
+// their engine has) are generated: Handles.g.cs.
 using System;
 using System.Runtime.InteropServices;
 
 namespace Cairn.Native;
 
-/// <summary>Owns a cairn_kv*; releasing it calls cairn_kv_close.</summary>
-internal sealed class KvHandle : SafeHandle
+/// <summary>Base of every generated handle: releasing it calls the type's destructor.</summary>
+internal abstract class NativeHandle : SafeHandle
 {
-    public KvHandle() : base(IntPtr.Zero, ownsHandle: true) { }
+    protected NativeHandle() : base(IntPtr.Zero, ownsHandle: true) { }
+
     public override bool IsInvalid => handle == IntPtr.Zero;
+
+    /// <summary>The C destructor of this handle type.</summary>
+    protected abstract void Free(nint h);
+
     protected override bool ReleaseHandle()
     {
-        NativeMethods.cairn_kv_close(handle);
+        Free(handle);
         return true;
     }
-}
 
-/// <summary>Owns a cairn_blob*; releasing it calls cairn_blob_close.</summary>
-internal sealed class BlobHandle : SafeHandle
-{
-    public BlobHandle() : base(IntPtr.Zero, ownsHandle: true) { }
-    public override bool IsInvalid => handle == IntPtr.Zero;
-    protected override bool ReleaseHandle()
+    private const int Unsupported = (int)CairnErrorCode.Unsupported;
+
+    // The verbs every engine shares (docs/c-api.md); the generated class of an engine overrides those
+    // its C API has.
+    internal virtual int Begin() => Unsupported;
+    internal virtual int Commit() => Unsupported;
+    internal virtual int Rollback() => Unsupported;
+    internal virtual int Sync() => Unsupported;
+    internal virtual int Compact() => Unsupported;
+    internal virtual int Count(out ulong n)
     {
-        NativeMethods.cairn_blob_close(handle);
-        return true;
+        n = 0;
+        return Unsupported;
     }
 }
 
 /// <summary>
-/// Base of iterator handles: holds a reference on the store handle it was opened from, so the store
-/// is not closed underneath a live iterator (the store's close waits until the iterator is freed).
+/// Base of handles opened from another handle (cursors): holds a reference on the store handle it was
+/// opened from, so the store is not closed underneath a live cursor (the store's close waits until the
+/// cursor is freed).
 /// </summary>
-internal abstract class ChildHandle : SafeHandle
+internal abstract class ChildHandle : NativeHandle
 {
     private SafeHandle? _parent;
-    protected ChildHandle() : base(IntPtr.Zero, ownsHandle: true) { }
-    public override bool IsInvalid => handle == IntPtr.Zero;
 
     /// <summary>Call right after a successful open; takes a reference on the parent.</summary>
     public void Attach(SafeHandle parent)
@@ -48,25 +57,11 @@ internal abstract class ChildHandle : SafeHandle
         if (added) _parent = parent;
     }
 
-    protected abstract void Free(IntPtr h);
-
     protected override bool ReleaseHandle()
     {
-        Free(handle);
+        base.ReleaseHandle();
         _parent?.DangerousRelease();
         _parent = null;
         return true;
     }
-}
-
-/// <summary>Owns a cairn_kv_iter*.</summary>
-internal sealed class KvIterHandle : ChildHandle
-{
-    protected override void Free(IntPtr h) => NativeMethods.cairn_kv_iter_free(h);
-}
-
-/// <summary>Owns a cairn_blob_iter*.</summary>
-internal sealed class BlobIterHandle : ChildHandle
-{
-    protected override void Free(IntPtr h) => NativeMethods.cairn_blob_iter_free(h);
 }

@@ -1,0 +1,198 @@
+// NativeStore: what every engine class shares, so that an engine class is its own methods and nothing
+// else. The handle's lifetime (Dispose/Close, the finalizer through the SafeHandle), the one guard around
+// every native call (closed before or during the call -> Closed, never an exception), the mapping of a
+// status code to an ExecResponse, transactions and their scope, the verbs every engine has (Sync,
+// Compact), option validation, open, check and cursors.
+using System;
+using Cairn.Native;
+
+namespace Cairn;
+
+/// <summary>A native call made under the guard of <see cref="NativeStore"/>: the handle and the call's
+/// arguments/results (any type, spans included), returning the C status.</summary>
+internal delegate int NativeCall<in THandle, TArgs>(THandle handle, scoped ref TArgs args)
+    where THandle : NativeHandle where TArgs : allows ref struct;
+
+/// <summary>Options every engine has.</summary>
+public abstract class StoreOptions
+{
+    /// <summary>Create the store if it is missing (default true).</summary>
+    public bool Create { get; set; } = true;
+    /// <summary>Open without the writer lock; writes fail with ReadOnly.</summary>
+    public bool ReadOnly { get; set; }
+    /// <summary>Sync policy (default <see cref="SyncMode.Commit"/>).</summary>
+    public SyncMode Sync { get; set; } = SyncMode.Commit;
+    /// <summary>Zero: a second writer fails at once with Locked; more (up to 4294967295 ms): wait up to
+    /// this long, then Busy. Outside that range: Invalid.</summary>
+    public TimeSpan LockTimeout { get; set; } = TimeSpan.Zero;
+
+    /// <summary>The lock timeout in whole ms (rounded up), as the C options take it.</summary>
+    internal uint LockTimeoutMs => (uint)Math.Ceiling(LockTimeout.TotalMilliseconds);
+
+    /// <summary>Null if the options can be passed to the core, else why not. The core checks the
+    /// values it receives (maximum file size and the like); this checks what C cannot even hold.</summary>
+    internal string? Problem()
+    {
+        if (!Enum.IsDefined(Sync)) return $"unknown sync mode {(int)Sync}";
+        if (LockTimeout < TimeSpan.Zero || LockTimeout.TotalMilliseconds > uint.MaxValue)
+            return "lock timeout out of range (0 to 4294967295 ms)";
+        return null;
+    }
+}
+
+/// <summary>The base of every store class (<see cref="KvStore"/>, <see cref="BlobStore"/>): handle
+/// lifetime, transactions, Sync and Compact. Thread-safe; dispose to close.</summary>
+public abstract unsafe class NativeStore : IDisposable
+{
+    private protected const int ClosedRc = (int)CairnErrorCode.Closed;
+
+    private readonly NativeHandle _handle;
+    private readonly ExecResponse _closed;
+
+    private protected NativeStore(NativeHandle handle, string path, string engine)
+    {
+        _handle = handle;
+        Path = path;
+        _closed = ExecResponse.Fail(CairnErrorCode.Closed, $"the {engine} is closed (disposed)");
+    }
+
+    /// <summary>The native handle (the raw-layer rows of bench/dotnet call through it).</summary>
+    internal NativeHandle Handle => _handle;
+
+    /// <summary>The path this store was opened on.</summary>
+    public string Path { get; }
+
+    /// <summary>True once disposed.</summary>
+    public bool IsClosed => _handle.IsClosed;
+
+    /// <summary>Closes the store: an open transaction is rolled back, pending writes are synced. Later
+    /// calls return <see cref="CairnErrorCode.Closed"/>. Calling it again does nothing.</summary>
+    public void Dispose() => _handle.Dispose();
+
+    /// <summary>Same as <see cref="Dispose"/>, as an ExecResponse (always a success).</summary>
+    public ExecResponse Close()
+    {
+        Dispose();
+        return ExecResponse.Ok;
+    }
+
+    // ---- the verbs every engine has ------------------------------------------------------------------
+
+    /// <summary>Begins a transaction on this handle (Txn if one is open). The transaction belongs to the
+    /// handle, not to a thread.</summary>
+    public ExecResponse Begin() => Complete(Invoke<NativeHandle>(static h => h.Begin()));
+
+    /// <summary>Commits the open transaction: its writes become durable together, then its events (if
+    /// the engine has any) are raised in order. Txn if none is open.</summary>
+    public ExecResponse Commit() => Complete(Invoke<NativeHandle>(static h => h.Commit()));
+
+    /// <summary>Drops the open transaction's writes; no events are raised for them (Txn if none).</summary>
+    public ExecResponse Rollback() => Complete(Invoke<NativeHandle>(static h => h.Rollback()));
+
+    /// <summary>Begins a transaction as a scope: Commit() it; disposing it uncommitted rolls it back.</summary>
+    public ExecResponse<Transaction> BeginTransaction()
+    {
+        ExecResponse r = Begin();
+        return r.Success ? ExecResponse<Transaction>.Ok(new Transaction(Commit, Rollback)) : ExecResponse<Transaction>.From(r);
+    }
+
+    /// <summary>Makes everything written so far durable (fsync; the blob store also checkpoints its WAL).</summary>
+    public ExecResponse Sync() => Complete(Invoke<NativeHandle>(static h => h.Sync()));
+
+    /// <summary>Rewrites the store's files without dead or free space (crash-safe; Txn inside a
+    /// transaction where the engine requires it).</summary>
+    public ExecResponse Compact() => Complete(Invoke<NativeHandle>(static h => h.Compact()));
+
+    /// <summary>Number of live entries (inside a transaction: as the transaction sees it).</summary>
+    public ExecResponse<long> Count()
+    {
+        ulong n = 0;
+        int rc = Invoke(ref n, static (NativeHandle h, scoped ref ulong n) => h.Count(out n));
+        return Result(rc, (long)n);
+    }
+
+    // ---- plumbing for the engine classes ----------------------------------------------------------------
+
+    /// <summary>The one guard around native calls: Closed if the store is disposed before or during the
+    /// call (the SafeHandle refuses a disposed handle), else the call's status.</summary>
+    private protected int Invoke<THandle, TArgs>(scoped ref TArgs args, NativeCall<THandle, TArgs> call)
+        where THandle : NativeHandle where TArgs : allows ref struct
+    {
+        if (_handle.IsClosed) return ClosedRc;
+        try
+        {
+            return call((THandle)_handle, ref args);
+        }
+        catch (ObjectDisposedException)
+        {
+            return ClosedRc;
+        }
+    }
+
+    /// <summary><see cref="Invoke{THandle, TArgs}"/> for a call with no arguments.</summary>
+    private protected int Invoke<THandle>(Func<THandle, int> call) where THandle : NativeHandle =>
+        Invoke(ref call, static (THandle h, scoped ref Func<THandle, int> c) => c(h));
+
+    /// <summary>A status as a response; Closed from the guard (no native message) reads as this store's.</summary>
+    private protected ExecResponse Status(int rc) =>
+        rc == 0 ? ExecResponse.Ok
+        : rc == ClosedRc && NativeMethods.cairn_errcode() != rc ? _closed
+        : Interop.Failure(rc);
+
+    /// <summary>A failed status as a response of type T.</summary>
+    private protected ExecResponse<T> Fail<T>(int rc) => ExecResponse<T>.From(Status(rc));
+
+    /// <summary>The answer of an exists-style call: 1 true, 0 false, negative a failure.</summary>
+    private protected ExecResponse<bool> Truth(int rc) => rc >= 0 ? ExecResponse<bool>.Ok(rc == 1) : Fail<bool>(rc);
+
+    /// <summary>Status, or the value on success.</summary>
+    private protected ExecResponse<T> Result<T>(int rc, T value) => rc == 0 ? ExecResponse<T>.Ok(value) : Fail<T>(rc);
+
+    /// <summary>The response of a call that may change the store; an engine with events raises them here,
+    /// after the C call returned.</summary>
+    private protected virtual ExecResponse Complete(int rc) => Status(rc);
+
+    /// <summary>Runs a cursor opened with status <paramref name="rc"/> to its end: <paramref name="step"/>
+    /// fetches and consumes one item (0) until IterOver. The cursor holds a reference on the store.</summary>
+    private protected ExecResponse Drain<TIter>(int rc, TIter it, Func<TIter, int> step) where TIter : ChildHandle
+    {
+        if (rc != 0)
+        {
+            ExecResponse fail = Status(rc);
+            it?.Dispose();
+            return fail;
+        }
+        using (it)
+        {
+            it.Attach(_handle);
+            while ((rc = step(it)) == 0) { }
+            return rc == (int)CairnErrorCode.IterOver ? ExecResponse.Ok : Status(rc);
+        }
+    }
+
+    /// <summary>Opens a store: the path and the options are checked, <paramref name="open"/> makes the C
+    /// call, <paramref name="make"/> wraps the handle.</summary>
+    private protected static ExecResponse<TStore> OpenStore<THandle, TStore>(
+        string? path, StoreOptions options, Func<string, (int Rc, THandle Handle)> open, Func<THandle, string, TStore> make)
+        where THandle : NativeHandle
+    {
+        if (path is null) return ExecResponse<TStore>.Fail(CairnErrorCode.Invalid, "path is null");
+        if (path.IndexOf('\0') >= 0) return ExecResponse<TStore>.Fail(CairnErrorCode.Invalid, "path contains a NUL character");
+        if (options.Problem() is string problem) return ExecResponse<TStore>.Fail(CairnErrorCode.Invalid, problem);
+        var (rc, h) = open(path);
+        if (rc == 0) return ExecResponse<TStore>.Ok(make(h, path));
+        var fail = Interop.Failure<TStore>(rc);
+        h?.Dispose();
+        return fail;
+    }
+
+    /// <summary>An offline check of the store at <paramref name="path"/>: Success if clean, Corrupt with
+    /// file and offset in the message otherwise.</summary>
+    private protected static ExecResponse CheckPath(string? path, Func<string, int> check)
+    {
+        if (path is null) return ExecResponse.Fail(CairnErrorCode.Invalid, "path is null");
+        if (path.IndexOf('\0') >= 0) return ExecResponse.Fail(CairnErrorCode.Invalid, "path contains a NUL character");
+        int rc = check(path);
+        return rc == 0 ? ExecResponse.Ok : Interop.Failure(rc);
+    }
+}
