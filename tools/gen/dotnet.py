@@ -45,6 +45,10 @@ ERROR_NAMES = {
 # engine has as `int cairn_<engine>_<verb>(cairn_<engine> *)`, and for `cairn_<engine>_count(h, uint64_t *)`.
 SHARED_VERBS = ["begin", "commit", "rollback", "sync", "compact"]
 
+# Options fields every engine has (StoreOptions in .NET): an options struct with all of them gets
+# Init(...) and implements INativeOptions, so one piece of code fills them for every engine.
+COMMON_OPTIONS = {"create": "int", "read_only": "int", "sync": "int", "lock_timeout_ms": "uint"}
+
 SCALARS = {
     "int": "int", "unsigned": "uint", "unsigned int": "uint", "int32_t": "int", "uint32_t": "uint",
     "int64_t": "long", "uint64_t": "ulong", "size_t": "nuint", "uint8_t": "byte",
@@ -57,6 +61,11 @@ class GenError(Exception):
 
 def pascal(snake):
     return "".join(p[:1].upper() + p[1:] for p in snake.split("_") if p)
+
+
+def camel(snake):
+    p = pascal(snake)
+    return p[:1].lower() + p[1:]
 
 
 def strip_comments(text):
@@ -368,6 +377,16 @@ def gen_structs(api):
                 raise GenError("%s has no %s" % (name, macro))
             out.append("    /// <summary>%s</summary>" % macro)
             out.append("    public const uint CurrentVersion = %d;" % api.defines[macro])
+        if m and set(COMMON_OPTIONS) <= {n for _, n in fields}:
+            cls_decl_index = out.index("internal struct %s" % cls)
+            out[cls_decl_index] = "internal struct %s : INativeOptions" % cls
+            out.append("    /// <summary>The version and the options every engine has (StoreOptions).</summary>")
+            out.append("    public void Init(%s)" % ", ".join("%s %s" % (COMMON_OPTIONS[f], safe_name(camel(f))) for f in COMMON_OPTIONS))
+            out.append("    {")
+            out.append("        Version = CurrentVersion;")
+            for f in COMMON_OPTIONS:
+                out.append("        %s = %s;" % (pascal(f), safe_name(camel(f))))
+            out.append("    }")
         if fields and fields[0] == ("uint32_t", "size"):
             out.append("    /// <summary>A struct whose size field says how much of it this binding knows (the STATS_INIT macro).</summary>")
             out.append("    public static %s Init() => new() { Size = (uint)Unsafe.SizeOf<%s>() };" % (cls, cls))

@@ -103,14 +103,7 @@ public sealed unsafe class BlobStore : NativeStore
     public static ExecResponse<BlobStore> Open(BlobStoreOptions options)
     {
         if (options is null) return ExecResponse<BlobStore>.Fail(CairnErrorCode.Invalid, "options is null");
-        var native = new CairnBlobOptions
-        {
-            Version = CairnBlobOptions.CurrentVersion,
-            Create = options.Create ? 1 : 0,
-            ReadOnly = options.ReadOnly ? 1 : 0,
-            Sync = (int)options.Sync,
-            LockTimeoutMs = options.LockTimeoutMs,
-        };
+        var native = options.ToNative<CairnBlobOptions>();
         return OpenStore(options.Path, options, p => { var n = native; return (NativeMethods.cairn_blob_open(out BlobHandle h, p, &n), h); },
                          static (h, p) => new BlobStore(h, p));
     }

@@ -50,15 +50,8 @@ public sealed unsafe class KvStore : NativeStore
     public static ExecResponse<KvStore> Open(string path, KvOptions? options = null)
     {
         var o = options ?? new KvOptions();
-        var native = new CairnKvOptions
-        {
-            Version = CairnKvOptions.CurrentVersion,
-            Create = o.Create ? 1 : 0,
-            ReadOnly = o.ReadOnly ? 1 : 0,
-            Sync = (int)o.Sync,
-            MaxFileSize = o.MaxFileSize,
-            LockTimeoutMs = o.LockTimeoutMs,
-        };
+        var native = o.ToNative<CairnKvOptions>();
+        native.MaxFileSize = o.MaxFileSize;
         return OpenStore(path, o, p => { var n = native; return (NativeMethods.cairn_kv_open(out KvHandle h, p, &n), h); },
                          static (h, p) => new KvStore(h, p));
     }

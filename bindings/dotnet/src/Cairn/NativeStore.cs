@@ -13,6 +13,12 @@ namespace Cairn;
 internal delegate int NativeCall<in THandle, TArgs>(THandle handle, scoped ref TArgs args)
     where THandle : NativeHandle where TArgs : allows ref struct;
 
+/// <summary>A C options struct (generated): version and the fields every engine has.</summary>
+internal interface INativeOptions
+{
+    void Init(int create, int readOnly, int sync, uint lockTimeoutMs);
+}
+
 /// <summary>Options every engine has.</summary>
 public abstract class StoreOptions
 {
@@ -26,8 +32,13 @@ public abstract class StoreOptions
     /// this long, then Busy. Outside that range: Invalid.</summary>
     public TimeSpan LockTimeout { get; set; } = TimeSpan.Zero;
 
-    /// <summary>The lock timeout in whole ms (rounded up), as the C options take it.</summary>
-    internal uint LockTimeoutMs => (uint)Math.Ceiling(LockTimeout.TotalMilliseconds);
+    /// <summary>The C options struct of an engine with these fields (and its version) filled in.</summary>
+    internal T ToNative<T>() where T : struct, INativeOptions
+    {
+        var n = default(T);
+        n.Init(Create ? 1 : 0, ReadOnly ? 1 : 0, (int)Sync, (uint)Math.Ceiling(LockTimeout.TotalMilliseconds));
+        return n;
+    }
 
     /// <summary>Null if the options can be passed to the core, else why not. The core checks the
     /// values it receives (maximum file size and the like); this checks what C cannot even hold.</summary>

@@ -13,10 +13,19 @@ namespace Cairn.Native;
 
 /// <summary>cairn_blob_options</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal struct CairnBlobOptions
+internal struct CairnBlobOptions : INativeOptions
 {
     /// <summary>CAIRN_BLOB_OPTIONS_VERSION</summary>
     public const uint CurrentVersion = 1;
+    /// <summary>The version and the options every engine has (StoreOptions).</summary>
+    public void Init(int create, int readOnly, int sync, uint lockTimeoutMs)
+    {
+        Version = CurrentVersion;
+        Create = create;
+        ReadOnly = readOnly;
+        Sync = sync;
+        LockTimeoutMs = lockTimeoutMs;
+    }
     public uint Version;
     public int Create;
     public int ReadOnly;
@@ -43,10 +52,19 @@ internal struct CairnBlobStats
 
 /// <summary>cairn_kv_options</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal struct CairnKvOptions
+internal struct CairnKvOptions : INativeOptions
 {
     /// <summary>CAIRN_KV_OPTIONS_VERSION</summary>
     public const uint CurrentVersion = 1;
+    /// <summary>The version and the options every engine has (StoreOptions).</summary>
+    public void Init(int create, int readOnly, int sync, uint lockTimeoutMs)
+    {
+        Version = CurrentVersion;
+        Create = create;
+        ReadOnly = readOnly;
+        Sync = sync;
+        LockTimeoutMs = lockTimeoutMs;
+    }
     public uint Version;
     public int Create;
     public int ReadOnly;
