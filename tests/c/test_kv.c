@@ -753,7 +753,7 @@ START_TEST(keydir_snapshot_lifecycle) {
 }
 END_TEST
 
-/* ---- the active file read through a mapping (kv.c map_active) -------------------------------- */
+/* ---- the active file read through a mapping (kv_active.c wmap_active) ------------------------ */
 
 /* Sum of the sizes of the store's data files, without their framing: every file starts with a
  * FILE record, every one but the last (the active file) ends with a SEAL record (48 bytes each). */

@@ -56,7 +56,7 @@ struct cairn_kv_stats {
  * active file that valid records follow; the message names file and offset; nothing is
  * truncated then), CAIRN_VERSION, CAIRN_IO. Only a torn last append of the active file is
  * dropped silently. A read-only open may run beside a live writer in another process: it loads
- * again while a rotation or reclaim changes the files under it, and gives CAIRN_BUSY only if
+ * again while a rotation or compaction changes the files under it, and gives CAIRN_BUSY only if
  * they keep changing.
  * Fork: a handle belongs to the process that opened it. In a child of fork() every call on an
  * inherited handle (and its iterators) is CAIRN_FORKED; cairn_kv_close there only frees memory

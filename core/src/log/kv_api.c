@@ -1,0 +1,793 @@
+/* kv_api.c - the public KV functions: open / close / check, reads, iteration, writes,
+ * transactions, sync and stats (cairn_kv_compact is in kv_compact.c). */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np: writer-preferring rwlock on glibc */
+#endif
+#include "kv_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- open / close ----------------------------------------------------------------------------- */
+
+static void kv_destroy(cairn_kv *kv) {
+    uint32_t i;
+    if (!kv) return;
+    cairn_kv__txn_clear(kv);
+    for (i = 0; i < kv->nfiles; i++) {
+        cairn_kv__unmap_file(&kv->files[i]);
+        cairn_io__close(kv->files[i].f);
+    }
+    free(kv->files);
+    free(kv->ebuf);
+    cairn_kd__free(kv->kd);
+    cairn_lock__release(kv->lock);
+    pthread_rwlock_destroy(&kv->rw);
+    pthread_mutex_destroy(&kv->wmu);
+    pthread_mutex_destroy(&kv->gmu);
+    pthread_cond_destroy(&kv->gcv);
+    free(kv->dir);
+    free(kv);
+}
+
+
+static int kv_open_impl(cairn_kv **out, const char *path, const cairn_kv_options *opts, int strict) {
+    cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
+    cairn_kv *kv;
+    int rc, st;
+    if (!out) return cairn_err__set(CAIRN_INVALID, "kv_open: out is NULL");
+    *out = NULL;
+    if (!path) return cairn_err__set(CAIRN_INVALID, "kv_open: path is NULL");
+    if (!*path) return cairn_err__set(CAIRN_PATH, "kv_open: empty path");
+    if (opts) {
+        if (opts->version < 1 || opts->version > CAIRN_KV_OPTIONS_VERSION)
+            return cairn_err__set(CAIRN_INVALID, "kv_open: options version %u, expected 1..%u (use CAIRN_KV_OPTIONS_INIT)",
+                                  opts->version, CAIRN_KV_OPTIONS_VERSION);
+        o = *opts;
+    }
+    if (o.sync < CAIRN_SYNC_NONE || o.sync > CAIRN_SYNC_GROUP)
+        return cairn_err__set(CAIRN_INVALID, "kv_open: sync mode %d is not 0, 1 or 2", o.sync);
+    st = cairn_io__stat(path, NULL);
+    if (st < 0) return st;
+    if (st == 1) return cairn_err__set(CAIRN_PATH, "kv_open: %s is a file, not a directory", path);
+    if (st == 0) {
+        if (!o.create || o.read_only)
+            return cairn_err__set(CAIRN_PATH, "kv_open: directory %s does not exist%s", path,
+                                  o.read_only ? " (read-only open never creates it)" : " and create is off");
+        if ((rc = cairn_io__mkdir(path)) != 0) return rc;
+    }
+    if (!(kv = (cairn_kv *)calloc(1, sizeof *kv))) return cairn_err__set(CAIRN_NOMEM, "kv_open: out of memory");
+    kv->gen = cairn_fork__gen();
+    {
+        /* Readers must not starve the writer: glibc's default rwlock lets a stream of
+         * overlapping readers hold it forever. (No path takes the read lock recursively.) */
+        pthread_rwlockattr_t ra;
+        pthread_rwlockattr_init(&ra);
+#if defined(__GLIBC__) && defined(__USE_GNU)
+        pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+        pthread_rwlock_init(&kv->rw, &ra);
+        pthread_rwlockattr_destroy(&ra);
+    }
+    pthread_mutex_init(&kv->wmu, NULL);
+    pthread_mutex_init(&kv->gmu, NULL);
+    pthread_cond_init(&kv->gcv, NULL);
+    kv->readonly = o.read_only != 0;
+    kv->sync = o.sync;
+    kv->max_file_size = o.max_file_size ? o.max_file_size : DEFAULT_MAX_FILE;
+    kv->active = -1;
+    if (!(kv->dir = cairn_str__dup(path)) || !(kv->kd = cairn_kd__new())) {
+        kv_destroy(kv);
+        return cairn_err__set(CAIRN_NOMEM, "kv_open: out of memory");
+    }
+    if (!kv->readonly) {
+        char *lp = cairn_path__join(path, "LOCK");
+        if (!lp) {
+            kv_destroy(kv);
+            return CAIRN_NOMEM;
+        }
+        rc = cairn_lock__acquire(&kv->lock, lp, o.lock_timeout_ms);
+        free(lp);
+        if (rc) {
+            kv_destroy(kv);
+            return rc;
+        }
+    }
+    if ((rc = cairn_kv__load(kv, strict)) != 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        kv_destroy(kv);
+        return cairn_err__set(rc, "%s", msg);
+    }
+    *out = kv;
+    return 0;
+}
+
+int cairn_kv_open(cairn_kv **out, const char *path, const cairn_kv_options *opts) {
+    return kv_open_impl(out, path, opts, 0);
+}
+
+int cairn_kv_check(const char *path) {
+    cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
+    cairn_kv *kv = NULL;
+    int rc;
+    o.create = 0;
+    o.read_only = 1;
+    if (!path) return cairn_err__set(CAIRN_INVALID, "kv_check: path is NULL");
+    rc = kv_open_impl(&kv, path, &o, 1);
+    if (rc) return rc;
+    kv_destroy(kv);
+    return 0;
+}
+
+
+void cairn_kv_close(cairn_kv *kv) {
+    if (!kv) return;
+    if (cairn_fork__foreign(kv->gen)) {
+        /* an inherited handle in a child of fork(): the files and the lock are the parent's.
+         * Write nothing (no trim, fsync, hint or KEYDIR) and take no lock (another thread of the
+         * parent may have held one at fork): only unmap, close descriptors and free memory. */
+        kv_destroy(kv);
+        return;
+    }
+    pthread_mutex_lock(&kv->wmu);
+    if (kv->in_txn) {
+        pthread_rwlock_wrlock(&kv->rw);
+        cairn_kv__txn_clear(kv);
+        pthread_rwlock_unlock(&kv->rw);
+    }
+    if (!kv->readonly && !is_failed(kv)) {
+        if (kv->active >= 0 && (cairn_kv__trim_active(&kv->files[kv->active]) != 0 ||
+                                cairn_io__fsync(kv->files[kv->active].f) != 0))
+            set_failed(kv);
+        if (!is_failed(kv)) {
+            cairn_kv__hint_sealed(kv);
+            if (!kv->snap_valid && cairn_kv__write_snapshot(kv) != 0) cairn_errclear();
+        }
+    }
+    cairn_kv__group_detach(kv);
+    pthread_mutex_unlock(&kv->wmu);
+    kv_destroy(kv);
+}
+
+/* ---- argument checks -------------------------------------------------------------------------- */
+
+/* Every entry point starts here: a handle is used only by the process that opened it (one
+ * integer compare: the atfork handler bumps the generation in a child). */
+int cairn_kv__check_handle(const cairn_kv *kv, const char *fn) {
+    if (!kv) return cairn_err__set(CAIRN_INVALID, "%s: handle is NULL", fn);
+    if (cairn_fork__foreign(kv->gen)) return cairn_fork__err(fn);
+    return 0;
+}
+
+static int check_key(const void *key, size_t klen, const char *fn) {
+    if (!key) return cairn_err__set(CAIRN_INVALID, "%s: key is NULL", fn);
+    if (klen == 0) return cairn_err__set(CAIRN_INVALID, "%s: empty key", fn);
+    if (klen > CAIRN_KEY_MAX)
+        return cairn_err__set(CAIRN_TOOBIG, "%s: key of %zu bytes (the limit is %u)", fn, klen, CAIRN_KEY_MAX);
+    return 0;
+}
+
+/* Writer preconditions (caller holds wmu). */
+int cairn_kv__check_writable(cairn_kv *kv, const char *fn) {
+    if (kv->readonly) return cairn_err__set(CAIRN_READONLY, "%s: the store was opened read-only", fn);
+    if (is_failed(kv)) return err_failed();
+    return 0;
+}
+
+/* ---- reads ------------------------------------------------------------------------------------ */
+
+typedef struct look {
+    txn_op *op; /* set: the value is in the transaction overlay */
+    kd_ent e;   /* else: the keydir entry */
+    int64_t expire;
+} look;
+
+/* Caller holds the read (or write) lock. 1 if the key is live, 0 if not. */
+static int lookup(cairn_kv *kv, const void *key, size_t klen, uint32_t hash, int64_t now, look *l) {
+    kd_ent *e;
+    l->op = NULL;
+    if (kv->in_txn) {
+        txn_op *op = cairn_kv__txn_find(kv, key, klen, hash);
+        if (op) {
+            if (op->type == T_DEL || expired(op->expire, now)) return 0;
+            l->op = op;
+            l->expire = op->expire;
+            return 1;
+        }
+    }
+    e = cairn_kd__find(kv->kd, key, klen, hash);
+    if (!e) return 0;
+    l->expire = cairn_kd__expire(e);
+    if (expired(l->expire, now)) return 0;
+    l->e = *e;
+    return 1;
+}
+
+/* Read and verify the record behind a keydir entry (from the file's mapping when the record lies
+ * in it, else with one pread). The value goes to dst when dst is not NULL (cap >= vlen), else to
+ * a new buffer in *out (caller frees). Caller holds the read lock. */
+static int read_rec(cairn_kv *kv, const kd_ent *e, const void *key, size_t klen, uint8_t *dst, uint8_t **out) {
+    uint64_t loc = kd_loc(e), off = KD_LOC_OFF(loc);
+    kv_file *kf;
+    size_t rs = (size_t)rec_size(e->klen, e->vlen);
+    uint8_t *tmp = NULL;
+    const uint8_t *b;
+    rec_hdr rh;
+    int rc;
+    const char *why = NULL;
+    if (KD_LOC_FILE(loc) >= kv->nfiles || !kv->files[KD_LOC_FILE(loc)].f)
+        return cairn_err__set(CAIRN_CORRUPT, "%s: keydir entry points at data file #%u, which does not exist",
+                              kv->dir, KD_LOC_FILE(loc));
+    kf = &kv->files[KD_LOC_FILE(loc)];
+    /* the active file's read-write mapping is bypassed while test hooks are active, so that a
+     * simulated crash fails its reads as it fails writes */
+    if (kf->map && off + rs <= kf->maplen && (!kf->wmap || !cairn_io__hooks_active())) {
+        b = kf->map + off;
+    } else {
+        if (!(tmp = (uint8_t *)malloc(rs)))
+            return cairn_err__set(CAIRN_NOMEM, "kv_get: out of memory for a value of %u bytes", e->vlen);
+        if ((rc = cairn_io__pread(kf->f, tmp, rs, off, NULL)) != 0) {
+            free(tmp);
+            return rc;
+        }
+        b = tmp;
+    }
+    if (cairn_crc32c__update(0, b + 4, rs - 4) != cairn_get32(b)) why = "checksum mismatch";
+    else if (cairn_kv__dec_hdr(b, &rh) != 0 || rh.type != T_PUT || rh.klen != klen || rh.vlen != e->vlen ||
+             rh.kind != e->kind || memcmp(b + HDR, key, klen) != 0)
+        why = "record does not match the keydir";
+    if (why) {
+        free(tmp);
+        return cairn_err__set(CAIRN_CORRUPT, "%s: %s at offset %" PRIu64, cairn_io__path(kf->f), why, off);
+    }
+    if (dst) {
+        if (e->vlen) memcpy(dst, b + HDR + klen, e->vlen);
+        free(tmp);
+        return 0;
+    }
+    if (tmp) {
+        memmove(tmp, tmp + HDR + klen, e->vlen); /* reuse the read buffer */
+        *out = tmp;
+        return 0;
+    }
+    if (!(*out = (uint8_t *)malloc(e->vlen ? e->vlen : 1)))
+        return cairn_err__set(CAIRN_NOMEM, "kv_get: out of memory for a value of %u bytes", e->vlen);
+    if (e->vlen) memcpy(*out, b + HDR + klen, e->vlen);
+    return 0;
+}
+
+/* Look the key up and fetch its value: into dst if dst is not NULL and the value fits in cap,
+ * else into a new buffer *val (NULL dst, or a value larger than cap: *vlen tells). */
+static int get_common(cairn_kv *kv, const void *key, size_t klen, uint8_t *dst, size_t cap, uint8_t **val,
+                      size_t *vlen, int *kind, const char *fn) {
+    look l;
+    int rc;
+    uint32_t hash;
+    if ((rc = cairn_kv__check_handle(kv, fn)) != 0) return rc;
+    if ((rc = check_key(key, klen, fn)) != 0) return rc;
+    hash = cairn_kd__hash(key, klen);
+    pthread_rwlock_rdlock(&kv->rw);
+    if (!lookup(kv, key, klen, hash, cairn_time__now_ms(), &l)) {
+        rc = CAIRN_NOTFOUND;
+    } else if (l.op) {
+        *vlen = l.op->vlen;
+        if (kind) *kind = l.op->kind;
+        if (dst && l.op->vlen <= cap) {
+            if (l.op->vlen) memcpy(dst, l.op->buf + l.op->klen, l.op->vlen);
+        } else {
+            uint8_t *b = (uint8_t *)malloc(l.op->vlen ? l.op->vlen : 1);
+            if (!b) {
+                rc = cairn_err__set(CAIRN_NOMEM, "%s: out of memory", fn);
+            } else {
+                if (l.op->vlen) memcpy(b, l.op->buf + l.op->klen, l.op->vlen);
+                *val = b;
+            }
+        }
+    } else {
+        *vlen = l.e.vlen;
+        if (kind) *kind = l.e.kind;
+        rc = read_rec(kv, &l.e, key, klen, dst && l.e.vlen <= cap ? dst : NULL, val);
+    }
+    pthread_rwlock_unlock(&kv->rw);
+    return rc;
+}
+
+int cairn_kv_get(cairn_kv *kv, const void *key, size_t klen, void **val, size_t *vlen, int *kind) {
+    uint8_t *b = NULL;
+    size_t n = 0;
+    int rc;
+    if (!val || !vlen) return cairn_err__set(CAIRN_INVALID, "kv_get: val or vlen is NULL");
+    *val = NULL;
+    *vlen = 0;
+    rc = get_common(kv, key, klen, NULL, 0, &b, &n, kind, "kv_get");
+    if (!rc) {
+        *val = b;
+        *vlen = n;
+    }
+    return rc;
+}
+
+int cairn_kv_get_into(cairn_kv *kv, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen, int *kind) {
+    uint8_t *b = NULL, dummy = 0;
+    size_t n = 0;
+    int k = 0, rc;
+    if (!vlen || (!buf && cap)) return cairn_err__set(CAIRN_INVALID, "kv_get_into: vlen or buf is NULL");
+    /* (a NULL buf with cap 0 still asks for the size) */
+    rc = get_common(kv, key, klen, buf ? (uint8_t *)buf : &dummy, cap, &b, &n, &k, "kv_get_into");
+    if (rc) return rc;
+    *vlen = n;
+    if (kind) *kind = k;
+    if (b) {
+        /* too large for the buffer: the first cap bytes, and the size to retry with */
+        if (cap) memcpy(buf, b, cap);
+        free(b);
+        return cairn_err__set(CAIRN_RANGE, "kv_get_into: the value has %zu bytes, the buffer %zu", n, cap);
+    }
+    return 0;
+}
+
+int cairn_kv_expiry(cairn_kv *kv, const void *key, size_t klen, int64_t *expire_at_ms) {
+    look l;
+    int rc;
+    if ((rc = cairn_kv__check_handle(kv, "kv_expiry")) != 0) return rc;
+    if ((rc = check_key(key, klen, "kv_expiry")) != 0) return rc;
+    if (!expire_at_ms) return cairn_err__set(CAIRN_INVALID, "kv_expiry: out is NULL");
+    pthread_rwlock_rdlock(&kv->rw);
+    if (lookup(kv, key, klen, cairn_kd__hash(key, klen), cairn_time__now_ms(), &l)) *expire_at_ms = l.expire;
+    else rc = CAIRN_NOTFOUND;
+    pthread_rwlock_unlock(&kv->rw);
+    return rc;
+}
+
+int cairn_kv_exists(cairn_kv *kv, const void *key, size_t klen) {
+    look l;
+    int rc;
+    if ((rc = cairn_kv__check_handle(kv, "kv_exists")) != 0) return rc;
+    if ((rc = check_key(key, klen, "kv_exists")) != 0) return rc;
+    pthread_rwlock_rdlock(&kv->rw);
+    rc = lookup(kv, key, klen, cairn_kd__hash(key, klen), cairn_time__now_ms(), &l);
+    pthread_rwlock_unlock(&kv->rw);
+    return rc;
+}
+
+typedef struct cnt_ctx {
+    int64_t now;
+    uint64_t n;
+} cnt_ctx;
+
+static int count_expired(void *vctx, kd_ent *e) {
+    cnt_ctx *c = (cnt_ctx *)vctx;
+    if ((e->flags & KD_EXPIRES) && expired(cairn_kd__expire(e), c->now)) c->n++;
+    return 0;
+}
+
+/* Live keys as the handle sees them (caller holds a lock). */
+static uint64_t live_count(cairn_kv *kv, int64_t now) {
+    uint64_t n = cairn_kd__count(kv->kd);
+    size_t i;
+    if (cairn_kd__expiring(kv->kd)) {
+        cnt_ctx c;
+        c.now = now;
+        c.n = 0;
+        cairn_kd__each(kv->kd, count_expired, &c);
+        n -= c.n;
+    }
+    if (kv->in_txn) {
+        for (i = 0; i < kv->nops; i++) {
+            txn_op *op = &kv->ops[i];
+            kd_ent *e = cairn_kd__find(kv->kd, op->buf, op->klen, op->hash);
+            int base = e && !expired(cairn_kd__expire(e), now);
+            int mine = op->type == T_PUT && !expired(op->expire, now);
+            n = n + (uint64_t)mine - (uint64_t)base;
+        }
+    }
+    return n;
+}
+
+int cairn_kv_count(cairn_kv *kv, uint64_t *out) {
+    int rc;
+    if ((rc = cairn_kv__check_handle(kv, "kv_count")) != 0) return rc;
+    if (!out) return cairn_err__set(CAIRN_INVALID, "kv_count: out is NULL");
+    pthread_rwlock_rdlock(&kv->rw);
+    *out = live_count(kv, cairn_time__now_ms());
+    pthread_rwlock_unlock(&kv->rw);
+    return 0;
+}
+
+/* ---- iteration -------------------------------------------------------------------------------- */
+
+typedef struct kref {
+    const uint8_t *p;
+    size_t n;
+} kref;
+
+struct cairn_kv_iter {
+    uint32_t gen; /* the handle's fork generation */
+    uint8_t *keys;
+    size_t *offs; /* n + 1 offsets into keys */
+    size_t n, i;
+};
+
+typedef struct it_ctx {
+    cairn_kv *kv;
+    const uint8_t *prefix;
+    size_t plen;
+    int64_t now;
+    kref *v;
+    size_t n, cap;
+    size_t bytes;
+    int rc;
+} it_ctx;
+
+static int it_push(it_ctx *c, const uint8_t *p, size_t n) {
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 64;
+        kref *v = (kref *)realloc(c->v, nc * sizeof *v);
+        if (!v) {
+            c->rc = cairn_err__set(CAIRN_NOMEM, "kv_iter_open: out of memory");
+            return 1;
+        }
+        c->v = v;
+        c->cap = nc;
+    }
+    c->v[c->n].p = p;
+    c->v[c->n].n = n;
+    c->n++;
+    c->bytes += n;
+    return 0;
+}
+
+static int it_one(void *vctx, kd_ent *e) {
+    it_ctx *c = (it_ctx *)vctx;
+    const uint8_t *k = cairn_kd__key(e);
+    if (e->klen < c->plen || (c->plen && memcmp(k, c->prefix, c->plen) != 0)) return 0;
+    if (expired(cairn_kd__expire(e), c->now)) return 0;
+    if (c->kv->in_txn && cairn_kv__txn_find(c->kv, k, e->klen, e->hash)) return 0; /* the overlay decides */
+    return it_push(c, k, e->klen);
+}
+
+static int cmp_kref(const void *a, const void *b) {
+    const kref *x = (const kref *)a, *y = (const kref *)b;
+    size_t m = x->n < y->n ? x->n : y->n;
+    int c = m ? memcmp(x->p, y->p, m) : 0;
+    if (c) return c;
+    return x->n < y->n ? -1 : x->n > y->n;
+}
+
+int cairn_kv_iter_open(cairn_kv_iter **out, cairn_kv *kv, const void *prefix, size_t plen) {
+    it_ctx c;
+    cairn_kv_iter *it;
+    size_t i, pos = 0;
+    int rc;
+    if (!out) return cairn_err__set(CAIRN_INVALID, "kv_iter_open: out is NULL");
+    *out = NULL;
+    if ((rc = cairn_kv__check_handle(kv, "kv_iter_open")) != 0) return rc;
+    if (!prefix && plen) return cairn_err__set(CAIRN_INVALID, "kv_iter_open: prefix is NULL");
+    if (plen > CAIRN_KEY_MAX) return cairn_err__set(CAIRN_TOOBIG, "kv_iter_open: prefix longer than a key");
+    memset(&c, 0, sizeof c);
+    c.kv = kv;
+    c.prefix = (const uint8_t *)prefix;
+    c.plen = plen;
+    c.now = cairn_time__now_ms();
+    pthread_rwlock_rdlock(&kv->rw);
+    cairn_kd__each(kv->kd, it_one, &c);
+    if (!c.rc && kv->in_txn) {
+        for (i = 0; i < kv->nops && !c.rc; i++) {
+            txn_op *op = &kv->ops[i];
+            if (op->type != T_PUT || expired(op->expire, c.now)) continue;
+            if (op->klen < plen || (plen && memcmp(op->buf, prefix, plen) != 0)) continue;
+            it_push(&c, op->buf, op->klen);
+        }
+    }
+    if (c.rc) {
+        pthread_rwlock_unlock(&kv->rw);
+        free(c.v);
+        return c.rc;
+    }
+    it = (cairn_kv_iter *)calloc(1, sizeof *it);
+    if (it) {
+        it->keys = (uint8_t *)malloc(c.bytes + 1);
+        it->offs = (size_t *)malloc((c.n + 1) * sizeof(size_t));
+    }
+    if (!it || !it->keys || !it->offs) {
+        pthread_rwlock_unlock(&kv->rw);
+        free(c.v);
+        cairn_kv_iter_free(it);
+        return cairn_err__set(CAIRN_NOMEM, "kv_iter_open: out of memory");
+    }
+    /* copy before sorting (the keys live in the keydir, which only the lock keeps still) */
+    for (i = 0; i < c.n; i++) {
+        memcpy(it->keys + pos, c.v[i].p, c.v[i].n);
+        c.v[i].p = it->keys + pos;
+        pos += c.v[i].n;
+    }
+    pthread_rwlock_unlock(&kv->rw);
+    if (c.n) qsort(c.v, c.n, sizeof *c.v, cmp_kref);
+    {
+        /* lay the keys out again in sorted order */
+        uint8_t *sorted = (uint8_t *)malloc(c.bytes + 1);
+        if (!sorted) {
+            free(c.v);
+            cairn_kv_iter_free(it);
+            return cairn_err__set(CAIRN_NOMEM, "kv_iter_open: out of memory");
+        }
+        pos = 0;
+        for (i = 0; i < c.n; i++) {
+            it->offs[i] = pos;
+            memcpy(sorted + pos, c.v[i].p, c.v[i].n);
+            pos += c.v[i].n;
+        }
+        it->offs[c.n] = pos;
+        free(it->keys);
+        it->keys = sorted;
+    }
+    it->n = c.n;
+    it->gen = kv->gen;
+    free(c.v);
+    *out = it;
+    return 0;
+}
+
+int cairn_kv_iter_next(cairn_kv_iter *it, const void **key, size_t *klen) {
+    if (!it || !key || !klen) return cairn_err__set(CAIRN_INVALID, "kv_iter_next: NULL argument");
+    if (cairn_fork__foreign(it->gen)) return cairn_fork__err("kv_iter_next");
+    if (it->i >= it->n) return CAIRN_ITEROVER;
+    *key = it->keys + it->offs[it->i];
+    *klen = it->offs[it->i + 1] - it->offs[it->i];
+    it->i++;
+    return 0;
+}
+
+void cairn_kv_iter_free(cairn_kv_iter *it) {
+    if (!it) return;
+    free(it->keys);
+    free(it->offs);
+    free(it);
+}
+
+
+/* ---- writes ----------------------------------------------------------------------------------- */
+
+/* Write one batch (n ops: one bare record if n == 1, else TXN records + COMMIT), apply it to
+ * the keydir. Caller holds wmu; on success returns with wmu still held and *slot set. */
+static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
+    size_t total = 0, i, pos = 0;
+    uint64_t seq = kv->seq + 1, off;
+    int flags = n > 1 ? F_TXN : 0;
+    int64_t now = cairn_time__now_ms();
+    uint8_t *buf;
+    int rc = 0;
+    for (i = 0; i < n; i++) total += (size_t)rec_size(ops[i]->klen, ops[i]->vlen);
+    if (n > 1) total += HDR + 8;
+    if (!(buf = cairn_kv__ebuf_get(kv, total)))
+        return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (%zu bytes)", total);
+    for (i = 0; i < n; i++) {
+        txn_op *op = ops[i];
+        cairn_kv__enc_rec(buf + pos, op->type, flags, op->type == T_PUT ? op->kind : 0, op->buf, op->klen,
+                          op->buf + op->klen, op->vlen, seq, op->type == T_PUT ? op->expire : 0);
+        pos += (size_t)rec_size(op->klen, op->vlen);
+    }
+    if (n > 1) {
+        uint8_t cv[8];
+        cairn_put32(cv, (uint32_t)n);
+        cairn_put32(cv + 4, 0);
+        cairn_kv__enc_rec(buf + pos, T_COMMIT, 0, 0, NULL, 0, cv, 8, seq, 0);
+    }
+    rc = cairn_kv__append(kv, buf, total, slot, &off);
+    cairn_kv__ebuf_done(kv, buf);
+    if (rc) return rc;
+    kv->seq = seq; /* (append returned holding the write lock) */
+    for (i = 0, pos = 0; i < n && !rc; i++) {
+        txn_op *op = ops[i];
+        rc = cairn_kv__apply(kv, kv->kd, *slot, off + pos, op->type, op->kind, op->buf, op->klen, op->hash,
+                             (uint32_t)op->vlen, op->expire, now);
+        pos += (size_t)rec_size(op->klen, op->vlen);
+    }
+    pthread_rwlock_unlock(&kv->rw);
+    if (rc) set_failed(kv); /* written but not indexed: the in-memory view is wrong */
+    return rc;
+}
+
+static int kv_write(cairn_kv *kv, int type, const void *key, size_t klen, const void *val, size_t vlen, int kind,
+                    int64_t expire, const char *fn) {
+    uint32_t hash, slot;
+    int rc;
+    if ((rc = cairn_kv__check_handle(kv, fn)) != 0) return rc;
+    if ((rc = check_key(key, klen, fn)) != 0) return rc;
+    if (type == T_PUT) {
+        if (!val && vlen) return cairn_err__set(CAIRN_INVALID, "%s: value is NULL", fn);
+        if (vlen > CAIRN_VALUE_MAX)
+            return cairn_err__set(CAIRN_TOOBIG, "%s: value of %zu bytes (the limit is %u)", fn, vlen, CAIRN_VALUE_MAX);
+        if (kind < 0 || kind > 3) return cairn_err__set(CAIRN_INVALID, "%s: kind %d is not 0..3", fn, kind);
+        if (expire < 0) return cairn_err__set(CAIRN_INVALID, "%s: negative expiry %" PRId64, fn, expire);
+    }
+    hash = cairn_kd__hash(key, klen);
+    pthread_mutex_lock(&kv->wmu);
+    if ((rc = cairn_kv__check_writable(kv, fn)) != 0) goto unlock;
+    if (type == T_DEL) {
+        look l;
+        pthread_rwlock_rdlock(&kv->rw);
+        rc = lookup(kv, key, klen, hash, cairn_time__now_ms(), &l) ? 0 : CAIRN_NOTFOUND;
+        pthread_rwlock_unlock(&kv->rw);
+        if (rc) goto unlock;
+    }
+    if (kv->in_txn) {
+        pthread_rwlock_wrlock(&kv->rw);
+        rc = cairn_kv__txn_add(kv, type, key, klen, hash, val, vlen, kind, expire);
+        pthread_rwlock_unlock(&kv->rw);
+        goto unlock;
+    }
+    {
+        /* a bare write: one self-committing record, encoded straight from the caller's bytes */
+        size_t total = (size_t)rec_size(klen, type == T_PUT ? vlen : 0);
+        uint8_t *buf = cairn_kv__ebuf_get(kv, total);
+        uint64_t off;
+        if (!buf) {
+            rc = cairn_err__set(CAIRN_NOMEM, "%s: out of memory (%zu bytes)", fn, total);
+            goto unlock;
+        }
+        if (type == T_PUT) cairn_kv__enc_rec(buf, T_PUT, 0, kind, key, klen, val, vlen, kv->seq + 1, expire);
+        else cairn_kv__enc_rec(buf, T_DEL, 0, 0, key, klen, NULL, 0, kv->seq + 1, 0);
+        rc = cairn_kv__append(kv, buf, total, &slot, &off);
+        cairn_kv__ebuf_done(kv, buf);
+        if (rc) goto unlock;
+        kv->seq++; /* (append returned holding the write lock) */
+        rc = cairn_kv__apply(kv, kv->kd, slot, off, type, kind, key, klen, hash, (uint32_t)(type == T_PUT ? vlen : 0),
+                             type == T_PUT ? expire : 0, cairn_time__now_ms());
+        pthread_rwlock_unlock(&kv->rw);
+        if (rc) {
+            set_failed(kv); /* written but not indexed: the in-memory view is wrong */
+            goto unlock;
+        }
+    }
+    return cairn_kv__durable_unlock(kv, slot);
+unlock:
+    pthread_mutex_unlock(&kv->wmu);
+    return rc;
+}
+
+int cairn_kv_put(cairn_kv *kv, const void *key, size_t klen, const void *val, size_t vlen, int kind) {
+    return kv_write(kv, T_PUT, key, klen, val, vlen, kind, 0, "kv_put");
+}
+
+int cairn_kv_put_ex(cairn_kv *kv, const void *key, size_t klen, const void *val, size_t vlen, int kind,
+                    int64_t expire_at_ms) {
+    return kv_write(kv, T_PUT, key, klen, val, vlen, kind, expire_at_ms, "kv_put_ex");
+}
+
+int cairn_kv_delete(cairn_kv *kv, const void *key, size_t klen) {
+    return kv_write(kv, T_DEL, key, klen, NULL, 0, 0, 0, "kv_delete");
+}
+
+int cairn_kv_begin(cairn_kv *kv) {
+    int rc;
+    if ((rc = cairn_kv__check_handle(kv, "kv_begin")) != 0) return rc;
+    pthread_mutex_lock(&kv->wmu);
+    if ((rc = cairn_kv__check_writable(kv, "kv_begin")) == 0) {
+        if (kv->in_txn) rc = cairn_err__set(CAIRN_TXN, "kv_begin: a transaction is already open (no nesting)");
+        else {
+            pthread_rwlock_wrlock(&kv->rw);
+            kv->in_txn = 1;
+            pthread_rwlock_unlock(&kv->rw);
+        }
+    }
+    pthread_mutex_unlock(&kv->wmu);
+    return rc;
+}
+
+int cairn_kv_rollback(cairn_kv *kv) {
+    int rc = 0;
+    if ((rc = cairn_kv__check_handle(kv, "kv_rollback")) != 0) return rc;
+    pthread_mutex_lock(&kv->wmu);
+    if (!kv->in_txn) rc = cairn_err__set(CAIRN_TXN, "kv_rollback: no transaction is open");
+    else {
+        pthread_rwlock_wrlock(&kv->rw);
+        cairn_kv__txn_clear(kv);
+        pthread_rwlock_unlock(&kv->rw);
+    }
+    pthread_mutex_unlock(&kv->wmu);
+    return rc;
+}
+
+int cairn_kv_commit(cairn_kv *kv) {
+    txn_op **v = NULL;
+    size_t n = 0, i;
+    uint32_t slot;
+    int rc;
+    if ((rc = cairn_kv__check_handle(kv, "kv_commit")) != 0) return rc;
+    pthread_mutex_lock(&kv->wmu);
+    if (!kv->in_txn) {
+        rc = cairn_err__set(CAIRN_TXN, "kv_commit: no transaction is open");
+        goto unlock;
+    }
+    if ((rc = cairn_kv__check_writable(kv, "kv_commit")) != 0) goto end_txn;
+    if (kv->nops && !(v = (txn_op **)malloc(kv->nops * sizeof *v))) {
+        rc = cairn_err__set(CAIRN_NOMEM, "kv_commit: out of memory");
+        goto unlock; /* the transaction stays open: the caller may retry or roll back */
+    }
+    for (i = 0; i < kv->nops; i++) {
+        txn_op *op = &kv->ops[i];
+        /* a delete of a key only this transaction wrote needs no tombstone */
+        if (op->type == T_DEL && !cairn_kd__find(kv->kd, op->buf, op->klen, op->hash)) continue;
+        v[n++] = op;
+    }
+    if (n) {
+        /* the overlay must go before the keydir shows the batch: both under one write lock is
+         * not needed because cairn_kv__apply() and the overlay agree on every key's value */
+        rc = write_batch(kv, v, n, &slot);
+    }
+    free(v);
+    pthread_rwlock_wrlock(&kv->rw);
+    cairn_kv__txn_clear(kv);
+    pthread_rwlock_unlock(&kv->rw);
+    if (rc || !n) goto unlock;
+    return cairn_kv__durable_unlock(kv, slot);
+end_txn:
+    pthread_rwlock_wrlock(&kv->rw);
+    cairn_kv__txn_clear(kv);
+    pthread_rwlock_unlock(&kv->rw);
+unlock:
+    pthread_mutex_unlock(&kv->wmu);
+    return rc;
+}
+
+int cairn_kv_sync(cairn_kv *kv) {
+    int rc;
+    if ((rc = cairn_kv__check_handle(kv, "kv_sync")) != 0) return rc;
+    if (kv->readonly) return 0;
+    pthread_mutex_lock(&kv->wmu);
+    if (is_failed(kv)) rc = err_failed();
+    else if (kv->active >= 0) {
+        cairn_kv__group_quiesce(kv);
+        if ((rc = cairn_io__fsync(kv->files[kv->active].f)) != 0) set_failed(kv);
+        else {
+            pthread_mutex_lock(&kv->gmu);
+            kv->synced = kv->written;
+            pthread_mutex_unlock(&kv->gmu);
+        }
+    }
+    pthread_mutex_unlock(&kv->wmu);
+    return rc;
+}
+
+/* Bytes of FILE and SEAL records in a data file (not dead: compaction writes them again), read from
+ * its mapping (stats only; an unmapped file counts none). */
+static uint64_t frame_bytes(const kv_file *kf) {
+    uint64_t n = 0;
+    rec_hdr rh;
+    if (!kf->map || kf->size < MREC || kf->size > kf->maplen) return 0;
+    if (cairn_kv__dec_hdr(kf->map, &rh) == 0 && rh.type == T_FILE) n += MREC;
+    if (kf->size >= MREC + n && cairn_kv__dec_hdr(kf->map + kf->size - MREC, &rh) == 0 && rh.type == T_SEAL) n += MREC;
+    return n;
+}
+
+int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *user) {
+    struct cairn_kv_stats st, *out = &st;
+    uint32_t i;
+    uint64_t data = 0;
+    int rc;
+    if ((rc = cairn_kv__check_handle(kv, "kv_stats")) != 0) return rc;
+    if (!user) return cairn_err__set(CAIRN_INVALID, "kv_stats: out is NULL");
+    if ((rc = cairn_stats__check(user->size, sizeof st, "kv_stats")) != 0) return rc;
+    memset(out, 0, sizeof *out);
+    pthread_rwlock_rdlock(&kv->rw);
+    out->keys = live_count(kv, cairn_time__now_ms());
+    for (i = 0; i < kv->nfiles; i++) {
+        if (!kv->files[i].f) continue;
+        out->data_files++;
+        data += kv->files[i].size - frame_bytes(&kv->files[i]);
+        out->disk_bytes += kv->files[i].size + (kv->files[i].hinted ? kv->files[i].hint_size : 0);
+    }
+    out->live_bytes = kv->live_bytes;
+    out->dead_bytes = data - kv->live_bytes;
+    out->keydir_bytes = cairn_kd__bytes(kv->kd);
+    out->seq = kv->seq;
+    out->compactions = kv->compactions;
+    out->in_txn = kv->in_txn;
+    pthread_rwlock_unlock(&kv->rw);
+    cairn_stats__copy(user, out, sizeof st);
+    return 0;
+}

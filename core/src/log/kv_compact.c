@@ -1,0 +1,290 @@
+/* kv_compact.c - compaction (cairn_kv_compact): rewrite the live records into new files, commit
+ * with the RECLAIM manifest (the on-disk name; see the FORMAT comment in kv.c), then swap the
+ * handle over to them. */
+#include "kv_internal.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- compaction ------------------------------------------------------------------------------- */
+
+typedef struct rc_ctx {
+    cairn_kv *kv;
+    int64_t now;
+    kd_ent **v;
+    size_t n, cap;
+    int rc;
+} rc_ctx;
+
+static int rc_collect(void *vctx, kd_ent *e) {
+    rc_ctx *c = (rc_ctx *)vctx;
+    if (expired(cairn_kd__expire(e), c->now)) return 0;
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 1024;
+        kd_ent **v = (kd_ent **)realloc(c->v, nc * sizeof *v);
+        if (!v) {
+            c->rc = cairn_err__set(CAIRN_NOMEM, "kv_compact: out of memory");
+            return 1;
+        }
+        c->v = v;
+        c->cap = nc;
+    }
+    c->v[c->n++] = e;
+    return 0;
+}
+
+static cairn_kv *g_sort_kv; /* qsort has no context argument in C99; compaction holds wmu */
+static pthread_mutex_t g_sort_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int cmp_ent_loc(const void *a, const void *b) {
+    const kd_ent *x = *(kd_ent *const *)a, *y = *(kd_ent *const *)b;
+    uint64_t lx = kd_loc(x), ly = kd_loc(y);
+    uint64_t ox = g_sort_kv->files[KD_LOC_FILE(lx)].order, oy = g_sort_kv->files[KD_LOC_FILE(ly)].order;
+    if (ox != oy) return ox < oy ? -1 : 1;
+    return KD_LOC_OFF(lx) < KD_LOC_OFF(ly) ? -1 : KD_LOC_OFF(lx) > KD_LOC_OFF(ly);
+}
+
+typedef struct rc_out {
+    kv_file *files;
+    uint32_t n;
+    int32_t cur;
+    uint8_t *buf;
+    size_t blen, bcap;
+    uint64_t flushed; /* bytes of the current file already written */
+    hintbuf hb;
+} rc_out;
+
+static int out_flush(rc_out *o) {
+    kv_file *kf = &o->files[o->cur];
+    int rc;
+    if (!o->blen) return 0;
+    if ((rc = cairn_io__pwrite(kf->f, o->buf, o->blen, o->flushed)) != 0) return rc;
+    o->flushed += o->blen;
+    o->blen = 0;
+    return 0;
+}
+
+static int out_finish(cairn_kv *kv, rc_out *o) {
+    int rc;
+    if (o->cur < 0) return 0;
+    if ((rc = out_flush(o)) != 0) return rc;
+    if ((rc = cairn_io__fsync(o->files[o->cur].f)) != 0) {
+        set_failed(kv);
+        return rc;
+    }
+    rc = cairn_kv__write_hint(kv->dir, &o->files[o->cur], &o->hb, "hint.tmp");
+    free(o->hb.p);
+    memset(&o->hb, 0, sizeof o->hb);
+    o->cur = -1;
+    return rc;
+}
+
+int cairn_kv_compact(cairn_kv *kv) {
+    rc_ctx c;
+    rc_out o;
+    compact_manifest rl;
+    cairn_kd *nkd = NULL;
+    uint32_t nin = 0, *in = NULL, i;
+    uint64_t major, minor, new_live = 0;
+    uint8_t *rbuf = NULL;
+    size_t rcap = 0, k;
+    int rc, committed = 0;
+
+    if ((rc = cairn_kv__check_handle(kv, "kv_compact")) != 0) return rc;
+    memset(&c, 0, sizeof c);
+    memset(&o, 0, sizeof o);
+    memset(&rl, 0, sizeof rl);
+    o.cur = -1;
+    pthread_mutex_lock(&kv->wmu);
+    if ((rc = cairn_kv__check_writable(kv, "kv_compact")) != 0) goto unlock;
+    if (kv->in_txn) {
+        rc = cairn_err__set(CAIRN_TXN, "kv_compact: not allowed inside a transaction");
+        goto unlock;
+    }
+    cairn_kv__group_quiesce(kv);
+    if ((rc = cairn_kv__drop_snapshot(kv)) != 0) goto unlock;
+    if ((rc = cairn_kv__seal_active(kv)) != 0) goto unlock;
+    if (!(in = cairn_kv__sorted_slots(kv, &nin))) {
+        rc = cairn_err__set(CAIRN_NOMEM, "kv_compact: out of memory");
+        goto unlock;
+    }
+    if (nin == 0) goto done;
+    major = kv->files[in[nin - 1]].order >> 32;
+    minor = (kv->files[in[nin - 1]].order & 0xffffffffu) + 1;
+    c.kv = kv;
+    c.now = cairn_time__now_ms();
+    cairn_kd__each(kv->kd, rc_collect, &c);
+    if ((rc = c.rc) != 0) goto fail;
+    pthread_mutex_lock(&g_sort_mu);
+    g_sort_kv = kv;
+    if (c.n) qsort(c.v, c.n, sizeof *c.v, cmp_ent_loc);
+    pthread_mutex_unlock(&g_sort_mu);
+    if (!(nkd = cairn_kd__new()) || !(o.buf = (uint8_t *)malloc(RDR_CHUNK))) {
+        rc = cairn_err__set(CAIRN_NOMEM, "kv_compact: out of memory");
+        goto fail;
+    }
+    o.bcap = RDR_CHUNK;
+    for (k = 0; k < c.n; k++) {
+        kd_ent *e = c.v[k];
+        uint64_t loc = kd_loc(e), off = KD_LOC_OFF(loc), rs = rec_size(e->klen, e->vlen), at;
+        kv_file *src;
+        const uint8_t *key = cairn_kd__key(e);
+        kd_ent old;
+        rec_hdr rh;
+        if (KD_LOC_FILE(loc) >= kv->nfiles || !kv->files[KD_LOC_FILE(loc)].f) {
+            rc = cairn_err__set(CAIRN_CORRUPT, "%s: keydir entry points at a missing data file", kv->dir);
+            goto fail;
+        }
+        src = &kv->files[KD_LOC_FILE(loc)];
+        if (rs > rcap) {
+            uint8_t *nb = (uint8_t *)realloc(rbuf, (size_t)rs);
+            if (!nb) {
+                rc = cairn_err__set(CAIRN_NOMEM, "kv_compact: out of memory");
+                goto fail;
+            }
+            rbuf = nb;
+            rcap = (size_t)rs;
+        }
+        if ((rc = cairn_io__pread(src->f, rbuf, (size_t)rs, off, NULL)) != 0) goto fail;
+        /* the whole header must match the entry, as in read_rec: a record of another key whose
+         * klen + vlen happens to be the same must not be copied under this key */
+        if (cairn_crc32c__update(0, rbuf + 4, (size_t)rs - 4) != cairn_get32(rbuf) ||
+            cairn_kv__dec_hdr(rbuf, &rh) != 0 || rh.type != T_PUT || rh.klen != (size_t)e->klen ||
+            rh.vlen != e->vlen || memcmp(rbuf + HDR, key, e->klen) != 0) {
+            rc = cairn_err__set(CAIRN_CORRUPT, "%s: bad record at offset %" PRIu64 " (compaction stopped)",
+                                cairn_io__path(src->f), off);
+            goto fail;
+        }
+        if (rbuf[5]) { /* drop the batch flag: the copy commits itself */
+            rbuf[5] = 0;
+            cairn_put32(rbuf, cairn_crc32c__update(0, rbuf + 4, (size_t)rs - 4));
+        }
+        if (o.cur >= 0 && o.flushed + o.blen > 0 && o.flushed + o.blen + rs > kv->max_file_size) {
+            if ((rc = out_finish(kv, &o)) != 0) goto fail;
+        }
+        if (o.cur < 0) {
+            uint64_t order = (major << 32) | minor++;
+            char *p = cairn_kv__file_path(kv->dir, order, "data.tmp");
+            cairn_file *f = NULL;
+            uint32_t slot;
+            if (!p) {
+                rc = CAIRN_NOMEM;
+                goto fail;
+            }
+            rc = cairn_io__open(&f, p, CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC);
+            free(p);
+            if (!rc) rc = cairn_kv__add_slot(&o.files, &o.n, order, f, 0, &slot);
+            if (rc) {
+                cairn_io__close(f);
+                goto fail;
+            }
+            o.cur = (int32_t)slot;
+            o.flushed = 0;
+        }
+        at = o.flushed + o.blen;
+        if (rs > o.bcap - o.blen) {
+            if ((rc = out_flush(&o)) != 0) goto fail;
+        }
+        if (rs > o.bcap) {
+            if ((rc = cairn_io__pwrite(o.files[o.cur].f, rbuf, (size_t)rs, o.flushed)) != 0) goto fail;
+            o.flushed += rs;
+        } else {
+            memcpy(o.buf + o.blen, rbuf, (size_t)rs);
+            o.blen += (size_t)rs;
+        }
+        o.files[o.cur].size = at + rs;
+        rc = cairn_kd__put(nkd, key, e->klen, e->hash, KD_LOC(o.cur, at), e->vlen, e->kind, cairn_kd__expire(e), &old);
+        if (rc < 0) {
+            rc = cairn_err__set(CAIRN_NOMEM, "kv_compact: out of memory (keydir)");
+            goto fail;
+        }
+        new_live += rs;
+        {
+            uint64_t s = cairn_get64(rbuf + 16);
+            if (s > o.hb.max_seq) o.hb.max_seq = s;
+        }
+        if ((rc = cairn_kv__hint_add(&o.hb, T_PUT, e->kind, key, e->klen, e->vlen, at, cairn_kd__expire(e))) != 0)
+            goto fail;
+    }
+    if ((rc = out_finish(kv, &o)) != 0) goto fail;
+    /* the commit point */
+    rl.nin = nin;
+    rl.nout = o.n;
+    rl.in = (uint64_t *)malloc((nin + 1) * sizeof(uint64_t));
+    rl.out = (uint64_t *)malloc((o.n + 1) * sizeof(uint64_t));
+    if (!rl.in || !rl.out) {
+        rc = cairn_err__set(CAIRN_NOMEM, "kv_compact: out of memory");
+        goto fail;
+    }
+    for (i = 0; i < nin; i++) rl.in[i] = kv->files[in[i]].order;
+    for (i = 0; i < o.n; i++) rl.out[i] = o.files[i].order;
+    if ((rc = cairn_kv__manifest_write(kv->dir, &rl)) != 0) {
+        /* RECLAIM may or may not be on disk now (e.g. the directory fsync after its rename
+         * failed): leave every file as it is, reopen decides from RECLAIM */
+        set_failed(kv);
+        committed = 1;
+        goto fail;
+    }
+    committed = 1;
+    if ((rc = cairn_kv__compact_finish(kv->dir, &rl)) != 0) {
+        set_failed(kv); /* reopen finishes it */
+        goto fail;
+    }
+    {
+        kv_file *old_files;
+        uint32_t old_n;
+        cairn_kd *old_kd;
+        for (i = 0; i < o.n; i++) cairn_kv__map_file(&o.files[i]);
+        pthread_rwlock_wrlock(&kv->rw);
+        old_files = kv->files;
+        old_n = kv->nfiles;
+        old_kd = kv->kd;
+        kv->files = o.files;
+        kv->nfiles = o.n;
+        kv->kd = nkd;
+        kv->live_bytes = new_live;
+        kv->active = -1;
+        if (kv->next_major <= major) kv->next_major = major + 1;
+        pthread_rwlock_unlock(&kv->rw);
+        cairn_kv__group_detach(kv); /* no group-commit leader may still hold one of the old files */
+        for (i = 0; i < old_n; i++) {
+            cairn_kv__unmap_file(&old_files[i]);
+            cairn_io__close(old_files[i].f);
+        }
+        free(old_files);
+        cairn_kd__free(old_kd);
+        o.files = NULL;
+        o.n = 0;
+        nkd = NULL;
+    }
+done:
+    pthread_rwlock_wrlock(&kv->rw);
+    kv->compactions++;
+    pthread_rwlock_unlock(&kv->rw);
+    rc = 0;
+    goto cleanup;
+fail:
+    if (!committed) {
+        for (i = 0; i < o.n; i++) {
+            (void)cairn_kv__unlink_order(kv->dir, o.files[i].order, "data.tmp");
+            (void)cairn_kv__unlink_order(kv->dir, o.files[i].order, "hint.tmp");
+        }
+    }
+cleanup:
+    for (i = 0; i < o.n; i++) {
+        cairn_kv__unmap_file(&o.files[i]);
+        cairn_io__close(o.files[i].f);
+    }
+    free(o.files);
+    free(o.buf);
+    free(o.hb.p);
+    cairn_kd__free(nkd);
+    free(c.v);
+    free(rbuf);
+    free(in);
+    cairn_kv__manifest_free(&rl);
+unlock:
+    pthread_mutex_unlock(&kv->wmu);
+    return rc;
+}

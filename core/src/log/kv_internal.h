@@ -1,0 +1,211 @@
+/*
+ * kv_internal.h - the private header of the log KV engine (not installed).
+ *
+ * The engine is split along its sections; cross-file internals are cairn_kv__<name>:
+ *   kv.c          the FORMAT comment (the spec) and the record codec (encode / decode, file names)
+ *   kv_txn.c      the transaction overlay (a transaction's writes, held until commit)
+ *   kv_active.c   data files in use: file table, mappings, the active file (appends, sealing,
+ *                 rotation) and group commit
+ *   kv_recover.c  loading a store: applying records to the keydir, scanning data files, hint
+ *                 files, the KEYDIR snapshot, the RECLAIM manifest of compaction
+ *   kv_compact.c  compaction (cairn_kv_compact)
+ *   kv_api.c      the other public functions (open / close / check, reads, iteration, writes,
+ *                 transactions, sync, stats)
+ *
+ * Locks (struct cairn_kv): wmu serializes writers (every change, compaction, close); rw guards
+ * the keydir, the file table and the overlay (readers take it shared); gmu guards the group
+ * commit counters. Order: wmu, then rw or gmu (never both rw and gmu at once).
+ */
+#ifndef CAIRN_LOG_KV_INTERNAL_H
+#define CAIRN_LOG_KV_INTERNAL_H
+
+#include "keydir.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- record format (kv.c; the FORMAT comment there is the spec) ---------------------------- */
+
+#define HDR 32u
+#define T_PUT 1
+#define T_DEL 2
+#define T_COMMIT 3
+#define T_FILE 4 /* first record of a version 2 data file */
+#define T_SEAL 5 /* last record of a sealed version 2 data file */
+#define F_TXN 1
+#define MREC (HDR + 16u)     /* size of a FILE or SEAL record */
+#define FORMAT_VERSION 2u
+#define LOAD_TRIES 64        /* loads of a reader that keeps seeing the directory change */
+#define DEFAULT_MAX_FILE ((uint64_t)64 << 20)
+#define HINT_HDR 32u
+#define HINT_ENT 24u
+#define RESERVE_STEP ((uint64_t)1 << 20) /* disk blocks reserved ahead of the active file's end */
+#define WMAP_MAX ((uint64_t)1 << 30)     /* largest read-write mapping of an active file */
+#define WMAP_SMALL 4096u /* larger appends (batches) use pwrite: cheaper than page faults */
+#define RDR_CHUNK ((size_t)1 << 20)      /* read window of a scan; compaction's output buffer */
+#define RDR_CHUNK_SNAP ((size_t)1 << 20) /* write buffer of the KEYDIR snapshot */
+
+typedef struct rec_hdr {
+    int type, flags, kind;
+    uint32_t vlen;
+    size_t klen;
+    uint64_t seq;
+    int64_t expire;
+} rec_hdr;
+
+static inline uint64_t rec_size(size_t klen, size_t vlen) { return HDR + (uint64_t)klen + vlen; }
+static inline int expired(int64_t expire, int64_t now) { return expire != 0 && expire <= now; }
+
+/* malloc'd "<dir>/<16 hex of order>.<ext>" (NULL on ENOMEM). */
+char *cairn_kv__file_path(const char *dir, uint64_t order, const char *ext);
+/* "<16 hex>.<ext>" exactly: 1 with *order set, else 0. */
+int cairn_kv__parse_name(const char *name, const char *ext, uint64_t *order);
+/* Encode a full record into out (HDR + klen + vlen bytes). */
+void cairn_kv__enc_rec(uint8_t *out, int type, int flags, int kind, const void *key, size_t klen, const void *val,
+                       size_t vlen, uint64_t seq, int64_t expire);
+/* Encode a FILE (a = order, b = version) or SEAL (a = its own offset, b = 0) record (MREC bytes). */
+void cairn_kv__enc_mark(uint8_t *out, int type, uint64_t a, uint32_t b, uint64_t seq);
+/* Parse and range-check a header. 0 if plausible. */
+int cairn_kv__dec_hdr(const uint8_t *h, rec_hdr *r);
+
+/* ---- the handle ----------------------------------------------------------------------------- */
+
+typedef struct kv_file {
+    uint64_t order;
+    cairn_file *f; /* NULL: free slot */
+    uint64_t size;
+    uint64_t hint_size; /* bytes of its hint file, 0 if none */
+    int hinted;         /* a valid hint file exists for the current size */
+    const uint8_t *map; /* mapping of the first maplen bytes (reads skip pread); for the active
+                           file with wmap set, it is wmap */
+    uint64_t maplen;
+    uint8_t *wmap;      /* active file: read-write shared mapping of maplen bytes, or NULL */
+    uint64_t reserved;  /* active file with wmap: bytes on disk (>= size; the tail is reserved zeros) */
+    int wtried;         /* the read-write mapping was attempted (it is best effort) */
+    uint64_t base;      /* bytes before its first data record (its FILE record, or 0) */
+} kv_file;
+
+typedef struct txn_op {
+    uint8_t type, kind;
+    uint32_t hash;
+    int64_t expire;
+    size_t klen, vlen;
+    uint8_t *buf; /* key then value */
+} txn_op;
+
+struct cairn_kv {
+    uint32_t gen; /* fork generation of the opening process (cairn_fork__foreign) */
+    char *dir;
+    int readonly;
+    int sync;
+    uint64_t max_file_size;
+    cairn_lock *lock;
+
+    pthread_rwlock_t rw;  /* keydir, files, transaction overlay */
+    pthread_mutex_t wmu;  /* one writer at a time */
+    pthread_mutex_t gmu;  /* group commit */
+    pthread_cond_t gcv;
+
+    cairn_kd *kd;
+    kv_file *files;
+    uint32_t nfiles; /* slots in use or free */
+    int32_t active;  /* slot of the active file, -1: none (created at the next write) */
+    uint64_t next_major;
+    uint64_t seq;
+    uint64_t live_bytes;
+    int failed; /* fail-stop (atomic) */
+    uint64_t compactions; /* compactions run by this handle */
+    int snap_valid; /* KEYDIR on disk matches the files (nothing written since open) */
+    uint8_t *ebuf;  /* record encoding buffer (writer) */
+    size_t ecap;
+
+    int in_txn;
+    txn_op *ops;
+    size_t nops, capops;
+    uint32_t *oslots; /* op index + 1, open addressing */
+    uint32_t omask;
+
+    uint64_t written, synced; /* bytes appended / covered by an fsync (group commit) */
+    int syncing;
+    cairn_file *gfile;
+};
+
+/* Fail-stop: after a fatal I/O error (a failed fsync, a write that could not be undone, a
+ * change written but not indexed) every later change and sync is CAIRN_FAILED. */
+static inline int is_failed(cairn_kv *kv) { return __atomic_load_n(&kv->failed, __ATOMIC_ACQUIRE); }
+static inline void set_failed(cairn_kv *kv) { __atomic_store_n(&kv->failed, 1, __ATOMIC_RELEASE); }
+static inline int err_failed(void) {
+    return cairn_err__set(CAIRN_FAILED, "kv: the handle failed after a fatal I/O error; close and reopen it");
+}
+
+/* ---- argument checks (kv_api.c) -------------------------------------------------------------- */
+
+/* Every entry point starts here: NULL handle, or a handle inherited across fork(). */
+int cairn_kv__check_handle(const cairn_kv *kv, const char *fn);
+/* Writer preconditions (caller holds wmu): not read-only, not failed. */
+int cairn_kv__check_writable(cairn_kv *kv, const char *fn);
+
+/* ---- transaction overlay (kv_txn.c) ---------------------------------------------------------- */
+
+txn_op *cairn_kv__txn_find(cairn_kv *kv, const void *key, size_t klen, uint32_t hash);
+/* Drop the overlay and end the transaction (caller holds wmu and the write lock). */
+void cairn_kv__txn_clear(cairn_kv *kv);
+/* Record a write in the open transaction (caller holds wmu and the write lock). */
+int cairn_kv__txn_add(cairn_kv *kv, int type, const void *key, size_t klen, uint32_t hash, const void *val,
+                      size_t vlen, int kind, int64_t expire);
+
+/* ---- data files, the active file, group commit (kv_active.c) --------------------------------- */
+
+/* A free or new slot of a file table for (order, f, size): *slot. */
+int cairn_kv__add_slot(kv_file **files, uint32_t *n, uint64_t order, cairn_file *f, uint64_t size, uint32_t *slot);
+void cairn_kv__map_file(kv_file *kf);
+void cairn_kv__unmap_file(kv_file *kf);
+int cairn_kv__trim_active(kv_file *af);
+int cairn_kv__seal_active(cairn_kv *kv);
+/* Append len bytes to the active file; on success returns holding the write lock. */
+int cairn_kv__append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slot, uint64_t *off);
+uint8_t *cairn_kv__ebuf_get(cairn_kv *kv, size_t n);
+void cairn_kv__ebuf_done(cairn_kv *kv, uint8_t *p);
+/* Make an append durable per the sync mode. Called with wmu held; returns with it released. */
+int cairn_kv__durable_unlock(cairn_kv *kv, uint32_t slot);
+void cairn_kv__group_quiesce(cairn_kv *kv);
+void cairn_kv__group_detach(cairn_kv *kv);
+
+/* ---- recovery (kv_recover.c) ------------------------------------------------------------------ */
+
+typedef struct hintbuf {
+    uint8_t *p;
+    size_t n, cap;
+    uint64_t max_seq;
+} hintbuf;
+
+/* The RECLAIM manifest of a compaction: input and output file orders. */
+typedef struct compact_manifest {
+    uint64_t *in, *out;
+    uint32_t nin, nout;
+} compact_manifest;
+
+/* Apply one committed PUT/DEL found at (slot, off) to the keydir (open and write paths). */
+int cairn_kv__apply(cairn_kv *kv, cairn_kd *kd, uint32_t slot, uint64_t off, int type, int kind, const void *key,
+                    size_t klen, uint32_t hash, uint32_t vlen, int64_t expire, int64_t now);
+int cairn_kv__hint_add(hintbuf *hb, int type, int kind, const void *key, size_t klen, uint32_t vlen, uint64_t off,
+                       int64_t expire);
+int cairn_kv__write_hint(const char *dir, kv_file *kf, hintbuf *hb, const char *ext);
+/* Write hints for sealed files that have none (they were sealed during this session). */
+void cairn_kv__hint_sealed(cairn_kv *kv);
+/* Slots in use sorted by order (malloc'd; *n set). */
+uint32_t *cairn_kv__sorted_slots(cairn_kv *kv, uint32_t *n);
+int cairn_kv__write_snapshot(cairn_kv *kv);
+/* The snapshot describes the files as they were at open; drop it before they change. */
+int cairn_kv__drop_snapshot(cairn_kv *kv);
+void cairn_kv__manifest_free(compact_manifest *m);
+int cairn_kv__manifest_write(const char *dir, const compact_manifest *m);
+/* Everything after compaction's commit point; idempotent (open runs it again after a crash). */
+int cairn_kv__compact_finish(const char *dir, const compact_manifest *m);
+int cairn_kv__unlink_order(const char *dir, uint64_t order, const char *ext);
+/* Load the store into kv (strict: the check mode, every file scanned, nothing fixed). */
+int cairn_kv__load(cairn_kv *kv, int strict);
+
+#endif

@@ -1,0 +1,90 @@
+/* kv_txn.c - the transaction overlay of the KV: a transaction's writes, held in memory until commit
+ * (reads through the handle see them first). Caller holds wmu and the write lock for changes. */
+#include "kv_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- transaction overlay -------------------------------------------------------------------- */
+
+txn_op *cairn_kv__txn_find(cairn_kv *kv, const void *key, size_t klen, uint32_t hash) {
+    uint32_t i;
+    if (!kv->oslots) return NULL;
+    for (i = hash & kv->omask; kv->oslots[i]; i = (i + 1) & kv->omask) {
+        txn_op *op = &kv->ops[kv->oslots[i] - 1];
+        if (op->hash == hash && op->klen == klen && memcmp(op->buf, key, klen) == 0) return op;
+    }
+    return NULL;
+}
+
+static int txn_index(cairn_kv *kv, uint32_t cap) {
+    uint32_t *s = (uint32_t *)calloc(cap, sizeof *s), i;
+    if (!s) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (transaction index)");
+    free(kv->oslots);
+    kv->oslots = s;
+    kv->omask = cap - 1;
+    for (i = 0; i < kv->nops; i++) {
+        uint32_t j = kv->ops[i].hash & kv->omask;
+        while (s[j]) j = (j + 1) & kv->omask;
+        s[j] = i + 1;
+    }
+    return 0;
+}
+
+void cairn_kv__txn_clear(cairn_kv *kv) {
+    size_t i;
+    for (i = 0; i < kv->nops; i++) free(kv->ops[i].buf);
+    free(kv->ops);
+    free(kv->oslots);
+    kv->ops = NULL;
+    kv->oslots = NULL;
+    kv->nops = kv->capops = 0;
+    kv->omask = 0;
+    kv->in_txn = 0;
+}
+
+/* Record a write in the open transaction (caller holds wmu and the write lock). */
+int cairn_kv__txn_add(cairn_kv *kv, int type, const void *key, size_t klen, uint32_t hash, const void *val,
+                      size_t vlen, int kind, int64_t expire) {
+    txn_op *op = cairn_kv__txn_find(kv, key, klen, hash);
+    uint8_t *buf = (uint8_t *)malloc(klen + vlen + 1);
+    if (!buf) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (transaction of %zu bytes)", klen + vlen);
+    memcpy(buf, key, klen);
+    if (vlen) memcpy(buf + klen, val, vlen);
+    if (!op) {
+        if (kv->nops == kv->capops) {
+            size_t nc = kv->capops ? kv->capops * 2 : 16;
+            txn_op *v = (txn_op *)realloc(kv->ops, nc * sizeof *v);
+            if (!v) {
+                free(buf);
+                return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (transaction)");
+            }
+            kv->ops = v;
+            kv->capops = nc;
+        }
+        if (!kv->oslots || (kv->nops + 1) * 2 > (size_t)kv->omask + 1) {
+            uint32_t cap = kv->oslots ? (kv->omask + 1) * 2 : 32;
+            int rc = txn_index(kv, cap);
+            if (rc) {
+                free(buf);
+                return rc;
+            }
+        }
+        op = &kv->ops[kv->nops++];
+        {
+            uint32_t j = hash & kv->omask;
+            while (kv->oslots[j]) j = (j + 1) & kv->omask;
+            kv->oslots[j] = (uint32_t)kv->nops;
+        }
+    } else {
+        free(op->buf);
+    }
+    op->type = (uint8_t)type;
+    op->kind = (uint8_t)kind;
+    op->hash = hash;
+    op->expire = expire;
+    op->klen = klen;
+    op->vlen = vlen;
+    op->buf = buf;
+    return 0;
+}
