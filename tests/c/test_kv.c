@@ -404,6 +404,145 @@ START_TEST(rotation_and_hints) {
 }
 END_TEST
 
+/* ---- cairn_kv_update_json ------------------------------------------------------------------ */
+
+static int put_json(cairn_kv *kv, const char *k, const char *json) {
+    return cairn_kv_put(kv, k, strlen(k), json, strlen(json), CAIRN_KIND_JSON);
+}
+
+static int upd(cairn_kv *kv, const char *k, const char *changes) {
+    return cairn_kv_update_json(kv, k, strlen(k), changes, strlen(changes));
+}
+
+/* The value of k is exactly `want` and of kind JSON. */
+static void expect_json(cairn_kv *kv, const char *k, const char *want) {
+    void *v = NULL;
+    size_t vl = 0;
+    int kind = -1, rc = cairn_kv_get(kv, k, strlen(k), &v, &vl, &kind);
+    ck_assert_msg(rc == 0, "key %s: rc=%d (%s)", k, rc, cairn_errmsg());
+    ck_assert_int_eq(kind, CAIRN_KIND_JSON);
+    ck_assert_msg(vl == strlen(want) && memcmp(v, want, vl) == 0, "key %s: got %.*s, want %s", k, (int)vl,
+                  (const char *)v, want);
+    cairn_free(v);
+}
+
+START_TEST(update_json_merge_and_errors) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
+    cairn_kv_options ro = CAIRN_KV_OPTIONS_INIT;
+    cairn_kv *rkv = NULL;
+    int64_t exp = -1;
+    ck_assert_int_eq(put_json(kv, "doc", "{\"a\": 1, \"b\": {\"x\": 1, \"y\": [1, 2]}, \"c\": \"s\"}"), 0);
+    /* top-level members replaced in place or appended; a nested object replaces the old one whole */
+    ck_assert_int_eq(upd(kv, "doc", "{\"b\": {\"z\": true}, \"d\": null, \"a\": 2}"), 0);
+    expect_json(kv, "doc", "{\"a\":2,\"b\":{\"z\": true},\"c\":\"s\",\"d\":null}");
+    ck_assert_int_eq(upd(kv, "doc", "{}"), 0);
+    expect_json(kv, "doc", "{\"a\":2,\"b\":{\"z\": true},\"c\":\"s\",\"d\":null}");
+    ck_assert_int_eq(cairn_kv_expiry(kv, "doc", 3, &exp), 0);
+    ck_assert_int_eq(exp, 0); /* a key that never expires still does not */
+    /* missing key: NOTFOUND; bad changes are TYPE even for a missing key */
+    ck_assert_int_eq(upd(kv, "nope", "{\"a\": 1}"), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_kv_exists(kv, "nope", 4), 0);
+    ck_assert_int_eq(upd(kv, "nope", "[1]"), CAIRN_TYPE);
+    /* the stored value is not a JSON object, or not of kind JSON: TYPE, nothing written */
+    ck_assert_int_eq(put_json(kv, "arr", "[1, 2]"), 0);
+    ck_assert_int_eq(upd(kv, "arr", "{\"a\": 1}"), CAIRN_TYPE);
+    ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "stored value"));
+    expect_json(kv, "arr", "[1, 2]");
+    ck_assert_int_eq(put_json(kv, "num", "42"), 0);
+    ck_assert_int_eq(upd(kv, "num", "{\"a\": 1}"), CAIRN_TYPE);
+    ck_assert_int_eq(cairn_kv_put(kv, "txt", 3, "{\"a\":1}", 7, CAIRN_KIND_TEXT), 0);
+    ck_assert_int_eq(upd(kv, "txt", "{\"a\": 2}"), CAIRN_TYPE);
+    ck_assert_int_eq(cairn_kv_put(kv, "bad", 3, "{\"a\":", 5, CAIRN_KIND_JSON), 0);
+    ck_assert_int_eq(upd(kv, "bad", "{\"a\": 2}"), CAIRN_TYPE);
+    /* changes that are not a JSON object */
+    {
+        const char *bad[] = {"[1]", "42", "\"s\"", "null", "{", "{\"a\":}", "{\"a\":1,}", "", " ", "{} {}"};
+        size_t i;
+        for (i = 0; i < sizeof bad / sizeof *bad; i++) {
+            ck_assert_msg(upd(kv, "doc", bad[i]) == CAIRN_TYPE, "changes '%s'", bad[i]);
+            ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "changes"));
+        }
+    }
+    expect_json(kv, "doc", "{\"a\":2,\"b\":{\"z\": true},\"c\":\"s\",\"d\":null}");
+    /* arguments */
+    ck_assert_int_eq(cairn_kv_update_json(kv, "doc", 3, NULL, 2), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_update_json(kv, NULL, 3, "{}", 2), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_update_json(kv, "doc", 0, "{}", 2), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_update_json(NULL, "doc", 3, "{}", 2), CAIRN_INVALID);
+    /* persists after reopen */
+    cairn_kv_close(kv);
+    kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
+    expect_json(kv, "doc", "{\"a\":2,\"b\":{\"z\": true},\"c\":\"s\",\"d\":null}");
+    cairn_kv_close(kv);
+    /* read-only handle */
+    ro.read_only = 1;
+    ck_assert_int_eq(cairn_kv_open(&rkv, g_dir, &ro), 0);
+    ck_assert_int_eq(upd(rkv, "doc", "{\"a\": 3}"), CAIRN_READONLY);
+    cairn_kv_close(rkv);
+}
+END_TEST
+
+START_TEST(update_json_keeps_expiry) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    int64_t exp = 0;
+    cairn_time__set_fake(1000000);
+    ck_assert_int_eq(cairn_kv_put_ex(kv, "s", 1, "{\"n\":1}", 7, CAIRN_KIND_JSON, 1000500), 0);
+    ck_assert_int_eq(upd(kv, "s", "{\"n\": 2}"), 0);
+    expect_json(kv, "s", "{\"n\":2}");
+    ck_assert_int_eq(cairn_kv_expiry(kv, "s", 1, &exp), 0);
+    ck_assert_int_eq(exp, 1000500);
+    cairn_kv_close(kv);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    ck_assert_int_eq(cairn_kv_expiry(kv, "s", 1, &exp), 0);
+    ck_assert_int_eq(exp, 1000500);
+    /* expired: as absent */
+    cairn_time__set_fake(1000500);
+    ck_assert_int_eq(upd(kv, "s", "{\"n\": 3}"), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_kv_exists(kv, "s", 1), 0);
+    cairn_time__set_fake(1000000);
+    expect_json(kv, "s", "{\"n\":2}"); /* the failed update wrote nothing */
+    cairn_kv_close(kv);
+}
+END_TEST
+
+START_TEST(update_json_in_transaction) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
+    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
+    uint64_t seq0;
+    ck_assert_int_eq(put_json(kv, "a", "{\"v\":1}"), 0);
+    ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+    seq0 = st.seq;
+    ck_assert_int_eq(cairn_kv_begin(kv), 0);
+    /* reads the transaction's own write, and the store's value through the transaction */
+    ck_assert_int_eq(put_json(kv, "t", "{\"n\":1}"), 0);
+    ck_assert_int_eq(upd(kv, "t", "{\"n\": 2, \"m\": 0}"), 0);
+    expect_json(kv, "t", "{\"n\":2,\"m\":0}");
+    ck_assert_int_eq(upd(kv, "a", "{\"w\": 2}"), 0);
+    ck_assert_int_eq(upd(kv, "a", "{\"v\": 3}"), 0);
+    expect_json(kv, "a", "{\"v\":3,\"w\":2}");
+    /* a key the transaction deleted is absent */
+    ck_assert_int_eq(cairn_kv_delete(kv, "t", 1), 0);
+    ck_assert_int_eq(upd(kv, "t", "{\"n\": 4}"), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_kv_rollback(kv), 0);
+    /* rolled back: nothing was written */
+    expect_json(kv, "a", "{\"v\":1}");
+    ck_assert_int_eq(cairn_kv_exists(kv, "t", 1), 0);
+    ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+    ck_assert_uint_eq(st.seq, seq0);
+    /* committed: persists after reopen */
+    ck_assert_int_eq(cairn_kv_begin(kv), 0);
+    ck_assert_int_eq(upd(kv, "a", "{\"v\": 5}"), 0);
+    ck_assert_int_eq(put_json(kv, "u", "{}"), 0);
+    ck_assert_int_eq(upd(kv, "u", "{\"k\": \"x\"}"), 0);
+    ck_assert_int_eq(cairn_kv_commit(kv), 0);
+    cairn_kv_close(kv);
+    kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
+    expect_json(kv, "a", "{\"v\":5}");
+    expect_json(kv, "u", "{\"k\":\"x\"}");
+    cairn_kv_close(kv);
+}
+END_TEST
+
 START_TEST(bad_input) {
     cairn_kv *kv = NULL;
     cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
@@ -1386,6 +1525,9 @@ static Suite *suite(void) {
     tcase_add_test(tc, seed_viperdb_delete_in_log);
     tcase_add_test(tc, reclaim_basic);
     tcase_add_test(tc, rotation_and_hints);
+    tcase_add_test(tc, update_json_merge_and_errors);
+    tcase_add_test(tc, update_json_keeps_expiry);
+    tcase_add_test(tc, update_json_in_transaction);
     tcase_add_test(tc, bad_input);
     tcase_add_test(tc, read_only_and_permissions);
     tcase_add_test(tc, two_writers_locked);

@@ -263,6 +263,58 @@ START_TEST(sync_commit_many_threads) {
 }
 END_TEST
 
+/* cairn_kv_update_json is atomic with respect to the handle's other writers: threads that each
+ * merge their own member into one object never lose another thread's member or revert its value. */
+#define UPD_THREADS 4
+#define UPD_PER 300
+
+static void *json_updater(void *p) {
+    targ *a = (targ *)p;
+    int i;
+    char c[64];
+    for (i = 1; i <= UPD_PER; i++) {
+        snprintf(c, sizeof c, "{\"t%d\": %d}", a->id, i);
+        if (cairn_kv_update_json(a->kv, "doc", 3, c, strlen(c)) != 0) a->errors++;
+    }
+    return NULL;
+}
+
+START_TEST(update_json_threads_lose_nothing) {
+    char *dir = kvt_tmpdir("updjson");
+    cairn_kv *kv = kvt_open(dir, CAIRN_SYNC_NONE, 0);
+    pthread_t th[UPD_THREADS];
+    targ a[UPD_THREADS];
+    void *v = NULL;
+    size_t vl = 0;
+    char want[32], *doc;
+    int i;
+    ck_assert_int_eq(cairn_kv_put(kv, "doc", 3, "{}", 2, CAIRN_KIND_JSON), 0);
+    for (i = 0; i < UPD_THREADS; i++) {
+        memset(&a[i], 0, sizeof a[i]);
+        a[i].kv = kv;
+        a[i].id = i;
+        pthread_create(&th[i], NULL, json_updater, &a[i]);
+    }
+    for (i = 0; i < UPD_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(a[i].errors, 0);
+    }
+    ck_assert_int_eq(cairn_kv_get(kv, "doc", 3, &v, &vl, NULL), 0);
+    doc = (char *)malloc(vl + 1);
+    memcpy(doc, v, vl);
+    doc[vl] = 0;
+    for (i = 0; i < UPD_THREADS; i++) {
+        snprintf(want, sizeof want, "\"t%d\":%d", i, UPD_PER);
+        ck_assert_msg(strstr(doc, want) != NULL, "%s missing from %s", want, doc);
+    }
+    free(doc);
+    cairn_free(v);
+    cairn_kv_close(kv);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("kv_threads");
     TCase *tc = tcase_create("threads");
@@ -273,6 +325,7 @@ int main(void) {
     tcase_add_test(tc, group_commit_during_reclaim);
     tcase_add_test(tc, readers_during_writes_and_reclaim);
     tcase_add_test(tc, sync_commit_many_threads);
+    tcase_add_test(tc, update_json_threads_lose_nothing);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

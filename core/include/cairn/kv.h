@@ -88,6 +88,22 @@ CAIRN_API int cairn_kv_get(cairn_kv *kv, const void *key, size_t klen,
  * CAIRN_RANGE if cap < size (nothing else changes; retry with a larger buffer). */
 CAIRN_API int cairn_kv_get_into(cairn_kv *kv, const void *key, size_t klen,
                                 void *buf, size_t cap, size_t *vlen, int *kind);
+/* JSON merge: `changes` (len bytes) must be a JSON object; each of its top-level members replaces
+ * the member of the same name in the stored value, or is added after the existing ones (a nested
+ * object in `changes` replaces the old one whole: the merge is one level deep). The stored value
+ * must be of kind CAIRN_KIND_JSON and hold a JSON object; the result is stored as
+ * CAIRN_KIND_JSON with the key's expiry unchanged (each member's value keeps its exact text; the
+ * whitespace between top-level members is dropped).
+ * Atomic with respect to the other writers of the handle: nothing is written between the read
+ * and the write. Inside an open transaction it reads and writes through the transaction (a
+ * rollback undoes it). Errors: CAIRN_NOTFOUND if the key is absent or expired; CAIRN_TYPE if the
+ * stored value is not of kind JSON or not a JSON object, or `changes` is not a JSON object
+ * (CAIRN_TYPE before CAIRN_NOTFOUND: bad changes are CAIRN_TYPE for a missing key too);
+ * CAIRN_TOOBIG if the result passes CAIRN_VALUE_MAX; CAIRN_INVALID (NULL arguments);
+ * CAIRN_READONLY; CAIRN_CORRUPT if the stored record fails its checks. The bindings' `update`
+ * calls this. */
+CAIRN_API int cairn_kv_update_json(cairn_kv *kv, const void *key, size_t klen,
+                                   const void *changes, size_t len);
 /* Expiry of a live key in Unix ms (0: never). CAIRN_NOTFOUND if absent. */
 CAIRN_API int cairn_kv_expiry(cairn_kv *kv, const void *key, size_t klen, int64_t *expire_at_ms);
 /* Delete: CAIRN_NOTFOUND if absent (nothing is written then). */

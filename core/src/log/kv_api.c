@@ -591,29 +591,12 @@ static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
     return rc;
 }
 
-static int kv_write(cairn_kv *kv, int type, const void *key, size_t klen, const void *val, size_t vlen, int kind,
-                    int64_t expire, const char *fn) {
-    uint32_t hash, slot;
+/* The write itself, after the checks: caller holds wmu and checked that the handle is writable;
+ * returns with wmu released. Inside a transaction the write goes to the overlay. */
+static int write_locked(cairn_kv *kv, int type, const void *key, size_t klen, uint32_t hash, const void *val,
+                        size_t vlen, int kind, int64_t expire, const char *fn) {
+    uint32_t slot;
     int rc;
-    if ((rc = cairn_kv__check_handle(kv, fn)) != 0) return rc;
-    if ((rc = check_key(key, klen, fn)) != 0) return rc;
-    if (type == T_PUT) {
-        if (!val && vlen) return cairn_err__set(CAIRN_INVALID, "%s: value is NULL", fn);
-        if (vlen > CAIRN_VALUE_MAX)
-            return cairn_err__set(CAIRN_TOOBIG, "%s: value of %zu bytes (the limit is %u)", fn, vlen, CAIRN_VALUE_MAX);
-        if (kind < 0 || kind > 3) return cairn_err__set(CAIRN_INVALID, "%s: kind %d is not 0..3", fn, kind);
-        if (expire < 0) return cairn_err__set(CAIRN_INVALID, "%s: negative expiry %" PRId64, fn, expire);
-    }
-    hash = cairn_kd__hash(key, klen);
-    pthread_mutex_lock(&kv->wmu);
-    if ((rc = cairn_kv__check_writable(kv, fn)) != 0) goto unlock;
-    if (type == T_DEL) {
-        look l;
-        pthread_rwlock_rdlock(&kv->rw);
-        rc = lookup(kv, key, klen, hash, cairn_time__now_ms(), &l) ? 0 : CAIRN_NOTFOUND;
-        pthread_rwlock_unlock(&kv->rw);
-        if (rc) goto unlock;
-    }
     if (kv->in_txn) {
         pthread_rwlock_wrlock(&kv->rw);
         rc = cairn_kv__txn_add(kv, type, key, klen, hash, val, vlen, kind, expire);
@@ -646,6 +629,109 @@ static int kv_write(cairn_kv *kv, int type, const void *key, size_t klen, const 
     return cairn_kv__durable_unlock(kv, slot);
 unlock:
     pthread_mutex_unlock(&kv->wmu);
+    return rc;
+}
+
+static int kv_write(cairn_kv *kv, int type, const void *key, size_t klen, const void *val, size_t vlen, int kind,
+                    int64_t expire, const char *fn) {
+    uint32_t hash;
+    int rc;
+    if ((rc = cairn_kv__check_handle(kv, fn)) != 0) return rc;
+    if ((rc = check_key(key, klen, fn)) != 0) return rc;
+    if (type == T_PUT) {
+        if (!val && vlen) return cairn_err__set(CAIRN_INVALID, "%s: value is NULL", fn);
+        if (vlen > CAIRN_VALUE_MAX)
+            return cairn_err__set(CAIRN_TOOBIG, "%s: value of %zu bytes (the limit is %u)", fn, vlen, CAIRN_VALUE_MAX);
+        if (kind < 0 || kind > 3) return cairn_err__set(CAIRN_INVALID, "%s: kind %d is not 0..3", fn, kind);
+        if (expire < 0) return cairn_err__set(CAIRN_INVALID, "%s: negative expiry %" PRId64, fn, expire);
+    }
+    hash = cairn_kd__hash(key, klen);
+    pthread_mutex_lock(&kv->wmu);
+    if ((rc = cairn_kv__check_writable(kv, fn)) != 0) goto unlock;
+    if (type == T_DEL) {
+        look l;
+        pthread_rwlock_rdlock(&kv->rw);
+        rc = lookup(kv, key, klen, hash, cairn_time__now_ms(), &l) ? 0 : CAIRN_NOTFOUND;
+        pthread_rwlock_unlock(&kv->rw);
+        if (rc) goto unlock;
+    }
+    return write_locked(kv, type, key, klen, hash, val, vlen, kind, expire, fn);
+unlock:
+    pthread_mutex_unlock(&kv->wmu);
+    return rc;
+}
+
+/* A CAIRN_TYPE of the JSON merge, said in this function's words ("obj" is the stored value,
+ * "patch" the changes). */
+static int json_type_error(int rc, const char *fn) {
+    char msg[512];
+    const char *m = cairn_errmsg();
+    if (rc != CAIRN_TYPE) return rc;
+    if (strncmp(m, "obj: ", 5) == 0) snprintf(msg, sizeof msg, "%s: the stored value: %s", fn, m + 5);
+    else if (strncmp(m, "patch: ", 7) == 0) snprintf(msg, sizeof msg, "%s: changes: %s", fn, m + 7);
+    else snprintf(msg, sizeof msg, "%s: %s", fn, m);
+    return cairn_err__set(rc, "%s", msg);
+}
+
+int cairn_kv_update_json(cairn_kv *kv, const void *key, size_t klen, const void *changes, size_t len) {
+    static const char fn[] = "kv_update_json";
+    look l;
+    uint32_t hash;
+    uint8_t *old = NULL, *merged = NULL;
+    size_t olen = 0, mlen = 0;
+    int rc, found;
+    if ((rc = cairn_kv__check_handle(kv, fn)) != 0) return rc;
+    if ((rc = check_key(key, klen, fn)) != 0) return rc;
+    if (!changes && len) return cairn_err__set(CAIRN_INVALID, "%s: changes is NULL", fn);
+    hash = cairn_kd__hash(key, klen);
+    /* wmu from the read to the write: no other writer of the handle comes between them */
+    pthread_mutex_lock(&kv->wmu);
+    if ((rc = cairn_kv__check_writable(kv, fn)) != 0) goto unlock;
+    pthread_rwlock_rdlock(&kv->rw);
+    found = lookup(kv, key, klen, hash, cairn_time__now_ms(), &l);
+    if (found) {
+        int kind = l.op ? l.op->kind : l.e.kind;
+        if (kind != CAIRN_KIND_JSON) {
+            rc = cairn_err__set(CAIRN_TYPE, "%s: the stored value is of kind %d, not JSON (%d)", fn, kind,
+                                CAIRN_KIND_JSON);
+        } else if (l.op) {
+            olen = l.op->vlen;
+            if (!(old = (uint8_t *)malloc(olen ? olen : 1))) rc = cairn_err__set(CAIRN_NOMEM, "%s: out of memory", fn);
+            else if (olen) memcpy(old, l.op->buf + l.op->klen, olen);
+        } else {
+            olen = l.e.vlen;
+            rc = read_rec(kv, &l.e, key, klen, NULL, &old);
+        }
+    }
+    pthread_rwlock_unlock(&kv->rw);
+    if (rc) goto unlock;
+    if (!found) {
+        /* changes that are not a JSON object are CAIRN_TYPE whether or not the key exists */
+        static const uint8_t empty[2] = {'{', '}'};
+        rc = cairn_json__merge_top(empty, sizeof empty, (const uint8_t *)changes, len, &merged, &mlen);
+        free(merged);
+        merged = NULL;
+        rc = rc ? json_type_error(rc, fn) : cairn_err__set(CAIRN_NOTFOUND, "%s: no such key (or it expired)", fn);
+        goto unlock;
+    }
+    if ((rc = cairn_json__merge_top(old, olen, (const uint8_t *)changes, len, &merged, &mlen)) != 0) {
+        rc = json_type_error(rc, fn);
+        goto unlock;
+    }
+    if (mlen > CAIRN_VALUE_MAX) {
+        rc = cairn_err__set(CAIRN_TOOBIG, "%s: the merged value has %zu bytes (the limit is %u)", fn, mlen,
+                            CAIRN_VALUE_MAX);
+        goto unlock;
+    }
+    free(old);
+    /* the expiry stays what it was */
+    rc = write_locked(kv, T_PUT, key, klen, hash, merged, mlen, CAIRN_KIND_JSON, l.expire, fn);
+    free(merged);
+    return rc;
+unlock:
+    pthread_mutex_unlock(&kv->wmu);
+    free(old);
+    free(merged);
     return rc;
 }
 
