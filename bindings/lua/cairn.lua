@@ -595,24 +595,7 @@ function KV:update(key, changes)
   for f in pairs(changes) do
     if type(f) ~= "string" then raise("CAIRN_TYPE", "changes must have string keys (got %s)", type(f)) end
   end
-  if raw.cairn_kv_update_json then return OK(raw.cairn_kv_update_json(p, k, json_text(changes))) end
-  -- (until the core has cairn_kv_update_json: the same merge here)
-  local rc, v, kind = raw.cairn_kv_get(p, k)
-  if rc ~= 0 then return fail(rc) end
-  if kind ~= JSON then
-    return nil, "the value is not a JSON object (kind " .. (KIND_NAMES[kind] or "?") .. ")", "CAIRN_TYPE"
-  end
-  local doc, err, name = decode_value(v, kind)
-  if doc == nil then return nil, err, name end
-  if type(doc) ~= "table" or getmetatable(doc) ~= nil then
-    return nil, "the value is a JSON document but not an object", "CAIRN_TYPE"
-  end
-  for f, fv in pairs(changes) do doc[f] = fv end
-  local s = json_text(doc)
-  local erc, at = raw.cairn_kv_expiry(p, k)
-  if erc ~= 0 then return fail(erc) end
-  if at ~= 0 then return OK(r_kv_put_ex(p, k, s, JSON, at)) end
-  return OK(r_kv_put(p, k, s, JSON))
+  return OK(raw.cairn_kv_update_json(p, k, json_text(changes)))
 end
 
 -- A C key cursor owned by Lua: freed at the end of a for loop (its closing value), or by __gc.
