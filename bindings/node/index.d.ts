@@ -106,7 +106,11 @@ export class KV extends Store<Key, [string | Buffer, StoredValue], KVStats> {
   getTyped(key: Key): { value: StoredValue; kind: ValueKind } | undefined;
   /** Throws errors.NotFound (code 'CAIRN_NOTFOUND') when absent. */
   delete(key: Key): void;
-  /** Merge `changes` into the JSON-object value of `key` (keeps its expiry). */
+  /**
+   * Merge the top-level fields of `changes` into the JSON-object value of `key` (a nested object
+   * replaces the old one; the expiry is kept). errors.NotFound when absent; errors.Type when the
+   * value is not a JSON object.
+   */
   update(key: Key, changes: { [key: string]: JsonValue }): this;
   /** The absolute expiry; null when the key never expires; undefined when it is absent (or expired). */
   expiry(key: Key): Date | null | undefined;

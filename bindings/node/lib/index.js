@@ -471,15 +471,13 @@ class KV extends storeClass(Object) {
     this[H].delete(key);
   }
 
-  /** Merge the fields of `changes` into the JSON-object value of `key` (keeps its expiry). */
+  /**
+   * Merge the top-level fields of `changes` into the JSON-object value of `key` (a nested object
+   * replaces the old one), keeping its expiry; done by the core in one step.
+   */
   update(key, changes) {
-    const h = this[H];
     if (!isPlainObject(changes)) throw typeError('changes must be a plain object');
-    const cur = this.get(key);
-    if (cur === undefined) throw new errors.NotFound(`key not found: ${String(key)}`);
-    if (!isPlainObject(cur)) throw typeError('update() needs a value that is a JSON object');
-    const exp = h.expiry(key);
-    h.put(key, jsonOf(Object.assign(cur, changes)), native.KIND_JSON, exp ? exp : undefined);
+    this[H].update(key, jsonOf(changes));
     return this;
   }
 

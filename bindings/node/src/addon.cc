@@ -658,7 +658,7 @@ class KV : public Store<KV, cairn_kv, cairn_kv_options, struct cairn_kv_stats> {
 
     static std::vector<PropertyDescriptor> Methods() {
         return MethodTable({{"put", &KV::Put}, {"get", &KV::Get}, {"delete", &KV::Delete}, {"exists", &KV::Exists},
-                            {"keys", &KV::Keys}, {"expiry", &KV::Expiry}});
+                            {"update", &KV::Update}, {"keys", &KV::Keys}, {"expiry", &KV::Expiry}});
     }
 
     static void EngineOptions(OptionReader &r, cairn_kv_options &o) {
@@ -748,6 +748,17 @@ class KV : public Store<KV, cairn_kv, cairn_kv_options, struct cairn_kv_stats> {
         int rc = cairn_kv_exists(kv, k.data(), k.size());
         Check(info.Env(), rc);
         return Napi::Boolean::New(info.Env(), rc == 1);
+    }
+
+    // update(key, changesJson): the core merges the fields (cairn_kv_update_json).
+    Napi::Value Update(const Napi::CallbackInfo &info) {
+        Bytes k, changes;
+        cairn_kv *kv = KeyCall(info, k);
+        GetBytes(info, 1, changes, "changes");
+        int rc = cairn_kv_update_json(kv, k.data(), k.size(), changes.data(), changes.size());
+        if (rc == CAIRN_NOTFOUND) Throw(info.Env(), rc, "key not found");
+        Check(info.Env(), rc);
+        return info.Env().Undefined();
     }
 
     // keys(prefix?): an Array snapshot, ascending bytewise.

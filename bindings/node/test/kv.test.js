@@ -246,6 +246,15 @@ test('update merges into a JSON object and keeps other kinds intact', (t) => {
   throwsCode(assert, () => db.update('doc', [1]), 'CAIRN_TYPE');
   throwsCode(assert, () => db.update('doc', 'x'), 'CAIRN_TYPE');
   assert.equal(db.get('text'), 'plain');
+  // A nested object given in changes replaces the old one; inside a transaction a rollback undoes it.
+  db.put('nested', { o: { a: 1, b: 2 }, keep: true });
+  db.update('nested', { o: { c: 3 } });
+  assert.deepEqual(db.get('nested'), { o: { c: 3 }, keep: true });
+  db.begin();
+  db.update('nested', { keep: false });
+  assert.equal(db.get('nested').keep, false);
+  db.rollback();
+  assert.equal(db.get('nested').keep, true);
 });
 
 test('expiry: ttl and expireAt in ms, expiry() is a Date, null (never) or undefined (missing)', (t) => {
