@@ -37,8 +37,6 @@ public sealed record KvStats(
 /// <summary>A Bitcask-style log key-value store in one directory. Thread-safe; dispose to close.</summary>
 public sealed unsafe class KvStore : NativeStore
 {
-    private readonly object _updateLock = new();
-
     private KvStore(KvHandle h, string path) : base(h, path, "KV store") { }
 
     private int Call<TArgs>(scoped ref TArgs args, NativeCall<KvHandle, TArgs> call) where TArgs : allows ref struct =>
@@ -451,23 +449,18 @@ public sealed unsafe class KvStore : NativeStore
         return k.Ok ? Update(k.Bytes, changes) : k.Fail();
     }
 
-    /// <summary>Merges fields into the JSON object stored under a binary key.</summary>
+    private ref struct UpdateArgs
+    {
+        public ReadOnlySpan<byte> Key, Changes;
+    }
+
+    /// <summary>Merges fields into the JSON object stored under a binary key (one native call,
+    /// cairn_kv_update_json: atomic with respect to the handle's other writers).</summary>
     public ExecResponse Update(ReadOnlySpan<byte> key, JsonObject changes)
     {
         if (changes is null) return ExecResponse.Fail(CairnErrorCode.Invalid, "changes is null");
-        // Serialises Update against Update on this handle (get + put is not one native call).
-        lock (_updateLock)
-        {
-            var cur = GetJson(key);
-            if (!cur.Success) return cur;
-            if (cur.Result is not JsonObject obj)
-                return ExecResponse.Fail(CairnErrorCode.Type, "the value is not a JSON object");
-            foreach (KeyValuePair<string, JsonNode?> kv in changes)
-                obj[kv.Key] = kv.Value?.DeepClone();
-            var exp = Expiry(key);
-            if (!exp.Success) return exp;
-            return PutCore(key, KvValue.SerializeJson(obj), CairnKind.Json, null, exp.Result);
-        }
+        var a = new UpdateArgs { Key = key, Changes = KvValue.SerializeJson(changes) };
+        return Status(Call(ref a, static (h, ref a) => NativeMethods.cairn_kv_update_json(h, a.Key, a.Changes)));
     }
 
     // ---- stats -----------------------------------------------------------------------------------------

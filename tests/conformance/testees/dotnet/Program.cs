@@ -6,6 +6,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -172,7 +173,7 @@ internal static class Program
             CairnTesting.SetClock(ms == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(ms));
             return Ok(null);
         },
-        ["kv.stats"] = KvStatsOp,
+        ["kv.stats"] = a => StatsOp(Kv(a).Stats(), "keys", "data_files", "disk_bytes", "live_bytes", "dead_bytes", "in_txn"),
         ["blob.open"] = BlobOpen,
         ["blob.close"] = Close,
         ["blob.create"] = a =>
@@ -221,7 +222,7 @@ internal static class Program
         ["blob.begin"] = a => FromResponse(Blob(a).Store.Begin(), () => null),
         ["blob.commit"] = a => FromResponse(Blob(a).Store.Commit(), () => null),
         ["blob.rollback"] = a => FromResponse(Blob(a).Store.Rollback(), () => null),
-        ["blob.stats"] = BlobStatsOp,
+        ["blob.stats"] = a => StatsOp(Blob(a).Store.Stats(), "entries", "live_bytes", "free_bytes", "free_entries", "file_size", "next_key", "in_txn"),
         ["blob.subscribe"] = BlobSubscribe,
         ["blob.unsubscribe"] = BlobUnsubscribe,
         ["blob.events"] = a =>
@@ -557,19 +558,18 @@ internal static class Program
         return FromResponse(db.Update(key, (JsonObject)changes.DeepClone()), () => null);
     }
 
-    private static JsonObject KvStatsOp(JsonObject a)
+    /// <summary>The named fields of a stats record, by their protocol names (snake_case of the
+    /// property; in_txn is InTransaction).</summary>
+    private static JsonObject StatsOp<T>(ExecResponse<T> r, params string[] fields) => FromResponse(r, () =>
     {
-        var r = Kv(a).Stats();
-        return FromResponse(r, () => new JsonObject
+        var o = new JsonObject();
+        foreach (string f in fields)
         {
-            ["keys"] = r.Result!.Keys,
-            ["data_files"] = r.Result.DataFiles,
-            ["disk_bytes"] = r.Result.DiskBytes,
-            ["live_bytes"] = r.Result.LiveBytes,
-            ["dead_bytes"] = r.Result.DeadBytes,
-            ["in_txn"] = r.Result.InTransaction,
-        });
-    }
+            string prop = f == "in_txn" ? "InTransaction" : string.Concat(f.Split('_').Select(w => char.ToUpperInvariant(w[0]) + w[1..]));
+            o[f] = JsonSerializer.SerializeToNode(typeof(T).GetProperty(prop)!.GetValue(r.Result));
+        }
+        return o;
+    });
 
     // ---- blob store ---------------------------------------------------------------------------------------
 
@@ -603,21 +603,6 @@ internal static class Program
         s.Events = new List<JsonNode?>();
         Slots[name] = s;
         return Ok(null);
-    }
-
-    private static JsonObject BlobStatsOp(JsonObject a)
-    {
-        var r = Blob(a).Store.Stats();
-        return FromResponse(r, () => new JsonObject
-        {
-            ["entries"] = r.Result!.Entries,
-            ["live_bytes"] = r.Result.LiveBytes,
-            ["free_bytes"] = r.Result.FreeBytes,
-            ["free_entries"] = r.Result.FreeEntries,
-            ["file_size"] = r.Result.FileSize,
-            ["next_key"] = r.Result.NextKey,
-            ["in_txn"] = r.Result.InTransaction,
-        });
     }
 
     private static JsonObject BlobUnsubscribe(JsonObject a)

@@ -166,6 +166,15 @@ internal static unsafe partial class NativeMethods
             return cairn_kv_get_into(kv, key_p == null ? NonNull : key_p, (nuint)key.Length, buf_p == null ? NonNull : buf_p, (nuint)buf.Length, out vlen, out kind);
     }
 
+    [LibraryImport(Lib, EntryPoint = "cairn_kv_update_json")]
+    public static partial int cairn_kv_update_json(KvHandle kv, byte* key, nuint klen, byte* changes, nuint len);
+    public static int cairn_kv_update_json(KvHandle kv, ReadOnlySpan<byte> key, ReadOnlySpan<byte> changes)
+    {
+        fixed (byte* key_p = key)
+        fixed (byte* changes_p = changes)
+            return cairn_kv_update_json(kv, key_p == null ? NonNull : key_p, (nuint)key.Length, changes_p == null ? NonNull : changes_p, (nuint)changes.Length);
+    }
+
     [LibraryImport(Lib, EntryPoint = "cairn_kv_expiry")]
     public static partial int cairn_kv_expiry(KvHandle kv, byte* key, nuint klen, out long expire_at_ms);
     public static int cairn_kv_expiry(KvHandle kv, ReadOnlySpan<byte> key, out long expire_at_ms)
