@@ -10,6 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* read_rec and write_locked are on the path of every get and put and have a second caller
+ * (cairn_kv_update_json): keep them inlined into get_common and kv_write as they were with one
+ * caller (measured: about 13 instructions per get and 28 per put otherwise). */
+#if defined(__GNUC__)
+#define KV_HOT_INLINE inline __attribute__((always_inline))
+#else
+#define KV_HOT_INLINE inline
+#endif
+
 /* ---- open / close ----------------------------------------------------------------------------- */
 
 static void kv_destroy(cairn_kv *kv) {
@@ -209,7 +218,8 @@ static int lookup(cairn_kv *kv, const void *key, size_t klen, uint32_t hash, int
 /* Read and verify the record behind a keydir entry (from the file's mapping when the record lies
  * in it, else with one pread). The value goes to dst when dst is not NULL (cap >= vlen), else to
  * a new buffer in *out (caller frees). Caller holds the read lock. */
-static int read_rec(cairn_kv *kv, const kd_ent *e, const void *key, size_t klen, uint8_t *dst, uint8_t **out) {
+static KV_HOT_INLINE int read_rec(cairn_kv *kv, const kd_ent *e, const void *key, size_t klen, uint8_t *dst,
+                                  uint8_t **out) {
     uint64_t loc = kd_loc(e), off = KD_LOC_OFF(loc);
     kv_file *kf;
     size_t rs = (size_t)rec_size(e->klen, e->vlen);
@@ -593,8 +603,8 @@ static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
 
 /* The write itself, after the checks: caller holds wmu and checked that the handle is writable;
  * returns with wmu released. Inside a transaction the write goes to the overlay. */
-static int write_locked(cairn_kv *kv, int type, const void *key, size_t klen, uint32_t hash, const void *val,
-                        size_t vlen, int kind, int64_t expire, const char *fn) {
+static KV_HOT_INLINE int write_locked(cairn_kv *kv, int type, const void *key, size_t klen, uint32_t hash,
+                                      const void *val, size_t vlen, int kind, int64_t expire, const char *fn) {
     uint32_t slot;
     int rc;
     if (kv->in_txn) {
