@@ -68,6 +68,10 @@ static hist H[MAXHIST];
 static int nh;
 static char work[700], pristine[700], store[800];
 static int engine; /* 0 kv, 1 kv-killed, 2 blob */
+/* blob: the data file's size after a clean recovery of the undamaged store (its data_end). A live
+ * writer reserves space past data_end ahead of its writes, and recovery cuts that reserve: the
+ * floor for "no silent truncation" is what a recovery of the pristine store keeps. */
+static long long blob_floor = -1;
 static uint64_t seed, cases, wrong, corrupt_answers, version_answers;
 static char cur_case[512];
 static int verbose;
@@ -540,6 +544,7 @@ static void run_case(int fi, int m, size_t off, size_t arg) {
             long long data_end = n ? (long long)r[n - 1].end : 0; /* the reserved zero tail may go */
             if (data_end < floor_) floor_ = data_end;
         }
+        if (engine == 2 && blob_floor >= 0 && blob_floor < floor_) floor_ = blob_floor;
         if (i == fi && bound != UINT64_MAX && (long long)bound < floor_) floor_ = (long long)bound;
         if (now < 0) wrong_answer("data file %s was removed", pf[i].name);
         else if (now < floor_) wrong_answer("data file %s was cut to %lld bytes (damaged copy: %lld, pristine: %zu)", pf[i].name, now, msize[i], pf[i].len);
@@ -601,6 +606,16 @@ int main(int argc, char **argv) {
     for (fi = 0; fi < npf; fi++) printf(" %s (%zu)", pf[fi].name, pf[fi].len);
     printf("\n");
     fflush(stdout);
+    if (engine == 2) { /* what a clean recovery of the undamaged store leaves (see blob_floor) */
+        cairn_blob_options bo = CAIRN_BLOB_OPTIONS_INIT;
+        cairn_blob *b = NULL;
+        int brc;
+        restore();
+        bo.create = 0;
+        if ((brc = cairn_blob_open(&b, store, &bo)) != 0) rel_die("pristine blob store does not open: %s %s", cairn_errname(brc), cairn_errmsg());
+        cairn_blob_close(b);
+        blob_floor = rel_fsize(store);
+    }
     /* the undamaged store first: it must read back exactly */
     {
         uint64_t w0 = wrong;

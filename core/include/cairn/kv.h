@@ -19,12 +19,16 @@ typedef struct cairn_kv cairn_kv;
 typedef struct cairn_kv_iter cairn_kv_iter;
 
 #define CAIRN_KV_OPTIONS_VERSION 1
+/* Record offsets are 44 bits (16 TiB per data file); a file may pass max_file_size by one record
+ * (up to 1 GiB + a key), so the option stays 2 GiB below that. */
+#define CAIRN_KV_MAX_FILE_SIZE_LIMIT ((UINT64_C(1) << 44) - (UINT64_C(1) << 31))
 typedef struct cairn_kv_options {
     unsigned version;          /* CAIRN_KV_OPTIONS_VERSION */
     int create;                /* create the directory if missing (default 1) */
     int read_only;             /* open without the writer lock; writes fail CAIRN_READONLY */
     int sync;                  /* cairn_sync_mode (default CAIRN_SYNC_COMMIT) */
-    uint64_t max_file_size;    /* rotate the active data file past this many bytes (0: 64 MiB) */
+    uint64_t max_file_size;    /* rotate the active data file past this many bytes (0: 64 MiB;
+                                  at most CAIRN_KV_MAX_FILE_SIZE_LIMIT, else CAIRN_INVALID) */
     unsigned lock_timeout_ms;  /* 0: a second writer gets CAIRN_LOCKED at once;
                                   >0: wait up to this long, then CAIRN_BUSY */
 } cairn_kv_options;

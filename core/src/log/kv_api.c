@@ -58,6 +58,9 @@ static int kv_open_impl(cairn_kv **out, const char *path, const cairn_kv_options
     }
     if (o.sync < CAIRN_SYNC_NONE || o.sync > CAIRN_SYNC_GROUP)
         return cairn_err__set(CAIRN_INVALID, "kv_open: sync mode %d is not 0, 1 or 2", o.sync);
+    if (o.max_file_size > CAIRN_KV_MAX_FILE_SIZE_LIMIT)
+        return cairn_err__set(CAIRN_INVALID, "kv_open: max_file_size %llu is beyond what the format addresses (at most %llu)",
+                              (unsigned long long)o.max_file_size, (unsigned long long)CAIRN_KV_MAX_FILE_SIZE_LIMIT);
     st = cairn_io__stat(path, NULL);
     if (st < 0) return st;
     if (st == 1) return cairn_err__set(CAIRN_PATH, "kv_open: %s is a file, not a directory", path);
