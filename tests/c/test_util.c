@@ -514,11 +514,4 @@ static Suite *util_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(util_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return ct_run(util_suite()); }

@@ -38,3 +38,12 @@ char *ct_path(const char *name) {
     snprintf(p, sizeof ring[0], "%s/%s", ct_dir, name);
     return p;
 }
+
+int ct_run(Suite *s) {
+    SRunner *sr = srunner_create(s);
+    int failed;
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -3,6 +3,8 @@
 #ifndef CAIRN_TESTUTIL_H
 #define CAIRN_TESTUTIL_H
 
+#include <check.h>
+
 /* The current test's scratch directory. */
 extern char ct_dir[512];
 
@@ -13,5 +15,8 @@ void ct_tmp_create(const char *tag);
 void ct_tmp_remove(void);
 /* "<ct_dir>/<name>" in one of four rotating static buffers (so a call may take a few). */
 char *ct_path(const char *name);
+
+/* Run every test of `s` (Check's default fork mode) and return the process exit status. */
+int ct_run(Suite *s);
 
 #endif
