@@ -25,5 +25,6 @@
 #include "cairn/common.h"
 #include "cairn/kv.h"
 #include "cairn/blob.h"
+#include "cairn/table.h"
 
 #endif /* CAIRN_H */
