@@ -14,6 +14,13 @@ bindings/dotnet works without this script):
                                                        with its destructor, with the shared verbs
                                                        (begin/commit/rollback/sync/compact) it has
 
+C types mapped beyond scalars, handles and options/stats structs: `char **` (an out string: caller-owned
+and freed with cairn_free, or borrowed, as the function says) and `const char **` as `out byte*`;
+`const T *` of a scalar as `T*` (an input array); `const T *const *` (arrays of column arrays) as
+`byte**`; pointer fields of a struct (the table's schema text) as `nint`. The typed table rows
+(struct cairn_value and the functions taking it) are left out on purpose: see SKIP_STRUCTS and
+SKIP_FUNCTIONS.
+
 Usage: dotnet.py            write the files that changed (the build runs this)
        dotnet.py --check    write nothing; exit 1 and show a diff if a checked-in file is stale
                             (ctest gen.dotnet)
@@ -48,6 +55,22 @@ SHARED_VERBS = ["begin", "commit", "rollback", "sync", "compact"]
 # Options fields every engine has (StoreOptions in .NET): an options struct with all of them gets
 # Init(...) and implements INativeOptions, so one piece of code fills them for every engine.
 COMMON_OPTIONS = {"create": "int", "read_only": "int", "sync": "int", "lock_timeout_ms": "uint"}
+
+# Left out of the generated layer, on purpose (each entry says why). The table's typed rows
+# (struct cairn_value: a tagged union borrowing its bytes) are for C callers; the .NET Table passes
+# rows as JSON (cairn_table_*_json), so the functions taking or returning cairn_value are not
+# declared. Any other struct with a nested union/struct, or a function using one, stops the
+# generator until it is mapped or listed here.
+SKIP_STRUCTS = {
+    "cairn_value": "typed table row value (a union); .NET uses the JSON row functions",
+}
+SKIP_FUNCTIONS = {
+    "cairn_table_insert": "typed row (cairn_value); .NET uses cairn_table_insert_json",
+    "cairn_table_get": "typed row (cairn_value); .NET uses cairn_table_get_json",
+    "cairn_table_update": "typed row (cairn_value); .NET uses cairn_table_update_json",
+    "cairn_table_row_to_json": "typed row (cairn_value); nothing to convert in .NET",
+    "cairn_table_iter_next": "typed row (cairn_value); .NET uses cairn_table_iter_next_json",
+}
 
 SCALARS = {
     "int": "int", "unsigned": "uint", "unsigned int": "uint", "int32_t": "int", "uint32_t": "uint",
@@ -113,6 +136,57 @@ def norm_type(t):
     return t.replace("* *", "**")
 
 
+def take_bodies(text, api, seen):
+    """Records every `[typedef] struct NAME { ... } [alias];` (braces matched, so a nested union or
+    struct stays inside its body) in api.structs, and returns the text without struct/enum bodies.
+    A struct whose body nests braces is recorded with fields None (see SKIP_STRUCTS)."""
+    out = []
+    pos = 0
+    head = re.compile(r"(typedef\s+)?(struct|enum)\s+(\w*)\s*\{")
+    while True:
+        m = head.search(text, pos)
+        if not m:
+            out.append(text[pos:])
+            return "".join(out)
+        depth, i = 0, m.end() - 1
+        while i < len(text):
+            if text[i] == "{":
+                depth += 1
+            elif text[i] == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            i += 1
+        if depth != 0:
+            raise GenError("unbalanced braces after '%s'" % m.group(0))
+        tail = re.compile(r"\s*(\w*)\s*;").match(text, i + 1)
+        if not tail:
+            raise GenError("cannot read the end of '%s ... }'" % m.group(0))
+        body = text[m.end():i]
+        name = m.group(3)
+        if m.group(2) == "struct" and name:
+            fields = None if "{" in body else read_fields(name, body)
+            if name not in seen:
+                seen.add(name)
+                api.structs.append((name, fields))
+        out.append(text[pos:m.start()])
+        out.append(" ")
+        pos = tail.end()
+
+
+def read_fields(name, body):
+    fields = []
+    for decl in body.split(";"):
+        decl = " ".join(decl.split())
+        if not decl:
+            continue
+        fm = re.match(r"^(.*?)(\w+)$", decl)
+        if not fm:
+            raise GenError("cannot read field '%s' of %s" % (decl, name))
+        fields.append((norm_type(fm.group(1)), fm.group(2)))
+    return fields
+
+
 def parse(files):
     api = Api()
     seen = set()
@@ -123,22 +197,8 @@ def parse(files):
         text = strip_comments(raw)
         text = "\n".join(l for l in text.split("\n") if not l.lstrip().startswith("#"))
         text = re.sub(r'extern\s+"C"\s*\{', " ", text)
-        # struct bodies first (they contain ';')
-        for m in re.finditer(r"(typedef\s+)?struct\s+(\w+)\s*\{([^}]*)\}\s*(\w*)\s*;", text):
-            name, body = m.group(2), m.group(3)
-            fields = []
-            for decl in body.split(";"):
-                decl = " ".join(decl.split())
-                if not decl:
-                    continue
-                fm = re.match(r"^(.*?)(\w+)$", decl)
-                if not fm:
-                    raise GenError("cannot read field '%s' of %s" % (decl, name))
-                fields.append((norm_type(fm.group(1)), fm.group(2)))
-            if name not in seen:
-                seen.add(name)
-                api.structs.append((name, fields))
-        text = re.sub(r"(typedef\s+)?(struct|enum)\s+\w*\s*\{[^}]*\}\s*\w*\s*;", " ", text)
+        # struct and enum bodies first (they contain ';'; a struct may nest a union or struct)
+        text = take_bodies(text, api, seen)
         for stmt in text.split(";"):
             s = " ".join(stmt.split())
             if not s or s == "}":
@@ -162,6 +222,21 @@ def parse(files):
     # a struct with a body is never opaque
     names = {n for n, _ in api.structs}
     api.opaque = [o for o in api.opaque if o not in names]
+    for name, fields in api.structs:
+        if fields is None and name not in SKIP_STRUCTS:
+            raise GenError("struct %s nests a union or struct: map it, or list it in SKIP_STRUCTS" % name)
+    for name in list(SKIP_STRUCTS) + list(SKIP_FUNCTIONS):
+        if name not in names and name not in {f for f, _, _ in api.functions}:
+            raise GenError("%s is listed to skip but is in no header (remove it from the list)" % name)
+    api.structs = [(n, f) for n, f in api.structs if n not in SKIP_STRUCTS]
+    for name, _, params in api.functions:
+        if name in SKIP_FUNCTIONS:
+            continue
+        for t, _ in params:
+            inner = t.replace("const ", "").replace("*", "").strip()
+            if inner in SKIP_STRUCTS:
+                raise GenError("%s takes %s (a skipped struct): list it in SKIP_FUNCTIONS" % (name, t))
+    api.functions = [f for f in api.functions if f[0] not in SKIP_FUNCTIONS]
     if not api.functions:
         raise GenError("found no CAIRN_API function in " + INCLUDE)
     return api
@@ -196,6 +271,13 @@ class Mapper:
             if not t.startswith("const"):
                 raise GenError("%s: a writable char * is not mapped" % fname)
             return "string?", True
+        if b == "char **":
+            # `char **` a string the callee allocates (the caller frees it with cairn_free);
+            # `const char **` a borrowed one (valid as the function documents). Both: out byte*.
+            return "out byte*", False
+        if re.match(r"^\w+ \* \*$", b) and t.count("const") == 2:
+            # `const T *const *`: an array of input arrays (load_columns): pointers, one per column
+            return "byte**", False
         if b in ("void *",):
             return "byte*", False
         if b in ("void **",):
@@ -214,7 +296,8 @@ class Mapper:
                 # options (const, may be NULL) as a pointer; an out struct (stats: in size, out fields) by ref
                 return (struct_class(inner) + "*") if t.startswith("const") else ("ref " + struct_class(inner)), False
             if inner in SCALARS:
-                return "out " + SCALARS[inner], False
+                # `const T *` an input array of T; `T *` an out value
+                return (SCALARS[inner] + "*") if t.startswith("const") else ("out " + SCALARS[inner]), False
         raise GenError("%s: no .NET mapping for the C type '%s'" % (fname, t))
 
     def ret(self, fname, t):
@@ -244,6 +327,9 @@ class Mapper:
 
 def field_type(struct, t):
     b = t.replace("const ", "").strip()
+    if b.endswith("*"):
+        # a pointer field (the table's schema text): an address the caller pins or allocates
+        return "nint"
     if b not in SCALARS:
         raise GenError("%s: no .NET mapping for the field type '%s'" % (struct, t))
     return SCALARS[b]

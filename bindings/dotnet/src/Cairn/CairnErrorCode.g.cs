@@ -59,4 +59,8 @@ public enum CairnErrorCode
     Internal = -23,
     /// <summary>handle belongs to the process that opened it (used after fork); open a new one in this process</summary>
     Forked = -24,
+    /// <summary>constraint violated (primary key, unique or not null)</summary>
+    Constraint = -25,
+    /// <summary>schema mismatch or unknown column</summary>
+    Schema = -26,
 }

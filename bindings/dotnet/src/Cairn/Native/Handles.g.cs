@@ -43,3 +43,21 @@ internal sealed class KvIterHandle : ChildHandle
 {
     protected override void Free(nint h) => NativeMethods.cairn_kv_iter_free(h);
 }
+
+/// <summary>Owns a cairn_table*; releasing it calls cairn_table_close.</summary>
+internal sealed class TableHandle : NativeHandle
+{
+    protected override void Free(nint h) => NativeMethods.cairn_table_close(h);
+    internal override int Begin() => NativeMethods.cairn_table_begin(this);
+    internal override int Commit() => NativeMethods.cairn_table_commit(this);
+    internal override int Rollback() => NativeMethods.cairn_table_rollback(this);
+    internal override int Sync() => NativeMethods.cairn_table_sync(this);
+    internal override int Compact() => NativeMethods.cairn_table_compact(this);
+    internal override int Count(out ulong n) => NativeMethods.cairn_table_count(this, out n);
+}
+
+/// <summary>Owns a cairn_table_iter*; releasing it calls cairn_table_iter_free.</summary>
+internal sealed class TableIterHandle : ChildHandle
+{
+    protected override void Free(nint h) => NativeMethods.cairn_table_iter_free(h);
+}

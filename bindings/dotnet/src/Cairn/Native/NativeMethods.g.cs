@@ -237,6 +237,90 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib, EntryPoint = "cairn_kv_check", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int cairn_kv_check(string? path);
 
+    [LibraryImport(Lib, EntryPoint = "cairn_table_open", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_open(out TableHandle @out, string? path, CairnTableOptions* opts);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_close")]
+    public static partial void cairn_table_close(nint t);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_schema")]
+    public static partial int cairn_table_schema(TableHandle t, int json, out byte* @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_ncols")]
+    public static partial int cairn_table_ncols(TableHandle t, out nuint @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_column")]
+    public static partial int cairn_table_column(TableHandle t, nuint index, out byte* name, out int type, out uint fixed_len, out int nullable);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_add_column", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_add_column(TableHandle t, string? spec);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_delete")]
+    public static partial int cairn_table_delete(TableHandle t, ulong id);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_count")]
+    public static partial int cairn_table_count(TableHandle t, out ulong @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_load_columns")]
+    public static partial int cairn_table_load_columns(TableHandle t, nuint n, byte** data, byte** validity, byte** offsets, out ulong first_id);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_insert_json", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_insert_json(TableHandle t, string? row, out ulong id);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_insert_many_json", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_insert_many_json(TableHandle t, string? rows, out byte* ids);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_upsert_json", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_upsert_json(TableHandle t, string? row, out ulong id);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_get_json")]
+    public static partial int cairn_table_get_json(TableHandle t, ulong id, out byte* row);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_update_json", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_update_json(TableHandle t, ulong id, string? changes);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_load_json", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_load_json(TableHandle t, string? columns, out ulong first_id);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_iter_open")]
+    public static partial int cairn_table_iter_open(out TableIterHandle @out, TableHandle t);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_iter_next_json")]
+    public static partial int cairn_table_iter_next_json(TableIterHandle it, out ulong id, out byte* row);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_iter_free")]
+    public static partial void cairn_table_iter_free(nint it);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_begin")]
+    public static partial int cairn_table_begin(TableHandle t);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_commit")]
+    public static partial int cairn_table_commit(TableHandle t);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_rollback")]
+    public static partial int cairn_table_rollback(TableHandle t);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_in_txn")]
+    public static partial int cairn_table_in_txn(TableHandle t);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_sync")]
+    public static partial int cairn_table_sync(TableHandle t);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_compact")]
+    public static partial int cairn_table_compact(TableHandle t);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_stats")]
+    public static partial int cairn_table_stats(TableHandle t, ref CairnTableStats @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_check", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_check(string? path);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_subscribe")]
+    public static partial int cairn_table_subscribe(TableHandle t, delegate* unmanaged[Cdecl]<byte*, int, ulong, byte*, byte*, void> fn, byte* ctx, out ulong id);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_unsubscribe")]
+    public static partial int cairn_table_unsubscribe(TableHandle t, ulong id);
+
     /// <summary>A valid pointer for an empty span (the C API never takes NULL with a length).</summary>
     private static readonly byte* NonNull = (byte*)NativeMemory.AllocZeroed(1);
 }

@@ -91,6 +91,50 @@ internal struct CairnKvStats
     public int InTxn;
 }
 
+/// <summary>cairn_table_options</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct CairnTableOptions : INativeOptions
+{
+    /// <summary>CAIRN_TABLE_OPTIONS_VERSION</summary>
+    public const uint CurrentVersion = 1;
+    /// <summary>The version and the options every engine has (StoreOptions).</summary>
+    public void Init(int create, int readOnly, int sync, uint lockTimeoutMs)
+    {
+        Version = CurrentVersion;
+        Create = create;
+        ReadOnly = readOnly;
+        Sync = sync;
+        LockTimeoutMs = lockTimeoutMs;
+    }
+    public uint Version;
+    public int Create;
+    public int ReadOnly;
+    public int Sync;
+    public uint LockTimeoutMs;
+    public nint Schema;
+    public uint CheckpointRows;
+}
+
+/// <summary>cairn_table_stats</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct CairnTableStats
+{
+    /// <summary>A struct whose size field says how much of it this binding knows (the STATS_INIT macro).</summary>
+    public static CairnTableStats Init() => new() { Size = (uint)Unsafe.SizeOf<CairnTableStats>() };
+    public uint Size;
+    public ulong Rows;
+    public ulong DeletedRows;
+    public ulong NextId;
+    public ulong RowGroups;
+    public ulong Segments;
+    public ulong TailRows;
+    public ulong DiskBytes;
+    public ulong WalBytes;
+    public ulong Checkpoints;
+    public uint Columns;
+    public int InTxn;
+}
+
 /// <summary>Every struct copied above: its C name, its .NET copy, and (C field, .NET field) in order.</summary>
 internal static class NativeLayouts
 {
@@ -100,5 +144,7 @@ internal static class NativeLayouts
         ("cairn_blob_stats", typeof(CairnBlobStats), new[] { ("size", "Size"), ("entries", "Entries"), ("live_bytes", "LiveBytes"), ("free_bytes", "FreeBytes"), ("free_entries", "FreeEntries"), ("file_size", "FileSize"), ("wal_bytes", "WalBytes"), ("next_key", "NextKey"), ("in_txn", "InTxn") }),
         ("cairn_kv_options", typeof(CairnKvOptions), new[] { ("version", "Version"), ("create", "Create"), ("read_only", "ReadOnly"), ("sync", "Sync"), ("max_file_size", "MaxFileSize"), ("lock_timeout_ms", "LockTimeoutMs") }),
         ("cairn_kv_stats", typeof(CairnKvStats), new[] { ("size", "Size"), ("keys", "Keys"), ("data_files", "DataFiles"), ("disk_bytes", "DiskBytes"), ("live_bytes", "LiveBytes"), ("dead_bytes", "DeadBytes"), ("keydir_bytes", "KeydirBytes"), ("seq", "Seq"), ("compactions", "Compactions"), ("in_txn", "InTxn") }),
+        ("cairn_table_options", typeof(CairnTableOptions), new[] { ("version", "Version"), ("create", "Create"), ("read_only", "ReadOnly"), ("sync", "Sync"), ("lock_timeout_ms", "LockTimeoutMs"), ("schema", "Schema"), ("checkpoint_rows", "CheckpointRows") }),
+        ("cairn_table_stats", typeof(CairnTableStats), new[] { ("size", "Size"), ("rows", "Rows"), ("deleted_rows", "DeletedRows"), ("next_id", "NextId"), ("row_groups", "RowGroups"), ("segments", "Segments"), ("tail_rows", "TailRows"), ("disk_bytes", "DiskBytes"), ("wal_bytes", "WalBytes"), ("checkpoints", "Checkpoints"), ("columns", "Columns"), ("in_txn", "InTxn") }),
     };
 }
