@@ -10,10 +10,17 @@
  *            (const void *data, size_t len)   (const void *prefix, size_t plen)
  *            (void *buf, size_t cap, size_t *vlen, int *kind)           cairn_kv_get_into
  *            (cairn_blob_event_fn fn, void *ctx)                        cairn_blob_subscribe
+ *            (cairn_table_event_fn fn, void *ctx)                       cairn_table_subscribe
+ *            const char *row / *rows / *changes / *columns / *spec / *schema: NUL-terminated text
  *   outputs  (cairn_kv **out) (cairn_kv_iter **out) (cairn_blob **out) (cairn_blob_iter **out)
  *            (void **val, size_t *vlen, int *kind)   (void **data, size_t *len)
  *            (const void **key, size_t *klen)        (uint32_t *key)  (uint64_t *out)
  *            (uint64_t *id)  (int64_t *expire_at_ms)  (cairn_kv_stats *out)  (cairn_blob_stats *out)
+ *            (cairn_table **out) (cairn_table_iter **out) (cairn_table_stats *out)
+ *            (uint64_t *first_id)  (size_t *out)
+ *            char **out / **row / **ids: caller-owned text (copied, then cairn_free)
+ *            const char **row: borrowed text of cairn_table_iter_next_json (copied; NULL -> none)
+ *            (const char **name, int *type, uint32_t *fixed_len, int *nullable)  cairn_table_column
  *   status   functions returning int: 0 or a negative CAIRN_E* code (see cairn.h for which
  *            ones return a count or a boolean instead: *_contains, *_exists, cairn_errcode).
  */
@@ -44,9 +51,46 @@
  * (cairn_kv_stats() fills a cairn_kv_stats): the struct is exposed as <name>_t. */
 %rename("cairn_kv_stats_t", %$not %$isfunction) cairn_kv_stats;
 %rename("cairn_blob_stats_t", %$not %$isfunction) cairn_blob_stats;
+%rename("cairn_table_stats_t", %$not %$isfunction) cairn_table_stats;
+
+/* The table engine (cairn/table.h): the script languages pass rows as JSON (the *_json functions,
+ * cairn_table_iter_next_json); the typed cairn_value API is for C callers and is not wrapped. */
+%ignore cairn_value;
+%ignore cairn_value_v;      /* its nested union and struct (SWIG flattens nested types) */
+%ignore cairn_value_v_s;
+%ignore cairn_table_insert;
+%ignore cairn_table_get;
+%ignore cairn_table_update;
+%ignore cairn_table_load_columns;
+%ignore cairn_table_iter_next;
+%ignore cairn_table_row_to_json;
+/* cairn_table_options.schema: the wrapper owns a copy of the string it is given (freed when it is
+ * replaced and when the options object is destroyed), so setting it leaks nothing. */
+%typemap(memberin) const char *schema {
+    free((void *)$1);
+    $1 = NULL;
+    if ($input) {
+        size_t n_ = strlen((const char *)$input) + 1;
+        char *c_ = (char *)malloc(n_);
+        if (c_) memcpy(c_, $input, n_);
+        $1 = c_;
+    }
+}
+%extend cairn_table_options {
+    ~cairn_table_options() {
+        free((void *)$self->schema);
+        free($self);
+    }
+}
 
 /* The public header is an umbrella over its parts; SWIG does not follow #include, so each part
  * is named here (a new engine adds its line). */
 %include "cairn/common.h"
 %include "cairn/kv.h"
 %include "cairn/blob.h"
+/* Wrapped once the core builds the table engine (the binding's CMakeLists defines
+ * CAIRN_SWIG_TABLE when core/src/table has sources), so that a module never refers to symbols the
+ * core library does not have. */
+#ifdef CAIRN_SWIG_TABLE
+%include "cairn/table.h"
+#endif
