@@ -49,6 +49,15 @@ static const layout_row g_layout[] = {
     SROW(cairn_blob_stats, size), SROW(cairn_blob_stats, entries), SROW(cairn_blob_stats, live_bytes),
     SROW(cairn_blob_stats, free_bytes), SROW(cairn_blob_stats, free_entries), SROW(cairn_blob_stats, file_size),
     SROW(cairn_blob_stats, wal_bytes), SROW(cairn_blob_stats, next_key), SROW(cairn_blob_stats, in_txn),
+    TYPE(cairn_table_options),
+    ROW(cairn_table_options, version), ROW(cairn_table_options, create), ROW(cairn_table_options, read_only),
+    ROW(cairn_table_options, sync), ROW(cairn_table_options, lock_timeout_ms), ROW(cairn_table_options, schema),
+    ROW(cairn_table_options, checkpoint_rows),
+    STYPE(cairn_table_stats),
+    SROW(cairn_table_stats, size), SROW(cairn_table_stats, rows), SROW(cairn_table_stats, deleted_rows),
+    SROW(cairn_table_stats, next_id), SROW(cairn_table_stats, row_groups), SROW(cairn_table_stats, segments),
+    SROW(cairn_table_stats, tail_rows), SROW(cairn_table_stats, disk_bytes), SROW(cairn_table_stats, wal_bytes),
+    SROW(cairn_table_stats, checkpoints), SROW(cairn_table_stats, columns), SROW(cairn_table_stats, in_txn),
 };
 
 int cairn_layout(const char *type, const char *field, size_t *offset, size_t *size) {
