@@ -112,7 +112,7 @@ static int tail_is_zero(rdr *r, uint64_t pos, int *zero) {
     *zero = 1;
     while (pos < r->size) {
         size_t n = r->size - pos < RDR_CHUNK ? (size_t)(r->size - pos) : RDR_CHUNK, i;
-        const uint8_t *b;
+        const uint8_t *b = NULL;
         int rc = rdr_get(r, pos, n, &b);
         if (rc == KV_SHRANK) continue;
         if (rc) return rc;
