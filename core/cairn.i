@@ -88,9 +88,9 @@
 %include "cairn/common.h"
 %include "cairn/kv.h"
 %include "cairn/blob.h"
-/* Wrapped once the core builds the table engine (the binding's CMakeLists defines
- * CAIRN_SWIG_TABLE when core/src/table has sources), so that a module never refers to symbols the
- * core library does not have. */
+/* Wrapped once the core defines the whole table engine: a binding's CMakeLists defines
+ * CAIRN_SWIG_TABLE when cairn_swig_table() (cmake/CairnSwigTable.cmake) says so, so that a module
+ * never refers to a symbol the core library does not have. */
 #ifdef CAIRN_SWIG_TABLE
 %include "cairn/table.h"
 #endif

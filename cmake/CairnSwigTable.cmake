@@ -1,0 +1,33 @@
+# cairn_swig_table(<var>): sets <var> to TRUE when the core's sources under core/src/table define
+# every function declared in core/include/cairn/table.h, FALSE otherwise. The SWIG bindings wrap
+# the table engine (-DCAIRN_SWIG_TABLE, see core/cairn.i) only then, so that their module never
+# refers to a symbol the core library lacks while the engine is being written. The test is re-run
+# whenever the header or a table source changes (they are configure dependencies).
+function(cairn_swig_table var)
+  set(_hdr ${PROJECT_SOURCE_DIR}/core/include/cairn/table.h)
+  file(GLOB _srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/core/src/table/*.c)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${_hdr} ${_srcs})
+  set(_ok FALSE)
+  if(_srcs)
+    set(_code "")
+    foreach(_f ${_srcs})
+      file(READ ${_f} _c)
+      string(APPEND _code "\n${_c}")
+    endforeach()
+    file(READ ${_hdr} _h)
+    string(REGEX MATCHALL "CAIRN_API [a-z_ ]+[ *]cairn_table_[a-z_]+\\(" _decls "${_h}")
+    set(_ok TRUE)
+    set(_missing "")
+    foreach(_d ${_decls})
+      string(REGEX MATCH "cairn_table_[a-z_]+" _name "${_d}")
+      if(NOT _code MATCHES "\n(CAIRN_API )?(int|void) ${_name}\\(")
+        set(_ok FALSE)
+        list(APPEND _missing ${_name})
+      endif()
+    endforeach()
+    if(NOT _ok)
+      message(STATUS "cairn: table engine incomplete (no ${_missing}): SWIG bindings without the table")
+    endif()
+  endif()
+  set(${var} ${_ok} PARENT_SCOPE)
+endfunction()
