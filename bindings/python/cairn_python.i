@@ -112,6 +112,17 @@ static void cairn_py_blob_event(void *ctx, int event, uint32_t key, uint64_t old
     PyGILState_Release(st);
 }
 
+/* Table events: as the blob's; fn(event, id, new_row, old_row) with the rows as JSON text (str)
+ * or None. */
+static void cairn_py_table_event(void *ctx, int event, uint64_t id, const char *new_row, const char *old_row) {
+    PyGILState_STATE st = PyGILState_Ensure();
+    PyObject *r = PyObject_CallFunction((PyObject *)ctx, "iKzz", event, (unsigned long long)id,
+                                        new_row, old_row);
+    if (r == NULL) PyErr_WriteUnraisable((PyObject *)ctx);
+    else Py_DECREF(r);
+    PyGILState_Release(st);
+}
+
 /* In-flight calls per handle, so that closing a handle shared by threads is safe: every wrapped
  * call registers (handle, thread) while it runs (all under the GIL), and a close first makes the
  * Python handle object point to NULL (later calls raise CAIRN_CLOSED), then waits until the calls
@@ -260,6 +271,7 @@ static void cairn_py_subs_drop(void *handle, uint64_t id, int all) {
 %enddef
 CAIRN_PY_HANDLE_IN(cairn_kv, kv, cairn_kv_close)
 CAIRN_PY_HANDLE_IN(cairn_blob, b, cairn_blob_close)
+CAIRN_PY_HANDLE_IN(cairn_table, t, cairn_table_close)
 
 /* ---- byte inputs ---------------------------------------------------------------------- */
 %define CAIRN_PY_BYTES_IN(PTR, LEN, WHAT)
@@ -317,6 +329,41 @@ CAIRN_PY_HANDLE_OUT(cairn_kv)
 CAIRN_PY_HANDLE_OUT(cairn_kv_iter)
 CAIRN_PY_HANDLE_OUT(cairn_blob)
 CAIRN_PY_HANDLE_OUT(cairn_blob_iter)
+CAIRN_PY_HANDLE_OUT(cairn_table)
+CAIRN_PY_HANDLE_OUT(cairn_table_iter)
+
+/* Owned text (JSON rows, id lists, the schema): a str, then cairn_free. */
+%typemap(in, numinputs=0) char **out (char *tv = NULL), char **row (char *tv = NULL), char **ids (char *tv = NULL) {
+    $1 = &tv;
+}
+%typemap(argout) char **out, char **row, char **ids {
+    if (result == 0) {
+        PyObject *s_ = tv$argnum ? PyUnicode_DecodeUTF8(tv$argnum, (Py_ssize_t)strlen(tv$argnum), "surrogateescape")
+                                 : PyUnicode_FromStringAndSize("", 0);
+        if (s_ == NULL) SWIG_fail;
+        $result = SWIG_Python_AppendOutput($result, s_);
+    }
+}
+%typemap(freearg) char **out, char **row, char **ids { cairn_free(tv$argnum); }
+
+/* Borrowed text (copied at once): the row of cairn_table_iter_next_json, a column's name. */
+%typemap(in, numinputs=0) const char **row (const char *tv = NULL), const char **name (const char *tv = NULL) {
+    $1 = ($1_ltype)&tv;
+}
+%typemap(freearg) const char **row, const char **name ""  /* borrowed: not the owned char **row's free */
+%typemap(argout) const char **row, const char **name {
+    if (result == 0) {
+        PyObject *s_;
+        if (tv$argnum == NULL) {
+            Py_INCREF(Py_None);
+            s_ = Py_None;
+        } else {
+            s_ = PyUnicode_DecodeUTF8(tv$argnum, (Py_ssize_t)strlen(tv$argnum), "surrogateescape");
+            if (s_ == NULL) SWIG_fail;
+        }
+        $result = SWIG_Python_AppendOutput($result, s_);
+    }
+}
 
 /* Owned bytes (free with cairn_free). */
 %typemap(in, numinputs=0) (void **val, size_t *vlen, int *kind) (void *tv = NULL, size_t tl = 0, int tk = 0) {
@@ -363,6 +410,11 @@ CAIRN_PY_INT_OUT(uint32_t, key, PyLong_FromUnsignedLong, unsigned long)
 CAIRN_PY_INT_OUT(int64_t, expire_at_ms, PyLong_FromLongLong, long long)
 CAIRN_PY_INT_OUT(size_t, offset, PyLong_FromSize_t, size_t)
 CAIRN_PY_INT_OUT(size_t, size, PyLong_FromSize_t, size_t)
+CAIRN_PY_INT_OUT(size_t, out, PyLong_FromSize_t, size_t)
+CAIRN_PY_INT_OUT(uint64_t, first_id, PyLong_FromUnsignedLongLong, unsigned long long)
+CAIRN_PY_INT_OUT(int, type, PyLong_FromLong, long)
+CAIRN_PY_INT_OUT(uint32_t, fixed_len, PyLong_FromUnsignedLong, unsigned long)
+CAIRN_PY_INT_OUT(int, nullable, PyLong_FromLong, long)
 
 /* Stats: the filled struct itself (a copy the Python object owns); the package turns it into a
  * dict field by field from the struct's own members, so a new field needs no line anywhere. */
@@ -383,6 +435,7 @@ CAIRN_PY_INT_OUT(size_t, size, PyLong_FromSize_t, size_t)
 %enddef
 CAIRN_PY_STATS_OUT(cairn_kv_stats)
 CAIRN_PY_STATS_OUT(cairn_blob_stats)
+CAIRN_PY_STATS_OUT(cairn_table_stats)
 
 /* Blob events: a Python callable fn(event, key, old_size, new_size). The subscription holds a
  * strong reference to it (in cairn_py_subs) until cairn_blob_unsubscribe or cairn_blob_close. */
@@ -407,6 +460,28 @@ CAIRN_PY_STATS_OUT(cairn_blob_stats)
     $action
     cairn_py_subs_drop(arg1, 0, 1);
 }
+/* Table events: a Python callable fn(event, id, new_row, old_row), kept alive as the blob's. */
+%typemap(in) (cairn_table_event_fn fn, void *ctx) {
+    if (!PyCallable_Check($input)) {
+        cairn_py_raise_msg(CAIRN_TYPE, "callback must be callable");
+        SWIG_fail;
+    }
+    $1 = cairn_py_table_event;
+    $2 = (void *)$input;
+}
+%exception cairn_table_subscribe {
+    $action
+    if (result == 0 && cairn_py_subs_keep(arg1, *arg4, (PyObject *)arg3) < 0) SWIG_fail;
+}
+%exception cairn_table_unsubscribe {
+    $action
+    if (result == 0) cairn_py_subs_drop(arg1, arg2, 0);
+}
+%exception cairn_table_close {
+    if (cairn_py_close_prepare(swig_obj[0], arg1) < 0) SWIG_fail;
+    $action
+    cairn_py_subs_drop(arg1, 0, 1);
+}
 %exception cairn_kv_close {
     if (cairn_py_close_prepare(swig_obj[0], arg1) < 0) SWIG_fail;
     $action
@@ -422,12 +497,13 @@ CAIRN_PY_STATS_OUT(cairn_blob_stats)
 }
 /* Exceptions to the default, each by name:
  * an expected outcome -> None instead of an exception (out-params are skipped) */
-%typemap(out) int cairn_kv_get, int cairn_kv_iter_next, int cairn_blob_iter_next {
+%typemap(out) int cairn_kv_get, int cairn_kv_iter_next, int cairn_blob_iter_next,
+               int cairn_table_get_json, int cairn_table_iter_next_json {
     if ($1 < 0 && $1 != CAIRN_NOTFOUND && $1 != CAIRN_ITEROVER) { cairn_py_raise($1); SWIG_fail; }
     $result = SWIG_Py_Void();
 }
 /* 1/0 -> True/False, <0 -> the registered exception */
-%typemap(out) int cairn_kv_exists, int cairn_blob_exists {
+%typemap(out) int cairn_kv_exists, int cairn_blob_exists, int cairn_table_in_txn {
     if ($1 < 0) { cairn_py_raise($1); SWIG_fail; }
     $result = PyBool_FromLong($1);
 }
