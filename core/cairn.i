@@ -65,7 +65,7 @@
 %ignore cairn_table_iter_next;
 %ignore cairn_table_row_to_json;
 /* cairn_table_options.schema: the wrapper owns a copy of the string it is given (freed when it is
- * replaced and when the options object is destroyed), so setting it leaks nothing. */
+ * replaced, and by the destructor below), so setting it leaks nothing. */
 %typemap(memberin) const char *schema {
     free((void *)$1);
     $1 = NULL;
@@ -74,12 +74,6 @@
         char *c_ = (char *)malloc(n_);
         if (c_) memcpy(c_, $input, n_);
         $1 = c_;
-    }
-}
-%extend cairn_table_options {
-    ~cairn_table_options() {
-        free((void *)$self->schema);
-        free($self);
     }
 }
 
@@ -92,5 +86,11 @@
  * CAIRN_SWIG_TABLE when cairn_swig_table() (cmake/CairnSwigTable.cmake) says so, so that a module
  * never refers to a symbol the core library does not have. */
 #ifdef CAIRN_SWIG_TABLE
+%extend cairn_table_options {
+    ~cairn_table_options() {
+        free((void *)$self->schema);
+        free($self);
+    }
+}
 %include "cairn/table.h"
 #endif
