@@ -1,4 +1,4 @@
-"""Cairn: an embedded storage library (log-structured KV store and blob store).
+"""Cairn: an embedded storage library (log-structured KV store, blob store, columnar table).
 
 The idiomatic layer over the raw SWIG module ``cairn.cairn_swig`` (1:1 with the C API).
 
@@ -17,6 +17,7 @@ import collections.abc as _abc
 import datetime as _dt
 import json as _json
 import math as _math
+import numbers as _numbers
 import operator as _operator
 import os as _os
 import threading as _threading
@@ -30,7 +31,8 @@ from . import cairn_swig as _raw
 from . import _cairn_swig as _c
 
 __all__ = [
-    "KV", "BlobStore", "BlobEvent", "Error", "error_class", "version", "check_kv", "check_blob",
+    "KV", "BlobStore", "BlobEvent", "Table", "TableEvent", "Column", "Error", "error_class", "version",
+    "check_kv", "check_blob", "check_table",
     "testing_set_clock",
     "KIND_BYTES", "KIND_TEXT", "KIND_JSON", "KIND_NATIVE",
 ]
@@ -301,13 +303,20 @@ class _Engine:
     engine's class names its engine and gets open/close/transactions/sync/compact/stats/check)."""
 
     VERBS = ("open", "close", "begin", "commit", "rollback", "sync", "compact", "stats", "check")
+    OPTIONAL = ("subscribe", "unsubscribe")  # None where the engine has no events
 
     def __init__(self, engine):
         self.name = engine
         for verb in self.VERBS:
-            setattr(self, verb, getattr(_c, "cairn_%s_%s" % (engine, verb)))
-        self.options = getattr(_raw, "cairn_%s_options" % engine)
-        self.options_version = getattr(_raw, "CAIRN_%s_OPTIONS_VERSION" % engine.upper())
+            setattr(self, verb, getattr(_c, "cairn_%s_%s" % (engine, verb), None) or self._missing)
+        for verb in self.OPTIONAL:
+            setattr(self, verb, getattr(_c, "cairn_%s_%s" % (engine, verb), None))
+        self.options = getattr(_raw, "cairn_%s_options" % engine, None) or self._missing
+        self.options_version = getattr(_raw, "CAIRN_%s_OPTIONS_VERSION" % engine.upper(), 0)
+
+    def _missing(self, *args):
+        # a module built without this engine (the core did not have it)
+        raise UnsupportedError("this build of cairn has no %s engine" % self.name)  # noqa: F821
 
 
 class _Handle:
@@ -438,6 +447,132 @@ class _Handle:
     def check(cls, path):
         """Verify the store at `path` without opening it for writing; CorruptError says where."""
         cls._raw.check(_path(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Change events: what every engine with events shares
+# ---------------------------------------------------------------------------------------------
+
+def _make_dispatch(store_ref):
+    # Runs inside the C call that fired the event: it only queues the event's raw arguments, for
+    # the calling thread (the listeners run once that call has returned).
+    def dispatch(*args):
+        store = store_ref()
+        if store is not None:
+            store._pending.setdefault(_get_ident(), []).append(args)
+    return dispatch
+
+
+class _Events(_Handle):
+    """The change events of an engine's class. The core fires an event inside the call that made
+    the change durable (a transaction's at its commit); the class queues it and delivers the queue
+    once that call has returned: on the calling thread, in order, never inside the core.
+
+    Listeners per event name (``on_<name>(callback)``, usable as a decorator; remove_listener) and
+    subscriptions to every event (``subscribe(callback)`` -> id; unsubscribe(id)). The handle holds
+    one native subscription while it has any listener. A subclass sets `_EVENTS` ({core event
+    code: name}) and `_event(*raw)` (the raw callback arguments -> the event object)."""
+
+    __slots__ = ("_listeners", "_subs", "_next_sub", "_sub_fn", "_sub_id", "_pending")
+    _EVENTS = {}
+
+    def __init__(self, path, **options):
+        self._listeners = {name: [] for name in self._EVENTS.values()}
+        self._subs = {}  # subscription id -> callback
+        self._next_sub = 0
+        self._sub_fn = None
+        self._sub_id = None
+        self._pending = {}  # thread id -> raw events fired by that thread's call, not yet delivered
+        _Handle.__init__(self, path, **options)
+
+    def close(self):
+        """Close (an open transaction is rolled back). Idempotent."""
+        _Handle.close(self)
+        self._sub_fn = None
+        self._sub_id = None
+        self._pending.clear()
+
+    def _event(self, *raw):
+        raise NotImplementedError
+
+    def _write(self, fn, *args):
+        """A call that may fire events: they are delivered once it has returned."""
+        try:
+            return fn(*args)
+        finally:
+            if self._pending:
+                self._after_call()
+
+    def _subscribe_native(self):
+        if self._sub_fn is None:
+            fn = _make_dispatch(_weakref.ref(self))
+            self._sub_id = self._raw.subscribe(self._handle(), fn)
+            self._sub_fn = fn  # the C side borrows it: keep it alive while subscribed
+
+    def _unsubscribe_native(self):
+        if self._sub_fn is not None and not any(self._listeners.values()):
+            sid, self._sub_id, self._sub_fn = self._sub_id, None, None
+            if self._h is not None:
+                self._raw.unsubscribe(self._h, sid)
+
+    def _on(self, names, callback):
+        if not callable(callback):
+            raise TypeMismatch("callback must be callable")  # noqa: F821
+        self._handle()
+        self._subscribe_native()
+        for name in names:
+            self._listeners[name].append(callback)
+        return callback
+
+    def subscribe(self, callback):
+        """Call ``callback(event)`` after every durable change (inside a transaction: after its
+        commit; never for a rolled-back change). Returns an id for unsubscribe()."""
+        self._on(self._listeners, callback)
+        self._next_sub += 1
+        self._subs[self._next_sub] = callback
+        return self._next_sub
+
+    def unsubscribe(self, subscription):
+        """Stop the subscription `subscription` (an id from subscribe()); NotFoundError if there
+        is none such."""
+        self._handle()
+        if type(subscription) is not int:
+            raise TypeMismatch("subscription id must be an int")  # noqa: F821
+        callback = self._subs.pop(subscription, None)
+        if callback is None:
+            raise NotFoundError("no subscription %d on this handle" % subscription)  # noqa: F821
+        for lst in self._listeners.values():
+            if callback in lst:
+                lst.remove(callback)
+        self._unsubscribe_native()
+
+    def remove_listener(self, callback):
+        """Remove `callback` from every event it was registered for (and its subscriptions); with
+        no listener left the handle stops receiving events from the core."""
+        for lst in self._listeners.values():
+            while callback in lst:
+                lst.remove(callback)
+        for sid in [sid for sid, cb in self._subs.items() if cb == callback]:
+            del self._subs[sid]
+        self._unsubscribe_native()
+
+    def _after_call(self):
+        # Deliver this thread's queued events. Every listener of every event runs even if one
+        # raises; then the first exception is raised (the changes themselves are already made).
+        raw = self._pending.pop(_get_ident(), None)
+        if not raw:
+            return
+        first = None
+        for args in raw:
+            ev = self._event(*args)
+            for cb in list(self._listeners.get(ev.name, ())):
+                try:
+                    cb(ev)
+                except Exception as e:  # noqa: BLE001
+                    if first is None:
+                        first = e
+        if first is not None:
+            raise first
 
 
 # ---------------------------------------------------------------------------------------------
@@ -873,17 +1008,7 @@ def _blob_data(data):
     return data
 
 
-def _make_dispatch(store_ref):
-    # Runs inside the C call that fired the event: it only queues it, for the calling thread.
-    def dispatch(event, key, old_size, new_size):
-        store = store_ref()
-        if store is not None:
-            ev = BlobEvent(_EVENT_NAMES.get(event, str(event)), key, old_size, new_size)
-            store._pending.setdefault(_get_ident(), []).append(ev)
-    return dispatch
-
-
-class BlobStore(_Handle, _abc.Mapping):
+class BlobStore(_Events, _abc.Mapping):
     """A blob store in one file: uint32 keys assigned by the store -> bytes.
 
     A Mapping over int keys (``store[k]``, ``k in store``, ``len``, iteration in ascending key
@@ -893,32 +1018,14 @@ class BlobStore(_Handle, _abc.Mapping):
     sync ("none" | "commit" | "group"), lock_timeout_ms (int, 0..2**32-1).
     """
 
-    __slots__ = ("_listeners", "_sub_fn", "_sub_id", "_pending")
+    __slots__ = ()
     _raw = _Engine("blob")
+    _EVENTS = _EVENT_NAMES
 
-    def __init__(self, path, **options):
-        self._listeners = {"created": [], "updated": [], "deleted": []}
-        self._sub_fn = None
-        self._sub_id = None
-        self._pending = {}  # thread id -> events fired by that thread's call, not yet delivered
-        _Handle.__init__(self, path, **options)
-
-    def close(self):
-        """Close (an open transaction is rolled back). Idempotent."""
-        _Handle.close(self)
-        self._sub_fn = None
-        self._sub_id = None
-        self._pending.clear()
+    def _event(self, event, key, old_size, new_size):
+        return BlobEvent(_EVENT_NAMES.get(event, str(event)), key, old_size, new_size)
 
     # -- operations ----------------------------------------------------------------------------
-    def _write(self, fn, *args):
-        """A call that may fire events: they are delivered once it has returned."""
-        try:
-            return fn(*args)
-        finally:
-            if self._pending:
-                self._after_call()
-
     def create(self, data):
         """Store `data` under a new key and return the key."""
         return self._write(_c.cairn_blob_create, self._handle(), _blob_data(data))
@@ -979,67 +1086,514 @@ class BlobStore(_Handle, _abc.Mapping):
         """Make everything durable and checkpoint the WAL into the data file."""
         _Handle.sync(self)
 
-    # -- events --------------------------------------------------------------------------------
-    # The core fires an event inside the call that made the change durable (a transaction's at
-    # its commit); dispatch() queues it, and the method delivers the queue once that call has
-    # returned: on the calling thread, in order, never inside the core.
-    def _subscribe(self):
-        if self._sub_fn is None:
-            fn = _make_dispatch(_weakref.ref(self))
-            self._sub_id = _c.cairn_blob_subscribe(self._handle(), fn)
-            self._sub_fn = fn  # the C side borrows it: keep it alive while subscribed
-
-    def _unsubscribe(self):
-        if self._sub_fn is not None and not any(self._listeners.values()):
-            sid, self._sub_id, self._sub_fn = self._sub_id, None, None
-            if self._h is not None:
-                _c.cairn_blob_unsubscribe(self._h, sid)
-
-    def _on(self, name, callback):
-        if not callable(callback):
-            raise TypeMismatch("callback must be callable")  # noqa: F821
-        self._handle()
-        self._subscribe()
-        self._listeners[name].append(callback)
-        return callback
-
+    # -- events (the base: on_<name>, subscribe/unsubscribe, remove_listener) -------------------
     def on_created(self, callback):
         """Call ``callback(event)`` (a BlobEvent) after each durable create; usable as a decorator."""
-        return self._on("created", callback)
+        return self._on(("created",), callback)
 
     def on_updated(self, callback):
         """Call ``callback(event)`` after each durable update (event.old_size, event.new_size)."""
-        return self._on("updated", callback)
+        return self._on(("updated",), callback)
 
     def on_deleted(self, callback):
         """Call ``callback(event)`` after each durable delete."""
-        return self._on("deleted", callback)
-
-    def remove_listener(self, callback):
-        """Remove `callback` from every event it was registered for; with no listener left the
-        store stops receiving events from the core."""
-        for lst in self._listeners.values():
-            while callback in lst:
-                lst.remove(callback)
-        self._unsubscribe()
-
-    def _after_call(self):
-        # Deliver this thread's queued events. Every listener of every event runs even if one
-        # raises; then the first exception is raised (the changes themselves are already made).
-        evs = self._pending.pop(_get_ident(), None)
-        if not evs:
-            return
-        first = None
-        for ev in evs:
-            for cb in list(self._listeners.get(ev.name, ())):
-                try:
-                    cb(ev)
-                except Exception as e:  # noqa: BLE001
-                    if first is None:
-                        first = e
-        if first is not None:
-            raise first
+        return self._on(("deleted",), callback)
 
 
 def check_blob(path):
     BlobStore.check(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Table
+# ---------------------------------------------------------------------------------------------
+
+TableEvent = _namedtuple("TableEvent", "name id new_row old_row")
+_TABLE_EVENT_NAMES = {}
+if hasattr(_raw, "CAIRN_TABLE_INSERTED"):  # the module wraps the table engine
+    _TABLE_EVENT_NAMES = {_raw.CAIRN_TABLE_INSERTED: "inserted", _raw.CAIRN_TABLE_UPDATED: "updated",
+                          _raw.CAIRN_TABLE_DELETED: "deleted"}
+
+Column = _namedtuple("Column", "name type nullable primary_key unique default",
+                     defaults=(None, False, False, None))
+Column.__doc__ = """One column of a table's schema: ``Column("score", "f64", nullable=True, default=0.5)``.
+
+name: [A-Za-z_][A-Za-z0-9_]*; type: i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 bool string bytes
+bytes:N timestamp; nullable: None for the core's default (nullable, except a primary key);
+primary_key, unique: bool; default: a value of the column's type (None: no default)."""
+
+_U64_MAX = 2**64 - 1
+_US = _dt.timedelta(microseconds=1)
+_EPOCH_NAIVE = _dt.datetime(1970, 1, 1)
+_INF = float("inf")
+
+
+def _ts_in(v):
+    """A timestamp column's value: a datetime (a naive one is taken as UTC) -> its microseconds
+    since the Unix epoch."""
+    if isinstance(v, _dt.datetime):
+        if v.tzinfo is None:
+            return (v - _EPOCH_NAIVE) // _US
+        return (v - _EPOCH) // _US
+    raise TypeMismatch("a timestamp column takes a datetime, not %s" % type(v).__name__)  # noqa: F821
+
+
+def _ts_out(us):
+    try:
+        return _EPOCH + _dt.timedelta(microseconds=us)
+    except OverflowError:  # beyond datetime's years 1..9999: the microseconds themselves
+        return us
+
+
+def _json_default(o):
+    # Values json does not know: bytes-likes take their tagged form ({"$bytes": hex}; in a column
+    # that is not bytes the core then says CAIRN_TYPE), numbers of other libraries (NumPy) their
+    # Python value; anything else is a wrong type.
+    if isinstance(o, (bytes, bytearray)):
+        return {"$bytes": o.hex()}
+    if isinstance(o, memoryview):
+        return {"$bytes": o.tobytes().hex()}
+    if isinstance(o, _dt.datetime):
+        raise TypeMismatch("a datetime is a value of a timestamp column only")  # noqa: F821
+    if isinstance(o, _numbers.Integral):
+        return int(o)
+    if isinstance(o, _numbers.Real):
+        return float(o)
+    raise TypeMismatch("a table value cannot be a %s" % type(o).__name__)  # noqa: F821
+
+
+_row_dumps = _json.JSONEncoder(allow_nan=False, check_circular=False, separators=(",", ":"),
+                               default=_json_default).encode
+_row_loads = _json.loads
+
+
+def _f64_tag(v):
+    if type(v) is float or isinstance(v, float):
+        if v != v:
+            return {"$f64": "nan"}
+        if v == _INF:
+            return {"$f64": "inf"}
+        if v == -_INF:
+            return {"$f64": "-inf"}
+    return v
+
+
+def _tag_floats(obj):
+    # The tagged form of NaN and the infinities, in a row (dict), a list of rows, or load()'s columns.
+    if isinstance(obj, dict):
+        return {k: _tag_floats(v) if isinstance(v, (list, dict)) else _f64_tag(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_tag_floats(v) if isinstance(v, (list, dict)) else _f64_tag(v) for v in obj]
+    return _f64_tag(obj)
+
+
+def _dumps(obj):
+    try:
+        return _row_dumps(obj)
+    except ValueError:  # NaN or an infinity: their tagged form
+        return _row_dumps(_tag_floats(obj))
+    except Error:
+        raise
+    except (TypeError, RecursionError) as e:  # e.g. a key that is not a str
+        raise TypeMismatch("not a table row: %s" % e) from None  # noqa: F821
+
+
+def _untag(d):
+    if len(d) == 1:
+        if "$bytes" in d:
+            return bytes.fromhex(d["$bytes"])
+        if "$f64" in d:
+            return float(d["$f64"])
+    return d
+
+
+_tagged_loads = _json.JSONDecoder(object_hook=_untag).decode
+
+
+def _loads(s):
+    # '"$' only occurs in the text of a tagged value (a quote inside a string is escaped)
+    return _tagged_loads(s) if '"$' in s else _row_loads(s)
+
+
+def _as_row(row, what="row"):
+    if isinstance(row, dict):
+        return row
+    if isinstance(row, _abc.Mapping):
+        return dict(row)
+    raise TypeMismatch("a %s must be a dict of column -> value, not %s" % (what, type(row).__name__))  # noqa: F821
+
+
+def _make_codec(ts_names):
+    """The row encoder (dict -> JSON text) and decoder (JSON text -> dict) of a schema whose
+    timestamp columns are `ts_names`: the only columns that need a conversion of their own."""
+    ts_names = tuple(ts_names)
+    if not ts_names:
+        def enc(row):
+            if type(row) is not dict:
+                row = _as_row(row)
+            try:
+                return _row_dumps(row)
+            except Exception:  # noqa: BLE001  the slow path sorts it out (or says why not)
+                return _dumps(row)
+
+        def dec(s):
+            return _tagged_loads(s) if '"$' in s else _row_loads(s)
+        return enc, dec
+
+    def enc(row):
+        if type(row) is not dict:
+            row = _as_row(row)
+        d = None
+        for name in ts_names:
+            v = row.get(name)
+            if v is not None:
+                if d is None:
+                    d = dict(row)
+                d[name] = _ts_in(v)
+        return _dumps(row if d is None else d)
+
+    def dec(s):
+        d = _tagged_loads(s) if '"$' in s else _row_loads(s)
+        for name in ts_names:
+            v = d.get(name)
+            if v is not None:
+                d[name] = _ts_out(v)
+        return d
+    return enc, dec
+
+
+def _check_schema(name, v):
+    """The schema option: the text form, or a list of Column / dict (-> the JSON array form)."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (list, tuple)):
+        if v and all(isinstance(c, str) for c in v):
+            return ", ".join(v)
+        return _dumps([_column_json(c) for c in v])
+    raise TypeMismatch("schema must be a str or a list of columns, not %s" % type(v).__name__)  # noqa: F821
+
+
+def _column_fields(c):
+    if isinstance(c, Column):
+        return c._asdict()
+    if isinstance(c, _abc.Mapping):
+        d = dict(c)
+        for k in d:
+            if k not in Column._fields:
+                raise _err("INVALID", "unknown column field %r" % (k,))
+        if "name" not in d or "type" not in d:
+            raise _err("INVALID", "a column needs a name and a type")
+        return d
+    raise TypeMismatch("a column must be a cairn.Column or a dict, not %s" % type(c).__name__)  # noqa: F821
+
+
+def _column_json(c):
+    """A column as an object of the JSON array form of the schema."""
+    d = _column_fields(c)
+    out = {"name": d["name"], "type": d["type"]}
+    for k in ("nullable", "primary_key", "unique"):
+        v = d.get(k)
+        if v is not None and (k == "nullable" or v):
+            out[k] = v
+    dv = d.get("default")
+    if dv is not None:
+        if d["type"] == "timestamp":
+            dv = _ts_in(dv)
+        out["default"] = dv
+    return out
+
+
+def _literal(v, ctype):
+    if v is None:
+        return "null"
+    if v is True or v is False:
+        return "true" if v else "false"
+    if ctype == "timestamp" and isinstance(v, _dt.datetime):
+        return str(_ts_in(v))
+    if isinstance(v, int):
+        return str(int(v))
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, str):
+        return "'" + v.replace("'", "''") + "'"
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return "x'" + bytes(v).hex() + "'"
+    raise TypeMismatch("a column default cannot be a %s" % type(v).__name__)  # noqa: F821
+
+
+def _column_text(c):
+    """A column in the text form (add_column's spec)."""
+    if isinstance(c, str):
+        return c
+    d = _column_fields(c)
+    parts = [str(d["name"]), str(d["type"])]
+    if d.get("primary_key"):
+        parts.append("primary key")
+    if d.get("unique"):
+        parts.append("unique")
+    if d.get("nullable") is False:
+        parts.append("not null")
+    elif d.get("nullable") is True:
+        parts.append("null")
+    if d.get("default") is not None:
+        parts.append("default " + _literal(d["default"], d["type"]))
+    return " ".join(parts)
+
+
+def _row_id(i):
+    """A row id argument: an int (bool is not one); None when it cannot name a row."""
+    if type(i) is not int:
+        if isinstance(i, bool) or not hasattr(type(i), "__index__"):
+            raise TypeMismatch("a row id must be an int, not %s" % type(i).__name__)  # noqa: F821
+        i = _operator.index(i)
+    if i < 1 or i > _U64_MAX:
+        return None
+    return i
+
+
+class Table(_Events):
+    """A columnar table in directory `path`: rows of typed columns under ids handed out by insert
+    (u64, from 1, never reused).
+
+    ``Table(path, schema=...)`` creates the table when missing (the schema is stored: reopening
+    needs none; a different schema is SchemaError). schema: the text form
+    ("id i64 primary key, name string, score f64 null") or a list of :class:`Column` / dicts.
+    Other options: create, read_only (bool), sync ("none" | "commit" | "group"), lock_timeout_ms,
+    checkpoint_rows (int).
+
+    Rows are dicts {column: value}. Values by column type: int (i8..u64, exact), float (f32, f64;
+    NaN and the infinities too), bool, str (string), bytes-like (bytes, bytes:N; read back as
+    bytes), datetime (timestamp, microsecond precision; read back timezone-aware UTC; a naive
+    datetime is taken as UTC), None (null). A value of another type is TypeMismatch.
+
+    ``t.insert(row)`` -> id, ``t[id]`` (NotFoundError, a KeyError, when absent), ``t.get(id)``
+    (None when absent), ``len(t)``, ``for id, row in t`` (id order), update/delete/upsert,
+    insert_many, load (column batches), transactions (``with t.transaction():``), events
+    (subscribe or on_inserted/on_updated/on_deleted: delivered after the call, a transaction's
+    after its commit).
+    """
+
+    __slots__ = ("_enc", "_dec", "_columns", "_ts_names")
+    _raw = _Engine("table")
+    _options = {"schema": _check_schema, "checkpoint_rows": _check_uint(2**32 - 1)}
+    _EVENTS = _TABLE_EVENT_NAMES
+
+    def __init__(self, path, schema=None, **options):
+        self._enc = self._dec = None
+        if schema is not None:
+            options["schema"] = schema
+        _Events.__init__(self, path, **options)
+        self._load_schema()
+
+    def _load_schema(self):
+        cols = _row_loads(_c.cairn_table_schema(self._handle(), 1))
+        self._ts_names = tuple(c["name"] for c in cols if c["type"] == "timestamp")
+        self._enc, self._dec = _make_codec(self._ts_names)
+        out = []
+        for c in cols:
+            dv = c.get("default")
+            if isinstance(dv, dict):
+                dv = _untag(dv)
+            elif c["type"] == "timestamp" and type(dv) is int:
+                dv = _ts_out(dv)
+            out.append(Column(c["name"], c["type"], bool(c.get("nullable")), bool(c.get("primary_key")),
+                              bool(c.get("unique")), dv))
+        self._columns = out
+
+    def _event(self, event, row_id, new_row, old_row):
+        dec = self._dec
+        return TableEvent(_TABLE_EVENT_NAMES.get(event, str(event)), row_id,
+                          None if new_row is None else dec(new_row), None if old_row is None else dec(old_row))
+
+    # -- schema --------------------------------------------------------------------------------
+    @property
+    def schema(self):
+        """The columns, in order: a list of :class:`Column`."""
+        self._handle()
+        return list(self._columns)
+
+    @property
+    def columns(self):
+        """The column names, in order."""
+        self._handle()
+        return [c.name for c in self._columns]
+
+    def schema_text(self):
+        """The schema in its canonical text form."""
+        return _c.cairn_table_schema(self._handle(), 0)
+
+    def add_column(self, column):
+        """Add a column (the text form "name type [constraints]", a Column or a dict); existing rows
+        get its default. Not inside a transaction (TxnError)."""
+        _c.cairn_table_add_column(self._handle(), _column_text(column))
+        self._load_schema()
+
+    # -- rows ----------------------------------------------------------------------------------
+    def insert(self, row):
+        """Insert `row` (a dict; columns left out take their default) and return its new id."""
+        h = self._h
+        if h is None:
+            raise ClosedError("Table handle is closed")  # noqa: F821
+        try:
+            return _tbl_insert(h, self._enc(row))
+        finally:
+            if self._pending:
+                self._after_call()
+
+    append = insert
+
+    def insert_many(self, rows):
+        """Insert every row of `rows`, all or nothing; returns their ids."""
+        h = self._handle()
+        enc = self._enc
+        try:
+            text = "[" + ",".join([enc(r) for r in rows]) + "]"
+        except TypeError as e:
+            if isinstance(e, Error):
+                raise
+            raise TypeMismatch("rows must be an iterable of dicts: %s" % e) from None  # noqa: F821
+        return _row_loads(self._write(_c.cairn_table_insert_many_json, h, text))
+
+    def upsert(self, row):
+        """Insert `row`, or update the live row with the same primary key (with the columns given);
+        returns the row's id. InvalidError if the table has no primary key or `row` lacks it."""
+        h = self._handle()
+        return self._write(_c.cairn_table_upsert_json, h, self._enc(row))
+
+    def get(self, row_id, default=None):
+        """Row `row_id` as a dict, or `default` when there is none."""
+        h = self._h
+        if h is None:
+            raise ClosedError("Table handle is closed")  # noqa: F821
+        if type(row_id) is not int or row_id < 1 or row_id > _U64_MAX:
+            row_id = _row_id(row_id)
+            if row_id is None:
+                return default
+        s = _tbl_get(h, row_id)
+        if s is None:
+            return default
+        return self._dec(s)
+
+    def __getitem__(self, row_id):
+        r = self.get(row_id, _MISSING)
+        if r is _MISSING:
+            raise NotFoundError("no row %r" % (row_id,))  # noqa: F821
+        return r
+
+    def __contains__(self, row_id):
+        try:
+            return self.get(row_id, _MISSING) is not _MISSING
+        except TypeError:
+            return False
+
+    def update(self, row_id, changes):
+        """Set the columns of dict `changes` in row `row_id`; NotFoundError if it is absent."""
+        h = self._handle()
+        text = self._enc(_as_row(changes, "changes"))
+        i = _row_id(row_id)
+        if i is None:
+            raise NotFoundError("no row %r" % (row_id,))  # noqa: F821
+        self._write(_c.cairn_table_update_json, h, i, text)
+
+    def delete(self, row_id):
+        """Delete row `row_id`; NotFoundError (a KeyError) if it is absent."""
+        h = self._handle()
+        i = _row_id(row_id)
+        if i is None:
+            raise NotFoundError("no row %r" % (row_id,))  # noqa: F821
+        self._write(_c.cairn_table_delete, h, i)
+
+    __delitem__ = delete
+
+    def count(self):
+        """The number of live rows (also ``len(t)``)."""
+        return _c.cairn_table_count(self._handle())
+
+    __len__ = count
+
+    def __iter__(self):
+        """(id, row) of the live rows in id order, from a snapshot taken when iteration starts."""
+        it = _c.cairn_table_iter_open(self._handle())
+        try:
+            nxt = _c.cairn_table_iter_next_json
+            dec = self._dec
+            while True:
+                if self._h is None:
+                    raise ClosedError("Table handle is closed")  # noqa: F821
+                r = nxt(it)
+                if r is None:
+                    return
+                yield r[0], dec(r[1])
+        finally:
+            _c.cairn_table_iter_free(it)
+
+    items = __iter__
+
+    def ids(self):
+        """The ids of the live rows, ascending."""
+        return [i for i, _ in self]
+
+    def rows(self):
+        """A list of every live row (dicts), in id order."""
+        return [r for _, r in self]
+
+    def load(self, columns):
+        """Insert a batch given by column: ``{"name": [values...], ...}`` (every list the same
+        length; NumPy arrays too); columns left out take their default. All or nothing. Returns the
+        new ids (a range: they are consecutive)."""
+        h = self._handle()
+        if not isinstance(columns, _abc.Mapping):
+            raise TypeMismatch("columns must be a dict of column -> list of values")  # noqa: F821
+        ts = self._ts_names
+        batch = {}
+        n = None
+        for name, values in columns.items():
+            if isinstance(values, (str, bytes)) or not isinstance(values, _abc.Iterable):
+                raise TypeMismatch("column %r: expected a list of values, not %s" % (name, type(values).__name__))  # noqa: F821
+            conv = name in ts
+            dtype = getattr(values, "dtype", None)
+            if dtype is not None and hasattr(values, "tolist"):  # NumPy
+                if getattr(dtype, "kind", None) == "M":  # datetime64: microseconds, NaT as null
+                    us = values.astype("datetime64[us]")
+                    nat = us != us
+                    values = [None if m else v for v, m in zip(us.astype("int64").tolist(), nat.tolist())]
+                    conv = False
+                else:
+                    values = values.tolist()
+            else:
+                values = list(values)
+            if conv:
+                values = [None if v is None else _ts_in(v) for v in values]
+            batch[name] = values
+            n = len(values) if n is None else n
+        first = self._write(_c.cairn_table_load_json, h, _dumps(batch))
+        return range(first, first + (n or 0))
+
+    # -- transactions ----------------------------------------------------------------------------
+    @property
+    def in_txn(self):
+        """True while a transaction is open (asks the core)."""
+        return _c.cairn_table_in_txn(self._handle())
+
+    # -- events ----------------------------------------------------------------------------------
+    def on_inserted(self, callback):
+        """Call ``callback(event)`` (a TableEvent: name, id, new_row, old_row) after each durable
+        insert; usable as a decorator."""
+        return self._on(("inserted",), callback)
+
+    def on_updated(self, callback):
+        """Call ``callback(event)`` after each durable update (event.old_row, event.new_row)."""
+        return self._on(("updated",), callback)
+
+    def on_deleted(self, callback):
+        """Call ``callback(event)`` after each durable delete (event.old_row)."""
+        return self._on(("deleted",), callback)
+
+
+_tbl_insert = getattr(_c, "cairn_table_insert_json", None)
+_tbl_get = getattr(_c, "cairn_table_get_json", None)
+
+
+def check_table(path):
+    """Verify the table directory at `path` read-only (CorruptError says what is wrong)."""
+    Table.check(path)

@@ -24,9 +24,13 @@ class Stubs(unittest.TestCase):
                 top[node.target.id] = node
         missing = [n for n in cairn.__all__ if n not in top]
         self.assertEqual(missing, [])
-        for cls in (cairn.KV, cairn.BlobStore):
+        for cls in (cairn.KV, cairn.BlobStore, cairn.Table):
             stub = top[cls.__name__]
-            stub_classes = [stub] + [top[b.id] for b in stub.bases if isinstance(b, ast.Name) and b.id in top]
+            stub_classes, todo = [], [stub]
+            while todo:  # the stub class and its stub bases, transitively
+                c = todo.pop()
+                stub_classes.append(c)
+                todo += [top[b.id] for b in c.bases if isinstance(b, ast.Name) and b.id in top]
             stub_methods = {n.name for c in stub_classes for n in c.body if isinstance(n, ast.FunctionDef)}
             public = {n for klass in cls.__mro__ if klass.__module__ == "cairn" for n, v in vars(klass).items()
                       if not n.startswith("_")
