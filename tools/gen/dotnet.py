@@ -429,6 +429,13 @@ def gen_methods(api, mp):
             out.append("            return %s(%s);" % (name, ", ".join(args)))
             out.append("    }")
         out.append("")
+    out.append("    /// <summary>The CAIRN_API functions left out on purpose (tools/gen/dotnet.py SKIP_FUNCTIONS), with why.</summary>")
+    out.append("    public static readonly (string Name, string Why)[] NotBound =")
+    out.append("    {")
+    for name in sorted(SKIP_FUNCTIONS):
+        out.append('        ("%s", "%s"),' % (name, SKIP_FUNCTIONS[name].replace('"', '\\"')))
+    out.append("    };")
+    out.append("")
     out.append("    /// <summary>A valid pointer for an empty span (the C API never takes NULL with a length).</summary>")
     out.append("    private static readonly byte* NonNull = (byte*)NativeMemory.AllocZeroed(1);")
     out.append("}")

@@ -1,14 +1,10 @@
 // BlobStore: uint32 keys -> byte arrays in one file (BinaryDocumentDb's model), crash-safe through the
 // WAL. Every call returns an ExecResponse. Change events (OnCreated/OnUpdated/OnDeleted) come from the
-// core's subscription: the native callback only records them on the calling thread, and the managed
-// layer raises them right after the native call returns, so a handler never runs inside native code,
-// may call back into the store, and an exception it throws reaches the caller normally.
+// core's subscription and are delivered by the base (NativeStore): after the native call returned.
 using System;
 using System.Collections.Generic;
 using System.Runtime.CompilerServices;
-using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
-using System.Threading;
 using Cairn.Native;
 
 namespace Cairn;
@@ -64,32 +60,12 @@ public sealed class BlobEventArgs : EventArgs
 /// <summary>A store of byte arrays under uint keys in one file. Thread-safe; dispose to close.</summary>
 public sealed unsafe class BlobStore : NativeStore
 {
-    private readonly long _id;
     private readonly object _eventLock = new();
     private EventHandler<BlobEventArgs>? _created, _updated, _deleted;
     private ulong _subscription; // the native subscription's id, 0 while nobody listens
+    private long _sink;          // its sink in the base (the native context)
 
-    private static long s_nextId;
-
-    private readonly struct Pending
-    {
-        public readonly long Store;
-        public readonly int Event;
-        public readonly uint Key;
-        public readonly ulong OldSize, NewSize;
-        public Pending(long store, int ev, uint key, ulong oldSize, ulong newSize)
-        {
-            Store = store; Event = ev; Key = key; OldSize = oldSize; NewSize = newSize;
-        }
-    }
-
-    // The core calls back on the thread that made the change, during that call.
-    [ThreadStatic] private static List<Pending>? t_pending;
-
-    private BlobStore(BlobHandle h, string path) : base(h, path, "blob store")
-    {
-        _id = Interlocked.Increment(ref s_nextId);
-    }
+    private BlobStore(BlobHandle h, string path) : base(h, path, "blob store") { }
 
     private int Call<TArgs>(scoped ref TArgs args, NativeCall<BlobHandle, TArgs> call) where TArgs : allows ref struct =>
         Invoke(ref args, call);
@@ -143,15 +119,18 @@ public sealed unsafe class BlobStore : NativeStore
             // Subscribe natively with the first handler, so a store nobody listens to pays nothing.
             if (_subscription == 0)
             {
-                var a = (Ctx: _id, Id: 0UL);
+                long sink = AddSink(Deliver);
+                var a = (Ctx: sink, Id: 0UL);
                 int rc = Call(ref a, static (h, ref a) =>
                     NativeMethods.cairn_blob_subscribe(h, &OnNativeEvent, (byte*)a.Ctx, out a.Id));
                 if (rc != 0)
                 {
+                    RemoveSink(sink);
                     ExecResponse r = Status(rc);
                     throw new CairnException(r.ErrorCode, "cannot subscribe to blob events: " + r.Message);
                 }
                 _subscription = a.Id;
+                _sink = sink;
             }
             field += value;
         }
@@ -168,6 +147,7 @@ public sealed unsafe class BlobStore : NativeStore
                 ulong id = _subscription;
                 _subscription = 0;
                 Call(ref id, static (h, ref id) => NativeMethods.cairn_blob_unsubscribe(h, id));
+                RemoveSink(_sink);
             }
         }
     }
@@ -175,51 +155,27 @@ public sealed unsafe class BlobStore : NativeStore
     [UnmanagedCallersOnly(CallConvs = new[] { typeof(CallConvCdecl) })]
     private static void OnNativeEvent(byte* ctx, int ev, uint key, ulong oldSize, ulong newSize)
     {
-        // Never let anything escape into native code: only record here.
+        // Never let anything escape into native code: only record here (the base raises it after the call).
         try
         {
-            (t_pending ??= new List<Pending>()).Add(new Pending((long)ctx, ev, key, oldSize, newSize));
+            Record(ctx, new BlobEventArgs((BlobChange)ev, key, (long)oldSize, (long)newSize));
         }
         catch
         {
-            // Out of memory while recording: the event is lost rather than the process.
         }
     }
 
-    /// <summary>The response of a call that may change the store (its message captured first), then the
-    /// events the core recorded during it, raised in order on this thread: an event means a durable
-    /// change, whatever the final status. Every handler runs; then an exception one threw is rethrown
-    /// (several: an AggregateException) from the call, whose change stays made.</summary>
-    private protected override ExecResponse Complete(int rc)
+    private void Deliver(object payload)
     {
-        ExecResponse r = Status(rc);
-        List<Pending>? pending = t_pending;
-        if (pending is null || pending.Count == 0) return r;
-        Pending[] mine = pending.FindAll(p => p.Store == _id).ToArray();
-        pending.RemoveAll(p => p.Store == _id);
-        List<Exception>? errors = null;
-        foreach (Pending p in mine)
+        var e = (BlobEventArgs)payload;
+        EventHandler<BlobEventArgs>? handler = e.Change switch
         {
-            EventHandler<BlobEventArgs>? handler = p.Event switch
-            {
-                1 => _created,
-                2 => _updated,
-                3 => _deleted,
-                _ => null,
-            };
-            if (handler is null) continue;
-            try
-            {
-                handler(this, new BlobEventArgs((BlobChange)p.Event, p.Key, (long)p.OldSize, (long)p.NewSize));
-            }
-            catch (Exception e)
-            {
-                (errors ??= new List<Exception>()).Add(e);
-            }
-        }
-        if (errors is { Count: 1 }) ExceptionDispatchInfo.Capture(errors[0]).Throw();
-        if (errors is { Count: > 1 }) throw new AggregateException("blob event handlers threw", errors);
-        return r;
+            BlobChange.Created => _created,
+            BlobChange.Updated => _updated,
+            BlobChange.Deleted => _deleted,
+            _ => null,
+        };
+        handler?.Invoke(this, e);
     }
 
     // ---- operations ------------------------------------------------------------------------------------

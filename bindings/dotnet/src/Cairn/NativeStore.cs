@@ -4,6 +4,8 @@
 // status code to an ExecResponse, transactions and their scope, the verbs every engine has (Sync,
 // Compact), option validation, open, check and cursors.
 using System;
+using System.Collections.Generic;
+using System.Runtime.ExceptionServices;
 using Cairn.Native;
 
 namespace Cairn;
@@ -159,9 +161,89 @@ public abstract unsafe class NativeStore : IDisposable
     /// <summary>Status, or the value on success.</summary>
     private protected ExecResponse<T> Result<T>(int rc, T value) => rc == 0 ? ExecResponse<T>.Ok(value) : Fail<T>(rc);
 
-    /// <summary>The response of a call that may change the store; an engine with events raises them here,
-    /// after the C call returned.</summary>
-    private protected virtual ExecResponse Complete(int rc) => Status(rc);
+    // ---- events ------------------------------------------------------------------------------------------
+    // The core calls an engine's subscription callback on the thread that made the change, during that
+    // call (or during commit). The callback ([UnmanagedCallersOnly], one per engine) only records a
+    // managed copy of the event with Record(); Complete() raises what the call recorded right after the
+    // C call returned, so a handler never runs inside native code, may call back into the store, and an
+    // exception it throws reaches the caller normally. A subscription's native context is the key of
+    // its sink here (unique in the process), so no store ever sees another store's events.
+
+    private readonly struct PendingEvent
+    {
+        public readonly long Sink;
+        public readonly object Payload;
+        public PendingEvent(long sink, object payload)
+        {
+            Sink = sink;
+            Payload = payload;
+        }
+    }
+
+    [ThreadStatic] private static List<PendingEvent>? t_pending;
+    private static long s_nextSink;
+    private readonly Dictionary<long, Action<object>> _sinks = new();
+
+    /// <summary>Registers a receiver of this store's events; the returned key is the native context to
+    /// subscribe with (passed back to <see cref="Record"/>).</summary>
+    private protected long AddSink(Action<object> deliver)
+    {
+        long key = System.Threading.Interlocked.Increment(ref s_nextSink);
+        lock (_sinks) _sinks[key] = deliver;
+        return key;
+    }
+
+    /// <summary>Removes a receiver: events it recorded but not yet got are dropped.</summary>
+    private protected void RemoveSink(long key)
+    {
+        lock (_sinks) _sinks.Remove(key);
+    }
+
+    /// <summary>Records an event for the sink <paramref name="ctx"/> (call only from a native callback;
+    /// never throws).</summary>
+    private protected static unsafe void Record(byte* ctx, object payload)
+    {
+        try
+        {
+            (t_pending ??= new List<PendingEvent>()).Add(new PendingEvent((long)ctx, payload));
+        }
+        catch
+        {
+            // Out of memory while recording: the event is lost rather than the process.
+        }
+    }
+
+    /// <summary>The response of a call that may change the store (its message captured first), then the
+    /// events the core recorded during it, delivered in order on this thread: an event means a durable
+    /// change, whatever the final status. Every handler runs; then an exception one threw is rethrown
+    /// (several: an AggregateException) from the call, whose change stays made.</summary>
+    private protected ExecResponse Complete(int rc)
+    {
+        ExecResponse r = Status(rc);
+        List<PendingEvent>? pending = t_pending;
+        if (pending is null || pending.Count == 0) return r;
+        // Everything recorded on this thread was recorded by the call that just returned; a handler's
+        // own calls record into a fresh list.
+        t_pending = null;
+        List<Exception>? errors = null;
+        foreach (PendingEvent p in pending)
+        {
+            Action<object>? deliver;
+            lock (_sinks) _sinks.TryGetValue(p.Sink, out deliver);
+            if (deliver is null) continue;
+            try
+            {
+                deliver(p.Payload);
+            }
+            catch (Exception e)
+            {
+                (errors ??= new List<Exception>()).Add(e);
+            }
+        }
+        if (errors is { Count: 1 }) ExceptionDispatchInfo.Capture(errors[0]).Throw();
+        if (errors is { Count: > 1 }) throw new AggregateException("event handlers threw", errors);
+        return r;
+    }
 
     /// <summary>Runs a cursor opened with status <paramref name="rc"/> to its end: <paramref name="step"/>
     /// fetches and consumes one item (0) until IterOver. The cursor holds a reference on the store.</summary>

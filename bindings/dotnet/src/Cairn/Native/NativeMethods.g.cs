@@ -321,6 +321,16 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib, EntryPoint = "cairn_table_unsubscribe")]
     public static partial int cairn_table_unsubscribe(TableHandle t, ulong id);
 
+    /// <summary>The CAIRN_API functions left out on purpose (tools/gen/dotnet.py SKIP_FUNCTIONS), with why.</summary>
+    public static readonly (string Name, string Why)[] NotBound =
+    {
+        ("cairn_table_get", "typed row (cairn_value); .NET uses cairn_table_get_json"),
+        ("cairn_table_insert", "typed row (cairn_value); .NET uses cairn_table_insert_json"),
+        ("cairn_table_iter_next", "typed row (cairn_value); .NET uses cairn_table_iter_next_json"),
+        ("cairn_table_row_to_json", "typed row (cairn_value); nothing to convert in .NET"),
+        ("cairn_table_update", "typed row (cairn_value); .NET uses cairn_table_update_json"),
+    };
+
     /// <summary>A valid pointer for an empty span (the C API never takes NULL with a length).</summary>
     private static readonly byte* NonNull = (byte*)NativeMemory.AllocZeroed(1);
 }
