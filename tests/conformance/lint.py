@@ -6,7 +6,8 @@
 Checks every case file against cases.schema.json with a small validator of the JSON Schema subset
 the schema uses (there is no jsonschema package here), then what a schema cannot say:
 ids unique across the suite and prefixed by their engine folder, every op's arguments (x-ops),
-paths confined to $DIR, well-formed typed values ($bytes, $repeat, $json, $native) and matchers,
+paths confined to $DIR, well-formed typed values ($bytes, $repeat, $json, $native, and the table's
+$ts and $f64) and matchers,
 every $var defined by an earlier `save`, and the minimum number of cases per engine.
 Exit 0 when clean; one line per problem otherwise, then `N files, N cases, N problems`.
 
@@ -22,7 +23,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCHEMA_PATH = os.path.join(HERE, "cases.schema.json")
 HEX_RE = re.compile(r"^(?:[0-9a-f]{2})*$")
-TYPED = ("$bytes", "$repeat", "$json", "$native")
+TYPED = ("$bytes", "$repeat", "$json", "$native", "$ts", "$f64")
+F64_SPECIALS = ("nan", "inf", "-inf")
 
 
 # ---- a small JSON Schema validator (the subset cases.schema.json uses) -----------------------
@@ -157,6 +159,13 @@ def check_typed(value, where, problems, native_names, in_expect=False, saved=Non
             problems.append("%s: $repeat must be {hex (non-empty, lowercase), count >= 0}" % where)
     elif k == "$json":
         pass  # any JSON document, literally (no matchers inside)
+    elif k == "$ts":
+        # a table timestamp: microseconds since the Unix epoch (an int64)
+        if not isinstance(v, int) or isinstance(v, bool) or not -2**63 <= v < 2**63:
+            problems.append("%s: $ts takes an integer (microseconds since the Unix epoch, int64)" % where)
+    elif k == "$f64":
+        if v not in F64_SPECIALS:
+            problems.append("%s: $f64 must be one of %s" % (where, list(F64_SPECIALS)))
     elif k == "$native":
         if v not in native_names:
             problems.append("%s: $native must be one of %s" % (where, native_names))
