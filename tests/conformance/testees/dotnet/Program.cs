@@ -36,6 +36,7 @@ internal static class Program
     {
         public KvStore? Kv;
         public BlobStore? Blob;
+        public Table? Table;
         public bool Closed = true;
         public Dictionary<long, EventHandler<BlobEventArgs>> Listeners = new();
         public long NextListener;
@@ -109,7 +110,7 @@ internal static class Program
         else args = new JsonObject();
 
         if (!Ops.TryGetValue(op, out var fn)) return Error(CairnErrorCode.Unsupported, $"unknown op '{op}'");
-        if (op != "kv.close" && op != "blob.close" && op != "proc.fork" && HasNative(args))
+        if (op != "kv.close" && op != "blob.close" && op != "table.close" && op != "proc.fork" && HasNative(args))
             return Error(CairnErrorCode.Type, $"{op}: an argument has the wrong host type");
         try
         {
@@ -225,6 +226,106 @@ internal static class Program
         ["blob.stats"] = a => StatsOp(Blob(a).Store.Stats(), "entries", "live_bytes", "free_bytes", "free_entries", "file_size", "next_key", "in_txn"),
         ["blob.subscribe"] = BlobSubscribe,
         ["blob.unsubscribe"] = BlobUnsubscribe,
+        ["table.open"] = TableOpen,
+        ["table.close"] = Close,
+        ["table.check"] = a => FromResponse(Table.Check(GetString(a, "path")), () => null),
+        ["table.schema"] = a =>
+        {
+            var r = Tbl(a).Schema();
+            return FromResponse(r, () =>
+            {
+                var arr = new JsonArray();
+                foreach (Column c in r.Result!)
+                    arr.Add(new JsonObject
+                    {
+                        ["name"] = c.Name, ["type"] = c.TypeName, ["nullable"] = c.Nullable,
+                        ["primary_key"] = c.PrimaryKey, ["unique"] = c.Unique, ["default"] = WireValue(c.Default),
+                    });
+                return arr;
+            });
+        },
+        ["table.add_column"] = a => { var t = Tbl(a); return FromResponse(t.AddColumn(GetString(a, "spec")), () => null); },
+        ["table.insert"] = a => { var t = Tbl(a); var r = t.Insert(RowArg(a, "row")); return FromResponse(r, () => r.Result); },
+        ["table.upsert"] = a => { var t = Tbl(a); var r = t.Upsert(RowArg(a, "row")); return FromResponse(r, () => r.Result); },
+        ["table.insert_many"] = a =>
+        {
+            var t = Tbl(a);
+            if (a["rows"] is not JsonArray rows) throw Err(a.ContainsKey("rows") ? CairnErrorCode.Type : CairnErrorCode.Invalid, "rows: expected a list");
+            var list = rows.Select(r => NativeRow(r, "rows")).ToList();
+            var res = t.InsertMany(list);
+            return FromResponse(res, () => new JsonArray(res.Result!.Select(id => (JsonNode?)JsonValue.Create(id)).ToArray()));
+        },
+        ["table.load"] = a =>
+        {
+            var t = Tbl(a);
+            if (a["columns"] is not JsonObject cols) throw Err(a.ContainsKey("columns") ? CairnErrorCode.Type : CairnErrorCode.Invalid, "columns: expected an object");
+            var d = new Dictionary<string, System.Collections.IEnumerable>(StringComparer.Ordinal);
+            foreach (var (name, vals) in cols)
+            {
+                if (vals is not JsonArray va) throw Err(CairnErrorCode.Type, $"columns.{name}: expected a list");
+                d[name] = va.Select(v => NativeValue(v, name)).ToArray();
+            }
+            var r = t.Load(d);
+            return FromResponse(r, () => r.Result);
+        },
+        ["table.get"] = a =>
+        {
+            var t = Tbl(a);
+            var r = t.Get(IdArg(a));
+            if (r.ErrorCode == CairnErrorCode.NotFound) return Ok(null); // missing: null
+            return FromResponse(r, () => WireRow(r.Result!));
+        },
+        ["table.update"] = a => { var t = Tbl(a); ulong id = IdArg(a); return FromResponse(t.Update(id, RowArg(a, "changes")), () => null); },
+        ["table.delete"] = a => { var t = Tbl(a); return FromResponse(t.Delete(IdArg(a)), () => null); },
+        ["table.count"] = a => { var r = Tbl(a).Count(); return FromResponse(r, () => r.Result); },
+        ["table.rows"] = a =>
+        {
+            // The binding's iteration idiom: foreach over the table (a failure throws CairnException).
+            var t = Tbl(a);
+            var arr = new JsonArray();
+            try
+            {
+                foreach (var (id, row) in t) arr.Add(new JsonArray(JsonValue.Create(id), WireRow(row)));
+            }
+            catch (CairnException e)
+            {
+                return Error(e.ErrorCode, e.Message);
+            }
+            return Ok(arr);
+        },
+        ["table.begin"] = a => FromResponse(Tbl(a).Begin(), () => null),
+        ["table.commit"] = a => FromResponse(Tbl(a).Commit(), () => null),
+        ["table.rollback"] = a => FromResponse(Tbl(a).Rollback(), () => null),
+        ["table.in_txn"] = a => { var r = Tbl(a).InTransaction(); return FromResponse(r, () => r.Result); },
+        ["table.sync"] = a => FromResponse(Tbl(a).Sync(), () => null),
+        ["table.compact"] = a => FromResponse(Tbl(a).Compact(), () => null),
+        ["table.stats"] = a => StatsOp(Tbl(a).Stats(), "rows", "deleted_rows", "next_id", "row_groups", "segments", "tail_rows", "disk_bytes", "wal_bytes", "columns", "in_txn"),
+        ["table.subscribe"] = a =>
+        {
+            Slot slot = SlotGet(a, Engine.Table);
+            var r = slot.Table!.Subscribe(e => slot.Events.Add(new JsonArray(
+                e.Change switch { TableChange.Inserted => "inserted", TableChange.Updated => "updated", _ => "deleted" },
+                JsonValue.Create(e.Id),
+                e.NewRow is null ? null : WireRow(e.NewRow),
+                e.OldRow is null ? null : WireRow(e.OldRow))));
+            return FromResponse(r, () => r.Result);
+        },
+        ["table.unsubscribe"] = a =>
+        {
+            var t = Tbl(a);
+            if (!a.TryGetPropertyValue("id", out JsonNode? idv)) throw Err(CairnErrorCode.Invalid, "missing argument 'id'");
+            long id = GetInt(idv, "id", long.MinValue, long.MaxValue);
+            if (id < 0) return Error(CairnErrorCode.NotFound, $"no subscription {id}");
+            return FromResponse(t.Unsubscribe((ulong)id), () => null);
+        },
+        ["table.events"] = a =>
+        {
+            Slot slot = SlotGet(a, Engine.Table);
+            var arr = new JsonArray();
+            foreach (var e in slot.Events) arr.Add(e);
+            slot.Events = new List<JsonNode?>();
+            return Ok(arr);
+        },
         ["blob.events"] = a =>
         {
             var (slot, _) = Blob(a);
@@ -374,27 +475,32 @@ internal static class Program
 
     // ---- handles --------------------------------------------------------------------------------------
 
-    private static Slot SlotGet(JsonObject a, bool blob)
+    private enum Engine { Kv, Blob, Table }
+
+    private static Slot SlotGet(JsonObject a, Engine engine)
     {
         string name = GetString(a, "handle");
         if (!Slots.TryGetValue(name, out Slot? s)) throw Err(CairnErrorCode.Invalid, $"no handle named '{name}'");
-        if ((blob ? s.Blob : (object?)s.Kv) is null) throw Err(CairnErrorCode.Type, $"handle '{name}' is of another engine");
+        NativeStore? store = engine switch { Engine.Kv => s.Kv, Engine.Blob => s.Blob, _ => s.Table };
+        if (store is null) throw Err(CairnErrorCode.Type, $"handle '{name}' is of another engine");
         if (s.Closed)
         {
             // Ask the binding: a disposed store answers CAIRN_CLOSED (before any argument is decoded,
             // as in the reference).
-            ExecResponse r = blob ? s.Blob!.Count() : s.Kv!.Count();
+            ExecResponse r = store.Count();
             if (!r.Success) throw Err(r.ErrorCode, r.Message);
         }
         return s;
     }
 
     // A closed slot keeps its disposed store: the binding itself answers CAIRN_CLOSED.
-    private static KvStore Kv(JsonObject a) => SlotGet(a, false).Kv!;
+    private static KvStore Kv(JsonObject a) => SlotGet(a, Engine.Kv).Kv!;
+
+    private static Table Tbl(JsonObject a) => SlotGet(a, Engine.Table).Table!;
 
     private static (Slot Slot, BlobStore Store) Blob(JsonObject a)
     {
-        Slot s = SlotGet(a, true);
+        Slot s = SlotGet(a, Engine.Blob);
         return (s, s.Blob!);
     }
 
@@ -426,6 +532,7 @@ internal static class Program
     {
         s.Kv?.Dispose();
         s.Blob?.Dispose();
+        s.Table?.Dispose();
         s.Closed = true;
         s.Listeners.Clear();
         s.Events = new List<JsonNode?>();
@@ -465,6 +572,7 @@ internal static class Program
         if (!r.Success) return Error(r.ErrorCode, r.Message);
         s.Kv = r.Result;
         s.Blob = null;
+        s.Table = null;
         s.Closed = false;
         Slots[name] = s;
         return Ok(null);
@@ -598,6 +706,7 @@ internal static class Program
         if (!r.Success) return Error(r.ErrorCode, r.Message);
         s.Blob = r.Result;
         s.Kv = null;
+        s.Table = null;
         s.Closed = false;
         s.Listeners.Clear();
         s.Events = new List<JsonNode?>();
@@ -651,4 +760,167 @@ internal static class Program
         slot.Listeners[id] = listener;
         return Ok(id);
     }
+
+    // ---- table --------------------------------------------------------------------------------------------
+
+    private static JsonObject TableOpen(JsonObject a)
+    {
+        string name = GetString(a, "handle");
+        string path = GetString(a, "path");
+        var o = new TableOptions { Path = path };
+        if (a["options"] is JsonNode opts)
+        {
+            if (opts is not JsonObject oo) throw Err(CairnErrorCode.Type, "options: expected an object");
+            foreach (var (k, v) in oo)
+            {
+                switch (k)
+                {
+                    case "create": o.Create = GetBool(v, k); break;
+                    case "read_only": o.ReadOnly = GetBool(v, k); break;
+                    case "sync": o.Sync = GetSync(v); break;
+                    case "lock_timeout_ms": o.LockTimeout = TimeSpan.FromMilliseconds(GetInt(v, k, 0, uint.MaxValue)); break;
+                    case "checkpoint_rows": o.CheckpointRows = (uint)GetInt(v, k, 0, uint.MaxValue); break;
+                    default: throw Err(CairnErrorCode.Invalid, $"options: unknown option '{k}'");
+                }
+            }
+        }
+        if (a.TryGetPropertyValue("schema", out JsonNode? sch) && sch is not null)
+        {
+            if (sch is JsonValue sv && sv.GetValueKind() == JsonValueKind.String) o.Schema = sv.GetValue<string>();
+            else if (sch is JsonArray cols) o.Schema = cols.Select(ColumnArg).ToList();
+            else throw Err(CairnErrorCode.Type, "schema: expected a string or a list of columns");
+        }
+        Slot s = SlotForOpen(name);
+        var r = Table.Open(o);
+        if (!r.Success) return Error(r.ErrorCode, r.Message);
+        s.Table = r.Result;
+        s.Kv = null;
+        s.Blob = null;
+        s.Closed = false;
+        s.Events = new List<JsonNode?>();
+        Slots[name] = s;
+        return Ok(null);
+    }
+
+    /// <summary>A wire column object as the binding's Column.</summary>
+    private static Column ColumnArg(JsonNode? c)
+    {
+        if (c is not JsonObject o) throw Err(CairnErrorCode.Type, "schema: a column must be an object");
+        string name = o["name"] is JsonValue nv && nv.GetValueKind() == JsonValueKind.String ? nv.GetValue<string>()
+            : throw Err(CairnErrorCode.Invalid, "schema: a column needs a name");
+        string typeText = o["type"] is JsonValue tv && tv.GetValueKind() == JsonValueKind.String ? tv.GetValue<string>()
+            : throw Err(CairnErrorCode.Invalid, $"schema: column '{name}' needs a type");
+        ColumnType type;
+        int length = 0;
+        if (typeText.StartsWith("bytes:", StringComparison.Ordinal))
+        {
+            type = ColumnType.Fixed;
+            if (!int.TryParse(typeText.AsSpan(6), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out length))
+                throw Err(CairnErrorCode.Invalid, $"schema: bad type '{typeText}'");
+        }
+        else
+        {
+            var found = Enum.GetValues<ColumnType>().Where(t => t != ColumnType.Fixed && new Column("x", t).TypeName == typeText).ToList();
+            if (found.Count != 1) throw Err(CairnErrorCode.Invalid, $"schema: unknown type '{typeText}'");
+            type = found[0];
+        }
+        var col = new Column(name, type, length)
+        {
+            PrimaryKey = o["primary_key"] is JsonNode pk && GetBool(pk, "primary_key"),
+            Unique = o["unique"] is JsonNode u && GetBool(u, "unique"),
+            Default = o["default"] is JsonNode d ? NativeValue(d, name) : null,
+        };
+        if (o["nullable"] is JsonNode nl) col = col with { Nullable = GetBool(nl, "nullable") };
+        return col;
+    }
+
+    private static ulong IdArg(JsonObject a)
+    {
+        if (!a.TryGetPropertyValue("id", out JsonNode? v)) throw Err(CairnErrorCode.Invalid, "missing argument 'id'");
+        if (v is JsonValue jv && jv.GetValueKind() == JsonValueKind.Number && jv.TryGetValue(out ulong u) &&
+            jv.ToJsonString().IndexOfAny(new[] { '.', 'e', 'E' }) < 0)
+            return u;
+        return (ulong)GetInt(v, "id", 0, long.MaxValue);
+    }
+
+    private static Row RowArg(JsonObject a, string name)
+    {
+        if (!a.TryGetPropertyValue(name, out JsonNode? v)) throw Err(CairnErrorCode.Invalid, $"missing argument '{name}'");
+        return NativeRow(v, name);
+    }
+
+    /// <summary>A wire row as the binding's Row of .NET values.</summary>
+    private static Row NativeRow(JsonNode? v, string what)
+    {
+        if (v is not JsonObject o) throw Err(CairnErrorCode.Type, $"{what}: a row must be an object");
+        var row = new Row();
+        foreach (var (k, x) in o) row[k] = NativeValue(x, k);
+        return row;
+    }
+
+    /// <summary>A wire value as the .NET value a user would pass: integers as long (ulong beyond, a
+    /// BigInteger beyond that: the core answers Range), other numbers as double, $f64 as the double,
+    /// $bytes as byte[], $ts as a UTC DateTime.</summary>
+    private static object? NativeValue(JsonNode? v, string what)
+    {
+        switch (v)
+        {
+            case null: return null;
+            case JsonObject o when IsTagged(o, "$bytes") || IsTagged(o, "$repeat"): return GetBytes(o, what, out _);
+            case JsonObject o when IsTagged(o, "$f64"):
+                return (o["$f64"] as JsonValue)?.ToString() switch
+                {
+                    "nan" => double.NaN,
+                    "inf" => double.PositiveInfinity,
+                    "-inf" => double.NegativeInfinity,
+                    var x => throw Err(CairnErrorCode.Invalid, $"{what}: bad $f64 '{x}'"),
+                };
+            case JsonObject o when IsTagged(o, "$ts"):
+            {
+                long us = GetInt(o["$ts"], what, long.MinValue, long.MaxValue);
+                const long epoch = 621355968000000000;
+                if (us < -epoch / 10 || us > (DateTime.MaxValue.Ticks - epoch) / 10)
+                    throw Err(CairnErrorCode.Range, $"{what}: $ts {us} is outside the years DateTime holds");
+                return new DateTime(epoch + us * 10, DateTimeKind.Utc);
+            }
+            case JsonValue jv:
+                switch (jv.GetValueKind())
+                {
+                    case JsonValueKind.String: return jv.GetValue<string>();
+                    case JsonValueKind.True: return true;
+                    case JsonValueKind.False: return false;
+                    case JsonValueKind.Number:
+                        string text = jv.ToJsonString();
+                        if (text.IndexOfAny(new[] { '.', 'e', 'E' }) < 0)
+                        {
+                            if (long.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long l)) return l;
+                            if (ulong.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ulong u)) return u;
+                            return System.Numerics.BigInteger.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+                        }
+                        return double.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+                }
+                break;
+        }
+        // A list or another object is a host value no column takes: the binding answers for it.
+        return v.DeepClone();
+    }
+
+    /// <summary>A row read back, on the wire.</summary>
+    private static JsonObject WireRow(Row row)
+    {
+        var o = new JsonObject();
+        foreach (var (k, v) in row) o[k] = WireValue(v);
+        return o;
+    }
+
+    private static JsonNode? WireValue(object? v) => v switch
+    {
+        null => null,
+        byte[] b => Hex(b),
+        DateTime dt => new JsonObject { ["$ts"] = (dt.Ticks - 621355968000000000) / 10 },
+        double d when !double.IsFinite(d) => new JsonObject { ["$f64"] = double.IsNaN(d) ? "nan" : d > 0 ? "inf" : "-inf" },
+        float f when !float.IsFinite(f) => new JsonObject { ["$f64"] = float.IsNaN(f) ? "nan" : f > 0 ? "inf" : "-inf" },
+        float f => JsonValue.Create((double)f),
+        _ => JsonSerializer.SerializeToNode(v, v.GetType()),
+    };
 }
