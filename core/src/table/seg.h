@@ -5,7 +5,7 @@
  * encoder tries every encoding that applies to the values and keeps the smallest (ties go to the
  * cheaper decoder); readers never see the encoding: they decode a whole segment into a column
  * vector, or read single values from it. The byte layout of a segment is specified by the FORMAT
- * comment at the top of seg.c (and docs/format-table.md); every segment carries its own CRC32C, so
+ * comment at the top of seg.c (and docs/format-segment.md); every segment carries its own CRC32C, so
  * a damaged segment is CAIRN_CORRUPT, never wrong values.
  *
  * Encodings (cairn_seg_encoding):
@@ -92,6 +92,21 @@ int cairn_seg__decode(const void *bytes, size_t len, int type, uint32_t fixed_le
 /* Read the segment's header without decoding: its encoding, row count and zone map (stored in
  * the header). Verifies the CRC. */
 int cairn_seg__info(const void *bytes, size_t len, int *encoding, size_t *n, cairn_zone *zone);
+
+/* Read value `index` (0-based) of a segment without decoding the rest. For string, bytes and
+ * bytes:N, out->v.s.bytes points INTO `bytes` (valid as long as the segment's bytes are; no copy);
+ * a null gives out->is_null = 1. Cost: O(1) for PLAIN, CONSTANT, DICT, FOR, BITPACK; O(log runs)
+ * for RLE; O(index) bit-unpacking for DELTA. It checks the header and every bound it touches (a
+ * damaged segment is CAIRN_CORRUPT, never a read out of bounds) but NOT the CRC, which would cost
+ * a pass over the whole segment per value: verify a segment once (cairn_seg__info or
+ * cairn_seg__check) when it is read from disk. Errors: CORRUPT (also for a type/fixed_len that is
+ * not the segment's), RANGE (index >= n), INVALID (NULL pointers). */
+int cairn_seg__get(const void *bytes, size_t len, int type, uint32_t fixed_len, size_t index,
+                   cairn_value *out);
+
+/* Verify a segment read from disk (header, CRC, validity bitmap) and that it is of `type` /
+ * `fixed_len`, without decoding it: after 0, cairn_seg__get on it needs no further CRC check. */
+int cairn_seg__check(const void *bytes, size_t len, int type, uint32_t fixed_len);
 
 /* Build a zone map over a column vector (what encode stores). */
 void cairn_seg__zone(const cairn_colvec *in, cairn_zone *out);
