@@ -1,4 +1,4 @@
-// Cairn from .NET in one page: a KV store and a blob store in a directory (the first argument, or a
+// Cairn from .NET in one page: a KV store, a blob store and a table in a directory (the first argument, or a
 // fresh temporary one). Every call returns an ExecResponse; ThrowIfFailed() is the opt-in exception.
 using System.Text.Json.Nodes;
 using Cairn;
@@ -32,5 +32,18 @@ using (BlobStore blobs = BlobStore.Open(new BlobStoreOptions { Path = Path.Combi
     uint key = blobs.Create("a blob"u8).ThrowIfFailed();
     Console.WriteLine($"blob {key} = {System.Text.Encoding.UTF8.GetString(blobs.Read(key).ThrowIfFailed())}");
     Console.WriteLine($"blobs    = {blobs.Count().Result}");
+}
+using (Table people = Table.Open(new TableOptions
+{
+    Path = Path.Combine(dir, "people"),
+    Schema = "id i64 primary key, name string not null, joined timestamp null",
+}).ThrowIfFailed())
+{
+    people.Subscribe(e => Console.WriteLine($"event: {e.Change} row {e.Id}"));
+    people.Insert(new Row { ["id"] = 1L, ["name"] = "Ada", ["joined"] = DateTime.UtcNow }).ThrowIfFailed();
+    people.Insert(new Row { ["id"] = 2L, ["name"] = "Grace" }).ThrowIfFailed();
+    foreach (var (id, row) in people)
+        Console.WriteLine($"row {id}   = {row.GetString("name")}");
+    Console.WriteLine($"table    = {people.Count().Result} rows");
 }
 if (args.Length == 0) Directory.Delete(dir, recursive: true);

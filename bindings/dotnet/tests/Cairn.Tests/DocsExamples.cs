@@ -7,7 +7,7 @@ namespace Cairn.Tests;
 
 internal static class DocsExamples
 {
-    public static readonly Action[] All = { OpenWriteRead, Errors, TransactionsExpiryMerge, BlobStoreAndEvents };
+    public static readonly Action[] All = { OpenWriteRead, Errors, TransactionsExpiryMerge, BlobStoreAndEvents, Tables };
 
     private static void OpenWriteRead()
     {
@@ -102,5 +102,63 @@ internal static class DocsExamples
 
         Console.WriteLine(blobs.Read(key).ErrorCode);                // NotFound
         Console.WriteLine(string.Join(",", blobs.Keys().Result!));   // 2
+    }
+
+    private static void Tables()
+    {
+        using Table people = Table.Open(new TableOptions
+        {
+            Path = "people",                                         // a directory, created with its schema
+            Schema = "id i64 primary key, name string not null, score f64 null, joined timestamp null",
+        }).ThrowIfFailed();
+
+        var changes = new List<string>();
+        ulong sub = people.Subscribe(e => changes.Add($"{e.Change} {e.Id}")).ThrowIfFailed();
+
+        var joined = new DateTime(2024, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+        ulong ada = people.Insert(new Row { ["id"] = 1L, ["name"] = "Ada", ["score"] = 9.5, ["joined"] = joined })
+            .ThrowIfFailed();
+        Console.WriteLine(ada);                                      // 1
+        people.InsertMany(new[] { new Row { ["id"] = 2L, ["name"] = "Grace" }, new Row { ["id"] = 3L, ["name"] = "Linus" } });
+
+        Row row = people.Get(ada).ThrowIfFailed();
+        Console.WriteLine(row.GetString("name"));                    // Ada
+        Console.WriteLine(row.GetDateTime("joined").ToString("o"));  // 2024-01-02T03:04:05.0000000Z
+        Console.WriteLine(row["id"] is long);                        // True
+        Console.WriteLine(people.Insert(new Row { ["id"] = 1L, ["name"] = "again" }).ErrorCode); // Constraint
+        Console.WriteLine(people.Insert(new Row { ["id"] = "4", ["name"] = "x" }).ErrorCode);    // Type
+
+        people.Update(2, new Row { ["score"] = 7.25 });
+        people.Delete(3);
+        Console.WriteLine(people.Get(3).ErrorCode);                  // NotFound
+
+        using (var tx = people.BeginTransaction().ThrowIfFailed())
+        {
+            people.Upsert(new Row { ["id"] = 2L, ["name"] = "Grace Hopper" }); // updates the row with id 2
+            tx.Commit();                                             // events of a transaction come at commit
+        }
+        Console.WriteLine(string.Join(", ", changes));               // Inserted 1, Inserted 2, Inserted 3, Updated 2, Deleted 3, Updated 2
+        people.Unsubscribe(sub);
+
+        foreach (var (id, r) in people)                              // live rows in id order
+            changes.Add($"{id}={r["name"]}");
+        Console.WriteLine(string.Join(", ", changes.TakeLast(2)));   // 1=Ada, 2=Grace Hopper
+
+        ulong first = people.Load(("id", new long[] { 10, 11 }), ("name", new[] { "x", "y" })).ThrowIfFailed();
+        Console.WriteLine(people.Count().Result);                    // 4
+
+        var schema = new TableSchema
+        {
+            new Column("id", ColumnType.I64) { PrimaryKey = true },
+            new Column("tag", ColumnType.Fixed, 4) { Unique = true },
+            new Column("level", ColumnType.U8) { Default = (byte)1 },
+        };
+        using Table tags = Table.Open("tags", schema).ThrowIfFailed();
+        tags.Insert(new Row { ["id"] = 1L, ["tag"] = new byte[] { 1, 2, 3, 4 } });
+        Console.WriteLine(tags.Get(1).Result!["level"]);             // 1
+        Console.WriteLine(tags.Schema().Result![1].TypeName);        // bytes:4
+        tags.AddColumn("note string default 'none'");
+        Console.WriteLine(tags.Get(1).Result!["note"]);              // none
+        Console.WriteLine(tags.Stats().Result!.Columns);             // 4
     }
 }
