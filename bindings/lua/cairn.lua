@@ -175,12 +175,14 @@ local function decode_value(bytes, kind)
   return bytes
 end
 
--- A key: a string (any bytes) or cairn.bytes/cairn.text(s).
+-- A key: a string (any bytes) or cairn.bytes/cairn.text(s). (`what` names it in the message;
+-- as a method's converter the second argument is the handle, so only a string counts.)
 local function key_arg(k, what)
   if type(k) == "string" then return k end
   local mt = getmetatable(k)
   if mt == Bytes_mt or mt == Text_mt then return k[1] end
-  raise("CAIRN_TYPE", "%s must be a string (got %s)", what or "key", math_type(k) or type(k))
+  raise("CAIRN_TYPE", "%s must be a string (got %s)", type(what) == "string" and what or "key",
+    math_type(k) or type(k))
 end
 
 local function bytes_arg(d)
@@ -238,8 +240,9 @@ local function set_field(obj, k, v) obj[k] = v end
 
 -- An options table -> a new options struct of the engine (from its _INIT defaults), or nil.
 -- Every field of the C struct but `version` is an option, under its C name. Ranges are the C
--- field's (an unsigned field: 0..2^32-1) and then the core's own checks.
-local function options(opts, new_struct)
+-- field's (an unsigned field: 0..2^32-1) and then the core's own checks. `conv` (optional) maps an
+-- option name to the engine's converter of its Lua value into the field's C value.
+local function options(opts, new_struct, conv)
   if opts == nil then return nil end
   if type(opts) ~= "table" then raise("CAIRN_TYPE", "options must be a table (got %s)", type(opts)) end
   local o = new_struct()
@@ -247,7 +250,9 @@ local function options(opts, new_struct)
   for k, v in pairs(opts) do
     if type(k) ~= "string" then raise("CAIRN_TYPE", "option names must be strings (got %s)", type(k)) end
     if k == "version" or not known[k] then raise("CAIRN_INVALID", "unknown option '%s'", k) end
-    if BOOL_OPTIONS[k] then
+    if conv and conv[k] then
+      v = conv[k](v)
+    elseif BOOL_OPTIONS[k] then
       if type(v) ~= "boolean" then raise("CAIRN_TYPE", "option '%s' must be a boolean (got %s)", k, type(v)) end
       v = v and 1 or 0
     elseif k == "sync" then
@@ -280,16 +285,20 @@ end
 -- drains it when its C call has returned, so listeners run on the calling thread, in order, after
 -- the call (a transaction's events come with its commit). A listener's error does not undo the
 -- change: it is raised, after every listener has run, by the method that caused the event.
-local EVENT_NAMES = { created = true, updated = true, deleted = true, ["*"] = true }
+-- self._evargs (set by the engine's listeners()) turns a drained event into the listener's
+-- arguments after the event name.
 local function dispatch(self)
   local events = raw.evq_drain(self._q)
   if #events == 0 then return end
   local subs = table.move(self._subs, 1, #self._subs, 1, {}) -- listeners may call off()
+  local evargs = self._evargs
   local first_err
   for _, e in ipairs(events) do
+    local a, b, c = e[2], e[3], e[4]
+    if evargs then a, b, c = evargs(self, e) end
     for _, sub in ipairs(subs) do
       if sub.event == "*" or sub.event == e[1] then
-        local ok, err = pcall(sub.fn, e[1], e[2], e[3], e[4])
+        local ok, err = pcall(sub.fn, e[1], a, b, c)
         if not ok and first_err == nil then first_err = err end
       end
     end
@@ -297,13 +306,18 @@ local function dispatch(self)
   if first_err ~= nil then error(first_err, 0) end
 end
 
--- on(event, fn) / off(id) over the engine's C subscribe/unsubscribe.
-local function listeners(check, subscribe, unsubscribe)
+-- on(event, fn) / off(id) / subscribe(fn) (= on("*", fn)) over the engine's C subscribe and
+-- unsubscribe. `names` lists the engine's event names; evargs(self, event) (optional) maps a
+-- drained event to the listener's arguments after the name.
+local function listeners(check, subscribe, unsubscribe, names, evargs)
+  local known = { ["*"] = true }
+  for _, n in ipairs(names) do known[n] = true end
+  local list = table.concat(names, ", ") .. " or *"
   local function on(self, event, fn)
     local p = check(self)
     if type(event) ~= "string" then raise("CAIRN_TYPE", "event must be a string (got %s)", type(event)) end
-    if not EVENT_NAMES[event] then
-      raise("CAIRN_INVALID", "unknown event '%s' (created, updated, deleted or *)", event)
+    if not known[event] then
+      raise("CAIRN_INVALID", "unknown event '%s' (%s)", event, list)
     end
     if type(fn) ~= "function" then raise("CAIRN_TYPE", "listener must be a function (got %s)", type(fn)) end
     if not self._q then
@@ -313,7 +327,7 @@ local function listeners(check, subscribe, unsubscribe)
         raw.evq_free(q)
         return fail(rc)
       end
-      self._q, self._sub_id, self._subs = q, id, {}
+      self._q, self._sub_id, self._subs, self._evargs = q, id, {}, evargs
     end
     local sid = (self._last_sub or 0) + 1
     self._last_sub = sid
@@ -336,7 +350,8 @@ local function listeners(check, subscribe, unsubscribe)
     end
     return nil, str_format("no subscription %s", tostring(id)), "CAIRN_NOTFOUND"
   end
-  return on, off
+  local function subscribe_all(self, fn) return on(self, "*", fn) end
+  return on, off, subscribe_all
 end
 
 -- ---- the engine-neutral base -----------------------------------------------------------------
@@ -380,6 +395,47 @@ local function transaction(self, fn, ...)
   return table.unpack(res, 2, res.n)
 end
 
+-- A C cursor owned by Lua: iterate(self, ip, free, step) -> the values of a generic for
+-- (iterator, nil, nil, closing value). step(ip) returns rc and up to two values; rc 0 yields them,
+-- CAIRN_ITEROVER ends the loop, any other code raises. The cursor is freed at the end of the loop,
+-- when the loop is left early (break, error: the closing value), by __gc, and before its handle
+-- closes (a closed handle's cursor raises CAIRN_CLOSED at the next step).
+local ITEROVER = raw.CAIRN_ITEROVER
+local Cursor = { __name = "cairn.cursor" }
+Cursor.__index = Cursor
+function Cursor:free()
+  local ip = self._ip
+  if ip then
+    self._ip = nil
+    self._free(ip)
+    local owner = self.owner
+    if owner._cursors then owner._cursors[self] = nil end
+  end
+end
+Cursor.__close = Cursor.free
+Cursor.__gc = Cursor.free
+local function iterate(self, ip, free, step)
+  local cur = setmetatable({ _ip = ip, _free = free, owner = self }, Cursor) -- owner: keeps it alive
+  self._cursors = self._cursors or setmetatable({}, { __mode = "k" })
+  self._cursors[cur] = true
+  local function next_item()
+    local c = cur._ip
+    if not c then
+      if not self._p then raise("CAIRN_CLOSED", "the %s was closed during iteration", tostring(self)) end
+      return nil
+    end
+    local r, a, b = step(c)
+    if r == 0 then return a, b end
+    cur:free()
+    if r ~= ITEROVER then
+      local _, msg, name = fail(r)
+      raise(name, "%s", msg)
+    end
+    return nil
+  end
+  return next_item, nil, nil, cur
+end
+
 --[[ engine(name, what, read) -> class, def, check
 
 The handle class of the C functions cairn_<name>_*, with everything engines share:
@@ -388,10 +444,13 @@ The handle class of the C functions cairn_<name>_*, with everything engines shar
   rollback, transaction(fn), sync, compact, count (also #h), stats; pairs() (also pairs(h)) over
   keys() with the method named `read`.
 def(verb or function, {argument converters}, result shape) makes a method: it checks the handle
-(a handle of this class, not closed), converts the arguments (a converter raises on misuse, or
-returns nil, message for a runtime CAIRN_INVALID), calls cairn_<name>_<verb>(handle, args...),
-delivers the queued events and maps the status by the shape. An engine is then its method list. ]]
-local function engine(name, what, read)
+(a handle of this class, not closed), converts the arguments (converter(arg, handle): raises on
+misuse, or returns nil, message for a runtime CAIRN_INVALID), calls cairn_<name>_<verb>(handle,
+args...), delivers the queued events and maps the status by the shape. An engine is then its
+method list. `spec` (optional) holds what an engine adds to the shared open: `options`, converters
+of its own options (see options()), and `opened(handle)`, run on every handle open() returns. ]]
+local function engine(name, what, read, spec)
+  spec = spec or {}
   local prefix = "cairn_" .. name .. "_"
   local function C(verb)
     return raw[prefix .. verb] or error("cairn_swig has no " .. prefix .. verb, 2)
@@ -416,7 +475,7 @@ local function engine(name, what, read)
     elseif n == 1 then
       return function(self, a)
         local p = check(self)
-        local x, bad = c1(a)
+        local x, bad = c1(a, self)
         if bad then return nil, bad, "CAIRN_INVALID" end
         return finish(self, shape, fn(p, x))
       end
@@ -424,8 +483,8 @@ local function engine(name, what, read)
     assert(n == 2, "def: at most two arguments")
     return function(self, a, b)
       local p = check(self)
-      local x, bad = c1(a)
-      local y, bad2 = c2(b)
+      local x, bad = c1(a, self)
+      local y, bad2 = c2(b, self)
       if bad or bad2 then return nil, bad or bad2, "CAIRN_INVALID" end
       return finish(self, shape, fn(p, x, y))
     end
@@ -470,6 +529,9 @@ local function engine(name, what, read)
     if getmetatable(self) ~= class then raise("CAIRN_TYPE", "expected a %s handle", class.__name) end
     local p = self._p
     if p then
+      if self._cursors then -- free the handle's open cursors before the handle
+        for cur in pairs(self._cursors) do cur:free() end
+      end
       self._p = nil
       c_close(p)
       if self._q then
@@ -491,10 +553,18 @@ local function engine(name, what, read)
   --- cairn.<name>.open(path [, opts]) -> handle | nil, message, name
   function module.open(path, opts)
     if not path_arg(path) then return bad_path() end
-    local o = options(opts, Options)
+    local o = options(opts, Options, spec.options)
     local rc, p = c_open(path, o)
     if rc ~= 0 then return fail(rc) end
-    return setmetatable({ _p = p, path = path }, class)
+    local h = setmetatable({ _p = p, path = path }, class)
+    if spec.opened then
+      local ok, err, ename = spec.opened(h)
+      if not ok then
+        h:close()
+        return nil, err, ename
+      end
+    end
+    return h
   end
   --- cairn.<name>.check(path) -> true | nil, message, name: verify the store without opening it.
   function module.check(path)
@@ -598,22 +668,10 @@ function KV:update(key, changes)
   return OK(raw.cairn_kv_update_json(p, k, json_text(changes)))
 end
 
--- A C key cursor owned by Lua: freed at the end of a for loop (its closing value), or by __gc.
-local Cursor = { __name = "cairn.kv_cursor" }
-local function cursor_free(c)
-  local p = c._p
-  if p then
-    c._p = nil
-    raw.cairn_kv_iter_free(p)
-  end
-end
-Cursor.__close = cursor_free
-Cursor.__gc = cursor_free
-local ITEROVER = raw.CAIRN_ITEROVER
-
 --- each([prefix]) -> for-loop iterator over the keys, ascending bytewise, from a snapshot taken
 -- now; it does not build a list (use it for large stores). Leaving the loop early (break, error)
 -- frees the cursor at once: the iterator carries a closing value. A failure raises.
+local r_kv_iter_next = raw.cairn_kv_iter_next
 function KV:each(prefix)
   local p = kv_check(self)
   local rc, ip = raw.cairn_kv_iter_open(p, prefix_arg(prefix) or "")
@@ -621,24 +679,7 @@ function KV:each(prefix)
     local _, msg, name = fail(rc)
     raise(name, "%s", msg)
   end
-  local cur = setmetatable({ _p = ip, owner = self }, Cursor) -- owner: keeps the store alive
-  local function step()
-    local c = cur._p
-    if not c then return nil end
-    if not self._p then
-      cursor_free(cur)
-      raise("CAIRN_CLOSED", "the kv store %s was closed during iteration", self.path)
-    end
-    local r, key = raw.cairn_kv_iter_next(c)
-    if r == 0 then return key end
-    cursor_free(cur)
-    if r ~= ITEROVER then
-      local _, msg, name = fail(r)
-      raise(name, "%s", msg)
-    end
-    return nil
-  end
-  return step, nil, nil, cur
+  return iterate(self, ip, raw.cairn_kv_iter_free, r_kv_iter_next)
 end
 
 -- ---- blob store ------------------------------------------------------------------------------
@@ -674,6 +715,245 @@ Blob.keys = blob_def(raw.blob_keys, nil, LIST)
 -- commit, in order), when the method that made it returns; never for a failed or rolled-back
 -- change. An error in a listener is raised after every listener has run.
 --- off(id) -> true | nil, message, "CAIRN_NOTFOUND" if there is no such subscription.
-Blob.on, Blob.off = listeners(blob_check, raw.cairn_blob_subscribe, raw.cairn_blob_unsubscribe)
+Blob.on, Blob.off, Blob.subscribe = listeners(blob_check, raw.cairn_blob_subscribe,
+  raw.cairn_blob_unsubscribe, { "created", "updated", "deleted" })
+Blob.unsubscribe = Blob.off
+
+-- ---- table -----------------------------------------------------------------------------------
+-- Wrapped when the core has the table engine (cairn_swig then has cairn_table_*).
+if raw.cairn_table_open then
+  local row_encode, row_decode = raw.row_encode, raw.row_decode
+  local r_table_get, r_table_next = raw.table_get, raw.table_next
+  raw.row_setup(Bytes_mt, Text_mt)
+
+  -- The column classes of the row codec (cairn_lua_json.h), by column type.
+  local COL_BYTES, COL_U64, COL_FLOAT, COL_STRING, COL_INT = 1, 2, 3, 4, 5
+  local function col_class(ty)
+    if ty == "bytes" or ty:find("^bytes:") then return COL_BYTES end
+    if ty == "u64" then return COL_U64 end
+    if ty == "f32" or ty == "f64" then return COL_FLOAT end
+    if ty == "string" then return COL_STRING end
+    if ty:find("^[iu]%d+$") or ty == "timestamp" then return COL_INT end
+    return 0
+  end
+
+  local function hex(s)
+    return (s:gsub(".", function(c) return str_format("%02x", c:byte()) end))
+  end
+
+  -- A default (or any single value) of a column table, in the JSON row form of its type.
+  local function json_value(v, ty)
+    if v == nil then return nil end
+    local mt = getmetatable(v)
+    if mt == Bytes_mt then return { ["$bytes"] = hex(v[1]) } end
+    if mt == Text_mt then return v[1] end
+    local cls = col_class(ty)
+    if type(v) == "string" then
+      if cls == COL_BYTES or not utf8_valid(v) then return { ["$bytes"] = hex(v) } end
+      return v
+    end
+    if math_type(v) == "float" and v ~= v then return { ["$f64"] = "nan" } end
+    if v == math.huge then return { ["$f64"] = "inf" } end
+    if v == -math.huge then return { ["$f64"] = "-inf" } end
+    return v
+  end
+
+  local COLUMN_FIELDS = { name = "string", type = "string", nullable = "boolean",
+                          primary_key = "boolean", unique = "boolean", default = true }
+  -- A schema: the text form as it is, or a list of column tables -> the JSON array form.
+  local function schema_arg(v)
+    if type(v) == "string" then return v end
+    if type(v) ~= "table" or (getmetatable(v) ~= nil and getmetatable(v) ~= cairn.array_mt) then
+      raise("CAIRN_TYPE", "schema must be a string or a list of column tables (got %s)", type(v))
+    end
+    local cols = {}
+    for i, c in ipairs(v) do
+      if type(c) ~= "table" then raise("CAIRN_TYPE", "schema column %d must be a table (got %s)", i, type(c)) end
+      local col = {}
+      for k, x in pairs(c) do
+        local want = COLUMN_FIELDS[k]
+        if not want then raise("CAIRN_INVALID", "schema column %d: unknown field '%s'", i, tostring(k)) end
+        if want ~= true and type(x) ~= want then
+          raise("CAIRN_TYPE", "schema column %d: field '%s' must be a %s (got %s)", i, k, want, type(x))
+        end
+        col[k] = x
+      end
+      if type(c.type) == "string" then col.default = json_value(c.default, c.type) end
+      cols[i] = col
+    end
+    return json_text(setmetatable(cols, cairn.array_mt))
+  end
+
+  -- Decode the core's JSON schema into column tables (defaults as Lua values of the column).
+  local function schema_list(json, types)
+    local cols, err = json_decode(json)
+    if not cols then return nil, "schema JSON from the core does not parse: " .. err, "CAIRN_INTERNAL" end
+    for _, c in ipairs(cols) do
+      if c.default ~= nil and c.default ~= cairn.null then
+        local one = { [c.name] = c.default }
+        local row = row_decode(json_text(one), { [c.name] = col_class(c.type) })
+        if row then c.default = row[c.name] end
+      end
+      if types then types[c.name] = col_class(c.type) end
+    end
+    return cols
+  end
+
+  -- The handle's column classes (self._types), from the stored schema; again after add_column.
+  local function load_types(self)
+    local rc, json = raw.cairn_table_schema(self._p, 1)
+    if rc ~= 0 then return fail(rc) end
+    local types = {}
+    local ok, err, name = schema_list(json, types)
+    if not ok then return nil, err, name end
+    self._types = types
+    return true
+  end
+
+  local Table, table_def, table_check = engine("table", "table", nil,
+    { options = { schema = schema_arg }, opened = load_types })
+  cairn.Table = Table
+
+  -- Row arguments -> JSON text by the handle's column types. A Lua value no column can hold
+  -- raises CAIRN_TYPE; a string column value that is not UTF-8 is a runtime CAIRN_INVALID.
+  local function encoder(shape)
+    return function(v, self)
+      local json, msg, name = row_encode(v, self._types, shape)
+      if json then return json end
+      if name == "CAIRN_INVALID" then return nil, msg end
+      raise(name, "%s", msg)
+    end
+  end
+  local row_arg, rows_arg, columns_arg = encoder("row"), encoder("rows"), encoder("columns")
+
+  -- A row id: an integer. One no row can have (0, negative) is absent like any other.
+  local function id_arg(v)
+    local id = int_arg(v, "row id")
+    if id < 0 then return 0 end
+    return id
+  end
+  local function types_of(_, self) return self._types end
+
+  local function ROW(rc, row)
+    if rc == 0 then return row end
+    if rc == NOTFOUND then return nil end
+    return fail(rc)
+  end
+  local function IDS(rc, ids)
+    if rc ~= 0 then return fail(rc) end
+    return json_decode(ids)
+  end
+
+  --- insert(row) -> id | nil, message, name
+  Table.insert = table_def("insert_json", { row_arg }, OUT)
+  --- insert_many(rows) -> list of ids (all or nothing) | nil, message, name
+  Table.insert_many = table_def("insert_many_json", { rows_arg }, IDS)
+  --- upsert(row) -> id: update the row with the row's primary key, or insert it
+  Table.upsert = table_def("upsert_json", { row_arg }, OUT)
+  --- get(id) -> row (every column; null as cairn.null) | nil if absent | nil, message, name
+  Table.get = table_def(r_table_get, { id_arg, types_of }, ROW)
+  --- update(id, changes) -> true | nil, message, name ("CAIRN_NOTFOUND" if absent)
+  Table.update = table_def("update_json", { id_arg, row_arg }, OK)
+  --- delete(id) -> true | nil, message, name ("CAIRN_NOTFOUND" if absent)
+  Table.delete = table_def("delete", { id_arg }, OK)
+  --- load(columns) -> first id: {column = list of values}, every list as long; all or nothing
+  Table.load = table_def("load_json", { columns_arg }, OUT)
+  --- in_txn() -> boolean
+  Table.in_txn = table_def("in_txn", nil, BOOL)
+
+  --- schema([form]) -> list of column tables {name, type, nullable, primary_key, unique, default}
+  -- (default cairn.null when none), or with form "text" the canonical schema text.
+  local function form_arg(form)
+    if form == nil then return 1 end
+    if form == "text" then return 0 end
+    raise("CAIRN_INVALID", "schema(form): form must be nil or \"text\" (got %s)", tostring(form))
+  end
+  Table.schema = table_def("schema", { form_arg }, function(rc, out)
+    if rc ~= 0 then return fail(rc) end
+    if out:sub(1, 1) ~= "[" then return out end
+    return schema_list(out)
+  end)
+
+  -- A column table -> one column of the schema text.
+  local function literal(v, ty)
+    if v == cairn.null then return "null" end
+    local mt = getmetatable(v)
+    if mt == Bytes_mt then return "x'" .. hex(v[1]) .. "'" end
+    if mt == Text_mt then v = v[1] end
+    if type(v) == "string" then
+      local cls = col_class(ty)
+      if cls == COL_BYTES then return "x'" .. hex(v) .. "'" end
+      if (cls == COL_INT or cls == COL_U64) and v:find("^%-?[1-9]%d*$") and math_type(tonumber(v)) == "float" then
+        return v -- an integer beyond Lua's range, in its decimal form
+      end
+      return "'" .. v:gsub("'", "''") .. "'"
+    end
+    if type(v) == "boolean" then return tostring(v) end
+    if math_type(v) == "integer" then return tostring(v) end
+    if math_type(v) == "float" then return str_format("%.17g", v) end
+    raise("CAIRN_TYPE", "a default must be a column value (got %s)", type(v))
+  end
+  local function spec_arg(spec)
+    if type(spec) == "string" then return spec end
+    if type(spec) ~= "table" then
+      raise("CAIRN_TYPE", "a column is its text ('name type ...') or a column table (got %s)", type(spec))
+    end
+    for k, x in pairs(spec) do
+      local want = COLUMN_FIELDS[k]
+      if not want then raise("CAIRN_INVALID", "column: unknown field '%s'", tostring(k)) end
+      if want ~= true and type(x) ~= want then
+        raise("CAIRN_TYPE", "column: field '%s' must be a %s (got %s)", k, want, type(x))
+      end
+    end
+    if not spec.name or not spec.type then raise("CAIRN_INVALID", "column: name and type are required") end
+    local parts = { spec.name, spec.type }
+    if spec.primary_key then parts[#parts + 1] = "primary key" end
+    if spec.unique then parts[#parts + 1] = "unique" end
+    if spec.nullable == false then parts[#parts + 1] = "not null" end
+    if spec.default ~= nil then parts[#parts + 1] = "default " .. literal(spec.default, spec.type) end
+    return table.concat(parts, " ")
+  end
+  local add_column = table_def("add_column", { spec_arg }, OK)
+  --- add_column(spec) -> true | nil, message, name: spec as one column of the schema text
+  -- ("name type [constraints]") or a column table; existing rows get its default.
+  function Table:add_column(spec)
+    local ok, msg, name = add_column(self, spec)
+    if not ok then return nil, msg, name end
+    return load_types(self)
+  end
+
+  --- rows() -> for-loop iterator of id, row in id order, over a snapshot taken now (later
+  -- writes are not seen); also pairs(t). The cursor is freed at the end of the loop, when the
+  -- loop is left early, and before the table closes. A failure raises.
+  local r_iter_open, r_iter_free = raw.cairn_table_iter_open, raw.cairn_table_iter_free
+  function Table:rows()
+    local p = table_check(self)
+    local rc, ip = r_iter_open(p)
+    if rc ~= 0 then
+      local _, msg, name = fail(rc)
+      raise(name, "%s", msg)
+    end
+    local types = self._types
+    return iterate(self, ip, r_iter_free, function(c) return r_table_next(c, types) end)
+  end
+  Table.pairs = Table.rows
+  Table.__pairs = Table.rows
+
+  --- on(event, fn) -> subscription id. event: "inserted" | "updated" | "deleted" | "*".
+  -- fn(event, id, new_row, old_row) runs after the change is committed (inside a transaction: at
+  -- commit, in order), when the method that made it returns; new_row (inserted, updated) and
+  -- old_row (updated, deleted) are rows as get() gives them, or nil. subscribe(fn) = on("*", fn);
+  -- off(id) / unsubscribe(id) -> true | nil, message, "CAIRN_NOTFOUND".
+  local function table_event(self, e)
+    local types = self._types
+    local new, old = e[3], e[4]
+    if new then new = row_decode(new, types) end
+    if old then old = row_decode(old, types) end
+    return e[2], new, old
+  end
+  Table.on, Table.off, Table.subscribe = listeners(table_check, raw.cairn_table_subscribe,
+    raw.cairn_table_unsubscribe, { "inserted", "updated", "deleted" }, table_event)
+  Table.unsubscribe = Table.off
+end
 
 return cairn

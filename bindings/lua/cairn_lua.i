@@ -16,11 +16,14 @@
  *    the _INIT defaults; cairn_swig.cairn_kv_stats_t() is filled by cairn_kv_stats); cairn.lua
  *    turns them into and from Lua tables by the field names SWIG records, so no field is listed
  *    by hand anywhere;
- *  - the blob event callback is a C trampoline that queues events on a queue made by
+ *  - the event callbacks (blob, table) are C trampolines that queue events on a queue made by
  *    cairn_swig.evq_new(); cairn.lua drains it after each call and runs the Lua listeners
- *    (a Lua error must never unwind through the engine, so listeners never run inside it).
- * Helpers that need the Lua stack are %native functions (json_*, kv_keys, blob_keys, evq_*,
- * now_ms).
+ *    (a Lua error must never unwind through the engine, so listeners never run inside it);
+ *  - the table's JSON text outputs (char **out/row/ids) are pushed as strings and freed; the
+ *    borrowed row of cairn_table_iter_next_json is copied.
+ * Helpers that need the Lua stack are %native functions (json_*, row_* (the table's rows by column
+ * type), kv_keys, blob_keys, table_get, table_next, evq_*, now_ms). The table is wrapped when the
+ * build defines CAIRN_SWIG_TABLE (see core/cairn.i).
  */
 
 %{
@@ -51,11 +54,14 @@ static lua_Integer cairn_lua__int_arg(lua_State *L, int idx, lua_Integer lo, lua
     return v;
 }
 
-/* ---- blob events: a queue filled by the C callback, drained by Lua ---------------------- */
+/* ---- events: a queue filled by the engines' C callbacks, drained by Lua ------------------ */
 typedef struct cairn_lua_ev {
     int event;
+    int table;               /* 0: a blob event (key, sizes); 1: a table event (id, rows) */
     uint32_t key;
     uint64_t old_size, new_size;
+    uint64_t id;
+    char *new_row, *old_row; /* table: copies of the JSON rows (NULL when not applicable) */
 } cairn_lua_ev;
 typedef struct cairn_lua_evq {
     cairn_lua_ev *v;
@@ -63,22 +69,69 @@ typedef struct cairn_lua_evq {
     int lost; /* events dropped for lack of memory (reported by evq_drain) */
 } cairn_lua_evq;
 
-static void cairn_lua__evq_push(void *ctx, int event, uint32_t key, uint64_t old_size, uint64_t new_size) {
-    cairn_lua_evq *q = (cairn_lua_evq *)ctx;
+/* The next free slot of the queue, or NULL (counted as lost) without memory. */
+static cairn_lua_ev *cairn_lua__evq_slot(cairn_lua_evq *q) {
+    cairn_lua_ev *e;
     if (q->n == q->cap) {
         size_t ncap = q->cap ? q->cap * 2 : 16;
         cairn_lua_ev *nv = (cairn_lua_ev *)realloc(q->v, ncap * sizeof *nv);
         if (!nv) {
             q->lost++;
-            return;
+            return NULL;
         }
         q->v = nv;
         q->cap = ncap;
     }
-    q->v[q->n].event = event;
-    q->v[q->n].key = key;
-    q->v[q->n].old_size = old_size;
-    q->v[q->n].new_size = new_size;
+    e = &q->v[q->n];
+    memset(e, 0, sizeof *e);
+    return e;
+}
+
+static void cairn_lua__evq_push(void *ctx, int event, uint32_t key, uint64_t old_size, uint64_t new_size) {
+    cairn_lua_evq *q = (cairn_lua_evq *)ctx;
+    cairn_lua_ev *e = cairn_lua__evq_slot(q);
+    if (!e)
+        return;
+    e->event = event;
+    e->key = key;
+    e->old_size = old_size;
+    e->new_size = new_size;
+    q->n++;
+}
+
+static char *cairn_lua__strdup(const char *s, int *failed) {
+    size_t n;
+    char *c;
+    if (!s)
+        return NULL;
+    n = strlen(s) + 1;
+    c = (char *)malloc(n);
+    if (c)
+        memcpy(c, s, n);
+    else
+        *failed = 1;
+    return c;
+}
+
+/* The table engine's callback (cairn_table_event_fn): the rows are borrowed, so they are copied. */
+static void cairn_lua__evq_push_table(void *ctx, int event, uint64_t id, const char *new_row,
+                                      const char *old_row) {
+    cairn_lua_evq *q = (cairn_lua_evq *)ctx;
+    cairn_lua_ev *e = cairn_lua__evq_slot(q);
+    int failed = 0;
+    if (!e)
+        return;
+    e->event = event;
+    e->table = 1;
+    e->id = id;
+    e->new_row = cairn_lua__strdup(new_row, &failed);
+    e->old_row = cairn_lua__strdup(old_row, &failed);
+    if (failed) {
+        free(e->new_row);
+        free(e->old_row);
+        q->lost++;
+        return;
+    }
     q->n++;
 }
 
@@ -93,15 +146,24 @@ static int cairn_lua_evq_new(lua_State *L) {
 static int cairn_lua_evq_free(lua_State *L) {
     cairn_lua_evq *q = (cairn_lua_evq *)lua_touserdata(L, 1);
     if (q) {
+        size_t i;
+        for (i = 0; i < q->n; i++) {
+            free(q->v[i].new_row);
+            free(q->v[i].old_row);
+        }
         free(q->v);
         free(q);
     }
     return 0;
 }
 
-/* evq_drain(q) -> list of {name, key, old_size, new_size} (oldest first), lost count; clears. */
+/* evq_drain(q) -> list of events (oldest first), lost count; clears. A blob event is
+ * {name, key, old_size, new_size} (name "created" | "updated" | "deleted"), a table event
+ * {name, id, new_row, old_row} (name "inserted" | "updated" | "deleted"; the rows as JSON text,
+ * absent when not applicable). */
 static int cairn_lua_evq_drain(lua_State *L) {
     static const char *const names[] = {"?", "created", "updated", "deleted"};
+    static const char *const table_names[] = {"?", "inserted", "updated", "deleted"};
     cairn_lua_evq *q = (cairn_lua_evq *)lua_touserdata(L, 1);
     size_t i;
     int lost;
@@ -109,16 +171,33 @@ static int cairn_lua_evq_drain(lua_State *L) {
         return cairn_lua__raise(L, "CAIRN_INVALID: not an event queue");
     lua_createtable(L, (int)q->n, 0);
     for (i = 0; i < q->n; i++) {
-        const cairn_lua_ev *e = &q->v[i];
+        cairn_lua_ev *e = &q->v[i];
+        int known = e->event >= 1 && e->event <= 3;
         lua_createtable(L, 4, 0);
-        lua_pushstring(L, (e->event >= 1 && e->event <= 3) ? names[e->event] : names[0]);
+        lua_pushstring(L, (e->table ? table_names : names)[known ? e->event : 0]);
         lua_rawseti(L, -2, 1);
-        lua_pushinteger(L, (lua_Integer)e->key);
-        lua_rawseti(L, -2, 2);
-        lua_pushinteger(L, (lua_Integer)e->old_size);
-        lua_rawseti(L, -2, 3);
-        lua_pushinteger(L, (lua_Integer)e->new_size);
-        lua_rawseti(L, -2, 4);
+        if (e->table) {
+            lua_pushinteger(L, (lua_Integer)e->id);
+            lua_rawseti(L, -2, 2);
+            if (e->new_row) {
+                lua_pushstring(L, e->new_row);
+                lua_rawseti(L, -2, 3);
+            }
+            if (e->old_row) {
+                lua_pushstring(L, e->old_row);
+                lua_rawseti(L, -2, 4);
+            }
+            free(e->new_row);
+            free(e->old_row);
+            e->new_row = e->old_row = NULL;
+        } else {
+            lua_pushinteger(L, (lua_Integer)e->key);
+            lua_rawseti(L, -2, 2);
+            lua_pushinteger(L, (lua_Integer)e->old_size);
+            lua_rawseti(L, -2, 3);
+            lua_pushinteger(L, (lua_Integer)e->new_size);
+            lua_rawseti(L, -2, 4);
+        }
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     lost = q->lost;
@@ -230,20 +309,62 @@ static int cairn_lua_now_ms(lua_State *L) {
 
 /* ---- integer out-params ------------------------------------------------------------------ */
 %typemap(in, numinputs=0) uint32_t *key (uint32_t t_ = 0), uint64_t *out (uint64_t t_ = 0),
-                          uint64_t *id (uint64_t t_ = 0), int64_t *expire_at_ms (int64_t t_ = 0)
+                          uint64_t *id (uint64_t t_ = 0), int64_t *expire_at_ms (int64_t t_ = 0),
+                          uint64_t *first_id (uint64_t t_ = 0), size_t *out (size_t t_ = 0)
 %{ $1 = &t_; %}
-%typemap(argout) uint32_t *key, uint64_t *out, uint64_t *id, int64_t *expire_at_ms
+%typemap(argout) uint32_t *key, uint64_t *out, uint64_t *id, int64_t *expire_at_ms,
+                 uint64_t *first_id, size_t *out
 {
     if (result == 0) lua_pushinteger(L, (lua_Integer)t_$argnum); else lua_pushnil(L);
     SWIG_arg++;
 }
 
+/* ---- text outputs (the table's JSON): owned (freed here), borrowed (copied) --------------- */
+%typemap(in, numinputs=0) char **out (char *s_ = NULL), char **row (char *s_ = NULL),
+                          char **ids (char *s_ = NULL)
+%{ $1 = &s_; %}
+%typemap(argout) char **out, char **row, char **ids
+{
+    if (result == 0 && s_$argnum) lua_pushstring(L, s_$argnum); else lua_pushnil(L);
+    SWIG_arg++;
+}
+%typemap(freearg) char **out, char **row, char **ids %{ cairn_free(s_$argnum); %}
+
+%typemap(in, numinputs=0) const char **row (const char *s_ = NULL)
+%{ $1 = ($1_ltype)&s_; %}
+%typemap(freearg) const char **row "" /* borrowed: never the char ** typemap's cairn_free */
+%typemap(argout) const char **row
+{
+    if (result == 0 && s_$argnum) lua_pushstring(L, s_$argnum); else lua_pushnil(L);
+    SWIG_arg++;
+}
+
+/* cairn_table_column: rc, name, type, fixed_len, nullable (nullable as a boolean). */
+%typemap(in, numinputs=0) (const char **name, int *type, uint32_t *fixed_len, int *nullable)
+    (const char *n_ = NULL, int t_ = 0, uint32_t f_ = 0, int u_ = 0)
+%{ $1 = ($1_ltype)&n_; $2 = &t_; $3 = &f_; $4 = &u_; %}
+%typemap(argout) (const char **name, int *type, uint32_t *fixed_len, int *nullable)
+{
+    if (result == 0) {
+        lua_pushstring(L, n_$argnum);
+        lua_pushinteger(L, t_$argnum);
+        lua_pushinteger(L, (lua_Integer)f_$argnum);
+        lua_pushboolean(L, u_$argnum);
+    } else {
+        lua_pushnil(L); lua_pushnil(L); lua_pushnil(L); lua_pushnil(L);
+    }
+    SWIG_arg += 4;
+}
+
 /* ---- handles ----------------------------------------------------------------------------- */
 %typemap(in, numinputs=0) cairn_kv **out (cairn_kv *h_ = NULL), cairn_kv_iter **out (cairn_kv_iter *h_ = NULL),
                           cairn_blob **out (cairn_blob *h_ = NULL),
-                          cairn_blob_iter **out (cairn_blob_iter *h_ = NULL)
+                          cairn_blob_iter **out (cairn_blob_iter *h_ = NULL),
+                          cairn_table **out (cairn_table *h_ = NULL),
+                          cairn_table_iter **out (cairn_table_iter *h_ = NULL)
 %{ $1 = &h_; %}
-%typemap(argout) cairn_kv **out, cairn_kv_iter **out, cairn_blob **out, cairn_blob_iter **out
+%typemap(argout) cairn_kv **out, cairn_kv_iter **out, cairn_blob **out, cairn_blob_iter **out,
+                 cairn_table **out, cairn_table_iter **out
 {
     /* own = 0: the pointer is closed explicitly (cairn.lua's __gc/__close call the _close). */
     if (result == 0 && h_$argnum) SWIG_NewPointerObj(L, h_$argnum, $*1_descriptor, 0); else lua_pushnil(L);
@@ -269,6 +390,9 @@ static int cairn_lua_now_ms(lua_State *L) {
 %enddef
 %cairn_lua_options(cairn_kv_options, CAIRN_KV_OPTIONS_INIT)
 %cairn_lua_options(cairn_blob_options, CAIRN_BLOB_OPTIONS_INIT)
+#ifdef CAIRN_SWIG_TABLE
+%cairn_lua_options(cairn_table_options, CAIRN_TABLE_OPTIONS_INIT)
+#endif
 
 /* cairn_layout: offset and size come back as results: rc, offset, size. */
 %typemap(in, numinputs=0) size_t *offset (size_t t_ = 0), size_t *size (size_t t_ = 0)
@@ -279,9 +403,11 @@ static int cairn_lua_now_ms(lua_State *L) {
     SWIG_arg++;
 }
 
-/* ---- blob events: the callback is the queue trampoline, ctx the queue -------------------- */
+/* ---- events: the callback is the queue trampoline, ctx the queue ------------------------- */
 %typemap(in, checkfn="lua_islightuserdata") (cairn_blob_event_fn fn, void *ctx)
 %{ $1 = cairn_lua__evq_push; $2 = lua_touserdata(L, $input); %}
+%typemap(in, checkfn="lua_islightuserdata") (cairn_table_event_fn fn, void *ctx)
+%{ $1 = cairn_lua__evq_push_table; $2 = lua_touserdata(L, $input); %}
 
 /* ---- Lua-only helpers -------------------------------------------------------------------- */
 %wrapper %{
@@ -346,8 +472,61 @@ static int cairn_lua_blob_keys(lua_State *L) {
     }
     return 2;
 }
+
+#ifdef CAIRN_SWIG_TABLE
+/* table_get(t, id, types) -> rc, row: cairn_table_get_json decoded into a Lua table by column
+ * type (cairn_lua_json.h), without a Lua string of the JSON in between. */
+static int cairn_lua_table_get(lua_State *L) {
+    cairn_table *t = NULL;
+    char *row = NULL;
+    lua_Integer id;
+    int rc;
+    if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&t, SWIGTYPE_p_cairn_table, 0)))
+        return cairn_lua__raise(L, "CAIRN_TYPE: table_get: argument 1 must be a cairn_table");
+    id = cairn_lua__int_arg(L, 2, 0, LUA_MAXINTEGER);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    rc = cairn_table_get_json(t, (uint64_t)id, &row);
+    lua_pushinteger(L, rc);
+    if (rc != 0)
+        return 1;
+    if (cairn_lua_row_push(L, row, strlen(row), 3) != 0) {
+        cairn_free(row);
+        return cairn_lua__raise(L, "CAIRN_INTERNAL: a row from the core does not decode: %s",
+                                lua_tostring(L, -1));
+    }
+    cairn_free(row);
+    return 2;
+}
+
+/* table_next(iter, types) -> rc, id, row: one step of cairn_table_iter_next_json, decoded. */
+static int cairn_lua_table_next(lua_State *L) {
+    cairn_table_iter *it = NULL;
+    const char *row = NULL;
+    uint64_t id = 0;
+    int rc;
+    if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&it, SWIGTYPE_p_cairn_table_iter, 0)))
+        return cairn_lua__raise(L, "CAIRN_TYPE: table_next: argument 1 must be a cairn_table_iter");
+    luaL_checktype(L, 2, LUA_TTABLE);
+    rc = cairn_table_iter_next_json(it, &id, &row);
+    lua_pushinteger(L, rc);
+    if (rc != 0)
+        return 1;
+    lua_pushinteger(L, (lua_Integer)id);
+    if (cairn_lua_row_push(L, row, strlen(row), 2) != 0)
+        return cairn_lua__raise(L, "CAIRN_INTERNAL: a row from the core does not decode: %s",
+                                lua_tostring(L, -1));
+    return 3;
+}
+#endif
 %}
 
+#ifdef CAIRN_SWIG_TABLE
+%native(table_get) int cairn_lua_table_get(lua_State *L);
+%native(table_next) int cairn_lua_table_next(lua_State *L);
+#endif
+%native(row_setup) int cairn_lua_row_setup(lua_State *L);
+%native(row_encode) int cairn_lua_row_encode(lua_State *L);
+%native(row_decode) int cairn_lua_row_decode(lua_State *L);
 %native(kv_keys) int cairn_lua_kv_keys(lua_State *L);
 %native(blob_keys) int cairn_lua_blob_keys(lua_State *L);
 %native(evq_new) int cairn_lua_evq_new(lua_State *L);

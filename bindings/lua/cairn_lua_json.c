@@ -666,3 +666,470 @@ int cairn_lua_json_decode(lua_State *L) {
     lua_pushstring(L, d.err);
     return 2;
 }
+
+/* ---- table rows (see cairn_lua_json.h) ------------------------------------------------------ */
+
+#define REG_BYTES "cairn.row.bytes_mt"
+#define REG_TEXT "cairn.row.text_mt"
+
+int cairn_lua_row_setup(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, REG_BYTES);
+    lua_pushvalue(L, 2);
+    lua_setfield(L, LUA_REGISTRYINDEX, REG_TEXT);
+    return 0;
+}
+
+static int jput_bytes(jbuf *b, const char *s, size_t len) {
+    static const char hex[] = "0123456789abcdef";
+    char chunk[256];
+    size_t i, n = 0;
+    if (jput(b, "{\"$bytes\":\"", 11))
+        return -1;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        chunk[n++] = hex[c >> 4];
+        chunk[n++] = hex[c & 15];
+        if (n == sizeof chunk) {
+            if (jput(b, chunk, n))
+                return -1;
+            n = 0;
+        }
+    }
+    if (n && jput(b, chunk, n))
+        return -1;
+    return jput(b, "\"}", 2);
+}
+
+/* 1 if the value at idx has the metatable registered under `reg`. */
+static int has_mt(lua_State *L, int idx, const char *reg) {
+    int r;
+    if (!lua_getmetatable(L, idx))
+        return 0;
+    lua_getfield(L, LUA_REGISTRYINDEX, reg);
+    r = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return r;
+}
+
+/* 1 if s is the canonical decimal form of an integer outside Lua's integer range. */
+static int beyond_lua_integer(const char *s, size_t len) {
+    const char *limit = "9223372036854775807";
+    size_t i;
+    if (len && s[0] == '-') {
+        limit = "9223372036854775808";
+        s++;
+        len--;
+    }
+    if (len < 19 || s[0] == '0')
+        return 0;
+    for (i = 0; i < len; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return len > 19 || memcmp(s, limit, 19) > 0;
+}
+
+/* One column value, in the form of its column's class. */
+static int jenc_cell(lua_State *L, int idx, jbuf *b, int cls) {
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        if (cls == CAIRN_LUA_COL_BYTES)
+            return jput_bytes(b, s, len);
+        if ((cls == CAIRN_LUA_COL_INT || cls == CAIRN_LUA_COL_U64) && beyond_lua_integer(s, len))
+            return jput(b, s, len); /* the JSON integer itself */
+        if (cairn_lua_utf8_check(s, len))
+            return jput_string(b, s, len);
+        if (cls == CAIRN_LUA_COL_STRING) {
+            jfail(b, "a value of a string column must be valid UTF-8");
+            b->failed = 3;
+            return -1;
+        }
+        return jput_bytes(b, s, len); /* not text: the core judges bytes for this column */
+    }
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) {
+            return jput_number(L, idx, b);
+        } else {
+            double d = (double)lua_tonumber(L, idx);
+            if (d != d)
+                return jput(b, "{\"$f64\":\"nan\"}", 14);
+            if (isinf(d))
+                return d > 0 ? jput(b, "{\"$f64\":\"inf\"}", 14) : jput(b, "{\"$f64\":\"-inf\"}", 15);
+            return jput_number(L, idx, b);
+        }
+    case LUA_TTABLE:
+        if (has_mt(L, idx, REG_BYTES) || has_mt(L, idx, REG_TEXT)) {
+            size_t len;
+            const char *s;
+            int text = has_mt(L, idx, REG_TEXT), rc;
+            lua_rawgeti(L, idx, 1);
+            if (lua_type(L, -1) != LUA_TSTRING) {
+                lua_pop(L, 1);
+                return jfail(b, "a cairn.bytes/cairn.text value must hold a string");
+            }
+            s = lua_tolstring(L, -1, &len);
+            rc = text ? jput_string(b, s, len) : jput_bytes(b, s, len);
+            lua_pop(L, 1);
+            return rc;
+        }
+        return jenc(L, idx, b, 1); /* cairn.null, or a plain table the core will refuse */
+    default:
+        return jenc(L, idx, b, 1); /* booleans; anything else fails with CAIRN_TYPE */
+    }
+}
+
+/* Is the table at idx a list (keys exactly 1..n, no metatable but the array one)? -> n or -1. */
+static lua_Integer list_len(lua_State *L, int idx) {
+    lua_Integer count = 0, maxi = 0;
+    if (lua_getmetatable(L, idx)) {
+        int is_array;
+        lua_getfield(L, LUA_REGISTRYINDEX, REG_ARRAY);
+        is_array = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+        if (!is_array)
+            return -1;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1) {
+            lua_pop(L, 1);
+            return -1;
+        }
+        if (lua_tointeger(L, -1) > maxi)
+            maxi = lua_tointeger(L, -1);
+        count++;
+    }
+    return maxi == count ? count : -1;
+}
+
+/* A column name (a string key) and its class from the types table. */
+static int jenc_name(lua_State *L, int key_idx, int types_idx, jbuf *b, int *cls) {
+    size_t len;
+    const char *s;
+    if (lua_type(L, key_idx) != LUA_TSTRING)
+        return jfail(b, "a row's keys must be column names (strings)");
+    s = lua_tolstring(L, key_idx, &len);
+    if (jput_string(b, s, len))
+        return -1;
+    lua_pushvalue(L, key_idx);
+    lua_rawget(L, types_idx);
+    *cls = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : CAIRN_LUA_COL_OTHER;
+    lua_pop(L, 1);
+    return jput(b, ":", 1);
+}
+
+static int jenc_row(lua_State *L, int idx, int types_idx, jbuf *b) {
+    int first = 1;
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return jfail(b, "a row must be a table of column = value");
+    if (lua_getmetatable(L, idx)) {
+        lua_pop(L, 1);
+        return jfail(b, "a row must be a plain table of column = value (no metatable)");
+    }
+    if (!lua_checkstack(L, 6))
+        return jfail(b, "out of Lua stack");
+    if (jput(b, "{", 1))
+        return -1;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        int cls;
+        if ((!first && jput(b, ",", 1)) || jenc_name(L, lua_gettop(L) - 1, types_idx, b, &cls) ||
+            jenc_cell(L, lua_gettop(L), b, cls)) {
+            lua_pop(L, 2);
+            return -1;
+        }
+        first = 0;
+        lua_pop(L, 1);
+    }
+    return jput(b, "}", 1);
+}
+
+static int jenc_rows(lua_State *L, int idx, int types_idx, jbuf *b) {
+    lua_Integer i, n;
+    if (lua_type(L, idx) != LUA_TTABLE || (n = list_len(L, idx)) < 0)
+        return jfail(b, "rows must be a list of rows");
+    if (jput(b, "[", 1))
+        return -1;
+    for (i = 1; i <= n; i++) {
+        int rc;
+        lua_rawgeti(L, idx, i);
+        rc = (i > 1 && jput(b, ",", 1)) || jenc_row(L, lua_gettop(L), types_idx, b);
+        lua_pop(L, 1);
+        if (rc)
+            return -1;
+    }
+    return jput(b, "]", 1);
+}
+
+static int jenc_columns(lua_State *L, int idx, int types_idx, jbuf *b) {
+    int first = 1;
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return jfail(b, "columns must be a table of column = list of values");
+    if (lua_getmetatable(L, idx)) {
+        lua_pop(L, 1);
+        return jfail(b, "columns must be a plain table of column = list of values");
+    }
+    if (jput(b, "{", 1))
+        return -1;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        int cls, vidx = lua_gettop(L);
+        lua_Integer i, n;
+        if ((!first && jput(b, ",", 1)) || jenc_name(L, vidx - 1, types_idx, b, &cls))
+            goto fail;
+        if (lua_type(L, vidx) != LUA_TTABLE || (n = list_len(L, vidx)) < 0) {
+            jfail(b, "each column's values must be a list (cairn.null for a null)");
+            goto fail;
+        }
+        if (jput(b, "[", 1))
+            goto fail;
+        for (i = 1; i <= n; i++) {
+            int rc;
+            lua_rawgeti(L, vidx, i);
+            rc = (i > 1 && jput(b, ",", 1)) || jenc_cell(L, lua_gettop(L), b, cls);
+            lua_pop(L, 1);
+            if (rc)
+                goto fail;
+        }
+        if (jput(b, "]", 1))
+            goto fail;
+        first = 0;
+        lua_pop(L, 1);
+    }
+    return jput(b, "}", 1);
+fail:
+    lua_pop(L, 2);
+    return -1;
+}
+
+int cairn_lua_row_encode(lua_State *L) {
+    jbuf b;
+    const char *shape = luaL_checkstring(L, 3);
+    int rc;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 3);
+    memset(&b, 0, sizeof b);
+    if (strcmp(shape, "row") == 0)
+        rc = jenc_row(L, 1, 2, &b);
+    else if (strcmp(shape, "rows") == 0)
+        rc = jenc_rows(L, 1, 2, &b);
+    else if (strcmp(shape, "columns") == 0)
+        rc = jenc_columns(L, 1, 2, &b);
+    else
+        return luaL_error(L, "row_encode: unknown shape '%s'", shape);
+    if (rc) {
+        free(b.p);
+        lua_pushnil(L);
+        lua_pushstring(L, b.err);
+        lua_pushstring(L, b.failed == 2 ? "CAIRN_NOMEM" : b.failed == 3 ? "CAIRN_INVALID" : "CAIRN_TYPE");
+        return 3;
+    }
+    lua_pushlstring(L, b.p ? b.p : "", b.n);
+    free(b.p);
+    return 1;
+}
+
+/* ---- row decoding --------------------------------------------------------------------------- */
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* A tagged value {"$bytes": hex} / {"$f64": "nan"|"inf"|"-inf"} just decoded as a table at the top
+ * of the stack: replace it with the Lua value. Other tables are left as they are. */
+static int dtagged(lua_State *L, jdec *d) {
+    const char *tag;
+    size_t len;
+    lua_pushnil(L);
+    if (!lua_next(L, -2))
+        return 0; /* {} */
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_pop(L, 1);
+    if (lua_next(L, -2)) { /* more than one member */
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_getfield(L, -1, "$bytes");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        const char *h = lua_tolstring(L, -1, &len);
+        luaL_Buffer lb;
+        size_t i;
+        if (len % 2) {
+            lua_pop(L, 2);
+            return dfail(d, "odd $bytes hex");
+        }
+        luaL_buffinit(L, &lb);
+        for (i = 0; i < len; i += 2) {
+            int hi = hexval(h[i]), lo = hexval(h[i + 1]);
+            if (hi < 0 || lo < 0) {
+                luaL_pushresult(&lb);
+                lua_pop(L, 3);
+                return dfail(d, "bad $bytes hex");
+            }
+            luaL_addchar(&lb, (char)(hi << 4 | lo));
+        }
+        luaL_pushresult(&lb);
+        lua_replace(L, -3);
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "$f64");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        tag = lua_tostring(L, -1);
+        if (strcmp(tag, "nan") == 0)
+            lua_pushnumber(L, (lua_Number)NAN);
+        else if (strcmp(tag, "inf") == 0)
+            lua_pushnumber(L, (lua_Number)HUGE_VAL);
+        else if (strcmp(tag, "-inf") == 0)
+            lua_pushnumber(L, (lua_Number)-HUGE_VAL);
+        else {
+            lua_pop(L, 2);
+            return dfail(d, "bad $f64");
+        }
+        lua_replace(L, -3);
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* One column value of class cls. */
+static int dcell(lua_State *L, jdec *d, int cls) {
+    dws(d);
+    if (d->p < d->end && (*d->p == '-' || (*d->p >= '0' && *d->p <= '9'))) {
+        const char *start = d->p;
+        if (cls == CAIRN_LUA_COL_U64 && *d->p != '-') {
+            /* beyond Lua's integers: the decimal string */
+            unsigned long long v = 0;
+            int ok = 1;
+            while (d->p < d->end && *d->p >= '0' && *d->p <= '9') {
+                unsigned dig = (unsigned)(*d->p - '0');
+                if (v > (18446744073709551615ull - dig) / 10)
+                    ok = 0;
+                v = v * 10 + dig;
+                d->p++;
+            }
+            if (ok && v > (unsigned long long)LUA_MAXINTEGER &&
+                (d->p >= d->end || (*d->p != '.' && *d->p != 'e' && *d->p != 'E'))) {
+                lua_pushlstring(L, start, (size_t)(d->p - start));
+                return 0;
+            }
+            d->p = start;
+        }
+        if (dnumber(L, d))
+            return -1;
+        if (cls == CAIRN_LUA_COL_FLOAT && lua_isinteger(L, -1)) {
+            lua_Number f = (lua_Number)lua_tointeger(L, -1);
+            lua_pop(L, 1);
+            lua_pushnumber(L, f);
+        }
+        return 0;
+    }
+    if (d->p < d->end && *d->p == '{') {
+        if (dvalue(L, d, 1))
+            return -1;
+        return dtagged(L, d);
+    }
+    return dvalue(L, d, 1);
+}
+
+static int drow(lua_State *L, jdec *d, int types_idx) {
+    int first = 1;
+    dws(d);
+    if (d->p >= d->end || *d->p != '{')
+        return dfail(d, "a row must be a JSON object");
+    d->p++;
+    if (!lua_checkstack(L, 8))
+        return dfail(d, "out of Lua stack");
+    lua_newtable(L);
+    for (;;) {
+        int cls;
+        dws(d);
+        if (first && d->p < d->end && *d->p == '}') {
+            d->p++;
+            return 0;
+        }
+        if (d->p >= d->end || *d->p != '"') {
+            dfail(d, "bad row object");
+            goto fail;
+        }
+        if (dstring(L, d))
+            goto fail;
+        lua_pushvalue(L, -1);
+        lua_rawget(L, types_idx);
+        cls = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : CAIRN_LUA_COL_OTHER;
+        lua_pop(L, 1);
+        dws(d);
+        if (d->p >= d->end || *d->p != ':') {
+            lua_pop(L, 1);
+            dfail(d, "expected ':'");
+            goto fail;
+        }
+        d->p++;
+        if (dcell(L, d, cls)) {
+            lua_pop(L, 1);
+            goto fail;
+        }
+        lua_rawset(L, -3);
+        first = 0;
+        dws(d);
+        if (d->p < d->end && *d->p == ',') {
+            d->p++;
+            continue;
+        }
+        if (d->p < d->end && *d->p == '}') {
+            d->p++;
+            return 0;
+        }
+        dfail(d, "bad row object");
+        goto fail;
+    }
+fail:
+    lua_pop(L, 1);
+    return -1;
+}
+
+int cairn_lua_row_push(lua_State *L, const char *s, size_t len, int types_idx) {
+    jdec d;
+    int top = lua_gettop(L);
+    d.s = d.p = s;
+    d.end = s + len;
+    d.err[0] = '\0';
+    types_idx = lua_absindex(L, types_idx);
+    if (drow(L, &d, types_idx) == 0) {
+        dws(&d);
+        if (d.p == d.end)
+            return 0;
+        dfail(&d, "trailing characters");
+    }
+    lua_settop(L, top);
+    lua_pushstring(L, d.err);
+    return -1;
+}
+
+int cairn_lua_row_decode(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (cairn_lua_row_push(L, s, len, 2) == 0)
+        return 1;
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+}

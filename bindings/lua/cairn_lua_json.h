@@ -30,4 +30,42 @@ int cairn_lua_utf8_valid(lua_State *L);
 /* The same check for C callers: 1 if s[0..len) is valid UTF-8. */
 int cairn_lua_utf8_check(const char *s, size_t len);
 
+/* ---- table rows (the JSON row form of cairn/table.h) ----------------------------------------
+ * A `types` table maps a column name to its class below, so that a Lua value is written in the
+ * form its column needs and read back as the Lua value its column means:
+ *   BYTES  (bytes, bytes:N)  a Lua string  <-> {"$bytes": "<hex>"}
+ *   INT    (i8..i64, u8..u32, timestamp), U64
+ *                            a Lua integer <-> a JSON integer. An integer beyond Lua's range
+ *                            (only a u64 value >= 2^63 can be stored) is its decimal string
+ *                            ("18446744073709551615"): read so from a U64 column, and written as
+ *                            the JSON integer to any integer column (the core checks the
+ *                            column's range). A string of an integer Lua does hold is no integer.
+ *   FLOAT  (f32, f64)        a Lua float   <-> a JSON number; NaN, inf as {"$f64": "nan"|"inf"|"-inf"}
+ *                            (an integral JSON number reads back as a float)
+ *   STRING                   a Lua string (valid UTF-8) <-> a JSON string
+ *   OTHER  (bool; unknown names) as the JSON codec
+ * Any column: cairn.null <-> null; cairn.bytes(s) -> {"$bytes"}, cairn.text(s) -> a JSON string
+ * whatever the column (the core then says CAIRN_TYPE if the column does not take it). A value of
+ * the wrong type for its column is written as its own JSON type, so that the core judges it. */
+#define CAIRN_LUA_COL_OTHER 0
+#define CAIRN_LUA_COL_BYTES 1
+#define CAIRN_LUA_COL_U64 2
+#define CAIRN_LUA_COL_FLOAT 3
+#define CAIRN_LUA_COL_STRING 4
+#define CAIRN_LUA_COL_INT 5
+
+/* row_setup(bytes_mt, text_mt): the metatables of cairn.bytes(s) and cairn.text(s). */
+int cairn_lua_row_setup(lua_State *L);
+/* row_encode(value, types, shape) -> JSON text, or nil, message, name (never raises).
+ * shape "row": a table column = value; "rows": a list of rows; "columns": a table column = list of
+ * values. name is CAIRN_TYPE for a Lua value no column can hold (function, coroutine, userdata,
+ * a table with another metatable, a row that is not a table or has non-string keys),
+ * CAIRN_INVALID for a string column value that is not valid UTF-8, CAIRN_NOMEM. */
+int cairn_lua_row_encode(lua_State *L);
+/* row_decode(json, types) -> row table (every column; null as cairn.null), or nil, message. */
+int cairn_lua_row_decode(lua_State *L);
+/* For C callers: decode the JSON row s[0..len) with the types table at types_idx; pushes the row
+ * and returns 0, or pushes an error message and returns -1. */
+int cairn_lua_row_push(lua_State *L, const char *s, size_t len, int types_idx);
+
 #endif

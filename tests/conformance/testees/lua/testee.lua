@@ -2,7 +2,7 @@
 The Lua testee of the conformance suite (tests/conformance/PROTOCOL.md).
 
 Reads one JSON request per line on stdin and answers one JSON line on stdout, through the idiomatic
-module (`require("cairn")`: cairn.kv.open, cairn.blob.open), mapping its outcomes back to the
+module (`require("cairn")`: cairn.kv.open, cairn.blob.open, cairn.table.open), mapping its outcomes back to the
 neutral error NAME: a returned `nil, message, name` and a raised "CAIRN_X: ..." both become
 {"error": "CAIRN_X"}. It never dies on bad input.
 
@@ -366,6 +366,290 @@ ops["blob.events"] = function(a)
   return list(rec)
 end
 
+-- table
+-- Rows go through the idiomatic API as Lua values (docs/lua.md, "Table"): a wire value becomes the
+-- Lua value of its column's type, and back. The column types come from h:schema() (kept per
+-- handle, refreshed after add_column). Where one Lua value would stand for two wire values (a
+-- string is text or bytes), the value meant for a column of the other type is wrapped
+-- (cairn.text / cairn.bytes), so that it reaches the core as the wrong JSON type, as in every
+-- binding. Integers beyond Lua's range ({"$bigint": digits} after read_line) are their decimal
+-- strings, the binding's notation for them.
+local INT_TYPES = { i8 = true, i16 = true, i32 = true, i64 = true, u8 = true, u16 = true, u32 = true,
+                    u64 = true, timestamp = true }
+local function is_bytes_type(ty) return ty == "bytes" or (type(ty) == "string" and ty:find("^bytes:") ~= nil) end
+local function valid_natives(ty)
+  if INT_TYPES[ty] then return { int = true } end
+  if ty == "f32" or ty == "f64" then return { float = true, int = true } end
+  if ty == "bool" then return { bool = true } end
+  return nil
+end
+
+local function cell_in(v, ty)
+  if v == null then return null end
+  if type(v) == "string" then
+    if ty == nil or ty == "string" then return v end
+    return cairn.text(v)
+  end
+  if type(v) == "table" and getmetatable(v) == nil then
+    if tagged(v, "$bytes") then
+      local b = unhex(v["$bytes"], "row value")
+      if is_bytes_type(ty) or ty == nil then return b end
+      return cairn.bytes(b)
+    end
+    if tagged(v, "$ts") then return v["$ts"] end
+    if tagged(v, "$bigint") then return v["$bigint"] end
+    if tagged(v, "$f64") then
+      local f = v["$f64"]
+      if f == "nan" then return 0.0 / 0.0 elseif f == "inf" then return math.huge
+      elseif f == "-inf" then return -math.huge end
+      return v
+    end
+    if tagged(v, "$native") then
+      local n = native(v, valid_natives(ty))
+      if n == nil then return WRONG end -- "null": nil is no value in a Lua table
+      return n
+    end
+  end
+  return v -- numbers, booleans, lists and objects: as they are (the core judges)
+end
+
+local function row_in(row, types)
+  if tagged(row, "$native") then return native(row) end
+  if type(row) ~= "table" or getmetatable(row) ~= nil then
+    if row == null then return nil end
+    return row -- a list, a string, a number: the binding refuses it
+  end
+  local out = {}
+  for k, v in pairs(row) do out[k] = cell_in(v, types[k]) end
+  return out
+end
+
+local BIG = "\0BIG:" -- a u64 beyond Lua's integers, written as a bare JSON integer by respond()
+local function cell_out(v, ty)
+  if v == null or v == nil then return null end
+  if ty == "timestamp" then return { ["$ts"] = v } end
+  if is_bytes_type(ty) then return { ["$bytes"] = hex(v) } end
+  if ty == "u64" and type(v) == "string" then return BIG .. v end
+  if math.type(v) == "float" then
+    if v ~= v then return { ["$f64"] = "nan" } end
+    if v == math.huge then return { ["$f64"] = "inf" } end
+    if v == -math.huge then return { ["$f64"] = "-inf" } end
+  end
+  return v
+end
+
+local function row_out(row, types)
+  if row == nil then return null end
+  local out = {}
+  for k, v in pairs(row) do out[k] = cell_out(v, types[k]) end
+  return out
+end
+
+local function table_types(h)
+  local cols = chk(h:schema())
+  local types = {}
+  for _, c in ipairs(cols) do types[c.name] = c.type end
+  return types, cols
+end
+
+local function tget(a)
+  local h = get(a, "table")
+  local e = handles[hname(a)]
+  if not e.types and h:is_open() then e.types = table_types(h) end
+  return h, e.types or {}
+end
+
+local function id_arg(a)
+  local v = a.id
+  if v == nil then fail("CAIRN_INVALID", "missing argument 'id'") end
+  if tagged(v, "$native") then return native(v, { int = true }) end
+  return v
+end
+
+local function schema_in(v)
+  if type(v) ~= "table" or getmetatable(v) ~= cairn.array_mt then
+    if tagged(v, "$native") then return native(v) end
+    return v
+  end
+  local cols = {}
+  for i, c in ipairs(v) do
+    if type(c) == "table" and getmetatable(c) == nil then
+      local col = {}
+      for k, x in pairs(c) do col[k] = x end
+      if c.default ~= nil then col.default = cell_in(c.default, c.type) end
+      cols[i] = col
+    else
+      cols[i] = c
+    end
+  end
+  return cols
+end
+
+ops["table.open"] = function(a)
+  local n = hname(a)
+  local old = handles[n]
+  if old and old.h:is_open() then fail("CAIRN_INVALID", "handle %s is already open", n) end
+  if a.path == nil then fail("CAIRN_INVALID", "missing argument 'path'") end
+  local o = options(a)
+  if a.schema ~= nil and a.schema ~= null then
+    if type(o) ~= "table" then o = o == nil and {} or o end
+    if type(o) == "table" then o.schema = schema_in(a.schema) end
+  end
+  local h = chk(cairn.table.open(a.path, o))
+  handles[n] = { engine = "table", h = h }
+  events[n] = nil
+  return nil
+end
+ops["table.close"] = close
+ops["table.schema"] = function(a)
+  local h = tget(a)
+  local cols = chk(h:schema())
+  local out = {}
+  for i, c in ipairs(cols) do
+    local col = {}
+    for k, v in pairs(c) do col[k] = v end
+    col.default = cell_out(c.default, c.type)
+    out[i] = col
+  end
+  return list(out)
+end
+ops["table.add_column"] = function(a)
+  local h = tget(a)
+  local spec = a.spec
+  if tagged(spec, "$native") then spec = native(spec) end
+  chk(h:add_column(spec))
+  handles[hname(a)].types = table_types(h)
+end
+ops["table.insert"] = function(a)
+  local h, types = tget(a)
+  return chk(h:insert(row_in(a.row, types)))
+end
+ops["table.upsert"] = function(a)
+  local h, types = tget(a)
+  return chk(h:upsert(row_in(a.row, types)))
+end
+ops["table.insert_many"] = function(a)
+  local h, types = tget(a)
+  local rows = a.rows
+  if type(rows) == "table" and getmetatable(rows) == cairn.array_mt then
+    local conv = {}
+    for i, r in ipairs(rows) do conv[i] = row_in(r, types) end
+    rows = cairn.array(conv)
+  elseif tagged(rows, "$native") then
+    rows = native(rows)
+  end
+  return list(chk(h:insert_many(rows)))
+end
+ops["table.load"] = function(a)
+  local h, types = tget(a)
+  local cols = a.columns
+  if type(cols) == "table" and getmetatable(cols) == nil and not tagged(cols, "$native") then
+    local conv = {}
+    for k, vals in pairs(cols) do
+      if type(vals) == "table" and getmetatable(vals) == cairn.array_mt then
+        local cv = {}
+        for i, v in ipairs(vals) do cv[i] = cell_in(v, types[k]) end
+        conv[k] = cairn.array(cv)
+      else
+        conv[k] = vals
+      end
+    end
+    cols = conv
+  elseif tagged(cols, "$native") then
+    cols = native(cols)
+  end
+  return chk(h:load(cols))
+end
+ops["table.get"] = function(a)
+  local h, types = tget(a)
+  local row = chk(h:get(id_arg(a)))
+  return row_out(row, types)
+end
+ops["table.update"] = function(a)
+  local h, types = tget(a)
+  local id = id_arg(a)
+  chk(h:update(id, row_in(a.changes, types)))
+end
+ops["table.delete"] = function(a) local h = tget(a); chk(h:delete(id_arg(a))) end
+ops["table.count"] = function(a) return chk(tget(a):count()) end
+ops["table.rows"] = function(a)
+  local h, types = tget(a)
+  local out = {}
+  for id, row in h:rows() do out[#out + 1] = list({ id, row_out(row, types) }) end
+  return list(out)
+end
+for _, m in ipairs({ "begin", "commit", "rollback", "sync", "compact" }) do
+  ops["table." .. m] = function(a) local h = tget(a); chk(h[m](h)) end
+end
+ops["table.in_txn"] = function(a) return chk(tget(a):in_txn()) end
+ops["table.check"] = function(a)
+  if type(a.path) ~= "string" then fail("CAIRN_INVALID", "missing argument 'path'") end
+  chk(cairn.table.check(a.path))
+end
+ops["table.stats"] = function(a)
+  local st = chk(tget(a):stats())
+  return { rows = st.rows, deleted_rows = st.deleted_rows, next_id = st.next_id,
+           row_groups = st.row_groups, segments = st.segments, tail_rows = st.tail_rows,
+           disk_bytes = st.disk_bytes, wal_bytes = st.wal_bytes, columns = st.columns,
+           in_txn = st.in_txn }
+end
+ops["table.subscribe"] = function(a)
+  local h = tget(a)
+  local n = hname(a)
+  events[n] = events[n] or {}
+  return chk(h:subscribe(function(ev, id, new_row, old_row)
+    local rec = events[n]
+    if not rec then return end
+    local types = handles[n] and handles[n].types or {}
+    rec[#rec + 1] = list({ ev, id, row_out(new_row, types), row_out(old_row, types) })
+  end))
+end
+ops["table.unsubscribe"] = function(a)
+  local h = tget(a)
+  chk(h:unsubscribe(a.id))
+end
+ops["table.events"] = function(a)
+  local h = tget(a)
+  if not h:is_open() then fail("CAIRN_CLOSED", "the table is closed") end
+  local n = hname(a)
+  local rec = events[n] or {}
+  events[n] = {}
+  return list(rec)
+end
+
+-- Integers beyond Lua's (19+ digits that do not fit) in a request line -> {"$bigint": "digits"}
+-- before decoding (the JSON codec would make them floats); strings are left alone.
+local function tag_bigints(line)
+  if not line:find("%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d") then return line end
+  local out, i, n, from = {}, 1, #line, 1
+  while i <= n do
+    local c = line:byte(i)
+    if c == 34 then -- a string: skip to its closing quote
+      i = i + 1
+      while i <= n do
+        local d = line:byte(i)
+        if d == 92 then i = i + 2
+        elseif d == 34 then break
+        else i = i + 1 end
+      end
+      i = i + 1
+    elseif c == 45 or (c >= 48 and c <= 57) then
+      local s, e, num = line:find("^(%-?%d+)", i)
+      local after = line:sub(e + 1, e + 1)
+      if after ~= "." and after ~= "e" and after ~= "E" and math.type(tonumber(num)) == "float" then
+        out[#out + 1] = line:sub(from, s - 1)
+        out[#out + 1] = '{"$bigint":"' .. num .. '"}'
+        from = e + 1
+      end
+      i = e + 1
+    else
+      i = i + 1
+    end
+  end
+  out[#out + 1] = line:sub(from)
+  return table.concat(out)
+end
+
 -- ---- the loop ------------------------------------------------------------------------------------
 local function clean_text(s)
   s = tostring(s)
@@ -395,11 +679,12 @@ function run(op, args)
   if res == nil then return '{"ok":null}' end
   local eok, s = pcall(cairn.json_encode, res)
   if not eok then return respond_error("CAIRN_INTERNAL", "unserialisable result: " .. tostring(s)) end
+  s = s:gsub('"\\u0000BIG:(%d+)"', "%1") -- u64 values beyond Lua's integers (table rows)
   return '{"ok":' .. s .. '}'
 end
 
 local function handle(line)
-  local req, perr = cairn.json_decode(line)
+  local req, perr = cairn.json_decode(tag_bigints(line))
   if req == nil then return respond_error("CAIRN_INVALID", "request is not JSON: " .. tostring(perr)) end
   if type(req) ~= "table" or type(req.op) ~= "string" then
     return respond_error("CAIRN_INVALID", "request needs an op")
