@@ -13,6 +13,13 @@
 
 #include "testutil.h"
 
+/* Hot-loop assertions: Check's ck_assert* records its location with a write(2) per call, which
+ * dominates loops over millions of values; these call into Check only on failure. */
+#define REQUIRE(cond, ...) do { if (!(cond)) ck_abort_msg(__VA_ARGS__); } while (0)
+#define REQ(cond) REQUIRE(cond, "%s", #cond)
+#define REQ_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
+    if (a_ != b_) ck_abort_msg("%s == %s: %lld vs %lld", #a, #b, a_, b_); } while (0)
+
 static uint64_t rng_state = 0x5eed5eedULL;
 static uint64_t rnd(void) {
     uint64_t x = rng_state;
@@ -145,23 +152,23 @@ static const uint8_t *val_at(const cairn_colvec *v, size_t i, size_t *len) {
 static void assert_same(const cairn_colvec *a, const cairn_colvec *d, const char *what) {
     size_t i, la, ld;
     static const uint8_t zero[8] = {0};
-    ck_assert_msg(d->n == a->n, "%s: n %zu vs %zu", what, d->n, a->n);
-    ck_assert_int_eq(d->type, a->type);
+    REQUIRE(d->n == a->n, "%s: n %zu vs %zu", what, d->n, a->n);
+    REQ_EQ(d->type, a->type);
     for (i = 0; i < a->n; i++) {
         const uint8_t *pa = val_at(a, i, &la), *pd = val_at(d, i, &ld);
         int va = valid_at(a, i);
-        ck_assert_msg(valid_at(d, i) == va, "%s: validity of %zu", what, i);
+        REQUIRE(valid_at(d, i) == va, "%s: validity of %zu", what, i);
         if (va) {
-            ck_assert_msg(la == ld && (la == 0 || memcmp(pa, pd, la) == 0), "%s: value %zu differs", what, i);
+            REQUIRE(la == ld && (la == 0 || memcmp(pa, pd, la) == 0), "%s: value %zu differs", what, i);
         } else if (is_var(a->type)) {
-            ck_assert_msg(ld == 0, "%s: null %zu not empty", what, i);
+            REQUIRE(ld == 0, "%s: null %zu not empty", what, i);
         } else {
             size_t k;
-            for (k = 0; k < ld; k++) ck_assert_msg(pd[k] == 0, "%s: null %zu not zero", what, i);
+            for (k = 0; k < ld; k++) REQUIRE(pd[k] == 0, "%s: null %zu not zero", what, i);
             (void)zero;
         }
     }
-    if (is_var(a->type)) ck_assert_uint_eq(d->data_len, d->offsets[d->n]);
+    if (is_var(a->type)) REQ_EQ(d->data_len, d->offsets[d->n]);
 }
 
 /* The value a point read must give for row i of a. */
@@ -170,29 +177,29 @@ static void assert_get(const cairn_seg_buf *b, const cairn_colvec *a, size_t i, 
     int rc = cairn_seg__get(b->bytes, b->len, a->type, a->fixed_len, i, &v);
     size_t la;
     const uint8_t *pa = val_at(a, i, &la);
-    ck_assert_msg(rc == 0, "%s: get %zu: %s %s", what, i, cairn_errname(rc), cairn_errmsg());
-    ck_assert_int_eq(v.is_null, !valid_at(a, i));
+    REQUIRE(rc == 0, "%s: get %zu: %s %s", what, i, cairn_errname(rc), cairn_errmsg());
+    REQ_EQ(v.is_null, !valid_at(a, i));
     if (v.is_null) return;
     switch (a->type) {
-    case CAIRN_TYPE_I8: ck_assert_int_eq(v.v.i, ((const int8_t *)a->data)[i]); break;
-    case CAIRN_TYPE_I16: ck_assert_int_eq(v.v.i, ((const int16_t *)a->data)[i]); break;
-    case CAIRN_TYPE_I32: ck_assert_int_eq(v.v.i, ((const int32_t *)a->data)[i]); break;
-    case CAIRN_TYPE_I64: case CAIRN_TYPE_TIMESTAMP: ck_assert_int_eq(v.v.i, ((const int64_t *)a->data)[i]); break;
-    case CAIRN_TYPE_U8: ck_assert_uint_eq(v.v.u, ((const uint8_t *)a->data)[i]); break;
-    case CAIRN_TYPE_U16: ck_assert_uint_eq(v.v.u, ((const uint16_t *)a->data)[i]); break;
-    case CAIRN_TYPE_U32: ck_assert_uint_eq(v.v.u, ((const uint32_t *)a->data)[i]); break;
-    case CAIRN_TYPE_U64: ck_assert_uint_eq(v.v.u, ((const uint64_t *)a->data)[i]); break;
-    case CAIRN_TYPE_BOOL: ck_assert_int_eq(v.v.b, ((const uint8_t *)a->data)[i]); break;
+    case CAIRN_TYPE_I8: REQ_EQ(v.v.i, ((const int8_t *)a->data)[i]); break;
+    case CAIRN_TYPE_I16: REQ_EQ(v.v.i, ((const int16_t *)a->data)[i]); break;
+    case CAIRN_TYPE_I32: REQ_EQ(v.v.i, ((const int32_t *)a->data)[i]); break;
+    case CAIRN_TYPE_I64: case CAIRN_TYPE_TIMESTAMP: REQ_EQ(v.v.i, ((const int64_t *)a->data)[i]); break;
+    case CAIRN_TYPE_U8: REQ_EQ(v.v.u, ((const uint8_t *)a->data)[i]); break;
+    case CAIRN_TYPE_U16: REQ_EQ(v.v.u, ((const uint16_t *)a->data)[i]); break;
+    case CAIRN_TYPE_U32: REQ_EQ(v.v.u, ((const uint32_t *)a->data)[i]); break;
+    case CAIRN_TYPE_U64: REQ_EQ(v.v.u, ((const uint64_t *)a->data)[i]); break;
+    case CAIRN_TYPE_BOOL: REQ_EQ(v.v.b, ((const uint8_t *)a->data)[i]); break;
     case CAIRN_TYPE_F32: {
         float f = (float)v.v.f, g = ((const float *)a->data)[i];
         /* NaN payloads survive float->double->float on x86 (quiet NaNs); compare bits */
-        ck_assert_msg(memcmp(&f, &g, 4) == 0 || (isnan(f) && isnan(g)), "%s: get f32 %zu", what, i);
+        REQUIRE(memcmp(&f, &g, 4) == 0 || (isnan(f) && isnan(g)), "%s: get f32 %zu", what, i);
         break;
     }
-    case CAIRN_TYPE_F64: ck_assert_msg(memcmp(&v.v.f, pa, 8) == 0, "%s: get f64 %zu", what, i); break;
+    case CAIRN_TYPE_F64: REQUIRE(memcmp(&v.v.f, pa, 8) == 0, "%s: get f64 %zu", what, i); break;
     default:
-        ck_assert_msg(v.v.s.len == la && (la == 0 || memcmp(v.v.s.bytes, pa, la) == 0), "%s: get %zu", what, i);
-        ck_assert_msg((const uint8_t *)v.v.s.bytes >= b->bytes && (const uint8_t *)v.v.s.bytes + la <= b->bytes + b->len,
+        REQUIRE(v.v.s.len == la && (la == 0 || memcmp(v.v.s.bytes, pa, la) == 0), "%s: get %zu", what, i);
+        REQUIRE((const uint8_t *)v.v.s.bytes >= b->bytes && (const uint8_t *)v.v.s.bytes + la <= b->bytes + b->len,
                       "%s: get %zu does not point into the segment", what, i);
     }
 }
@@ -529,7 +536,7 @@ static void sweep(const cairn_colvec *v, int force) {
     size_t i, k;
     uint8_t *copy;
     static const uint8_t flips[] = {0x01, 0x80, 0xff};
-    ck_assert_int_eq(cairn_seg__encode(v, force, &b), 0);
+    REQ_EQ(cairn_seg__encode(v, force, &b), 0);
     copy = (uint8_t *)malloc(b.len);
     for (i = 0; i < b.len; i++) {
         for (k = 0; k < sizeof flips; k++) {
@@ -537,36 +544,36 @@ static void sweep(const cairn_colvec *v, int force) {
             size_t r;
             memcpy(copy, b.bytes, b.len);
             copy[i] ^= flips[k];
-            ck_assert_int_eq(cairn_seg__decode(copy, b.len, v->type, v->fixed_len, &d), CAIRN_CORRUPT);
-            ck_assert_ptr_null(d.data);
-            ck_assert_int_eq(cairn_seg__info(copy, b.len, NULL, NULL, NULL), CAIRN_CORRUPT);
-            ck_assert_int_eq(cairn_seg__check(copy, b.len, v->type, v->fixed_len), CAIRN_CORRUPT);
+            REQ_EQ(cairn_seg__decode(copy, b.len, v->type, v->fixed_len, &d), CAIRN_CORRUPT);
+            REQ(d.data == NULL);
+            REQ_EQ(cairn_seg__info(copy, b.len, NULL, NULL, NULL), CAIRN_CORRUPT);
+            REQ_EQ(cairn_seg__check(copy, b.len, v->type, v->fixed_len), CAIRN_CORRUPT);
             /* past the CRC: structure checks only */
             if (i < b.len - 4) cairn_put32(copy + b.len - 4, cairn_crc32c__update(0, copy, b.len - 4));
             rc = cairn_seg__decode(copy, b.len, v->type, v->fixed_len, &d);
-            ck_assert_msg(rc == 0 || rc == CAIRN_CORRUPT || rc == CAIRN_NOMEM, "byte %zu: %s", i, cairn_errname(rc));
+            REQUIRE(rc == 0 || rc == CAIRN_CORRUPT || rc == CAIRN_NOMEM, "byte %zu: %s", i, cairn_errname(rc));
             for (r = 0; r < v->n; r++) {
                 cairn_value gv;
                 int g = cairn_seg__get(copy, b.len, v->type, v->fixed_len, r, &gv);
-                ck_assert(g == 0 || g == CAIRN_CORRUPT || g == CAIRN_RANGE); /* RANGE: n was changed */
+                REQ(g == 0 || g == CAIRN_CORRUPT || g == CAIRN_RANGE); /* RANGE: n was changed */
                 if (g == 0 && rc == 0 && !gv.is_null && (is_var(v->type) || v->type == CAIRN_TYPE_FIXED)) {
                     size_t l;
                     const uint8_t *p = val_at(&d, r, &l);
-                    ck_assert(gv.v.s.len == l && (l == 0 || memcmp(p, gv.v.s.bytes, l) == 0));
+                    REQ(gv.v.s.len == l && (l == 0 || memcmp(p, gv.v.s.bytes, l) == 0));
                 }
             }
             cairn_seg__free_vec(&d);
         }
     }
     for (i = 0; i < b.len; i++) {
-        ck_assert_int_eq(cairn_seg__decode(b.bytes, i, v->type, v->fixed_len, &d), CAIRN_CORRUPT);
-        ck_assert_int_eq(cairn_seg__info(b.bytes, i, NULL, NULL, NULL), CAIRN_CORRUPT);
+        REQ_EQ(cairn_seg__decode(b.bytes, i, v->type, v->fixed_len, &d), CAIRN_CORRUPT);
+        REQ_EQ(cairn_seg__info(b.bytes, i, NULL, NULL, NULL), CAIRN_CORRUPT);
     }
     /* one byte too many */
     copy = (uint8_t *)realloc(copy, b.len + 1);
     memcpy(copy, b.bytes, b.len);
     copy[b.len] = 0;
-    ck_assert_int_eq(cairn_seg__decode(copy, b.len + 1, v->type, v->fixed_len, &d), CAIRN_CORRUPT);
+    REQ_EQ(cairn_seg__decode(copy, b.len + 1, v->type, v->fixed_len, &d), CAIRN_CORRUPT);
     free(copy);
     cairn_seg__free_buf(&b);
 }
