@@ -1,0 +1,457 @@
+/*
+ * table_mem.c - the in-memory column store (the tail and the overlays), the id map and the unique
+ * indexes. No per-row allocation: every column is one typed array (see table_internal.h).
+ */
+#include "table_internal.h"
+
+#include <math.h>
+
+static int grow(void **p, size_t elem, size_t cap) {
+    void *q = realloc(*p, elem * (cap ? cap : 1));
+    if (!q) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    *p = q;
+    return 0;
+}
+
+int cairn_tbl__rs_init(rstore *r, const tschema *s) {
+    memset(r, 0, sizeof *r);
+    r->ncols = s->n;
+    if (!(r->c = (mcol *)calloc(s->n ? s->n : 1, sizeof(mcol)))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    return 0;
+}
+
+void cairn_tbl__rs_free(rstore *r) {
+    size_t i;
+    if (r->c)
+        for (i = 0; i < r->ncols; i++) {
+            free(r->c[i].v);
+            free(r->c[i].nul);
+            free(r->c[i].vo);
+            free(r->c[i].vl);
+            free(r->c[i].heap.p);
+        }
+    free(r->c);
+    free(r->ids);
+    free(r->dead);
+    memset(r, 0, sizeof *r);
+}
+
+void cairn_tbl__rs_clear(rstore *r) {
+    size_t i;
+    r->n = 0;
+    r->ndead = 0;
+    for (i = 0; i < r->ncols; i++) r->c[i].heap.n = 0;
+}
+
+int cairn_tbl__rs_reserve(rstore *r, const tschema *s, size_t n) {
+    size_t nc = r->cap ? r->cap : 16, i;
+    if (n <= r->cap) return 0;
+    while (nc < n) nc = nc < 1024 * 1024 ? nc * 2 : nc + nc / 2;
+    if (grow((void **)&r->ids, 8, nc) || grow((void **)&r->dead, 1, nc)) return CAIRN_NOMEM;
+    for (i = 0; i < r->ncols; i++) {
+        mcol *m = &r->c[i];
+        const tcol *c = &s->c[i];
+        if (grow((void **)&m->nul, 1, nc)) return CAIRN_NOMEM;
+        if (c->w) {
+            if (grow((void **)&m->v, c->w, nc)) return CAIRN_NOMEM;
+        } else if (grow((void **)&m->vo, 8, nc) || grow((void **)&m->vl, 4, nc)) {
+            return CAIRN_NOMEM;
+        }
+    }
+    r->cap = nc;
+    return 0;
+}
+
+static inline void put_fixed(uint8_t *dst, const tcol *c, const cairn_value *v) {
+    switch (c->type) {
+    case CAIRN_TYPE_I8: case CAIRN_TYPE_U8: *(uint8_t *)dst = (uint8_t)v->v.u; break;
+    case CAIRN_TYPE_I16: case CAIRN_TYPE_U16: { uint16_t x = (uint16_t)v->v.u; memcpy(dst, &x, 2); break; }
+    case CAIRN_TYPE_I32: case CAIRN_TYPE_U32: { uint32_t x = (uint32_t)v->v.u; memcpy(dst, &x, 4); break; }
+    case CAIRN_TYPE_F32: { float f = (float)v->v.f; memcpy(dst, &f, 4); break; }
+    case CAIRN_TYPE_F64: memcpy(dst, &v->v.f, 8); break;
+    case CAIRN_TYPE_BOOL: *dst = v->v.b ? 1 : 0; break;
+    case CAIRN_TYPE_FIXED: memcpy(dst, v->v.s.bytes, c->fixed_len); break;
+    default: memcpy(dst, &v->v.u, 8); break;
+    }
+}
+
+int cairn_tbl__rs_set(rstore *r, const tschema *s, size_t pos, size_t col, const cairn_value *v) {
+    const tcol *c = &s->c[col];
+    mcol *m = &r->c[col];
+    if (v->is_null) {
+        m->nul[pos] = 1;
+        if (c->w) memset(m->v + pos * c->w, 0, c->w);
+        else {
+            m->vo[pos] = 0;
+            m->vl[pos] = 0;
+        }
+        return 0;
+    }
+    m->nul[pos] = 0;
+    if (c->w) {
+        put_fixed(m->v + pos * c->w, c, v);
+        return 0;
+    }
+    m->vo[pos] = m->heap.n;
+    m->vl[pos] = (uint32_t)v->v.s.len;
+    return tbuf_put(&m->heap, v->v.s.bytes, v->v.s.len);
+}
+
+int cairn_tbl__rs_append(rstore *r, const tschema *s, uint64_t id, const cairn_value *row) {
+    size_t i, pos = r->n;
+    int rc;
+    if (r->n == r->cap && (rc = cairn_tbl__rs_reserve(r, s, r->n + 1)) != 0) return rc;
+    for (i = 0; i < s->n; i++)
+        if ((rc = cairn_tbl__rs_set(r, s, pos, i, &row[i])) != 0) return rc;
+    r->ids[pos] = id;
+    r->dead[pos] = 0;
+    r->n++;
+    return 0;
+}
+
+void cairn_tbl__rs_get(const rstore *r, const tschema *s, size_t pos, size_t col, cairn_value *v) {
+    const tcol *c = &s->c[col];
+    const mcol *m = &r->c[col];
+    const uint8_t *p;
+    memset(v, 0, sizeof *v);
+    if (m->nul[pos]) {
+        v->is_null = 1;
+        return;
+    }
+    if (!c->w) {
+        v->v.s.bytes = m->heap.p ? m->heap.p + m->vo[pos] : (const uint8_t *)"";
+        v->v.s.len = m->vl[pos];
+        return;
+    }
+    p = m->v + pos * c->w;
+    switch (c->type) {
+    case CAIRN_TYPE_I8: v->v.i = *(const int8_t *)p; break;
+    case CAIRN_TYPE_U8: v->v.u = *p; break;
+    case CAIRN_TYPE_I16: { int16_t x; memcpy(&x, p, 2); v->v.i = x; break; }
+    case CAIRN_TYPE_U16: { uint16_t x; memcpy(&x, p, 2); v->v.u = x; break; }
+    case CAIRN_TYPE_I32: { int32_t x; memcpy(&x, p, 4); v->v.i = x; break; }
+    case CAIRN_TYPE_U32: { uint32_t x; memcpy(&x, p, 4); v->v.u = x; break; }
+    case CAIRN_TYPE_F32: { float f; memcpy(&f, p, 4); v->v.f = f; break; }
+    case CAIRN_TYPE_F64: memcpy(&v->v.f, p, 8); break;
+    case CAIRN_TYPE_BOOL: v->v.b = *p != 0; break;
+    case CAIRN_TYPE_FIXED: v->v.s.bytes = p; v->v.s.len = c->fixed_len; break;
+    default: memcpy(&v->v.u, p, 8); break;
+    }
+}
+
+void cairn_tbl__rs_truncate(rstore *r, size_t n) {
+    size_t i;
+    for (i = n; i < r->n; i++)
+        if (r->dead[i]) r->ndead--;
+    r->n = n;
+}
+
+long cairn_tbl__rs_find_sorted(const rstore *r, uint64_t id) {
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->ids[mid] < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < r->n && r->ids[lo] == id ? (long)lo : -1;
+}
+
+int cairn_tbl__rs_add_col(rstore *r, const tschema *s, size_t col, const cairn_value *v) {
+    mcol *nc = (mcol *)realloc(r->c, (r->ncols + 1) * sizeof(mcol));
+    size_t i, cap = r->cap;
+    const tcol *c = &s->c[col];
+    if (!nc) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    r->c = nc;
+    memset(&r->c[r->ncols], 0, sizeof(mcol));
+    r->ncols++;
+    if (cap) {
+        mcol *m = &r->c[col];
+        if (grow((void **)&m->nul, 1, cap)) return CAIRN_NOMEM;
+        if (c->w) {
+            if (grow((void **)&m->v, c->w, cap)) return CAIRN_NOMEM;
+        } else if (grow((void **)&m->vo, 8, cap) || grow((void **)&m->vl, 4, cap)) {
+            return CAIRN_NOMEM;
+        }
+        for (i = 0; i < r->n; i++)
+            if (cairn_tbl__rs_set(r, s, i, col, v)) return CAIRN_NOMEM;
+    }
+    return 0;
+}
+
+int cairn_tbl__rs_colvec(const rstore *r, const tschema *s, size_t col, const uint32_t *sel, size_t nsel,
+                         cairn_colvec *out) {
+    const tcol *c = &s->c[col];
+    const mcol *m = &r->c[col];
+    size_t i, nulls = 0, total = 0;
+    memset(out, 0, sizeof *out);
+    out->type = c->type;
+    out->fixed_len = c->type == CAIRN_TYPE_FIXED ? c->fixed_len : 0;
+    out->n = nsel;
+    for (i = 0; i < nsel; i++) nulls += m->nul[sel[i]];
+    if (nulls) {
+        if (!(out->validity = (uint8_t *)calloc((nsel + 7) / 8, 1))) goto nomem;
+        for (i = 0; i < nsel; i++)
+            if (!m->nul[sel[i]]) out->validity[i >> 3] |= (uint8_t)(1u << (i & 7));
+    }
+    if (c->w) {
+        size_t w = c->w;
+        if (!(out->data = malloc(nsel * w > 0 ? nsel * w : 1))) goto nomem;
+        if (w == 8) {
+            uint64_t *d = (uint64_t *)out->data;
+            const uint64_t *src = (const uint64_t *)(const void *)m->v;
+            for (i = 0; i < nsel; i++) d[i] = src[sel[i]];
+        } else if (w == 4) {
+            uint32_t *d = (uint32_t *)out->data;
+            const uint32_t *src = (const uint32_t *)(const void *)m->v;
+            for (i = 0; i < nsel; i++) d[i] = src[sel[i]];
+        } else {
+            uint8_t *d = (uint8_t *)out->data;
+            for (i = 0; i < nsel; i++) memcpy(d + i * w, m->v + (size_t)sel[i] * w, w);
+        }
+        out->data_len = nsel * w;
+        return 0;
+    }
+    for (i = 0; i < nsel; i++) total += m->vl[sel[i]];
+    if (!(out->offsets = (uint64_t *)malloc((nsel + 1) * 8)) || !(out->data = malloc(total ? total : 1))) goto nomem;
+    total = 0;
+    for (i = 0; i < nsel; i++) {
+        out->offsets[i] = total;
+        if (m->vl[sel[i]]) memcpy((uint8_t *)out->data + total, m->heap.p + m->vo[sel[i]], m->vl[sel[i]]);
+        total += m->vl[sel[i]];
+    }
+    out->offsets[nsel] = total;
+    out->data_len = total;
+    return 0;
+nomem:
+    free(out->validity);
+    free(out->data);
+    free(out->offsets);
+    memset(out, 0, sizeof *out);
+    return cairn_err__set(CAIRN_NOMEM, "out of memory");
+}
+
+/* ---- id map ---- */
+
+static inline size_t hmix(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return (size_t)k;
+}
+
+static int idmap_resize(idmap *m, size_t ncap) {
+    uint64_t *k = (uint64_t *)calloc(ncap, 8), *v = (uint64_t *)calloc(ncap, 8);
+    size_t i;
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    }
+    for (i = 0; i < m->cap; i++) {
+        if (m->k[i]) {
+            size_t j = hmix(m->k[i]) & (ncap - 1);
+            while (k[j]) j = (j + 1) & (ncap - 1);
+            k[j] = m->k[i];
+            v[j] = m->v[i];
+        }
+    }
+    free(m->k);
+    free(m->v);
+    m->k = k;
+    m->v = v;
+    m->cap = ncap;
+    return 0;
+}
+
+int cairn_tbl__idmap_put(idmap *m, uint64_t k, uint64_t v) {
+    size_t j;
+    if ((m->n + 1) * 4 > m->cap * 3 && idmap_resize(m, m->cap ? m->cap * 2 : 64)) return CAIRN_NOMEM;
+    j = hmix(k) & (m->cap - 1);
+    while (m->k[j] && m->k[j] != k) j = (j + 1) & (m->cap - 1);
+    if (!m->k[j]) m->n++;
+    m->k[j] = k;
+    m->v[j] = v;
+    return 0;
+}
+
+int cairn_tbl__idmap_get(const idmap *m, uint64_t k, uint64_t *v) {
+    size_t j;
+    if (!m->cap) return 0;
+    j = hmix(k) & (m->cap - 1);
+    while (m->k[j]) {
+        if (m->k[j] == k) {
+            *v = m->v[j];
+            return 1;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    return 0;
+}
+
+void cairn_tbl__idmap_del(idmap *m, uint64_t k) {
+    size_t j, i;
+    if (!m->cap) return;
+    j = hmix(k) & (m->cap - 1);
+    while (m->k[j] && m->k[j] != k) j = (j + 1) & (m->cap - 1);
+    if (!m->k[j]) return;
+    m->k[j] = 0;
+    m->n--;
+    i = j;
+    for (;;) {
+        size_t h;
+        i = (i + 1) & (m->cap - 1);
+        if (!m->k[i]) break;
+        h = hmix(m->k[i]) & (m->cap - 1);
+        /* move i to j if h is not cyclically in (j, i] */
+        if ((j < i) ? (h <= j || h > i) : (h <= j && h > i)) {
+            m->k[j] = m->k[i];
+            m->v[j] = m->v[i];
+            m->k[i] = 0;
+            j = i;
+        }
+    }
+}
+
+void cairn_tbl__idmap_clear(idmap *m) {
+    if (m->cap) {
+        memset(m->k, 0, m->cap * 8);
+        memset(m->v, 0, m->cap * 8);
+    }
+    m->n = 0;
+}
+
+void cairn_tbl__idmap_free(idmap *m) {
+    free(m->k);
+    free(m->v);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- unique indexes ---- */
+
+/* the key of a value: fixed-width <= 8 bytes as bits; else bytes */
+static uint64_t key_bits(const tcol *c, const cairn_value *v) {
+    if (c->type == CAIRN_TYPE_F32 || c->type == CAIRN_TYPE_F64) {
+        double d = v->v.f;
+        uint64_t u;
+        if (c->type == CAIRN_TYPE_F32) d = (double)(float)d;
+        if (d == 0) d = 0;               /* -0 == 0 */
+        if (isnan(d)) return 0x7ff8000000000000ULL;
+        memcpy(&u, &d, 8);
+        return u;
+    }
+    if (c->type == CAIRN_TYPE_BOOL) return v->v.b ? 1 : 0;
+    return v->v.u;
+}
+
+static int by_bytes(const tcol *c) {
+    return c->type == CAIRN_TYPE_STRING || c->type == CAIRN_TYPE_BYTES || c->type == CAIRN_TYPE_FIXED;
+}
+
+static uint64_t hash_bytes(const uint8_t *p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        h = (h ^ x) * 0x100000001b3ULL;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    return (uint64_t)hmix(h);
+}
+
+static uint64_t vhash(const tcol *c, const cairn_value *v) {
+    uint64_t h = by_bytes(c) ? hash_bytes((const uint8_t *)v->v.s.bytes, v->v.s.len) : (uint64_t)hmix(key_bits(c, v));
+    return h | 1;
+}
+
+static int slot_eq(const uindex *u, const tcol *c, const uslot *s, const cairn_value *v) {
+    if (by_bytes(c)) return s->len == v->v.s.len && (s->len == 0 || memcmp(u->heap.p + s->key, v->v.s.bytes, s->len) == 0);
+    return s->key == key_bits(c, v);
+}
+
+uint64_t cairn_tbl__ui_find(const uindex *u, const tcol *c, const cairn_value *v) {
+    uint64_t h;
+    size_t j;
+    if (v->is_null || !u->cap) return 0;
+    h = vhash(c, v);
+    j = (size_t)h & (u->cap - 1);
+    while (u->s[j].h) {
+        if (u->s[j].h == h && slot_eq(u, c, &u->s[j], v)) return u->s[j].id;
+        j = (j + 1) & (u->cap - 1);
+    }
+    return 0;
+}
+
+static int ui_resize(uindex *u, size_t ncap) {
+    uslot *s = (uslot *)calloc(ncap, sizeof(uslot));
+    size_t i;
+    if (!s) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    for (i = 0; i < u->cap; i++) {
+        if (u->s[i].h) {
+            size_t j = (size_t)u->s[i].h & (ncap - 1);
+            while (s[j].h) j = (j + 1) & (ncap - 1);
+            s[j] = u->s[i];
+        }
+    }
+    free(u->s);
+    u->s = s;
+    u->cap = ncap;
+    return 0;
+}
+
+int cairn_tbl__ui_add(uindex *u, const tcol *c, const cairn_value *v, uint64_t id) {
+    uslot sl;
+    size_t j;
+    if (v->is_null) return 0;
+    if ((u->n + 1) * 4 > u->cap * 3 && ui_resize(u, u->cap ? u->cap * 2 : 64)) return CAIRN_NOMEM;
+    sl.h = vhash(c, v);
+    sl.id = id;
+    sl.len = 0;
+    if (by_bytes(c)) {
+        sl.key = u->heap.n;
+        sl.len = (uint32_t)v->v.s.len;
+        if (tbuf_put(&u->heap, v->v.s.bytes, v->v.s.len)) return CAIRN_NOMEM;
+    } else {
+        sl.key = key_bits(c, v);
+    }
+    j = (size_t)sl.h & (u->cap - 1);
+    while (u->s[j].h) j = (j + 1) & (u->cap - 1);
+    u->s[j] = sl;
+    u->n++;
+    return 0;
+}
+
+void cairn_tbl__ui_del(uindex *u, const tcol *c, const cairn_value *v, uint64_t id) {
+    uint64_t h;
+    size_t j, i;
+    if (v->is_null || !u->cap) return;
+    h = vhash(c, v);
+    j = (size_t)h & (u->cap - 1);
+    while (u->s[j].h && !(u->s[j].h == h && u->s[j].id == id && slot_eq(u, c, &u->s[j], v))) j = (j + 1) & (u->cap - 1);
+    if (!u->s[j].h) return;
+    u->s[j].h = 0;
+    u->n--;
+    i = j;
+    for (;;) {
+        size_t hh;
+        i = (i + 1) & (u->cap - 1);
+        if (!u->s[i].h) break;
+        hh = (size_t)u->s[i].h & (u->cap - 1);
+        if ((j < i) ? (hh <= j || hh > i) : (hh <= j && hh > i)) {
+            u->s[j] = u->s[i];
+            u->s[i].h = 0;
+            j = i;
+        }
+    }
+}
+
+void cairn_tbl__ui_free(uindex *u) {
+    free(u->s);
+    free(u->heap.p);
+    u->s = NULL;
+    u->cap = u->n = 0;
+    memset(&u->heap, 0, sizeof u->heap);
+}
