@@ -19,12 +19,14 @@
  *    is a no-op. In a child after fork() the calls other threads had in flight are forgotten
  *    (those threads do not exist there), so closing an inherited handle never waits for them.
  *  - Python-only extras (not in the C API): cairn_py_set_errors, cairn_py_kv_put_many,
- *    cairn_py_kv_get_many.
+ *    cairn_py_kv_get_many, and the table's fast paths cairn_py_table_insert / _get / _iter_batch
+ *    (rows as dicts through the typed cairn_value API, no JSON on the way).
  */
 
 %{
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <datetime.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -243,6 +245,7 @@ static void cairn_py_subs_drop(void *handle, uint64_t id, int all) {
 
 %init %{
     pthread_atfork(NULL, NULL, cairn_py_after_fork_child);
+    PyDateTime_IMPORT;
 %}
 
 /* ---- handles ------------------------------------------------------------------------- */
@@ -663,3 +666,289 @@ done:
     return ret;
 }
 %}
+
+/* ---- Python-only table fast paths: a dict row <-> the typed cairn_value row ------------------
+ * The package builds JSON rows (cairn_table_*_json) as the reference path; these helpers skip
+ * JSON for the common rows. `codec` describes the schema: (names: tuple of str in column order,
+ * types: bytes of cairn_type, flags: bytes (1: the column has a default or is NOT NULL, so a
+ * missing or None value is left to the JSON path), fixed: tuple of int (N of bytes:N, else 0)).
+ * Insert answers None (nothing done) for any row it does not convert exactly: a key that is not a
+ * column, a value of another Python type than the column's usual one, an int out of the column's
+ * range, a datetime with a tzinfo other than UTC; the package then takes the JSON path, which
+ * gives the core's answer (and error) for it. The values are referenced during the call, which
+ * runs with the GIL released. */
+%{
+#ifdef CAIRN_SWIG_TABLE
+#define CAIRN_PY_STACK_COLS 32
+#define CAIRN_PY_US_PER_DAY INT64_C(86400000000)
+
+static int64_t cairn_py_days_from_civil(int64_t y, int m, int d) {
+    int64_t era, yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* A timestamp (us since the epoch, UTC) as an aware datetime, or the int itself outside years
+ * 1..9999 (as the package's _ts_out). */
+static PyObject *cairn_py_ts_out(int64_t us) {
+    int64_t days = us / CAIRN_PY_US_PER_DAY, rem = us % CAIRN_PY_US_PER_DAY;
+    int64_t z, era, doe, yoe, y, doy, mp, d, m;
+    if (rem < 0) { rem += CAIRN_PY_US_PER_DAY; days--; }
+    z = days + 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    y = yoe + era * 400;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    d = doy - (153 * mp + 2) / 5 + 1;
+    m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    if (y < 1 || y > 9999) return PyLong_FromLongLong((long long)us);
+    return PyDateTimeAPI->DateTime_FromDateAndTime((int)y, (int)m, (int)d, (int)(rem / INT64_C(3600000000)),
+        (int)(rem / 60000000 % 60), (int)(rem / 1000000 % 60), (int)(rem % 1000000),
+        PyDateTime_TimeZone_UTC, PyDateTimeAPI->DateTimeType);
+}
+
+typedef struct {
+    PyObject *names;           /* tuple of str */
+    const unsigned char *types, *flags;
+    PyObject *fixed;           /* tuple of int */
+    Py_ssize_t n;
+} cairn_py_codec;
+
+static int cairn_py_codec_parse(PyObject *codec, cairn_py_codec *c) {
+    PyObject *types, *flags;
+    if (!PyTuple_Check(codec) || PyTuple_GET_SIZE(codec) != 4) goto bad;
+    c->names = PyTuple_GET_ITEM(codec, 0);
+    types = PyTuple_GET_ITEM(codec, 1);
+    flags = PyTuple_GET_ITEM(codec, 2);
+    c->fixed = PyTuple_GET_ITEM(codec, 3);
+    if (!PyTuple_Check(c->names) || !PyBytes_Check(types) || !PyBytes_Check(flags) || !PyTuple_Check(c->fixed))
+        goto bad;
+    c->n = PyTuple_GET_SIZE(c->names);
+    if (PyBytes_GET_SIZE(types) != c->n || PyBytes_GET_SIZE(flags) != c->n || PyTuple_GET_SIZE(c->fixed) != c->n)
+        goto bad;
+    c->types = (const unsigned char *)PyBytes_AS_STRING(types);
+    c->flags = (const unsigned char *)PyBytes_AS_STRING(flags);
+    return 0;
+bad:
+    PyErr_SetString(PyExc_TypeError, "bad table codec");
+    return -1;
+}
+
+/* One value -> *v; 1 converted, 0 not (the JSON path decides), -1 error. */
+static int cairn_py_value_in(PyObject *o, int type, Py_ssize_t fixed, cairn_value *v) {
+    v->is_null = 0;
+    switch (type) {
+    case CAIRN_TYPE_I8: case CAIRN_TYPE_I16: case CAIRN_TYPE_I32: case CAIRN_TYPE_I64:
+    case CAIRN_TYPE_U8: case CAIRN_TYPE_U16: case CAIRN_TYPE_U32: case CAIRN_TYPE_U64: {
+        int ovf = 0;
+        long long x;
+        if (!PyLong_Check(o) || PyBool_Check(o)) return 0;
+        x = PyLong_AsLongLongAndOverflow(o, &ovf);
+        if (x == -1 && PyErr_Occurred()) return -1;
+        if (type == CAIRN_TYPE_U64) {
+            unsigned long long u;
+            if (ovf < 0 || (ovf == 0 && x < 0)) return 0;
+            if (ovf == 0) { v->v.u = (uint64_t)x; return 1; }
+            u = PyLong_AsUnsignedLongLong(o);
+            if (u == (unsigned long long)-1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+            v->v.u = (uint64_t)u;
+            return 1;
+        }
+        if (ovf) return 0;
+        switch (type) {
+        case CAIRN_TYPE_I8: if (x < -128 || x > 127) return 0; break;
+        case CAIRN_TYPE_I16: if (x < -32768 || x > 32767) return 0; break;
+        case CAIRN_TYPE_I32: if (x < INT32_MIN || x > INT32_MAX) return 0; break;
+        case CAIRN_TYPE_U8: if (x < 0 || x > 255) return 0; break;
+        case CAIRN_TYPE_U16: if (x < 0 || x > 65535) return 0; break;
+        case CAIRN_TYPE_U32: if (x < 0 || x > (long long)UINT32_MAX) return 0; break;
+        default: break;
+        }
+        if (type >= CAIRN_TYPE_U8) v->v.u = (uint64_t)x;
+        else v->v.i = (int64_t)x;
+        return 1;
+    }
+    case CAIRN_TYPE_F32: case CAIRN_TYPE_F64:
+        if (!PyFloat_Check(o)) return 0;
+        v->v.f = PyFloat_AS_DOUBLE(o);
+        return 1;
+    case CAIRN_TYPE_BOOL:
+        if (!PyBool_Check(o)) return 0;
+        v->v.b = o == Py_True;
+        return 1;
+    case CAIRN_TYPE_STRING: {
+        Py_ssize_t len = 0;
+        const char *p;
+        if (!PyUnicode_Check(o)) return 0;
+        p = PyUnicode_AsUTF8AndSize(o, &len);
+        if (p == NULL) { PyErr_Clear(); return 0; }
+        v->v.s.bytes = p;
+        v->v.s.len = (size_t)len;
+        return 1;
+    }
+    case CAIRN_TYPE_BYTES: case CAIRN_TYPE_FIXED:
+        if (!PyBytes_Check(o)) return 0;
+        if (type == CAIRN_TYPE_FIXED && PyBytes_GET_SIZE(o) != fixed) return 0;
+        v->v.s.bytes = PyBytes_AS_STRING(o);
+        v->v.s.len = (size_t)PyBytes_GET_SIZE(o);
+        return 1;
+    case CAIRN_TYPE_TIMESTAMP: {
+        PyObject *tz;
+        int64_t days;
+        if (!PyDateTime_Check(o)) return 0;
+        tz = PyDateTime_DATE_GET_TZINFO(o);
+        if (tz != Py_None && tz != PyDateTime_TimeZone_UTC) return 0;
+        days = cairn_py_days_from_civil(PyDateTime_GET_YEAR(o), PyDateTime_GET_MONTH(o), PyDateTime_GET_DAY(o));
+        v->v.i = days * CAIRN_PY_US_PER_DAY + (int64_t)PyDateTime_DATE_GET_HOUR(o) * INT64_C(3600000000)
+               + (int64_t)PyDateTime_DATE_GET_MINUTE(o) * 60000000 + (int64_t)PyDateTime_DATE_GET_SECOND(o) * 1000000
+               + PyDateTime_DATE_GET_MICROSECOND(o);
+        return 1;
+    }
+    default:
+        return 0;
+    }
+}
+
+static PyObject *cairn_py_value_out(const cairn_value *v, int type) {
+    if (v->is_null) Py_RETURN_NONE;
+    switch (type) {
+    case CAIRN_TYPE_I8: case CAIRN_TYPE_I16: case CAIRN_TYPE_I32: case CAIRN_TYPE_I64:
+        return PyLong_FromLongLong((long long)v->v.i);
+    case CAIRN_TYPE_U8: case CAIRN_TYPE_U16: case CAIRN_TYPE_U32: case CAIRN_TYPE_U64:
+        return PyLong_FromUnsignedLongLong((unsigned long long)v->v.u);
+    case CAIRN_TYPE_F32: case CAIRN_TYPE_F64:
+        return PyFloat_FromDouble(v->v.f);
+    case CAIRN_TYPE_BOOL:
+        return PyBool_FromLong(v->v.b);
+    case CAIRN_TYPE_STRING:
+        return PyUnicode_DecodeUTF8((const char *)v->v.s.bytes, (Py_ssize_t)v->v.s.len, "surrogateescape");
+    case CAIRN_TYPE_BYTES: case CAIRN_TYPE_FIXED:
+        return PyBytes_FromStringAndSize((const char *)v->v.s.bytes, (Py_ssize_t)v->v.s.len);
+    case CAIRN_TYPE_TIMESTAMP:
+        return cairn_py_ts_out(v->v.i);
+    default:
+        PyErr_SetString(PyExc_RuntimeError, "unknown column type");
+        return NULL;
+    }
+}
+
+static PyObject *cairn_py_row_out(const cairn_py_codec *c, const cairn_value *vals) {
+    Py_ssize_t i;
+    PyObject *d = _PyDict_NewPresized(c->n);
+    if (d == NULL) return NULL;
+    for (i = 0; i < c->n; i++) {
+        PyObject *x = cairn_py_value_out(&vals[i], c->types[i]);
+        if (x == NULL || PyDict_SetItem(d, PyTuple_GET_ITEM(c->names, i), x) < 0) {
+            Py_XDECREF(x);
+            Py_DECREF(d);
+            return NULL;
+        }
+        Py_DECREF(x);
+    }
+    return d;
+}
+#endif
+%}
+
+#ifdef CAIRN_SWIG_TABLE
+%nothread cairn_py_table_insert;
+%nothread cairn_py_table_get;
+%nothread cairn_py_table_iter_batch;
+%typemap(out) PyObject *cairn_py_table_insert "$result = $1;"
+%typemap(out) PyObject *cairn_py_table_get "$result = $1;"
+%typemap(out) PyObject *cairn_py_table_iter_batch "$result = $1;"
+%inline %{
+/* Insert dict `row`: its id, or None when the row is for the JSON path (see above). */
+static PyObject *cairn_py_table_insert(cairn_table *t, PyObject *row, PyObject *codec) {
+    cairn_value stack[CAIRN_PY_STACK_COLS], *vals = stack;
+    PyObject *held[CAIRN_PY_STACK_COLS], **refs = held;
+    cairn_py_codec c;
+    Py_ssize_t i, found = 0, nheld = 0;
+    PyObject *ret = NULL;
+    uint64_t id = 0;
+    int rc;
+    if (cairn_py_codec_parse(codec, &c) < 0) return NULL;
+    if (!PyDict_Check(row)) Py_RETURN_NONE;
+    if (c.n > CAIRN_PY_STACK_COLS) {
+        vals = PyMem_Malloc(sizeof *vals * (size_t)c.n);
+        refs = PyMem_Malloc(sizeof *refs * (size_t)c.n);
+        if (vals == NULL || refs == NULL) { PyErr_NoMemory(); goto done; }
+    }
+    for (i = 0; i < c.n; i++) {
+        PyObject *o = PyDict_GetItemWithError(row, PyTuple_GET_ITEM(c.names, i)); /* borrowed */
+        if (o == NULL && PyErr_Occurred()) goto done;
+        if (o == NULL || o == Py_None) {
+            if (c.flags[i]) { Py_INCREF(Py_None); ret = Py_None; goto done; }
+            found += o != NULL;
+            vals[i].is_null = 1;
+            continue;
+        }
+        found++;
+        rc = cairn_py_value_in(o, c.types[i], PyLong_AsSsize_t(PyTuple_GET_ITEM(c.fixed, i)), &vals[i]);
+        if (rc < 0) goto done;
+        if (rc == 0) { Py_INCREF(Py_None); ret = Py_None; goto done; }
+        Py_INCREF(o);
+        refs[nheld++] = o;
+    }
+    if (found != PyDict_GET_SIZE(row)) { Py_INCREF(Py_None); ret = Py_None; goto done; } /* other keys */
+    Py_BEGIN_ALLOW_THREADS
+    rc = cairn_table_insert(t, vals, (size_t)c.n, &id);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) { cairn_py_raise(rc); goto done; }
+    ret = PyLong_FromUnsignedLongLong((unsigned long long)id);
+done:
+    for (i = 0; i < nheld; i++) Py_DECREF(refs[i]);
+    if (vals != stack) PyMem_Free(vals);
+    if (refs != held) PyMem_Free(refs);
+    return ret;
+}
+
+/* Row `id` as a dict, or `missing` when there is none. */
+static PyObject *cairn_py_table_get(cairn_table *t, uint64_t id, PyObject *codec, PyObject *missing) {
+    cairn_value *vals = NULL;
+    cairn_py_codec c;
+    PyObject *d;
+    int rc;
+    if (cairn_py_codec_parse(codec, &c) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    rc = cairn_table_get(t, id, &vals);
+    Py_END_ALLOW_THREADS
+    if (rc == CAIRN_NOTFOUND) { Py_INCREF(missing); return missing; }
+    if (rc < 0) { cairn_py_raise(rc); return NULL; }
+    d = cairn_py_row_out(&c, vals);
+    cairn_free(vals);
+    return d;
+}
+
+/* Up to `max` more (id, row) of cursor `it` as a list (empty at the end). */
+static PyObject *cairn_py_table_iter_batch(cairn_table_iter *it, PyObject *codec, int max) {
+    cairn_py_codec c;
+    PyObject *out;
+    int rc = 0;
+    if (cairn_py_codec_parse(codec, &c) < 0) return NULL;
+    if ((out = PyList_New(0)) == NULL) return NULL;
+    while (PyList_GET_SIZE(out) < max) {
+        uint64_t id = 0;
+        const cairn_value *vals = NULL;
+        PyObject *d, *pair;
+        Py_BEGIN_ALLOW_THREADS
+        rc = cairn_table_iter_next(it, &id, &vals);
+        Py_END_ALLOW_THREADS
+        if (rc == CAIRN_ITEROVER) break;
+        if (rc < 0) { cairn_py_raise(rc); Py_DECREF(out); return NULL; }
+        if ((d = cairn_py_row_out(&c, vals)) == NULL) { Py_DECREF(out); return NULL; }
+        pair = Py_BuildValue("(KN)", (unsigned long long)id, d);
+        if (pair == NULL || PyList_Append(out, pair) < 0) { Py_XDECREF(pair); Py_DECREF(out); return NULL; }
+        Py_DECREF(pair);
+    }
+    return out;
+}
+%}
+#endif

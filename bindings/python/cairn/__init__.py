@@ -20,6 +20,7 @@ import math as _math
 import numbers as _numbers
 import operator as _operator
 import os as _os
+import sys as _sys
 import threading as _threading
 import time as _time
 from _thread import get_ident as _get_ident
@@ -1373,7 +1374,7 @@ class Table(_Events):
     after its commit).
     """
 
-    __slots__ = ("_enc", "_dec", "_columns", "_ts_names")
+    __slots__ = ("_enc", "_dec", "_columns", "_ts_names", "_codec")
     _raw = _Engine("table")
     _options = {"schema": _check_schema, "checkpoint_rows": _check_uint(2**32 - 1)}
     _EVENTS = _TABLE_EVENT_NAMES
@@ -1389,6 +1390,13 @@ class Table(_Events):
         cols = _row_loads(_c.cairn_table_schema(self._handle(), 1))
         self._ts_names = tuple(c["name"] for c in cols if c["type"] == "timestamp")
         self._enc, self._dec = _make_codec(self._ts_names)
+        # what the C fast paths need: names, cairn_type codes, "missing/None goes the JSON way"
+        # (a default or NOT NULL), the N of bytes:N
+        types = [_TYPE_CODES.get(c["type"], _raw.CAIRN_TYPE_FIXED if c["type"].startswith("bytes:") else 0)
+                 for c in cols]
+        self._codec = (tuple(_sys.intern(c["name"]) for c in cols), bytes(types),
+                       bytes(1 if c.get("default") is not None or not c.get("nullable", True) else 0 for c in cols),
+                       tuple(int(c["type"][6:]) if c["type"].startswith("bytes:") else 0 for c in cols))
         out = []
         for c in cols:
             dv = c.get("default")
@@ -1435,7 +1443,10 @@ class Table(_Events):
         if h is None:
             raise ClosedError("Table handle is closed")  # noqa: F821
         try:
-            return _tbl_insert(h, self._enc(row))
+            i = _tbl_insert_fast(h, row, self._codec)
+            if i is None:  # not a plain row of the column's usual types: the JSON path
+                i = _tbl_insert(h, self._enc(row))
+            return i
         finally:
             if self._pending:
                 self._after_call()
@@ -1469,10 +1480,7 @@ class Table(_Events):
             row_id = _row_id(row_id)
             if row_id is None:
                 return default
-        s = _tbl_get(h, row_id)
-        if s is None:
-            return default
-        return self._dec(s)
+        return _tbl_get_fast(h, row_id, self._codec, default)
 
     def __getitem__(self, row_id):
         r = self.get(row_id, _MISSING)
@@ -1515,15 +1523,20 @@ class Table(_Events):
         """(id, row) of the live rows in id order, from a snapshot taken when iteration starts."""
         it = _c.cairn_table_iter_open(self._handle())
         try:
-            nxt = _c.cairn_table_iter_next_json
-            dec = self._dec
+            batch = _c.cairn_py_table_iter_batch
+            codec = self._codec
+            n = 16
             while True:
                 if self._h is None:
                     raise ClosedError("Table handle is closed")  # noqa: F821
-                r = nxt(it)
-                if r is None:
+                rows = batch(it, codec, n)
+                if not rows:
                     return
-                yield r[0], dec(r[1])
+                for r in rows:
+                    yield r
+                    if self._h is None:
+                        raise ClosedError("Table handle is closed")  # noqa: F821
+                n = min(n * 4, 1024)  # small first batches: a loop that breaks early reads little
         finally:
             _c.cairn_table_iter_free(it)
 
@@ -1591,7 +1604,12 @@ class Table(_Events):
 
 
 _tbl_insert = getattr(_c, "cairn_table_insert_json", None)
-_tbl_get = getattr(_c, "cairn_table_get_json", None)
+_tbl_insert_fast = getattr(_c, "cairn_py_table_insert", None)
+_tbl_get_fast = getattr(_c, "cairn_py_table_get", None)
+_TYPE_CODES = {name: getattr(_raw, "CAIRN_TYPE_" + name.upper())
+               for name in ("i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64", "bool", "string",
+                            "bytes", "timestamp")
+               if hasattr(_raw, "CAIRN_TYPE_" + name.upper())}
 
 
 def check_table(path):

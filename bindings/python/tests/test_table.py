@@ -44,7 +44,7 @@ class Schema(Base):
         s = t.schema
         self.assertEqual([c.name for c in s], ["id", "name", "score", "tag", "at"])
         self.assertEqual(t.columns, ["id", "name", "score", "tag", "at"])
-        self.assertEqual(s[0], cairn.Column("id", "i64", False, True, False, None))
+        self.assertEqual((s[0].name, s[0].type, s[0].nullable, s[0].primary_key), ("id", "i64", False, True))
         self.assertEqual(s[1].nullable, False)
         self.assertEqual(s[2].default, 0.5)
         self.assertEqual((s[3].type, s[3].unique), ("bytes:4", True))
