@@ -538,15 +538,18 @@ static void enc_stats(enc *e) {
     e->constant = e->runs == 1;
 }
 
-/* Dictionary analysis: codes per row and first row per entry. Gives up (distinct 0) past `cap`
- * entries. Returns 0 or NOMEM. */
-static int enc_dict(enc *e, size_t cap) {
-    size_t n = e->n, tsize = 64, i, d = 0;
+/* Dictionary analysis: codes per row and first row per entry. Gives up (distinct 0) as soon as
+ * the dictionary alone would make DICT larger than `budget` bytes (what another encoding needs):
+ * a column of distinct values costs a partial pass, not a full table. Returns 0 or NOMEM. */
+static int enc_dict(enc *e, uint64_t budget) {
+    size_t n = e->n, tsize = 64, i, d = 0, cap = n;
+    uint64_t bytes = 0; /* the entries' values */
     uint32_t *tab;
-    while (tsize < 2 * (cap < n ? cap : n)) tsize <<= 1;
+    if (e->w && budget < UINT64_MAX && (budget - 5) / e->w < cap) cap = (size_t)((budget - 5) / e->w) + 1;
+    while (tsize < 2 * cap) tsize <<= 1;
     tab = (uint32_t *)malloc(tsize * sizeof *tab);
     e->codes = (uint32_t *)malloc(n * sizeof *e->codes);
-    e->dict_rows = (uint32_t *)malloc((cap < n ? cap : n) * sizeof *e->dict_rows);
+    e->dict_rows = (uint32_t *)malloc(cap * sizeof *e->dict_rows);
     if (!tab || !e->codes || !e->dict_rows) {
         free(tab);
         return cairn_err__set(CAIRN_NOMEM, "segment encode: out of memory");
@@ -567,7 +570,12 @@ static int enc_dict(enc *e, size_t cap) {
         for (;;) {
             uint32_t c = tab[slot];
             if (c == UINT32_MAX) {
-                if (d == cap) { free(tab); e->distinct = 0; return 0; }
+                bytes += e->w ? e->w : str_len(e, r);
+                if (d == cap || 5 + bytes + packed_bytes(n, bits_for(d)) > budget) {
+                    free(tab);
+                    e->distinct = 0;
+                    return 0;
+                }
                 tab[slot] = (uint32_t)d;
                 e->dict_rows[d] = (uint32_t)r;
                 e->codes[i] = (uint32_t)d++;
@@ -913,21 +921,28 @@ int cairn_seg__encode(const cairn_colvec *in, int force, cairn_seg_buf *out) {
     /* RLE needs the runs; DICT the dictionary (bounded by what could still win) */
     if (!force || force == CAIRN_SEG_RLE)
         if ((rc = enc_runs(&e)) != 0) goto fail;
-    if ((!force && e.kind != K_BOOL && !e.constant) || force == CAIRN_SEG_DICT) {
-        if ((rc = enc_dict(&e, e.n)) != 0) goto fail;
-    }
+    if (force == CAIRN_SEG_DICT && (rc = enc_dict(&e, UINT64_MAX)) != 0) goto fail;
     if (force) {
         best = force;
     } else {
+        /* every candidate but DICT by its exact size, then DICT within the best size so far */
         for (i = 0; i < sizeof order / sizeof order[0]; i++) {
             int c = order[i];
             uint64_t s;
-            if (!enc_applies(e.kind, c)) continue;
+            if (!enc_applies(e.kind, c) || c == CAIRN_SEG_DICT) continue;
             if (c == CAIRN_SEG_CONSTANT && !e.constant) continue;
-            if (c == CAIRN_SEG_DICT && e.distinct == 0) continue;
             s = enc_size(&e, c);
             if (s < best_size || (s == best_size && enc_rank(c) < enc_rank(best))) {
                 best = c;
+                best_size = s;
+            }
+        }
+        if (enc_applies(e.kind, CAIRN_SEG_DICT) && !e.constant) {
+            uint64_t s;
+            if ((rc = enc_dict(&e, best_size)) != 0) goto fail;
+            if (e.distinct && ((s = enc_size(&e, CAIRN_SEG_DICT)) < best_size ||
+                               (s == best_size && enc_rank(CAIRN_SEG_DICT) < enc_rank(best)))) {
+                best = CAIRN_SEG_DICT;
                 best_size = s;
             }
         }
