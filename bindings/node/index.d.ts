@@ -59,7 +59,7 @@ export interface KVStats {
 }
 
 /**
- * What every engine's class has (KV, BlobStore): K is its key type, E its [key, value] entry,
+ * What every engine's class has (KV, BlobStore, Table): K is its key type, E its [key, value] entry,
  * S its stats. Not exported at run time: use the engine classes.
  */
 declare abstract class Store<K, E, S> implements Iterable<E> {
@@ -168,6 +168,149 @@ export class BlobStore extends Store<number, [number, Buffer], BlobStoreStats> {
 /** BlobStore is also an EventEmitter (every other EventEmitter method). */
 export interface BlobStore extends EventEmitter {}
 
+/** A row id: a number, or a BigInt above Number.MAX_SAFE_INTEGER. */
+export type RowId = number | bigint;
+
+/**
+ * A column value by column type: number or bigint (integers; read back as number when
+ * Number.isSafeInteger, else bigint), number (f32, f64; NaN and the infinities too), boolean,
+ * string, bytes (read back as Buffer), Date (timestamp), null.
+ */
+export type ColumnValue = number | bigint | boolean | string | BytesLike | Date | null;
+/** What a row read back holds. */
+export type StoredColumnValue = number | bigint | boolean | string | Buffer | Date | null;
+/** A row to write: column name -> value (a column left out, or undefined, takes its default). */
+export type RowInput = { [column: string]: ColumnValue | undefined };
+/** A row read back: every column. */
+export type Row = { [column: string]: StoredColumnValue };
+
+export type ColumnType =
+  | 'i8' | 'i16' | 'i32' | 'i64' | 'u8' | 'u16' | 'u32' | 'u64' | 'f32' | 'f64' | 'bool' | 'string'
+  | 'bytes' | 'timestamp' | `bytes:${number}`;
+
+/** One column of a schema. */
+export interface ColumnSpec {
+  name: string;
+  type: ColumnType | string;
+  /** Default true (false for a primary key). */
+  nullable?: boolean;
+  primaryKey?: boolean;
+  unique?: boolean;
+  /** The value a row that leaves the column out gets. */
+  default?: ColumnValue;
+}
+
+/** A column as schema() describes it. */
+export interface Column {
+  name: string;
+  type: string;
+  nullable: boolean;
+  primaryKey: boolean;
+  unique: boolean;
+  default: StoredColumnValue;
+}
+
+export interface TableOptions extends StoreOptions {
+  /**
+   * The schema of a new table: the text form ('id i64 primary key, name string not null') or a
+   * list of columns. For an existing table: omitted, or the same schema (else CAIRN_SCHEMA).
+   */
+  schema?: string | ColumnSpec[];
+  /** Checkpoint the in-memory tail into column segments every this many rows (0: 122880). */
+  checkpointRows?: number;
+}
+
+export interface TableStats {
+  rows: number;
+  deletedRows: number;
+  nextId: number;
+  rowGroups: number;
+  segments: number;
+  tailRows: number;
+  diskBytes: number;
+  walBytes: number;
+  checkpoints: number;
+  columns: number;
+  inTxn: boolean;
+}
+
+export type TableEvent = 'inserted' | 'updated' | 'deleted';
+
+export interface TableEvents {
+  inserted: (id: RowId, row: Row) => void;
+  updated: (id: RowId, row: Row, oldRow: Row) => void;
+  deleted: (id: RowId, oldRow: Row) => void;
+  /** Every change: row is null for 'deleted', oldRow null for 'inserted'. */
+  change: (event: TableEvent, id: RowId, row: Row | null, oldRow: Row | null) => void;
+}
+
+/**
+ * A columnar table: typed columns, rows under ids (1, 2, ...; never reused). Iterating gives
+ * [id, row] in id order. An EventEmitter of 'inserted', 'updated', 'deleted' and 'change',
+ * delivered as BlobStore's events are (after the call returned; a transaction's after commit).
+ */
+export class Table extends Store<RowId, [RowId, Row], TableStats> {
+  /** Open (or create, with options.schema) the table in directory `path`. */
+  constructor(path: string, options?: TableOptions);
+  static open(path: string, options?: TableOptions): Promise<Table>;
+
+  on<E extends keyof TableEvents>(event: E, listener: TableEvents[E]): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once<E extends keyof TableEvents>(event: E, listener: TableEvents[E]): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  off<E extends keyof TableEvents>(event: E, listener: TableEvents[E]): this;
+  off(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeAllListeners(event?: keyof TableEvents | string | symbol): this;
+
+  /** Insert a row; returns its id. CAIRN_CONSTRAINT, CAIRN_TYPE, CAIRN_RANGE, CAIRN_SCHEMA. */
+  insert(row: RowInput): RowId;
+  /** Insert every row, all or nothing; returns their ids. */
+  insertMany(rows: Iterable<RowInput>): RowId[];
+  /** Update the row holding this row's primary key, or insert it; returns the row's id. */
+  upsert(row: RowInput): RowId;
+  /** The row (every column), or undefined when there is no row `id`. */
+  get(id: RowId): Row | undefined;
+  /** Set the columns named in `changes`; errors.NotFound when there is no row `id`. */
+  update(id: RowId, changes: RowInput): this;
+  /** errors.NotFound when there is no row `id`. */
+  delete(id: RowId): void;
+  /**
+   * Load columns of equal length, all or nothing ({ name: [...], score: Float64Array }); returns
+   * the first new id (the rows get consecutive ids).
+   */
+  load(columns: { [column: string]: ArrayLike<ColumnValue> | ArrayBufferView }): RowId;
+  /** The columns, in order. */
+  schema(): Column[];
+  /** Add a column ('name type [constraints]', or a ColumnSpec); existing rows get its default. */
+  addColumn(spec: string | ColumnSpec): void;
+  /** True inside begin() ... commit() / rollback(). */
+  inTxn(): boolean;
+  /** Call fn for every change until unsubscribe(id) (the same as on('change', fn)); returns id. */
+  subscribe(fn: TableEvents['change']): number;
+  /** errors.NotFound for an unknown id. */
+  unsubscribe(id: number): void;
+  /** [id, row] in id order, from a snapshot taken when the iteration starts. */
+  rows(): IterableIterator<[RowId, Row]>;
+  keys(): IterableIterator<RowId>;
+  values(): IterableIterator<Row>;
+}
+/** Table is also an EventEmitter (every other EventEmitter method). */
+export interface Table extends EventEmitter {}
+
+/**
+ * A Date for `us` microseconds since the Unix epoch. A Date holds milliseconds; this one also
+ * remembers the exact microseconds (while its time is not changed), which a table stores.
+ */
+export function timestamp(us: number | bigint): Date;
+/**
+ * The exact microseconds since the Unix epoch of a Date: a Date read from a table (or made by
+ * timestamp()) keeps the microseconds below the millisecond; any other Date is getTime() * 1000.
+ */
+export function microseconds(date: Date): number | bigint;
+
+/** Open a table on the libuv thread pool. */
+export function openTable(path: string, options?: TableOptions): Promise<Table>;
+
 /** Open a KV store on the libuv thread pool. */
 export function open(path: string, options?: KVOptions): Promise<KV>;
 /** Open a blob store on the libuv thread pool. */
@@ -214,6 +357,10 @@ export const errors: {
   Unsupported: ErrorClass;
   Internal: ErrorClass;
   Forked: ErrorClass;
+  /** A PRIMARY KEY, UNIQUE or NOT NULL constraint of a table would be violated. */
+  Constraint: ErrorClass;
+  /** A schema differs from the stored one, or a column is unknown. */
+  Schema: ErrorClass;
   [name: string]: ErrorClass | TypeErrorClass;
 };
 

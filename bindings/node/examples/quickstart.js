@@ -1,5 +1,5 @@
 'use strict';
-// Cairn quickstart in Node.js: a KV store and a blob store in the directory given (or a temp one).
+// Cairn quickstart in Node.js: a KV store, a table and a blob store in the directory given (or a temp one).
 //
 //   node quickstart.js [DIR]    (CAIRN_NODE_ADDON=<build>/bindings/node/cairn.node from a CMake build)
 const fs = require('fs');
@@ -30,6 +30,18 @@ try {
   console.log('kv: delete of a missing key ->', e.name, e.code);
 }
 db.close();
+
+const users = new cairn.Table(path.join(root, 'users'), {
+  schema: 'id i64 primary key, name string not null, score f64 null, joined timestamp null',
+});
+users.on('inserted', (id, row) => console.log('table: event inserted', id, row.name));
+const ada = users.insert({ id: 1, name: 'Ada', joined: new Date('2024-01-02T03:04:05Z') });
+users.insertMany([{ id: 2, name: 'Grace', score: 9.5 }, { id: 3, name: 'Linus' }]);
+users.update(ada, { score: 7.25 });
+users.load({ id: [4, 5], name: ['Barbara', 'Edsger'] });   // a column batch
+for (const [id, row] of users) console.log('table:', id, row.name, row.score, row.joined && row.joined.toISOString());
+console.log(`table: ${users.count()} rows, schema ${users.schema().map((c) => `${c.name} ${c.type}`).join(', ')}`);
+users.close();
 
 (async () => {
   const store = await cairn.openBlobStore(path.join(root, 'blobs.cairn')); // opened on the thread pool

@@ -141,6 +141,9 @@ function readOptions(opts, spec) {
     } else if (kind === 'uint') {
       if (typeof v !== 'number') throw typeError(`option '${k}' must be a number`);
       if (!Number.isSafeInteger(v) || v < 0) throw invalid(`option '${k}' must be a non-negative integer`);
+    } else if (kind === 'schema') {
+      out[k] = schemaText(v);
+      continue;
     } else if (kind === 'sync') {
       if (typeof v !== 'string') throw typeError(`option '${k}' must be 'none', 'commit' or 'group'`);
       if (!Object.prototype.hasOwnProperty.call(SYNC, v)) {
@@ -596,8 +599,573 @@ class BlobStore extends storeClass(EventEmitter) {
   }
 }
 
+// ------------------------------------------------------------------------------------------
+// Table: typed columns, rows with ids. Rows cross to the core as its JSON rows (cairn/table.h)
+// and come back converted by column type:
+//   i8..u64      number when Number.isSafeInteger, else BigInt (BigInt accepted on input)
+//   f32, f64     number (NaN and the infinities included)
+//   bool         boolean;   string: string;   bytes, bytes:N: Buffer (any byte source on input)
+//   timestamp    Date (see timestamp() / microseconds() for the exact microseconds)
+//   null         null (an undefined member of a row is left out: the column takes its default)
+// Integers stay exact: the row text is parsed by JSON.parse when it holds no run of 16 or more
+// digits (every integer in it is then a safe integer), else by parseExact below, which keeps
+// integer tokens beyond 2^53 as BigInt.
+// ------------------------------------------------------------------------------------------
+const CT = native.COLUMN_TYPES;
+const INT_TYPES = new Set([CT.i8, CT.i16, CT.i32, CT.i64, CT.u8, CT.u16, CT.u32, CT.u64]);
+const TABLE_EVENT_NAMES = [undefined, 'inserted', 'updated', 'deleted'];
+const TABLE_EVENTS = new Set(['inserted', 'updated', 'deleted', 'change']);
+const COLS = Symbol('cairn.columns'); // Map: column name -> cairn_type code
+const SUBS = Symbol('cairn.subscriptions'); // { last, fns: Map subscribe() id -> listener }
+const HOOKS = Symbol('cairn.hooks'); // (re)installs the listeners that (un)subscribe natively
+
+const LONG_DIGITS = /\d{16}/;
+const NUMBER_TOKEN = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+
+// JSON text -> JS value, integers beyond 2^53 as BigInt.
+function parseExact(text) {
+  if (!LONG_DIGITS.test(text)) return JSON.parse(text);
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i])) i++;
+  };
+  const fail = () => {
+    throw new errors.Internal(`the core returned JSON that does not parse at offset ${i}`);
+  };
+  const value = () => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      const o = {};
+      i++;
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return o;
+      }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail();
+        const k = string();
+        ws();
+        if (text[i++] !== ':') fail();
+        o[k] = value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === '}') {
+          i++;
+          return o;
+        } else fail();
+      }
+    }
+    if (c === '[') {
+      const a = [];
+      i++;
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return a;
+      }
+      for (;;) {
+        a.push(value());
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === ']') {
+          i++;
+          return a;
+        } else fail();
+      }
+    }
+    if (c === '"') return string();
+    for (const [lit, v] of [['true', true], ['false', false], ['null', null]]) {
+      if (text.startsWith(lit, i)) {
+        i += lit.length;
+        return v;
+      }
+    }
+    NUMBER_TOKEN.lastIndex = i;
+    const m = NUMBER_TOKEN.exec(text);
+    if (!m) fail();
+    i += m[0].length;
+    const n = Number(m[0]);
+    if (m[1] !== undefined || m[2] !== undefined || Number.isSafeInteger(n)) return n;
+    return BigInt(m[0]);
+  };
+  const string = () => {
+    const start = i++;
+    while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    if (i >= text.length) fail();
+    i++;
+    return JSON.parse(text.slice(start, i));
+  };
+  const v = value();
+  ws();
+  if (i !== text.length) fail();
+  return v;
+}
+
+// ---- timestamps: Date <-> microseconds ----
+// A Date holds milliseconds; Cairn stores microseconds. A Date made by timestamp(us) or read from
+// a table remembers its exact microseconds here (while its time is unchanged), so writing it back
+// loses nothing; microseconds(date) gives them.
+const exactMicros = new WeakMap(); // Date -> { ms, us: bigint }
+const MIN_DATE_MS = -8.64e15;
+const MAX_DATE_MS = 8.64e15;
+
+function microsToDate(us) {
+  const big = typeof us === 'bigint' ? us : BigInt(us);
+  let ms = big / 1000n;
+  if (big % 1000n < 0n) ms -= 1n; // floor
+  const d = new Date(ms >= BigInt(MIN_DATE_MS) && ms <= BigInt(MAX_DATE_MS) ? Number(ms) : NaN);
+  if (ms * 1000n !== big || Number.isNaN(d.getTime())) exactMicros.set(d, { ms: d.getTime(), us: big });
+  return d;
+}
+
+function dateMicros(d) {
+  const e = exactMicros.get(d);
+  const ms = d.getTime();
+  if (e !== undefined && Object.is(e.ms, ms)) return e.us;
+  if (Number.isNaN(ms)) throw invalid('an Invalid Date is no timestamp');
+  return BigInt(ms) * 1000n;
+}
+
+/** A Date for `us` microseconds since the Unix epoch that keeps them exactly when written to a table. */
+function timestamp(us) {
+  if (typeof us === 'number') {
+    if (!Number.isSafeInteger(us)) throw invalid('microseconds must be an integer (a BigInt above 2^53)');
+  } else if (typeof us !== 'bigint') {
+    throw typeError('microseconds must be a number or a BigInt');
+  }
+  if (BigInt(us) < -(2n ** 63n) || BigInt(us) >= 2n ** 63n) throw new errors.Range('microseconds out of the i64 range');
+  return microsToDate(us);
+}
+
+/** The exact microseconds since the Unix epoch of a Date (number when safe, else BigInt). */
+function microseconds(d) {
+  if (!(d instanceof Date)) throw typeError('microseconds() needs a Date');
+  const us = dateMicros(d);
+  const n = Number(us);
+  return Number.isSafeInteger(n) ? n : us;
+}
+
+// ---- values in ----
+// The JSON text of one value for a column of type `type` (undefined: a column the table does not
+// have; the core then answers CAIRN_SCHEMA). Wrong host types are CAIRN_TYPE here or in the core.
+function cellJson(v, type, name) {
+  switch (typeof v) {
+    case 'number':
+      if (type === CT.timestamp) throw typeError(`column '${name}' is a timestamp: give a Date, not a number`);
+      if (Number.isNaN(v)) return '{"$f64":"nan"}';
+      if (v === Infinity) return '{"$f64":"inf"}';
+      if (v === -Infinity) return '{"$f64":"-inf"}';
+      // Integers as integer digits (exact for every double), so that 2**60 is not 1.152921504606847e+18.
+      if (Number.isInteger(v) && INT_TYPES.has(type)) return BigInt(v).toString();
+      return JSON.stringify(v);
+    case 'bigint':
+      if (type === CT.timestamp) throw typeError(`column '${name}' is a timestamp: give a Date, not a BigInt`);
+      return v.toString();
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'string':
+      return JSON.stringify(v);
+    case 'object':
+      if (v === null) return 'null';
+      if (v instanceof Date) {
+        if (type !== CT.timestamp && type !== undefined) throw typeError(`column '${name}' is not a timestamp: a Date does not fit`);
+        return dateMicros(v).toString();
+      }
+      if (isBytes(v)) {
+        const b = ArrayBuffer.isView(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : Buffer.from(v);
+        return `{"$bytes":"${b.toString('hex')}"}`;
+      }
+      throw typeError(`column '${name}': ${describe(v)} is no column value`);
+    default:
+      throw typeError(`column '${name}': ${describe(v)} is no column value`);
+  }
+}
+
+function rowJson(table, row, what = 'row') {
+  if (row instanceof Map) row = Object.fromEntries(row);
+  if (row === null || typeof row !== 'object' || Array.isArray(row) || isBytes(row) || row instanceof Date) {
+    throw typeError(`a ${what} must be an object of column values, not ${describe(row)}`);
+  }
+  const cols = table[COLS];
+  const parts = [];
+  for (const k of Object.keys(row)) {
+    const v = row[k];
+    if (v === undefined) continue;
+    parts.push(JSON.stringify(k) + ':' + cellJson(v, cols.get(k), k));
+  }
+  return '{' + parts.join(',') + '}';
+}
+
+// ---- values out ----
+function cellOut(v, type) {
+  if (v === null) return null;
+  switch (type) {
+    case CT.f32:
+    case CT.f64:
+      if (typeof v === 'object') {
+        const f = v.$f64;
+        return f === 'nan' ? NaN : f === 'inf' ? Infinity : f === '-inf' ? -Infinity : NaN;
+      }
+      return Number(v);
+    case CT['bytes:N']:
+    case CT.bytes:
+      return Buffer.from(v.$bytes, 'hex');
+    case CT.timestamp:
+      return microsToDate(v);
+    default:
+      return v; // integers (number or BigInt), booleans, strings
+  }
+}
+
+function rowOut(table, text) {
+  const o = parseExact(text);
+  let cols = table[COLS];
+  for (const k of Object.keys(o)) {
+    if (!cols.has(k)) cols = loadColumns(table); // a column added by another handle
+    o[k] = cellOut(o[k], cols.get(k));
+  }
+  return o;
+}
+
+function idsOut(text) {
+  return parseExact(text);
+}
+
+function loadColumns(table) {
+  const m = new Map();
+  for (const [name, type] of table[H].columns()) m.set(name, type);
+  table[COLS] = m;
+  return m;
+}
+
+// 'i64', 'bytes:16', ... -> cairn_type code (undefined if unknown: the core judges the schema).
+function typeCode(name) {
+  if (typeof name !== 'string') return undefined;
+  if (/^bytes:\d+$/i.test(name)) return CT['bytes:N'];
+  return Object.prototype.hasOwnProperty.call(CT, name.toLowerCase()) ? CT[name.toLowerCase()] : undefined;
+}
+
+// ---- schema in ----
+const COLUMN_FIELDS = new Set(['name', 'type', 'nullable', 'primaryKey', 'unique', 'default']);
+
+function columnObjectJson(c) {
+  if (!isPlainObject(c)) throw typeError(`a column must be an object { name, type, ... }, not ${describe(c)}`);
+  for (const k of Object.keys(c)) {
+    if (!COLUMN_FIELDS.has(k)) throw invalid(`unknown column field '${k}' (known: ${[...COLUMN_FIELDS].join(', ')})`);
+  }
+  const parts = [];
+  for (const [k, key] of [['name', 'name'], ['type', 'type'], ['nullable', 'nullable'], ['primaryKey', 'primary_key'], ['unique', 'unique']]) {
+    const v = c[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'string' && typeof v !== 'boolean') throw typeError(`column field '${k}' must be a ${k === 'name' || k === 'type' ? 'string' : 'boolean'}`);
+    parts.push(`"${key}":${JSON.stringify(v)}`);
+  }
+  if (c.default !== undefined) parts.push(`"default":${cellJson(c.default, typeCode(c.type), c.name)}`);
+  return '{' + parts.join(',') + '}';
+}
+
+// The schema option: the text form as it is, or an array of column objects as the core's JSON form.
+function schemaText(s) {
+  if (typeof s === 'string') return s;
+  if (Array.isArray(s)) return '[' + s.map(columnObjectJson).join(',') + ']';
+  throw typeError('schema must be a string or an array of column objects');
+}
+
+// One column object -> one column of the text form (for addColumn).
+function literal(v) {
+  switch (typeof v) {
+    case 'number':
+      if (!Number.isFinite(v)) throw invalid('a default must be a finite number');
+      return Number.isInteger(v) ? BigInt(v).toString() : String(v);
+    case 'bigint':
+      return v.toString();
+    case 'boolean':
+      return String(v);
+    case 'string':
+      return `'${v.replace(/'/g, "''")}'`;
+    case 'object':
+      if (v === null) return 'null';
+      if (v instanceof Date) return dateMicros(v).toString();
+      if (isBytes(v)) return `x'${(ArrayBuffer.isView(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : Buffer.from(v)).toString('hex')}'`;
+    // fall through
+    default:
+      throw typeError(`a default must be a column value, not ${describe(v)}`);
+  }
+}
+
+function columnSpecText(c) {
+  if (typeof c === 'string') return c;
+  if (!isPlainObject(c)) throw typeError(`a column must be a string or an object { name, type, ... }, not ${describe(c)}`);
+  for (const k of Object.keys(c)) {
+    if (!COLUMN_FIELDS.has(k)) throw invalid(`unknown column field '${k}' (known: ${[...COLUMN_FIELDS].join(', ')})`);
+  }
+  if (typeof c.name !== 'string' || typeof c.type !== 'string') throw typeError('a column needs a string name and type');
+  let t = `${c.name} ${c.type}`;
+  for (const k of ['primaryKey', 'unique', 'nullable']) {
+    if (c[k] !== undefined && typeof c[k] !== 'boolean') throw typeError(`column field '${k}' must be a boolean`);
+  }
+  if (c.primaryKey) t += ' primary key';
+  if (c.unique) t += ' unique';
+  if (c.nullable === false && !c.primaryKey) t += ' not null';
+  if (c.default !== undefined) t += ' default ' + literal(c.default);
+  return t;
+}
+
+// ---- columns in (load) ----
+function columnListJson(values, type, name) {
+  const parts = new Array(values.length);
+  if (values instanceof BigInt64Array || values instanceof BigUint64Array) {
+    for (let i = 0; i < values.length; i++) parts[i] = values[i].toString();
+  } else {
+    for (let i = 0; i < values.length; i++) parts[i] = values[i] === undefined ? 'null' : cellJson(values[i], type, name);
+  }
+  return '[' + parts.join(',') + ']';
+}
+
+// The TypedArray a column's values are in C (cairn_table_load_columns reads it in place).
+const TYPED_ARRAYS = new Map([
+  [CT.i8, Int8Array], [CT.i16, Int16Array], [CT.i32, Int32Array], [CT.i64, BigInt64Array],
+  [CT.u8, Uint8Array], [CT.u16, Uint16Array], [CT.u32, Uint32Array], [CT.u64, BigUint64Array],
+  [CT.f32, Float32Array], [CT.f64, Float64Array],
+]);
+
+// For load(): the columns in schema order when every one given is the TypedArray of its
+// column's type, all of one length (the zero-copy path), else undefined.
+function typedColumns(table, columns) {
+  const cols = table[COLS];
+  const names = Object.keys(columns).filter((k) => columns[k] !== undefined);
+  if (names.length === 0) return undefined;
+  let n;
+  for (const k of names) {
+    const v = columns[k];
+    const T = TYPED_ARRAYS.get(cols.get(k));
+    if (T === undefined || !(v instanceof T)) return undefined;
+    if (n === undefined) n = v.length;
+    else if (v.length !== n) return undefined; // the core says why
+  }
+  return { n, list: [...cols.keys()].map((k) => columns[k]) };
+}
+
+class Table extends storeClass(EventEmitter) {
+  static [ENGINE] = { native: native.TableHandle, options: { schema: 'schema', checkpointRows: 'uint' }, tag: 'cairn.Table' };
+
+  constructor(path, options) {
+    super(path, options);
+    loadColumns(this);
+    Object.defineProperty(this, SUBS, { value: { last: 0, fns: new Map() } });
+    // The core copies rows for events only while there is a listener.
+    const onNew = (name) => {
+      if (!TABLE_EVENTS.has(name)) return;
+      if (this[H].closed) throw new errors.Closed('table handle is closed');
+      this[H].subscribe();
+    };
+    const onRemove = (name) => {
+      if (!TABLE_EVENTS.has(name)) return;
+      for (const n of TABLE_EVENTS) if (this.listenerCount(n) > 0) return;
+      this[H].unsubscribe();
+    };
+    Object.defineProperty(this, HOOKS, {
+      value: () => {
+        if (!this.listeners('newListener').includes(onNew)) this.on('newListener', onNew);
+        if (!this.listeners('removeListener').includes(onRemove)) this.on('removeListener', onRemove);
+      },
+    });
+    this[HOOKS]();
+  }
+
+  /** As on any EventEmitter (the table keeps its own bookkeeping listeners). */
+  removeAllListeners(name) {
+    if (name === undefined) super.removeAllListeners();
+    else super.removeAllListeners(name);
+    this[HOOKS]();
+    if (name === undefined) this[SUBS].fns.clear();
+    else if (name === 'change') this[SUBS].fns.clear();
+    return this;
+  }
+
+  // As BlobStore's: events after the C call returned (a transaction's after its commit), in
+  // order. A throwing listener does not stop the other listeners (of this event or the next);
+  // the first error is rethrown once every one ran.
+  [AFTER](result) {
+    const evs = this[H].takeEvents();
+    if (evs === undefined) return result;
+    let failure;
+    const call = (name, args) => {
+      for (const fn of this.rawListeners(name)) {
+        try {
+          fn.apply(this, args);
+        } catch (e) {
+          if (failure === undefined) failure = e;
+        }
+      }
+    };
+    for (let i = 0; i < evs.length; i += 4) {
+      const name = TABLE_EVENT_NAMES[evs[i]];
+      const id = evs[i + 1];
+      let row, old;
+      try {
+        row = evs[i + 2] === null ? null : rowOut(this, evs[i + 2]);
+        old = evs[i + 3] === null ? null : rowOut(this, evs[i + 3]);
+      } catch (e) {
+        if (failure === undefined) failure = e;
+        continue;
+      }
+      if (name === 'inserted') call(name, [id, row]);
+      else if (name === 'updated') call(name, [id, row, old]);
+      else if (name === 'deleted') call(name, [id, old]);
+      call('change', [name, id, row, old]);
+    }
+    if (failure !== undefined) throw failure;
+    return result;
+  }
+
+  /** Insert one row (an object of column values) and return its id. */
+  insert(row) {
+    return this[AFTER](this[H].insert(rowJson(this, row)));
+  }
+
+  /** Insert every row (all or nothing) and return their ids. */
+  insertMany(rows) {
+    if (rows === null || typeof rows !== 'object' || typeof rows[Symbol.iterator] !== 'function' || isBytes(rows)) {
+      throw typeError('insertMany() needs an array (or iterable) of rows');
+    }
+    const parts = [];
+    for (const r of rows) parts.push(rowJson(this, r));
+    return idsOut(this[AFTER](this[H].insertMany('[' + parts.join(',') + ']')));
+  }
+
+  /** Update the row with this row's primary key, or insert it; returns the row's id. */
+  upsert(row) {
+    return this[AFTER](this[H].upsert(rowJson(this, row)));
+  }
+
+  /** The row as an object (every column), or undefined when there is no row `id`. */
+  get(id) {
+    const text = this[H].get(id);
+    return text === undefined ? undefined : rowOut(this, text);
+  }
+
+  /** Set the columns named in `changes`; throws errors.NotFound when there is no row `id`. */
+  update(id, changes) {
+    this[AFTER](this[H].update(id, rowJson(this, changes, 'changes object')));
+    return this;
+  }
+
+  /** Delete row `id`; throws errors.NotFound when there is none. */
+  delete(id) {
+    this[AFTER](this[H].delete(id));
+  }
+
+  /**
+   * Load column batches, all or nothing: { column: array or TypedArray, ... }, every one the same
+   * length (left-out columns take their defaults). Returns the first new id; the rows get
+   * consecutive ids. When every column given is the TypedArray of its type (Int32Array for i32,
+   * BigInt64Array for i64, Float64Array for f64, ...), the core reads them in place.
+   */
+  load(columns) {
+    if (columns instanceof Map) columns = Object.fromEntries(columns);
+    if (!isPlainObject(columns)) throw typeError('load() needs an object of column -> array');
+    const cols = this[COLS];
+    for (const k of Object.keys(columns)) {
+      const v = columns[k];
+      if (v !== undefined && !Array.isArray(v) && !(ArrayBuffer.isView(v) && !(v instanceof DataView))) {
+        throw typeError(`column '${k}' must be an array or a TypedArray`);
+      }
+    }
+    const typed = typedColumns(this, columns);
+    if (typed !== undefined) return this[AFTER](this[H].loadTyped(typed.n, typed.list));
+    const parts = [];
+    for (const k of Object.keys(columns)) {
+      const v = columns[k];
+      if (v === undefined) continue;
+      parts.push(JSON.stringify(k) + ':' + columnListJson(v, cols.get(k), k));
+    }
+    return this[AFTER](this[H].load('{' + parts.join(',') + '}'));
+  }
+
+  /** The columns: [{ name, type, nullable, primaryKey, unique, default }, ...]. */
+  schema() {
+    return parseExact(this[H].schema(true)).map((c) => ({
+      name: c.name,
+      type: c.type,
+      nullable: c.nullable,
+      primaryKey: c.primary_key,
+      unique: c.unique,
+      default: c.default === null || c.default === undefined ? null : cellOut(c.default, typeCode(c.type)),
+    }));
+  }
+
+  /** Add a column ('name type [constraints]' or { name, type, nullable, unique, default }). */
+  addColumn(spec) {
+    this[H].addColumn(columnSpecText(spec));
+    loadColumns(this);
+  }
+
+  /** True inside begin() ... commit()/rollback(). */
+  inTxn() {
+    return this[H].inTxn();
+  }
+
+  /**
+   * Call fn(event, id, row, oldRow) for every change ('inserted' | 'updated' | 'deleted'; row and
+   * oldRow null where they do not apply) until unsubscribe(id); returns that id. The same as
+   * on('change', fn).
+   */
+  subscribe(fn) {
+    if (typeof fn !== 'function') throw typeError('subscribe() needs a function');
+    this.on('change', fn);
+    const subs = this[SUBS];
+    subs.fns.set(++subs.last, fn);
+    return subs.last;
+  }
+
+  /** Remove a listener added by subscribe(); throws errors.NotFound for an unknown id. */
+  unsubscribe(id) {
+    if (this[H].closed) throw new errors.Closed('table handle is closed');
+    const fns = this[SUBS].fns;
+    const fn = fns.get(id);
+    if (fn === undefined) throw new errors.NotFound(`no subscription ${String(id)}`);
+    fns.delete(id);
+    this.off('change', fn);
+  }
+
+  /** [id, row] pairs in id order, from a snapshot taken when the iteration starts. */
+  *entries() {
+    const h = this[H];
+    const it = h.iterOpen();
+    const batch = 256;
+    try {
+      for (;;) {
+        const a = h.iterNext(it, batch);
+        for (let i = 0; i < a.length; i += 2) yield [a[i], rowOut(this, a[i + 1])];
+        if (a.length < 2 * batch) return;
+      }
+    } finally {
+      if (!h.closed) h.iterClose(it);
+    }
+  }
+
+  /** The same as entries(). */
+  rows() {
+    return this.entries();
+  }
+
+  /** The ids in order. */
+  *keys() {
+    for (const [id] of this.entries()) yield id;
+  }
+
+  /** The rows in id order. */
+  *values() {
+    for (const [, row] of this.entries()) yield row;
+  }
+}
+
 if (typeof Symbol.dispose === 'symbol') {
-  for (const C of [KV, BlobStore]) {
+  for (const C of [KV, BlobStore, Table]) {
     C.prototype[Symbol.dispose] = function dispose() {
       this.close();
     };
@@ -616,10 +1184,17 @@ function setClock(at) {
 module.exports = {
   KV,
   BlobStore,
+  Table,
+  /** A Date for microseconds since the Unix epoch that keeps them exactly in a table. */
+  timestamp,
+  /** The exact microseconds of a Date (read from a table, or made by timestamp()). */
+  microseconds,
   /** Open a KV store on the thread pool: Promise<KV>. */
   open: (path, options) => KV.open(path, options),
   /** Open a blob store on the thread pool: Promise<BlobStore>. */
   openBlobStore: (path, options) => BlobStore.open(path, options),
+  /** Open a table on the thread pool: Promise<Table>. */
+  openTable: (path, options) => Table.open(path, options),
   CairnError,
   errors,
   /** Error info by code name ('CAIRN_NOTFOUND') or errno (-2): { errno, code, text }. */

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -310,7 +311,10 @@ class Work : public Napi::AsyncWorker {
 // ------------------------------------------------------------------------------------------
 class OptionReader {
   public:
-    OptionReader(const Napi::CallbackInfo &info, size_t i) : env_(info.Env()) {
+    // `keep` owns the text of string options (a `const char *` of the options struct points
+    // into it): it must live as long as the struct is used, e.g. until an async open ran.
+    OptionReader(const Napi::CallbackInfo &info, size_t i, std::list<std::string> &keep)
+        : env_(info.Env()), keep_(keep) {
         if (i < info.Length() && !info[i].IsUndefined() && !info[i].IsNull()) {
             if (!info[i].IsObject()) Throw(env_, CAIRN_TYPE, "options must be an object");
             obj_ = info[i].As<Napi::Object>();
@@ -336,10 +340,22 @@ class OptionReader {
         return d;
     }
 
+    // A string without NUL bytes, or `dflt` when absent; the text lives in `keep`.
+    const char *String(const char *name, const char *dflt) {
+        Napi::Value v = Get(name);
+        if (v.IsUndefined()) return dflt;
+        if (!v.IsString()) Throw(env_, CAIRN_TYPE, std::string("option '") + name + "' must be a string");
+        keep_.push_back(v.As<Napi::String>().Utf8Value());
+        if (keep_.back().find('\0') != std::string::npos)
+            Throw(env_, CAIRN_INVALID, std::string("option '") + name + "' contains a NUL byte");
+        return keep_.back().c_str();
+    }
+
   private:
     Napi::Value Get(const char *name) { return obj_.IsEmpty() ? env_.Undefined() : obj_.Get(name); }
     Napi::Env env_;
     Napi::Object obj_;
+    std::list<std::string> &keep_;
 };
 
 constexpr double kMaxSafeInteger = 9007199254740991.0;
@@ -512,6 +528,8 @@ class Store : public Napi::ObjectWrap<Engine> {
         return out;
     }
 
+    bool IsClosed() const { return closed_; }
+
     // The open C handle, or CAIRN_CLOSED.
     H *Handle(Napi::Env env) {
         if (closed_) Throw(env, CAIRN_CLOSED, Api().closedMsg);
@@ -546,20 +564,35 @@ class Store : public Napi::ObjectWrap<Engine> {
     // Default: no options of the engine's own (an engine declares its own EngineOptions).
     static void EngineOptions(OptionReader &, O &) {}
 
+    // Called once, just before the C handle closes (an engine that holds C objects tied to the
+    // handle, such as cursors, frees them here; it declares `friend Base`).
+    void BeforeClose() {}
+
   private:
     void Release() {
-        if (h_ != nullptr) Api().close(h_);
+        if (h_ != nullptr) {
+            static_cast<Engine *>(this)->BeforeClose();
+            Api().close(h_);
+        }
         h_ = nullptr;
     }
 
     static std::string Name(const char *verb) { return std::string("cairn.") + Api().name + "." + verb; }
 
-    static O Options(const Napi::CallbackInfo &info, size_t i) {
-        O o = Api().defaults;
-        OptionReader r(info, i);
-        CommonOptions(r, o);
-        Engine::EngineOptions(r, o);
-        return o;
+    // The options struct and the strings its pointers point at, kept together (never copied:
+    // shared by the async work that uses them).
+    struct OpenOptions {
+        O o;
+        std::list<std::string> keep;
+    };
+
+    static std::shared_ptr<OpenOptions> Options(const Napi::CallbackInfo &info, size_t i) {
+        auto oo = std::make_shared<OpenOptions>();
+        oo->o = Api().defaults;
+        OptionReader r(info, i, oo->keep);
+        CommonOptions(r, oo->o);
+        Engine::EngineOptions(r, oo->o);
+        return oo;
     }
 
     static Napi::Object New(Napi::Env env, H *h) {
@@ -568,15 +601,15 @@ class Store : public Napi::ObjectWrap<Engine> {
 
     static Napi::Value Open(const Napi::CallbackInfo &info) {
         std::string path = PathArg(info, 0);
-        O o = Options(info, 1);
+        auto oo = Options(info, 1);
         H *h = nullptr;
-        Check(info.Env(), Api().open(&h, path.c_str(), &o));
+        Check(info.Env(), Api().open(&h, path.c_str(), &oo->o));
         return New(info.Env(), h);
     }
 
     static Napi::Value OpenAsync(const Napi::CallbackInfo &info) {
         std::string path = PathArg(info, 0);
-        O o = Options(info, 1);
+        auto oo = Options(info, 1);
         struct Owned {  // closed unless a wrapper took it (e.g. if wrapping throws)
             H *p = nullptr;
             ~Owned() {
@@ -585,7 +618,7 @@ class Store : public Napi::ObjectWrap<Engine> {
         };
         auto out = std::make_shared<Owned>();
         return Work::Run(
-            info.Env(), Name("open").c_str(), [path, o, out]() { return Api().open(&out->p, path.c_str(), &o); },
+            info.Env(), Name("open").c_str(), [path, oo, out]() { return Api().open(&out->p, path.c_str(), &oo->o); },
             [out](Napi::Env env) -> Napi::Value {
                 Napi::Object w = New(env, out->p);
                 out->p = nullptr;  // the wrapper owns it now
@@ -950,6 +983,396 @@ class Blob : public Store<Blob, cairn_blob, cairn_blob_options, struct cairn_blo
     EventQueue events_;
 };
 
+// ------------------------------------------------------------------------------------------
+// Table handle
+// ------------------------------------------------------------------------------------------
+// Rows cross this layer as the core's JSON rows (cairn/table.h): lib/index.js makes them from JS
+// values and turns them back into JS values by column type, exactly (large integers included).
+
+// A row id: a number that is a safe non-negative integer, or a BigInt in 0..2^64-1.
+uint64_t IdArg(const Napi::CallbackInfo &info, size_t i) {
+    Napi::Env env = info.Env();
+    if (i < info.Length() && info[i].IsNumber()) {
+        double d = info[i].As<Napi::Number>().DoubleValue();
+        if (!std::isfinite(d) || std::floor(d) != d || d < 0 || d > kMaxSafeInteger)
+            Throw(env, CAIRN_INVALID, "a row id must be a non-negative integer (a BigInt above 2^53-1)");
+        return static_cast<uint64_t>(d);
+    }
+    if (i < info.Length() && info[i].IsBigInt()) {
+        Napi::BigInt b = info[i].As<Napi::BigInt>();
+        size_t n = b.WordCount();
+        if (n > 1) Throw(env, CAIRN_INVALID, "a row id must be in 0..2^64-1");
+        int sign = 0;
+        uint64_t w = 0;
+        b.ToWords(&sign, &n, &w);
+        if (sign != 0 && w != 0) Throw(env, CAIRN_INVALID, "a row id must be in 0..2^64-1");
+        return n == 0 ? 0 : w;
+    }
+    Throw(env, CAIRN_TYPE, "a row id must be a number or a BigInt");
+}
+
+// A number when it is a safe integer, else a BigInt.
+Napi::Value IdOut(Napi::Env env, uint64_t id) {
+    if (id <= static_cast<uint64_t>(kMaxSafeInteger)) return Napi::Number::New(env, static_cast<double>(id));
+    return Napi::BigInt::New(env, id);
+}
+
+// A JSON text argument (lib/index.js always passes a string; NUL-terminated for the C API).
+void JsonArg(const Napi::CallbackInfo &info, size_t i, Bytes &out, const char *what) {
+    if (i >= info.Length() || !info[i].IsString()) Throw(info.Env(), CAIRN_TYPE, std::string(what) + " must be a string");
+    GetBytes(info, i, out, what);
+}
+
+// Takes ownership of a cairn-allocated NUL-terminated string.
+Napi::Value StringOut(Napi::Env env, char *p) {
+    std::unique_ptr<char, void (*)(void *)> guard(p, cairn_free);
+    return Napi::String::New(env, p != nullptr ? p : "");
+}
+
+// Table events are queued by the C callback (after a change committed, on the thread that made
+// it) with copies of the JSON rows, and drained by lib/index.js after each call returns.
+struct TableEventQueue {
+    struct Ev {
+        int event;
+        uint64_t id;
+        bool hasNew, hasOld;
+        std::string newRow, oldRow;
+    };
+    std::mutex mu;
+    std::vector<Ev> q;
+    static void Push(void *ctx, int event, uint64_t id, const char *newRow, const char *oldRow) {
+        TableEventQueue *self = static_cast<TableEventQueue *>(ctx);
+        Ev e{event, id, newRow != nullptr, oldRow != nullptr, newRow ? newRow : "", oldRow ? oldRow : ""};
+        std::lock_guard<std::mutex> lock(self->mu);
+        self->q.push_back(std::move(e));
+    }
+};
+
+class Table : public Store<Table, cairn_table, cairn_table_options, struct cairn_table_stats> {
+  public:
+    static constexpr EngineApi<cairn_table, cairn_table_options, struct cairn_table_stats> kApi = {
+        "table", "TableHandle", "table handle is closed", "TableHandle is internal: use new cairn.Table(path, options)",
+        CAIRN_TABLE_OPTIONS_INIT, cairn_table_open, cairn_table_close, cairn_table_check, cairn_table_begin,
+        cairn_table_commit, cairn_table_rollback, cairn_table_sync, cairn_table_compact, cairn_table_count,
+        cairn_table_stats, "cairn_table_stats",
+        "rows deleted_rows next_id row_groups segments tail_rows disk_bytes wal_bytes checkpoints columns in_txn?",
+    };
+
+    static std::vector<PropertyDescriptor> Methods() {
+        return MethodTable({{"insert", &Table::Insert}, {"insertMany", &Table::InsertMany},
+                            {"upsert", &Table::Upsert}, {"get", &Table::Get}, {"exists", &Table::Exists},
+                            {"update", &Table::Update}, {"delete", &Table::Delete}, {"load", &Table::Load},
+                            {"loadTyped", &Table::LoadTyped},
+                            {"schema", &Table::Schema}, {"columns", &Table::Columns},
+                            {"addColumn", &Table::AddColumn}, {"inTxn", &Table::InTxn},
+                            {"iterOpen", &Table::IterOpen}, {"iterNext", &Table::IterNext},
+                            {"iterClose", &Table::IterClose}, {"subscribe", &Table::Subscribe},
+                            {"unsubscribe", &Table::Unsubscribe}, {"takeEvents", &Table::TakeEvents}});
+    }
+
+    // schema (text or JSON array, made by lib/index.js) and checkpointRows.
+    static void EngineOptions(OptionReader &r, cairn_table_options &o) {
+        o.schema = r.String("schema", nullptr);
+        o.checkpoint_rows = static_cast<uint32_t>(r.UInt("checkpointRows", 0, 4294967295.0));
+    }
+
+    using Base::Base;
+    ~Table() override { CloseIfIdle(); }  // before events_ and iters_ go
+
+  private:
+    friend Base;
+
+    // Cursors must not outlive the table: close() frees the ones still open.
+    void BeforeClose() {
+        for (auto &it : iters_) cairn_table_iter_free(it.second);
+        iters_.clear();
+    }
+
+    void CheckRow(Napi::Env env, int rc, uint64_t id) {
+        if (rc == CAIRN_NOTFOUND) Throw(env, rc, "row " + std::to_string(id) + " not found");
+        Check(env, rc);
+    }
+
+    // insert(rowJson) -> id
+    Napi::Value Insert(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        Bytes row;
+        JsonArg(info, 0, row, "row");
+        uint64_t id = 0;
+        Check(env, cairn_table_insert_json(t, row.data(), &id));
+        return IdOut(env, id);
+    }
+
+    // insertMany(rowsJson) -> JSON array of the ids (text: ids may exceed 2^53)
+    Napi::Value InsertMany(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        Bytes rows;
+        JsonArg(info, 0, rows, "rows");
+        char *ids = nullptr;
+        Check(env, cairn_table_insert_many_json(t, rows.data(), &ids));
+        return StringOut(env, ids);
+    }
+
+    Napi::Value Upsert(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        Bytes row;
+        JsonArg(info, 0, row, "row");
+        uint64_t id = 0;
+        Check(env, cairn_table_upsert_json(t, row.data(), &id));
+        return IdOut(env, id);
+    }
+
+    // get(id) -> JSON row text, or undefined when absent
+    Napi::Value Get(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        uint64_t id = IdArg(info, 0);
+        char *row = nullptr;
+        int rc = cairn_table_get_json(t, id, &row);
+        if (rc == CAIRN_NOTFOUND) return env.Undefined();
+        Check(env, rc);
+        return StringOut(env, row);
+    }
+
+    Napi::Value Exists(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        uint64_t id = IdArg(info, 0);
+        cairn_value *row = nullptr;
+        int rc = cairn_table_get(t, id, &row);
+        if (rc == CAIRN_NOTFOUND) return Napi::Boolean::New(env, false);
+        Check(env, rc);
+        cairn_free(row);
+        return Napi::Boolean::New(env, true);
+    }
+
+    Napi::Value Update(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        uint64_t id = IdArg(info, 0);
+        Bytes changes;
+        JsonArg(info, 1, changes, "changes");
+        CheckRow(env, cairn_table_update_json(t, id, changes.data()), id);
+        return env.Undefined();
+    }
+
+    Napi::Value Delete(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        uint64_t id = IdArg(info, 0);
+        CheckRow(env, cairn_table_delete(t, id), id);
+        return env.Undefined();
+    }
+
+    // load(columnsJson) -> the first new id
+    Napi::Value Load(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        Bytes cols;
+        JsonArg(info, 0, cols, "columns");
+        uint64_t first = 0;
+        Check(env, cairn_table_load_json(t, cols.data(), &first));
+        return IdOut(env, first);
+    }
+
+    // loadTyped(n, cols): cols[c] (schema order) is a TypedArray of the n values of column c in
+    // its C type (what cairn_table_load_columns reads in place), or null/undefined: the column
+    // takes its default. -> the first new id. lib/index.js takes this path when every column
+    // given is such an array; the rest goes through load().
+    Napi::Value LoadTyped(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        size_t n = static_cast<size_t>(UIntArg(info, 0, 0, kMaxSafeInteger, "n"));
+        if (info.Length() < 2 || !info[1].IsArray()) Throw(env, CAIRN_TYPE, "columns must be an array");
+        Napi::Array cols = info[1].As<Napi::Array>();
+        size_t ncols = 0;
+        Check(env, cairn_table_ncols(t, &ncols));
+        if (cols.Length() != ncols) Throw(env, CAIRN_INVALID, "one entry per column is needed");
+        std::vector<const void *> data(ncols, nullptr);
+        std::vector<const uint8_t *> validity(ncols, nullptr);
+        std::vector<const uint64_t *> offsets(ncols, nullptr);
+        for (size_t c = 0; c < ncols; c++) {
+            Napi::Value v = cols.Get(static_cast<uint32_t>(c));
+            if (v.IsUndefined() || v.IsNull()) continue;
+            const char *name = nullptr;
+            int type = 0, nullable = 0;
+            uint32_t fixed = 0;
+            Check(env, cairn_table_column(t, c, &name, &type, &fixed, &nullable));
+            napi_typedarray_type want;
+            switch (type) {
+            case CAIRN_TYPE_I8: want = napi_int8_array; break;
+            case CAIRN_TYPE_I16: want = napi_int16_array; break;
+            case CAIRN_TYPE_I32: want = napi_int32_array; break;
+            case CAIRN_TYPE_I64: want = napi_bigint64_array; break;
+            case CAIRN_TYPE_U8: want = napi_uint8_array; break;
+            case CAIRN_TYPE_U16: want = napi_uint16_array; break;
+            case CAIRN_TYPE_U32: want = napi_uint32_array; break;
+            case CAIRN_TYPE_U64: want = napi_biguint64_array; break;
+            case CAIRN_TYPE_F32: want = napi_float32_array; break;
+            case CAIRN_TYPE_F64: want = napi_float64_array; break;
+            default: Throw(env, CAIRN_TYPE, std::string("column '") + name + "' takes no TypedArray");
+            }
+            if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != want)
+                Throw(env, CAIRN_TYPE, std::string("column '") + name + "': not the TypedArray of its type");
+            Napi::TypedArray a = v.As<Napi::TypedArray>();
+            if (a.ElementLength() != n) Throw(env, CAIRN_INVALID, "every column must have the same length");
+            static const char empty[8] = {0};
+            data[c] = n == 0 ? static_cast<const void *>(empty)
+                             : static_cast<const char *>(a.ArrayBuffer().Data()) + a.ByteOffset();
+        }
+        uint64_t first = 0;
+        Check(env, cairn_table_load_columns(t, n, data.data(), validity.data(), offsets.data(), &first));
+        return IdOut(env, first);
+    }
+
+    // schema(json?) -> the canonical text, or the JSON array of column objects
+    Napi::Value Schema(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        bool json = info.Length() > 0 && info[0].ToBoolean().Value();
+        char *out = nullptr;
+        Check(env, cairn_table_schema(t, json ? 1 : 0, &out));
+        return StringOut(env, out);
+    }
+
+    // columns() -> [[name, type, fixedLen, nullable], ...] in schema order
+    Napi::Value Columns(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        size_t n = 0;
+        Check(env, cairn_table_ncols(t, &n));
+        Napi::Array out = Napi::Array::New(env, n);
+        for (size_t i = 0; i < n; i++) {
+            const char *name = nullptr;
+            int type = 0, nullable = 0;
+            uint32_t fixed = 0;
+            Check(env, cairn_table_column(t, i, &name, &type, &fixed, &nullable));
+            Napi::Array c = Napi::Array::New(env, 4);
+            c.Set(0u, Napi::String::New(env, name));
+            c.Set(1u, Napi::Number::New(env, type));
+            c.Set(2u, Napi::Number::New(env, fixed));
+            c.Set(3u, Napi::Boolean::New(env, nullable != 0));
+            out.Set(static_cast<uint32_t>(i), c);
+        }
+        return out;
+    }
+
+    Napi::Value AddColumn(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        if (info.Length() < 1 || !info[0].IsString()) Throw(env, CAIRN_TYPE, "a column spec must be a string");
+        std::string spec = info[0].As<Napi::String>().Utf8Value();
+        if (spec.find('\0') != std::string::npos) Throw(env, CAIRN_INVALID, "the column spec contains a NUL byte");
+        Check(env, cairn_table_add_column(t, spec.c_str()));
+        return env.Undefined();
+    }
+
+    Napi::Value InTxn(const Napi::CallbackInfo &info) {
+        int rc = cairn_table_in_txn(Handle(info.Env()));
+        Check(info.Env(), rc);
+        return Napi::Boolean::New(info.Env(), rc == 1);
+    }
+
+    // Cursors, by a number: iterOpen() -> n; iterNext(n, max) -> [id, rowJson, ...] of up to max
+    // rows (fewer: the end, and the cursor is freed); iterClose(n) frees it early.
+    Napi::Value IterOpen(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table_iter *it = nullptr;
+        Check(env, cairn_table_iter_open(&it, Handle(env)));
+        uint32_t n = ++nextIter_;
+        iters_[n] = it;
+        return Napi::Number::New(env, n);
+    }
+
+    Napi::Value IterNext(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        Handle(env);
+        uint32_t n = static_cast<uint32_t>(UIntArg(info, 0, 0, 4294967295.0, "cursor"));
+        uint32_t max = static_cast<uint32_t>(UIntArg(info, 1, 256, 1 << 20, "max"));
+        Napi::Array out = Napi::Array::New(env);
+        auto found = iters_.find(n);
+        if (found == iters_.end()) return out;  // over (or closed): nothing more
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < max; i++) {
+            uint64_t id = 0;
+            const char *row = nullptr;
+            int rc = cairn_table_iter_next_json(found->second, &id, &row);
+            if (rc == CAIRN_ITEROVER) {
+                cairn_table_iter_free(found->second);
+                iters_.erase(found);
+                break;
+            }
+            if (rc < 0) {
+                std::string msg = LastMessage(rc);
+                cairn_table_iter_free(found->second);
+                iters_.erase(found);
+                Throw(env, rc, msg);
+            }
+            out.Set(k++, IdOut(env, id));
+            out.Set(k++, Napi::String::New(env, row));
+        }
+        return out;
+    }
+
+    Napi::Value IterClose(const Napi::CallbackInfo &info) {
+        uint32_t n = static_cast<uint32_t>(UIntArg(info, 0, 0, 4294967295.0, "cursor"));
+        auto found = iters_.find(n);
+        if (found != iters_.end()) {
+            cairn_table_iter_free(found->second);
+            iters_.erase(found);
+        }
+        return info.Env().Undefined();
+    }
+
+    // The native subscription exists while JS has listeners (rows are copied only then).
+    Napi::Value Subscribe(const Napi::CallbackInfo &info) {
+        cairn_table *t = Handle(info.Env());
+        if (!subscribed_) {
+            Check(info.Env(), cairn_table_subscribe(t, TableEventQueue::Push, &events_, &subId_));
+            subscribed_ = true;
+        }
+        return info.Env().Undefined();
+    }
+
+    Napi::Value Unsubscribe(const Napi::CallbackInfo &info) {
+        if (subscribed_ && !IsClosed()) {
+            Check(info.Env(), cairn_table_unsubscribe(Handle(info.Env()), subId_));
+        }
+        subscribed_ = false;
+        return info.Env().Undefined();
+    }
+
+    // Flat [event, id, newRowJson | null, oldRowJson | null, ...] queued since the last call, or
+    // undefined when there are none.
+    Napi::Value TakeEvents(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        std::vector<TableEventQueue::Ev> evs;
+        {
+            std::lock_guard<std::mutex> lock(events_.mu);
+            if (events_.q.empty()) return env.Undefined();
+            evs.swap(events_.q);
+        }
+        Napi::Array out = Napi::Array::New(env, evs.size() * 4);
+        uint32_t i = 0;
+        for (const auto &e : evs) {
+            out.Set(i++, Napi::Number::New(env, e.event));
+            out.Set(i++, IdOut(env, e.id));
+            out.Set(i++, e.hasNew ? Napi::Value(Napi::String::New(env, e.newRow)) : env.Null());
+            out.Set(i++, e.hasOld ? Napi::Value(Napi::String::New(env, e.oldRow)) : env.Null());
+        }
+        return out;
+    }
+
+    bool subscribed_ = false;
+    uint64_t subId_ = 0;
+    TableEventQueue events_;
+    std::map<uint32_t, cairn_table_iter *> iters_;
+    uint32_t nextIter_ = 0;
+};
+
 
 // ------------------------------------------------------------------------------------------
 // Module
@@ -1012,6 +1435,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     env.SetInstanceData(d);
     exports.Set("KVHandle", KV::Define(env));
     exports.Set("BlobHandle", Blob::Define(env));
+    exports.Set("TableHandle", Table::Define(env));
     exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
     exports.Set("setScratch", Napi::Function::New(env, SetScratch, "setScratch"));
     exports.Set("errorTable", Napi::Function::New(env, ErrorTable, "errorTable"));
@@ -1024,6 +1448,18 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("SYNC_NONE", Napi::Number::New(env, CAIRN_SYNC_NONE));
     exports.Set("SYNC_COMMIT", Napi::Number::New(env, CAIRN_SYNC_COMMIT));
     exports.Set("SYNC_GROUP", Napi::Number::New(env, CAIRN_SYNC_GROUP));
+    // Column types of the table (cairn_type): { i8: 1, ..., 'bytes:N': 12, ..., timestamp: 15 }.
+    Napi::Object types = Napi::Object::New(env);
+    const std::pair<const char *, int> typeNames[] = {
+        {"i8", CAIRN_TYPE_I8}, {"i16", CAIRN_TYPE_I16}, {"i32", CAIRN_TYPE_I32}, {"i64", CAIRN_TYPE_I64},
+        {"u8", CAIRN_TYPE_U8}, {"u16", CAIRN_TYPE_U16}, {"u32", CAIRN_TYPE_U32}, {"u64", CAIRN_TYPE_U64},
+        {"f32", CAIRN_TYPE_F32}, {"f64", CAIRN_TYPE_F64}, {"bool", CAIRN_TYPE_BOOL}, {"bytes:N", CAIRN_TYPE_FIXED},
+        {"string", CAIRN_TYPE_STRING}, {"bytes", CAIRN_TYPE_BYTES}, {"timestamp", CAIRN_TYPE_TIMESTAMP}};
+    for (const auto &tn : typeNames) types.Set(tn.first, Napi::Number::New(env, tn.second));
+    exports.Set("COLUMN_TYPES", types);
+    exports.Set("TABLE_INSERTED", Napi::Number::New(env, CAIRN_TABLE_INSERTED));
+    exports.Set("TABLE_UPDATED", Napi::Number::New(env, CAIRN_TABLE_UPDATED));
+    exports.Set("TABLE_DELETED", Napi::Number::New(env, CAIRN_TABLE_DELETED));
     return exports;
 }
 

@@ -3,7 +3,7 @@
 // The Node.js testee of the conformance suite (tests/conformance/PROTOCOL.md).
 //
 // Reads one JSON request per line on stdin and answers one JSON line on stdout, through the
-// idiomatic API of the `cairn` package (cairn.KV, cairn.BlobStore), mapping its errors back to
+// idiomatic API of the `cairn` package (cairn.KV, cairn.BlobStore, cairn.Table), mapping its errors back to
 // the neutral error name (their .code). It never dies on bad input.
 //
 // `$native` arguments become a JS value of the named type; where that type is *valid* for the
@@ -94,9 +94,122 @@ function valueOut(r) {
 
 const OPTION_NAMES = {
   create: 'create', read_only: 'readOnly', sync: 'sync', max_file_size: 'maxFileSize',
-  lock_timeout_ms: 'lockTimeoutMs',
+  lock_timeout_ms: 'lockTimeoutMs', checkpoint_rows: 'checkpointRows',
 };
-const NUMBER_OPTIONS = new Set(['max_file_size', 'lock_timeout_ms']);
+const NUMBER_OPTIONS = new Set(['max_file_size', 'lock_timeout_ms', 'checkpoint_rows']);
+
+// ---- table rows: wire <-> the binding's values ----
+// Requests of table ops are parsed so that integers beyond 2^53 stay exact (BigInt), and results
+// are written with BigInts as bare JSON integers (see toJson).
+const LONG_DIGITS = /\d{16}/;
+const NUMBER_TOKEN = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+
+function parseExact(text) {
+  let i = 0;
+  const ws = () => { while (i < text.length && ' \t\n\r'.includes(text[i])) i++; };
+  const fail = () => { throw new SyntaxError(`bad JSON at offset ${i}`); };
+  const str = () => {
+    const start = i++;
+    while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    if (i >= text.length) fail();
+    return JSON.parse(text.slice(start, ++i));
+  };
+  const value = () => {
+    ws();
+    const c = text[i];
+    if (c === '{' || c === '[') {
+      const obj = c === '{';
+      const out = obj ? {} : [];
+      i++;
+      ws();
+      if (text[i] === (obj ? '}' : ']')) { i++; return out; }
+      for (;;) {
+        ws();
+        if (obj) {
+          if (text[i] !== '"') fail();
+          const k = str();
+          ws();
+          if (text[i++] !== ':') fail();
+          out[k] = value();
+        } else {
+          out.push(value());
+        }
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === (obj ? '}' : ']')) { i++; return out; }
+        else fail();
+      }
+    }
+    if (c === '"') return str();
+    for (const [lit, v] of [['true', true], ['false', false], ['null', null]]) {
+      if (text.startsWith(lit, i)) { i += lit.length; return v; }
+    }
+    NUMBER_TOKEN.lastIndex = i;
+    const m = NUMBER_TOKEN.exec(text);
+    if (!m) fail();
+    i += m[0].length;
+    const n = Number(m[0]);
+    return m[1] !== undefined || m[2] !== undefined || Number.isSafeInteger(n) ? n : BigInt(m[0]);
+  };
+  const v = value();
+  ws();
+  if (i !== text.length) fail();
+  return v;
+}
+
+function toJson(v) {
+  return JSON.stringify(v, (k, x) => (typeof x === 'bigint' ? `\u0000BIG${x}\u0000` : x))
+    .replace(/"\\u0000BIG(-?\d+)\\u0000"/g, '$1');
+}
+
+// One wire value -> the binding's value ($bytes: Buffer, $ts: Date, $f64: number, $native: a host
+// value of that type; anything else as it is: the binding judges it).
+function cellIn(v) {
+  if (isTagged(v, '$bytes')) return hexBytes(v.$bytes, 'row value');
+  if (isTagged(v, '$ts')) return cairn.timestamp(v.$ts);
+  if (isTagged(v, '$f64')) {
+    const f = { nan: NaN, inf: Infinity, '-inf': -Infinity }[v.$f64];
+    if (f === undefined) throw new Fail('CAIRN_INVALID', `bad $f64 ${JSON.stringify(v.$f64)}`);
+    return f;
+  }
+  if (isTagged(v, '$native')) return native(v);
+  return v;
+}
+
+function rowIn(row) {
+  if (isTagged(row, '$native')) return native(row);
+  if (row === null || typeof row !== 'object' || Array.isArray(row)) return row; // the binding rejects it
+  const out = {};
+  for (const [k, v] of Object.entries(row)) out[k] = cellIn(v);
+  return out;
+}
+
+function cellOut(v) {
+  if (Buffer.isBuffer(v)) return hexOut(v);
+  if (v instanceof Date) return { $ts: cairn.microseconds(v) };
+  if (typeof v === 'number' && !Number.isFinite(v)) return { $f64: Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf' };
+  return v;
+}
+
+function rowOut(row) {
+  if (row === null || row === undefined) return null;
+  const out = {};
+  for (const [k, v] of Object.entries(row)) out[k] = cellOut(v);
+  return out;
+}
+
+const COLUMN_FIELDS = { name: 'name', type: 'type', nullable: 'nullable', primary_key: 'primaryKey', unique: 'unique', default: 'default' };
+
+function schemaIn(s) {
+  if (isTagged(s, '$native')) return native(s);
+  if (!Array.isArray(s)) return s;
+  return s.map((c) => {
+    if (c === null || typeof c !== 'object' || Array.isArray(c)) return c;
+    const out = {};
+    for (const [k, v] of Object.entries(c)) out[COLUMN_FIELDS[k] || k] = k === 'default' ? cellIn(v) : v;
+    return out;
+  });
+}
 
 function options(args) {
   let o = args.options;
@@ -355,6 +468,136 @@ class Testee {
     return sub ? sub.rec.splice(0, sub.rec.length) : [];
   }
 
+  // -- table ------------------------------------------------------------------------------------
+  'table.open'(a) {
+    const name = this.name(a);
+    const old = this.handles.get(name);
+    if (old && !old.h.closed) throw new Fail('CAIRN_INVALID', `handle ${JSON.stringify(name)} is already open`);
+    const p = this.path(a);
+    let o = options(a);
+    if (a.schema !== undefined && a.schema !== null) {
+      if (o !== undefined && (o === null || typeof o !== 'object')) throw new Fail('CAIRN_TYPE', 'options: expected an object');
+      o = Object.assign({}, o, { schema: schemaIn(a.schema) });
+    }
+    const h = new cairn.Table(p, o);
+    this.handles.set(name, { engine: 'table', h });
+    this.events.delete(name);
+    return null;
+  }
+
+  'table.close'(a) { return this.close(a); }
+
+  'table.schema'(a) {
+    return this.get(a, 'table').schema().map((c) => ({
+      name: c.name, type: c.type, nullable: c.nullable, primary_key: c.primaryKey, unique: c.unique,
+      default: cellOut(c.default),
+    }));
+  }
+
+  'table.add_column'(a) {
+    const t = this.get(a, 'table');
+    if (!('spec' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'spec'");
+    t.addColumn(isTagged(a.spec, '$native') ? native(a.spec) : a.spec);
+    return null;
+  }
+
+  row(a, field = 'row') {
+    if (!(field in a)) throw new Fail('CAIRN_INVALID', `missing argument '${field}'`);
+    return rowIn(a[field]);
+  }
+
+  id(a) {
+    if (!('id' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'id'");
+    return isTagged(a.id, '$native') ? native(a.id, ['int']) : a.id;
+  }
+
+  'table.insert'(a) {
+    const t = this.get(a, 'table');
+    return t.insert(this.row(a));
+  }
+
+  'table.insert_many'(a) {
+    const t = this.get(a, 'table');
+    if (!('rows' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'rows'");
+    const rows = isTagged(a.rows, '$native') ? native(a.rows, ['list']) : Array.isArray(a.rows) ? a.rows.map(rowIn) : a.rows;
+    return t.insertMany(rows);
+  }
+
+  'table.upsert'(a) {
+    const t = this.get(a, 'table');
+    return t.upsert(this.row(a));
+  }
+
+  'table.load'(a) {
+    const t = this.get(a, 'table');
+    if (!('columns' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'columns'");
+    let cols = a.columns;
+    if (isTagged(cols, '$native')) cols = native(cols);
+    else if (cols !== null && typeof cols === 'object' && !Array.isArray(cols)) {
+      const out = {};
+      for (const [k, v] of Object.entries(cols)) out[k] = Array.isArray(v) ? v.map(cellIn) : cellIn(v);
+      cols = out;
+    }
+    return t.load(cols);
+  }
+
+  'table.get'(a) {
+    const t = this.get(a, 'table');
+    return rowOut(t.get(this.id(a)));
+  }
+
+  'table.update'(a) {
+    const t = this.get(a, 'table');
+    const id = this.id(a);
+    t.update(id, this.row(a, 'changes'));
+    return null;
+  }
+
+  'table.delete'(a) {
+    const t = this.get(a, 'table');
+    t.delete(this.id(a));
+    return null;
+  }
+
+  'table.rows'(a) {
+    const out = [];
+    for (const [id, row] of this.get(a, 'table')) out.push([id, rowOut(row)]);
+    return out;
+  }
+
+  'table.in_txn'(a) { return this.get(a, 'table').inTxn(); }
+
+  'table.stats'(a) {
+    const s = this.get(a, 'table').stats();
+    return {
+      rows: s.rows, deleted_rows: s.deletedRows, next_id: s.nextId, row_groups: s.rowGroups, segments: s.segments,
+      tail_rows: s.tailRows, disk_bytes: s.diskBytes, wal_bytes: s.walBytes, columns: s.columns, in_txn: s.inTxn,
+    };
+  }
+
+  // subscribe(fn) -> an id; every listener of a handle records into one list.
+  'table.subscribe'(a) {
+    const t = this.get(a, 'table');
+    const name = this.name(a);
+    let sub = this.events.get(name);
+    if (!sub) {
+      sub = { rec: [] };
+      this.events.set(name, sub);
+    }
+    return t.subscribe((ev, id, row, old) => sub.rec.push([ev, id, rowOut(row), rowOut(old)]));
+  }
+
+  'table.unsubscribe'(a) {
+    this.get(a, 'table').unsubscribe(a.id);
+    return null;
+  }
+
+  'table.events'(a) {
+    if (this.get(a, 'table').closed) throw new cairn.errors.Closed('table handle is closed');
+    const sub = this.events.get(this.name(a));
+    return sub ? sub.rec.splice(0, sub.rec.length) : [];
+  }
+
   // -- common -----------------------------------------------------------------------------------
   reset_() { this.reset(); cairn.testing.setClock(null); return null; }
 
@@ -383,6 +626,8 @@ class Testee {
     let req;
     try {
       req = JSON.parse(line);
+      // Table rows may hold integers beyond 2^53: parse those requests again, exactly.
+      if (req && typeof req.op === 'string' && req.op.startsWith('table.') && LONG_DIGITS.test(line)) req = parseExact(line);
     } catch (e) {
       return { error: 'CAIRN_INVALID', message: `request is not JSON: ${e.message}` };
     }
@@ -409,7 +654,7 @@ class Testee {
 }
 
 // The ops every engine has, under the same verb in the protocol and in the binding.
-for (const [engine, Cls] of [['kv', cairn.KV], ['blob', cairn.BlobStore]]) {
+for (const [engine, Cls] of [['kv', cairn.KV], ['blob', cairn.BlobStore], ['table', cairn.Table]]) {
   for (const verb of ['begin', 'commit', 'rollback', 'sync', 'compact']) {
     Testee.prototype[`${engine}.${verb}`] = function op(a) {
       this.get(a, engine)[verb]();
@@ -429,7 +674,7 @@ async function main() {
     const resp = t.handle(line);
     let s;
     try {
-      s = JSON.stringify(resp);
+      s = toJson(resp);
     } catch (e) {
       s = JSON.stringify({ error: 'CAIRN_INTERNAL', message: `unserialisable result: ${e.message}` });
     }
