@@ -1,11 +1,18 @@
 /*
  * testee.c - the C reference testee of the conformance suite (tests/conformance/PROTOCOL.md).
  *
- * Reads one JSON request per line on stdin, answers one JSON line on stdout. Every kv.* and blob.*
- * op maps 1:1 onto the public C API; the only checks made here are the ones a binding makes and the
- * C API cannot see (a `$native` host value -> CAIRN_TYPE, an op on a closed handle slot ->
- * CAIRN_CLOSED, kv.update's JSON merge). Everything else is the engine's own answer, so this testee
- * is the reference the other bindings are compared with. It never dies on bad input.
+ * Reads one JSON request per line on stdin, answers one JSON line on stdout. Every kv.*, blob.* and
+ * table.* op maps 1:1 onto the public C API; the only checks made here are the ones a binding makes
+ * and the C API cannot see (a `$native` host value -> CAIRN_TYPE, an op on a closed handle slot ->
+ * CAIRN_CLOSED, kv.update's JSON merge, a `$ts` timestamp given for a column of another type).
+ * Everything else is the engine's own answer, so this testee is the reference the other bindings
+ * are compared with. It never dies on bad input.
+ *
+ * Table rows: the wire form differs from the C API's JSON row form only for timestamps (wire
+ * {"$ts": us}, C a plain integer in a timestamp column); the column types come from the schema
+ * (cairn_table_column). Integers outside int64 (u64 values, out-of-range inputs) do not fit
+ * jansson's json_int_t: such a literal is carried through as the marker {"$int":"digits"} (see
+ * mark_bigints / unmark_bigints) and written back as the bare literal.
  */
 #include "cairn.h"
 
@@ -313,7 +320,7 @@ static int op_clock_set(json_t *args, json_t **out)
 
 /* ---- handle slots ------------------------------------------------------------------------- */
 
-enum { SLOT_KV = 1, SLOT_BLOB = 2 };
+enum { SLOT_KV = 1, SLOT_BLOB = 2, SLOT_TABLE = 3 };
 
 typedef struct event {
     int ev;
@@ -339,6 +346,8 @@ typedef struct slot {
     int closed;
     cairn_kv *kv;
     cairn_blob *blob;
+    cairn_table *table;
+    json_t *tevs; /* table events: [name, id, new_row, old_row] */
     sub *subs; /* this handle's listeners */
     event *evs;
     size_t nev, cap;
@@ -365,8 +374,13 @@ static void slot_close(slot *s)
         cairn_kv_close(s->kv);
     if (s->blob)
         cairn_blob_close(s->blob);
+    if (s->table)
+        cairn_table_close(s->table);
     s->kv = NULL;
     s->blob = NULL;
+    s->table = NULL;
+    json_decref(s->tevs);
+    s->tevs = NULL;
     s->closed = 1;
     while (s->subs) {
         sub *n = s->subs->next;
@@ -471,9 +485,11 @@ typedef struct open_args {
     int create, read_only, sync;
     unsigned lock_timeout_ms;
     uint64_t max_file_size;
+    uint32_t checkpoint_rows;
 } open_args;
 
-static int get_open_args(json_t *args, int kv, open_args *a)
+/* engine: SLOT_KV (max_file_size), SLOT_BLOB, SLOT_TABLE (checkpoint_rows). */
+static int get_open_args(json_t *args, int engine, open_args *a)
 {
     json_t *opts = json_object_get(args, "options"), *v;
     const char *k;
@@ -492,7 +508,10 @@ static int get_open_args(json_t *args, int kv, open_args *a)
             rc = get_bool(v, k, &a->read_only);
         else if (!strcmp(k, "sync"))
             rc = get_sync(v, &a->sync);
-        else if (kv && !strcmp(k, "max_file_size")) {
+        else if (engine == SLOT_TABLE && !strcmp(k, "checkpoint_rows")) {
+            rc = get_int(v, k, 0, UINT32_MAX, &n);
+            a->checkpoint_rows = (uint32_t)n;
+        } else if (engine == SLOT_KV && !strcmp(k, "max_file_size")) {
             rc = get_int(v, k, 0, INT64_MAX, &n);
             a->max_file_size = (uint64_t)n;
         } else if (!strcmp(k, "lock_timeout_ms")) {
@@ -509,13 +528,13 @@ static int get_open_args(json_t *args, int kv, open_args *a)
 static int kv_open(json_t *args, json_t **out)
 {
     cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
-    open_args a = {NULL, NULL, 0, 0, 0, 0, 0};
+    open_args a = {NULL, NULL, 0, 0, 0, 0, 0, 0};
     slot *s;
     int rc, fresh;
     (void)out;
     a.create = o.create, a.read_only = o.read_only, a.sync = o.sync;
     a.lock_timeout_ms = o.lock_timeout_ms, a.max_file_size = o.max_file_size;
-    if ((rc = get_open_args(args, 1, &a)) != 0)
+    if ((rc = get_open_args(args, SLOT_KV, &a)) != 0)
         return rc;
     o.create = a.create, o.read_only = a.read_only, o.sync = a.sync;
     o.lock_timeout_ms = a.lock_timeout_ms, o.max_file_size = a.max_file_size;
@@ -831,12 +850,12 @@ static void on_event(void *ctx, int ev, uint32_t key, uint64_t old_size, uint64_
 static int blob_open(json_t *args, json_t **out)
 {
     cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
-    open_args a = {NULL, NULL, 0, 0, 0, 0, 0};
+    open_args a = {NULL, NULL, 0, 0, 0, 0, 0, 0};
     slot *s;
     int rc, fresh;
     (void)out;
     a.create = o.create, a.read_only = o.read_only, a.sync = o.sync, a.lock_timeout_ms = o.lock_timeout_ms;
-    if ((rc = get_open_args(args, 0, &a)) != 0)
+    if ((rc = get_open_args(args, SLOT_BLOB, &a)) != 0)
         return rc;
     o.create = a.create, o.read_only = a.read_only, o.sync = a.sync, o.lock_timeout_ms = a.lock_timeout_ms;
     if ((rc = slot_for_open(a.name, SLOT_BLOB, &s, &fresh)) != 0)
@@ -1107,6 +1126,679 @@ static int blob_events(json_t *args, json_t **out)
     return 0;
 }
 
+/* ---- integers beyond int64 (u64 column values, out-of-range inputs) ------------------------ */
+
+/* Copy of the JSON text s[0..n) where every integer literal outside int64 becomes the marker
+ * {"$int":"<literal>"} (jansson cannot hold it). Malloc'd, NUL-terminated; NULL on no memory. */
+static char *mark_bigints(const char *s, size_t n, size_t *outn)
+{
+    char *o = malloc(2 * n + 16), *grown;
+    size_t i = 0, k = 0, cap = 2 * n + 16;
+    if (!o)
+        return NULL;
+    while (i < n) {
+        if (s[i] == '"') { /* a string: copy through its closing quote */
+            o[k++] = s[i++];
+            while (i < n && s[i] != '"') {
+                if (s[i] == '\\' && i + 1 < n)
+                    o[k++] = s[i++];
+                o[k++] = s[i++];
+            }
+            if (i < n)
+                o[k++] = s[i++];
+        } else if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
+            size_t j = i + (s[i] == '-'), start = i;
+            int big;
+            while (j < n && s[j] >= '0' && s[j] <= '9')
+                j++;
+            if (j < n && (s[j] == '.' || s[j] == 'e' || s[j] == 'E')) { /* a real: as it is */
+                while (j < n && (strchr("0123456789.eE+-", s[j]) != NULL))
+                    j++;
+                big = 0;
+            } else {
+                char tmp[64];
+                size_t len = j - start;
+                if (len >= sizeof tmp)
+                    big = 1;
+                else {
+                    memcpy(tmp, s + start, len);
+                    tmp[len] = 0;
+                    errno = 0;
+                    (void)strtoll(tmp, NULL, 10);
+                    big = errno == ERANGE;
+                }
+            }
+            if (big) {
+                if (k + (j - start) + 16 > cap) {
+                    cap = 2 * cap + (j - start) + 16;
+                    if (!(grown = realloc(o, cap))) {
+                        free(o);
+                        return NULL;
+                    }
+                    o = grown;
+                }
+                memcpy(o + k, "{\"$int\":\"", 9);
+                k += 9;
+                memcpy(o + k, s + start, j - start);
+                k += j - start;
+                memcpy(o + k, "\"}", 2);
+                k += 2;
+            } else {
+                memcpy(o + k, s + start, j - start);
+                k += j - start;
+            }
+            i = j;
+        } else
+            o[k++] = s[i++];
+        if (k + 16 > cap) {
+            cap *= 2;
+            if (!(grown = realloc(o, cap))) {
+                free(o);
+                return NULL;
+            }
+            o = grown;
+        }
+    }
+    o[k] = 0;
+    *outn = k;
+    return o;
+}
+
+/* Turn every {"$int":"<literal>"} of compact JSON text back into the bare literal, in place. */
+static void unmark_bigints(char *text)
+{
+    static const char tag[] = "{\"$int\":\"";
+    char *p = text;
+    while ((p = strstr(p, tag)) != NULL) {
+        char *d = p + sizeof tag - 1, *e = d;
+        while (*e == '-' || (*e >= '0' && *e <= '9'))
+            e++;
+        if (e[0] != '"' || e[1] != '}') {
+            p = d;
+            continue;
+        }
+        memmove(p, d, (size_t)(e - d));
+        memmove(p + (e - d), e + 2, strlen(e + 2) + 1);
+        p += e - d;
+    }
+}
+
+/* JSON text -> compact text with the markers written back (malloc'd; NULL on no memory). */
+static char *dump_unmarked(json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s)
+        unmark_bigints(s);
+    return s;
+}
+
+/* Parse the engine's JSON text (may hold integers beyond int64). */
+static int parse_engine_json(const char *text, json_t **out)
+{
+    size_t n = 0;
+    char *m = mark_bigints(text, strlen(text), &n);
+    json_error_t e;
+    if (!m)
+        return terr(CAIRN_NOMEM, "out of memory");
+    *out = json_loadb(m, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    free(m);
+    if (!*out)
+        return terr(CAIRN_INTERNAL, "the engine's JSON does not parse: %s", e.text);
+    return 0;
+}
+
+/* ---- table ops ---------------------------------------------------------------------------- */
+
+/* The type of column `name` (-1: no such column). */
+static int table_col_type(cairn_table *t, const char *name)
+{
+    size_t n = 0, i;
+    if (cairn_table_ncols(t, &n) != 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        const char *cn = NULL;
+        int type = 0, nullable = 0;
+        uint32_t fixed = 0;
+        if (cairn_table_column(t, i, &cn, &type, &fixed, &nullable) == 0 && cn && !strcmp(cn, name))
+            return type;
+    }
+    return -1;
+}
+
+/* One wire value for a column of `type` (-1: unknown column) -> its C JSON form (new reference). */
+static int value_to_c(int type, json_t *v, json_t **out)
+{
+    if (is_tagged(v, "$ts")) {
+        json_t *us = json_object_get(v, "$ts");
+        if (type == -1) { /* unknown column: the engine answers CAIRN_SCHEMA */
+            *out = json_incref(v);
+            return 0;
+        }
+        if (type != CAIRN_TYPE_TIMESTAMP)
+            return terr(CAIRN_TYPE, "a timestamp given for a column of another type");
+        if (!json_is_integer(us) && !is_tagged(us, "$int"))
+            return terr(CAIRN_TYPE, "$ts takes an integer (microseconds)");
+        *out = json_incref(us);
+        return 0;
+    }
+    *out = json_incref(v);
+    return 0;
+}
+
+/* A wire row (an object) -> the C JSON row text (malloc'd). */
+static int row_to_c(cairn_table *t, json_t *row, char **text)
+{
+    json_t *o, *v;
+    const char *k;
+    int rc = 0;
+    if (!json_is_object(row))
+        return terr(CAIRN_TYPE, "a row must be an object");
+    o = json_object();
+    json_object_foreach(row, k, v) {
+        json_t *c = NULL;
+        if ((rc = value_to_c(table_col_type(t, k), v, &c)) != 0)
+            break;
+        json_object_set_new(o, k, c);
+    }
+    if (rc == 0 && !(*text = dump_unmarked(o)))
+        rc = terr(CAIRN_NOMEM, "out of memory");
+    json_decref(o);
+    return rc;
+}
+
+/* A C JSON value of a column -> its wire form (steals v). */
+static json_t *value_from_c(int type, json_t *v)
+{
+    if (type == CAIRN_TYPE_TIMESTAMP && (json_is_integer(v) || is_tagged(v, "$int"))) {
+        json_t *o = json_object();
+        json_object_set_new(o, "$ts", v);
+        return o;
+    }
+    return v;
+}
+
+/* The engine's JSON row text -> a wire row. */
+static int row_from_c(cairn_table *t, const char *text, json_t **out)
+{
+    json_t *row, *v;
+    const char *k;
+    int rc;
+    if ((rc = parse_engine_json(text, &row)) != 0)
+        return rc;
+    if (!json_is_object(row)) {
+        json_decref(row);
+        return terr(CAIRN_INTERNAL, "the engine's row is not an object");
+    }
+    json_object_foreach(row, k, v) {
+        int type = table_col_type(t, k);
+        if (type == CAIRN_TYPE_TIMESTAMP)
+            json_object_set_new(row, k, value_from_c(type, json_incref(v)));
+    }
+    *out = row;
+    return 0;
+}
+
+static int get_id(json_t *args, uint64_t *id)
+{
+    json_t *v = json_object_get(args, "id");
+    json_int_t n = 0;
+    int rc;
+    if (!v)
+        return terr(CAIRN_INVALID, "missing argument 'id'");
+    if ((rc = get_int(v, "id", 0, INT64_MAX, &n)) != 0)
+        return rc;
+    *id = (uint64_t)n;
+    return 0;
+}
+
+static int table_open(json_t *args, json_t **out)
+{
+    cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
+    open_args a = {NULL, NULL, 0, 0, 0, 0, 0, 0};
+    json_t *schema = json_object_get(args, "schema");
+    char *schema_text = NULL;
+    slot *s;
+    int rc, fresh;
+    (void)out;
+    a.create = o.create, a.read_only = o.read_only, a.sync = o.sync;
+    a.lock_timeout_ms = o.lock_timeout_ms, a.checkpoint_rows = o.checkpoint_rows;
+    if ((rc = get_open_args(args, SLOT_TABLE, &a)) != 0)
+        return rc;
+    o.create = a.create, o.read_only = a.read_only, o.sync = a.sync;
+    o.lock_timeout_ms = a.lock_timeout_ms, o.checkpoint_rows = a.checkpoint_rows;
+    if (schema && json_is_string(schema))
+        schema_text = strdup(json_string_value(schema));
+    else if (schema && json_is_array(schema))
+        schema_text = dump_unmarked(schema); /* the list form: the binding's list of columns */
+    else if (schema && !json_is_null(schema))
+        return terr(CAIRN_TYPE, "schema: expected a string or a list of columns");
+    if (schema && !json_is_null(schema) && !schema_text)
+        return terr(CAIRN_NOMEM, "out of memory");
+    o.schema = schema_text;
+    if ((rc = slot_for_open(a.name, SLOT_TABLE, &s, &fresh)) != 0) {
+        free(schema_text);
+        return rc;
+    }
+    rc = cairn_table_open(&s->table, a.path, &o);
+    free(schema_text);
+    if (rc != 0) {
+        s->table = NULL;
+        if (fresh)
+            slot_drop(s);
+        return rc;
+    }
+    s->closed = 0;
+    return 0;
+}
+
+static int table_close(json_t *args, json_t **out)
+{
+    return kv_close(args, out); /* same slot logic */
+}
+
+static const char *type_name(int type, uint32_t fixed, char *tbuf, size_t cap)
+{
+    static const char *const names[] = {"?", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64",
+                                        "f32", "f64", "bool", "bytes:", "string", "bytes", "timestamp"};
+    if (type == CAIRN_TYPE_FIXED) {
+        snprintf(tbuf, cap, "bytes:%u", (unsigned)fixed);
+        return tbuf;
+    }
+    return type >= 1 && type <= 15 ? names[type] : "?";
+}
+
+/* table.schema: the list of column objects, every field present (PROTOCOL.md). */
+static int table_schema(json_t *args, json_t **out)
+{
+    slot *s;
+    char *text = NULL;
+    json_t *doc = NULL, *list;
+    size_t n = 0, i;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0 || (rc = cairn_table_ncols(s->table, &n)) != 0 ||
+        (rc = cairn_table_schema(s->table, 1, &text)) != 0)
+        return rc;
+    rc = parse_engine_json(text, &doc);
+    cairn_free(text);
+    if (rc)
+        return rc;
+    if (!json_is_array(doc) || json_array_size(doc) != n) {
+        json_decref(doc);
+        return terr(CAIRN_INTERNAL, "the engine's JSON schema is not a list of %zu columns", n);
+    }
+    list = json_array();
+    for (i = 0; i < n; i++) {
+        json_t *c = json_array_get(doc, i), *def = json_object_get(c, "default");
+        const char *name = NULL;
+        int type = 0, nullable = 0;
+        uint32_t fixed = 0;
+        char tb[32];
+        if ((rc = cairn_table_column(s->table, i, &name, &type, &fixed, &nullable)) != 0) {
+            json_decref(list);
+            json_decref(doc);
+            return rc;
+        }
+        json_array_append_new(list, json_pack("{s:s,s:s,s:b,s:b,s:b,s:o}", "name", name, "type",
+                                              type_name(type, fixed, tb, sizeof tb), "nullable", nullable != 0,
+                                              "primary_key", json_is_true(json_object_get(c, "primary_key")),
+                                              "unique", json_is_true(json_object_get(c, "unique")), "default",
+                                              def ? value_from_c(type, json_incref(def)) : json_null()));
+    }
+    json_decref(doc);
+    *out = list;
+    return 0;
+}
+
+static int table_add_column(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *spec = NULL;
+    int rc;
+    (void)out;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0 || (rc = get_string(args, "spec", &spec)) != 0)
+        return rc;
+    return cairn_table_add_column(s->table, spec);
+}
+
+static int table_insert(json_t *args, json_t **out)
+{
+    slot *s;
+    json_t *row = json_object_get(args, "row");
+    char *text = NULL;
+    uint64_t id = 0;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0)
+        return rc;
+    if (!row)
+        return terr(CAIRN_INVALID, "missing argument 'row'");
+    if ((rc = row_to_c(s->table, row, &text)) != 0)
+        return rc;
+    rc = cairn_table_insert_json(s->table, text, &id);
+    free(text);
+    if (rc == 0)
+        *out = json_integer((json_int_t)id);
+    return rc;
+}
+
+static int table_insert_many(json_t *args, json_t **out)
+{
+    slot *s;
+    json_t *rows = json_object_get(args, "rows"), *row, *conv;
+    char *text = NULL, *ids = NULL;
+    size_t i;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0)
+        return rc;
+    if (!json_is_array(rows))
+        return terr(rows ? CAIRN_TYPE : CAIRN_INVALID, "rows: expected a list of rows");
+    conv = json_array();
+    json_array_foreach(rows, i, row) {
+        char *one = NULL;
+        json_t *parsed;
+        if ((rc = row_to_c(s->table, row, &one)) != 0) {
+            json_decref(conv);
+            return rc;
+        }
+        rc = parse_engine_json(one, &parsed);
+        free(one);
+        if (rc) {
+            json_decref(conv);
+            return rc;
+        }
+        json_array_append_new(conv, parsed);
+    }
+    text = dump_unmarked(conv);
+    json_decref(conv);
+    if (!text)
+        return terr(CAIRN_NOMEM, "out of memory");
+    rc = cairn_table_insert_many_json(s->table, text, &ids);
+    free(text);
+    if (rc == 0) {
+        rc = parse_engine_json(ids, out);
+        cairn_free(ids);
+    }
+    return rc;
+}
+
+static int table_upsert(json_t *args, json_t **out)
+{
+    slot *s;
+    json_t *row = json_object_get(args, "row");
+    char *text = NULL;
+    uint64_t id = 0;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0)
+        return rc;
+    if (!row)
+        return terr(CAIRN_INVALID, "missing argument 'row'");
+    if ((rc = row_to_c(s->table, row, &text)) != 0)
+        return rc;
+    rc = cairn_table_upsert_json(s->table, text, &id);
+    free(text);
+    if (rc == 0)
+        *out = json_integer((json_int_t)id);
+    return rc;
+}
+
+static int table_load(json_t *args, json_t **out)
+{
+    slot *s;
+    json_t *cols = json_object_get(args, "columns"), *list, *o;
+    const char *k;
+    char *text;
+    uint64_t first = 0;
+    int rc = 0;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0)
+        return rc;
+    if (!json_is_object(cols))
+        return terr(cols ? CAIRN_TYPE : CAIRN_INVALID, "columns: expected an object of lists");
+    o = json_object();
+    json_object_foreach(cols, k, list) {
+        int type = table_col_type(s->table, k);
+        json_t *conv, *v;
+        size_t i;
+        if (!json_is_array(list)) {
+            json_decref(o);
+            return terr(CAIRN_TYPE, "columns.%s: expected a list of values", k);
+        }
+        conv = json_array();
+        json_array_foreach(list, i, v) {
+            json_t *c = NULL;
+            if ((rc = value_to_c(type, v, &c)) != 0)
+                break;
+            json_array_append_new(conv, c);
+        }
+        json_object_set_new(o, k, conv);
+        if (rc)
+            break;
+    }
+    text = rc ? NULL : dump_unmarked(o);
+    json_decref(o);
+    if (rc)
+        return rc;
+    if (!text)
+        return terr(CAIRN_NOMEM, "out of memory");
+    rc = cairn_table_load_json(s->table, text, &first);
+    free(text);
+    if (rc == 0)
+        *out = json_integer((json_int_t)first);
+    return rc;
+}
+
+static int table_get(json_t *args, json_t **out)
+{
+    slot *s;
+    uint64_t id = 0;
+    char *text = NULL;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0 || (rc = get_id(args, &id)) != 0)
+        return rc;
+    rc = cairn_table_get_json(s->table, id, &text);
+    if (rc == CAIRN_NOTFOUND)
+        return 0; /* absent: null */
+    if (rc == 0) {
+        rc = row_from_c(s->table, text, out);
+        cairn_free(text);
+    }
+    return rc;
+}
+
+static int table_update(json_t *args, json_t **out)
+{
+    slot *s;
+    uint64_t id = 0;
+    json_t *changes = json_object_get(args, "changes");
+    char *text = NULL;
+    int rc;
+    (void)out;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0 || (rc = get_id(args, &id)) != 0)
+        return rc;
+    if (!changes)
+        return terr(CAIRN_INVALID, "missing argument 'changes'");
+    if ((rc = row_to_c(s->table, changes, &text)) != 0)
+        return rc;
+    rc = cairn_table_update_json(s->table, id, text);
+    free(text);
+    return rc;
+}
+
+static int table_delete(json_t *args, json_t **out)
+{
+    slot *s;
+    uint64_t id = 0;
+    int rc;
+    (void)out;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0 || (rc = get_id(args, &id)) != 0)
+        return rc;
+    return cairn_table_delete(s->table, id);
+}
+
+static int table_count(json_t *args, json_t **out)
+{
+    slot *s;
+    uint64_t n = 0;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0 || (rc = cairn_table_count(s->table, &n)) != 0)
+        return rc;
+    *out = json_integer((json_int_t)n);
+    return 0;
+}
+
+static int table_rows(json_t *args, json_t **out)
+{
+    slot *s;
+    cairn_table_iter *it = NULL;
+    uint64_t id = 0;
+    const char *text = NULL;
+    json_t *list;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0 || (rc = cairn_table_iter_open(&it, s->table)) != 0)
+        return rc;
+    list = json_array();
+    while ((rc = cairn_table_iter_next_json(it, &id, &text)) == 0) {
+        json_t *row = NULL;
+        if ((rc = row_from_c(s->table, text, &row)) != 0)
+            break;
+        json_array_append_new(list, json_pack("[I,o]", (json_int_t)id, row));
+    }
+    cairn_table_iter_free(it);
+    if (rc != CAIRN_ITEROVER) {
+        json_decref(list);
+        return rc;
+    }
+    *out = list;
+    return 0;
+}
+
+typedef int (*table_fn)(cairn_table *);
+
+static int table_simple(json_t *args, table_fn fn)
+{
+    slot *s;
+    int rc = slot_get(args, SLOT_TABLE, &s);
+    return rc ? rc : fn(s->table);
+}
+
+static int table_begin(json_t *a, json_t **o) { (void)o; return table_simple(a, cairn_table_begin); }
+static int table_commit(json_t *a, json_t **o) { (void)o; return table_simple(a, cairn_table_commit); }
+static int table_rollback(json_t *a, json_t **o) { (void)o; return table_simple(a, cairn_table_rollback); }
+static int table_sync(json_t *a, json_t **o) { (void)o; return table_simple(a, cairn_table_sync); }
+static int table_compact(json_t *a, json_t **o) { (void)o; return table_simple(a, cairn_table_compact); }
+
+static int table_in_txn(json_t *args, json_t **out)
+{
+    slot *s;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0)
+        return rc;
+    if ((rc = cairn_table_in_txn(s->table)) < 0)
+        return rc;
+    *out = json_boolean(rc);
+    return 0;
+}
+
+static int table_stats(json_t *args, json_t **out)
+{
+    slot *s;
+    struct cairn_table_stats st = CAIRN_TABLE_STATS_INIT;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0 || (rc = cairn_table_stats(s->table, &st)) != 0)
+        return rc;
+    *out = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "rows", (json_int_t)st.rows, "deleted_rows",
+                     (json_int_t)st.deleted_rows, "next_id", (json_int_t)st.next_id, "row_groups",
+                     (json_int_t)st.row_groups, "segments", (json_int_t)st.segments, "tail_rows",
+                     (json_int_t)st.tail_rows, "disk_bytes", (json_int_t)st.disk_bytes, "wal_bytes",
+                     (json_int_t)st.wal_bytes, "columns", (json_int_t)st.columns, "in_txn", st.in_txn != 0);
+    return 0;
+}
+
+static int table_check(json_t *args, json_t **out)
+{
+    const char *path = NULL;
+    int rc = get_string(args, "path", &path);
+    (void)out;
+    return rc ? rc : cairn_table_check(path);
+}
+
+static const char *table_event_name(int ev)
+{
+    switch (ev) {
+    case CAIRN_TABLE_INSERTED: return "inserted";
+    case CAIRN_TABLE_UPDATED: return "updated";
+    case CAIRN_TABLE_DELETED: return "deleted";
+    default: return "unknown";
+    }
+}
+
+static void on_table_event(void *ctx, int ev, uint64_t id, const char *new_row, const char *old_row)
+{
+    sub *sb = ctx;
+    slot *s = sb->slot;
+    json_t *nr = NULL, *or_ = NULL;
+    if (new_row && row_from_c(s->table, new_row, &nr) != 0)
+        nr = json_string("<unparsable row>");
+    if (old_row && row_from_c(s->table, old_row, &or_) != 0)
+        or_ = json_string("<unparsable row>");
+    if (!s->tevs)
+        s->tevs = json_array();
+    json_array_append_new(s->tevs, json_pack("[s,I,o,o]", table_event_name(ev), (json_int_t)id,
+                                             nr ? nr : json_null(), or_ ? or_ : json_null()));
+}
+
+static int table_subscribe(json_t *args, json_t **out)
+{
+    slot *s;
+    sub *sb;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0)
+        return rc;
+    if (!(sb = calloc(1, sizeof *sb)))
+        return terr(CAIRN_NOMEM, "out of memory");
+    sb->slot = s;
+    if ((rc = cairn_table_subscribe(s->table, on_table_event, sb, &sb->id)) != 0) {
+        free(sb);
+        return rc;
+    }
+    sb->next = s->subs;
+    s->subs = sb;
+    *out = json_integer((json_int_t)sb->id);
+    return 0;
+}
+
+static int table_unsubscribe(json_t *args, json_t **out)
+{
+    slot *s;
+    sub **p;
+    json_int_t id = 0;
+    int rc;
+    (void)out;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0 ||
+        (rc = get_int(json_object_get(args, "id"), "id", 0, INT64_MAX, &id)) != 0)
+        return rc;
+    for (p = &s->subs; *p; p = &(*p)->next) {
+        if ((*p)->id == (uint64_t)id) {
+            sub *dead = *p;
+            if ((rc = cairn_table_unsubscribe(s->table, dead->id)) != 0)
+                return rc;
+            *p = dead->next;
+            free(dead);
+            return 0;
+        }
+    }
+    return terr(CAIRN_NOTFOUND, "no subscription %lld on this handle", (long long)id);
+}
+
+static int table_events(json_t *args, json_t **out)
+{
+    slot *s;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0)
+        return rc;
+    *out = s->tevs ? s->tevs : json_array();
+    s->tevs = NULL;
+    return 0;
+}
+
 /* ---- common ops and dispatch -------------------------------------------------------------- */
 
 static int op_reset(json_t *args, json_t **out)
@@ -1293,6 +1985,30 @@ static const struct {
     {"blob.subscribe", blob_subscribe},
     {"blob.unsubscribe", blob_unsubscribe},
     {"blob.events", blob_events},
+    {"table.open", table_open},
+    {"table.close", table_close},
+    {"table.schema", table_schema},
+    {"table.add_column", table_add_column},
+    {"table.insert", table_insert},
+    {"table.insert_many", table_insert_many},
+    {"table.upsert", table_upsert},
+    {"table.load", table_load},
+    {"table.get", table_get},
+    {"table.update", table_update},
+    {"table.delete", table_delete},
+    {"table.count", table_count},
+    {"table.rows", table_rows},
+    {"table.begin", table_begin},
+    {"table.commit", table_commit},
+    {"table.rollback", table_rollback},
+    {"table.in_txn", table_in_txn},
+    {"table.sync", table_sync},
+    {"table.compact", table_compact},
+    {"table.stats", table_stats},
+    {"table.check", table_check},
+    {"table.subscribe", table_subscribe},
+    {"table.unsubscribe", table_unsubscribe},
+    {"table.events", table_events},
     {"proc.fork", op_proc_fork},
 };
 
@@ -1340,7 +2056,8 @@ static json_t *run_op(const char *op, json_t *args)
             found = 1;
             if (!json_is_object(args))
                 rc = terr(CAIRN_INVALID, "args must be an object");
-            else if (strcmp(op, "kv.close") && strcmp(op, "blob.close") && strcmp(op, "proc.fork") &&
+            else if (strcmp(op, "kv.close") && strcmp(op, "blob.close") && strcmp(op, "table.close") &&
+                     strcmp(op, "proc.fork") &&
                      has_native(args)) /* a child step of proc.fork is checked when it runs */
                 rc = terr(CAIRN_TYPE, "%s: an argument has the wrong host type", op);
             else
@@ -1364,8 +2081,16 @@ static json_t *run_op(const char *op, json_t *args)
 static json_t *handle_line(const char *line, size_t len)
 {
     json_error_t e;
-    json_t *req = json_loadb(line, len, JSON_ALLOW_NUL, &e), *resp;
+    size_t mlen = 0;
+    char *marked = mark_bigints(line, len, &mlen);
+    json_t *req = marked ? json_loadb(marked, mlen, JSON_ALLOW_NUL, &e) : NULL, *resp;
     int rc;
+    free(marked);
+    if (!marked) {
+        g_own_msg = 0;
+        rc = terr(CAIRN_NOMEM, "out of memory");
+        return json_pack("{s:s,s:s}", "error", cairn_errname(rc), "message", g_msg);
+    }
 
     if (!req || !json_is_object(req) || !json_is_string(json_object_get(req, "op"))) {
         g_own_msg = 0;
@@ -1394,6 +2119,8 @@ int main(void)
         resp = handle_line(line, (size_t)n);
         text = json_dumps(resp, JSON_COMPACT | JSON_ENCODE_ANY);
         json_decref(resp);
+        if (text)
+            unmark_bigints(text);
         if (!text) /* only on out of memory: still answer */
             fputs("{\"error\":\"CAIRN_NOMEM\",\"message\":\"cannot serialise the reply\"}\n", stdout);
         else {
