@@ -158,7 +158,7 @@ internal static class TableValues
                 if (name is null) throw new TableValueException(CairnErrorCode.Invalid, "a column name is null");
                 if (values is null || values is string)
                     throw new TableValueException(CairnErrorCode.Type, $"column '{name}': the values are not a list");
-                w.WritePropertyName(name);
+                w.WritePropertyName(Checked(name, name));
                 w.WriteStartArray();
                 ColumnType? type = lookup(name)?.Type;
                 foreach (object? v in values) WriteValue(w, v, name, type);
@@ -174,7 +174,7 @@ internal static class TableValues
         foreach (var (name, value) in row)
         {
             if (name is null) throw new TableValueException(CairnErrorCode.Invalid, "a column name is null");
-            w.WritePropertyName(name);
+            w.WritePropertyName(Checked(name, name));
             WriteValue(w, value, name, columns?.Invoke(name)?.Type);
         }
         w.WriteEndObject();
@@ -210,7 +210,7 @@ internal static class TableValues
         {
             case null: w.WriteNullValue(); return;
             case bool b: w.WriteBooleanValue(b); return;
-            case string s: w.WriteStringValue(s); return;
+            case string s: w.WriteStringValue(Checked(s, column)); return;
             case sbyte n: w.WriteNumberValue(n); return;
             case byte n: w.WriteNumberValue(n); return;
             case short n: w.WriteNumberValue(n); return;
@@ -242,6 +242,23 @@ internal static class TableValues
                 throw new TableValueException(CairnErrorCode.Type,
                     $"column '{column}': a {v.GetType().FullName} is not a table value (integers, float, double, bool, string, byte[], DateTime, null)");
         }
+    }
+
+    /// <summary>The string itself if it is valid UTF-16; Invalid for a lone surrogate (the JSON writer
+    /// would escape it as \uD800, text that is not Unicode).</summary>
+    private static string Checked(string s, string column)
+    {
+        ReadOnlySpan<char> span = s;
+        if (span.IndexOfAnyInRange('\uD800', '\uDFFF') < 0) return s;
+        try
+        {
+            Cairn.Native.Interop.StrictUtf8.GetByteCount(s);
+        }
+        catch (EncoderFallbackException)
+        {
+            throw new TableValueException(CairnErrorCode.Invalid, $"column '{column}': not valid UTF-16 text (unpaired surrogate)");
+        }
+        return s;
     }
 
     private static void WriteBytes(Utf8JsonWriter w, ReadOnlySpan<byte> b)

@@ -123,7 +123,7 @@ public class TableTests : IDisposable
         Assert.Equal(0, t.Count().Result);
         // any IEnumerable<KeyValuePair<string, object?>> is a row
         Assert.True(t.Insert(new Dictionary<string, object?> { ["n"] = 1, ["at"] = DateTimeOffset.UnixEpoch }).Success);
-        Assert.Equal(DateTime.UnixEpoch, t.Get(1).Result!["at"]);
+        Assert.Equal(DateTime.UnixEpoch, t.Get(1).ThrowIfFailed()["at"]);
     }
 
     [Fact]
@@ -140,7 +140,7 @@ public class TableTests : IDisposable
 
         ulong up = t.Upsert(new Row { ["id"] = 2L, ["name"] = "B" }).ThrowIfFailed();
         Assert.Equal(2UL, up);
-        Assert.Equal("B", t.Get(2).Result!["name"]);
+        Assert.Equal("B", t.Get(2).ThrowIfFailed()["name"]);
         Assert.True(t.Upsert(new Row { ["id"] = 5L, ["name"] = "e" }).ThrowIfFailed() > 2); // a new row: a new id
         Assert.Equal(3, t.Count().Result);
     }
@@ -170,8 +170,8 @@ public class TableTests : IDisposable
                              ("ok", new[] { true, false, true })).ThrowIfFailed();
         Assert.Equal(1UL, first);
         Assert.Equal(3, t.Count().Result);
-        Assert.Equal(11u, t.Get(2).Result!["id"]);
-        Assert.True(t.Get(3).Result!.IsNull("at"));
+        Assert.Equal(11u, t.Get(2).ThrowIfFailed()["id"]);
+        Assert.True(t.Get(3).ThrowIfFailed().IsNull("at"));
         ulong next = t.Load(new Dictionary<string, IEnumerable> { ["id"] = new long[] { 1 }, ["at"] = new[] { DateTime.UnixEpoch } })
             .ThrowIfFailed();
         Assert.Equal(4UL, next);
@@ -206,12 +206,12 @@ public class TableTests : IDisposable
 
             t.Insert(new Row { ["id"] = 1L, ["name"] = "x" }).ThrowIfFailed();
             Assert.True(t.AddColumn(new Column("level", ColumnType.U8) { Default = (byte)3 }).Success);
-            Assert.Equal((byte)3, t.Get(1).Result!["level"]);
+            Assert.Equal((byte)3, t.Get(1).ThrowIfFailed()["level"]);
             Assert.Equal(CairnErrorCode.Exists, t.AddColumn("level u8").ErrorCode);
-            Assert.Equal(5, t.Stats().Result!.Columns);
+            Assert.Equal(5, t.Stats().ThrowIfFailed().Columns);
         }
         // reopen without a schema; the same schema is fine, another is Schema
-        using (var t = Open()) Assert.Equal(5, t.Schema().Result!.Count);
+        using (var t = Open()) Assert.Equal(5, t.Schema().ThrowIfFailed().Count);
         var other = Table.Open(new TableOptions { Path = _tmp.Path("t"), Schema = "id i32" });
         Assert.Equal(CairnErrorCode.Schema, other.ErrorCode);
         Assert.Equal(CairnErrorCode.Invalid, Table.Open(new TableOptions { Path = _tmp.Path("u"), Schema = "id nonsense" }).ErrorCode);
@@ -235,7 +235,7 @@ public class TableTests : IDisposable
         {
             t.Insert(new Row { ["v"] = 2L }).ThrowIfFailed();
             Assert.Equal(CairnErrorCode.Txn, t.Begin().ErrorCode);
-            Assert.True(t.Stats().Result!.InTransaction);
+            Assert.True(t.Stats().ThrowIfFailed().InTransaction);
             tx.Commit().ThrowIfFailed();
         }
         Assert.Equal(1, t.Count().Result);
@@ -252,7 +252,7 @@ public class TableTests : IDisposable
         {
             // delivered after the call returned: the handler sees the change and may call the table
             var now = t.Get(e.Id);
-            seen.Add($"{e.Change} {e.Id} {e.NewRow?["v"]} {e.OldRow?["v"]} {(now.Success ? now.Result!["v"] : "gone")}");
+            seen.Add($"{e.Change} {e.Id} {e.NewRow?["v"]} {e.OldRow?["v"]} {(now.Success ? now.ThrowIfFailed()["v"] : "gone")}");
         }).ThrowIfFailed();
         ulong id = t.Insert(new Row { ["id"] = 1L, ["v"] = "a" }).ThrowIfFailed();
         t.Update(id, new Row { ["v"] = "b" }).ThrowIfFailed();
@@ -301,7 +301,7 @@ public class TableTests : IDisposable
             Assert.False(s.InTransaction);
             Assert.True(t.Sync().Success);
             Assert.True(t.Compact().Success);
-            Assert.Equal(9, t.Stats().Result!.Rows);
+            Assert.Equal(9, t.Stats().ThrowIfFailed().Rows);
         }
         Assert.True(Table.Check(path).Success);
         Assert.Equal(CairnErrorCode.Path, Table.Check(_tmp.Path("missing")).ErrorCode);
