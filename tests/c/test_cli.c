@@ -1,4 +1,5 @@
-/* test_cli.c - the `cairn` command-line tool, run as a program: every kv and blob sub-command,
+/* test_cli.c - the `cairn` command-line tool, run as a program: every kv, blob and table sub-command
+ * (table: rows as JSON, CSV import and export),
  * the exit codes by class (0 ok, 1 not found, 2 usage, 4 path, 5 I/O, 6 corrupt, 7 locked,
  * 8 refused), values from stdin and @FILE, kinds and their checks (UTF-8, JSON), binary round
  * trips, --json outputs (checked by an independent JSON parser below), dump + load of both engines
@@ -957,6 +958,181 @@ START_TEST(cli_terminal_output) {
 }
 END_TEST
 
+
+/* ---- tables ------------------------------------------------------------------------------------ */
+
+static const char *const TABLE_CMDS[] = {"create", "insert", "get", "update", "delete", "count", "list", "stats",
+                                         "check", "compact", "schema", "import", "export", NULL};
+
+#define TSCHEMA "id i64 primary key, name string not null, score f64, tag bytes:2, at timestamp, ok bool"
+
+START_TEST(cli_table_commands) {
+    res r = {0};
+    char *dir = setup_dir("cli"), *db = kvt_path(dir, "users"), *missing = kvt_path(dir, "missing");
+    int k;
+    ck_assert_int_eq(CLI(&r, "table", "create", db, TSCHEMA), 0);
+    ck_assert_int_eq(CLI(&r, "table", "create", db, TSCHEMA), 8);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_EXISTS"));
+    ck_assert_int_eq(CLI(&r, "table", "create", missing, "id i64 primary key, id string"), 8);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_INVALID"));
+    /* insert: one row, a batch, refusals */
+    ck_assert_int_eq(CLI(&r, "table", "insert", db,
+                         "{\"id\":1,\"name\":\"Ana\",\"score\":1.5,\"tag\":{\"$bytes\":\"beef\"},\"at\":1700000000123456,"
+                         "\"ok\":true}"), 0);
+    ck_assert_str_eq(r.out, "1\n");
+    ck_assert_int_eq(CLI(&r, "table", "insert", db, "[{\"id\":2,\"name\":\"Bob\"},{\"id\":3,\"name\":\"Cy\"}]"), 0);
+    ck_assert_str_eq(r.out, "2\n3\n");
+    ck_assert_int_eq(CLI(&r, "table", "insert", db, "{\"id\":1,\"name\":\"dup\"}"), 8);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_CONSTRAINT"));
+    ck_assert_int_eq(CLI(&r, "table", "insert", db, "{\"id\":\"x\",\"name\":\"t\"}"), 8);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_TYPE"));
+    ck_assert_int_eq(CLI(&r, "table", "insert", db, "{\"id\":9,\"name\":\"t\",\"nope\":1}"), 8);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_SCHEMA"));
+    ck_assert_int_eq(CLI(&r, "table", "insert", db, "{\"id\":9}"), 8); /* name is NOT NULL */
+    ck_assert_int_eq(CLI(&r, "table", "insert", db, "[{\"id\":10,\"name\":\"a\"},{\"id\":10,\"name\":\"b\"}]"), 8);
+    ck_assert_int_eq(CLI(&r, "table", "count", db), 0);
+    ck_assert_str_eq(r.out, "3\n");
+    /* get */
+    ck_assert_int_eq(CLI(&r, "table", "get", db, "1"), 0);
+    ck_assert_msg(r.out[0] == '{' && strstr(r.out, "Ana") && strstr(r.out, "beef") && strstr(r.out, "1700000000123456"),
+                  "get: %s", r.out);
+    ck_assert(json_lines(r.out));
+    ck_assert_int_eq(CLI(&r, "table", "get", db, "1", "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_ptr_nonnull(strstr(r.out, "{\"id\":1,\"row\":{"));
+    ck_assert_int_eq(CLI(&r, "table", "get", db, "99"), 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_NOTFOUND"));
+    ck_assert_int_eq(CLI(&r, "table", "get", db, "x"), 2);
+    ck_assert_int_eq(CLI(&r, "table", "get", db, "-1"), 2);
+    /* update, delete; ids are never reused */
+    ck_assert_int_eq(CLI(&r, "table", "update", db, "2", "{\"name\":\"Bob2\",\"score\":-0.25}"), 0);
+    ck_assert_int_eq(CLI(&r, "table", "get", db, "2"), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "Bob2"));
+    ck_assert_int_eq(CLI(&r, "table", "update", db, "99", "{\"name\":\"x\"}"), 1);
+    ck_assert_int_eq(CLI(&r, "table", "update", db, "2", "{\"name\":null}"), 8);
+    ck_assert_int_eq(CLI(&r, "table", "delete", db, "3"), 0);
+    ck_assert_int_eq(CLI(&r, "table", "delete", db, "3"), 1);
+    ck_assert_int_eq(CLI(&r, "table", "del", db, "3"), 1);
+    {
+        static const char row4[] = "{\"id\":4,\"name\":\"Dee\",\"ok\":false}";
+        ck_assert_int_eq(CLI_IN(&r, row4, sizeof row4 - 1, "table", "insert", db, "-"), 0);
+    }
+    ck_assert_str_eq(r.out, "4\n");
+    /* list */
+    ck_assert_int_eq(CLI(&r, "table", "list", db), 0);
+    ck_assert_str_eq(r.out, "rowid\tid\tname\tscore\ttag\tat\tok\n"
+                            "1\t1\tAna\t1.5\tx'beef'\t2023-11-14T22:13:20.123456Z\ttrue\n"
+                            "2\t2\tBob2\t-0.25\tNULL\tNULL\tNULL\n"
+                            "4\t4\tDee\tNULL\tNULL\tNULL\tfalse\n");
+    ck_assert_int_eq(CLI(&r, "table", "list", db, "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_ptr_nonnull(strstr(r.out, "{\"id\":4,\"row\":{"));
+    /* stats, schema, check, compact */
+    ck_assert_int_eq(CLI(&r, "table", "stats", db), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "rows          3\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "next id       5\n"));
+    ck_assert_int_eq(CLI(&r, "table", "stats", db, "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"engine\":\"table\",\"rows\":3,"));
+    ck_assert_int_eq(CLI(&r, "table", "schema", db), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "id i64 primary key"));
+    ck_assert_int_eq(CLI(&r, "table", "schema", db, "--json"), 0);
+    ck_assert_msg(r.out[0] == '[', "schema --json: %s", r.out);
+    ck_assert_int_eq(CLI(&r, "table", "check", db), 0);
+    ck_assert_str_eq(r.out, "ok\n");
+    ck_assert_int_eq(CLI(&r, "table", "check", db, "--json"), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "{\"ok\":true,"));
+    ck_assert_int_eq(CLI(&r, "table", "compact", db), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "compacted"));
+    ck_assert_int_eq(CLI(&r, "table", "get", db, "4"), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "Dee"));
+    /* a missing table */
+    ck_assert_int_eq(CLI(&r, "table", "count", missing), 4);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_PATH"));
+    ck_assert_int_eq(CLI(&r, "table", "insert", missing, "{}"), 4);
+    ck_assert_int_eq(CLI(&r, "table", "check", missing), 4);
+    ck_assert_int_eq(CLI(&r, "table", "frobnicate", db), 2);
+    ck_assert_int_eq(CLI(&r, "table", "get", db), 2);
+    /* help for every command */
+    for (k = 0; TABLE_CMDS[k]; k++) {
+        char want_usage[64];
+        snprintf(want_usage, sizeof want_usage, "usage: cairn table %s ", TABLE_CMDS[k]);
+        ck_assert_int_eq(CLI(&r, "help", "table", TABLE_CMDS[k]), 0);
+        ck_assert_msg(strstr(r.out, want_usage) != NULL, "help table %s: %s", TABLE_CMDS[k], r.out);
+        ck_assert_int_eq(CLI(&r, "table", TABLE_CMDS[k], "--help"), 0);
+        ck_assert_ptr_nonnull(strstr(r.out, want_usage));
+    }
+    ck_assert_int_eq(CLI(&r, "--help"), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "table import DIR FILE.csv"));
+    /* the shell */
+    ck_assert_int_eq(CLI_IN(&r, "count\nget 1\n", 12, "shell", "table", db), 0);
+    ck_assert_msg(!strncmp(r.out, "3\n{", 3), "shell: %s", r.out);
+    res_free(&r);
+    free(db), free(missing);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(cli_table_csv) {
+    res r = {0};
+    char *dir = setup_dir("cli"), *a = kvt_path(dir, "a"), *b = kvt_path(dir, "b"), *csv = kvt_path(dir, "in.csv");
+    char *out1 = kvt_path(dir, "out1.csv"), *out2 = kvt_path(dir, "out2.csv"), *e1, *e2;
+    static const char in[] =
+        "ok,name,id,score,tag,at\r\n"
+        "yes,\"Smith, \"\"Jo\"\"\",1,2.5,BEEF,2024-01-02T03:04:05Z\r\n"
+        "0,\"\",2,,\\x0001,2024-01-02 03:04:05.5+01:00\n"
+        ",\"line\nbreak\",3,nan,,1700000000000001\n"
+        "\n";
+    ck_assert_int_eq(CLI(&r, "table", "create", a, TSCHEMA), 0);
+    spit(csv, in, sizeof in - 1);
+    ck_assert_int_eq(CLI(&r, "table", "import", a, csv), 0);
+    ck_assert_str_eq(r.out, "imported 3 rows\n");
+    ck_assert_int_eq(CLI(&r, "table", "list", a), 0);
+    ck_assert_str_eq(r.out, "rowid\tid\tname\tscore\ttag\tat\tok\n"
+                            "1\t1\tSmith, \"Jo\"\t2.5\tx'beef'\t2024-01-02T03:04:05Z\ttrue\n"
+                            "2\t2\t\tNULL\tx'0001'\t2024-01-02T02:04:05.500000Z\tfalse\n"
+                            "3\t3\tline\\x0abreak\tnan\tNULL\t2023-11-14T22:13:20.000001Z\tNULL\n");
+    ck_assert_int_eq(CLI(&r, "table", "export", a, out1), 0);
+    e1 = slurp(out1, NULL);
+    ck_assert_str_eq(e1, "id,name,score,tag,at,ok\n"
+                         "1,\"Smith, \"\"Jo\"\"\",2.5,beef,2024-01-02T03:04:05Z,true\n"
+                         "2,\"\",,0001,2024-01-02T02:04:05.500000Z,false\n"
+                         "3,\"line\nbreak\",nan,,2023-11-14T22:13:20.000001Z,\n");
+    /* to standard output too, and a round trip through a second table gives the same CSV */
+    ck_assert_int_eq(CLI(&r, "table", "export", a), 0);
+    ck_assert_str_eq(r.out, e1);
+    ck_assert_int_eq(CLI(&r, "table", "create", b, TSCHEMA), 0);
+    ck_assert_int_eq(CLI_IN(&r, e1, strlen(e1), "table", "import", b, "-"), 0);
+    ck_assert_int_eq(CLI(&r, "table", "export", b, out2), 0);
+    e2 = slurp(out2, NULL);
+    ck_assert_str_eq(e1, e2);
+    /* a refused row refuses the whole file and names its line */
+    {
+        static const char bad[] = "id,name\n10,ok\n11,fine\n1,duplicate\n";
+        static const char badtype[] = "id,name,score\n12,x,notanumber\n";
+        static const char badhead[] = "id,nope\n13,x\n";
+        static const char badcount[] = "id,name\n14\n";
+        ck_assert_int_eq(CLI_IN(&r, bad, sizeof bad - 1, "table", "import", a, "-"), 8);
+        ck_assert_ptr_nonnull(strstr(r.err, "line 4"));
+        ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_CONSTRAINT"));
+        ck_assert_int_eq(CLI_IN(&r, badtype, sizeof badtype - 1, "table", "import", a, "-"), 8);
+        ck_assert_ptr_nonnull(strstr(r.err, "line 2"));
+        ck_assert_int_eq(CLI_IN(&r, badhead, sizeof badhead - 1, "table", "import", a, "-"), 8);
+        ck_assert_ptr_nonnull(strstr(r.err, "nope"));
+        ck_assert_int_eq(CLI_IN(&r, badcount, sizeof badcount - 1, "table", "import", a, "-"), 8);
+        ck_assert_int_eq(CLI(&r, "table", "count", a), 0);
+        ck_assert_str_eq(r.out, "3\n");
+    }
+    ck_assert_int_eq(CLI(&r, "table", "import", a, csv + 1), 4); /* a missing file */
+    res_free(&r);
+    free(e1), free(e2);
+    free(a), free(b), free(csv), free(out1), free(out2);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
@@ -973,6 +1149,8 @@ int main(void) {
     tcase_add_test(tc, cli_blob_dump_load);
     tcase_add_test(tc, cli_shell_session);
     tcase_add_test(tc, cli_terminal_output);
+    tcase_add_test(tc, cli_table_commands);
+    tcase_add_test(tc, cli_table_csv);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

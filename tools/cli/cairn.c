@@ -3,10 +3,12 @@
  *
  *   cairn kv COMMAND DIR ...        put get del list stats check compact dump load
  *   cairn blob COMMAND FILE ...     create get update del list stats check compact dump load
- *   cairn shell [kv|blob] PATH      the same commands, one a line, from standard input
+ *   cairn table COMMAND DIR ...     create insert get update delete count list stats check compact
+ *                                   schema import export
+ *   cairn shell [kv|blob|table] PATH   the same commands, one a line, from standard input
  *   cairn help [ENGINE [COMMAND]]   cairn --help   cairn --version
  *
- * The commands live in cli_kv.c and cli_blob.c, one table per engine (cli.h: struct command);
+ * The commands live in cli_kv.c, cli_blob.c and cli_table.c, one table per engine (cli.h: struct command);
  * docs/cli.md is the reference (exit codes, output, dump format). Errors go to stderr as
  * "cairn: NAME: message".
  */
@@ -26,6 +28,7 @@ typedef struct engine {
 
 static const engine engines[] = {{"kv", "a KV store (a directory)", cli_kv_cmds},
                                  {"blob", "a blob store (a file; its WAL is FILE-wal)", cli_blob_cmds},
+                                 {"table", "a table (a directory)", cli_table_cmds},
                                  {NULL, NULL, NULL}};
 
 static const char EXIT_CODES_HELP[] =
@@ -67,8 +70,9 @@ static void main_help(FILE *to) {
             "cairn %s - inspect and edit Cairn stores\n\n"
             "usage: cairn kv COMMAND DIR [ARGS] [OPTIONS]      a KV store (a directory)\n"
             "       cairn blob COMMAND FILE [ARGS] [OPTIONS]   a blob store (a file)\n"
-            "       cairn shell [kv|blob] PATH                 run commands read from standard input\n"
-            "       cairn help [kv|blob [COMMAND]]             help on an engine or a command\n"
+            "       cairn table COMMAND DIR [ARGS] [OPTIONS]   a table (a directory)\n"
+            "       cairn shell [kv|blob|table] PATH           run commands read from standard input\n"
+            "       cairn help [kv|blob|table [COMMAND]]       help on an engine or a command\n"
             "       cairn --version                            the version\n",
             CAIRN_CLI_VERSION);
     for (e = engines; e->name; e++) {
@@ -83,7 +87,7 @@ static void main_help(FILE *to) {
 
 static void engine_help(FILE *to, const engine *e) {
     fprintf(to, "usage: cairn %s COMMAND %s [ARGS] [OPTIONS]    (%s)\n\nCommands:\n", e->name,
-            e->cmds == cli_kv_cmds ? "DIR" : "FILE", e->what);
+            e->cmds == cli_blob_cmds ? "FILE" : "DIR", e->what);
     list_commands(to, e, "  ");
     fprintf(to, "\nHelp on one: cairn help %s COMMAND. Exit codes: cairn --help.\n", e->name);
 }
@@ -105,7 +109,7 @@ static int help(int argc, char **argv) {
     }
     if (!(e = find_engine(argv[0]))) {
         if (!strcmp(argv[0], "shell")) {
-            printf("usage: cairn shell [kv|blob] PATH\n\n"
+            printf("usage: cairn shell [kv|blob|table] PATH\n\n"
                    "Run commands on one store, one a line, read from standard input (a terminal or a pipe):\n"
                    "the commands of the engine without PATH, e.g. `put k v`, `get k`, `list -l`. Words are\n"
                    "split at spaces; quote with '...' or \"...\" (which knows \\n, \\t, \\\\, \\\" and \\xNN).\n"
@@ -351,7 +355,7 @@ static int shell(int argc, char **argv) {
         }
         e = find_engine(S_ISDIR(st.st_mode) ? "kv" : "blob");
     } else {
-        fprintf(stderr, "usage: cairn shell [kv|blob] PATH\n");
+        fprintf(stderr, "usage: cairn shell [kv|blob|table] PATH\n");
         return EXIT_USAGE;
     }
     cli_in_shell = 1;

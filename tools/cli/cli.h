@@ -58,6 +58,7 @@ typedef struct command {
 
 extern const command cli_kv_cmds[];
 extern const command cli_blob_cmds[];
+extern const command cli_table_cmds[];
 
 /* 1 while running inside `cairn shell` (values from stdin are refused; `get` ends with a newline). */
 extern int cli_in_shell;

@@ -23,6 +23,7 @@ int cli_exit_code(int rc) {
     case CAIRN_CORRUPT: case CAIRN_VERSION: return EXIT_CORRUPT;
     case CAIRN_LOCKED: case CAIRN_BUSY: return EXIT_LOCKED;
     case CAIRN_INVALID: case CAIRN_TYPE: case CAIRN_TOOBIG: case CAIRN_RANGE: case CAIRN_EXISTS:
+    case CAIRN_CONSTRAINT: case CAIRN_SCHEMA:
         return EXIT_DATA;
     default: return EXIT_ERROR;
     }

@@ -1,0 +1,967 @@
+/*
+ * cli_table.c - `cairn table ...`: the commands on a table (a directory; core/include/cairn/table.h).
+ *
+ * Rows cross the command line in the C API's JSON row form ({"column": value, ...}; bytes as
+ * {"$bytes": hex}, NaN/infinities as {"$f64": ...}, timestamps as integer microseconds since the
+ * Unix epoch). CSV import and export convert by the column types of the schema (docs/cli.md,
+ * "Table commands"). Write commands open the table (which must exist, except for `create`), make
+ * the change durable and close it; read commands open it read-only.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_json.h"
+
+/* ---- opening ------------------------------------------------------------------------------------ */
+
+static int tbl_open(cairn_table **t, const char *dir, int read_only) {
+    cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
+    int rc;
+    o.create = 0;
+    o.read_only = read_only;
+    rc = cairn_table_open(t, dir, &o);
+    if (rc == CAIRN_PATH)
+        return cli_error(EXIT_PATH, "CAIRN_PATH", "no table at '%s' (%s; create one with `cairn table create %s SCHEMA`)",
+                         dir, cairn_errmsg(), dir);
+    return rc ? cli_fail(rc) : 0;
+}
+
+/* Close, turning a failed core call (rc < 0) into its exit code; rc > 0 is an exit code already. */
+static int tbl_done(cairn_table *t, int rc) {
+    int code = rc < 0 ? cli_fail(rc) : rc;
+    cairn_table_close(t);
+    return code ? code : cli_flush_stdout();
+}
+
+/* A row id on the command line: a decimal u64. */
+static int parse_id(const char *s, uint64_t *id) {
+    char *end;
+    unsigned long long v;
+    if (!*s || *s < '0' || *s > '9') return 0;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || *end) return 0;
+    *id = (uint64_t)v;
+    return 1;
+}
+
+static int bad_id(const char *s) {
+    return cli_error(EXIT_USAGE, "CAIRN_INVALID", "'%s' is not a row id (a decimal integer)", s);
+}
+
+/* A VALUE argument as a NUL-terminated string. Exit code. */
+static int read_text(const char *arg, char **out) {
+    unsigned char *v;
+    size_t n;
+    int rc = cli_read_value(arg, &v, &n);
+    char *s;
+    if (rc) return rc;
+    if (!(s = (char *)malloc(n + 1))) {
+        free(v);
+        return cli_error(EXIT_ERROR, "CAIRN_NOMEM", "out of memory");
+    }
+    memcpy(s, v, n);
+    s[n] = 0;
+    free(v);
+    if (strlen(s) != n) {
+        free(s);
+        return cli_error(EXIT_DATA, "CAIRN_INVALID", "the text holds a NUL byte");
+    }
+    *out = s;
+    return 0;
+}
+
+/* ---- timestamps ----------------------------------------------------------------------------------- */
+
+/* Days since 1970-01-01 of a civil date, and back (H. Hinnant's algorithms, proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    int64_t era;
+    unsigned yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+    int64_t era;
+    unsigned doe, yoe, doy, mp;
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = (unsigned)(z - era * 146097);
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+/* Microseconds as "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" for years 1..9999, else the plain integer. */
+static void put_ts(FILE *f, int64_t us) {
+    int64_t secs = us / 1000000, frac = us % 1000000, days, y;
+    unsigned m, d;
+    int sod;
+    if (frac < 0) frac += 1000000, secs--;
+    days = secs / 86400;
+    sod = (int)(secs % 86400);
+    if (sod < 0) sod += 86400, days--;
+    civil_from_days(days, &y, &m, &d);
+    if (y < 1 || y > 9999) {
+        fprintf(f, "%lld", (long long)us);
+        return;
+    }
+    fprintf(f, "%04d-%02u-%02uT%02d:%02d:%02d", (int)y, m, d, sod / 3600, sod / 60 % 60, sod % 60);
+    if (frac) fprintf(f, ".%06d", (int)frac);
+    fputc('Z', f);
+}
+
+static int digits(const char **p, int n, int *out) {
+    int v = 0, i;
+    for (i = 0; i < n; i++) {
+        if ((*p)[i] < '0' || (*p)[i] > '9') return 0;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 1;
+}
+
+/* "YYYY-MM-DD[(T| )HH:MM[:SS[.f{1,6}]]][Z|+HH:MM|-HH:MM]" (UTC unless an offset is given), or an
+ * integer of microseconds. 1 on success. */
+static int parse_ts(const char *s, int64_t *us) {
+    const char *p = s;
+    int y, mo, d, h = 0, mi = 0, sec = 0, off = 0;
+    int64_t frac = 0;
+    char *end;
+    if (!strchr(s, '-') || (s[0] == '-' && !strchr(s + 1, '-'))) {
+        long long v;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno || end == s || *end) return 0;
+        *us = v;
+        return 1;
+    }
+    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' || !digits(&p, 2, &d)) return 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31) return 0;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi)) return 0;
+        if (*p == ':') {
+            p++;
+            if (!digits(&p, 2, &sec)) return 0;
+            if (*p == '.') {
+                int n = 0;
+                p++;
+                while (*p >= '0' && *p <= '9') {
+                    if (n < 6) frac = frac * 10 + (*p - '0');
+                    n++, p++;
+                }
+                if (n == 0) return 0;
+                for (; n < 6; n++) frac *= 10;
+            }
+        }
+        if (h > 23 || mi > 59 || sec > 60) return 0;
+    }
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om, sign = *p == '-' ? -1 : 1;
+        p++;
+        if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om)) return 0;
+        off = sign * (oh * 3600 + om * 60);
+    }
+    if (*p) return 0;
+    *us = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec - off) * 1000000) + frac;
+    return 1;
+}
+
+/* ---- values out ------------------------------------------------------------------------------------ */
+
+/* The shortest decimal that reads back as the same double (or float, for f32). */
+static void put_float(FILE *f, double v, int is_f32) {
+    char buf[64];
+    int prec;
+    if (isnan(v)) {
+        fputs("nan", f);
+        return;
+    }
+    if (isinf(v)) {
+        fputs(v < 0 ? "-inf" : "inf", f);
+        return;
+    }
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (is_f32 ? (strtof(buf, NULL) == (float)v) : (strtod(buf, NULL) == v)) break;
+    }
+    fputs(buf, f);
+}
+
+static void put_hex(FILE *f, const void *p, size_t n) {
+    const unsigned char *b = (const unsigned char *)p;
+    size_t i;
+    for (i = 0; i < n; i++) fprintf(f, "%02x", b[i]);
+}
+
+static int needs_quotes(const char *s, size_t n) {
+    size_t i;
+    if (n == 0 || s[0] == ' ' || s[n - 1] == ' ') return 1;
+    for (i = 0; i < n; i++)
+        if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r') return 1;
+    return 0;
+}
+
+static void put_csv_text(FILE *f, const char *s, size_t n) {
+    size_t i;
+    if (!needs_quotes(s, n)) {
+        fwrite(s, 1, n, f);
+        return;
+    }
+    fputc('"', f);
+    for (i = 0; i < n; i++) {
+        if (s[i] == '"') fputc('"', f);
+        fputc(s[i], f);
+    }
+    fputc('"', f);
+}
+
+/* Text for a person: control characters and invalid UTF-8 as \xNN. */
+static void put_safe_text(FILE *f, const char *s, size_t n) {
+    size_t i;
+    int valid = cj_utf8_valid(s, n);
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f || c == '\\' || (c >= 0x80 && !valid)) fprintf(f, "\\x%02x", c);
+        else fputc(c, f);
+    }
+}
+
+enum { FMT_CSV, FMT_TEXT };
+
+/* One value of a column of `type`: CSV (null empty, empty text and bytes ""), or text for a person
+ * (null as NULL, bytes as x'hex'). */
+static void put_value(FILE *f, int type, const cairn_value *v, int fmt) {
+    if (v->is_null) {
+        if (fmt == FMT_TEXT) fputs("NULL", f);
+        return;
+    }
+    switch (type) {
+    case CAIRN_TYPE_I8: case CAIRN_TYPE_I16: case CAIRN_TYPE_I32: case CAIRN_TYPE_I64:
+        fprintf(f, "%lld", (long long)v->v.i);
+        break;
+    case CAIRN_TYPE_U8: case CAIRN_TYPE_U16: case CAIRN_TYPE_U32: case CAIRN_TYPE_U64:
+        fprintf(f, "%llu", (unsigned long long)v->v.u);
+        break;
+    case CAIRN_TYPE_F32: case CAIRN_TYPE_F64:
+        put_float(f, v->v.f, type == CAIRN_TYPE_F32);
+        break;
+    case CAIRN_TYPE_BOOL:
+        fputs(v->v.b ? "true" : "false", f);
+        break;
+    case CAIRN_TYPE_STRING:
+        if (fmt == FMT_CSV) put_csv_text(f, (const char *)v->v.s.bytes, v->v.s.len);
+        else put_safe_text(f, (const char *)v->v.s.bytes, v->v.s.len);
+        break;
+    case CAIRN_TYPE_BYTES: case CAIRN_TYPE_FIXED:
+        if (fmt == FMT_TEXT) fputs("x'", f);
+        else if (v->v.s.len == 0) fputs("\"\"", f);
+        put_hex(f, v->v.s.bytes, v->v.s.len);
+        if (fmt == FMT_TEXT) fputc('\'', f);
+        break;
+    case CAIRN_TYPE_TIMESTAMP:
+        put_ts(f, v->v.i);
+        break;
+    default:
+        fputs("?", f);
+    }
+}
+
+/* ---- the columns of a table --------------------------------------------------------------------------- */
+
+typedef struct cols {
+    size_t n;
+    const char **name;
+    int *type;
+} cols;
+
+static void cols_free(cols *c) {
+    free(c->name);
+    free(c->type);
+    memset(c, 0, sizeof *c);
+}
+
+static int cols_load(cairn_table *t, cols *c) {
+    size_t i;
+    int rc;
+    memset(c, 0, sizeof *c);
+    if ((rc = cairn_table_ncols(t, &c->n)) != 0) return rc;
+    c->name = (const char **)calloc(c->n ? c->n : 1, sizeof *c->name);
+    c->type = (int *)calloc(c->n ? c->n : 1, sizeof *c->type);
+    if (!c->name || !c->type) {
+        cols_free(c);
+        return CAIRN_NOMEM;
+    }
+    for (i = 0; i < c->n; i++) {
+        uint32_t fixed;
+        int nullable;
+        if ((rc = cairn_table_column(t, i, &c->name[i], &c->type[i], &fixed, &nullable)) != 0) {
+            cols_free(c);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int cols_find(const cols *c, const char *name) {
+    size_t i;
+    for (i = 0; i < c->n; i++)
+        if (!strcmp(c->name[i], name)) return (int)i;
+    return -1;
+}
+
+/* ---- commands ------------------------------------------------------------------------------------------ */
+
+static int tbl_create(const opts *o, int argc, char **argv) {
+    cairn_table_options to = CAIRN_TABLE_OPTIONS_INIT;
+    cairn_table *t;
+    char *schema;
+    int rc;
+    (void)o, (void)argc;
+    if ((rc = read_text(argv[1], &schema)) != 0) return rc;
+    to.create = 0;
+    to.read_only = 1;
+    if (cairn_table_open(&t, argv[0], &to) == 0) {
+        cairn_table_close(t);
+        free(schema);
+        return cli_error(EXIT_DATA, "CAIRN_EXISTS", "'%s' is a table already", argv[0]);
+    }
+    to.create = 1;
+    to.read_only = 0;
+    to.schema = schema;
+    rc = cairn_table_open(&t, argv[0], &to);
+    free(schema);
+    if (rc) return cli_fail(rc);
+    return tbl_done(t, cairn_table_sync(t));
+}
+
+/* ROW: one JSON object (prints its id) or a JSON array of objects (prints every id, one a line). */
+static int tbl_insert(const opts *o, int argc, char **argv) {
+    cairn_table *t;
+    char *row, *ids = NULL;
+    const char *p;
+    uint64_t id = 0;
+    int rc;
+    (void)o, (void)argc;
+    if ((rc = read_text(argv[1], &row)) != 0) return rc;
+    if ((rc = tbl_open(&t, argv[0], 0)) != 0) {
+        free(row);
+        return rc;
+    }
+    for (p = row; *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'; p++) {
+    }
+    if (*p == '[') {
+        rc = cairn_table_insert_many_json(t, row, &ids);
+        if (!rc) {
+            /* "[1,2,3]" -> one id a line */
+            const char *q;
+            for (q = ids; *q; q++) {
+                if (*q >= '0' && *q <= '9') putchar(*q);
+                else if (*q == ',') putchar('\n');
+            }
+            if (strcmp(ids, "[]") != 0) putchar('\n');
+            cairn_free(ids);
+        }
+    } else {
+        rc = cairn_table_insert_json(t, row, &id);
+        if (!rc) printf("%llu\n", (unsigned long long)id);
+    }
+    free(row);
+    if (!rc) rc = cairn_table_sync(t);
+    return tbl_done(t, rc);
+}
+
+static int not_found(uint64_t id) {
+    return cli_error(EXIT_NOTFOUND, "CAIRN_NOTFOUND", "no row %llu", (unsigned long long)id);
+}
+
+static int tbl_get(const opts *o, int argc, char **argv) {
+    cairn_table *t;
+    uint64_t id;
+    char *row = NULL;
+    int rc;
+    (void)argc;
+    if (!parse_id(argv[1], &id)) return bad_id(argv[1]);
+    if ((rc = tbl_open(&t, argv[0], 1)) != 0) return rc;
+    rc = cairn_table_get_json(t, id, &row);
+    if (rc == CAIRN_NOTFOUND) return tbl_done(t, not_found(id));
+    if (!rc) {
+        if (o->given & OPT_JSON) printf("{\"id\":%llu,\"row\":%s}\n", (unsigned long long)id, row);
+        else printf("%s\n", row);
+        cairn_free(row);
+    }
+    return tbl_done(t, rc);
+}
+
+static int tbl_update(const opts *o, int argc, char **argv) {
+    cairn_table *t;
+    uint64_t id;
+    char *changes;
+    int rc;
+    (void)o, (void)argc;
+    if (!parse_id(argv[1], &id)) return bad_id(argv[1]);
+    if ((rc = read_text(argv[2], &changes)) != 0) return rc;
+    if ((rc = tbl_open(&t, argv[0], 0)) != 0) {
+        free(changes);
+        return rc;
+    }
+    rc = cairn_table_update_json(t, id, changes);
+    free(changes);
+    if (rc == CAIRN_NOTFOUND) return tbl_done(t, not_found(id));
+    if (!rc) rc = cairn_table_sync(t);
+    return tbl_done(t, rc);
+}
+
+static int tbl_delete(const opts *o, int argc, char **argv) {
+    cairn_table *t;
+    uint64_t id;
+    int rc;
+    (void)o, (void)argc;
+    if (!parse_id(argv[1], &id)) return bad_id(argv[1]);
+    if ((rc = tbl_open(&t, argv[0], 0)) != 0) return rc;
+    rc = cairn_table_delete(t, id);
+    if (rc == CAIRN_NOTFOUND) return tbl_done(t, not_found(id));
+    if (!rc) rc = cairn_table_sync(t);
+    return tbl_done(t, rc);
+}
+
+static int tbl_count(const opts *o, int argc, char **argv) {
+    cairn_table *t;
+    uint64_t n = 0;
+    int rc;
+    (void)o, (void)argc;
+    if ((rc = tbl_open(&t, argv[0], 1)) != 0) return rc;
+    rc = cairn_table_count(t, &n);
+    if (!rc) printf("%llu\n", (unsigned long long)n);
+    return tbl_done(t, rc);
+}
+
+static int tbl_list(const opts *o, int argc, char **argv) {
+    cairn_table *t;
+    cairn_table_iter *it = NULL;
+    cols c;
+    uint64_t id;
+    size_t i;
+    int rc;
+    (void)argc;
+    if ((rc = tbl_open(&t, argv[0], 1)) != 0) return rc;
+    if ((rc = cols_load(t, &c)) != 0) return tbl_done(t, rc);
+    if ((rc = cairn_table_iter_open(&it, t)) != 0) {
+        cols_free(&c);
+        return tbl_done(t, rc);
+    }
+    if (o->given & OPT_JSON) {
+        const char *row;
+        while ((rc = cairn_table_iter_next_json(it, &id, &row)) == 0)
+            printf("{\"id\":%llu,\"row\":%s}\n", (unsigned long long)id, row);
+    } else {
+        const cairn_value *row;
+        printf("rowid");
+        for (i = 0; i < c.n; i++) printf("\t%s", c.name[i]);
+        putchar('\n');
+        while ((rc = cairn_table_iter_next(it, &id, &row)) == 0) {
+            printf("%llu", (unsigned long long)id);
+            for (i = 0; i < c.n; i++) {
+                putchar('\t');
+                put_value(stdout, c.type[i], &row[i], FMT_TEXT);
+            }
+            putchar('\n');
+        }
+    }
+    cairn_table_iter_free(it);
+    cols_free(&c);
+    return tbl_done(t, rc == CAIRN_ITEROVER ? 0 : rc);
+}
+
+static int tbl_stats(const opts *o, int argc, char **argv) {
+    cairn_table *t;
+    struct cairn_table_stats st = CAIRN_TABLE_STATS_INIT;
+    char x[64], y[64];
+    int rc;
+    (void)argc;
+    if ((rc = tbl_open(&t, argv[0], 1)) != 0) return rc;
+    if ((rc = cairn_table_stats(t, &st)) != 0) return tbl_done(t, rc);
+    if (o->given & OPT_JSON) {
+        printf("{\"engine\":\"table\",\"rows\":%llu,\"deleted_rows\":%llu,\"next_id\":%llu,\"columns\":%u,"
+               "\"row_groups\":%llu,\"segments\":%llu,\"tail_rows\":%llu,\"disk_bytes\":%llu,\"wal_bytes\":%llu}\n",
+               (unsigned long long)st.rows, (unsigned long long)st.deleted_rows, (unsigned long long)st.next_id,
+               (unsigned)st.columns, (unsigned long long)st.row_groups, (unsigned long long)st.segments,
+               (unsigned long long)st.tail_rows, (unsigned long long)st.disk_bytes, (unsigned long long)st.wal_bytes);
+        return tbl_done(t, 0);
+    }
+    printf("rows          %llu\n", (unsigned long long)st.rows);
+    printf("deleted rows  %llu (still in segments: what `cairn table compact` drops)\n",
+           (unsigned long long)st.deleted_rows);
+    printf("next id       %llu\n", (unsigned long long)st.next_id);
+    printf("columns       %u\n", (unsigned)st.columns);
+    printf("row groups    %llu (%llu column segments)\n", (unsigned long long)st.row_groups,
+           (unsigned long long)st.segments);
+    printf("tail rows     %llu (in the write-ahead log, not yet checkpointed)\n", (unsigned long long)st.tail_rows);
+    printf("on disk       %s, WAL %s\n", cli_size_str(st.disk_bytes, x, sizeof x), cli_human_bytes(st.wal_bytes, y, sizeof y));
+    return tbl_done(t, 0);
+}
+
+static int tbl_check(const opts *o, int argc, char **argv) {
+    int rc;
+    (void)argc;
+    cli_ticker_start("checking");
+    rc = cairn_table_check(argv[0]);
+    cli_ticker_stop();
+    if (o->given & OPT_JSON) cli_json_check(argv[0], rc);
+    if (rc) return cli_fail(rc);
+    if (!(o->given & OPT_JSON)) printf("ok\n");
+    return cli_flush_stdout();
+}
+
+static int tbl_compact(const opts *o, int argc, char **argv) {
+    cairn_table *t;
+    struct cairn_table_stats before = CAIRN_TABLE_STATS_INIT, after = CAIRN_TABLE_STATS_INIT;
+    int rc;
+    (void)o, (void)argc;
+    if ((rc = tbl_open(&t, argv[0], 0)) != 0) return rc;
+    rc = cairn_table_sync(t);
+    if (!rc) rc = cairn_table_stats(t, &before);
+    if (!rc) {
+        cli_ticker_start("compacting");
+        rc = cairn_table_compact(t);
+        cli_ticker_stop();
+    }
+    if (!rc) rc = cairn_table_stats(t, &after);
+    if (!rc)
+        printf("compacted: %llu deleted rows dropped, %llu -> %llu bytes\n",
+               (unsigned long long)before.deleted_rows, (unsigned long long)before.disk_bytes,
+               (unsigned long long)after.disk_bytes);
+    return tbl_done(t, rc);
+}
+
+static int tbl_schema(const opts *o, int argc, char **argv) {
+    cairn_table *t;
+    char *s = NULL;
+    int rc;
+    (void)argc;
+    if ((rc = tbl_open(&t, argv[0], 1)) != 0) return rc;
+    rc = cairn_table_schema(t, (o->given & OPT_JSON) != 0, &s);
+    if (!rc) {
+        printf("%s\n", s);
+        cairn_free(s);
+    }
+    return tbl_done(t, rc);
+}
+
+/* ---- CSV ------------------------------------------------------------------------------------------------- */
+
+/* A CSV reader over a buffer (RFC 4180: "," separates, '"' quotes, "" is a quote inside quotes,
+ * records end at \n or \r\n, quoted fields may hold both). */
+typedef struct csv {
+    const char *p, *end;
+    unsigned long line; /* line of the record being read (1-based) */
+    char **f;           /* fields of the current record (malloc'd, NUL-terminated) */
+    size_t *len;
+    int *quoted;
+    size_t n, cap;
+} csv;
+
+static void csv_clear(csv *c) {
+    size_t i;
+    for (i = 0; i < c->n; i++) free(c->f[i]);
+    c->n = 0;
+}
+
+static void csv_free(csv *c) {
+    csv_clear(c);
+    free(c->f), free(c->len), free(c->quoted);
+}
+
+/* Read the next record: 1, 0 at the end, -1 on a malformed record or no memory (message printed). */
+static int csv_next(csv *c) {
+    csv_clear(c);
+    if (c->p >= c->end) return 0;
+    c->line++;
+    for (;;) {
+        size_t cap = 64, n = 0;
+        char *b = (char *)malloc(cap);
+        int q = 0;
+        if (!b) return -1;
+        if (c->n == c->cap) {
+            size_t nc = c->cap ? 2 * c->cap : 16;
+            char **nf = (char **)realloc(c->f, nc * sizeof *nf);
+            size_t *nl = nf ? (size_t *)realloc(c->len, nc * sizeof *nl) : NULL;
+            int *nq = nl ? (int *)realloc(c->quoted, nc * sizeof *nq) : NULL;
+            if (nf) c->f = nf;
+            if (nl) c->len = nl;
+            if (!nq) {
+                free(b);
+                return -1;
+            }
+            c->quoted = nq;
+            c->cap = nc;
+        }
+        if (c->p < c->end && *c->p == '"') {
+            q = 1;
+            c->p++;
+            for (;;) {
+                if (c->p >= c->end) {
+                    free(b);
+                    cli_error(EXIT_DATA, "CAIRN_INVALID", "line %lu: a quoted field is not closed", c->line);
+                    return -1;
+                }
+                if (*c->p == '"') {
+                    if (c->p + 1 < c->end && c->p[1] == '"') c->p++;
+                    else {
+                        c->p++;
+                        break;
+                    }
+                }
+                if (*c->p == '\n') c->line++;
+                if (n + 2 > cap) {
+                    char *nb = (char *)realloc(b, cap *= 2);
+                    if (!nb) {
+                        free(b);
+                        return -1;
+                    }
+                    b = nb;
+                }
+                b[n++] = *c->p++;
+            }
+            if (c->p < c->end && *c->p != ',' && *c->p != '\n' && *c->p != '\r') {
+                free(b);
+                cli_error(EXIT_DATA, "CAIRN_INVALID", "line %lu: text after a closing quote", c->line);
+                return -1;
+            }
+        } else {
+            while (c->p < c->end && *c->p != ',' && *c->p != '\n' && *c->p != '\r') {
+                if (n + 2 > cap) {
+                    char *nb = (char *)realloc(b, cap *= 2);
+                    if (!nb) {
+                        free(b);
+                        return -1;
+                    }
+                    b = nb;
+                }
+                b[n++] = *c->p++;
+            }
+        }
+        b[n] = 0;
+        c->f[c->n] = b;
+        c->len[c->n] = n;
+        c->quoted[c->n] = q;
+        c->n++;
+        if (c->p < c->end && *c->p == ',') {
+            c->p++;
+            continue;
+        }
+        if (c->p < c->end && *c->p == '\r') c->p++;
+        if (c->p < c->end && *c->p == '\n') c->p++;
+        return 1;
+    }
+}
+
+static int ieq(const char *a, const char *b) {
+    for (; *a && *b; a++, b++) {
+        char x = *a >= 'A' && *a <= 'Z' ? (char)(*a + 32) : *a, y = *b >= 'A' && *b <= 'Z' ? (char)(*b + 32) : *b;
+        if (x != y) return 0;
+    }
+    return *a == *b;
+}
+
+/* One CSV field as the JSON value of a column of `type`, written to f. 0, or a static reason. */
+static const char *csv_value(FILE *f, int type, const char *s, size_t n) {
+    char *end;
+    switch (type) {
+    case CAIRN_TYPE_I8: case CAIRN_TYPE_I16: case CAIRN_TYPE_I32: case CAIRN_TYPE_I64:
+    case CAIRN_TYPE_U8: case CAIRN_TYPE_U16: case CAIRN_TYPE_U32: case CAIRN_TYPE_U64: {
+        size_t i = s[0] == '-' || s[0] == '+';
+        if (i == n) return "not an integer";
+        for (; i < n; i++)
+            if (s[i] < '0' || s[i] > '9') return "not an integer";
+        fputs(s[0] == '+' ? s + 1 : s, f); /* any length: the engine checks the range */
+        return NULL;
+    }
+    case CAIRN_TYPE_F32: case CAIRN_TYPE_F64: {
+        double v;
+        if (ieq(s, "nan")) {
+            fputs("{\"$f64\":\"nan\"}", f);
+            return NULL;
+        }
+        if (ieq(s, "inf") || ieq(s, "+inf") || ieq(s, "infinity")) {
+            fputs("{\"$f64\":\"inf\"}", f);
+            return NULL;
+        }
+        if (ieq(s, "-inf") || ieq(s, "-infinity")) {
+            fputs("{\"$f64\":\"-inf\"}", f);
+            return NULL;
+        }
+        errno = 0;
+        v = strtod(s, &end);
+        if (end == s || *end || isnan(v) || isinf(v)) return "not a number";
+        put_float(f, v, 0);
+        return NULL;
+    }
+    case CAIRN_TYPE_BOOL:
+        if (ieq(s, "true") || ieq(s, "t") || !strcmp(s, "1") || ieq(s, "yes")) fputs("true", f);
+        else if (ieq(s, "false") || ieq(s, "f") || !strcmp(s, "0") || ieq(s, "no")) fputs("false", f);
+        else return "not a bool (true/false, 1/0, yes/no)";
+        return NULL;
+    case CAIRN_TYPE_STRING:
+        if (!cj_utf8_valid(s, n)) return "not valid UTF-8";
+        cj_put_str(f, s, n);
+        return NULL;
+    case CAIRN_TYPE_BYTES: case CAIRN_TYPE_FIXED: {
+        size_t i;
+        if (n >= 2 && (s[0] == '\\' || s[0] == '0') && (s[1] == 'x' || s[1] == 'X')) s += 2, n -= 2;
+        if (n % 2) return "not hexadecimal (an odd number of digits)";
+        fputs("{\"$bytes\":\"", f);
+        for (i = 0; i < n; i++) {
+            char ch = s[i];
+            if (ch >= 'A' && ch <= 'F') ch = (char)(ch + 32);
+            if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return "not hexadecimal";
+            fputc(ch, f);
+        }
+        fputs("\"}", f);
+        return NULL;
+    }
+    case CAIRN_TYPE_TIMESTAMP: {
+        int64_t us;
+        if (!parse_ts(s, &us)) return "not a timestamp (YYYY-MM-DDTHH:MM:SS[.ffffff]Z or microseconds)";
+        fprintf(f, "%lld", (long long)us);
+        return NULL;
+    }
+    default:
+        return "a column of an unknown type";
+    }
+}
+
+static int tbl_import(const opts *o, int argc, char **argv) {
+    cairn_table *t;
+    unsigned char *data;
+    size_t len, i;
+    csv c;
+    cols cl;
+    int *map = NULL, rc, r;
+    size_t nhead;
+    uint64_t rows = 0;
+    (void)o, (void)argc;
+    {
+        char *arg = NULL;
+        if (strcmp(argv[1], "-") != 0) {
+            size_t n = strlen(argv[1]);
+            if (!(arg = (char *)malloc(n + 2))) return cli_error(EXIT_ERROR, "CAIRN_NOMEM", "out of memory");
+            arg[0] = '@';
+            memcpy(arg + 1, argv[1], n + 1);
+        }
+        rc = cli_read_value(arg ? arg : "-", &data, &len);
+        free(arg);
+        if (rc) return rc;
+    }
+    memset(&c, 0, sizeof c);
+    c.p = (const char *)data;
+    c.end = c.p + len;
+    if (len >= 3 && !memcmp(data, "\xef\xbb\xbf", 3)) c.p += 3; /* a UTF-8 byte order mark */
+    if ((rc = tbl_open(&t, argv[0], 0)) != 0) {
+        free(data);
+        return rc;
+    }
+    if ((rc = cols_load(t, &cl)) != 0) {
+        free(data);
+        return tbl_done(t, rc);
+    }
+    r = csv_next(&c);
+    if (r <= 0) {
+        rc = r < 0 ? EXIT_DATA : cli_error(EXIT_DATA, "CAIRN_INVALID", "the CSV has no header row");
+        goto out;
+    }
+    nhead = c.n;
+    if (!(map = (int *)calloc(nhead, sizeof *map))) {
+        rc = cli_error(EXIT_ERROR, "CAIRN_NOMEM", "out of memory");
+        goto out;
+    }
+    for (i = 0; i < nhead; i++) {
+        size_t j;
+        if ((map[i] = cols_find(&cl, c.f[i])) < 0) {
+            rc = cli_error(EXIT_DATA, "CAIRN_SCHEMA", "the header names '%s', which is not a column of the table", c.f[i]);
+            goto out;
+        }
+        for (j = 0; j < i; j++)
+            if (map[j] == map[i]) {
+                rc = cli_error(EXIT_DATA, "CAIRN_INVALID", "the header names '%s' twice", c.f[i]);
+                goto out;
+            }
+    }
+    if ((rc = cairn_table_begin(t)) != 0) goto out;
+    while ((r = csv_next(&c)) > 0) {
+        char *json = NULL;
+        size_t jlen = 0;
+        FILE *mf;
+        int first = 1;
+        const char *why = NULL;
+        if (c.n == 1 && c.len[0] == 0 && !c.quoted[0] && nhead > 1) continue; /* a blank line */
+        if (c.n != nhead) {
+            rc = cli_error(EXIT_DATA, "CAIRN_INVALID", "line %lu: %zu fields, the header has %zu", c.line, c.n, nhead);
+            break;
+        }
+        if (!(mf = open_memstream(&json, &jlen))) {
+            rc = cli_error(EXIT_ERROR, "CAIRN_NOMEM", "out of memory");
+            break;
+        }
+        fputc('{', mf);
+        for (i = 0; i < nhead && !why; i++) {
+            if (c.len[i] == 0 && !c.quoted[i]) continue; /* empty: the column's default (or null) */
+            if (!first) fputc(',', mf);
+            first = 0;
+            cj_put_str(mf, cl.name[map[i]], strlen(cl.name[map[i]]));
+            fputc(':', mf);
+            if (c.len[i] == 0 && cl.type[map[i]] != CAIRN_TYPE_STRING && cl.type[map[i]] != CAIRN_TYPE_BYTES &&
+                cl.type[map[i]] != CAIRN_TYPE_FIXED)
+                fputs("null", mf); /* "" in a column that has no empty value: null */
+            else
+                why = csv_value(mf, cl.type[map[i]], c.f[i], c.len[i]);
+        }
+        fputc('}', mf);
+        fclose(mf);
+        if (why) {
+            rc = cli_error(EXIT_DATA, "CAIRN_TYPE", "line %lu, column '%s': '%s' is %s", c.line, cl.name[map[i - 1]],
+                           c.f[i - 1], why);
+            free(json);
+            break;
+        }
+        rc = cairn_table_insert_json(t, json, NULL);
+        free(json);
+        if (rc) {
+            fprintf(stderr, "cairn: line %lu:\n", c.line);
+            rc = cli_fail(rc);
+            break;
+        }
+        rows++;
+        cli_progress("imported", rows, 0, 0);
+    }
+    if (r < 0 && !rc) rc = EXIT_DATA;
+    cli_progress("imported", rows, 0, 1);
+    if (rc) {
+        cairn_table_rollback(t);
+        fprintf(stderr, "cairn: nothing imported\n");
+        goto out;
+    }
+    if ((rc = cairn_table_commit(t)) == 0 && (rc = cairn_table_sync(t)) == 0)
+        printf("imported %llu rows\n", (unsigned long long)rows);
+out:
+    csv_free(&c);
+    cols_free(&cl);
+    free(map);
+    free(data);
+    return tbl_done(t, rc);
+}
+
+static int tbl_export(const opts *o, int argc, char **argv) {
+    cairn_table *t;
+    cairn_table_iter *it = NULL;
+    const cairn_value *row;
+    cols c;
+    uint64_t id, rows = 0;
+    size_t i;
+    FILE *f = stdout;
+    int rc;
+    (void)o;
+    if ((rc = tbl_open(&t, argv[0], 1)) != 0) return rc;
+    if ((rc = cols_load(t, &c)) != 0) return tbl_done(t, rc);
+    if (argc > 1 && strcmp(argv[1], "-") != 0 && !(f = fopen(argv[1], "w"))) {
+        int e = errno;
+        cols_free(&c);
+        return tbl_done(t, cli_error(e == ENOENT || e == EACCES || e == ENOTDIR || e == EISDIR ? EXIT_PATH : EXIT_IO,
+                                     e == EACCES ? "CAIRN_PERM" : "CAIRN_PATH", "cannot write '%s': %s", argv[1],
+                                     strerror(e)));
+    }
+    if ((rc = cairn_table_iter_open(&it, t)) == 0) {
+        for (i = 0; i < c.n; i++) {
+            if (i) fputc(',', f);
+            put_csv_text(f, c.name[i], strlen(c.name[i]));
+        }
+        fputc('\n', f);
+        while ((rc = cairn_table_iter_next(it, &id, &row)) == 0) {
+            for (i = 0; i < c.n; i++) {
+                if (i) fputc(',', f);
+                put_value(f, c.type[i], &row[i], FMT_CSV);
+            }
+            fputc('\n', f);
+            cli_progress("exported", ++rows, 0, 0);
+        }
+        cli_progress("exported", rows, 0, 1);
+        cairn_table_iter_free(it);
+        if (rc == CAIRN_ITEROVER) rc = 0;
+    }
+    if (f != stdout) {
+        int bad = ferror(f);
+        if (fclose(f) != 0 || bad) {
+            int e = errno;
+            if (!rc) rc = cli_error(EXIT_IO, "CAIRN_IO", "writing '%s': %s", argv[1], strerror(e));
+        }
+    }
+    cols_free(&c);
+    return tbl_done(t, rc);
+}
+
+const command cli_table_cmds[] = {
+    {"create", 2, 2, "DIR SCHEMA", 0, "create a table with SCHEMA (a VALUE: text or a JSON list of columns)",
+     "SCHEMA is the schema text, e.g. 'id i64 primary key, name string not null, at timestamp default 0',\n"
+     "or the JSON list form; '-' reads it from standard input and @FILE from a file. Types: i8 i16 i32\n"
+     "i64 u8 u16 u32 u64 f32 f64 bool string bytes bytes:N timestamp; constraints: primary key, unique,\n"
+     "not null, null, default LITERAL. A table that exists already is refused (exit 8).",
+     tbl_create},
+    {"insert", 2, 2, "DIR ROW", 0, "insert ROW (a JSON object, or a JSON array of them) and print the new id(s)",
+     "ROW is a VALUE ('-' standard input, @FILE a file): {\"column\": value, ...}. Values: JSON integers\n"
+     "and numbers, true/false, strings, {\"$bytes\": \"hex\"} for bytes, {\"$f64\": \"nan\"|\"inf\"|\"-inf\"},\n"
+     "timestamps as integer microseconds since the Unix epoch, null. Columns left out take their\n"
+     "default. An array inserts every row or none (one transaction) and prints one id a line.\n"
+     "A value of the wrong type, out of range or breaking a constraint is refused (exit 8).",
+     tbl_insert},
+    {"get", 2, 2, "DIR ID", OPT_JSON, "print row ID as a JSON object (exit 1 if absent)",
+     "  --json   {\"id\":ID,\"row\":{...}}", tbl_get},
+    {"update", 3, 3, "DIR ID CHANGES", 0, "set the columns named in CHANGES (a JSON object) of row ID",
+     "CHANGES is a VALUE holding a JSON object of the columns to change; the others keep their values.\n"
+     "Exit 1 if the row does not exist, 8 if a value or a constraint refuses the change.",
+     tbl_update},
+    {"delete", 2, 2, "DIR ID", 0, "delete row ID (exit 1 if absent); its id is never used again", NULL, tbl_delete},
+    {"del", 2, 2, "DIR ID", 0, "the same as delete", NULL, tbl_delete},
+    {"count", 1, 1, "DIR", 0, "print the number of rows", NULL, tbl_count},
+    {"list", 1, 1, "DIR", OPT_JSON, "list the rows in id order",
+     "A header line (rowid and the column names), then one row a line, tab-separated: NULL for null,\n"
+     "bytes as x'hex', timestamps in UTC (ISO 8601), control characters in text as \\xNN.\n"
+     "  --json   one JSON object a line: {\"id\":ID,\"row\":{...}}",
+     tbl_list},
+    {"stats", 1, 1, "DIR", OPT_JSON, "show the rows, deleted rows, segments and bytes of the table",
+     "Every field is described in docs/cli.md.\n"
+     "  --json   one JSON object with the raw numbers", tbl_stats},
+    {"check", 1, 1, "DIR", OPT_JSON, "verify every file (CRCs, manifest, WAL) and the constraints; exit 6 if not",
+     "The table is not opened for writing (a running writer is not disturbed).\n"
+     "  --json   {\"ok\":true|false,\"path\":...}; the error still goes to standard error", tbl_check},
+    {"compact", 1, 1, "DIR", 0, "rewrite the row groups without deleted rows (ids are kept)", NULL, tbl_compact},
+    {"schema", 1, 1, "DIR", OPT_JSON, "print the schema (canonical text form)",
+     "  --json   the JSON list of column objects", tbl_schema},
+    {"import", 2, 2, "DIR FILE.csv", 0, "insert the rows of a CSV file whose header row names the columns",
+     "FILE is a path, or '-' for standard input. RFC 4180 CSV: fields separated by commas, quoted with\n"
+     "\"...\" (\"\" for a quote inside), lines ended by \\n or \\r\\n. Each field is converted by its\n"
+     "column's type: integers, numbers (nan, inf, -inf too), true/false (also 1/0, yes/no), text as is\n"
+     "(UTF-8), bytes in hex, timestamps as YYYY-MM-DDTHH:MM:SS[.ffffff]Z (or an offset) or integer\n"
+     "microseconds. An empty field takes the column's default (null when it has none); a quoted\n"
+     "empty field \"\" is the empty string or empty bytes. Columns missing from the header take their\n"
+     "defaults. All rows or none are inserted (one transaction); an error names the line.",
+     tbl_import},
+    {"export", 1, 2, "DIR [FILE.csv]", 0, "write the rows as CSV (to FILE or standard output), header first",
+     "The columns in schema order, without the row ids; null is an empty field, the empty string and\n"
+     "empty bytes are \"\", bytes are hex, timestamps UTC ISO 8601, numbers in their shortest exact form.\n"
+     "`cairn table import` reads it back.",
+     tbl_export},
+    {NULL, 0, 0, NULL, 0, NULL, NULL, NULL}};
