@@ -1,4 +1,4 @@
-"""Cairn quickstart in Python: a KV store and a blob store in the directory given (or a temp one).
+"""Cairn quickstart in Python: a KV store, a blob store and a table in DIR (or a temp directory).
 
     PYTHONPATH=<build>/bindings/python/pkg python3 quickstart.py [DIR]
 """
@@ -31,3 +31,13 @@ with cairn.BlobStore(os.path.join(root, "blobs.cairn")) as store:
     k = store.create(b"a blob of bytes")
     store.update(k, b"a longer blob of bytes")
     print("blob:", k, store[k], "%d entries" % len(store))
+
+with cairn.Table(os.path.join(root, "table"), schema="id i64 primary key, name string, score f64") as t:
+    t.subscribe(lambda ev: print("table: event", ev.name, ev.id))
+    with t.transaction():
+        t.insert_many([{"id": 1, "name": "Ada", "score": 9.5}, {"id": 2, "name": "Bob"}])
+    t.upsert({"id": 2, "score": 7.0})
+    t.load({"id": [3, 4], "name": ["Cy", "Dee"]})
+    print("table:", t[1], t.get(99), "%d rows" % len(t))
+    for row_id, row in t:
+        print("table:", row_id, row["name"], row["score"])
