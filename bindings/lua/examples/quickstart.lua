@@ -1,5 +1,5 @@
 --[[
-Cairn quickstart in Lua: a KV store and a blob store in the directory given.
+Cairn quickstart in Lua: a KV store, a blob store and a table in the directory given.
 
     LUA_CPATH="<build>/bindings/lua/?.so;;" LUA_PATH="<build>/bindings/lua/?.lua;;" \
       lua5.4 quickstart.lua DIR
@@ -36,4 +36,22 @@ do
   local key = assert(store:create("a blob of bytes"))
   assert(store:update(key, "a longer blob of bytes"))
   print(string.format("blob: %d = %q, %d entries", key, store:read(key), store:count()))
+end
+
+do
+  -- a table: typed columns; rows are Lua tables, null is cairn.null
+  local t <close> = assert(cairn.table.open(root .. "/people", {
+    schema = "id i64 primary key, name string not null, score f64 null, joined timestamp default 0",
+  }))
+  t:on("inserted", function(event, id, row)
+    print(string.format("table: event %s id=%d name=%s", event, id, row.name))
+  end)
+  local ada = assert(t:insert({ id = 1, name = "Ada", score = 9.5 }))
+  assert(t:insert_many({ { id = 2, name = "Bob" }, { id = 3, name = "Cy", score = 7.25 } }))
+  assert(t:update(ada, { score = 10.0 }))
+  for id, row in t:rows() do                                          -- id order
+    print(string.format("table: %d %s score=%s", id, row.name,
+      row.score == cairn.null and "null" or tostring(row.score)))
+  end
+  print(string.format("table: %d rows, get(99) -> %s", #t, tostring(t:get(99))))
 end
