@@ -629,7 +629,7 @@ static int wal_commit(cairn_table *t, uint64_t *seq_out) {
 
 /* After an operation (outside a transaction) or at commit: log, sync, reset the marks. Returns
  * with the lock held; events to fire in *fo. */
-static int commit_all(cairn_table *t, const marks *m, fired *fo) {
+static int commit_all(cairn_table *t, const marks *m, fired *fo, int txn) {
     uint64_t seq;
     int rc;
     memset(fo, 0, sizeof *fo);
@@ -641,7 +641,7 @@ static int commit_all(cairn_table *t, const marks *m, fired *fo) {
         t->wbuf.n = m->wb;
         drop_events(t, m->ev);
         if (m->next_id != t->next_id) {
-            if (t->in_txn) t->nextid_dirty = 1; /* handed out inside the transaction: never again */
+            if (txn) t->nextid_dirty = 1; /* handed out inside the transaction: never again */
             else t->next_id = m->next_id;
         }
         if (cairn_wal__failed(t->wal)) cairn_tbl__fail(t, rc);
@@ -679,7 +679,7 @@ static int end_op(cairn_table *t, const marks *m, int rc, fired *fo) {
         return rc;
     }
     if (t->in_txn) return 0;
-    return commit_all(t, m, fo);
+    return commit_all(t, m, fo, 0);
 }
 
 /* ---- open / close ---- */
@@ -1657,8 +1657,8 @@ int cairn_table_commit(cairn_table *t) {
     } else if ((rc = check_write(t)) == 0) {
         memset(&m, 0, sizeof m);
         m.next_id = t->txn_next_id;
-        rc = commit_all(t, &m, &fo);
-        t->in_txn = 0;
+        t->in_txn = 0; /* over, whatever happens (a failed commit rolled it back) */
+        rc = commit_all(t, &m, &fo, 1);
         if (!rc && t->tail.n + t->ov.n >= t->ckpt_rows) {
             if ((rc = cairn_tbl__checkpoint(t, 0)) != 0 && !t->failed) {
                 rc = 0;
@@ -1685,7 +1685,7 @@ static int rollback_locked(cairn_table *t) {
         t->nextid_dirty = 1;
         memset(&m, 0, sizeof m);
         m.next_id = t->next_id;
-        rc = commit_all(t, &m, &fo);
+        rc = commit_all(t, &m, &fo, 1);
         fire(&fo);
     }
     return rc;

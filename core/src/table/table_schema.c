@@ -936,9 +936,7 @@ static int parse_json_col(sp *p, tcol *c) {
                     c->has_def = 1;
                     c->def = v;
                 }
-            } else if (!c->nullable) {
-                rc = 1;
-            }
+            } /* null: no default */
         }
         free(sc.p);
         if (rc) {
