@@ -9,13 +9,14 @@ source = {
    url = "git+file:///dev/null", -- `luarocks make` builds the checked-out tree; no download
 }
 description = {
-   summary = "Cairn embedded storage (log KV, blob store) for Lua 5.4",
+   summary = "Cairn embedded storage (log KV, blob store, columnar table) for Lua 5.4",
    detailed = [[
-      local cairn = require("cairn"): a Bitcask-style key-value store and a blob store from one
-      portable C99 core, with values that read back identically from C, Python, Node and .NET.
+      local cairn = require("cairn"): a Bitcask-style key-value store, a blob store and a columnar
+      table from one portable C99 core, with values that read back identically from C, Python,
+      Node and .NET.
    ]],
    license = "MIT",
-   labels = { "database", "storage", "kv" },
+   labels = { "database", "storage", "kv", "table" },
 }
 dependencies = {
    "lua >= 5.4, < 5.5",

@@ -22,5 +22,9 @@ local cairn = require("cairn")
 local db <close> = assert(cairn.kv.open(arg[1] .. "/db"))
 assert(db:put("k", { n = 1 }))
 assert(db:get("k").n == 1 and math.type(db:get("k").n) == "integer")
+if cairn.table then -- the rock has the table engine when the core defines it
+  local t <close> = assert(cairn.table.open(arg[1] .. "/t", { schema = "id i64 primary key, b bytes" }))
+  assert(t:insert({ id = 1, b = "\0\1" }) == 1 and t:get(1).b == "\0\1")
+end
 print("rock_check: cairn " .. cairn.version .. " from the rock works")
 LUA
