@@ -43,7 +43,7 @@ using (Table people = Table.Open(new TableOptions
     people.Insert(new Row { ["id"] = 1L, ["name"] = "Ada", ["joined"] = DateTime.UtcNow }).ThrowIfFailed();
     people.Insert(new Row { ["id"] = 2L, ["name"] = "Grace" }).ThrowIfFailed();
     foreach (var (id, row) in people)
-        Console.WriteLine($"row {id}   = {row.GetString("name")}");
+        Console.WriteLine($"row {id}    = {row.GetString("name")}");
     Console.WriteLine($"table    = {people.Count().Result} rows");
 }
 if (args.Length == 0) Directory.Delete(dir, recursive: true);
