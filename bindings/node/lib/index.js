@@ -1140,7 +1140,10 @@ class Table extends storeClass(EventEmitter) {
     try {
       for (;;) {
         const a = h.iterNext(it, batch);
-        for (let i = 0; i < a.length; i += 2) yield [a[i], rowOut(this, a[i + 1])];
+        for (let i = 0; i < a.length; i += 2) {
+          if (i > 0 && h.closed) throw new errors.Closed('table handle is closed');
+          yield [a[i], rowOut(this, a[i + 1])];
+        }
         if (a.length < 2 * batch) return;
       }
     } finally {

@@ -16,23 +16,33 @@ async function collect() {
     await new Promise((r) => setImmediate(r));
   }
 }
+const open = (kind) => kind === 'kv' ? new cairn.KV(dir + '/kv')
+  : kind === 'blob' ? new cairn.BlobStore(dir + '/blob') : new cairn.Table(dir + '/table', { schema: 'n i32' });
 function openAndDrop(kind) {
   // In a function so no reference survives on the stack.
-  if (kind === 'kv') { const db = new cairn.KV(dir + '/kv'); db.put('k', 'v'); }
-  else { const st = new cairn.BlobStore(dir + '/blob'); st.create('x'); }
+  if (kind === 'kv') { const db = open(kind); db.put('k', 'v'); }
+  else if (kind === 'blob') { const st = open(kind); st.create('x'); }
+  else {
+    // A table dropped with a listener and a cursor still open (the finalizer frees the cursor first).
+    const tb = open(kind);
+    tb.on('inserted', () => {});
+    tb.insert({ n: 1 });
+    tb.insert({ n: 2 });
+    tb.entries().next();
+  }
 }
 (async () => {
   const out = {};
-  for (const kind of ['kv', 'blob']) {
+  for (const kind of ['kv', 'blob', 'table']) {
     openAndDrop(kind);
     // Still open and unreachable: the lock is held until the finalizer runs.
     let before = 'open';
-    try { const h = kind === 'kv' ? new cairn.KV(dir + '/kv') : new cairn.BlobStore(dir + '/blob'); h.close(); }
+    try { const h = open(kind); h.close(); }
     catch (e) { before = e.code; }
     await collect();
     let after = 'open';
     try {
-      const h = kind === 'kv' ? new cairn.KV(dir + '/kv') : new cairn.BlobStore(dir + '/blob');
+      const h = open(kind);
       after += ':' + (kind === 'kv' ? h.get('k') : h.count());
       h.close();
     } catch (e) { after = e.code; }
@@ -49,6 +59,7 @@ test('an unreachable handle is closed by its finalizer', (t) => {
   const out = JSON.parse(r.stdout);
   assert.deepEqual(out.kv, { before: 'CAIRN_LOCKED', after: 'open:v' });
   assert.deepEqual(out.blob, { before: 'CAIRN_LOCKED', after: 'open:1' });
+  assert.deepEqual(out.table, { before: 'CAIRN_LOCKED', after: 'open:2' });
 });
 
 test('many handles created and dropped do not leak file descriptors', (t) => {
