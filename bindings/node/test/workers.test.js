@@ -96,3 +96,20 @@ test('a worker that exits without closing does not crash the process', async (t)
   assert.equal(st.count(), 1);
   st.close();
 });
+
+test('a table in a worker: rows, events, a cursor left open when the worker exits', async (t) => {
+  const dir = path.join(tempDir(t), 'tb');
+  const r = await inWorker(`(cairn, d) => {
+    const tb = new cairn.Table(d.dir, { schema: 'id i64 primary key, big u64, at timestamp' });
+    let events = 0;
+    tb.on('inserted', () => events++);
+    tb.insertMany([{ id: 1, big: 2n ** 64n - 1n, at: cairn.timestamp(1500n) }, { id: 2 }]);
+    tb.entries().next(); // a cursor still open at teardown
+    const row = tb.get(1);
+    return { events, big: String(row.big), us: cairn.microseconds(row.at) };
+  }`, { dir });
+  assert.deepEqual(r, { events: 2, big: '18446744073709551615', us: 1500 });
+  const tb = new cairn.Table(dir); // the finalizer closed the worker's handle
+  assert.equal(tb.count(), 2);
+  tb.close();
+});
