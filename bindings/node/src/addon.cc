@@ -1217,11 +1217,16 @@ class Table : public Store<Table, cairn_table, cairn_table_options, struct cairn
             }
             if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != want)
                 Throw(env, CAIRN_TYPE, std::string("column '") + name + "': not the TypedArray of its type");
-            Napi::TypedArray a = v.As<Napi::TypedArray>();
-            if (a.ElementLength() != n) Throw(env, CAIRN_INVALID, "every column must have the same length");
+            // The data pointer as Node-API gives it (already past the view's offset; also for a
+            // SharedArrayBuffer, which napi_get_arraybuffer_info refuses).
+            napi_typedarray_type tt;
+            size_t len = 0;
+            void *p = nullptr;
+            if (napi_get_typedarray_info(env, v, &tt, &len, &p, nullptr, nullptr) != napi_ok)
+                Throw(env, CAIRN_TYPE, std::string("column '") + name + "': not a TypedArray");
+            if (len != n) Throw(env, CAIRN_INVALID, "every column must have the same length");
             static const char empty[8] = {0};
-            data[c] = n == 0 ? static_cast<const void *>(empty)
-                             : static_cast<const char *>(a.ArrayBuffer().Data()) + a.ByteOffset();
+            data[c] = n == 0 || p == nullptr ? static_cast<const void *>(empty) : p;
         }
         uint64_t first = 0;
         Check(env, cairn_table_load_columns(t, n, data.data(), validity.data(), offsets.data(), &first));

@@ -253,10 +253,17 @@ test('load: arrays and TypedArrays, consecutive ids, all or nothing', (t) => {
   // every column given as the TypedArray of its type: read in place by the core
   assert.equal(tb.load({ i: new Int32Array([6, 7]), big: new BigInt64Array([2n ** 62n, -1n]), f: new Float64Array([1.5, Infinity]) }), 6);
   assert.deepEqual(tb.get(7), { i: 7, big: -1, f: Infinity, s: null, b: true, at: null });
+  // views at an offset into their buffer, and shared memory
+  const shared = new Int32Array(new SharedArrayBuffer(8));
+  shared.set([10, 11]);
+  assert.equal(tb.load({ i: shared, f: new Float64Array(new Float64Array([0, 2.5, 3.5]).buffer, 8, 2) }), 8);
+  assert.deepEqual([tb.get(8).i, tb.get(8).f, tb.get(9).i, tb.get(9).f], [10, 2.5, 11, 3.5]);
+  tb.delete(8);
+  tb.delete(9);
   throwsCode(assert, () => tb.load({ i: new Int32Array([1]), f: new Float64Array([1, 2]) }), 'CAIRN_INVALID');
   throwsCode(assert, () => tb.load({ i: new Float32Array([1.5]) }), 'CAIRN_TYPE');
-  assert.equal(tb.load({ i: new Int16Array([8]) }), 8); // another TypedArray: value by value
-  tb.delete(8);
+  assert.equal(tb.load({ i: new Int16Array([8]) }), 10); // another TypedArray: value by value
+  tb.delete(10);
   throwsCode(assert, () => tb.load({ i: [6, 7], s: ['x'] }), 'CAIRN_INVALID'); // lengths differ
   throwsCode(assert, () => tb.load({ i: [6, 'x'] }), 'CAIRN_TYPE');
   assert.equal(tb.count(), 7);
