@@ -65,7 +65,7 @@
 %ignore cairn_table_iter_next;
 %ignore cairn_table_row_to_json;
 /* cairn_table_options.schema: the wrapper owns a copy of the string it is given (freed when it is
- * replaced, and by the destructor below), so setting it leaks nothing. */
+ * replaced, and by the destructor where table.h is included), so setting it leaks nothing. */
 %typemap(memberin) const char *schema {
     free((void *)$1);
     $1 = NULL;
@@ -82,10 +82,6 @@
 %include "cairn/common.h"
 %include "cairn/kv.h"
 %include "cairn/blob.h"
-/* Wrapped once the core defines the whole table engine: a binding's CMakeLists defines
- * CAIRN_SWIG_TABLE when cairn_swig_table() (cmake/CairnSwigTable.cmake) says so, so that a module
- * never refers to a symbol the core library does not have. */
-#ifdef CAIRN_SWIG_TABLE
 %extend cairn_table_options {
     ~cairn_table_options() {
         free((void *)$self->schema);
@@ -93,4 +89,3 @@
     }
 }
 %include "cairn/table.h"
-#endif

@@ -678,7 +678,6 @@ done:
  * gives the core's answer (and error) for it. The values are referenced during the call, which
  * runs with the GIL released. */
 %{
-#ifdef CAIRN_SWIG_TABLE
 #define CAIRN_PY_STACK_COLS 32
 #define CAIRN_PY_US_PER_DAY INT64_C(86400000000)
 
@@ -854,10 +853,8 @@ static PyObject *cairn_py_row_out(const cairn_py_codec *c, const cairn_value *va
     }
     return d;
 }
-#endif
 %}
 
-#ifdef CAIRN_SWIG_TABLE
 %nothread cairn_py_table_insert;
 %nothread cairn_py_table_get;
 %nothread cairn_py_table_iter_batch;
@@ -927,8 +924,10 @@ static PyObject *cairn_py_table_get(cairn_table *t, uint64_t id, PyObject *codec
     return d;
 }
 
-/* Up to `max` more (id, row) of cursor `it` as a list (empty at the end). */
-static PyObject *cairn_py_table_iter_batch(cairn_table_iter *it, PyObject *codec, int max) {
+/* Up to `max` more (id, row) of cursor `it` of table `t` as a list (empty at the end). The table
+ * is an argument so that the call counts as one on it (a close waits for it; a closed table
+ * raises CAIRN_CLOSED before the cursor is touched). */
+static PyObject *cairn_py_table_iter_batch(cairn_table *t, cairn_table_iter *it, PyObject *codec, int max) {
     cairn_py_codec c;
     PyObject *out;
     int rc = 0;
@@ -951,4 +950,3 @@ static PyObject *cairn_py_table_iter_batch(cairn_table_iter *it, PyObject *codec
     return out;
 }
 %}
-#endif

@@ -309,15 +309,11 @@ class _Engine:
     def __init__(self, engine):
         self.name = engine
         for verb in self.VERBS:
-            setattr(self, verb, getattr(_c, "cairn_%s_%s" % (engine, verb), None) or self._missing)
+            setattr(self, verb, getattr(_c, "cairn_%s_%s" % (engine, verb)))
         for verb in self.OPTIONAL:
             setattr(self, verb, getattr(_c, "cairn_%s_%s" % (engine, verb), None))
-        self.options = getattr(_raw, "cairn_%s_options" % engine, None) or self._missing
-        self.options_version = getattr(_raw, "CAIRN_%s_OPTIONS_VERSION" % engine.upper(), 0)
-
-    def _missing(self, *args):
-        # a module built without this engine (the core did not have it)
-        raise UnsupportedError("this build of cairn has no %s engine" % self.name)  # noqa: F821
+        self.options = getattr(_raw, "cairn_%s_options" % engine)
+        self.options_version = getattr(_raw, "CAIRN_%s_OPTIONS_VERSION" % engine.upper())
 
 
 class _Handle:
@@ -1110,10 +1106,8 @@ def check_blob(path):
 # ---------------------------------------------------------------------------------------------
 
 TableEvent = _namedtuple("TableEvent", "name id new_row old_row")
-_TABLE_EVENT_NAMES = {}
-if hasattr(_raw, "CAIRN_TABLE_INSERTED"):  # the module wraps the table engine
-    _TABLE_EVENT_NAMES = {_raw.CAIRN_TABLE_INSERTED: "inserted", _raw.CAIRN_TABLE_UPDATED: "updated",
-                          _raw.CAIRN_TABLE_DELETED: "deleted"}
+_TABLE_EVENT_NAMES = {_raw.CAIRN_TABLE_INSERTED: "inserted", _raw.CAIRN_TABLE_UPDATED: "updated",
+                      _raw.CAIRN_TABLE_DELETED: "deleted"}
 
 Column = _namedtuple("Column", "name type nullable primary_key unique default",
                      defaults=(None, False, False, None))
@@ -1527,9 +1521,7 @@ class Table(_Events):
             codec = self._codec
             n = 16
             while True:
-                if self._h is None:
-                    raise ClosedError("Table handle is closed")  # noqa: F821
-                rows = batch(it, codec, n)
+                rows = batch(self._handle(), it, codec, n)
                 if not rows:
                     return
                 for r in rows:
@@ -1603,13 +1595,12 @@ class Table(_Events):
         return self._on(("deleted",), callback)
 
 
-_tbl_insert = getattr(_c, "cairn_table_insert_json", None)
-_tbl_insert_fast = getattr(_c, "cairn_py_table_insert", None)
-_tbl_get_fast = getattr(_c, "cairn_py_table_get", None)
+_tbl_insert = _c.cairn_table_insert_json
+_tbl_insert_fast = _c.cairn_py_table_insert
+_tbl_get_fast = _c.cairn_py_table_get
 _TYPE_CODES = {name: getattr(_raw, "CAIRN_TYPE_" + name.upper())
                for name in ("i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64", "bool", "string",
-                            "bytes", "timestamp")
-               if hasattr(_raw, "CAIRN_TYPE_" + name.upper())}
+                            "bytes", "timestamp")}
 
 
 def check_table(path):

@@ -60,6 +60,8 @@ with tempfile.TemporaryDirectory() as d:
         assert db["k"] == {"a": 1}
     with cairn.KV(os.path.join(d, "db")) as db:
         assert db["k"] == {"a": 1}
+    with cairn.Table(os.path.join(d, "t"), schema="id i64 primary key, name string", sync="none") as t:
+        assert t.insert({"id": 1, "name": "a"}) == 1 and t[1] == {"id": 1, "name": "a"}
 print("installed cairn", cairn.__version__, "OK")
 """
 run(py, "-c", check)

@@ -73,8 +73,6 @@ class Hierarchy(unittest.TestCase):
         # the table's typed (cairn_value) functions are for C callers: core/cairn.i leaves them out
         names -= {"cairn_table_insert", "cairn_table_get", "cairn_table_update", "cairn_table_load_columns",
                   "cairn_table_iter_next", "cairn_table_row_to_json"}
-        if not hasattr(raw, "cairn_table_open"):  # built before the core had the whole table engine
-            names = {n for n in names if not n.startswith("cairn_table_")}
         missing = sorted(n for n in names if not hasattr(raw, n))
         self.assertEqual(missing, [])
 

@@ -12,7 +12,6 @@ import unittest
 import cairn
 
 UTC = datetime.timezone.utc
-HAVE_TABLE = hasattr(cairn.cairn_swig, "cairn_table_open")
 
 try:
     import numpy
@@ -20,7 +19,6 @@ except ImportError:  # not installed here: the NumPy test is skipped
     numpy = None
 
 
-@unittest.skipUnless(HAVE_TABLE, "this build of the module has no table engine")
 class Base(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="cairn-py-table-")
