@@ -664,6 +664,23 @@ START_TEST(bad_input) {
 }
 END_TEST
 
+/* string/bytes columns whose values are all empty may come without data */
+START_TEST(empty_strings_without_data) {
+    cairn_colvec v;
+    uint64_t off[6] = {0, 0, 0, 0, 0, 0};
+    uint8_t valid = 0x15;
+    int e, t;
+    for (t = 0; t < 2; t++) {
+        memset(&v, 0, sizeof v);
+        v.type = t ? CAIRN_TYPE_BYTES : CAIRN_TYPE_STRING;
+        v.n = 5;
+        v.offsets = off;
+        v.validity = t ? &valid : NULL;
+        for (e = 0; e <= CAIRN_SEG_DICT; e++) ck_assert_int_ne(roundtrip(&v, e, "empty strings"), 0);
+    }
+}
+END_TEST
+
 /* A hand-made segment: the format is what the FORMAT comment says (PLAIN i16, 2 values). */
 START_TEST(format_bytes) {
     cairn_colvec v = make_vec(CAIRN_TYPE_I16, 2, P_RANDOM, 0);
@@ -788,6 +805,7 @@ static Suite *suite(void) {
     tcase_add_test(t, zone_maps);
     tcase_add_test(t, damage_and_truncation);
     tcase_add_test(t, bad_input);
+    tcase_add_test(t, empty_strings_without_data);
     tcase_add_test(t, format_bytes);
     tcase_add_test(t, out_of_range_values);
     tcase_add_test(t, throughput);

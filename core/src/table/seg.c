@@ -388,7 +388,9 @@ typedef struct enc {
 } enc;
 
 static const uint8_t *str_ptr(const enc *e, size_t r) {
+    static const uint8_t none[1] = {0};
     const cairn_colvec *in = e->in;
+    if (!in->data) return none; /* string/bytes whose values are all empty */
     if (e->kind == K_FIXED) return (const uint8_t *)in->data + r * e->w;
     return (const uint8_t *)in->data + in->offsets[r];
 }
@@ -835,8 +837,8 @@ void cairn_seg__zone(const cairn_colvec *in, cairn_zone *out) {
                 p = (const uint8_t *)in->data + i * in->fixed_len;
                 l = in->fixed_len;
             } else {
-                p = (const uint8_t *)in->data + in->offsets[i];
                 l = (size_t)(in->offsets[i + 1] - in->offsets[i]);
+                p = in->data ? (const uint8_t *)in->data + in->offsets[i] : (const uint8_t *)"";
             }
             if (first || bytes_cmp(p, l, minp, minl) < 0) { minp = p; minl = l; }
             if (first || bytes_cmp(p, l, maxp, maxl) > 0) { maxp = p; maxl = l; }
@@ -1650,7 +1652,7 @@ int cairn_seg__get(const void *bytes, size_t len, int type, uint32_t fixed_len, 
                 uint64_t buf[BLOCK], s = 0;
                 size_t at;
                 r = base;
-                for (at = 0; at < index; at += BLOCK) {
+                for (at = 0; a.w && at < index; at += BLOCK) { /* width 0 (a fixed step): O(1) */
                     size_t m = index - at < BLOCK ? index - at : BLOCK;
                     pk_unpack(&a, at, m, buf);
                     for (k = 0; k < m; k++) s += buf[k];
