@@ -1067,6 +1067,8 @@ START_TEST(cli_table_commands) {
     /* the shell */
     ck_assert_int_eq(CLI_IN(&r, "count\nget 1\n", 12, "shell", "table", db), 0);
     ck_assert_msg(!strncmp(r.out, "3\n{", 3), "shell: %s", r.out);
+    ck_assert_int_eq(CLI_IN(&r, "count\n", 6, "shell", db), 0); /* a directory with a MANIFEST: a table */
+    ck_assert_str_eq(r.out, "3\n");
     res_free(&r);
     free(db), free(missing);
     kvt_rmdir(dir);

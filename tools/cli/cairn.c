@@ -113,10 +113,10 @@ static int help(int argc, char **argv) {
                    "Run commands on one store, one a line, read from standard input (a terminal or a pipe):\n"
                    "the commands of the engine without PATH, e.g. `put k v`, `get k`, `list -l`. Words are\n"
                    "split at spaces; quote with '...' or \"...\" (which knows \\n, \\t, \\\\, \\\" and \\xNN).\n"
-                   "`help [COMMAND]` lists the commands, `quit` (or the end of input) ends. Without kv|blob,\n"
-                   "a directory is a KV store and a file a blob store. In the shell `get` ends every value\n"
-                   "with a newline and '-' cannot be a value (use @FILE). The exit code is that of the\n"
-                   "last command that failed (0 if none).\n");
+                   "`help [COMMAND]` lists the commands, `quit` (or the end of input) ends. Without an engine,\n"
+                   "a directory is a table if it holds a MANIFEST, else a KV store, and a file a blob store.\n"
+                   "In the shell `get` ends every value with a newline and '-' cannot be a value (use @FILE).\n"
+                   "The exit code is that of the last command that failed (0 if none).\n");
             return 0;
         }
         fprintf(stderr, "cairn: no help on '%s'\n", argv[0]);
@@ -354,6 +354,16 @@ static int shell(int argc, char **argv) {
             return EXIT_USAGE;
         }
         e = find_engine(S_ISDIR(st.st_mode) ? "kv" : "blob");
+        if (S_ISDIR(st.st_mode)) { /* a table directory holds a MANIFEST; a KV store never does */
+            size_t n = strlen(path);
+            char *m = (char *)malloc(n + sizeof "/MANIFEST");
+            if (m) {
+                memcpy(m, path, n);
+                memcpy(m + n, "/MANIFEST", sizeof "/MANIFEST");
+                if (stat(m, &st) == 0 && S_ISREG(st.st_mode)) e = find_engine("table");
+                free(m);
+            }
+        }
     } else {
         fprintf(stderr, "usage: cairn shell [kv|blob|table] PATH\n");
         return EXIT_USAGE;
