@@ -27,6 +27,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <datetime.h>
+#include <math.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -815,6 +816,23 @@ static int cairn_py_value_in(PyObject *o, int type, Py_ssize_t fixed, cairn_valu
     }
 }
 
+/* An f32 value as the double of the decimal form the core's JSON rows give it (the shortest of
+ * 6..9 significant digits that reads back as the same float: 0.1f -> 0.1), so that a row reads the
+ * same through every path of the package. */
+static double cairn_py_f32_out(double d) {
+    char buf[32];
+    int p;
+    float f = (float)d;
+    if (d != d || d == HUGE_VAL || d == -HUGE_VAL) return d;
+    for (p = 6; p <= 9; p++) {
+        double r;
+        snprintf(buf, sizeof buf, "%.*g", p, d);
+        r = strtod(buf, NULL);
+        if ((float)r == f) return r;
+    }
+    return d;
+}
+
 static PyObject *cairn_py_value_out(const cairn_value *v, int type) {
     if (v->is_null) Py_RETURN_NONE;
     switch (type) {
@@ -822,7 +840,9 @@ static PyObject *cairn_py_value_out(const cairn_value *v, int type) {
         return PyLong_FromLongLong((long long)v->v.i);
     case CAIRN_TYPE_U8: case CAIRN_TYPE_U16: case CAIRN_TYPE_U32: case CAIRN_TYPE_U64:
         return PyLong_FromUnsignedLongLong((unsigned long long)v->v.u);
-    case CAIRN_TYPE_F32: case CAIRN_TYPE_F64:
+    case CAIRN_TYPE_F32:
+        return PyFloat_FromDouble(cairn_py_f32_out(v->v.f));
+    case CAIRN_TYPE_F64:
         return PyFloat_FromDouble(v->v.f);
     case CAIRN_TYPE_BOOL:
         return PyBool_FromLong(v->v.b);
