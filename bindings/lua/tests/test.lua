@@ -602,4 +602,32 @@ test("json: strict decoding and round trips", function()
   raises("CAIRN_TYPE", cairn.json_encode, t)
 end)
 
+test("types: library/cairn.lua declares every public method, and only those", function()
+  local f = assert(io.open(here .. "/../library/cairn.lua"))
+  local text = f:read("a")
+  f:close()
+  local declared = {}
+  for class, method in text:gmatch("\nfunction (%w+):([%w_]+)%(") do
+    declared[class] = declared[class] or {}
+    declared[class][method] = true
+  end
+  local classes = { KV = cairn.KV, Blob = cairn.Blob, Table = cairn.table and cairn.Table }
+  for name, class in pairs(classes) do
+    for m in pairs(declared[name]) do
+      eq(type(class[m]), "function", name .. ":" .. m .. " is declared")
+    end
+    for m in pairs(declared.Store) do
+      eq(type(class[m]), "function", name .. ":" .. m .. " (every store)")
+    end
+    for m, v in pairs(class) do
+      if type(v) == "function" and not m:find("^_") then
+        assert(declared[name][m] or declared.Store[m], name .. ":" .. m .. " is missing in library/cairn.lua")
+      end
+    end
+  end
+  for fn in text:gmatch("\nfunction cairn%.([%w_]+)%(") do
+    eq(type(cairn[fn]), "function", "cairn." .. fn)
+  end
+end)
+
 h.finish()

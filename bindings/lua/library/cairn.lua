@@ -1,0 +1,256 @@
+---@meta cairn
+-- Type declarations of the idiomatic module for the Lua language server (LuaLS / sumneko): add this
+-- directory to `workspace.library`. Declarations only; the module is bindings/lua/cairn.lua.
+-- tests/test.lua checks that every method declared here exists and every public method is here.
+--
+-- Conventions: a runtime failure returns `nil, message, name` (the `...?` results below), misuse
+-- raises an error whose message starts with the error name.
+
+---@class cairn
+---@field version string
+---@field raw table                          the SWIG module cairn_swig (1:1 with the C API)
+---@field codes table<string, integer>       "CAIRN_NOTFOUND" -> -2
+---@field names table<integer, string>       -2 -> "CAIRN_NOTFOUND"
+---@field null cairn.Null                    JSON / table null (nil means missing)
+---@field array_mt table                     the metatable of JSON arrays
+---@field BYTES integer
+---@field TEXT integer
+---@field JSON integer
+---@field NATIVE integer
+---@field kind_names table<integer, string>
+---@field kv cairn.kv_module
+---@field blob cairn.blob_module
+---@field table cairn.table_module
+---@field testing { set_clock: fun(unix_ms: integer) }
+local cairn = {}
+
+---@class cairn.Null
+
+---@param e string|integer
+---@return string|nil name
+function cairn.errname(e) end
+---@generic T: table
+---@param t? T
+---@return T
+function cairn.array(t) end
+---@param v any
+---@return string
+function cairn.json_encode(v) end
+---@param s string
+---@return any value, string? message, string? name
+function cairn.json_decode(s) end
+---@param s string
+---@return table wrapped  stored as BYTES (or written as bytes to any table column)
+function cairn.bytes(s) end
+---@param s string
+---@return table wrapped  stored as TEXT (or written as text to any table column)
+function cairn.text(s) end
+---@param v any
+---@return table wrapped  stored as a JSON document
+function cairn.json(v) end
+---@return integer unix_ms
+function cairn.now_ms() end
+
+---@class cairn.kv_module
+---@field open fun(path: string, opts?: cairn.KvOptions): cairn.KV|nil, string?, string?
+---@field check fun(path: string): true|nil, string?, string?
+
+---@class cairn.blob_module
+---@field open fun(path: string, opts?: cairn.StoreOptions): cairn.Blob|nil, string?, string?
+---@field check fun(path: string): true|nil, string?, string?
+
+---@class cairn.table_module
+---@field open fun(path: string, opts?: cairn.TableOptions): cairn.Table|nil, string?, string?
+---@field check fun(path: string): true|nil, string?, string?
+
+---@class cairn.StoreOptions
+---@field create? boolean
+---@field read_only? boolean
+---@field sync? "none"|"commit"|"group"
+---@field lock_timeout_ms? integer
+
+---@class cairn.KvOptions: cairn.StoreOptions
+---@field max_file_size? integer
+
+---@class cairn.TableOptions: cairn.StoreOptions
+---@field schema? string|cairn.Column[]     text ("id i64 primary key, ...") or column tables
+---@field checkpoint_rows? integer
+
+---@class cairn.Column
+---@field name string
+---@field type string                        i8..i64 u8..u64 f32 f64 bool string bytes bytes:N timestamp
+---@field nullable? boolean
+---@field primary_key? boolean
+---@field unique? boolean
+---@field default? any                       a value of the column (cairn.null: none)
+
+--- A row: column name -> value (integer, float, boolean, string, cairn.null; a u64 beyond
+--- 2^63-1 as its decimal string; a timestamp as integer microseconds).
+---@alias cairn.Row table<string, any>
+
+-- ---- what every store has ----------------------------------------------------------------
+
+---@class cairn.Store
+---@field path string
+local Store = {}
+---@return true|nil, string?, string?
+function Store:close() end
+---@return boolean
+function Store:is_open() end
+---@return true|nil, string?, string?
+function Store:begin() end
+---@return true|nil, string?, string?
+function Store:commit() end
+---@return true|nil, string?, string?
+function Store:rollback() end
+--- Runs fn(store, ...) in a transaction: commits when it returns (its results are returned),
+--- rolls back and re-raises when it raises.
+---@param fn fun(store: cairn.Store, ...): ...
+---@return ...
+function Store:transaction(fn, ...) end
+---@return true|nil, string?, string?
+function Store:sync() end
+---@return true|nil, string?, string?
+function Store:compact() end
+---@return integer|nil count, string?, string?
+function Store:count() end
+---@return table<string, integer|boolean>|nil stats, string?, string?
+function Store:stats() end
+---@return fun(): any, any
+function Store:pairs() end
+
+-- ---- KV ------------------------------------------------------------------------------------
+
+---@class cairn.KV: cairn.Store
+local KV = {}
+---@param key string|table
+---@return any value, string? message, string? name
+function KV:get(key) end
+---@param key string|table
+---@return any value, string? kind, string? name
+function KV:get_typed(key) end
+---@param key string|table
+---@param value any
+---@param opts? { ttl?: integer, expire_at?: integer }
+---@return true|nil, string?, string?
+function KV:put(key, value, opts) end
+---@param key string|table
+---@param value any
+---@param opts? { ttl?: integer, expire_at?: integer }
+---@return true|nil, string?, string?
+function KV:set(key, value, opts) end
+---@param key string|table
+---@param changes table
+---@return true|nil, string?, string?
+function KV:update(key, changes) end
+---@param key string|table
+---@return true|nil, string?, string?
+function KV:delete(key) end
+---@param key string|table
+---@return boolean|nil, string?, string?
+function KV:exists(key) end
+---@param prefix? string|table
+---@return string[]|nil keys, string?, string?
+function KV:keys(prefix) end
+---@param key string|table
+---@return integer|false|nil expiry, string?, string?
+function KV:expiry(key) end
+---@param prefix? string|table
+---@return fun(): string?
+function KV:each(prefix) end
+
+-- ---- blob store ----------------------------------------------------------------------------
+
+---@class cairn.Blob: cairn.Store
+local Blob = {}
+---@param data string|table
+---@return integer|nil key, string?, string?
+function Blob:create(data) end
+---@return integer|nil key, string?, string?
+function Blob:reserve_next_key() end
+---@param key integer
+---@param data string|table
+---@return true|nil, string?, string?
+function Blob:create_with_key(key, data) end
+---@param key integer
+---@return string|nil data, string?, string?
+function Blob:read(key) end
+---@param key integer
+---@param data string|table
+---@return true|nil, string?, string?
+function Blob:update(key, data) end
+---@param key integer
+---@return true|nil, string?, string?
+function Blob:delete(key) end
+---@param key integer
+---@return boolean|nil, string?, string?
+function Blob:exists(key) end
+---@return integer[]|nil keys, string?, string?
+function Blob:keys() end
+---@param event "created"|"updated"|"deleted"|"*"
+---@param fn fun(event: string, key: integer, old_size: integer, new_size: integer)
+---@return integer|nil id, string?, string?
+function Blob:on(event, fn) end
+---@param fn fun(event: string, key: integer, old_size: integer, new_size: integer)
+---@return integer|nil id, string?, string?
+function Blob:subscribe(fn) end
+---@param id integer
+---@return true|nil, string?, string?
+function Blob:off(id) end
+---@param id integer
+---@return true|nil, string?, string?
+function Blob:unsubscribe(id) end
+
+-- ---- table ---------------------------------------------------------------------------------
+
+---@class cairn.Table: cairn.Store
+local Table = {}
+---@param row cairn.Row
+---@return integer|nil id, string?, string?
+function Table:insert(row) end
+---@param rows cairn.Row[]
+---@return integer[]|nil ids, string?, string?
+function Table:insert_many(rows) end
+---@param row cairn.Row
+---@return integer|nil id, string?, string?
+function Table:upsert(row) end
+--- The row (every column, nulls as cairn.null), or nil when absent.
+---@param id integer
+---@return cairn.Row|nil row, string?, string?
+function Table:get(id) end
+---@param id integer
+---@param changes cairn.Row
+---@return true|nil, string?, string?
+function Table:update(id, changes) end
+---@param id integer
+---@return true|nil, string?, string?
+function Table:delete(id) end
+---@param columns table<string, any[]>
+---@return integer|nil first_id, string?, string?
+function Table:load(columns) end
+---@return boolean|nil, string?, string?
+function Table:in_txn() end
+---@param form? "text"
+---@return cairn.Column[]|string|nil schema, string?, string?
+function Table:schema(form) end
+---@param spec string|cairn.Column
+---@return true|nil, string?, string?
+function Table:add_column(spec) end
+--- for id, row in t:rows() do ... end (id order, a snapshot)
+---@return fun(): integer?, cairn.Row?
+function Table:rows() end
+---@param event "inserted"|"updated"|"deleted"|"*"
+---@param fn fun(event: string, id: integer, new_row: cairn.Row?, old_row: cairn.Row?)
+---@return integer|nil id, string?, string?
+function Table:on(event, fn) end
+---@param fn fun(event: string, id: integer, new_row: cairn.Row?, old_row: cairn.Row?)
+---@return integer|nil id, string?, string?
+function Table:subscribe(fn) end
+---@param id integer
+---@return true|nil, string?, string?
+function Table:off(id) end
+---@param id integer
+---@return true|nil, string?, string?
+function Table:unsubscribe(id) end
+
+return cairn
