@@ -19,6 +19,11 @@ Conventions (docs/lua.md):
     JSON value) is stored as a JSON document. Reading gives a string for BYTES and TEXT (use
     get_typed to see which) and the decoded Lua value for JSON: arrays carry cairn.array_mt,
     JSON null is cairn.null, integers stay integers.
+  * Table rows are Lua tables of column = value, converted by the column's type (bytes columns
+    take and give strings, a u64 beyond 2^63-1 is its decimal string, timestamps are integer
+    microseconds); a column left out takes its default, cairn.null is an explicit null, and a
+    row read back has every column (nulls as cairn.null). A value of the wrong type for its
+    column is the core's runtime CAIRN_TYPE.
   * Handles close on close(), at the end of a <close> variable's scope, and on garbage
     collection.
 ]]
