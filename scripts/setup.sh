@@ -7,7 +7,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config check swig liblua5.4-dev lua5.4 luarocks
-      libjansson-dev python3-wheel-whl valgrind clang libclang-rt-14-dev)
+      libjansson-dev libssl-dev python3-wheel-whl valgrind clang libclang-rt-14-dev)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(liblmdb-dev libleveldb-dev librocksdb-dev libsqlite3-dev sqlite3)
 fi

@@ -26,5 +26,6 @@
 #include "cairn/kv.h"
 #include "cairn/blob.h"
 #include "cairn/table.h"
+#include "cairn/repo.h"
 
 #endif /* CAIRN_H */

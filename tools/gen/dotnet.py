@@ -269,7 +269,8 @@ class Mapper:
             return SCALARS[b], False
         if b == "char *":
             if not t.startswith("const"):
-                raise GenError("%s: a writable char * is not mapped" % fname)
+                # a caller's buffer that the callee fills (a digest: CAIRN_DIGEST_HEX + 1 bytes)
+                return "byte*", False
             return "string?", True
         if b == "char **":
             # `char **` a string the callee allocates (the caller frees it with cairn_free);

@@ -127,7 +127,7 @@ def _build_extension(tmp):
         ldshared = cc + ldshared[1:]
     ext = os.path.join(pkg, "_cairn_swig" + (cv("EXT_SUFFIX") or ".so"))
     _log("linking cairn/" + os.path.basename(ext))
-    _run(ldshared + shlex.split(os.environ.get("LDFLAGS", "")) + objs + ["-o", ext, "-lpthread", "-lm"])
+    _run(ldshared + shlex.split(os.environ.get("LDFLAGS", "")) + objs + ["-o", ext, "-lpthread", "-lm", "-lcrypto"])
 
     for f in PKG_FILES:
         shutil.copy(os.path.join(HERE, "cairn", f), os.path.join(pkg, f))

@@ -58,6 +58,12 @@ static const layout_row g_layout[] = {
     SROW(cairn_table_stats, next_id), SROW(cairn_table_stats, row_groups), SROW(cairn_table_stats, segments),
     SROW(cairn_table_stats, tail_rows), SROW(cairn_table_stats, disk_bytes), SROW(cairn_table_stats, wal_bytes),
     SROW(cairn_table_stats, checkpoints), SROW(cairn_table_stats, columns), SROW(cairn_table_stats, in_txn),
+    TYPE(cairn_repo_options),
+    ROW(cairn_repo_options, version), ROW(cairn_repo_options, create), ROW(cairn_repo_options, read_only),
+    ROW(cairn_repo_options, sync), ROW(cairn_repo_options, lock_timeout_ms),
+    STYPE(cairn_repo_stats),
+    SROW(cairn_repo_stats, size), SROW(cairn_repo_stats, tenants), SROW(cairn_repo_stats, objects),
+    SROW(cairn_repo_stats, disk_bytes),
 };
 
 int cairn_layout(const char *type, const char *field, size_t *offset, size_t *size) {

@@ -44,6 +44,18 @@ internal sealed class KvIterHandle : ChildHandle
     protected override void Free(nint h) => NativeMethods.cairn_kv_iter_free(h);
 }
 
+/// <summary>Owns a cairn_repo*; releasing it calls cairn_repo_close.</summary>
+internal sealed class RepoHandle : NativeHandle
+{
+    protected override void Free(nint h) => NativeMethods.cairn_repo_close(h);
+}
+
+/// <summary>Owns a cairn_repo_iter*; releasing it calls cairn_repo_iter_free.</summary>
+internal sealed class RepoIterHandle : ChildHandle
+{
+    protected override void Free(nint h) => NativeMethods.cairn_repo_iter_free(h);
+}
+
 /// <summary>Owns a cairn_table*; releasing it calls cairn_table_close.</summary>
 internal sealed class TableHandle : NativeHandle
 {

@@ -237,6 +237,99 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib, EntryPoint = "cairn_kv_check", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int cairn_kv_check(string? path);
 
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_open", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_open(out RepoHandle @out, string? path, CairnRepoOptions* opts);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_close")]
+    public static partial void cairn_repo_close(nint r);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_init", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_init(RepoHandle r, string? tenant);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_tenants")]
+    public static partial int cairn_repo_tenants(RepoHandle r, out byte* json);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_entries", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_entries(RepoHandle r, string? tenant, out byte* json);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_save", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_save(RepoHandle r, string? tenant, string? user, string? entry, byte* value, nuint len, int kind, byte* digest);
+    public static int cairn_repo_save(RepoHandle r, string? tenant, string? user, string? entry, ReadOnlySpan<byte> value, int kind, byte* digest)
+    {
+        fixed (byte* value_p = value)
+            return cairn_repo_save(r, tenant, user, entry, value_p == null ? NonNull : value_p, (nuint)value.Length, kind, digest);
+    }
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_load", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_load(RepoHandle r, string? tenant, string? entry, string? digest, out byte* value, out nuint len, out int kind);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_exists", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_exists(RepoHandle r, string? tenant, string? entry);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_digest", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_digest(RepoHandle r, string? tenant, string? entry, byte* digest);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_put", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_put(RepoHandle r, string? tenant, string? user, string? entry, byte* key, nuint klen, byte* value, nuint vlen, int kind, byte* digest);
+    public static int cairn_repo_put(RepoHandle r, string? tenant, string? user, string? entry, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, int kind, byte* digest)
+    {
+        fixed (byte* key_p = key)
+        fixed (byte* value_p = value)
+            return cairn_repo_put(r, tenant, user, entry, key_p == null ? NonNull : key_p, (nuint)key.Length, value_p == null ? NonNull : value_p, (nuint)value.Length, kind, digest);
+    }
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_put_many", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_put_many(RepoHandle r, string? tenant, string? user, string? entry, nuint n, byte** keys, nuint* klens, byte** values, nuint* vlens, int* kinds, byte* digest);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_delete", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_delete(RepoHandle r, string? tenant, string? user, string? entry, byte* key, nuint klen, byte* digest);
+    public static int cairn_repo_delete(RepoHandle r, string? tenant, string? user, string? entry, ReadOnlySpan<byte> key, byte* digest)
+    {
+        fixed (byte* key_p = key)
+            return cairn_repo_delete(r, tenant, user, entry, key_p == null ? NonNull : key_p, (nuint)key.Length, digest);
+    }
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_get", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_get(RepoHandle r, string? tenant, string? entry, string? digest, byte* key, nuint klen, out byte* value, out nuint vlen, out int kind);
+    public static int cairn_repo_get(RepoHandle r, string? tenant, string? entry, string? digest, ReadOnlySpan<byte> key, out byte* value, out nuint vlen, out int kind)
+    {
+        fixed (byte* key_p = key)
+            return cairn_repo_get(r, tenant, entry, digest, key_p == null ? NonNull : key_p, (nuint)key.Length, out value, out vlen, out kind);
+    }
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_count", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_count(RepoHandle r, string? tenant, string? entry, string? digest, out ulong @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_iter_open", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_iter_open(out RepoIterHandle @out, RepoHandle r, string? tenant, string? entry, string? digest);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_iter_next")]
+    public static partial int cairn_repo_iter_next(RepoIterHandle it, out byte* key, out nuint klen, out byte* value, out nuint vlen, out int kind);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_iter_free")]
+    public static partial void cairn_repo_iter_free(nint it);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_diff", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_diff(RepoHandle r, string? tenant, string? d1, string? d2, out byte* json);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_history", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_history(RepoHandle r, string? tenant, string? entry, nuint max, out byte* json);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_tag", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_tag(RepoHandle r, string? tenant, string? name, string? digest);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_tag_get", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_tag_get(RepoHandle r, string? tenant, string? name, byte* digest);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_gc")]
+    public static partial int cairn_repo_gc(RepoHandle r, ulong grace_ms, out ulong removed);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_verify", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_repo_verify(string? path);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_stats")]
+    public static partial int cairn_repo_stats(RepoHandle r, ref CairnRepoStats @out);
+
     [LibraryImport(Lib, EntryPoint = "cairn_table_open", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int cairn_table_open(out TableHandle @out, string? path, CairnTableOptions* opts);
 

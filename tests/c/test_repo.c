@@ -1,0 +1,614 @@
+/*
+ * test_repo.c - the versioned store: values, history, tenants, collections (against a model),
+ * history independence, diff, tags, gc, verify, damage, injected faults and simulated crashes.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cairn.h"
+#include "testutil.h"
+#include "util.h"
+
+#define OK(x) ck_assert_msg((x) == 0, "%s: %s %s", #x, cairn_errname(x), cairn_errmsg())
+
+static cairn_repo *r;
+
+static void mk(void) {
+    ct_tmp_create("repo");
+    r = NULL;
+}
+static void rm(void) {
+    cairn_repo_close(r);
+    r = NULL;
+    ct_tmp_remove();
+}
+
+static void open_repo(int sync) {
+    cairn_repo_options o = CAIRN_REPO_OPTIONS_INIT;
+    o.sync = sync;
+    OK(cairn_repo_open(&r, ct_path("repo"), &o));
+}
+
+static int is_hex64(const char *s) {
+    if (strlen(s) != 64) return 0;
+    for (int i = 0; i < 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+    return 1;
+}
+
+START_TEST(save_load_history) {
+    char d1[65], d2[65], d3[65], *h = NULL;
+    void *v = NULL;
+    size_t n = 0;
+    int kind = -1;
+    open_repo(CAIRN_SYNC_COMMIT);
+    OK(cairn_repo_init(r, "acme"));
+    OK(cairn_repo_init(r, "acme")); /* idempotent */
+    ck_assert_int_eq(cairn_repo_exists(r, "acme", "config"), 0);
+    OK(cairn_repo_save(r, "acme", "alice", "config", "{\"theme\":\"dark\"}", 16, CAIRN_KIND_JSON, d1));
+    ck_assert(is_hex64(d1));
+    ck_assert_int_eq(cairn_repo_exists(r, "acme", "config"), 1);
+    OK(cairn_repo_save(r, "acme", "bob", "config", "{\"theme\":\"light\"}", 17, CAIRN_KIND_JSON, d2));
+    ck_assert_str_ne(d1, d2);
+    /* the same content again: a new version (new parent and time), one value object */
+    OK(cairn_repo_save(r, "acme", "bob", "config", "{\"theme\":\"light\"}", 17, CAIRN_KIND_JSON, d3));
+    ck_assert_str_ne(d2, d3);
+    OK(cairn_repo_load(r, "acme", "config", NULL, &v, &n, &kind));
+    ck_assert_uint_eq(n, 17);
+    ck_assert(memcmp(v, "{\"theme\":\"light\"}", 17) == 0);
+    ck_assert_int_eq(kind, CAIRN_KIND_JSON);
+    cairn_free(v);
+    OK(cairn_repo_load(r, "acme", "config", d1, &v, &n, &kind));
+    ck_assert(n == 16 && memcmp(v, "{\"theme\":\"dark\"}", 16) == 0);
+    cairn_free(v);
+    {
+        char head[65];
+        OK(cairn_repo_digest(r, "acme", "config", head));
+        ck_assert_str_eq(head, d3);
+    }
+    OK(cairn_repo_history(r, "acme", "config", 0, &h));
+    /* newest first, each with its parent */
+    ck_assert_ptr_nonnull(strstr(h, d3));
+    ck_assert(strstr(h, d3) < strstr(h, d2) && strstr(h, d2) < strstr(h, d1));
+    ck_assert_ptr_nonnull(strstr(h, "\"user\":\"alice\""));
+    ck_assert_ptr_nonnull(strstr(h, "\"parents\":[]"));
+    cairn_free(h);
+    OK(cairn_repo_history(r, "acme", "config", 1, &h));
+    ck_assert_ptr_nonnull(strstr(h, d3));
+    ck_assert_ptr_null(strstr(strstr(h, "\"digest\"") + 1, "\"digest\"")); /* one version */
+    cairn_free(h);
+    /* a digest of another entry is not a version of this one */
+    OK(cairn_repo_save(r, "acme", "bob", "other", "x", 1, CAIRN_KIND_TEXT, d2));
+    ck_assert_int_eq(cairn_repo_load(r, "acme", "config", d2, &v, &n, NULL), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_repo_load(r, "acme", "nope", NULL, &v, &n, NULL), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_repo_load(r, "acme", "config", "00000000000000000000000000000000000000000000000000000000000000ff", &v, &n, NULL),
+                     CAIRN_NOTFOUND);
+    OK(cairn_repo_entries(r, "acme", &h));
+    ck_assert_str_eq(h, "[\"config\",\"other\"]");
+    cairn_free(h);
+    /* reopen: everything is still there */
+    cairn_repo_close(r);
+    open_repo(CAIRN_SYNC_COMMIT);
+    OK(cairn_repo_load(r, "acme", "config", d1, &v, &n, &kind));
+    ck_assert(n == 16 && memcmp(v, "{\"theme\":\"dark\"}", 16) == 0);
+    cairn_free(v);
+    cairn_repo_close(r);
+    r = NULL;
+    OK(cairn_repo_verify(ct_path("repo")));
+}
+END_TEST
+
+START_TEST(dedup_and_tenants) {
+    char d1[65], d2[65], *j = NULL;
+    struct cairn_repo_stats s1 = CAIRN_REPO_STATS_INIT, s2 = CAIRN_REPO_STATS_INIT;
+    void *v;
+    size_t n;
+    char big[4096];
+    memset(big, 'q', sizeof big);
+    open_repo(CAIRN_SYNC_NONE);
+    OK(cairn_repo_init(r, "a"));
+    OK(cairn_repo_init(r, "b"));
+    OK(cairn_repo_save(r, "a", "u", "e", big, sizeof big, 0, d1));
+    OK(cairn_repo_stats(r, &s1));
+    OK(cairn_repo_save(r, "a", "u", "e2", big, sizeof big, 0, d2));
+    OK(cairn_repo_stats(r, &s2));
+    ck_assert_uint_eq(s2.objects, s1.objects + 1); /* only the new version: the value is shared */
+    ck_assert_uint_lt(s2.disk_bytes - s1.disk_bytes, 1024);
+    /* tenants are isolated: b sees nothing of a */
+    ck_assert_int_eq(cairn_repo_exists(r, "b", "e"), 0);
+    ck_assert_int_eq(cairn_repo_load(r, "b", "e", d1, &v, &n, NULL), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_repo_save(r, "nobody", "u", "e", "x", 1, 0, d1), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_repo_exists(r, "nobody", "e"), 0);
+    OK(cairn_repo_tenants(r, &j));
+    ck_assert_str_eq(j, "[\"a\",\"b\"]");
+    cairn_free(j);
+    /* names with any printable UTF-8 work as tenants and entries */
+    OK(cairn_repo_init(r, "ten ant/../é"));
+    OK(cairn_repo_save(r, "ten ant/../é", "u", ".hidden/x", "v", 1, 0, d1));
+    OK(cairn_repo_entries(r, "ten ant/../é", &j));
+    ck_assert_str_eq(j, "[\".hidden/x\"]");
+    cairn_free(j);
+}
+END_TEST
+
+START_TEST(bad_input) {
+    char d[65];
+    void *v;
+    size_t n;
+    char longname[300];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    open_repo(CAIRN_SYNC_NONE);
+    OK(cairn_repo_init(r, "t"));
+    ck_assert_int_eq(cairn_repo_init(r, ""), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_repo_init(r, NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_repo_init(r, "a\nb"), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_repo_init(r, longname), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_repo_save(r, "t", "u", "", "x", 1, 0, d), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_repo_save(r, "t", "u", "e", NULL, 1, 0, d), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_repo_save(r, "t", "u", "e", "x", 1, 9, d), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_repo_load(r, "t", "e", "xyz", &v, &n, NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_repo_load(r, "t", "e", "0000000000000000000000000000000000000000000000000000000000000000Z", &v, &n, NULL),
+                     CAIRN_INVALID);
+    ck_assert_int_eq(cairn_repo_put(r, "t", "u", "c", "", 0, "v", 1, 0, d), CAIRN_INVALID);
+    /* a whole value and a collection do not mix */
+    OK(cairn_repo_save(r, "t", "u", "whole", "x", 1, 0, d));
+    ck_assert_int_eq(cairn_repo_put(r, "t", "u", "whole", "k", 1, "v", 1, 0, d), CAIRN_TYPE);
+    OK(cairn_repo_put(r, "t", "u", "coll", "k", 1, "v", 1, 0, d));
+    ck_assert_int_eq(cairn_repo_load(r, "t", "coll", NULL, &v, &n, NULL), CAIRN_TYPE);
+    ck_assert_int_eq(cairn_repo_delete(r, "t", "u", "coll", "nokey", 5, d), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_repo_tag(r, "t", "v1", "00000000000000000000000000000000000000000000000000000000000000ff"), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_repo_open(NULL, "x", NULL), CAIRN_INVALID);
+    {
+        cairn_repo *r2 = NULL;
+        cairn_repo_options o = CAIRN_REPO_OPTIONS_INIT;
+        o.create = 0;
+        ck_assert_int_eq(cairn_repo_open(&r2, ct_path("missing"), &o), CAIRN_PATH);
+        o.create = 1;
+        o.version = 99;
+        ck_assert_int_eq(cairn_repo_open(&r2, ct_path("x"), &o), CAIRN_INVALID);
+        /* a second writer is refused; a reader is fine and read-only */
+        o = (cairn_repo_options)CAIRN_REPO_OPTIONS_INIT;
+        ck_assert_int_eq(cairn_repo_open(&r2, ct_path("repo"), &o), CAIRN_LOCKED);
+        o.read_only = 1;
+        OK(cairn_repo_open(&r2, ct_path("repo"), &o));
+        ck_assert_int_eq(cairn_repo_save(r2, "t", "u", "e", "x", 1, 0, d), CAIRN_READONLY);
+        OK(cairn_repo_load(r2, "t", "whole", NULL, &v, &n, NULL));
+        cairn_free(v);
+        /* it sees what the writer adds after it opened */
+        OK(cairn_repo_save(r, "t", "u", "later", "y", 1, 0, d));
+        OK(cairn_repo_load(r2, "t", "later", NULL, &v, &n, NULL));
+        ck_assert(n == 1 && ((char *)v)[0] == 'y');
+        cairn_free(v);
+        cairn_repo_close(r2);
+    }
+    /* a file where the directory should be */
+    {
+        FILE *f = fopen(ct_path("afile"), "w");
+        cairn_repo *r2 = NULL;
+        fclose(f);
+        ck_assert_int_eq(cairn_repo_open(&r2, ct_path("afile"), NULL), CAIRN_PATH);
+    }
+}
+END_TEST
+
+/* ---- collections against a model */
+
+#define MK 600
+typedef struct {
+    int present[MK];
+    int val[MK];
+} model;
+
+static void key_of(int k, char *out) { snprintf(out, 16, "key%05d", k); }
+static size_t val_of(int k, int v, char *out) {
+    /* every 7th value is large (a value object of its own) */
+    size_t n = (k % 7 == 0) ? 700 : 10 + (size_t)(v % 20);
+    for (size_t i = 0; i < n; i++) out[i] = (char)('a' + (k + v + (int)i) % 26);
+    return n;
+}
+
+static void check_model(const char *entry, const char *digest, const model *m) {
+    cairn_repo_iter *it = NULL;
+    const void *k, *v;
+    size_t kl, vl, n = 0;
+    uint64_t cnt = 0;
+    int kind, want = 0;
+    char kb[16], vb[800];
+    for (int i = 0; i < MK; i++) want += m->present[i];
+    OK(cairn_repo_count(r, "t", entry, digest, &cnt));
+    ck_assert_uint_eq(cnt, (uint64_t)want);
+    OK(cairn_repo_iter_open(&it, r, "t", entry, digest));
+    for (int i = 0; i < MK; i++) {
+        if (!m->present[i]) continue;
+        ck_assert_int_eq(cairn_repo_iter_next(it, &k, &kl, &v, &vl, &kind), 0);
+        key_of(i, kb);
+        ck_assert(kl == strlen(kb) && memcmp(k, kb, kl) == 0);
+        ck_assert_uint_eq(vl, val_of(i, m->val[i], vb));
+        ck_assert(memcmp(v, vb, vl) == 0);
+        n++;
+    }
+    ck_assert_int_eq(cairn_repo_iter_next(it, &k, &kl, &v, &vl, &kind), CAIRN_ITEROVER);
+    cairn_repo_iter_free(it);
+    for (int i = 0; i < MK; i += 37) {
+        void *got = NULL;
+        size_t gl = 0;
+        int rc;
+        key_of(i, kb);
+        rc = cairn_repo_get(r, "t", entry, digest, kb, strlen(kb), &got, &gl, NULL);
+        if (m->present[i]) {
+            ck_assert_int_eq(rc, 0);
+            ck_assert(gl == val_of(i, m->val[i], vb) && memcmp(got, vb, gl) == 0);
+            cairn_free(got);
+        } else
+            ck_assert_int_eq(rc, CAIRN_NOTFOUND);
+    }
+}
+
+/* Build the model's records from scratch in key order, in a fresh entry: the same records must
+ * give the same tree, so the diff against it is empty. */
+static void check_history_independent(const char *digest, const model *m, int round) {
+    char entry[32], d[65], *j = NULL;
+    const void *keys[MK], *vals[MK];
+    size_t kls[MK], vls[MK], n = 0;
+    static char kb[MK][16], vb[MK][800];
+    snprintf(entry, sizeof entry, "fresh%d", round);
+    for (int i = MK - 1; i >= 0; i--) /* reverse order on purpose */
+        if (m->present[i]) {
+            key_of(i, kb[n]);
+            keys[n] = kb[n];
+            kls[n] = strlen(kb[n]);
+            vls[n] = val_of(i, m->val[i], vb[n]);
+            vals[n] = vb[n];
+            n++;
+        }
+    if (n == 0) return;
+    OK(cairn_repo_put_many(r, "t", "u", entry, n, keys, kls, vals, vls, NULL, d));
+    OK(cairn_repo_diff(r, "t", digest, d, &j));
+    ck_assert_str_eq(j, "{\"added\":[],\"removed\":[],\"changed\":[]}");
+    cairn_free(j);
+}
+
+START_TEST(collection_model) {
+    model m;
+    char d[65], prev[65] = "", kb[16], vb[800];
+    unsigned seed = 12345;
+    memset(&m, 0, sizeof m);
+    open_repo(CAIRN_SYNC_NONE);
+    OK(cairn_repo_init(r, "t"));
+    for (int round = 0; round < 6; round++) {
+        model before = m;
+        int changes = round == 0 ? 400 : 60;
+        for (int c = 0; c < changes; c++) {
+            int k;
+            seed = seed * 1103515245u + 12345u;
+            k = (int)((seed >> 8) % MK);
+            key_of(k, kb);
+            if (m.present[k] && ((seed >> 4) & 3) == 0) {
+                OK(cairn_repo_delete(r, "t", "u", "coll", kb, strlen(kb), d));
+                m.present[k] = 0;
+            } else {
+                int v = (int)((seed >> 12) % 1000);
+                size_t vl = val_of(k, v, vb);
+                OK(cairn_repo_put(r, "t", "u", "coll", kb, strlen(kb), vb, vl, CAIRN_KIND_BYTES, d));
+                m.present[k] = 1;
+                m.val[k] = v;
+            }
+        }
+        check_model("coll", NULL, &m);
+        check_model("coll", d, &m);
+        check_history_independent(d, &m, round);
+        /* the diff against the previous round's version is exactly the model's difference */
+        if (prev[0]) {
+            char *j = NULL;
+            int added = 0, removed = 0, changed = 0, ja = 0, jr = 0, jc = 0;
+            char *p;
+            OK(cairn_repo_diff(r, "t", prev, d, &j));
+            for (int i = 0; i < MK; i++) {
+                if (!before.present[i] && m.present[i]) added++;
+                else if (before.present[i] && !m.present[i]) removed++;
+                else if (before.present[i] && m.present[i] && before.val[i] != m.val[i] &&
+                         (val_of(i, before.val[i], vb), 1)) {
+                    char v1[800], v2[800];
+                    size_t l1 = val_of(i, before.val[i], v1), l2 = val_of(i, m.val[i], v2);
+                    changed += (l1 != l2 || memcmp(v1, v2, l1) != 0);
+                }
+            }
+            p = strstr(j, "\"added\":[");
+            for (char *q = p; *q != ']'; q++) ja += *q == '"';
+            p = strstr(j, "\"removed\":[");
+            for (char *q = p; *q != ']'; q++) jr += *q == '"';
+            p = strstr(j, "\"changed\":[");
+            for (char *q = p; *q != ']'; q++) jc += *q == '"';
+            ck_assert_int_eq((ja - 2) / 2, added);
+            ck_assert_int_eq((jr - 2) / 2, removed);
+            ck_assert_int_eq((jc - 2) / 2, changed);
+            cairn_free(j);
+            /* the old version still reads as it was */
+            check_model("coll", prev, &before);
+        }
+        memcpy(prev, d, sizeof prev);
+    }
+    cairn_repo_close(r);
+    r = NULL;
+    OK(cairn_repo_verify(ct_path("repo")));
+    open_repo(CAIRN_SYNC_NONE);
+    check_model("coll", NULL, &m);
+}
+END_TEST
+
+START_TEST(put_many_last_wins_and_empty) {
+    char d[65], d2[65], *j = NULL;
+    const void *keys[3] = {"a", "b", "a"}, *vals[3] = {"1", "2", "3"};
+    size_t kl[3] = {1, 1, 1}, vl[3] = {1, 1, 1};
+    void *v;
+    size_t n;
+    uint64_t c;
+    open_repo(CAIRN_SYNC_NONE);
+    OK(cairn_repo_init(r, "t"));
+    OK(cairn_repo_put_many(r, "t", "u", "c", 3, keys, kl, vals, vl, NULL, d));
+    OK(cairn_repo_get(r, "t", "c", NULL, "a", 1, &v, &n, NULL));
+    ck_assert(n == 1 && ((char *)v)[0] == '3');
+    cairn_free(v);
+    OK(cairn_repo_count(r, "t", "c", NULL, &c));
+    ck_assert_uint_eq(c, 2);
+    /* delete everything: an empty collection, still a version */
+    OK(cairn_repo_delete(r, "t", "u", "c", "a", 1, d2));
+    OK(cairn_repo_delete(r, "t", "u", "c", "b", 1, d2));
+    OK(cairn_repo_count(r, "t", "c", NULL, &c));
+    ck_assert_uint_eq(c, 0);
+    OK(cairn_repo_diff(r, "t", d, d2, &j));
+    ck_assert_str_eq(j, "{\"added\":[],\"removed\":[\"a\",\"b\"],\"changed\":[]}");
+    cairn_free(j);
+    OK(cairn_repo_diff(r, "t", NULL, d, &j));
+    ck_assert_str_eq(j, "{\"added\":[\"a\",\"b\"],\"removed\":[],\"changed\":[]}");
+    cairn_free(j);
+    /* binary keys come out as $bytes */
+    OK(cairn_repo_put(r, "t", "u", "bin", "\xff\x00", 2, "x", 1, 0, d));
+    OK(cairn_repo_diff(r, "t", NULL, d, &j));
+    ck_assert_str_eq(j, "{\"added\":[{\"$bytes\":\"ff00\"}],\"removed\":[],\"changed\":[]}");
+    cairn_free(j);
+}
+END_TEST
+
+START_TEST(tags_and_gc) {
+    char d1[65], d2[65], t[65];
+    uint64_t removed = 99;
+    struct cairn_repo_stats s = CAIRN_REPO_STATS_INIT;
+    open_repo(CAIRN_SYNC_NONE);
+    OK(cairn_repo_init(r, "t"));
+    OK(cairn_repo_save(r, "t", "u", "e", "one", 3, 0, d1));
+    OK(cairn_repo_save(r, "t", "u", "e", "two", 3, 0, d2));
+    OK(cairn_repo_tag(r, "t", "release-1", d1));
+    OK(cairn_repo_tag_get(r, "t", "release-1", t));
+    ck_assert_str_eq(t, d1);
+    ck_assert_int_eq(cairn_repo_tag_get(r, "t", "nope", t), CAIRN_NOTFOUND);
+    /* everything is reachable: gc removes nothing */
+    OK(cairn_repo_gc(r, 0, &removed));
+    ck_assert_uint_eq(removed, 0);
+    OK(cairn_repo_stats(r, &s));
+    ck_assert_uint_eq(s.objects, 4);
+    ck_assert_uint_eq(s.tenants, 1);
+    /* a change whose ref write fails leaves its objects unreferenced: gc removes exactly those */
+    {
+        char d3[65], head[65];
+        void *v;
+        size_t n;
+        uint64_t w;
+        cairn_io__fault_reset();
+        OK(cairn_repo_save(r, "t", "u", "probe", "p", 1, 0, d3));
+        w = cairn_io__fault_count(CAIRN_FAULT_WRITE); /* the last write of a save is its ref */
+        cairn_io__fault_reset();
+        cairn_io__fault_arm(CAIRN_FAULT_WRITE, w, CAIRN_FAULT_EIO, 0);
+        ck_assert_int_eq(cairn_repo_save(r, "t", "u", "e", "three", 5, 0, d3), CAIRN_IO);
+        cairn_io__fault_reset();
+        OK(cairn_repo_digest(r, "t", "e", head));
+        ck_assert_str_eq(head, d2);
+        OK(cairn_repo_gc(r, 3600 * 1000, &removed)); /* inside the grace period: kept */
+        ck_assert_uint_eq(removed, 0);
+        OK(cairn_repo_gc(r, 0, &removed));
+        ck_assert_uint_eq(removed, 2); /* the value "three" and its version */
+        OK(cairn_repo_stats(r, &s));
+        ck_assert_uint_eq(s.objects, 6);
+        OK(cairn_repo_load(r, "t", "e", d1, &v, &n, NULL));
+        ck_assert(n == 3 && memcmp(v, "one", 3) == 0);
+        cairn_free(v);
+        cairn_repo_close(r);
+        r = NULL;
+        OK(cairn_repo_verify(ct_path("repo")));
+        open_repo(CAIRN_SYNC_NONE);
+        OK(cairn_repo_load(r, "t", "probe", NULL, &v, &n, NULL));
+        cairn_free(v);
+    }
+}
+END_TEST
+
+/* Flip one byte of the pack: the object that holds it is CORRUPT (never other bytes), verify says so. */
+START_TEST(damage_is_corrupt) {
+    char d[65], big[2000];
+    void *v = NULL;
+    size_t n = 0;
+    FILE *f;
+    long size;
+    memset(big, 'z', sizeof big);
+    open_repo(CAIRN_SYNC_COMMIT);
+    OK(cairn_repo_init(r, "t"));
+    OK(cairn_repo_save(r, "t", "u", "e", big, sizeof big, 0, d));
+    cairn_repo_close(r);
+    r = NULL;
+    f = fopen(ct_path("repo/t/t/packs/pack-00000000"), "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    ck_assert_int_gt(size, 1500);
+    fseek(f, 1000, SEEK_SET); /* inside the value's payload */
+    fputc('Q', f);
+    fclose(f);
+    ck_assert_int_eq(cairn_repo_verify(ct_path("repo")), CAIRN_CORRUPT);
+    open_repo(CAIRN_SYNC_COMMIT);
+    ck_assert_int_eq(cairn_repo_load(r, "t", "e", NULL, &v, &n, NULL), CAIRN_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "does not match its digest"));
+}
+END_TEST
+
+/* A damaged ref record followed by a good one is CORRUPT, not a silently cut log. */
+START_TEST(damaged_ref_log) {
+    char d[65];
+    FILE *f;
+    open_repo(CAIRN_SYNC_COMMIT);
+    OK(cairn_repo_init(r, "t"));
+    OK(cairn_repo_save(r, "t", "u", "e1", "a", 1, 0, d));
+    OK(cairn_repo_save(r, "t", "u", "e2", "b", 1, 0, d));
+    cairn_repo_close(r);
+    r = NULL;
+    f = fopen(ct_path("repo/t/t/refs.log"), "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 10, SEEK_SET); /* the first record's digest */
+    fputc(0x5a, f);
+    fclose(f);
+    open_repo(CAIRN_SYNC_COMMIT);
+    ck_assert_int_eq(cairn_repo_digest(r, "t", "e2", d), CAIRN_CORRUPT);
+}
+END_TEST
+
+/* A torn append at the end of the ref log or the pack (a crash mid-write) is cut off at open:
+ * the store is the one before the write. */
+START_TEST(torn_tails) {
+    char d1[65], d2[65];
+    void *v;
+    size_t n;
+    uint64_t before;
+    open_repo(CAIRN_SYNC_COMMIT);
+    OK(cairn_repo_init(r, "t"));
+    OK(cairn_repo_save(r, "t", "u", "e", "first", 5, 0, d1));
+    cairn_repo_close(r);
+    r = NULL;
+    ck_assert_int_eq(cairn_io__stat(ct_path("repo/t/t/refs.log"), &before), 1);
+    open_repo(CAIRN_SYNC_COMMIT);
+    OK(cairn_repo_save(r, "t", "u", "e", "second", 6, 0, d2));
+    cairn_repo_close(r);
+    r = NULL;
+    /* cut the second ref record short */
+    ck_assert_int_eq(truncate(ct_path("repo/t/t/refs.log"), (off_t)before + 20), 0);
+    open_repo(CAIRN_SYNC_COMMIT);
+    OK(cairn_repo_load(r, "t", "e", NULL, &v, &n, NULL));
+    ck_assert(n == 5 && memcmp(v, "first", 5) == 0);
+    cairn_free(v);
+    cairn_repo_close(r);
+    r = NULL;
+    OK(cairn_repo_verify(ct_path("repo")));
+}
+END_TEST
+
+/* A crash at every fsync of a put leaves the old or the new head, and a sound repository. */
+START_TEST(crash_at_every_sync) {
+    for (uint64_t nth = 1; nth <= 8; nth++) {
+        char d0[65], d1[65], head[65];
+        void *v;
+        size_t n;
+        int rc;
+        ct_tmp_remove();
+        ct_tmp_create("repo-crash");
+        open_repo(CAIRN_SYNC_COMMIT);
+        OK(cairn_repo_init(r, "t"));
+        for (int i = 0; i < 50; i++) {
+            char k[16];
+            snprintf(k, sizeof k, "k%03d", i);
+            OK(cairn_repo_put(r, "t", "u", "c", k, strlen(k), "old", 3, 0, d0));
+        }
+        cairn_io__crash_track(1);
+        cairn_io__crash_at_sync(nth, nth % 2 ? CAIRN_CRASH_DROP : CAIRN_CRASH_TEAR, nth);
+        rc = cairn_repo_put(r, "t", "u", "c", "k025", 4, "new", 3, 0, d1);
+        cairn_repo_close(r);
+        r = NULL;
+        cairn_io__crash_track(0);
+        open_repo(CAIRN_SYNC_COMMIT);
+        OK(cairn_repo_digest(r, "t", "c", head));
+        OK(cairn_repo_get(r, "t", "c", NULL, "k025", 4, &v, &n, NULL));
+        if (rc == 0 && !cairn_io__crashed()) {
+            ck_assert_str_eq(head, d1);
+        } else {
+            ck_assert_msg(strcmp(head, d0) == 0 || strcmp(head, d1) == 0, "crash at sync %llu: head is neither", (unsigned long long)nth);
+        }
+        ck_assert(n == 3 && (memcmp(v, strcmp(head, d1) == 0 ? "new" : "old", 3) == 0));
+        cairn_free(v);
+        cairn_repo_close(r);
+        r = NULL;
+        OK(cairn_repo_verify(ct_path("repo")));
+        /* whatever the crash left unreferenced, gc can sweep; nothing referenced goes */
+        open_repo(CAIRN_SYNC_COMMIT);
+        {
+            uint64_t removed = 0;
+            OK(cairn_repo_gc(r, 0, &removed));
+        }
+        OK(cairn_repo_get(r, "t", "c", NULL, "k000", 4, &v, &n, NULL));
+        cairn_free(v);
+        cairn_repo_close(r);
+        r = NULL;
+        OK(cairn_repo_verify(ct_path("repo")));
+    }
+}
+END_TEST
+
+/* An injected write error fails the call and changes nothing; the handle goes on. A failed
+ * fsync fails the handle for writes (never retried). */
+START_TEST(write_faults) {
+    char d0[65], d[65], head[65];
+    uint64_t writes;
+    open_repo(CAIRN_SYNC_COMMIT);
+    OK(cairn_repo_init(r, "t"));
+    OK(cairn_repo_put(r, "t", "u", "c", "a", 1, "1", 1, 0, d0));
+    cairn_io__fault_reset();
+    OK(cairn_repo_put(r, "t", "u", "c", "b", 1, "2", 1, 0, d));
+    writes = cairn_io__fault_count(CAIRN_FAULT_WRITE);
+    ck_assert_uint_gt(writes, 1);
+    for (uint64_t nth = 1; nth <= writes; nth++) {
+        char dd[65];
+        OK(cairn_repo_digest(r, "t", "c", d0));
+        cairn_io__fault_reset();
+        cairn_io__fault_arm(CAIRN_FAULT_WRITE, nth, CAIRN_FAULT_EIO, 0);
+        char val[32];
+        snprintf(val, sizeof val, "value %llu", (unsigned long long)nth); /* new bytes each time */
+        ck_assert_int_ne(cairn_repo_put(r, "t", "u", "c", "x", 1, val, strlen(val), 0, dd), 0);
+        cairn_io__fault_reset();
+        OK(cairn_repo_digest(r, "t", "c", head));
+        ck_assert_str_eq(head, d0);
+    }
+    OK(cairn_repo_put(r, "t", "u", "c", "z", 1, "9", 1, 0, d));
+    cairn_io__fault_arm(CAIRN_FAULT_SYNC, 1, CAIRN_FAULT_EIO, 0);
+    ck_assert_int_ne(cairn_repo_put(r, "t", "u", "c", "w", 1, "9", 1, 0, d0), 0);
+    cairn_io__fault_reset();
+    ck_assert_int_eq(cairn_repo_put(r, "t", "u", "c", "v", 1, "9", 1, 0, d0), CAIRN_FAILED);
+    cairn_repo_close(r);
+    r = NULL;
+    OK(cairn_repo_verify(ct_path("repo")));
+    open_repo(CAIRN_SYNC_COMMIT);
+    OK(cairn_repo_digest(r, "t", "c", head));
+    ck_assert_str_eq(head, d);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("repo");
+    TCase *t = tcase_create("core");
+    tcase_add_checked_fixture(t, mk, rm);
+    tcase_set_timeout(t, 300);
+    tcase_add_test(t, save_load_history);
+    tcase_add_test(t, dedup_and_tenants);
+    tcase_add_test(t, bad_input);
+    tcase_add_test(t, collection_model);
+    tcase_add_test(t, put_many_last_wins_and_empty);
+    tcase_add_test(t, tags_and_gc);
+    tcase_add_test(t, damage_is_corrupt);
+    tcase_add_test(t, damaged_ref_log);
+    tcase_add_test(t, torn_tails);
+    tcase_add_test(t, crash_at_every_sync);
+    tcase_add_test(t, write_faults);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void) { return ct_run(suite()); }
