@@ -1,9 +1,13 @@
 /* test_util.c - Check tests of the shared substrate: errors, crc32c, the I/O layer (faults and
- * crash simulation), the writer lock, clock and paths. */
+ * crash simulation), the writer lock and the handles' rwlock, the containers (u64map, treap,
+ * arr), clock and paths. */
+#include "containers.h"
 #include "util.h"
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -372,6 +376,68 @@ START_TEST(lock_single_writer) {
 }
 END_TEST
 
+/* One deadline for several locks: a deadline already passed is CAIRN_BUSY at once (no second
+ * full wait), naming the caller's timeout; timeout 0 stays CAIRN_LOCKED; a free lock is taken
+ * whatever the deadline. */
+START_TEST(lock_deadline) {
+    cairn_lock *a = NULL, *b = NULL;
+    uint64_t past;
+    ck_assert_int_eq(cairn_lock__acquire(&a, ct_path("LOCK"), 0), 0);
+    past = cairn_lock__deadline(0);
+    ck_assert_int_eq(cairn_lock__acquire_until(&b, ct_path("LOCK"), 60000, past), CAIRN_BUSY);
+    ck_assert_ptr_null(b);
+    ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "after 60000 ms"));
+    ck_assert_int_eq(cairn_lock__acquire_until(&b, ct_path("LOCK"), 0, past), CAIRN_LOCKED);
+    ck_assert_int_eq(cairn_lock__acquire_until(&b, ct_path("OTHER"), 60000, past), 0);
+    ck_assert_ptr_nonnull(b);
+    cairn_lock__release(b);
+    cairn_lock__release(a);
+}
+END_TEST
+
+/* cairn_rwlock__init prefers writers: while a writer waits for a lock that a reader holds, a new
+ * reader does not get in (so a stream of overlapping readers cannot starve the writer). The
+ * writer's arrival is observed by polling tryrdlock (bounded: it fails the test if the writer
+ * never seems to wait, as with a reader-preferring lock). */
+static pthread_rwlock_t t_rw;
+static volatile int t_writer_done;
+
+static void *rw_writer(void *arg) {
+    (void)arg;
+    pthread_rwlock_wrlock(&t_rw);
+    t_writer_done = 1;
+    pthread_rwlock_unlock(&t_rw);
+    return NULL;
+}
+
+START_TEST(rwlock_prefers_writers) {
+    pthread_t w;
+    uint64_t until;
+    int blocked = 0;
+    cairn_rwlock__init(&t_rw);
+    t_writer_done = 0;
+    ck_assert_int_eq(pthread_rwlock_rdlock(&t_rw), 0); /* a reader holds it */
+    ck_assert_int_eq(pthread_create(&w, NULL, rw_writer, NULL), 0);
+    until = cairn_time__mono_ns() + 10ull * 1000000000ull;
+    while (cairn_time__mono_ns() < until) {
+        int rc = pthread_rwlock_tryrdlock(&t_rw);
+        if (rc == EBUSY) {
+            blocked = 1; /* the writer waits: new readers queue behind it */
+            break;
+        }
+        ck_assert_int_eq(rc, 0);
+        pthread_rwlock_unlock(&t_rw);
+        sched_yield();
+    }
+    ck_assert_msg(blocked, "a new reader still got in while a writer waited");
+    ck_assert_int_eq(t_writer_done, 0);
+    pthread_rwlock_unlock(&t_rw); /* the first reader leaves: the writer goes first */
+    pthread_join(w, NULL);
+    ck_assert_int_eq(t_writer_done, 1);
+    pthread_rwlock_destroy(&t_rw);
+}
+END_TEST
+
 START_TEST(lock_released_when_holder_dies) {
     cairn_lock *a = NULL;
     int pipefd[2], status = 0;
@@ -398,6 +464,158 @@ START_TEST(lock_released_when_holder_dies) {
 END_TEST
 
 /* ---- misc ------------------------------------------------------------------------------ */
+
+/* ---- containers ------------------------------------------------------------------------ */
+
+typedef struct tval {
+    uint64_t a;
+    uint32_t b;
+} tval;
+
+static uint64_t t_rand(uint64_t *x) { /* splitmix64 */
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Random puts, overwrites and deletes over a small key space (so probe chains collide and
+ * backward-shift deletion runs often), checked against a plain array after every step. */
+START_TEST(u64map_against_array) {
+    enum { NK = 512, STEPS = 20000 };
+    cairn_u64map m;
+    static tval ref[NK];
+    static int present[NK];
+    uint64_t x = 42, key;
+    size_t i, n = 0, pos;
+    tval *v;
+    int step;
+    memset(present, 0, sizeof present);
+    cairn_u64map__init(&m, sizeof(tval));
+    ck_assert_ptr_null(cairn_u64map__get(&m, 1)); /* empty, nothing allocated */
+    cairn_u64map__del(&m, 1);
+    for (step = 0; step < STEPS; step++) {
+        uint64_t r = t_rand(&x);
+        size_t k = (size_t)(r % NK);
+        uint64_t mk = (uint64_t)k * 0x100000001ULL; /* keys above 32 bits too */
+        if ((r >> 32) % 3) {
+            tval t;
+            t.a = r;
+            t.b = (uint32_t)step;
+            ck_assert_int_eq(cairn_u64map__put(&m, mk, &t), 0);
+            if (!present[k]) n++;
+            present[k] = 1;
+            ref[k] = t;
+        } else {
+            cairn_u64map__del(&m, mk);
+            if (present[k]) n--;
+            present[k] = 0;
+        }
+        ck_assert_uint_eq(m.n, n);
+        if (step % 97 == 0) {
+            for (i = 0; i < NK; i++) {
+                v = (tval *)cairn_u64map__get(&m, (uint64_t)i * 0x100000001ULL);
+                if (!present[i]) {
+                    ck_assert_ptr_null(v);
+                } else {
+                    ck_assert_ptr_nonnull(v);
+                    ck_assert_uint_eq(v->a, ref[i].a);
+                    ck_assert_uint_eq(v->b, ref[i].b);
+                }
+            }
+        }
+    }
+    /* iteration visits every key once */
+    pos = 0;
+    i = 0;
+    while ((v = (tval *)cairn_u64map__next(&m, &pos, &key)) != NULL) {
+        size_t k = (size_t)(key / 0x100000001ULL);
+        ck_assert_uint_lt(k, NK);
+        ck_assert_int_eq(present[k], 1);
+        ck_assert_uint_eq(v->a, ref[k].a);
+        present[k] = 2;
+        i++;
+    }
+    ck_assert_uint_eq(i, n);
+    cairn_u64map__free(&m);
+    ck_assert_uint_eq(m.n, 0);
+    ck_assert_ptr_null(cairn_u64map__get(&m, 0));
+    ck_assert_int_eq(cairn_u64map__put(&m, 0, &ref[0]), 0); /* usable again after free */
+    ck_assert_ptr_nonnull(cairn_u64map__get(&m, 0));
+    cairn_u64map__free(&m);
+}
+END_TEST
+
+/* Best fit as the blob store uses it: lower bound of (need, 0) over (size, offset) pairs, checked
+ * against a brute-force scan while pairs come and go. */
+START_TEST(treap_lower_bound) {
+    enum { NP = 300 };
+    cairn_treap t;
+    static uint64_t sa[NP], sb[NP];
+    static int in[NP];
+    uint64_t x = 7, oa = 0, ob = 0;
+    size_t i, n = 0;
+    int step;
+    cairn_treap__init(&t, 0);
+    ck_assert_int_eq(cairn_treap__lower_bound(&t, 0, 0, &oa, &ob), 0);
+    for (i = 0; i < NP; i++) {
+        sa[i] = t_rand(&x) % 50; /* many equal sizes: ties go to the lower offset */
+        sb[i] = i * 64;
+        in[i] = 0;
+    }
+    for (step = 0; step < 5000; step++) {
+        uint64_t r = t_rand(&x), qa = r % 55, qb = (r >> 8) % 3 ? 0 : (r >> 16) % (NP * 64);
+        size_t k = (size_t)((r >> 32) % NP), j, best = NP;
+        if (in[k]) {
+            ck_assert_int_eq(cairn_treap__erase(&t, sa[k], sb[k]), 1);
+            ck_assert_int_eq(cairn_treap__erase(&t, sa[k], sb[k]), 0);
+            in[k] = 0;
+            n--;
+        } else {
+            ck_assert_int_eq(cairn_treap__insert(&t, sa[k], sb[k]), 0);
+            in[k] = 1;
+            n++;
+        }
+        ck_assert_uint_eq(t.n, n);
+        for (j = 0; j < NP; j++) {
+            if (!in[j] || sa[j] < qa || (sa[j] == qa && sb[j] < qb)) continue;
+            if (best == NP || sa[j] < sa[best] || (sa[j] == sa[best] && sb[j] < sb[best])) best = j;
+        }
+        if (best == NP) {
+            ck_assert_int_eq(cairn_treap__lower_bound(&t, qa, qb, &oa, &ob), 0);
+        } else {
+            ck_assert_int_eq(cairn_treap__lower_bound(&t, qa, qb, &oa, &ob), 1);
+            ck_assert_uint_eq(oa, sa[best]);
+            ck_assert_uint_eq(ob, sb[best]);
+        }
+    }
+    cairn_treap__free(&t);
+    ck_assert_uint_eq(t.n, 0);
+    ck_assert_int_eq(cairn_treap__lower_bound(&t, 0, 0, &oa, &ob), 0);
+}
+END_TEST
+
+START_TEST(arr_grow) {
+    uint32_t *v = NULL, *p;
+    size_t cap = 0, i;
+    for (i = 0; i < 1000; i++) {
+        p = (uint32_t *)cairn_arr__grow(v, &cap, i + 1, sizeof *v);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_uint_ge(cap, i + 1);
+        v = p;
+        v[i] = (uint32_t)i * 3u;
+    }
+    for (i = 0; i < 1000; i++) ck_assert_uint_eq(v[i], i * 3u);
+    ck_assert_ptr_eq(cairn_arr__grow(v, &cap, 10, sizeof *v), v); /* room already: same block */
+    /* too large: NULL with CAIRN_NOMEM, the array untouched */
+    i = cap;
+    ck_assert_ptr_null(cairn_arr__grow(v, &cap, SIZE_MAX / 2, 16));
+    ck_assert_int_eq(cairn_errcode(), CAIRN_NOMEM);
+    ck_assert_uint_eq(cap, i);
+    ck_assert_uint_eq(v[999], 999u * 3u);
+    free(v);
+}
+END_TEST
 
 START_TEST(misc_clock_paths_codecs) {
     uint8_t b[8];
@@ -506,6 +724,11 @@ static Suite *util_suite(void) {
     tcase_add_test(tc, io_crash_truncate_undo);
     tcase_add_test(tc, lock_single_writer);
     tcase_add_test(tc, lock_released_when_holder_dies);
+    tcase_add_test(tc, lock_deadline);
+    tcase_add_test(tc, rwlock_prefers_writers);
+    tcase_add_test(tc, u64map_against_array);
+    tcase_add_test(tc, treap_lower_bound);
+    tcase_add_test(tc, arr_grow);
     tcase_add_test(tc, misc_clock_paths_codecs);
     tcase_add_test(tc, layout_matches_the_header);
     tcase_add_test(tc, stats_size_rule);

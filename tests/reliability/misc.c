@@ -122,6 +122,16 @@ static void readers(uint64_t iterations) {
             else blob_writer(blob);
         }
         nanosleep(&ts, NULL); /* let the writer create the store; the loop asserts regardless */
+        {
+            /* on a loaded machine the writer may need longer: wait (bounded) until the store exists
+             * (the blob file appears complete: it is created by a rename) */
+            struct stat sb;
+            int tries;
+            for (tries = 0; tries < 2000 && stat(engine ? blob : kvdir, &sb) != 0; tries++) {
+                struct timespec ms = {0, 5000000};
+                nanosleep(&ms, NULL);
+            }
+        }
         for (i = 0; i < iterations; i++) {
             int status;
             if (waitpid(pid, &status, WNOHANG) == pid) {

@@ -133,12 +133,13 @@
  * (under the lock, so never a live one).
  * Lock: the writer takes an exclusive flock on <path>-lock (one writer per name; it serialises
  * creation), then one on the data file itself (one writer per file, whatever name or hard link
- * opens it): CAIRN_LOCKED / CAIRN_BUSY. Compaction locks the new file before it takes the
+ * opens it): CAIRN_LOCKED / CAIRN_BUSY; both waits share one deadline (lock_timeout_ms in all). Compaction locks the new file before it takes the
  * name. Readers take no lock. A handle belongs to the process that opened it: in a forked child
  * every call is CAIRN_FORKED, and close there writes nothing and keeps the parent's locks.
  * Keys: auto keys start at 1 and come from next_key; after key 4294967295 they are exhausted
  * (CAIRN_RANGE). A rolled-back transaction leaves no trace except in next_key: a key it handed
- * out is never handed out again (the rollback commits the counter alone).
+ * out is never handed out again (the rollback commits the counter alone); so does a transaction
+ * whose commit failed before its commit point.
  *
  * Placement: create takes the best-fitting free entry (smallest that fits, lowest offset on a
  * tie), else appends. An update that fits its entry rewrites it in place; otherwise the entry is
@@ -148,6 +149,7 @@
  */
 #include "cairn.h"
 #include "util.h"
+#include "containers.h"
 #include "wal/wal.h"
 
 #include <errno.h>
@@ -174,7 +176,7 @@
 #define KEY_LIMIT ((uint64_t)UINT32_MAX + 1u) /* next_key at this value: keys exhausted */
 #define HF_OPEN 0x1u /* header flag: a writer has the file open; its log has the header's salt */
 
-/* ---- hash map: u64 -> record (linear probing, backward-shift deletion) ------------------- */
+/* ---- containers (util/containers.h): the index and the free lists ----------------------- */
 
 typedef struct brec {
     uint64_t off;  /* entry offset */
@@ -183,142 +185,8 @@ typedef struct brec {
     uint32_t len;  /* payload length */
 } brec;
 
-typedef struct mslot {
-    uint64_t key;
-    brec v;
-    int used;
-} mslot;
-
-typedef struct map {
-    mslot *s;
-    size_t cap, n;
-} map;
-
-static size_t mhash(uint64_t k, size_t cap) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    return (size_t)k & (cap - 1);
-}
-
-static brec *map_get(const map *m, uint64_t k) {
-    size_t i;
-    if (!m->cap) return NULL;
-    for (i = mhash(k, m->cap); m->s[i].used; i = (i + 1) & (m->cap - 1))
-        if (m->s[i].key == k) return &m->s[i].v;
-    return NULL;
-}
-
-static int map_put(map *m, uint64_t k, const brec *v) {
-    size_t i;
-    if ((m->n + 1) * 4 > m->cap * 3) {
-        size_t nc = m->cap ? m->cap * 2 : 64, j;
-        mslot *ns = (mslot *)calloc(nc, sizeof *ns);
-        if (!ns) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
-        for (j = 0; j < m->cap; j++) {
-            if (!m->s[j].used) continue;
-            for (i = mhash(m->s[j].key, nc); ns[i].used; i = (i + 1) & (nc - 1)) {}
-            ns[i] = m->s[j];
-        }
-        free(m->s);
-        m->s = ns;
-        m->cap = nc;
-    }
-    for (i = mhash(k, m->cap); m->s[i].used; i = (i + 1) & (m->cap - 1)) {
-        if (m->s[i].key == k) {
-            m->s[i].v = *v;
-            return 0;
-        }
-    }
-    m->s[i].used = 1;
-    m->s[i].key = k;
-    m->s[i].v = *v;
-    m->n++;
-    return 0;
-}
-
-static void map_del(map *m, uint64_t k) {
-    size_t i, j, mask = m->cap - 1;
-    if (!m->cap) return;
-    for (i = mhash(k, m->cap); m->s[i].used; i = (i + 1) & mask)
-        if (m->s[i].key == k) break;
-    if (!m->s[i].used) return;
-    for (j = i;;) {
-        size_t h;
-        j = (j + 1) & mask;
-        if (!m->s[j].used) break;
-        h = mhash(m->s[j].key, m->cap);
-        /* move s[j] into the hole unless its home lies cyclically in (i, j] */
-        if ((i <= j) ? (h <= i || h > j) : (h <= i && h > j)) {
-            m->s[i] = m->s[j];
-            i = j;
-        }
-    }
-    m->s[i].used = 0;
-    m->n--;
-}
-
-static void map_free(map *m) {
-    free(m->s);
-    m->s = NULL;
-    m->cap = m->n = 0;
-}
-
-/* ---- treap of free entries ordered by (size, offset): best fit --------------------------- */
-
-typedef struct tnode {
-    uint64_t size, off;
-    uint32_t pri;
-    struct tnode *l, *r;
-} tnode;
-
-static int tless(uint64_t s1, uint64_t o1, uint64_t s2, uint64_t o2) {
-    return s1 < s2 || (s1 == s2 && o1 < o2);
-}
-
-static void tsplit(tnode *t, uint64_t s, uint64_t o, tnode **l, tnode **r) {
-    if (!t) {
-        *l = *r = NULL;
-    } else if (tless(t->size, t->off, s, o)) {
-        tsplit(t->r, s, o, &t->r, r);
-        *l = t;
-    } else {
-        tsplit(t->l, s, o, l, &t->l);
-        *r = t;
-    }
-}
-
-static tnode *tmerge(tnode *a, tnode *b) {
-    if (!a) return b;
-    if (!b) return a;
-    if (a->pri > b->pri) {
-        a->r = tmerge(a->r, b);
-        return a;
-    }
-    b->l = tmerge(a, b->l);
-    return b;
-}
-
-static tnode *terase(tnode *t, uint64_t s, uint64_t o) {
-    if (!t) return NULL;
-    if (t->size == s && t->off == o) {
-        tnode *m = tmerge(t->l, t->r);
-        free(t);
-        return m;
-    }
-    if (tless(s, o, t->size, t->off))
-        t->l = terase(t->l, s, o);
-    else
-        t->r = terase(t->r, s, o);
-    return t;
-}
-
-static void tfree(tnode *t) {
-    if (!t) return;
-    tfree(t->l);
-    tfree(t->r);
-    free(t);
-}
+/* The maps hold brec values. */
+static brec *map_get(const cairn_u64map *m, uint64_t k) { return (brec *)cairn_u64map__get(m, k); }
 
 /* ---- the handle --------------------------------------------------------------------------- */
 
@@ -366,7 +234,8 @@ typedef struct ovrec { /* read-only overlay of committed WAL records */
 } ovrec;
 
 struct cairn_blob {
-    pthread_rwlock_t mu;             /* readers share it; every change takes it exclusively */
+    pthread_rwlock_t mu;             /* readers share it; every change takes it exclusively;
+                                        writer-preferring (cairn_rwlock__init) */
     char *path;
     char *wal_path;
     cairn_file *f;
@@ -385,11 +254,10 @@ struct cairn_blob {
     int urgent;                      /* the next commit frees space: it may use the log's reserve */
     uint64_t alloc;                  /* data file bytes allocated (its size): writes below it
                                         never need new space */
-    map idx;                         /* key -> entry */
-    map fstart;                      /* free entry offset -> (size) */
-    map fend;                        /* free entry end -> (offset in .off) */
-    tnode *troot;
-    uint32_t rng;
+    cairn_u64map idx;                /* key -> entry (brec) */
+    cairn_u64map fstart;             /* free entry offset -> (size) */
+    cairn_u64map fend;               /* free entry end -> (offset in .off) */
+    cairn_treap fit;                 /* free entries by (size, offset): best fit */
     uint64_t live_bytes, free_bytes, free_entries;
     undo *un;
     size_t nun, capun;
@@ -405,7 +273,7 @@ struct cairn_blob {
     size_t txn_pmark, txn_evmark;
     uint32_t gen;                    /* fork generation of the opening process */
     ovrec *ov;
-    size_t nov;
+    size_t nov, capov;
     uint64_t ov_lo;                  /* lowest offset past the header that the overlay touches */
     struct vsig {                    /* read-only: what the view was validated against */
         int wal;                     /* the log existed */
@@ -427,13 +295,9 @@ struct cairn_blob_iter {
 /* ---- undo log and primitives (every in-memory change goes through these) ----------------- */
 
 static int un_push(cairn_blob *b, int op, uint64_t k, const brec *v) {
-    if (b->nun == b->capun) {
-        size_t nc = b->capun ? b->capun * 2 : 64;
-        undo *p = (undo *)realloc(b->un, nc * sizeof *p);
-        if (!p) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
-        b->un = p;
-        b->capun = nc;
-    }
+    undo *p = (undo *)cairn_arr__grow(b->un, &b->capun, b->nun + 1, sizeof *p);
+    if (!p) return CAIRN_NOMEM;
+    b->un = p;
     b->un[b->nun].op = op;
     b->un[b->nun].k = k;
     if (v)
@@ -447,7 +311,7 @@ static int un_push(cairn_blob *b, int op, uint64_t k, const brec *v) {
 static int raw_idx_put(cairn_blob *b, uint32_t key, const brec *v) {
     brec *old = map_get(&b->idx, key);
     uint64_t oldlen = old ? old->len : 0;
-    int rc = map_put(&b->idx, key, v);
+    int rc = cairn_u64map__put(&b->idx, key, v);
     if (rc) return rc;
     b->live_bytes = b->live_bytes - oldlen + v->len;
     return 0;
@@ -457,12 +321,11 @@ static void raw_idx_del(cairn_blob *b, uint32_t key) {
     brec *old = map_get(&b->idx, key);
     if (!old) return;
     b->live_bytes -= old->len;
-    map_del(&b->idx, key);
+    cairn_u64map__del(&b->idx, key);
 }
 
 static int raw_free_add(cairn_blob *b, uint64_t off, uint64_t size) {
     brec s, e;
-    tnode *n, *l, *r;
     int rc;
     memset(&s, 0, sizeof s);
     memset(&e, 0, sizeof e);
@@ -470,24 +333,16 @@ static int raw_free_add(cairn_blob *b, uint64_t off, uint64_t size) {
     s.size = size;
     e.off = off;
     e.size = size;
-    if (!(n = (tnode *)calloc(1, sizeof *n))) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
-    if ((rc = map_put(&b->fstart, off, &s)) != 0) {
-        free(n);
+    if ((rc = cairn_u64map__put(&b->fstart, off, &s)) != 0) return rc;
+    if ((rc = cairn_u64map__put(&b->fend, off + size, &e)) != 0) {
+        cairn_u64map__del(&b->fstart, off);
         return rc;
     }
-    if ((rc = map_put(&b->fend, off + size, &e)) != 0) {
-        map_del(&b->fstart, off);
-        free(n);
+    if ((rc = cairn_treap__insert(&b->fit, size, off)) != 0) {
+        cairn_u64map__del(&b->fstart, off);
+        cairn_u64map__del(&b->fend, off + size);
         return rc;
     }
-    b->rng ^= b->rng << 13;
-    b->rng ^= b->rng >> 17;
-    b->rng ^= b->rng << 5;
-    n->size = size;
-    n->off = off;
-    n->pri = b->rng;
-    tsplit(b->troot, size, off, &l, &r);
-    b->troot = tmerge(tmerge(l, n), r);
     b->free_bytes += size;
     b->free_entries++;
     return 0;
@@ -498,9 +353,9 @@ static void raw_free_del(cairn_blob *b, uint64_t off) {
     uint64_t size;
     if (!s) return;
     size = s->size;
-    map_del(&b->fstart, off);
-    map_del(&b->fend, off + size);
-    b->troot = terase(b->troot, size, off);
+    cairn_u64map__del(&b->fstart, off);
+    cairn_u64map__del(&b->fend, off + size);
+    (void)cairn_treap__erase(&b->fit, size, off);
     b->free_bytes -= size;
     b->free_entries--;
 }
@@ -583,16 +438,12 @@ static void rollback_to(cairn_blob *b, size_t umark, size_t pmark, size_t evmark
 static uint64_t applied_id(const cairn_blob *b) { return b->pq_base + b->pq_s; }
 
 static int pq_push(cairn_blob *b, unsigned type, uint8_t *buf, size_t blen, uint64_t *id) {
-    if (b->pq_n == b->pq_cap) {
-        size_t nc = b->pq_cap ? b->pq_cap * 2 : 64;
-        pitem *p = (pitem *)realloc(b->pq, nc * sizeof *p);
-        if (!p) {
-            free(buf);
-            return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
-        }
-        b->pq = p;
-        b->pq_cap = nc;
+    pitem *p = (pitem *)cairn_arr__grow(b->pq, &b->pq_cap, b->pq_n + 1, sizeof *p);
+    if (!p) {
+        free(buf);
+        return CAIRN_NOMEM;
     }
+    b->pq = p;
     b->pq[b->pq_n].type = type;
     b->pq[b->pq_n].committed = 0;
     b->pq[b->pq_n].seq = 0;
@@ -757,7 +608,9 @@ static int checkpoint(cairn_blob *b) {
     if (b->ro || b->failed) return 0;
     if ((rc = cairn_wal__sync(b->wal, 0)) != 0) return fail_handle(b, rc);
     if ((rc = apply_pending(b)) != 0) return rc;
-    if (b->pq_n) return 0; /* an open transaction's changes are still pending: keep the WAL */
+    /* inside a transaction (cairn_blob_sync), or while its changes are pending: keep the WAL.
+     * Nothing may be queued inside one either: the transaction's marks index the queue */
+    if (b->pq_n || b->in_txn) return 0;
     b->in_ckpt = 1;
     if (cairn_wal__last_seq(b->wal) > b->disk_lsn) rc = log_header(b);
     b->in_ckpt = 0;
@@ -844,8 +697,7 @@ static int replay_overlay(void *ctx, uint64_t txid, unsigned type, const void *p
     if (len < 8 || (type != REC_WRITE && type != REC_TRUNC) || (type == REC_TRUNC && len != 8))
         return cairn_err__set(CAIRN_CORRUPT, "%s: unknown record (type %u, %zu bytes) in the log", b->wal_path,
                               type, len);
-    o = (ovrec *)realloc(b->ov, (b->nov + 1) * sizeof *o);
-    if (!o) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
+    if (!(o = (ovrec *)cairn_arr__grow(b->ov, &b->capov, b->nov + 1, sizeof *o))) return CAIRN_NOMEM;
     b->ov = o;
     o = &b->ov[b->nov];
     o->type = type;
@@ -1039,7 +891,7 @@ static int materialize(cairn_blob *b) {
     for (i = 0; i < b->nov; i++) free(b->ov[i].data);
     free(b->ov);
     b->ov = NULL;
-    b->nov = 0;
+    b->nov = b->capov = 0;
     b->ov_lo = UINT64_MAX;
     return rc;
 }
@@ -1056,6 +908,14 @@ static char *suffix(const char *path, const char *sfx) {
     return s;
 }
 
+/* Empty index and free lists (treap priorities from seed: 0 for the default). */
+static void blob_init_containers(cairn_blob *b, uint32_t seed) {
+    cairn_u64map__init(&b->idx, sizeof(brec));
+    cairn_u64map__init(&b->fstart, sizeof(brec));
+    cairn_u64map__init(&b->fend, sizeof(brec));
+    cairn_treap__init(&b->fit, seed);
+}
+
 static void blob_free(cairn_blob *b) {
     size_t i;
     if (!b) return;
@@ -1063,10 +923,10 @@ static void blob_free(cairn_blob *b) {
     cairn_io__close(b->f);
     cairn_lock__release(b->ilock);
     cairn_lock__release(b->lock);
-    map_free(&b->idx);
-    map_free(&b->fstart);
-    map_free(&b->fend);
-    tfree(b->troot);
+    cairn_u64map__free(&b->idx);
+    cairn_u64map__free(&b->fstart);
+    cairn_u64map__free(&b->fend);
+    cairn_treap__free(&b->fit);
     for (i = b->pq_s; i < b->pq_n; i++) pitem_free(&b->pq[i]);
     free(b->pq);
     free(b->un);
@@ -1246,27 +1106,27 @@ static void view_clear(cairn_blob *b) {
     b->wal = NULL;
     cairn_io__close(b->f);
     b->f = NULL;
-    map_free(&b->idx);
-    map_free(&b->fstart);
-    map_free(&b->fend);
-    tfree(b->troot);
-    b->troot = NULL;
+    cairn_u64map__free(&b->idx);
+    cairn_u64map__free(&b->fstart);
+    cairn_u64map__free(&b->fend);
+    cairn_treap__free(&b->fit);
     b->live_bytes = b->free_bytes = b->free_entries = 0;
     for (i = 0; i < b->nov; i++) free(b->ov[i].data);
     free(b->ov);
     b->ov = NULL;
-    b->nov = 0;
+    b->nov = b->capov = 0;
     b->ov_lo = UINT64_MAX;
     b->next_key = b->end = 0;
 }
 
 static int verify_payloads(cairn_blob *b) {
-    size_t i;
+    size_t pos = 0;
+    uint64_t key;
+    brec *r;
     int rc = 0;
-    for (i = 0; i < b->idx.cap && !rc; i++) {
+    while (!rc && (r = (brec *)cairn_u64map__next(&b->idx, &pos, &key)) != NULL) {
         void *p = NULL;
-        if (!b->idx.s[i].used) continue;
-        rc = read_payload(b, (uint32_t)b->idx.s[i].key, &b->idx.s[i].v, &p);
+        rc = read_payload(b, (uint32_t)key, r, &p);
         free(p);
     }
     return rc;
@@ -1284,12 +1144,11 @@ static int ro_attempt(cairn_blob *b, uint64_t *size, vsig *s0, vsig *s1) {
      * makes the file newer than this view of the log, and the second look sees it */
     if ((rc = open_log_ro(b, &wi)) != 0) {
         /* the log could not be read (damaged, or changing under us): its identity as it is now */
-        char msg[1024];
-        int code = cairn_errcode();
-        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        cairn_err_saved saved;
+        cairn_err__save(&saved);
         wal_sig(b, s0);
         hdr_sig(b, s0);
-        cairn_err__set(code ? code : rc, "%s", msg);
+        cairn_err__restore_as(&saved, saved.code ? saved.code : rc);
         goto out;
     }
     s0->wal = b->wal != NULL;
@@ -1314,12 +1173,11 @@ static int ro_attempt(cairn_blob *b, uint64_t *size, vsig *s0, vsig *s1) {
 out:
     {
         /* the error of the attempt survives the second look */
-        char msg[1024];
-        int code = rc ? cairn_errcode() : 0;
-        snprintf(msg, sizeof msg, "%s", rc ? cairn_errmsg() : "");
+        cairn_err_saved saved;
+        cairn_err__save(&saved);
         wal_sig(b, s1);
         hdr_sig(b, s1);
-        if (rc) cairn_err__set(code ? code : rc, "%s", msg);
+        if (rc) cairn_err__restore_as(&saved, saved.code ? saved.code : rc);
     }
     return rc;
 }
@@ -1374,20 +1232,20 @@ static int refresh_view(cairn_blob *b) {
     uint64_t size = 0;
     int rc;
     if (!t) return cairn_err__set(CAIRN_NOMEM, "out of memory");
-    pthread_rwlock_init(&t->mu, NULL);
+    cairn_rwlock__init(&t->mu);
     t->ro = 1;
     t->pq_base = 1;
     t->ov_lo = UINT64_MAX;
-    t->rng = b->rng;
+    blob_init_containers(t, b->fit.rng);
     if (!(t->path = cairn_str__dup(b->path)) || !(t->wal_path = cairn_str__dup(b->wal_path))) {
         blob_free(t);
         return cairn_err__set(CAIRN_NOMEM, "out of memory");
     }
     if ((rc = open_reader(t, &size)) != 0) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        cairn_err_saved saved;
+        cairn_err__save(&saved);
         blob_free(t);
-        return cairn_err__set(rc, "%s", msg);
+        return cairn_err__restore_as(&saved, rc);
     }
 #define SWAPF(field)                                                                              \
     do {                                                                                          \
@@ -1410,7 +1268,7 @@ static int refresh_view(cairn_blob *b) {
     SWAPF(idx);
     SWAPF(fstart);
     SWAPF(fend);
-    SWAPF(troot);
+    SWAPF(fit);
     SWAPF(live_bytes);
     SWAPF(free_bytes);
     SWAPF(free_entries);
@@ -1467,7 +1325,7 @@ static char *canonical_path(const char *path) {
 }
 
 static int open_impl(cairn_blob *b, const cairn_blob_options *o) {
-    uint64_t size = 0;
+    uint64_t size = 0, deadline = cairn_lock__deadline(o->lock_timeout_ms);
     int rc, st;
     st = cairn_io__stat(b->path, &size);
     if (st < 0) return st;
@@ -1480,14 +1338,15 @@ static int open_impl(cairn_blob *b, const cairn_blob_options *o) {
             return cairn_err__set(CAIRN_PATH, "%s: no such blob store (create is off)", b->path);
         }
         /* one writer per name (and creation is serialised by it) ... */
-        rc = cairn_lock__acquire(&b->lock, lp, o->lock_timeout_ms);
+        rc = cairn_lock__acquire_until(&b->lock, lp, o->lock_timeout_ms, deadline);
         free(lp);
         if (rc) return rc;
         st = cairn_io__stat(b->path, &size); /* another writer may have created it meanwhile */
         if (st < 0) return st;
         if (st == 0 && (rc = create_file(b)) != 0) return rc;
-        /* ... and one per file, whatever name (a hard link) it is opened by: the file itself */
-        if ((rc = cairn_lock__acquire(&b->ilock, b->path, o->lock_timeout_ms)) != 0) return rc;
+        /* ... and one per file, whatever name (a hard link) it is opened by: the file itself.
+         * One deadline for both: an open waits at most lock_timeout_ms in all */
+        if ((rc = cairn_lock__acquire_until(&b->ilock, b->path, o->lock_timeout_ms, deadline)) != 0) return rc;
         if ((rc = remove_compaction_leftover(b)) != 0) return rc;
         if ((rc = open_writer(b, &size)) != 0) return rc;
     } else {
@@ -1514,29 +1373,23 @@ static int blob_open(cairn_blob **out, const char *path, const cairn_blob_option
     if (o.sync < CAIRN_SYNC_NONE || o.sync > CAIRN_SYNC_GROUP)
         return cairn_err__set(CAIRN_INVALID, "cairn_blob_open: bad sync mode %d", o.sync);
     if (!(b = (cairn_blob *)calloc(1, sizeof *b))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
-    pthread_rwlock_init(&b->mu, NULL);
+    cairn_rwlock__init(&b->mu);
     b->gen = cairn_fork__gen();
     b->ro = o.read_only != 0;
     b->verify = verify && b->ro;
     b->sync = o.sync;
-    b->rng = 0x9e3779b9u;
+    blob_init_containers(b, 0);
     b->next_sub = 1;
     b->pq_base = 1;
     b->ov_lo = UINT64_MAX;
-    if (!(b->path = canonical_path(path)) || !(b->wal_path = suffix(b->path, "-wal"))) {
-        char msg[512];
-        rc = cairn_errcode() ? cairn_errcode() : CAIRN_NOMEM;
-        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+    rc = !(b->path = canonical_path(path)) || !(b->wal_path = suffix(b->path, "-wal"))
+             ? (cairn_errcode() ? cairn_errcode() : CAIRN_NOMEM)
+             : open_impl(b, &o);
+    if (rc) {
+        cairn_err_saved saved;
+        cairn_err__save(&saved);
         blob_free(b);
-        cairn_err__set(rc, "%s", msg);
-        return rc;
-    }
-    if ((rc = open_impl(b, &o)) != 0) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
-        blob_free(b);
-        cairn_err__set(rc, "%s", msg);
-        return rc;
+        return cairn_err__restore_as(&saved, rc);
     }
     *out = b;
     return 0;
@@ -1573,9 +1426,13 @@ void cairn_blob_close(cairn_blob *b) {
 
 /* ---- operations --------------------------------------------------------------------------- */
 
-static int check_write(cairn_blob *b) {
-    if (b->failed) return cairn_err__set(CAIRN_FAILED, "%s: handle failed after a fatal I/O error", b->path);
-    if (b->ro) return cairn_err__set(CAIRN_READONLY, "%s: opened read-only", b->path);
+/* Fail-stop: after a fatal I/O error every call but close is CAIRN_FAILED, with the message
+ * every engine uses. */
+static int err_failed(const cairn_blob *b, const char *fn) { return cairn_err__failed(fn, b->path); }
+
+static int check_write(cairn_blob *b, const char *fn) {
+    if (b->failed) return err_failed(b, fn);
+    if (b->ro) return cairn_err__set(CAIRN_READONLY, "%s: %s: opened read-only", fn, b->path);
     return 0;
 }
 
@@ -1588,13 +1445,9 @@ static int check_data(const void *data, size_t len) {
 }
 
 static int push_event(cairn_blob *b, int ev, uint32_t key, uint64_t old_size, uint64_t new_size) {
-    if (b->nev == b->capev) {
-        size_t nc = b->capev ? b->capev * 2 : 16;
-        evrec *p = (evrec *)realloc(b->ev, nc * sizeof *p);
-        if (!p) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
-        b->ev = p;
-        b->capev = nc;
-    }
+    evrec *p = (evrec *)cairn_arr__grow(b->ev, &b->capev, b->nev + 1, sizeof *p);
+    if (!p) return CAIRN_NOMEM;
+    b->ev = p;
     b->ev[b->nev].ev = ev;
     b->ev[b->nev].key = key;
     b->ev[b->nev].old_size = old_size;
@@ -1628,18 +1481,9 @@ static int release(cairn_blob *b, uint64_t off, uint64_t size) {
 /* Find space for an entry of `need` bytes: best fit among free entries, else the end.
  * *size gets the entry size (need, or the whole block when the rest cannot hold a header). */
 static int alloc(cairn_blob *b, uint64_t need, uint64_t *off, uint64_t *size) {
-    tnode *t = b->troot, *best = NULL;
+    uint64_t boff, bsize;
     int rc;
-    while (t) {
-        if (t->size >= need) {
-            best = t;
-            t = t->l;
-        } else {
-            t = t->r;
-        }
-    }
-    if (best) {
-        uint64_t boff = best->off, bsize = best->size;
+    if (cairn_treap__lower_bound(&b->fit, need, 0, &bsize, &boff)) { /* smallest fit, lowest offset */
         if ((rc = free_del(b, boff)) != 0) return rc;
         *off = boff;
         if (bsize - need >= EHDR) {
@@ -1762,11 +1606,10 @@ static int commit_batch(cairn_blob *b, size_t umark, size_t pmark, size_t evmark
     }
     return 0;
 undo: {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        cairn_err_saved saved;
+        cairn_err__save(&saved);
         rollback_to(b, umark, pmark, evmark);
-        cairn_err__set(rc, "%s", msg);
-        return rc;
+        return cairn_err__restore_as(&saved, rc);
     }
 }
 
@@ -1776,21 +1619,21 @@ typedef int (*op_fn)(cairn_blob *b, void *arg);
 
 static int do_delete(cairn_blob *b, void *arg);
 
-static int run_op(cairn_blob *b, op_fn fn, void *arg) {
+static int run_op(cairn_blob *b, op_fn fn, void *arg, const char *name) {
     size_t umark, pmark, evmark;
     fired fo;
     int rc;
     memset(&fo, 0, sizeof fo);
     pthread_rwlock_wrlock(&b->mu);
-    if ((rc = check_write(b)) != 0) goto out;
+    if ((rc = check_write(b, name)) != 0) goto out;
     umark = b->nun;
     pmark = b->pq_n;
     evmark = b->nev;
     if ((rc = fn(b, arg)) != 0) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        cairn_err_saved saved;
+        cairn_err__save(&saved);
         rollback_to(b, umark, pmark, evmark);
-        if (rc != CAIRN_NOTFOUND) cairn_err__set(rc, "%s", msg);
+        if (rc != CAIRN_NOTFOUND) cairn_err__restore_as(&saved, rc);
         goto out;
     }
     if (!b->in_txn) {
@@ -1885,7 +1728,7 @@ int cairn_blob_create(cairn_blob *b, const void *data, size_t len, uint32_t *key
     memset(&a, 0, sizeof a);
     a.data = data;
     a.len = len;
-    if ((rc = run_op(b, do_create, &a)) == 0) *key = a.key;
+    if ((rc = run_op(b, do_create, &a, "cairn_blob_create")) == 0) *key = a.key;
     return rc;
 }
 
@@ -1899,7 +1742,7 @@ int cairn_blob_create_with_key(cairn_blob *b, uint32_t key, const void *data, si
     a.key = key;
     a.data = data;
     a.len = len;
-    return run_op(b, do_create_with_key, &a);
+    return run_op(b, do_create_with_key, &a, "cairn_blob_create_with_key");
 }
 
 int cairn_blob_reserve_next_key(cairn_blob *b, uint32_t *key) {
@@ -1908,7 +1751,7 @@ int cairn_blob_reserve_next_key(cairn_blob *b, uint32_t *key) {
     if (!b || !key) return cairn_err__set(CAIRN_INVALID, "cairn_blob_reserve_next_key: NULL argument");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_reserve_next_key");
     memset(&a, 0, sizeof a);
-    if ((rc = run_op(b, do_reserve, &a)) == 0) *key = a.key;
+    if ((rc = run_op(b, do_reserve, &a, "cairn_blob_reserve_next_key")) == 0) *key = a.key;
     return rc;
 }
 
@@ -1922,7 +1765,7 @@ int cairn_blob_update(cairn_blob *b, uint32_t key, const void *data, size_t len)
     a.key = key;
     a.data = data;
     a.len = len;
-    return run_op(b, do_update, &a);
+    return run_op(b, do_update, &a, "cairn_blob_update");
 }
 
 int cairn_blob_delete(cairn_blob *b, uint32_t key) {
@@ -1931,7 +1774,7 @@ int cairn_blob_delete(cairn_blob *b, uint32_t key) {
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_delete");
     memset(&a, 0, sizeof a);
     a.key = key;
-    return run_op(b, do_delete, &a);
+    return run_op(b, do_delete, &a, "cairn_blob_delete");
 }
 
 /* A read through a read-only handle failed its checks: the writer may have changed the bytes
@@ -1975,7 +1818,7 @@ int cairn_blob_read(cairn_blob *b, uint32_t key, void **data, size_t *len) {
     *len = 0;
     pthread_rwlock_rdlock(&b->mu);
     if (b->failed) {
-        rc = cairn_err__set(CAIRN_FAILED, "%s: handle failed after a fatal I/O error", b->path);
+        rc = err_failed(b, "cairn_blob_read");
     } else if (!(r = map_get(&b->idx, key))) {
         rc = CAIRN_NOTFOUND;
     } else {
@@ -1993,7 +1836,7 @@ int cairn_blob_exists(cairn_blob *b, uint32_t key) {
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_exists");
     pthread_rwlock_rdlock(&b->mu);
     if (b->failed)
-        rc = cairn_err__set(CAIRN_FAILED, "%s: handle failed after a fatal I/O error", b->path);
+        rc = err_failed(b, "cairn_blob_exists");
     else
         rc = map_get(&b->idx, key) != NULL;
     pthread_rwlock_unlock(&b->mu);
@@ -2001,12 +1844,16 @@ int cairn_blob_exists(cairn_blob *b, uint32_t key) {
 }
 
 int cairn_blob_count(cairn_blob *b, uint64_t *out) {
+    int rc = 0;
     if (!b || !out) return cairn_err__set(CAIRN_INVALID, "cairn_blob_count: NULL argument");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_count");
     pthread_rwlock_rdlock(&b->mu);
-    *out = b->idx.n;
+    if (b->failed)
+        rc = err_failed(b, "cairn_blob_count");
+    else
+        *out = b->idx.n;
     pthread_rwlock_unlock(&b->mu);
-    return 0;
+    return rc;
 }
 
 static int cmp_u32(const void *a, const void *c) {
@@ -2016,19 +1863,28 @@ static int cmp_u32(const void *a, const void *c) {
 
 int cairn_blob_iter_open(cairn_blob_iter **out, cairn_blob *b) {
     cairn_blob_iter *it;
-    size_t i, n = 0;
+    size_t n = 0;
     if (!out || !b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_iter_open: NULL argument");
     *out = NULL;
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_iter_open");
     if (!(it = (cairn_blob_iter *)calloc(1, sizeof *it))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
     pthread_rwlock_rdlock(&b->mu);
+    if (b->failed) {
+        int rc = err_failed(b, "cairn_blob_iter_open");
+        pthread_rwlock_unlock(&b->mu);
+        free(it);
+        return rc;
+    }
     if (!(it->keys = (uint32_t *)malloc((b->idx.n ? b->idx.n : 1) * sizeof(uint32_t)))) {
         pthread_rwlock_unlock(&b->mu);
         free(it);
         return cairn_err__set(CAIRN_NOMEM, "out of memory");
     }
-    for (i = 0; i < b->idx.cap; i++)
-        if (b->idx.s[i].used) it->keys[n++] = (uint32_t)b->idx.s[i].key;
+    {
+        size_t pos = 0;
+        uint64_t key;
+        while (cairn_u64map__next(&b->idx, &pos, &key)) it->keys[n++] = (uint32_t)key;
+    }
     pthread_rwlock_unlock(&b->mu);
     qsort(it->keys, n, sizeof(uint32_t), cmp_u32);
     it->n = n;
@@ -2056,12 +1912,12 @@ int cairn_blob_sync(cairn_blob *b) {
     if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_sync: NULL handle");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_sync");
     pthread_rwlock_wrlock(&b->mu);
+    /* inside a transaction it makes what was committed before it durable (the checkpoint stops
+     * short of emptying the log); the transaction's changes are not committed: it goes on */
     if (b->failed)
-        rc = cairn_err__set(CAIRN_FAILED, "%s: handle failed after a fatal I/O error", b->path);
+        rc = err_failed(b, "cairn_blob_sync");
     else if (b->ro)
         rc = 0;
-    else if (b->in_txn)
-        rc = cairn_err__set(CAIRN_TXN, "%s: flush inside a transaction (commit or roll back first)", b->path);
     else
         rc = checkpoint(b);
     pthread_rwlock_unlock(&b->mu);
@@ -2076,6 +1932,11 @@ int cairn_blob_stats(cairn_blob *b, struct cairn_blob_stats *user) {
     if ((rc = cairn_stats__check(user->size, sizeof st, "cairn_blob_stats")) != 0) return rc;
     memset(out, 0, sizeof *out);
     pthread_rwlock_rdlock(&b->mu);
+    if (b->failed) {
+        rc = err_failed(b, "cairn_blob_stats");
+        pthread_rwlock_unlock(&b->mu);
+        return rc;
+    }
     out->entries = b->idx.n;
     out->live_bytes = b->live_bytes;
     out->free_bytes = b->free_bytes;
@@ -2111,7 +1972,7 @@ static int compact_locked(cairn_blob *b) {
     uint64_t off = FHDR, woff = FHDR;
     int rc;
     if ((rc = checkpoint(b)) != 0) return rc;
-    if (b->failed) return check_write(b);
+    if (b->failed) return err_failed(b, "cairn_blob_compact");
     if (!(tmp = suffix(b->path, ".compact")) || !(dir = cairn_path__dir(b->path))) {
         rc = CAIRN_NOMEM;
         goto out;
@@ -2120,11 +1981,15 @@ static int compact_locked(cairn_blob *b) {
         rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
         goto out;
     }
-    for (i = 0; i < b->idx.cap; i++) {
-        if (!b->idx.s[i].used) continue;
-        ents[n].key = (uint32_t)b->idx.s[i].key;
-        ents[n].v = b->idx.s[i].v;
-        n++;
+    {
+        size_t pos = 0;
+        uint64_t key;
+        brec *r;
+        while ((r = (brec *)cairn_u64map__next(&b->idx, &pos, &key)) != NULL) {
+            ents[n].key = (uint32_t)key;
+            ents[n].v = *r;
+            n++;
+        }
     }
     qsort(ents, n, sizeof *ents, cmp_off);
     if ((rc = cairn_io__open(&nf, tmp, CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC)) != 0) goto out;
@@ -2172,12 +2037,11 @@ static int compact_locked(cairn_blob *b) {
     cairn_lock__release(b->ilock);
     b->ilock = nlock;
     nlock = NULL;
-    map_free(&b->fstart);
-    map_free(&b->fend);
-    tfree(b->troot);
-    b->troot = NULL;
+    cairn_u64map__free(&b->fstart);
+    cairn_u64map__free(&b->fend);
+    cairn_treap__free(&b->fit);
     b->free_bytes = b->free_entries = 0;
-    for (i = 0; i < n; i++) (void)map_put(&b->idx, ents[i].key, &ents[i].v);
+    for (i = 0; i < n; i++) (void)cairn_u64map__put(&b->idx, ents[i].key, &ents[i].v);
     b->end = b->hdr_end = b->disk_end = b->alloc = off;
     b->hdr_next_key = b->disk_next_key = b->next_key;
     if ((rc = cairn_io__sync_dir(dir)) != 0) fail_handle(b, rc);
@@ -2199,7 +2063,7 @@ int cairn_blob_compact(cairn_blob *b) {
     if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_compact: NULL handle");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_compact");
     pthread_rwlock_wrlock(&b->mu);
-    if ((rc = check_write(b)) == 0) {
+    if ((rc = check_write(b, "cairn_blob_compact")) == 0) {
         if (b->in_txn)
             rc = cairn_err__set(CAIRN_TXN, "%s: compact inside a transaction", b->path);
         else
@@ -2216,7 +2080,7 @@ int cairn_blob_begin(cairn_blob *b) {
     if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_begin: NULL handle");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_begin");
     pthread_rwlock_wrlock(&b->mu);
-    if ((rc = check_write(b)) == 0) {
+    if ((rc = check_write(b, "cairn_blob_begin")) == 0) {
         if (b->in_txn) {
             rc = cairn_err__set(CAIRN_TXN, "%s: a transaction is already open", b->path);
         } else {
@@ -2230,6 +2094,8 @@ int cairn_blob_begin(cairn_blob *b) {
     return rc;
 }
 
+static int keep_keys(cairn_blob *b, uint64_t keep);
+
 int cairn_blob_commit(cairn_blob *b) {
     fired fo;
     int rc;
@@ -2237,13 +2103,25 @@ int cairn_blob_commit(cairn_blob *b) {
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_commit");
     memset(&fo, 0, sizeof fo);
     pthread_rwlock_wrlock(&b->mu);
-    if ((rc = check_write(b)) == 0) {
-        if (!b->in_txn) {
-            rc = cairn_err__set(CAIRN_TXN, "%s: commit without a transaction", b->path);
-        } else {
+    if ((rc = check_write(b, "cairn_blob_commit")) != 0) {
+        /* a commit that fails ends the transaction (nothing of it is written) */
+        if (b->in_txn) {
+            rollback_to(b, 0, b->txn_pmark, b->txn_evmark);
             b->in_txn = 0;
-            rc = commit_batch(b, 0, b->txn_pmark, b->txn_evmark, &fo);
-            /* a failure before the commit point rolled everything back: the transaction is over */
+        }
+    } else if (!b->in_txn) {
+        rc = cairn_err__set(CAIRN_TXN, "%s: commit without a transaction", b->path);
+    } else {
+        uint64_t keep = b->next_key;
+        b->in_txn = 0;
+        rc = commit_batch(b, 0, b->txn_pmark, b->txn_evmark, &fo);
+        /* a failure before the commit point rolled everything back: the transaction is over,
+         * as after a rollback (keys it handed out stay used) */
+        if (rc && !b->failed) {
+            cairn_err_saved saved;
+            cairn_err__save(&saved);
+            (void)keep_keys(b, keep);
+            cairn_err__restore(&saved);
         }
     }
     pthread_rwlock_unlock(&b->mu);
@@ -2251,23 +2129,28 @@ int cairn_blob_commit(cairn_blob *b) {
     return rc;
 }
 
-/* Roll the open transaction back, with one exception: keys it handed out (create, reserve)
- * stay used. A caller may already hold such a key, and keys are never handed out twice, so the
- * counter keeps its high-water mark and that alone is committed (a header record in the WAL).
- * Called with the write lock held. */
-static int abort_txn(cairn_blob *b) {
-    uint64_t keep = b->next_key;
-    size_t pmark;
+/* Keys a transaction handed out (create, reserve) stay used after it is rolled back or its
+ * commit failed: a caller may already hold such a key, and keys are never handed out twice, so
+ * the counter keeps its high-water mark `keep` and that alone is committed (a header record in
+ * the WAL; if that fails the counter still holds it in memory). Called with the write lock held. */
+static int keep_keys(cairn_blob *b, uint64_t keep) {
     fired fo;
     int rc;
-    rollback_to(b, 0, b->txn_pmark, b->txn_evmark);
-    b->in_txn = 0;
     if (keep <= b->next_key) return 0;
-    pmark = b->pq_n;
     b->next_key = keep; /* no undo record: this part of the transaction is kept */
-    rc = commit_batch(b, b->nun, pmark, b->nev, &fo);
+    rc = commit_batch(b, b->nun, b->pq_n, b->nev, &fo);
     if (!rc) fire(&fo); /* no events were recorded; frees fo's buffers */
     return rc;
+}
+
+/* Roll the open transaction back, except for the keys it handed out (keep_keys). Ends the
+ * transaction whatever happens. Called with the write lock held. */
+static int abort_txn(cairn_blob *b) {
+    uint64_t keep = b->next_key;
+    rollback_to(b, 0, b->txn_pmark, b->txn_evmark);
+    b->in_txn = 0;
+    if (b->failed) return err_failed(b, "cairn_blob_rollback"); /* nothing more is written */
+    return keep_keys(b, keep);
 }
 
 int cairn_blob_rollback(cairn_blob *b) {
@@ -2275,8 +2158,10 @@ int cairn_blob_rollback(cairn_blob *b) {
     if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_rollback: NULL handle");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_rollback");
     pthread_rwlock_wrlock(&b->mu);
+    /* a rollback always ends the transaction; on a failed handle it still says CAIRN_FAILED */
     if (!b->in_txn) {
-        rc = b->failed ? check_write(b) : cairn_err__set(CAIRN_TXN, "%s: rollback without a transaction", b->path);
+        rc = b->failed ? err_failed(b, "cairn_blob_rollback")
+                       : cairn_err__set(CAIRN_TXN, "%s: rollback without a transaction", b->path);
     } else {
         rc = abort_txn(b);
     }
@@ -2291,15 +2176,17 @@ int cairn_blob_subscribe(cairn_blob *b, cairn_blob_event_fn fn, void *ctx, uint6
     if (!b || !fn) return cairn_err__set(CAIRN_INVALID, "cairn_blob_subscribe: NULL argument");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_subscribe");
     pthread_rwlock_wrlock(&b->mu);
-    if (b->nsubs == b->capsubs) {
-        size_t nc = b->capsubs ? b->capsubs * 2 : 4;
-        sub *p = (sub *)realloc(b->subs, nc * sizeof *p);
+    if (b->failed) {
+        rc = err_failed(b, "cairn_blob_subscribe");
+        goto out;
+    }
+    {
+        sub *p = (sub *)cairn_arr__grow(b->subs, &b->capsubs, b->nsubs + 1, sizeof *p);
         if (!p) {
-            rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
+            rc = CAIRN_NOMEM;
             goto out;
         }
         b->subs = p;
-        b->capsubs = nc;
     }
     b->subs[b->nsubs].id = b->next_sub++;
     b->subs[b->nsubs].fn = fn;
@@ -2317,7 +2204,8 @@ int cairn_blob_unsubscribe(cairn_blob *b, uint64_t id) {
     if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_unsubscribe: NULL handle");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_unsubscribe");
     pthread_rwlock_wrlock(&b->mu);
-    for (i = 0; i < b->nsubs; i++) {
+    if (b->failed) rc = err_failed(b, "cairn_blob_unsubscribe");
+    for (i = 0; i < b->nsubs && !b->failed; i++) {
         if (b->subs[i].id == id) {
             memmove(&b->subs[i], &b->subs[i + 1], (b->nsubs - i - 1) * sizeof(sub));
             b->nsubs--;

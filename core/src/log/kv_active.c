@@ -213,12 +213,11 @@ int cairn_kv__append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slo
         rc = cairn_io__pwrite(af->f, buf, len, af->size);
     }
     if (rc) {
-        int saved = cairn_errcode();
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        cairn_err_saved saved;
+        cairn_err__save(&saved);
         if (cairn_io__truncate(af->f, af->size) != 0) set_failed(kv);
         else af->reserved = af->size;
-        return cairn_err__set(saved ? saved : rc, "%s", msg);
+        return cairn_err__restore_as(&saved, saved.code ? saved.code : rc);
     }
     if (af->size + len > af->reserved) af->reserved = af->size + len;
     *slot = (uint32_t)kv->active;
@@ -254,13 +253,13 @@ void cairn_kv__ebuf_done(cairn_kv *kv, uint8_t *p) {
 }
 
 /* Group commit: wait until an fsync covers `target` bytes; become the leader if none runs. */
-static int group_wait(cairn_kv *kv, uint64_t target) {
+static int group_wait(cairn_kv *kv, uint64_t target, const char *fn) {
     int rc = 0;
     pthread_mutex_lock(&kv->gmu);
     for (;;) {
         if (kv->synced >= target) break;
         if (is_failed(kv)) {
-            rc = err_failed();
+            rc = err_failed(kv, fn);
             break;
         }
         if (!kv->syncing) {
@@ -308,7 +307,7 @@ void cairn_kv__group_detach(cairn_kv *kv) {
 }
 
 /* Make an append durable per the sync mode. Called with wmu held; returns with it released. */
-int cairn_kv__durable_unlock(cairn_kv *kv, uint32_t slot) {
+int cairn_kv__durable_unlock(cairn_kv *kv, uint32_t slot, const char *fn) {
     int rc = 0;
     if (kv->sync == CAIRN_SYNC_COMMIT) {
         if ((rc = cairn_io__fsync(kv->files[slot].f)) != 0) set_failed(kv);
@@ -324,7 +323,7 @@ int cairn_kv__durable_unlock(cairn_kv *kv, uint32_t slot) {
         target = kv->written;
         pthread_mutex_unlock(&kv->gmu);
         pthread_mutex_unlock(&kv->wmu);
-        rc = group_wait(kv, target);
+        rc = group_wait(kv, target, fn);
     } else {
         pthread_mutex_unlock(&kv->wmu);
     }

@@ -1,8 +1,5 @@
 /* kv_api.c - the public KV functions: open / close / check, reads, iteration, writes,
  * transactions, sync and stats (cairn_kv_compact is in kv_compact.c). */
-#if defined(__linux__) && !defined(_GNU_SOURCE)
-#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np: writer-preferring rwlock on glibc */
-#endif
 #include "kv_internal.h"
 
 #include <inttypes.h>
@@ -72,17 +69,8 @@ static int kv_open_impl(cairn_kv **out, const char *path, const cairn_kv_options
     }
     if (!(kv = (cairn_kv *)calloc(1, sizeof *kv))) return cairn_err__set(CAIRN_NOMEM, "kv_open: out of memory");
     kv->gen = cairn_fork__gen();
-    {
-        /* Readers must not starve the writer: glibc's default rwlock lets a stream of
-         * overlapping readers hold it forever. (No path takes the read lock recursively.) */
-        pthread_rwlockattr_t ra;
-        pthread_rwlockattr_init(&ra);
-#if defined(__GLIBC__) && defined(__USE_GNU)
-        pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-#endif
-        pthread_rwlock_init(&kv->rw, &ra);
-        pthread_rwlockattr_destroy(&ra);
-    }
+    /* readers must not starve the writer (no path takes the read lock recursively) */
+    cairn_rwlock__init(&kv->rw);
     pthread_mutex_init(&kv->wmu, NULL);
     pthread_mutex_init(&kv->gmu, NULL);
     pthread_cond_init(&kv->gcv, NULL);
@@ -108,10 +96,10 @@ static int kv_open_impl(cairn_kv **out, const char *path, const cairn_kv_options
         }
     }
     if ((rc = cairn_kv__load(kv, strict)) != 0) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        cairn_err_saved saved;
+        cairn_err__save(&saved);
         kv_destroy(kv);
-        return cairn_err__set(rc, "%s", msg);
+        return cairn_err__restore_as(&saved, rc);
     }
     *out = kv;
     return 0;
@@ -185,7 +173,7 @@ static int check_key(const void *key, size_t klen, const char *fn) {
 /* Writer preconditions (caller holds wmu). */
 int cairn_kv__check_writable(cairn_kv *kv, const char *fn) {
     if (kv->readonly) return cairn_err__set(CAIRN_READONLY, "%s: the store was opened read-only", fn);
-    if (is_failed(kv)) return err_failed();
+    if (is_failed(kv)) return err_failed(kv, fn);
     return 0;
 }
 
@@ -281,6 +269,7 @@ static int get_common(cairn_kv *kv, const void *key, size_t klen, uint8_t *dst, 
     uint32_t hash;
     if ((rc = cairn_kv__check_handle(kv, fn)) != 0) return rc;
     if ((rc = check_key(key, klen, fn)) != 0) return rc;
+    if (is_failed(kv)) return err_failed(kv, fn);
     hash = cairn_kd__hash(key, klen);
     pthread_rwlock_rdlock(&kv->rw);
     if (!lookup(kv, key, klen, hash, cairn_time__now_ms(), &l)) {
@@ -348,6 +337,7 @@ int cairn_kv_expiry(cairn_kv *kv, const void *key, size_t klen, int64_t *expire_
     if ((rc = cairn_kv__check_handle(kv, "kv_expiry")) != 0) return rc;
     if ((rc = check_key(key, klen, "kv_expiry")) != 0) return rc;
     if (!expire_at_ms) return cairn_err__set(CAIRN_INVALID, "kv_expiry: out is NULL");
+    if (is_failed(kv)) return err_failed(kv, "kv_expiry");
     pthread_rwlock_rdlock(&kv->rw);
     if (lookup(kv, key, klen, cairn_kd__hash(key, klen), cairn_time__now_ms(), &l)) *expire_at_ms = l.expire;
     else rc = CAIRN_NOTFOUND;
@@ -360,6 +350,7 @@ int cairn_kv_exists(cairn_kv *kv, const void *key, size_t klen) {
     int rc;
     if ((rc = cairn_kv__check_handle(kv, "kv_exists")) != 0) return rc;
     if ((rc = check_key(key, klen, "kv_exists")) != 0) return rc;
+    if (is_failed(kv)) return err_failed(kv, "kv_exists");
     pthread_rwlock_rdlock(&kv->rw);
     rc = lookup(kv, key, klen, cairn_kd__hash(key, klen), cairn_time__now_ms(), &l);
     pthread_rwlock_unlock(&kv->rw);
@@ -404,6 +395,7 @@ int cairn_kv_count(cairn_kv *kv, uint64_t *out) {
     int rc;
     if ((rc = cairn_kv__check_handle(kv, "kv_count")) != 0) return rc;
     if (!out) return cairn_err__set(CAIRN_INVALID, "kv_count: out is NULL");
+    if (is_failed(kv)) return err_failed(kv, "kv_count");
     pthread_rwlock_rdlock(&kv->rw);
     *out = live_count(kv, cairn_time__now_ms());
     pthread_rwlock_unlock(&kv->rw);
@@ -480,6 +472,7 @@ int cairn_kv_iter_open(cairn_kv_iter **out, cairn_kv *kv, const void *prefix, si
     if ((rc = cairn_kv__check_handle(kv, "kv_iter_open")) != 0) return rc;
     if (!prefix && plen) return cairn_err__set(CAIRN_INVALID, "kv_iter_open: prefix is NULL");
     if (plen > CAIRN_KEY_MAX) return cairn_err__set(CAIRN_TOOBIG, "kv_iter_open: prefix longer than a key");
+    if (is_failed(kv)) return err_failed(kv, "kv_iter_open");
     memset(&c, 0, sizeof c);
     c.kv = kv;
     c.prefix = (const uint8_t *)prefix;
@@ -639,7 +632,7 @@ static KV_HOT_INLINE int write_locked(cairn_kv *kv, int type, const void *key, s
             goto unlock;
         }
     }
-    return cairn_kv__durable_unlock(kv, slot);
+    return cairn_kv__durable_unlock(kv, slot, fn);
 unlock:
     pthread_mutex_unlock(&kv->wmu);
     return rc;
@@ -781,11 +774,15 @@ int cairn_kv_rollback(cairn_kv *kv) {
     int rc = 0;
     if ((rc = cairn_kv__check_handle(kv, "kv_rollback")) != 0) return rc;
     pthread_mutex_lock(&kv->wmu);
-    if (!kv->in_txn) rc = cairn_err__set(CAIRN_TXN, "kv_rollback: no transaction is open");
-    else {
+    /* a rollback always ends the transaction; on a failed handle it still says CAIRN_FAILED */
+    if (kv->in_txn) {
         pthread_rwlock_wrlock(&kv->rw);
         cairn_kv__txn_clear(kv);
         pthread_rwlock_unlock(&kv->rw);
+        if (is_failed(kv)) rc = err_failed(kv, "kv_rollback");
+    } else {
+        rc = is_failed(kv) ? err_failed(kv, "kv_rollback")
+                           : cairn_err__set(CAIRN_TXN, "kv_rollback: no transaction is open");
     }
     pthread_mutex_unlock(&kv->wmu);
     return rc;
@@ -799,13 +796,14 @@ int cairn_kv_commit(cairn_kv *kv) {
     if ((rc = cairn_kv__check_handle(kv, "kv_commit")) != 0) return rc;
     pthread_mutex_lock(&kv->wmu);
     if (!kv->in_txn) {
-        rc = cairn_err__set(CAIRN_TXN, "kv_commit: no transaction is open");
+        rc = is_failed(kv) ? err_failed(kv, "kv_commit") : cairn_err__set(CAIRN_TXN, "kv_commit: no transaction is open");
         goto unlock;
     }
+    /* a commit that fails ends the transaction (nothing of it is written) */
     if ((rc = cairn_kv__check_writable(kv, "kv_commit")) != 0) goto end_txn;
     if (kv->nops && !(v = (txn_op **)malloc(kv->nops * sizeof *v))) {
         rc = cairn_err__set(CAIRN_NOMEM, "kv_commit: out of memory");
-        goto unlock; /* the transaction stays open: the caller may retry or roll back */
+        goto end_txn;
     }
     for (i = 0; i < kv->nops; i++) {
         txn_op *op = &kv->ops[i];
@@ -823,7 +821,7 @@ int cairn_kv_commit(cairn_kv *kv) {
     cairn_kv__txn_clear(kv);
     pthread_rwlock_unlock(&kv->rw);
     if (rc || !n) goto unlock;
-    return cairn_kv__durable_unlock(kv, slot);
+    return cairn_kv__durable_unlock(kv, slot, "kv_commit");
 end_txn:
     pthread_rwlock_wrlock(&kv->rw);
     cairn_kv__txn_clear(kv);
@@ -838,7 +836,9 @@ int cairn_kv_sync(cairn_kv *kv) {
     if ((rc = cairn_kv__check_handle(kv, "kv_sync")) != 0) return rc;
     if (kv->readonly) return 0;
     pthread_mutex_lock(&kv->wmu);
-    if (is_failed(kv)) rc = err_failed();
+    /* inside a transaction it makes what was committed before it durable; the transaction's
+     * writes are not committed, so not written: it goes on */
+    if (is_failed(kv)) rc = err_failed(kv, "kv_sync");
     else if (kv->active >= 0) {
         cairn_kv__group_quiesce(kv);
         if ((rc = cairn_io__fsync(kv->files[kv->active].f)) != 0) set_failed(kv);
@@ -871,6 +871,7 @@ int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *user) {
     if ((rc = cairn_kv__check_handle(kv, "kv_stats")) != 0) return rc;
     if (!user) return cairn_err__set(CAIRN_INVALID, "kv_stats: out is NULL");
     if ((rc = cairn_stats__check(user->size, sizeof st, "kv_stats")) != 0) return rc;
+    if (is_failed(kv)) return err_failed(kv, "kv_stats");
     memset(out, 0, sizeof *out);
     pthread_rwlock_rdlock(&kv->rw);
     out->keys = live_count(kv, cairn_time__now_ms());

@@ -133,12 +133,11 @@ struct cairn_kv {
 };
 
 /* Fail-stop: after a fatal I/O error (a failed fsync, a write that could not be undone, a
- * change written but not indexed) every later change and sync is CAIRN_FAILED. */
+ * change written but not indexed) every later call but close is CAIRN_FAILED (reads too: the
+ * in-memory view may be wrong), with the message every engine uses (cairn_err__failed). */
 static inline int is_failed(cairn_kv *kv) { return __atomic_load_n(&kv->failed, __ATOMIC_ACQUIRE); }
 static inline void set_failed(cairn_kv *kv) { __atomic_store_n(&kv->failed, 1, __ATOMIC_RELEASE); }
-static inline int err_failed(void) {
-    return cairn_err__set(CAIRN_FAILED, "kv: the handle failed after a fatal I/O error; close and reopen it");
-}
+static inline int err_failed(const cairn_kv *kv, const char *fn) { return cairn_err__failed(fn, kv->dir); }
 
 /* ---- argument checks (kv_api.c) -------------------------------------------------------------- */
 
@@ -168,8 +167,9 @@ int cairn_kv__seal_active(cairn_kv *kv);
 int cairn_kv__append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slot, uint64_t *off);
 uint8_t *cairn_kv__ebuf_get(cairn_kv *kv, size_t n);
 void cairn_kv__ebuf_done(cairn_kv *kv, uint8_t *p);
-/* Make an append durable per the sync mode. Called with wmu held; returns with it released. */
-int cairn_kv__durable_unlock(cairn_kv *kv, uint32_t slot);
+/* Make an append durable per the sync mode. Called with wmu held; returns with it released.
+ * fn names the caller in a CAIRN_FAILED message. */
+int cairn_kv__durable_unlock(cairn_kv *kv, uint32_t slot, const char *fn);
 void cairn_kv__group_quiesce(cairn_kv *kv);
 void cairn_kv__group_detach(cairn_kv *kv);
 

@@ -1097,10 +1097,10 @@ out:
     /* a reader looks again: a compaction that renamed or unlinked what it listed, or RECLAIM that
      * came or went, means it loaded a mix of two states (or could not open a listed file) */
     if (kv->readonly && orders && (rc == 0 || rc == CAIRN_PATH || rc == CAIRN_CORRUPT || rc == KV_RETRY)) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", rc ? cairn_errmsg() : "");
+        cairn_err_saved saved;
+        cairn_err__save(&saved);
         if (rc == KV_RETRY || !dir_unchanged(kv, present, orders, is_tmp, n)) *unstable = 1;
-        if (rc && rc != KV_RETRY) cairn_err__set(rc, "%s", msg);
+        if (rc && rc != KV_RETRY) cairn_err__restore_as(&saved, rc);
     }
     cairn_kv__manifest_free(&rl);
     cairn_io__list_free(names, nnames);

@@ -109,8 +109,15 @@ void cairn_err__save(cairn_err_saved *s) {
     s->msg[sizeof s->msg - 1] = '\0';
 }
 
-int cairn_err__restore(const cairn_err_saved *s) {
+int cairn_err__restore(const cairn_err_saved *s) { return cairn_err__restore_as(s, s->code); }
+
+int cairn_err__restore_as(const cairn_err_saved *s, int code) {
     memcpy(t_msg, s->msg, sizeof t_msg);
-    t_code = s->code;
-    return s->code;
+    t_code = code;
+    return code;
+}
+
+int cairn_err__failed(const char *fn, const char *path) {
+    return cairn_err__set(CAIRN_FAILED, "%s: %s: the handle failed after a fatal I/O error; close and reopen it",
+                          fn ? fn : "?", path ? path : "?");
 }

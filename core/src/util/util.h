@@ -7,9 +7,11 @@
  *            can inject faults (EIO, ENOSPC, short writes, a full disk) and simulate crashes (drop
  *            or tear every write not yet fsynced); those hooks live in io_fault.c, off the fast
  *            path (io_internal.h)
- *   lock     kernel advisory lock (flock) for a single writer across processes
+ *   lock     kernel advisory lock (flock) for a single writer across processes (one deadline
+ *            for several), and the writer-preferring rwlock of every engine handle
  *   misc     little-endian codecs, clock (fakeable for tests), path helpers
  *   json     strict JSON validation and the top-level merge behind every binding's update
+ *   containers.h  (its own header) u64 hash map, treap with lower bound, growable arrays
  *
  * Naming: cross-file internals are cairn_<module>__<name> (DESIGN.md section 3).
  */
@@ -18,6 +20,7 @@
 
 #include "cairn.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +53,12 @@ typedef struct cairn_err_saved {
 } cairn_err_saved;
 void cairn_err__save(cairn_err_saved *s);
 int cairn_err__restore(const cairn_err_saved *s);
+/* As cairn_err__restore, with `code` as the error code (the caller's rc, when the cleanup's code
+ * is not the one to report); returns code. */
+int cairn_err__restore_as(const cairn_err_saved *s, int code);
+/* The one message of a fail-stopped handle (every engine): sets CAIRN_FAILED with
+ * "<fn>: <path>: the handle failed after a fatal I/O error; close and reopen it" and returns it. */
+int cairn_err__failed(const char *fn, const char *path);
 
 /* ---- crc32c ----------------------------------------------------------------------------- */
 
@@ -260,6 +269,16 @@ typedef struct cairn_lock cairn_lock;
  * this process or another, gets CAIRN_LOCKED at once (timeout_ms 0) or CAIRN_BUSY after
  * waiting timeout_ms. Released by cairn_lock__release or when the process dies. */
 int cairn_lock__acquire(cairn_lock **out, const char *path, unsigned timeout_ms);
+/* As cairn_lock__acquire, waiting at most until the monotonic deadline_ns (cairn_time__mono_ns)
+ * when timeout_ms is not 0: an engine that takes several locks computes one deadline, so an open
+ * waits at most timeout_ms in all (CAIRN_BUSY names timeout_ms). */
+int cairn_lock__acquire_until(cairn_lock **out, const char *path, unsigned timeout_ms, uint64_t deadline_ns);
+/* The deadline of a wait of timeout_ms from now. */
+uint64_t cairn_lock__deadline(unsigned timeout_ms);
+/* Initialise the rwlock of an engine handle: writer-preferring where the C library offers it
+ * (glibc), so a stream of overlapping readers cannot starve a writer. Readers must then never
+ * take the read lock recursively (a waiting writer would deadlock them). */
+void cairn_rwlock__init(pthread_rwlock_t *rw);
 /* Releases the lock and closes its file. In a child process after fork() it only closes the
  * child's descriptor: the lock (shared with the parent through fork) stays the parent's. */
 void cairn_lock__release(cairn_lock *l);

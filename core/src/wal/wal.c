@@ -420,9 +420,8 @@ static int check_writable(cairn_wal *w) {
 /* A write failed: forget the buffer, put the end back to the last good offset and cut off
  * whatever part of the failed write reached the file. */
 static int write_failed(cairn_wal *w, uint64_t good_end, uint64_t first_seq, int rc) {
-    char msg[512];
-    int code = rc;
-    snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+    cairn_err_saved saved;
+    cairn_err__save(&saved);
     w->blen = 0;
     w->buf_ordinary = 0;
     w->end = good_end;
@@ -435,8 +434,7 @@ static int write_failed(cairn_wal *w, uint64_t good_end, uint64_t first_seq, int
         if (w->alloc > good_end) w->alloc = good_end;
         w->next_seq = first_seq;
     }
-    cairn_err__set(code, "%s", msg);
-    return rc;
+    return cairn_err__restore_as(&saved, rc);
 }
 
 /* Make sure [.., end + len) is allocated, plus the reserve unless only the urgent transaction
