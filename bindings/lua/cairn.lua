@@ -426,7 +426,9 @@ local function iterate(self, ip, free, step)
   local function next_item()
     local c = cur._ip
     if not c then
-      if not self._p then raise("CAIRN_CLOSED", "the %s was closed during iteration", tostring(self)) end
+      if not self._p then
+        raise("CAIRN_CLOSED", "%s %q was closed during iteration", getmetatable(self).__name, self.path)
+      end
       return nil
     end
     local r, a, b = step(c)
