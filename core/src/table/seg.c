@@ -441,20 +441,41 @@ static int check_vec(const cairn_colvec *in, const char *fn) {
     return 0;
 }
 
-static uint64_t load_r(int type, const void *data, size_t i) {
+/* Values [at, at + m) of a numeric column as R (floats as their bits, never through a float). */
+static void load_block(int type, const void *data, size_t at, size_t m, uint64_t *restrict out) {
+    size_t i;
     switch (type) {
-    case CAIRN_TYPE_I8: return (uint64_t)(int64_t)((const int8_t *)data)[i];
-    case CAIRN_TYPE_I16: return (uint64_t)(int64_t)((const int16_t *)data)[i];
-    case CAIRN_TYPE_I32: return (uint64_t)(int64_t)((const int32_t *)data)[i];
-    case CAIRN_TYPE_I64: case CAIRN_TYPE_TIMESTAMP: return (uint64_t)((const int64_t *)data)[i];
-    case CAIRN_TYPE_U8: case CAIRN_TYPE_BOOL: return ((const uint8_t *)data)[i];
-    case CAIRN_TYPE_U16: return ((const uint16_t *)data)[i];
-    case CAIRN_TYPE_U32: return ((const uint32_t *)data)[i];
-    case CAIRN_TYPE_U64: return ((const uint64_t *)data)[i];
-    case CAIRN_TYPE_F32: { float f; uint32_t u; f = ((const float *)data)[i]; memcpy(&u, &f, 4); return u; }
-    case CAIRN_TYPE_F64: { double f; uint64_t u; f = ((const double *)data)[i]; memcpy(&u, &f, 8); return u; }
-    default: return 0;
+    case CAIRN_TYPE_I8: { const int8_t *x = (const int8_t *)data + at;
+        for (i = 0; i < m; i++) out[i] = (uint64_t)(int64_t)x[i];
+        break; }
+    case CAIRN_TYPE_I16: { const int16_t *x = (const int16_t *)data + at;
+        for (i = 0; i < m; i++) out[i] = (uint64_t)(int64_t)x[i];
+        break; }
+    case CAIRN_TYPE_I32: { const int32_t *x = (const int32_t *)data + at;
+        for (i = 0; i < m; i++) out[i] = (uint64_t)(int64_t)x[i];
+        break; }
+    case CAIRN_TYPE_U8: case CAIRN_TYPE_BOOL: { const uint8_t *x = (const uint8_t *)data + at;
+        for (i = 0; i < m; i++) out[i] = x[i];
+        break; }
+    case CAIRN_TYPE_U16: { const uint16_t *x = (const uint16_t *)data + at;
+        for (i = 0; i < m; i++) out[i] = x[i];
+        break; }
+    case CAIRN_TYPE_U32: { const uint32_t *x = (const uint32_t *)data + at;
+        for (i = 0; i < m; i++) out[i] = x[i];
+        break; }
+    case CAIRN_TYPE_F32: { const uint8_t *x = (const uint8_t *)data + at * 4;
+        for (i = 0; i < m; i++) { uint32_t u; memcpy(&u, x + 4 * i, 4); out[i] = u; }
+        break; }
+    default: /* i64, u64, f64, timestamp */
+        memcpy(out, (const uint8_t *)data + at * 8, m * 8);
+        break;
     }
+}
+
+static uint64_t load_r(int type, const void *data, size_t i) {
+    uint64_t r;
+    load_block(type, data, i, 1, &r);
+    return r;
 }
 
 /* The type's order over R: signed types compare as i64. */
@@ -499,11 +520,10 @@ static int enc_load(enc *e, const cairn_colvec *in) {
         uint64_t fill = first < n ? load_r(e->type, in->data, first) : 0;
         e->v = (uint64_t *)malloc(n * sizeof *e->v);
         if (!e->v) return cairn_err__set(CAIRN_NOMEM, "segment encode: out of memory");
-        if (!e->valid) {
-            for (i = 0; i < n; i++) e->v[i] = load_r(e->type, in->data, i);
-        } else {
+        load_block(e->type, in->data, 0, n, e->v);
+        if (e->valid) {
             for (i = 0; i < n; i++) {
-                if (vbit(e->valid, i)) fill = load_r(e->type, in->data, i);
+                if (vbit(e->valid, i)) fill = e->v[i];
                 e->v[i] = fill;
             }
         }
@@ -851,35 +871,46 @@ void cairn_seg__zone(const cairn_colvec *in, cairn_zone *out) {
         }
         return;
     }
-    for (i = 0; i < n; i++) {
-        uint64_t r;
-        if (!vbit(in->validity, i)) { out->nulls++; continue; }
-        r = load_r(in->type, in->data, i);
-        if (k == K_FLOAT) {
-            double f;
-            if (in->type == CAIRN_TYPE_F32) {
-                float g;
-                uint32_t u = (uint32_t)r;
-                memcpy(&g, &u, 4);
-                f = g;
-            } else {
-                memcpy(&f, &r, 8);
+    {
+        uint64_t buf[BLOCK];
+        size_t at;
+        int64_t smin = 0, smax = 0;
+        uint64_t umin = 0, umax = 0;
+        double fmin = 0, fmax = 0;
+        for (at = 0; at < n; at += BLOCK) {
+            size_t m = n - at < BLOCK ? n - at : BLOCK;
+            load_block(in->type, in->data, at, m, buf);
+            for (i = 0; i < m; i++) {
+                uint64_t r = buf[i];
+                if (in->validity && !vbit(in->validity, at + i)) { out->nulls++; continue; }
+                out->has_values = 1;
+                if (k == K_FLOAT) {
+                    double f;
+                    if (in->type == CAIRN_TYPE_F32) {
+                        float g;
+                        uint32_t u = (uint32_t)r;
+                        memcpy(&g, &u, 4);
+                        f = g;
+                    } else {
+                        memcpy(&f, &r, 8);
+                    }
+                    if (f != f) { out->has_nan = 1; continue; }
+                    if (first || f < fmin) fmin = f;
+                    if (first || f > fmax) fmax = f;
+                } else if (k == K_SINT) {
+                    int64_t x = (int64_t)r;
+                    if (first || x < smin) smin = x;
+                    if (first || x > smax) smax = x;
+                } else {
+                    if (first || r < umin) umin = r;
+                    if (first || r > umax) umax = r;
+                }
+                first = 0;
             }
-            out->has_values = 1;
-            if (f != f) { out->has_nan = 1; continue; }
-            if (first || f < out->min.f) out->min.f = f;
-            if (first || f > out->max.f) out->max.f = f;
-        } else if (k == K_SINT) {
-            int64_t s = (int64_t)r;
-            out->has_values = 1;
-            if (first || s < out->min.i) out->min.i = s;
-            if (first || s > out->max.i) out->max.i = s;
-        } else {
-            out->has_values = 1;
-            if (first || r < out->min.u) out->min.u = r;
-            if (first || r > out->max.u) out->max.u = r;
         }
-        first = 0;
+        if (k == K_FLOAT) { out->min.f = fmin; out->max.f = fmax; }
+        else if (k == K_SINT) { out->min.i = smin; out->max.i = smax; }
+        else { out->min.u = umin; out->max.u = umax; }
     }
 }
 
