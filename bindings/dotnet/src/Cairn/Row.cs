@@ -107,7 +107,7 @@ internal sealed class TableValueException : Exception
 }
 
 /// <summary>A column as the binding keeps it to read rows: name, type, N of bytes:N.</summary>
-internal readonly record struct ColumnInfo(string Name, ColumnType Type, int Length);
+internal readonly record struct ColumnInfo(string Name, ColumnType Type, int Length, int Index = -1);
 
 /// <summary>Conversions between .NET values and the JSON row form.</summary>
 internal static class TableValues
@@ -341,18 +341,18 @@ internal static class TableValues
             case JsonTokenType.Number:
                 return type switch
                 {
-                    ColumnType.I8 => (sbyte)r.GetInt64(),
-                    ColumnType.I16 => (short)r.GetInt64(),
-                    ColumnType.I32 => (int)r.GetInt64(),
-                    ColumnType.I64 => r.GetInt64(),
-                    ColumnType.U8 => (byte)r.GetUInt64(),
-                    ColumnType.U16 => (ushort)r.GetUInt64(),
-                    ColumnType.U32 => (uint)r.GetUInt64(),
-                    ColumnType.U64 => r.GetUInt64(),
-                    ColumnType.F32 => (float)r.GetDouble(),
-                    ColumnType.F64 => r.GetDouble(),
-                    ColumnType.Timestamp => Timestamp(r.GetInt64(), name),
-                    _ => r.TryGetInt64(out long l) ? l : r.TryGetUInt64(out ulong u) ? u : r.GetDouble(),
+                    ColumnType.I8 => (object)(sbyte)r.GetInt64(),
+                    ColumnType.I16 => (object)(short)r.GetInt64(),
+                    ColumnType.I32 => (object)(int)r.GetInt64(),
+                    ColumnType.I64 => (object)r.GetInt64(),
+                    ColumnType.U8 => (object)(byte)r.GetUInt64(),
+                    ColumnType.U16 => (object)(ushort)r.GetUInt64(),
+                    ColumnType.U32 => (object)(uint)r.GetUInt64(),
+                    ColumnType.U64 => (object)r.GetUInt64(),
+                    ColumnType.F32 => (object)(float)r.GetDouble(),
+                    ColumnType.F64 => (object)r.GetDouble(),
+                    ColumnType.Timestamp => (object)Timestamp(r.GetInt64(), name),
+                    _ => r.TryGetInt64(out long l) ? (object)l : r.TryGetUInt64(out ulong u) ? (object)u : (object)r.GetDouble(),
                 };
             case JsonTokenType.StartObject:
                 if (!r.Read() || r.TokenType != JsonTokenType.PropertyName) throw Bad("an empty object value");
@@ -370,7 +370,7 @@ internal static class TableValues
                         "-inf" => double.NegativeInfinity,
                         _ => throw Bad("$f64 " + text),
                     };
-                    return type == ColumnType.F32 ? (float)d : d;
+                    return type == ColumnType.F32 ? (object)(float)d : (object)d;
                 }
                 throw Bad("tag " + tag);
             default:

@@ -76,7 +76,7 @@ public sealed class TableEvent
 /// order (a snapshot; a failure throws <see cref="CairnException"/>), <see cref="Rows"/> returns them
 /// as an ExecResponse.
 /// </summary>
-public sealed unsafe class Table : NativeStore, IEnumerable<(ulong Id, Row Row)>
+public sealed unsafe partial class Table : NativeStore, IEnumerable<(ulong Id, Row Row)>
 {
     private readonly object _schemaLock = new();
     private Dictionary<string, ColumnInfo> _columns = new(StringComparer.Ordinal);
@@ -152,7 +152,7 @@ public sealed unsafe class Table : NativeStore, IEnumerable<(ulong Id, Row Row)>
                 rc = NativeMethods.cairn_table_column(h, i, out byte* name, out int type, out uint len, out int _);
                 if (rc != 0) break;
                 string s = Interop.Utf8(name);
-                cols[s] = new ColumnInfo(s, (ColumnType)type, (int)len);
+                cols[s] = new ColumnInfo(s, (ColumnType)type, (int)len, (int)i);
             }
             return rc;
         });
@@ -269,22 +269,22 @@ public sealed unsafe class Table : NativeStore, IEnumerable<(ulong Id, Row Row)>
     /// column's .NET type, all of the same length; columns left out take their default). Returns the
     /// first new id; the rows get consecutive ids.</summary>
     public ExecResponse<ulong> Load(IReadOnlyDictionary<string, IEnumerable> columns) =>
-        LoadJson(columns is null ? null : ToPairs(columns));
+        LoadAny(columns is null ? null : new List<KeyValuePair<string, IEnumerable>>(columns));
 
     /// <summary>Appends column batches given as (column, values) pairs: <c>table.Load(("id", new long[]
     /// { 1, 2 }), ("name", new[] { "a", "b" }))</c>. Returns the first new id.</summary>
     public ExecResponse<ulong> Load(params (string Column, IEnumerable Values)[] columns)
     {
-        if (columns is null) return LoadJson(null);
+        if (columns is null) return LoadAny(null);
         var pairs = new List<KeyValuePair<string, IEnumerable>>(columns.Length);
         foreach (var (c, v) in columns) pairs.Add(new KeyValuePair<string, IEnumerable>(c, v));
-        return LoadJson(pairs);
+        return LoadAny(pairs);
     }
 
-    private static IEnumerable<KeyValuePair<string, IEnumerable>> ToPairs(IReadOnlyDictionary<string, IEnumerable> d)
-    {
-        foreach (var kv in d) yield return kv;
-    }
+    /// <summary>Typed arrays straight to cairn_table_load_columns when every column is one (see
+    /// TableLoad.cs), anything else through the JSON form.</summary>
+    private ExecResponse<ulong> LoadAny(List<KeyValuePair<string, IEnumerable>>? columns) =>
+        (columns is null ? null : TryLoadColumns(columns)) ?? LoadJson(columns);
 
     private ExecResponse<ulong> LoadJson(IEnumerable<KeyValuePair<string, IEnumerable>>? columns)
     {

@@ -181,6 +181,48 @@ public class TableTests : IDisposable
     }
 
     [Fact]
+    public void LoadTypedArraysOfEveryType()
+    {
+        // arrays of exactly the column's .NET type go to cairn_table_load_columns; the rest as JSON
+        using var t = Open("a i8, b i16, c i32, d i64, e u8, f u16, g u32, h u64, i f32, j f64, k bool, l string, m bytes, n bytes:2, o timestamp");
+        var when = new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddTicks(10);
+        ulong first = t.Load(
+            ("a", new sbyte[] { -128, 127, 0 }), ("b", new short[] { -1, 2, 3 }), ("c", new[] { int.MinValue, 0, int.MaxValue }),
+            ("d", new[] { long.MinValue, 0, long.MaxValue }), ("e", new byte[] { 0, 1, 255 }), ("f", new ushort[] { 0, 1, 65535 }),
+            ("g", new[] { 0u, 1u, uint.MaxValue }), ("h", new[] { 0UL, 1UL, ulong.MaxValue }), ("i", new[] { 0.5f, float.NaN, -2.25f }),
+            ("j", new[] { 0.1, double.NegativeInfinity, -0.0 }), ("k", new[] { true, false, true }),
+            ("l", new[] { "ü", null, "" }), ("m", new[] { new byte[] { 1 }, Array.Empty<byte>(), null }),
+            ("n", new[] { new byte[] { 1, 2 }, null, new byte[] { 3, 4 } }), ("o", new[] { when, DateTime.UnixEpoch, when })).ThrowIfFailed();
+        Assert.Equal(1UL, first);
+        var rows = t.Rows().ThrowIfFailed();
+        Assert.Equal(3, rows.Count);
+        Row r0 = rows[0].Row, r1 = rows[1].Row, r2 = rows[2].Row;
+        Assert.Equal((sbyte)-128, r0["a"]);
+        Assert.Equal(long.MaxValue, r2["d"]);
+        Assert.Equal(ulong.MaxValue, r2["h"]);
+        Assert.True(float.IsNaN((float)r1["i"]!));
+        Assert.Equal(double.NegativeInfinity, r1["j"]);
+        Assert.Equal(false, r1["k"]);
+        Assert.Equal("ü", r0["l"]);
+        Assert.Null(r1["l"]);
+        Assert.Equal("", r2["l"]);
+        Assert.Equal(new byte[] { 1 }, r0["m"]);
+        Assert.Equal(Array.Empty<byte>(), r1["m"]);
+        Assert.Null(r2["m"]);
+        Assert.Null(r1["n"]);
+        Assert.Equal(new byte[] { 3, 4 }, r2["n"]);
+        Assert.Equal(when, r0["o"]);
+        Assert.Equal(DateTime.UnixEpoch, r1["o"]);
+
+        // all or nothing, whichever path: a bytes:2 value of 3 bytes, a u8 value out of range
+        Assert.Equal(CairnErrorCode.Range, t.Load(("n", new[] { new byte[] { 1, 2 }, new byte[] { 1, 2, 3 } })).ErrorCode);
+        Assert.Equal(CairnErrorCode.Range, t.Load(("e", new long[] { 1, 256 })).ErrorCode);
+        Assert.Equal(CairnErrorCode.Type, t.Load(("o", new long[] { 1 })).ErrorCode);
+        Assert.Equal(CairnErrorCode.Invalid, t.Load(("l", new[] { "\udc00" })).ErrorCode);
+        Assert.Equal(3, t.Count().ThrowIfFailed());
+    }
+
+    [Fact]
     public void SchemaAsColumnsAndBack()
     {
         var schema = new TableSchema
