@@ -846,10 +846,7 @@ int cairn_table_add_column(cairn_table *t, const char *spec) {
         goto out;
     }
     rc = cairn_tbl__add_column(t, &c);
-    if (!rc) {
-        memset(&c, 0, sizeof c); /* owned by the schema now */
-        free_indexes(t);
-    }
+    if (!rc) free_indexes(t); /* the schema holds a copy of c */
 out:
     UNLOCK(t);
     cairn_tbl__col_free(&c);
