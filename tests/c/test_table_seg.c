@@ -436,6 +436,40 @@ START_TEST(automatic_choice) {
 }
 END_TEST
 
+/* The automatic choice is the smallest of every encoding that applies (forced one by one), a tie
+ * going to the cheaper decoder: CONSTANT, PLAIN, RLE, BITPACK, FOR, DICT, DELTA. */
+START_TEST(choice_is_smallest) {
+    static const int rank[] = {99, 1, 0, 2, 5, 4, 6, 3};
+    size_t ti, si, pi;
+    static const size_t ns[] = {1, 3, 100, 5000};
+    for (ti = 0; ti < NTYPES; ti++) {
+        for (si = 0; si < sizeof ns / sizeof ns[0]; si++) {
+            for (pi = P_RANDOM; pi <= P_RUNS; pi++) {
+                cairn_colvec v = make_vec(all_types[ti], ns[si], (int)pi, (int)(pi & 1));
+                cairn_seg_buf a, b;
+                int e, best = 0;
+                size_t best_len = (size_t)-1;
+                for (e = CAIRN_SEG_PLAIN; e <= CAIRN_SEG_BITPACK; e++) {
+                    int rc = cairn_seg__encode(&v, e, &b);
+                    if (rc == CAIRN_UNSUPPORTED) continue;
+                    ck_assert_int_eq(rc, 0);
+                    if (b.len < best_len || (b.len == best_len && rank[e] < rank[best])) {
+                        best = e;
+                        best_len = b.len;
+                    }
+                    cairn_seg__free_buf(&b);
+                }
+                ck_assert_int_eq(cairn_seg__encode(&v, 0, &a), 0);
+                ck_assert_msg(a.encoding == best && a.len == best_len, "type %d n %zu pattern %zu: chose %d (%zu), best %d (%zu)",
+                              all_types[ti], ns[si], pi, a.encoding, a.len, best, best_len);
+                cairn_seg__free_buf(&a);
+                free_vec(&v);
+            }
+        }
+    }
+}
+END_TEST
+
 START_TEST(floats_bit_exact) {
     static const uint64_t d[] = {0x0000000000000000ULL, 0x8000000000000000ULL, 0x7ff8000000000000ULL,
                                  0x7ff0000000000001ULL, 0xfff8000000000abcULL, 0x7ff0000000000000ULL,
@@ -801,6 +835,7 @@ static Suite *suite(void) {
     tcase_add_test(t, edge_values);
     tcase_add_test(t, bit_widths_0_to_64);
     tcase_add_test(t, automatic_choice);
+    tcase_add_test(t, choice_is_smallest);
     tcase_add_test(t, floats_bit_exact);
     tcase_add_test(t, zone_maps);
     tcase_add_test(t, damage_and_truncation);

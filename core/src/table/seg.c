@@ -66,7 +66,8 @@
  * any length that does not add up, an unknown type, encoding or flag, a bad CRC: CAIRN_CORRUPT.
  *
  * Choice: the encoder computes the exact size of every encoding that applies and keeps the
- * smallest; a tie goes to the cheaper decoder (CONSTANT, PLAIN, BITPACK, FOR, DICT, RLE, DELTA).
+ * smallest; a tie goes to the cheaper decoder (CONSTANT, PLAIN, RLE, BITPACK, FOR, DICT, DELTA:
+ * the order of their measured decode speed).
  *
  * Recovery: none here; a segment is immutable and checked whole (CRC) before it is trusted.
  */
@@ -164,7 +165,7 @@ static int enc_applies(int kind, int e) {
 
 /* Decode cost rank (ties of size go to the lower rank). */
 static int enc_rank(int e) {
-    static const int rank[] = {99, 1, 0, 5, 4, 3, 6, 2};
+    static const int rank[] = {99, 1, 0, 2, 5, 4, 6, 3};
     return e >= 1 && e <= 7 ? rank[e] : 99;
 }
 
