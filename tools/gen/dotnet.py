@@ -514,10 +514,13 @@ def gen_handles(api, mp):
         dtor = mp.destructors.get(ctype)
         if dtor is None:
             raise GenError("opaque type %s has no destructor (void f(%s *))" % (ctype, ctype))
+        # A child (a cursor) is opened from a handle of ANOTHER type; a handle opened from one of its own
+        # type (a snapshot of a store) is still an engine handle with the shared verbs.
         child = False
         for name, ret, params in api.functions:
             if params and params[0][0] == ctype + " **" and any(
-                    t.replace("const ", "")[:-2] in api.opaque for t, _ in params[1:] if t.endswith(" *")):
+                    t.replace("const ", "")[:-2] in api.opaque and t.replace("const ", "")[:-2] != ctype
+                    for t, _ in params[1:] if t.endswith(" *")):
                 child = True
         cls = handle_class(ctype)
         out.append("/// <summary>Owns a %s*; releasing it calls %s.</summary>" % (ctype, dtor))
