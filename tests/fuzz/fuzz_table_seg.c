@@ -124,8 +124,10 @@ static void decode_bytes(const uint8_t *seg, size_t len, int other_type) {
         size_t idx[4], j;
         int crc_ok = cairn_seg__check(seg, len, types[k], fixed);
         if (crc_ok != 0 && crc_ok != CAIRN_CORRUPT) fuzz_fail("check: %s", cairn_errname(crc_ok));
-        /* an output of n strings each as long as the segment may be huge: skip such decodes */
-        if (!(is_var(types[k]) && (uint64_t)n * len > ((uint64_t)64 << 20))) {
+        /* an output of n strings each as long as the segment, or of n bytes:N values, may be huge
+         * (and legitimately so): skip such decodes */
+        if (!(is_var(types[k]) && (uint64_t)n * len > ((uint64_t)64 << 20)) &&
+            !(types[k] == CAIRN_TYPE_FIXED && (uint64_t)n * fixed > ((uint64_t)64 << 20))) {
             rc = cairn_seg__decode(seg, len, types[k], fixed, &d);
             if (rc != 0 && rc != CAIRN_CORRUPT && rc != CAIRN_NOMEM) fuzz_fail("decode: %s", cairn_errname(rc));
             if (rc == 0) {

@@ -1276,6 +1276,31 @@ static int list_check(const slist *l, uint64_t *ends, const char *what) {
 static void *xmalloc(size_t n) { return malloc(n ? n : 1); }
 
 /* Numeric and fixed-width decode into out->data. */
+/* The payload's framing of a fixed-width column, checked before the output is allocated (a
+ * damaged header must not make decode allocate n * N bytes first). */
+static int frame_fixed(const hdr *h) {
+    uint64_t len = (uint64_t)(h->end - h->pay), n = h->n, w = h->w, c;
+    const uint8_t *p = h->pay;
+    int ok;
+    switch (h->enc) {
+    case CAIRN_SEG_PLAIN: ok = len == n * w; break;
+    case CAIRN_SEG_CONSTANT: ok = len == w; break;
+    case CAIRN_SEG_BITPACK: ok = len == (n + 7) / 8; break;
+    case CAIRN_SEG_RLE:
+    case CAIRN_SEG_DICT:
+        ok = len >= 5 && (c = cairn_get32(p)) >= 1 && c <= n && len - 4 > c * w && p[4 + c * w] <= 64 &&
+             len == 4 + c * w + 1 + packed_bytes(h->enc == CAIRN_SEG_RLE ? c : n, p[4 + c * w]);
+        break;
+    case CAIRN_SEG_FOR: ok = len >= 9 && p[8] <= 64 && len == 9 + packed_bytes(n, p[8]); break;
+    case CAIRN_SEG_DELTA: ok = len >= 17 && p[16] <= 64 && len == 17 + packed_bytes(n - 1, p[16]); break;
+    default: ok = 0;
+    }
+    if (!ok)
+        return cairn_err__set(CAIRN_CORRUPT, "segment: %s payload of %llu bytes does not match its contents",
+                              enc_name(h->enc), (unsigned long long)len);
+    return 0;
+}
+
 static int decode_fixed(const hdr *h, cairn_colvec *out) {
     size_t n = h->n, i, at;
     unsigned w = h->w;
@@ -1283,6 +1308,7 @@ static int decode_fixed(const hdr *h, cairn_colvec *out) {
     uint64_t bias, maxv, buf[BLOCK];
     int bad = 0, rc = 0;
     type_range(h->type, &bias, &maxv);
+    if ((rc = frame_fixed(h)) != 0) return rc;
     if ((uint64_t)n * w > (uint64_t)SIZE_MAX) return cairn_err__set(CAIRN_NOMEM, "segment decode: too large");
     out->data = xmalloc(n * w);
     if (!out->data) return cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory");
