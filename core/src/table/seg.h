@@ -79,7 +79,11 @@ typedef struct cairn_seg_buf {
 
 /* Encode `in` (1..CAIRN_SEG_MAX_ROWS values) into out->bytes, choosing the smallest encoding
  * (`force` 0), or the given encoding (`force` a cairn_seg_encoding; CAIRN_UNSUPPORTED if it does
- * not apply: for tests). Fills out->zone. Errors: NOMEM, INVALID. */
+ * not apply: for tests). Fills out->zone. What `in` must hold (else INVALID): a known type; data
+ * (string/bytes: may be NULL when every value is empty); bytes:N with N 1..65535 (fixed_len is
+ * ignored for the other types); bool values 0 or 1; string/bytes: offsets (n+1, non-decreasing,
+ * any offsets[0], each value at most CAIRN_VALUE_MAX bytes) with offsets[n] <= data_len. A null
+ * slot may hold anything: it is never read. Errors: NOMEM, INVALID, UNSUPPORTED. */
 int cairn_seg__encode(const cairn_colvec *in, int force, cairn_seg_buf *out);
 
 /* Decode a whole segment (bytes, len, as written by encode) of a column of `type`/`fixed_len`
