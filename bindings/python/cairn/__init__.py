@@ -1445,7 +1445,6 @@ class Table(_Events):
             if self._pending:
                 self._after_call()
 
-    append = insert
 
     def insert_many(self, rows):
         """Insert every row of `rows`, all or nothing; returns their ids."""

@@ -195,7 +195,7 @@ class Rows(Base):
     def test_crud(self):
         t = self.open("k string primary key, n i64")
         self.assertEqual(t.insert({"k": "a", "n": 1}), 1)
-        self.assertEqual(t.append({"k": "b"}), 2)
+        self.assertEqual(t.insert({"k": "b"}), 2)
         self.assertEqual(len(t), 2)
         self.assertEqual(t.count(), 2)
         self.assertEqual(t.get(1), {"k": "a", "n": 1})
@@ -412,6 +412,45 @@ class Events(Base):
         self.assertEqual(len(t), 1)
         with self.assertRaises(cairn.TypeMismatch):
             t.subscribe("not callable")
+
+
+class Threads(Base):
+    def test_writers_and_readers_share_a_handle(self):
+        import threading
+        t = self.open("k string, n i64, at timestamp")
+        seen = []
+        t.subscribe(lambda ev: seen.append(ev.id))
+        ids, errors = [], []
+        at = datetime.datetime(2020, 1, 1, tzinfo=UTC)
+
+        def writer(w):
+            try:
+                for i in range(300):
+                    row = {"k": "w%d" % w, "n": i}
+                    if i % 3 == 0:
+                        row["at"] = at if i % 2 else at.astimezone(datetime.timezone(datetime.timedelta(hours=1)))
+                    ids.append(t.insert(row))
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+        def reader():
+            try:
+                for _ in range(5):
+                    for i, row in t:
+                        self.assertEqual(t.get(i, row), row)
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)] + [threading.Thread(target=reader)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(sorted(ids), list(range(1, 1201)))
+        self.assertEqual(sorted(seen), sorted(ids))  # each event once, on the thread that wrote
+        self.assertEqual(len(t), 1200)
+        self.assertEqual(sum(1 for _, r in t if r["at"] == at), 400)
 
 
 class Lifetime(Base):
