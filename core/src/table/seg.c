@@ -516,7 +516,7 @@ static int enc_load(enc *e, const cairn_colvec *in) {
             }
             e->row[i] = fill;
         }
-        /* all null: every row stands for row 0 but is written empty */
+        /* all null: every row stands for row 0, whose bytes no reader ever returns */
     } else {
         uint64_t fill = first < n ? load_r(e->type, in->data, first) : 0;
         e->v = (uint64_t *)malloc(n * sizeof *e->v);
