@@ -515,7 +515,11 @@ class Store : public Napi::ObjectWrap<Engine> {
         if (info.Length() != 1 || !info[0].IsExternal()) Throw(info.Env(), CAIRN_INVALID, Api().internalMsg);
         h_ = info[0].As<Napi::External<H>>().Data();
     }
-    ~Store() override { CloseIfIdle(); }
+    // The engine part is gone here, so no BeforeClose(): an engine that has one closes in its own
+    // destructor (CloseIfIdle()), as Table does.
+    ~Store() override {
+        if (busy_ == 0) Release(false);
+    }
 
   protected:
     static const EngineApi<H, O, S> &Api() { return Engine::kApi; }
@@ -565,13 +569,14 @@ class Store : public Napi::ObjectWrap<Engine> {
     static void EngineOptions(OptionReader &, O &) {}
 
     // Called once, just before the C handle closes (an engine that holds C objects tied to the
-    // handle, such as cursors, frees them here; it declares `friend Base`).
+    // handle, such as cursors, frees them here; it declares `friend Base` and calls CloseIfIdle()
+    // from its own destructor, since the base's destructor cannot reach it any more).
     void BeforeClose() {}
 
   private:
-    void Release() {
+    void Release(bool hook = true) {
         if (h_ != nullptr) {
-            static_cast<Engine *>(this)->BeforeClose();
+            if (hook) static_cast<Engine *>(this)->BeforeClose();
             Api().close(h_);
         }
         h_ = nullptr;
