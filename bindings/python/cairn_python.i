@@ -878,9 +878,11 @@ static PyObject *cairn_py_row_out(const cairn_py_codec *c, const cairn_value *va
 %nothread cairn_py_table_insert;
 %nothread cairn_py_table_get;
 %nothread cairn_py_table_iter_batch;
+%nothread cairn_py_table_load_buffers;
 %typemap(out) PyObject *cairn_py_table_insert "$result = $1;"
 %typemap(out) PyObject *cairn_py_table_get "$result = $1;"
 %typemap(out) PyObject *cairn_py_table_iter_batch "$result = $1;"
+%typemap(out) PyObject *cairn_py_table_load_buffers "$result = $1;"
 %inline %{
 /* Insert dict `row`: its id, or None when the row is for the JSON path (see above). */
 static PyObject *cairn_py_table_insert(cairn_table *t, PyObject *row, PyObject *codec) {
@@ -968,5 +970,99 @@ static PyObject *cairn_py_table_iter_batch(cairn_table *t, cairn_table_iter *it,
         Py_DECREF(pair);
     }
     return out;
+}
+
+/* The buffer format of a column's C type for cairn_table_load_columns ('q' for a timestamp: int64
+ * microseconds), or 0 for a column that is not loaded from a buffer (string, bytes, bytes:N). */
+static char cairn_py_col_format(int type, Py_ssize_t *itemsize) {
+    switch (type) {
+    case CAIRN_TYPE_I8: *itemsize = 1; return 'b';
+    case CAIRN_TYPE_I16: *itemsize = 2; return 'h';
+    case CAIRN_TYPE_I32: *itemsize = 4; return 'i';
+    case CAIRN_TYPE_I64: case CAIRN_TYPE_TIMESTAMP: *itemsize = 8; return 'q';
+    case CAIRN_TYPE_U8: *itemsize = 1; return 'B';
+    case CAIRN_TYPE_U16: *itemsize = 2; return 'H';
+    case CAIRN_TYPE_U32: *itemsize = 4; return 'I';
+    case CAIRN_TYPE_U64: *itemsize = 8; return 'Q';
+    case CAIRN_TYPE_F32: *itemsize = 4; return 'f';
+    case CAIRN_TYPE_F64: *itemsize = 8; return 'd';
+    case CAIRN_TYPE_BOOL: *itemsize = 1; return '?';
+    default: return 0;
+    }
+}
+
+/* Does buffer format `f` (struct module syntax, native byte order) hold values of `want`? */
+static int cairn_py_format_is(const char *f, char want, Py_ssize_t itemsize, Py_ssize_t got_size) {
+    char c;
+    if (f == NULL) f = "B";
+    if (*f == '@' || *f == '=' || (*f == '<' && PY_LITTLE_ENDIAN) || (*f == '>' && PY_BIG_ENDIAN)) f++;
+    if (f[0] == '\0' || f[1] != '\0' || got_size != itemsize) return 0;
+    c = f[0];
+    if (c == want) return 1;
+    /* the same C type under another letter: long / long long, and their unsigned forms */
+    if (itemsize == 8 && want == 'q') return c == 'l' || c == 'n';
+    if (itemsize == 8 && want == 'Q') return c == 'L' || c == 'N';
+    if (itemsize == 4 && want == 'i') return c == 'l';
+    if (itemsize == 4 && want == 'I') return c == 'L';
+    return 0;
+}
+
+/* load() from buffers: `columns` maps column names to one-dimensional C-contiguous buffers of
+ * the column's C type (array.array, NumPy arrays, memoryviews: format 'q' for i64 and timestamp
+ * microseconds, 'd' for f64, '?' for bool, ...), every one of the same length; the columns left out
+ * take their default. Loaded in one cairn_table_load_columns call, zero-copy, the GIL released.
+ * Returns (first id, n), or None when any value is not such a buffer (a list, another format, a
+ * string or bytes column, an unknown column): the package then takes the JSON path. */
+static PyObject *cairn_py_table_load_buffers(cairn_table *t, PyObject *codec, PyObject *columns) {
+    cairn_py_codec c;
+    Py_buffer *views = NULL;
+    const void **data = NULL;
+    Py_ssize_t i, n = -1, found = 0;
+    PyObject *ret = NULL;
+    uint64_t first = 0;
+    int rc;
+    if (cairn_py_codec_parse(codec, &c) < 0) return NULL;
+    if (!PyDict_Check(columns)) Py_RETURN_NONE;
+    views = PyMem_Calloc((size_t)(c.n ? c.n : 1), sizeof *views);
+    data = PyMem_Calloc((size_t)(c.n ? c.n : 1), sizeof *data);
+    if (views == NULL || data == NULL) { PyErr_NoMemory(); goto done; }
+    for (i = 0; i < c.n; i++) {
+        Py_ssize_t itemsize = 0;
+        char want;
+        PyObject *o = PyDict_GetItemWithError(columns, PyTuple_GET_ITEM(c.names, i));
+        if (o == NULL) {
+            if (PyErr_Occurred()) goto done;
+            continue; /* its default */
+        }
+        found++;
+        want = cairn_py_col_format(c.types[i], &itemsize);
+        if (want == 0 || !PyObject_CheckBuffer(o) || PyBytes_Check(o) || PyByteArray_Check(o)) goto fallback;
+        if (PyObject_GetBuffer(o, &views[i], PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
+            PyErr_Clear();
+            goto fallback;
+        }
+        data[i] = views[i].buf;
+        if (views[i].ndim != 1 || !cairn_py_format_is(views[i].format, want, itemsize, views[i].itemsize)
+            || (n >= 0 && views[i].shape[0] != n))
+            goto fallback;
+        n = views[i].shape[0];
+    }
+    if (found != PyDict_GET_SIZE(columns) || n < 0) goto fallback; /* unknown columns, or none */
+    Py_BEGIN_ALLOW_THREADS
+    rc = cairn_table_load_columns(t, (size_t)n, data, NULL, NULL, &first);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) { cairn_py_raise(rc); goto done; }
+    ret = Py_BuildValue("(Kn)", (unsigned long long)first, n);
+    goto done;
+fallback:
+    Py_INCREF(Py_None);
+    ret = Py_None;
+done:
+    if (views != NULL)
+        for (i = 0; i < c.n; i++)
+            if (views[i].obj != NULL) PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    PyMem_Free(data);
+    return ret;
 }
 %}

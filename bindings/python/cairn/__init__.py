@@ -1542,13 +1542,30 @@ class Table(_Events):
         return [r for _, r in self]
 
     def load(self, columns):
-        """Insert a batch given by column: ``{"name": [values...], ...}`` (every list the same
-        length; NumPy arrays too); columns left out take their default. All or nothing. Returns the
-        new ids (a range: they are consecutive)."""
+        """Insert a batch given by column: ``{"name": [values...], ...}`` (every column the same
+        length); columns left out take their default. All or nothing. Returns the new ids (a range:
+        they are consecutive).
+
+        A column may also be a one-dimensional buffer of the column's C type (NumPy arrays,
+        array.array, memoryview: int64 'q' for i64, float64 'd' for f64, bool '?' for bool, ...;
+        NumPy datetime64 for timestamp columns): when every column given is one, the batch goes to
+        the core in one call without a copy. Anything else (lists, strings, bytes, NaT, masked
+        arrays) takes the general path, which converts value by value."""
         h = self._handle()
         if not isinstance(columns, _abc.Mapping):
             raise TypeMismatch("columns must be a dict of column -> list of values")  # noqa: F821
         ts = self._ts_names
+        fast = {}
+        for name, values in columns.items():
+            dtype = getattr(values, "dtype", None)
+            if getattr(dtype, "kind", None) == "M" and not hasattr(values, "mask"):
+                us = values.astype("datetime64[us]")
+                if not (us != us).any():  # NaT: the general path makes it null
+                    values = us.view("int64")
+            fast[name] = values
+        r = self._write(_c.cairn_py_table_load_buffers, h, self._codec, fast)
+        if r is not None:
+            return range(r[0], r[0] + r[1])
         batch = {}
         n = None
         for name, values in columns.items():
@@ -1557,6 +1574,8 @@ class Table(_Events):
             conv = name in ts
             dtype = getattr(values, "dtype", None)
             if dtype is not None and hasattr(values, "tolist"):  # NumPy
+                if hasattr(values, "mask"):  # a masked array: masked values are null
+                    values = values.astype(object).filled(None)
                 if getattr(dtype, "kind", None) == "M":  # datetime64: microseconds, NaT as null
                     us = values.astype("datetime64[us]")
                     nat = us != us

@@ -294,6 +294,35 @@ class Rows(Base):
         self.assertEqual(t.load({"x": [float("nan")]}), range(4, 5))
         self.assertTrue(math.isnan(t[4]["x"]))
 
+    def test_load_buffers(self):
+        import array
+        t = self.open("n i64, x f64, b bool, u u8, at timestamp, s string default 'd'")
+        seen = []
+        t.on_inserted(seen.append)
+        ids = t.load({"n": array.array("q", [1, 2, 3]), "x": array.array("d", [0.5, float("nan"), 2.0]),
+                      "b": memoryview(bytes([1, 0, 1])).cast("?"), "u": array.array("B", [0, 255, 7]),
+                      "at": array.array("q", [0, 1, -1])})  # timestamps: int64 microseconds
+        self.assertEqual(ids, range(1, 4))
+        self.assertEqual(t[1], {"n": 1, "x": 0.5, "b": True, "u": 0, "s": "d",
+                                "at": datetime.datetime(1970, 1, 1, tzinfo=UTC)})
+        self.assertTrue(math.isnan(t[2]["x"]))
+        self.assertEqual(t[3]["at"], datetime.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
+        self.assertEqual([e.id for e in seen], [1, 2, 3])
+        # another item type than the column's goes the general path (and is judged value by value)
+        self.assertEqual(t.load({"n": array.array("i", [4]), "u": array.array("q", [9])}), range(4, 5))
+        self.assertEqual((t[4]["n"], t[4]["u"]), (4, 9))
+        with self.assertRaises(cairn.RangeError):
+            t.load({"u": array.array("q", [256])})
+        with self.assertRaises(cairn.InvalidError):  # lengths differ
+            t.load({"n": array.array("q", [1, 2]), "x": array.array("d", [1.0])})
+        with self.assertRaises(cairn.SchemaError):
+            t.load({"zz": array.array("q", [1])})
+        with self.assertRaises(cairn.TypeMismatch):
+            t.load({"s": array.array("q", [1])})
+        with self.assertRaises(cairn.TypeMismatch):  # a bool column takes bools, not bytes
+            t.load({"b": b"\x01"})
+        self.assertEqual(len(t), 4)
+
     @unittest.skipIf(numpy is None, "NumPy is not installed")
     def test_load_numpy(self):
         t = self.open("n i64, x f64, at timestamp")
