@@ -200,6 +200,7 @@ typedef struct segfile {
     uint32_t num;
     uint64_t size;
     cairn_file *f;
+    const uint8_t *map;     /* read-only mapping of the whole file (made on first point read) */
     int refs;               /* atomic */
 } segfile;
 
@@ -207,6 +208,7 @@ typedef struct segref {
     segfile *file;
     uint64_t off, len;
     uint8_t enc;
+    uint8_t verified;       /* CRC checked through the mapping */
     uint8_t zone[72];       /* the zone map as stored in the manifest */
 } segref;
 
@@ -217,6 +219,17 @@ typedef struct rgroup {
     segref *cols;           /* ncols */
     uint8_t *del;           /* (nrows+7)/8 bytes, bit set = deleted (NULL: none) */
 } rgroup;
+
+/* raw segment cache entry (verified once; values read with cairn_seg__get) */
+typedef struct rcache {
+    segfile *file;
+    uint64_t off;
+    uint8_t *bytes;
+    size_t len;
+    uint64_t tick;
+} rcache;
+#define TBL_RCACHE 256
+#define TBL_RCACHE_BYTES (32u << 20)
 
 /* decoded segment cache entry */
 typedef struct dcache {
@@ -298,6 +311,8 @@ struct cairn_table {
     /* cache */
     dcache dc[TBL_DCACHE];
     uint64_t dtick;
+    rcache rc[TBL_RCACHE];
+    size_t rc_bytes;
     /* stats */
     uint64_t checkpoints;
     tbuf scratch;

@@ -112,6 +112,7 @@
 void cairn_tbl__segfile_unref(segfile *f) {
     if (!f) return;
     if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        if (f->map) cairn_io__unmap(f->map, f->size);
         cairn_io__close(f->f);
         free(f);
     }
@@ -221,6 +222,14 @@ void cairn_tbl__colvec_get(const cairn_colvec *v, const tcol *c, size_t i, cairn
 
 void cairn_tbl__dcache_clear(cairn_table *t) {
     size_t i;
+    for (i = 0; i < TBL_RCACHE; i++) {
+        if (t->rc[i].file) {
+            free(t->rc[i].bytes);
+            cairn_tbl__segfile_unref(t->rc[i].file);
+        }
+        memset(&t->rc[i], 0, sizeof t->rc[i]);
+    }
+    t->rc_bytes = 0;
     for (i = 0; i < TBL_DCACHE; i++) {
         if (t->dc[i].file) {
             cairn_seg__free_vec(&t->dc[i].vec);
@@ -252,6 +261,50 @@ static int dcache_get(cairn_table *t, const segref *r, int type, uint32_t fixed_
     t->dc[victim].off = r->off;
     t->dc[victim].tick = ++t->dtick;
     *out = &t->dc[victim].vec;
+    return 0;
+}
+
+/* the raw bytes of a segment, verified (CRC, type) when read */
+static int rcache_get(cairn_table *t, const segref *r, int type, uint32_t fixed_len, const rcache **out) {
+    size_t i, victim = 0;
+    uint8_t *buf;
+    int rc;
+    for (i = 0; i < TBL_RCACHE; i++) {
+        if (t->rc[i].file == r->file && t->rc[i].off == r->off && t->rc[i].file) {
+            t->rc[i].tick = ++t->dtick;
+            *out = &t->rc[i];
+            return 0;
+        }
+        if (t->rc[i].tick < t->rc[victim].tick) victim = i;
+    }
+    if ((rc = read_seg(r->file, r, &buf)) != 0) return rc;
+    if ((rc = cairn_seg__check(buf, r->len, type, fixed_len)) != 0) {
+        char msg[CAIRN_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        free(buf);
+        return cairn_err__set(rc, "%s: offset %llu: %s", cairn_io__path(r->file->f), (unsigned long long)r->off, msg);
+    }
+    /* evict the least recently used until the new one fits the byte budget */
+    while (t->rc_bytes + r->len > TBL_RCACHE_BYTES || t->rc[victim].file) {
+        size_t j, lru = TBL_RCACHE;
+        for (j = 0; j < TBL_RCACHE; j++)
+            if (t->rc[j].file && (lru == TBL_RCACHE || t->rc[j].tick < t->rc[lru].tick)) lru = j;
+        if (lru == TBL_RCACHE) break;
+        t->rc_bytes -= t->rc[lru].len;
+        free(t->rc[lru].bytes);
+        cairn_tbl__segfile_unref(t->rc[lru].file);
+        memset(&t->rc[lru], 0, sizeof t->rc[lru]);
+        victim = lru;
+        if (t->rc_bytes + r->len <= TBL_RCACHE_BYTES) break;
+    }
+    __atomic_add_fetch(&r->file->refs, 1, __ATOMIC_RELAXED);
+    t->rc[victim].file = r->file;
+    t->rc[victim].off = r->off;
+    t->rc[victim].bytes = buf;
+    t->rc[victim].len = r->len;
+    t->rc[victim].tick = ++t->dtick;
+    t->rc_bytes += r->len;
+    *out = &t->rc[victim];
     return 0;
 }
 
@@ -295,14 +348,39 @@ int cairn_tbl__group_row(cairn_table *t, size_t gi, uint32_t pos, cairn_value *r
     bytes->n = 0;
     for (c = 0; c < t->s.n; c++) {
         const tcol *col = &t->s.c[c];
-        const cairn_colvec *v;
-        if ((rc = dcache_get(t, &g->cols[c], col->type, col->fixed_len, &v)) != 0) break;
-        if (pos >= v->n) {
-            rc = cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: segment of %zu values, row group of %u rows",
-                                cairn_io__path(g->cols[c].file->f), (unsigned long long)g->cols[c].off, v->n, g->nrows);
+        segref *r = &g->cols[c];
+        const uint8_t *sb;
+        size_t slen = (size_t)r->len;
+        if (!r->file->map) {
+            const void *m = NULL;
+            if (cairn_io__map(r->file->f, r->file->size, &m) == 0) r->file->map = (const uint8_t *)m;
+            cairn_errclear();
+        }
+        if (r->file->map) {
+            /* the segment in place: checked once (CRC, type), then single values are read */
+            sb = r->file->map + r->off;
+            if (!r->verified) {
+                if ((rc = cairn_seg__check(sb, slen, col->type, col->fixed_len)) != 0) {
+                    char msg[CAIRN_ERR_MSG_MAX];
+                    snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+                    rc = cairn_err__set(rc, "%s: offset %llu: %s", cairn_io__path(r->file->f), (unsigned long long)r->off, msg);
+                    break;
+                }
+                r->verified = 1;
+            }
+        } else {
+            const rcache *e = NULL;
+            if ((rc = rcache_get(t, r, col->type, col->fixed_len, &e)) != 0) break;
+            sb = e->bytes;
+        }
+        if ((rc = cairn_seg__get(sb, slen, col->type, col->fixed_len, pos, &row[c])) != 0) {
+            char msg[CAIRN_ERR_MSG_MAX];
+            snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+            rc = cairn_err__set(rc == CAIRN_RANGE ? CAIRN_CORRUPT : rc, "%s: offset %llu: row %u of the row group: %s",
+                                cairn_io__path(g->cols[c].file->f), (unsigned long long)g->cols[c].off, pos, msg);
             break;
         }
-        cairn_tbl__colvec_get(v, col, pos, &row[c]);
+        if (col->type == CAIRN_TYPE_F32 && !row[c].is_null) row[c].v.f = (double)(float)row[c].v.f;
         if (!row[c].is_null && (!col->w || col->type == CAIRN_TYPE_FIXED)) {
             offs[c] = bytes->n;
             if ((rc = tbuf_put(bytes, row[c].v.s.bytes, row[c].v.s.len)) != 0) break;
@@ -895,6 +973,15 @@ int cairn_tbl__checkpoint(cairn_table *t, int force) {
     cairn_tbl__rs_clear(&t->tail);
     cairn_tbl__rs_clear(&t->ov);
     cairn_tbl__idmap_clear(&t->ovmap);
+    /* a bulk load grew the tail far past its usual size: give the memory back */
+    if (t->tail.cap > 2 * (size_t)t->ckpt_rows) {
+        cairn_tbl__rs_free(&t->tail);
+        if ((rc = cairn_tbl__rs_init(&t->tail, &t->s)) != 0) return cairn_tbl__fail(t, rc);
+    }
+    if (t->ov.cap > 2 * (size_t)t->ckpt_rows) {
+        cairn_tbl__rs_free(&t->ov);
+        if ((rc = cairn_tbl__rs_init(&t->ov, &t->s)) != 0) return cairn_tbl__fail(t, rc);
+    }
     free(sel);
     free(rewrite);
     return 0;
