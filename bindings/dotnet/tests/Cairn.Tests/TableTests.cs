@@ -371,6 +371,43 @@ public class TableTests : IDisposable
     }
 
     [Fact]
+    public void SchemaFormsConvertImplicitly()
+    {
+        TableSchema text = "id i64 primary key";
+        Assert.Equal("id i64 primary key", text.Text);
+        TableSchema list = new List<Column> { new("id", ColumnType.I64) { PrimaryKey = true } };
+        TableSchema array = new[] { new Column("id", ColumnType.I64) { PrimaryKey = true } };
+        TableSchema expr = [new Column("id", ColumnType.I64) { PrimaryKey = true }, new Column("tag", ColumnType.Fixed, 4)];
+        Assert.Single(list.Columns);
+        Assert.Equal(list.Columns, array.Columns);
+        Assert.Equal("id i64 primary key, tag bytes:4", expr.ToString());
+        Assert.Throws<InvalidOperationException>(() => text.Add(new Column("x", ColumnType.Bool)));
+        using var t = Open(expr);
+        Assert.Equal(new[] { "id", "tag" }, t.Schema().ThrowIfFailed().Select(c => c.Name));
+        Assert.Throws<ArgumentNullException>(() => new TableSchema { null! });
+        Assert.Equal(CairnErrorCode.Invalid, Table.Open(new TableOptions { Path = _tmp.Path("n"), Schema = new Column[] { null! } }).ErrorCode);
+        Assert.Equal(CairnErrorCode.Invalid, Table.Open((TableOptions)null!).ErrorCode);
+        Assert.Equal(CairnErrorCode.Invalid, Table.Open(new TableOptions()).ErrorCode); // no path
+    }
+
+    [Fact]
+    public void ManyThreadsEachGetTheirOwnEvents()
+    {
+        using var t = Open("n i64");
+        var seen = new System.Collections.Concurrent.ConcurrentBag<(int Thread, ulong Id)>();
+        t.Subscribe(e => seen.Add((Environment.CurrentManagedThreadId, e.Id))).ThrowIfFailed();
+        var mine = new System.Collections.Concurrent.ConcurrentBag<(int Thread, ulong Id)>();
+        Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, w =>
+        {
+            for (int i = 0; i < 100; i++)
+                mine.Add((Environment.CurrentManagedThreadId, t.Insert(new Row { ["n"] = (long)(w * 1000 + i) }).ThrowIfFailed()));
+        });
+        Assert.Equal(400, t.Count().ThrowIfFailed());
+        // every insert raised exactly one event, on the thread that made it
+        Assert.Equal(mine.OrderBy(x => x.Id), seen.OrderBy(x => x.Id));
+    }
+
+    [Fact]
     public void ReadOnlyHandleBesideTheWriter()
     {
         using var w = Open("v i64");
