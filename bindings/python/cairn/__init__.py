@@ -7,6 +7,9 @@ The idiomatic layer over the raw SWIG module ``cairn.cairn_swig`` (1:1 with the 
         db["user:1"] = {"name": "Ada"}      # dict -> JSON document
         db["raw"] = b"\\x00\\x01"             # bytes -> bytes
         print(db["user:1"]["name"])
+    with cairn.Table("people", schema="id i64 primary key, name string") as t:
+        row_id = t.insert({"id": 1, "name": "Ada"})   # dict row -> its id
+        print(t[row_id], len(t))
 
 Errors are :class:`cairn.Error` subclasses generated from the core's error table, each with
 ``.code`` (int) and ``.name`` ("CAIRN_NOTFOUND"); :class:`NotFoundError` is also a ``KeyError``.
