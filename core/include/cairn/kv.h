@@ -147,6 +147,25 @@ CAIRN_API int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *out);
  * cairn_kv_open). */
 CAIRN_API int cairn_kv_check(const char *path);
 
+/* Snapshots (every engine has the same five functions; the mechanism is in docs/snapshots.md).
+ * A snapshot is a named, read-only, point-in-time copy of the store kept in <dir>/snapshots/:
+ * the sealed data files are shared with the store (hard links), so it costs milliseconds and
+ * almost no disk. Writes after it never reach it, and it never changes the live store.
+ * snapshot: name NULL picks a unique one; *out (may be NULL) gets it (caller-owned,
+ * cairn_free). EXISTS when the name is taken, INVALID for a name outside [A-Za-z0-9._-]{1,128},
+ * TXN inside a transaction, READONLY on a read-only handle.
+ * snapshots: a JSON array of {"name", "time" (Unix ms), "bytes"}, oldest first (caller-owned).
+ * open_snapshot: a read-only handle on the snapshot (*out owned by the caller; independent of kv).
+ * drop_snapshot: NOTFOUND when absent.
+ * backup: a consistent copy of the store into `dest` (missing or an empty directory) while
+ * writers go on; every file is copied (a backup shares nothing with the store); it opens as a
+ * normal store. */
+CAIRN_API int cairn_kv_snapshot(cairn_kv *kv, const char *name, char **out);
+CAIRN_API int cairn_kv_snapshots(cairn_kv *kv, char **out);
+CAIRN_API int cairn_kv_open_snapshot(cairn_kv **out, cairn_kv *kv, const char *name);
+CAIRN_API int cairn_kv_drop_snapshot(cairn_kv *kv, const char *name);
+CAIRN_API int cairn_kv_backup(cairn_kv *kv, const char *dest);
+
 #ifdef __cplusplus
 }
 #endif

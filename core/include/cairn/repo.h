@@ -64,14 +64,15 @@ CAIRN_API void cairn_repo_close(cairn_repo *r);
 /* Create a tenant (idempotent: an existing tenant is 0). */
 CAIRN_API int cairn_repo_init(cairn_repo *r, const char *tenant);
 /* The tenants as a JSON array of names, sorted (caller-owned, cairn_free). */
-CAIRN_API int cairn_repo_tenants(cairn_repo *r, char **json);
+CAIRN_API int cairn_repo_tenants(cairn_repo *r, char **out);
 /* The tenant's entries as a JSON array of names, sorted. NOTFOUND for an unknown tenant. */
-CAIRN_API int cairn_repo_entries(cairn_repo *r, const char *tenant, char **json);
+CAIRN_API int cairn_repo_entries(cairn_repo *r, const char *tenant, char **out);
 
 /* ---- whole values ---- */
 /* Save `value` (len bytes of `kind`, a cairn_kind) as the new head of `entry`; `digest` (may be
  * NULL) gets the new version's digest. Saving the same content again stores its object once (the
- * version is new: it has a parent and a time). NOTFOUND for an unknown tenant. */
+ * version is new: it has a parent and a time). NOTFOUND for an unknown tenant; TYPE when the entry
+ * is a collection. */
 CAIRN_API int cairn_repo_save(cairn_repo *r, const char *tenant, const char *user, const char *entry,
                               const void *value, size_t len, int kind, char *digest);
 /* Load the head of `entry` (digest NULL) or the version `digest` of it: *value caller-owned
@@ -120,13 +121,13 @@ CAIRN_API void cairn_repo_iter_free(cairn_repo_iter *it);
  * as strings when valid UTF-8 else {"$bytes": hex}, each list in key order. Equal subtrees are
  * skipped by digest, so the cost follows the number of changes. */
 CAIRN_API int cairn_repo_diff(cairn_repo *r, const char *tenant, const char *d1, const char *d2,
-                              char **json);
+                              char **out);
 
 /* ---- history and tags ---- */
 /* The versions of `entry`, newest first, at most `max` (0: all), as a JSON array of
  * {"digest", "parents": [...], "user", "time" (Unix ms), "collection": bool}. */
 CAIRN_API int cairn_repo_history(cairn_repo *r, const char *tenant, const char *entry, size_t max,
-                                 char **json);
+                                 char **out);
 /* Name a version (any digest of the tenant's versions): tags are refs that never move unless set
  * again. */
 CAIRN_API int cairn_repo_tag(cairn_repo *r, const char *tenant, const char *name, const char *digest);

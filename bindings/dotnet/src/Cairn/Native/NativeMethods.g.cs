@@ -237,6 +237,21 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib, EntryPoint = "cairn_kv_check", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int cairn_kv_check(string? path);
 
+    [LibraryImport(Lib, EntryPoint = "cairn_kv_snapshot", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_kv_snapshot(KvHandle kv, string? name, out byte* @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_kv_snapshots")]
+    public static partial int cairn_kv_snapshots(KvHandle kv, out byte* @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_kv_open_snapshot", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_kv_open_snapshot(out KvHandle @out, KvHandle kv, string? name);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_kv_drop_snapshot", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_kv_drop_snapshot(KvHandle kv, string? name);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_kv_backup", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_kv_backup(KvHandle kv, string? dest);
+
     [LibraryImport(Lib, EntryPoint = "cairn_repo_open", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int cairn_repo_open(out RepoHandle @out, string? path, CairnRepoOptions* opts);
 
@@ -247,10 +262,10 @@ internal static unsafe partial class NativeMethods
     public static partial int cairn_repo_init(RepoHandle r, string? tenant);
 
     [LibraryImport(Lib, EntryPoint = "cairn_repo_tenants")]
-    public static partial int cairn_repo_tenants(RepoHandle r, out byte* json);
+    public static partial int cairn_repo_tenants(RepoHandle r, out byte* @out);
 
     [LibraryImport(Lib, EntryPoint = "cairn_repo_entries", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int cairn_repo_entries(RepoHandle r, string? tenant, out byte* json);
+    public static partial int cairn_repo_entries(RepoHandle r, string? tenant, out byte* @out);
 
     [LibraryImport(Lib, EntryPoint = "cairn_repo_save", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int cairn_repo_save(RepoHandle r, string? tenant, string? user, string? entry, byte* value, nuint len, int kind, byte* digest);
@@ -310,10 +325,10 @@ internal static unsafe partial class NativeMethods
     public static partial void cairn_repo_iter_free(nint it);
 
     [LibraryImport(Lib, EntryPoint = "cairn_repo_diff", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int cairn_repo_diff(RepoHandle r, string? tenant, string? d1, string? d2, out byte* json);
+    public static partial int cairn_repo_diff(RepoHandle r, string? tenant, string? d1, string? d2, out byte* @out);
 
     [LibraryImport(Lib, EntryPoint = "cairn_repo_history", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int cairn_repo_history(RepoHandle r, string? tenant, string? entry, nuint max, out byte* json);
+    public static partial int cairn_repo_history(RepoHandle r, string? tenant, string? entry, nuint max, out byte* @out);
 
     [LibraryImport(Lib, EntryPoint = "cairn_repo_tag", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int cairn_repo_tag(RepoHandle r, string? tenant, string? name, string? digest);
