@@ -591,6 +591,83 @@ START_TEST(write_faults) {
 }
 END_TEST
 
+/* An entry keeps its shape: a save onto a collection is TYPE (as a put into a whole value) and
+ * changes nothing. */
+START_TEST(save_onto_collection_is_type) {
+    char d[65], head[65];
+    void *v = NULL;
+    size_t n = 0;
+    open_repo(CAIRN_SYNC_NONE);
+    OK(cairn_repo_init(r, "t"));
+    OK(cairn_repo_put(r, "t", "u", "c", "k", 1, "v", 1, CAIRN_KIND_TEXT, d));
+    ck_assert_int_eq(cairn_repo_save(r, "t", "u", "c", "x", 1, CAIRN_KIND_TEXT, head), CAIRN_TYPE);
+    OK(cairn_repo_digest(r, "t", "c", head));
+    ck_assert_str_eq(head, d);
+    OK(cairn_repo_get(r, "t", "c", NULL, "k", 1, &v, &n, NULL));
+    ck_assert(n == 1 && memcmp(v, "v", 1) == 0);
+    cairn_free(v);
+}
+END_TEST
+
+/* A pack cut inside the objects a head names (damage, not a crash: the ref landed after them) is
+ * CORRUPT for every read of the head, never "absent" (null in a binding) nor an older value. */
+START_TEST(head_naming_cut_objects_is_corrupt) {
+    char d[65], big[1000];
+    void *v = NULL;
+    size_t n = 0;
+    uint64_t size = 0, cnt = 0;
+    cairn_repo_iter *it = NULL;
+    memset(big, 'a', sizeof big);
+    open_repo(CAIRN_SYNC_COMMIT);
+    OK(cairn_repo_init(r, "t"));
+    OK(cairn_repo_save(r, "t", "u", "e", big, sizeof big, 0, d));
+    big[0] = 'b';
+    OK(cairn_repo_save(r, "t", "u", "e", big, sizeof big, 0, d));
+    OK(cairn_repo_put(r, "t", "u", "c", "k", 1, "v", 1, 0, d));
+    cairn_repo_close(r);
+    r = NULL;
+    ck_assert_int_eq(cairn_io__stat(ct_path("repo/t/t/packs/pack-00000000"), &size), 1);
+    ck_assert_int_eq(truncate(ct_path("repo/t/t/packs/pack-00000000"), (off_t)size - 10), 0);
+    ck_assert_int_eq(cairn_repo_verify(ct_path("repo")), CAIRN_CORRUPT);
+    open_repo(CAIRN_SYNC_COMMIT);
+    ck_assert_int_eq(cairn_repo_get(r, "t", "c", NULL, "k", 1, &v, &n, NULL), CAIRN_CORRUPT);
+    ck_assert_int_eq(cairn_repo_count(r, "t", "c", NULL, &cnt), CAIRN_CORRUPT);
+    ck_assert_int_eq(cairn_repo_iter_open(&it, r, "t", "c", NULL), CAIRN_CORRUPT);
+    OK(cairn_repo_load(r, "t", "e", NULL, &v, &n, NULL)); /* another entry's head is whole */
+    ck_assert(n == sizeof big && ((char *)v)[0] == 'b');
+    cairn_free(v);
+}
+END_TEST
+
+/* A tenant whose name encodes past 200 bytes lives in a "~<hash>" directory: it is still listed,
+ * counted, verified and collected (its NAME file gives the name back). */
+START_TEST(long_tenant_names_listed) {
+    char name[256], d[65], *json = NULL;
+    struct cairn_repo_stats st = CAIRN_REPO_STATS_INIT;
+    memset(name, 't', 255);
+    name[255] = 0;
+    name[0] = '/'; /* %2F: the encoding passes 200 bytes sooner */
+    open_repo(CAIRN_SYNC_NONE);
+    OK(cairn_repo_init(r, name));
+    OK(cairn_repo_init(r, "short"));
+    OK(cairn_repo_save(r, name, "u", "e", "v", 1, 0, d));
+    cairn_repo_close(r);
+    r = NULL;
+    open_repo(CAIRN_SYNC_NONE);
+    OK(cairn_repo_tenants(r, &json));
+    ck_assert_ptr_nonnull(strstr(json, name));
+    ck_assert_ptr_nonnull(strstr(json, "\"short\""));
+    cairn_free(json);
+    OK(cairn_repo_stats(r, &st));
+    ck_assert_uint_eq(st.tenants, 2);
+    ck_assert_uint_eq(st.objects, 2);
+    OK(cairn_repo_gc(r, 0, NULL));
+    cairn_repo_close(r);
+    r = NULL;
+    OK(cairn_repo_verify(ct_path("repo")));
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("repo");
     TCase *t = tcase_create("core");
@@ -607,6 +684,9 @@ static Suite *suite(void) {
     tcase_add_test(t, torn_tails);
     tcase_add_test(t, crash_at_every_sync);
     tcase_add_test(t, write_faults);
+    tcase_add_test(t, save_onto_collection_is_type);
+    tcase_add_test(t, head_naming_cut_objects_is_corrupt);
+    tcase_add_test(t, long_tenant_names_listed);
     suite_add_tcase(s, t);
     return s;
 }

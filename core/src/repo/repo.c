@@ -9,7 +9,9 @@
  *   <repo>/t/<tenant>/packs/pack-NNNNNNNN   append-only object packs (a new one past 256 MiB)
  *   <repo>/t/<tenant>/refs.log     the tenant's refs (entry heads and tags)
  * <tenant> is the name's bytes with every byte outside [A-Za-z0-9_-] (and a leading '.') written
- * as %XX; an encoding longer than 200 bytes is "~" + the hex SHA-256 of the name.
+ * as %XX; an encoding longer than 200 bytes is "~" + the hex SHA-256 of the name, and such a
+ * directory holds NAME: the name's bytes (written atomically at init), from which listing, stats,
+ * gc and verify learn the name (a "~" directory without a NAME that encodes to it is skipped).
  * Each tenant has its own packs: no deduplication across tenants (it would tell one tenant
  * whether another stored some content).
  *
@@ -1623,6 +1625,10 @@ int cairn_repo_init(cairn_repo *r, const char *tenant) {
     if ((rc = check_name("tenant", tenant, 0)) != 0 || (rc = encode_name(tenant, enc)) != 0) goto out;
     if (!(td = pathf("%s/t/%s", r->path, enc))) { rc = CAIRN_NOMEM; goto out; }
     if ((rc = cairn_io__mkdir(td)) != 0) goto out;
+    if (enc[0] == '~') { /* a hashed name: NAME keeps the name for listing, gc, stats and verify */
+        if (!(sub = pathf("%s/NAME", td))) { rc = CAIRN_NOMEM; goto out; }
+        if ((rc = cairn_io__write_atomic(sub, tenant, strlen(tenant))) != 0) goto out;
+    }
     {
         static const char *subs[] = {"packs", "heads", "tags"};
         for (int i = 0; i < 3 && !rc; i++) {
@@ -1647,74 +1653,49 @@ out:
     return rc;
 }
 
-static int names_json(const char *dir, char **json) {
+static int tenant_names(const char *repo, char ***out, size_t *n);
+
+/* The tenants as a sorted JSON array of names. */
+static int tenants_json(const char *repo, char **json) {
     char **names = NULL;
     size_t cnt = 0;
     buf b = {0};
-    int rc;
-    char **decoded = NULL;
-    size_t nd = 0;
+    int rc, first = 1;
     *json = NULL;
-    rc = cairn_io__list(dir, &names, &cnt);
-    if (rc == CAIRN_PATH) rc = 0, cnt = 0, names = NULL;
-    if (rc) return rc;
-    if (!(decoded = (char **)calloc(cnt ? cnt : 1, sizeof(char *)))) { rc = cairn_err__set(CAIRN_NOMEM, "out of memory"); goto out; }
-    for (size_t i = 0; i < cnt; i++) {
-        size_t L = strlen(names[i]);
-        if (L > 4 && strcmp(names[i] + L - 4, ".tmp") == 0) continue;
-        if (names[i][0] == '~') continue; /* a long name: not decodable here */
-        {
-            /* tenant directory names: decode %XX */
-            char *s = (char *)malloc(L + 1);
-            size_t o = 0;
-            if (!s) { rc = cairn_err__set(CAIRN_NOMEM, "out of memory"); goto out; }
-            for (size_t k = 0; k < L; k++) {
-                if (names[i][k] == '%' && k + 2 < L + 0 + 1) {
-                    int h = hexval(names[i][k + 1] | 0x20), l = hexval(names[i][k + 2] | 0x20);
-                    if (h >= 0 && l >= 0) { s[o++] = (char)(h << 4 | l); k += 2; continue; }
-                }
-                s[o++] = names[i][k];
-            }
-            s[o] = 0;
-            decoded[nd++] = s;
-        }
-    }
+    if ((rc = tenant_names(repo, &names, &cnt)) != 0) return rc;
     /* sort bytewise */
-    for (size_t i = 1; i < nd; i++)
-        for (size_t j = i; j > 0 && strcmp(decoded[j - 1], decoded[j]) > 0; j--) {
-            char *t = decoded[j];
-            decoded[j] = decoded[j - 1];
-            decoded[j - 1] = t;
+    for (size_t i = 1; i < cnt; i++)
+        for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+            char *t = names[j];
+            names[j] = names[j - 1];
+            names[j - 1] = t;
         }
     rc = buf_u8(&b, '[');
-    for (size_t i = 0; i < nd && !rc; i++) {
-        if (i) rc = buf_u8(&b, ',');
-        if (!rc) rc = json_str(&b, (const uint8_t *)decoded[i], strlen(decoded[i]));
+    for (size_t i = 0; i < cnt && !rc; i++) {
+        if (!names[i][0]) continue;
+        if (!first) rc = buf_u8(&b, ',');
+        first = 0;
+        if (!rc) rc = json_str(&b, (const uint8_t *)names[i], strlen(names[i]));
     }
     if (!rc) rc = buf_put(&b, "]", 2);
     if (!rc) *json = (char *)b.p, b.p = NULL;
-out:
-    if (decoded)
-        for (size_t i = 0; i < nd; i++) free(decoded[i]);
-    free(decoded);
     free(b.p);
     cairn_io__list_free(names, cnt);
     return rc;
 }
 
-int cairn_repo_tenants(cairn_repo *r, char **json) {
-    char *td;
+int cairn_repo_tenants(cairn_repo *r, char **out) {
+    char **json = out;
     int rc;
     if (!json) return cairn_err__set(CAIRN_INVALID, "cairn_repo_tenants: NULL argument");
     if ((rc = enter(r, "cairn_repo_tenants", 0)) != 0) return rc;
-    if (!(td = pathf("%s/t", r->path))) rc = CAIRN_NOMEM;
-    else rc = names_json(td, json);
-    free(td);
+    rc = tenants_json(r->path, json);
     leave(r);
     return rc;
 }
 
-int cairn_repo_entries(cairn_repo *r, const char *tenant, char **json) {
+int cairn_repo_entries(cairn_repo *r, const char *tenant, char **out) {
+    char **json = out;
     tstore *td = NULL;
     int rc;
     if (!json) return cairn_err__set(CAIRN_INVALID, "cairn_repo_entries: NULL argument");
@@ -1786,6 +1767,10 @@ int cairn_repo_save(cairn_repo *r, const char *tenant, const char *user, const c
     if ((rc = check_kind(kind)) != 0) return rc;
     if ((rc = enter(r, "cairn_repo_save", 1)) != 0) return rc;
     if ((rc = change_begin(r, tenant, user, entry, &td, &has, &head, &hv)) != 0) goto out;
+    if (has && hv.collection) { /* as put into a whole value: an entry keeps its shape */
+        rc = cairn_err__set(CAIRN_TYPE, "'%s' is a collection: use put/delete", entry);
+        goto out;
+    }
     if ((rc = buf_u8(&b, (unsigned)kind)) || (rc = buf_put(&b, value, len))) goto out;
     if ((rc = obj_write(r, td, OBJ_VALUE, b.p, b.n, &root)) != 0) goto out;
     rc = commit_version(r, td, user, entry, 0, has, &head, &root, digest);
@@ -1807,6 +1792,11 @@ static int resolve(tstore *td, const char *entry, const char *digest, dg *d, ver
         return rc;
     }
     rc = version_read(td, d, v);
+    if (rc == CAIRN_NOTFOUND && !digest) { /* a head naming nothing is damage, never "absent" */
+        char hx[65];
+        hex_of(d, hx);
+        return cairn_err__set(CAIRN_CORRUPT, "the head of '%s' names a missing version %s", entry, hx);
+    }
     if (rc == CAIRN_NOTFOUND) {
         cairn_errclear();
         return CAIRN_NOTFOUND;
@@ -2656,6 +2646,47 @@ static int mark_tenant(tstore *td, mark *m) {
 }
 
 /* Every tenant directory name under <repo>/t, decoded to tenant names (malloc'd list). */
+/* The tenant name of the directory `dir` of <repo>/t: %XX decoded, or for a "~<hash>" directory
+ * the bytes of its NAME file (checked: it must encode to `dir`). *out NULL: not a tenant (a
+ * leftover .tmp, a "~" directory without a readable NAME). */
+static int tenant_dir_name(const char *tdir, const char *dir, char **out) {
+    size_t L = strlen(dir), o = 0;
+    char *s;
+    *out = NULL;
+    if (!L || (L > 4 && strcmp(dir + L - 4, ".tmp") == 0)) return 0;
+    if (dir[0] == '~') {
+        char *np = pathf("%s/%s/NAME", tdir, dir), enc[202];
+        void *data = NULL;
+        size_t n = 0;
+        int rc;
+        if (!np) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+        rc = cairn_io__read_all(np, &data, &n);
+        free(np);
+        if (rc) { cairn_errclear(); return 0; }
+        if (!(s = (char *)realloc(data, n + 1))) { free(data); return cairn_err__set(CAIRN_NOMEM, "out of memory"); }
+        s[n] = 0;
+        if (strlen(s) != n || check_name("tenant", s, 0) || encode_name(s, enc) || strcmp(enc, dir) != 0) {
+            cairn_errclear();
+            free(s);
+            return 0;
+        }
+        *out = s;
+        return 0;
+    }
+    if (!(s = (char *)malloc(L + 1))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    for (size_t k = 0; k < L; k++) {
+        if (dir[k] == '%' && k + 2 < L + 1) {
+            int h = hexval(dir[k + 1] | 0x20), l = h < 0 ? -1 : hexval(dir[k + 2] | 0x20);
+            if (h >= 0 && l >= 0) { s[o++] = (char)(h << 4 | l); k += 2; continue; }
+        }
+        s[o++] = dir[k];
+    }
+    s[o] = 0;
+    *out = s;
+    return 0;
+}
+
+/* The tenants of the repository at `repo`, decoded; an entry that is no tenant is "". */
 static int tenant_names(const char *repo, char ***out, size_t *n) {
     char *tdir = pathf("%s/t", repo), **names = NULL;
     size_t cnt = 0;
@@ -2664,22 +2695,18 @@ static int tenant_names(const char *repo, char ***out, size_t *n) {
     *n = 0;
     if (!tdir) return CAIRN_NOMEM;
     rc = cairn_io__list(tdir, &names, &cnt);
+    if (rc == CAIRN_PATH) { free(tdir); return 0; }
+    for (size_t i = 0; i < cnt && !rc; i++) {
+        char *name = NULL;
+        if ((rc = tenant_dir_name(tdir, names[i], &name)) != 0) break;
+        if (!name && !(name = (char *)calloc(1, 1))) rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
+        free(names[i]);
+        names[i] = name;
+    }
     free(tdir);
-    if (rc == CAIRN_PATH) return 0;
-    if (rc) return rc;
-    for (size_t i = 0; i < cnt; i++) {
-        /* decode %XX in place; "~<hash>" names (long ones) cannot be decoded: skipped here, they
-         * are found through the handle's own list when used */
-        char *s = names[i], *w = names[i];
-        if (s[0] == '~') { s[0] = 0; continue; }
-        while (*s) {
-            if (s[0] == '%' && hexval(s[1] | 0x20) >= 0 && hexval(s[2] | 0x20) >= 0) {
-                *w++ = (char)(hexval(s[1] | 0x20) << 4 | hexval(s[2] | 0x20));
-                s += 3;
-            } else
-                *w++ = *s++;
-        }
-        *w = 0;
+    if (rc) {
+        cairn_io__list_free(names, cnt);
+        return rc;
     }
     *out = names;
     *n = cnt;
