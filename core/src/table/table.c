@@ -856,7 +856,7 @@ out:
 /* ---- rows: typed ---- */
 
 int cairn_table_insert(cairn_table *t, const cairn_value *row, size_t ncols, uint64_t *id) {
-    cairn_value *r = NULL;
+    cairn_value small[16], *r = NULL;
     marks m;
     fired fo;
     size_t i;
@@ -869,10 +869,11 @@ int cairn_table_insert(cairn_table *t, const cairn_value *row, size_t ncols, uin
         rc = cairn_err__set(CAIRN_SCHEMA, "cairn_table_insert: %zu values for %zu columns", ncols, t->s.n);
         goto out;
     }
-    if (!(r = (cairn_value *)malloc(ncols * sizeof *r))) {
+    if (ncols > 16 && !(r = (cairn_value *)malloc(ncols * sizeof *r))) {
         rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
         goto out;
     }
+    if (!r) r = small;
     for (i = 0; i < ncols; i++) {
         if ((rc = cairn_tbl__check_value(&t->s.c[i], &row[i])) != 0) goto out;
         r[i] = row[i];
@@ -882,12 +883,12 @@ int cairn_table_insert(cairn_table *t, const cairn_value *row, size_t ncols, uin
     rc = do_insert(t, r, id);
     rc = end_op(t, &m, rc, &fo);
     UNLOCK(t);
-    free(r);
+    if (r != small) free(r);
     fire(&fo);
     return rc;
 out:
     UNLOCK(t);
-    free(r);
+    if (r != small) free(r);
     return rc;
 }
 
@@ -1066,6 +1067,9 @@ static int load_rows(cairn_table *t, size_t n, const colsrc *cs, uint64_t *first
             if (cs->offsets[c][0] > cs->offsets[c][n > 0 ? 0 : 0])
                 return cairn_err__set(CAIRN_INVALID, "column %s: bad offsets", col->name);
         }
+        /* fixed-width values need no check (the C type holds only valid values); only nulls in
+         * a NOT NULL column without a default */
+        if (width_ok(col) && (!cs->validity || !cs->validity[c] || col->nullable || col->has_def)) continue;
         for (i = 0; i < n; i++) {
             cairn_value v;
             if (!width_ok(col) && cs->offsets[c][i + 1] < cs->offsets[c][i])
@@ -1076,7 +1080,7 @@ static int load_rows(cairn_table *t, size_t n, const colsrc *cs, uint64_t *first
                     return cairn_err__set(CAIRN_CONSTRAINT, "column %s: NOT NULL constraint violated at row %zu", col->name, i);
                 continue;
             }
-            if (col->type == CAIRN_TYPE_STRING || col->type == CAIRN_TYPE_BYTES || col->type == CAIRN_TYPE_F32)
+            if (col->type == CAIRN_TYPE_STRING || col->type == CAIRN_TYPE_BYTES)
                 if ((rc = cairn_tbl__check_value(col, &v)) != 0) return rc;
         }
     }
@@ -1091,10 +1095,15 @@ static int load_rows(cairn_table *t, size_t n, const colsrc *cs, uint64_t *first
     for (c = 0; c < t->s.n; c++) {
         const tcol *col = &t->s.c[c];
         mcol *m = &t->tail.c[c];
-        int plain = cs->data[c] && col->w && col->type != CAIRN_TYPE_BOOL && col->type != CAIRN_TYPE_F32 &&
-                    !(cs->validity && cs->validity[c]);
+        int plain = cs->data[c] && col->w && !(cs->validity && cs->validity[c]);
         if (plain) {
-            memcpy(m->v + base * col->w, cs->data[c], n * col->w);
+            if (col->type == CAIRN_TYPE_BOOL) {
+                const uint8_t *src = (const uint8_t *)cs->data[c];
+                uint8_t *dst = m->v + base;
+                for (i = 0; i < n; i++) dst[i] = src[i] != 0;
+            } else {
+                memcpy(m->v + base * col->w, cs->data[c], n * col->w);
+            }
             memset(m->nul + base, 0, n);
             continue;
         }
