@@ -131,9 +131,13 @@ def match(expect, actual, saved):
             if k == "$subset":
                 return isinstance(actual, dict) and all(f in actual and match(e, actual[f], saved)
                                                         for f, e in v.items())
+            if k == "$ne" and not is_num(operand(v, saved)):  # any other JSON value (a digest)
+                return not json_equal(canon(operand(v, saved)), actual)
             if k in CMP:
                 b = operand(v, saved)
                 return is_num(actual) and is_num(b) and CMP[k](actual, b)
+            if k == "$regex":
+                return isinstance(actual, str) and re.search(v, actual) is not None
             if k == "$any":
                 return True
             if k == "$len":
@@ -162,7 +166,7 @@ def check_response(expect, resp, saved, op):
     if expect is MISSING:
         return None
     actual = resp["ok"]
-    if op == "kv.keys":  # keys compare as bytes: "a" and {"$bytes": "61"} are the same key
+    if op in ("kv.keys", "repo.keys"):  # keys compare as bytes: "a" and {"$bytes": "61"} are the same key
         if isinstance(expect, list):
             expect = [canon_key(k) if isinstance(k, str) or (isinstance(k, dict) and k.keys() <= {"$bytes", "$repeat"})
                       else k for k in expect]
@@ -343,10 +347,14 @@ def prepare_args(op, args, d, saved):
 
 def canon_keys(op, args):
     """Keys travel as $bytes; proc.fork's child steps are prepared the same way."""
-    if op.startswith("kv."):
+    if op.startswith("kv.") or op.startswith("repo."):
         for k in ("key", "prefix"):
             if isinstance(args.get(k), dict) and "$repeat" in args[k]:
                 args[k] = canon(args[k])
+        if op == "repo.put_many" and isinstance(args.get("records"), list):
+            for rec in args["records"]:
+                if isinstance(rec, list) and rec and isinstance(rec[0], dict) and "$repeat" in rec[0]:
+                    rec[0] = canon(rec[0])
     elif op == "proc.fork" and isinstance(args.get("steps"), list):
         for st in args["steps"]:
             if isinstance(st, dict) and isinstance(st.get("op"), str) and isinstance(st.get("args"), dict):

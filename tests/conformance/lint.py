@@ -178,9 +178,16 @@ def check_typed(value, where, problems, native_names, in_expect=False, saved=Non
             check_typed(v, where, problems, native_names, in_expect, saved)
     elif in_expect and k in ("$gt", "$ge", "$lt", "$le", "$ne"):
         if not (isinstance(v, (int, float)) and not isinstance(v, bool)) and not (
-                isinstance(v, dict) and "$var" in v):
-            problems.append("%s: %s takes a number or a $var" % (where, k))
+                isinstance(v, dict) and "$var" in v) and not (k == "$ne" and isinstance(v, str)):
+            problems.append("%s: %s takes a number or a $var%s" % (where, k, " (or a string)" if k == "$ne" else ""))
         check_typed(v, where, problems, native_names, in_expect, saved)
+    elif in_expect and k == "$regex":
+        try:
+            if not isinstance(v, str):
+                raise re.error("not a string")
+            re.compile(v)
+        except re.error as e:
+            problems.append("%s: $regex takes a regular expression (Python re syntax): %s" % (where, e))
     elif in_expect and k == "$any":
         pass
     elif in_expect and k == "$len":
@@ -220,7 +227,7 @@ def check_args(op, args, at, ops, problems):
     for a in args:
         if a not in spec["required"] and a not in spec["optional"]:
             problems.append("%s: unknown argument %r" % (at, a))
-    for pa in ("path", "from", "to", "target"):
+    for pa in ("path", "from", "to", "target") if op.startswith("fs.") else ("path",):  # repo.diff's from/to are digests
         p = args.get(pa)
         if isinstance(p, str) and (not p.startswith("$DIR") or ".." in p.split("/")):
             problems.append("%s: %s must live under $DIR (%r)" % (at, pa, p[:60]))

@@ -199,6 +199,18 @@ class Harness(unittest.TestCase):
         self.assertIn("PASS kv.t.m", out)
         self.assertEqual(lines[-1], "1 passed, 3 failed", out)
 
+    def test_regex_and_ne_on_strings(self):
+        d = "0123456789abcdef" * 4
+        self.cases("kv", [self.case("kv.t.rx", [
+            OPEN, kv("put", key="d", value=d), kv("get", {"$regex": "^[0-9a-f]{64}$"}, key="d", save="g"),
+            kv("get", {"$ne": "other"}, key="d"), kv("get", {"$var": "g"}, key="d")]),
+            self.case("kv.t.rx_fails", [OPEN, kv("put", key="d", value=d.upper()), kv("get", {"$regex": "^[0-9a-f]{64}$"}, key="d")]),
+            self.case("kv.t.ne_fails", [OPEN, kv("put", key="d", value=d), kv("get", d, key="d", save="g"),
+                                        kv("get", {"$ne": {"$var": "g"}}, key="d")])])
+        rc, lines, out = self.run_driver("-v")
+        self.assertIn("PASS kv.t.rx", out)
+        self.assertEqual(lines[-1], "1 passed, 2 failed", out)
+
     def test_fs_ops(self):
         self.cases("kv", [self.case("kv.t.fs", [
             step("fs.mkdir", path="$DIR/d"), step("fs.write_file", path="$DIR/d/001.data", hex="00010203"),

@@ -1,9 +1,9 @@
 /*
  * testee.c - the C reference testee of the conformance suite (tests/conformance/PROTOCOL.md).
  *
- * Reads one JSON request per line on stdin, answers one JSON line on stdout. Every kv.*, blob.* and
- * table.* op maps 1:1 onto the public C API; the only checks made here are the ones a binding makes
- * and the C API cannot see (a `$native` host value -> CAIRN_TYPE, an op on a closed handle slot ->
+ * Reads one JSON request per line on stdin, answers one JSON line on stdout. Every kv.*, blob.*,
+ * table.* and repo.* op maps 1:1 onto the public C API; the only checks made here are the ones a
+ * binding makes and the C API cannot see (a `$native` host value -> CAIRN_TYPE, an op on a closed handle slot ->
  * CAIRN_CLOSED, kv.update's JSON merge, a `$ts` timestamp given for a column of another type).
  * Everything else is the engine's own answer, so this testee is the reference the other bindings
  * are compared with. It never dies on bad input.
@@ -320,7 +320,7 @@ static int op_clock_set(json_t *args, json_t **out)
 
 /* ---- handle slots ------------------------------------------------------------------------- */
 
-enum { SLOT_KV = 1, SLOT_BLOB = 2, SLOT_TABLE = 3 };
+enum { SLOT_KV = 1, SLOT_BLOB = 2, SLOT_TABLE = 3, SLOT_REPO = 4 };
 
 typedef struct event {
     int ev;
@@ -347,6 +347,7 @@ typedef struct slot {
     cairn_kv *kv;
     cairn_blob *blob;
     cairn_table *table;
+    cairn_repo *repo;
     json_t *tevs; /* table events: [name, id, new_row, old_row] */
     sub *subs; /* this handle's listeners */
     event *evs;
@@ -376,6 +377,9 @@ static void slot_close(slot *s)
         cairn_blob_close(s->blob);
     if (s->table)
         cairn_table_close(s->table);
+    if (s->repo)
+        cairn_repo_close(s->repo);
+    s->repo = NULL;
     s->kv = NULL;
     s->blob = NULL;
     s->table = NULL;
@@ -1799,6 +1803,452 @@ static int table_events(json_t *args, json_t **out)
     return 0;
 }
 
+/* ---- versioned store ops (PROTOCOL.md "Ops: versioned store") ---------------------------- */
+
+static int repo_open(json_t *args, json_t **out)
+{
+    cairn_repo_options o = CAIRN_REPO_OPTIONS_INIT;
+    open_args a = {NULL, NULL, 0, 0, 0, 0, 0, 0};
+    slot *s;
+    int rc, fresh;
+    (void)out;
+    a.create = o.create, a.read_only = o.read_only, a.sync = o.sync;
+    a.lock_timeout_ms = o.lock_timeout_ms;
+    if ((rc = get_open_args(args, SLOT_REPO, &a)) != 0)
+        return rc;
+    o.create = a.create, o.read_only = a.read_only, o.sync = a.sync;
+    o.lock_timeout_ms = a.lock_timeout_ms;
+    if ((rc = slot_for_open(a.name, SLOT_REPO, &s, &fresh)) != 0)
+        return rc;
+    if ((rc = cairn_repo_open(&s->repo, a.path, &o)) != 0) {
+        s->repo = NULL;
+        if (fresh)
+            slot_drop(s);
+        return rc;
+    }
+    s->closed = 0;
+    return 0;
+}
+
+static int repo_close(json_t *args, json_t **out)
+{
+    return kv_close(args, out); /* same slot logic */
+}
+
+/* An optional digest argument: absent or null -> NULL, else a string (a host value of another
+ * type is CAIRN_TYPE; a malformed string is the engine's CAIRN_INVALID). */
+static int get_opt_digest(json_t *args, const char *name, const char **out)
+{
+    json_t *v = json_object_get(args, name);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return terr(CAIRN_TYPE, "%s: expected a digest string", name);
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* The engine's JSON text (caller-owned) as a result. */
+static int engine_json(char *text, json_t **out)
+{
+    json_error_t e;
+    json_t *v = json_loads(text, JSON_DECODE_ANY, &e);
+    cairn_free(text);
+    if (!v)
+        return terr(CAIRN_INTERNAL, "the engine gave JSON that does not parse: %s", e.text);
+    *out = v;
+    return 0;
+}
+
+/* A tenant, entry, user or tag name: a string without NUL (a C string cannot carry one; a
+ * binding refuses it as the engine refuses control characters: CAIRN_INVALID). */
+static int get_name(json_t *args, const char *name, const char **out)
+{
+    int rc = get_string(args, name, out);
+    if (rc == 0 && strlen(*out) != json_string_length(json_object_get(args, name)))
+        return terr(CAIRN_INVALID, "%s: a name cannot hold NUL", name);
+    return rc;
+}
+
+/* The arguments every repo op starts with: the open repo slot and `tenant`. */
+static int repo_tenant(json_t *args, slot **s, const char **tenant)
+{
+    int rc = slot_get(args, SLOT_REPO, s);
+    return rc ? rc : get_name(args, "tenant", tenant);
+}
+
+/* A NOTFOUND of a read is the host's "missing" value (null), as kv.get. */
+static int missing_is_null(int rc, json_t **out)
+{
+    if (rc == CAIRN_NOTFOUND) {
+        *out = json_null();
+        return 0;
+    }
+    return rc;
+}
+
+static int repo_init(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *tenant;
+    int rc = repo_tenant(args, &s, &tenant);
+    (void)out;
+    return rc ? rc : cairn_repo_init(s->repo, tenant);
+}
+
+static int repo_tenants(json_t *args, json_t **out)
+{
+    slot *s;
+    char *text = NULL;
+    int rc;
+    if ((rc = slot_get(args, SLOT_REPO, &s)) != 0 || (rc = cairn_repo_tenants(s->repo, &text)) != 0)
+        return rc;
+    return engine_json(text, out);
+}
+
+static int repo_entries(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *tenant;
+    char *text = NULL;
+    int rc;
+    if ((rc = repo_tenant(args, &s, &tenant)) != 0 || (rc = cairn_repo_entries(s->repo, tenant, &text)) != 0)
+        return rc;
+    return engine_json(text, out);
+}
+
+/* tenant, user and entry: the arguments of every change. */
+static int repo_change_args(json_t *args, slot **s, const char **tenant, const char **user, const char **entry)
+{
+    int rc = repo_tenant(args, s, tenant);
+    if (rc == 0)
+        rc = get_name(args, "user", user);
+    if (rc == 0)
+        rc = get_name(args, "entry", entry);
+    return rc;
+}
+
+static int repo_save(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *tenant, *user, *entry;
+    buf val = {NULL, 0};
+    char digest[CAIRN_DIGEST_HEX + 1];
+    int kind = 0, rc;
+    if ((rc = repo_change_args(args, &s, &tenant, &user, &entry)) != 0)
+        return rc;
+    if (!json_object_get(args, "value"))
+        return terr(CAIRN_INVALID, "missing argument 'value'");
+    if ((rc = get_value(json_object_get(args, "value"), &val, &kind)) != 0)
+        return rc;
+    rc = cairn_repo_save(s->repo, tenant, user, entry, val.p ? (void *)val.p : (void *)"", val.n, kind, digest);
+    buf_free(&val);
+    if (rc == 0)
+        *out = json_string(digest);
+    return rc;
+}
+
+static int repo_load(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *tenant, *entry, *digest;
+    void *val = NULL;
+    size_t len = 0;
+    int kind = 0, rc;
+    if ((rc = repo_tenant(args, &s, &tenant)) != 0 || (rc = get_name(args, "entry", &entry)) != 0 ||
+        (rc = get_opt_digest(args, "digest", &digest)) != 0)
+        return rc;
+    rc = cairn_repo_load(s->repo, tenant, entry, digest, &val, &len, &kind);
+    if (rc == 0)
+        rc = value_json(val, len, kind, out);
+    cairn_free(val);
+    return missing_is_null(rc, out);
+}
+
+static int repo_exists(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *tenant, *entry;
+    int rc;
+    if ((rc = repo_tenant(args, &s, &tenant)) != 0 || (rc = get_name(args, "entry", &entry)) != 0)
+        return rc;
+    rc = cairn_repo_exists(s->repo, tenant, entry);
+    if (rc < 0)
+        return rc;
+    *out = json_boolean(rc == 1);
+    return 0;
+}
+
+static int repo_digest(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *tenant, *entry;
+    char digest[CAIRN_DIGEST_HEX + 1];
+    int rc;
+    if ((rc = repo_tenant(args, &s, &tenant)) != 0 || (rc = get_name(args, "entry", &entry)) != 0)
+        return rc;
+    rc = cairn_repo_digest(s->repo, tenant, entry, digest);
+    if (rc == 0)
+        *out = json_string(digest);
+    return missing_is_null(rc, out);
+}
+
+static int repo_put(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *tenant, *user, *entry;
+    buf key = {NULL, 0}, val = {NULL, 0};
+    char digest[CAIRN_DIGEST_HEX + 1];
+    int kind = 0, rc;
+    if ((rc = repo_change_args(args, &s, &tenant, &user, &entry)) != 0 || (rc = get_key(args, "key", &key)) != 0)
+        return rc;
+    if (!json_object_get(args, "value"))
+        rc = terr(CAIRN_INVALID, "missing argument 'value'");
+    else
+        rc = get_value(json_object_get(args, "value"), &val, &kind);
+    if (rc == 0)
+        rc = cairn_repo_put(s->repo, tenant, user, entry, key.p ? (void *)key.p : (void *)"", key.n,
+                            val.p ? (void *)val.p : (void *)"", val.n, kind, digest);
+    buf_free(&key);
+    buf_free(&val);
+    if (rc == 0)
+        *out = json_string(digest);
+    return rc;
+}
+
+static int repo_put_many(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *tenant, *user, *entry;
+    json_t *records = json_object_get(args, "records"), *rec;
+    char digest[CAIRN_DIGEST_HEX + 1];
+    size_t n, i, done = 0;
+    buf *keys = NULL, *vals = NULL;
+    const void **kp = NULL, **vp = NULL;
+    size_t *kl = NULL, *vl = NULL;
+    int *kinds = NULL, rc;
+    if ((rc = repo_change_args(args, &s, &tenant, &user, &entry)) != 0)
+        return rc;
+    if (!records)
+        return terr(CAIRN_INVALID, "missing argument 'records'");
+    if (!json_is_array(records))
+        return terr(CAIRN_TYPE, "records: expected a list of [key, value]");
+    n = json_array_size(records);
+    keys = calloc(n + 1, sizeof *keys);
+    vals = calloc(n + 1, sizeof *vals);
+    kp = calloc(n + 1, sizeof *kp);
+    vp = calloc(n + 1, sizeof *vp);
+    kl = calloc(n + 1, sizeof *kl);
+    vl = calloc(n + 1, sizeof *vl);
+    kinds = calloc(n + 1, sizeof *kinds);
+    if (!keys || !vals || !kp || !vp || !kl || !vl || !kinds)
+        rc = terr(CAIRN_NOMEM, "out of memory");
+    json_array_foreach(records, i, rec) {
+        if (rc)
+            break;
+        if (!json_is_array(rec) || json_array_size(rec) != 2) {
+            rc = terr(CAIRN_TYPE, "records[%zu]: expected [key, value]", i);
+            break;
+        }
+        if ((rc = get_bytes(json_array_get(rec, 0), "key", &keys[i], NULL)) != 0 ||
+            (rc = get_value(json_array_get(rec, 1), &vals[i], &kinds[i])) != 0)
+            break;
+        done = i + 1;
+        kp[i] = keys[i].p ? (void *)keys[i].p : (void *)"";
+        kl[i] = keys[i].n;
+        vp[i] = vals[i].p ? (void *)vals[i].p : (void *)"";
+        vl[i] = vals[i].n;
+    }
+    if (rc == 0)
+        rc = cairn_repo_put_many(s->repo, tenant, user, entry, n, kp, kl, vp, vl, kinds, digest);
+    for (i = 0; i <= done && keys && vals; i++) {
+        buf_free(&keys[i]);
+        buf_free(&vals[i]);
+    }
+    free(keys);
+    free(vals);
+    free(kp);
+    free(vp);
+    free(kl);
+    free(vl);
+    free(kinds);
+    if (rc == 0)
+        *out = json_string(digest);
+    return rc;
+}
+
+static int repo_get(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *tenant, *entry, *digest;
+    buf key = {NULL, 0};
+    void *val = NULL;
+    size_t vlen = 0;
+    int kind = 0, rc;
+    if ((rc = repo_tenant(args, &s, &tenant)) != 0 || (rc = get_name(args, "entry", &entry)) != 0 ||
+        (rc = get_opt_digest(args, "digest", &digest)) != 0 || (rc = get_key(args, "key", &key)) != 0)
+        return rc;
+    rc = cairn_repo_get(s->repo, tenant, entry, digest, key.p ? (void *)key.p : (void *)"", key.n, &val, &vlen,
+                        &kind);
+    buf_free(&key);
+    if (rc == 0)
+        rc = value_json(val, vlen, kind, out);
+    cairn_free(val);
+    return missing_is_null(rc, out);
+}
+
+static int repo_delete(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *tenant, *user, *entry;
+    buf key = {NULL, 0};
+    char digest[CAIRN_DIGEST_HEX + 1];
+    int rc;
+    if ((rc = repo_change_args(args, &s, &tenant, &user, &entry)) != 0 || (rc = get_key(args, "key", &key)) != 0)
+        return rc;
+    rc = cairn_repo_delete(s->repo, tenant, user, entry, key.p ? (void *)key.p : (void *)"", key.n, digest);
+    buf_free(&key);
+    if (rc == 0)
+        *out = json_string(digest);
+    return rc;
+}
+
+static int repo_count(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *tenant, *entry, *digest;
+    uint64_t n = 0;
+    int rc;
+    if ((rc = repo_tenant(args, &s, &tenant)) != 0 || (rc = get_name(args, "entry", &entry)) != 0 ||
+        (rc = get_opt_digest(args, "digest", &digest)) != 0 ||
+        (rc = cairn_repo_count(s->repo, tenant, entry, digest, &n)) != 0)
+        return rc;
+    *out = json_integer((json_int_t)n);
+    return 0;
+}
+
+static int repo_keys(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *tenant, *entry, *digest;
+    cairn_repo_iter *it = NULL;
+    const void *k, *v;
+    size_t klen, vlen;
+    int kind, rc;
+    json_t *list;
+    if ((rc = repo_tenant(args, &s, &tenant)) != 0 || (rc = get_name(args, "entry", &entry)) != 0 ||
+        (rc = get_opt_digest(args, "digest", &digest)) != 0 ||
+        (rc = cairn_repo_iter_open(&it, s->repo, tenant, entry, digest)) != 0)
+        return rc;
+    list = json_array();
+    while ((rc = cairn_repo_iter_next(it, &k, &klen, &v, &vlen, &kind)) == 0)
+        json_array_append_new(list, key_json(k, klen));
+    cairn_repo_iter_free(it);
+    if (rc != CAIRN_ITEROVER) {
+        json_decref(list);
+        return rc;
+    }
+    *out = list;
+    return 0;
+}
+
+static int repo_diff(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *tenant, *from, *to;
+    char *text = NULL;
+    int rc;
+    if ((rc = repo_tenant(args, &s, &tenant)) != 0)
+        return rc;
+    if (!json_object_get(args, "from") || !json_object_get(args, "to"))
+        return terr(CAIRN_INVALID, "missing argument 'from' or 'to'");
+    if ((rc = get_opt_digest(args, "from", &from)) != 0 || (rc = get_opt_digest(args, "to", &to)) != 0 ||
+        (rc = cairn_repo_diff(s->repo, tenant, from, to, &text)) != 0)
+        return rc;
+    return engine_json(text, out);
+}
+
+static int repo_history(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *tenant, *entry;
+    json_t *m = json_object_get(args, "max");
+    json_int_t max = 0;
+    char *text = NULL;
+    int rc;
+    if ((rc = repo_tenant(args, &s, &tenant)) != 0 || (rc = get_name(args, "entry", &entry)) != 0)
+        return rc;
+    if (m && !json_is_null(m) && (rc = get_int(m, "max", 0, INT64_MAX, &max)) != 0)
+        return rc;
+    if ((rc = cairn_repo_history(s->repo, tenant, entry, (size_t)max, &text)) != 0)
+        return rc;
+    return engine_json(text, out);
+}
+
+static int repo_tag(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *tenant, *name, *digest;
+    int rc;
+    (void)out;
+    if ((rc = repo_tenant(args, &s, &tenant)) != 0 || (rc = get_name(args, "name", &name)) != 0 ||
+        (rc = get_string(args, "digest", &digest)) != 0)
+        return rc;
+    return cairn_repo_tag(s->repo, tenant, name, digest);
+}
+
+static int repo_tag_get(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *tenant, *name;
+    char digest[CAIRN_DIGEST_HEX + 1];
+    int rc;
+    if ((rc = repo_tenant(args, &s, &tenant)) != 0 || (rc = get_name(args, "name", &name)) != 0)
+        return rc;
+    rc = cairn_repo_tag_get(s->repo, tenant, name, digest);
+    if (rc == 0)
+        *out = json_string(digest);
+    return missing_is_null(rc, out);
+}
+
+static int repo_gc(json_t *args, json_t **out)
+{
+    slot *s;
+    json_t *g = json_object_get(args, "grace_ms");
+    json_int_t grace = 0;
+    uint64_t removed = 0;
+    int rc;
+    if ((rc = slot_get(args, SLOT_REPO, &s)) != 0)
+        return rc;
+    if (g && !json_is_null(g) && (rc = get_int(g, "grace_ms", 0, INT64_MAX, &grace)) != 0)
+        return rc;
+    if ((rc = cairn_repo_gc(s->repo, (uint64_t)grace, &removed)) != 0)
+        return rc;
+    *out = json_integer((json_int_t)removed);
+    return 0;
+}
+
+static int repo_stats(json_t *args, json_t **out)
+{
+    slot *s;
+    struct cairn_repo_stats st = CAIRN_REPO_STATS_INIT;
+    int rc;
+    if ((rc = slot_get(args, SLOT_REPO, &s)) != 0 || (rc = cairn_repo_stats(s->repo, &st)) != 0)
+        return rc;
+    *out = json_pack("{s:I,s:I,s:I}", "tenants", (json_int_t)st.tenants, "objects", (json_int_t)st.objects,
+                     "disk_bytes", (json_int_t)st.disk_bytes);
+    return 0;
+}
+
+static int repo_verify(json_t *args, json_t **out)
+{
+    const char *path = NULL;
+    int rc = get_string(args, "path", &path);
+    (void)out;
+    return rc ? rc : cairn_repo_verify(path);
+}
+
 /* ---- common ops and dispatch -------------------------------------------------------------- */
 
 static int op_reset(json_t *args, json_t **out)
@@ -2009,6 +2459,28 @@ static const struct {
     {"table.subscribe", table_subscribe},
     {"table.unsubscribe", table_unsubscribe},
     {"table.events", table_events},
+    {"repo.open", repo_open},
+    {"repo.close", repo_close},
+    {"repo.init", repo_init},
+    {"repo.tenants", repo_tenants},
+    {"repo.entries", repo_entries},
+    {"repo.save", repo_save},
+    {"repo.load", repo_load},
+    {"repo.exists", repo_exists},
+    {"repo.digest", repo_digest},
+    {"repo.put", repo_put},
+    {"repo.put_many", repo_put_many},
+    {"repo.get", repo_get},
+    {"repo.delete", repo_delete},
+    {"repo.count", repo_count},
+    {"repo.keys", repo_keys},
+    {"repo.diff", repo_diff},
+    {"repo.history", repo_history},
+    {"repo.tag", repo_tag},
+    {"repo.tag_get", repo_tag_get},
+    {"repo.gc", repo_gc},
+    {"repo.stats", repo_stats},
+    {"repo.verify", repo_verify},
     {"proc.fork", op_proc_fork},
 };
 
@@ -2057,7 +2529,7 @@ static json_t *run_op(const char *op, json_t *args)
             if (!json_is_object(args))
                 rc = terr(CAIRN_INVALID, "args must be an object");
             else if (strcmp(op, "kv.close") && strcmp(op, "blob.close") && strcmp(op, "table.close") &&
-                     strcmp(op, "proc.fork") &&
+                     strcmp(op, "repo.close") && strcmp(op, "proc.fork") &&
                      has_native(args)) /* a child step of proc.fork is checked when it runs */
                 rc = terr(CAIRN_TYPE, "%s: an argument has the wrong host type", op);
             else
