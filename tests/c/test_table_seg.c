@@ -217,6 +217,27 @@ static void assert_zone_eq(const cairn_zone *x, const cairn_zone *y) {
     ck_assert_int_eq(x->max_exact, y->max_exact);
 }
 
+/* Rows [start, start + count) decoded alone equal those rows of a. */
+static void assert_range(const cairn_seg_buf *b, const cairn_colvec *a, size_t start, size_t count, const char *what) {
+    cairn_colvec d;
+    size_t i, la, ld;
+    int rc = cairn_seg__decode_range(b->bytes, b->len, a->type, a->fixed_len, start, count, &d);
+    REQUIRE(rc == 0, "%s: range %zu+%zu: %s %s", what, start, count, cairn_errname(rc), cairn_errmsg());
+    REQ_EQ(d.n, count);
+    REQUIRE((d.validity != NULL) == (a->validity != NULL && b->bytes[7] & 1), "%s: range validity", what);
+    for (i = 0; i < count; i++) {
+        const uint8_t *pa = val_at(a, start + i, &la), *pd = val_at(&d, i, &ld);
+        int va = valid_at(a, start + i);
+        REQUIRE(valid_at(&d, i) == va, "%s: range %zu+%zu: validity of %zu", what, start, count, i);
+        if (va) REQUIRE(la == ld && (la == 0 || memcmp(pa, pd, la) == 0), "%s: range %zu+%zu: value %zu", what, start, count, i);
+        else if (is_var(a->type)) REQ(ld == 0);
+        else while (ld--) REQ(pd[ld] == 0);
+    }
+    if (d.validity && (count & 7)) REQ((d.validity[count / 8] >> (count & 7)) == 0);
+    if (is_var(a->type)) REQ_EQ(d.data_len, d.offsets[count]);
+    cairn_seg__free_vec(&d);
+}
+
 /* Encode (forced or not), decode, compare; point-read a sample; header info. Returns the encoding. */
 static int roundtrip(const cairn_colvec *a, int force, const char *what) {
     cairn_seg_buf b;
@@ -234,6 +255,15 @@ static int roundtrip(const cairn_colvec *a, int force, const char *what) {
     step = a->n > 64 ? a->n / 61 + 1 : 1;
     for (i = 0; i < a->n; i += step) assert_get(&b, a, i, what);
     assert_get(&b, a, a->n - 1, what);
+    {
+        /* windows: whole, last row, unaligned starts, a 2048-vector in the middle */
+        size_t w[][2] = {{0, a->n}, {a->n - 1, 1}, {a->n / 3, a->n - a->n / 3}, {a->n / 2, 2048}, {31, 70}, {33, 1}};
+        for (i = 0; i < sizeof w / sizeof w[0]; i++) {
+            if (w[i][0] >= a->n || w[i][1] == 0) continue;
+            if (w[i][1] > a->n - w[i][0]) w[i][1] = a->n - w[i][0];
+            assert_range(&b, a, w[i][0], w[i][1], what);
+        }
+    }
     ck_assert_int_eq(cairn_seg__info(b.bytes, b.len, &enc, &n, &zi), 0);
     ck_assert_int_eq(enc, b.encoding);
     ck_assert_uint_eq(n, a->n);
@@ -586,6 +616,13 @@ static void sweep(const cairn_colvec *v, int force) {
             if (i < b.len - 4) cairn_put32(copy + b.len - 4, cairn_crc32c__update(0, copy, b.len - 4));
             rc = cairn_seg__decode(copy, b.len, v->type, v->fixed_len, &d);
             REQUIRE(rc == 0 || rc == CAIRN_CORRUPT || rc == CAIRN_NOMEM, "byte %zu: %s", i, cairn_errname(rc));
+            {
+                cairn_colvec rd;
+                size_t st = v->n / 3;
+                int rr = cairn_seg__decode_range(copy, b.len, v->type, v->fixed_len, st, v->n - st, &rd);
+                REQUIRE(rr == 0 || rr == CAIRN_CORRUPT || rr == CAIRN_RANGE || rr == CAIRN_NOMEM, "range: %s", cairn_errname(rr));
+                cairn_seg__free_vec(&rd);
+            }
             for (r = 0; r < v->n; r++) {
                 cairn_value gv;
                 int g = cairn_seg__get(copy, b.len, v->type, v->fixed_len, r, &gv);
@@ -680,6 +717,15 @@ START_TEST(bad_input) {
     ck_assert_int_eq(cairn_seg__decode(NULL, b.len, CAIRN_TYPE_I32, 0, &d), CAIRN_INVALID);
     ck_assert_int_eq(cairn_seg__decode(b.bytes, b.len, CAIRN_TYPE_I32, 0, NULL), CAIRN_INVALID);
     ck_assert_int_eq(cairn_seg__get(b.bytes, b.len, CAIRN_TYPE_I32, 0, 10, &gv), CAIRN_RANGE);
+    ck_assert_int_eq(cairn_seg__decode_range(b.bytes, b.len, CAIRN_TYPE_I32, 0, 0, 0, &d), CAIRN_RANGE);
+    ck_assert_int_eq(cairn_seg__decode_range(b.bytes, b.len, CAIRN_TYPE_I32, 0, 10, 1, &d), CAIRN_RANGE);
+    ck_assert_int_eq(cairn_seg__decode_range(b.bytes, b.len, CAIRN_TYPE_I32, 0, 5, 6, &d), CAIRN_RANGE);
+    ck_assert_int_eq(cairn_seg__decode_range(b.bytes, b.len, CAIRN_TYPE_I32, 0, 5, (size_t)-1, &d), CAIRN_RANGE);
+    ck_assert_int_eq(cairn_seg__decode_range(b.bytes, b.len, CAIRN_TYPE_I32, 0, 5, 5, NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_seg__decode_range(b.bytes, b.len, CAIRN_TYPE_I32, 0, 5, 5, &d), 0);
+    ck_assert_uint_eq(d.n, 5);
+    ck_assert_int_eq(((int32_t *)d.data)[0], ((int32_t *)v.data)[5]);
+    cairn_seg__free_vec(&d);
     ck_assert_int_eq(cairn_seg__get(b.bytes, b.len, CAIRN_TYPE_I64, 0, 0, &gv), CAIRN_CORRUPT);
     ck_assert_int_eq(cairn_seg__check(b.bytes, b.len, CAIRN_TYPE_I16, 0), CAIRN_CORRUPT);
     cairn_seg__free_buf(&b);

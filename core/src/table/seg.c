@@ -285,7 +285,7 @@ SEG_INLINE void unpack32(const uint8_t *restrict in, uint64_t *restrict out, con
     case W: for (; g < groups; g++) unpack32(in + g * 4 * (W), out + g * 32, W); break;
 
 /* Values [first, first + count) of a into out. first must be a multiple of 32. */
-static void pk_unpack(const packed *a, size_t first, size_t count, uint64_t *restrict out) {
+static void pk_unpack_aligned(const packed *a, size_t first, size_t count, uint64_t *restrict out) {
     size_t groups = 0, g = 0, k;
     const uint8_t *in;
     if (a->w == 0) {
@@ -312,6 +312,16 @@ static void pk_unpack(const packed *a, size_t first, size_t count, uint64_t *res
     default: break;
     }
     for (k = groups * 32; k < count; k++) out[k] = pk_get(a, first + k);
+}
+
+/* Values [first, first + count) of a into out: single values up to a multiple of 32, then blocks. */
+static void pk_unpack(const packed *a, size_t first, size_t count, uint64_t *restrict out) {
+    size_t head = 0;
+    while (head < count && ((first + head) & 31)) {
+        out[head] = pk_get(a, first + head);
+        head++;
+    }
+    pk_unpack_aligned(a, first + head, count - head, out + head);
 }
 
 /* Read P(count) at *p (bounded by end); advances *p. */
@@ -1301,7 +1311,24 @@ static int frame_fixed(const hdr *h) {
     return 0;
 }
 
-static int decode_fixed(const hdr *h, cairn_colvec *out) {
+/* Run k of an RLE segment whose rows cover `start`: the first run whose end is above start,
+ * checked against its neighbour (a binary search over ends that the CRC vouches for). */
+static int run_of(const packed *a, size_t c, size_t n, size_t start, size_t *k) {
+    size_t lo = 0, hi = c;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pk_get(a, mid) > start) hi = mid;
+        else lo = mid + 1;
+    }
+    if (lo >= c || pk_get(a, lo) > n || (lo > 0 && pk_get(a, lo - 1) > start))
+        return cairn_err__set(CAIRN_CORRUPT, "segment: bad run ends");
+    *k = lo;
+    return 0;
+}
+
+/* Numeric and fixed-width decode of rows [s0, s0 + cnt) into out->data. The whole segment
+ * (s0 0, cnt n) checks every value; a part checks what it reads. */
+static int decode_fixed(const hdr *h, size_t s0, size_t cnt, cairn_colvec *out) {
     size_t n = h->n, i, at;
     unsigned w = h->w;
     const uint8_t *p = h->pay, *end = h->end;
@@ -1309,24 +1336,24 @@ static int decode_fixed(const hdr *h, cairn_colvec *out) {
     int bad = 0, rc = 0;
     type_range(h->type, &bias, &maxv);
     if ((rc = frame_fixed(h)) != 0) return rc;
-    if ((uint64_t)n * w > (uint64_t)SIZE_MAX) return cairn_err__set(CAIRN_NOMEM, "segment decode: too large");
-    out->data = xmalloc(n * w);
+    if ((uint64_t)cnt * w > (uint64_t)SIZE_MAX) return cairn_err__set(CAIRN_NOMEM, "segment decode: too large");
+    out->data = xmalloc(cnt * w);
     if (!out->data) return cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory");
-    out->data_len = n * w;
+    out->data_len = cnt * w;
     switch (h->enc) {
     case CAIRN_SEG_PLAIN:
-        if ((uint64_t)(end - p) != (uint64_t)n * w) goto size;
+        p += s0 * w;
         if (SEG_LE || w == 1 || h->kind == K_FIXED) {
-            memcpy(out->data, p, n * w);
+            memcpy(out->data, p, cnt * w);
             if (h->kind == K_BOOL) {
                 const uint8_t *d = (const uint8_t *)out->data;
                 unsigned b = 0;
-                for (i = 0; i < n; i++) b |= d[i] > 1;
+                for (i = 0; i < cnt; i++) b |= d[i] > 1;
                 bad = b != 0;
             }
         } else {
-            for (at = 0; at < n && !bad; at += BLOCK) {
-                size_t m = n - at < BLOCK ? n - at : BLOCK;
+            for (at = 0; at < cnt && !bad; at += BLOCK) {
+                size_t m = cnt - at < BLOCK ? cnt - at : BLOCK;
                 for (i = 0; i < m; i++) buf[i] = get_v(p + (at + i) * w, w, h->kind);
                 bad = store_r(out->data, at, buf, m, w, bias, maxv);
             }
@@ -1334,32 +1361,27 @@ static int decode_fixed(const hdr *h, cairn_colvec *out) {
         break;
     case CAIRN_SEG_CONSTANT: {
         uint8_t val[8];
-        if ((uint64_t)(end - p) != w) goto size;
         if (h->kind == K_FIXED) {
-            fill(out->data, 0, n, p, w);
+            fill(out->data, 0, cnt, p, w);
             break;
         }
         buf[0] = get_v(p, w, h->kind);
         bad = store_r(val, 0, buf, 1, w, bias, maxv);
-        fill(out->data, 0, n, val, w);
+        fill(out->data, 0, cnt, val, w);
         break;
     }
     case CAIRN_SEG_BITPACK: {
         uint8_t *d = (uint8_t *)out->data;
-        if ((uint64_t)(end - p) != (n + 7) / 8) goto size;
-        for (i = 0; i < n; i++) d[i] = (p[i >> 3] >> (i & 7)) & 1;
-        if ((n & 7) && (p[(n + 7) / 8 - 1] >> (n & 7))) bad = 1;
+        for (i = 0; i < cnt; i++) d[i] = (p[(s0 + i) >> 3] >> ((s0 + i) & 7)) & 1;
+        if (s0 + cnt == n && (n & 7) && (p[(n + 7) / 8 - 1] >> (n & 7))) bad = 1;
         break;
     }
     case CAIRN_SEG_RLE:
     case CAIRN_SEG_DICT: {
-        size_t c;
+        size_t c = cairn_get32(p);
         uint8_t *tab;
         packed a;
-        if (end - p < 4) goto size;
-        c = cairn_get32(p);
         p += 4;
-        if (c == 0 || c > n || (uint64_t)(end - p) < (uint64_t)c * w) goto size;
         tab = (uint8_t *)xmalloc(c * w);
         if (!tab) { rc = cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory"); break; }
         if (h->kind == K_FIXED) {
@@ -1374,30 +1396,31 @@ static int decode_fixed(const hdr *h, cairn_colvec *out) {
         p += c * w;
         if ((rc = pk_open(&p, end, h->lim, h->enc == CAIRN_SEG_RLE ? c : n, &a,
                           h->enc == CAIRN_SEG_RLE ? "run ends" : "codes")) != 0) { free(tab); break; }
-        if (p != end) { free(tab); goto size; }
         if (h->enc == CAIRN_SEG_DICT) {
-            for (at = 0; at < n && !bad; at += BLOCK) {
-                size_t m = n - at < BLOCK ? n - at : BLOCK;
+            for (at = 0; at < cnt && !bad; at += BLOCK) {
+                size_t m = cnt - at < BLOCK ? cnt - at : BLOCK;
                 uint64_t hi = 0;
-                pk_unpack(&a, at, m, buf);
+                pk_unpack(&a, s0 + at, m, buf);
                 for (i = 0; i < m; i++) hi |= (uint64_t)(buf[i] >= c);
                 if (hi) { rc = cairn_err__set(CAIRN_CORRUPT, "segment: dictionary code out of range"); break; }
                 gather(out->data, at, tab, buf, m, w);
             }
         } else {
-            uint64_t prev = 0;
-            for (at = 0; at < c && !rc; at += BLOCK) {
-                size_t m = c - at < BLOCK ? c - at : BLOCK;
-                pk_unpack(&a, at, m, buf);
-                for (i = 0; i < m; i++) {
-                    if (buf[i] <= prev || buf[i] > n || (at + i == c - 1 && buf[i] != n)) {
-                        rc = cairn_err__set(CAIRN_CORRUPT, "segment: bad run end %llu", (unsigned long long)buf[i]);
-                        break;
-                    }
-                    fill(out->data, (size_t)prev, (size_t)buf[i], tab + (at + i) * w, w);
-                    prev = buf[i];
+            /* runs from the one holding s0; every end read is checked; the last must be n */
+            size_t k = 0, stop = s0 + cnt;
+            uint64_t prev = s0;
+            if (s0 > 0) rc = run_of(&a, c, n, s0, &k);
+            for (; !rc && prev < stop; k++) {
+                uint64_t e2 = k < c ? pk_get(&a, k) : 0;
+                if (k >= c || e2 <= prev || e2 > n || (k == c - 1 && e2 != n)) {
+                    rc = cairn_err__set(CAIRN_CORRUPT, "segment: bad run end %llu", (unsigned long long)e2);
+                    break;
                 }
+                fill(out->data, (size_t)(prev - s0), (size_t)((e2 < stop ? e2 : stop) - s0), tab + k * w, w);
+                prev = e2;
             }
+            /* the whole segment: the runs end at n exactly */
+            if (!rc && s0 == 0 && cnt == n && k != c) rc = cairn_err__set(CAIRN_CORRUPT, "segment: runs beyond n");
         }
         free(tab);
         break;
@@ -1406,27 +1429,32 @@ static int decode_fixed(const hdr *h, cairn_colvec *out) {
     case CAIRN_SEG_DELTA: {
         packed a;
         uint64_t base, md = 0, cur;
-        size_t cnt = h->enc == CAIRN_SEG_FOR ? n : n - 1;
-        if (end - p < (h->enc == CAIRN_SEG_FOR ? 8 : 16)) goto size;
+        size_t pc = h->enc == CAIRN_SEG_FOR ? n : n - 1;
         base = cairn_get64(p);
         p += 8;
         if (h->enc == CAIRN_SEG_DELTA) { md = cairn_get64(p); p += 8; }
-        if ((rc = pk_open(&p, end, h->lim, cnt, &a, "packed values")) != 0) break;
-        if (p != end) goto size;
+        if ((rc = pk_open(&p, end, h->lim, pc, &a, "packed values")) != 0) break;
         if (h->enc == CAIRN_SEG_FOR) {
-            for (at = 0; at < n && !bad; at += BLOCK) {
-                size_t m = n - at < BLOCK ? n - at : BLOCK;
-                pk_unpack(&a, at, m, buf);
+            for (at = 0; at < cnt && !bad; at += BLOCK) {
+                size_t m = cnt - at < BLOCK ? cnt - at : BLOCK;
+                pk_unpack(&a, s0 + at, m, buf);
                 for (i = 0; i < m; i++) buf[i] += base;
                 bad = store_r(out->data, at, buf, m, w, bias, maxv);
             }
         } else {
-            cur = base;
-            buf[0] = base;
-            bad = store_r(out->data, 0, buf, 1, w, bias, maxv);
-            for (at = 0; at < cnt && !bad; at += BLOCK) {
-                size_t m = cnt - at < BLOCK ? cnt - at : BLOCK;
+            /* value s0 = base + s0 * md + the packed deltas before it */
+            cur = base + md * (uint64_t)s0;
+            for (at = 0; a.w && at < s0; at += BLOCK) {
+                size_t m = s0 - at < BLOCK ? s0 - at : BLOCK;
                 pk_unpack(&a, at, m, buf);
+                for (i = 0; i < m; i++) cur += buf[i];
+            }
+            buf[0] = cur;
+            bad = store_r(out->data, 0, buf, 1, w, bias, maxv);
+            /* then packed deltas s0 .. s0 + cnt - 2 */
+            for (at = 0; at + 1 < cnt && !bad; at += BLOCK) {
+                size_t m = cnt - 1 - at < BLOCK ? cnt - 1 - at : BLOCK;
+                pk_unpack(&a, s0 + at, m, buf);
                 for (i = 0; i < m; i++) { cur += buf[i] + md; buf[i] = cur; }
                 bad = store_r(out->data, at + 1, buf, m, w, bias, maxv);
             }
@@ -1440,17 +1468,14 @@ static int decode_fixed(const hdr *h, cairn_colvec *out) {
     if (!rc && h->valid) {
         /* nulls read as 0 */
         uint8_t *d = (uint8_t *)out->data;
-        for (i = 0; i < n; i++)
-            if (!vbit(h->valid, i)) memset(d + i * w, 0, w);
+        for (i = 0; i < cnt; i++)
+            if (!vbit(h->valid, s0 + i)) memset(d + i * w, 0, w);
     }
     return rc;
-size:
-    return cairn_err__set(CAIRN_CORRUPT, "segment: %s payload of %zu bytes does not match its contents",
-                          enc_name(h->enc), (size_t)(h->end - h->pay));
 }
 
-/* string/bytes decode */
-static int decode_var(const hdr *h, cairn_colvec *out) {
+/* string/bytes decode of rows [s0, s0 + cnt) (see decode_fixed) */
+static int decode_var(const hdr *h, size_t s0, size_t cnt, cairn_colvec *out) {
     size_t n = h->n, i, c = 0;
     const uint8_t *p = h->pay, *end = h->end;
     slist l;
@@ -1458,7 +1483,7 @@ static int decode_var(const hdr *h, cairn_colvec *out) {
     uint64_t *ends = NULL, *idx = NULL, total = 0;
     int rc;
     uint8_t *d;
-    out->offsets = (uint64_t *)malloc((n + 1) * sizeof *out->offsets);
+    out->offsets = (uint64_t *)malloc((cnt + 1) * sizeof *out->offsets);
     if (!out->offsets) return cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory");
     out->offsets[0] = 0;
     switch (h->enc) {
@@ -1475,51 +1500,57 @@ static int decode_var(const hdr *h, cairn_colvec *out) {
     if (!ends) return cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory");
     if ((rc = list_check(&l, ends, "strings")) != 0) goto done;
     if (h->enc == CAIRN_SEG_PLAIN) {
+        uint64_t b0 = s0 ? ends[s0 - 1] : 0;
         if (p != end) goto size;
-        for (i = 0; i < n; i++) {
+        for (i = s0; i < s0 + cnt; i++) {
             if (!vbit(h->valid, i) && ends[i] != (i ? ends[i - 1] : 0)) {
                 rc = cairn_err__set(CAIRN_CORRUPT, "segment: null string %zu is not empty", i);
                 goto done;
             }
-            out->offsets[i + 1] = ends[i];
+            out->offsets[i - s0 + 1] = ends[i] - b0;
         }
-        total = l.total;
+        total = ends[s0 + cnt - 1] - b0;
         out->data = xmalloc((size_t)total);
         if (!out->data) { rc = cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory"); goto done; }
-        if (total) memcpy(out->data, l.bytes, (size_t)total);
+        if (total) memcpy(out->data, l.bytes + b0, (size_t)total);
         out->data_len = (size_t)total;
         goto done;
     }
     /* CONSTANT, RLE, DICT: an entry per row */
-    idx = (uint64_t *)malloc(n * sizeof *idx);
+    idx = (uint64_t *)malloc(cnt * sizeof *idx);
     if (!idx) { rc = cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory"); goto done; }
     if (h->enc == CAIRN_SEG_CONSTANT) {
         if (p != end) goto size;
-        memset(idx, 0, n * sizeof *idx);
+        memset(idx, 0, cnt * sizeof *idx);
     } else {
         if ((rc = pk_open(&p, end, h->lim, h->enc == CAIRN_SEG_RLE ? c : n, &a,
                           h->enc == CAIRN_SEG_RLE ? "run ends" : "codes")) != 0) goto done;
         if (p != end) goto size;
         if (h->enc == CAIRN_SEG_DICT) {
-            pk_unpack(&a, 0, n, idx);
-            for (i = 0; i < n; i++)
+            pk_unpack(&a, s0, cnt, idx);
+            for (i = 0; i < cnt; i++)
                 if (idx[i] >= c) { rc = cairn_err__set(CAIRN_CORRUPT, "segment: dictionary code out of range"); goto done; }
         } else {
-            uint64_t prev = 0, e2;
-            size_t k, r;
-            for (k = 0; k < c; k++) {
-                e2 = pk_get(&a, k);
-                if (e2 <= prev || e2 > n || (k == c - 1 && e2 != n)) {
+            size_t k = 0, r, stop = s0 + cnt;
+            uint64_t prev = s0, e2;
+            if (s0 > 0 && (rc = run_of(&a, c, n, s0, &k)) != 0) goto done;
+            for (; prev < stop; k++) {
+                e2 = k < c ? pk_get(&a, k) : 0;
+                if (k >= c || e2 <= prev || e2 > n || (k == c - 1 && e2 != n)) {
                     rc = cairn_err__set(CAIRN_CORRUPT, "segment: bad run end %llu", (unsigned long long)e2);
                     goto done;
                 }
-                for (r = (size_t)prev; r < e2; r++) idx[r] = k;
+                for (r = (size_t)prev; r < e2 && r < stop; r++) idx[r - s0] = k;
                 prev = e2;
+            }
+            if (s0 == 0 && cnt == n && k != c) {
+                rc = cairn_err__set(CAIRN_CORRUPT, "segment: runs beyond n");
+                goto done;
             }
         }
     }
-    for (i = 0; i < n; i++) {
-        uint64_t k = idx[i], len = vbit(h->valid, i) ? ends[k] - (k ? ends[k - 1] : 0) : 0;
+    for (i = 0; i < cnt; i++) {
+        uint64_t k = idx[i], len = vbit(h->valid, s0 + i) ? ends[k] - (k ? ends[k - 1] : 0) : 0;
         total += len;
         out->offsets[i + 1] = total;
     }
@@ -1528,7 +1559,7 @@ static int decode_var(const hdr *h, cairn_colvec *out) {
         goto done;
     }
     d = (uint8_t *)out->data;
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < cnt; i++) {
         uint64_t k = idx[i], off = k ? ends[k - 1] : 0, len = out->offsets[i + 1] - out->offsets[i];
         if (len) memcpy(d + out->offsets[i], l.bytes + off, (size_t)len);
     }
@@ -1563,6 +1594,33 @@ void cairn_seg__free_buf(cairn_seg_buf *b) {
     b->len = 0;
 }
 
+/* Rows [s0, s0 + cnt) of a parsed segment into *out (validity: those bits, or NULL when the
+ * segment has no nulls). */
+static int decode_rows(const hdr *h, size_t s0, size_t cnt, cairn_colvec *out) {
+    int rc;
+    out->type = h->type;
+    out->fixed_len = h->kind == K_FIXED ? h->fixed_len : 0;
+    out->n = cnt;
+    rc = h->kind == K_VAR ? decode_var(h, s0, cnt, out) : decode_fixed(h, s0, cnt, out);
+    if (!rc && h->valid) {
+        size_t vb = (cnt + 7) / 8, i;
+        out->validity = (uint8_t *)calloc(vb, 1);
+        if (!out->validity) rc = cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory");
+        else if ((s0 & 7) == 0) {
+            memcpy(out->validity, h->valid + s0 / 8, vb);
+            if (cnt & 7) out->validity[vb - 1] &= (uint8_t)((1u << (cnt & 7)) - 1);
+        } else {
+            for (i = 0; i < cnt; i++)
+                out->validity[i >> 3] |= (uint8_t)(vbit(h->valid, s0 + i) << (i & 7));
+        }
+    }
+    if (rc) {
+        cairn_seg__free_vec(out);
+        out->n = 0;
+    }
+    return rc;
+}
+
 int cairn_seg__decode(const void *bytes, size_t len, int type, uint32_t fixed_len, cairn_colvec *out) {
     hdr h;
     int rc;
@@ -1571,21 +1629,19 @@ int cairn_seg__decode(const void *bytes, size_t len, int type, uint32_t fixed_le
     if ((rc = parse(bytes, len, 1, &h)) != 0 || (rc = check_valid(&h)) != 0 ||
         (rc = check_type(&h, type, fixed_len)) != 0)
         return rc;
-    out->type = h.type;
-    out->fixed_len = h.kind == K_FIXED ? h.fixed_len : 0;
-    out->n = h.n;
-    rc = h.kind == K_VAR ? decode_var(&h, out) : decode_fixed(&h, out);
-    if (!rc && h.valid) {
-        size_t vb = (h.n + 7) / 8;
-        out->validity = (uint8_t *)malloc(vb);
-        if (!out->validity) rc = cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory");
-        else memcpy(out->validity, h.valid, vb);
-    }
-    if (rc) {
-        cairn_seg__free_vec(out);
-        out->n = 0;
-    }
-    return rc;
+    return decode_rows(&h, 0, h.n, out);
+}
+
+int cairn_seg__decode_range(const void *bytes, size_t len, int type, uint32_t fixed_len, size_t start, size_t count,
+                            cairn_colvec *out) {
+    hdr h;
+    int rc;
+    if (!out) return cairn_err__set(CAIRN_INVALID, "segment decode: NULL output");
+    memset(out, 0, sizeof *out);
+    if ((rc = parse(bytes, len, 0, &h)) != 0 || (rc = check_type(&h, type, fixed_len)) != 0) return rc;
+    if (count == 0 || start >= h.n || count > h.n - start)
+        return cairn_err__set(CAIRN_RANGE, "segment decode: rows %zu + %zu of %zu", start, count, h.n);
+    return decode_rows(&h, start, count, out);
 }
 
 /* ---- point read ------------------------------------------------------------------------- */

@@ -93,6 +93,15 @@ int cairn_seg__encode(const cairn_colvec *in, int force, cairn_seg_buf *out);
 int cairn_seg__decode(const void *bytes, size_t len, int type, uint32_t fixed_len,
                       cairn_colvec *out);
 
+/* Decode rows [start, start + count) of a segment into *out (out->n = count; buffers as decode).
+ * For vector-at-a-time reading (e.g. 2048 rows at a time) without the whole segment in memory:
+ * the cost is that of the rows asked for, plus the dictionary (DICT), a binary search (RLE), or
+ * unpacking the deltas before `start` (DELTA; free at width 0). Like cairn_seg__get it checks the
+ * header and every bound and value it reads, but NOT the CRC: verify the segment once first
+ * (cairn_seg__check). Errors: CORRUPT, RANGE (count 0 or past n), NOMEM, INVALID. */
+int cairn_seg__decode_range(const void *bytes, size_t len, int type, uint32_t fixed_len, size_t start,
+                            size_t count, cairn_colvec *out);
+
 /* Read the segment's header without decoding: its encoding, row count and zone map (stored in
  * the header). Verifies the CRC. */
 int cairn_seg__info(const void *bytes, size_t len, int *encoding, size_t *n, cairn_zone *zone);
