@@ -1221,6 +1221,18 @@ def _as_row(row, what="row"):
     raise TypeMismatch("a %s must be a dict of column -> value, not %s" % (what, type(row).__name__))  # noqa: F821
 
 
+def _ts_row(row, ts_names):
+    """`row` with the datetimes of its timestamp columns as microseconds (a copy when any)."""
+    d = None
+    for name in ts_names:
+        v = row.get(name)
+        if v is not None:
+            if d is None:
+                d = dict(row)
+            d[name] = _ts_in(v)
+    return row if d is None else d
+
+
 def _make_codec(ts_names):
     """The row encoder (dict -> JSON text) and decoder (JSON text -> dict) of a schema whose
     timestamp columns are `ts_names`: the only columns that need a conversion of their own."""
@@ -1241,14 +1253,7 @@ def _make_codec(ts_names):
     def enc(row):
         if type(row) is not dict:
             row = _as_row(row)
-        d = None
-        for name in ts_names:
-            v = row.get(name)
-            if v is not None:
-                if d is None:
-                    d = dict(row)
-                d[name] = _ts_in(v)
-        return _dumps(row if d is None else d)
+        return _dumps(_ts_row(row, ts_names))
 
     def dec(s):
         d = _tagged_loads(s) if '"$' in s else _row_loads(s)
@@ -1452,13 +1457,17 @@ class Table(_Events):
     def insert_many(self, rows):
         """Insert every row of `rows`, all or nothing; returns their ids."""
         h = self._handle()
-        enc = self._enc
         try:
-            text = "[" + ",".join([enc(r) for r in rows]) + "]"
-        except TypeError as e:
-            if isinstance(e, Error):
-                raise
-            raise TypeMismatch("rows must be an iterable of dicts: %s" % e) from None  # noqa: F821
+            rows = list(rows)
+        except TypeError:
+            raise TypeMismatch("rows must be an iterable of dicts, not %s" % type(rows).__name__) from None  # noqa: F821
+        ts = self._ts_names
+        for i, r in enumerate(rows):
+            if type(r) is not dict:
+                rows[i] = r = _as_row(r)
+            if ts:
+                rows[i] = _ts_row(r, ts)
+        text = _dumps(rows)  # one call of the json encoder for the whole batch
         return _row_loads(self._write(_c.cairn_table_insert_many_json, h, text))
 
     def upsert(self, row):
