@@ -1,5 +1,6 @@
 /* test_wal.c - Check tests of the shared write-ahead log: commit/replay semantics, torn tails,
- * damage before the tail, reset, bad headers, group commit, faults and simulated crashes. */
+ * damage before the tail, logs larger than the read window (streamed open and replay), reset, bad
+ * headers, group commit, faults and simulated crashes. */
 #include "util.h"
 #include "wal/wal.h"
 
@@ -228,6 +229,149 @@ START_TEST(damage_before_tail_is_corrupt) {
     }
     ck_assert_int_gt(corrupt, 0);
     ck_assert_int_gt(recovered, 0);
+    free(img);
+}
+END_TEST
+
+/* ---- a log larger than the read window (open and replay stream it) ------------------------ */
+
+typedef struct digest {
+    uint64_t calls, bytes;
+    uint32_t crc;
+} digest;
+
+static int digest_rec(void *ctx, uint64_t txid, unsigned type, const void *payload, size_t len, uint64_t seq) {
+    digest *d = (digest *)ctx;
+    uint8_t h[16];
+    (void)seq;
+    cairn_put64(h, txid);
+    cairn_put32(h + 8, type);
+    cairn_put32(h + 12, (uint32_t)len);
+    d->crc = cairn_crc32c__update(d->crc, h, sizeof h);
+    d->crc = cairn_crc32c__update(d->crc, payload, len);
+    d->calls++;
+    d->bytes += len;
+    return 0;
+}
+
+static void fill_bytes(uint8_t *p, size_t n, uint64_t seed) {
+    size_t i;
+    for (i = 0; i < n; i++) p[i] = (uint8_t)((seed * 2654435761u + i * 31u) >> 3);
+}
+
+/* 600 transactions of records from 1 byte to 700 KB (several larger than the read window), one
+ * uncommitted transaction in the middle; what replay must hand out goes into *want. *first_rec_end
+ * is the end of the first record, *big_off the offset of transaction 2 (its second record is the
+ * 700 KB one). */
+static void big_log(digest *want, uint64_t *first_rec_end, uint64_t *big_off) {
+    cairn_wal *w = wopen();
+    static uint8_t buf[700 * 1024];
+    int i;
+    memset(want, 0, sizeof *want);
+    for (i = 0; i < 600; i++) {
+        uint64_t t = cairn_wal__begin(w);
+        size_t n1 = (size_t)(i * 37 % 700) + 1, n2 = i % 97 == 5 ? (size_t)(300 + i % 3 * 200) * 1024 : (size_t)i % 50;
+        int commit = i != 300;
+        if (i == 1) *big_off = cairn_wal__size(w);
+        if (i == 1) n2 = sizeof buf;
+        fill_bytes(buf, n1, (uint64_t)i);
+        ck_assert_int_eq(cairn_wal__append(w, t, 1, buf, n1), 0);
+        if (commit) digest_rec(want, t, 1, buf, n1, 0);
+        if (i == 0) *first_rec_end = cairn_wal__size(w);
+        fill_bytes(buf, n2, (uint64_t)i + 1000);
+        ck_assert_int_eq(cairn_wal__append(w, t, 2, buf, n2), 0);
+        if (commit) {
+            digest_rec(want, t, 2, buf, n2, 0);
+            ck_assert_int_eq(cairn_wal__commit(w, t, NULL), 0);
+        }
+    }
+    ck_assert_int_eq(cairn_wal__sync(w, 0), 0);
+    cairn_wal__close(w);
+}
+
+START_TEST(streamed_open_and_replay) {
+    digest want, got;
+    uint64_t first_end = 0, big_off = 0;
+    cairn_wal *w = NULL;
+    cairn_wal_info info;
+    uint8_t *img;
+    size_t n;
+    big_log(&want, &first_end, &big_off);
+    ck_assert_int_eq(cairn_io__read_all(ct_path("log"), (void **)&img, &n), 0);
+    ck_assert_uint_gt(n, 4u << 20); /* many read windows */
+    ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), CAIRN_WAL_RDONLY, &info), 0);
+    ck_assert_uint_eq(info.image_size, n);
+    ck_assert_uint_eq(info.image_crc, cairn_crc32c__update(0, img, n));
+    ck_assert_uint_eq(info.end, n);
+    ck_assert_uint_eq(info.torn_bytes, 0);
+    ck_assert_uint_eq(info.records, 600 * 2 + 599);
+    ck_assert_uint_eq(info.committed, 599);
+    memset(&got, 0, sizeof got);
+    ck_assert_int_eq(cairn_wal__replay(w, digest_rec, &got), 0);
+    ck_assert_uint_eq(got.calls, want.calls);
+    ck_assert_uint_eq(got.bytes, want.bytes);
+    ck_assert_uint_eq(got.crc, want.crc);
+    cairn_wal__close(w);
+    ck_assert_int_eq(cairn_wal__check(ct_path("log"), &info), 0);
+    ck_assert_uint_eq(info.image_crc, cairn_crc32c__update(0, img, n));
+    free(img);
+}
+END_TEST
+
+/* The window's tail search: a bad record early in a large log is CORRUPT because a valid record
+ * (700 KB: longer than the window, so its CRC is computed across reads) follows; cutting the
+ * same large record short makes it a torn tail (the records before it are kept, the image CRC
+ * still covers every byte). */
+START_TEST(streamed_damage_and_torn_tail) {
+    digest want;
+    uint64_t first_end = 0, big_off = 0;
+    cairn_wal *w = NULL;
+    cairn_wal_info info;
+    uint8_t *img;
+    size_t n;
+    FILE *f;
+    int rc;
+    big_log(&want, &first_end, &big_off);
+    ck_assert_int_eq(cairn_io__read_all(ct_path("log"), (void **)&img, &n), 0);
+    /* damage the payload of the first record of transaction 2: the next valid record is its 700 KB
+     * one (longer than the window: its CRC is computed across reads) */
+    {
+        char want_msg[128];
+        uint64_t at = big_off + CAIRN_WAL_RECORD_HEADER_SIZE + 5;
+        img[at] ^= 0x40;
+        f = fopen(ct_path("log"), "wb");
+        ck_assert_uint_eq(fwrite(img, 1, n, f), n);
+        fclose(f);
+        rc = cairn_wal__open(&w, ct_path("log"), CAIRN_WAL_RDONLY, &info);
+        ck_assert_int_eq(rc, CAIRN_CORRUPT);
+        snprintf(want_msg, sizeof want_msg, "bad record at offset %llu (valid records follow at %llu)",
+                 (unsigned long long)big_off, (unsigned long long)(big_off + CAIRN_WAL_RECORD_HEADER_SIZE + 38));
+        ck_assert_msg(strstr(cairn_errmsg(), want_msg) != NULL, "%s", cairn_errmsg());
+        img[at] ^= 0x40;
+    }
+    (void)first_end;
+    /* only the first transaction and a cut of the large record of the second: a torn tail */
+    {
+        uint64_t cut = big_off + 1024 * 512; /* inside the 700 KB record's payload */
+        ck_assert_uint_lt(cut, n);
+        f = fopen(ct_path("log"), "wb");
+        ck_assert_uint_eq(fwrite(img, 1, (size_t)cut, f), (size_t)cut);
+        fclose(f);
+        ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), CAIRN_WAL_RDONLY, &info), 0);
+        ck_assert_uint_eq(info.image_size, cut);
+        ck_assert_uint_eq(info.image_crc, cairn_crc32c__update(0, img, (size_t)cut));
+        ck_assert_uint_eq(info.end, big_off + CAIRN_WAL_RECORD_HEADER_SIZE + 38); /* its first record stays */
+        ck_assert_uint_eq(info.torn_bytes, cut - info.end);
+        ck_assert_uint_eq(info.committed, 1);
+        cairn_wal__close(w);
+        /* a writer open cuts it, and the log goes on */
+        ck_assert_int_eq(cairn_wal__open(&w, ct_path("log"), 0, &info), 0);
+        ck_assert_uint_eq(file_size(ct_path("log")), info.end);
+        put_txn(w, "after", NULL, 1);
+        cairn_wal__close(w);
+        ck_assert_int_eq(cairn_wal__check(ct_path("log"), &info), 0);
+        ck_assert_uint_eq(info.committed, 2);
+    }
     free(img);
 }
 END_TEST
@@ -612,6 +756,8 @@ static Suite *suite(void) {
     tcase_add_test(t, commit_and_replay);
     tcase_add_test(t, bad_arguments);
     tcase_add_test(t, large_payload);
+    tcase_add_test(t, streamed_open_and_replay);
+    tcase_add_test(t, streamed_damage_and_torn_tail);
     tcase_add_test(t, torn_tail_every_length);
     tcase_add_test(t, damage_before_tail_is_corrupt);
     tcase_add_test(t, bad_header);

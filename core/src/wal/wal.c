@@ -74,6 +74,7 @@
  * records written so far; the others wait on a condition variable and are acknowledged by it.
  */
 #include "wal.h"
+#include "containers.h"
 #include "util.h"
 
 #include <pthread.h>
@@ -150,10 +151,94 @@ static uint32_t make_salt(void) {
     return (uint32_t)x | 1u;
 }
 
-/* Is there a valid record at `off` of image `img` (size n)? Fills len/seq/txid/kind/type. */
-static int rec_valid(const uint8_t *img, uint64_t n, uint64_t off, uint32_t salt, uint64_t min_seq,
-                     uint32_t *len, uint64_t *seq, uint64_t *txid, unsigned *kind, unsigned *type) {
-    const uint8_t *h = img + off;
+/* ---- reading the log: a forward-only window -----------------------------------------------
+ * Open and replay stream the file instead of reading it whole: bytes [0, n) are read once, in
+ * order, RD_CHUNK at a time; the window holds [base, end) and only grows to hold one whole record
+ * (its CRC is checked on the bytes in memory, and replay hands the payload out in place), so the
+ * memory used is about the larger of 2 x RD_CHUNK and the largest record looked at, whatever the
+ * size of the log. At open, crc is the CRC32C of [0, end): at its end the CRC of exactly the bytes
+ * the scan judged (info.image_crc). */
+
+#define RD_CHUNK (256u * 1024u)
+
+typedef struct rd {
+    cairn_file *f;
+    uint64_t n;         /* bytes to read: [0, n) */
+    uint8_t *buf;       /* bytes [base, end) of the file; those before keep are no longer needed */
+    size_t cap;
+    uint64_t base, keep, end;
+    int image_crc;      /* keep crc (the open's image CRC; replay needs none) */
+    uint32_t crc;       /* of [0, end) */
+} rd;
+
+static void rd_init(rd *r, cairn_file *f, uint64_t n, int image_crc) {
+    memset(r, 0, sizeof *r);
+    r->f = f;
+    r->n = n;
+    r->image_crc = image_crc;
+}
+
+static void rd_free(rd *r) {
+    free(r->buf);
+    r->buf = NULL;
+}
+
+/* The bytes before off are no longer needed (never past end: bytes not read yet are read in order
+ * later). They are dropped by the next read that needs the room. */
+static void rd_drop(rd *r, uint64_t off) {
+    if (off > r->end) off = r->end;
+    if (off > r->keep) r->keep = off;
+}
+
+/* Make [keep, upto) available, reading at least RD_CHUNK at a time; pointers into buf are valid
+ * until the next rd_fill. upto past n, or a file that ends early (cut while it was read), is
+ * CAIRN_CORRUPT. */
+static int rd_fill(rd *r, uint64_t upto) {
+    uint64_t want;
+    size_t have, need;
+    int rc;
+    if (upto <= r->end) return 0;
+    if (upto > r->n) /* a length read from the file points past what is read (it changed) */
+        return cairn_err__set(CAIRN_CORRUPT, "%s: record past the end of the log", cairn_io__path(r->f));
+    want = r->end + RD_CHUNK;
+    if (want < upto) want = upto;
+    if (want > r->n) want = r->n;
+    if (want - r->keep > (uint64_t)SIZE_MAX / 4)
+        return cairn_err__set(CAIRN_TOOBIG, "%s: log record too large", cairn_io__path(r->f));
+    if (want - r->base > r->cap && r->keep > r->base) { /* make room: drop what is not needed */
+        if (r->end > r->keep) memmove(r->buf, r->buf + (r->keep - r->base), (size_t)(r->end - r->keep));
+        r->base = r->keep;
+    }
+    need = (size_t)(want - r->base);
+    if (need > r->cap) {
+        size_t nc = r->cap ? r->cap : RD_CHUNK;
+        uint8_t *p;
+        while (nc < need) nc *= 2;
+        if (!(p = (uint8_t *)realloc(r->buf, nc)))
+            return cairn_err__set(CAIRN_NOMEM, "%s: out of memory reading the log", cairn_io__path(r->f));
+        r->buf = p;
+        r->cap = nc;
+    }
+    have = (size_t)(r->end - r->base);
+    if ((rc = cairn_io__pread(r->f, r->buf + have, need - have, r->end, NULL)) != 0) return rc;
+    if (r->image_crc) r->crc = cairn_crc32c__update(r->crc, r->buf + have, need - have);
+    r->end = want;
+    return 0;
+}
+
+/* Read the rest of [0, n) (for the CRC of the whole image), keeping none of it. */
+static int rd_finish(rd *r) {
+    int rc;
+    while (r->end < r->n) {
+        rd_drop(r, r->end);
+        if ((rc = rd_fill(r, r->end + 1)) != 0) return rc;
+    }
+    return 0;
+}
+
+/* Could a valid record start at `off` (its header h, file size n)? Every check but the CRC;
+ * *len is the payload length. */
+static int rec_hdr_ok(const uint8_t *h, uint64_t off, uint64_t n, uint32_t salt, uint64_t min_seq, uint32_t *len) {
     uint32_t l;
     if (off + RHDR > n) return 0;
     if (cairn_get32(h + 28) != salt) return 0;
@@ -168,12 +253,7 @@ static int rec_valid(const uint8_t *img, uint64_t n, uint64_t off, uint32_t salt
     l = cairn_get32(h + 4);
     if (l > CAIRN_WAL_PAYLOAD_MAX || (uint64_t)l > n - off - RHDR) return 0;
     if (cairn_get64(h + 8) < min_seq || cairn_get64(h + 16) == 0) return 0;
-    if (cairn_crc32c__update(0, h + 4, RHDR - 4 + (size_t)l) != cairn_get32(h)) return 0;
     *len = l;
-    *seq = cairn_get64(h + 8);
-    *txid = cairn_get64(h + 16);
-    *kind = h[24];
-    *type = h[25];
     return 1;
 }
 
@@ -197,53 +277,121 @@ static int cmp_tx(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Validate image [0,n) (header already checked). CAIRN_CORRUPT if a bad record is followed by
- * a valid one. */
-static int scan_image(const char *path, const uint8_t *img, uint64_t n, uint32_t salt, scan_result *r) {
-    uint64_t off = HDR, seq = 0, txid = 0;
-    uint32_t len = 0;
-    unsigned kind = 0, type = 0;
-    size_t cap = 0;
-    memset(r, 0, sizeof *r);
-    while (rec_valid(img, n, off, salt, r->last_seq + 1, &len, &seq, &txid, &kind, &type)) {
-        if (!r->records) r->first_seq = seq;
-        r->records++;
-        r->last_seq = seq;
-        if (txid > r->max_txid) r->max_txid = txid;
-        if (kind == KIND_COMMIT) {
-            if (r->ncommitted == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                txcommit *p = (txcommit *)realloc(r->committed, nc * sizeof *p);
-                if (!p) {
-                    free(r->committed);
-                    r->committed = NULL;
-                    return cairn_err__set(CAIRN_NOMEM, "%s: out of memory", path);
-                }
-                r->committed = p;
-                cap = nc;
+/* A record that may start after the first invalid one: its CRC is computed as its bytes come
+ * through the window. */
+typedef struct cand {
+    uint64_t start, end, done; /* [start, end) is the record; bytes before done are in crc */
+    uint32_t crc, want;
+} cand;
+
+/* Feed the candidates the bytes they lack that the window holds; 1 if one turned out valid
+ * (*found: where it starts). */
+static int feed_cands(rd *r, cand *cs, size_t *nc, uint64_t *found) {
+    size_t i = 0;
+    while (i < *nc) {
+        cand *c = &cs[i];
+        uint64_t to = c->end < r->end ? c->end : r->end;
+        if (to > c->done) {
+            c->crc = cairn_crc32c__update(c->crc, r->buf + (c->done - r->base), (size_t)(to - c->done));
+            c->done = to;
+        }
+        if (c->done == c->end) {
+            if (c->crc == c->want) {
+                *found = c->start;
+                return 1;
             }
-            r->committed[r->ncommitted].txid = txid;
-            r->committed[r->ncommitted++].seq = seq;
-            r->last_commit = seq;
+            cs[i] = cs[--*nc];
+            continue;
+        }
+        i++;
+    }
+    return 0;
+}
+
+/* After the valid records end at `from` (< n): a torn tail (0) or damage (CAIRN_CORRUPT), decided
+ * by whether a valid record starts at any later byte offset (the window is at `from`). */
+static int tail_search(rd *r, const char *path, uint64_t from, uint32_t salt, uint64_t min_seq) {
+    cand *cs = NULL;
+    size_t nc = 0, capc = 0;
+    uint64_t p, found = 0;
+    int rc = 0;
+    for (p = from + 1; p + RHDR <= r->n; p++) {
+        const uint8_t *h;
+        uint32_t l;
+        uint64_t before = r->end;
+        if ((rc = rd_fill(r, p + RHDR)) != 0) break;
+        if (r->end != before && feed_cands(r, cs, &nc, &found)) break;
+        h = r->buf + (p - r->base);
+        if (rec_hdr_ok(h, p, r->n, salt, min_seq, &l)) {
+            cand *c = (cand *)cairn_arr__grow(cs, &capc, nc + 1, sizeof *cs);
+            if (!c) {
+                rc = CAIRN_NOMEM;
+                break;
+            }
+            cs = c;
+            c = &cs[nc++];
+            c->start = p;
+            c->end = p + RHDR + l;
+            c->done = p + RHDR;
+            c->crc = cairn_crc32c__update(0, h + 4, RHDR - 4);
+            c->want = cairn_get32(h);
+            if (feed_cands(r, cs, &nc, &found)) break;
+        }
+        rd_drop(r, p); /* every candidate has consumed the bytes before p already */
+    }
+    if (!rc && p + RHDR <= r->n)
+        rc = cairn_err__set(CAIRN_CORRUPT, "%s: bad record at offset %llu (valid records follow at %llu)", path,
+                            (unsigned long long)from, (unsigned long long)found);
+    free(cs);
+    return rc;
+}
+
+/* Validate the records of [HDR, n) through the window (header already checked, window at HDR).
+ * CAIRN_CORRUPT if a bad record is followed by a valid one. */
+static int scan_stream(rd *r, const char *path, uint32_t salt, scan_result *res) {
+    uint64_t off = HDR;
+    size_t cap = 0;
+    int rc = 0;
+    memset(res, 0, sizeof *res);
+    for (;;) {
+        const uint8_t *h;
+        uint32_t len;
+        uint64_t seq, txid;
+        if (off + RHDR > r->n) break;
+        if ((rc = rd_fill(r, off + RHDR)) != 0) goto fail;
+        if (!rec_hdr_ok(r->buf + (off - r->base), off, r->n, salt, res->last_seq + 1, &len)) break;
+        if ((rc = rd_fill(r, off + RHDR + len)) != 0) goto fail;
+        h = r->buf + (off - r->base);
+        if (cairn_crc32c__update(0, h + 4, RHDR - 4 + (size_t)len) != cairn_get32(h)) break;
+        seq = cairn_get64(h + 8);
+        txid = cairn_get64(h + 16);
+        if (!res->records) res->first_seq = seq;
+        res->records++;
+        res->last_seq = seq;
+        if (txid > res->max_txid) res->max_txid = txid;
+        if (h[24] == KIND_COMMIT) {
+            txcommit *p = (txcommit *)cairn_arr__grow(res->committed, &cap, res->ncommitted + 1, sizeof *p);
+            if (!p) {
+                rc = CAIRN_NOMEM;
+                goto fail;
+            }
+            res->committed = p;
+            res->committed[res->ncommitted].txid = txid;
+            res->committed[res->ncommitted++].seq = seq;
+            res->last_commit = seq;
         }
         off += RHDR + len;
+        rd_drop(r, off);
     }
-    r->end = off;
-    if (off < n) {
-        /* Damaged before the end, or a torn tail? Any valid later record decides. */
-        uint64_t p;
-        for (p = off + 1; p + RHDR <= n; p++) {
-            if (rec_valid(img, n, p, salt, r->last_seq + 1, &len, &seq, &txid, &kind, &type)) {
-                free(r->committed);
-                r->committed = NULL;
-                return cairn_err__set(CAIRN_CORRUPT,
-                                      "%s: bad record at offset %llu (valid records follow at %llu)", path,
-                                      (unsigned long long)off, (unsigned long long)p);
-            }
-        }
-    }
-    if (r->ncommitted) qsort(r->committed, r->ncommitted, sizeof(txcommit), cmp_tx);
+    res->end = off;
+    /* damaged before the end, or a torn tail? any valid later record decides */
+    if (off < r->n && (rc = tail_search(r, path, off, salt, res->last_seq + 1)) != 0) goto fail;
+    if (res->ncommitted) qsort(res->committed, res->ncommitted, sizeof(txcommit), cmp_tx);
     return 0;
+fail:
+    free(res->committed);
+    res->committed = NULL;
+    return rc;
 }
 
 static int check_header(const char *path, const uint8_t *h) {
@@ -254,25 +402,6 @@ static int check_header(const char *path, const uint8_t *h) {
     if (cairn_get32(h + 8) != WAL_VERSION)
         return cairn_err__set(CAIRN_VERSION, "%s: unsupported log version %u", path,
                               (unsigned)cairn_get32(h + 8));
-    return 0;
-}
-
-/* Read the whole log file into memory. */
-static int read_image(cairn_file *f, uint8_t **img, uint64_t *n) {
-    uint64_t size = 0;
-    int rc;
-    *img = NULL;
-    if ((rc = cairn_io__size(f, &size)) != 0) return rc;
-    if (size > (uint64_t)SIZE_MAX / 2)
-        return cairn_err__set(CAIRN_TOOBIG, "%s: log too large", cairn_io__path(f));
-    *img = (uint8_t *)malloc(size ? (size_t)size : 1);
-    if (!*img) return cairn_err__set(CAIRN_NOMEM, "%s: out of memory reading the log", cairn_io__path(f));
-    if (size && (rc = cairn_io__pread(f, *img, (size_t)size, 0, NULL)) != 0) {
-        free(*img);
-        *img = NULL;
-        return rc;
-    }
-    *n = size;
     return 0;
 }
 
@@ -287,11 +416,12 @@ static int create_file(const char *path) {
 
 int cairn_wal__open(cairn_wal **out, const char *path, int flags, cairn_wal_info *info) {
     cairn_wal *w = NULL;
-    uint8_t *img = NULL;
+    rd r;
     uint64_t n = 0;
     scan_result sr;
     int rc, st, created = 0, rdonly = (flags & CAIRN_WAL_RDONLY) != 0;
     memset(&sr, 0, sizeof sr);
+    memset(&r, 0, sizeof r);
     if (!out || !path) return cairn_err__set(CAIRN_INVALID, "cairn_wal__open: NULL argument");
     *out = NULL;
     if (info) memset(info, 0, sizeof *info);
@@ -314,16 +444,18 @@ int cairn_wal__open(cairn_wal **out, const char *path, int flags, cairn_wal_info
         goto fail;
     }
     if ((rc = cairn_io__open(&w->f, path, rdonly ? CAIRN_IO_RDONLY : CAIRN_IO_RDWR)) != 0) goto fail;
-    if ((rc = read_image(w->f, &img, &n)) != 0) goto fail;
+    if ((rc = cairn_io__size(w->f, &n)) != 0) goto fail;
+    rd_init(&r, w->f, n, 1);
     w->alloc = n;
     if (n < HDR) {
         /* read-only view of a log cut short at creation: empty */
         w->salt = 0;
         w->end = w->valid_end = n;
     } else {
-        if ((rc = check_header(path, img)) != 0) goto fail;
-        w->salt = cairn_get32(img + 12);
-        if ((rc = scan_image(path, img, n, w->salt, &sr)) != 0) goto fail;
+        if ((rc = rd_fill(&r, HDR)) != 0 || (rc = check_header(path, r.buf)) != 0) goto fail;
+        w->salt = cairn_get32(r.buf + 12);
+        rd_drop(&r, HDR);
+        if ((rc = scan_stream(&r, path, w->salt, &sr)) != 0) goto fail;
         w->end = w->valid_end = sr.end;
         if (sr.end < n && !rdonly && !(flags & CAIRN_WAL_KEEP_TAIL)) {
             /* drop the torn tail durably, so later appends never sit behind garbage */
@@ -332,6 +464,7 @@ int cairn_wal__open(cairn_wal **out, const char *path, int flags, cairn_wal_info
             w->alloc = sr.end;
         }
     }
+    if ((rc = rd_finish(&r)) != 0) goto fail; /* the whole image, for its CRC */
     w->next_seq = sr.last_seq + 1;
     w->written_seq = w->durable_seq = sr.last_seq;
     w->next_txid = sr.max_txid + 1;
@@ -346,15 +479,15 @@ int cairn_wal__open(cairn_wal **out, const char *path, int flags, cairn_wal_info
         info->salt = w->salt;
         info->created = created;
         info->image_size = n;
-        info->image_crc = n ? cairn_crc32c__update(0, img, (size_t)n) : 0;
+        info->image_crc = r.crc;
     }
     free(sr.committed);
-    free(img);
+    rd_free(&r);
     *out = w;
     return 0;
 fail:
     free(sr.committed);
-    free(img);
+    rd_free(&r);
     cairn_wal__close(w);
     return rc;
 }
@@ -372,36 +505,59 @@ void cairn_wal__close(cairn_wal *w) {
 /* ---- replay ------------------------------------------------------------------------------- */
 
 int cairn_wal__replay_after(cairn_wal *w, uint64_t after, cairn_wal_apply_fn fn, void *ctx) {
-    uint8_t *img = NULL;
-    uint64_t n = 0, off, bound;
+    rd r;
+    uint64_t n = 0, off, prev = 0;
     scan_result sr;
     int rc;
     if (!w || !fn) return cairn_err__set(CAIRN_INVALID, "cairn_wal__replay: NULL argument");
+    memset(&sr, 0, sizeof sr);
+    memset(&r, 0, sizeof r);
     pthread_mutex_lock(&w->mu);
-    bound = w->end;
-    if ((rc = read_image(w->f, &img, &n)) != 0) goto out;
-    if (n > bound) n = bound; /* ignore a torn tail a read-only open left in place */
+    if ((rc = cairn_io__size(w->f, &n)) != 0) goto out;
+    if (n > w->end) n = w->end; /* ignore a torn tail a read-only open left in place */
     if (n < HDR) goto out;
-    if ((rc = scan_image(w->path, img, n, w->salt, &sr)) != 0) goto out;
+    /* first pass: which transactions are committed */
+    rd_init(&r, w->f, n, 0);
+    if ((rc = rd_fill(&r, HDR)) != 0) goto out;
+    rd_drop(&r, HDR);
+    if ((rc = scan_stream(&r, w->path, w->salt, &sr)) != 0) goto out;
+    rd_free(&r);
+    /* second pass: hand out their data records in log order (each checked again: a reader's log
+     * may change between the passes) */
+    rd_init(&r, w->f, sr.end, 0);
+    if ((rc = rd_fill(&r, HDR)) != 0) goto out;
+    rd_drop(&r, HDR);
     off = HDR;
     while (off < sr.end) {
-        const uint8_t *h = img + off;
-        uint32_t len = cairn_get32(h + 4);
+        const uint8_t *h;
+        uint32_t len;
         txcommit key, *c;
+        if ((rc = rd_fill(&r, off + RHDR)) != 0) goto out;
+        len = cairn_get32(r.buf + (off - r.base) + 4);
+        if ((uint64_t)len > sr.end - off - RHDR) goto changed;
+        if ((rc = rd_fill(&r, off + RHDR + len)) != 0) goto out;
+        h = r.buf + (off - r.base);
+        if (cairn_crc32c__update(0, h + 4, RHDR - 4 + (size_t)len) != cairn_get32(h) || cairn_get64(h + 8) <= prev)
+            goto changed;
+        prev = cairn_get64(h + 8);
         key.txid = cairn_get64(h + 16);
         key.seq = 0;
         if (h[24] == KIND_DATA && sr.ncommitted &&
             (c = (txcommit *)bsearch(&key, sr.committed, sr.ncommitted, sizeof(txcommit), cmp_tx)) != NULL &&
-            c->seq > after && cairn_get64(h + 8) < c->seq) {
-            rc = fn(ctx, key.txid, h[25], h + RHDR, len, cairn_get64(h + 8));
-            if (rc) break;
+            c->seq > after && prev < c->seq) {
+            if ((rc = fn(ctx, key.txid, h[25], h + RHDR, len, prev)) != 0) goto out;
         }
         off += RHDR + len;
+        rd_drop(&r, off);
     }
-    free(sr.committed);
+    goto out;
+changed:
+    rc = cairn_err__set(CAIRN_CORRUPT, "%s: the log changed while it was replayed (offset %llu)", w->path,
+                        (unsigned long long)off);
 out:
     pthread_mutex_unlock(&w->mu);
-    free(img);
+    free(sr.committed);
+    rd_free(&r);
     return rc;
 }
 
