@@ -713,7 +713,14 @@ const MIN_DATE_MS = -8.64e15;
 const MAX_DATE_MS = 8.64e15;
 
 function microsToDate(us) {
-  const big = typeof us === 'bigint' ? us : BigInt(us);
+  if (typeof us === 'number') {
+    // A safe integer: exact in doubles (the remainder first, then an exact division).
+    const r = us % 1000;
+    const d = new Date((us - r) / 1000 - (r < 0 ? 1 : 0));
+    if (r !== 0) exactMicros.set(d, { ms: d.getTime(), us: BigInt(us) });
+    return d;
+  }
+  const big = us;
   let ms = big / 1000n;
   if (big % 1000n < 0n) ms -= 1n; // floor
   const d = new Date(ms >= BigInt(MIN_DATE_MS) && ms <= BigInt(MAX_DATE_MS) ? Number(ms) : NaN);
