@@ -89,3 +89,39 @@
     }
 }
 %include "cairn/table.h"
+
+/* The versioned store (cairn/repo.h). Mapped here, the same for every language:
+ *   char *digest         an OUTPUT (save, put, delete, digest, tag_get): the wrapper supplies the
+ *                        caller buffer of CAIRN_DIGEST_HEX + 1 bytes and returns its text as one
+ *                        more result (Lua: after the status, nil when the call failed; Python:
+ *                        appended to the result); `const char *digest` stays an input string
+ *                        (NULL/None/nil: the head);
+ *   (const void *value, size_t len|vlen)   bytes in, as (const void *val, size_t vlen) is;
+ *   (void **value, size_t *len|vlen, int *kind)  owned bytes + kind out, as kv_get's
+ *                        (void **val, size_t *vlen, int *kind) is;
+ *   uint64_t *removed    an integer out, as uint64_t *out is;
+ *   struct cairn_repo_stats  exposed as cairn_repo_stats_t (like the other stats structs).
+ * Not wrapped: cairn_repo_put_many (arrays of pointers: each language has its own batch helper),
+ * cairn_repo_iter_next (three outs: each language's cursor helper calls it). Handles
+ * (cairn_repo **out, cairn_repo_iter **out) and the stats out-param are each language's typemaps,
+ * as for the other engines. */
+%typemap(in, numinputs=0) char *digest (char digest_[CAIRN_DIGEST_HEX + 1])
+%{ digest_[0] = '\0'; $1 = digest_; %}
+#ifdef SWIGLUA
+%typemap(argout) char *digest
+%{ if (result == 0) lua_pushstring(L, digest_$argnum); else lua_pushnil(L); SWIG_arg++; %}
+#endif
+#ifdef SWIGPYTHON
+%typemap(argout) char *digest {
+    if (result == 0) $result = SWIG_Python_AppendOutput($result, PyUnicode_FromString(digest_$argnum));
+}
+#endif
+%typemap(argout) const char *digest "" /* an input: SWIG would otherwise match the argout above */
+%apply (const void *val, size_t vlen) { (const void *value, size_t len), (const void *value, size_t vlen) };
+%apply (void **val, size_t *vlen, int *kind) { (void **value, size_t *len, int *kind),
+                                              (void **value, size_t *vlen, int *kind) };
+%apply uint64_t *out { uint64_t *removed };
+%rename("cairn_repo_stats_t", %$not %$isfunction) cairn_repo_stats;
+%ignore cairn_repo_put_many;
+%ignore cairn_repo_iter_next;
+%include "cairn/repo.h"

@@ -361,10 +361,12 @@ static int cairn_lua_now_ms(lua_State *L) {
                           cairn_blob **out (cairn_blob *h_ = NULL),
                           cairn_blob_iter **out (cairn_blob_iter *h_ = NULL),
                           cairn_table **out (cairn_table *h_ = NULL),
-                          cairn_table_iter **out (cairn_table_iter *h_ = NULL)
+                          cairn_table_iter **out (cairn_table_iter *h_ = NULL),
+                          cairn_repo **out (cairn_repo *h_ = NULL),
+                          cairn_repo_iter **out (cairn_repo_iter *h_ = NULL)
 %{ $1 = &h_; %}
 %typemap(argout) cairn_kv **out, cairn_kv_iter **out, cairn_blob **out, cairn_blob_iter **out,
-                 cairn_table **out, cairn_table_iter **out
+                 cairn_table **out, cairn_table_iter **out, cairn_repo **out, cairn_repo_iter **out
 {
     /* own = 0: the pointer is closed explicitly (cairn.lua's __gc/__close call the _close). */
     if (result == 0 && h_$argnum) SWIG_NewPointerObj(L, h_$argnum, $*1_descriptor, 0); else lua_pushnil(L);
@@ -390,6 +392,7 @@ static int cairn_lua_now_ms(lua_State *L) {
 %enddef
 %cairn_lua_options(cairn_kv_options, CAIRN_KV_OPTIONS_INIT)
 %cairn_lua_options(cairn_blob_options, CAIRN_BLOB_OPTIONS_INIT)
+%cairn_lua_options(cairn_repo_options, CAIRN_REPO_OPTIONS_INIT)
 #ifdef CAIRN_SWIG_TABLE
 %cairn_lua_options(cairn_table_options, CAIRN_TABLE_OPTIONS_INIT)
 #endif
