@@ -1453,7 +1453,6 @@ class Table(_Events):
             if self._pending:
                 self._after_call()
 
-
     def insert_many(self, rows):
         """Insert every row of `rows`, all or nothing; returns their ids."""
         h = self._handle()
