@@ -1,5 +1,5 @@
-/* test_cli.c - the `cairn` command-line tool, run as a program: every kv, blob and table sub-command
- * (table: rows as JSON, CSV import and export),
+/* test_cli.c - the `cairn` command-line tool, run as a program: every kv, blob, table and repo
+ * sub-command (table: rows as JSON, CSV import and export; repo: versions, collections, damage),
  * the exit codes by class (0 ok, 1 not found, 2 usage, 4 path, 5 I/O, 6 corrupt, 7 locked,
  * 8 refused), values from stdin and @FILE, kinds and their checks (UTF-8, JSON), binary round
  * trips, --json outputs (checked by an independent JSON parser below), dump + load of both engines
@@ -1135,6 +1135,185 @@ START_TEST(cli_table_csv) {
 }
 END_TEST
 
+/* ---- versioned store ---------------------------------------------------------------------------- */
+
+static const char *const REPO_CMDS[] = {"init", "tenants", "entries", "save", "load", "log", "diff", "put", "get",
+                                        "delete", "keys", "tag", "gc", "verify", "stats", NULL};
+
+/* A digest line: 64 lowercase hex characters and a newline; copied into d. */
+static void take_digest(const res *r, char *d) {
+    int i;
+    ck_assert_msg(r->outlen == 65 && r->out[64] == '\n', "not a digest line: %s", r->out);
+    for (i = 0; i < 64; i++)
+        ck_assert_msg((r->out[i] >= '0' && r->out[i] <= '9') || (r->out[i] >= 'a' && r->out[i] <= 'f'), "%s", r->out);
+    memcpy(d, r->out, 64);
+    d[64] = 0;
+}
+
+START_TEST(cli_repo_commands) {
+    res r = {0};
+    char *dir = setup_dir("cli"), *db = kvt_path(dir, "repo"), *missing = kvt_path(dir, "missing");
+    char *vfile = kvt_path(dir, "value.bin"), at[PATH_MAX + 2], d1[65], d2[65], p1[65], p2[65], pack[PATH_MAX + 64];
+    static const unsigned char bin[] = {0x00, 0xff, 0x10, 'a'};
+    int k;
+    FILE *f;
+    /* init: the repository and a tenant; reads of a missing repository are exit 4 */
+    ck_assert_int_eq(CLI(&r, "repo", "load", missing, "config"), 4);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_PATH"));
+    ck_assert_int_eq(CLI(&r, "repo", "save", missing, "config", "x"), 4);
+    ck_assert_int_eq(CLI(&r, "repo", "init", db), 0);
+    ck_assert_int_eq(CLI(&r, "repo", "init", db, "beta", "--tenant", "ignored"), 0);
+    ck_assert_int_eq(CLI(&r, "repo", "tenants", db), 0);
+    ck_assert_str_eq(r.out, "beta\ndefault\n");
+    ck_assert_int_eq(CLI(&r, "repo", "tenants", db, "--json"), 0);
+    ck_assert(json_lines(r.out));
+    /* save / load / log */
+    ck_assert_int_eq(CLI(&r, "repo", "save", db, "config", "dark", "--user", "alice"), 0);
+    take_digest(&r, d1);
+    ck_assert_int_eq(CLI(&r, "repo", "save", db, "config", "light", "--user", "bob"), 0);
+    take_digest(&r, d2);
+    ck_assert_str_ne(d1, d2);
+    ck_assert_int_eq(CLI(&r, "repo", "load", db, "config"), 0);
+    ck_assert_str_eq(r.out, "light"); /* to a file: the exact bytes */
+    ck_assert_int_eq(CLI(&r, "repo", "load", db, "config", "--digest", d1), 0);
+    ck_assert_str_eq(r.out, "dark");
+    ck_assert_int_eq(CLI(&r, "repo", "load", db, "config", "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_ptr_nonnull(strstr(r.out, d2));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"kind\":\"text\""));
+    ck_assert_int_eq(CLI(&r, "repo", "log", db, "config"), 0);
+    ck_assert_msg(!strncmp(r.out, d2, 64) && strstr(r.out, "bob") && strstr(r.out, d1) && strstr(r.out, "alice") &&
+                      strstr(r.out, d2) < strstr(r.out, d1), "log: %s", r.out);
+    ck_assert_int_eq(CLI(&r, "repo", "log", db, "config", "--json", "--max", "1"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_msg(strstr(r.out, d1) && !strchr(strchr(r.out, '\n') + 1, '{'), "log --max 1: %s", r.out); /* its parent */
+    ck_assert_int_eq(CLI(&r, "repo", "log", db, "nope"), 1);
+    ck_assert_int_eq(CLI(&r, "repo", "load", db, "nope"), 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_NOTFOUND"));
+    ck_assert_int_eq(CLI(&r, "repo", "load", db, "config", "--digest", "abc"), 8);
+    ck_assert_int_eq(CLI(&r, "repo", "load", db, "config", "--digest",
+                         "0000000000000000000000000000000000000000000000000000000000000000"), 1);
+    /* values from stdin and @FILE, kinds and their checks */
+    spit(vfile, bin, sizeof bin);
+    snprintf(at, sizeof at, "@%s", vfile);
+    ck_assert_int_eq(CLI(&r, "repo", "save", db, "bin", at), 8); /* not UTF-8: refused as text */
+    ck_assert_int_eq(CLI(&r, "repo", "save", db, "bin", at, "--kind", "bytes"), 0);
+    ck_assert_int_eq(CLI(&r, "repo", "load", db, "bin", "--hex"), 0);
+    ck_assert_str_eq(r.out, "00ff1061\n");
+    ck_assert_int_eq(CLI(&r, "repo", "save", db, "doc", "{nope", "--kind", "json"), 8);
+    ck_assert_int_eq(CLI_IN(&r, "{\"a\":1}", 7, "repo", "save", db, "doc", "-", "--kind", "json"), 0);
+    ck_assert_int_eq(CLI(&r, "repo", "load", db, "doc", "--json"), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"kind\":\"json\""));
+    /* tenants are separate; an unknown one is exit 1 for writes */
+    ck_assert_int_eq(CLI(&r, "repo", "load", db, "config", "--tenant", "beta"), 1);
+    ck_assert_int_eq(CLI(&r, "repo", "save", db, "config", "b", "--tenant", "beta"), 0);
+    ck_assert_int_eq(CLI(&r, "repo", "load", db, "config", "--tenant", "beta"), 0);
+    ck_assert_str_eq(r.out, "b");
+    ck_assert_int_eq(CLI(&r, "repo", "save", db, "config", "x", "--tenant", "ghost"), 1);
+    ck_assert_int_eq(CLI(&r, "repo", "entries", db), 0);
+    ck_assert_str_eq(r.out, "bin\nconfig\ndoc\n");
+    /* collections: put / get / delete / keys / diff */
+    ck_assert_int_eq(CLI(&r, "repo", "put", db, "users", "alice", "a"), 0);
+    ck_assert_int_eq(CLI(&r, "repo", "put", db, "users", "bob", "b"), 0);
+    take_digest(&r, p1);
+    ck_assert_int_eq(CLI(&r, "repo", "put", db, "users", "carol", "{\"age\":3}", "--kind", "json"), 0);
+    ck_assert_int_eq(CLI(&r, "repo", "delete", db, "users", "alice"), 0);
+    take_digest(&r, p2);
+    ck_assert_int_eq(CLI(&r, "repo", "delete", db, "users", "alice"), 1);
+    ck_assert_int_eq(CLI(&r, "repo", "get", db, "users", "bob"), 0);
+    ck_assert_str_eq(r.out, "b");
+    ck_assert_int_eq(CLI(&r, "repo", "get", db, "users", "alice"), 1);
+    ck_assert_int_eq(CLI(&r, "repo", "get", db, "users", "alice", "--digest", p1), 0);
+    ck_assert_str_eq(r.out, "a");
+    ck_assert_int_eq(CLI(&r, "repo", "get", db, "users", "carol", "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_int_eq(CLI(&r, "repo", "keys", db, "users"), 0);
+    ck_assert_str_eq(r.out, "bob\ncarol\n");
+    ck_assert_int_eq(CLI(&r, "repo", "keys", db, "users", "--digest", p1, "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_ptr_nonnull(strstr(r.out, "alice"));
+    ck_assert_int_eq(CLI(&r, "repo", "keys", db, "users", "-l"), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "json"));
+    ck_assert_int_eq(CLI(&r, "repo", "diff", db, p1, p2), 0);
+    ck_assert_str_eq(r.out, "A\tcarol\nD\talice\n");
+    ck_assert_int_eq(CLI(&r, "repo", "diff", db, "-", p1, "--json"), 0);
+    ck_assert_str_eq(r.out, "{\"added\":[\"alice\",\"bob\"],\"removed\":[],\"changed\":[]}\n");
+    ck_assert_int_eq(CLI(&r, "repo", "diff", db, p1, d1), 8); /* a whole value: CAIRN_TYPE */
+    ck_assert_int_eq(CLI(&r, "repo", "put", db, "config", "k", "v"), 8);
+    ck_assert_int_eq(CLI(&r, "repo", "save", db, "users", "v"), 8);
+    ck_assert_int_eq(CLI(&r, "repo", "load", db, "users"), 8);
+    ck_assert_int_eq(CLI(&r, "repo", "log", db, "users", "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"collection\":true"));
+    /* tags */
+    ck_assert_int_eq(CLI(&r, "repo", "tag", db, "v1", d1), 0);
+    ck_assert_int_eq(CLI(&r, "repo", "tag", db, "v1"), 0);
+    ck_assert_msg(!strncmp(r.out, d1, 64), "tag: %s", r.out);
+    ck_assert_int_eq(CLI(&r, "repo", "tag", db, "nope"), 1);
+    ck_assert_int_eq(CLI(&r, "repo", "tag", db, "v2",
+                         "0000000000000000000000000000000000000000000000000000000000000000"), 1);
+    /* gc, verify, stats */
+    ck_assert_int_eq(CLI(&r, "repo", "gc", db), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "removed 0 objects"));
+    ck_assert_int_eq(CLI(&r, "repo", "gc", db, "--grace", "60000", "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_int_eq(CLI(&r, "repo", "gc", db, "--grace", "soon"), 2);
+    ck_assert_int_eq(CLI(&r, "repo", "load", db, "config", "--digest", d1), 0);
+    ck_assert_str_eq(r.out, "dark");
+    ck_assert_int_eq(CLI(&r, "repo", "verify", db), 0);
+    ck_assert_str_eq(r.out, "ok\n");
+    ck_assert_int_eq(CLI(&r, "repo", "verify", db, "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_int_eq(CLI(&r, "repo", "stats", db), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "tenants       2"));
+    ck_assert_int_eq(CLI(&r, "repo", "stats", db, "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"engine\":\"repo\",\"tenants\":2,"));
+    /* the shell: by name, and found by its marker */
+    ck_assert_int_eq(CLI_IN(&r, "get users bob\nkeys users\n", 25, "shell", "repo", db), 0);
+    ck_assert_str_eq(r.out, "b\nbob\ncarol\n");
+    ck_assert_int_eq(CLI_IN(&r, "load config\n", 12, "shell", db), 0);
+    ck_assert_str_eq(r.out, "light\n");
+    /* usage errors */
+    ck_assert_int_eq(CLI(&r, "repo", "frobnicate", db), 2);
+    ck_assert_int_eq(CLI(&r, "repo", "save", db, "config"), 2);
+    ck_assert_int_eq(CLI(&r, "repo", "save", db, "config", "x", "--digest"), 2);
+    ck_assert_int_eq(CLI(&r, "repo", "load", db, "config", "--user", "u"), 2); /* not an option of load */
+    ck_assert_int_eq(CLI(&r, "repo", "verify", missing), 4);
+    /* damage: exit 6, never other bytes */
+    snprintf(pack, sizeof pack, "%s/t/default/packs/pack-00000000", db);
+    f = fopen(pack, "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 46, SEEK_SET); /* the first object (45-byte header, kind byte): the value "dark" */
+    {
+        int c = fgetc(f);
+        fseek(f, 46, SEEK_SET);
+        fputc(c ^ 0x5a, f);
+    }
+    fclose(f);
+    ck_assert_int_eq(CLI(&r, "repo", "verify", db), 6);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_CORRUPT"));
+    ck_assert_int_eq(CLI(&r, "repo", "load", db, "config", "--digest", d1), 6);
+    ck_assert_int_eq(CLI(&r, "repo", "load", db, "config"), 0);
+    ck_assert_str_eq(r.out, "light");
+    /* help for every command */
+    for (k = 0; REPO_CMDS[k]; k++) {
+        char want_usage[64];
+        snprintf(want_usage, sizeof want_usage, "usage: cairn repo %s ", REPO_CMDS[k]);
+        ck_assert_int_eq(CLI(&r, "help", "repo", REPO_CMDS[k]), 0);
+        ck_assert_msg(strstr(r.out, want_usage) && strstr(r.out, ".\n"), "help repo %s: %s", REPO_CMDS[k], r.out);
+        ck_assert_int_eq(CLI(&r, "repo", REPO_CMDS[k], "--help"), 0);
+        ck_assert_ptr_nonnull(strstr(r.out, want_usage));
+    }
+    ck_assert_int_eq(CLI(&r, "--help"), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "repo diff DIR D1 D2"));
+    res_free(&r);
+    free(db), free(missing), free(vfile);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
@@ -1153,6 +1332,7 @@ int main(void) {
     tcase_add_test(tc, cli_terminal_output);
     tcase_add_test(tc, cli_table_commands);
     tcase_add_test(tc, cli_table_csv);
+    tcase_add_test(tc, cli_repo_commands);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

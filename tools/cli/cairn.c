@@ -5,10 +5,12 @@
  *   cairn blob COMMAND FILE ...     create get update del list stats check compact dump load
  *   cairn table COMMAND DIR ...     create insert get update delete count list stats check compact
  *                                   schema import export
- *   cairn shell [kv|blob|table] PATH   the same commands, one a line, from standard input
+ *   cairn repo COMMAND DIR ...      init tenants entries save load log diff put get delete keys tag gc
+ *                                   verify stats
+ *   cairn shell [kv|blob|table|repo] PATH   the same commands, one a line, from standard input
  *   cairn help [ENGINE [COMMAND]]   cairn --help   cairn --version
  *
- * The commands live in cli_kv.c, cli_blob.c and cli_table.c, one table per engine (cli.h: struct command);
+ * The commands live in cli_kv.c, cli_blob.c, cli_table.c and cli_repo.c, one table per engine (cli.h: struct command);
  * docs/cli.md is the reference (exit codes, output, dump format). Errors go to stderr as
  * "cairn: NAME: message".
  */
@@ -29,12 +31,13 @@ typedef struct engine {
 static const engine engines[] = {{"kv", "a KV store (a directory)", cli_kv_cmds},
                                  {"blob", "a blob store (a file; its WAL is FILE-wal)", cli_blob_cmds},
                                  {"table", "a table (a directory)", cli_table_cmds},
+                                 {"repo", "a versioned store (a directory)", cli_repo_cmds},
                                  {NULL, NULL, NULL}};
 
 static const char EXIT_CODES_HELP[] =
     "Exit codes:\n"
     "  0  success                            5  I/O error or disk full\n"
-    "  1  not found (key or blob)            6  corrupt store or unsupported format version\n"
+    "  1  not found (key, blob, row, entry)  6  corrupt store or unsupported format version\n"
     "  2  usage (bad command line)           7  locked: another writer holds the store\n"
     "  3  other error                        8  refused: not UTF-8, not JSON, too big, bad dump, key exists\n"
     "  4  path missing, not usable or not permitted\n";
@@ -71,8 +74,9 @@ static void main_help(FILE *to) {
             "usage: cairn kv COMMAND DIR [ARGS] [OPTIONS]      a KV store (a directory)\n"
             "       cairn blob COMMAND FILE [ARGS] [OPTIONS]   a blob store (a file)\n"
             "       cairn table COMMAND DIR [ARGS] [OPTIONS]   a table (a directory)\n"
-            "       cairn shell [kv|blob|table] PATH           run commands read from standard input\n"
-            "       cairn help [kv|blob|table [COMMAND]]       help on an engine or a command\n"
+            "       cairn repo COMMAND DIR [ARGS] [OPTIONS]    a versioned store (a directory)\n"
+            "       cairn shell [ENGINE] PATH                  run commands read from standard input\n"
+            "       cairn help [ENGINE [COMMAND]]              help on an engine or a command\n"
             "       cairn --version                            the version\n",
             CAIRN_CLI_VERSION);
     for (e = engines; e->name; e++) {
@@ -109,12 +113,13 @@ static int help(int argc, char **argv) {
     }
     if (!(e = find_engine(argv[0]))) {
         if (!strcmp(argv[0], "shell")) {
-            printf("usage: cairn shell [kv|blob|table] PATH\n\n"
+            printf("usage: cairn shell [kv|blob|table|repo] PATH\n\n"
                    "Run commands on one store, one a line, read from standard input (a terminal or a pipe):\n"
                    "the commands of the engine without PATH, e.g. `put k v`, `get k`, `list -l`. Words are\n"
                    "split at spaces; quote with '...' or \"...\" (which knows \\n, \\t, \\\\, \\\" and \\xNN).\n"
                    "`help [COMMAND]` lists the commands, `quit` (or the end of input) ends. Without an engine,\n"
-                   "a directory is a table if it holds a MANIFEST, else a KV store, and a file a blob store.\n"
+                   "a directory is a table if it holds a MANIFEST, a versioned store if it holds CAIRN-REPO, else\n"
+                   "a KV store, and a file a blob store.\n"
                    "In the shell `get` ends every value with a newline and '-' cannot be a value (use @FILE).\n"
                    "The exit code is that of the last command that failed (0 if none).\n");
             return 0;
@@ -241,6 +246,27 @@ static int parse_args(const engine *e, const command *c, int argc, char **argv, 
             bit = OPT_LONG;
         } else if (!strcmp(a, "--replace")) {
             bit = OPT_REPLACE;
+        } else if (matches(a, "--tenant") || matches(a, "--user") || matches(a, "--digest")) {
+            const char *name = matches(a, "--tenant") ? "--tenant" : matches(a, "--user") ? "--user" : "--digest";
+            bit = name[2] == 't' ? OPT_TENANT : name[2] == 'u' ? OPT_USER : OPT_DIGEST;
+            if (!(v = opt_value(a, name, argc, argv, &i))) goto missing;
+            if (bit == OPT_TENANT) o->tenant = v;
+            else if (bit == OPT_USER) o->user = v;
+            else o->digest = v;
+        } else if (matches(a, "--grace") || matches(a, "--max")) {
+            const char *name = matches(a, "--grace") ? "--grace" : "--max";
+            char *end;
+            unsigned long long n;
+            bit = name[2] == 'g' ? OPT_GRACE : OPT_MAX;
+            if (!(v = opt_value(a, name, argc, argv, &i))) goto missing;
+            errno = 0;
+            n = strtoull(v, &end, 10);
+            if (errno || *end || end == v || *v == '-') {
+                fprintf(stderr, "cairn: %s wants a number, not '%s'\n", name, v);
+                return usage_of(e, c);
+            }
+            if (bit == OPT_GRACE) o->grace_ms = (uint64_t)n;
+            else o->max = (uint64_t)n;
         }
         if (!bit || !(c->opts & bit)) {
             fprintf(stderr, "cairn: %s %s: unknown option '%s' (put '--' before a KEY or VALUE that starts with '-')\n",
@@ -363,9 +389,15 @@ static int shell(int argc, char **argv) {
                 if (stat(m, &st) == 0 && S_ISREG(st.st_mode)) e = find_engine("table");
                 free(m);
             }
+            if ((m = (char *)malloc(n + sizeof "/CAIRN-REPO")) != NULL) { /* a versioned store's marker */
+                memcpy(m, path, n);
+                memcpy(m + n, "/CAIRN-REPO", sizeof "/CAIRN-REPO");
+                if (stat(m, &st) == 0 && S_ISREG(st.st_mode)) e = find_engine("repo");
+                free(m);
+            }
         }
     } else {
-        fprintf(stderr, "usage: cairn shell [kv|blob|table] PATH\n");
+        fprintf(stderr, "usage: cairn shell [kv|blob|table|repo] PATH\n");
         return EXIT_USAGE;
     }
     cli_in_shell = 1;

@@ -19,7 +19,7 @@
 /* Exit codes, by class (documented in `cairn --help` and docs/cli.md). */
 enum {
     EXIT_OK = 0,
-    EXIT_NOTFOUND = 1, /* the key or blob does not exist */
+    EXIT_NOTFOUND = 1, /* the key, blob, row, entry, record, tag or version does not exist */
     EXIT_USAGE = 2,    /* bad command line */
     EXIT_ERROR = 3,    /* any other failure (internal, transaction, out of memory, ...) */
     EXIT_PATH = 4,     /* the store or an input file is missing, not usable, or not permitted */
@@ -37,13 +37,21 @@ enum {
     OPT_RAW = 1 << 3,     /* --raw */
     OPT_HEX = 1 << 4,     /* --hex */
     OPT_LONG = 1 << 5,    /* -l, --long */
-    OPT_REPLACE = 1 << 6  /* --replace */
+    OPT_REPLACE = 1 << 6, /* --replace */
+    OPT_TENANT = 1 << 7,  /* --tenant NAME (repo) */
+    OPT_USER = 1 << 8,    /* --user NAME (repo) */
+    OPT_DIGEST = 1 << 9,  /* --digest D (repo) */
+    OPT_GRACE = 1 << 10,  /* --grace MS (repo gc) */
+    OPT_MAX = 1 << 11     /* --max N (repo log) */
 };
 
 typedef struct opts {
     unsigned given;    /* OPT_* bits seen */
     int kind;          /* with OPT_KIND */
     int64_t expire_at; /* with OPT_EXPIRE: absolute Unix ms */
+    const char *tenant, *user, *digest; /* with OPT_TENANT, OPT_USER, OPT_DIGEST */
+    uint64_t grace_ms;                  /* with OPT_GRACE */
+    uint64_t max;                       /* with OPT_MAX */
 } opts;
 
 typedef struct command {
@@ -59,6 +67,7 @@ typedef struct command {
 extern const command cli_kv_cmds[];
 extern const command cli_blob_cmds[];
 extern const command cli_table_cmds[];
+extern const command cli_repo_cmds[];
 
 /* 1 while running inside `cairn shell` (values from stdin are refused; `get` ends with a newline). */
 extern int cli_in_shell;
