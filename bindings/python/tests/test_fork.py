@@ -412,6 +412,52 @@ def _pool_task(key):
     _SHARED["kv"][key] = "from pool"  # raises ForkedError, pickled back to the caller
 
 
+class TableInChild(Base):
+    def test_every_call_is_forked_and_close_is_quiet(self):
+        path = os.path.join(self.dir, "t")
+        t = cairn.Table(path, schema="k string, n i64")
+        self.addCleanup(t.close)
+        t.insert({"k": "a", "n": 1})
+        t.sync()
+        before = snapshot(path)
+        events = []
+        t.subscribe(lambda ev: events.append(ev.id))
+        it = iter(t)
+        next(it)
+
+        def child():
+            res = {
+                "insert": outcome(t.insert, {"k": "b", "n": 2}),
+                "insert_json_path": outcome(t.insert, {"k": "b", "n": 2.5}),
+                "insert_many": outcome(t.insert_many, [{"k": "c"}]),
+                "get": outcome(t.get, 1),
+                "update": outcome(t.update, 1, {"n": 5}),
+                "delete": outcome(t.delete, 1),
+                "load": outcome(t.load, {"n": [1]}),
+                "len": outcome(len, t),
+                "iterate": outcome(list, t),
+                "open_iterator": outcome(next, it),
+                "begin": outcome(t.begin),
+                "sync": outcome(t.sync),
+                "stats": outcome(t.stats),
+            }
+            with t:
+                pass  # the with block's exit closes it: must not raise
+            res["closed"] = t.closed
+            res["events"] = list(events)
+            return res
+
+        res = in_child(child)
+        closed, child_events = res.pop("closed"), res.pop("events")
+        self.assertEqual(res, {k: "ForkedError" for k in res})
+        self.assertTrue(closed)
+        self.assertEqual(child_events, [])
+        self.assertEqual(snapshot(path), before, "the child changed the parent's files")
+        self.assertEqual(t.insert({"k": "b"}), 2, "the child took no id")
+        self.assertEqual(events, [2])
+        self.assertEqual([i for i, _ in t], [1, 2])
+
+
 class Multiprocessing(Base):
     def setUp(self):
         super().setUp()
