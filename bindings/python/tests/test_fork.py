@@ -1,6 +1,6 @@
 """A handle belongs to the process that opened it. In a child after os.fork() (and so in a
 multiprocessing worker with the 'fork' start method, Linux's default) every call on an inherited
-KV or BlobStore raises cairn.ForkedError; close(), a `with` block's exit and garbage collection
+KV, BlobStore or Table raises cairn.ForkedError; close(), a `with` block's exit and garbage collection
 there never raise and never touch the parent's files or lock; the parent goes on as if nothing
 happened. A worker that opens its own handle works."""
 import gc
