@@ -19,8 +19,8 @@
  *    is a no-op. In a child after fork() the calls other threads had in flight are forgotten
  *    (those threads do not exist there), so closing an inherited handle never waits for them.
  *  - Python-only extras (not in the C API): cairn_py_set_errors, cairn_py_kv_put_many,
- *    cairn_py_kv_get_many, and the table's fast paths cairn_py_table_insert / _get / _iter_batch
- *    (rows as dicts through the typed cairn_value API, no JSON on the way).
+ *    cairn_py_kv_get_many, and the table's fast paths cairn_py_table_insert / _update / _get /
+ *    _iter_batch / _load_buffers (rows as dicts through the typed cairn_value API, no JSON).
  */
 
 %{
@@ -879,6 +879,8 @@ static PyObject *cairn_py_row_out(const cairn_py_codec *c, const cairn_value *va
 %nothread cairn_py_table_get;
 %nothread cairn_py_table_iter_batch;
 %nothread cairn_py_table_load_buffers;
+%nothread cairn_py_table_update;
+%typemap(out) PyObject *cairn_py_table_update "$result = $1;"
 %typemap(out) PyObject *cairn_py_table_insert "$result = $1;"
 %typemap(out) PyObject *cairn_py_table_get "$result = $1;"
 %typemap(out) PyObject *cairn_py_table_iter_batch "$result = $1;"
@@ -925,6 +927,69 @@ static PyObject *cairn_py_table_insert(cairn_table *t, PyObject *row, PyObject *
 done:
     for (i = 0; i < nheld; i++) Py_DECREF(refs[i]);
     if (vals != stack) PyMem_Free(vals);
+    if (refs != held) PyMem_Free(refs);
+    return ret;
+}
+
+/* Set the columns of dict `changes` in row `id`: True, or None when the changes are for the JSON
+ * path (as insert: an unknown column, an unusual value, None for a column with a default or NOT
+ * NULL, no change at all). */
+static PyObject *cairn_py_table_update(cairn_table *t, uint64_t id, PyObject *changes, PyObject *codec) {
+    cairn_value stack[CAIRN_PY_STACK_COLS], *vals = stack;
+    size_t istack[CAIRN_PY_STACK_COLS], *cols = istack;
+    PyObject *held[CAIRN_PY_STACK_COLS], **refs = held;
+    cairn_py_codec c;
+    Py_ssize_t pos = 0, k = 0, nheld = 0, i, n;
+    PyObject *key, *o, *ret = NULL;
+    int rc;
+    if (cairn_py_codec_parse(codec, &c) < 0) return NULL;
+    if (!PyDict_Check(changes) || (n = PyDict_GET_SIZE(changes)) == 0) Py_RETURN_NONE;
+    if (n > CAIRN_PY_STACK_COLS) {
+        vals = PyMem_Malloc(sizeof *vals * (size_t)n);
+        cols = PyMem_Malloc(sizeof *cols * (size_t)n);
+        refs = PyMem_Malloc(sizeof *refs * (size_t)n);
+        if (vals == NULL || cols == NULL || refs == NULL) { PyErr_NoMemory(); goto done; }
+    }
+    while (PyDict_Next(changes, &pos, &key, &o)) {
+        Py_ssize_t col = -1;
+        if (!PyUnicode_Check(key)) goto fallback;
+        for (i = 0; i < c.n && col < 0; i++) {
+            PyObject *name = PyTuple_GET_ITEM(c.names, i);
+            if (name == key) col = i;
+            else {
+                int eq = PyUnicode_Compare(name, key);
+                if (eq == -1 && PyErr_Occurred()) goto done;
+                if (eq == 0) col = i;
+            }
+        }
+        if (col < 0) goto fallback;
+        cols[k] = (size_t)col;
+        if (o == Py_None) {
+            if (c.flags[col]) goto fallback;
+            vals[k++].is_null = 1;
+            continue;
+        }
+        rc = cairn_py_value_in(o, c.types[col], PyLong_AsSsize_t(PyTuple_GET_ITEM(c.fixed, col)), &vals[k]);
+        if (rc < 0) goto done;
+        if (rc == 0) goto fallback;
+        k++;
+        Py_INCREF(o);
+        refs[nheld++] = o;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = cairn_table_update(t, id, cols, vals, (size_t)k);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) { cairn_py_raise(rc); goto done; }
+    Py_INCREF(Py_True);
+    ret = Py_True;
+    goto done;
+fallback:
+    Py_INCREF(Py_None);
+    ret = Py_None;
+done:
+    for (i = 0; i < nheld; i++) Py_DECREF(refs[i]);
+    if (vals != stack) PyMem_Free(vals);
+    if (cols != istack) PyMem_Free(cols);
     if (refs != held) PyMem_Free(refs);
     return ret;
 }

@@ -1501,11 +1501,12 @@ class Table(_Events):
     def update(self, row_id, changes):
         """Set the columns of dict `changes` in row `row_id`; NotFoundError if it is absent."""
         h = self._handle()
-        text = self._enc(_as_row(changes, "changes"))
+        changes = _as_row(changes, "changes")
         i = _row_id(row_id)
         if i is None:
             raise NotFoundError("no row %r" % (row_id,))  # noqa: F821
-        self._write(_c.cairn_table_update_json, h, i, text)
+        if self._write(_c.cairn_py_table_update, h, i, changes, self._codec) is None:  # the JSON path
+            self._write(_c.cairn_table_update_json, h, i, self._enc(changes))
 
     def delete(self, row_id):
         """Delete row `row_id`; NotFoundError (a KeyError) if it is absent."""

@@ -116,6 +116,33 @@ class Values(Base):
         nulls = t.insert({})
         self.assertEqual(t[nulls], {k: None for k in row})
 
+    def test_update_every_type(self):
+        t = self.open("a i8, h u64, j f64, k bool, l string, m bytes, n bytes:3, o timestamp, "
+                      "d i32 not null default 7, e string default 'x'")
+        i = t.insert({})
+        self.assertEqual(t[i], {"a": None, "h": None, "j": None, "k": None, "l": None, "m": None, "n": None,
+                                "o": None, "d": 7, "e": "x"})
+        at = datetime.datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=UTC)
+        changes = {"a": -128, "h": 2**64 - 1, "j": float("-inf"), "k": False, "l": "ü", "m": b"", "n": b"xyz",
+                   "o": at, "d": -5, "e": "y"}
+        t.update(i, changes)
+        self.assertEqual(t[i], changes)
+        t.update(i, {"o": at.astimezone(datetime.timezone(datetime.timedelta(hours=-8))), "m": bytearray(b"q")})
+        self.assertEqual((t[i]["o"], t[i]["m"]), (at, b"q"))
+        t.update(i, {"e": None, "l": None})  # explicit null: null, even where there is a default
+        self.assertEqual((t[i]["e"], t[i]["l"]), (None, None))
+        t.update(i, {"d": None})  # null for a NOT NULL column with a default: the default
+        self.assertEqual(t[i]["d"], 7)
+        t.update(i, {"d": -5})
+        with self.assertRaises(cairn.RangeError):
+            t.update(i, {"a": 128})
+        with self.assertRaises(cairn.TypeMismatch):
+            t.update(i, {"k": 1})
+        with self.assertRaises(cairn.SchemaError):
+            t.update(i, {"zz": 1})
+        t.update(i, {})
+        self.assertEqual(t[i]["d"], -5)
+
     def test_float_specials(self):
         t = self.open("x f64, y f32")
         i = t.insert({"x": float("nan"), "y": float("-inf")})
