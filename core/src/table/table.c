@@ -29,6 +29,8 @@ static int check_handle(cairn_table *t, const char *fn) {
 static int check_write(cairn_table *t) {
     if (t->failed) return cairn_err__set(CAIRN_FAILED, "%s: handle failed after a fatal I/O error", t->dir);
     if (t->ro) return cairn_err__set(CAIRN_READONLY, "%s: opened read-only", t->dir);
+    /* the first change after opening a cleanly closed table: the manifest stops saying CLEAN */
+    if (t->man_clean && !t->in_txn) return cairn_tbl__mark_dirty(t);
     return 0;
 }
 
@@ -762,7 +764,11 @@ void cairn_table_close(cairn_table *t) {
     }
     LOCK(t);
     if (t->in_txn) (void)rollback_locked(t);
-    if (!t->ro && !t->failed) (void)cairn_tbl__checkpoint(t, 0);
+    if (!t->ro && !t->failed) {
+        /* the last manifest says CLEAN: nothing in the WAL beyond it */
+        t->closing = 1;
+        (void)cairn_tbl__checkpoint(t, !t->man_clean);
+    }
     UNLOCK(t);
     table_free(t);
 }

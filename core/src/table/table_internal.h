@@ -278,6 +278,8 @@ struct cairn_table {
     uint64_t man_lsn;       /* LSN in the manifest */
     uint64_t man_gen;       /* manifest generation counter */
     uint64_t man_next_id;   /* next_id in the manifest */
+    int man_clean;          /* the manifest says CLEAN: written at close, the WAL held nothing more */
+    int closing;            /* the next manifest is the close's (CLEAN) */
     unsigned lock_timeout;
     uint32_t man_salt;
     uint32_t next_file;
@@ -322,6 +324,8 @@ int cairn_tbl__fail(cairn_table *t, int rc);
 /* store */
 int cairn_tbl__load(cairn_table *t, const char *schema_opt, int create);
 int cairn_tbl__checkpoint(cairn_table *t, int force);
+/* Before the first change after opening a CLEAN table: a manifest without CLEAN */
+int cairn_tbl__mark_dirty(cairn_table *t);
 int cairn_tbl__group_find(const cairn_table *t, uint64_t id, size_t *gi, uint32_t *pos);
 int cairn_tbl__group_row(cairn_table *t, size_t gi, uint32_t pos, cairn_value *row, tbuf *bytes);
 int cairn_tbl__group_decode(segfile *f, const segref *r, int type, uint32_t fixed_len, cairn_colvec *out);

@@ -27,7 +27,10 @@
  * MANIFEST:
  *    0   8  magic "CAIRNTBM"
  *    8   4  u32 version (1)
- *   12   4  u32 flags (0)
+ *   12   4  u32 flags: bit 0 CLEAN = written by a writer's close: the WAL holds nothing beyond this
+ *           manifest (it may then be missing); other bits zero. Without CLEAN the WAL must exist
+ *           (it is created before the first manifest and never removed; resets keep its header):
+ *           a missing or cut-short WAL is CAIRN_CORRUPT, not a silent loss of its transactions
  *   16   8  u64 generation: +1 with every manifest written
  *   24   8  u64 lsn: sequence number of the last WAL record this manifest covers; recovery replays
  *           only WAL transactions whose commit record is above it
@@ -445,6 +448,7 @@ static int manifest_build(cairn_table *t, const tschema *s, const rgroup *g, siz
     memset(h, 0, sizeof h);
     memcpy(h, MAN_MAGIC, 8);
     cairn_put32(h + 8, MAN_VERSION);
+    cairn_put32(h + 12, t->closing ? 1u : 0u);
     cairn_put64(h + 16, t->man_gen + 1);
     cairn_put64(h + 24, lsn);
     cairn_put64(h + 32, t->next_id);
@@ -485,6 +489,7 @@ static int manifest_build(cairn_table *t, const tschema *s, const rgroup *g, siz
 
 typedef struct mparsed {
     uint64_t gen, lsn, next_id, ng;
+    uint32_t flags;
     uint32_t salt, next_file, ncols;
     char *schema;
     const uint8_t *groups; /* into the buffer */
@@ -503,6 +508,8 @@ static int manifest_parse(const char *path, const uint8_t *b, size_t n, mparsed 
     if (cairn_get32(b + n - 4) != cairn_crc32c__update(0, b, n - 4)) return man_corrupt(path, n - 4, "manifest CRC mismatch");
     if (cairn_get32(b + 8) != MAN_VERSION)
         return cairn_err__set(CAIRN_VERSION, "%s: manifest version %u (this library reads %u)", path, cairn_get32(b + 8), MAN_VERSION);
+    m->flags = cairn_get32(b + 12);
+    if (m->flags & ~1u) return man_corrupt(path, 12, "unknown manifest flags");
     m->gen = cairn_get64(b + 16);
     m->lsn = cairn_get64(b + 24);
     m->next_id = cairn_get64(b + 32);
@@ -893,6 +900,7 @@ static int switch_manifest(cairn_table *t, segw *w, rgroup *ng, size_t nng, tsch
     t->man_lsn = lsn;
     t->man_next_id = t->next_id;
     t->man_salt = cairn_wal__salt(t->wal);
+    t->man_clean = t->closing;
     t->dirty = 0;
     t->g_rows = 0;
     t->g_dead = 0;
@@ -1300,6 +1308,7 @@ static int load_manifest(cairn_table *t, const uint8_t *b, size_t n, const char 
     t->man_lsn = m.lsn;
     t->next_id = t->man_next_id = m.next_id;
     t->man_salt = m.salt;
+    t->man_clean = (int)(m.flags & 1u);
     t->next_file = m.next_file;
     rc = groups_load(t, t->man_path, &m, &t->g, &t->ng);
     free(m.schema);
@@ -1313,6 +1322,15 @@ static int load_manifest(cairn_table *t, const uint8_t *b, size_t n, const char 
     t->live = t->g_rows - t->g_dead;
     if ((rc = cairn_tbl__rs_init(&t->tail, &t->s)) != 0) return rc;
     return cairn_tbl__rs_init(&t->ov, &t->s);
+}
+
+/* Without CLEAN the WAL must be there, whole from its header on */
+static int wal_required(cairn_table *t, int present, const cairn_wal_info *wi) {
+    if (t->man_clean) return 0;
+    if (!present || wi->created || wi->end < CAIRN_WAL_HEADER_SIZE)
+        return cairn_err__set(CAIRN_CORRUPT, "%s: the write-ahead log is %s, but %s was not closed cleanly: its committed "
+                              "changes would be lost", t->wal_path, present ? "cut short" : "missing", t->man_path);
+    return 0;
 }
 
 static int replay(cairn_table *t, const cairn_wal_info *wi) {
@@ -1364,6 +1382,7 @@ static int open_reader(cairn_table *t, const char *schema_opt) {
             st = cairn_io__stat(t->wal_path, &wsize);
             if (st < 0) rc = st;
             else if (st == 1) rc = cairn_wal__open(&t->wal, t->wal_path, CAIRN_WAL_RDONLY, &wi);
+            if (!rc) rc = wal_required(t, st == 1, &wi);
         }
         if (!rc && t->wal) rc = replay(t, &wi);
         /* the manifest again: a writer that checkpointed meanwhile means another attempt */
@@ -1435,7 +1454,15 @@ int cairn_tbl__load(cairn_table *t, const char *schema_opt, int create) {
     free(mb);
     if (rc) return rc;
     if ((rc = remove_leftovers(t)) != 0) return rc;
+    if ((st = cairn_io__stat(t->wal_path, &sz)) < 0) return st;
+    if (st == 1 && sz < CAIRN_WAL_HEADER_SIZE && !t->man_clean) {
+        memset(&wi, 0, sizeof wi);
+        wi.created = 1; /* the open would re-initialise it */
+        return wal_required(t, 1, &wi);
+    }
+    if (st == 0 && (rc = wal_required(t, 0, NULL)) != 0) return rc;
     if ((rc = cairn_wal__open(&t->wal, t->wal_path, CAIRN_WAL_CREATE, &wi)) != 0) return rc;
+    if (st == 1 && (rc = wal_required(t, 1, &wi)) != 0) return rc;
     if ((rc = replay(t, &wi)) != 0) return rc;
     cairn_wal__advance(t->wal, wi.last_seq > t->man_lsn ? wi.last_seq : t->man_lsn);
     if (cairn_wal__salt(t->wal) != t->man_salt) {
@@ -1443,6 +1470,11 @@ int cairn_tbl__load(cairn_table *t, const char *schema_opt, int create) {
         if ((rc = cairn_tbl__checkpoint(t, 1)) != 0) return rc;
     }
     return 0;
+}
+
+int cairn_tbl__mark_dirty(cairn_table *t) {
+    if (!t->man_clean) return 0;
+    return cairn_tbl__checkpoint(t, 1);
 }
 
 uint64_t cairn_tbl__disk_bytes(cairn_table *t) {
