@@ -845,7 +845,7 @@ START_TEST(throughput) {
     for (c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         cairn_colvec v = make_vec(cases[c].type, n, cases[c].pat, 0), d;
         cairn_seg_buf b;
-        double t0, te, td;
+        double t0, te, td, tr;
         int reps = 20, r;
         if (cases[c].force == CAIRN_SEG_FOR)
             for (i = 0; i < n; i++) set_u(&v, i, rnd() % 100000);
@@ -861,11 +861,21 @@ START_TEST(throughput) {
             cairn_seg__free_vec(&d);
         }
         td = (now_s() - t0) / reps;
-        printf("seg bench: %-16s %-8s %8zu bytes (%.2f B/value)  encode %7.1f M values/s  decode %7.1f M values/s\n",
+        t0 = now_s();
+        for (r = 0; r < reps; r++) {
+            size_t at;
+            for (at = 0; at < n; at += 2048) {
+                ck_assert_int_eq(cairn_seg__decode_range(b.bytes, b.len, v.type, 0, at, 2048, &d), 0);
+                cairn_seg__free_vec(&d);
+            }
+        }
+        tr = (now_s() - t0) / reps;
+        printf("seg bench: %-16s %-8s %8zu bytes (%.2f B/value)  encode %7.1f M values/s  decode %7.1f M values/s"
+               "  (by 2048-row ranges %7.1f)\n",
                cases[c].name, b.encoding == CAIRN_SEG_DELTA ? "DELTA" : b.encoding == CAIRN_SEG_FOR ? "FOR"
                : b.encoding == CAIRN_SEG_PLAIN ? "PLAIN" : b.encoding == CAIRN_SEG_DICT ? "DICT"
                : b.encoding == CAIRN_SEG_RLE ? "RLE" : b.encoding == CAIRN_SEG_BITPACK ? "BITPACK" : "other",
-               b.len, (double)b.len / (double)n, (double)n / te / 1e6, (double)n / td / 1e6);
+               b.len, (double)b.len / (double)n, (double)n / te / 1e6, (double)n / td / 1e6, (double)n / tr / 1e6);
         cairn_seg__free_buf(&b);
         free_vec(&v);
     }

@@ -1496,20 +1496,29 @@ static int decode_var(const hdr *h, size_t s0, size_t cnt, cairn_colvec *out) {
         if (c == 0 || c > n) goto size;
     }
     if ((rc = list_open(&p, end, h->lim, c, &l, "strings")) != 0) return rc;
-    ends = (uint64_t *)malloc(c * sizeof *ends);
-    if (!ends) return cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory");
-    if ((rc = list_check(&l, ends, "strings")) != 0) goto done;
     if (h->enc == CAIRN_SEG_PLAIN) {
-        uint64_t b0 = s0 ? ends[s0 - 1] : 0;
+        /* only the ends of the rows asked for (and the one before them) */
+        size_t first = s0 ? s0 - 1 : 0, m = s0 + cnt - first, k0 = s0 ? 1 : 0;
+        uint64_t b0, prev;
         if (p != end) goto size;
-        for (i = s0; i < s0 + cnt; i++) {
-            if (!vbit(h->valid, i) && ends[i] != (i ? ends[i - 1] : 0)) {
-                rc = cairn_err__set(CAIRN_CORRUPT, "segment: null string %zu is not empty", i);
+        if (!(ends = (uint64_t *)malloc(m * sizeof *ends))) return cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory");
+        pk_unpack(&l.ends, first, m, ends);
+        b0 = prev = s0 ? ends[0] : 0;
+        for (i = 0; i < cnt; i++) {
+            uint64_t e2 = ends[i + k0];
+            if (e2 < prev || e2 - prev > CAIRN_VALUE_MAX || e2 > l.total) {
+                rc = cairn_err__set(CAIRN_CORRUPT, "segment: strings: bad string end offset %llu at %zu",
+                                    (unsigned long long)e2, s0 + i);
                 goto done;
             }
-            out->offsets[i - s0 + 1] = ends[i] - b0;
+            if (!vbit(h->valid, s0 + i) && e2 != prev) {
+                rc = cairn_err__set(CAIRN_CORRUPT, "segment: null string %zu is not empty", s0 + i);
+                goto done;
+            }
+            out->offsets[i + 1] = e2 - b0;
+            prev = e2;
         }
-        total = ends[s0 + cnt - 1] - b0;
+        total = prev - b0;
         out->data = xmalloc((size_t)total);
         if (!out->data) { rc = cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory"); goto done; }
         if (total) memcpy(out->data, l.bytes + b0, (size_t)total);
@@ -1517,6 +1526,8 @@ static int decode_var(const hdr *h, size_t s0, size_t cnt, cairn_colvec *out) {
         goto done;
     }
     /* CONSTANT, RLE, DICT: an entry per row */
+    if (!(ends = (uint64_t *)malloc(c * sizeof *ends))) return cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory");
+    if ((rc = list_check(&l, ends, "strings")) != 0) goto done;
     idx = (uint64_t *)malloc(cnt * sizeof *idx);
     if (!idx) { rc = cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory"); goto done; }
     if (h->enc == CAIRN_SEG_CONSTANT) {
