@@ -506,7 +506,7 @@ END_TEST
 /* A crash at every fsync of a put leaves the old or the new head, and a sound repository. */
 START_TEST(crash_at_every_sync) {
     for (uint64_t nth = 1; nth <= 8; nth++) {
-        char d0[65], d1[65], head[65];
+        char d0[65], d1[65] = "", head[65]; /* d1 stays empty when the put fails */
         void *v;
         size_t n;
         int rc;
