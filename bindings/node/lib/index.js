@@ -252,6 +252,45 @@ function putOptions(opts) {
   return { exp, ttl, kind };
 }
 
+// A value and the kind it is stored as ('bytes' | 'text' | 'json' | undefined: by its JS type)
+// -> [what the addon takes, the kind's code]. The same for every engine with typed values.
+function valueIn(value, kind) {
+  if (kind === 'json') return [typeof value === 'string' ? JSON.stringify(value) : jsonOf(value), native.KIND_JSON];
+  if (kind === 'text') {
+    if (typeof value !== 'string') throw typeError("a value of kind 'text' must be a string");
+    return [value, native.KIND_TEXT];
+  }
+  if (kind === 'bytes') {
+    if (typeof value !== 'string' && !isBytes(value)) throw typeError("a value of kind 'bytes' must be bytes or a string");
+    return [value, native.KIND_BYTES];
+  }
+  if (typeof value === 'string') return [value, native.KIND_TEXT];
+  if (isBytes(value)) return [value, native.KIND_BYTES];
+  return [jsonOf(value), native.KIND_JSON];
+}
+
+// Value options { kind } (save, put and putMany of the versioned store) -> the kind.
+function kindOption(opts) {
+  if (opts === undefined) return undefined;
+  if (opts === null || typeof opts !== 'object') throw typeError('options must be an object');
+  for (const k of Object.keys(opts)) if (k !== 'kind') throw invalid(`unknown option '${k}' (known: kind)`);
+  return putOptions(opts).kind;
+}
+
+// What the addon's get() / load() returned -> the value (undefined when absent): a string of
+// kind TEXT, the parsed JSON of kind JSON (meta[0] says which), else a Buffer.
+function valueOut(r) {
+  if (typeof r === 'string') return meta[0] === native.KIND_JSON ? parseJson(r) : r;
+  return bytesOut(r);
+}
+
+function typedValueOut(r) {
+  if (r === undefined) return undefined;
+  const kind = meta[0];
+  if (typeof r === 'string') return { value: kind === native.KIND_JSON ? parseJson(r) : r, kind: KIND_NAMES[kind] };
+  return { value: bytesOut(r), kind: KIND_NAMES[kind] || 'bytes' };
+}
+
 // Runs fn inside begin/commit; rolls back if it throws or its promise rejects.
 function runTransaction(store, fn) {
   if (typeof fn !== 'function') throw typeError('transaction() needs a function');
@@ -299,15 +338,28 @@ function promise(fn) {
   }
 }
 
+// The addon's method `name` of handle h, or CAIRN_UNSUPPORTED when this engine has none.
+function nativeMethod(h, name, what) {
+  const fn = h[name];
+  if (typeof fn !== 'function') throw new errors.Unsupported(`${what}: not supported by this engine`);
+  return fn;
+}
+
+// A snapshot as the core lists it ({name, time: Unix ms, bytes}) with time as a Date.
+const snapshotOut = (s) => ({ name: s.name, time: new Date(s.time), bytes: s.bytes });
+
 // ------------------------------------------------------------------------------------------
-// The base of every engine's class: open (sync and on the thread pool), check, exists / has,
-// count / size, transactions, sync / compact, stats, close. An engine class declares
-// static [ENGINE] and its own methods, which use this[H] (the addon handle), nothing else.
-// Base is Object, or EventEmitter for an engine with events (it then overrides [AFTER] to
-// deliver them once the C call has returned).
+// The base of every engine's class, in two layers:
+//  - handleClass: what every handle has: open (sync and on the thread pool), check, stats,
+//    close, closed (the versioned store is this and its own methods);
+//  - storeClass: the key-value engines' part on top of it: exists / has, count / size,
+//    transactions, sync / compact, snapshots and backups.
+// An engine class declares static [ENGINE] and its own methods, which use this[H] (the addon
+// handle), nothing else. Base is Object, or EventEmitter for an engine with events (it then
+// overrides [AFTER] to deliver them once the C call has returned).
 // ------------------------------------------------------------------------------------------
-function storeClass(Base) {
-  return class Store extends Base {
+function handleClass(Base) {
+  return class Handle extends Base {
     constructor(path, options) {
       super();
       const h = path === fromHandle ? options : openWith(new.target, 'open', path, options);
@@ -328,6 +380,31 @@ function storeClass(Base) {
       return promise(() => this[ENGINE].native.checkAsync(checkPath(path)));
     }
 
+    stats() {
+      return this[H].stats();
+    }
+
+    /** Close (idempotent). An open transaction is rolled back. */
+    close() {
+      this[H].close();
+    }
+
+    get closed() {
+      return this[H].closed;
+    }
+
+    get [Symbol.toStringTag]() {
+      return this.constructor[ENGINE].tag;
+    }
+
+    [AFTER](result) {
+      return result;
+    }
+  };
+}
+
+function storeClass(Base) {
+  return class Store extends handleClass(Base) {
     exists(key) {
       return this[H].exists(key);
     }
@@ -385,25 +462,42 @@ function storeClass(Base) {
       return promise(() => this[H].compactAsync()).then((v) => this[AFTER](v));
     }
 
-    stats() {
-      return this[H].stats();
+    /**
+     * Take a named, read-only, point-in-time snapshot of the store (kept inside it; costs
+     * milliseconds: the data files are shared). Without a name a unique one is picked. Returns
+     * the name. Not inside a transaction (CAIRN_TXN), not on a read-only handle.
+     */
+    snapshot(name) {
+      return nativeMethod(this[H], 'snapshot', 'snapshot').call(this[H], name);
     }
 
-    /** Close (idempotent). An open transaction is rolled back. */
-    close() {
-      this[H].close();
+    /** The snapshots, oldest first: [{ name, time: Date, bytes }]. */
+    snapshots() {
+      return JSON.parse(nativeMethod(this[H], 'snapshots', 'snapshots').call(this[H])).map(snapshotOut);
     }
 
-    get closed() {
-      return this[H].closed;
+    /** Open snapshot `name` as a new read-only store of this class (close it on its own). */
+    openSnapshot(name) {
+      const h = nativeMethod(this[H], 'openSnapshot', 'openSnapshot').call(this[H], name);
+      return new this.constructor(fromHandle, h);
     }
 
-    get [Symbol.toStringTag]() {
-      return this.constructor[ENGINE].tag;
+    /** Delete snapshot `name` (CAIRN_NOTFOUND when there is none). */
+    dropSnapshot(name) {
+      nativeMethod(this[H], 'dropSnapshot', 'dropSnapshot').call(this[H], name);
     }
 
-    [AFTER](result) {
-      return result;
+    /**
+     * Copy the store, consistently, into `dest` (missing or an empty directory) while writes go
+     * on; the copy shares nothing with the store and opens as a normal store.
+     */
+    backup(dest) {
+      nativeMethod(this[H], 'backup', 'backup').call(this[H], checkPath(dest));
+    }
+
+    /** backup(dest) on the libuv thread pool: a Promise. */
+    backupAsync(dest) {
+      return promise(() => nativeMethod(this[H], 'backupAsync', 'backup').call(this[H], checkPath(dest)));
     }
   };
 }
@@ -431,21 +525,8 @@ class KV extends storeClass(Object) {
       return this;
     }
     const { exp, ttl, kind } = putOptions(options);
-    if (kind === 'json') {
-      h.put(key, typeof value === 'string' ? JSON.stringify(value) : jsonOf(value), native.KIND_JSON, exp, ttl);
-    } else if (kind === 'text') {
-      if (typeof value !== 'string') throw typeError("a value of kind 'text' must be a string");
-      h.put(key, value, native.KIND_TEXT, exp, ttl);
-    } else if (kind === 'bytes') {
-      if (typeof value !== 'string' && !isBytes(value)) throw typeError("a value of kind 'bytes' must be bytes or a string");
-      h.put(key, value, native.KIND_BYTES, exp, ttl);
-    } else if (typeof value === 'string') {
-      h.put(key, value, native.KIND_TEXT, exp, ttl);
-    } else if (isBytes(value)) {
-      h.put(key, value, native.KIND_BYTES, exp, ttl);
-    } else {
-      h.put(key, jsonOf(value), native.KIND_JSON, exp, ttl);
-    }
+    const [v, k] = valueIn(value, kind);
+    h.put(key, v, k, exp, ttl);
     return this;
   }
 
@@ -455,18 +536,12 @@ class KV extends storeClass(Object) {
 
   /** The value, or undefined when the key is absent (or expired). */
   get(key) {
-    const r = this[H].get(key);
-    if (typeof r === 'string') return meta[0] === native.KIND_JSON ? parseJson(r) : r;
-    return bytesOut(r);
+    return valueOut(this[H].get(key));
   }
 
   /** { value, kind: 'bytes' | 'text' | 'json' | 'native' }, or undefined when absent. */
   getTyped(key) {
-    const r = this[H].get(key);
-    if (r === undefined) return undefined;
-    const kind = meta[0];
-    if (typeof r === 'string') return { value: kind === native.KIND_JSON ? parseJson(r) : r, kind: KIND_NAMES[kind] };
-    return { value: bytesOut(r), kind: KIND_NAMES[kind] || 'bytes' };
+    return typedValueOut(this[H].get(key));
   }
 
   /** Delete a key; throws errors.NotFound (code 'CAIRN_NOTFOUND') when it is absent. */
@@ -1174,8 +1249,205 @@ class Table extends storeClass(EventEmitter) {
   }
 }
 
+// ------------------------------------------------------------------------------------------
+// Repo: the versioned store. Tenants hold entries; an entry's versions are immutable and named
+// by their SHA-256 digest (64 lowercase hex characters). A version is a whole value (save /
+// load) or a collection of records (put / putMany / get / delete / keys / records). Values are
+// typed as in the KV (Buffer / string / JSON value); record keys are strings or bytes and come
+// back as strings when they are valid UTF-8, else as Buffers.
+// ------------------------------------------------------------------------------------------
+const DIFF_LISTS = ['added', 'removed', 'changed'];
+
+// A key of the core's JSON (a string, or {"$bytes": hex}) -> the key as keys() gives it.
+const jsonKeyOut = (k) => (typeof k === 'string' ? k : Buffer.from(k.$bytes, 'hex'));
+
+// Records given as a Map, an iterable of [key, value] pairs or a plain object -> [key, value][].
+function recordPairs(records) {
+  if (records instanceof Map) return [...records];
+  if (isPlainObject(records)) return Object.entries(records);
+  if (records !== null && typeof records === 'object' && typeof records[Symbol.iterator] === 'function' &&
+      !isBytes(records)) {
+    const out = [];
+    for (const r of records) {
+      if (!Array.isArray(r) || r.length !== 2) throw typeError(`record ${out.length}: expected a [key, value] pair`);
+      out.push(r);
+    }
+    return out;
+  }
+  throw typeError('records must be a Map, an array of [key, value] pairs or a plain object');
+}
+
+class Repo extends handleClass(Object) {
+  static [ENGINE] = { native: native.RepoHandle, tag: 'cairn.Repo' };
+
+  /**
+   * Re-hash every object of the repository at `path` and check every ref names a complete
+   * version. Throws errors.Corrupt (damage), errors.Path (missing, not a directory).
+   */
+  static verify(path) {
+    this.check(path);
+  }
+
+  static verifyAsync(path) {
+    return this.checkAsync(path);
+  }
+
+  /** Create a tenant (an existing one is fine). Returns the repo. */
+  init(tenant) {
+    this[H].init(tenant);
+    return this;
+  }
+
+  /** The tenants' names, sorted. */
+  tenants() {
+    return JSON.parse(this[H].tenants());
+  }
+
+  /** The tenant's entry names (values and collections), sorted; errors.NotFound for an unknown tenant. */
+  entries(tenant) {
+    return JSON.parse(this[H].entries(tenant));
+  }
+
+  /**
+   * Save `value` as the new version of `entry` and return its digest. options: { kind: 'bytes' |
+   * 'text' | 'json' } as KV.put's.
+   */
+  save(tenant, user, entry, value, options) {
+    const [v, k] = valueIn(value, kindOption(options));
+    return this[H].save(tenant, user, entry, v, k);
+  }
+
+  /** The value of the head of `entry` (or of version `digest`), or undefined when absent. */
+  load(tenant, entry, digest) {
+    return valueOut(this[H].load(tenant, entry, digest));
+  }
+
+  /** { value, kind: 'bytes' | 'text' | 'json' | 'native' } of load(), or undefined. */
+  loadTyped(tenant, entry, digest) {
+    return typedValueOut(this[H].load(tenant, entry, digest));
+  }
+
+  exists(tenant, entry) {
+    return this[H].exists(tenant, entry);
+  }
+
+  /** The head digest of `entry`, or undefined when it does not exist. */
+  digest(tenant, entry) {
+    return this[H].digest(tenant, entry);
+  }
+
+  /** Put one record into the collection `entry` (made by its first put): the new digest. */
+  put(tenant, user, entry, key, value, options) {
+    const [v, k] = valueIn(value, kindOption(options));
+    return this[H].put(tenant, user, entry, key, v, k);
+  }
+
+  /**
+   * Put many records in one new version: `records` is a Map, an array of [key, value] pairs or a
+   * plain object. A key given twice keeps its last value; all or nothing. Returns the digest.
+   */
+  putMany(tenant, user, entry, records, options) {
+    const kind = kindOption(options);
+    const pairs = recordPairs(records);
+    const keys = new Array(pairs.length);
+    const values = new Array(pairs.length);
+    const kinds = new Array(pairs.length);
+    for (let i = 0; i < pairs.length; i++) {
+      keys[i] = pairs[i][0];
+      [values[i], kinds[i]] = valueIn(pairs[i][1], kind);
+    }
+    return this[H].putMany(tenant, user, entry, keys, values, kinds);
+  }
+
+  /** The value of record `key` in the head (or version `digest`), or undefined when absent. */
+  get(tenant, entry, key, digest) {
+    return valueOut(this[H].get(tenant, entry, key, digest));
+  }
+
+  getTyped(tenant, entry, key, digest) {
+    return typedValueOut(this[H].get(tenant, entry, key, digest));
+  }
+
+  /** Delete record `key` (errors.NotFound when absent): the new digest. */
+  delete(tenant, user, entry, key) {
+    return this[H].delete(tenant, user, entry, key);
+  }
+
+  /** The number of records of the head (or version `digest`). */
+  count(tenant, entry, digest) {
+    return this[H].count(tenant, entry, digest);
+  }
+
+  /** The keys of the head (or version `digest`), ascending bytewise. */
+  keys(tenant, entry, digest) {
+    return this[H].keys(tenant, entry, digest);
+  }
+
+  /** [key, value] of every record of the head (or version `digest`), in key order. */
+  *records(tenant, entry, digest) {
+    for (const { key, value } of this.recordsTyped(tenant, entry, digest)) yield [key, value];
+  }
+
+  /** { key, value, kind } of every record, in key order. */
+  *recordsTyped(tenant, entry, digest) {
+    const h = this[H];
+    const it = h.iterOpen(tenant, entry, digest);
+    try {
+      for (;;) {
+        const batch = h.iterNext(it, 256);
+        for (let i = 0; i < batch.length; i += 3) {
+          const kind = batch[i + 2];
+          const raw = batch[i + 1];
+          yield { key: batch[i], value: kind === native.KIND_JSON ? parseJson(raw) : raw, kind: KIND_NAMES[kind] || 'bytes' };
+        }
+        if (batch.length < 256 * 3) return;
+      }
+    } finally {
+      if (!h.closed) h.iterClose(it);
+    }
+  }
+
+  /**
+   * The records added, removed and changed from version d1 to d2 (of collections; null or
+   * undefined: the empty collection): { added: [keys], removed: [keys], changed: [keys] }.
+   */
+  diff(tenant, d1, d2) {
+    const d = JSON.parse(this[H].diff(tenant, d1 === undefined ? null : d1, d2 === undefined ? null : d2));
+    const out = {};
+    for (const k of DIFF_LISTS) out[k] = (d[k] || []).map(jsonKeyOut);
+    return out;
+  }
+
+  /** The versions of `entry`, newest first (at most max): [{ digest, parents, user, time: Date, collection }]. */
+  history(tenant, entry, max) {
+    return JSON.parse(this[H].history(tenant, entry, max)).map((v) => ({
+      digest: v.digest, parents: v.parents, user: v.user, time: new Date(v.time), collection: v.collection,
+    }));
+  }
+
+  /** Name version `digest` (errors.NotFound when it names no version of the tenant). */
+  tag(tenant, name, digest) {
+    this[H].tag(tenant, name, digest);
+    return this;
+  }
+
+  /** The digest a tag names, or undefined. */
+  tagGet(tenant, name) {
+    return this[H].tagGet(tenant, name);
+  }
+
+  /** Remove objects no head or tag reaches that are older than graceMs (0: any): how many. */
+  gc(graceMs) {
+    return this[H].gc(graceMs);
+  }
+
+  gcAsync(graceMs) {
+    return promise(() => this[H].gcAsync(graceMs));
+  }
+}
+
 if (typeof Symbol.dispose === 'symbol') {
-  for (const C of [KV, BlobStore, Table]) {
+  for (const C of [KV, BlobStore, Table, Repo]) {
     C.prototype[Symbol.dispose] = function dispose() {
       this.close();
     };
@@ -1195,6 +1467,7 @@ module.exports = {
   KV,
   BlobStore,
   Table,
+  Repo,
   /** A Date for microseconds since the Unix epoch that keeps them exactly in a table. */
   timestamp,
   /** The exact microseconds of a Date (read from a table, or made by timestamp()). */
@@ -1205,6 +1478,8 @@ module.exports = {
   openBlobStore: (path, options) => BlobStore.open(path, options),
   /** Open a table on the thread pool: Promise<Table>. */
   openTable: (path, options) => Table.open(path, options),
+  /** Open a versioned store on the thread pool: Promise<Repo>. */
+  openRepo: (path, options) => Repo.open(path, options),
   CairnError,
   errors,
   /** Error info by code name ('CAIRN_NOTFOUND') or errno (-2): { errno, code, text }. */

@@ -458,6 +458,19 @@ int64_t NowMs() {
 //  - check / checkAsync (static), begin / commit / rollback, sync / compact (+Async), count,
 //    stats.
 // ------------------------------------------------------------------------------------------
+// An engine's snapshot calls; all null while the engine has none (its handle then has no
+// snapshot methods).
+template <typename H>
+struct SnapshotApi {
+    int (*snapshot)(H *, const char *, char **);
+    int (*list)(H *, char **);
+    int (*open)(H **, H *, const char *);
+    int (*drop)(H *, const char *);
+    int (*backup)(H *, const char *);
+};
+
+// Every field but the names, the open/close calls and the stats may be null: the handle then has
+// no such method (the versioned store has no transactions, no sync and no compaction).
 template <typename H, typename O, typename S>
 struct EngineApi {
     const char *name;         // "kv": async resource names cairn.kv.open, ...
@@ -477,6 +490,8 @@ struct EngineApi {
     int (*stats)(H *, S *);
     const char *statsType;    // "cairn_kv_stats", as cairn_layout() names it
     const char *statsFields;  // "keys data_files ... in_txn?" (see StatsLayout)
+    // Snapshots and backups (the five calls every engine's header declares; docs/snapshots.md).
+    SnapshotApi<H> snapshots;
 };
 
 template <typename Engine, typename H, typename O, typename S>
@@ -487,24 +502,36 @@ class Store : public Napi::ObjectWrap<Engine> {
 
     static Napi::Function Define(Napi::Env env) {
         using C = typename Wrap::InstanceMethodCallback;
+        const EngineApi<H, O, S> &a = Api();
         std::vector<typename Wrap::PropertyDescriptor> props = {
             Wrap::StaticMethod("open", &Store::Open),
             Wrap::StaticMethod("openAsync", &Store::OpenAsync),
-            Wrap::StaticMethod("check", &Store::CheckPath),
-            Wrap::StaticMethod("checkAsync", &Store::CheckPathAsync),
-            Wrap::InstanceMethod("begin", static_cast<C>(&Store::Begin)),
-            Wrap::InstanceMethod("commit", static_cast<C>(&Store::Commit)),
-            Wrap::InstanceMethod("rollback", static_cast<C>(&Store::Rollback)),
-            Wrap::InstanceMethod("sync", static_cast<C>(&Store::Sync)),
-            Wrap::InstanceMethod("syncAsync", static_cast<C>(&Store::SyncAsync)),
-            Wrap::InstanceMethod("compact", static_cast<C>(&Store::Compact)),
-            Wrap::InstanceMethod("compactAsync", static_cast<C>(&Store::CompactAsync)),
-            Wrap::InstanceMethod("count", static_cast<C>(&Store::Count)),
             Wrap::InstanceMethod("stats", static_cast<C>(&Store::Stats)),
             Wrap::InstanceMethod("close", static_cast<C>(&Store::Close)),
             Wrap::InstanceAccessor("closed", static_cast<typename Wrap::InstanceGetterCallback>(&Store::Closed),
                                    nullptr),
         };
+        auto add = [&](bool has, const char *name, C fn) {
+            if (has) props.push_back(Wrap::InstanceMethod(name, fn));
+        };
+        if (a.check) {
+            props.push_back(Wrap::StaticMethod("check", &Store::CheckPath));
+            props.push_back(Wrap::StaticMethod("checkAsync", &Store::CheckPathAsync));
+        }
+        add(a.begin, "begin", static_cast<C>(&Store::Begin));
+        add(a.commit, "commit", static_cast<C>(&Store::Commit));
+        add(a.rollback, "rollback", static_cast<C>(&Store::Rollback));
+        add(a.sync, "sync", static_cast<C>(&Store::Sync));
+        add(a.sync, "syncAsync", static_cast<C>(&Store::SyncAsync));
+        add(a.compact, "compact", static_cast<C>(&Store::Compact));
+        add(a.compact, "compactAsync", static_cast<C>(&Store::CompactAsync));
+        add(a.count, "count", static_cast<C>(&Store::Count));
+        add(a.snapshots.snapshot, "snapshot", static_cast<C>(&Store::Snapshot));
+        add(a.snapshots.list, "snapshots", static_cast<C>(&Store::Snapshots));
+        add(a.snapshots.open, "openSnapshot", static_cast<C>(&Store::OpenSnapshot));
+        add(a.snapshots.drop, "dropSnapshot", static_cast<C>(&Store::DropSnapshot));
+        add(a.snapshots.backup, "backup", static_cast<C>(&Store::Backup));
+        add(a.snapshots.backup, "backupAsync", static_cast<C>(&Store::BackupAsync));
         for (auto &p : Engine::Methods()) props.push_back(p);
         Napi::Function ctor = Wrap::DefineClass(env, Api().className, props);
         Data(env)->ctors[Api().className] = Napi::Persistent(ctor);
@@ -555,14 +582,29 @@ class Store : public Napi::ObjectWrap<Engine> {
 
     // fn on the thread pool; the handle stays open (busy_) until it ends.
     Napi::Value CallAsync(const Napi::CallbackInfo &info, const char *verb, int (*fn)(H *)) {
+        return RunAsync(info, verb, [fn](H *h) { return fn(h); }, nullptr);
+    }
+
+    // fn(handle) on the thread pool (it owns copies of its arguments); done(env) builds the
+    // result on the main thread. The handle stays open (busy_) until it ends.
+    Napi::Value RunAsync(const Napi::CallbackInfo &info, const char *verb, std::function<int(H *)> fn,
+                         Work::Done done) {
         H *h = Handle(info.Env());
         busy_++;
         return Work::Run(
-            info.Env(), Name(verb).c_str(), [h, fn]() { return fn(h); }, nullptr,
+            info.Env(), Name(verb).c_str(), [h, fn]() { return fn(h); }, std::move(done),
             [this]() {
                 if (--busy_ == 0 && closed_) Release();
             },
             this->Value());
+    }
+
+    // A name argument: a string without NUL bytes (CAIRN_TYPE / CAIRN_INVALID otherwise).
+    static std::string NameArg(const Napi::CallbackInfo &info, size_t i, const char *what) {
+        if (i >= info.Length() || !info[i].IsString()) Throw(info.Env(), CAIRN_TYPE, std::string(what) + " must be a string");
+        std::string s = info[i].As<Napi::String>().Utf8Value();
+        if (s.find('\0') != std::string::npos) Throw(info.Env(), CAIRN_INVALID, std::string(what) + " contains a NUL byte");
+        return s;
     }
 
     // Default: no options of the engine's own (an engine declares its own EngineOptions).
@@ -677,6 +719,67 @@ class Store : public Napi::ObjectWrap<Engine> {
 
     Napi::Value Closed(const Napi::CallbackInfo &info) { return Napi::Boolean::New(info.Env(), closed_); }
 
+    // snapshot(name?) -> the snapshot's name (a unique one when name is undefined or null)
+    Napi::Value Snapshot(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        H *h = Handle(env);
+        bool named = info.Length() > 0 && !info[0].IsUndefined() && !info[0].IsNull();
+        std::string name = named ? NameArg(info, 0, "snapshot name") : std::string();
+        char *out = nullptr;
+        Check(env, Api().snapshots.snapshot(h, named ? name.c_str() : nullptr, &out));
+        std::unique_ptr<char, void (*)(void *)> guard(out, cairn_free);
+        return Napi::String::New(env, out != nullptr ? out : name.c_str());
+    }
+
+    // snapshots() -> the JSON array of {name, time, bytes} (lib/index.js makes the objects)
+    Napi::Value Snapshots(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        char *out = nullptr;
+        Check(env, Api().snapshots.list(Handle(env), &out));
+        std::unique_ptr<char, void (*)(void *)> guard(out, cairn_free);
+        return Napi::String::New(env, out != nullptr ? out : "[]");
+    }
+
+    // openSnapshot(name) -> a new read-only handle of this engine, independent of this one
+    Napi::Value OpenSnapshot(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        H *h = Handle(env);
+        std::string name = NameArg(info, 0, "snapshot name");
+        H *snap = nullptr;
+        Check(env, Api().snapshots.open(&snap, h, name.c_str()));
+        struct Owned {  // closed if wrapping throws
+            H *p;
+            ~Owned() {
+                if (p != nullptr) Api().close(p);
+            }
+        } owned{snap};
+        Napi::Object w = New(env, snap);
+        owned.p = nullptr;
+        return w;
+    }
+
+    Napi::Value DropSnapshot(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        H *h = Handle(env);
+        std::string name = NameArg(info, 0, "snapshot name");
+        Check(env, Api().snapshots.drop(h, name.c_str()));
+        return env.Undefined();
+    }
+
+    Napi::Value Backup(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        H *h = Handle(env);
+        std::string dest = PathArg(info, 0);
+        Check(env, Api().snapshots.backup(h, dest.c_str()));
+        return env.Undefined();
+    }
+
+    Napi::Value BackupAsync(const Napi::CallbackInfo &info) {
+        std::string dest = PathArg(info, 0);
+        auto backup = Api().snapshots.backup;
+        return RunAsync(info, "backup", [dest, backup](H *h) { return backup(h, dest.c_str()); }, nullptr);
+    }
+
     H *h_ = nullptr;
     bool closed_ = false;
     int busy_ = 0;
@@ -692,6 +795,7 @@ class KV : public Store<KV, cairn_kv, cairn_kv_options, struct cairn_kv_stats> {
         CAIRN_KV_OPTIONS_INIT, cairn_kv_open, cairn_kv_close, cairn_kv_check, cairn_kv_begin, cairn_kv_commit,
         cairn_kv_rollback, cairn_kv_sync, cairn_kv_compact, cairn_kv_count, cairn_kv_stats, "cairn_kv_stats",
         "keys data_files disk_bytes live_bytes dead_bytes keydir_bytes seq compactions in_txn?",
+        {cairn_kv_snapshot, cairn_kv_snapshots, cairn_kv_open_snapshot, cairn_kv_drop_snapshot, cairn_kv_backup},
     };
 
     static std::vector<PropertyDescriptor> Methods() {
@@ -857,6 +961,7 @@ class Blob : public Store<Blob, cairn_blob, cairn_blob_options, struct cairn_blo
         cairn_blob_commit, cairn_blob_rollback, cairn_blob_sync, cairn_blob_compact, cairn_blob_count,
         cairn_blob_stats, "cairn_blob_stats",
         "entries live_bytes free_bytes free_entries file_size wal_bytes next_key in_txn?",
+        {nullptr, nullptr, nullptr, nullptr, nullptr},  // no snapshot calls in cairn/blob.h yet
     };
 
     static std::vector<PropertyDescriptor> Methods() {
@@ -1061,6 +1166,7 @@ class Table : public Store<Table, cairn_table, cairn_table_options, struct cairn
         cairn_table_commit, cairn_table_rollback, cairn_table_sync, cairn_table_compact, cairn_table_count,
         cairn_table_stats, "cairn_table_stats",
         "rows deleted_rows next_id row_groups segments tail_rows disk_bytes wal_bytes checkpoints columns in_txn?",
+        {nullptr, nullptr, nullptr, nullptr, nullptr},  // no snapshot calls in cairn/table.h yet
     };
 
     static std::vector<PropertyDescriptor> Methods() {
@@ -1383,6 +1489,401 @@ class Table : public Store<Table, cairn_table, cairn_table_options, struct cairn
     uint32_t nextIter_ = 0;
 };
 
+// ------------------------------------------------------------------------------------------
+// Versioned store handle (cairn/repo.h)
+// ------------------------------------------------------------------------------------------
+// A value the core allocated (`p`, n bytes of `kind`), returned the way KV get returns one:
+// meta[0] is set to the kind; TEXT and JSON come back as a string (lib/index.js parses JSON);
+// BYTES and NATIVE as a number n (the bytes are in the scratch buffer) or a Buffer (too big for
+// it). Takes ownership of p.
+Napi::Value ValueOut(Napi::Env env, char *p, size_t n, int kind) {
+    AddonData *d = Data(env);
+    if (d->meta != nullptr) d->meta[0] = kind;
+    if (kind == CAIRN_KIND_TEXT || kind == CAIRN_KIND_JSON) {
+        std::unique_ptr<char, void (*)(void *)> guard(p, cairn_free);
+        return Napi::String::New(env, n > 0 ? p : "", n);
+    }
+    if (d->scratch != nullptr && n <= d->scratchLen) {
+        if (n > 0) std::memcpy(d->scratch, p, n);
+        cairn_free(p);
+        return Napi::Number::New(env, static_cast<double>(n));
+    }
+    return BufferOut(env, p, n);
+}
+
+// A borrowed value of a cursor: a string (TEXT, JSON) or a Buffer (a copy).
+Napi::Value BorrowedValueOut(Napi::Env env, const void *p, size_t n, int kind) {
+    const char *c = n > 0 && p != nullptr ? static_cast<const char *>(p) : "";
+    if (kind == CAIRN_KIND_TEXT || kind == CAIRN_KIND_JSON) return Napi::String::New(env, c, n);
+    return Napi::Buffer<char>::Copy(env, c, n);
+}
+
+// The bytes of many JS values at once (put_many): strings are copied (their text has no stable
+// address), byte sources are pointed at in place (the caller's arrays keep them alive).
+class ByteList {
+  public:
+    bool Add(napi_env env, napi_value v) {
+        Bytes b;
+        if (!b.From(env, v)) return false;
+        napi_valuetype t;
+        napi_typeof(env, v, &t);
+        if (b.size() == 0) {
+            ptrs_.push_back("");
+        } else if (t == napi_string) {
+            texts_.emplace_back(b.data(), b.size());
+            ptrs_.push_back(texts_.back().data());
+        } else {
+            ptrs_.push_back(b.data());
+        }
+        lens_.push_back(b.size());
+        return true;
+    }
+    const void *const *ptrs() const { return ptrs_.data(); }
+    const size_t *lens() const { return lens_.data(); }
+
+  private:
+    std::list<std::string> texts_;
+    std::vector<const void *> ptrs_;
+    std::vector<size_t> lens_;
+};
+
+class Repo : public Store<Repo, cairn_repo, cairn_repo_options, struct cairn_repo_stats> {
+  public:
+    static constexpr EngineApi<cairn_repo, cairn_repo_options, struct cairn_repo_stats> kApi = {
+        "repo", "RepoHandle", "repo handle is closed", "RepoHandle is internal: use new cairn.Repo(path, options)",
+        CAIRN_REPO_OPTIONS_INIT, cairn_repo_open, cairn_repo_close, cairn_repo_verify,
+        nullptr, nullptr, nullptr, nullptr, nullptr,  // no transactions, sync or compaction
+        nullptr,                                      // count is per version: the repo's own
+        cairn_repo_stats, "cairn_repo_stats", "tenants objects disk_bytes",
+        {nullptr, nullptr, nullptr, nullptr, nullptr},
+    };
+
+    static std::vector<PropertyDescriptor> Methods() {
+        return MethodTable({{"init", &Repo::Init}, {"tenants", &Repo::Tenants}, {"entries", &Repo::Entries},
+                            {"save", &Repo::Save}, {"load", &Repo::Load}, {"exists", &Repo::Exists},
+                            {"digest", &Repo::Digest}, {"put", &Repo::Put}, {"putMany", &Repo::PutMany},
+                            {"get", &Repo::Get}, {"delete", &Repo::Delete}, {"count", &Repo::Count},
+                            {"keys", &Repo::Keys}, {"iterOpen", &Repo::IterOpen}, {"iterNext", &Repo::IterNext},
+                            {"iterClose", &Repo::IterClose}, {"diff", &Repo::Diff}, {"history", &Repo::History},
+                            {"tag", &Repo::Tag}, {"tagGet", &Repo::TagGet}, {"gc", &Repo::Gc},
+                            {"gcAsync", &Repo::GcAsync}});
+    }
+
+    using Base::Base;
+    ~Repo() override { CloseIfIdle(); }  // before iters_ goes
+
+  private:
+    friend Base;
+
+    // Cursors must not outlive the repository handle: close() frees the ones still open.
+    void BeforeClose() {
+        for (auto &it : iters_) cairn_repo_iter_free(it.second);
+        iters_.clear();
+    }
+
+    // An optional digest (undefined or null: the head / the empty collection).
+    static const char *DigestArg(const Napi::CallbackInfo &info, size_t i, std::string &keep) {
+        if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return nullptr;
+        keep = NameArg(info, i, "digest");
+        return keep.c_str();
+    }
+
+    static int KindArg(const Napi::CallbackInfo &info, size_t i) {
+        return static_cast<int>(UIntArg(info, i, CAIRN_KIND_BYTES, CAIRN_KIND_NATIVE, "kind"));
+    }
+
+    static Napi::Value DigestOut(Napi::Env env, const char *d) { return Napi::String::New(env, d); }
+
+    Napi::Value Init(const Napi::CallbackInfo &info) {
+        cairn_repo *r = Handle(info.Env());
+        std::string t = NameArg(info, 0, "tenant");
+        Check(info.Env(), cairn_repo_init(r, t.c_str()));
+        return info.Env().Undefined();
+    }
+
+    // tenants() / entries(tenant) -> the JSON array text
+    Napi::Value Tenants(const Napi::CallbackInfo &info) {
+        char *out = nullptr;
+        Check(info.Env(), cairn_repo_tenants(Handle(info.Env()), &out));
+        return StringOut(info.Env(), out);
+    }
+
+    Napi::Value Entries(const Napi::CallbackInfo &info) {
+        cairn_repo *r = Handle(info.Env());
+        std::string t = NameArg(info, 0, "tenant");
+        char *out = nullptr;
+        Check(info.Env(), cairn_repo_entries(r, t.c_str(), &out));
+        return StringOut(info.Env(), out);
+    }
+
+    // save(tenant, user, entry, value, kind) -> digest
+    Napi::Value Save(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_repo *r = Handle(env);
+        std::string t = NameArg(info, 0, "tenant"), u = NameArg(info, 1, "user"), e = NameArg(info, 2, "entry");
+        Bytes v;
+        GetBytes(info, 3, v, "value");
+        char d[CAIRN_DIGEST_HEX + 1];
+        Check(env, cairn_repo_save(r, t.c_str(), u.c_str(), e.c_str(), v.data() ? v.data() : "", v.size(),
+                                   KindArg(info, 4), d));
+        return DigestOut(env, d);
+    }
+
+    // load(tenant, entry, digest?) -> as KV get (undefined when absent)
+    Napi::Value Load(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_repo *r = Handle(env);
+        std::string t = NameArg(info, 0, "tenant"), e = NameArg(info, 1, "entry"), keep;
+        const char *dg = DigestArg(info, 2, keep);
+        void *p = nullptr;
+        size_t n = 0;
+        int kind = 0;
+        int rc = cairn_repo_load(r, t.c_str(), e.c_str(), dg, &p, &n, &kind);
+        if (rc == CAIRN_NOTFOUND) return env.Undefined();
+        Check(env, rc);
+        return ValueOut(env, static_cast<char *>(p), n, kind);
+    }
+
+    Napi::Value Exists(const Napi::CallbackInfo &info) {
+        cairn_repo *r = Handle(info.Env());
+        std::string t = NameArg(info, 0, "tenant"), e = NameArg(info, 1, "entry");
+        int rc = cairn_repo_exists(r, t.c_str(), e.c_str());
+        Check(info.Env(), rc);
+        return Napi::Boolean::New(info.Env(), rc == 1);
+    }
+
+    // digest(tenant, entry) -> the head digest, or undefined
+    Napi::Value Digest(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_repo *r = Handle(env);
+        std::string t = NameArg(info, 0, "tenant"), e = NameArg(info, 1, "entry");
+        char d[CAIRN_DIGEST_HEX + 1];
+        int rc = cairn_repo_digest(r, t.c_str(), e.c_str(), d);
+        if (rc == CAIRN_NOTFOUND) return env.Undefined();
+        Check(env, rc);
+        return DigestOut(env, d);
+    }
+
+    // put(tenant, user, entry, key, value, kind) -> digest
+    Napi::Value Put(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_repo *r = Handle(env);
+        std::string t = NameArg(info, 0, "tenant"), u = NameArg(info, 1, "user"), e = NameArg(info, 2, "entry");
+        Bytes k, v;
+        GetBytes(info, 3, k, "key");
+        GetBytes(info, 4, v, "value");
+        char d[CAIRN_DIGEST_HEX + 1];
+        Check(env, cairn_repo_put(r, t.c_str(), u.c_str(), e.c_str(), k.data() ? k.data() : "", k.size(),
+                                  v.data() ? v.data() : "", v.size(), KindArg(info, 5), d));
+        return DigestOut(env, d);
+    }
+
+    // putMany(tenant, user, entry, keys[], values[], kinds[]) -> digest (lib/index.js makes the
+    // three arrays, of the same length, from a Map, an array of pairs or an object)
+    Napi::Value PutMany(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_repo *r = Handle(env);
+        std::string t = NameArg(info, 0, "tenant"), u = NameArg(info, 1, "user"), e = NameArg(info, 2, "entry");
+        if (info.Length() < 6 || !info[3].IsArray() || !info[4].IsArray() || !info[5].IsArray())
+            Throw(env, CAIRN_TYPE, "putMany(tenant, user, entry, keys, values, kinds)");
+        Napi::Array ks = info[3].As<Napi::Array>(), vs = info[4].As<Napi::Array>(), kinds = info[5].As<Napi::Array>();
+        uint32_t n = ks.Length();
+        if (vs.Length() != n || kinds.Length() != n) Throw(env, CAIRN_INVALID, "keys, values and kinds differ in length");
+        ByteList keys, values;
+        std::vector<int> kv(n + 1, 0);
+        for (uint32_t i = 0; i < n; i++) {
+            if (!keys.Add(env, ks.Get(i)))
+                Throw(env, CAIRN_TYPE, "record " + std::to_string(i) + ": a key must be a string or bytes");
+            if (!values.Add(env, vs.Get(i)))
+                Throw(env, CAIRN_TYPE, "record " + std::to_string(i) + ": a value must be a string or bytes");
+            Napi::Value k = kinds.Get(i);
+            double kd = k.IsNumber() ? k.As<Napi::Number>().DoubleValue() : -1;
+            if (!(kd >= 0 && kd <= CAIRN_KIND_NATIVE) || std::floor(kd) != kd)
+                Throw(env, CAIRN_INVALID, "record " + std::to_string(i) + ": a bad kind");
+            kv[i] = static_cast<int>(kd);
+        }
+        char d[CAIRN_DIGEST_HEX + 1];
+        Check(env, cairn_repo_put_many(r, t.c_str(), u.c_str(), e.c_str(), n, keys.ptrs(), keys.lens(), values.ptrs(),
+                                       values.lens(), kv.data(), d));
+        return DigestOut(env, d);
+    }
+
+    // get(tenant, entry, key, digest?) -> as load
+    Napi::Value Get(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_repo *r = Handle(env);
+        std::string t = NameArg(info, 0, "tenant"), e = NameArg(info, 1, "entry"), keep;
+        Bytes k;
+        GetBytes(info, 2, k, "key");
+        const char *dg = DigestArg(info, 3, keep);
+        void *p = nullptr;
+        size_t n = 0;
+        int kind = 0;
+        int rc = cairn_repo_get(r, t.c_str(), e.c_str(), dg, k.data() ? k.data() : "", k.size(), &p, &n, &kind);
+        if (rc == CAIRN_NOTFOUND) return env.Undefined();
+        Check(env, rc);
+        return ValueOut(env, static_cast<char *>(p), n, kind);
+    }
+
+    // delete(tenant, user, entry, key) -> digest (CAIRN_NOTFOUND when the key is absent)
+    Napi::Value Delete(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_repo *r = Handle(env);
+        std::string t = NameArg(info, 0, "tenant"), u = NameArg(info, 1, "user"), e = NameArg(info, 2, "entry");
+        Bytes k;
+        GetBytes(info, 3, k, "key");
+        char d[CAIRN_DIGEST_HEX + 1];
+        Check(env, cairn_repo_delete(r, t.c_str(), u.c_str(), e.c_str(), k.data() ? k.data() : "", k.size(), d));
+        return DigestOut(env, d);
+    }
+
+    Napi::Value Count(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_repo *r = Handle(env);
+        std::string t = NameArg(info, 0, "tenant"), e = NameArg(info, 1, "entry"), keep;
+        const char *dg = DigestArg(info, 2, keep);
+        uint64_t n = 0;
+        Check(env, cairn_repo_count(r, t.c_str(), e.c_str(), dg, &n));
+        return Napi::Number::New(env, static_cast<double>(n));
+    }
+
+    // keys(tenant, entry, digest?) -> Array of the keys in order (strings, or Buffers when not UTF-8)
+    Napi::Value Keys(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_repo *r = Handle(env);
+        std::string t = NameArg(info, 0, "tenant"), e = NameArg(info, 1, "entry"), keep;
+        const char *dg = DigestArg(info, 2, keep);
+        cairn_repo_iter *it = nullptr;
+        Check(env, cairn_repo_iter_open(&it, r, t.c_str(), e.c_str(), dg));
+        return Drain(env, it, cairn_repo_iter_free, [env](cairn_repo_iter *i, Napi::Value &out) {
+            const void *k = nullptr, *v = nullptr;
+            size_t kl = 0, vl = 0;
+            int kind = 0;
+            int rc = cairn_repo_iter_next(i, &k, &kl, &v, &vl, &kind);
+            if (rc == 0) out = KeyOut(env, k, kl);
+            return rc;
+        });
+    }
+
+    // Cursors, by a number: iterOpen(tenant, entry, digest?) -> n; iterNext(n, max) -> [key,
+    // value, kind, ...] of up to max records (fewer: the end, and the cursor is freed);
+    // iterClose(n) frees it early.
+    Napi::Value IterOpen(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_repo *r = Handle(env);
+        std::string t = NameArg(info, 0, "tenant"), e = NameArg(info, 1, "entry"), keep;
+        const char *dg = DigestArg(info, 2, keep);
+        cairn_repo_iter *it = nullptr;
+        Check(env, cairn_repo_iter_open(&it, r, t.c_str(), e.c_str(), dg));
+        uint32_t n = ++nextIter_;
+        iters_[n] = it;
+        return Napi::Number::New(env, n);
+    }
+
+    Napi::Value IterNext(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        Handle(env);
+        uint32_t n = static_cast<uint32_t>(UIntArg(info, 0, 0, 4294967295.0, "cursor"));
+        uint32_t max = static_cast<uint32_t>(UIntArg(info, 1, 256, 1 << 20, "max"));
+        Napi::Array out = Napi::Array::New(env);
+        auto found = iters_.find(n);
+        if (found == iters_.end()) return out;
+        uint32_t j = 0;
+        for (uint32_t i = 0; i < max; i++) {
+            const void *k = nullptr, *v = nullptr;
+            size_t kl = 0, vl = 0;
+            int kind = 0;
+            int rc = cairn_repo_iter_next(found->second, &k, &kl, &v, &vl, &kind);
+            if (rc == CAIRN_ITEROVER) {
+                cairn_repo_iter_free(found->second);
+                iters_.erase(found);
+                break;
+            }
+            if (rc < 0) {
+                std::string msg = LastMessage(rc);
+                cairn_repo_iter_free(found->second);
+                iters_.erase(found);
+                Throw(env, rc, msg);
+            }
+            out.Set(j++, KeyOut(env, k, kl));
+            out.Set(j++, BorrowedValueOut(env, v, vl, kind));
+            out.Set(j++, Napi::Number::New(env, kind));
+        }
+        return out;
+    }
+
+    Napi::Value IterClose(const Napi::CallbackInfo &info) {
+        uint32_t n = static_cast<uint32_t>(UIntArg(info, 0, 0, 4294967295.0, "cursor"));
+        auto found = iters_.find(n);
+        if (found != iters_.end()) {
+            cairn_repo_iter_free(found->second);
+            iters_.erase(found);
+        }
+        return info.Env().Undefined();
+    }
+
+    // diff(tenant, d1, d2) -> the JSON text {added, removed, changed}
+    Napi::Value Diff(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_repo *r = Handle(env);
+        std::string t = NameArg(info, 0, "tenant"), k1, k2;
+        const char *d1 = DigestArg(info, 1, k1), *d2 = DigestArg(info, 2, k2);
+        char *out = nullptr;
+        Check(env, cairn_repo_diff(r, t.c_str(), d1, d2, &out));
+        return StringOut(env, out);
+    }
+
+    // history(tenant, entry, max) -> the JSON text of the versions, newest first
+    Napi::Value History(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_repo *r = Handle(env);
+        std::string t = NameArg(info, 0, "tenant"), e = NameArg(info, 1, "entry");
+        size_t max = static_cast<size_t>(UIntArg(info, 2, 0, kMaxSafeInteger, "max"));
+        char *out = nullptr;
+        Check(env, cairn_repo_history(r, t.c_str(), e.c_str(), max, &out));
+        return StringOut(env, out);
+    }
+
+    Napi::Value Tag(const Napi::CallbackInfo &info) {
+        cairn_repo *r = Handle(info.Env());
+        std::string t = NameArg(info, 0, "tenant"), name = NameArg(info, 1, "tag"), d = NameArg(info, 2, "digest");
+        Check(info.Env(), cairn_repo_tag(r, t.c_str(), name.c_str(), d.c_str()));
+        return info.Env().Undefined();
+    }
+
+    // tagGet(tenant, name) -> digest, or undefined
+    Napi::Value TagGet(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_repo *r = Handle(env);
+        std::string t = NameArg(info, 0, "tenant"), name = NameArg(info, 1, "tag");
+        char d[CAIRN_DIGEST_HEX + 1];
+        int rc = cairn_repo_tag_get(r, t.c_str(), name.c_str(), d);
+        if (rc == CAIRN_NOTFOUND) return env.Undefined();
+        Check(env, rc);
+        return DigestOut(env, d);
+    }
+
+    // gc(graceMs?) -> the number of objects removed
+    Napi::Value Gc(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_repo *r = Handle(env);
+        uint64_t grace = static_cast<uint64_t>(UIntArg(info, 0, 0, kMaxSafeInteger, "graceMs"));
+        uint64_t removed = 0;
+        Check(env, cairn_repo_gc(r, grace, &removed));
+        return Napi::Number::New(env, static_cast<double>(removed));
+    }
+
+    Napi::Value GcAsync(const Napi::CallbackInfo &info) {
+        uint64_t grace = static_cast<uint64_t>(UIntArg(info, 0, 0, kMaxSafeInteger, "graceMs"));
+        auto removed = std::make_shared<uint64_t>(0);
+        return RunAsync(
+            info, "gc", [grace, removed](cairn_repo *r) { return cairn_repo_gc(r, grace, removed.get()); },
+            [removed](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(*removed)); });
+    }
+
+    std::map<uint32_t, cairn_repo_iter *> iters_;
+    uint32_t nextIter_ = 0;
+};
 
 // ------------------------------------------------------------------------------------------
 // Module
@@ -1446,6 +1947,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("KVHandle", KV::Define(env));
     exports.Set("BlobHandle", Blob::Define(env));
     exports.Set("TableHandle", Table::Define(env));
+    exports.Set("RepoHandle", Repo::Define(env));
     exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
     exports.Set("setScratch", Napi::Function::New(env, SetScratch, "setScratch"));
     exports.Set("errorTable", Napi::Function::New(env, ErrorTable, "errorTable"));

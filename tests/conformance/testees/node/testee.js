@@ -3,7 +3,7 @@
 // The Node.js testee of the conformance suite (tests/conformance/PROTOCOL.md).
 //
 // Reads one JSON request per line on stdin and answers one JSON line on stdout, through the
-// idiomatic API of the `cairn` package (cairn.KV, cairn.BlobStore, cairn.Table), mapping its errors back to
+// idiomatic API of the `cairn` package (cairn.KV, cairn.BlobStore, cairn.Table, cairn.Repo), mapping its errors back to
 // the neutral error name (their .code). It never dies on bad input.
 //
 // `$native` arguments become a JS value of the named type; where that type is *valid* for the
@@ -64,7 +64,9 @@ function asBytes(v, what, nativeValid = []) {
       throw new Fail('CAIRN_INVALID', `${what}: $repeat needs hex and a count >= 0`);
     }
     const unit = hexBytes(r.hex, what);
-    return Buffer.alloc(unit.length * r.count, unit.length ? unit : undefined);
+    // Zero bytes need no fill: Buffer.alloc's memory is zeroed (and a huge one stays untouched).
+    if (unit.every((b) => b === 0)) return Buffer.alloc(unit.length * r.count);
+    return Buffer.alloc(unit.length * r.count, unit.length === 1 ? unit[0] : unit);
   }
   if (isTagged(v, '$native')) return native(v, nativeValid);
   return v; // any other JSON value goes to the binding as the host value it is: the binding judges
@@ -349,6 +351,190 @@ class Testee {
       keys: s.keys, data_files: s.dataFiles, disk_bytes: s.diskBytes, live_bytes: s.liveBytes,
       dead_bytes: s.deadBytes, in_txn: s.inTxn,
     };
+  }
+
+  // -- KV snapshots and backups --------------------------------------------------------------------
+  'kv.snapshot'(a) {
+    const db = this.get(a, 'kv');
+    const name = isTagged(a.name, '$native') ? native(a.name) : a.name;
+    return db.snapshot(name === null ? undefined : name);
+  }
+
+  'kv.snapshots'(a) {
+    return this.get(a, 'kv').snapshots().map((s) => ({ name: s.name, time: s.time.getTime(), bytes: s.bytes }));
+  }
+
+  // The snapshot becomes the handle named by `as` (a read-only cairn.KV of its own).
+  'kv.open_snapshot'(a) {
+    const db = this.get(a, 'kv');
+    if (typeof a.as !== 'string') throw new Fail('CAIRN_INVALID', "missing argument 'as'");
+    const old = this.handles.get(a.as);
+    if (old && !old.h.closed) throw new Fail('CAIRN_INVALID', `handle ${JSON.stringify(a.as)} is already open`);
+    const name = isTagged(a.name, '$native') ? native(a.name) : a.name;
+    this.handles.set(a.as, { engine: 'kv', h: db.openSnapshot(name) });
+    this.events.delete(a.as);
+    return null;
+  }
+
+  'kv.drop_snapshot'(a) {
+    const db = this.get(a, 'kv');
+    db.dropSnapshot(isTagged(a.name, '$native') ? native(a.name) : a.name);
+    return null;
+  }
+
+  'kv.backup'(a) {
+    const db = this.get(a, 'kv');
+    if (!('dest' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'dest'");
+    db.backup(isTagged(a.dest, '$native') ? native(a.dest) : a.dest);
+    return null;
+  }
+
+  // -- versioned store ----------------------------------------------------------------------------
+  'repo.open'(a) { return this.open(a, 'repo', cairn.Repo); }
+  'repo.close'(a) { return this.close(a); }
+
+  // A tenant / user / entry / tag name: a string goes as it is, $native as the host value (the
+  // binding judges it).
+  repoName(a, field) {
+    if (!(field in a)) throw new Fail('CAIRN_INVALID', `missing argument '${field}'`);
+    return isTagged(a[field], '$native') ? native(a[field]) : a[field];
+  }
+
+  // An optional digest: absent or null is the head (or the empty collection for diff).
+  repoDigest(a, field = 'digest') {
+    const v = a[field];
+    if (v === undefined || v === null) return undefined;
+    return isTagged(v, '$native') ? native(v) : v;
+  }
+
+  repoValue(a) {
+    if (!('value' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'value'");
+    return valueArg(a.value);
+  }
+
+  'repo.init'(a) {
+    this.get(a, 'repo').init(this.repoName(a, 'tenant'));
+    return null;
+  }
+
+  'repo.tenants'(a) { return this.get(a, 'repo').tenants(); }
+  'repo.entries'(a) { return this.get(a, 'repo').entries(this.repoName(a, 'tenant')); }
+
+  'repo.save'(a) {
+    const r = this.get(a, 'repo');
+    const [tenant, user, entry] = ['tenant', 'user', 'entry'].map((f) => this.repoName(a, f));
+    const [value, opts] = this.repoValue(a);
+    return r.save(tenant, user, entry, value, opts);
+  }
+
+  'repo.load'(a) {
+    const r = this.get(a, 'repo');
+    const v = r.loadTyped(this.repoName(a, 'tenant'), this.repoName(a, 'entry'), this.repoDigest(a));
+    return v === undefined ? null : valueOut(v);
+  }
+
+  'repo.exists'(a) { return this.get(a, 'repo').exists(this.repoName(a, 'tenant'), this.repoName(a, 'entry')); }
+
+  'repo.digest'(a) {
+    const d = this.get(a, 'repo').digest(this.repoName(a, 'tenant'), this.repoName(a, 'entry'));
+    return d === undefined ? null : d;
+  }
+
+  'repo.put'(a) {
+    const r = this.get(a, 'repo');
+    const [tenant, user, entry] = ['tenant', 'user', 'entry'].map((f) => this.repoName(a, f));
+    const key = this.key(a);
+    const [value, opts] = this.repoValue(a);
+    return r.put(tenant, user, entry, key, value, opts);
+  }
+
+  // records: [[key, value], ...] as an array of pairs (putMany also takes a Map or an object).
+  // Values are typed by their JS type; when every value is a $json document, kind 'json' keeps
+  // JSON strings JSON.
+  'repo.put_many'(a) {
+    const r = this.get(a, 'repo');
+    const [tenant, user, entry] = ['tenant', 'user', 'entry'].map((f) => this.repoName(a, f));
+    if (!('records' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'records'");
+    let recs = a.records;
+    let opts;
+    if (isTagged(recs, '$native')) {
+      recs = native(recs);
+    } else if (Array.isArray(recs)) {
+      const allJson = recs.length > 0 && recs.every((p) => Array.isArray(p) && p.length === 2 && isTagged(p[1], '$json'));
+      if (allJson) opts = { kind: 'json' };
+      recs = recs.map((p) => {
+        if (!Array.isArray(p) || p.length !== 2) return p; // the binding refuses it
+        return [asBytes(p[0], 'key'), valueArg(p[1])[0]];
+      });
+    }
+    return r.putMany(tenant, user, entry, recs, opts);
+  }
+
+  'repo.get'(a) {
+    const r = this.get(a, 'repo');
+    const v = r.getTyped(this.repoName(a, 'tenant'), this.repoName(a, 'entry'), this.key(a), this.repoDigest(a));
+    return v === undefined ? null : valueOut(v);
+  }
+
+  'repo.delete'(a) {
+    const r = this.get(a, 'repo');
+    const [tenant, user, entry] = ['tenant', 'user', 'entry'].map((f) => this.repoName(a, f));
+    return r.delete(tenant, user, entry, this.key(a));
+  }
+
+  'repo.count'(a) {
+    return this.get(a, 'repo').count(this.repoName(a, 'tenant'), this.repoName(a, 'entry'), this.repoDigest(a));
+  }
+
+  // Through the record iterator (the idiomatic way to walk a collection), keys only.
+  'repo.keys'(a) {
+    const r = this.get(a, 'repo');
+    const out = [];
+    for (const [k] of r.records(this.repoName(a, 'tenant'), this.repoName(a, 'entry'), this.repoDigest(a))) out.push(keyOut(k));
+    return out;
+  }
+
+  'repo.diff'(a) {
+    const r = this.get(a, 'repo');
+    if (!('from' in a) || !('to' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'from' or 'to'");
+    const d = r.diff(this.repoName(a, 'tenant'), this.repoDigest(a, 'from') || null, this.repoDigest(a, 'to') || null);
+    return { added: d.added.map(keyOut), removed: d.removed.map(keyOut), changed: d.changed.map(keyOut) };
+  }
+
+  'repo.history'(a) {
+    const r = this.get(a, 'repo');
+    const max = isTagged(a.max, '$native') ? native(a.max, ['int']) : a.max === null ? undefined : a.max;
+    return r.history(this.repoName(a, 'tenant'), this.repoName(a, 'entry'), max).map((v) => ({
+      digest: v.digest, parents: v.parents, user: v.user, time: v.time.getTime(), collection: v.collection,
+    }));
+  }
+
+  'repo.tag'(a) {
+    const r = this.get(a, 'repo');
+    if (!('digest' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'digest'");
+    r.tag(this.repoName(a, 'tenant'), this.repoName(a, 'name'), isTagged(a.digest, '$native') ? native(a.digest) : a.digest);
+    return null;
+  }
+
+  'repo.tag_get'(a) {
+    const d = this.get(a, 'repo').tagGet(this.repoName(a, 'tenant'), this.repoName(a, 'name'));
+    return d === undefined ? null : d;
+  }
+
+  'repo.gc'(a) {
+    const r = this.get(a, 'repo');
+    const g = a.grace_ms;
+    return r.gc(isTagged(g, '$native') ? native(g, ['int']) : g === null ? undefined : g);
+  }
+
+  'repo.stats'(a) {
+    const s = this.get(a, 'repo').stats();
+    return { tenants: s.tenants, objects: s.objects, disk_bytes: s.diskBytes };
+  }
+
+  'repo.verify'(a) {
+    cairn.Repo.verify(this.path(a));
+    return null;
   }
 
   // -- blob -------------------------------------------------------------------------------------
