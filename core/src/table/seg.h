@@ -17,8 +17,9 @@
  *   DELTA     first value + bit-packed deltas from (min delta) (e.g. sequential ids, timestamps)
  *   BITPACK   booleans, one bit per value
  * Nulls: a validity bitmap (bit i, least significant first, set when value i is not null, as in
- * Arrow), stored only when the segment has nulls; a null's slot holds 0 (or an empty string) before
- * encoding, so encodings never see garbage.
+ * Arrow), stored only when the segment has nulls. The encoder never reads a null's slot (it
+ * stands in the previous non-null value, so nulls break no constant, run or delta); decoded, a
+ * null's slot holds 0 (an empty value).
  */
 #ifndef CAIRN_TABLE_SEG_H
 #define CAIRN_TABLE_SEG_H
@@ -109,7 +110,7 @@ int cairn_seg__info(const void *bytes, size_t len, int *encoding, size_t *n, cai
 /* Read value `index` (0-based) of a segment without decoding the rest. For string, bytes and
  * bytes:N, out->v.s.bytes points INTO `bytes` (valid as long as the segment's bytes are; no copy);
  * a null gives out->is_null = 1. Cost: O(1) for PLAIN, CONSTANT, DICT, FOR, BITPACK; O(log runs)
- * for RLE; O(index) bit-unpacking for DELTA. It checks the header and every bound it touches (a
+ * for RLE; O(index) bit-unpacking for DELTA (O(1) at width 0). It checks the header and every bound it touches (a
  * damaged segment is CAIRN_CORRUPT, never a read out of bounds) but NOT the CRC, which would cost
  * a pass over the whole segment per value: verify a segment once (cairn_seg__info or
  * cairn_seg__check) when it is read from disk. Errors: CORRUPT (also for a type/fixed_len that is
@@ -118,7 +119,8 @@ int cairn_seg__get(const void *bytes, size_t len, int type, uint32_t fixed_len, 
                    cairn_value *out);
 
 /* Verify a segment read from disk (header, CRC, validity bitmap) and that it is of `type` /
- * `fixed_len`, without decoding it: after 0, cairn_seg__get on it needs no further CRC check. */
+ * `fixed_len`, without decoding it: after 0, cairn_seg__get and cairn_seg__decode_range on it
+ * need no further CRC check. */
 int cairn_seg__check(const void *bytes, size_t len, int type, uint32_t fixed_len);
 
 /* Build a zone map over a column vector (what encode stores). */
