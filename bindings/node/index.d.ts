@@ -91,6 +91,34 @@ declare abstract class Store<K, E, S> implements Iterable<E> {
   /** Close (idempotent); an open transaction is rolled back. */
   close(): void;
   readonly closed: boolean;
+
+  /**
+   * Take a named, read-only, point-in-time snapshot (kept inside the store; the data files are
+   * shared, so it costs milliseconds) and return its name; without a name a unique one is picked.
+   * CAIRN_EXISTS when taken, CAIRN_INVALID for a name outside [A-Za-z0-9._-]{1,128}, CAIRN_TXN in
+   * a transaction, CAIRN_READONLY on a read-only handle. Engines without snapshots (for now the
+   * blob store and the table) throw CAIRN_UNSUPPORTED from these five calls.
+   */
+  snapshot(name?: string): string;
+  /** The snapshots, oldest first. */
+  snapshots(): SnapshotInfo[];
+  /** Open a snapshot as a new read-only store of this class (close it on its own); CAIRN_NOTFOUND when absent. */
+  openSnapshot(name: string): this;
+  /** Delete a snapshot; CAIRN_NOTFOUND when absent. */
+  dropSnapshot(name: string): void;
+  /**
+   * Copy the store consistently into `dest` (missing or an empty directory, else CAIRN_EXISTS)
+   * while writes go on; the copy shares nothing with the store and opens as a normal store.
+   */
+  backup(dest: string): void;
+  backupAsync(dest: string): Promise<void>;
+}
+
+export interface SnapshotInfo {
+  name: string;
+  time: Date;
+  /** Bytes of the snapshot's files. */
+  bytes: number;
 }
 
 export class KV extends Store<Key, [string | Buffer, StoredValue], KVStats> {
@@ -307,6 +335,109 @@ export function timestamp(us: number | bigint): Date;
  * timestamp()) keeps the microseconds below the millisecond; any other Date is getTime() * 1000.
  */
 export function microseconds(date: Date): number | bigint;
+
+// ------------------------------------------------------------------------------------------
+// Repo: the versioned store
+// ------------------------------------------------------------------------------------------
+/** A version's digest: 64 lowercase hex characters (SHA-256). */
+export type Digest = string;
+
+export interface RepoOptions extends StoreOptions {}
+
+export interface RepoValueOptions {
+  /** Force the stored kind (e.g. 'json' for a string that is a JSON document). */
+  kind?: 'bytes' | 'text' | 'json';
+}
+
+export interface RepoStats {
+  tenants: number;
+  /** Object files: one per distinct content of a tenant (value, version, tree node). */
+  objects: number;
+  diskBytes: number;
+}
+
+export interface RepoVersion {
+  digest: Digest;
+  parents: Digest[];
+  user: string;
+  time: Date;
+  /** A collection of records (true) or a whole value (false). */
+  collection: boolean;
+}
+
+export interface RepoDiff {
+  added: Array<string | Buffer>;
+  removed: Array<string | Buffer>;
+  changed: Array<string | Buffer>;
+}
+
+/** Records for putMany: a Map, an array of [key, value] pairs or a plain object. */
+export type RepoRecords = Map<Key, Value> | Iterable<[Key, Value]> | { [key: string]: Value };
+
+/**
+ * The versioned store: tenants hold entries; every save, put or delete makes a new immutable
+ * version named by its digest. Names (tenant, entry, user, tag) are 1..255 bytes of UTF-8 without
+ * control characters (the user may be empty), else CAIRN_INVALID. A malformed digest is
+ * CAIRN_INVALID; writes to an unknown tenant CAIRN_NOTFOUND; reads of anything absent undefined.
+ */
+export class Repo {
+  /** Open (or create) the repository in directory `path`, synchronously. */
+  constructor(path: string, options?: RepoOptions);
+  /** Open on the libuv thread pool. */
+  static open(path: string, options?: RepoOptions): Promise<Repo>;
+  /** Re-hash every object and check every ref: CAIRN_CORRUPT (damage), CAIRN_PATH (missing). */
+  static verify(path: string): void;
+  static verifyAsync(path: string): Promise<void>;
+
+  /** Create a tenant (an existing one is fine). */
+  init(tenant: string): this;
+  tenants(): string[];
+  /** The tenant's entries (values and collections), sorted; CAIRN_NOTFOUND for an unknown tenant. */
+  entries(tenant: string): string[];
+
+  /** Save a whole value as the new version of `entry`; CAIRN_TYPE when the entry is a collection. */
+  save(tenant: string, user: string, entry: string, value: Value, options?: RepoValueOptions): Digest;
+  /** The head (or version `digest`), or undefined; CAIRN_TYPE for a collection. */
+  load(tenant: string, entry: string, digest?: Digest | null): StoredValue | undefined;
+  loadTyped(tenant: string, entry: string, digest?: Digest | null): { value: StoredValue; kind: ValueKind } | undefined;
+  exists(tenant: string, entry: string): boolean;
+  /** The head digest, or undefined. */
+  digest(tenant: string, entry: string): Digest | undefined;
+
+  /** Put one record into the collection `entry`; CAIRN_TYPE when the entry holds a whole value. */
+  put(tenant: string, user: string, entry: string, key: Key, value: Value, options?: RepoValueOptions): Digest;
+  /** Put many records in one version (a key given twice keeps its last value; all or nothing). */
+  putMany(tenant: string, user: string, entry: string, records: RepoRecords, options?: RepoValueOptions): Digest;
+  get(tenant: string, entry: string, key: Key, digest?: Digest | null): StoredValue | undefined;
+  getTyped(tenant: string, entry: string, key: Key, digest?: Digest | null): { value: StoredValue; kind: ValueKind } | undefined;
+  /** Delete a record: the new digest; CAIRN_NOTFOUND when the key is absent. */
+  delete(tenant: string, user: string, entry: string, key: Key): Digest;
+  count(tenant: string, entry: string, digest?: Digest | null): number;
+  /** Keys ascending bytewise; a key is a string when valid UTF-8, else a Buffer. */
+  keys(tenant: string, entry: string, digest?: Digest | null): Array<string | Buffer>;
+  /** [key, value] of every record, in key order (fetched in batches). */
+  records(tenant: string, entry: string, digest?: Digest | null): IterableIterator<[string | Buffer, StoredValue]>;
+  recordsTyped(tenant: string, entry: string, digest?: Digest | null):
+    IterableIterator<{ key: string | Buffer; value: StoredValue; kind: ValueKind }>;
+
+  /** From d1 to d2 (null or undefined: the empty collection); CAIRN_NOTFOUND for an unknown digest. */
+  diff(tenant: string, d1: Digest | null | undefined, d2: Digest | null | undefined): RepoDiff;
+  /** Newest first, at most `max` (0 or undefined: all); [] for an entry never saved. */
+  history(tenant: string, entry: string, max?: number): RepoVersion[];
+  /** Name a version; CAIRN_NOTFOUND when the digest names no version of the tenant. */
+  tag(tenant: string, name: string, digest: Digest): this;
+  tagGet(tenant: string, name: string): Digest | undefined;
+
+  /** Remove unreachable objects older than graceMs (default 0: any age): how many. */
+  gc(graceMs?: number): number;
+  gcAsync(graceMs?: number): Promise<number>;
+  stats(): RepoStats;
+  close(): void;
+  readonly closed: boolean;
+}
+
+/** Open a versioned store on the thread pool. */
+export function openRepo(path: string, options?: RepoOptions): Promise<Repo>;
 
 /** Open a table on the libuv thread pool. */
 export function openTable(path: string, options?: TableOptions): Promise<Table>;

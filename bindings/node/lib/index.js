@@ -3,7 +3,7 @@
 //
 // Two layers: the addon (src/addon.cc) is thin and close to the C API; this file adds value
 // kinds, options, error classes, transactions and the blob store's EventEmitter. Every engine
-// class (KV, BlobStore) extends one base (storeClass) and adds only its own methods.
+// class (KV, BlobStore, Table, Repo) extends one base (handleClass / storeClass) and adds only its own methods.
 //
 // Values: Buffer / any TypedArray / DataView / ArrayBuffer -> BYTES (read back as Buffer),
 // string -> TEXT (read back as string), plain object / array / number / boolean / null -> JSON
