@@ -507,6 +507,7 @@ def gen_handles(api, mp):
            "// One SafeHandle per opaque handle type, released by its destructor. A handle opened from another",
            "// handle (a cursor) holds a reference on it (ChildHandle). Engine handles get the shared verbs",
            "// their engine has; the base (NativeHandle) answers Unsupported for the others.",
+           "#nullable enable",
            "namespace Cairn.Native;",
            ""]
     fnames = {n: (r, p) for n, r, p in api.functions}
@@ -535,6 +536,25 @@ def gen_handles(api, mp):
             fn = ctype + "_count"
             if fn in fnames and fnames[fn][0] == "int" and [t for t, _ in fnames[fn][1]] == [ctype + " *", "uint64_t *"]:
                 out.append("    internal override int Count(out ulong n) => NativeMethods.%s(this, out n);" % fn)
+            # The five snapshot calls (docs/snapshots.md), each with its exact C signature.
+            sig = lambda fn: [t for t, _ in fnames[fn][1]] if fn in fnames and fnames[fn][0] == "int" else None
+            if sig(ctype + "_snapshot") == [ctype + " *", "const char *", "char **"]:
+                out.append("    internal override unsafe int Snapshot(string? name, out byte* created) => "
+                           "NativeMethods.%s_snapshot(this, name, out created);" % ctype)
+            if sig(ctype + "_snapshots") == [ctype + " *", "char **"]:
+                out.append("    internal override unsafe int Snapshots(out byte* json) => "
+                           "NativeMethods.%s_snapshots(this, out json);" % ctype)
+            if sig(ctype + "_open_snapshot") == [ctype + " **", ctype + " *", "const char *"]:
+                out.append("    internal override int OpenSnapshot(string? name, out NativeHandle? snapshot)")
+                out.append("    {")
+                out.append("        int rc = NativeMethods.%s_open_snapshot(out %s h, this, name);" % (ctype, cls))
+                out.append("        snapshot = h;")
+                out.append("        return rc;")
+                out.append("    }")
+            if sig(ctype + "_drop_snapshot") == [ctype + " *", "const char *"]:
+                out.append("    internal override int DropSnapshot(string? name) => NativeMethods.%s_drop_snapshot(this, name);" % ctype)
+            if sig(ctype + "_backup") == [ctype + " *", "const char *"]:
+                out.append("    internal override int Backup(string? dest) => NativeMethods.%s_backup(this, dest);" % ctype)
         out.append("}")
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"

@@ -58,6 +58,12 @@ public sealed unsafe class KvStore : NativeStore
     /// writing: Success if clean, Corrupt with file and offset in the message otherwise.</summary>
     public static ExecResponse Check(string path) => CheckPath(path, static p => NativeMethods.cairn_kv_check(p));
 
+    /// <summary>Opens the snapshot <paramref name="name"/> (taken with <see cref="NativeStore.Snapshot"/>)
+    /// as a read-only store: reads see the store as it was then, writes fail with ReadOnly. NotFound when
+    /// there is no such snapshot. Dispose it like any store; it does not depend on this handle.</summary>
+    public ExecResponse<KvStore> OpenSnapshot(string name) =>
+        OpenSnapshotCore(name, static (h, p) => new KvStore((KvHandle)h, p));
+
     // ---- put -------------------------------------------------------------------------------------
 
     /// <summary>Stores bytes (kind Bytes) under a string key, optionally expiring at <paramref name="expireAt"/>.</summary>

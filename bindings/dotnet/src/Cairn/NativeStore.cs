@@ -15,6 +15,9 @@ namespace Cairn;
 internal delegate int NativeCall<in THandle, TArgs>(THandle handle, scoped ref TArgs args)
     where THandle : NativeHandle where TArgs : allows ref struct;
 
+/// <summary>A snapshot of a store: its name, when it was taken (UTC) and the bytes its files hold.</summary>
+public sealed record SnapshotInfo(string Name, DateTime Time, long Bytes);
+
 /// <summary>A C options struct (generated): version and the fields every engine has.</summary>
 internal interface INativeOptions
 {
@@ -122,6 +125,115 @@ public abstract unsafe class NativeStore : IDisposable
         ulong n = 0;
         int rc = Invoke(ref n, static (NativeHandle h, scoped ref ulong n) => h.Count(out n));
         return Result(rc, (long)n);
+    }
+
+    // ---- snapshots and backups (docs/snapshots.md) -----------------------------------------------------
+    // The five calls live here, once: the generated handle class of an engine overrides the snapshot verbs
+    // its C API has (cairn_<engine>_snapshot & co.), and an engine class only adds its typed
+    // OpenSnapshot (one line over OpenSnapshotCore). An engine whose C API has no snapshots yet answers
+    // Unsupported.
+
+    /// <summary>Takes a named, read-only, point-in-time copy of the store (kept inside it, under
+    /// <c>snapshots/</c>) and returns its name; <paramref name="name"/> null picks a unique one. Names are
+    /// <c>[A-Za-z0-9._-]</c>, 1 to 128 characters, not starting with '.' (else Invalid); Exists when
+    /// taken, Txn inside a transaction.</summary>
+    public ExecResponse<string> Snapshot(string? name = null)
+    {
+        if (name is not null && ArgProblem(name, "snapshot name") is ExecResponse bad) return ExecResponse<string>.From(bad);
+        byte* created = null;
+        var a = (Name: name, Out: (nint)0);
+        int rc = Invoke(ref a, static (NativeHandle h, scoped ref (string? Name, nint Out) a) =>
+        {
+            int rc = h.Snapshot(a.Name, out byte* o);
+            a.Out = (nint)o;
+            return rc;
+        });
+        created = (byte*)a.Out;
+        if (rc != 0) return Fail<string>(rc);
+        try { return ExecResponse<string>.Ok(Interop.Utf8(created)); }
+        finally { NativeMethods.cairn_free(created); }
+    }
+
+    /// <summary>The store's snapshots, oldest first.</summary>
+    public ExecResponse<IReadOnlyList<SnapshotInfo>> Snapshots()
+    {
+        nint json = 0;
+        int rc = Invoke(ref json, static (NativeHandle h, scoped ref nint j) =>
+        {
+            int rc = h.Snapshots(out byte* o);
+            j = (nint)o;
+            return rc;
+        });
+        if (rc != 0) return Fail<IReadOnlyList<SnapshotInfo>>(rc);
+        byte[] text = Interop.TakeOwnedString((byte*)json);
+        var list = new List<SnapshotInfo>();
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(text);
+            foreach (var e in doc.RootElement.EnumerateArray())
+                list.Add(new SnapshotInfo(e.GetProperty("name").GetString()!,
+                    DateTime.UnixEpoch.AddMilliseconds(e.GetProperty("time").GetInt64()),
+                    e.GetProperty("bytes").GetInt64()));
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            return ExecResponse<IReadOnlyList<SnapshotInfo>>.Fail(CairnErrorCode.Internal, "the snapshot list does not parse: " + e.Message);
+        }
+        return ExecResponse<IReadOnlyList<SnapshotInfo>>.Ok(list);
+    }
+
+    /// <summary>Removes the snapshot <paramref name="name"/> (NotFound when absent). Handles already open
+    /// on it keep working until closed.</summary>
+    public ExecResponse DropSnapshot(string name)
+    {
+        if (ArgProblem(name, "snapshot name") is ExecResponse bad) return bad;
+        return Status(Invoke(ref name, static (NativeHandle h, scoped ref string n) => h.DropSnapshot(n)));
+    }
+
+    /// <summary>Copies the store, consistently and while writers go on, into <paramref name="dest"/> (a
+    /// missing or empty directory; else Exists). The copy shares no file with the store and opens as a
+    /// normal, writable store.</summary>
+    public ExecResponse Backup(string dest)
+    {
+        if (ArgProblem(dest, "dest") is ExecResponse bad) return bad;
+        return Status(Invoke(ref dest, static (NativeHandle h, scoped ref string d) => h.Backup(d)));
+    }
+
+    /// <summary>Opens the snapshot <paramref name="name"/> read-only as a store of the same engine,
+    /// wrapped by <paramref name="make"/> (the engine's constructor). Independent of this handle: it
+    /// stays open after this one is closed.</summary>
+    private protected ExecResponse<TStore> OpenSnapshotCore<TStore>(string name, Func<NativeHandle, string, TStore> make)
+    {
+        if (ArgProblem(name, "snapshot name") is ExecResponse bad) return ExecResponse<TStore>.From(bad);
+        var a = (Name: name, Handle: (NativeHandle?)null);
+        int rc = Invoke(ref a, static (NativeHandle h, scoped ref (string Name, NativeHandle? Handle) a) =>
+            h.OpenSnapshot(a.Name, out a.Handle));
+        if (rc != 0)
+        {
+            var fail = Fail<TStore>(rc);
+            a.Handle?.Dispose();
+            return fail;
+        }
+        return ExecResponse<TStore>.Ok(make(a.Handle!, System.IO.Path.Combine(Path, "snapshots", name)));
+    }
+
+    /// <summary>Invalid for a string argument C cannot receive as given: null, holding a NUL (C would see
+    /// only the text before it) or not valid UTF-16 (an unpaired surrogate).</summary>
+    private protected static ExecResponse? ArgProblem(string? s, string what)
+    {
+        if (s is null) return ExecResponse.Fail(CairnErrorCode.Invalid, $"{what} is null");
+        if (s.IndexOf('\0') >= 0) return ExecResponse.Fail(CairnErrorCode.Invalid, $"{what} contains a NUL character");
+        foreach (char c in s)
+            if (char.IsSurrogate(c))
+            {
+                try { Interop.StrictUtf8.GetByteCount(s); }
+                catch (System.Text.EncoderFallbackException)
+                {
+                    return ExecResponse.Fail(CairnErrorCode.Invalid, $"{what} is not valid UTF-16 text (unpaired surrogate)");
+                }
+                break;
+            }
+        return null;
     }
 
     // ---- plumbing for the engine classes ----------------------------------------------------------------

@@ -37,6 +37,7 @@ internal static class Program
         public KvStore? Kv;
         public BlobStore? Blob;
         public Table? Table;
+        public Repo? Repo;
         public bool Closed = true;
         public Dictionary<long, EventHandler<BlobEventArgs>> Listeners = new();
         public long NextListener;
@@ -110,7 +111,7 @@ internal static class Program
         else args = new JsonObject();
 
         if (!Ops.TryGetValue(op, out var fn)) return Error(CairnErrorCode.Unsupported, $"unknown op '{op}'");
-        if (op != "kv.close" && op != "blob.close" && op != "table.close" && op != "proc.fork" && HasNative(args))
+        if (op != "kv.close" && op != "blob.close" && op != "table.close" && op != "repo.close" && op != "proc.fork" && HasNative(args))
             return Error(CairnErrorCode.Type, $"{op}: an argument has the wrong host type");
         try
         {
@@ -174,6 +175,178 @@ internal static class Program
             CairnTesting.SetClock(ms == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(ms));
             return Ok(null);
         },
+        ["kv.snapshot"] = a =>
+        {
+            KvStore db = Kv(a);
+            string? name = a["name"] is null ? null : GetString(a, "name");
+            var r = db.Snapshot(name);
+            return FromResponse(r, () => r.Result);
+        },
+        ["kv.snapshots"] = a =>
+        {
+            var r = Kv(a).Snapshots();
+            return FromResponse(r, () => new JsonArray(r.Result!.Select(i => (JsonNode?)new JsonObject
+            {
+                ["name"] = i.Name, ["time"] = new DateTimeOffset(i.Time).ToUnixTimeMilliseconds(), ["bytes"] = i.Bytes,
+            }).ToArray()));
+        },
+        ["kv.open_snapshot"] = a =>
+        {
+            KvStore db = Kv(a);
+            string name = GetString(a, "name");
+            string @as = GetString(a, "as");
+            Slot s = SlotForOpen(@as);
+            var r = db.OpenSnapshot(name);
+            if (!r.Success) return Error(r.ErrorCode, r.Message);
+            s.Kv = r.Result;
+            s.Blob = null;
+            s.Table = null;
+            s.Repo = null;
+            s.Closed = false;
+            Slots[@as] = s;
+            return Ok(null);
+        },
+        ["kv.drop_snapshot"] = a => { KvStore db = Kv(a); return FromResponse(db.DropSnapshot(GetString(a, "name")), () => null); },
+        ["kv.backup"] = a => { KvStore db = Kv(a); return FromResponse(db.Backup(GetString(a, "dest")), () => null); },
+        ["repo.open"] = RepoOpen,
+        ["repo.close"] = Close,
+        ["repo.verify"] = a => FromResponse(Repo.Verify(GetString(a, "path")), () => null),
+        ["repo.init"] = a => { var r = Rp(a); return FromResponse(r.Init(GetString(a, "tenant")), () => null); },
+        ["repo.tenants"] = a => { var r = Rp(a).Tenants(); return FromResponse(r, () => StringList(r.Result!)); },
+        ["repo.entries"] = a => { var rp = Rp(a); var r = rp.Entries(GetString(a, "tenant")); return FromResponse(r, () => StringList(r.Result!)); },
+        ["repo.save"] = a =>
+        {
+            var rp = Rp(a);
+            string t = GetString(a, "tenant"), u = GetString(a, "user"), e = GetString(a, "entry");
+            var r = rp.Save(t, u, e, Value(a));
+            return FromResponse(r, () => r.Result);
+        },
+        ["repo.load"] = a =>
+        {
+            var rp = Rp(a);
+            string t = GetString(a, "tenant"), e = GetString(a, "entry");
+            var r = rp.Load(t, e, OptDigest(a, "digest"));
+            if (r.ErrorCode == CairnErrorCode.NotFound) return Ok(null);
+            return r.Success ? ValueJson(r.Result!) : Error(r.ErrorCode, r.Message);
+        },
+        ["repo.exists"] = a =>
+        {
+            var rp = Rp(a);
+            string t = GetString(a, "tenant"), e = GetString(a, "entry");
+            var r = rp.Exists(t, e);
+            return FromResponse(r, () => r.Result);
+        },
+        ["repo.digest"] = a =>
+        {
+            var rp = Rp(a);
+            string t = GetString(a, "tenant"), e = GetString(a, "entry");
+            var r = rp.Digest(t, e);
+            if (r.ErrorCode == CairnErrorCode.NotFound) return Ok(null);
+            return FromResponse(r, () => r.Result);
+        },
+        ["repo.put"] = a =>
+        {
+            var rp = Rp(a);
+            string t = GetString(a, "tenant"), u = GetString(a, "user"), e = GetString(a, "entry");
+            byte[] key = Key(a, "key");
+            var r = rp.Put(t, u, e, key, Value(a));
+            return FromResponse(r, () => r.Result);
+        },
+        ["repo.put_many"] = a =>
+        {
+            var rp = Rp(a);
+            string t = GetString(a, "tenant"), u = GetString(a, "user"), e = GetString(a, "entry");
+            if (!a.TryGetPropertyValue("records", out JsonNode? recs)) throw Err(CairnErrorCode.Invalid, "missing argument 'records'");
+            if (recs is not JsonArray ra) throw Err(CairnErrorCode.Type, "records: expected a list of [key, value]");
+            var list = new List<(byte[] Key, object Value)>();
+            for (int i = 0; i < ra.Count; i++)
+            {
+                if (ra[i] is not JsonArray pair || pair.Count != 2) throw Err(CairnErrorCode.Type, $"records[{i}]: expected [key, value]");
+                list.Add((GetBytes(pair[0], "key", out _), HostValue(pair[1])));
+            }
+            var r = rp.PutMany(t, u, e, list);
+            return FromResponse(r, () => r.Result);
+        },
+        ["repo.get"] = a =>
+        {
+            var rp = Rp(a);
+            string t = GetString(a, "tenant"), e = GetString(a, "entry");
+            string? d = OptDigest(a, "digest");
+            byte[] key = Key(a, "key");
+            var r = rp.Get(t, e, key, d);
+            if (r.ErrorCode == CairnErrorCode.NotFound) return Ok(null);
+            return r.Success ? ValueJson(r.Result!) : Error(r.ErrorCode, r.Message);
+        },
+        ["repo.delete"] = a =>
+        {
+            var rp = Rp(a);
+            string t = GetString(a, "tenant"), u = GetString(a, "user"), e = GetString(a, "entry");
+            var r = rp.Delete(t, u, e, Key(a, "key"));
+            return FromResponse(r, () => r.Result);
+        },
+        ["repo.count"] = a =>
+        {
+            var rp = Rp(a);
+            string t = GetString(a, "tenant"), e = GetString(a, "entry");
+            var r = rp.Count(t, e, OptDigest(a, "digest"));
+            return FromResponse(r, () => r.Result);
+        },
+        ["repo.keys"] = a =>
+        {
+            var rp = Rp(a);
+            string t = GetString(a, "tenant"), e = GetString(a, "entry");
+            var r = rp.Keys(t, e, OptDigest(a, "digest"));
+            return FromResponse(r, () => new JsonArray(r.Result!.Select(k => (JsonNode?)KeyJson(k)).ToArray()));
+        },
+        ["repo.diff"] = a =>
+        {
+            var rp = Rp(a);
+            string t = GetString(a, "tenant");
+            if (!a.ContainsKey("from") || !a.ContainsKey("to")) throw Err(CairnErrorCode.Invalid, "missing argument 'from' or 'to'");
+            var r = rp.Diff(t, OptDigest(a, "from"), OptDigest(a, "to"));
+            JsonArray Keys(IReadOnlyList<byte[]> ks) => new(ks.Select(k => (JsonNode?)KeyJson(k)).ToArray());
+            return FromResponse(r, () => new JsonObject
+            {
+                ["added"] = Keys(r.Result!.Added), ["removed"] = Keys(r.Result!.Removed), ["changed"] = Keys(r.Result!.Changed),
+            });
+        },
+        ["repo.history"] = a =>
+        {
+            var rp = Rp(a);
+            string t = GetString(a, "tenant"), e = GetString(a, "entry");
+            int max = a["max"] is null ? 0 : (int)GetInt(a["max"], "max", 0, int.MaxValue);
+            var r = rp.History(t, e, max);
+            return FromResponse(r, () => new JsonArray(r.Result!.Select(v => (JsonNode?)new JsonObject
+            {
+                ["digest"] = v.Digest,
+                ["parents"] = new JsonArray(v.Parents.Select(p => (JsonNode?)JsonValue.Create(p)).ToArray()),
+                ["user"] = v.User,
+                ["time"] = new DateTimeOffset(v.Time).ToUnixTimeMilliseconds(),
+                ["collection"] = v.Collection,
+            }).ToArray()));
+        },
+        ["repo.tag"] = a =>
+        {
+            var rp = Rp(a);
+            string t = GetString(a, "tenant"), n = GetString(a, "name"), d = GetString(a, "digest");
+            return FromResponse(rp.Tag(t, n, d), () => null);
+        },
+        ["repo.tag_get"] = a =>
+        {
+            var rp = Rp(a);
+            string t = GetString(a, "tenant"), n = GetString(a, "name");
+            var r = rp.TagGet(t, n);
+            if (r.ErrorCode == CairnErrorCode.NotFound) return Ok(null);
+            return FromResponse(r, () => r.Result);
+        },
+        ["repo.gc"] = a =>
+        {
+            var rp = Rp(a);
+            long grace = a["grace_ms"] is null ? 0 : GetInt(a["grace_ms"], "grace_ms", 0, (long)TimeSpan.MaxValue.TotalMilliseconds);
+            var r = rp.Gc(TimeSpan.FromMilliseconds(grace));
+            return FromResponse(r, () => r.Result);
+        },
+        ["repo.stats"] = a => StatsOp(Rp(a).Stats(), "tenants", "objects", "disk_bytes"),
         ["kv.stats"] = a => StatsOp(Kv(a).Stats(), "keys", "data_files", "disk_bytes", "live_bytes", "dead_bytes", "in_txn"),
         ["blob.open"] = BlobOpen,
         ["blob.close"] = Close,
@@ -442,6 +615,15 @@ internal static class Program
     private static KvValue Value(JsonObject a)
     {
         if (!a.TryGetPropertyValue("value", out JsonNode? v)) throw Err(CairnErrorCode.Invalid, "missing argument 'value'");
+        // The binding's own dynamic mapping of host values (byte[] -> BYTES, string -> TEXT, JsonNode -> JSON).
+        var r = KvValue.FromObject(HostValue(v));
+        if (!r.Success) throw Err(r.ErrorCode, r.Message);
+        return r.Result!;
+    }
+
+    /// <summary>A wire value as the host value the binding maps to a kind: string, byte[] or JsonNode.</summary>
+    private static object HostValue(JsonNode? v)
+    {
         object? host;
         if (IsTagged(v, "$json")) host = JsonDoc(v!["$json"]);
         else
@@ -449,11 +631,19 @@ internal static class Program
             byte[] b = GetBytes(v, "value", out bool isText);
             host = isText ? ((JsonValue)v!).GetValue<string>() : b;
         }
-        // The binding's own dynamic mapping of host values (byte[] -> BYTES, string -> TEXT, JsonNode -> JSON).
-        var r = KvValue.FromObject(host);
-        if (!r.Success) throw Err(r.ErrorCode, r.Message);
-        return r.Result!;
+        return host;
     }
+
+    /// <summary>An optional digest: absent or null -> null, else a string (another type: CAIRN_TYPE).</summary>
+    private static string? OptDigest(JsonObject a, string name)
+    {
+        JsonNode? v = a[name];
+        if (v is null) return null;
+        if (v is JsonValue jv && jv.GetValueKind() == JsonValueKind.String) return jv.GetValue<string>();
+        throw Err(CairnErrorCode.Type, $"{name}: expected a digest string");
+    }
+
+    private static JsonArray StringList(IReadOnlyList<string> l) => new(l.Select(x => (JsonNode?)JsonValue.Create(x)).ToArray());
 
     /// <summary>A $json document as a host JsonNode; JSON null is a JSON document too.</summary>
     private static object JsonDoc(JsonNode? doc) =>
@@ -475,13 +665,13 @@ internal static class Program
 
     // ---- handles --------------------------------------------------------------------------------------
 
-    private enum Engine { Kv, Blob, Table }
+    private enum Engine { Kv, Blob, Table, Repo }
 
     private static Slot SlotGet(JsonObject a, Engine engine)
     {
         string name = GetString(a, "handle");
         if (!Slots.TryGetValue(name, out Slot? s)) throw Err(CairnErrorCode.Invalid, $"no handle named '{name}'");
-        NativeStore? store = engine switch { Engine.Kv => s.Kv, Engine.Blob => s.Blob, _ => s.Table };
+        NativeStore? store = engine switch { Engine.Kv => s.Kv, Engine.Blob => s.Blob, Engine.Repo => s.Repo, _ => s.Table };
         if (store is null) throw Err(CairnErrorCode.Type, $"handle '{name}' is of another engine");
         if (s.Closed)
         {
@@ -497,6 +687,8 @@ internal static class Program
     private static KvStore Kv(JsonObject a) => SlotGet(a, Engine.Kv).Kv!;
 
     private static Table Tbl(JsonObject a) => SlotGet(a, Engine.Table).Table!;
+
+    private static Repo Rp(JsonObject a) => SlotGet(a, Engine.Repo).Repo!;
 
     private static (Slot Slot, BlobStore Store) Blob(JsonObject a)
     {
@@ -533,6 +725,7 @@ internal static class Program
         s.Kv?.Dispose();
         s.Blob?.Dispose();
         s.Table?.Dispose();
+        s.Repo?.Dispose();
         s.Closed = true;
         s.Listeners.Clear();
         s.Events = new List<JsonNode?>();
@@ -573,6 +766,7 @@ internal static class Program
         s.Kv = r.Result;
         s.Blob = null;
         s.Table = null;
+        s.Repo = null;
         s.Closed = false;
         Slots[name] = s;
         return Ok(null);
@@ -679,6 +873,40 @@ internal static class Program
         return o;
     });
 
+    // ---- versioned store ----------------------------------------------------------------------------------
+
+    private static JsonObject RepoOpen(JsonObject a)
+    {
+        string name = GetString(a, "handle");
+        string path = GetString(a, "path");
+        var o = new RepoOptions { Path = path };
+        if (a["options"] is JsonNode opts)
+        {
+            if (opts is not JsonObject oo) throw Err(CairnErrorCode.Type, "options: expected an object");
+            foreach (var (k, v) in oo)
+            {
+                switch (k)
+                {
+                    case "create": o.Create = GetBool(v, k); break;
+                    case "read_only": o.ReadOnly = GetBool(v, k); break;
+                    case "sync": o.Sync = GetSync(v); break;
+                    case "lock_timeout_ms": o.LockTimeout = TimeSpan.FromMilliseconds(GetInt(v, k, 0, uint.MaxValue)); break;
+                    default: throw Err(CairnErrorCode.Invalid, $"options: unknown option '{k}'");
+                }
+            }
+        }
+        Slot s = SlotForOpen(name);
+        var r = Repo.Open(o);
+        if (!r.Success) return Error(r.ErrorCode, r.Message);
+        s.Repo = r.Result;
+        s.Kv = null;
+        s.Blob = null;
+        s.Table = null;
+        s.Closed = false;
+        Slots[name] = s;
+        return Ok(null);
+    }
+
     // ---- blob store ---------------------------------------------------------------------------------------
 
     private static JsonObject BlobOpen(JsonObject a)
@@ -707,6 +935,7 @@ internal static class Program
         s.Blob = r.Result;
         s.Kv = null;
         s.Table = null;
+        s.Repo = null;
         s.Closed = false;
         s.Listeners.Clear();
         s.Events = new List<JsonNode?>();
@@ -796,6 +1025,7 @@ internal static class Program
         s.Table = r.Result;
         s.Kv = null;
         s.Blob = null;
+        s.Repo = null;
         s.Closed = false;
         s.Events = new List<JsonNode?>();
         Slots[name] = s;

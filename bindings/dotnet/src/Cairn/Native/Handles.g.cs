@@ -6,6 +6,7 @@
 // One SafeHandle per opaque handle type, released by its destructor. A handle opened from another
 // handle (a cursor) holds a reference on it (ChildHandle). Engine handles get the shared verbs
 // their engine has; the base (NativeHandle) answers Unsupported for the others.
+#nullable enable
 namespace Cairn.Native;
 
 /// <summary>Owns a cairn_blob*; releasing it calls cairn_blob_close.</summary>
@@ -36,6 +37,16 @@ internal sealed class KvHandle : NativeHandle
     internal override int Sync() => NativeMethods.cairn_kv_sync(this);
     internal override int Compact() => NativeMethods.cairn_kv_compact(this);
     internal override int Count(out ulong n) => NativeMethods.cairn_kv_count(this, out n);
+    internal override unsafe int Snapshot(string? name, out byte* created) => NativeMethods.cairn_kv_snapshot(this, name, out created);
+    internal override unsafe int Snapshots(out byte* json) => NativeMethods.cairn_kv_snapshots(this, out json);
+    internal override int OpenSnapshot(string? name, out NativeHandle? snapshot)
+    {
+        int rc = NativeMethods.cairn_kv_open_snapshot(out KvHandle h, this, name);
+        snapshot = h;
+        return rc;
+    }
+    internal override int DropSnapshot(string? name) => NativeMethods.cairn_kv_drop_snapshot(this, name);
+    internal override int Backup(string? dest) => NativeMethods.cairn_kv_backup(this, dest);
 }
 
 /// <summary>Owns a cairn_kv_iter*; releasing it calls cairn_kv_iter_free.</summary>

@@ -66,6 +66,18 @@ internal static unsafe class Interop
         if (rented != null) ArrayPool<byte>.Shared.Return(rented);
     }
 
+    /// <summary>Length of a NUL-terminated C string (0 for NULL).</summary>
+    public static nuint StrLen(byte* p)
+    {
+        if (p == null) return 0;
+        nuint n = 0;
+        while (p[n] != 0) n++;
+        return n;
+    }
+
+    /// <summary>A caller-owned C string (UTF-8) as bytes; the native string is freed.</summary>
+    public static byte[] TakeOwnedString(byte* p) => TakeOwned(p, StrLen(p));
+
     /// <summary>Copies a native buffer owned by the caller into a new array and frees it.</summary>
     public static byte[] TakeOwned(byte* p, nuint len)
     {

@@ -38,6 +38,26 @@ internal abstract class NativeHandle : SafeHandle
         n = 0;
         return Unsupported;
     }
+
+    // The five snapshot calls (docs/snapshots.md): the generated class of an engine overrides them once
+    // its C API has cairn_<engine>_snapshot & co. Outputs are caller-owned (cairn_free).
+    internal virtual unsafe int Snapshot(string? name, out byte* created)
+    {
+        created = null;
+        return Unsupported;
+    }
+    internal virtual unsafe int Snapshots(out byte* json)
+    {
+        json = null;
+        return Unsupported;
+    }
+    internal virtual int OpenSnapshot(string? name, out NativeHandle? snapshot)
+    {
+        snapshot = null;
+        return Unsupported;
+    }
+    internal virtual int DropSnapshot(string? name) => Unsupported;
+    internal virtual int Backup(string? dest) => Unsupported;
 }
 
 /// <summary>
