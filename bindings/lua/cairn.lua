@@ -448,14 +448,16 @@ end
 The handle class of the C functions cairn_<name>_*, with everything engines share:
   cairn.<name>.open(path [, opts]) (options parsed into the C options struct by its field names),
   cairn.<name>.check(path); close (also __gc and __close), is_open, __tostring; begin, commit,
-  rollback, transaction(fn), sync, compact, count (also #h), stats; pairs() (also pairs(h)) over
-  keys() with the method named `read`.
+  rollback, transaction(fn), sync, compact (each where the engine's C API has it), count (also #h;
+  not with spec.no_count), stats; pairs() (also pairs(h)) over keys() with the method named `read`
+  (when given).
 def(verb or function, {argument converters}, result shape) makes a method: it checks the handle
 (a handle of this class, not closed), converts the arguments (converter(arg, handle): raises on
 misuse, or returns nil, message for a runtime CAIRN_INVALID), calls cairn_<name>_<verb>(handle,
 args...), delivers the queued events and maps the status by the shape. An engine is then its
 method list. `spec` (optional) holds what an engine adds to the shared open: `options`, converters
-of its own options (see options()), and `opened(handle)`, run on every handle open() returns. ]]
+of its own options (see options()), and `opened(handle)`, run on every handle open() returns;
+`no_count` leaves count to the engine. ]]
 local function engine(name, what, read, spec)
   spec = spec or {}
   local prefix = "cairn_" .. name .. "_"
@@ -487,22 +489,39 @@ local function engine(name, what, read, spec)
         return finish(self, shape, fn(p, x))
       end
     end
-    assert(n == 2, "def: at most two arguments")
-    return function(self, a, b)
+    if n == 2 then
+      return function(self, a, b)
+        local p = check(self)
+        local x, bad = c1(a, self)
+        local y, bad2 = c2(b, self)
+        if bad or bad2 then return nil, bad or bad2, "CAIRN_INVALID" end
+        return finish(self, shape, fn(p, x, y))
+      end
+    end
+    -- more arguments: every one is converted (misuse raises) before the first runtime refusal
+    return function(self, ...)
       local p = check(self)
-      local x, bad = c1(a, self)
-      local y, bad2 = c2(b, self)
-      if bad or bad2 then return nil, bad or bad2, "CAIRN_INVALID" end
-      return finish(self, shape, fn(p, x, y))
+      local args, bad = { ... }, nil
+      for i = 1, n do
+        local x, b = convs[i](args[i], self)
+        args[i] = x
+        bad = bad or b
+      end
+      if bad then return nil, bad, "CAIRN_INVALID" end
+      return finish(self, shape, fn(p, table.unpack(args, 1, n)))
     end
   end
 
+  -- The verbs every store engine has, where the engine's C API has them (the versioned store
+  -- has no transactions, sync or compaction, and counts per entry).
   for _, verb in ipairs({ "begin", "commit", "rollback", "sync", "compact" }) do
-    class[verb] = def(verb, nil, OK)
+    if raw[prefix .. verb] then class[verb] = def(verb, nil, OK) end
   end
-  class.transaction = transaction
-  class.count = def("count", nil, OUT)
-  class.__len = class.count
+  if class.begin then class.transaction = transaction end
+  if not spec.no_count then
+    class.count = def("count", nil, OUT)
+    class.__len = class.count
+  end
   local c_stats, Stats = C("stats"), C("stats_t")
   class.stats = def(function(p)
     local st = Stats()
@@ -514,7 +533,7 @@ local function engine(name, what, read, spec)
 
   -- pairs(...) -> iterator of key, value over a snapshot of keys(...); keys gone since are skipped,
   -- a failure raises.
-  function class:pairs(...)
+  if read then function class:pairs(...)
     local list, err, errname = self:keys(...)
     if not list then raise(errname, "%s", err) end
     local get, i = class[read], 0
@@ -528,7 +547,7 @@ local function engine(name, what, read, spec)
         if e and n ~= "CAIRN_NOTFOUND" then raise(n, "%s", e) end
       end
     end
-  end
+  end end
   class.__pairs = class.pairs
 
   local c_close = C("close")
@@ -551,18 +570,9 @@ local function engine(name, what, read, spec)
   class.__gc = class.close
   class.__close = class.close
   function class:is_open() return self._p ~= nil end
-  function class:__tostring()
-    return str_format("%s(%q%s)", class.__name, self.path, self._p and "" or ", closed")
-  end
 
-  local c_open, c_check, Options = C("open"), C("check"), C("options")
-  local module = {}
-  --- cairn.<name>.open(path [, opts]) -> handle | nil, message, name
-  function module.open(path, opts)
-    if not path_arg(path) then return bad_path() end
-    local o = options(opts, Options, spec.options)
-    local rc, p = c_open(path, o)
-    if rc ~= 0 then return fail(rc) end
+  -- A new handle of this class on an open C pointer (open, open_snapshot).
+  local function adopt(p, path)
     local h = setmetatable({ _p = p, path = path }, class)
     if spec.opened then
       local ok, err, ename = spec.opened(h)
@@ -573,11 +583,70 @@ local function engine(name, what, read, spec)
     end
     return h
   end
+
+  -- Snapshots and backups, where the engine's C API has them (docs/snapshots.md).
+  if raw[prefix .. "snapshot"] then
+    local function snap_name(v)
+      if type(v) ~= "string" then raise("CAIRN_TYPE", "a snapshot name must be a string (got %s)", math_type(v) or type(v)) end
+      if v:find("\0", 1, true) then return nil, "snapshot name contains a NUL byte" end
+      return v
+    end
+    local function opt_snap_name(v)
+      if v == nil then return nil end
+      return snap_name(v)
+    end
+    local function dest_arg(v)
+      if type(v) ~= "string" then raise("CAIRN_TYPE", "dest must be a path string (got %s)", math_type(v) or type(v)) end
+      if v:find("\0", 1, true) then return nil, "dest contains a NUL byte" end
+      return v
+    end
+    --- snapshot([name]) -> name | nil, message, name: a named, read-only, point-in-time copy of the
+    -- store (a unique name is chosen when none is given). Not inside a transaction (CAIRN_TXN).
+    class.snapshot = def("snapshot", { opt_snap_name }, OUT)
+    --- snapshots() -> list of {name =, time = Unix ms, bytes =}, oldest first
+    class.snapshots = def("snapshots", nil, function(rc, json)
+      if rc ~= 0 then return fail(rc) end
+      return json_decode(json)
+    end)
+    --- drop_snapshot(name) -> true | nil, message, name ("CAIRN_NOTFOUND" when absent)
+    class.drop_snapshot = def("drop_snapshot", { snap_name }, OK)
+    --- backup(dest) -> true | nil, message, name: a consistent copy of the store into `dest` (a
+    -- missing or empty directory) that opens as a normal store; writers go on meanwhile.
+    class.backup = def("backup", { dest_arg }, OK)
+    --- open_snapshot(name) -> a read-only handle of the same class | nil, message, name. It is
+    -- independent of this handle: close each on its own.
+    local open_snap = def(function(p, n)
+      local rc, h = raw[prefix .. "open_snapshot"](p, n)
+      return rc, h, n
+    end, { snap_name }, function(rc, h, n)
+      if rc ~= 0 then return fail(rc) end
+      return h, n
+    end)
+    function class:open_snapshot(n)
+      local h, x, ename = open_snap(self, n)
+      if not h then return nil, x, ename end
+      return adopt(h, self.path .. "/snapshots/" .. x)
+    end
+  end
+  function class:__tostring()
+    return str_format("%s(%q%s)", class.__name, self.path, self._p and "" or ", closed")
+  end
+
+  local c_open, c_check, Options = C("open"), raw[prefix .. "check"], C("options")
+  local module = {}
+  --- cairn.<name>.open(path [, opts]) -> handle | nil, message, name
+  function module.open(path, opts)
+    if not path_arg(path) then return bad_path() end
+    local o = options(opts, Options, spec.options)
+    local rc, p = c_open(path, o)
+    if rc ~= 0 then return fail(rc) end
+    return adopt(p, path)
+  end
   --- cairn.<name>.check(path) -> true | nil, message, name: verify the store without opening it.
-  function module.check(path)
+  if c_check then function module.check(path)
     if not path_arg(path) then return bad_path() end
     return OK(c_check(path))
-  end
+  end end
   cairn[name] = module
   return class, def, check
 end
@@ -725,6 +794,214 @@ Blob.keys = blob_def(raw.blob_keys, nil, LIST)
 Blob.on, Blob.off, Blob.subscribe = listeners(blob_check, raw.cairn_blob_subscribe,
   raw.cairn_blob_unsubscribe, { "created", "updated", "deleted" })
 Blob.unsubscribe = Blob.off
+
+-- ---- versioned store -------------------------------------------------------------------------
+-- Wrapped when the core has it (cairn_swig then has cairn_repo_*).
+if raw.cairn_repo_open then
+  local Repo, repo_def, repo_check = engine("repo", "repository", nil, { no_count = true })
+  cairn.Repo = Repo
+  local repo_put_many, repo_next, repo_keys = raw.repo_put_many, raw.repo_next, raw.repo_keys
+
+  -- Names (tenant, user, entry, tag): strings; one holding a NUL is a runtime CAIRN_INVALID (C
+  -- would cut it there). The core checks the rest (1..255 bytes of UTF-8, no control characters).
+  local function name_conv(what)
+    return function(v)
+      if type(v) ~= "string" then
+        raise("CAIRN_TYPE", "%s must be a string (got %s)", what, math_type(v) or type(v))
+      end
+      if v:find("\0", 1, true) then return nil, what .. " contains a NUL byte" end
+      return v
+    end
+  end
+  local tenant_arg, user_arg, entry_arg, tag_arg =
+    name_conv("tenant"), name_conv("user"), name_conv("entry"), name_conv("tag name")
+  local digest_req = name_conv("digest")
+  -- An optional digest: nil is the head (or, in diff, the empty collection).
+  local function digest_arg(v)
+    if v == nil then return nil end
+    return digest_req(v)
+  end
+  local function rkey_arg(k) return key_arg(k, "key") end
+  -- A value: as the KV's (string, table, cairn.bytes/text/json) -> { bytes, kind }.
+  local function value_arg(v)
+    local bytes, kind = encode_value(v)
+    return { bytes, kind }
+  end
+  -- Records: a list of {key, value} pairs (a key given twice keeps its last value) or a table of
+  -- key = value -> { keys, values, kinds }.
+  local function records_arg(recs)
+    if type(recs) ~= "table" or (getmetatable(recs) ~= nil and getmetatable(recs) ~= cairn.array_mt) then
+      raise("CAIRN_TYPE", "records must be a list of {key, value} or a table of key = value (got %s)",
+        math_type(recs) or type(recs))
+    end
+    local ks, vs, kinds = {}, {}, {}
+    local n = #recs
+    if n > 0 or getmetatable(recs) == cairn.array_mt then
+      for i = 1, n do
+        local r = recs[i]
+        if type(r) ~= "table" or getmetatable(r) ~= nil and getmetatable(r) ~= cairn.array_mt or r[2] == nil then
+          raise("CAIRN_TYPE", "record %d must be a {key, value} pair (got %s)", i, type(r))
+        end
+        ks[i] = key_arg(r[1], "key")
+        vs[i], kinds[i] = encode_value(r[2])
+      end
+      for k in pairs(recs) do
+        if math_type(k) ~= "integer" or k < 1 or k > n then
+          raise("CAIRN_TYPE", "records: a list of pairs has no key %s", tostring(k))
+        end
+      end
+    else
+      for k, v in pairs(recs) do
+        if type(k) ~= "string" then
+          raise("CAIRN_TYPE", "records: keys must be strings (got %s)", math_type(k) or type(k))
+        end
+        ks[#ks + 1] = k
+        vs[#ks], kinds[#ks] = encode_value(v)
+      end
+    end
+    return { ks, vs, kinds }
+  end
+  local function grace_arg(v)
+    if v == nil then return 0 end
+    local ms = int_arg(v, "grace_ms")
+    if ms < 0 then return nil, str_format("grace_ms must be >= 0 (got %d)", ms) end
+    return ms
+  end
+  local function max_arg(v)
+    if v == nil then return 0 end
+    local m = int_arg(v, "max")
+    if m < 0 then return nil, str_format("max must be >= 0 (got %d)", m) end
+    return m
+  end
+
+  -- Result shapes: a value (nil when absent), a value and its kind name, a digest (nil when absent),
+  -- JSON text decoded.
+  local function VALUE(rc, v, kind)
+    if rc == 0 then return decode_value(v, kind) end
+    if rc == NOTFOUND then return nil end
+    return fail(rc)
+  end
+  local function TYPED(rc, v, kind)
+    if rc == 0 then
+      local val, err, name = decode_value(v, kind)
+      if val == nil then return nil, err, name end
+      return val, KIND_NAMES[kind] or tostring(kind)
+    end
+    if rc == NOTFOUND then return nil end
+    return fail(rc)
+  end
+  local function MAYBE(rc, d)
+    if rc == 0 then return d end
+    if rc == NOTFOUND then return nil end
+    return fail(rc)
+  end
+  local function DECODED(rc, json)
+    if rc ~= 0 then return fail(rc) end
+    local v, err = json_decode(json)
+    if v == nil then return nil, "JSON from the core does not parse: " .. err, "CAIRN_INTERNAL" end
+    return v
+  end
+  local function unhex(h) return (h:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end)) end
+  -- diff's keys: a string, or {"$bytes": hex} for one that is not UTF-8 -> the key's bytes.
+  local function DIFF(rc, json)
+    local d, err, name = DECODED(rc, json)
+    if not d then return nil, err, name end
+    for _, f in ipairs({ "added", "removed", "changed" }) do
+      local l = d[f] or cairn.array()
+      for i, k in ipairs(l) do
+        if type(k) == "table" then l[i] = unhex(k["$bytes"]) end
+      end
+      d[f] = l
+    end
+    return d
+  end
+
+  local r_save, r_put, r_load, r_get = raw.cairn_repo_save, raw.cairn_repo_put, raw.cairn_repo_load, raw.cairn_repo_get
+
+  --- init(tenant) -> true | nil, message, name (an existing tenant is fine)
+  Repo.init = repo_def("init", { tenant_arg }, OK)
+  --- tenants() -> list of tenant names, sorted
+  Repo.tenants = repo_def("tenants", nil, DECODED)
+  --- entries(tenant) -> list of entry names, sorted ("CAIRN_NOTFOUND" for an unknown tenant)
+  Repo.entries = repo_def("entries", { tenant_arg }, DECODED)
+  --- save(tenant, user, entry, value) -> digest of the new version | nil, message, name
+  -- value: as a KV value (a string is TEXT when valid UTF-8 else BYTES; a table is JSON; or
+  -- cairn.bytes/text/json(...)). "CAIRN_TYPE" when the entry is a collection.
+  Repo.save = repo_def(function(p, t, u, e, v) return r_save(p, t, u, e, v[1], v[2]) end,
+    { tenant_arg, user_arg, entry_arg, value_arg }, OUT)
+  --- load(tenant, entry [, digest]) -> value of the head (or of that version) | nil if absent
+  Repo.load = repo_def(r_load, { tenant_arg, entry_arg, digest_arg }, VALUE)
+  --- load_typed(tenant, entry [, digest]) -> value, kind name ("bytes" | "text" | "json" | "native") | nil
+  Repo.load_typed = repo_def(r_load, { tenant_arg, entry_arg, digest_arg }, TYPED)
+  --- exists(tenant, entry) -> boolean
+  Repo.exists = repo_def("exists", { tenant_arg, entry_arg }, BOOL)
+  --- digest(tenant, entry) -> the head digest | nil if absent
+  Repo.digest = repo_def("digest", { tenant_arg, entry_arg }, MAYBE)
+  --- put(tenant, user, entry, key, value) -> digest: one record into the collection `entry`
+  -- (created by its first put). "CAIRN_TYPE" when the entry holds a whole value.
+  Repo.put = repo_def(function(p, t, u, e, k, v) return r_put(p, t, u, e, k, v[1], v[2]) end,
+    { tenant_arg, user_arg, entry_arg, rkey_arg, value_arg }, OUT)
+  --- put_many(tenant, user, entry, records) -> digest: every record in one new version, all or
+  -- nothing. records: a list of {key, value} (a key given twice keeps its last value) or a table
+  -- of key = value.
+  Repo.put_many = repo_def(function(p, t, u, e, r) return repo_put_many(p, t, u, e, r[1], r[2], r[3]) end,
+    { tenant_arg, user_arg, entry_arg, records_arg }, OUT)
+  --- get(tenant, entry, key [, digest]) -> the record's value | nil if absent
+  Repo.get = repo_def(function(p, t, e, k, d) return r_get(p, t, e, d, k) end,
+    { tenant_arg, entry_arg, rkey_arg, digest_arg }, VALUE)
+  --- get_typed(tenant, entry, key [, digest]) -> value, kind name | nil
+  Repo.get_typed = repo_def(function(p, t, e, k, d) return r_get(p, t, e, d, k) end,
+    { tenant_arg, entry_arg, rkey_arg, digest_arg }, TYPED)
+  --- delete(tenant, user, entry, key) -> digest of the new version ("CAIRN_NOTFOUND" when absent)
+  Repo.delete = repo_def("delete", { tenant_arg, user_arg, entry_arg, rkey_arg }, OUT)
+  --- count(tenant, entry [, digest]) -> number of records of the head (or of that version)
+  Repo.count = repo_def("count", { tenant_arg, entry_arg, digest_arg }, OUT)
+  --- keys(tenant, entry [, digest]) -> list of keys, ascending bytewise
+  Repo.keys = repo_def(repo_keys, { tenant_arg, entry_arg, digest_arg }, LIST)
+  --- diff(tenant, from, to) -> {added =, removed =, changed =}: lists of keys, each in key order,
+  -- between two versions of collections (from older; nil: the empty collection).
+  Repo.diff = repo_def("diff", { tenant_arg, digest_arg, digest_arg }, DIFF)
+  --- history(tenant, entry [, max]) -> list of {digest, parents, user, time (Unix ms), collection},
+  -- newest first, at most max (0 or nil: all)
+  Repo.history = repo_def("history", { tenant_arg, entry_arg, max_arg }, DECODED)
+  --- tag(tenant, name, digest) -> true: name a version of the tenant
+  Repo.tag = repo_def("tag", { tenant_arg, tag_arg, digest_req }, OK)
+  --- tag_get(tenant, name) -> the digest the tag names | nil if absent
+  Repo.tag_get = repo_def("tag_get", { tenant_arg, tag_arg }, MAYBE)
+  --- gc([grace_ms]) -> number of objects removed (unreferenced and older than grace_ms)
+  Repo.gc = repo_def("gc", { grace_arg }, OUT)
+
+  --- records(tenant, entry [, digest]) -> for-loop iterator of key, value in key order over the
+  -- version (a version never changes). Leaving the loop early frees the cursor; a failure raises.
+  local r_iter_open, r_iter_free = raw.cairn_repo_iter_open, raw.cairn_repo_iter_free
+  local function step(c)
+    local rc, k, v, kind = repo_next(c)
+    if rc ~= 0 then return rc end
+    local val, err, name = decode_value(v, kind)
+    if val == nil then raise(name, "%s", err) end
+    return 0, k, val
+  end
+  function Repo:records(tenant, entry, digest)
+    local p = repo_check(self)
+    local t, bad = tenant_arg(tenant)
+    local e, bad2 = entry_arg(entry)
+    local d, bad3 = digest_arg(digest)
+    if bad or bad2 or bad3 then raise("CAIRN_INVALID", "%s", bad or bad2 or bad3) end
+    local rc, ip = r_iter_open(p, t, e, d)
+    if rc ~= 0 then
+      local _, msg, name = fail(rc)
+      raise(name, "%s", msg)
+    end
+    return iterate(self, ip, r_iter_free, step)
+  end
+
+  --- cairn.repo.verify(path) -> true | nil, message, name: re-hash every object of the repository
+  -- at path and check every ref ("CAIRN_CORRUPT" naming the damage, "CAIRN_PATH").
+  function cairn.repo.verify(path)
+    if not path_arg(path) then return bad_path() end
+    return OK(raw.cairn_repo_verify(path))
+  end
+end
 
 -- ---- table -----------------------------------------------------------------------------------
 -- Wrapped when the core has the table engine (cairn_swig then has cairn_table_*).

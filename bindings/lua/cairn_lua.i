@@ -22,7 +22,8 @@
  *  - the table's JSON text outputs (char **out/row/ids) are pushed as strings and freed; the
  *    borrowed row of cairn_table_iter_next_json is copied.
  * Helpers that need the Lua stack are %native functions (json_*, row_* (the table's rows by column
- * type), kv_keys, blob_keys, table_get, table_next, evq_*, now_ms). The table is wrapped when the
+ * type), kv_keys, blob_keys, table_get, table_next, repo_put_many, repo_next, repo_keys, evq_*,
+ * now_ms). The table is wrapped when the
  * build defines CAIRN_SWIG_TABLE (see core/cairn.i).
  */
 
@@ -476,6 +477,118 @@ static int cairn_lua_blob_keys(lua_State *L) {
     return 2;
 }
 
+/* ---- the versioned store ----------------------------------------------------------------- */
+/* repo_put_many(r, tenant, user, entry, keys, values, kinds) -> rc, digest: the three lists (of
+ * equal length: strings, strings, integer kinds) as the arrays of cairn_repo_put_many. The Lua
+ * strings stay alive in their tables for the whole call. */
+static int cairn_lua_repo_put_many(lua_State *L) {
+    cairn_repo *r = NULL;
+    const char *tenant, *user, *entry;
+    const void **keys = NULL, **vals = NULL;
+    size_t *klens = NULL, *vlens = NULL, n, i;
+    int *kinds = NULL;
+    char digest[CAIRN_DIGEST_HEX + 1];
+    int rc;
+    if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&r, SWIGTYPE_p_cairn_repo, 0)))
+        return cairn_lua__raise(L, "CAIRN_TYPE: repo_put_many: argument 1 must be a cairn_repo");
+    tenant = luaL_checkstring(L, 2);
+    user = luaL_checkstring(L, 3);
+    entry = luaL_checkstring(L, 4);
+    luaL_checktype(L, 5, LUA_TTABLE);
+    luaL_checktype(L, 6, LUA_TTABLE);
+    luaL_checktype(L, 7, LUA_TTABLE);
+    n = (size_t)lua_rawlen(L, 5);
+    if (lua_rawlen(L, 6) != n || lua_rawlen(L, 7) != n)
+        return cairn_lua__raise(L, "CAIRN_INVALID: repo_put_many: the lists differ in length");
+    if (n > 0) {
+        keys = (const void **)malloc(n * sizeof *keys);
+        vals = (const void **)malloc(n * sizeof *vals);
+        klens = (size_t *)malloc(n * sizeof *klens);
+        vlens = (size_t *)malloc(n * sizeof *vlens);
+        kinds = (int *)malloc(n * sizeof *kinds);
+        if (!keys || !vals || !klens || !vlens || !kinds) {
+            free((void *)keys); free((void *)vals); free(klens); free(vlens); free(kinds);
+            return cairn_lua__raise(L, "CAIRN_NOMEM: out of memory");
+        }
+    }
+    for (i = 0; i < n; i++) {
+        int ok = 1;
+        lua_rawgeti(L, 5, (lua_Integer)i + 1);
+        lua_rawgeti(L, 6, (lua_Integer)i + 1);
+        lua_rawgeti(L, 7, (lua_Integer)i + 1);
+        if (lua_type(L, -3) != LUA_TSTRING || lua_type(L, -2) != LUA_TSTRING || !lua_isinteger(L, -1))
+            ok = 0;
+        else {
+            keys[i] = lua_tolstring(L, -3, &klens[i]); /* borrowed: the tables keep them */
+            vals[i] = lua_tolstring(L, -2, &vlens[i]);
+            kinds[i] = (int)lua_tointeger(L, -1);
+        }
+        lua_pop(L, 3);
+        if (!ok) {
+            free((void *)keys); free((void *)vals); free(klens); free(vlens); free(kinds);
+            return cairn_lua__raise(L, "CAIRN_TYPE: repo_put_many: record %d is not (string, string, kind)",
+                                    (int)i + 1);
+        }
+    }
+    rc = cairn_repo_put_many(r, tenant, user, entry, n, (const void *const *)keys, klens,
+                             (const void *const *)vals, vlens, kinds, digest);
+    free((void *)keys); free((void *)vals); free(klens); free(vlens); free(kinds);
+    lua_pushinteger(L, rc);
+    if (rc != 0)
+        return 1;
+    lua_pushstring(L, digest);
+    return 2;
+}
+
+/* repo_next(iter) -> rc, key, value, kind: one step of cairn_repo_iter_next (copied). */
+static int cairn_lua_repo_next(lua_State *L) {
+    cairn_repo_iter *it = NULL;
+    const void *k = NULL, *v = NULL;
+    size_t klen = 0, vlen = 0;
+    int kind = 0, rc;
+    if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&it, SWIGTYPE_p_cairn_repo_iter, 0)))
+        return cairn_lua__raise(L, "CAIRN_TYPE: repo_next: argument 1 must be a cairn_repo_iter");
+    rc = cairn_repo_iter_next(it, &k, &klen, &v, &vlen, &kind);
+    lua_pushinteger(L, rc);
+    if (rc != 0)
+        return 1;
+    lua_pushlstring(L, (const char *)k, klen);
+    lua_pushlstring(L, v ? (const char *)v : "", v ? vlen : 0);
+    lua_pushinteger(L, kind);
+    return 4;
+}
+
+/* repo_keys(r, tenant, entry, digest|nil) -> rc, list of keys (ascending bytewise). */
+static int cairn_lua_repo_keys(lua_State *L) {
+    cairn_repo *r = NULL;
+    cairn_repo_iter *it = NULL;
+    const void *k, *v;
+    size_t klen, vlen;
+    int kind, rc;
+    lua_Integer n = 0;
+    if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&r, SWIGTYPE_p_cairn_repo, 0)))
+        return cairn_lua__raise(L, "CAIRN_TYPE: repo_keys: argument 1 must be a cairn_repo");
+    rc = cairn_repo_iter_open(&it, r, luaL_checkstring(L, 2), luaL_checkstring(L, 3),
+                              luaL_optstring(L, 4, NULL));
+    if (rc != 0) {
+        lua_pushinteger(L, rc);
+        return 1;
+    }
+    lua_pushinteger(L, 0);
+    lua_newtable(L);
+    while ((rc = cairn_repo_iter_next(it, &k, &klen, &v, &vlen, &kind)) == 0) {
+        lua_pushlstring(L, (const char *)k, klen);
+        lua_rawseti(L, -2, ++n);
+    }
+    cairn_repo_iter_free(it);
+    if (rc != CAIRN_ITEROVER) {
+        lua_pop(L, 2);
+        lua_pushinteger(L, rc);
+        return 1;
+    }
+    return 2;
+}
+
 #ifdef CAIRN_SWIG_TABLE
 /* table_get(t, id, types) -> rc, row: cairn_table_get_json decoded into a Lua table by column
  * type (cairn_lua_json.h), without a Lua string of the JSON in between. */
@@ -531,6 +644,9 @@ static int cairn_lua_table_next(lua_State *L) {
 %native(row_encode) int cairn_lua_row_encode(lua_State *L);
 %native(row_decode) int cairn_lua_row_decode(lua_State *L);
 %native(kv_keys) int cairn_lua_kv_keys(lua_State *L);
+%native(repo_put_many) int cairn_lua_repo_put_many(lua_State *L);
+%native(repo_next) int cairn_lua_repo_next(lua_State *L);
+%native(repo_keys) int cairn_lua_repo_keys(lua_State *L);
 %native(blob_keys) int cairn_lua_blob_keys(lua_State *L);
 %native(evq_new) int cairn_lua_evq_new(lua_State *L);
 %native(evq_free) int cairn_lua_evq_free(lua_State *L);

@@ -21,6 +21,7 @@
 ---@field kv cairn.kv_module
 ---@field blob cairn.blob_module
 ---@field table cairn.table_module
+---@field repo cairn.repo_module
 ---@field testing { set_clock: fun(unix_ms: integer) }
 local cairn = {}
 
@@ -62,6 +63,16 @@ function cairn.now_ms() end
 ---@class cairn.table_module
 ---@field open fun(path: string, opts?: cairn.TableOptions): cairn.Table|nil, string?, string?
 ---@field check fun(path: string): true|nil, string?, string?
+
+---@class cairn.repo_module
+---@field open fun(path: string, opts?: cairn.RepoOptions): cairn.Repo|nil, string?, string?
+---@field verify fun(path: string): true|nil, string?, string?
+
+---@class cairn.RepoOptions
+---@field create? boolean
+---@field read_only? boolean
+---@field sync? "none"|"commit"
+---@field lock_timeout_ms? integer
 
 ---@class cairn.StoreOptions
 ---@field create? boolean
@@ -158,6 +169,23 @@ function KV:expiry(key) end
 ---@param prefix? string|table
 ---@return fun(): string?
 function KV:each(prefix) end
+--- A named, read-only, point-in-time copy of the store (a unique name when none is given).
+---@param name? string
+---@return string|nil name, string?, string?
+function KV:snapshot(name) end
+---@return { name: string, time: integer, bytes: integer }[]|nil snapshots, string?, string?
+function KV:snapshots() end
+--- A read-only KV on the snapshot, independent of this handle.
+---@param name string
+---@return cairn.KV|nil snapshot, string?, string?
+function KV:open_snapshot(name) end
+---@param name string
+---@return true|nil, string?, string?
+function KV:drop_snapshot(name) end
+--- A consistent copy of the store into dest (missing or empty) that opens as a normal store.
+---@param dest string
+---@return true|nil, string?, string?
+function KV:backup(dest) end
 
 -- ---- blob store ----------------------------------------------------------------------------
 
@@ -252,5 +280,123 @@ function Table:off(id) end
 ---@param id integer
 ---@return true|nil, string?, string?
 function Table:unsubscribe(id) end
+
+-- ---- versioned store -----------------------------------------------------------------------
+
+--- A value: as a KV value (string: TEXT when valid UTF-8 else BYTES; table: JSON; or
+--- cairn.bytes/text/json(...)). A digest: 64 lowercase hex characters.
+---@class cairn.Repo
+---@field path string
+local Repo = {}
+---@return true|nil, string?, string?
+function Repo:close() end
+---@return boolean
+function Repo:is_open() end
+---@return { tenants: integer, objects: integer, disk_bytes: integer }|nil stats, string?, string?
+function Repo:stats() end
+---@param tenant string
+---@return true|nil, string?, string?
+function Repo:init(tenant) end
+---@return string[]|nil tenants, string?, string?
+function Repo:tenants() end
+---@param tenant string
+---@return string[]|nil entries, string?, string?
+function Repo:entries(tenant) end
+---@param tenant string
+---@param user string
+---@param entry string
+---@param value any
+---@return string|nil digest, string?, string?
+function Repo:save(tenant, user, entry, value) end
+--- The head's value (or that version's), nil when absent.
+---@param tenant string
+---@param entry string
+---@param digest? string
+---@return any value, string? message, string? name
+function Repo:load(tenant, entry, digest) end
+---@param tenant string
+---@param entry string
+---@param digest? string
+---@return any value, string? kind, string? name
+function Repo:load_typed(tenant, entry, digest) end
+---@param tenant string
+---@param entry string
+---@return boolean|nil, string?, string?
+function Repo:exists(tenant, entry) end
+--- The head digest, nil when absent.
+---@param tenant string
+---@param entry string
+---@return string|nil digest, string?, string?
+function Repo:digest(tenant, entry) end
+---@param tenant string
+---@param user string
+---@param entry string
+---@param key string|table
+---@param value any
+---@return string|nil digest, string?, string?
+function Repo:put(tenant, user, entry, key, value) end
+--- records: a list of {key, value} (a key given twice keeps its last value) or key = value.
+---@param tenant string
+---@param user string
+---@param entry string
+---@param records table
+---@return string|nil digest, string?, string?
+function Repo:put_many(tenant, user, entry, records) end
+---@param tenant string
+---@param entry string
+---@param key string|table
+---@param digest? string
+---@return any value, string? message, string? name
+function Repo:get(tenant, entry, key, digest) end
+---@param tenant string
+---@param entry string
+---@param key string|table
+---@param digest? string
+---@return any value, string? kind, string? name
+function Repo:get_typed(tenant, entry, key, digest) end
+---@param tenant string
+---@param user string
+---@param entry string
+---@param key string|table
+---@return string|nil digest, string?, string?
+function Repo:delete(tenant, user, entry, key) end
+---@param tenant string
+---@param entry string
+---@param digest? string
+---@return integer|nil count, string?, string?
+function Repo:count(tenant, entry, digest) end
+---@param tenant string
+---@param entry string
+---@param digest? string
+---@return string[]|nil keys, string?, string?
+function Repo:keys(tenant, entry, digest) end
+--- for key, value in r:records(tenant, entry) do ... end (key order)
+---@param tenant string
+---@param entry string
+---@param digest? string
+---@return fun(): string?, any
+function Repo:records(tenant, entry, digest) end
+---@param tenant string
+---@param from? string   nil: the empty collection
+---@param to? string
+---@return { added: string[], removed: string[], changed: string[] }|nil diff, string?, string?
+function Repo:diff(tenant, from, to) end
+---@param tenant string
+---@param entry string
+---@param max? integer
+---@return { digest: string, parents: string[], user: string, time: integer, collection: boolean }[]|nil history, string?, string?
+function Repo:history(tenant, entry, max) end
+---@param tenant string
+---@param name string
+---@param digest string
+---@return true|nil, string?, string?
+function Repo:tag(tenant, name, digest) end
+---@param tenant string
+---@param name string
+---@return string|nil digest, string?, string?
+function Repo:tag_get(tenant, name) end
+---@param grace_ms? integer
+---@return integer|nil removed, string?, string?
+function Repo:gc(grace_ms) end
 
 return cairn

@@ -2,7 +2,7 @@
 The Lua testee of the conformance suite (tests/conformance/PROTOCOL.md).
 
 Reads one JSON request per line on stdin and answers one JSON line on stdout, through the idiomatic
-module (`require("cairn")`: cairn.kv.open, cairn.blob.open, cairn.table.open), mapping its outcomes back to the
+module (`require("cairn")`: cairn.kv.open, cairn.blob.open, cairn.table.open, cairn.repo.open), mapping its outcomes back to the
 neutral error NAME: a returned `nil, message, name` and a raised "CAIRN_X: ..." both become
 {"error": "CAIRN_X"}. It never dies on bad input.
 
@@ -73,7 +73,13 @@ local function bytes_arg(v, what, native_valid)
     if type(r) ~= "table" or math.type(r.count) ~= "integer" or r.count < 0 then
       fail("CAIRN_INVALID", "%s: $repeat needs hex and a count >= 0", what)
     end
-    return cairn.bytes(unhex(r.hex, what):rep(r.count))
+    local pat = unhex(r.hex, what)
+    -- larger than any value the store accepts: the core would say TOOBIG, so say it without
+    -- building the string (as the C testee does)
+    if #pat > 0 and r.count > ((cairn.raw.CAIRN_VALUE_MAX or 2^30) + 1) // #pat then
+      fail("CAIRN_TOOBIG", "%s: $repeat of %d x %d bytes is larger than any value", what, r.count, #pat)
+    end
+    return cairn.bytes(pat:rep(r.count))
   end
   if tagged(v, "$native") then return native(v, native_valid) end
   if v == null then return nil end
@@ -309,6 +315,45 @@ ops["kv.stats"] = function(a)
   local st = chk(get(a, "kv"):stats())
   return { keys = st.keys, data_files = st.data_files, disk_bytes = st.disk_bytes,
            live_bytes = st.live_bytes, dead_bytes = st.dead_bytes, in_txn = st.in_txn }
+end
+
+-- KV snapshots and backups
+ops["kv.snapshot"] = function(a)
+  local db = get(a, "kv")
+  local name = a.name
+  if name == null then name = nil elseif tagged(name, "$native") then name = native(name) end
+  return chk(db:snapshot(name))
+end
+ops["kv.snapshots"] = function(a)
+  local out = {}
+  for i, s in ipairs(chk(get(a, "kv"):snapshots())) do
+    out[i] = { name = s.name, time = s.time, bytes = s.bytes }
+  end
+  return list(out)
+end
+ops["kv.open_snapshot"] = function(a)
+  local db = get(a, "kv")
+  local as = a.as
+  if type(as) ~= "string" then fail("CAIRN_INVALID", "missing argument 'as'") end
+  local old = handles[as]
+  if old and old.h:is_open() then fail("CAIRN_INVALID", "handle %s is already open", as) end
+  local name = a.name
+  if tagged(name, "$native") then name = native(name) end
+  local snap = chk(db:open_snapshot(name))
+  handles[as] = { engine = "kv", h = snap }
+  events[as] = nil
+end
+ops["kv.drop_snapshot"] = function(a)
+  local db = get(a, "kv")
+  local name = a.name
+  if tagged(name, "$native") then name = native(name) end
+  chk(db:drop_snapshot(name))
+end
+ops["kv.backup"] = function(a)
+  local db = get(a, "kv")
+  local dest = a.dest
+  if tagged(dest, "$native") then dest = native(dest) end
+  chk(db:backup(dest))
 end
 
 -- blob
@@ -648,6 +693,118 @@ local function tag_bigints(line)
   end
   out[#out + 1] = line:sub(from)
   return table.concat(out)
+end
+
+-- versioned store
+local function rget(a) return get(a, "repo") end
+-- A name argument (tenant, user, entry, tag name): a string as is, $native as the host value,
+-- anything else as the JSON gave it (the binding judges it).
+local function rname(a, name)
+  local v = a[name]
+  if v == nil then fail("CAIRN_INVALID", "missing argument '%s'", name) end
+  if tagged(v, "$native") then return native(v) end
+  return v
+end
+-- An optional digest: absent or null is nil (the head; in diff, the empty collection).
+local function rdigest(a, name)
+  local v = a[name or "digest"]
+  if v == nil or v == null then return nil end
+  if tagged(v, "$native") then return native(v) end
+  return v
+end
+local function rvalue(a)
+  if a.value == nil then fail("CAIRN_INVALID", "missing argument 'value'") end
+  return value_arg(a.value)
+end
+local function typed_out(v, kind)
+  if v == nil then return nil end
+  return value_out(v, kind)
+end
+local function keys_out(keys)
+  local out = {}
+  for i, k in ipairs(keys) do out[i] = key_out(k) end
+  return list(out)
+end
+
+ops["repo.open"] = function(a) return open(a, "repo", cairn.repo.open) end
+ops["repo.close"] = close
+ops["repo.init"] = function(a) chk(rget(a):init(rname(a, "tenant"))) end
+ops["repo.tenants"] = function(a) return list(chk(rget(a):tenants())) end
+ops["repo.entries"] = function(a) return list(chk(rget(a):entries(rname(a, "tenant")))) end
+ops["repo.save"] = function(a)
+  local r = rget(a)
+  return chk(r:save(rname(a, "tenant"), rname(a, "user"), rname(a, "entry"), rvalue(a)))
+end
+ops["repo.load"] = function(a)
+  local r = rget(a)
+  return typed_out(chk(r:load_typed(rname(a, "tenant"), rname(a, "entry"), rdigest(a))))
+end
+ops["repo.exists"] = function(a) return chk(rget(a):exists(rname(a, "tenant"), rname(a, "entry"))) end
+ops["repo.digest"] = function(a) return chk(rget(a):digest(rname(a, "tenant"), rname(a, "entry"))) end
+ops["repo.put"] = function(a)
+  local r = rget(a)
+  return chk(r:put(rname(a, "tenant"), rname(a, "user"), rname(a, "entry"), kv_key(a), rvalue(a)))
+end
+ops["repo.put_many"] = function(a)
+  local r = rget(a)
+  local recs = a.records
+  if recs == nil then fail("CAIRN_INVALID", "missing argument 'records'") end
+  if tagged(recs, "$native") then
+    recs = native(recs)
+  elseif type(recs) == "table" and getmetatable(recs) == cairn.array_mt then
+    local out = {}
+    for i, rec in ipairs(recs) do
+      if type(rec) ~= "table" or getmetatable(rec) ~= cairn.array_mt or #rec ~= 2 then
+        fail("CAIRN_INVALID", "records: each record is [key, value]")
+      end
+      out[i] = { bytes_arg(rec[1], "key"), value_arg(rec[2]) }
+    end
+    recs = cairn.array(out)
+  else
+    recs = WRONG
+  end
+  return chk(r:put_many(rname(a, "tenant"), rname(a, "user"), rname(a, "entry"), recs))
+end
+ops["repo.get"] = function(a)
+  local r = rget(a)
+  return typed_out(chk(r:get_typed(rname(a, "tenant"), rname(a, "entry"), kv_key(a), rdigest(a))))
+end
+ops["repo.delete"] = function(a)
+  local r = rget(a)
+  return chk(r:delete(rname(a, "tenant"), rname(a, "user"), rname(a, "entry"), kv_key(a)))
+end
+ops["repo.count"] = function(a)
+  return chk(rget(a):count(rname(a, "tenant"), rname(a, "entry"), rdigest(a)))
+end
+ops["repo.keys"] = function(a)
+  return keys_out(chk(rget(a):keys(rname(a, "tenant"), rname(a, "entry"), rdigest(a))))
+end
+ops["repo.diff"] = function(a)
+  local d = chk(rget(a):diff(rname(a, "tenant"), rdigest(a, "from"), rdigest(a, "to")))
+  return { added = keys_out(d.added), removed = keys_out(d.removed), changed = keys_out(d.changed) }
+end
+ops["repo.history"] = function(a)
+  local m = a.max
+  if m == null then m = nil elseif tagged(m, "$native") then m = native(m) end
+  return list(chk(rget(a):history(rname(a, "tenant"), rname(a, "entry"), m)))
+end
+ops["repo.tag"] = function(a)
+  local r = rget(a)
+  chk(r:tag(rname(a, "tenant"), rname(a, "name"), rname(a, "digest")))
+end
+ops["repo.tag_get"] = function(a) return chk(rget(a):tag_get(rname(a, "tenant"), rname(a, "name"))) end
+ops["repo.gc"] = function(a)
+  local g = a.grace_ms
+  if g == null then g = nil elseif tagged(g, "$native") then g = native(g) end
+  return chk(rget(a):gc(g))
+end
+ops["repo.stats"] = function(a)
+  local st = chk(rget(a):stats())
+  return { tenants = st.tenants, objects = st.objects, disk_bytes = st.disk_bytes }
+end
+ops["repo.verify"] = function(a)
+  if type(a.path) ~= "string" then fail("CAIRN_INVALID", "missing argument 'path'") end
+  chk(cairn.repo.verify(a.path))
 end
 
 -- ---- the loop ------------------------------------------------------------------------------------
