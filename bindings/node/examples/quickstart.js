@@ -43,6 +43,18 @@ for (const [id, row] of users) console.log('table:', id, row.name, row.score, ro
 console.log(`table: ${users.count()} rows, schema ${users.schema().map((c) => `${c.name} ${c.type}`).join(', ')}`);
 users.close();
 
+const repo = new cairn.Repo(path.join(root, 'versions'));   // the versioned store
+repo.init('acme');
+const v1 = repo.save('acme', 'ann', 'settings', { theme: 'dark' });
+const v2 = repo.save('acme', 'bob', 'settings', { theme: 'light' });
+console.log('repo:', JSON.stringify(repo.load('acme', 'settings')), 'was', JSON.stringify(repo.load('acme', 'settings', v1)));
+console.log('repo: history', repo.history('acme', 'settings').map((v) => `${v.digest.slice(0, 12)} by ${v.user}`).join(', '));
+repo.putMany('acme', 'ann', 'users', { u1: 'Ann', u2: 'Bob' });
+const c2 = repo.put('acme', 'bob', 'users', 'u3', 'Cy');
+console.log('repo: users', [...repo.records('acme', 'users')], 'diff', JSON.stringify(repo.diff('acme', null, c2)));
+repo.tag('acme', 'v2', v2);
+repo.close();
+
 (async () => {
   const store = await cairn.openBlobStore(path.join(root, 'blobs.cairn')); // opened on the thread pool
   store.on('created', (key, size) => console.log('blob: event created', key, size));

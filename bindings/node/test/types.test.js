@@ -27,7 +27,7 @@ function staticNames(C) {
   return [...names];
 }
 
-for (const C of [cairn.KV, cairn.BlobStore, cairn.Table]) {
+for (const C of [cairn.KV, cairn.BlobStore, cairn.Table, cairn.Repo]) {
   test(`index.d.ts declares every method of ${C.name}`, () => {
     for (const n of publicNames(C)) {
       assert.match(dts, new RegExp(`^\\s+(readonly )?${n}(<[^>]*>)?[(:?]`, 'm'), `${C.name}.${n}`);
@@ -37,9 +37,9 @@ for (const C of [cairn.KV, cairn.BlobStore, cairn.Table]) {
 }
 
 test('index.d.ts names no method that is gone', () => {
-  const all = new Set([...publicNames(cairn.KV), ...publicNames(cairn.BlobStore), ...publicNames(cairn.Table), ...Object.getOwnPropertyNames(EventEmitter.prototype)]);
-  const bodies = [...dts.matchAll(/^(?:declare abstract|export) class (?:Store|KV|BlobStore|Table)\b[^{]*\{\n([\s\S]*?)^\}/gm)];
-  assert.equal(bodies.length, 4, 'Store, KV, BlobStore, Table');
+  const all = new Set([...publicNames(cairn.KV), ...publicNames(cairn.BlobStore), ...publicNames(cairn.Table), ...publicNames(cairn.Repo), ...Object.getOwnPropertyNames(EventEmitter.prototype)]);
+  const bodies = [...dts.matchAll(/^(?:declare abstract|export) class (?:Store|KV|BlobStore|Table|Repo)\b[^{]*\{\n([\s\S]*?)^\}/gm)];
+  assert.equal(bodies.length, 5, 'Store, KV, BlobStore, Table, Repo');
   for (const m of bodies.map((b) => b[1]).join('').matchAll(/^ {2}(?!static )(?:readonly )?([a-zA-Z]+)(?:<[^>]*>)?[(:]/gm)) {
     assert.ok(all.has(m[1]), `index.d.ts declares ${m[1]}, which no class has`);
   }
