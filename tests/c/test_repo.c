@@ -592,7 +592,7 @@ START_TEST(write_faults) {
 END_TEST
 
 /* An entry keeps its shape: a save onto a collection is TYPE (as a put into a whole value) and
- * changes nothing. */
+ * changes nothing. Count and iterate of something absent say what is missing. */
 START_TEST(save_onto_collection_is_type) {
     char d[65], head[65];
     void *v = NULL;
@@ -601,6 +601,17 @@ START_TEST(save_onto_collection_is_type) {
     OK(cairn_repo_init(r, "t"));
     OK(cairn_repo_put(r, "t", "u", "c", "k", 1, "v", 1, CAIRN_KIND_TEXT, d));
     ck_assert_int_eq(cairn_repo_save(r, "t", "u", "c", "x", 1, CAIRN_KIND_TEXT, head), CAIRN_TYPE);
+    {   /* count and iterate of an absent entry or version: NOTFOUND that says what is missing */
+        uint64_t cnt = 0;
+        cairn_repo_iter *it = NULL;
+        char zero[65];
+        memset(zero, '0', 64);
+        zero[64] = 0;
+        ck_assert_int_eq(cairn_repo_count(r, "t", "nope", NULL, &cnt), CAIRN_NOTFOUND);
+        ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "no entry 'nope'"));
+        ck_assert_int_eq(cairn_repo_iter_open(&it, r, "t", "c", zero), CAIRN_NOTFOUND);
+        ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "no version 0000"));
+    }
     OK(cairn_repo_digest(r, "t", "c", head));
     ck_assert_str_eq(head, d);
     OK(cairn_repo_get(r, "t", "c", NULL, "k", 1, &v, &n, NULL));

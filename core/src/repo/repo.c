@@ -1809,6 +1809,13 @@ static int resolve(tstore *td, const char *entry, const char *digest, dg *d, ver
     return 0;
 }
 
+/* NOTFOUND with a message, for the calls whose caller sees it as an error (count, iterate): the
+ * entry or the version `digest` of it is absent. */
+static int absent(const char *entry, const char *digest) {
+    if (digest) return cairn_err__set(CAIRN_NOTFOUND, "no version %.64s of '%s'", digest, entry);
+    return cairn_err__set(CAIRN_NOTFOUND, "no entry '%s'", entry);
+}
+
 int cairn_repo_load(cairn_repo *r, const char *tenant, const char *entry, const char *digest, void **value,
                     size_t *len, int *kind) {
     tstore *td = NULL;
@@ -2084,7 +2091,10 @@ int cairn_repo_count(cairn_repo *r, const char *tenant, const char *entry, const
     if (!out) return cairn_err__set(CAIRN_INVALID, "cairn_repo_count: NULL argument");
     if ((rc = enter(r, "cairn_repo_count", 0)) != 0) return rc;
     if ((rc = tenant_open(r, tenant, &td)) != 0) goto out;
-    if ((rc = resolve(td, entry, digest, &d, &v)) != 0) goto out;
+    if ((rc = resolve(td, entry, digest, &d, &v)) != 0) {
+        if (rc == CAIRN_NOTFOUND) rc = absent(entry, digest);
+        goto out;
+    }
     if (!v.collection) { rc = cairn_err__set(CAIRN_TYPE, "'%s' holds a whole value", entry); goto out; }
     if (dg_zero(&v.root)) *out = 0;
     else {
@@ -2123,7 +2133,10 @@ int cairn_repo_iter_open(cairn_repo_iter **out, cairn_repo *r, const char *tenan
     *out = NULL;
     if ((rc = enter(r, "cairn_repo_iter_open", 0)) != 0) return rc;
     if ((rc = tenant_open(r, tenant, &td)) != 0) goto out;
-    if ((rc = resolve(td, entry, digest, &d, &v)) != 0) goto out;
+    if ((rc = resolve(td, entry, digest, &d, &v)) != 0) {
+        if (rc == CAIRN_NOTFOUND) rc = absent(entry, digest);
+        goto out;
+    }
     if (!v.collection) { rc = cairn_err__set(CAIRN_TYPE, "'%s' holds a whole value", entry); goto out; }
     if (!(it = (cairn_repo_iter *)calloc(1, sizeof *it))) { rc = cairn_err__set(CAIRN_NOMEM, "out of memory"); goto out; }
     it->r = r;
