@@ -9,10 +9,10 @@ source = {
    url = "git+file:///dev/null", -- `luarocks make` builds the checked-out tree; no download
 }
 description = {
-   summary = "Cairn embedded storage (log KV, blob store, columnar table) for Lua 5.4",
+   summary = "Cairn embedded storage (log KV, blob store, columnar table, versioned store) for Lua 5.4",
    detailed = [[
-      local cairn = require("cairn"): a Bitcask-style key-value store, a blob store and a columnar
-      table from one portable C99 core, with values that read back identically from C, Python,
+      local cairn = require("cairn"): a Bitcask-style key-value store, a blob store, a columnar
+      table and a versioned store from one portable C99 core, with values that read back identically from C, Python,
       Node and .NET.
    ]],
    license = "MIT",

@@ -1,5 +1,6 @@
 --[[
-Cairn quickstart in Lua: a KV store, a blob store and a table in the directory given.
+Cairn quickstart in Lua: a KV store, a blob store, a table and a versioned store in the directory
+given.
 
     LUA_CPATH="<build>/bindings/lua/?.so;;" LUA_PATH="<build>/bindings/lua/?.lua;;" \
       lua5.4 quickstart.lua DIR
@@ -54,4 +55,16 @@ do
       row.score == cairn.null and "null" or tostring(row.score)))
   end
   print(string.format("table: %d rows, get(99) -> %s", #t, tostring(t:get(99))))
+end
+
+do
+  -- a versioned store: every save is a version named by its digest, with a history
+  local repo <close> = assert(cairn.repo.open(root .. "/versions"))
+  assert(repo:init("acme"))
+  local v1 = assert(repo:save("acme", "ada", "config", { retries = 3 }))
+  assert(repo:save("acme", "bob", "config", { retries = 5 }))
+  assert(repo:put_many("acme", "ada", "users", { ada = "admin", bob = "dev" }))
+  print(string.format("repo: config retries=%d (was %d at %s...), %d versions, users: %s",
+    repo:load("acme", "config").retries, repo:load("acme", "config", v1).retries, v1:sub(1, 12),
+    #repo:history("acme", "config"), table.concat(repo:keys("acme", "users"), ", ")))
 end
