@@ -139,6 +139,7 @@ public abstract unsafe class NativeStore : IDisposable
     /// taken, Txn inside a transaction.</summary>
     public ExecResponse<string> Snapshot(string? name = null)
     {
+        if (IsClosed) return ExecResponse<string>.From(_closed);
         if (name is not null && ArgProblem(name, "snapshot name") is ExecResponse bad) return ExecResponse<string>.From(bad);
         byte* created = null;
         var a = (Name: name, Out: (nint)0);
@@ -186,6 +187,7 @@ public abstract unsafe class NativeStore : IDisposable
     /// on it keep working until closed.</summary>
     public ExecResponse DropSnapshot(string name)
     {
+        if (IsClosed) return _closed;
         if (ArgProblem(name, "snapshot name") is ExecResponse bad) return bad;
         return Status(Invoke(ref name, static (NativeHandle h, scoped ref string n) => h.DropSnapshot(n)));
     }
@@ -195,6 +197,7 @@ public abstract unsafe class NativeStore : IDisposable
     /// normal, writable store.</summary>
     public ExecResponse Backup(string dest)
     {
+        if (IsClosed) return _closed;
         if (ArgProblem(dest, "dest") is ExecResponse bad) return bad;
         return Status(Invoke(ref dest, static (NativeHandle h, scoped ref string d) => h.Backup(d)));
     }
@@ -204,6 +207,7 @@ public abstract unsafe class NativeStore : IDisposable
     /// stays open after this one is closed.</summary>
     private protected ExecResponse<TStore> OpenSnapshotCore<TStore>(string name, Func<NativeHandle, string, TStore> make)
     {
+        if (IsClosed) return ExecResponse<TStore>.From(_closed);
         if (ArgProblem(name, "snapshot name") is ExecResponse bad) return ExecResponse<TStore>.From(bad);
         var a = (Name: name, Handle: (NativeHandle?)null);
         int rc = Invoke(ref a, static (NativeHandle h, scoped ref (string Name, NativeHandle? Handle) a) =>

@@ -89,13 +89,16 @@ public sealed class KvValue : IEquatable<KvValue>
     internal static KvValue Adopt(CairnKind kind, byte[] data) => new(kind, data);
 
     /// <summary>A BYTES value (null stays null: the call it is passed to refuses it).</summary>
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(data))]
     public static implicit operator KvValue?(byte[]? data) => data is null ? null : FromBytes(data);
 
     /// <summary>A TEXT value (null stays null). Throws ArgumentException for an unpaired surrogate.</summary>
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(text))]
     public static implicit operator KvValue?(string? text) => text is null ? null : FromString(text);
 
     /// <summary>A JSON value (a null JsonNode stays null: pass <c>KvValue.FromJson(null)</c> for the
     /// document <c>null</c>).</summary>
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(node))]
     public static implicit operator KvValue?(JsonNode? node) => node is null ? null : FromJson(node);
 
     /// <summary>

@@ -1,0 +1,112 @@
+using Xunit;
+
+namespace Cairn.Tests;
+
+public class SnapshotTests : IDisposable
+{
+    private readonly TempDir _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    private KvStore OpenDb(string name = "db") => KvStore.Open(_tmp.Path(name)).ThrowIfFailed();
+
+    [Fact]
+    public void SnapshotIsIsolatedBothWaysAndReadOnly()
+    {
+        using var db = OpenDb();
+        db.Put("a", "1");
+        db.Put("b", "2");
+        Assert.Equal("s1", db.Snapshot("s1").Result);
+        db.Put("a", "changed");
+        db.Delete("b");
+        db.Put("c", "3");
+
+        using (var snap = db.OpenSnapshot("s1").ThrowIfFailed())
+        {
+            Assert.Equal("1", snap.GetString("a").Result);
+            Assert.Equal("2", snap.GetString("b").Result);
+            Assert.Equal(CairnErrorCode.NotFound, snap.Get("c").ErrorCode);
+            Assert.Equal(2, snap.Count().Result);
+            Assert.Equal(CairnErrorCode.ReadOnly, snap.Put("x", "y").ErrorCode);
+            Assert.Equal(System.IO.Path.Combine(db.Path, "snapshots", "s1"), snap.Path);
+        }
+        Assert.Equal("changed", db.GetString("a").Result);
+        Assert.Equal(2, db.Count().Result);
+    }
+
+    [Fact]
+    public void ListNamesAndDrop()
+    {
+        var before = DateTime.UtcNow.AddMinutes(-1);
+        using var db = OpenDb();
+        db.Put("k", "v");
+        string auto1 = db.Snapshot().ThrowIfFailed();
+        string auto2 = db.Snapshot().ThrowIfFailed();
+        Assert.NotEqual(auto1, auto2);
+        db.Snapshot("named").ThrowIfFailed();
+
+        var list = db.Snapshots().ThrowIfFailed();
+        Assert.Equal(new[] { auto1, auto2, "named" }, list.Select(s => s.Name));
+        Assert.All(list, s =>
+        {
+            Assert.Equal(DateTimeKind.Utc, s.Time.Kind);
+            Assert.True(s.Time > before);
+            Assert.True(s.Bytes > 0);
+        });
+
+        Assert.Equal(CairnErrorCode.Exists, db.Snapshot("named").ErrorCode);
+        Assert.Equal(CairnErrorCode.Invalid, db.Snapshot("../x").ErrorCode);
+        Assert.Equal(CairnErrorCode.Invalid, db.Snapshot("ok\0..").ErrorCode);   // C would see "ok"
+        Assert.Equal(CairnErrorCode.Invalid, db.Snapshot("").ErrorCode);
+        Assert.True(db.DropSnapshot("named").Success);
+        Assert.Equal(CairnErrorCode.NotFound, db.DropSnapshot("named").ErrorCode);
+        Assert.Equal(CairnErrorCode.NotFound, db.OpenSnapshot("named").ErrorCode);
+        Assert.Equal(2, db.Snapshots().Result!.Count);
+
+        db.Begin().ThrowIfFailed();
+        Assert.Equal(CairnErrorCode.Txn, db.Snapshot("in-txn").ErrorCode);
+        db.Rollback().ThrowIfFailed();
+    }
+
+    [Fact]
+    public void SnapshotOutlivesItsStoreHandle()
+    {
+        KvStore snap;
+        using (var db = OpenDb())
+        {
+            db.Put("k", "v");
+            db.Snapshot("s").ThrowIfFailed();
+            snap = db.OpenSnapshot("s").ThrowIfFailed();
+        }
+        using (snap) Assert.Equal("v", snap.GetString("k").Result);
+    }
+
+    [Fact]
+    public void BackupOpensAsAStoreAndSharesNothing()
+    {
+        string dest = _tmp.Path("backup");
+        using (var db = OpenDb())
+        {
+            db.Put("k", "v");
+            Assert.True(db.Backup(dest).Success);
+            Assert.Equal(CairnErrorCode.Exists, db.Backup(dest).ErrorCode);    // not empty now
+            db.Put("k", "after");
+        }
+        using var copy = KvStore.Open(dest).ThrowIfFailed();
+        Assert.Equal("v", copy.GetString("k").Result);
+        Assert.True(copy.Put("w", "writable").Success);
+    }
+
+    [Fact]
+    public void ClosedStoreAnswersClosed()
+    {
+        var db = OpenDb();
+        db.Dispose();
+        Assert.Equal(CairnErrorCode.Closed, db.Snapshot().ErrorCode);
+        Assert.Equal(CairnErrorCode.Closed, db.Snapshots().ErrorCode);
+        Assert.Equal(CairnErrorCode.Closed, db.OpenSnapshot("s").ErrorCode);
+        Assert.Equal(CairnErrorCode.Closed, db.DropSnapshot("s").ErrorCode);
+        Assert.Equal(CairnErrorCode.Closed, db.Backup(_tmp.Path("b")).ErrorCode);
+        Assert.Equal(CairnErrorCode.Closed, db.OpenSnapshot("bad\0name").ErrorCode);   // closed first
+    }
+}
