@@ -20,7 +20,9 @@
  *    (those threads do not exist there), so closing an inherited handle never waits for them.
  *  - Python-only extras (not in the C API): cairn_py_set_errors, cairn_py_kv_put_many,
  *    cairn_py_kv_get_many, and the table's fast paths cairn_py_table_insert / _update / _get /
- *    _iter_batch / _load_buffers (rows as dicts through the typed cairn_value API, no JSON).
+ *    _iter_batch / _load_buffers (rows as dicts through the typed cairn_value API, no JSON), the
+ *    versioned store's cairn_py_repo_put_many and cairn_py_repo_iter_batch (for the two functions
+ *    core/cairn.i leaves out).
  */
 
 %{
@@ -276,6 +278,7 @@ static void cairn_py_subs_drop(void *handle, uint64_t id, int all) {
 CAIRN_PY_HANDLE_IN(cairn_kv, kv, cairn_kv_close)
 CAIRN_PY_HANDLE_IN(cairn_blob, b, cairn_blob_close)
 CAIRN_PY_HANDLE_IN(cairn_table, t, cairn_table_close)
+CAIRN_PY_HANDLE_IN(cairn_repo, r, cairn_repo_close)
 
 /* ---- byte inputs ---------------------------------------------------------------------- */
 %define CAIRN_PY_BYTES_IN(PTR, LEN, WHAT)
@@ -335,6 +338,8 @@ CAIRN_PY_HANDLE_OUT(cairn_blob)
 CAIRN_PY_HANDLE_OUT(cairn_blob_iter)
 CAIRN_PY_HANDLE_OUT(cairn_table)
 CAIRN_PY_HANDLE_OUT(cairn_table_iter)
+CAIRN_PY_HANDLE_OUT(cairn_repo)
+CAIRN_PY_HANDLE_OUT(cairn_repo_iter)
 
 /* Owned text (JSON rows, id lists, the schema): a str, then cairn_free. */
 %typemap(in, numinputs=0) char **out (char *tv = NULL), char **row (char *tv = NULL), char **ids (char *tv = NULL) {
@@ -440,6 +445,7 @@ CAIRN_PY_INT_OUT(int, nullable, PyLong_FromLong, long)
 CAIRN_PY_STATS_OUT(cairn_kv_stats)
 CAIRN_PY_STATS_OUT(cairn_blob_stats)
 CAIRN_PY_STATS_OUT(cairn_table_stats)
+CAIRN_PY_STATS_OUT(cairn_repo_stats)
 
 /* Blob events: a Python callable fn(event, key, old_size, new_size). The subscription holds a
  * strong reference to it (in cairn_py_subs) until cairn_blob_unsubscribe or cairn_blob_close. */
@@ -490,6 +496,10 @@ CAIRN_PY_STATS_OUT(cairn_table_stats)
     if (cairn_py_close_prepare(swig_obj[0], arg1) < 0) SWIG_fail;
     $action
 }
+%exception cairn_repo_close {
+    if (cairn_py_close_prepare(swig_obj[0], arg1) < 0) SWIG_fail;
+    $action
+}
 
 /* ---- status returns ------------------------------------------------------------------- */
 /* The DEFAULT for every function returning int: a status. 0 -> None (or the out-params), <0 ->
@@ -502,12 +512,13 @@ CAIRN_PY_STATS_OUT(cairn_table_stats)
 /* Exceptions to the default, each by name:
  * an expected outcome -> None instead of an exception (out-params are skipped) */
 %typemap(out) int cairn_kv_get, int cairn_kv_iter_next, int cairn_blob_iter_next,
-               int cairn_table_get_json, int cairn_table_iter_next_json {
+               int cairn_table_get_json, int cairn_table_iter_next_json,
+               int cairn_repo_load, int cairn_repo_get, int cairn_repo_digest, int cairn_repo_tag_get {
     if ($1 < 0 && $1 != CAIRN_NOTFOUND && $1 != CAIRN_ITEROVER) { cairn_py_raise($1); SWIG_fail; }
     $result = SWIG_Py_Void();
 }
 /* 1/0 -> True/False, <0 -> the registered exception */
-%typemap(out) int cairn_kv_exists, int cairn_blob_exists, int cairn_table_in_txn {
+%typemap(out) int cairn_kv_exists, int cairn_blob_exists, int cairn_table_in_txn, int cairn_repo_exists {
     if ($1 < 0) { cairn_py_raise($1); SWIG_fail; }
     $result = PyBool_FromLong($1);
 }
@@ -1129,5 +1140,96 @@ done:
     PyMem_Free(views);
     PyMem_Free(data);
     return ret;
+}
+%}
+
+/* ---- the versioned store: batch put and the cursor (cairn_repo_put_many and cairn_repo_iter_next
+ * are not wrapped by core/cairn.i) ----------------------------------------------------------- */
+%nothread cairn_py_repo_put_many;
+%nothread cairn_py_repo_iter_batch;
+%typemap(out) PyObject *cairn_py_repo_put_many "$result = $1;"
+%typemap(out) PyObject *cairn_py_repo_iter_batch "$result = $1;"
+%inline %{
+/* One new version of collection `entry` with keys[i] -> vals[i] of kinds[i] (sequences of the
+ * same length; keys and values bytes-like or str). Returns the version's digest (str). */
+static PyObject *cairn_py_repo_put_many(cairn_repo *r, const char *tenant, const char *user, const char *entry,
+                                        PyObject *keys, PyObject *vals, PyObject *kinds) {
+    PyObject *lk = NULL, *lv = NULL, *lkind = NULL, *ret = NULL;
+    const void **kp = NULL, **vp = NULL;
+    size_t *kl = NULL, *vl = NULL;
+    int *kd = NULL;
+    Py_buffer *views = NULL;
+    char *has = NULL;
+    char digest[CAIRN_DIGEST_HEX + 1];
+    Py_ssize_t n = 0, i;
+    int rc;
+    if ((lk = PySequence_List(keys)) == NULL || (lv = PySequence_List(vals)) == NULL
+        || (lkind = PySequence_List(kinds)) == NULL)
+        goto done;
+    n = PyList_GET_SIZE(lk);
+    if (PyList_GET_SIZE(lv) != n || PyList_GET_SIZE(lkind) != n) {
+        cairn_py_raise_msg(CAIRN_INVALID, "put_many: keys, values and kinds differ in length");
+        goto done;
+    }
+    kp = PyMem_Malloc(sizeof *kp * (size_t)(n ? n : 1));
+    vp = PyMem_Malloc(sizeof *vp * (size_t)(n ? n : 1));
+    kl = PyMem_Malloc(sizeof *kl * (size_t)(n ? n : 1));
+    vl = PyMem_Malloc(sizeof *vl * (size_t)(n ? n : 1));
+    kd = PyMem_Malloc(sizeof *kd * (size_t)(n ? n : 1));
+    views = PyMem_Malloc(sizeof *views * (size_t)(n > 0 ? 2 * n : 1));
+    has = PyMem_Calloc((size_t)(n > 0 ? 2 * n : 1), 1);
+    if (!kp || !vp || !kl || !vl || !kd || !views || !has) { PyErr_NoMemory(); goto done; }
+    for (i = 0; i < n; i++) {
+        long k;
+        int h = cairn_py_bytes_in(PyList_GET_ITEM(lk, i), "key", &kp[i], &kl[i], &views[2 * i]);
+        if (h < 0) goto done;
+        has[2 * i] = (char)h;
+        h = cairn_py_bytes_in(PyList_GET_ITEM(lv, i), "value", &vp[i], &vl[i], &views[2 * i + 1]);
+        if (h < 0) goto done;
+        has[2 * i + 1] = (char)h;
+        k = PyLong_AsLong(PyList_GET_ITEM(lkind, i));
+        if (k == -1 && PyErr_Occurred()) goto done;
+        kd[i] = (int)k;
+    }
+    digest[0] = '\0';
+    Py_BEGIN_ALLOW_THREADS
+    rc = cairn_repo_put_many(r, tenant, user, entry, (size_t)n, kp, kl, vp, vl, kd, digest);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) { cairn_py_raise(rc); goto done; }
+    ret = PyUnicode_FromString(digest);
+done:
+    if (has != NULL)
+        for (i = 0; i < 2 * n; i++)
+            if (has[i]) PyBuffer_Release(&views[i]);
+    PyMem_Free(kp); PyMem_Free(vp); PyMem_Free(kl); PyMem_Free(vl); PyMem_Free(kd);
+    PyMem_Free(views); PyMem_Free(has);
+    Py_XDECREF(lk); Py_XDECREF(lv); Py_XDECREF(lkind);
+    return ret;
+}
+
+/* Up to `max` more records of cursor `it` of repository `r` as a list of (key bytes, value bytes
+ * or None, kind) (empty at the end). `r` is an argument so that the call counts as one on it (a
+ * closed repository raises CAIRN_CLOSED before the cursor is touched). */
+static PyObject *cairn_py_repo_iter_batch(cairn_repo *r, cairn_repo_iter *it, int max) {
+    PyObject *out;
+    (void)r;
+    if (it == NULL) { cairn_py_raise_msg(CAIRN_INVALID, "iterator is freed"); return NULL; }
+    if ((out = PyList_New(0)) == NULL) return NULL;
+    while (PyList_GET_SIZE(out) < max) {
+        const void *k = NULL, *v = NULL;
+        size_t klen = 0, vlen = 0;
+        int kind = 0, rc;
+        PyObject *t;
+        Py_BEGIN_ALLOW_THREADS
+        rc = cairn_repo_iter_next(it, &k, &klen, &v, &vlen, &kind);
+        Py_END_ALLOW_THREADS
+        if (rc == CAIRN_ITEROVER) break;
+        if (rc < 0) { cairn_py_raise(rc); Py_DECREF(out); return NULL; }
+        if (v == NULL) t = Py_BuildValue("(y#Oi)", (const char *)k, (Py_ssize_t)klen, Py_None, kind);
+        else t = Py_BuildValue("(y#y#i)", (const char *)k, (Py_ssize_t)klen, (const char *)v, (Py_ssize_t)vlen, kind);
+        if (t == NULL || PyList_Append(out, t) < 0) { Py_XDECREF(t); Py_DECREF(out); return NULL; }
+        Py_DECREF(t);
+    }
+    return out;
 }
 %}

@@ -1,4 +1,5 @@
-"""Cairn: an embedded storage library (log-structured KV store, blob store, columnar table).
+"""Cairn: an embedded storage library (log-structured KV store, blob store, columnar table,
+versioned store).
 
 The idiomatic layer over the raw SWIG module ``cairn.cairn_swig`` (1:1 with the C API).
 
@@ -36,7 +37,8 @@ from . import _cairn_swig as _c
 
 __all__ = [
     "KV", "BlobStore", "BlobEvent", "Table", "TableEvent", "Column", "Error", "error_class", "version",
-    "check_kv", "check_blob", "check_table",
+    "Repo", "Version", "RepoDiff", "SnapshotInfo",
+    "check_kv", "check_blob", "check_table", "verify_repo",
     "testing_set_clock",
     "KIND_BYTES", "KIND_TEXT", "KIND_JSON", "KIND_NATIVE",
 ]
@@ -306,15 +308,18 @@ class _Engine:
     """The raw functions of one engine, cairn_<engine>_<verb>, found by verb (one place: a new
     engine's class names its engine and gets open/close/transactions/sync/compact/stats/check)."""
 
-    VERBS = ("open", "close", "begin", "commit", "rollback", "sync", "compact", "stats", "check")
-    OPTIONAL = ("subscribe", "unsubscribe")  # None where the engine has no events
+    VERBS = ("open", "close", "stats")
+    # None where the engine lacks the call: a store's (transactions, maintenance), events,
+    # snapshots and backups
+    OPTIONAL = ("begin", "commit", "rollback", "sync", "compact", "check", "subscribe", "unsubscribe",
+                "snapshot", "snapshots", "open_snapshot", "drop_snapshot", "backup")
 
-    def __init__(self, engine):
+    def __init__(self, engine, **renamed):
         self.name = engine
         for verb in self.VERBS:
-            setattr(self, verb, getattr(_c, "cairn_%s_%s" % (engine, verb)))
+            setattr(self, verb, getattr(_c, "cairn_%s_%s" % (engine, renamed.get(verb, verb))))
         for verb in self.OPTIONAL:
-            setattr(self, verb, getattr(_c, "cairn_%s_%s" % (engine, verb), None))
+            setattr(self, verb, getattr(_c, "cairn_%s_%s" % (engine, renamed.get(verb, verb)), None))
         self.options = getattr(_raw, "cairn_%s_options" % engine)
         self.options_version = getattr(_raw, "CAIRN_%s_OPTIONS_VERSION" % engine.upper())
 
@@ -322,9 +327,9 @@ class _Engine:
 class _Handle:
     """What every engine's class shares: the lifetime of a native handle (close() is idempotent
     and waits for calls other threads have inside the core; a handle collected unclosed is closed
-    with a ResourceWarning, like a file; `with` closes it), option parsing, transactions (begin,
-    commit, rollback, ``with h.transaction():``, in_transaction), sync, compact, stats, check.
-    A subclass sets `_raw` (an _Engine) and `_options` (its own C options: name -> checker)."""
+    with a ResourceWarning, like a file; `with` closes it), option parsing, stats, check.
+    A subclass sets `_raw` (an _Engine) and `_options` (its own C options: name -> checker).
+    The stores (KV, blob store, table) add transactions, sync, compact, snapshots: _Store."""
 
     __slots__ = ("_h", "_path", "_read_only", "_txn", "__weakref__")
     _raw = None
@@ -393,6 +398,64 @@ class _Handle:
     def __repr__(self):
         return "<cairn.%s %r%s>" % (type(self).__name__, self._path, " closed" if self._h is None else "")
 
+    def _adopt(self, h, path):
+        """A new object of this class around the native handle `h` (opened read-only by a call on
+        this one, e.g. open_snapshot): no open of its own; `_adopted(like)` sets what a subclass's
+        __init__ would have."""
+        obj = type(self).__new__(type(self))
+        obj._h = None
+        obj._txn = False
+        obj._path = path
+        obj._read_only = True
+        try:
+            obj._adopted(self)
+        except BaseException:
+            self._raw.close(h)
+            raise
+        obj._h = h
+        return obj
+
+    def _adopted(self, like):
+        """Set the state a subclass's __init__ sets (from `like`, the object adopting the handle)."""
+
+    def stats(self):
+        """A dict of the engine's statistics (its C stats struct, field by field)."""
+        return _stats_dict(self._raw.stats(self._handle()))
+
+    @classmethod
+    def check(cls, path):
+        """Verify the store at `path` without opening it for writing; CorruptError says where."""
+        cls._raw.check(_path(path))
+
+
+SnapshotInfo = _namedtuple("SnapshotInfo", "name time bytes")
+SnapshotInfo.__doc__ = """A snapshot of a store: its name, when it was taken (an aware UTC datetime) and its size."""
+
+
+def _text_arg(v, what, empty_ok=False):
+    """A name argument: a str without NUL (the core judges the rest); TypeMismatch otherwise."""
+    if type(v) is not str:
+        if not isinstance(v, str):
+            raise TypeMismatch("%s must be a str, not %s" % (what, type(v).__name__))  # noqa: F821
+        v = str(v)
+    if "\x00" in v:
+        raise _err("INVALID", "%s must not contain NUL" % what)
+    if not v and not empty_ok:
+        raise _err("INVALID", "%s must not be empty" % what)
+    return v
+
+
+def _ms_time(ms):
+    return _EPOCH + _dt.timedelta(milliseconds=ms)
+
+
+class _Store(_Handle):
+    """The stores' part of the base: transactions (begin, commit, rollback,
+    ``with h.transaction():``, in_transaction), sync, compact, and snapshots and backups (snapshot,
+    snapshots, open_snapshot, drop_snapshot, backup) from the engine's C calls of those names."""
+
+    __slots__ = ()
+
     # -- transactions --------------------------------------------------------------------------
     # The handle tracks whether it is in a transaction itself: commit and rollback end it whatever
     # they return, a failed begin does not start one.
@@ -439,14 +502,46 @@ class _Handle:
         """Rewrite the store without its dead space (crash-safe)."""
         self._raw.compact(self._handle())
 
-    def stats(self):
-        """A dict of the engine's statistics (its C stats struct, field by field)."""
-        return _stats_dict(self._raw.stats(self._handle()))
+    # -- snapshots and backups -------------------------------------------------------------------
+    def _snap_call(self, verb):
+        fn = getattr(self._raw, verb)
+        if fn is None:
+            raise UnsupportedError("%s has no %s yet" % (type(self).__name__, verb))  # noqa: F821
+        return fn
 
-    @classmethod
-    def check(cls, path):
-        """Verify the store at `path` without opening it for writing; CorruptError says where."""
-        cls._raw.check(_path(path))
+    def snapshot(self, name=None):
+        """Take a named, read-only, point-in-time copy of the store (kept beside it, in its
+        snapshots/ directory) and return its name; `name` None picks a unique one. ExistsError
+        when the name is taken; not inside a transaction (TxnError)."""
+        fn = self._snap_call("snapshot")
+        if name is not None:
+            name = _text_arg(name, "snapshot name")
+        return fn(self._handle(), name)
+
+    def snapshots(self):
+        """The snapshots, oldest first: a list of SnapshotInfo(name, time, bytes)."""
+        js = self._snap_call("snapshots")(self._handle())
+        return [SnapshotInfo(s["name"], _ms_time(s["time"]), s["bytes"]) for s in _json.loads(js)]
+
+    def open_snapshot(self, name):
+        """A read-only handle of this class on snapshot `name` (independent of this one: close it
+        too, or use ``with``). NotFoundError when there is no such snapshot."""
+        fn = self._snap_call("open_snapshot")
+        name = _text_arg(name, "snapshot name")
+        h = fn(self._handle(), name)
+        return self._adopt(h, _os.path.join(self._path, "snapshots", name))
+
+    def drop_snapshot(self, name):
+        """Remove snapshot `name`; NotFoundError when absent."""
+        fn = self._snap_call("drop_snapshot")
+        fn(self._handle(), _text_arg(name, "snapshot name"))
+
+    def backup(self, dest):
+        """Copy the store consistently into directory `dest` (missing or empty) while writes go on;
+        `dest` then opens as a normal store of this class. ExistsError when `dest` is a file or a
+        non-empty directory."""
+        fn = self._snap_call("backup")
+        fn(self._handle(), _path(dest))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,7 +558,7 @@ def _make_dispatch(store_ref):
     return dispatch
 
 
-class _Events(_Handle):
+class _Events(_Store):
     """The change events of an engine's class. The core fires an event inside the call that made
     the change durable (a transaction's at its commit); the class queues it and delivers the queue
     once that call has returned: on the calling thread, in order, never inside the core.
@@ -484,6 +579,14 @@ class _Events(_Handle):
         self._sub_id = None
         self._pending = {}  # thread id -> raw events fired by that thread's call, not yet delivered
         _Handle.__init__(self, path, **options)
+
+    def _adopted(self, like):
+        self._listeners = {name: [] for name in self._EVENTS.values()}
+        self._subs = {}
+        self._next_sub = 0
+        self._sub_fn = None
+        self._sub_id = None
+        self._pending = {}
 
     def close(self):
         """Close (an open transaction is rolled back). Idempotent."""
@@ -602,31 +705,13 @@ if hasattr(_os, "register_at_fork"):
     _os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class KV(_Handle, _abc.MutableMapping):
-    """A Bitcask-style log key-value store in directory `path`, as a MutableMapping.
+class _Values:
+    """The value conversion of the key-value engines (KV, Repo): bytes-like <-> BYTES, str <-> TEXT,
+    dict/list/int/float/bool/None <-> a JSON document, pickle (KIND_NATIVE) only when the handle's
+    `_allow_pickle` says so. `kind` forces one ("bytes", "text", "json", "native" or its int)."""
 
-    Keys are str (stored as UTF-8) or bytes-like; keys read back are str when their bytes are
-    valid UTF-8, else bytes. Values: bytes/bytearray/memoryview are stored as BYTES and read back
-    as bytes; str as TEXT (str); dict, list, int, float, bool and None as a JSON document (read back
-    as the same Python type; tuples come back as lists). Other objects are refused (TypeMismatch)
-    unless pickling is allowed explicitly: ``KV(path, allow_pickle=True)`` then
-    ``db.put(k, obj, kind="native")``.
+    __slots__ = ()
 
-    Options: create (bool, default True), read_only (bool), sync ("none" | "commit" | "group"),
-    lock_timeout_ms (int, 0..2**32-1), max_file_size (bytes), allow_pickle (bool).
-    """
-
-    __slots__ = ("_allow_pickle", "_lock")
-    _raw = _Engine("kv")
-    _options = {"max_file_size": _check_uint(2**64 - 1)}
-
-    def __init__(self, path, allow_pickle=False, **options):
-        self._lock = _threading.Lock()
-        self._allow_pickle = bool(_check_bool("allow_pickle", allow_pickle))
-        _Handle.__init__(self, path, **options)
-        _KV_LIVE[id(self)] = self
-
-    # -- values ------------------------------------------------------------------------------
     def _encode(self, value, kind=None):
         if kind is not None:
             if isinstance(kind, str):
@@ -702,6 +787,36 @@ class KV(_Handle, _abc.MutableMapping):
             import pickle
             return pickle.loads(data)
         return data  # a kind this version does not know: the raw bytes
+
+
+class KV(_Store, _Values, _abc.MutableMapping):
+    """A Bitcask-style log key-value store in directory `path`, as a MutableMapping.
+
+    Keys are str (stored as UTF-8) or bytes-like; keys read back are str when their bytes are
+    valid UTF-8, else bytes. Values: bytes/bytearray/memoryview are stored as BYTES and read back
+    as bytes; str as TEXT (str); dict, list, int, float, bool and None as a JSON document (read back
+    as the same Python type; tuples come back as lists). Other objects are refused (TypeMismatch)
+    unless pickling is allowed explicitly: ``KV(path, allow_pickle=True)`` then
+    ``db.put(k, obj, kind="native")``.
+
+    Options: create (bool, default True), read_only (bool), sync ("none" | "commit" | "group"),
+    lock_timeout_ms (int, 0..2**32-1), max_file_size (bytes), allow_pickle (bool).
+    """
+
+    __slots__ = ("_allow_pickle", "_lock")
+    _raw = _Engine("kv")
+    _options = {"max_file_size": _check_uint(2**64 - 1)}
+
+    def __init__(self, path, allow_pickle=False, **options):
+        self._lock = _threading.Lock()
+        self._allow_pickle = bool(_check_bool("allow_pickle", allow_pickle))
+        _Handle.__init__(self, path, **options)
+        _KV_LIVE[id(self)] = self
+
+    def _adopted(self, like):
+        self._lock = _threading.Lock()
+        self._allow_pickle = like._allow_pickle
+        _KV_LIVE[id(self)] = self
 
     # -- reads ---------------------------------------------------------------------------------
     def get(self, key, default=None):
@@ -1084,7 +1199,7 @@ class BlobStore(_Events, _abc.Mapping):
 
     def sync(self):
         """Make everything durable and checkpoint the WAL into the data file."""
-        _Handle.sync(self)
+        _Store.sync(self)
 
     # -- events (the base: on_<name>, subscribe/unsubscribe, remove_listener) -------------------
     def on_created(self, callback):
@@ -1636,3 +1751,266 @@ _TYPE_CODES = {name: getattr(_raw, "CAIRN_TYPE_" + name.upper())
 def check_table(path):
     """Verify the table directory at `path` read-only (CorruptError says what is wrong)."""
     Table.check(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Repo: the versioned store
+# ---------------------------------------------------------------------------------------------
+
+Version = _namedtuple("Version", "digest parents user time collection")
+Version.__doc__ = """One version of an entry (Repo.history): its digest, the digests of its parents (a list),
+the user who made it, its time (an aware UTC datetime, millisecond precision) and whether it is a
+collection of records (else a whole value)."""
+RepoDiff = _namedtuple("RepoDiff", "added removed changed")
+RepoDiff.__doc__ = """What changed between two versions of a collection (Repo.diff): the keys added, removed and
+changed (values differ), each a list in key order (str keys, bytes where not valid UTF-8)."""
+
+
+def _digest_arg(d, what="digest"):
+    if d is None:
+        return None
+    return _text_arg(d, what)
+
+
+def _diff_key(k):
+    if isinstance(k, dict):
+        return bytes.fromhex(k["$bytes"])
+    return k
+
+
+class Repo(_Handle, _Values):
+    """A versioned store in directory `path`: tenants, each with entries whose every change (a
+    whole value saved, or a record put into / deleted from a collection) is a new immutable version
+    named by its SHA-256 digest (64 lowercase hex characters), with its parents, user and time.
+
+    Values are typed as the KV's: bytes-like -> bytes, str -> text, dict/list/int/float/bool/None ->
+    a JSON document (read back as the same Python types); `kind=` forces one. Record keys are str
+    (UTF-8) or bytes-like; keys read back are str when valid UTF-8, else bytes. A missing tenant,
+    entry, version, record or tag reads as None (or False); writes to a tenant never initialised
+    raise NotFoundError.
+
+    Options: create (bool, default True), read_only (bool), sync ("none" | "commit"),
+    lock_timeout_ms (int), allow_pickle (bool).
+
+        with cairn.Repo("repo") as r:
+            r.init("acme")
+            d1 = r.save("acme", "ada", "config", {"v": 1})
+            r.put("acme", "ada", "users", "u1", {"name": "Ada"})
+            r.load("acme", "config", d1)        # {'v': 1}
+    """
+
+    __slots__ = ("_allow_pickle",)
+    _raw = _Engine("repo", check="verify")
+
+    def __init__(self, path, allow_pickle=False, **options):
+        self._allow_pickle = bool(_check_bool("allow_pickle", allow_pickle))
+        _Handle.__init__(self, path, **options)
+
+    def _adopted(self, like):
+        self._allow_pickle = like._allow_pickle
+
+    @classmethod
+    def verify(cls, path):
+        """Re-hash every object of the repository at `path` and check every ref: None when sound,
+        CorruptError naming the damage, PathError when there is no repository."""
+        _c.cairn_repo_verify(_path(path))
+
+    check = verify
+
+    # -- tenants -------------------------------------------------------------------------------
+    def init(self, tenant):
+        """Create tenant `tenant` (an existing one is fine)."""
+        h = self._handle()
+        _c.cairn_repo_init(h, _text_arg(tenant, "tenant"))
+
+    def tenants(self):
+        """The tenants' names, sorted."""
+        return _json.loads(_c.cairn_repo_tenants(self._handle()))
+
+    def entries(self, tenant):
+        """The names of the entries (values and collections) of `tenant`, sorted; NotFoundError
+        for an unknown tenant."""
+        h = self._handle()
+        return _json.loads(_c.cairn_repo_entries(h, _text_arg(tenant, "tenant")))
+
+    # -- whole values --------------------------------------------------------------------------
+    def save(self, tenant, user, entry, value, kind=None):
+        """Save `value` as the new head of `entry`; returns the new version's digest.
+        TypeMismatch when the entry is a collection."""
+        h = self._handle()
+        v, k = self._encode(value, kind)
+        return _c.cairn_repo_save(h, _text_arg(tenant, "tenant"), _text_arg(user, "user", True),
+                                  _text_arg(entry, "entry"), v, k)
+
+    def _load_raw(self, tenant, entry, digest):
+        h = self._handle()
+        return _c.cairn_repo_load(h, _text_arg(tenant, "tenant"), _text_arg(entry, "entry"), _digest_arg(digest))
+
+    def load(self, tenant, entry, digest=None, default=None):
+        """The value of `entry` at its head (or at version `digest`), or `default` when the tenant,
+        entry or version is absent. TypeMismatch when the version is a collection."""
+        r = self._load_raw(tenant, entry, digest)
+        return default if r is None else self._decode(r[0], r[1])
+
+    def load_typed(self, tenant, entry, digest=None, default=None):
+        """(value, kind name) of `entry` ("bytes", "text", "json" or "native"), or `default`."""
+        r = self._load_raw(tenant, entry, digest)
+        return default if r is None else (self._decode(r[0], r[1]), _KIND_BY_NUM.get(r[1], str(r[1])))
+
+    def exists(self, tenant, entry):
+        """True if `entry` exists in `tenant` (False for an unknown tenant)."""
+        h = self._handle()
+        try:
+            return _c.cairn_repo_exists(h, _text_arg(tenant, "tenant"), _text_arg(entry, "entry"))
+        except NotFoundError:  # noqa: F821
+            return False
+
+    def digest(self, tenant, entry):
+        """The head digest of `entry`, or None when absent."""
+        h = self._handle()
+        return _c.cairn_repo_digest(h, _text_arg(tenant, "tenant"), _text_arg(entry, "entry"))
+
+    # -- collections ---------------------------------------------------------------------------
+    def put(self, tenant, user, entry, key, value, kind=None):
+        """Put record `key` -> `value` into collection `entry` (created by its first put); returns
+        the new version's digest. TypeMismatch when the entry holds a whole value."""
+        h = self._handle()
+        v, k = self._encode(value, kind)
+        return _c.cairn_repo_put(h, _text_arg(tenant, "tenant"), _text_arg(user, "user", True),
+                                 _text_arg(entry, "entry"), key, v, k)
+
+    def put_many(self, tenant, user, entry, records, kind=None):
+        """Put every (key, value) of `records` (a mapping or an iterable of pairs; a (key, value,
+        kind) triple forces that record's kind) in ONE new version; returns its digest. A key given
+        twice keeps its last value. All or nothing."""
+        h = self._handle()
+        if isinstance(records, _abc.Mapping):
+            pairs = records.items()
+        elif isinstance(records, (str, bytes, bytearray, memoryview)) or not isinstance(records, _abc.Iterable):
+            raise TypeMismatch("records must be a mapping or an iterable of (key, value) pairs")  # noqa: F821
+        else:
+            pairs = records
+        keys, vals, kinds = [], [], []
+        enc = self._encode
+        for rec in pairs:
+            if not isinstance(rec, (tuple, list)) or len(rec) not in (2, 3):
+                raise TypeMismatch("records must be (key, value) pairs, not %s" % type(rec).__name__)  # noqa: F821
+            v, k = enc(rec[1], rec[2] if len(rec) == 3 and rec[2] is not None else kind)
+            keys.append(rec[0])
+            vals.append(v)
+            kinds.append(k)
+        return _c.cairn_py_repo_put_many(h, _text_arg(tenant, "tenant"), _text_arg(user, "user", True),
+                                         _text_arg(entry, "entry"), keys, vals, kinds)
+
+    def _get_raw(self, tenant, entry, key, digest):
+        h = self._handle()
+        return _c.cairn_repo_get(h, _text_arg(tenant, "tenant"), _text_arg(entry, "entry"), _digest_arg(digest), key)
+
+    def get(self, tenant, entry, key, digest=None, default=None):
+        """The value of record `key` of collection `entry` at its head (or version `digest`), or
+        `default` when the key, entry, version or tenant is absent."""
+        r = self._get_raw(tenant, entry, key, digest)
+        return default if r is None else self._decode(r[0], r[1])
+
+    def get_typed(self, tenant, entry, key, digest=None, default=None):
+        """(value, kind name) of record `key`, or `default`."""
+        r = self._get_raw(tenant, entry, key, digest)
+        return default if r is None else (self._decode(r[0], r[1]), _KIND_BY_NUM.get(r[1], str(r[1])))
+
+    def delete(self, tenant, user, entry, key):
+        """Delete record `key` (a new version, whose digest is returned); NotFoundError (a
+        KeyError) when the key is absent."""
+        h = self._handle()
+        return _c.cairn_repo_delete(h, _text_arg(tenant, "tenant"), _text_arg(user, "user", True),
+                                    _text_arg(entry, "entry"), key)
+
+    def count(self, tenant, entry, digest=None):
+        """The number of records of collection `entry` at its head (or version `digest`)."""
+        h = self._handle()
+        return _c.cairn_repo_count(h, _text_arg(tenant, "tenant"), _text_arg(entry, "entry"), _digest_arg(digest))
+
+    def records(self, tenant, entry, digest=None):
+        """Iterate over the (key, value) records of collection `entry` at its head (or version
+        `digest`) in key order (bytewise). A version never changes: later writes are not seen."""
+        h = self._handle()
+        it = _c.cairn_repo_iter_open(h, _text_arg(tenant, "tenant"), _text_arg(entry, "entry"), _digest_arg(digest))
+        return self._walk(it, True)
+
+    items = records
+
+    def _walk(self, it, values):
+        try:
+            batch = _c.cairn_py_repo_iter_batch
+            dec = self._decode
+            n = 16
+            while True:
+                recs = batch(self._handle(), it, n)
+                if not recs:
+                    return
+                for k, v, kind in recs:
+                    if values:
+                        yield _key_out(k), (None if v is None else dec(v, kind))
+                    else:
+                        yield _key_out(k)
+                n = min(n * 4, 1024)
+        finally:
+            _c.cairn_repo_iter_free(it)
+
+    def keys(self, tenant, entry, digest=None):
+        """A list of the record keys of collection `entry` (head or version `digest`), ascending
+        bytewise."""
+        h = self._handle()
+        it = _c.cairn_repo_iter_open(h, _text_arg(tenant, "tenant"), _text_arg(entry, "entry"), _digest_arg(digest))
+        return list(self._walk(it, False))
+
+    def diff(self, tenant, older, newer):
+        """RepoDiff(added, removed, changed) between two versions of collections (digests; None:
+        the empty collection). NotFoundError for an unknown digest, TypeMismatch for a value's."""
+        h = self._handle()
+        d = _json.loads(_c.cairn_repo_diff(h, _text_arg(tenant, "tenant"), _digest_arg(older, "older"),
+                                           _digest_arg(newer, "newer")))
+        return RepoDiff([_diff_key(k) for k in d["added"]], [_diff_key(k) for k in d["removed"]],
+                        [_diff_key(k) for k in d["changed"]])
+
+    # -- history and tags ------------------------------------------------------------------------
+    def history(self, tenant, entry, max=0):  # noqa: A002  (the C API's name)
+        """The versions of `entry`, newest first (at most `max`; 0: all): a list of Version. []
+        for an entry never saved; NotFoundError for an unknown tenant."""
+        if type(max) is not int:
+            raise TypeMismatch("max must be an int")  # noqa: F821
+        if max < 0:
+            raise _err("INVALID", "max must not be negative")
+        h = self._handle()
+        js = _c.cairn_repo_history(h, _text_arg(tenant, "tenant"), _text_arg(entry, "entry"), max)
+        return [Version(v["digest"], list(v["parents"]), v["user"], _ms_time(v["time"]), bool(v["collection"]))
+                for v in _json.loads(js)]
+
+    def tag(self, tenant, name, digest):
+        """Name version `digest` `name` (set again to move it). NotFoundError when the digest names
+        no version of the tenant."""
+        h = self._handle()
+        if digest is None:
+            raise TypeMismatch("digest must be a str")  # noqa: F821
+        _c.cairn_repo_tag(h, _text_arg(tenant, "tenant"), _text_arg(name, "tag name"), _digest_arg(digest))
+
+    def tag_get(self, tenant, name):
+        """The digest tag `name` names, or None."""
+        h = self._handle()
+        return _c.cairn_repo_tag_get(h, _text_arg(tenant, "tenant"), _text_arg(name, "tag name"))
+
+    # -- maintenance -----------------------------------------------------------------------------
+    def gc(self, grace_ms=0):
+        """Remove the objects no head or tag reaches that are older than `grace_ms` (milliseconds,
+        or a timedelta; 0: any age); returns how many were removed."""
+        if isinstance(grace_ms, _dt.timedelta):
+            grace_ms = grace_ms // _MS
+        if type(grace_ms) is not int:
+            raise TypeMismatch("grace_ms must be an int (ms) or a timedelta")  # noqa: F821
+        if not 0 <= grace_ms < 2**64:
+            raise _err("INVALID", "grace_ms out of range: %d" % grace_ms)
+        return _c.cairn_repo_gc(self._handle(), grace_ms)
+
+
+def verify_repo(path):
+    """Verify the repository at `path` (Repo.verify)."""
+    Repo.verify(path)

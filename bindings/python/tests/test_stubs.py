@@ -24,7 +24,7 @@ class Stubs(unittest.TestCase):
                 top[node.target.id] = node
         missing = [n for n in cairn.__all__ if n not in top]
         self.assertEqual(missing, [])
-        for cls in (cairn.KV, cairn.BlobStore, cairn.Table):
+        for cls in (cairn.KV, cairn.BlobStore, cairn.Table, cairn.Repo):
             stub = top[cls.__name__]
             stub_classes, todo = [], [stub]
             while todo:  # the stub class and its stub bases, transitively
