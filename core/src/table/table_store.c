@@ -1435,10 +1435,12 @@ int cairn_tbl__load(cairn_table *t, const char *schema_opt, int create) {
         if (st == 0) return cairn_err__set(CAIRN_PATH, "%s: no such table", t->dir);
         return open_reader(t, schema_opt);
     }
-    if (st == 0) {
+    if (st == 0 || cairn_io__stat(t->man_path, &sz) == 0) {
+        /* no table yet: refuse what cannot create it before anything is made on disk */
         if (!create) return cairn_err__set(CAIRN_PATH, "%s: no such table (create is off)", t->dir);
-        if ((rc = cairn_io__mkdir(t->dir)) != 0) return rc;
+        if (!schema_opt) return cairn_err__set(CAIRN_INVALID, "%s: creating a table needs a schema", t->dir);
     }
+    if (st == 0 && (rc = cairn_io__mkdir(t->dir)) != 0) return rc;
     if (!(lp = cairn_path__join(t->dir, "LOCK"))) return CAIRN_NOMEM;
     rc = cairn_lock__acquire(&t->lock, lp, t->lock_timeout);
     free(lp);
