@@ -1,4 +1,5 @@
-"""Cairn quickstart in Python: a KV store, a blob store and a table in DIR (or a temp directory).
+"""Cairn quickstart in Python: a KV store (and a snapshot of it), a blob store, a table and a versioned
+store in DIR (or a temp directory).
 
     PYTHONPATH=<build>/bindings/python/pkg python3 quickstart.py [DIR]
 """
@@ -41,3 +42,19 @@ with cairn.Table(os.path.join(root, "table"), schema="id i64 primary key, name s
     print("table:", t[1], t.get(99), "%d rows" % len(t))
     for row_id, row in t:
         print("table:", row_id, row["name"], row["score"])
+
+with cairn.KV(os.path.join(root, "kv")) as db:          # snapshots: read-only copies of an instant
+    snap = db.snapshot()
+    db["hello"] = "changed"
+    with db.open_snapshot(snap) as old:
+        print("snapshot:", snap, old["hello"], "->", db["hello"])
+    db.drop_snapshot(snap)
+
+with cairn.Repo(os.path.join(root, "repo")) as r:        # the versioned store
+    r.init("acme")
+    d1 = r.save("acme", "ada", "config", {"retries": 3})
+    r.save("acme", "bob", "config", {"retries": 5})
+    r.put_many("acme", "ada", "users", {"u1": "Ada", "u2": "Bob"})
+    print("repo:", r.load("acme", "config"), r.load("acme", "config", d1)["retries"], r.keys("acme", "users"))
+    for v in r.history("acme", "config"):
+        print("repo:", v.digest[:12], v.user, v.parents[0][:12] if v.parents else "-")
