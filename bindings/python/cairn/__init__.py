@@ -403,20 +403,21 @@ class _Handle:
         this one, e.g. open_snapshot): no open of its own; `_adopted(like)` sets what a subclass's
         __init__ would have."""
         obj = type(self).__new__(type(self))
-        obj._h = None
         obj._txn = False
         obj._path = path
         obj._read_only = True
+        obj._h = h
         try:
             obj._adopted(self)
         except BaseException:
+            obj._h = None
             self._raw.close(h)
             raise
-        obj._h = h
         return obj
 
     def _adopted(self, like):
-        """Set the state a subclass's __init__ sets (from `like`, the object adopting the handle)."""
+        """Set the state a subclass's __init__ sets (from `like`, the object adopting the handle;
+        the handle is already set)."""
 
     def stats(self):
         """A dict of the engine's statistics (its C stats struct, field by field)."""
@@ -1501,6 +1502,11 @@ class Table(_Events):
         if schema is not None:
             options["schema"] = schema
         _Events.__init__(self, path, **options)
+        self._load_schema()
+
+    def _adopted(self, like):
+        self._enc = self._dec = None
+        _Events._adopted(self, like)
         self._load_schema()
 
     def _load_schema(self):
