@@ -1093,6 +1093,64 @@ class Blob : public Store<Blob, cairn_blob, cairn_blob_options, struct cairn_blo
     EventQueue events_;
 };
 
+// The open C cursors of a handle, by the number JS holds (iterOpen -> n; iterNext(n, max) -> a
+// batch; iterClose(n)). An engine with cursors keeps one Cursors and frees them all in
+// BeforeClose(): a cursor must not outlive its handle.
+template <typename It, void (*FreeIt)(It *)>
+class Cursors {
+  public:
+    uint32_t Add(It *it) {
+        uint32_t n = ++next_;
+        map_[n] = it;
+        return n;
+    }
+    void Free(uint32_t n) {
+        auto f = map_.find(n);
+        if (f != map_.end()) {
+            FreeIt(f->second);
+            map_.erase(f);
+        }
+    }
+    void FreeAll() {
+        for (auto &e : map_) FreeIt(e.second);
+        map_.clear();
+    }
+    // Up to max items of cursor n into a flat Array: step(it, out, j) reads one item (a Cairn code:
+    // 0 for an item, which it appends at out[j++]; ITEROVER at the end). The cursor is freed at its
+    // end and on an error (thrown); an unknown n (over, or closed) gives an empty Array.
+    template <typename Step>
+    Napi::Array Next(Napi::Env env, uint32_t n, uint32_t max, Step step) {
+        Napi::Array out = Napi::Array::New(env);
+        auto f = map_.find(n);
+        if (f == map_.end()) return out;
+        uint32_t j = 0;
+        for (uint32_t i = 0; i < max; i++) {
+            int rc = step(f->second, out, j);
+            if (rc == CAIRN_ITEROVER) {
+                Free(n);
+                break;
+            }
+            if (rc < 0) {
+                std::string msg = LastMessage(rc);
+                Free(n);
+                Throw(env, rc, msg);
+            }
+        }
+        return out;
+    }
+    // iterNext's (n, max) and iterClose's n.
+    static uint32_t CursorArg(const Napi::CallbackInfo &info) {
+        return static_cast<uint32_t>(UIntArg(info, 0, 0, 4294967295.0, "cursor"));
+    }
+    static uint32_t MaxArg(const Napi::CallbackInfo &info) {
+        return static_cast<uint32_t>(UIntArg(info, 1, 256, 1 << 20, "max"));
+    }
+
+  private:
+    std::map<uint32_t, It *> map_;
+    uint32_t next_ = 0;
+};
+
 // ------------------------------------------------------------------------------------------
 // Table handle
 // ------------------------------------------------------------------------------------------
@@ -1195,8 +1253,7 @@ class Table : public Store<Table, cairn_table, cairn_table_options, struct cairn
 
     // Cursors must not outlive the table: close() frees the ones still open.
     void BeforeClose() {
-        for (auto &it : iters_) cairn_table_iter_free(it.second);
-        iters_.clear();
+        iters_.FreeAll();
     }
 
     void CheckRow(Napi::Env env, int rc, uint64_t id) {
@@ -1398,48 +1455,27 @@ class Table : public Store<Table, cairn_table, cairn_table_options, struct cairn
         Napi::Env env = info.Env();
         cairn_table_iter *it = nullptr;
         Check(env, cairn_table_iter_open(&it, Handle(env)));
-        uint32_t n = ++nextIter_;
-        iters_[n] = it;
-        return Napi::Number::New(env, n);
+        return Napi::Number::New(env, iters_.Add(it));
     }
 
     Napi::Value IterNext(const Napi::CallbackInfo &info) {
         Napi::Env env = info.Env();
         Handle(env);
-        uint32_t n = static_cast<uint32_t>(UIntArg(info, 0, 0, 4294967295.0, "cursor"));
-        uint32_t max = static_cast<uint32_t>(UIntArg(info, 1, 256, 1 << 20, "max"));
-        Napi::Array out = Napi::Array::New(env);
-        auto found = iters_.find(n);
-        if (found == iters_.end()) return out;  // over (or closed): nothing more
-        uint32_t k = 0;
-        for (uint32_t i = 0; i < max; i++) {
-            uint64_t id = 0;
-            const char *row = nullptr;
-            int rc = cairn_table_iter_next_json(found->second, &id, &row);
-            if (rc == CAIRN_ITEROVER) {
-                cairn_table_iter_free(found->second);
-                iters_.erase(found);
-                break;
-            }
-            if (rc < 0) {
-                std::string msg = LastMessage(rc);
-                cairn_table_iter_free(found->second);
-                iters_.erase(found);
-                Throw(env, rc, msg);
-            }
-            out.Set(k++, IdOut(env, id));
-            out.Set(k++, Napi::String::New(env, row));
-        }
-        return out;
+        return iters_.Next(env, iters_.CursorArg(info), iters_.MaxArg(info),
+                           [env](cairn_table_iter *it, Napi::Array &out, uint32_t &j) {
+                               uint64_t id = 0;
+                               const char *row = nullptr;
+                               int rc = cairn_table_iter_next_json(it, &id, &row);
+                               if (rc == 0) {
+                                   out.Set(j++, IdOut(env, id));
+                                   out.Set(j++, Napi::String::New(env, row));
+                               }
+                               return rc;
+                           });
     }
 
     Napi::Value IterClose(const Napi::CallbackInfo &info) {
-        uint32_t n = static_cast<uint32_t>(UIntArg(info, 0, 0, 4294967295.0, "cursor"));
-        auto found = iters_.find(n);
-        if (found != iters_.end()) {
-            cairn_table_iter_free(found->second);
-            iters_.erase(found);
-        }
+        iters_.Free(iters_.CursorArg(info));
         return info.Env().Undefined();
     }
 
@@ -1485,8 +1521,7 @@ class Table : public Store<Table, cairn_table, cairn_table_options, struct cairn
     bool subscribed_ = false;
     uint64_t subId_ = 0;
     TableEventQueue events_;
-    std::map<uint32_t, cairn_table_iter *> iters_;
-    uint32_t nextIter_ = 0;
+    Cursors<cairn_table_iter, cairn_table_iter_free> iters_;
 };
 
 // ------------------------------------------------------------------------------------------
@@ -1577,8 +1612,7 @@ class Repo : public Store<Repo, cairn_repo, cairn_repo_options, struct cairn_rep
 
     // Cursors must not outlive the repository handle: close() frees the ones still open.
     void BeforeClose() {
-        for (auto &it : iters_) cairn_repo_iter_free(it.second);
-        iters_.clear();
+        iters_.FreeAll();
     }
 
     // An optional digest (undefined or null: the head / the empty collection).
@@ -1775,50 +1809,29 @@ class Repo : public Store<Repo, cairn_repo, cairn_repo_options, struct cairn_rep
         const char *dg = DigestArg(info, 2, keep);
         cairn_repo_iter *it = nullptr;
         Check(env, cairn_repo_iter_open(&it, r, t.c_str(), e.c_str(), dg));
-        uint32_t n = ++nextIter_;
-        iters_[n] = it;
-        return Napi::Number::New(env, n);
+        return Napi::Number::New(env, iters_.Add(it));
     }
 
     Napi::Value IterNext(const Napi::CallbackInfo &info) {
         Napi::Env env = info.Env();
         Handle(env);
-        uint32_t n = static_cast<uint32_t>(UIntArg(info, 0, 0, 4294967295.0, "cursor"));
-        uint32_t max = static_cast<uint32_t>(UIntArg(info, 1, 256, 1 << 20, "max"));
-        Napi::Array out = Napi::Array::New(env);
-        auto found = iters_.find(n);
-        if (found == iters_.end()) return out;
-        uint32_t j = 0;
-        for (uint32_t i = 0; i < max; i++) {
-            const void *k = nullptr, *v = nullptr;
-            size_t kl = 0, vl = 0;
-            int kind = 0;
-            int rc = cairn_repo_iter_next(found->second, &k, &kl, &v, &vl, &kind);
-            if (rc == CAIRN_ITEROVER) {
-                cairn_repo_iter_free(found->second);
-                iters_.erase(found);
-                break;
-            }
-            if (rc < 0) {
-                std::string msg = LastMessage(rc);
-                cairn_repo_iter_free(found->second);
-                iters_.erase(found);
-                Throw(env, rc, msg);
-            }
-            out.Set(j++, KeyOut(env, k, kl));
-            out.Set(j++, BorrowedValueOut(env, v, vl, kind));
-            out.Set(j++, Napi::Number::New(env, kind));
-        }
-        return out;
+        return iters_.Next(env, iters_.CursorArg(info), iters_.MaxArg(info),
+                           [env](cairn_repo_iter *it, Napi::Array &out, uint32_t &j) {
+                               const void *k = nullptr, *v = nullptr;
+                               size_t kl = 0, vl = 0;
+                               int kind = 0;
+                               int rc = cairn_repo_iter_next(it, &k, &kl, &v, &vl, &kind);
+                               if (rc == 0) {
+                                   out.Set(j++, KeyOut(env, k, kl));
+                                   out.Set(j++, BorrowedValueOut(env, v, vl, kind));
+                                   out.Set(j++, Napi::Number::New(env, kind));
+                               }
+                               return rc;
+                           });
     }
 
     Napi::Value IterClose(const Napi::CallbackInfo &info) {
-        uint32_t n = static_cast<uint32_t>(UIntArg(info, 0, 0, 4294967295.0, "cursor"));
-        auto found = iters_.find(n);
-        if (found != iters_.end()) {
-            cairn_repo_iter_free(found->second);
-            iters_.erase(found);
-        }
+        iters_.Free(iters_.CursorArg(info));
         return info.Env().Undefined();
     }
 
@@ -1881,8 +1894,7 @@ class Repo : public Store<Repo, cairn_repo, cairn_repo_options, struct cairn_rep
             [removed](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(*removed)); });
     }
 
-    std::map<uint32_t, cairn_repo_iter *> iters_;
-    uint32_t nextIter_ = 0;
+    Cursors<cairn_repo_iter, cairn_repo_iter_free> iters_;
 };
 
 // ------------------------------------------------------------------------------------------
