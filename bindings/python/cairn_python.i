@@ -1207,8 +1207,8 @@ done:
     return ret;
 }
 
-/* Up to `max` more records of cursor `it` of repository `r` as a list of (key bytes, value bytes
- * or None, kind) (empty at the end). `r` is an argument so that the call counts as one on it (a
+/* Up to `max` more records of cursor `it` of repository `r` as a list of (key bytes, value bytes,
+ * kind) (empty at the end). `r` is an argument so that the call counts as one on it (a
  * closed repository raises CAIRN_CLOSED before the cursor is touched). */
 static PyObject *cairn_py_repo_iter_batch(cairn_repo *r, cairn_repo_iter *it, int max) {
     PyObject *out;
@@ -1225,8 +1225,8 @@ static PyObject *cairn_py_repo_iter_batch(cairn_repo *r, cairn_repo_iter *it, in
         Py_END_ALLOW_THREADS
         if (rc == CAIRN_ITEROVER) break;
         if (rc < 0) { cairn_py_raise(rc); Py_DECREF(out); return NULL; }
-        if (v == NULL) t = Py_BuildValue("(y#Oi)", (const char *)k, (Py_ssize_t)klen, Py_None, kind);
-        else t = Py_BuildValue("(y#y#i)", (const char *)k, (Py_ssize_t)klen, (const char *)v, (Py_ssize_t)vlen, kind);
+        t = Py_BuildValue("(y#y#i)", (const char *)k, (Py_ssize_t)klen, v ? (const char *)v : "",
+                          (Py_ssize_t)(v ? vlen : 0), kind); /* no value: an empty one */
         if (t == NULL || PyList_Append(out, t) < 0) { Py_XDECREF(t); Py_DECREF(out); return NULL; }
         Py_DECREF(t);
     }

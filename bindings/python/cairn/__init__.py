@@ -1955,7 +1955,7 @@ class Repo(_Handle, _Values):
                     return
                 for k, v, kind in recs:
                     if values:
-                        yield _key_out(k), (None if v is None else dec(v, kind))
+                        yield _key_out(k), dec(v, kind)
                     else:
                         yield _key_out(k)
                 n = min(n * 4, 1024)

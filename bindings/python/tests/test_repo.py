@@ -174,6 +174,15 @@ class Collections(Base):
         with self.assertRaises(cairn.ClosedError):
             list(it)
 
+    def test_empty_values_in_records(self):
+        r = self.open()
+        r.init("t")
+        r.put_many("t", "u", "c", {"b": b"", "s": "", "j": ""})
+        r.put("t", "u", "c", "j", "", kind="json")
+        self.assertEqual(list(r.records("t", "c")), [("b", b""), ("j", ""), ("s", "")])
+        self.assertEqual(r.get_typed("t", "c", "j"), ("", "json"))
+        self.assertEqual(r.get("t", "c", "b"), b"")
+
     def test_value_and_collection_do_not_mix(self):
         r = self.open()
         r.init("t")
