@@ -791,6 +791,81 @@ static int kv_check(json_t *args, json_t **out)
     return rc ? rc : cairn_kv_check(path);
 }
 
+/* ---- KV snapshots and backups ---- */
+
+static int kv_snapshot(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *name = NULL;
+    char *got = NULL;
+    json_t *n = json_object_get(args, "name");
+    int rc;
+    if ((rc = slot_get(args, SLOT_KV, &s)) != 0)
+        return rc;
+    if (n && !json_is_null(n) && (rc = get_string(args, "name", &name)) != 0)
+        return rc;
+    if ((rc = cairn_kv_snapshot(s->kv, name, &got)) != 0)
+        return rc;
+    *out = json_string(got);
+    cairn_free(got);
+    return 0;
+}
+
+static int kv_snapshots(json_t *args, json_t **out)
+{
+    slot *s;
+    char *j = NULL;
+    json_error_t e;
+    int rc;
+    if ((rc = slot_get(args, SLOT_KV, &s)) != 0 || (rc = cairn_kv_snapshots(s->kv, &j)) != 0)
+        return rc;
+    *out = json_loads(j, 0, &e);
+    cairn_free(j);
+    return *out ? 0 : terr(CAIRN_INTERNAL, "snapshots: bad JSON from the core");
+}
+
+static int kv_open_snapshot(json_t *args, json_t **out)
+{
+    slot *s, *t;
+    const char *name = NULL, *as = NULL;
+    int rc, fresh;
+    (void)out;
+    if ((rc = slot_get(args, SLOT_KV, &s)) != 0 || (rc = get_string(args, "name", &name)) != 0 ||
+        (rc = get_string(args, "as", &as)) != 0)
+        return rc;
+    if ((rc = slot_for_open(as, SLOT_KV, &t, &fresh)) != 0)
+        return rc;
+    if ((rc = cairn_kv_open_snapshot(&t->kv, s->kv, name)) != 0) {
+        if (fresh)
+            slot_drop(t);
+        return rc;
+    }
+    t->closed = 0;
+    return 0;
+}
+
+static int kv_drop_snapshot(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *name = NULL;
+    int rc;
+    (void)out;
+    if ((rc = slot_get(args, SLOT_KV, &s)) != 0 || (rc = get_string(args, "name", &name)) != 0)
+        return rc;
+    return cairn_kv_drop_snapshot(s->kv, name);
+}
+
+static int kv_backup(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *dest = NULL;
+    int rc;
+    (void)out;
+    if ((rc = slot_get(args, SLOT_KV, &s)) != 0 || (rc = get_string(args, "dest", &dest)) != 0)
+        return rc;
+    return cairn_kv_backup(s->kv, dest);
+}
+
 static int kv_stats(json_t *args, json_t **out)
 {
     slot *s;
@@ -2414,6 +2489,11 @@ static const struct {
     {"kv.stats", kv_stats},
     {"kv.expiry", kv_expiry},
     {"kv.check", kv_check},
+    {"kv.snapshot", kv_snapshot},
+    {"kv.snapshots", kv_snapshots},
+    {"kv.open_snapshot", kv_open_snapshot},
+    {"kv.drop_snapshot", kv_drop_snapshot},
+    {"kv.backup", kv_backup},
     {"blob.open", blob_open},
     {"blob.close", blob_close},
     {"blob.create", blob_create},
