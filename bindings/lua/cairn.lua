@@ -533,21 +533,23 @@ local function engine(name, what, read, spec)
 
   -- pairs(...) -> iterator of key, value over a snapshot of keys(...); keys gone since are skipped,
   -- a failure raises.
-  if read then function class:pairs(...)
-    local list, err, errname = self:keys(...)
-    if not list then raise(errname, "%s", err) end
-    local get, i = class[read], 0
-    return function()
-      while true do
-        i = i + 1
-        local k = list[i]
-        if k == nil then return nil end
-        local v, e, n = get(self, k)
-        if v ~= nil then return k, v end
-        if e and n ~= "CAIRN_NOTFOUND" then raise(n, "%s", e) end
+  if read then
+    function class:pairs(...)
+      local list, err, errname = self:keys(...)
+      if not list then raise(errname, "%s", err) end
+      local get, i = class[read], 0
+      return function()
+        while true do
+          i = i + 1
+          local k = list[i]
+          if k == nil then return nil end
+          local v, e, n = get(self, k)
+          if v ~= nil then return k, v end
+          if e and n ~= "CAIRN_NOTFOUND" then raise(n, "%s", e) end
+        end
       end
     end
-  end end
+  end
   class.__pairs = class.pairs
 
   local c_close = C("close")
@@ -643,10 +645,12 @@ local function engine(name, what, read, spec)
     return adopt(p, path)
   end
   --- cairn.<name>.check(path) -> true | nil, message, name: verify the store without opening it.
-  if c_check then function module.check(path)
-    if not path_arg(path) then return bad_path() end
-    return OK(c_check(path))
-  end end
+  if c_check then
+    function module.check(path)
+      if not path_arg(path) then return bad_path() end
+      return OK(c_check(path))
+    end
+  end
   cairn[name] = module
   return class, def, check
 end
