@@ -1481,8 +1481,8 @@ static int decode_var(const hdr *h, size_t s0, size_t cnt, cairn_colvec *out) {
     slist l;
     packed a;
     uint64_t *ends = NULL, *idx = NULL, total = 0;
-    int rc;
-    uint8_t *d;
+    int rc, short16 = 0;
+    uint8_t *d, *pad = NULL;
     out->offsets = (uint64_t *)malloc((cnt + 1) * sizeof *out->offsets);
     if (!out->offsets) return cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory");
     out->offsets[0] = 0;
@@ -1560,28 +1560,57 @@ static int decode_var(const hdr *h, size_t s0, size_t cnt, cairn_colvec *out) {
             }
         }
     }
-    for (i = 0; i < cnt; i++) {
-        uint64_t k = idx[i], len = vbit(h->valid, s0 + i) ? ends[k] - (k ? ends[k - 1] : 0) : 0;
-        total += len;
-        out->offsets[i + 1] = total;
+    /* ends[] becomes the entries' start offsets (c + 1 of them), so a row's length is a
+     * difference of neighbours, without branches */
+    {
+        uint64_t *st = (uint64_t *)realloc(ends, (c + 1) * sizeof *st);
+        if (!st) { rc = cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory"); goto done; }
+        ends = st;
+        memmove(st + 1, st, c * sizeof *st);
+        st[0] = 0;
+        if (!h->valid) {
+            for (i = 0; i < cnt; i++) {
+                total += st[idx[i] + 1] - st[idx[i]];
+                out->offsets[i + 1] = total;
+            }
+        } else {
+            for (i = 0; i < cnt; i++) {
+                total += (st[idx[i] + 1] - st[idx[i]]) & (0 - (uint64_t)vbit(h->valid, s0 + i));
+                out->offsets[i + 1] = total;
+            }
+        }
     }
-    if (total > (uint64_t)SIZE_MAX - 1 || !(out->data = xmalloc((size_t)total))) {
+    for (i = 0, short16 = 1; i < c && short16; i++) short16 = ends[i + 1] - ends[i] <= 16;
+    if (short16 && !(pad = (uint8_t *)calloc((size_t)l.total + 16, 1))) {
+        rc = cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory");
+        goto done;
+    }
+    if (pad && l.total) memcpy(pad, l.bytes, (size_t)l.total);
+    if (total > (uint64_t)SIZE_MAX - 17 || !(out->data = xmalloc((size_t)total + (short16 ? 16 : 0)))) {
         rc = cairn_err__set(CAIRN_NOMEM, "segment decode: out of memory (%llu bytes)", (unsigned long long)total);
         goto done;
     }
     d = (uint8_t *)out->data;
-    for (i = 0; i < cnt; i++) {
-        uint64_t k = idx[i], off = k ? ends[k - 1] : 0, len = out->offsets[i + 1] - out->offsets[i];
-        if (len) memcpy(d + out->offsets[i], l.bytes + off, (size_t)len);
+    if (short16) {
+        /* every entry fits 16 bytes: copy 16 bytes a row from a padded copy of the entries into
+         * an output with 16 bytes of slack; each row overwrites the previous row's excess */
+        for (i = 0; i < cnt; i++) memcpy(d + out->offsets[i], pad + ends[idx[i]], 16);
+    } else {
+        for (i = 0; i < cnt; i++) {
+            uint64_t len = out->offsets[i + 1] - out->offsets[i];
+            if (len) memcpy(d + out->offsets[i], l.bytes + ends[idx[i]], (size_t)len);
+        }
     }
     out->data_len = (size_t)total;
 done:
     free(ends);
     free(idx);
+    free(pad);
     return rc;
 size:
     free(ends);
     free(idx);
+    free(pad);
     return cairn_err__set(CAIRN_CORRUPT, "segment: %s payload of %zu bytes does not match its contents",
                           enc_name(h->enc), (size_t)(h->end - h->pay));
 }
