@@ -194,6 +194,21 @@ int cairn_tbl__ui_add(uindex *u, const tcol *c, const cairn_value *v, uint64_t i
 void cairn_tbl__ui_del(uindex *u, const tcol *c, const cairn_value *v, uint64_t id);
 void cairn_tbl__ui_free(uindex *u);
 
+/* a column-batch source (load_columns' arguments) */
+typedef struct colsrc {
+    const void *const *data;
+    const uint8_t *const *validity;
+    const uint64_t *const *offsets;
+} colsrc;
+
+/* a bulk load written straight into segments by the next checkpoint (rows [0, n), ids from
+ * first_id) */
+typedef struct tdirect {
+    const colsrc *cs;
+    size_t n;
+    uint64_t first_id;
+} tdirect;
+
 /* ---- on-disk pieces (table_store.c) ---- */
 
 typedef struct segfile {
@@ -315,6 +330,7 @@ struct cairn_table {
     uint64_t dtick;
     rcache rc[TBL_RCACHE];
     size_t rc_bytes;
+    const tdirect *direct;  /* set around a checkpoint that writes a bulk load */
     /* stats */
     uint64_t checkpoints;
     tbuf scratch;

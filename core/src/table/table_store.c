@@ -746,6 +746,147 @@ static int write_group(segw *w, const tschema *s, const rstore *r, const uint32_
     return rc;
 }
 
+/* A row group of rows [start, start+cnt) of a bulk load, encoded from the caller's arrays. */
+static int write_direct_group(segw *w, const tschema *s, const tdirect *d, size_t start, size_t cnt, rgroup *g) {
+    cairn_colvec v;
+    size_t c, i;
+    uint64_t *ids;
+    int rc = 0;
+    memset(g, 0, sizeof *g);
+    if (!(g->cols = (segref *)calloc(s->n ? s->n : 1, sizeof(segref)))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    if (!(ids = (uint64_t *)malloc(cnt * 8))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    for (i = 0; i < cnt; i++) ids[i] = d->first_id + start + i;
+    memset(&v, 0, sizeof v);
+    v.type = CAIRN_TYPE_U64;
+    v.n = cnt;
+    v.data = ids;
+    v.data_len = cnt * 8;
+    g->first_id = ids[0];
+    g->last_id = ids[cnt - 1];
+    g->nrows = (uint32_t)cnt;
+    rc = segw_put(w, &v, &g->ids);
+    free(ids);
+    for (c = 0; !rc && c < s->n; c++) {
+        const tcol *col = &s->c[c];
+        const void *src = d->cs->data[c];
+        const uint8_t *vb = d->cs->validity ? d->cs->validity[c] : NULL;
+        void *own = NULL;
+        uint64_t *offs = NULL;
+        uint8_t *valid = NULL;
+        memset(&v, 0, sizeof v);
+        v.type = col->type;
+        v.fixed_len = col->type == CAIRN_TYPE_FIXED ? col->fixed_len : 0;
+        v.n = cnt;
+        if (!src) {
+            /* every row takes the default: one column of it */
+            rstore one;
+            tschema s1;
+            uint32_t *sel = (uint32_t *)malloc(cnt * sizeof *sel);
+            cairn_value dv;
+            s1.n = 1;
+            s1.c = (tcol *)col;
+            s1.pk = -1;
+            memset(&dv, 0, sizeof dv);
+            if (col->has_def) dv = col->def;
+            else dv.is_null = 1;
+            if (!sel) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+            if ((rc = cairn_tbl__rs_init(&one, &s1)) == 0 && (rc = cairn_tbl__rs_reserve(&one, &s1, cnt)) == 0) {
+                for (i = 0; !rc && i < cnt; i++) {
+                    rc = cairn_tbl__rs_set(&one, &s1, i, 0, &dv);
+                    one.ids[i] = 0;
+                    one.dead[i] = 0;
+                    sel[i] = (uint32_t)i;
+                }
+                one.n = cnt;
+                if (!rc) rc = cairn_tbl__rs_colvec(&one, &s1, 0, sel, cnt, &v);
+                if (!rc) {
+                    rc = segw_put(w, &v, &g->cols[c]);
+                    cairn_seg__free_vec(&v);
+                }
+            }
+            cairn_tbl__rs_free(&one);
+            free(sel);
+            continue;
+        }
+        if (vb) {
+            int any_null = 0;
+            if (!(valid = (uint8_t *)calloc((cnt + 7) / 8, 1))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+            for (i = 0; i < cnt; i++) {
+                size_t b = start + i;
+                if ((vb[b >> 3] >> (b & 7)) & 1) valid[i >> 3] |= (uint8_t)(1u << (i & 7));
+                else any_null = 1;
+            }
+            if (!any_null) {
+                free(valid);
+                valid = NULL;
+            }
+        }
+        v.validity = valid;
+        if (col->w) {
+            const uint8_t *base = (const uint8_t *)src + start * col->w;
+            if (col->type == CAIRN_TYPE_BOOL || valid) {
+                /* bool as 0/1; a null's slot holds 0 */
+                uint8_t *cp = (uint8_t *)malloc(cnt * col->w + 1);
+                if (!cp) {
+                    free(valid);
+                    return cairn_err__set(CAIRN_NOMEM, "out of memory");
+                }
+                if (col->type == CAIRN_TYPE_BOOL)
+                    for (i = 0; i < cnt; i++) cp[i] = base[i] != 0;
+                else
+                    memcpy(cp, base, cnt * col->w);
+                if (valid)
+                    for (i = 0; i < cnt; i++)
+                        if (!((valid[i >> 3] >> (i & 7)) & 1)) memset(cp + i * col->w, 0, col->w);
+                own = cp;
+                v.data = cp;
+            } else {
+                v.data = (void *)(uintptr_t)base; /* read only by the encoder */
+            }
+            v.data_len = cnt * col->w;
+        } else {
+            const uint64_t *o = d->cs->offsets[c];
+            uint64_t o0 = o[start];
+            if (!(offs = (uint64_t *)malloc((cnt + 1) * 8))) {
+                free(valid);
+                return cairn_err__set(CAIRN_NOMEM, "out of memory");
+            }
+            if (valid) {
+                /* a null's slot is empty: gather the valid values */
+                uint8_t *cp = (uint8_t *)malloc((size_t)(o[start + cnt] - o0) + 1);
+                uint64_t at = 0;
+                if (!cp) {
+                    free(valid);
+                    free(offs);
+                    return cairn_err__set(CAIRN_NOMEM, "out of memory");
+                }
+                for (i = 0; i < cnt; i++) {
+                    offs[i] = at;
+                    if ((valid[i >> 3] >> (i & 7)) & 1) {
+                        uint64_t l = o[start + i + 1] - o[start + i];
+                        memcpy(cp + at, (const uint8_t *)src + o[start + i], (size_t)l);
+                        at += l;
+                    }
+                }
+                offs[cnt] = at;
+                own = cp;
+                v.data = cp;
+                v.data_len = (size_t)at;
+            } else {
+                for (i = 0; i <= cnt; i++) offs[i] = o[start + i] - o0;
+                v.data = (void *)(uintptr_t)((const uint8_t *)src + o0);
+                v.data_len = (size_t)(o[start + cnt] - o0);
+            }
+            v.offsets = offs;
+        }
+        rc = segw_put(w, &v, &g->cols[c]);
+        free(own);
+        free(offs);
+        free(valid);
+    }
+    return rc;
+}
+
 /* Rewrite group g (overlays applied) into *ng. */
 static int rewrite_group(cairn_table *t, segw *w, const rgroup *g, rgroup *out) {
     rstore tmp;
@@ -944,6 +1085,7 @@ int cairn_tbl__checkpoint(cairn_table *t, int force) {
         rewrite[gi] = 1;
     }
     cap = t->ng + (t->tail.n - t->tail.ndead) / CAIRN_SEG_MAX_ROWS + 1;
+    if (t->direct) cap += t->direct->n / CAIRN_SEG_MAX_ROWS + 1;
     if (!(ng = (rgroup *)calloc(cap, sizeof(rgroup)))) {
         rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
         goto fail;
@@ -965,6 +1107,14 @@ int cairn_tbl__checkpoint(cairn_table *t, int force) {
         for (k = 0; k < live; k += CAIRN_SEG_MAX_ROWS) {
             size_t cnt = live - k < CAIRN_SEG_MAX_ROWS ? live - k : CAIRN_SEG_MAX_ROWS;
             rc = write_group(&w, &t->s, &t->tail, sel + k, cnt, &ng[nng]);
+            nng++;
+            if (rc) goto fail;
+        }
+    }
+    if (t->direct) {
+        for (k = 0; k < t->direct->n; k += CAIRN_SEG_MAX_ROWS) {
+            size_t cnt = t->direct->n - k < CAIRN_SEG_MAX_ROWS ? t->direct->n - k : CAIRN_SEG_MAX_ROWS;
+            rc = write_direct_group(&w, &t->s, t->direct, k, cnt, &ng[nng]);
             nng++;
             if (rc) goto fail;
         }
