@@ -80,6 +80,8 @@
  *   2. write the new MANIFEST (lsn = the WAL's last sequence number, next_id, bitmaps) atomically:
  *      MANIFEST.tmp, fsync, rename, fsync the directory. The rename is the commit point;
  *   3. reset the WAL (truncate to its header, fsync), remove the segment files no longer named.
+ *   A bulk load outside a transaction is not logged: its rows are written in step 1 as new row
+ *   groups straight from the caller's arrays, and the manifest switch commits them all at once.
  *   A crash before 2 leaves the old manifest and the whole WAL (the new file is unnamed and
  *   removed at the next open); after 2, the WAL's records are all at or below the manifest's lsn
  *   and are not replayed again. A failure after the rename fails the handle (CAIRN_FAILED).
