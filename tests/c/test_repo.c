@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cairn.h"
@@ -679,6 +680,33 @@ START_TEST(long_tenant_names_listed) {
 }
 END_TEST
 
+/* A creation killed between the directory and its marker (write_atomic's CAIRN-REPO.tmp left
+ * beside LOCK and t/) is finished by the next writer open, not refused as "not empty". */
+START_TEST(creation_killed_before_marker) {
+    char p[4096];
+    FILE *f;
+    char d[65];
+    snprintf(p, sizeof p, "%s", ct_path("repo"));
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/t", ct_path("repo"));
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/LOCK", ct_path("repo"));
+    ck_assert_ptr_nonnull(f = fopen(p, "w"));
+    fclose(f);
+    snprintf(p, sizeof p, "%s/CAIRN-REPO.tmp", ct_path("repo"));
+    ck_assert_ptr_nonnull(f = fopen(p, "w"));
+    fputs("cairn-re", f);
+    fclose(f);
+    open_repo(CAIRN_SYNC_COMMIT);
+    OK(cairn_repo_init(r, "t"));
+    OK(cairn_repo_save(r, "t", "u", "e", "v", 1, 0, d));
+    cairn_repo_close(r);
+    r = NULL;
+    OK(cairn_repo_verify(ct_path("repo")));
+    ck_assert_int_eq(access(p, F_OK), -1); /* the temporary file became the marker */
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("repo");
     TCase *t = tcase_create("core");
@@ -698,6 +726,7 @@ static Suite *suite(void) {
     tcase_add_test(t, save_onto_collection_is_type);
     tcase_add_test(t, head_naming_cut_objects_is_corrupt);
     tcase_add_test(t, long_tenant_names_listed);
+    tcase_add_test(t, creation_killed_before_marker);
     suite_add_tcase(s, t);
     return s;
 }

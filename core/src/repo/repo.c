@@ -1562,10 +1562,11 @@ int cairn_repo_open(cairn_repo **out, const char *path, const cairn_repo_options
         char **names = NULL;
         size_t cnt = 0;
         if (o.read_only) { rc = cairn_err__set(CAIRN_PATH, "%s: not a Cairn repository", path); goto fail; }
-        /* only an empty directory (or our own LOCK) becomes a repository */
+        /* only an empty directory (or what a creation killed before its marker landed left:
+         * LOCK, t, the marker's temporary file) becomes a repository */
         if ((rc = cairn_io__list(path, &names, &cnt)) != 0) goto fail;
         for (size_t i = 0; i < cnt; i++)
-            if (strcmp(names[i], "LOCK") != 0 && strcmp(names[i], "t") != 0) {
+            if (strcmp(names[i], "LOCK") != 0 && strcmp(names[i], "t") != 0 && strcmp(names[i], "CAIRN-REPO.tmp") != 0) {
                 cairn_io__list_free(names, cnt);
                 rc = cairn_err__set(CAIRN_PATH, "%s: not a Cairn repository (and not empty)", path);
                 goto fail;
