@@ -194,6 +194,12 @@ def _check_sync(name, v):
     raise TypeMismatch("option 'sync' must be 'none', 'commit' or 'group', not %s" % type(v).__name__)  # noqa: F821
 
 
+def _check_sync_repo(name, v):
+    if isinstance(v, str) and v.lower() == "group":
+        raise _err("INVALID", "option 'sync' of a Repo must be 'none' or 'commit', not %r" % v)
+    return _check_sync(name, v)
+
+
 # The options every engine shares (the C fields of the same names); an engine adds its own.
 _COMMON_OPTIONS = {
     "create": _check_bool,
@@ -345,7 +351,7 @@ class _Handle:
         o.create = 1
         o.sync = _raw.CAIRN_SYNC_COMMIT
         for name, v in options.items():
-            check = _COMMON_OPTIONS.get(name) or self._options.get(name)
+            check = self._options.get(name) or _COMMON_OPTIONS.get(name)  # an engine's own first
             if check is None:
                 raise _err("INVALID", "unknown %s option %r" % (type(self).__name__, name))
             setattr(o, name, check(name, v))
@@ -1795,7 +1801,8 @@ class Repo(_Handle, _Values):
     entry, version, record or tag reads as None (or False); writes to a tenant never initialised
     raise NotFoundError.
 
-    Options: create (bool, default True), read_only (bool), sync ("none" | "commit"),
+    Options: create (bool, default True), read_only (bool), sync ("none" | "commit"; "group" is
+    InvalidError),
     lock_timeout_ms (int), allow_pickle (bool).
 
         with cairn.Repo("repo") as r:
@@ -1807,6 +1814,7 @@ class Repo(_Handle, _Values):
 
     __slots__ = ("_allow_pickle",)
     _raw = _Engine("repo", check="verify")
+    _options = {"sync": _check_sync_repo}
 
     def __init__(self, path, allow_pickle=False, **options):
         self._allow_pickle = bool(_check_bool("allow_pickle", allow_pickle))

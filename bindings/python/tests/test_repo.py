@@ -321,6 +321,10 @@ class Handle(Base):
             cairn.Repo(self.path, create=1)
         with self.assertRaises(cairn.InvalidError):
             cairn.Repo(self.path, no_such_option=True)
+        with self.assertRaises(cairn.InvalidError):
+            cairn.Repo(self.path, sync="group")
+        with self.assertRaises(cairn.TypeMismatch):
+            cairn.Repo(self.path, sync=1)
         with self.assertRaises(cairn.PathError):
             cairn.Repo(self.path, create=False)
         self.assertFalse(os.path.exists(self.path))
