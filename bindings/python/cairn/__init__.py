@@ -1801,8 +1801,7 @@ class Repo(_Handle, _Values):
     entry, version, record or tag reads as None (or False); writes to a tenant never initialised
     raise NotFoundError.
 
-    Options: create (bool, default True), read_only (bool), sync ("none" | "commit"; "group" is
-    InvalidError),
+    Options: create (bool, default True), read_only (bool), sync ("none" | "commit"),
     lock_timeout_ms (int), allow_pickle (bool).
 
         with cairn.Repo("repo") as r:
