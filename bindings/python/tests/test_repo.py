@@ -377,6 +377,39 @@ class Handle(Base):
         with self.assertRaises(cairn.CorruptError):
             cairn.verify_repo(self.path)
 
+    @unittest.skipUnless(hasattr(os, "fork"), "needs fork()")
+    def test_inherited_handle_is_forked(self):
+        r = self.open()
+        r.init("t")
+        d = r.save("t", "u", "e", "v")
+        rd, wr = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report each outcome's error name, never raise
+            out = []
+            for call in (lambda: r.load("t", "e"), lambda: r.save("t", "u", "e", "w"),
+                         lambda: list(r.records("t", "c"))):
+                try:
+                    call()
+                    out.append("ok")
+                except cairn.Error as e:
+                    out.append(e.name)
+                except BaseException as e:  # noqa: BLE001
+                    out.append(type(e).__name__)
+            try:
+                r.close()
+                out.append("closed")
+            except BaseException as e:  # noqa: BLE001
+                out.append(type(e).__name__)
+            os.write(wr, " ".join(out).encode())
+            os._exit(0)
+        os.close(wr)
+        with os.fdopen(rd) as f:
+            got = f.read()
+        os.waitpid(pid, 0)
+        self.assertEqual(got, "CAIRN_FORKED CAIRN_FORKED CAIRN_FORKED closed")
+        self.assertEqual(r.digest("t", "e"), d)  # the parent's handle and history untouched
+        self.assertEqual(len(r.history("t", "e")), 1)
+
     def test_threads_share_one_handle(self):
         r = self.open()
         r.init("t")
