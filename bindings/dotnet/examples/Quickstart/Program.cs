@@ -1,5 +1,5 @@
-// Cairn from .NET in one page: a KV store, a blob store and a table in a directory (the first argument, or a
-// fresh temporary one). Every call returns an ExecResponse; ThrowIfFailed() is the opt-in exception.
+// Cairn from .NET in one page: a KV store (and a snapshot of it), a blob store, a table and a versioned
+// store in a directory (the first argument, or a fresh temporary one). Every call returns an ExecResponse; ThrowIfFailed() is the opt-in exception.
 using System.Text.Json.Nodes;
 using Cairn;
 
@@ -45,5 +45,21 @@ using (Table people = Table.Open(new TableOptions
     foreach (var (id, row) in people)
         Console.WriteLine($"row {id}    = {row.GetString("name")}");
     Console.WriteLine($"table    = {people.Count().Result} rows");
+}
+using (Repo repo = Repo.Open(Path.Combine(dir, "versions")).ThrowIfFailed())
+{
+    repo.Init("acme").ThrowIfFailed();
+    string v1 = repo.Save("acme", "ada", "config", "mode=fast").ThrowIfFailed();
+    repo.Save("acme", "bob", "config", "mode=safe").ThrowIfFailed();
+    Console.WriteLine($"config   = {repo.Load("acme", "config").Result!.AsString()} (was {repo.Load("acme", "config", v1).Result!.AsString()})");
+    foreach (RepoVersion v in repo.History("acme", "config").ThrowIfFailed())
+        Console.WriteLine($"version  {v.Digest[..12]} by {v.User} at {v.Time:u}");
+}
+using (KvStore db = KvStore.Open(Path.Combine(dir, "kv")).ThrowIfFailed())
+{
+    string snap = db.Snapshot().ThrowIfFailed();
+    db.Put("greeting", "changed");
+    using KvStore old = db.OpenSnapshot(snap).ThrowIfFailed();
+    Console.WriteLine($"snapshot {snap}: greeting = {old.GetString("greeting").Result}");
 }
 if (args.Length == 0) Directory.Delete(dir, recursive: true);
