@@ -1,5 +1,6 @@
 // Cairn from .NET in one page: a KV store (and a snapshot of it), a blob store, a table and a versioned
-// store in a directory (the first argument, or a fresh temporary one). Every call returns an ExecResponse; ThrowIfFailed() is the opt-in exception.
+// store in a directory (the first argument, or a fresh temporary one). Every call returns an
+// ExecResponse; ThrowIfFailed() is the opt-in exception.
 using System.Text.Json.Nodes;
 using Cairn;
 
