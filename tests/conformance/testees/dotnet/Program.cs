@@ -1,6 +1,6 @@
 // The .NET conformance testee: one JSON request per line on stdin, one JSON response per line on
-// stdout (tests/conformance/PROTOCOL.md). Every kv.* / blob.* op goes through the public API of the
-// Cairn package (KvStore, BlobStore, ExecResponse); the checks made here are only those .NET's static
+// stdout (tests/conformance/PROTOCOL.md). Every kv.* / blob.* / table.* / repo.* op goes through the
+// public API of the Cairn package (KvStore, BlobStore, Table, Repo, ExecResponse); the checks made here are only those .NET's static
 // types make at compile time (a wrong-typed key, handle or option cannot reach the API: CAIRN_TYPE),
 // in the same order as the C reference testee, so multi-fault requests get the same answer.
 using System;
