@@ -620,6 +620,25 @@ static int wal_commit(cairn_table *t, uint64_t *seq_out) {
     while (p < t->wbuf.n) {
         unsigned type = t->wbuf.p[p];
         uint32_t len = cairn_get32(t->wbuf.p + p + 1);
+        if (type == TREC_INSERT && p + 5 + len < t->wbuf.n && t->wbuf.p[p + 5 + len] == TREC_INSERT) {
+            /* a run of inserts: one INSERTS record (fewer WAL records, fewer CRCs) */
+            tbuf *b = &t->scratch;
+            b->n = 0;
+            while (p < t->wbuf.n && t->wbuf.p[p] == TREC_INSERT && b->n < TBL_BATCH_BYTES) {
+                uint8_t l4[4];
+                len = cairn_get32(t->wbuf.p + p + 1);
+                cairn_put32(l4, len - 8);
+                if (tbuf_put(b, t->wbuf.p + p + 5, 8) || tbuf_put(b, l4, 4) || tbuf_put(b, t->wbuf.p + p + 13, len - 8))
+                    return CAIRN_NOMEM;
+                p += 5 + (size_t)len;
+            }
+            if ((rc = cairn_wal__append(t->wal, txid, TREC_INSERTS, b->p, b->n)) != 0) return rc;
+            if (b->cap > 4 * (size_t)TBL_BATCH_BYTES) {
+                free(b->p);
+                memset(b, 0, sizeof *b);
+            }
+            continue;
+        }
         if ((rc = cairn_wal__append(t->wal, txid, type, t->wbuf.p + p + 5, len)) != 0) return rc;
         p += 5 + (size_t)len;
     }
@@ -1865,6 +1884,29 @@ int cairn_tbl__apply_rec(cairn_table *t, unsigned type, const void *payload, siz
     rloc l;
     size_t i;
     int rc = 0;
+    if (type == TREC_INSERTS) {
+        /* (u64 id, u32 len, image)...: each as an INSERT record (id then image) */
+        size_t at = 0;
+        tbuf one = {0, 0, 0};
+        while (!rc && at < len) {
+            uint32_t il;
+            if (len - at < 12) {
+                rc = cairn_err__set(CAIRN_CORRUPT, "%s: INSERTS record cut short", t->wal_path);
+                break;
+            }
+            il = cairn_get32(p + at + 8);
+            if (len - at - 12 < il) {
+                rc = cairn_err__set(CAIRN_CORRUPT, "%s: INSERTS record cut short", t->wal_path);
+                break;
+            }
+            one.n = 0;
+            if (tbuf_put(&one, p + at, 8) || tbuf_put(&one, p + at + 12, il)) rc = CAIRN_NOMEM;
+            else rc = cairn_tbl__apply_rec(t, TREC_INSERT, one.p, one.n);
+            at += 12 + (size_t)il;
+        }
+        free(one.p);
+        return rc;
+    }
     if (len < 8) return cairn_err__set(CAIRN_CORRUPT, "%s: WAL record of type %u too short", t->wal_path, type);
     id = cairn_get64(p);
     if (type == TREC_NEXTID) {

@@ -41,6 +41,8 @@
 #define TREC_UPDATE 2u  /* u64 id, row image (the whole new row) */
 #define TREC_DELETE 3u  /* u64 id */
 #define TREC_NEXTID 4u  /* u64 next_id (ids handed out by a rolled-back transaction stay used) */
+#define TREC_INSERTS 5u /* consecutive inserts of one transaction: (u64 id, u32 len, row image)... */
+#define TBL_BATCH_BYTES (1u << 20) /* an INSERTS record holds up to about this many bytes */
 
 /* ---- schema ---- */
 

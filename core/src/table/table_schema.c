@@ -275,16 +275,20 @@ int cairn_tbl__row_json(const tschema *s, const cairn_value *row, tbuf *b) {
 /* ---- row image ---- */
 
 int cairn_tbl__row_encode(const tschema *s, const cairn_value *row, tbuf *out) {
-    size_t i, nb = (s->n + 7) / 8, start = out->n;
-    uint8_t tmp[8];
-    if (cairn_tbl__buf_grow(out, nb)) return CAIRN_NOMEM;
-    memset(out->p + start, 0, nb);
-    out->n += nb;
+    size_t i, nb = (s->n + 7) / 8, need = nb;
+    uint8_t *p, *nulls;
+    /* one grow for the whole image, then direct stores */
+    for (i = 0; i < s->n; i++)
+        if (!row[i].is_null) need += s->c[i].w ? s->c[i].w : 4 + row[i].v.s.len;
+    if (out->n + need > out->cap && cairn_tbl__buf_grow(out, need)) return CAIRN_NOMEM;
+    nulls = out->p + out->n;
+    memset(nulls, 0, nb);
+    p = nulls + nb;
     for (i = 0; i < s->n; i++) {
         const tcol *c = &s->c[i];
         const cairn_value *v = &row[i];
         if (v->is_null) {
-            out->p[start + i / 8] |= (uint8_t)(1u << (i & 7));
+            nulls[i / 8] |= (uint8_t)(1u << (i & 7));
             continue;
         }
         switch (c->type) {
@@ -292,34 +296,34 @@ int cairn_tbl__row_encode(const tschema *s, const cairn_value *row, tbuf *out) {
             float f = (float)v->v.f;
             uint32_t u;
             memcpy(&u, &f, 4);
-            cairn_put32(tmp, u);
-            if (tbuf_put(out, tmp, 4)) return CAIRN_NOMEM;
+            cairn_put32(p, u);
+            p += 4;
             break;
         }
         case CAIRN_TYPE_F64: {
             uint64_t u;
             memcpy(&u, &v->v.f, 8);
-            cairn_put64(tmp, u);
-            if (tbuf_put(out, tmp, 8)) return CAIRN_NOMEM;
+            cairn_put64(p, u);
+            p += 8;
             break;
         }
-        case CAIRN_TYPE_BOOL:
-            tmp[0] = v->v.b ? 1 : 0;
-            if (tbuf_put(out, tmp, 1)) return CAIRN_NOMEM;
-            break;
+        case CAIRN_TYPE_BOOL: *p++ = v->v.b ? 1 : 0; break;
         case CAIRN_TYPE_FIXED:
-            if (tbuf_put(out, v->v.s.bytes, c->fixed_len)) return CAIRN_NOMEM;
+            memcpy(p, v->v.s.bytes, c->fixed_len);
+            p += c->fixed_len;
             break;
         case CAIRN_TYPE_STRING: case CAIRN_TYPE_BYTES:
-            cairn_put32(tmp, (uint32_t)v->v.s.len);
-            if (tbuf_put(out, tmp, 4) || tbuf_put(out, v->v.s.bytes, v->v.s.len)) return CAIRN_NOMEM;
+            cairn_put32(p, (uint32_t)v->v.s.len);
+            if (v->v.s.len) memcpy(p + 4, v->v.s.bytes, v->v.s.len);
+            p += 4 + v->v.s.len;
             break;
-        default:
-            cairn_put64(tmp, v->v.u);
-            if (tbuf_put(out, tmp, c->w)) return CAIRN_NOMEM;
-            break;
+        case CAIRN_TYPE_I8: case CAIRN_TYPE_U8: *p++ = (uint8_t)v->v.u; break;
+        case CAIRN_TYPE_I16: case CAIRN_TYPE_U16: cairn_put16(p, (uint16_t)v->v.u); p += 2; break;
+        case CAIRN_TYPE_I32: case CAIRN_TYPE_U32: cairn_put32(p, (uint32_t)v->v.u); p += 4; break;
+        default: cairn_put64(p, v->v.u); p += 8; break;
         }
     }
+    out->n += need;
     return 0;
 }
 

@@ -70,6 +70,8 @@
  *   2 UPDATE  u64 id, row image (the whole new row)
  *   3 DELETE  u64 id
  *   4 NEXTID  u64 next_id (ids handed out by a rolled-back transaction stay used)
+ *   5 INSERTS consecutive inserts of one transaction in one record (about 1 MiB at most):
+ *             (u64 id, u32 image length, row image) repeated
  * Each write outside a transaction is one WAL transaction; a table transaction is one WAL
  * transaction. The WAL's schema is always the manifest's (add_column checkpoints first).
  *
