@@ -7,6 +7,7 @@ const { cairn, tempDir, throwsCode, rejectsCode, openTemp } = require('./helpers
 
 test('KV snapshots: isolated both ways, read-only, listed, dropped', (t) => {
   const { store: db, path: p } = openTemp(t, cairn.KV, 'db');
+  assert.deepEqual(db.snapshots(), []);
   db.put('a', '1').put('b', { n: 2 });
   assert.equal(db.snapshot('s1'), 's1');
   db.put('a', 'changed').delete('b');
@@ -77,4 +78,14 @@ test('engines without snapshot calls say CAIRN_UNSUPPORTED', (t) => {
   throwsCode(assert, () => st.snapshot('s'), 'CAIRN_UNSUPPORTED');
   throwsCode(assert, () => st.snapshots(), 'CAIRN_UNSUPPORTED');
   throwsCode(assert, () => st.backup(path.join(tempDir(t), 'b')), 'CAIRN_UNSUPPORTED');
+});
+
+test('KV snapshots: the list empties again after the last drop', (t) => {
+  const { store: db } = openTemp(t, cairn.KV, 'db');
+  db.put('k', 'v');
+  db.snapshot('a');
+  db.snapshot('b');
+  for (const s of db.snapshots()) db.dropSnapshot(s.name);
+  assert.deepEqual(db.snapshots(), []);
+  assert.equal(db.get('k'), 'v');
 });

@@ -369,7 +369,7 @@ static int ent_cmp(const void *a, const void *b) {
 
 int cairn_snap__list(const char *store_dir, char **json) {
     char *root = join3(store_dir, "snapshots", NULL), **names = NULL;
-    size_t n = 0, k = 0, cap = 2, len = 0;
+    size_t n = 0, k = 0, cap = 3, len = 0; /* "[", "]" and the NUL */
     snap_ent *v = NULL;
     char *out = NULL;
     int rc;
