@@ -17,12 +17,19 @@ async function collect() {
   }
 }
 const open = (kind) => kind === 'kv' ? new cairn.KV(dir + '/kv')
-  : kind === 'blob' ? new cairn.BlobStore(dir + '/blob') : new cairn.Table(dir + '/table', { schema: 'n i32' });
+  : kind === 'blob' ? new cairn.BlobStore(dir + '/blob')
+  : kind === 'repo' ? new cairn.Repo(dir + '/repo', { sync: 'none' }) : new cairn.Table(dir + '/table', { schema: 'n i32' });
 function openAndDrop(kind) {
   // In a function so no reference survives on the stack.
   if (kind === 'kv') { const db = open(kind); db.put('k', 'v'); }
   else if (kind === 'blob') { const st = open(kind); st.create('x'); }
-  else {
+  else if (kind === 'repo') {
+    // A repository dropped with a cursor still open (the finalizer frees the cursor first).
+    const r = open(kind);
+    r.init('t');
+    r.putMany('t', 'u', 'c', { a: '1', b: '2' });
+    r.records('t', 'c').next();
+  } else {
     // A table dropped with a listener and a cursor still open (the finalizer frees the cursor first).
     const tb = open(kind);
     tb.on('inserted', () => {});
@@ -33,7 +40,7 @@ function openAndDrop(kind) {
 }
 (async () => {
   const out = {};
-  for (const kind of ['kv', 'blob', 'table']) {
+  for (const kind of ['kv', 'blob', 'table', 'repo']) {
     openAndDrop(kind);
     // Still open and unreachable: the lock is held until the finalizer runs.
     let before = 'open';
@@ -43,7 +50,7 @@ function openAndDrop(kind) {
     let after = 'open';
     try {
       const h = open(kind);
-      after += ':' + (kind === 'kv' ? h.get('k') : h.count());
+      after += ':' + (kind === 'kv' ? h.get('k') : kind === 'repo' ? h.count('t', 'c') : h.count());
       h.close();
     } catch (e) { after = e.code; }
     out[kind] = { before, after };
@@ -60,6 +67,7 @@ test('an unreachable handle is closed by its finalizer', (t) => {
   assert.deepEqual(out.kv, { before: 'CAIRN_LOCKED', after: 'open:v' });
   assert.deepEqual(out.blob, { before: 'CAIRN_LOCKED', after: 'open:1' });
   assert.deepEqual(out.table, { before: 'CAIRN_LOCKED', after: 'open:2' });
+  assert.deepEqual(out.repo, { before: 'CAIRN_LOCKED', after: 'open:2' });
 });
 
 test('many handles created and dropped do not leak file descriptors', (t) => {

@@ -113,3 +113,28 @@ test('a table in a worker: rows, events, a cursor left open when the worker exit
   assert.equal(tb.count(), 2);
   tb.close();
 });
+
+test('a repository and a KV snapshot in a worker', async (t) => {
+  const dir = path.join(tempDir(t), 'w');
+  const r = await inWorker(`(cairn, d) => {
+    const repo = new cairn.Repo(d.dir + '.repo', { sync: 'none' });
+    repo.init('t');
+    const digest = repo.save('t', 'u', 'e', { n: 1 });
+    repo.records('t', 'e'); // an unstarted generator holds no cursor
+    const db = new cairn.KV(d.dir);
+    db.put('k', 'v');
+    const name = db.snapshot();
+    const snap = db.openSnapshot(name); // left open when the worker exits
+    return { digest, value: repo.load('t', 'e'), snap: snap.get('k'), n: db.snapshots().length };
+  }`, { dir });
+  assert.match(r.digest, /^[0-9a-f]{64}$/);
+  assert.deepEqual(r.value, { n: 1 });
+  assert.equal(r.snap, 'v');
+  assert.equal(r.n, 1);
+  const repo = new cairn.Repo(dir + '.repo');
+  assert.equal(repo.digest('t', 'e'), r.digest);
+  repo.close();
+  const db = new cairn.KV(dir);
+  assert.equal(db.snapshots().length, 1);
+  db.close();
+});
