@@ -1420,8 +1420,10 @@ START_TEST(snapshot_forged_entries) {
         cairn_kv_close(kv);
     }
     if (!strict) {
-        /* reclaim copies the record only if its header matches the entry: CAIRN_CORRUPT */
+        /* reclaim copies the record only if its header matches the entry: CAIRN_CORRUPT (a
+         * second put of "new" leaves dead bytes, so compaction has something to do) */
         ck_assert_ptr_nonnull(kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0));
+        ck_assert_int_eq(kvt_put(kv, "new", "fresher"), 0);
         ck_assert_int_eq(cairn_kv_compact(kv), CAIRN_CORRUPT);
         cairn_kv_close(kv);
     }
@@ -1510,6 +1512,196 @@ START_TEST(keydir_tags_churn) {
 }
 END_TEST
 
+/* ---- statistics that mean one thing ------------------------------------------------------- */
+
+/* Bytes of every regular file directly in dir (what disk_bytes must report once closed). */
+static uint64_t dir_file_bytes(const char *dir) {
+    char **names = NULL;
+    size_t n = kvt_list(dir, "", &names), i;
+    uint64_t total = 0;
+    for (i = 0; i < n; i++) {
+        char *p = kvt_path(dir, names[i]);
+        struct stat sb;
+        if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) total += (uint64_t)sb.st_size;
+        free(p);
+    }
+    kvt_list_free(names, n);
+    return total;
+}
+
+static cairn_kv *open_ro(const char *dir) {
+    cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
+    cairn_kv *kv = NULL;
+    o.read_only = 1;
+    ck_assert_int_eq(cairn_kv_open(&kv, dir, &o), 0);
+    return kv;
+}
+
+static struct cairn_kv_stats stats_of(cairn_kv *kv) {
+    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
+    ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+    return st;
+}
+
+/* disk_bytes is the bytes of every file of the store, whichever way the handle loaded the keydir:
+ * from KEYDIR, from hint files, or by scanning the data files. */
+START_TEST(stats_disk_bytes_every_open_path) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 512);
+    char k[16], **names = NULL;
+    size_t n, i;
+    uint64_t want;
+    struct cairn_kv_stats st;
+    for (i = 0; i < 60; i++) {
+        snprintf(k, sizeof k, "key%02u", (unsigned)i);
+        kvt_put(kv, k, "some value bytes");
+    }
+    cairn_kv_close(kv); /* hints for the sealed files, KEYDIR */
+    n = kvt_list(g_dir, ".hint", &names);
+    ck_assert_uint_gt(n, 0);
+    kvt_list_free(names, n);
+    want = dir_file_bytes(g_dir);
+    kv = open_ro(g_dir); /* KEYDIR */
+    st = stats_of(kv);
+    ck_assert_uint_eq(st.disk_bytes, want);
+    ck_assert_uint_gt(st.data_files, 1);
+    cairn_kv_close(kv);
+    {
+        char *p = kvt_path(g_dir, "KEYDIR");
+        ck_assert_int_eq(unlink(p), 0);
+        free(p);
+    }
+    want = dir_file_bytes(g_dir);
+    kv = open_ro(g_dir); /* hints */
+    ck_assert_uint_eq(stats_of(kv).disk_bytes, want);
+    cairn_kv_close(kv);
+    n = kvt_list(g_dir, ".hint", &names);
+    for (i = 0; i < n; i++) {
+        char *p = kvt_path(g_dir, names[i]);
+        ck_assert_int_eq(unlink(p), 0);
+        free(p);
+    }
+    kvt_list_free(names, n);
+    want = dir_file_bytes(g_dir);
+    kv = open_ro(g_dir); /* a scan of every data file */
+    st = stats_of(kv);
+    ck_assert_uint_eq(st.disk_bytes, want);
+    ck_assert_uint_eq(st.keys, 60);
+    cairn_kv_close(kv);
+}
+END_TEST
+
+/* live_bytes counts only keys a get can read: an expired key's record is dead (compaction frees
+ * it), so it moves from live_bytes to dead_bytes when its time passes. */
+START_TEST(stats_live_bytes_exclude_expired) {
+    cairn_kv *kv;
+    struct cairn_kv_stats st;
+    const uint64_t ra = 32 + 1 + 3, rb = 32 + 1 + 5;
+    cairn_time__set_fake(1000000);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    ck_assert_int_eq(cairn_kv_put_ex(kv, "a", 1, "old", 3, CAIRN_KIND_TEXT, 1000500), 0);
+    kvt_put(kv, "b", "never");
+    st = stats_of(kv);
+    ck_assert_uint_eq(st.keys, 2);
+    ck_assert_uint_eq(st.live_bytes, ra + rb);
+    ck_assert_uint_eq(st.dead_bytes, 0);
+    cairn_time__set_fake(1000500);
+    st = stats_of(kv);
+    ck_assert_uint_eq(st.keys, 1);
+    ck_assert_uint_eq(st.live_bytes, rb);
+    ck_assert_uint_eq(st.dead_bytes, ra);
+    cairn_kv_close(kv);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0); /* the same after a reopen */
+    st = stats_of(kv);
+    ck_assert_uint_eq(st.live_bytes, rb);
+    ck_assert_uint_eq(st.dead_bytes, ra);
+    ck_assert_int_eq(cairn_kv_compact(kv), 0);
+    st = stats_of(kv);
+    ck_assert_uint_eq(st.compactions, 1);
+    ck_assert_uint_eq(st.live_bytes, rb);
+    ck_assert_uint_eq(st.dead_bytes, 0);
+    ck_assert_uint_eq(st.keys, 1);
+    cairn_kv_close(kv);
+}
+END_TEST
+
+/* keydir_bytes is the memory allocated for the keydir: a store of one key holds kilobytes (not
+ * a whole 1 MiB arena chunk), and the figure grows with the keys. */
+START_TEST(stats_keydir_bytes_allocated) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    struct cairn_kv_stats st;
+    uint64_t one, i;
+    char k[32];
+    st = stats_of(kv);
+    ck_assert_uint_gt(st.keydir_bytes, 0);
+    ck_assert_uint_lt(st.keydir_bytes, 1024);
+    kvt_put(kv, "k", "v");
+    one = stats_of(kv).keydir_bytes;
+    ck_assert_uint_lt(one, 8192);
+    for (i = 0; i < 30000; i++) {
+        snprintf(k, sizeof k, "key-%06u", (unsigned)i);
+        kvt_put(kv, k, "v");
+    }
+    st = stats_of(kv);
+    /* at least an entry header + the key per key, at most a few times that */
+    ck_assert_uint_ge(st.keydir_bytes, 30000u * (20u + 10u));
+    ck_assert_uint_le(st.keydir_bytes, 4u * 30000u * (20u + 12u + 5u * 2u) + 65536u);
+    for (i = 0; i < 30000; i += 7) { /* reads after the arena grew see every key */
+        char *v = NULL;
+        snprintf(k, sizeof k, "key-%06u", (unsigned)i);
+        ck_assert_int_eq(kvt_get(kv, k, &v), 1);
+        ck_assert_str_eq(v, "v");
+        free(v);
+    }
+    cairn_kv_close(kv);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0); /* from KEYDIR, then a change copies it */
+    kvt_put(kv, "k2", "v");
+    st = stats_of(kv);
+    ck_assert_uint_ge(st.keydir_bytes, 30000u * (20u + 10u));
+    ck_assert_uint_le(st.keydir_bytes, 4u * 30000u * (20u + 12u + 5u * 2u) + 65536u);
+    ck_assert_uint_eq(st.keys, 30002);
+    cairn_kv_close(kv);
+}
+END_TEST
+
+/* Compaction with nothing to reclaim (no dead bytes, no expired key) changes no file and counts
+ * no compaction; once there is something, it runs once. */
+START_TEST(compact_nothing_to_reclaim) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 256);
+    struct cairn_kv_stats a, b;
+    char **before = NULL, **after = NULL, k[16];
+    size_t nb, na, i;
+    ck_assert_int_eq(cairn_kv_compact(kv), 0); /* empty store */
+    ck_assert_uint_eq(stats_of(kv).compactions, 0);
+    for (i = 0; i < 20; i++) {
+        snprintf(k, sizeof k, "key%02u", (unsigned)i);
+        kvt_put(kv, k, "value");
+    }
+    a = stats_of(kv);
+    ck_assert_uint_eq(a.dead_bytes, 0);
+    ck_assert_uint_gt(a.data_files, 1);
+    nb = kvt_list(g_dir, "", &before);
+    ck_assert_int_eq(cairn_kv_compact(kv), 0);
+    b = stats_of(kv);
+    na = kvt_list(g_dir, "", &after);
+    ck_assert_uint_eq(b.compactions, 0);
+    ck_assert_uint_eq(b.data_files, a.data_files);
+    ck_assert_uint_eq(b.disk_bytes, a.disk_bytes);
+    ck_assert_uint_eq(na, nb);
+    for (i = 0; i < na; i++) ck_assert_str_eq(after[i], before[i]);
+    kvt_list_free(before, nb);
+    kvt_list_free(after, na);
+    kvt_put(kv, "key00", "other"); /* dead bytes: now it runs */
+    ck_assert_uint_gt(stats_of(kv).dead_bytes, 0);
+    ck_assert_int_eq(cairn_kv_compact(kv), 0);
+    b = stats_of(kv);
+    ck_assert_uint_eq(b.compactions, 1);
+    ck_assert_uint_eq(b.dead_bytes, 0);
+    ck_assert_int_eq(cairn_kv_compact(kv), 0); /* and then there is nothing left */
+    ck_assert_uint_eq(stats_of(kv).compactions, 1);
+    cairn_kv_close(kv);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("kv");
     TCase *tc = tcase_create("unit");
@@ -1533,6 +1725,10 @@ static Suite *suite(void) {
     tcase_add_test(tc, two_writers_locked);
     tcase_add_test(tc, big_value_64mib);
     tcase_add_test(tc, stats_fields);
+    tcase_add_test(tc, stats_disk_bytes_every_open_path);
+    tcase_add_test(tc, stats_live_bytes_exclude_expired);
+    tcase_add_test(tc, stats_keydir_bytes_allocated);
+    tcase_add_test(tc, compact_nothing_to_reclaim);
     tcase_add_test(tc, group_commit_threads_smoke);
     tcase_add_test(tc, keydir_table);
     tcase_add_test(tc, big_batch_and_big_records);

@@ -43,12 +43,18 @@ struct cairn_kv_stats {
     uint32_t size;           /* in: sizeof the caller's struct (0: this header's); out: bytes filled */
     uint64_t keys;           /* live keys */
     uint64_t data_files;     /* data files on disk */
-    uint64_t disk_bytes;     /* bytes of all data + hint files */
-    uint64_t live_bytes;     /* bytes of records that are still live */
-    uint64_t dead_bytes;     /* bytes cairn_kv_compact() would free */
-    uint64_t keydir_bytes;   /* memory used by the in-memory keydir */
+    uint64_t disk_bytes;     /* bytes of every file of the store's directory (data, hint, KEYDIR,
+                                LOCK, ...; not the snapshots/ subdirectory), the same whichever
+                                way the handle was opened; a data file counts its logical size */
+    uint64_t live_bytes;     /* bytes of the records of live keys (an expired key is not live) */
+    uint64_t dead_bytes;     /* bytes cairn_kv_compact() would free: overwritten and deleted
+                                records, tombstones, expired keys' records */
+    uint64_t keydir_bytes;   /* memory allocated for the in-memory keydir: its hash table, entry
+                                arena (grown on demand) and bookkeeping; for a keydir read from
+                                a KEYDIR snapshot and not changed yet, the bytes mapped */
     uint64_t seq;            /* last sequence number written */
-    uint64_t compactions;    /* compactions run by this handle */
+    uint64_t compactions;    /* compactions run by this handle (one that had nothing to
+                                reclaim does not count) */
     int in_txn;              /* 1 while a transaction is open */
 };
 #define CAIRN_KV_STATS_INIT { sizeof(struct cairn_kv_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0 }
@@ -137,7 +143,8 @@ CAIRN_API int cairn_kv_rollback(cairn_kv *kv);
 /* Flush and fsync everything written so far. */
 CAIRN_API int cairn_kv_sync(cairn_kv *kv);
 /* Merge: rewrite live records into new files and drop the rest. Crash-safe, idempotent,
- * never brings a deleted or expired key back. CAIRN_TXN inside a transaction. */
+ * never brings a deleted or expired key back. CAIRN_TXN inside a transaction. With nothing to
+ * reclaim (dead_bytes 0 and no expired key) it returns 0 and changes nothing. */
 CAIRN_API int cairn_kv_compact(cairn_kv *kv);
 CAIRN_API int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *out);
 /* Verify every record of every file of the store at `path` (CRC, framing) without opening it

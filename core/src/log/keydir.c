@@ -8,6 +8,9 @@
 
 #define KD_CHUNK ((size_t)1 << 20)
 #define KD_CHUNK_REFS ((uint32_t)(KD_CHUNK / 4))
+/* The last chunk starts at KD_CHUNK_MIN bytes and doubles up to KD_CHUNK as it fills (every
+ * other chunk is KD_CHUNK bytes), so a small keydir holds kilobytes, not a whole chunk. */
+#define KD_CHUNK_MIN ((size_t)4096)
 #define KD_HDR 20u
 
 /* Tag of a hash: its top 8 bits, never 0 (0 marks an empty slot in the tag array). */
@@ -22,6 +25,7 @@ struct cairn_kd {
     uint8_t **chunks;
     size_t nchunks, capchunks;
     size_t tail;       /* bytes used in the last chunk */
+    size_t lastcap;    /* bytes allocated for the last chunk (<= KD_CHUNK) */
     uint64_t used;     /* arena bytes in live entries */
     uint64_t holes;    /* arena bytes in removed entries */
     const void *map;   /* borrowed: slots and chunks live in this read-only mapping of a snapshot */
@@ -46,8 +50,13 @@ int cairn_kd__own(cairn_kd *kd) {
         return CAIRN_NOMEM;
     }
     for (c = 0; c < kd->nchunks; c++) {
-        size_t n = c + 1 == kd->nchunks ? kd->tail : KD_CHUNK;
-        if (!(chunks[c] = (uint8_t *)(n == KD_CHUNK ? malloc(KD_CHUNK) : calloc(1, KD_CHUNK)))) {
+        size_t n = c + 1 == kd->nchunks ? kd->tail : KD_CHUNK, ccap = KD_CHUNK;
+        if (c + 1 == kd->nchunks) {
+            ccap = KD_CHUNK_MIN;
+            while (ccap < n) ccap *= 2;
+            kd->lastcap = ccap;
+        }
+        if (!(chunks[c] = (uint8_t *)(n == KD_CHUNK ? malloc(KD_CHUNK) : calloc(1, ccap)))) {
             while (c--) free(chunks[c]);
             free(chunks);
             free(tags);
@@ -148,8 +157,24 @@ void cairn_kd__free(cairn_kd *kd) {
 uint64_t cairn_kd__count(const cairn_kd *kd) { return kd->count; }
 uint64_t cairn_kd__expiring(const cairn_kd *kd) { return kd->expiring; }
 uint64_t cairn_kd__bytes(const cairn_kd *kd) {
-    return (uint64_t)kd->nchunks * KD_CHUNK + ((uint64_t)kd->mask + 1) * 5u + kd->capchunks * sizeof(void *) +
-           sizeof *kd;
+    uint64_t n = kd->capchunks * sizeof(void *) + sizeof *kd;
+    if (kd->map) return n + kd->maplen; /* slots, tags and chunks are in the mapping */
+    if (kd->nchunks) n += (uint64_t)(kd->nchunks - 1) * KD_CHUNK + kd->lastcap;
+    return n + ((uint64_t)kd->mask + 1) * 5u;
+}
+
+/* Make the last chunk hold at least `need` bytes (realloc: its entries may move). 0 or -1. */
+static int last_reserve(cairn_kd *kd, size_t need) {
+    size_t cap = kd->lastcap;
+    uint8_t *c;
+    if (need <= cap) return 0;
+    while (cap < need) cap *= 2;
+    if (cap > KD_CHUNK) cap = KD_CHUNK;
+    if (!(c = (uint8_t *)realloc(kd->chunks[kd->nchunks - 1], cap))) return -1;
+    memset(c + kd->lastcap, 0, cap - kd->lastcap); /* zeroed: dumped whole */
+    kd->chunks[kd->nchunks - 1] = c;
+    kd->lastcap = cap;
+    return 0;
 }
 
 /* Arena allocation of n bytes (n <= KD_CHUNK - 4): returns the ref, 0 on ENOMEM. */
@@ -164,11 +189,15 @@ static uint32_t arena_alloc(cairn_kd *kd, size_t n) {
             kd->chunks = v;
             kd->capchunks = nc;
         }
-        if (!(c = (uint8_t *)calloc(1, KD_CHUNK))) return 0; /* zeroed: dumped whole */
+        /* a chunk that is not the last one is whole (dump writes KD_CHUNK bytes of it) */
+        if (kd->nchunks > 0 && last_reserve(kd, KD_CHUNK) != 0) return 0;
+        if (!(c = (uint8_t *)calloc(1, KD_CHUNK_MIN))) return 0; /* zeroed: dumped whole */
         if (kd->nchunks > 0) kd->holes += KD_CHUNK - kd->tail; /* unused tail of the old chunk */
         kd->chunks[kd->nchunks++] = c;
+        kd->lastcap = KD_CHUNK_MIN;
         kd->tail = kd->nchunks == 1 ? 4 : 0; /* ref 0 means "empty slot" */
     }
+    if (last_reserve(kd, kd->tail + n) != 0) return 0;
     {
         uint32_t ref = (uint32_t)((kd->nchunks - 1) * KD_CHUNK_REFS + kd->tail / 4);
         kd->tail += n;
@@ -245,6 +274,7 @@ static void compact(cairn_kd *kd) {
     kd->nchunks = tmp.nchunks;
     kd->capchunks = tmp.capchunks;
     kd->tail = tmp.tail;
+    kd->lastcap = tmp.lastcap;
     kd->used = tmp.used;
     kd->holes = tmp.holes;
 }
@@ -305,7 +335,7 @@ int cairn_kd__put(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uin
             size_t osz = ent_size(klen, had), nsz = ent_size(klen, expire != 0);
             uint32_t ref = arena_alloc(kd, nsz);
             if (!ref) return CAIRN_NOMEM;
-            e = ref_ent(kd, kd->slots[i]); /* (arena_alloc never moves entries) */
+            e = ref_ent(kd, kd->slots[i]); /* (arena_alloc may move the last chunk's entries) */
             fill(ref_ent(kd, ref), key, klen, hash, loc, vlen, kind, expire);
             kd->slots[i] = ref;
             kd->used -= osz;

@@ -852,37 +852,107 @@ int cairn_kv_sync(cairn_kv *kv) {
     return rc;
 }
 
-/* Bytes of FILE and SEAL records in a data file (not dead: compaction writes them again), read from
- * its mapping (stats only; an unmapped file counts none). */
+/* Bytes of FILE and SEAL records in a data file (not dead: compaction writes them again), read
+ * with pread, not from the mapping: a file cut under the handle (a simulated crash) must give an
+ * error, not SIGBUS. A read that fails counts none. */
 static uint64_t frame_bytes(const kv_file *kf) {
     uint64_t n = 0;
+    uint8_t h[HDR];
     rec_hdr rh;
-    if (!kf->map || kf->size < MREC || kf->size > kf->maplen) return 0;
-    if (cairn_kv__dec_hdr(kf->map, &rh) == 0 && rh.type == T_FILE) n += MREC;
-    if (kf->size >= MREC + n && cairn_kv__dec_hdr(kf->map + kf->size - MREC, &rh) == 0 && rh.type == T_SEAL) n += MREC;
+    if (kf->size < MREC) return 0;
+    if (cairn_io__pread(kf->f, h, HDR, 0, NULL) == 0 && cairn_kv__dec_hdr(h, &rh) == 0 && rh.type == T_FILE) n += MREC;
+    if (kf->size >= MREC + n && cairn_io__pread(kf->f, h, HDR, kf->size - MREC, NULL) == 0 &&
+        cairn_kv__dec_hdr(h, &rh) == 0 && rh.type == T_SEAL)
+        n += MREC;
     return n;
+}
+
+typedef struct exp_ctx {
+    int64_t now;
+    uint64_t bytes;
+} exp_ctx;
+
+static int sum_expired(void *vctx, kd_ent *e) {
+    exp_ctx *c = (exp_ctx *)vctx;
+    if ((e->flags & KD_EXPIRES) && expired(cairn_kd__expire(e), c->now)) c->bytes += rec_size(e->klen, e->vlen);
+    return 0;
+}
+
+void cairn_kv__usage(cairn_kv *kv, int64_t now, uint64_t *live, uint64_t *data, uint64_t *nexpired) {
+    uint32_t i;
+    exp_ctx c;
+    *data = 0;
+    for (i = 0; i < kv->nfiles; i++)
+        if (kv->files[i].f) *data += kv->files[i].size - frame_bytes(&kv->files[i]);
+    c.now = now;
+    c.bytes = 0;
+    *nexpired = 0;
+    if (cairn_kd__expiring(kv->kd)) {
+        cnt_ctx n;
+        n.now = now;
+        n.n = 0;
+        cairn_kd__each(kv->kd, count_expired, &n);
+        *nexpired = n.n;
+        if (n.n) cairn_kd__each(kv->kd, sum_expired, &c);
+    }
+    *live = kv->live_bytes - c.bytes;
+}
+
+/* Bytes of every regular file of the store's directory (not the snapshots in its subdirectory):
+ * data files count their logical size (a read-write mapping may reserve a zeroed tail on disk
+ * until close), every other file (hints, KEYDIR, LOCK, RECLAIM, *.tmp) its size on disk. The
+ * result is the same whichever way the handle was opened (hints, KEYDIR or a scan). Caller
+ * holds a lock. */
+static uint64_t disk_usage(cairn_kv *kv) {
+    char **names = NULL;
+    size_t n = 0, k;
+    uint64_t total = 0;
+    uint32_t i;
+    if (cairn_io__list(kv->dir, &names, &n) != 0) { /* fall back to what the handle knows */
+        for (i = 0; i < kv->nfiles; i++)
+            if (kv->files[i].f) total += kv->files[i].size + (kv->files[i].hinted ? kv->files[i].hint_size : 0);
+        return total;
+    }
+    for (k = 0; k < n; k++) {
+        uint64_t order, size = 0;
+        int known = 0;
+        char *p;
+        if (cairn_kv__parse_name(names[k], "data", &order)) {
+            for (i = 0; i < kv->nfiles; i++)
+                if (kv->files[i].f && kv->files[i].order == order) {
+                    total += kv->files[i].size;
+                    known = 1;
+                    break;
+                }
+        }
+        if (known) continue;
+        p = cairn_path__join(kv->dir, names[k]);
+        if (p && cairn_io__stat(p, &size) == 1) total += size;
+        free(p);
+    }
+    cairn_io__list_free(names, n);
+    return total;
 }
 
 int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *user) {
     struct cairn_kv_stats st, *out = &st;
     uint32_t i;
-    uint64_t data = 0;
+    uint64_t data = 0, nexp;
+    int64_t now;
     int rc;
     if ((rc = cairn_kv__check_handle(kv, "kv_stats")) != 0) return rc;
     if (!user) return cairn_err__set(CAIRN_INVALID, "kv_stats: out is NULL");
     if ((rc = cairn_stats__check(user->size, sizeof st, "kv_stats")) != 0) return rc;
     if (is_failed(kv)) return err_failed(kv, "kv_stats");
     memset(out, 0, sizeof *out);
+    now = cairn_time__now_ms();
     pthread_rwlock_rdlock(&kv->rw);
-    out->keys = live_count(kv, cairn_time__now_ms());
-    for (i = 0; i < kv->nfiles; i++) {
-        if (!kv->files[i].f) continue;
-        out->data_files++;
-        data += kv->files[i].size - frame_bytes(&kv->files[i]);
-        out->disk_bytes += kv->files[i].size + (kv->files[i].hinted ? kv->files[i].hint_size : 0);
-    }
-    out->live_bytes = kv->live_bytes;
-    out->dead_bytes = data - kv->live_bytes;
+    out->keys = live_count(kv, now);
+    for (i = 0; i < kv->nfiles; i++)
+        if (kv->files[i].f) out->data_files++;
+    out->disk_bytes = disk_usage(kv);
+    cairn_kv__usage(kv, now, &out->live_bytes, &data, &nexp);
+    out->dead_bytes = data > out->live_bytes ? data - out->live_bytes : 0;
     out->keydir_bytes = cairn_kd__bytes(kv->kd);
     out->seq = kv->seq;
     out->compactions = kv->compactions;

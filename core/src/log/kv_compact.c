@@ -102,6 +102,14 @@ int cairn_kv_compact(cairn_kv *kv) {
         rc = cairn_err__set(CAIRN_TXN, "kv_compact: not allowed inside a transaction");
         goto unlock;
     }
+    {
+        /* nothing to reclaim (no dead bytes, no expired key): change nothing, count nothing */
+        uint64_t live, data, nexp;
+        pthread_rwlock_rdlock(&kv->rw);
+        cairn_kv__usage(kv, cairn_time__now_ms(), &live, &data, &nexp);
+        pthread_rwlock_unlock(&kv->rw);
+        if (data <= live && nexp == 0) goto unlock;
+    }
     cairn_kv__group_quiesce(kv);
     if ((rc = cairn_kv__drop_snapshot(kv)) != 0) goto unlock;
     if ((rc = cairn_kv__seal_active(kv)) != 0) goto unlock;

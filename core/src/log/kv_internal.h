@@ -145,6 +145,10 @@ static inline int err_failed(const cairn_kv *kv, const char *fn) { return cairn_
 int cairn_kv__check_handle(const cairn_kv *kv, const char *fn);
 /* Writer preconditions (caller holds wmu): not read-only, not failed. */
 int cairn_kv__check_writable(cairn_kv *kv, const char *fn);
+/* What compaction would keep and free (caller holds a lock): *live bytes of live, unexpired
+ * records; *data bytes of all records (FILE and SEAL marks excluded); *nexpired keys expired
+ * but still in the keydir. data - live is what cairn_kv_compact frees. */
+void cairn_kv__usage(cairn_kv *kv, int64_t now, uint64_t *live, uint64_t *data, uint64_t *nexpired);
 
 /* ---- transaction overlay (kv_txn.c) ---------------------------------------------------------- */
 
