@@ -36,6 +36,21 @@ static void seed(const char *target, int *n, const uint8_t *data, size_t len) {
     }
 }
 
+static uint8_t *fuzz_read_abs(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    uint8_t *b;
+    long n;
+    if (!f) fuzz_fail("open %s", path);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b = (uint8_t *)malloc((size_t)n + 1);
+    if (fread(b, 1, (size_t)n, f) != (size_t)n) fuzz_fail("read %s", path);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
 static void seed_file(const char *target, int *n, const char *path) {
     FILE *f = fopen(path, "rb");
     uint8_t *b;
@@ -130,9 +145,97 @@ static void seed_table_seg(int *n) {
     }
 }
 
+/* repo: a real repository's pack and refs.log (framed as fuzz_repo.c reads them: mode u8 |
+ * pack_len u16 | pack | refs_len u16 | refs | SNAPSHOT), with a real KV snapshot's marker; modes
+ * 0 (as is), 1 (CRCs fixed) and 3 (CRCs and digests fixed), and an empty input. */
+static void seed_repo(int *n) {
+    char dir[1200], rp[1300], kvp[1300], p[1600];
+    cairn_repo *r = NULL;
+    cairn_repo_options o = CAIRN_REPO_OPTIONS_INIT;
+    cairn_kv *kv = NULL;
+    char dg[65], v1[65], name[16];
+    uint8_t *pack, *refs, *snap, *in;
+    size_t pl, rl, sl, len, i;
+    int mode;
+    snprintf(rp, sizeof rp, "%s/repo-seed", fuzz_dir());
+    snprintf(kvp, sizeof kvp, "%s/kv-seed", fuzz_dir());
+    o.sync = CAIRN_SYNC_NONE;
+    if (cairn_repo_open(&r, rp, &o) || cairn_repo_init(r, "ten")) fuzz_fail("repo seed: %s", cairn_errmsg());
+    if (cairn_repo_save(r, "ten", "alice", "val", "first", 5, CAIRN_KIND_TEXT, v1) ||
+        cairn_repo_save(r, "ten", "bob", "val", "{\"x\": 2}", 8, CAIRN_KIND_JSON, dg) || cairn_repo_tag(r, "ten", "t1", v1))
+        fuzz_fail("repo seed: %s", cairn_errmsg());
+    { /* 150 records in one version (two tree levels; every 40th value over 256 bytes: a value
+       * object), then two single puts */
+        static char keys[150][8];
+        static uint8_t big[300];
+        const void *kp[150], *vp[150];
+        size_t kl[150], vl[150];
+        memset(big, 'v', sizeof big);
+        for (i = 0; i < 150; i++) {
+            snprintf(keys[i], sizeof keys[i], "k%03u", (unsigned)(i * 7 % 1000));
+            kp[i] = keys[i];
+            kl[i] = strlen(keys[i]);
+            vp[i] = big;
+            vl[i] = i % 40 == 3 ? 300 : 6 + i % 5;
+        }
+        if (cairn_repo_put_many(r, "ten", "carol", "col", 150, kp, kl, vp, vl, NULL, dg) ||
+            cairn_repo_put(r, "ten", "carol", "col", "k001", 4, "one", 3, CAIRN_KIND_TEXT, dg) ||
+            cairn_repo_put(r, "ten", "carol", "col", "k999", 4, big, 280, CAIRN_KIND_BYTES, dg))
+            fuzz_fail("repo seed: %s", cairn_errmsg());
+        snprintf(name, sizeof name, "k%03u", 7u);
+    }
+    if (cairn_repo_delete(r, "ten", "dave", "col", name, strlen(name), dg) || cairn_repo_tag(r, "ten", "t2", dg))
+        fuzz_fail("repo seed: %s", cairn_errmsg());
+    cairn_repo_close(r);
+    if (cairn_kv_open(&kv, kvp, NULL) || cairn_kv_put(kv, "a", 1, "b", 1, 0) || cairn_kv_snapshot(kv, "s1", NULL))
+        fuzz_fail("kv snapshot seed: %s", cairn_errmsg());
+    cairn_kv_close(kv);
+    snprintf(p, sizeof p, "%s/t/ten/packs/pack-00000000", rp);
+    pack = fuzz_read_abs(p, &pl);
+    snprintf(p, sizeof p, "%s/t/ten/refs.log", rp);
+    refs = fuzz_read_abs(p, &rl);
+    snprintf(p, sizeof p, "%s/snapshots/s1/SNAPSHOT", kvp);
+    snap = fuzz_read_abs(p, &sl);
+    if (pl > 60000) pl = 60000; /* u16 framing: a clipped pack is a torn tail */
+    in = (uint8_t *)malloc(pl + rl + sl + 8);
+    snprintf(dir, sizeof dir, "%s/repo", out);
+    mkdir(dir, 0755);
+    for (mode = 0; mode < 4; mode++) {
+        FILE *f;
+        if (mode == 2) continue;
+        len = 0;
+        in[len++] = (uint8_t)mode;
+        in[len++] = (uint8_t)(pl & 255);
+        in[len++] = (uint8_t)(pl >> 8);
+        memcpy(in + len, pack, pl);
+        len += pl;
+        in[len++] = (uint8_t)(rl & 255);
+        in[len++] = (uint8_t)(rl >> 8);
+        memcpy(in + len, refs, rl);
+        len += rl;
+        memcpy(in + len, snap, sl);
+        len += sl;
+        snprintf(p, sizeof p, "%s/seed-%02d", dir, (*n)++);
+        if (!(f = fopen(p, "wb"))) fuzz_fail("create %s", p);
+        fwrite(in, 1, len, f);
+        fclose(f);
+    }
+    {
+        FILE *f;
+        snprintf(p, sizeof p, "%s/seed-%02d", dir, (*n)++);
+        if (!(f = fopen(p, "wb"))) fuzz_fail("create %s", p);
+        fputc(0, f);
+        fclose(f);
+    }
+    free(in);
+    free(pack);
+    free(refs);
+    free(snap);
+}
+
 int main(int argc, char **argv) {
     char kv[1200], blob[1200], p[1600];
-    int nd = 0, nh = 0, nk = 0, nw = 0, nb = 0, nt = 0, status;
+    int nd = 0, nh = 0, nk = 0, nw = 0, nb = 0, nt = 0, nr = 0, status;
     pid_t pid;
     if (argc != 2) { fprintf(stderr, "usage: fuzz_seedgen OUTDIR\n"); return 2; }
     out = argv[1];
@@ -187,7 +290,8 @@ int main(int argc, char **argv) {
     snprintf(p, sizeof p, "%s/store.blob", blob);
     seed_file("blob", &nb, p);
     seed_table_seg(&nt);
-    printf("seedgen: %d kv_data, %d kv_hint, %d kv_keydir, %d wal, %d blob, %d table_seg seeds in %s\n", nd, nh, nk, nw,
-           nb, nt, out);
+    seed_repo(&nr);
+    printf("seedgen: %d kv_data, %d kv_hint, %d kv_keydir, %d wal, %d blob, %d table_seg, %d repo seeds in %s\n", nd, nh,
+           nk, nw, nb, nt, nr, out);
     return 0;
 }
