@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Soak mode of the reliability loops (docs/reliability.md): the same drivers CI runs, longer.
 #   bash scripts/soak.sh [--iterations N] [--seed S] [--fuzz-seconds F]
-# N: SIGKILLs per crash loop (four loops: KV and blob, single writer and group commit with
-# threads) and reader rounds; the corruption sweeps always run in full (every byte, three stores);
+# N: SIGKILLs per crash loop (six loops: KV and blob, single writer and group commit with
+# threads; the versioned store; KV snapshots and backups) and reader rounds; the corruption sweeps
+# always run in full (every byte: three stores and a repository);
 # F: seconds per fuzz target (needs clang). Builds the core and the tests only (ASan+UBSan) in
 # $CAIRN_BUILD_DIR-soak (default build-soak). Prints one line per loop and a total; exit 1 on any
 # failure (every driver prints its seed: rerun it with --seed).
@@ -36,9 +37,12 @@ run crash_kv         "$rel/rel_crash_kv"   --iterations "$iterations" --seed "$s
 run crash_kv_group   "$rel/rel_crash_kv"   --iterations "$iterations" --seed "$seed" --threads 4
 run crash_blob       "$rel/rel_crash_blob" --iterations "$iterations" --seed "$seed"
 run crash_blob_group "$rel/rel_crash_blob" --iterations "$iterations" --seed "$seed" --threads 4
+run crash_repo       "$rel/rel_crash_repo" --iterations "$iterations" --seed "$seed"
+run crash_snap       "$rel/rel_crash_snap" --iterations "$iterations" --seed "$seed"
 for e in kv kv-killed blob; do
   CAIRN_TEST_TMP=$([[ -d /dev/shm ]] && echo /dev/shm || echo "$CAIRN_TEST_TMP") run "sweep_$e" "$rel/rel_sweep" --engine "$e" --seed "$seed"
 done
+CAIRN_TEST_TMP=$([[ -d /dev/shm ]] && echo /dev/shm || echo "$CAIRN_TEST_TMP") run sweep_repo "$rel/rel_sweep_repo" --seed "$seed"
 run readers  "$rel/rel_misc" readers --iterations "$iterations" --seed "$seed"
 run locks    "$rel/rel_misc" locks --seed "$seed"
 run fork     "$rel/rel_misc" fork --seed "$seed"
@@ -48,7 +52,7 @@ if command -v clang >/dev/null 2>&1; then
   bf="$build-soak-fuzz"
   CC=clang cmake -S "$root" -B "$bf" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${core_only[@]}" -DCAIRN_FUZZ=ON >/dev/null
   cmake --build "$bf" -j "$jobs" --target cairn_fuzzers >/dev/null || exit 1
-  for t in kv_data kv_hint kv_keydir wal blob; do
+  for t in kv_data kv_hint kv_keydir wal blob repo; do
     mkdir -p "$bf/tests/fuzz/corpus-$t"
     run "fuzz_$t" "$bf/tests/fuzz/fuzz_$t" -max_total_time="$fuzz_seconds" -timeout=20 -rss_limit_mb=2048 \
       -print_final_stats=1 "$bf/tests/fuzz/corpus-$t" "$root/tests/fuzz/corpus/$t"
