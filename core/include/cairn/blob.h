@@ -85,6 +85,12 @@ CAIRN_API void cairn_blob_iter_free(cairn_blob_iter *it);
 /* Make everything durable and checkpoint the WAL into the data file. */
 CAIRN_API int cairn_blob_sync(cairn_blob *b);
 CAIRN_API int cairn_blob_stats(cairn_blob *b, struct cairn_blob_stats *out);
+/* The statistics of cairn_blob_stats in the Prometheus text exposition format (version 0.0.4):
+ * per field a `# HELP` and a `# TYPE` line, then `cairn_blob_<field>{store="<path>"} <value>`
+ * (sizes end in _bytes, per-handle counts in _total; the path as opened, with backslash, double
+ * quote and line feed escaped). *out is caller-owned (cairn_free). The same errors as
+ * cairn_blob_stats; CAIRN_INVALID when out is NULL. */
+CAIRN_API int cairn_blob_metrics(cairn_blob *b, char **out);
 /* Rewrite the file without free space (crash-safe). */
 CAIRN_API int cairn_blob_compact(cairn_blob *b);
 CAIRN_API int cairn_blob_begin(cairn_blob *b);

@@ -147,6 +147,12 @@ CAIRN_API int cairn_kv_sync(cairn_kv *kv);
  * reclaim (dead_bytes 0 and no expired key) it returns 0 and changes nothing. */
 CAIRN_API int cairn_kv_compact(cairn_kv *kv);
 CAIRN_API int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *out);
+/* The statistics of cairn_kv_stats in the Prometheus text exposition format (version 0.0.4):
+ * per field a `# HELP` and a `# TYPE` line, then `cairn_kv_<field>{store="<path>"} <value>`
+ * (sizes end in _bytes, per-handle counts in _total; the path as opened, with backslash, double
+ * quote and line feed escaped). *out is caller-owned (cairn_free). The same errors as
+ * cairn_kv_stats; CAIRN_INVALID when out is NULL. */
+CAIRN_API int cairn_kv_metrics(cairn_kv *kv, char **out);
 /* Verify every record of every file of the store at `path` (CRC, framing) without opening it
  * for writing. 0 if clean; CAIRN_CORRUPT with file and offset in the message otherwise. Same
  * rules as open: a torn last append of the active file (which the next writer drops) is not

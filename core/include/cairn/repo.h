@@ -142,6 +142,12 @@ CAIRN_API int cairn_repo_gc(cairn_repo *r, uint64_t grace_ms, uint64_t *removed)
  * version: 0 sound, CORRUPT (the digest or ref in the message), PATH. */
 CAIRN_API int cairn_repo_verify(const char *path);
 CAIRN_API int cairn_repo_stats(cairn_repo *r, struct cairn_repo_stats *out);
+/* The statistics of cairn_repo_stats in the Prometheus text exposition format (version 0.0.4):
+ * per field a `# HELP` and a `# TYPE` line, then `cairn_repo_<field>{store="<path>"} <value>`
+ * (sizes end in _bytes, per-handle counts in _total; the path as opened, with backslash, double
+ * quote and line feed escaped). *out is caller-owned (cairn_free). The same errors as
+ * cairn_repo_stats; CAIRN_INVALID when out is NULL. */
+CAIRN_API int cairn_repo_metrics(cairn_repo *r, char **out);
 
 #ifdef __cplusplus
 }

@@ -229,6 +229,12 @@ CAIRN_API int cairn_table_sync(cairn_table *t);
 /* Rewrite every row group without deleted rows and re-encode; ids are kept (TXN inside a txn). */
 CAIRN_API int cairn_table_compact(cairn_table *t);
 CAIRN_API int cairn_table_stats(cairn_table *t, struct cairn_table_stats *out);
+/* The statistics of cairn_table_stats in the Prometheus text exposition format (version 0.0.4):
+ * per field a `# HELP` and a `# TYPE` line, then `cairn_table_<field>{store="<path>"} <value>`
+ * (sizes end in _bytes, per-handle counts in _total; the path as opened, with backslash, double
+ * quote and line feed escaped). *out is caller-owned (cairn_free). The same errors as
+ * cairn_table_stats; CAIRN_INVALID when out is NULL. */
+CAIRN_API int cairn_table_metrics(cairn_table *t, char **out);
 /* Verify a table directory read-only: every CRC, the manifest, the WAL, and every constraint
  * (PRIMARY KEY / UNIQUE / NOT NULL hold over the live rows). 0 sound, CORRUPT (file and offset, or
  * the violated constraint, in the message), PATH. */

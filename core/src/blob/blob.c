@@ -149,6 +149,7 @@
  */
 #include "cairn.h"
 #include "util.h"
+#include "metrics.h"
 #include "containers.h"
 #include "wal/wal.h"
 
@@ -2231,3 +2232,6 @@ int cairn_blob_check(const char *path) {
     cairn_blob_close(b);
     return 0;
 }
+
+/* The path of the store (the `store` label of cairn_blob_metrics; metrics.h). */
+const char *cairn_blob__path(const cairn_blob *b) { return b->path; }

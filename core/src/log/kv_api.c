@@ -1,6 +1,7 @@
 /* kv_api.c - the public KV functions: open / close / check, reads, iteration, writes,
  * transactions, sync and stats (cairn_kv_compact is in kv_compact.c). */
 #include "kv_internal.h"
+#include "metrics.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -961,3 +962,6 @@ int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *user) {
     cairn_stats__copy(user, out, sizeof st);
     return 0;
 }
+
+/* The directory of the store (the `store` label of cairn_kv_metrics; metrics.h). */
+const char *cairn_kv__path(const cairn_kv *kv) { return kv->dir; }

@@ -62,6 +62,7 @@
  */
 #include "util.h"
 #include "cairn/repo.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -2898,3 +2899,6 @@ out:
     leave(r);
     return rc;
 }
+
+/* The path of the repository (the `store` label of cairn_repo_metrics; metrics.h). */
+const char *cairn_repo__path(const cairn_repo *r) { return r->path; }

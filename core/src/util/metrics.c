@@ -1,0 +1,206 @@
+/* metrics.c - every engine's statistics in the Prometheus text exposition format (version 0.0.4):
+ * cairn_kv_metrics, cairn_blob_metrics, cairn_table_metrics, cairn_repo_metrics.
+ *
+ * Each function calls the engine's public stats function (so it sees what a caller sees, and a
+ * bad handle gives the same error) and renders one family per field:
+ *
+ *     # HELP cairn_kv_keys Live keys.
+ *     # TYPE cairn_kv_keys gauge
+ *     cairn_kv_keys{store="/data/db"} 3
+ *
+ * Names are cairn_<engine>_<field>: a size in bytes ends in _bytes, a count that only grows over
+ * the handle's life is a counter ending in _total, everything else is a gauge (in_txn is 0 or 1).
+ * The `store` label is the path the handle was opened on, escaped as the format requires
+ * (backslash, double quote and line feed become \\, \" and \n). Lines end in "\n". */
+#include "metrics.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct metric_def {
+    const char *name; /* after cairn_<engine>_ */
+    const char *type; /* "gauge" or "counter" */
+    const char *help;
+    size_t offset, size; /* the field in the stats struct: 4 (uint32_t or int) or 8 (uint64_t) */
+    int is_signed;
+} metric_def;
+
+#define M_U64(st, field, name, type, help) { name, type, help, offsetof(struct st, field), 8, 0 }
+#define M_U32(st, field, name, type, help) { name, type, help, offsetof(struct st, field), 4, 0 }
+#define M_INT(st, field, name, type, help) { name, type, help, offsetof(struct st, field), 4, 1 }
+
+static const metric_def kv_defs[] = {
+    M_U64(cairn_kv_stats, keys, "keys", "gauge", "Live keys (expired keys excluded)."),
+    M_U64(cairn_kv_stats, data_files, "data_files", "gauge", "Data files of the store."),
+    M_U64(cairn_kv_stats, disk_bytes, "disk_bytes", "gauge", "Bytes of every file of the store."),
+    M_U64(cairn_kv_stats, live_bytes, "live_bytes", "gauge", "Bytes of the records of live keys."),
+    M_U64(cairn_kv_stats, dead_bytes, "dead_bytes", "gauge", "Bytes a compaction would free."),
+    M_U64(cairn_kv_stats, keydir_bytes, "keydir_bytes", "gauge", "Memory allocated for the in-memory keydir."),
+    M_U64(cairn_kv_stats, seq, "seq", "gauge", "Last sequence number written."),
+    M_U64(cairn_kv_stats, compactions, "compactions_total", "counter", "Compactions run by this handle."),
+    M_INT(cairn_kv_stats, in_txn, "in_txn", "gauge", "1 while a transaction is open."),
+};
+
+static const metric_def blob_defs[] = {
+    M_U64(cairn_blob_stats, entries, "entries", "gauge", "Live blobs."),
+    M_U64(cairn_blob_stats, live_bytes, "live_bytes", "gauge", "Payload bytes of live blobs."),
+    M_U64(cairn_blob_stats, free_bytes, "free_bytes", "gauge", "Bytes in free entries (headers included)."),
+    M_U64(cairn_blob_stats, free_entries, "free_entries", "gauge", "Free entries."),
+    M_U64(cairn_blob_stats, file_size, "file_size_bytes", "gauge", "Size of the data file."),
+    M_U64(cairn_blob_stats, wal_bytes, "wal_bytes", "gauge", "Size of the write-ahead log."),
+    M_U32(cairn_blob_stats, next_key, "next_key", "gauge", "The key the next create would get."),
+    M_INT(cairn_blob_stats, in_txn, "in_txn", "gauge", "1 while a transaction is open."),
+};
+
+static const metric_def table_defs[] = {
+    M_U64(cairn_table_stats, rows, "rows", "gauge", "Live rows."),
+    M_U64(cairn_table_stats, deleted_rows, "deleted_rows", "gauge", "Deleted rows still held by segments."),
+    M_U64(cairn_table_stats, next_id, "next_id", "gauge", "The id the next insert gets."),
+    M_U64(cairn_table_stats, row_groups, "row_groups", "gauge", "Row groups in the manifest."),
+    M_U64(cairn_table_stats, segments, "segments", "gauge", "Column segments in the manifest."),
+    M_U64(cairn_table_stats, tail_rows, "tail_rows", "gauge", "Rows in the in-memory tail (not checkpointed)."),
+    M_U64(cairn_table_stats, disk_bytes, "disk_bytes", "gauge", "Bytes of every file of the table (WAL included)."),
+    M_U64(cairn_table_stats, wal_bytes, "wal_bytes", "gauge", "Bytes of the write-ahead log."),
+    M_U64(cairn_table_stats, checkpoints, "checkpoints_total", "counter", "Checkpoints made by this handle."),
+    M_U32(cairn_table_stats, columns, "columns", "gauge", "Columns in the schema."),
+    M_INT(cairn_table_stats, in_txn, "in_txn", "gauge", "1 while a transaction is open."),
+};
+
+static const metric_def repo_defs[] = {
+    M_U64(cairn_repo_stats, tenants, "tenants", "gauge", "Tenants of the repository."),
+    M_U64(cairn_repo_stats, objects, "objects", "gauge", "Object files in the repository."),
+    M_U64(cairn_repo_stats, disk_bytes, "disk_bytes", "gauge", "Bytes of every object and ref."),
+};
+
+#define NDEFS(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef struct mbuf {
+    char *p;
+    size_t n, cap;
+    int nomem;
+} mbuf;
+
+static void mb_printf(mbuf *b, const char *fmt, ...) {
+    va_list ap;
+    int k;
+    if (b->nomem) return;
+    for (;;) {
+        va_start(ap, fmt);
+        k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            b->nomem = 1;
+            return;
+        }
+        if (b->p && (size_t)k < b->cap - b->n) {
+            b->n += (size_t)k;
+            return;
+        }
+        {
+            size_t nc = b->cap ? b->cap : 1024;
+            char *np;
+            while (nc < b->n + (size_t)k + 1) nc *= 2;
+            if (!(np = (char *)realloc(b->p, nc))) {
+                b->nomem = 1;
+                return;
+            }
+            b->p = np;
+            b->cap = nc;
+        }
+    }
+}
+
+/* The label value escaped per the exposition format (malloc'd; NULL on ENOMEM). */
+static char *escape_label(const char *s) {
+    size_t n = 0;
+    const char *c;
+    char *out, *o;
+    for (c = s; *c; c++) n += (*c == '\\' || *c == '"' || *c == '\n') ? 2 : 1;
+    if (!(out = (char *)malloc(n + 1))) return NULL;
+    for (c = s, o = out; *c; c++) {
+        if (*c == '\\' || *c == '"' || *c == '\n') {
+            *o++ = '\\';
+            *o++ = *c == '\n' ? 'n' : *c;
+        } else {
+            *o++ = *c;
+        }
+    }
+    *o = 0;
+    return out;
+}
+
+static int render(const char *engine, const metric_def *defs, size_t ndefs, const void *st, const char *path,
+                  char **out, const char *fn) {
+    mbuf b;
+    size_t i;
+    char *label = escape_label(path ? path : "");
+    memset(&b, 0, sizeof b);
+    if (!label) return cairn_err__set(CAIRN_NOMEM, "%s: out of memory", fn);
+    for (i = 0; i < ndefs; i++) {
+        const metric_def *d = &defs[i];
+        const unsigned char *f = (const unsigned char *)st + d->offset;
+        mb_printf(&b, "# HELP cairn_%s_%s %s\n# TYPE cairn_%s_%s %s\n", engine, d->name, d->help, engine, d->name,
+                  d->type);
+        if (d->size == 8) {
+            uint64_t v;
+            memcpy(&v, f, 8);
+            mb_printf(&b, "cairn_%s_%s{store=\"%s\"} %" PRIu64 "\n", engine, d->name, label, v);
+        } else if (d->is_signed) {
+            int v;
+            memcpy(&v, f, sizeof v);
+            mb_printf(&b, "cairn_%s_%s{store=\"%s\"} %d\n", engine, d->name, label, v);
+        } else {
+            uint32_t v;
+            memcpy(&v, f, 4);
+            mb_printf(&b, "cairn_%s_%s{store=\"%s\"} %" PRIu32 "\n", engine, d->name, label, v);
+        }
+    }
+    free(label);
+    if (b.nomem || !b.p) {
+        free(b.p);
+        return cairn_err__set(CAIRN_NOMEM, "%s: out of memory", fn);
+    }
+    *out = b.p;
+    return 0;
+}
+
+int cairn_kv_metrics(cairn_kv *kv, char **out) {
+    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
+    int rc;
+    if (!out) return cairn_err__set(CAIRN_INVALID, "kv_metrics: out is NULL");
+    *out = NULL;
+    if ((rc = cairn_kv_stats(kv, &st)) != 0) return rc;
+    return render("kv", kv_defs, NDEFS(kv_defs), &st, cairn_kv__path(kv), out, "kv_metrics");
+}
+
+int cairn_blob_metrics(cairn_blob *b, char **out) {
+    struct cairn_blob_stats st = CAIRN_BLOB_STATS_INIT;
+    int rc;
+    if (!out) return cairn_err__set(CAIRN_INVALID, "blob_metrics: out is NULL");
+    *out = NULL;
+    if ((rc = cairn_blob_stats(b, &st)) != 0) return rc;
+    return render("blob", blob_defs, NDEFS(blob_defs), &st, cairn_blob__path(b), out, "blob_metrics");
+}
+
+int cairn_table_metrics(cairn_table *t, char **out) {
+    struct cairn_table_stats st = CAIRN_TABLE_STATS_INIT;
+    int rc;
+    if (!out) return cairn_err__set(CAIRN_INVALID, "table_metrics: out is NULL");
+    *out = NULL;
+    if ((rc = cairn_table_stats(t, &st)) != 0) return rc;
+    return render("table", table_defs, NDEFS(table_defs), &st, cairn_table__path(t), out, "table_metrics");
+}
+
+int cairn_repo_metrics(cairn_repo *r, char **out) {
+    struct cairn_repo_stats st = CAIRN_REPO_STATS_INIT;
+    int rc;
+    if (!out) return cairn_err__set(CAIRN_INVALID, "repo_metrics: out is NULL");
+    *out = NULL;
+    if ((rc = cairn_repo_stats(r, &st)) != 0) return rc;
+    return render("repo", repo_defs, NDEFS(repo_defs), &st, cairn_repo__path(r), out, "repo_metrics");
+}

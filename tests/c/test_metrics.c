@@ -1,0 +1,320 @@
+/* test_metrics.c - cairn_<engine>_metrics: the Prometheus text exposition format (0.0.4) of every
+ * engine's statistics. The output is parsed line by line: each family is a # HELP line, a # TYPE
+ * line and one sample with the escaped store label; names, types and values are checked against
+ * the engine's stats struct, and nothing else may appear. */
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn.h"
+#include "testutil.h"
+
+typedef struct want {
+    const char *name; /* full metric name */
+    const char *type;
+    uint64_t value;
+} want;
+
+typedef struct sample {
+    char name[128], type[16], label[1024];
+    char value[32];
+    int help;
+} sample;
+
+/* The label value as the format escapes it. */
+static void escape(const char *s, char *out, size_t cap) {
+    size_t n = 0;
+    for (; *s && n + 3 < cap; s++) {
+        if (*s == '\\' || *s == '"') {
+            out[n++] = '\\';
+            out[n++] = *s;
+        } else if (*s == '\n') {
+            out[n++] = '\\';
+            out[n++] = 'n';
+        } else {
+            out[n++] = *s;
+        }
+    }
+    out[n] = 0;
+}
+
+/* Parse text into families (HELP, TYPE, sample per family); fails the test on a malformed line. */
+static size_t parse(const char *text, sample *out, size_t cap) {
+    size_t n = 0;
+    const char *p = text;
+    ck_assert_ptr_nonnull(text);
+    ck_assert_int_gt((int)strlen(text), 0);
+    ck_assert_int_eq(text[strlen(text) - 1], '\n');
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        char line[2048];
+        size_t len;
+        ck_assert_ptr_nonnull(eol);
+        len = (size_t)(eol - p);
+        ck_assert_uint_lt(len, sizeof line);
+        memcpy(line, p, len);
+        line[len] = 0;
+        p = eol + 1;
+        if (!strncmp(line, "# HELP ", 7)) {
+            char *sp = strchr(line + 7, ' ');
+            ck_assert_uint_lt(n, cap);
+            memset(&out[n], 0, sizeof out[n]);
+            ck_assert_msg(sp && sp[1], "HELP without text: %s", line);
+            *sp = 0;
+            ck_assert_uint_lt(strlen(line + 7), sizeof out[n].name);
+            strcpy(out[n].name, line + 7);
+            out[n].help = 1;
+        } else if (!strncmp(line, "# TYPE ", 7)) {
+            char *sp = strchr(line + 7, ' ');
+            ck_assert_msg(n < cap && out[n].help, "TYPE before HELP: %s", line);
+            ck_assert_ptr_nonnull(sp);
+            *sp = 0;
+            ck_assert_str_eq(line + 7, out[n].name);
+            ck_assert_msg(!strcmp(sp + 1, "gauge") || !strcmp(sp + 1, "counter"), "type %s", sp + 1);
+            strcpy(out[n].type, sp + 1);
+        } else {
+            /* name{store="..."} value */
+            char *brace = strchr(line, '{'), *end, *v;
+            size_t nl;
+            ck_assert_msg(n < cap && out[n].type[0], "sample before TYPE: %s", line);
+            ck_assert_ptr_nonnull(brace);
+            nl = (size_t)(brace - line);
+            ck_assert_msg(nl == strlen(out[n].name) && !strncmp(line, out[n].name, nl), "sample of another family: %s",
+                          line);
+            ck_assert_msg(!strncmp(brace, "{store=\"", 8), "label: %s", line);
+            /* the label value ends at the first unescaped quote */
+            for (end = brace + 8; *end && *end != '"'; end++)
+                if (*end == '\\') {
+                    end++;
+                    ck_assert_msg(*end == '\\' || *end == '"' || *end == 'n', "bad escape in %s", line);
+                }
+            ck_assert_int_eq(*end, '"');
+            ck_assert_int_eq(end[1], '}');
+            ck_assert_int_eq(end[2], ' ');
+            *end = 0;
+            strcpy(out[n].label, brace + 8);
+            v = end + 3;
+            ck_assert_msg(*v && strspn(v, "0123456789") == strlen(v), "value %s", v);
+            strcpy(out[n].value, v);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Every family of text matches `w` in order, with the store label of path, and nothing else. */
+static void check_metrics(const char *text, const char *path, const want *w, size_t nw) {
+    sample s[32];
+    char lab[1024], num[32];
+    size_t n = parse(text, s, 32), i;
+    escape(path, lab, sizeof lab);
+    ck_assert_uint_eq(n, nw);
+    for (i = 0; i < n; i++) {
+        size_t l = strlen(w[i].name);
+        ck_assert_str_eq(s[i].name, w[i].name);
+        ck_assert_str_eq(s[i].type, w[i].type);
+        /* naming conventions: counters end in _total, nothing else does */
+        ck_assert_int_eq(!strcmp(w[i].type, "counter"), l > 6 && !strcmp(w[i].name + l - 6, "_total"));
+        ck_assert_str_eq(s[i].label, lab);
+        snprintf(num, sizeof num, "%llu", (unsigned long long)w[i].value);
+        ck_assert_msg(!strcmp(s[i].value, num), "%s: %s, stats say %s", w[i].name, s[i].value, num);
+    }
+}
+
+static void setup(void) { ct_tmp_create("metrics"); }
+static void teardown(void) { ct_tmp_remove(); }
+
+START_TEST(kv_metrics_match_stats) {
+    cairn_kv *kv = NULL;
+    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
+    char *text = NULL;
+    const char *path = ct_path("kv store");
+    ck_assert_int_eq(cairn_kv_open(&kv, path, NULL), 0);
+    ck_assert_int_eq(cairn_kv_put(kv, "a", 1, "1", 1, CAIRN_KIND_TEXT), 0);
+    ck_assert_int_eq(cairn_kv_put(kv, "a", 1, "22", 2, CAIRN_KIND_TEXT), 0);
+    ck_assert_int_eq(cairn_kv_put(kv, "b", 1, "333", 3, CAIRN_KIND_TEXT), 0);
+    ck_assert_int_eq(cairn_kv_compact(kv), 0);
+    ck_assert_int_eq(cairn_kv_put(kv, "b", 1, "4444", 4, CAIRN_KIND_TEXT), 0);
+    ck_assert_int_eq(cairn_kv_begin(kv), 0);
+    ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+    ck_assert_int_eq(cairn_kv_metrics(kv, &text), 0);
+    {
+        const want w[] = {
+            {"cairn_kv_keys", "gauge", st.keys},
+            {"cairn_kv_data_files", "gauge", st.data_files},
+            {"cairn_kv_disk_bytes", "gauge", st.disk_bytes},
+            {"cairn_kv_live_bytes", "gauge", st.live_bytes},
+            {"cairn_kv_dead_bytes", "gauge", st.dead_bytes},
+            {"cairn_kv_keydir_bytes", "gauge", st.keydir_bytes},
+            {"cairn_kv_seq", "gauge", st.seq},
+            {"cairn_kv_compactions_total", "counter", st.compactions},
+            {"cairn_kv_in_txn", "gauge", (uint64_t)st.in_txn},
+        };
+        ck_assert_uint_eq(st.keys, 2);
+        ck_assert_uint_eq(st.compactions, 1);
+        ck_assert_uint_gt(st.dead_bytes, 0);
+        ck_assert_int_eq(st.in_txn, 1);
+        check_metrics(text, path, w, sizeof w / sizeof w[0]);
+    }
+    cairn_free(text);
+    ck_assert_int_eq(cairn_kv_rollback(kv), 0);
+    cairn_kv_close(kv);
+}
+END_TEST
+
+START_TEST(blob_metrics_match_stats) {
+    cairn_blob *b = NULL;
+    struct cairn_blob_stats st = CAIRN_BLOB_STATS_INIT;
+    char *text = NULL;
+    uint32_t k1, k2;
+    const char *path = ct_path("blob.db");
+    ck_assert_int_eq(cairn_blob_open(&b, path, NULL), 0);
+    ck_assert_int_eq(cairn_blob_create(b, "hello", 5, &k1), 0);
+    ck_assert_int_eq(cairn_blob_create(b, "world!", 6, &k2), 0);
+    ck_assert_int_eq(cairn_blob_delete(b, k1), 0);
+    ck_assert_int_eq(cairn_blob_stats(b, &st), 0);
+    ck_assert_int_eq(cairn_blob_metrics(b, &text), 0);
+    {
+        const want w[] = {
+            {"cairn_blob_entries", "gauge", st.entries},
+            {"cairn_blob_live_bytes", "gauge", st.live_bytes},
+            {"cairn_blob_free_bytes", "gauge", st.free_bytes},
+            {"cairn_blob_free_entries", "gauge", st.free_entries},
+            {"cairn_blob_file_size_bytes", "gauge", st.file_size},
+            {"cairn_blob_wal_bytes", "gauge", st.wal_bytes},
+            {"cairn_blob_next_key", "gauge", st.next_key},
+            {"cairn_blob_in_txn", "gauge", (uint64_t)st.in_txn},
+        };
+        ck_assert_uint_eq(st.entries, 1);
+        ck_assert_uint_eq(st.live_bytes, 6);
+        check_metrics(text, path, w, sizeof w / sizeof w[0]);
+    }
+    cairn_free(text);
+    cairn_blob_close(b);
+}
+END_TEST
+
+START_TEST(table_metrics_match_stats) {
+    cairn_table *t = NULL;
+    cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
+    struct cairn_table_stats st = CAIRN_TABLE_STATS_INIT;
+    char *text = NULL;
+    uint64_t id;
+    const char *path = ct_path("table");
+    o.schema = "id i64 primary key, name string";
+    ck_assert_int_eq(cairn_table_open(&t, path, &o), 0);
+    ck_assert_int_eq(cairn_table_insert_json(t, "{\"id\": 1, \"name\": \"a\"}", &id), 0);
+    ck_assert_int_eq(cairn_table_insert_json(t, "{\"id\": 2, \"name\": \"b\"}", &id), 0);
+    ck_assert_int_eq(cairn_table_stats(t, &st), 0);
+    ck_assert_int_eq(cairn_table_metrics(t, &text), 0);
+    {
+        const want w[] = {
+            {"cairn_table_rows", "gauge", st.rows},
+            {"cairn_table_deleted_rows", "gauge", st.deleted_rows},
+            {"cairn_table_next_id", "gauge", st.next_id},
+            {"cairn_table_row_groups", "gauge", st.row_groups},
+            {"cairn_table_segments", "gauge", st.segments},
+            {"cairn_table_tail_rows", "gauge", st.tail_rows},
+            {"cairn_table_disk_bytes", "gauge", st.disk_bytes},
+            {"cairn_table_wal_bytes", "gauge", st.wal_bytes},
+            {"cairn_table_checkpoints_total", "counter", st.checkpoints},
+            {"cairn_table_columns", "gauge", st.columns},
+            {"cairn_table_in_txn", "gauge", (uint64_t)st.in_txn},
+        };
+        ck_assert_uint_eq(st.rows, 2);
+        ck_assert_uint_eq(st.columns, 2);
+        check_metrics(text, path, w, sizeof w / sizeof w[0]);
+    }
+    cairn_free(text);
+    cairn_table_close(t);
+}
+END_TEST
+
+START_TEST(repo_metrics_match_stats) {
+    cairn_repo *r = NULL;
+    struct cairn_repo_stats st = CAIRN_REPO_STATS_INIT;
+    char *text = NULL;
+    const char *path = ct_path("repo");
+    ck_assert_int_eq(cairn_repo_open(&r, path, NULL), 0);
+    ck_assert_int_eq(cairn_repo_init(r, "acme"), 0);
+    ck_assert_int_eq(cairn_repo_save(r, "acme", "ann", "doc", "v1", 2, CAIRN_KIND_TEXT, NULL), 0);
+    ck_assert_int_eq(cairn_repo_stats(r, &st), 0);
+    ck_assert_int_eq(cairn_repo_metrics(r, &text), 0);
+    {
+        const want w[] = {
+            {"cairn_repo_tenants", "gauge", st.tenants},
+            {"cairn_repo_objects", "gauge", st.objects},
+            {"cairn_repo_disk_bytes", "gauge", st.disk_bytes},
+        };
+        ck_assert_uint_eq(st.tenants, 1);
+        ck_assert_uint_gt(st.objects, 0);
+        check_metrics(text, path, w, sizeof w / sizeof w[0]);
+    }
+    cairn_free(text);
+    cairn_repo_close(r);
+}
+END_TEST
+
+/* The store label escapes backslash, double quote and line feed; the raw text never holds them
+ * unescaped inside the label. */
+START_TEST(label_is_escaped) {
+    cairn_kv *kv = NULL;
+    char *text = NULL, *line;
+    const char *path = ct_path("we\"ird\\dir\nname");
+    ck_assert_int_eq(cairn_kv_open(&kv, path, NULL), 0);
+    ck_assert_int_eq(cairn_kv_metrics(kv, &text), 0);
+    line = strstr(text, "\ncairn_kv_keys{");
+    ck_assert_ptr_nonnull(line);
+    ck_assert_msg(strstr(line, "we\\\"ird\\\\dir\\nname\"} 0\n") != NULL, "label not escaped: %s", line);
+    {
+        const want w[] = {
+            {"cairn_kv_keys", "gauge", 0},         {"cairn_kv_data_files", "gauge", 0},
+            {"cairn_kv_disk_bytes", "gauge", 0},   {"cairn_kv_live_bytes", "gauge", 0},
+            {"cairn_kv_dead_bytes", "gauge", 0},   {"cairn_kv_keydir_bytes", "gauge", 0},
+            {"cairn_kv_seq", "gauge", 0},          {"cairn_kv_compactions_total", "counter", 0},
+            {"cairn_kv_in_txn", "gauge", 0},
+        };
+        struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
+        want w2[sizeof w / sizeof w[0]];
+        memcpy(w2, w, sizeof w);
+        ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+        w2[2].value = st.disk_bytes; /* the LOCK file (empty) */
+        w2[5].value = st.keydir_bytes;
+        check_metrics(text, path, w2, sizeof w2 / sizeof w2[0]);
+    }
+    cairn_free(text);
+    cairn_kv_close(kv);
+}
+END_TEST
+
+START_TEST(bad_arguments) {
+    cairn_kv *kv = NULL;
+    char *text = (char *)"untouched";
+    ck_assert_int_eq(cairn_kv_metrics(NULL, &text), CAIRN_INVALID);
+    ck_assert_ptr_null(text);
+    ck_assert_int_eq(cairn_blob_metrics(NULL, &text), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_table_metrics(NULL, &text), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_repo_metrics(NULL, &text), CAIRN_INVALID);
+    ck_assert_ptr_null(text);
+    ck_assert_int_eq(cairn_kv_open(&kv, ct_path("kv"), NULL), 0);
+    ck_assert_int_eq(cairn_kv_metrics(kv, NULL), CAIRN_INVALID);
+    cairn_kv_close(kv);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("metrics");
+    TCase *tc = tcase_create("unit");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, kv_metrics_match_stats);
+    tcase_add_test(tc, blob_metrics_match_stats);
+    tcase_add_test(tc, table_metrics_match_stats);
+    tcase_add_test(tc, repo_metrics_match_stats);
+    tcase_add_test(tc, label_is_escaped);
+    tcase_add_test(tc, bad_arguments);
+    suite_add_tcase(s, tc);
+    return ct_run(s);
+}
