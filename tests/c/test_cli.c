@@ -1314,6 +1314,94 @@ START_TEST(cli_repo_commands) {
 }
 END_TEST
 
+/* `ENGINE stats PATH --prometheus`: the text of cairn_<engine>_metrics for the same store, for
+ * every engine; one --prometheus or --json, not both. */
+START_TEST(cli_stats_prometheus) {
+    char *dir = setup_dir("cliprom"), *kvp = kvt_path(dir, "kv"), *bp = kvt_path(dir, "b.blob"),
+         *tp = kvt_path(dir, "tbl"), *rp = kvt_path(dir, "repo"), *text = NULL, want[1024];
+    res r = {0};
+    ck_assert_int_eq(CLI(&r, "kv", "put", kvp, "a", "1"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "put", kvp, "a", "22"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "put", kvp, "b", "3"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "stats", kvp, "--prometheus"), 0);
+    {
+        cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
+        cairn_kv *kv = NULL;
+        o.read_only = 1;
+        ck_assert_int_eq(cairn_kv_open(&kv, kvp, &o), 0);
+        ck_assert_int_eq(cairn_kv_metrics(kv, &text), 0);
+        cairn_kv_close(kv);
+        ck_assert_str_eq(r.out, text);
+        cairn_free(text);
+    }
+    snprintf(want, sizeof want, "# TYPE cairn_kv_keys gauge\ncairn_kv_keys{store=\"%s\"} 2\n", kvp);
+    ck_assert_msg(strstr(r.out, want) != NULL, "%s", r.out);
+    ck_assert_ptr_nonnull(strstr(r.out, "# TYPE cairn_kv_compactions_total counter\n"));
+    ck_assert_int_eq(CLI(&r, "kv", "stats", kvp, "--prometheus", "--json"), 2);
+
+    ck_assert_int_eq(CLI(&r, "blob", "create", bp, "one"), 0);
+    ck_assert_int_eq(CLI(&r, "blob", "create", bp, "two!"), 0);
+    ck_assert_int_eq(CLI(&r, "blob", "stats", bp, "--prometheus"), 0);
+    {
+        cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
+        cairn_blob *b = NULL;
+        o.read_only = 1;
+        ck_assert_int_eq(cairn_blob_open(&b, bp, &o), 0);
+        ck_assert_int_eq(cairn_blob_metrics(b, &text), 0);
+        cairn_blob_close(b);
+        ck_assert_msg(strstr(text, "cairn_blob_entries{store=\"") != NULL, "%s", text);
+        ck_assert_ptr_nonnull(strstr(r.out, "\"} 2\n"));
+        ck_assert_str_eq(r.out, text);
+        cairn_free(text);
+    }
+
+    ck_assert_int_eq(CLI(&r, "table", "create", tp, "id i64 primary key, name string"), 0);
+    ck_assert_int_eq(CLI(&r, "table", "insert", tp, "{\"id\":1,\"name\":\"a\"}"), 0);
+    ck_assert_int_eq(CLI(&r, "table", "stats", tp, "--prometheus"), 0);
+    {
+        cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
+        cairn_table *t = NULL;
+        o.read_only = 1;
+        o.create = 0;
+        ck_assert_int_eq(cairn_table_open(&t, tp, &o), 0);
+        ck_assert_int_eq(cairn_table_metrics(t, &text), 0);
+        cairn_table_close(t);
+        ck_assert_str_eq(r.out, text);
+        cairn_free(text);
+    }
+    snprintf(want, sizeof want, "cairn_table_rows{store=\"%s\"} 1\n", tp);
+    ck_assert_msg(strstr(r.out, want) != NULL, "%s", r.out);
+
+    ck_assert_int_eq(CLI(&r, "repo", "init", rp), 0);
+    ck_assert_int_eq(CLI(&r, "repo", "save", rp, "config", "dark", "--user", "alice"), 0);
+    ck_assert_int_eq(CLI(&r, "repo", "stats", rp, "--prometheus"), 0);
+    {
+        cairn_repo_options o = CAIRN_REPO_OPTIONS_INIT;
+        cairn_repo *rr = NULL;
+        o.read_only = 1;
+        o.create = 0;
+        ck_assert_int_eq(cairn_repo_open(&rr, rp, &o), 0);
+        ck_assert_int_eq(cairn_repo_metrics(rr, &text), 0);
+        cairn_repo_close(rr);
+        ck_assert_str_eq(r.out, text);
+        cairn_free(text);
+    }
+    snprintf(want, sizeof want, "# HELP cairn_repo_tenants ");
+    ck_assert_ptr_nonnull(strstr(r.out, want));
+    ck_assert_int_eq(CLI(&r, "repo", "stats", rp, "--json", "--prometheus"), 2);
+    /* a missing store is the usual error, nothing on stdout */
+    free(kvp);
+    kvp = kvt_path(dir, "missing");
+    ck_assert_int_eq(CLI(&r, "kv", "stats", kvp, "--prometheus"), 4);
+    ck_assert_uint_eq(r.outlen, 0);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_PATH"));
+    res_free(&r);
+    free(kvp), free(bp), free(tp), free(rp);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
@@ -1333,6 +1421,7 @@ int main(void) {
     tcase_add_test(tc, cli_table_commands);
     tcase_add_test(tc, cli_table_csv);
     tcase_add_test(tc, cli_repo_commands);
+    tcase_add_test(tc, cli_stats_prometheus);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -240,6 +240,8 @@ static int parse_args(const engine *e, const command *c, int argc, char **argv, 
             bit = OPT_JSON;
         } else if (!strcmp(a, "--raw")) {
             bit = OPT_RAW;
+        } else if (!strcmp(a, "--prometheus")) {
+            bit = OPT_PROM;
         } else if (!strcmp(a, "--hex")) {
             bit = OPT_HEX;
         } else if (!strcmp(a, "-l") || !strcmp(a, "--long")) {
@@ -280,9 +282,9 @@ static int parse_args(const engine *e, const command *c, int argc, char **argv, 
         return usage_of(e, c);
     }
     {
-        unsigned out = o->given & (OPT_JSON | OPT_RAW | OPT_HEX);
+        unsigned out = o->given & (OPT_JSON | OPT_RAW | OPT_HEX | OPT_PROM);
         if (out & (out - 1)) {
-            fprintf(stderr, "cairn: give one of --json, --raw and --hex\n");
+            fprintf(stderr, "cairn: give one of --json, --raw, --hex and --prometheus\n");
             return usage_of(e, c);
         }
     }

@@ -42,7 +42,8 @@ enum {
     OPT_USER = 1 << 8,    /* --user NAME (repo) */
     OPT_DIGEST = 1 << 9,  /* --digest D (repo) */
     OPT_GRACE = 1 << 10,  /* --grace MS (repo gc) */
-    OPT_MAX = 1 << 11     /* --max N (repo log) */
+    OPT_MAX = 1 << 11,    /* --max N (repo log) */
+    OPT_PROM = 1 << 12    /* --prometheus (stats) */
 };
 
 typedef struct opts {

@@ -127,9 +127,16 @@ static double pct(uint64_t part, uint64_t whole) { return whole ? 100.0 * (doubl
 static int op_stats(const opts *o, cairn_blob *b, uint32_t key, int argc, char **argv) {
     struct cairn_blob_stats st = CAIRN_BLOB_STATS_INIT;
     char x[64];
-    int rc = cairn_blob_stats(b, &st);
+    int rc;
     (void)key, (void)argc, (void)argv;
-    if (rc) return rc;
+    if (o->given & OPT_PROM) {
+        char *text = NULL;
+        if ((rc = cairn_blob_metrics(b, &text)) != 0) return rc;
+        fputs(text, stdout);
+        cairn_free(text);
+        return 0;
+    }
+    if ((rc = cairn_blob_stats(b, &st)) != 0) return rc;
     if (o->given & OPT_JSON) {
         printf("{\"engine\":\"blob\",\"entries\":%llu,\"live_bytes\":%llu,\"free_bytes\":%llu,\"free_entries\":%llu,"
                "\"free_ratio\":%.4f,\"file_size\":%llu,\"wal_bytes\":%llu,\"next_key\":%u}\n",
@@ -321,9 +328,10 @@ const command cli_blob_cmds[] = {
     {"list", 1, 1, "FILE", OPT_LONG | OPT_JSON, "list the keys in ascending order",
      "  -l, --long   also the size in bytes\n"
      "  --json       one JSON object a line: {\"key\"} (with -l also size)", blob_list},
-    {"stats", 1, 1, "FILE", OPT_JSON, "show the size of the store and how much of it is free space",
+    {"stats", 1, 1, "FILE", OPT_JSON | OPT_PROM, "show the size of the store and how much of it is free space",
      "Every field is described in docs/cli.md.\n"
-     "  --json   one JSON object with the raw numbers", blob_stats},
+     "  --json   one JSON object with the raw numbers\n"
+     "  --prometheus   the Prometheus text exposition format (cairn_blob_*{store=\"FILE\"})", blob_stats},
     {"check", 1, 1, "FILE", OPT_JSON, "verify the file and its WAL (CRCs, structure); exit 6 if corrupt",
      "  --json   {\"ok\":true|false,\"path\":...}; the error still goes to standard error", blob_check},
     {"compact", 1, 1, "FILE", 0, "rewrite the file without free space (crash-safe)", NULL, blob_compact},

@@ -175,6 +175,15 @@ static int kv_stats(const opts *o, int argc, char **argv) {
     int rc = kv_open_dir(&kv, argv[0], 1, CAIRN_SYNC_COMMIT);
     (void)argc;
     if (rc) return cli_fail(rc);
+    if (o->given & OPT_PROM) {
+        char *text = NULL;
+        rc = cairn_kv_metrics(kv, &text);
+        cairn_kv_close(kv);
+        if (rc) return cli_fail(rc);
+        fputs(text, stdout);
+        cairn_free(text);
+        return cli_flush_stdout();
+    }
     rc = cairn_kv_stats(kv, &st);
     cairn_kv_close(kv);
     if (rc) return cli_fail(rc);
@@ -190,14 +199,14 @@ static int kv_stats(const opts *o, int argc, char **argv) {
     {
         uint64_t records = st.live_bytes + st.dead_bytes;
         printf("keys          %llu\n", (unsigned long long)st.keys);
-        printf("on disk       %s: %llu data file%s, hint files included\n", cli_size_str(st.disk_bytes, a, sizeof a),
+        printf("on disk       %s: %llu data file%s, every file of the store included\n", cli_size_str(st.disk_bytes, a, sizeof a),
                (unsigned long long)st.data_files, st.data_files == 1 ? "" : "s");
         printf("  live        %s, %.1f%% of the records\n", cli_size_str(st.live_bytes, b, sizeof b),
                pct(st.live_bytes, records));
         printf("  dead        %s, %.1f%% of the records: what `cairn kv compact` frees\n",
                cli_size_str(st.dead_bytes, c, sizeof c), pct(st.dead_bytes, records));
         if (st.disk_bytes > records)
-            printf("  hints       %s: hint files, the index of sealed data files\n",
+            printf("  hints       %s: hint files and the KEYDIR snapshot (indexes read at open), file headers\n",
                    cli_human_bytes(st.disk_bytes - records, a, sizeof a));
         printf("keydir        %s in memory\n", cli_human_bytes(st.keydir_bytes, a, sizeof a));
         printf("last seq      %llu\n", (unsigned long long)st.seq);
@@ -418,9 +427,10 @@ const command cli_kv_cmds[] = {
      "  -l, --long   also the kind, the size in bytes and the expiry (UTC; '-' for never)\n"
      "  --json       one JSON object a line: {\"key\"} (with -l also kind, size, expire_at)",
      kv_list},
-    {"stats", 1, 1, "DIR", OPT_JSON, "show the size of the store and how much of it is dead",
+    {"stats", 1, 1, "DIR", OPT_JSON | OPT_PROM, "show the size of the store and how much of it is dead",
      "Every field is described in docs/cli.md.\n"
-     "  --json   one JSON object with the raw numbers", kv_stats},
+     "  --json   one JSON object with the raw numbers\n"
+     "  --prometheus   the Prometheus text exposition format (cairn_kv_*{store=\"DIR\"})", kv_stats},
     {"check", 1, 1, "DIR", OPT_JSON, "verify every record of every file (CRC, framing); exit 6 if corrupt",
      "The store is not opened for writing (a running writer is not disturbed).\n"
      "  --json   {\"ok\":true|false,\"path\":...}; the error still goes to standard error", kv_check},

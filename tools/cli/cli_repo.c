@@ -490,6 +490,15 @@ static int repo_stats(const opts *o, int argc, char **argv) {
     int rc = repo_open_dir(&r, argv[0], 1, 0);
     (void)argc;
     if (rc) return rc;
+    if (o->given & OPT_PROM) {
+        char *text = NULL;
+        rc = cairn_repo_metrics(r, &text);
+        cairn_repo_close(r);
+        if (rc) return cli_fail(rc);
+        fputs(text, stdout);
+        cairn_free(text);
+        return cli_flush_stdout();
+    }
     rc = cairn_repo_stats(r, &st);
     cairn_repo_close(r);
     if (rc) return cli_fail(rc);
@@ -571,6 +580,7 @@ const command cli_repo_cmds[] = {
      "The repository is not opened for writing (a running writer is not disturbed).\n"
      "  --json   {\"ok\":true|false,\"path\":...}; the error still goes to standard error",
      repo_verify},
-    {"stats", 1, 1, "DIR", OPT_JSON, "show the number of tenants and objects and the bytes on disk",
-     "  --json   one JSON object with the raw numbers", repo_stats},
+    {"stats", 1, 1, "DIR", OPT_JSON | OPT_PROM, "show the number of tenants and objects and the bytes on disk",
+     "  --json   one JSON object with the raw numbers\n"
+     "  --prometheus   the Prometheus text exposition format (cairn_repo_*{store=\"DIR\"})", repo_stats},
     {NULL, 0, 0, NULL, 0, NULL, NULL, NULL}};

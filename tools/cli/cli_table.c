@@ -494,6 +494,13 @@ static int tbl_stats(const opts *o, int argc, char **argv) {
     int rc;
     (void)argc;
     if ((rc = tbl_open(&t, argv[0], 1)) != 0) return rc;
+    if (o->given & OPT_PROM) {
+        char *text = NULL;
+        if ((rc = cairn_table_metrics(t, &text)) != 0) return tbl_done(t, rc);
+        fputs(text, stdout);
+        cairn_free(text);
+        return tbl_done(t, 0);
+    }
     if ((rc = cairn_table_stats(t, &st)) != 0) return tbl_done(t, rc);
     if (o->given & OPT_JSON) {
         printf("{\"engine\":\"table\",\"rows\":%llu,\"deleted_rows\":%llu,\"next_id\":%llu,\"columns\":%u,"
@@ -941,9 +948,10 @@ const command cli_table_cmds[] = {
      "bytes as x'hex', timestamps in UTC (ISO 8601), control characters in text as \\xNN.\n"
      "  --json   one JSON object a line: {\"id\":ID,\"row\":{...}}",
      tbl_list},
-    {"stats", 1, 1, "DIR", OPT_JSON, "show the rows, deleted rows, segments and bytes of the table",
+    {"stats", 1, 1, "DIR", OPT_JSON | OPT_PROM, "show the rows, deleted rows, segments and bytes of the table",
      "Every field is described in docs/cli.md.\n"
-     "  --json   one JSON object with the raw numbers", tbl_stats},
+     "  --json   one JSON object with the raw numbers\n"
+     "  --prometheus   the Prometheus text exposition format (cairn_table_*{store=\"DIR\"})", tbl_stats},
     {"check", 1, 1, "DIR", OPT_JSON, "verify every file (CRCs, manifest, WAL) and the constraints; exit 6 if not",
      "The table is not opened for writing (a running writer is not disturbed).\n"
      "  --json   {\"ok\":true|false,\"path\":...}; the error still goes to standard error", tbl_check},
