@@ -1028,9 +1028,10 @@ int cairn_seg__encode(const cairn_colvec *in, int force, cairn_seg_buf *out) {
     }
     p = write_payload(p, &e, best);
     if ((uint64_t)(p - buf) != SEG_HDR + body) {
+        unsigned long long wrote = (unsigned long long)(p - buf - SEG_HDR);
         free(buf);
-        rc = cairn_err__set(CAIRN_INTERNAL, "segment encode: %s wrote %llu bytes, sized %llu", enc_name(best),
-                            (unsigned long long)(p - buf - SEG_HDR), (unsigned long long)body);
+        rc = cairn_err__set(CAIRN_INTERNAL, "segment encode: %s wrote %llu bytes, sized %llu", enc_name(best), wrote,
+                            (unsigned long long)body);
         goto fail;
     }
     cairn_put32(p, cairn_crc32c__update(0, buf, (size_t)(SEG_HDR + body)));
