@@ -518,6 +518,8 @@ local function engine(name, what, read, spec)
     if raw[prefix .. verb] then class[verb] = def(verb, nil, OK) end
   end
   if class.begin then class.transaction = transaction end
+  --- in_txn() -> boolean: the core's flag, where the engine's C API has cairn_<engine>_in_txn
+  if raw[prefix .. "in_txn"] then class.in_txn = def("in_txn", nil, BOOL) end
   if not spec.no_count then
     class.count = def("count", nil, OUT)
     class.__len = class.count
@@ -1146,8 +1148,7 @@ if raw.cairn_table_open then
   Table.delete = table_def("delete", { id_arg }, OK)
   --- load(columns) -> first id: {column = list of values}, every list as long; all or nothing
   Table.load = table_def("load_json", { columns_arg }, OUT)
-  --- in_txn() -> boolean
-  Table.in_txn = table_def("in_txn", nil, BOOL)
+  -- in_txn() comes from engine() (cairn_table_in_txn)
 
   --- schema([form]) -> list of column tables {name, type, nullable, primary_key, unique, default}
   -- (default cairn.null when none), or with form "text" the canonical schema text.

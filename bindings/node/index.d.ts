@@ -78,6 +78,11 @@ declare abstract class Store<K, E, S> implements Iterable<E> {
   begin(): void;
   commit(): void;
   rollback(): void;
+  /**
+   * True inside begin() ... commit() / rollback() (the core's flag, cairn_<engine>_in_txn); an
+   * engine whose C API has no such call throws CAIRN_UNSUPPORTED.
+   */
+  inTxn(): boolean;
   /** Run fn in a transaction: commit on return (or resolve), roll back on throw (or reject). */
   transaction<T>(fn: (store: this) => T): T;
 
@@ -311,8 +316,6 @@ export class Table extends Store<RowId, [RowId, Row], TableStats> {
   schema(): Column[];
   /** Add a column ('name type [constraints]', or a ColumnSpec); existing rows get its default. */
   addColumn(spec: string | ColumnSpec): void;
-  /** True inside begin() ... commit() / rollback(). */
-  inTxn(): boolean;
   /** Call fn for every change until unsubscribe(id) (the same as on('change', fn)); returns id. */
   subscribe(fn: TableEvents['change']): number;
   /** errors.NotFound for an unknown id. */

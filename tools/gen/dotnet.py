@@ -50,7 +50,8 @@ ERROR_NAMES = {
 
 # The verbs every engine shares (docs/c-api.md); a handle type gets an override for each one its
 # engine has as `int cairn_<engine>_<verb>(cairn_<engine> *)`, and for `cairn_<engine>_count(h, uint64_t *)`.
-SHARED_VERBS = ["begin", "commit", "rollback", "sync", "compact"]
+# in_txn answers 1/0 (NativeStore.InTransaction), the others 0 or an error.
+SHARED_VERBS = ["begin", "commit", "rollback", "in_txn", "sync", "compact"]
 
 # Options fields every engine has (StoreOptions in .NET): an options struct with all of them gets
 # Init(...) and implements INativeOptions, so one piece of code fills them for every engine.

@@ -438,6 +438,11 @@ function storeClass(Base) {
       this[AFTER](this[H].rollback());
     }
 
+    /** True inside begin() ... commit()/rollback(): the core's flag (cairn_<engine>_in_txn). */
+    inTxn() {
+      return nativeMethod(this[H], 'inTxn', 'inTxn').call(this[H]);
+    }
+
     /**
      * Run fn(store) in a transaction: committed when fn returns (or its promise resolves), rolled
      * back when it throws (or rejects). Returns fn's result (a Promise if fn returned one).
@@ -1184,11 +1189,6 @@ class Table extends storeClass(EventEmitter) {
   addColumn(spec) {
     this[H].addColumn(columnSpecText(spec));
     loadColumns(this);
-  }
-
-  /** True inside begin() ... commit()/rollback(). */
-  inTxn() {
-    return this[H].inTxn();
   }
 
   /**

@@ -492,6 +492,7 @@ struct EngineApi {
     const char *statsFields;  // "keys data_files ... in_txn?" (see StatsLayout)
     // Snapshots and backups (the five calls every engine's header declares; docs/snapshots.md).
     SnapshotApi<H> snapshots;
+    int (*inTxn)(H *);  // cairn_<engine>_in_txn: 1 inside a transaction, 0 outside
 };
 
 template <typename Engine, typename H, typename O, typename S>
@@ -521,6 +522,7 @@ class Store : public Napi::ObjectWrap<Engine> {
         add(a.begin, "begin", static_cast<C>(&Store::Begin));
         add(a.commit, "commit", static_cast<C>(&Store::Commit));
         add(a.rollback, "rollback", static_cast<C>(&Store::Rollback));
+        add(a.inTxn, "inTxn", static_cast<C>(&Store::InTxn));
         add(a.sync, "sync", static_cast<C>(&Store::Sync));
         add(a.sync, "syncAsync", static_cast<C>(&Store::SyncAsync));
         add(a.compact, "compact", static_cast<C>(&Store::Compact));
@@ -689,6 +691,11 @@ class Store : public Napi::ObjectWrap<Engine> {
     Napi::Value Commit(const Napi::CallbackInfo &info) { return Call(info, Api().commit); }
     Napi::Value Rollback(const Napi::CallbackInfo &info) { return Call(info, Api().rollback); }
     Napi::Value Sync(const Napi::CallbackInfo &info) { return Call(info, Api().sync); }
+    Napi::Value InTxn(const Napi::CallbackInfo &info) {
+        int rc = Api().inTxn(Handle(info.Env()));
+        Check(info.Env(), rc);
+        return Napi::Boolean::New(info.Env(), rc == 1);
+    }
     Napi::Value Compact(const Napi::CallbackInfo &info) { return Call(info, Api().compact); }
     Napi::Value SyncAsync(const Napi::CallbackInfo &info) { return CallAsync(info, "sync", Api().sync); }
     Napi::Value CompactAsync(const Napi::CallbackInfo &info) { return CallAsync(info, "compact", Api().compact); }
@@ -796,6 +803,7 @@ class KV : public Store<KV, cairn_kv, cairn_kv_options, struct cairn_kv_stats> {
         cairn_kv_rollback, cairn_kv_sync, cairn_kv_compact, cairn_kv_count, cairn_kv_stats, "cairn_kv_stats",
         "keys data_files disk_bytes live_bytes dead_bytes keydir_bytes seq compactions in_txn?",
         {cairn_kv_snapshot, cairn_kv_snapshots, cairn_kv_open_snapshot, cairn_kv_drop_snapshot, cairn_kv_backup},
+        nullptr,
     };
 
     static std::vector<PropertyDescriptor> Methods() {
@@ -962,6 +970,7 @@ class Blob : public Store<Blob, cairn_blob, cairn_blob_options, struct cairn_blo
         cairn_blob_stats, "cairn_blob_stats",
         "entries live_bytes free_bytes free_entries file_size wal_bytes next_key in_txn?",
         {nullptr, nullptr, nullptr, nullptr, nullptr},  // no snapshot calls in cairn/blob.h yet
+        nullptr,
     };
 
     static std::vector<PropertyDescriptor> Methods() {
@@ -1225,6 +1234,7 @@ class Table : public Store<Table, cairn_table, cairn_table_options, struct cairn
         cairn_table_stats, "cairn_table_stats",
         "rows deleted_rows next_id row_groups segments tail_rows disk_bytes wal_bytes checkpoints columns in_txn?",
         {nullptr, nullptr, nullptr, nullptr, nullptr},  // no snapshot calls in cairn/table.h yet
+        cairn_table_in_txn,
     };
 
     static std::vector<PropertyDescriptor> Methods() {
@@ -1233,7 +1243,7 @@ class Table : public Store<Table, cairn_table, cairn_table_options, struct cairn
                             {"update", &Table::Update}, {"delete", &Table::Delete}, {"load", &Table::Load},
                             {"loadTyped", &Table::LoadTyped},
                             {"schema", &Table::Schema}, {"columns", &Table::Columns},
-                            {"addColumn", &Table::AddColumn}, {"inTxn", &Table::InTxn},
+                            {"addColumn", &Table::AddColumn},
                             {"iterOpen", &Table::IterOpen}, {"iterNext", &Table::IterNext},
                             {"iterClose", &Table::IterClose}, {"subscribe", &Table::Subscribe},
                             {"unsubscribe", &Table::Unsubscribe}, {"takeEvents", &Table::TakeEvents}});
@@ -1443,12 +1453,6 @@ class Table : public Store<Table, cairn_table, cairn_table_options, struct cairn
         return env.Undefined();
     }
 
-    Napi::Value InTxn(const Napi::CallbackInfo &info) {
-        int rc = cairn_table_in_txn(Handle(info.Env()));
-        Check(info.Env(), rc);
-        return Napi::Boolean::New(info.Env(), rc == 1);
-    }
-
     // Cursors, by a number: iterOpen() -> n; iterNext(n, max) -> [id, rowJson, ...] of up to max
     // rows (fewer: the end, and the cursor is freed); iterClose(n) frees it early.
     Napi::Value IterOpen(const Napi::CallbackInfo &info) {
@@ -1591,6 +1595,7 @@ class Repo : public Store<Repo, cairn_repo, cairn_repo_options, struct cairn_rep
         nullptr,                                      // count is per version: the repo's own
         cairn_repo_stats, "cairn_repo_stats", "tenants objects disk_bytes",
         {nullptr, nullptr, nullptr, nullptr, nullptr},
+        nullptr,
     };
 
     static std::vector<PropertyDescriptor> Methods() {

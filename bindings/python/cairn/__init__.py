@@ -317,8 +317,8 @@ class _Engine:
     VERBS = ("open", "close", "stats")
     # None where the engine lacks the call: a store's (transactions, maintenance), events,
     # snapshots and backups
-    OPTIONAL = ("begin", "commit", "rollback", "sync", "compact", "check", "subscribe", "unsubscribe",
-                "snapshot", "snapshots", "open_snapshot", "drop_snapshot", "backup")
+    OPTIONAL = ("begin", "commit", "rollback", "in_txn", "sync", "compact", "check", "subscribe",
+                "unsubscribe", "snapshot", "snapshots", "open_snapshot", "drop_snapshot", "backup")
 
     def __init__(self, engine, **renamed):
         self.name = engine
@@ -493,8 +493,11 @@ class _Store(_Handle):
 
     @property
     def in_transaction(self):
-        """True while a transaction is open on this handle (no call into the core)."""
-        self._handle()
+        """True while a transaction is open on this handle: the core's answer where the engine has
+        cairn_<engine>_in_txn (a flag read), else what the handle tracked itself."""
+        h = self._handle()
+        if self._raw.in_txn is not None:
+            return self._raw.in_txn(h)
         return self._txn
 
     def _after_call(self):

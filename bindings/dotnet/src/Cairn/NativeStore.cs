@@ -105,6 +105,10 @@ public abstract unsafe class NativeStore : IDisposable
     /// <summary>Drops the open transaction's writes; no events are raised for them (Txn if none).</summary>
     public ExecResponse Rollback() => Complete(Invoke<NativeHandle>(static h => h.Rollback()));
 
+    /// <summary>True while a transaction is open on this handle: the core's flag
+    /// (cairn_&lt;engine&gt;_in_txn); Unsupported where the engine has no such call.</summary>
+    public ExecResponse<bool> InTransaction() => Truth(Invoke<NativeHandle>(static h => h.InTxn()));
+
     /// <summary>Begins a transaction as a scope: Commit() it; disposing it uncommitted rolls it back.</summary>
     public ExecResponse<Transaction> BeginTransaction()
     {

@@ -421,8 +421,7 @@ public sealed unsafe partial class Table : NativeStore, IEnumerable<(ulong Id, R
 
     // ---- transactions, stats -------------------------------------------------------------------------
 
-    /// <summary>Whether a transaction is open on this handle.</summary>
-    public ExecResponse<bool> InTransaction() => Truth(Invoke<TableHandle>(static h => NativeMethods.cairn_table_in_txn(h)));
+    // InTransaction() is NativeStore's (cairn_table_in_txn through the handle's shared verbs).
 
     /// <summary>Counters of the table.</summary>
     public ExecResponse<TableStats> Stats()

@@ -753,6 +753,16 @@ static int kv_update(json_t *args, json_t **out)
     return rc;
 }
 
+/* <engine>.in_txn, the same for every engine: what cairn_<engine>_in_txn (through <engine>_simple)
+ * returned, 1/0 -> true/false, <0 the error. */
+static int in_txn_out(int rc, json_t **out)
+{
+    if (rc < 0)
+        return rc;
+    *out = json_boolean(rc);
+    return 0;
+}
+
 typedef int (*kv_fn)(cairn_kv *);
 
 static int kv_simple(json_t *args, kv_fn fn)
@@ -1764,17 +1774,7 @@ static int table_rollback(json_t *a, json_t **o) { (void)o; return table_simple(
 static int table_sync(json_t *a, json_t **o) { (void)o; return table_simple(a, cairn_table_sync); }
 static int table_compact(json_t *a, json_t **o) { (void)o; return table_simple(a, cairn_table_compact); }
 
-static int table_in_txn(json_t *args, json_t **out)
-{
-    slot *s;
-    int rc;
-    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0)
-        return rc;
-    if ((rc = cairn_table_in_txn(s->table)) < 0)
-        return rc;
-    *out = json_boolean(rc);
-    return 0;
-}
+static int table_in_txn(json_t *a, json_t **o) { return in_txn_out(table_simple(a, cairn_table_in_txn), o); }
 
 static int table_stats(json_t *args, json_t **out)
 {

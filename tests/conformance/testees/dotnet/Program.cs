@@ -86,6 +86,13 @@ internal static class Program
 
     private static JsonObject Ok(JsonNode? result) => new() { ["ok"] = result };
 
+    /// <summary>&lt;engine&gt;.in_txn: NativeStore.InTransaction, the same for every engine.</summary>
+    private static JsonObject InTxn(NativeStore s)
+    {
+        var r = s.InTransaction();
+        return FromResponse(r, () => r.Result);
+    }
+
     private static JsonObject FromResponse(ExecResponse r, Func<JsonNode?> result) =>
         r.Success ? Ok(result()) : Error(r.ErrorCode, r.Message);
 
@@ -158,6 +165,7 @@ internal static class Program
         ["kv.begin"] = a => FromResponse(Kv(a).Begin(), () => null),
         ["kv.commit"] = a => FromResponse(Kv(a).Commit(), () => null),
         ["kv.rollback"] = a => FromResponse(Kv(a).Rollback(), () => null),
+        ["kv.in_txn"] = a => InTxn(Kv(a)),
         ["kv.sync"] = a => FromResponse(Kv(a).Sync(), () => null),
         ["kv.compact"] = a => FromResponse(Kv(a).Compact(), () => null),
         ["kv.expiry"] = a =>
@@ -394,6 +402,7 @@ internal static class Program
         ["blob.sync"] = a => FromResponse(Blob(a).Store.Sync(), () => null),
         ["blob.compact"] = a => FromResponse(Blob(a).Store.Compact(), () => null),
         ["blob.begin"] = a => FromResponse(Blob(a).Store.Begin(), () => null),
+        ["blob.in_txn"] = a => InTxn(Blob(a).Store),
         ["blob.commit"] = a => FromResponse(Blob(a).Store.Commit(), () => null),
         ["blob.rollback"] = a => FromResponse(Blob(a).Store.Rollback(), () => null),
         ["blob.stats"] = a => StatsOp(Blob(a).Store.Stats(), "entries", "live_bytes", "free_bytes", "free_entries", "file_size", "next_key", "in_txn"),
@@ -469,7 +478,7 @@ internal static class Program
         ["table.begin"] = a => FromResponse(Tbl(a).Begin(), () => null),
         ["table.commit"] = a => FromResponse(Tbl(a).Commit(), () => null),
         ["table.rollback"] = a => FromResponse(Tbl(a).Rollback(), () => null),
-        ["table.in_txn"] = a => { var r = Tbl(a).InTransaction(); return FromResponse(r, () => r.Result); },
+        ["table.in_txn"] = a => InTxn(Tbl(a)),
         ["table.sync"] = a => FromResponse(Tbl(a).Sync(), () => null),
         ["table.compact"] = a => FromResponse(Tbl(a).Compact(), () => null),
         ["table.stats"] = a => StatsOp(Tbl(a).Stats(), "rows", "deleted_rows", "next_id", "row_groups", "segments", "tail_rows", "disk_bytes", "wal_bytes", "columns", "in_txn"),

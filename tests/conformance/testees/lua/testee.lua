@@ -306,6 +306,12 @@ for _, engine in ipairs({ "kv", "blob" }) do
   for _, m in ipairs({ "begin", "commit", "rollback", "sync", "compact" }) do
     ops[engine .. "." .. m] = function(a) local h = get(a, engine); chk(h[m](h)) end
   end
+  -- in_txn where the binding's engine() found cairn_<engine>_in_txn (else CAIRN_UNSUPPORTED)
+  ops[engine .. ".in_txn"] = function(a)
+    local h = get(a, engine)
+    if not h.in_txn then fail("CAIRN_UNSUPPORTED", engine .. ".in_txn: not in this engine's C API") end
+    return chk(h:in_txn())
+  end
   ops[engine .. ".check"] = function(a)
     if type(a.path) ~= "string" then fail("CAIRN_INVALID", "missing argument 'path'") end
     chk(cairn[engine].check(a.path))
@@ -626,7 +632,7 @@ end
 for _, m in ipairs({ "begin", "commit", "rollback", "sync", "compact" }) do
   ops["table." .. m] = function(a) local h = tget(a); chk(h[m](h)) end
 end
-ops["table.in_txn"] = function(a) return chk(tget(a):in_txn()) end
+ops["table.in_txn"] = function(a) local h = tget(a); return chk(h:in_txn()) end
 ops["table.check"] = function(a)
   if type(a.path) ~= "string" then fail("CAIRN_INVALID", "missing argument 'path'") end
   chk(cairn.table.check(a.path))

@@ -751,7 +751,6 @@ class Testee {
     return out;
   }
 
-  'table.in_txn'(a) { return this.get(a, 'table').inTxn(); }
 
   'table.stats'(a) {
     const s = this.get(a, 'table').stats();
@@ -848,6 +847,7 @@ for (const [engine, Cls] of [['kv', cairn.KV], ['blob', cairn.BlobStore], ['tabl
     };
   }
   Testee.prototype[`${engine}.count`] = function count(a) { return this.get(a, engine).count(); };
+  Testee.prototype[`${engine}.in_txn`] = function inTxn(a) { return this.get(a, engine).inTxn(); };
   Testee.prototype[`${engine}.check`] = function check(a) { Cls.check(this.path(a)); return null; };
 }
 

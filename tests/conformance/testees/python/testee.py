@@ -548,9 +548,6 @@ class Testee:
     def op_table_rows(self, a):
         return [[i, row_out(r)] for i, r in self.get(a, "table")]
 
-    def op_table_in_txn(self, a):
-        return self.get(a, "table").in_txn
-
     def op_table_stats(self, a):
         st = self.get(a, "table").stats()
         return {k: st[k] for k in ("rows", "deleted_rows", "next_id", "row_groups", "segments", "tail_rows",
@@ -738,10 +735,16 @@ class Testee:
             getattr(self.get(a, engine), verb)()
         return op
 
+    def _in_txn(engine):
+        def op(self, a):
+            return self.get(a, engine).in_transaction
+        return op
+
     for _engine in ("kv", "blob", "table"):
         for _verb_name in ("begin", "commit", "rollback", "sync", "compact"):
             locals()["op_%s_%s" % (_engine, _verb_name)] = _verb(_engine, _verb_name)
-    del _verb, _engine, _verb_name
+        locals()["op_%s_in_txn" % _engine] = _in_txn(_engine)
+    del _verb, _in_txn, _engine, _verb_name
 
     # -- common --------------------------------------------------------------------------------
     def op_reset(self, a):

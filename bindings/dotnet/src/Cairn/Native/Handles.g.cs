@@ -74,6 +74,7 @@ internal sealed class TableHandle : NativeHandle
     internal override int Begin() => NativeMethods.cairn_table_begin(this);
     internal override int Commit() => NativeMethods.cairn_table_commit(this);
     internal override int Rollback() => NativeMethods.cairn_table_rollback(this);
+    internal override int InTxn() => NativeMethods.cairn_table_in_txn(this);
     internal override int Sync() => NativeMethods.cairn_table_sync(this);
     internal override int Compact() => NativeMethods.cairn_table_compact(this);
     internal override int Count(out ulong n) => NativeMethods.cairn_table_count(this, out n);

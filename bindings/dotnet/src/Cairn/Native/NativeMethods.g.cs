@@ -77,6 +77,9 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib, EntryPoint = "cairn_blob_stats")]
     public static partial int cairn_blob_stats(BlobHandle b, ref CairnBlobStats @out);
 
+    [LibraryImport(Lib, EntryPoint = "cairn_blob_metrics")]
+    public static partial int cairn_blob_metrics(BlobHandle b, out byte* @out);
+
     [LibraryImport(Lib, EntryPoint = "cairn_blob_compact")]
     public static partial int cairn_blob_compact(BlobHandle b);
 
@@ -234,6 +237,9 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib, EntryPoint = "cairn_kv_stats")]
     public static partial int cairn_kv_stats(KvHandle kv, ref CairnKvStats @out);
 
+    [LibraryImport(Lib, EntryPoint = "cairn_kv_metrics")]
+    public static partial int cairn_kv_metrics(KvHandle kv, out byte* @out);
+
     [LibraryImport(Lib, EntryPoint = "cairn_kv_check", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int cairn_kv_check(string? path);
 
@@ -345,6 +351,9 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib, EntryPoint = "cairn_repo_stats")]
     public static partial int cairn_repo_stats(RepoHandle r, ref CairnRepoStats @out);
 
+    [LibraryImport(Lib, EntryPoint = "cairn_repo_metrics")]
+    public static partial int cairn_repo_metrics(RepoHandle r, out byte* @out);
+
     [LibraryImport(Lib, EntryPoint = "cairn_table_open", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int cairn_table_open(out TableHandle @out, string? path, CairnTableOptions* opts);
 
@@ -419,6 +428,9 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Lib, EntryPoint = "cairn_table_stats")]
     public static partial int cairn_table_stats(TableHandle t, ref CairnTableStats @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_metrics")]
+    public static partial int cairn_table_metrics(TableHandle t, out byte* @out);
 
     [LibraryImport(Lib, EntryPoint = "cairn_table_check", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int cairn_table_check(string? path);

@@ -31,6 +31,7 @@ internal abstract class NativeHandle : SafeHandle
     internal virtual int Begin() => Unsupported;
     internal virtual int Commit() => Unsupported;
     internal virtual int Rollback() => Unsupported;
+    internal virtual int InTxn() => Unsupported;
     internal virtual int Sync() => Unsupported;
     internal virtual int Compact() => Unsupported;
     internal virtual int Count(out ulong n)
