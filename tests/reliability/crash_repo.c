@@ -17,9 +17,12 @@
  *   - cairn_repo_verify passes on the killed repository (and after each gc below);
  *   - gc (grace 0) after the crash (every --gc-every'th kill, default 5, and the last one: it
  *     rewrites the whole pack) removes nothing reachable: every check above again, and verify.
- * The next child continues from the recovered state.
+ * The next child continues from the recovered state; every --fresh-every'th kill (default 50)
+ * starts over with an empty repository, because every open indexes the whole pack and verify
+ * re-hashes every object: without it the loop's time grows with the square of the kills.
  *
- * Usage: rel_crash_repo [--iterations N] [--seed S] [--max-delay-us U] [--gc-every G] [--keep]
+ * Usage: rel_crash_repo [--iterations N] [--seed S] [--max-delay-us U] [--gc-every G]
+ *                       [--fresh-every F] [--keep]
  */
 #include "rel_common.h"
 
@@ -239,7 +242,7 @@ static void child_main(void) {
 
 /* ---- the parent ----------------------------------------------------------------------------- */
 
-static uint64_t nacked, inflight_applied, inflight_lost, early_exits, gc_removed, gcs, versions_checked;
+static uint64_t nacked, inflight_applied, inflight_lost, early_exits, gc_removed, gcs, versions_checked, fresh;
 
 #define DIE(...) rel_die("seed %llu iteration %llu: " __VA_ARGS__)
 #define SI (unsigned long long)seed, (unsigned long long)iter
@@ -425,6 +428,7 @@ static void verify(const char *when) {
 int main(int argc, char **argv) {
     uint64_t iterations = rel_opt_u64(argc, argv, "--iterations", 200);
     uint64_t max_delay = rel_opt_u64(argc, argv, "--max-delay-us", 60000), t0 = rel_ms();
+    uint64_t fresh_every = rel_opt_u64(argc, argv, "--fresh-every", 50) ? rel_opt_u64(argc, argv, "--fresh-every", 50) : 1;
     uint64_t gc_every = rel_opt_u64(argc, argv, "--gc-every", 5) ? rel_opt_u64(argc, argv, "--gc-every", 5) : 1;
     int keep = 0, i;
     char *dir;
@@ -453,6 +457,13 @@ int main(int argc, char **argv) {
         cairn_repo_options o = CAIRN_REPO_OPTIONS_INIT;
         struct stat st;
         uint64_t removed = 0;
+        if (iter > 0 && iter % fresh_every == 0) { /* a fresh repository: see the header */
+            rel_rmrf(store);
+            memset(model, 0, sizeof model);
+            memset(tags, 0, sizeof tags);
+            ring_n = ring_pos = 0;
+            fresh++;
+        }
         if (pipe(fds) != 0) rel_die("pipe: %s", strerror(errno));
         fflush(stdout);
         if ((pid = fork()) < 0) rel_die("fork: %s", strerror(errno));
@@ -533,10 +544,11 @@ int main(int argc, char **argv) {
     }
     printf("%s: PASS: %llu kills, %llu changes acknowledged, in flight at the kill: %llu landed, %llu not "
            "(%llu children finished before the kill), %llu versions checked, %llu gc runs after a crash removed %llu objects, "
-           "seed %llu, %.1f s\n",
+           "%llu fresh repositories, seed %llu, %.1f s\n",
            rel_prog, (unsigned long long)iterations, (unsigned long long)nacked, (unsigned long long)inflight_applied,
            (unsigned long long)inflight_lost, (unsigned long long)early_exits, (unsigned long long)versions_checked,
-           (unsigned long long)gcs, (unsigned long long)gc_removed, (unsigned long long)seed, (double)(rel_ms() - t0) / 1000.0);
+           (unsigned long long)gcs, (unsigned long long)gc_removed, (unsigned long long)fresh + 1,
+           (unsigned long long)seed, (double)(rel_ms() - t0) / 1000.0);
     if (!keep) rel_rmrf(dir);
     free(dir);
     return 0;
