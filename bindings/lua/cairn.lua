@@ -449,7 +449,7 @@ The handle class of the C functions cairn_<name>_*, with everything engines shar
   cairn.<name>.open(path [, opts]) (options parsed into the C options struct by its field names),
   cairn.<name>.check(path); close (also __gc and __close), is_open, __tostring; begin, commit,
   rollback, transaction(fn), sync, compact (each where the engine's C API has it), count (also #h;
-  not with spec.no_count), stats; pairs() (also pairs(h)) over keys() with the method named `read`
+  not with spec.no_count), stats, metrics; pairs() (also pairs(h)) over keys() with the method named `read`
   (when given).
 def(verb or function, {argument converters}, result shape) makes a method: it checks the handle
 (a handle of this class, not closed), converts the arguments (converter(arg, handle): raises on
@@ -532,6 +532,9 @@ local function engine(name, what, read, spec)
     if rc ~= 0 then return fail(rc) end
     return stats_table(st)
   end)
+  --- metrics() -> string | nil, message, name: stats() in the Prometheus text exposition format
+  -- 0.0.4 (`# HELP`, `# TYPE`, `cairn_<engine>_<stat>{store="<path>"} <value>`; cairn_<engine>_metrics)
+  class.metrics = def("metrics", nil, OUT)
 
   -- pairs(...) -> iterator of key, value over a snapshot of keys(...); keys gone since are skipped,
   -- a failure raises.

@@ -127,6 +127,9 @@ function Store:compact() end
 function Store:count() end
 ---@return table<string, integer|boolean>|nil stats, string?, string?
 function Store:stats() end
+---Statistics in the Prometheus text exposition format 0.0.4 (`cairn_<engine>_<stat>{store="<path>"}`).
+---@return string|nil text, string?, string?
+function Store:metrics() end
 ---@return fun(): any, any
 function Store:pairs() end
 
@@ -294,6 +297,9 @@ function Repo:close() end
 function Repo:is_open() end
 ---@return { tenants: integer, objects: integer, disk_bytes: integer }|nil stats, string?, string?
 function Repo:stats() end
+---Statistics in the Prometheus text exposition format 0.0.4 (`cairn_<engine>_<stat>{store="<path>"}`).
+---@return string|nil text, string?, string?
+function Repo:metrics() end
 ---@param tenant string
 ---@return true|nil, string?, string?
 function Repo:init(tenant) end

@@ -103,6 +103,62 @@ test("stats: every field of the C struct, flags as booleans", function()
   eq(b:stats().in_txn, false)
 end)
 
+-- metrics(): stats() in the Prometheus text format, for every engine (through engine())
+local function check_metrics(h, engine, counters)
+  local text = assert(h:metrics())
+  eq(type(text), "string")
+  eq(text:sub(-1), "\n")
+  local st, lines = h:stats(), {}
+  for line in text:gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+  eq(#lines % 3, 0, "HELP, TYPE and one sample per family")
+  local label = h.path:gsub("\\", "\\\\"):gsub('"', '\\"'):gsub("\n", "\\n")
+  local seen = 0
+  for i = 1, #lines, 3 do
+    local name = lines[i]:match("^# HELP (cairn_[%l_]+) .+$")
+    assert(name, "HELP line: " .. lines[i])
+    local typ = lines[i + 1]:match("^# TYPE " .. name .. " (%l+)$")
+    assert(typ == "gauge" or typ == "counter", "TYPE line: " .. lines[i + 1])
+    local lab, value = lines[i + 2]:match("^" .. name .. '{store="(.*)"} (%d+)$')
+    assert(lab, "sample line: " .. lines[i + 2])
+    eq(lab, label)
+    local field = name:sub(#("cairn_" .. engine .. "_") + 1)
+    if typ == "counter" then
+      eq(field:sub(-6), "_total"); field = field:sub(1, -7)
+      assert(counters[field], field .. " is a counter")
+    end
+    if field == "file_size_bytes" then field = "file_size" end
+    local want = st[field]
+    if type(want) == "boolean" then want = want and 1 or 0 end
+    assert(want ~= nil, "stats has " .. field)
+    eq(math.tointeger(value), want, name)
+    seen = seen + 1
+  end
+  local n = 0
+  for _ in pairs(st) do n = n + 1 end
+  eq(seen, n, "one family per stats field")
+  return text
+end
+
+test("metrics: kv, blob, table and repo in the Prometheus text format", function()
+  local db <close> = assert(cairn.kv.open(tmp('kv "x" \\')))
+  assert(db:put("a", "1")); assert(db:put("a", "22")); assert(db:put("b", "3"))
+  assert(db:compact())
+  local text = check_metrics(db, "kv", { compactions = true })
+  assert(text:find("\ncairn_kv_keys{store=\"[^\n]*\"} 2\n"), text)
+  assert(text:find("\ncairn_kv_compactions_total{store=\"[^\n]*\"} 1\n"), text)
+  local b <close> = assert(cairn.blob.open(tmp("mblob")))
+  assert(b:create("hello"))
+  check_metrics(b, "blob", {})
+  local t <close> = assert(cairn.table.open(tmp("mtable"), { schema = "id i64 primary key, name string" }))
+  assert(t:insert({ id = 1, name = "a" }))
+  check_metrics(t, "table", { checkpoints = true })
+  local r <close> = assert(cairn.repo.open(tmp("mrepo")))
+  assert(r:init("acme")); assert(r:save("acme", "ann", "doc", "v1"))
+  check_metrics(r, "repo", {})
+  db:close()
+  raises("CAIRN_CLOSED", function() db:metrics() end)
+end)
+
 -- ---- KV basics, kinds and multiple returns -----------------------------------------------------
 test("kv: put/get/delete/exists/count with multiple returns", function()
   local db = assert(cairn.kv.open(tmp()))

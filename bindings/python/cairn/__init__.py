@@ -314,7 +314,7 @@ class _Engine:
     """The raw functions of one engine, cairn_<engine>_<verb>, found by verb (one place: a new
     engine's class names its engine and gets open/close/transactions/sync/compact/stats/check)."""
 
-    VERBS = ("open", "close", "stats")
+    VERBS = ("open", "close", "stats", "metrics")
     # None where the engine lacks the call: a store's (transactions, maintenance), events,
     # snapshots and backups
     OPTIONAL = ("begin", "commit", "rollback", "in_txn", "sync", "compact", "check", "subscribe",
@@ -428,6 +428,12 @@ class _Handle:
     def stats(self):
         """A dict of the engine's statistics (its C stats struct, field by field)."""
         return _stats_dict(self._raw.stats(self._handle()))
+
+    def metrics(self):
+        """The statistics in the Prometheus text exposition format (0.0.4) as a str: per statistic
+        a `# HELP` and a `# TYPE` line and one sample `cairn_<engine>_<stat>{store="<path>"} <value>`
+        (sizes end in _bytes, per-handle counts in _total)."""
+        return self._raw.metrics(self._handle())
 
     @classmethod
     def check(cls, path):
