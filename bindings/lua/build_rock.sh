@@ -27,5 +27,5 @@ if grep -qs '^int cairn_table_open(' core/src/table/*.c; then TABLE=-DCAIRN_SWIG
 $CC $CFLAGS $TABLE -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -fvisibility=hidden \
     -I"$LUA_INCDIR" -Icore/include -Icore/src -Icore/src/util -Ibindings/lua \
     $LIBFLAG -o "$out/cairn_swig.so" \
-    "$out/cairn_lua_wrap.c" bindings/lua/cairn_lua_json.c $(find core/src -name '*.c' | sort) -lpthread -lcrypto
+    "$out/cairn_lua_wrap.c" bindings/lua/cairn_lua_json.c $(find core/src -name '*.c' | sort) -lpthread -lcrypto -lm
 echo "build_rock.sh: built $out/cairn_swig.so"

@@ -21,6 +21,6 @@ cc $extra -std=c99 -Wall -Wextra -Werror "$src/examples/quickstart.c" -o "$tmp/q
 "$tmp/quickstart" "$tmp/work-shared" | tee "$tmp/out"
 grep -q "blob: 1 entries" "$tmp/out"
 cc $extra -std=c99 "$src/examples/quickstart.c" -o "$tmp/quickstart-static" \
-   $(pkg-config --cflags cairn) "$libdir/libcairn.a" -lpthread -lcrypto
+   $(pkg-config --cflags cairn) "$libdir/libcairn.a" -lpthread -lcrypto -lm
 "$tmp/quickstart-static" "$tmp/work-static" | grep -q "blob: 1 entries"
 echo "installed C library: shared and static quickstart built with pkg-config and ran"
