@@ -149,6 +149,35 @@ START_TEST(iterate_sorted_with_prefix) {
 }
 END_TEST
 
+/* cairn_kv_in_txn: 0 outside, 1 inside (a refused nested begin changes nothing), 0 after commit
+ * and after rollback; agrees with stats; NULL is CAIRN_INVALID. */
+START_TEST(in_txn_flag) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
+    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
+    ck_assert_int_eq(cairn_kv_in_txn(NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_kv_in_txn(kv), 0);
+    ck_assert_int_eq(cairn_kv_commit(kv), CAIRN_TXN);
+    ck_assert_int_eq(cairn_kv_in_txn(kv), 0);
+    ck_assert_int_eq(cairn_kv_begin(kv), 0);
+    ck_assert_int_eq(cairn_kv_in_txn(kv), 1);
+    ck_assert_int_eq(cairn_kv_begin(kv), CAIRN_TXN);
+    ck_assert_int_eq(cairn_kv_in_txn(kv), 1); /* the refused nested begin ends nothing */
+    ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+    ck_assert_int_eq(st.in_txn, 1);
+    kvt_put(kv, "k", "v");
+    ck_assert_int_eq(cairn_kv_in_txn(kv), 1);
+    ck_assert_int_eq(cairn_kv_commit(kv), 0);
+    ck_assert_int_eq(cairn_kv_in_txn(kv), 0);
+    ck_assert_int_eq(cairn_kv_begin(kv), 0);
+    ck_assert_int_eq(cairn_kv_in_txn(kv), 1);
+    ck_assert_int_eq(cairn_kv_rollback(kv), 0);
+    ck_assert_int_eq(cairn_kv_in_txn(kv), 0);
+    ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+    ck_assert_int_eq(st.in_txn, 0);
+    cairn_kv_close(kv);
+}
+END_TEST
+
 START_TEST(transactions) {
     cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
     uint64_t n;
@@ -1711,6 +1740,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, get_into_and_kinds);
     tcase_add_test(tc, iterate_sorted_with_prefix);
     tcase_add_test(tc, transactions);
+    tcase_add_test(tc, in_txn_flag);
     tcase_add_test(tc, expiry);
     tcase_add_test(tc, seed_viperdb_overwrite_with_expiry);
     tcase_add_test(tc, seed_viperdb_expire_delete_reopen);

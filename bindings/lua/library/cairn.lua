@@ -163,6 +163,9 @@ function KV:delete(key) end
 ---@param key string|table
 ---@return boolean|nil, string?, string?
 function KV:exists(key) end
+--- true inside begin() ... commit()/rollback() (cairn_kv_in_txn)
+---@return boolean|nil, string?, string?
+function KV:in_txn() end
 ---@param prefix? string|table
 ---@return string[]|nil keys, string?, string?
 function KV:keys(prefix) end

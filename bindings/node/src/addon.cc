@@ -803,7 +803,7 @@ class KV : public Store<KV, cairn_kv, cairn_kv_options, struct cairn_kv_stats> {
         cairn_kv_rollback, cairn_kv_sync, cairn_kv_compact, cairn_kv_count, cairn_kv_stats, "cairn_kv_stats",
         "keys data_files disk_bytes live_bytes dead_bytes keydir_bytes seq compactions in_txn?",
         {cairn_kv_snapshot, cairn_kv_snapshots, cairn_kv_open_snapshot, cairn_kv_drop_snapshot, cairn_kv_backup},
-        nullptr,
+        cairn_kv_in_txn,
     };
 
     static std::vector<PropertyDescriptor> Methods() {

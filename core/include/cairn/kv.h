@@ -139,6 +139,9 @@ CAIRN_API void cairn_kv_iter_free(cairn_kv_iter *it);
 CAIRN_API int cairn_kv_begin(cairn_kv *kv);
 CAIRN_API int cairn_kv_commit(cairn_kv *kv);
 CAIRN_API int cairn_kv_rollback(cairn_kv *kv);
+/* 1 inside a transaction, 0 outside, <0 on error (CAIRN_INVALID for NULL, CAIRN_FORKED in a
+ * child). A flag read under the handle's lock: no stats, no I/O; answers on a failed handle. */
+CAIRN_API int cairn_kv_in_txn(cairn_kv *kv);
 
 /* Flush and fsync everything written so far. */
 CAIRN_API int cairn_kv_sync(cairn_kv *kv);

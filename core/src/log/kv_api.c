@@ -771,6 +771,15 @@ int cairn_kv_begin(cairn_kv *kv) {
     return rc;
 }
 
+int cairn_kv_in_txn(cairn_kv *kv) {
+    int rc;
+    if ((rc = cairn_kv__check_handle(kv, "kv_in_txn")) != 0) return rc;
+    pthread_rwlock_rdlock(&kv->rw); /* begin, commit and rollback change the flag under the write lock */
+    rc = kv->in_txn != 0;
+    pthread_rwlock_unlock(&kv->rw);
+    return rc;
+}
+
 int cairn_kv_rollback(cairn_kv *kv) {
     int rc = 0;
     if ((rc = cairn_kv__check_handle(kv, "kv_rollback")) != 0) return rc;

@@ -773,6 +773,7 @@ static int kv_simple(json_t *args, kv_fn fn)
 }
 
 static int kv_begin(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_kv_begin); }
+static int kv_in_txn(json_t *a, json_t **o) { return in_txn_out(kv_simple(a, cairn_kv_in_txn), o); }
 static int kv_commit(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_kv_commit); }
 static int kv_rollback(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_kv_rollback); }
 static int kv_sync(json_t *a, json_t **o) { (void)o; return kv_simple(a, cairn_kv_sync); }
@@ -2484,6 +2485,7 @@ static const struct {
     {"kv.begin", kv_begin},
     {"kv.commit", kv_commit},
     {"kv.rollback", kv_rollback},
+    {"kv.in_txn", kv_in_txn},
     {"kv.sync", kv_sync},
     {"kv.compact", kv_compact},
     {"kv.stats", kv_stats},

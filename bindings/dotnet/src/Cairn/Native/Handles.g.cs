@@ -34,6 +34,7 @@ internal sealed class KvHandle : NativeHandle
     internal override int Begin() => NativeMethods.cairn_kv_begin(this);
     internal override int Commit() => NativeMethods.cairn_kv_commit(this);
     internal override int Rollback() => NativeMethods.cairn_kv_rollback(this);
+    internal override int InTxn() => NativeMethods.cairn_kv_in_txn(this);
     internal override int Sync() => NativeMethods.cairn_kv_sync(this);
     internal override int Compact() => NativeMethods.cairn_kv_compact(this);
     internal override int Count(out ulong n) => NativeMethods.cairn_kv_count(this, out n);

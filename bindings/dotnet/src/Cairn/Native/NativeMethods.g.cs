@@ -228,6 +228,9 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib, EntryPoint = "cairn_kv_rollback")]
     public static partial int cairn_kv_rollback(KvHandle kv);
 
+    [LibraryImport(Lib, EntryPoint = "cairn_kv_in_txn")]
+    public static partial int cairn_kv_in_txn(KvHandle kv);
+
     [LibraryImport(Lib, EntryPoint = "cairn_kv_sync")]
     public static partial int cairn_kv_sync(KvHandle kv);
 
