@@ -10,6 +10,7 @@
  * commit, with no lock held.
  */
 #include "table_internal.h"
+#include "metrics.h"
 
 #include <stdio.h>
 
@@ -2154,3 +2155,6 @@ int cairn_table_iter_next_json(cairn_table_iter *it, uint64_t *id, const char **
     }
     return 0;
 }
+
+/* The directory the table was opened on (the `store` label of cairn_table_metrics; metrics.h). */
+const char *cairn_table__path(const cairn_table *t) { return t->dir; }
