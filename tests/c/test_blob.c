@@ -629,6 +629,31 @@ START_TEST(events) {
 }
 END_TEST
 
+/* cairn_blob_in_txn: 0 outside, 1 inside (a refused nested begin changes nothing), 0 after
+ * commit and after rollback; agrees with stats; NULL is CAIRN_INVALID. */
+START_TEST(in_txn_flag) {
+    cairn_blob *b = open_store("s.db", CAIRN_SYNC_COMMIT);
+    ck_assert_int_eq(cairn_blob_in_txn(NULL), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_blob_in_txn(b), 0);
+    ck_assert_int_eq(cairn_blob_commit(b), CAIRN_TXN);
+    ck_assert_int_eq(cairn_blob_in_txn(b), 0);
+    ck_assert_int_eq(cairn_blob_begin(b), 0);
+    ck_assert_int_eq(cairn_blob_in_txn(b), 1);
+    ck_assert_int_eq(cairn_blob_begin(b), CAIRN_TXN);
+    ck_assert_int_eq(cairn_blob_in_txn(b), 1);
+    ck_assert_int_eq(stats(b).in_txn, 1);
+    create_n(b, 10, 1);
+    ck_assert_int_eq(cairn_blob_commit(b), 0);
+    ck_assert_int_eq(cairn_blob_in_txn(b), 0);
+    ck_assert_int_eq(cairn_blob_begin(b), 0);
+    ck_assert_int_eq(cairn_blob_in_txn(b), 1);
+    ck_assert_int_eq(cairn_blob_rollback(b), 0);
+    ck_assert_int_eq(cairn_blob_in_txn(b), 0);
+    ck_assert_int_eq(stats(b).in_txn, 0);
+    cairn_blob_close(b);
+}
+END_TEST
+
 START_TEST(transactions) {
     cairn_blob *b = open_store("s.db", CAIRN_SYNC_COMMIT);
     uint32_t a = create_n(b, 100, 1), c, d;
@@ -980,6 +1005,7 @@ static Suite *suite(void) {
     tcase_add_test(t, big_blobs_and_auto_checkpoint);
     tcase_add_test(t, events);
     tcase_add_test(t, transactions);
+    tcase_add_test(t, in_txn_flag);
     tcase_add_test(t, read_only_sees_log);
     tcase_add_test(t, threads_group);
     tcase_add_test(t, threads_commit);

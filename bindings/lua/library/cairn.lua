@@ -219,6 +219,9 @@ function Blob:delete(key) end
 ---@param key integer
 ---@return boolean|nil, string?, string?
 function Blob:exists(key) end
+--- true inside begin() ... commit()/rollback() (cairn_blob_in_txn)
+---@return boolean|nil, string?, string?
+function Blob:in_txn() end
 ---@return integer[]|nil keys, string?, string?
 function Blob:keys() end
 ---@param event "created"|"updated"|"deleted"|"*"

@@ -970,7 +970,7 @@ class Blob : public Store<Blob, cairn_blob, cairn_blob_options, struct cairn_blo
         cairn_blob_stats, "cairn_blob_stats",
         "entries live_bytes free_bytes free_entries file_size wal_bytes next_key in_txn?",
         {nullptr, nullptr, nullptr, nullptr, nullptr},  // no snapshot calls in cairn/blob.h yet
-        nullptr,
+        cairn_blob_in_txn,
     };
 
     static std::vector<PropertyDescriptor> Methods() {

@@ -96,6 +96,9 @@ CAIRN_API int cairn_blob_compact(cairn_blob *b);
 CAIRN_API int cairn_blob_begin(cairn_blob *b);
 CAIRN_API int cairn_blob_commit(cairn_blob *b);
 CAIRN_API int cairn_blob_rollback(cairn_blob *b);
+/* 1 inside a transaction, 0 outside, <0 on error (CAIRN_INVALID for NULL, CAIRN_FORKED in a
+ * child). A flag read under the handle's lock: no stats, no I/O; answers on a failed handle. */
+CAIRN_API int cairn_blob_in_txn(cairn_blob *b);
 /* Subscribe: *id identifies the subscription for cairn_blob_unsubscribe. */
 CAIRN_API int cairn_blob_subscribe(cairn_blob *b, cairn_blob_event_fn fn, void *ctx, uint64_t *id);
 CAIRN_API int cairn_blob_unsubscribe(cairn_blob *b, uint64_t id);

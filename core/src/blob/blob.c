@@ -2076,6 +2076,16 @@ int cairn_blob_compact(cairn_blob *b) {
 
 /* ---- transactions ------------------------------------------------------------------------- */
 
+int cairn_blob_in_txn(cairn_blob *b) {
+    int rc;
+    if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_in_txn: NULL handle");
+    if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_in_txn");
+    pthread_rwlock_rdlock(&b->mu); /* begin, commit and rollback change the flag under the write lock */
+    rc = b->in_txn != 0;
+    pthread_rwlock_unlock(&b->mu);
+    return rc;
+}
+
 int cairn_blob_begin(cairn_blob *b) {
     int rc;
     if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_begin: NULL handle");

@@ -1107,6 +1107,7 @@ static int blob_simple(json_t *args, blob_fn fn)
 static int blob_sync(json_t *a, json_t **o) { (void)o; return blob_simple(a, cairn_blob_sync); }
 static int blob_compact(json_t *a, json_t **o) { (void)o; return blob_simple(a, cairn_blob_compact); }
 static int blob_begin(json_t *a, json_t **o) { (void)o; return blob_simple(a, cairn_blob_begin); }
+static int blob_in_txn(json_t *a, json_t **o) { return in_txn_out(blob_simple(a, cairn_blob_in_txn), o); }
 static int blob_commit(json_t *a, json_t **o) { (void)o; return blob_simple(a, cairn_blob_commit); }
 static int blob_rollback(json_t *a, json_t **o) { (void)o; return blob_simple(a, cairn_blob_rollback); }
 
@@ -2512,6 +2513,7 @@ static const struct {
     {"blob.begin", blob_begin},
     {"blob.commit", blob_commit},
     {"blob.rollback", blob_rollback},
+    {"blob.in_txn", blob_in_txn},
     {"blob.stats", blob_stats},
     {"blob.check", blob_check},
     {"blob.subscribe", blob_subscribe},

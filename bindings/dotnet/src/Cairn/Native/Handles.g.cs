@@ -16,6 +16,7 @@ internal sealed class BlobHandle : NativeHandle
     internal override int Begin() => NativeMethods.cairn_blob_begin(this);
     internal override int Commit() => NativeMethods.cairn_blob_commit(this);
     internal override int Rollback() => NativeMethods.cairn_blob_rollback(this);
+    internal override int InTxn() => NativeMethods.cairn_blob_in_txn(this);
     internal override int Sync() => NativeMethods.cairn_blob_sync(this);
     internal override int Compact() => NativeMethods.cairn_blob_compact(this);
     internal override int Count(out ulong n) => NativeMethods.cairn_blob_count(this, out n);

@@ -92,6 +92,9 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib, EntryPoint = "cairn_blob_rollback")]
     public static partial int cairn_blob_rollback(BlobHandle b);
 
+    [LibraryImport(Lib, EntryPoint = "cairn_blob_in_txn")]
+    public static partial int cairn_blob_in_txn(BlobHandle b);
+
     [LibraryImport(Lib, EntryPoint = "cairn_blob_subscribe")]
     public static partial int cairn_blob_subscribe(BlobHandle b, delegate* unmanaged[Cdecl]<byte*, int, uint, ulong, ulong, void> fn, byte* ctx, out ulong id);
 
