@@ -763,6 +763,31 @@ static int in_txn_out(int rc, json_t **out)
     return 0;
 }
 
+/* <engine>.metrics, the same for every engine: the Prometheus text of cairn_<engine>_metrics. */
+static int metrics_op(json_t *args, int engine, json_t **out)
+{
+    slot *s;
+    char *text = NULL;
+    int rc = slot_get(args, engine, &s);
+    if (rc)
+        return rc;
+    switch (engine) {
+    case SLOT_KV: rc = cairn_kv_metrics(s->kv, &text); break;
+    case SLOT_BLOB: rc = cairn_blob_metrics(s->blob, &text); break;
+    case SLOT_TABLE: rc = cairn_table_metrics(s->table, &text); break;
+    default: rc = cairn_repo_metrics(s->repo, &text); break;
+    }
+    if (rc)
+        return rc;
+    *out = json_string(text);
+    cairn_free(text);
+    return *out ? 0 : terr(CAIRN_INTERNAL, "metrics: the text is not UTF-8");
+}
+static int kv_metrics(json_t *a, json_t **o) { return metrics_op(a, SLOT_KV, o); }
+static int blob_metrics(json_t *a, json_t **o) { return metrics_op(a, SLOT_BLOB, o); }
+static int table_metrics(json_t *a, json_t **o) { return metrics_op(a, SLOT_TABLE, o); }
+static int repo_metrics(json_t *a, json_t **o) { return metrics_op(a, SLOT_REPO, o); }
+
 typedef int (*kv_fn)(cairn_kv *);
 
 static int kv_simple(json_t *args, kv_fn fn)
@@ -2490,6 +2515,7 @@ static const struct {
     {"kv.sync", kv_sync},
     {"kv.compact", kv_compact},
     {"kv.stats", kv_stats},
+    {"kv.metrics", kv_metrics},
     {"kv.expiry", kv_expiry},
     {"kv.check", kv_check},
     {"kv.snapshot", kv_snapshot},
@@ -2515,6 +2541,7 @@ static const struct {
     {"blob.rollback", blob_rollback},
     {"blob.in_txn", blob_in_txn},
     {"blob.stats", blob_stats},
+    {"blob.metrics", blob_metrics},
     {"blob.check", blob_check},
     {"blob.subscribe", blob_subscribe},
     {"blob.unsubscribe", blob_unsubscribe},
@@ -2539,6 +2566,7 @@ static const struct {
     {"table.sync", table_sync},
     {"table.compact", table_compact},
     {"table.stats", table_stats},
+    {"table.metrics", table_metrics},
     {"table.check", table_check},
     {"table.subscribe", table_subscribe},
     {"table.unsubscribe", table_unsubscribe},
@@ -2564,6 +2592,7 @@ static const struct {
     {"repo.tag_get", repo_tag_get},
     {"repo.gc", repo_gc},
     {"repo.stats", repo_stats},
+    {"repo.metrics", repo_metrics},
     {"repo.verify", repo_verify},
     {"proc.fork", op_proc_fork},
 };

@@ -301,6 +301,10 @@ ops["kv.update"] = function(a)
   local key = kv_key(a)
   chk(db:update(key, ch))
 end
+-- metrics: the Prometheus text, the same call on every engine's handle
+for _, engine in ipairs({ "kv", "blob", "table", "repo" }) do
+  ops[engine .. ".metrics"] = function(a) local h = get(a, engine); return chk(h:metrics()) end
+end
 -- the verbs every engine has, under the same name in the protocol and in the binding
 for _, engine in ipairs({ "kv", "blob" }) do
   for _, m in ipairs({ "begin", "commit", "rollback", "sync", "compact" }) do

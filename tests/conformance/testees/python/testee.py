@@ -740,11 +740,18 @@ class Testee:
             return self.get(a, engine).in_transaction
         return op
 
+    def _metrics(engine):
+        def op(self, a):
+            return self.get(a, engine).metrics()
+        return op
+
     for _engine in ("kv", "blob", "table"):
         for _verb_name in ("begin", "commit", "rollback", "sync", "compact"):
             locals()["op_%s_%s" % (_engine, _verb_name)] = _verb(_engine, _verb_name)
         locals()["op_%s_in_txn" % _engine] = _in_txn(_engine)
-    del _verb, _in_txn, _engine, _verb_name
+    for _engine in ("kv", "blob", "table", "repo"):
+        locals()["op_%s_metrics" % _engine] = _metrics(_engine)
+    del _verb, _in_txn, _metrics, _engine, _verb_name
 
     # -- common --------------------------------------------------------------------------------
     def op_reset(self, a):
