@@ -93,6 +93,11 @@ declare abstract class Store<K, E, S> implements Iterable<E> {
   compact(): void;
   compactAsync(): Promise<void>;
   stats(): S;
+  /**
+   * The Prometheus text exposition (format 0.0.4) of the engine's statistics (cairn_<engine>_metrics):
+   * per statistic `# HELP` and `# TYPE` lines, then `cairn_<engine>_<stat>{store="<path>"} <value>`.
+   */
+  metrics(): string;
   /** Close (idempotent); an open transaction is rolled back. */
   close(): void;
   readonly closed: boolean;
@@ -435,6 +440,11 @@ export class Repo {
   gc(graceMs?: number): number;
   gcAsync(graceMs?: number): Promise<number>;
   stats(): RepoStats;
+  /**
+   * The Prometheus text exposition (format 0.0.4) of the engine's statistics (cairn_<engine>_metrics):
+   * per statistic `# HELP` and `# TYPE` lines, then `cairn_<engine>_<stat>{store="<path>"} <value>`.
+   */
+  metrics(): string;
   close(): void;
   readonly closed: boolean;
 }

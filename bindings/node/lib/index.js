@@ -384,6 +384,15 @@ function handleClass(Base) {
       return this[H].stats();
     }
 
+    /**
+     * The Prometheus text exposition (format 0.0.4) of the engine's statistics
+     * (cairn_<engine>_metrics): HELP and TYPE lines, then one sample per statistic labelled
+     * {store="<path>"}. Serve it as text/plain; version=0.0.4.
+     */
+    metrics() {
+      return nativeMethod(this[H], 'metrics', 'metrics').call(this[H]);
+    }
+
     /** Close (idempotent). An open transaction is rolled back. */
     close() {
       this[H].close();

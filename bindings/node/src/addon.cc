@@ -493,6 +493,7 @@ struct EngineApi {
     // Snapshots and backups (the five calls every engine's header declares; docs/snapshots.md).
     SnapshotApi<H> snapshots;
     int (*inTxn)(H *);  // cairn_<engine>_in_txn: 1 inside a transaction, 0 outside
+    int (*metrics)(H *, char **);  // cairn_<engine>_metrics: the Prometheus text (cairn_free)
 };
 
 template <typename Engine, typename H, typename O, typename S>
@@ -523,6 +524,7 @@ class Store : public Napi::ObjectWrap<Engine> {
         add(a.commit, "commit", static_cast<C>(&Store::Commit));
         add(a.rollback, "rollback", static_cast<C>(&Store::Rollback));
         add(a.inTxn, "inTxn", static_cast<C>(&Store::InTxn));
+        add(a.metrics, "metrics", static_cast<C>(&Store::Metrics));
         add(a.sync, "sync", static_cast<C>(&Store::Sync));
         add(a.sync, "syncAsync", static_cast<C>(&Store::SyncAsync));
         add(a.compact, "compact", static_cast<C>(&Store::Compact));
@@ -696,6 +698,15 @@ class Store : public Napi::ObjectWrap<Engine> {
         Check(info.Env(), rc);
         return Napi::Boolean::New(info.Env(), rc == 1);
     }
+    // metrics() -> the Prometheus text exposition of the engine's statistics
+    Napi::Value Metrics(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        char *out = nullptr;
+        int rc = Api().metrics(Handle(env), &out);
+        std::unique_ptr<char, void (*)(void *)> guard(out, cairn_free);
+        Check(env, rc);
+        return Napi::String::New(env, out != nullptr ? out : "");
+    }
     Napi::Value Compact(const Napi::CallbackInfo &info) { return Call(info, Api().compact); }
     Napi::Value SyncAsync(const Napi::CallbackInfo &info) { return CallAsync(info, "sync", Api().sync); }
     Napi::Value CompactAsync(const Napi::CallbackInfo &info) { return CallAsync(info, "compact", Api().compact); }
@@ -804,6 +815,7 @@ class KV : public Store<KV, cairn_kv, cairn_kv_options, struct cairn_kv_stats> {
         "keys data_files disk_bytes live_bytes dead_bytes keydir_bytes seq compactions in_txn?",
         {cairn_kv_snapshot, cairn_kv_snapshots, cairn_kv_open_snapshot, cairn_kv_drop_snapshot, cairn_kv_backup},
         cairn_kv_in_txn,
+        cairn_kv_metrics,
     };
 
     static std::vector<PropertyDescriptor> Methods() {
@@ -971,6 +983,7 @@ class Blob : public Store<Blob, cairn_blob, cairn_blob_options, struct cairn_blo
         "entries live_bytes free_bytes free_entries file_size wal_bytes next_key in_txn?",
         {nullptr, nullptr, nullptr, nullptr, nullptr},  // no snapshot calls in cairn/blob.h yet
         cairn_blob_in_txn,
+        cairn_blob_metrics,
     };
 
     static std::vector<PropertyDescriptor> Methods() {
@@ -1235,6 +1248,7 @@ class Table : public Store<Table, cairn_table, cairn_table_options, struct cairn
         "rows deleted_rows next_id row_groups segments tail_rows disk_bytes wal_bytes checkpoints columns in_txn?",
         {nullptr, nullptr, nullptr, nullptr, nullptr},  // no snapshot calls in cairn/table.h yet
         cairn_table_in_txn,
+        cairn_table_metrics,
     };
 
     static std::vector<PropertyDescriptor> Methods() {
@@ -1596,6 +1610,7 @@ class Repo : public Store<Repo, cairn_repo, cairn_repo_options, struct cairn_rep
         cairn_repo_stats, "cairn_repo_stats", "tenants objects disk_bytes",
         {nullptr, nullptr, nullptr, nullptr, nullptr},
         nullptr,
+        cairn_repo_metrics,
     };
 
     static std::vector<PropertyDescriptor> Methods() {

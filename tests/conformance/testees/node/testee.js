@@ -851,6 +851,11 @@ for (const [engine, Cls] of [['kv', cairn.KV], ['blob', cairn.BlobStore], ['tabl
   Testee.prototype[`${engine}.check`] = function check(a) { Cls.check(this.path(a)); return null; };
 }
 
+// Every engine's Prometheus text (metrics() of the shared base).
+for (const engine of ['kv', 'blob', 'table', 'repo']) {
+  Testee.prototype[`${engine}.metrics`] = function metrics(a) { return this.get(a, engine).metrics(); };
+}
+
 async function main() {
   const t = new Testee();
   const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false });
