@@ -545,6 +545,10 @@ def gen_handles(api, mp):
             if sig(ctype + "_snapshots") == [ctype + " *", "char **"]:
                 out.append("    internal override unsafe int Snapshots(out byte* json) => "
                            "NativeMethods.%s_snapshots(this, out json);" % ctype)
+            # The Prometheus text exposition of the engine's stats (caller-owned, cairn_free).
+            if sig(ctype + "_metrics") == [ctype + " *", "char **"]:
+                out.append("    internal override unsafe int Metrics(out byte* text) => "
+                           "NativeMethods.%s_metrics(this, out text);" % ctype)
             if sig(ctype + "_open_snapshot") == [ctype + " **", ctype + " *", "const char *"]:
                 out.append("    internal override int OpenSnapshot(string? name, out NativeHandle? snapshot)")
                 out.append("    {")

@@ -131,6 +131,26 @@ public abstract unsafe class NativeStore : IDisposable
         return Result(rc, (long)n);
     }
 
+    /// <summary>The store's stats as Prometheus text exposition (format 0.0.4: <c># HELP</c>/<c># TYPE</c>
+    /// lines, then samples labelled <c>store="&lt;path&gt;"</c>), ready to serve on a /metrics
+    /// endpoint; Unsupported where the engine has no cairn_&lt;engine&gt;_metrics.</summary>
+    public ExecResponse<string> Metrics()
+    {
+        nint text = 0;
+        int rc = Invoke(ref text, static (NativeHandle h, scoped ref nint t) =>
+        {
+            int rc = h.Metrics(out byte* o);
+            t = (nint)o;
+            return rc;
+        });
+        if (rc != 0)
+        {
+            if (text != 0) NativeMethods.cairn_free((byte*)text);
+            return Fail<string>(rc);
+        }
+        return ExecResponse<string>.Ok(System.Text.Encoding.UTF8.GetString(Interop.TakeOwnedString((byte*)text)));
+    }
+
     // ---- snapshots and backups (docs/snapshots.md) -----------------------------------------------------
     // The five calls live here, once: the generated handle class of an engine overrides the snapshot verbs
     // its C API has (cairn_<engine>_snapshot & co.), and an engine class only adds its typed

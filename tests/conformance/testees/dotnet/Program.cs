@@ -93,6 +93,13 @@ internal static class Program
         return FromResponse(r, () => r.Result);
     }
 
+    /// <summary>&lt;engine&gt;.metrics: NativeStore.Metrics, the same for every engine.</summary>
+    private static JsonObject MetricsOp(NativeStore s)
+    {
+        var r = s.Metrics();
+        return FromResponse(r, () => r.Result);
+    }
+
     private static JsonObject FromResponse(ExecResponse r, Func<JsonNode?> result) =>
         r.Success ? Ok(result()) : Error(r.ErrorCode, r.Message);
 
@@ -166,6 +173,7 @@ internal static class Program
         ["kv.commit"] = a => FromResponse(Kv(a).Commit(), () => null),
         ["kv.rollback"] = a => FromResponse(Kv(a).Rollback(), () => null),
         ["kv.in_txn"] = a => InTxn(Kv(a)),
+        ["kv.metrics"] = a => MetricsOp(Kv(a)),
         ["kv.sync"] = a => FromResponse(Kv(a).Sync(), () => null),
         ["kv.compact"] = a => FromResponse(Kv(a).Compact(), () => null),
         ["kv.expiry"] = a =>
@@ -355,6 +363,7 @@ internal static class Program
             return FromResponse(r, () => r.Result);
         },
         ["repo.stats"] = a => StatsOp(Rp(a).Stats(), "tenants", "objects", "disk_bytes"),
+        ["repo.metrics"] = a => MetricsOp(Rp(a)),
         ["kv.stats"] = a => StatsOp(Kv(a).Stats(), "keys", "data_files", "disk_bytes", "live_bytes", "dead_bytes", "in_txn"),
         ["blob.open"] = BlobOpen,
         ["blob.close"] = Close,
@@ -403,6 +412,7 @@ internal static class Program
         ["blob.compact"] = a => FromResponse(Blob(a).Store.Compact(), () => null),
         ["blob.begin"] = a => FromResponse(Blob(a).Store.Begin(), () => null),
         ["blob.in_txn"] = a => InTxn(Blob(a).Store),
+        ["blob.metrics"] = a => MetricsOp(Blob(a).Store),
         ["blob.commit"] = a => FromResponse(Blob(a).Store.Commit(), () => null),
         ["blob.rollback"] = a => FromResponse(Blob(a).Store.Rollback(), () => null),
         ["blob.stats"] = a => StatsOp(Blob(a).Store.Stats(), "entries", "live_bytes", "free_bytes", "free_entries", "file_size", "next_key", "in_txn"),
@@ -479,6 +489,7 @@ internal static class Program
         ["table.commit"] = a => FromResponse(Tbl(a).Commit(), () => null),
         ["table.rollback"] = a => FromResponse(Tbl(a).Rollback(), () => null),
         ["table.in_txn"] = a => InTxn(Tbl(a)),
+        ["table.metrics"] = a => MetricsOp(Tbl(a)),
         ["table.sync"] = a => FromResponse(Tbl(a).Sync(), () => null),
         ["table.compact"] = a => FromResponse(Tbl(a).Compact(), () => null),
         ["table.stats"] = a => StatsOp(Tbl(a).Stats(), "rows", "deleted_rows", "next_id", "row_groups", "segments", "tail_rows", "disk_bytes", "wal_bytes", "columns", "in_txn"),

@@ -20,6 +20,7 @@ internal sealed class BlobHandle : NativeHandle
     internal override int Sync() => NativeMethods.cairn_blob_sync(this);
     internal override int Compact() => NativeMethods.cairn_blob_compact(this);
     internal override int Count(out ulong n) => NativeMethods.cairn_blob_count(this, out n);
+    internal override unsafe int Metrics(out byte* text) => NativeMethods.cairn_blob_metrics(this, out text);
 }
 
 /// <summary>Owns a cairn_blob_iter*; releasing it calls cairn_blob_iter_free.</summary>
@@ -41,6 +42,7 @@ internal sealed class KvHandle : NativeHandle
     internal override int Count(out ulong n) => NativeMethods.cairn_kv_count(this, out n);
     internal override unsafe int Snapshot(string? name, out byte* created) => NativeMethods.cairn_kv_snapshot(this, name, out created);
     internal override unsafe int Snapshots(out byte* json) => NativeMethods.cairn_kv_snapshots(this, out json);
+    internal override unsafe int Metrics(out byte* text) => NativeMethods.cairn_kv_metrics(this, out text);
     internal override int OpenSnapshot(string? name, out NativeHandle? snapshot)
     {
         int rc = NativeMethods.cairn_kv_open_snapshot(out KvHandle h, this, name);
@@ -61,6 +63,7 @@ internal sealed class KvIterHandle : ChildHandle
 internal sealed class RepoHandle : NativeHandle
 {
     protected override void Free(nint h) => NativeMethods.cairn_repo_close(h);
+    internal override unsafe int Metrics(out byte* text) => NativeMethods.cairn_repo_metrics(this, out text);
 }
 
 /// <summary>Owns a cairn_repo_iter*; releasing it calls cairn_repo_iter_free.</summary>
@@ -80,6 +83,7 @@ internal sealed class TableHandle : NativeHandle
     internal override int Sync() => NativeMethods.cairn_table_sync(this);
     internal override int Compact() => NativeMethods.cairn_table_compact(this);
     internal override int Count(out ulong n) => NativeMethods.cairn_table_count(this, out n);
+    internal override unsafe int Metrics(out byte* text) => NativeMethods.cairn_table_metrics(this, out text);
 }
 
 /// <summary>Owns a cairn_table_iter*; releasing it calls cairn_table_iter_free.</summary>

@@ -40,6 +40,14 @@ internal abstract class NativeHandle : SafeHandle
         return Unsupported;
     }
 
+    // cairn_<engine>_metrics: the Prometheus text exposition of the engine's stats (caller-owned,
+    // cairn_free); the generated class of an engine overrides it where its C API has the call.
+    internal virtual unsafe int Metrics(out byte* text)
+    {
+        text = null;
+        return Unsupported;
+    }
+
     // The five snapshot calls (docs/snapshots.md): the generated class of an engine overrides them once
     // its C API has cairn_<engine>_snapshot & co. Outputs are caller-owned (cairn_free).
     internal virtual unsafe int Snapshot(string? name, out byte* created)
