@@ -29,7 +29,6 @@
 #include <cairn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,6 +303,20 @@ static void consume(char *buf, size_t *len, change *pending, int *haspend) {
     *len -= (size_t)(line - buf);
 }
 
+/* rel_run_killed's hooks: the child, and the parent's reading of its reports. */
+typedef struct {
+    change *pend;
+    int *haspend;
+} consume_ctx;
+static void consume_cb(void *ctx, char *buf, size_t *len) {
+    consume_ctx *c = (consume_ctx *)ctx;
+    consume(buf, len, c->pend, c->haspend);
+}
+static void run_child(int fd) {
+    wfd = fd;
+    child_main();
+}
+
 /* The version s->head of entry e holds exactly s's content. */
 static void check_version(cairn_repo *r, int e, const estate *s, const char *when) {
     char en[16];
@@ -445,11 +458,9 @@ int main(int argc, char **argv) {
     fflush(stdout);
     signal(SIGPIPE, SIG_IGN);
     for (iter = 0; iter < iterations; iter++) {
-        pid_t pid;
-        int status, rc, fds[2], haspend = 0;
-        uint64_t delay = rel_below(&prng, max_delay), deadline;
+        int status, rc, haspend = 0;
+        uint64_t delay = rel_below(&prng, max_delay);
         static char buf[1 << 16];
-        size_t blen = 0;
         change pend;
         static estate ro[NENT];
         char rotags[NENT][CAIRN_DIGEST_HEX + 1];
@@ -464,38 +475,12 @@ int main(int argc, char **argv) {
             ring_n = ring_pos = 0;
             fresh++;
         }
-        if (pipe(fds) != 0) rel_die("pipe: %s", strerror(errno));
-        fflush(stdout);
-        if ((pid = fork()) < 0) rel_die("fork: %s", strerror(errno));
-        if (pid == 0) {
-            close(fds[0]);
-            wfd = fds[1];
-            child_main();
+        {
+            consume_ctx cc;
+            cc.pend = &pend;
+            cc.haspend = &haspend;
+            status = rel_run_killed(run_child, delay / 1000 + 1, consume_cb, &cc);
         }
-        close(fds[1]);
-        deadline = rel_ms() + delay / 1000 + 1;
-        for (;;) { /* read until the deadline, so that the child never blocks on a full pipe */
-            struct pollfd pf;
-            uint64_t now = rel_ms();
-            ssize_t n;
-            if (now >= deadline) break;
-            pf.fd = fds[0];
-            pf.events = POLLIN;
-            if (poll(&pf, 1, (int)(deadline - now)) <= 0) continue;
-            n = read(fds[0], buf + blen, sizeof buf - blen - 1);
-            if (n <= 0) break; /* the child exited */
-            blen += (size_t)n;
-            consume(buf, &blen, &pend, &haspend);
-        }
-        kill(pid, SIGKILL);
-        if (waitpid(pid, &status, 0) != pid) rel_die("waitpid: %s", strerror(errno));
-        for (;;) {
-            ssize_t n = read(fds[0], buf + blen, sizeof buf - blen - 1);
-            if (n <= 0) break;
-            blen += (size_t)n;
-            consume(buf, &blen, &pend, &haspend);
-        }
-        close(fds[0]);
         if (WIFEXITED(status)) {
             if (WEXITSTATUS(status) != 0) DIE("the child failed (exit %d)", SI, WEXITSTATUS(status));
             early_exits++;

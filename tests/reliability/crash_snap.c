@@ -25,7 +25,6 @@
 
 #include <cairn.h>
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +241,20 @@ static void consume(char *buf, size_t *len, oper *pend, int *haspend) {
     *len -= (size_t)(line - buf);
 }
 
+/* rel_run_killed's hooks: the child, and the parent's reading of its reports. */
+typedef struct {
+    oper *pend;
+    int *haspend;
+} consume_ctx;
+static void consume_cb(void *ctx, char *buf, size_t *len) {
+    consume_ctx *c = (consume_ctx *)ctx;
+    consume(buf, len, c->pend, c->haspend);
+}
+static void run_child(int fd) {
+    wfd = fd;
+    child_main();
+}
+
 /* 1 if the store kv holds exactly m (every key, bytes, kind, and the count). */
 static int holds(cairn_kv *kv, const mval *m, const char *what, int die) {
     uint32_t k;
@@ -318,11 +331,8 @@ int main(int argc, char **argv) {
     fflush(stdout);
     signal(SIGPIPE, SIG_IGN);
     for (iter = 0; iter < iterations; iter++) {
-        pid_t pid;
-        int status, rc, fds[2], haspend = 0, listed[MAXSNAP + 1], pend_listed = 0;
-        uint64_t delay = rel_below(&prng, max_delay), deadline;
-        static char buf[1 << 16];
-        size_t blen = 0;
+        int status, rc, haspend = 0, listed[MAXSNAP + 1], pend_listed = 0;
+        uint64_t delay = rel_below(&prng, max_delay);
         oper pend;
         mval before[NKEYS], e[NKEYS];
         cairn_kv *kv = NULL;
@@ -330,38 +340,12 @@ int main(int argc, char **argv) {
         struct stat st;
         char *json = NULL, *p;
         nbackups = 0;
-        if (pipe(fds) != 0) rel_die("pipe: %s", strerror(errno));
-        fflush(stdout);
-        if ((pid = fork()) < 0) rel_die("fork: %s", strerror(errno));
-        if (pid == 0) {
-            close(fds[0]);
-            wfd = fds[1];
-            child_main();
+        {
+            consume_ctx cc;
+            cc.pend = &pend;
+            cc.haspend = &haspend;
+            status = rel_run_killed(run_child, delay / 1000 + 1, consume_cb, &cc);
         }
-        close(fds[1]);
-        deadline = rel_ms() + delay / 1000 + 1;
-        for (;;) {
-            struct pollfd pf;
-            uint64_t now = rel_ms();
-            ssize_t n;
-            if (now >= deadline) break;
-            pf.fd = fds[0];
-            pf.events = POLLIN;
-            if (poll(&pf, 1, (int)(deadline - now)) <= 0) continue;
-            n = read(fds[0], buf + blen, sizeof buf - blen - 1);
-            if (n <= 0) break;
-            blen += (size_t)n;
-            consume(buf, &blen, &pend, &haspend);
-        }
-        kill(pid, SIGKILL);
-        if (waitpid(pid, &status, 0) != pid) rel_die("waitpid: %s", strerror(errno));
-        for (;;) {
-            ssize_t n = read(fds[0], buf + blen, sizeof buf - blen - 1);
-            if (n <= 0) break;
-            blen += (size_t)n;
-            consume(buf, &blen, &pend, &haspend);
-        }
-        close(fds[0]);
         if (WIFEXITED(status)) {
             if (WEXITSTATUS(status) != 0) DIE("the child failed (exit %d)", SI, WEXITSTATUS(status));
             early_exits++;

@@ -4,11 +4,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -196,4 +199,45 @@ uint64_t rel_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int rel_run_killed(void (*child)(int wfd), uint64_t delay_ms, rel_consume_fn consume, void *ctx) {
+    static char buf[1 << 16];
+    size_t blen = 0;
+    int fds[2], status = 0;
+    uint64_t deadline;
+    pid_t pid;
+    if (pipe(fds) != 0) rel_die("pipe: %s", strerror(errno));
+    fflush(stdout);
+    if ((pid = fork()) < 0) rel_die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(fds[0]);
+        child(fds[1]);
+        _exit(3); /* not reached */
+    }
+    close(fds[1]);
+    deadline = rel_ms() + delay_ms;
+    for (;;) {
+        struct pollfd pf;
+        uint64_t now = rel_ms();
+        ssize_t n;
+        if (now >= deadline) break;
+        pf.fd = fds[0];
+        pf.events = POLLIN;
+        if (poll(&pf, 1, (int)(deadline - now)) <= 0) continue;
+        n = read(fds[0], buf + blen, sizeof buf - blen - 1);
+        if (n <= 0) break; /* the child exited */
+        blen += (size_t)n;
+        consume(ctx, buf, &blen);
+    }
+    kill(pid, SIGKILL);
+    if (waitpid(pid, &status, 0) != pid) rel_die("waitpid: %s", strerror(errno));
+    for (;;) {
+        ssize_t n = read(fds[0], buf + blen, sizeof buf - blen - 1);
+        if (n <= 0) break;
+        blen += (size_t)n;
+        consume(ctx, buf, &blen);
+    }
+    close(fds[0]);
+    return status;
 }

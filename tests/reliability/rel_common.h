@@ -51,6 +51,15 @@ void rel_log_line(int fd, const char *fmt, ...)
 #endif
     ;
 
+/* A child that reports over a pipe, killed at a random moment: fork; the child runs child(wfd) and
+ * must never return; the parent reads the reports for delay_ms (so the child never blocks on a
+ * full pipe), SIGKILLs it, reaps it and drains the pipe. consume(ctx, buf, &len) is handed the
+ * bytes read so far and keeps what it has not used (a partial line) at the front. A report line
+ * is one write(2) shorter than PIPE_BUF, so a kill never cuts one in half. Returns the child's
+ * wait status. */
+typedef void (*rel_consume_fn)(void *ctx, char *buf, size_t *len);
+int rel_run_killed(void (*child)(int wfd), uint64_t delay_ms, rel_consume_fn consume, void *ctx);
+
 /* Milliseconds of a monotonic clock. */
 uint64_t rel_ms(void);
 
