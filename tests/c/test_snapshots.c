@@ -152,9 +152,13 @@ START_TEST(names_and_errors) {
     /* a damaged SNAPSHOT marker is CORRUPT, not a silent open */
     {
         FILE *f = fopen(ct_path("kv/snapshots/late/SNAPSHOT"), "r+b");
+        int c;
         ck_assert_ptr_nonnull(f);
         fseek(f, 6, SEEK_SET);
-        fputc(0x7f, f);
+        c = fgetc(f);
+        ck_assert_int_ne(c, EOF);
+        fseek(f, 6, SEEK_SET);
+        fputc(c ^ 0xff, f);
         fclose(f);
         ck_assert_int_eq(cairn_kv_open_snapshot(&snap, kv, "late"), CAIRN_CORRUPT);
     }
