@@ -88,6 +88,13 @@
         free($self);
     }
 }
+/* Arrow export (cairn/arrow.h): each binding takes the C structs in its own glue (Python's
+ * PyCapsules, .NET's importer); the IPC bytes (cairn_table_export_ipc) are wrapped. */
+%ignore ArrowSchema;
+%ignore ArrowArray;
+%ignore ArrowArrayStream;
+%ignore cairn_table_export_stream;
+%ignore cairn_table_export_column;
 %include "cairn/table.h"
 
 /* The versioned store (cairn/repo.h). Mapped here, the same for every language:

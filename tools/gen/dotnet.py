@@ -62,6 +62,12 @@ COMMON_OPTIONS = {"create": "int", "read_only": "int", "sync": "int", "lock_time
 # rows as JSON (cairn_table_*_json), so the functions taking or returning cairn_value are not
 # declared. Any other struct with a nested union/struct, or a function using one, stops the
 # generator until it is mapped or listed here.
+SKIP_HEADERS = {
+    # The Arrow C data interface (ArrowSchema, ArrowArray, ArrowArrayStream: structs of function
+    # pointers). .NET takes them as Apache.Arrow's own C structs (Apache.Arrow.C), which are the
+    # same ABI, in hand-written declarations beside the generated ones.
+    "arrow.h": "the Arrow C structs; .NET uses Apache.Arrow.C's",
+}
 SKIP_STRUCTS = {
     "cairn_value": "typed table row value (a union); .NET uses the JSON row functions",
 }
@@ -71,6 +77,8 @@ SKIP_FUNCTIONS = {
     "cairn_table_update": "typed row (cairn_value); .NET uses cairn_table_update_json",
     "cairn_table_row_to_json": "typed row (cairn_value); nothing to convert in .NET",
     "cairn_table_iter_next": "typed row (cairn_value); .NET uses cairn_table_iter_next_json",
+    "cairn_table_export_stream": "Arrow C structs (arrow.h); declared by hand with Apache.Arrow.C's",
+    "cairn_table_export_column": "Arrow C structs (arrow.h); declared by hand with Apache.Arrow.C's",
 }
 
 SCALARS = {
@@ -101,7 +109,7 @@ def read_headers():
     files = []
     for d, _, names in os.walk(INCLUDE):
         for n in names:
-            if n.endswith(".h"):
+            if n.endswith(".h") and n not in SKIP_HEADERS:
                 files.append(os.path.join(d, n))
     files.sort()
     if not files:

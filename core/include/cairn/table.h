@@ -31,6 +31,7 @@
 #define CAIRN_TABLE_H
 
 #include "cairn/common.h"
+#include "cairn/arrow.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -239,6 +240,117 @@ CAIRN_API int cairn_table_metrics(cairn_table *t, char **out);
  * (PRIMARY KEY / UNIQUE / NOT NULL hold over the live rows). 0 sound, CORRUPT (file and offset, or
  * the violated constraint, in the message), PATH. */
 CAIRN_API int cairn_table_check(const char *path);
+
+/* ---- queries (core/src/table/query*.c; docs/queries.md) ----
+ *
+ * A query is one JSON object, which every binding passes as it is (the idiomatic forms of each
+ * language are built on it):
+ *   {"where":      WHERE                       optional: every live row
+ *    "params":     [value, ...]                values of the `?` of a text WHERE, in order
+ *    "columns":    ["name", ...]               projection; "_id" is the row id (u64); default:
+ *                                              "_id" then every column in schema order
+ *    "order":      ["name", "-name", ...] or [["name", "asc"|"desc"], ...]
+ *                                              ties (and no order) go by _id ascending
+ *    "limit":      n, "offset": n              non-negative integers (limit 0: no rows)
+ *    "aggregates": [{"fn": F, "column": "name", "as": "alias"}, ...]
+ *                  F: count (no column: count(*); with one: its non-null values), count_distinct,
+ *                  sum, min, max, avg; "as" defaults to "fn(column)" / "count(*)"
+ *    "group_by":   ["name", ...]               with aggregates: one result row per group (the
+ *                                              group columns, then the aggregates), ordered by the
+ *                                              group columns unless "order" names result columns
+ *    "format":     "rows" | "columns"}         the result's shape (default "rows")
+ * Deleted rows never match. Unknown keys are CAIRN_INVALID.
+ *
+ * WHERE is one of
+ *   - text: `score > ? AND (cat IN (1, 2) OR NOT name STARTS WITH 'x') AND tag IS NOT NULL`
+ *       operators = == != <> < <= > >=, [NOT] IN (v, ...), [NOT] BETWEEN a AND b (inclusive),
+ *       IS [NOT] NULL, STARTS WITH (string or bytes prefix); AND, OR, NOT, parentheses;
+ *       operands `?` or literals as in the schema text (integers, numbers, 'text', x'hex', true,
+ *       false, null); keywords case-insensitive;
+ *   - a triple ["column", "op", value] or a list of triples and WHERE objects (all must hold);
+ *       op: = == eq, != <> ne, < lt, <= le, > gt, >= ge, in (value a list), not in, between
+ *       (value [lo, hi]), is null, is not null (no value), prefix / starts with;
+ *   - an object: {"$and": [WHERE, ...]}, {"$or": [WHERE, ...]}, {"$not": WHERE}, or the
+ *       shorthand {"column": value, "column": {"gte": 21, "lt": 30}, ...} (all must hold; op keys
+ *       eq ne lt le gt ge in between prefix is_null (true/false)).
+ * Values take the JSON row forms of the top of this file. Comparison is SQL's: a comparison with
+ * null is unknown, so it never matches, and NOT of unknown is unknown (`x != 1` is not true for a
+ * null x); integers of any width, timestamps and floats compare by exact numeric value; strings and
+ * bytes bytewise. A value of the wrong type for its column (a string for an i32) is CAIRN_TYPE; an
+ * unknown column is CAIRN_SCHEMA and an unknown operator or a syntax error CAIRN_INVALID, each
+ * naming it (with the position in a text WHERE); a wrong number of params is CAIRN_INVALID.
+ *
+ * Ordering: nulls sort last in ascending and in descending order; NaN sorts above every number.
+ * Aggregates ignore nulls. count and count_distinct are integers; sum of integer columns is an
+ * exact i64 (u64 for unsigned columns; overflow is CAIRN_RANGE), sum of floats an f64 added in
+ * id order; avg an f64; min and max the column's type; sum, avg, min and max of no values are
+ * null. sum and avg of bool, string, bytes and timestamp columns are CAIRN_TYPE.
+ *
+ * Result ("rows"):    {"columns": [{"name": "_id", "type": "u64"}, ...], "rows": [{...}, ...]}
+ * Result ("columns"): {"columns": [...], "data": {"name": [values...], ...}, "count": n}
+ * (type is the schema's type name; aggregates: "u64" for counts, "f64" for avg and float sums,
+ * "i64"/"u64" for integer sums, the column's type for min/max). *out is caller-owned (cairn_free).
+ * A query reads a snapshot: it sees every change made before it started (the open transaction's
+ * own uncommitted changes included) and none made after. */
+CAIRN_API int cairn_table_query_json(cairn_table *t, const char *query, char **out);
+/* Number of live rows matching the query's "where"/"params" (other keys are ignored). */
+CAIRN_API int cairn_table_count_where_json(cairn_table *t, const char *query, uint64_t *out);
+/* Join two tables (they may be the same handle) on equal columns:
+ *   {"on": [["left_col", "right_col"], ...],   one or more pairs; nulls never join
+ *    "type": "inner" | "left",                 left: unmatched left rows once, right columns null
+ *    "where": WHERE, "params": [...],           over the left table
+ *    "right_where": WHERE, "right_params": [...],
+ *    "columns": ["left.name", "right.score", "left._id", ...]   default: every left then right column
+ *    "order", "limit", "offset", "format"}     over the result columns, as in a query
+ * Result as cairn_table_query_json, columns named "left.x" / "right.y"; without "order" the rows
+ * come in left _id order, then right _id order. */
+CAIRN_API int cairn_table_join_json(cairn_table *left, cairn_table *right, const char *query, char **out);
+
+/* ---- indexes (core/src/table/index.c) ----
+ * A hash index (value -> ids) and a range index (sorted by value) on one column each. Both follow
+ * every write (insert, update, delete, rollback, compact, add_column, reopen); their definitions are
+ * stored in the table, so they exist again after reopen. Nulls are not indexed. Lookups answer the
+ * same ids with and without an index (without one they scan). */
+#define CAIRN_INDEX_HASH 1
+#define CAIRN_INDEX_RANGE 2
+/* EXISTS if that index exists, SCHEMA for an unknown column, INVALID for a bad kind, TXN inside a
+ * transaction, READONLY. */
+CAIRN_API int cairn_table_create_index(cairn_table *t, const char *column, int kind);
+/* NOTFOUND if there is no such index. */
+CAIRN_API int cairn_table_drop_index(cairn_table *t, const char *column, int kind);
+/* The indexes as JSON: [{"column": "name", "kind": "hash"|"range"}, ...] (caller-owned). */
+CAIRN_API int cairn_table_indexes(cairn_table *t, char **out);
+/* Ids (a JSON array, ascending) of the live rows whose `column` equals `value` (a JSON row value;
+ * "null" matches nothing). Uses a hash index when there is one. */
+CAIRN_API int cairn_table_lookup_json(cairn_table *t, const char *column, const char *value, char **out);
+/* Ids (ascending) of the live rows matching every `"column": value` of a JSON object; uses a hash
+ * or range index when one exists, and scans otherwise (the same answer). */
+CAIRN_API int cairn_table_find_json(cairn_table *t, const char *conditions, char **out);
+/* Ids (ascending) of the live rows with lo <= column <= hi (JSON row values; NULL or "null": no
+ * bound), a bound made exclusive by CAIRN_RANGE_LO_OPEN / CAIRN_RANGE_HI_OPEN. Uses a range index
+ * when there is one and scans otherwise. */
+#define CAIRN_RANGE_LO_OPEN 1
+#define CAIRN_RANGE_HI_OPEN 2
+CAIRN_API int cairn_table_range_find_json(cairn_table *t, const char *column, const char *lo, const char *hi,
+                                          int flags, char **out);
+
+/* ---- zero-copy export: the Arrow C data interface (cairn/arrow.h; core/src/table/arrow.c) ----
+ * A stream of record batches (struct arrays, one per row group and one for the in-memory tail) of
+ * the live rows matching `query` (NULL: every row and column; else a query JSON of which "where",
+ * "params" and "columns" apply, "_id" exporting as uint64; with "order", "limit", "offset",
+ * "aggregates" or "group_by" the result goes out as one batch). Plain segments go out without a
+ * copy and dictionary segments as dictionary-encoded arrays, both pinned until the consumer
+ * releases each array. The stream reads a snapshot taken here; it may outlive the handle's
+ * writes, not its close (close waits for no stream: release every stream before closing). */
+CAIRN_API int cairn_table_export_stream(cairn_table *t, const char *query, struct ArrowArrayStream *out);
+/* One column of every live row as one contiguous Arrow array (values copied once into it; type
+ * as the stream's). The consumer releases both structs. */
+CAIRN_API int cairn_table_export_column(cairn_table *t, const char *column, struct ArrowSchema *schema,
+                                        struct ArrowArray *array);
+/* The rows of `query` (as export_stream) as Arrow IPC stream bytes (the streaming format: a
+ * schema message, record batch messages, an end-of-stream marker), what apache-arrow's
+ * tableFromIPC and pyarrow.ipc read. *out is caller-owned (cairn_free). */
+CAIRN_API int cairn_table_export_ipc(cairn_table *t, const char *query, void **out, size_t *len);
 
 /* ---- events ---- */
 CAIRN_API int cairn_table_subscribe(cairn_table *t, cairn_table_event_fn fn, void *ctx, uint64_t *id);

@@ -441,6 +441,36 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib, EntryPoint = "cairn_table_check", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int cairn_table_check(string? path);
 
+    [LibraryImport(Lib, EntryPoint = "cairn_table_query_json", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_query_json(TableHandle t, string? query, out byte* @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_count_where_json", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_count_where_json(TableHandle t, string? query, out ulong @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_join_json", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_join_json(TableHandle left, TableHandle right, string? query, out byte* @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_create_index", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_create_index(TableHandle t, string? column, int kind);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_drop_index", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_drop_index(TableHandle t, string? column, int kind);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_indexes")]
+    public static partial int cairn_table_indexes(TableHandle t, out byte* @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_lookup_json", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_lookup_json(TableHandle t, string? column, string? value, out byte* @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_find_json", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_find_json(TableHandle t, string? conditions, out byte* @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_range_find_json", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_range_find_json(TableHandle t, string? column, string? lo, string? hi, int flags, out byte* @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_export_ipc", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_export_ipc(TableHandle t, string? query, out byte* @out, out nuint len);
+
     [LibraryImport(Lib, EntryPoint = "cairn_table_subscribe")]
     public static partial int cairn_table_subscribe(TableHandle t, delegate* unmanaged[Cdecl]<byte*, int, ulong, byte*, byte*, void> fn, byte* ctx, out ulong id);
 
@@ -450,6 +480,8 @@ internal static unsafe partial class NativeMethods
     /// <summary>The CAIRN_API functions left out on purpose (tools/gen/dotnet.py SKIP_FUNCTIONS), with why.</summary>
     public static readonly (string Name, string Why)[] NotBound =
     {
+        ("cairn_table_export_column", "Arrow C structs (arrow.h); declared by hand with Apache.Arrow.C's"),
+        ("cairn_table_export_stream", "Arrow C structs (arrow.h); declared by hand with Apache.Arrow.C's"),
         ("cairn_table_get", "typed row (cairn_value); .NET uses cairn_table_get_json"),
         ("cairn_table_insert", "typed row (cairn_value); .NET uses cairn_table_insert_json"),
         ("cairn_table_iter_next", "typed row (cairn_value); .NET uses cairn_table_iter_next_json"),
