@@ -15,10 +15,6 @@ int cairn_table_count_where_json(cairn_table *t, const char *query, uint64_t *ou
     (void)t, (void)query, (void)out;
     return STUB("cairn_table_count_where_json");
 }
-int cairn_table_join_json(cairn_table *left, cairn_table *right, const char *query, char **out) {
-    (void)left, (void)right, (void)query, (void)out;
-    return STUB("cairn_table_join_json");
-}
 int cairn_table_create_index(cairn_table *t, const char *column, int kind) {
     (void)t, (void)column, (void)kind;
     return STUB("cairn_table_create_index");
