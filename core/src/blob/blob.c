@@ -2245,3 +2245,4 @@ int cairn_blob_check(const char *path) {
 
 /* The path of the store (the `store` label of cairn_blob_metrics; metrics.h). */
 const char *cairn_blob__path(const cairn_blob *b) { return b->path; }
+#include "blob_frozen.inc" /* cairn_blob__frozen: snapshots and backups (blob_snap.c) */
