@@ -283,6 +283,85 @@ export interface TableEvents {
 }
 
 /**
+ * A WHERE: a text with ? placeholders ('score > ? AND cat IN (1, 2)'), a triple
+ * [column, op, value], a list of triples and WHERE objects (all must hold), { $and: [...] },
+ * { $or: [...] }, { $not: WHERE }, or the shorthand { column: value, column: { gte: 1, lt: 9 } }.
+ */
+export type Where = string | [string, string, ...unknown[]] | unknown[] | { [key: string]: unknown };
+
+export interface Aggregate {
+  fn: 'count' | 'count_distinct' | 'sum' | 'min' | 'max' | 'avg';
+  /** Left out for count(*). */
+  column?: string;
+  as?: string;
+}
+
+/** A query (docs/queries.md): every key optional. */
+export interface QuerySpec {
+  where?: Where;
+  params?: ColumnValue[];
+  /** Projection; '_id' is the row id. */
+  columns?: string[];
+  /** 'name', '-name' (descending), or [name, 'asc' | 'desc']. */
+  order?: (string | [string, 'asc' | 'desc'])[];
+  limit?: number;
+  offset?: number;
+  aggregates?: Aggregate[];
+  groupBy?: string[];
+  group_by?: string[];
+  format?: 'rows' | 'columns';
+}
+
+export interface JoinSpec extends QuerySpec {
+  /** Pairs of equal columns: [[leftColumn, rightColumn], ...]. */
+  on: [string, string][];
+  type?: 'inner' | 'left';
+  rightWhere?: Where;
+  rightParams?: ColumnValue[];
+}
+
+export interface QueryResult {
+  /** The result's columns and their types ('u64' for _id and counts, the schema's types, ...). */
+  columns: { name: string; type: string }[];
+  /** format 'rows' (the default). */
+  rows?: Row[];
+  /** format 'columns': column name -> values. */
+  data?: { [column: string]: StoredColumnValue[] };
+  count?: number;
+}
+
+export type IndexKind = 'hash' | 'range';
+
+export type NumericArray =
+  | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
+  | BigInt64Array | BigUint64Array | Float32Array | Float64Array;
+
+/** A query of one table, built step by step (each step returns a new Query). */
+export class Query implements Iterable<Row> {
+  readonly table: Table;
+  /** AND a condition: text with ? params, (column, op, value), or a WHERE object. */
+  where(cond: Where, ...params: ColumnValue[]): Query;
+  /** The same as where(). */
+  filter(cond: Where, ...params: ColumnValue[]): Query;
+  select(...columns: (string | string[])[]): Query;
+  order(...keys: (string | [string, 'asc' | 'desc'])[]): Query;
+  limit(n: number): Query;
+  offset(n: number): Query;
+  /** Rows [start, end) of the result. */
+  slice(start?: number, end?: number): Query;
+  groupBy(...columns: (string | string[])[]): Query;
+  aggregate(aggs: { [alias: string]: [Aggregate['fn'], string?] | 'count' } | Aggregate[]): Query;
+  /** The spec this builder stands for. */
+  spec(): QuerySpec;
+  all(): Row[];
+  execute(): Row[];
+  first(): Row | undefined;
+  count(): number;
+  toArrowIPC(): Buffer;
+  [Symbol.iterator](): Iterator<Row>;
+}
+
+/**
  * A columnar table: typed columns, rows under ids (1, 2, ...; never reused). Iterating gives
  * [id, row] in id order. An EventEmitter of 'inserted', 'updated', 'deleted' and 'change',
  * delivered as BlobStore's events are (after the call returned; a transaction's after commit).
@@ -325,6 +404,36 @@ export class Table extends Store<RowId, [RowId, Row], TableStats> {
   subscribe(fn: TableEvents['change']): number;
   /** errors.NotFound for an unknown id. */
   unsubscribe(id: number): void;
+  /** Run a query; with no argument, a Query builder. */
+  query(): Query;
+  query(spec: QuerySpec): QueryResult;
+  /** The rows of a query without aggregates. */
+  select(spec?: QuerySpec): Row[];
+  /** The number of live rows matching `where`. */
+  countWhere(where?: Where, params?: ColumnValue[]): number;
+  /** One aggregate of a column (null over no values, except counts). */
+  aggregate(fn: Aggregate['fn'], column?: string | null, options?: QuerySpec): StoredColumnValue;
+  /** One row per group: the group columns, then the aggregates. */
+  groupBy(columns: string | string[], aggregates: { [alias: string]: [Aggregate['fn'], string?] | 'count' } | Aggregate[], options?: QuerySpec): Row[];
+  /** Join with another table on equal columns; columns named 'left.x' / 'right.y'. */
+  join(other: Table, spec: JoinSpec): QueryResult;
+  /** Create an index (kind 'hash', the default, or 'range'); errors.Exists if there is one. */
+  createIndex(column: string, kind?: IndexKind): void;
+  /** errors.NotFound when there is no such index. */
+  dropIndex(column: string, kind?: IndexKind): void;
+  indexes(): { column: string; kind: IndexKind }[];
+  /** Ids (ascending) of the rows whose column equals value. */
+  lookup(column: string, value: ColumnValue): RowId[];
+  /** Ids (ascending) of the rows matching every { column: value }. */
+  find(conditions: RowInput): RowId[];
+  /** Ids (ascending) of the rows with lo <= column <= hi (null: no bound). */
+  rangeFind(column: string, lo: ColumnValue | undefined, hi: ColumnValue | undefined, options?: { loOpen?: boolean; hiOpen?: boolean }): RowId[];
+  /** Rows of a query (default: all) as Arrow IPC stream bytes, for apache-arrow's tableFromIPC. */
+  toArrowIPC(spec?: QuerySpec | null): Buffer;
+  /** A fixed-width column without nulls as a TypedArray over the exported buffer. */
+  column(name: string): NumericArray;
+  /** A fixed-width column's values and validity bitmap (bit i set: value i is not null). */
+  columnView(name: string): { values: NumericArray; validity: Uint8Array | null; length: number };
   /** [id, row] in id order, from a snapshot taken when the iteration starts. */
   rows(): IterableIterator<[RowId, Row]>;
   keys(): IterableIterator<RowId>;

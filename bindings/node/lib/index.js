@@ -1045,6 +1045,218 @@ function typedColumns(table, columns) {
   return { n, list: [...cols.keys()].map((k) => columns[k]) };
 }
 
+// ---- queries (cairn/table.h "queries"): the spec goes to the core as JSON, unchanged ----
+const INDEX_KINDS = { hash: 1, range: 2 };
+const INDEX_NAMES = { 1: 'hash', 2: 'range' };
+const RANGE_LO_OPEN = 1;
+const RANGE_HI_OPEN = 2;
+// camelCase spellings of the spec's keys (the snake_case ones are accepted as they are)
+const SPEC_KEYS = { groupBy: 'group_by', rightWhere: 'right_where', rightParams: 'right_params' };
+
+// A JS value of a query spec -> JSON text: plain objects (and Maps) and arrays member by member,
+// column values as rows take them (Date -> microseconds, bytes -> {"$bytes"}, BigInt and integers
+// past 2^53 exact, NaN and the infinities as {"$f64"}); undefined members are left out.
+function specValueJson(v, top = false) {
+  switch (typeof v) {
+    case 'number':
+      if (Number.isNaN(v)) return '{"$f64":"nan"}';
+      if (v === Infinity) return '{"$f64":"inf"}';
+      if (v === -Infinity) return '{"$f64":"-inf"}';
+      return Number.isInteger(v) && !Number.isSafeInteger(v) ? BigInt(v).toString() : JSON.stringify(v);
+    case 'bigint':
+      return v.toString();
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'string':
+      return JSON.stringify(v);
+    case 'object': {
+      if (v === null) return 'null';
+      if (v instanceof Date) return dateMicros(v).toString();
+      if (isBytes(v)) return cellJson(v, CT.bytes, 'value');
+      if (Array.isArray(v)) return '[' + v.map((x) => (x === undefined ? 'null' : specValueJson(x))).join(',') + ']';
+      if (v instanceof Map) v = Object.fromEntries(v);
+      if (!isPlainObject(v)) throw typeError(`a query cannot hold ${describe(v)}`);
+      const parts = [];
+      for (const k of Object.keys(v)) {
+        if (v[k] === undefined) continue;
+        const key = top && Object.prototype.hasOwnProperty.call(SPEC_KEYS, k) ? SPEC_KEYS[k] : k;
+        parts.push(JSON.stringify(key) + ':' + specValueJson(v[k]));
+      }
+      return '{' + parts.join(',') + '}';
+    }
+    default:
+      throw typeError(`a query cannot hold ${describe(v)}`);
+  }
+}
+
+function specJson(spec, what = 'query') {
+  if (spec instanceof Map) spec = Object.fromEntries(spec);
+  if (!isPlainObject(spec)) throw typeError(`a ${what} must be an object, not ${describe(spec)}`);
+  return specValueJson(spec, true);
+}
+
+// The core's result JSON -> { columns: [{ name, type }], rows: [...] } or { columns, data, count },
+// values converted by the result column's type as rows are.
+function resultOut(text) {
+  const r = parseExact(text);
+  const types = new Map(r.columns.map((c) => [c.name, typeCode(c.type)]));
+  if (Array.isArray(r.rows)) {
+    for (const row of r.rows) for (const k of Object.keys(row)) row[k] = cellOut(row[k], types.get(k));
+  }
+  if (r.data !== undefined) {
+    for (const k of Object.keys(r.data)) r.data[k] = r.data[k].map((v) => cellOut(v, types.get(k)));
+  }
+  return r;
+}
+
+function kindCode(kind) {
+  if (kind === undefined) return INDEX_KINDS.hash;
+  const k = INDEX_KINDS[kind];
+  if (k === undefined) throw invalid(`unknown index kind ${describe(kind)} (known: hash, range)`);
+  return k;
+}
+
+// aggregates as { alias: [fn, column], ... } or [{ fn, column, as }, ...] -> the spec's list
+function aggregatesList(aggs) {
+  if (Array.isArray(aggs)) return aggs;
+  if (aggs instanceof Map) aggs = Object.fromEntries(aggs);
+  if (!isPlainObject(aggs)) throw typeError('aggregates must be { alias: [fn, column] } or a list of { fn, column, as }');
+  return Object.keys(aggs).map((as) => {
+    const a = aggs[as];
+    if (typeof a === 'string') return { fn: a, as };
+    if (!Array.isArray(a)) throw typeError(`aggregate '${as}' must be [fn, column] or 'count'`);
+    return a[1] === undefined ? { fn: a[0], as } : { fn: a[0], column: a[1], as };
+  });
+}
+
+/**
+ * A query of one table, built step by step; every step returns a new Query (the old one is
+ * unchanged). Run it with all() / first() / count() / toArrowIPC(), or iterate it.
+ *   t.query().where('score > ?', 90).filter({ cat: 3 }).order('-score').slice(0, 10).all()
+ */
+class Query {
+  constructor(table, spec = {}, texts = [], conds = []) {
+    Object.defineProperty(this, 'table', { value: table });
+    this._spec = spec;
+    this._texts = texts; // [[text, params]]
+    this._conds = conds; // triples and WHERE objects
+  }
+
+  _with(patch, texts = this._texts, conds = this._conds) {
+    return new Query(this.table, Object.assign({}, this._spec, patch), texts, conds);
+  }
+
+  /** AND a condition: a text with ? params, a triple (column, op, value), or a WHERE object. */
+  where(cond, ...params) {
+    if (typeof cond === 'string' && params.length > 0 && typeof params[0] === 'string' && params.length <= 2 &&
+        !cond.includes('?') && /^[A-Za-z_]\w*$/.test(cond)) {
+      return this._with({}, this._texts, [...this._conds, [cond, ...params]]); // where('score', '>', 90)
+    }
+    if (typeof cond === 'string') return this._with({}, [...this._texts, [cond, params]], this._conds);
+    if (cond === undefined || cond === null) return this;
+    return this._with({}, this._texts, [...this._conds, cond]);
+  }
+
+  /** The same as where() (SnapDB's name). */
+  filter(cond, ...params) {
+    return this.where(cond, ...params);
+  }
+
+  /** Project these columns ('_id' is the row id). */
+  select(...columns) {
+    return this._with({ columns: columns.flat() });
+  }
+
+  /** Order by these columns ('-name' descending, or [name, 'asc'|'desc']). */
+  order(...keys) {
+    return this._with({ order: keys.flat().length && Array.isArray(keys[0]) && keys.length === 1 ? keys[0] : keys });
+  }
+
+  limit(n) {
+    return this._with({ limit: n });
+  }
+
+  offset(n) {
+    return this._with({ offset: n });
+  }
+
+  /** Rows [start, end) of the result (as Array.prototype.slice, non-negative). */
+  slice(start = 0, end) {
+    const patch = { offset: start };
+    if (end !== undefined) patch.limit = Math.max(0, end - start);
+    return this._with(patch);
+  }
+
+  groupBy(...columns) {
+    return this._with({ group_by: columns.flat() });
+  }
+
+  /** Aggregates: { alias: [fn, column] } or [{ fn, column, as }]. */
+  aggregate(aggs) {
+    return this._with({ aggregates: aggregatesList(aggs) });
+  }
+
+  /** The query spec this builder stands for (what query(spec) takes). */
+  spec() {
+    const spec = Object.assign({}, this._spec);
+    const parts = [];
+    const params = [];
+    for (const [text, ps] of this._texts) {
+      parts.push(this._texts.length > 1 || this._conds.length > 0 ? `(${text})` : text);
+      params.push(...ps);
+    }
+    if (parts.length > 0 && this._conds.length === 0) {
+      spec.where = parts.join(' AND ');
+      if (params.length > 0) spec.params = params;
+    } else if (parts.length === 0 && this._conds.length > 0) {
+      spec.where = this._conds.length === 1 ? this._conds[0] : { $and: this._conds };
+    } else if (parts.length > 0) {
+      spec.where = { $and: [parts.join(' AND '), ...this._conds] };
+      if (params.length > 0) spec.params = params;
+    }
+    return spec;
+  }
+
+  /** The result rows. */
+  all() {
+    return this.table.query(this.spec()).rows;
+  }
+
+  /** The same as all(). */
+  execute() {
+    return this.all();
+  }
+
+  /** The first row, or undefined. */
+  first() {
+    const rows = this.table.query(Object.assign(this.spec(), { limit: 1 })).rows;
+    return rows.length > 0 ? rows[0] : undefined;
+  }
+
+  /** The number of matching rows (limit and offset apply). */
+  count() {
+    const spec = this.spec();
+    if (spec.limit === undefined && spec.offset === undefined && spec.aggregates === undefined) {
+      return this.table.countWhere(spec.where, spec.params);
+    }
+    return this.table.query(spec).rows.length;
+  }
+
+  /** The result as Arrow IPC stream bytes (apache-arrow's tableFromIPC reads them). */
+  toArrowIPC() {
+    return this.table.toArrowIPC(this.spec());
+  }
+
+  [Symbol.iterator]() {
+    return this.all()[Symbol.iterator]();
+  }
+}
+
+const COLUMN_ARRAYS = new Map([
+  ['c', Int8Array], ['C', Uint8Array], ['s', Int16Array], ['S', Uint16Array], ['i', Int32Array],
+  ['I', Uint32Array], ['l', BigInt64Array], ['L', BigUint64Array], ['f', Float32Array], ['g', Float64Array],
+]);
+
 class Table extends storeClass(EventEmitter) {
   static [ENGINE] = { native: native.TableHandle, options: { schema: 'schema', checkpointRows: 'uint' }, tag: 'cairn.Table' };
 
@@ -1221,6 +1433,120 @@ class Table extends storeClass(EventEmitter) {
     if (fn === undefined) throw new errors.NotFound(`no subscription ${String(id)}`);
     fns.delete(id);
     this.off('change', fn);
+  }
+
+  // ---- queries, indexes, export ----
+
+  /**
+   * Run a query spec ({ where, params, columns, order, limit, offset, aggregates, groupBy, format });
+   * returns { columns, rows } (or { columns, data, count } with format 'columns'). With no
+   * argument, a Query builder.
+   */
+  query(spec) {
+    if (spec === undefined) return new Query(this);
+    return resultOut(this[H].query(specJson(spec)));
+  }
+
+  /** The rows matching a spec without aggregates ({ where, params, columns, order, limit, offset }). */
+  select(spec = {}) {
+    return this.query(spec).rows;
+  }
+
+  /** The number of live rows matching `where` (text with ? params, triples, or a WHERE object). */
+  countWhere(where, params) {
+    const spec = {};
+    if (where !== undefined && where !== null) spec.where = where;
+    if (params !== undefined) spec.params = params;
+    return this[H].countWhere(specJson(spec));
+  }
+
+  /** One aggregate (count, count_distinct, sum, min, max, avg) of a column, over { where, params }. */
+  aggregate(fn, column, options = {}) {
+    const a = column === undefined || column === null ? { fn, as: 'value' } : { fn, column, as: 'value' };
+    const spec = Object.assign({}, options, { aggregates: [a] });
+    return this.query(spec).rows[0].value;
+  }
+
+  /** Rows of the group columns and the aggregates ({ alias: [fn, column] } or a list of { fn, column, as }). */
+  groupBy(columns, aggregates, options = {}) {
+    const spec = Object.assign({}, options, {
+      group_by: Array.isArray(columns) ? columns : [columns],
+      aggregates: aggregatesList(aggregates),
+    });
+    return this.query(spec).rows;
+  }
+
+  /**
+   * Join with another table on equal columns: { on: [[leftCol, rightCol], ...], type: 'inner' | 'left',
+   * where, params, rightWhere, rightParams, columns, order, limit, offset, format }. Returns
+   * { columns, rows } with columns named 'left.x' / 'right.y'.
+   */
+  join(other, spec) {
+    if (!(other instanceof Table)) throw typeError('join() needs another Table');
+    return resultOut(this[H].join(other[H], specJson(spec, 'join spec')));
+  }
+
+  /** Create an index on a column: kind 'hash' (default) or 'range'. */
+  createIndex(column, kind = 'hash') {
+    this[H].createIndex(column, kindCode(kind));
+  }
+
+  /** Drop an index; throws errors.NotFound when there is none. */
+  dropIndex(column, kind = 'hash') {
+    this[H].dropIndex(column, kindCode(kind));
+  }
+
+  /** The indexes: [{ column, kind: 'hash' | 'range' }]. */
+  indexes() {
+    return JSON.parse(this[H].indexes()).map((i) => ({ column: i.column, kind: typeof i.kind === 'number' ? INDEX_NAMES[i.kind] : i.kind }));
+  }
+
+  /** Ids (ascending) of the rows whose `column` equals `value`. */
+  lookup(column, value) {
+    if (typeof column !== 'string') throw typeError('a column name must be a string');
+    return idsOut(this[H].lookup(column, cellJson(value, this[COLS].get(column), column)));
+  }
+
+  /** Ids (ascending) of the rows matching every { column: value }. */
+  find(conditions) {
+    return idsOut(this[H].find(rowJson(this, conditions, 'conditions object')));
+  }
+
+  /**
+   * Ids (ascending) of the rows with lo <= column <= hi (undefined or null: no bound); options
+   * { loOpen, hiOpen } make a bound exclusive.
+   */
+  rangeFind(column, lo, hi, options = {}) {
+    if (typeof column !== 'string') throw typeError('a column name must be a string');
+    const type = this[COLS].get(column);
+    const bound = (v) => (v === undefined || v === null ? null : cellJson(v, type, column));
+    const flags = (options.loOpen ? RANGE_LO_OPEN : 0) | (options.hiOpen ? RANGE_HI_OPEN : 0);
+    return idsOut(this[H].rangeFind(column, bound(lo), bound(hi), flags));
+  }
+
+  /** The rows of a query spec (default: every row and column) as Arrow IPC stream bytes. */
+  toArrowIPC(spec) {
+    return this[H].exportIpc(spec === undefined || spec === null ? null : specJson(spec));
+  }
+
+  /**
+   * A fixed-width column (integers, floats, timestamps as microseconds) of every live row as a
+   * TypedArray over the exported Arrow buffer (no copy where the runtime allows external memory).
+   * A column holding nulls throws errors.Type: use columnView() for the validity bitmap.
+   */
+  column(name) {
+    const v = this.columnView(name);
+    if (v.validity !== null) throw typeError(`column '${name}' holds nulls: use columnView() for values and validity`);
+    return v.values;
+  }
+
+  /** { values: TypedArray, validity: Uint8Array (bit i set: value i is not null) or null, length }. */
+  columnView(name) {
+    if (typeof name !== 'string') throw typeError('a column name must be a string');
+    const [buf, validity, n, format] = this[H].exportColumn(name);
+    const T = COLUMN_ARRAYS.get(format.startsWith('ts') ? 'l' : format);
+    if (T === undefined) throw typeError(`column '${name}' is not a fixed-width numeric column`);
+    return { values: new T(buf, 0, n), validity: validity === null ? null : new Uint8Array(validity), length: n };
   }
 
   /** [id, row] pairs in id order, from a snapshot taken when the iteration starts. */
@@ -1476,6 +1802,7 @@ module.exports = {
   KV,
   BlobStore,
   Table,
+  Query,
   Repo,
   /** A Date for microseconds since the Unix epoch that keeps them exactly in a table. */
   timestamp,

@@ -1260,7 +1260,13 @@ class Table : public Store<Table, cairn_table, cairn_table_options, struct cairn
                             {"addColumn", &Table::AddColumn},
                             {"iterOpen", &Table::IterOpen}, {"iterNext", &Table::IterNext},
                             {"iterClose", &Table::IterClose}, {"subscribe", &Table::Subscribe},
-                            {"unsubscribe", &Table::Unsubscribe}, {"takeEvents", &Table::TakeEvents}});
+                            {"unsubscribe", &Table::Unsubscribe}, {"takeEvents", &Table::TakeEvents},
+                            {"query", &Table::Query}, {"countWhere", &Table::CountWhere},
+                            {"join", &Table::Join}, {"createIndex", &Table::CreateIndex},
+                            {"dropIndex", &Table::DropIndex}, {"indexes", &Table::Indexes},
+                            {"lookup", &Table::Lookup}, {"find", &Table::Find},
+                            {"rangeFind", &Table::RangeFind}, {"exportIpc", &Table::ExportIpc},
+                            {"exportColumn", &Table::ExportColumn}});
     }
 
     // schema (text or JSON array, made by lib/index.js) and checkpointRows.
@@ -1465,6 +1471,210 @@ class Table : public Store<Table, cairn_table, cairn_table_options, struct cairn
         if (spec.find('\0') != std::string::npos) Throw(env, CAIRN_INVALID, "the column spec contains a NUL byte");
         Check(env, cairn_table_add_column(t, spec.c_str()));
         return env.Undefined();
+    }
+
+    // ---- queries, indexes, export (cairn/table.h); JSON text in and out, lib/index.js converts ----
+
+    // A string argument that may also be null/undefined (-> nullptr).
+    static const char *OptJson(const Napi::CallbackInfo &info, size_t i, Bytes &b, const char *what) {
+        if (i >= info.Length() || info[i].IsNull() || info[i].IsUndefined()) return nullptr;
+        JsonArg(info, i, b, what);
+        return b.data();
+    }
+
+    static std::string ColumnArg(const Napi::CallbackInfo &info, size_t i) {
+        if (i >= info.Length() || !info[i].IsString()) Throw(info.Env(), CAIRN_TYPE, "a column name must be a string");
+        std::string c = info[i].As<Napi::String>().Utf8Value();
+        if (c.find('\0') != std::string::npos) Throw(info.Env(), CAIRN_INVALID, "the column name contains a NUL byte");
+        return c;
+    }
+
+    // query(specJson) -> result JSON text
+    Napi::Value Query(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        Bytes q;
+        JsonArg(info, 0, q, "query");
+        char *out = nullptr;
+        Check(env, cairn_table_query_json(t, q.data(), &out));
+        return StringOut(env, out);
+    }
+
+    // countWhere(specJson) -> number (BigInt past 2^53)
+    Napi::Value CountWhere(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        Bytes q;
+        JsonArg(info, 0, q, "query");
+        uint64_t n = 0;
+        Check(env, cairn_table_count_where_json(t, q.data(), &n));
+        return IdOut(env, n);
+    }
+
+    // join(otherTableHandle, specJson) -> result JSON text
+    Napi::Value Join(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        Napi::FunctionReference &ctor = Data(env)->ctors[Api().className];
+        if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(ctor.Value()))
+            Throw(env, CAIRN_TYPE, "join() needs another Table");
+        Table *other = Napi::ObjectWrap<Table>::Unwrap(info[0].As<Napi::Object>());
+        cairn_table *r = other->Handle(env);
+        Bytes q;
+        JsonArg(info, 1, q, "query");
+        char *out = nullptr;
+        Check(env, cairn_table_join_json(t, r, q.data(), &out));
+        return StringOut(env, out);
+    }
+
+    static int KindArg(const Napi::CallbackInfo &info, size_t i) {
+        if (i >= info.Length() || !info[i].IsNumber()) Throw(info.Env(), CAIRN_TYPE, "an index kind must be a number");
+        return info[i].As<Napi::Number>().Int32Value();
+    }
+
+    Napi::Value CreateIndex(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        std::string c = ColumnArg(info, 0);
+        Check(env, cairn_table_create_index(t, c.c_str(), KindArg(info, 1)));
+        return env.Undefined();
+    }
+
+    Napi::Value DropIndex(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        std::string c = ColumnArg(info, 0);
+        Check(env, cairn_table_drop_index(t, c.c_str(), KindArg(info, 1)));
+        return env.Undefined();
+    }
+
+    Napi::Value Indexes(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        char *out = nullptr;
+        Check(env, cairn_table_indexes(Handle(env), &out));
+        return StringOut(env, out);
+    }
+
+    // lookup(column, valueJson) -> JSON array of ids
+    Napi::Value Lookup(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        std::string c = ColumnArg(info, 0);
+        Bytes v;
+        JsonArg(info, 1, v, "value");
+        char *out = nullptr;
+        Check(env, cairn_table_lookup_json(t, c.c_str(), v.data(), &out));
+        return StringOut(env, out);
+    }
+
+    // find(conditionsJson) -> JSON array of ids
+    Napi::Value Find(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        Bytes q;
+        JsonArg(info, 0, q, "conditions");
+        char *out = nullptr;
+        Check(env, cairn_table_find_json(t, q.data(), &out));
+        return StringOut(env, out);
+    }
+
+    // rangeFind(column, loJson|null, hiJson|null, flags) -> JSON array of ids
+    Napi::Value RangeFind(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        std::string c = ColumnArg(info, 0);
+        Bytes lo, hi;
+        const char *plo = OptJson(info, 1, lo, "lo");
+        const char *phi = OptJson(info, 2, hi, "hi");
+        int flags = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 0;
+        char *out = nullptr;
+        Check(env, cairn_table_range_find_json(t, c.c_str(), plo, phi, flags, &out));
+        return StringOut(env, out);
+    }
+
+    // exportIpc(specJson|null) -> Buffer of Arrow IPC stream bytes (copied: some runtimes refuse
+    // external buffers, and the copy is one memcpy of the encoded stream)
+    Napi::Value ExportIpc(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        Bytes q;
+        const char *pq = OptJson(info, 0, q, "query");
+        void *out = nullptr;
+        size_t len = 0;
+        Check(env, cairn_table_export_ipc(t, pq, &out, &len));
+        std::unique_ptr<void, void (*)(void *)> guard(out, cairn_free);
+        return Napi::Buffer<uint8_t>::Copy(env, static_cast<const uint8_t *>(out), len);
+    }
+
+    // exportColumn(name) -> [ArrayBuffer of the values, ArrayBuffer of the validity bitmap or
+    // null, length, format]. Fixed-width columns only; the values buffer is the exported Arrow
+    // array's own memory (no copy; released by the GC) unless the runtime refuses external
+    // buffers, then a copy.
+    Napi::Value ExportColumn(const Napi::CallbackInfo &info) {
+        Napi::Env env = info.Env();
+        cairn_table *t = Handle(env);
+        std::string c = ColumnArg(info, 0);
+        struct ArrowSchema schema;
+        struct ArrowArray *arr = new struct ArrowArray;
+        int rc = cairn_table_export_column(t, c.c_str(), &schema, arr);
+        if (rc != 0) {
+            delete arr;
+            Check(env, rc);
+        }
+        std::string format = schema.format ? schema.format : "";
+        schema.release(&schema);
+        auto release = [](struct ArrowArray *a) {
+            if (a->release) a->release(a);
+            delete a;
+        };
+        if (arr->n_buffers != 2 || format == "b" || format.empty() || format[0] == 'w') {
+            release(arr);
+            Throw(env, CAIRN_TYPE, "column '" + c + "' is not a fixed-width numeric column (format " + format + ")");
+        }
+        size_t width = 0;
+        switch (format[0]) {
+        case 'c': case 'C': width = 1; break;
+        case 's': case 'S': width = 2; break;
+        case 'i': case 'I': case 'f': width = 4; break;
+        case 'l': case 'L': case 'g': case 't': width = 8; break;
+        default: release(arr); Throw(env, CAIRN_TYPE, "column '" + c + "' has an unsupported format " + format);
+        }
+        size_t n = static_cast<size_t>(arr->length), off = static_cast<size_t>(arr->offset);
+        const uint8_t *vals = static_cast<const uint8_t *>(arr->buffers[1]) + off * width;
+        Napi::Value validity = env.Null();
+        if (arr->null_count != 0 && arr->buffers[0] != nullptr) {
+            // the bitmap from bit `off`: copied (small, and realigned to bit 0)
+            Napi::ArrayBuffer vb = Napi::ArrayBuffer::New(env, (n + 7) / 8);
+            uint8_t *dst = static_cast<uint8_t *>(vb.Data());
+            const uint8_t *src = static_cast<const uint8_t *>(arr->buffers[0]);
+            std::memset(dst, 0, (n + 7) / 8);
+            for (size_t i = 0; i < n; i++)
+                if ((src[(off + i) >> 3] >> ((off + i) & 7)) & 1) dst[i >> 3] |= static_cast<uint8_t>(1u << (i & 7));
+            validity = vb;
+        }
+        Napi::Value values;
+#ifdef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
+        Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, n * width);
+        if (n) std::memcpy(ab.Data(), vals, n * width);
+        release(arr);
+        values = ab;
+#else
+        if (n == 0 || (reinterpret_cast<uintptr_t>(vals) % width) != 0) {
+            Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, n * width);
+            if (n) std::memcpy(ab.Data(), vals, n * width);
+            release(arr);
+            values = ab;
+        } else {
+            values = Napi::ArrayBuffer::New(env, const_cast<uint8_t *>(vals), n * width,
+                                            [release](Napi::Env, void *, struct ArrowArray *a) { release(a); }, arr);
+        }
+#endif
+        Napi::Array out = Napi::Array::New(env, 4);
+        out.Set(0u, values);
+        out.Set(1u, validity);
+        out.Set(2u, Napi::Number::New(env, static_cast<double>(n)));
+        out.Set(3u, Napi::String::New(env, format));
+        return out;
     }
 
     // Cursors, by a number: iterOpen() -> n; iterNext(n, max) -> [id, rowJson, ...] of up to max

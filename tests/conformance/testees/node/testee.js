@@ -200,6 +200,19 @@ function rowOut(row) {
   return out;
 }
 
+// A query result -> the wire: { columns, rows } or { columns, data, count } with values as rows
+// carry them.
+function resultWire(r) {
+  const out = { columns: r.columns };
+  if (r.rows !== undefined) out.rows = r.rows.map(rowOut);
+  if (r.data !== undefined) {
+    out.data = {};
+    for (const [k, v] of Object.entries(r.data)) out.data[k] = v.map(cellOut);
+    out.count = r.count;
+  }
+  return out;
+}
+
 const COLUMN_FIELDS = { name: 'name', type: 'type', nullable: 'nullable', primary_key: 'primaryKey', unique: 'unique', default: 'default' };
 
 function schemaIn(s) {
@@ -781,6 +794,39 @@ class Testee {
     if (this.get(a, 'table').closed) throw new cairn.errors.Closed('table handle is closed');
     const sub = this.events.get(this.name(a));
     return sub ? sub.rec.splice(0, sub.rec.length) : [];
+  }
+
+  // -- table queries, indexes, export -------------------------------------------------------------
+  // A query spec from the wire: tagged values ($bytes, $ts, $f64, $native) become the binding's
+  // values wherever they are (params, triples, shorthand objects); the rest as it is.
+  spec(a, field = 'query') {
+    if (!(field in a)) throw new Fail('CAIRN_INVALID', `missing argument '${field}'`);
+    const walk = (v) => {
+      if (v === null || typeof v !== 'object') return v;
+      if (['$bytes', '$ts', '$f64', '$native'].some((t) => isTagged(v, t))) return cellIn(v);
+      if (Array.isArray(v)) return v.map(walk);
+      const out = {};
+      for (const [k, x] of Object.entries(v)) out[k] = walk(x);
+      return out;
+    };
+    return walk(a[field]);
+  }
+
+  'table.query'(a) {
+    const r = this.get(a, 'table').query(this.spec(a));
+    return resultWire(r);
+  }
+
+  'table.count_where'(a) {
+    const q = this.spec(a);
+    if (q === null || typeof q !== 'object' || Array.isArray(q)) throw new Fail('CAIRN_TYPE', 'query: expected an object');
+    return this.get(a, 'table').countWhere(q.where, q.params);
+  }
+
+  'table.join'(a) {
+    const l = this.get({ handle: a.left }, 'table');
+    const r = this.get({ handle: a.right }, 'table');
+    return resultWire(l.join(r, this.spec(a)));
   }
 
   // -- common -----------------------------------------------------------------------------------
