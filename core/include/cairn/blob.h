@@ -105,6 +105,24 @@ CAIRN_API int cairn_blob_unsubscribe(cairn_blob *b, uint64_t id);
 /* Verify a blob store file (and its WAL) without opening it for writing. */
 CAIRN_API int cairn_blob_check(const char *path);
 
+/* Snapshots (the same five functions as cairn_kv_snapshot & co.; docs/snapshots.md).
+ * A snapshot is a named, read-only, point-in-time copy of the store kept in <path>-snapshots/
+ * (beside <path>-wal): after a checkpoint the data file and its log are copied under the write
+ * lock (the data file changes in place, so it cannot be shared; the copy costs its size). Writes after it never reach it, and it never changes the live store.
+ * snapshot: name NULL picks a unique one; *out (may be NULL) gets it (caller-owned,
+ * cairn_free). EXISTS when the name is taken, INVALID for a name outside [A-Za-z0-9._-]{1,128},
+ * TXN inside a transaction, READONLY on a read-only handle.
+ * snapshots: a JSON array of {"name", "time" (Unix ms), "bytes"}, oldest first (caller-owned).
+ * open_snapshot: a read-only handle on the snapshot (*out owned by the caller; independent of b).
+ * drop_snapshot: NOTFOUND when absent.
+ * backup: a consistent copy of the store into the file `dest` (which must not exist) and its
+ * log `dest`-wal while writers wait; it opens as a normal blob store (cairn_blob_open(dest)). */
+CAIRN_API int cairn_blob_snapshot(cairn_blob *b, const char *name, char **out);
+CAIRN_API int cairn_blob_snapshots(cairn_blob *b, char **out);
+CAIRN_API int cairn_blob_open_snapshot(cairn_blob **out, cairn_blob *b, const char *name);
+CAIRN_API int cairn_blob_drop_snapshot(cairn_blob *b, const char *name);
+CAIRN_API int cairn_blob_backup(cairn_blob *b, const char *dest);
+
 #ifdef __cplusplus
 }
 #endif

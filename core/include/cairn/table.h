@@ -282,9 +282,11 @@ CAIRN_API int cairn_table_check(const char *path);
  *
  * Ordering: nulls sort last in ascending and in descending order; NaN sorts above every number.
  * Aggregates ignore nulls. count and count_distinct are integers; sum of integer columns is an
- * exact i64 (u64 for unsigned columns; overflow is CAIRN_RANGE), sum of floats an f64 added in
- * id order; avg an f64; min and max the column's type; sum, avg, min and max of no values are
- * null. sum and avg of bool, string, bytes and timestamp columns are CAIRN_TYPE.
+ * exact i64 (u64 for unsigned columns; overflow is CAIRN_RANGE), sum of floats an f64 that depends
+ * on the values and their id order only: value k (0-based, in id order) is added into partial sum
+ * k mod 8 (each starting at -0.0), and the result is ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+ * avg an f64 (that sum, or the exact integer sum, divided by the count); min and max the
+ * column's type; sum, avg, min and max of no values are null. sum and avg of bool, string, bytes and timestamp columns are CAIRN_TYPE.
  *
  * Result ("rows"):    {"columns": [{"name": "_id", "type": "u64"}, ...], "rows": [{...}, ...]}
  * Result ("columns"): {"columns": [...], "data": {"name": [values...], ...}, "count": n}
@@ -355,6 +357,25 @@ CAIRN_API int cairn_table_export_ipc(cairn_table *t, const char *query, void **o
 /* ---- events ---- */
 CAIRN_API int cairn_table_subscribe(cairn_table *t, cairn_table_event_fn fn, void *ctx, uint64_t *id);
 CAIRN_API int cairn_table_unsubscribe(cairn_table *t, uint64_t id);
+
+/* Snapshots (the same five functions as cairn_kv_snapshot & co.; docs/snapshots.md).
+ * A snapshot is a named, read-only, point-in-time copy of the table kept in <dir>/snapshots/:
+ * after a checkpoint the segment files are shared with the table (hard links; copies on another
+ * file system), MANIFEST and the WAL are copied. Writes after it never reach it, and it never
+ * changes the live table.
+ * snapshot: name NULL picks a unique one; *out (may be NULL) gets it (caller-owned,
+ * cairn_free). EXISTS when the name is taken, INVALID for a name outside [A-Za-z0-9._-]{1,128},
+ * TXN inside a transaction, READONLY on a read-only handle.
+ * snapshots: a JSON array of {"name", "time" (Unix ms), "bytes"}, oldest first (caller-owned).
+ * open_snapshot: a read-only handle on the snapshot (*out owned by the caller; independent of t).
+ * drop_snapshot: NOTFOUND when absent.
+ * backup: a consistent copy of the table into the directory `dest` (missing or empty) while
+ * writers go on; every file is copied; it opens as a normal table. */
+CAIRN_API int cairn_table_snapshot(cairn_table *t, const char *name, char **out);
+CAIRN_API int cairn_table_snapshots(cairn_table *t, char **out);
+CAIRN_API int cairn_table_open_snapshot(cairn_table **out, cairn_table *t, const char *name);
+CAIRN_API int cairn_table_drop_snapshot(cairn_table *t, const char *name);
+CAIRN_API int cairn_table_backup(cairn_table *t, const char *dest);
 
 #ifdef __cplusplus
 }

@@ -62,10 +62,14 @@ out:
 
 int cairn_kv_snapshot(cairn_kv *kv, const char *name, char **out_name) {
     cairn_snap s;
+    char *root;
     int rc;
     if ((rc = cairn_kv__check_handle(kv, "kv_snapshot")) != 0) return rc;
     if (out_name) *out_name = NULL;
-    if ((rc = cairn_snap__begin(&s, kv->dir, name)) != 0) return rc;
+    if (!(root = cairn_snap__root(kv->dir, 0))) return CAIRN_NOMEM;
+    rc = cairn_snap__begin(&s, root, name);
+    free(root);
+    if (rc) return rc;
     if ((rc = take(kv, &s, "kv_snapshot")) == 0 && (rc = cairn_snap__commit(&s)) == 0 && out_name &&
         !(*out_name = cairn_str__dup(s.name)))
         rc = CAIRN_NOMEM;
@@ -77,7 +81,13 @@ int cairn_kv_snapshots(cairn_kv *kv, char **json) {
     int rc;
     if (!json) return cairn_err__set(CAIRN_INVALID, "kv_snapshots: NULL argument");
     if ((rc = cairn_kv__check_handle(kv, "kv_snapshots")) != 0) return rc;
-    return cairn_snap__list(kv->dir, json);
+    {
+        char *root = cairn_snap__root(kv->dir, 0);
+        if (!root) return CAIRN_NOMEM;
+        rc = cairn_snap__list(root, json);
+        free(root);
+        return rc;
+    }
 }
 
 int cairn_kv_open_snapshot(cairn_kv **out, cairn_kv *kv, const char *name) {
@@ -87,7 +97,13 @@ int cairn_kv_open_snapshot(cairn_kv **out, cairn_kv *kv, const char *name) {
     if (!out) return cairn_err__set(CAIRN_INVALID, "kv_open_snapshot: NULL argument");
     *out = NULL;
     if ((rc = cairn_kv__check_handle(kv, "kv_open_snapshot")) != 0) return rc;
-    if ((rc = cairn_snap__path(kv->dir, name, &path)) != 0) return rc;
+    {
+        char *root = cairn_snap__root(kv->dir, 0);
+        if (!root) return CAIRN_NOMEM;
+        rc = cairn_snap__path(root, name, &path);
+        free(root);
+        if (rc) return rc;
+    }
     o.create = 0;
     o.read_only = 1;
     rc = cairn_kv_open(out, path, &o);
@@ -99,7 +115,13 @@ int cairn_kv_drop_snapshot(cairn_kv *kv, const char *name) {
     int rc;
     if ((rc = cairn_kv__check_handle(kv, "kv_drop_snapshot")) != 0) return rc;
     if (kv->readonly) return cairn_err__set(CAIRN_READONLY, "kv_drop_snapshot: the store was opened read-only");
-    return cairn_snap__drop(kv->dir, name);
+    {
+        char *root = cairn_snap__root(kv->dir, 0);
+        if (!root) return CAIRN_NOMEM;
+        rc = cairn_snap__drop(root, name);
+        free(root);
+        return rc;
+    }
 }
 
 int cairn_kv_backup(cairn_kv *kv, const char *dest) {

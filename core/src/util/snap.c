@@ -104,12 +104,24 @@ static void snap_free(cairn_snap *s) {
     memset(s, 0, sizeof *s);
 }
 
-int cairn_snap__begin(cairn_snap *s, const char *store_dir, const char *name) {
+char *cairn_snap__root(const char *store, int is_file) {
+    size_t n = strlen(store);
+    char *r = (char *)malloc(n + sizeof "/snapshots");
+    if (!r) {
+        cairn_err__set(CAIRN_NOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(r, store, n);
+    memcpy(r + n, is_file ? "-snapshots" : "/snapshots", sizeof "/snapshots");
+    return r;
+}
+
+int cairn_snap__begin(cairn_snap *s, const char *root, const char *name) {
     char nm[CAIRN_SNAP_NAME_MAX + 1];
     int rc;
     uint64_t sz;
     memset(s, 0, sizeof *s);
-    if (!(s->root = join3(store_dir, "snapshots", NULL))) return CAIRN_NOMEM;
+    if (!(s->root = cairn_str__dup(root))) return CAIRN_NOMEM;
     if ((rc = cairn_io__mkdir(s->root)) != 0) goto fail;
     if ((rc = cairn_snap__name(s->root, name, nm)) != 0) goto fail;
     if (!(s->name = cairn_str__dup(nm)) || !(s->final = join3(s->root, nm, NULL))) { rc = CAIRN_NOMEM; goto fail; }
@@ -185,6 +197,13 @@ out:
     free(buf);
     cairn_io__close(in);
     cairn_io__close(out);
+    return rc;
+}
+
+int cairn_snap__copy(const char *from, const char *to, uint64_t *copied) {
+    uint64_t got = 0;
+    int rc = copy_file(from, to, UINT64_MAX, &got);
+    if (copied) *copied = rc ? 0 : got;
     return rc;
 }
 
@@ -303,13 +322,13 @@ static int read_marker(const char *dir, int64_t *time_ms, uint64_t *bytes) {
     return rc;
 }
 
-int cairn_snap__path(const char *store_dir, const char *name, char **path) {
+int cairn_snap__path(const char *root, const char *name, char **path) {
     char *p;
     uint64_t sz;
     int rc;
     *path = NULL;
     if (!name || !valid_name(name)) return cairn_err__set(CAIRN_INVALID, "snapshot name '%.140s' is not valid", name ? name : "(null)");
-    if (!(p = join3(store_dir, "snapshots", name))) return CAIRN_NOMEM;
+    if (!(p = join3(root, name, NULL))) return CAIRN_NOMEM;
     rc = cairn_io__stat(p, &sz);
     if (rc != 2) {
         free(p);
@@ -324,12 +343,12 @@ int cairn_snap__path(const char *store_dir, const char *name, char **path) {
     return 0;
 }
 
-int cairn_snap__drop(const char *store_dir, const char *name) {
-    char *p, *root;
+int cairn_snap__drop(const char *root, const char *name) {
+    char *p;
     uint64_t sz;
     int rc;
     if (!name || !valid_name(name)) return cairn_err__set(CAIRN_INVALID, "snapshot name '%.140s' is not valid", name ? name : "(null)");
-    if (!(p = join3(store_dir, "snapshots", name))) return CAIRN_NOMEM;
+    if (!(p = join3(root, name, NULL))) return CAIRN_NOMEM;
     rc = cairn_io__stat(p, &sz);
     if (rc != 2) {
         free(p);
@@ -344,10 +363,7 @@ int cairn_snap__drop(const char *store_dir, const char *name) {
         strcat(t, ".tmp");
         rc = rmtree(t);
         if (!rc) rc = cairn_io__rename(p, t);
-        if (!rc && (root = join3(store_dir, "snapshots", NULL)) != NULL) {
-            rc = cairn_io__sync_dir(root);
-            free(root);
-        }
+        if (!rc) rc = cairn_io__sync_dir(root);
         if (!rc) rc = rmtree(t);
         free(t);
     }
@@ -367,14 +383,13 @@ static int ent_cmp(const void *a, const void *b) {
     return strcmp(x->name, y->name);
 }
 
-int cairn_snap__list(const char *store_dir, char **json) {
-    char *root = join3(store_dir, "snapshots", NULL), **names = NULL;
+int cairn_snap__list(const char *root, char **json) {
+    char **names = NULL;
     size_t n = 0, k = 0, cap = 3, len = 0; /* "[", "]" and the NUL */
     snap_ent *v = NULL;
     char *out = NULL;
     int rc;
     *json = NULL;
-    if (!root) return CAIRN_NOMEM;
     rc = cairn_io__list(root, &names, &n);
     if (rc == CAIRN_PATH) rc = 0, n = 0, names = NULL;
     if (rc) goto out;
@@ -409,6 +424,5 @@ out:
     free(out);
     free(v);
     cairn_io__list_free(names, n);
-    free(root);
     return rc;
 }

@@ -20,7 +20,17 @@ internal sealed class BlobHandle : NativeHandle
     internal override int Sync() => NativeMethods.cairn_blob_sync(this);
     internal override int Compact() => NativeMethods.cairn_blob_compact(this);
     internal override int Count(out ulong n) => NativeMethods.cairn_blob_count(this, out n);
+    internal override unsafe int Snapshot(string? name, out byte* created) => NativeMethods.cairn_blob_snapshot(this, name, out created);
+    internal override unsafe int Snapshots(out byte* json) => NativeMethods.cairn_blob_snapshots(this, out json);
     internal override unsafe int Metrics(out byte* text) => NativeMethods.cairn_blob_metrics(this, out text);
+    internal override int OpenSnapshot(string? name, out NativeHandle? snapshot)
+    {
+        int rc = NativeMethods.cairn_blob_open_snapshot(out BlobHandle h, this, name);
+        snapshot = h;
+        return rc;
+    }
+    internal override int DropSnapshot(string? name) => NativeMethods.cairn_blob_drop_snapshot(this, name);
+    internal override int Backup(string? dest) => NativeMethods.cairn_blob_backup(this, dest);
 }
 
 /// <summary>Owns a cairn_blob_iter*; releasing it calls cairn_blob_iter_free.</summary>
@@ -83,7 +93,17 @@ internal sealed class TableHandle : NativeHandle
     internal override int Sync() => NativeMethods.cairn_table_sync(this);
     internal override int Compact() => NativeMethods.cairn_table_compact(this);
     internal override int Count(out ulong n) => NativeMethods.cairn_table_count(this, out n);
+    internal override unsafe int Snapshot(string? name, out byte* created) => NativeMethods.cairn_table_snapshot(this, name, out created);
+    internal override unsafe int Snapshots(out byte* json) => NativeMethods.cairn_table_snapshots(this, out json);
     internal override unsafe int Metrics(out byte* text) => NativeMethods.cairn_table_metrics(this, out text);
+    internal override int OpenSnapshot(string? name, out NativeHandle? snapshot)
+    {
+        int rc = NativeMethods.cairn_table_open_snapshot(out TableHandle h, this, name);
+        snapshot = h;
+        return rc;
+    }
+    internal override int DropSnapshot(string? name) => NativeMethods.cairn_table_drop_snapshot(this, name);
+    internal override int Backup(string? dest) => NativeMethods.cairn_table_backup(this, dest);
 }
 
 /// <summary>Owns a cairn_table_iter*; releasing it calls cairn_table_iter_free.</summary>

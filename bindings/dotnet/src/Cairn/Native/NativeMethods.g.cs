@@ -104,6 +104,21 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib, EntryPoint = "cairn_blob_check", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int cairn_blob_check(string? path);
 
+    [LibraryImport(Lib, EntryPoint = "cairn_blob_snapshot", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_blob_snapshot(BlobHandle b, string? name, out byte* @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_blob_snapshots")]
+    public static partial int cairn_blob_snapshots(BlobHandle b, out byte* @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_blob_open_snapshot", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_blob_open_snapshot(out BlobHandle @out, BlobHandle b, string? name);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_blob_drop_snapshot", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_blob_drop_snapshot(BlobHandle b, string? name);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_blob_backup", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_blob_backup(BlobHandle b, string? dest);
+
     [LibraryImport(Lib, EntryPoint = "cairn_errname")]
     public static partial byte* cairn_errname(int code);
 
@@ -476,6 +491,21 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Lib, EntryPoint = "cairn_table_unsubscribe")]
     public static partial int cairn_table_unsubscribe(TableHandle t, ulong id);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_snapshot", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_snapshot(TableHandle t, string? name, out byte* @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_snapshots")]
+    public static partial int cairn_table_snapshots(TableHandle t, out byte* @out);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_open_snapshot", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_open_snapshot(out TableHandle @out, TableHandle t, string? name);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_drop_snapshot", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_drop_snapshot(TableHandle t, string? name);
+
+    [LibraryImport(Lib, EntryPoint = "cairn_table_backup", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_backup(TableHandle t, string? dest);
 
     /// <summary>The CAIRN_API functions left out on purpose (tools/gen/dotnet.py SKIP_FUNCTIONS), with why.</summary>
     public static readonly (string Name, string Why)[] NotBound =
