@@ -284,9 +284,10 @@ CAIRN_API int cairn_table_check(const char *path);
  * Aggregates ignore nulls. count and count_distinct are integers; sum of integer columns is an
  * exact i64 (u64 for unsigned columns; overflow is CAIRN_RANGE), sum of floats an f64 that depends
  * on the values and their id order only: value k (0-based, in id order) is added into partial sum
- * k mod 8 (each starting at -0.0), and the result is ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+ * k mod 8 (each starting at -0.0); the result is ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
  * avg an f64 (that sum, or the exact integer sum, divided by the count); min and max the
- * column's type; sum, avg, min and max of no values are null. sum and avg of bool, string, bytes and timestamp columns are CAIRN_TYPE.
+ * column's type; sum, avg, min and max of no values are null. sum and avg of bool, string,
+ * bytes and timestamp columns are CAIRN_TYPE.
  *
  * Result ("rows"):    {"columns": [{"name": "_id", "type": "u64"}, ...], "rows": [{...}, ...]}
  * Result ("columns"): {"columns": [...], "data": {"name": [values...], ...}, "count": n}
