@@ -95,6 +95,8 @@
 %ignore ArrowArrayStream;
 %ignore cairn_table_export_stream;
 %ignore cairn_table_export_column;
+/* cairn_table_export_ipc: owned bytes out, as (void **data, size_t *len) */
+%apply (void **data, size_t *len) { (void **out, size_t *len) };
 %include "cairn/table.h"
 
 /* The versioned store (cairn/repo.h). Mapped here, the same for every language:
