@@ -42,9 +42,15 @@ int dump_open(dump_reader *r, const char *file, const char *engine) {
         rc = dump_bad(r, "this is a dump of the %s engine, not %s", x && x->type == CJ_STR ? x->s : "(no engine)",
                       engine);
     }
-    cj_fields_free(f, nf);
-    if (rc) dump_close(r);
-    return rc;
+    if (!rc && !(r->head_line = strdup(r->line))) rc = cli_error(EXIT_ERROR, "CAIRN_NOMEM", "out of memory");
+    if (rc) {
+        cj_fields_free(f, nf);
+        dump_close(r);
+        return rc;
+    }
+    memcpy(r->head, f, sizeof f[0] * (size_t)nf);
+    r->nhead = nf;
+    return 0;
 }
 
 void dump_close(dump_reader *r) {
@@ -52,6 +58,10 @@ void dump_close(dump_reader *r) {
     r->f = NULL;
     free(r->line);
     r->line = NULL;
+    cj_fields_free(r->head, r->nhead);
+    r->nhead = 0;
+    free(r->head_line);
+    r->head_line = NULL;
 }
 
 int dump_bad(dump_reader *r, const char *fmt, ...) {

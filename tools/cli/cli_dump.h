@@ -21,6 +21,9 @@ typedef struct dump_reader {
     uint64_t bytes;   /* bytes read so far (progress) */
     int ended;        /* the end line was read */
     const char *engine;
+    cj_field head[DUMP_MAX_FIELDS]; /* the header's fields (e.g. a table's "schema"), until close */
+    int nhead;
+    char *head_line;                /* the header line (raw_at/raw_len of head[] point into it) */
     char src[4096];   /* "standard input" or the file name, for messages */
 } dump_reader;
 

@@ -540,6 +540,8 @@ int cj_obj_parse(const char *s, size_t n, cj_field *f, int cap, int *nf, size_t 
             x->type = CJ_OTHER;
             if (scan_value(&sc)) goto fail;
         }
+        x->raw_at = start;
+        x->raw_len = sc.i - start;
         skip_ws(&sc);
         if (sc.i < n && sc.s[sc.i] == ',') {
             sc.i++;

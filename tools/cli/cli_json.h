@@ -37,6 +37,8 @@ typedef struct cj_field {
     int64_t i;   /* CJ_INT value; CJ_BOOL 0/1 */
     char *s;     /* CJ_STR value, malloc'd (NUL-terminated too, but may hold NULs) */
     size_t slen;
+    size_t raw_at, raw_len; /* where the value's text is in the parsed line (any type: CJ_OTHER
+                               values are read from there, e.g. a table row object) */
 } cj_field;
 
 /* Parse one JSON object (a dump line) into at most cap fields (more: error). Values that are not

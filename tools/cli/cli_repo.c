@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_dump.h"
 #include "cli_json.h"
 
 #define DEFAULT_TENANT "default"
@@ -66,13 +67,15 @@ static int print_digest(cairn_repo *r, const opts *o, const char *digest) {
     return cli_flush_stdout();
 }
 
-/* Print a JSON list of names (tenants, entries), one a line or as JSON lines {"name": ...}. */
-static int print_names(const opts *o, const char *json) {
+/* Call fn on every name of a JSON list of names (the core's ["a","b",...]) in order; stops at the
+ * first non-zero return of fn and returns it. */
+typedef int (*name_fn)(void *ctx, const char *name, size_t len);
+
+static int names_each(const char *json, name_fn fn, void *ctx) {
     cj_field f[1];
-    int nf = 0;
+    int nf = 0, rc;
     const char *p = json;
-    /* the core's list is ["a","b",...]: walk its strings with the tool's own JSON reader by
-     * wrapping each one in an object */
+    /* walk the list's strings with the tool's own JSON reader by wrapping each one in an object */
     while (*p && *p != '"') p++;
     while (*p == '"') {
         const char *q = p + 1;
@@ -91,19 +94,32 @@ static int print_names(const opts *o, const char *json) {
             cj_fields_free(f, nf);
             return cli_error(EXIT_ERROR, "CAIRN_INTERNAL", "cannot read the core's list of names (%s)", why);
         }
-        if (o->given & OPT_JSON) {
-            putchar('{');
-            cli_json_bytes(stdout, "name", f[0].s, f[0].slen);
-            fputs("}\n", stdout);
-        } else {
-            cli_print_key(f[0].s, f[0].slen, "\n");
-        }
+        rc = fn(ctx, f[0].s, f[0].slen);
         cj_fields_free(f, nf);
         free(obj);
+        if (rc) return rc;
         for (p = q + 1; *p && *p != '"'; p++) {
         }
     }
-    return cli_flush_stdout();
+    return 0;
+}
+
+static int print_name(void *ctx, const char *name, size_t len) {
+    const opts *o = (const opts *)ctx;
+    if (o->given & OPT_JSON) {
+        putchar('{');
+        cli_json_bytes(stdout, "name", name, len);
+        fputs("}\n", stdout);
+    } else {
+        cli_print_key(name, len, "\n");
+    }
+    return 0;
+}
+
+/* Print a JSON list of names (tenants, entries), one a line or as JSON lines {"name": ...}. */
+static int print_names(const opts *o, const char *json) {
+    int rc = names_each(json, print_name, (void *)o);
+    return rc ? rc : cli_flush_stdout();
 }
 
 /* ---- commands ----------------------------------------------------------------------------------- */
@@ -514,6 +530,284 @@ static int repo_stats(const opts *o, int argc, char **argv) {
     return cli_flush_stdout();
 }
 
+/* ---- dump and restore (docs/cli.md, "Dump format") ------------------------------------------------- */
+
+/* Records per version when a collection is restored. */
+#define RLOAD_BATCH 4096
+
+typedef struct rdump {
+    cairn_repo *r;
+    const char *tenant; /* of the entries being walked (NUL-terminated, from the core's list) */
+    uint64_t records, bytes;
+    int rc;             /* a failed core call */
+} rdump;
+
+static void put_kind(int kind) {
+    const char *kn = cli_kind_name(kind);
+    if (kn) printf(",\"kind\":\"%s\"", kn);
+    else printf(",\"kind\":%d", kind);
+}
+
+static void line_start(const char *tenant, const char *entry) {
+    putchar('{');
+    cli_json_bytes(stdout, "tenant", tenant, strlen(tenant));
+    if (entry) {
+        putchar(',');
+        cli_json_bytes(stdout, "entry", entry, strlen(entry));
+    }
+}
+
+static int dump_entry(void *ctx, const char *entry, size_t len) {
+    rdump *d = (rdump *)ctx;
+    void *v = NULL;
+    size_t n = 0;
+    int kind = 0, rc;
+    (void)len;
+    rc = cairn_repo_load(d->r, d->tenant, entry, NULL, &v, &n, &kind);
+    if (rc == 0) {
+        line_start(d->tenant, entry);
+        put_kind(kind);
+        putchar(',');
+        cli_json_bytes(stdout, "value", v, n);
+        fputs("}\n", stdout);
+        cairn_free(v);
+        d->records++, d->bytes += n;
+    } else if (rc == CAIRN_TYPE) { /* a collection: its line, then its records in key order */
+        cairn_repo_iter *it = NULL;
+        const void *k, *val;
+        size_t kl, vl;
+        uint64_t count = 0;
+        if ((rc = cairn_repo_count(d->r, d->tenant, entry, NULL, &count)) != 0 ||
+            (rc = cairn_repo_iter_open(&it, d->r, d->tenant, entry, NULL)) != 0)
+            return d->rc = rc;
+        line_start(d->tenant, entry);
+        printf(",\"collection\":true,\"records\":%llu}\n", (unsigned long long)count);
+        d->records++;
+        while ((rc = cairn_repo_iter_next(it, &k, &kl, &val, &vl, &kind)) == 0) {
+            line_start(d->tenant, entry);
+            putchar(',');
+            cli_json_bytes(stdout, "key", k, kl);
+            put_kind(kind);
+            putchar(',');
+            cli_json_bytes(stdout, "value", val, vl);
+            fputs("}\n", stdout);
+            d->records++, d->bytes += kl + vl;
+            cli_progress("dumped", d->records, d->bytes, 0);
+            if (ferror(stdout)) break;
+        }
+        cairn_repo_iter_free(it);
+        if (rc != CAIRN_ITEROVER && rc != 0) return d->rc = rc;
+    } else {
+        return d->rc = rc;
+    }
+    cli_progress("dumped", d->records, d->bytes, 0);
+    return ferror(stdout) ? cli_flush_stdout() : 0;
+}
+
+static int dump_tenant(void *ctx, const char *tenant, size_t len) {
+    rdump *d = (rdump *)ctx;
+    char *json = NULL;
+    int rc;
+    (void)len;
+    line_start(tenant, NULL);
+    fputs("}\n", stdout);
+    d->records++;
+    if ((rc = cairn_repo_entries(d->r, tenant, &json)) != 0) return d->rc = rc;
+    d->tenant = tenant;
+    rc = names_each(json, dump_entry, d);
+    cairn_free(json);
+    return rc;
+}
+
+static int repo_dump(const opts *o, int argc, char **argv) {
+    rdump d;
+    char *json = NULL;
+    int rc;
+    (void)o, (void)argc;
+    memset(&d, 0, sizeof d);
+    if ((rc = repo_open_dir(&d.r, argv[0], 1, 0)) != 0) return rc;
+    if ((rc = cairn_repo_tenants(d.r, &json)) != 0) return repo_done(d.r, rc);
+    dump_header("repo", NULL);
+    cli_progress("dumped", 0, 0, 0);
+    rc = names_each(json, dump_tenant, &d);
+    cairn_free(json);
+    cli_progress("dumped", d.records, d.bytes, 1);
+    if (d.rc) return repo_done(d.r, d.rc);
+    cairn_repo_close(d.r);
+    if (rc) return rc;
+    dump_trailer(d.records);
+    return cli_flush_stdout();
+}
+
+/* The records of one collection being restored, written RLOAD_BATCH at a time (one version each). */
+typedef struct rbatch {
+    char *tenant, *entry; /* the open collection (NULL: none) */
+    uint64_t want, got;   /* records its line announced, records seen */
+    size_t n;
+    void *keys[RLOAD_BATCH], *vals[RLOAD_BATCH];
+    size_t klens[RLOAD_BATCH], vlens[RLOAD_BATCH];
+    int kinds[RLOAD_BATCH];
+} rbatch;
+
+static void batch_clear(rbatch *b) {
+    size_t i;
+    for (i = 0; i < b->n; i++) free(b->keys[i]), free(b->vals[i]);
+    b->n = 0;
+}
+
+/* Write the pending records (a version), or 0. Returns an exit code. */
+static int batch_flush(cairn_repo *r, const opts *o, rbatch *b) {
+    int rc;
+    if (!b->n) return 0;
+    rc = cairn_repo_put_many(r, b->tenant, user_of(o), b->entry, b->n, (const void *const *)b->keys, b->klens,
+                             (const void *const *)b->vals, b->vlens, b->kinds, NULL);
+    batch_clear(b);
+    return rc ? cli_fail(rc) : 0;
+}
+
+/* Close the open collection: flush it; check the count; an empty one is made by a put and a delete. */
+static int batch_end(cairn_repo *r, const opts *o, rbatch *b, dump_reader *dr) {
+    int code = 0;
+    if (!b->entry) return 0;
+    if ((code = batch_flush(r, o, b)) == 0) {
+        if (b->got != b->want)
+            code = dump_bad(dr, "collection '%s' announced %llu records and holds %llu", b->entry,
+                            (unsigned long long)b->want, (unsigned long long)b->got);
+        else if (b->want == 0) {
+            int rc = cairn_repo_put(r, b->tenant, user_of(o), b->entry, "\0", 1, "", 0, CAIRN_KIND_BYTES, NULL);
+            if (!rc) rc = cairn_repo_delete(r, b->tenant, user_of(o), b->entry, "\0", 1, NULL);
+            if (rc) code = cli_fail(rc);
+        }
+    }
+    free(b->tenant), free(b->entry);
+    b->tenant = b->entry = NULL;
+    return code;
+}
+
+/* A "tenant" or "entry" field as a NUL-terminated name. Exit code. */
+static int dump_name(dump_reader *dr, const cj_field *f, int nf, const char *field, char **out) {
+    unsigned char *v;
+    size_t n;
+    int rc = dump_bytes(dr, f, nf, field, &v, &n);
+    if (rc) return rc;
+    if (n == 0 || memchr(v, 0, n)) {
+        free(v);
+        return dump_bad(dr, "\"%s\" is empty or holds a NUL", field);
+    }
+    v[n] = 0;
+    *out = (char *)v;
+    return 0;
+}
+
+/* One line of a repo dump. Exit code. */
+static int restore_line(cairn_repo *r, const opts *o, dump_reader *dr, const cj_field *f, int nf, rbatch *b,
+                        uint64_t *bytes) {
+    char *tenant = NULL, *entry = NULL;
+    unsigned char *key = NULL, *val = NULL;
+    size_t kl = 0, vl = 0;
+    const cj_field *kf = cj_get(f, nf, "kind"), *cf = cj_get(f, nf, "collection"), *nf_ = cj_get(f, nf, "records");
+    int kind = CAIRN_KIND_BYTES, rc, code = 0;
+    if ((code = dump_name(dr, f, nf, "tenant", &tenant)) != 0) return code;
+    if (!cj_get(f, nf, "entry") && !cj_get(f, nf, "entry_b64")) { /* a tenant */
+        if ((code = batch_end(r, o, b, dr)) == 0 && (rc = cairn_repo_init(r, tenant)) != 0) code = cli_fail(rc);
+        goto out;
+    }
+    if ((code = dump_name(dr, f, nf, "entry", &entry)) != 0) goto out;
+    if (kf) {
+        if (kf->type == CJ_STR) kind = cli_kind_parse(kf->s);
+        else kind = kf->type == CJ_INT && kf->i >= 0 && kf->i <= 255 ? (int)kf->i : -1;
+        if (kind < 0) {
+            code = dump_bad(dr, "unknown \"kind\"");
+            goto out;
+        }
+    }
+    if (cj_get(f, nf, "key") || cj_get(f, nf, "key_b64")) { /* a record of the open collection */
+        if (!b->entry || strcmp(b->tenant, tenant) != 0 || strcmp(b->entry, entry) != 0) {
+            code = dump_bad(dr, "a record outside its collection (the collection's line comes first)");
+            goto out;
+        }
+        if ((code = dump_bytes(dr, f, nf, "key", &key, &kl)) != 0 || (code = dump_bytes(dr, f, nf, "value", &val, &vl)) != 0)
+            goto out;
+        if ((code = cli_check_kind(kind, val, vl)) != 0) {
+            dump_bad(dr, "the %s value of this record is refused (above)", cli_kind_name(kind));
+            goto out;
+        }
+        if (b->n == RLOAD_BATCH && (code = batch_flush(r, o, b)) != 0) goto out;
+        b->keys[b->n] = key, b->klens[b->n] = kl, b->vals[b->n] = val, b->vlens[b->n] = vl, b->kinds[b->n] = kind;
+        b->n++, b->got++;
+        *bytes += kl + vl;
+        key = val = NULL;
+        goto out;
+    }
+    if ((code = batch_end(r, o, b, dr)) != 0) goto out;
+    if ((rc = cairn_repo_exists(r, tenant, entry)) != 0) {
+        code = rc > 0 ? dump_bad(dr, "entry '%s' of tenant '%s' is already in the repository (restore into an empty one)",
+                                 entry, tenant)
+                      : cli_fail(rc);
+        goto out;
+    }
+    if (cf && cf->type == CJ_BOOL && cf->i) { /* a collection: its records follow */
+        if (!nf_ || nf_->type != CJ_INT || nf_->i < 0) {
+            code = dump_bad(dr, "a collection line wants \"records\":N");
+            goto out;
+        }
+        b->tenant = tenant, b->entry = entry, tenant = entry = NULL;
+        b->want = (uint64_t)nf_->i, b->got = 0;
+        goto out;
+    }
+    if ((code = dump_bytes(dr, f, nf, "value", &val, &vl)) != 0) goto out;
+    if ((code = cli_check_kind(kind, val, vl)) != 0) {
+        dump_bad(dr, "the %s value of this entry is refused (above)", cli_kind_name(kind));
+        goto out;
+    }
+    if ((rc = cairn_repo_save(r, tenant, user_of(o), entry, val, vl, kind, NULL)) != 0) code = cli_fail(rc);
+    *bytes += vl;
+out:
+    free(tenant), free(entry), free(key), free(val);
+    return code;
+}
+
+static int repo_restore(const opts *o, int argc, char **argv) {
+    cairn_repo *r;
+    dump_reader dr;
+    cj_field f[DUMP_MAX_FIELDS];
+    rbatch *b;
+    uint64_t bytes = 0;
+    int nf, rc, code = 0;
+    if ((rc = dump_open(&dr, argc > 1 ? argv[1] : NULL, "repo")) != 0) return rc;
+    if (!(b = (rbatch *)calloc(1, sizeof *b))) {
+        dump_close(&dr);
+        return cli_error(EXIT_ERROR, "CAIRN_NOMEM", "out of memory");
+    }
+    if ((rc = repo_open_dir(&r, argv[0], 0, 1)) != 0) {
+        free(b);
+        dump_close(&dr);
+        return rc;
+    }
+    cli_progress("restored", 0, 0, 0);
+    for (;;) {
+        if ((code = dump_next(&dr, f, &nf)) != 0) break;
+        code = restore_line(r, o, &dr, f, nf, b, &bytes);
+        cj_fields_free(f, nf);
+        if (code) break;
+        dr.records++;
+        cli_progress("restored", dr.records, bytes, 0);
+    }
+    if (code < 0) code = batch_end(r, o, b, &dr);
+    cli_progress("restored", dr.records, bytes, 1);
+    batch_clear(b);
+    free(b->tenant), free(b->entry);
+    free(b);
+    cairn_repo_close(r);
+    dump_close(&dr);
+    if (code) {
+        fprintf(stderr, "cairn: what was restored before the error stays\n");
+        return code;
+    }
+    printf("restored %llu records\n", (unsigned long long)dr.records);
+    return cli_flush_stdout();
+}
+
 #define TENANT_HELP "  --tenant NAME   the tenant (default \"" DEFAULT_TENANT "\")"
 #define USER_HELP "  --user NAME     the user recorded in the version (default $USER)"
 #define DIGEST_HELP "  --digest D      read the version D (64 hex characters) instead of the head"
@@ -583,4 +877,15 @@ const command cli_repo_cmds[] = {
     {"stats", 1, 1, "DIR", OPT_JSON | OPT_PROM, "show the number of tenants and objects and the bytes on disk",
      "  --json   one JSON object with the raw numbers\n"
      "  --prometheus   the Prometheus text exposition format (cairn_repo_*{store=\"DIR\"})", repo_stats},
+    {"dump", 1, 1, "DIR", 0, "write every tenant and the head of every entry as JSON lines",
+     "One line per tenant, per whole value (its kind and bytes), per collection, and per record of a\n"
+     "collection, in name and key order; binary-safe. Only the heads are written: the history\n"
+     "(versions, users, times), tags and digests are not (a restored entry starts a new history with\n"
+     "the same content). The format is specified in docs/cli.md. Restore with `cairn repo restore`.",
+     repo_dump},
+    {"restore", 1, 2, "DIR [FILE]", OPT_USER, "restore a repo dump (from FILE or standard input) into a repository",
+     "Creates the repository and the tenants as needed; an entry that exists already stops the\n"
+     "restore (exit 8). Each whole value is one version; a collection is one version per 4096 records.\n"
+     "What was restored before an error stays.\n" USER_HELP,
+     repo_restore},
     {NULL, 0, 0, NULL, 0, NULL, NULL, NULL}};

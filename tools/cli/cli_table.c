@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_dump.h"
 #include "cli_json.h"
 
 /* ---- opening ------------------------------------------------------------------------------------ */
@@ -920,6 +921,252 @@ static int tbl_export(const opts *o, int argc, char **argv) {
     return tbl_done(t, rc);
 }
 
+/* ---- dump and load (docs/cli.md, "Dump format") --------------------------------------------------- */
+
+/* Rows per load transaction. */
+#define TLOAD_BATCH 4096
+
+static int tbl_dump(const opts *o, int argc, char **argv) {
+    cairn_table *t;
+    cairn_table_iter *it = NULL;
+    struct cairn_table_stats st = CAIRN_TABLE_STATS_INIT;
+    char *schema = NULL, *idx = NULL, *extra = NULL;
+    size_t elen = 0;
+    const char *row;
+    uint64_t id, records = 0, bytes = 0;
+    FILE *hdr;
+    int rc;
+    (void)o, (void)argc;
+    if ((rc = tbl_open(&t, argv[0], 1)) != 0) return rc;
+    if ((rc = cairn_table_schema(t, 0, &schema)) != 0 || (rc = cairn_table_stats(t, &st)) != 0) goto out;
+    if ((rc = cairn_table_indexes(t, &idx)) == CAIRN_UNSUPPORTED) rc = 0, idx = NULL; /* a core without indexes */
+    if (rc) goto out;
+    if ((rc = cairn_table_iter_open(&it, t)) != 0) goto out;
+    if (!(hdr = open_memstream(&extra, &elen))) {
+        rc = cli_error(EXIT_ERROR, "CAIRN_NOMEM", "out of memory");
+        goto out;
+    }
+    fputs(",\"schema\":", hdr);
+    cj_put_str(hdr, schema, strlen(schema));
+    fprintf(hdr, ",\"next_id\":%llu", (unsigned long long)st.next_id);
+    if (idx) fprintf(hdr, ",\"indexes\":%s", idx);
+    fclose(hdr);
+    dump_header("table", extra);
+    cli_progress("dumped", 0, 0, 0);
+    while ((rc = cairn_table_iter_next_json(it, &id, &row)) == 0) {
+        printf("{\"id\":%llu,\"row\":%s}\n", (unsigned long long)id, row);
+        records++;
+        bytes += strlen(row);
+        cli_progress("dumped", records, bytes, 0);
+        if (ferror(stdout)) break;
+    }
+    cli_progress("dumped", records, bytes, 1);
+    if (rc == CAIRN_ITEROVER) {
+        dump_trailer(records);
+        rc = 0;
+    }
+out:
+    cairn_table_iter_free(it);
+    cairn_free(schema);
+    cairn_free(idx);
+    free(extra);
+    return tbl_done(t, rc);
+}
+
+/* Use up n row ids without leaving rows: insert `row` (a valid row) and delete it n times inside
+ * transactions that are rolled back (ids handed out stay used). With live_id, that row (which
+ * holds the same unique values) is deleted first inside the same transaction. */
+static int burn_ids(cairn_table *t, const char *row, uint64_t live_id, uint64_t n) {
+    while (n > 0) {
+        uint64_t k = n < TLOAD_BATCH ? n : TLOAD_BATCH, i, id;
+        int rc;
+        if ((rc = cairn_table_begin(t)) != 0) return rc;
+        if (live_id && (rc = cairn_table_delete(t, live_id)) != 0) goto undo;
+        for (i = 0; i < k; i++)
+            if ((rc = cairn_table_insert_json(t, row, &id)) != 0 || (rc = cairn_table_delete(t, id)) != 0) goto undo;
+        if ((rc = cairn_table_rollback(t)) != 0) return rc;
+        n -= k;
+        continue;
+    undo:
+        cairn_table_rollback(t);
+        return rc;
+    }
+    return 0;
+}
+
+/* The indexes of a dump header ([{"column":...,"kind":"hash"|"range"}, ...]) on the table. Exit code. */
+static int load_indexes(cairn_table *t, dump_reader *r, const cj_field *xf) {
+    const char *p = r->head_line + xf->raw_at, *end = p + xf->raw_len;
+    while (p < end) {
+        const char *q;
+        cj_field f[4];
+        int nf, rc, kind;
+        const cj_field *c, *k;
+        size_t at;
+        const char *why;
+        if (*p != '{') {
+            p++;
+            continue;
+        }
+        for (q = p; q < end && *q != '}'; q++) {
+        }
+        if (q == end || cj_obj_parse(p, (size_t)(q + 1 - p), f, 4, &nf, &at, &why) != 0)
+            return dump_bad(r, "\"indexes\" is not a list of {\"column\",\"kind\"} objects");
+        c = cj_get(f, nf, "column"), k = cj_get(f, nf, "kind");
+        kind = k && k->type == CJ_STR ? (!strcmp(k->s, "hash") ? CAIRN_INDEX_HASH : !strcmp(k->s, "range") ? CAIRN_INDEX_RANGE : 0) : 0;
+        if (!c || c->type != CJ_STR || !kind) {
+            cj_fields_free(f, nf);
+            return dump_bad(r, "an index of the header is not {\"column\":NAME,\"kind\":\"hash\"|\"range\"}");
+        }
+        rc = cairn_table_create_index(t, c->s, kind);
+        cj_fields_free(f, nf);
+        if (rc && rc != CAIRN_EXISTS) return cli_fail(rc);
+        p = q + 1;
+    }
+    return 0;
+}
+
+static int tbl_load(const opts *o, int argc, char **argv) {
+    cairn_table_options to = CAIRN_TABLE_OPTIONS_INIT;
+    cairn_table *t = NULL;
+    dump_reader r;
+    cj_field f[DUMP_MAX_FIELDS];
+    const cj_field *sf, *nx, *xf;
+    char *last_row = NULL;
+    uint64_t want_next = 0, next = 0, last_id = 0, committed = 0, bytes = 0;
+    int nf, rc, code = 0, in_txn = 0, keep = -1;
+    (void)o;
+    if ((rc = dump_open(&r, argc > 1 ? argv[1] : NULL, "table")) != 0) return rc;
+    sf = cj_get(r.head, r.nhead, "schema");
+    nx = cj_get(r.head, r.nhead, "next_id");
+    xf = cj_get(r.head, r.nhead, "indexes");
+    if (!sf || sf->type != CJ_STR || strlen(sf->s) != sf->slen) {
+        code = dump_bad(&r, "the header has no \"schema\" (the schema text of the table)");
+        goto out;
+    }
+    if (nx && nx->type == CJ_INT && nx->i > 0) want_next = (uint64_t)nx->i;
+    to.create = 1;
+    to.schema = sf->s;
+    to.sync = CAIRN_SYNC_NONE; /* one sync at the end: the load is durable when it says so */
+    if ((rc = cairn_table_open(&t, argv[0], &to)) != 0) {
+        if (rc == CAIRN_SCHEMA) fprintf(stderr, "cairn: the table at '%s' has another schema than the dump\n", argv[0]);
+        code = cli_fail(rc);
+        t = NULL;
+        goto out;
+    }
+    cli_progress("loaded", 0, 0, 0);
+    for (;;) {
+        const cj_field *idf, *rowf;
+        char *row;
+        uint64_t id;
+        if ((code = dump_next(&r, f, &nf)) != 0) break;
+        idf = cj_get(f, nf, "id");
+        rowf = cj_get(f, nf, "row");
+        if (!rowf || rowf->type != CJ_OTHER || r.line[rowf->raw_at] != '{' ||
+            (idf && (idf->type != CJ_INT || idf->i <= 0))) {
+            cj_fields_free(f, nf);
+            code = dump_bad(&r, "a row line is {\"id\":N,\"row\":{...}}");
+            break;
+        }
+        if (!(row = (char *)malloc(rowf->raw_len + 1))) {
+            cj_fields_free(f, nf);
+            code = cli_error(EXIT_ERROR, "CAIRN_NOMEM", "out of memory");
+            break;
+        }
+        memcpy(row, r.line + rowf->raw_at, rowf->raw_len);
+        row[rowf->raw_len] = 0;
+        if (keep < 0) { /* the first row decides: ids are kept when none of them is used yet */
+            struct cairn_table_stats st = CAIRN_TABLE_STATS_INIT;
+            if ((rc = cairn_table_stats(t, &st)) != 0) {
+                cj_fields_free(f, nf);
+                free(row);
+                code = cli_fail(rc);
+                break;
+            }
+            next = st.next_id;
+            keep = idf && (uint64_t)idf->i >= next;
+        }
+        if (keep && idf && (uint64_t)idf->i < next) {
+            cj_fields_free(f, nf);
+            free(row);
+            code = dump_bad(&r, "row ids are not in ascending order");
+            break;
+        }
+        if (keep && idf && (uint64_t)idf->i > next) { /* deleted rows: their ids stay used */
+            if (in_txn) {
+                in_txn = 0;
+                if ((rc = cairn_table_commit(t)) != 0) {
+                    cj_fields_free(f, nf);
+                    free(row);
+                    code = cli_fail(rc);
+                    break;
+                }
+                committed = r.records;
+            }
+            if ((rc = burn_ids(t, row, 0, (uint64_t)idf->i - next)) != 0) {
+                cj_fields_free(f, nf);
+                free(row);
+                fprintf(stderr, "cairn: %s line %llu:\n", r.src, (unsigned long long)r.lineno);
+                code = cli_fail(rc);
+                break;
+            }
+        }
+        cj_fields_free(f, nf);
+        if (!in_txn) {
+            if ((rc = cairn_table_begin(t)) != 0) {
+                free(row);
+                code = cli_fail(rc);
+                break;
+            }
+            in_txn = 1;
+        }
+        if ((rc = cairn_table_insert_json(t, row, &id)) != 0) {
+            free(row);
+            fprintf(stderr, "cairn: %s line %llu:\n", r.src, (unsigned long long)r.lineno);
+            code = cli_fail(rc);
+            break;
+        }
+        bytes += strlen(row);
+        free(last_row);
+        last_row = row, last_id = id, next = id + 1;
+        r.records++;
+        if (r.records - committed >= TLOAD_BATCH) {
+            in_txn = 0;
+            if ((rc = cairn_table_commit(t)) != 0) {
+                code = cli_fail(rc);
+                break;
+            }
+            committed = r.records;
+        }
+        cli_progress("loaded", r.records, bytes, 0);
+    }
+    if (code < 0) { /* the end line: commit the last batch, use up the ids after the last row */
+        code = 0;
+        if (in_txn) {
+            in_txn = 0;
+            if ((rc = cairn_table_commit(t)) != 0) code = cli_fail(rc);
+            else committed = r.records;
+        }
+        if (!code && keep > 0 && want_next > next && last_row && (rc = burn_ids(t, last_row, last_id, want_next - next)) != 0)
+            code = cli_fail(rc);
+        if (!code && xf && xf->type == CJ_OTHER) code = load_indexes(t, &r, xf);
+    }
+    if (in_txn) cairn_table_rollback(t);
+    if (t && (rc = cairn_table_sync(t)) != 0 && !code) code = cli_fail(rc);
+    cli_progress("loaded", committed, bytes, 1);
+out:
+    free(last_row);
+    if (t) cairn_table_close(t);
+    dump_close(&r);
+    if (code) {
+        if (t) fprintf(stderr, "cairn: %llu rows were loaded before the error\n", (unsigned long long)committed);
+        return code;
+    }
+    printf("loaded %llu rows (%s)\n", (unsigned long long)committed,
+           keep > 0 ? "ids kept" : keep == 0 ? "new ids, in the same order" : "none");
+    return cli_flush_stdout();
+}
+
 const command cli_table_cmds[] = {
     {"create", 2, 2, "DIR SCHEMA", 0, "create a table with SCHEMA (a VALUE: text or a JSON list of columns)",
      "SCHEMA is the schema text, e.g. 'id i64 primary key, name string not null, at timestamp default 0',\n"
@@ -972,4 +1219,14 @@ const command cli_table_cmds[] = {
      "empty bytes are \"\", bytes are hex, timestamps UTC ISO 8601, numbers in their shortest exact form.\n"
      "`cairn table import` reads it back.",
      tbl_export},
+    {"dump", 1, 1, "DIR", 0, "write the schema, the indexes and every row (with its id) as JSON lines",
+     "Binary-safe (bytes as {\"$bytes\": hex}, NaN and infinities as {\"$f64\": ...}). The header line\n"
+     "holds the schema text, the next row id and the indexes; then one {\"id\":N,\"row\":{...}} a line.\n"
+     "The format is specified in docs/cli.md. Restore with `cairn table load`.", tbl_dump},
+    {"load", 1, 2, "DIR [FILE]", 0, "load a table dump (from FILE or standard input), creating the table",
+     "The table is created with the dump's schema if missing; an existing one must have the same\n"
+     "schema. Ids are kept when the table has handed out none of them (a new table: always); the ids\n"
+     "of deleted rows and the next id stay used, so a dump of the copy is the same text. Else the\n"
+     "rows get new ids in the same order. Rows go in transactions of 4096, synced at the end; what\n"
+     "was loaded before an error stays. The indexes of the dump are created at the end.", tbl_load},
     {NULL, 0, 0, NULL, 0, NULL, NULL, NULL}};
