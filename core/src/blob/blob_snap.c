@@ -128,11 +128,11 @@ static int backup_cb(void *ctx, const char *data, const char *wal) {
     char *dir;
     int rc = cairn_io__stat(wal, &sz);
     if (rc < 0) return rc;
-    if (rc == 1 && (rc = cairn_snap__copy(wal, c->wal, NULL)) != 0) return rc;
-    if (rc == 0) { /* no log: none may be left beside the copy from an earlier attempt */
-        if ((rc = cairn_io__stat(c->wal, &sz)) < 0) return rc;
-        if (rc == 1 && (rc = cairn_io__unlink(c->wal)) != 0) return rc;
-    }
+    if (rc == 1)
+        rc = cairn_snap__copy(wal, c->wal, NULL);
+    else /* no log: none may be left beside the copy by an earlier attempt */
+        rc = cairn_io__unlink(c->wal);
+    if (rc) return rc;
     if ((rc = cairn_snap__copy(data, c->tmp, NULL)) != 0) return rc;
     if ((rc = cairn_io__rename(c->tmp, c->dest)) != 0) return rc;
     if (!(dir = cairn_path__dir(c->dest))) return CAIRN_NOMEM;
