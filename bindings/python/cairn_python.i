@@ -278,6 +278,8 @@ static void cairn_py_subs_drop(void *handle, uint64_t id, int all) {
 CAIRN_PY_HANDLE_IN(cairn_kv, kv, cairn_kv_close)
 CAIRN_PY_HANDLE_IN(cairn_blob, b, cairn_blob_close)
 CAIRN_PY_HANDLE_IN(cairn_table, t, cairn_table_close)
+CAIRN_PY_HANDLE_IN(cairn_table, left, cairn_table_close)   /* cairn_table_join_json */
+CAIRN_PY_HANDLE_IN(cairn_table, right, cairn_table_close)
 CAIRN_PY_HANDLE_IN(cairn_repo, r, cairn_repo_close)
 
 /* ---- byte inputs ---------------------------------------------------------------------- */
@@ -489,7 +491,10 @@ CAIRN_PY_STATS_OUT(cairn_repo_stats)
 }
 %exception cairn_table_close {
     if (cairn_py_close_prepare(swig_obj[0], arg1) < 0) SWIG_fail;
-    $action
+    /* exported Arrow data still alive: the native close happens when the last of it is released */
+    if (arg1 == NULL || !cairn_py_pin_defer_close(arg1)) {
+        $action
+    }
     cairn_py_subs_drop(arg1, 0, 1);
 }
 %exception cairn_kv_close {
@@ -1234,4 +1239,462 @@ static PyObject *cairn_py_repo_iter_batch(cairn_repo *r, cairn_repo_iter *it, in
     }
     return out;
 }
+%}
+
+/* ---- Arrow export: PyCapsules (the Arrow PyCapsule interface) and a buffer over one column ------
+ * cairn_table_export_stream's structs point into the table's memory, so they must be released
+ * before the table closes. The Python objects that hold them (a capsule, or a consumer such as
+ * pyarrow that moved the struct out of one) can outlive a close, so every exported schema, stream
+ * and array is wrapped: the wrapper's release calls the core's, then unpins the table. A close
+ * while anything is pinned makes the Python handle closed at once and defers the native close to
+ * the release of the last pinned struct (the table stays locked until then). A consumer that moves
+ * a CHILD array out of a wrapped parent and releases the parent first is not covered (the spec
+ * lets it; pyarrow and nanoarrow keep the parent). */
+%{
+#include <errno.h>
+
+typedef struct cairn_py_pin {
+    cairn_table *t;
+    long refs;
+    int closing;
+    struct cairn_py_pin *next;
+} cairn_py_pin;
+static pthread_mutex_t cairn_py_pin_mu = PTHREAD_MUTEX_INITIALIZER;
+static cairn_py_pin *cairn_py_pins = NULL;
+
+static cairn_py_pin **cairn_py_pin_slot(cairn_table *t) {
+    cairn_py_pin **pp = &cairn_py_pins;
+    while (*pp != NULL && (*pp)->t != t) pp = &(*pp)->next;
+    return pp;
+}
+
+static int cairn_py_pin_take(cairn_table *t) {
+    cairn_py_pin **pp;
+    int rc = 0;
+    pthread_mutex_lock(&cairn_py_pin_mu);
+    pp = cairn_py_pin_slot(t);
+    if (*pp == NULL) {
+        cairn_py_pin *p = (cairn_py_pin *)calloc(1, sizeof *p);
+        if (p == NULL) rc = -1;
+        else { p->t = t; *pp = p; }
+    }
+    if (rc == 0) (*pp)->refs++;
+    pthread_mutex_unlock(&cairn_py_pin_mu);
+    return rc;
+}
+
+static void cairn_py_pin_drop(cairn_table *t) {
+    cairn_py_pin **pp, *p;
+    int close_now = 0;
+    pthread_mutex_lock(&cairn_py_pin_mu);
+    pp = cairn_py_pin_slot(t);
+    p = *pp;
+    if (p != NULL && --p->refs == 0) {
+        *pp = p->next;
+        close_now = p->closing;
+        free(p);
+    }
+    pthread_mutex_unlock(&cairn_py_pin_mu);
+    if (close_now) cairn_table_close(t);
+}
+
+/* From the close wrapper: 1 when exported data is alive (the close is then deferred). */
+static int cairn_py_pin_defer_close(cairn_table *t) {
+    cairn_py_pin *p;
+    int deferred = 0;
+    pthread_mutex_lock(&cairn_py_pin_mu);
+    p = *cairn_py_pin_slot(t);
+    if (p != NULL && p->refs > 0) { p->closing = 1; deferred = 1; }
+    pthread_mutex_unlock(&cairn_py_pin_mu);
+    return deferred;
+}
+
+/* Exported structs alive for table `t` (tests). */
+static long cairn_py_pins_of(cairn_table *t) {
+    cairn_py_pin *p;
+    long n;
+    pthread_mutex_lock(&cairn_py_pin_mu);
+    p = *cairn_py_pin_slot(t);
+    n = p != NULL ? p->refs : 0;
+    pthread_mutex_unlock(&cairn_py_pin_mu);
+    return n;
+}
+
+/* The wrappers: the outer struct is a copy of the core's (its fields, buffers and children are the
+ * core's) with release/private_data replaced; the core's struct itself lives in the box. */
+typedef struct { struct ArrowSchema inner; cairn_table *t; } cairn_py_wschema;
+typedef struct { struct ArrowArray inner; cairn_table *t; } cairn_py_warray;
+typedef struct { struct ArrowArrayStream inner; cairn_table *t; } cairn_py_wstream;
+
+static void cairn_py_wschema_release(struct ArrowSchema *s) {
+    cairn_py_wschema *w = (cairn_py_wschema *)s->private_data;
+    cairn_table *t = w->t;
+    if (w->inner.release != NULL) w->inner.release(&w->inner);
+    free(w);
+    s->release = NULL;
+    s->private_data = NULL;
+    cairn_py_pin_drop(t);
+}
+
+static int cairn_py_wrap_schema(struct ArrowSchema *s, cairn_table *t) {
+    cairn_py_wschema *w = (cairn_py_wschema *)malloc(sizeof *w);
+    if (w == NULL || cairn_py_pin_take(t) < 0) {
+        free(w);
+        s->release(s);
+        return ENOMEM;
+    }
+    w->inner = *s;
+    w->t = t;
+    s->release = cairn_py_wschema_release;
+    s->private_data = w;
+    return 0;
+}
+
+static void cairn_py_warray_release(struct ArrowArray *a) {
+    cairn_py_warray *w = (cairn_py_warray *)a->private_data;
+    cairn_table *t = w->t;
+    if (w->inner.release != NULL) w->inner.release(&w->inner);
+    free(w);
+    a->release = NULL;
+    a->private_data = NULL;
+    cairn_py_pin_drop(t);
+}
+
+static int cairn_py_wrap_array(struct ArrowArray *a, cairn_table *t) {
+    cairn_py_warray *w = (cairn_py_warray *)malloc(sizeof *w);
+    if (w == NULL || cairn_py_pin_take(t) < 0) {
+        free(w);
+        a->release(a);
+        return ENOMEM;
+    }
+    w->inner = *a;
+    w->t = t;
+    a->release = cairn_py_warray_release;
+    a->private_data = w;
+    return 0;
+}
+
+static int cairn_py_wstream_get_schema(struct ArrowArrayStream *s, struct ArrowSchema *out) {
+    cairn_py_wstream *w = (cairn_py_wstream *)s->private_data;
+    int rc = w->inner.get_schema(&w->inner, out);
+    if (rc == 0 && out->release != NULL) rc = cairn_py_wrap_schema(out, w->t);
+    return rc;
+}
+
+static int cairn_py_wstream_get_next(struct ArrowArrayStream *s, struct ArrowArray *out) {
+    cairn_py_wstream *w = (cairn_py_wstream *)s->private_data;
+    int rc = w->inner.get_next(&w->inner, out);
+    if (rc == 0 && out->release != NULL) rc = cairn_py_wrap_array(out, w->t);
+    return rc;
+}
+
+static const char *cairn_py_wstream_last_error(struct ArrowArrayStream *s) {
+    cairn_py_wstream *w = (cairn_py_wstream *)s->private_data;
+    return w->inner.get_last_error(&w->inner);
+}
+
+static void cairn_py_wstream_release(struct ArrowArrayStream *s) {
+    cairn_py_wstream *w = (cairn_py_wstream *)s->private_data;
+    cairn_table *t = w->t;
+    if (w->inner.release != NULL) w->inner.release(&w->inner);
+    free(w);
+    s->release = NULL;
+    s->private_data = NULL;
+    cairn_py_pin_drop(t);
+}
+
+/* *s (the core's stream) becomes the wrapper; its box pins `t`. */
+static int cairn_py_wrap_stream(struct ArrowArrayStream *s, cairn_table *t) {
+    cairn_py_wstream *w = (cairn_py_wstream *)malloc(sizeof *w);
+    if (w == NULL || cairn_py_pin_take(t) < 0) {
+        free(w);
+        s->release(s);
+        return ENOMEM;
+    }
+    w->inner = *s;
+    w->t = t;
+    s->get_schema = cairn_py_wstream_get_schema;
+    s->get_next = cairn_py_wstream_get_next;
+    s->get_last_error = cairn_py_wstream_last_error;
+    s->release = cairn_py_wstream_release;
+    s->private_data = w;
+    return 0;
+}
+
+/* The capsules' destructors (the Arrow PyCapsule interface): release what was not moved out. */
+static void cairn_py_stream_capsule_free(PyObject *cap) {
+    struct ArrowArrayStream *s = (struct ArrowArrayStream *)PyCapsule_GetPointer(cap, "arrow_array_stream");
+    if (s == NULL) { PyErr_WriteUnraisable(cap); return; }
+    if (s->release != NULL) s->release(s);
+    free(s);
+}
+
+static void cairn_py_schema_capsule_free(PyObject *cap) {
+    struct ArrowSchema *s = (struct ArrowSchema *)PyCapsule_GetPointer(cap, "arrow_schema");
+    if (s == NULL) { PyErr_WriteUnraisable(cap); return; }
+    if (s->release != NULL) s->release(s);
+    free(s);
+}
+
+/* A new wrapped stream of `query` (NULL: every row) in *out (malloc'd), or NULL with an exception. */
+static struct ArrowArrayStream *cairn_py_stream_open(cairn_table *t, const char *query) {
+    struct ArrowArrayStream *s = (struct ArrowArrayStream *)calloc(1, sizeof *s);
+    int rc;
+    if (s == NULL) { PyErr_NoMemory(); return NULL; }
+    Py_BEGIN_ALLOW_THREADS
+    rc = cairn_table_export_stream(t, query, s);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) { free(s); cairn_py_raise(rc); return NULL; }
+    if (cairn_py_wrap_stream(s, t) != 0) { free(s); PyErr_NoMemory(); return NULL; }
+    return s;
+}
+
+/* ---- the column view: PEP 3118 over cairn_table_export_column's array ---- */
+typedef struct {
+    PyObject_HEAD
+    struct ArrowSchema schema;
+    struct ArrowArray array;
+    const char *data;       /* the first value (the array's offset applied) */
+    void *owned;            /* bool: the values unpacked to one byte each ('?') */
+    Py_ssize_t n, itemsize, shape[1], strides[1];
+    char format[2];
+    PyObject *name, *type;  /* str */
+} cairn_py_column;
+
+static void cairn_py_column_dealloc(PyObject *o) {
+    cairn_py_column *c = (cairn_py_column *)o;
+    PyTypeObject *tp = Py_TYPE(o);
+    if (c->array.release != NULL) c->array.release(&c->array);
+    if (c->schema.release != NULL) c->schema.release(&c->schema);
+    free(c->owned);
+    Py_XDECREF(c->name);
+    Py_XDECREF(c->type);
+    tp->tp_free(o);
+    Py_DECREF(tp);
+}
+
+static int cairn_py_column_getbuffer(PyObject *o, Py_buffer *view, int flags) {
+    cairn_py_column *c = (cairn_py_column *)o;
+    if (flags & PyBUF_WRITABLE) {
+        PyErr_SetString(PyExc_BufferError, "a column view is read-only");
+        view->obj = NULL;
+        return -1;
+    }
+    view->buf = (void *)c->data;
+    view->obj = o;
+    Py_INCREF(o);
+    view->len = c->n * c->itemsize;
+    view->readonly = 1;
+    view->itemsize = c->itemsize;
+    view->format = (flags & PyBUF_FORMAT) ? c->format : NULL;
+    view->ndim = 1;
+    view->shape = (flags & PyBUF_ND) ? c->shape : NULL;
+    view->strides = (flags & PyBUF_STRIDES) == PyBUF_STRIDES ? c->strides : NULL;
+    view->suboffsets = NULL;
+    view->internal = NULL;
+    return 0;
+}
+
+static Py_ssize_t cairn_py_column_len(PyObject *o) { return ((cairn_py_column *)o)->n; }
+
+/* validity: None without nulls, else the Arrow bitmap as bytes (bit i, least significant first,
+ * set when value i is not null; ceil(n/8) bytes, the array's offset applied). */
+static PyObject *cairn_py_column_validity(PyObject *o, void *closure) {
+    cairn_py_column *c = (cairn_py_column *)o;
+    const uint8_t *bits;
+    PyObject *b;
+    unsigned char *dst;
+    Py_ssize_t i, off;
+    (void)closure;
+    if (c->array.null_count == 0 || c->array.n_buffers < 1 || c->array.buffers[0] == NULL) Py_RETURN_NONE;
+    bits = (const uint8_t *)c->array.buffers[0];
+    off = (Py_ssize_t)c->array.offset;
+    b = PyBytes_FromStringAndSize(NULL, (c->n + 7) / 8);
+    if (b == NULL) return NULL;
+    dst = (unsigned char *)PyBytes_AS_STRING(b);
+    memset(dst, 0, (size_t)((c->n + 7) / 8));
+    for (i = 0; i < c->n; i++)
+        if (bits[(i + off) >> 3] >> ((i + off) & 7) & 1) dst[i >> 3] |= (unsigned char)(1u << (i & 7));
+    return b;
+}
+
+static PyObject *cairn_py_column_null_count(PyObject *o, void *closure) {
+    cairn_py_column *c = (cairn_py_column *)o;
+    (void)closure;
+    if (c->array.null_count < 0) { /* unknown: count the bitmap */
+        Py_ssize_t i, n = 0, off = (Py_ssize_t)c->array.offset;
+        const uint8_t *bits = c->array.n_buffers > 0 ? (const uint8_t *)c->array.buffers[0] : NULL;
+        if (bits != NULL)
+            for (i = 0; i < c->n; i++) n += !(bits[(i + off) >> 3] >> ((i + off) & 7) & 1);
+        c->array.null_count = n;
+    }
+    return PyLong_FromLongLong((long long)c->array.null_count);
+}
+
+static PyObject *cairn_py_column_name(PyObject *o, void *closure) {
+    (void)closure;
+    Py_INCREF(((cairn_py_column *)o)->name);
+    return ((cairn_py_column *)o)->name;
+}
+
+static PyObject *cairn_py_column_type(PyObject *o, void *closure) {
+    (void)closure;
+    Py_INCREF(((cairn_py_column *)o)->type);
+    return ((cairn_py_column *)o)->type;
+}
+
+static PyObject *cairn_py_column_repr(PyObject *o) {
+    cairn_py_column *c = (cairn_py_column *)o;
+    return PyUnicode_FromFormat("<cairn.ColumnView %R: %zd x '%s'>", c->name, c->n, c->format);
+}
+
+static PyGetSetDef cairn_py_column_getset[] = {
+    {"validity", cairn_py_column_validity, NULL,
+     "None when no value is null, else the Arrow validity bitmap (bytes, bit i least significant first, set when value i is not null)", NULL},
+    {"null_count", cairn_py_column_null_count, NULL, "the number of null values", NULL},
+    {"name", cairn_py_column_name, NULL, "the column's name", NULL},
+    {"arrow_format", cairn_py_column_type, NULL, "the Arrow format string of the exported array", NULL},
+    {NULL, NULL, NULL, NULL, NULL}
+};
+
+static PyType_Slot cairn_py_column_slots[] = {
+    {Py_tp_dealloc, (void *)cairn_py_column_dealloc},
+    {Py_tp_repr, (void *)cairn_py_column_repr},
+    {Py_tp_getset, (void *)cairn_py_column_getset},
+    {Py_sq_length, (void *)cairn_py_column_len},
+    {Py_bf_getbuffer, (void *)cairn_py_column_getbuffer},
+    {Py_tp_doc, (void *)"One column of a table as a read-only buffer (PEP 3118, one dimension): "
+                        "numpy.frombuffer(view, dtype) takes it without a copy."},
+    {0, NULL}
+};
+
+static PyType_Spec cairn_py_column_spec = {
+    "cairn.ColumnView", sizeof(cairn_py_column), 0, Py_TPFLAGS_DEFAULT, cairn_py_column_slots
+};
+static PyObject *cairn_py_column_type_obj = NULL;
+
+/* The PEP 3118 letter of an Arrow format of fixed width, or 0. */
+static char cairn_py_arrow_letter(const char *f, Py_ssize_t *itemsize) {
+    if (f == NULL) return 0;
+    if (strncmp(f, "tsu:", 4) == 0 || strncmp(f, "tsn:", 4) == 0 || strncmp(f, "tsm:", 4) == 0
+        || strncmp(f, "tss:", 4) == 0) { *itemsize = 8; return 'q'; }
+    if (f[0] == '\0' || f[1] != '\0') return 0;
+    switch (f[0]) {
+    case 'c': *itemsize = 1; return 'b';
+    case 'C': *itemsize = 1; return 'B';
+    case 's': *itemsize = 2; return 'h';
+    case 'S': *itemsize = 2; return 'H';
+    case 'i': *itemsize = 4; return 'i';
+    case 'I': *itemsize = 4; return 'I';
+    case 'l': *itemsize = 8; return 'q';
+    case 'L': *itemsize = 8; return 'Q';
+    case 'f': *itemsize = 4; return 'f';
+    case 'g': *itemsize = 8; return 'd';
+    case 'b': *itemsize = 1; return '?';
+    default: return 0;
+    }
+}
+%}
+
+%nothread cairn_py_table_arrow_stream;
+%nothread cairn_py_table_arrow_schema;
+%nothread cairn_py_table_column;
+%nothread cairn_py_table_pins;
+%typemap(out) PyObject *cairn_py_table_arrow_stream "$result = $1;"
+%typemap(out) PyObject *cairn_py_table_arrow_schema "$result = $1;"
+%typemap(out) PyObject *cairn_py_table_column "$result = $1;"
+%inline %{
+/* A PyCapsule "arrow_array_stream" around a new stream of the rows of `query` (JSON text, or
+ * None: every row and column). */
+static PyObject *cairn_py_table_arrow_stream(cairn_table *t, const char *query) {
+    struct ArrowArrayStream *s = cairn_py_stream_open(t, query);
+    PyObject *cap;
+    if (s == NULL) return NULL;
+    cap = PyCapsule_New(s, "arrow_array_stream", cairn_py_stream_capsule_free);
+    if (cap == NULL) { s->release(s); free(s); }
+    return cap;
+}
+
+/* A PyCapsule "arrow_schema" with the schema of that stream. */
+static PyObject *cairn_py_table_arrow_schema(cairn_table *t, const char *query) {
+    struct ArrowArrayStream *s = cairn_py_stream_open(t, query);
+    struct ArrowSchema *sc;
+    PyObject *cap;
+    int rc;
+    if (s == NULL) return NULL;
+    sc = (struct ArrowSchema *)calloc(1, sizeof *sc);
+    if (sc == NULL) { s->release(s); free(s); return PyErr_NoMemory(); }
+    Py_BEGIN_ALLOW_THREADS
+    rc = s->get_schema(s, sc);
+    Py_END_ALLOW_THREADS
+    if (rc != 0) {
+        const char *e = s->get_last_error(s);
+        char buf[300];
+        snprintf(buf, sizeof buf, "get_schema of the Arrow stream failed (%d): %s", rc, e ? e : "no message");
+        s->release(s);
+        free(s);
+        free(sc);
+        cairn_py_raise_msg(rc == ENOMEM ? CAIRN_NOMEM : CAIRN_ERROR, buf);
+        return NULL;
+    }
+    s->release(s);
+    free(s);
+    cap = PyCapsule_New(sc, "arrow_schema", cairn_py_schema_capsule_free);
+    if (cap == NULL) { if (sc->release) sc->release(sc); free(sc); }
+    return cap;
+}
+
+/* Column `column` of every live row as a cairn.ColumnView (the buffer protocol). A column of a
+ * type without a fixed width (string, bytes, bytes:N) raises CAIRN_TYPE. */
+static PyObject *cairn_py_table_column(cairn_table *t, const char *column) {
+    cairn_py_column *c;
+    Py_ssize_t itemsize = 0;
+    char letter;
+    int rc;
+    if (column == NULL) { cairn_py_raise_msg(CAIRN_INVALID, "column name is None"); return NULL; }
+    if (cairn_py_column_type_obj == NULL
+        && (cairn_py_column_type_obj = PyType_FromSpec(&cairn_py_column_spec)) == NULL)
+        return NULL;
+    c = PyObject_New(cairn_py_column, (PyTypeObject *)cairn_py_column_type_obj);
+    if (c == NULL) return NULL;
+    Py_INCREF(cairn_py_column_type_obj); /* a heap type's instances hold a reference to it */
+    memset((char *)c + sizeof(PyObject), 0, sizeof *c - sizeof(PyObject));
+    Py_BEGIN_ALLOW_THREADS
+    rc = cairn_table_export_column(t, column, &c->schema, &c->array);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) { cairn_py_raise(rc); Py_DECREF(c); return NULL; }
+    c->name = PyUnicode_FromString(column);
+    c->type = PyUnicode_FromString(c->schema.format ? c->schema.format : "");
+    if (c->name == NULL || c->type == NULL) { Py_DECREF(c); return NULL; }
+    letter = cairn_py_arrow_letter(c->schema.format, &itemsize);
+    if (letter == 0 || c->schema.dictionary != NULL || c->array.n_buffers != 2) {
+        char buf[200];
+        snprintf(buf, sizeof buf, "column %.64s is not of a fixed-width type (Arrow format '%.20s'): "
+                 "read it through the Arrow stream", column, c->schema.format ? c->schema.format : "?");
+        Py_DECREF(c);
+        cairn_py_raise_msg(CAIRN_TYPE, buf);
+        return NULL;
+    }
+    c->n = (Py_ssize_t)c->array.length;
+    c->itemsize = itemsize;
+    c->shape[0] = c->n;
+    c->strides[0] = itemsize;
+    c->format[0] = letter;
+    c->format[1] = '\0';
+    if (letter == '?') { /* Arrow's bools are bits: one byte each */
+        const uint8_t *bits = (const uint8_t *)c->array.buffers[1];
+        Py_ssize_t i, off = (Py_ssize_t)c->array.offset;
+        unsigned char *v = (unsigned char *)malloc((size_t)(c->n ? c->n : 1));
+        if (v == NULL) { Py_DECREF(c); return PyErr_NoMemory(); }
+        for (i = 0; i < c->n; i++) v[i] = bits != NULL && (bits[(i + off) >> 3] >> ((i + off) & 7) & 1);
+        c->owned = v;
+        c->data = (const char *)v;
+    } else {
+        c->data = (const char *)c->array.buffers[1] + (size_t)c->array.offset * (size_t)itemsize;
+    }
+    return (PyObject *)c;
+}
+
+/* The Arrow structs of table `t` still alive (released ones are not counted). */
+static long cairn_py_table_pins(cairn_table *t) { return cairn_py_pins_of(t); }
 %}

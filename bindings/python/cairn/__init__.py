@@ -37,6 +37,7 @@ from . import _cairn_swig as _c
 
 __all__ = [
     "KV", "BlobStore", "BlobEvent", "Table", "TableEvent", "Column", "Error", "error_class", "version",
+    "Query", "query", "Index", "ArrowExport",
     "Repo", "Version", "RepoDiff", "SnapshotInfo",
     "check_kv", "check_blob", "check_table", "verify_repo",
     "testing_set_clock",
@@ -1760,6 +1761,142 @@ class Table(_Events):
         """Call ``callback(event)`` after each durable delete (event.old_row)."""
         return self._on(("deleted",), callback)
 
+    # -- queries (docs/queries.md) ---------------------------------------------------------------
+    def query(self, spec=None, **keys):
+        """Run a query: `spec` (and/or keyword arguments) holds the keys of the core's query object:
+        where, params, columns, order, limit, offset, aggregates, group_by, format ("rows" |
+        "columns"). Returns a list of row dicts, or with format="columns" a dict of column name ->
+        list of values. Values come back as rows do (datetimes for timestamps, bytes for bytes
+        columns); WHERE values and params take the same Python values (a datetime compares with a
+        timestamp column, bytes with a bytes column)."""
+        return self._query_text(_query_json(spec, keys))
+
+    def _query_text(self, text):
+        return _result_out(_c.cairn_table_query_json(self._handle(), text))
+
+    def select(self, where=None, params=None, columns=None, order=None, limit=None, offset=None):
+        """The rows matching `where` (text with `?` and `params`, a (column, op, value) triple, a
+        list of them, a dict shorthand {"age": {"ge": 21}}, or $and/$or/$not dicts), projected on
+        `columns` ("_id" is the row id), ordered by `order` (["name", "-score"]), sliced by
+        limit/offset: a list of dicts."""
+        return self.query(_drop_none(where=where, params=params, columns=columns, order=order, limit=limit,
+                                     offset=offset))
+
+    def count_where(self, where=None, params=None):
+        """The number of live rows matching `where` (as select's)."""
+        return _c.cairn_table_count_where_json(self._handle(), _query_json(None, _drop_none(where=where, params=params)))
+
+    def aggregate(self, fn, column=None, where=None, params=None):
+        """One aggregate over the rows matching `where`: fn "count" (column None: every row),
+        "count_distinct", "sum", "min", "max", "avg". None for sum/min/max/avg of no values."""
+        agg = {"fn": fn, "as": "value"}
+        if column is not None:
+            agg["column"] = column
+        rows = self.query(_drop_none(where=where, params=params, aggregates=[agg]))
+        return rows[0]["value"] if rows else None
+
+    def group_by(self, by, *aggregates, where=None, params=None, order=None, limit=None, offset=None, **named):
+        """One row per group of the columns `by` (a name or a list): the group columns, then the
+        aggregates: positional ones as dicts {"fn", "column", "as"} or tuples (fn, column[, as]),
+        named ones as alias=(fn, column) or alias="count". Ordered by the group columns unless
+        `order` names result columns."""
+        aggs = [_agg_spec(a) for a in aggregates]
+        for alias, a in named.items():
+            d = _agg_spec(a)
+            d["as"] = alias
+            aggs.append(d)
+        return self.query(_drop_none(group_by=[by] if isinstance(by, str) else list(by), aggregates=aggs,
+                                     where=where, params=params, order=order, limit=limit, offset=offset))
+
+    def join(self, other, on, type="inner", where=None, params=None, right_where=None,  # noqa: A002
+             right_params=None, columns=None, order=None, limit=None, offset=None, format=None):  # noqa: A002
+        """Join this table (left) with `other` (right; may be this table) on equal columns: `on` is
+        a column name both have, a (left, right) pair, a list of those, or a dict {left: right}.
+        type "inner" or "left" (unmatched left rows once, right columns None). where/params filter
+        the left rows, right_where/right_params the right ones; columns, order, limit, offset and
+        format as in query(), column names "left.x" / "right.y"."""
+        if not isinstance(other, Table):
+            raise TypeMismatch("join: other must be a cairn.Table, not %s" % type(other).__name__)  # noqa: F821
+        spec = _drop_none(on=_join_on(on), type=type, where=where, params=params, right_where=right_where,
+                          right_params=right_params, columns=columns, order=order, limit=limit, offset=offset,
+                          format=format)
+        return _result_out(_c.cairn_table_join_json(self._handle(), other._handle(), _query_json(spec, None)))
+
+    def where(self, where=None, *params, **equal):
+        """A :class:`Query` of this table with a first filter (see Query.filter)."""
+        return Query(self).filter(where, *params, **equal)
+
+    filter = where
+
+    # -- indexes ---------------------------------------------------------------------------------
+    def create_index(self, column, kind="hash"):
+        """Create a "hash" (equality) or "range" (ordered) index on `column`; it follows every write
+        and is stored in the table. ExistsError if it exists, SchemaError for an unknown column; not
+        inside a transaction (TxnError)."""
+        _c.cairn_table_create_index(self._handle(), _text_arg(column, "column"), _index_kind(kind))
+
+    def drop_index(self, column, kind="hash"):
+        """Drop the index; NotFoundError if there is none such."""
+        _c.cairn_table_drop_index(self._handle(), _text_arg(column, "column"), _index_kind(kind))
+
+    def indexes(self):
+        """The indexes: a list of Index(column, kind)."""
+        return [Index(d["column"], d["kind"]) for d in _row_loads(_c.cairn_table_indexes(self._handle()))]
+
+    def lookup(self, column, value):
+        """The ids (ascending) of the live rows whose `column` equals `value` (None matches
+        nothing); uses a hash index when there is one."""
+        return _row_loads(_c.cairn_table_lookup_json(self._handle(), _text_arg(column, "column"), _value_json(value)))
+
+    def find(self, conditions=None, **equal):
+        """The ids (ascending) of the live rows where every column equals its value:
+        ``t.find(name="Ada", age=36)`` or ``t.find({"name": "Ada"})``; uses indexes when there are."""
+        cond = {}
+        if conditions is not None:
+            cond.update(_as_row(conditions, "conditions"))
+        cond.update(equal)
+        return _row_loads(_c.cairn_table_find_json(self._handle(), _dumps(_qvalue(cond))))
+
+    def range_find(self, column, lo=None, hi=None, lo_inclusive=True, hi_inclusive=True):
+        """The ids (ascending) of the live rows with lo <= column <= hi (None: no bound; a bound is
+        exclusive with lo_inclusive / hi_inclusive False); uses a range index when there is one."""
+        flags = (0 if lo_inclusive else _raw.CAIRN_RANGE_LO_OPEN) | (0 if hi_inclusive else _raw.CAIRN_RANGE_HI_OPEN)
+        return _row_loads(_c.cairn_table_range_find_json(self._handle(), _text_arg(column, "column"),
+                                                         None if lo is None else _value_json(lo),
+                                                         None if hi is None else _value_json(hi), flags))
+
+    # -- export ----------------------------------------------------------------------------------
+    def __arrow_c_stream__(self, requested_schema=None):
+        """The Arrow PyCapsule interface: a PyCapsule "arrow_array_stream" of every live row
+        (pyarrow.table(t), polars.from_arrow(t), ...). `requested_schema` is not applied (the
+        table's own types are exported)."""
+        return _c.cairn_py_table_arrow_stream(self._handle(), None)
+
+    def __arrow_c_schema__(self):
+        """The Arrow PyCapsule interface: a PyCapsule "arrow_schema" of the exported columns."""
+        return _c.cairn_py_table_arrow_schema(self._handle(), None)
+
+    def arrow(self, query=None, **keys):
+        """The rows of a query (where, params, columns, ...; as query()) as an object of the Arrow
+        PyCapsule interface: ``pyarrow.table(t.arrow(where="score > ?", params=[5]))``."""
+        return ArrowExport(self, _query_json(query, keys) if query is not None or keys else None)
+
+    def column(self, name):
+        """Column `name` of every live row, in id order, as a read-only buffer (PEP 3118, one
+        dimension, format "q" for i64 and timestamp microseconds, "d" for f64, "?" for bool, ...):
+        ``numpy.frombuffer(t.column("score"), dtype=numpy.float64)`` takes it without a copy. The
+        values stay valid while any view of it lives, also after the table closes. Nulls: the view
+        has every row; ``.validity`` is None when no value is null, else the Arrow validity bitmap
+        (bytes, bit i least significant first, set when value i is not null), and ``.null_count``
+        counts them; the value under a null is unspecified. String and bytes columns are
+        TypeMismatch (read them through the Arrow stream)."""
+        return _c.cairn_py_table_column(self._handle(), _text_arg(name, "column"))
+
+    def export_ipc(self, query=None, **keys):
+        """The rows of a query (as arrow()) as Arrow IPC stream bytes (what pyarrow.ipc.open_stream
+        and apache-arrow's tableFromIPC read)."""
+        return _c.cairn_table_export_ipc(self._handle(), _query_json(query, keys) if query is not None or keys else None)
+
 
 _tbl_insert = _c.cairn_table_insert_json
 _tbl_insert_fast = _c.cairn_py_table_insert
@@ -1772,6 +1909,319 @@ _TYPE_CODES = {name: getattr(_raw, "CAIRN_TYPE_" + name.upper())
 def check_table(path):
     """Verify the table directory at `path` read-only (CorruptError says what is wrong)."""
     Table.check(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Table queries: the query object of cairn_table_query_json built from Python values
+# ---------------------------------------------------------------------------------------------
+
+Index = _namedtuple("Index", "column kind")
+Index.__doc__ = """An index of a table (Table.indexes): its column and kind ("hash" or "range")."""
+_INDEX_KINDS = {"hash": _raw.CAIRN_INDEX_HASH, "range": _raw.CAIRN_INDEX_RANGE}
+
+
+def _index_kind(kind):
+    if isinstance(kind, str):
+        return _INDEX_KINDS.get(kind, 0)  # 0: the core's InvalidError names it
+    raise TypeMismatch("index kind must be \"hash\" or \"range\", not %s" % type(kind).__name__)  # noqa: F821
+
+
+def _qvalue(v):
+    """A value inside a query (WHERE, params, lookups) -> its JSON form: a datetime as microseconds
+    (naive ones as UTC), tuples as lists, NaN and the infinities tagged; bytes are tagged by _dumps."""
+    t = type(v)
+    if t is str or t is int or t is bool or v is None:
+        return v
+    if isinstance(v, _dt.datetime):
+        return _ts_in(v)
+    if isinstance(v, _abc.Mapping):
+        return {k: _qvalue(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_qvalue(x) for x in v]
+    if isinstance(v, float):
+        return _f64_tag(v)
+    return v
+
+
+def _value_json(v):
+    """One column value as JSON text (index lookups)."""
+    return _dumps(_qvalue(v))
+
+
+def _drop_none(**kw):
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def _query_json(spec, keys):
+    """The query object (a mapping, plus keyword keys) as JSON text."""
+    if spec is None:
+        d = {}
+    elif isinstance(spec, _abc.Mapping):
+        d = dict(spec)
+    else:
+        raise TypeMismatch("a query must be a dict of its keys (where, params, columns, ...), not %s"  # noqa: F821
+                           % type(spec).__name__)
+    if keys:
+        d.update(keys)
+    return _dumps(_qvalue(d))
+
+
+def _agg_spec(a):
+    """An aggregate: a dict {"fn", "column", "as"}, a tuple (fn, column[, as]) or a fn name."""
+    if isinstance(a, str):
+        return {"fn": a}
+    if isinstance(a, _abc.Mapping):
+        return dict(a)
+    if isinstance(a, (tuple, list)) and 1 <= len(a) <= 3:
+        d = {"fn": a[0]}
+        if len(a) > 1 and a[1] is not None:
+            d["column"] = a[1]
+        if len(a) > 2 and a[2] is not None:
+            d["as"] = a[2]
+        return d
+    raise TypeMismatch("an aggregate is a dict, a (fn, column[, as]) tuple or a fn name, not %r" % (a,))  # noqa: F821
+
+
+def _join_on(on):
+    """join's `on`: "col", ("left", "right"), a list of those, or {left: right} -> [[l, r], ...]."""
+    if isinstance(on, str):
+        return [[on, on]]
+    if isinstance(on, _abc.Mapping):
+        return [[k, v] for k, v in on.items()]
+    if isinstance(on, tuple) and len(on) == 2 and all(isinstance(x, str) for x in on):
+        return [list(on)]
+    if isinstance(on, (list, tuple)):
+        out = []
+        for x in on:
+            if isinstance(x, str):
+                out.append([x, x])
+            elif isinstance(x, (list, tuple)):
+                out.append(list(x))
+            else:
+                out.append(x)  # the core judges it
+        return out
+    raise TypeMismatch("join: on must be a column name, a (left, right) pair, a list or a dict")  # noqa: F821
+
+
+def _result_out(text):
+    """A query result (JSON text) -> list of rows, or dict of columns for the "columns" format;
+    timestamps by the result's column types to datetimes."""
+    res = _loads(text)
+    ts = [c["name"] for c in res.get("columns", ()) if c.get("type") == "timestamp"]
+    if "rows" in res:
+        rows = res["rows"]
+        for name in ts:
+            for r in rows:
+                v = r.get(name)
+                if v is not None:
+                    r[name] = _ts_out(v)
+        return rows
+    data = res.get("data", {})
+    for name in ts:
+        vals = data.get(name)
+        if vals is not None:
+            data[name] = [None if v is None else _ts_out(v) for v in vals]
+    return data
+
+
+class ArrowExport:
+    """The rows of a query of a table as an object of the Arrow PyCapsule interface
+    (Table.arrow(), Query.arrow()): __arrow_c_stream__ and __arrow_c_schema__ each export anew;
+    export_ipc() gives the Arrow IPC stream bytes."""
+
+    __slots__ = ("_t", "_q")
+
+    def __init__(self, table, query_json):
+        self._t = table
+        self._q = query_json
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        return _c.cairn_py_table_arrow_stream(self._t._handle(), self._q)
+
+    def __arrow_c_schema__(self):
+        return _c.cairn_py_table_arrow_schema(self._t._handle(), self._q)
+
+    def export_ipc(self):
+        return _c.cairn_table_export_ipc(self._t._handle(), self._q)
+
+    def __repr__(self):
+        return "<cairn.ArrowExport of %r: %s>" % (self._t, self._q or "every row")
+
+
+class Query:
+    """A query of a table built by chaining; every method returns a new Query (the original is
+    unchanged), nothing runs until execute()/all(), first(), count(), ids(), to_columns(), arrow(),
+    iteration:
+
+        q = cairn.query(t).filter("score > ?", 5).filter(team="red").order("-score").slice(0, 10)
+        q.execute()   # list of rows      q.first()   # a row or None      q.count()   # int
+
+    Filters AND together: text filters are joined into one text (their params in order), the other
+    forms (triples, dict shorthand, $and/$or/$not dicts, keyword equalities) go beside it in $and."""
+
+    __slots__ = ("_t", "_texts", "_params", "_conds", "_spec")
+
+    def __init__(self, table):
+        if not isinstance(table, Table):
+            raise TypeMismatch("a Query is of a cairn.Table, not %s" % type(table).__name__)  # noqa: F821
+        self._t = table
+        self._texts = ()
+        self._params = ()
+        self._conds = ()
+        self._spec = {}
+
+    def _with(self, **changes):
+        q = Query.__new__(Query)
+        q._t, q._texts, q._params, q._conds, q._spec = self._t, self._texts, self._params, self._conds, self._spec
+        spec = changes.pop("spec", None)
+        if spec:
+            q._spec = dict(self._spec)
+            for k, v in spec.items():
+                if v is None:
+                    q._spec.pop(k, None)
+                else:
+                    q._spec[k] = v
+        for k, v in changes.items():
+            setattr(q, k, v)
+        return q
+
+    # -- building --------------------------------------------------------------------------------
+    def filter(self, where=None, *params, **equal):
+        """AND a condition: a text WHERE with its `?` params (``filter("age >= ? AND team = ?", 21,
+        "red")``), a (column, op, value) triple, a list of triples, a dict (shorthand or
+        $and/$or/$not), and/or keyword equalities (``filter(team="red")``)."""
+        texts, ps, conds = self._texts, self._params, self._conds
+        if isinstance(where, str):
+            texts = texts + (where,)
+            ps = ps + params
+        elif params:
+            raise _err("INVALID", "params are for a text WHERE")
+        elif where is not None:
+            conds = conds + (where,)
+        if equal:
+            conds = conds + (dict(equal),)
+        return self._with(_texts=texts, _params=ps, _conds=conds)
+
+    where = filter
+
+    def select(self, *columns):
+        """Project on these columns ("_id" is the row id); none: every column."""
+        if len(columns) == 1 and isinstance(columns[0], (list, tuple)):
+            columns = tuple(columns[0])
+        return self._with(spec={"columns": list(columns) if columns else None})
+
+    def order(self, *keys):
+        """Order by these keys ("name" ascending, "-name" descending, or (name, "asc"|"desc"));
+        replaces an earlier order. Ties go by id."""
+        if len(keys) == 1 and isinstance(keys[0], list):
+            keys = tuple(keys[0])
+        return self._with(spec={"order": [list(k) if isinstance(k, tuple) else k for k in keys] or None})
+
+    order_by = order
+
+    def limit(self, n):
+        return self._with(spec={"limit": n})
+
+    def offset(self, n):
+        return self._with(spec={"offset": n})
+
+    def slice(self, start, stop=None):
+        """Rows start..stop-1 of the result (offset start, limit stop - start)."""
+        if stop is not None and stop < start:
+            stop = start
+        return self._with(spec={"offset": start or None, "limit": None if stop is None else stop - start})
+
+    def __getitem__(self, s):
+        if not isinstance(s, slice) or s.step not in (None, 1):
+            raise TypeMismatch("a Query takes a slice q[start:stop]")  # noqa: F821
+        return self.slice(s.start or 0, s.stop)
+
+    def group_by(self, *columns):
+        """Group by these columns (with aggregates: one row per group)."""
+        return self._with(spec={"group_by": list(columns) or None})
+
+    def aggregate(self, *aggregates, **named):
+        """Add aggregates (as Table.group_by's: dicts, (fn, column[, as]) tuples, alias=(fn, column))."""
+        aggs = list(self._spec.get("aggregates", ())) + [_agg_spec(a) for a in aggregates]
+        for alias, a in named.items():
+            d = _agg_spec(a)
+            d["as"] = alias
+            aggs.append(d)
+        return self._with(spec={"aggregates": aggs})
+
+    agg = aggregate
+
+    # -- the spec --------------------------------------------------------------------------------
+    def _where(self):
+        parts = list(self._conds)
+        if self._texts:
+            texts = self._texts
+            parts.insert(0, texts[0] if len(texts) == 1 else " AND ".join("(%s)" % t for t in texts))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else {"$and": parts}
+
+    def spec(self):
+        """The query object this builds (a dict, what Table.query takes)."""
+        d = dict(self._spec)
+        w = self._where()
+        if w is not None:
+            d["where"] = w
+        if self._params:
+            d["params"] = list(self._params)
+        return d
+
+    # -- running ---------------------------------------------------------------------------------
+    def execute(self):
+        """The rows: a list of dicts."""
+        return self._t.query(self.spec())
+
+    all = execute
+
+    def __iter__(self):
+        return iter(self.execute())
+
+    def first(self):
+        """The first row, or None."""
+        rows = self._t.query(self.spec(), limit=1)
+        return rows[0] if rows else None
+
+    def count(self):
+        """The number of live rows matching the filters (order, limit and offset do not apply)."""
+        where = self._where()
+        spec = {} if where is None else {"where": where}
+        if self._params:
+            spec["params"] = list(self._params)
+        return _c.cairn_table_count_where_json(self._t._handle(), _query_json(spec, None))
+
+    def ids(self):
+        """The ids of the matching rows (in the query's order)."""
+        return [r["_id"] for r in self._t.query(self.spec(), columns=["_id"])]
+
+    def to_columns(self):
+        """The result as a dict of column name -> list of values."""
+        return self._t.query(self.spec(), format="columns")
+
+    def arrow(self):
+        """The result as an ArrowExport (the Arrow PyCapsule interface)."""
+        return ArrowExport(self._t, _query_json(self.spec(), None))
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        return self.arrow().__arrow_c_stream__(requested_schema)
+
+    def __arrow_c_schema__(self):
+        return self.arrow().__arrow_c_schema__()
+
+    def export_ipc(self):
+        return self.arrow().export_ipc()
+
+    def __repr__(self):
+        return "<cairn.Query of %r: %s>" % (self._t, self.spec())
+
+
+def query(table):
+    """A :class:`Query` of `table` to build by chaining: ``cairn.query(t).filter(...).order(...)``."""
+    return Query(table)
 
 
 # ---------------------------------------------------------------------------------------------
