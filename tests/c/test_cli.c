@@ -962,7 +962,7 @@ END_TEST
 /* ---- tables ------------------------------------------------------------------------------------ */
 
 static const char *const TABLE_CMDS[] = {"create", "insert", "get", "update", "delete", "count", "list", "stats",
-                                         "check", "compact", "schema", "import", "export", NULL};
+                                         "check", "compact", "schema", "import", "export", "dump", "load", NULL};
 
 #define TSCHEMA "id i64 primary key, name string not null, score f64, tag bytes:2, at timestamp, ok bool"
 
@@ -1138,7 +1138,7 @@ END_TEST
 /* ---- versioned store ---------------------------------------------------------------------------- */
 
 static const char *const REPO_CMDS[] = {"init", "tenants", "entries", "save", "load", "log", "diff", "put", "get",
-                                        "delete", "keys", "tag", "gc", "verify", "stats", NULL};
+                                        "delete", "keys", "tag", "gc", "verify", "stats", "dump", "restore", NULL};
 
 /* A digest line: 64 lowercase hex characters and a newline; copied into d. */
 static void take_digest(const res *r, char *d) {
@@ -1402,6 +1402,276 @@ START_TEST(cli_stats_prometheus) {
 }
 END_TEST
 
+/* ---- table and repo dumps ---------------------------------------------------------------------- */
+
+#define DSCHEMA "id i64 primary key, name string not null, data bytes, score f64, tag bytes:2 unique, " \
+                "at timestamp, ok bool default true"
+
+/* Every live row of a and b is the same JSON, under the same ids, and the next ids agree. */
+static void table_same(const char *a, const char *b) {
+    cairn_table_options to = CAIRN_TABLE_OPTIONS_INIT;
+    cairn_table *x, *y;
+    cairn_table_iter *it;
+    struct cairn_table_stats sx = CAIRN_TABLE_STATS_INIT, sy = CAIRN_TABLE_STATS_INIT;
+    const char *row;
+    uint64_t id, n = 0, cnt;
+    int rc;
+    to.create = 0, to.read_only = 1;
+    ck_assert_int_eq(cairn_table_open(&x, a, &to), 0);
+    ck_assert_int_eq(cairn_table_open(&y, b, &to), 0);
+    ck_assert_int_eq(cairn_table_iter_open(&it, x), 0);
+    while ((rc = cairn_table_iter_next_json(it, &id, &row)) == 0) {
+        char *other = NULL;
+        ck_assert_int_eq(cairn_table_get_json(y, id, &other), 0);
+        ck_assert_str_eq(other, row);
+        cairn_free(other);
+        n++;
+    }
+    ck_assert_int_eq(rc, CAIRN_ITEROVER);
+    cairn_table_iter_free(it);
+    ck_assert_int_eq(cairn_table_count(y, &cnt), 0);
+    ck_assert_uint_eq(cnt, n);
+    ck_assert_int_eq(cairn_table_stats(x, &sx), 0);
+    ck_assert_int_eq(cairn_table_stats(y, &sy), 0);
+    ck_assert_uint_eq(sx.next_id, sy.next_id);
+    cairn_table_close(x);
+    cairn_table_close(y);
+}
+
+START_TEST(cli_table_dump_load) {
+    res r = {0};
+    char *dir = setup_dir("cli"), *a = kvt_path(dir, "a"), *b = kvt_path(dir, "b"), *c = kvt_path(dir, "c");
+    char *d = kvt_path(dir, "d"), *dumpf = kvt_path(dir, "a.dump"), want[128], *text;
+    cairn_table_options to = CAIRN_TABLE_OPTIONS_INIT;
+    cairn_table *t;
+    uint64_t id, seed = 11, live = 0;
+    size_t n;
+    int k, has_index;
+    /* every type, binary bytes, NaN and infinities, nulls, text with controls and non-ASCII, more
+     * rows than one load transaction holds; deleted rows (a run longer than a transaction too) and
+     * deleted rows at the end, so that ids have gaps and the next id is past the last row */
+    to.schema = DSCHEMA;
+    ck_assert_int_eq(cairn_table_open(&t, a, &to), 0);
+    for (k = 1; k <= 12000; k++) {
+        char row[512];
+        unsigned char raw[6];
+        int j;
+        for (j = 0; j < 6; j++) raw[j] = (unsigned char)kvt_rand(&seed);
+        snprintf(row, sizeof row,
+                 "{\"id\":%d,\"name\":\"n\\u00e9\\n\\u0001 %d\",\"data\":%s,\"score\":%s,\"tag\":{\"$bytes\":\"%02x%02x\"},"
+                 "\"at\":%lld,\"ok\":%s}",
+                 k * 3 - 40000, k,
+                 k % 5 == 0 ? "null" : k % 5 == 1 ? "{\"$bytes\":\"\"}" : "{\"$bytes\":\"00ff0a22\"}",
+                 k % 7 == 0 ? "{\"$f64\":\"nan\"}" : k % 7 == 1 ? "{\"$f64\":\"-inf\"}" : k % 7 == 2 ? "null" : "0.1",
+                 k >> 8, k & 0xff, (long long)k * 1000003 - 5000000, k % 2 ? "true" : "false");
+        (void)raw;
+        ck_assert_int_eq(cairn_table_insert_json(t, row, &id), 0);
+        ck_assert_uint_eq(id, (uint64_t)k);
+    }
+    for (k = 1; k <= 12000; k++)
+        if ((k >= 100 && k < 4700) || k % 11 == 0 || k > 11990) ck_assert_int_eq(cairn_table_delete(t, (uint64_t)k), 0);
+        else live++;
+    has_index = cairn_table_create_index(t, "name", CAIRN_INDEX_HASH) == 0; /* when the core has indexes */
+    ck_assert_int_eq(cairn_table_sync(t), 0);
+    cairn_table_close(t);
+    ck_assert_int_eq(CLI(&r, "table", "dump", a), 0);
+    ck_assert_uint_eq(r.errlen, 0); /* no progress on a stderr that is not a terminal */
+    ck_assert(json_lines(r.out));
+    ck_assert(!strncmp(r.out, "{\"cairn_dump\":1,\"engine\":\"table\",", 33));
+    ck_assert_ptr_nonnull(strstr(r.out, ",\"next_id\":12001"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"schema\":\"id i64 primary key"));
+    if (has_index) ck_assert_ptr_nonnull(strstr(r.out, "\"indexes\":["));
+    snprintf(want, sizeof want, "{\"end\":true,\"records\":%llu}\n", (unsigned long long)live);
+    ck_assert_ptr_nonnull(strstr(r.out, want));
+    ck_assert_ptr_nonnull(strstr(r.out, "\n{\"id\":1,\"row\":{\"id\":-39997,"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\n{\"id\":4700,\"row\":{"));
+    ck_assert_ptr_null(strstr(r.out, "\n{\"id\":4699,"));
+    spit(dumpf, r.out, r.outlen);
+    /* into a new table: the same rows under the same ids, the same next id; the dump of the copy is
+     * the same text (from a file, and from standard input) */
+    ck_assert_int_eq(CLI(&r, "table", "load", b, dumpf), 0);
+    snprintf(want, sizeof want, "loaded %llu rows (ids kept)\n", (unsigned long long)live);
+    ck_assert_str_eq(r.out, want);
+    ck_assert_uint_eq(r.errlen, 0);
+    table_same(a, b);
+    text = slurp(dumpf, &n);
+    ck_assert_int_eq(CLI(&r, "table", "dump", b), 0);
+    ck_assert_uint_eq(r.outlen, n);
+    ck_assert_mem_eq(r.out, text, n);
+    ck_assert_int_eq(CLI_IN(&r, text, n, "table", "load", c), 0);
+    table_same(a, c);
+    ck_assert_int_eq(CLI(&r, "table", "check", c), 0);
+    /* into a table that holds rows already: new ids in the same order */
+    ck_assert_int_eq(CLI(&r, "table", "create", d, DSCHEMA), 0);
+    ck_assert_int_eq(CLI(&r, "table", "insert", d, "{\"id\":99999999,\"name\":\"first\"}"), 0);
+    ck_assert_int_eq(CLI(&r, "table", "insert", d, "{\"id\":99999998,\"name\":\"second\"}"), 0);
+    ck_assert_int_eq(CLI(&r, "table", "delete", d, "2"), 0);
+    ck_assert_int_eq(CLI(&r, "table", "load", d, dumpf), 0);
+    snprintf(want, sizeof want, "loaded %llu rows (new ids, in the same order)\n", (unsigned long long)live);
+    ck_assert_str_eq(r.out, want);
+    ck_assert_int_eq(CLI(&r, "table", "get", d, "3"), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"id\":-39997,")); /* the first dumped row */
+    /* loading again: the primary keys exist; what was loaded before stays, the error names the line */
+    ck_assert_int_eq(CLI(&r, "table", "load", b, dumpf), 8);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_CONSTRAINT"));
+    ck_assert_ptr_nonnull(strstr(r.err, "line 2"));
+    /* another schema is refused */
+    {
+        char *e = kvt_path(dir, "e");
+        ck_assert_int_eq(CLI(&r, "table", "create", e, "x i64"), 0);
+        ck_assert_int_eq(CLI(&r, "table", "load", e, dumpf), 8);
+        ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_SCHEMA"));
+        ck_assert_int_eq(CLI(&r, "table", "count", e), 0);
+        ck_assert_str_eq(r.out, "0\n");
+        free(e);
+    }
+    /* broken dumps are refused with the line number: no schema, a row that is not an object, a
+     * value of the wrong type, ids going down, a dump of another engine, a truncated dump */
+    {
+        char *e = kvt_path(dir, "f"), *g = kvt_path(dir, "g"), *h = kvt_path(dir, "h"), *i = kvt_path(dir, "i");
+        char line[512], *end = strstr(text, "{\"end\"");
+        static const char hdr[] = "{\"cairn_dump\":1,\"engine\":\"table\",\"schema\":\"x i64 primary key, s string\"}\n";
+        ck_assert_int_eq(CLI_IN(&r, "{\"cairn_dump\":1,\"engine\":\"table\"}\n", 35, "table", "load", e), 8);
+        ck_assert_ptr_nonnull(strstr(r.err, "schema"));
+        snprintf(line, sizeof line, "%s{\"id\":1,\"row\":[1]}\n{\"end\":true,\"records\":1}\n", hdr);
+        ck_assert_int_eq(CLI_IN(&r, line, strlen(line), "table", "load", e), 8);
+        ck_assert_ptr_nonnull(strstr(r.err, "line 2"));
+        snprintf(line, sizeof line, "%s{\"id\":1,\"row\":{\"x\":1,\"s\":\"a\"}}\n{\"id\":2,\"row\":{\"x\":\"no\"}}\n"
+                 "{\"end\":true,\"records\":2}\n", hdr);
+        ck_assert_int_eq(CLI_IN(&r, line, strlen(line), "table", "load", e), 8);
+        ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_TYPE"));
+        ck_assert_ptr_nonnull(strstr(r.err, "line 3"));
+        snprintf(line, sizeof line, "%s{\"id\":5,\"row\":{\"x\":5}}\n{\"id\":3,\"row\":{\"x\":3}}\n"
+                 "{\"end\":true,\"records\":2}\n", hdr);
+        ck_assert_int_eq(CLI_IN(&r, line, strlen(line), "table", "load", g), 8);
+        ck_assert_ptr_nonnull(strstr(r.err, "ascending"));
+        ck_assert_int_eq(CLI_IN(&r, text, (size_t)(end - text), "table", "load", h), 8);
+        ck_assert_ptr_nonnull(strstr(r.err, "truncated"));
+        ck_assert_int_eq(CLI_IN(&r, "{\"cairn_dump\":1,\"engine\":\"kv\"}\n", 31, "table", "load", e), 8);
+        /* hand-written: ids may be left out (new ids); unknown fields are ignored */
+        snprintf(line, sizeof line, "%s{\"row\":{\"x\":7,\"s\":\"\\u0000\"},\"note\":1}\n{\"end\":true,\"records\":1}\n", hdr);
+        ck_assert_int_eq(CLI_IN(&r, line, strlen(line), "table", "load", i), 0);
+        ck_assert_str_eq(r.out, "loaded 1 rows (new ids, in the same order)\n");
+        free(e), free(g), free(h), free(i);
+    }
+    free(text);
+    res_free(&r);
+    free(a), free(b), free(c), free(d), free(dumpf);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(cli_repo_dump_restore) {
+    res r = {0};
+    char *dir = setup_dir("cli"), *a = kvt_path(dir, "a"), *b = kvt_path(dir, "b"), *dumpf = kvt_path(dir, "a.dump");
+    char *text, d1[CAIRN_DIGEST_HEX + 1], d2[CAIRN_DIGEST_HEX + 1];
+    cairn_repo_options ro = CAIRN_REPO_OPTIONS_INIT;
+    cairn_repo *x;
+    unsigned char all[256];
+    size_t n;
+    int k;
+    for (k = 0; k < 256; k++) all[k] = (unsigned char)k;
+    /* tenants (one without entries), values of every kind with a history, a collection larger than
+     * one restore version with binary keys and values, an emptied collection */
+    ro.sync = CAIRN_SYNC_NONE;
+    ck_assert_int_eq(cairn_repo_open(&x, a, &ro), 0);
+    ck_assert_int_eq(cairn_repo_init(x, "t1"), 0);
+    ck_assert_int_eq(cairn_repo_init(x, "t2"), 0);
+    ck_assert_int_eq(cairn_repo_init(x, "empty tenant"), 0);
+    ck_assert_int_eq(cairn_repo_save(x, "t1", "u", "doc", "v1", 2, CAIRN_KIND_TEXT, NULL), 0);
+    ck_assert_int_eq(cairn_repo_save(x, "t1", "u", "doc", "v2 \xc3\xa9\n", 6, CAIRN_KIND_TEXT, NULL), 0);
+    ck_assert_int_eq(cairn_repo_save(x, "t1", "u", "bin", all, sizeof all, CAIRN_KIND_BYTES, NULL), 0);
+    ck_assert_int_eq(cairn_repo_save(x, "t2", "u", "j", "[1,{\"a\":null}]", 14, CAIRN_KIND_JSON, NULL), 0);
+    ck_assert_int_eq(cairn_repo_save(x, "t2", "u", "nothing", "", 0, CAIRN_KIND_BYTES, NULL), 0);
+    for (k = 0; k < 5000; k++) {
+        char key[16], val[32];
+        snprintf(key, sizeof key, "k%05d", k);
+        snprintf(val, sizeof val, "value %d", k);
+        ck_assert_int_eq(cairn_repo_put(x, "t1", "u", "coll", key, strlen(key), val, strlen(val), CAIRN_KIND_TEXT, NULL), 0);
+    }
+    ck_assert_int_eq(cairn_repo_put(x, "t1", "u", "coll", "\xff\x00\n", 3, all, sizeof all, CAIRN_KIND_BYTES, NULL), 0);
+    ck_assert_int_eq(cairn_repo_put(x, "t2", "u", "gone", "x", 1, "y", 1, CAIRN_KIND_TEXT, NULL), 0);
+    ck_assert_int_eq(cairn_repo_delete(x, "t2", "u", "gone", "x", 1, NULL), 0);
+    ck_assert_int_eq(cairn_repo_digest(x, "t1", "doc", d1), 0);
+    cairn_repo_close(x);
+    ck_assert_int_eq(CLI(&r, "repo", "dump", a), 0);
+    ck_assert_uint_eq(r.errlen, 0);
+    ck_assert(json_lines(r.out));
+    ck_assert(!strncmp(r.out, "{\"cairn_dump\":1,\"engine\":\"repo\",", 32));
+    ck_assert_ptr_nonnull(strstr(r.out, "\n{\"tenant\":\"empty tenant\"}\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\n{\"tenant\":\"t1\",\"entry\":\"coll\",\"collection\":true,\"records\":5001}\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\n{\"tenant\":\"t1\",\"entry\":\"doc\",\"kind\":\"text\",\"value\":\"v2 \xc3\xa9\\n\"}\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\n{\"tenant\":\"t1\",\"entry\":\"coll\",\"key_b64\":\"/wAK\",\"kind\":\"bytes\",\"value_b64\":"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\n{\"tenant\":\"t2\",\"entry\":\"gone\",\"collection\":true,\"records\":0}\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "{\"end\":true,\"records\":5010}\n"));
+    ck_assert_ptr_null(strstr(r.out, "\"v1\""));   /* heads only */
+    ck_assert_ptr_null(strstr(r.out, d1));         /* no digests */
+    spit(dumpf, r.out, r.outlen);
+    text = slurp(dumpf, &n);
+    ck_assert_int_eq(CLI(&r, "repo", "restore", b, dumpf, "--user", "restorer"), 0);
+    ck_assert_str_eq(r.out, "restored 5010 records\n");
+    ck_assert_uint_eq(r.errlen, 0);
+    ck_assert_int_eq(CLI(&r, "repo", "dump", b), 0);
+    ck_assert_uint_eq(r.outlen, n);
+    ck_assert_mem_eq(r.out, text, n);
+    /* through the core: the same content, a new history by the restoring user */
+    ck_assert_int_eq(cairn_repo_open(&x, b, &ro), 0);
+    {
+        void *v = NULL;
+        size_t vl = 0;
+        int kind = 0;
+        uint64_t cnt = 0;
+        char *hist = NULL;
+        ck_assert_int_eq(cairn_repo_load(x, "t1", "bin", NULL, &v, &vl, &kind), 0);
+        ck_assert_uint_eq(vl, sizeof all);
+        ck_assert_mem_eq(v, all, sizeof all);
+        ck_assert_int_eq(kind, CAIRN_KIND_BYTES);
+        cairn_free(v);
+        ck_assert_int_eq(cairn_repo_get(x, "t1", "coll", NULL, "\xff\x00\n", 3, &v, &vl, &kind), 0);
+        ck_assert_uint_eq(vl, sizeof all);
+        cairn_free(v);
+        ck_assert_int_eq(cairn_repo_count(x, "t1", "coll", NULL, &cnt), 0);
+        ck_assert_uint_eq(cnt, 5001);
+        ck_assert_int_eq(cairn_repo_count(x, "t2", "gone", NULL, &cnt), 0);
+        ck_assert_uint_eq(cnt, 0);
+        ck_assert_int_eq(cairn_repo_history(x, "t1", "doc", 0, &hist), 0);
+        ck_assert_ptr_nonnull(strstr(hist, "\"restorer\""));
+        ck_assert_ptr_null(strstr(hist, "},{")); /* one version */
+        cairn_free(hist);
+        ck_assert_int_eq(cairn_repo_digest(x, "t1", "doc", d2), 0);
+        ck_assert_str_ne(d1, d2); /* a new version: digests are not kept */
+    }
+    cairn_repo_close(x);
+    /* restoring again: the entries exist (exit 8, the line named) */
+    ck_assert_int_eq(CLI(&r, "repo", "restore", b, dumpf), 8);
+    ck_assert_ptr_nonnull(strstr(r.err, "already in the repository"));
+    /* broken dumps: a record before its collection, a wrong count, not UTF-8 text */
+    {
+        char *e = kvt_path(dir, "e"), line[512];
+        static const char hdr[] = "{\"cairn_dump\":1,\"engine\":\"repo\"}\n";
+        snprintf(line, sizeof line, "%s{\"tenant\":\"t\",\"entry\":\"c\",\"key\":\"k\",\"kind\":\"text\",\"value\":\"v\"}\n"
+                 "{\"end\":true,\"records\":1}\n", hdr);
+        ck_assert_int_eq(CLI_IN(&r, line, strlen(line), "repo", "restore", e), 8);
+        ck_assert_ptr_nonnull(strstr(r.err, "line 2"));
+        snprintf(line, sizeof line, "%s{\"tenant\":\"t\"}\n{\"tenant\":\"t\",\"entry\":\"c\",\"collection\":true,\"records\":2}\n"
+                 "{\"tenant\":\"t\",\"entry\":\"c\",\"key\":\"k\",\"kind\":\"text\",\"value\":\"v\"}\n"
+                 "{\"end\":true,\"records\":3}\n", hdr);
+        ck_assert_int_eq(CLI_IN(&r, line, strlen(line), "repo", "restore", e), 8);
+        ck_assert_ptr_nonnull(strstr(r.err, "announced 2 records"));
+        snprintf(line, sizeof line, "%s{\"tenant\":\"t\"}\n{\"tenant\":\"t\",\"entry\":\"v\",\"kind\":\"text\",\"value_b64\":\"/w==\"}\n"
+                 "{\"end\":true,\"records\":2}\n", hdr);
+        ck_assert_int_eq(CLI_IN(&r, line, strlen(line), "repo", "restore", e), 8);
+        free(e);
+    }
+    free(text);
+    res_free(&r);
+    free(a), free(b), free(dumpf);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
@@ -1422,6 +1692,8 @@ int main(void) {
     tcase_add_test(tc, cli_table_csv);
     tcase_add_test(tc, cli_repo_commands);
     tcase_add_test(tc, cli_stats_prometheus);
+    tcase_add_test(tc, cli_table_dump_load);
+    tcase_add_test(tc, cli_repo_dump_restore);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
