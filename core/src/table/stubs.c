@@ -40,15 +40,6 @@ int cairn_table_range_find_json(cairn_table *t, const char *column, const char *
     (void)t, (void)column, (void)lo, (void)hi, (void)flags, (void)out;
     return STUB("cairn_table_range_find_json");
 }
-int cairn_table_export_stream(cairn_table *t, const char *query, struct ArrowArrayStream *out) {
-    (void)t, (void)query, (void)out;
-    return STUB("cairn_table_export_stream");
-}
-int cairn_table_export_column(cairn_table *t, const char *column, struct ArrowSchema *schema,
-                                        struct ArrowArray *array) {
-    (void)t, (void)column, (void)schema, (void)array;
-    return STUB("cairn_table_export_column");
-}
 int cairn_table_export_ipc(cairn_table *t, const char *query, void **out, size_t *len) {
     (void)t, (void)query, (void)out, (void)len;
     return STUB("cairn_table_export_ipc");
