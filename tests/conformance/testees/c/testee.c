@@ -827,51 +827,68 @@ static int kv_check(json_t *args, json_t **out)
     return rc ? rc : cairn_kv_check(path);
 }
 
-/* ---- KV snapshots and backups ---- */
+/* ---- snapshots and backups (KV, blob store, table: the same five calls) ---- */
 
-static int kv_snapshot(json_t *args, json_t **out)
+static int snap_take(int eng, slot *s, const char *name, char **got)
+{
+    switch (eng) {
+    case SLOT_KV: return cairn_kv_snapshot(s->kv, name, got);
+    case SLOT_BLOB: return cairn_blob_snapshot(s->blob, name, got);
+    default: return cairn_table_snapshot(s->table, name, got);
+    }
+}
+
+static int snap_op(json_t *args, json_t **out, int eng)
 {
     slot *s;
     const char *name = NULL;
     char *got = NULL;
     json_t *n = json_object_get(args, "name");
     int rc;
-    if ((rc = slot_get(args, SLOT_KV, &s)) != 0)
+    if ((rc = slot_get(args, eng, &s)) != 0)
         return rc;
     if (n && !json_is_null(n) && (rc = get_string(args, "name", &name)) != 0)
         return rc;
-    if ((rc = cairn_kv_snapshot(s->kv, name, &got)) != 0)
+    if ((rc = snap_take(eng, s, name, &got)) != 0)
         return rc;
     *out = json_string(got);
     cairn_free(got);
     return 0;
 }
 
-static int kv_snapshots(json_t *args, json_t **out)
+static int snaps_op(json_t *args, json_t **out, int eng)
 {
     slot *s;
     char *j = NULL;
     json_error_t e;
     int rc;
-    if ((rc = slot_get(args, SLOT_KV, &s)) != 0 || (rc = cairn_kv_snapshots(s->kv, &j)) != 0)
+    if ((rc = slot_get(args, eng, &s)) != 0)
+        return rc;
+    rc = eng == SLOT_KV ? cairn_kv_snapshots(s->kv, &j)
+         : eng == SLOT_BLOB ? cairn_blob_snapshots(s->blob, &j)
+                            : cairn_table_snapshots(s->table, &j);
+    if (rc)
         return rc;
     *out = json_loads(j, 0, &e);
     cairn_free(j);
     return *out ? 0 : terr(CAIRN_INTERNAL, "snapshots: bad JSON from the core");
 }
 
-static int kv_open_snapshot(json_t *args, json_t **out)
+static int open_snap_op(json_t *args, json_t **out, int eng)
 {
     slot *s, *t;
     const char *name = NULL, *as = NULL;
     int rc, fresh;
     (void)out;
-    if ((rc = slot_get(args, SLOT_KV, &s)) != 0 || (rc = get_string(args, "name", &name)) != 0 ||
+    if ((rc = slot_get(args, eng, &s)) != 0 || (rc = get_string(args, "name", &name)) != 0 ||
         (rc = get_string(args, "as", &as)) != 0)
         return rc;
-    if ((rc = slot_for_open(as, SLOT_KV, &t, &fresh)) != 0)
+    if ((rc = slot_for_open(as, eng, &t, &fresh)) != 0)
         return rc;
-    if ((rc = cairn_kv_open_snapshot(&t->kv, s->kv, name)) != 0) {
+    rc = eng == SLOT_KV ? cairn_kv_open_snapshot(&t->kv, s->kv, name)
+         : eng == SLOT_BLOB ? cairn_blob_open_snapshot(&t->blob, s->blob, name)
+                            : cairn_table_open_snapshot(&t->table, s->table, name);
+    if (rc) {
         if (fresh)
             slot_drop(t);
         return rc;
@@ -880,27 +897,41 @@ static int kv_open_snapshot(json_t *args, json_t **out)
     return 0;
 }
 
-static int kv_drop_snapshot(json_t *args, json_t **out)
+static int drop_snap_op(json_t *args, json_t **out, int eng)
 {
     slot *s;
     const char *name = NULL;
     int rc;
     (void)out;
-    if ((rc = slot_get(args, SLOT_KV, &s)) != 0 || (rc = get_string(args, "name", &name)) != 0)
+    if ((rc = slot_get(args, eng, &s)) != 0 || (rc = get_string(args, "name", &name)) != 0)
         return rc;
-    return cairn_kv_drop_snapshot(s->kv, name);
+    return eng == SLOT_KV ? cairn_kv_drop_snapshot(s->kv, name)
+           : eng == SLOT_BLOB ? cairn_blob_drop_snapshot(s->blob, name)
+                              : cairn_table_drop_snapshot(s->table, name);
 }
 
-static int kv_backup(json_t *args, json_t **out)
+static int backup_op(json_t *args, json_t **out, int eng)
 {
     slot *s;
     const char *dest = NULL;
     int rc;
     (void)out;
-    if ((rc = slot_get(args, SLOT_KV, &s)) != 0 || (rc = get_string(args, "dest", &dest)) != 0)
+    if ((rc = slot_get(args, eng, &s)) != 0 || (rc = get_string(args, "dest", &dest)) != 0)
         return rc;
-    return cairn_kv_backup(s->kv, dest);
+    return eng == SLOT_KV ? cairn_kv_backup(s->kv, dest)
+           : eng == SLOT_BLOB ? cairn_blob_backup(s->blob, dest)
+                              : cairn_table_backup(s->table, dest);
 }
+
+#define SNAP_OPS(pfx, eng)                                                                     \
+    static int pfx##_snapshot(json_t *a, json_t **o) { return snap_op(a, o, eng); }            \
+    static int pfx##_snapshots(json_t *a, json_t **o) { return snaps_op(a, o, eng); }          \
+    static int pfx##_open_snapshot(json_t *a, json_t **o) { return open_snap_op(a, o, eng); }  \
+    static int pfx##_drop_snapshot(json_t *a, json_t **o) { return drop_snap_op(a, o, eng); }  \
+    static int pfx##_backup(json_t *a, json_t **o) { return backup_op(a, o, eng); }
+SNAP_OPS(kv, SLOT_KV)
+SNAP_OPS(blob, SLOT_BLOB)
+SNAP_OPS(table, SLOT_TABLE)
 
 static int kv_stats(json_t *args, json_t **out)
 {
@@ -2523,6 +2554,16 @@ static const struct {
     {"kv.open_snapshot", kv_open_snapshot},
     {"kv.drop_snapshot", kv_drop_snapshot},
     {"kv.backup", kv_backup},
+    {"blob.snapshot", blob_snapshot},
+    {"blob.snapshots", blob_snapshots},
+    {"blob.open_snapshot", blob_open_snapshot},
+    {"blob.drop_snapshot", blob_drop_snapshot},
+    {"blob.backup", blob_backup},
+    {"table.snapshot", table_snapshot},
+    {"table.snapshots", table_snapshots},
+    {"table.open_snapshot", table_open_snapshot},
+    {"table.drop_snapshot", table_drop_snapshot},
+    {"table.backup", table_backup},
     {"blob.open", blob_open},
     {"blob.close", blob_close},
     {"blob.create", blob_create},
