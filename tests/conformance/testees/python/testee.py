@@ -580,33 +580,41 @@ class Testee:
         rec.clear()
         return out
 
-    # -- KV snapshots and backups ------------------------------------------------------------------
-    def op_kv_snapshot(self, a):
-        db = self.get(a, "kv")
-        name = a.get("name")
-        if is_tagged(name, "$native"):
-            name = native(name)
-        return db.snapshot(name)
+    # -- snapshots and backups (KV, blob store, table: the same five calls) ----------------------
+    def _snap_ops(engine):
+        def snapshot(self, a):
+            db = self.get(a, engine)
+            name = a.get("name")
+            if is_tagged(name, "$native"):
+                name = native(name)
+            return db.snapshot(name)
 
-    def op_kv_snapshots(self, a):
-        return [{"name": s.name, "time": (s.time - EPOCH) // MS, "bytes": s.bytes}
-                for s in self.get(a, "kv").snapshots()]
+        def snapshots(self, a):
+            return [{"name": s.name, "time": (s.time - EPOCH) // MS, "bytes": s.bytes}
+                    for s in self.get(a, engine).snapshots()]
 
-    def op_kv_open_snapshot(self, a):
-        db = self.get(a, "kv")
-        name = self._name({"handle": a.get("as")})
-        old = self.handles.get(name)
-        if old is not None and not old[1].closed:
-            raise Fail("CAIRN_INVALID", "handle %r is already open" % name)
-        snap = db.open_snapshot(self._arg(a, "name"))
-        self.handles[name] = ("kv", snap)
-        return None
+        def open_snapshot(self, a):
+            db = self.get(a, engine)
+            name = self._name({"handle": a.get("as")})
+            old = self.handles.get(name)
+            if old is not None and not old[1].closed:
+                raise Fail("CAIRN_INVALID", "handle %r is already open" % name)
+            snap = db.open_snapshot(self._arg(a, "name"))
+            self.handles[name] = (engine, snap)
+            return None
 
-    def op_kv_drop_snapshot(self, a):
-        self.get(a, "kv").drop_snapshot(self._arg(a, "name"))
+        def drop_snapshot(self, a):
+            self.get(a, engine).drop_snapshot(self._arg(a, "name"))
 
-    def op_kv_backup(self, a):
-        self.get(a, "kv").backup(self._arg(a, "dest"))
+        def backup(self, a):
+            self.get(a, engine).backup(self._arg(a, "dest"))
+        return {"snapshot": snapshot, "snapshots": snapshots, "open_snapshot": open_snapshot,
+                "drop_snapshot": drop_snapshot, "backup": backup}
+
+    for _engine in ("kv", "blob", "table"):
+        for _verb_name, _fn in _snap_ops(_engine).items():
+            locals()["op_%s_%s" % (_engine, _verb_name)] = _fn
+    del _snap_ops, _engine, _verb_name, _fn
 
     # -- the versioned store --------------------------------------------------------------------------
     def op_repo_open(self, a):
