@@ -240,6 +240,36 @@ static int parse_args(const engine *e, const command *c, int argc, char **argv, 
             bit = OPT_JSON;
         } else if (!strcmp(a, "--raw")) {
             bit = OPT_RAW;
+        } else if (!strcmp(a, "--csv")) {
+            bit = OPT_CSV;
+        } else if (matches(a, "--where") || matches(a, "--columns") || matches(a, "--order") || matches(a, "--param")) {
+            const char *name = matches(a, "--where") ? "--where" : matches(a, "--columns") ? "--columns"
+                             : matches(a, "--order") ? "--order" : "--param";
+            bit = name[2] == 'w' ? OPT_WHERE : name[2] == 'c' ? OPT_COLUMNS : name[2] == 'o' ? OPT_ORDER : OPT_PARAM;
+            if (!(v = opt_value(a, name, argc, argv, &i))) goto missing;
+            if (bit == OPT_WHERE) o->where = v;
+            else if (bit == OPT_COLUMNS) o->columns = v;
+            else if (bit == OPT_ORDER) o->order = v;
+            else if (o->nparams == CLI_MAX_PARAMS) {
+                fprintf(stderr, "cairn: at most %d --param\n", CLI_MAX_PARAMS);
+                return usage_of(e, c);
+            } else {
+                o->params[o->nparams++] = v;
+            }
+        } else if (matches(a, "--limit") || matches(a, "--offset")) {
+            const char *name = matches(a, "--limit") ? "--limit" : "--offset";
+            char *end;
+            unsigned long long n;
+            bit = OPT_LIMIT;
+            if (!(v = opt_value(a, name, argc, argv, &i))) goto missing;
+            errno = 0;
+            n = strtoull(v, &end, 10);
+            if (errno || *end || end == v || *v == '-' || n > (unsigned long long)INT64_MAX) {
+                fprintf(stderr, "cairn: %s wants a number, not '%s'\n", name, v);
+                return usage_of(e, c);
+            }
+            if (name[2] == 'l') o->has_limit = 1, o->limit = (uint64_t)n;
+            else o->has_offset = 1, o->offset = (uint64_t)n;
         } else if (!strcmp(a, "--prometheus")) {
             bit = OPT_PROM;
         } else if (!strcmp(a, "--hex")) {
@@ -282,9 +312,9 @@ static int parse_args(const engine *e, const command *c, int argc, char **argv, 
         return usage_of(e, c);
     }
     {
-        unsigned out = o->given & (OPT_JSON | OPT_RAW | OPT_HEX | OPT_PROM);
+        unsigned out = o->given & (OPT_JSON | OPT_RAW | OPT_HEX | OPT_PROM | OPT_CSV);
         if (out & (out - 1)) {
-            fprintf(stderr, "cairn: give one of --json, --raw, --hex and --prometheus\n");
+            fprintf(stderr, "cairn: give one of --json, --raw, --hex, --csv and --prometheus\n");
             return usage_of(e, c);
         }
     }

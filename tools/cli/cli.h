@@ -43,8 +43,16 @@ enum {
     OPT_DIGEST = 1 << 9,  /* --digest D (repo) */
     OPT_GRACE = 1 << 10,  /* --grace MS (repo gc) */
     OPT_MAX = 1 << 11,    /* --max N (repo log) */
-    OPT_PROM = 1 << 12    /* --prometheus (stats) */
+    OPT_PROM = 1 << 12,   /* --prometheus (stats) */
+    OPT_WHERE = 1 << 13,  /* --where EXPR (table select, count) */
+    OPT_PARAM = 1 << 14,  /* --param V, repeatable */
+    OPT_COLUMNS = 1 << 15, /* --columns a,b */
+    OPT_ORDER = 1 << 16,  /* --order c,-d */
+    OPT_LIMIT = 1 << 17,  /* --limit N, --offset N */
+    OPT_CSV = 1 << 18     /* --csv */
 };
+
+#define CLI_MAX_PARAMS 64
 
 typedef struct opts {
     unsigned given;    /* OPT_* bits seen */
@@ -53,6 +61,11 @@ typedef struct opts {
     const char *tenant, *user, *digest; /* with OPT_TENANT, OPT_USER, OPT_DIGEST */
     uint64_t grace_ms;                  /* with OPT_GRACE */
     uint64_t max;                       /* with OPT_MAX */
+    const char *where, *columns, *order;  /* with OPT_WHERE, OPT_COLUMNS, OPT_ORDER */
+    const char *params[CLI_MAX_PARAMS];   /* with OPT_PARAM, in order */
+    int nparams;
+    int has_limit, has_offset;            /* OPT_LIMIT covers both */
+    uint64_t limit, offset;
 } opts;
 
 typedef struct command {

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cli_dump.h"
@@ -440,13 +441,21 @@ static int tbl_delete(const opts *o, int argc, char **argv) {
     return tbl_done(t, rc);
 }
 
+static int build_query(const opts *o, int full, char **out);
+
 static int tbl_count(const opts *o, int argc, char **argv) {
     cairn_table *t;
     uint64_t n = 0;
+    char *q = NULL;
     int rc;
-    (void)o, (void)argc;
-    if ((rc = tbl_open(&t, argv[0], 1)) != 0) return rc;
-    rc = cairn_table_count(t, &n);
+    (void)argc;
+    if ((o->given & (OPT_WHERE | OPT_PARAM)) && (rc = build_query(o, 0, &q)) != 0) return rc;
+    if ((rc = tbl_open(&t, argv[0], 1)) != 0) {
+        free(q);
+        return rc;
+    }
+    rc = q ? cairn_table_count_where_json(t, q, &n) : cairn_table_count(t, &n);
+    free(q);
     if (!rc) printf("%llu\n", (unsigned long long)n);
     return tbl_done(t, rc);
 }
@@ -921,6 +930,389 @@ static int tbl_export(const opts *o, int argc, char **argv) {
     return tbl_done(t, rc);
 }
 
+/* ---- queries: select, count --where, index ---------------------------------------------------------- */
+
+/* Write a command-line text as a JSON string. Exit code (not UTF-8: 8). */
+static int put_arg_str(FILE *f, const char *what, const char *s, size_t n) {
+    if (!cj_utf8_valid(s, n)) return cli_error(EXIT_DATA, "CAIRN_INVALID", "%s is not valid UTF-8", what);
+    cj_put_str(f, s, n);
+    return 0;
+}
+
+/* A comma-separated list as a JSON array of strings (spaces around names dropped). Exit code. */
+static int put_name_list(FILE *f, const char *what, const char *list) {
+    const char *p = list;
+    int first = 1, rc;
+    fputc('[', f);
+    while (*p) {
+        const char *e = strchr(p, ','), *a = p, *b;
+        if (!e) e = p + strlen(p);
+        b = e;
+        while (a < b && *a == ' ') a++;
+        while (b > a && b[-1] == ' ') b--;
+        if (a == b) return cli_error(EXIT_USAGE, "CAIRN_INVALID", "%s: an empty name in '%s'", what, list);
+        if (!first) fputc(',', f);
+        first = 0;
+        if ((rc = put_arg_str(f, what, a, (size_t)(b - a))) != 0) return rc;
+        p = *e ? e + 1 : e;
+    }
+    fputc(']', f);
+    return 0;
+}
+
+/* The query JSON of the options (where, params, and with `full` columns, order, limit, offset);
+ * *out malloc'd. Exit code. */
+static int build_query(const opts *o, int full, char **out) {
+    size_t len = 0;
+    FILE *f = open_memstream(out, &len);
+    int rc = 0, i;
+    const char *sep = "";
+    if (!f) return cli_error(EXIT_ERROR, "CAIRN_NOMEM", "out of memory");
+    fputc('{', f);
+    if (o->given & OPT_WHERE) {
+        const char *w = o->where;
+        size_t at;
+        const char *why;
+        while (*w == ' ') w++;
+        fputs("\"where\":", f);
+        if ((*w == '[' || *w == '{') && cj_json_valid(w, strlen(w), &at, &why)) fputs(w, f); /* a triple or object */
+        else rc = put_arg_str(f, "--where", o->where, strlen(o->where));
+        sep = ",";
+    }
+    if (!rc && o->nparams) {
+        fprintf(f, "%s\"params\":[", sep);
+        for (i = 0; i < o->nparams && !rc; i++) {
+            size_t at;
+            const char *why, *v = o->params[i];
+            if (i) fputc(',', f);
+            if (*v && cj_json_valid(v, strlen(v), &at, &why)) fputs(v, f); /* 21, true, null, "21", {"$bytes":..} */
+            else rc = put_arg_str(f, "--param", v, strlen(v));                /* anything else: a string */
+        }
+        fputc(']', f);
+        sep = ",";
+    }
+    if (full && !rc && (o->given & OPT_COLUMNS)) {
+        fprintf(f, "%s\"columns\":", sep);
+        rc = put_name_list(f, "--columns", o->columns);
+        sep = ",";
+    }
+    if (full && !rc && (o->given & OPT_ORDER)) {
+        fprintf(f, "%s\"order\":", sep);
+        rc = put_name_list(f, "--order", o->order);
+        sep = ",";
+    }
+    if (full && !rc && o->has_limit) fprintf(f, "%s\"limit\":%llu", sep, (unsigned long long)o->limit), sep = ",";
+    if (full && !rc && o->has_offset) fprintf(f, "%s\"offset\":%llu", sep, (unsigned long long)o->offset);
+    fputc('}', f);
+    fclose(f);
+    if (rc) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* The end of the JSON value at p (valid JSON, as the core writes it). */
+static const char *json_skip(const char *p) {
+    int depth = 0;
+    do {
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++)
+                if (*p == '\\' && p[1]) p++;
+            if (*p) p++;
+        } else if (*p == '{' || *p == '[') {
+            depth++, p++;
+        } else if (*p == '}' || *p == ']') {
+            depth--, p++;
+        } else if (depth == 0) {
+            while (*p && *p != ',' && *p != '}' && *p != ']' && *p != ' ') p++;
+        } else {
+            p++;
+        }
+    } while (depth > 0 && *p);
+    return p;
+}
+
+/* Decode the JSON string at p (its opening quote) into a malloc'd buffer. */
+static char *json_str(const char *p, size_t *len) {
+    size_t n = 0;
+    char *b = (char *)malloc(strlen(p) + 1);
+    if (!b) return NULL;
+    for (p++; *p && *p != '"'; p++) {
+        unsigned long u;
+        if (*p != '\\') {
+            b[n++] = *p;
+            continue;
+        }
+        switch (*++p) {
+        case 'b': b[n++] = '\b'; break;
+        case 'f': b[n++] = '\f'; break;
+        case 'n': b[n++] = '\n'; break;
+        case 'r': b[n++] = '\r'; break;
+        case 't': b[n++] = '\t'; break;
+        case 'u': {
+            char hex[5] = {0};
+            memcpy(hex, p + 1, 4);
+            u = strtoul(hex, NULL, 16);
+            p += 4;
+            if (u >= 0xd800 && u < 0xdc00 && p[1] == '\\' && p[2] == 'u') {
+                memcpy(hex, p + 3, 4);
+                u = 0x10000 + ((u - 0xd800) << 10) + (strtoul(hex, NULL, 16) - 0xdc00);
+                p += 6;
+            }
+            if (u < 0x80) b[n++] = (char)u;
+            else if (u < 0x800) b[n++] = (char)(0xc0 | (u >> 6)), b[n++] = (char)(0x80 | (u & 0x3f));
+            else if (u < 0x10000)
+                b[n++] = (char)(0xe0 | (u >> 12)), b[n++] = (char)(0x80 | ((u >> 6) & 0x3f)), b[n++] = (char)(0x80 | (u & 0x3f));
+            else
+                b[n++] = (char)(0xf0 | (u >> 18)), b[n++] = (char)(0x80 | ((u >> 12) & 0x3f)),
+                b[n++] = (char)(0x80 | ((u >> 6) & 0x3f)), b[n++] = (char)(0x80 | (u & 0x3f));
+            break;
+        }
+        default: b[n++] = *p;
+        }
+    }
+    b[n] = 0;
+    *len = n;
+    return b;
+}
+
+/* One value of a result row (the JSON text [v, end)) for a person (FMT_TEXT) or CSV. */
+static void put_json_cell(FILE *f, const char *type, const char *v, const char *end, int fmt) {
+    size_t n;
+    char *s;
+    if (!strncmp(v, "null", 4)) {
+        if (fmt == FMT_TEXT) fputs("NULL", f);
+        return;
+    }
+    if (*v == '"') {
+        if ((s = json_str(v, &n)) != NULL) {
+            if (fmt == FMT_CSV) put_csv_text(f, s, n);
+            else put_safe_text(f, s, n);
+            free(s);
+        }
+        return;
+    }
+    if (*v == '{') { /* {"$bytes":"hex"} or {"$f64":"nan"} */
+        const char *q = strchr(v, ':');
+        int bytes = !strncmp(v, "{\"$bytes\"", 9);
+        if (q && (s = json_str(q + 1, &n)) != NULL) {
+            if (bytes && fmt == FMT_TEXT) fprintf(f, "x'%s'", s);
+            else if (bytes && n == 0) fputs("\"\"", f);
+            else fputs(s, f);
+            free(s);
+        }
+        return;
+    }
+    if (type && !strcmp(type, "timestamp")) {
+        put_ts(f, strtoll(v, NULL, 10));
+        return;
+    }
+    fwrite(v, 1, (size_t)(end - v), f);
+}
+
+/* UTF-8 characters in s (the display width of text without wide characters). */
+static size_t text_width(const char *s) {
+    size_t w = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80) w++;
+    return w;
+}
+
+static int numeric_type(const char *t) {
+    return t && (t[0] == 'i' || t[0] == 'u' || t[0] == 'f') && strcmp(t, "fixed") != 0;
+}
+
+enum { OUT_JSON, OUT_CSV, OUT_TABLE };
+
+/* Print a query result ({"columns":[{"name","type"},...],"rows":[{...},...]}). Exit code. */
+static int print_result(const char *res, int out) {
+    cj_field top[4], cf[4];
+    int ntop = 0, ncf, code = 0;
+    const cj_field *cols_f, *rows_f;
+    size_t at, ncols = 0, nrows = 0, i, j, cap = 0;
+    const char *why, *p, *end;
+    char **names = NULL, **types = NULL, **cells = NULL;
+    size_t *width = NULL;
+    if (cj_obj_parse(res, strlen(res), top, 4, &ntop, &at, &why) != 0 || !(cols_f = cj_get(top, ntop, "columns")) ||
+        !(rows_f = cj_get(top, ntop, "rows"))) {
+        cj_fields_free(top, ntop);
+        return cli_error(EXIT_ERROR, "CAIRN_INTERNAL", "cannot read the query result");
+    }
+    /* the columns */
+    for (p = res + cols_f->raw_at + 1, end = res + cols_f->raw_at + cols_f->raw_len; p < end;) {
+        const char *e;
+        const cj_field *nm, *ty;
+        while (p < end && (*p == ',' || *p == ' ')) p++;
+        if (p >= end || *p != '{') break;
+        e = json_skip(p);
+        if (cj_obj_parse(p, (size_t)(e - p), cf, 4, &ncf, &at, &why) != 0) break;
+        nm = cj_get(cf, ncf, "name"), ty = cj_get(cf, ncf, "type");
+        names = (char **)realloc(names, (ncols + 1) * sizeof *names);
+        types = (char **)realloc(types, (ncols + 1) * sizeof *types);
+        names[ncols] = strdup(nm && nm->type == CJ_STR ? nm->s : "?");
+        types[ncols] = strdup(ty && ty->type == CJ_STR ? ty->s : "");
+        ncols++;
+        cj_fields_free(cf, ncf);
+        p = e;
+    }
+    if (out == OUT_CSV) {
+        for (j = 0; j < ncols; j++) {
+            if (j) putchar(',');
+            put_csv_text(stdout, names[j], strlen(names[j]));
+        }
+        putchar('\n');
+    }
+    width = (size_t *)calloc(ncols ? ncols : 1, sizeof *width);
+    for (j = 0; j < ncols; j++) width[j] = text_width(names[j]);
+    /* the rows: each a flat object whose members come in the column order */
+    for (p = res + rows_f->raw_at + 1, end = res + rows_f->raw_at + rows_f->raw_len; p < end;) {
+        const char *e, *q;
+        while (p < end && (*p == ',' || *p == ' ')) p++;
+        if (p >= end || *p != '{') break;
+        e = json_skip(p);
+        if (out == OUT_JSON) {
+            fwrite(p, 1, (size_t)(e - p), stdout);
+            putchar('\n');
+        } else {
+            for (q = p + 1; *q == ' '; q++) {
+            }
+            for (j = 0; j < ncols && *q && *q != '}'; j++) {
+                const char *v = json_skip(q), *ve; /* past the name, then the colon */
+                while (*v == ' ' || *v == ':') v++;
+                ve = json_skip(v);
+                if (out == OUT_CSV) {
+                    if (j) putchar(',');
+                    put_json_cell(stdout, types[j], v, ve, FMT_CSV);
+                } else {
+                    char *cell = NULL;
+                    size_t clen = 0;
+                    FILE *mf = open_memstream(&cell, &clen);
+                    if (mf) {
+                        put_json_cell(mf, types[j], v, ve, FMT_TEXT);
+                        fclose(mf);
+                    }
+                    if (nrows * ncols + j >= cap) {
+                        cap = cap ? cap * 2 : 256;
+                        while (cap < nrows * ncols + j + 1) cap *= 2;
+                        cells = (char **)realloc(cells, cap * sizeof *cells);
+                    }
+                    cells[nrows * ncols + j] = cell;
+                    if (cell && text_width(cell) > width[j]) width[j] = text_width(cell);
+                }
+                for (q = ve; *q == ' ' || *q == ','; q++) {
+                }
+            }
+            if (out == OUT_CSV) putchar('\n');
+        }
+        nrows++;
+        if (ferror(stdout)) break;
+        p = e;
+    }
+    if (out == OUT_TABLE) {
+        for (j = 0; j < ncols; j++) printf("%s%-*s", j ? "  " : "", (int)width[j], names[j]);
+        putchar('\n');
+        for (j = 0; j < ncols; j++) {
+            printf("%s", j ? "  " : "");
+            for (i = 0; i < width[j]; i++) putchar('-');
+        }
+        putchar('\n');
+        for (i = 0; i < nrows; i++) {
+            for (j = 0; j < ncols; j++) {
+                const char *cell = cells[i * ncols + j] ? cells[i * ncols + j] : "";
+                size_t pad = width[j] - text_width(cell);
+                if (j) fputs("  ", stdout);
+                if (numeric_type(types[j])) printf("%*s%s", (int)pad, "", cell);
+                else if (j + 1 < ncols) printf("%s%*s", cell, (int)pad, "");
+                else fputs(cell, stdout);
+                free(cells[i * ncols + j]);
+            }
+            putchar('\n');
+        }
+        printf("(%llu row%s)\n", (unsigned long long)nrows, nrows == 1 ? "" : "s");
+    }
+    for (j = 0; j < ncols; j++) free(names[j]), free(types[j]);
+    free(names), free(types), free(cells), free(width);
+    cj_fields_free(top, ntop);
+    return code;
+}
+
+static int tbl_select(const opts *o, int argc, char **argv) {
+    cairn_table *t;
+    char *q = NULL, *res = NULL;
+    int rc, out;
+    (void)argc;
+    if ((rc = build_query(o, 1, &q)) != 0) return rc;
+    out = (o->given & OPT_JSON) ? OUT_JSON : (o->given & OPT_CSV) ? OUT_CSV : isatty(STDOUT_FILENO) ? OUT_TABLE : OUT_JSON;
+    if ((rc = tbl_open(&t, argv[0], 1)) != 0) {
+        free(q);
+        return rc;
+    }
+    rc = cairn_table_query_json(t, q, &res);
+    free(q);
+    if (!rc) {
+        rc = print_result(res, out);
+        cairn_free(res);
+    }
+    return tbl_done(t, rc);
+}
+
+static int tbl_index(const opts *o, int argc, char **argv) {
+    cairn_table *t;
+    const char *act = argv[1];
+    int rc, kind = CAIRN_INDEX_HASH, list = !strcmp(act, "list");
+    if (!list && strcmp(act, "create") != 0 && strcmp(act, "drop") != 0)
+        return cli_error(EXIT_USAGE, "CAIRN_INVALID", "'%s' is not create, drop or list", act);
+    if (list ? argc != 2 : argc < 3) return cli_error(EXIT_USAGE, "CAIRN_INVALID", "usage: cairn table index DIR create|drop COLUMN [hash|range], or DIR list");
+    if (argc > 3) {
+        if (!strcmp(argv[3], "hash")) kind = CAIRN_INDEX_HASH;
+        else if (!strcmp(argv[3], "range")) kind = CAIRN_INDEX_RANGE;
+        else return cli_error(EXIT_USAGE, "CAIRN_INVALID", "'%s' is not an index kind (hash or range)", argv[3]);
+    }
+    if ((rc = tbl_open(&t, argv[0], list)) != 0) return rc;
+    if (list) {
+        char *json = NULL;
+        const char *p, *end;
+        if ((rc = cairn_table_indexes(t, &json)) != 0) return tbl_done(t, rc);
+        for (p = json + 1, end = json + strlen(json); p < end;) {
+            cj_field f[4];
+            int nf;
+            size_t at;
+            const char *why, *e;
+            const cj_field *c, *k;
+            while (p < end && (*p == ',' || *p == ' ')) p++;
+            if (p >= end || *p != '{') break;
+            e = json_skip(p);
+            if (cj_obj_parse(p, (size_t)(e - p), f, 4, &nf, &at, &why) != 0) break;
+            c = cj_get(f, nf, "column"), k = cj_get(f, nf, "kind");
+            if (o->given & OPT_JSON) {
+                fwrite(p, 1, (size_t)(e - p), stdout);
+                putchar('\n');
+            } else if (c && k && c->type == CJ_STR && k->type == CJ_STR) {
+                printf("%s\t%s\n", c->s, k->s);
+            }
+            cj_fields_free(f, nf);
+            p = e;
+        }
+        cairn_free(json);
+        return tbl_done(t, 0);
+    }
+    if (!strcmp(act, "create")) {
+        cli_ticker_start("indexing");
+        rc = cairn_table_create_index(t, argv[2], kind);
+        cli_ticker_stop();
+    } else {
+        rc = cairn_table_drop_index(t, argv[2], kind);
+        if (rc == CAIRN_NOTFOUND) {
+            cli_error(EXIT_NOTFOUND, "CAIRN_NOTFOUND", "no %s index on '%s'", kind == CAIRN_INDEX_HASH ? "hash" : "range", argv[2]);
+            cairn_table_close(t);
+            return EXIT_NOTFOUND;
+        }
+    }
+    if (!rc) rc = cairn_table_sync(t);
+    return tbl_done(t, rc);
+}
+
 /* ---- dump and load (docs/cli.md, "Dump format") --------------------------------------------------- */
 
 /* Rows per load transaction. */
@@ -1189,7 +1581,9 @@ const command cli_table_cmds[] = {
      tbl_update},
     {"delete", 2, 2, "DIR ID", 0, "delete row ID (exit 1 if absent); its id is never used again", NULL, tbl_delete},
     {"del", 2, 2, "DIR ID", 0, "the same as delete", NULL, tbl_delete},
-    {"count", 1, 1, "DIR", 0, "print the number of rows", NULL, tbl_count},
+    {"count", 1, 1, "DIR", OPT_WHERE | OPT_PARAM, "print the number of rows (matching --where)",
+     "  --where EXPR   count only the rows matching EXPR (as for `select`)\n"
+     "  --param V      the value of the next `?` of EXPR (repeat for each)", tbl_count},
     {"list", 1, 1, "DIR", OPT_JSON, "list the rows in id order",
      "A header line (rowid and the column names), then one row a line, tab-separated: NULL for null,\n"
      "bytes as x'hex', timestamps in UTC (ISO 8601), control characters in text as \\xNN.\n"
@@ -1219,6 +1613,26 @@ const command cli_table_cmds[] = {
      "empty bytes are \"\", bytes are hex, timestamps UTC ISO 8601, numbers in their shortest exact form.\n"
      "`cairn table import` reads it back.",
      tbl_export},
+    {"select", 1, 1, "DIR", OPT_WHERE | OPT_PARAM | OPT_COLUMNS | OPT_ORDER | OPT_LIMIT | OPT_JSON | OPT_CSV,
+     "print the rows matching a query: an aligned table on a terminal, JSON lines otherwise",
+     "  --where EXPR    a condition: `score > ? AND name STARTS WITH 'A'`, `cat IN (1, 2)`, `x IS NULL`,\n"
+     "                  BETWEEN, NOT, OR, parentheses (cairn/table.h, queries); or its JSON form\n"
+     "                  (a triple [\"col\",\"op\",value] or an object), given as JSON\n"
+     "  --param V       the value of the next `?`: a JSON value (21, 1.5, true, null, \"21\",\n"
+     "                  {\"$bytes\":\"00ff\"}); anything that is not JSON is a string\n"
+     "  --columns a,b   the columns to print (`_id` is the row id; default: _id and every column)\n"
+     "  --order c,-d    sort by c ascending, then d descending (nulls last; ties by _id)\n"
+     "  --limit N, --offset N   at most N rows, after skipping N\n"
+     "  --json          one JSON object a line (the default when standard output is not a terminal)\n"
+     "  --csv           CSV with a header row, values as `export` writes them",
+     tbl_select},
+    {"index", 2, 4, "DIR create|drop|list [COLUMN [hash|range]]", OPT_JSON,
+     "create, drop or list the indexes (hash: equality; range: order and ranges)",
+     "`create COLUMN [hash|range]` builds an index (default hash) that follows every write and is kept\n"
+     "in the table; `drop COLUMN [hash|range]` removes it (exit 1 if there is none); `list` prints\n"
+     "`column<TAB>kind` a line. Queries give the same answers with and without indexes.\n"
+     "  --json   (list) one JSON object a line: {\"column\",\"kind\"}",
+     tbl_index},
     {"dump", 1, 1, "DIR", 0, "write the schema, the indexes and every row (with its id) as JSON lines",
      "Binary-safe (bytes as {\"$bytes\": hex}, NaN and infinities as {\"$f64\": ...}). The header line\n"
      "holds the schema text, the next row id and the indexes; then one {\"id\":N,\"row\":{...}} a line.\n"
