@@ -327,43 +327,45 @@ ops["kv.stats"] = function(a)
            live_bytes = st.live_bytes, dead_bytes = st.dead_bytes, in_txn = st.in_txn }
 end
 
--- KV snapshots and backups
-ops["kv.snapshot"] = function(a)
-  local db = get(a, "kv")
-  local name = a.name
-  if name == null then name = nil elseif tagged(name, "$native") then name = native(name) end
-  return chk(db:snapshot(name))
-end
-ops["kv.snapshots"] = function(a)
-  local out = {}
-  for i, s in ipairs(chk(get(a, "kv"):snapshots())) do
-    out[i] = { name = s.name, time = s.time, bytes = s.bytes }
+-- snapshots and backups (KV, blob store, table: the same five calls)
+for _, engine in ipairs({ "kv", "blob", "table" }) do
+  ops[engine .. ".snapshot"] = function(a)
+    local db = get(a, engine)
+    local name = a.name
+    if name == null then name = nil elseif tagged(name, "$native") then name = native(name) end
+    return chk(db:snapshot(name))
   end
-  return list(out)
-end
-ops["kv.open_snapshot"] = function(a)
-  local db = get(a, "kv")
-  local as = a.as
-  if type(as) ~= "string" then fail("CAIRN_INVALID", "missing argument 'as'") end
-  local old = handles[as]
-  if old and old.h:is_open() then fail("CAIRN_INVALID", "handle %s is already open", as) end
-  local name = a.name
-  if tagged(name, "$native") then name = native(name) end
-  local snap = chk(db:open_snapshot(name))
-  handles[as] = { engine = "kv", h = snap }
-  events[as] = nil
-end
-ops["kv.drop_snapshot"] = function(a)
-  local db = get(a, "kv")
-  local name = a.name
-  if tagged(name, "$native") then name = native(name) end
-  chk(db:drop_snapshot(name))
-end
-ops["kv.backup"] = function(a)
-  local db = get(a, "kv")
-  local dest = a.dest
-  if tagged(dest, "$native") then dest = native(dest) end
-  chk(db:backup(dest))
+  ops[engine .. ".snapshots"] = function(a)
+    local out = {}
+    for i, s in ipairs(chk(get(a, engine):snapshots())) do
+      out[i] = { name = s.name, time = s.time, bytes = s.bytes }
+    end
+    return list(out)
+  end
+  ops[engine .. ".open_snapshot"] = function(a)
+    local db = get(a, engine)
+    local as = a.as
+    if type(as) ~= "string" then fail("CAIRN_INVALID", "missing argument 'as'") end
+    local old = handles[as]
+    if old and old.h:is_open() then fail("CAIRN_INVALID", "handle %s is already open", as) end
+    local name = a.name
+    if tagged(name, "$native") then name = native(name) end
+    local snap = chk(db:open_snapshot(name))
+    handles[as] = { engine = engine, h = snap }
+    events[as] = nil
+  end
+  ops[engine .. ".drop_snapshot"] = function(a)
+    local db = get(a, engine)
+    local name = a.name
+    if tagged(name, "$native") then name = native(name) end
+    chk(db:drop_snapshot(name))
+  end
+  ops[engine .. ".backup"] = function(a)
+    local db = get(a, engine)
+    local dest = a.dest
+    if tagged(dest, "$native") then dest = native(dest) end
+    chk(db:backup(dest))
+  end
 end
 
 -- blob
