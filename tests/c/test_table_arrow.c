@@ -446,6 +446,73 @@ START_TEST(export_column_every_type) {
 }
 END_TEST
 
+/* ---- IPC framing: walk the encapsulated messages with a minimal flatbuffer reader ---- */
+
+static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+
+/* position of field `k` of the table at `t` (0: absent) */
+static size_t fb_field(const uint8_t *b, size_t t, unsigned k) {
+    size_t vt = t - (size_t)(int32_t)rd32(b + t);
+    unsigned vsize = (unsigned)(b[vt] | b[vt + 1] << 8), off;
+    if (4 + 2 * k >= vsize) return 0;
+    off = (unsigned)(b[vt + 4 + 2 * k] | b[vt + 5 + 2 * k] << 8);
+    return off ? t + off : 0;
+}
+
+START_TEST(ipc_framing) {
+    cairn_table *t = topen("ipc", ALL, 150);
+    void *buf = NULL;
+    size_t len = 0, pos = 0, i;
+    int schemas = 0, batches = 0;
+    uint64_t rows = 0, n;
+    for (i = 1; i <= 400; i++) insert_all(t, (int)i);
+    OK(cairn_table_delete(t, 7));
+    OK(cairn_table_count(t, &n));
+    OK(cairn_table_export_ipc(t, NULL, &buf, &len));
+    ck_assert_uint_eq(len % 8, 0);
+    for (;;) {
+        const uint8_t *b = (const uint8_t *)buf + pos, *m;
+        uint32_t meta;
+        size_t root, f;
+        ck_assert_uint_le(pos + 8, len);
+        ck_assert_uint_eq(rd32(b), 0xFFFFFFFFu);
+        meta = rd32(b + 4);
+        if (!meta) {
+            pos += 8;
+            break;
+        }
+        ck_assert_uint_eq(meta % 8, 0);
+        m = b + 8;
+        root = rd32(m);
+        f = fb_field(m, root, 0);
+        ck_assert(f && (m[f] | m[f + 1] << 8) == 4); /* V5 */
+        f = fb_field(m, root, 1);
+        ck_assert(f);
+        if (m[f] == 1) {
+            ck_assert_int_eq(batches, 0);
+            schemas++;
+            pos += 8 + meta;
+        } else {
+            size_t h, bl;
+            ck_assert_int_eq(m[f], 3);
+            ck_assert_int_eq(schemas, 1);
+            bl = fb_field(m, root, 3);
+            h = fb_field(m, root, 2);
+            h += rd32(m + h);
+            rows += rd64(m + fb_field(m, h, 0));
+            batches++;
+            pos += 8 + meta + (bl ? (size_t)rd64(m + bl) : 0);
+        }
+    }
+    ck_assert_uint_eq(pos, len);
+    ck_assert_int_eq(batches, 3); /* 2 groups of 150, a tail of 100 */
+    ck_assert_uint_eq(rows, n);
+    cairn_free(buf);
+    cairn_table_close(t);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("table_arrow");
     TCase *tc = tcase_create("arrow");
@@ -457,6 +524,7 @@ int main(void) {
     tcase_add_test(tc, release_arrays_before_stream);
     tcase_add_test(tc, dictionary_columns);
     tcase_add_test(tc, export_column_every_type);
+    tcase_add_test(tc, ipc_framing);
     suite_add_tcase(s, tc);
     return ct_run(s);
 }

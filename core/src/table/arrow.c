@@ -27,7 +27,7 @@
  * Every array and child has its own private data and release (a consumer may move a child out);
  * releasing the stream before its arrays, or the arrays before the stream, are both fine.
  */
-#include "table/query.h"
+#include "table/arrow_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -478,6 +478,7 @@ typedef struct xstream {
     size_t npre, cappre;
     size_t next_g, next_pre;
     int use_groups;       /* batches from the groups (no "where") */
+    int no_dict;          /* every column plain (IPC) */
     char err[CAIRN_ERR_MSG_MAX];
 } xstream;
 
@@ -1046,6 +1047,7 @@ static int check_t(cairn_table *t, const char *fn) {
 /* which columns go out dictionary-encoded: every group's segment is DICT (and there is one) */
 static void xs_pick_dict(xstream *x) {
     size_t k, i;
+    if (x->no_dict) return;
     for (k = 0; k < x->ncols; k++) {
         xcol *c = &x->cols[k];
         if (c->col == QCOL_ID || c->type == CAIRN_TYPE_BOOL || !x->ng) continue;
@@ -1125,7 +1127,7 @@ static void xq_free(qspec *q) { (void)q; }
 #endif /* CAIRN_ARROW_SCAN */
 
 /* Build the stream state for `query` (t->mu held). */
-static int xs_build(cairn_table *t, const char *query, xstream **out) {
+static int xs_build(cairn_table *t, const char *query, int no_dict, xstream **out) {
     xstream *x;
     qspec q;
     int have_q = 0, rc = 0;
@@ -1133,6 +1135,7 @@ static int xs_build(cairn_table *t, const char *query, xstream **out) {
     *out = NULL;
     if (!(x = (xstream *)calloc(1, sizeof *x))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
     memset(&q, 0, sizeof q);
+    x->no_dict = no_dict;
     if ((rc = cairn_tbl__schema_copy(&t->s, &x->s)) != 0) goto fail;
     if (query) {
         if ((rc = xq_parse(t, query, &q)) != 0) goto fail;
@@ -1183,14 +1186,14 @@ fail:
     return rc;
 }
 
-int cairn_table_export_stream(cairn_table *t, const char *query, struct ArrowArrayStream *out) {
+int cairn_tbl__export_stream(cairn_table *t, const char *query, int no_dict, struct ArrowArrayStream *out) {
     xstream *x = NULL;
     int rc;
     if (!out) return cairn_err__set(CAIRN_INVALID, "cairn_table_export_stream: out is NULL");
     memset(out, 0, sizeof *out);
     if ((rc = check_t(t, "cairn_table_export_stream")) != 0) return rc;
     pthread_mutex_lock(&t->mu);
-    rc = xs_build(t, query, &x);
+    rc = xs_build(t, query, no_dict, &x);
     pthread_mutex_unlock(&t->mu);
     if (rc) return rc;
     out->get_schema = st_get_schema;
@@ -1199,6 +1202,10 @@ int cairn_table_export_stream(cairn_table *t, const char *query, struct ArrowArr
     out->release = st_release;
     out->private_data = x;
     return 0;
+}
+
+int cairn_table_export_stream(cairn_table *t, const char *query, struct ArrowArrayStream *out) {
+    return cairn_tbl__export_stream(t, query, 0, out);
 }
 
 /* ---- one column -------------------------------------------------------------------------- */
