@@ -22,6 +22,7 @@ if ! skipped node; then
   command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi
 if ! skipped python; then
+  pkgs+=(python3-numpy)  # the Python binding's tests of Table.column (numpy.frombuffer, no copy)
   if ! command -v python3 >/dev/null 2>&1; then
     pkgs+=(python3 python3-dev python3-venv)
   elif ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
