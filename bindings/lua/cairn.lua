@@ -1246,6 +1246,394 @@ if raw.cairn_table_open then
   Table.on, Table.off, Table.subscribe = listeners(table_check, raw.cairn_table_subscribe,
     raw.cairn_table_unsubscribe, { "inserted", "updated", "deleted" }, table_event)
   Table.unsubscribe = Table.off
+
+  -- ---- queries, indexes, export (docs/queries.md) ----------------------------------------------
+  local result_decode = raw.result_decode
+  local NaN_TAG, INF_TAG, NINF_TAG = { ["$f64"] = "nan" }, { ["$f64"] = "inf" }, { ["$f64"] = "-inf" }
+
+  -- A value of a query (a WHERE operand, a param, an index value) -> its JSON row form: a string
+  -- is text when valid UTF-8 and its column (cls, when known) is not bytes, else bytes;
+  -- cairn.bytes(s) / cairn.text(s) force the form; NaN and the infinities are tagged.
+  local function qvalue(v, cls)
+    local tv = type(v)
+    if tv == "string" then
+      if cls == COL_BYTES or not utf8_valid(v) then return { ["$bytes"] = hex(v) } end
+      return v
+    elseif tv == "number" then
+      if v ~= v then return NaN_TAG end
+      if v == math.huge then return INF_TAG end
+      if v == -math.huge then return NINF_TAG end
+      return v
+    elseif tv == "table" then
+      if v == cairn.null then return v end
+      local mt = getmetatable(v)
+      if mt == Bytes_mt then return { ["$bytes"] = hex(v[1]) } end
+      if mt == Text_mt then return v[1] end
+      local out = {}
+      for k, x in pairs(v) do out[k] = qvalue(x, cls) end
+      return setmetatable(out, mt)
+    end
+    return v
+  end
+
+  local function list(t)
+    if getmetatable(t) == nil then setmetatable(t, cairn.array_mt) end
+    return t
+  end
+
+  -- A WHERE (text, a triple {col, op, value}, a list of WHERE, {["$and"] = {...}}, {["$or"] =
+  -- {...}}, {["$not"] = w}, or the shorthand {col = value | {op = value}}) with its values in
+  -- their JSON form by the columns' types.
+  local function qwhere(w, types)
+    if type(w) ~= "table" or w == cairn.null or getmetatable(w) == Bytes_mt or getmetatable(w) == Text_mt then
+      return w
+    end
+    if w[1] ~= nil then
+      if type(w[1]) == "string" then -- a triple
+        local out = { w[1], w[2] }
+        if w[3] ~= nil then out[3] = qvalue(w[3], types[w[1]]) end
+        return list(out)
+      end
+      local out = {}
+      for i, x in ipairs(w) do out[i] = qwhere(x, types) end
+      return list(out)
+    end
+    local out = {}
+    for k, x in pairs(w) do
+      if k == "$and" or k == "$or" then
+        local l = {}
+        if type(x) == "table" then
+          for i, y in ipairs(x) do l[i] = qwhere(y, types) end
+          x = list(l)
+        end
+        out[k] = x
+      elseif k == "$not" then
+        out[k] = qwhere(x, types)
+      elseif type(x) == "table" and getmetatable(x) == nil and x[1] == nil and next(x) ~= nil then
+        local ops = {} -- {gte = 21, lt = 30, in = {...}}
+        for op, y in pairs(x) do ops[op] = qvalue(y, types[k]) end
+        out[k] = ops
+      else
+        out[k] = qvalue(x, types[k])
+      end
+    end
+    return out
+  end
+
+  local QUERY_LISTS = { columns = true, order = true, group_by = true, aggregates = true, on = true }
+  -- A query table -> its JSON text (the keys of cairn_table_query_json / join_json).
+  local function query_json(spec, self)
+    if spec == nil then return "{}" end
+    if type(spec) ~= "table" then raise("CAIRN_TYPE", "a query must be a table (got %s)", type(spec)) end
+    local types = self._types
+    local out = {}
+    for k, v in pairs(spec) do
+      if k == "where" or k == "right_where" then
+        v = qwhere(v, types)
+      elseif (k == "params" or k == "right_params") and type(v) == "table" then
+        local l = {}
+        for i = 1, #v do l[i] = qvalue(v[i]) end
+        v = list(l)
+      elseif QUERY_LISTS[k] and type(v) == "table" then
+        v = list(v)
+      end
+      out[k] = v
+    end
+    return json_text(out)
+  end
+
+  local function RESULT(rc, json)
+    if rc ~= 0 then return fail(rc) end
+    local res, err = result_decode(json)
+    if not res then return nil, "query result from the core does not parse: " .. err, "CAIRN_INTERNAL" end
+    if res.rows then return res.rows end
+    return res.data or {}
+  end
+
+  --- query(spec) -> list of rows | {column = list} (format "columns") | nil, message, name.
+  -- spec: {where =, params =, columns =, order =, limit =, offset =, aggregates =, group_by =,
+  -- format = "rows" | "columns"}; rows as get() gives them (nulls as cairn.null).
+  Table.query = table_def("query_json", { query_json }, RESULT)
+
+  local function opt_list(v)
+    if type(v) == "string" then return { v } end
+    return v
+  end
+
+  --- select(where, params, columns, order, limit, offset) -> list of rows | nil, message, name
+  function Table:select(where, params, columns, order, limit, offset)
+    return self:query({ where = where, params = params, columns = opt_list(columns), order = opt_list(order),
+                        limit = limit, offset = offset })
+  end
+
+  local count_where = table_def("count_where_json", { query_json }, OUT)
+  --- count_where(where, params) -> integer | nil, message, name
+  function Table:count_where(where, params)
+    return count_where(self, { where = where, params = params })
+  end
+
+  local function agg_spec(a)
+    if type(a) == "string" then return { fn = a } end
+    if type(a) ~= "table" then raise("CAIRN_TYPE", "an aggregate is a table {fn =, column =, as =} (got %s)", type(a)) end
+    if a[1] ~= nil then return { fn = a[1], column = a[2], as = a[3] } end
+    return a
+  end
+
+  --- aggregate(fn, column, where, params) -> value (cairn.null for sum/min/max/avg of no values)
+  -- | nil, message, name. fn: count (column nil: every row), count_distinct, sum, min, max, avg.
+  function Table:aggregate(fn, column, where, params)
+    local rows, err, name = self:query({ aggregates = { { fn = fn, column = column, as = "value" } },
+                                         where = where, params = params })
+    if not rows then return nil, err, name end
+    local r = rows[1]
+    if r == nil then return cairn.null end
+    return r.value
+  end
+
+  --- group_by(by, aggregates, opts) -> list of rows (the group columns, then the aggregates) | nil,
+  -- message, name. by: a column or a list; aggregates: a list of {fn =, column =, as =} (or
+  -- {fn, column, as}); opts: {where, params, order, limit, offset}.
+  function Table:group_by(by, aggregates, opts)
+    opts = opts or {}
+    local aggs = {}
+    for i, a in ipairs(aggregates or {}) do aggs[i] = agg_spec(a) end
+    return self:query({ group_by = opt_list(by), aggregates = aggs, where = opts.where, params = opts.params,
+                        order = opt_list(opts.order), limit = opts.limit, offset = opts.offset })
+  end
+
+  local function join_on(on)
+    if type(on) == "string" then return { { on, on } } end
+    if type(on) ~= "table" then raise("CAIRN_TYPE", "join: on must be a column, a pair, a list of pairs or a table left = right") end
+    if type(on[1]) == "string" then return { list({ on[1], on[2] or on[1] }) } end
+    local out = {}
+    if on[1] ~= nil then
+      for i, p in ipairs(on) do
+        if type(p) == "string" then out[i] = list({ p, p }) else out[i] = list(p) end
+      end
+    else
+      for l, r in pairs(on) do out[#out + 1] = list({ l, r }) end
+    end
+    return out
+  end
+
+  local r_join = raw.cairn_table_join_json
+  local join = table_def(function(p, other, json) return r_join(p, other, json) end,
+    { function(o)
+        if getmetatable(o) ~= Table then raise("CAIRN_TYPE", "join: other must be a table handle") end
+        if not o._p then raise("CAIRN_CLOSED", "join: the other table %s is closed", o.path) end
+        return o._p
+      end, query_json }, RESULT)
+  --- join(other, on, opts) -> list of rows with columns "left.x" / "right.y" | nil, message, name.
+  -- on: "col" (both sides), {"left_col", "right_col"}, a list of those, or {left_col = "right_col"};
+  -- opts: {type = "inner" | "left", where, params, right_where, right_params, columns, order, limit,
+  -- offset, format}.
+  function Table:join(other, on, opts)
+    local spec = {}
+    for k, v in pairs(opts or {}) do spec[k] = v end
+    spec.on = join_on(on)
+    return join(self, other, spec)
+  end
+
+  -- indexes
+  local KINDS = { hash = raw.CAIRN_INDEX_HASH, range = raw.CAIRN_INDEX_RANGE }
+  local function column_arg(v)
+    if type(v) ~= "string" then raise("CAIRN_TYPE", "a column name must be a string (got %s)", type(v)) end
+    return v
+  end
+  local function kind_arg(v)
+    if v == nil then return KINDS.hash end
+    if type(v) ~= "string" then raise("CAIRN_TYPE", "an index kind is \"hash\" or \"range\" (got %s)", type(v)) end
+    return KINDS[v] or 0 -- 0: the core says CAIRN_INVALID
+  end
+  local function value_json(v, self, column)
+    return json_text(qvalue(v, self._types[column]))
+  end
+  local function DECODED(rc, json)
+    if rc ~= 0 then return fail(rc) end
+    return json_decode(json)
+  end
+
+  --- create_index(column, kind) -> true | nil, message, name: kind "hash" (default) or "range"
+  Table.create_index = table_def("create_index", { column_arg, kind_arg }, OK)
+  --- drop_index(column, kind) -> true | nil, message, name ("CAIRN_NOTFOUND" when absent)
+  Table.drop_index = table_def("drop_index", { column_arg, kind_arg }, OK)
+  --- indexes() -> list of {column =, kind = "hash" | "range"}
+  Table.indexes = table_def("indexes", nil, DECODED)
+
+  local r_lookup, r_find, r_range = raw.cairn_table_lookup_json, raw.cairn_table_find_json, raw.cairn_table_range_find_json
+  --- lookup(column, value) -> ids (ascending) of the rows whose column equals value
+  function Table:lookup(column, value)
+    local p = table_check(self)
+    column_arg(column)
+    return finish(self, DECODED, r_lookup(p, column, value_json(value, self, column)))
+  end
+  --- find(conditions) -> ids (ascending) of the rows matching every column = value of the table
+  function Table:find(conditions)
+    local p = table_check(self)
+    if type(conditions) ~= "table" then raise("CAIRN_TYPE", "find expects a table of column = value (got %s)", type(conditions)) end
+    local c = {}
+    for k, v in pairs(conditions) do c[k] = qvalue(v, self._types[k]) end
+    return finish(self, DECODED, r_find(p, json_text(c)))
+  end
+  --- range_find(column, lo, hi [, lo_inclusive [, hi_inclusive]]) -> ids (ascending) with
+  -- lo <= column <= hi; nil (or cairn.null) is no bound; a false flag makes that bound exclusive.
+  function Table:range_find(column, lo, hi, lo_inclusive, hi_inclusive)
+    local p = table_check(self)
+    column_arg(column)
+    local flags = 0
+    if lo_inclusive == false then flags = flags | raw.CAIRN_RANGE_LO_OPEN end
+    if hi_inclusive == false then flags = flags | raw.CAIRN_RANGE_HI_OPEN end
+    local l = (lo ~= nil and lo ~= cairn.null) and value_json(lo, self, column) or nil
+    local h = (hi ~= nil and hi ~= cairn.null) and value_json(hi, self, column) or nil
+    return finish(self, DECODED, r_range(p, column, l, h, flags))
+  end
+
+  --- columns(query) -> {column = list of values} | nil, message, name: the rows of a query (all
+  -- rows and columns when nil) column by column; a null is cairn.null (lists have no holes).
+  function Table:columns(q)
+    local spec = {}
+    for k, v in pairs(q or {}) do spec[k] = v end
+    spec.format = "columns"
+    return self:query(spec)
+  end
+  --- export_ipc(query) -> string | nil, message, name: the rows of a query (nil: every row) as
+  -- Arrow IPC stream bytes.
+  local r_ipc = raw.cairn_table_export_ipc
+  function Table:export_ipc(q)
+    local p = table_check(self)
+    local json = q ~= nil and query_json(q, self) or nil
+    return finish(self, OUT, r_ipc(p, json))
+  end
+
+  -- ---- the query builder: cairn.query(t):filter(...):order(...):slice(...):execute() ----------
+  local Query = { __name = "cairn.query" }
+  Query.__index = Query
+  cairn.Query = Query
+
+  local function derive(q, changes)
+    local n = setmetatable({ t = q.t, texts = q.texts, params = q.params, conds = q.conds, opts = q.opts }, Query)
+    for k, v in pairs(changes) do
+      if k == "opts" then
+        local s = {}
+        for a, b in pairs(q.opts) do s[a] = b end
+        for a, b in pairs(v) do s[a] = b end
+        n.opts = s
+      else
+        n[k] = v
+      end
+    end
+    return n
+  end
+  local function append(l, ...)
+    local out = { table.unpack(l) }
+    for i = 1, select("#", ...) do out[#out + 1] = (select(i, ...)) end
+    return out
+  end
+
+  --- cairn.query(t) -> a query of table t; every method returns a new query (the old one is
+  -- unchanged) and nothing runs before execute()/all(), first(), count(), ids(), columns().
+  function cairn.query(t)
+    if getmetatable(t) ~= Table then raise("CAIRN_TYPE", "cairn.query expects a table handle (got %s)", type(t)) end
+    return setmetatable({ t = t, texts = {}, params = {}, conds = {}, opts = {} }, Query)
+  end
+  --- t:where(w, ...) -> cairn.query(t):filter(w, ...)
+  function Table:where(w, ...) return cairn.query(self):filter(w, ...) end
+
+  --- filter(where, ...) -> query: ANDs a condition: a text WHERE and its `?` params
+  -- (filter("age >= ? AND team = ?", 21, "red")), a triple {col, op, value}, a list of triples, or
+  -- a table ($and/$or/$not, or the shorthand {team = "red", age = {ge = 21}}).
+  function Query:filter(w, ...)
+    if type(w) == "string" then
+      return derive(self, { texts = append(self.texts, w), params = append(self.params, ...) })
+    end
+    if select("#", ...) > 0 then raise("CAIRN_INVALID", "filter: params are for a text WHERE") end
+    if w == nil then return self end
+    return derive(self, { conds = append(self.conds, w) })
+  end
+  Query.where = Query.filter
+  --- select(col, ...) -> query projected on these columns ("_id" is the row id)
+  function Query:select(...)
+    local cols = { ... }
+    if type(cols[1]) == "table" then cols = cols[1] end
+    return derive(self, { opts = { columns = cols } })
+  end
+  --- order(key, ...) -> query ordered by "name" (ascending) / "-name" (descending); replaces
+  function Query:order(...)
+    local keys = { ... }
+    if type(keys[1]) == "table" and type(keys[1][1]) ~= "string" then keys = keys[1] end
+    return derive(self, { opts = { order = keys } })
+  end
+  function Query:limit(n) return derive(self, { opts = { limit = n } }) end
+  function Query:offset(n) return derive(self, { opts = { offset = n } }) end
+  --- slice(i, j) -> query of result rows i..j (1-based, inclusive, as string.sub; j nil: to the end)
+  function Query:slice(i, j)
+    i = int_arg(i or 1, "slice start")
+    if i < 1 then i = 1 end
+    local s = { offset = i - 1 }
+    if j ~= nil then
+      j = int_arg(j, "slice end")
+      s.limit = j >= i and j - i + 1 or 0
+    end
+    return derive(self, { opts = s })
+  end
+  --- group_by(col, ...) and aggregate(agg, ...) (aggregates as in Table:group_by)
+  function Query:group_by(...) return derive(self, { opts = { group_by = { ... } } }) end
+  function Query:aggregate(...)
+    local aggs = { table.unpack(self.opts.aggregates or {}) }
+    for i = 1, select("#", ...) do aggs[#aggs + 1] = agg_spec((select(i, ...))) end
+    return derive(self, { opts = { aggregates = aggs } })
+  end
+
+  local function where_of(q)
+    local parts = {}
+    if #q.texts == 1 then
+      parts[1] = q.texts[1]
+    elseif #q.texts > 1 then
+      local t = {}
+      for i, s in ipairs(q.texts) do t[i] = "(" .. s .. ")" end
+      parts[1] = table.concat(t, " AND ")
+    end
+    for _, c in ipairs(q.conds) do parts[#parts + 1] = c end
+    if #parts == 0 then return nil end
+    if #parts == 1 then return parts[1] end
+    return { ["$and"] = parts }
+  end
+  --- spec() -> the query table this builds (what t:query takes)
+  function Query:spec()
+    local s = {}
+    for k, v in pairs(self.opts) do s[k] = v end
+    s.where = where_of(self)
+    if #self.params > 0 then s.params = { table.unpack(self.params) } end
+    return s
+  end
+  --- execute() / all() -> list of rows | nil, message, name
+  function Query:execute() return self.t:query(self:spec()) end
+  Query.all = Query.execute
+  --- first() -> the first row | nil (none) | nil, message, name
+  function Query:first()
+    local s = self:spec()
+    s.limit = 1
+    local rows, err, name = self.t:query(s)
+    if not rows then return nil, err, name end
+    return rows[1]
+  end
+  --- count() -> number of rows matching the filters | nil, message, name
+  function Query:count()
+    return self.t:count_where(where_of(self), #self.params > 0 and { table.unpack(self.params) } or nil)
+  end
+  --- ids() -> the ids of the matching rows, in the query's order
+  function Query:ids()
+    local s = self:spec()
+    s.columns = { "_id" }
+    local rows, err, name = self.t:query(s)
+    if not rows then return nil, err, name end
+    local ids = {}
+    for i, r in ipairs(rows) do ids[i] = r._id end
+    return list(ids)
+  end
+  --- columns() -> {column = list of values}
+  function Query:columns() return self.t:columns(self:spec()) end
+  function Query:__tostring() return "cairn.query(" .. self.t.path .. ")" end
 end
 
 return cairn

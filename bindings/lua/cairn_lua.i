@@ -643,6 +643,7 @@ static int cairn_lua_table_next(lua_State *L) {
 %native(row_setup) int cairn_lua_row_setup(lua_State *L);
 %native(row_encode) int cairn_lua_row_encode(lua_State *L);
 %native(row_decode) int cairn_lua_row_decode(lua_State *L);
+%native(result_decode) int cairn_lua_result_decode(lua_State *L);
 %native(kv_keys) int cairn_lua_kv_keys(lua_State *L);
 %native(repo_put_many) int cairn_lua_repo_put_many(lua_State *L);
 %native(repo_next) int cairn_lua_repo_next(lua_State *L);

@@ -1133,3 +1133,246 @@ int cairn_lua_row_decode(lua_State *L) {
     lua_insert(L, -2);
     return 2;
 }
+
+/* ---- query results (see cairn_lua_json.h) ---------------------------------------------------- */
+
+/* The column class of a type name of a result's "columns". */
+static int col_class_of(const char *ty) {
+    if (strcmp(ty, "bytes") == 0 || strncmp(ty, "bytes:", 6) == 0)
+        return CAIRN_LUA_COL_BYTES;
+    if (strcmp(ty, "u64") == 0)
+        return CAIRN_LUA_COL_U64;
+    if (strcmp(ty, "f32") == 0 || strcmp(ty, "f64") == 0)
+        return CAIRN_LUA_COL_FLOAT;
+    if (strcmp(ty, "string") == 0)
+        return CAIRN_LUA_COL_STRING;
+    if (strcmp(ty, "timestamp") == 0 || ((ty[0] == 'i' || ty[0] == 'u') && ty[1] >= '0' && ty[1] <= '9'))
+        return CAIRN_LUA_COL_INT;
+    return CAIRN_LUA_COL_OTHER;
+}
+
+static void set_array_mt(lua_State *L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_ARRAY);
+    if (lua_istable(L, -1))
+        lua_setmetatable(L, -2);
+    else
+        lua_pop(L, 1);
+}
+
+/* Fill the types table at types_idx from the decoded "columns" list at the top (name -> class). */
+static void result_types(lua_State *L, int types_idx) {
+    lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
+    for (i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "name");
+            lua_getfield(L, -2, "type");
+            if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+                int cls = col_class_of(lua_tostring(L, -1));
+                lua_pop(L, 1);
+                lua_pushinteger(L, cls); /* entry, name, class */
+                lua_rawset(L, types_idx);
+            } else {
+                lua_pop(L, 2);
+            }
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* "rows": [row, ...] decoded by the types; pushes the list. */
+static int result_rows(lua_State *L, jdec *d, int types_idx) {
+    lua_Integer n = 0;
+    dws(d);
+    if (d->p >= d->end || *d->p != '[')
+        return dfail(d, "\"rows\" must be an array");
+    d->p++;
+    lua_newtable(L);
+    set_array_mt(L);
+    dws(d);
+    if (d->p < d->end && *d->p == ']') {
+        d->p++;
+        return 0;
+    }
+    for (;;) {
+        if (drow(L, d, types_idx)) {
+            lua_pop(L, 1);
+            return -1;
+        }
+        lua_rawseti(L, -2, ++n);
+        dws(d);
+        if (d->p < d->end && *d->p == ',') {
+            d->p++;
+            continue;
+        }
+        if (d->p < d->end && *d->p == ']') {
+            d->p++;
+            return 0;
+        }
+        lua_pop(L, 1);
+        return dfail(d, "bad rows array");
+    }
+}
+
+/* One list of "data": values of class cls; pushes the list. */
+static int result_list(lua_State *L, jdec *d, int cls) {
+    lua_Integer n = 0;
+    dws(d);
+    if (d->p >= d->end || *d->p != '[')
+        return dfail(d, "a \"data\" column must be an array");
+    d->p++;
+    lua_newtable(L);
+    set_array_mt(L);
+    dws(d);
+    if (d->p < d->end && *d->p == ']') {
+        d->p++;
+        return 0;
+    }
+    for (;;) {
+        if (dcell(L, d, cls)) {
+            lua_pop(L, 1);
+            return -1;
+        }
+        lua_rawseti(L, -2, ++n);
+        dws(d);
+        if (d->p < d->end && *d->p == ',') {
+            d->p++;
+            continue;
+        }
+        if (d->p < d->end && *d->p == ']') {
+            d->p++;
+            return 0;
+        }
+        lua_pop(L, 1);
+        return dfail(d, "bad data array");
+    }
+}
+
+/* "data": {"name": [values...], ...}; pushes the table. */
+static int result_data(lua_State *L, jdec *d, int types_idx) {
+    int first = 1;
+    dws(d);
+    if (d->p >= d->end || *d->p != '{')
+        return dfail(d, "\"data\" must be an object");
+    d->p++;
+    lua_newtable(L);
+    for (;;) {
+        int cls;
+        dws(d);
+        if (first && d->p < d->end && *d->p == '}') {
+            d->p++;
+            return 0;
+        }
+        if (d->p >= d->end || *d->p != '"' || dstring(L, d)) {
+            if (!d->err[0])
+                dfail(d, "bad data object");
+            lua_pop(L, 1);
+            return -1;
+        }
+        lua_pushvalue(L, -1);
+        lua_rawget(L, types_idx);
+        cls = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : CAIRN_LUA_COL_OTHER;
+        lua_pop(L, 1);
+        dws(d);
+        if (d->p >= d->end || *d->p != ':') {
+            lua_pop(L, 2);
+            return dfail(d, "expected ':'");
+        }
+        d->p++;
+        if (result_list(L, d, cls)) {
+            lua_pop(L, 2);
+            return -1;
+        }
+        lua_rawset(L, -3);
+        first = 0;
+        dws(d);
+        if (d->p < d->end && *d->p == ',') {
+            d->p++;
+            continue;
+        }
+        if (d->p < d->end && *d->p == '}') {
+            d->p++;
+            return 0;
+        }
+        lua_pop(L, 1);
+        return dfail(d, "bad data object");
+    }
+}
+
+int cairn_lua_result_decode(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    jdec d;
+    int first = 1, types_idx, res_idx;
+    d.s = d.p = s;
+    d.end = s + len;
+    d.err[0] = '\0';
+    lua_settop(L, 1);
+    lua_newtable(L); /* 2: types */
+    types_idx = 2;
+    lua_newtable(L); /* 3: result */
+    res_idx = 3;
+    dws(&d);
+    if (d.p >= d.end || *d.p != '{') {
+        dfail(&d, "a result must be a JSON object");
+        goto fail;
+    }
+    d.p++;
+    for (;;) {
+        const char *key;
+        dws(&d);
+        if (first && d.p < d.end && *d.p == '}') {
+            d.p++;
+            break;
+        }
+        if (d.p >= d.end || *d.p != '"' || dstring(L, &d)) {
+            if (!d.err[0])
+                dfail(&d, "bad result object");
+            goto fail;
+        }
+        key = lua_tostring(L, -1);
+        dws(&d);
+        if (d.p >= d.end || *d.p != ':') {
+            dfail(&d, "expected ':'");
+            goto fail;
+        }
+        d.p++;
+        if (strcmp(key, "rows") == 0) {
+            if (result_rows(L, &d, types_idx))
+                goto fail;
+        } else if (strcmp(key, "data") == 0) {
+            if (result_data(L, &d, types_idx))
+                goto fail;
+        } else {
+            if (dvalue(L, &d, 1))
+                goto fail;
+            if (strcmp(key, "columns") == 0 && lua_istable(L, -1))
+                result_types(L, types_idx);
+        }
+        lua_rawset(L, res_idx);
+        first = 0;
+        dws(&d);
+        if (d.p < d.end && *d.p == ',') {
+            d.p++;
+            continue;
+        }
+        if (d.p < d.end && *d.p == '}') {
+            d.p++;
+            break;
+        }
+        dfail(&d, "bad result object");
+        goto fail;
+    }
+    dws(&d);
+    if (d.p != d.end) {
+        dfail(&d, "trailing characters");
+        goto fail;
+    }
+    lua_settop(L, res_idx);
+    return 1;
+fail:
+    lua_settop(L, 1);
+    lua_pushnil(L);
+    lua_pushstring(L, d.err);
+    return 2;
+}

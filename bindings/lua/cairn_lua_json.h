@@ -68,4 +68,12 @@ int cairn_lua_row_decode(lua_State *L);
  * and returns 0, or pushes an error message and returns -1. */
 int cairn_lua_row_push(lua_State *L, const char *s, size_t len, int types_idx);
 
+/* result_decode(json) -> result table, or nil, message: a query result of cairn/table.h
+ * ({"columns": [{"name", "type"}, ...], "rows": [...]} or {"columns", "data": {...}, "count"}),
+ * its "columns" as decoded JSON, and every value of "rows" / "data" decoded by its result column's
+ * type as row_decode does (rows and data lists carry the array metatable; nulls are the null
+ * sentinel, so lists have no holes). "columns" must come before "rows" / "data" for the types to
+ * apply (the core writes it first). */
+int cairn_lua_result_decode(lua_State *L);
+
 #endif

@@ -1242,14 +1242,13 @@ static PyObject *cairn_py_repo_iter_batch(cairn_repo *r, cairn_repo_iter *it, in
 %}
 
 /* ---- Arrow export: PyCapsules (the Arrow PyCapsule interface) and a buffer over one column ------
- * cairn_table_export_stream's structs point into the table's memory, so they must be released
- * before the table closes. The Python objects that hold them (a capsule, or a consumer such as
- * pyarrow that moved the struct out of one) can outlive a close, so every exported schema, stream
- * and array is wrapped: the wrapper's release calls the core's, then unpins the table. A close
- * while anything is pinned makes the Python handle closed at once and defers the native close to
- * the release of the last pinned struct (the table stays locked until then). A consumer that moves
- * a CHILD array out of a wrapped parent and releases the parent first is not covered (the spec
- * lets it; pyarrow and nanoarrow keep the parent). */
+ * A stream of cairn_table_export_stream must be released before its table closes (cairn/table.h);
+ * the schemas and arrays it gives are self-contained (each pins the segment files it points into)
+ * and may outlive the handle. A stream capsule (or a consumer such as pyarrow that moved the struct
+ * out of one) can outlive a close in Python, so every exported stream is wrapped: its release calls
+ * the core's, then unpins the table. A close while a stream is alive makes the Python handle
+ * closed at once and defers the native close to the release of the last stream (the table stays
+ * locked until then); pyarrow releases a stream once it has read it. */
 %{
 #include <errno.h>
 
@@ -1320,72 +1319,18 @@ static long cairn_py_pins_of(cairn_table *t) {
     return n;
 }
 
-/* The wrappers: the outer struct is a copy of the core's (its fields, buffers and children are the
- * core's) with release/private_data replaced; the core's struct itself lives in the box. */
-typedef struct { struct ArrowSchema inner; cairn_table *t; } cairn_py_wschema;
-typedef struct { struct ArrowArray inner; cairn_table *t; } cairn_py_warray;
+/* The stream wrapper: the outer struct forwards to the core's stream, kept in the box with the
+ * table it pins. */
 typedef struct { struct ArrowArrayStream inner; cairn_table *t; } cairn_py_wstream;
-
-static void cairn_py_wschema_release(struct ArrowSchema *s) {
-    cairn_py_wschema *w = (cairn_py_wschema *)s->private_data;
-    cairn_table *t = w->t;
-    if (w->inner.release != NULL) w->inner.release(&w->inner);
-    free(w);
-    s->release = NULL;
-    s->private_data = NULL;
-    cairn_py_pin_drop(t);
-}
-
-static int cairn_py_wrap_schema(struct ArrowSchema *s, cairn_table *t) {
-    cairn_py_wschema *w = (cairn_py_wschema *)malloc(sizeof *w);
-    if (w == NULL || cairn_py_pin_take(t) < 0) {
-        free(w);
-        s->release(s);
-        return ENOMEM;
-    }
-    w->inner = *s;
-    w->t = t;
-    s->release = cairn_py_wschema_release;
-    s->private_data = w;
-    return 0;
-}
-
-static void cairn_py_warray_release(struct ArrowArray *a) {
-    cairn_py_warray *w = (cairn_py_warray *)a->private_data;
-    cairn_table *t = w->t;
-    if (w->inner.release != NULL) w->inner.release(&w->inner);
-    free(w);
-    a->release = NULL;
-    a->private_data = NULL;
-    cairn_py_pin_drop(t);
-}
-
-static int cairn_py_wrap_array(struct ArrowArray *a, cairn_table *t) {
-    cairn_py_warray *w = (cairn_py_warray *)malloc(sizeof *w);
-    if (w == NULL || cairn_py_pin_take(t) < 0) {
-        free(w);
-        a->release(a);
-        return ENOMEM;
-    }
-    w->inner = *a;
-    w->t = t;
-    a->release = cairn_py_warray_release;
-    a->private_data = w;
-    return 0;
-}
 
 static int cairn_py_wstream_get_schema(struct ArrowArrayStream *s, struct ArrowSchema *out) {
     cairn_py_wstream *w = (cairn_py_wstream *)s->private_data;
-    int rc = w->inner.get_schema(&w->inner, out);
-    if (rc == 0 && out->release != NULL) rc = cairn_py_wrap_schema(out, w->t);
-    return rc;
+    return w->inner.get_schema(&w->inner, out);
 }
 
 static int cairn_py_wstream_get_next(struct ArrowArrayStream *s, struct ArrowArray *out) {
     cairn_py_wstream *w = (cairn_py_wstream *)s->private_data;
-    int rc = w->inner.get_next(&w->inner, out);
-    if (rc == 0 && out->release != NULL) rc = cairn_py_wrap_array(out, w->t);
-    return rc;
+    return w->inner.get_next(&w->inner, out);
 }
 
 static const char *cairn_py_wstream_last_error(struct ArrowArrayStream *s) {
@@ -1695,6 +1640,6 @@ static PyObject *cairn_py_table_column(cairn_table *t, const char *column) {
     return (PyObject *)c;
 }
 
-/* The Arrow structs of table `t` still alive (released ones are not counted). */
+/* The exported streams of table `t` not released yet. */
 static long cairn_py_table_pins(cairn_table *t) { return cairn_py_pins_of(t); }
 %}
