@@ -152,6 +152,7 @@
 #include "metrics.h"
 #include "containers.h"
 #include "wal/wal.h"
+#include "wal/journal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -165,8 +166,6 @@
 #define EHDR 32u
 #define ET_BLOB 1u
 #define ET_FREE 2u
-#define REC_WRITE 1u
-#define REC_TRUNC 2u
 #define CKPT_BYTES (4u * 1024u * 1024u)
 #define WAL_RESERVE (64u * 1024u)    /* log space kept for deletes and header transactions */
 #define GROW_MIN (64u * 1024u)       /* data file space is reserved ahead in steps of at least */
@@ -199,15 +198,6 @@ typedef struct undo {
     brec v;
 } undo;
 
-/* A change to the data file: logged in the WAL, then written (once the WAL is durable). */
-typedef struct pitem {
-    unsigned type;   /* REC_WRITE / REC_TRUNC */
-    int committed;   /* in the WAL with its commit record */
-    uint64_t seq;    /* commit sequence number */
-    uint8_t *buf;    /* the WAL payload: u64 offset (or size), then the bytes */
-    size_t blen;
-} pitem;
-
 typedef struct evrec {
     int ev;
     uint32_t key;
@@ -227,13 +217,6 @@ typedef struct fired {
     size_t nsubs;
 } fired;
 
-typedef struct ovrec { /* read-only overlay of committed WAL records */
-    unsigned type;
-    uint64_t off; /* write offset, or truncate size */
-    uint8_t *data;
-    size_t len;
-} ovrec;
-
 struct cairn_blob {
     pthread_rwlock_t mu;             /* readers share it; every change takes it exclusively;
                                         writer-preferring (cairn_rwlock__init) */
@@ -247,8 +230,7 @@ struct cairn_blob {
     uint64_t next_key, end;          /* current state */
     uint64_t hdr_next_key, hdr_end;  /* as in the last header written to the log */
     uint64_t disk_next_key, disk_end;/* as in the newest header applied to the data file */
-    uint32_t disk_flags, disk_salt;
-    uint64_t disk_lsn;               /* LSN in the data file's header (as last written) */
+    uint32_t disk_flags, disk_salt;  /* (the LSN in its header: cairn_jnl__lsn) */
     uint32_t hdr_flags, hdr_salt;    /* flags and log salt that headers are logged with */
     int force_hdr;                   /* the next transaction logs the header even if unchanged */
     int in_ckpt;
@@ -262,20 +244,16 @@ struct cairn_blob {
     uint64_t live_bytes, free_bytes, free_entries;
     undo *un;
     size_t nun, capun;
-    pitem *pq;                       /* pending writes; pq[i] has id pq_base + i */
-    size_t pq_n, pq_s, pq_cap;       /* pq_s: first not yet written to the data file */
-    uint64_t pq_base;
+    cairn_jnl *jnl;                  /* pending writes, overlay, apply, checkpoint (journal.h) */
     evrec *ev;
     size_t nev, capev;
     sub *subs;
     size_t nsubs, capsubs;
     uint64_t next_sub;
     int in_txn;
-    size_t txn_pmark, txn_evmark;
+    uint64_t txn_pmark;              /* journal mark at begin */
+    size_t txn_evmark;
     uint32_t gen;                    /* fork generation of the opening process */
-    ovrec *ov;
-    size_t nov, capov;
-    uint64_t ov_lo;                  /* lowest offset past the header that the overlay touches */
     struct vsig {                    /* read-only: what the view was validated against */
         int wal;                     /* the log existed */
         uint64_t wsize;              /* its size and the CRC of all its bytes */
@@ -407,13 +385,8 @@ static int set_next_key(cairn_blob *b, uint64_t k) {
     return rc;
 }
 
-static void pitem_free(pitem *p) {
-    free(p->buf);
-    p->buf = NULL;
-}
-
 /* Undo every in-memory change back to the marks (a failed op, or a rollback). */
-static void rollback_to(cairn_blob *b, size_t umark, size_t pmark, size_t evmark) {
+static void rollback_to(cairn_blob *b, size_t umark, uint64_t pmark, size_t evmark) {
     while (b->nun > umark) {
         undo *u = &b->un[--b->nun];
         switch (u->op) {
@@ -430,30 +403,11 @@ static void rollback_to(cairn_blob *b, size_t umark, size_t pmark, size_t evmark
         default: break;
         }
     }
-    while (b->pq_n > pmark) pitem_free(&b->pq[--b->pq_n]);
+    cairn_jnl__undo_to(b->jnl, pmark);
     if (b->nev > evmark) b->nev = evmark;
 }
 
-/* ---- pending writes ----------------------------------------------------------------------- */
-
-static uint64_t applied_id(const cairn_blob *b) { return b->pq_base + b->pq_s; }
-
-static int pq_push(cairn_blob *b, unsigned type, uint8_t *buf, size_t blen, uint64_t *id) {
-    pitem *p = (pitem *)cairn_arr__grow(b->pq, &b->pq_cap, b->pq_n + 1, sizeof *p);
-    if (!p) {
-        free(buf);
-        return CAIRN_NOMEM;
-    }
-    b->pq = p;
-    b->pq[b->pq_n].type = type;
-    b->pq[b->pq_n].committed = 0;
-    b->pq[b->pq_n].seq = 0;
-    b->pq[b->pq_n].buf = buf;
-    b->pq[b->pq_n].blen = blen;
-    if (id) *id = b->pq_base + b->pq_n;
-    b->pq_n++;
-    return 0;
-}
+/* ---- pending writes (queued in the journal: wal/journal.h) -------------------------------- */
 
 static void put_entry_header(uint8_t *h, unsigned type, uint64_t size, uint32_t key, const void *data,
                              uint32_t len) {
@@ -468,28 +422,18 @@ static void put_entry_header(uint8_t *h, unsigned type, uint64_t size, uint32_t 
 
 static int emit_entry(cairn_blob *b, uint64_t off, uint64_t size, uint32_t key, const void *data, size_t len,
                       uint64_t *id) {
-    uint8_t *buf = (uint8_t *)malloc(8 + EHDR + len);
-    if (!buf) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory for %zu bytes", len);
-    cairn_put64(buf, off);
-    put_entry_header(buf + 8, ET_BLOB, size, key, data, (uint32_t)len);
-    if (len) memcpy(buf + 8 + EHDR, data, len);
-    return pq_push(b, REC_WRITE, buf, 8 + EHDR + len, id);
+    uint8_t h[EHDR];
+    put_entry_header(h, ET_BLOB, size, key, data, (uint32_t)len);
+    return cairn_jnl__write(b->jnl, off, h, EHDR, data, len, id);
 }
 
 static int emit_free(cairn_blob *b, uint64_t off, uint64_t size) {
-    uint8_t *buf = (uint8_t *)malloc(8 + EHDR);
-    if (!buf) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
-    cairn_put64(buf, off);
-    put_entry_header(buf + 8, ET_FREE, size, 0, NULL, 0);
-    return pq_push(b, REC_WRITE, buf, 8 + EHDR, NULL);
+    uint8_t h[EHDR];
+    put_entry_header(h, ET_FREE, size, 0, NULL, 0);
+    return cairn_jnl__write(b->jnl, off, h, EHDR, NULL, 0, NULL);
 }
 
-static int emit_trunc(cairn_blob *b, uint64_t size) {
-    uint8_t *buf = (uint8_t *)malloc(8);
-    if (!buf) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
-    cairn_put64(buf, size);
-    return pq_push(b, REC_TRUNC, buf, 8, NULL);
-}
+static int emit_trunc(cairn_blob *b, uint64_t size) { return cairn_jnl__truncate(b->jnl, size); }
 
 static void put_file_header(uint8_t *h, uint64_t next_key, uint64_t end, uint64_t lsn, uint32_t flags,
                             uint32_t salt) {
@@ -504,86 +448,65 @@ static void put_file_header(uint8_t *h, uint64_t next_key, uint64_t end, uint64_
     cairn_put32(h + 60, cairn_crc32c__update(0, h, 60));
 }
 
-/* Write the data file header: the newest applied next_key/end, stamped with `lsn`. */
-static int stamp_header(cairn_blob *b, uint64_t lsn) {
+/* Journal callback (ops.stamp): write the data file header, the newest applied next_key/end,
+ * stamped with `lsn` (the journal then holds it as the file's LSN). */
+static int jnl_stamp(void *ctx, uint64_t lsn) {
+    cairn_blob *b = (cairn_blob *)ctx;
     uint8_t h[FHDR];
-    int rc;
     put_file_header(h, b->disk_next_key, b->disk_end, lsn, b->disk_flags, b->disk_salt);
-    if ((rc = cairn_io__pwrite(b->f, h, FHDR, 0)) != 0) return rc;
-    b->disk_lsn = lsn;
-    return 0;
+    return cairn_io__pwrite(b->f, h, FHDR, 0);
+}
+
+/* Journal callback (ops.meta): a header record from the log (its lsn is 0). Applied: its
+ * next_key, end, flags and salt are the file's from now on, written by the stamp that follows the
+ * transaction's other writes. Redone at open: written as is but with the file's LSN, which the
+ * final stamp raises after everything it covers (a crash in between must redo all of it). */
+static int jnl_meta(void *ctx, const uint8_t *p, size_t len, int redo) {
+    cairn_blob *b = (cairn_blob *)ctx;
+    uint8_t h[FHDR];
+    (void)len;
+    if (!redo) {
+        b->disk_flags = cairn_get32(p + 12);
+        b->disk_next_key = cairn_get64(p + 16);
+        b->disk_end = cairn_get64(p + 24);
+        b->disk_salt = cairn_get32(p + 40);
+        return 0;
+    }
+    memcpy(h, p, FHDR);
+    cairn_put64(h + 32, cairn_jnl__lsn(b->jnl));
+    cairn_put32(h + 60, cairn_crc32c__update(0, h, 60));
+    return cairn_io__pwrite(b->f, h, FHDR, 0);
 }
 
 static int emit_header_if_changed(cairn_blob *b) {
-    uint8_t *buf;
+    uint8_t h[FHDR];
     brec v;
     int rc;
     if (!b->force_hdr && b->next_key == b->hdr_next_key && b->end == b->hdr_end) return 0;
     memset(&v, 0, sizeof v);
     v.off = b->hdr_end;
     if ((rc = un_push(b, U_HDR, b->hdr_next_key, &v)) != 0) return rc;
-    if (!(buf = (uint8_t *)malloc(8 + FHDR))) return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
-    cairn_put64(buf, 0);
-    /* the LSN is not known yet: applying the record stamps it (stamp_header) */
-    put_file_header(buf + 8, b->next_key, b->end, 0, b->hdr_flags, b->hdr_salt);
+    /* the LSN is not known yet: applying the record stamps it (jnl_meta, jnl_stamp) */
+    put_file_header(h, b->next_key, b->end, 0, b->hdr_flags, b->hdr_salt);
     b->hdr_next_key = b->next_key;
     b->hdr_end = b->end;
-    return pq_push(b, REC_WRITE, buf, 8 + FHDR, NULL);
-}
-
-static int is_header_write(const pitem *p) {
-    return p->type == REC_WRITE && p->blen == 8 + FHDR && cairn_get64(p->buf) == 0;
+    return cairn_jnl__write(b->jnl, 0, h, FHDR, NULL, 0, NULL);
 }
 
 /* Write committed, durable pending changes to the data file, in order, then the header stamped
  * with the LSN of the last transaction applied whole (its header record is not written as is:
- * the stamp carries its next_key and end). The header goes last, so a file whose LSN says
- * "transaction n" holds every write of n. A failure leaves the rest pending (still served from
- * memory, still in the WAL) and is reported to the caller. */
-static int apply_pending(cairn_blob *b) {
-    uint64_t durable = cairn_wal__durable_seq(b->wal), cur = 0, done = 0;
-    int rc = 0;
-    while (b->pq_s < b->pq_n) {
-        pitem *p = &b->pq[b->pq_s];
-        if (!p->committed || p->seq > durable) break;
-        if (p->seq != cur) {
-            done = cur; /* the items of one transaction share its commit seq */
-            cur = p->seq;
-        }
-        if (is_header_write(p)) {
-            b->disk_flags = cairn_get32(p->buf + 8 + 12);
-            b->disk_next_key = cairn_get64(p->buf + 8 + 16);
-            b->disk_end = cairn_get64(p->buf + 8 + 24);
-            b->disk_salt = cairn_get32(p->buf + 8 + 40);
-        } else if (p->type == REC_WRITE) {
-            rc = cairn_io__pwrite(b->f, p->buf + 8, p->blen - 8, cairn_get64(p->buf));
-        }
-        /* a truncate is not done now: the space stays allocated for later writes (they must
-         * never need new space, see commit_batch), and bytes past data_end belong to nothing.
-         * The checkpoint cuts the file. */
-        if (rc) break;
-        pitem_free(p);
-        b->pq_s++;
-    }
-    if (!rc) done = cur; /* stopped at another transaction (or the end): cur is whole */
-    if (done > b->disk_lsn) {
-        int hrc = stamp_header(b, done);
-        if (!rc) rc = hrc;
-    }
-    /* start the queue over when empty; not inside a transaction, whose marks are indexes */
-    if (b->pq_s == b->pq_n && !b->in_txn) {
-        b->pq_base += b->pq_n;
-        b->pq_s = b->pq_n = 0;
-    }
-    return rc;
-}
+ * the stamp carries its next_key and end). A truncate is not done now: the space stays
+ * allocated for later writes (they must never need new space, see commit_batch), and bytes past
+ * data_end belong to nothing; the checkpoint cuts the file. A failure leaves the rest pending
+ * (still served from memory, still in the WAL) and is reported to the caller. */
+static int apply_pending(cairn_blob *b) { return cairn_jnl__apply(b->jnl); }
 
 static int fail_handle(cairn_blob *b, int rc) {
     if (!b->failed) b->failed = rc ? rc : CAIRN_FAILED;
     return rc;
 }
 
-static int commit_batch(cairn_blob *b, size_t umark, size_t pmark, size_t evmark, fired *fo);
+static int commit_batch(cairn_blob *b, size_t umark, uint64_t pmark, size_t evmark, fired *fo);
 static void fire(fired *fo);
 
 /* A transaction of the header alone (with hdr_flags/hdr_salt), made durable and applied: the
@@ -594,59 +517,46 @@ static int log_header(cairn_blob *b) {
     int rc;
     b->force_hdr = 1;
     b->urgent = 1; /* small, and needed to free space: it may use the log's reserve */
-    if ((rc = commit_batch(b, b->nun, b->pq_n, b->nev, &fo)) != 0) return rc;
+    if ((rc = commit_batch(b, b->nun, cairn_jnl__mark(b->jnl), b->nev, &fo)) != 0) return rc;
     fire(&fo);
-    if ((rc = cairn_wal__sync(b->wal, 0)) != 0) return fail_handle(b, rc);
+    if ((rc = cairn_jnl__sync(b->jnl, 0)) != 0) return fail_handle(b, rc);
     return apply_pending(b);
 }
 
-/* Everything committed goes to the data file, which is synced; then the WAL is emptied. The
- * file's LSN must cover every number the log used (dead numbers of failed writes too), so the
- * next record after the reset is LSN + 1: if it does not, a header transaction is logged and
- * applied first (its commit is the log's last number). */
-static int checkpoint(cairn_blob *b) {
-    int rc;
-    if (b->ro || b->failed) return 0;
-    if ((rc = cairn_wal__sync(b->wal, 0)) != 0) return fail_handle(b, rc);
-    if ((rc = apply_pending(b)) != 0) return rc;
-    /* inside a transaction (cairn_blob_sync), or while its changes are pending: keep the WAL.
-     * Nothing may be queued inside one either: the transaction's marks index the queue */
-    if (b->pq_n || b->in_txn) return 0;
+/* Journal callback (ops.settle), in a checkpoint once everything is applied: the file's LSN
+ * must cover every number the log used (dead numbers of failed writes too), so the next record
+ * after the reset is LSN + 1: if it does not, a header transaction is logged and applied first
+ * (its commit is the log's last number). Then the space past data_end goes back (a delete on a
+ * full disk). */
+static int jnl_settle(void *ctx) {
+    cairn_blob *b = (cairn_blob *)ctx;
+    int rc = 0;
     b->in_ckpt = 1;
-    if (cairn_wal__last_seq(b->wal) > b->disk_lsn) rc = log_header(b);
+    if (cairn_wal__last_seq(b->wal) > cairn_jnl__lsn(b->jnl)) rc = log_header(b);
     b->in_ckpt = 0;
     if (rc) return rc;
-    if (b->alloc > b->end) { /* give the space past data_end back (a delete on a full disk) */
+    if (b->alloc > b->end) {
         if ((rc = cairn_io__truncate(b->f, b->end)) != 0) return rc;
         b->alloc = b->end;
     }
-    if ((rc = cairn_io__fsync(b->f)) != 0) return fail_handle(b, rc);
-    if ((rc = cairn_wal__reset(b->wal)) != 0) return fail_handle(b, rc);
-    b->force_hdr = 1; /* the log's first transaction will hold a copy of the header again */
     return 0;
+}
+
+/* Everything committed goes to the data file, which is synced; then the WAL is emptied
+ * (cairn_jnl__checkpoint, with jnl_settle before the fsync). Inside a transaction
+ * (cairn_blob_sync), or while changes are pending, the WAL is kept. */
+static int checkpoint(cairn_blob *b) {
+    int rc, done = 0;
+    if (b->ro || b->failed) return 0;
+    rc = cairn_jnl__checkpoint(b->jnl, b->in_txn, &done);
+    if (rc && cairn_jnl__fatal(b->jnl)) return fail_handle(b, rc);
+    if (done) b->force_hdr = 1; /* the log's first transaction will hold a copy of the header again */
+    return rc;
 }
 
 /* ---- data file reading (with the read-only overlay) --------------------------------------- */
 
-static int dread(cairn_blob *b, void *buf, size_t len, uint64_t off) {
-    size_t got = 0, i;
-    int rc = cairn_io__pread(b->f, buf, len, off, &got);
-    if (rc) return rc;
-    if (got < len) memset((uint8_t *)buf + got, 0, len - got);
-    if (off >= FHDR && off + len <= b->ov_lo) return 0; /* below everything the overlay changes */
-    for (i = 0; i < b->nov; i++) {
-        const ovrec *o = &b->ov[i];
-        if (o->type == REC_WRITE) {
-            uint64_t s = o->off > off ? o->off : off;
-            uint64_t e = o->off + o->len < off + len ? o->off + o->len : off + len;
-            if (s < e) memcpy((uint8_t *)buf + (s - off), o->data + (s - o->off), (size_t)(e - s));
-        } else if (o->off < off + len) {
-            uint64_t s = o->off > off ? o->off : off;
-            memset((uint8_t *)buf + (s - off), 0, (size_t)(off + len - s));
-        }
-    }
-    return 0;
-}
+static int dread(cairn_blob *b, void *buf, size_t len, uint64_t off) { return cairn_jnl__read(b->jnl, buf, len, off); }
 
 static int corrupt(cairn_blob *b, uint64_t off, const char *what) {
     return cairn_err__set(CAIRN_CORRUPT, "%s: %s at offset %llu", b->path, what, (unsigned long long)off);
@@ -655,13 +565,13 @@ static int corrupt(cairn_blob *b, uint64_t off, const char *what) {
 /* Read the payload of live entry r for `key`. *out malloc'd (never NULL on success).
  * One pread of header and payload; the payload is then moved to the front of the buffer. */
 static int read_payload(cairn_blob *b, uint32_t key, const brec *r, void **out) {
+    const uint8_t *q;
     uint8_t *p;
     int rc;
-    if (r->pend && r->pend >= applied_id(b)) {
-        const pitem *it = &b->pq[r->pend - b->pq_base];
+    if ((q = cairn_jnl__pending(b->jnl, r->pend, NULL)) != NULL) {
         if (!(p = (uint8_t *)malloc(r->len ? r->len : 1)))
             return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory for %u bytes", (unsigned)r->len);
-        memcpy(p, it->buf + 8 + EHDR, r->len);
+        memcpy(p, q + EHDR, r->len);
         *out = p;
         return 0;
     }
@@ -687,34 +597,6 @@ fail:
 }
 
 /* ---- open --------------------------------------------------------------------------------- */
-
-static int replay_overlay(void *ctx, uint64_t txid, unsigned type, const void *payload, size_t len,
-                          uint64_t seq) {
-    cairn_blob *b = (cairn_blob *)ctx;
-    const uint8_t *p = (const uint8_t *)payload;
-    ovrec *o;
-    (void)txid;
-    (void)seq;
-    if (len < 8 || (type != REC_WRITE && type != REC_TRUNC) || (type == REC_TRUNC && len != 8))
-        return cairn_err__set(CAIRN_CORRUPT, "%s: unknown record (type %u, %zu bytes) in the log", b->wal_path,
-                              type, len);
-    if (!(o = (ovrec *)cairn_arr__grow(b->ov, &b->capov, b->nov + 1, sizeof *o))) return CAIRN_NOMEM;
-    b->ov = o;
-    o = &b->ov[b->nov];
-    o->type = type;
-    o->off = cairn_get64(p);
-    o->len = len - 8;
-    o->data = NULL;
-    if (!(type == REC_WRITE && o->off + o->len <= FHDR) && o->off < b->ov_lo)
-        b->ov_lo = o->off < FHDR ? FHDR : o->off;
-    if (type == REC_WRITE) {
-        if (!(o->data = (uint8_t *)malloc(o->len ? o->len : 1)))
-            return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory");
-        memcpy(o->data, p + 8, o->len);
-    }
-    b->nov++;
-    return 0;
-}
 
 /* Rebuild the index and the free lists from the entries in [FHDR, end). */
 static int scan(cairn_blob *b) {
@@ -831,72 +713,6 @@ static void peek_header(cairn_blob *b, uint64_t fsize, disk_hdr *d) {
     d->salt = cairn_get32(h + 40);
 }
 
-/* Which committed transactions of the log recovery must redo, from the data file's LSN:
- *   - the log's newest LSN is below the file's: the file is ahead (the log lost its tail, or
- *     was copied before the file): everything in the log is in the file already: none;
- *   - otherwise the log covers the file: all of them, in log order (physical records are
- *     idempotent, and redoing from the log's start is right even when a power loss kept the
- *     stamped header but not every write it covers); unless the log starts after LSN + 1: then
- *     changes between the two are in neither file: CAIRN_CORRUPT, nothing touched.
- * *redo is 1 to redo. */
-static int plan_recovery(cairn_blob *b, const disk_hdr *d, const cairn_wal_info *wi, int *redo) {
-    *redo = 0;
-    if (!wi->committed) return 0;
-    if (!d->known) { /* no LSN: as before LSNs, redo the whole log */
-        *redo = 1;
-        return 0;
-    }
-    if (wi->last_commit < d->lsn) return 0;
-    if (wi->first_seq > d->lsn + 1)
-        return cairn_err__set(CAIRN_CORRUPT,
-                              "%s: the write-ahead log %s starts at sequence number %llu but the data file is at "
-                              "%llu: the changes in between are missing",
-                              b->path, b->wal_path, (unsigned long long)wi->first_seq,
-                              (unsigned long long)d->lsn);
-    *redo = 1;
-    return 0;
-}
-
-/* The size the data file has once the overlay is applied. */
-static uint64_t overlay_size(const cairn_blob *b, uint64_t size) {
-    size_t i;
-    for (i = 0; i < b->nov; i++) {
-        if (b->ov[i].type == REC_TRUNC)
-            size = b->ov[i].off;
-        else if (b->ov[i].off + b->ov[i].len > size)
-            size = b->ov[i].off + b->ov[i].len;
-    }
-    return size;
-}
-
-/* Write the validated overlay to the data file (in log order) and forget it. */
-static int materialize(cairn_blob *b) {
-    size_t i;
-    int rc = 0;
-    for (i = 0; i < b->nov && !rc; i++) {
-        const ovrec *o = &b->ov[i];
-        if (o->type == REC_WRITE && o->off == 0 && o->len == FHDR) {
-            /* a header from the log has lsn 0: keep the file's until the final stamp, which
-             * comes after everything it covers (a crash in between must redo all of it) */
-            uint8_t h[FHDR];
-            memcpy(h, o->data, FHDR);
-            cairn_put64(h + 32, b->disk_lsn);
-            cairn_put32(h + 60, cairn_crc32c__update(0, h, 60));
-            rc = cairn_io__pwrite(b->f, h, FHDR, 0);
-        } else if (o->type == REC_TRUNC) {
-            rc = cairn_io__truncate(b->f, o->off);
-        } else {
-            rc = cairn_io__pwrite(b->f, o->data, o->len, o->off);
-        }
-    }
-    for (i = 0; i < b->nov; i++) free(b->ov[i].data);
-    free(b->ov);
-    b->ov = NULL;
-    b->nov = b->capov = 0;
-    b->ov_lo = UINT64_MAX;
-    return rc;
-}
-
 static char *suffix(const char *path, const char *sfx) {
     size_t n = strlen(path), m = strlen(sfx);
     char *s = (char *)malloc(n + m + 1);
@@ -917,8 +733,24 @@ static void blob_init_containers(cairn_blob *b, uint32_t seed) {
     cairn_treap__init(&b->fit, seed);
 }
 
+static int jnl_meta(void *ctx, const uint8_t *p, size_t len, int redo);
+static int jnl_stamp(void *ctx, uint64_t lsn);
+static int jnl_settle(void *ctx);
+
+/* The handle's journal (wal/journal.h): the data file's header is its first FHDR bytes, and a
+ * log past CKPT_BYTES asks for a checkpoint. Bound to the log and the file once they are open. */
+static int blob_new_jnl(cairn_blob *b) {
+    cairn_jnl_ops ops;
+    memset(&ops, 0, sizeof ops);
+    ops.meta_len = FHDR;
+    ops.ckpt_bytes = CKPT_BYTES;
+    ops.meta = jnl_meta;
+    ops.stamp = jnl_stamp;
+    ops.settle = jnl_settle;
+    return cairn_jnl__open(&b->jnl, &ops, b, b->wal_path);
+}
+
 static void blob_free(cairn_blob *b) {
-    size_t i;
     if (!b) return;
     cairn_wal__close(b->wal);
     cairn_io__close(b->f);
@@ -928,13 +760,10 @@ static void blob_free(cairn_blob *b) {
     cairn_u64map__free(&b->fstart);
     cairn_u64map__free(&b->fend);
     cairn_treap__free(&b->fit);
-    for (i = b->pq_s; i < b->pq_n; i++) pitem_free(&b->pq[i]);
-    free(b->pq);
+    cairn_jnl__close(b->jnl);
     free(b->un);
     free(b->ev);
     free(b->subs);
-    for (i = 0; i < b->nov; i++) free(b->ov[i].data);
-    free(b->ov);
     free(b->path);
     free(b->wal_path);
     pthread_rwlock_destroy(&b->mu);
@@ -971,7 +800,7 @@ static int remove_compaction_leftover(cairn_blob *b) {
  * died with it open) under another name of the same file (a hard link) left its unapplied
  * changes in "<that name>-wal". Never ignore that: CAIRN_CORRUPT naming the log expected.
  * A log cut shorter than its header holds nothing and is accepted. A file its last writer
- * closed accepts the log beside it (the LSN rules of plan_recovery still apply). */
+ * closed accepts the log beside it (the LSN rules of cairn_jnl__recover still apply). */
 static int check_log_owner(cairn_blob *b, const disk_hdr *d, const cairn_wal_info *wi, int have_wal) {
     int cut = have_wal && (wi->created || wi->end < CAIRN_WAL_HEADER_SIZE);
     if (!d->known || cut) return 0;
@@ -1000,7 +829,7 @@ static int open_writer(cairn_blob *b, uint64_t *size) {
     cairn_wal_info wi;
     disk_hdr d;
     uint64_t lsn, wsize;
-    int rc, st, redo = 0;
+    int rc, st;
     if ((rc = cairn_io__open(&b->f, b->path, CAIRN_IO_RDWR)) != 0) return rc;
     if ((rc = cairn_io__size(b->f, size)) != 0) return rc;
     peek_header(b, *size, &d);
@@ -1009,21 +838,21 @@ static int open_writer(cairn_blob *b, uint64_t *size) {
     if (st < 0) return st;
     if (st == 0 && (rc = check_log_owner(b, &d, &wi, 0)) != 0) return rc; /* before creating one */
     if ((rc = cairn_wal__open(&b->wal, b->wal_path, CAIRN_WAL_CREATE | CAIRN_WAL_KEEP_TAIL, &wi)) != 0) return rc;
+    cairn_jnl__bind(b->jnl, b->wal, b->f, b);
     if (st == 1 && (rc = check_log_owner(b, &d, &wi, 1)) != 0) return rc;
-    if ((rc = plan_recovery(b, &d, &wi, &redo)) != 0) return rc;
-    if (redo && (rc = cairn_wal__replay(b->wal, replay_overlay, b)) != 0) return rc;
-    *size = overlay_size(b, *size);
+    if ((rc = cairn_jnl__recover(b->jnl, &wi, d.known, d.lsn, b->path, NULL)) != 0) return rc;
+    *size = cairn_jnl__overlay_size(b->jnl, *size);
     if ((rc = read_header(b, *size)) != 0) return rc;
     b->hdr_next_key = b->disk_next_key = b->next_key;
     b->hdr_end = b->disk_end = b->end;
-    b->disk_lsn = d.known ? d.lsn : 0;
+    cairn_jnl__set_lsn(b->jnl, d.known ? d.lsn : 0);
     if ((rc = scan(b)) != 0) return rc;
     /* valid: make it so. The redo first; then a header transaction (in the log, then in the
      * file) that marks the file open with this log's salt and stamps an LSN above everything
      * the log numbered, synced before any change is logged; then the log is emptied. A crash
      * anywhere in between redoes the same from the log. */
-    lsn = wi.last_seq > b->disk_lsn ? wi.last_seq : b->disk_lsn;
-    if ((rc = materialize(b)) != 0) return rc;
+    lsn = wi.last_seq > cairn_jnl__lsn(b->jnl) ? wi.last_seq : cairn_jnl__lsn(b->jnl);
+    if ((rc = cairn_jnl__materialize(b->jnl)) != 0) return rc;
     /* bytes past the logical end belong to nothing: cut them */
     if (*size > b->end && (rc = cairn_io__truncate(b->f, b->end)) != 0) return rc;
     b->alloc = b->end;
@@ -1102,7 +931,6 @@ static int vsig_eq(const vsig *x, const vsig *y) {
 
 /* Forget the view (descriptors, index, free lists, overlay) so that another can be built. */
 static void view_clear(cairn_blob *b) {
-    size_t i;
     cairn_wal__close(b->wal);
     b->wal = NULL;
     cairn_io__close(b->f);
@@ -1112,11 +940,8 @@ static void view_clear(cairn_blob *b) {
     cairn_u64map__free(&b->fend);
     cairn_treap__free(&b->fit);
     b->live_bytes = b->free_bytes = b->free_entries = 0;
-    for (i = 0; i < b->nov; i++) free(b->ov[i].data);
-    free(b->ov);
-    b->ov = NULL;
-    b->nov = b->capov = 0;
-    b->ov_lo = UINT64_MAX;
+    cairn_jnl__drop_overlay(b->jnl);
+    cairn_jnl__bind(b->jnl, NULL, NULL, b);
     b->next_key = b->end = 0;
 }
 
@@ -1139,7 +964,7 @@ static int verify_payloads(cairn_blob *b) {
 static int ro_attempt(cairn_blob *b, uint64_t *size, vsig *s0, vsig *s1) {
     cairn_wal_info wi;
     disk_hdr d;
-    int rc, redo = 0;
+    int rc;
     memset(s0, 0, sizeof *s0);
     /* the log before the data file: a writer that applies or checkpoints in between then only
      * makes the file newer than this view of the log, and the second look sees it */
@@ -1156,19 +981,17 @@ static int ro_attempt(cairn_blob *b, uint64_t *size, vsig *s0, vsig *s1) {
     s0->wsize = wi.image_size;
     s0->wcrc = wi.image_crc;
     if ((rc = cairn_io__open(&b->f, b->path, CAIRN_IO_RDONLY)) != 0) goto out;
+    cairn_jnl__bind(b->jnl, b->wal, b->f, b);
     hdr_sig(b, s0);
     if ((rc = cairn_io__size(b->f, size)) != 0) goto out;
     peek_header(b, *size, &d);
     if ((rc = check_log_owner(b, &d, &wi, b->wal != NULL)) != 0) goto out;
-    if (b->wal) {
-        if ((rc = plan_recovery(b, &d, &wi, &redo)) != 0) goto out;
-        if (redo && (rc = cairn_wal__replay(b->wal, replay_overlay, b)) != 0) goto out;
-    }
-    *size = overlay_size(b, *size); /* the size the file would have after recovery */
+    if (b->wal && (rc = cairn_jnl__recover(b->jnl, &wi, d.known, d.lsn, b->path, NULL)) != 0) goto out;
+    *size = cairn_jnl__overlay_size(b->jnl, *size); /* the size the file would have after recovery */
     if ((rc = read_header(b, *size)) != 0) goto out;
     b->hdr_next_key = b->disk_next_key = b->next_key;
     b->hdr_end = b->disk_end = b->end;
-    b->disk_lsn = d.known ? d.lsn : 0;
+    cairn_jnl__set_lsn(b->jnl, d.known ? d.lsn : 0);
     if ((rc = scan(b)) != 0) goto out;
     if (b->verify) rc = verify_payloads(b);
 out:
@@ -1235,10 +1058,9 @@ static int refresh_view(cairn_blob *b) {
     if (!t) return cairn_err__set(CAIRN_NOMEM, "out of memory");
     cairn_rwlock__init(&t->mu);
     t->ro = 1;
-    t->pq_base = 1;
-    t->ov_lo = UINT64_MAX;
     blob_init_containers(t, b->fit.rng);
-    if (!(t->path = cairn_str__dup(b->path)) || !(t->wal_path = cairn_str__dup(b->wal_path))) {
+    if (!(t->path = cairn_str__dup(b->path)) || !(t->wal_path = cairn_str__dup(b->wal_path)) ||
+        blob_new_jnl(t) != 0) {
         blob_free(t);
         return cairn_err__set(CAIRN_NOMEM, "out of memory");
     }
@@ -1265,7 +1087,7 @@ static int refresh_view(cairn_blob *b) {
     SWAPF(disk_end);
     SWAPF(disk_flags);
     SWAPF(disk_salt);
-    SWAPF(disk_lsn);
+    SWAPF(jnl);
     SWAPF(idx);
     SWAPF(fstart);
     SWAPF(fend);
@@ -1273,11 +1095,10 @@ static int refresh_view(cairn_blob *b) {
     SWAPF(live_bytes);
     SWAPF(free_bytes);
     SWAPF(free_entries);
-    SWAPF(ov);
-    SWAPF(nov);
-    SWAPF(ov_lo);
     SWAPF(vs);
 #undef SWAPF
+    cairn_jnl__bind(b->jnl, b->wal, b->f, b);
+    cairn_jnl__bind(t->jnl, t->wal, t->f, t);
     blob_free(t); /* the old view */
     return 0;
 }
@@ -1354,7 +1175,6 @@ static int open_impl(cairn_blob *b, const cairn_blob_options *o) {
         if (st == 0) return cairn_err__set(CAIRN_PATH, "%s: no such blob store", b->path);
         if ((rc = open_reader(b, &size)) != 0) return rc;
     }
-    b->pq_base = 1; /* pend id 0 means "none" */
     return 0;
 }
 
@@ -1381,9 +1201,7 @@ static int blob_open(cairn_blob **out, const char *path, const cairn_blob_option
     b->sync = o.sync;
     blob_init_containers(b, 0);
     b->next_sub = 1;
-    b->pq_base = 1;
-    b->ov_lo = UINT64_MAX;
-    rc = !(b->path = canonical_path(path)) || !(b->wal_path = suffix(b->path, "-wal"))
+    rc = !(b->path = canonical_path(path)) || !(b->wal_path = suffix(b->path, "-wal")) || blob_new_jnl(b) != 0
              ? (cairn_errcode() ? cairn_errcode() : CAIRN_NOMEM)
              : open_impl(b, &o);
     if (rc) {
@@ -1559,28 +1377,19 @@ static int reserve_growth(cairn_blob *b) {
     return 0;
 }
 
-/* Commit pending changes [pmark, pq_n) as one WAL transaction and make them durable per the
- * sync mode; on a failure before the commit point everything since the marks is undone.
+/* Commit pending changes (the journal's records from pmark on) as one WAL transaction and make
+ * them durable per the sync mode; on a failure before the commit point everything since the
+ * marks is undone.
  * Called and returns with the lock held (GROUP mode drops it while waiting for the fsync). */
-static int commit_batch(cairn_blob *b, size_t umark, size_t pmark, size_t evmark, fired *fo) {
-    uint64_t txid, seq = 0;
-    size_t i;
+static int commit_batch(cairn_blob *b, size_t umark, uint64_t pmark, size_t evmark, fired *fo) {
+    uint64_t seq = 0;
     int rc;
     int urgent = b->urgent;
     memset(fo, 0, sizeof *fo);
     b->urgent = 0;
     if ((rc = emit_header_if_changed(b)) != 0) goto undo;
     if ((rc = reserve_growth(b)) != 0) goto undo;
-    if (b->pq_n > pmark) {
-        txid = urgent ? cairn_wal__begin_reserved(b->wal) : cairn_wal__begin(b->wal);
-        for (i = pmark; i < b->pq_n; i++)
-            if ((rc = cairn_wal__append(b->wal, txid, b->pq[i].type, b->pq[i].buf, b->pq[i].blen)) != 0) goto undo;
-        if ((rc = cairn_wal__commit(b->wal, txid, &seq)) != 0) goto undo;
-        for (i = pmark; i < b->pq_n; i++) {
-            b->pq[i].committed = 1;
-            b->pq[i].seq = seq;
-        }
-    }
+    if ((rc = cairn_jnl__commit(b->jnl, pmark, urgent, &seq)) != 0) goto undo;
     if (seq) b->force_hdr = 0;
     /* committed: no way back. The events are ours alone from here (another thread may run
      * while GROUP mode waits for the fsync); they fire only once the change is durable. */
@@ -1589,10 +1398,10 @@ static int commit_batch(cairn_blob *b, size_t umark, size_t pmark, size_t evmark
     if (seq) {
         if (b->sync == CAIRN_SYNC_GROUP) {
             pthread_rwlock_unlock(&b->mu);
-            rc = cairn_wal__sync(b->wal, seq);
+            rc = cairn_jnl__sync(b->jnl, seq);
             pthread_rwlock_wrlock(&b->mu);
         } else if (b->sync == CAIRN_SYNC_COMMIT) {
-            rc = cairn_wal__sync(b->wal, seq);
+            rc = cairn_jnl__sync(b->jnl, seq);
         }
         if (rc) {
             free(fo->ev);
@@ -1603,7 +1412,7 @@ static int commit_batch(cairn_blob *b, size_t umark, size_t pmark, size_t evmark
         /* in NONE mode nothing is durable yet: the changes wait for the next checkpoint.
          * A failed write stays pending (served from memory) and is retried later. */
         if (b->sync != CAIRN_SYNC_NONE) (void)apply_pending(b);
-        if (!b->in_txn && !b->in_ckpt && cairn_wal__size(b->wal) > CKPT_BYTES) (void)checkpoint(b);
+        if (!b->in_txn && !b->in_ckpt && cairn_jnl__should_checkpoint(b->jnl)) (void)checkpoint(b);
     }
     return 0;
 undo: {
@@ -1621,14 +1430,15 @@ typedef int (*op_fn)(cairn_blob *b, void *arg);
 static int do_delete(cairn_blob *b, void *arg);
 
 static int run_op(cairn_blob *b, op_fn fn, void *arg, const char *name) {
-    size_t umark, pmark, evmark;
+    size_t umark, evmark;
+    uint64_t pmark;
     fired fo;
     int rc;
     memset(&fo, 0, sizeof fo);
     pthread_rwlock_wrlock(&b->mu);
     if ((rc = check_write(b, name)) != 0) goto out;
     umark = b->nun;
-    pmark = b->pq_n;
+    pmark = cairn_jnl__mark(b->jnl);
     evmark = b->nev;
     if ((rc = fn(b, arg)) != 0) {
         cairn_err_saved saved;
@@ -2027,7 +1837,7 @@ static int compact_locked(cairn_blob *b) {
         off += esz;
     }
     if (wlen && (rc = cairn_io__pwrite(nf, wbuf, wlen, woff)) != 0) goto out;
-    put_file_header(h, b->next_key, off, b->disk_lsn, b->hdr_flags, b->hdr_salt);
+    put_file_header(h, b->next_key, off, cairn_jnl__lsn(b->jnl), b->hdr_flags, b->hdr_salt);
     if ((rc = cairn_io__pwrite(nf, h, FHDR, 0)) != 0) goto out;
     if ((rc = cairn_io__fsync(nf)) != 0) goto out;
     if ((rc = cairn_io__rename(tmp, b->path)) != 0) goto out;
@@ -2035,6 +1845,7 @@ static int compact_locked(cairn_blob *b) {
     cairn_io__close(b->f);
     b->f = nf;
     nf = NULL;
+    cairn_jnl__bind(b->jnl, b->wal, b->f, b);
     cairn_lock__release(b->ilock);
     b->ilock = nlock;
     nlock = NULL;
@@ -2097,7 +1908,7 @@ int cairn_blob_begin(cairn_blob *b) {
         } else {
             b->in_txn = 1;
             b->nun = 0;
-            b->txn_pmark = b->pq_n;
+            b->txn_pmark = cairn_jnl__mark(b->jnl);
             b->txn_evmark = b->nev;
         }
     }
@@ -2149,7 +1960,7 @@ static int keep_keys(cairn_blob *b, uint64_t keep) {
     int rc;
     if (keep <= b->next_key) return 0;
     b->next_key = keep; /* no undo record: this part of the transaction is kept */
-    rc = commit_batch(b, b->nun, b->pq_n, b->nev, &fo);
+    rc = commit_batch(b, b->nun, cairn_jnl__mark(b->jnl), b->nev, &fo);
     if (!rc) fire(&fo); /* no events were recorded; frees fo's buffers */
     return rc;
 }
