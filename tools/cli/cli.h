@@ -83,6 +83,30 @@ extern const command cli_blob_cmds[];
 extern const command cli_table_cmds[];
 extern const command cli_repo_cmds[];
 
+/* ---- cli_snap.c: snapshot, snapshots, drop-snapshot, backup of kv, blob and table ---- */
+#define CLI_SNAP_DECL(pfx)                                              \
+    int cli_##pfx##_snapshot(const opts *o, int argc, char **argv);      \
+    int cli_##pfx##_snapshots(const opts *o, int argc, char **argv);     \
+    int cli_##pfx##_drop_snapshot(const opts *o, int argc, char **argv); \
+    int cli_##pfx##_backup(const opts *o, int argc, char **argv);
+CLI_SNAP_DECL(kv)
+CLI_SNAP_DECL(blob)
+CLI_SNAP_DECL(table)
+
+/* The four snapshot commands of an engine's table (ENG: "kv"; WHAT: "DIR" or "FILE"). */
+#define CLI_SNAP_COMMANDS(pfx, WHAT, WHERE, DEST)                                                                    \
+    {"snapshot", 1, 2, WHAT " [NAME]", OPT_JSON, "take a named, read-only, point-in-time snapshot; print its name",     \
+     "NAME is [A-Za-z0-9._-], up to 128 characters; without it a unique name is chosen. The snapshot is\n"            \
+     "kept in " WHERE " (docs/snapshots.md). It needs the writer's lock (exit 7 beside a writer).\n"                 \
+     "  --json   {\"name\"}", cli_##pfx##_snapshot},                                                                 \
+    {"snapshots", 1, 1, WHAT, OPT_JSON, "list the snapshots, oldest first: name, time (UTC), size",                    \
+     "  --json   one JSON object a line: {\"name\",\"time\" (Unix ms),\"bytes\"}", cli_##pfx##_snapshots},          \
+    {"drop-snapshot", 2, 2, WHAT " NAME", 0, "remove a snapshot (exit 1 if there is none)", NULL,                      \
+     cli_##pfx##_drop_snapshot},                                                                                      \
+    {"backup", 2, 2, WHAT " DEST", 0, "copy the store, consistently, to " DEST " (beside a running writer)",          \
+     "Every file is copied (a backup shares nothing with the store); DEST opens as a normal store.",                   \
+     cli_##pfx##_backup}
+
 /* 1 while running inside `cairn shell` (values from stdin are refused; `get` ends with a newline). */
 extern int cli_in_shell;
 

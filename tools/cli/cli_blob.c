@@ -342,4 +342,5 @@ const command cli_blob_cmds[] = {
      "Each blob is created under its own key. A key that is already in the store stops the load\n"
      "(exit 8) unless --replace is given; what was loaded before an error stays.\n"
      "  --replace   overwrite blobs that exist", blob_load},
+    CLI_SNAP_COMMANDS(blob, "FILE", "FILE-snapshots/", "the file DEST (which must not exist) and DEST-wal"),
     {NULL, 0, 0, NULL, 0, NULL, NULL, NULL}};

@@ -443,4 +443,5 @@ const command cli_kv_cmds[] = {
      "already in the store stops the load (exit 8) unless --replace is given; what was loaded before an\n"
      "error stays (load into an empty store to be able to start over).\n"
      "  --replace   overwrite keys that exist", kv_load},
+    CLI_SNAP_COMMANDS(kv, "DIR", "DIR/snapshots/", "DEST (missing or an empty directory)"),
     {NULL, 0, 0, NULL, 0, NULL, NULL, NULL}};

@@ -1643,4 +1643,5 @@ const command cli_table_cmds[] = {
      "of deleted rows and the next id stay used, so a dump of the copy is the same text. Else the\n"
      "rows get new ids in the same order. Rows go in transactions of 4096, synced at the end; what\n"
      "was loaded before an error stays. The indexes of the dump are created at the end.", tbl_load},
+    CLI_SNAP_COMMANDS(table, "DIR", "DIR/snapshots/", "DEST (missing or an empty directory)"),
     {NULL, 0, 0, NULL, 0, NULL, NULL, NULL}};
