@@ -7,11 +7,3 @@
 
 #define STUB(name) cairn_err__set(CAIRN_UNSUPPORTED, "%s is not implemented yet", name)
 
-int cairn_table_query_json(cairn_table *t, const char *query, char **out) {
-    (void)t, (void)query, (void)out;
-    return STUB("cairn_table_query_json");
-}
-int cairn_table_count_where_json(cairn_table *t, const char *query, uint64_t *out) {
-    (void)t, (void)query, (void)out;
-    return STUB("cairn_table_count_where_json");
-}

@@ -1,0 +1,1040 @@
+/*
+ * query_scan.c - the vectorised scan of a table and the select / count_where entry points.
+ *
+ * The scan walks the live rows in id order: the row groups (segments decoded once per query; rows
+ * marked in the group's delete bitmap skipped; rows with an overlay take the overlay's values),
+ * then the in-memory tail (dead rows skipped). Per row group the zone maps of the WHERE's columns
+ * decide: skip the group, take every row without evaluating, or evaluate. Evaluation goes a vector
+ * of up to QVEC rows at a time (query_expr.c: three-valued logic over byte arrays), the matching
+ * positions become a selection vector, and the requested columns are gathered for exactly those
+ * rows into the colvecs handed to the consumer.
+ */
+#include "table/query_int.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#define LOCK(t) pthread_mutex_lock(&(t)->mu)
+#define UNLOCK(t) pthread_mutex_unlock(&(t)->mu)
+
+/* an output column being gathered (buffers reused across vectors) */
+typedef struct gcol {
+    cairn_colvec v;
+    size_t dcap;          /* bytes allocated in v.data */
+} gcol;
+
+typedef struct sctx {
+    cairn_table *t;
+    const qexpr *where;
+    const int *cols;
+    size_t ncols;
+    int count_only;
+    uint64_t count;
+    qchunk_fn fn;
+    void *fctx;
+    int stop;
+    qeval ev;
+    uint8_t *tb, *fb;
+    uint32_t *sel;
+    uint8_t *need;        /* per column: decoded for the WHERE (1) or the output (2) */
+    uint8_t *wneed;       /* per column: named by the WHERE */
+    int wid;              /* the WHERE names _id */
+    gcol *out;
+    uint64_t *oids;
+    /* live overlays, by id */
+    uint64_t *ovid;
+    size_t *ovpos, nov;
+} sctx;
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) cairn_err__set(CAIRN_NOMEM, "out of memory");
+    return p;
+}
+
+static int gcol_reserve(gcol *g, size_t bytes) {
+    if (bytes > g->dcap) {
+        size_t nc = g->dcap ? g->dcap : 256;
+        void *np;
+        while (nc < bytes) nc *= 2;
+        if (!(np = realloc(g->v.data, nc))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+        g->v.data = np;
+        g->dcap = nc;
+    }
+    return 0;
+}
+
+static void gcol_free(gcol *g) {
+    free(g->v.data);
+    free(g->v.offsets);
+    free(g->v.validity);
+    memset(g, 0, sizeof *g);
+}
+
+/* ---- sorted list of live overlays ---- */
+
+static int cmp_u64pair(const void *a, const void *b) {
+    const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+static int overlays_sorted(sctx *s) {
+    const cairn_table *t = s->t;
+    size_t i, k = 0;
+    uint64_t *pairs;
+    if (!t->ovmap.n) return 0;
+    if (!(pairs = (uint64_t *)xmalloc(t->ovmap.n * 16))) return CAIRN_NOMEM;
+    for (i = 0; i < t->ovmap.cap && k < t->ovmap.n; i++)
+        if (t->ovmap.k[i]) {
+            pairs[2 * k] = t->ovmap.k[i];
+            pairs[2 * k + 1] = t->ovmap.v[i];
+            k++;
+        }
+    qsort(pairs, k, 16, cmp_u64pair);
+    s->ovid = (uint64_t *)xmalloc(k * 8);
+    s->ovpos = (size_t *)xmalloc(k * sizeof(size_t));
+    if (!s->ovid || !s->ovpos) {
+        free(pairs);
+        return CAIRN_NOMEM;
+    }
+    for (i = 0; i < k; i++) {
+        s->ovid[i] = pairs[2 * i];
+        s->ovpos[i] = (size_t)pairs[2 * i + 1];
+    }
+    s->nov = k;
+    free(pairs);
+    return 0;
+}
+
+/* ---- gathering ---- */
+
+static void put_value(void *dst, size_t i, int type, const cairn_value *v) {
+    switch (type) {
+    case CAIRN_TYPE_I8: ((int8_t *)dst)[i] = (int8_t)v->v.i; break;
+    case CAIRN_TYPE_I16: ((int16_t *)dst)[i] = (int16_t)v->v.i; break;
+    case CAIRN_TYPE_I32: ((int32_t *)dst)[i] = (int32_t)v->v.i; break;
+    case CAIRN_TYPE_I64: case CAIRN_TYPE_TIMESTAMP: ((int64_t *)dst)[i] = v->v.i; break;
+    case CAIRN_TYPE_U8: ((uint8_t *)dst)[i] = (uint8_t)v->v.u; break;
+    case CAIRN_TYPE_U16: ((uint16_t *)dst)[i] = (uint16_t)v->v.u; break;
+    case CAIRN_TYPE_U32: ((uint32_t *)dst)[i] = (uint32_t)v->v.u; break;
+    case CAIRN_TYPE_U64: ((uint64_t *)dst)[i] = v->v.u; break;
+    case CAIRN_TYPE_F32: ((float *)dst)[i] = (float)v->v.f; break;
+    case CAIRN_TYPE_F64: ((double *)dst)[i] = v->v.f; break;
+    case CAIRN_TYPE_BOOL: ((uint8_t *)dst)[i] = (uint8_t)(v->v.b != 0); break;
+    default: break;
+    }
+}
+
+static int vbit(const uint8_t *vb, size_t i) { return !vb || ((vb[i >> 3] >> (i & 7)) & 1); }
+
+/* Gather k rows of column col into g: row j is src row sel[j], or overlay position ovp[j] when
+ * ovp and ovp[j] != SIZE_MAX. src holds the whole segment (its row 0 at index 0). */
+static int gather(sctx *s, int col, const cairn_colvec *src, const uint32_t *sel, const size_t *ovp, size_t k, gcol *g) {
+    const tcol *c = &s->t->s.c[col];
+    size_t j, w = c->w;
+    int anynull = 0;
+    g->v.type = c->type;
+    g->v.fixed_len = c->type == CAIRN_TYPE_FIXED ? c->fixed_len : 0;
+    g->v.n = k;
+    if (!g->v.validity && !(g->v.validity = (uint8_t *)xmalloc(QVEC / 8))) return CAIRN_NOMEM;
+    memset(g->v.validity, 0, (k + 7) / 8);
+    if (w) {
+        if (gcol_reserve(g, k * w)) return CAIRN_NOMEM;
+        if (w == 8) {
+            uint64_t *restrict d = (uint64_t *)g->v.data;
+            const uint64_t *restrict sv = (const uint64_t *)src->data;
+            for (j = 0; j < k; j++) d[j] = sv[sel[j]];
+        } else if (w == 4) {
+            uint32_t *restrict d = (uint32_t *)g->v.data;
+            const uint32_t *restrict sv = (const uint32_t *)src->data;
+            for (j = 0; j < k; j++) d[j] = sv[sel[j]];
+        } else if (w == 1) {
+            uint8_t *restrict d = (uint8_t *)g->v.data;
+            const uint8_t *restrict sv = (const uint8_t *)src->data;
+            for (j = 0; j < k; j++) d[j] = sv[sel[j]];
+        } else {
+            for (j = 0; j < k; j++) memcpy((uint8_t *)g->v.data + j * w, (const uint8_t *)src->data + (size_t)sel[j] * w, w);
+        }
+        for (j = 0; j < k; j++) {
+            int ok;
+            if (ovp && ovp[j] != SIZE_MAX) {
+                cairn_value v;
+                cairn_tbl__rs_get(&s->t->ov, &s->t->s, ovp[j], (size_t)col, &v);
+                ok = !v.is_null;
+                if (ok) {
+                    if (c->type == CAIRN_TYPE_FIXED) memcpy((uint8_t *)g->v.data + j * w, v.v.s.bytes, w);
+                    else put_value(g->v.data, j, c->type, &v);
+                }
+            } else ok = vbit(src->validity, sel[j]);
+            if (ok) g->v.validity[j >> 3] |= (uint8_t)(1u << (j & 7));
+            else anynull = 1;
+        }
+        g->v.data_len = k * w;
+    } else {
+        uint64_t tot = 0;
+        if (!g->v.offsets && !(g->v.offsets = (uint64_t *)xmalloc((QVEC + 1) * 8))) return CAIRN_NOMEM;
+        for (j = 0; j < k; j++) {
+            const uint8_t *p;
+            size_t len;
+            int ok;
+            if (ovp && ovp[j] != SIZE_MAX) {
+                cairn_value v;
+                cairn_tbl__rs_get(&s->t->ov, &s->t->s, ovp[j], (size_t)col, &v);
+                ok = !v.is_null;
+                p = ok ? (const uint8_t *)v.v.s.bytes : NULL;
+                len = ok ? v.v.s.len : 0;
+            } else {
+                ok = vbit(src->validity, sel[j]);
+                len = (size_t)(src->offsets[sel[j] + 1] - src->offsets[sel[j]]);
+                p = src->data ? (const uint8_t *)src->data + src->offsets[sel[j]] : NULL;
+            }
+            g->v.offsets[j] = tot;
+            if (len) {
+                if (gcol_reserve(g, (size_t)tot + len)) return CAIRN_NOMEM;
+                memcpy((uint8_t *)g->v.data + tot, p, len);
+                tot += len;
+            }
+            if (ok) g->v.validity[j >> 3] |= (uint8_t)(1u << (j & 7));
+            else anynull = 1;
+        }
+        g->v.offsets[k] = tot;
+        g->v.data_len = (size_t)tot;
+        if (!g->v.data && gcol_reserve(g, 1)) return CAIRN_NOMEM;
+    }
+    (void)anynull;
+    return 0;
+}
+
+/* hand one vector to the consumer: validity NULL where no row is null */
+static int emit(sctx *s, size_t k) {
+    cairn_colvec *cv = NULL;
+    qchunk ch;
+    size_t i;
+    int rc;
+    if (!k) return 0;
+    if (s->ncols && !(cv = (cairn_colvec *)xmalloc(s->ncols * sizeof *cv))) return CAIRN_NOMEM;
+    for (i = 0; i < s->ncols; i++) {
+        cv[i] = s->out[i].v;
+        if (cv[i].validity) {
+            size_t j, all = 1;
+            for (j = 0; j < k && all; j++) all = (cv[i].validity[j >> 3] >> (j & 7)) & 1;
+            if (all) cv[i].validity = NULL;
+        }
+    }
+    ch.n = k;
+    ch.ids = s->oids;
+    ch.cols = cv;
+    ch.ncols = s->ncols;
+    rc = s->fn(s->fctx, &ch);
+    free(cv);
+    if (rc == 1) {
+        s->stop = 1;
+        return 0;
+    }
+    return rc;
+}
+
+/* gather the output columns (ids included) of the k selected rows and emit them */
+static int output(sctx *s, const cairn_colvec *segs, const uint64_t *ids, const uint32_t *sel, const size_t *ovp, size_t k) {
+    size_t i;
+    int rc;
+    if (s->count_only) {
+        s->count += k;
+        return 0;
+    }
+    for (i = 0; i < k; i++) s->oids[i] = ids[sel[i]];
+    for (i = 0; i < s->ncols; i++) {
+        int c = s->cols[i];
+        if (c == QCOL_ID) {
+            gcol *g = &s->out[i];
+            g->v.type = CAIRN_TYPE_U64;
+            g->v.fixed_len = 0;
+            g->v.n = k;
+            if (gcol_reserve(g, k * 8 + 8)) return CAIRN_NOMEM;
+            memcpy(g->v.data, s->oids, k * 8);
+            g->v.data_len = k * 8;
+            free(g->v.validity);
+            g->v.validity = NULL;
+            continue;
+        }
+        if ((rc = gather(s, c, &segs[c], sel, ovp, k, &s->out[i])) != 0) return rc;
+    }
+    return emit(s, k);
+}
+
+/* views of the vector [p0, p0+n) of decoded columns for the evaluation */
+static void views(sctx *s, const cairn_colvec *segs, size_t p0, qvcol *qv) {
+    size_t c;
+    for (c = 0; c < s->t->s.n; c++) {
+        const cairn_colvec *v = &segs[c];
+        if (!s->wneed[c]) continue;
+        qv[c].type = v->type;
+        qv[c].fixed_len = v->fixed_len;
+        qv[c].valid = v->validity ? v->validity + p0 / 8 : NULL;
+        if (v->offsets) {
+            qv[c].offsets = v->offsets + p0;
+            qv[c].data = v->data;
+        } else {
+            qv[c].offsets = NULL;
+            qv[c].data = (const uint8_t *)v->data + p0 * cairn_seg__width(v->type, v->fixed_len);
+        }
+    }
+}
+
+static void id_view(const uint64_t *ids, qvcol *q) {
+    memset(q, 0, sizeof *q);
+    q->type = CAIRN_TYPE_U64;
+    q->data = ids;
+}
+
+/* Evaluate the WHERE over rows of an rstore (positions pos[0..n), n <= QVEC): res[i] = 1 where
+ * row pos[i] matches. */
+static int eval_store(sctx *s, const rstore *r, const uint32_t *pos, size_t n, uint8_t *res) {
+    const cairn_table *t = s->t;
+    cairn_colvec *cv;
+    qvcol *qv;
+    uint64_t *ids = NULL;
+    qvcol idq;
+    size_t c, i;
+    int rc = 0;
+    if (!s->where) {
+        memset(res, 1, n);
+        return 0;
+    }
+    cv = (cairn_colvec *)calloc(t->s.n ? t->s.n : 1, sizeof *cv);
+    qv = (qvcol *)calloc(t->s.n ? t->s.n : 1, sizeof *qv);
+    if (!cv || !qv) rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
+    for (c = 0; !rc && c < t->s.n; c++) {
+        if (!s->wneed[c]) continue;
+        if ((rc = cairn_tbl__rs_colvec(r, &t->s, c, pos, n, &cv[c])) != 0) break;
+        qv[c].type = cv[c].type;
+        qv[c].fixed_len = cv[c].fixed_len;
+        qv[c].data = cv[c].data;
+        qv[c].offsets = cv[c].offsets;
+        qv[c].valid = cv[c].validity;
+    }
+    if (!rc && s->wid) {
+        if (!(ids = (uint64_t *)xmalloc(n * 8))) rc = CAIRN_NOMEM;
+        else
+            for (i = 0; i < n; i++) ids[i] = r->ids[pos[i]];
+    }
+    if (!rc) {
+        id_view(ids, &idq);
+        cairn_tbl__qeval(s->where, qv, &idq, n, res, s->fb, &s->ev);
+    }
+    if (cv)
+        for (c = 0; c < t->s.n; c++) cairn_seg__free_vec(&cv[c]);
+    free(cv);
+    free(qv);
+    free(ids);
+    return rc;
+}
+
+/* output rows of an rstore (positions pos[0..k)) */
+static int output_store(sctx *s, const rstore *r, const uint32_t *pos, size_t k) {
+    const cairn_table *t = s->t;
+    size_t i;
+    int rc;
+    if (s->count_only) {
+        s->count += k;
+        return 0;
+    }
+    for (i = 0; i < k; i++) s->oids[i] = r->ids[pos[i]];
+    for (i = 0; i < s->ncols; i++) {
+        int c = s->cols[i];
+        gcol *g = &s->out[i];
+        cairn_colvec v;
+        if (c == QCOL_ID) {
+            g->v.type = CAIRN_TYPE_U64;
+            g->v.fixed_len = 0;
+            g->v.n = k;
+            if (gcol_reserve(g, k * 8 + 8)) return CAIRN_NOMEM;
+            memcpy(g->v.data, s->oids, k * 8);
+            g->v.data_len = k * 8;
+            free(g->v.validity);
+            g->v.validity = NULL;
+            continue;
+        }
+        if ((rc = cairn_tbl__rs_colvec(r, &t->s, (size_t)c, pos, k, &v)) != 0) return rc;
+        /* move into the gcol (its old buffers go) */
+        free(g->v.data);
+        free(g->v.offsets);
+        free(g->v.validity);
+        g->v = v;
+        g->dcap = v.data_len;
+        if (v.offsets == NULL && v.type != CAIRN_TYPE_STRING && v.type != CAIRN_TYPE_BYTES) g->dcap = k * t->s.c[c].w;
+        if (g->v.validity == NULL) {
+            /* keep an allocated bitmap for gather() */
+            if (!(g->v.validity = (uint8_t *)calloc(QVEC / 8, 1))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+            memset(g->v.validity, 0xff, (k + 7) / 8);
+        } else {
+            uint8_t *nb = (uint8_t *)realloc(g->v.validity, QVEC / 8);
+            if (!nb) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+            g->v.validity = nb;
+        }
+        if (g->v.offsets) {
+            uint64_t *no = (uint64_t *)realloc(g->v.offsets, (QVEC + 1) * 8);
+            if (!no) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+            g->v.offsets = no;
+        }
+    }
+    return emit(s, k);
+}
+
+static void group_zones(const cairn_table *t, const rgroup *g, const uint8_t *wneed, cairn_zone *zs, const cairn_zone **zp) {
+    size_t c;
+    for (c = 0; c < t->s.n; c++) {
+        zp[c] = NULL;
+        if (!wneed[c]) continue;
+        cairn_tbl__zone_get(g->cols[c].zone, &zs[c]);
+        zp[c] = &zs[c];
+    }
+}
+
+static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, const cairn_zone **zp, qvcol *qv) {
+    cairn_table *t = s->t;
+    rgroup *g = &t->g[gi];
+    size_t c, a, b, i, p0;
+    uint64_t *idsbuf = NULL;
+    const uint64_t *ids;
+    cairn_colvec idv;
+    int contiguous = g->last_id - g->first_id + 1 == g->nrows;
+    int all, skip, decoded_where = 0;
+    uint32_t *ovgpos = NULL;     /* per overlay of the group: its position */
+    uint8_t *ovres = NULL;       /* per overlay: matches */
+    size_t nov = 0;
+    size_t *ovp = NULL;          /* per selected row of a vector: overlay position or SIZE_MAX */
+    uint32_t *ovat = NULL;       /* per position of the group: 1 + index of its overlay, or 0 */
+    int rc = 0;
+    qzv z;
+    memset(&idv, 0, sizeof idv);
+    /* overlays of this group */
+    a = 0;
+    b = s->nov;
+    {
+        size_t lo = 0, hi = s->nov;
+        while (lo < hi) {
+            size_t m = lo + (hi - lo) / 2;
+            if (s->ovid[m] < g->first_id) lo = m + 1;
+            else hi = m;
+        }
+        a = lo;
+        b = a;
+        while (b < s->nov && s->ovid[b] <= g->last_id) b++;
+        nov = b - a;
+    }
+    if (s->where) {
+        group_zones(t, g, s->wneed, zs, zp);
+        z = cairn_tbl__qzone(s->where, zp, g->first_id, g->last_id);
+        skip = !z.t;
+        all = !z.f && !z.u;
+    } else {
+        skip = 0;
+        all = 1;
+    }
+    if (skip && !nov) return 0;
+    if (s->count_only && all && !nov) {
+        s->count += g->nrows - g->ndel;
+        return 0;
+    }
+    /* ids */
+    if (contiguous) {
+        ids = NULL;
+    } else {
+        if ((rc = cairn_tbl__group_decode(g->ids.file, &g->ids, CAIRN_TYPE_U64, 0, &idv)) != 0) return rc;
+        if (idv.n != g->nrows) {
+            cairn_seg__free_vec(&idv);
+            return cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: ids segment of %zu rows in a group of %u",
+                                  cairn_io__path(g->ids.file->f), (unsigned long long)g->ids.off, idv.n, g->nrows);
+        }
+        ids = (const uint64_t *)idv.data;
+    }
+    if (contiguous || (s->wid && !all)) {
+        if (!(idsbuf = (uint64_t *)xmalloc((size_t)g->nrows * 8))) {
+            rc = CAIRN_NOMEM;
+            goto out;
+        }
+        if (contiguous)
+            for (i = 0; i < g->nrows; i++) idsbuf[i] = g->first_id + i;
+        else memcpy(idsbuf, ids, (size_t)g->nrows * 8);
+        ids = idsbuf;
+    }
+    /* overlays: their positions and their verdicts */
+    if (nov) {
+        ovgpos = (uint32_t *)xmalloc(nov * 4);
+        ovres = (uint8_t *)xmalloc(nov);
+        ovat = (uint32_t *)calloc(g->nrows, 4);
+        if (!ovgpos || !ovres || !ovat) {
+            rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
+            goto out;
+        }
+        for (i = 0; i < nov; i++) {
+            uint64_t id = s->ovid[a + i];
+            size_t lo = 0, hi = g->nrows;
+            if (contiguous) lo = (size_t)(id - g->first_id);
+            else {
+                while (lo < hi) {
+                    size_t m = lo + (hi - lo) / 2;
+                    if (ids[m] < id) lo = m + 1;
+                    else hi = m;
+                }
+            }
+            if (lo >= g->nrows || ids[lo] != id) {
+                rc = cairn_err__set(CAIRN_INTERNAL, "overlay of row %llu not in its row group", (unsigned long long)id);
+                goto out;
+            }
+            ovgpos[i] = (uint32_t)lo;
+            ovat[lo] = (uint32_t)(i + 1);
+        }
+        for (i = 0; i < nov; i += QVEC) {
+            size_t n = nov - i < QVEC ? nov - i : QVEC, j;
+            uint32_t pos[QVEC];
+            for (j = 0; j < n; j++) pos[j] = (uint32_t)s->ovpos[a + i + j];
+            if ((rc = eval_store(s, &t->ov, pos, n, ovres + i)) != 0) goto out;
+        }
+    }
+    if (s->count_only && (all || skip)) {
+        /* every live row of the segments matches (all) or none (skip); overlays as evaluated */
+        if (all) s->count += g->nrows - g->ndel - nov;
+        for (i = 0; i < nov; i++) s->count += ovres[i];
+        goto out;
+    }
+    /* decode what is needed */
+    for (c = 0; c < t->s.n; c++) {
+        int want = (!all && !skip && s->wneed[c]) || (!s->count_only && s->need[c] == 2);
+        if (!want) continue;
+        if ((rc = cairn_tbl__group_decode(g->cols[c].file, &g->cols[c], t->s.c[c].type, t->s.c[c].fixed_len, &segs[c])) != 0)
+            goto out;
+        if (segs[c].n != g->nrows) {
+            rc = cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: segment of %zu rows in a group of %u",
+                                cairn_io__path(g->cols[c].file->f), (unsigned long long)g->cols[c].off, segs[c].n, g->nrows);
+            goto out;
+        }
+    }
+    decoded_where = 1;
+    if (nov && !(ovp = (size_t *)xmalloc(QVEC * sizeof(size_t)))) {
+        rc = CAIRN_NOMEM;
+        goto out;
+    }
+    for (p0 = 0; p0 < g->nrows && !s->stop; p0 += QVEC) {
+        size_t n = g->nrows - p0 < QVEC ? g->nrows - p0 : QVEC, k = 0, novv = 0;
+        uint8_t *tb = s->tb;
+        if (skip) memset(tb, 0, n);
+        else if (all) memset(tb, 1, n);
+        else {
+            qvcol idq;
+            views(s, segs, p0, qv);
+            id_view(ids ? ids + p0 : NULL, &idq);
+            cairn_tbl__qeval(s->where, qv, &idq, n, tb, s->fb, &s->ev);
+        }
+        if (g->del) {
+            const uint8_t *d = g->del + p0 / 8;
+            for (i = 0; i < n; i++) tb[i] &= (uint8_t)(((d[i >> 3] >> (i & 7)) & 1) ^ 1);
+        }
+        if (nov) {
+            for (i = 0; i < n; i++)
+                if (ovat[p0 + i]) {
+                    size_t oi = ovat[p0 + i] - 1;
+                    tb[i] = ovres[oi];
+                    novv++;
+                }
+        }
+        for (i = 0; i < n; i++) {
+            s->sel[k] = (uint32_t)(p0 + i);
+            k += tb[i];
+        }
+        if (novv) {
+            for (i = 0; i < k; i++) ovp[i] = ovat[s->sel[i]] ? s->ovpos[a + ovat[s->sel[i]] - 1] : SIZE_MAX;
+        }
+        if ((rc = output(s, segs, ids ? ids : NULL, s->sel, novv ? ovp : NULL, k)) != 0) goto out;
+    }
+out:
+    (void)decoded_where;
+    for (c = 0; c < t->s.n; c++) cairn_seg__free_vec(&segs[c]);
+    cairn_seg__free_vec(&idv);
+    free(idsbuf);
+    free(ovgpos);
+    free(ovres);
+    free(ovat);
+    free(ovp);
+    return rc;
+}
+
+static int scan_tail(sctx *s) {
+    cairn_table *t = s->t;
+    const rstore *r = &t->tail;
+    uint32_t *pos = NULL;
+    size_t p = 0;
+    int rc = 0;
+    if (!r->n) return 0;
+    if (!(pos = (uint32_t *)xmalloc(QVEC * 4))) return CAIRN_NOMEM;
+    while (p < r->n && !s->stop) {
+        size_t n = 0, k = 0, i;
+        while (p < r->n && n < QVEC) {
+            if (!r->dead[p]) pos[n++] = (uint32_t)p;
+            p++;
+        }
+        if (!n) continue;
+        if ((rc = eval_store(s, r, pos, n, s->tb)) != 0) break;
+        for (i = 0; i < n; i++) {
+            s->sel[k] = pos[i];
+            k += s->tb[i];
+        }
+        if ((rc = output_store(s, r, s->sel, k)) != 0) break;
+    }
+    free(pos);
+    return rc;
+}
+
+static int scan_run(cairn_table *t, const qexpr *where, const int *cols, size_t ncols, qchunk_fn fn, void *ctx,
+                    int count_only, uint64_t *count) {
+    sctx s;
+    cairn_colvec *segs = NULL;
+    cairn_zone *zs = NULL;
+    const cairn_zone **zp = NULL;
+    qvcol *qv = NULL;
+    size_t i, nc = t->s.n ? t->s.n : 1;
+    int rc = 0;
+    memset(&s, 0, sizeof s);
+    s.t = t;
+    s.where = where;
+    s.cols = cols;
+    s.ncols = ncols;
+    s.fn = fn;
+    s.fctx = ctx;
+    s.count_only = count_only;
+    for (i = 0; i < ncols; i++)
+        if (cols[i] != QCOL_ID && (cols[i] < 0 || (size_t)cols[i] >= t->s.n))
+            return cairn_err__set(CAIRN_INVALID, "scan: column %d out of range", cols[i]);
+    s.tb = (uint8_t *)xmalloc(QVEC);
+    s.fb = (uint8_t *)xmalloc(QVEC);
+    s.sel = (uint32_t *)xmalloc(QVEC * 4);
+    s.need = (uint8_t *)calloc(nc, 1);
+    s.wneed = (uint8_t *)calloc(nc, 1);
+    s.out = (gcol *)calloc(ncols ? ncols : 1, sizeof(gcol));
+    s.oids = (uint64_t *)xmalloc(QVEC * 8);
+    segs = (cairn_colvec *)calloc(nc, sizeof *segs);
+    zs = (cairn_zone *)calloc(nc, sizeof *zs);
+    zp = (const cairn_zone **)calloc(nc, sizeof *zp);
+    qv = (qvcol *)calloc(nc, sizeof *qv);
+    if (!s.tb || !s.fb || !s.sel || !s.need || !s.wneed || !s.out || !s.oids || !segs || !zs || !zp || !qv) {
+        rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
+        goto out;
+    }
+    if (where) {
+        if ((rc = cairn_tbl__qeval_init(where, &s.ev)) != 0) goto out;
+        cairn_tbl__qcols(where, s.wneed, &s.wid);
+        for (i = 0; i < t->s.n; i++)
+            if (s.wneed[i]) s.need[i] = 1;
+    }
+    for (i = 0; i < ncols; i++)
+        if (cols[i] != QCOL_ID) s.need[cols[i]] = 2;
+    if ((rc = overlays_sorted(&s)) != 0) goto out;
+    for (i = 0; i < t->ng && !s.stop && !rc; i++) rc = scan_group(&s, i, segs, zs, zp, qv);
+    if (!rc && !s.stop) rc = scan_tail(&s);
+    if (count) *count = s.count;
+out:
+    cairn_tbl__qeval_free(&s.ev);
+    for (i = 0; i < ncols && s.out; i++) gcol_free(&s.out[i]);
+    free(s.out);
+    free(s.tb);
+    free(s.fb);
+    free(s.sel);
+    free(s.need);
+    free(s.wneed);
+    free(s.oids);
+    free(s.ovid);
+    free(s.ovpos);
+    free(segs);
+    free(zs);
+    free(zp);
+    free(qv);
+    return rc;
+}
+
+int cairn_tbl__scan(cairn_table *t, const qexpr *where, const int *cols, size_t ncols, qchunk_fn fn, void *ctx) {
+    return scan_run(t, where, cols, ncols, fn, ctx, 0, NULL);
+}
+
+/* ---- select ---- */
+
+static int check_handle(cairn_table *t, const char *fn) {
+    if (!t) return cairn_err__set(CAIRN_INVALID, "%s: NULL handle", fn);
+    if (cairn_fork__foreign(t->gen)) return cairn_fork__err(fn);
+    return 0;
+}
+
+static const tcol g_idcol = {.name = "_id", .type = CAIRN_TYPE_U64, .w = 8};
+
+static const tcol *rcol(const cairn_table *t, int c) { return c == QCOL_ID ? &g_idcol : &t->s.c[c]; }
+
+static int type_json(const tcol *c, tbuf *b) {
+    if (c->type == CAIRN_TYPE_FIXED) return cairn_tbl__buf_printf(b, "\"bytes:%u\"", (unsigned)c->fixed_len);
+    return cairn_tbl__buf_printf(b, "\"%s\"", cairn_tbl__type_name(c->type));
+}
+
+/* the collected rows of a select: the requested columns (output, then order keys) by row */
+typedef struct sel {
+    cairn_table *t;
+    const qspec *q;
+    const int *rc;          /* requested columns */
+    size_t nrc;
+    size_t nout;            /* the first nout are the output */
+    int ordered;
+    uint64_t skip, want;    /* unordered: rows still to skip, rows still wanted (UINT64_MAX: all) */
+    /* unordered: output straight away */
+    tbuf *rows;             /* "rows" format: the rows array body */
+    tbuf *colb;             /* "columns" format: one buffer per output column */
+    uint64_t nrows;
+    /* ordered: rows kept (values row-major, bytes in heap as offsets) */
+    cairn_value *vals;
+    uint64_t *ids;
+    size_t n, cap;
+    tbuf heap;
+    uint64_t keep;          /* top-k: rows to keep (offset + limit), 0: all */
+    int err;
+} sel;
+
+static int row_out(sel *s, const cairn_value *v, uint64_t id) {
+    size_t i;
+    int rc = 0;
+    cairn_value idv;
+    (void)id;
+    memset(&idv, 0, sizeof idv);
+    if (!s->q->columns_format) {
+        if (s->nrows && tbuf_put(s->rows, ",", 1)) return CAIRN_NOMEM;
+        if (tbuf_put(s->rows, "{", 1)) return CAIRN_NOMEM;
+    }
+    for (i = 0; i < s->nout && !rc; i++) {
+        const tcol *c = rcol(s->t, s->rc[i]);
+        if (s->q->columns_format) {
+            tbuf *b = &s->colb[i];
+            if (s->nrows && tbuf_put(b, ",", 1)) return CAIRN_NOMEM;
+            rc = cairn_tbl__value_json(c, &v[i], b);
+        } else {
+            if (i && tbuf_put(s->rows, ",", 1)) return CAIRN_NOMEM;
+            if (cairn_tbl__buf_printf(s->rows, "\"%s\":", c->name)) return CAIRN_NOMEM;
+            rc = cairn_tbl__value_json(c, &v[i], s->rows);
+        }
+    }
+    if (!rc && !s->q->columns_format && tbuf_put(s->rows, "}", 1)) return CAIRN_NOMEM;
+    s->nrows++;
+    return rc ? CAIRN_NOMEM : 0;
+}
+
+static void chunk_value(const qchunk *ch, size_t k, size_t i, int col, const cairn_table *t, cairn_value *v) {
+    if (col == QCOL_ID) {
+        memset(v, 0, sizeof *v);
+        v->v.u = ch->ids[i];
+        return;
+    }
+    cairn_tbl__colvec_get(&ch->cols[k], &t->s.c[col], i, v);
+}
+
+static int cmp_val(const tcol *c, const cairn_value *a, const cairn_value *b, const uint8_t *heap) {
+    if (a->is_null || b->is_null) return 0; /* handled by the caller */
+    switch (c->type) {
+    case CAIRN_TYPE_F32: case CAIRN_TYPE_F64: {
+        int na = isnan(a->v.f), nb = isnan(b->v.f);
+        if (na || nb) return na - nb;
+        return a->v.f < b->v.f ? -1 : a->v.f > b->v.f;
+    }
+    case CAIRN_TYPE_BOOL: return (a->v.b != 0) - (b->v.b != 0);
+    case CAIRN_TYPE_STRING: case CAIRN_TYPE_BYTES: case CAIRN_TYPE_FIXED: {
+        const uint8_t *pa = heap + (size_t)(uintptr_t)a->v.s.bytes, *pb = heap + (size_t)(uintptr_t)b->v.s.bytes;
+        size_t m = a->v.s.len < b->v.s.len ? a->v.s.len : b->v.s.len;
+        int r = m ? memcmp(pa, pb, m) : 0;
+        if (r) return r < 0 ? -1 : 1;
+        return a->v.s.len < b->v.s.len ? -1 : a->v.s.len > b->v.s.len;
+    }
+    default:
+        if (c->type >= CAIRN_TYPE_U8 && c->type <= CAIRN_TYPE_U64) return a->v.u < b->v.u ? -1 : a->v.u > b->v.u;
+        if (c == &g_idcol) return a->v.u < b->v.u ? -1 : a->v.u > b->v.u;
+        return a->v.i < b->v.i ? -1 : a->v.i > b->v.i;
+    }
+}
+
+/* order of rows x and y of the kept set */
+static int cmp_rows(const sel *s, size_t x, size_t y) {
+    size_t k;
+    const cairn_value *a = s->vals + x * s->nrc, *b = s->vals + y * s->nrc;
+    for (k = 0; k < s->q->norder; k++) {
+        size_t i = s->nout + k;
+        const tcol *c = rcol(s->t, s->rc[i]);
+        int r;
+        if (a[i].is_null || b[i].is_null) {
+            if (a[i].is_null && b[i].is_null) continue;
+            return a[i].is_null ? 1 : -1; /* nulls last in both directions */
+        }
+        r = cmp_val(c, &a[i], &b[i], s->heap.p);
+        if (r) return s->q->order[k].desc ? -r : r;
+    }
+    return s->ids[x] < s->ids[y] ? -1 : s->ids[x] > s->ids[y];
+}
+
+static void msort(const sel *s, size_t *a, size_t *tmp, size_t n) {
+    size_t m, i, j, k;
+    if (n < 2) return;
+    if (n <= 16) {
+        for (i = 1; i < n; i++) {
+            size_t v = a[i];
+            for (j = i; j > 0 && cmp_rows(s, a[j - 1], v) > 0; j--) a[j] = a[j - 1];
+            a[j] = v;
+        }
+        return;
+    }
+    m = n / 2;
+    msort(s, a, tmp, m);
+    msort(s, a + m, tmp, n - m);
+    if (cmp_rows(s, a[m - 1], a[m]) <= 0) return;
+    memcpy(tmp, a, m * sizeof *a);
+    i = 0;
+    j = m;
+    k = 0;
+    while (i < m && j < n) a[k++] = cmp_rows(s, tmp[i], a[j]) <= 0 ? tmp[i++] : a[j++];
+    while (i < m) a[k++] = tmp[i++];
+}
+
+/* sort the kept rows; keep the first `keep` (0: all) and compact */
+static int sort_keep(sel *s, size_t **perm_out) {
+    size_t *perm, *tmp, i, nk;
+    if (!(perm = (size_t *)xmalloc(s->n * sizeof *perm))) return CAIRN_NOMEM;
+    if (!(tmp = (size_t *)xmalloc(s->n * sizeof *tmp))) {
+        free(perm);
+        return CAIRN_NOMEM;
+    }
+    for (i = 0; i < s->n; i++) perm[i] = i;
+    msort(s, perm, tmp, s->n);
+    free(tmp);
+    nk = s->keep && s->keep < s->n ? (size_t)s->keep : s->n;
+    if (perm_out) {
+        *perm_out = perm;
+        return 0;
+    }
+    {
+        /* compact: rows perm[0..nk) become rows 0..nk, bytes re-packed */
+        cairn_value *nv = (cairn_value *)xmalloc(nk * s->nrc * sizeof *nv);
+        uint64_t *ni = (uint64_t *)xmalloc(nk * 8);
+        tbuf nh = {0, 0, 0};
+        size_t r, c;
+        if (!nv || !ni) {
+            free(nv);
+            free(ni);
+            free(perm);
+            return CAIRN_NOMEM;
+        }
+        for (r = 0; r < nk; r++) {
+            ni[r] = s->ids[perm[r]];
+            for (c = 0; c < s->nrc; c++) {
+                cairn_value v = s->vals[perm[r] * s->nrc + c];
+                const tcol *tc = rcol(s->t, s->rc[c]);
+                if (!v.is_null && (!tc->w || tc->type == CAIRN_TYPE_FIXED)) {
+                    size_t off = nh.n;
+                    if (tbuf_put(&nh, s->heap.p + (size_t)(uintptr_t)v.v.s.bytes, v.v.s.len)) {
+                        free(nv);
+                        free(ni);
+                        free(perm);
+                        free(nh.p);
+                        return CAIRN_NOMEM;
+                    }
+                    v.v.s.bytes = (const void *)(uintptr_t)off;
+                }
+                nv[r * s->nrc + c] = v;
+            }
+        }
+        free(s->vals);
+        free(s->ids);
+        free(s->heap.p);
+        s->vals = nv;
+        s->ids = ni;
+        s->heap = nh;
+        s->n = s->cap = nk;
+        free(perm);
+    }
+    return 0;
+}
+
+static int sel_chunk(void *ctx, const qchunk *ch) {
+    sel *s = (sel *)ctx;
+    size_t i, k;
+    int rc;
+    cairn_value vb[64], *v = s->nrc <= 64 ? vb : NULL;
+    if (!s->ordered) {
+        if (!v && !(v = (cairn_value *)xmalloc(s->nrc * sizeof *v))) return CAIRN_NOMEM;
+        for (i = 0; i < ch->n; i++) {
+            if (s->skip) {
+                s->skip--;
+                continue;
+            }
+            if (s->want == 0) break;
+            for (k = 0; k < s->nout; k++) chunk_value(ch, k, i, s->rc[k], s->t, &v[k]);
+            if ((rc = row_out(s, v, ch->ids[i])) != 0) {
+                if (v != vb) free(v);
+                return rc;
+            }
+            if (s->want != UINT64_MAX) s->want--;
+        }
+        if (v != vb) free(v);
+        return s->want == 0 ? 1 : 0;
+    }
+    if (s->n + ch->n > s->cap) {
+        size_t nc = s->cap ? s->cap : 1024;
+        cairn_value *nv;
+        uint64_t *ni;
+        while (nc < s->n + ch->n) nc *= 2;
+        if (!(nv = (cairn_value *)realloc(s->vals, nc * s->nrc * sizeof *nv))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+        s->vals = nv;
+        if (!(ni = (uint64_t *)realloc(s->ids, nc * 8))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+        s->ids = ni;
+        s->cap = nc;
+    }
+    for (i = 0; i < ch->n; i++) {
+        cairn_value *row = s->vals + s->n * s->nrc;
+        for (k = 0; k < s->nrc; k++) {
+            const tcol *tc = rcol(s->t, s->rc[k]);
+            chunk_value(ch, k, i, s->rc[k], s->t, &row[k]);
+            if (!row[k].is_null && (!tc->w || tc->type == CAIRN_TYPE_FIXED)) {
+                size_t off = s->heap.n;
+                if (tbuf_put(&s->heap, row[k].v.s.bytes, row[k].v.s.len)) return CAIRN_NOMEM;
+                row[k].v.s.bytes = (const void *)(uintptr_t)off;
+            }
+        }
+        s->ids[s->n++] = ch->ids[i];
+    }
+    if (s->keep && s->n >= 2 * s->keep && s->n >= 8192) {
+        if ((rc = sort_keep(s, NULL)) != 0) return rc;
+    }
+    return 0;
+}
+
+static int select_run(cairn_table *t, const qspec *q, tbuf *out) {
+    sel s;
+    int *rc_cols = NULL, *defcols = NULL;
+    const int *outc = q->cols;
+    size_t nout = q->ncols, i, j;
+    tbuf rows = {0, 0, 0};
+    tbuf *colb = NULL;
+    int rc = 0;
+    memset(&s, 0, sizeof s);
+    if (!outc) {
+        if (!(defcols = (int *)xmalloc((t->s.n + 1) * sizeof(int)))) return CAIRN_NOMEM;
+        defcols[0] = QCOL_ID;
+        for (i = 0; i < t->s.n; i++) defcols[i + 1] = (int)i;
+        outc = defcols;
+        nout = t->s.n + 1;
+    }
+    for (i = 0; i < nout; i++)
+        for (j = 0; j < i; j++)
+            if (outc[i] == outc[j]) {
+                free(defcols);
+                return cairn_err__set(CAIRN_INVALID, "columns: '%s' is named twice", rcol(t, outc[i])->name);
+            }
+    if (!(rc_cols = (int *)xmalloc((nout + q->norder) * sizeof(int)))) {
+        free(defcols);
+        return CAIRN_NOMEM;
+    }
+    memcpy(rc_cols, outc, nout * sizeof(int));
+    for (i = 0; i < q->norder; i++) rc_cols[nout + i] = q->order[i].col;
+    s.t = t;
+    s.q = q;
+    s.rc = rc_cols;
+    s.nrc = nout + q->norder;
+    s.nout = nout;
+    s.ordered = q->norder > 0;
+    s.skip = q->offset;
+    s.want = q->has_limit ? q->limit : UINT64_MAX;
+    s.rows = &rows;
+    if (q->columns_format && !(colb = s.colb = (tbuf *)calloc(nout ? nout : 1, sizeof(tbuf)))) rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
+    if (s.ordered && q->has_limit && q->limit <= 100000 && q->offset <= 100000) s.keep = q->limit + q->offset;
+    if (!rc && !(q->has_limit && q->limit == 0)) {
+        rc = cairn_tbl__scan(t, q->where, rc_cols, s.ordered ? s.nrc : nout, sel_chunk, &s);
+    }
+    if (!rc && s.ordered && s.n) {
+        size_t *perm = NULL;
+        uint64_t from = q->offset, to = s.n;
+        cairn_value *v = (cairn_value *)xmalloc(nout * sizeof *v);
+        rc = v ? sort_keep(&s, &perm) : CAIRN_NOMEM;
+        if (q->has_limit && q->limit < to - (from < to ? from : to)) to = from + q->limit;
+        for (i = (size_t)from; !rc && i < to && i < s.n; i++) {
+            const cairn_value *r = s.vals + perm[i] * s.nrc;
+            for (j = 0; j < nout; j++) {
+                const tcol *tc = rcol(t, rc_cols[j]);
+                v[j] = r[j];
+                if (!v[j].is_null && (!tc->w || tc->type == CAIRN_TYPE_FIXED))
+                    v[j].v.s.bytes = s.heap.p ? s.heap.p + (size_t)(uintptr_t)r[j].v.s.bytes : (const uint8_t *)"";
+            }
+            rc = row_out(&s, v, s.ids[perm[i]]);
+        }
+        free(v);
+        free(perm);
+    }
+    /* the result */
+    if (!rc) {
+        if (tbuf_put(out, "{\"columns\":[", 12)) rc = CAIRN_NOMEM;
+        for (i = 0; !rc && i < nout; i++) {
+            const tcol *tc = rcol(t, outc[i]);
+            if (cairn_tbl__buf_printf(out, "%s{\"name\":\"%s\",\"type\":", i ? "," : "", tc->name) || type_json(tc, out) ||
+                tbuf_put(out, "}", 1))
+                rc = CAIRN_NOMEM;
+        }
+        if (!rc && !q->columns_format) {
+            if (tbuf_put(out, "],\"rows\":[", 10) || tbuf_put(out, rows.p, rows.n) || tbuf_put(out, "]}", 2)) rc = CAIRN_NOMEM;
+        } else if (!rc) {
+            if (tbuf_put(out, "],\"data\":{", 10)) rc = CAIRN_NOMEM;
+            for (i = 0; !rc && i < nout; i++) {
+                if (cairn_tbl__buf_printf(out, "%s\"%s\":[", i ? "," : "", rcol(t, outc[i])->name) ||
+                    tbuf_put(out, colb[i].p, colb[i].n) || tbuf_put(out, "]", 1))
+                    rc = CAIRN_NOMEM;
+            }
+            if (!rc && cairn_tbl__buf_printf(out, "},\"count\":%llu}", (unsigned long long)s.nrows)) rc = CAIRN_NOMEM;
+        }
+        if (rc) cairn_err__set(CAIRN_NOMEM, "out of memory");
+    }
+    free(rows.p);
+    if (colb)
+        for (i = 0; i < nout; i++) free(colb[i].p);
+    free(colb);
+    free(s.vals);
+    free(s.ids);
+    free(s.heap.p);
+    free(rc_cols);
+    free(defcols);
+    return rc;
+}
+
+int cairn_table_query_json(cairn_table *t, const char *query, char **out) {
+    qspec q;
+    tbuf b = {0, 0, 0};
+    int rc;
+    if ((rc = check_handle(t, "cairn_table_query_json")) != 0) return rc;
+    if (!out) return cairn_err__set(CAIRN_INVALID, "cairn_table_query_json: out is NULL");
+    *out = NULL;
+    LOCK(t);
+    rc = cairn_tbl__qspec_parse(t, query, &q);
+    if (!rc) {
+        rc = q.naggs ? cairn_tbl__aggregate(t, &q, &b) : select_run(t, &q, &b);
+        cairn_tbl__qspec_free(&q);
+    }
+    UNLOCK(t);
+    if (!rc && !(*out = cairn_tbl__buf_take(&b))) rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
+    free(b.p);
+    return rc;
+}
+
+int cairn_table_count_where_json(cairn_table *t, const char *query, uint64_t *out) {
+    qexpr *w = NULL;
+    uint64_t n = 0;
+    int rc;
+    if ((rc = check_handle(t, "cairn_table_count_where_json")) != 0) return rc;
+    if (!out) return cairn_err__set(CAIRN_INVALID, "cairn_table_count_where_json: out is NULL");
+    LOCK(t);
+    rc = cairn_tbl__where_of_query(t, query, &w);
+    if (!rc) {
+        if (!w) n = t->live;
+        else rc = scan_run(t, w, NULL, 0, NULL, NULL, 1, &n);
+    }
+    cairn_tbl__where_free(w);
+    UNLOCK(t);
+    if (!rc) *out = n;
+    return rc;
+}
