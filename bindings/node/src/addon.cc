@@ -981,7 +981,7 @@ class Blob : public Store<Blob, cairn_blob, cairn_blob_options, struct cairn_blo
         cairn_blob_commit, cairn_blob_rollback, cairn_blob_sync, cairn_blob_compact, cairn_blob_count,
         cairn_blob_stats, "cairn_blob_stats",
         "entries live_bytes free_bytes free_entries file_size wal_bytes next_key in_txn?",
-        {nullptr, nullptr, nullptr, nullptr, nullptr},  // no snapshot calls in cairn/blob.h yet
+        {cairn_blob_snapshot, cairn_blob_snapshots, cairn_blob_open_snapshot, cairn_blob_drop_snapshot, cairn_blob_backup},
         cairn_blob_in_txn,
         cairn_blob_metrics,
     };
@@ -1246,7 +1246,8 @@ class Table : public Store<Table, cairn_table, cairn_table_options, struct cairn
         cairn_table_commit, cairn_table_rollback, cairn_table_sync, cairn_table_compact, cairn_table_count,
         cairn_table_stats, "cairn_table_stats",
         "rows deleted_rows next_id row_groups segments tail_rows disk_bytes wal_bytes checkpoints columns in_txn?",
-        {nullptr, nullptr, nullptr, nullptr, nullptr},  // no snapshot calls in cairn/table.h yet
+        {cairn_table_snapshot, cairn_table_snapshots, cairn_table_open_snapshot, cairn_table_drop_snapshot,
+         cairn_table_backup},
         cairn_table_in_txn,
         cairn_table_metrics,
     };

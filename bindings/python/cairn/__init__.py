@@ -546,7 +546,11 @@ class _Store(_Handle):
         fn = self._snap_call("open_snapshot")
         name = _text_arg(name, "snapshot name")
         h = fn(self._handle(), name)
-        return self._adopt(h, _os.path.join(self._path, "snapshots", name))
+        return self._adopt(h, self._snapshot_path(name))
+
+    def _snapshot_path(self, name):
+        """Where snapshot `name` of this store lives (the path of the handle open_snapshot gives)."""
+        return _os.path.join(self._path, "snapshots", name)
 
     def drop_snapshot(self, name):
         """Remove snapshot `name`; NotFoundError when absent."""
@@ -1153,6 +1157,10 @@ class BlobStore(_Events, _abc.Mapping):
     __slots__ = ()
     _raw = _Engine("blob")
     _EVENTS = _EVENT_NAMES
+
+    def _snapshot_path(self, name):
+        # a file store keeps its snapshots beside it: <path>-snapshots/<name>/blob (docs/snapshots.md)
+        return "%s-snapshots/%s/blob" % (self._path, name)
 
     def _event(self, event, key, old_size, new_size):
         return BlobEvent(_EVENT_NAMES.get(event, str(event)), key, old_size, new_size)

@@ -128,12 +128,43 @@ class KVSnapshots(Base):
 
 
 class OtherEngines(Base):
-    def test_engines_without_snapshots_say_unsupported(self):
-        with cairn.BlobStore(os.path.join(self.dir, "blob"), sync="none") as b:
-            for call in (b.snapshot, b.snapshots, lambda: b.open_snapshot("s"), lambda: b.drop_snapshot("s"),
-                         lambda: b.backup(os.path.join(self.dir, "bk"))):
-                with self.assertRaises(cairn.UnsupportedError):
-                    call()
+    def test_blob_store_snapshot_and_backup(self):
+        path = os.path.join(self.dir, "blob")
+        with cairn.BlobStore(path, sync="none") as b:
+            k = b.create(b"one")
+            self.assertEqual(b.snapshot("s"), "s")
+            b.update(k, b"changed")
+            with b.open_snapshot("s") as snap:
+                self.assertIsInstance(snap, cairn.BlobStore)
+                self.assertEqual(snap[k], b"one")
+                self.assertEqual(snap.path, path + "-snapshots/s/blob")
+                with self.assertRaises(cairn.ReadOnlyError):
+                    snap.create(b"x")
+            self.assertEqual([s.name for s in b.snapshots()], ["s"])
+            dest = pathlib.Path(self.dir) / "bk.blob"
+            b.backup(dest)
+            with self.assertRaises(cairn.ExistsError):
+                b.backup(dest)
+            b.drop_snapshot("s")
+            self.assertEqual(b.snapshots(), [])
+        with cairn.BlobStore(str(dest)) as bk:
+            self.assertEqual(bk[k], b"changed")
+
+    def test_table_snapshot_and_backup(self):
+        path = os.path.join(self.dir, "t")
+        with cairn.Table(path, schema="k string primary key, n i64", sync="none") as t:
+            rid = t.insert({"k": "a", "n": 1})
+            self.assertEqual(t.snapshot("s"), "s")
+            t.update(rid, {"n": 2})
+            with t.open_snapshot("s") as snap:
+                self.assertIsInstance(snap, cairn.Table)
+                self.assertEqual(snap.get(rid), {"k": "a", "n": 1})
+                with self.assertRaises(cairn.ReadOnlyError):
+                    snap.insert({"k": "b", "n": 0})
+            dest = os.path.join(self.dir, "tb")
+            t.backup(dest)
+        with cairn.Table(dest) as bk:
+            self.assertEqual(bk.get(rid), {"k": "a", "n": 2})
 
     def test_the_repo_is_no_store(self):
         self.assertFalse(hasattr(cairn.Repo, "snapshot"))

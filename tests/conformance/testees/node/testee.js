@@ -366,42 +366,6 @@ class Testee {
     };
   }
 
-  // -- KV snapshots and backups --------------------------------------------------------------------
-  'kv.snapshot'(a) {
-    const db = this.get(a, 'kv');
-    const name = isTagged(a.name, '$native') ? native(a.name) : a.name;
-    return db.snapshot(name === null ? undefined : name);
-  }
-
-  'kv.snapshots'(a) {
-    return this.get(a, 'kv').snapshots().map((s) => ({ name: s.name, time: s.time.getTime(), bytes: s.bytes }));
-  }
-
-  // The snapshot becomes the handle named by `as` (a read-only cairn.KV of its own).
-  'kv.open_snapshot'(a) {
-    const db = this.get(a, 'kv');
-    if (typeof a.as !== 'string') throw new Fail('CAIRN_INVALID', "missing argument 'as'");
-    const old = this.handles.get(a.as);
-    if (old && !old.h.closed) throw new Fail('CAIRN_INVALID', `handle ${JSON.stringify(a.as)} is already open`);
-    const name = isTagged(a.name, '$native') ? native(a.name) : a.name;
-    this.handles.set(a.as, { engine: 'kv', h: db.openSnapshot(name) });
-    this.events.delete(a.as);
-    return null;
-  }
-
-  'kv.drop_snapshot'(a) {
-    const db = this.get(a, 'kv');
-    db.dropSnapshot(isTagged(a.name, '$native') ? native(a.name) : a.name);
-    return null;
-  }
-
-  'kv.backup'(a) {
-    const db = this.get(a, 'kv');
-    if (!('dest' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'dest'");
-    db.backup(isTagged(a.dest, '$native') ? native(a.dest) : a.dest);
-    return null;
-  }
-
   // -- versioned store ----------------------------------------------------------------------------
   'repo.open'(a) { return this.open(a, 'repo', cairn.Repo); }
   'repo.close'(a) { return this.close(a); }
@@ -900,6 +864,39 @@ for (const [engine, Cls] of [['kv', cairn.KV], ['blob', cairn.BlobStore], ['tabl
 // Every engine's Prometheus text (metrics() of the shared base).
 for (const engine of ['kv', 'blob', 'table', 'repo']) {
   Testee.prototype[`${engine}.metrics`] = function metrics(a) { return this.get(a, engine).metrics(); };
+}
+
+// Snapshots and backups: the same five ops for every store. The snapshot opened by
+// open_snapshot becomes the handle named by `as` (a read-only store of the same class).
+for (const engine of ['kv', 'blob', 'table']) {
+  Testee.prototype[`${engine}.snapshot`] = function snapshot(a) {
+    const db = this.get(a, engine);
+    const name = isTagged(a.name, '$native') ? native(a.name) : a.name;
+    return db.snapshot(name === null ? undefined : name);
+  };
+  Testee.prototype[`${engine}.snapshots`] = function snapshots(a) {
+    return this.get(a, engine).snapshots().map((s) => ({ name: s.name, time: s.time.getTime(), bytes: s.bytes }));
+  };
+  Testee.prototype[`${engine}.open_snapshot`] = function openSnapshot(a) {
+    const db = this.get(a, engine);
+    if (typeof a.as !== 'string') throw new Fail('CAIRN_INVALID', "missing argument 'as'");
+    const old = this.handles.get(a.as);
+    if (old && !old.h.closed) throw new Fail('CAIRN_INVALID', `handle ${JSON.stringify(a.as)} is already open`);
+    const name = isTagged(a.name, '$native') ? native(a.name) : a.name;
+    this.handles.set(a.as, { engine, h: db.openSnapshot(name) });
+    this.events.delete(a.as);
+    return null;
+  };
+  Testee.prototype[`${engine}.drop_snapshot`] = function dropSnapshot(a) {
+    this.get(a, engine).dropSnapshot(isTagged(a.name, '$native') ? native(a.name) : a.name);
+    return null;
+  };
+  Testee.prototype[`${engine}.backup`] = function backup(a) {
+    const db = this.get(a, engine);
+    if (!('dest' in a)) throw new Fail('CAIRN_INVALID', "missing argument 'dest'");
+    db.backup(isTagged(a.dest, '$native') ? native(a.dest) : a.dest);
+    return null;
+  };
 }
 
 async function main() {
