@@ -73,11 +73,43 @@ test('KV backup: a full copy that opens as a store (sync and async)', async (t) 
   throwsCode(assert, () => db.backup(5), 'CAIRN_TYPE');
 });
 
-test('engines without snapshot calls say CAIRN_UNSUPPORTED', (t) => {
-  const { store: st } = openTemp(t, cairn.BlobStore, 'blobs');
-  throwsCode(assert, () => st.snapshot('s'), 'CAIRN_UNSUPPORTED');
-  throwsCode(assert, () => st.snapshots(), 'CAIRN_UNSUPPORTED');
-  throwsCode(assert, () => st.backup(path.join(tempDir(t), 'b')), 'CAIRN_UNSUPPORTED');
+test('blob store snapshots and backups', (t) => {
+  const { store: st, path: p } = openTemp(t, cairn.BlobStore, 'blobs');
+  const k = st.create('one');
+  assert.equal(st.snapshot('s'), 's');
+  st.update(k, 'changed');
+  const snap = st.openSnapshot('s');
+  t.after(() => snap.close());
+  assert.ok(snap instanceof cairn.BlobStore);
+  assert.deepEqual(snap.read(k), Buffer.from('one'));
+  throwsCode(assert, () => snap.create('x'), 'CAIRN_READONLY');
+  assert.deepEqual(st.snapshots().map((s) => s.name), ['s']);
+  assert.ok(fs.existsSync(`${p}-snapshots/s/blob`));
+  const dest = path.join(tempDir(t), 'bk.blob');
+  st.backup(dest);
+  throwsCode(assert, () => st.backup(dest), 'CAIRN_EXISTS');
+  const bk = new cairn.BlobStore(dest);
+  assert.deepEqual(bk.read(k), Buffer.from('changed'));
+  bk.close();
+  st.dropSnapshot('s');
+  assert.deepEqual(st.snapshots(), []);
+});
+
+test('table snapshots and backups', (t) => {
+  const { store: tb } = openTemp(t, cairn.Table, 'table', { schema: 'k string primary key, n i64' });
+  const id = tb.insert({ k: 'a', n: 1 });
+  assert.equal(tb.snapshot('s'), 's');
+  tb.update(id, { n: 2 });
+  const snap = tb.openSnapshot('s');
+  t.after(() => snap.close());
+  assert.ok(snap instanceof cairn.Table);
+  assert.deepEqual(snap.get(id), { k: 'a', n: 1 });
+  throwsCode(assert, () => snap.insert({ k: 'b', n: 0 }), 'CAIRN_READONLY');
+  const dest = path.join(tempDir(t), 'tb');
+  tb.backup(dest);
+  const bk = new cairn.Table(dest);
+  assert.deepEqual(bk.get(id), { k: 'a', n: 2 });
+  bk.close();
 });
 
 test('KV snapshots: the list empties again after the last drop', (t) => {
