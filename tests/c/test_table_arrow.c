@@ -204,6 +204,8 @@ static const char *ALL =
     "a i8, b i16, c i32, d i64, e u8, f u16, g u32, h u64, x f32, y f64, z bool, w bytes:3, s string, "
     "r bytes, ts timestamp";
 
+static int outside_check; /* --ipc-out: no Check assertions (they report to a test runner) */
+
 static void insert_all(cairn_table *t, int i) {
     char row[1024], hex[32];
     int k;
@@ -219,6 +221,13 @@ static void insert_all(cairn_table *t, int i) {
                  i % 100 - 50, i * 3 - 1000, i * 1000, (long long)i * 1000000007LL, i % 256, i % 65536,
                  (unsigned)i * 70000u, (unsigned long long)i * 123456789012ULL, i, i * 3, i % 3 ? "true" : "false",
                  i & 0xffffff, i % 10, hex, (long long)i * 1000);
+    }
+    if (outside_check) {
+        if (cairn_table_insert_json(t, row, NULL)) {
+            fprintf(stderr, "insert: %s\n", cairn_errmsg());
+            exit(1);
+        }
+        return;
     }
     OK(cairn_table_insert_json(t, row, NULL));
 }
@@ -513,9 +522,53 @@ START_TEST(ipc_framing) {
 }
 END_TEST
 
-int main(void) {
-    Suite *s = suite_create("table_arrow");
-    TCase *tc = tcase_create("arrow");
+/* `test_table_arrow --ipc-out DIR`: a table of every type (groups, tail, deletes, an overlay, nulls)
+ * in DIR/t, its IPC export in DIR/t.arrow and its rows as JSON (from the iterator) in DIR/t.json,
+ * for the apache-arrow check (arrow_ipc_check.js). */
+static int ipc_out(const char *dir) {
+    cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
+    cairn_table *t = NULL;
+    cairn_table_iter *it = NULL;
+    char path[1024];
+    void *buf = NULL;
+    size_t len = 0, i;
+    uint64_t id;
+    const char *row;
+    FILE *f;
+    int rc, first = 1;
+    snprintf(path, sizeof path, "%s/t", dir);
+    o.schema = ALL;
+    o.checkpoint_rows = 128;
+    outside_check = 1;
+    if ((rc = cairn_table_open(&t, path, &o)) != 0) return fprintf(stderr, "open: %s\n", cairn_errmsg()), 1;
+    for (i = 1; i <= 300; i++) insert_all(t, (int)i);
+    if (cairn_table_delete(t, 5) || cairn_table_delete(t, 290) ||
+        cairn_table_update_json(t, 9, "{\"s\": \"changed\", \"d\": -5}"))
+        return fprintf(stderr, "write: %s\n", cairn_errmsg()), 1;
+    if (cairn_table_export_ipc(t, NULL, &buf, &len)) return fprintf(stderr, "export: %s\n", cairn_errmsg()), 1;
+    snprintf(path, sizeof path, "%s/t.arrow", dir);
+    if (!(f = fopen(path, "wb")) || fwrite(buf, 1, len, f) != len || fclose(f)) return perror(path), 1;
+    cairn_free(buf);
+    snprintf(path, sizeof path, "%s/t.json", dir);
+    if (!(f = fopen(path, "w")) || cairn_table_iter_open(&it, t)) return perror(path), 1;
+    fputs("[", f);
+    while (cairn_table_iter_next_json(it, &id, &row) == 0) {
+        fprintf(f, "%s{\"_id\": %llu, \"row\": %s}\n", first ? "" : ",", (unsigned long long)id, row);
+        first = 0;
+    }
+    fputs("]\n", f);
+    fclose(f);
+    cairn_table_iter_free(it);
+    cairn_table_close(t);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    Suite *s;
+    TCase *tc;
+    if (argc == 3 && !strcmp(argv[1], "--ipc-out")) return ipc_out(argv[2]);
+    s = suite_create("table_arrow");
+    tc = tcase_create("arrow");
     tcase_add_checked_fixture(tc, mk_tmp, rm_tmp);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, every_type_groups_tail_deletes_overlays);
