@@ -1817,6 +1817,86 @@ static int table_rows(json_t *args, json_t **out)
     return 0;
 }
 
+/* A query on the wire -> the core's form: {"$ts": us} becomes us anywhere in it (new reference). */
+static json_t *query_to_c(json_t *v)
+{
+    if (is_tagged(v, "$ts"))
+        return json_incref(json_object_get(v, "$ts"));
+    if (json_is_array(v)) {
+        json_t *a = json_array(), *x;
+        size_t i;
+        json_array_foreach(v, i, x) json_array_append_new(a, query_to_c(x));
+        return a;
+    }
+    if (json_is_object(v)) {
+        json_t *o = json_object(), *x;
+        const char *k;
+        json_object_foreach(v, k, x) json_object_set_new(o, k, query_to_c(x));
+        return o;
+    }
+    return json_incref(v);
+}
+
+/* A query result of the core -> the wire: values of timestamp result columns as {"$ts": us}. */
+static void result_from_c(json_t *res)
+{
+    json_t *cols = json_object_get(res, "columns"), *rows = json_object_get(res, "rows");
+    json_t *data = json_object_get(res, "data"), *c;
+    size_t i, j;
+    json_array_foreach(cols, i, c) {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const char *type = json_string_value(json_object_get(c, "type"));
+        json_t *r, *list;
+        if (!name || !type || strcmp(type, "timestamp"))
+            continue;
+        json_array_foreach(rows, j, r) {
+            json_t *v = json_object_get(r, name);
+            if (v)
+                json_object_set_new(r, name, value_from_c(CAIRN_TYPE_TIMESTAMP, json_incref(v)));
+        }
+        list = json_object_get(data, name);
+        for (j = 0; j < json_array_size(list); j++)
+            json_array_set_new(list, j, value_from_c(CAIRN_TYPE_TIMESTAMP, json_incref(json_array_get(list, j))));
+    }
+}
+
+/* table.query / table.count_where: `query` as the JSON text of the core (count != 0: count_where) */
+static int table_query_common(json_t *args, json_t **out, int count)
+{
+    slot *s;
+    json_t *q = json_object_get(args, "query"), *c;
+    char *text, *res = NULL;
+    uint64_t n = 0;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0)
+        return rc;
+    if (!q)
+        return terr(CAIRN_INVALID, "missing argument 'query'");
+    if (!json_is_object(q))
+        return terr(CAIRN_TYPE, "a query must be an object");
+    c = query_to_c(q);
+    text = dump_unmarked(c);
+    json_decref(c);
+    if (!text)
+        return terr(CAIRN_NOMEM, "out of memory");
+    rc = count ? cairn_table_count_where_json(s->table, text, &n) : cairn_table_query_json(s->table, text, &res);
+    free(text);
+    if (rc)
+        return rc;
+    if (count) {
+        *out = json_integer((json_int_t)n);
+        return 0;
+    }
+    rc = parse_engine_json(res, out);
+    cairn_free(res);
+    if (rc == 0)
+        result_from_c(*out);
+    return rc;
+}
+
+static int table_query(json_t *a, json_t **o) { return table_query_common(a, o, 0); }
+static int table_count_where(json_t *a, json_t **o) { return table_query_common(a, o, 1); }
+
 typedef int (*table_fn)(cairn_table *);
 
 static int table_simple(json_t *args, table_fn fn)
@@ -2600,6 +2680,8 @@ static const struct {
     {"table.delete", table_delete},
     {"table.count", table_count},
     {"table.rows", table_rows},
+    {"table.query", table_query},
+    {"table.count_where", table_count_where},
     {"table.begin", table_begin},
     {"table.commit", table_commit},
     {"table.rollback", table_rollback},
