@@ -88,6 +88,13 @@ public sealed unsafe class BlobStore : NativeStore
     /// Corrupt with the detail in the message otherwise.</summary>
     public static ExecResponse Check(string path) => CheckPath(path, static p => NativeMethods.cairn_blob_check(p));
 
+    /// <summary>Opens the snapshot <paramref name="name"/> (taken with <see cref="NativeStore.Snapshot"/>;
+    /// a blob store keeps them beside its file, in <c>&lt;path&gt;-snapshots/</c>) as a read-only store: reads
+    /// see the store as it was then, writes fail with ReadOnly. NotFound when there is no such snapshot.
+    /// Dispose it like any store; it does not depend on this handle.</summary>
+    public ExecResponse<BlobStore> OpenSnapshot(string name) =>
+        OpenSnapshotCore(name, (h, _) => new BlobStore((BlobHandle)h, $"{Path}-snapshots/{name}/blob"));
+
     // ---- events ----------------------------------------------------------------------------------------
 
     /// <summary>Raised once per successful create, after the call returned (in a transaction: after Commit).</summary>

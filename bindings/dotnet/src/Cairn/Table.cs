@@ -139,6 +139,12 @@ public sealed unsafe partial class Table : NativeStore, IEnumerable<(ulong Id, R
     /// if missing.</summary>
     public static ExecResponse Check(string path) => CheckPath(path, static p => NativeMethods.cairn_table_check(p));
 
+    /// <summary>Opens the snapshot <paramref name="name"/> (taken with <see cref="NativeStore.Snapshot"/>)
+    /// as a read-only table: reads see the rows as they were then, writes fail with ReadOnly. NotFound when
+    /// there is no such snapshot. Dispose it like any table; it does not depend on this handle.</summary>
+    public ExecResponse<Table> OpenSnapshot(string name) =>
+        OpenSnapshotCore(name, static (h, p) => new Table((TableHandle)h, p));
+
     // ---- the columns the binding reads rows with ------------------------------------------------------
 
     private int LoadColumns()

@@ -191,39 +191,21 @@ internal static class Program
             CairnTesting.SetClock(ms == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(ms));
             return Ok(null);
         },
-        ["kv.snapshot"] = a =>
-        {
-            KvStore db = Kv(a);
-            string? name = a["name"] is null ? null : GetString(a, "name");
-            var r = db.Snapshot(name);
-            return FromResponse(r, () => r.Result);
-        },
-        ["kv.snapshots"] = a =>
-        {
-            var r = Kv(a).Snapshots();
-            return FromResponse(r, () => new JsonArray(r.Result!.Select(i => (JsonNode?)new JsonObject
-            {
-                ["name"] = i.Name, ["time"] = new DateTimeOffset(i.Time).ToUnixTimeMilliseconds(), ["bytes"] = i.Bytes,
-            }).ToArray()));
-        },
-        ["kv.open_snapshot"] = a =>
-        {
-            KvStore db = Kv(a);
-            string name = GetString(a, "name");
-            string @as = GetString(a, "as");
-            Slot s = SlotForOpen(@as);
-            var r = db.OpenSnapshot(name);
-            if (!r.Success) return Error(r.ErrorCode, r.Message);
-            s.Kv = r.Result;
-            s.Blob = null;
-            s.Table = null;
-            s.Repo = null;
-            s.Closed = false;
-            Slots[@as] = s;
-            return Ok(null);
-        },
+        ["kv.snapshot"] = a => SnapTake(Kv(a), a),
+        ["kv.snapshots"] = a => SnapList(Kv(a)),
+        ["kv.open_snapshot"] = a => SnapOpen(a, n => Kv(a).OpenSnapshot(n), (s, st) => s.Kv = st),
         ["kv.drop_snapshot"] = a => { KvStore db = Kv(a); return FromResponse(db.DropSnapshot(GetString(a, "name")), () => null); },
         ["kv.backup"] = a => { KvStore db = Kv(a); return FromResponse(db.Backup(GetString(a, "dest")), () => null); },
+        ["blob.snapshot"] = a => SnapTake(Blob(a).Store, a),
+        ["blob.snapshots"] = a => SnapList(Blob(a).Store),
+        ["blob.open_snapshot"] = a => SnapOpen(a, n => Blob(a).Store.OpenSnapshot(n), (s, st) => s.Blob = st),
+        ["blob.drop_snapshot"] = a => { var db = Blob(a).Store; return FromResponse(db.DropSnapshot(GetString(a, "name")), () => null); },
+        ["blob.backup"] = a => { var db = Blob(a).Store; return FromResponse(db.Backup(GetString(a, "dest")), () => null); },
+        ["table.snapshot"] = a => SnapTake(Tbl(a), a),
+        ["table.snapshots"] = a => SnapList(Tbl(a)),
+        ["table.open_snapshot"] = a => SnapOpen(a, n => Tbl(a).OpenSnapshot(n), (s, st) => s.Table = st),
+        ["table.drop_snapshot"] = a => { var db = Tbl(a); return FromResponse(db.DropSnapshot(GetString(a, "name")), () => null); },
+        ["table.backup"] = a => { var db = Tbl(a); return FromResponse(db.Backup(GetString(a, "dest")), () => null); },
         ["repo.open"] = RepoOpen,
         ["repo.close"] = Close,
         ["repo.verify"] = a => FromResponse(Repo.Verify(GetString(a, "path")), () => null),
@@ -720,6 +702,41 @@ internal static class Program
     {
         KvStore db = Kv(a);
         return (db, Key(a, "key"));
+    }
+
+    // ---- snapshots and backups: the same ops for every store ----
+    private static JsonObject SnapTake(NativeStore db, JsonObject a)
+    {
+        string? name = a["name"] is null ? null : GetString(a, "name");
+        var r = db.Snapshot(name);
+        return FromResponse(r, () => r.Result);
+    }
+
+    private static JsonObject SnapList(NativeStore db)
+    {
+        var r = db.Snapshots();
+        return FromResponse(r, () => new JsonArray(r.Result!.Select(i => (JsonNode?)new JsonObject
+        {
+            ["name"] = i.Name, ["time"] = new DateTimeOffset(i.Time).ToUnixTimeMilliseconds(), ["bytes"] = i.Bytes,
+        }).ToArray()));
+    }
+
+    // The snapshot becomes the slot named by `as` (a read-only store of the same class).
+    private static JsonObject SnapOpen<T>(JsonObject a, Func<string, ExecResponse<T>> open, Action<Slot, T> set)
+    {
+        string name = GetString(a, "name");
+        string @as = GetString(a, "as");
+        Slot s = SlotForOpen(@as);
+        var r = open(name);
+        if (!r.Success) return Error(r.ErrorCode, r.Message);
+        s.Kv = null;
+        s.Blob = null;
+        s.Table = null;
+        s.Repo = null;
+        set(s, r.Result!);
+        s.Closed = false;
+        Slots[@as] = s;
+        return Ok(null);
     }
 
     private static Slot SlotForOpen(string name)
