@@ -35,6 +35,47 @@ public class SnapshotTests : IDisposable
     }
 
     [Fact]
+    public void BlobStoreSnapshotAndBackup()
+    {
+        string path = _tmp.Path("store.blob");
+        using var bs = BlobStore.Open(path).ThrowIfFailed();
+        uint k = bs.Create(new byte[] { 1, 2, 3 }).ThrowIfFailed();
+        Assert.Equal("s", bs.Snapshot("s").Result);
+        Assert.True(bs.Update(k, new byte[] { 9 }).Success);
+        using (var snap = bs.OpenSnapshot("s").ThrowIfFailed())
+        {
+            Assert.Equal(new byte[] { 1, 2, 3 }, snap.Read(k).Result);
+            Assert.Equal(CairnErrorCode.ReadOnly, snap.Create(new byte[] { 4 }).ErrorCode);
+            Assert.Equal($"{bs.Path}-snapshots/s/blob", snap.Path);
+        }
+        string dest = _tmp.Path("backup.blob");
+        Assert.True(bs.Backup(dest).Success);
+        Assert.Equal(CairnErrorCode.Exists, bs.Backup(dest).ErrorCode);
+        using (var copy = BlobStore.Open(dest).ThrowIfFailed())
+            Assert.Equal(new byte[] { 9 }, copy.Read(k).Result);
+        Assert.True(bs.DropSnapshot("s").Success);
+        Assert.Empty(bs.Snapshots().Result!);
+    }
+
+    [Fact]
+    public void TableSnapshotAndBackup()
+    {
+        using var t = Table.Open(new TableOptions { Path = _tmp.Path("t"), Schema = "k string primary key, n i64" }).ThrowIfFailed();
+        ulong id = t.Insert(new Row { ["k"] = "a", ["n"] = 1L }).ThrowIfFailed();
+        Assert.Equal("s", t.Snapshot("s").Result);
+        Assert.True(t.Update(id, new Row { ["n"] = 2L }).Success);
+        using (var snap = t.OpenSnapshot("s").ThrowIfFailed())
+        {
+            Assert.Equal(1L, snap.Get(id).Result!["n"]);
+            Assert.Equal(CairnErrorCode.ReadOnly, snap.Insert(new Row { ["k"] = "b", ["n"] = 0L }).ErrorCode);
+        }
+        string dest = _tmp.Path("tb");
+        Assert.True(t.Backup(dest).Success);
+        using var copy = Table.Open(dest).ThrowIfFailed();
+        Assert.Equal(2L, copy.Get(id).Result!["n"]);
+    }
+
+    [Fact]
     public void ListNamesAndDrop()
     {
         var before = DateTime.UtcNow.AddMinutes(-1);
