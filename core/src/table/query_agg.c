@@ -32,6 +32,7 @@
 int cairn_tbl__qres_init(qres *r, size_t ncols) {
     memset(r, 0, sizeof *r);
     r->ncols = ncols;
+    r->nshow = ncols;
     r->names = (char **)calloc(ncols ? ncols : 1, sizeof(char *));
     r->types = (tcol *)calloc(ncols ? ncols : 1, sizeof(tcol));
     if (!r->names || !r->types) {
@@ -182,7 +183,7 @@ static int put_name(tbuf *b, const char *name) {
 
 int cairn_tbl__qres_emit(qres *r, const qorder *ord, size_t nord, int has_limit, uint64_t limit, uint64_t offset,
                          int columns_format, tbuf *out) {
-    size_t *idx = NULL, *tmp = NULL, i, c, from, to, n = r->nrows;
+    size_t *idx = NULL, *tmp = NULL, i, c, from, to, n = r->nrows, ns = r->nshow;
     sortctx s;
     int rc = 0;
     /* bytes values: offsets into the heap -> pointers */
@@ -205,7 +206,7 @@ int cairn_tbl__qres_emit(qres *r, const qorder *ord, size_t nord, int has_limit,
     to = n;
     if (has_limit && limit < (uint64_t)(to - from)) to = from + (size_t)limit;
     if (tbuf_put(out, "{\"columns\":[", 12)) goto nomem;
-    for (c = 0; c < r->ncols; c++) {
+    for (c = 0; c < ns; c++) {
         const char *tn = cairn_tbl__type_name(r->types[c].type);
         if (c && tbuf_put(out, ",", 1)) goto nomem;
         if (tbuf_put(out, "{\"name\":", 8) || put_name(out, r->names[c])) goto nomem;
@@ -221,7 +222,7 @@ int cairn_tbl__qres_emit(qres *r, const qorder *ord, size_t nord, int has_limit,
             const cairn_value *row = r->v + idx[i] * r->ncols;
             if (i > from && tbuf_put(out, ",", 1)) goto nomem;
             if (tbuf_put(out, "{", 1)) goto nomem;
-            for (c = 0; c < r->ncols; c++) {
+            for (c = 0; c < ns; c++) {
                 if (c && tbuf_put(out, ",", 1)) goto nomem;
                 if (put_name(out, r->names[c]) || tbuf_put(out, ":", 1) || cairn_tbl__value_json(&r->types[c], &row[c], out))
                     goto nomem;
@@ -231,7 +232,7 @@ int cairn_tbl__qres_emit(qres *r, const qorder *ord, size_t nord, int has_limit,
         if (tbuf_put(out, "]}", 2)) goto nomem;
     } else {
         if (tbuf_put(out, "],\"data\":{", 10)) goto nomem;
-        for (c = 0; c < r->ncols; c++) {
+        for (c = 0; c < ns; c++) {
             if (c && tbuf_put(out, ",", 1)) goto nomem;
             if (put_name(out, r->names[c]) || tbuf_put(out, ":[", 2)) goto nomem;
             for (i = from; i < to; i++) {

@@ -16,6 +16,7 @@ typedef struct qres {
                             building (qres_bytes) and are resolved by qres_emit */
     size_t nrows, cap;
     tbuf heap;
+    size_t nshow;        /* the first nshow columns are written (the rest only order) */
 } qres;
 
 int cairn_tbl__qres_init(qres *r, size_t ncols);
