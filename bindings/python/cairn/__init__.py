@@ -1824,7 +1824,7 @@ class Table(_Events):
         the left rows, right_where/right_params the right ones; columns, order, limit, offset and
         format as in query(), column names "left.x" / "right.y"."""
         if not isinstance(other, Table):
-            raise TypeMismatch("join: other must be a cairn.Table, not %s" % type(other).__name__)  # noqa: F821
+            raise TypeMismatch("join: other must be a cairn.Table, not %s" % other.__class__.__name__)  # noqa: F821
         spec = _drop_none(on=_join_on(on), type=type, where=where, params=params, right_where=right_where,
                           right_params=right_params, columns=columns, order=order, limit=limit, offset=offset,
                           format=format)
