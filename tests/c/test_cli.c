@@ -1672,6 +1672,119 @@ START_TEST(cli_repo_dump_restore) {
 }
 END_TEST
 
+/* ---- snapshots and backups; no progress on a stderr that is not a terminal --------------------- */
+
+START_TEST(cli_snapshots_backups) {
+    res r = {0};
+    char *dir = setup_dir("cli"), *kv = kvt_path(dir, "kv"), *kb = kvt_path(dir, "kv.bak"), *bl = kvt_path(dir, "b.db");
+    char *bb = kvt_path(dir, "b2.db"), *tb = kvt_path(dir, "t"), *tbb = kvt_path(dir, "t.bak"), *csv = kvt_path(dir, "in.csv");
+    cairn_kv *h, *s;
+    void *v = NULL;
+    size_t n = 0;
+    int kind, k;
+    /* KV: snapshot, list, the snapshot keeps its point in time, drop, backup */
+    ck_assert_int_eq(CLI(&r, "kv", "put", kv, "a", "1"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "snapshot", kv, "first"), 0);
+    ck_assert_str_eq(r.out, "first\n");
+    ck_assert_uint_eq(r.errlen, 0);
+    ck_assert_int_eq(CLI(&r, "kv", "snapshot", kv, "first"), 8);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_EXISTS"));
+    ck_assert_int_eq(CLI(&r, "kv", "snapshot", kv, "bad/name"), 8);
+    ck_assert_int_eq(CLI(&r, "kv", "put", kv, "a", "2"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "snapshot", kv, "--json"), 0); /* a name chosen by the core */
+    ck_assert(json_lines(r.out));
+    ck_assert(!strncmp(r.out, "{\"name\":\"", 9));
+    ck_assert_int_eq(CLI(&r, "kv", "snapshots", kv), 0);
+    ck_assert(!strncmp(r.out, "first ", 6));
+    ck_assert_ptr_nonnull(strchr(strchr(r.out, '\n') + 1, '\n')); /* two lines, oldest first */
+    ck_assert_int_eq(CLI(&r, "kv", "snapshots", kv, "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert(!strncmp(r.out, "{\"name\":\"first\",\"time\":", 23));
+    ck_assert_int_eq(cairn_kv_open(&h, kv, NULL), 0);
+    ck_assert_int_eq(cairn_kv_open_snapshot(&s, h, "first"), 0);
+    ck_assert_int_eq(cairn_kv_get(s, "a", 1, &v, &n, &kind), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_mem_eq(v, "1", 1);
+    cairn_free(v);
+    cairn_kv_close(s);
+    /* beside a writer: a snapshot and a backup want the writer's lock (exit 7) */
+    ck_assert_int_eq(CLI(&r, "kv", "snapshot", kv, "second"), 7);
+    ck_assert_int_eq(CLI(&r, "kv", "backup", kv, kb), 7);
+    cairn_kv_close(h);
+    ck_assert_int_eq(CLI(&r, "kv", "backup", kv, kb), 0);
+    ck_assert(!strncmp(r.out, "backed up ", 10));
+    ck_assert_uint_eq(r.errlen, 0);
+    ck_assert_int_eq(CLI(&r, "kv", "get", kb, "a"), 0);
+    ck_assert_str_eq(r.out, "2");
+    ck_assert_int_eq(CLI(&r, "kv", "drop-snapshot", kv, "first"), 0);
+    ck_assert_int_eq(CLI(&r, "kv", "drop-snapshot", kv, "first"), 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_NOTFOUND"));
+    ck_assert_int_eq(CLI(&r, "kv", "snapshots", kv), 0);
+    ck_assert_ptr_null(strstr(r.out, "first"));
+    {
+        char *none = kvt_path(dir, "none");
+        ck_assert_int_eq(CLI(&r, "kv", "snapshots", none), 4);
+        free(none);
+    }
+    /* blob and table: the same four commands */
+    ck_assert_int_eq(CLI(&r, "blob", "create", bl, "hello"), 0);
+    ck_assert_int_eq(CLI(&r, "blob", "snapshot", bl, "s1"), 0);
+    ck_assert_str_eq(r.out, "s1\n");
+    ck_assert_int_eq(CLI(&r, "blob", "update", bl, "1", "changed"), 0);
+    ck_assert_int_eq(CLI(&r, "blob", "snapshots", bl, "--json"), 0);
+    ck_assert(!strncmp(r.out, "{\"name\":\"s1\"", 12));
+    ck_assert_int_eq(CLI(&r, "blob", "backup", bl, bb), 0);
+    ck_assert_int_eq(CLI(&r, "blob", "get", bb, "1"), 0);
+    ck_assert_str_eq(r.out, "changed");
+    ck_assert_int_eq(CLI(&r, "blob", "drop-snapshot", bl, "s1"), 0);
+    ck_assert_int_eq(CLI(&r, "blob", "drop-snapshot", bl, "s1"), 1);
+    ck_assert_int_eq(CLI(&r, "table", "create", tb, "id i64 primary key, name string"), 0);
+    {
+        char text[16 * 1024];
+        size_t len = (size_t)snprintf(text, sizeof text, "id,name\n");
+        for (k = 0; k < 500; k++) len += (size_t)snprintf(text + len, sizeof text - len, "%d,name %d\n", k, k);
+        spit(csv, text, len);
+    }
+    ck_assert_int_eq(CLI(&r, "table", "import", tb, csv), 0); /* no progress without a terminal */
+    ck_assert_str_eq(r.out, "imported 500 rows\n");
+    ck_assert_uint_eq(r.errlen, 0);
+    ck_assert_int_eq(CLI(&r, "table", "export", tb), 0);
+    ck_assert_uint_eq(r.errlen, 0);
+    ck_assert_int_eq(CLI(&r, "table", "snapshot", tb, "t1"), 0);
+    ck_assert_int_eq(CLI(&r, "table", "delete", tb, "1"), 0);
+    ck_assert_int_eq(CLI(&r, "table", "compact", tb), 0);
+    ck_assert_uint_eq(r.errlen, 0);
+    ck_assert_int_eq(CLI(&r, "table", "check", tb), 0);
+    ck_assert_uint_eq(r.errlen, 0);
+    ck_assert_int_eq(CLI(&r, "table", "snapshots", tb), 0);
+    ck_assert(!strncmp(r.out, "t1 ", 3));
+    ck_assert_int_eq(CLI(&r, "table", "backup", tb, tbb), 0);
+    ck_assert_uint_eq(r.errlen, 0);
+    ck_assert_int_eq(CLI(&r, "table", "count", tbb), 0);
+    ck_assert_str_eq(r.out, "499\n");
+    ck_assert_int_eq(CLI(&r, "table", "drop-snapshot", tb, "t1"), 0);
+    ck_assert_int_eq(CLI(&r, "table", "snapshots", tb), 0);
+    ck_assert_str_eq(r.out, "");
+    /* help for each */
+    {
+        static const char *const engines[] = {"kv", "blob", "table"};
+        static const char *const cmds[] = {"snapshot", "snapshots", "drop-snapshot", "backup"};
+        int e, c;
+        for (e = 0; e < 3; e++)
+            for (c = 0; c < 4; c++) {
+                char want[64];
+                snprintf(want, sizeof want, "usage: cairn %s %s ", engines[e], cmds[c]);
+                ck_assert_int_eq(CLI(&r, "help", engines[e], cmds[c]), 0);
+                ck_assert_ptr_nonnull(strstr(r.out, want));
+            }
+    }
+    res_free(&r);
+    free(kv), free(kb), free(bl), free(bb), free(tb), free(tbb), free(csv);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
@@ -1694,6 +1807,7 @@ int main(void) {
     tcase_add_test(tc, cli_stats_prometheus);
     tcase_add_test(tc, cli_table_dump_load);
     tcase_add_test(tc, cli_repo_dump_restore);
+    tcase_add_test(tc, cli_snapshots_backups);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

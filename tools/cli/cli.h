@@ -103,8 +103,10 @@ CLI_SNAP_DECL(table)
      "  --json   one JSON object a line: {\"name\",\"time\" (Unix ms),\"bytes\"}", cli_##pfx##_snapshots},          \
     {"drop-snapshot", 2, 2, WHAT " NAME", 0, "remove a snapshot (exit 1 if there is none)", NULL,                      \
      cli_##pfx##_drop_snapshot},                                                                                      \
-    {"backup", 2, 2, WHAT " DEST", 0, "copy the store, consistently, to " DEST " (beside a running writer)",          \
-     "Every file is copied (a backup shares nothing with the store); DEST opens as a normal store.",                   \
+    {"backup", 2, 2, WHAT " DEST", 0, "copy the store, consistently, to " DEST,                                      \
+     "Every file is copied (a backup shares nothing with the store); DEST opens as a normal store.\n"                 \
+     "The copy is taken under the writer's lock: exit 7 while another process writes to the store (a\n"              \
+     "program that holds it calls cairn_" #pfx "_backup, which lets its own writers go on).",                        \
      cli_##pfx##_backup}
 
 /* 1 while running inside `cairn shell` (values from stdin are refused; `get` ends with a newline). */

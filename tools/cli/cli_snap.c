@@ -145,19 +145,11 @@ static int s_backup(const snap_ops *e, const opts *o, int argc, char **argv) {
     void *h;
     int rc;
     (void)o, (void)argc;
-    /* read-only first, so that a backup runs beside a writer; a core that wants the writer's handle
-     * says READONLY */
-    if ((rc = s_open(e, &h, argv[0], 1)) != 0) return rc;
+    /* every engine takes the copy under its writer's lock: the handle is opened for writing */
+    if ((rc = s_open(e, &h, argv[0], 0)) != 0) return rc;
     cli_ticker_start("backing up");
     rc = e->backup(h, argv[1]);
     cli_ticker_stop();
-    if (rc == CAIRN_READONLY) {
-        e->close(h);
-        if ((rc = s_open(e, &h, argv[0], 0)) != 0) return rc;
-        cli_ticker_start("backing up");
-        rc = e->backup(h, argv[1]);
-        cli_ticker_stop();
-    }
     if (!rc) printf("backed up %s to %s\n", argv[0], argv[1]);
     return s_done(e, h, rc);
 }

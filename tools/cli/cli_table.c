@@ -872,8 +872,10 @@ static int tbl_import(const opts *o, int argc, char **argv) {
         fprintf(stderr, "cairn: nothing imported\n");
         goto out;
     }
-    if ((rc = cairn_table_commit(t)) == 0 && (rc = cairn_table_sync(t)) == 0)
-        printf("imported %llu rows\n", (unsigned long long)rows);
+    cli_ticker_start("committing");
+    if ((rc = cairn_table_commit(t)) == 0) rc = cairn_table_sync(t);
+    cli_ticker_stop();
+    if (!rc) printf("imported %llu rows\n", (unsigned long long)rows);
 out:
     csv_free(&c);
     cols_free(&cl);

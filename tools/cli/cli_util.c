@@ -297,19 +297,21 @@ void cli_ticker_stop(void) {
 
 void cli_progress(const char *verb, uint64_t records, uint64_t bytes, int final) {
     static double start, last;
-    static int shown, tty;
+    static int shown, tty, active;
     double now;
     char hb[32];
-    if (records == 0 && !final) { /* the start of a run */
+    if (!active || (records == 0 && !final)) { /* the start of a run (the first call, whatever its count) */
         tty = isatty(STDERR_FILENO);
-        start = mono_s(), last = 0, shown = 0;
+        start = mono_s(), last = 0, shown = 0, active = 1;
     }
+    if (final) active = 0;
     if (!tty) return;
     now = mono_s();
     if (!final && (now - start < 0.5 || now - last < 0.2)) return;
     if (final && !shown) return;
-    fprintf(stderr, "\rcairn: %s %llu records (%s)%s", verb, (unsigned long long)records,
-            cli_human_bytes(bytes, hb, sizeof hb), final ? "\n" : "");
+    fprintf(stderr, "\rcairn: %s %llu records", verb, (unsigned long long)records);
+    if (bytes) fprintf(stderr, " (%s)", cli_human_bytes(bytes, hb, sizeof hb));
+    fprintf(stderr, "%s", final ? "\n" : "");
     fflush(stderr);
     last = now;
     shown = 1;
