@@ -36,9 +36,10 @@
  * is built from that, so every spelling of the path through symlinks shares them. A dangling
  * symlink is CAIRN_PATH.
  *
- * Write-ahead log <path>-wal (format: core/src/wal/wal.c). Every change to the data file is
- * first logged as one WAL transaction of physical records, committed, and (per the sync mode)
- * fsynced; only then are the same bytes written to the data file:
+ * Write-ahead log <path>-wal (format: core/src/wal/wal.c; the journaled writes below are
+ * core/src/wal/journal.c). Every change to the data file is first logged as one WAL transaction
+ * of physical records, committed, and (per the sync mode) fsynced; only then are the same bytes
+ * written to the data file:
  *   type 1 WRITE    payload = u64 offset, then the bytes to write there
  *   type 2 TRUNCATE payload = u64 new size
  * An operation's transaction holds its entry writes, the free-entry headers it changes, a
