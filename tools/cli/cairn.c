@@ -4,9 +4,10 @@
  *   cairn kv COMMAND DIR ...        put get del list stats check compact dump load
  *   cairn blob COMMAND FILE ...     create get update del list stats check compact dump load
  *   cairn table COMMAND DIR ...     create insert get update delete count list stats check compact
- *                                   schema import export
+ *                                   schema import export select index dump load
+ *                                   (kv, blob, table: snapshot snapshots drop-snapshot backup)
  *   cairn repo COMMAND DIR ...      init tenants entries save load log diff put get delete keys tag gc
- *                                   verify stats
+ *                                   verify stats dump restore
  *   cairn shell [kv|blob|table|repo] PATH   the same commands, one a line, from standard input
  *   cairn help [ENGINE [COMMAND]]   cairn --help   cairn --version
  *
