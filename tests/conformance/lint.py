@@ -200,6 +200,9 @@ def check_typed(value, where, problems, native_names, in_expect=False, saved=Non
             check_typed(v, where, problems, native_names, in_expect, saved)
     elif in_expect and k == "error":
         pass
+    elif not in_expect and k in ("$and", "$or", "$not"):
+        # the WHERE operators of a table.query / table.count_where query
+        check_typed(v, where, problems, native_names, in_expect, saved)
     else:
         problems.append("%s: unknown tag %s" % (where, k))
 
