@@ -183,113 +183,19 @@ static void fire(fired *fo) {
     memset(fo, 0, sizeof *fo);
 }
 
-/* ---- unique indexes ---- */
+/* ---- indexes (index.c) ---- */
 
-static void idx_del_row(cairn_table *t, const cairn_value *row, uint64_t id) {
-    size_t k;
-    if (!t->ui_built) return;
-    for (k = 0; k < t->nui; k++) cairn_tbl__ui_del(&t->ui[k], &t->s.c[t->ui[k].col], &row[t->ui[k].col], id);
-}
+static void idx_del_row(cairn_table *t, const cairn_value *row, uint64_t id) { cairn_tbl__ix_del_row(t, row, id); }
 
-static int idx_add_row(cairn_table *t, const cairn_value *row, uint64_t id) {
-    size_t k;
-    if (!t->ui_built) return 0;
-    for (k = 0; k < t->nui; k++)
-        if (cairn_tbl__ui_add(&t->ui[k], &t->s.c[t->ui[k].col], &row[t->ui[k].col], id)) return CAIRN_NOMEM;
-    return 0;
-}
+static int idx_add_row(cairn_table *t, const cairn_value *row, uint64_t id) { return cairn_tbl__ix_add_row(t, row, id); }
 
-static void free_indexes(cairn_table *t) {
-    size_t k;
-    for (k = 0; k < t->nui; k++) cairn_tbl__ui_free(&t->ui[k]);
-    free(t->ui);
-    t->ui = NULL;
-    t->nui = 0;
-    t->ui_built = 0;
-}
+static void free_indexes(cairn_table *t) { cairn_tbl__ix_free(t); }
 
-static int add_checked(cairn_table *t, const cairn_value *row, uint64_t id) {
-    size_t k;
-    for (k = 0; k < t->nui; k++) {
-        const tcol *c = &t->s.c[t->ui[k].col];
-        uint64_t other = cairn_tbl__ui_find(&t->ui[k], c, &row[t->ui[k].col]);
-        if (other && other != id) {
-            char vb[96];
-            cairn_tbl__value_str(c, &row[t->ui[k].col], vb, sizeof vb);
-            return cairn_err__set(CAIRN_CORRUPT, "%s: column %s holds %s twice (rows %llu and %llu): %s constraint violated",
-                                  t->dir, c->name, vb, (unsigned long long)other, (unsigned long long)id,
-                                  c->pk ? "PRIMARY KEY" : "UNIQUE");
-        }
-        if (!other && cairn_tbl__ui_add(&t->ui[k], c, &row[t->ui[k].col], id)) return CAIRN_NOMEM;
-    }
-    return 0;
-}
-
-/* Build every unique index from the live rows (first write that needs them). A duplicate in
- * stored rows is CAIRN_CORRUPT. */
-int cairn_tbl__build_indexes(cairn_table *t) {
-    size_t k, i, gi, n = 0;
-    cairn_value *row = NULL;
-    tbuf bytes = {0, 0, 0};
-    int rc = 0;
-    if (t->ui_built) return 0;
-    free_indexes(t);
-    for (i = 0; i < t->s.n; i++)
-        if (t->s.c[i].pk || t->s.c[i].unique) n++;
-    if (!n) {
-        t->ui_built = 1;
-        return 0;
-    }
-    if (!(t->ui = (uindex *)calloc(n, sizeof(uindex)))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
-    for (i = 0; i < t->s.n; i++)
-        if (t->s.c[i].pk || t->s.c[i].unique) t->ui[t->nui++].col = (int)i;
-    if (!(row = (cairn_value *)calloc(t->s.n, sizeof(cairn_value)))) {
-        free_indexes(t);
-        return cairn_err__set(CAIRN_NOMEM, "out of memory");
-    }
-    /* row groups: decode only the indexed columns */
-    for (gi = 0; !rc && gi < t->ng; gi++) {
-        rgroup *g = &t->g[gi];
-        cairn_colvec ids, *cv = (cairn_colvec *)calloc(t->nui, sizeof(cairn_colvec));
-        uint32_t p;
-        memset(&ids, 0, sizeof ids);
-        if (!cv) {
-            rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
-            break;
-        }
-        rc = cairn_tbl__group_decode(g->ids.file, &g->ids, CAIRN_TYPE_U64, 0, &ids);
-        for (k = 0; !rc && k < t->nui; k++) {
-            const tcol *c = &t->s.c[t->ui[k].col];
-            rc = cairn_tbl__group_decode(g->cols[t->ui[k].col].file, &g->cols[t->ui[k].col], c->type, c->fixed_len, &cv[k]);
-        }
-        for (p = 0; !rc && p < g->nrows; p++) {
-            uint64_t id = ((const uint64_t *)ids.data)[p], dummy;
-            if (grp_deleted(g, p) || (t->ovmap.n && cairn_tbl__idmap_get(&t->ovmap, id, &dummy))) continue;
-            for (k = 0; k < t->nui; k++) cairn_tbl__colvec_get(&cv[k], &t->s.c[t->ui[k].col], p, &row[t->ui[k].col]);
-            rc = add_checked(t, row, id);
-        }
-        cairn_seg__free_vec(&ids);
-        for (k = 0; k < t->nui; k++) cairn_seg__free_vec(&cv[k]);
-        free(cv);
-    }
-    for (i = 0; !rc && i < t->ov.n; i++) {
-        if (t->ov.dead[i]) continue;
-        for (k = 0; k < t->nui; k++) cairn_tbl__rs_get(&t->ov, &t->s, i, t->ui[k].col, &row[t->ui[k].col]);
-        rc = add_checked(t, row, t->ov.ids[i]);
-    }
-    for (i = 0; !rc && i < t->tail.n; i++) {
-        if (t->tail.dead[i]) continue;
-        for (k = 0; k < t->nui; k++) cairn_tbl__rs_get(&t->tail, &t->s, i, t->ui[k].col, &row[t->ui[k].col]);
-        rc = add_checked(t, row, t->tail.ids[i]);
-    }
-    free(row);
-    free(bytes.p);
-    if (rc) {
-        free_indexes(t);
-        return rc;
-    }
-    t->ui_built = 1;
-    return 0;
+int cairn_tbl__get_row(cairn_table *t, uint64_t id, cairn_value *row, tbuf *bytes) {
+    rloc l;
+    int rc;
+    if ((rc = find_row(t, id, &l)) != 0) return rc;
+    return read_row(t, &l, row, bytes);
 }
 
 static int need_indexes(cairn_table *t) {
@@ -337,7 +243,9 @@ static int do_insert(cairn_table *t, const cairn_value *row, uint64_t *idout) {
     if ((rc = need_indexes(t)) != 0) return rc;
     for (k = 0; k < t->nui; k++) {
         const tcol *c = &t->s.c[t->ui[k].col];
-        uint64_t other = cairn_tbl__ui_find(&t->ui[k], c, &row[t->ui[k].col]);
+        uint64_t other;
+        if (!t->ui[k].uniq) continue;
+        other = cairn_tbl__ui_find(&t->ui[k], c, &row[t->ui[k].col]);
         if (other) return violation(c, &row[t->ui[k].col], other);
     }
     if (t->next_id == UINT64_MAX) return cairn_err__set(CAIRN_RANGE, "%s: row ids exhausted", t->dir);
@@ -404,7 +312,9 @@ static int do_update(cairn_table *t, uint64_t id, const size_t *cols, const cair
     }
     for (k = 0; k < t->nui; k++) {
         const tcol *c = &t->s.c[t->ui[k].col];
-        uint64_t other = cairn_tbl__ui_find(&t->ui[k], c, &newr[t->ui[k].col]);
+        uint64_t other;
+        if (!t->ui[k].uniq) continue;
+        other = cairn_tbl__ui_find(&t->ui[k], c, &newr[t->ui[k].col]);
         if (other && other != id) {
             rc = violation(c, &newr[t->ui[k].col], other);
             goto out;
@@ -719,6 +629,7 @@ static void table_free(cairn_table *t) {
     cairn_tbl__rs_free(&t->ov);
     cairn_tbl__idmap_free(&t->ovmap);
     free_indexes(t);
+    free(t->idef);
     free(t->wbuf.p);
     free(t->un);
     free(t->uheap.p);
@@ -1150,17 +1061,23 @@ static int load_rows(cairn_table *t, size_t n, const colsrc *cs, uint64_t *first
     for (i = 0; i < n; i++) {
         uint64_t id = t->next_id + i;
         size_t k;
-        if (t->nui || log || t->nsubs)
+        if (t->nui || t->nri || log || t->nsubs)
             for (c = 0; c < t->s.n; c++) cairn_tbl__rs_get(&t->tail, &t->s, base + i, c, &row[c]);
         for (k = 0; k < t->nui; k++) {
             const tcol *col = &t->s.c[t->ui[k].col];
-            uint64_t other = cairn_tbl__ui_find(&t->ui[k], col, &row[t->ui[k].col]);
+            uint64_t other;
+            if (!t->ui[k].uniq) continue;
+            other = cairn_tbl__ui_find(&t->ui[k], col, &row[t->ui[k].col]);
             if (other) {
                 rc = violation(col, &row[t->ui[k].col], other);
                 goto out;
             }
             if ((rc = cairn_tbl__ui_add(&t->ui[k], col, &row[t->ui[k].col], id)) != 0) goto out;
         }
+        for (k = 0; k < t->nui; k++)
+            if (!t->ui[k].uniq && (rc = cairn_tbl__ui_add(&t->ui[k], &t->s.c[t->ui[k].col], &row[t->ui[k].col], id)) != 0) goto out;
+        for (k = 0; k < t->nri; k++)
+            if ((rc = cairn_tbl__ri_add(&t->ri[k], &t->s.c[t->ri[k].col], &row[t->ri[k].col], id)) != 0) goto out;
         if (log && (rc = push_rec(t, TREC_INSERT, id, row)) != 0) goto out;
         if (t->nsubs && (rc = push_event(t, CAIRN_TABLE_INSERTED, id, row, NULL)) != 0) goto out;
     }
@@ -1204,6 +1121,24 @@ static int load_direct(cairn_table *t, size_t n, const colsrc *cs, uint64_t *fir
     }
     t->live += n;
     if (first_id) *first_id = first;
+    if (t->ui_built && (t->nui || t->nri)) {
+        /* declared indexes (no unique column takes this path): add the new rows */
+        cairn_value *row = (cairn_value *)calloc(t->s.n ? t->s.n : 1, sizeof *row);
+        size_t i, k;
+        if (!row) {
+            free_indexes(t); /* rebuilt at the next use */
+            return 0;
+        }
+        for (i = 0; i < n; i++) {
+            for (k = 0; k < t->nui; k++) src_value(t, cs, (size_t)t->ui[k].col, i, &row[t->ui[k].col]);
+            for (k = 0; k < t->nri; k++) src_value(t, cs, (size_t)t->ri[k].col, i, &row[t->ri[k].col]);
+            if (idx_add_row(t, row, first + i)) {
+                cairn_errclear(); /* the indexes were dropped: rebuilt at the next use */
+                break;
+            }
+        }
+        free(row);
+    }
     return 0;
 }
 

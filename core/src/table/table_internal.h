@@ -177,24 +177,65 @@ void cairn_tbl__idmap_del(idmap *m, uint64_t k);
 void cairn_tbl__idmap_free(idmap *m);
 void cairn_tbl__idmap_clear(idmap *m);
 
-/* unique index: value -> id (nulls are not indexed) */
+/* hash index: value -> ids (nulls are not indexed). One slot per distinct value: its id inline
+ * (cnt 1) or a posting list (cnt > 1). A UNIQUE / PRIMARY KEY column's index (uniq) never holds a
+ * value twice: the writers check with ui_find first. */
 typedef struct uslot {
     uint64_t h;     /* hash | 1 (0 = empty) */
     uint64_t key;   /* fixed <= 8 bytes: the value; else heap offset */
     uint32_t len;
+    uint32_t cnt;   /* ids holding the value: 1 = `id` is the id, else `id` indexes u->pl */
     uint64_t id;
 } uslot;
+typedef struct upost {
+    uint64_t *ids;  /* unordered */
+    uint32_t n, cap;
+} upost;
 typedef struct uindex {
     int col;
+    int uniq;       /* PRIMARY KEY / UNIQUE (implicit); else a declared hash index */
     uslot *s;
     size_t cap, n;
     tbuf heap;      /* keys of variable/fixed-bytes columns (garbage collected by rebuilds) */
+    upost *pl;      /* posting lists */
+    size_t npl, capl;
+    uint64_t *freepl; /* unused posting list indexes */
+    size_t nfree, capfree;
 } uindex;
-/* id of the row holding value v (0: none) */
+/* id of a row holding value v (0: none) */
 uint64_t cairn_tbl__ui_find(const uindex *u, const tcol *c, const cairn_value *v);
+/* every id holding v, appended to *ids (growable: *n used, *cap allocated; unordered) */
+int cairn_tbl__ui_find_all(const uindex *u, const tcol *c, const cairn_value *v, uint64_t **ids, size_t *n, size_t *cap);
 int cairn_tbl__ui_add(uindex *u, const tcol *c, const cairn_value *v, uint64_t id);
 void cairn_tbl__ui_del(uindex *u, const tcol *c, const cairn_value *v, uint64_t id);
 void cairn_tbl__ui_free(uindex *u);
+/* hash of a value as the index keys it (numbers by exact value) */
+uint64_t cairn_tbl__ui_hash(const tcol *c, const cairn_value *v);
+
+/* range index (index.c): (key, id) sorted, plus unsorted pending adds and the ids whose sorted
+ * entry is stale; merged when they grow. Keys: numbers and bools as order-preserving u64,
+ * strings/bytes as heap offset + length (bytewise order). */
+typedef struct rentry {
+    uint64_t key;
+    uint64_t id;
+    uint32_t len;
+} rentry;
+typedef struct ridx {
+    int col;
+    rentry *e;      /* sorted by (key, id) */
+    size_t n, cap;
+    rentry *pend;   /* adds since the last merge */
+    size_t np, capp;
+    idmap pmap;     /* id -> position in pend */
+    idmap stale;    /* ids whose entry in e is no longer valid */
+    tbuf heap;
+} ridx;
+
+/* a declared index (stored in the manifest) */
+typedef struct tidxdef {
+    int col;
+    int kind;       /* CAIRN_INDEX_HASH / CAIRN_INDEX_RANGE */
+} tidxdef;
 
 /* a column-batch source (load_columns' arguments) */
 typedef struct colsrc {
@@ -310,9 +351,13 @@ struct cairn_table {
     idmap ovmap;            /* id -> overlay position */
     uint64_t next_id;
     uint64_t live;          /* live rows */
-    uindex *ui;             /* unique indexes (built lazily) */
+    uindex *ui;             /* hash indexes: UNIQUE / PRIMARY KEY and declared (built lazily) */
     size_t nui;
+    ridx *ri;               /* range indexes (built with ui) */
+    size_t nri;
     int ui_built;
+    tidxdef *idef;          /* declared indexes (the manifest's) */
+    size_t nidef;
     /* operation / transaction */
     int in_txn;
     tbuf wbuf;              /* pending WAL records: u8 type, u32 len, payload */
@@ -358,6 +403,15 @@ uint64_t cairn_tbl__disk_bytes(cairn_table *t);
 /* the core (table.c) */
 int cairn_tbl__apply_rec(cairn_table *t, unsigned type, const void *payload, size_t len);
 int cairn_tbl__build_indexes(cairn_table *t);
+/* a live row by id (NOTFOUND if absent); bytes as cairn_tbl__group_row */
+int cairn_tbl__get_row(cairn_table *t, uint64_t id, cairn_value *row, tbuf *bytes);
+/* index.c: keep every index in step with one row (no-ops until built) */
+int cairn_tbl__ix_add_row(cairn_table *t, const cairn_value *row, uint64_t id);
+void cairn_tbl__ix_del_row(cairn_table *t, const cairn_value *row, uint64_t id);
+void cairn_tbl__ix_free(cairn_table *t);
+int cairn_tbl__ri_add(ridx *r, const tcol *c, const cairn_value *v, uint64_t id);
+int cairn_tbl__ri_del(ridx *r, const tcol *c, const cairn_value *v, uint64_t id);
+void cairn_tbl__ri_free(ridx *r);
 
 static inline int grp_deleted(const rgroup *g, uint32_t pos) {
     return g->del && (g->del[pos >> 3] >> (pos & 7)) & 1;

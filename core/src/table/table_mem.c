@@ -367,21 +367,45 @@ static uint64_t vhash(const tcol *c, const cairn_value *v) {
     return h | 1;
 }
 
+uint64_t cairn_tbl__ui_hash(const tcol *c, const cairn_value *v) { return vhash(c, v); }
+
 static int slot_eq(const uindex *u, const tcol *c, const uslot *s, const cairn_value *v) {
     if (by_bytes(c)) return s->len == v->v.s.len && (s->len == 0 || memcmp(u->heap.p + s->key, v->v.s.bytes, s->len) == 0);
     return s->key == key_bits(c, v);
 }
 
+/* the slot holding value v (hash h), or the empty slot where it would go */
+static size_t ui_slot(const uindex *u, const tcol *c, const cairn_value *v, uint64_t h) {
+    size_t j = (size_t)h & (u->cap - 1);
+    while (u->s[j].h && !(u->s[j].h == h && slot_eq(u, c, &u->s[j], v))) j = (j + 1) & (u->cap - 1);
+    return j;
+}
+
 uint64_t cairn_tbl__ui_find(const uindex *u, const tcol *c, const cairn_value *v) {
-    uint64_t h;
     size_t j;
-    if (v->is_null || !u->cap) return 0;
-    h = vhash(c, v);
-    j = (size_t)h & (u->cap - 1);
-    while (u->s[j].h) {
-        if (u->s[j].h == h && slot_eq(u, c, &u->s[j], v)) return u->s[j].id;
-        j = (j + 1) & (u->cap - 1);
+    if (v->is_null || !u->n) return 0;
+    j = ui_slot(u, c, v, vhash(c, v));
+    if (!u->s[j].h) return 0;
+    return u->s[j].cnt == 1 ? u->s[j].id : u->pl[u->s[j].id].ids[0];
+}
+
+int cairn_tbl__ui_find_all(const uindex *u, const tcol *c, const cairn_value *v, uint64_t **ids, size_t *n, size_t *cap) {
+    size_t j, k, cnt;
+    const uint64_t *src;
+    if (v->is_null || !u->n) return 0;
+    j = ui_slot(u, c, v, vhash(c, v));
+    if (!u->s[j].h) return 0;
+    cnt = u->s[j].cnt;
+    src = cnt == 1 ? &u->s[j].id : u->pl[u->s[j].id].ids;
+    if (*n + cnt > *cap) {
+        size_t nc = *cap ? *cap : 16;
+        uint64_t *p;
+        while (nc < *n + cnt) nc *= 2;
+        if (!(p = (uint64_t *)realloc(*ids, nc * 8))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+        *ids = p;
+        *cap = nc;
     }
+    for (k = 0; k < cnt; k++) (*ids)[(*n)++] = src[k];
     return 0;
 }
 
@@ -402,14 +426,73 @@ static int ui_resize(uindex *u, size_t ncap) {
     return 0;
 }
 
+/* a second id for slot sl: make it a posting list */
+static int post_add(uindex *u, uslot *sl, uint64_t id) {
+    upost *p;
+    if (sl->cnt == 1) {
+        size_t k;
+        if (u->nfree) {
+            k = (size_t)u->freepl[--u->nfree];
+        } else {
+            if (u->npl == u->capl) {
+                /* the free list can always take every list back (capfree >= capl) */
+                size_t nc = u->capl ? u->capl * 2 : 16;
+                upost *q = (upost *)realloc(u->pl, nc * sizeof *q);
+                uint64_t *f;
+                if (!q) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+                u->pl = q;
+                if (!(f = (uint64_t *)realloc(u->freepl, nc * 8))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+                u->freepl = f;
+                u->capl = u->capfree = nc;
+            }
+            k = u->npl++;
+            memset(&u->pl[k], 0, sizeof u->pl[k]);
+        }
+        p = &u->pl[k];
+        if (p->cap < 4) {
+            uint64_t *q = (uint64_t *)realloc(p->ids, 4 * 8);
+            if (!q) {
+                if (k == u->npl - 1 && !p->ids) u->npl--;
+                else u->freepl[u->nfree++] = k; /* room: it was taken from there */
+                return cairn_err__set(CAIRN_NOMEM, "out of memory");
+            }
+            p->ids = q;
+            p->cap = 4;
+        }
+        p->ids[0] = sl->id;
+        p->n = 1;
+        sl->id = k;
+    }
+    p = &u->pl[sl->id];
+    if (p->n == p->cap) {
+        uint32_t nc = p->cap * 2;
+        uint64_t *q = (uint64_t *)realloc(p->ids, (size_t)nc * 8);
+        if (!q) {
+            if (p->n == 1) { /* back to inline */
+                sl->id = p->ids[0];
+                sl->cnt = 1;
+            }
+            return cairn_err__set(CAIRN_NOMEM, "out of memory");
+        }
+        p->ids = q;
+        p->cap = nc;
+    }
+    p->ids[p->n++] = id;
+    sl->cnt = p->n;
+    return 0;
+}
+
 int cairn_tbl__ui_add(uindex *u, const tcol *c, const cairn_value *v, uint64_t id) {
     uslot sl;
     size_t j;
     if (v->is_null) return 0;
     if ((u->n + 1) * 4 > u->cap * 3 && ui_resize(u, u->cap ? u->cap * 2 : 64)) return CAIRN_NOMEM;
     sl.h = vhash(c, v);
+    j = ui_slot(u, c, v, sl.h);
+    if (u->s[j].h) return post_add(u, &u->s[j], id);
     sl.id = id;
     sl.len = 0;
+    sl.cnt = 1;
     if (by_bytes(c)) {
         sl.key = u->heap.n;
         sl.len = (uint32_t)v->v.s.len;
@@ -417,8 +500,6 @@ int cairn_tbl__ui_add(uindex *u, const tcol *c, const cairn_value *v, uint64_t i
     } else {
         sl.key = key_bits(c, v);
     }
-    j = (size_t)sl.h & (u->cap - 1);
-    while (u->s[j].h) j = (j + 1) & (u->cap - 1);
     u->s[j] = sl;
     u->n++;
     return 0;
@@ -427,11 +508,25 @@ int cairn_tbl__ui_add(uindex *u, const tcol *c, const cairn_value *v, uint64_t i
 void cairn_tbl__ui_del(uindex *u, const tcol *c, const cairn_value *v, uint64_t id) {
     uint64_t h;
     size_t j, i;
-    if (v->is_null || !u->cap) return;
+    if (v->is_null || !u->n) return;
     h = vhash(c, v);
-    j = (size_t)h & (u->cap - 1);
-    while (u->s[j].h && !(u->s[j].h == h && u->s[j].id == id && slot_eq(u, c, &u->s[j], v))) j = (j + 1) & (u->cap - 1);
+    j = ui_slot(u, c, v, h);
     if (!u->s[j].h) return;
+    if (u->s[j].cnt > 1) {
+        upost *p = &u->pl[u->s[j].id];
+        uint32_t k;
+        for (k = 0; k < p->n && p->ids[k] != id; k++) {}
+        if (k == p->n) return;
+        p->ids[k] = p->ids[--p->n];
+        u->s[j].cnt = p->n;
+        if (p->n == 1) {
+            u->freepl[u->nfree++] = u->s[j].id;
+            u->s[j].id = p->ids[0];
+            p->n = 0;
+        }
+        return;
+    }
+    if (u->s[j].id != id) return;
     u->s[j].h = 0;
     u->n--;
     i = j;
@@ -449,9 +544,15 @@ void cairn_tbl__ui_del(uindex *u, const tcol *c, const cairn_value *v, uint64_t 
 }
 
 void cairn_tbl__ui_free(uindex *u) {
+    size_t i;
+    for (i = 0; i < u->npl; i++) free(u->pl[i].ids);
+    free(u->pl);
+    free(u->freepl);
     free(u->s);
     free(u->heap.p);
     u->s = NULL;
-    u->cap = u->n = 0;
+    u->pl = NULL;
+    u->freepl = NULL;
+    u->cap = u->n = u->npl = u->capl = u->nfree = u->capfree = 0;
     memset(&u->heap, 0, sizeof u->heap);
 }

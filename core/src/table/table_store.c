@@ -28,7 +28,8 @@
  *    0   8  magic "CAIRNTBM"
  *    8   4  u32 version (1)
  *   12   4  u32 flags: bit 0 CLEAN = written by a writer's close: the WAL holds nothing beyond this
- *           manifest (it may then be missing); other bits zero. Without CLEAN the WAL must exist
+ *           manifest (it may then be missing); bit 1 INDEXES = the index list follows the schema;
+ *           other bits zero. Without CLEAN the WAL must exist
  *           (it is created before the first manifest and never removed; resets keep its header):
  *           a missing or cut-short WAL is CAIRN_CORRUPT, not a silent loss of its transactions
  *   16   8  u64 generation: +1 with every manifest written
@@ -41,6 +42,8 @@
  *   52   4  u32 schema_len
  *   56   8  u64 number of row groups G
  *   64   -  schema, canonical text (schema_len bytes, no NUL)
+ *   then, with INDEXES: u32 length L and L bytes of declared indexes (core/src/table/index.c),
+ *        each u8 kind (1 hash, 2 range), u8 name length, the column's name
  *   then G row groups, in id order (ranges never overlap):
  *        0   8  u64 first_id
  *        8   8  u64 last_id
@@ -452,7 +455,7 @@ static int manifest_build(cairn_table *t, const tschema *s, const rgroup *g, siz
     memset(h, 0, sizeof h);
     memcpy(h, MAN_MAGIC, 8);
     cairn_put32(h + 8, MAN_VERSION);
-    cairn_put32(h + 12, t->closing ? 1u : 0u);
+    cairn_put32(h + 12, (t->closing ? 1u : 0u) | (t->nidef ? 2u : 0u));
     cairn_put64(h + 16, t->man_gen + 1);
     cairn_put64(h + 24, lsn);
     cairn_put64(h + 32, t->next_id);
@@ -465,6 +468,20 @@ static int manifest_build(cairn_table *t, const tschema *s, const rgroup *g, siz
     rc = tbuf_put(out, h, sizeof h);
     if (!rc) rc = tbuf_put(out, schema, strlen(schema));
     free(schema);
+    if (!rc && t->nidef) {
+        size_t at = out->n;
+        uint8_t l4[4] = {0, 0, 0, 0};
+        rc = tbuf_put(out, l4, 4);
+        for (i = 0; !rc && i < t->nidef; i++) {
+            const char *nm = s->c[t->idef[i].col].name;
+            uint8_t e[2];
+            e[0] = (uint8_t)t->idef[i].kind;
+            e[1] = (uint8_t)strlen(nm);
+            rc = tbuf_put(out, e, 2);
+            if (!rc) rc = tbuf_put(out, nm, strlen(nm));
+        }
+        if (!rc) cairn_put32(out->p + at, (uint32_t)(out->n - at - 4));
+    }
     for (i = 0; !rc && i < ng; i++) {
         uint8_t rh[RG_HDR], sr[SREF];
         uint32_t dl = g[i].ndel && g[i].del ? (g[i].nrows + 7) / 8 : 0;
@@ -498,6 +515,8 @@ typedef struct mparsed {
     char *schema;
     const uint8_t *groups; /* into the buffer */
     size_t glen;
+    const uint8_t *idx;    /* the index list (flag INDEXES) */
+    size_t idxlen, idxoff;
 } mparsed;
 
 static int man_corrupt(const char *path, size_t off, const char *what) {
@@ -513,7 +532,7 @@ static int manifest_parse(const char *path, const uint8_t *b, size_t n, mparsed 
     if (cairn_get32(b + 8) != MAN_VERSION)
         return cairn_err__set(CAIRN_VERSION, "%s: manifest version %u (this library reads %u)", path, cairn_get32(b + 8), MAN_VERSION);
     m->flags = cairn_get32(b + 12);
-    if (m->flags & ~1u) return man_corrupt(path, 12, "unknown manifest flags");
+    if (m->flags & ~3u) return man_corrupt(path, 12, "unknown manifest flags");
     m->gen = cairn_get64(b + 16);
     m->lsn = cairn_get64(b + 24);
     m->next_id = cairn_get64(b + 32);
@@ -528,6 +547,17 @@ static int manifest_parse(const char *path, const uint8_t *b, size_t n, mparsed 
     m->schema[slen] = 0;
     m->groups = b + MAN_HDR + slen;
     m->glen = n - 4 - MAN_HDR - slen;
+    if (m->flags & 2u) {
+        uint32_t il;
+        if (m->glen < 4) return man_corrupt(path, MAN_HDR + slen, "index list beyond the manifest");
+        il = cairn_get32(m->groups);
+        if (il > m->glen - 4) return man_corrupt(path, MAN_HDR + slen, "index list beyond the manifest");
+        m->idx = m->groups + 4;
+        m->idxlen = il;
+        m->idxoff = MAN_HDR + slen + 4;
+        m->groups += 4 + (size_t)il;
+        m->glen -= 4 + (size_t)il;
+    }
     if (m->next_id == 0) return man_corrupt(path, 32, "next_id is 0");
     return 0;
 }
@@ -1456,6 +1486,39 @@ static int load_manifest(cairn_table *t, const uint8_t *b, size_t n, const char 
         if (rc) {
             free(m.schema);
             return rc;
+        }
+    }
+    {
+        /* declared indexes: kind, column name */
+        size_t off = 0, k;
+        free(t->idef);
+        t->idef = NULL;
+        t->nidef = 0;
+        while (off < m.idxlen) {
+            const uint8_t *e = m.idx + off;
+            tidxdef *nd;
+            size_t nl;
+            int col = -1;
+            if (m.idxlen - off < 2 || (nl = e[1], m.idxlen - off - 2 < nl) || (e[0] != 1 && e[0] != 2)) {
+                free(m.schema);
+                return man_corrupt(t->man_path, m.idxoff + off, "bad index entry");
+            }
+            for (k = 0; k < t->s.n; k++)
+                if (strlen(t->s.c[k].name) == nl && memcmp(t->s.c[k].name, e + 2, nl) == 0) col = (int)k;
+            for (k = 0; col >= 0 && k < t->nidef; k++)
+                if (t->idef[k].col == col && t->idef[k].kind == e[0]) col = -1;
+            if (col < 0) {
+                free(m.schema);
+                return man_corrupt(t->man_path, m.idxoff + off, "index of an unknown column, or twice");
+            }
+            if (!(nd = (tidxdef *)realloc(t->idef, (t->nidef + 1) * sizeof *nd))) {
+                free(m.schema);
+                return cairn_err__set(CAIRN_NOMEM, "out of memory");
+            }
+            t->idef = nd;
+            t->idef[t->nidef].col = col;
+            t->idef[t->nidef++].kind = e[0];
+            off += 2 + nl;
         }
     }
     t->man_gen = m.gen;
