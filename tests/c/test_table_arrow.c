@@ -455,6 +455,102 @@ START_TEST(export_column_every_type) {
 }
 END_TEST
 
+/* the one batch of a stream, plus its schema (the stream must end after it) */
+static void one_batch(cairn_table *t, const char *q, struct ArrowSchema *s, struct ArrowArray *a) {
+    struct ArrowArrayStream st;
+    struct ArrowArray end;
+    OK(cairn_table_export_stream(t, q, &st));
+    ck_assert_int_eq(st.get_schema(&st, s), 0);
+    ck_assert_int_eq(st.get_next(&st, a), 0);
+    ck_assert_ptr_nonnull(a->release);
+    ck_assert_int_eq(st.get_next(&st, &end), 0);
+    ck_assert_ptr_null(end.release);
+    st.release(&st);
+}
+
+START_TEST(queries) {
+    cairn_table *t = topen("q", "k i64, s string null, f f64", 300);
+    struct ArrowArrayStream st;
+    struct ArrowSchema sch;
+    struct ArrowArray a;
+    char row[128];
+    uint64_t want = 0, got = 0, prev = 0;
+    int64_t i;
+    for (i = 1; i <= 1000; i++) {
+        snprintf(row, sizeof row, "{\"k\": %lld, \"s\": %s, \"f\": %lld.5}", (long long)((i * 37) % 101),
+                 i % 9 ? "\"x\"" : "null", (long long)i);
+        OK(cairn_table_insert_json(t, row, NULL));
+    }
+    OK(cairn_table_delete(t, 40));
+    OK(cairn_table_update_json(t, 41, "{\"k\": 1000}"));
+    /* where + projection with _id: every row satisfies, as many as count_where */
+    OK(cairn_table_count_where_json(t, "{\"where\": \"k >= ?\", \"params\": [90]}", &want));
+    OK(cairn_table_export_stream(t, "{\"where\": \"k >= ?\", \"params\": [90], \"columns\": [\"k\", \"_id\"]}", &st));
+    ck_assert_int_eq(st.get_schema(&st, &sch), 0);
+    ck_assert_int_eq(sch.n_children, 2);
+    ck_assert_str_eq(sch.children[0]->name, "k");
+    ck_assert_str_eq(sch.children[0]->format, "l");
+    ck_assert_str_eq(sch.children[1]->name, "_id");
+    ck_assert_str_eq(sch.children[1]->format, "L");
+    for (;;) {
+        ck_assert_int_eq(st.get_next(&st, &a), 0);
+        if (!a.release) break;
+        for (i = 0; i < a.length; i++) {
+            cairn_value k, id, *r = NULL;
+            read_value(sch.children[0], a.children[0], i, &k);
+            read_value(sch.children[1], a.children[1], i, &id);
+            ck_assert(k.v.i >= 90);
+            ck_assert_uint_gt(id.v.u, prev);
+            prev = id.v.u;
+            OK(cairn_table_get(t, id.v.u, &r));
+            ck_assert_int_eq(r[0].v.i, k.v.i);
+            cairn_free(r);
+            got++;
+        }
+        a.release(&a);
+    }
+    ck_assert_uint_eq(got, want);
+    ck_assert_uint_gt(got, 0);
+    sch.release(&sch);
+    st.release(&st);
+    /* order + limit: one batch of the result */
+    one_batch(t, "{\"order\": [\"-k\", \"_id\"], \"limit\": 3, \"columns\": [\"_id\", \"k\", \"s\"]}", &sch, &a);
+    ck_assert_int_eq(a.length, 3);
+    ck_assert_str_eq(sch.children[0]->format, "L");
+    ck_assert_str_eq(sch.children[2]->format, "U");
+    ck_assert_uint_eq(((const uint64_t *)a.children[0]->buffers[1])[0], 41); /* the only k = 1000 */
+    ck_assert_int_eq(((const int64_t *)a.children[1]->buffers[1])[0], 1000);
+    ck_assert_int_ge(((const int64_t *)a.children[1]->buffers[1])[1], ((const int64_t *)a.children[1]->buffers[1])[2]);
+    a.release(&a);
+    sch.release(&sch);
+    /* aggregates, in both result formats */
+    for (i = 0; i < 2; i++) {
+        cairn_value c, sum;
+        uint64_t n;
+        one_batch(t, i ? "{\"aggregates\": [{\"fn\": \"count\"}, {\"fn\": \"sum\", \"column\": \"f\"}], \"format\": \"columns\"}"
+                       : "{\"aggregates\": [{\"fn\": \"count\"}, {\"fn\": \"sum\", \"column\": \"f\"}]}",
+                  &sch, &a);
+        ck_assert_int_eq(a.length, 1);
+        ck_assert_str_eq(sch.children[0]->name, "count(*)");
+        ck_assert_str_eq(sch.children[0]->format, "L");
+        ck_assert_str_eq(sch.children[1]->format, "g");
+        read_value(sch.children[0], a.children[0], 0, &c);
+        read_value(sch.children[1], a.children[1], 0, &sum);
+        OK(cairn_table_count(t, &n));
+        ck_assert_uint_eq(c.v.u, n);
+        ck_assert(sum.v.f == 1000.0 * 1001 / 2 + 1000 * 0.5 - 40.5);
+        a.release(&a);
+        sch.release(&sch);
+    }
+    /* errors: nothing is handed out */
+    ERR(CAIRN_SCHEMA, cairn_table_export_stream(t, "{\"where\": \"nope = 1\"}", &st));
+    ck_assert_ptr_null(st.release);
+    ERR(CAIRN_INVALID, cairn_table_export_stream(t, "{\"bogus\": 1}", &st));
+    ck_assert_ptr_null(st.release);
+    cairn_table_close(t);
+}
+END_TEST
+
 /* ---- IPC framing: walk the encapsulated messages with a minimal flatbuffer reader ---- */
 
 static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
@@ -578,6 +674,7 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, dictionary_columns);
     tcase_add_test(tc, export_column_every_type);
     tcase_add_test(tc, ipc_framing);
+    tcase_add_test(tc, queries);
     suite_add_tcase(s, tc);
     return ct_run(s);
 }

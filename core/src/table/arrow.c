@@ -32,11 +32,6 @@
 #include <errno.h>
 #include <stdio.h>
 
-/* the query parts (qspec, the scan) are linked in once query_expr.c / query_scan.c exist */
-#ifndef CAIRN_ARROW_SCAN
-#define CAIRN_ARROW_SCAN 0
-#endif
-
 #define ALIGN_OK(p) ((((uintptr_t)(const void *)(p)) & 7u) == 0)
 
 /* ---- arrays: private data and release -------------------------------------------------- */
@@ -1057,7 +1052,6 @@ static void xs_pick_dict(xstream *x) {
     }
 }
 
-#if CAIRN_ARROW_SCAN
 typedef struct scan_ctx {
     xstream *x;
     xb *b;
@@ -1116,15 +1110,6 @@ static int xs_scan(cairn_table *t, xstream *x, const qspec *q) {
     return rc;
 }
 
-#define xq_parse cairn_tbl__qspec_parse
-#define xq_free cairn_tbl__qspec_free
-#else
-static int xq_parse(cairn_table *t, const char *json, qspec *out) {
-    (void)t, (void)json, (void)out;
-    return cairn_err__set(CAIRN_UNSUPPORTED, "export with a query is not implemented yet");
-}
-static void xq_free(qspec *q) { (void)q; }
-#endif /* CAIRN_ARROW_SCAN */
 
 /* Build the stream state for `query` (t->mu held). */
 static int xs_build(cairn_table *t, const char *query, int no_dict, xstream **out) {
@@ -1138,11 +1123,10 @@ static int xs_build(cairn_table *t, const char *query, int no_dict, xstream **ou
     x->no_dict = no_dict;
     if ((rc = cairn_tbl__schema_copy(&t->s, &x->s)) != 0) goto fail;
     if (query) {
-        if ((rc = xq_parse(t, query, &q)) != 0) goto fail;
+        if ((rc = cairn_tbl__qspec_parse(t, query, &q)) != 0) goto fail;
         have_q = 1;
         if (q.norder || q.has_limit || q.offset || q.naggs || q.ngroup) {
-            rc = cairn_err__set(CAIRN_UNSUPPORTED, "export: \"order\", \"limit\", \"offset\", \"aggregates\" and "
-                                                   "\"group_by\" are not supported (use cairn_table_query_json)");
+            rc = 1; /* the query's result as one batch (xs_result, outside the lock) */
             goto fail;
         }
     }
@@ -1157,9 +1141,7 @@ static int xs_build(cairn_table *t, const char *query, int no_dict, xstream **ou
         for (k = 0; k < t->s.n; k++) xcol_set(&t->s, (int)k, &x->cols[k + 1]);
     }
     if (have_q && q.where) {
-#if CAIRN_ARROW_SCAN
         if ((rc = xs_scan(t, x, &q)) != 0) goto fail;
-#endif
     } else {
         struct ArrowArray tail;
         size_t p, live = 0;
@@ -1175,14 +1157,170 @@ static int xs_build(cairn_table *t, const char *query, int no_dict, xstream **ou
             }
         }
     }
-    if (have_q) xq_free(&q);
+    if (have_q) cairn_tbl__qspec_free(&q);
     *out = x;
     return 0;
 nomem:
     rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
 fail:
-    if (have_q) xq_free(&q);
+    if (have_q) cairn_tbl__qspec_free(&q);
     xs_free(x);
+    return rc;
+}
+
+/* ---- a query with order / limit / offset / aggregates: its result as one batch ------------- */
+
+static int jlit(const char *s, size_t n, size_t *pos, const char *lit) {
+    size_t k = strlen(lit);
+    cairn_tbl__json_ws(s, n, pos);
+    if (n - *pos < k || memcmp(s + *pos, lit, k) != 0)
+        return cairn_err__set(CAIRN_INTERNAL, "export: query result: expected %s at %zu", lit, *pos);
+    *pos += k;
+    return 0;
+}
+
+static int type_by_name(const char *tn, int *type, uint32_t *fl) {
+    int k;
+    *fl = 0;
+    if (!strncmp(tn, "bytes:", 6)) {
+        *type = CAIRN_TYPE_FIXED;
+        *fl = (uint32_t)strtoul(tn + 6, NULL, 10);
+        return 0;
+    }
+    for (k = CAIRN_TYPE_I8; k <= CAIRN_TYPE_TIMESTAMP; k++)
+        if (k != CAIRN_TYPE_FIXED && !strcmp(cairn_tbl__type_name(k), tn)) {
+            *type = k;
+            return 0;
+        }
+    return cairn_err__set(CAIRN_INTERNAL, "export: query result: type \"%s\"", tn);
+}
+
+/* Run the query (cairn_table_query_json: its own snapshot), then read its JSON result back into
+ * one record batch: the columns' names and types from "columns", the values from "rows" or
+ * "data". */
+static int xs_result(cairn_table *t, const char *query, xstream **out) {
+    char *res = NULL;
+    const char *r;
+    size_t n, pos = 0, k;
+    tbuf str;
+    xstream *x = NULL;
+    xb *b = NULL;
+    size_t nb = 0;
+    jrow jr;
+    int rc;
+    memset(&str, 0, sizeof str);
+    memset(&jr, 0, sizeof jr);
+    *out = NULL;
+    if ((rc = cairn_table_query_json(t, query, &res)) != 0) return rc;
+    r = res;
+    n = strlen(res);
+    if (!(x = (xstream *)calloc(1, sizeof *x))) goto nomem;
+    if ((rc = jlit(r, n, &pos, "{")) || (rc = jlit(r, n, &pos, "\"columns\"")) || (rc = jlit(r, n, &pos, ":")) ||
+        (rc = jlit(r, n, &pos, "[")))
+        goto fail;
+    cairn_tbl__json_ws(r, n, &pos);
+    while (pos < n && r[pos] == '{') {
+        tcol *nc;
+        xcol *ncx;
+        if (!(nc = (tcol *)realloc(x->s.c, (x->s.n + 1) * sizeof *nc))) goto nomem;
+        x->s.c = nc;
+        if (!(ncx = (xcol *)realloc(x->cols, (x->ncols + 1) * sizeof *ncx))) goto nomem;
+        x->cols = ncx;
+        nc = &x->s.c[x->s.n];
+        ncx = &x->cols[x->ncols];
+        memset(nc, 0, sizeof *nc);
+        memset(ncx, 0, sizeof *ncx);
+        x->s.n++;
+        x->ncols++;
+        str.n = 0;
+        if ((rc = jlit(r, n, &pos, "{")) || (rc = jlit(r, n, &pos, "\"name\"")) || (rc = jlit(r, n, &pos, ":")) ||
+            (rc = cairn_tbl__json_string(r, n, &pos, &str)))
+            goto fail;
+        memcpy(nc->name, str.p, str.n > TBL_NAME_MAX ? TBL_NAME_MAX : str.n);
+        str.n = 0;
+        if ((rc = jlit(r, n, &pos, ",")) || (rc = jlit(r, n, &pos, "\"type\"")) || (rc = jlit(r, n, &pos, ":")) ||
+            (rc = cairn_tbl__json_string(r, n, &pos, &str)) || (rc = tbuf_put(&str, "", 1)) ||
+            (rc = type_by_name((const char *)str.p, &nc->type, &nc->fixed_len)) || (rc = jlit(r, n, &pos, "}")))
+            goto fail;
+        nc->nullable = 1;
+        nc->w = cairn_tbl__type_width(nc->type, nc->fixed_len);
+        ncx->col = (int)(x->s.n - 1);
+        ncx->type = nc->type;
+        ncx->fixed_len = nc->fixed_len;
+        ncx->nullable = 1;
+        memcpy(ncx->name, nc->name, sizeof ncx->name);
+        cairn_tbl__json_ws(r, n, &pos);
+        if (pos < n && r[pos] == ',') pos++;
+        cairn_tbl__json_ws(r, n, &pos);
+    }
+    if ((rc = jlit(r, n, &pos, "]")) || (rc = jlit(r, n, &pos, ","))) goto fail;
+    if (!(b = (xb *)calloc(x->ncols ? x->ncols : 1, sizeof *b))) goto nomem;
+    for (nb = 0; nb < x->ncols; nb++)
+        if ((rc = xb_init(&b[nb], x->cols[nb].type, x->cols[nb].fixed_len)) != 0) goto fail;
+    cairn_tbl__json_ws(r, n, &pos);
+    if (n - pos >= 6 && !memcmp(r + pos, "\"rows\"", 6)) {
+        pos += 6;
+        if ((rc = jlit(r, n, &pos, ":")) || (rc = jlit(r, n, &pos, "[")) || (rc = cairn_tbl__jrow_init(&jr, x->s.n))) goto fail;
+        cairn_tbl__json_ws(r, n, &pos);
+        while (pos < n && r[pos] == '{') {
+            if ((rc = cairn_tbl__json_row(&x->s, r, n, &pos, &jr)) != 0) goto fail;
+            for (k = 0; k < x->ncols; k++) {
+                cairn_value nul;
+                nul.is_null = 1;
+                if ((rc = xb_add(&b[k], jr.given[k] ? &jr.v[k] : &nul)) != 0) goto fail;
+            }
+            cairn_tbl__json_ws(r, n, &pos);
+            if (pos < n && r[pos] == ',') pos++;
+            cairn_tbl__json_ws(r, n, &pos);
+        }
+    } else {
+        /* "data": {"name": [values...], ...} in column order */
+        if ((rc = jlit(r, n, &pos, "\"data\"")) || (rc = jlit(r, n, &pos, ":")) || (rc = jlit(r, n, &pos, "{"))) goto fail;
+        for (k = 0; k < x->ncols; k++) {
+            str.n = 0;
+            if (k && (rc = jlit(r, n, &pos, ","))) goto fail;
+            cairn_tbl__json_ws(r, n, &pos);
+            if ((rc = cairn_tbl__json_string(r, n, &pos, &str)) || (rc = jlit(r, n, &pos, ":")) ||
+                (rc = jlit(r, n, &pos, "[")))
+                goto fail;
+            cairn_tbl__json_ws(r, n, &pos);
+            while (pos < n && r[pos] != ']') {
+                cairn_value v;
+                size_t so = 0;
+                str.n = 0;
+                if ((rc = cairn_tbl__json_value(&x->s.c[k], r, n, &pos, &v, &str, &so)) != 0) goto fail;
+                if (!v.is_null && (is_var(x->s.c[k].type) || x->s.c[k].type == CAIRN_TYPE_FIXED))
+                    v.v.s.bytes = str.p ? str.p + so : (const uint8_t *)"";
+                if ((rc = xb_add(&b[k], &v)) != 0) goto fail;
+                cairn_tbl__json_ws(r, n, &pos);
+                if (pos < n && r[pos] == ',') pos++;
+                cairn_tbl__json_ws(r, n, &pos);
+            }
+            pos++;
+        }
+    }
+    {
+        struct ArrowArray a;
+        size_t rows = x->ncols ? b[0].n : 0;
+        if ((rc = xarr_struct(&a, (int64_t)rows, x->ncols)) != 0) goto fail;
+        for (k = 0; !rc && k < x->ncols; k++) rc = xb_finish(&b[k], a.children[k]);
+        if (!rc) rc = xs_push(x, &a);
+        if (a.release) a.release(&a);
+        if (rc) goto fail;
+    }
+    goto done;
+nomem:
+    rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
+fail:
+    xs_free(x);
+    x = NULL;
+done:
+    for (k = 0; k < nb; k++) xb_free(&b[k]);
+    free(b);
+    cairn_tbl__jrow_free(&jr);
+    free(str.p);
+    cairn_free(res);
+    *out = x;
     return rc;
 }
 
@@ -1195,6 +1333,7 @@ int cairn_tbl__export_stream(cairn_table *t, const char *query, int no_dict, str
     pthread_mutex_lock(&t->mu);
     rc = xs_build(t, query, no_dict, &x);
     pthread_mutex_unlock(&t->mu);
+    if (rc == 1) rc = xs_result(t, query, &x);
     if (rc) return rc;
     out->get_schema = st_get_schema;
     out->get_next = st_get_next;
