@@ -618,7 +618,8 @@ local function engine(name, what, read, spec)
     --- drop_snapshot(name) -> true | nil, message, name ("CAIRN_NOTFOUND" when absent)
     class.drop_snapshot = def("drop_snapshot", { snap_name }, OK)
     --- backup(dest) -> true | nil, message, name: a consistent copy of the store into `dest` (a
-    -- missing or empty directory) that opens as a normal store; writers go on meanwhile.
+    -- missing or empty directory; for a blob store a file that must not exist, with `dest`-wal)
+    -- that opens as a normal store; writers go on meanwhile.
     class.backup = def("backup", { dest_arg }, OK)
     --- open_snapshot(name) -> a read-only handle of the same class | nil, message, name. It is
     -- independent of this handle: close each on its own.
@@ -632,6 +633,8 @@ local function engine(name, what, read, spec)
     function class:open_snapshot(n)
       local h, x, ename = open_snap(self, n)
       if not h then return nil, x, ename end
+      -- a blob store is a file: its snapshots live beside it, <path>-snapshots/<name>/blob
+      if name == "blob" then return adopt(h, self.path .. "-snapshots/" .. x .. "/blob") end
       return adopt(h, self.path .. "/snapshots/" .. x)
     end
   end

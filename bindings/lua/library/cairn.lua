@@ -197,6 +197,23 @@ function KV:backup(dest) end
 
 ---@class cairn.Blob: cairn.Store
 local Blob = {}
+--- A named, read-only, point-in-time copy of the blob store (a unique name when none is given).
+---@param name? string
+---@return string|nil name, string?, string?
+function Blob:snapshot(name) end
+---@return { name: string, time: integer, bytes: integer }[]|nil snapshots, string?, string?
+function Blob:snapshots() end
+--- A read-only handle on the snapshot, independent of this one.
+---@param name string
+---@return cairn.Blob|nil snapshot, string?, string?
+function Blob:open_snapshot(name) end
+---@param name string
+---@return true|nil, string?, string?
+function Blob:drop_snapshot(name) end
+--- A consistent copy into the file dest (which must not exist; with dest-wal) that opens as a normal blob store.
+---@param dest string
+---@return true|nil, string?, string?
+function Blob:backup(dest) end
 ---@param data string|table
 ---@return integer|nil key, string?, string?
 function Blob:create(data) end
@@ -242,6 +259,23 @@ function Blob:unsubscribe(id) end
 
 ---@class cairn.Table: cairn.Store
 local Table = {}
+--- A named, read-only, point-in-time copy of the table (a unique name when none is given).
+---@param name? string
+---@return string|nil name, string?, string?
+function Table:snapshot(name) end
+---@return { name: string, time: integer, bytes: integer }[]|nil snapshots, string?, string?
+function Table:snapshots() end
+--- A read-only handle on the snapshot, independent of this one.
+---@param name string
+---@return cairn.Table|nil snapshot, string?, string?
+function Table:open_snapshot(name) end
+---@param name string
+---@return true|nil, string?, string?
+function Table:drop_snapshot(name) end
+--- A consistent copy into dest (missing or empty) that opens as a normal table.
+---@param dest string
+---@return true|nil, string?, string?
+function Table:backup(dest) end
 ---@param row cairn.Row
 ---@return integer|nil id, string?, string?
 function Table:insert(row) end

@@ -1,4 +1,4 @@
--- Tests of the Lua binding's versioned store (cairn.repo) and of the KV's snapshots and backups:
+-- Tests of the Lua binding's versioned store (cairn.repo) and of the stores' snapshots and backups:
 -- values typed as the KV's, digests, collections, history, diff, tags, gc, verify, errors
 -- (returned vs raised), closed handles, cursors.
 -- Run: LUA_CPATH=BUILD/bindings/lua/?.so LUA_PATH=BUILD/bindings/lua/?.lua lua5.4 test_repo.lua
@@ -287,6 +287,44 @@ test("kv backup: a consistent copy that opens as a normal store; dest must be em
   eq(copy:get("doc").x, 1)
   assert(copy:put("b", "writable"))
   fails("CAIRN_EXISTS", db:backup(dest))
+end)
+
+-- ---- blob store and table snapshots and backups -------------------------------------------
+
+test("blob snapshots and backup: isolated, read-only, beside the file; backup is a file", function()
+  local path = tmp("snapblob.blob")
+  local b <close> = assert(cairn.blob.open(path))
+  local k = assert(b:create("one"))
+  eq(b:snapshot("s"), "s")
+  assert(b:update(k, "two"))
+  local snap <close> = assert(b:open_snapshot("s"))
+  eq(getmetatable(snap), getmetatable(b))
+  eq(snap.path, path .. "-snapshots/s/blob")
+  eq(snap:read(k), "one")
+  fails("CAIRN_READONLY", snap:create("x"))
+  eq(#b:snapshots(), 1)
+  local dest = tmp("snapblob-bk.blob")
+  eq(b:backup(dest), true)
+  fails("CAIRN_EXISTS", b:backup(dest))
+  local copy <close> = assert(cairn.blob.open(dest))
+  eq(copy:read(k), "two")
+  eq(b:drop_snapshot("s"), true)
+  eq(#b:snapshots(), 0)
+end)
+
+test("table snapshots and backup: isolated, read-only; backup opens as a table", function()
+  local t <close> = assert(cairn.table.open(tmp("snaptable"), { schema = "k string primary key, n i64" }))
+  local id = assert(t:insert({ k = "a", n = 1 }))
+  eq(t:snapshot("s"), "s")
+  assert(t:update(id, { n = 2 }))
+  local snap <close> = assert(t:open_snapshot("s"))
+  eq(getmetatable(snap), getmetatable(t))
+  eq(snap:get(id).n, 1)
+  fails("CAIRN_READONLY", snap:insert({ k = "b", n = 0 }))
+  local dest = tmp("snaptable-bk")
+  eq(t:backup(dest), true)
+  local copy <close> = assert(cairn.table.open(dest))
+  eq(copy:get(id).n, 2)
 end)
 
 h.finish()
