@@ -324,6 +324,139 @@ function Table:off(id) end
 ---@return true|nil, string?, string?
 function Table:unsubscribe(id) end
 
+-- queries (docs/queries.md): a WHERE is text with `?` params, a triple {col, op, value}, a list of
+-- them, {["$and"|"$or"] = {...}}, {["$not"] = w}, or the shorthand {col = value | {op = value}}.
+---@alias cairn.Where string|table
+---@class cairn.QuerySpec
+---@field where? cairn.Where
+---@field params? any[]
+---@field columns? string[]
+---@field order? (string|string[])[]
+---@field limit? integer
+---@field offset? integer
+---@field aggregates? { fn: string, column?: string, as?: string }[]
+---@field group_by? string[]
+---@field format? "rows"|"columns"
+
+--- Rows (as get() gives them) or, with format "columns", {column = list of values}.
+---@param spec? cairn.QuerySpec
+---@return cairn.Row[]|table<string, any[]>|nil result, string?, string?
+function Table:query(spec) end
+---@param where? cairn.Where
+---@param params? any[]
+---@param columns? string[]
+---@param order? string[]
+---@param limit? integer
+---@param offset? integer
+---@return cairn.Row[]|nil rows, string?, string?
+function Table:select(where, params, columns, order, limit, offset) end
+---@param where? cairn.Where
+---@param params? any[]
+---@return integer|nil count, string?, string?
+function Table:count_where(where, params) end
+--- One aggregate (count, count_distinct, sum, min, max, avg); cairn.null for none.
+---@param fn string
+---@param column? string
+---@param where? cairn.Where
+---@param params? any[]
+---@return any|nil value, string?, string?
+function Table:aggregate(fn, column, where, params) end
+---@param by string|string[]
+---@param aggregates (table|string)[]
+---@param opts? { where?: cairn.Where, params?: any[], order?: string[], limit?: integer, offset?: integer }
+---@return cairn.Row[]|nil rows, string?, string?
+function Table:group_by(by, aggregates, opts) end
+--- Rows with columns "left.x" / "right.y".
+---@param other cairn.Table
+---@param on string|string[]|string[][]|table<string, string>
+---@param opts? table  type ("inner"|"left"), where, params, right_where, right_params, columns, order, limit, offset, format
+---@return cairn.Row[]|table<string, any[]>|nil rows, string?, string?
+function Table:join(other, on, opts) end
+--- cairn.query(t):filter(w, ...)
+---@param where? cairn.Where
+---@return cairn.Query
+function Table:where(where, ...) end
+---@param column string
+---@param kind? "hash"|"range"
+---@return true|nil, string?, string?
+function Table:create_index(column, kind) end
+---@param column string
+---@param kind? "hash"|"range"
+---@return true|nil, string?, string?
+function Table:drop_index(column, kind) end
+---@return { column: string, kind: string }[]|nil indexes, string?, string?
+function Table:indexes() end
+---@param column string
+---@param value any
+---@return integer[]|nil ids, string?, string?
+function Table:lookup(column, value) end
+---@param conditions table<string, any>
+---@return integer[]|nil ids, string?, string?
+function Table:find(conditions) end
+--- lo <= column <= hi; nil is no bound; a false flag makes that bound exclusive.
+---@param column string
+---@param lo any
+---@param hi any
+---@param lo_inclusive? boolean
+---@param hi_inclusive? boolean
+---@return integer[]|nil ids, string?, string?
+function Table:range_find(column, lo, hi, lo_inclusive, hi_inclusive) end
+--- The rows of a query column by column; a null is cairn.null (no holes).
+---@param query? cairn.QuerySpec
+---@return table<string, any[]>|nil columns, string?, string?
+function Table:columns(query) end
+--- Arrow IPC stream bytes of a query's rows (nil: every row).
+---@param query? cairn.QuerySpec
+---@return string|nil bytes, string?, string?
+function Table:export_ipc(query) end
+
+--- A query built by chaining (every method returns a new query).
+---@class cairn.Query
+local Query = {}
+---@param where? cairn.Where
+---@return cairn.Query
+function Query:filter(where, ...) end
+---@param where? cairn.Where
+---@return cairn.Query
+function Query:where(where, ...) end
+---@return cairn.Query
+function Query:select(...) end
+---@return cairn.Query
+function Query:order(...) end
+---@param n integer
+---@return cairn.Query
+function Query:limit(n) end
+---@param n integer
+---@return cairn.Query
+function Query:offset(n) end
+--- Result rows i..j (1-based, inclusive; j nil: to the end).
+---@param i integer
+---@param j? integer
+---@return cairn.Query
+function Query:slice(i, j) end
+---@return cairn.Query
+function Query:group_by(...) end
+---@return cairn.Query
+function Query:aggregate(...) end
+---@return cairn.QuerySpec
+function Query:spec() end
+---@return cairn.Row[]|nil rows, string?, string?
+function Query:execute() end
+---@return cairn.Row[]|nil rows, string?, string?
+function Query:all() end
+---@return cairn.Row|nil row, string?, string?
+function Query:first() end
+---@return integer|nil count, string?, string?
+function Query:count() end
+---@return integer[]|nil ids, string?, string?
+function Query:ids() end
+---@return table<string, any[]>|nil columns, string?, string?
+function Query:columns() end
+
+---@param t cairn.Table
+---@return cairn.Query
+function cairn.query(t) end
+
 -- ---- versioned store -----------------------------------------------------------------------
 
 --- A value: as a KV value (string: TEXT when valid UTF-8 else BYTES; table: JSON; or
