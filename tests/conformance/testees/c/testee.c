@@ -1895,6 +1895,334 @@ static int table_query_common(json_t *args, json_t **out, int count)
 }
 
 static int table_query(json_t *a, json_t **o) { return table_query_common(a, o, 0); }
+
+/* table.export: the testee's Arrow import. The stream of cairn_table_export_stream (with `query`
+ * when given) walked batch by batch: struct children by name, validity bitmaps, dictionary
+ * indices, bit-packed bools, large offsets; the values rebuilt in the row wire forms as
+ * {"column": [values...], ...} in the stream's column order. */
+typedef struct xtext {
+    char *p;
+    size_t n, cap;
+} xtext;
+
+static int xt_put(xtext *t, const char *s, size_t n)
+{
+    if (t->n + n + 1 > t->cap) {
+        size_t c = t->cap ? t->cap * 2 : 256;
+        char *q;
+        while (c < t->n + n + 1)
+            c *= 2;
+        if (!(q = realloc(t->p, c)))
+            return terr(CAIRN_NOMEM, "out of memory");
+        t->p = q;
+        t->cap = c;
+    }
+    memcpy(t->p + t->n, s, n);
+    t->n += n;
+    t->p[t->n] = 0;
+    return 0;
+}
+
+static int xt_printf(xtext *t, const char *fmt, ...)
+{
+    char tmp[64];
+    va_list ap;
+    int k;
+    va_start(ap, fmt);
+    k = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    return xt_put(t, tmp, (size_t)k);
+}
+
+/* value i of array a (format of schema s) as JSON text */
+static int arrow_value_json(const struct ArrowSchema *s, const struct ArrowArray *a, int64_t i, xtext *t)
+{
+    const char *f = s->format;
+    int64_t j = i + a->offset;
+    const void *d;
+    if (a->null_count && a->buffers[0] && !((((const uint8_t *)a->buffers[0])[j >> 3] >> (j & 7)) & 1))
+        return xt_put(t, "null", 4);
+    if (s->dictionary) {
+        int64_t k = !strcmp(f, "c") ? ((const int8_t *)a->buffers[1])[j]
+                  : !strcmp(f, "s") ? ((const int16_t *)a->buffers[1])[j]
+                  : !strcmp(f, "i") ? ((const int32_t *)a->buffers[1])[j]
+                                    : ((const int64_t *)a->buffers[1])[j];
+        if (k < 0 || k >= a->dictionary->length)
+            return terr(CAIRN_CORRUPT, "dictionary index %lld out of range", (long long)k);
+        return arrow_value_json(s->dictionary, a->dictionary, k, t);
+    }
+    d = a->buffers[1];
+    if (!strcmp(f, "c")) return xt_printf(t, "%d", ((const int8_t *)d)[j]);
+    if (!strcmp(f, "s")) return xt_printf(t, "%d", ((const int16_t *)d)[j]);
+    if (!strcmp(f, "i")) return xt_printf(t, "%d", ((const int32_t *)d)[j]);
+    if (!strcmp(f, "l") || !strcmp(f, "tsu:UTC")) return xt_printf(t, "%lld", (long long)((const int64_t *)d)[j]);
+    if (!strcmp(f, "C")) return xt_printf(t, "%u", ((const uint8_t *)d)[j]);
+    if (!strcmp(f, "S")) return xt_printf(t, "%u", ((const uint16_t *)d)[j]);
+    if (!strcmp(f, "I")) return xt_printf(t, "%u", ((const uint32_t *)d)[j]);
+    if (!strcmp(f, "L")) return xt_printf(t, "%llu", (unsigned long long)((const uint64_t *)d)[j]);
+    if (!strcmp(f, "f") || !strcmp(f, "g")) {
+        double x = f[0] == 'f' ? (double)((const float *)d)[j] : ((const double *)d)[j];
+        if (x != x) return xt_put(t, "{\"$f64\":\"nan\"}", 14);
+        if (x > 1.7976931348623157e308) return xt_put(t, "{\"$f64\":\"inf\"}", 14);
+        if (x < -1.7976931348623157e308) return xt_put(t, "{\"$f64\":\"-inf\"}", 15);
+        return xt_printf(t, f[0] == 'f' ? "%.9g" : "%.17g", x);
+    }
+    if (!strcmp(f, "b")) return xt_put(t, (((const uint8_t *)d)[j >> 3] >> (j & 7)) & 1 ? "true" : "false",
+                                       (((const uint8_t *)d)[j >> 3] >> (j & 7)) & 1 ? 4 : 5);
+    {
+        const unsigned char *p;
+        size_t len, k;
+        int rc;
+        if (!strncmp(f, "w:", 2)) {
+            len = (size_t)atoi(f + 2);
+            p = (const unsigned char *)d + (size_t)j * len;
+        } else if (!strcmp(f, "U") || !strcmp(f, "Z")) {
+            const int64_t *o = (const int64_t *)d;
+            p = (const unsigned char *)a->buffers[2] + o[j];
+            len = (size_t)(o[j + 1] - o[j]);
+        } else {
+            return terr(CAIRN_UNSUPPORTED, "Arrow format %s", f);
+        }
+        if (!strcmp(f, "U")) {
+            json_t *str = json_stringn((const char *)p, len);
+            char *txt = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
+            json_decref(str);
+            if (!txt)
+                return terr(CAIRN_CORRUPT, "a string that is not UTF-8");
+            rc = xt_put(t, txt, strlen(txt));
+            free(txt);
+            return rc;
+        }
+        if ((rc = xt_put(t, "{\"$bytes\":\"", 11)) != 0)
+            return rc;
+        for (k = 0; k < len; k++)
+            if ((rc = xt_printf(t, "%02x", p[k])) != 0)
+                return rc;
+        return xt_put(t, "\"}", 2);
+    }
+}
+
+static int table_export(json_t *args, json_t **out)
+{
+    slot *s;
+    json_t *q = json_object_get(args, "query");
+    char *text = NULL;
+    struct ArrowArrayStream st;
+    struct ArrowSchema sch;
+    xtext *col = NULL, all = {NULL, 0, 0};
+    int64_t k, i, nc = 0;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0)
+        return rc;
+    if (q && !json_is_null(q)) {
+        json_t *c;
+        if (!json_is_object(q))
+            return terr(CAIRN_TYPE, "a query must be an object");
+        c = query_to_c(q);
+        text = dump_unmarked(c);
+        json_decref(c);
+        if (!text)
+            return terr(CAIRN_NOMEM, "out of memory");
+    }
+    rc = cairn_table_export_stream(s->table, text, &st);
+    free(text);
+    if (rc)
+        return rc;
+    memset(&sch, 0, sizeof sch);
+    if (st.get_schema(&st, &sch) != 0) {
+        rc = terr(CAIRN_INTERNAL, "get_schema: %s", st.get_last_error(&st) ? st.get_last_error(&st) : "");
+        goto out;
+    }
+    nc = sch.n_children;
+    if (!(col = calloc((size_t)nc + 1, sizeof *col))) {
+        rc = terr(CAIRN_NOMEM, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        struct ArrowArray a;
+        if (st.get_next(&st, &a) != 0) {
+            rc = terr(cairn_errcode() ? cairn_errcode() : CAIRN_IO, "get_next: %s", st.get_last_error(&st) ? st.get_last_error(&st) : "");
+            goto out;
+        }
+        if (!a.release)
+            break;
+        for (k = 0; !rc && k < nc; k++)
+            for (i = 0; !rc && i < a.length; i++)
+                if (!(rc = xt_put(&col[k], col[k].n ? "," : "", col[k].n ? 1 : 0)))
+                    rc = arrow_value_json(sch.children[k], a.children[k], i, &col[k]);
+        a.release(&a);
+        if (rc)
+            goto out;
+    }
+    rc = xt_put(&all, "{", 1);
+    for (k = 0; !rc && k < nc; k++) {
+        json_t *name = json_string(sch.children[k]->name);
+        char *nt = name ? json_dumps(name, JSON_ENCODE_ANY) : NULL;
+        json_decref(name);
+        if (!nt) {
+            rc = terr(CAIRN_NOMEM, "out of memory");
+            break;
+        }
+        rc = xt_printf(&all, "%s", k ? "," : "");
+        if (!rc) rc = xt_put(&all, nt, strlen(nt));
+        free(nt);
+        if (!rc) rc = xt_put(&all, ":[", 2);
+        if (!rc && col[k].n) rc = xt_put(&all, col[k].p, col[k].n);
+        if (!rc) rc = xt_put(&all, "]", 1);
+    }
+    if (!rc) rc = xt_put(&all, "}", 1);
+    if (!rc) rc = parse_engine_json(all.p, out);
+    if (!rc)
+        for (k = 0; k < nc; k++)
+            if (!strcmp(sch.children[k]->format, "tsu:UTC") ||
+                (sch.children[k]->dictionary && !strcmp(sch.children[k]->dictionary->format, "tsu:UTC"))) {
+                json_t *list = json_object_get(*out, sch.children[k]->name);
+                size_t j;
+                for (j = 0; j < json_array_size(list); j++)
+                    json_array_set_new(list, j, value_from_c(CAIRN_TYPE_TIMESTAMP, json_incref(json_array_get(list, j))));
+            }
+out:
+    if (col)
+        for (k = 0; k < nc; k++)
+            free(col[k].p);
+    free(col);
+    free(all.p);
+    if (sch.release)
+        sch.release(&sch);
+    st.release(&st);
+    return rc;
+}
+
+/* table.create_index / drop_index: kind "hash" | "range" (anything else: 0, which the core
+ * answers CAIRN_INVALID) */
+static int table_index_args(json_t *args, slot **s, const char **col, int *kind)
+{
+    const char *k = NULL;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, s)) != 0 || (rc = get_string(args, "column", col)) != 0 ||
+        (rc = get_string(args, "kind", &k)) != 0)
+        return rc;
+    *kind = !strcmp(k, "hash") ? CAIRN_INDEX_HASH : !strcmp(k, "range") ? CAIRN_INDEX_RANGE : 0;
+    return 0;
+}
+
+static int table_create_index(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *col = NULL;
+    int kind = 0, rc = table_index_args(args, &s, &col, &kind);
+    (void)out;
+    return rc ? rc : cairn_table_create_index(s->table, col, kind);
+}
+
+static int table_drop_index(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *col = NULL;
+    int kind = 0, rc = table_index_args(args, &s, &col, &kind);
+    (void)out;
+    return rc ? rc : cairn_table_drop_index(s->table, col, kind);
+}
+
+/* an engine JSON answer (ids or the index list) -> the wire */
+static int engine_answer(int rc, char *text, json_t **out)
+{
+    if (rc)
+        return rc;
+    rc = parse_engine_json(text, out);
+    cairn_free(text);
+    return rc;
+}
+
+static int table_indexes(json_t *args, json_t **out)
+{
+    slot *s;
+    char *text = NULL;
+    int rc = slot_get(args, SLOT_TABLE, &s);
+    if (rc)
+        return rc;
+    rc = cairn_table_indexes(s->table, &text);
+    return engine_answer(rc, text, out);
+}
+
+/* one wire value of column `col` -> the C JSON value text (malloc'd); absent or null: "null" */
+static int index_value(cairn_table *t, const char *col, json_t *v, char **text)
+{
+    json_t *c = NULL;
+    int rc;
+    if (!v || json_is_null(v)) {
+        *text = strdup("null");
+        return *text ? 0 : terr(CAIRN_NOMEM, "out of memory");
+    }
+    if ((rc = value_to_c(table_col_type(t, col), v, &c)) != 0)
+        return rc;
+    *text = dump_unmarked(c);
+    json_decref(c);
+    return *text ? 0 : terr(CAIRN_NOMEM, "out of memory");
+}
+
+static int table_lookup(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *col = NULL;
+    char *v = NULL, *text = NULL;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0 || (rc = get_string(args, "column", &col)) != 0)
+        return rc;
+    if (!json_object_get(args, "value"))
+        return terr(CAIRN_INVALID, "missing argument 'value'");
+    if ((rc = index_value(s->table, col, json_object_get(args, "value"), &v)) != 0)
+        return rc;
+    rc = cairn_table_lookup_json(s->table, col, v, &text);
+    free(v);
+    return engine_answer(rc, text, out);
+}
+
+static int table_find(json_t *args, json_t **out)
+{
+    slot *s;
+    json_t *cond = json_object_get(args, "conditions");
+    char *c = NULL, *text = NULL;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0)
+        return rc;
+    if (!cond)
+        return terr(CAIRN_INVALID, "missing argument 'conditions'");
+    if (!json_is_object(cond))
+        return terr(CAIRN_INVALID, "conditions must be an object");
+    if ((rc = row_to_c(s->table, cond, &c)) != 0)
+        return rc;
+    rc = cairn_table_find_json(s->table, c, &text);
+    free(c);
+    return engine_answer(rc, text, out);
+}
+
+/* table.range_find: lo / hi (absent or null: no bound), lo_open / hi_open (bools, default false) */
+static int table_range_find(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *col = NULL;
+    char *lo = NULL, *hi = NULL, *text = NULL;
+    int rc, lo_open = 0, hi_open = 0;
+    json_t *x;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0 || (rc = get_string(args, "column", &col)) != 0)
+        return rc;
+    if ((x = json_object_get(args, "lo_open")) && (rc = get_bool(x, "lo_open", &lo_open)) != 0)
+        return rc;
+    if ((x = json_object_get(args, "hi_open")) && (rc = get_bool(x, "hi_open", &hi_open)) != 0)
+        return rc;
+    if ((rc = index_value(s->table, col, json_object_get(args, "lo"), &lo)) != 0)
+        return rc;
+    if ((rc = index_value(s->table, col, json_object_get(args, "hi"), &hi)) != 0) {
+        free(lo);
+        return rc;
+    }
+    rc = cairn_table_range_find_json(s->table, col, lo, hi,
+                                     (lo_open ? CAIRN_RANGE_LO_OPEN : 0) | (hi_open ? CAIRN_RANGE_HI_OPEN : 0), &text);
+    free(lo);
+    free(hi);
+    return engine_answer(rc, text, out);
+}
 static int table_count_where(json_t *a, json_t **o) { return table_query_common(a, o, 1); }
 
 typedef int (*table_fn)(cairn_table *);
@@ -2681,7 +3009,14 @@ static const struct {
     {"table.count", table_count},
     {"table.rows", table_rows},
     {"table.query", table_query},
+    {"table.export", table_export},
     {"table.count_where", table_count_where},
+    {"table.create_index", table_create_index},
+    {"table.drop_index", table_drop_index},
+    {"table.indexes", table_indexes},
+    {"table.lookup", table_lookup},
+    {"table.find", table_find},
+    {"table.range_find", table_range_find},
     {"table.begin", table_begin},
     {"table.commit", table_commit},
     {"table.rollback", table_rollback},
