@@ -1,14 +1,17 @@
-/* crash_snap.c - KV snapshots and backups under SIGKILL.
+/* crash_snap.c - snapshots and backups of the KV store, the table and the blob store under SIGKILL.
  *
- * The parent forks a child that opens a KV store (CAIRN_SYNC_COMMIT, small data files so that
- * snapshots link several sealed files) and runs random operations: puts, deletes, compactions,
+ * --engine kv|table|blob (default kv) picks the store. The parent forks a child that opens it
+ * (CAIRN_SYNC_COMMIT; KV: small data files so that snapshots link several sealed files; table:
+ * a checkpoint every 16 rows, so that snapshots link several segment files; blob: the data file
+ * and its log are copied) and runs random operations on NKEYS keys (table: rows of columns
+ * k, v, kind; blob: keys 1..NKEYS): puts, deletes, compactions,
  * named snapshots, drops of the oldest snapshot (at most MAXSNAP are kept) and backups into a
  * fresh directory. Before each operation the child writes its intent to a pipe, after it
  * returned 0 the acknowledgement (lines shorter than PIPE_BUF: atomic). The parent reads the pipe
  * until a random deadline (seeded), SIGKILLs the child, drains the pipe and checks, with a writer
  * open (recovery):
  *   - the store holds exactly the acknowledged writes (plus at most the one in flight);
- *   - cairn_kv_snapshots lists every acknowledged snapshot that was not dropped, a snapshot whose
+ *   - <engine>_snapshots lists every acknowledged snapshot that was not dropped, a snapshot whose
  *     creation was in flight or not at all, a dropped one never (one whose drop was in flight:
  *     either), and nothing else (no half-built ".tmp" snapshot);
  *   - every listed snapshot opens read-only (a put is CAIRN_READONLY) and holds exactly the data
@@ -16,10 +19,10 @@
  *   - every acknowledged backup, and the one in flight if its directory exists, opens as a store
  *     (read-only, then a writer) with exactly that data; a backup in flight leaves no directory
  *     or a whole one;
- *   - cairn_kv_check passes on the store and on every snapshot directory.
+ *   - <engine>_check passes on the store and on every snapshot.
  * The next child continues from the recovered state (backups are removed once checked).
  *
- * Usage: rel_crash_snap [--iterations N] [--seed S] [--max-delay-us U] [--keep]
+ * Usage: rel_crash_snap [--engine kv|table|blob] [--iterations N] [--seed S] [--max-delay-us U] [--keep]
  */
 #include "rel_common.h"
 
@@ -61,7 +64,9 @@ static snapm snaps[MAXSNAP + 1];
 static int nsnaps;
 static char store[700], bkroot[700];
 static uint64_t seed, iter;
-static cairn_kv *ckv;
+enum { E_KV, E_TABLE, E_BLOB };
+static int engine;
+static const char *engine_name = "kv";
 static int wfd = -1;
 static uint64_t nacked, nsnap_checked, nbackup_checked, inflight_snap, inflight_backup, inflight_applied,
     inflight_lost, early_exits;
@@ -94,6 +99,197 @@ static void snap_remove(int i) {
     nsnaps--;
 }
 
+/* ---- the engine: the same operations on a KV store, a table or a blob store ------------------ */
+
+typedef union eh {
+    cairn_kv *kv;
+    cairn_table *t;
+    cairn_blob *b;
+} eh;
+
+static uint64_t tid[NKEYS]; /* table: the row id of each key present (the child's map) */
+
+static int e_open(eh *h, const char *path, int ro) {
+    memset(h, 0, sizeof *h);
+    if (engine == E_KV) {
+        cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
+        o.sync = CAIRN_SYNC_COMMIT;
+        o.max_file_size = 4096;
+        o.read_only = ro;
+        o.create = !ro;
+        return cairn_kv_open(&h->kv, path, &o);
+    } else if (engine == E_TABLE) {
+        cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
+        o.sync = CAIRN_SYNC_COMMIT;
+        o.checkpoint_rows = 16;
+        o.schema = "k i32, v bytes, kind i32";
+        o.read_only = ro;
+        o.create = !ro;
+        return cairn_table_open(&h->t, path, &o);
+    } else {
+        cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
+        o.sync = CAIRN_SYNC_COMMIT;
+        o.read_only = ro;
+        o.create = !ro;
+        return cairn_blob_open(&h->b, path, &o);
+    }
+}
+
+static void e_close(eh h) {
+    if (engine == E_KV) cairn_kv_close(h.kv);
+    else if (engine == E_TABLE) cairn_table_close(h.t);
+    else cairn_blob_close(h.b);
+}
+
+static int e_check(const char *path) {
+    return engine == E_KV ? cairn_kv_check(path) : engine == E_TABLE ? cairn_table_check(path) : cairn_blob_check(path);
+}
+
+/* the path of snapshot `name` of the store as a store of its engine */
+static void snap_store_path(const char *name, char *out, size_t n) {
+    if (engine == E_BLOB) snprintf(out, n, "%s-snapshots/%s/blob", store, name);
+    else snprintf(out, n, "%s/snapshots/%s", store, name);
+}
+
+/* table: rebuild the key -> id map from the rows (a child starts from a killed one's table) */
+static int t_map(cairn_table *t) {
+    cairn_table_iter *it = NULL;
+    uint64_t id;
+    const cairn_value *row;
+    int rc = cairn_table_iter_open(&it, t);
+    memset(tid, 0, sizeof tid);
+    while (!rc && (rc = cairn_table_iter_next(it, &id, &row)) == 0)
+        if (row[0].v.i >= 0 && row[0].v.i < NKEYS) tid[row[0].v.i] = id;
+    cairn_table_iter_free(it);
+    return rc == CAIRN_ITEROVER ? 0 : rc;
+}
+
+static int e_put(eh h, uint32_t k, const uint8_t *v, uint32_t len, int kind) {
+    if (engine == E_KV) {
+        char key[32];
+        size_t kl = keyname(k, key);
+        return cairn_kv_put(h.kv, key, kl, v, len, kind);
+    } else if (engine == E_TABLE) {
+        cairn_value row[3];
+        memset(row, 0, sizeof row);
+        row[0].v.i = k;
+        row[1].v.s.bytes = v;
+        row[1].v.s.len = len;
+        row[2].v.i = kind;
+        if (tid[k]) {
+            static const size_t cols[2] = {1, 2};
+            return cairn_table_update(h.t, tid[k], cols, row + 1, 2);
+        }
+        return cairn_table_insert(h.t, row, 3, &tid[k]);
+    } else {
+        int rc = cairn_blob_update(h.b, k + 1, v, len);
+        if (rc == CAIRN_NOTFOUND) rc = cairn_blob_create_with_key(h.b, k + 1, v, len);
+        return rc;
+    }
+}
+
+static int e_delete(eh h, uint32_t k) {
+    if (engine == E_KV) {
+        char key[32];
+        size_t kl = keyname(k, key);
+        return cairn_kv_delete(h.kv, key, kl);
+    } else if (engine == E_TABLE) {
+        int rc = cairn_table_delete(h.t, tid[k]);
+        if (!rc) tid[k] = 0;
+        return rc;
+    }
+    return cairn_blob_delete(h.b, k + 1);
+}
+
+static int e_compact(eh h) {
+    return engine == E_KV ? cairn_kv_compact(h.kv) : engine == E_TABLE ? cairn_table_compact(h.t) : cairn_blob_compact(h.b);
+}
+static int e_snapshot(eh h, const char *name) {
+    return engine == E_KV ? cairn_kv_snapshot(h.kv, name, NULL)
+           : engine == E_TABLE ? cairn_table_snapshot(h.t, name, NULL) : cairn_blob_snapshot(h.b, name, NULL);
+}
+static int e_snapshots(eh h, char **json) {
+    return engine == E_KV ? cairn_kv_snapshots(h.kv, json)
+           : engine == E_TABLE ? cairn_table_snapshots(h.t, json) : cairn_blob_snapshots(h.b, json);
+}
+static int e_open_snapshot(eh *out, eh h, const char *name) {
+    memset(out, 0, sizeof *out);
+    return engine == E_KV ? cairn_kv_open_snapshot(&out->kv, h.kv, name)
+           : engine == E_TABLE ? cairn_table_open_snapshot(&out->t, h.t, name) : cairn_blob_open_snapshot(&out->b, h.b, name);
+}
+static int e_drop(eh h, const char *name) {
+    return engine == E_KV ? cairn_kv_drop_snapshot(h.kv, name)
+           : engine == E_TABLE ? cairn_table_drop_snapshot(h.t, name) : cairn_blob_drop_snapshot(h.b, name);
+}
+static int e_backup(eh h, const char *dest) {
+    return engine == E_KV ? cairn_kv_backup(h.kv, dest)
+           : engine == E_TABLE ? cairn_table_backup(h.t, dest) : cairn_blob_backup(h.b, dest);
+}
+/* a write through a read-only handle: must be CAIRN_READONLY */
+static int e_probe_write(eh h) {
+    static const uint8_t y = 'y';
+    if (engine == E_KV) return cairn_kv_put(h.kv, "x", 1, "y", 1, 0);
+    if (engine == E_TABLE) {
+        cairn_value row[3];
+        memset(row, 0, sizeof row);
+        row[1].v.s.bytes = &y;
+        row[1].v.s.len = 1;
+        return cairn_table_insert(h.t, row, 3, NULL);
+    }
+    return cairn_blob_create_with_key(h.b, NKEYS + 1, &y, 1);
+}
+
+/* What the store holds: per key present, the bytes (malloc'd) and the kind (the blob store keeps
+ * no kind: -1). The count of live entries in *count. */
+typedef struct got {
+    int present, kind;
+    uint8_t *v;
+    size_t len;
+} got;
+
+static int e_read_all(eh h, got *g, uint64_t *count, const char *what) {
+    int rc;
+    memset(g, 0, sizeof(got) * NKEYS);
+    if (engine == E_TABLE) {
+        cairn_table_iter *it = NULL;
+        uint64_t id;
+        const cairn_value *row;
+        if ((rc = cairn_table_iter_open(&it, h.t)) != 0) return rc;
+        while ((rc = cairn_table_iter_next(it, &id, &row)) == 0) {
+            int64_t k = row[0].v.i;
+            if (row[0].is_null || k < 0 || k >= NKEYS || g[k].present)
+                DIE("%s: row %llu: key %lld unexpected or twice", SI, what, (unsigned long long)id, (long long)k);
+            g[k].present = 1;
+            g[k].kind = (int)row[2].v.i;
+            g[k].len = row[1].v.s.len;
+            g[k].v = (uint8_t *)malloc(g[k].len + 1);
+            if (g[k].len) memcpy(g[k].v, row[1].v.s.bytes, g[k].len);
+        }
+        cairn_table_iter_free(it);
+        if (rc != CAIRN_ITEROVER) return rc;
+        return cairn_table_count(h.t, count);
+    }
+    for (uint32_t k = 0; k < NKEYS; k++) {
+        void *v = NULL;
+        size_t len = 0;
+        int kind = -1;
+        if (engine == E_KV) {
+            char key[32];
+            size_t kl = keyname(k, key);
+            rc = cairn_kv_get(h.kv, key, kl, &v, &len, &kind);
+        } else {
+            rc = cairn_blob_read(h.b, k + 1, &v, &len);
+        }
+        if (rc == CAIRN_NOTFOUND) continue;
+        if (rc) return rc;
+        g[k].present = 1;
+        g[k].kind = kind;
+        g[k].len = len;
+        g[k].v = (uint8_t *)v; /* cairn_free is free */
+    }
+    return engine == E_KV ? cairn_kv_count(h.kv, count) : cairn_blob_count(h.b, count);
+}
+
 /* ---- the child ---------------------------------------------------------------------------- */
 
 static void child_fail(const char *what, int rc) {
@@ -113,17 +309,16 @@ static void say(const char *s) {
 }
 
 static void child_main(void) {
-    cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
+    eh h;
     rel_rng r;
     uint64_t n;
     int rc;
-    o.sync = CAIRN_SYNC_COMMIT;
-    o.max_file_size = 4096;
-    if ((rc = cairn_kv_open(&ckv, store, &o)) != 0) child_fail("open", rc);
+    if ((rc = e_open(&h, store, 0)) != 0) child_fail("open", rc);
+    if (engine == E_TABLE && (rc = t_map(h.t)) != 0) child_fail("table map", rc);
     r.s = seed ^ (iter * 0x9e3779b97f4a7c15ULL) ^ 0x3c3c000000000000ULL;
     for (n = 0; n < 1000000; n++) {
         oper op;
-        char line[512], key[32];
+        char line[512];
         uint64_t p = rel_below(&r, 100);
         memset(&op, 0, sizeof op);
         op.opid = (iter << 32) | n;
@@ -155,24 +350,22 @@ static void child_main(void) {
         say(line);
         if (op.type == 'P') {
             uint8_t *v = (uint8_t *)malloc(op.len + 1);
-            size_t kl = keyname(op.key, key);
             rel_gen(op.opid, 0, v, op.len);
-            rc = cairn_kv_put(ckv, key, kl, v, op.len, kind_of(op.opid));
+            rc = e_put(h, op.key, v, op.len, kind_of(op.opid));
             free(v);
             if (rc) child_fail("put", rc);
         } else if (op.type == 'D') {
-            size_t kl = keyname(op.key, key);
-            if ((rc = cairn_kv_delete(ckv, key, kl)) != 0) child_fail("delete", rc);
+            if ((rc = e_delete(h, op.key)) != 0) child_fail("delete", rc);
         } else if (op.type == 'X') {
-            if ((rc = cairn_kv_compact(ckv)) != 0) child_fail("compact", rc);
+            if ((rc = e_compact(h)) != 0) child_fail("compact", rc);
         } else if (op.type == 'S') {
-            if ((rc = cairn_kv_snapshot(ckv, op.name, NULL)) != 0) child_fail("snapshot", rc);
+            if ((rc = e_snapshot(h, op.name)) != 0) child_fail("snapshot", rc);
         } else if (op.type == 'R') {
-            if ((rc = cairn_kv_drop_snapshot(ckv, op.name)) != 0) child_fail("drop_snapshot", rc);
+            if ((rc = e_drop(h, op.name)) != 0) child_fail("drop_snapshot", rc);
         } else {
             char dest[800];
             snprintf(dest, sizeof dest, "%s/%s", bkroot, op.name);
-            if ((rc = cairn_kv_backup(ckv, dest)) != 0) child_fail("backup", rc);
+            if ((rc = e_backup(h, dest)) != 0) child_fail("backup", rc);
         }
         snprintf(line, sizeof line, "A %llu\n", (unsigned long long)op.opid);
         say(line);
@@ -255,31 +448,27 @@ static void run_child(int fd) {
     child_main();
 }
 
-/* 1 if the store kv holds exactly m (every key, bytes, kind, and the count). */
-static int holds(cairn_kv *kv, const mval *m, const char *what, int die) {
-    uint32_t k;
+/* 1 if the store h holds exactly m (every key, bytes, kind, and the count). */
+static int holds(eh h, const mval *m, const char *what, int die) {
+    got g[NKEYS];
     uint64_t cnt = 0, want = 0;
-    int rc;
-    for (k = 0; k < NKEYS; k++) {
-        char key[32];
-        size_t kl = keyname(k, key), len = 0;
-        void *v = NULL;
-        int kind = -1, ok;
-        rc = cairn_kv_get(kv, key, kl, &v, &len, &kind);
-        if (rc != 0 && rc != CAIRN_NOTFOUND) DIE("%s: get %s: %s %s", SI, what, key, cairn_errname(rc), cairn_errmsg());
-        ok = m[k].present ? rc == 0 && len == m[k].len && kind == kind_of(m[k].opid) && rel_gen_eq(m[k].opid, 0, v, len)
-                          : rc == CAIRN_NOTFOUND;
-        cairn_free(v);
-        if (!ok) {
-            if (die)
-                DIE("%s: key %u: expected %s (len %u), got %s len %zu", SI, what, (unsigned)k,
-                    m[k].present ? "present" : "absent", (unsigned)m[k].len, cairn_errname(rc), len);
-            return 0;
-        }
+    int rc = e_read_all(h, g, &cnt, what), ok = 1;
+    uint32_t k;
+    if (rc) DIE("%s: read: %s %s", SI, what, cairn_errname(rc), cairn_errmsg());
+    for (k = 0; k < NKEYS && ok; k++) {
+        ok = m[k].present ? g[k].present && g[k].len == m[k].len &&
+                                (engine == E_BLOB || g[k].kind == kind_of(m[k].opid)) &&
+                                rel_gen_eq(m[k].opid, 0, g[k].v, g[k].len)
+                          : !g[k].present;
+        if (!ok && die)
+            DIE("%s: key %u: expected %s (len %u), got %s len %zu", SI, what, (unsigned)k,
+                m[k].present ? "present" : "absent", (unsigned)m[k].len, g[k].present ? "present" : "absent", g[k].len);
         want += m[k].present;
     }
-    if ((rc = cairn_kv_count(kv, &cnt)) != 0 || cnt != want) {
-        if (die) DIE("%s: count %llu, expected %llu (%s)", SI, what, (unsigned long long)cnt, (unsigned long long)want, cairn_errname(rc));
+    for (k = 0; k < NKEYS; k++) free(g[k].v);
+    if (!ok) return 0;
+    if (cnt != want) {
+        if (die) DIE("%s: count %llu, expected %llu", SI, what, (unsigned long long)cnt, (unsigned long long)want);
         return 0;
     }
     return 1;
@@ -287,8 +476,7 @@ static int holds(cairn_kv *kv, const mval *m, const char *what, int die) {
 
 static void check_backup(const char *name, const mval *m, int inflight) {
     char dest[800], what[200];
-    cairn_kv *b = NULL;
-    cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
+    eh b;
     struct stat st;
     int rc;
     snprintf(dest, sizeof dest, "%s/%s", bkroot, name);
@@ -298,16 +486,13 @@ static void check_backup(const char *name, const mval *m, int inflight) {
         return; /* a backup in flight may not have landed */
     }
     if (inflight) inflight_backup++;
-    if ((rc = cairn_kv_check(dest)) != 0) DIE("%s: check: %s %s", SI, what, cairn_errname(rc), cairn_errmsg());
-    o.read_only = 1;
-    o.create = 0;
-    if ((rc = cairn_kv_open(&b, dest, &o)) != 0) DIE("%s: read-only open: %s %s", SI, what, cairn_errname(rc), cairn_errmsg());
+    if ((rc = e_check(dest)) != 0) DIE("%s: check: %s %s", SI, what, cairn_errname(rc), cairn_errmsg());
+    if ((rc = e_open(&b, dest, 1)) != 0) DIE("%s: read-only open: %s %s", SI, what, cairn_errname(rc), cairn_errmsg());
     holds(b, m, what, 1);
-    cairn_kv_close(b);
-    o.read_only = 0;
-    if ((rc = cairn_kv_open(&b, dest, &o)) != 0) DIE("%s: writer open: %s %s", SI, what, cairn_errname(rc), cairn_errmsg());
+    e_close(b);
+    if ((rc = e_open(&b, dest, 0)) != 0) DIE("%s: writer open: %s %s", SI, what, cairn_errname(rc), cairn_errmsg());
     holds(b, m, what, 1);
-    cairn_kv_close(b);
+    e_close(b);
     nbackup_checked++;
 }
 
@@ -319,14 +504,19 @@ int main(int argc, char **argv) {
     rel_rng prng;
     rel_prog = "rel_crash_snap";
     seed = rel_seed(argc, argv, 1);
+    if (rel_opt(argc, argv, "--engine")) engine_name = rel_opt(argc, argv, "--engine");
+    if (!strcmp(engine_name, "kv")) engine = E_KV;
+    else if (!strcmp(engine_name, "table")) engine = E_TABLE;
+    else if (!strcmp(engine_name, "blob")) engine = E_BLOB;
+    else rel_die("--engine: kv, table or blob, not '%s'", engine_name);
     for (i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--keep")) keep = 1;
     prng.s = seed;
     dir = rel_tmpdir("crash-snap");
-    snprintf(store, sizeof store, "%s/store", dir);
+    snprintf(store, sizeof store, engine == E_BLOB ? "%s/store.blob" : "%s/store", dir);
     snprintf(bkroot, sizeof bkroot, "%s/backups", dir);
     if (mkdir(bkroot, 0755) != 0) rel_die("mkdir %s: %s", bkroot, strerror(errno));
-    printf("%s: seed %llu, %llu iterations, sync commit, in %s\n", rel_prog, (unsigned long long)seed,
+    printf("%s: %s, seed %llu, %llu iterations, sync commit, in %s\n", rel_prog, engine_name, (unsigned long long)seed,
            (unsigned long long)iterations, dir);
     fflush(stdout);
     signal(SIGPIPE, SIG_IGN);
@@ -335,8 +525,7 @@ int main(int argc, char **argv) {
         uint64_t delay = rel_below(&prng, max_delay);
         oper pend;
         mval before[NKEYS], e[NKEYS];
-        cairn_kv *kv = NULL;
-        cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
+        eh kv;
         struct stat st;
         char *json = NULL, *p;
         nbackups = 0;
@@ -356,9 +545,8 @@ int main(int argc, char **argv) {
                 if (model[i].present) DIE("store missing", SI);
             continue;
         }
-        if ((rc = cairn_kv_check(store)) != 0) DIE("check of the killed store: %s %s", SI, cairn_errname(rc), cairn_errmsg());
-        o.max_file_size = 4096;
-        if ((rc = cairn_kv_open(&kv, store, &o)) != 0) DIE("writer open: %s %s", SI, cairn_errname(rc), cairn_errmsg());
+        if ((rc = e_check(store)) != 0) DIE("check of the killed store: %s %s", SI, cairn_errname(rc), cairn_errmsg());
+        if ((rc = e_open(&kv, store, 0)) != 0) DIE("writer open: %s %s", SI, cairn_errname(rc), cairn_errmsg());
         memcpy(before, model, sizeof model);
         if (haspend && (pend.type == 'P' || pend.type == 'D')) {
             memcpy(e, model, sizeof e);
@@ -373,7 +561,7 @@ int main(int argc, char **argv) {
             holds(kv, model, "store", 1);
         }
         /* 2. the list: every acknowledged snapshot, the one in flight or not, nothing else */
-        if ((rc = cairn_kv_snapshots(kv, &json)) != 0) DIE("snapshots: %s %s", SI, cairn_errname(rc), cairn_errmsg());
+        if ((rc = e_snapshots(kv, &json)) != 0) DIE("snapshots: %s %s", SI, cairn_errname(rc), cairn_errmsg());
         memset(listed, 0, sizeof listed);
         for (p = json; (p = strstr(p, "\"name\":\"")) != NULL;) {
             char nm[NAMELEN + 1];
@@ -403,7 +591,7 @@ int main(int argc, char **argv) {
         }
         /* 3. every listed snapshot opens read-only and holds its data */
         for (i = 0; i < nsnaps; i++) {
-            cairn_kv *s = NULL;
+            eh s;
             char what[100], sp[900];
             if (!listed[i]) { /* its drop was in flight and landed */
                 memmove(&listed[i], &listed[i + 1], sizeof listed[0] * (size_t)(nsnaps - i - 1));
@@ -411,28 +599,28 @@ int main(int argc, char **argv) {
                 continue;
             }
             snprintf(what, sizeof what, "snapshot %s", snaps[i].name);
-            if ((rc = cairn_kv_open_snapshot(&s, kv, snaps[i].name)) != 0)
+            if ((rc = e_open_snapshot(&s, kv, snaps[i].name)) != 0)
                 DIE("%s: open: %s %s", SI, what, cairn_errname(rc), cairn_errmsg());
             holds(s, snaps[i].st, what, 1);
-            if ((rc = cairn_kv_put(s, "x", 1, "y", 1, 0)) != CAIRN_READONLY)
-                DIE("%s: a put answered %s, not CAIRN_READONLY", SI, what, cairn_errname(rc));
-            cairn_kv_close(s);
-            snprintf(sp, sizeof sp, "%s/snapshots/%s", store, snaps[i].name);
-            if ((rc = cairn_kv_check(sp)) != 0) DIE("%s: check: %s %s", SI, what, cairn_errname(rc), cairn_errmsg());
+            if ((rc = e_probe_write(s)) != CAIRN_READONLY)
+                DIE("%s: a write answered %s, not CAIRN_READONLY", SI, what, cairn_errname(rc));
+            e_close(s);
+            snap_store_path(snaps[i].name, sp, sizeof sp);
+            if ((rc = e_check(sp)) != 0) DIE("%s: check: %s %s", SI, what, cairn_errname(rc), cairn_errmsg());
             nsnap_checked++;
         }
         holds(kv, model, "store after the snapshots were read", 1);
-        cairn_kv_close(kv);
+        e_close(kv);
         /* 4. backups */
         for (i = 0; i < nbackups; i++) check_backup(acked_backups[i], backup_st[i], 0);
         if (haspend && pend.type == 'B') check_backup(pend.name, before, 1);
         rel_rmrf(bkroot);
         if (mkdir(bkroot, 0755) != 0) rel_die("mkdir %s: %s", bkroot, strerror(errno));
     }
-    printf("%s: PASS: %llu kills, %llu operations acknowledged, %llu snapshot opens and %llu backups checked "
+    printf("%s: PASS (%s): %llu kills, %llu operations acknowledged, %llu snapshot opens and %llu backups checked "
            "exactly; in flight at the kill: %llu writes recovered, %llu not, %llu snapshots and %llu backups landed "
            "whole (%llu children finished before the kill), seed %llu, %.1f s\n",
-           rel_prog, (unsigned long long)iterations, (unsigned long long)nacked, (unsigned long long)nsnap_checked,
+           rel_prog, engine_name, (unsigned long long)iterations, (unsigned long long)nacked, (unsigned long long)nsnap_checked,
            (unsigned long long)nbackup_checked, (unsigned long long)inflight_applied, (unsigned long long)inflight_lost,
            (unsigned long long)inflight_snap, (unsigned long long)inflight_backup, (unsigned long long)early_exits,
            (unsigned long long)seed, (double)(rel_ms() - t0) / 1000.0);
