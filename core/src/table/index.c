@@ -776,8 +776,20 @@ static int build_fn(void *ctx, uint64_t id, const cairn_value *row) {
         }
         if (cairn_tbl__ui_add(u, c, &row[u->col], id)) return CAIRN_NOMEM;
     }
-    for (k = 0; k < t->nri; k++)
-        if (cairn_tbl__ri_add(&t->ri[k], &t->s.c[t->ri[k].col], &row[t->ri[k].col], id)) return CAIRN_NOMEM;
+    for (k = 0; k < t->nri; k++) {
+        /* straight into the sorted part's array, sorted once at the end */
+        ridx *r = &t->ri[k];
+        if (row[r->col].is_null) continue;
+        if (r->n == r->cap) {
+            size_t nc = r->cap ? r->cap * 2 : 1024;
+            rentry *p = (rentry *)realloc(r->e, nc * sizeof *p);
+            if (!p) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+            r->e = p;
+            r->cap = nc;
+        }
+        if (ri_entry(r, &t->s.c[r->col], &row[r->col], id, &r->e[r->n])) return CAIRN_NOMEM;
+        r->n++;
+    }
     return 0;
 }
 
@@ -817,18 +829,25 @@ int cairn_tbl__build_indexes(cairn_table *t) {
         }
         if (ex) cols[k++] = (int)i;
     }
-    rc = walk(t, cols, k, row, build_fn, t);
+    for (i = 0; i < t->nui; i++)
+        if (t->ui[i].uniq && t->live && (rc = cairn_tbl__ui_reserve(&t->ui[i], (size_t)t->live)) != 0) break;
+    if (!rc) rc = walk(t, cols, k, row, build_fn, t);
     free(row);
     free(cols);
     if (rc) {
         cairn_tbl__ix_free(t);
         return rc;
     }
-    for (k = 0; k < t->nri; k++)
-        if ((rc = ri_merge(&t->ri[k], &t->s.c[t->ri[k].col])) != 0) {
+    for (k = 0; k < t->nri; k++) {
+        ridx *r = &t->ri[k];
+        rentry *tmp = (rentry *)malloc((r->n ? r->n : 1) * sizeof *tmp);
+        if (!tmp) {
             cairn_tbl__ix_free(t);
-            return rc;
+            return cairn_err__set(CAIRN_NOMEM, "out of memory");
         }
+        ent_sort(r, is_bytes(t->s.c[r->col].type), r->e, tmp, r->n);
+        free(tmp);
+    }
     t->ui_built = 1;
     return 0;
 }

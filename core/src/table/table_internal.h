@@ -207,6 +207,8 @@ uint64_t cairn_tbl__ui_find(const uindex *u, const tcol *c, const cairn_value *v
 /* every id holding v, appended to *ids (growable: *n used, *cap allocated; unordered) */
 int cairn_tbl__ui_find_all(const uindex *u, const tcol *c, const cairn_value *v, uint64_t **ids, size_t *n, size_t *cap);
 int cairn_tbl__ui_add(uindex *u, const tcol *c, const cairn_value *v, uint64_t id);
+/* room for n values without a resize */
+int cairn_tbl__ui_reserve(uindex *u, size_t n);
 void cairn_tbl__ui_del(uindex *u, const tcol *c, const cairn_value *v, uint64_t id);
 void cairn_tbl__ui_free(uindex *u);
 /* hash of a value as the index keys it (numbers by exact value) */

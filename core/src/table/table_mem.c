@@ -482,6 +482,12 @@ static int post_add(uindex *u, uslot *sl, uint64_t id) {
     return 0;
 }
 
+int cairn_tbl__ui_reserve(uindex *u, size_t n) {
+    size_t cap = u->cap ? u->cap : 64;
+    while (n * 4 > cap * 3) cap *= 2;
+    return cap > u->cap ? ui_resize(u, cap) : 0;
+}
+
 int cairn_tbl__ui_add(uindex *u, const tcol *c, const cairn_value *v, uint64_t id) {
     uslot sl;
     size_t j;
