@@ -37,7 +37,7 @@ from . import _cairn_swig as _c
 
 __all__ = [
     "KV", "BlobStore", "BlobEvent", "Table", "TableEvent", "Column", "Error", "error_class", "version",
-    "Query", "query", "Index", "ArrowExport",
+    "Query", "query", "Index", "ArrowExport", "QueryRows", "QueryColumns", "ResultColumn",
     "Repo", "Version", "RepoDiff", "SnapshotInfo",
     "check_kv", "check_blob", "check_table", "verify_repo",
     "testing_set_clock",
@@ -1773,8 +1773,10 @@ class Table(_Events):
     def query(self, spec=None, **keys):
         """Run a query: `spec` (and/or keyword arguments) holds the keys of the core's query object:
         where, params, columns, order, limit, offset, aggregates, group_by, format ("rows" |
-        "columns"). Returns a list of row dicts, or with format="columns" a dict of column name ->
-        list of values. Values come back as rows do (datetimes for timestamps, bytes for bytes
+        "columns"). Returns a list of row dicts (a QueryRows: .columns lists the ResultColumn(name, type)
+        of the result), or with format="columns" a dict of column name -> list of values (a
+        QueryColumns, with .columns and .count).
+        Values come back as rows do (datetimes for timestamps, bytes for bytes
         columns); WHERE values and params take the same Python values (a datetime compares with a
         timestamp column, bytes with a bytes column)."""
         return self._query_text(_query_json(spec, keys))
@@ -1848,13 +1850,16 @@ class Table(_Events):
         _c.cairn_table_drop_index(self._handle(), _text_arg(column, "column"), _index_kind(kind))
 
     def indexes(self):
-        """The indexes: a list of Index(column, kind)."""
-        return [Index(d["column"], d["kind"]) for d in _row_loads(_c.cairn_table_indexes(self._handle()))]
+        """The indexes: a list of Index(column, kind, unique), in schema order, hash before range
+        (unique: the implicit hash index of a PRIMARY KEY / UNIQUE column, which cannot be dropped)."""
+        return [Index(d["column"], d["kind"], bool(d.get("unique")))
+                for d in _row_loads(_c.cairn_table_indexes(self._handle()))]
 
     def lookup(self, column, value):
         """The ids (ascending) of the live rows whose `column` equals `value` (None matches
         nothing); uses a hash index when there is one."""
-        return _row_loads(_c.cairn_table_lookup_json(self._handle(), _text_arg(column, "column"), _value_json(value)))
+        return _row_loads(_c.cairn_table_lookup_json(self._handle(), _text_arg(column, "column"),
+                                                     self._value_json(column, value)))
 
     def find(self, conditions=None, **equal):
         """The ids (ascending) of the live rows where every column equals its value:
@@ -1863,15 +1868,21 @@ class Table(_Events):
         if conditions is not None:
             cond.update(_as_row(conditions, "conditions"))
         cond.update(equal)
-        return _row_loads(_c.cairn_table_find_json(self._handle(), _dumps(_qvalue(cond))))
+        return _row_loads(_c.cairn_table_find_json(self._handle(), self._enc(cond)))
 
     def range_find(self, column, lo=None, hi=None, lo_inclusive=True, hi_inclusive=True):
         """The ids (ascending) of the live rows with lo <= column <= hi (None: no bound; a bound is
         exclusive with lo_inclusive / hi_inclusive False); uses a range index when there is one."""
         flags = (0 if lo_inclusive else _raw.CAIRN_RANGE_LO_OPEN) | (0 if hi_inclusive else _raw.CAIRN_RANGE_HI_OPEN)
         return _row_loads(_c.cairn_table_range_find_json(self._handle(), _text_arg(column, "column"),
-                                                         None if lo is None else _value_json(lo),
-                                                         None if hi is None else _value_json(hi), flags))
+                                                         None if lo is None else self._value_json(column, lo),
+                                                         None if hi is None else self._value_json(column, hi), flags))
+
+    def _value_json(self, column, value):
+        # one value of `column` as a row value (a datetime for a timestamp column, as in rows)
+        if value is not None and column in self._ts_names:
+            value = _ts_in(value)
+        return _dumps(value)
 
     # -- export ----------------------------------------------------------------------------------
     def __arrow_c_stream__(self, requested_schema=None):
@@ -1923,8 +1934,24 @@ def check_table(path):
 # Table queries: the query object of cairn_table_query_json built from Python values
 # ---------------------------------------------------------------------------------------------
 
-Index = _namedtuple("Index", "column kind")
-Index.__doc__ = """An index of a table (Table.indexes): its column and kind ("hash" or "range")."""
+Index = _namedtuple("Index", "column kind unique", defaults=(False,))
+Index.__doc__ = """An index of a table (Table.indexes): its column, kind ("hash" or "range") and whether it is the
+implicit unique index of a PRIMARY KEY / UNIQUE column."""
+ResultColumn = _namedtuple("ResultColumn", "name type")
+ResultColumn.__doc__ = """A column of a query result: its name and type name ("i64", "timestamp", "u64" for counts)."""
+
+
+class QueryRows(list):
+    """A query's rows: a list of dicts, with `columns` (the result's ResultColumn list)."""
+
+    __slots__ = ("columns",)
+
+
+class QueryColumns(dict):
+    """A query's result in the "columns" format: a dict of column name -> list of values, with
+    `columns` (the result's ResultColumn list) and `count` (the number of rows)."""
+
+    __slots__ = ("columns", "count")
 _INDEX_KINDS = {"hash": _raw.CAIRN_INDEX_HASH, "range": _raw.CAIRN_INDEX_RANGE}
 
 
@@ -1951,11 +1978,6 @@ def _qvalue(v):
     return v
 
 
-def _value_json(v):
-    """One column value as JSON text (index lookups)."""
-    return _dumps(_qvalue(v))
-
-
 def _drop_none(**kw):
     return {k: v for k, v in kw.items() if v is not None}
 
@@ -1969,8 +1991,8 @@ def _query_json(spec, keys):
     else:
         raise TypeMismatch("a query must be a dict of its keys (where, params, columns, ...), not %s"  # noqa: F821
                            % type(spec).__name__)
-    if keys:
-        d.update(keys)
+    if keys:  # keyword keys given as None are left out (limit=None: no limit)
+        d.update((k, v) for k, v in keys.items() if v is not None)
     return _dumps(_qvalue(d))
 
 
@@ -2015,20 +2037,24 @@ def _result_out(text):
     """A query result (JSON text) -> list of rows, or dict of columns for the "columns" format;
     timestamps by the result's column types to datetimes."""
     res = _loads(text)
-    ts = [c["name"] for c in res.get("columns", ()) if c.get("type") == "timestamp"]
+    cols = [ResultColumn(c["name"], c["type"]) for c in res.get("columns", ())]
+    ts = [c.name for c in cols if c.type == "timestamp"]
     if "rows" in res:
-        rows = res["rows"]
+        rows = QueryRows(res["rows"])
         for name in ts:
             for r in rows:
                 v = r.get(name)
                 if v is not None:
                     r[name] = _ts_out(v)
+        rows.columns = cols
         return rows
-    data = res.get("data", {})
+    data = QueryColumns(res.get("data", {}))
     for name in ts:
         vals = data.get(name)
         if vals is not None:
             data[name] = [None if v is None else _ts_out(v) for v in vals]
+    data.columns = cols
+    data.count = res.get("count", 0)
     return data
 
 

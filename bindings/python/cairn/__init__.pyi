@@ -263,11 +263,23 @@ Where = Union[str, Sequence[Any], Mapping[str, Any]]
 OrderKey = Union[str, tuple[str, str], Sequence[str]]
 Aggregate = Union[str, Mapping[str, Any], tuple[Any, ...]]
 JoinOn = Union[str, tuple[str, str], Sequence[Union[str, Sequence[str]]], Mapping[str, str]]
-QueryResult = Union[list[Row], dict[str, list[Any]]]
+QueryResult = Union[QueryRows, QueryColumns]
 
 class Index(NamedTuple):
     column: str
     kind: str  # "hash" | "range"
+    unique: bool = ...
+
+class ResultColumn(NamedTuple):
+    name: str
+    type: str
+
+class QueryRows(list[Row]):
+    columns: list[ResultColumn]
+
+class QueryColumns(dict[str, list[Any]]):
+    columns: list[ResultColumn]
+    count: int
 
 class ColumnView:
     """Buffer protocol (PEP 3118): one dimension, read-only."""
