@@ -2092,6 +2092,137 @@ out:
     st.release(&st);
     return rc;
 }
+
+/* table.create_index / drop_index: kind "hash" | "range" (anything else: 0, which the core
+ * answers CAIRN_INVALID) */
+static int table_index_args(json_t *args, slot **s, const char **col, int *kind)
+{
+    const char *k = NULL;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, s)) != 0 || (rc = get_string(args, "column", col)) != 0 ||
+        (rc = get_string(args, "kind", &k)) != 0)
+        return rc;
+    *kind = !strcmp(k, "hash") ? CAIRN_INDEX_HASH : !strcmp(k, "range") ? CAIRN_INDEX_RANGE : 0;
+    return 0;
+}
+
+static int table_create_index(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *col = NULL;
+    int kind = 0, rc = table_index_args(args, &s, &col, &kind);
+    (void)out;
+    return rc ? rc : cairn_table_create_index(s->table, col, kind);
+}
+
+static int table_drop_index(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *col = NULL;
+    int kind = 0, rc = table_index_args(args, &s, &col, &kind);
+    (void)out;
+    return rc ? rc : cairn_table_drop_index(s->table, col, kind);
+}
+
+/* an engine JSON answer (ids or the index list) -> the wire */
+static int engine_answer(int rc, char *text, json_t **out)
+{
+    if (rc)
+        return rc;
+    rc = parse_engine_json(text, out);
+    cairn_free(text);
+    return rc;
+}
+
+static int table_indexes(json_t *args, json_t **out)
+{
+    slot *s;
+    char *text = NULL;
+    int rc = slot_get(args, SLOT_TABLE, &s);
+    if (rc)
+        return rc;
+    rc = cairn_table_indexes(s->table, &text);
+    return engine_answer(rc, text, out);
+}
+
+/* one wire value of column `col` -> the C JSON value text (malloc'd); absent or null: "null" */
+static int index_value(cairn_table *t, const char *col, json_t *v, char **text)
+{
+    json_t *c = NULL;
+    int rc;
+    if (!v || json_is_null(v)) {
+        *text = strdup("null");
+        return *text ? 0 : terr(CAIRN_NOMEM, "out of memory");
+    }
+    if ((rc = value_to_c(table_col_type(t, col), v, &c)) != 0)
+        return rc;
+    *text = dump_unmarked(c);
+    json_decref(c);
+    return *text ? 0 : terr(CAIRN_NOMEM, "out of memory");
+}
+
+static int table_lookup(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *col = NULL;
+    char *v = NULL, *text = NULL;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0 || (rc = get_string(args, "column", &col)) != 0)
+        return rc;
+    if (!json_object_get(args, "value"))
+        return terr(CAIRN_INVALID, "missing argument 'value'");
+    if ((rc = index_value(s->table, col, json_object_get(args, "value"), &v)) != 0)
+        return rc;
+    rc = cairn_table_lookup_json(s->table, col, v, &text);
+    free(v);
+    return engine_answer(rc, text, out);
+}
+
+static int table_find(json_t *args, json_t **out)
+{
+    slot *s;
+    json_t *cond = json_object_get(args, "conditions");
+    char *c = NULL, *text = NULL;
+    int rc;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0)
+        return rc;
+    if (!cond)
+        return terr(CAIRN_INVALID, "missing argument 'conditions'");
+    if (!json_is_object(cond))
+        return terr(CAIRN_INVALID, "conditions must be an object");
+    if ((rc = row_to_c(s->table, cond, &c)) != 0)
+        return rc;
+    rc = cairn_table_find_json(s->table, c, &text);
+    free(c);
+    return engine_answer(rc, text, out);
+}
+
+/* table.range_find: lo / hi (absent or null: no bound), lo_open / hi_open (bools, default false) */
+static int table_range_find(json_t *args, json_t **out)
+{
+    slot *s;
+    const char *col = NULL;
+    char *lo = NULL, *hi = NULL, *text = NULL;
+    int rc, lo_open = 0, hi_open = 0;
+    json_t *x;
+    if ((rc = slot_get(args, SLOT_TABLE, &s)) != 0 || (rc = get_string(args, "column", &col)) != 0)
+        return rc;
+    if ((x = json_object_get(args, "lo_open")) && (rc = get_bool(x, "lo_open", &lo_open)) != 0)
+        return rc;
+    if ((x = json_object_get(args, "hi_open")) && (rc = get_bool(x, "hi_open", &hi_open)) != 0)
+        return rc;
+    if ((rc = index_value(s->table, col, json_object_get(args, "lo"), &lo)) != 0)
+        return rc;
+    if ((rc = index_value(s->table, col, json_object_get(args, "hi"), &hi)) != 0) {
+        free(lo);
+        return rc;
+    }
+    rc = cairn_table_range_find_json(s->table, col, lo, hi,
+                                     (lo_open ? CAIRN_RANGE_LO_OPEN : 0) | (hi_open ? CAIRN_RANGE_HI_OPEN : 0), &text);
+    free(lo);
+    free(hi);
+    return engine_answer(rc, text, out);
+}
 static int table_count_where(json_t *a, json_t **o) { return table_query_common(a, o, 1); }
 
 typedef int (*table_fn)(cairn_table *);
@@ -2880,6 +3011,12 @@ static const struct {
     {"table.query", table_query},
     {"table.export", table_export},
     {"table.count_where", table_count_where},
+    {"table.create_index", table_create_index},
+    {"table.drop_index", table_drop_index},
+    {"table.indexes", table_indexes},
+    {"table.lookup", table_lookup},
+    {"table.find", table_find},
+    {"table.range_find", table_range_find},
     {"table.begin", table_begin},
     {"table.commit", table_commit},
     {"table.rollback", table_rollback},
