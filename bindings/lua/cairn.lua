@@ -1349,13 +1349,16 @@ if raw.cairn_table_open then
     if rc ~= 0 then return fail(rc) end
     local res, err = result_decode(json)
     if not res then return nil, "query result from the core does not parse: " .. err, "CAIRN_INTERNAL" end
-    if res.rows then return res.rows end
-    return res.data or {}
+    local cols = res.columns or setmetatable({}, cairn.array_mt)
+    if res.rows then return res.rows, cols, #res.rows end
+    return res.data or {}, cols, res.count or 0
   end
 
-  --- query(spec) -> list of rows | {column = list} (format "columns") | nil, message, name.
-  -- spec: {where =, params =, columns =, order =, limit =, offset =, aggregates =, group_by =,
-  -- format = "rows" | "columns"}; rows as get() gives them (nulls as cairn.null).
+  --- query(spec) -> result, columns, count | nil, message, name. result: a list of rows, or with
+  -- format "columns" a table {column = list of values}; columns: the result's {name =, type =}
+  -- list; count: the number of rows. spec: {where =, params =, columns =, order =, limit =,
+  -- offset =, aggregates =, group_by =, format = "rows" | "columns"}; rows as get() gives them
+  -- (nulls as cairn.null).
   Table.query = table_def("query_json", { query_json }, RESULT)
 
   local function opt_list(v)

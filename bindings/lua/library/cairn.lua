@@ -338,9 +338,10 @@ function Table:unsubscribe(id) end
 ---@field group_by? string[]
 ---@field format? "rows"|"columns"
 
---- Rows (as get() gives them) or, with format "columns", {column = list of values}.
+--- Rows (as get() gives them) or, with format "columns", {column = list of values}; then the
+--- result's columns ({name, type} list) and its number of rows.
 ---@param spec? cairn.QuerySpec
----@return cairn.Row[]|table<string, any[]>|nil result, string?, string?
+---@return cairn.Row[]|table<string, any[]>|nil result, { name: string, type: string }[]|string columns, integer|string? count
 function Table:query(spec) end
 ---@param where? cairn.Where
 ---@param params? any[]

@@ -32,9 +32,9 @@ local function filled(name, n)
   return t
 end
 
-local function ids_of(rows, key)
+local function ids_of(rows) -- (the columns and count that follow the rows are ignored)
   local out = {}
-  for i, r in ipairs(rows) do out[i] = r[key or "id"] end
+  for i, r in ipairs(rows) do out[i] = r.id end
   return A(out)
 end
 
@@ -47,8 +47,11 @@ test("query: rows by column type, projection, order, limit", function()
   local r = assert(t:query({ where = { id = 1 }, columns = { "n", "score" } }))
   deq(r, A({ { n = "18446744073709551615", score = 1.5 } }))
   eq(math.type(r[1].score), "float")
-  -- null as cairn.null
-  deq(t:select("id = 3", nil, { "score" }), A({ { score = null } }))
+  -- null as cairn.null; the result's columns and count come after the rows
+  local rows3, cols3, n3 = t:select("id = 3", nil, { "score", "at" })
+  deq(rows3, A({ { score = null, at = 1577836800000003 } }))
+  deq(cols3, A({ { name = "score", type = "f64" }, { name = "at", type = "timestamp" } }))
+  eq(n3, 1)
   -- the where forms: a triple, a list, the shorthand with ops, $or, bytes by column type
   deq(ids_of(t:select({ "team", "=", "red" })), A({ 1, 3, 5, 7, 9 }))
   deq(ids_of(t:select({ { "team", "=", "red" }, { "id", ">", 4 } })), A({ 5, 7, 9 }))
@@ -78,8 +81,10 @@ test("columns format: t:columns(query), nulls as cairn.null", function()
   deq(c, { id = A({ 1, 2, 3, 4 }), score = A({ 1.5, 3.0, null, 6.0 }),
            n = A({ "18446744073709551615", 2, 3, 4 }) })
   eq(#c.score, 4, "no holes")
-  local all = assert(t:columns())
+  local all, allcols, count = assert(t:columns())
   eq(#all._id, 4)
+  eq(count, 4)
+  eq(allcols[1].name, "_id")
   eq(all.tag[2], "\2\255")
 end)
 
