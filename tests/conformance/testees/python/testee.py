@@ -11,6 +11,7 @@ those as JSON), a value Python cannot accept there (a set) is used instead, sinc
 meaning is "a host value of the wrong type".
 """
 
+import ctypes
 import datetime
 import json
 import mmap
@@ -175,6 +176,150 @@ def cell_out(v):
 
 def row_out(r):
     return None if r is None else {k: cell_out(v) for k, v in r.items()}
+
+
+def query_in(v):
+    """A query on the wire -> the Python structure the binding takes: tagged row values ($ts,
+    $bytes, $f64) anywhere become Python values, the rest stays as it is."""
+    if isinstance(v, dict):
+        if len(v) == 1 and next(iter(v)) in ("$ts", "$bytes", "$f64", "$repeat", "$native"):
+            return cell_in(v)
+        return {k: query_in(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [query_in(x) for x in v]
+    return v
+
+
+def result_out(res):
+    """A query result of the binding (QueryRows / QueryColumns) -> the core's result object."""
+    cols = [{"name": c.name, "type": c.type} for c in res.columns]
+    if isinstance(res, cairn.QueryRows):
+        return {"columns": cols, "rows": [row_out(r) for r in res]}
+    return {"columns": cols, "data": {k: [cell_out(v) for v in vs] for k, vs in res.items()}, "count": res.count}
+
+
+# -- the Arrow C stream interface, read with ctypes (table.export) --------------------------------
+class ArrowSchema(ctypes.Structure):
+    pass
+
+
+ArrowSchema._fields_ = [("format", ctypes.c_char_p), ("name", ctypes.c_char_p), ("metadata", ctypes.c_char_p),
+                        ("flags", ctypes.c_int64), ("n_children", ctypes.c_int64),
+                        ("children", ctypes.POINTER(ctypes.POINTER(ArrowSchema))),
+                        ("dictionary", ctypes.POINTER(ArrowSchema)),
+                        ("release", ctypes.CFUNCTYPE(None, ctypes.POINTER(ArrowSchema))),
+                        ("private_data", ctypes.c_void_p)]
+
+
+class ArrowArray(ctypes.Structure):
+    pass
+
+
+ArrowArray._fields_ = [("length", ctypes.c_int64), ("null_count", ctypes.c_int64), ("offset", ctypes.c_int64),
+                       ("n_buffers", ctypes.c_int64), ("n_children", ctypes.c_int64),
+                       ("buffers", ctypes.POINTER(ctypes.c_void_p)),
+                       ("children", ctypes.POINTER(ctypes.POINTER(ArrowArray))),
+                       ("dictionary", ctypes.POINTER(ArrowArray)),
+                       ("release", ctypes.CFUNCTYPE(None, ctypes.POINTER(ArrowArray))),
+                       ("private_data", ctypes.c_void_p)]
+
+
+class ArrowArrayStream(ctypes.Structure):
+    pass
+
+
+ArrowArrayStream._fields_ = [
+    ("get_schema", ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ArrowArrayStream), ctypes.POINTER(ArrowSchema))),
+    ("get_next", ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ArrowArrayStream), ctypes.POINTER(ArrowArray))),
+    ("get_last_error", ctypes.CFUNCTYPE(ctypes.c_char_p, ctypes.POINTER(ArrowArrayStream))),
+    ("release", ctypes.CFUNCTYPE(None, ctypes.POINTER(ArrowArrayStream))),
+    ("private_data", ctypes.c_void_p)]
+
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.restype = ctypes.c_void_p
+_capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+_FIXED = {"c": ctypes.c_int8, "s": ctypes.c_int16, "i": ctypes.c_int32, "l": ctypes.c_int64,
+          "C": ctypes.c_uint8, "S": ctypes.c_uint16, "I": ctypes.c_uint32, "L": ctypes.c_uint64,
+          "f": ctypes.c_float, "g": ctypes.c_double}
+
+
+def _bit(buf, j):
+    return ctypes.cast(buf, ctypes.POINTER(ctypes.c_uint8))[j >> 3] >> (j & 7) & 1
+
+
+def arrow_value(sch, arr, i):
+    """Value i of array `arr` of schema `sch` in the row wire form."""
+    j = i + arr.offset
+    if arr.null_count and arr.buffers[0] and not _bit(arr.buffers[0], j):
+        return None
+    f = sch.format.decode()
+    if sch.dictionary:
+        k = ctypes.cast(arr.buffers[1], ctypes.POINTER(_FIXED[f]))[j]
+        d = arr.dictionary.contents
+        if not 0 <= k < d.length:
+            raise Fail("CAIRN_CORRUPT", "dictionary index %d out of range" % k)
+        return arrow_value(sch.dictionary.contents, d, k)
+    if f in _FIXED or f.startswith("ts"):
+        x = ctypes.cast(arr.buffers[1], ctypes.POINTER(_FIXED.get(f, ctypes.c_int64)))[j]
+        if f == "tsu:UTC":
+            return {"$ts": x}
+        if f in ("f", "g"):
+            if x != x:
+                return {"$f64": "nan"}
+            if x in (float("inf"), float("-inf")):
+                return {"$f64": "inf" if x > 0 else "-inf"}
+            if f == "f":
+                x = float("%.9g" % x)  # as the C testee prints a float
+        return x
+    if f == "b":
+        return bool(_bit(arr.buffers[1], j))
+    if f.startswith("w:"):
+        n = int(f[2:])
+        return {"$bytes": ctypes.string_at(arr.buffers[1] + j * n, n).hex()}
+    if f in ("U", "Z", "u", "z"):
+        ot = ctypes.c_int64 if f in ("U", "Z") else ctypes.c_int32
+        o = ctypes.cast(arr.buffers[1], ctypes.POINTER(ot))
+        b = ctypes.string_at((arr.buffers[2] or 0) + o[j], o[j + 1] - o[j]) if o[j + 1] > o[j] else b""
+        if f in ("U", "u"):
+            try:
+                return b.decode("utf-8")
+            except UnicodeDecodeError:
+                raise Fail("CAIRN_CORRUPT", "a string that is not UTF-8") from None
+        return {"$bytes": b.hex()}
+    raise Fail("CAIRN_UNSUPPORTED", "Arrow format %s" % f)
+
+
+def arrow_import(cap):
+    """Read a PyCapsule "arrow_array_stream" to its end: {"column": [values...]} (stream order)."""
+    src = ArrowArrayStream.from_address(_capsule_pointer(cap, b"arrow_array_stream"))
+    st = ArrowArrayStream()  # moved out of the capsule, as a consumer does
+    ctypes.memmove(ctypes.addressof(st), ctypes.addressof(src), ctypes.sizeof(ArrowArrayStream))
+    src.release = ctypes.cast(None, type(src.release))
+    sch = ArrowSchema()
+    try:
+        if st.get_schema(ctypes.byref(st), ctypes.byref(sch)) != 0:
+            err = st.get_last_error(ctypes.byref(st))
+            raise Fail("CAIRN_INTERNAL", "get_schema: %s" % (err or b"").decode("utf-8", "replace"))
+        kids = [sch.children[k].contents for k in range(sch.n_children)]
+        cols = [[] for _ in kids]
+        while True:
+            arr = ArrowArray()
+            if st.get_next(ctypes.byref(st), ctypes.byref(arr)) != 0:
+                err = st.get_last_error(ctypes.byref(st))
+                raise Fail("CAIRN_IO", "get_next: %s" % (err or b"").decode("utf-8", "replace"))
+            if not arr.release:
+                break
+            try:
+                for k, ks in enumerate(kids):
+                    child = arr.children[k].contents
+                    cols[k].extend(arrow_value(ks, child, i) for i in range(arr.length))
+            finally:
+                arr.release(ctypes.byref(arr))
+        return {ks.name.decode(): cols[k] for k, ks in enumerate(kids)}
+    finally:
+        if sch.release:
+            sch.release(ctypes.byref(sch))
+        st.release(ctypes.byref(st))
 
 
 def schema_in(v):
@@ -579,6 +724,80 @@ class Testee:
         out = list(rec)
         rec.clear()
         return out
+
+    # -- table queries, indexes, export ----------------------------------------------------------
+    def _query(self, a):
+        q = self._arg(a, "query")
+        if not isinstance(q, dict):
+            raise Fail("CAIRN_TYPE", "a query must be an object")
+        return query_in(q)
+
+    def op_table_query(self, a):
+        t = self.get(a, "table")
+        return result_out(t.query(self._query(a)))
+
+    def op_table_count_where(self, a):
+        t = self.get(a, "table")
+        q = self._query(a)
+        return t.count_where(q.get("where"), q.get("params"))
+
+    def op_table_join(self, a):
+        t = self.get(a, "table")
+        other = self.get({"handle": self._arg(a, "right")}, "table")
+        q = self._query(a)
+        on = q.pop("on", None)
+        return result_out(t.join(other, on, **q))
+
+    def op_table_create_index(self, a):
+        self.get(a, "table").create_index(self._arg(a, "column"), self._arg(a, "kind"))
+
+    def op_table_drop_index(self, a):
+        self.get(a, "table").drop_index(self._arg(a, "column"), self._arg(a, "kind"))
+
+    def op_table_indexes(self, a):
+        out = []
+        for ix in self.get(a, "table").indexes():
+            d = {"column": ix.column, "kind": ix.kind}
+            if ix.unique:
+                d["unique"] = True
+            out.append(d)
+        return out
+
+    def op_table_lookup(self, a):
+        t = self.get(a, "table")
+        return t.lookup(self._arg(a, "column"), cell_in(self._arg(a, "value")))
+
+    def op_table_find(self, a):
+        t = self.get(a, "table")
+        cond = self._arg(a, "conditions")
+        if not isinstance(cond, dict):
+            raise Fail("CAIRN_INVALID", "conditions must be an object")
+        return t.find(row_in(cond))
+
+    def op_table_range_find(self, a):
+        t = self.get(a, "table")
+        flags = {}
+        for k in ("lo_open", "hi_open"):
+            v = a.get(k, False)
+            if type(v) is not bool:
+                raise Fail("CAIRN_TYPE", "%s must be a bool" % k)
+            flags[k] = v
+        return t.range_find(self._arg(a, "column"), cell_in(a.get("lo")), cell_in(a.get("hi")),
+                            lo_inclusive=not flags["lo_open"], hi_inclusive=not flags["hi_open"])
+
+    def op_table_export(self, a):
+        """The testee's Arrow import: the binding's __arrow_c_stream__ capsule walked with ctypes
+        (struct children by name, validity, dictionaries, bit-packed bools, large offsets), the
+        values in the row wire forms as {"column": [values...]} in the stream's column order."""
+        t = self.get(a, "table")
+        q = a.get("query")
+        if q is None:
+            src = t
+        elif isinstance(q, dict):
+            src = t.arrow(query_in(q))
+        else:
+            raise Fail("CAIRN_TYPE", "a query must be an object")
+        return arrow_import(src.__arrow_c_stream__())
 
     # -- snapshots and backups (KV, blob store, table: the same five calls) ----------------------
     def _snap_ops(engine):
