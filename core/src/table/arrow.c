@@ -795,23 +795,20 @@ static int group_column(xstream *x, size_t gi, const xcol *c, const grows *r, st
     size_t i;
     int rc;
     if (c->col == QCOL_ID) {
-        if (!r->pos && r->have_ids) {
-            cairn_colvec tmp = r->ids;
-            /* the ids are needed by the group's other columns no more: copy to keep r intact */
-            if ((rc = xb_init(&b, CAIRN_TYPE_U64, 0)) != 0) return rc;
-            tmp.validity = NULL;
-            if ((rc = xb_add_vec(&b, &tmp)) != 0 || (rc = xb_finish(&b, a)) != 0) xb_free(&b);
+        uint64_t *v = (uint64_t *)malloc((r->n ? r->n : 1) * 8);
+        xpriv *p;
+        if (!v) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+        if (!r->pos && r->have_ids) memcpy(v, r->ids.data, r->n * 8);
+        else
+            for (i = 0; i < r->n; i++) v[i] = grp_id(g, r, r->pos ? r->pos[i] : (uint32_t)i);
+        if ((rc = xarr_new(a, (int64_t)r->n, 2)) != 0) {
+            free(v);
             return rc;
         }
-        if ((rc = xb_init(&b, CAIRN_TYPE_U64, 0)) != 0) return rc;
-        for (i = 0; i < r->n; i++) {
-            cairn_value v;
-            v.is_null = 0;
-            v.v.u = grp_id(g, r, r->pos ? r->pos[i] : (uint32_t)i);
-            if ((rc = xb_add(&b, &v)) != 0) break;
-        }
-        if (rc || (rc = xb_finish(&b, a)) != 0) xb_free(&b);
-        return rc;
+        p = XP(a);
+        p->own[1] = v;
+        p->bufs[1] = v;
+        return 0;
     }
     {
         segref *sr = &g->cols[c->col];
