@@ -1,7 +1,9 @@
 /* test_metrics.c - cairn_<engine>_metrics: the Prometheus text exposition format (0.0.4) of every
  * engine's statistics. The output is parsed line by line: each family is a # HELP line, a # TYPE
  * line and one sample with the escaped store label; names, types and values are checked against
- * the engine's stats struct, and nothing else may appear. */
+ * the engine's stats struct, and nothing else may appear. KV adds its per-handle operation
+ * counters (puts, gets, deletes, commits, bytes written, fsyncs, errors by code), checked against
+ * the calls the test made. */
 #include <check.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +19,8 @@ typedef struct want {
     const char *type;
     uint64_t value;
 } want;
+
+#define ANY UINT64_MAX /* a want whose value the test checks itself */
 
 typedef struct sample {
     char name[128], type[16], label[1024];
@@ -119,10 +123,28 @@ static void check_metrics(const char *text, const char *path, const want *w, siz
         /* naming conventions: counters end in _total, nothing else does */
         ck_assert_int_eq(!strcmp(w[i].type, "counter"), l > 6 && !strcmp(w[i].name + l - 6, "_total"));
         ck_assert_str_eq(s[i].label, lab);
+        if (w[i].value == ANY) continue; /* checked by the caller (metric_value) */
         snprintf(num, sizeof num, "%llu", (unsigned long long)w[i].value);
         ck_assert_msg(!strcmp(s[i].value, num), "%s: %s, stats say %s", w[i].name, s[i].value, num);
     }
 }
+
+/* The value of metric `name` in text (fails if absent). */
+static uint64_t metric_value(const char *text, const char *name) {
+    char pat[160];
+    const char *p;
+    snprintf(pat, sizeof pat, "\n%s{", name);
+    p = strstr(text, pat);
+    ck_assert_msg(p != NULL, "no %s in:\n%s", name, text);
+    p = strstr(p, "} ");
+    return strtoull(p + 2, NULL, 10);
+}
+
+/* The KV operation counters after the stats families (values checked by the caller). */
+#define KV_COUNTERS                                                                                          \
+    {"cairn_kv_puts_total", "counter", ANY}, {"cairn_kv_gets_total", "counter", ANY},                          \
+    {"cairn_kv_deletes_total", "counter", ANY}, {"cairn_kv_commits_total", "counter", ANY},                    \
+    {"cairn_kv_written_bytes_total", "counter", ANY}, {"cairn_kv_fsyncs_total", "counter", ANY}
 
 static void setup(void) { ct_tmp_create("metrics"); }
 static void teardown(void) { ct_tmp_remove(); }
@@ -138,9 +160,49 @@ START_TEST(kv_metrics_match_stats) {
     ck_assert_int_eq(cairn_kv_put(kv, "b", 1, "333", 3, CAIRN_KIND_TEXT), 0);
     ck_assert_int_eq(cairn_kv_compact(kv), 0);
     ck_assert_int_eq(cairn_kv_put(kv, "b", 1, "4444", 4, CAIRN_KIND_TEXT), 0);
+    {
+        /* operations and errors by code: 2 gets (one a miss), 1 delete, 2 NOTFOUND, 1 INVALID */
+        void *v = NULL;
+        size_t n = 0;
+        ck_assert_int_eq(cairn_kv_get(kv, "a", 1, &v, &n, NULL), 0);
+        cairn_free(v);
+        ck_assert_int_eq(cairn_kv_get(kv, "zz", 2, &v, &n, NULL), CAIRN_NOTFOUND);
+        ck_assert_int_eq(cairn_kv_delete(kv, "a", 1), 0);
+        ck_assert_int_eq(cairn_kv_delete(kv, "a", 1), CAIRN_NOTFOUND);
+        ck_assert_int_eq(cairn_kv_put(kv, "", 0, "x", 1, CAIRN_KIND_TEXT), CAIRN_INVALID); /* an empty key */
+        ck_assert_int_eq(cairn_kv_put(kv, "a", 1, "22", 2, CAIRN_KIND_TEXT), 0);
+        ck_assert_int_eq(cairn_kv_begin(kv), 0);
+        ck_assert_int_eq(cairn_kv_put(kv, "t", 1, "in txn", 6, CAIRN_KIND_TEXT), 0);
+        ck_assert_int_eq(cairn_kv_commit(kv), 0);
+    }
     ck_assert_int_eq(cairn_kv_begin(kv), 0);
     ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
     ck_assert_int_eq(cairn_kv_metrics(kv, &text), 0);
+    ck_assert_uint_eq(metric_value(text, "cairn_kv_puts_total"), 6);
+    ck_assert_uint_eq(metric_value(text, "cairn_kv_gets_total"), 2);
+    ck_assert_uint_eq(metric_value(text, "cairn_kv_deletes_total"), 1);
+    ck_assert_uint_eq(metric_value(text, "cairn_kv_commits_total"), 1);
+    /* every record written holds its key and value; one fsync per durable write at least
+     * (CAIRN_SYNC_COMMIT: 5 bare puts, 1 delete, 1 commit) */
+    ck_assert_uint_gt(metric_value(text, "cairn_kv_written_bytes_total"), 2 + 3 + 1 + 4 + 1 + 3 + 1 + 7);
+    ck_assert_uint_ge(metric_value(text, "cairn_kv_fsyncs_total"), 7);
+    {
+        /* bytes written grow by one record per put */
+        char *again = NULL;
+        uint64_t before = metric_value(text, "cairn_kv_written_bytes_total"), fs = metric_value(text, "cairn_kv_fsyncs_total");
+        ck_assert_int_eq(cairn_kv_rollback(kv), 0);
+        ck_assert_int_eq(cairn_kv_put(kv, "c", 1, "xyz", 3, CAIRN_KIND_TEXT), 0);
+        ck_assert_int_eq(cairn_kv_metrics(kv, &again), 0);
+        ck_assert_uint_gt(metric_value(again, "cairn_kv_written_bytes_total"), before + 4);
+        ck_assert_uint_lt(metric_value(again, "cairn_kv_written_bytes_total"), before + 4 + 64);
+        ck_assert_uint_eq(metric_value(again, "cairn_kv_fsyncs_total"), fs + 1);
+        cairn_free(again);
+        ck_assert_int_eq(cairn_kv_delete(kv, "c", 1), 0);
+        ck_assert_int_eq(cairn_kv_begin(kv), 0);
+        ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+        cairn_free(text);
+        ck_assert_int_eq(cairn_kv_metrics(kv, &text), 0);
+    }
     {
         const want w[] = {
             {"cairn_kv_keys", "gauge", st.keys},
@@ -152,8 +214,11 @@ START_TEST(kv_metrics_match_stats) {
             {"cairn_kv_seq", "gauge", st.seq},
             {"cairn_kv_compactions_total", "counter", st.compactions},
             {"cairn_kv_in_txn", "gauge", (uint64_t)st.in_txn},
+            KV_COUNTERS,
+            {"cairn_kv_errors_notfound_total", "counter", 2},
+            {"cairn_kv_errors_invalid_total", "counter", 1},
         };
-        ck_assert_uint_eq(st.keys, 2);
+        ck_assert_uint_eq(st.keys, 3);
         ck_assert_uint_eq(st.compactions, 1);
         ck_assert_uint_gt(st.dead_bytes, 0);
         ck_assert_int_eq(st.in_txn, 1);
@@ -276,6 +341,7 @@ START_TEST(label_is_escaped) {
             {"cairn_kv_dead_bytes", "gauge", 0},   {"cairn_kv_keydir_bytes", "gauge", 0},
             {"cairn_kv_seq", "gauge", 0},          {"cairn_kv_compactions_total", "counter", 0},
             {"cairn_kv_in_txn", "gauge", 0},
+            KV_COUNTERS,
         };
         struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
         want w2[sizeof w / sizeof w[0]];

@@ -167,7 +167,7 @@ int cairn_kv__seal_active(cairn_kv *kv) {
         set_failed(kv); /* the SEAL is written: appending after it would be damage */
         return rc;
     }
-    if ((rc = cairn_io__fsync(kv->files[kv->active].f)) != 0) {
+    if ((rc = kv_fsync(kv, kv->files[kv->active].f)) != 0) {
         set_failed(kv);
         return rc;
     }
@@ -222,6 +222,7 @@ int cairn_kv__append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slo
     if (af->size + len > af->reserved) af->reserved = af->size + len;
     *slot = (uint32_t)kv->active;
     *off = af->size;
+    kv_count(&kv->n_written, len);
     pthread_mutex_lock(&kv->gmu);
     kv->written += len;
     kv->gfile = af->f;
@@ -273,7 +274,7 @@ static int group_wait(cairn_kv *kv, uint64_t target, const char *fn) {
             }
             kv->syncing = 1;
             pthread_mutex_unlock(&kv->gmu);
-            rc = cairn_io__fsync(f);
+            rc = kv_fsync(kv, f);
             pthread_mutex_lock(&kv->gmu);
             kv->syncing = 0;
             if (rc) set_failed(kv);
@@ -310,7 +311,7 @@ void cairn_kv__group_detach(cairn_kv *kv) {
 int cairn_kv__durable_unlock(cairn_kv *kv, uint32_t slot, const char *fn) {
     int rc = 0;
     if (kv->sync == CAIRN_SYNC_COMMIT) {
-        if ((rc = cairn_io__fsync(kv->files[slot].f)) != 0) set_failed(kv);
+        if ((rc = kv_fsync(kv, kv->files[slot].f)) != 0) set_failed(kv);
         else {
             pthread_mutex_lock(&kv->gmu);
             kv->synced = kv->written;

@@ -141,7 +141,7 @@ void cairn_kv_close(cairn_kv *kv) {
     }
     if (!kv->readonly && !is_failed(kv)) {
         if (kv->active >= 0 && (cairn_kv__trim_active(&kv->files[kv->active]) != 0 ||
-                                cairn_io__fsync(kv->files[kv->active].f) != 0))
+                                kv_fsync(kv, kv->files[kv->active].f) != 0))
             set_failed(kv);
         if (!is_failed(kv)) {
             cairn_kv__hint_sealed(kv);
@@ -305,12 +305,13 @@ int cairn_kv_get(cairn_kv *kv, const void *key, size_t klen, void **val, size_t 
     if (!val || !vlen) return cairn_err__set(CAIRN_INVALID, "kv_get: val or vlen is NULL");
     *val = NULL;
     *vlen = 0;
+    if (kv) kv_count(&kv->n_gets, 1);
     rc = get_common(kv, key, klen, NULL, 0, &b, &n, kind, "kv_get");
     if (!rc) {
         *val = b;
         *vlen = n;
     }
-    return rc;
+    return kv_result(kv, rc);
 }
 
 int cairn_kv_get_into(cairn_kv *kv, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen, int *kind) {
@@ -319,15 +320,16 @@ int cairn_kv_get_into(cairn_kv *kv, const void *key, size_t klen, void *buf, siz
     int k = 0, rc;
     if (!vlen || (!buf && cap)) return cairn_err__set(CAIRN_INVALID, "kv_get_into: vlen or buf is NULL");
     /* (a NULL buf with cap 0 still asks for the size) */
+    if (kv) kv_count(&kv->n_gets, 1);
     rc = get_common(kv, key, klen, buf ? (uint8_t *)buf : &dummy, cap, &b, &n, &k, "kv_get_into");
-    if (rc) return rc;
+    if (rc) return kv_result(kv, rc);
     *vlen = n;
     if (kind) *kind = k;
     if (b) {
         /* too large for the buffer: the first cap bytes, and the size to retry with */
         if (cap) memcpy(buf, b, cap);
         free(b);
-        return cairn_err__set(CAIRN_RANGE, "kv_get_into: the value has %zu bytes, the buffer %zu", n, cap);
+        return kv_result(kv, cairn_err__set(CAIRN_RANGE, "kv_get_into: the value has %zu bytes, the buffer %zu", n, cap));
     }
     return 0;
 }
@@ -742,17 +744,23 @@ unlock:
     return rc;
 }
 
+/* A write's result, counted (puts and deletes that succeeded; errors by code). */
+static int counted_write(cairn_kv *kv, int rc, int type) {
+    if (!rc && kv) kv_count(type == T_PUT ? &kv->n_puts : &kv->n_deletes, 1);
+    return kv_result(kv, rc);
+}
+
 int cairn_kv_put(cairn_kv *kv, const void *key, size_t klen, const void *val, size_t vlen, int kind) {
-    return kv_write(kv, T_PUT, key, klen, val, vlen, kind, 0, "kv_put");
+    return counted_write(kv, kv_write(kv, T_PUT, key, klen, val, vlen, kind, 0, "kv_put"), T_PUT);
 }
 
 int cairn_kv_put_ex(cairn_kv *kv, const void *key, size_t klen, const void *val, size_t vlen, int kind,
                     int64_t expire_at_ms) {
-    return kv_write(kv, T_PUT, key, klen, val, vlen, kind, expire_at_ms, "kv_put_ex");
+    return counted_write(kv, kv_write(kv, T_PUT, key, klen, val, vlen, kind, expire_at_ms, "kv_put_ex"), T_PUT);
 }
 
 int cairn_kv_delete(cairn_kv *kv, const void *key, size_t klen) {
-    return kv_write(kv, T_DEL, key, klen, NULL, 0, 0, 0, "kv_delete");
+    return counted_write(kv, kv_write(kv, T_DEL, key, klen, NULL, 0, 0, 0, "kv_delete"), T_DEL);
 }
 
 int cairn_kv_begin(cairn_kv *kv) {
@@ -798,7 +806,15 @@ int cairn_kv_rollback(cairn_kv *kv) {
     return rc;
 }
 
+static int kv_commit(cairn_kv *kv);
+
 int cairn_kv_commit(cairn_kv *kv) {
+    int rc = kv_commit(kv);
+    if (!rc && kv) kv_count(&kv->n_commits, 1);
+    return kv_result(kv, rc);
+}
+
+static int kv_commit(cairn_kv *kv) {
     txn_op **v = NULL;
     size_t n = 0, i;
     uint32_t slot;
@@ -851,7 +867,7 @@ int cairn_kv_sync(cairn_kv *kv) {
     if (is_failed(kv)) rc = err_failed(kv, "kv_sync");
     else if (kv->active >= 0) {
         cairn_kv__group_quiesce(kv);
-        if ((rc = cairn_io__fsync(kv->files[kv->active].f)) != 0) set_failed(kv);
+        if ((rc = kv_fsync(kv, kv->files[kv->active].f)) != 0) set_failed(kv);
         else {
             pthread_mutex_lock(&kv->gmu);
             kv->synced = kv->written;
@@ -974,3 +990,15 @@ int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *user) {
 
 /* The directory of the store (the `store` label of cairn_kv_metrics; metrics.h). */
 const char *cairn_kv__path(const cairn_kv *kv) { return kv->dir; }
+
+/* The operation counters of the handle (cairn_kv_metrics; metrics.h). */
+void cairn_kv__counters(cairn_kv *kv, cairn_kv_counters *c) {
+    int i;
+    c->puts = __atomic_load_n(&kv->n_puts, __ATOMIC_RELAXED);
+    c->gets = __atomic_load_n(&kv->n_gets, __ATOMIC_RELAXED);
+    c->deletes = __atomic_load_n(&kv->n_deletes, __ATOMIC_RELAXED);
+    c->commits = __atomic_load_n(&kv->n_commits, __ATOMIC_RELAXED);
+    c->written_bytes = __atomic_load_n(&kv->n_written, __ATOMIC_RELAXED);
+    c->fsyncs = __atomic_load_n(&kv->n_fsyncs, __ATOMIC_RELAXED);
+    for (i = 0; i < 32; i++) c->errors[i] = __atomic_load_n(&kv->n_errors[i], __ATOMIC_RELAXED);
+}

@@ -130,7 +130,23 @@ struct cairn_kv {
     uint64_t written, synced; /* bytes appended / covered by an fsync (group commit) */
     int syncing;
     cairn_file *gfile;
+
+    /* per-handle operation counters for cairn_kv_metrics (metrics.h): atomic adds, relaxed loads */
+    uint64_t n_puts, n_gets, n_deletes, n_commits, n_written, n_fsyncs;
+    uint64_t n_errors[32]; /* calls that returned code -i, by i */
 };
+
+static inline void kv_count(uint64_t *c, uint64_t n) { __atomic_fetch_add(c, n, __ATOMIC_RELAXED); }
+/* Count a public call's error by its code; returns rc. */
+static inline int kv_result(cairn_kv *kv, int rc) {
+    if (rc < 0 && rc > -32 && kv) kv_count(&kv->n_errors[-rc], 1);
+    return rc;
+}
+/* fsync a data file of the store, counted. */
+static inline int kv_fsync(cairn_kv *kv, cairn_file *f) {
+    kv_count(&kv->n_fsyncs, 1);
+    return cairn_io__fsync(f);
+}
 
 /* Fail-stop: after a fatal I/O error (a failed fsync, a write that could not be undone, a
  * change written but not indexed) every later call but close is CAIRN_FAILED (reads too: the

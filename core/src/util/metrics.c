@@ -11,7 +11,11 @@
  * Names are cairn_<engine>_<field>: a size in bytes ends in _bytes, a count that only grows over
  * the handle's life is a counter ending in _total, everything else is a gauge (in_txn is 0 or 1).
  * The `store` label is the path the handle was opened on, escaped as the format requires
- * (backslash, double quote and line feed become \\, \" and \n). Lines end in "\n". */
+ * (backslash, double quote and line feed become \\, \" and \n). Lines end in "\n".
+ *
+ * KV adds per-handle operation counters that are not stats fields (metrics.h: puts, gets,
+ * deletes, commits, bytes written, fsyncs) and, for each error code the handle's calls returned,
+ * cairn_kv_errors_<code>_total. The other engines render what their stats give. */
 #include "metrics.h"
 #include "util.h"
 
@@ -169,13 +173,63 @@ static int render(const char *engine, const metric_def *defs, size_t ndefs, cons
     return 0;
 }
 
+/* The KV handle's operation counters (metrics.h), after the stats families. */
+static const metric_def kv_counter_defs[] = {
+    {"puts_total", "counter", "Successful put and put_ex calls on this handle (in a transaction too).",
+     offsetof(cairn_kv_counters, puts), 8, 0},
+    {"gets_total", "counter", "get and get_into calls on this handle (hits and misses).",
+     offsetof(cairn_kv_counters, gets), 8, 0},
+    {"deletes_total", "counter", "Successful delete calls on this handle.", offsetof(cairn_kv_counters, deletes), 8, 0},
+    {"commits_total", "counter", "Successful commits of transactions on this handle.",
+     offsetof(cairn_kv_counters, commits), 8, 0},
+    {"written_bytes_total", "counter",
+     "Bytes of records this handle appended to data files (compaction output not included).",
+     offsetof(cairn_kv_counters, written_bytes), 8, 0},
+    {"fsyncs_total", "counter", "fsyncs of data files by this handle (commits, syncs, file rotations, close).",
+     offsetof(cairn_kv_counters, fsyncs), 8, 0},
+};
+
 int cairn_kv_metrics(cairn_kv *kv, char **out) {
     struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
-    int rc;
+    cairn_kv_counters c;
+    char *a = NULL, *b = NULL, *label;
+    mbuf e;
+    int rc, i;
     if (!out) return cairn_err__set(CAIRN_INVALID, "kv_metrics: out is NULL");
     *out = NULL;
     if ((rc = cairn_kv_stats(kv, &st)) != 0) return rc;
-    return render("kv", kv_defs, NDEFS(kv_defs), &st, cairn_kv__path(kv), out, "kv_metrics");
+    cairn_kv__counters(kv, &c);
+    if ((rc = render("kv", kv_defs, NDEFS(kv_defs), &st, cairn_kv__path(kv), &a, "kv_metrics")) != 0) return rc;
+    if ((rc = render("kv", kv_counter_defs, NDEFS(kv_counter_defs), &c, cairn_kv__path(kv), &b, "kv_metrics")) != 0) {
+        free(a);
+        return rc;
+    }
+    /* errors by code: one family per code this handle returned (cairn_kv_errors_<code>_total) */
+    memset(&e, 0, sizeof e);
+    if (!(label = escape_label(cairn_kv__path(kv)))) e.nomem = 1;
+    mb_printf(&e, "%s%s", a, b);
+    for (i = 1; i < 32 && label; i++) {
+        const char *name = cairn_errname(-i);
+        char lower[40];
+        size_t k;
+        if (!c.errors[i] || strncmp(name, "CAIRN_", 6) != 0) continue;
+        for (k = 0; name[6 + k] && k + 1 < sizeof lower; k++)
+            lower[k] = (char)(name[6 + k] >= 'A' && name[6 + k] <= 'Z' ? name[6 + k] + 32 : name[6 + k]);
+        lower[k] = 0;
+        mb_printf(&e,
+                  "# HELP cairn_kv_errors_%s_total Calls on this handle that returned %s (%s).\n"
+                  "# TYPE cairn_kv_errors_%s_total counter\ncairn_kv_errors_%s_total{store=\"%s\"} %" PRIu64 "\n",
+                  lower, name, cairn_errstr(-i), lower, lower, label, c.errors[i]);
+    }
+    free(label);
+    free(a);
+    free(b);
+    if (e.nomem || !e.p) {
+        free(e.p);
+        return cairn_err__set(CAIRN_NOMEM, "kv_metrics: out of memory");
+    }
+    *out = e.p;
+    return 0;
 }
 
 int cairn_blob_metrics(cairn_blob *b, char **out) {

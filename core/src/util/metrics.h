@@ -11,4 +11,15 @@ const char *cairn_blob__path(const cairn_blob *b);
 const char *cairn_table__path(const cairn_table *t);
 const char *cairn_repo__path(const cairn_repo *r);
 
+/* The KV handle's operation counters (core/src/log), since open: rendered by cairn_kv_metrics
+ * after the families of the stats struct. */
+typedef struct cairn_kv_counters {
+    uint64_t puts, gets, deletes, commits; /* successful put/put_ex, get/get_into calls (hits and
+                                              misses), successful deletes and commits */
+    uint64_t written_bytes;                /* bytes of records appended to data files */
+    uint64_t fsyncs;                       /* fsyncs of data files */
+    uint64_t errors[32];                   /* calls that returned code -i, by i */
+} cairn_kv_counters;
+void cairn_kv__counters(cairn_kv *kv, cairn_kv_counters *c);
+
 #endif
