@@ -1452,7 +1452,12 @@ if raw.cairn_table_open then
     return KINDS[v] or 0 -- 0: the core says CAIRN_INVALID
   end
   local function value_json(v, self, column)
-    return json_text(qvalue(v, self._types[column]))
+    local cls = self._types[column]
+    if (cls == COL_INT or cls == COL_U64) and type(v) == "string" and v:find("^%-?%d+$")
+        and math_type(tonumber(v)) == "float" then
+      return v -- an integer beyond Lua's range, in its decimal form (as in rows)
+    end
+    return json_text(qvalue(v, cls))
   end
   local function DECODED(rc, json)
     if rc ~= 0 then return fail(rc) end
@@ -1477,9 +1482,9 @@ if raw.cairn_table_open then
   function Table:find(conditions)
     local p = table_check(self)
     if type(conditions) ~= "table" then raise("CAIRN_TYPE", "find expects a table of column = value (got %s)", type(conditions)) end
-    local c = {}
-    for k, v in pairs(conditions) do c[k] = qvalue(v, self._types[k]) end
-    return finish(self, DECODED, r_find(p, json_text(c)))
+    local json, bad = row_arg(conditions, self) -- the values as in a row
+    if not json then return nil, bad, "CAIRN_INVALID" end
+    return finish(self, DECODED, r_find(p, json))
   end
   --- range_find(column, lo, hi [, lo_inclusive [, hi_inclusive]]) -> ids (ascending) with
   -- lo <= column <= hi; nil (or cairn.null) is no bound; a false flag makes that bound exclusive.
