@@ -674,6 +674,146 @@ ops["table.events"] = function(a)
   return list(rec)
 end
 
+-- table queries, indexes, export (the binding's t:query, count_where, join, indexes, t:columns).
+-- A wire value inside a WHERE or params becomes the Lua value that reaches the core as the same
+-- JSON: a string stays text (cairn.text, also against a bytes column), {"$bytes"} is
+-- cairn.bytes(...), {"$ts": us} the integer, {"$f64"} the float, {"$bigint"} its digits.
+local function qval(v)
+  if type(v) == "string" then return cairn.text(v) end
+  if type(v) ~= "table" or v == null then return v end
+  if tagged(v, "$bytes") then return cairn.bytes(unhex(v["$bytes"], "query value")) end
+  if tagged(v, "$ts") or tagged(v, "$f64") or tagged(v, "$bigint") or tagged(v, "$native") then
+    return cell_in(v, nil)
+  end
+  local out = {}
+  for k, x in pairs(v) do out[k] = qval(x) end
+  return setmetatable(out, getmetatable(v))
+end
+
+local function qwhere(w)
+  if type(w) ~= "table" or w == null then return w end
+  if getmetatable(w) == cairn.array_mt then
+    if type(w[1]) == "string" then -- a triple: column, op[, value]
+      local out = { w[1], w[2] }
+      if w[3] ~= nil then out[3] = qval(w[3]) end
+      return list(out)
+    end
+    local out = {}
+    for i, x in ipairs(w) do out[i] = qwhere(x) end
+    return list(out)
+  end
+  local out = {}
+  for k, x in pairs(w) do
+    if k == "$and" or k == "$or" or k == "$not" then
+      out[k] = qwhere(x)
+    elseif type(x) == "table" and getmetatable(x) == nil and x ~= null and next(x) ~= nil
+        and not (tagged(x, "$bytes") or tagged(x, "$ts") or tagged(x, "$f64") or tagged(x, "$bigint")) then
+      local ops = {}
+      for op, y in pairs(x) do ops[op] = qval(y) end
+      out[k] = ops
+    else
+      out[k] = qval(x)
+    end
+  end
+  return out
+end
+
+local function query_arg(a, key)
+  local q = a[key or "query"]
+  if q == nil then fail("CAIRN_INVALID", "missing argument 'query'") end
+  if type(q) ~= "table" or getmetatable(q) ~= nil or q == null then fail("CAIRN_TYPE", "a query must be an object") end
+  local out = {}
+  for k, v in pairs(q) do
+    if k == "where" or k == "right_where" then v = qwhere(v)
+    elseif k == "params" or k == "right_params" then v = qval(v) end
+    out[k] = v
+  end
+  return out
+end
+
+local function result_out(rows, cols, count)
+  local types = {}
+  for _, c in ipairs(cols) do types[c.name] = c.type end
+  if getmetatable(rows) == cairn.array_mt then
+    local out = {}
+    for i, r in ipairs(rows) do out[i] = row_out(r, types) end
+    return { columns = cols, rows = list(out) }
+  end
+  local data = {}
+  for name, vals in pairs(rows) do
+    local l = {}
+    for i, v in ipairs(vals) do l[i] = cell_out(v, types[name]) end
+    data[name] = list(l)
+  end
+  return { columns = cols, data = data, count = count }
+end
+
+ops["table.query"] = function(a)
+  local h = tget(a)
+  return result_out(chk(h:query(query_arg(a))))
+end
+ops["table.count_where"] = function(a)
+  local h = tget(a)
+  local q = query_arg(a)
+  return chk(h:count_where(q.where, q.params))
+end
+ops["table.join"] = function(a)
+  local h = tget(a)
+  local other = get({ handle = a.right }, "table")
+  local q = query_arg(a)
+  local on = q.on
+  q.on = nil
+  return result_out(chk(h:join(other, on, q)))
+end
+ops["table.create_index"] = function(a)
+  local h = tget(a)
+  chk(h:create_index(a.column, a.kind))
+end
+ops["table.drop_index"] = function(a)
+  local h = tget(a)
+  chk(h:drop_index(a.column, a.kind))
+end
+ops["table.indexes"] = function(a)
+  return chk(tget(a):indexes())
+end
+ops["table.lookup"] = function(a)
+  local h, types = tget(a)
+  if a.value == nil then fail("CAIRN_INVALID", "missing argument 'value'") end
+  return chk(h:lookup(a.column, cell_in(a.value, types[a.column])))
+end
+ops["table.find"] = function(a)
+  local h, types = tget(a)
+  local c = a.conditions
+  if c == nil then fail("CAIRN_INVALID", "missing argument 'conditions'") end
+  if type(c) ~= "table" or getmetatable(c) ~= nil or c == null then fail("CAIRN_INVALID", "conditions must be an object") end
+  return chk(h:find(row_in(c, types)))
+end
+ops["table.range_find"] = function(a)
+  local h, types = tget(a)
+  for _, k in ipairs({ "lo_open", "hi_open" }) do
+    if a[k] ~= nil and type(a[k]) ~= "boolean" then fail("CAIRN_TYPE", "%s must be a bool", k) end
+  end
+  local ty = types[a.column]
+  local lo = a.lo ~= nil and cell_in(a.lo, ty) or nil
+  local hi = a.hi ~= nil and cell_in(a.hi, ty) or nil
+  return chk(h:range_find(a.column, lo, hi, not a.lo_open, not a.hi_open))
+end
+-- table.export: the Lua binding's export is t:columns(query) (the rows column by column)
+ops["table.export"] = function(a)
+  local h = tget(a)
+  local q = nil
+  if a.query ~= nil and a.query ~= null then q = query_arg(a) end
+  local data, cols = chk(h:columns(q))
+  local types, out = {}, {}
+  for _, c in ipairs(cols) do types[c.name] = c.type end
+  for name, vals in pairs(data) do
+    local l = {}
+    for i, v in ipairs(vals) do l[i] = cell_out(v, types[name]) end
+    out[name] = list(l)
+  end
+  return out
+end
+
 -- Integers beyond Lua's (19+ digits that do not fit) in a request line -> {"$bigint": "digits"}
 -- before decoding (the JSON codec would make them floats); strings are left alone.
 local function tag_bigints(line)
