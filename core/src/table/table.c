@@ -1017,7 +1017,7 @@ static int load_check(cairn_table *t, size_t n, const colsrc *cs) {
 }
 
 static int load_rows(cairn_table *t, size_t n, const colsrc *cs, uint64_t *first_id) {
-    size_t c, i, base = t->tail.n;
+    size_t c, i, k, nonuniq = 0, base = t->tail.n;
     cairn_value *row = NULL;
     tundo u;
     int rc = 0, log = t->in_txn;
@@ -1057,23 +1057,25 @@ static int load_rows(cairn_table *t, size_t n, const colsrc *cs, uint64_t *first
     }
     t->tail.n = base + n;
     t->live += n;
-    /* constraints across the batch and the table, WAL records and events */
-    for (i = 0; i < n; i++) {
-        uint64_t id = t->next_id + i;
-        size_t k;
-        if (t->nui || t->nri || log || t->nsubs)
-            for (c = 0; c < t->s.n; c++) cairn_tbl__rs_get(&t->tail, &t->s, base + i, c, &row[c]);
-        for (k = 0; k < t->nui; k++) {
-            const tcol *col = &t->s.c[t->ui[k].col];
-            uint64_t other;
-            if (!t->ui[k].uniq) continue;
-            other = cairn_tbl__ui_find(&t->ui[k], col, &row[t->ui[k].col]);
-            if (other) {
-                rc = violation(col, &row[t->ui[k].col], other);
-                goto out;
-            }
-            if ((rc = cairn_tbl__ui_add(&t->ui[k], col, &row[t->ui[k].col], id)) != 0) goto out;
+    /* unique columns: the whole batch at once, in the index's slot order */
+    for (k = 0; k < t->nui; k++) {
+        size_t dup;
+        uint64_t other;
+        uindex *ux = &t->ui[k];
+        if (!ux->uniq) continue;
+        rc = cairn_tbl__ui_add_batch(ux, &t->s.c[ux->col], &t->tail, &t->s, (size_t)ux->col, base, n, t->next_id, &dup, &other);
+        if (rc == CAIRN_CONSTRAINT) {
+            cairn_value v;
+            cairn_tbl__rs_get(&t->tail, &t->s, base + dup, (size_t)ux->col, &v);
+            rc = violation(&t->s.c[ux->col], &v, other);
         }
+        if (rc) goto out;
+    }
+    for (k = 0; k < t->nui; k++) nonuniq += !t->ui[k].uniq;
+    /* the other indexes, WAL records and events */
+    for (i = 0; i < n && (nonuniq || t->nri || log || t->nsubs); i++) {
+        uint64_t id = t->next_id + i;
+        for (c = 0; c < t->s.n; c++) cairn_tbl__rs_get(&t->tail, &t->s, base + i, c, &row[c]);
         for (k = 0; k < t->nui; k++)
             if (!t->ui[k].uniq && (rc = cairn_tbl__ui_add(&t->ui[k], &t->s.c[t->ui[k].col], &row[t->ui[k].col], id)) != 0) goto out;
         for (k = 0; k < t->nri; k++)

@@ -209,6 +209,12 @@ int cairn_tbl__ui_find_all(const uindex *u, const tcol *c, const cairn_value *v,
 int cairn_tbl__ui_add(uindex *u, const tcol *c, const cairn_value *v, uint64_t id);
 /* room for n values without a resize */
 int cairn_tbl__ui_reserve(uindex *u, size_t n);
+/* Add column col of rows [base, base+n) of r (ids first_id + i) to a unique index, all or
+ * nothing, in slot order (sequential probes): a value in the index already or twice in the batch
+ * is CAIRN_CONSTRAINT with *dup the batch row and *other the id holding the value (no message
+ * set). */
+int cairn_tbl__ui_add_batch(uindex *u, const tcol *c, const rstore *r, const tschema *s, size_t col, size_t base, size_t n,
+                            uint64_t first_id, size_t *dup, uint64_t *other);
 void cairn_tbl__ui_del(uindex *u, const tcol *c, const cairn_value *v, uint64_t id);
 void cairn_tbl__ui_free(uindex *u);
 /* hash of a value as the index keys it (numbers by exact value) */

@@ -511,6 +511,110 @@ int cairn_tbl__ui_add(uindex *u, const tcol *c, const cairn_value *v, uint64_t i
     return 0;
 }
 
+/* (position in the slot array, batch row) pairs, radix-sorted by position */
+typedef struct hpos {
+    uint64_t h;
+    uint64_t key; /* fixed-width values: their key bits */
+    uint64_t i;
+} hpos;
+
+static int hpos_sort(hpos *a, size_t n, size_t mask) {
+    hpos *tmp, *src = a, *dst;
+    int shift;
+    if (n < 2) return 0;
+    if (!(tmp = (hpos *)malloc(n * sizeof *tmp))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    dst = tmp;
+    for (shift = 0; shift < 64 && (mask >> shift); shift += 8) {
+        size_t cnt[256], i, sum = 0;
+        memset(cnt, 0, sizeof cnt);
+        for (i = 0; i < n; i++) cnt[((src[i].h & mask) >> shift) & 255]++;
+        for (i = 0; i < 256; i++) {
+            size_t c = cnt[i];
+            cnt[i] = sum;
+            sum += c;
+        }
+        for (i = 0; i < n; i++) dst[cnt[((src[i].h & mask) >> shift) & 255]++] = src[i];
+        {
+            hpos *x = src;
+            src = dst;
+            dst = x;
+        }
+    }
+    if (src != a) memcpy(a, src, n * sizeof *a);
+    free(tmp);
+    return 0;
+}
+
+int cairn_tbl__ui_add_batch(uindex *u, const tcol *c, const rstore *r, const tschema *s, size_t col, size_t base, size_t n,
+                            uint64_t first_id, size_t *dup, uint64_t *other) {
+    hpos *hp;
+    size_t i, m = 0, done;
+    int rc;
+    *dup = 0;
+    *other = 0;
+    if (!n) return 0;
+    if ((rc = cairn_tbl__ui_reserve(u, u->n + n)) != 0) return rc;
+    if (!(hp = (hpos *)malloc(n * sizeof *hp))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    for (i = 0; i < n; i++) {
+        cairn_value v;
+        cairn_tbl__rs_get(r, s, base + i, col, &v);
+        if (v.is_null) continue;
+        hp[m].h = vhash(c, &v);
+        hp[m].key = by_bytes(c) ? 0 : key_bits(c, &v);
+        hp[m++].i = i;
+    }
+    if ((rc = hpos_sort(hp, m, u->cap - 1)) != 0) {
+        free(hp);
+        return rc;
+    }
+    /* in slot order: every probe lands next to the last one */
+    for (done = 0; done < m; done++) {
+        cairn_value v;
+        uslot *sl;
+        size_t j;
+        if (by_bytes(c)) {
+            cairn_tbl__rs_get(r, s, base + hp[done].i, col, &v);
+            j = ui_slot(u, c, &v, hp[done].h);
+        } else { /* the key alone: no trip back to the rows */
+            uint64_t h = hp[done].h, key = hp[done].key;
+            j = (size_t)h & (u->cap - 1);
+            while (u->s[j].h && !(u->s[j].h == h && u->s[j].key == key)) j = (j + 1) & (u->cap - 1);
+        }
+        sl = &u->s[j];
+        if (sl->h) {
+            *dup = hp[done].i;
+            *other = sl->cnt == 1 ? sl->id : u->pl[sl->id].ids[0];
+            rc = CAIRN_CONSTRAINT;
+            break;
+        }
+        sl->h = hp[done].h;
+        sl->id = first_id + hp[done].i;
+        sl->cnt = 1;
+        sl->len = 0;
+        if (by_bytes(c)) {
+            sl->key = u->heap.n;
+            sl->len = (uint32_t)v.v.s.len;
+            if (tbuf_put(&u->heap, v.v.s.bytes, v.v.s.len)) {
+                sl->h = 0;
+                rc = CAIRN_NOMEM;
+                break;
+            }
+        } else {
+            sl->key = hp[done].key;
+        }
+        u->n++;
+    }
+    if (rc) { /* take back what this batch added */
+        for (i = 0; i < done; i++) {
+            cairn_value v;
+            cairn_tbl__rs_get(r, s, base + hp[i].i, col, &v);
+            cairn_tbl__ui_del(u, c, &v, first_id + hp[i].i);
+        }
+    }
+    free(hp);
+    return rc;
+}
+
 void cairn_tbl__ui_del(uindex *u, const tcol *c, const cairn_value *v, uint64_t id) {
     uint64_t h;
     size_t j, i;
