@@ -1,0 +1,825 @@
+/* test_query.c - Check tests of the query engine (cairn_table_query_json, cairn_table_count_where_json):
+ * random WHERE clauses (every operator, AND/OR/NOT, params and literals) over random data with
+ * nulls are checked against a naive three-valued evaluation of an independent model of the rows;
+ * the data is shaped to force each segment encoding (PLAIN, DICT, RLE, FOR, CONSTANT; the test
+ * checks the encodings it got), at row counts that are not multiples of 8 or of a vector, with
+ * deleted rows, updated rows (overlays), tail rows, several row groups, inside a transaction and
+ * after its rollback; order/limit/offset against a naive sort; parser errors with their codes. */
+#include "cairn.h"
+#include "table/table_internal.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static void mk_tmp(void) { ct_tmp_create("tquery"); }
+static void rm_tmp(void) { ct_tmp_remove(); }
+
+#define OK(x)                                                                                                  \
+    do {                                                                                                       \
+        int rc_ = (x);                                                                                         \
+        ck_assert_msg(rc_ == 0, "%s: %s %s", #x, cairn_errname(rc_), cairn_errmsg());                          \
+    } while (0)
+#define ERR(code, x)                                                                                           \
+    do {                                                                                                       \
+        int rc_ = (x);                                                                                         \
+        ck_assert_msg(rc_ == (code), "%s: want %s, got %s %s", #x, cairn_errname(code), cairn_errname(rc_),     \
+                      cairn_errmsg());                                                                         \
+    } while (0)
+
+/* ---- a deterministic generator ---- */
+
+static uint64_t g_rng;
+static uint64_t rnd(void) {
+    uint64_t z = (g_rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static int rn(int n) { return (int)(rnd() % (uint64_t)n); }
+
+/* ---- the model ---- */
+
+#define NC 8
+static const char *SCHEMA = "a i32 null, b i64 not null, c f64 null, d string null, e bool null, f u8 not null, "
+                            "g bytes null, h timestamp null";
+static const char *CN[NC] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+static const int NULLABLE[NC] = {1, 0, 1, 1, 1, 0, 1, 1};
+enum { K_INT, K_FLT, K_STR, K_BOOL, K_BYTES };
+static const int KIND[NC] = {K_INT, K_INT, K_FLT, K_STR, K_BOOL, K_INT, K_BYTES, K_INT};
+
+typedef struct mval {
+    int null;
+    int64_t i;
+    double f;
+    char s[12];  /* string or bytes */
+    int slen;
+} mval;
+
+typedef struct mrow {
+    uint64_t id;
+    int alive;
+    mval v[NC];
+} mrow;
+
+typedef struct model {
+    mrow *r;
+    size_t n, cap;
+    int mode[NC];   /* 0 plain, 1 few distinct, 2 runs, 3 small range, 4 constant */
+} model;
+
+static void gen_value(const model *m, int c, size_t i, mval *v) {
+    int mode = m->mode[c];
+    memset(v, 0, sizeof *v);
+    if (NULLABLE[c] && mode != 4 && rn(10) == 0) {
+        v->null = 1;
+        return;
+    }
+    switch (KIND[c]) {
+    case K_INT: {
+        int64_t scale = c == 0 ? 1 : c == 5 ? 0 : 1000000000;
+        static const int64_t few[] = {-3, 0, 7, 100, 12345, -99999};
+        if (c == 5) { /* u8 */
+            static const int64_t fu[] = {0, 1, 255, 7};
+            switch (mode) {
+            case 0: v->i = rn(256); break;
+            case 1: v->i = fu[rn(4)]; break;
+            case 2: v->i = (int64_t)((i / 50) % 3) * 100; break;
+            case 3: v->i = 200 + rn(10); break;
+            default: v->i = 9; break;
+            }
+            return;
+        }
+        switch (mode) {
+        case 0: v->i = (int64_t)(rnd() % 2000001) - 1000000; v->i *= scale ? scale / 1000 + 1 : 1; break;
+        case 1: v->i = few[rn(6)] * (c == 0 ? 1 : 1000); break;
+        case 2: v->i = (int64_t)((i / 37) % 5) * 1000 - 2000; break;
+        case 3: v->i = 100000 + rn(50) + (c == 0 ? 0 : 5000000000LL); break;
+        default: v->i = 42; break;
+        }
+        return;
+    }
+    case K_FLT: {
+        static const double few[] = {-1.5, 0.0, 2.25, 1e6, 3.0};
+        switch (mode) {
+        case 0: v->f = (double)((int64_t)(rnd() % 801) - 400) * 0.25; if (rn(50) == 0) v->f = NAN; break;
+        case 1: v->f = rn(12) == 0 ? NAN : few[rn(5)]; break;
+        case 2: v->f = (double)((i / 41) % 4) * 0.5; break;
+        case 3: v->f = 1000.0 + rn(8); break;
+        default: v->f = 2.5; break;
+        }
+        return;
+    }
+    case K_BOOL: v->i = mode == 4 ? 1 : mode == 2 ? (int64_t)((i / 64) % 2) : rn(2); return;
+    default: {
+        static const char *few[] = {"", "a", "ab", "b", "zz", "abc"};
+        const char *al = KIND[c] == K_STR ? "abc" : "\x00\x01\xff";
+        int k, len;
+        switch (mode) {
+        case 0:
+            len = rn(6);
+            for (k = 0; k < len; k++) v->s[k] = al[rn(3)];
+            v->slen = len;
+            break;
+        case 1: case 3:
+            k = rn(6);
+            v->slen = (int)strlen(few[k]);
+            memcpy(v->s, few[k], (size_t)v->slen);
+            break;
+        case 2:
+            k = (int)((i / 29) % 6);
+            v->slen = (int)strlen(few[k]);
+            memcpy(v->s, few[k], (size_t)v->slen);
+            break;
+        default: memcpy(v->s, "kk", 2); v->slen = 2; break;
+        }
+        return;
+    }
+    }
+}
+
+static void json_val(int c, const mval *v, char *out, size_t n) {
+    if (v->null) {
+        snprintf(out, n, "null");
+        return;
+    }
+    switch (KIND[c]) {
+    case K_INT: snprintf(out, n, "%lld", (long long)v->i); break;
+    case K_BOOL: snprintf(out, n, "%s", v->i ? "true" : "false"); break;
+    case K_FLT:
+        if (isnan(v->f)) snprintf(out, n, "{\"$f64\":\"nan\"}");
+        else snprintf(out, n, "%.17g", v->f);
+        break;
+    case K_STR: snprintf(out, n, "\"%.*s\"", v->slen, v->s); break;
+    default: {
+        size_t k, o;
+        o = (size_t)snprintf(out, n, "{\"$bytes\":\"");
+        for (k = 0; k < (size_t)v->slen; k++) o += (size_t)snprintf(out + o, n - o, "%02x", (uint8_t)v->s[k]);
+        snprintf(out + o, n - o, "\"}");
+        break;
+    }
+    }
+}
+
+static char *row_json(const mrow *r) {
+    static char buf[1024];
+    size_t o = 0;
+    int c;
+    o += (size_t)snprintf(buf + o, sizeof buf - o, "{");
+    for (c = 0; c < NC; c++) {
+        char v[128];
+        json_val(c, &r->v[c], v, sizeof v);
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s\"%s\":%s", c ? "," : "", CN[c], v);
+    }
+    snprintf(buf + o, sizeof buf - o, "}");
+    return buf;
+}
+
+static mrow *model_add(model *m) {
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 1024;
+        m->r = (mrow *)realloc(m->r, m->cap * sizeof(mrow));
+        ck_assert_ptr_nonnull(m->r);
+    }
+    memset(&m->r[m->n], 0, sizeof(mrow));
+    return &m->r[m->n++];
+}
+
+/* load n rows through load_columns (straight into row groups outside a transaction) */
+static void load_rows(cairn_table *t, model *m, size_t n) {
+    void *data[NC];
+    uint8_t *valid[NC];
+    uint64_t *offs[NC];
+    size_t i, first = m->n;
+    int c;
+    uint64_t fid = 0;
+    for (i = 0; i < n; i++) {
+        mrow *r = model_add(m);
+        r->alive = 1;
+        for (c = 0; c < NC; c++) gen_value(m, c, first + i, &r->v[c]);
+    }
+    for (c = 0; c < NC; c++) {
+        size_t w = c == 0 ? 4 : c == 4 || c == 5 ? 1 : 8;
+        valid[c] = (uint8_t *)calloc((n + 7) / 8 + 1, 1);
+        offs[c] = NULL;
+        if (KIND[c] == K_STR || KIND[c] == K_BYTES) {
+            char *d = (char *)malloc(n * 12 + 1);
+            size_t o = 0;
+            offs[c] = (uint64_t *)malloc((n + 1) * 8);
+            for (i = 0; i < n; i++) {
+                const mval *v = &m->r[first + i].v[c];
+                offs[c][i] = o;
+                if (!v->null) {
+                    memcpy(d + o, v->s, (size_t)v->slen);
+                    o += (size_t)v->slen;
+                }
+            }
+            offs[c][n] = o;
+            data[c] = d;
+        } else {
+            uint8_t *d = (uint8_t *)calloc(n + 1, w);
+            for (i = 0; i < n; i++) {
+                const mval *v = &m->r[first + i].v[c];
+                if (v->null) continue;
+                if (c == 0) ((int32_t *)(void *)d)[i] = (int32_t)v->i;
+                else if (c == 2) ((double *)(void *)d)[i] = v->f;
+                else if (c == 4 || c == 5) d[i] = (uint8_t)v->i;
+                else ((int64_t *)(void *)d)[i] = v->i;
+            }
+            data[c] = d;
+        }
+        for (i = 0; i < n; i++)
+            if (!m->r[first + i].v[c].null) valid[c][i >> 3] |= (uint8_t)(1u << (i & 7));
+    }
+    OK(cairn_table_load_columns(t, n, (const void *const *)data, (const uint8_t *const *)valid,
+                                (const uint64_t *const *)offs, &fid));
+    for (i = 0; i < n; i++) m->r[first + i].id = fid + i;
+    for (c = 0; c < NC; c++) {
+        free(data[c]);
+        free(valid[c]);
+        free(offs[c]);
+    }
+}
+
+static void insert_rows(cairn_table *t, model *m, size_t n) {
+    size_t i;
+    int c;
+    for (i = 0; i < n; i++) {
+        mrow *r = model_add(m);
+        r->alive = 1;
+        for (c = 0; c < NC; c++) gen_value(m, c, m->n + i, &r->v[c]);
+        OK(cairn_table_insert_json(t, row_json(r), &r->id));
+    }
+}
+
+static void delete_some(cairn_table *t, model *m, size_t k) {
+    size_t j;
+    for (j = 0; j < k && m->n; j++) {
+        mrow *r = &m->r[rnd() % m->n];
+        if (!r->alive) continue;
+        OK(cairn_table_delete(t, r->id));
+        r->alive = 0;
+    }
+}
+
+static void update_some(cairn_table *t, model *m, size_t k) {
+    size_t j;
+    for (j = 0; j < k && m->n; j++) {
+        mrow *r = &m->r[rnd() % m->n];
+        char ch[512], v[128];
+        int c = rn(NC);
+        if (!r->alive) continue;
+        gen_value(m, c, (size_t)rn(1000), &r->v[c]);
+        json_val(c, &r->v[c], v, sizeof v);
+        snprintf(ch, sizeof ch, "{\"%s\":%s}", CN[c], v);
+        OK(cairn_table_update_json(t, r->id, ch));
+    }
+}
+
+/* ---- the naive evaluation ---- */
+
+#define OPS 12
+enum { P_EQ, P_NE, P_LT, P_LE, P_GT, P_GE, P_BETWEEN, P_NBETWEEN, P_IN, P_NIN, P_ISNULL, P_NOTNULL, P_PREFIX };
+
+typedef struct pnode {
+    int kind;        /* 0 leaf, 1 and, 2 or, 3 not */
+    int col, op;
+    mval k[3];       /* constants */
+    int nk;
+    struct pnode *a, *b;
+} pnode;
+
+/* -1, 0, 1: v against constant k (both non-null); NaN equal to NaN and above every number */
+static int cmpv(int c, const mval *v, const mval *k) {
+    switch (KIND[c]) {
+    case K_INT: case K_BOOL: {
+        double x = (double)v->i, y = k->f;
+        return x < y ? -1 : x > y;
+    }
+    case K_FLT: {
+        int nx = isnan(v->f), ny = isnan(k->f);
+        if (nx || ny) return nx - ny;
+        return v->f < k->f ? -1 : v->f > k->f;
+    }
+    default: {
+        int m = v->slen < k->slen ? v->slen : k->slen;
+        int r = m ? memcmp(v->s, k->s, (size_t)m) : 0;
+        if (r) return r < 0 ? -1 : 1;
+        return v->slen < k->slen ? -1 : v->slen > k->slen;
+    }
+    }
+}
+
+/* 0 false, 1 true, 2 unknown */
+static int eval(const pnode *p, const mrow *r) {
+    int x, y, i;
+    switch (p->kind) {
+    case 1:
+        x = eval(p->a, r);
+        y = eval(p->b, r);
+        if (x == 0 || y == 0) return 0;
+        return x == 1 && y == 1 ? 1 : 2;
+    case 2:
+        x = eval(p->a, r);
+        y = eval(p->b, r);
+        if (x == 1 || y == 1) return 1;
+        return x == 0 && y == 0 ? 0 : 2;
+    case 3:
+        x = eval(p->a, r);
+        return x == 2 ? 2 : !x;
+    default: break;
+    }
+    {
+        const mval *v = &r->v[p->col];
+        if (p->op == P_ISNULL) return v->null;
+        if (p->op == P_NOTNULL) return !v->null;
+        if (v->null) return 2;
+        switch (p->op) {
+        case P_EQ: return cmpv(p->col, v, &p->k[0]) == 0;
+        case P_NE: return cmpv(p->col, v, &p->k[0]) != 0;
+        case P_LT: return cmpv(p->col, v, &p->k[0]) < 0;
+        case P_LE: return cmpv(p->col, v, &p->k[0]) <= 0;
+        case P_GT: return cmpv(p->col, v, &p->k[0]) > 0;
+        case P_GE: return cmpv(p->col, v, &p->k[0]) >= 0;
+        case P_BETWEEN: return cmpv(p->col, v, &p->k[0]) >= 0 && cmpv(p->col, v, &p->k[1]) <= 0;
+        case P_NBETWEEN: return !(cmpv(p->col, v, &p->k[0]) >= 0 && cmpv(p->col, v, &p->k[1]) <= 0);
+        case P_IN: case P_NIN:
+            for (i = 0; i < p->nk; i++)
+                if (cmpv(p->col, v, &p->k[i]) == 0) return p->op == P_IN;
+            return p->op == P_NIN;
+        default: /* prefix */
+            return v->slen >= p->k[0].slen && memcmp(v->s, p->k[0].s, (size_t)p->k[0].slen) == 0;
+        }
+    }
+}
+
+static void free_p(pnode *p) {
+    if (!p) return;
+    free_p(p->a);
+    free_p(p->b);
+    free(p);
+}
+
+/* a constant for column c: a value of the data, a neighbour, or out of range */
+static void gen_const(const model *m, int c, mval *k) {
+    memset(k, 0, sizeof *k);
+    if (m->n && rn(3)) {
+        const mrow *r = &m->r[rnd() % m->n];
+        if (!r->v[c].null) {
+            *k = r->v[c];
+            if (KIND[c] == K_INT || KIND[c] == K_BOOL) k->f = (double)k->i;
+            if (KIND[c] == K_INT && rn(4) == 0) k->f += rn(2) ? 0.5 : -0.5;
+            if (KIND[c] == K_STR && rn(3) == 0 && k->slen) k->slen--;
+            return;
+        }
+    }
+    mval tmp;
+    gen_value(m, c, (size_t)rn(100000), &tmp);
+    if (tmp.null) gen_value(m, c, 0, &tmp);
+    if (tmp.null) {
+        tmp.null = 0;
+        tmp.i = 1;
+        tmp.f = 1;
+    }
+    *k = tmp;
+    if (KIND[c] == K_INT || KIND[c] == K_BOOL) k->f = (double)k->i;
+    if (c == 5 && rn(4) == 0) k->f = rn(2) ? 300 : -1;
+    if (KIND[c] == K_INT && rn(5) == 0) k->f = rn(2) ? 1e300 : -1e300;
+}
+
+/* append the constant as a JSON param */
+static void param_json(int c, const mval *k, char *out, size_t n) {
+    if (KIND[c] == K_INT) {
+        if (k->f == floor(k->f) && fabs(k->f) < 9e15) snprintf(out, n, "%lld", (long long)k->f);
+        else snprintf(out, n, "%.17g", k->f);
+        return;
+    }
+    if (KIND[c] == K_BOOL) {
+        snprintf(out, n, "%s", k->f != 0 ? "true" : "false");
+        return;
+    }
+    json_val(c, k, out, n);
+}
+
+static pnode *gen_pred(const model *m, int depth) {
+    pnode *p = (pnode *)calloc(1, sizeof *p);
+    int r = rn(10);
+    if (depth < 2 && r < 3) {
+        p->kind = 1 + rn(2);
+        p->a = gen_pred(m, depth + 1);
+        p->b = gen_pred(m, depth + 1);
+        return p;
+    }
+    if (depth < 3 && r == 3) {
+        p->kind = 3;
+        p->a = gen_pred(m, depth + 1);
+        return p;
+    }
+    p->col = rn(NC);
+    p->op = rn(KIND[p->col] == K_STR || KIND[p->col] == K_BYTES ? OPS + 1 : OPS);
+    if (KIND[p->col] == K_BOOL && p->op != P_ISNULL && p->op != P_NOTNULL) p->op = rn(2) ? P_EQ : P_NE;
+    p->nk = p->op == P_BETWEEN || p->op == P_NBETWEEN ? 2 : p->op == P_IN || p->op == P_NIN ? 3 : 1;
+    for (r = 0; r < p->nk; r++) gen_const(m, p->col, &p->k[r]);
+    if (p->op == P_BETWEEN || p->op == P_NBETWEEN) {
+        if (cmpv(p->col, &p->k[0], &p->k[1]) > 0 && rn(4)) {
+            mval t = p->k[0];
+            p->k[0] = p->k[1];
+            p->k[1] = t;
+        }
+    }
+    if (p->op == P_ISNULL || p->op == P_NOTNULL) p->nk = 0;
+    return p;
+}
+
+/* text WHERE with ? params */
+static void to_text(const pnode *p, char *w, size_t *wo, size_t wn, char *pr, size_t *po, size_t pn) {
+    static const char *opn[] = {"=", "!=", "<", "<=", ">", ">="};
+    int i;
+    if (p->kind == 1 || p->kind == 2) {
+        *wo += (size_t)snprintf(w + *wo, wn - *wo, "(");
+        to_text(p->a, w, wo, wn, pr, po, pn);
+        *wo += (size_t)snprintf(w + *wo, wn - *wo, p->kind == 1 ? " AND " : " or ");
+        to_text(p->b, w, wo, wn, pr, po, pn);
+        *wo += (size_t)snprintf(w + *wo, wn - *wo, ")");
+        return;
+    }
+    if (p->kind == 3) {
+        *wo += (size_t)snprintf(w + *wo, wn - *wo, "NOT ");
+        to_text(p->a, w, wo, wn, pr, po, pn);
+        return;
+    }
+    *wo += (size_t)snprintf(w + *wo, wn - *wo, "%s ", CN[p->col]);
+    switch (p->op) {
+    case P_ISNULL: *wo += (size_t)snprintf(w + *wo, wn - *wo, "IS NULL"); return;
+    case P_NOTNULL: *wo += (size_t)snprintf(w + *wo, wn - *wo, "is not null"); return;
+    case P_BETWEEN: *wo += (size_t)snprintf(w + *wo, wn - *wo, "BETWEEN ? AND ?"); break;
+    case P_NBETWEEN: *wo += (size_t)snprintf(w + *wo, wn - *wo, "NOT BETWEEN ? AND ?"); break;
+    case P_IN: *wo += (size_t)snprintf(w + *wo, wn - *wo, "IN (?, ?, ?)"); break;
+    case P_NIN: *wo += (size_t)snprintf(w + *wo, wn - *wo, "NOT IN (?,?,?)"); break;
+    case P_PREFIX: *wo += (size_t)snprintf(w + *wo, wn - *wo, "STARTS WITH ?"); break;
+    default: *wo += (size_t)snprintf(w + *wo, wn - *wo, "%s ?", opn[p->op]); break;
+    }
+    for (i = 0; i < p->nk; i++) {
+        char v[128];
+        param_json(p->col, &p->k[i], v, sizeof v);
+        *po += (size_t)snprintf(pr + *po, pn - *po, "%s%s", *po > 1 ? "," : "", v);
+    }
+}
+
+/* the same predicate as JSON: triples, $and/$or/$not */
+static void to_json(const pnode *p, char *w, size_t *wo, size_t wn) {
+    static const char *opn[] = {"=", "ne", "<", "le", "gt", ">=", "between", "not between", "in", "not in", "is null",
+                                "is not null", "prefix"};
+    int i;
+    char v[128];
+    if (p->kind == 1 || p->kind == 2) {
+        *wo += (size_t)snprintf(w + *wo, wn - *wo, "{\"%s\":[", p->kind == 1 ? "$and" : "$or");
+        to_json(p->a, w, wo, wn);
+        *wo += (size_t)snprintf(w + *wo, wn - *wo, ",");
+        to_json(p->b, w, wo, wn);
+        *wo += (size_t)snprintf(w + *wo, wn - *wo, "]}");
+        return;
+    }
+    if (p->kind == 3) {
+        *wo += (size_t)snprintf(w + *wo, wn - *wo, "{\"$not\":");
+        to_json(p->a, w, wo, wn);
+        *wo += (size_t)snprintf(w + *wo, wn - *wo, "}");
+        return;
+    }
+    *wo += (size_t)snprintf(w + *wo, wn - *wo, "[\"%s\",\"%s\"", CN[p->col], opn[p->op]);
+    if (p->nk == 1) {
+        param_json(p->col, &p->k[0], v, sizeof v);
+        *wo += (size_t)snprintf(w + *wo, wn - *wo, ",%s", v);
+    } else if (p->nk > 1) {
+        *wo += (size_t)snprintf(w + *wo, wn - *wo, ",[");
+        for (i = 0; i < p->nk; i++) {
+            param_json(p->col, &p->k[i], v, sizeof v);
+            *wo += (size_t)snprintf(w + *wo, wn - *wo, "%s%s", i ? "," : "", v);
+        }
+        *wo += (size_t)snprintf(w + *wo, wn - *wo, "]");
+    }
+    *wo += (size_t)snprintf(w + *wo, wn - *wo, "]");
+}
+
+/* parse the ids of {"columns":[...],"rows":[{"_id":n},...]} */
+static size_t parse_ids(const char *res, uint64_t *ids, size_t cap) {
+    const char *p = strstr(res, "\"rows\":[");
+    size_t n = 0;
+    ck_assert_ptr_nonnull(p);
+    while ((p = strstr(p, "{\"_id\":")) != NULL) {
+        ck_assert_uint_lt(n, cap);
+        ids[n++] = strtoull(p + 7, NULL, 10);
+        p += 7;
+    }
+    return n;
+}
+
+static char g_q[200000];
+
+/* check one predicate both ways (text with params, JSON) against the model */
+static void check_pred(cairn_table *t, const model *m, const pnode *p, int select) {
+    char w[8192], pr[8192];
+    size_t wo = 0, po = 0, i, want = 0, got;
+    uint64_t cnt = 0, *ids = NULL;
+    char *res = NULL;
+    pr[po++] = '[';
+    to_text(p, w, &wo, sizeof w, pr, &po, sizeof pr);
+    pr[po++] = ']';
+    pr[po] = 0;
+    for (i = 0; i < m->n; i++) want += m->r[i].alive && eval(p, &m->r[i]) == 1;
+    snprintf(g_q, sizeof g_q, "{\"where\":\"%s\",\"params\":%s,\"columns\":[\"_id\"]}", w, pr);
+    OK(cairn_table_count_where_json(t, g_q, &cnt));
+    ck_assert_msg(cnt == want, "count_where %s: got %llu, want %zu", g_q, (unsigned long long)cnt, want);
+    if (select) {
+        size_t k = 0;
+        OK(cairn_table_query_json(t, g_q, &res));
+        ids = (uint64_t *)malloc((want + 1) * 8);
+        got = parse_ids(res, ids, want + 1);
+        ck_assert_uint_eq(got, want);
+        for (i = 0; i < m->n; i++)
+            if (m->r[i].alive && eval(p, &m->r[i]) == 1) {
+                ck_assert_msg(ids[k] == m->r[i].id, "select %s: row %zu is id %llu, want %llu", g_q, k,
+                              (unsigned long long)ids[k], (unsigned long long)m->r[i].id);
+                k++;
+            }
+        free(ids);
+        cairn_free(res);
+    }
+    wo = 0;
+    memcpy(g_q, "{\"where\":", 9);
+    wo = 9;
+    to_json(p, g_q, &wo, sizeof g_q);
+    snprintf(g_q + wo, sizeof g_q - wo, "}");
+    OK(cairn_table_count_where_json(t, g_q, &cnt));
+    ck_assert_msg(cnt == want, "count_where %s: got %llu, want %zu", g_q, (unsigned long long)cnt, want);
+}
+
+static void check_many(cairn_table *t, const model *m, int npred) {
+    int i;
+    for (i = 0; i < npred; i++) {
+        pnode *p = gen_pred(m, 0);
+        check_pred(t, m, p, i % 3 == 0);
+        free_p(p);
+    }
+}
+
+static int g_encs_seen[8];
+
+static void note_encodings(cairn_table *t) {
+    size_t gi, c;
+    for (gi = 0; gi < t->ng; gi++)
+        for (c = 0; c < t->s.n; c++)
+            if (t->g[gi].cols[c].enc < 8) g_encs_seen[t->g[gi].cols[c].enc] = 1;
+}
+
+static void run_shape(size_t n, int modeset, int npred) {
+    cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
+    cairn_table *t = NULL;
+    model m;
+    char name[64];
+    int c;
+    size_t tail = n / 8 + 3, i;
+    memset(&m, 0, sizeof m);
+    for (c = 0; c < NC; c++) m.mode[c] = (modeset + c) % 5;
+    snprintf(name, sizeof name, "q%zu_%d", n, modeset);
+    o.schema = SCHEMA;
+    o.sync = CAIRN_SYNC_NONE;
+    o.checkpoint_rows = (uint32_t)(tail > 100 ? 1000 : 5);
+    OK(cairn_table_open(&t, ct_path(name), &o));
+    load_rows(t, &m, n);
+    note_encodings(t);
+    check_many(t, &m, npred);
+    /* deletes and updates of rows in row groups, rows in the tail */
+    delete_some(t, &m, n / 20 + 1);
+    update_some(t, &m, n / 50 + 2);
+    insert_rows(t, &m, tail > 3000 ? 3000 : tail);
+    delete_some(t, &m, 3);
+    update_some(t, &m, 3);
+    check_many(t, &m, npred);
+    /* inside a transaction, then after its rollback */
+    OK(cairn_table_begin(t));
+    {
+        size_t mark = m.n;
+        uint8_t *alive = (uint8_t *)malloc(m.n);
+        for (i = 0; i < m.n; i++) alive[i] = (uint8_t)m.r[i].alive;
+        insert_rows(t, &m, 5);
+        delete_some(t, &m, 5);
+        check_many(t, &m, npred / 4 + 1);
+        OK(cairn_table_rollback(t));
+        m.n = mark;
+        for (i = 0; i < m.n; i++) m.r[i].alive = alive[i];
+        free(alive);
+    }
+    check_many(t, &m, npred / 4 + 1);
+    /* reopen (tail checkpointed into groups) */
+    cairn_table_close(t);
+    o.schema = NULL;
+    OK(cairn_table_open(&t, ct_path(name), &o));
+    note_encodings(t);
+    check_many(t, &m, npred / 2 + 1);
+    cairn_table_close(t);
+    free(m.r);
+}
+
+START_TEST(t_small_counts) {
+    static const size_t ns[] = {1, 7, 2047, 2049};
+    size_t i;
+    int ms;
+    g_rng = 1000 + (uint64_t)_i;
+    for (i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        for (ms = 0; ms < 5; ms++) run_shape(ns[i], ms, 60);
+}
+END_TEST
+
+START_TEST(t_large) {
+    int ms;
+    g_rng = 77;
+    for (ms = 0; ms < 5; ms++) run_shape(122881, ms, 25);
+    /* every encoding the data was shaped for showed up */
+    ck_assert(g_encs_seen[1]); /* PLAIN */
+    ck_assert(g_encs_seen[2]); /* CONSTANT */
+    ck_assert(g_encs_seen[3]); /* RLE */
+    ck_assert(g_encs_seen[4]); /* DICT */
+    ck_assert(g_encs_seen[5]); /* FOR */
+}
+END_TEST
+
+/* ---- order, limit, offset against a naive sort ---- */
+
+static const model *g_sm;
+static int g_skey[3], g_sdesc[3], g_nkey;
+
+static int sort_cmp(const void *x, const void *y) {
+    const mrow *a = &g_sm->r[*(const size_t *)x], *b = &g_sm->r[*(const size_t *)y];
+    int k;
+    for (k = 0; k < g_nkey; k++) {
+        int c = g_skey[k], r;
+        const mval *va = &a->v[c], *vb = &b->v[c];
+        mval kb;
+        if (va->null || vb->null) {
+            if (va->null && vb->null) continue;
+            return va->null ? 1 : -1;
+        }
+        kb = *vb;
+        kb.f = KIND[c] == K_INT || KIND[c] == K_BOOL ? (double)vb->i : vb->f;
+        r = cmpv(c, va, &kb);
+        if (r) return g_sdesc[k] ? -r : r;
+    }
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+START_TEST(t_order) {
+    cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
+    cairn_table *t = NULL;
+    model m;
+    int round, c;
+    memset(&m, 0, sizeof m);
+    g_rng = 4242;
+    for (c = 0; c < NC; c++) m.mode[c] = c % 2;
+    o.schema = SCHEMA;
+    o.sync = CAIRN_SYNC_NONE;
+    o.checkpoint_rows = 700;
+    OK(cairn_table_open(&t, ct_path("order"), &o));
+    load_rows(t, &m, 3001);
+    insert_rows(t, &m, 900);
+    delete_some(t, &m, 100);
+    update_some(t, &m, 100);
+    for (round = 0; round < 60; round++) {
+        size_t *idx = (size_t *)malloc(m.n * sizeof(size_t)), nl = 0, i, lim, off, got, k;
+        uint64_t *ids;
+        char ord[256], *res = NULL;
+        size_t oo = 0;
+        pnode *p = round % 2 ? gen_pred(&m, 1) : NULL;
+        char w[8192], pr[8192];
+        size_t wo = 0, po = 0;
+        g_nkey = 1 + rn(3);
+        for (k = 0; k < (size_t)g_nkey; k++) {
+            g_skey[k] = rn(NC);
+            g_sdesc[k] = rn(2);
+            oo += (size_t)snprintf(ord + oo, sizeof ord - oo, "%s\"%s%s\"", k ? "," : "", g_sdesc[k] ? "-" : "", CN[g_skey[k]]);
+        }
+        for (i = 0; i < m.n; i++)
+            if (m.r[i].alive && (!p || eval(p, &m.r[i]) == 1)) idx[nl++] = i;
+        g_sm = &m;
+        qsort(idx, nl, sizeof *idx, sort_cmp);
+        lim = rn(3) == 0 ? nl + 5 : (size_t)rn(40);
+        off = rn(2) ? 0 : (size_t)rn((int)nl + 2);
+        pr[po++] = '[';
+        if (p) to_text(p, w, &wo, sizeof w, pr, &po, sizeof pr);
+        else w[0] = 0;
+        pr[po++] = ']';
+        pr[po] = 0;
+        snprintf(g_q, sizeof g_q, "{\"where\":\"%s\",\"params\":%s,\"columns\":[\"_id\"],\"order\":[%s],\"limit\":%zu,\"offset\":%zu}",
+                 w, pr, ord, lim, off);
+        OK(cairn_table_query_json(t, g_q, &res));
+        ids = (uint64_t *)malloc((nl + 1) * 8);
+        got = parse_ids(res, ids, nl + 1);
+        {
+            size_t want = off >= nl ? 0 : (nl - off < lim ? nl - off : lim);
+            ck_assert_msg(got == want, "%s: %zu rows, want %zu", g_q, got, want);
+            for (i = 0; i < want; i++)
+                ck_assert_msg(ids[i] == m.r[idx[off + i]].id, "%s: row %zu is %llu, want %llu", g_q, i,
+                              (unsigned long long)ids[i], (unsigned long long)m.r[idx[off + i]].id);
+        }
+        free(ids);
+        free(idx);
+        cairn_free(res);
+        free_p(p);
+    }
+    cairn_table_close(t);
+    free(m.r);
+}
+END_TEST
+
+/* ---- errors ---- */
+
+START_TEST(t_errors) {
+    cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
+    cairn_table *t = NULL;
+    char *res = NULL;
+    uint64_t n = 0;
+    static const struct { const char *q; int code; const char *msg; } cases[] = {
+        {"{\"where\":\"zz = 1\"}", CAIRN_SCHEMA, "zz"},
+        {"{\"where\":[\"zz\",\"=\",1]}", CAIRN_SCHEMA, "zz"},
+        {"{\"where\":{\"zz\":1}}", CAIRN_SCHEMA, "zz"},
+        {"{\"where\":\"a ~ 1\"}", CAIRN_INVALID, "~"},
+        {"{\"where\":\"a LIKE 1\"}", CAIRN_INVALID, "LIKE"},
+        {"{\"where\":[\"a\",\"like\",1]}", CAIRN_INVALID, "like"},
+        {"{\"where\":{\"a\":{\"near\":1}}}", CAIRN_INVALID, "near"},
+        {"{\"where\":{\"$xor\":[]}}", CAIRN_INVALID, "$xor"},
+        {"{\"where\":\"a > \"}", CAIRN_INVALID, "position 4"},
+        {"{\"where\":\"(a > 1\"}", CAIRN_INVALID, "position"},
+        {"{\"where\":\"a > 1 b\"}", CAIRN_INVALID, "position 6"},
+        {"{\"where\":\"d = 'x\"}", CAIRN_INVALID, "position"},
+        {"{\"where\":\"g = x'0'\"}", CAIRN_INVALID, "position"},
+        {"{\"where\":\"a BETWEEN 1 2\"}", CAIRN_INVALID, "AND"},
+        {"{\"where\":\"a IN 1\"}", CAIRN_INVALID, "("},
+        {"{\"where\":\"a > ?\"}", CAIRN_INVALID, "param"},
+        {"{\"where\":\"a > ?\",\"params\":[1,2]}", CAIRN_INVALID, "param"},
+        {"{\"where\":\"a > 1\",\"params\":[1]}", CAIRN_INVALID, "param"},
+        {"{\"where\":\"a = 'x'\"}", CAIRN_TYPE, "a"},
+        {"{\"where\":\"d = 1\"}", CAIRN_TYPE, "d"},
+        {"{\"where\":\"e = 1\"}", CAIRN_TYPE, "e"},
+        {"{\"where\":\"g = 'x'\"}", CAIRN_TYPE, "g"},
+        {"{\"where\":\"a STARTS WITH 'x'\"}", CAIRN_TYPE, "a"},
+        {"{\"where\":[\"a\",\"in\",3]}", CAIRN_TYPE, "a"},
+        {"{\"where\":[\"a\",\"between\",[1]]}", CAIRN_INVALID, "a"},
+        {"{\"where\":[\"a\",\"is null\",1]}", CAIRN_INVALID, "is null"},
+        {"{\"where\":5}", CAIRN_INVALID, "WHERE"},
+        {"{\"where\":\"a = 1\"", CAIRN_INVALID, "JSON"},
+        {"[]", CAIRN_INVALID, "object"},
+        {"{\"nope\":1}", CAIRN_INVALID, "nope"},
+    };
+    size_t i;
+    o.schema = SCHEMA;
+    OK(cairn_table_open(&t, ct_path("err"), &o));
+    OK(cairn_table_insert_json(t, "{\"b\":1,\"f\":2}", NULL));
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = cairn_table_query_json(t, cases[i].q, &res);
+        ck_assert_msg(rc == cases[i].code, "%s: got %s (%s), want %s", cases[i].q, cairn_errname(rc), cairn_errmsg(),
+                      cairn_errname(cases[i].code));
+        ck_assert_msg(strstr(cairn_errmsg(), cases[i].msg) != NULL, "%s: message '%s' lacks '%s'", cases[i].q, cairn_errmsg(),
+                      cases[i].msg);
+        ck_assert_ptr_null(res);
+        if (strcmp(cases[i].q, "{\"nope\":1}") != 0) {
+            rc = cairn_table_count_where_json(t, cases[i].q, &n);
+            ck_assert_msg(rc == cases[i].code, "count %s: got %s, want %s", cases[i].q, cairn_errname(rc), cairn_errname(cases[i].code));
+        }
+    }
+    /* count_where ignores the keys it does not use */
+    OK(cairn_table_count_where_json(t, "{\"nope\":1,\"where\":\"b = 1\"}", &n));
+    ck_assert_uint_eq(n, 1);
+    ERR(CAIRN_INVALID, cairn_table_query_json(NULL, "{}", &res));
+    ERR(CAIRN_INVALID, cairn_table_query_json(t, "{}", NULL));
+    ERR(CAIRN_INVALID, cairn_table_count_where_json(t, "{}", NULL));
+    ERR(CAIRN_INVALID, cairn_table_query_json(t, NULL, &res));
+    cairn_table_close(t);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("query");
+    TCase *tc = tcase_create("random");
+    tcase_add_checked_fixture(tc, mk_tmp, rm_tmp);
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, t_small_counts, 0, 2);
+    tcase_add_test(tc, t_large);
+    tcase_add_test(tc, t_order);
+    tcase_add_test(tc, t_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *r = srunner_create(suite());
+    int nf;
+    srunner_run_all(r, CK_NORMAL);
+    nf = srunner_ntests_failed(r);
+    srunner_free(r);
+    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+}
