@@ -1601,8 +1601,7 @@ static PyObject *cairn_py_table_column(cairn_table *t, const char *column) {
         && (cairn_py_column_type_obj = PyType_FromSpec(&cairn_py_column_spec)) == NULL)
         return NULL;
     c = PyObject_New(cairn_py_column, (PyTypeObject *)cairn_py_column_type_obj);
-    if (c == NULL) return NULL;
-    Py_INCREF(cairn_py_column_type_obj); /* a heap type's instances hold a reference to it */
+    if (c == NULL) return NULL; /* (PyObject_New took the heap type's reference; dealloc drops it) */
     memset((char *)c + sizeof(PyObject), 0, sizeof *c - sizeof(PyObject));
     Py_BEGIN_ALLOW_THREADS
     rc = cairn_table_export_column(t, column, &c->schema, &c->array);
