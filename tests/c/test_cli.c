@@ -962,7 +962,8 @@ END_TEST
 /* ---- tables ------------------------------------------------------------------------------------ */
 
 static const char *const TABLE_CMDS[] = {"create", "insert", "get", "update", "delete", "count", "list", "stats",
-                                         "check", "compact", "schema", "import", "export", "dump", "load", NULL};
+                                         "check", "compact", "schema", "import", "export", "dump", "load", "select", "index",
+                                         "snapshot", "snapshots", "drop-snapshot", "backup", NULL};
 
 #define TSCHEMA "id i64 primary key, name string not null, score f64, tag bytes:2, at timestamp, ok bool"
 
@@ -1788,6 +1789,141 @@ START_TEST(cli_snapshots_backups) {
 }
 END_TEST
 
+/* ---- queries: select, count --where, index --------------------------------------------------------- */
+
+/* Run the CLI with standard output on a terminal (a pty in raw mode); its output into buf. */
+static int run_tty(char *buf, size_t cap, const char *const *args) {
+    const char *argv[32];
+    int m, status, k = 0;
+    size_t n = 0;
+    ssize_t got;
+    pid_t pid;
+    argv[k++] = g_cli;
+    while (args[k - 1] && k < 31) argv[k] = args[k - 1], k++;
+    argv[k] = NULL;
+    m = posix_openpt(O_RDWR | O_NOCTTY);
+    ck_assert_int_ge(m, 0);
+    ck_assert_int_eq(grantpt(m), 0);
+    ck_assert_int_eq(unlockpt(m), 0);
+    fflush(stdout), fflush(stderr);
+    pid = fork();
+    if (pid == 0) {
+        int s = open(ptsname(m), O_RDWR);
+        struct termios t;
+        if (s < 0) _exit(126);
+        tcgetattr(s, &t);
+        cfmakeraw(&t);
+        tcsetattr(s, TCSANOW, &t);
+        dup2(s, 1);
+        execv(g_cli, (char *const *)argv);
+        _exit(127);
+    }
+    waitpid(pid, &status, 0);
+    while (n < cap - 1) {
+        struct pollfd p = {m, POLLIN, 0};
+        if (poll(&p, 1, 200) <= 0 || (got = read(m, buf + n, cap - 1 - n)) <= 0) break;
+        n += (size_t)got;
+    }
+    buf[n] = 0;
+    close(m);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+START_TEST(cli_table_select) {
+    res r = {0};
+    char *dir = setup_dir("cli"), *db = kvt_path(dir, "u"), buf[4096];
+    ck_assert_int_eq(CLI(&r, "table", "create", db, "id i64 primary key, name string not null, age i32, tag bytes, at timestamp"), 0);
+    ck_assert_int_eq(CLI(&r, "table", "insert", db,
+                         "[{\"id\":1,\"name\":\"Ana\",\"age\":30,\"tag\":{\"$bytes\":\"00ff\"},\"at\":1700000000123456},"
+                         "{\"id\":2,\"name\":\"Bo\",\"age\":17},{\"id\":3,\"name\":\"Ada\",\"age\":36},"
+                         "{\"id\":4,\"name\":\"Zo\\u00eb\\n\",\"age\":null}]"), 0);
+    /* not a terminal: JSON lines, _id first */
+    ck_assert_int_eq(CLI(&r, "table", "select", db, "--where", "age >= ? AND name STARTS WITH ?", "--param", "21",
+                         "--param", "A", "--order", "-age"), 0);
+    ck_assert_uint_eq(r.errlen, 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_msg(!strncmp(r.out, "{\"_id\":3,", 9) && strstr(r.out, "\n{\"_id\":1,") && !strstr(r.out, "\"Bo\""), "%s", r.out);
+    ck_assert_int_eq(CLI(&r, "table", "select", db, "--columns", "name, age", "--order", "name", "--limit", "2",
+                         "--offset", "1"), 0);
+    ck_assert_str_eq(r.out, "{\"name\":\"Ana\",\"age\":30}\n{\"name\":\"Bo\",\"age\":17}\n");
+    /* a --param that is not JSON is a string; the JSON forms of a where */
+    ck_assert_int_eq(CLI(&r, "table", "select", db, "--where", "name = ?", "--param", "Bo", "--columns", "_id"), 0);
+    ck_assert_str_eq(r.out, "{\"_id\":2}\n");
+    ck_assert_int_eq(CLI(&r, "table", "select", db, "--where", "[\"age\", \">=\", 21]", "--columns", "name", "--order", "name"), 0);
+    ck_assert_str_eq(r.out, "{\"name\":\"Ada\"}\n{\"name\":\"Ana\"}\n");
+    ck_assert_int_eq(CLI(&r, "table", "select", db, "--where", "{\"age\": {\"lt\": 20}}", "--columns", "name", "--json"), 0);
+    ck_assert_str_eq(r.out, "{\"name\":\"Bo\"}\n");
+    ck_assert_int_eq(CLI(&r, "table", "select", db, "--where", "age IS NULL", "--columns", "name"), 0);
+    ck_assert_str_eq(r.out, "{\"name\":\"Zo\xc3\xab\\n\"}\n");
+    /* CSV as export writes it */
+    ck_assert_int_eq(CLI(&r, "table", "select", db, "--csv", "--order", "id"), 0);
+    ck_assert_str_eq(r.out, "_id,id,name,age,tag,at\n1,1,Ana,30,00ff,2023-11-14T22:13:20.123456Z\n2,2,Bo,17,,\n"
+                            "3,3,Ada,36,,\n4,4,\"Zo\xc3\xab\n\",,,\n");
+    /* count --where */
+    ck_assert_int_eq(CLI(&r, "table", "count", db, "--where", "age > ?", "--param", "20"), 0);
+    ck_assert_str_eq(r.out, "2\n");
+    ck_assert_int_eq(CLI(&r, "table", "count", db), 0);
+    ck_assert_str_eq(r.out, "4\n");
+    /* refusals: unknown column, syntax (with the position), wrong params, bad options */
+    ck_assert_int_eq(CLI(&r, "table", "select", db, "--where", "nope = 1"), 8);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_SCHEMA"));
+    ck_assert_int_eq(CLI(&r, "table", "select", db, "--where", "age >"), 8);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_INVALID"));
+    ck_assert_int_eq(CLI(&r, "table", "count", db, "--where", "age > ?"), 8);
+    ck_assert_int_eq(CLI(&r, "table", "select", db, "--limit", "x"), 2);
+    ck_assert_int_eq(CLI(&r, "table", "select", db, "--json", "--csv"), 2);
+    ck_assert_int_eq(CLI(&r, "table", "select", db, "--columns", "a,,b"), 2);
+    /* on a terminal: an aligned table, numbers right-aligned, NULL, x'hex', UTC times, \xNN */
+    {
+        const char *const args[] = {"table", "select", db, "--order", "id", NULL};
+        ck_assert_int_eq(run_tty(buf, sizeof buf, args), 0);
+        ck_assert_str_eq(buf, "_id  id  name      age  tag      at\n"
+                              "---  --  -------  ----  -------  ---------------------------\n"
+                              "  1   1  Ana        30  x'00ff'  2023-11-14T22:13:20.123456Z\n"
+                              "  2   2  Bo         17  NULL     NULL\n"
+                              "  3   3  Ada        36  NULL     NULL\n"
+                              "  4   4  Zo\xc3\xab\\x0a  NULL  NULL     NULL\n"
+                              "(4 rows)\n");
+    }
+    /* indexes: create, list, drop; queries answer the same with them */
+    ck_assert_int_eq(CLI(&r, "table", "index", db, "create", "age", "range"), 0);
+    ck_assert_int_eq(CLI(&r, "table", "index", db, "create", "name"), 0);
+    ck_assert_int_eq(CLI(&r, "table", "index", db, "create", "name"), 8);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_EXISTS"));
+    ck_assert_int_eq(CLI(&r, "table", "index", db, "list"), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "age\trange\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "name\thash\n"));
+    ck_assert_int_eq(CLI(&r, "table", "index", db, "list", "--json"), 0);
+    ck_assert(json_lines(r.out));
+    ck_assert_int_eq(CLI(&r, "table", "select", db, "--where", "age >= ? AND name STARTS WITH ?", "--param", "21",
+                         "--param", "A", "--order", "-age", "--columns", "_id"), 0);
+    ck_assert_str_eq(r.out, "{\"_id\":3}\n{\"_id\":1}\n");
+    ck_assert_int_eq(CLI(&r, "table", "index", db, "drop", "age", "range"), 0);
+    ck_assert_int_eq(CLI(&r, "table", "index", db, "drop", "age", "range"), 1);
+    ck_assert_int_eq(CLI(&r, "table", "index", db, "list"), 0);
+    ck_assert_ptr_null(strstr(r.out, "age\t"));
+    ck_assert_int_eq(CLI(&r, "table", "index", db, "create", "nope"), 8);
+    ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_SCHEMA"));
+    ck_assert_int_eq(CLI(&r, "table", "index", db, "rebuild", "age"), 2);
+    ck_assert_int_eq(CLI(&r, "table", "index", db, "create", "age", "btree"), 2);
+    /* the dump keeps the indexes; a load makes them again */
+    {
+        char *dumpf = kvt_path(dir, "u.dump"), *copy = kvt_path(dir, "copy");
+        ck_assert_int_eq(CLI(&r, "table", "dump", db), 0);
+        ck_assert_ptr_nonnull(strstr(r.out, "\"indexes\":["));
+        spit(dumpf, r.out, r.outlen);
+        ck_assert_int_eq(CLI(&r, "table", "load", copy, dumpf), 0);
+        ck_assert_int_eq(CLI(&r, "table", "index", copy, "list"), 0);
+        ck_assert_ptr_nonnull(strstr(r.out, "name\thash\n"));
+        free(dumpf), free(copy);
+    }
+    res_free(&r);
+    free(db);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
@@ -1811,6 +1947,7 @@ int main(void) {
     tcase_add_test(tc, cli_table_dump_load);
     tcase_add_test(tc, cli_repo_dump_restore);
     tcase_add_test(tc, cli_snapshots_backups);
+    tcase_add_test(tc, cli_table_select);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

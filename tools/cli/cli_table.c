@@ -1212,7 +1212,13 @@ static int print_result(const char *res, int out) {
         p = e;
     }
     if (out == OUT_TABLE) {
-        for (j = 0; j < ncols; j++) printf("%s%-*s", j ? "  " : "", (int)width[j], names[j]);
+        for (j = 0; j < ncols; j++) { /* names aligned as their values are */
+            size_t pad = width[j] - text_width(names[j]);
+            if (j) fputs("  ", stdout);
+            if (numeric_type(types[j])) printf("%*s%s", (int)pad, "", names[j]);
+            else if (j + 1 < ncols) printf("%s%*s", names[j], (int)pad, "");
+            else fputs(names[j], stdout);
+        }
         putchar('\n');
         for (j = 0; j < ncols; j++) {
             printf("%s", j ? "  " : "");
