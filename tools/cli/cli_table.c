@@ -1634,9 +1634,10 @@ const command cli_table_cmds[] = {
      "  --json          one JSON object a line (the default when standard output is not a terminal)\n"
      "  --csv           CSV with a header row, values as `export` writes them",
      tbl_select},
-    {"index", 2, 4, "DIR create|drop|list [COLUMN [hash|range]]", OPT_JSON,
-     "create, drop or list the indexes (hash: equality; range: order and ranges)",
-     "`create COLUMN [hash|range]` builds an index (default hash) that follows every write and is kept\n"
+    {"index", 2, 4, "DIR ACTION [COLUMN [KIND]]", OPT_JSON,
+     "`create|drop COLUMN [hash|range]` an index, or `list` them",
+     "ACTION is create, drop or list; KIND hash (equality; the default) or range (order and ranges).\n"
+     "`create COLUMN [KIND]` builds an index that follows every write and is kept\n"
      "in the table; `drop COLUMN [hash|range]` removes it (exit 1 if there is none); `list` prints\n"
      "`column<TAB>kind` a line. Queries give the same answers with and without indexes.\n"
      "  --json   (list) one JSON object a line: {\"column\",\"kind\"}",
