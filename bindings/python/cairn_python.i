@@ -1642,3 +1642,42 @@ static PyObject *cairn_py_table_column(cairn_table *t, const char *column) {
 /* The exported streams of table `t` not released yet. */
 static long cairn_py_table_pins(cairn_table *t) { return cairn_py_pins_of(t); }
 %}
+
+/* ---- query results: timestamps in place ------------------------------------------------------ */
+%nothread cairn_py_ts_fix;
+%typemap(out) PyObject *cairn_py_ts_fix "$result = $1;"
+%inline %{
+/* The int microseconds of the columns `names` (a tuple of str) as datetimes (as _ts_out), in
+ * place: `res` is a list of row dicts, or a dict of column name -> list. Returns None. */
+static PyObject *cairn_py_ts_fix(PyObject *res, PyObject *names) {
+    Py_ssize_t i, j, k;
+    if (!PyTuple_Check(names)) { PyErr_SetString(PyExc_TypeError, "names must be a tuple"); return NULL; }
+    for (k = 0; k < PyTuple_GET_SIZE(names); k++) {
+        PyObject *name = PyTuple_GET_ITEM(names, k);
+        if (PyList_Check(res)) {
+            for (i = 0; i < PyList_GET_SIZE(res); i++) {
+                PyObject *row = PyList_GET_ITEM(res, i), *v, *d;
+                if (!PyDict_Check(row)) continue;
+                v = PyDict_GetItemWithError(row, name);
+                if (v == NULL) { if (PyErr_Occurred()) return NULL; continue; }
+                if (!PyLong_Check(v)) continue;
+                d = cairn_py_ts_out((int64_t)PyLong_AsLongLong(v));
+                if (d == NULL || PyDict_SetItem(row, name, d) < 0) { Py_XDECREF(d); return NULL; }
+                Py_DECREF(d);
+            }
+        } else if (PyDict_Check(res)) {
+            PyObject *list = PyDict_GetItemWithError(res, name);
+            if (list == NULL) { if (PyErr_Occurred()) return NULL; continue; }
+            if (!PyList_Check(list)) continue;
+            for (j = 0; j < PyList_GET_SIZE(list); j++) {
+                PyObject *v = PyList_GET_ITEM(list, j), *d;
+                if (!PyLong_Check(v)) continue;
+                d = cairn_py_ts_out((int64_t)PyLong_AsLongLong(v));
+                if (d == NULL) return NULL;
+                PyList_SetItem(list, j, d); /* steals d, drops v */
+            }
+        }
+    }
+    Py_RETURN_NONE;
+}
+%}

@@ -2041,18 +2041,13 @@ def _result_out(text):
     ts = [c.name for c in cols if c.type == "timestamp"]
     if "rows" in res:
         rows = QueryRows(res["rows"])
-        for name in ts:
-            for r in rows:
-                v = r.get(name)
-                if v is not None:
-                    r[name] = _ts_out(v)
+        if ts:
+            _c.cairn_py_ts_fix(rows, tuple(ts))  # in C: ints -> aware datetimes, as _ts_out
         rows.columns = cols
         return rows
     data = QueryColumns(res.get("data", {}))
-    for name in ts:
-        vals = data.get(name)
-        if vals is not None:
-            data[name] = [None if v is None else _ts_out(v) for v in vals]
+    if ts:
+        _c.cairn_py_ts_fix(data, tuple(ts))
     data.columns = cols
     data.count = res.get("count", 0)
     return data
