@@ -8,6 +8,7 @@
 #include "cairn.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -455,6 +456,60 @@ START_TEST(export_column_every_type) {
 }
 END_TEST
 
+/* flip one byte in the middle of the (only) segment file of table directory `dir` */
+static void damage_segment(const char *dir) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int done = 0;
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d)) != NULL) {
+        char path[1024];
+        FILE *f;
+        long size;
+        int c;
+        if (strncmp(e->d_name, "seg-", 4) != 0) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ck_assert_ptr_nonnull(f = fopen(path, "r+b"));
+        fseek(f, 0, SEEK_END);
+        size = ftell(f);
+        fseek(f, size / 2, SEEK_SET);
+        c = fgetc(f);
+        fseek(f, size / 2, SEEK_SET);
+        fputc(c ^ 0x5a, f);
+        fclose(f);
+        done++;
+    }
+    closedir(d);
+    ck_assert_int_eq(done, 1);
+}
+
+START_TEST(damaged_segment_is_an_error) {
+    cairn_table *t = topen("bad", "v f64 not null", 0);
+    struct ArrowArrayStream st;
+    struct ArrowArray a;
+    uint64_t seed = 7, first;
+    size_t n = 4096, i;
+    double *v = (double *)malloc(n * sizeof *v);
+    const void *data[1];
+    const char *msg;
+    for (i = 0; i < n; i++) v[i] = rnd(&seed);
+    data[0] = v;
+    OK(cairn_table_load_columns(t, n, data, NULL, NULL, &first));
+    cairn_table_close(t);
+    damage_segment(ct_path("bad"));
+    t = topen("bad", NULL, 0);
+    OK(cairn_table_export_stream(t, "{\"columns\": [\"v\"]}", &st));
+    ck_assert_int_ne(st.get_next(&st, &a), 0);
+    ck_assert_ptr_null(a.release);
+    msg = st.get_last_error(&st);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_msg(strstr(msg, "seg-") && strstr(msg, "offset"), "message: %s", msg);
+    st.release(&st);
+    cairn_table_close(t);
+    free(v);
+}
+END_TEST
+
 /* the one batch of a stream, plus its schema (the stream must end after it) */
 static void one_batch(cairn_table *t, const char *q, struct ArrowSchema *s, struct ArrowArray *a) {
     struct ArrowArrayStream st;
@@ -675,6 +730,7 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, export_column_every_type);
     tcase_add_test(tc, ipc_framing);
     tcase_add_test(tc, queries);
+    tcase_add_test(tc, damaged_segment_is_an_error);
     suite_add_tcase(s, tc);
     return ct_run(s);
 }
