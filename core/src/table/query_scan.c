@@ -391,6 +391,55 @@ static void group_zones(const cairn_table *t, const rgroup *g, const uint8_t *wn
     }
 }
 
+/* The verified bytes of a segment: the file's mapping, or (no mapping) a copy read into *own. */
+static int seg_bytes(segref *r, int type, uint32_t fixed_len, const uint8_t **out, uint8_t **own) {
+    segfile *f = r->file;
+    int rc;
+    *own = NULL;
+    if (!f->map) {
+        const void *m = NULL;
+        if (cairn_io__map(f->f, f->size, &m) == 0) f->map = (const uint8_t *)m;
+        cairn_errclear();
+    }
+    if (r->off + r->len > f->size)
+        return cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: segment of %llu bytes outside the file", cairn_io__path(f->f),
+                              (unsigned long long)r->off, (unsigned long long)r->len);
+    if (f->map) {
+        *out = f->map + r->off;
+        if (r->verified) return 0;
+    } else {
+        if (!(*own = (uint8_t *)xmalloc((size_t)r->len))) return CAIRN_NOMEM;
+        if ((rc = cairn_io__pread(f->f, *own, (size_t)r->len, r->off, NULL)) != 0) {
+            free(*own);
+            *own = NULL;
+            return rc;
+        }
+        *out = *own;
+    }
+    if ((rc = cairn_seg__check(*out, (size_t)r->len, type, fixed_len)) != 0) {
+        char msg[CAIRN_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        free(*own);
+        *own = NULL;
+        return cairn_err__set(rc, "%s: offset %llu: %s", cairn_io__path(f->f), (unsigned long long)r->off, msg);
+    }
+    if (f->map) r->verified = 1;
+    return 0;
+}
+
+/* rows [p0, p0+n) of column c's segment into v */
+static int seg_range(const cairn_table *t, const segref *r, size_t c, const uint8_t *bytes, size_t p0, size_t n,
+                     cairn_colvec *v) {
+    int rc = cairn_seg__decode_range(bytes, (size_t)r->len, t->s.c[c].type, t->s.c[c].fixed_len, p0, n, v);
+    if (rc) {
+        char msg[CAIRN_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+        return cairn_err__set(rc == CAIRN_RANGE ? CAIRN_CORRUPT : rc, "%s: offset %llu: %s", cairn_io__path(r->file->f),
+                              (unsigned long long)r->off, msg);
+    }
+    return 0;
+}
+
 static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, const cairn_zone **zp, qvcol *qv) {
     cairn_table *t = s->t;
     rgroup *g = &t->g[gi];
@@ -399,18 +448,17 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
     const uint64_t *ids;
     cairn_colvec idv;
     int contiguous = g->last_id - g->first_id + 1 == g->nrows;
-    int all, skip, decoded_where = 0;
-    uint32_t *ovgpos = NULL;     /* per overlay of the group: its position */
+    int all, skip;
     uint8_t *ovres = NULL;       /* per overlay: matches */
     size_t nov = 0;
     size_t *ovp = NULL;          /* per selected row of a vector: overlay position or SIZE_MAX */
     uint32_t *ovat = NULL;       /* per position of the group: 1 + index of its overlay, or 0 */
+    const uint8_t **sb = NULL;   /* per column: the segment's bytes */
+    uint8_t **own = NULL;
     int rc = 0;
     qzv z;
     memset(&idv, 0, sizeof idv);
     /* overlays of this group */
-    a = 0;
-    b = s->nov;
     {
         size_t lo = 0, hi = s->nov;
         while (lo < hi) {
@@ -449,22 +497,19 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
         }
         ids = (const uint64_t *)idv.data;
     }
-    if (contiguous || (s->wid && !all)) {
+    if (contiguous && (!s->count_only || (s->wid && !all) || nov)) {
         if (!(idsbuf = (uint64_t *)xmalloc((size_t)g->nrows * 8))) {
             rc = CAIRN_NOMEM;
             goto out;
         }
-        if (contiguous)
-            for (i = 0; i < g->nrows; i++) idsbuf[i] = g->first_id + i;
-        else memcpy(idsbuf, ids, (size_t)g->nrows * 8);
+        for (i = 0; i < g->nrows; i++) idsbuf[i] = g->first_id + i;
         ids = idsbuf;
     }
     /* overlays: their positions and their verdicts */
     if (nov) {
-        ovgpos = (uint32_t *)xmalloc(nov * 4);
         ovres = (uint8_t *)xmalloc(nov);
         ovat = (uint32_t *)calloc(g->nrows, 4);
-        if (!ovgpos || !ovres || !ovat) {
+        if (!ovres || !ovat) {
             rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
             goto out;
         }
@@ -483,7 +528,6 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
                 rc = cairn_err__set(CAIRN_INTERNAL, "overlay of row %llu not in its row group", (unsigned long long)id);
                 goto out;
             }
-            ovgpos[i] = (uint32_t)lo;
             ovat[lo] = (uint32_t)(i + 1);
         }
         for (i = 0; i < nov; i += QVEC) {
@@ -499,19 +543,17 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
         for (i = 0; i < nov; i++) s->count += ovres[i];
         goto out;
     }
-    /* decode what is needed */
+    /* the segments' bytes (verified once), decoded a vector at a time */
+    sb = (const uint8_t **)calloc(t->s.n ? t->s.n : 1, sizeof *sb);
+    own = (uint8_t **)calloc(t->s.n ? t->s.n : 1, sizeof *own);
+    if (!sb || !own) {
+        rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
+        goto out;
+    }
     for (c = 0; c < t->s.n; c++) {
         int want = (!all && !skip && s->wneed[c]) || (!s->count_only && s->need[c] == 2);
-        if (!want) continue;
-        if ((rc = cairn_tbl__group_decode(g->cols[c].file, &g->cols[c], t->s.c[c].type, t->s.c[c].fixed_len, &segs[c])) != 0)
-            goto out;
-        if (segs[c].n != g->nrows) {
-            rc = cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: segment of %zu rows in a group of %u",
-                                cairn_io__path(g->cols[c].file->f), (unsigned long long)g->cols[c].off, segs[c].n, g->nrows);
-            goto out;
-        }
+        if (want && (rc = seg_bytes(&g->cols[c], t->s.c[c].type, t->s.c[c].fixed_len, &sb[c], &own[c])) != 0) goto out;
     }
-    decoded_where = 1;
     if (nov && !(ovp = (size_t *)xmalloc(QVEC * sizeof(size_t)))) {
         rc = CAIRN_NOMEM;
         goto out;
@@ -523,7 +565,9 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
         else if (all) memset(tb, 1, n);
         else {
             qvcol idq;
-            views(s, segs, p0, qv);
+            for (c = 0; c < t->s.n; c++)
+                if (s->wneed[c] && (rc = seg_range(t, &g->cols[c], c, sb[c], p0, n, &segs[c])) != 0) goto out;
+            views(s, segs, 0, qv);
             id_view(ids ? ids + p0 : NULL, &idq);
             cairn_tbl__qeval(s->where, qv, &idq, n, tb, s->fb, &s->ev);
         }
@@ -534,26 +578,39 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
         if (nov) {
             for (i = 0; i < n; i++)
                 if (ovat[p0 + i]) {
-                    size_t oi = ovat[p0 + i] - 1;
-                    tb[i] = ovres[oi];
+                    tb[i] = ovres[ovat[p0 + i] - 1];
                     novv++;
                 }
         }
-        for (i = 0; i < n; i++) {
-            s->sel[k] = (uint32_t)(p0 + i);
-            k += tb[i];
+        if (s->count_only) {
+            for (i = 0; i < n; i++) k += tb[i];
+            s->count += k;
+        } else {
+            for (i = 0; i < n; i++) {
+                s->sel[k] = (uint32_t)i;
+                k += tb[i];
+            }
+            if (novv)
+                for (i = 0; i < k; i++)
+                    ovp[i] = ovat[p0 + s->sel[i]] ? s->ovpos[a + ovat[p0 + s->sel[i]] - 1] : SIZE_MAX;
+            if (k) {
+                for (c = 0; c < t->s.n; c++)
+                    if (s->need[c] == 2 && !segs[c].n &&
+                        (rc = seg_range(t, &g->cols[c], c, sb[c], p0, n, &segs[c])) != 0)
+                        goto out;
+                if ((rc = output(s, segs, ids + p0, s->sel, novv ? ovp : NULL, k)) != 0) goto out;
+            }
         }
-        if (novv) {
-            for (i = 0; i < k; i++) ovp[i] = ovat[s->sel[i]] ? s->ovpos[a + ovat[s->sel[i]] - 1] : SIZE_MAX;
-        }
-        if ((rc = output(s, segs, ids ? ids : NULL, s->sel, novv ? ovp : NULL, k)) != 0) goto out;
+        for (c = 0; c < t->s.n; c++) cairn_seg__free_vec(&segs[c]);
     }
 out:
-    (void)decoded_where;
     for (c = 0; c < t->s.n; c++) cairn_seg__free_vec(&segs[c]);
+    if (own)
+        for (c = 0; c < t->s.n; c++) free(own[c]);
+    free(own);
+    free(sb);
     cairn_seg__free_vec(&idv);
     free(idsbuf);
-    free(ovgpos);
     free(ovres);
     free(ovat);
     free(ovp);
