@@ -176,6 +176,18 @@ test("indexes: create, list, drop; lookups the same with and without", function(
   t:close()
 end)
 
+test("indexes: u64 beyond Lua's integers as decimal strings, as in rows", function()
+  local t <close> = filled("big")
+  deq(t:lookup("n", "18446744073709551615"), A({ 1 }))
+  deq(t:find({ n = "18446744073709551615", team = "red" }), A({ 1 }))
+  deq(t:range_find("n", "18446744073709551614"), A({ 1 }))
+  deq(t:range_find("n", 9, "99999999999999999999"), A({ 1, 9, 10 }))
+  assert(t:create_index("n", "range"))
+  deq(t:range_find("n", 9, "99999999999999999999"), A({ 1, 9, 10 }))
+  deq(t:select("n = 18446744073709551615", nil, { "id" }), A({ { id = 1 } })) -- in WHERE: a literal
+  fails("CAIRN_TYPE", t:lookup("n", "seven"))
+end)
+
 test("export: Arrow IPC stream bytes", function()
   local t <close> = filled("ipc", 3)
   local data = assert(t:export_ipc({ where = "id <= ?", params = { 2 } }))
