@@ -11,6 +11,11 @@
  */
 #include "table/query_int.h"
 
+#if defined(__GNUC__) && !defined(__clang__)
+/* the predicate loops below are written to vectorise; -O2's very cheap cost model leaves most */
+#pragma GCC optimize("vect-cost-model=dynamic")
+#endif
+
 #include <ctype.h>
 #include <float.h>
 #include <math.h>
