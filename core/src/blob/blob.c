@@ -423,9 +423,11 @@ static void put_entry_header(uint8_t *h, unsigned type, uint64_t size, uint32_t 
 
 static int emit_entry(cairn_blob *b, uint64_t off, uint64_t size, uint32_t key, const void *data, size_t len,
                       uint64_t *id) {
-    uint8_t h[EHDR];
-    put_entry_header(h, ET_BLOB, size, key, data, (uint32_t)len);
-    return cairn_jnl__write(b->jnl, off, h, EHDR, data, len, id);
+    uint8_t *p = cairn_jnl__write_buf(b->jnl, off, EHDR + len, id);
+    if (!p) return CAIRN_NOMEM;
+    put_entry_header(p, ET_BLOB, size, key, data, (uint32_t)len);
+    if (len) memcpy(p + EHDR, data, len);
+    return 0;
 }
 
 static int emit_free(cairn_blob *b, uint64_t off, uint64_t size) {

@@ -87,13 +87,16 @@ void cairn_jnl__bind(cairn_jnl *j, cairn_wal *w, cairn_file *f, void *ctx) {
 
 /* ---- pending records ---------------------------------------------------------------------- */
 
+/* Queue a record over buf (taken: freed on failure too). */
 static int push(cairn_jnl *j, unsigned type, uint8_t *buf, size_t blen, uint64_t *id) {
-    jrec *p = (jrec *)cairn_arr__grow(j->q, &j->cap, j->n + 1, sizeof *p);
-    if (!p) {
-        free(buf);
-        return CAIRN_NOMEM;
+    jrec *p;
+    if (j->n == j->cap) {
+        if (!(p = (jrec *)cairn_arr__grow(j->q, &j->cap, j->n + 1, sizeof *p))) {
+            free(buf);
+            return CAIRN_NOMEM;
+        }
+        j->q = p;
     }
-    j->q = p;
     p = &j->q[j->n];
     p->type = type;
     p->committed = 0;
@@ -105,14 +108,27 @@ static int push(cairn_jnl *j, unsigned type, uint8_t *buf, size_t blen, uint64_t
     return 0;
 }
 
+uint8_t *cairn_jnl__write_buf(cairn_jnl *j, uint64_t off, size_t len, uint64_t *id) {
+    uint8_t *buf = (uint8_t *)malloc(8 + len);
+    if (!buf) {
+        cairn_err__set(CAIRN_NOMEM, "journal: out of memory for %zu bytes", len);
+        return NULL;
+    }
+    cairn_put64(buf, off);
+    if (push(j, CAIRN_JNL_REC_WRITE, buf, 8 + len, id) != 0) {
+        cairn_err__set(CAIRN_NOMEM, "journal: out of memory");
+        return NULL;
+    }
+    return buf + 8;
+}
+
 int cairn_jnl__write(cairn_jnl *j, uint64_t off, const void *p1, size_t n1, const void *p2, size_t n2,
                      uint64_t *id) {
-    uint8_t *buf = (uint8_t *)malloc(8 + n1 + n2);
-    if (!buf) return cairn_err__set(CAIRN_NOMEM, "journal: out of memory for %zu bytes", n1 + n2);
-    cairn_put64(buf, off);
-    if (n1) memcpy(buf + 8, p1, n1);
-    if (n2) memcpy(buf + 8 + n1, p2, n2);
-    return push(j, CAIRN_JNL_REC_WRITE, buf, 8 + n1 + n2, id);
+    uint8_t *p = cairn_jnl__write_buf(j, off, n1 + n2, id);
+    if (!p) return CAIRN_NOMEM;
+    if (n1) memcpy(p, p1, n1);
+    if (n2) memcpy(p + n1, p2, n2);
+    return 0;
 }
 
 int cairn_jnl__truncate(cairn_jnl *j, uint64_t size) {

@@ -91,6 +91,9 @@ void cairn_jnl__bind(cairn_jnl *j, cairn_wal *w, cairn_file *f, void *ctx);
  * gets the record's id, for cairn_jnl__pending. Errors: NOMEM (nothing queued). */
 int cairn_jnl__write(cairn_jnl *j, uint64_t off, const void *p1, size_t n1, const void *p2, size_t n2,
                      uint64_t *id);
+/* As cairn_jnl__write, for a record the caller fills in place: returns its len bytes (to fill
+ * before the next journal call), or NULL (CAIRN_NOMEM, nothing queued). */
+uint8_t *cairn_jnl__write_buf(cairn_jnl *j, uint64_t off, size_t len, uint64_t *id);
 /* Queue "the file ends at size". */
 int cairn_jnl__truncate(cairn_jnl *j, uint64_t size);
 /* The id the next queued record gets: a savepoint for cairn_jnl__undo_to / cairn_jnl__commit. */
