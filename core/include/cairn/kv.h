@@ -153,8 +153,11 @@ CAIRN_API int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *out);
 /* The statistics of cairn_kv_stats in the Prometheus text exposition format (version 0.0.4):
  * per field a `# HELP` and a `# TYPE` line, then `cairn_kv_<field>{store="<path>"} <value>`
  * (sizes end in _bytes, per-handle counts in _total; the path as opened, with backslash, double
- * quote and line feed escaped). *out is caller-owned (cairn_free). The same errors as
- * cairn_kv_stats; CAIRN_INVALID when out is NULL. */
+ * quote and line feed escaped). After them, the handle's operation counters since open:
+ * cairn_kv_{puts,gets,deletes,commits,written_bytes,fsyncs}_total, and one
+ * cairn_kv_errors_<code>_total per error code its calls returned (e.g. errors_notfound_total).
+ * *out is caller-owned (cairn_free). The same errors as cairn_kv_stats; CAIRN_INVALID when out
+ * is NULL. */
 CAIRN_API int cairn_kv_metrics(cairn_kv *kv, char **out);
 /* Verify every record of every file of the store at `path` (CRC, framing) without opening it
  * for writing. 0 if clean; CAIRN_CORRUPT with file and offset in the message otherwise. Same
