@@ -749,6 +749,7 @@ typedef struct sel {
     size_t n, cap;
     tbuf heap;
     uint64_t keep;          /* top-k: rows to keep (offset + limit), 0: all */
+    size_t *hp, nh, spare;  /* top-k: a heap of row slots, the worst kept row on top */
     int err;
 } sel;
 
@@ -911,6 +912,84 @@ static int sort_keep(sel *s, size_t **perm_out) {
     return 0;
 }
 
+static void hp_swap(size_t *h, size_t a, size_t b) {
+    size_t x = h[a];
+    h[a] = h[b];
+    h[b] = x;
+}
+
+static void hp_up(sel *s, size_t i) {
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (cmp_rows(s, s->hp[i], s->hp[p]) <= 0) break;
+        hp_swap(s->hp, i, p);
+        i = p;
+    }
+}
+
+static void hp_down(sel *s, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < s->nh && cmp_rows(s, s->hp[l], s->hp[w]) > 0) w = l;
+        if (r < s->nh && cmp_rows(s, s->hp[r], s->hp[w]) > 0) w = r;
+        if (w == i) return;
+        hp_swap(s->hp, i, w);
+        i = w;
+    }
+}
+
+/* the bytes of the rows in the heap only (evicted rows leave theirs behind) */
+static int hp_compact(sel *s) {
+    tbuf nh = {0, 0, 0};
+    size_t i, c;
+    for (i = 0; i < s->nh; i++) {
+        cairn_value *row = s->vals + s->hp[i] * s->nrc;
+        for (c = 0; c < s->nrc; c++) {
+            const tcol *tc = rcol(s->t, s->rc[c]);
+            if (!row[c].is_null && (!tc->w || tc->type == CAIRN_TYPE_FIXED)) {
+                size_t off = nh.n;
+                if (tbuf_put(&nh, s->heap.p + (size_t)(uintptr_t)row[c].v.s.bytes, row[c].v.s.len)) {
+                    free(nh.p);
+                    return CAIRN_NOMEM;
+                }
+                row[c].v.s.bytes = (const void *)(uintptr_t)off;
+            }
+        }
+    }
+    free(s->heap.p);
+    s->heap = nh;
+    return 0;
+}
+
+/* top-k: offer row i of the chunk */
+static int hp_offer(sel *s, const qchunk *ch, size_t i) {
+    size_t slot = s->spare, k, mark = s->heap.n;
+    cairn_value *row = s->vals + slot * s->nrc;
+    for (k = 0; k < s->nrc; k++) {
+        const tcol *tc = rcol(s->t, s->rc[k]);
+        chunk_value(ch, k, i, s->rc[k], s->t, &row[k]);
+        if (!row[k].is_null && (!tc->w || tc->type == CAIRN_TYPE_FIXED)) {
+            size_t off = s->heap.n;
+            if (tbuf_put(&s->heap, row[k].v.s.bytes, row[k].v.s.len)) return CAIRN_NOMEM;
+            row[k].v.s.bytes = (const void *)(uintptr_t)off;
+        }
+    }
+    s->ids[slot] = ch->ids[i];
+    if (s->nh < s->keep) {
+        s->hp[s->nh++] = slot;
+        hp_up(s, s->nh - 1);
+        s->spare = s->nh;
+    } else if (cmp_rows(s, slot, s->hp[0]) < 0) {
+        s->spare = s->hp[0];
+        s->hp[0] = slot;
+        hp_down(s, 0);
+    } else {
+        s->heap.n = mark; /* not kept: its bytes go */
+    }
+    if (s->heap.n > (64u << 20)) return hp_compact(s);
+    return 0;
+}
+
 static int sel_chunk(void *ctx, const qchunk *ch) {
     sel *s = (sel *)ctx;
     size_t i, k;
@@ -933,6 +1012,11 @@ static int sel_chunk(void *ctx, const qchunk *ch) {
         }
         if (v != vb) free(v);
         return s->want == 0 ? 1 : 0;
+    }
+    if (s->hp) {
+        for (i = 0; i < ch->n; i++)
+            if ((rc = hp_offer(s, ch, i)) != 0) return rc;
+        return 0;
     }
     if (s->n + ch->n > s->cap) {
         size_t nc = s->cap ? s->cap : 1024;
@@ -1003,14 +1087,30 @@ static int select_run(cairn_table *t, const qspec *q, tbuf *out) {
     s.rows = &rows;
     if (q->columns_format && !(colb = s.colb = (tbuf *)calloc(nout ? nout : 1, sizeof(tbuf)))) rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
     if (s.ordered && q->has_limit && q->limit <= 100000 && q->offset <= 100000) s.keep = q->limit + q->offset;
+    if (!rc && s.keep) {
+        /* top-k: keep + 1 row slots (the spare takes the row on offer) and the heap */
+        s.hp = (size_t *)xmalloc((size_t)s.keep * sizeof(size_t));
+        s.vals = (cairn_value *)xmalloc(((size_t)s.keep + 1) * s.nrc * sizeof(cairn_value));
+        s.ids = (uint64_t *)xmalloc(((size_t)s.keep + 1) * 8);
+        if (!s.hp || !s.vals || !s.ids) rc = CAIRN_NOMEM;
+    }
     if (!rc && !(q->has_limit && q->limit == 0)) {
         rc = cairn_tbl__scan(t, q->where, rc_cols, s.ordered ? s.nrc : nout, sel_chunk, &s);
     }
+    if (!rc && s.hp) s.n = s.nh;
     if (!rc && s.ordered && s.n) {
         size_t *perm = NULL;
         uint64_t from = q->offset, to = s.n;
         cairn_value *v = (cairn_value *)xmalloc(nout * sizeof *v);
-        rc = v ? sort_keep(&s, &perm) : CAIRN_NOMEM;
+        if (s.hp) {
+            /* the heap's slots, sorted */
+            size_t *tmp = (size_t *)xmalloc(s.nh * sizeof *tmp);
+            if (!tmp || !v) rc = CAIRN_NOMEM;
+            else msort(&s, s.hp, tmp, s.nh);
+            free(tmp);
+            perm = s.hp;
+            s.hp = NULL;
+        } else rc = v ? sort_keep(&s, &perm) : CAIRN_NOMEM;
         if (q->has_limit && q->limit < to - (from < to ? from : to)) to = from + q->limit;
         for (i = (size_t)from; !rc && i < to && i < s.n; i++) {
             const cairn_value *r = s.vals + perm[i] * s.nrc;
@@ -1053,6 +1153,7 @@ static int select_run(cairn_table *t, const qspec *q, tbuf *out) {
     free(colb);
     free(s.vals);
     free(s.ids);
+    free(s.hp);
     free(s.heap.p);
     free(rc_cols);
     free(defcols);
