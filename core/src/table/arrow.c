@@ -600,6 +600,32 @@ static int zero_copy(segref *r, const xcol *c, uint32_t nrows, struct ArrowArray
     return 1;
 }
 
+/* A PLAIN fixed-width segment in place as a colvec view (buffers borrowed from the mapping): 1
+ * done, 0 not possible here, <0 error. */
+static int plain_view(segref *r, const xcol *c, uint32_t nrows, cairn_colvec *out) {
+    const uint8_t *sb;
+    uint32_t n;
+    size_t vb, w;
+    int rc;
+    if (r->enc != CAIRN_SEG_PLAIN || c->type == CAIRN_TYPE_BOOL || is_var(c->type) || !r->file->map) return 0;
+    if (r->off + r->len > r->file->size || r->len < 84) return 0;
+    if ((rc = seg_verify(r, c->type, c->fixed_len)) != 0) return rc;
+    sb = r->file->map + r->off;
+    n = cairn_get32(sb + 8);
+    vb = (sb[7] & 1u) ? (n + 7) / 8 : 0;
+    w = cairn_seg__width(c->type, c->fixed_len);
+    if (n != nrows || 80 + vb + (size_t)n * w + 4 != r->len)
+        return cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: PLAIN segment of %u rows in a group of %u",
+                              cairn_io__path(r->file->f), (unsigned long long)r->off, n, nrows);
+    memset(out, 0, sizeof *out);
+    out->type = c->type;
+    out->fixed_len = c->fixed_len;
+    out->n = n;
+    out->validity = vb ? (uint8_t *)(uintptr_t)(sb + 80) : NULL;
+    out->data = (void *)(uintptr_t)(sb + 80 + vb);
+    return 1;
+}
+
 /* ---- DICT segments, exported without decoding their values -------------------------------- */
 
 static int unpack(const uint8_t *p, size_t avail, size_t count, unsigned w, uint64_t *out, size_t *used) {
@@ -787,6 +813,50 @@ static int dict_identity(struct ArrowArray *plain, struct ArrowArray *a) {
     return 0;
 }
 
+/* rows r->pos of a decoded fixed-width colvec (no overlay) into a new array */
+static int gather_fixed(const cairn_colvec *cv, const grows *r, struct ArrowArray *a) {
+    size_t w = cairn_seg__width(cv->type, cv->fixed_len), n = r->n, i, nulls = 0;
+    uint8_t *d = (uint8_t *)malloc(n && w ? n * w : 8), *vb = NULL;
+    const uint8_t *src = (const uint8_t *)cv->data;
+    xpriv *p;
+    int rc;
+    if (!d) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    switch (w) {
+    case 1: for (i = 0; i < n; i++) d[i] = src[r->pos[i]]; break;
+    case 2: for (i = 0; i < n; i++) memcpy(d + 2 * i, src + 2 * (size_t)r->pos[i], 2); break;
+    case 4: for (i = 0; i < n; i++) memcpy(d + 4 * i, src + 4 * (size_t)r->pos[i], 4); break;
+    case 8: for (i = 0; i < n; i++) memcpy(d + 8 * i, src + 8 * (size_t)r->pos[i], 8); break;
+    default: for (i = 0; i < n; i++) memcpy(d + w * i, src + w * (size_t)r->pos[i], w); break;
+    }
+    if (cv->validity) {
+        if (!(vb = (uint8_t *)calloc((n + 7) / 8 + 1, 1))) {
+            free(d);
+            return cairn_err__set(CAIRN_NOMEM, "out of memory");
+        }
+        for (i = 0; i < n; i++) {
+            uint32_t q = r->pos[i];
+            if ((cv->validity[q >> 3] >> (q & 7)) & 1) vb[i >> 3] |= (uint8_t)(1u << (i & 7));
+            else nulls++;
+        }
+        if (!nulls) {
+            free(vb);
+            vb = NULL;
+        }
+    }
+    if ((rc = xarr_new(a, (int64_t)n, 2)) != 0) {
+        free(d);
+        free(vb);
+        return rc;
+    }
+    p = XP(a);
+    a->null_count = (int64_t)nulls;
+    p->own[0] = vb;
+    p->bufs[0] = vb;
+    p->own[1] = d;
+    p->bufs[1] = d;
+    return 0;
+}
+
 /* one column of group gi */
 static int group_column(xstream *x, size_t gi, const xcol *c, const grows *r, struct ArrowArray *a) {
     rgroup *g = &x->g[gi];
@@ -814,6 +884,10 @@ static int group_column(xstream *x, size_t gi, const xcol *c, const grows *r, st
         segref *sr = &g->cols[c->col];
         if (c->dict) return dict_array(x, c, sr, r, a);
         if (!r->pos && (rc = zero_copy(sr, c, g->nrows, a)) != 0) return rc < 0 ? rc : 0;
+        if (r->pos && !r->ovp && (rc = plain_view(sr, c, g->nrows, &cv)) != 0) {
+            if (rc < 0) return rc;
+            return gather_fixed(&cv, r, a); /* gathered straight from the mapping */
+        }
         if ((rc = cairn_tbl__group_decode(sr->file, sr, c->type, c->fixed_len, &cv)) != 0) return rc;
         if (cv.n != g->nrows) {
             cairn_seg__free_vec(&cv);
@@ -822,6 +896,11 @@ static int group_column(xstream *x, size_t gi, const xcol *c, const grows *r, st
         }
         if (!r->pos) {
             rc = colvec_to_array(&cv, a);
+            cairn_seg__free_vec(&cv);
+            return rc;
+        }
+        if (!r->ovp && c->type != CAIRN_TYPE_BOOL && !is_var(c->type)) {
+            rc = gather_fixed(&cv, r, a);
             cairn_seg__free_vec(&cv);
             return rc;
         }
