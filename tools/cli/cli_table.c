@@ -1098,7 +1098,9 @@ static void put_json_cell(FILE *f, const char *type, const char *v, const char *
     if (*v == '{') { /* {"$bytes":"hex"} or {"$f64":"nan"} */
         const char *q = strchr(v, ':');
         int bytes = !strncmp(v, "{\"$bytes\"", 9);
-        if (q && (s = json_str(q + 1, &n)) != NULL) {
+        if (q) q++;
+        while (q && *q == ' ') q++;
+        if (q && *q == '"' && (s = json_str(q, &n)) != NULL) {
             if (bytes && fmt == FMT_TEXT) fprintf(f, "x'%s'", s);
             else if (bytes && n == 0) fputs("\"\"", f);
             else fputs(s, f);
