@@ -560,7 +560,8 @@ class _Store(_Handle):
     def backup(self, dest):
         """Copy the store consistently into directory `dest` (missing or empty) while writes go on;
         `dest` then opens as a normal store of this class. ExistsError when `dest` is a file or a
-        non-empty directory."""
+        non-empty directory. A blob store is a file: its backup is the file `dest` (with
+        `dest`-wal), which must not exist."""
         fn = self._snap_call("backup")
         fn(self._handle(), _path(dest))
 
