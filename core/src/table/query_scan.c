@@ -753,12 +753,34 @@ typedef struct sel {
     int err;
 } sel;
 
+/* a value as JSON: integers written here (the common case, without printf), the rest as the
+ * table writes them */
+static int val_json(const tcol *c, const cairn_value *v, tbuf *b) {
+    char d[24];
+    size_t k = sizeof d;
+    uint64_t u;
+    int neg = 0;
+    if (v->is_null) return tbuf_put(b, "null", 4);
+    switch (c->type) {
+    case CAIRN_TYPE_I8: case CAIRN_TYPE_I16: case CAIRN_TYPE_I32: case CAIRN_TYPE_I64: case CAIRN_TYPE_TIMESTAMP:
+        neg = v->v.i < 0;
+        u = neg ? 0 - (uint64_t)v->v.i : (uint64_t)v->v.i;
+        break;
+    case CAIRN_TYPE_U8: case CAIRN_TYPE_U16: case CAIRN_TYPE_U32: case CAIRN_TYPE_U64: u = v->v.u; break;
+    default: return cairn_tbl__value_json(c, v, b);
+    }
+    do {
+        d[--k] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (neg) d[--k] = '-';
+    return tbuf_put(b, d + k, sizeof d - k);
+}
+
 static int row_out(sel *s, const cairn_value *v, uint64_t id) {
     size_t i;
     int rc = 0;
-    cairn_value idv;
     (void)id;
-    memset(&idv, 0, sizeof idv);
     if (!s->q->columns_format) {
         if (s->nrows && tbuf_put(s->rows, ",", 1)) return CAIRN_NOMEM;
         if (tbuf_put(s->rows, "{", 1)) return CAIRN_NOMEM;
@@ -768,11 +790,13 @@ static int row_out(sel *s, const cairn_value *v, uint64_t id) {
         if (s->q->columns_format) {
             tbuf *b = &s->colb[i];
             if (s->nrows && tbuf_put(b, ",", 1)) return CAIRN_NOMEM;
-            rc = cairn_tbl__value_json(c, &v[i], b);
+            rc = val_json(c, &v[i], b);
         } else {
-            if (i && tbuf_put(s->rows, ",", 1)) return CAIRN_NOMEM;
-            if (cairn_tbl__buf_printf(s->rows, "\"%s\":", c->name)) return CAIRN_NOMEM;
-            rc = cairn_tbl__value_json(c, &v[i], s->rows);
+            size_t nl = strlen(c->name);
+            if ((i && tbuf_put(s->rows, ",", 1)) || tbuf_put(s->rows, "\"", 1) || tbuf_put(s->rows, c->name, nl) ||
+                tbuf_put(s->rows, "\":", 2))
+                return CAIRN_NOMEM;
+            rc = val_json(c, &v[i], s->rows);
         }
     }
     if (!rc && !s->q->columns_format && tbuf_put(s->rows, "}", 1)) return CAIRN_NOMEM;
