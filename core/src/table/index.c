@@ -758,21 +758,45 @@ static int walk(cairn_table *t, const int *cols, size_t ncols, cairn_value *row,
     return rc;
 }
 
+/* a build: hash indexes of fixed-width columns collect (hash, key, id) for one bulk insert */
+typedef struct bctx {
+    cairn_table *t;
+    uent **e;
+    size_t *n, *cap;
+} bctx;
+
+static int dup_corrupt(cairn_table *t, const tcol *c, const cairn_value *v, uint64_t a, uint64_t b) {
+    char vb[96];
+    if (v) cairn_tbl__value_str(c, v, vb, sizeof vb);
+    else snprintf(vb, sizeof vb, "a value");
+    return cairn_err__set(CAIRN_CORRUPT, "%s: column %s holds %s twice (rows %llu and %llu): %s constraint violated", t->dir, c->name,
+                          vb, (unsigned long long)a, (unsigned long long)b, c->pk ? "PRIMARY KEY" : "UNIQUE");
+}
+
 static int build_fn(void *ctx, uint64_t id, const cairn_value *row) {
-    cairn_table *t = (cairn_table *)ctx;
+    bctx *b = (bctx *)ctx;
+    cairn_table *t = b->t;
     size_t k;
     for (k = 0; k < t->nui; k++) {
         uindex *u = &t->ui[k];
         const tcol *c = &t->s.c[u->col];
+        if (!is_bytes(c->type) && (u->uniq || b->n[k] || u->n >= 4096)) {
+            /* many distinct values: collected, added at the end in hash order (few: the
+             * table stays small and in cache, added at once below) */
+            if (row[u->col].is_null) continue;
+            if (b->n[k] == b->cap[k]) {
+                size_t nc = b->cap[k] ? b->cap[k] * 2 : 1024;
+                uent *p = (uent *)realloc(b->e[k], nc * sizeof *p);
+                if (!p) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+                b->e[k] = p;
+                b->cap[k] = nc;
+            }
+            cairn_tbl__ui_ent(c, &row[u->col], id, &b->e[k][b->n[k]++]);
+            continue;
+        }
         if (u->uniq) {
             uint64_t other = cairn_tbl__ui_find(u, c, &row[u->col]);
-            if (other && other != id) {
-                char vb[96];
-                cairn_tbl__value_str(c, &row[u->col], vb, sizeof vb);
-                return cairn_err__set(CAIRN_CORRUPT, "%s: column %s holds %s twice (rows %llu and %llu): %s constraint violated",
-                                      t->dir, c->name, vb, (unsigned long long)other, (unsigned long long)id,
-                                      c->pk ? "PRIMARY KEY" : "UNIQUE");
-            }
+            if (other && other != id) return dup_corrupt(t, c, &row[u->col], other, id);
         }
         if (cairn_tbl__ui_add(u, c, &row[u->col], id)) return CAIRN_NOMEM;
     }
@@ -829,9 +853,34 @@ int cairn_tbl__build_indexes(cairn_table *t) {
         }
         if (ex) cols[k++] = (int)i;
     }
-    for (i = 0; i < t->nui; i++)
-        if (t->ui[i].uniq && t->live && (rc = cairn_tbl__ui_reserve(&t->ui[i], (size_t)t->live)) != 0) break;
-    if (!rc) rc = walk(t, cols, k, row, build_fn, t);
+    {
+        bctx b;
+        b.t = t;
+        b.e = (uent **)calloc(t->nui ? t->nui : 1, sizeof *b.e);
+        b.n = (size_t *)calloc(t->nui ? t->nui : 1, sizeof *b.n);
+        b.cap = (size_t *)calloc(t->nui ? t->nui : 1, sizeof *b.cap);
+        if (!b.e || !b.n || !b.cap) rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
+        for (i = 0; !rc && i < t->nui; i++)
+            if (t->ui[i].uniq && t->live && (rc = cairn_tbl__ui_reserve(&t->ui[i], (size_t)t->live)) != 0) break;
+        if (!rc) rc = walk(t, cols, k, row, build_fn, &b);
+        for (i = 0; !rc && i < t->nui; i++) {
+            uint64_t da, db;
+            if (!b.n[i]) continue;
+            rc = cairn_tbl__ui_bulk(&t->ui[i], &t->s.c[t->ui[i].col], b.e[i], b.n[i], &da, &db);
+            if (rc == CAIRN_CONSTRAINT) {
+                /* name the value: read it from the later row */
+                tbuf bytes = {0, 0, 0};
+                uint64_t lo = da < db ? da : db, hi = da < db ? db : da;
+                int ok = cairn_tbl__get_row(t, hi, row, &bytes) == 0;
+                rc = dup_corrupt(t, &t->s.c[t->ui[i].col], ok ? &row[t->ui[i].col] : NULL, lo, hi);
+                free(bytes.p);
+            }
+        }
+        for (i = 0; b.e && i < t->nui; i++) free(b.e[i]);
+        free(b.e);
+        free(b.n);
+        free(b.cap);
+    }
     free(row);
     free(cols);
     if (rc) {

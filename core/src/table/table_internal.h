@@ -201,7 +201,16 @@ typedef struct uindex {
     size_t npl, capl;
     uint64_t *freepl; /* unused posting list indexes */
     size_t nfree, capfree;
+    int shift;      /* a slot's home: hash >> shift (the top log2(cap) bits) */
 } uindex;
+/* one value for a bulk build: hash, key bits (fixed-width columns), id */
+typedef struct uent {
+    uint64_t h, key, i;
+} uent;
+void cairn_tbl__ui_ent(const tcol *c, const cairn_value *v, uint64_t id, uent *out);
+/* Add n entries of a fixed-width column at once (sorted here by hash: sequential probes). In a
+ * unique index a value twice is CAIRN_CONSTRAINT with the two ids (no message set). */
+int cairn_tbl__ui_bulk(uindex *u, const tcol *c, uent *e, size_t n, uint64_t *dup_a, uint64_t *dup_b);
 /* id of a row holding value v (0: none) */
 uint64_t cairn_tbl__ui_find(const uindex *u, const tcol *c, const cairn_value *v);
 /* every id holding v, appended to *ids (growable: *n used, *cap allocated; unordered) */

@@ -376,7 +376,7 @@ static int slot_eq(const uindex *u, const tcol *c, const uslot *s, const cairn_v
 
 /* the slot holding value v (hash h), or the empty slot where it would go */
 static size_t ui_slot(const uindex *u, const tcol *c, const cairn_value *v, uint64_t h) {
-    size_t j = (size_t)h & (u->cap - 1);
+    size_t j = (size_t)(h >> u->shift);
     while (u->s[j].h && !(u->s[j].h == h && slot_eq(u, c, &u->s[j], v))) j = (j + 1) & (u->cap - 1);
     return j;
 }
@@ -409,13 +409,18 @@ int cairn_tbl__ui_find_all(const uindex *u, const tcol *c, const cairn_value *v,
     return 0;
 }
 
+/* A slot's home is the hash's top bits (u->shift = 64 - log2(cap)): values in hash order are in
+ * slot order at every capacity, so batches sorted by hash probe sequentially, and a resize
+ * writes the new array front to back. */
 static int ui_resize(uindex *u, size_t ncap) {
     uslot *s = (uslot *)calloc(ncap, sizeof(uslot));
     size_t i;
+    int shift = 64;
     if (!s) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    for (i = ncap; i > 1; i >>= 1) shift--;
     for (i = 0; i < u->cap; i++) {
         if (u->s[i].h) {
-            size_t j = (size_t)u->s[i].h & (ncap - 1);
+            size_t j = (size_t)(u->s[i].h >> shift);
             while (s[j].h) j = (j + 1) & (ncap - 1);
             s[j] = u->s[i];
         }
@@ -423,6 +428,7 @@ static int ui_resize(uindex *u, size_t ncap) {
     free(u->s);
     u->s = s;
     u->cap = ncap;
+    u->shift = shift;
     return 0;
 }
 
@@ -511,29 +517,25 @@ int cairn_tbl__ui_add(uindex *u, const tcol *c, const cairn_value *v, uint64_t i
     return 0;
 }
 
-/* (position in the slot array, batch row) pairs, radix-sorted by position */
-typedef struct hpos {
-    uint64_t h;
-    uint64_t key; /* fixed-width values: their key bits */
-    uint64_t i;
-} hpos;
+typedef uent hpos;
 
-static int hpos_sort(hpos *a, size_t n, size_t mask) {
+/* radix sort by the hash's top `bits` bits (stable): slot order */
+static int hpos_sort(hpos *a, size_t n, int bits) {
     hpos *tmp, *src = a, *dst;
-    int shift;
-    if (n < 2) return 0;
+    int d, shift = 64 - bits;
+    if (n < 2 || bits <= 0) return 0;
     if (!(tmp = (hpos *)malloc(n * sizeof *tmp))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
     dst = tmp;
-    for (shift = 0; shift < 64 && (mask >> shift); shift += 8) {
+    for (d = 0; d < bits; d += 8) {
         size_t cnt[256], i, sum = 0;
         memset(cnt, 0, sizeof cnt);
-        for (i = 0; i < n; i++) cnt[((src[i].h & mask) >> shift) & 255]++;
+        for (i = 0; i < n; i++) cnt[((src[i].h >> shift) >> d) & 255]++;
         for (i = 0; i < 256; i++) {
             size_t c = cnt[i];
             cnt[i] = sum;
             sum += c;
         }
-        for (i = 0; i < n; i++) dst[cnt[((src[i].h & mask) >> shift) & 255]++] = src[i];
+        for (i = 0; i < n; i++) dst[cnt[((src[i].h >> shift) >> d) & 255]++] = src[i];
         {
             hpos *x = src;
             src = dst;
@@ -542,6 +544,51 @@ static int hpos_sort(hpos *a, size_t n, size_t mask) {
     }
     if (src != a) memcpy(a, src, n * sizeof *a);
     free(tmp);
+    return 0;
+}
+
+void cairn_tbl__ui_ent(const tcol *c, const cairn_value *v, uint64_t id, uent *out) {
+    out->h = vhash(c, v);
+    out->key = key_bits(c, v);
+    out->i = id;
+}
+
+int cairn_tbl__ui_bulk(uindex *u, const tcol *c, uent *e, size_t n, uint64_t *dup_a, uint64_t *dup_b) {
+    size_t k;
+    int rc;
+    *dup_a = *dup_b = 0;
+    if (by_bytes(c)) return cairn_err__set(CAIRN_INTERNAL, "ui_bulk: a column of bytes");
+    if ((rc = hpos_sort(e, n, 32)) != 0) return rc;
+    {
+        /* size for the distinct values first (equal values are neighbours now; an estimate at
+         * most a little high): inserting in hash order into a table that still grows would
+         * pile every value onto its first slots */
+        size_t distinct = n ? 1 : 0;
+        for (k = 1; k < n; k++) distinct += e[k].h != e[k - 1].h;
+        if ((rc = cairn_tbl__ui_reserve(u, u->n + distinct)) != 0) return rc;
+    }
+    for (k = 0; k < n; k++) {
+        uint64_t h = e[k].h, key = e[k].key;
+        size_t j;
+        if ((u->n + 1) * 4 > u->cap * 3 && ui_resize(u, u->cap ? u->cap * 2 : 64)) return CAIRN_NOMEM;
+        j = (size_t)(h >> u->shift);
+        while (u->s[j].h && !(u->s[j].h == h && u->s[j].key == key)) j = (j + 1) & (u->cap - 1);
+        if (u->s[j].h) {
+            if (u->uniq) {
+                *dup_a = u->s[j].cnt == 1 ? u->s[j].id : u->pl[u->s[j].id].ids[0];
+                *dup_b = e[k].i;
+                return CAIRN_CONSTRAINT;
+            }
+            if ((rc = post_add(u, &u->s[j], e[k].i)) != 0) return rc;
+            continue;
+        }
+        u->s[j].h = h;
+        u->s[j].key = key;
+        u->s[j].len = 0;
+        u->s[j].cnt = 1;
+        u->s[j].id = e[k].i;
+        u->n++;
+    }
     return 0;
 }
 
@@ -563,7 +610,13 @@ int cairn_tbl__ui_add_batch(uindex *u, const tcol *c, const rstore *r, const tsc
         hp[m].key = by_bytes(c) ? 0 : key_bits(c, &v);
         hp[m++].i = i;
     }
-    if ((rc = hpos_sort(hp, m, u->cap - 1)) != 0) {
+    {
+        int bits = 0;
+        size_t x;
+        for (x = u->cap; x > 1; x >>= 1) bits++;
+        rc = hpos_sort(hp, m, bits);
+    }
+    if (rc) {
         free(hp);
         return rc;
     }
@@ -577,7 +630,7 @@ int cairn_tbl__ui_add_batch(uindex *u, const tcol *c, const rstore *r, const tsc
             j = ui_slot(u, c, &v, hp[done].h);
         } else { /* the key alone: no trip back to the rows */
             uint64_t h = hp[done].h, key = hp[done].key;
-            j = (size_t)h & (u->cap - 1);
+            j = (size_t)(h >> u->shift);
             while (u->s[j].h && !(u->s[j].h == h && u->s[j].key == key)) j = (j + 1) & (u->cap - 1);
         }
         sl = &u->s[j];
@@ -644,7 +697,7 @@ void cairn_tbl__ui_del(uindex *u, const tcol *c, const cairn_value *v, uint64_t 
         size_t hh;
         i = (i + 1) & (u->cap - 1);
         if (!u->s[i].h) break;
-        hh = (size_t)u->s[i].h & (u->cap - 1);
+        hh = (size_t)(u->s[i].h >> u->shift);
         if ((j < i) ? (hh <= j || hh > i) : (hh <= j && hh > i)) {
             u->s[j] = u->s[i];
             u->s[i].h = 0;
