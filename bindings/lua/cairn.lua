@@ -1279,9 +1279,17 @@ if raw.cairn_table_open then
     return v
   end
 
+  -- A Lua list as a JSON array (a new table: the caller's is left alone); a table that is not a
+  -- list (string keys) stays as it is, for the core to refuse.
   local function list(t)
-    if getmetatable(t) == nil then setmetatable(t, cairn.array_mt) end
-    return t
+    if getmetatable(t) ~= nil then return t end
+    local n = #t
+    for k in pairs(t) do
+      if math_type(k) ~= "integer" or k < 1 or k > n then return t end
+    end
+    local out = {}
+    for i = 1, n do out[i] = t[i] end
+    return setmetatable(out, cairn.array_mt)
   end
 
   -- A WHERE (text, a triple {col, op, value}, a list of WHERE, {["$and"] = {...}}, {["$or"] =
