@@ -736,6 +736,68 @@ START_TEST(t_order) {
 }
 END_TEST
 
+/* ---- the other column types: i8, i16, u16, u32, u64, f32, bytes:N ---- */
+
+START_TEST(t_types) {
+    cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
+    cairn_table *t = NULL;
+    char row[512], q[512];
+    int i, k;
+    static const struct { const char *where; int col; double lo, hi; } preds[] = {
+        {"a > -3.5", 0, -3, 1e30}, {"a <= 100", 0, -1e30, 100}, {"b BETWEEN -300 AND 299.5", 1, -300, 299},
+        {"c >= 65535", 2, 65535, 1e30}, {"c < 1.5", 2, -1e30, 1}, {"d > 4294967294", 3, 4294967295.0, 1e30},
+        {"e >= 18446744073709551615", 4, 18446744073709551615.0, 1e30}, {"e < 10", 4, -1e30, 9},
+        {"f > 0.1", 5, 0.1, 1e30}, {"f <= 0.25", 5, -1e30, 0.25}, {"f = 0.1", 5, 0.1, 0.1}};
+    o.schema = "a i8, b i16, c u16, d u32, e u64, f f32, g bytes:2 null";
+    o.sync = CAIRN_SYNC_NONE;
+    o.checkpoint_rows = 100;
+    OK(cairn_table_open(&t, ct_path("types"), &o));
+    for (i = 0; i < 301; i++) {
+        int a = (i % 256) - 128, b = (i * 37) % 2001 - 1000;
+        unsigned c = i % 3 == 0 ? 65535u : (unsigned)i, d = i % 5 == 0 ? 4294967295u : (unsigned)i * 1000u;
+        unsigned long long e = i % 7 == 0 ? 18446744073709551615ull : (unsigned long long)i;
+        float f = (float)(i % 11) * 0.05f;
+        if (i % 13 == 0) f = 0.1f;
+        snprintf(row, sizeof row, "{\"a\":%d,\"b\":%d,\"c\":%u,\"d\":%u,\"e\":%llu,\"f\":%.9g,\"g\":%s}", a, b, c, d, e, (double)f,
+                 i % 4 == 0 ? "null" : i % 4 == 1 ? "{\"$bytes\":\"0001\"}" : "{\"$bytes\":\"ff00\"}");
+        OK(cairn_table_insert_json(t, row, NULL));
+    }
+    for (k = 0; k < (int)(sizeof preds / sizeof preds[0]); k++) {
+        uint64_t n = 0, want = 0;
+        for (i = 0; i < 301; i++) {
+            double v;
+            switch (preds[k].col) {
+            case 0: v = (i % 256) - 128; break;
+            case 1: v = (i * 37) % 2001 - 1000; break;
+            case 2: v = i % 3 == 0 ? 65535 : i; break;
+            case 3: v = i % 5 == 0 ? 4294967295.0 : (double)i * 1000; break;
+            case 4: v = i % 7 == 0 ? 18446744073709551615.0 : i; break;
+            default: {
+                float f = (float)(i % 11) * 0.05f;
+                if (i % 13 == 0) f = 0.1f;
+                v = (double)f; /* the f32 value, exactly */
+                break;
+            }
+            }
+            want += v >= preds[k].lo && v <= preds[k].hi;
+        }
+        snprintf(q, sizeof q, "{\"where\":\"%s\"}", preds[k].where);
+        OK(cairn_table_count_where_json(t, q, &n));
+        ck_assert_msg(n == want, "%s: %llu, want %llu", preds[k].where, (unsigned long long)n, (unsigned long long)want);
+    }
+    {
+        uint64_t n = 0;
+        OK(cairn_table_count_where_json(t, "{\"where\":\"g = x'ff00'\"}", &n));
+        ck_assert_uint_eq(n, 150);
+        OK(cairn_table_count_where_json(t, "{\"where\":\"g STARTS WITH x'00' OR g IS NULL\"}", &n));
+        ck_assert_uint_eq(n, 151);
+        OK(cairn_table_count_where_json(t, "{\"where\":\"g > x'00'\"}", &n));
+        ck_assert_uint_eq(n, 225);
+    }
+    cairn_table_close(t);
+}
+END_TEST
+
 /* ---- errors ---- */
 
 START_TEST(t_errors) {
@@ -810,6 +872,7 @@ static Suite *suite(void) {
     tcase_add_loop_test(tc, t_small_counts, 0, 2);
     tcase_add_test(tc, t_large);
     tcase_add_test(tc, t_order);
+    tcase_add_test(tc, t_types);
     tcase_add_test(tc, t_errors);
     suite_add_tcase(s, tc);
     return s;
