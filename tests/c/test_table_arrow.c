@@ -456,6 +456,47 @@ START_TEST(export_column_every_type) {
 }
 END_TEST
 
+/* Random inserts, updates, deletes, checkpoints, compactions and reopens over small value domains
+ * (so that segments come out PLAIN, CONSTANT, RLE, DICT, FOR and DELTA, with nulls), and after each
+ * round the whole export checked value by value against cairn_table_get. */
+START_TEST(randomized_against_get) {
+    cairn_table *t = topen("rnd", "a i32, s string, f f64, b bool, w bytes:2, u u16 not null default 0", 64);
+    uint64_t seed = 12345 + (uint64_t)_i, next = 1, n;
+    int round, op;
+    for (round = 0; round < 12; round++) {
+        struct ArrowArrayStream st;
+        for (op = 0; op < 120; op++) {
+            char row[256];
+            unsigned r = (unsigned)(rnd(&seed) * 1000);
+            unsigned dom = round % 3 == 0 ? 3 : 1000;
+            snprintf(row, sizeof row,
+                     "{\"a\": %s, \"s\": %s, \"f\": %u.5, \"b\": %s, \"w\": {\"$bytes\": \"%04x\"}, \"u\": %u}",
+                     r % 5 == 0 ? "null" : "7", r % 7 == 0 ? "null" : (r % 2 ? "\"x\"" : "\"yy\""), r % dom,
+                     r % 3 == 0 ? "null" : (r % 2 ? "true" : "false"), r % dom, r % 4 == 0 ? r : 9);
+            if (r < 600 || next < 5) {
+                OK(cairn_table_insert_json(t, row, NULL));
+                next++;
+            } else {
+                uint64_t id = 1 + (uint64_t)(rnd(&seed) / 100.0 * (double)(next - 1));
+                int rc = r < 850 ? cairn_table_update_json(t, id, row) : cairn_table_delete(t, id);
+                ck_assert_msg(rc == 0 || rc == CAIRN_NOTFOUND, "%s", cairn_errmsg());
+            }
+        }
+        if (round % 4 == 1) OK(cairn_table_sync(t));
+        if (round % 4 == 2) OK(cairn_table_compact(t));
+        if (round % 4 == 3) {
+            cairn_table_close(t);
+            t = topen("rnd", NULL, 64);
+        }
+        OK(cairn_table_count(t, &n));
+        OK(cairn_table_export_stream(t, NULL, &st));
+        ck_assert_uint_eq(check_stream(t, &st, NULL, NULL), n);
+        st.release(&st);
+    }
+    cairn_table_close(t);
+}
+END_TEST
+
 /* flip one byte in the middle of the (only) segment file of table directory `dir` */
 static void damage_segment(const char *dir) {
     DIR *d = opendir(dir);
@@ -731,6 +772,7 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, ipc_framing);
     tcase_add_test(tc, queries);
     tcase_add_test(tc, damaged_segment_is_an_error);
+    tcase_add_loop_test(tc, randomized_against_get, 0, 4);
     suite_add_tcase(s, tc);
     return ct_run(s);
 }
