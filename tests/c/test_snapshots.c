@@ -254,6 +254,8 @@ START_TEST(table_isolation_both_ways) {
     texpect(snap, 300001, NULL);
     ck_assert_int_eq(cairn_table_insert_json(snap, "{\"k\":-1}", NULL), CAIRN_READONLY);
     ck_assert_int_eq(cairn_table_snapshot(snap, "x", NULL), CAIRN_READONLY);
+    ck_assert_int_eq(cairn_table_drop_snapshot(snap, "s1"), CAIRN_READONLY);
+    ck_assert_int_eq(cairn_table_backup(snap, ct_path("from-snap")), CAIRN_READONLY);
     cairn_table_close(snap);
     OK(cairn_table_count(tb, &c));
     ck_assert_uint_eq(c, 299999 - 1 + 100);
@@ -409,6 +411,8 @@ START_TEST(blob_isolation_both_ways) {
     bexpect(snap, 2500, NULL);
     ck_assert_int_eq(cairn_blob_create_with_key(snap, 9999, "x", 1), CAIRN_READONLY);
     ck_assert_int_eq(cairn_blob_snapshot(snap, "x", NULL), CAIRN_READONLY);
+    ck_assert_int_eq(cairn_blob_drop_snapshot(snap, "s1"), CAIRN_READONLY);
+    ck_assert_int_eq(cairn_blob_backup(snap, ct_path("from-snap.blob")), CAIRN_READONLY);
     cairn_blob_close(snap);
     OK(cairn_blob_count(bs, &c));
     ck_assert_uint_eq(c, 2899);

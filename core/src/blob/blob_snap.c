@@ -111,6 +111,8 @@ int cairn_blob_drop_snapshot(cairn_blob *b, const char *name) {
     char *root;
     int rc;
     if ((rc = check_handle(b, "cairn_blob_drop_snapshot")) != 0) return rc;
+    if (cairn_blob__read_only(b))
+        return cairn_err__set(CAIRN_READONLY, "cairn_blob_drop_snapshot: %s: opened read-only", cairn_blob__path(b));
     if (!(root = root_of(b))) return CAIRN_NOMEM;
     rc = cairn_snap__drop(root, name);
     free(root);
