@@ -211,6 +211,42 @@ START_TEST(unique_and_loads) {
     EQ_JSON(cairn_table_lookup_json(t, "n", "1", &out_), "[1,3]");
     (void)out;
     cairn_table_close(t);
+    /* batches against unique columns: nulls many times, duplicates inside the batch or against
+     * the table refused with nothing left behind (the batch's index entries taken back) */
+    {
+        cairn_table *v = topen("v", "id i64 primary key, tag string unique null", 0);
+        static int64_t ids[3000];
+        const void *data[2];
+        uint64_t cnt = 0;
+        int i;
+        OK(cairn_table_load_json(v, "{\"id\": [1, 2, 3, 4], \"tag\": [\"a\", null, null, \"b\"]}", NULL));
+        ERR(CAIRN_CONSTRAINT, cairn_table_load_json(v, "{\"id\": [7, 8], \"tag\": [\"c\", \"c\"]}", NULL));
+        EQ_JSON(cairn_table_lookup_json(v, "tag", "\"c\"", &out_), "[]");
+        EQ_JSON(cairn_table_lookup_json(v, "id", "7", &out_), "[]");
+        ERR(CAIRN_CONSTRAINT, cairn_table_load_json(v, "{\"id\": [1000, 3], \"tag\": [\"x\", \"y\"]}", NULL));
+        OK(cairn_table_insert_json(v, "{\"id\": 1000, \"tag\": \"x\"}", NULL));
+        OK(cairn_table_insert_json(v, "{\"id\": 3000, \"tag\": \"y\"}", NULL));
+        for (i = 0; i < 3000; i++) ids[i] = 10000 + i;
+        ids[2999] = 10005; /* the last row repeats one of the batch */
+        data[0] = ids;
+        data[1] = NULL;
+        ERR(CAIRN_CONSTRAINT, cairn_table_load_columns(v, 3000, data, NULL, NULL, NULL));
+        ids[2999] = 1000; /* ... or one of the table */
+        ERR(CAIRN_CONSTRAINT, cairn_table_load_columns(v, 3000, data, NULL, NULL, NULL));
+        OK(cairn_table_count(v, &cnt));
+        ck_assert_uint_eq(cnt, 6);
+        EQ_JSON(cairn_table_lookup_json(v, "id", "10005", &out_), "[]");
+        ids[2999] = 20000;
+        OK(cairn_table_load_columns(v, 3000, data, NULL, NULL, NULL));
+        EQ_JSON(cairn_table_range_find_json(v, "id", "12998", "20000", 0, &out_), "[3005,3006]");
+        EQ_JSON(cairn_table_lookup_json(v, "id", "20000", &out_), "[3006]");
+        ERR(CAIRN_CONSTRAINT, cairn_table_insert_json(v, "{\"id\": 10005}", NULL));
+        cairn_table_close(v);
+        OK(cairn_table_check(ct_path("v")));
+        v = topen("v", NULL, 0);
+        ERR(CAIRN_CONSTRAINT, cairn_table_insert_json(v, "{\"id\": 12000}", NULL));
+        cairn_table_close(v);
+    }
     /* a bulk load past the tail (straight into segments) keeps a built index in step */
     {
         cairn_table *u = topen("u", "a i64, b i32", 0);
