@@ -167,7 +167,10 @@ static int gather(sctx *s, int col, const cairn_colvec *src, const uint32_t *sel
                 }
             } else ok = vbit(src->validity, sel[j]);
             if (ok) g->v.validity[j >> 3] |= (uint8_t)(1u << (j & 7));
-            else anynull = 1;
+            else {
+                anynull = 1;
+                memset((uint8_t *)g->v.data + j * w, 0, w); /* a null's slot holds 0 */
+            }
         }
         g->v.data_len = k * w;
     } else {
@@ -440,6 +443,36 @@ static int seg_range(const cairn_table *t, const segref *r, size_t c, const uint
     return 0;
 }
 
+/* Rows [p0, p0+n) of a PLAIN fixed-width segment as a view into its bytes (no copy): 1 when made,
+ * 0 when the segment is not such (the caller decodes). */
+static int seg_view(const cairn_table *t, const segref *r, size_t c, const uint8_t *bytes, size_t p0, size_t n,
+                    cairn_colvec *v) {
+    const tcol *col = &t->s.c[c];
+    size_t w = col->w, rows, vb;
+    const uint8_t *pay;
+    if (!w || r->len < 84 || bytes[6] != CAIRN_SEG_PLAIN) return 0;
+    rows = cairn_get32(bytes + 8);
+    vb = (bytes[7] & 1) ? (rows + 7) / 8 : 0;
+    if (80 + vb + rows * w + 4 != r->len || p0 + n > rows) return 0;
+    pay = bytes + 80 + vb;
+    if (((uintptr_t)pay % (w >= 8 ? 8 : w == 4 ? 4 : w == 2 ? 2 : 1)) != 0) return 0;
+    memset(v, 0, sizeof *v);
+    v->type = col->type;
+    v->fixed_len = col->type == CAIRN_TYPE_FIXED ? col->fixed_len : 0;
+    v->n = n;
+    v->data = (void *)(uintptr_t)(pay + p0 * w);
+    v->validity = vb ? (uint8_t *)(uintptr_t)(bytes + 80 + p0 / 8) : NULL;
+    v->data_len = n * w;
+    return 1;
+}
+
+/* free a vector's column: decoded buffers are freed, views into a segment only forgotten */
+static void seg_release(cairn_colvec *v, uint8_t *borrowed) {
+    if (*borrowed) memset(v, 0, sizeof *v);
+    else cairn_seg__free_vec(v);
+    *borrowed = 0;
+}
+
 static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, const cairn_zone **zp, qvcol *qv) {
     cairn_table *t = s->t;
     rgroup *g = &t->g[gi];
@@ -455,6 +488,7 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
     uint32_t *ovat = NULL;       /* per position of the group: 1 + index of its overlay, or 0 */
     const uint8_t **sb = NULL;   /* per column: the segment's bytes */
     uint8_t **own = NULL;
+    uint8_t *bor = NULL;         /* per column: segs[c] is a view into the segment */
     int rc = 0;
     qzv z;
     memset(&idv, 0, sizeof idv);
@@ -546,7 +580,8 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
     /* the segments' bytes (verified once), decoded a vector at a time */
     sb = (const uint8_t **)calloc(t->s.n ? t->s.n : 1, sizeof *sb);
     own = (uint8_t **)calloc(t->s.n ? t->s.n : 1, sizeof *own);
-    if (!sb || !own) {
+    bor = (uint8_t *)calloc(t->s.n ? t->s.n : 1, 1);
+    if (!sb || !own || !bor) {
         rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
         goto out;
     }
@@ -565,8 +600,11 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
         else if (all) memset(tb, 1, n);
         else {
             qvcol idq;
-            for (c = 0; c < t->s.n; c++)
-                if (s->wneed[c] && (rc = seg_range(t, &g->cols[c], c, sb[c], p0, n, &segs[c])) != 0) goto out;
+            for (c = 0; c < t->s.n; c++) {
+                if (!s->wneed[c]) continue;
+                if ((bor[c] = (uint8_t)seg_view(t, &g->cols[c], c, sb[c], p0, n, &segs[c])) != 0) continue;
+                if ((rc = seg_range(t, &g->cols[c], c, sb[c], p0, n, &segs[c])) != 0) goto out;
+            }
             views(s, segs, 0, qv);
             id_view(ids ? ids + p0 : NULL, &idq);
             cairn_tbl__qeval(s->where, qv, &idq, n, tb, s->fb, &s->ev);
@@ -594,17 +632,22 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
                 for (i = 0; i < k; i++)
                     ovp[i] = ovat[p0 + s->sel[i]] ? s->ovpos[a + ovat[p0 + s->sel[i]] - 1] : SIZE_MAX;
             if (k) {
-                for (c = 0; c < t->s.n; c++)
-                    if (s->need[c] == 2 && !segs[c].n &&
-                        (rc = seg_range(t, &g->cols[c], c, sb[c], p0, n, &segs[c])) != 0)
-                        goto out;
+                for (c = 0; c < t->s.n; c++) {
+                    if (s->need[c] != 2 || segs[c].n) continue;
+                    if ((bor[c] = (uint8_t)seg_view(t, &g->cols[c], c, sb[c], p0, n, &segs[c])) != 0) continue;
+                    if ((rc = seg_range(t, &g->cols[c], c, sb[c], p0, n, &segs[c])) != 0) goto out;
+                }
                 if ((rc = output(s, segs, ids + p0, s->sel, novv ? ovp : NULL, k)) != 0) goto out;
             }
         }
-        for (c = 0; c < t->s.n; c++) cairn_seg__free_vec(&segs[c]);
+        for (c = 0; c < t->s.n; c++) seg_release(&segs[c], &bor[c]);
     }
 out:
-    for (c = 0; c < t->s.n; c++) cairn_seg__free_vec(&segs[c]);
+    for (c = 0; c < t->s.n; c++) {
+        if (bor) seg_release(&segs[c], &bor[c]);
+        else cairn_seg__free_vec(&segs[c]);
+    }
+    free(bor);
     if (own)
         for (c = 0; c < t->s.n; c++) free(own[c]);
     free(own);
