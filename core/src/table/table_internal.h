@@ -181,12 +181,11 @@ void cairn_tbl__idmap_clear(idmap *m);
  * (cnt 1) or a posting list (cnt > 1). A UNIQUE / PRIMARY KEY column's index (uniq) never holds a
  * value twice: the writers check with ui_find first. */
 typedef struct uslot {
-    uint64_t h;     /* hash | 1 (0 = empty) */
-    uint64_t key;   /* fixed <= 8 bytes: the value; else heap offset */
-    uint32_t len;
-    uint32_t cnt;   /* ids holding the value: 1 = `id` is the id, else `id` indexes u->pl */
+    uint64_t key;   /* fixed <= 8 bytes: the value; else heap offset of (u32 length, bytes) */
     uint64_t id;
-} uslot;
+    uint32_t h;     /* the hash's top 32 bits | 1 (0 = empty): its home and a quick filter */
+    uint32_t cnt;   /* ids holding the value: 1 = `id` is the id, else `id` indexes u->pl */
+} uslot;            /* 24 bytes */
 typedef struct upost {
     uint64_t *ids;  /* unordered */
     uint32_t n, cap;

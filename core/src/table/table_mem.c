@@ -370,14 +370,34 @@ static uint64_t vhash(const tcol *c, const cairn_value *v) {
 uint64_t cairn_tbl__ui_hash(const tcol *c, const cairn_value *v) { return vhash(c, v); }
 
 static int slot_eq(const uindex *u, const tcol *c, const uslot *s, const cairn_value *v) {
-    if (by_bytes(c)) return s->len == v->v.s.len && (s->len == 0 || memcmp(u->heap.p + s->key, v->v.s.bytes, s->len) == 0);
+    if (by_bytes(c)) {
+        uint32_t len = cairn_get32(u->heap.p + s->key);
+        return len == v->v.s.len && (len == 0 || memcmp(u->heap.p + s->key + 4, v->v.s.bytes, len) == 0);
+    }
     return s->key == key_bits(c, v);
+}
+
+/* a slot's tag: the hash's top 32 bits (its home for every capacity up to 2^31) */
+static inline uint32_t htag(uint64_t h) { return (uint32_t)(h >> 32) | 1u; }
+static inline size_t uhome(int shift, uint32_t tag) { return (size_t)(tag >> (shift - 32)); }
+
+/* a bytes key into the heap: u32 length, the bytes */
+static int heap_key(uindex *u, const cairn_value *v, uint64_t *key) {
+    uint8_t l4[4];
+    *key = u->heap.n;
+    cairn_put32(l4, (uint32_t)v->v.s.len);
+    if (tbuf_put(&u->heap, l4, 4) || tbuf_put(&u->heap, v->v.s.bytes, v->v.s.len)) {
+        u->heap.n = (size_t)*key;
+        return CAIRN_NOMEM;
+    }
+    return 0;
 }
 
 /* the slot holding value v (hash h), or the empty slot where it would go */
 static size_t ui_slot(const uindex *u, const tcol *c, const cairn_value *v, uint64_t h) {
-    size_t j = (size_t)(h >> u->shift);
-    while (u->s[j].h && !(u->s[j].h == h && slot_eq(u, c, &u->s[j], v))) j = (j + 1) & (u->cap - 1);
+    uint32_t tag = htag(h);
+    size_t j = uhome(u->shift, tag);
+    while (u->s[j].h && !(u->s[j].h == tag && slot_eq(u, c, &u->s[j], v))) j = (j + 1) & (u->cap - 1);
     return j;
 }
 
@@ -420,7 +440,7 @@ static int ui_resize(uindex *u, size_t ncap) {
     for (i = ncap; i > 1; i >>= 1) shift--;
     for (i = 0; i < u->cap; i++) {
         if (u->s[i].h) {
-            size_t j = (size_t)(u->s[i].h >> shift);
+            size_t j = uhome(shift, u->s[i].h);
             while (s[j].h) j = (j + 1) & (ncap - 1);
             s[j] = u->s[i];
         }
@@ -499,16 +519,16 @@ int cairn_tbl__ui_add(uindex *u, const tcol *c, const cairn_value *v, uint64_t i
     size_t j;
     if (v->is_null) return 0;
     if ((u->n + 1) * 4 > u->cap * 3 && ui_resize(u, u->cap ? u->cap * 2 : 64)) return CAIRN_NOMEM;
-    sl.h = vhash(c, v);
-    j = ui_slot(u, c, v, sl.h);
+    {
+        uint64_t h = vhash(c, v);
+        sl.h = htag(h);
+        j = ui_slot(u, c, v, h);
+    }
     if (u->s[j].h) return post_add(u, &u->s[j], id);
     sl.id = id;
-    sl.len = 0;
     sl.cnt = 1;
     if (by_bytes(c)) {
-        sl.key = u->heap.n;
-        sl.len = (uint32_t)v->v.s.len;
-        if (tbuf_put(&u->heap, v->v.s.bytes, v->v.s.len)) return CAIRN_NOMEM;
+        if (heap_key(u, v, &sl.key)) return cairn_err__set(CAIRN_NOMEM, "out of memory");
     } else {
         sl.key = key_bits(c, v);
     }
@@ -568,11 +588,12 @@ int cairn_tbl__ui_bulk(uindex *u, const tcol *c, uent *e, size_t n, uint64_t *du
         if ((rc = cairn_tbl__ui_reserve(u, u->n + distinct)) != 0) return rc;
     }
     for (k = 0; k < n; k++) {
-        uint64_t h = e[k].h, key = e[k].key;
+        uint64_t key = e[k].key;
+        uint32_t tag = htag(e[k].h);
         size_t j;
         if ((u->n + 1) * 4 > u->cap * 3 && ui_resize(u, u->cap ? u->cap * 2 : 64)) return CAIRN_NOMEM;
-        j = (size_t)(h >> u->shift);
-        while (u->s[j].h && !(u->s[j].h == h && u->s[j].key == key)) j = (j + 1) & (u->cap - 1);
+        j = uhome(u->shift, tag);
+        while (u->s[j].h && !(u->s[j].h == tag && u->s[j].key == key)) j = (j + 1) & (u->cap - 1);
         if (u->s[j].h) {
             if (u->uniq) {
                 *dup_a = u->s[j].cnt == 1 ? u->s[j].id : u->pl[u->s[j].id].ids[0];
@@ -582,9 +603,8 @@ int cairn_tbl__ui_bulk(uindex *u, const tcol *c, uent *e, size_t n, uint64_t *du
             if ((rc = post_add(u, &u->s[j], e[k].i)) != 0) return rc;
             continue;
         }
-        u->s[j].h = h;
+        u->s[j].h = tag;
         u->s[j].key = key;
-        u->s[j].len = 0;
         u->s[j].cnt = 1;
         u->s[j].id = e[k].i;
         u->n++;
@@ -629,9 +649,10 @@ int cairn_tbl__ui_add_batch(uindex *u, const tcol *c, const rstore *r, const tsc
             cairn_tbl__rs_get(r, s, base + hp[done].i, col, &v);
             j = ui_slot(u, c, &v, hp[done].h);
         } else { /* the key alone: no trip back to the rows */
-            uint64_t h = hp[done].h, key = hp[done].key;
-            j = (size_t)(h >> u->shift);
-            while (u->s[j].h && !(u->s[j].h == h && u->s[j].key == key)) j = (j + 1) & (u->cap - 1);
+            uint64_t key = hp[done].key;
+            uint32_t tag = htag(hp[done].h);
+            j = uhome(u->shift, tag);
+            while (u->s[j].h && !(u->s[j].h == tag && u->s[j].key == key)) j = (j + 1) & (u->cap - 1);
         }
         sl = &u->s[j];
         if (sl->h) {
@@ -640,16 +661,13 @@ int cairn_tbl__ui_add_batch(uindex *u, const tcol *c, const rstore *r, const tsc
             rc = CAIRN_CONSTRAINT;
             break;
         }
-        sl->h = hp[done].h;
+        sl->h = htag(hp[done].h);
         sl->id = first_id + hp[done].i;
         sl->cnt = 1;
-        sl->len = 0;
         if (by_bytes(c)) {
-            sl->key = u->heap.n;
-            sl->len = (uint32_t)v.v.s.len;
-            if (tbuf_put(&u->heap, v.v.s.bytes, v.v.s.len)) {
+            if (heap_key(u, &v, &sl->key)) {
                 sl->h = 0;
-                rc = CAIRN_NOMEM;
+                rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
                 break;
             }
         } else {
@@ -697,7 +715,7 @@ void cairn_tbl__ui_del(uindex *u, const tcol *c, const cairn_value *v, uint64_t 
         size_t hh;
         i = (i + 1) & (u->cap - 1);
         if (!u->s[i].h) break;
-        hh = (size_t)(u->s[i].h >> u->shift);
+        hh = uhome(u->shift, u->s[i].h);
         if ((j < i) ? (hh <= j || hh > i) : (hh <= j && hh > i)) {
             u->s[j] = u->s[i];
             u->s[i].h = 0;
