@@ -99,7 +99,9 @@ static void gen_value(const model *m, int c, size_t i, mval *v) {
         case 0: v->i = (int64_t)(rnd() % 2000001) - 1000000; v->i *= scale ? scale / 1000 + 1 : 1; break;
         case 1: v->i = few[rn(6)] * (c == 0 ? 1 : 1000); break;
         case 2: v->i = (int64_t)((i / 37) % 5) * 1000 - 2000; break;
-        case 3: v->i = 100000 + rn(50) + (c == 0 ? 0 : 5000000000LL); break;
+        case 3: /* FOR at widths 4 (a), 8 (b), 1 (h) */
+            v->i = 100000 + rn(c == 0 ? 16 : c == 7 ? 2 : 256) + (c == 0 ? 0 : 5000000000LL);
+            break;
         default: v->i = 42; break;
         }
         return;
