@@ -706,6 +706,30 @@ void cairn_tbl__ix_del_row(cairn_table *t, const cairn_value *row, uint64_t id) 
         }
 }
 
+/* An update: only the indexes whose column changed (a posting list of a common value is not
+ * rewritten for every update of another column). */
+int cairn_tbl__ix_update_row(cairn_table *t, const cairn_value *oldr, const cairn_value *newr, uint64_t id) {
+    size_t k;
+    if (!t->ui_built) return 0;
+    for (k = 0; k < t->nui; k++) {
+        int col = t->ui[k].col;
+        const tcol *c = &t->s.c[col];
+        if (cairn_tbl__value_eq(c, &oldr[col], &newr[col])) continue;
+        cairn_tbl__ui_del(&t->ui[k], c, &oldr[col], id);
+        if (cairn_tbl__ui_add(&t->ui[k], c, &newr[col], id)) goto nomem;
+    }
+    for (k = 0; k < t->nri; k++) {
+        int col = t->ri[k].col;
+        const tcol *c = &t->s.c[col];
+        if (cairn_tbl__value_eq(c, &oldr[col], &newr[col])) continue;
+        if (cairn_tbl__ri_del(&t->ri[k], c, &oldr[col], id) || cairn_tbl__ri_add(&t->ri[k], c, &newr[col], id)) goto nomem;
+    }
+    return 0;
+nomem:
+    cairn_tbl__ix_free(t);
+    return cairn_err__set(CAIRN_NOMEM, "out of memory");
+}
+
 static int has_def(const cairn_table *t, int col, int kind) {
     size_t i;
     for (i = 0; i < t->nidef; i++)

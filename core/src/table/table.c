@@ -337,8 +337,7 @@ static int do_update(cairn_table *t, uint64_t id, const size_t *cols, const cair
             if ((rc = cairn_tbl__rs_set(r, &t->s, l.pos, i, &newr[i])) != 0) goto restore;
     }
     if ((rc = push_undo(t, &u)) != 0) goto restore;
-    idx_del_row(t, oldr, id);
-    if ((rc = idx_add_row(t, newr, id)) != 0) goto out; /* undone with the rest */
+    if ((rc = cairn_tbl__ix_update_row(t, oldr, newr, id)) != 0) goto out; /* undone with the rest */
     if ((rc = push_rec(t, TREC_UPDATE, id, newr)) != 0) goto out;
     rc = push_event(t, CAIRN_TABLE_UPDATED, id, newr, oldr);
     goto out;
@@ -457,8 +456,7 @@ static void undo_to(cairn_table *t, size_t um) {
             rstore *r = u->where ? &t->ov : &t->tail;
             if (!row || cairn_tbl__row_decode(&t->s, t->uheap.p + u->img_off, u->img_len, row)) continue;
             for (i = 0; i < t->s.n; i++) cairn_tbl__rs_get(r, &t->s, u->pos, i, &cur[i]);
-            idx_del_row(t, cur, u->id);
-            (void)idx_add_row(t, row, u->id);
+            (void)cairn_tbl__ix_update_row(t, cur, row, u->id);
             if (u->ov_new) {
                 cairn_tbl__idmap_del(&t->ovmap, u->id);
                 cairn_tbl__rs_truncate(&t->ov, u->pos);

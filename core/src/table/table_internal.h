@@ -424,6 +424,7 @@ int cairn_tbl__get_row(cairn_table *t, uint64_t id, cairn_value *row, tbuf *byte
 /* index.c: keep every index in step with one row (no-ops until built) */
 int cairn_tbl__ix_add_row(cairn_table *t, const cairn_value *row, uint64_t id);
 void cairn_tbl__ix_del_row(cairn_table *t, const cairn_value *row, uint64_t id);
+int cairn_tbl__ix_update_row(cairn_table *t, const cairn_value *oldr, const cairn_value *newr, uint64_t id);
 void cairn_tbl__ix_free(cairn_table *t);
 int cairn_tbl__ri_add(ridx *r, const tcol *c, const cairn_value *v, uint64_t id);
 int cairn_tbl__ri_del(ridx *r, const tcol *c, const cairn_value *v, uint64_t id);
