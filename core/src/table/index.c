@@ -1148,8 +1148,13 @@ static int answer(cairn_table *t, cond *q, size_t nq, char **out) {
         cond_fix(&q[k]);
         if (q[k].empty) return ids_json(NULL, 0, out);
     }
-    if ((rc = cairn_tbl__build_indexes(t)) != 0) return rc;
     for (k = 0; k < nq; k++) {
+        const tcol *c = q[k].c;
+        if (c->pk || c->unique || has_def(t, q[k].col, CAIRN_INDEX_HASH) || has_def(t, q[k].col, CAIRN_INDEX_RANGE)) break;
+    }
+    /* build the indexes only when one can answer (a scan needs none) */
+    if (k < nq && (rc = cairn_tbl__build_indexes(t)) != 0) return rc;
+    for (k = 0; t->ui_built && k < nq; k++) {
         uindex *u = NULL;
         ridx *r = NULL;
         int kk = pick_index(t, &q[k], &u, &r);
