@@ -1896,6 +1896,43 @@ static int table_query_common(json_t *args, json_t **out, int count)
 
 static int table_query(json_t *a, json_t **o) { return table_query_common(a, o, 0); }
 
+/* table.join: `left` and `right` name table handles (may be the same), `query` the join JSON */
+static int table_join(json_t *args, json_t **out)
+{
+    slot *l, *r;
+    json_t *q = json_object_get(args, "query"), *c, *tmp;
+    char *text, *res = NULL;
+    int rc;
+    tmp = json_pack("{s:O}", "handle", json_object_get(args, "left") ? json_object_get(args, "left") : json_null());
+    rc = slot_get(tmp, SLOT_TABLE, &l);
+    json_decref(tmp);
+    if (rc)
+        return rc;
+    tmp = json_pack("{s:O}", "handle", json_object_get(args, "right") ? json_object_get(args, "right") : json_null());
+    rc = slot_get(tmp, SLOT_TABLE, &r);
+    json_decref(tmp);
+    if (rc)
+        return rc;
+    if (!q)
+        return terr(CAIRN_INVALID, "missing argument 'query'");
+    if (!json_is_object(q))
+        return terr(CAIRN_TYPE, "a query must be an object");
+    c = query_to_c(q);
+    text = dump_unmarked(c);
+    json_decref(c);
+    if (!text)
+        return terr(CAIRN_NOMEM, "out of memory");
+    rc = cairn_table_join_json(l->table, r->table, text, &res);
+    free(text);
+    if (rc)
+        return rc;
+    rc = parse_engine_json(res, out);
+    cairn_free(res);
+    if (rc == 0)
+        result_from_c(*out);
+    return rc;
+}
+
 /* table.export: the testee's Arrow import. The stream of cairn_table_export_stream (with `query`
  * when given) walked batch by batch: struct children by name, validity bitmaps, dictionary
  * indices, bit-packed bools, large offsets; the values rebuilt in the row wire forms as
@@ -3009,6 +3046,7 @@ static const struct {
     {"table.count", table_count},
     {"table.rows", table_rows},
     {"table.query", table_query},
+    {"table.join", table_join},
     {"table.export", table_export},
     {"table.count_where", table_count_where},
     {"table.create_index", table_create_index},
