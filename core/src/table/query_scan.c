@@ -45,6 +45,7 @@ typedef struct sctx {
     uint8_t *wneed;       /* per column: named by the WHERE */
     int wid;              /* the WHERE names _id */
     gcol *out;
+    const cairn_colvec **pass; /* per output column: handed as it is (a whole vector), else NULL */
     uint64_t *oids;
     /* live overlays, by id */
     uint64_t *ovid;
@@ -222,8 +223,8 @@ static int emit(sctx *s, size_t k) {
     if (!k) return 0;
     if (s->ncols && !(cv = (cairn_colvec *)xmalloc(s->ncols * sizeof *cv))) return CAIRN_NOMEM;
     for (i = 0; i < s->ncols; i++) {
-        cv[i] = s->out[i].v;
-        if (cv[i].validity) {
+        cv[i] = s->pass[i] ? *s->pass[i] : s->out[i].v;
+        if (cv[i].validity && !s->pass[i]) {
             size_t j, all = 1;
             for (j = 0; j < k && all; j++) all = (cv[i].validity[j >> 3] >> (j & 7)) & 1;
             if (all) cv[i].validity = NULL;
@@ -242,17 +243,27 @@ static int emit(sctx *s, size_t k) {
     return rc;
 }
 
-/* gather the output columns (ids included) of the k selected rows and emit them */
-static int output(sctx *s, const cairn_colvec *segs, const uint64_t *ids, const uint32_t *sel, const size_t *ovp, size_t k) {
+/* gather the output columns (ids included) of the k selected rows of a vector of n and emit them;
+ * when every row of the vector is selected and none has an overlay, a column goes as decoded
+ * (a view into a segment only when it has no nulls, whose slots would not read 0) */
+static int output(sctx *s, const cairn_colvec *segs, const uint64_t *ids, const uint32_t *sel, const size_t *ovp, size_t k,
+                  size_t n, const uint8_t *bor) {
     size_t i;
-    int rc;
+    int rc, whole = k == n && !ovp;
     if (s->count_only) {
         s->count += k;
         return 0;
     }
-    for (i = 0; i < k; i++) s->oids[i] = ids[sel[i]];
+    if (whole) memcpy(s->oids, ids, k * 8);
+    else
+        for (i = 0; i < k; i++) s->oids[i] = ids[sel[i]];
     for (i = 0; i < s->ncols; i++) {
         int c = s->cols[i];
+        s->pass[i] = NULL;
+        if (c != QCOL_ID && whole && (!bor || !bor[c] || !segs[c].validity)) {
+            s->pass[i] = &segs[c];
+            continue;
+        }
         if (c == QCOL_ID) {
             gcol *g = &s->out[i];
             g->v.type = CAIRN_TYPE_U64;
@@ -352,6 +363,7 @@ static int output_store(sctx *s, const rstore *r, const uint32_t *pos, size_t k)
         int c = s->cols[i];
         gcol *g = &s->out[i];
         cairn_colvec v;
+        s->pass[i] = NULL;
         if (c == QCOL_ID) {
             g->v.type = CAIRN_TYPE_U64;
             g->v.fixed_len = 0;
@@ -706,7 +718,7 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
                         continue;
                     if ((rc = seg_range(t, &g->cols[c], c, sb[c], p0, n, &segs[c])) != 0) goto out;
                 }
-                if ((rc = output(s, segs, ids + p0, s->sel, novv ? ovp : NULL, k)) != 0) goto out;
+                if ((rc = output(s, segs, ids + p0, s->sel, novv ? ovp : NULL, k, n, bor)) != 0) goto out;
             }
         }
         for (c = 0; c < t->s.n; c++) seg_release(&segs[c], &bor[c]);
@@ -782,12 +794,13 @@ static int scan_run(cairn_table *t, const qexpr *where, const int *cols, size_t 
     s.need = (uint8_t *)calloc(nc, 1);
     s.wneed = (uint8_t *)calloc(nc, 1);
     s.out = (gcol *)calloc(ncols ? ncols : 1, sizeof(gcol));
+    s.pass = (const cairn_colvec **)calloc(ncols ? ncols : 1, sizeof *s.pass);
     s.oids = (uint64_t *)xmalloc(QVEC * 8);
     segs = (cairn_colvec *)calloc(nc, sizeof *segs);
     zs = (cairn_zone *)calloc(nc, sizeof *zs);
     zp = (const cairn_zone **)calloc(nc, sizeof *zp);
     qv = (qvcol *)calloc(nc, sizeof *qv);
-    if (!s.tb || !s.fb || !s.sel || !s.need || !s.wneed || !s.out || !s.oids || !segs || !zs || !zp || !qv) {
+    if (!s.tb || !s.fb || !s.sel || !s.need || !s.wneed || !s.out || !s.pass || !s.oids || !segs || !zs || !zp || !qv) {
         rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
         goto out;
     }
@@ -807,6 +820,7 @@ out:
     cairn_tbl__qeval_free(&s.ev);
     for (i = 0; i < ncols && s.out; i++) gcol_free(&s.out[i]);
     free(s.out);
+    free(s.pass);
     free(s.tb);
     free(s.fb);
     free(s.sel);
