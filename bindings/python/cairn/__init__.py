@@ -1819,18 +1819,28 @@ class Table(_Events):
         return self.query(_drop_none(group_by=[by] if isinstance(by, str) else list(by), aggregates=aggs,
                                      where=where, params=params, order=order, limit=limit, offset=offset))
 
-    def join(self, other, on, type="inner", where=None, params=None, right_where=None,  # noqa: A002
-             right_params=None, columns=None, order=None, limit=None, offset=None, format=None):  # noqa: A002
+    def join(self, other, on=None, type=None, where=None, params=None, right_where=None,  # noqa: A002
+             right_params=None, columns=None, order=None, limit=None, offset=None, format=None,  # noqa: A002
+             query=None):
         """Join this table (left) with `other` (right; may be this table) on equal columns: `on` is
         a column name both have, a (left, right) pair, a list of those, or a dict {left: right}.
-        type "inner" or "left" (unmatched left rows once, right columns None). where/params filter
-        the left rows, right_where/right_params the right ones; columns, order, limit, offset and
-        format as in query(), column names "left.x" / "right.y"."""
+        type "inner" (the default) or "left" (unmatched left rows once, right columns None).
+        where/params filter the left rows, right_where/right_params the right ones; columns, order,
+        limit, offset and format as in query(), column names "left.x" / "right.y". `query` may hold
+        the join object of the C API as a dict ({"on": [[l, r]], ...}, passed as it is); the other
+        arguments given (not None) go over its keys."""
         if not isinstance(other, Table):
             raise TypeMismatch("join: other must be a cairn.Table, not %s" % other.__class__.__name__)  # noqa: F821
-        spec = _drop_none(on=_join_on(on), type=type, where=where, params=params, right_where=right_where,
-                          right_params=right_params, columns=columns, order=order, limit=limit, offset=offset,
-                          format=format)
+        spec = {}
+        if query is not None:
+            if not isinstance(query, _abc.Mapping):
+                raise TypeMismatch("join: query must be a dict, not %s" % query.__class__.__name__)  # noqa: F821
+            spec.update(query)
+        if on is not None:
+            spec["on"] = _join_on(on)
+        spec.update(_drop_none(type=type, where=where, params=params, right_where=right_where,
+                               right_params=right_params, columns=columns, order=order, limit=limit, offset=offset,
+                               format=format))
         return _result_out(_c.cairn_table_join_json(self._handle(), other._handle(), _query_json(spec, None)))
 
     def where(self, where=None, *params, **equal):
