@@ -1416,6 +1416,7 @@ if raw.cairn_table_open then
   end
 
   local function join_on(on)
+    if on == nil then return nil end
     if type(on) == "string" then return { { on, on } } end
     if type(on) ~= "table" then raise("CAIRN_TYPE", "join: on must be a column, a pair, a list of pairs or a table left = right") end
     if type(on[1]) == "string" then return { list({ on[1], on[2] or on[1] }) } end
@@ -1444,7 +1445,7 @@ if raw.cairn_table_open then
   function Table:join(other, on, opts)
     local spec = {}
     for k, v in pairs(opts or {}) do spec[k] = v end
-    spec.on = join_on(on)
+    if on ~= nil then spec.on = join_on(on) end -- else opts.on, as it is (the C API's form)
     return join(self, other, spec)
   end
 

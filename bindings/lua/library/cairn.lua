@@ -370,7 +370,7 @@ function Table:group_by(by, aggregates, opts) end
 --- Rows with columns "left.x" / "right.y".
 ---@param other cairn.Table
 ---@param on string|string[]|string[][]|table<string, string>
----@param opts? table  type ("inner"|"left"), where, params, right_where, right_params, columns, order, limit, offset, format
+---@param opts? table  type ("inner"|"left"), where, params, right_where, right_params, columns, order, limit, offset, format; with `on` nil, opts.on as the C API takes it
 ---@return cairn.Row[]|table<string, any[]>|nil rows, string?, string?
 function Table:join(other, on, opts) end
 --- cairn.query(t):filter(w, ...)
