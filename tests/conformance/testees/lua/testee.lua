@@ -758,12 +758,9 @@ ops["table.count_where"] = function(a)
   return chk(h:count_where(q.where, q.params))
 end
 ops["table.join"] = function(a)
-  local h = tget(a)
+  local h = get({ handle = a.left }, "table")
   local other = get({ handle = a.right }, "table")
-  local q = query_arg(a)
-  local on = q.on
-  q.on = nil
-  return result_out(chk(h:join(other, on, q)))
+  return result_out(chk(h:join(other, nil, query_arg(a)))) -- `on` as it is, in the query
 end
 ops["table.create_index"] = function(a)
   local h = tget(a)

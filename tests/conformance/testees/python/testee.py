@@ -742,11 +742,9 @@ class Testee:
         return t.count_where(q.get("where"), q.get("params"))
 
     def op_table_join(self, a):
-        t = self.get(a, "table")
-        other = self.get({"handle": self._arg(a, "right")}, "table")
-        q = self._query(a)
-        on = q.pop("on", None)
-        return result_out(t.join(other, on, **q))
+        t = self.get({"handle": a.get("left")}, "table")
+        other = self.get({"handle": a.get("right")}, "table")
+        return result_out(t.join(other, query=self._query(a)))
 
     def op_table_create_index(self, a):
         self.get(a, "table").create_index(self._arg(a, "column"), self._arg(a, "kind"))
