@@ -145,7 +145,10 @@ static void gen_row(mrow *r, size_t k) {
     r->i[CA] = (int64_t)(rnd() % 101) - 50;
     r->i[CB] = ((int64_t)((k / 97) % 13) - 6) * 100000000000000ll; /* runs */
     r->u[CU] = rnd() % 65536;
-    r->f[CF] = ((double)(rnd() >> 11) / 9007199254740992.0) * 1000.0 - 300.0;
+    if ((k / 777) % 2 == 0) /* every other row group: distinct values (PLAIN), else few (DICT) */
+        r->f[CF] = ((double)(rnd() >> 11) / 9007199254740992.0) * 1000.0 - 300.0;
+    else
+        r->f[CF] = (double)(rnd() % 300) / 7.0 - 20.0;
     r->f[CG] = (double)(float)((double)(int64_t)(rnd() % 400 - 200) / 4.0);
     snprintf(r->s, sizeof r->s, "s%03d", (int)(rnd() % 200));
     r->i[CK] = 7;

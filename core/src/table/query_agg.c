@@ -841,6 +841,14 @@ static int scan_fn(void *ctx, const qchunk *c) {
 
 #define SEG_HDR 80u
 
+/* header facts of a verified segment */
+typedef struct shdr {
+    int enc, flags;
+    size_t n, nulls;
+    const uint8_t *body; /* after the validity bitmap */
+    size_t blen;
+} shdr;
+
 /* the verified bytes of a segment in place (mapped), or read into *owned */
 static int seg_bytes(cairn_table *t, segref *r, const tcol *c, const uint8_t **out, uint8_t **owned) {
     segfile *f = r->file;
@@ -878,6 +886,94 @@ static int seg_bytes(cairn_table *t, segref *r, const tcol *c, const uint8_t **o
     return 0;
 }
 
+/* Unpack n codes of width w (1..32) from the packed bytes p[0..plen) into out, checking each
+ * against d: 8-byte loads while they stay inside the bytes, bit by bit for the last ones. */
+static int unpack_codes(const uint8_t *p, size_t plen, unsigned w, size_t start, size_t n, uint32_t d,
+                        uint32_t *restrict out) {
+    size_t i = 0, bit = start * w;
+    uint64_t mask = (w == 64) ? ~0ull : ((1ull << w) - 1);
+    uint32_t bad = 0;
+    if (((start + n) * w + 7) / 8 > plen) return -1;
+    for (; i < n && (bit >> 3) + 8 <= plen; i++, bit += w) {
+        uint64_t x;
+        memcpy(&x, p + (bit >> 3), 8);
+        out[i] = (uint32_t)((x >> (bit & 7)) & mask);
+        bad |= (uint32_t)(out[i] >= d);
+    }
+    for (; i < n; i++, bit += w) {
+        uint64_t r = 0;
+        unsigned got = 0;
+        size_t b = bit;
+        while (got < w) {
+            unsigned take = 8 - (unsigned)(b & 7);
+            uint64_t byte = (uint64_t)(p[b >> 3] >> (b & 7));
+            if (take > w - got) take = w - got;
+            r |= (byte & ((1ull << take) - 1)) << got;
+            got += take;
+            b += take;
+        }
+        out[i] = (uint32_t)r;
+        bad |= (uint32_t)(out[i] >= d);
+    }
+    return bad ? -1 : 0;
+}
+
+/* A DICT segment of an 8-byte type (i64, u64, f64, timestamp) decoded into an owned vector: the
+ * codes unpacked 8 bytes at a time and the dictionary gathered (what seg.c's general decoder does
+ * value by value). 1 done, 0 not this shape, <0 error. */
+static int dict8_vec(const uint8_t *b, const segref *r, const tcol *c, cairn_colvec *out) {
+    shdr h;
+    uint32_t d, *codes = NULL;
+    const uint8_t *dict, *pk;
+    unsigned w;
+    uint64_t *vals = NULL, *dv = NULL;
+    size_t i, vb;
+    if (c->w != 8 || b[6] != CAIRN_SEG_DICT) return 0;
+    h.enc = b[6];
+    h.flags = b[7];
+    h.n = cairn_get32(b + 8);
+    vb = (h.flags & 1) ? (h.n + 7) / 8 : 0;
+    h.body = b + SEG_HDR + vb;
+    h.blen = (size_t)r->len - SEG_HDR - 4 - vb;
+    if (h.blen < 5) goto corrupt;
+    d = cairn_get32(h.body);
+    if (!d || (size_t)d * 8 + 5 > h.blen) goto corrupt;
+    dict = h.body + 4;
+    pk = dict + (size_t)d * 8;
+    w = pk[0];
+    if (w > 32) return 0;
+    memset(out, 0, sizeof *out);
+    codes = (uint32_t *)malloc((h.n ? h.n : 1) * sizeof *codes);
+    vals = (uint64_t *)malloc((h.n ? h.n : 1) * 8);
+    dv = (uint64_t *)malloc((size_t)d * 8);
+    if (!codes || !vals || !dv || (vb && !(out->validity = (uint8_t *)malloc(vb)))) {
+        free(codes), free(vals), free(dv);
+        return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    }
+    if (unpack_codes(pk + 1, h.blen - 4 - (size_t)d * 8 - 1, w, 0, h.n, d, codes)) {
+        free(codes), free(vals), free(dv), free(out->validity);
+        out->validity = NULL;
+        goto corrupt;
+    }
+    memcpy(dv, dict, (size_t)d * 8);
+    for (i = 0; i < h.n; i++) vals[i] = dv[codes[i]];
+    if (vb) {
+        memcpy(out->validity, b + SEG_HDR, vb);
+        for (i = 0; i < h.n; i++) /* a null's slot holds 0, as seg.c decodes it */
+            if (!((out->validity[i >> 3] >> (i & 7)) & 1)) vals[i] = 0;
+    }
+    free(codes);
+    free(dv);
+    out->type = c->type;
+    out->n = h.n;
+    out->data = vals;
+    out->data_len = h.n * 8;
+    return 1;
+corrupt:
+    return cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: damaged DICT segment", cairn_io__path(r->file->f),
+                          (unsigned long long)r->off);
+}
+
 /* column vector of a whole segment: PLAIN fixed-width values (aligned) in place, else decoded.
  * *own: the vector's buffers are owned (cairn_seg__free_vec). */
 static int seg_vec(cairn_table *t, segref *r, const tcol *c, cairn_colvec *out, int *own) {
@@ -897,6 +993,12 @@ static int seg_vec(cairn_table *t, segref *r, const tcol *c, cairn_colvec *out, 
         out->data = (void *)(uintptr_t)(b + SEG_HDR + vb);
         out->validity = vb ? (uint8_t *)(uintptr_t)(b + SEG_HDR) : NULL;
         out->data_len = n * w;
+        return 0;
+    }
+    if ((rc = dict8_vec(b, r, c, out)) != 0) {
+        free(owned);
+        if (rc < 0) return rc;
+        *own = 1;
         return 0;
     }
     rc = cairn_seg__decode_range(b, (size_t)r->len, c->type, c->fixed_len, 0, n, out);
@@ -1022,13 +1124,6 @@ static int overlay_groups(cairn_table *t, uint8_t *mark) {
     return 0;
 }
 
-/* header facts of a verified segment */
-typedef struct shdr {
-    int enc, flags;
-    size_t n, nulls;
-    const uint8_t *body; /* after the validity bitmap */
-    size_t blen;
-} shdr;
 
 static void shdr_get(const uint8_t *b, size_t len, shdr *h) {
     size_t vb;
@@ -1104,7 +1199,33 @@ static int fast_agg(actx *x, size_t ai, rgroup *g) {
         done = 1;
         break;
     case QAGG_SUM: case QAGG_AVG:
-        if (a->kind == AK_F) {
+        if (a->kind == AK_F && h.enc == CAIRN_SEG_DICT && a->c->type == CAIRN_TYPE_F64 && h.blen >= 5) {
+            /* codes unpacked and the dictionary gathered 256 values at a time, summed in order */
+            uint32_t d = cairn_get32(h.body), codes[256];
+            const uint8_t *dict = h.body + 4, *pk, *vb = b + SEG_HDR;
+            double buf[256];
+            size_t i0, j;
+            unsigned pw;
+            if (!d || (size_t)d * 8 + 5 > h.blen) break;
+            pk = dict + (size_t)d * 8;
+            pw = pk[0];
+            if (pw > 32) break;
+            for (i0 = 0; i0 < h.n; i0 += 256) {
+                size_t m = h.n - i0 < 256 ? h.n - i0 : 256;
+                if (unpack_codes(pk + 1, h.blen - 4 - (size_t)d * 8 - 1, pw, i0, m, d, codes)) {
+                    free(owned);
+                    return cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: damaged DICT segment", cairn_io__path(r->file->f),
+                                          (unsigned long long)r->off);
+                }
+                for (j = 0; j < m; j++) memcpy(&buf[j], dict + (size_t)codes[j] * 8, 8);
+                if (!h.nulls) fsum_run(&s->fs, buf, m);
+                else
+                    for (j = 0; j < m; j++)
+                        if ((vb[(i0 + j) >> 3] >> ((i0 + j) & 7)) & 1) s->fs.s[s->fs.k++ & 7] += buf[j];
+            }
+            s->n += h.n - h.nulls;
+            done = 1;
+        } else if (a->kind == AK_F) {
             if (h.enc != CAIRN_SEG_PLAIN || a->c->type != CAIRN_TYPE_F64 || h.blen < h.n * 8) break;
             if (!h.nulls) fsum_run_bytes(&s->fs, h.body, h.n);
             else {
