@@ -356,6 +356,13 @@ static double i128_double(const i128 *a, int sgn) {
     return (double)a->hi * 18446744073709551616.0 + (double)a->lo;
 }
 
+/* reusable buffers of one chunk column (values) and of the codes, so that decoding a segment
+ * per row group allocates nothing */
+typedef struct vscratch {
+    void *buf;
+    size_t cap;
+} vscratch;
+
 /* ---- aggregates ---- */
 
 enum { AK_S = 1, AK_U, AK_F, AK_B, AK_BYTES }; /* value kinds: signed, unsigned, float, bool, bytes */
@@ -502,6 +509,8 @@ typedef struct actx {
     void *wide;       /* widened values */
     size_t wcap;
     int (*sink)(void *ctx, const cairn_colvec *cols, size_t n); /* cairn_tbl__walk: rows go here */
+    vscratch *scr;    /* per chunk column (walk_all) */
+    vscratch cscr;    /* codes */
     void *sctx;
 } actx;
 
@@ -888,7 +897,7 @@ static int seg_bytes(cairn_table *t, segref *r, const tcol *c, const uint8_t **o
 
 /* Unpack n codes of width w (1..32) from the packed bytes p[0..plen) into out, checking each
  * against d: 8-byte loads while they stay inside the bytes, bit by bit for the last ones. */
-static int unpack_codes(const uint8_t *p, size_t plen, unsigned w, size_t start, size_t n, uint32_t d,
+static int unpack_codes(const uint8_t *p, size_t plen, unsigned w, size_t start, size_t n, uint64_t d,
                         uint32_t *restrict out) {
     size_t i = 0, bit = start * w;
     uint64_t mask = (w == 64) ? ~0ull : ((1ull << w) - 1);
@@ -918,65 +927,100 @@ static int unpack_codes(const uint8_t *p, size_t plen, unsigned w, size_t start,
     return bad ? -1 : 0;
 }
 
-/* A DICT segment of an 8-byte type (i64, u64, f64, timestamp) decoded into an owned vector: the
- * codes unpacked 8 bytes at a time and the dictionary gathered (what seg.c's general decoder does
- * value by value). 1 done, 0 not this shape, <0 error. */
-static int dict8_vec(const uint8_t *b, const segref *r, const tcol *c, cairn_colvec *out) {
-    shdr h;
-    uint32_t d, *codes = NULL;
-    const uint8_t *dict, *pk;
-    unsigned w;
-    uint64_t *vals = NULL, *dv = NULL;
-    size_t i, vb;
-    if (c->w != 8 || b[6] != CAIRN_SEG_DICT) return 0;
-    h.enc = b[6];
-    h.flags = b[7];
-    h.n = cairn_get32(b + 8);
-    vb = (h.flags & 1) ? (h.n + 7) / 8 : 0;
-    h.body = b + SEG_HDR + vb;
-    h.blen = (size_t)r->len - SEG_HDR - 4 - vb;
-    if (h.blen < 5) goto corrupt;
-    d = cairn_get32(h.body);
-    if (!d || (size_t)d * 8 + 5 > h.blen) goto corrupt;
-    dict = h.body + 4;
-    pk = dict + (size_t)d * 8;
-    w = pk[0];
-    if (w > 32) return 0;
+static void *scratch_get(vscratch *sc, size_t bytes) {
+    if (bytes > sc->cap) {
+        void *nb = realloc(sc->buf, bytes);
+        if (!nb) {
+            cairn_err__set(CAIRN_NOMEM, "out of memory");
+            return NULL;
+        }
+        sc->buf = nb;
+        sc->cap = bytes;
+    }
+    return sc->buf;
+}
+
+static int seg_damaged(const segref *r, const char *what) {
+    return cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: damaged %s segment", cairn_io__path(r->file->f),
+                          (unsigned long long)r->off, what);
+}
+
+/* A DICT segment of an 8-byte type (i64, u64, f64, timestamp) or a FOR segment of an integer
+ * type, in the mapping, decoded into the scratch buffers: codes unpacked 8 bytes at a time, the
+ * dictionary gathered / the minimum added (what seg.c's general decoder does value by value). The
+ * vector borrows the scratch and the mapping's validity bitmap. 1 done, 0 not this shape, <0 an
+ * error. */
+static int fast_vec(const uint8_t *b, const segref *r, const tcol *c, cairn_colvec *out, vscratch *sc, vscratch *csc) {
+    size_t n = cairn_get32(b + 8), vb = (b[7] & 1) ? (n + 7) / 8 : 0, blen = (size_t)r->len - SEG_HDR - 4 - vb, i;
+    const uint8_t *body = b + SEG_HDR + vb;
+    uint32_t *codes;
+    int enc = b[6];
+    if (!sc || !csc || !c->w || c->type == CAIRN_TYPE_FIXED || c->type == CAIRN_TYPE_BOOL) return 0;
+    if (enc == CAIRN_SEG_DICT && c->w == 8) {
+        uint32_t d;
+        const uint8_t *dict, *pk;
+        uint64_t *vals;
+        if (blen < 5 || !(d = cairn_get32(body)) || (size_t)d * 8 + 5 > blen) return seg_damaged(r, "DICT");
+        dict = body + 4;
+        pk = dict + (size_t)d * 8;
+        if (pk[0] > 32) return 0;
+        if (!(codes = (uint32_t *)scratch_get(csc, (n ? n : 1) * 4)) || !(vals = (uint64_t *)scratch_get(sc, (n ? n : 1) * 8)))
+            return CAIRN_NOMEM;
+        if (unpack_codes(pk + 1, blen - 4 - (size_t)d * 8 - 1, pk[0], 0, n, d, codes)) return seg_damaged(r, "DICT");
+        for (i = 0; i < n; i++) memcpy(&vals[i], dict + (size_t)codes[i] * 8, 8);
+    } else if (enc == CAIRN_SEG_FOR && kind_of(c->type) != AK_F) {
+        uint64_t min, maxc = 0;
+        const uint8_t *pk = body + 8;
+        void *vals;
+        if (blen < 9) return seg_damaged(r, "FOR");
+        min = cairn_get64(body);
+        if (pk[0] > 32) return 0;
+        if (!(codes = (uint32_t *)scratch_get(csc, (n ? n : 1) * 4)) || !(vals = scratch_get(sc, (n ? n : 1) * c->w)))
+            return CAIRN_NOMEM;
+        if (unpack_codes(pk + 1, blen - 9, pk[0], 0, n, (uint64_t)1 << 32, codes)) return seg_damaged(r, "FOR");
+        for (i = 0; i < n; i++) maxc = codes[i] > maxc ? codes[i] : maxc;
+        /* every value min + code must lie in the type's range (as seg.c checks) */
+        {
+            int sgn = kind_of(c->type) == AK_S;
+            int64_t lo = 0, hi = 0;
+            uint64_t uhi = 0;
+            switch (c->w) {
+            case 1: lo = INT8_MIN, hi = INT8_MAX, uhi = UINT8_MAX; break;
+            case 2: lo = INT16_MIN, hi = INT16_MAX, uhi = UINT16_MAX; break;
+            case 4: lo = INT32_MIN, hi = INT32_MAX, uhi = UINT32_MAX; break;
+            default: lo = INT64_MIN, hi = INT64_MAX, uhi = UINT64_MAX; break;
+            }
+            if (sgn ? ((int64_t)min < lo || (int64_t)min > hi || (int64_t)maxc > hi - (int64_t)min)
+                    : (min > uhi || maxc > uhi - min))
+                return seg_damaged(r, "FOR");
+        }
+#define FOR_FILL(T)                                                                                                   \
+    do {                                                                                                              \
+        T *restrict v_ = (T *)vals;                                                                                   \
+        for (i = 0; i < n; i++) v_[i] = (T)(min + codes[i]);                                                          \
+    } while (0)
+        switch (c->w) {
+        case 1: FOR_FILL(uint8_t); break;
+        case 2: FOR_FILL(uint16_t); break;
+        case 4: FOR_FILL(uint32_t); break;
+        default: FOR_FILL(uint64_t); break;
+        }
+#undef FOR_FILL
+    } else {
+        return 0;
+    }
     memset(out, 0, sizeof *out);
-    codes = (uint32_t *)malloc((h.n ? h.n : 1) * sizeof *codes);
-    vals = (uint64_t *)malloc((h.n ? h.n : 1) * 8);
-    dv = (uint64_t *)malloc((size_t)d * 8);
-    if (!codes || !vals || !dv || (vb && !(out->validity = (uint8_t *)malloc(vb)))) {
-        free(codes), free(vals), free(dv);
-        return cairn_err__set(CAIRN_NOMEM, "out of memory");
-    }
-    if (unpack_codes(pk + 1, h.blen - 4 - (size_t)d * 8 - 1, w, 0, h.n, d, codes)) {
-        free(codes), free(vals), free(dv), free(out->validity);
-        out->validity = NULL;
-        goto corrupt;
-    }
-    memcpy(dv, dict, (size_t)d * 8);
-    for (i = 0; i < h.n; i++) vals[i] = dv[codes[i]];
-    if (vb) {
-        memcpy(out->validity, b + SEG_HDR, vb);
-        for (i = 0; i < h.n; i++) /* a null's slot holds 0, as seg.c decodes it */
-            if (!((out->validity[i >> 3] >> (i & 7)) & 1)) vals[i] = 0;
-    }
-    free(codes);
-    free(dv);
     out->type = c->type;
-    out->n = h.n;
-    out->data = vals;
-    out->data_len = h.n * 8;
+    out->n = n;
+    out->data = sc->buf;
+    out->data_len = n * c->w;
+    out->validity = vb ? (uint8_t *)(uintptr_t)(b + SEG_HDR) : NULL;
     return 1;
-corrupt:
-    return cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: damaged DICT segment", cairn_io__path(r->file->f),
-                          (unsigned long long)r->off);
 }
 
 /* column vector of a whole segment: PLAIN fixed-width values (aligned) in place, else decoded.
  * *own: the vector's buffers are owned (cairn_seg__free_vec). */
-static int seg_vec(cairn_table *t, segref *r, const tcol *c, cairn_colvec *out, int *own) {
+static int seg_vec(cairn_table *t, segref *r, const tcol *c, cairn_colvec *out, int *own, vscratch *sc, vscratch *csc) {
     const uint8_t *b;
     uint8_t *owned;
     int rc;
@@ -995,12 +1039,7 @@ static int seg_vec(cairn_table *t, segref *r, const tcol *c, cairn_colvec *out, 
         out->data_len = n * w;
         return 0;
     }
-    if ((rc = dict8_vec(b, r, c, out)) != 0) {
-        free(owned);
-        if (rc < 0) return rc;
-        *own = 1;
-        return 0;
-    }
+    if (!owned && (rc = fast_vec(b, r, c, out, sc, csc)) != 0) return rc < 0 ? rc : 0;
     rc = cairn_seg__decode_range(b, (size_t)r->len, c->type, c->fixed_len, 0, n, out);
     free(owned);
     if (rc) {
@@ -1332,7 +1371,7 @@ static int fast_agg(actx *x, size_t ai, rgroup *g) {
 static const tcol u64_col = {"_id", CAIRN_TYPE_U64, 0, 0, 0, 0, 0, {0, {0}}, NULL, 8};
 
 static int ids_vec(cairn_table *t, rgroup *g, cairn_colvec *out, int *own) {
-    return seg_vec(t, &g->ids, &u64_col, out, own);
+    return seg_vec(t, &g->ids, &u64_col, out, own, NULL, NULL);
 }
 
 /* the chunk columns of row group gi: live rows only, overlays applied (dirty), into cv/own */
@@ -1346,7 +1385,7 @@ static int group_vecs(actx *x, size_t gi, int dirty, cairn_colvec *cv, int *own)
     if (!dirty) {
         for (k = 0; k < x->ncols && !rc; k++) {
             if (x->cols[k] == QCOL_ID) rc = ids_vec(t, g, &cv[k], &own[k]);
-            else rc = seg_vec(t, &g->cols[x->cols[k]], x->ccol[k], &cv[k], &own[k]);
+            else rc = seg_vec(t, &g->cols[x->cols[k]], x->ccol[k], &cv[k], &own[k], &x->scr[k], &x->cscr);
         }
         return rc;
     }
@@ -1359,7 +1398,7 @@ static int group_vecs(actx *x, size_t gi, int dirty, cairn_colvec *cv, int *own)
     }
     if ((rc = ids_vec(t, g, &ids, &idown)) != 0) goto out;
     for (k = 0; k < x->ncols && !rc; k++)
-        if (x->cols[k] != QCOL_ID) rc = seg_vec(t, &g->cols[x->cols[k]], x->ccol[k], &seg[k], &sown[k]);
+        if (x->cols[k] != QCOL_ID) rc = seg_vec(t, &g->cols[x->cols[k]], x->ccol[k], &seg[k], &sown[k], NULL, NULL);
     if (rc) goto out;
     for (k = 0; k < x->ncols && !rc; k++) {
         vbuild vb;
@@ -1404,6 +1443,7 @@ static int walk_all(actx *x) {
     int *own = NULL, rc = 0;
     uint32_t *sel = NULL;
     size_t gi, k, i;
+    if (!(x->scr = (vscratch *)calloc(x->ncols + 1, sizeof *x->scr))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
     if (!(ovg = (uint8_t *)calloc(t->ng + 1, 1)) || !(mask = (uint8_t *)calloc(x->na + 1, 1)) ||
         !(cv = (cairn_colvec *)calloc(x->ncols + 1, sizeof *cv)) || !(own = (int *)calloc(x->ncols + 1, sizeof *own))) {
         rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
@@ -1465,6 +1505,11 @@ static int walk_all(actx *x) {
         for (k = 0; k < x->ncols; k++) vec_drop(&cv[k], own[k]);
     }
 out:
+    for (k = 0; k < x->ncols; k++) free(x->scr[k].buf);
+    free(x->scr);
+    x->scr = NULL;
+    free(x->cscr.buf);
+    memset(&x->cscr, 0, sizeof x->cscr);
     free(sel);
     free(ovg);
     free(mask);
