@@ -595,6 +595,8 @@ static void num_get(const cairn_colvec *v, size_t i, cairn_value *out, const tco
     cairn_tbl__colvec_get(v, c, i, out);
 }
 
+static const void *widen(actx *x, const cairn_colvec *v, size_t n);
+
 /* group index of each row of the chunk into x->gidx */
 static int group_rows(actx *x, const cairn_colvec *cols, size_t n) {
     size_t i, k;
@@ -609,29 +611,17 @@ static int group_rows(actx *x, const cairn_colvec *cols, size_t n) {
         const cairn_colvec *v = &cols[x->gin[0]];
         const tcol *c = col_of(x, x->q->group[0]);
         int sgn = kind_of(c->type) == AK_S;
+        const void *wv = widen(x, v, n); /* int64 (signed) or uint64 values */
+        const long *dir = x->direct;
+        if (!wv) return CAIRN_NOMEM;
         for (i = 0; i < n; i++) {
             cairn_value cv;
             long s;
             size_t d;
-            int64_t iv;
+            uint64_t u = ((const uint64_t *)wv)[i];
             if (!cv_valid(v, i)) d = DIRECT;
-            else {
-                switch (c->type) {
-                case CAIRN_TYPE_I8: iv = ((const int8_t *)v->data)[i]; break;
-                case CAIRN_TYPE_U8: case CAIRN_TYPE_BOOL: iv = ((const uint8_t *)v->data)[i]; break;
-                case CAIRN_TYPE_I16: iv = ((const int16_t *)v->data)[i]; break;
-                case CAIRN_TYPE_U16: iv = ((const uint16_t *)v->data)[i]; break;
-                case CAIRN_TYPE_I32: iv = ((const int32_t *)v->data)[i]; break;
-                case CAIRN_TYPE_U32: iv = ((const uint32_t *)v->data)[i]; break;
-                default: {
-                    uint64_t u = ((const uint64_t *)v->data)[i];
-                    iv = (!sgn && u > (uint64_t)INT64_MAX) ? -1 : (int64_t)u;
-                    break;
-                }
-                }
-                d = iv >= 0 && iv < DIRECT ? (size_t)iv : DIRECT + 1;
-            }
-            if (d <= DIRECT && (s = x->direct[d]) != 0) {
+            else d = (sgn ? ((int64_t)u >= 0 && (int64_t)u < DIRECT) : u < DIRECT) ? (size_t)u : DIRECT + 1;
+            if (d <= DIRECT && (s = dir[d]) != 0) {
                 x->gidx[i] = (uint32_t)(s - 1);
                 continue;
             }
