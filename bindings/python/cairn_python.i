@@ -1502,7 +1502,15 @@ static PyGetSetDef cairn_py_column_getset[] = {
     {NULL, NULL, NULL, NULL, NULL}
 };
 
+/* Made by Table.column only. */
+static PyObject *cairn_py_column_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    (void)type, (void)args, (void)kwds;
+    PyErr_SetString(PyExc_TypeError, "cairn.ColumnView objects come from Table.column()");
+    return NULL;
+}
+
 static PyType_Slot cairn_py_column_slots[] = {
+    {Py_tp_new, (void *)cairn_py_column_new},
     {Py_tp_dealloc, (void *)cairn_py_column_dealloc},
     {Py_tp_repr, (void *)cairn_py_column_repr},
     {Py_tp_getset, (void *)cairn_py_column_getset},
@@ -1545,6 +1553,8 @@ static char cairn_py_arrow_letter(const char *f, Py_ssize_t *itemsize) {
 %nothread cairn_py_table_arrow_schema;
 %nothread cairn_py_table_column;
 %nothread cairn_py_table_pins;
+%nothread cairn_py_column_view_type;
+%typemap(out) PyObject *cairn_py_column_view_type "$result = $1;"
 %typemap(out) PyObject *cairn_py_table_arrow_stream "$result = $1;"
 %typemap(out) PyObject *cairn_py_table_arrow_schema "$result = $1;"
 %typemap(out) PyObject *cairn_py_table_column "$result = $1;"
@@ -1641,6 +1651,15 @@ static PyObject *cairn_py_table_column(cairn_table *t, const char *column) {
 
 /* The exported streams of table `t` not released yet. */
 static long cairn_py_table_pins(cairn_table *t) { return cairn_py_pins_of(t); }
+
+/* The cairn.ColumnView type (made once). */
+static PyObject *cairn_py_column_view_type(void) {
+    if (cairn_py_column_type_obj == NULL
+        && (cairn_py_column_type_obj = PyType_FromSpec(&cairn_py_column_spec)) == NULL)
+        return NULL;
+    Py_INCREF(cairn_py_column_type_obj);
+    return cairn_py_column_type_obj;
+}
 %}
 
 /* ---- query results: timestamps in place ------------------------------------------------------ */

@@ -37,7 +37,7 @@ from . import _cairn_swig as _c
 
 __all__ = [
     "KV", "BlobStore", "BlobEvent", "Table", "TableEvent", "Column", "Error", "error_class", "version",
-    "Query", "query", "Index", "ArrowExport", "QueryRows", "QueryColumns", "ResultColumn",
+    "Query", "query", "Index", "ArrowExport", "QueryRows", "QueryColumns", "ResultColumn", "ColumnView",
     "Repo", "Version", "RepoDiff", "SnapshotInfo",
     "check_kv", "check_blob", "check_table", "verify_repo",
     "testing_set_clock",
@@ -2062,6 +2062,9 @@ def _result_out(text):
     data.columns = cols
     data.count = res.get("count", 0)
     return data
+
+
+ColumnView = _c.cairn_py_column_view_type()  # Table.column's result (a read-only buffer)
 
 
 class ArrowExport:

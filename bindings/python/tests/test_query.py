@@ -375,6 +375,9 @@ class Export(Base):
         at = memoryview(t.column("at")).tolist()
         self.assertEqual(at[0], (datetime.datetime(2020, 1, 1, tzinfo=UTC) - datetime.datetime(1970, 1, 1, tzinfo=UTC))
                          // datetime.timedelta(microseconds=1))
+        self.assertIsInstance(v, cairn.ColumnView)
+        with self.assertRaises(TypeError):
+            cairn.ColumnView()  # made by Table.column only
         with self.assertRaises(cairn.TypeMismatch):
             t.column("name")
         with self.assertRaises(cairn.SchemaError):
