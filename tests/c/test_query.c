@@ -597,9 +597,9 @@ static void run_shape(size_t n, int modeset, int npred) {
     note_encodings(t);
     check_many(t, &m, npred);
     /* deletes and updates of rows in row groups, rows in the tail */
-    delete_some(t, &m, n / 20 + 1);
-    update_some(t, &m, n / 50 + 2);
-    insert_rows(t, &m, tail > 3000 ? 3000 : tail);
+    delete_some(t, &m, n / 20 > 1500 ? 1500 : n / 20 + 1);
+    update_some(t, &m, n / 50 > 200 ? 200 : n / 50 + 2);
+    insert_rows(t, &m, tail > 1000 ? 1000 : tail);
     delete_some(t, &m, 3);
     update_some(t, &m, 3);
     check_many(t, &m, npred);
@@ -643,7 +643,7 @@ START_TEST(t_large) {
     g_rng = 77;
     /* each shape gives the columns every data mode ((shape + column) % 5); two shapes put each
      * mode on two columns of other types (and keep the run short under sanitizers) */
-    for (ms = 0; ms < 5; ms += 3) run_shape(122881, ms, 25);
+    for (ms = 0; ms < 5; ms += 3) run_shape(122881, ms, 12);
     /* every encoding the data was shaped for showed up */
     ck_assert(g_encs_seen[1]); /* PLAIN */
     ck_assert(g_encs_seen[2]); /* CONSTANT */
