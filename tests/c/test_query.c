@@ -513,10 +513,14 @@ static size_t parse_ids(const char *res, uint64_t *ids, size_t cap) {
     const char *p = strstr(res, "\"rows\":[");
     size_t n = 0;
     ck_assert_ptr_nonnull(p);
-    while ((p = strstr(p, "{\"_id\":")) != NULL) {
-        ck_assert_uint_lt(n, cap);
-        ids[n++] = strtoull(p + 7, NULL, 10);
-        p += 7;
+    /* one pass (strstr per row would be quadratic under ASan, whose strstr measures the rest) */
+    for (; *p; p++) {
+        if (p[0] == '{' && p[1] == '"' && p[2] == '_' && p[3] == 'i' && p[4] == 'd' && p[5] == '"' && p[6] == ':') {
+            char *end;
+            ck_assert_uint_lt(n, cap);
+            ids[n++] = strtoull(p + 7, &end, 10);
+            p = end - 1;
+        }
     }
     return n;
 }
