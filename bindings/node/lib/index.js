@@ -1498,7 +1498,11 @@ class Table extends storeClass(EventEmitter) {
 
   /** The indexes: [{ column, kind: 'hash' | 'range' }]. */
   indexes() {
-    return JSON.parse(this[H].indexes()).map((i) => ({ column: i.column, kind: typeof i.kind === 'number' ? INDEX_NAMES[i.kind] : i.kind }));
+    return JSON.parse(this[H].indexes()).map((i) => {
+      const o = { column: i.column, kind: typeof i.kind === 'number' ? INDEX_NAMES[i.kind] : i.kind };
+      if (i.unique) o.unique = true;
+      return o;
+    });
   }
 
   /** Ids (ascending) of the rows whose `column` equals `value`. */

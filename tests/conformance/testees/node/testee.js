@@ -793,6 +793,34 @@ class Testee {
     return resultWire(l.join(r, this.spec(a)));
   }
 
+  'table.create_index'(a) {
+    this.get(a, 'table').createIndex(a.column, a.kind);
+    return null;
+  }
+
+  'table.drop_index'(a) {
+    this.get(a, 'table').dropIndex(a.column, a.kind);
+    return null;
+  }
+
+  'table.indexes'(a) {
+    return this.get(a, 'table').indexes();
+  }
+
+  'table.lookup'(a) {
+    return this.get(a, 'table').lookup(a.column, cellIn(a.value));
+  }
+
+  'table.find'(a) {
+    return this.get(a, 'table').find(rowIn(a.conditions));
+  }
+
+  'table.range_find'(a) {
+    const lo = a.lo === undefined || a.lo === null ? undefined : cellIn(a.lo);
+    const hi = a.hi === undefined || a.hi === null ? undefined : cellIn(a.hi);
+    return this.get(a, 'table').rangeFind(a.column, lo, hi, { loOpen: !!a.lo_open, hiOpen: !!a.hi_open });
+  }
+
   // -- common -----------------------------------------------------------------------------------
   reset_() { this.reset(); cairn.testing.setClock(null); return null; }
 
