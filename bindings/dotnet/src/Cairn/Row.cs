@@ -329,7 +329,7 @@ internal static class TableValues
 
     private static TableValueException Bad(string what) => new(CairnErrorCode.Internal, "unexpected JSON from the core: " + what);
 
-    private static object? ReadValue(ref Utf8JsonReader r, ColumnInfo? col, string name)
+    internal static object? ReadValue(ref Utf8JsonReader r, ColumnInfo? col, string name)
     {
         ColumnType? type = col?.Type;
         switch (r.TokenType)
