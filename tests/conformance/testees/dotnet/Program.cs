@@ -467,6 +467,27 @@ internal static class Program
             }
             return Ok(arr);
         },
+        // Queries: the query object as the C API's keys in a dictionary of .NET values (Table.Query's
+        // dictionary form); the result read back through QueryResult (rows, or by column).
+        ["table.query"] = a =>
+        {
+            var t = Tbl(a);
+            var r = t.Query(QueryArg(a));
+            return FromResponse(r, () => ResultWire(r.Result!));
+        },
+        ["table.count_where"] = a =>
+        {
+            var t = Tbl(a);
+            var r = t.CountWhere(QueryArg(a));
+            return FromResponse(r, () => r.Result);
+        },
+        ["table.join"] = a =>
+        {
+            var left = SlotGet(new JsonObject { ["handle"] = a["left"]?.DeepClone() }, Engine.Table).Table!;
+            var right = SlotGet(new JsonObject { ["handle"] = a["right"]?.DeepClone() }, Engine.Table).Table!;
+            var r = left.Join(right, QueryArg(a));
+            return FromResponse(r, () => ResultWire(r.Result!));
+        },
         ["table.begin"] = a => FromResponse(Tbl(a).Begin(), () => null),
         ["table.commit"] = a => FromResponse(Tbl(a).Commit(), () => null),
         ["table.rollback"] = a => FromResponse(Tbl(a).Rollback(), () => null),
@@ -1170,6 +1191,46 @@ internal static class Program
         }
         // A list or another object is a host value no column takes: the binding answers for it.
         return v.DeepClone();
+    }
+
+    /// <summary>The query argument as the dictionary Table.Query takes: objects as dictionaries, lists as
+    /// lists, tagged values ($bytes, $ts, $f64) and scalars as the .NET values a user would pass.</summary>
+    private static Dictionary<string, object?> QueryArg(JsonObject a)
+    {
+        if (!a.TryGetPropertyValue("query", out JsonNode? q)) throw Err(CairnErrorCode.Invalid, "missing argument 'query'");
+        if (q is not JsonObject o) throw Err(CairnErrorCode.Type, "query: expected an object");
+        return (Dictionary<string, object?>)QueryValue(o, "query")!;
+    }
+
+    private static object? QueryValue(JsonNode? v, string what)
+    {
+        switch (v)
+        {
+            case JsonObject o when IsTagged(o, "$bytes") || IsTagged(o, "$ts") || IsTagged(o, "$f64"):
+                return NativeValue(o, what);
+            case JsonObject o:
+            {
+                var d = new Dictionary<string, object?>(StringComparer.Ordinal);
+                foreach (var (k, x) in o) d[k] = QueryValue(x, k);
+                return d;
+            }
+            case JsonArray arr:
+                return arr.Select(x => QueryValue(x, what)).ToList();
+            default:
+                return NativeValue(v, what);
+        }
+    }
+
+    /// <summary>A query or join result on the wire: {"columns", "rows"} or {"columns", "data", "count"}.</summary>
+    private static JsonObject ResultWire(QueryResult r)
+    {
+        var cols = new JsonArray();
+        foreach (ResultColumn c in r.Columns) cols.Add(new JsonObject { ["name"] = c.Name, ["type"] = c.Type });
+        if (!r.IsColumnar)
+            return new JsonObject { ["columns"] = cols, ["rows"] = new JsonArray(r.Select(row => (JsonNode?)WireRow(row)).ToArray()) };
+        var data = new JsonObject();
+        foreach (ResultColumn c in r.Columns) data[c.Name] = new JsonArray(r.Column(c.Name).Select(WireValue).ToArray());
+        return new JsonObject { ["columns"] = cols, ["data"] = data, ["count"] = r.Count };
     }
 
     /// <summary>A row read back, on the wire.</summary>
