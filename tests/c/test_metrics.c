@@ -1,9 +1,9 @@
 /* test_metrics.c - cairn_<engine>_metrics: the Prometheus text exposition format (0.0.4) of every
  * engine's statistics. The output is parsed line by line: each family is a # HELP line, a # TYPE
  * line and one sample with the escaped store label; names, types and values are checked against
- * the engine's stats struct, and nothing else may appear. KV adds its per-handle operation
- * counters (puts, gets, deletes, commits, bytes written, fsyncs, errors by code), checked against
- * the calls the test made. */
+ * the engine's stats struct, and nothing else may appear. KV and the blob store add their
+ * per-handle operation counters (KV puts, gets, deletes; blob creates, reads, updates, deletes;
+ * commits, bytes written, fsyncs, errors by code), checked against the calls the test made. */
 #include <check.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -146,6 +146,13 @@ static uint64_t metric_value(const char *text, const char *name) {
     {"cairn_kv_deletes_total", "counter", ANY}, {"cairn_kv_commits_total", "counter", ANY},                    \
     {"cairn_kv_written_bytes_total", "counter", ANY}, {"cairn_kv_fsyncs_total", "counter", ANY}
 
+/* The blob operation counters after the stats families (values checked by the caller). */
+#define BLOB_COUNTERS                                                                                        \
+    {"cairn_blob_creates_total", "counter", ANY}, {"cairn_blob_reads_total", "counter", ANY},                  \
+    {"cairn_blob_updates_total", "counter", ANY}, {"cairn_blob_deletes_total", "counter", ANY},                \
+    {"cairn_blob_commits_total", "counter", ANY}, {"cairn_blob_written_bytes_total", "counter", ANY},          \
+    {"cairn_blob_fsyncs_total", "counter", ANY}
+
 static void setup(void) { ct_tmp_create("metrics"); }
 static void teardown(void) { ct_tmp_remove(); }
 
@@ -234,13 +241,58 @@ START_TEST(blob_metrics_match_stats) {
     cairn_blob *b = NULL;
     struct cairn_blob_stats st = CAIRN_BLOB_STATS_INIT;
     char *text = NULL;
-    uint32_t k1, k2;
+    uint32_t k1, k2, k3;
     const char *path = ct_path("blob.db");
     ck_assert_int_eq(cairn_blob_open(&b, path, NULL), 0);
     ck_assert_int_eq(cairn_blob_create(b, "hello", 5, &k1), 0);
     ck_assert_int_eq(cairn_blob_create(b, "world!", 6, &k2), 0);
     ck_assert_int_eq(cairn_blob_delete(b, k1), 0);
+    {
+        /* operations and errors by code: 2 reads (one a miss), 1 update, 3 NOTFOUND (the miss,
+         * a delete and an update of a missing key), 1 INVALID, 1 EXISTS, 1 TXN */
+        void *v = NULL;
+        size_t n = 0;
+        ck_assert_int_eq(cairn_blob_read(b, k2, &v, &n), 0);
+        cairn_free(v);
+        ck_assert_int_eq(cairn_blob_read(b, k1, &v, &n), CAIRN_NOTFOUND);
+        ck_assert_int_eq(cairn_blob_delete(b, k1), CAIRN_NOTFOUND);
+        ck_assert_int_eq(cairn_blob_update(b, k1, "x", 1), CAIRN_NOTFOUND);
+        ck_assert_int_eq(cairn_blob_update(b, k2, NULL, 3), CAIRN_INVALID);
+        ck_assert_int_eq(cairn_blob_create_with_key(b, k2, "y", 1), CAIRN_EXISTS);
+        ck_assert_int_eq(cairn_blob_commit(b), CAIRN_TXN); /* no transaction */
+        ck_assert_int_eq(cairn_blob_update(b, k2, "world?", 6), 0);
+        ck_assert_int_eq(cairn_blob_begin(b), 0);
+        ck_assert_int_eq(cairn_blob_create(b, "in txn", 6, &k3), 0);
+        ck_assert_int_eq(cairn_blob_commit(b), 0);
+    }
     ck_assert_int_eq(cairn_blob_stats(b, &st), 0);
+    ck_assert_int_eq(cairn_blob_metrics(b, &text), 0);
+    ck_assert_uint_eq(metric_value(text, "cairn_blob_creates_total"), 3);
+    ck_assert_uint_eq(metric_value(text, "cairn_blob_reads_total"), 2);
+    ck_assert_uint_eq(metric_value(text, "cairn_blob_updates_total"), 1);
+    ck_assert_uint_eq(metric_value(text, "cairn_blob_deletes_total"), 1);
+    ck_assert_uint_eq(metric_value(text, "cairn_blob_commits_total"), 1);
+    /* every entry written holds its 32-byte header and payload; CAIRN_SYNC_COMMIT: one log fsync
+     * per durable change at least (2 creates, 1 delete, 1 update, 1 commit) */
+    ck_assert_uint_gt(metric_value(text, "cairn_blob_written_bytes_total"), 4 * 32 + 5 + 6 + 6 + 6);
+    ck_assert_uint_ge(metric_value(text, "cairn_blob_fsyncs_total"), 5);
+    {
+        /* one more create: bytes written grow by its record (offset, entry header, payload, and
+         * at most a header record), fsyncs by one */
+        char *again = NULL;
+        uint64_t before = metric_value(text, "cairn_blob_written_bytes_total");
+        uint64_t fs = metric_value(text, "cairn_blob_fsyncs_total");
+        ck_assert_int_eq(cairn_blob_create(b, "0123456789", 10, &k3), 0);
+        ck_assert_int_eq(cairn_blob_metrics(b, &again), 0);
+        ck_assert_uint_ge(metric_value(again, "cairn_blob_written_bytes_total"), before + 8 + 32 + 10);
+        ck_assert_uint_le(metric_value(again, "cairn_blob_written_bytes_total"), before + 8 + 32 + 10 + 8 + 64);
+        ck_assert_uint_eq(metric_value(again, "cairn_blob_fsyncs_total"), fs + 1);
+        ck_assert_uint_eq(metric_value(again, "cairn_blob_creates_total"), 4);
+        cairn_free(again);
+    }
+    ck_assert_int_eq(cairn_blob_begin(b), 0);
+    ck_assert_int_eq(cairn_blob_stats(b, &st), 0);
+    cairn_free(text);
     ck_assert_int_eq(cairn_blob_metrics(b, &text), 0);
     {
         const want w[] = {
@@ -252,13 +304,39 @@ START_TEST(blob_metrics_match_stats) {
             {"cairn_blob_wal_bytes", "gauge", st.wal_bytes},
             {"cairn_blob_next_key", "gauge", st.next_key},
             {"cairn_blob_in_txn", "gauge", (uint64_t)st.in_txn},
+            BLOB_COUNTERS,
+            {"cairn_blob_errors_notfound_total", "counter", 3},
+            {"cairn_blob_errors_exists_total", "counter", 1},
+            {"cairn_blob_errors_invalid_total", "counter", 1},
+            {"cairn_blob_errors_txn_total", "counter", 1},
         };
-        ck_assert_uint_eq(st.entries, 1);
-        ck_assert_uint_eq(st.live_bytes, 6);
+        ck_assert_uint_eq(st.entries, 3);
+        ck_assert_uint_eq(st.live_bytes, 6 + 6 + 10);
+        ck_assert_int_eq(st.in_txn, 1);
         check_metrics(text, path, w, sizeof w / sizeof w[0]);
     }
     cairn_free(text);
+    ck_assert_int_eq(cairn_blob_rollback(b), 0);
     cairn_blob_close(b);
+    {
+        /* a read-only handle counts its reads and writes nothing */
+        cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
+        void *v = NULL;
+        size_t n = 0;
+        o.read_only = 1;
+        ck_assert_int_eq(cairn_blob_open(&b, path, &o), 0);
+        ck_assert_int_eq(cairn_blob_read(b, k2, &v, &n), 0);
+        cairn_free(v);
+        ck_assert_int_eq(cairn_blob_create(b, "z", 1, &k3), CAIRN_READONLY);
+        ck_assert_int_eq(cairn_blob_metrics(b, &text), 0);
+        ck_assert_uint_eq(metric_value(text, "cairn_blob_reads_total"), 1);
+        ck_assert_uint_eq(metric_value(text, "cairn_blob_creates_total"), 0);
+        ck_assert_uint_eq(metric_value(text, "cairn_blob_written_bytes_total"), 0);
+        ck_assert_uint_eq(metric_value(text, "cairn_blob_fsyncs_total"), 0);
+        ck_assert_uint_eq(metric_value(text, "cairn_blob_errors_readonly_total"), 1);
+        cairn_free(text);
+        cairn_blob_close(b);
+    }
 }
 END_TEST
 

@@ -263,8 +263,20 @@ struct cairn_blob {
     } vs;
     int verify;                      /* read-only open for cairn_blob_check: payloads are read
                                         inside the validated window */
+    /* per-handle operation counters for cairn_blob_metrics (metrics.h): relaxed atomic adds
+     * (reads count under the shared lock), relaxed loads */
+    uint64_t n_creates, n_reads, n_updates, n_deletes, n_commits, n_fsyncs;
+    uint64_t n_errors[32];           /* calls that returned code -i, by i */
 };
 typedef struct vsig vsig;
+
+static void bcount(uint64_t *c) { __atomic_fetch_add(c, 1, __ATOMIC_RELAXED); }
+
+/* Count a public call's error by its code (cairn_blob_metrics); returns rc. */
+static int bres(cairn_blob *b, int rc) {
+    if (rc < 0 && rc > -32 && b) bcount(&b->n_errors[-rc]);
+    return rc;
+}
 
 struct cairn_blob_iter {
     uint32_t *keys;
@@ -872,6 +884,7 @@ static int open_writer(cairn_blob *b, uint64_t *size) {
     b->in_ckpt = 0;
     pthread_rwlock_unlock(&b->mu);
     if (rc) return rc;
+    b->n_fsyncs++;
     if ((rc = cairn_io__fsync(b->f)) != 0) return rc;
     if ((rc = cairn_wal__reset(b->wal)) != 0) return rc;
     b->force_hdr = 1;
@@ -1431,6 +1444,9 @@ undo: {
 typedef int (*op_fn)(cairn_blob *b, void *arg);
 
 static int do_delete(cairn_blob *b, void *arg);
+static int do_create(cairn_blob *b, void *arg);
+static int do_create_with_key(cairn_blob *b, void *arg);
+static int do_update(cairn_blob *b, void *arg);
 
 static int run_op(cairn_blob *b, op_fn fn, void *arg, const char *name) {
     size_t umark, evmark;
@@ -1453,6 +1469,11 @@ static int run_op(cairn_blob *b, op_fn fn, void *arg, const char *name) {
     if (!b->in_txn) {
         b->urgent = fn == do_delete; /* frees space: it may use the log's reserve */
         rc = commit_batch(b, umark, pmark, evmark, &fo);
+    }
+    if (!rc) {
+        if (fn == do_create || fn == do_create_with_key) bcount(&b->n_creates);
+        else if (fn == do_update) bcount(&b->n_updates);
+        else if (fn == do_delete) bcount(&b->n_deletes);
     }
 out:
     pthread_rwlock_unlock(&b->mu);
@@ -1538,12 +1559,12 @@ int cairn_blob_create(cairn_blob *b, const void *data, size_t len, uint32_t *key
     int rc;
     if (!b || !key) return cairn_err__set(CAIRN_INVALID, "cairn_blob_create: NULL argument");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_create");
-    if ((rc = check_data(data, len)) != 0) return rc;
+    if ((rc = check_data(data, len)) != 0) return bres(b, rc);
     memset(&a, 0, sizeof a);
     a.data = data;
     a.len = len;
     if ((rc = run_op(b, do_create, &a, "cairn_blob_create")) == 0) *key = a.key;
-    return rc;
+    return bres(b, rc);
 }
 
 int cairn_blob_create_with_key(cairn_blob *b, uint32_t key, const void *data, size_t len) {
@@ -1551,12 +1572,12 @@ int cairn_blob_create_with_key(cairn_blob *b, uint32_t key, const void *data, si
     int rc;
     if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_create_with_key: NULL handle");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_create_with_key");
-    if ((rc = check_data(data, len)) != 0) return rc;
+    if ((rc = check_data(data, len)) != 0) return bres(b, rc);
     memset(&a, 0, sizeof a);
     a.key = key;
     a.data = data;
     a.len = len;
-    return run_op(b, do_create_with_key, &a, "cairn_blob_create_with_key");
+    return bres(b, run_op(b, do_create_with_key, &a, "cairn_blob_create_with_key"));
 }
 
 int cairn_blob_reserve_next_key(cairn_blob *b, uint32_t *key) {
@@ -1566,7 +1587,7 @@ int cairn_blob_reserve_next_key(cairn_blob *b, uint32_t *key) {
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_reserve_next_key");
     memset(&a, 0, sizeof a);
     if ((rc = run_op(b, do_reserve, &a, "cairn_blob_reserve_next_key")) == 0) *key = a.key;
-    return rc;
+    return bres(b, rc);
 }
 
 int cairn_blob_update(cairn_blob *b, uint32_t key, const void *data, size_t len) {
@@ -1574,12 +1595,12 @@ int cairn_blob_update(cairn_blob *b, uint32_t key, const void *data, size_t len)
     int rc;
     if (!b) return cairn_err__set(CAIRN_INVALID, "cairn_blob_update: NULL handle");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_update");
-    if ((rc = check_data(data, len)) != 0) return rc;
+    if ((rc = check_data(data, len)) != 0) return bres(b, rc);
     memset(&a, 0, sizeof a);
     a.key = key;
     a.data = data;
     a.len = len;
-    return run_op(b, do_update, &a, "cairn_blob_update");
+    return bres(b, run_op(b, do_update, &a, "cairn_blob_update"));
 }
 
 int cairn_blob_delete(cairn_blob *b, uint32_t key) {
@@ -1588,7 +1609,7 @@ int cairn_blob_delete(cairn_blob *b, uint32_t key) {
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_delete");
     memset(&a, 0, sizeof a);
     a.key = key;
-    return run_op(b, do_delete, &a, "cairn_blob_delete");
+    return bres(b, run_op(b, do_delete, &a, "cairn_blob_delete"));
 }
 
 /* A read through a read-only handle failed its checks: the writer may have changed the bytes
@@ -1630,6 +1651,7 @@ int cairn_blob_read(cairn_blob *b, uint32_t key, void **data, size_t *len) {
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_read");
     *data = NULL;
     *len = 0;
+    bcount(&b->n_reads);
     pthread_rwlock_rdlock(&b->mu);
     if (b->failed) {
         rc = err_failed(b, "cairn_blob_read");
@@ -1641,7 +1663,7 @@ int cairn_blob_read(cairn_blob *b, uint32_t key, void **data, size_t *len) {
     }
     pthread_rwlock_unlock(&b->mu);
     if (rc == CAIRN_CORRUPT && b->ro) rc = ro_reread(b, key, data, len);
-    return rc;
+    return bres(b, rc);
 }
 
 int cairn_blob_exists(cairn_blob *b, uint32_t key) {
@@ -1654,7 +1676,7 @@ int cairn_blob_exists(cairn_blob *b, uint32_t key) {
     else
         rc = map_get(&b->idx, key) != NULL;
     pthread_rwlock_unlock(&b->mu);
-    return rc;
+    return bres(b, rc);
 }
 
 int cairn_blob_count(cairn_blob *b, uint64_t *out) {
@@ -1667,7 +1689,7 @@ int cairn_blob_count(cairn_blob *b, uint64_t *out) {
     else
         *out = b->idx.n;
     pthread_rwlock_unlock(&b->mu);
-    return rc;
+    return bres(b, rc);
 }
 
 static int cmp_u32(const void *a, const void *c) {
@@ -1735,7 +1757,7 @@ int cairn_blob_sync(cairn_blob *b) {
     else
         rc = checkpoint(b);
     pthread_rwlock_unlock(&b->mu);
-    return rc;
+    return bres(b, rc);
 }
 
 int cairn_blob_stats(cairn_blob *b, struct cairn_blob_stats *user) {
@@ -1842,6 +1864,7 @@ static int compact_locked(cairn_blob *b) {
     if (wlen && (rc = cairn_io__pwrite(nf, wbuf, wlen, woff)) != 0) goto out;
     put_file_header(h, b->next_key, off, cairn_jnl__lsn(b->jnl), b->hdr_flags, b->hdr_salt);
     if ((rc = cairn_io__pwrite(nf, h, FHDR, 0)) != 0) goto out;
+    b->n_fsyncs++;
     if ((rc = cairn_io__fsync(nf)) != 0) goto out;
     if ((rc = cairn_io__rename(tmp, b->path)) != 0) goto out;
     /* the new file is in place: from here on the handle must follow it */
@@ -1885,7 +1908,7 @@ int cairn_blob_compact(cairn_blob *b) {
             rc = compact_locked(b);
     }
     pthread_rwlock_unlock(&b->mu);
-    return rc;
+    return bres(b, rc);
 }
 
 /* ---- transactions ------------------------------------------------------------------------- */
@@ -1916,7 +1939,7 @@ int cairn_blob_begin(cairn_blob *b) {
         }
     }
     pthread_rwlock_unlock(&b->mu);
-    return rc;
+    return bres(b, rc);
 }
 
 static int keep_keys(cairn_blob *b, uint64_t keep);
@@ -1951,7 +1974,8 @@ int cairn_blob_commit(cairn_blob *b) {
     }
     pthread_rwlock_unlock(&b->mu);
     fire(&fo);
-    return rc;
+    if (!rc) bcount(&b->n_commits);
+    return bres(b, rc);
 }
 
 /* Keys a transaction handed out (create, reserve) stay used after it is rolled back or its
@@ -1991,7 +2015,7 @@ int cairn_blob_rollback(cairn_blob *b) {
         rc = abort_txn(b);
     }
     pthread_rwlock_unlock(&b->mu);
-    return rc;
+    return bres(b, rc);
 }
 
 /* ---- events ------------------------------------------------------------------------------- */
@@ -2059,4 +2083,19 @@ int cairn_blob_check(const char *path) {
 
 /* The path of the store (the `store` label of cairn_blob_metrics; metrics.h). */
 const char *cairn_blob__path(const cairn_blob *b) { return b->path; }
+
+/* The operation counters of the handle (cairn_blob_metrics; metrics.h). */
+void cairn_blob__counters(cairn_blob *b, cairn_blob_counters *c) {
+    int i;
+    c->creates = __atomic_load_n(&b->n_creates, __ATOMIC_RELAXED);
+    c->reads = __atomic_load_n(&b->n_reads, __ATOMIC_RELAXED);
+    c->updates = __atomic_load_n(&b->n_updates, __ATOMIC_RELAXED);
+    c->deletes = __atomic_load_n(&b->n_deletes, __ATOMIC_RELAXED);
+    c->commits = __atomic_load_n(&b->n_commits, __ATOMIC_RELAXED);
+    for (i = 0; i < 32; i++) c->errors[i] = __atomic_load_n(&b->n_errors[i], __ATOMIC_RELAXED);
+    pthread_rwlock_rdlock(&b->mu); /* the journal's counters change under the write lock */
+    c->written_bytes = cairn_jnl__logged(b->jnl);
+    c->fsyncs = b->n_fsyncs + cairn_jnl__fsyncs(b->jnl) + (b->wal ? cairn_wal__fsyncs(b->wal) : 0);
+    pthread_rwlock_unlock(&b->mu);
+}
 #include "blob_frozen.inc" /* cairn_blob__frozen: snapshots and backups (blob_snap.c) */

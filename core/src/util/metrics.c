@@ -13,9 +13,10 @@
  * The `store` label is the path the handle was opened on, escaped as the format requires
  * (backslash, double quote and line feed become \\, \" and \n). Lines end in "\n".
  *
- * KV adds per-handle operation counters that are not stats fields (metrics.h: puts, gets,
- * deletes, commits, bytes written, fsyncs) and, for each error code the handle's calls returned,
- * cairn_kv_errors_<code>_total. The other engines render what their stats give. */
+ * KV and the blob store add per-handle operation counters that are not stats fields (metrics.h:
+ * KV puts, gets, deletes; blob creates, reads, updates, deletes; both commits, bytes written,
+ * fsyncs) and, for each error code the handle's calls returned, cairn_<engine>_errors_<code>_total.
+ * The other engines render what their stats give. */
 #include "metrics.h"
 #include "util.h"
 
@@ -189,56 +190,89 @@ static const metric_def kv_counter_defs[] = {
      offsetof(cairn_kv_counters, fsyncs), 8, 0},
 };
 
-int cairn_kv_metrics(cairn_kv *kv, char **out) {
-    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
-    cairn_kv_counters c;
+/* The stats families, then the counter families (defs over the counters struct c), then one
+ * family per error code the handle returned (cairn_<engine>_errors_<code>_total). */
+static int render_with_counters(const char *engine, const metric_def *defs, size_t ndefs, const void *st,
+                                const metric_def *cdefs, size_t ncdefs, const void *c, const uint64_t *errors,
+                                const char *path, char **out, const char *fn) {
     char *a = NULL, *b = NULL, *label;
     mbuf e;
     int rc, i;
-    if (!out) return cairn_err__set(CAIRN_INVALID, "kv_metrics: out is NULL");
-    *out = NULL;
-    if ((rc = cairn_kv_stats(kv, &st)) != 0) return rc;
-    cairn_kv__counters(kv, &c);
-    if ((rc = render("kv", kv_defs, NDEFS(kv_defs), &st, cairn_kv__path(kv), &a, "kv_metrics")) != 0) return rc;
-    if ((rc = render("kv", kv_counter_defs, NDEFS(kv_counter_defs), &c, cairn_kv__path(kv), &b, "kv_metrics")) != 0) {
+    if ((rc = render(engine, defs, ndefs, st, path, &a, fn)) != 0) return rc;
+    if ((rc = render(engine, cdefs, ncdefs, c, path, &b, fn)) != 0) {
         free(a);
         return rc;
     }
-    /* errors by code: one family per code this handle returned (cairn_kv_errors_<code>_total) */
     memset(&e, 0, sizeof e);
-    if (!(label = escape_label(cairn_kv__path(kv)))) e.nomem = 1;
+    if (!(label = escape_label(path ? path : ""))) e.nomem = 1;
     mb_printf(&e, "%s%s", a, b);
     for (i = 1; i < 32 && label; i++) {
         const char *name = cairn_errname(-i);
         char lower[40];
         size_t k;
-        if (!c.errors[i] || strncmp(name, "CAIRN_", 6) != 0) continue;
+        if (!errors[i] || strncmp(name, "CAIRN_", 6) != 0) continue;
         for (k = 0; name[6 + k] && k + 1 < sizeof lower; k++)
             lower[k] = (char)(name[6 + k] >= 'A' && name[6 + k] <= 'Z' ? name[6 + k] + 32 : name[6 + k]);
         lower[k] = 0;
         mb_printf(&e,
-                  "# HELP cairn_kv_errors_%s_total Calls on this handle that returned %s (%s).\n"
-                  "# TYPE cairn_kv_errors_%s_total counter\ncairn_kv_errors_%s_total{store=\"%s\"} %" PRIu64 "\n",
-                  lower, name, cairn_errstr(-i), lower, lower, label, c.errors[i]);
+                  "# HELP cairn_%s_errors_%s_total Calls on this handle that returned %s (%s).\n"
+                  "# TYPE cairn_%s_errors_%s_total counter\ncairn_%s_errors_%s_total{store=\"%s\"} %" PRIu64 "\n",
+                  engine, lower, name, cairn_errstr(-i), engine, lower, engine, lower, label, errors[i]);
     }
     free(label);
     free(a);
     free(b);
     if (e.nomem || !e.p) {
         free(e.p);
-        return cairn_err__set(CAIRN_NOMEM, "kv_metrics: out of memory");
+        return cairn_err__set(CAIRN_NOMEM, "%s: out of memory", fn);
     }
     *out = e.p;
     return 0;
 }
 
+int cairn_kv_metrics(cairn_kv *kv, char **out) {
+    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
+    cairn_kv_counters c;
+    int rc;
+    if (!out) return cairn_err__set(CAIRN_INVALID, "kv_metrics: out is NULL");
+    *out = NULL;
+    if ((rc = cairn_kv_stats(kv, &st)) != 0) return rc;
+    cairn_kv__counters(kv, &c);
+    return render_with_counters("kv", kv_defs, NDEFS(kv_defs), &st, kv_counter_defs, NDEFS(kv_counter_defs), &c,
+                                c.errors, cairn_kv__path(kv), out, "kv_metrics");
+}
+
+/* The blob handle's operation counters (metrics.h), after the stats families. */
+static const metric_def blob_counter_defs[] = {
+    {"creates_total", "counter", "Successful create and create_with_key calls on this handle (in a transaction too).",
+     offsetof(cairn_blob_counters, creates), 8, 0},
+    {"reads_total", "counter", "read calls on this handle (hits and misses).", offsetof(cairn_blob_counters, reads), 8,
+     0},
+    {"updates_total", "counter", "Successful update calls on this handle.", offsetof(cairn_blob_counters, updates), 8,
+     0},
+    {"deletes_total", "counter", "Successful delete calls on this handle.", offsetof(cairn_blob_counters, deletes), 8,
+     0},
+    {"commits_total", "counter", "Successful commits of transactions on this handle.",
+     offsetof(cairn_blob_counters, commits), 8, 0},
+    {"written_bytes_total", "counter",
+     "Bytes of records this handle committed to the write-ahead log (the data file gets the same bytes when they "
+     "are applied; compaction output not included).",
+     offsetof(cairn_blob_counters, written_bytes), 8, 0},
+    {"fsyncs_total", "counter",
+     "fsyncs of the write-ahead log and the data file by this handle (commits, checkpoints, open, close, compaction).",
+     offsetof(cairn_blob_counters, fsyncs), 8, 0},
+};
+
 int cairn_blob_metrics(cairn_blob *b, char **out) {
     struct cairn_blob_stats st = CAIRN_BLOB_STATS_INIT;
+    cairn_blob_counters c;
     int rc;
     if (!out) return cairn_err__set(CAIRN_INVALID, "blob_metrics: out is NULL");
     *out = NULL;
     if ((rc = cairn_blob_stats(b, &st)) != 0) return rc;
-    return render("blob", blob_defs, NDEFS(blob_defs), &st, cairn_blob__path(b), out, "blob_metrics");
+    cairn_blob__counters(b, &c);
+    return render_with_counters("blob", blob_defs, NDEFS(blob_defs), &st, blob_counter_defs,
+                                NDEFS(blob_counter_defs), &c, c.errors, cairn_blob__path(b), out, "blob_metrics");
 }
 
 int cairn_table_metrics(cairn_table *t, char **out) {

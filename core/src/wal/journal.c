@@ -42,6 +42,8 @@ struct cairn_jnl {
     ovrec *ov;
     size_t nov, capov;
     uint64_t ov_lo;      /* lowest offset past the header that the overlay touches */
+    uint64_t logged;     /* bytes of records committed to the log (cairn_jnl__logged) */
+    uint64_t fsyncs;     /* fsyncs of the data file by checkpoints */
 };
 
 int cairn_jnl__open(cairn_jnl **out, const cairn_jnl_ops *ops, void *ctx, const char *log_name) {
@@ -175,6 +177,7 @@ int cairn_jnl__commit(cairn_jnl *j, uint64_t mark, int reserved, uint64_t *seq) 
     for (i = first; i < j->n; i++) {
         j->q[i].committed = 1;
         j->q[i].seq = s;
+        j->logged += j->q[i].blen;
     }
     *seq = s;
     return 0;
@@ -242,6 +245,7 @@ int cairn_jnl__checkpoint(cairn_jnl *j, int keep, int *done) {
      * savepoints index them: keep the log */
     if (j->n || keep) return 0;
     if (j->ops.settle && (rc = j->ops.settle(j->ctx)) != 0) return rc;
+    j->fsyncs++;
     if ((rc = cairn_io__fsync(j->f)) != 0) return fatal(j, rc);
     if ((rc = cairn_wal__reset(j->wal)) != 0) return fatal(j, rc);
     if (done) *done = 1;
@@ -249,6 +253,10 @@ int cairn_jnl__checkpoint(cairn_jnl *j, int keep, int *done) {
 }
 
 int cairn_jnl__fatal(const cairn_jnl *j) { return j->fatal; }
+
+uint64_t cairn_jnl__logged(const cairn_jnl *j) { return j->logged; }
+
+uint64_t cairn_jnl__fsyncs(const cairn_jnl *j) { return j->fsyncs; }
 
 uint64_t cairn_jnl__lsn(const cairn_jnl *j) { return j->lsn; }
 

@@ -127,6 +127,10 @@ int cairn_jnl__should_checkpoint(const cairn_jnl *j);
 int cairn_jnl__checkpoint(cairn_jnl *j, int keep, int *done);
 /* Non-zero (the code) once a checkpoint failed in a way the engine must treat as fatal. */
 int cairn_jnl__fatal(const cairn_jnl *j);
+/* Bytes of records (offset or size included) committed to the log, and fsyncs of the data file
+ * by checkpoints, since the journal was opened (counters for the engine's metrics). */
+uint64_t cairn_jnl__logged(const cairn_jnl *j);
+uint64_t cairn_jnl__fsyncs(const cairn_jnl *j);
 /* The LSN stamped in the data file (as last written), and set it (at open, from its header). */
 uint64_t cairn_jnl__lsn(const cairn_jnl *j);
 void cairn_jnl__set_lsn(cairn_jnl *j, uint64_t lsn);

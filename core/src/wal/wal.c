@@ -114,6 +114,7 @@ struct cairn_wal {
     size_t blen, bcap;
     uint64_t buf_seq;      /* highest seq in buf */
     uint64_t buf_first;    /* lowest seq in buf (when blen > 0) */
+    uint64_t fsyncs;       /* fsyncs of the log file done by this handle (cairn_wal__fsyncs) */
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -460,6 +461,7 @@ int cairn_wal__open(cairn_wal **out, const char *path, int flags, cairn_wal_info
         if (sr.end < n && !rdonly && !(flags & CAIRN_WAL_KEEP_TAIL)) {
             /* drop the torn tail durably, so later appends never sit behind garbage */
             if ((rc = cairn_io__truncate(w->f, sr.end)) != 0) goto fail;
+            w->fsyncs++;
             if ((rc = cairn_io__fsync(w->f)) != 0) goto fail;
             w->alloc = sr.end;
         }
@@ -753,6 +755,7 @@ int cairn_wal__sync(cairn_wal *w, uint64_t seq) {
         /* leader: one fsync acknowledges everything written so far */
         w->syncing = 1;
         target = w->written_seq;
+        w->fsyncs++;
         pthread_mutex_unlock(&w->mu);
         rc = cairn_io__fsync(w->f);
         pthread_mutex_lock(&w->mu);
@@ -781,6 +784,7 @@ int cairn_wal__reset(cairn_wal *w) {
     if (w->end != HDR || w->valid_end != HDR || w->alloc > HDR + w->reserve) { /* keep an empty log's reserve */
         if ((rc = cairn_io__truncate(w->f, HDR)) != 0) goto out;
         w->alloc = HDR;
+        w->fsyncs++;
         if ((rc = cairn_io__fsync(w->f)) != 0) {
             w->failed = CAIRN_FAILED;
             goto out;
@@ -817,6 +821,15 @@ int cairn_wal__set_reserve(cairn_wal *w, uint64_t bytes) {
 }
 
 uint32_t cairn_wal__salt(cairn_wal *w) { return w ? w->salt : 0; }
+
+uint64_t cairn_wal__fsyncs(cairn_wal *w) {
+    uint64_t n;
+    if (!w) return 0;
+    pthread_mutex_lock(&w->mu);
+    n = w->fsyncs;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
 
 /* ---- introspection ------------------------------------------------------------------------ */
 

@@ -115,6 +115,8 @@ void cairn_wal__advance(cairn_wal *w, uint64_t seq);
 int cairn_wal__set_reserve(cairn_wal *w, uint64_t bytes);
 /* The log file's salt. */
 uint32_t cairn_wal__salt(cairn_wal *w);
+/* fsyncs of the log file this handle did (group commit: one per leader), since open. */
+uint64_t cairn_wal__fsyncs(cairn_wal *w);
 
 /* Bytes in the log (file plus buffered). */
 uint64_t cairn_wal__size(cairn_wal *w);
