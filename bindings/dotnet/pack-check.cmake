@@ -44,11 +44,13 @@ if(DEFINED CONSUMER AND NOT CONSUMER)
 endif()
 
 # A consumer that knows only the package (no CAIRN_NATIVE_DIR, no project reference) restores it from
-# the output folder into a private packages folder (never a stale global cache), builds and runs.
+# the output folder (its dependency, Apache.Arrow, from nuget.org) into a private packages folder (never
+# a stale global cache), builds and runs.
 set(c ${OUT}/consumer)
 file(MAKE_DIRECTORY ${c})
 file(WRITE ${c}/nuget.config "<?xml version=\"1.0\" encoding=\"utf-8\"?>
-<configuration><packageSources><clear /><add key=\"local\" value=\"${OUT}\" /></packageSources></configuration>
+<configuration><packageSources><clear /><add key=\"local\" value=\"${OUT}\" />
+  <add key=\"nuget.org\" value=\"https://api.nuget.org/v3/index.json\" /></packageSources></configuration>
 ")
 file(WRITE ${c}/Consumer.csproj "<Project Sdk=\"Microsoft.NET.Sdk\">
   <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework>

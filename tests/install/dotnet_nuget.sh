@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a .NET user does (docs/dotnet.md, "Install"): `dotnet pack` the library with the native core
 # of a build into a folder, then a fresh console project (`dotnet new console`) takes the package from
-# that folder as a local feed (its own nuget.config, with no other source: offline) and runs the
+# that folder as a local feed (its own nuget.config: that folder and nuget.org, where the package's one
+# dependency, Apache.Arrow, comes from) and runs the
 # guide's first example, whose output must be what its comments say. A private NuGet packages folder
 # is used, so that no Cairn package cached by an earlier run can stand in for this one; the pack's
 # intermediate files go to the temporary directory, not the work tree.
@@ -31,7 +32,6 @@ cd "$tmp"
 "$dotnet" new console -o MyApp
 cd MyApp
 "$dotnet" new nugetconfig
-"$dotnet" nuget remove source nuget --configfile nuget.config    # offline: the local feed only
 "$dotnet" nuget add source "$tmp/nupkgs" --name cairn --configfile nuget.config
 "$dotnet" add package Cairn
 
