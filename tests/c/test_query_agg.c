@@ -8,6 +8,7 @@
  * columns with ordering, limit and offset; inner and left joins against a nested-loop reference,
  * also of a table with itself. */
 #include "cairn.h"
+#include "table/seg_agg.h"
 
 #include <check.h>
 #include <math.h>
@@ -647,11 +648,88 @@ START_TEST(joins) {
 }
 END_TEST
 
+/* the primitives of seg_agg.h against a bit-by-bit reference: every width 0..32, lengths around
+ * the runs of 8 and the end of the bytes, any start phase of the partial sums, codes out of range
+ * and bytes too short */
+static void pack_code(uint8_t *p, unsigned w, size_t k, uint32_t c) {
+    unsigned b;
+    for (b = 0; b < w; b++)
+        if ((c >> b) & 1) p[(k * w + b) >> 3] |= (uint8_t)(1u << ((k * w + b) & 7));
+}
+
+START_TEST(seg_agg_primitives) {
+    static const size_t lens[] = {0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000, 4099};
+    unsigned w;
+    size_t li;
+    rng = 0x5eed0a11u;
+    fprintf(stderr, "seg_agg_primitives: seed 0x5eed0a11\n");
+    for (w = 0; w <= 32; w++) {
+        for (li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            size_t n = lens[li], plen = (n * w + 7) / 8, i, start;
+            uint64_t d = w == 0 ? 1 : (w >= 20 ? 70000 + rnd() % 1000 : (1ull << w) - rnd() % 2);
+            uint8_t *p = (uint8_t *)calloc(plen + 1, 1), *dict;
+            uint32_t *codes = (uint32_t *)malloc((n + 1) * 4), *got = (uint32_t *)malloc((n + 1) * 4);
+            double s[8], ref[8];
+            uint64_t k0 = rnd() % 8;
+            if (w >= 20 && d > (1ull << w)) d = 1ull << w;
+            dict = (uint8_t *)malloc((size_t)d * 8 + 1) + 1; /* unaligned */
+            for (i = 0; i < d; i++) {
+                double v = (double)(rnd() % 100000) / 100.0;
+                memcpy(dict + i * 8, &v, 8);
+            }
+            for (i = 0; i < n; i++) {
+                codes[i] = (uint32_t)(rnd() % d);
+                pack_code(p, w, i, codes[i]);
+            }
+            /* every start that is a multiple of 8 */
+            for (start = 0; start <= n; start += 8 + 8 * (n / 64)) {
+                memset(got, 0xff, (n + 1) * 4);
+                ck_assert_int_eq(cairn_seg__codes(p, plen, w, start, n - start, d, got), 0);
+                for (i = start; i < n; i++) ck_assert_uint_eq(got[i - start], codes[i]);
+                ck_assert_uint_eq(got[n - start], 0xffffffffu);
+            }
+            for (i = 0; i < 8; i++) s[i] = ref[i] = -0.0 + (double)i;
+            for (i = 0; i < n; i++) {
+                double v;
+                memcpy(&v, dict + (size_t)codes[i] * 8, 8);
+                ref[(k0 + i) & 7] += v;
+            }
+            ck_assert_int_eq(cairn_seg__dict_fsum(p, plen, w, n, dict, (uint32_t)d, s, k0), 0);
+            for (i = 0; i < 8; i++) ck_assert(memcmp(&s[i], &ref[i], 8) == 0);
+            if (n && plen) { /* bytes too short */
+                ck_assert_int_eq(cairn_seg__codes(p, plen - 1, w, 0, n, d, got), -1);
+                ck_assert_int_eq(cairn_seg__dict_fsum(p, plen - 1, w, n, dict, (uint32_t)d, s, k0), -1);
+            }
+            if (n && w) { /* a code out of range, at every other position */
+                for (i = 0; i < n; i += 1 + n / 16) {
+                    uint32_t c = codes[i];
+                    if (d >= (1ull << w)) continue;
+                    pack_code(p, w, i, (uint32_t)((1ull << w) - 1)); /* all ones: >= d */
+                    ck_assert_int_eq(cairn_seg__codes(p, plen, w, 0, n, d, got), -1);
+                    ck_assert_int_eq(cairn_seg__dict_fsum(p, plen, w, n, dict, (uint32_t)d, s, k0), -1);
+                    { /* back to the code it was */
+                        unsigned b;
+                        for (b = 0; b < w; b++) p[(i * w + b) >> 3] &= (uint8_t) ~(1u << ((i * w + b) & 7));
+                        pack_code(p, w, i, c);
+                    }
+                }
+                ck_assert_int_eq(cairn_seg__codes(p, plen, w, 0, n, d, got), 0);
+            }
+            free(p);
+            free(dict - 1);
+            free(codes);
+            free(got);
+        }
+    }
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("query_agg");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, mk_tmp, rm_tmp);
     tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, seg_agg_primitives);
     tcase_add_test(tc, aggregates_random);
     tcase_add_test(tc, sum_overflow);
     tcase_add_test(tc, type_errors_and_empty);

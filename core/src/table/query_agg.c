@@ -21,6 +21,7 @@
  */
 #include "table/query.h"
 #include "table/query_res.h"
+#include "table/seg_agg.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -885,38 +886,6 @@ static int seg_bytes(cairn_table *t, segref *r, const tcol *c, const uint8_t **o
     return 0;
 }
 
-/* Unpack n codes of width w (1..32) from the packed bytes p[0..plen) into out, checking each
- * against d: 8-byte loads while they stay inside the bytes, bit by bit for the last ones. */
-static int unpack_codes(const uint8_t *p, size_t plen, unsigned w, size_t start, size_t n, uint64_t d,
-                        uint32_t *restrict out) {
-    size_t i = 0, bit = start * w;
-    uint64_t mask = (w == 64) ? ~0ull : ((1ull << w) - 1);
-    uint32_t bad = 0;
-    if (((start + n) * w + 7) / 8 > plen) return -1;
-    for (; i < n && (bit >> 3) + 8 <= plen; i++, bit += w) {
-        uint64_t x;
-        memcpy(&x, p + (bit >> 3), 8);
-        out[i] = (uint32_t)((x >> (bit & 7)) & mask);
-        bad |= (uint32_t)(out[i] >= d);
-    }
-    for (; i < n; i++, bit += w) {
-        uint64_t r = 0;
-        unsigned got = 0;
-        size_t b = bit;
-        while (got < w) {
-            unsigned take = 8 - (unsigned)(b & 7);
-            uint64_t byte = (uint64_t)(p[b >> 3] >> (b & 7));
-            if (take > w - got) take = w - got;
-            r |= (byte & ((1ull << take) - 1)) << got;
-            got += take;
-            b += take;
-        }
-        out[i] = (uint32_t)r;
-        bad |= (uint32_t)(out[i] >= d);
-    }
-    return bad ? -1 : 0;
-}
-
 static void *scratch_get(vscratch *sc, size_t bytes) {
     if (bytes > sc->cap) {
         void *nb = realloc(sc->buf, bytes);
@@ -956,7 +925,7 @@ static int fast_vec(const uint8_t *b, const segref *r, const tcol *c, cairn_colv
         if (pk[0] > 32) return 0;
         if (!(codes = (uint32_t *)scratch_get(csc, (n ? n : 1) * 4)) || !(vals = (uint64_t *)scratch_get(sc, (n ? n : 1) * 8)))
             return CAIRN_NOMEM;
-        if (unpack_codes(pk + 1, blen - 4 - (size_t)d * 8 - 1, pk[0], 0, n, d, codes)) return seg_damaged(r, "DICT");
+        if (cairn_seg__codes(pk + 1, blen - 4 - (size_t)d * 8 - 1, pk[0], 0, n, d, codes)) return seg_damaged(r, "DICT");
         for (i = 0; i < n; i++) memcpy(&vals[i], dict + (size_t)codes[i] * 8, 8);
     } else if (enc == CAIRN_SEG_FOR && kind_of(c->type) != AK_F) {
         uint64_t min, maxc = 0;
@@ -967,7 +936,7 @@ static int fast_vec(const uint8_t *b, const segref *r, const tcol *c, cairn_colv
         if (pk[0] > 32) return 0;
         if (!(codes = (uint32_t *)scratch_get(csc, (n ? n : 1) * 4)) || !(vals = scratch_get(sc, (n ? n : 1) * c->w)))
             return CAIRN_NOMEM;
-        if (unpack_codes(pk + 1, blen - 9, pk[0], 0, n, (uint64_t)1 << 32, codes)) return seg_damaged(r, "FOR");
+        if (cairn_seg__codes(pk + 1, blen - 9, pk[0], 0, n, (uint64_t)1 << 32, codes)) return seg_damaged(r, "FOR");
         for (i = 0; i < n; i++) maxc = codes[i] > maxc ? codes[i] : maxc;
         /* every value min + code must lie in the type's range (as seg.c checks) */
         {
@@ -1239,9 +1208,19 @@ static int fast_agg(actx *x, size_t ai, rgroup *g) {
             pk = dict + (size_t)d * 8;
             pw = pk[0];
             if (pw > 32) break;
+            if (!h.nulls) { /* gathered straight into the partial sums, 8 codes at a time */
+                if (cairn_seg__dict_fsum(pk + 1, h.blen - 4 - (size_t)d * 8 - 1, pw, h.n, dict, d, s->fs.s, s->fs.k)) {
+                    free(owned);
+                    return seg_damaged(r, "DICT");
+                }
+                s->fs.k += h.n;
+                s->n += h.n;
+                done = 1;
+                break;
+            }
             for (i0 = 0; i0 < h.n; i0 += 256) {
                 size_t m = h.n - i0 < 256 ? h.n - i0 : 256;
-                if (unpack_codes(pk + 1, h.blen - 4 - (size_t)d * 8 - 1, pw, i0, m, d, codes)) {
+                if (cairn_seg__codes(pk + 1, h.blen - 4 - (size_t)d * 8 - 1, pw, i0, m, d, codes)) {
                     free(owned);
                     return cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: damaged DICT segment", cairn_io__path(r->file->f),
                                           (unsigned long long)r->off);
