@@ -95,14 +95,42 @@ struct cairn_repo {
     int closed;
     int failed;        /* a fatal I/O error: writes fail CAIRN_FAILED */
     tstore *tenants;   /* the tenants used so far (loaded on first use) */
+    /* per-handle operation counters for cairn_repo_metrics (metrics.h): atomic adds, relaxed loads */
+    uint64_t n_saves, n_loads, n_puts, n_deletes, n_gets, n_objects, n_written, n_fsyncs;
+    uint64_t n_errors[32]; /* calls that returned code -i, by i */
 };
+
+static void count(uint64_t *c, uint64_t n) { __atomic_fetch_add(c, n, __ATOMIC_RELAXED); }
+/* fsync a file or a directory of the repository, counted */
+static int r_fsync(cairn_repo *r, cairn_file *f) {
+    count(&r->n_fsyncs, 1);
+    return cairn_io__fsync(f);
+}
+static int r_sync_dir(cairn_repo *r, const char *dir) {
+    count(&r->n_fsyncs, 1);
+    return cairn_io__sync_dir(dir);
+}
+/* write to a pack or ref log, counted */
+static int r_pwrite(cairn_repo *r, cairn_file *f, const void *p, size_t n, uint64_t off) {
+    count(&r->n_written, n);
+    return cairn_io__pwrite(f, p, n, off);
+}
 
 /* ------------------------------------------------------------------ hashing, hex, names */
 
+/* SHA-256 fetched once: EVP_sha256() makes every EVP_DigestInit_ex look the algorithm up again
+ * (a lock and a hash-table probe per object, visible in a profile of small objects). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static void sha256_fetch(void) { sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL); }
+
 static int sha256_2(const void *a, size_t na, const void *b, size_t nb, dg *out) {
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_MD_CTX *c;
     unsigned int n = 0;
-    int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) && EVP_DigestUpdate(c, a, na) &&
+    int ok;
+    pthread_once(&sha256_once, sha256_fetch);
+    c = EVP_MD_CTX_new();
+    ok = c && EVP_DigestInit_ex(c, sha256_md ? sha256_md : EVP_sha256(), NULL) && EVP_DigestUpdate(c, a, na) &&
              (nb == 0 || EVP_DigestUpdate(c, b, nb)) && EVP_DigestFinal_ex(c, out->b, &n) && n == 32;
     EVP_MD_CTX_free(c);
     return ok ? 0 : cairn_err__set(CAIRN_INTERNAL, "SHA-256 failed (libcrypto)");
@@ -387,7 +415,7 @@ static int pack_scan(tstore *ts, size_t i) {
             if (!ts->r->read_only) {
                 /* a torn append of the last pack: cut it off */
                 if ((rc = cairn_io__truncate(f, off)) != 0) return rc;
-                if ((rc = cairn_io__fsync(f)) != 0) return rc;
+                if ((rc = r_fsync(ts->r, f)) != 0) return rc;
             }
             break;
         }
@@ -503,7 +531,7 @@ static int obj_write(cairn_repo *r, tstore *ts, int type, const uint8_t *payload
         char *p, *pd;
         cairn_file *f = NULL;
         if (ts->npacks && ts->dirty && r->sync != CAIRN_SYNC_NONE) {
-            if ((rc = cairn_io__fsync(ts->packs[ts->npacks - 1])) != 0) { r->failed = rc; return rc; }
+            if ((rc = r_fsync(r, ts->packs[ts->npacks - 1])) != 0) { r->failed = rc; return rc; }
             ts->dirty = 0;
         }
         if (!(pd = pathf("%s/packs", ts->dir))) return CAIRN_NOMEM;
@@ -526,8 +554,8 @@ static int obj_write(cairn_repo *r, tstore *ts, int type, const uint8_t *payload
     cairn_put32(h + 5, (uint32_t)n);
     memcpy(h + 9, out->b, 32);
     cairn_put32(h + 41, cairn_crc32c__update(0, h, 41));
-    rc = cairn_io__pwrite(ts->packs[a], h, PACK_HDR, ts->ends[a]);
-    if (!rc && n) rc = cairn_io__pwrite(ts->packs[a], payload, n, ts->ends[a] + PACK_HDR);
+    rc = r_pwrite(r, ts->packs[a], h, PACK_HDR, ts->ends[a]);
+    if (!rc && n) rc = r_pwrite(r, ts->packs[a], payload, n, ts->ends[a] + PACK_HDR);
     if (rc) {
         /* cut off what part of the record reached the file, so the next append follows whole
          * records; if even that fails the handle stops writing */
@@ -543,6 +571,7 @@ static int obj_write(cairn_repo *r, tstore *ts, int type, const uint8_t *payload
     l.off = ts->ends[a];
     l.pack = (uint32_t)a;
     if ((rc = index_put(ts, &l)) != 0) return rc;
+    count(&r->n_objects, 1);
     ts->ends[a] += PACK_HDR + n;
     ts->dirty = 1;
     return 0;
@@ -553,7 +582,7 @@ static int store_sync(cairn_repo *r, tstore *ts) {
     int rc;
     if (r->sync == CAIRN_SYNC_NONE) return 0;
     if (ts->dirty && ts->npacks) {
-        if ((rc = cairn_io__fsync(ts->packs[ts->npacks - 1])) != 0) {
+        if ((rc = r_fsync(r, ts->packs[ts->npacks - 1])) != 0) {
             r->failed = CAIRN_FAILED;
             return rc;
         }
@@ -562,7 +591,7 @@ static int store_sync(cairn_repo *r, tstore *ts) {
     if (ts->new_pack) {
         char *pd = pathf("%s/packs", ts->dir);
         if (!pd) return CAIRN_NOMEM;
-        rc = cairn_io__sync_dir(pd);
+        rc = r_sync_dir(r, pd);
         free(pd);
         if (rc) {
             r->failed = CAIRN_FAILED;
@@ -723,6 +752,12 @@ static int refs_load(tstore *ts) {
     int rc;
     struct stat st;
     if (!p) return CAIRN_NOMEM;
+    if (ts->rlog && !ts->r->read_only) {
+        /* the writer holds the lock: no other process changes the log, and this handle's own
+         * appends and rewrites keep ts->refs current (no stat per call) */
+        free(p);
+        return 0;
+    }
     if (stat(p, &st) != 0) {
         free(p);
         if (errno == ENOENT) return 0; /* no ref yet */
@@ -765,7 +800,7 @@ static int refs_load(tstore *ts) {
                 return cairn_err__set(CAIRN_CORRUPT, "%s/refs.log: damaged record at offset %" PRIu64, ts->dir, off);
             if (ts->r->read_only) break;
             if ((rc = cairn_io__truncate(ts->rlog, off)) != 0) return rc;
-            if ((rc = cairn_io__fsync(ts->rlog)) != 0) return rc;
+            if ((rc = r_fsync(ts->r, ts->rlog)) != 0) return rc;
             break;
         }
         memcpy(d.b, h + 7, 32);
@@ -809,8 +844,8 @@ static int refs_compact(cairn_repo *r, tstore *ts) {
     if (rc) goto out;
     if (!(tmp = pathf("%s.tmp", p))) { rc = CAIRN_NOMEM; goto out; }
     rc = cairn_io__open(&f, tmp, CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC);
-    if (!rc) rc = cairn_io__pwrite(f, b.p, b.n, 0);
-    if (!rc && r->sync != CAIRN_SYNC_NONE) rc = cairn_io__fsync(f);
+    if (!rc) rc = r_pwrite(r, f, b.p, b.n, 0);
+    if (!rc && r->sync != CAIRN_SYNC_NONE) rc = r_fsync(r, f);
     if (!rc) rc = cairn_io__rename(tmp, p);
     if (rc) {
         cairn_err_saved s;
@@ -820,7 +855,7 @@ static int refs_compact(cairn_repo *r, tstore *ts) {
         rc = cairn_err__restore(&s);
         goto out;
     }
-    if (r->sync != CAIRN_SYNC_NONE && (rc = cairn_io__sync_dir(ts->dir)) != 0) {
+    if (r->sync != CAIRN_SYNC_NONE && (rc = r_sync_dir(r, ts->dir)) != 0) {
         cairn_io__close(f);
         goto out;
     }
@@ -849,17 +884,17 @@ static int ref_set(cairn_repo *r, tstore *ts, const char *kind, const char *name
         if (!rc && stat(p, &st) == 0) ts->rino = (uint64_t)st.st_ino;
         free(p);
         if (rc) return rc;
-        if (r->sync != CAIRN_SYNC_NONE && (rc = cairn_io__sync_dir(ts->dir)) != 0) return rc;
+        if (r->sync != CAIRN_SYNC_NONE && (rc = r_sync_dir(r, ts->dir)) != 0) return rc;
     }
     if ((rc = ref_record(&b, k, name, d)) != 0) goto out;
-    if ((rc = cairn_io__pwrite(ts->rlog, b.p, b.n, ts->rend)) != 0) {
+    if ((rc = r_pwrite(r, ts->rlog, b.p, b.n, ts->rend)) != 0) {
         cairn_err_saved s;
         cairn_err__save(&s);
         if (cairn_io__truncate(ts->rlog, ts->rend) != 0) r->failed = CAIRN_FAILED;
         rc = cairn_err__restore(&s);
         goto out;
     }
-    if (r->sync != CAIRN_SYNC_NONE && (rc = cairn_io__fsync(ts->rlog)) != 0) {
+    if (r->sync != CAIRN_SYNC_NONE && (rc = r_fsync(r, ts->rlog)) != 0) {
         r->failed = CAIRN_FAILED;
         goto out;
     }
@@ -1620,7 +1655,7 @@ void cairn_repo_close(cairn_repo *r) {
     free(r);
 }
 
-int cairn_repo_init(cairn_repo *r, const char *tenant) {
+static int repo_init(cairn_repo *r, const char *tenant) {
     char *td = NULL, *sub = NULL, enc[202];
     int rc;
     if ((rc = enter(r, "cairn_repo_init", 1)) != 0) return rc;
@@ -1643,8 +1678,8 @@ int cairn_repo_init(cairn_repo *r, const char *tenant) {
         char *tp = pathf("%s/t", r->path);
         if (!tp) rc = CAIRN_NOMEM;
         else {
-            rc = cairn_io__sync_dir(td);
-            if (!rc) rc = cairn_io__sync_dir(tp);
+            rc = r_sync_dir(r, td);
+            if (!rc) rc = r_sync_dir(r, tp);
             free(tp);
         }
     }
@@ -1686,7 +1721,7 @@ static int tenants_json(const char *repo, char **json) {
     return rc;
 }
 
-int cairn_repo_tenants(cairn_repo *r, char **out) {
+static int repo_tenants(cairn_repo *r, char **out) {
     char **json = out;
     int rc;
     if (!json) return cairn_err__set(CAIRN_INVALID, "cairn_repo_tenants: NULL argument");
@@ -1696,7 +1731,7 @@ int cairn_repo_tenants(cairn_repo *r, char **out) {
     return rc;
 }
 
-int cairn_repo_entries(cairn_repo *r, const char *tenant, char **out) {
+static int repo_entries(cairn_repo *r, const char *tenant, char **out) {
     char **json = out;
     tstore *td = NULL;
     int rc;
@@ -1757,8 +1792,8 @@ static int commit_version(cairn_repo *r, tstore *td, const char *user, const cha
     return 0;
 }
 
-int cairn_repo_save(cairn_repo *r, const char *tenant, const char *user, const char *entry, const void *value,
-                    size_t len, int kind, char *digest) {
+static int repo_save(cairn_repo *r, const char *tenant, const char *user, const char *entry, const void *value,
+                     size_t len, int kind, char *digest) {
     tstore *td = NULL;
     int rc, has;
     dg head, root;
@@ -1818,8 +1853,8 @@ static int absent(const char *entry, const char *digest) {
     return cairn_err__set(CAIRN_NOTFOUND, "no entry '%s'", entry);
 }
 
-int cairn_repo_load(cairn_repo *r, const char *tenant, const char *entry, const char *digest, void **value,
-                    size_t *len, int *kind) {
+static int repo_load(cairn_repo *r, const char *tenant, const char *entry, const char *digest, void **value,
+                     size_t *len, int *kind) {
     tstore *td = NULL;
     int rc, type;
     dg d;
@@ -1860,7 +1895,7 @@ out:
     return rc;
 }
 
-int cairn_repo_exists(cairn_repo *r, const char *tenant, const char *entry) {
+static int repo_exists(cairn_repo *r, const char *tenant, const char *entry) {
     tstore *td = NULL;
     int rc;
     dg d;
@@ -1877,7 +1912,7 @@ out:
     return rc;
 }
 
-int cairn_repo_digest(cairn_repo *r, const char *tenant, const char *entry, char *digest) {
+static int repo_digest(cairn_repo *r, const char *tenant, const char *entry, char *digest) {
     tstore *td = NULL;
     int rc;
     dg d;
@@ -1903,9 +1938,9 @@ static int tree_height(tstore *td, const dg *root, unsigned *h) {
     return 0;
 }
 
-int cairn_repo_put_many(cairn_repo *r, const char *tenant, const char *user, const char *entry, size_t n,
-                        const void *const *keys, const size_t *klens, const void *const *values, const size_t *vlens,
-                        const int *kinds, char *digest) {
+static int repo_put_many(cairn_repo *r, const char *tenant, const char *user, const char *entry, size_t n,
+                         const void *const *keys, const size_t *klens, const void *const *values, const size_t *vlens,
+                         const int *kinds, char *digest) {
     tstore *td = NULL;
     int rc, has;
     dg head, root, nroot;
@@ -1960,9 +1995,9 @@ out:
     return rc;
 }
 
-int cairn_repo_put(cairn_repo *r, const char *tenant, const char *user, const char *entry, const void *key, size_t klen,
-                   const void *value, size_t vlen, int kind, char *digest) {
-    return cairn_repo_put_many(r, tenant, user, entry, 1, &key, &klen, &value, &vlen, &kind, digest);
+static int repo_put(cairn_repo *r, const char *tenant, const char *user, const char *entry, const void *key, size_t klen,
+                    const void *value, size_t vlen, int kind, char *digest) {
+    return repo_put_many(r, tenant, user, entry, 1, &key, &klen, &value, &vlen, &kind, digest);
 }
 
 /* Find a record in the tree: *e (pointers into *holder, which the caller frees). */
@@ -1980,8 +2015,8 @@ static int tree_find(tstore *td, const dg *root, const uint8_t *k, size_t kn, no
     return 0;
 }
 
-int cairn_repo_delete(cairn_repo *r, const char *tenant, const char *user, const char *entry, const void *key,
-                      size_t klen, char *digest) {
+static int repo_delete(cairn_repo *r, const char *tenant, const char *user, const char *entry, const void *key,
+                       size_t klen, char *digest) {
     tstore *td = NULL;
     int rc, has;
     dg head, nroot;
@@ -2056,8 +2091,8 @@ static int ent_value(tstore *td, const ent *e, void **value, size_t *vlen, int *
     }
 }
 
-int cairn_repo_get(cairn_repo *r, const char *tenant, const char *entry, const char *digest, const void *key,
-                   size_t klen, void **value, size_t *vlen, int *kind) {
+static int repo_get(cairn_repo *r, const char *tenant, const char *entry, const char *digest, const void *key,
+                    size_t klen, void **value, size_t *vlen, int *kind) {
     tstore *td = NULL;
     int rc;
     dg d;
@@ -2084,7 +2119,7 @@ out:
     return rc;
 }
 
-int cairn_repo_count(cairn_repo *r, const char *tenant, const char *entry, const char *digest, uint64_t *out) {
+static int repo_count(cairn_repo *r, const char *tenant, const char *entry, const char *digest, uint64_t *out) {
     tstore *td = NULL;
     int rc;
     dg d;
@@ -2123,8 +2158,8 @@ struct cairn_repo_iter {
     int started;
 };
 
-int cairn_repo_iter_open(cairn_repo_iter **out, cairn_repo *r, const char *tenant, const char *entry,
-                         const char *digest) {
+static int repo_iter_open(cairn_repo_iter **out, cairn_repo *r, const char *tenant, const char *entry,
+                          const char *digest) {
     cairn_repo_iter *it = NULL;
     tstore *td = NULL;
     int rc;
@@ -2311,7 +2346,13 @@ static int gather(tstore *td, const dgset *s, node **nodes, size_t *nn, entlist 
         for (size_t k = 0; k < (*nodes)[*nn - 1].n; k++)
             if ((rc = entlist_push(recs, &(*nodes)[*nn - 1].e[k])) != 0) return rc;
     }
-    if (recs->n) qsort(recs->e, recs->n, sizeof(ent), ent_cmp_q);
+    /* the nodes are in key order (expansion keeps the children's order), so the records
+     * usually are already: sort only when they are not */
+    for (size_t i = 1; i < recs->n; i++)
+        if (ent_cmp_q(&recs->e[i - 1], &recs->e[i]) > 0) {
+            qsort(recs->e, recs->n, sizeof(ent), ent_cmp_q);
+            break;
+        }
     return 0;
 }
 
@@ -2354,7 +2395,7 @@ static int same_value(const ent *a, const ent *b) {
     return memcmp(a->val, b->val, a->mode ? 32 : a->vlen) == 0;
 }
 
-int cairn_repo_diff(cairn_repo *r, const char *tenant, const char *d1, const char *d2, char **json) {
+static int repo_diff(cairn_repo *r, const char *tenant, const char *d1, const char *d2, char **json) {
     tstore *td = NULL;
     int rc;
     dgset A = {0}, B = {0};
@@ -2455,7 +2496,7 @@ out:
 
 /* ------------------------------------------------------------------ history and tags */
 
-int cairn_repo_history(cairn_repo *r, const char *tenant, const char *entry, size_t max, char **json) {
+static int repo_history(cairn_repo *r, const char *tenant, const char *entry, size_t max, char **json) {
     tstore *td = NULL;
     int rc;
     dg d;
@@ -2513,7 +2554,7 @@ out:
     return rc;
 }
 
-int cairn_repo_tag(cairn_repo *r, const char *tenant, const char *name, const char *digest) {
+static int repo_tag(cairn_repo *r, const char *tenant, const char *name, const char *digest) {
     tstore *td = NULL;
     int rc;
     dg d;
@@ -2529,7 +2570,7 @@ out:
     return rc;
 }
 
-int cairn_repo_tag_get(cairn_repo *r, const char *tenant, const char *name, char *digest) {
+static int repo_tag_get(cairn_repo *r, const char *tenant, const char *name, char *digest) {
     tstore *td = NULL;
     int rc;
     dg d;
@@ -2767,14 +2808,14 @@ static int tenant_gc(cairn_repo *r, tstore *ts, const mark *m, int64_t cutoff_ms
             if (mark_has(m, &d) || young[p]) {
                 if (!(payload = (uint8_t *)malloc(PACK_HDR + (size_t)len))) { rc = cairn_err__set(CAIRN_NOMEM, "out of memory"); break; }
                 rc = cairn_io__pread(ts->packs[p], payload, PACK_HDR + (size_t)len, o, NULL);
-                if (!rc) rc = cairn_io__pwrite(nf, payload, PACK_HDR + (size_t)len, off);
+                if (!rc) rc = r_pwrite(r, nf, payload, PACK_HDR + (size_t)len, off);
                 free(payload);
                 off += PACK_HDR + len;
             }
             o += PACK_HDR + len;
         }
     }
-    if (!rc) rc = cairn_io__fsync(nf);
+    if (!rc) rc = r_fsync(r, nf);
     cairn_io__close(nf);
     nf = NULL;
     if (rc) {
@@ -2786,7 +2827,7 @@ static int tenant_gc(cairn_repo *r, tstore *ts, const mark *m, int64_t cutoff_ms
     }
     /* the new pack is durable: the old ones can go (a crash in between leaves both: the objects
      * twice, which is harmless, and the next gc drops the old ones) */
-    if ((rc = cairn_io__sync_dir(pd)) != 0) goto out;
+    if ((rc = r_sync_dir(r, pd)) != 0) goto out;
     for (size_t p = 0; p < old_n && !rc; p++) {
         char *op = pack_path(ts, ts->pnum[p]);
         if (!op) { rc = CAIRN_NOMEM; break; }
@@ -2795,7 +2836,7 @@ static int tenant_gc(cairn_repo *r, tstore *ts, const mark *m, int64_t cutoff_ms
     }
     for (size_t p = 0; p < old_n; p++) cairn_io__close(ts->packs[p]);
     ts->npacks = 0;
-    if (!rc) rc = cairn_io__sync_dir(pd);
+    if (!rc) rc = r_sync_dir(r, pd);
     /* index anew */
     free(ts->slots);
     ts->slots = NULL;
@@ -2811,7 +2852,7 @@ out:
     return rc;
 }
 
-int cairn_repo_gc(cairn_repo *r, uint64_t grace_ms, uint64_t *removed) {
+static int repo_gc(cairn_repo *r, uint64_t grace_ms, uint64_t *removed) {
     char **names = NULL;
     size_t nt = 0;
     int rc;
@@ -2872,7 +2913,7 @@ out:
     return rc;
 }
 
-int cairn_repo_stats(cairn_repo *r, struct cairn_repo_stats *out) {
+static int repo_stats(cairn_repo *r, struct cairn_repo_stats *out) {
     struct cairn_repo_stats s;
     char **names = NULL;
     size_t nt = 0;
@@ -2902,3 +2943,136 @@ out:
 
 /* The path of the repository (the `store` label of cairn_repo_metrics; metrics.h). */
 const char *cairn_repo__path(const cairn_repo *r) { return r->path; }
+
+/* ------------------------------------------------------------------ counted entry points */
+
+/* The public calls that take a handle: each counts its successful operations and, by code, the
+ * errors it returned (cairn_repo_metrics). */
+static int counted(cairn_repo *r, int rc) {
+    if (rc < 0 && rc > -32 && r) count(&r->n_errors[-rc], 1);
+    return rc;
+}
+
+int cairn_repo_init(cairn_repo *r, const char *tenant) {
+    int rc = repo_init(r, tenant);
+    return counted(r, rc);
+}
+
+int cairn_repo_tenants(cairn_repo *r, char **out) {
+    int rc = repo_tenants(r, out);
+    return counted(r, rc);
+}
+
+int cairn_repo_entries(cairn_repo *r, const char *tenant, char **out) {
+    int rc = repo_entries(r, tenant, out);
+    return counted(r, rc);
+}
+
+int cairn_repo_save(cairn_repo *r, const char *tenant, const char *user, const char *entry, const void *value,
+                    size_t len, int kind, char *digest) {
+    int rc = repo_save(r, tenant, user, entry, value, len, kind, digest);
+    if (rc == 0) count(&r->n_saves, 1);
+    return counted(r, rc);
+}
+
+int cairn_repo_load(cairn_repo *r, const char *tenant, const char *entry, const char *digest, void **value, size_t *len,
+                    int *kind) {
+    int rc = repo_load(r, tenant, entry, digest, value, len, kind);
+    if (rc == 0) count(&r->n_loads, 1);
+    return counted(r, rc);
+}
+
+int cairn_repo_exists(cairn_repo *r, const char *tenant, const char *entry) {
+    int rc = repo_exists(r, tenant, entry);
+    return counted(r, rc);
+}
+
+int cairn_repo_digest(cairn_repo *r, const char *tenant, const char *entry, char *digest) {
+    int rc = repo_digest(r, tenant, entry, digest);
+    return counted(r, rc);
+}
+
+int cairn_repo_put(cairn_repo *r, const char *tenant, const char *user, const char *entry, const void *key, size_t klen,
+                   const void *value, size_t vlen, int kind, char *digest) {
+    int rc = repo_put(r, tenant, user, entry, key, klen, value, vlen, kind, digest);
+    if (rc == 0) count(&r->n_puts, 1);
+    return counted(r, rc);
+}
+
+int cairn_repo_put_many(cairn_repo *r, const char *tenant, const char *user, const char *entry, size_t n,
+                        const void *const *keys, const size_t *klens, const void *const *values, const size_t *vlens,
+                        const int *kinds, char *digest) {
+    int rc = repo_put_many(r, tenant, user, entry, n, keys, klens, values, vlens, kinds, digest);
+    if (rc == 0) count(&r->n_puts, n);
+    return counted(r, rc);
+}
+
+int cairn_repo_delete(cairn_repo *r, const char *tenant, const char *user, const char *entry, const void *key,
+                      size_t klen, char *digest) {
+    int rc = repo_delete(r, tenant, user, entry, key, klen, digest);
+    if (rc == 0) count(&r->n_deletes, 1);
+    return counted(r, rc);
+}
+
+int cairn_repo_get(cairn_repo *r, const char *tenant, const char *entry, const char *digest, const void *key,
+                   size_t klen, void **value, size_t *vlen, int *kind) {
+    int rc = repo_get(r, tenant, entry, digest, key, klen, value, vlen, kind);
+    if (rc == 0) count(&r->n_gets, 1);
+    return counted(r, rc);
+}
+
+int cairn_repo_count(cairn_repo *r, const char *tenant, const char *entry, const char *digest, uint64_t *out) {
+    int rc = repo_count(r, tenant, entry, digest, out);
+    return counted(r, rc);
+}
+
+int cairn_repo_iter_open(cairn_repo_iter **out, cairn_repo *r, const char *tenant, const char *entry,
+                         const char *digest) {
+    int rc = repo_iter_open(out, r, tenant, entry, digest);
+    return counted(r, rc);
+}
+
+int cairn_repo_diff(cairn_repo *r, const char *tenant, const char *d1, const char *d2, char **out) {
+    int rc = repo_diff(r, tenant, d1, d2, out);
+    return counted(r, rc);
+}
+
+int cairn_repo_history(cairn_repo *r, const char *tenant, const char *entry, size_t max, char **out) {
+    int rc = repo_history(r, tenant, entry, max, out);
+    return counted(r, rc);
+}
+
+int cairn_repo_tag(cairn_repo *r, const char *tenant, const char *name, const char *digest) {
+    int rc = repo_tag(r, tenant, name, digest);
+    return counted(r, rc);
+}
+
+int cairn_repo_tag_get(cairn_repo *r, const char *tenant, const char *name, char *digest) {
+    int rc = repo_tag_get(r, tenant, name, digest);
+    return counted(r, rc);
+}
+
+int cairn_repo_gc(cairn_repo *r, uint64_t grace_ms, uint64_t *removed) {
+    int rc = repo_gc(r, grace_ms, removed);
+    return counted(r, rc);
+}
+
+int cairn_repo_stats(cairn_repo *r, struct cairn_repo_stats *out) {
+    int rc = repo_stats(r, out);
+    return counted(r, rc);
+}
+
+/* The operation counters of the handle (cairn_repo_metrics; metrics.h). */
+void cairn_repo__counters(cairn_repo *r, cairn_repo_counters *c) {
+    int i;
+    c->saves = __atomic_load_n(&r->n_saves, __ATOMIC_RELAXED);
+    c->loads = __atomic_load_n(&r->n_loads, __ATOMIC_RELAXED);
+    c->puts = __atomic_load_n(&r->n_puts, __ATOMIC_RELAXED);
+    c->deletes = __atomic_load_n(&r->n_deletes, __ATOMIC_RELAXED);
+    c->gets = __atomic_load_n(&r->n_gets, __ATOMIC_RELAXED);
+    c->objects = __atomic_load_n(&r->n_objects, __ATOMIC_RELAXED);
+    c->written_bytes = __atomic_load_n(&r->n_written, __ATOMIC_RELAXED);
+    c->fsyncs = __atomic_load_n(&r->n_fsyncs, __ATOMIC_RELAXED);
+    for (i = 0; i < 32; i++) c->errors[i] = __atomic_load_n(&r->n_errors[i], __ATOMIC_RELAXED);
+}
+

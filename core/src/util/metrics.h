@@ -22,16 +22,17 @@ typedef struct cairn_kv_counters {
 } cairn_kv_counters;
 void cairn_kv__counters(cairn_kv *kv, cairn_kv_counters *c);
 
-/* The blob handle's operation counters (core/src/blob), since open: rendered by
- * cairn_blob_metrics after the families of the stats struct. */
-typedef struct cairn_blob_counters {
-    uint64_t creates, reads, updates, deletes, commits; /* successful create/create_with_key,
-                                                           update, delete calls and transaction
-                                                           commits; read calls (hits and misses) */
-    uint64_t written_bytes;                             /* bytes of records committed to the log */
-    uint64_t fsyncs;                                    /* fsyncs of the log and the data file */
-    uint64_t errors[32];                                /* calls that returned code -i, by i */
-} cairn_blob_counters;
-void cairn_blob__counters(cairn_blob *b, cairn_blob_counters *c);
+/* The repository handle's operation counters (core/src/repo), since open: rendered by
+ * cairn_repo_metrics after the families of the stats struct. */
+typedef struct cairn_repo_counters {
+    uint64_t saves, loads;    /* successful save and load calls */
+    uint64_t puts, deletes;   /* records put (put: 1, put_many: n) and deleted, successfully */
+    uint64_t gets;            /* get calls that returned a record */
+    uint64_t objects;         /* new objects appended to packs (deduplicated ones not counted) */
+    uint64_t written_bytes;   /* bytes written to packs and ref logs (gc and log rewrites too) */
+    uint64_t fsyncs;          /* fsyncs of packs, ref logs and directories */
+    uint64_t errors[32];      /* calls that returned code -i, by i */
+} cairn_repo_counters;
+void cairn_repo__counters(cairn_repo *r, cairn_repo_counters *c);
 
 #endif
