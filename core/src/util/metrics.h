@@ -35,4 +35,16 @@ typedef struct cairn_repo_counters {
 } cairn_repo_counters;
 void cairn_repo__counters(cairn_repo *r, cairn_repo_counters *c);
 
+/* The blob handle's operation counters (core/src/blob), since open: rendered by
+ * cairn_blob_metrics after the families of the stats struct. */
+typedef struct cairn_blob_counters {
+    uint64_t creates, reads, updates, deletes, commits; /* successful create/create_with_key,
+                                                           update, delete calls and transaction
+                                                           commits; read calls (hits and misses) */
+    uint64_t written_bytes;                             /* bytes of records committed to the log */
+    uint64_t fsyncs;                                    /* fsyncs of the log and the data file */
+    uint64_t errors[32];                                /* calls that returned code -i, by i */
+} cairn_blob_counters;
+void cairn_blob__counters(cairn_blob *b, cairn_blob_counters *c);
+
 #endif
