@@ -125,7 +125,7 @@ public sealed class QueryBuilder
     public QueryBuilder GroupBy(params string[] columns) =>
         With(q => q._groupBy = columns is { Length: > 0 } ? ImmutableList.CreateRange(columns) : null);
 
-    /// <summary>Adds aggregates: <c>Aggregate(Cairn.Aggregate.Count(as: "n"), Cairn.Aggregate.Avg("score"))</c>.</summary>
+    /// <summary>Adds aggregates: <c>Aggregate(Cairn.Aggregate.Count(alias: "n"), Cairn.Aggregate.Avg("score"))</c>.</summary>
     public QueryBuilder Aggregate(params Aggregate[] aggregates)
     {
         ArgumentNullException.ThrowIfNull(aggregates);

@@ -24,23 +24,23 @@ using Cairn.Native;
 
 namespace Cairn;
 
-/// <summary>An aggregate of a query: <c>Aggregate.Sum("score")</c>, <c>Aggregate.Count(as: "n")</c>.
+/// <summary>An aggregate of a query: <c>Aggregate.Sum("score")</c>, <c>Aggregate.Count(alias: "n")</c>.
 /// <see cref="Fn"/> is count, count_distinct, sum, min, max or avg; <see cref="Column"/> null only for
 /// count (count(*)); <see cref="As"/> names the result column (default "fn(column)", "count(*)").</summary>
 public sealed record Aggregate(string Fn, string? Column = null, string? As = null)
 {
     /// <summary>count(*) without a column, else the column's non-null values.</summary>
-    public static Aggregate Count(string? column = null, string? @as = null) => new("count", column, @as);
+    public static Aggregate Count(string? column = null, string? alias = null) => new("count", column, alias);
     /// <summary>The column's distinct non-null values.</summary>
-    public static Aggregate CountDistinct(string column, string? @as = null) => new("count_distinct", column, @as);
+    public static Aggregate CountDistinct(string column, string? alias = null) => new("count_distinct", column, alias);
     /// <summary>The sum (exact i64/u64 for integer columns, f64 for floats; null over no values).</summary>
-    public static Aggregate Sum(string column, string? @as = null) => new("sum", column, @as);
+    public static Aggregate Sum(string column, string? alias = null) => new("sum", column, alias);
     /// <summary>The least value (null over no values).</summary>
-    public static Aggregate Min(string column, string? @as = null) => new("min", column, @as);
+    public static Aggregate Min(string column, string? alias = null) => new("min", column, alias);
     /// <summary>The greatest value (null over no values).</summary>
-    public static Aggregate Max(string column, string? @as = null) => new("max", column, @as);
+    public static Aggregate Max(string column, string? alias = null) => new("max", column, alias);
     /// <summary>The mean as a double (null over no values).</summary>
-    public static Aggregate Avg(string column, string? @as = null) => new("avg", column, @as);
+    public static Aggregate Avg(string column, string? alias = null) => new("avg", column, alias);
 }
 
 /// <summary>The kind of a join.</summary>
