@@ -3,7 +3,8 @@
  * line and one sample with the escaped store label; names, types and values are checked against
  * the engine's stats struct, and nothing else may appear. KV and the blob store add their
  * per-handle operation counters (KV puts, gets, deletes; blob creates, reads, updates, deletes;
- * commits, bytes written, fsyncs, errors by code), checked against the calls the test made. */
+ * commits, bytes written, fsyncs, errors by code), checked against the calls the test made; the
+ * repository too (saves, loads, puts, deletes, gets, objects and bytes written, fsyncs, errors). */
 #include <check.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -376,14 +377,57 @@ START_TEST(table_metrics_match_stats) {
 }
 END_TEST
 
+/* The repository operation counters after the stats families (values checked by the caller). */
+#define REPO_COUNTERS                                                                                        \
+    {"cairn_repo_saves_total", "counter", ANY}, {"cairn_repo_loads_total", "counter", ANY},                    \
+    {"cairn_repo_puts_total", "counter", ANY}, {"cairn_repo_deletes_total", "counter", ANY},                   \
+    {"cairn_repo_gets_total", "counter", ANY}, {"cairn_repo_objects_written_total", "counter", ANY},           \
+    {"cairn_repo_written_bytes_total", "counter", ANY}, {"cairn_repo_fsyncs_total", "counter", ANY}
+
+/* The bytes of every pack and ref log under dir (what a writer's counters account for). */
+static uint64_t tree_bytes(const char *dir) {
+    char cmd[2048], line[64];
+    FILE *f;
+    uint64_t n = 0;
+    snprintf(cmd, sizeof cmd, "find '%s' -type f \\( -name 'pack-*' -o -name refs.log \\) -printf '%%s\\n'", dir);
+    ck_assert_ptr_nonnull(f = popen(cmd, "r"));
+    while (fgets(line, sizeof line, f)) n += strtoull(line, NULL, 10);
+    ck_assert_int_eq(pclose(f), 0);
+    return n;
+}
+
 START_TEST(repo_metrics_match_stats) {
     cairn_repo *r = NULL;
     struct cairn_repo_stats st = CAIRN_REPO_STATS_INIT;
-    char *text = NULL;
+    char *text = NULL, d1[CAIRN_DIGEST_HEX + 1], d2[CAIRN_DIGEST_HEX + 1];
     const char *path = ct_path("repo");
+    const void *keys[3] = {"a", "b", "c"}, *vals[3] = {"1", "2", "3"};
+    const size_t kl[3] = {1, 1, 1}, vl[3] = {1, 1, 1};
+    void *v;
+    size_t n;
+    int kind;
     ck_assert_int_eq(cairn_repo_open(&r, path, NULL), 0);
     ck_assert_int_eq(cairn_repo_init(r, "acme"), 0);
-    ck_assert_int_eq(cairn_repo_save(r, "acme", "ann", "doc", "v1", 2, CAIRN_KIND_TEXT, NULL), 0);
+    ck_assert_int_eq(cairn_repo_save(r, "acme", "ann", "doc", "v1", 2, CAIRN_KIND_TEXT, d1), 0);
+    /* the same content again: a new version object, the value object deduplicated */
+    ck_assert_int_eq(cairn_repo_save(r, "acme", "ann", "doc", "v1", 2, CAIRN_KIND_TEXT, d2), 0);
+    ck_assert_int_eq(cairn_repo_load(r, "acme", "doc", NULL, &v, &n, &kind), 0);
+    cairn_free(v);
+    ck_assert_int_eq(cairn_repo_load(r, "acme", "doc", d1, &v, &n, &kind), 0);
+    cairn_free(v);
+    /* errors by code: an unknown entry (NOTFOUND), an unknown tenant (NOTFOUND), a bad digest
+     * (INVALID), a put into a whole value (TYPE) */
+    ck_assert_int_eq(cairn_repo_load(r, "acme", "nope", NULL, &v, &n, &kind), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_repo_save(r, "nobody", "ann", "doc", "x", 1, CAIRN_KIND_BYTES, NULL), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_repo_load(r, "acme", "doc", "xyz", &v, &n, &kind), CAIRN_INVALID);
+    ck_assert_int_eq(cairn_repo_put(r, "acme", "ann", "doc", "k", 1, "v", 1, CAIRN_KIND_BYTES, NULL), CAIRN_TYPE);
+    /* a collection: put_many of 3 records, one put, one delete, two gets (one a miss) */
+    ck_assert_int_eq(cairn_repo_put_many(r, "acme", "ann", "c", 3, keys, kl, vals, vl, NULL, NULL), 0);
+    ck_assert_int_eq(cairn_repo_put(r, "acme", "ann", "c", "d", 1, "4", 1, CAIRN_KIND_BYTES, NULL), 0);
+    ck_assert_int_eq(cairn_repo_delete(r, "acme", "ann", "c", "a", 1, NULL), 0);
+    ck_assert_int_eq(cairn_repo_get(r, "acme", "c", NULL, "b", 1, &v, &n, &kind), 0);
+    cairn_free(v);
+    ck_assert_int_eq(cairn_repo_get(r, "acme", "c", NULL, "a", 1, &v, &n, &kind), CAIRN_NOTFOUND);
     ck_assert_int_eq(cairn_repo_stats(r, &st), 0);
     ck_assert_int_eq(cairn_repo_metrics(r, &text), 0);
     {
@@ -391,11 +435,26 @@ START_TEST(repo_metrics_match_stats) {
             {"cairn_repo_tenants", "gauge", st.tenants},
             {"cairn_repo_objects", "gauge", st.objects},
             {"cairn_repo_disk_bytes", "gauge", st.disk_bytes},
+            REPO_COUNTERS,
+            {"cairn_repo_errors_notfound_total", "counter", 3},
+            {"cairn_repo_errors_invalid_total", "counter", 1},
+            {"cairn_repo_errors_type_total", "counter", 1},
         };
         ck_assert_uint_eq(st.tenants, 1);
         ck_assert_uint_gt(st.objects, 0);
         check_metrics(text, path, w, sizeof w / sizeof w[0]);
     }
+    ck_assert_uint_eq(metric_value(text, "cairn_repo_saves_total"), 2);
+    ck_assert_uint_eq(metric_value(text, "cairn_repo_loads_total"), 2);
+    ck_assert_uint_eq(metric_value(text, "cairn_repo_puts_total"), 4);
+    ck_assert_uint_eq(metric_value(text, "cairn_repo_deletes_total"), 1);
+    ck_assert_uint_eq(metric_value(text, "cairn_repo_gets_total"), 1);
+    /* every object of this fresh repository was written by this handle, once */
+    ck_assert_uint_eq(metric_value(text, "cairn_repo_objects_written_total"), st.objects);
+    /* nothing was rewritten: the bytes written are the packs and the ref log as they are */
+    ck_assert_uint_eq(metric_value(text, "cairn_repo_written_bytes_total"), tree_bytes(path));
+    /* sync COMMIT: at least the pack and the ref log per change (7 changes) */
+    ck_assert_uint_ge(metric_value(text, "cairn_repo_fsyncs_total"), 14);
     cairn_free(text);
     cairn_repo_close(r);
 }

@@ -284,11 +284,32 @@ int cairn_table_metrics(cairn_table *t, char **out) {
     return render("table", table_defs, NDEFS(table_defs), &st, cairn_table__path(t), out, "table_metrics");
 }
 
+/* The repository handle's operation counters (metrics.h), after the stats families. */
+static const metric_def repo_counter_defs[] = {
+    {"saves_total", "counter", "Successful save calls on this handle.", offsetof(cairn_repo_counters, saves), 8, 0},
+    {"loads_total", "counter", "Successful load calls on this handle.", offsetof(cairn_repo_counters, loads), 8, 0},
+    {"puts_total", "counter", "Records put by this handle (put: 1, put_many: its count), successfully.",
+     offsetof(cairn_repo_counters, puts), 8, 0},
+    {"deletes_total", "counter", "Successful delete calls on this handle.", offsetof(cairn_repo_counters, deletes), 8,
+     0},
+    {"gets_total", "counter", "get calls on this handle that returned a record.", offsetof(cairn_repo_counters, gets),
+     8, 0},
+    {"objects_written_total", "counter", "New objects this handle appended to packs (deduplicated ones not counted).",
+     offsetof(cairn_repo_counters, objects), 8, 0},
+    {"written_bytes_total", "counter", "Bytes this handle wrote to packs and ref logs (gc and log rewrites included).",
+     offsetof(cairn_repo_counters, written_bytes), 8, 0},
+    {"fsyncs_total", "counter", "fsyncs of packs, ref logs and directories by this handle.",
+     offsetof(cairn_repo_counters, fsyncs), 8, 0},
+};
+
 int cairn_repo_metrics(cairn_repo *r, char **out) {
     struct cairn_repo_stats st = CAIRN_REPO_STATS_INIT;
+    cairn_repo_counters c;
     int rc;
     if (!out) return cairn_err__set(CAIRN_INVALID, "repo_metrics: out is NULL");
     *out = NULL;
     if ((rc = cairn_repo_stats(r, &st)) != 0) return rc;
-    return render("repo", repo_defs, NDEFS(repo_defs), &st, cairn_repo__path(r), out, "repo_metrics");
+    cairn_repo__counters(r, &c);
+    return render_with_counters("repo", repo_defs, NDEFS(repo_defs), &st, repo_counter_defs,
+                                NDEFS(repo_counter_defs), &c, c.errors, cairn_repo__path(r), out, "repo_metrics");
 }
