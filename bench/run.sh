@@ -5,10 +5,10 @@
 #   bench/run.sh                 install missing peers, build, run both benches at the default
 #                                sizes (1M keys, 100k blobs), rewrite docs/benchmarks.md
 #   bench/run.sh --quick         small sizes, print the tables, leave the docs alone
-#   bench/run.sh --kv-only | --blob-only | --table-only
+#   bench/run.sh --kv-only | --blob-only | --table-only | --repo-only
 #   bench/run.sh --no-install    do not try apt-get
 #   bench/run.sh --no-docs       print the tables instead of rewriting the docs
-#   KV_ARGS="--keys 2M" BLOB_ARGS="--blobs 50k" TABLE_ARGS="--rows 1M" bench/run.sh
+#   KV_ARGS="--keys 2M" BLOB_ARGS="--blobs 50k" TABLE_ARGS="--rows 1M" REPO_ARGS="--records 2M" bench/run.sh
 #                                extra arguments per bench
 # DuckDB (a table_bench peer) is the C library inside the npm package
 # @duckdb/node-bindings-linux-x64, fetched with `npm pack` into the build directory (or set
@@ -24,15 +24,16 @@ root="$(cd "$here/.." && pwd)"
 build="${CAIRN_BENCH_BUILD_DIR:-$root/build-bench}"
 docs="$root/docs/benchmarks.md"
 
-quick=0 install=1 write_docs=1 run_kv=1 run_blob=1 run_table=1
+quick=0 install=1 write_docs=1 run_kv=1 run_blob=1 run_table=1 run_repo=1
 for arg in "$@"; do
     case "$arg" in
         --quick) quick=1; write_docs=0 ;;
         --no-install) install=0 ;;
         --no-docs) write_docs=0 ;;
-        --kv-only) run_blob=0; run_table=0 ;;
-        --blob-only) run_kv=0; run_table=0 ;;
-        --table-only) run_kv=0; run_blob=0 ;;
+        --kv-only) run_blob=0; run_table=0; run_repo=0 ;;
+        --blob-only) run_kv=0; run_table=0; run_repo=0 ;;
+        --table-only) run_kv=0; run_blob=0; run_repo=0 ;;
+        --repo-only) run_kv=0; run_blob=0; run_table=0 ;;
         -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown option $arg" >&2; exit 2 ;;
     esac
@@ -65,7 +66,7 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
         -DCAIRN_BUILD_BENCH=ON -DCAIRN_BUILD_TESTS=OFF -DCAIRN_BUILD_PYTHON=OFF -DCAIRN_BUILD_LUA=OFF \
         -DCAIRN_BUILD_NODE=OFF -DCAIRN_BUILD_DOTNET=OFF -DCAIRN_SANITIZE=OFF >&2
 fi
-cmake --build "$build" --target kv_bench blob_bench table_bench >&2
+cmake --build "$build" --target kv_bench blob_bench table_bench repo_bench >&2
 
 # DuckDB's C library, from npm (the package that the Node bindings of DuckDB use).
 duckdb_lib="${CAIRN_BENCH_DUCKDB:-}"
@@ -86,11 +87,12 @@ fi
 out="$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench-out.XXXXXX")"
 trap 'rm -rf "$out"' EXIT
 status=0
-kv_args=() blob_args=() table_args=()
+kv_args=() blob_args=() table_args=() repo_args=()
 if [ "$quick" = 1 ]; then
     kv_args=(--keys 100k --durable 1000)
     blob_args=(--blobs 10k --durable 300 --limit 5)
     table_args=(--rows 1M --gets 100k)
+    repo_args=(--records 100k --puts 500 --changes 2000)
 fi
 # shellcheck disable=SC2206 # word splitting of the extra arguments is intended
 kv_args+=(${KV_ARGS:-})
@@ -98,6 +100,8 @@ kv_args+=(${KV_ARGS:-})
 blob_args+=(${BLOB_ARGS:-})
 # shellcheck disable=SC2206
 table_args+=(${TABLE_ARGS:-})
+# shellcheck disable=SC2206
+repo_args+=(${REPO_ARGS:-})
 start=$(date +%s)
 if [ "$run_kv" = 1 ]; then
     echo "run.sh: kv_bench ${kv_args[*]}" >&2
@@ -113,12 +117,16 @@ if [ "$run_table" = 1 ]; then
     echo "run.sh: table_bench ${table_args[*]}" >&2
     CAIRN_BENCH_DUCKDB="$duckdb_lib" "$build/bench/table_bench" "${table_args[@]}" --out "$out/table.md" || status=1
 fi
+if [ "$run_repo" = 1 ]; then
+    echo "run.sh: repo_bench ${repo_args[*]}" >&2
+    "$build/bench/repo_bench" "${repo_args[@]}" --out "$out/repo.md" || status=1
+fi
 echo "run.sh: benches took $(( $(date +%s) - start )) s" >&2
 
 # 4. Report: print, or splice each table between its markers in docs/benchmarks.md (the hand-written
 #    analysis and the per-binding section around them are kept).
 if [ "$write_docs" = 0 ]; then
-    for f in "$out/kv.md" "$out/blob.md" "$out/table.md"; do
+    for f in "$out/kv.md" "$out/blob.md" "$out/table.md" "$out/repo.md"; do
         [ -f "$f" ] && { cat "$f"; echo; }
     done
     exit "$status"
@@ -139,5 +147,6 @@ splice() { # splice <tag> <file>
 splice kv_bench "$out/kv.md"
 splice blob_bench "$out/blob.md"
 splice table_bench "$out/table.md"
+splice repo_bench "$out/repo.md"
 echo "run.sh: wrote $docs" >&2
 exit "$status"
