@@ -1090,15 +1090,82 @@ out:
 
 /* Outside a transaction a bulk load skips the WAL: the rows go straight into segments by a
  * checkpoint (all or nothing: the manifest switch is the commit point). */
-/* The direct path: no unique column to index, no subscriber, no null to replace by a default:
- * the checkpoint encodes segments straight from the caller's arrays (no copy into the tail). */
+/* The order key of an integer column's value i (signed types biased so that keys compare as
+ * unsigned); 0 when the column is not of an integer type. */
+static int int_key(int type, const void *d, size_t i, uint64_t *k) {
+    const uint64_t b = (uint64_t)1 << 63;
+    switch (type) {
+    case CAIRN_TYPE_I8: *k = (uint64_t)(int64_t)((const int8_t *)d)[i] ^ b; return 1;
+    case CAIRN_TYPE_I16: *k = (uint64_t)(int64_t)((const int16_t *)d)[i] ^ b; return 1;
+    case CAIRN_TYPE_I32: *k = (uint64_t)(int64_t)((const int32_t *)d)[i] ^ b; return 1;
+    case CAIRN_TYPE_I64: case CAIRN_TYPE_TIMESTAMP: *k = (uint64_t)((const int64_t *)d)[i] ^ b; return 1;
+    case CAIRN_TYPE_U8: *k = ((const uint8_t *)d)[i]; return 1;
+    case CAIRN_TYPE_U16: *k = ((const uint16_t *)d)[i]; return 1;
+    case CAIRN_TYPE_U32: *k = ((const uint32_t *)d)[i]; return 1;
+    case CAIRN_TYPE_U64: *k = ((const uint64_t *)d)[i]; return 1;
+    default: return 0;
+    }
+}
+
+/* A unique integer column whose batch needs no index to prove it unique: no nulls given, values
+ * strictly increasing, and the first above every value the table holds (the zone maps' maxima
+ * of the row groups, deleted rows included, and the tail's and overlays' values). */
+static int batch_unique(const cairn_table *t, size_t c, size_t n, const colsrc *cs) {
+    const tcol *col = &t->s.c[c];
+    const void *d = cs->data[c];
+    const uint64_t b = (uint64_t)1 << 63;
+    int sgn = col->type == CAIRN_TYPE_I8 || col->type == CAIRN_TYPE_I16 || col->type == CAIRN_TYPE_I32 ||
+              col->type == CAIRN_TYPE_I64 || col->type == CAIRN_TYPE_TIMESTAMP;
+    uint64_t first, prev, k;
+    size_t i;
+    if (!d || (cs->validity && cs->validity[c]) || !int_key(col->type, d, 0, &first)) return 0;
+    prev = first;
+    if (col->type == CAIRN_TYPE_I64 || col->type == CAIRN_TYPE_TIMESTAMP || col->type == CAIRN_TYPE_U64) {
+        const uint64_t *x = (const uint64_t *)d, bias = col->type == CAIRN_TYPE_U64 ? 0 : b;
+        uint64_t bad = 0;
+        for (i = 1; i < n; i++) bad |= (uint64_t)((x[i] ^ bias) <= (x[i - 1] ^ bias));
+        if (bad) return 0;
+    } else {
+        for (i = 1; i < n; i++) {
+            int_key(col->type, d, i, &k);
+            if (k <= prev) return 0;
+            prev = k;
+        }
+    }
+    for (i = 0; i < t->ng; i++) {
+        const uint8_t *z = t->g[i].cols[c].zone; /* the manifest's zone map: has_values at 16, max at 32 */
+        if (z[16]) {
+            k = cairn_get64(z + 32);
+            if ((sgn ? k ^ b : k) >= first) return 0;
+        }
+    }
+    for (i = 0; i < 2; i++) {
+        const rstore *r = i ? &t->ov : &t->tail;
+        size_t p;
+        for (p = 0; p < r->n; p++) {
+            cairn_value v;
+            if (r->dead[p]) continue;
+            cairn_tbl__rs_get(r, &t->s, p, c, &v);
+            if (v.is_null) continue;
+            if ((sgn ? (uint64_t)v.v.i ^ b : v.v.u) >= first) return 0;
+        }
+    }
+    return 1;
+}
+
+/* The direct path: no subscriber, no null to replace by a default, and every unique column's
+ * values provably new without its index (batch_unique): the checkpoint encodes segments straight
+ * from the caller's arrays (no copy into the tail, no index entry per row). */
 static int direct_ok(const cairn_table *t, size_t n, const colsrc *cs) {
     size_t c;
     if (t->in_txn || t->nsubs || n < 1024) return 0;
     for (c = 0; c < t->s.n; c++) {
         const tcol *col = &t->s.c[c];
-        if (col->pk || col->unique) return 0;
         if (cs->data[c] && cs->validity && cs->validity[c] && !col->nullable) return 0;
+    }
+    for (c = 0; c < t->s.n; c++) {
+        const tcol *col = &t->s.c[c];
+        if ((col->pk || col->unique) && !batch_unique(t, c, n, cs)) return 0;
     }
     return 1;
 }
@@ -1106,6 +1173,7 @@ static int direct_ok(const cairn_table *t, size_t n, const colsrc *cs) {
 static int load_direct(cairn_table *t, size_t n, const colsrc *cs, uint64_t *first_id) {
     tdirect d;
     uint64_t first = t->next_id;
+    size_t k;
     int rc;
     if ((rc = load_check(t, n, cs)) != 0) return rc;
     d.cs = cs;
@@ -1121,10 +1189,15 @@ static int load_direct(cairn_table *t, size_t n, const colsrc *cs, uint64_t *fir
     }
     t->live += n;
     if (first_id) *first_id = first;
-    if (t->ui_built && (t->nui || t->nri)) {
-        /* declared indexes (no unique column takes this path): add the new rows */
+    for (k = 0; k < t->nui && !t->ui[k].uniq; k++) {}
+    if (t->ui_built && k < t->nui) {
+        /* a unique column: its index would hold every row of the batch; dropped instead and
+         * rebuilt from the segments by the first write (or lookup) that needs it */
+        free_indexes(t);
+    } else if (t->ui_built && (t->nui || t->nri)) {
+        /* declared indexes: add the new rows */
         cairn_value *row = (cairn_value *)calloc(t->s.n ? t->s.n : 1, sizeof *row);
-        size_t i, k;
+        size_t i;
         if (!row) {
             free_indexes(t); /* rebuilt at the next use */
             return 0;
