@@ -8,7 +8,6 @@ using System;
 using System.Collections;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
-using System.Text.Json.Nodes;
 using System.Threading;
 using System.Threading.Tasks;
 using Apache.Arrow;
@@ -262,9 +261,21 @@ public sealed unsafe partial class Table
         return ExecResponse<ArrowBatches>.Ok(a.Result!);
     }
 
-    /// <summary><see cref="ToArrow(string?)"/> with the query as a JSON object.</summary>
-    public ExecResponse<ArrowBatches> ToArrow(JsonNode query) =>
-        query is null ? ToArrow((string?)null) : ToArrow(query.ToJsonString());
+    /// <summary><see cref="ToArrow(string?)"/> with a typed query (its where, params and columns select
+    /// rows and columns; order, limit, offset or aggregates make the result one batch).</summary>
+    public ExecResponse<ArrowBatches> ToArrow(TableQuery query)
+    {
+        var (json, error) = query is null ? (null, ExecResponse.Fail(CairnErrorCode.Invalid, "query is null")) : Json(w => query.Write(w, columnar: false));
+        return error is not null ? ExecResponse<ArrowBatches>.From(error) : ToArrow(json);
+    }
+
+    /// <summary><see cref="ToArrow(string?)"/> with the query as the C API's object: a dictionary of its
+    /// keys (as <see cref="Query(IEnumerable{KeyValuePair{string, object}})"/> takes it).</summary>
+    public ExecResponse<ArrowBatches> ToArrow(IEnumerable<KeyValuePair<string, object?>> query)
+    {
+        var (json, error) = query is null ? (null, ExecResponse.Fail(CairnErrorCode.Invalid, "query is null")) : Json(w => QueryJson.WriteNode(w, query, "query"));
+        return error is not null ? ExecResponse<ArrowBatches>.From(error) : ToArrow(json);
+    }
 
     /// <summary>The rows as a stream of Apache.Arrow record batches read one at a time (see
     /// <see cref="ToArrow(string?)"/> for <paramref name="query"/>): each batch is built when it is asked for

@@ -22,7 +22,7 @@ internal sealed class TesteeError : Exception
     public CairnErrorCode Code { get; }
 }
 
-internal static class Program
+internal static partial class Program
 {
     private static readonly JsonSerializerOptions Out = new()
     {
@@ -478,7 +478,13 @@ internal static class Program
         ["table.count_where"] = a =>
         {
             var t = Tbl(a);
-            var r = t.CountWhere(QueryArg(a));
+            // Only where and params count (as in the core): the binding's CountWhere(TableQuery).
+            Dictionary<string, object?> q = QueryArg(a);
+            var r = t.CountWhere(new TableQuery
+            {
+                Where = q.GetValueOrDefault("where"),
+                Params = q.TryGetValue("params", out object? ps) ? ps as IEnumerable<object?> ?? new[] { ps } : null,
+            });
             return FromResponse(r, () => r.Result);
         },
         ["table.join"] = a =>
