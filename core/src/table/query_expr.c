@@ -1476,11 +1476,17 @@ void cairn_tbl__qeval_free(qeval *ev) {
     ev->buf = NULL;
 }
 
+/* values are read with memcpy: a view into a segment (a dictionary, a PLAIN payload after a
+ * validity bitmap) need not be aligned */
 #define RANGE_LOOP(T, UT, LO, HI)                                                                                      \
     do {                                                                                                               \
-        const T *restrict v = (const T *)vc->data;                                                                     \
+        const uint8_t *restrict v = (const uint8_t *)vc->data;                                                         \
         UT l_ = (UT)(T)(LO), w_ = (UT)((UT)(T)(HI) - l_);                                                              \
-        for (i = 0; i < n; i++) m[i] = (uint8_t)((UT)((UT)v[i] - l_) <= w_);                                           \
+        for (i = 0; i < n; i++) {                                                                                      \
+            T x_;                                                                                                      \
+            memcpy(&x_, v + i * sizeof(T), sizeof x_);                                                                 \
+            m[i] = (uint8_t)((UT)((UT)x_ - l_) <= w_);                                                                 \
+        }                                                                                                              \
     } while (0)
 
 static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
@@ -1490,7 +1496,7 @@ static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
     return an < bn ? -1 : an > bn ? 1 : 0;
 }
 
-static void leaf_eval(const qexpr *e, const qvcol *vc, size_t n, uint8_t *restrict m) {
+void cairn_tbl__leaf_match(const qexpr *e, const qvcol *vc, size_t n, uint8_t *restrict m) {
     size_t i;
     switch (e->lk) {
     case QL_INT:
@@ -1511,24 +1517,37 @@ static void leaf_eval(const qexpr *e, const qvcol *vc, size_t n, uint8_t *restri
         break;
     case QL_FLT: {
         double lo = e->flo, hi = e->fhi;
+        const uint8_t *restrict v = (const uint8_t *)vc->data;
         if (vc->type == CAIRN_TYPE_F32) {
-            const float *restrict v = (const float *)vc->data;
             if (e->nan)
                 for (i = 0; i < n; i++) {
-                    double x = v[i];
+                    float y;
+                    double x;
+                    memcpy(&y, v + 4 * i, 4);
+                    x = y;
                     m[i] = (uint8_t)(((x >= lo) & (x <= hi)) | (x != x));
                 }
             else
                 for (i = 0; i < n; i++) {
-                    double x = v[i];
+                    float y;
+                    double x;
+                    memcpy(&y, v + 4 * i, 4);
+                    x = y;
                     m[i] = (uint8_t)((x >= lo) & (x <= hi));
                 }
         } else {
-            const double *restrict v = (const double *)vc->data;
             if (e->nan)
-                for (i = 0; i < n; i++) m[i] = (uint8_t)(((v[i] >= lo) & (v[i] <= hi)) | (v[i] != v[i]));
+                for (i = 0; i < n; i++) {
+                    double x;
+                    memcpy(&x, v + 8 * i, 8);
+                    m[i] = (uint8_t)(((x >= lo) & (x <= hi)) | (x != x));
+                }
             else
-                for (i = 0; i < n; i++) m[i] = (uint8_t)((v[i] >= lo) & (v[i] <= hi));
+                for (i = 0; i < n; i++) {
+                    double x;
+                    memcpy(&x, v + 8 * i, 8);
+                    m[i] = (uint8_t)((x >= lo) & (x <= hi));
+                }
         }
         break;
     }
@@ -1565,8 +1584,31 @@ static void leaf_eval(const qexpr *e, const qvcol *vc, size_t n, uint8_t *restri
     }
 }
 
-void cairn_tbl__qeval(const qexpr *e, const qvcol *cols, const qvcol *idc, size_t n, uint8_t *t, uint8_t *f,
-                      qeval *ev) {
+void cairn_tbl__leaf_tf(const qexpr *e, const uint8_t *vb, size_t n, uint8_t *t, uint8_t *f) {
+    size_t i;
+    if (e->lk == QL_ISNULL) {
+        if (!vb) {
+            memset(t, 0, n);
+            if (e->needf) memset(f, 1, n);
+        } else {
+            for (i = 0; i < n; i++) t[i] = (uint8_t)(!((vb[i >> 3] >> (i & 7)) & 1));
+            if (e->needf)
+                for (i = 0; i < n; i++) f[i] = (uint8_t)(t[i] ^ 1);
+        }
+        return;
+    }
+    if (e->needf)
+        for (i = 0; i < n; i++) f[i] = (uint8_t)(t[i] ^ 1);
+    if (vb) {
+        for (i = 0; i < n; i++) {
+            uint8_t ok = (uint8_t)((vb[i >> 3] >> (i & 7)) & 1);
+            t[i] &= ok;
+            if (e->needf) f[i] &= ok;
+        }
+    }
+}
+
+void cairn_tbl__qeval_with(const qexpr *e, qleaf_fn leaf, void *ctx, size_t n, uint8_t *t, uint8_t *f, qeval *ev) {
     size_t i, k;
     switch (e->kind) {
     case QE_TRUE:
@@ -1583,14 +1625,14 @@ void cairn_tbl__qeval(const qexpr *e, const qvcol *cols, const qvcol *idc, size_
         return;
     case QE_NOT:
         /* the kid's false is our true and its true our false (its unknown stays unknown) */
-        cairn_tbl__qeval(e->kid[0], cols, idc, n, f, t, ev);
+        cairn_tbl__qeval_with(e->kid[0], leaf, ctx, n, f, t, ev);
         return;
     case QE_AND: case QE_OR: {
         uint8_t *kt = ev->buf + (size_t)e->idx * 2 * QVEC, *kf = kt + QVEC;
         int and_ = e->kind == QE_AND;
-        cairn_tbl__qeval(e->kid[0], cols, idc, n, t, f, ev);
+        cairn_tbl__qeval_with(e->kid[0], leaf, ctx, n, t, f, ev);
         for (k = 1; k < e->nkid; k++) {
-            cairn_tbl__qeval(e->kid[k], cols, idc, n, kt, kf, ev);
+            cairn_tbl__qeval_with(e->kid[k], leaf, ctx, n, kt, kf, ev);
             if (and_) {
                 for (i = 0; i < n; i++) t[i] &= kt[i];
                 if (e->needf)
@@ -1603,33 +1645,27 @@ void cairn_tbl__qeval(const qexpr *e, const qvcol *cols, const qvcol *idc, size_
         }
         return;
     }
-    default: {
-        const qvcol *vc = e->col == QCOL_ID ? idc : &cols[e->col];
-        const uint8_t *vb = vc->valid;
-        if (e->lk == QL_ISNULL) {
-            if (!vb) {
-                memset(t, 0, n);
-                if (e->needf) memset(f, 1, n);
-            } else {
-                for (i = 0; i < n; i++) t[i] = (uint8_t)(!((vb[i >> 3] >> (i & 7)) & 1));
-                if (e->needf)
-                    for (i = 0; i < n; i++) f[i] = (uint8_t)(t[i] ^ 1);
-            }
-            return;
-        }
-        leaf_eval(e, vc, n, t);
-        if (e->needf)
-            for (i = 0; i < n; i++) f[i] = (uint8_t)(t[i] ^ 1);
-        if (vb) {
-            for (i = 0; i < n; i++) {
-                uint8_t ok = (uint8_t)((vb[i >> 3] >> (i & 7)) & 1);
-                t[i] &= ok;
-                if (e->needf) f[i] &= ok;
-            }
-        }
-        return;
+    default: leaf(ctx, e, n, t, f); return;
     }
-    }
+}
+
+typedef struct qvctx {
+    const qvcol *cols, *idc;
+} qvctx;
+
+static void qv_leaf(void *ctx, const qexpr *e, size_t n, uint8_t *t, uint8_t *f) {
+    const qvctx *c = (const qvctx *)ctx;
+    const qvcol *vc = e->col == QCOL_ID ? c->idc : &c->cols[e->col];
+    if (e->lk != QL_ISNULL) cairn_tbl__leaf_match(e, vc, n, t);
+    cairn_tbl__leaf_tf(e, vc->valid, n, t, f);
+}
+
+void cairn_tbl__qeval(const qexpr *e, const qvcol *cols, const qvcol *idc, size_t n, uint8_t *t, uint8_t *f,
+                      qeval *ev) {
+    qvctx c;
+    c.cols = cols;
+    c.idc = idc;
+    cairn_tbl__qeval_with(e, qv_leaf, &c, n, t, f, ev);
 }
 
 /* ---- zone maps ---- */

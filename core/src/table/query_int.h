@@ -63,6 +63,18 @@ void cairn_tbl__qeval_free(qeval *ev);
 void cairn_tbl__qeval(const qexpr *e, const qvcol *cols, const qvcol *idc, size_t n, uint8_t *t, uint8_t *f,
                       qeval *ev);
 
+/* The evaluation with the leaves supplied by the caller: leaf writes t[0..n) (true: the row's value
+ * matches and is not null) and, when e->needf, f[0..n) (false: not null and no match) of one leaf
+ * (e.g. from encoded data). */
+typedef void (*qleaf_fn)(void *ctx, const qexpr *leaf, size_t n, uint8_t *t, uint8_t *f);
+void cairn_tbl__qeval_with(const qexpr *e, qleaf_fn leaf, void *ctx, size_t n, uint8_t *t, uint8_t *f, qeval *ev);
+/* m[i] = 1 where value i of vc (n values, vc->valid not looked at) matches leaf e (not QL_ISNULL);
+ * fixed-width values may be unaligned */
+void cairn_tbl__leaf_match(const qexpr *e, const qvcol *vc, size_t n, uint8_t *m);
+/* a leaf's t and f from its matches in t and the validity bitmap vb (NULL: no nulls) of its n
+ * rows (QL_ISNULL: from vb alone) */
+void cairn_tbl__leaf_tf(const qexpr *e, const uint8_t *vb, size_t n, uint8_t *t, uint8_t *f);
+
 /* What the zone maps allow: can any row be true, false, unknown. */
 typedef struct qzv {
     int t, f, u;

@@ -10,6 +10,7 @@
  * rows into the colvecs handed to the consumer.
  */
 #include "table/query_int.h"
+#include "table/seg_scan.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 /* the decode, mask and count loops below are written to vectorise (as in query_expr.c) */
@@ -50,6 +51,7 @@ typedef struct sctx {
     /* live overlays, by id */
     uint64_t *ovid;
     size_t *ovpos, nov;
+    struct gx *gx;        /* the encoded evaluation (a WHERE only) */
 } sctx;
 
 static void *xmalloc(size_t n) {
@@ -246,15 +248,17 @@ static int emit(sctx *s, size_t k) {
 /* gather the output columns (ids included) of the k selected rows of a vector of n and emit them;
  * when every row of the vector is selected and none has an overlay, a column goes as decoded
  * (a view into a segment only when it has no nulls, whose slots would not read 0) */
-static int output(sctx *s, const cairn_colvec *segs, const uint64_t *ids, const uint32_t *sel, const size_t *ovp, size_t k,
-                  size_t n, const uint8_t *bor) {
+static int output(sctx *s, const cairn_colvec *segs, const uint64_t *ids, uint64_t idbase, const uint32_t *sel,
+                  const size_t *ovp, size_t k, size_t n, const uint8_t *bor) {
     size_t i;
     int rc, whole = k == n && !ovp;
     if (s->count_only) {
         s->count += k;
         return 0;
     }
-    if (whole) memcpy(s->oids, ids, k * 8);
+    if (!ids)
+        for (i = 0; i < k; i++) s->oids[i] = idbase + (whole ? i : sel[i]);
+    else if (whole) memcpy(s->oids, ids, k * 8);
     else
         for (i = 0; i < k; i++) s->oids[i] = ids[sel[i]];
     for (i = 0; i < s->ncols; i++) {
@@ -279,25 +283,6 @@ static int output(sctx *s, const cairn_colvec *segs, const uint64_t *ids, const 
         if ((rc = gather(s, c, &segs[c], sel, ovp, k, &s->out[i])) != 0) return rc;
     }
     return emit(s, k);
-}
-
-/* views of the vector [p0, p0+n) of decoded columns for the evaluation */
-static void views(sctx *s, const cairn_colvec *segs, size_t p0, qvcol *qv) {
-    size_t c;
-    for (c = 0; c < s->t->s.n; c++) {
-        const cairn_colvec *v = &segs[c];
-        if (!s->wneed[c]) continue;
-        qv[c].type = v->type;
-        qv[c].fixed_len = v->fixed_len;
-        qv[c].valid = v->validity ? v->validity + p0 / 8 : NULL;
-        if (v->offsets) {
-            qv[c].offsets = v->offsets + p0;
-            qv[c].data = v->data;
-        } else {
-            qv[c].offsets = NULL;
-            qv[c].data = (const uint8_t *)v->data + p0 * cairn_seg__width(v->type, v->fixed_len);
-        }
-    }
 }
 
 static void id_view(const uint64_t *ids, qvcol *q) {
@@ -547,7 +532,554 @@ static void seg_release(cairn_colvec *v, uint8_t *borrowed) {
     *borrowed = 0;
 }
 
-static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, const cairn_zone **zp, qvcol *qv) {
+/* ---- the WHERE on encoded data ----
+ *
+ * Per row group, each column the WHERE names is opened once in its encoding (seg_scan.h) and
+ * each leaf prepared once against it: a DICT column's leaf is evaluated on the dictionary (a
+ * byte per code: matches or not), an RLE column's on the run values, a CONSTANT's on its value;
+ * a FOR or BITPACK column's constant range is translated into the domain of its codes; a PLAIN
+ * fixed-width column is read in place. DELTA segments, PLAIN strings and bools, and codes wider
+ * than the kernels take are decoded once for the group. A vector is then evaluated on the codes:
+ * a top-level AND evaluates its kids in the order of their estimated selectivity, the first over
+ * the whole vector, the next ones only at the rows still selected. */
+
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define HOST_LE 1
+#else
+#define HOST_LE 0
+#endif
+
+enum { EM_VALUES = 1, EM_CODES, EM_DICT, EM_RUNS, EM_CONST };
+enum { LM_NONE = 1, LM_ALL, LM_ISNULL, LM_VALUES, LM_RANGE, LM_LUT };
+
+typedef struct ecol {
+    int ready, mode;
+    cairn_segl l;
+    const uint8_t *valid;  /* the group's validity bitmap or NULL */
+    qvcol vals;            /* EM_VALUES: the group's values (row 0) */
+    cairn_colvec dec;      /* a decoded segment (owned) */
+    qvcol dict;            /* EM_DICT, EM_RUNS, EM_CONST: the nv values */
+    uint64_t *doffs;       /* their offsets (string/bytes; owned) */
+    uint32_t *ends;        /* EM_RUNS: the run ends (owned) */
+    size_t run;            /* EM_RUNS: a run at or before the next row asked for */
+} ecol;
+
+typedef struct eleaf {
+    int mode;
+    uint64_t lo, hi;       /* LM_RANGE: codes in [lo, hi] (hi < 2^w) */
+    uint8_t *lut;          /* LM_LUT: per code or run: 1 match, 0 not, 2 a code past the dictionary */
+    size_t lutcap;
+    double est;            /* estimated fraction of the rows true */
+} eleaf;
+
+typedef struct gx {
+    sctx *s;
+    const rgroup *g;
+    const uint8_t *const *sb;
+    ecol *ec;
+    eleaf *el;             /* by node number */
+    const cairn_zone *zs;
+    qvcol idv;             /* the ids (u64, row 0) when the WHERE names _id */
+    size_t p0;             /* the vector being evaluated */
+    int corrupt;           /* 1 + the column where a code past its dictionary was met */
+    size_t *order;         /* top-level AND: the kids in evaluation order */
+    uint8_t *m;            /* QVEC match bytes */
+    uint32_t *cb;          /* QVEC codes */
+    uint8_t *vb;           /* QVEC * 8 bytes of gathered values */
+} gx;
+
+static int seg_err(const segref *r, int rc) {
+    char msg[CAIRN_ERR_MSG_MAX];
+    snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+    return cairn_err__set(rc == CAIRN_RANGE ? CAIRN_CORRUPT : rc, "%s: offset %llu: %s", cairn_io__path(r->file->f),
+                          (unsigned long long)r->off, msg);
+}
+
+static void ecol_free(ecol *e) {
+    cairn_seg__free_vec(&e->dec);
+    free(e->doffs);
+    free(e->ends);
+    memset(e, 0, sizeof *e);
+}
+
+/* the list of a string/bytes segment as nv values */
+static int ecol_list(ecol *e) {
+    if (!(e->doffs = (uint64_t *)xmalloc((e->l.nv + 1) * 8))) return CAIRN_NOMEM;
+    if (cairn_seg__list_offsets(&e->l, e->doffs)) return CAIRN_CORRUPT;
+    e->dict.data = e->l.lbytes;
+    e->dict.offsets = e->doffs;
+    return 0;
+}
+
+static int ecol_open(gx *x, int c) {
+    const cairn_table *t = x->s->t;
+    const tcol *tc = &t->s.c[c];
+    const segref *r = &x->g->cols[c];
+    ecol *e = &x->ec[c];
+    cairn_segl *l = &e->l;
+    int rc, decode = 0;
+    if (e->ready) return 0;
+    if ((rc = cairn_seg__layout(x->sb[c], (size_t)r->len, tc->type, tc->fixed_len, l)) != 0) return seg_err(r, rc);
+    if (l->n != x->g->nrows)
+        return cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: segment of %zu rows in a group of %u", cairn_io__path(r->file->f),
+                              (unsigned long long)r->off, l->n, x->g->nrows);
+    e->valid = l->valid;
+    e->dict.type = tc->type;
+    e->dict.fixed_len = l->fixed_len;
+    e->dict.data = l->vals;
+    switch (l->enc) {
+    case CAIRN_SEG_PLAIN:
+        decode = !l->vw || tc->type == CAIRN_TYPE_BOOL || !HOST_LE;
+        e->mode = EM_VALUES;
+        e->vals = e->dict;
+        break;
+    case CAIRN_SEG_CONSTANT: case CAIRN_SEG_DICT: case CAIRN_SEG_RLE:
+        decode = tc->type == CAIRN_TYPE_BOOL || !HOST_LE || (l->enc == CAIRN_SEG_DICT && l->codes.w > 17);
+        if (decode) break;
+        e->mode = l->enc == CAIRN_SEG_CONSTANT ? EM_CONST : l->enc == CAIRN_SEG_DICT ? EM_DICT : EM_RUNS;
+        if (!l->vw && (rc = ecol_list(e)) != 0) return rc == CAIRN_CORRUPT ? seg_err(r, rc) : rc;
+        if (l->enc == CAIRN_SEG_RLE) {
+            size_t k;
+            uint32_t prev = 0;
+            if (!(e->ends = (uint32_t *)xmalloc(l->nv * 4))) return CAIRN_NOMEM;
+            if (l->codes.w > 32) return seg_err(r, cairn_err__set(CAIRN_CORRUPT, "segment: bad run ends"));
+            cairn_seg__pk_window32(&l->codes, 0, l->nv, e->ends);
+            for (k = 0; k < l->nv; k++) {
+                if (e->ends[k] <= prev || e->ends[k] > l->n) break;
+                prev = e->ends[k];
+            }
+            if (k < l->nv || prev != l->n) return seg_err(r, cairn_err__set(CAIRN_CORRUPT, "segment: bad run ends"));
+            e->run = 0;
+        }
+        break;
+    case CAIRN_SEG_FOR: {
+        /* codes v - min; a code whose value would leave the type's range is CORRUPT in the
+         * decoder: such segments (possible only for the narrow types) are decoded */
+        uint64_t span;
+        int sg = tc->type == CAIRN_TYPE_TIMESTAMP || (tc->type >= CAIRN_TYPE_I8 && tc->type <= CAIRN_TYPE_I64);
+        if (sg) {
+            int64_t hi = tc->type == CAIRN_TYPE_I8 ? INT8_MAX : tc->type == CAIRN_TYPE_I16 ? INT16_MAX
+                       : tc->type == CAIRN_TYPE_I32 ? INT32_MAX : INT64_MAX;
+            int64_t lo = tc->type == CAIRN_TYPE_I8 ? INT8_MIN : tc->type == CAIRN_TYPE_I16 ? INT16_MIN
+                       : tc->type == CAIRN_TYPE_I32 ? INT32_MIN : INT64_MIN;
+            int64_t mn = (int64_t)l->base;
+            span = mn < lo || mn > hi ? 0 : (uint64_t)hi - (uint64_t)mn;
+            decode = mn < lo || mn > hi;
+        } else {
+            uint64_t hi = tc->type == CAIRN_TYPE_U8 ? UINT8_MAX : tc->type == CAIRN_TYPE_U16 ? UINT16_MAX
+                        : tc->type == CAIRN_TYPE_U32 ? UINT32_MAX : UINT64_MAX;
+            span = l->base > hi ? 0 : hi - l->base;
+            decode = l->base > hi;
+        }
+        if (l->codes.w > 32 || (l->codes.w < 64 && (((uint64_t)1 << l->codes.w) - 1) > span)) decode = 1;
+        e->mode = EM_CODES;
+        break;
+    }
+    case CAIRN_SEG_BITPACK: e->mode = EM_CODES; break;
+    default: decode = 1; break;
+    }
+    if (decode) {
+        e->mode = EM_VALUES;
+        if ((rc = cairn_seg__decode_range(x->sb[c], (size_t)r->len, tc->type, tc->fixed_len, 0, l->n, &e->dec)) != 0)
+            return seg_err(r, rc);
+        e->vals.type = tc->type;
+        e->vals.fixed_len = l->fixed_len;
+        e->vals.data = e->dec.data;
+        e->vals.offsets = e->dec.offsets;
+        e->valid = e->dec.validity;
+    }
+    e->ready = 1;
+    return 0;
+}
+
+/* fraction of a zone's values in [lo, hi] (a guess from its min and max) */
+static double zone_frac(double lo, double hi, double zmin, double zmax) {
+    double a = lo > zmin ? lo : zmin, b = hi < zmax ? hi : zmax;
+    if (!(zmax > zmin)) return b >= a ? 1.0 : 0.0;
+    if (b < a) return 0.0;
+    return (b - a) / (zmax - zmin);
+}
+
+static int eleaf_prep(gx *x, const qexpr *e) {
+    eleaf *el = &x->el[e->idx];
+    ecol *ec;
+    const cairn_zone *z;
+    int rc;
+    el->est = 0.5;
+    if (e->col == QCOL_ID) {
+        el->mode = e->lk == QL_FULL ? LM_ALL : e->lk == QL_ISNULL || e->lk == QL_EMPTY ? LM_NONE : LM_VALUES;
+        if (e->lk == QL_UINT && x->g->last_id >= x->g->first_id)
+            el->est = zone_frac((double)e->ulo, (double)e->uhi, (double)x->g->first_id, (double)x->g->last_id);
+        return 0;
+    }
+    if ((rc = ecol_open(x, e->col)) != 0) return rc;
+    ec = &x->ec[e->col];
+    z = &x->zs[e->col];
+    if (e->lk == QL_EMPTY) { /* the column is open: its nulls are unknown, not false */
+        el->mode = LM_NONE;
+        el->est = 0;
+        return 0;
+    }
+    if (e->lk == QL_ISNULL) {
+        el->mode = LM_ISNULL;
+        el->est = z->count ? (double)z->nulls / (double)z->count : 0;
+        return 0;
+    }
+    if (e->lk == QL_FULL) {
+        el->mode = LM_ALL;
+        el->est = 1;
+        return 0;
+    }
+    switch (ec->mode) {
+    case EM_VALUES:
+        el->mode = LM_VALUES;
+        if (e->lk == QL_FLT && !z->has_nan) el->est = zone_frac(e->flo, e->fhi, z->min.f, z->max.f);
+        else if (e->lk == QL_INT) el->est = zone_frac((double)e->ilo, (double)e->ihi, (double)z->min.i, (double)z->max.i);
+        else if (e->lk == QL_UINT) el->est = zone_frac((double)e->ulo, (double)e->uhi, (double)z->min.u, (double)z->max.u);
+        return 0;
+    case EM_CONST: case EM_DICT: case EM_RUNS: {
+        size_t nv = ec->l.nv, cap = ec->mode == EM_DICT ? (size_t)1 << ec->l.codes.w : nv, i, hits = 0;
+        if (cap < nv) cap = nv;
+        if (el->lutcap < cap) {
+            uint8_t *p = (uint8_t *)realloc(el->lut, cap);
+            if (!p) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+            el->lut = p;
+            el->lutcap = cap;
+        }
+        cairn_tbl__leaf_match(e, &ec->dict, nv, el->lut);
+        for (i = 0; i < nv; i++) hits += el->lut[i];
+        memset(el->lut + nv, 2, cap - nv);
+        el->est = (double)hits / (double)nv;
+        if (!hits) el->mode = LM_NONE;
+        else if (hits == nv && cap == nv) el->mode = LM_ALL;
+        else el->mode = LM_LUT;
+        return 0;
+    }
+    default: { /* EM_CODES: FOR (value - base) or BITPACK (the bool) */
+        unsigned w = ec->l.codes.w;
+        uint64_t cmax = w >= 64 ? UINT64_MAX : ((uint64_t)1 << w) - 1, lo, hi, b = ec->l.base;
+        int sg = e->lk == QL_INT;
+        if (sg ? e->ihi < (int64_t)b : e->uhi < b) {
+            el->mode = LM_NONE;
+            el->est = 0;
+            return 0;
+        }
+        hi = sg ? (uint64_t)e->ihi - b : e->uhi - b;
+        lo = sg ? (e->ilo <= (int64_t)b ? 0 : (uint64_t)e->ilo - b) : (e->ulo <= b ? 0 : e->ulo - b);
+        if (hi > cmax) hi = cmax;
+        if (lo > hi) el->mode = LM_NONE;
+        else if (lo == 0 && hi == cmax) el->mode = LM_ALL;
+        else el->mode = LM_RANGE;
+        el->lo = lo;
+        el->hi = hi;
+        if (el->mode == LM_NONE) el->est = 0;
+        else if (z->has_values) {
+            double zmx = sg ? (double)z->max.i - (double)(int64_t)b : (double)z->max.u - (double)b;
+            el->est = zone_frac((double)lo, (double)hi, 0, zmx);
+            if (zmx < 1e6) el->est = zone_frac((double)lo - 0.5, (double)hi + 0.5, -0.5, zmx + 0.5);
+        }
+        return 0;
+    }
+    }
+}
+
+static int tree_prep(gx *x, const qexpr *e) {
+    size_t i;
+    int rc;
+    if (e->kind == QE_LEAF) return eleaf_prep(x, e);
+    for (i = 0; i < e->nkid; i++)
+        if ((rc = tree_prep(x, e->kid[i])) != 0) return rc;
+    return 0;
+}
+
+/* the values of leaf e's column at rows [p0, p0 + n) */
+static void vals_at(const gx *x, const qexpr *e, size_t p0, qvcol *v) {
+    *v = e->col == QCOL_ID ? x->idv : x->ec[e->col].vals;
+    if (v->offsets) v->offsets += p0;
+    else v->data = (const uint8_t *)v->data + p0 * (e->col == QCOL_ID ? 8 : cairn_seg__width(v->type, v->fixed_len));
+    v->valid = NULL;
+}
+
+static const uint8_t *valid_of(const gx *x, const qexpr *e) { return e->col == QCOL_ID ? NULL : x->ec[e->col].valid; }
+
+/* match bytes of leaf e at rows [p0, p0 + n) into m (validity not applied) */
+static void leaf_dense(gx *x, const qexpr *e, size_t p0, size_t n, uint8_t *restrict m) {
+    const eleaf *el = &x->el[e->idx];
+    size_t i;
+    switch (el->mode) {
+    case LM_NONE: memset(m, 0, n); break;
+    case LM_ALL: case LM_ISNULL: memset(m, 1, n); break;
+    case LM_VALUES: {
+        qvcol v;
+        vals_at(x, e, p0, &v);
+        cairn_tbl__leaf_match(e, &v, n, m);
+        break;
+    }
+    case LM_RANGE: {
+        const uint32_t lo = (uint32_t)el->lo, span = (uint32_t)(el->hi - el->lo);
+        uint32_t *restrict cb = x->cb;
+        cairn_seg__pk_window32(&x->ec[e->col].l.codes, p0, n, cb);
+        for (i = 0; i < n; i++) m[i] = (uint8_t)((uint32_t)(cb[i] - lo) <= span);
+        break;
+    }
+    default: { /* LM_LUT */
+        const ecol *ec = &x->ec[e->col];
+        const uint8_t *restrict lut = el->lut;
+        if (ec->mode == EM_DICT) {
+            uint8_t any = 0;
+            uint32_t *restrict cb = x->cb;
+            cairn_seg__pk_window32(&ec->l.codes, p0, n, cb);
+            for (i = 0; i < n; i++) {
+                m[i] = lut[cb[i]];
+                any |= m[i];
+            }
+            if (any & 2) x->corrupt = e->col + 1;
+        } else { /* EM_RUNS: one test per run */
+            ecol *er = &x->ec[e->col];
+            size_t r = er->run, at = 0;
+            if (r >= er->l.nv || (r > 0 && er->ends[r - 1] > p0)) r = 0;
+            while (er->ends[r] <= p0) r++;
+            er->run = r;
+            while (at < n) {
+                size_t stop = er->ends[r] - p0 < n ? er->ends[r] - p0 : n;
+                memset(m + at, lut[r], stop - at);
+                at = stop;
+                r++;
+            }
+        }
+        break;
+    }
+    }
+}
+
+static void enc_leaf(void *ctx, const qexpr *e, size_t n, uint8_t *t, uint8_t *f) {
+    gx *x = (gx *)ctx;
+    const uint8_t *vb = valid_of(x, e);
+    leaf_dense(x, e, x->p0, n, t);
+    cairn_tbl__leaf_tf(e, vb ? vb + x->p0 / 8 : NULL, n, t, f);
+}
+
+/* the positions i < n where t[i] is 1 into sel; returns their number */
+static size_t sel_of(const uint8_t *t, size_t n, uint32_t *sel) {
+    size_t i = 0, k = 0;
+#if defined(__GNUC__) && HOST_LE
+    /* 8 bytes at a time: a word of 0/1 bytes, each set byte found by its lowest bit */
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, t + i, 8);
+        while (w) {
+            unsigned b = (unsigned)__builtin_ctzll(w) >> 3;
+            sel[k++] = (uint32_t)(i + b);
+            w &= w - 1;
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        sel[k] = (uint32_t)i;
+        k += t[i];
+    }
+    return k;
+}
+
+/* keep the selected rows j whose m[j] is set */
+static size_t keep_m(uint32_t *sel, const uint8_t *m, size_t k) {
+    size_t j, o = 0;
+    for (j = 0; j < k; j++) {
+        sel[o] = sel[j];
+        o += m[j] & 1;
+    }
+    return o;
+}
+
+/* narrow the selection sel[0..k) of the vector at p0 to the rows where leaf e is true */
+static size_t leaf_sel(gx *x, const qexpr *e, size_t p0, uint32_t *sel, size_t k) {
+    const eleaf *el = &x->el[e->idx];
+    const uint8_t *vb = valid_of(x, e);
+    uint8_t *restrict m = x->m;
+    size_t j;
+    switch (el->mode) {
+    case LM_NONE: return 0;
+    case LM_ISNULL:
+        if (!vb) return 0;
+        for (j = 0; j < k; j++) m[j] = (uint8_t)(((vb[(p0 + sel[j]) >> 3] >> ((p0 + sel[j]) & 7)) & 1) ^ 1);
+        return keep_m(sel, m, k);
+    case LM_ALL: memset(m, 1, k); break;
+    case LM_VALUES: {
+        qvcol v;
+        size_t w;
+        vals_at(x, e, p0, &v);
+        w = v.offsets ? 0 : e->col == QCOL_ID ? 8 : cairn_seg__width(v.type, v.fixed_len);
+        if (!w || w > 8) {
+            /* one value at a time (strings, bytes:N) */
+            qvcol one = v;
+            for (j = 0; j < k; j++) {
+                if (v.offsets) one.offsets = v.offsets + sel[j];
+                else one.data = (const uint8_t *)v.data + w * (size_t)sel[j];
+                cairn_tbl__leaf_match(e, &one, 1, m + j);
+            }
+        } else {
+            /* the selected values gathered, then matched as a vector (k <= QVEC) */
+            const uint8_t *src = (const uint8_t *)v.data;
+            qvcol g = v;
+            g.data = x->vb;
+            if (w == 8)
+                for (j = 0; j < k; j++) memcpy(x->vb + 8 * j, src + 8 * (size_t)sel[j], 8);
+            else if (w == 4)
+                for (j = 0; j < k; j++) memcpy(x->vb + 4 * j, src + 4 * (size_t)sel[j], 4);
+            else
+                for (j = 0; j < k; j++) memcpy(x->vb + w * j, src + w * (size_t)sel[j], w);
+            cairn_tbl__leaf_match(e, &g, k, m);
+        }
+        break;
+    }
+    case LM_RANGE: {
+        const uint32_t lo = (uint32_t)el->lo, span = (uint32_t)(el->hi - el->lo);
+        cairn_seg__pk_gather32(&x->ec[e->col].l.codes, p0, sel, k, x->cb);
+        for (j = 0; j < k; j++) m[j] = (uint8_t)((uint32_t)(x->cb[j] - lo) <= span);
+        break;
+    }
+    default: { /* LM_LUT */
+        ecol *ec = &x->ec[e->col];
+        const uint8_t *lut = el->lut;
+        if (ec->mode == EM_DICT) {
+            uint8_t any = 0;
+            cairn_seg__pk_gather32(&ec->l.codes, p0, sel, k, x->cb);
+            for (j = 0; j < k; j++) {
+                m[j] = lut[x->cb[j]];
+                any |= m[j];
+            }
+            if (any & 2) x->corrupt = e->col + 1;
+        } else {
+            size_t r = ec->run;
+            if (r >= ec->l.nv || (r > 0 && ec->ends[r - 1] > p0)) r = 0;
+            for (j = 0; j < k; j++) {
+                while (ec->ends[r] <= p0 + sel[j]) r++;
+                m[j] = lut[r];
+            }
+        }
+        break;
+    }
+    }
+    if (vb)
+        for (j = 0; j < k; j++) m[j] &= (uint8_t)((vb[(p0 + sel[j]) >> 3] >> ((p0 + sel[j]) & 7)) & 1);
+    return keep_m(sel, m, k);
+}
+
+/* the rows of the vector [p0, p0 + n) where the WHERE is true, into sel; returns their number */
+static size_t filter_vec(gx *x, size_t p0, size_t n, uint32_t *sel) {
+    const qexpr *e = x->s->where;
+    sctx *s = x->s;
+    size_t k, i;
+    x->p0 = p0;
+    if (e->kind == QE_LEAF) {
+        enc_leaf(x, e, n, s->tb, s->fb);
+        return sel_of(s->tb, n, sel);
+    }
+    if (e->kind != QE_AND) {
+        cairn_tbl__qeval_with(e, enc_leaf, x, n, s->tb, s->fb, &s->ev);
+        return sel_of(s->tb, n, sel);
+    }
+    for (i = 0, k = n; i < e->nkid && k; i++) {
+        const qexpr *kid = e->kid[x->order[i]];
+        if (i > 0 && kid->kind == QE_LEAF && k * 3 <= n) {
+            k = leaf_sel(x, kid, p0, sel, k);
+            continue;
+        }
+        if (kid->kind == QE_LEAF) enc_leaf(x, kid, n, s->tb, s->fb);
+        else cairn_tbl__qeval_with(kid, enc_leaf, x, n, s->tb, s->fb, &s->ev);
+        if (i == 0) k = sel_of(s->tb, n, sel);
+        else {
+            size_t j, o = 0;
+            for (j = 0; j < k; j++) {
+                sel[o] = sel[j];
+                o += s->tb[sel[j]];
+            }
+            k = o;
+        }
+    }
+    return k;
+}
+
+static void gx_free(gx *x, size_t ncols) {
+    size_t i;
+    if (!x) return;
+    if (x->ec)
+        for (i = 0; i < ncols; i++) ecol_free(&x->ec[i]);
+    if (x->el)
+        for (i = 0; i < x->s->where->nnodes; i++) free(x->el[i].lut);
+    free(x->ec);
+    free(x->el);
+    free(x->order);
+    free(x->m);
+    free(x->cb);
+    free(x->vb);
+    free(x);
+}
+
+static gx *gx_new(sctx *s) {
+    gx *x = (gx *)calloc(1, sizeof *x);
+    size_t nc = s->t->s.n ? s->t->s.n : 1;
+    if (!x) {
+        cairn_err__set(CAIRN_NOMEM, "out of memory");
+        return NULL;
+    }
+    x->s = s;
+    x->ec = (ecol *)calloc(nc, sizeof *x->ec);
+    x->el = (eleaf *)calloc(s->where->nnodes ? s->where->nnodes : 1, sizeof *x->el);
+    x->order = (size_t *)calloc(s->where->nkid ? s->where->nkid : 1, sizeof *x->order);
+    x->m = (uint8_t *)malloc(QVEC);
+    x->cb = (uint32_t *)malloc(QVEC * 4);
+    x->vb = (uint8_t *)malloc(QVEC * 8);
+    if (!x->ec || !x->el || !x->order || !x->m || !x->cb || !x->vb) {
+        gx_free(x, nc);
+        cairn_err__set(CAIRN_NOMEM, "out of memory");
+        return NULL;
+    }
+    return x;
+}
+
+/* prepare the group's leaves and the order of a top-level AND's kids */
+static int gx_prep(gx *x) {
+    const qexpr *e = x->s->where;
+    size_t i, j;
+    int rc;
+    if ((rc = tree_prep(x, e)) != 0) return rc;
+    if (e->kind == QE_AND) {
+        double est[64];
+        for (i = 0; i < e->nkid; i++) x->order[i] = i;
+        if (e->nkid <= 64) {
+            /* cheaper and more selective first: leaves by their estimate, other kids after */
+            for (i = 0; i < e->nkid; i++) est[i] = e->kid[i]->kind == QE_LEAF ? x->el[e->kid[i]->idx].est : 2.0;
+            for (i = 1; i < e->nkid; i++)
+                for (j = i; j > 0 && est[x->order[j - 1]] > est[x->order[j]]; j--) {
+                    size_t tmp = x->order[j];
+                    x->order[j] = x->order[j - 1];
+                    x->order[j - 1] = tmp;
+                }
+        }
+    }
+    return 0;
+}
+
+/* decode the output columns of the vector [p0, p0 + n) and hand its k selected rows (s->sel) on */
+static int out_vec(sctx *s, const rgroup *g, cairn_colvec *segs, const uint8_t *const *sb, uint8_t *bor, uint8_t *forbuf,
+                   const uint64_t *ids, size_t p0, size_t n, size_t k, const size_t *ovp) {
+    const cairn_table *t = s->t;
+    size_t c;
+    int rc = 0;
+    for (c = 0; c < t->s.n && !rc; c++) {
+        if (s->need[c] != 2 || segs[c].n) continue;
+        if ((bor[c] = (uint8_t)seg_view(t, &g->cols[c], c, sb[c], p0, n, &segs[c])) != 0) continue;
+        if ((bor[c] = (uint8_t)seg_for(t, &g->cols[c], c, sb[c], p0, n, forbuf + c * (size_t)QVEC * 8, &segs[c])) != 0)
+            continue;
+        rc = seg_range(t, &g->cols[c], c, sb[c], p0, n, &segs[c]);
+    }
+    if (!rc) rc = output(s, segs, ids ? ids + p0 : NULL, g->first_id + p0, s->sel, ovp, k, n, bor);
+    for (c = 0; c < t->s.n; c++) seg_release(&segs[c], &bor[c]);
+    return rc;
+}
+
+static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, const cairn_zone **zp) {
     cairn_table *t = s->t;
     rgroup *g = &t->g[gi];
     size_t c, a, b, i, p0;
@@ -564,6 +1096,7 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
     uint8_t **own = NULL;
     uint8_t *bor = NULL;         /* per column: segs[c] is a view into the segment or forbuf */
     uint8_t *forbuf = NULL;      /* per column: QVEC * 8 bytes for seg_for */
+    gx *x = NULL;                /* the WHERE's evaluation (groups that need one) */
     int rc = 0;
     qzv z;
     memset(&idv, 0, sizeof idv);
@@ -606,7 +1139,7 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
         }
         ids = (const uint64_t *)idv.data;
     }
-    if (contiguous && (!s->count_only || (s->wid && !all) || nov)) {
+    if (contiguous && s->wid && !all && !skip) {
         if (!(idsbuf = (uint64_t *)xmalloc((size_t)g->nrows * 8))) {
             rc = CAIRN_NOMEM;
             goto out;
@@ -633,7 +1166,7 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
                     else hi = m;
                 }
             }
-            if (lo >= g->nrows || ids[lo] != id) {
+            if (lo >= g->nrows || (!contiguous && ids[lo] != id)) {
                 rc = cairn_err__set(CAIRN_INTERNAL, "overlay of row %llu not in its row group", (unsigned long long)id);
                 goto out;
             }
@@ -665,6 +1198,17 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
         int want = (!all && !skip && s->wneed[c]) || (!s->count_only && s->need[c] == 2);
         if (want && (rc = seg_bytes(&g->cols[c], t->s.c[c].type, t->s.c[c].fixed_len, &sb[c], &own[c])) != 0) goto out;
     }
+    if (!all && !skip) {
+        x = s->gx;
+        x->g = g;
+        x->sb = sb;
+        x->zs = zs;
+        x->corrupt = 0;
+        memset(&x->idv, 0, sizeof x->idv);
+        x->idv.type = CAIRN_TYPE_U64;
+        x->idv.data = ids;
+        if ((rc = gx_prep(x)) != 0) goto out;
+    }
     if (nov && !(ovp = (size_t *)xmalloc(QVEC * sizeof(size_t)))) {
         rc = CAIRN_NOMEM;
         goto out;
@@ -672,20 +1216,30 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
     for (p0 = 0; p0 < g->nrows && !s->stop; p0 += QVEC) {
         size_t n = g->nrows - p0 < QVEC ? g->nrows - p0 : QVEC, k = 0, novv = 0;
         uint8_t *tb = s->tb;
+        int have_sel = 0;
         if (skip) memset(tb, 0, n);
         else if (all) memset(tb, 1, n);
         else {
-            qvcol idq;
-            for (c = 0; c < t->s.n; c++) {
-                if (!s->wneed[c]) continue;
-                if ((bor[c] = (uint8_t)seg_view(t, &g->cols[c], c, sb[c], p0, n, &segs[c])) != 0) continue;
-                if ((bor[c] = (uint8_t)seg_for(t, &g->cols[c], c, sb[c], p0, n, forbuf + c * (size_t)QVEC * 8, &segs[c])) != 0)
-                    continue;
-                if ((rc = seg_range(t, &g->cols[c], c, sb[c], p0, n, &segs[c])) != 0) goto out;
+            k = filter_vec(x, p0, n, s->sel);
+            if (x->corrupt) {
+                const segref *r = &g->cols[x->corrupt - 1];
+                rc = cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: segment: dictionary code out of range",
+                                    cairn_io__path(r->file->f), (unsigned long long)r->off);
+                goto out;
             }
-            views(s, segs, 0, qv);
-            id_view(ids ? ids + p0 : NULL, &idq);
-            cairn_tbl__qeval(s->where, qv, &idq, n, tb, s->fb, &s->ev);
+            if (g->del || nov) {
+                size_t j;
+                memset(tb, 0, n);
+                for (j = 0; j < k; j++) tb[s->sel[j]] = 1;
+                k = 0;
+            } else have_sel = 1;
+        }
+        if (have_sel) {
+            if (s->count_only) s->count += k;
+            else if (k) {
+                if ((rc = out_vec(s, g, segs, sb, bor, forbuf, ids, p0, n, k, NULL)) != 0) goto out;
+            }
+            continue;
         }
         if (g->del) {
             const uint8_t *d = g->del + p0 / 8;
@@ -709,21 +1263,12 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
             if (novv)
                 for (i = 0; i < k; i++)
                     ovp[i] = ovat[p0 + s->sel[i]] ? s->ovpos[a + ovat[p0 + s->sel[i]] - 1] : SIZE_MAX;
-            if (k) {
-                for (c = 0; c < t->s.n; c++) {
-                    if (s->need[c] != 2 || segs[c].n) continue;
-                    if ((bor[c] = (uint8_t)seg_view(t, &g->cols[c], c, sb[c], p0, n, &segs[c])) != 0) continue;
-                    if ((bor[c] = (uint8_t)seg_for(t, &g->cols[c], c, sb[c], p0, n, forbuf + c * (size_t)QVEC * 8,
-                                                   &segs[c])) != 0)
-                        continue;
-                    if ((rc = seg_range(t, &g->cols[c], c, sb[c], p0, n, &segs[c])) != 0) goto out;
-                }
-                if ((rc = output(s, segs, ids + p0, s->sel, novv ? ovp : NULL, k, n, bor)) != 0) goto out;
-            }
+            if (k && (rc = out_vec(s, g, segs, sb, bor, forbuf, ids, p0, n, k, novv ? ovp : NULL)) != 0) goto out;
         }
-        for (c = 0; c < t->s.n; c++) seg_release(&segs[c], &bor[c]);
     }
 out:
+    if (x)
+        for (c = 0; c < t->s.n; c++) ecol_free(&x->ec[c]);
     for (c = 0; c < t->s.n; c++) {
         if (bor) seg_release(&segs[c], &bor[c]);
         else cairn_seg__free_vec(&segs[c]);
@@ -774,7 +1319,6 @@ static int scan_run(cairn_table *t, const qexpr *where, const int *cols, size_t 
     cairn_colvec *segs = NULL;
     cairn_zone *zs = NULL;
     const cairn_zone **zp = NULL;
-    qvcol *qv = NULL;
     size_t i, nc = t->s.n ? t->s.n : 1;
     int rc = 0;
     memset(&s, 0, sizeof s);
@@ -799,13 +1343,16 @@ static int scan_run(cairn_table *t, const qexpr *where, const int *cols, size_t 
     segs = (cairn_colvec *)calloc(nc, sizeof *segs);
     zs = (cairn_zone *)calloc(nc, sizeof *zs);
     zp = (const cairn_zone **)calloc(nc, sizeof *zp);
-    qv = (qvcol *)calloc(nc, sizeof *qv);
-    if (!s.tb || !s.fb || !s.sel || !s.need || !s.wneed || !s.out || !s.pass || !s.oids || !segs || !zs || !zp || !qv) {
+    if (!s.tb || !s.fb || !s.sel || !s.need || !s.wneed || !s.out || !s.pass || !s.oids || !segs || !zs || !zp) {
         rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
         goto out;
     }
     if (where) {
         if ((rc = cairn_tbl__qeval_init(where, &s.ev)) != 0) goto out;
+        if (!(s.gx = gx_new(&s))) {
+            rc = CAIRN_NOMEM;
+            goto out;
+        }
         cairn_tbl__qcols(where, s.wneed, &s.wid);
         for (i = 0; i < t->s.n; i++)
             if (s.wneed[i]) s.need[i] = 1;
@@ -813,10 +1360,11 @@ static int scan_run(cairn_table *t, const qexpr *where, const int *cols, size_t 
     for (i = 0; i < ncols; i++)
         if (cols[i] != QCOL_ID) s.need[cols[i]] = 2;
     if ((rc = overlays_sorted(&s)) != 0) goto out;
-    for (i = 0; i < t->ng && !s.stop && !rc; i++) rc = scan_group(&s, i, segs, zs, zp, qv);
+    for (i = 0; i < t->ng && !s.stop && !rc; i++) rc = scan_group(&s, i, segs, zs, zp);
     if (!rc && !s.stop) rc = scan_tail(&s);
     if (count) *count = s.count;
 out:
+    gx_free(s.gx, t->s.n);
     cairn_tbl__qeval_free(&s.ev);
     for (i = 0; i < ncols && s.out; i++) gcol_free(&s.out[i]);
     free(s.out);
@@ -832,7 +1380,6 @@ out:
     free(segs);
     free(zs);
     free(zp);
-    free(qv);
     return rc;
 }
 

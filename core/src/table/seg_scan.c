@@ -1,0 +1,238 @@
+/*
+ * seg_scan.c - segment-level primitives for scans on encoded data (see seg_scan.h): the payload's
+ * layout (the FORMAT comment of seg.c is the spec) and bit-packed codes read by window or by
+ * selection with 8-byte loads where they stay inside the array, byte by byte at its end.
+ */
+#include "table/seg_scan.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("vect-cost-model=dynamic")
+#endif
+
+#include <string.h>
+
+#include "util.h"
+
+#define HDR 80u
+
+static int bad(const char *what) { return cairn_err__set(CAIRN_CORRUPT, "segment: %s", what); }
+
+static uint64_t pk_bytes(uint64_t count, unsigned w) { return (count * w + 7) / 8; }
+
+static uint64_t ld64(const uint8_t *p) {
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+#else
+    return cairn_get64(p);
+#endif
+}
+
+/* P(count) at *p (before end); advances *p */
+static int pk_open(const uint8_t **p, const uint8_t *end, size_t count, cairn_pk *a) {
+    uint64_t nb;
+    if (*p >= end) return bad("missing bit width");
+    a->w = **p;
+    if (a->w > 64) return bad("bit width above 64");
+    (*p)++;
+    nb = pk_bytes(count, a->w);
+    if (nb > (uint64_t)(end - *p)) return bad("packed values overrun the segment");
+    a->p = *p;
+    a->len = (size_t)nb;
+    a->count = count;
+    *p += nb;
+    return 0;
+}
+
+/* L(c) at *p: the ends, then the bytes (their total is the last end) */
+static int list_open(const uint8_t **p, const uint8_t *end, size_t c, cairn_segl *l) {
+    int rc = pk_open(p, end, c, &l->list);
+    if (rc) return rc;
+    l->ltotal = c ? cairn_seg__pk_get(&l->list, c - 1) : 0;
+    if (l->ltotal > (uint64_t)(end - *p)) return bad("string bytes overrun the segment");
+    l->lbytes = *p;
+    *p += l->ltotal;
+    return 0;
+}
+
+int cairn_seg__layout(const uint8_t *b, size_t len, int type, uint32_t fixed_len, cairn_segl *l) {
+    const uint8_t *p, *end;
+    size_t vb;
+    int var, rc = 0;
+    memset(l, 0, sizeof *l);
+    if (len < HDR + 4 || memcmp(b, "CSEG", 4) != 0 || cairn_get64(b + 16) != len - HDR - 4) return bad("bad header");
+    if (b[5] != type || (type == CAIRN_TYPE_FIXED && cairn_get32(b + 12) != fixed_len)) return bad("column type");
+    l->enc = b[6];
+    l->type = type;
+    l->fixed_len = type == CAIRN_TYPE_FIXED ? fixed_len : 0;
+    l->vw = cairn_seg__width(type, l->fixed_len);
+    var = l->vw == 0;
+    l->n = cairn_get32(b + 8);
+    if (l->n == 0 || l->n > CAIRN_SEG_MAX_ROWS) return bad("row count");
+    vb = (b[7] & 1) ? (l->n + 7) / 8 : 0;
+    if (vb > len - HDR - 4) return bad("validity bitmap overruns the body");
+    l->valid = vb ? b + HDR : NULL;
+    p = b + HDR + vb;
+    end = b + len - 4;
+    switch (l->enc) {
+    case CAIRN_SEG_PLAIN:
+    case CAIRN_SEG_CONSTANT:
+        l->nv = l->enc == CAIRN_SEG_PLAIN ? l->n : 1;
+        if (var) rc = list_open(&p, end, l->nv, l);
+        else if ((uint64_t)(end - p) < (uint64_t)l->nv * l->vw) rc = bad("values overrun the segment");
+        else {
+            l->vals = p;
+            p += l->nv * l->vw;
+        }
+        break;
+    case CAIRN_SEG_RLE:
+    case CAIRN_SEG_DICT:
+        if (end - p < 4) return bad("missing value count");
+        l->nv = cairn_get32(p);
+        p += 4;
+        if (l->nv == 0 || l->nv > l->n) return bad("value count");
+        if (var) rc = list_open(&p, end, l->nv, l);
+        else if ((uint64_t)(end - p) < (uint64_t)l->nv * l->vw) rc = bad("values overrun the segment");
+        else {
+            l->vals = p;
+            p += l->nv * l->vw;
+        }
+        if (!rc) rc = pk_open(&p, end, l->enc == CAIRN_SEG_RLE ? l->nv : l->n, &l->codes);
+        break;
+    case CAIRN_SEG_FOR:
+    case CAIRN_SEG_DELTA:
+        if (var || type == CAIRN_TYPE_FIXED || type == CAIRN_TYPE_BOOL || type == CAIRN_TYPE_F32 ||
+            type == CAIRN_TYPE_F64)
+            return bad("encoding for the column type");
+        if (end - p < (l->enc == CAIRN_SEG_FOR ? 8 : 16)) return bad("missing base");
+        l->base = cairn_get64(p);
+        p += 8;
+        if (l->enc == CAIRN_SEG_DELTA) {
+            l->mindelta = cairn_get64(p);
+            p += 8;
+        }
+        rc = pk_open(&p, end, l->enc == CAIRN_SEG_FOR ? l->n : l->n - 1, &l->codes);
+        break;
+    case CAIRN_SEG_BITPACK:
+        if (type != CAIRN_TYPE_BOOL) return bad("encoding for the column type");
+        l->codes.p = p;
+        l->codes.w = 1;
+        l->codes.count = l->n;
+        l->codes.len = (l->n + 7) / 8;
+        if ((uint64_t)(end - p) < l->codes.len) return bad("bits overrun the segment");
+        p += l->codes.len;
+        break;
+    default: return bad("unknown encoding");
+    }
+    if (!rc && p != end) rc = bad("payload length does not match its contents");
+    return rc;
+}
+
+int cairn_seg__list_offsets(const cairn_segl *l, uint64_t *offs) {
+    size_t k;
+    offs[0] = 0;
+    for (k = 0; k < l->nv; k++) {
+        uint64_t e = cairn_seg__pk_get(&l->list, k);
+        if (e < offs[k] || e > l->ltotal || e - offs[k] > CAIRN_VALUE_MAX) return bad("bad string end offset");
+        offs[k + 1] = e;
+    }
+    return 0;
+}
+
+uint64_t cairn_seg__pk_get(const cairn_pk *a, size_t k) {
+    uint64_t bit, v = 0;
+    size_t q, i, need;
+    unsigned sh, w = a->w;
+    if (w == 0) return 0;
+    bit = (uint64_t)k * w;
+    q = (size_t)(bit >> 3);
+    sh = (unsigned)(bit & 7);
+    if (q + 9 <= a->len) {
+        v = ld64(a->p + q) >> sh;
+        if (sh + w > 64) v |= (uint64_t)a->p[q + 8] << (64 - sh);
+    } else {
+        need = (sh + w + 7) / 8;
+        for (i = 0; i < need && i < 8 && q + i < a->len; i++) v |= (uint64_t)a->p[q + i] << (8 * i);
+        v >>= sh;
+        if (need == 9 && q + 8 < a->len) v |= (uint64_t)a->p[q + 8] << (64 - sh);
+    }
+    return w >= 64 ? v : v & (((uint64_t)1 << w) - 1);
+}
+
+/* the last index whose value (width w <= 56) an 8-byte load reads inside the array, plus one */
+static size_t fast_end(const cairn_pk *a) {
+    if (a->len < 8) return 0;
+    return (size_t)(((uint64_t)(a->len - 8) * 8) / a->w) + 1 < a->count ? (size_t)(((uint64_t)(a->len - 8) * 8) / a->w) + 1
+                                                                        : a->count;
+}
+
+void cairn_seg__pk_window32(const cairn_pk *a, size_t start, size_t n, uint32_t *restrict out) {
+    const uint8_t *restrict p = a->p;
+    unsigned w = a->w;
+    size_t i, fe;
+    if (w == 0) {
+        memset(out, 0, n * sizeof *out);
+        return;
+    }
+    if (!(start & 7) && (w == 1 || w == 2 || w == 4 || w == 8 || w == 16) && pk_bytes(start + n, w) <= a->len) {
+        const uint8_t *restrict q = p + start * w / 8;
+        switch (w) {
+        case 1: for (i = 0; i < n; i++) out[i] = (q[i >> 3] >> (i & 7)) & 1; break;
+        case 2: for (i = 0; i < n; i++) out[i] = (q[i >> 2] >> ((i & 3) * 2)) & 3; break;
+        case 4: for (i = 0; i < n; i++) out[i] = (q[i >> 1] >> ((i & 1) * 4)) & 15; break;
+        case 8: for (i = 0; i < n; i++) out[i] = q[i]; break;
+        default: for (i = 0; i < n; i++) out[i] = (uint32_t)q[2 * i] | (uint32_t)q[2 * i + 1] << 8; break;
+        }
+        return;
+    }
+    fe = fast_end(a);
+    {
+        const uint64_t mask = ((uint64_t)1 << w) - 1;
+        size_t stop = start + n < fe ? start + n : fe;
+        for (i = start; i < stop; i++) {
+            uint64_t bit = (uint64_t)i * w;
+            out[i - start] = (uint32_t)((ld64(p + (bit >> 3)) >> (bit & 7)) & mask);
+        }
+        for (i = stop > start ? stop : start; i < start + n; i++) out[i - start] = (uint32_t)cairn_seg__pk_get(a, i);
+    }
+}
+
+void cairn_seg__pk_gather32(const cairn_pk *a, size_t base, const uint32_t *restrict sel, size_t k, uint32_t *restrict out) {
+    const uint8_t *restrict p = a->p;
+    unsigned w = a->w;
+    size_t j, fe;
+    if (w == 0) {
+        memset(out, 0, k * sizeof *out);
+        return;
+    }
+    fe = fast_end(a);
+    {
+        const uint64_t mask = ((uint64_t)1 << w) - 1;
+        for (j = 0; j < k; j++) {
+            size_t i = base + sel[j];
+            uint64_t bit = (uint64_t)i * w;
+            out[j] = i < fe ? (uint32_t)((ld64(p + (bit >> 3)) >> (bit & 7)) & mask) : (uint32_t)cairn_seg__pk_get(a, i);
+        }
+    }
+}
+
+void cairn_seg__pk_window64(const cairn_pk *a, size_t start, size_t n, uint64_t *out) {
+    size_t i;
+    if (a->w <= 32) {
+        uint32_t buf[256];
+        size_t at;
+        for (at = 0; at < n; at += 256) {
+            size_t m = n - at < 256 ? n - at : 256;
+            cairn_seg__pk_window32(a, start + at, m, buf);
+            for (i = 0; i < m; i++) out[at + i] = buf[i];
+        }
+        return;
+    }
+    for (i = 0; i < n; i++) out[i] = cairn_seg__pk_get(a, start + i);
+}
+
+void cairn_seg__pk_gather64(const cairn_pk *a, size_t base, const uint32_t *sel, size_t k, uint64_t *out) {
+    size_t j;
+    for (j = 0; j < k; j++) out[j] = cairn_seg__pk_get(a, base + sel[j]);
+}

@@ -1,0 +1,70 @@
+/*
+ * seg_scan.h - segment-level primitives for scans that work on encoded data (internal; not
+ * installed): the layout of a segment's payload (where its values, codes, runs and validity are),
+ * and bit-packed codes read a window or a selection at a time, without decoding the values.
+ *
+ * The layout is read from a segment whose CRC was verified (cairn_seg__check); it checks every
+ * length and bound it relies on, so a damaged segment is CAIRN_CORRUPT, never a read out of
+ * bounds. What a caller does with codes (a dictionary code below the dictionary's size, a run end
+ * in order) it checks itself.
+ */
+#ifndef CAIRN_TABLE_SEG_SCAN_H
+#define CAIRN_TABLE_SEG_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "table/seg.h"
+
+/* bit-packed unsigned integers: count values of width w (0..64) at p, pk_len bytes */
+typedef struct cairn_pk {
+    const uint8_t *p;
+    size_t len;
+    unsigned w;
+    size_t count;
+} cairn_pk;
+
+/* the payload of one segment, by encoding:
+ *   PLAIN     vals: n values (fixed width; string/bytes: the list `list`)
+ *   CONSTANT  vals: 1 value (string/bytes: list of 1)
+ *   RLE       vals: nv run values (or list), codes: the nv run ends
+ *   DICT      vals: nv distinct values (or list), codes: n codes
+ *   FOR       base: min (sign- or zero-extended), codes: n values - min
+ *   DELTA     base: first, mindelta, codes: n - 1 packed deltas
+ *   BITPACK   codes: n bits (w 1) */
+typedef struct cairn_segl {
+    int enc;
+    int type;
+    uint32_t fixed_len;
+    size_t vw;                /* bytes per value (0: string/bytes) */
+    size_t n;
+    const uint8_t *valid;     /* validity bitmap (bit i: value i not null), NULL without nulls */
+    size_t nv;                /* values in vals */
+    const uint8_t *vals;      /* fixed width: nv * vw bytes, little-endian, unaligned */
+    cairn_pk list;            /* string/bytes: the end offsets of the nv values ... */
+    const uint8_t *lbytes;    /* ... and their bytes */
+    uint64_t ltotal;
+    cairn_pk codes;
+    uint64_t base, mindelta;
+} cairn_segl;
+
+/* Parse a verified segment of a column of `type` / `fixed_len`. CORRUPT when a length or a width
+ * does not add up. */
+int cairn_seg__layout(const uint8_t *bytes, size_t len, int type, uint32_t fixed_len, cairn_segl *out);
+
+/* The nv + 1 offsets of a string/bytes value list (offs[0] = 0), every end checked (non-decreasing,
+ * at most the list's bytes): CORRUPT otherwise. */
+int cairn_seg__list_offsets(const cairn_segl *l, uint64_t *offs);
+
+/* value k of a packed array (k < count) */
+uint64_t cairn_seg__pk_get(const cairn_pk *a, size_t k);
+
+/* values [start, start + n) of a packed array of width <= 32 into out */
+void cairn_seg__pk_window32(const cairn_pk *a, size_t start, size_t n, uint32_t *out);
+/* values base + sel[j] (j < k) of a packed array of width <= 32 into out */
+void cairn_seg__pk_gather32(const cairn_pk *a, size_t base, const uint32_t *sel, size_t k, uint32_t *out);
+/* the same for any width */
+void cairn_seg__pk_window64(const cairn_pk *a, size_t start, size_t n, uint64_t *out);
+void cairn_seg__pk_gather64(const cairn_pk *a, size_t base, const uint32_t *sel, size_t k, uint64_t *out);
+
+#endif /* CAIRN_TABLE_SEG_SCAN_H */
