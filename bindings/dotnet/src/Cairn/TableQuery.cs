@@ -463,8 +463,9 @@ public sealed unsafe partial class Table
         IEnumerable<string>? columns = null, IEnumerable<string>? order = null, long? limit = null, long? offset = null) =>
         Query(new TableQuery { Where = where, Params = @params, Columns = columns, Order = order, Limit = limit, Offset = offset });
 
-    /// <summary>The number of live rows matching <paramref name="where"/> (null: every live row), the
-    /// values of its <c>?</c> in <paramref name="params"/>.</summary>
+    /// <summary>The number of live rows matching <paramref name="where"/> (any WHERE form, a dictionary
+    /// being the shorthand or $and/$or/$not object; null: every live row), the values of its <c>?</c> in
+    /// <paramref name="params"/>.</summary>
     public ExecResponse<ulong> CountWhere(object? where = null, params object?[] @params) =>
         CountWhere(new TableQuery { Where = where, Params = @params is { Length: > 0 } ? @params : null });
 
@@ -479,11 +480,6 @@ public sealed unsafe partial class Table
             w.WriteEndObject();
         }));
     }
-
-    /// <summary>The number of live rows matching the "where" and "params" of a query given as the C API's
-    /// object (the other keys are ignored).</summary>
-    public ExecResponse<ulong> CountWhere(IEnumerable<KeyValuePair<string, object?>> query) =>
-        RunCount(query is null ? Refused(CairnErrorCode.Invalid, "query is null") : Json(w => QueryJson.WriteNode(w, query, "query")));
 
     /// <summary>One aggregate over the live rows matching <paramref name="where"/>: count and
     /// count_distinct as ulong, sum as long (ulong for unsigned columns, double for floats), avg as double,

@@ -7,7 +7,7 @@ namespace Cairn.Tests;
 
 internal static class DocsExamples
 {
-    public static readonly Action[] All = { OpenWriteRead, Errors, TransactionsExpiryMerge, BlobStoreAndEvents, Tables, VersionedStore, SnapshotsAndBackups };
+    public static readonly Action[] All = { OpenWriteRead, Errors, TransactionsExpiryMerge, BlobStoreAndEvents, Tables, Queries, VersionedStore, SnapshotsAndBackups };
 
     private static void OpenWriteRead()
     {
@@ -160,6 +160,41 @@ internal static class DocsExamples
         tags.AddColumn("note string default 'none'");
         Console.WriteLine(tags.Get(1).Result!["note"]);              // none
         Console.WriteLine(tags.Stats().Result!.Columns);             // 4
+    }
+
+    private static void Queries()
+    {
+        using Table scores = Table.Open("scores", "name string, score f64, cat i32, at timestamp").ThrowIfFailed();
+        var day = new DateTime(2024, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        scores.Load(("name", new[] { "ann", "bob", "cy", "dee", "eve" }), ("score", new[] { 95.0, 88.5, 91.0, 79.0, 99.0 }),
+            ("cat", new[] { 3, 1, 3, 2, 3 }), ("at", new[] { day, day.AddDays(1), day.AddDays(2), day.AddDays(3), day.AddDays(4) }));
+
+        QueryResult top = scores.From().Where("score > ?", 90).OrderBy("score", descending: true).Limit(2).Execute().ThrowIfFailed();
+        Console.WriteLine(string.Join(", ", top.Select(r => r["name"])));      // eve, ann
+        Console.WriteLine(top[0]["score"] is double);                         // True
+        Console.WriteLine(scores.From().Where("score > ? AND cat = ?", 90, 3).Count().Result); // 3
+        Console.WriteLine(scores.From().Where(("cat", "=", 1)).First().Result!["name"]);     // bob
+        Console.WriteLine(scores.From().Where("at >= ?", day.AddDays(3)).Count().Result);     // 2
+        Console.WriteLine(scores.CountWhere(new Dictionary<string, object?> { ["cat"] = 3, ["score"] = new Dictionary<string, object?> { ["lt"] = 99 } }).Result); // 2
+
+        Console.WriteLine(scores.Aggregate(Aggregate.Sum("score")).Result);    // 452.5
+        Console.WriteLine(scores.Aggregate(Aggregate.Max("at")).Result is DateTime); // True
+        QueryResult byCat = scores.GroupBy("cat", Aggregate.Count(alias: "n"), Aggregate.Avg("score")).ThrowIfFailed();
+        Console.WriteLine(string.Join("; ", byCat.Select(g => $"{g["cat"]}: {g["n"]}, {g["avg(score)"]}"))); // 1: 1, 88.5; 2: 1, 79; 3: 3, 95
+
+        QueryResult names = scores.From().Where("cat = 3").Select("name").ToColumns().ThrowIfFailed();
+        Console.WriteLine(string.Join(",", names.Column("name")));            // ann,cy,eve
+
+        using Table cats = Table.Open("cats", "id i32, label string").ThrowIfFailed();
+        cats.InsertMany(new[] { new Row { ["id"] = 1, ["label"] = "one" }, new Row { ["id"] = 3, ["label"] = "three" } });
+        QueryResult joined = scores.Join(cats, new JoinQuery
+        {
+            On = [("cat", "id")], Type = JoinType.Left, Columns = ["left.name", "right.label"],
+        }).ThrowIfFailed();
+        Console.WriteLine(string.Join(", ", joined.Select(r => $"{r["left.name"]}={r["right.label"] ?? "-"}"))); // ann=three, bob=one, cy=three, dee=-, eve=three
+
+        Console.WriteLine(scores.From().Where("nope > 1").Execute().ErrorCode);               // Schema
+        Console.WriteLine(scores.From().Where("score > ?", "high").Execute().ErrorCode);      // Type
     }
 
     private static void VersionedStore()
