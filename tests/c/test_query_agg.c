@@ -724,6 +724,120 @@ START_TEST(seg_agg_primitives) {
 }
 END_TEST
 
+/* group by one integer column without nulls (the fused per-row-group path): several widths and
+ * signs, values far from 0, a row group whose values span too wide for it (the usual path for that
+ * row group, the fused one for the next), count(*), count, sum and avg of f64 (PLAIN and DICT row
+ * groups), i64 and u32, with deletes and tail rows, from disk, and compacted (every group clean) */
+#define FG_N 5000
+static struct fgrow {
+    int64_t g[4];
+    double f;
+    int64_t v;
+    uint32_t w;
+    int live;
+} *FG;
+
+static void fused_check(cairn_table *t) {
+    static const char *gn[4] = {"g1", "g2", "g3", "g4"};
+    int gc;
+    for (gc = 0; gc < 4; gc++) {
+        struct fgref {
+            int64_t key;
+            uint64_t n;
+            fs8 fs;
+            int64_t sv;
+            uint64_t sw;
+        } *ref = (struct fgref *)calloc(FG_N, sizeof *ref);
+        size_t nref = 0, i, j, rows;
+        char q[512], *res = NULL, v[64];
+        for (i = 0; i < FG_N; i++) {
+            if (!FG[i].live) continue;
+            for (j = 0; j < nref && ref[j].key != FG[i].g[gc]; j++) {}
+            if (j == nref) {
+                ref[nref].key = FG[i].g[gc];
+                fs_init(&ref[nref].fs);
+                nref++;
+            }
+            ref[j].n++;
+            fs_add(&ref[j].fs, FG[i].f);
+            ref[j].sv += FG[i].v;
+            ref[j].sw += FG[i].w;
+        }
+        snprintf(q, sizeof q,
+                 "{\"aggregates\":[{\"fn\":\"count\"},{\"fn\":\"count\",\"column\":\"f\",\"as\":\"nf\"},"
+                 "{\"fn\":\"sum\",\"column\":\"f\",\"as\":\"sf\"},{\"fn\":\"avg\",\"column\":\"f\",\"as\":\"af\"},"
+                 "{\"fn\":\"sum\",\"column\":\"v\",\"as\":\"sv\"},{\"fn\":\"sum\",\"column\":\"w\",\"as\":\"sw\"}],"
+                 "\"group_by\":[\"%s\"],\"format\":\"columns\"}",
+                 gn[gc]);
+        OK(cairn_table_query_json(t, q, &res));
+        rows = (size_t)res_count(res);
+        EXPECT(rows == nref, "%s: %zu groups, want %zu", gn[gc], rows, nref);
+        for (i = 0; i < rows; i++) {
+            int64_t key;
+            arr_get(col_array(res, gn[gc]), i, v, sizeof v);
+            key = strtoll(v, NULL, 10);
+            for (j = 0; j < nref && ref[j].key != key; j++) {}
+            EXPECT(j < nref, "%s: group %s not in the reference", gn[gc], v);
+            arr_get(col_array(res, "count(*)"), i, v, sizeof v);
+            EXPECT(strtoull(v, NULL, 10) == ref[j].n, "%s: count %s", gn[gc], v);
+            arr_get(col_array(res, "nf"), i, v, sizeof v);
+            EXPECT(strtoull(v, NULL, 10) == ref[j].n, "%s: nf %s", gn[gc], v);
+            arr_get(col_array(res, "sf"), i, v, sizeof v);
+            EXPECT(strtod(v, NULL) == fs_val(&ref[j].fs), "%s: sf %s want %.17g", gn[gc], v, fs_val(&ref[j].fs));
+            arr_get(col_array(res, "af"), i, v, sizeof v);
+            EXPECT(strtod(v, NULL) == fs_val(&ref[j].fs) / (double)ref[j].n, "%s: af %s", gn[gc], v);
+            arr_get(col_array(res, "sv"), i, v, sizeof v);
+            EXPECT(strtoll(v, NULL, 10) == ref[j].sv, "%s: sv %s want %lld", gn[gc], v, (long long)ref[j].sv);
+            arr_get(col_array(res, "sw"), i, v, sizeof v);
+            EXPECT(strtoull(v, NULL, 10) == ref[j].sw, "%s: sw %s", gn[gc], v);
+        }
+        cairn_free(res);
+        free(ref);
+    }
+}
+
+START_TEST(group_by_fused) {
+    cairn_table *t = topen("fg", "g1 i8, g2 i32, g3 u16, g4 i64, f f64, v i64, w u32", 777);
+    size_t i;
+    char buf[512];
+    FG = (struct fgrow *)calloc(FG_N, sizeof *FG);
+    rng = 4242;
+    fprintf(stderr, "group_by_fused: seed 4242\n");
+    for (i = 0; i < FG_N; i++) {
+        struct fgrow *r = &FG[i];
+        uint64_t id;
+        r->g[0] = (int64_t)(rnd() % 7) - 3;
+        r->g[1] = (i / 777) % 3 == 1 ? (int64_t)(rnd() % 5000) - 2500 : (int64_t)(rnd() % 5) - 100000;
+        r->g[2] = 60000 + (int64_t)(rnd() % 9);
+        r->g[3] = 1000000000000ll + (int64_t)(rnd() % 4) * ((i / 777) % 2 ? 1 : 1000);
+        r->f = (i / 777) % 2 ? (double)(rnd() % 50) / 8.0 - 3.0 : ((double)(rnd() >> 11) / 9007199254740992.0) * 1e3 - 300.0;
+        r->v = (int64_t)(rnd() % 2000001) - 1000000;
+        r->w = (uint32_t)rnd();
+        r->live = 1;
+        snprintf(buf, sizeof buf, "{\"g1\":%lld,\"g2\":%lld,\"g3\":%lld,\"g4\":%lld,\"f\":%.17g,\"v\":%lld,\"w\":%u}",
+                 (long long)r->g[0], (long long)r->g[1], (long long)r->g[2], (long long)r->g[3], r->f, (long long)r->v,
+                 (unsigned)r->w);
+        OK(cairn_table_insert_json(t, buf, &id));
+        ck_assert_uint_eq(id, i + 1);
+        if (i == FG_N - 200) OK(cairn_table_sync(t)); /* the last rows stay in the tail */
+    }
+    for (i = 0; i < FG_N; i += 97) { /* some row groups get deletes */
+        if ((i / 777) % 2) continue;
+        OK(cairn_table_delete(t, i + 1));
+        FG[i].live = 0;
+    }
+    fused_check(t);
+    cairn_table_close(t);
+    t = topen("fg", NULL, 777); /* from disk: segments mapped and verified */
+    fused_check(t);
+    OK(cairn_table_compact(t));
+    fused_check(t);
+    cairn_table_close(t);
+    free(FG);
+    FG = NULL;
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("query_agg");
     TCase *tc = tcase_create("core");
@@ -734,6 +848,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, sum_overflow);
     tcase_add_test(tc, type_errors_and_empty);
     tcase_add_test(tc, group_by_multi);
+    tcase_add_test(tc, group_by_fused);
     tcase_add_test(tc, joins);
     suite_add_tcase(s, tc);
     return s;

@@ -949,7 +949,7 @@ static int fast_vec(const uint8_t *b, const segref *r, const tcol *c, cairn_colv
             case 4: lo = INT32_MIN, hi = INT32_MAX, uhi = UINT32_MAX; break;
             default: lo = INT64_MIN, hi = INT64_MAX, uhi = UINT64_MAX; break;
             }
-            if (sgn ? ((int64_t)min < lo || (int64_t)min > hi || (int64_t)maxc > hi - (int64_t)min)
+            if (sgn ? ((int64_t)min < lo || (int64_t)min > hi || maxc > (uint64_t)hi - min) /* hi - min in u64: no overflow */
                     : (min > uhi || maxc > uhi - min))
                 return seg_damaged(r, "FOR");
         }
@@ -1025,6 +1025,144 @@ static cairn_colvec vec_slice(const cairn_colvec *v, size_t from, size_t n) {
     if (v->offsets) s.offsets = v->offsets + from;
     else if (v->data) s.data = (uint8_t *)v->data + from * w;
     return s;
+}
+
+/* The group by of one integer column over the vectors of a whole clean row group (n rows),
+ * fused: the group column's values become local indexes (value - least value) into a table of
+ * state pointers, and each count(*), count, sum and avg of a column without nulls is one loop
+ * over the rows through that table (no key, no direct-array branch, no widening of the group
+ * column, float sums straight into the partial sums of the row's group, in row order as the
+ * definition wants). 1 done, 0 not this shape (nothing was added), <0 an error. */
+#define FUSE_SPAN 1024u
+static int grp_fused(actx *x, const cairn_colvec *cv, size_t n, const rgroup *g) {
+    const cairn_colvec *gv;
+    const tcol *gc;
+    size_t ai, i, span;
+    int64_t lo;
+    uint32_t *li;
+    uint8_t seen[FUSE_SPAN];
+    long first[FUSE_SPAN];
+    astate *sp[FUSE_SPAN];
+    uint64_t k0[FUSE_SPAN];
+    int sgn;
+    if (x->ng != 1 || x->q->group[0] == QCOL_ID || !n) return 0;
+    gv = &cv[x->gin[0]];
+    gc = col_of(x, x->q->group[0]);
+    sgn = kind_of(gc->type) == AK_S;
+    if ((!sgn && kind_of(gc->type) != AK_U) || gv->validity || gc->type == CAIRN_TYPE_U64) return 0;
+    { /* the least value from the zone map of the group column's (verified) segment */
+        const segref *r = &g->cols[x->q->group[0]];
+        if (!r->file || !r->file->map || !r->verified || r->len < SEG_HDR) return 0;
+        lo = (int64_t)cairn_get64(r->file->map + r->off + 32);
+    }
+    for (ai = 0; ai < x->na; ai++) {
+        const aggx *a = &x->a[ai];
+        if (!a->c) continue;
+        if (a->col == QCOL_ID || cv[a->in].validity) return 0;
+        if (a->fn == QAGG_COUNT) continue;
+        if (a->fn != QAGG_SUM && a->fn != QAGG_AVG) return 0;
+        if (a->kind == AK_F ? a->c->type != CAIRN_TYPE_F64 : (a->kind != AK_S && a->kind != AK_U)) return 0;
+    }
+    if (n > x->gcap) {
+        uint32_t *ng = (uint32_t *)realloc(x->gidx, n * sizeof *ng);
+        if (!ng) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+        x->gidx = ng;
+        x->gcap = n;
+    }
+    li = x->gidx;
+    /* local indexes value - lo (lo: the zone map's least value), each < FUSE_SPAN, checked (an OR
+     * of them all: a zone map that does not hold its segment's values sends the row group down the
+     * usual path), and which occur */
+    memset(seen, 0, sizeof seen);
+    {
+        uint64_t any = 0; /* in 64 bits: a value below lo is a huge difference, never a small one */
+#define GLOCAL(T)                                                                                                     \
+    do {                                                                                                              \
+        const T *v_ = (const T *)gv->data;                                                                            \
+        for (i = 0; i < n; i++) {                                                                                     \
+            uint64_t e_ = (uint64_t)(int64_t)v_[i] - (uint64_t)lo;                                                    \
+            any |= e_;                                                                                                \
+            li[i] = (uint32_t)e_;                                                                                     \
+        }                                                                                                             \
+        if (any >= FUSE_SPAN) return 0;                                                                               \
+        for (i = 0; i < n; i++) seen[li[i]] = 1;                                                                      \
+    } while (0)
+        switch (gc->type) {
+        case CAIRN_TYPE_I8: GLOCAL(int8_t); break;
+        case CAIRN_TYPE_I16: GLOCAL(int16_t); break;
+        case CAIRN_TYPE_I32: GLOCAL(int32_t); break;
+        case CAIRN_TYPE_I64: case CAIRN_TYPE_TIMESTAMP: GLOCAL(int64_t); break;
+        case CAIRN_TYPE_U8: GLOCAL(uint8_t); break;
+        case CAIRN_TYPE_U16: GLOCAL(uint16_t); break;
+        case CAIRN_TYPE_U32: GLOCAL(uint32_t); break;
+        default: return 0;
+        }
+#undef GLOCAL
+    }
+    /* the group of each value that occurs, found (or made) once through the usual path */
+    {
+        cairn_colvec one[64];
+        uint64_t slot;
+        size_t k, v;
+        if (x->ncols > 64) return 0;
+        for (v = 0; v < FUSE_SPAN; v++) {
+            int rc;
+            uint32_t save = li[0];
+            uint64_t val = (uint64_t)lo + v;
+            first[v] = -1;
+            if (!seen[v]) continue;
+            for (k = 0; k < x->ncols; k++) {
+                one[k] = cv[k];
+                one[k].n = 1;
+            }
+            switch (gc->w) { /* the value in the column's width (little or big endian alike) */
+            case 1: { uint8_t e = (uint8_t)val; memcpy(&slot, &e, 1); break; }
+            case 2: { uint16_t e = (uint16_t)val; memcpy(&slot, &e, 2); break; }
+            case 4: { uint32_t e = (uint32_t)val; memcpy(&slot, &e, 4); break; }
+            default: slot = val; break;
+            }
+            one[x->gin[0]].data = &slot;
+            if ((rc = group_rows(x, one, 1)) != 0) return rc;
+            first[v] = (long)x->gidx[0];
+            li = x->gidx;
+            li[0] = save;
+        }
+    }
+    span = FUSE_SPAN;
+    for (ai = 0; ai < x->na; ai++) {
+        const aggx *a = &x->a[ai];
+        const cairn_colvec *v = a->c ? &cv[a->in] : NULL;
+        for (i = 0; i < span; i++) sp[i] = first[i] >= 0 ? &x->st[(size_t)first[i] * x->na + ai] : NULL;
+        if (!a->c || a->fn == QAGG_COUNT) {
+            for (i = 0; i < n; i++) sp[li[i]]->n++;
+        } else if (a->kind == AK_F) {
+            const double *d = (const double *)v->data;
+            for (i = 0; i < span; i++) k0[i] = sp[i] ? sp[i]->fs.k : 0;
+            for (i = 0; i < n; i++) {
+                astate *st = sp[li[i]];
+                st->fs.s[st->fs.k++ & 7] += d[i];
+            }
+            for (i = 0; i < span; i++)
+                if (sp[i]) sp[i]->n += sp[i]->fs.k - k0[i];
+        } else {
+            const void *w = widen(x, v, n);
+            if (!w) return CAIRN_NOMEM;
+            if (a->kind == AK_S) {
+                for (i = 0; i < n; i++) {
+                    astate *st = sp[li[i]];
+                    i128_add_s(&st->is, ((const int64_t *)w)[i]);
+                    st->n++;
+                }
+            } else {
+                for (i = 0; i < n; i++) {
+                    astate *st = sp[li[i]];
+                    i128_add_u(&st->is, ((const uint64_t *)w)[i]);
+                    st->n++;
+                }
+            }
+        }
+    }
+    return 1;
 }
 
 /* agg_chunk over a vector set of n rows, QVEC rows at a time */
@@ -1439,6 +1577,10 @@ static int walk_all(actx *x) {
         }
         if ((rc = group_vecs(x, gi, dirty, cv, own)) != 0) goto drop;
         live = x->ncols ? cv[0].n : g->nrows - g->ndel;
+        if (!x->sink && x->ng == 1 && (rc = grp_fused(x, cv, live, g)) != 0) {
+            if (rc > 0) rc = 0;
+            goto drop;
+        }
         rc = agg_vectors(x, cv, live, (!dirty && !x->ng && !x->sink) ? mask : NULL);
     drop:
         for (k = 0; k < x->ncols; k++) vec_drop(&cv[k], own[k]);
