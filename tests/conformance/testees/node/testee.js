@@ -213,6 +213,51 @@ function resultWire(r) {
   return out;
 }
 
+// apache-arrow, a devDependency of the binding's package (installed there by the build's npm install),
+// loaded on first use: only table.export needs it.
+let arrowModule = null;
+function arrowLib() {
+  if (arrowModule !== null) return arrowModule;
+  const from = [process.env.CAIRN_NODE_PACKAGE, path.resolve(__dirname, '..', '..', '..', '..', 'bindings', 'node'), __dirname];
+  try {
+    arrowModule = require(require.resolve('apache-arrow', { paths: from.filter(Boolean) }));
+  } catch (e) {
+    throw new Fail('CAIRN_UNSUPPORTED', `apache-arrow is not installed (npm install in bindings/node): ${e.message}`);
+  }
+  return arrowModule;
+}
+
+// Value i of an apache-arrow Data in the row wire form: 64-bit integers and timestamps read from the
+// value buffer as exact BigInts (timestamps in microseconds), f32 to 9 significant digits as the C
+// testee prints them, bytes as hex.
+function arrowWire(data, i) {
+  if (!data.getValid(i)) return null;
+  const arrow = arrowLib();
+  const t = data.type;
+  const j = data.offset + i;
+  if (t.typeId === arrow.Type.Dictionary) return arrowWire(data.dictionary.data[0], Number(data.values[j]));
+  if (t.typeId === arrow.Type.Timestamp || (t.typeId === arrow.Type.Int && t.bitWidth === 64)) {
+    const v = data.values;
+    let x;
+    if (v instanceof BigInt64Array || v instanceof BigUint64Array) x = BigInt(v[j]);
+    else {
+      const lo = BigInt(v[2 * j] >>> 0), hi = BigInt(v[2 * j + 1] >>> 0);
+      x = (hi << 32n) | lo;
+    }
+    x = t.typeId === arrow.Type.Int && !t.isSigned ? BigInt.asUintN(64, x) : BigInt.asIntN(64, x);
+    if (t.typeId === arrow.Type.Timestamp) return { $ts: x };
+    return x;
+  }
+  const vec = arrow.makeVector(data);
+  const x = vec.get(i);
+  if (t.typeId === arrow.Type.Float) {
+    if (!Number.isFinite(x)) return cellOut(x);
+    return t.precision === arrow.Precision.SINGLE ? Number(x.toPrecision(9)) : x;
+  }
+  if (x instanceof Uint8Array) return hexOut(x);
+  return x;
+}
+
 const COLUMN_FIELDS = { name: 'name', type: 'type', nullable: 'nullable', primary_key: 'primaryKey', unique: 'unique', default: 'default' };
 
 function schemaIn(s) {
@@ -819,6 +864,25 @@ class Testee {
     const lo = a.lo === undefined || a.lo === null ? undefined : cellIn(a.lo);
     const hi = a.hi === undefined || a.hi === null ? undefined : cellIn(a.hi);
     return this.get(a, 'table').rangeFind(a.column, lo, hi, { loOpen: !!a.lo_open, hiOpen: !!a.hi_open });
+  }
+
+  // The binding's Arrow export is IPC stream bytes (toArrowIPC); apache-arrow's tableFromIPC reads
+  // them back (an independent reader) and each value goes out in the row wire form.
+  'table.export'(a) {
+    const t = this.get(a, 'table');
+    const q = a.query === undefined || a.query === null ? null : this.spec(a);
+    if (q !== null && (typeof q !== 'object' || Array.isArray(q))) throw new Fail('CAIRN_TYPE', 'a query must be an object');
+    const table = arrowLib().tableFromIPC(q === null ? t.toArrowIPC() : t.toArrowIPC(q));
+    const out = {};
+    table.schema.fields.forEach((f, k) => {
+      const vals = [];
+      for (const batch of table.batches) {
+        const data = batch.getChildAt(k).data[0];
+        for (let i = 0; i < batch.numRows; i++) vals.push(arrowWire(data, i));
+      }
+      out[f.name] = vals;
+    });
+    return out;
   }
 
   // -- common -----------------------------------------------------------------------------------
