@@ -238,6 +238,10 @@ struct cairn_blob {
     int urgent;                      /* the next commit frees space: it may use the log's reserve */
     uint64_t alloc;                  /* data file bytes allocated (its size): writes below it
                                         never need new space */
+    uint8_t *map;                    /* writer: shared mapping of the data file's [0, maplen)
+                                        (maplen may pass its end; only [0, alloc) is touched):
+                                        applied records are stored and reads served through it */
+    uint64_t maplen;
     cairn_u64map idx;                /* key -> entry (brec) */
     cairn_u64map fstart;             /* free entry offset -> (size) */
     cairn_u64map fend;               /* free entry end -> (offset in .off) */
@@ -463,13 +467,43 @@ static void put_file_header(uint8_t *h, uint64_t next_key, uint64_t end, uint64_
     cairn_put32(h + 60, cairn_crc32c__update(0, h, 60));
 }
 
+#define MAP_MIN (4u * 1024u * 1024u)
+
+/* The writer's mapping of the data file must cover [0, alloc) (the allocated bytes, which the
+ * journal may store into): grow it (a new mapping, twice the size, then the old one goes) when
+ * alloc passed it, and tell the journal how far it may store. Called with the write lock held
+ * whenever alloc or the file changes. Without a mapping (none possible) every write is a pwrite
+ * and every read a pread: slower, never wrong. */
+static void map_cover(cairn_blob *b) {
+    if (b->ro || !b->f) return;
+    if (b->alloc > b->maplen || !b->map) {
+        uint64_t len = b->alloc * 2 > MAP_MIN ? b->alloc * 2 : MAP_MIN;
+        void *m = NULL;
+        len = (len + 0xffffu) & ~(uint64_t)0xffffu;
+        if (len <= (uint64_t)SIZE_MAX / 2 && cairn_io__map_rw(b->f, len, &m) == 0) {
+            cairn_io__unmap(b->map, b->maplen);
+            b->map = (uint8_t *)m;
+            b->maplen = len;
+        }
+    }
+    /* the journal stores only into allocated bytes (a store past the file's end would fault) */
+    cairn_jnl__set_map(b->jnl, b->map, b->map && b->alloc < b->maplen ? b->alloc : b->maplen);
+}
+
+static void map_drop(cairn_blob *b) {
+    if (b->jnl) cairn_jnl__set_map(b->jnl, NULL, 0);
+    cairn_io__unmap(b->map, b->maplen);
+    b->map = NULL;
+    b->maplen = 0;
+}
+
 /* Journal callback (ops.stamp): write the data file header, the newest applied next_key/end,
  * stamped with `lsn` (the journal then holds it as the file's LSN). */
 static int jnl_stamp(void *ctx, uint64_t lsn) {
     cairn_blob *b = (cairn_blob *)ctx;
     uint8_t h[FHDR];
     put_file_header(h, b->disk_next_key, b->disk_end, lsn, b->disk_flags, b->disk_salt);
-    return cairn_io__pwrite(b->f, h, FHDR, 0);
+    return cairn_jnl__pwrite(b->jnl, h, FHDR, 0);
 }
 
 /* Journal callback (ops.meta): a header record from the log (its lsn is 0). Applied: its
@@ -551,8 +585,9 @@ static int jnl_settle(void *ctx) {
     b->in_ckpt = 0;
     if (rc) return rc;
     if (b->alloc > b->end) {
+        b->alloc = b->end; /* the journal stores nothing past the new end */
+        map_cover(b);
         if ((rc = cairn_io__truncate(b->f, b->end)) != 0) return rc;
-        b->alloc = b->end;
     }
     return 0;
 }
@@ -584,6 +619,22 @@ static int read_payload(cairn_blob *b, uint32_t key, const brec *r, void **out) 
     uint8_t *p;
     int rc;
     if ((q = cairn_jnl__pending(b->jnl, r->pend, NULL)) != NULL) {
+        if (!(p = (uint8_t *)malloc(r->len ? r->len : 1)))
+            return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory for %u bytes", (unsigned)r->len);
+        memcpy(p, q + EHDR, r->len);
+        *out = p;
+        return 0;
+    }
+    if (b->map && r->off + EHDR + r->len <= b->alloc && r->off + EHDR + r->len <= b->maplen &&
+        !cairn_io__hooks_active()) {
+        /* the writer's mapping: check the entry in place, copy the payload once */
+        q = b->map + r->off;
+        if (cairn_crc32c__update(0, q + 4, EHDR - 4) != cairn_get32(q) || q[4] != ET_BLOB ||
+            cairn_get32(q + 16) != key || cairn_get32(q + 20) != r->len)
+            return corrupt(b, r->off, "bad blob entry header");
+        if (cairn_crc32c__update(0, q + EHDR, r->len) != cairn_get32(q + 24))
+            return cairn_err__set(CAIRN_CORRUPT, "%s: bad payload checksum of key %u at offset %llu", b->path,
+                                  (unsigned)key, (unsigned long long)r->off);
         if (!(p = (uint8_t *)malloc(r->len ? r->len : 1)))
             return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory for %u bytes", (unsigned)r->len);
         memcpy(p, q + EHDR, r->len);
@@ -767,6 +818,7 @@ static int blob_new_jnl(cairn_blob *b) {
 
 static void blob_free(cairn_blob *b) {
     if (!b) return;
+    map_drop(b);
     cairn_wal__close(b->wal);
     cairn_io__close(b->f);
     cairn_lock__release(b->ilock);
@@ -871,6 +923,7 @@ static int open_writer(cairn_blob *b, uint64_t *size) {
     /* bytes past the logical end belong to nothing: cut them */
     if (*size > b->end && (rc = cairn_io__truncate(b->f, b->end)) != 0) return rc;
     b->alloc = b->end;
+    map_cover(b);
     cairn_wal__advance(b->wal, lsn); /* the log's numbering goes on above the file's LSN */
     b->disk_next_key = b->hdr_next_key;
     b->disk_end = b->hdr_end;
@@ -1390,6 +1443,7 @@ static int reserve_growth(cairn_blob *b) {
         (rc = cairn_io__reserve(b->f, b->alloc, want = b->end - b->alloc)) != 0)
         return rc;
     b->alloc += want;
+    map_cover(b);
     return 0;
 }
 
@@ -1868,6 +1922,7 @@ static int compact_locked(cairn_blob *b) {
     if ((rc = cairn_io__fsync(nf)) != 0) goto out;
     if ((rc = cairn_io__rename(tmp, b->path)) != 0) goto out;
     /* the new file is in place: from here on the handle must follow it */
+    map_drop(b);
     cairn_io__close(b->f);
     b->f = nf;
     nf = NULL;
@@ -1882,6 +1937,7 @@ static int compact_locked(cairn_blob *b) {
     for (i = 0; i < n; i++) (void)cairn_u64map__put(&b->idx, ents[i].key, &ents[i].v);
     b->end = b->hdr_end = b->disk_end = b->alloc = off;
     b->hdr_next_key = b->disk_next_key = b->next_key;
+    map_cover(b);
     if ((rc = cairn_io__sync_dir(dir)) != 0) fail_handle(b, rc);
 out:
     if (nf) {

@@ -85,6 +85,14 @@ void cairn_jnl__close(cairn_jnl *j);
  * ctx. Call again when the engine replaces one (e.g. compaction renames a new file in). */
 void cairn_jnl__bind(cairn_jnl *j, cairn_wal *w, cairn_file *f, void *ctx);
 
+/* A shared writable mapping of the data file's first len bytes, every block of it allocated
+ * (cairn_io__map_rw after cairn_io__reserve), or NULL: apply then stores the records it covers
+ * through the mapping (cairn_io__mwrite) instead of calling pwrite. Borrowed; call again
+ * (or with NULL) before the engine unmaps it or cuts the file below len. */
+void cairn_jnl__set_map(cairn_jnl *j, void *map, uint64_t len);
+/* Write to the data file as apply does (through the mapping when it covers the range). */
+int cairn_jnl__pwrite(cairn_jnl *j, const void *buf, size_t len, uint64_t off);
+
 /* ---- pending records of the current operation ---- */
 
 /* Queue "write p1 then p2 (n1 + n2 bytes) at off" (the bytes are copied). *id (may be NULL)
