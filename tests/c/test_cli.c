@@ -392,6 +392,52 @@ START_TEST(cli_help_and_version) {
 }
 END_TEST
 
+/* Every command that `cairn --help` lists (whatever the engine, snapshot commands included) has
+ * its own help: `cairn help ENGINE CMD` and `cairn ENGINE CMD --help` print its usage line and a
+ * one-line description ending in a period, exit 0. The list comes from --help itself, so a command
+ * added without help fails here. */
+START_TEST(cli_help_for_every_listed_command) {
+    res r = {0}, h = {0};
+    char *dir = setup_dir("cli");
+    const char *engines[] = {"kv", "blob", "table", "repo"};
+    int seen[4] = {0, 0, 0, 0};
+    char *line, *save = NULL, *text;
+    ck_assert_int_eq(CLI(&r, "--help"), 0);
+    text = strdup(r.out);
+    ck_assert_ptr_nonnull(text);
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char eng[16], cmd[64], want[128];
+        const char *desc;
+        int e;
+        /* command lines: two spaces, ENGINE, a space, COMMAND, a space */
+        if (strncmp(line, "  ", 2) != 0 || sscanf(line + 2, "%15s %63s", eng, cmd) != 2) continue;
+        for (e = 0; e < 4 && strcmp(eng, engines[e]) != 0; e++) {}
+        if (e == 4) continue;
+        seen[e]++;
+        snprintf(want, sizeof want, "usage: cairn %s %s ", eng, cmd);
+        ck_assert_msg(CLI(&h, "help", eng, cmd) == 0, "help %s %s: exit %d", eng, cmd, h.code);
+        ck_assert_msg(strncmp(h.out, want, strlen(want)) == 0, "help %s %s: %s", eng, cmd, h.out);
+        /* the description: the first non-empty line after the usage line, ending in '.' */
+        desc = strchr(h.out, '\n');
+        ck_assert_ptr_nonnull(desc);
+        while (*desc == '\n') desc++;
+        ck_assert_msg(*desc && strchr(desc, '\n') && strchr(desc, '\n')[-1] == '.', "help %s %s has no one-line description: %s",
+                      eng, cmd, h.out);
+        ck_assert_msg(CLI(&h, eng, cmd, "--help") == 0, "%s %s --help: exit %d", eng, cmd, h.code);
+        ck_assert_msg(strncmp(h.out, want, strlen(want)) == 0, "%s %s --help: %s", eng, cmd, h.out);
+    }
+    /* every engine listed its commands, the snapshot ones with them */
+    for (int e = 0; e < 4; e++) ck_assert_msg(seen[e] >= 8, "%s: %d commands listed", engines[e], seen[e]);
+    ck_assert_ptr_nonnull(strstr(r.out, "  kv snapshot "));
+    ck_assert_ptr_nonnull(strstr(r.out, "  table backup "));
+    free(text);
+    res_free(&r);
+    res_free(&h);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(cli_exit_codes) {
     res r = {0};
     char *dir = setup_dir("cli"), *db = kvt_path(dir, "db"), *blob = kvt_path(dir, "b.db");
@@ -1933,6 +1979,7 @@ int main(void) {
     tcase_add_test(tc, cli_kv_commands);
     tcase_add_test(tc, cli_blob_commands);
     tcase_add_test(tc, cli_help_and_version);
+    tcase_add_test(tc, cli_help_for_every_listed_command);
     tcase_add_test(tc, cli_exit_codes);
     tcase_add_test(tc, cli_values_and_kinds);
     tcase_add_test(tc, cli_json_outputs);
