@@ -550,7 +550,7 @@ static void seg_release(cairn_colvec *v, uint8_t *borrowed) {
 #endif
 
 enum { EM_VALUES = 1, EM_CODES, EM_DICT, EM_RUNS, EM_CONST };
-enum { LM_NONE = 1, LM_ALL, LM_ISNULL, LM_VALUES, LM_RANGE, LM_LUT };
+enum { LM_NONE = 1, LM_ALL, LM_ISNULL, LM_VALUES, LM_RANGE, LM_LUT, LM_DVAL };
 
 typedef struct ecol {
     int ready, mode;
@@ -567,7 +567,9 @@ typedef struct ecol {
 typedef struct eleaf {
     int mode;
     uint64_t lo, hi;       /* LM_RANGE: codes in [lo, hi] (hi < 2^w) */
-    uint8_t *lut;          /* LM_LUT: per code or run: 1 match, 0 not, 2 a code past the dictionary */
+    uint8_t *lut;          /* LM_LUT: per code or run: 1 match, 0 not, 2 a code past the dictionary;
+                            * LM_DVAL: a DICT leaf evaluated on the values of the rows asked about
+                            * (fewer than the dictionary's entries) */
     size_t lutcap;
     double est;            /* estimated fraction of the rows true */
 } eleaf;
@@ -586,6 +588,7 @@ typedef struct gx {
     uint8_t *m;            /* QVEC match bytes */
     uint32_t *cb;          /* QVEC codes */
     uint8_t *vb;           /* QVEC * 8 bytes of gathered values */
+    uint8_t *keep;         /* by node number: a DICT leaf left on values (gx_prep) */
 } gx;
 
 static int seg_err(const segref *r, int rc) {
@@ -700,6 +703,29 @@ static double zone_frac(double lo, double hi, double zmin, double zmax) {
     return (b - a) / (zmax - zmin);
 }
 
+/* leaf e on its column's dictionary, run values or constant: a byte per code or run (codes past
+ * the dictionary: 2) */
+static int lut_build(gx *x, const qexpr *e) {
+    eleaf *el = &x->el[e->idx];
+    const ecol *ec = &x->ec[e->col];
+    size_t nv = ec->l.nv, cap = ec->mode == EM_DICT ? (size_t)1 << ec->l.codes.w : nv, i, hits = 0;
+    if (cap < nv) cap = nv;
+    if (el->lutcap < cap) {
+        uint8_t *p = (uint8_t *)realloc(el->lut, cap);
+        if (!p) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+        el->lut = p;
+        el->lutcap = cap;
+    }
+    cairn_tbl__leaf_match(e, &ec->dict, nv, el->lut);
+    for (i = 0; i < nv; i++) hits += el->lut[i];
+    memset(el->lut + nv, 2, cap - nv);
+    el->est = (double)hits / (double)nv;
+    if (!hits) el->mode = LM_NONE;
+    else if (hits == nv && cap == nv) el->mode = LM_ALL;
+    else el->mode = LM_LUT;
+    return 0;
+}
+
 static int eleaf_prep(gx *x, const qexpr *e) {
     eleaf *el = &x->el[e->idx];
     ecol *ec;
@@ -737,24 +763,17 @@ static int eleaf_prep(gx *x, const qexpr *e) {
         else if (e->lk == QL_INT) el->est = zone_frac((double)e->ilo, (double)e->ihi, (double)z->min.i, (double)z->max.i);
         else if (e->lk == QL_UINT) el->est = zone_frac((double)e->ulo, (double)e->uhi, (double)z->min.u, (double)z->max.u);
         return 0;
-    case EM_CONST: case EM_DICT: case EM_RUNS: {
-        size_t nv = ec->l.nv, cap = ec->mode == EM_DICT ? (size_t)1 << ec->l.codes.w : nv, i, hits = 0;
-        if (cap < nv) cap = nv;
-        if (el->lutcap < cap) {
-            uint8_t *p = (uint8_t *)realloc(el->lut, cap);
-            if (!p) return cairn_err__set(CAIRN_NOMEM, "out of memory");
-            el->lut = p;
-            el->lutcap = cap;
+    case EM_CONST: case EM_DICT: case EM_RUNS:
+        if (ec->mode == EM_DICT && ec->l.vw && ec->l.vw <= 8 && ec->l.codes.w <= 32) {
+            /* decided once the AND's order is known (gx_prep): on the values of the rows asked
+             * about, or through a table built over the dictionary */
+            el->mode = LM_DVAL;
+            if (e->lk == QL_FLT && !z->has_nan) el->est = zone_frac(e->flo, e->fhi, z->min.f, z->max.f);
+            else if (e->lk == QL_INT) el->est = zone_frac((double)e->ilo, (double)e->ihi, (double)z->min.i, (double)z->max.i);
+            else if (e->lk == QL_UINT) el->est = zone_frac((double)e->ulo, (double)e->uhi, (double)z->min.u, (double)z->max.u);
+            return 0;
         }
-        cairn_tbl__leaf_match(e, &ec->dict, nv, el->lut);
-        for (i = 0; i < nv; i++) hits += el->lut[i];
-        memset(el->lut + nv, 2, cap - nv);
-        el->est = (double)hits / (double)nv;
-        if (!hits) el->mode = LM_NONE;
-        else if (hits == nv && cap == nv) el->mode = LM_ALL;
-        else el->mode = LM_LUT;
-        return 0;
-    }
+        return lut_build(x, e);
     default: { /* EM_CODES: FOR (value - base) or BITPACK (the bool) */
         unsigned w = ec->l.codes.w;
         uint64_t cmax = w >= 64 ? UINT64_MAX : ((uint64_t)1 << w) - 1, lo, hi, b = ec->l.base;
@@ -802,6 +821,28 @@ static void vals_at(const gx *x, const qexpr *e, size_t p0, qvcol *v) {
 
 static const uint8_t *valid_of(const gx *x, const qexpr *e) { return e->col == QCOL_ID ? NULL : x->ec[e->col].valid; }
 
+/* LM_DVAL: leaf e on the dictionary values of k codes (a code past the dictionary: CORRUPT) */
+static void dval_match(gx *x, const qexpr *e, const uint32_t *restrict codes, size_t k, uint8_t *m) {
+    const ecol *ec = &x->ec[e->col];
+    const size_t vw = ec->l.vw, nv = ec->l.nv;
+    const uint8_t *restrict d = ec->l.vals;
+    uint8_t *restrict o = x->vb;
+    qvcol g = ec->dict;
+    size_t j;
+    uint32_t bad = 0;
+    for (j = 0; j < k; j++) {
+        uint32_t c = codes[j];
+        bad |= (uint32_t)(c >= nv);
+        if (c >= nv) c = 0;
+        if (vw == 8) memcpy(o + 8 * j, d + 8 * (size_t)c, 8);
+        else if (vw == 4) memcpy(o + 4 * j, d + 4 * (size_t)c, 4);
+        else memcpy(o + vw * j, d + vw * (size_t)c, vw);
+    }
+    if (bad) x->corrupt = e->col + 1;
+    g.data = o;
+    cairn_tbl__leaf_match(e, &g, k, m);
+}
+
 /* match bytes of leaf e at rows [p0, p0 + n) into m (validity not applied) */
 static void leaf_dense(gx *x, const qexpr *e, size_t p0, size_t n, uint8_t *restrict m) {
     const eleaf *el = &x->el[e->idx];
@@ -815,6 +856,10 @@ static void leaf_dense(gx *x, const qexpr *e, size_t p0, size_t n, uint8_t *rest
         cairn_tbl__leaf_match(e, &v, n, m);
         break;
     }
+    case LM_DVAL:
+        cairn_seg__pk_window32(&x->ec[e->col].l.codes, p0, n, x->cb);
+        dval_match(x, e, x->cb, n, m);
+        break;
     case LM_RANGE: {
         const uint32_t lo = (uint32_t)el->lo, span = (uint32_t)(el->hi - el->lo);
         uint32_t *restrict cb = x->cb;
@@ -932,6 +977,10 @@ static size_t leaf_sel(gx *x, const qexpr *e, size_t p0, uint32_t *sel, size_t k
         }
         break;
     }
+    case LM_DVAL:
+        cairn_seg__pk_gather32(&x->ec[e->col].l.codes, p0, sel, k, x->cb);
+        dval_match(x, e, x->cb, k, m);
+        break;
     case LM_RANGE: {
         const uint32_t lo = (uint32_t)el->lo, span = (uint32_t)(el->hi - el->lo);
         cairn_seg__pk_gather32(&x->ec[e->col].l.codes, p0, sel, k, x->cb);
@@ -965,16 +1014,34 @@ static size_t leaf_sel(gx *x, const qexpr *e, size_t p0, uint32_t *sel, size_t k
     return keep_m(sel, m, k);
 }
 
+/* the rows of the vector [p0, p0 + n) where leaf e is true, into sel; returns their number */
+static size_t leaf_first(gx *x, const qexpr *e, size_t p0, size_t n, uint32_t *sel) {
+    const eleaf *el = &x->el[e->idx];
+#ifdef CAIRN_SEG_HAVE_RANGE_SEL
+    if (el->mode == LM_RANGE && cairn_seg__pk_range_ok(&x->ec[e->col].l.codes, p0)) {
+        /* straight from the packed codes to the selection, a word of codes at a time */
+        const uint8_t *vb = x->ec[e->col].valid;
+        size_t k = cairn_seg__pk_range_sel(&x->ec[e->col].l.codes, p0, n, el->lo, el->hi, sel), j, o = 0;
+        if (!vb) return k;
+        for (j = 0; j < k; j++) {
+            sel[o] = sel[j];
+            o += (vb[(p0 + sel[j]) >> 3] >> ((p0 + sel[j]) & 7)) & 1;
+        }
+        return o;
+    }
+#endif
+    x->p0 = p0;
+    enc_leaf(x, e, n, x->s->tb, x->s->fb);
+    return sel_of(x->s->tb, n, sel);
+}
+
 /* the rows of the vector [p0, p0 + n) where the WHERE is true, into sel; returns their number */
 static size_t filter_vec(gx *x, size_t p0, size_t n, uint32_t *sel) {
     const qexpr *e = x->s->where;
     sctx *s = x->s;
     size_t k, i;
     x->p0 = p0;
-    if (e->kind == QE_LEAF) {
-        enc_leaf(x, e, n, s->tb, s->fb);
-        return sel_of(s->tb, n, sel);
-    }
+    if (e->kind == QE_LEAF) return leaf_first(x, e, p0, n, sel);
     if (e->kind != QE_AND) {
         cairn_tbl__qeval_with(e, enc_leaf, x, n, s->tb, s->fb, &s->ev);
         return sel_of(s->tb, n, sel);
@@ -983,6 +1050,10 @@ static size_t filter_vec(gx *x, size_t p0, size_t n, uint32_t *sel) {
         const qexpr *kid = e->kid[x->order[i]];
         if (i > 0 && kid->kind == QE_LEAF && k * 3 <= n) {
             k = leaf_sel(x, kid, p0, sel, k);
+            continue;
+        }
+        if (i == 0 && kid->kind == QE_LEAF) {
+            k = leaf_first(x, kid, p0, n, sel);
             continue;
         }
         if (kid->kind == QE_LEAF) enc_leaf(x, kid, n, s->tb, s->fb);
@@ -1013,6 +1084,7 @@ static void gx_free(gx *x, size_t ncols) {
     free(x->m);
     free(x->cb);
     free(x->vb);
+    free(x->keep);
     free(x);
 }
 
@@ -1030,7 +1102,8 @@ static gx *gx_new(sctx *s) {
     x->m = (uint8_t *)malloc(QVEC);
     x->cb = (uint32_t *)malloc(QVEC * 4);
     x->vb = (uint8_t *)malloc(QVEC * 8);
-    if (!x->ec || !x->el || !x->order || !x->m || !x->cb || !x->vb) {
+    x->keep = (uint8_t *)malloc(s->where->nnodes ? s->where->nnodes : 1);
+    if (!x->ec || !x->el || !x->order || !x->m || !x->cb || !x->vb || !x->keep) {
         gx_free(x, nc);
         cairn_err__set(CAIRN_NOMEM, "out of memory");
         return NULL;
@@ -1039,11 +1112,22 @@ static gx *gx_new(sctx *s) {
 }
 
 /* prepare the group's leaves and the order of a top-level AND's kids */
+/* every LM_DVAL leaf of the tree gets its table, except the kids of the top-level AND listed in keep */
+static int dval_resolve(gx *x, const qexpr *e, const uint8_t *keep) {
+    size_t i;
+    int rc;
+    if (e->kind == QE_LEAF) return x->el[e->idx].mode == LM_DVAL && !(keep && keep[e->idx]) ? lut_build(x, e) : 0;
+    for (i = 0; i < e->nkid; i++)
+        if ((rc = dval_resolve(x, e->kid[i], keep)) != 0) return rc;
+    return 0;
+}
+
 static int gx_prep(gx *x) {
     const qexpr *e = x->s->where;
     size_t i, j;
     int rc;
     if ((rc = tree_prep(x, e)) != 0) return rc;
+    if (e->kind != QE_AND) return dval_resolve(x, e, NULL);
     if (e->kind == QE_AND) {
         double est[64];
         for (i = 0; i < e->nkid; i++) x->order[i] = i;
@@ -1056,6 +1140,20 @@ static int gx_prep(gx *x) {
                     x->order[j] = x->order[j - 1];
                     x->order[j - 1] = tmp;
                 }
+        }
+        {
+            /* a DICT leaf that is asked about fewer rows than its dictionary has entries reads
+             * the values of those rows; the others get a table over the dictionary */
+            double rows = (double)x->g->nrows;
+            uint8_t *keep = x->keep;
+            memset(keep, 0, e->nnodes);
+            for (i = 0; i < e->nkid; i++) {
+                const qexpr *kid = e->kid[x->order[i]];
+                if (kid->kind != QE_LEAF) continue;
+                if (i > 0 && x->el[kid->idx].mode == LM_DVAL && rows * 16 < (double)x->ec[kid->col].l.nv) keep[kid->idx] = 1;
+                rows *= x->el[kid->idx].est;
+            }
+            if ((rc = dval_resolve(x, e, keep)) != 0) return rc;
         }
     }
     return 0;

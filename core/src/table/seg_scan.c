@@ -236,3 +236,36 @@ void cairn_seg__pk_gather64(const cairn_pk *a, size_t base, const uint32_t *sel,
     size_t j;
     for (j = 0; j < k; j++) out[j] = cairn_seg__pk_get(a, base + sel[j]);
 }
+
+#if defined(__GNUC__)
+size_t cairn_seg__pk_range_sel(const cairn_pk *a, size_t start, size_t n, uint64_t lo, uint64_t hi, uint32_t *restrict sel) {
+    /* two codes' lanes per 2w bits: the even codes of a word, then the odd ones, each with a guard
+     * bit on top (bit 2w - 1) that survives (x | G) - lo exactly when x >= lo and (hi | G) - x
+     * exactly when x <= hi; no borrow leaves a lane */
+    const unsigned w = a->w, sh = w == 1 ? 0 : w == 2 ? 1 : w == 4 ? 2 : w == 8 ? 3 : 4;
+    const uint64_t unit = w == 1 ? 0x5555555555555555ull : w == 2 ? 0x1111111111111111ull : w == 4 ? 0x0101010101010101ull
+                        : w == 8 ? 0x0001000100010001ull : 0x0000000100000001ull;
+    const uint64_t me = unit * (((uint64_t)1 << w) - 1), g = unit << (2 * w - 1), vlo = unit * lo, vhi = (unit * hi) | g;
+    const size_t per = 64 / w, nw = (n + per - 1) / per, b0 = start * w / 8;
+    size_t j, k = 0;
+    for (j = 0; j < nw; j++) {
+        uint64_t x, xe, xo, m;
+        size_t at = b0 + 8 * j;
+        if (at + 8 <= a->len) x = ld64(a->p + at);
+        else {
+            uint8_t tmp[8] = {0};
+            if (at < a->len) memcpy(tmp, a->p + at, a->len - at);
+            x = ld64(tmp);
+        }
+        xe = x & me;
+        xo = (x >> w) & me;
+        m = ((((xe | g) - vlo) & (vhi - xe) & g) >> w) | (((xo | g) - vlo) & (vhi - xo) & g);
+        if (j == nw - 1 && n - j * per < per) m &= ((uint64_t)1 << ((n - j * per) * w)) - 1;
+        while (m) {
+            sel[k++] = (uint32_t)(j * per + ((unsigned)__builtin_ctzll(m) >> sh));
+            m &= m - 1;
+        }
+    }
+    return k;
+}
+#endif

@@ -67,4 +67,15 @@ void cairn_seg__pk_gather32(const cairn_pk *a, size_t base, const uint32_t *sel,
 void cairn_seg__pk_window64(const cairn_pk *a, size_t start, size_t n, uint64_t *out);
 void cairn_seg__pk_gather64(const cairn_pk *a, size_t base, const uint32_t *sel, size_t k, uint64_t *out);
 
+#if defined(__GNUC__)
+/* The rows i < n of the window at `start` whose code lies in [lo, hi] (hi < 2^w) into sel, a 64-bit
+ * word of codes at a time (SWAR); returns their number. Only for widths 1, 2, 4, 8 and 16 and a
+ * start whose first bit is a multiple of 64 (cairn_seg__pk_range_ok). */
+#define CAIRN_SEG_HAVE_RANGE_SEL 1
+size_t cairn_seg__pk_range_sel(const cairn_pk *a, size_t start, size_t n, uint64_t lo, uint64_t hi, uint32_t *sel);
+#endif
+static inline int cairn_seg__pk_range_ok(const cairn_pk *a, size_t start) {
+    return (a->w == 1 || a->w == 2 || a->w == 4 || a->w == 8 || a->w == 16) && ((uint64_t)start * a->w) % 64 == 0;
+}
+
 #endif /* CAIRN_TABLE_SEG_SCAN_H */
