@@ -7,7 +7,7 @@ namespace Cairn.Tests;
 
 internal static class DocsExamples
 {
-    public static readonly Action[] All = { OpenWriteRead, Errors, TransactionsExpiryMerge, BlobStoreAndEvents, Tables, Queries, VersionedStore, SnapshotsAndBackups };
+    public static readonly Action[] All = { OpenWriteRead, Errors, TransactionsExpiryMerge, BlobStoreAndEvents, Tables, Queries, Indexes, ArrowExport, VersionedStore, SnapshotsAndBackups };
 
     private static void OpenWriteRead()
     {
@@ -195,6 +195,50 @@ internal static class DocsExamples
 
         Console.WriteLine(scores.From().Where("nope > 1").Execute().ErrorCode);               // Schema
         Console.WriteLine(scores.From().Where("score > ?", "high").Execute().ErrorCode);      // Type
+    }
+
+    private static void Indexes()
+    {
+        using Table people = Table.Open("members", "email string unique, city string, age i32").ThrowIfFailed();
+        people.InsertMany(new[]
+        {
+            new Row { ["email"] = "ann@x", ["city"] = "oslo", ["age"] = 31 },
+            new Row { ["email"] = "bob@x", ["city"] = "rome", ["age"] = 25 },
+            new Row { ["email"] = "cy@x", ["city"] = "oslo", ["age"] = 40 },
+        }).ThrowIfFailed();
+
+        people.CreateIndex("city").ThrowIfFailed();                           // a hash index (the default kind)
+        people.CreateIndex("age", IndexKind.Range).ThrowIfFailed();
+        Console.WriteLine(string.Join(", ", people.Indexes().Result!.Select(i => $"{i.Column} {i.Kind}{(i.Unique ? " unique" : "")}"))); // email Hash unique, city Hash, age Range
+        Console.WriteLine(string.Join(",", people.Lookup("city", "oslo").Result!));                       // 1,3
+        Console.WriteLine(string.Join(",", people.Find(new Row { ["city"] = "oslo", ["age"] = 40 }).Result!)); // 3
+        Console.WriteLine(string.Join(",", people.RangeFind("age", 25, 40, hiOpen: true).Result!));        // 1,2
+        Console.WriteLine(string.Join(",", people.RangeFind("age", 30.5, null).Result!));                  // 1,3
+        Console.WriteLine(people.CreateIndex("city").ErrorCode);              // Exists
+        Console.WriteLine(people.DropIndex("email").ErrorCode);               // Invalid
+    }
+
+    private static void ArrowExport()
+    {
+        using Table temps = Table.Open("temps", "city string, deg f64 not null").ThrowIfFailed();
+        temps.Load(("city", new[] { "oslo", "rome", "oslo" }), ("deg", new[] { 3.5, 14.0, 5.0 })).ThrowIfFailed();
+
+        using (ArrowBatches all = temps.ToArrow().ThrowIfFailed())           // Apache.Arrow RecordBatches
+        {
+            Console.WriteLine(string.Join(",", all.Schema.FieldsList.Select(f => f.Name))); // _id,city,deg
+            Console.WriteLine(all.RowCount);                                   // 3
+            Console.WriteLine(all[0].Column("deg") is Apache.Arrow.DoubleArray); // True
+        }
+        using (ArrowBatches warm = temps.ToArrow(temps.From().Where("deg > ?", 4).Select("city").ToQuery()).ThrowIfFailed())
+        {
+            var city = (Apache.Arrow.LargeStringArray)warm[0].Column(0);
+            Console.WriteLine(city.GetString(0) + "," + city.GetString(1));   // rome,oslo
+        }
+        using (ArrowColumn deg = temps.ExportColumn("deg").ThrowIfFailed())    // one array, read in place
+        {
+            ReadOnlySpan<double> v = deg.Values<double>();
+            Console.WriteLine(v[0] + v[1] + v[2]);                             // 22.5
+        }
     }
 
     private static void VersionedStore()
