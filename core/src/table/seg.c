@@ -67,7 +67,10 @@
  *
  * Choice: the encoder computes the exact size of every encoding that applies and keeps the
  * smallest; a tie goes to the cheaper decoder (CONSTANT, PLAIN, RLE, BITPACK, FOR, DICT, DELTA:
- * the order of their measured decode speed).
+ * the order of their measured decode speed). One exception: a numeric segment of more than 8192
+ * values skips DICT when the distinct values among its first 4096, scaled to the segment, give
+ * a DICT no smaller than the best other encoding (e.g. uniform random doubles, where a
+ * dictionary of nearly every value would save a few percent and cost every reader a gather).
  *
  * Recovery: none here; a segment is immutable and checked whole (CRC) before it is trusted.
  */
@@ -396,7 +399,36 @@ typedef struct enc {
     uint32_t *run_rows;    /* RLE: first row of each run */
     uint64_t str_total;    /* string/bytes: bytes of the non-null values */
     uint64_t str_maxlen;
+    cairn_seg_scratch *sc; /* buffers reused across segments (NULL: malloc and free each) */
+    int v_borrowed;        /* v is the input's own array (8-byte values, no nulls) */
 } enc;
+
+enum { SB_V, SB_ROW, SB_CODES, SB_DROWS, SB_RROWS, SB_TAB, SB_OUT, SB_SAMPLE };
+
+/* A buffer of `bytes` for one of the encoder's arrays: the scratch's (grown as needed), or a
+ * fresh allocation without a scratch (released by enc_release). */
+static void *enc_alloc(enc *e, int slot, size_t bytes) {
+    cairn_seg_scratch *sc = e->sc;
+    if (!bytes) bytes = 1;
+    if (!sc) return malloc(bytes);
+    if (sc->cap[slot] < bytes) {
+        free(sc->buf[slot]);
+        sc->buf[slot] = malloc(bytes);
+        sc->cap[slot] = sc->buf[slot] ? bytes : 0;
+    }
+    return sc->buf[slot];
+}
+
+static void enc_release(const enc *e, void *p) {
+    if (!e->sc) free(p);
+}
+
+void cairn_seg__scratch_free(cairn_seg_scratch *sc) {
+    size_t i;
+    if (!sc) return;
+    for (i = 0; i < sizeof sc->buf / sizeof sc->buf[0]; i++) free(sc->buf[i]);
+    memset(sc, 0, sizeof *sc);
+}
 
 static const uint8_t *str_ptr(const enc *e, size_t r) {
     static const uint8_t none[1] = {0};
@@ -493,16 +525,17 @@ static uint64_t load_r(int type, const void *data, size_t i) {
 SEG_INLINE uint64_t okey(int kind, uint64_t r) { return kind == K_SINT ? r ^ ((uint64_t)1 << 63) : r; }
 
 static void enc_free(enc *e) {
-    free(e->v);
-    free(e->row);
-    free(e->codes);
-    free(e->dict_rows);
-    free(e->run_rows);
+    if (!e->v_borrowed) enc_release(e, e->v);
+    enc_release(e, e->row);
+    enc_release(e, e->codes);
+    enc_release(e, e->dict_rows);
+    enc_release(e, e->run_rows);
 }
 
-static int enc_load(enc *e, const cairn_colvec *in) {
+static int enc_load(enc *e, const cairn_colvec *in, cairn_seg_scratch *sc) {
     size_t i, n = in->n, first = n;
     memset(e, 0, sizeof *e);
+    e->sc = sc;
     e->in = in;
     e->type = in->type;
     e->kind = kind_of(in->type);
@@ -516,7 +549,7 @@ static int enc_load(enc *e, const cairn_colvec *in) {
         if (vbit(e->valid, i)) { first = i; break; }
     if (e->kind == K_FIXED || e->kind == K_VAR) {
         uint32_t fill = first < n ? (uint32_t)first : 0;
-        e->row = (uint32_t *)malloc(n * sizeof *e->row);
+        e->row = (uint32_t *)enc_alloc(e, SB_ROW, n * sizeof *e->row);
         if (!e->row) return cairn_err__set(CAIRN_NOMEM, "segment encode: out of memory");
         for (i = 0; i < n; i++) {
             if (vbit(e->valid, i)) {
@@ -529,7 +562,13 @@ static int enc_load(enc *e, const cairn_colvec *in) {
         /* all null: every row stands for row 0, whose bytes no reader ever returns */
     } else {
         uint64_t fill = first < n ? load_r(e->type, in->data, first) : 0;
-        e->v = (uint64_t *)malloc(n * sizeof *e->v);
+        if (SEG_LE && !e->valid && e->w == 8 && ((uintptr_t)in->data & 7) == 0) {
+            /* 8-byte values without nulls are R already: read in place, never written */
+            e->v = (uint64_t *)(uintptr_t)in->data;
+            e->v_borrowed = 1;
+            return 0;
+        }
+        e->v = (uint64_t *)enc_alloc(e, SB_V, n * sizeof *e->v);
         if (!e->v) return cairn_err__set(CAIRN_NOMEM, "segment encode: out of memory");
         load_block(e->type, in->data, 0, n, e->v);
         if (e->valid) {
@@ -580,11 +619,11 @@ static int enc_dict(enc *e, uint64_t budget) {
     uint32_t *tab;
     if (e->w && budget < UINT64_MAX && (budget - 5) / e->w < cap) cap = (size_t)((budget - 5) / e->w) + 1;
     while (tsize < 2 * cap) tsize <<= 1;
-    tab = (uint32_t *)malloc(tsize * sizeof *tab);
-    e->codes = (uint32_t *)malloc(n * sizeof *e->codes);
-    e->dict_rows = (uint32_t *)malloc(cap * sizeof *e->dict_rows);
+    tab = (uint32_t *)enc_alloc(e, SB_TAB, tsize * sizeof *tab);
+    e->codes = (uint32_t *)enc_alloc(e, SB_CODES, n * sizeof *e->codes);
+    e->dict_rows = (uint32_t *)enc_alloc(e, SB_DROWS, cap * sizeof *e->dict_rows);
     if (!tab || !e->codes || !e->dict_rows) {
-        free(tab);
+        enc_release(e, tab);
         return cairn_err__set(CAIRN_NOMEM, "segment encode: out of memory");
     }
     memset(tab, 0xff, tsize * sizeof *tab);
@@ -605,7 +644,7 @@ static int enc_dict(enc *e, uint64_t budget) {
             if (c == UINT32_MAX) {
                 bytes += e->w ? e->w : str_len(e, r);
                 if (d == cap || 5 + bytes + packed_bytes(n, bits_for(d)) > budget) {
-                    free(tab);
+                    enc_release(e, tab);
                     e->distinct = 0;
                     return 0;
                 }
@@ -621,14 +660,45 @@ static int enc_dict(enc *e, uint64_t budget) {
             slot = (slot + 1) & (tsize - 1);
         }
     }
-    free(tab);
+    enc_release(e, tab);
     e->distinct = d;
     return 0;
 }
 
+/* Columns of more than 2 * DICT_SAMPLE numeric values: the distinct values among the first
+ * DICT_SAMPLE, scaled to the column, estimate the dictionary. 1 when that estimate of DICT's size
+ * is no smaller than `best` (e.g. uniform random doubles: a dictionary of nearly every value
+ * would save little and cost every reader a gather): DICT is then not tried. */
+#define DICT_SAMPLE 4096u
+static int dict_hopeless(enc *e, uint64_t best) {
+    const size_t tsize = 4 * DICT_SAMPLE;
+    size_t i, s = 0;
+    uint64_t *tab, d;
+    uint8_t *used;
+    if (!e->v || e->n <= 2 * DICT_SAMPLE) return 0;
+    if (!(tab = (uint64_t *)enc_alloc(e, SB_SAMPLE, tsize * 9))) return 0;
+    used = (uint8_t *)(tab + tsize);
+    memset(used, 0, tsize);
+    for (i = 0; i < DICT_SAMPLE; i++) {
+        uint64_t x = e->v[i];
+        size_t slot;
+        if (i > 0 && x == e->v[i - 1]) continue;
+        slot = (size_t)mix64(x) & (tsize - 1);
+        while (used[slot] && tab[slot] != x) slot = (slot + 1) & (tsize - 1);
+        if (!used[slot]) {
+            used[slot] = 1;
+            tab[slot] = x;
+            s++;
+        }
+    }
+    enc_release(e, tab);
+    d = (uint64_t)s * e->n / DICT_SAMPLE;
+    return 5 + d * e->w + packed_bytes(e->n, bits_for(d - 1)) >= best;
+}
+
 static int enc_runs(enc *e) {
     size_t i, k = 0;
-    e->run_rows = (uint32_t *)malloc(e->runs * sizeof *e->run_rows);
+    e->run_rows = (uint32_t *)enc_alloc(e, SB_RROWS, e->runs * sizeof *e->run_rows);
     if (!e->run_rows) return cairn_err__set(CAIRN_NOMEM, "segment encode: out of memory");
     for (i = 0; i < e->n; i++) {
         int same = i > 0 && (e->v ? e->v[i] == e->v[i - 1] : str_eq(e, e->row[i], e->row[i - 1]));
@@ -761,6 +831,21 @@ static uint8_t *write_payload(uint8_t *p, enc *e, int code) {
             }
             return p;
         }
+#if SEG_LE
+        if (!e->valid && e->w == 8) {
+            memcpy(p, e->v, n * 8);
+            return p + n * 8;
+        }
+        if (e->w == 4 || e->w == 2 || e->w == 1) {
+            /* the low w bytes of each R (little-endian), 0 for a null */
+            const unsigned w = e->w;
+            for (i = 0; i < n; i++) {
+                uint64_t r = vbit(e->valid, i) ? e->v[i] : 0;
+                memcpy(p + i * w, &r, w);
+            }
+            return p + n * w;
+        }
+#endif
         for (i = 0; i < n; i++) p = put_v(p, vbit(e->valid, i) ? e->v[i] : 0, e->w);
         return p;
     case CAIRN_SEG_CONSTANT: {
@@ -882,6 +967,30 @@ void cairn_seg__zone(const cairn_colvec *in, cairn_zone *out) {
         }
         return;
     }
+    if (in->type == CAIRN_TYPE_F64 && !in->validity) {
+        /* the common float column: one pass over the doubles */
+        const uint8_t *x = (const uint8_t *)in->data;
+        double fmin = 0, fmax = 0;
+        for (i = 0; i < n; i++) {
+            double f;
+            memcpy(&f, x + 8 * i, 8);
+            if (f != f) {
+                out->has_nan = 1;
+                continue;
+            }
+            if (first) {
+                fmin = fmax = f;
+                first = 0;
+            } else {
+                if (f < fmin) fmin = f;
+                if (f > fmax) fmax = f;
+            }
+        }
+        out->has_values = 1;
+        out->min.f = fmin;
+        out->max.f = fmax;
+        return;
+    }
     {
         uint64_t buf[BLOCK];
         size_t at;
@@ -940,6 +1049,32 @@ static void zone_put(uint8_t *h, const cairn_zone *z) {
 /* ---- encode ----------------------------------------------------------------------------- */
 
 int cairn_seg__encode(const cairn_colvec *in, int force, cairn_seg_buf *out) {
+    return cairn_seg__encode_with(in, force, NULL, out);
+}
+
+/* The zone map of a numeric column from the encoder's statistics (nulls hold neighbouring
+ * values, so min and max over every slot are those of the non-null values); floats by a pass
+ * (NaN and -0.0 need the float order). */
+static void enc_zone(const enc *e, const cairn_colvec *in, cairn_zone *z) {
+    if (!e->v || e->kind == K_FLOAT) {
+        cairn_seg__zone(in, z);
+        return;
+    }
+    memset(z, 0, sizeof *z);
+    z->count = e->n;
+    z->nulls = e->nulls;
+    if (e->nulls == e->n) return;
+    z->has_values = 1;
+    if (e->kind == K_SINT) {
+        z->min.i = (int64_t)e->minv;
+        z->max.i = (int64_t)e->maxv;
+    } else {
+        z->min.u = e->minv;
+        z->max.u = e->maxv;
+    }
+}
+
+int cairn_seg__encode_with(const cairn_colvec *in, int force, cairn_seg_scratch *sc, cairn_seg_buf *out) {
     static const int order[] = {CAIRN_SEG_CONSTANT, CAIRN_SEG_PLAIN, CAIRN_SEG_BITPACK, CAIRN_SEG_FOR,
                                 CAIRN_SEG_DICT, CAIRN_SEG_RLE, CAIRN_SEG_DELTA};
     enc e;
@@ -956,14 +1091,15 @@ int cairn_seg__encode(const cairn_colvec *in, int force, cairn_seg_buf *out) {
     if (force && !enc_applies(kind_of(in->type), force))
         return cairn_err__set(CAIRN_UNSUPPORTED, "segment encode: %s does not apply to column type %d",
                               enc_name(force), in->type);
-    if ((rc = enc_load(&e, in)) != 0) goto fail;
+    if ((rc = enc_load(&e, in, sc)) != 0) goto fail;
     enc_stats(&e);
     if (force == CAIRN_SEG_CONSTANT && !e.constant) {
         rc = cairn_err__set(CAIRN_UNSUPPORTED, "segment encode: CONSTANT needs equal values");
         goto fail;
     }
-    /* RLE needs the runs; DICT the dictionary (bounded by what could still win) */
-    if (!force || force == CAIRN_SEG_RLE)
+    /* RLE needs the runs (string/bytes: to size it; the others only to write it); DICT the
+     * dictionary (bounded by what could still win) */
+    if ((!force && e.kind == K_VAR) || force == CAIRN_SEG_RLE)
         if ((rc = enc_runs(&e)) != 0) goto fail;
     if (force == CAIRN_SEG_DICT && (rc = enc_dict(&e, UINT64_MAX)) != 0) goto fail;
     if (force) {
@@ -981,7 +1117,7 @@ int cairn_seg__encode(const cairn_colvec *in, int force, cairn_seg_buf *out) {
                 best_size = s;
             }
         }
-        if (enc_applies(e.kind, CAIRN_SEG_DICT) && !e.constant) {
+        if (enc_applies(e.kind, CAIRN_SEG_DICT) && !e.constant && !dict_hopeless(&e, best_size)) {
             uint64_t s;
             if ((rc = enc_dict(&e, best_size)) != 0) goto fail;
             if (e.distinct && ((s = enc_size(&e, CAIRN_SEG_DICT)) < best_size ||
@@ -991,6 +1127,7 @@ int cairn_seg__encode(const cairn_colvec *in, int force, cairn_seg_buf *out) {
             }
         }
     }
+    if (best == CAIRN_SEG_RLE && !e.run_rows && (rc = enc_runs(&e)) != 0) goto fail;
     vbytes = e.nulls ? (e.n + 7) / 8 : 0;
     body = vbytes + enc_size(&e, best);
     total = SEG_HDR + body + SEG_CRC;
@@ -998,12 +1135,12 @@ int cairn_seg__encode(const cairn_colvec *in, int force, cairn_seg_buf *out) {
         rc = cairn_err__set(CAIRN_NOMEM, "segment encode: %llu bytes", (unsigned long long)total);
         goto fail;
     }
-    buf = (uint8_t *)malloc((size_t)total);
+    buf = (uint8_t *)enc_alloc(&e, SB_OUT, (size_t)total);
     if (!buf) {
         rc = cairn_err__set(CAIRN_NOMEM, "segment encode: out of memory (%llu bytes)", (unsigned long long)total);
         goto fail;
     }
-    cairn_seg__zone(in, &z);
+    enc_zone(&e, in, &z);
     memset(buf, 0, SEG_HDR);
     memcpy(buf, "CSEG", 4);
     buf[4] = SEG_VERSION;
@@ -1029,7 +1166,7 @@ int cairn_seg__encode(const cairn_colvec *in, int force, cairn_seg_buf *out) {
     p = write_payload(p, &e, best);
     if ((uint64_t)(p - buf) != SEG_HDR + body) {
         unsigned long long wrote = (unsigned long long)(p - buf - SEG_HDR);
-        free(buf);
+        enc_release(&e, buf);
         rc = cairn_err__set(CAIRN_INTERNAL, "segment encode: %s wrote %llu bytes, sized %llu", enc_name(best), wrote,
                             (unsigned long long)body);
         goto fail;

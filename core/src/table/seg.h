@@ -87,6 +87,19 @@ typedef struct cairn_seg_buf {
  * slot may hold anything: it is never read. Errors: NOMEM, INVALID, UNSUPPORTED. */
 int cairn_seg__encode(const cairn_colvec *in, int force, cairn_seg_buf *out);
 
+/* Buffers an encoder reuses from one segment to the next (a checkpoint encodes many): zero it
+ * before the first use (CAIRN_SEG_SCRATCH_INIT), free with cairn_seg__scratch_free. */
+typedef struct cairn_seg_scratch {
+    void *buf[8];
+    size_t cap[8];
+} cairn_seg_scratch;
+#define CAIRN_SEG_SCRATCH_INIT {{0}, {0}}
+void cairn_seg__scratch_free(cairn_seg_scratch *sc);
+
+/* cairn_seg__encode with reused buffers: out->bytes is BORROWED from `sc` (valid until the next
+ * call with it or cairn_seg__scratch_free; never free it). Same checks and errors. */
+int cairn_seg__encode_with(const cairn_colvec *in, int force, cairn_seg_scratch *sc, cairn_seg_buf *out);
+
 /* Decode a whole segment (bytes, len, as written by encode) of a column of `type`/`fixed_len`
  * into *out, whose buffers are allocated here (cairn_seg__free_vec). Verifies the CRC and every
  * bound: a damaged segment is CAIRN_CORRUPT (the message says what is wrong; the caller adds the

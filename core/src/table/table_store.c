@@ -692,7 +692,27 @@ typedef struct segw {
     char *path;
     uint64_t off;
     int used;
+    cairn_seg_scratch sc; /* the encoder's buffers, reused by every segment of the file */
+    void *tmp;            /* a row group's ids, a bool column as 0/1 (reused) */
+    size_t tmpcap;
 } segw;
+
+/* the encoder's buffers go once the last segment is written (a few MiB) */
+static void segw_scratch_free(segw *w) {
+    cairn_seg__scratch_free(&w->sc);
+    free(w->tmp);
+    w->tmp = NULL;
+    w->tmpcap = 0;
+}
+
+static void *segw_tmp(segw *w, size_t bytes) {
+    if (w->tmpcap < bytes) {
+        free(w->tmp);
+        w->tmp = malloc(bytes);
+        w->tmpcap = w->tmp ? bytes : 0;
+    }
+    return w->tmp;
+}
 
 static int segw_open(cairn_table *t, segw *w) {
     uint8_t h[SEGF_HDR];
@@ -719,6 +739,7 @@ static int segw_open(cairn_table *t, segw *w) {
 static void segw_abort(segw *w) {
     cairn_err_saved sv;
     cairn_err__save(&sv);
+    segw_scratch_free(w);
     if (w->f) cairn_tbl__segfile_unref(w->f);
     if (w->path) (void)cairn_io__unlink(w->path);
     free(w->path);
@@ -731,13 +752,13 @@ static int segw_put(segw *w, const cairn_colvec *v, segref *r) {
     static const uint8_t zero[8] = {0};
     int rc;
     memset(&b, 0, sizeof b);
-    if ((rc = cairn_seg__encode(v, 0, &b)) != 0) return rc;
+    if ((rc = cairn_seg__encode_with(v, 0, &w->sc, &b)) != 0) return rc; /* b.bytes: the scratch's */
     if (w->off % 8) {
         size_t pad = 8 - (size_t)(w->off % 8);
-        if ((rc = cairn_io__pwrite(w->f->f, zero, pad, w->off)) != 0) goto out;
+        if ((rc = cairn_io__pwrite(w->f->f, zero, pad, w->off)) != 0) return rc;
         w->off += pad;
     }
-    if ((rc = cairn_io__pwrite(w->f->f, b.bytes, b.len, w->off)) != 0) goto out;
+    if ((rc = cairn_io__pwrite(w->f->f, b.bytes, b.len, w->off)) != 0) return rc;
     r->file = w->f;
     __atomic_add_fetch(&w->f->refs, 1, __ATOMIC_RELAXED); /* the reference's own */
     r->off = w->off;
@@ -747,9 +768,7 @@ static int segw_put(segw *w, const cairn_colvec *v, segref *r) {
     w->off += b.len;
     w->f->size = w->off;
     w->used = 1;
-out:
-    cairn_seg__free_buf(&b);
-    return rc;
+    return 0;
 }
 
 /* A row group from rows sel[0..n) of store r. */
@@ -760,7 +779,7 @@ static int write_group(segw *w, const tschema *s, const rstore *r, const uint32_
     int rc;
     memset(g, 0, sizeof *g);
     if (!(g->cols = (segref *)calloc(s->n ? s->n : 1, sizeof(segref)))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
-    if (!(ids = (uint64_t *)malloc(n * 8))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    if (!(ids = (uint64_t *)segw_tmp(w, n * 8))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
     for (i = 0; i < n; i++) ids[i] = r->ids[sel[i]];
     memset(&v, 0, sizeof v);
     v.type = CAIRN_TYPE_U64;
@@ -771,7 +790,6 @@ static int write_group(segw *w, const tschema *s, const rstore *r, const uint32_
     g->last_id = ids[n - 1];
     g->nrows = (uint32_t)n;
     rc = segw_put(w, &v, &g->ids);
-    free(ids);
     for (c = 0; !rc && c < s->n; c++) {
         if ((rc = cairn_tbl__rs_colvec(r, s, c, sel, n, &v)) != 0) break;
         rc = segw_put(w, &v, &g->cols[c]);
@@ -788,7 +806,7 @@ static int write_direct_group(segw *w, const tschema *s, const tdirect *d, size_
     int rc = 0;
     memset(g, 0, sizeof *g);
     if (!(g->cols = (segref *)calloc(s->n ? s->n : 1, sizeof(segref)))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
-    if (!(ids = (uint64_t *)malloc(cnt * 8))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+    if (!(ids = (uint64_t *)segw_tmp(w, cnt * 8))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
     for (i = 0; i < cnt; i++) ids[i] = d->first_id + start + i;
     memset(&v, 0, sizeof v);
     v.type = CAIRN_TYPE_U64;
@@ -799,7 +817,6 @@ static int write_direct_group(segw *w, const tschema *s, const tdirect *d, size_
     g->last_id = ids[cnt - 1];
     g->nrows = (uint32_t)cnt;
     rc = segw_put(w, &v, &g->ids);
-    free(ids);
     for (c = 0; !rc && c < s->n; c++) {
         const tcol *col = &s->c[c];
         const void *src = d->cs->data[c];
@@ -858,7 +875,13 @@ static int write_direct_group(segw *w, const tschema *s, const tdirect *d, size_
         v.validity = valid;
         if (col->w) {
             const uint8_t *base = (const uint8_t *)src + start * col->w;
-            if (col->type == CAIRN_TYPE_BOOL || valid) {
+            if (col->type == CAIRN_TYPE_BOOL && !valid) {
+                /* bool as 0/1 (the ids are written: their buffer is free) */
+                uint8_t *cp = (uint8_t *)segw_tmp(w, cnt);
+                if (!cp) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+                for (i = 0; i < cnt; i++) cp[i] = base[i] != 0;
+                v.data = cp;
+            } else if (col->type == CAIRN_TYPE_BOOL || valid) {
                 /* bool as 0/1; a null's slot holds 0 */
                 uint8_t *cp = (uint8_t *)malloc(cnt * col->w + 1);
                 if (!cp) {
@@ -1031,6 +1054,7 @@ static int switch_manifest(cairn_table *t, segw *w, rgroup *ng, size_t nng, tsch
     uint32_t next_file = t->next_file + (w->used ? 1 : 0);
     const tschema *s = news ? news : &t->s;
     int rc, renamed = 0;
+    segw_scratch_free(w); /* every segment is written */
     if (lsn < t->man_lsn) lsn = t->man_lsn;
     if (w->used) {
         if ((rc = cairn_io__fsync(w->f->f)) != 0) {
