@@ -661,8 +661,11 @@ START_TEST(seg_agg_primitives) {
     static const size_t lens[] = {0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000, 4099};
     unsigned w;
     size_t li;
+    int simd;
     rng = 0x5eed0a11u;
     fprintf(stderr, "seg_agg_primitives: seed 0x5eed0a11\n");
+    for (simd = 0; simd < 2; simd++) { /* the portable code, then the vector code where the CPU has it */
+    cairn_seg__agg_simd = simd;
     for (w = 0; w <= 32; w++) {
         for (li = 0; li < sizeof lens / sizeof lens[0]; li++) {
             size_t n = lens[li], plen = (n * w + 7) / 8, i, start;
@@ -721,6 +724,8 @@ START_TEST(seg_agg_primitives) {
             free(got);
         }
     }
+    }
+    cairn_seg__agg_simd = 1;
 }
 END_TEST
 

@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+int cairn_seg__agg_simd = 1;
+
 #if defined(__GNUC__)
 #define SA_INLINE static inline __attribute__((always_inline))
 #else
@@ -112,6 +114,64 @@ SA_INLINE int fsum_runs(const uint8_t *restrict p, unsigned w, size_t j0, size_t
     return rc;
 }
 
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(CAIRN_NO_SIMD)
+#define SA_AVX2 1
+#include <immintrin.h>
+
+/* AVX2: 8 codes of width w (1..25) per step. The run of 8 starts on a byte; its codes 0..3 lie in
+ * the 16 bytes at q, 4..7 in the 16 bytes at q + (4w >> 3); a byte shuffle puts the 4 bytes holding
+ * each code in its 32-bit lane, a per-lane shift and a mask leave the code. Codes are compared
+ * with d - 1 before the two 4-wide gathers, which add into two vectors of 4 partial sums: lane r of
+ * the first is partial sum r, of the second 4 + r (the scalar order exactly: IEEE additions, no
+ * contraction). Runs [j0, j1) whose loads stay inside the bytes; -1 at the first run with a code
+ * >= d (nothing of that run added). */
+__attribute__((target("avx2"))) static int fsum_runs_avx2(const uint8_t *p, unsigned w, size_t j0, size_t j1,
+                                                           const uint8_t *dict, uint32_t d, double *a) {
+    uint8_t shuf[32];
+    uint32_t sh[8];
+    unsigned r, b4 = (4 * w) >> 3;
+    __m256i vshuf, vsh, vmask = _mm256_set1_epi32((int)((1u << w) - 1)), vlim = _mm256_set1_epi32((int)(d - 1));
+    double a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6], a7 = a[7];
+    uint32_t c[8];
+    size_t j;
+    for (r = 0; r < 8; r++) {
+        unsigned base = r < 4 ? 0 : b4, byte = ((r * w) >> 3) - base, k;
+        for (k = 0; k < 4; k++) shuf[(r < 4 ? 0 : 16) + (r & 3) * 4 + k] = (uint8_t)(byte + k);
+        sh[r] = (r * w) & 7;
+    }
+    vshuf = _mm256_loadu_si256((const __m256i *)(const void *)shuf);
+    vsh = _mm256_loadu_si256((const __m256i *)(const void *)sh);
+    for (j = j0; j < j1; j++) {
+        const uint8_t *q = p + j * w;
+        __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)q);
+        __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)(q + b4));
+        __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+        v = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, vshuf), vsh), vmask);
+        if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(v, vlim))) /* codes < 2^25: signed compare is right */
+            break;
+        _mm256_storeu_si256((__m256i *)(void *)c, v);
+        a0 += ldf(dict + (size_t)c[0] * 8), a1 += ldf(dict + (size_t)c[1] * 8);
+        a2 += ldf(dict + (size_t)c[2] * 8), a3 += ldf(dict + (size_t)c[3] * 8);
+        a4 += ldf(dict + (size_t)c[4] * 8), a5 += ldf(dict + (size_t)c[5] * 8);
+        a6 += ldf(dict + (size_t)c[6] * 8), a7 += ldf(dict + (size_t)c[7] * 8);
+    }
+    a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3, a[4] = a4, a[5] = a5, a[6] = a6, a[7] = a7;
+    return j < j1 ? -1 : 0;
+}
+
+static int have_avx2(void) {
+    static int known = -1;
+    if (!cairn_seg__agg_simd) return 0;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    return known;
+}
+#else
+#define SA_AVX2 0
+#endif
+
 #define SA_W4(F, b) F(b + 1) F(b + 2) F(b + 3) F(b + 4)
 #define SA_W32(F) SA_W4(F, 0) SA_W4(F, 4) SA_W4(F, 8) SA_W4(F, 12) SA_W4(F, 16) SA_W4(F, 20) SA_W4(F, 24) SA_W4(F, 28)
 
@@ -156,11 +216,20 @@ int cairn_seg__dict_fsum(const uint8_t *p, size_t plen, unsigned w, size_t n, co
         double v = ldf(dict);
         for (i = 0; i < n; i++) a[i & 7] += v;
     } else {
+        size_t js = 0;
+#if SA_AVX2 && SA_LE
+        if (w <= 25 && have_avx2() && plen >= (size_t)((4 * w) >> 3) + 16 && d <= (1u << 25)) {
+            js = (plen - ((4 * w) >> 3) - 16) / w + 1; /* runs whose two 16-byte loads stay inside */
+            if (js > n / 8) js = n / 8;
+            rc = fsum_runs_avx2(p, w, 0, js, dict, d, a);
+        }
+#endif
         jf = fast_runs(plen, w);
         if (jf > n / 8) jf = n / 8;
-        switch (w) {
+        if (jf < js) jf = js;
+        if (!rc) switch (w) {
 #define SA_CASE(W)                                                                                                    \
-    case W: rc = fsum_runs(p, W, 0, jf, dict, d, a); break;
+    case W: rc = fsum_runs(p, W, js, jf, dict, d, a); break;
             SA_W32(SA_CASE)
 #undef SA_CASE
         default: rc = -1; break;

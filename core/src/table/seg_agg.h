@@ -15,6 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* 1 (the default): use the CPU's vector instructions where it has them (AVX2 on x86-64, checked
+ * at run time); 0: the portable code only (tests compare the two). */
+extern int cairn_seg__agg_simd;
+
 /* Codes [start, start + n) of width w (0..32) from the packed bytes p[0..plen) into out, start a
  * multiple of 8. 0, or -1 when the bytes are too short or a code is >= d. */
 int cairn_seg__codes(const uint8_t *p, size_t plen, unsigned w, size_t start, size_t n, uint64_t d, uint32_t *out);
