@@ -10,12 +10,14 @@
 #define _XOPEN_SOURCE 700 /* posix_openpt and friends, for the terminal test */
 #endif
 #include <check.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -70,6 +72,22 @@ static int find_cli(void) {
     return access(g_cli, X_OK) == 0;
 }
 
+/* Bytes of the regular files directly in dir (a KV store's files: what its disk_bytes counts). */
+static unsigned long long cli_dir_bytes(const char *dir) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    unsigned long long n = 0;
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d))) {
+        char p[4096];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) n += (unsigned long long)st.st_size;
+    }
+    closedir(d);
+    return n;
+}
+
 START_TEST(cli_kv_commands) {
     char *dir, *db, out[8192];
     ck_assert_msg(find_cli(), "no cairn binary found (build tools/cli or set CAIRN_CLI)");
@@ -92,8 +110,18 @@ START_TEST(cli_kv_commands) {
     ck_assert_str_eq(out, "user:2\nzeta\n");
     ck_assert_int_eq(run(out, sizeof out, "kv", "stats", db, NULL, NULL), 0);
     ck_assert_ptr_nonnull(strstr(out, "keys          2\n"));
-    ck_assert_int_eq(run(out, sizeof out, "kv", "compact", db, NULL, NULL), 0);
-    ck_assert_ptr_nonnull(strstr(out, "compacted"));
+    {
+        /* what compact says it freed agrees with the stats right after it, and with the files */
+        unsigned long long freed = 0, before = 0, after = 0;
+        const char *p;
+        ck_assert_int_eq(run(out, sizeof out, "kv", "compact", db, NULL, NULL), 0);
+        ck_assert_msg(sscanf(out, "compacted: %llu bytes freed (%llu -> %llu)", &freed, &before, &after) == 3, "%s", out);
+        ck_assert_uint_eq(freed, before - after);
+        ck_assert_int_eq(run(out, sizeof out, "kv", "stats", db, "--json", NULL), 0);
+        ck_assert_ptr_nonnull(p = strstr(out, "\"disk_bytes\":"));
+        ck_assert_uint_eq(strtoull(p + 13, NULL, 10), after);
+        ck_assert_uint_eq(cli_dir_bytes(db), after);
+    }
     ck_assert_int_eq(run(out, sizeof out, "kv", "check", db, NULL, NULL), 0);
     ck_assert_str_eq(out, "ok\n");
     /* failures: a file where a directory should be, a missing store */
