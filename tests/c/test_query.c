@@ -84,6 +84,15 @@ static void gen_value(const model *m, int c, size_t i, mval *v) {
     case K_INT: {
         int64_t scale = c == 0 ? 1 : c == 5 ? 0 : 1000000000;
         static const int64_t few[] = {-3, 0, 7, 100, 12345, -99999};
+        if (mode == 5) { /* the kernels' shapes: FOR at 16 bits (a), DELTA (b), FOR at 1 bit (f), at 2 (h) */
+            switch (c) {
+            case 0: v->i = 100 + rn(60000); break;
+            case 1: v->i = (int64_t)i * 1000 + rn(8); break;
+            case 5: v->i = rn(2); break;
+            default: v->i = 5 + rn(4); break;
+            }
+            return;
+        }
         if (c == 5) { /* u8 */
             static const int64_t fu[] = {0, 1, 255, 7};
             switch (mode) {
@@ -109,6 +118,9 @@ static void gen_value(const model *m, int c, size_t i, mval *v) {
     case K_FLT: {
         static const double few[] = {-1.5, 0.0, 2.25, 1e6, 3.0};
         switch (mode) {
+        case 5: /* a dictionary of tens of thousands of values */
+            v->f = rn(50) == 0 ? NAN : (double)rn(100000) * 0.25 - 5000;
+            break;
         case 0: v->f = (double)((int64_t)(rnd() % 801) - 400) * 0.25; if (rn(50) == 0) v->f = NAN; break;
         case 1: v->f = rn(12) == 0 ? NAN : few[rn(5)]; break;
         case 2: v->f = (double)((i / 41) % 4) * 0.5; break;
@@ -128,7 +140,7 @@ static void gen_value(const model *m, int c, size_t i, mval *v) {
             for (k = 0; k < len; k++) v->s[k] = al[rn(3)];
             v->slen = len;
             break;
-        case 1: case 3:
+        case 1: case 3: case 5:
             k = rn(6);
             v->slen = (int)strlen(few[k]);
             memcpy(v->s, few[k], (size_t)v->slen);
@@ -293,6 +305,7 @@ typedef struct pnode {
     int col, op;
     mval k[3];       /* constants */
     int nk;
+    int flat;        /* and: written without parentheses (a AND b AND c is one node of the WHERE) */
     struct pnode *a, *b;
 } pnode;
 
@@ -442,6 +455,12 @@ static pnode *gen_pred(const model *m, int depth) {
 static void to_text(const pnode *p, char *w, size_t *wo, size_t wn, char *pr, size_t *po, size_t pn) {
     static const char *opn[] = {"=", "!=", "<", "<=", ">", ">="};
     int i;
+    if (p->kind == 1 && p->flat) {
+        to_text(p->a, w, wo, wn, pr, po, pn);
+        *wo += (size_t)snprintf(w + *wo, wn - *wo, " and ");
+        to_text(p->b, w, wo, wn, pr, po, pn);
+        return;
+    }
     if (p->kind == 1 || p->kind == 2) {
         *wo += (size_t)snprintf(w + *wo, wn - *wo, "(");
         to_text(p->a, w, wo, wn, pr, po, pn);
@@ -654,6 +673,84 @@ START_TEST(t_large) {
     ck_assert(g_encs_seen[3]); /* RLE */
     ck_assert(g_encs_seen[4]); /* DICT */
     ck_assert(g_encs_seen[5]); /* FOR */
+}
+END_TEST
+
+/* ---- the scan's kernels on encoded data ----
+ * FOR at 1, 2 and 16 bits, DELTA, BITPACK, a DICT of tens of thousands of floats (with NaN),
+ * string dictionaries and runs, under top-level ANDs of 2 to 4 kids (the kids run in the order of
+ * their estimated selectivity, later ones on the selection only), with nulls, deletes, updates,
+ * a row group whose rows are all deleted and rows in the tail. */
+
+/* a flat AND of 2..4 kids, most of them leaves; a leaf on an equality or a small range is common
+ * (a selective first kid leaves the later ones few rows) */
+static pnode *gen_chain(const model *m) {
+    int n = 2 + rn(3), i;
+    pnode *p = gen_pred(m, 2);
+    for (i = 1; i < n; i++) {
+        pnode *a = (pnode *)calloc(1, sizeof *a);
+        a->kind = 1;
+        a->flat = 1;
+        a->a = p;
+        a->b = rn(5) ? gen_pred(m, 2) : gen_pred(m, 0);
+        p = a;
+    }
+    return p;
+}
+
+static void check_chains(cairn_table *t, const model *m, int npred) {
+    int i;
+    for (i = 0; i < npred; i++) {
+        pnode *p = gen_chain(m);
+        check_pred(t, m, p, i % 4 == 0);
+        free_p(p);
+    }
+}
+
+START_TEST(t_kernels) {
+    cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
+    cairn_table *t = NULL;
+    model m;
+    size_t i, small;
+    int c;
+    g_rng = 4242;
+    memset(&m, 0, sizeof m);
+    for (c = 0; c < NC; c++) m.mode[c] = 5;
+    m.mode[3] = 1; /* d: a string dictionary */
+    m.mode[6] = 2; /* g: runs of bytes */
+    o.schema = SCHEMA;
+    o.sync = CAIRN_SYNC_NONE;
+    o.checkpoint_rows = 1000;
+    OK(cairn_table_open(&t, ct_path("kern"), &o));
+    /* a small row group (deleted whole below), then a full one and a part of one */
+    small = 1500;
+    load_rows(t, &m, small);
+    load_rows(t, &m, 122880 + 2049);
+    ck_assert_uint_ge(t->ng, 3);
+    memset(g_encs_seen, 0, sizeof g_encs_seen);
+    note_encodings(t);
+    ck_assert(g_encs_seen[4]); /* DICT */
+    ck_assert(g_encs_seen[5]); /* FOR */
+    ck_assert(g_encs_seen[6]); /* DELTA */
+    ck_assert(g_encs_seen[7]); /* BITPACK */
+    check_chains(t, &m, 40);
+    check_many(t, &m, 10);
+    /* every row of the first group deleted; updates (overlays) and tail rows */
+    for (i = 0; i < small; i++) {
+        OK(cairn_table_delete(t, m.r[i].id));
+        m.r[i].alive = 0;
+    }
+    update_some(t, &m, 100);
+    insert_rows(t, &m, 300);
+    delete_some(t, &m, 50);
+    check_chains(t, &m, 40);
+    /* checkpointed into groups and reopened */
+    cairn_table_close(t);
+    o.schema = NULL;
+    OK(cairn_table_open(&t, ct_path("kern"), &o));
+    check_chains(t, &m, 20);
+    cairn_table_close(t);
+    free(m.r);
 }
 END_TEST
 
@@ -879,6 +976,7 @@ static Suite *suite(void) {
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, t_small_counts, 0, 2);
     tcase_add_test(tc, t_large);
+    tcase_add_test(tc, t_kernels);
     tcase_add_test(tc, t_order);
     tcase_add_test(tc, t_types);
     tcase_add_test(tc, t_errors);
