@@ -75,10 +75,10 @@ public sealed class TableQuery
     /// <summary>The group columns (with <see cref="Aggregates"/>).</summary>
     public IEnumerable<string>? GroupBy { get; set; }
 
-    internal void Write(Utf8JsonWriter w, bool columnar)
+    internal void Write(Utf8JsonWriter w, bool columnar, Func<string, ColumnInfo?>? lookup = null)
     {
         w.WriteStartObject();
-        QueryJson.WriteWhere(w, "where", "params", Where, Params);
+        QueryJson.WriteWhere(w, "where", "params", Where, Params, lookup);
         QueryJson.WriteStrings(w, "columns", Columns);
         QueryJson.WriteStrings(w, "order", Order);
         if (Limit is long l) w.WriteNumber("limit", l);
@@ -121,25 +121,25 @@ public sealed class JoinQuery
     /// <summary>Rows skipped after ordering.</summary>
     public long? Offset { get; set; }
 
-    internal void Write(Utf8JsonWriter w, bool columnar)
+    internal void Write(Utf8JsonWriter w, bool columnar, Func<string, ColumnInfo?>? left = null, Func<string, ColumnInfo?>? right = null)
     {
         w.WriteStartObject();
         if (On is not null)
         {
             w.WritePropertyName("on");
             w.WriteStartArray();
-            foreach (var (left, right) in On)
+            foreach (var (lc, rc) in On)
             {
                 w.WriteStartArray();
-                w.WriteStringValue(left);
-                w.WriteStringValue(right);
+                w.WriteStringValue(lc);
+                w.WriteStringValue(rc);
                 w.WriteEndArray();
             }
             w.WriteEndArray();
         }
         if (Type == JoinType.Left) w.WriteString("type", "left");
-        QueryJson.WriteWhere(w, "where", "params", Where, Params);
-        QueryJson.WriteWhere(w, "right_where", "right_params", RightWhere, RightParams);
+        QueryJson.WriteWhere(w, "where", "params", Where, Params, left);
+        QueryJson.WriteWhere(w, "right_where", "right_params", RightWhere, RightParams, right);
         QueryJson.WriteStrings(w, "columns", Columns);
         QueryJson.WriteStrings(w, "order", Order);
         if (Limit is long l) w.WriteNumber("limit", l);
@@ -264,12 +264,13 @@ internal static class QueryJson
         w.WriteEndArray();
     }
 
-    public static void WriteWhere(Utf8JsonWriter w, string key, string paramsKey, object? where, IEnumerable<object?>? ps)
+    public static void WriteWhere(Utf8JsonWriter w, string key, string paramsKey, object? where, IEnumerable<object?>? ps,
+        Func<string, ColumnInfo?>? lookup = null)
     {
         if (where is not null)
         {
             w.WritePropertyName(key);
-            WriteNode(w, where, key);
+            WriteCondition(w, where, key, lookup, 0);
         }
         if (ps is not null)
         {
@@ -289,6 +290,129 @@ internal static class QueryJson
         if (a.Column is not null) w.WriteString("column", a.Column);
         if (a.As is not null) w.WriteString("as", a.As);
         w.WriteEndObject();
+    }
+
+    private static bool IsScalar(object? v) => v is null or bool or string or byte[] or DateTime or DateTimeOffset
+        or ReadOnlyMemory<byte> or Memory<byte> or ArraySegment<byte> or Enum or sbyte or byte or short or ushort or int
+        or uint or long or ulong or float or double or decimal or Half or Int128 or UInt128 or System.Numerics.BigInteger;
+
+    private static bool IsMap(object? v) => v is IEnumerable<KeyValuePair<string, object?>> or IDictionary;
+
+    private static IEnumerable<KeyValuePair<string, object?>> Entries(object map, string what)
+    {
+        if (map is IEnumerable<KeyValuePair<string, object?>> m) return m;
+        var list = new List<KeyValuePair<string, object?>>();
+        foreach (DictionaryEntry e in (IDictionary)map)
+        {
+            if (e.Key is not string k) throw new TableValueException(CairnErrorCode.Type, $"{what}: a key is not a string");
+            list.Add(new KeyValuePair<string, object?>(k, e.Value));
+        }
+        return list;
+    }
+
+    /// <summary>The items of a tuple or a sequence (not a string or bytes), else null.</summary>
+    private static List<object?>? Items(object? v)
+    {
+        if (v is ITuple t)
+        {
+            var l = new List<object?>(t.Length);
+            for (int i = 0; i < t.Length; i++) l.Add(t[i]);
+            return l;
+        }
+        if (v is IEnumerable seq and not string and not byte[] and not JsonNode && !IsMap(v))
+        {
+            var l = new List<object?>();
+            foreach (object? x in seq) l.Add(x);
+            return l;
+        }
+        return null;
+    }
+
+    /// <summary>Writes a WHERE: a text, a (column, op[, value]) triple, a list of conditions, a $and/$or/$not
+    /// object or the shorthand object. With <paramref name="lookup"/> (the table's columns), the values of
+    /// triples and shorthands are checked against their column as row values are: a date only for a
+    /// timestamp column, a timestamp column only a date (Type otherwise).</summary>
+    private static void WriteCondition(Utf8JsonWriter w, object? c, string what, Func<string, ColumnInfo?>? lookup, int depth)
+    {
+        if (depth > 256) throw new TableValueException(CairnErrorCode.Invalid, $"{what}: nested too deeply");
+        if (lookup is null || c is string or JsonNode or JsonElement or JsonDocument)
+        {
+            WriteNode(w, c, what, depth);
+            return;
+        }
+        if (IsMap(c))
+        {
+            w.WriteStartObject();
+            foreach (var (k, x) in Entries(c!, what))
+            {
+                if (k is null) throw new TableValueException(CairnErrorCode.Invalid, $"{what}: a key is null");
+                w.WritePropertyName(k);
+                if (k is "$and" or "$or" && Items(x) is List<object?> parts)
+                {
+                    w.WriteStartArray();
+                    foreach (object? p in parts) WriteCondition(w, p, k, lookup, depth + 1);
+                    w.WriteEndArray();
+                }
+                else if (k == "$not") WriteCondition(w, x, k, lookup, depth + 1);
+                else if (k.StartsWith('$')) WriteNode(w, x, k, depth + 1);
+                else if (IsMap(x))
+                {
+                    // column -> {op: value, ...}
+                    ColumnType? type = TypeOf(k, lookup);
+                    w.WriteStartObject();
+                    foreach (var (op, v) in Entries(x!, k))
+                    {
+                        w.WritePropertyName(op);
+                        if (op == "is_null") WriteNode(w, v, k, depth + 2);
+                        else WriteTyped(w, v, k, type, depth + 2);
+                    }
+                    w.WriteEndObject();
+                }
+                else WriteTyped(w, x, k, TypeOf(k, lookup), depth + 1);
+            }
+            w.WriteEndObject();
+            return;
+        }
+        List<object?>? items = Items(c);
+        if (items is null)
+        {
+            WriteNode(w, c, what, depth);
+            return;
+        }
+        w.WriteStartArray();
+        if (items.Count is 2 or 3 && items[0] is string col && items[1] is string)
+        {
+            w.WriteStringValue(col);
+            w.WriteStringValue((string)items[1]!);
+            if (items.Count == 3) WriteTyped(w, items[2], col, TypeOf(col, lookup), depth + 1);
+        }
+        else
+        {
+            foreach (object? x in items) WriteCondition(w, x, what, lookup, depth + 1);
+        }
+        w.WriteEndArray();
+    }
+
+    private static ColumnType? TypeOf(string column, Func<string, ColumnInfo?> lookup) =>
+        column == "_id" ? null : lookup(column)?.Type;
+
+    /// <summary>A value of a condition on a column of <paramref name="type"/>: scalars as row values of
+    /// that column, lists (in, between) element by element.</summary>
+    private static void WriteTyped(Utf8JsonWriter w, object? v, string column, ColumnType? type, int depth)
+    {
+        if (IsScalar(v))
+        {
+            TableValues.WriteValue(w, v, column, type);
+            return;
+        }
+        if (Items(v) is List<object?> items)
+        {
+            w.WriteStartArray();
+            foreach (object? x in items) WriteTyped(w, x, column, type, depth + 1);
+            w.WriteEndArray();
+            return;
+        }
+        WriteNode(w, v, column, depth);
     }
 
     /// <summary>Writes a .NET value as JSON: row values in their row forms (TableValues.WriteValue),
@@ -444,12 +568,12 @@ public sealed unsafe partial class Table
     /// Schema for an unknown column, Type for a value of the wrong type, Invalid for a bad operator, a
     /// syntax error (with its position) or a wrong number of params.</summary>
     public ExecResponse<QueryResult> Query(TableQuery? query = null) =>
-        RunQuery(Json(w => (query ?? new TableQuery()).Write(w, columnar: false)));
+        RunQuery(Json(w => (query ?? new TableQuery()).Write(w, columnar: false, Lookup)));
 
     /// <summary><see cref="Query(TableQuery)"/> answered by column (the core's "columns" format: less
     /// to parse for many rows): read it with <see cref="QueryResult.Data"/>.</summary>
     public ExecResponse<QueryResult> QueryColumns(TableQuery? query = null) =>
-        RunQuery(Json(w => (query ?? new TableQuery()).Write(w, columnar: true)));
+        RunQuery(Json(w => (query ?? new TableQuery()).Write(w, columnar: true, Lookup)));
 
     /// <summary>The query given as the C API's object: a dictionary with its keys as they are ("where",
     /// "params", "columns", "order", "limit", "offset", "aggregates", "group_by", "format"), values as
@@ -476,7 +600,7 @@ public sealed unsafe partial class Table
         return RunCount(Json(w =>
         {
             w.WriteStartObject();
-            QueryJson.WriteWhere(w, "where", "params", query.Where, query.Params);
+            QueryJson.WriteWhere(w, "where", "params", query.Where, query.Params, Lookup);
             w.WriteEndObject();
         }));
     }
@@ -521,11 +645,11 @@ public sealed unsafe partial class Table
 
     /// <summary>A join described by <paramref name="query"/> (per-side conditions, projection, order...).</summary>
     public ExecResponse<QueryResult> Join(Table other, JoinQuery query) =>
-        RunJoin(other, query is null ? Refused(CairnErrorCode.Invalid, "query is null") : Json(w => query.Write(w, columnar: false)));
+        RunJoin(other, query is null ? Refused(CairnErrorCode.Invalid, "query is null") : Json(w => query.Write(w, columnar: false, Lookup, other is null ? null : other.Lookup)));
 
     /// <summary><see cref="Join(Table, JoinQuery)"/> answered by column.</summary>
     public ExecResponse<QueryResult> JoinColumns(Table other, JoinQuery query) =>
-        RunJoin(other, query is null ? Refused(CairnErrorCode.Invalid, "query is null") : Json(w => query.Write(w, columnar: true)));
+        RunJoin(other, query is null ? Refused(CairnErrorCode.Invalid, "query is null") : Json(w => query.Write(w, columnar: true, Lookup, other is null ? null : other.Lookup)));
 
     /// <summary>A join given as the C API's object: a dictionary with its keys as they are ("on", "type",
     /// "where", "params", "right_where", "right_params", "columns", "order", "limit", "offset", "format").</summary>

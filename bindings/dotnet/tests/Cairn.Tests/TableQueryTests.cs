@@ -79,6 +79,29 @@ public class TableQueryTests : IDisposable
         Assert.Equal(new ulong[] { 1, 2 }, t.From().Where("big >= ?", ulong.MaxValue - 1).Ids().Result);
         Assert.Equal(new ulong[] { 1, 2 }, t.From().Where(("at", "<", new DateTimeOffset(T0.AddSeconds(2)))).Ids().Result);
         Assert.Equal(new ulong[] { 4 }, t.From().Where(("tag", "=", new byte[] { 3 })).Ids().Result);
+        Assert.Equal(new ulong[] { 2, 3 }, t.From().Where(("at", "between", new[] { T0.AddSeconds(1), T0.AddSeconds(2) })).Ids().Result);
+        Assert.Equal(new ulong[] { 2 }, t.From().Where(new Dictionary<string, object?>
+        {
+            ["at"] = new Dictionary<string, object?> { ["gt"] = T0, ["lt"] = new DateTimeOffset(T0.AddSeconds(2)) },
+        }).Ids().Result);
+
+        // As in rows, a date is only for a timestamp column and a timestamp column takes only dates, in
+        // triples and shorthands (a text's params are checked by the core against their column's type).
+        var r = t.From().Where(("cat", "=", T0)).Execute();
+        Assert.Equal(CairnErrorCode.Type, r.ErrorCode);
+        Assert.Contains("cat", r.Message);
+        Assert.Equal(CairnErrorCode.Type, t.From().Where(("at", ">", 5L)).Count().ErrorCode);
+        Assert.Equal(CairnErrorCode.Type, t.From().Where(("at", "in", new object[] { T0, 5L })).Count().ErrorCode);
+        Assert.Equal(CairnErrorCode.Type, t.From().Where(new Dictionary<string, object?>
+        {
+            ["$or"] = new object[] { ("name", "=", "n1"), new Dictionary<string, object?> { ["score"] = T0 } },
+        }).Count().ErrorCode);
+        Assert.Equal(CairnErrorCode.Type, t.CountWhere(new Dictionary<string, object?>
+        {
+            ["$not"] = new Dictionary<string, object?> { ["at"] = new Dictionary<string, object?> { ["ge"] = 1 } },
+        }).ErrorCode);
+        Assert.Equal(1UL, t.CountWhere(("at", "=", T0)).Result);
+        Assert.Equal(CairnErrorCode.Schema, t.CountWhere(("nope", "=", T0)).ErrorCode); // unknown: the core answers
     }
 
     [Fact]
