@@ -311,6 +311,7 @@ struct tstore {
     cairn_file *rlog;
     uint64_t rend, rino;
     int new_pack;    /* a pack file was created since the last directory fsync */
+    int refs_loaded; /* the writer read the whole ref log without error (refs_load) */
 };
 
 static uint64_t dg_hash(const dg *d) { return cairn_get64(d->b); }
@@ -752,9 +753,10 @@ static int refs_load(tstore *ts) {
     int rc;
     struct stat st;
     if (!p) return CAIRN_NOMEM;
-    if (ts->rlog && !ts->r->read_only) {
-        /* the writer holds the lock: no other process changes the log, and this handle's own
-         * appends and rewrites keep ts->refs current (no stat per call) */
+    if (ts->refs_loaded && !ts->r->read_only) {
+        /* the writer holds the lock and has read the whole log once without error: no other
+         * process changes it, and this handle's own appends and rewrites keep ts->refs current
+         * (no stat per call). A damaged log is read (and refused) again on every call. */
         free(p);
         return 0;
     }
@@ -808,6 +810,7 @@ static int refs_load(tstore *ts) {
         ts->rrecords++;
         ts->rend = off + sizeof h + nl + 4;
     }
+    ts->refs_loaded = 1;
     return 0;
 }
 
