@@ -341,6 +341,13 @@ START_TEST(blob_metrics_match_stats) {
 }
 END_TEST
 
+/* The table operation counters after the stats families (values checked by the caller). */
+#define TABLE_COUNTERS                                                                                       \
+    {"cairn_table_inserts_total", "counter", ANY}, {"cairn_table_updates_total", "counter", ANY},              \
+    {"cairn_table_deletes_total", "counter", ANY}, {"cairn_table_gets_total", "counter", ANY},                 \
+    {"cairn_table_commits_total", "counter", ANY}, {"cairn_table_written_bytes_total", "counter", ANY},        \
+    {"cairn_table_fsyncs_total", "counter", ANY}
+
 START_TEST(table_metrics_match_stats) {
     cairn_table *t = NULL;
     cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
@@ -352,7 +359,64 @@ START_TEST(table_metrics_match_stats) {
     ck_assert_int_eq(cairn_table_open(&t, path, &o), 0);
     ck_assert_int_eq(cairn_table_insert_json(t, "{\"id\": 1, \"name\": \"a\"}", &id), 0);
     ck_assert_int_eq(cairn_table_insert_json(t, "{\"id\": 2, \"name\": \"b\"}", &id), 0);
+    {
+        /* gets (a hit and a miss), refused writes (nothing counted but their errors), an update,
+         * a delete, a rolled-back transaction (not counted), a committed one, a bulk load */
+        char *row = NULL;
+        int64_t ids[2000];
+        const char *names = "";
+        uint64_t offs[2001];
+        const void *data[2] = {ids, names};
+        const uint64_t *offsets[2] = {NULL, offs};
+        size_t i;
+        ck_assert_int_eq(cairn_table_get_json(t, 1, &row), 0);
+        cairn_free(row);
+        ck_assert_int_eq(cairn_table_get_json(t, 99, &row), CAIRN_NOTFOUND);
+        ck_assert_int_eq(cairn_table_insert_json(t, "{\"id\": 1, \"name\": \"c\"}", &id), CAIRN_CONSTRAINT);
+        ck_assert_int_eq(cairn_table_insert_many_json(t, "[{\"id\": 7}, {\"id\": 7}]", &row), CAIRN_CONSTRAINT);
+        ck_assert_int_eq(cairn_table_update_json(t, 1, "{\"name\": \"z\"}"), 0);
+        ck_assert_int_eq(cairn_table_delete(t, 2), 0);
+        ck_assert_int_eq(cairn_table_delete(t, 2), CAIRN_NOTFOUND);
+        ck_assert_int_eq(cairn_table_begin(t), 0);
+        ck_assert_int_eq(cairn_table_insert_json(t, "{\"id\": 3}", &id), 0);
+        ck_assert_int_eq(cairn_table_delete(t, 1), 0);
+        ck_assert_int_eq(cairn_table_rollback(t), 0);
+        ck_assert_int_eq(cairn_table_begin(t), 0);
+        ck_assert_int_eq(cairn_table_insert_json(t, "{\"id\": 5}", &id), 0);
+        ck_assert_int_eq(cairn_table_update_json(t, id, "{\"name\": \"y\"}"), 0);
+        ck_assert_int_eq(cairn_table_commit(t), 0);
+        ck_assert_int_eq(cairn_table_commit(t), CAIRN_TXN);
+        for (i = 0; i < 2000; i++) {
+            ids[i] = 100 + (int64_t)i;
+            offs[i] = 0;
+        }
+        offs[2000] = 0;
+        ck_assert_int_eq(cairn_table_load_columns(t, 2000, data, NULL, offsets, &id), 0);
+    }
     ck_assert_int_eq(cairn_table_stats(t, &st), 0);
+    ck_assert_int_eq(cairn_table_metrics(t, &text), 0);
+    ck_assert_uint_eq(metric_value(text, "cairn_table_inserts_total"), 2 + 1 + 2000);
+    ck_assert_uint_eq(metric_value(text, "cairn_table_updates_total"), 2);
+    ck_assert_uint_eq(metric_value(text, "cairn_table_deletes_total"), 1);
+    ck_assert_uint_eq(metric_value(text, "cairn_table_gets_total"), 2);
+    ck_assert_uint_eq(metric_value(text, "cairn_table_commits_total"), 2 + 1 + 1 + 1 + 1);
+    ck_assert_uint_gt(metric_value(text, "cairn_table_written_bytes_total"), 2 * 32 + 2 * 84); /* a segment file, 2 segments at least */
+    ck_assert_uint_ge(metric_value(text, "cairn_table_fsyncs_total"), 3); /* the load: segments, manifest, directory */
+    {
+        /* a checkpoint writes a segment file and a manifest: 3 fsyncs more at least */
+        char *again = NULL;
+        uint64_t before = metric_value(text, "cairn_table_written_bytes_total");
+        uint64_t fs = metric_value(text, "cairn_table_fsyncs_total");
+        ck_assert_int_eq(cairn_table_insert_json(t, "{\"id\": 9, \"name\": \"q\"}", &id), 0);
+        ck_assert_int_eq(cairn_table_sync(t), 0);
+        ck_assert_int_eq(cairn_table_metrics(t, &again), 0);
+        ck_assert_uint_gt(metric_value(again, "cairn_table_written_bytes_total"), before + 32 + 64);
+        ck_assert_uint_ge(metric_value(again, "cairn_table_fsyncs_total"), fs + 3);
+        ck_assert_uint_eq(metric_value(again, "cairn_table_inserts_total"), 2004);
+        cairn_free(again);
+    }
+    ck_assert_int_eq(cairn_table_stats(t, &st), 0);
+    cairn_free(text);
     ck_assert_int_eq(cairn_table_metrics(t, &text), 0);
     {
         const want w[] = {
@@ -367,13 +431,35 @@ START_TEST(table_metrics_match_stats) {
             {"cairn_table_checkpoints_total", "counter", st.checkpoints},
             {"cairn_table_columns", "gauge", st.columns},
             {"cairn_table_in_txn", "gauge", (uint64_t)st.in_txn},
+            TABLE_COUNTERS,
+            {"cairn_table_errors_notfound_total", "counter", 2},
+            {"cairn_table_errors_txn_total", "counter", 1},
+            {"cairn_table_errors_constraint_total", "counter", 2},
         };
-        ck_assert_uint_eq(st.rows, 2);
+        ck_assert_uint_eq(st.rows, 2003);
         ck_assert_uint_eq(st.columns, 2);
         check_metrics(text, path, w, sizeof w / sizeof w[0]);
     }
     cairn_free(text);
     cairn_table_close(t);
+    {
+        /* a read-only handle counts its gets and writes nothing */
+        char *row = NULL;
+        o.schema = NULL;
+        o.read_only = 1;
+        ck_assert_int_eq(cairn_table_open(&t, path, &o), 0);
+        ck_assert_int_eq(cairn_table_get_json(t, 1, &row), 0);
+        cairn_free(row);
+        ck_assert_int_eq(cairn_table_insert_json(t, "{\"id\": 11}", &id), CAIRN_READONLY);
+        ck_assert_int_eq(cairn_table_metrics(t, &text), 0);
+        ck_assert_uint_eq(metric_value(text, "cairn_table_gets_total"), 1);
+        ck_assert_uint_eq(metric_value(text, "cairn_table_inserts_total"), 0);
+        ck_assert_uint_eq(metric_value(text, "cairn_table_written_bytes_total"), 0);
+        ck_assert_uint_eq(metric_value(text, "cairn_table_fsyncs_total"), 0);
+        ck_assert_uint_eq(metric_value(text, "cairn_table_errors_readonly_total"), 1);
+        cairn_free(text);
+        cairn_table_close(t);
+    }
 }
 END_TEST
 

@@ -264,6 +264,7 @@ static int do_insert(cairn_table *t, const cairn_value *row, uint64_t *idout) {
     if ((rc = push_rec(t, TREC_INSERT, id, row)) != 0) return rc;
     if ((rc = push_event(t, CAIRN_TABLE_INSERTED, id, row, NULL)) != 0) return rc;
     if (idout) *idout = id;
+    t->pend_ins++;
     return 0;
 }
 
@@ -340,6 +341,7 @@ static int do_update(cairn_table *t, uint64_t id, const size_t *cols, const cair
     if ((rc = cairn_tbl__ix_update_row(t, oldr, newr, id)) != 0) goto out; /* undone with the rest */
     if ((rc = push_rec(t, TREC_UPDATE, id, newr)) != 0) goto out;
     rc = push_event(t, CAIRN_TABLE_UPDATED, id, newr, oldr);
+    if (!rc) t->pend_upd++;
     goto out;
 restore:
     if (u.ov_new) {
@@ -420,6 +422,7 @@ static int do_delete(cairn_table *t, uint64_t id) {
     idx_del_row(t, oldr, id);
     if ((rc = push_rec(t, TREC_DELETE, id, NULL)) != 0) goto out;
     rc = push_event(t, CAIRN_TABLE_DELETED, id, NULL, oldr);
+    if (!rc) t->pend_del++;
 out:
     free(bytes.p);
     free(oldr);
@@ -489,9 +492,13 @@ static void undo_to(cairn_table *t, size_t um) {
 typedef struct marks {
     size_t un, wb, ev, uh;
     uint64_t next_id;
+    uint64_t ins, upd, del; /* pending counts */
 } marks;
 
 static void take_marks(cairn_table *t, marks *m) {
+    m->ins = t->pend_ins;
+    m->upd = t->pend_upd;
+    m->del = t->pend_del;
     m->un = t->nun;
     m->wb = t->wbuf.n;
     m->ev = t->nev;
@@ -508,6 +515,9 @@ static void abort_op(cairn_table *t, const marks *m, int rc) {
     t->wbuf.n = m->wb;
     drop_events(t, m->ev);
     t->next_id = m->next_id;
+    t->pend_ins = m->ins;
+    t->pend_upd = m->upd;
+    t->pend_del = m->del;
     if (rc != CAIRN_NOTFOUND) cairn_err__set(rc, "%s", msg);
     else cairn_errclear();
 }
@@ -542,6 +552,7 @@ static int wal_commit(cairn_table *t, uint64_t *seq_out) {
                 p += 5 + (size_t)len;
             }
             if ((rc = cairn_wal__append(t->wal, txid, TREC_INSERTS, b->p, b->n)) != 0) return rc;
+            cairn_tbl__count(&t->n_written, b->n);
             if (b->cap > 4 * (size_t)TBL_BATCH_BYTES) {
                 free(b->p);
                 memset(b, 0, sizeof *b);
@@ -549,12 +560,22 @@ static int wal_commit(cairn_table *t, uint64_t *seq_out) {
             continue;
         }
         if ((rc = cairn_wal__append(t->wal, txid, type, t->wbuf.p + p + 5, len)) != 0) return rc;
+        cairn_tbl__count(&t->n_written, len);
         p += 5 + (size_t)len;
     }
     if ((rc = cairn_wal__commit(t->wal, txid, &seq)) != 0) return rc;
     t->nextid_dirty = 0;
     *seq_out = seq;
     return 0;
+}
+
+/* A commit: the pending row counts become the handle's counters. */
+void cairn_tbl__count_commit(cairn_table *t) {
+    cairn_tbl__count(&t->n_inserts, t->pend_ins);
+    cairn_tbl__count(&t->n_updates, t->pend_upd);
+    cairn_tbl__count(&t->n_deletes, t->pend_del);
+    cairn_tbl__count(&t->n_commits, 1);
+    t->pend_ins = t->pend_upd = t->pend_del = 0;
 }
 
 /* After an operation (outside a transaction) or at commit: log, sync, reset the marks. Returns
@@ -575,8 +596,10 @@ static int commit_all(cairn_table *t, const marks *m, fired *fo, int txn) {
             else t->next_id = m->next_id;
         }
         if (cairn_wal__failed(t->wal)) cairn_tbl__fail(t, rc);
+        t->pend_ins = t->pend_upd = t->pend_del = 0;
         return cairn_err__set(rc, "%s", msg);
     }
+    cairn_tbl__count_commit(t);
     t->nun = m->un;
     t->uheap.n = m->uh;
     t->wbuf.n = m->wb;
@@ -738,7 +761,7 @@ int cairn_table_column(cairn_table *t, size_t index, const char **name, int *typ
     return 0;
 }
 
-int cairn_table_add_column(cairn_table *t, const char *spec) {
+static int table_add_column_(cairn_table *t, const char *spec) {
     tcol c;
     size_t i;
     int rc;
@@ -790,7 +813,7 @@ out:
 
 /* ---- rows: typed ---- */
 
-int cairn_table_insert(cairn_table *t, const cairn_value *row, size_t ncols, uint64_t *id) {
+static int table_insert_(cairn_table *t, const cairn_value *row, size_t ncols, uint64_t *id) {
     cairn_value small[16], *r = NULL;
     marks m;
     fired fo;
@@ -832,6 +855,7 @@ static int get_common(cairn_table *t, uint64_t id, cairn_value **out, char **jso
     cairn_value *row;
     tbuf bytes = {0, 0, 0};
     int rc;
+    cairn_tbl__count(&t->n_gets, 1);
     if (!(row = (cairn_value *)malloc((t->s.n ? t->s.n : 1) * sizeof *row))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
     if ((rc = find_row(t, id, &l)) != 0 || (rc = read_row(t, &l, row, &bytes)) != 0) goto out;
     if (json) {
@@ -868,7 +892,7 @@ out:
     return rc;
 }
 
-int cairn_table_get(cairn_table *t, uint64_t id, cairn_value **out) {
+static int table_get_(cairn_table *t, uint64_t id, cairn_value **out) {
     int rc;
     if ((rc = check_handle(t, "cairn_table_get")) != 0) return rc;
     if (!out) return cairn_err__set(CAIRN_INVALID, "cairn_table_get: out is NULL");
@@ -879,7 +903,7 @@ int cairn_table_get(cairn_table *t, uint64_t id, cairn_value **out) {
     return rc;
 }
 
-int cairn_table_update(cairn_table *t, uint64_t id, const size_t *cols, const cairn_value *vals, size_t n) {
+static int table_update_(cairn_table *t, uint64_t id, const size_t *cols, const cairn_value *vals, size_t n) {
     marks m;
     fired fo;
     size_t i;
@@ -906,7 +930,7 @@ out:
     return rc;
 }
 
-int cairn_table_delete(cairn_table *t, uint64_t id) {
+static int table_delete_(cairn_table *t, uint64_t id) {
     marks m;
     fired fo;
     int rc;
@@ -1083,6 +1107,7 @@ static int load_rows(cairn_table *t, size_t n, const colsrc *cs, uint64_t *first
     }
     if (first_id) *first_id = n ? t->next_id : t->next_id;
     t->next_id += n;
+    t->pend_ins += n;
 out:
     free(row);
     return rc;
@@ -1188,6 +1213,8 @@ static int load_direct(cairn_table *t, size_t n, const colsrc *cs, uint64_t *fir
         return rc;
     }
     t->live += n;
+    t->pend_ins += n;
+    cairn_tbl__count_commit(t); /* the manifest switch committed the batch */
     if (first_id) *first_id = first;
     for (k = 0; k < t->nui && !t->ui[k].uniq; k++) {}
     if (t->ui_built && k < t->nui) {
@@ -1233,6 +1260,7 @@ static int load_common(cairn_table *t, size_t n, const colsrc *cs, uint64_t *fir
             if (!t->failed) abort_op(t, &m, rc);
             return rc;
         }
+        cairn_tbl__count_commit(t); /* the manifest switch committed the batch */
     }
     t->nun = m.un;
     t->uheap.n = m.uh;
@@ -1243,7 +1271,7 @@ static int load_common(cairn_table *t, size_t n, const colsrc *cs, uint64_t *fir
     return 0;
 }
 
-int cairn_table_load_columns(cairn_table *t, size_t n, const void *const *data, const uint8_t *const *validity,
+static int table_load_columns_(cairn_table *t, size_t n, const void *const *data, const uint8_t *const *validity,
                              const uint64_t *const *offsets, uint64_t *first_id) {
     colsrc cs;
     int rc;
@@ -1260,7 +1288,7 @@ int cairn_table_load_columns(cairn_table *t, size_t n, const void *const *data, 
 
 /* ---- rows: JSON ---- */
 
-int cairn_table_insert_json(cairn_table *t, const char *row, uint64_t *id) {
+static int table_insert_json_(cairn_table *t, const char *row, uint64_t *id) {
     jrow r;
     marks m;
     fired fo;
@@ -1292,7 +1320,7 @@ int cairn_table_insert_json(cairn_table *t, const char *row, uint64_t *id) {
     return rc;
 }
 
-int cairn_table_insert_many_json(cairn_table *t, const char *rows, char **ids) {
+static int table_insert_many_json_(cairn_table *t, const char *rows, char **ids) {
     jrow r;
     marks m;
     fired fo;
@@ -1355,7 +1383,7 @@ int cairn_table_insert_many_json(cairn_table *t, const char *rows, char **ids) {
     return rc;
 }
 
-int cairn_table_upsert_json(cairn_table *t, const char *row, uint64_t *id) {
+static int table_upsert_json_(cairn_table *t, const char *row, uint64_t *id) {
     jrow r;
     marks m;
     fired fo;
@@ -1420,7 +1448,7 @@ out:
     return rc;
 }
 
-int cairn_table_get_json(cairn_table *t, uint64_t id, char **row) {
+static int table_get_json_(cairn_table *t, uint64_t id, char **row) {
     int rc;
     if ((rc = check_handle(t, "cairn_table_get_json")) != 0) return rc;
     if (!row) return cairn_err__set(CAIRN_INVALID, "cairn_table_get_json: row is NULL");
@@ -1431,7 +1459,7 @@ int cairn_table_get_json(cairn_table *t, uint64_t id, char **row) {
     return rc;
 }
 
-int cairn_table_update_json(cairn_table *t, uint64_t id, const char *changes) {
+static int table_update_json_(cairn_table *t, uint64_t id, const char *changes) {
     jrow r;
     marks m;
     fired fo;
@@ -1477,7 +1505,7 @@ out:
 }
 
 /* load_json: {"col": [values...], ...} -> rows through load_rows (typed columns built here) */
-int cairn_table_load_json(cairn_table *t, const char *columns, uint64_t *first_id) {
+static int table_load_json_(cairn_table *t, const char *columns, uint64_t *first_id) {
     size_t pos = 0, n, nrows = 0, c, i;
     int rc = 0, have_n = 0;
     void **data = NULL;
@@ -1703,7 +1731,7 @@ int cairn_table_row_to_json(cairn_table *t, const cairn_value *row, char **out) 
 
 /* ---- transactions ---- */
 
-int cairn_table_begin(cairn_table *t) {
+static int table_begin_(cairn_table *t) {
     int rc;
     if ((rc = check_handle(t, "cairn_table_begin")) != 0) return rc;
     LOCK(t);
@@ -1721,7 +1749,7 @@ int cairn_table_begin(cairn_table *t) {
     return rc;
 }
 
-int cairn_table_commit(cairn_table *t) {
+static int table_commit_(cairn_table *t) {
     marks m;
     fired fo;
     int rc;
@@ -1757,17 +1785,19 @@ static int rollback_locked(cairn_table *t) {
     t->uheap.n = 0;
     drop_events(t, 0);
     t->in_txn = 0;
+    t->pend_ins = t->pend_upd = t->pend_del = 0;
     if (t->next_id != t->txn_next_id && !t->failed && !t->ro) {
         t->nextid_dirty = 1;
         memset(&m, 0, sizeof m);
         m.next_id = t->next_id;
         rc = commit_all(t, &m, &fo, 1);
+        if (!rc) __atomic_fetch_sub(&t->n_commits, 1, __ATOMIC_RELAXED); /* a rollback, not a commit */
         fire(&fo);
     }
     return rc;
 }
 
-int cairn_table_rollback(cairn_table *t) {
+static int table_rollback_(cairn_table *t) {
     int rc;
     if ((rc = check_handle(t, "cairn_table_rollback")) != 0) return rc;
     LOCK(t);
@@ -1786,7 +1816,7 @@ int cairn_table_in_txn(cairn_table *t) {
     return rc;
 }
 
-int cairn_table_sync(cairn_table *t) {
+static int table_sync_(cairn_table *t) {
     int rc;
     if ((rc = check_handle(t, "cairn_table_sync")) != 0) return rc;
     LOCK(t);
@@ -1798,7 +1828,7 @@ int cairn_table_sync(cairn_table *t) {
     return rc;
 }
 
-int cairn_table_compact(cairn_table *t) {
+static int table_compact_(cairn_table *t) {
     int rc;
     if ((rc = check_handle(t, "cairn_table_compact")) != 0) return rc;
     LOCK(t);
@@ -2166,3 +2196,97 @@ int cairn_table_iter_next_json(cairn_table_iter *it, uint64_t *id, const char **
 
 /* The directory the table was opened on (the `store` label of cairn_table_metrics; metrics.h). */
 const char *cairn_table__path(const cairn_table *t) { return t->dir; }
+
+/* ---- the public calls that count their errors (cairn_table_metrics) ---- */
+
+/* Count a public call's error by its code; returns rc. */
+static int tres(cairn_table *t, int rc) {
+    if (rc < 0 && rc > -32 && t) cairn_tbl__count(&t->n_errors[-rc], 1);
+    return rc;
+}
+
+int cairn_table_insert(cairn_table *t, const cairn_value *row, size_t ncols, uint64_t *id) {
+    return tres(t, table_insert_(t, row, ncols, id));
+}
+
+int cairn_table_get(cairn_table *t, uint64_t id, cairn_value **out) {
+    return tres(t, table_get_(t, id, out));
+}
+
+int cairn_table_update(cairn_table *t, uint64_t id, const size_t *cols, const cairn_value *vals, size_t n) {
+    return tres(t, table_update_(t, id, cols, vals, n));
+}
+
+int cairn_table_delete(cairn_table *t, uint64_t id) {
+    return tres(t, table_delete_(t, id));
+}
+
+int cairn_table_load_columns(cairn_table *t, size_t n, const void *const *data, const uint8_t *const *validity,
+                             const uint64_t *const *offsets, uint64_t *first_id) {
+    return tres(t, table_load_columns_(t, n, data, validity, offsets, first_id));
+}
+
+int cairn_table_insert_json(cairn_table *t, const char *row, uint64_t *id) {
+    return tres(t, table_insert_json_(t, row, id));
+}
+
+int cairn_table_insert_many_json(cairn_table *t, const char *rows, char **ids) {
+    return tres(t, table_insert_many_json_(t, rows, ids));
+}
+
+int cairn_table_upsert_json(cairn_table *t, const char *row, uint64_t *id) {
+    return tres(t, table_upsert_json_(t, row, id));
+}
+
+int cairn_table_get_json(cairn_table *t, uint64_t id, char **row) {
+    return tres(t, table_get_json_(t, id, row));
+}
+
+int cairn_table_update_json(cairn_table *t, uint64_t id, const char *changes) {
+    return tres(t, table_update_json_(t, id, changes));
+}
+
+int cairn_table_load_json(cairn_table *t, const char *columns, uint64_t *first_id) {
+    return tres(t, table_load_json_(t, columns, first_id));
+}
+
+int cairn_table_begin(cairn_table *t) {
+    return tres(t, table_begin_(t));
+}
+
+int cairn_table_commit(cairn_table *t) {
+    return tres(t, table_commit_(t));
+}
+
+int cairn_table_rollback(cairn_table *t) {
+    return tres(t, table_rollback_(t));
+}
+
+int cairn_table_sync(cairn_table *t) {
+    return tres(t, table_sync_(t));
+}
+
+int cairn_table_compact(cairn_table *t) {
+    return tres(t, table_compact_(t));
+}
+
+int cairn_table_add_column(cairn_table *t, const char *spec) {
+    return tres(t, table_add_column_(t, spec));
+}
+
+void cairn_table__counters(cairn_table *t, cairn_table_counters *c) {
+    size_t i;
+    memset(c, 0, sizeof *c);
+    if (!t) return;
+    c->inserts = __atomic_load_n(&t->n_inserts, __ATOMIC_RELAXED);
+    c->updates = __atomic_load_n(&t->n_updates, __ATOMIC_RELAXED);
+    c->deletes = __atomic_load_n(&t->n_deletes, __ATOMIC_RELAXED);
+    c->gets = __atomic_load_n(&t->n_gets, __ATOMIC_RELAXED);
+    c->commits = __atomic_load_n(&t->n_commits, __ATOMIC_RELAXED);
+    c->written_bytes = __atomic_load_n(&t->n_written, __ATOMIC_RELAXED);
+    c->fsyncs = __atomic_load_n(&t->n_fsyncs, __ATOMIC_RELAXED);
+    LOCK(t);
+    if (t->wal) c->fsyncs += cairn_wal__fsyncs(t->wal);
+    UNLOCK(t);
+    for (i = 0; i < 32; i++) c->errors[i] = __atomic_load_n(&t->n_errors[i], __ATOMIC_RELAXED);
+}

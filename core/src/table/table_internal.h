@@ -397,9 +397,18 @@ struct cairn_table {
     /* stats */
     uint64_t checkpoints;
     tbuf scratch;
+    /* per-handle operation counters (cairn_table_metrics; metrics.h): relaxed atomic adds and
+     * loads. Rows changed by an operation are pending until it (or its transaction) commits. */
+    uint64_t pend_ins, pend_upd, pend_del;
+    uint64_t n_inserts, n_updates, n_deletes, n_gets, n_commits, n_written, n_fsyncs;
+    uint64_t n_errors[32];  /* public calls that returned code -i, by i */
 };
+/* count an operation counter (relaxed atomic add) */
+static inline void cairn_tbl__count(uint64_t *c, uint64_t n) { __atomic_fetch_add(c, n, __ATOMIC_RELAXED); }
 
 int cairn_tbl__fail(cairn_table *t, int rc);
+/* a commit: pending row counts become the handle's counters, commits + 1 (table.c) */
+void cairn_tbl__count_commit(cairn_table *t);
 /* store */
 int cairn_tbl__load(cairn_table *t, const char *schema_opt, int create);
 int cairn_tbl__checkpoint(cairn_table *t, int force);

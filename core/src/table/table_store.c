@@ -667,13 +667,13 @@ static int manifest_write(cairn_table *t, const tbuf *b, int *renamed) {
     *renamed = 0;
     if (!tmp) return CAIRN_NOMEM;
     rc = cairn_io__open(&f, tmp, CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC);
-    if (!rc) rc = cairn_io__pwrite(f, b->p, b->n, 0);
-    if (!rc) rc = cairn_io__fsync(f);
+    if (!rc && (rc = cairn_io__pwrite(f, b->p, b->n, 0)) == 0) cairn_tbl__count(&t->n_written, b->n);
+    if (!rc && (rc = cairn_io__fsync(f)) == 0) cairn_tbl__count(&t->n_fsyncs, 1);
     cairn_io__close(f);
     if (!rc) rc = cairn_io__rename(tmp, t->man_path);
     if (!rc) {
         *renamed = 1;
-        rc = cairn_io__sync_dir(t->dir);
+        if ((rc = cairn_io__sync_dir(t->dir)) == 0) cairn_tbl__count(&t->n_fsyncs, 1);
     } else {
         cairn_err_saved sv;
         cairn_err__save(&sv);
@@ -730,6 +730,7 @@ static int segw_open(cairn_table *t, segw *w) {
     cairn_put32(h + 12, t->next_file);
     cairn_put32(h + 28, cairn_crc32c__update(0, h, 28));
     if ((rc = cairn_io__pwrite(w->f->f, h, SEGF_HDR, 0)) != 0) return rc;
+    cairn_tbl__count(&t->n_written, SEGF_HDR);
     w->off = SEGF_HDR;
     w->f->size = SEGF_HDR;
     return 0;
@@ -751,6 +752,7 @@ static int segw_put(segw *w, const cairn_colvec *v, segref *r) {
     cairn_seg_buf b;
     static const uint8_t zero[8] = {0};
     int rc;
+    uint64_t start = w->off;
     memset(&b, 0, sizeof b);
     if ((rc = cairn_seg__encode_with(v, 0, &w->sc, &b)) != 0) return rc; /* b.bytes: the scratch's */
     if (w->off % 8) {
@@ -759,6 +761,7 @@ static int segw_put(segw *w, const cairn_colvec *v, segref *r) {
         w->off += pad;
     }
     if ((rc = cairn_io__pwrite(w->f->f, b.bytes, b.len, w->off)) != 0) return rc;
+    cairn_tbl__count(&w->t->n_written, b.len + (w->off - start));
     r->file = w->f;
     __atomic_add_fetch(&w->f->refs, 1, __ATOMIC_RELAXED); /* the reference's own */
     r->off = w->off;
@@ -1061,6 +1064,7 @@ static int switch_manifest(cairn_table *t, segw *w, rgroup *ng, size_t nng, tsch
             free(mb.p);
             return rc; /* the caller aborts w; the handle stays usable (nothing named the file) */
         }
+        cairn_tbl__count(&t->n_fsyncs, 1);
     }
     if ((rc = manifest_build(t, s, ng, nng, lsn, next_file, &mb)) != 0) {
         free(mb.p);

@@ -13,10 +13,10 @@
  * The `store` label is the path the handle was opened on, escaped as the format requires
  * (backslash, double quote and line feed become \\, \" and \n). Lines end in "\n".
  *
- * KV and the blob store add per-handle operation counters that are not stats fields (metrics.h:
- * KV puts, gets, deletes; blob creates, reads, updates, deletes; both commits, bytes written,
- * fsyncs) and, for each error code the handle's calls returned, cairn_<engine>_errors_<code>_total.
- * The other engines render what their stats give. */
+ * KV, the blob store, the repository and the table add per-handle operation counters that are
+ * not stats fields (metrics.h: KV puts, gets, deletes; blob creates, reads, updates, deletes;
+ * table rows inserted, updated, deleted, gets; commits, bytes written, fsyncs) and, for each
+ * error code the handle's calls returned, cairn_<engine>_errors_<code>_total. */
 #include "metrics.h"
 #include "util.h"
 
@@ -275,13 +275,34 @@ int cairn_blob_metrics(cairn_blob *b, char **out) {
                                 NDEFS(blob_counter_defs), &c, c.errors, cairn_blob__path(b), out, "blob_metrics");
 }
 
+/* The table handle's operation counters (metrics.h), after the stats families. */
+static const metric_def table_counter_defs[] = {
+    {"inserts_total", "counter", "Rows inserted by committed operations of this handle (bulk loads included).",
+     offsetof(cairn_table_counters, inserts), 8, 0},
+    {"updates_total", "counter", "Rows updated by committed operations of this handle.",
+     offsetof(cairn_table_counters, updates), 8, 0},
+    {"deletes_total", "counter", "Rows deleted by committed operations of this handle.",
+     offsetof(cairn_table_counters, deletes), 8, 0},
+    {"gets_total", "counter", "get and get_json calls on this handle (hits and misses).",
+     offsetof(cairn_table_counters, gets), 8, 0},
+    {"commits_total", "counter", "Writes committed by this handle (each write outside a transaction, bulk load, commit).",
+     offsetof(cairn_table_counters, commits), 8, 0},
+    {"written_bytes_total", "counter", "Bytes this handle wrote to the WAL (records), segment files and manifests.",
+     offsetof(cairn_table_counters, written_bytes), 8, 0},
+    {"fsyncs_total", "counter", "fsyncs of the WAL, segment files, manifests and the directory by this handle.",
+     offsetof(cairn_table_counters, fsyncs), 8, 0},
+};
+
 int cairn_table_metrics(cairn_table *t, char **out) {
     struct cairn_table_stats st = CAIRN_TABLE_STATS_INIT;
+    cairn_table_counters c;
     int rc;
     if (!out) return cairn_err__set(CAIRN_INVALID, "table_metrics: out is NULL");
     *out = NULL;
     if ((rc = cairn_table_stats(t, &st)) != 0) return rc;
-    return render("table", table_defs, NDEFS(table_defs), &st, cairn_table__path(t), out, "table_metrics");
+    cairn_table__counters(t, &c);
+    return render_with_counters("table", table_defs, NDEFS(table_defs), &st, table_counter_defs,
+                                NDEFS(table_counter_defs), &c, c.errors, cairn_table__path(t), out, "table_metrics");
 }
 
 /* The repository handle's operation counters (metrics.h), after the stats families. */

@@ -47,4 +47,19 @@ typedef struct cairn_blob_counters {
 } cairn_blob_counters;
 void cairn_blob__counters(cairn_blob *b, cairn_blob_counters *c);
 
+/* The table handle's operation counters (core/src/table), since open: rendered by
+ * cairn_table_metrics after the families of the stats struct. */
+typedef struct cairn_table_counters {
+    uint64_t inserts, updates, deletes; /* rows inserted, updated, deleted by committed operations
+                                           (a bulk load counts its rows; a rolled-back
+                                           transaction's rows do not count) */
+    uint64_t gets;                      /* get and get_json calls (hits and misses) */
+    uint64_t commits;                   /* writes committed: each write outside a transaction,
+                                           each bulk load, each transaction commit */
+    uint64_t written_bytes;             /* bytes of WAL records, segment files and manifests */
+    uint64_t fsyncs;                    /* fsyncs of the WAL, segment files, manifests, directory */
+    uint64_t errors[32];                /* calls that returned code -i, by i */
+} cairn_table_counters;
+void cairn_table__counters(cairn_table *t, cairn_table_counters *c);
+
 #endif
