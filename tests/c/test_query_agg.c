@@ -744,8 +744,8 @@ static struct fgrow {
 
 static void fused_check(cairn_table *t) {
     static const char *gn[4] = {"g1", "g2", "g3", "g4"};
-    int gc;
-    for (gc = 0; gc < 4; gc++) {
+    int pass, gc, ints;
+    for (pass = 0; pass < 8; pass++) {
         struct fgref {
             int64_t key;
             uint64_t n;
@@ -755,6 +755,8 @@ static void fused_check(cairn_table *t) {
         } *ref = (struct fgref *)calloc(FG_N, sizeof *ref);
         size_t nref = 0, i, j, rows;
         char q[512], *res = NULL, v[64];
+        gc = pass & 3;
+        ints = pass >> 2; /* with integer sums, or only counts and f64 sums (the segment-direct path) */
         for (i = 0; i < FG_N; i++) {
             if (!FG[i].live) continue;
             for (j = 0; j < nref && ref[j].key != FG[i].g[gc]; j++) {}
@@ -770,9 +772,9 @@ static void fused_check(cairn_table *t) {
         }
         snprintf(q, sizeof q,
                  "{\"aggregates\":[{\"fn\":\"count\"},{\"fn\":\"count\",\"column\":\"f\",\"as\":\"nf\"},"
-                 "{\"fn\":\"sum\",\"column\":\"f\",\"as\":\"sf\"},{\"fn\":\"avg\",\"column\":\"f\",\"as\":\"af\"},"
-                 "{\"fn\":\"sum\",\"column\":\"v\",\"as\":\"sv\"},{\"fn\":\"sum\",\"column\":\"w\",\"as\":\"sw\"}],"
-                 "\"group_by\":[\"%s\"],\"format\":\"columns\"}",
+                 "{\"fn\":\"sum\",\"column\":\"f\",\"as\":\"sf\"},{\"fn\":\"avg\",\"column\":\"f\",\"as\":\"af\"}"
+                 "%s],\"group_by\":[\"%s\"],\"format\":\"columns\"}",
+                 ints ? ",{\"fn\":\"sum\",\"column\":\"v\",\"as\":\"sv\"},{\"fn\":\"sum\",\"column\":\"w\",\"as\":\"sw\"}" : "",
                  gn[gc]);
         OK(cairn_table_query_json(t, q, &res));
         rows = (size_t)res_count(res);
@@ -791,6 +793,7 @@ static void fused_check(cairn_table *t) {
             EXPECT(strtod(v, NULL) == fs_val(&ref[j].fs), "%s: sf %s want %.17g", gn[gc], v, fs_val(&ref[j].fs));
             arr_get(col_array(res, "af"), i, v, sizeof v);
             EXPECT(strtod(v, NULL) == fs_val(&ref[j].fs) / (double)ref[j].n, "%s: af %s", gn[gc], v);
+            if (!ints) continue;
             arr_get(col_array(res, "sv"), i, v, sizeof v);
             EXPECT(strtoll(v, NULL, 10) == ref[j].sv, "%s: sv %s want %lld", gn[gc], v, (long long)ref[j].sv);
             arr_get(col_array(res, "sw"), i, v, sizeof v);

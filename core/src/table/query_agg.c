@@ -512,6 +512,7 @@ typedef struct actx {
     int (*sink)(void *ctx, const cairn_colvec *cols, size_t n); /* cairn_tbl__walk: rows go here */
     vscratch *scr;    /* per chunk column (walk_all) */
     vscratch cscr;    /* codes */
+    vscratch gscr;    /* group codes of a row group (grp_direct) */
     void *sctx;
 } actx;
 
@@ -1165,6 +1166,178 @@ static int grp_fused(actx *x, const cairn_colvec *cv, size_t n, const rgroup *g)
     return 1;
 }
 
+/* The group by of one integer column over a clean row group, straight from the segments: when
+ * the group column is FOR or DICT without nulls with at most 1024 codes, its codes are the local
+ * group indexes (no values decoded, no widening); count(*), count of a column without nulls, and
+ * sum / avg of an f64 column without nulls stored DICT (its codes unpacked 256 at a time and the
+ * dictionary gathered) or PLAIN, each one loop adding into the row's group's partial sums in row
+ * order. 1 done, 0 not this shape (nothing added), <0 an error. */
+#define DG_CODES 1024u
+static void shdr_get(const uint8_t *b, size_t len, shdr *h);
+typedef struct dgagg {
+    int how;               /* 0 count, 1 f64 DICT, 2 f64 PLAIN */
+    const uint8_t *dict, *pk, *body;
+    size_t plen;
+    uint32_t d;
+    unsigned w;
+    segref *r;
+} dgagg;
+
+static int grp_direct(actx *x, rgroup *g) {
+    const tcol *gc;
+    segref *gr;
+    const uint8_t *b, *gpk, *gdict = NULL;
+    uint8_t *owned = NULL;
+    shdr h;
+    size_t gplen, n = g->nrows, i, ai, ncode;
+    uint64_t gmin = 0, gd;
+    unsigned gw;
+    uint32_t *gcodes;
+    int rc, sgn;
+    uint64_t cnt[DG_CODES];
+    long grp[DG_CODES];
+    astate *sp[DG_CODES];
+    dgagg da[16];
+    if (x->ng != 1 || x->q->group[0] == QCOL_ID || x->na > 16 || x->ncols > 64 || !n) return 0;
+    gc = col_of(x, x->q->group[0]);
+    sgn = kind_of(gc->type) == AK_S;
+    if ((!sgn && kind_of(gc->type) != AK_U) || gc->type == CAIRN_TYPE_U64) return 0;
+    gr = &g->cols[x->q->group[0]];
+    if ((rc = seg_bytes(x->t, gr, gc, &b, &owned)) != 0) return rc;
+    if (owned) {
+        free(owned);
+        return 0;
+    }
+    shdr_get(b, (size_t)gr->len, &h);
+    if (h.n != n || h.nulls) return 0;
+    if (h.enc == CAIRN_SEG_FOR && h.blen >= 9) {
+        gmin = cairn_get64(h.body);
+        gpk = h.body + 8;
+        gplen = h.blen - 9;
+        gw = gpk[0];
+        if (gw > 10) return 0;
+        gd = (uint64_t)1 << gw;
+    } else if (h.enc == CAIRN_SEG_DICT && h.blen >= 5) {
+        gd = cairn_get32(h.body);
+        if (!gd || gd > DG_CODES || 4 + gd * gc->w + 1 > h.blen) return 0;
+        gdict = h.body + 4;
+        gpk = gdict + gd * gc->w;
+        gplen = h.blen - 4 - (size_t)gd * gc->w - 1;
+        gw = gpk[0];
+        if (gw > 10) return 0;
+    } else {
+        return 0;
+    }
+    ncode = (size_t)1 << gw;
+    if (ncode > gd) ncode = (size_t)gd;
+    /* the aggregates: each must be one this loop knows */
+    for (ai = 0; ai < x->na; ai++) {
+        const aggx *a = &x->a[ai];
+        dgagg *q = &da[ai];
+        memset(q, 0, sizeof *q);
+        if (!a->c) continue;
+        if (a->col == QCOL_ID) return 0;
+        q->r = &g->cols[a->col];
+        if ((rc = seg_bytes(x->t, q->r, a->c, &b, &owned)) != 0) return rc;
+        if (owned) {
+            free(owned);
+            return 0;
+        }
+        shdr_get(b, (size_t)q->r->len, &h);
+        if (h.n != n || h.nulls) return 0;
+        if (a->fn == QAGG_COUNT) continue;
+        if ((a->fn != QAGG_SUM && a->fn != QAGG_AVG) || a->c->type != CAIRN_TYPE_F64) return 0;
+        if (h.enc == CAIRN_SEG_DICT && h.blen >= 5) {
+            q->d = cairn_get32(h.body);
+            if (!q->d || (size_t)q->d * 8 + 5 > h.blen) return 0;
+            q->dict = h.body + 4;
+            q->pk = q->dict + (size_t)q->d * 8 + 1;
+            q->w = q->pk[-1];
+            q->plen = h.blen - 4 - (size_t)q->d * 8 - 1;
+            if (q->w > 32) return 0;
+            q->how = 1;
+        } else if (h.enc == CAIRN_SEG_PLAIN && h.blen >= n * 8) {
+            q->body = h.body;
+            q->how = 2;
+        } else {
+            return 0;
+        }
+    }
+    /* the group codes of the row group, which occur, and their groups */
+    if (!(gcodes = (uint32_t *)scratch_get(&x->gscr, n * 4))) return CAIRN_NOMEM;
+    if (cairn_seg__codes(gpk + 1, gplen, gw, 0, n, gd, gcodes)) return seg_damaged(gr, h.enc == CAIRN_SEG_FOR ? "FOR" : "DICT");
+    memset(cnt, 0, ncode * sizeof *cnt);
+    for (i = 0; i < n; i++) cnt[gcodes[i]]++;
+    {
+        cairn_colvec one[64];
+        uint64_t slot;
+        size_t c;
+        memset(one, 0, x->ncols * sizeof *one);
+        for (c = 0; c < ncode; c++) {
+            uint64_t val;
+            grp[c] = -1;
+            if (!cnt[c]) continue;
+            if (gdict) {
+                val = 0;
+                memcpy(&slot, gdict + c * gc->w, gc->w); /* the stored value, as it is */
+            } else {
+                int64_t lo, hi;
+                uint64_t uhi;
+                val = gmin + c;
+                switch (gc->w) {
+                case 1: lo = INT8_MIN, hi = INT8_MAX, uhi = UINT8_MAX; break;
+                case 2: lo = INT16_MIN, hi = INT16_MAX, uhi = UINT16_MAX; break;
+                case 4: lo = INT32_MIN, hi = INT32_MAX, uhi = UINT32_MAX; break;
+                default: lo = INT64_MIN, hi = INT64_MAX, uhi = UINT64_MAX; break;
+                }
+                if (sgn ? ((int64_t)gmin < lo || (int64_t)gmin > hi || c > (uint64_t)hi - gmin) : (gmin > uhi || c > uhi - gmin))
+                    return seg_damaged(gr, "FOR");
+                switch (gc->w) {
+                case 1: { uint8_t e = (uint8_t)val; memcpy(&slot, &e, 1); break; }
+                case 2: { uint16_t e = (uint16_t)val; memcpy(&slot, &e, 2); break; }
+                case 4: { uint32_t e = (uint32_t)val; memcpy(&slot, &e, 4); break; }
+                default: slot = val; break;
+                }
+            }
+            one[x->gin[0]].type = gc->type;
+            one[x->gin[0]].n = 1;
+            one[x->gin[0]].data = &slot;
+            if ((rc = group_rows(x, one, 1)) != 0) return rc;
+            grp[c] = (long)x->gidx[0];
+        }
+    }
+    for (ai = 0; ai < x->na; ai++) {
+        const dgagg *q = &da[ai];
+        size_t c;
+        for (c = 0; c < ncode; c++) sp[c] = grp[c] >= 0 ? &x->st[(size_t)grp[c] * x->na + ai] : NULL;
+        for (c = 0; c < ncode; c++)
+            if (sp[c]) sp[c]->n += cnt[c];
+        if (q->how == 1) {
+            uint32_t vc[256];
+            size_t i0, j;
+            for (i0 = 0; i0 < n; i0 += 256) {
+                size_t m = n - i0 < 256 ? n - i0 : 256;
+                const uint32_t *gcb = gcodes + i0;
+                if (cairn_seg__codes(q->pk, q->plen, q->w, i0, m, q->d, vc)) return seg_damaged(q->r, "DICT");
+                for (j = 0; j < m; j++) {
+                    astate *st = sp[gcb[j]];
+                    double v;
+                    memcpy(&v, q->dict + (size_t)vc[j] * 8, 8);
+                    st->fs.s[st->fs.k++ & 7] += v;
+                }
+            }
+        } else if (q->how == 2) {
+            for (i = 0; i < n; i++) {
+                astate *st = sp[gcodes[i]];
+                double v;
+                memcpy(&v, q->body + i * 8, 8);
+                st->fs.s[st->fs.k++ & 7] += v;
+            }
+        }
+    }
+    return 1;
+}
+
 /* agg_chunk over a vector set of n rows, QVEC rows at a time */
 static int agg_vectors(actx *x, const cairn_colvec *cv, size_t n, const uint8_t *mask) {
     cairn_colvec sl[64];
@@ -1575,6 +1748,10 @@ static int walk_all(actx *x) {
             }
             if (rc || !need) continue;
         }
+        if (!dirty && x->ng == 1 && !x->sink && (rc = grp_direct(x, g)) != 0) {
+            if (rc > 0) rc = 0;
+            continue;
+        }
         if ((rc = group_vecs(x, gi, dirty, cv, own)) != 0) goto drop;
         live = x->ncols ? cv[0].n : g->nrows - g->ndel;
         if (!x->sink && x->ng == 1 && (rc = grp_fused(x, cv, live, g)) != 0) {
@@ -1621,6 +1798,8 @@ out:
     x->scr = NULL;
     free(x->cscr.buf);
     memset(&x->cscr, 0, sizeof x->cscr);
+    free(x->gscr.buf);
+    memset(&x->gscr, 0, sizeof x->gscr);
     free(sel);
     free(ovg);
     free(mask);
