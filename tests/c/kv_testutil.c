@@ -151,3 +151,17 @@ uint64_t kvt_seed(const char *env, uint64_t dflt) {
     uint64_t v = s && *s ? strtoull(s, NULL, 0) : dflt;
     return v;
 }
+
+/* kv_internal.h: writes the hint of every sealed file that has none */
+void cairn_kv__hint_sealed(cairn_kv *kv);
+
+void kvt_write_hints(const char *dir) {
+    cairn_kv *kv = NULL;
+    int rc = cairn_kv_open(&kv, dir, NULL);
+    if (rc) {
+        fprintf(stderr, "kvt_write_hints %s: %s %s\n", dir, cairn_errname(rc), cairn_errmsg());
+        abort();
+    }
+    cairn_kv__hint_sealed(kv);
+    cairn_kv_close(kv);
+}

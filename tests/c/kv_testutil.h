@@ -23,6 +23,9 @@ void kvt_flip(const char *path, uint64_t off);
 void kvt_truncate(const char *path, uint64_t size);
 /* Open with sync mode and max file size (0: default); fails the test on error. */
 cairn_kv *kvt_open(const char *dir, int sync, uint64_t max_file);
+/* Give every sealed data file of the closed store at dir a hint file, as versions of the library
+ * before the KEYDIR became the one index left them (this version reads hints, writes none). */
+void kvt_write_hints(const char *dir);
 /* put/get of NUL-terminated strings */
 int kvt_put(cairn_kv *kv, const char *k, const char *v);
 /* 1 and the value (malloc'd, NUL-terminated) in *out if present, 0 if absent, <0 error */

@@ -10,8 +10,10 @@
  *   LOCK                      the writer's flock() target (empty)
  *   <order>.data              data files (segments); <order> is 16 lowercase hex digits of a
  *                             64-bit number major << 32 | minor; files apply in ascending order
- *   <order>.hint              optional hint file of a SEALED data file (a disposable cache)
- *   KEYDIR                    optional keydir snapshot written at close (a disposable cache)
+ *   <order>.hint              optional hint file of a SEALED data file (a disposable cache;
+ *                             written by older versions only, read when there is no KEYDIR)
+ *   KEYDIR                    optional keydir snapshot written at close (a disposable cache;
+ *                             the store's one persisted index)
  *   RECLAIM                   present only between compaction's commit point and its cleanup
  *   *.tmp                     unfinished files; deleted at open (unless RECLAIM names them)
  *
@@ -86,8 +88,11 @@
  * I/O layer's test hooks are on, stores go through cairn_io__pwrite so that fault injection and
  * simulated crashes see every write; the SIGKILL tests exercise the memcpy path.
  *
- * Hint file of data file D (written when D is sealed: at open after a scan, at close, and by
- * compaction for its outputs): lets open skip reading D's values.
+ * Hint file of data file D: lets open skip reading D's values. This version of the library
+ * writes none (the KEYDIR is the one persisted index: storing the index twice cost a third of
+ * the disk and most of close); hint files that older versions wrote (at open after a scan, at
+ * close, and by compaction for its outputs) are still read when there is no valid KEYDIR, and
+ * deleted with their data file. Their format:
  *   0   4  magic "CRH1"          16  8  size of D in bytes when the hint was written
  *   4   4  version 1             24  8  largest seq in D
  *   8   8  order of D
@@ -98,7 +103,8 @@
  * whose size differs from D means a sealed file (which never changes) lost or gained bytes:
  * CAIRN_CORRUPT (a cut at a record boundary would otherwise pass a scan).
  *
- * KEYDIR (written at close, deleted by a writer's first change): the whole keydir, dumped
+ * KEYDIR (written at close, deleted by a writer's first change, durably: unlink and a
+ * directory fsync, before anything else changes): the whole keydir, dumped
  * in its in-memory form so that open does no per-key work (see keydir.h):
  *   0  4 magic "CRK3"           12 4 number of data files F     24 8 live bytes
  *   4  4 version 3              16 8 seq                        32 F x (u64 order, u64 size)
@@ -107,7 +113,10 @@
  *   entries are positions in the list above), then u32 CRC32C of everything before it.
  * Used only if its CRC matches and the data files on disk are exactly the listed ones with the
  * listed sizes (data files are append-only, so equal sizes mean equal contents); otherwise open
- * falls back to hints and scans. Open maps it and uses the keydir in place (the CRC pass is the
+ * falls back to hints and scans. It is written to KEYDIR.tmp and renamed, without an fsync: every
+ * data file it lists is already durable when it is written (sealed files are fsynced when
+ * sealed, close fsyncs the active file first), and a KEYDIR that a power failure leaves torn or
+ * empty fails the CRC and is ignored. Open maps it and uses the keydir in place (the CRC pass is the
  * whole cost); the first write copies it and deletes KEYDIR; a close with no change keeps it.
  * A matching CRC proves no consistency, so before use the load proves every ref, entry and count
  * in range (keydir.h: entries at arena boundaries and inside it, klen >= 1, kind <= 3, vlen <=
@@ -119,7 +128,9 @@
  * Compaction (cairn_kv_compact): seal the active file; write every live, unexpired record (and
  * nothing else: no tombstone is needed, because every older record of the store is dropped with
  * it) into new files "<order>.data.tmp" with orders above every input (same major, next minors),
- * each framed by its FILE and SEAL records, each with its hint "<order>.hint.tmp", fsync them;
+ * each framed by its FILE and SEAL records (so that an output cut short, even at a record
+ * boundary, is CAIRN_CORRUPT; older versions wrote no FILE and SEAL into outputs but a hint
+ * "<order>.hint.tmp" beside each, which open still renames if a RECLAIM names it), fsync them;
  * then the ONE commit point: write the manifest RECLAIM atomically
  *   0 4 magic "CRR1", 4 4 version 1, 8 4 inputs I, 12 4 outputs O, 16 I x u64, O x u64,
  *   u32 CRC32C of everything before it;

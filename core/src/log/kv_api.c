@@ -143,10 +143,8 @@ void cairn_kv_close(cairn_kv *kv) {
         if (kv->active >= 0 && (cairn_kv__trim_active(&kv->files[kv->active]) != 0 ||
                                 kv_fsync(kv, kv->files[kv->active].f) != 0))
             set_failed(kv);
-        if (!is_failed(kv)) {
-            cairn_kv__hint_sealed(kv);
-            if (!kv->snap_valid && cairn_kv__write_snapshot(kv) != 0) cairn_errclear();
-        }
+        /* the KEYDIR is the store's one index (no hint files: docs/format-kv.md) */
+        if (!is_failed(kv) && !kv->snap_valid && cairn_kv__write_snapshot(kv) != 0) cairn_errclear();
     }
     cairn_kv__group_detach(kv);
     pthread_mutex_unlock(&kv->wmu);

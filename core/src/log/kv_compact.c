@@ -52,7 +52,6 @@ typedef struct rc_out {
     uint8_t *buf;
     size_t blen, bcap;
     uint64_t flushed; /* bytes of the current file already written */
-    hintbuf hb;
 } rc_out;
 
 static int out_flush(rc_out *o) {
@@ -68,16 +67,20 @@ static int out_flush(rc_out *o) {
 static int out_finish(cairn_kv *kv, rc_out *o) {
     int rc;
     if (o->cur < 0) return 0;
+    /* its SEAL record: an output cut short, even at a record boundary, lacks it (the outputs
+     * have no hint files to compare sizes with) */
+    if (o->bcap - o->blen < MREC && (rc = out_flush(o)) != 0) return rc;
+    cairn_kv__enc_mark(o->buf + o->blen, T_SEAL, o->flushed + o->blen, 0, kv->seq);
+    o->blen += MREC;
+    o->files[o->cur].size = o->flushed + o->blen;
     if ((rc = out_flush(o)) != 0) return rc;
     if ((rc = cairn_io__fsync(o->files[o->cur].f)) != 0) {
         set_failed(kv);
         return rc;
     }
-    rc = cairn_kv__write_hint(kv->dir, &o->files[o->cur], &o->hb, "hint.tmp");
-    free(o->hb.p);
-    memset(&o->hb, 0, sizeof o->hb);
+    /* no hint file: the KEYDIR written at close is the store's one index (docs/format-kv.md) */
     o->cur = -1;
-    return rc;
+    return 0;
 }
 
 int cairn_kv_compact(cairn_kv *kv) {
@@ -189,6 +192,9 @@ int cairn_kv_compact(cairn_kv *kv) {
             }
             o.cur = (int32_t)slot;
             o.flushed = 0;
+            /* framed like every version 2 data file: FILE first, SEAL last (out_finish) */
+            cairn_kv__enc_mark(o.buf + o.blen, T_FILE, order, FORMAT_VERSION, kv->seq);
+            o.blen += MREC;
         }
         at = o.flushed + o.blen;
         if (rs > o.bcap - o.blen) {
@@ -208,12 +214,6 @@ int cairn_kv_compact(cairn_kv *kv) {
             goto fail;
         }
         new_live += rs;
-        {
-            uint64_t s = cairn_get64(rbuf + 16);
-            if (s > o.hb.max_seq) o.hb.max_seq = s;
-        }
-        if ((rc = cairn_kv__hint_add(&o.hb, T_PUT, e->kind, key, e->klen, e->vlen, at, cairn_kd__expire(e))) != 0)
-            goto fail;
     }
     if ((rc = out_finish(kv, &o)) != 0) goto fail;
     /* the commit point */
@@ -286,7 +286,6 @@ cleanup:
     }
     free(o.files);
     free(o.buf);
-    free(o.hb.p);
     cairn_kd__free(nkd);
     free(c.v);
     free(rbuf);
