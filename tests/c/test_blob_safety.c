@@ -6,13 +6,16 @@
  *    a log left under another name is never ignored;
  *  - a handle used in a forked child is CAIRN_FORKED and its close writes nothing;
  *  - a full disk: open, delete, flush and compact still work;
- *  - a killed compaction's "<path>.compact" is removed by the next writer. */
+ *  - a killed compaction's "<path>.compact" is removed by the next writer;
+ *  - the index file a clean close writes is used only for the very file it describes: damaged,
+ *    stale, missing, or a data file changed after it: the open scans (and finds what it finds). */
 #include "cairn.h"
 #include "util.h"
 #include "wal/wal.h"
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,7 +310,7 @@ START_TEST(version_1_files_open) {
     expect_str(b, 1, "old");
     cairn_blob_close(b);
     d = slurp(p, &n);
-    ck_assert_uint_eq(cairn_get32(d + 8), 2); /* upgraded */
+    ck_assert_uint_eq(cairn_get32(d + 8), 3); /* upgraded */
     free(d);
     /* a version 1 file with committed changes in its log */
     unlink(p);
@@ -742,6 +745,207 @@ START_TEST(full_disk_tmpfs) {
 }
 END_TEST
 
+/* ---- item: the index file ---------------------------------------------------------------- */
+
+/* A store of 40 blobs of varied sizes, every third deleted (free entries between them). */
+static void make_indexed(const char *p) {
+    cairn_blob *b = must_open(p);
+    char buf[64];
+    int i;
+    for (i = 1; i <= 40; i++) {
+        snprintf(buf, sizeof buf, "blob %d %.*s", i, i % 20, "xxxxxxxxxxxxxxxxxxxx");
+        ck_assert_uint_eq(must_create(b, buf), (uint32_t)i);
+    }
+    for (i = 3; i <= 40; i += 3) ck_assert_int_eq(cairn_blob_delete(b, (uint32_t)i), 0);
+    cairn_blob_close(b);
+}
+
+static void expect_indexed(cairn_blob *b) {
+    char buf[64];
+    uint64_t n = 0;
+    int i;
+    for (i = 1; i <= 40; i++) {
+        snprintf(buf, sizeof buf, "blob %d %.*s", i, i % 20, "xxxxxxxxxxxxxxxxxxxx");
+        if (i % 3 == 0)
+            ck_assert_int_eq(cairn_blob_exists(b, (uint32_t)i), 0);
+        else
+            expect_str(b, (uint32_t)i, buf);
+    }
+    ck_assert_int_eq(cairn_blob_count(b, &n), 0);
+    ck_assert_uint_eq(n, 40 - 13);
+}
+
+/* Offset of the entry of `key` in the data file (walks the entries). */
+static uint64_t entry_of(const char *path, uint32_t key) {
+    size_t n;
+    uint8_t *d = slurp(path, &n);
+    uint64_t off = 64, found = 0;
+    while (off + 32 <= cairn_get64(d + 24)) {
+        if (d[off + 4] == 1 && cairn_get32(d + off + 16) == key) found = off;
+        off += cairn_get64(d + off + 8);
+    }
+    free(d);
+    ck_assert_uint_ne(found, 0);
+    return found;
+}
+
+/* Give the entry at off another key (header CRC made right again), keeping the file's mtime
+ * when keep_time: a change the index cannot know of. */
+static void rekey(const char *path, uint64_t off, uint32_t key, int keep_time) {
+    struct stat st;
+    struct timespec ts[2];
+    size_t n;
+    uint8_t *d;
+    ck_assert_int_eq(stat(path, &st), 0);
+    d = slurp(path, &n);
+    cairn_put32(d + off + 16, key);
+    cairn_put32(d + off, cairn_crc32c__update(0, d + off + 4, 28));
+    spit(path, d, n);
+    free(d);
+    if (keep_time) {
+        ts[0] = st.st_atim;
+        ts[1] = st.st_mtim;
+        ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+    }
+}
+
+START_TEST(index_written_by_close_and_used_by_open) {
+    const char *p = ct_path("s.blob");
+    char ip[600];
+    int rc;
+    cairn_blob *b;
+    make_indexed(p);
+    snprintf(ip, sizeof ip, "%s-index", p);
+    /* a 64-byte header, then one 32-byte record per entry: 27 blobs and the free entries */
+    ck_assert_uint_gt(fsize(ip), 64 + 27 * 32);
+    ck_assert_uint_eq((fsize(ip) - 64) % 32, 0);
+    b = must_open(p);
+    expect_indexed(b);
+    cairn_blob_close(b);
+    /* the open builds its index from the index file, not from the entries: an entry given
+     * another key behind its back (the file's mtime kept) is not seen by the index. Its read
+     * then fails its checks (CORRUPT), which is what a read of a damaged entry says */
+    rekey(p, entry_of(p, 5), 1000, 1);
+    b = open_opts(p, CAIRN_SYNC_COMMIT, 1, &rc);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(cairn_blob_exists(b, 1000), 0);
+    {
+        void *v = NULL;
+        size_t n = 0;
+        ck_assert_int_eq(cairn_blob_read(b, 5, &v, &n), CAIRN_CORRUPT);
+    }
+    cairn_blob_close(b);
+    /* the same change with the mtime moved on: the index describes another file now, the
+     * open scans and sees the entry as it is */
+    rekey(p, entry_of(p, 1000), 1000, 0);
+    {
+        struct timespec ts[2];
+        ts[0].tv_sec = ts[1].tv_sec = 12345;
+        ts[0].tv_nsec = ts[1].tv_nsec = 0;
+        ck_assert_int_eq(utimensat(AT_FDCWD, p, ts, 0), 0);
+    }
+    b = open_opts(p, CAIRN_SYNC_COMMIT, 1, &rc);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(cairn_blob_exists(b, 1000), 1);
+    ck_assert_int_eq(cairn_blob_exists(b, 5), 0);
+    cairn_blob_close(b);
+}
+END_TEST
+
+/* A damaged entry header found after close is CAIRN_CORRUPT at open, index or not (the index
+ * never stands in for a file changed after it was written). */
+START_TEST(index_never_hides_a_damaged_entry) {
+    const char *p = ct_path("s.blob");
+    uint64_t off;
+    size_t n;
+    uint8_t *d;
+    cairn_blob *b;
+    int rc;
+    make_indexed(p);
+    off = entry_of(p, 7);
+    d = slurp(p, &n);
+    d[off + 9] ^= 0x40; /* its size */
+    spit(p, d, n);
+    free(d);
+    b = open_opts(p, CAIRN_SYNC_COMMIT, 0, &rc);
+    ck_assert_int_eq(rc, CAIRN_CORRUPT);
+    ck_assert_ptr_null(b);
+}
+END_TEST
+
+/* A damaged, cut, missing or stale index file: the open scans, and every blob is right. */
+START_TEST(bad_index_files_fall_back_to_the_scan) {
+    const char *p = ct_path("s.blob");
+    char ip[600], old[640];
+    size_t n, i;
+    uint8_t *d, *orig;
+    cairn_blob *b;
+    make_indexed(p);
+    snprintf(ip, sizeof ip, "%s-index", p);
+    snprintf(old, sizeof old, "%s-old", ip);
+    orig = slurp(ip, &n);
+    /* one flipped bit anywhere: a header or a record CRC fails */
+    for (i = 0; i < n; i += 13) {
+        d = (uint8_t *)malloc(n);
+        memcpy(d, orig, n);
+        d[i] ^= 0x10;
+        spit(ip, d, n);
+        free(d);
+        b = must_open(p); /* a writer: its close writes a good index again */
+        expect_indexed(b);
+        cairn_blob_close(b);
+        ck_assert_int_eq(cairn_io__read_all(ip, (void **)&d, &n), 0);
+        free(orig);
+        orig = d;
+    }
+    /* cut short */
+    spit(ip, orig, n - 32);
+    b = must_open(p);
+    expect_indexed(b);
+    cairn_blob_close(b);
+    /* missing */
+    ck_assert_int_eq(unlink(ip), 0);
+    b = must_open(p);
+    expect_indexed(b);
+    cairn_blob_close(b);
+    /* stale: the index of an earlier close put back after more changes */
+    copy(ip, old);
+    b = must_open(p);
+    ck_assert_int_eq(cairn_blob_delete(b, 1), 0);
+    ck_assert_uint_eq(must_create(b, "blob 41"), 41);
+    cairn_blob_close(b);
+    copy(old, ip);
+    b = must_open(p);
+    ck_assert_int_eq(cairn_blob_exists(b, 1), 0);
+    expect_str(b, 41, "blob 41");
+    cairn_blob_close(b);
+    free(orig);
+}
+END_TEST
+
+/* Version 2 files (no index id in the header) open, and a writer upgrades them to version 3. */
+START_TEST(version_2_files_open) {
+    const char *p = ct_path("s.blob");
+    size_t n;
+    uint8_t *d;
+    cairn_blob *b;
+    make_indexed(p);
+    d = slurp(p, &n);
+    cairn_put32(d + 8, 2);
+    memset(d + 44, 0, 16);
+    cairn_put32(d + 60, cairn_crc32c__update(0, d, 60));
+    spit(p, d, n);
+    free(d);
+    b = must_open(p);
+    expect_indexed(b);
+    cairn_blob_close(b);
+    d = slurp(p, &n);
+    ck_assert_uint_eq(cairn_get32(d + 8), 3);
+    ck_assert_uint_ne(cairn_get32(d + 44), 0); /* the index id */
+    free(d);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("blob_safety");
     TCase *t = tcase_create("lsn");
@@ -775,6 +979,14 @@ static Suite *suite(void) {
     tcase_set_timeout(t, 120);
     tcase_add_test(t, fork_child_gets_eforked_and_writes_nothing);
     tcase_add_test(t, fork_read_only_handle);
+    suite_add_tcase(s, t);
+    t = tcase_create("index");
+    tcase_add_checked_fixture(t, mk_tmp, rm_tmp);
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, index_written_by_close_and_used_by_open);
+    tcase_add_test(t, index_never_hides_a_damaged_entry);
+    tcase_add_test(t, bad_index_files_fall_back_to_the_scan);
+    tcase_add_test(t, version_2_files_open);
     suite_add_tcase(s, t);
     return s;
 }

@@ -1,12 +1,13 @@
 /*
  * blob.c - the blob store: uint32 keys -> byte arrays in one file, with free-space reuse.
  *
- * FORMAT (version 2; all integers little-endian; CRC = CRC32C, Castagnoli, initial value 0)
+ * FORMAT (version 3; all integers little-endian; CRC = CRC32C, Castagnoli, initial value 0)
  *
  * Data file <path>: a 64-byte header, then entries back to back up to data_end.
  *
  *   header    0   8  magic "CAIRNBLB"
- *             8   4  u32 version (2; version 1 files, without the LSN, are read)
+ *             8   4  u32 version (3; versions 1, without the LSN, and 2, without the index
+ *                    id, are read; a writer upgrades them)
  *            12   4  u32 flags: bit 0 OPEN = a writer has this file open (or died with it
  *                    open): its log, the one with wal_salt, may hold changes not in this file;
  *                    other bits zero
@@ -16,7 +17,9 @@
  *                    applied to this file (0: none yet); every change the log numbered up to
  *                    it is in this file
  *            40   4  u32 wal_salt: salt of the log of the last writer (0: none yet)
- *            44  16  reserved, zero
+ *            44   4  u32 index id: the id in the header of the index file <path>-index that
+ *                    describes this file (0: none; always 0 while OPEN). Version 2: reserved
+ *            48  12  reserved, zero
  *            60   4  u32 CRC of bytes [0, 60)
  *
  *   entry     0   4  u32 CRC of bytes [4, 32) (the rest of this header)
@@ -80,8 +83,34 @@
  *      number the log above max(L, the log's last sequence number); log and apply a header
  *      transaction that marks the file OPEN with this log's salt (it stamps its own commit as
  *      the LSN); fsync; truncate the log. A crash anywhere in between redoes the same.
- * Close: checkpoint, with a header transaction that clears OPEN (a file closed cleanly needs no
- * log beside it).
+ * Close: checkpoint; a header transaction that clears OPEN and names a new index id (a file
+ * closed cleanly needs no log beside it); checkpoint; then the index file (below).
+ *
+ * Index file <path>-index (written by a clean close; never needed: without it the open scans):
+ *   header    0   8  magic "CAIRNBIX"
+ *             8   4  u32 version (1)
+ *            12   4  u32 id: equals the index id of the data file header it describes
+ *            16   8  u64 records
+ *            24   8  u64 data_end of the data file
+ *            32   8  u64 next_key of the data file
+ *            40   8  u64 size of the data file when the index was written
+ *            48   8  u64 its mtime then (ns since the epoch)
+ *            56   4  u32 its inode number xor device number (low 32 bits)
+ *            60   4  u32 CRC of bytes [0, 60)
+ *   record   32 bytes per entry of the data file, in offset order:
+ *             0   8  u64 offset    8   8  u64 size    16  4  u32 key (0 for free)
+ *            20   4  u32 payload length (0 for free)  24  1  u8 type (1 blob, 2 free)
+ *            25   3  zero          28   4  u32 CRC of bytes [0, 28)
+ * Written after the closing header is in the data file and fsynced (durable replace: a .tmp
+ * file, fsync, rename, directory fsync), so it records the file's final size and mtime. An open
+ * with nothing to redo whose header is not OPEN and names an index id uses the index file
+ * instead of the scan only when all of this holds, else it scans (the index is never trusted
+ * over the data): the id matches, header and every record CRC check, data_end, next_key, size,
+ * mtime and inode/device match the data file as it is, the records tile [64, data_end) with no
+ * two adjacent free entries, keys are unique and below next_key, lengths fit their entries, and
+ * the first and last entry headers of the data file say what their records say. Any change to
+ * the data file after the close (a writer open clears the id first; an external write moves the
+ * mtime) makes the index unusable. Payloads are checked on every read as always.
  * Payload CRCs are checked on every read (and by cairn_blob_check).
  *
  * Readers (read-only opens, cairn_blob_check) take no lock and write nothing; a writer in another
@@ -142,6 +171,12 @@
  * out is never handed out again (the rollback commits the counter alone); so does a transaction
  * whose commit failed before its commit point.
  *
+ * Writer I/O: the writer maps the data file (shared, read-write) over its allocated bytes;
+ * applied records and header stamps are stored through the mapping and reads of applied entries
+ * are served from it (without test hooks; with them every access is a pwrite/pread), so a small
+ * operation makes one write call, the log's. Every store lands in allocated blocks (see Space),
+ * and fsync of the data file covers the mapping's pages.
+ *
  * Placement: create takes the best-fitting free entry (smallest that fits, lowest offset on a
  * tie), else appends. An update that fits its entry rewrites it in place; otherwise the entry is
  * freed first (merged with its free neighbours) and placed like a create, so a growing blob can
@@ -162,6 +197,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define FHDR 64u
 #define EHDR 32u
@@ -173,7 +209,7 @@
 #define GROW_MAX (8u * 1024u * 1024u)
 #define SCAN_CHUNK (1u << 20)
 #define MAGIC "CAIRNBLB"
-#define VERSION 2u
+#define VERSION 3u
 #define KEY_LIMIT ((uint64_t)UINT32_MAX + 1u) /* next_key at this value: keys exhausted */
 #define HF_OPEN 0x1u /* header flag: a writer has the file open; its log has the header's salt */
 
@@ -233,6 +269,7 @@ struct cairn_blob {
     uint64_t disk_next_key, disk_end;/* as in the newest header applied to the data file */
     uint32_t disk_flags, disk_salt;  /* (the LSN in its header: cairn_jnl__lsn) */
     uint32_t hdr_flags, hdr_salt;    /* flags and log salt that headers are logged with */
+    uint32_t disk_idx, hdr_idx;      /* the index id of those headers (0: no index file) */
     int force_hdr;                   /* the next transaction logs the header even if unchanged */
     int in_ckpt;
     int urgent;                      /* the next commit frees space: it may use the log's reserve */
@@ -455,7 +492,7 @@ static int emit_free(cairn_blob *b, uint64_t off, uint64_t size) {
 static int emit_trunc(cairn_blob *b, uint64_t size) { return cairn_jnl__truncate(b->jnl, size); }
 
 static void put_file_header(uint8_t *h, uint64_t next_key, uint64_t end, uint64_t lsn, uint32_t flags,
-                            uint32_t salt) {
+                            uint32_t salt, uint32_t idx) {
     memset(h, 0, FHDR);
     memcpy(h, MAGIC, 8);
     cairn_put32(h + 8, VERSION);
@@ -464,6 +501,7 @@ static void put_file_header(uint8_t *h, uint64_t next_key, uint64_t end, uint64_
     cairn_put64(h + 24, end);
     cairn_put64(h + 32, lsn);
     cairn_put32(h + 40, salt);
+    cairn_put32(h + 44, idx);
     cairn_put32(h + 60, cairn_crc32c__update(0, h, 60));
 }
 
@@ -502,7 +540,7 @@ static void map_drop(cairn_blob *b) {
 static int jnl_stamp(void *ctx, uint64_t lsn) {
     cairn_blob *b = (cairn_blob *)ctx;
     uint8_t h[FHDR];
-    put_file_header(h, b->disk_next_key, b->disk_end, lsn, b->disk_flags, b->disk_salt);
+    put_file_header(h, b->disk_next_key, b->disk_end, lsn, b->disk_flags, b->disk_salt, b->disk_idx);
     return cairn_jnl__pwrite(b->jnl, h, FHDR, 0);
 }
 
@@ -519,6 +557,7 @@ static int jnl_meta(void *ctx, const uint8_t *p, size_t len, int redo) {
         b->disk_next_key = cairn_get64(p + 16);
         b->disk_end = cairn_get64(p + 24);
         b->disk_salt = cairn_get32(p + 40);
+        b->disk_idx = cairn_get32(p + 44);
         return 0;
     }
     memcpy(h, p, FHDR);
@@ -536,7 +575,7 @@ static int emit_header_if_changed(cairn_blob *b) {
     v.off = b->hdr_end;
     if ((rc = un_push(b, U_HDR, b->hdr_next_key, &v)) != 0) return rc;
     /* the LSN is not known yet: applying the record stamps it (jnl_meta, jnl_stamp) */
-    put_file_header(h, b->next_key, b->end, 0, b->hdr_flags, b->hdr_salt);
+    put_file_header(h, b->next_key, b->end, 0, b->hdr_flags, b->hdr_salt, b->hdr_idx);
     b->hdr_next_key = b->next_key;
     b->hdr_end = b->end;
     return cairn_jnl__write(b->jnl, 0, h, FHDR, NULL, 0, NULL);
@@ -747,7 +786,7 @@ static int read_header(cairn_blob *b, uint64_t fsize) {
     if (memcmp(h, MAGIC, 8) != 0) return corrupt(b, 0, "not a Cairn blob store (bad magic)");
     if (cairn_crc32c__update(0, h, 60) != cairn_get32(h + 60)) return corrupt(b, 0, "bad file header checksum");
     version = cairn_get32(h + 8);
-    if (version != VERSION && version != 1)
+    if (version != VERSION && version != 2 && version != 1)
         return cairn_err__set(CAIRN_VERSION, "%s: unsupported blob store version %u", b->path, version);
     b->next_key = cairn_get64(h + 16);
     b->end = cairn_get64(h + 24);
@@ -765,6 +804,7 @@ typedef struct disk_hdr {
     int known;       /* LSN, flags and salt are valid */
     uint64_t lsn;
     uint32_t flags, salt;
+    uint32_t idx;    /* index id (version 3; 0: none) */
 } disk_hdr;
 
 static void peek_header(cairn_blob *b, uint64_t fsize, disk_hdr *d) {
@@ -772,11 +812,12 @@ static void peek_header(cairn_blob *b, uint64_t fsize, disk_hdr *d) {
     memset(d, 0, sizeof *d);
     if (fsize < FHDR || cairn_io__pread(b->f, h, FHDR, 0, NULL) != 0) return;
     if (memcmp(h, MAGIC, 8) != 0 || cairn_crc32c__update(0, h, 60) != cairn_get32(h + 60)) return;
-    if (cairn_get32(h + 8) != VERSION) return;
+    if (cairn_get32(h + 8) != VERSION && cairn_get32(h + 8) != 2) return;
     d->known = 1;
     d->flags = cairn_get32(h + 12);
     d->lsn = cairn_get64(h + 32);
     d->salt = cairn_get32(h + 40);
+    d->idx = cairn_get32(h + 8) == VERSION ? cairn_get32(h + 44) : 0;
 }
 
 static char *suffix(const char *path, const char *sfx) {
@@ -790,6 +831,234 @@ static char *suffix(const char *path, const char *sfx) {
     memcpy(s + n, sfx, m + 1);
     return s;
 }
+
+/* ---- the index file (<path>-index; see "Index file" in the FORMAT comment) ---------------- */
+
+#define IDX_MAGIC "CAIRNBIX"
+#define IDX_VERSION 1u
+#define IHDR 64u
+#define IREC 32u
+
+/* The data file's identity as the index file records it: size, inode, device, mtime (ns). */
+static int data_identity(const cairn_blob *b, uint64_t id[4]) {
+    struct stat st;
+    if (stat(b->path, &st) != 0) return -1;
+    id[0] = (uint64_t)st.st_size;
+    id[1] = (uint64_t)st.st_ino;
+    id[2] = (uint64_t)st.st_dev;
+    id[3] = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+    return 0;
+}
+
+static char *index_path(const cairn_blob *b) { return suffix(b->path, "-index"); }
+
+/* Forget an index half loaded (the scan rebuilds everything). */
+static void index_forget(cairn_blob *b) {
+    cairn_u64map__free(&b->idx);
+    cairn_u64map__free(&b->fstart);
+    cairn_u64map__free(&b->fend);
+    cairn_treap__free(&b->fit);
+    b->live_bytes = b->free_bytes = b->free_entries = 0;
+}
+
+/* Check one entry header of the data file against an index record. */
+static int index_spot(cairn_blob *b, uint64_t off, uint64_t size, unsigned type, uint32_t key, uint32_t len) {
+    uint8_t h[EHDR];
+    if (dread(b, h, EHDR, off) != 0) return 0;
+    return cairn_crc32c__update(0, h + 4, EHDR - 4) == cairn_get32(h) && h[4] == type && cairn_get64(h + 8) == size &&
+           cairn_get32(h + 16) == (type == ET_BLOB ? key : 0) && cairn_get32(h + 20) == (type == ET_BLOB ? len : 0);
+}
+
+/* Load the index and free lists from <path>-index instead of scanning, when the header names
+ * index `id` and the index file is that one, for this very file (identity), and every record
+ * checks: CRC, entries tiling [64, data_end) in order, no adjacent free entries, no duplicate
+ * key, keys below next_key; then the first and last entry headers of the data file must say the
+ * same. 1: loaded; 0: not usable (the caller scans; nothing is left loaded). */
+static int index_load(cairn_blob *b, uint32_t id) {
+    char *ip = index_path(b);
+    void *data = NULL;
+    size_t len = 0, i, n;
+    const uint8_t *p;
+    uint64_t ident[4], expect = FHDR, first_off = 0, last_off = 0;
+    int ok = 0, prev_free = 0;
+    brec fv, lv;
+    unsigned ft = 0, lt = 0;
+    uint32_t fk = 0, lk = 0;
+    if (!ip) return 0;
+    if (!id || cairn_io__read_all(ip, &data, &len) != 0) goto out;
+    p = (const uint8_t *)data;
+    if (len < IHDR || memcmp(p, IDX_MAGIC, 8) != 0 || cairn_get32(p + 8) != IDX_VERSION ||
+        cairn_crc32c__update(0, p, IHDR - 4) != cairn_get32(p + IHDR - 4) || cairn_get32(p + 12) != id)
+        goto out;
+    n = (size_t)cairn_get64(p + 16);
+    if (n > (len - IHDR) / IREC || IHDR + n * IREC != len || cairn_get64(p + 24) != b->end ||
+        cairn_get64(p + 32) != b->next_key || data_identity(b, ident) != 0 || cairn_get64(p + 40) != ident[0] ||
+        cairn_get64(p + 48) != ident[3] || cairn_get32(p + 56) != (uint32_t)(ident[1] ^ (ident[1] >> 32) ^ ident[2]))
+        goto out;
+    memset(&fv, 0, sizeof fv);
+    lv = fv;
+    for (i = 0; i < n; i++) {
+        const uint8_t *r = p + IHDR + i * IREC;
+        uint64_t off = cairn_get64(r), size = cairn_get64(r + 8);
+        uint32_t key = cairn_get32(r + 16), blen = cairn_get32(r + 20);
+        unsigned type = r[24];
+        if (cairn_crc32c__update(0, r, IREC - 4) != cairn_get32(r + IREC - 4) || r[25] || r[26] || r[27] ||
+            off != expect || size < EHDR || size > b->end - off)
+            goto out;
+        if (type == ET_BLOB) {
+            brec v;
+            size_t before = b->idx.n;
+            if ((uint64_t)blen > size - EHDR || blen > CAIRN_VALUE_MAX || (uint64_t)key >= b->next_key) goto out;
+            memset(&v, 0, sizeof v);
+            v.off = off;
+            v.size = size;
+            v.len = blen;
+            /* one probe: a key already there is replaced, and the count says so */
+            if (cairn_u64map__put(&b->idx, key, &v) != 0 || b->idx.n == before) goto out;
+            b->live_bytes += blen;
+            prev_free = 0;
+        } else if (type == ET_FREE) {
+            if (key || blen || prev_free || raw_free_add(b, off, size) != 0) goto out;
+            prev_free = 1;
+        } else {
+            goto out;
+        }
+        if (i == 0) {
+            first_off = off;
+            fv.size = size;
+            ft = type;
+            fk = key;
+            fv.len = blen;
+        }
+        last_off = off;
+        lv.size = size;
+        lt = type;
+        lk = key;
+        lv.len = blen;
+        expect = off + size;
+    }
+    if (expect != b->end || prev_free) goto out;
+    if (n && (!index_spot(b, first_off, fv.size, ft, fk, fv.len) || !index_spot(b, last_off, lv.size, lt, lk, lv.len)))
+        goto out;
+    ok = 1;
+out:
+    if (!ok) index_forget(b);
+    free(data);
+    free(ip);
+    return ok;
+}
+
+typedef struct irec {
+    uint64_t off, size;
+    uint32_t key, len;
+    unsigned type;
+} irec;
+
+/* Sort v[0, n) by offset: LSD radix sort, 11 bits a pass over the bits offsets use (tmp: n). */
+static void sort_irec(irec *v, irec *tmp, size_t n) {
+    uint64_t maxoff = 0;
+    unsigned shift;
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (v[i].off > maxoff) maxoff = v[i].off;
+    for (shift = 0; shift < 64 && (maxoff >> shift); shift += 11) {
+        size_t cnt[2048], sum = 0;
+        irec *t;
+        memset(cnt, 0, sizeof cnt);
+        for (i = 0; i < n; i++) cnt[(v[i].off >> shift) & 2047]++;
+        for (i = 0; i < 2048; i++) {
+            size_t c = cnt[i];
+            cnt[i] = sum;
+            sum += c;
+        }
+        for (i = 0; i < n; i++) tmp[cnt[(v[i].off >> shift) & 2047]++] = v[i];
+        t = v;
+        v = tmp;
+        tmp = t;
+    }
+    if (((shift / 11) & 1) != 0) memcpy(tmp, v, n * sizeof *v); /* an odd number of passes: back */
+}
+
+/* Write <path>-index (durable replace) for the data file as it is now: closed, checkpointed,
+ * its header naming index `id`. Best effort: an index that is missing or stale is never used. */
+static void index_write(cairn_blob *b, uint32_t id) {
+    size_t n = (size_t)(b->idx.n + b->fstart.n), k = 0, pos;
+    irec *v = (irec *)malloc((n ? n : 1) * 2 * sizeof *v);
+    uint8_t *buf = NULL;
+    uint64_t key, ident[4];
+    brec *r;
+    char *ip = NULL;
+    cairn_err_saved saved;
+    cairn_err__save(&saved);
+    if (!v || !(buf = (uint8_t *)malloc(IHDR + n * IREC)) || !(ip = index_path(b)) || data_identity(b, ident) != 0)
+        goto out;
+    pos = 0;
+    while ((r = (brec *)cairn_u64map__next(&b->idx, &pos, &key)) != NULL) {
+        v[k].off = r->off;
+        v[k].size = r->size;
+        v[k].key = (uint32_t)key;
+        v[k].len = r->len;
+        v[k++].type = ET_BLOB;
+    }
+    pos = 0;
+    while ((r = (brec *)cairn_u64map__next(&b->fstart, &pos, &key)) != NULL) {
+        v[k].off = key;
+        v[k].size = r->size;
+        v[k].key = 0;
+        v[k].len = 0;
+        v[k++].type = ET_FREE;
+    }
+    sort_irec(v, v + (n ? n : 1), k);
+    memset(buf, 0, IHDR);
+    memcpy(buf, IDX_MAGIC, 8);
+    cairn_put32(buf + 8, IDX_VERSION);
+    cairn_put32(buf + 12, id);
+    cairn_put64(buf + 16, k);
+    cairn_put64(buf + 24, b->end);
+    cairn_put64(buf + 32, b->next_key);
+    cairn_put64(buf + 40, ident[0]);
+    cairn_put64(buf + 48, ident[3]);
+    cairn_put32(buf + 56, (uint32_t)(ident[1] ^ (ident[1] >> 32) ^ ident[2]));
+    cairn_put32(buf + IHDR - 4, cairn_crc32c__update(0, buf, IHDR - 4));
+    for (pos = 0; pos < k; pos++) {
+        uint8_t *q = buf + IHDR + pos * IREC;
+        memset(q, 0, IREC);
+        cairn_put64(q, v[pos].off);
+        cairn_put64(q + 8, v[pos].size);
+        cairn_put32(q + 16, v[pos].key);
+        cairn_put32(q + 20, v[pos].len);
+        q[24] = (uint8_t)v[pos].type;
+        cairn_put32(q + IREC - 4, cairn_crc32c__update(0, q, IREC - 4));
+    }
+    (void)cairn_io__write_atomic(ip, buf, IHDR + k * IREC);
+out:
+    free(v);
+    free(buf);
+    free(ip);
+    cairn_err__restore(&saved);
+}
+
+/* A fresh index id (never 0): different for every close that writes an index. */
+static uint32_t index_new_id(const cairn_blob *b) {
+    struct timespec ts;
+    uint8_t seed[32];
+    uint32_t id;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    cairn_put64(seed, (uint64_t)ts.tv_sec);
+    cairn_put64(seed + 8, (uint64_t)ts.tv_nsec);
+    cairn_put64(seed + 16, cairn_jnl__lsn(b->jnl));
+    cairn_put64(seed + 24, (uint64_t)getpid() ^ ((uint64_t)b->hdr_salt << 32));
+    id = cairn_crc32c__update(0, seed, sizeof seed);
+    return id ? id : 1;
+}
+
+/* The index and free lists of a view with nothing to redo: from the index file when the header
+ * names one that checks, else (and on any doubt) by the scan. */
+static int load_or_scan(cairn_blob *b, const disk_hdr *d, int redo) {
+    if (!redo && d->known && d->idx && !(d->flags & HF_OPEN) && index_load(b, d->idx)) return 0;
+    return scan(b);
+}
+
 
 /* Empty index and free lists (treap priorities from seed: 0 for the default). */
 static void blob_init_containers(cairn_blob *b, uint32_t seed) {
@@ -847,7 +1116,7 @@ static int create_file(cairn_blob *b) {
     rc = cairn_io__unlink(tmp);
     free(tmp);
     if (rc) return rc;
-    put_file_header(h, 1, FHDR, 0, 0, 0);
+    put_file_header(h, 1, FHDR, 0, 0, 0, 0);
     return cairn_io__write_atomic(b->path, h, FHDR);
 }
 
@@ -896,7 +1165,7 @@ static int open_writer(cairn_blob *b, uint64_t *size) {
     cairn_wal_info wi;
     disk_hdr d;
     uint64_t lsn, wsize;
-    int rc, st;
+    int rc, st, redo = 0;
     if ((rc = cairn_io__open(&b->f, b->path, CAIRN_IO_RDWR)) != 0) return rc;
     if ((rc = cairn_io__size(b->f, size)) != 0) return rc;
     peek_header(b, *size, &d);
@@ -907,13 +1176,13 @@ static int open_writer(cairn_blob *b, uint64_t *size) {
     if ((rc = cairn_wal__open(&b->wal, b->wal_path, CAIRN_WAL_CREATE | CAIRN_WAL_KEEP_TAIL, &wi)) != 0) return rc;
     cairn_jnl__bind(b->jnl, b->wal, b->f, b);
     if (st == 1 && (rc = check_log_owner(b, &d, &wi, 1)) != 0) return rc;
-    if ((rc = cairn_jnl__recover(b->jnl, &wi, d.known, d.lsn, b->path, NULL)) != 0) return rc;
+    if ((rc = cairn_jnl__recover(b->jnl, &wi, d.known, d.lsn, b->path, &redo)) != 0) return rc;
     *size = cairn_jnl__overlay_size(b->jnl, *size);
     if ((rc = read_header(b, *size)) != 0) return rc;
     b->hdr_next_key = b->disk_next_key = b->next_key;
     b->hdr_end = b->disk_end = b->end;
     cairn_jnl__set_lsn(b->jnl, d.known ? d.lsn : 0);
-    if ((rc = scan(b)) != 0) return rc;
+    if ((rc = load_or_scan(b, &d, redo)) != 0) return rc;
     /* valid: make it so. The redo first; then a header transaction (in the log, then in the
      * file) that marks the file open with this log's salt and stamps an LSN above everything
      * the log numbered, synced before any change is logged; then the log is emptied. A crash
@@ -929,6 +1198,8 @@ static int open_writer(cairn_blob *b, uint64_t *size) {
     b->disk_end = b->hdr_end;
     b->disk_flags = d.flags;
     b->disk_salt = d.salt;
+    b->disk_idx = d.idx;
+    b->hdr_idx = 0; /* from the open on, the file no longer matches any index file */
     b->hdr_flags = HF_OPEN;
     b->hdr_salt = cairn_wal__salt(b->wal);
     pthread_rwlock_wrlock(&b->mu);
@@ -1033,7 +1304,7 @@ static int verify_payloads(cairn_blob *b) {
 static int ro_attempt(cairn_blob *b, uint64_t *size, vsig *s0, vsig *s1) {
     cairn_wal_info wi;
     disk_hdr d;
-    int rc;
+    int rc, redo = 0;
     memset(s0, 0, sizeof *s0);
     /* the log before the data file: a writer that applies or checkpoints in between then only
      * makes the file newer than this view of the log, and the second look sees it */
@@ -1055,13 +1326,13 @@ static int ro_attempt(cairn_blob *b, uint64_t *size, vsig *s0, vsig *s1) {
     if ((rc = cairn_io__size(b->f, size)) != 0) goto out;
     peek_header(b, *size, &d);
     if ((rc = check_log_owner(b, &d, &wi, b->wal != NULL)) != 0) goto out;
-    if (b->wal && (rc = cairn_jnl__recover(b->jnl, &wi, d.known, d.lsn, b->path, NULL)) != 0) goto out;
+    if (b->wal && (rc = cairn_jnl__recover(b->jnl, &wi, d.known, d.lsn, b->path, &redo)) != 0) goto out;
     *size = cairn_jnl__overlay_size(b->jnl, *size); /* the size the file would have after recovery */
     if ((rc = read_header(b, *size)) != 0) goto out;
     b->hdr_next_key = b->disk_next_key = b->next_key;
     b->hdr_end = b->disk_end = b->end;
     cairn_jnl__set_lsn(b->jnl, d.known ? d.lsn : 0);
-    if ((rc = scan(b)) != 0) goto out;
+    if ((rc = load_or_scan(b, &d, redo)) != 0) goto out;
     if (b->verify) rc = verify_payloads(b);
 out:
     {
@@ -1156,6 +1427,7 @@ static int refresh_view(cairn_blob *b) {
     SWAPF(disk_end);
     SWAPF(disk_flags);
     SWAPF(disk_salt);
+    SWAPF(disk_idx);
     SWAPF(jnl);
     SWAPF(idx);
     SWAPF(fstart);
@@ -1302,10 +1574,20 @@ void cairn_blob_close(cairn_blob *b) {
     /* best effort; cairn_blob_sync reports errors. Once the log is empty, the file is marked
      * closed: then no log needs to be found beside it (see check_log_owner) */
     if (!b->ro && !b->failed && !b->in_txn) {
+        /* everything in the data file first; then the closing header names a new index file,
+         * written once that header is in the file (the index records the file's identity) */
+        uint32_t id = checkpoint(b) == 0 && !b->failed && !cairn_jnl__unapplied(b->jnl) ? index_new_id(b) : 0;
         b->hdr_flags &= ~HF_OPEN;
+        b->hdr_idx = id;
         b->in_ckpt = 1;
-        if (log_header(b) != 0) b->hdr_flags |= HF_OPEN; /* no matter: the header stays open */
+        if (log_header(b) != 0) { /* no matter: the header stays open */
+            b->hdr_flags |= HF_OPEN;
+            b->hdr_idx = id = 0;
+        }
         b->in_ckpt = 0;
+        if (checkpoint(b) == 0 && id && !b->failed && !cairn_jnl__unapplied(b->jnl) && b->disk_idx == id &&
+            !(b->disk_flags & HF_OPEN))
+            index_write(b, id);
     }
     (void)checkpoint(b);
     pthread_rwlock_unlock(&b->mu);
@@ -1916,7 +2198,7 @@ static int compact_locked(cairn_blob *b) {
         off += esz;
     }
     if (wlen && (rc = cairn_io__pwrite(nf, wbuf, wlen, woff)) != 0) goto out;
-    put_file_header(h, b->next_key, off, cairn_jnl__lsn(b->jnl), b->hdr_flags, b->hdr_salt);
+    put_file_header(h, b->next_key, off, cairn_jnl__lsn(b->jnl), b->hdr_flags, b->hdr_salt, b->hdr_idx);
     if ((rc = cairn_io__pwrite(nf, h, FHDR, 0)) != 0) goto out;
     b->n_fsyncs++;
     if ((rc = cairn_io__fsync(nf)) != 0) goto out;
