@@ -1548,8 +1548,20 @@ void cairn_tbl__leaf_match(const qexpr *e, const qvcol *vc, size_t n, uint8_t *r
 #if defined(__SSE2__)
             {
                 /* two at a time (the compiler does not vectorise a double compare into bytes) */
+                static const uint32_t spread[16] = {0x00000000u, 0x00000001u, 0x00000100u, 0x00000101u, 0x00010000u, 0x00010001u,
+                                                    0x00010100u, 0x00010101u, 0x01000000u, 0x01000001u, 0x01000100u, 0x01000101u,
+                                                    0x01010000u, 0x01010001u, 0x01010100u, 0x01010101u};
                 const __m128d vlo = _mm_set1_pd(lo), vhi = _mm_set1_pd(hi);
                 const uint8_t *p = (const uint8_t *)vc->data;
+                if (!e->nan)
+                    for (; i + 4 <= n; i += 4) {
+                        /* four at a time: two 2-bit masks, spread to four bytes */
+                        __m128d x0 = _mm_loadu_pd((const double *)(const void *)(p + 8 * i));
+                        __m128d x1 = _mm_loadu_pd((const double *)(const void *)(p + 8 * i + 16));
+                        int b = _mm_movemask_pd(_mm_and_pd(_mm_cmpge_pd(x0, vlo), _mm_cmple_pd(x0, vhi))) |
+                                _mm_movemask_pd(_mm_and_pd(_mm_cmpge_pd(x1, vlo), _mm_cmple_pd(x1, vhi))) << 2;
+                        memcpy(m + i, &spread[b], 4);
+                    }
                 for (; i + 2 <= n; i += 2) {
                     __m128d x = _mm_loadu_pd((const double *)(const void *)(p + 8 * i));
                     __m128d r = _mm_and_pd(_mm_cmpge_pd(x, vlo), _mm_cmple_pd(x, vhi));

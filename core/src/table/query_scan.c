@@ -991,13 +991,11 @@ static size_t leaf_sel(gx *x, const qexpr *e, size_t p0, uint32_t *sel, size_t k
         ecol *ec = &x->ec[e->col];
         const uint8_t *lut = el->lut;
         if (ec->mode == EM_DICT) {
-            uint8_t any = 0;
-            cairn_seg__pk_gather32(&ec->l.codes, p0, sel, k, x->cb);
-            for (j = 0; j < k; j++) {
-                m[j] = lut[x->cb[j]];
-                any |= m[j];
-            }
-            if (any & 2) x->corrupt = e->col + 1;
+            /* codes, table, validity and the compaction in one pass */
+            int bad = 0;
+            k = cairn_seg__pk_lut_sel(&ec->l.codes, p0, sel, k, lut, vb, &bad);
+            if (bad) x->corrupt = e->col + 1;
+            return k;
         } else {
             size_t r = ec->run;
             if (r >= ec->l.nv || (r > 0 && ec->ends[r - 1] > p0)) r = 0;
@@ -1432,7 +1430,7 @@ static int scan_run(cairn_table *t, const qexpr *where, const int *cols, size_t 
             return cairn_err__set(CAIRN_INVALID, "scan: column %d out of range", cols[i]);
     s.tb = (uint8_t *)xmalloc(QVEC);
     s.fb = (uint8_t *)xmalloc(QVEC);
-    s.sel = (uint32_t *)xmalloc(QVEC * 4);
+    s.sel = (uint32_t *)xmalloc((QVEC + 8) * 4); /* room past the vector: cairn_seg__pk_range_sel */
     s.need = (uint8_t *)calloc(nc, 1);
     s.wneed = (uint8_t *)calloc(nc, 1);
     s.out = (gcol *)calloc(ncols ? ncols : 1, sizeof(gcol));

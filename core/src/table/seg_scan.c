@@ -238,6 +238,14 @@ void cairn_seg__pk_gather64(const cairn_pk *a, size_t base, const uint32_t *sel,
 }
 
 #if defined(__GNUC__)
+/* bits set in x, without the library call that __builtin_popcountll is on a baseline x86-64 */
+static unsigned popc64(uint64_t x) {
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
 size_t cairn_seg__pk_range_sel(const cairn_pk *a, size_t start, size_t n, uint64_t lo, uint64_t hi, uint32_t *restrict sel) {
     /* two codes' lanes per 2w bits: the even codes of a word, then the odd ones, each with a guard
      * bit on top (bit 2w - 1) that survives (x | G) - lo exactly when x >= lo and (hi | G) - x
@@ -261,11 +269,52 @@ size_t cairn_seg__pk_range_sel(const cairn_pk *a, size_t start, size_t n, uint64
         xo = (x >> w) & me;
         m = ((((xe | g) - vlo) & (vhi - xe) & g) >> w) | (((xo | g) - vlo) & (vhi - xo) & g);
         if (j == nw - 1 && n - j * per < per) m &= ((uint64_t)1 << ((n - j * per) * w)) - 1;
-        while (m) {
-            sel[k++] = (uint32_t)(j * per + ((unsigned)__builtin_ctzll(m) >> sh));
-            m &= m - 1;
+        {
+            /* four positions written whatever the count (the selection has room past n; a
+             * word rarely has more hits), so the loop's exit is predictable */
+            const size_t c = popc64(m), base = j * per;
+            uint64_t q = m | ((uint64_t)1 << 63);
+            sel[k] = (uint32_t)(base + ((unsigned)__builtin_ctzll(q) >> sh));
+            q &= q - 1;
+            sel[k + 1] = (uint32_t)(base + ((unsigned)__builtin_ctzll(q | ((uint64_t)1 << 63)) >> sh));
+            q &= q - 1;
+            sel[k + 2] = (uint32_t)(base + ((unsigned)__builtin_ctzll(q | ((uint64_t)1 << 63)) >> sh));
+            q &= q - 1;
+            sel[k + 3] = (uint32_t)(base + ((unsigned)__builtin_ctzll(q | ((uint64_t)1 << 63)) >> sh));
+            if (c > 4) {
+                size_t t;
+                q = m;
+                for (t = 0; t < 4; t++) q &= q - 1;
+                for (t = 4; t < c; t++) {
+                    sel[k + t] = (uint32_t)(base + ((unsigned)__builtin_ctzll(q) >> sh));
+                    q &= q - 1;
+                }
+            }
+            k += c;
         }
     }
     return k;
 }
 #endif
+
+size_t cairn_seg__pk_lut_sel(const cairn_pk *a, size_t base, uint32_t *restrict sel, size_t k, const uint8_t *restrict lut,
+                             const uint8_t *restrict valid, int *bad) {
+    const uint8_t *restrict p = a->p;
+    const unsigned w = a->w;
+    const uint64_t mask = w ? ((uint64_t)1 << w) - 1 : 0;
+    const size_t fe = w ? fast_end(a) : SIZE_MAX;
+    size_t j, o = 0;
+    unsigned any = 0;
+    for (j = 0; j < k; j++) {
+        const size_t i = base + sel[j];
+        const uint64_t bit = (uint64_t)i * w;
+        const uint32_t c = i < fe ? (uint32_t)((ld64(p + (bit >> 3)) >> (bit & 7)) & mask) : (uint32_t)cairn_seg__pk_get(a, i);
+        unsigned v = lut[c];
+        any |= v;
+        if (valid) v &= (unsigned)(valid[i >> 3] >> (i & 7));
+        sel[o] = sel[j];
+        o += v & 1;
+    }
+    *bad = (any & 2) != 0;
+    return o;
+}

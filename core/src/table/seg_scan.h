@@ -67,10 +67,18 @@ void cairn_seg__pk_gather32(const cairn_pk *a, size_t base, const uint32_t *sel,
 void cairn_seg__pk_window64(const cairn_pk *a, size_t start, size_t n, uint64_t *out);
 void cairn_seg__pk_gather64(const cairn_pk *a, size_t base, const uint32_t *sel, size_t k, uint64_t *out);
 
+/* Keep the selected rows base + sel[j] (j < k; width <= 32) whose code c has lut[c] & 1 and, with
+ * a validity bitmap (bit i: row i, NULL: none), whose row is valid; returns how many are left
+ * (compacted in place). *bad: some code read had lut[c] & 2 (the caller's mark for a code past its
+ * dictionary). lut must have 2^w entries. */
+size_t cairn_seg__pk_lut_sel(const cairn_pk *a, size_t base, uint32_t *sel, size_t k, const uint8_t *lut,
+                             const uint8_t *valid, int *bad);
+
 #if defined(__GNUC__)
 /* The rows i < n of the window at `start` whose code lies in [lo, hi] (hi < 2^w) into sel, a 64-bit
  * word of codes at a time (SWAR); returns their number. Only for widths 1, 2, 4, 8 and 16 and a
- * start whose first bit is a multiple of 64 (cairn_seg__pk_range_ok). */
+ * start whose first bit is a multiple of 64 (cairn_seg__pk_range_ok). sel must have room for n + 4
+ * entries (up to 4 past the last one found are written). */
 #define CAIRN_SEG_HAVE_RANGE_SEL 1
 size_t cairn_seg__pk_range_sel(const cairn_pk *a, size_t start, size_t n, uint64_t lo, uint64_t hi, uint32_t *sel);
 #endif
