@@ -729,13 +729,14 @@ START_TEST(seg_agg_primitives) {
 }
 END_TEST
 
-/* group by one integer column without nulls (the fused per-row-group path): several widths and
- * signs, values far from 0, a row group whose values span too wide for it (the usual path for that
- * row group, the fused one for the next), count(*), count, sum and avg of f64 (PLAIN and DICT row
- * groups), i64 and u32, with deletes and tail rows, from disk, and compacted (every group clean) */
+/* group by one integer column without nulls (the fused and segment-direct per-row-group paths):
+ * several widths and signs, few and many codes, values far from 0, a row group whose values span
+ * too wide for them (the usual path for that row group, a fast one for the next), count(*), count,
+ * sum and avg of f64 (PLAIN and DICT row groups), i64 and u32, with deletes and tail rows, from
+ * disk, and compacted (every group clean) */
 #define FG_N 5000
 static struct fgrow {
-    int64_t g[4];
+    int64_t g[5];
     double f;
     int64_t v;
     uint32_t w;
@@ -743,9 +744,9 @@ static struct fgrow {
 } *FG;
 
 static void fused_check(cairn_table *t) {
-    static const char *gn[4] = {"g1", "g2", "g3", "g4"};
+    static const char *gn[5] = {"g1", "g2", "g3", "g4", "g5"};
     int pass, gc, ints;
-    for (pass = 0; pass < 8; pass++) {
+    for (pass = 0; pass < 10; pass++) {
         struct fgref {
             int64_t key;
             uint64_t n;
@@ -755,8 +756,8 @@ static void fused_check(cairn_table *t) {
         } *ref = (struct fgref *)calloc(FG_N, sizeof *ref);
         size_t nref = 0, i, j, rows;
         char q[512], *res = NULL, v[64];
-        gc = pass & 3;
-        ints = pass >> 2; /* with integer sums, or only counts and f64 sums (the segment-direct path) */
+        gc = pass % 5;
+        ints = pass / 5; /* with integer sums, or only counts and f64 sums (the segment-direct path) */
         for (i = 0; i < FG_N; i++) {
             if (!FG[i].live) continue;
             for (j = 0; j < nref && ref[j].key != FG[i].g[gc]; j++) {}
@@ -805,7 +806,7 @@ static void fused_check(cairn_table *t) {
 }
 
 START_TEST(group_by_fused) {
-    cairn_table *t = topen("fg", "g1 i8, g2 i32, g3 u16, g4 i64, f f64, v i64, w u32", 777);
+    cairn_table *t = topen("fg", "g1 i8, g2 i32, g3 u16, g4 i64, g5 i16, f f64, v i64, w u32", 777);
     size_t i;
     char buf[512];
     FG = (struct fgrow *)calloc(FG_N, sizeof *FG);
@@ -818,12 +819,13 @@ START_TEST(group_by_fused) {
         r->g[1] = (i / 777) % 3 == 1 ? (int64_t)(rnd() % 5000) - 2500 : (int64_t)(rnd() % 5) - 100000;
         r->g[2] = 60000 + (int64_t)(rnd() % 9);
         r->g[3] = 1000000000000ll + (int64_t)(rnd() % 4) * ((i / 777) % 2 ? 1 : 1000);
+        r->g[4] = (int64_t)(rnd() % 200) - 100; /* more codes than the local arrays hold */
         r->f = (i / 777) % 2 ? (double)(rnd() % 50) / 8.0 - 3.0 : ((double)(rnd() >> 11) / 9007199254740992.0) * 1e3 - 300.0;
         r->v = (int64_t)(rnd() % 2000001) - 1000000;
         r->w = (uint32_t)rnd();
         r->live = 1;
-        snprintf(buf, sizeof buf, "{\"g1\":%lld,\"g2\":%lld,\"g3\":%lld,\"g4\":%lld,\"f\":%.17g,\"v\":%lld,\"w\":%u}",
-                 (long long)r->g[0], (long long)r->g[1], (long long)r->g[2], (long long)r->g[3], r->f, (long long)r->v,
+        snprintf(buf, sizeof buf, "{\"g1\":%lld,\"g2\":%lld,\"g3\":%lld,\"g4\":%lld,\"g5\":%lld,\"f\":%.17g,\"v\":%lld,\"w\":%u}",
+                 (long long)r->g[0], (long long)r->g[1], (long long)r->g[2], (long long)r->g[3], (long long)r->g[4], r->f, (long long)r->v,
                  (unsigned)r->w);
         OK(cairn_table_insert_json(t, buf, &id));
         ck_assert_uint_eq(id, i + 1);

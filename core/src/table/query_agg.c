@@ -1173,6 +1173,7 @@ static int grp_fused(actx *x, const cairn_colvec *cv, size_t n, const rgroup *g)
  * dictionary gathered) or PLAIN, each one loop adding into the row's group's partial sums in row
  * order. 1 done, 0 not this shape (nothing added), <0 an error. */
 #define DG_CODES 1024u
+#define DG_LOCAL 64u
 static void shdr_get(const uint8_t *b, size_t len, shdr *h);
 typedef struct dgagg {
     int how;               /* 0 count, 1 f64 DICT, 2 f64 PLAIN */
@@ -1267,7 +1268,11 @@ static int grp_direct(actx *x, rgroup *g) {
     if (!(gcodes = (uint32_t *)scratch_get(&x->gscr, n * 4))) return CAIRN_NOMEM;
     if (cairn_seg__codes(gpk + 1, gplen, gw, 0, n, gd, gcodes)) return seg_damaged(gr, h.enc == CAIRN_SEG_FOR ? "FOR" : "DICT");
     memset(cnt, 0, ncode * sizeof *cnt);
-    for (i = 0; i < n; i++) cnt[gcodes[i]]++;
+    for (ai = 0; ai < x->na && (!x->a[ai].c || x->a[ai].fn != QAGG_COUNT) && da[ai].how; ai++) {}
+    if (ai < x->na) /* a count: the rows per code (else each code's groups are found from the sums) */
+        for (i = 0; i < n; i++) cnt[gcodes[i]]++;
+    else
+        for (i = 0; i < n; i++) cnt[gcodes[i]] = 1; /* which codes occur */
     {
         cairn_colvec one[64];
         uint64_t slot;
@@ -1310,9 +1315,40 @@ static int grp_direct(actx *x, rgroup *g) {
         const dgagg *q = &da[ai];
         size_t c;
         for (c = 0; c < ncode; c++) sp[c] = grp[c] >= 0 ? &x->st[(size_t)grp[c] * x->na + ai] : NULL;
-        for (c = 0; c < ncode; c++)
-            if (sp[c]) sp[c]->n += cnt[c];
-        if (q->how == 1) {
+        uint64_t k0[DG_CODES];
+        for (c = 0; c < ncode; c++) {
+            if (!sp[c]) continue;
+            if (q->how) k0[c] = sp[c]->fs.k; /* a sum counts its values by how far k moved */
+            else sp[c]->n += cnt[c];
+        }
+        if (q->how == 1 && ncode <= DG_LOCAL) {
+            /* few codes: the partial sums and counters in a small local array */
+            double acc[DG_LOCAL * 8];
+            uint64_t kk[DG_LOCAL];
+            uint32_t vc[256];
+            size_t i0, j;
+            for (c = 0; c < ncode; c++) {
+                if (!sp[c]) continue;
+                for (j = 0; j < 8; j++) acc[c * 8 + j] = sp[c]->fs.s[j];
+                kk[c] = sp[c]->fs.k;
+            }
+            for (i0 = 0; i0 < n; i0 += 256) {
+                size_t m = n - i0 < 256 ? n - i0 : 256;
+                const uint32_t *gcb = gcodes + i0;
+                if (cairn_seg__codes(q->pk, q->plen, q->w, i0, m, q->d, vc)) return seg_damaged(q->r, "DICT");
+                for (j = 0; j < m; j++) {
+                    uint32_t gq = gcb[j];
+                    double v;
+                    memcpy(&v, q->dict + (size_t)vc[j] * 8, 8);
+                    acc[gq * 8 + (kk[gq]++ & 7)] += v;
+                }
+            }
+            for (c = 0; c < ncode; c++) {
+                if (!sp[c]) continue;
+                for (j = 0; j < 8; j++) sp[c]->fs.s[j] = acc[c * 8 + j];
+                sp[c]->fs.k = kk[c];
+            }
+        } else if (q->how == 1) {
             uint32_t vc[256];
             size_t i0, j;
             for (i0 = 0; i0 < n; i0 += 256) {
@@ -1334,6 +1370,9 @@ static int grp_direct(actx *x, rgroup *g) {
                 st->fs.s[st->fs.k++ & 7] += v;
             }
         }
+        if (q->how)
+            for (c = 0; c < ncode; c++)
+                if (sp[c]) sp[c]->n += sp[c]->fs.k - k0[c];
     }
     return 1;
 }

@@ -125,20 +125,51 @@ SA_INLINE int fsum_runs(const uint8_t *restrict p, unsigned w, size_t j0, size_t
  * the first is partial sum r, of the second 4 + r (the scalar order exactly: IEEE additions, no
  * contraction). Runs [j0, j1) whose loads stay inside the bytes; -1 at the first run with a code
  * >= d (nothing of that run added). */
+/* the byte shuffle and per-lane shifts that leave code r of a run of 8 (width w 1..25) in lane r */
+static void avx2_consts(unsigned w, uint8_t shuf[32], uint32_t sh[8]) {
+    unsigned r, k, b4 = (4 * w) >> 3;
+    for (r = 0; r < 8; r++) {
+        unsigned base = r < 4 ? 0 : b4, byte = ((r * w) >> 3) - base;
+        for (k = 0; k < 4; k++) shuf[(r < 4 ? 0 : 16) + (r & 3) * 4 + k] = (uint8_t)(byte + k);
+        sh[r] = (r * w) & 7;
+    }
+}
+
+/* runs [j0, j1) of 8 codes (width 1..25) into out, their largest code (AVX2, as fsum_runs_avx2) */
+__attribute__((target("avx2"))) static uint32_t codes_runs_avx2(const uint8_t *p, unsigned w, size_t j0, size_t j1,
+                                                                 uint32_t *out) {
+    uint8_t shuf[32];
+    uint32_t sh[8], m[8], mx = 0;
+    unsigned r, b4 = (4 * w) >> 3;
+    __m256i vshuf, vsh, vmask = _mm256_set1_epi32((int)((1u << w) - 1)), vmax = _mm256_setzero_si256();
+    size_t j;
+    avx2_consts(w, shuf, sh);
+    vshuf = _mm256_loadu_si256((const __m256i *)(const void *)shuf);
+    vsh = _mm256_loadu_si256((const __m256i *)(const void *)sh);
+    for (j = j0; j < j1; j++, out += 8) {
+        const uint8_t *q = p + j * w;
+        __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)q);
+        __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)(q + b4));
+        __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+        v = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, vshuf), vsh), vmask);
+        vmax = _mm256_max_epu32(vmax, v);
+        _mm256_storeu_si256((__m256i *)(void *)out, v);
+    }
+    _mm256_storeu_si256((__m256i *)(void *)m, vmax);
+    for (r = 0; r < 8; r++) mx = m[r] > mx ? m[r] : mx;
+    return mx;
+}
+
 __attribute__((target("avx2"))) static int fsum_runs_avx2(const uint8_t *p, unsigned w, size_t j0, size_t j1,
                                                            const uint8_t *dict, uint32_t d, double *a) {
     uint8_t shuf[32];
     uint32_t sh[8];
-    unsigned r, b4 = (4 * w) >> 3;
+    unsigned b4 = (4 * w) >> 3;
     __m256i vshuf, vsh, vmask = _mm256_set1_epi32((int)((1u << w) - 1)), vlim = _mm256_set1_epi32((int)(d - 1));
     double a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6], a7 = a[7];
     uint32_t c[8];
     size_t j;
-    for (r = 0; r < 8; r++) {
-        unsigned base = r < 4 ? 0 : b4, byte = ((r * w) >> 3) - base, k;
-        for (k = 0; k < 4; k++) shuf[(r < 4 ? 0 : 16) + (r & 3) * 4 + k] = (uint8_t)(byte + k);
-        sh[r] = (r * w) & 7;
-    }
+    avx2_consts(w, shuf, sh);
     vshuf = _mm256_loadu_si256((const __m256i *)(const void *)shuf);
     vsh = _mm256_loadu_si256((const __m256i *)(const void *)sh);
     for (j = j0; j < j1; j++) {
@@ -176,7 +207,7 @@ static int have_avx2(void) {
 #define SA_W32(F) SA_W4(F, 0) SA_W4(F, 4) SA_W4(F, 8) SA_W4(F, 12) SA_W4(F, 16) SA_W4(F, 20) SA_W4(F, 24) SA_W4(F, 28)
 
 int cairn_seg__codes(const uint8_t *p, size_t plen, unsigned w, size_t start, size_t n, uint64_t d, uint32_t *out) {
-    size_t j0 = start / 8, jn = (start + n) / 8, jf, i;
+    size_t j0 = start / 8, jn = (start + n) / 8, jf, i, n0 = n;
     uint32_t mx = 0;
     if (w > 32 || (start & 7) || ((start + n) * w + 7) / 8 > plen) return -1;
     if (!w) {
@@ -186,14 +217,29 @@ int cairn_seg__codes(const uint8_t *p, size_t plen, unsigned w, size_t start, si
     }
     jf = fast_runs(plen, w);
     if (jf > jn) jf = jn;
+#if SA_AVX2 && SA_LE
+    if (w <= 25 && jf > j0 && have_avx2() && plen >= (size_t)((4 * w) >> 3) + 16) {
+        size_t js = (plen - ((4 * w) >> 3) - 16) / w + 1; /* runs whose two 16-byte loads stay inside */
+        if (js > jn) js = jn;
+        if (js > j0) {
+            mx = codes_runs_avx2(p, w, j0, js, out);
+            out += (js - j0) * 8;
+            n -= (js - j0) * 8;
+            start += (js - j0) * 8;
+            j0 = js;
+        }
+    }
+#endif
     if (jf > j0) {
+        uint32_t m2 = 0;
         switch (w) {
 #define SA_CASE(W)                                                                                                    \
-    case W: mx = codes_runs(p, W, j0, jf, out); break;
+    case W: m2 = codes_runs(p, W, j0, jf, out); break;
             SA_W32(SA_CASE)
 #undef SA_CASE
         default: return -1;
         }
+        mx = m2 > mx ? m2 : mx;
         i = (jf - j0) * 8;
     } else {
         i = 0;
@@ -202,7 +248,7 @@ int cairn_seg__codes(const uint8_t *p, size_t plen, unsigned w, size_t start, si
         out[i] = code_at(p, w, start + i);
         mx = out[i] > mx ? out[i] : mx;
     }
-    return n && mx >= d ? -1 : 0;
+    return n0 && mx >= d ? -1 : 0;
 }
 
 int cairn_seg__dict_fsum(const uint8_t *p, size_t plen, unsigned w, size_t n, const uint8_t *dict, uint32_t d,
