@@ -1598,6 +1598,39 @@ static int fast_agg(actx *x, size_t ai, rgroup *g) {
             }
             s->n += h.n - h.nulls;
             done = 1;
+        } else if (h.enc == CAIRN_SEG_FOR && !h.nulls && h.blen >= 9 && h.body[8] <= 32 && a->kind != AK_F) {
+            /* n x min + the sum of the codes (each value min + code, checked in the type's range) */
+            uint64_t min = cairn_get64(h.body), csum = 0;
+            uint32_t codes[256], maxc = 0;
+            size_t i0, j;
+            int sgn = a->kind == AK_S;
+            int64_t lo, hi;
+            uint64_t uhi;
+            for (i0 = 0; i0 < h.n; i0 += 256) {
+                size_t m = h.n - i0 < 256 ? h.n - i0 : 256;
+                if (cairn_seg__codes(h.body + 9, h.blen - 9, h.body[8], i0, m, (uint64_t)1 << 32, codes)) {
+                    free(owned);
+                    return seg_damaged(r, "FOR");
+                }
+                for (j = 0; j < m; j++) {
+                    csum += codes[j]; /* < 2^32 x 2^17: no overflow */
+                    maxc = codes[j] > maxc ? codes[j] : maxc;
+                }
+            }
+            switch (w) {
+            case 1: lo = INT8_MIN, hi = INT8_MAX, uhi = UINT8_MAX; break;
+            case 2: lo = INT16_MIN, hi = INT16_MAX, uhi = UINT16_MAX; break;
+            case 4: lo = INT32_MIN, hi = INT32_MAX, uhi = UINT32_MAX; break;
+            default: lo = INT64_MIN, hi = INT64_MAX, uhi = UINT64_MAX; break;
+            }
+            if (sgn ? ((int64_t)min < lo || (int64_t)min > hi || maxc > (uint64_t)hi - min) : (min > uhi || maxc > uhi - min)) {
+                free(owned);
+                return seg_damaged(r, "FOR");
+            }
+            i128_add_mul(&s->is, min, sgn, h.n);
+            i128_add_u(&s->is, csum);
+            s->n += h.n;
+            done = 1;
         } else if (h.enc == CAIRN_SEG_CONSTANT && h.blen >= w) {
             if (h.n > h.nulls) i128_add_mul(&s->is, v_get(h.body, a->c), a->kind == AK_S, h.n - h.nulls);
             s->n += h.n - h.nulls;
