@@ -176,6 +176,10 @@
  * are served from it (without test hooks; with them every access is a pwrite/pread), so a small
  * operation makes one write call, the log's. Every store lands in allocated blocks (see Space),
  * and fsync of the data file covers the mapping's pages.
+ * A payload of 64 KiB or more is not copied: its record is logged from the caller's buffer (one
+ * cairn_wal__append2 of the entry header and the payload) and applied from it once durable; if it
+ * is still pending when the call returns (CAIRN_SYNC_NONE below the checkpoint size, inside a
+ * transaction, a failed apply) it is copied then.
  *
  * Placement: create takes the best-fitting free entry (smallest that fits, lowest offset on a
  * tie), else appends. An update that fits its entry rewrites it in place; otherwise the entry is
@@ -474,9 +478,19 @@ static void put_entry_header(uint8_t *h, unsigned type, uint64_t size, uint32_t 
     cairn_put32(h, cairn_crc32c__update(0, h + 4, EHDR - 4));
 }
 
+#define BORROW_MIN (64u * 1024u) /* payloads from here on are borrowed by the journal, not copied */
+
 static int emit_entry(cairn_blob *b, uint64_t off, uint64_t size, uint32_t key, const void *data, size_t len,
                       uint64_t *id) {
-    uint8_t *p = cairn_jnl__write_buf(b->jnl, off, EHDR + len, id);
+    uint8_t *p;
+    if (len >= BORROW_MIN) {
+        /* the caller's bytes go to the log and (once durable) to the data file as they are;
+         * keep_borrowed copies them only when they are still pending as the call returns */
+        uint8_t h[EHDR];
+        put_entry_header(h, ET_BLOB, size, key, data, (uint32_t)len);
+        return cairn_jnl__write_ext(b->jnl, off, h, EHDR, data, len, id);
+    }
+    p = cairn_jnl__write_buf(b->jnl, off, EHDR + len, id);
     if (!p) return CAIRN_NOMEM;
     put_entry_header(p, ET_BLOB, size, key, data, (uint32_t)len);
     if (len) memcpy(p + EHDR, data, len);
@@ -658,9 +672,10 @@ static int read_payload(cairn_blob *b, uint32_t key, const brec *r, void **out) 
     uint8_t *p;
     int rc;
     if ((q = cairn_jnl__pending(b->jnl, r->pend, NULL)) != NULL) {
+        const uint8_t *e = cairn_jnl__pending_ext(b->jnl, r->pend, NULL);
         if (!(p = (uint8_t *)malloc(r->len ? r->len : 1)))
             return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory for %u bytes", (unsigned)r->len);
-        memcpy(p, q + EHDR, r->len);
+        memcpy(p, e ? e : q + EHDR, r->len);
         *out = p;
         return 0;
     }
@@ -1775,6 +1790,20 @@ undo: {
     }
 }
 
+/* Before an operation returns, no pending record may still borrow the caller's bytes: they are
+ * copied (the change is not in the data file yet: CAIRN_SYNC_NONE, a failed apply, or inside a
+ * transaction). Out of memory for the copy, a committed change is made durable and applied
+ * instead, which needs no memory; if even that fails the handle fails (it cannot keep bytes it
+ * does not own). Uncommitted ones were already dropped or are owned by then. */
+static void keep_borrowed(cairn_blob *b) {
+    int rc;
+    if (cairn_jnl__own(b->jnl) == 0) return;
+    rc = cairn_jnl__sync(b->jnl, 0);
+    if (!rc) rc = apply_pending(b);
+    if (!rc && cairn_jnl__own(b->jnl) == 0) return;
+    fail_handle(b, rc ? rc : CAIRN_NOMEM);
+}
+
 /* Run one mutating operation: outside a transaction it is its own transaction; inside, it is
  * added to the open one (and undone alone if it fails). */
 typedef int (*op_fn)(cairn_blob *b, void *arg);
@@ -1806,6 +1835,7 @@ static int run_op(cairn_blob *b, op_fn fn, void *arg, const char *name) {
         b->urgent = fn == do_delete; /* frees space: it may use the log's reserve */
         rc = commit_batch(b, umark, pmark, evmark, &fo);
     }
+    keep_borrowed(b);
     if (!rc) {
         if (fn == do_create || fn == do_create_with_key) bcount(&b->n_creates);
         else if (fn == do_update) bcount(&b->n_updates);

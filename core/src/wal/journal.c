@@ -19,6 +19,9 @@ typedef struct jrec {
     uint64_t seq;   /* commit sequence number */
     uint8_t *buf;   /* the log payload: u64 offset (or size), then the bytes */
     size_t blen;
+    const uint8_t *ext; /* borrowed bytes that follow buf in the payload (cairn_jnl__write_ext;
+                           NULL: none) until cairn_jnl__own copies them */
+    size_t elen;
 } jrec;
 
 typedef struct ovrec { /* the overlay: committed log records not (yet) in the data file */
@@ -45,6 +48,7 @@ struct cairn_jnl {
     uint8_t *map;        /* a shared writable mapping of the data file's [0, maplen) whose blocks
                             are allocated (cairn_jnl__set_map): apply stores into it */
     uint64_t maplen;
+    size_t nborrowed;    /* records in q holding borrowed bytes */
     uint64_t logged;     /* bytes of records committed to the log (cairn_jnl__logged) */
     uint64_t fsyncs;     /* fsyncs of the data file by checkpoints */
 };
@@ -108,6 +112,8 @@ static int push(cairn_jnl *j, unsigned type, uint8_t *buf, size_t blen, uint64_t
     p->seq = 0;
     p->buf = buf;
     p->blen = blen;
+    p->ext = NULL;
+    p->elen = 0;
     if (id) *id = j->base + j->n;
     j->n++;
     return 0;
@@ -136,6 +142,39 @@ int cairn_jnl__write(cairn_jnl *j, uint64_t off, const void *p1, size_t n1, cons
     return 0;
 }
 
+int cairn_jnl__write_ext(cairn_jnl *j, uint64_t off, const void *head, size_t hlen, const void *ext, size_t elen,
+                         uint64_t *id) {
+    uint8_t *p = cairn_jnl__write_buf(j, off, hlen, id);
+    jrec *r;
+    if (!p) return CAIRN_NOMEM;
+    if (hlen) memcpy(p, head, hlen);
+    if (elen) {
+        r = &j->q[j->n - 1];
+        r->ext = (const uint8_t *)ext;
+        r->elen = elen;
+        j->nborrowed++;
+    }
+    return 0;
+}
+
+int cairn_jnl__own(cairn_jnl *j) {
+    size_t i;
+    for (i = j->s; i < j->n && j->nborrowed; i++) {
+        jrec *r = &j->q[i];
+        uint8_t *nb;
+        if (!r->ext) continue;
+        if (!(nb = (uint8_t *)realloc(r->buf, r->blen + r->elen)))
+            return cairn_err__set(CAIRN_NOMEM, "journal: out of memory for %zu bytes", r->blen + r->elen);
+        memcpy(nb + r->blen, r->ext, r->elen);
+        r->buf = nb;
+        r->blen += r->elen;
+        r->ext = NULL;
+        r->elen = 0;
+        j->nborrowed--;
+    }
+    return 0;
+}
+
 int cairn_jnl__truncate(cairn_jnl *j, uint64_t size) {
     uint8_t *buf = (uint8_t *)malloc(8);
     if (!buf) return cairn_err__set(CAIRN_NOMEM, "journal: out of memory");
@@ -148,8 +187,10 @@ uint64_t cairn_jnl__mark(const cairn_jnl *j) { return j->base + j->n; }
 void cairn_jnl__undo_to(cairn_jnl *j, uint64_t mark) {
     while (j->n > j->s && j->base + j->n > mark && !j->q[j->n - 1].committed) {
         j->n--;
+        if (j->q[j->n].ext) j->nborrowed--;
         free(j->q[j->n].buf);
         j->q[j->n].buf = NULL;
+        j->q[j->n].ext = NULL;
     }
 }
 
@@ -159,6 +200,15 @@ const uint8_t *cairn_jnl__pending(const cairn_jnl *j, uint64_t id, size_t *len) 
     p = &j->q[id - j->base];
     if (len) *len = p->blen - 8;
     return p->buf + 8;
+}
+
+const uint8_t *cairn_jnl__pending_ext(const cairn_jnl *j, uint64_t id, size_t *len) {
+    const jrec *p;
+    if (len) *len = 0;
+    if (!id || id < j->base + j->s || id >= j->base + j->n) return NULL;
+    p = &j->q[id - j->base];
+    if (len) *len = p->elen;
+    return p->ext;
 }
 
 size_t cairn_jnl__unapplied(const cairn_jnl *j) { return j->n - j->s; }
@@ -175,12 +225,14 @@ int cairn_jnl__commit(cairn_jnl *j, uint64_t mark, int reserved, uint64_t *seq) 
     if (first >= j->n) return 0;
     txid = reserved ? cairn_wal__begin_reserved(j->wal) : cairn_wal__begin(j->wal);
     for (i = first; i < j->n; i++)
-        if ((rc = cairn_wal__append(j->wal, txid, j->q[i].type, j->q[i].buf, j->q[i].blen)) != 0) return rc;
+        if ((rc = cairn_wal__append2(j->wal, txid, j->q[i].type, j->q[i].buf, j->q[i].blen, j->q[i].ext,
+                                     j->q[i].elen)) != 0)
+            return rc;
     if ((rc = cairn_wal__commit(j->wal, txid, &s)) != 0) return rc;
     for (i = first; i < j->n; i++) {
         j->q[i].committed = 1;
         j->q[i].seq = s;
-        j->logged += j->q[i].blen;
+        j->logged += j->q[i].blen + j->q[i].elen;
     }
     *seq = s;
     return 0;
@@ -221,14 +273,16 @@ int cairn_jnl__apply(cairn_jnl *j) {
         }
         if (p->type == CAIRN_JNL_REC_WRITE) {
             uint64_t off = cairn_get64(p->buf);
-            if (is_meta(j, p->type, off, p->blen - 8))
+            if (!p->ext && is_meta(j, p->type, off, p->blen - 8))
                 rc = j->ops.meta ? j->ops.meta(j->ctx, p->buf + 8, p->blen - 8, 0) : 0;
-            else
-                rc = jwrite(j, p->buf + 8, p->blen - 8, off);
+            else if ((rc = jwrite(j, p->buf + 8, p->blen - 8, off)) == 0 && p->ext)
+                rc = jwrite(j, p->ext, p->elen, off + (p->blen - 8));
         }
         if (rc) break;
+        if (p->ext) j->nborrowed--;
         free(p->buf);
         p->buf = NULL;
+        p->ext = NULL;
         j->s++;
     }
     if (!rc) done = cur; /* stopped at another transaction (or the end): cur is whole */

@@ -102,6 +102,15 @@ int cairn_jnl__write(cairn_jnl *j, uint64_t off, const void *p1, size_t n1, cons
 /* As cairn_jnl__write, for a record the caller fills in place: returns its len bytes (to fill
  * before the next journal call), or NULL (CAIRN_NOMEM, nothing queued). */
 uint8_t *cairn_jnl__write_buf(cairn_jnl *j, uint64_t off, size_t len, uint64_t *id);
+/* As cairn_jnl__write, "write head then ext at off", copying head only: ext is borrowed and must
+ * stay valid and unchanged until the record is applied or cairn_jnl__own has run (the engine
+ * calls it before returning to its caller). A large value thus goes to the log (one
+ * cairn_wal__append2) and, once durable, to the data file without a copy of its own. */
+int cairn_jnl__write_ext(cairn_jnl *j, uint64_t off, const void *head, size_t hlen, const void *ext, size_t elen,
+                         uint64_t *id);
+/* Copy the borrowed bytes of every record still pending into the journal's own memory. Errors:
+ * NOMEM (those not copied stay borrowed: the caller must not return to its caller). */
+int cairn_jnl__own(cairn_jnl *j);
 /* Queue "the file ends at size". */
 int cairn_jnl__truncate(cairn_jnl *j, uint64_t size);
 /* The id the next queued record gets: a savepoint for cairn_jnl__undo_to / cairn_jnl__commit. */
@@ -111,6 +120,9 @@ void cairn_jnl__undo_to(cairn_jnl *j, uint64_t mark);
 /* The bytes of record `id` while it is not yet in the data file (NULL: id 0, or applied: read
  * the file). *len gets their length. */
 const uint8_t *cairn_jnl__pending(const cairn_jnl *j, uint64_t id, size_t *len);
+/* The borrowed part of record `id` (cairn_jnl__write_ext) while pending and not owned yet, else
+ * NULL (its bytes are all in cairn_jnl__pending's). *len gets its length. */
+const uint8_t *cairn_jnl__pending_ext(const cairn_jnl *j, uint64_t id, size_t *len);
 /* Records queued and not yet written to the data file (committed or not). */
 size_t cairn_jnl__unapplied(const cairn_jnl *j);
 
