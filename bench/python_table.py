@@ -13,10 +13,14 @@ Rows:
   cairn get                 t.get(id) of every row (after a sync: read from the column segments)
   cairn iterate             for id, row in t
   sqlite3 insert / get      one statement per row in one transaction / one SELECT by rowid
+  cairn sum / group by      t.query(aggregates=[sum(score)]) (and group_by=["cat"]) over --sum-n
+                            rows of (score f64 with 100,000 distinct values, cat i32 0..9), as
+                            bench/table_bench has them, loaded from array.array buffers
 All cairn rows use sync="none"; sqlite3 runs synchronous=OFF. Reported: best of --repeat runs,
 rows/s, timed in CPU time of this process (time.process_time).
 """
 import argparse
+import array
 import datetime
 import gc
 import os
@@ -45,6 +49,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sum-n", type=int, default=10000000, help="rows of the sum and group by (0: skip)")
     a = ap.parse_args()
     n = a.n
     base = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
@@ -100,6 +105,33 @@ def main():
 
             out.append(("cairn get", best(get, a.repeat)))
             out.append(("cairn iterate", best(iterate, a.repeat)))
+
+        if a.sum_n:
+            m = a.sum_n
+            # pseudo-random (a 64-bit LCG's high bits), so the dictionary codes and the groups come
+            # in no pattern a cache or a branch predictor could follow
+            mix = [((i * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF) >> 24 for i in range(m)]
+            score = array.array("d", [(x % 100000) / 100.0 for x in mix])
+            cat = array.array("i", [(x >> 20) % 10 for x in mix])
+            del mix
+            want = sum(score)
+            p = os.path.join(d, "s")
+            with cairn.Table(p, schema="score f64, cat i32", sync="none") as t:
+                t.load({"score": score, "cat": cat})
+                t.sync()
+                del score, cat
+
+                def qsum():
+                    r = t.query(aggregates=[{"fn": "sum", "column": "score", "as": "s"}])
+                    assert abs(r[0]["s"] - want) <= 1e-9 * abs(want)
+
+                def qgroup():
+                    r = t.query(aggregates=[{"fn": "sum", "column": "score", "as": "s"}], group_by=["cat"])
+                    assert len(r) == 10
+
+                for name, fn in (("cairn sum", qsum), ("cairn group by", qgroup)):
+                    dt = best(fn, max(a.repeat, 5))
+                    out.append(("%s (%dM rows)" % (name, m // 1000000), dt * n / m))
 
         db = sqlite3.connect(os.path.join(d, "s.db"), isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
