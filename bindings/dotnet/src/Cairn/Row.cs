@@ -32,6 +32,9 @@ public sealed class Row : OrderedDictionary<string, object?>
     /// <summary>An empty row.</summary>
     public Row() : base(StringComparer.Ordinal) { }
 
+    /// <summary>An empty row with room for <paramref name="capacity"/> columns (query results).</summary>
+    internal Row(int capacity) : base(capacity, StringComparer.Ordinal) { }
+
     /// <summary>A row holding these columns.</summary>
     public Row(IEnumerable<KeyValuePair<string, object?>> values) : base(StringComparer.Ordinal)
     {

@@ -512,21 +512,39 @@ internal static class QueryJson
                     }
                     break;
                 case "rows":
+                {
                     if (r.TokenType != JsonTokenType.StartArray) throw Bad("rows");
                     rows = new List<Row>();
+                    // The core writes every row's values in the order of "columns": match the names in
+                    // place (no string per value), falling back to a lookup.
+                    var order = new ColumnInfo?[columns.Count];
+                    for (int i = 0; i < order.Length; i++) order[i] = infos[columns[i].Name];
                     while (r.Read() && r.TokenType == JsonTokenType.StartObject)
                     {
-                        var row = new Row();
+                        var row = new Row(columns.Count);
+                        int i = 0;
                         while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
                         {
-                            string name = r.GetString()!;
+                            string name;
+                            ColumnInfo? col;
+                            if (i < order.Length && r.ValueTextEquals(columns[i].Name))
+                            {
+                                name = columns[i].Name;
+                                col = order[i];
+                            }
+                            else
+                            {
+                                name = r.GetString()!;
+                                infos.TryGetValue(name, out col);
+                            }
+                            i++;
                             if (!r.Read()) throw Bad("truncated row");
-                            infos.TryGetValue(name, out ColumnInfo? col);
                             row[name] = TableValues.ReadValue(ref r, col, name);
                         }
                         rows.Add(row);
                     }
                     break;
+                }
                 case "data":
                     if (r.TokenType != JsonTokenType.StartObject) throw Bad("data");
                     data = new Dictionary<string, IReadOnlyList<object?>>(StringComparer.Ordinal);
