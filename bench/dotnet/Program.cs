@@ -1,10 +1,11 @@
 // The cost of a call from .NET: put and get ops/s of 100-byte values through KvStore, against the
 // same loop in C (kv_loop.c), and create / read / update / delete ops/s of blobs through BlobStore,
 // each next to the raw P/Invoke layer (the binding's floor: the same native calls without the
-// ExecResponse layer) and, for the KV, a Dictionary (the ceiling: no storage at all). With -p:WithBinaryDocumentDb=true and a NuGet source
+// ExecResponse layer) and, for the KV, a Dictionary (the ceiling: no storage at all); and the CPU time
+// of reading one f64 column of a table through the Arrow export against JSON queries and rows. With -p:WithBinaryDocumentDb=true and a NuGet source
 // that has it, the blob rows are also run against the BinaryDocumentDb package.
 //
-//   bench/dotnet/run.sh [--n 200000] [--blobs 100000] [--repeat 3]     (builds kv_loop.c and this)
+//   bench/dotnet/run.sh [--n 200000] [--blobs 100000] [--rows 1000000] [--repeat 3]     (builds kv_loop.c and this)
 //
 // Every store runs with SyncMode.None (no fsync per write). Reported: best of --repeat runs.
 using System.Diagnostics;
@@ -16,7 +17,7 @@ internal static unsafe class Program
 {
     private static int Main(string[] args)
     {
-        int n = 200_000, blobs = 100_000, repeat = 3;
+        int n = 200_000, blobs = 100_000, rows = 1_000_000, repeat = 3;
         string? dirArg = null, cLoop = null;
         for (int i = 0; i < args.Length; i++)
         {
@@ -24,11 +25,12 @@ internal static unsafe class Program
             {
                 case "--n": n = ParseCount(args[++i]); break;
                 case "--blobs": blobs = ParseCount(args[++i]); break;
+                case "--rows": rows = ParseCount(args[++i]); break;
                 case "--repeat": repeat = int.Parse(args[++i]); break;
                 case "--dir": dirArg = args[++i]; break;
                 case "--c-loop": cLoop = args[++i]; break;
                 default:
-                    Console.Error.WriteLine("usage: CairnBench [--n 200000] [--blobs 100000] [--repeat 3] [--dir scratch] [--c-loop kv_loop]");
+                    Console.Error.WriteLine("usage: CairnBench [--n 200000] [--blobs 100000] [--rows 1000000] [--repeat 3] [--dir scratch] [--c-loop kv_loop]");
                     return 2;
             }
         }
@@ -43,12 +45,14 @@ internal static unsafe class Program
             Directory.CreateDirectory(warm);
             Kv(warm, 2000, 1, null);
             Blob(warm, 1000, 100, 1);
+            TableRead(warm, 5000, 1);
             Console.SetOut(stdout);
             Console.WriteLine($"# .NET {Environment.Version}, Cairn core {CairnLibrary.Version}, {Environment.ProcessorCount} cores, " +
                               $"load average {LoadAverage()}");
             bool ok = Kv(root, n, repeat, cLoop);
             ok &= Blob(root, blobs, 100, repeat);
             ok &= Blob(root, blobs, 4096, repeat);
+            ok &= TableRead(root, rows, repeat);
             BinaryDocumentDbRows(root, blobs, repeat);
             return ok ? 0 : 1;
         }
@@ -321,6 +325,80 @@ internal static unsafe class Program
         Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
         foreach (var (name, c, r, u, d) in rows)
             Console.WriteLine($"| {name} | {Rate(count, c)} | {Rate(count, r)} | {Rate(count, u)} | {Rate(count, d)} |");
+        return true;
+    }
+
+    // ---- table reads ---------------------------------------------------------------------------------
+
+    /// <summary>Best process CPU time (all threads, the GC's included) of <paramref name="repeat"/> runs.</summary>
+    private static double BestCpu(int repeat, Func<double> body, double expect, string what)
+    {
+        double best = double.MaxValue;
+        for (int r = 0; r < repeat; r++)
+        {
+            double c0 = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+            double got = body();
+            best = Math.Min(best, Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - c0);
+            Check(Math.Abs(got - expect) <= 1e-6 * Math.Abs(expect), what);
+        }
+        return best;
+    }
+
+    /// <summary>Reading one f64 column of every row (summed) out of a checkpointed table: through the
+    /// Arrow export (Table.ToArrow into Apache.Arrow batches, Table.ExportColumn's span), through a query
+    /// answered as JSON by column, and row by row; a double[] loop is the ceiling.</summary>
+    private static bool TableRead(string root, int rows, int repeat)
+    {
+        string dir = Path.Combine(root, "table-" + rows);
+        var rnd = new Random(5);
+        double[] score = Enumerable.Range(0, rows).Select(_ => Math.Round(rnd.NextDouble() * 100, 3)).ToArray();
+        double expect = 0;
+        foreach (double v in score) expect += v;
+        using (var t = Table.Open(new TableOptions { Path = dir, Schema = "score f64 not null, cat i32 not null", Sync = SyncMode.None }).ThrowIfFailed())
+        {
+            t.Load(("score", score), ("cat", Enumerable.Range(0, rows).Select(i => i % 10).ToArray())).ThrowIfFailed();
+            t.Sync().ThrowIfFailed();
+            var results = new List<(string Name, double Cpu)>
+            {
+                ("double[] loop (ceiling)", BestCpu(repeat, () => { double s = 0; foreach (double v in score) s += v; return s; }, expect, "array")),
+                ("ToArrow({columns: [score]}) + DoubleArray.Values", BestCpu(repeat, () =>
+                {
+                    using ArrowBatches b = t.ToArrow("{\"columns\": [\"score\"]}").ThrowIfFailed();
+                    double s = 0;
+                    foreach (Apache.Arrow.RecordBatch rb in b)
+                        foreach (double v in ((Apache.Arrow.DoubleArray)rb.Column(0)).Values) s += v;
+                    return s;
+                }, expect, "ToArrow")),
+                ("ExportColumn(score).Values<double>()", BestCpu(repeat, () =>
+                {
+                    using ArrowColumn c = t.ExportColumn("score").ThrowIfFailed();
+                    double s = 0;
+                    foreach (double v in c.Values<double>()) s += v;
+                    return s;
+                }, expect, "ExportColumn")),
+                ("QueryColumns({columns: [score]}) (JSON by column)", BestCpu(repeat, () =>
+                {
+                    QueryResult r = t.QueryColumns(new TableQuery { Columns = new[] { "score" } }).ThrowIfFailed();
+                    double s = 0;
+                    foreach (object? v in r.Column("score")) s += (double)v!;
+                    return s;
+                }, expect, "QueryColumns")),
+                ("foreach (id, row) in table (JSON rows)", BestCpu(repeat, () =>
+                {
+                    double s = 0;
+                    foreach (var (_, row) in t) s += (double)row["score"]!;
+                    return s;
+                }, expect, "rows")),
+            };
+            double arrow = results[1].Cpu;
+            Console.WriteLine();
+            Console.WriteLine($"## Table read: one f64 column of {rows} rows summed (a checkpointed table, sync none; best of {repeat}, process CPU time)");
+            Console.WriteLine();
+            Console.WriteLine("| API | CPU ms | M rows/s of CPU | vs ToArrow |");
+            Console.WriteLine("| --- | ---: | ---: | ---: |");
+            foreach (var (name, cpu) in results)
+                Console.WriteLine($"| {name} | {cpu * 1e3,8:F1} | {(cpu > 0 ? $"{rows / cpu / 1e6,8:F1}" : "-")} | {(arrow > 0 ? $"{cpu / arrow:F2}x" : "-")} |");
+        }
         return true;
     }
 
