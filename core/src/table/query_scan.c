@@ -582,7 +582,7 @@ typedef struct gx {
     eleaf *el;             /* by node number */
     const cairn_zone *zs;
     qvcol idv;             /* the ids (u64, row 0) when the WHERE names _id */
-    size_t p0;             /* the vector being evaluated */
+    size_t p0, n;          /* the vector being evaluated */
     int corrupt;           /* 1 + the column where a code past its dictionary was met */
     size_t *order;         /* top-level AND: the kids in evaluation order */
     uint8_t *m;            /* QVEC match bytes */
@@ -723,6 +723,19 @@ static int lut_build(gx *x, const qexpr *e) {
     if (!hits) el->mode = LM_NONE;
     else if (hits == nv && cap == nv) el->mode = LM_ALL;
     else el->mode = LM_LUT;
+    if (el->mode == LM_LUT && ec->mode == EM_DICT) {
+        /* the matching codes one contiguous range (an equality on a dictionary: one code): the
+         * range kernels test a word of codes at once. A code past the dictionary (a damaged
+         * segment) then reads as no match instead of CORRUPT. */
+        size_t lo = 0, hi = nv - 1;
+        while (!el->lut[lo]) lo++;
+        while (!el->lut[hi]) hi--;
+        if (hi - lo + 1 == hits) {
+            el->mode = LM_RANGE;
+            el->lo = lo;
+            el->hi = hi;
+        }
+    }
     return 0;
 }
 
@@ -981,12 +994,12 @@ static size_t leaf_sel(gx *x, const qexpr *e, size_t p0, uint32_t *sel, size_t k
         cairn_seg__pk_gather32(&x->ec[e->col].l.codes, p0, sel, k, x->cb);
         dval_match(x, e, x->cb, k, m);
         break;
-    case LM_RANGE: {
-        const uint32_t lo = (uint32_t)el->lo, span = (uint32_t)(el->hi - el->lo);
-        cairn_seg__pk_gather32(&x->ec[e->col].l.codes, p0, sel, k, x->cb);
-        for (j = 0; j < k; j++) m[j] = (uint8_t)((uint32_t)(x->cb[j] - lo) <= span);
-        break;
-    }
+    case LM_RANGE: /* codes, range, validity and the compaction in one pass */
+#ifdef CAIRN_SEG_HAVE_RANGE_SEL
+        if (k * 8 > x->n && x->n <= 2048 && cairn_seg__pk_range_ok(&x->ec[e->col].l.codes, p0))
+            return cairn_seg__pk_range_keepw(&x->ec[e->col].l.codes, p0, x->n, el->lo, el->hi, sel, k, vb);
+#endif
+        return cairn_seg__pk_range_keep(&x->ec[e->col].l.codes, p0, sel, k, el->lo, el->hi, vb);
     default: { /* LM_LUT */
         ecol *ec = &x->ec[e->col];
         const uint8_t *lut = el->lut;
@@ -1039,6 +1052,7 @@ static size_t filter_vec(gx *x, size_t p0, size_t n, uint32_t *sel) {
     sctx *s = x->s;
     size_t k, i;
     x->p0 = p0;
+    x->n = n;
     if (e->kind == QE_LEAF) return leaf_first(x, e, p0, n, sel);
     if (e->kind != QE_AND) {
         cairn_tbl__qeval_with(e, enc_leaf, x, n, s->tb, s->fb, &s->ev);
@@ -1046,7 +1060,8 @@ static size_t filter_vec(gx *x, size_t p0, size_t n, uint32_t *sel) {
     }
     for (i = 0, k = n; i < e->nkid && k; i++) {
         const qexpr *kid = e->kid[x->order[i]];
-        if (i > 0 && kid->kind == QE_LEAF && k * 3 <= n) {
+        if (i > 0 && kid->kind == QE_LEAF && (k * 3 <= n || x->el[kid->idx].mode == LM_RANGE ||
+                                               (x->el[kid->idx].mode == LM_LUT && x->ec[kid->col].mode == EM_DICT))) {
             k = leaf_sel(x, kid, p0, sel, k);
             continue;
         }

@@ -246,6 +246,39 @@ static unsigned popc64(uint64_t x) {
     return (unsigned)((x * 0x0101010101010101ull) >> 56);
 }
 
+size_t cairn_seg__pk_range_keepw(const cairn_pk *a, size_t start, size_t n, uint64_t lo, uint64_t hi, uint32_t *restrict sel,
+                                 size_t k, const uint8_t *restrict valid) {
+    /* the words of hits over the window (as pk_range_sel), then a bit test per selected row */
+    const unsigned w = a->w, sh = w == 1 ? 0 : w == 2 ? 1 : w == 4 ? 2 : w == 8 ? 3 : 4, ps = 6 - sh;
+    const uint64_t unit = w == 1 ? 0x5555555555555555ull : w == 2 ? 0x1111111111111111ull : w == 4 ? 0x0101010101010101ull
+                        : w == 8 ? 0x0001000100010001ull : 0x0000000100000001ull;
+    const uint64_t me = unit * (((uint64_t)1 << w) - 1), g = unit << (2 * w - 1), vlo = unit * lo, vhi = (unit * hi) | g;
+    const size_t per = 64 / w, nw = (n + per - 1) / per, b0 = start * w / 8;
+    uint64_t mw[512];
+    size_t j, o = 0;
+    for (j = 0; j < nw && j < 512; j++) {
+        uint64_t x, xe, xo;
+        size_t at = b0 + 8 * j;
+        if (at + 8 <= a->len) x = ld64(a->p + at);
+        else {
+            uint8_t tmp[8] = {0};
+            if (at < a->len) memcpy(tmp, a->p + at, a->len - at);
+            x = ld64(tmp);
+        }
+        xe = x & me;
+        xo = (x >> w) & me;
+        mw[j] = ((((xe | g) - vlo) & (vhi - xe) & g) >> w) | (((xo | g) - vlo) & (vhi - xo) & g);
+    }
+    for (j = 0; j < k; j++) {
+        const size_t r = sel[j], i = start + r;
+        unsigned v = (unsigned)(mw[r >> ps] >> (((r & (per - 1)) << sh) + w - 1));
+        if (valid) v &= (unsigned)(valid[i >> 3] >> (i & 7));
+        sel[o] = sel[j];
+        o += v & 1;
+    }
+    return o;
+}
+
 size_t cairn_seg__pk_range_sel(const cairn_pk *a, size_t start, size_t n, uint64_t lo, uint64_t hi, uint32_t *restrict sel) {
     /* two codes' lanes per 2w bits: the even codes of a word, then the odd ones, each with a guard
      * bit on top (bit 2w - 1) that survives (x | G) - lo exactly when x >= lo and (hi | G) - x
@@ -316,5 +349,24 @@ size_t cairn_seg__pk_lut_sel(const cairn_pk *a, size_t base, uint32_t *restrict 
         o += v & 1;
     }
     *bad = (any & 2) != 0;
+    return o;
+}
+
+size_t cairn_seg__pk_range_keep(const cairn_pk *a, size_t base, uint32_t *restrict sel, size_t k, uint64_t lo, uint64_t hi,
+                                const uint8_t *restrict valid) {
+    const uint8_t *restrict p = a->p;
+    const unsigned w = a->w;
+    const uint64_t mask = w ? ((uint64_t)1 << w) - 1 : 0, span = hi - lo;
+    const size_t fe = w ? fast_end(a) : SIZE_MAX;
+    size_t j, o = 0;
+    for (j = 0; j < k; j++) {
+        const size_t i = base + sel[j];
+        const uint64_t bit = (uint64_t)i * w;
+        const uint64_t c = i < fe ? (ld64(p + (bit >> 3)) >> (bit & 7)) & mask : cairn_seg__pk_get(a, i);
+        unsigned v = (unsigned)(c - lo <= span);
+        if (valid) v &= (unsigned)(valid[i >> 3] >> (i & 7));
+        sel[o] = sel[j];
+        o += v & 1;
+    }
     return o;
 }

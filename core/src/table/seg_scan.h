@@ -74,6 +74,10 @@ void cairn_seg__pk_gather64(const cairn_pk *a, size_t base, const uint32_t *sel,
 size_t cairn_seg__pk_lut_sel(const cairn_pk *a, size_t base, uint32_t *sel, size_t k, const uint8_t *lut,
                              const uint8_t *valid, int *bad);
 
+/* The same with codes in [lo, hi] (width <= 32) instead of a table. */
+size_t cairn_seg__pk_range_keep(const cairn_pk *a, size_t base, uint32_t *sel, size_t k, uint64_t lo, uint64_t hi,
+                                const uint8_t *valid);
+
 #if defined(__GNUC__)
 /* The rows i < n of the window at `start` whose code lies in [lo, hi] (hi < 2^w) into sel, a 64-bit
  * word of codes at a time (SWAR); returns their number. Only for widths 1, 2, 4, 8 and 16 and a
@@ -81,6 +85,11 @@ size_t cairn_seg__pk_lut_sel(const cairn_pk *a, size_t base, uint32_t *sel, size
  * entries (up to 4 past the last one found are written). */
 #define CAIRN_SEG_HAVE_RANGE_SEL 1
 size_t cairn_seg__pk_range_sel(const cairn_pk *a, size_t start, size_t n, uint64_t lo, uint64_t hi, uint32_t *sel);
+/* cairn_seg__pk_range_keep for a selection of the window [start, start + n) (n <= 2048, the same
+ * widths and start as cairn_seg__pk_range_sel; sel holds rows relative to start): the window's
+ * codes are tested a word at a time, then each selected row's bit looked up. */
+size_t cairn_seg__pk_range_keepw(const cairn_pk *a, size_t start, size_t n, uint64_t lo, uint64_t hi, uint32_t *sel,
+                                 size_t k, const uint8_t *valid);
 #endif
 static inline int cairn_seg__pk_range_ok(const cairn_pk *a, size_t start) {
     return (a->w == 1 || a->w == 2 || a->w == 4 || a->w == 8 || a->w == 16) && ((uint64_t)start * a->w) % 64 == 0;
