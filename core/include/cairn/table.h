@@ -240,6 +240,16 @@ CAIRN_API int cairn_table_metrics(cairn_table *t, char **out);
  * (PRIMARY KEY / UNIQUE / NOT NULL hold over the live rows). 0 sound, CORRUPT (file and offset, or
  * the violated constraint, in the message), PATH. */
 CAIRN_API int cairn_table_check(const char *path);
+/* Repair a table directory (closed, or CAIRN_LOCKED while a writer has it open): verify it as
+ * cairn_table_check does, then rebuild what is derived from its data: the manifest's copies of
+ * every segment's encoding and zone map (what queries skip row groups by), with the committed
+ * WAL transactions checkpointed into segments and the manifest replaced atomically; leftover
+ * files are removed and the indexes are rebuilt on use. Damaged primary data (a segment's CRC or
+ * bounds, ids out of order, a violated constraint, a damaged manifest or WAL) is refused with
+ * CAIRN_CORRUPT naming the file and offset, and nothing is rewritten. *out (may be NULL): the
+ * number of segment references rebuilt (0: nothing was derived wrongly). Errors: CORRUPT, PATH,
+ * LOCKED, VERSION, IO, NOMEM. */
+CAIRN_API int cairn_table_repair(const char *path, uint64_t *out);
 
 /* ---- queries (core/src/table/query*.c; docs/queries.md) ----
  *

@@ -1871,6 +1871,12 @@ int cairn_table_check(const char *path) {
     return cairn_tbl__check(path);
 }
 
+int cairn_table_repair(const char *path, uint64_t *out) {
+    if (out) *out = 0;
+    if (!path) return cairn_err__set(CAIRN_INVALID, "cairn_table_repair: NULL path");
+    return cairn_tbl__repair(path, out);
+}
+
 /* ---- events ---- */
 
 int cairn_table_subscribe(cairn_table *t, cairn_table_event_fn fn, void *ctx, uint64_t *id) {

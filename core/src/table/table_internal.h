@@ -424,6 +424,7 @@ void cairn_tbl__groups_free(rgroup *g, size_t ng, size_t ncols);
 int cairn_tbl__compact(cairn_table *t);
 int cairn_tbl__add_column(cairn_table *t, const tcol *c);
 int cairn_tbl__check(const char *path);
+int cairn_tbl__repair(const char *path, uint64_t *fixed);
 uint64_t cairn_tbl__disk_bytes(cairn_table *t);
 /* the core (table.c) */
 int cairn_tbl__apply_rec(cairn_table *t, unsigned type, const void *payload, size_t len);

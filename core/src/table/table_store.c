@@ -1737,11 +1737,90 @@ uint64_t cairn_tbl__disk_bytes(cairn_table *t) {
 
 /* ---- check ---- */
 
+/* Every row group of an open table against its segments: each segment read whole (CRC, bounds,
+ * counts, of the column's type), ids increasing inside the group's range, NOT NULL, UTF-8; and
+ * the manifest's derived copies of each segment's header (encoding, zone map). A damaged segment
+ * or row is CAIRN_CORRUPT naming the file and offset. A derived copy that differs is CORRUPT too
+ * when `fixed` is NULL (check), else it is rewritten in memory and counted in *fixed (repair). */
+static int verify_groups(cairn_table *t, const char *path, size_t *fixed) {
+    size_t gi, c;
+    int rc = 0;
+    for (gi = 0; !rc && gi < t->ng; gi++) {
+        rgroup *g = &t->g[gi];
+        for (c = 0; !rc && c <= t->s.n; c++) {
+            segref *r = c ? &g->cols[c - 1] : &g->ids;
+            const tcol *col = c ? &t->s.c[c - 1] : NULL;
+            int type = col ? col->type : CAIRN_TYPE_U64;
+            const char *fp = cairn_io__path(r->file->f);
+            unsigned long long off = (unsigned long long)r->off;
+            uint8_t *buf = NULL, zb[72];
+            cairn_colvec v;
+            cairn_zone z;
+            int enc = 0;
+            size_t n = 0;
+            uint32_t p;
+            memset(&v, 0, sizeof v);
+            if ((rc = read_seg(r->file, r, &buf)) != 0) break;
+            rc = cairn_seg__decode(buf, r->len, type, col ? col->fixed_len : 0, &v);
+            if (!rc) rc = cairn_seg__info(buf, r->len, &enc, &n, &z);
+            free(buf);
+            if (rc == CAIRN_CORRUPT) {
+                char msg[CAIRN_ERR_MSG_MAX];
+                snprintf(msg, sizeof msg, "%s", cairn_errmsg());
+                rc = cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: %s", fp, off, msg);
+            }
+            if (rc) break;
+            if (v.n != g->nrows || (!col && v.validity))
+                rc = cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: segment of %zu values for %u rows", fp, off, v.n, g->nrows);
+            for (p = 0; !rc && !col && p < v.n; p++) {
+                uint64_t id = ((const uint64_t *)v.data)[p];
+                if (id < g->first_id || id > g->last_id || (p && id <= ((const uint64_t *)v.data)[p - 1]) ||
+                    (p == 0 && id != g->first_id) || (p == v.n - 1 && id != g->last_id))
+                    rc = cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: ids out of order or outside the row group's range", fp, off);
+            }
+            if (!rc && col && !col->nullable && v.validity) {
+                for (p = 0; p < v.n; p++)
+                    if (!grp_deleted(g, p) && !((v.validity[p >> 3] >> (p & 7)) & 1)) {
+                        rc = cairn_err__set(CAIRN_CORRUPT, "%s: column %s is NOT NULL, but a row of the group at ids %llu..%llu is null",
+                                            path, col->name, (unsigned long long)g->first_id, (unsigned long long)g->last_id);
+                        break;
+                    }
+            }
+            if (!rc && col && col->type == CAIRN_TYPE_STRING) {
+                for (p = 0; p < v.n; p++) {
+                    cairn_value x;
+                    cairn_tbl__colvec_get(&v, col, p, &x);
+                    if (!x.is_null && !cairn_tbl__utf8_valid((const uint8_t *)x.v.s.bytes, x.v.s.len)) {
+                        rc = cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: column %s holds invalid UTF-8", fp, off, col->name);
+                        break;
+                    }
+                }
+            }
+            cairn_seg__free_vec(&v);
+            if (rc) break;
+            /* the manifest's copies of the segment's header: derived */
+            zone_put(zb, &z);
+            if (r->enc != (uint8_t)enc || memcmp(r->zone, zb, sizeof zb) != 0) {
+                if (!fixed)
+                    rc = cairn_err__set(CAIRN_CORRUPT,
+                                        "%s: row group at ids %llu..%llu: the manifest's encoding or zone map of the segment at "
+                                        "%s offset %llu differs from the segment's header (derived: `repair` rebuilds it)",
+                                        path, (unsigned long long)g->first_id, (unsigned long long)g->last_id, fp, off);
+                else {
+                    r->enc = (uint8_t)enc;
+                    memcpy(r->zone, zb, sizeof zb);
+                    ++*fixed;
+                }
+            }
+        }
+    }
+    return rc;
+}
+
 int cairn_tbl__check(const char *path) {
     cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
     cairn_table *t = NULL;
     cairn_wal_info wi;
-    size_t gi, c;
     int rc;
     char *wp;
     o.read_only = 1;
@@ -1754,52 +1833,7 @@ int cairn_tbl__check(const char *path) {
     }
     rc = cairn_wal__check(wp, &wi);
     free(wp);
-    /* every segment: CRC, bounds, counts; ids increasing inside the group's range; NOT NULL */
-    for (gi = 0; !rc && gi < t->ng; gi++) {
-        rgroup *g = &t->g[gi];
-        cairn_colvec ids;
-        uint32_t p;
-        if ((rc = cairn_tbl__group_decode(g->ids.file, &g->ids, CAIRN_TYPE_U64, 0, &ids)) != 0) break;
-        if (ids.n != g->nrows || ids.validity)
-            rc = cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: ids segment of %zu values for %u rows", cairn_io__path(g->ids.file->f),
-                                (unsigned long long)g->ids.off, ids.n, g->nrows);
-        for (p = 0; !rc && p < ids.n; p++) {
-            uint64_t id = ((const uint64_t *)ids.data)[p];
-            if (id < g->first_id || id > g->last_id || (p && id <= ((const uint64_t *)ids.data)[p - 1]) ||
-                (p == 0 && id != g->first_id) || (p == ids.n - 1 && id != g->last_id))
-                rc = cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: ids out of order or outside the row group's range",
-                                    cairn_io__path(g->ids.file->f), (unsigned long long)g->ids.off);
-        }
-        cairn_seg__free_vec(&ids);
-        for (c = 0; !rc && c < t->s.n; c++) {
-            cairn_colvec v;
-            const tcol *col = &t->s.c[c];
-            if ((rc = cairn_tbl__group_decode(g->cols[c].file, &g->cols[c], col->type, col->fixed_len, &v)) != 0) break;
-            if (v.n != g->nrows)
-                rc = cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: segment of %zu values for %u rows", cairn_io__path(g->cols[c].file->f),
-                                    (unsigned long long)g->cols[c].off, v.n, g->nrows);
-            if (!rc && !col->nullable && v.validity) {
-                for (p = 0; p < v.n; p++)
-                    if (!grp_deleted(g, p) && !((v.validity[p >> 3] >> (p & 7)) & 1)) {
-                        rc = cairn_err__set(CAIRN_CORRUPT, "%s: column %s is NOT NULL, but a row of the group at ids %llu..%llu is null",
-                                            path, col->name, (unsigned long long)g->first_id, (unsigned long long)g->last_id);
-                        break;
-                    }
-            }
-            if (!rc && col->type == CAIRN_TYPE_STRING) {
-                for (p = 0; p < v.n; p++) {
-                    cairn_value x;
-                    cairn_tbl__colvec_get(&v, col, p, &x);
-                    if (!x.is_null && !cairn_tbl__utf8_valid((const uint8_t *)x.v.s.bytes, x.v.s.len)) {
-                        rc = cairn_err__set(CAIRN_CORRUPT, "%s: offset %llu: column %s holds invalid UTF-8",
-                                            cairn_io__path(g->cols[c].file->f), (unsigned long long)g->cols[c].off, col->name);
-                        break;
-                    }
-                }
-            }
-            cairn_seg__free_vec(&v);
-        }
-    }
+    if (!rc) rc = verify_groups(t, path, NULL);
     /* PRIMARY KEY / UNIQUE over the live rows */
     if (!rc) rc = cairn_tbl__build_indexes(t);
     {
@@ -1808,5 +1842,41 @@ int cairn_tbl__check(const char *path) {
         cairn_table_close(t);
         cairn_err__restore(&sv);
     }
+    return rc;
+}
+
+/* Repair: open as the writer (the lock; committed WAL transactions replayed), verify every
+ * segment and constraint as check does, refusing damaged primary data (CAIRN_CORRUPT with the
+ * file and offset: nothing is written), then rebuild what is derived from it: the manifest's
+ * copies of each segment's encoding and zone map. The WAL's transactions are checkpointed into
+ * segments, and a new manifest is written atomically when anything was rebuilt. Leftover files
+ * (unnamed segment files, MANIFEST.tmp) are removed by the writer's open; the indexes live in
+ * memory only and are rebuilt on use. */
+int cairn_tbl__repair(const char *path, uint64_t *fixed_out) {
+    cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
+    cairn_table *t = NULL;
+    cairn_wal_info wi;
+    size_t fixed = 0;
+    int rc;
+    char *wp;
+    if (fixed_out) *fixed_out = 0;
+    o.create = 0;
+    if ((wp = cairn_path__join(path, "wal")) == NULL) return CAIRN_NOMEM;
+    if ((rc = cairn_table_open(&t, path, &o)) == 0) rc = cairn_wal__check(wp, &wi);
+    free(wp);
+    if (!rc) rc = verify_groups(t, path, &fixed);
+    if (!rc) rc = cairn_tbl__build_indexes(t);
+    if (!rc && fixed) {
+        t->dirty = 1;
+        rc = cairn_tbl__checkpoint(t, 1);
+    }
+    if (t) {
+        cairn_err_saved sv;
+        cairn_err__save(&sv);
+        if (rc) t->failed = t->failed ? t->failed : CAIRN_CORRUPT; /* close writes nothing after a refusal */
+        cairn_table_close(t);
+        cairn_err__restore(&sv);
+    }
+    if (!rc && fixed_out) *fixed_out = fixed;
     return rc;
 }

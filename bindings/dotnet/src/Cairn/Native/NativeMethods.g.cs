@@ -456,6 +456,9 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib, EntryPoint = "cairn_table_check", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int cairn_table_check(string? path);
 
+    [LibraryImport(Lib, EntryPoint = "cairn_table_repair", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int cairn_table_repair(string? path, out ulong @out);
+
     [LibraryImport(Lib, EntryPoint = "cairn_table_query_json", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int cairn_table_query_json(TableHandle t, string? query, out byte* @out);
 
