@@ -1321,8 +1321,8 @@ static int grp_direct(actx *x, rgroup *g) {
             if (q->how) k0[c] = sp[c]->fs.k; /* a sum counts its values by how far k moved */
             else sp[c]->n += cnt[c];
         }
-        if (q->how == 1 && ncode <= DG_LOCAL) {
-            /* few codes: the partial sums and counters in a small local array */
+        if (q->how && ncode <= DG_LOCAL) {
+            /* few codes: the partial sums and counters in a small local array (DICT or PLAIN) */
             double acc[DG_LOCAL * 8];
             uint64_t kk[DG_LOCAL];
             uint32_t vc[256];
@@ -1332,14 +1332,23 @@ static int grp_direct(actx *x, rgroup *g) {
                 for (j = 0; j < 8; j++) acc[c * 8 + j] = sp[c]->fs.s[j];
                 kk[c] = sp[c]->fs.k;
             }
-            for (i0 = 0; i0 < n; i0 += 256) {
-                size_t m = n - i0 < 256 ? n - i0 : 256;
-                const uint32_t *gcb = gcodes + i0;
-                if (cairn_seg__codes(q->pk, q->plen, q->w, i0, m, q->d, vc)) return seg_damaged(q->r, "DICT");
-                for (j = 0; j < m; j++) {
-                    uint32_t gq = gcb[j];
+            if (q->how == 1) {
+                for (i0 = 0; i0 < n; i0 += 256) {
+                    size_t m = n - i0 < 256 ? n - i0 : 256;
+                    const uint32_t *gcb = gcodes + i0;
+                    if (cairn_seg__codes(q->pk, q->plen, q->w, i0, m, q->d, vc)) return seg_damaged(q->r, "DICT");
+                    for (j = 0; j < m; j++) {
+                        uint32_t gq = gcb[j];
+                        double v;
+                        memcpy(&v, q->dict + (size_t)vc[j] * 8, 8);
+                        acc[gq * 8 + (kk[gq]++ & 7)] += v;
+                    }
+                }
+            } else {
+                for (i = 0; i < n; i++) {
+                    uint32_t gq = gcodes[i];
                     double v;
-                    memcpy(&v, q->dict + (size_t)vc[j] * 8, 8);
+                    memcpy(&v, q->body + i * 8, 8);
                     acc[gq * 8 + (kk[gq]++ & 7)] += v;
                 }
             }
