@@ -7,6 +7,7 @@
  * after its rollback; order/limit/offset against a naive sort; parser errors with their codes. */
 #include "cairn.h"
 #include "table/table_internal.h"
+#include "table/seg_scan.h"
 
 #include <check.h>
 #include <math.h>
@@ -754,6 +755,136 @@ START_TEST(t_kernels) {
 }
 END_TEST
 
+/* ---- seg_scan.h's primitives against a naive reading of the bits ----
+ * Packed arrays of every width 0..32 in buffers of exactly their length (so that a sanitizer sees
+ * any read past them), counts around word and vector boundaries; windows, gathers, the SWAR range
+ * kernels and the fused selections, with and without a validity bitmap. */
+
+static uint64_t naive_code(const uint8_t *p, unsigned w, size_t i) {
+    uint64_t v = 0;
+    unsigned b;
+    for (b = 0; b < w; b++) {
+        uint64_t bit = (uint64_t)i * w + b;
+        v |= (uint64_t)((p[bit >> 3] >> (bit & 7)) & 1) << b;
+    }
+    return v;
+}
+
+START_TEST(t_seg_scan) {
+    static const size_t counts[] = {1, 7, 8, 63, 64, 65, 127, 2047, 2048, 2049, 4097, 5000};
+    unsigned w;
+    size_t ci;
+    g_rng = 99;
+    for (w = 0; w <= 32; w++)
+        for (ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
+            size_t cnt = counts[ci], len = (cnt * w + 7) / 8, i, j, rep;
+            uint8_t *p = (uint8_t *)malloc(len ? len : 1), *valid = (uint8_t *)malloc((cnt + 7) / 8);
+            uint8_t *lut = (uint8_t *)malloc((size_t)1 << (w > 16 ? 16 : w));
+            uint32_t *out = (uint32_t *)malloc((cnt + 8) * 4), *sel = (uint32_t *)malloc((cnt + 8) * 4), *sel2;
+            uint64_t *o64 = (uint64_t *)malloc(cnt * 8);
+            cairn_pk a;
+            sel2 = (uint32_t *)malloc((cnt + 8) * 4);
+            for (i = 0; i < len; i++) p[i] = (uint8_t)rnd();
+            if (len && (cnt * w) % 8) p[len - 1] &= (uint8_t)((1u << ((cnt * w) % 8)) - 1);
+            for (i = 0; i < (cnt + 7) / 8; i++) valid[i] = (uint8_t)(rnd() | (rn(2) ? 0xff : 0));
+            a.p = p;
+            a.len = len;
+            a.w = w;
+            a.count = cnt;
+            for (i = 0; i < cnt; i++) ck_assert_uint_eq(cairn_seg__pk_get(&a, i), naive_code(p, w, i));
+            for (rep = 0; rep < 6; rep++) {
+                /* a window (aligned to a vector first, then anywhere) */
+                size_t st = rep == 0 ? 0 : rep == 1 && cnt > 2048 ? 2048 : (size_t)rnd() % cnt;
+                size_t n = 1 + (size_t)rnd() % (cnt - st < 2048 ? cnt - st : 2048), k = 0, k2, want;
+                uint64_t lo = w ? rnd() % ((uint64_t)1 << w) : 0, hi = w ? rnd() % ((uint64_t)1 << w) : 0;
+                if (rep < 2) n = cnt - st < 2048 ? cnt - st : 2048;
+                if (lo > hi) {
+                    uint64_t tmp = lo;
+                    lo = hi;
+                    hi = tmp;
+                }
+                if (rep == 3) hi = lo; /* an equality */
+                cairn_seg__pk_window32(&a, st, n, out);
+                cairn_seg__pk_window64(&a, st, n, o64);
+                for (i = 0; i < n; i++) {
+                    ck_assert_uint_eq(out[i], naive_code(p, w, st + i));
+                    ck_assert_uint_eq(o64[i], naive_code(p, w, st + i));
+                }
+                /* a selection of the window: every row, or a random part */
+                for (i = 0; i < n; i++)
+                    if (rep == 0 || rn(3) == 0) sel[k++] = (uint32_t)i;
+                cairn_seg__pk_gather32(&a, st, sel, k, out);
+                for (j = 0; j < k; j++) ck_assert_uint_eq(out[j], naive_code(p, w, st + sel[j]));
+                /* codes in [lo, hi] on the selection, with the validity bitmap */
+                memcpy(sel2, sel, k * 4);
+                k2 = cairn_seg__pk_range_keep(&a, st, sel2, k, lo, hi, valid);
+                for (j = 0, want = 0; j < k; j++) {
+                    size_t r = st + sel[j];
+                    uint64_t c = naive_code(p, w, r);
+                    if (c >= lo && c <= hi && ((valid[r >> 3] >> (r & 7)) & 1)) {
+                        ck_assert_uint_lt(want, k2);
+                        ck_assert_uint_eq(sel2[want], sel[j]);
+                        want++;
+                    }
+                }
+                ck_assert_uint_eq(k2, want);
+                /* a table over the codes (widths up to 16) */
+                if (w <= 16) {
+                    size_t nl = (size_t)1 << w;
+                    int bad = 0, wbad = 0;
+                    for (i = 0; i < nl; i++) lut[i] = (uint8_t)(rn(3) == 0 ? 2 + rn(2) : rn(2));
+                    memcpy(sel2, sel, k * 4);
+                    k2 = cairn_seg__pk_lut_sel(&a, st, sel2, k, lut, rep & 1 ? valid : NULL, &bad);
+                    for (j = 0, want = 0; j < k; j++) {
+                        size_t r = st + sel[j];
+                        uint8_t v = lut[naive_code(p, w, r)];
+                        wbad |= (v & 2) != 0;
+                        if ((v & 1) && (!(rep & 1) || ((valid[r >> 3] >> (r & 7)) & 1))) {
+                            ck_assert_uint_eq(sel2[want], sel[j]);
+                            want++;
+                        }
+                    }
+                    ck_assert_uint_eq(k2, want);
+                    ck_assert_int_eq(bad, wbad);
+                }
+#ifdef CAIRN_SEG_HAVE_RANGE_SEL
+                if (cairn_seg__pk_range_ok(&a, st)) {
+                    /* straight into a selection, and the word-at-a-time test of a selection */
+                    k2 = cairn_seg__pk_range_sel(&a, st, n, lo, hi, sel2);
+                    for (i = 0, want = 0; i < n; i++) {
+                        uint64_t c = naive_code(p, w, st + i);
+                        if (c >= lo && c <= hi) {
+                            ck_assert_uint_lt(want, k2);
+                            ck_assert_uint_eq(sel2[want], i);
+                            want++;
+                        }
+                    }
+                    ck_assert_uint_eq(k2, want);
+                    memcpy(sel2, sel, k * 4);
+                    k2 = cairn_seg__pk_range_keepw(&a, st, n, lo, hi, sel2, k, valid);
+                    for (j = 0, want = 0; j < k; j++) {
+                        size_t r = st + sel[j];
+                        uint64_t c = naive_code(p, w, r);
+                        if (c >= lo && c <= hi && ((valid[r >> 3] >> (r & 7)) & 1)) {
+                            ck_assert_uint_eq(sel2[want], sel[j]);
+                            want++;
+                        }
+                    }
+                    ck_assert_uint_eq(k2, want);
+                }
+#endif
+            }
+            free(p);
+            free(valid);
+            free(lut);
+            free(out);
+            free(sel);
+            free(sel2);
+            free(o64);
+        }
+}
+END_TEST
+
 /* ---- order, limit, offset against a naive sort ---- */
 
 static const model *g_sm;
@@ -977,6 +1108,7 @@ static Suite *suite(void) {
     tcase_add_loop_test(tc, t_small_counts, 0, 2);
     tcase_add_test(tc, t_large);
     tcase_add_test(tc, t_kernels);
+    tcase_add_test(tc, t_seg_scan);
     tcase_add_test(tc, t_order);
     tcase_add_test(tc, t_types);
     tcase_add_test(tc, t_errors);
