@@ -544,6 +544,22 @@ static int tbl_check(const opts *o, int argc, char **argv) {
     return cli_flush_stdout();
 }
 
+static int tbl_repair(const opts *o, int argc, char **argv) {
+    uint64_t rebuilt = 0;
+    int rc;
+    (void)o, (void)argc;
+    cli_ticker_start("repairing");
+    rc = cairn_table_repair(argv[0], &rebuilt);
+    cli_ticker_stop();
+    if (rc) return cli_fail(rc);
+    if (rebuilt)
+        printf("repaired: %llu segment reference%s rebuilt from the segments\n", (unsigned long long)rebuilt,
+               rebuilt == 1 ? "" : "s");
+    else
+        printf("ok: nothing to rebuild\n");
+    return cli_flush_stdout();
+}
+
 static int tbl_compact(const opts *o, int argc, char **argv) {
     cairn_table *t;
     struct cairn_table_stats before = CAIRN_TABLE_STATS_INIT, after = CAIRN_TABLE_STATS_INIT;
@@ -1606,6 +1622,11 @@ const command cli_table_cmds[] = {
     {"check", 1, 1, "DIR", OPT_JSON, "verify every file (CRCs, manifest, WAL) and the constraints; exit 6 if not",
      "The table is not opened for writing (a running writer is not disturbed).\n"
      "  --json   {\"ok\":true|false,\"path\":...}; the error still goes to standard error", tbl_check},
+    {"repair", 1, 1, "DIR", 0, "verify, then rebuild what is derived (zone maps); exit 6 if the data is damaged",
+     "Takes the writer's lock (exit 7 while another writer has the table). Every segment and constraint is\n"
+     "verified as `check` does; damaged data is refused (exit 6, the file and offset on standard\n"
+     "error) and nothing is written. Then the manifest's copies of each segment's encoding and zone\n"
+     "map are rebuilt from the segments and the manifest replaced atomically.", tbl_repair},
     {"compact", 1, 1, "DIR", 0, "rewrite the row groups without deleted rows (ids are kept)", NULL, tbl_compact},
     {"schema", 1, 1, "DIR", OPT_JSON, "print the schema (canonical text form)",
      "  --json   the JSON list of column objects", tbl_schema},
