@@ -912,6 +912,7 @@ static int index_load(cairn_blob *b, uint32_t id) {
         goto out;
     memset(&fv, 0, sizeof fv);
     lv = fv;
+    if (cairn_u64map__reserve(&b->idx, n) != 0) goto out; /* one table, no rehashing */
     for (i = 0; i < n; i++) {
         const uint8_t *r = p + IHDR + i * IREC;
         uint64_t off = cairn_get64(r), size = cairn_get64(r + 8);

@@ -40,8 +40,8 @@ void *cairn_u64map__get(const cairn_u64map *m, uint64_t k) {
     return NULL;
 }
 
-static int grow(cairn_u64map *m) {
-    size_t nc = m->cap ? m->cap * 2 : 64, j, i;
+static int grow_to(cairn_u64map *m, size_t nc) {
+    size_t j, i;
     uint8_t *ns;
     if (nc > SIZE_MAX / m->ssize || !(ns = (uint8_t *)calloc(nc, m->ssize)))
         return cairn_err__set(CAIRN_NOMEM, "out of memory (a hash map of %zu slots)", nc);
@@ -55,6 +55,17 @@ static int grow(cairn_u64map *m) {
     m->s = ns;
     m->cap = nc;
     return 0;
+}
+
+static int grow(cairn_u64map *m) { return grow_to(m, m->cap ? m->cap * 2 : 64); }
+
+int cairn_u64map__reserve(cairn_u64map *m, size_t n) {
+    size_t nc = m->cap ? m->cap : 64;
+    while ((n + 1) * 4 > nc * 3) {
+        if (nc > SIZE_MAX / 2) return cairn_err__set(CAIRN_NOMEM, "out of memory (a hash map of %zu keys)", n);
+        nc *= 2;
+    }
+    return nc == m->cap ? 0 : grow_to(m, nc);
 }
 
 int cairn_u64map__put(cairn_u64map *m, uint64_t k, const void *v) {

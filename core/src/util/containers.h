@@ -42,6 +42,9 @@ void *cairn_u64map__get(const cairn_u64map *m, uint64_t k);
 /* Set k to a copy of v (vsize bytes); replaces an existing value. Errors: NOMEM (the map is
  * unchanged). */
 int cairn_u64map__put(cairn_u64map *m, uint64_t k, const void *v);
+/* Make room for n keys in all, so that the next puts up to n do not grow the table. Errors:
+ * NOMEM (the map is unchanged). */
+int cairn_u64map__reserve(cairn_u64map *m, size_t n);
 /* Remove k (absent: nothing). */
 void cairn_u64map__del(cairn_u64map *m, uint64_t k);
 /* Iterate: start with *pos = 0; each call returns the next value (and its key in *k) or NULL at
