@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cairn.h"
@@ -1098,6 +1099,8 @@ typedef struct opts {
     const char *out;
     const char *only;
     int keep;
+    uint64_t curve[8]; /* --curve: Cairn's reopen time at these key counts */
+    int ncurve;
 } opts;
 
 typedef struct thr {
@@ -1371,6 +1374,59 @@ done:
     r->dir = NULL;
 }
 
+/* The reopen curve (--curve): Cairn only, for each key count a fresh store loaded in
+ * transactions of KV_TXN puts and closed, then opened 5 times: the best wall and CPU time of an
+ * open (warm page cache), and the KEYDIR's size. */
+typedef struct curve_pt {
+    uint64_t keys;
+    double wall_ms, cpu_ms, keydir_mb, disk_mb;
+} curve_pt;
+static curve_pt g_curve[8];
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void run_curve(const opts *o) {
+    int i, r;
+    for (i = 0; i < o->ncurve; i++) {
+        curve_pt *c = &g_curve[i];
+        char name[64], *d, *kd;
+        void *h;
+        c->keys = o->curve[i];
+        c->wall_ms = c->cpu_ms = c->keydir_mb = c->disk_mb = NAN;
+        snprintf(name, sizeof name, "curve-%llu", (unsigned long long)c->keys);
+        d = bench_scratch(o->dir, name);
+        bench_log("Cairn: reopen curve, %llu keys", (unsigned long long)c->keys);
+        if (!(h = cn_open(d, MODE_NOSYNC)) || cn_load_txn(h, c->keys) != 0) {
+            if (h) cn_close(h);
+            bench_log("Cairn: FAILED the curve load");
+            free(d);
+            continue;
+        }
+        cn_close(h);
+        c->disk_mb = mb(bench_dir_bytes(d));
+        kd = malloc(strlen(d) + 8);
+        if (!kd) bench_die("out of memory");
+        sprintf(kd, "%s/KEYDIR", d);
+        c->keydir_mb = mb(bench_file_bytes(kd));
+        free(kd);
+        for (r = 0; r < 5; r++) {
+            double t0 = bench_now(), c0 = cpu_now(), w, cp;
+            if (!(h = cn_open(d, MODE_NOSYNC))) break;
+            w = (bench_now() - t0) * 1e3;
+            cp = (cpu_now() - c0) * 1e3;
+            cn_close(h);
+            if (isnan(c->wall_ms) || w < c->wall_ms) c->wall_ms = w;
+            if (isnan(c->cpu_ms) || cp < c->cpu_ms) c->cpu_ms = cp;
+        }
+        bench_rmrf(d);
+        free(d);
+    }
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Report                                                                                    */
 /* ---------------------------------------------------------------------------------------- */
@@ -1512,6 +1568,21 @@ static void report(FILE *f, const opts *o, const result *res) {
            cn->group_ops >= 4 * cn->sync_ops, 0);
 #undef TARGET
 
+    if (o->ncurve) {
+        int ci;
+        fprintf(f, "\nCairn's reopen by store size (loaded in transactions of %d puts, closed, then opened 5 times; "
+                   "best of 5, warm page cache):\n\n| keys | reopen (ms) | reopen CPU (ms) | KEYDIR (MiB) | disk (MiB) |\n"
+                   "| ---: | ---: | ---: | ---: | ---: |\n", KV_TXN);
+        for (ci = 0; ci < o->ncurve; ci++) {
+            char c1[64], c2[64], c3[64], c4[64], c5[64];
+            bench_fmt(c1, sizeof c1, (double)g_curve[ci].keys, 0);
+            bench_fmt(c2, sizeof c2, g_curve[ci].wall_ms, 2);
+            bench_fmt(c3, sizeof c3, g_curve[ci].cpu_ms, 2);
+            bench_fmt(c4, sizeof c4, g_curve[ci].keydir_mb, 1);
+            bench_fmt(c5, sizeof c5, g_curve[ci].disk_mb, 1);
+            fprintf(f, "| %s | %s | %s | %s | %s |\n", c1, c2, c3, c4, c5);
+        }
+    }
     fprintf(f, "\nSettings per engine:\n\n");
     for (j = 0; j < NENG; j++) fprintf(f, "- %s %s: %s.\n", engines[j].name, engines[j].version, engines[j].settings);
 }
@@ -1525,7 +1596,8 @@ static void usage(void) {
             "  --dir DIR     scratch directory (default $TMPDIR or /tmp)\n"
             "  --only LIST   comma-separated engines to run (Cairn,LMDB,LevelDB,RocksDB,SQLite)\n"
             "  --out FILE    write the markdown report there (default stdout)\n"
-            "  --keep        keep the scratch directories\n");
+            "  --keep        keep the scratch directories\n"
+            "  --curve LIST  also Cairn's reopen time for each comma-separated key count (e.g. 1M,3M,10M)\n");
     exit(2);
 }
 
@@ -1552,6 +1624,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--only") && v) o.only = v, i++;
         else if (!strcmp(a, "--out") && v) o.out = v, i++;
         else if (!strcmp(a, "--keep")) o.keep = 1;
+        else if (!strcmp(a, "--curve") && v) {
+            char buf[256], *tok, *save = NULL;
+            snprintf(buf, sizeof buf, "%s", v);
+            for (tok = strtok_r(buf, ",", &save); tok && o.ncurve < 8; tok = strtok_r(NULL, ",", &save))
+                o.curve[o.ncurve++] = bench_parse_count(a, tok);
+            i++;
+        }
         else usage();
     }
     if (o.threads > 256) bench_die("--threads: at most 256");
@@ -1593,6 +1672,7 @@ int main(int argc, char **argv) {
         }
         run_first(&engines[j], &o, &res[j]);
     }
+    if (o.ncurve) run_curve(&o);
     run_durable(&o, res, 1);
     run_durable(&o, res, o.threads);
     for (j = 0; j < NENG; j++)
