@@ -35,13 +35,13 @@ public sealed class QueryBuilder
     // ---- conditions ------------------------------------------------------------------------------------
 
     /// <summary>ANDs a text condition with the values of its <c>?</c>: <c>Where("age &gt;= ? AND city = ?", 21, "oslo")</c>.</summary>
-    public QueryBuilder Where(string condition, params object?[] @params)
+    public QueryBuilder Where(string condition, params object?[]? @params)
     {
         ArgumentNullException.ThrowIfNull(condition);
         return With(q =>
         {
             q._texts = _texts.Add(condition);
-            if (@params is not null) q._params = _params.AddRange(@params);
+            if (Table.ParamList(@params) is object?[] ps) q._params = _params.AddRange(ps);
         });
     }
 

@@ -195,6 +195,30 @@ public sealed class QueryResult : IReadOnlyList<Row>
     /// <summary>The values of one column, one per row (KeyNotFoundException for a column not in the result).</summary>
     public IReadOnlyList<object?> Column(string name) => Data[name];
 
+    /// <summary>The values of one column as a <typeparamref name="T"/>[], converted as
+    /// <see cref="Row.Get{T}"/> converts (<c>Column&lt;double&gt;("score")</c>, <c>Column&lt;long?&gt;("n")</c>):
+    /// numbers where they fit (OverflowException otherwise), a null only into a nullable T
+    /// (InvalidCastException otherwise). KeyNotFoundException for a column not in the result.</summary>
+    public T[] Column<T>(string name)
+    {
+        IReadOnlyList<object?> values = Data[name];
+        var a = new T[values.Count];
+        Type target = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
+        bool nullable = !typeof(T).IsValueType || target != typeof(T);
+        for (int i = 0; i < a.Length; i++)
+        {
+            object? v = values[i];
+            if (v is T t) a[i] = t;
+            else if (v is null)
+                a[i] = nullable ? default! : throw new InvalidCastException($"column '{name}' has a null at row {i}, not a {typeof(T).Name}");
+            else if (v is DateTime dt && target == typeof(DateTimeOffset)) a[i] = (T)(object)new DateTimeOffset(dt);
+            else if (v is IConvertible && target.IsPrimitive | target == typeof(decimal) && v is not (bool or string or DateTime))
+                a[i] = (T)System.Convert.ChangeType(v, target, System.Globalization.CultureInfo.InvariantCulture);
+            else throw new InvalidCastException($"column '{name}' holds a {v.GetType().Name}, not a {typeof(T).Name}");
+        }
+        return a;
+    }
+
     /// <inheritdoc />
     public IEnumerator<Row> GetEnumerator() => Rows.GetEnumerator();
 
@@ -608,8 +632,8 @@ public sealed unsafe partial class Table
     /// <summary>The number of live rows matching <paramref name="where"/> (any WHERE form, a dictionary
     /// being the shorthand or $and/$or/$not object; null: every live row), the values of its <c>?</c> in
     /// <paramref name="params"/>.</summary>
-    public ExecResponse<ulong> CountWhere(object? where = null, params object?[] @params) =>
-        CountWhere(new TableQuery { Where = where, Params = @params is { Length: > 0 } ? @params : null });
+    public ExecResponse<ulong> CountWhere(object? where = null, params object?[]? @params) =>
+        CountWhere(new TableQuery { Where = where, Params = ParamList(@params) });
 
     /// <summary>The number of live rows matching the query's Where and Params (the rest is ignored).</summary>
     public ExecResponse<ulong> CountWhere(TableQuery query)
@@ -626,12 +650,12 @@ public sealed unsafe partial class Table
     /// <summary>One aggregate over the live rows matching <paramref name="where"/>: count and
     /// count_distinct as ulong, sum as long (ulong for unsigned columns, double for floats), avg as double,
     /// min and max as the column's type; null over no values. Range when an integer sum leaves its type.</summary>
-    public ExecResponse<object?> Aggregate(Aggregate aggregate, object? where = null, params object?[] @params)
+    public ExecResponse<object?> Aggregate(Aggregate aggregate, object? where = null, params object?[]? @params)
     {
         if (aggregate is null) return ExecResponse<object?>.Fail(CairnErrorCode.Invalid, "aggregate is null");
         ExecResponse<QueryResult> r = Query(new TableQuery
         {
-            Where = where, Params = @params is { Length: > 0 } ? @params : null, Aggregates = new[] { aggregate with { As = "v" } },
+            Where = where, Params = ParamList(@params), Aggregates = new[] { aggregate with { As = "v" } },
         });
         return r.Success ? ExecResponse<object?>.Ok(r.Result![0]["v"]) : ExecResponse<object?>.From(r);
     }
@@ -675,6 +699,10 @@ public sealed unsafe partial class Table
         RunJoin(other, query is null ? Refused(CairnErrorCode.Invalid, "query is null") : Json(w => QueryJson.WriteNode(w, query, "query")));
 
     // ---- plumbing ----------------------------------------------------------------------------------------
+
+    /// <summary>The params of a `params object?[]`: none when empty; a lone null argument (which C# passes
+    /// as a null array) is one null value.</summary>
+    internal static object?[]? ParamList(object?[]? ps) => ps is null ? new object?[] { null } : ps.Length > 0 ? ps : null;
 
     /// <summary>The query JSON, or the failure writing it (a value no column takes, bad text).</summary>
     private static (string? Json, ExecResponse? Error) Json(Action<Utf8JsonWriter> write)

@@ -124,6 +124,11 @@ public class TableQueryTests : IDisposable
             ["$or"] = new object[] { ("name", "=", "n0"), ("name", "=", "n9") },
         }).Ids().Result);
 
+        // A lone null param is one null value (C# passes it as a null array): it never matches.
+        Assert.Equal(0UL, t.From().Where("score = ?", null).Count().ThrowIfFailed());
+        Assert.Equal(0UL, t.CountWhere("score = ?", null).ThrowIfFailed());
+        Assert.Null(t.Aggregate(Aggregate.Sum("score"), "cat = ?", null).ThrowIfFailed());
+
         // count_where over the same forms.
         Assert.Equal(2UL, t.CountWhere("cat = ? AND score < ?", 1, 90.0).Result);
         Assert.Equal(10UL, t.CountWhere().Result);
@@ -177,6 +182,15 @@ public class TableQueryTests : IDisposable
         Assert.Equal(byRow.Columns, byCol.Columns);
         for (int i = 0; i < 3; i++) Assert.Equal(byRow[i], byCol[i]); // rows made from the columns
         Assert.Equal(byCol.Data["score"], byRow.Data["score"]);        // columns made from the rows
+
+        // Typed columns, converted as Row.Get converts.
+        Assert.Equal(new double?[] { 87.0, 90.0, 93.0 }, byCol.Column<double?>("score"));
+        Assert.Equal(new long[] { 87, 90, 93 }, byCol.Column<long>("score"));
+        Assert.Equal(new[] { new DateTimeOffset(T0.AddSeconds(2)), new DateTimeOffset(T0.AddSeconds(5)), new DateTimeOffset(T0.AddSeconds(8)) },
+            byRow.Column<DateTimeOffset>("at"));
+        Assert.Throws<InvalidCastException>(() => byCol.Column<int>("name"));
+        Assert.Throws<InvalidCastException>(() => t.From().Select("score").ToColumns().Result!.Column<double>("score")); // n7's null
+        Assert.Equal(new ulong?[] { 8, 9, 10 }, t.From().Where("_id > 7").Select("_id").ToColumns().Result!.Column<ulong?>("_id"));
 
         // The C API's object as a dictionary, "format" included.
         QueryResult raw = t.Query(new Dictionary<string, object?>
