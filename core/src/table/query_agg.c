@@ -1271,7 +1271,16 @@ static int grp_direct(actx *x, rgroup *g) {
     for (ai = 0; ai < x->na && (!x->a[ai].c || x->a[ai].fn != QAGG_COUNT) && da[ai].how; ai++) {}
     if (ai < x->na) /* a count: the rows per code (else each code's groups are found from the sums) */
         for (i = 0; i < n; i++) cnt[gcodes[i]]++;
-    else
+    else if (ncode <= 64) { /* which codes occur: bits of four masks (no store per row) */
+        uint64_t m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+        for (i = 0; i + 4 <= n; i += 4) {
+            m0 |= 1ull << gcodes[i], m1 |= 1ull << gcodes[i + 1];
+            m2 |= 1ull << gcodes[i + 2], m3 |= 1ull << gcodes[i + 3];
+        }
+        for (; i < n; i++) m0 |= 1ull << gcodes[i];
+        m0 |= m1 | m2 | m3;
+        for (i = 0; i < ncode; i++) cnt[i] = (m0 >> i) & 1;
+    } else
         for (i = 0; i < n; i++) cnt[gcodes[i]] = 1; /* which codes occur */
     {
         cairn_colvec one[64];
