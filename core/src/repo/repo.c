@@ -2338,24 +2338,51 @@ static unsigned dgset_max(const dgset *s) {
 }
 
 /* All records of the leaves in s, sorted by key (leaves are disjoint ranges). */
-static int gather(tstore *td, const dgset *s, node **nodes, size_t *nn, entlist *recs) {
-    *nodes = (node *)calloc(s->n ? s->n : 1, sizeof(node));
-    *nn = 0;
-    if (!*nodes) return cairn_err__set(CAIRN_NOMEM, "out of memory");
-    for (size_t i = 0; i < s->n; i++) {
-        int rc = node_read(td, &s->d[i], &(*nodes)[*nn]);
-        if (rc) return rc;
-        (*nn)++;
-        for (size_t k = 0; k < (*nodes)[*nn - 1].n; k++)
-            if ((rc = entlist_push(recs, &(*nodes)[*nn - 1].e[k])) != 0) return rc;
-    }
-    /* the nodes are in key order (expansion keeps the children's order), so the records
-     * usually are already: sort only when they are not */
-    for (size_t i = 1; i < recs->n; i++)
-        if (ent_cmp_q(&recs->e[i - 1], &recs->e[i]) > 0) {
-            qsort(recs->e, recs->n, sizeof(ent), ent_cmp_q);
-            break;
+/* A cursor over the records of a set of leaves in key order (the set is in key order: expansion
+ * keeps the children's order), one leaf in memory at a time. Keys that do not increase from one
+ * leaf to the next are damage (a node is checked within itself when it is read). */
+typedef struct {
+    tstore *td;
+    const dgset *s;
+    size_t ni, ei;
+    node nd;
+    int has;
+} leafcur;
+
+static void leafcur_free(leafcur *c) {
+    if (c->has) node_free(&c->nd);
+    c->has = 0;
+}
+/* *e: the current record, or NULL at the end. */
+static int leafcur_peek(leafcur *c, const ent **e) {
+    *e = NULL;
+    while (!c->has || c->ei >= c->nd.n) {
+        node next;
+        int rc;
+        if (c->ni >= c->s->n) return 0;
+        if ((rc = node_read(c->td, &c->s->d[c->ni], &next)) != 0) return rc;
+        c->ni++;
+        if (next.level != 0) {
+            char hx[65];
+            hex_of(&next.id, hx);
+            node_free(&next);
+            return cairn_err__set(CAIRN_CORRUPT, "tree node %s: a leaf was expected", hx);
         }
+        if (c->has) {
+            const ent *a = &c->nd.e[c->nd.n - 1], *b = &next.e[0];
+            if (keycmp(a->key, a->klen, b->key, b->klen) >= 0) {
+                char hx[65];
+                hex_of(&next.id, hx);
+                node_free(&next);
+                return cairn_err__set(CAIRN_CORRUPT, "tree node %s: keys out of order with the node before it", hx);
+            }
+            node_free(&c->nd);
+        }
+        c->nd = next;
+        c->has = 1;
+        c->ei = 0;
+    }
+    *e = &c->nd.e[c->ei];
     return 0;
 }
 
@@ -2402,9 +2429,6 @@ static int repo_diff(cairn_repo *r, const char *tenant, const char *d1, const ch
     tstore *td = NULL;
     int rc;
     dgset A = {0}, B = {0};
-    node *na = NULL, *nb = NULL;
-    size_t nna = 0, nnb = 0;
-    entlist ra = {0}, rb = {0};
     buf added = {0}, removed = {0}, changed = {0}, outb = {0};
     size_t cadd = 0, crem = 0, cchg = 0;
     if (!json) return cairn_err__set(CAIRN_INVALID, "cairn_repo_diff: NULL argument");
@@ -2447,29 +2471,37 @@ static int repo_diff(cairn_repo *r, const char *tenant, const char *d1, const ch
         } else if ((rc = expand(td, &B, mb - 1)) != 0)
             goto out;
     }
-    if ((rc = gather(td, &A, &na, &nna, &ra)) != 0) goto out;
-    if ((rc = gather(td, &B, &nb, &nnb, &rb)) != 0) goto out;
     {
-        size_t i = 0, j = 0;
-        while ((i < ra.n || j < rb.n) && !rc) {
-            int c = i >= ra.n ? 1 : j >= rb.n ? -1 : keycmp(ra.e[i].key, ra.e[i].klen, rb.e[j].key, rb.e[j].klen);
+        leafcur ca = {0}, cb = {0};
+        ca.td = cb.td = td;
+        ca.s = &A;
+        cb.s = &B;
+        for (;;) {
+            const ent *ea, *eb;
+            int c;
+            if ((rc = leafcur_peek(&ca, &ea)) != 0 || (rc = leafcur_peek(&cb, &eb)) != 0) break;
+            if (!ea && !eb) break;
+            c = !ea ? 1 : !eb ? -1 : keycmp(ea->key, ea->klen, eb->key, eb->klen);
             if (c < 0) {
                 if (crem++) rc = buf_u8(&removed, ',');
-                if (!rc) rc = json_key(&removed, ra.e[i].key, ra.e[i].klen);
-                i++;
+                if (!rc) rc = json_key(&removed, ea->key, ea->klen);
+                ca.ei++;
             } else if (c > 0) {
                 if (cadd++) rc = buf_u8(&added, ',');
-                if (!rc) rc = json_key(&added, rb.e[j].key, rb.e[j].klen);
-                j++;
+                if (!rc) rc = json_key(&added, eb->key, eb->klen);
+                cb.ei++;
             } else {
-                if (!same_value(&ra.e[i], &rb.e[j])) {
+                if (!same_value(ea, eb)) {
                     if (cchg++) rc = buf_u8(&changed, ',');
-                    if (!rc) rc = json_key(&changed, ra.e[i].key, ra.e[i].klen);
+                    if (!rc) rc = json_key(&changed, ea->key, ea->klen);
                 }
-                i++;
-                j++;
+                ca.ei++;
+                cb.ei++;
             }
+            if (rc) break;
         }
+        leafcur_free(&ca);
+        leafcur_free(&cb);
     }
     if (rc) goto out;
     if ((rc = buf_put(&outb, "{\"added\":[", 10)) || (rc = buf_put(&outb, added.p, added.n)) ||
@@ -2480,13 +2512,6 @@ static int repo_diff(cairn_repo *r, const char *tenant, const char *d1, const ch
     *json = (char *)outb.p;
     outb.p = NULL;
 out:
-    for (size_t i = 0; i < nna; i++) node_free(&na[i]);
-    for (size_t i = 0; i < nnb; i++) node_free(&nb[i]);
-    free(na);
-    free(nb);
-    /* ra/rb entries point into the nodes; their store is empty */
-    free(ra.e);
-    free(rb.e);
     dgset_free(&A);
     dgset_free(&B);
     free(added.p);
