@@ -758,7 +758,8 @@ END_TEST
 /* ---- seg_scan.h's primitives against a naive reading of the bits ----
  * Packed arrays of every width 0..32 in buffers of exactly their length (so that a sanitizer sees
  * any read past them), counts around word and vector boundaries; windows, gathers, the SWAR range
- * kernels and the fused selections, with and without a validity bitmap. */
+ * kernels (to a selection, to a row bitmap), the fused selections, with and without a validity
+ * bitmap. */
 
 static uint64_t naive_code(const uint8_t *p, unsigned w, size_t i) {
     uint64_t v = 0;
@@ -860,6 +861,20 @@ START_TEST(t_seg_scan) {
                         }
                     }
                     ck_assert_uint_eq(k2, want);
+                    {
+                        /* the window as a row bitmap, and back to a selection */
+                        uint64_t bits[32 + 1];
+                        size_t nb = (n + 63) / 64;
+                        bits[nb] = 0x5a5a5a5a5a5a5a5aull; /* not written past the window */
+                        cairn_seg__pk_range_bits(&a, st, n, lo, hi, bits);
+                        ck_assert_uint_eq(bits[nb], 0x5a5a5a5a5a5a5a5aull);
+                        for (i = 0; i < nb * 64; i++) {
+                            uint64_t c = i < n ? naive_code(p, w, st + i) : 0;
+                            ck_assert_uint_eq((bits[i >> 6] >> (i & 63)) & 1, (uint64_t)(i < n && c >= lo && c <= hi));
+                        }
+                        ck_assert_uint_eq(cairn_seg__bits_sel(bits, n, out), k2);
+                        for (j = 0; j < k2; j++) ck_assert_uint_eq(out[j], sel2[j]);
+                    }
                     memcpy(sel2, sel, k * 4);
                     k2 = cairn_seg__pk_range_keepw(&a, st, n, lo, hi, sel2, k, valid);
                     for (j = 0, want = 0; j < k; j++) {

@@ -589,6 +589,8 @@ typedef struct gx {
     uint32_t *cb;          /* QVEC codes */
     uint8_t *vb;           /* QVEC * 8 bytes of gathered values */
     uint8_t *keep;         /* by node number: a DICT leaf left on values (gx_prep) */
+    uint64_t bits[2 * QVEC / 64]; /* row bitmaps of a vector */
+    size_t nbit;           /* kids of the top-level AND taken as row bitmaps (when 2 or more) */
 } gx;
 
 static int seg_err(const segref *r, int rc) {
@@ -1047,10 +1049,24 @@ static size_t leaf_first(gx *x, const qexpr *e, size_t p0, size_t n, uint32_t *s
 }
 
 /* the rows of the vector [p0, p0 + n) where the WHERE is true, into sel; returns their number */
+/* a kid of the top-level AND taken as a row bitmap (a code range at a SWAR width) */
+static int bit_kid(const gx *x, const qexpr *kid, size_t p0) {
+    /* (a lone one goes straight to a selection: cairn_seg__pk_range_sel) */
+#ifdef CAIRN_SEG_HAVE_RANGE_SEL
+    return kid->kind == QE_LEAF && x->el[kid->idx].mode == LM_RANGE && cairn_seg__pk_range_ok(&x->ec[kid->col].l.codes, p0);
+#else
+    (void)x;
+    (void)kid;
+    (void)p0;
+    return 0;
+#endif
+}
+
 static size_t filter_vec(gx *x, size_t p0, size_t n, uint32_t *sel) {
     const qexpr *e = x->s->where;
     sctx *s = x->s;
     size_t k, i;
+    int started = 0; /* sel holds the rows selected so far */
     x->p0 = p0;
     x->n = n;
     if (e->kind == QE_LEAF) return leaf_first(x, e, p0, n, sel);
@@ -1058,21 +1074,53 @@ static size_t filter_vec(gx *x, size_t p0, size_t n, uint32_t *sel) {
         cairn_tbl__qeval_with(e, enc_leaf, x, n, s->tb, s->fb, &s->ev);
         return sel_of(s->tb, n, sel);
     }
-    for (i = 0, k = n; i < e->nkid && k; i++) {
+    k = n;
+#ifdef CAIRN_SEG_HAVE_RANGE_SEL
+    {
+        /* the kids that are code ranges at the SWAR widths first, as row bitmaps ANDed together
+         * (their validity included), then the others on the selection that leaves */
+        uint64_t *acc = x->bits, *one = x->bits + QVEC / 64;
+        size_t nb = (n + 63) / 64, b;
+        for (i = 0; i < e->nkid && x->nbit > 1; i++) {
+            const qexpr *kid = e->kid[i];
+            const uint8_t *vb;
+            if (!bit_kid(x, kid, p0)) continue;
+            cairn_seg__pk_range_bits(&x->ec[kid->col].l.codes, p0, n, x->el[kid->idx].lo, x->el[kid->idx].hi,
+                                     started ? one : acc);
+            if (started)
+                for (b = 0; b < nb; b++) acc[b] &= one[b];
+            started = 1;
+            if ((vb = x->ec[kid->col].valid) != NULL) {
+                memset(one, 0, nb * 8);
+                memcpy(one, vb + p0 / 8, (n + 7) / 8);
+#if !HOST_LE
+                for (b = 0; b < nb; b++) one[b] = cairn_get64((const uint8_t *)&one[b]);
+#endif
+                for (b = 0; b < nb; b++) acc[b] &= one[b];
+            }
+        }
+        if (started) k = cairn_seg__bits_sel(acc, n, sel);
+    }
+#endif
+    for (i = 0; i < e->nkid && k; i++) {
         const qexpr *kid = e->kid[x->order[i]];
-        if (i > 0 && kid->kind == QE_LEAF && (k * 3 <= n || x->el[kid->idx].mode == LM_RANGE ||
-                                               (x->el[kid->idx].mode == LM_LUT && x->ec[kid->col].mode == EM_DICT))) {
+        if (x->nbit > 1 && bit_kid(x, kid, p0)) continue;
+        if (started && kid->kind == QE_LEAF && (k * 3 <= n || x->el[kid->idx].mode == LM_RANGE ||
+                                                (x->el[kid->idx].mode == LM_LUT && x->ec[kid->col].mode == EM_DICT))) {
             k = leaf_sel(x, kid, p0, sel, k);
             continue;
         }
-        if (i == 0 && kid->kind == QE_LEAF) {
+        if (!started && kid->kind == QE_LEAF) {
             k = leaf_first(x, kid, p0, n, sel);
+            started = 1;
             continue;
         }
         if (kid->kind == QE_LEAF) enc_leaf(x, kid, n, s->tb, s->fb);
         else cairn_tbl__qeval_with(kid, enc_leaf, x, n, s->tb, s->fb, &s->ev);
-        if (i == 0) k = sel_of(s->tb, n, sel);
-        else {
+        if (!started) {
+            k = sel_of(s->tb, n, sel);
+            started = 1;
+        } else {
             size_t j, o = 0;
             for (j = 0; j < k; j++) {
                 sel[o] = sel[j];
@@ -1140,6 +1188,7 @@ static int gx_prep(gx *x) {
     size_t i, j;
     int rc;
     if ((rc = tree_prep(x, e)) != 0) return rc;
+    x->nbit = 0;
     if (e->kind != QE_AND) return dval_resolve(x, e, NULL);
     if (e->kind == QE_AND) {
         double est[64];
@@ -1168,6 +1217,7 @@ static int gx_prep(gx *x) {
             }
             if ((rc = dval_resolve(x, e, keep)) != 0) return rc;
         }
+        for (i = 0; i < e->nkid; i++) x->nbit += (size_t)bit_kid(x, e->kid[i], 0);
     }
     return 0;
 }

@@ -335,7 +335,7 @@ size_t cairn_seg__pk_lut_sel(const cairn_pk *a, size_t base, uint32_t *restrict 
     const uint8_t *restrict p = a->p;
     const unsigned w = a->w;
     const uint64_t mask = w ? ((uint64_t)1 << w) - 1 : 0;
-    const size_t fe = w ? fast_end(a) : SIZE_MAX;
+    const size_t fe = w ? fast_end(a) : 0; /* width 0: every code 0, nothing read */
     size_t j, o = 0;
     unsigned any = 0;
     for (j = 0; j < k; j++) {
@@ -357,7 +357,7 @@ size_t cairn_seg__pk_range_keep(const cairn_pk *a, size_t base, uint32_t *restri
     const uint8_t *restrict p = a->p;
     const unsigned w = a->w;
     const uint64_t mask = w ? ((uint64_t)1 << w) - 1 : 0, span = hi - lo;
-    const size_t fe = w ? fast_end(a) : SIZE_MAX;
+    const size_t fe = w ? fast_end(a) : 0; /* width 0: every code 0, nothing read */
     size_t j, o = 0;
     for (j = 0; j < k; j++) {
         const size_t i = base + sel[j];
@@ -370,3 +370,74 @@ size_t cairn_seg__pk_range_keep(const cairn_pk *a, size_t base, uint32_t *restri
     }
     return o;
 }
+
+#if defined(__GNUC__)
+void cairn_seg__pk_range_bits(const cairn_pk *a, size_t start, size_t n, uint64_t lo, uint64_t hi, uint64_t *restrict bits) {
+    const unsigned w = a->w;
+    const uint64_t unit = w == 1 ? 0x5555555555555555ull : w == 2 ? 0x1111111111111111ull : w == 4 ? 0x0101010101010101ull
+                        : w == 8 ? 0x0001000100010001ull : 0x0000000100000001ull;
+    const uint64_t me = unit * (((uint64_t)1 << w) - 1), g = unit << (2 * w - 1), vlo = unit * lo, vhi = (unit * hi) | g;
+    const size_t per = 64 / w, nw = (n + per - 1) / per, b0 = start * w / 8;
+    uint64_t mk[6];
+    unsigned sh[6], lv = 0, gs = 1, st = w;
+    size_t j;
+    /* the merges that pack bits w apart into consecutive bits: groups of gs bits st apart become
+     * groups of 2 gs bits 2 st apart */
+    while (w > 1 && gs < per) {
+        uint64_t m = 0;
+        unsigned q;
+        for (q = 0; q < 64; q += 2 * st) m |= (((uint64_t)1 << (2 * gs)) - 1) << q;
+        sh[lv] = st - gs;
+        mk[lv++] = m;
+        gs *= 2;
+        st *= 2;
+    }
+    memset(bits, 0, (n + 63) / 64 * 8);
+    for (j = 0; j < nw; j++) {
+        uint64_t x, xe, xo, m;
+        unsigned l;
+        size_t at = b0 + 8 * j;
+        if (at + 8 <= a->len) x = ld64(a->p + at);
+        else {
+            uint8_t tmp[8] = {0};
+            if (at < a->len) memcpy(tmp, a->p + at, a->len - at);
+            x = ld64(tmp);
+        }
+        xe = x & me;
+        xo = (x >> w) & me;
+        m = ((((xe | g) - vlo) & (vhi - xe) & g) >> w) | (((xo | g) - vlo) & (vhi - xo) & g);
+        m >>= w - 1; /* code i's bit at w * i */
+        for (l = 0; l < lv; l++) m = (m | (m >> sh[l])) & mk[l];
+        if (j == nw - 1 && n - j * per < per) m &= ((uint64_t)1 << (n - j * per)) - 1;
+        bits[(j * per) >> 6] |= m << ((j * per) & 63);
+    }
+}
+
+size_t cairn_seg__bits_sel(const uint64_t *bits, size_t n, uint32_t *restrict sel) {
+    size_t j, k = 0;
+    for (j = 0; j < (n + 63) / 64; j++) {
+        uint64_t m = bits[j];
+        const size_t c = popc64(m), base = j * 64;
+        uint64_t q = m | ((uint64_t)1 << 63);
+        /* four positions written whatever the count (as pk_range_sel) */
+        sel[k] = (uint32_t)(base + (unsigned)__builtin_ctzll(q));
+        q &= q - 1;
+        sel[k + 1] = (uint32_t)(base + (unsigned)__builtin_ctzll(q | ((uint64_t)1 << 63)));
+        q &= q - 1;
+        sel[k + 2] = (uint32_t)(base + (unsigned)__builtin_ctzll(q | ((uint64_t)1 << 63)));
+        q &= q - 1;
+        sel[k + 3] = (uint32_t)(base + (unsigned)__builtin_ctzll(q | ((uint64_t)1 << 63)));
+        if (c > 4) {
+            size_t t;
+            q = m;
+            for (t = 0; t < 4; t++) q &= q - 1;
+            for (t = 4; t < c; t++) {
+                sel[k + t] = (uint32_t)(base + (unsigned)__builtin_ctzll(q));
+                q &= q - 1;
+            }
+        }
+        k += c;
+    }
+    return k;
+}
+#endif

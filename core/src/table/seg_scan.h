@@ -88,6 +88,11 @@ size_t cairn_seg__pk_range_sel(const cairn_pk *a, size_t start, size_t n, uint64
 /* cairn_seg__pk_range_keep for a selection of the window [start, start + n) (n <= 2048, the same
  * widths and start as cairn_seg__pk_range_sel; sel holds rows relative to start): the window's
  * codes are tested a word at a time, then each selected row's bit looked up. */
+/* A row bitmap of the window [start, start + n) (same widths and start): bit r of bits[r / 64] set
+ * when code start + r lies in [lo, hi]; (n + 63) / 64 words written, bits past n clear. */
+void cairn_seg__pk_range_bits(const cairn_pk *a, size_t start, size_t n, uint64_t lo, uint64_t hi, uint64_t *bits);
+/* the set bits r < n of a row bitmap into sel (room for n + 4 entries); returns their number */
+size_t cairn_seg__bits_sel(const uint64_t *bits, size_t n, uint32_t *sel);
 size_t cairn_seg__pk_range_keepw(const cairn_pk *a, size_t start, size_t n, uint64_t lo, uint64_t hi, uint32_t *sel,
                                  size_t k, const uint8_t *valid);
 #endif
