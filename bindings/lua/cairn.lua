@@ -1110,6 +1110,16 @@ if raw.cairn_table_open then
     { options = { schema = schema_arg }, opened = load_types })
   cairn.Table = Table
 
+  --- cairn.table.repair(path) -> rebuilt | nil, message, name: verify the closed table as check
+  --- does, then rebuild what is derived from its data (the manifest's copies of every segment's
+  --- encoding and zone map); rebuilt: how many segment references were rebuilt (0: none wrong).
+  function cairn.table.repair(path)
+    if not path_arg(path) then return bad_path() end
+    local rc, n = raw.cairn_table_repair(path)
+    if rc ~= 0 then return fail(rc) end
+    return n
+  end
+
   -- Row arguments -> JSON text by the handle's column types. A Lua value no column can hold
   -- raises CAIRN_TYPE; a string column value that is not UTF-8 is a runtime CAIRN_INVALID.
   local function encoder(shape)

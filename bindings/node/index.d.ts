@@ -367,6 +367,8 @@ export class Query implements Iterable<Row> {
  * delivered as BlobStore's events are (after the call returned; a transaction's after commit).
  */
 export class Table extends Store<RowId, [RowId, Row], TableStats> {
+  /** Verify the closed table as check() does, then rebuild what is derived (zone maps); the number of segment references rebuilt. */
+  static repair(path: string): number;
   /** Open (or create, with options.schema) the table in directory `path`. */
   constructor(path: string, options?: TableOptions);
   static open(path: string, options?: TableOptions): Promise<Table>;

@@ -63,6 +63,7 @@ function cairn.now_ms() end
 ---@class cairn.table_module
 ---@field open fun(path: string, opts?: cairn.TableOptions): cairn.Table|nil, string?, string?
 ---@field check fun(path: string): true|nil, string?, string?
+---@field repair fun(path: string): integer|nil, string?, string?
 
 ---@class cairn.repo_module
 ---@field open fun(path: string, opts?: cairn.RepoOptions): cairn.Repo|nil, string?, string?

@@ -1260,6 +1260,13 @@ const COLUMN_ARRAYS = new Map([
 class Table extends storeClass(EventEmitter) {
   static [ENGINE] = { native: native.TableHandle, options: { schema: 'schema', checkpointRows: 'uint' }, tag: 'cairn.Table' };
 
+  // Verify the closed table at `path` as check() does, then rebuild what is derived from its data
+  // (the manifest's copies of each segment's encoding and zone map): the number of segment
+  // references rebuilt (0: nothing was wrong). Damaged data throws CORRUPT and nothing is written.
+  static repair(path) {
+    return native.tableRepair(checkPath(path));
+  }
+
   constructor(path, options) {
     super(path, options);
     loadColumns(this);

@@ -2182,6 +2182,14 @@ Napi::Value TestingSetClock(const Napi::CallbackInfo &info) {
     return info.Env().Undefined();
 }
 
+// cairn_table_repair(path, &rebuilt): the number of segment references rebuilt.
+Napi::Value TableRepair(const Napi::CallbackInfo &info) {
+    std::string path = PathArg(info, 0);
+    uint64_t rebuilt = 0;
+    Check(info.Env(), cairn_table_repair(path.c_str(), &rebuilt));
+    return Napi::Number::New(info.Env(), static_cast<double>(rebuilt));
+}
+
 Napi::Value Version(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), cairn_version()); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -2195,6 +2203,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("setScratch", Napi::Function::New(env, SetScratch, "setScratch"));
     exports.Set("errorTable", Napi::Function::New(env, ErrorTable, "errorTable"));
     exports.Set("version", Napi::Function::New(env, Version, "version"));
+    exports.Set("tableRepair", Napi::Function::New(env, TableRepair, "tableRepair"));
     exports.Set("testingSetClock", Napi::Function::New(env, TestingSetClock, "testingSetClock"));
     exports.Set("KIND_BYTES", Napi::Number::New(env, CAIRN_KIND_BYTES));
     exports.Set("KIND_TEXT", Napi::Number::New(env, CAIRN_KIND_TEXT));

@@ -39,7 +39,7 @@ __all__ = [
     "KV", "BlobStore", "BlobEvent", "Table", "TableEvent", "Column", "Error", "error_class", "version",
     "Query", "query", "Index", "ArrowExport", "QueryRows", "QueryColumns", "ResultColumn", "ColumnView",
     "Repo", "Version", "RepoDiff", "SnapshotInfo",
-    "check_kv", "check_blob", "check_table", "verify_repo",
+    "check_kv", "check_blob", "check_table", "repair_table", "verify_repo",
     "testing_set_clock",
     "KIND_BYTES", "KIND_TEXT", "KIND_JSON", "KIND_NATIVE",
 ]
@@ -1668,6 +1668,14 @@ class Table(_Events):
         """The number of live rows (also ``len(t)``)."""
         return _c.cairn_table_count(self._handle())
 
+    @classmethod
+    def repair(cls, path):
+        """Verify the closed table at `path` as check() does, then rebuild what is derived from its
+        data (the manifest's copies of every segment's encoding and zone map). Returns how many
+        segment references were rebuilt (0: nothing was wrong). Damaged data is CorruptError
+        (naming the file and offset) and nothing is written; LockedError while a writer has it."""
+        return _c.cairn_table_repair(_path(path))
+
     __len__ = count
 
     def __iter__(self):
@@ -1939,6 +1947,11 @@ _TYPE_CODES = {name: getattr(_raw, "CAIRN_TYPE_" + name.upper())
 def check_table(path):
     """Verify the table directory at `path` read-only (CorruptError says what is wrong)."""
     Table.check(path)
+
+
+def repair_table(path):
+    """Table.repair(path): rebuild what is derived; the number of segment references rebuilt."""
+    return Table.repair(path)
 
 
 # ---------------------------------------------------------------------------------------------

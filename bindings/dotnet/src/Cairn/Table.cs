@@ -139,6 +139,18 @@ public sealed unsafe partial class Table : NativeStore, IEnumerable<(ulong Id, R
     /// if missing.</summary>
     public static ExecResponse Check(string path) => CheckPath(path, static p => NativeMethods.cairn_table_check(p));
 
+    /// <summary>Repairs a closed table directory: verifies it as <see cref="Check"/> does, then rebuilds
+    /// what is derived from its data (the manifest's copies of every segment's encoding and zone map).
+    /// The result is the number of segment references rebuilt (0: nothing was wrong). Corrupt (file and
+    /// offset in the message, nothing written) when the data is damaged, Locked beside a writer, Path
+    /// if missing.</summary>
+    public static ExecResponse<ulong> Repair(string path)
+    {
+        ulong rebuilt = 0;
+        ExecResponse r = CheckPath(path, p => NativeMethods.cairn_table_repair(p, out rebuilt));
+        return r.Success ? ExecResponse<ulong>.Ok(rebuilt) : ExecResponse<ulong>.From(r);
+    }
+
     /// <summary>Opens the snapshot <paramref name="name"/> (taken with <see cref="NativeStore.Snapshot"/>)
     /// as a read-only table: reads see the rows as they were then, writes fail with ReadOnly. NotFound when
     /// there is no such snapshot. Dispose it like any table; it does not depend on this handle.</summary>

@@ -2302,6 +2302,16 @@ static int table_check(json_t *args, json_t **out)
     return rc ? rc : cairn_table_check(path);
 }
 
+static int table_repair(json_t *args, json_t **out)
+{
+    const char *path = NULL;
+    uint64_t rebuilt = 0;
+    int rc = get_string(args, "path", &path);
+    if (rc == 0) rc = cairn_table_repair(path, &rebuilt);
+    if (rc == 0) *out = json_integer((json_int_t)rebuilt);
+    return rc;
+}
+
 static const char *table_event_name(int ev)
 {
     switch (ev) {
@@ -3064,6 +3074,7 @@ static const struct {
     {"table.stats", table_stats},
     {"table.metrics", table_metrics},
     {"table.check", table_check},
+    {"table.repair", table_repair},
     {"table.subscribe", table_subscribe},
     {"table.unsubscribe", table_unsubscribe},
     {"table.events", table_events},

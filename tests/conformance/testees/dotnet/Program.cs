@@ -403,6 +403,7 @@ internal static partial class Program
         ["table.open"] = TableOpen,
         ["table.close"] = Close,
         ["table.check"] = a => FromResponse(Table.Check(GetString(a, "path")), () => null),
+        ["table.repair"] = a => { var r = Table.Repair(GetString(a, "path")); return FromResponse(r, () => r.Result); },
         ["table.schema"] = a =>
         {
             var r = Tbl(a).Schema();

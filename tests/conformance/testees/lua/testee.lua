@@ -643,6 +643,10 @@ ops["table.check"] = function(a)
   if type(a.path) ~= "string" then fail("CAIRN_INVALID", "missing argument 'path'") end
   chk(cairn.table.check(a.path))
 end
+ops["table.repair"] = function(a)
+  if type(a.path) ~= "string" then fail("CAIRN_INVALID", "missing argument 'path'") end
+  return chk(cairn.table.repair(a.path))
+end
 ops["table.stats"] = function(a)
   local st = chk(tget(a):stats())
   return { rows = st.rows, deleted_rows = st.deleted_rows, next_id = st.next_id,

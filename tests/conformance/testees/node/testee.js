@@ -951,6 +951,7 @@ for (const [engine, Cls] of [['kv', cairn.KV], ['blob', cairn.BlobStore], ['tabl
   Testee.prototype[`${engine}.count`] = function count(a) { return this.get(a, engine).count(); };
   Testee.prototype[`${engine}.in_txn`] = function inTxn(a) { return this.get(a, engine).inTxn(); };
   Testee.prototype[`${engine}.check`] = function check(a) { Cls.check(this.path(a)); return null; };
+  if (engine === 'table') Testee.prototype['table.repair'] = function repair(a) { return Cls.repair(this.path(a)); };
 }
 
 // Every engine's Prometheus text (metrics() of the shared base).

@@ -701,6 +701,9 @@ class Testee:
     def op_table_check(self, a):
         cairn.Table.check(self._path(a))
 
+    def op_table_repair(self, a):
+        return cairn.Table.repair(self._path(a))
+
     def op_table_subscribe(self, a):
         t = self.get(a, "table")
         rec = self.events.setdefault(self._name(a), [])
