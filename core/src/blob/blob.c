@@ -109,8 +109,8 @@
  * mtime and inode/device match the data file as it is, the records tile [64, data_end) with no
  * two adjacent free entries, keys are unique and below next_key, lengths fit their entries, and
  * the first and last entry headers of the data file say what their records say. Any change to
- * the data file after the close (a writer open clears the id first; an external write moves the
- * mtime) makes the index unusable. Payloads are checked on every read as always.
+ * the data file after the close (a writer open clears the id first, and removes the index file
+ * once its header is durable; an external write moves the mtime) makes the index unusable. Payloads are checked on every read as always.
  * Payload CRCs are checked on every read (and by cairn_blob_check).
  *
  * Readers (read-only opens, cairn_blob_check) take no lock and write nothing; a writer in another
@@ -1228,6 +1228,18 @@ static int open_writer(cairn_blob *b, uint64_t *size) {
     if ((rc = cairn_io__fsync(b->f)) != 0) return rc;
     if ((rc = cairn_wal__reset(b->wal)) != 0) return rc;
     b->force_hdr = 1;
+    /* the header names no index now: an index file (or a half-written one) is of no use until
+     * the close writes a new one (best effort: a stale one never matches anyway) */
+    {
+        char *ip = index_path(b), *tp = ip ? suffix(ip, ".tmp") : NULL;
+        cairn_err_saved saved;
+        cairn_err__save(&saved);
+        if (ip) (void)cairn_io__unlink(ip);
+        if (tp) (void)cairn_io__unlink(tp);
+        cairn_err__restore(&saved);
+        free(ip);
+        free(tp);
+    }
     /* log space for deletes on a full disk (best effort: on a full disk it is retried later) */
     (void)cairn_wal__set_reserve(b->wal, WAL_RESERVE);
     return 0;
