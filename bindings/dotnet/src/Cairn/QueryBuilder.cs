@@ -45,11 +45,11 @@ public sealed class QueryBuilder
         });
     }
 
-    /// <summary>ANDs one comparison: <c>Where("cat", "=", 3)</c>, <c>Where("cat", "in", new[] { 1, 2 })</c>,
-    /// <c>Where("tag", "is null", null)</c> (the triple operators of docs/queries.md).</summary>
-    public QueryBuilder Where(string column, string op, object? value) => Where((column, op, value));
+    // No Where(column, op, value) overload: Where("a = ? OR b = ?", "x", "y") would bind to it.
 
-    /// <summary>ANDs one comparison given as a tuple: <c>Where(("cat", "=", 3))</c>.</summary>
+    /// <summary>ANDs one comparison given as a tuple: <c>Where(("cat", "=", 3))</c>,
+    /// <c>Where(("cat", "in", new[] { 1, 2 }))</c>, <c>Where(("tag", "is null", null))</c> (the triple
+    /// operators of docs/queries.md).</summary>
     public QueryBuilder Where((string Column, string Op, object? Value) triple)
     {
         ArgumentNullException.ThrowIfNull(triple.Column);

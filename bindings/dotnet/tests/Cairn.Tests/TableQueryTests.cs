@@ -111,7 +111,9 @@ public class TableQueryTests : IDisposable
         var expected = new ulong[] { 2, 5 };
         Assert.Equal(expected, t.Select("cat = ? AND score < ?", new object?[] { 1, 90.0 }, columns: new[] { "_id" })
             .ThrowIfFailed().Select(r => (ulong)r["_id"]!));
-        Assert.Equal(expected, t.From().Where(("cat", "=", 1)).Where("score", "<", 90.0).Ids().Result);
+        Assert.Equal(expected, t.From().Where(("cat", "=", 1)).Where(("score", "<", 90.0)).Ids().Result);
+        // A text with two string params is a text, never taken for a (column, op, value) triple.
+        Assert.Equal(new ulong[] { 2, 5 }, t.From().Where("name = ? OR name = ?", "n1", "n4").Ids().Result);
         Assert.Equal(expected, t.From().Where(new Dictionary<string, object?>
         {
             ["cat"] = 1, ["score"] = new Dictionary<string, object?> { ["lt"] = 90.0 },
