@@ -870,6 +870,29 @@ START_TEST(index_never_hides_a_damaged_entry) {
     b = open_opts(p, CAIRN_SYNC_COMMIT, 0, &rc);
     ck_assert_int_eq(rc, CAIRN_CORRUPT);
     ck_assert_ptr_null(b);
+    /* cairn_blob_check verifies the file itself, never the index: a free entry damaged behind
+     * the index's back (mtime kept) is found */
+    unlink(p);
+    make_indexed(p);
+    {
+        struct stat st;
+        struct timespec ts[2];
+        uint64_t o = 64, fo = 0;
+        ck_assert_int_eq(stat(p, &st), 0);
+        d = slurp(p, &n);
+        while (o < n && !fo) {
+            if (d[o + 4] == 2) fo = o;
+            o += cairn_get64(d + o + 8);
+        }
+        ck_assert_uint_ne(fo, 0);
+        d[fo + 1] ^= 0x01; /* its header CRC */
+        spit(p, d, n);
+        free(d);
+        ts[0] = st.st_atim;
+        ts[1] = st.st_mtim;
+        ck_assert_int_eq(utimensat(AT_FDCWD, p, ts, 0), 0);
+    }
+    ck_assert_int_eq(cairn_blob_check(p), CAIRN_CORRUPT);
 }
 END_TEST
 

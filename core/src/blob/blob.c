@@ -1069,9 +1069,10 @@ static uint32_t index_new_id(const cairn_blob *b) {
 }
 
 /* The index and free lists of a view with nothing to redo: from the index file when the header
- * names one that checks, else (and on any doubt) by the scan. */
+ * names one that checks, else (and on any doubt, and always for cairn_blob_check) by the scan. */
 static int load_or_scan(cairn_blob *b, const disk_hdr *d, int redo) {
-    if (!redo && d->known && d->idx && !(d->flags & HF_OPEN) && index_load(b, d->idx)) return 0;
+    /* cairn_blob_check verifies the file itself: it always scans */
+    if (!b->verify && !redo && d->known && d->idx && !(d->flags & HF_OPEN) && index_load(b, d->idx)) return 0;
     return scan(b);
 }
 
