@@ -699,11 +699,71 @@ static pnode *gen_chain(const model *m) {
     return p;
 }
 
+/* an integer of the aggregate result: "name":value (null: has = 0) */
+static long long agg_int(const char *res, const char *name, int *has) {
+    char key[32];
+    const char *p;
+    snprintf(key, sizeof key, "\"%s\":", name);
+    p = strstr(res, key);
+    ck_assert_msg(p != NULL, "%s missing in %s", name, res);
+    p += strlen(key);
+    *has = strncmp(p, "null", 4) != 0;
+    return *has ? strtoll(p, NULL, 10) : 0;
+}
+
+/* aggregates over the rows the WHERE selects (the output columns read from each encoding: a
+ * dictionary gathered at the selected rows, DELTA and runs decoded once per row group) */
+static void check_aggs_where(cairn_table *t, const model *m, const pnode *p) {
+    static const char *names[] = {"n", "sa", "sb", "sf", "mb", "xa", "cc", "cd"};
+    char w[8192], pr[8192];
+    size_t wo = 0, po = 0, i;
+    long long want[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int whas[8] = {1, 0, 0, 0, 0, 0, 1, 1}, k;
+    char *res = NULL;
+    pr[po++] = '[';
+    to_text(p, w, &wo, sizeof w, pr, &po, sizeof pr);
+    pr[po++] = ']';
+    pr[po] = 0;
+    for (i = 0; i < m->n; i++) {
+        const mrow *r = &m->r[i];
+        if (!r->alive || eval(p, r) != 1) continue;
+        want[0]++;
+        if (!r->v[0].null) {
+            want[1] += r->v[0].i;
+            want[5] = whas[5] && want[5] > r->v[0].i ? want[5] : r->v[0].i;
+            whas[1] = whas[5] = 1;
+        }
+        want[2] += r->v[1].i;
+        want[4] = whas[4] && want[4] < r->v[1].i ? want[4] : r->v[1].i;
+        whas[2] = whas[4] = 1;
+        want[3] += r->v[5].i;
+        whas[3] = 1;
+        want[6] += !r->v[2].null;
+        want[7] += !r->v[3].null;
+    }
+    snprintf(g_q, sizeof g_q,
+             "{\"where\":\"%s\",\"params\":%s,\"aggregates\":[{\"fn\":\"count\",\"as\":\"n\"},"
+             "{\"fn\":\"sum\",\"column\":\"a\",\"as\":\"sa\"},{\"fn\":\"sum\",\"column\":\"b\",\"as\":\"sb\"},"
+             "{\"fn\":\"sum\",\"column\":\"f\",\"as\":\"sf\"},{\"fn\":\"min\",\"column\":\"b\",\"as\":\"mb\"},"
+             "{\"fn\":\"max\",\"column\":\"a\",\"as\":\"xa\"},{\"fn\":\"count\",\"column\":\"c\",\"as\":\"cc\"},"
+             "{\"fn\":\"count\",\"column\":\"d\",\"as\":\"cd\"}]}",
+             w, pr);
+    OK(cairn_table_query_json(t, g_q, &res));
+    for (k = 0; k < 8; k++) {
+        int has;
+        long long got = agg_int(res, names[k], &has);
+        ck_assert_msg(has == whas[k] && (!has || got == want[k]), "%s: %s = %lld (has %d), want %lld (has %d) in %s", g_q,
+                      names[k], got, has, want[k], whas[k], res);
+    }
+    cairn_free(res);
+}
+
 static void check_chains(cairn_table *t, const model *m, int npred) {
     int i;
     for (i = 0; i < npred; i++) {
         pnode *p = gen_chain(m);
         check_pred(t, m, p, i % 4 == 0);
+        if (i % 4 == 1) check_aggs_where(t, m, p);
         free_p(p);
     }
 }

@@ -52,6 +52,7 @@ typedef struct sctx {
     uint64_t *ovid;
     size_t *ovpos, nov;
     struct gx *gx;        /* the encoded evaluation (a WHERE only) */
+    cairn_colvec *gdec;   /* per column: a segment of the current row group decoded whole */
 } sctx;
 
 static void *xmalloc(size_t n) {
@@ -1223,16 +1224,77 @@ static int gx_prep(gx *x) {
 }
 
 /* decode the output columns of the vector [p0, p0 + n) and hand its k selected rows (s->sel) on */
+/* The selected rows (s->sel, k of them) of the vector [p0, p0 + n) of a DICT segment of a column
+ * 1, 2, 4 or 8 bytes wide, gathered from the dictionary into buf at their positions (the other
+ * positions are not written: only the selected ones are read): 1 when made, 0 when the segment is
+ * not such, < 0 an error (a code past the dictionary: CORRUPT). */
+static int seg_dict_sel(const sctx *s, const segref *r, size_t c, const uint8_t *bytes, size_t p0, size_t n, size_t k,
+                        uint8_t *buf, cairn_colvec *v) {
+    const tcol *col = &s->t->s.c[c];
+    cairn_segl l;
+    uint32_t codes[QVEC];
+    const uint32_t *sel = s->sel;
+    size_t j, w = col->w;
+    uint32_t bad = 0;
+    if (!HOST_LE || (w != 1 && w != 2 && w != 4 && w != 8) || col->type == CAIRN_TYPE_BOOL || bytes[6] != CAIRN_SEG_DICT)
+        return 0;
+    if (cairn_seg__layout(bytes, (size_t)r->len, col->type, col->fixed_len, &l) != 0) return seg_err(r, CAIRN_CORRUPT);
+    if (l.codes.w > 32 || p0 + n > l.n) return 0;
+    cairn_seg__pk_gather32(&l.codes, p0, sel, k, codes);
+    for (j = 0; j < k; j++) {
+        uint32_t cd = codes[j];
+        bad |= (uint32_t)(cd >= l.nv);
+        if (cd >= l.nv) cd = 0;
+        if (w == 8) memcpy(buf + 8 * (size_t)sel[j], l.vals + 8 * (size_t)cd, 8);
+        else if (w == 4) memcpy(buf + 4 * (size_t)sel[j], l.vals + 4 * (size_t)cd, 4);
+        else if (w == 2) memcpy(buf + 2 * (size_t)sel[j], l.vals + 2 * (size_t)cd, 2);
+        else buf[sel[j]] = l.vals[cd];
+    }
+    if (bad) return seg_err(r, cairn_err__set(CAIRN_CORRUPT, "segment: dictionary code out of range"));
+    memset(v, 0, sizeof *v);
+    v->type = col->type;
+    v->fixed_len = col->type == CAIRN_TYPE_FIXED ? col->fixed_len : 0;
+    v->n = n;
+    v->data = buf;
+    v->validity = l.valid ? (uint8_t *)(uintptr_t)(l.valid + p0 / 8) : NULL;
+    v->data_len = n * w;
+    return 1;
+}
+
 static int out_vec(sctx *s, const rgroup *g, cairn_colvec *segs, const uint8_t *const *sb, uint8_t *bor, uint8_t *forbuf,
                    const uint64_t *ids, size_t p0, size_t n, size_t k, const size_t *ovp) {
     const cairn_table *t = s->t;
     size_t c;
     int rc = 0;
     for (c = 0; c < t->s.n && !rc; c++) {
+        const tcol *col = &t->s.c[c];
         if (s->need[c] != 2 || segs[c].n) continue;
         if ((bor[c] = (uint8_t)seg_view(t, &g->cols[c], c, sb[c], p0, n, &segs[c])) != 0) continue;
         if ((bor[c] = (uint8_t)seg_for(t, &g->cols[c], c, sb[c], p0, n, forbuf + c * (size_t)QVEC * 8, &segs[c])) != 0)
             continue;
+        if ((rc = seg_dict_sel(s, &g->cols[c], c, sb[c], p0, n, k, forbuf + c * (size_t)QVEC * 8, &segs[c])) != 0) {
+            if (rc > 0) {
+                bor[c] = 1;
+                rc = 0;
+            }
+            continue;
+        }
+        if (col->w) {
+            /* other fixed-width segments (RLE, DELTA, CONSTANT, BITPACK, ...): decoded whole once for
+             * the row group, viewed a vector at a time (a DELTA read from the middle would unpack
+             * every delta before it for each vector) */
+            cairn_colvec *d = &s->gdec[c];
+            if (!d->n && (rc = seg_range(t, &g->cols[c], c, sb[c], 0, g->nrows, d)) != 0) break;
+            memset(&segs[c], 0, sizeof segs[c]);
+            segs[c].type = d->type;
+            segs[c].fixed_len = d->fixed_len;
+            segs[c].n = n;
+            segs[c].data = (uint8_t *)d->data + p0 * col->w;
+            segs[c].validity = d->validity ? d->validity + p0 / 8 : NULL;
+            segs[c].data_len = n * col->w;
+            bor[c] = 1;
+            continue;
+        }
         rc = seg_range(t, &g->cols[c], c, sb[c], p0, n, &segs[c]);
     }
     if (!rc) rc = output(s, segs, ids ? ids + p0 : NULL, g->first_id + p0, s->sel, ovp, k, n, bor);
@@ -1430,6 +1492,7 @@ static int scan_group(sctx *s, size_t gi, cairn_colvec *segs, cairn_zone *zs, co
 out:
     if (x)
         for (c = 0; c < t->s.n; c++) ecol_free(&x->ec[c]);
+    for (c = 0; c < t->s.n; c++) cairn_seg__free_vec(&s->gdec[c]);
     for (c = 0; c < t->s.n; c++) {
         if (bor) seg_release(&segs[c], &bor[c]);
         else cairn_seg__free_vec(&segs[c]);
@@ -1501,10 +1564,11 @@ static int scan_run(cairn_table *t, const qexpr *where, const int *cols, size_t 
     s.out = (gcol *)calloc(ncols ? ncols : 1, sizeof(gcol));
     s.pass = (const cairn_colvec **)calloc(ncols ? ncols : 1, sizeof *s.pass);
     s.oids = (uint64_t *)xmalloc(QVEC * 8);
+    s.gdec = (cairn_colvec *)calloc(nc, sizeof *s.gdec);
     segs = (cairn_colvec *)calloc(nc, sizeof *segs);
     zs = (cairn_zone *)calloc(nc, sizeof *zs);
     zp = (const cairn_zone **)calloc(nc, sizeof *zp);
-    if (!s.tb || !s.fb || !s.sel || !s.need || !s.wneed || !s.out || !s.pass || !s.oids || !segs || !zs || !zp) {
+    if (!s.tb || !s.fb || !s.sel || !s.need || !s.wneed || !s.out || !s.pass || !s.oids || !s.gdec || !segs || !zs || !zp) {
         rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
         goto out;
     }
@@ -1536,6 +1600,7 @@ out:
     free(s.need);
     free(s.wneed);
     free(s.oids);
+    free(s.gdec);
     free(s.ovid);
     free(s.ovpos);
     free(segs);
