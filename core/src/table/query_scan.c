@@ -248,7 +248,8 @@ static int emit(sctx *s, size_t k) {
 
 /* gather the output columns (ids included) of the k selected rows of a vector of n and emit them;
  * when every row of the vector is selected and none has an overlay, a column goes as decoded
- * (a view into a segment only when it has no nulls, whose slots would not read 0) */
+ * (a view into a segment only when it has no nulls, whose slots would not read 0; string offsets
+ * only when they start at 0) */
 static int output(sctx *s, const cairn_colvec *segs, const uint64_t *ids, uint64_t idbase, const uint32_t *sel,
                   const size_t *ovp, size_t k, size_t n, const uint8_t *bor) {
     size_t i;
@@ -265,7 +266,7 @@ static int output(sctx *s, const cairn_colvec *segs, const uint64_t *ids, uint64
     for (i = 0; i < s->ncols; i++) {
         int c = s->cols[i];
         s->pass[i] = NULL;
-        if (c != QCOL_ID && whole && (!bor || !bor[c] || !segs[c].validity)) {
+        if (c != QCOL_ID && whole && (!bor || !bor[c] || !segs[c].validity) && (!segs[c].offsets || !segs[c].offsets[0])) {
             s->pass[i] = &segs[c];
             continue;
         }
@@ -1292,6 +1293,22 @@ static int out_vec(sctx *s, const rgroup *g, cairn_colvec *segs, const uint8_t *
             segs[c].data = (uint8_t *)d->data + p0 * col->w;
             segs[c].validity = d->validity ? d->validity + p0 / 8 : NULL;
             segs[c].data_len = n * col->w;
+            bor[c] = 1;
+            continue;
+        }
+        if (sb[c][6] != CAIRN_SEG_PLAIN) {
+            /* string/bytes dictionaries, runs, constants: decoded whole once for the row group too
+             * (offsets into the group's bytes: output() gathers them, never hands them on) */
+            cairn_colvec *d = &s->gdec[c];
+            if (!d->n && (rc = seg_range(t, &g->cols[c], c, sb[c], 0, g->nrows, d)) != 0) break;
+            memset(&segs[c], 0, sizeof segs[c]);
+            segs[c].type = d->type;
+            segs[c].fixed_len = d->fixed_len;
+            segs[c].n = n;
+            segs[c].data = d->data;
+            segs[c].offsets = d->offsets + p0;
+            segs[c].validity = d->validity ? d->validity + p0 / 8 : NULL;
+            segs[c].data_len = (size_t)d->offsets[p0 + n];
             bor[c] = 1;
             continue;
         }
