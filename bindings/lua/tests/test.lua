@@ -116,8 +116,10 @@ local function check_metrics(h, engine, counters)
   for i = 1, #lines, 3 do
     local name = lines[i]:match("^# HELP (cairn_[%l_]+) .+$")
     assert(name, "HELP line: " .. lines[i])
-    local op = name:match("^cairn_kv_([%l_]+)_total$") -- KV's operation counters: not stats fields
-    if op and (op:match("^errors_") or ({ puts = 1, gets = 1, deletes = 1, commits = 1, written_bytes = 1, fsyncs = 1 })[op]) then
+    -- every engine's per-handle operation counters (and errors by code): counters that are not
+    -- stats fields
+    local op = name:match("^cairn_" .. engine .. "_([%l_]+)_total$")
+    if op and st[op] == nil then
       eq(lines[i + 1], "# TYPE " .. name .. " counter")
       goto continue
     end
@@ -158,6 +160,10 @@ test("metrics: kv, blob, table and repo in the Prometheus text format", function
   local t <close> = assert(cairn.table.open(tmp("mtable"), { schema = "id i64 primary key, name string" }))
   assert(t:insert({ id = 1, name = "a" }))
   check_metrics(t, "table", { checkpoints = true })
+  fails("CAIRN_CONSTRAINT", t:insert({ id = 1, name = "b" }))
+  local tm = assert(t:metrics())
+  assert(tm:find("\ncairn_table_inserts_total{store=\"[^\n]*\"} 1\n"), tm)
+  assert(tm:find("\ncairn_table_errors_constraint_total{store=\"[^\n]*\"} 1\n"), tm)
   local r <close> = assert(cairn.repo.open(tmp("mrepo")))
   assert(r:init("acme")); assert(r:save("acme", "ann", "doc", "v1"))
   check_metrics(r, "repo", {})

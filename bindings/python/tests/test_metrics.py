@@ -63,6 +63,11 @@ class Metrics(unittest.TestCase):
             elif field == "file_size":
                 stat = "file_size_bytes"
             want["cairn_%s_%s" % (engine, stat)] = ("counter" if field in counters else "gauge", int(value))
+        # every engine's per-handle operation counters (and errors by code) follow the stats
+        # families: counters that are not stats fields
+        for name in [n for n in got if n not in want]:
+            self.assertTrue(name.startswith("cairn_%s_" % engine) and name.endswith("_total"), name)
+            self.assertEqual(got.pop(name)[0], "counter", name)
         self.assertEqual(sorted(got), sorted(want))
         for name, (typ, label, value) in got.items():
             self.assertEqual((typ, value), want[name], name)
@@ -96,6 +101,12 @@ class Metrics(unittest.TestCase):
             t.insert({"id": 1, "name": "a"})
             got = self.check(t, "table", counters=("checkpoints",))
             self.assertEqual(got["cairn_table_rows"][2], 1)
+            with self.assertRaises(cairn.ConstraintError):
+                t.insert({"id": 1, "name": "b"})
+            ops = parse(t.metrics())
+            self.assertEqual(ops["cairn_table_inserts_total"][2], 1)
+            self.assertEqual(ops["cairn_table_commits_total"][2], 1)
+            self.assertEqual(ops["cairn_table_errors_constraint_total"][2], 1)
 
     def test_repo(self):
         with cairn.Repo(os.path.join(self.dir, "r"), sync="none") as r:
