@@ -864,11 +864,20 @@ static int write_direct_group(segw *w, const tschema *s, const tdirect *d, size_
         }
         if (vb) {
             int any_null = 0;
-            if (!(valid = (uint8_t *)calloc((cnt + 7) / 8, 1))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
-            for (i = 0; i < cnt; i++) {
-                size_t b = start + i;
-                if ((vb[b >> 3] >> (b & 7)) & 1) valid[i >> 3] |= (uint8_t)(1u << (i & 7));
-                else any_null = 1;
+            size_t nb = (cnt + 7) / 8;
+            if (!(valid = (uint8_t *)calloc(nb, 1))) return cairn_err__set(CAIRN_NOMEM, "out of memory");
+            if (start % 8 == 0) {
+                /* row groups start on a byte of the caller's bitmap: copied bytewise */
+                memcpy(valid, vb + start / 8, nb);
+                if (cnt % 8) valid[nb - 1] &= (uint8_t)((1u << (cnt % 8)) - 1);
+                for (i = 0; i < nb && !any_null; i++)
+                    any_null = valid[i] != (i + 1 < nb || cnt % 8 == 0 ? 0xffu : (1u << (cnt % 8)) - 1);
+            } else {
+                for (i = 0; i < cnt; i++) {
+                    size_t b = start + i;
+                    if ((vb[b >> 3] >> (b & 7)) & 1) valid[i >> 3] |= (uint8_t)(1u << (i & 7));
+                    else any_null = 1;
+                }
             }
             if (!any_null) {
                 free(valid);
