@@ -223,10 +223,17 @@ int cairn_kv__append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slo
     *slot = (uint32_t)kv->active;
     *off = af->size;
     kv_count(&kv->n_written, len);
-    pthread_mutex_lock(&kv->gmu);
-    kv->written += len;
-    kv->gfile = af->f;
-    pthread_mutex_unlock(&kv->gmu);
+    if (kv->sync == CAIRN_SYNC_GROUP) {
+        pthread_mutex_lock(&kv->gmu);
+        kv->written += len;
+        kv->gfile = af->f;
+        pthread_mutex_unlock(&kv->gmu);
+    } else {
+        /* no group-commit leader reads these outside wmu in the other modes (the mode is fixed
+         * at open; only group_wait reads them under gmu alone): skip the lock on every append */
+        kv->written += len;
+        kv->gfile = af->f;
+    }
     /* returns holding the write lock: the caller indexes what it wrote in the same section */
     pthread_rwlock_wrlock(&kv->rw);
     af->size += len;
