@@ -92,7 +92,7 @@ START_TEST(child_gets_forked_and_writes_nothing) {
     ck_assert_int_eq(kvt_put(kv, "b", "2"), 0);
     ck_assert_int_eq(cairn_kv_iter_open(&it, kv, NULL, 0), 0);
     /* the active file is open, mapped and has reserved blocks past its last record: a close
-     * that wrote would trim it, write hints and KEYDIR */
+     * that wrote would trim it, write KEYDIR */
     before = dir_state(dir);
     run_child(kv, it, dir);
     after = dir_state(dir);

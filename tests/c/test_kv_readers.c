@@ -50,7 +50,7 @@ static void writer_loop(const char *dir, int ready_fd) {
                 ready_fd = -1;
             }
         }
-        cairn_kv_close(kv); /* trims the active file, writes hints and KEYDIR */
+        cairn_kv_close(kv); /* trims the active file, writes KEYDIR */
     }
 }
 
