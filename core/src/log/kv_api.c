@@ -185,13 +185,18 @@ typedef struct look {
 } look;
 
 /* Caller holds the read (or write) lock. 1 if the key is live, 0 if not. */
+/* now: the time for expiry decisions, or NOW_LAZY: read the clock only if the key has an expiry
+ * (a clock_gettime per get otherwise). */
+#define NOW_LAZY INT64_MIN
+static inline int64_t now_of(int64_t now) { return now == NOW_LAZY ? cairn_time__now_ms() : now; }
+
 static int lookup(cairn_kv *kv, const void *key, size_t klen, uint32_t hash, int64_t now, look *l) {
     kd_ent *e;
     l->op = NULL;
     if (kv->in_txn) {
         txn_op *op = cairn_kv__txn_find(kv, key, klen, hash);
         if (op) {
-            if (op->type == T_DEL || expired(op->expire, now)) return 0;
+            if (op->type == T_DEL || (op->expire && expired(op->expire, now_of(now)))) return 0;
             l->op = op;
             l->expire = op->expire;
             return 1;
@@ -200,7 +205,7 @@ static int lookup(cairn_kv *kv, const void *key, size_t klen, uint32_t hash, int
     e = cairn_kd__find(kv->kd, key, klen, hash);
     if (!e) return 0;
     l->expire = cairn_kd__expire(e);
-    if (expired(l->expire, now)) return 0;
+    if (l->expire && expired(l->expire, now_of(now))) return 0;
     l->e = *e;
     return 1;
 }
@@ -271,7 +276,7 @@ static int get_common(cairn_kv *kv, const void *key, size_t klen, uint8_t *dst, 
     if (is_failed(kv)) return err_failed(kv, fn);
     hash = cairn_kd__hash(key, klen);
     pthread_rwlock_rdlock(&kv->rw);
-    if (!lookup(kv, key, klen, hash, cairn_time__now_ms(), &l)) {
+    if (!lookup(kv, key, klen, hash, NOW_LAZY, &l)) {
         rc = CAIRN_NOTFOUND;
     } else if (l.op) {
         *vlen = l.op->vlen;
@@ -340,7 +345,7 @@ int cairn_kv_expiry(cairn_kv *kv, const void *key, size_t klen, int64_t *expire_
     if (!expire_at_ms) return cairn_err__set(CAIRN_INVALID, "kv_expiry: out is NULL");
     if (is_failed(kv)) return err_failed(kv, "kv_expiry");
     pthread_rwlock_rdlock(&kv->rw);
-    if (lookup(kv, key, klen, cairn_kd__hash(key, klen), cairn_time__now_ms(), &l)) *expire_at_ms = l.expire;
+    if (lookup(kv, key, klen, cairn_kd__hash(key, klen), NOW_LAZY, &l)) *expire_at_ms = l.expire;
     else rc = CAIRN_NOTFOUND;
     pthread_rwlock_unlock(&kv->rw);
     return rc;
@@ -353,7 +358,7 @@ int cairn_kv_exists(cairn_kv *kv, const void *key, size_t klen) {
     if ((rc = check_key(key, klen, "kv_exists")) != 0) return rc;
     if (is_failed(kv)) return err_failed(kv, "kv_exists");
     pthread_rwlock_rdlock(&kv->rw);
-    rc = lookup(kv, key, klen, cairn_kd__hash(key, klen), cairn_time__now_ms(), &l);
+    rc = lookup(kv, key, klen, cairn_kd__hash(key, klen), NOW_LAZY, &l);
     pthread_rwlock_unlock(&kv->rw);
     return rc;
 }
@@ -660,7 +665,7 @@ static int kv_write(cairn_kv *kv, int type, const void *key, size_t klen, const 
     if (type == T_DEL) {
         look l;
         pthread_rwlock_rdlock(&kv->rw);
-        rc = lookup(kv, key, klen, hash, cairn_time__now_ms(), &l) ? 0 : CAIRN_NOTFOUND;
+        rc = lookup(kv, key, klen, hash, NOW_LAZY, &l) ? 0 : CAIRN_NOTFOUND;
         pthread_rwlock_unlock(&kv->rw);
         if (rc) goto unlock;
     }
@@ -697,7 +702,7 @@ int cairn_kv_update_json(cairn_kv *kv, const void *key, size_t klen, const void 
     pthread_mutex_lock(&kv->wmu);
     if ((rc = cairn_kv__check_writable(kv, fn)) != 0) goto unlock;
     pthread_rwlock_rdlock(&kv->rw);
-    found = lookup(kv, key, klen, hash, cairn_time__now_ms(), &l);
+    found = lookup(kv, key, klen, hash, NOW_LAZY, &l);
     if (found) {
         int kind = l.op ? l.op->kind : l.e.kind;
         if (kind != CAIRN_KIND_JSON) {
