@@ -979,6 +979,23 @@ static size_t leaf_sel(gx *x, const qexpr *e, size_t p0, uint32_t *sel, size_t k
                 else one.data = (const uint8_t *)v.data + w * (size_t)sel[j];
                 cairn_tbl__leaf_match(e, &one, 1, m + j);
             }
+        } else if (w == 8 && e->lk == QL_FLT) {
+            /* f64: load, compare, validity and compaction in one pass */
+            const uint8_t *src = (const uint8_t *)v.data;
+            const double lo = e->flo, hi = e->fhi;
+            const int nan = e->nan;
+            size_t o = 0;
+            for (j = 0; j < k; j++) {
+                const size_t r = sel[j];
+                double d;
+                unsigned ok;
+                memcpy(&d, src + 8 * r, 8);
+                ok = (unsigned)(((d >= lo) & (d <= hi)) | (nan & (d != d)));
+                if (vb) ok &= (unsigned)(vb[(p0 + r) >> 3] >> ((p0 + r) & 7));
+                sel[o] = (uint32_t)r;
+                o += ok & 1;
+            }
+            return o;
         } else {
             /* the selected values gathered, then matched as a vector (k <= QVEC) */
             const uint8_t *src = (const uint8_t *)v.data;
