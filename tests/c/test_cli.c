@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "kv_testutil.h"
+#include "util.h" /* cairn_get32 and friends, the CRC: to damage a manifest as a bug would */
 
 static char g_cli[PATH_MAX + 64];
 
@@ -1037,7 +1038,7 @@ END_TEST
 
 static const char *const TABLE_CMDS[] = {"create", "insert", "get", "update", "delete", "count", "list", "stats",
                                          "check", "compact", "schema", "import", "export", "dump", "load", "select", "index",
-                                         "snapshot", "snapshots", "drop-snapshot", "backup", NULL};
+                                         "snapshot", "snapshots", "drop-snapshot", "backup", "repair", NULL};
 
 #define TSCHEMA "id i64 primary key, name string not null, score f64, tag bytes:2, at timestamp, ok bool"
 
@@ -1998,6 +1999,143 @@ START_TEST(cli_table_select) {
 }
 END_TEST
 
+/* ---- table repair ------------------------------------------------------------------------------ */
+
+static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Every regular file of `dir` (sorted by name): "name\n" then its bytes, in one malloc'd buffer. */
+static char *dir_image(const char *dir, size_t *len) {
+    char **names, *img = NULL;
+    size_t n = kvt_list(dir, "", &names), i, at = 0;
+    qsort(names, n, sizeof *names, name_cmp);
+    for (i = 0; i < n; i++) {
+        char *p = kvt_path(dir, names[i]), *b = NULL;
+        size_t bl = 0, nl = strlen(names[i]);
+        struct stat sb;
+        ck_assert_int_eq(stat(p, &sb), 0);
+        if (S_ISREG(sb.st_mode)) b = slurp(p, &bl);
+        img = (char *)realloc(img, at + nl + 1 + bl + 1);
+        ck_assert_ptr_nonnull(img);
+        memcpy(img + at, names[i], nl), at += nl;
+        img[at++] = '\n';
+        if (bl) memcpy(img + at, b, bl), at += bl;
+        free(b), free(p);
+    }
+    kvt_list_free(names, n);
+    *len = at;
+    return img;
+}
+
+/* `cairn table repair`: a clean table has nothing to rebuild; a zone map in the manifest that
+ * disagrees with its segment is rebuilt (and says so), but not while a writer holds the table
+ * (exit 7); a damaged segment is refused (exit 6, naming the file and offset) and no file in the
+ * directory changes. */
+START_TEST(cli_table_repair) {
+    res r = {0};
+    char *dir = setup_dir("cli"), *db = kvt_path(dir, "t"), *mp = kvt_path(db, "MANIFEST"), *seg = NULL;
+    size_t n = 5000, i, len, len2;
+    int64_t *id = (int64_t *)malloc(n * 8);
+    double *v = (double *)malloc(n * 8);
+    const void *data[2];
+    uint64_t first;
+    cairn_table *t;
+    char *m, *m2, want[64];
+    ck_assert(id && v);
+    data[0] = id, data[1] = v;
+    for (i = 0; i < n; i++) id[i] = (int64_t)i, v[i] = (double)i;
+    {
+        cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
+        o.schema = "id i64 primary key, v f64";
+        ck_assert_int_eq(cairn_table_open(&t, db, &o), 0);
+        ck_assert_int_eq(cairn_table_load_columns(t, n, data, NULL, NULL, &first), 0);
+        cairn_table_close(t);
+    }
+    /* clean: nothing to rebuild, and the table is as it was */
+    ck_assert_int_eq(CLI(&r, "table", "repair", db), 0);
+    ck_assert_str_eq(r.out, "ok: nothing to rebuild\n");
+    ck_assert_uint_eq(r.errlen, 0);
+    ck_assert_int_eq(CLI(&r, "table", "count", db), 0);
+    ck_assert_str_eq(r.out, "5000\n");
+    ck_assert_int_eq(CLI(&r, "table", "repair", db, "--json"), 2); /* an option repair does not take */
+    ck_assert_int_eq(CLI(&r, "table", "repair"), 2);
+    {
+        char *missing = kvt_path(dir, "missing");
+        ck_assert_int_eq(CLI(&r, "table", "repair", missing), 4);
+        ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_PATH"));
+        free(missing);
+    }
+    /* the manifest's zone map of v says max 1.0 (CRC made right): queries skip the row group */
+    m = slurp(mp, &len);
+    {
+        const uint8_t *u = (const uint8_t *)m;
+        uint32_t schema_len = cairn_get32(u + 52), flags = cairn_get32(u + 12);
+        size_t at = 64 + schema_len, zone;
+        double one = 1.0;
+        uint64_t bits;
+        if (flags & 2) at += 4 + cairn_get32(u + at);
+        zone = at + 32 + 2 * 96 + 24; /* group 0, the segment reference of v (after ids and id) */
+        ck_assert_uint_lt(zone + 40, len);
+        ck_assert(memcmp(m + zone + 32, &v[n - 1], 8) == 0); /* the max is where the format says */
+        memcpy(&bits, &one, 8);
+        cairn_put64((uint8_t *)m + zone + 32, bits);
+        cairn_put32((uint8_t *)m + len - 4, cairn_crc32c__update(0, m, len - 4));
+        spit(mp, m, len);
+    }
+    free(m);
+    ck_assert_int_eq(CLI(&r, "table", "count", db, "--where", "v > 2"), 0);
+    ck_assert_str_eq(r.out, "0\n"); /* wrong: what a bad zone map does */
+    ck_assert_int_eq(CLI(&r, "table", "check", db), 6);
+    ck_assert_ptr_nonnull(strstr(r.err, "zone map"));
+    /* 7: a writer holds the table; nothing is rebuilt */
+    {
+        cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
+        m = slurp(mp, &len);
+        ck_assert_int_eq(cairn_table_open(&t, db, &o), 0);
+        ck_assert_int_eq(CLI(&r, "table", "repair", db), 7);
+        ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_LOCKED"));
+        ck_assert_uint_eq(r.outlen, 0);
+        cairn_table_close(t);
+        m2 = slurp(mp, &len2);
+        ck_assert(len == len2 && memcmp(m, m2, len) == 0);
+        free(m), free(m2);
+    }
+    /* 0: rebuilt, and says how many segment references */
+    ck_assert_int_eq(CLI(&r, "table", "repair", db), 0);
+    ck_assert_str_eq(r.out, "repaired: 1 segment reference rebuilt from the segments\n");
+    ck_assert_int_eq(CLI(&r, "table", "check", db), 0);
+    snprintf(want, sizeof want, "%llu\n", (unsigned long long)(n - 3));
+    ck_assert_int_eq(CLI(&r, "table", "count", db, "--where", "v > 2"), 0);
+    ck_assert_str_eq(r.out, want);
+    ck_assert_int_eq(CLI(&r, "table", "repair", db), 0);
+    ck_assert_str_eq(r.out, "ok: nothing to rebuild\n");
+    /* 6: a damaged segment is refused, naming the file and offset; no file changes */
+    {
+        char **names;
+        size_t k, nn = kvt_list(db, "", &names);
+        for (k = 0; k < nn && !seg; k++)
+            if (strncmp(names[k], "seg-", 4) == 0) seg = kvt_path(db, names[k]);
+        ck_assert_ptr_nonnull(seg);
+        kvt_flip(seg, kvt_fsize(seg) - 100);
+        m = dir_image(db, &len);
+        ck_assert_int_eq(CLI(&r, "table", "repair", db), 6);
+        ck_assert_ptr_nonnull(strstr(r.err, "CAIRN_CORRUPT"));
+        ck_assert_ptr_nonnull(strstr(r.err, strrchr(seg, '/') + 1));
+        ck_assert_ptr_nonnull(strstr(r.err, "offset"));
+        ck_assert_uint_eq(r.outlen, 0);
+        m2 = dir_image(db, &len2);
+        ck_assert(len == len2 && memcmp(m, m2, len) == 0);
+        free(m), free(m2);
+        kvt_list_free(names, nn);
+        kvt_flip(seg, kvt_fsize(seg) - 100);
+        ck_assert_int_eq(CLI(&r, "table", "check", db), 0);
+    }
+    res_free(&r);
+    free(seg), free(mp), free(db), free(id), free(v);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
@@ -2023,6 +2161,7 @@ int main(void) {
     tcase_add_test(tc, cli_repo_dump_restore);
     tcase_add_test(tc, cli_snapshots_backups);
     tcase_add_test(tc, cli_table_select);
+    tcase_add_test(tc, cli_table_repair);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
