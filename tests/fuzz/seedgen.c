@@ -1,8 +1,11 @@
 /* seedgen.c - writes the seed corpus of the fuzz targets from real stores:
  *   fuzz_seedgen OUTDIR   ->  OUTDIR/{kv_data,kv_hint,kv_keydir,wal,blob,table_seg}/seed-*
  * Each seed is a mode byte (0: as is, 1: fix CRCs up) and a file a store really wrote: every data
- * file, hint and KEYDIR of a closed KV store, the active file a killed KV writer left, the WAL a
- * killed blob writer left (committed, uncheckpointed transactions) and blob data files.
+ * file and the KEYDIR (its one index) of a closed KV store, the active file a killed KV writer
+ * left, the WAL a killed blob writer left (committed, uncheckpointed transactions) and blob data
+ * files. The library writes no hint files any more but still reads those older versions left:
+ * the kv_hint seeds are the hints fuzz_build_kv writes beside the sealed data files the way those
+ * versions did (through the library's internal writer of them).
  * tests/fuzz/make_corpus.sh runs it; the corpus is committed (tests/fuzz/corpus). */
 #include "fuzz_common.h"
 

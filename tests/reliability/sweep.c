@@ -2,8 +2,8 @@
  * that every answer is right or CAIRN_CORRUPT.
  *
  * A small store is built by a child process (so that the parent holds no handle):
- *   kv          several data files (600-byte rotation), hints, a reclaim, transactions; closed,
- *               so that KEYDIR is written;
+ *   kv          several data files (600-byte rotation), a reclaim, transactions; closed, so that
+ *               KEYDIR (the one index the store writes) is written;
  *   kv-killed   the same, but the writer is killed (_exit) instead of closing: an unsealed active
  *               file (with its reserved zero tail), no KEYDIR;
  *   blob        a data file and a WAL that still holds committed, uncheckpointed transactions
@@ -23,8 +23,8 @@
  *     last record, so that no intact record follows it): that damage is indistinguishable
  *     from a torn tail (an append interrupted by a crash), which recovery must drop. (The
  *     blob store's data file already holds every committed transaction, so no earlier state is
- *     ever allowed for it: a lost WAL tail must not take anything away.) Hints and KEYDIR are
- *     disposable caches: damaging them may cost time, never data;
+ *     ever allowed for it: a lost WAL tail must not take anything away.) KEYDIR is a
+ *     disposable cache: damaging it may cost time, never data;
  *   - the writer never shrinks a data file below min(its damaged size, its pristine size) nor
  *     below the start of the record where the damage begins (no silent truncation), and never
  *     removes a data file.
