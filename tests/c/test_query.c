@@ -8,8 +8,10 @@
 #include "cairn.h"
 #include "table/table_internal.h"
 #include "table/seg_scan.h"
+#include "util.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1109,6 +1111,128 @@ START_TEST(t_types) {
 }
 END_TEST
 
+/* ---- a dictionary code past the dictionary ----
+ * A segment whose CRC is right but one of whose DICT codes lies past its dictionary was written
+ * wrong: the filter (whose kernels test codes against a range) answers CAIRN_CORRUPT naming the
+ * segment's file and offset, as the decoder does, through count_where, a select and aggregates. */
+
+static int naive_any_ge(const cairn_pk *a, uint64_t lim) {
+    size_t i;
+    for (i = 0; i < a->count; i++)
+        if (cairn_seg__pk_get(a, i) >= lim) return 1;
+    return 0;
+}
+
+START_TEST(t_dict_code_past_end) {
+    cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
+    cairn_table *t = NULL;
+    char row[128], segpath[4096] = "";
+    const size_t N = 3000;
+    size_t i, len = 0, at, forged = 0;
+    uint8_t *b;
+    uint64_t n = 0;
+    char *res = NULL;
+    static const char *qs[] = {
+        "{\"where\":\"s = 'v3'\",\"columns\":[\"k\"]}",
+        "{\"where\":\"s = 'v3'\",\"aggregates\":[{\"fn\":\"sum\",\"column\":\"k\",\"as\":\"x\"}]}",
+        "{\"where\":\"s = 'v3'\",\"aggregates\":[{\"fn\":\"count\",\"as\":\"n\"}]}",
+        "{\"where\":\"s IN ('v3', 'v4') AND k >= 0\",\"aggregates\":[{\"fn\":\"max\",\"column\":\"k\",\"as\":\"m\"}]}",
+    };
+    /* pk_any_ge against a naive reading, every width up to 20 and a few limits */
+    {
+        uint8_t buf[600];
+        unsigned w;
+        for (w = 0; w <= 20; w++) {
+            cairn_pk a;
+            uint64_t lim;
+            for (i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)(rnd() & (w & 1 ? 0x55 : 0x33));
+            a.p = buf;
+            a.w = w;
+            a.count = w ? (sizeof buf * 8) / w - (w & 3) : 100;
+            a.len = (a.count * w + 7) / 8;
+            for (lim = 0; lim < 40; lim++) ck_assert_int_eq(cairn_seg__pk_any_ge(&a, lim), naive_any_ge(&a, lim));
+            for (lim = 1; w && w < 64 && lim <= ((uint64_t)1 << w); lim <<= 1)
+                ck_assert_int_eq(cairn_seg__pk_any_ge(&a, lim), naive_any_ge(&a, lim));
+            if (w) { /* one code at the end of the array past every limit but 2^w */
+                for (i = 0; i < a.len; i++) buf[i] = 0;
+                for (i = 0; i < w; i++) buf[((a.count - 1) * w + i) / 8] |= (uint8_t)(1u << (((a.count - 1) * w + i) % 8));
+                ck_assert_int_eq(cairn_seg__pk_any_ge(&a, ((uint64_t)1 << w) - 1), 1);
+                ck_assert_int_eq(cairn_seg__pk_any_ge(&a, (uint64_t)1 << w), 0);
+            }
+        }
+    }
+    o.schema = "k i32, s string";
+    o.sync = CAIRN_SYNC_NONE;
+    o.checkpoint_rows = 1000;
+    OK(cairn_table_open(&t, ct_path("dpast"), &o));
+    for (i = 0; i < N; i++) {
+        snprintf(row, sizeof row, "{\"k\":%zu,\"s\":\"v%zu\"}", i, (i * 7) % 10);
+        OK(cairn_table_insert_json(t, row, NULL));
+    }
+    OK(cairn_table_count_where_json(t, "{\"where\":\"s = 'v3'\"}", &n));
+    ck_assert_uint_eq(n, N / 10);
+    cairn_table_close(t);
+    /* the first DICT segment of s (10 values, 4-bit codes): row 5's code (v5) becomes 15 */
+    {
+        DIR *dir = opendir(ct_path("dpast"));
+        struct dirent *de;
+        ck_assert_ptr_nonnull(dir);
+        while (!forged && (de = readdir(dir)) != NULL) {
+            FILE *f;
+            if (strncmp(de->d_name, "seg-", 4) != 0) continue;
+            snprintf(segpath, sizeof segpath, "%s/%s", ct_path("dpast"), de->d_name);
+            f = fopen(segpath, "rb");
+            ck_assert_ptr_nonnull(f);
+            fseek(f, 0, SEEK_END);
+            len = (size_t)ftell(f);
+            fseek(f, 0, SEEK_SET);
+            b = (uint8_t *)malloc(len + 1);
+            ck_assert_uint_eq(fread(b, 1, len, f), len);
+            fclose(f);
+            for (at = 0; !forged && at + 84 <= len; at++) {
+                cairn_segl l;
+                size_t sl;
+                if (memcmp(b + at, "CSEG", 4) != 0 || b[at + 5] != CAIRN_TYPE_STRING || b[at + 6] != CAIRN_SEG_DICT) continue;
+                sl = 80 + (size_t)cairn_get64(b + at + 16) + 4;
+                ck_assert_uint_le(at + sl, len);
+                OK(cairn_seg__layout(b + at, sl, CAIRN_TYPE_STRING, 0, &l));
+                ck_assert_uint_eq(l.nv, 10);
+                ck_assert_uint_eq(l.codes.w, 4);
+                ck_assert_int_eq(cairn_seg__pk_any_ge(&l.codes, l.nv), 0);
+                {
+                    uint8_t *c = (uint8_t *)l.codes.p + 5 / 2; /* row 5: the high nibble of byte 2 */
+                    *c |= 0xf0;
+                }
+                ck_assert_int_eq(cairn_seg__pk_any_ge(&l.codes, l.nv), 1);
+                cairn_put32(b + at + sl - 4, cairn_crc32c__update(0, b + at, sl - 4));
+                OK(cairn_seg__check(b + at, sl, CAIRN_TYPE_STRING, 0));
+                f = fopen(segpath, "wb");
+                ck_assert_ptr_nonnull(f);
+                ck_assert_uint_eq(fwrite(b, 1, len, f), len);
+                fclose(f);
+                forged = 1;
+            }
+            free(b);
+        }
+        closedir(dir);
+        ck_assert_msg(forged, "no DICT segment of s found");
+    }
+    OK(cairn_table_open(&t, ct_path("dpast"), &o));
+    ERR(CAIRN_CORRUPT, cairn_table_count_where_json(t, "{\"where\":\"s = 'v3'\"}", &n));
+    ck_assert_msg(strstr(cairn_errmsg(), strrchr(segpath, '/') + 1) != NULL, "%s", cairn_errmsg());
+    ck_assert_msg(strstr(cairn_errmsg(), "offset") != NULL, "%s", cairn_errmsg());
+    ck_assert_msg(strstr(cairn_errmsg(), "dictionary code") != NULL, "%s", cairn_errmsg());
+    ERR(CAIRN_CORRUPT, cairn_table_count_where_json(t, "{\"where\":\"s = 'v5'\"}", &n));
+    for (i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+        int rc = cairn_table_query_json(t, qs[i], &res);
+        ck_assert_msg(rc == CAIRN_CORRUPT, "%s: %s %s", qs[i], cairn_errname(rc), res ? res : "");
+        ck_assert_msg(strstr(cairn_errmsg(), strrchr(segpath, '/') + 1) != NULL, "%s", cairn_errmsg());
+        ck_assert_ptr_null(res);
+    }
+    cairn_table_close(t);
+}
+END_TEST
+
 /* ---- errors ---- */
 
 START_TEST(t_errors) {
@@ -1187,6 +1311,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, t_order);
     tcase_add_test(tc, t_types);
     tcase_add_test(tc, t_errors);
+    tcase_add_test(tc, t_dict_code_past_end);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -645,6 +645,11 @@ static int ecol_open(gx *x, int c) {
         if (decode) break;
         e->mode = l->enc == CAIRN_SEG_CONSTANT ? EM_CONST : l->enc == CAIRN_SEG_DICT ? EM_DICT : EM_RUNS;
         if (!l->vw && (rc = ecol_list(e)) != 0) return rc == CAIRN_CORRUPT ? seg_err(r, rc) : rc;
+        /* every code below the dictionary's size, as the decoder requires: checked once here, a
+         * word of codes at a time, since the range kernels (lut_build) test codes against [lo, hi]
+         * only and would read a code past the dictionary as no match */
+        if (l->enc == CAIRN_SEG_DICT && cairn_seg__pk_any_ge(&l->codes, l->nv))
+            return seg_err(r, cairn_err__set(CAIRN_CORRUPT, "segment: dictionary code out of range"));
         if (l->enc == CAIRN_SEG_RLE) {
             size_t k;
             uint32_t prev = 0;
@@ -729,8 +734,8 @@ static int lut_build(gx *x, const qexpr *e) {
     else el->mode = LM_LUT;
     if (el->mode == LM_LUT && ec->mode == EM_DICT) {
         /* the matching codes one contiguous range (an equality on a dictionary: one code): the
-         * range kernels test a word of codes at once. A code past the dictionary (a damaged
-         * segment) then reads as no match instead of CORRUPT. */
+         * range kernels test a word of codes at once (every code was checked against the
+         * dictionary's size when the segment was opened: ecol_open). */
         size_t lo = 0, hi = nv - 1;
         while (!el->lut[lo]) lo++;
         while (!el->lut[hi]) hi--;

@@ -441,3 +441,37 @@ size_t cairn_seg__bits_sel(const uint64_t *bits, size_t n, uint32_t *restrict se
     return k;
 }
 #endif
+
+/* lanes of 2w bits (w in 1, 2, 4, 8, 16), each holding the value v in its low w bits: the rest
+ * of the word a multiple of such lanes */
+static uint64_t lane_rep(unsigned w, uint64_t v) {
+    uint64_t r = 0;
+    unsigned s;
+    for (s = 0; s < 64; s += 2 * w) r |= v << s;
+    return r;
+}
+
+int cairn_seg__pk_any_ge(const cairn_pk *a, uint64_t lim) {
+    const unsigned w = a->w;
+    size_t i = 0, k;
+    if (w == 0) return lim == 0;
+    if (w < 64 && lim >= ((uint64_t)1 << w)) return 0;
+    if (w == 1 || w == 2 || w == 4 || w == 8 || w == 16) {
+        /* a word's even and odd codes apart, each with w clear bits above it: c + 2^w - lim
+         * carries into bit w of its lane exactly when c >= lim (and never into the next lane) */
+        const uint64_t even = lane_rep(w, ((uint64_t)1 << w) - 1), add = lane_rep(w, ((uint64_t)1 << w) - lim),
+                       carry = lane_rep(w, (uint64_t)1 << w);
+        const size_t words = (size_t)(((uint64_t)a->count * w) / 64);
+        const uint8_t *p = a->p;
+        uint64_t acc = 0;
+        for (k = 0; k < words; k++) {
+            uint64_t x = ld64(p + 8 * k);
+            acc |= ((x & even) + add) | (((x >> w) & even) + add);
+        }
+        if (acc & carry) return 1;
+        i = words * (64 / w);
+    }
+    for (; i < a->count; i++)
+        if (cairn_seg__pk_get(a, i) >= lim) return 1;
+    return 0;
+}

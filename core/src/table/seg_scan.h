@@ -59,6 +59,10 @@ int cairn_seg__list_offsets(const cairn_segl *l, uint64_t *offs);
 /* value k of a packed array (k < count) */
 uint64_t cairn_seg__pk_get(const cairn_pk *a, size_t k);
 
+/* 1 when some value of a packed array is at least lim (a dictionary's codes against its size),
+ * else 0: a word of codes at a time for widths 1, 2, 4, 8 and 16 */
+int cairn_seg__pk_any_ge(const cairn_pk *a, uint64_t lim);
+
 /* values [start, start + n) of a packed array of width <= 32 into out */
 void cairn_seg__pk_window32(const cairn_pk *a, size_t start, size_t n, uint32_t *out);
 /* values base + sel[j] (j < k) of a packed array of width <= 32 into out */
