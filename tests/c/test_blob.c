@@ -522,6 +522,30 @@ START_TEST(compact) {
 END_TEST
 
 
+/* wal_bytes is the log in use (header and records not yet checkpointed), not the size of the
+ * FILE-wal file, which keeps 64 KiB more allocated for deletes on a full disk */
+START_TEST(wal_bytes_is_the_log_in_use) {
+    cairn_blob *b = open_store("w.db", CAIRN_SYNC_NONE);
+    struct stat st;
+    uint64_t w1, w2;
+    ck_assert_int_eq(cairn_blob_sync(b), 0);
+    ck_assert_uint_eq(stats(b).wal_bytes, 32); /* the log's header alone */
+    ck_assert_int_eq(stat(ct_path("w.db-wal"), &st), 0);
+    ck_assert_uint_ge((uint64_t)st.st_size, 32u + 64u * 1024u);
+    create_n(b, 1000, 1);
+    w1 = stats(b).wal_bytes;
+    ck_assert_uint_gt(w1, 32 + 1000); /* the blob's record and its commit */
+    create_n(b, 3000, 2);
+    w2 = stats(b).wal_bytes;
+    ck_assert_uint_gt(w2, w1 + 3000);
+    ck_assert_int_eq(stat(ct_path("w.db-wal"), &st), 0);
+    ck_assert_uint_ge((uint64_t)st.st_size, w2);
+    ck_assert_int_eq(cairn_blob_sync(b), 0);
+    ck_assert_uint_eq(stats(b).wal_bytes, 32);
+    cairn_blob_close(b);
+}
+END_TEST
+
 START_TEST(big_blobs_and_auto_checkpoint) {
     cairn_blob *b = open_store("s.db", CAIRN_SYNC_NONE);
     size_t n = 1536u * 1024u;
@@ -991,6 +1015,7 @@ static Suite *suite(void) {
     tcase_add_checked_fixture(t, mk_tmp, rm_tmp);
     tcase_set_timeout(t, 120);
     tcase_add_test(t, crud_and_reopen);
+    tcase_add_test(t, wal_bytes_is_the_log_in_use);
     tcase_add_test(t, iterate_keys);
     tcase_add_test(t, bad_input);
     tcase_add_test(t, bad_version);

@@ -170,6 +170,7 @@ START_TEST(cli_blob_commands) {
     ck_assert_int_eq(run(out, sizeof out, "blob", "stats", db, NULL, NULL), 0);
     ck_assert_ptr_nonnull(strstr(out, "blobs         1\n"));
     ck_assert_ptr_nonnull(strstr(out, "next key      3\n"));
+    ck_assert_ptr_nonnull(strstr(out, "WAL           32 B in use\n")); /* the log in use, not its file */
     ck_assert_int_eq(run(out, sizeof out, "blob", "compact", db, NULL, NULL), 0);
     ck_assert_ptr_nonnull(strstr(out, "compacted"));
     ck_assert_int_eq(run(out, sizeof out, "blob", "stats", db, "--json", NULL), 0);

@@ -151,7 +151,7 @@ static int op_stats(const opts *o, cairn_blob *b, uint32_t key, int argc, char *
            cli_size_str(st.free_bytes, x, sizeof x), (unsigned long long)st.free_entries,
            st.free_entries == 1 ? "y" : "ies", pct(st.free_bytes, st.file_size));
     printf("file          %s\n", cli_size_str(st.file_size, x, sizeof x));
-    printf("WAL           %s\n", cli_human_bytes(st.wal_bytes, x, sizeof x));
+    printf("WAL           %s in use\n", cli_human_bytes(st.wal_bytes, x, sizeof x));
     if (st.next_key == 0xffffffffu) printf("next key      4294967295 (or none left)\n");
     else printf("next key      %u\n", (unsigned)st.next_key);
     return 0;

@@ -36,7 +36,10 @@ struct cairn_blob_stats {
     uint64_t free_bytes;   /* bytes in free entries (headers included) */
     uint64_t free_entries; /* number of free entries */
     uint64_t file_size;    /* size of the data file */
-    uint64_t wal_bytes;    /* size of the write-ahead log */
+    uint64_t wal_bytes;    /* bytes of the write-ahead log in use: its 32-byte header and the
+                              records not yet checkpointed (32 right after a checkpoint). Not
+                              the size of the FILE-wal file, which keeps 64 KiB more allocated
+                              so that deletes succeed on a full disk */
     uint32_t next_key;     /* the key the next create would get (4294967295 also once every auto
                               key is used: create then fails CAIRN_RANGE) */
     int in_txn;

@@ -57,7 +57,7 @@ static const metric_def blob_defs[] = {
     M_U64(cairn_blob_stats, free_bytes, "free_bytes", "gauge", "Bytes in free entries (headers included)."),
     M_U64(cairn_blob_stats, free_entries, "free_entries", "gauge", "Free entries."),
     M_U64(cairn_blob_stats, file_size, "file_size_bytes", "gauge", "Size of the data file."),
-    M_U64(cairn_blob_stats, wal_bytes, "wal_bytes", "gauge", "Size of the write-ahead log."),
+    M_U64(cairn_blob_stats, wal_bytes, "wal_bytes", "gauge", "Bytes of the write-ahead log in use (not its file size)."),
     M_U32(cairn_blob_stats, next_key, "next_key", "gauge", "The key the next create would get."),
     M_INT(cairn_blob_stats, in_txn, "in_txn", "gauge", "1 while a transaction is open."),
 };
