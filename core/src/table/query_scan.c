@@ -564,6 +564,7 @@ typedef struct ecol {
     uint64_t *doffs;       /* their offsets (string/bytes; owned) */
     uint32_t *ends;        /* EM_RUNS: the run ends (owned) */
     size_t run;            /* EM_RUNS: a run at or before the next row asked for */
+    int codes_ok;          /* EM_DICT: every code was found below the dictionary's size */
 } ecol;
 
 typedef struct eleaf {
@@ -645,11 +646,6 @@ static int ecol_open(gx *x, int c) {
         if (decode) break;
         e->mode = l->enc == CAIRN_SEG_CONSTANT ? EM_CONST : l->enc == CAIRN_SEG_DICT ? EM_DICT : EM_RUNS;
         if (!l->vw && (rc = ecol_list(e)) != 0) return rc == CAIRN_CORRUPT ? seg_err(r, rc) : rc;
-        /* every code below the dictionary's size, as the decoder requires: checked once here, a
-         * word of codes at a time, since the range kernels (lut_build) test codes against [lo, hi]
-         * only and would read a code past the dictionary as no match */
-        if (l->enc == CAIRN_SEG_DICT && cairn_seg__pk_any_ge(&l->codes, l->nv))
-            return seg_err(r, cairn_err__set(CAIRN_CORRUPT, "segment: dictionary code out of range"));
         if (l->enc == CAIRN_SEG_RLE) {
             size_t k;
             uint32_t prev = 0;
@@ -716,7 +712,7 @@ static double zone_frac(double lo, double hi, double zmin, double zmax) {
  * the dictionary: 2) */
 static int lut_build(gx *x, const qexpr *e) {
     eleaf *el = &x->el[e->idx];
-    const ecol *ec = &x->ec[e->col];
+    ecol *ec = &x->ec[e->col];
     size_t nv = ec->l.nv, cap = ec->mode == EM_DICT ? (size_t)1 << ec->l.codes.w : nv, i, hits = 0;
     if (cap < nv) cap = nv;
     if (el->lutcap < cap) {
@@ -740,6 +736,15 @@ static int lut_build(gx *x, const qexpr *e) {
         while (!el->lut[lo]) lo++;
         while (!el->lut[hi]) hi--;
         if (hi - lo + 1 == hits) {
+            /* every code below the dictionary's size, as the decoder requires: the range kernels
+             * test codes against [lo, hi] only and would read a code past the dictionary as no
+             * match (the table's kernels see it: 2). Checked once per segment, a word of codes at
+             * a time, and only when a range kernel will read the codes. */
+            if (!ec->codes_ok) {
+                if (cairn_seg__pk_any_ge(&ec->l.codes, nv))
+                    return seg_err(&x->g->cols[e->col], cairn_err__set(CAIRN_CORRUPT, "segment: dictionary code out of range"));
+                ec->codes_ok = 1;
+            }
             el->mode = LM_RANGE;
             el->lo = lo;
             el->hi = hi;

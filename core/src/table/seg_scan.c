@@ -471,6 +471,19 @@ int cairn_seg__pk_any_ge(const cairn_pk *a, uint64_t lim) {
         if (acc & carry) return 1;
         i = words * (64 / w);
     }
+    if (w <= 32) {
+        /* other widths: unpacked a window at a time, then a branch-free maximum */
+        uint32_t buf[1024];
+        while (i < a->count) {
+            size_t m = a->count - i < 1024 ? a->count - i : 1024;
+            uint32_t mx = 0;
+            cairn_seg__pk_window32(a, i, m, buf);
+            for (k = 0; k < m; k++) mx = buf[k] > mx ? buf[k] : mx;
+            if (mx >= lim) return 1;
+            i += m;
+        }
+        return 0;
+    }
     for (; i < a->count; i++)
         if (cairn_seg__pk_get(a, i) >= lim) return 1;
     return 0;
