@@ -39,7 +39,7 @@ Rows:
                             the stream of every column held. Each timed once as the first call after
                             the open and then best of 5 (CPU and wall clock), with the growth of the
                             resident set (/proc/self/status RssAnon and RssFile; freed heap pages
-                            given back with malloc_trim first) while the result is held. Needs NumPy.
+                            given back with malloc_trim before and after) while the result is held. Needs NumPy.
 All cairn rows use sync="none"; sqlite3 runs synchronous=OFF. Reported: best of --repeat runs (of
 at least 5 for the sum, group by and filter rows), rows/s (for those: rows scanned per second),
 timed in CPU time of this process (time.process_time).
@@ -157,6 +157,8 @@ def read_stream(cap, column, summed):
         if summed and child.length:
             p = ctypes.cast(child.buffers[1], ctypes.POINTER(ctypes.c_double))
             total += float(np.ctypeslib.as_array(p, shape=(child.offset + child.length,))[child.offset:].sum())
+    if _malloc_trim is not None:
+        _malloc_trim(0)
     _held_rss[0] = _rss()  # every batch still held
     for arr in held:
         arr.release(ctypes.byref(arr))
@@ -223,6 +225,8 @@ def export_rows(d, m, repeat):
                 c0, w0 = time.process_time(), time.perf_counter()
                 res = fn()
                 c1, w1 = time.process_time(), time.perf_counter()
+                if _malloc_trim is not None:  # what the result holds, not the heap's slack
+                    _malloc_trim(0)
                 r1 = max(_rss(), _held_rss[0])  # the result (if any) still held
                 r1 = (r1[0] - r0[0], r1[1] - r0[1])
                 del res
