@@ -658,7 +658,7 @@ static int dict_array(xstream *x, const xcol *c, segref *sr, const grows *r, str
     xb dict;
     int32_t *idx = NULL;
     uint8_t *vbits = NULL;
-    size_t used, i, nulls = 0, nrow = r->n;
+    size_t used = 0, i, nulls = 0, nrow = r->n;
     int rc = 0;
     cairn_value v;
     xpriv *p;

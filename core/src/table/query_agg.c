@@ -981,7 +981,7 @@ static int fast_vec(const uint8_t *b, const segref *r, const tcol *c, cairn_colv
 /* column vector of a whole segment: PLAIN fixed-width values (aligned) in place, else decoded.
  * *own: the vector's buffers are owned (cairn_seg__free_vec). */
 static int seg_vec(cairn_table *t, segref *r, const tcol *c, cairn_colvec *out, int *own, vscratch *sc, vscratch *csc) {
-    const uint8_t *b;
+    const uint8_t *b = NULL;
     uint8_t *owned;
     int rc;
     size_t n, w = c->w, vb;

@@ -2777,7 +2777,7 @@ static int repo_history(json_t *args, json_t **out)
 static int repo_tag(json_t *args, json_t **out)
 {
     slot *s;
-    const char *tenant, *name, *digest;
+    const char *tenant = NULL, *name = NULL, *digest = NULL;
     int rc;
     (void)out;
     if ((rc = repo_tenant(args, &s, &tenant)) != 0 || (rc = get_name(args, "name", &name)) != 0 ||
