@@ -1048,6 +1048,14 @@ static int xcol_set(const tschema *s, int col, xcol *out) {
     return 0;
 }
 
+/* 1 when column c is among the stream's columns */
+static int xs_exports(const xstream *x, size_t c) {
+    size_t k;
+    for (k = 0; k < x->ncols; k++)
+        if (x->cols[k].col == (int)c) return 1;
+    return 0;
+}
+
 /* the snapshot of the groups and overlays (t->mu held) */
 static int xs_snapshot(cairn_table *t, xstream *x) {
     size_t i, c;
@@ -1082,6 +1090,17 @@ static int xs_snapshot(cairn_table *t, xstream *x) {
                     const void *m = NULL;
                     if (cairn_io__map(f->f, f->size, &m) == 0) f->map = (const uint8_t *)m;
                     cairn_errclear();
+                }
+                if (f->map && !d->cols[c].verified && (d->cols[c].enc == CAIRN_SEG_PLAIN || d->cols[c].enc == CAIRN_SEG_DICT) &&
+                    xs_exports(x, c)) {
+                    /* verified once for the table (t->mu held, as the queries verify theirs), so the
+                     * next export takes it as it is; a segment that fails stays unverified and the
+                     * batch that reads it reports the damage (seg_verify) */
+                    segref *tr = &t->g[i].cols[c];
+                    if (cairn_seg__check(f->map + tr->off, (size_t)tr->len, t->s.c[c].type, t->s.c[c].fixed_len) == 0)
+                        tr->verified = d->cols[c].verified = 1;
+                    else
+                        cairn_errclear();
                 }
             }
         }
