@@ -122,7 +122,19 @@ static int r_pwrite(cairn_repo *r, cairn_file *f, const void *p, size_t n, uint6
  * (a lock and a hash-table probe per object, visible in a profile of small objects). */
 static EVP_MD *sha256_md;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-static void sha256_fetch(void) { sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL); }
+/* given back before libcrypto's own exit-time cleanup (registered at its first use, so earlier
+ * than this one, and atexit handlers run in reverse order; a library unloaded earlier runs it then) */
+static void sha256_release(void) {
+    EVP_MD_free(sha256_md);
+    sha256_md = NULL;
+}
+static void sha256_fetch(void) {
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (sha256_md && atexit(sha256_release) != 0) {
+        EVP_MD_free(sha256_md); /* no way to give it back: take the lookup per digest instead */
+        sha256_md = NULL;
+    }
+}
 
 static int sha256_2(const void *a, size_t na, const void *b, size_t nb, dg *out) {
     EVP_MD_CTX *c;
