@@ -29,6 +29,21 @@ static uint64_t ld64(const uint8_t *p) {
 #endif
 }
 
+/* the word of packed codes at byte `at` (bytes past the end read as zero) */
+static uint64_t pk_word(const cairn_pk *a, size_t at) {
+    uint8_t tmp[8] = {0};
+    if (at + 8 <= a->len) return ld64(a->p + at);
+    if (at < a->len) memcpy(tmp, a->p + at, a->len - at);
+    return ld64(tmp);
+}
+
+/* the range test of the kernels on word x: for each code in [lo, hi], the top bit of its lane
+ * (even codes' lanes shifted down by w); me, g, vlo, vhi as the kernels build them */
+static uint64_t lanes_in(uint64_t x, unsigned w, uint64_t me, uint64_t g, uint64_t vlo, uint64_t vhi) {
+    const uint64_t xe = x & me, xo = (x >> w) & me;
+    return ((((xe | g) - vlo) & (vhi - xe) & g) >> w) | (((xo | g) - vlo) & (vhi - xo) & g);
+}
+
 /* P(count) at *p (before end); advances *p */
 static int pk_open(const uint8_t **p, const uint8_t *end, size_t count, cairn_pk *a) {
     uint64_t nb;
@@ -257,17 +272,8 @@ size_t cairn_seg__pk_range_keepw(const cairn_pk *a, size_t start, size_t n, uint
     uint64_t mw[512];
     size_t j, o = 0;
     for (j = 0; j < nw && j < 512; j++) {
-        uint64_t x, xe, xo;
         size_t at = b0 + 8 * j;
-        if (at + 8 <= a->len) x = ld64(a->p + at);
-        else {
-            uint8_t tmp[8] = {0};
-            if (at < a->len) memcpy(tmp, a->p + at, a->len - at);
-            x = ld64(tmp);
-        }
-        xe = x & me;
-        xo = (x >> w) & me;
-        mw[j] = ((((xe | g) - vlo) & (vhi - xe) & g) >> w) | (((xo | g) - vlo) & (vhi - xo) & g);
+        mw[j] = lanes_in(pk_word(a, at), w, me, g, vlo, vhi);
     }
     for (j = 0; j < k; j++) {
         const size_t r = sel[j], i = start + r;
@@ -290,17 +296,9 @@ size_t cairn_seg__pk_range_sel(const cairn_pk *a, size_t start, size_t n, uint64
     const size_t per = 64 / w, nw = (n + per - 1) / per, b0 = start * w / 8;
     size_t j, k = 0;
     for (j = 0; j < nw; j++) {
-        uint64_t x, xe, xo, m;
+        uint64_t m;
         size_t at = b0 + 8 * j;
-        if (at + 8 <= a->len) x = ld64(a->p + at);
-        else {
-            uint8_t tmp[8] = {0};
-            if (at < a->len) memcpy(tmp, a->p + at, a->len - at);
-            x = ld64(tmp);
-        }
-        xe = x & me;
-        xo = (x >> w) & me;
-        m = ((((xe | g) - vlo) & (vhi - xe) & g) >> w) | (((xo | g) - vlo) & (vhi - xo) & g);
+        m = lanes_in(pk_word(a, at), w, me, g, vlo, vhi);
         if (j == nw - 1 && n - j * per < per) m &= ((uint64_t)1 << ((n - j * per) * w)) - 1;
         {
             /* four positions written whatever the count (the selection has room past n; a
@@ -394,18 +392,10 @@ void cairn_seg__pk_range_bits(const cairn_pk *a, size_t start, size_t n, uint64_
     }
     memset(bits, 0, (n + 63) / 64 * 8);
     for (j = 0; j < nw; j++) {
-        uint64_t x, xe, xo, m;
+        uint64_t m;
         unsigned l;
         size_t at = b0 + 8 * j;
-        if (at + 8 <= a->len) x = ld64(a->p + at);
-        else {
-            uint8_t tmp[8] = {0};
-            if (at < a->len) memcpy(tmp, a->p + at, a->len - at);
-            x = ld64(tmp);
-        }
-        xe = x & me;
-        xo = (x >> w) & me;
-        m = ((((xe | g) - vlo) & (vhi - xe) & g) >> w) | (((xo | g) - vlo) & (vhi - xo) & g);
+        m = lanes_in(pk_word(a, at), w, me, g, vlo, vhi);
         m >>= w - 1; /* code i's bit at w * i */
         for (l = 0; l < lv; l++) m = (m | (m >> sh[l])) & mk[l];
         if (j == nw - 1 && n - j * per < per) m &= ((uint64_t)1 << (n - j * per)) - 1;
