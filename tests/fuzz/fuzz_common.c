@@ -206,6 +206,24 @@ void fuzz_fix_trailing_crc(uint8_t *d, size_t len) {
     if (len >= 4) cairn_put32(d + len - 4, cairn_crc32c__update(0, d, len - 4));
 }
 
+/* KEYDIR (format 4): the header CRC (after the table header) and, when the length fits the
+ * table's capacity, every page CRC of the slots. */
+void fuzz_fix_keydir(uint8_t *d, size_t len) {
+    uint64_t th, cap, np, slots, p;
+    if (len < 32) return;
+    th = 32 + (uint64_t)cairn_get32(d + 12) * 16;
+    if (th + 48 > len) return;
+    cairn_put32(d + th + 40, cairn_crc32c__update(0, d, (size_t)th + 40));
+    cap = cairn_get32(d + th);
+    np = (cap + 8191) / 8192;
+    slots = th + 48;
+    if (slots + cap * 8 + np * 4 != len) return;
+    for (p = 0; p < np; p++) {
+        uint64_t first = p * 8192, n = cap - first < 8192 ? cap - first : 8192;
+        cairn_put32(d + slots + cap * 8 + p * 4, cairn_crc32c__update(0, d + slots + first * 8, (size_t)n * 8));
+    }
+}
+
 void fuzz_fix_wal(uint8_t *d, size_t len) {
     size_t off = 32;
     uint32_t salt;

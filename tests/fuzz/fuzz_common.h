@@ -46,7 +46,8 @@ void fuzz_find(const char *dir, const char *suffix, int last, char *out, size_t 
 
 /* CRC fix-ups, in place. */
 void fuzz_fix_kv_records(uint8_t *d, size_t len);
-void fuzz_fix_trailing_crc(uint8_t *d, size_t len); /* hint, KEYDIR: u32 CRC of all before it */
+void fuzz_fix_trailing_crc(uint8_t *d, size_t len); /* hint: u32 CRC of all before it */
+void fuzz_fix_keydir(uint8_t *d, size_t len);       /* KEYDIR: its header CRC and page CRCs */
 void fuzz_fix_wal(uint8_t *d, size_t len);
 void fuzz_fix_blob(uint8_t *d, size_t len);
 

@@ -1,4 +1,4 @@
-/* keydir.c - open-addressing hash table over an arena of entries (layout in keydir.h). */
+/* keydir.c - open-addressing hash table of 8-byte record locations (layout in keydir.h). */
 #include "keydir.h"
 
 #include "util.h"
@@ -6,94 +6,48 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KD_CHUNK ((size_t)1 << 20)
-#define KD_CHUNK_REFS ((uint32_t)(KD_CHUNK / 4))
-/* The last chunk starts at KD_CHUNK_MIN bytes and doubles up to KD_CHUNK as it fills (every
- * other chunk is KD_CHUNK bytes), so a small keydir holds kilobytes, not a whole chunk. */
-#define KD_CHUNK_MIN ((size_t)4096)
-#define KD_HDR 20u
+#if defined(__GNUC__)
+#define CAIRN_PREFETCH(a) __builtin_prefetch(a)
+#else
+#define CAIRN_PREFETCH(a) ((void)(a))
+#endif
 
-/* Tag of a hash: its top 8 bits, never 0 (0 marks an empty slot in the tag array). */
-#define KD_TAG(h) ((uint8_t)(((h) >> 24) | (((h) >> 24) == 0)))
+#define KD_EMPTY UINT64_C(0)
+#define KD_TOMB UINT64_C(1)
+#define KD_MIN_CAP 16u
+#define KD_MAX_CAP (UINT32_C(1) << 31)
 
 struct cairn_kd {
-    uint32_t *slots;
-    uint8_t *tags; /* one per slot: KD_TAG of the entry's hash, 0 iff the slot is empty */
-    uint32_t mask; /* capacity - 1 (capacity is a power of two) */
-    uint64_t count;
-    uint64_t expiring;
-    uint8_t **chunks;
-    size_t nchunks, capchunks;
-    size_t tail;       /* bytes used in the last chunk */
-    size_t lastcap;    /* bytes allocated for the last chunk (<= KD_CHUNK) */
-    uint64_t used;     /* arena bytes in live entries */
-    uint64_t holes;    /* arena bytes in removed entries */
-    const void *map;   /* borrowed: slots and chunks live in this read-only mapping of a snapshot */
+    uint64_t *slots;
+    uint32_t *hashes;  /* beside the slots: the full hash of each live slot's key (a cache of the
+                          writer: probes skip strangers and rebuilds read no record), or NULL:
+                          not known (a table loaded from KEYDIR, until its first rebuild) */
+    uint32_t cap;      /* slots (any number >= KD_MIN_CAP) */
+    uint64_t count;    /* live slots */
+    uint64_t tombs;    /* tombstone slots */
+    uint64_t expiring; /* kept by the caller */
+    kd_src src;
+    const void *map; /* borrowed: the slots live in this read-only mapping of a KEYDIR */
     uint64_t maplen;
 };
 
-/* Take private copies of a borrowed (mapped) table before the first change. */
+static inline uint32_t home_of(uint32_t hash, uint32_t cap) { return (uint32_t)(((uint64_t)hash * cap) >> 32); }
+static inline int is_live(uint64_t s) { return s > KD_TOMB; }
+static inline uint64_t mk_slot(uint32_t hash, uint64_t loc) {
+    return ((uint64_t)KD_TAG(hash) << 56) | (loc & KD_LOC_MASK);
+}
+
+/* Take a private copy of a borrowed (mapped) table before the first change. */
 int cairn_kd__own(cairn_kd *kd) {
-    uint32_t *slots;
-    uint8_t *tags;
-    uint8_t **chunks;
-    size_t c, cap = (size_t)kd->mask + 1;
+    uint64_t *slots;
     if (!kd->map) return 0;
-    if (!(slots = (uint32_t *)malloc(cap * 4u))) return CAIRN_NOMEM;
-    if (!(tags = (uint8_t *)malloc(cap))) {
-        free(slots);
-        return CAIRN_NOMEM;
-    }
-    if (!(chunks = (uint8_t **)calloc(kd->capchunks ? kd->capchunks : 1, sizeof *chunks))) {
-        free(tags);
-        free(slots);
-        return CAIRN_NOMEM;
-    }
-    for (c = 0; c < kd->nchunks; c++) {
-        size_t n = c + 1 == kd->nchunks ? kd->tail : KD_CHUNK, ccap = KD_CHUNK;
-        if (c + 1 == kd->nchunks) {
-            ccap = KD_CHUNK_MIN;
-            while (ccap < n) ccap *= 2;
-            kd->lastcap = ccap;
-        }
-        if (!(chunks[c] = (uint8_t *)(n == KD_CHUNK ? malloc(KD_CHUNK) : calloc(1, ccap)))) {
-            while (c--) free(chunks[c]);
-            free(chunks);
-            free(tags);
-            free(slots);
-            return CAIRN_NOMEM;
-        }
-        memcpy(chunks[c], kd->chunks[c], n);
-    }
-    memcpy(slots, kd->slots, cap * 4u);
-    memcpy(tags, kd->tags, cap);
-    free(kd->chunks);
-    kd->chunks = chunks;
+    if (!(slots = (uint64_t *)malloc((size_t)kd->cap * 8u))) return CAIRN_NOMEM;
+    memcpy(slots, kd->slots, (size_t)kd->cap * 8u);
     kd->slots = slots;
-    kd->tags = tags;
     cairn_io__unmap(kd->map, kd->maplen);
     kd->map = NULL;
     kd->maplen = 0;
     return 0;
-}
-
-static size_t ent_size(size_t klen, int expires) {
-    return (KD_HDR + (expires ? 8u : 0u) + klen + 3u) & ~(size_t)3u;
-}
-
-static kd_ent *ref_ent(const cairn_kd *kd, uint32_t ref) {
-    return (kd_ent *)(void *)(kd->chunks[ref / KD_CHUNK_REFS] + (size_t)(ref % KD_CHUNK_REFS) * 4u);
-}
-
-int64_t cairn_kd__expire(const kd_ent *e) {
-    int64_t v;
-    if (!(e->flags & KD_EXPIRES)) return 0;
-    memcpy(&v, (const uint8_t *)e + KD_HDR, 8);
-    return v;
-}
-
-const uint8_t *cairn_kd__key(const kd_ent *e) {
-    return (const uint8_t *)e + KD_HDR + ((e->flags & KD_EXPIRES) ? 8u : 0u);
 }
 
 /* A 64-bit multiply-xorshift hash, folded to 32 bits. */
@@ -123,446 +77,421 @@ uint32_t cairn_kd__hash(const void *key, size_t klen) {
     return (uint32_t)h;
 }
 
-cairn_kd *cairn_kd__new(void) {
+cairn_kd *cairn_kd__new(const kd_src *src) {
     cairn_kd *kd = (cairn_kd *)calloc(1, sizeof *kd);
     if (!kd) return NULL;
-    kd->mask = 15;
-    kd->slots = (uint32_t *)calloc(16, sizeof(uint32_t));
-    kd->tags = (uint8_t *)calloc(16, 1);
-    if (!kd->slots || !kd->tags) {
+    kd->cap = KD_MIN_CAP;
+    if (!(kd->slots = (uint64_t *)calloc(KD_MIN_CAP, 8u)) || !(kd->hashes = (uint32_t *)calloc(KD_MIN_CAP, 4u))) {
         free(kd->slots);
-        free(kd->tags);
         free(kd);
         return NULL;
     }
+    if (src) kd->src = *src;
     return kd;
 }
 
+void cairn_kd__set_src(cairn_kd *kd, const kd_src *src) { kd->src = *src; }
+
 void cairn_kd__free(cairn_kd *kd) {
-    size_t i;
     if (!kd) return;
-    if (kd->map) {
-        cairn_io__unmap(kd->map, kd->maplen);
-        free(kd->chunks);
-        free(kd);
-        return;
-    }
-    for (i = 0; i < kd->nchunks; i++) free(kd->chunks[i]);
-    free(kd->chunks);
-    free(kd->slots);
-    free(kd->tags);
+    if (kd->map) cairn_io__unmap(kd->map, kd->maplen);
+    else free(kd->slots);
+    free(kd->hashes);
     free(kd);
 }
 
 uint64_t cairn_kd__count(const cairn_kd *kd) { return kd->count; }
 uint64_t cairn_kd__expiring(const cairn_kd *kd) { return kd->expiring; }
+void cairn_kd__expiring_add(cairn_kd *kd, int64_t d) { kd->expiring = (uint64_t)((int64_t)kd->expiring + d); }
 uint64_t cairn_kd__bytes(const cairn_kd *kd) {
-    uint64_t n = kd->capchunks * sizeof(void *) + sizeof *kd;
-    if (kd->map) return n + kd->maplen; /* slots, tags and chunks are in the mapping */
-    if (kd->nchunks) n += (uint64_t)(kd->nchunks - 1) * KD_CHUNK + kd->lastcap;
-    return n + ((uint64_t)kd->mask + 1) * 5u;
+    if (kd->map) return sizeof *kd + kd->maplen;
+    return sizeof *kd + (uint64_t)kd->cap * (kd->hashes ? 12u : 8u);
 }
 
-/* Make the last chunk hold at least `need` bytes (realloc: its entries may move). 0 or -1. */
-static int last_reserve(cairn_kd *kd, size_t need) {
-    size_t cap = kd->lastcap;
-    uint8_t *c;
-    if (need <= cap) return 0;
-    while (cap < need) cap *= 2;
-    if (cap > KD_CHUNK) cap = KD_CHUNK;
-    if (!(c = (uint8_t *)realloc(kd->chunks[kd->nchunks - 1], cap))) return -1;
-    memset(c + kd->lastcap, 0, cap - kd->lastcap); /* zeroed: dumped whole */
-    kd->chunks[kd->nchunks - 1] = c;
-    kd->lastcap = cap;
-    return 0;
+/* The key of a slot's record (the caller frees k->buf). */
+static int slot_key(const cairn_kd *kd, uint64_t s, int verify, kd_key *k) {
+    k->p = NULL;
+    k->n = 0;
+    k->buf = NULL;
+    return kd->src.key(kd->src.ctx, s & KD_LOC_MASK, verify, k);
 }
 
-/* Arena allocation of n bytes (n <= KD_CHUNK - 4): returns the ref, 0 on ENOMEM. */
-static uint32_t arena_alloc(cairn_kd *kd, size_t n) {
-    if (kd->nchunks == 0 || kd->tail + n > KD_CHUNK) {
-        uint8_t *c;
-        if ((uint64_t)(kd->nchunks + 1) * KD_CHUNK_REFS > UINT32_MAX) return 0;
-        if (kd->nchunks == kd->capchunks) {
-            size_t nc = kd->capchunks ? kd->capchunks * 2 : 8;
-            uint8_t **v = (uint8_t **)realloc(kd->chunks, nc * sizeof *v);
-            if (!v) return 0;
-            kd->chunks = v;
-            kd->capchunks = nc;
-        }
-        /* a chunk that is not the last one is whole (dump writes KD_CHUNK bytes of it) */
-        if (kd->nchunks > 0 && last_reserve(kd, KD_CHUNK) != 0) return 0;
-        if (!(c = (uint8_t *)calloc(1, KD_CHUNK_MIN))) return 0; /* zeroed: dumped whole */
-        if (kd->nchunks > 0) kd->holes += KD_CHUNK - kd->tail; /* unused tail of the old chunk */
-        kd->chunks[kd->nchunks++] = c;
-        kd->lastcap = KD_CHUNK_MIN;
-        kd->tail = kd->nchunks == 1 ? 4 : 0; /* ref 0 means "empty slot" */
-    }
-    if (last_reserve(kd, kd->tail + n) != 0) return 0;
-    {
-        uint32_t ref = (uint32_t)((kd->nchunks - 1) * KD_CHUNK_REFS + kd->tail / 4);
-        kd->tail += n;
-        kd->used += n;
-        return ref;
-    }
+static int bad_tag(uint64_t s) {
+    return cairn_err__set(CAIRN_CORRUPT, "kv: keydir slot for data file #%u at offset %llu holds a key of another hash",
+                          KD_LOC_FILE(s), (unsigned long long)KD_LOC_OFF(s));
 }
 
-static int grow(cairn_kd *kd) {
-    uint32_t ncap = (kd->mask + 1) * 2, nmask = ncap - 1, i;
-    uint32_t *ns;
-    uint8_t *nt;
-    if (ncap == 0) return CAIRN_NOMEM;
-    if (!(ns = (uint32_t *)calloc(ncap, sizeof *ns))) return CAIRN_NOMEM;
-    if (!(nt = (uint8_t *)calloc(ncap, 1))) {
-        free(ns);
-        return CAIRN_NOMEM;
-    }
-    for (i = 0; i <= kd->mask; i++) {
-        uint32_t ref = kd->slots[i], j;
-        if (!ref) continue;
-        j = ref_ent(kd, ref)->hash & nmask;
-        while (nt[j]) j = (j + 1) & nmask;
-        ns[j] = ref;
-        nt[j] = kd->tags[i];
-    }
-    free(kd->slots);
-    free(kd->tags);
-    kd->slots = ns;
-    kd->tags = nt;
-    kd->mask = nmask;
-    return 0;
-}
-
-/* Rewrite the arena without holes (refs change; slots are updated in place). On ENOMEM
- * nothing changes (the holes just stay). Pass 1 copies, pass 2 replays the same allocation
- * sequence to assign the new refs, so a failure in pass 1 leaves the slots untouched. */
-static void compact(cairn_kd *kd) {
-    cairn_kd tmp;
-    uint32_t i;
-    size_t c, chunk = 0, tail = 4;
-    memset(&tmp, 0, sizeof tmp);
-    for (i = 0; i <= kd->mask; i++) {
-        uint32_t ref = kd->slots[i], nref;
-        kd_ent *e;
-        size_t n;
-        if (!ref) continue;
-        e = ref_ent(kd, ref);
-        n = ent_size(e->klen, e->flags & KD_EXPIRES);
-        if (!(nref = arena_alloc(&tmp, n))) {
-            for (c = 0; c < tmp.nchunks; c++) free(tmp.chunks[c]);
-            free(tmp.chunks);
-            return;
-        }
-        memcpy(ref_ent(&tmp, nref), e, n);
-    }
-    for (i = 0; i <= kd->mask; i++) {
-        uint32_t ref = kd->slots[i];
-        kd_ent *e;
-        size_t n;
-        if (!ref) continue;
-        e = ref_ent(kd, ref);
-        n = ent_size(e->klen, e->flags & KD_EXPIRES);
-        if (tail + n > KD_CHUNK) {
-            chunk++;
-            tail = 0;
-        }
-        kd->slots[i] = (uint32_t)(chunk * KD_CHUNK_REFS + tail / 4);
-        tail += n;
-    }
-    for (c = 0; c < kd->nchunks; c++) free(kd->chunks[c]);
-    free(kd->chunks);
-    kd->chunks = tmp.chunks;
-    kd->nchunks = tmp.nchunks;
-    kd->capchunks = tmp.capchunks;
-    kd->tail = tmp.tail;
-    kd->lastcap = tmp.lastcap;
-    kd->used = tmp.used;
-    kd->holes = tmp.holes;
-}
-
-static uint32_t find_slot(const cairn_kd *kd, const void *key, size_t klen, uint32_t hash, int *found) {
-    uint32_t i = hash & kd->mask;
+/* Probe for key. *at: its slot if found (return 1); else the slot an insert takes (the first
+ * tombstone of the run, or the empty slot that ends it; return 0). < 0: a bad record. */
+static int probe(const cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint32_t *at) {
+    const uint64_t *slots = kd->slots;
+    const uint32_t cap = kd->cap;
     const uint8_t tag = KD_TAG(hash);
-    /* Probe the tag bytes; only a matching tag (1 in 255 for a stranger) touches the arena. */
+    uint32_t i = home_of(hash, cap), ins = UINT32_MAX;
     for (;;) {
-        uint8_t t = kd->tags[i];
-        if (!t) {
-            *found = 0;
-            return i;
+        const uint64_t s = slots[i];
+        if (s == KD_EMPTY) {
+            *at = ins != UINT32_MAX ? ins : i;
+            return 0;
         }
-        if (t == tag) {
-            const kd_ent *e = ref_ent(kd, kd->slots[i]);
-            if (e->hash == hash && e->klen == klen && memcmp(cairn_kd__key(e), key, klen) == 0) {
-                *found = 1;
-                return i;
+        if (s == KD_TOMB) {
+            if (ins == UINT32_MAX) ins = i;
+        } else if (KD_SLOT_TAG(s) == tag && (!kd->hashes || kd->hashes[i] == hash)) {
+            kd_key k;
+            int rc = slot_key(kd, s, 0, &k), same;
+            if (rc) {
+                free(k.buf);
+                return rc;
+            }
+            same = k.n == klen && memcmp(k.p, key, klen) == 0;
+            if (!same) {
+                /* another key with this tag: its record must be whole (a damaged key byte would
+                 * hide the key probed for) and hash to the tag (a slot naming the wrong record
+                 * would hide its own key) */
+                free(k.buf);
+                if ((rc = slot_key(kd, s, 1, &k)) != 0) {
+                    free(k.buf);
+                    return rc;
+                }
+                if (KD_TAG(cairn_kd__hash(k.p, k.n)) != tag) same = -1;
+            }
+            free(k.buf);
+            if (same < 0) return bad_tag(s);
+            if (same) {
+                *at = i;
+                return 1;
             }
         }
-        i = (i + 1) & kd->mask;
+        if (++i == cap) i = 0;
     }
 }
 
-kd_ent *cairn_kd__find(cairn_kd *kd, const void *key, size_t klen, uint32_t hash) {
-    int found;
-    uint32_t i = find_slot(kd, key, klen, hash, &found);
-    return found ? ref_ent(kd, kd->slots[i]) : NULL;
-}
-
-static void fill(kd_ent *e, const void *key, size_t klen, uint32_t hash, uint64_t loc, uint32_t vlen, int kind,
-                 int64_t expire) {
-    kd_set_loc(e, loc);
-    e->vlen = vlen;
-    e->hash = hash;
-    e->klen = (uint16_t)klen;
-    e->kind = (uint8_t)kind;
-    e->flags = expire ? KD_EXPIRES : 0;
-    if (expire) memcpy((uint8_t *)e + KD_HDR, &expire, 8);
-    memcpy((uint8_t *)e + KD_HDR + (expire ? 8u : 0u), key, klen);
-}
-
-int cairn_kd__put(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint64_t loc, uint32_t vlen,
-                  int kind, int64_t expire, kd_ent *old) {
-    int found;
+int cairn_kd__find(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint64_t *loc) {
     uint32_t i;
-    if (cairn_kd__own(kd) != 0) return CAIRN_NOMEM;
-    i = find_slot(kd, key, klen, hash, &found);
-    if (found) {
-        kd_ent *e = ref_ent(kd, kd->slots[i]);
-        int had = (e->flags & KD_EXPIRES) != 0;
-        if (old) *old = *e;
-        if (had == (expire != 0)) {
-            /* Same size: rewrite in place. */
-            fill(e, key, klen, hash, loc, vlen, kind, expire);
-        } else {
-            size_t osz = ent_size(klen, had), nsz = ent_size(klen, expire != 0);
-            uint32_t ref = arena_alloc(kd, nsz);
-            if (!ref) return CAIRN_NOMEM;
-            e = ref_ent(kd, kd->slots[i]); /* (arena_alloc may move the last chunk's entries) */
-            fill(ref_ent(kd, ref), key, klen, hash, loc, vlen, kind, expire);
-            kd->slots[i] = ref;
-            kd->used -= osz;
-            kd->holes += osz;
-            if (had) kd->expiring--;
-            else kd->expiring++;
+    int rc = probe(kd, key, klen, hash, &i);
+    if (rc == 1) *loc = kd->slots[i] & KD_LOC_MASK;
+    return rc;
+}
+
+/* Sort slots by their record's page (location >> 12: file, then offset), LSD radix over 14-bit
+ * digits, skipping a digit every slot shares. tmp has n slots. Returns the sorted array (a or
+ * tmp). */
+static uint64_t *sort_by_page(uint64_t *a, uint64_t *tmp, size_t n, size_t *cnt) {
+    unsigned shift;
+    for (shift = 12; shift < 56; shift += 14) {
+        size_t i, sum = 0, same = 0;
+        memset(cnt, 0, ((size_t)1 << 14) * sizeof *cnt);
+        for (i = 0; i < n; i++) cnt[((a[i] & KD_LOC_MASK) >> shift) & 0x3fffu]++;
+        for (i = 0; i < ((size_t)1 << 14); i++) {
+            size_t c = cnt[i];
+            same |= c == n;
+            cnt[i] = sum;
+            sum += c;
         }
-        return 1;
+        if (same) continue;
+        for (i = 0; i < n; i++) tmp[cnt[((a[i] & KD_LOC_MASK) >> shift) & 0x3fffu]++] = a[i];
+        {
+            uint64_t *t = a;
+            a = tmp;
+            tmp = t;
+        }
     }
-    if ((kd->count + 1) * 4 > ((uint64_t)kd->mask + 1) * 3) {
-        if (grow(kd) != 0) return CAIRN_NOMEM;
-        i = find_slot(kd, key, klen, hash, &found);
+    return a;
+}
+
+/* Rebuild the table at a capacity for n live keys at 7/10 load (tombstones dropped): every key is
+ * read from its record (checked whole) and hashed again (its tag must match). The records are
+ * visited in file order (the slots sorted by location first), so the reads stream through the
+ * files' mappings instead of missing the cache and the TLB at every key; without memory for the
+ * sort they are visited in table order. On failure nothing changes. */
+static int rebuild(cairn_kd *kd, uint64_t n) {
+    enum { AHEAD = 16 };
+    uint64_t want = n * 10u / 7u + 1u, *ns, *order = NULL, *tmp = NULL;
+    uint32_t *nh;
+    size_t *cnt = NULL, m = 0, i;
+    uint32_t ncap;
+    int rc = 0;
+    if (want < KD_MIN_CAP) want = KD_MIN_CAP;
+    if (want < kd->count + 1) want = kd->count + 1;
+    if (want > KD_MAX_CAP) return cairn_err__set(CAIRN_NOMEM, "kv: keydir of more than 2^31 slots");
+    ncap = (uint32_t)want;
+    ns = (uint64_t *)calloc(ncap, 8u);
+    nh = (uint32_t *)malloc((size_t)ncap * 4u);
+    if (!ns || !nh) {
+        free(ns);
+        free(nh);
+        return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (keydir)");
     }
-    {
-        uint32_t ref = arena_alloc(kd, ent_size(klen, expire != 0));
-        if (!ref) return CAIRN_NOMEM;
-        fill(ref_ent(kd, ref), key, klen, hash, loc, vlen, kind, expire);
-        kd->slots[i] = ref;
-        kd->tags[i] = KD_TAG(hash);
-        kd->count++;
-        if (expire) kd->expiring++;
+    if (kd->hashes) {
+        /* the hashes are known: no record is read */
+        for (i = 0; i < kd->cap; i++) {
+            const uint64_t s = kd->slots[i];
+            uint32_t j, h;
+            if (!is_live(s)) continue;
+            h = kd->hashes[i];
+            for (j = home_of(h, ncap); ns[j]; j = j + 1 == ncap ? 0 : j + 1) {
+            }
+            ns[j] = s;
+            nh[j] = h;
+        }
+        goto done;
     }
+    if (kd->count > 1024 && (order = (uint64_t *)malloc((size_t)kd->count * 8u)) != NULL &&
+        (tmp = (uint64_t *)malloc((size_t)kd->count * 8u)) != NULL &&
+        (cnt = (size_t *)malloc(((size_t)1 << 14) * sizeof *cnt)) != NULL) {
+        uint64_t *sorted;
+        for (i = 0; i < kd->cap && m < kd->count; i++)
+            if (is_live(kd->slots[i])) order[m++] = kd->slots[i];
+        sorted = sort_by_page(order, tmp, m, cnt);
+        if (sorted != order) {
+            tmp = order;
+            order = sorted;
+        }
+    } else {
+        free(order);
+        free(tmp);
+        order = tmp = NULL;
+        m = kd->cap; /* table order */
+    }
+    for (i = 0; i < m; i++) {
+        const uint64_t s = order ? order[i] : kd->slots[i];
+        kd_key k;
+        uint32_t h, j;
+        if (kd->src.addr && i + AHEAD < m) {
+            const uint64_t t = order ? order[i + AHEAD] : kd->slots[i + AHEAD];
+            const void *a = is_live(t) ? kd->src.addr(kd->src.ctx, t & KD_LOC_MASK) : NULL;
+            if (a) CAIRN_PREFETCH(a);
+        }
+        if (!is_live(s)) continue;
+        if ((rc = slot_key(kd, s, 1, &k)) != 0) {
+            free(k.buf);
+            break;
+        }
+        h = cairn_kd__hash(k.p, k.n);
+        free(k.buf);
+        if (KD_TAG(h) != KD_SLOT_TAG(s)) {
+            rc = bad_tag(s);
+            break;
+        }
+        if (order) {
+            tmp[i] = h; /* inserted in a second pass (below) */
+            continue;
+        }
+        for (j = home_of(h, ncap); ns[j]; j = j + 1 == ncap ? 0 : j + 1) {
+        }
+        ns[j] = s;
+        nh[j] = h;
+    }
+    if (!rc && order) {
+        /* the inserts land at random in the new table: prefetch their home slots ahead */
+        for (i = 0; i < m; i++) {
+            uint32_t j;
+            if (i + AHEAD < m) CAIRN_PREFETCH(&ns[home_of((uint32_t)tmp[i + AHEAD], ncap)]);
+            for (j = home_of((uint32_t)tmp[i], ncap); ns[j]; j = j + 1 == ncap ? 0 : j + 1) {
+            }
+            ns[j] = order[i];
+            nh[j] = (uint32_t)tmp[i];
+        }
+    }
+    free(order);
+    free(tmp);
+    free(cnt);
+    if (rc) {
+        free(ns);
+        free(nh);
+        return rc;
+    }
+done:
+    if (kd->map) {
+        cairn_io__unmap(kd->map, kd->maplen);
+        kd->map = NULL;
+        kd->maplen = 0;
+    } else {
+        free(kd->slots);
+    }
+    free(kd->hashes);
+    kd->slots = ns;
+    kd->hashes = nh;
+    kd->cap = ncap;
+    kd->tombs = 0;
     return 0;
 }
 
-int cairn_kd__del(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, kd_ent *old) {
-    int found;
-    uint32_t i = find_slot(kd, key, klen, hash, &found), j;
-    kd_ent *e;
-    size_t sz;
-    if (!found) return 0;
-    if (cairn_kd__own(kd) != 0) return CAIRN_NOMEM;
-    e = ref_ent(kd, kd->slots[i]);
-    if (old) *old = *e;
-    sz = ent_size(e->klen, e->flags & KD_EXPIRES);
-    if (e->flags & KD_EXPIRES) kd->expiring--;
-    kd->used -= sz;
-    kd->holes += sz;
-    kd->count--;
-    kd->slots[i] = 0;
-    kd->tags[i] = 0;
-    /* Backward-shift: pull later members of the probe run into the hole. */
-    j = i;
-    for (;;) {
-        uint32_t ref, home;
-        j = (j + 1) & kd->mask;
-        ref = kd->slots[j];
-        if (!ref) break;
-        home = ref_ent(kd, ref)->hash & kd->mask;
-        /* Move if home is not cyclically within (i, j]. The tag moves with its slot. */
-        if (((j - home) & kd->mask) >= ((j - i) & kd->mask)) {
-            kd->slots[i] = ref;
-            kd->tags[i] = kd->tags[j];
-            kd->slots[j] = 0;
-            kd->tags[j] = 0;
-            i = j;
+/* Room for one more occupied slot: live + tombstones stay at most 7/8 of the capacity. */
+static int room_for_one(cairn_kd *kd) {
+    if ((kd->count + kd->tombs + 1) * 8u <= (uint64_t)kd->cap * 7u) return 0;
+    return rebuild(kd, kd->count + 1);
+}
+
+int cairn_kd__reserve(cairn_kd *kd, uint64_t n) {
+    int rc;
+    if ((rc = cairn_kd__own(kd)) != 0) return rc;
+    if ((kd->count + kd->tombs + n) * 8u <= (uint64_t)kd->cap * 7u) return 0;
+    return rebuild(kd, kd->count + n);
+}
+
+int cairn_kd__insert_new(cairn_kd *kd, uint32_t hash, uint64_t loc) {
+    uint32_t j;
+    int rc;
+    if ((rc = cairn_kd__own(kd)) != 0) return rc;
+    if ((rc = room_for_one(kd)) != 0) return rc;
+    for (j = home_of(hash, kd->cap); is_live(kd->slots[j]); j = j + 1 == kd->cap ? 0 : j + 1) {
+    }
+    if (kd->slots[j] == KD_TOMB) kd->tombs--;
+    kd->slots[j] = mk_slot(hash, loc);
+    if (kd->hashes) kd->hashes[j] = hash;
+    kd->count++;
+    return 0;
+}
+
+int cairn_kd__put(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint64_t loc, uint64_t *old) {
+    uint32_t i;
+    int rc;
+    if ((rc = cairn_kd__own(kd)) != 0) return rc;
+    if ((rc = probe(kd, key, klen, hash, &i)) < 0) return rc;
+    if (rc == 1) {
+        if (old) *old = kd->slots[i] & KD_LOC_MASK;
+        kd->slots[i] = mk_slot(hash, loc);
+        if (kd->hashes) kd->hashes[i] = hash;
+        return 1;
+    }
+    if (kd->slots[i] == KD_EMPTY && (kd->count + kd->tombs + 1) * 8u > (uint64_t)kd->cap * 7u) {
+        if ((rc = rebuild(kd, kd->count + 1)) != 0) return rc;
+        if ((rc = probe(kd, key, klen, hash, &i)) < 0) return rc; /* (absent: 0) */
+    }
+    if (kd->slots[i] == KD_TOMB) kd->tombs--;
+    kd->slots[i] = mk_slot(hash, loc);
+    if (kd->hashes) kd->hashes[i] = hash;
+    kd->count++;
+    return 0;
+}
+
+int cairn_kd__del(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint64_t *old) {
+    uint32_t i;
+    int rc = probe(kd, key, klen, hash, &i);
+    if (rc <= 0) return rc;
+    if ((rc = cairn_kd__own(kd)) != 0) return rc;
+    if (old) *old = kd->slots[i] & KD_LOC_MASK;
+    /* a tombstone, unless the run ends right after it (then the slot can be empty again) */
+    {
+        uint32_t next = i + 1 == kd->cap ? 0 : i + 1;
+        if (kd->slots[next] == KD_EMPTY) {
+            kd->slots[i] = KD_EMPTY;
+        } else {
+            kd->slots[i] = KD_TOMB;
+            kd->tombs++;
         }
     }
-    if (kd->holes > KD_CHUNK && kd->holes > kd->used) compact(kd);
+    kd->count--;
     return 1;
 }
 
 int cairn_kd__each(cairn_kd *kd, cairn_kd_fn fn, void *ctx) {
     uint32_t i;
-    for (i = 0; i <= kd->mask; i++) {
+    for (i = 0; i < kd->cap; i++) {
         int rc;
-        if (!kd->slots[i]) continue;
-        if ((rc = fn(ctx, ref_ent(kd, kd->slots[i]))) != 0) return rc;
+        if (!is_live(kd->slots[i])) continue;
+        if ((rc = fn(ctx, kd->slots[i])) != 0) return rc;
     }
     return 0;
 }
 
-int cairn_kd__dump(const cairn_kd *kd, cairn_kd_io write_fn, void *ctx) {
-    uint8_t h[48];
-    size_t c;
+int cairn_kd__remap_files(cairn_kd *kd, const uint32_t *map, uint32_t n) {
+    uint32_t i;
     int rc;
-    cairn_put32(h, kd->mask);
-    cairn_put32(h + 4, (uint32_t)kd->nchunks);
-    cairn_put32(h + 8, (uint32_t)kd->tail);
-    cairn_put32(h + 12, 0);
-    cairn_put64(h + 16, kd->count);
-    cairn_put64(h + 24, kd->expiring);
-    cairn_put64(h + 32, kd->used);
-    cairn_put64(h + 40, kd->holes);
-    if ((rc = write_fn(ctx, h, sizeof h)) != 0) return rc;
-    if ((rc = write_fn(ctx, kd->slots, ((size_t)kd->mask + 1) * 4u)) != 0) return rc;
-    if ((rc = write_fn(ctx, kd->tags, (size_t)kd->mask + 1)) != 0) return rc;
-    for (c = 0; c < kd->nchunks; c++)
-        if ((rc = write_fn(ctx, kd->chunks[c], c + 1 == kd->nchunks ? kd->tail : KD_CHUNK)) != 0) return rc;
+    if ((rc = cairn_kd__own(kd)) != 0) return rc;
+    for (i = 0; i < kd->cap; i++) {
+        uint64_t s = kd->slots[i];
+        uint32_t f;
+        if (!is_live(s)) continue;
+        f = KD_LOC_FILE(s);
+        if (f < n)
+            kd->slots[i] = (s & ~(((uint64_t)KD_FILE_MAX - 1u) << KD_OFF_BITS)) | ((uint64_t)map[f] << KD_OFF_BITS);
+    }
     return 0;
 }
 
-/* Prove a mapped table consistent (see cairn_kd__load_mapped in keydir.h): 1 if it is, 0 if not,
- * CAIRN_NOMEM. fsize has lim->nfiles + 1 sizes, the last one 0 (where an out-of-range file
- * number is sent: no record fits in it). This and the CRC pass are the whole cost of an open, so
- * both passes are sequential and branch-free (reading entries in slot order, i.e. at random,
- * cost 20x more: a cache and TLB miss per key):
- *  1. over the slots: every ref must name an entry header inside the arena (a ref r is in chunk
- *     r / R at word r % R; its header fits iff r % R <= hdrlim for every chunk and r <= maxref
- *     for the last, shorter one; 0 is empty), a slot is empty exactly when its tag is 0 (probes
- *     stop at tag 0); each ref sets its bit in a bitmap over the arena's words;
- *  2. along the arena: entries lie back to back from word 1 of chunk 0 and from word 0 of every
- *     other chunk (removed entries stay in place as holes; the unused tail of a chunk is zeros,
- *     which step as empty 20-byte entries), so one walk of the entry sizes meets every entry ever
- *     allocated. Each entry whose bit is set is checked whole: the entry (header, expiry, key)
- *     inside its chunk, klen >= 1, kind <= 3, flags only KD_EXPIRES, vlen <= vmax, and its record
- *     inside the file it names. The walk must meet as many referenced entries as there are
- *     occupied slots: so no ref points between entries (or into a hole's middle) and no two
- *     slots share an entry. The header's count, expiring and used must be what the slots hold,
- *     and the load factor must leave an empty slot (probes end at one). Holes are not checked
- *     (nothing reads them: compaction copies only referenced entries). */
-static int validate(const cairn_kd *kd, const kd_limits *lim, const uint64_t *fsize) {
-    const uint32_t hdrlim = (uint32_t)((KD_CHUNK - KD_HDR) / 4u), nfiles = lim->nfiles;
-    const uint64_t rec_hdr = lim->rec_hdr, vmax = lim->vmax;
-    const size_t nwords = (kd->nchunks * (size_t)KD_CHUNK_REFS) / 64u + 1u;
-    uint64_t bad = 0, count = 0, found = 0, expiring = 0, used = 0, *bits;
-    uint32_t maxref = 0, i;
-    size_t c;
-    if (kd->nchunks) {
-        uint32_t lastref = (uint32_t)((kd->nchunks - 1) * KD_CHUNK_REFS);
-        if (kd->tail >= KD_HDR) maxref = lastref + (uint32_t)((kd->tail - KD_HDR) / 4u);
-        else if (lastref) maxref = lastref - 1; /* the last chunk holds no entry */
-    }
-    if (!(bits = (uint64_t *)calloc(nwords, sizeof *bits))) return CAIRN_NOMEM;
-    for (i = 0; i <= kd->mask; i++) {
-        const uint32_t r = kd->slots[i];
-        const uint64_t occ = r != 0;
-        const uint64_t rbad = (uint64_t)(r > maxref) | (uint64_t)((r & (KD_CHUNK_REFS - 1)) > hdrlim);
-        const uint32_t rr = rbad ? 0 : r; /* (bit 0 of word 0: never an entry, never looked at) */
-        bad |= rbad | ((uint64_t)(r == 0) ^ (uint64_t)(kd->tags[i] == 0));
-        bits[rr >> 6] |= (uint64_t)1 << (rr & 63);
-        count += occ;
-    }
-    for (c = 0; c < kd->nchunks && !bad; c++) {
-        const uint8_t *chunk = kd->chunks[c];
-        const uint64_t clen = c + 1 == kd->nchunks ? kd->tail : KD_CHUNK;
-        const uint32_t base = (uint32_t)(c * KD_CHUNK_REFS);
-        uint64_t pos = c ? 0 : 4;
-        while (pos + KD_HDR <= clen) {
-            const kd_ent *e = (const kd_ent *)(const void *)(chunk + pos);
-            const uint32_t ref = base + (uint32_t)(pos / 4u);
-            const uint64_t sel = (bits[ref >> 6] >> (ref & 63)) & 1u;
-            const uint64_t ex = e->flags & KD_EXPIRES, esz = ent_size(e->klen, (int)ex);
-            const uint64_t loc = kd_loc(e), off = KD_LOC_OFF(loc);
-            const uint32_t f = KD_LOC_FILE(loc), fi = f < nfiles ? f : nfiles;
-            const uint64_t ebad = (uint64_t)(pos + esz > clen) | (uint64_t)(e->flags & ~KD_EXPIRES) |
-                                  (uint64_t)(e->kind > 3) | (uint64_t)(e->klen == 0) | (uint64_t)(e->vlen > vmax) |
-                                  (uint64_t)(off + rec_hdr + e->klen + e->vlen > fsize[fi]);
-            bad |= ebad & sel;
-            found += sel;
-            expiring += ex & sel;
-            used += esz & (0 - sel);
-            pos += esz;
-        }
-    }
-    free(bits);
-    /* the counters drive growth and probing: a table with no empty slot would probe forever */
-    bad |= (uint64_t)(found != count) | (uint64_t)(count != kd->count) | (uint64_t)(expiring != kd->expiring) |
-           (uint64_t)(used != kd->used) | (uint64_t)(count * 4 > ((uint64_t)kd->mask + 1) * 3);
-    return !bad;
+static uint32_t npages(uint32_t cap) { return (cap + KD_PAGE_SLOTS - 1u) / KD_PAGE_SLOTS; }
+
+void cairn_kd__dump_hdr(const cairn_kd *kd, uint8_t h[KD_DUMP_HDR]) {
+    cairn_put32(h, kd->cap);
+    cairn_put32(h + 4, KD_PAGE_SLOTS);
+    cairn_put64(h + 8, kd->count);
+    cairn_put64(h + 16, kd->tombs);
+    cairn_put64(h + 24, kd->expiring);
+    cairn_put64(h + 32, 0);
 }
 
-cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, size_t len, const kd_limits *lim,
-                                int *rc) {
-    const uint8_t *p = (const uint8_t *)map + off;
+int cairn_kd__dump_body(const cairn_kd *kd, cairn_kd_io write_fn, void *ctx) {
+    uint32_t p, np = npages(kd->cap);
+    uint8_t *crcs;
+    int rc;
+    if (!(crcs = (uint8_t *)malloc((size_t)np * 4u + 1u))) return CAIRN_NOMEM;
+    for (p = 0; p < np; p++) {
+        size_t first = (size_t)p * KD_PAGE_SLOTS, n = kd->cap - first < KD_PAGE_SLOTS ? kd->cap - first : KD_PAGE_SLOTS;
+        cairn_put32(crcs + (size_t)p * 4u, cairn_crc32c__update(0, kd->slots + first, n * 8u));
+    }
+    if ((rc = write_fn(ctx, kd->slots, (size_t)kd->cap * 8u)) == 0) rc = write_fn(ctx, crcs, (size_t)np * 4u);
+    free(crcs);
+    return rc;
+}
+
+cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, const uint8_t *p, size_t off, size_t len,
+                                uint32_t nfiles, const kd_src *src, int *rc) {
+    const uint64_t *slots;
+    const uint8_t *crcs;
+    uint64_t count, tombs, live = 0, tomb = 0;
+    uint32_t cap, pg, np;
     cairn_kd *kd;
-    uint32_t mask;
-    size_t c, need;
     *rc = CAIRN_CORRUPT;
-    if (len < 48 || (off & 3u)) return NULL;
-    mask = cairn_get32(p);
-    if ((mask & (mask + 1)) != 0 || mask < 15 || mask > (1u << 30)) return NULL;
+    if ((off & 7u) || off > maplen || len > maplen - off) return NULL;
+    cap = cairn_get32(p);
+    if (cap < KD_MIN_CAP || cap > KD_MAX_CAP || cairn_get32(p + 4) != KD_PAGE_SLOTS) return NULL;
+    np = npages(cap);
+    if ((uint64_t)len != (uint64_t)cap * 8u + (uint64_t)np * 4u) return NULL;
+    count = cairn_get64(p + 8);
+    tombs = cairn_get64(p + 16);
+    if (count + tombs >= cap || cairn_get64(p + 24) > count || nfiles > KD_FILE_MAX) return NULL;
+    slots = (const uint64_t *)(const void *)((const uint8_t *)map + off);
+    crcs = (const uint8_t *)map + off + (size_t)cap * 8u;
+    /* one pass, a page at a time: its CRC, then its slots counted while they are in the cache
+     * (live: a tag; tombstones: 1). The counts must be the header's, which leaves an empty slot
+     * (probes end at one). A slot's form and record are checked when it is used: a slot with
+     * no tag matches no key, a file number out of range or a location without its record is
+     * CAIRN_CORRUPT where it is read. */
+    for (pg = 0; pg < np; pg++) {
+        const size_t first = (size_t)pg * KD_PAGE_SLOTS;
+        const size_t n = cap - first < KD_PAGE_SLOTS ? cap - first : KD_PAGE_SLOTS;
+        const uint64_t *s = slots + first;
+        uint64_t l0 = 0, l1 = 0, t0 = 0, t1 = 0;
+        size_t i;
+        if (cairn_crc32c__update(0, s, n * 8u) != cairn_get32(crcs + (size_t)pg * 4u)) return NULL;
+        for (i = 0; i + 2 <= n; i += 2) {
+            l0 += s[i] >> 56 != 0;
+            l1 += s[i + 1] >> 56 != 0;
+            t0 += s[i] == KD_TOMB;
+            t1 += s[i + 1] == KD_TOMB;
+        }
+        if (i < n) {
+            l0 += s[i] >> 56 != 0;
+            t0 += s[i] == KD_TOMB;
+        }
+        live += l0 + l1;
+        tomb += t0 + t1;
+    }
+    if (live != count || tomb != tombs) return NULL;
     if (!(kd = (cairn_kd *)calloc(1, sizeof *kd))) {
         *rc = CAIRN_NOMEM;
         return NULL;
     }
-    kd->mask = mask;
-    kd->nchunks = cairn_get32(p + 4);
-    kd->tail = cairn_get32(p + 8);
-    kd->count = cairn_get64(p + 16);
+    kd->slots = (uint64_t *)(uintptr_t)slots;
+    kd->cap = cap;
+    kd->count = count;
+    kd->tombs = tombs;
     kd->expiring = cairn_get64(p + 24);
-    kd->used = cairn_get64(p + 32);
-    kd->holes = cairn_get64(p + 40);
-    need = 48 + ((size_t)mask + 1) * 5u; /* header, slots, tags (a multiple of 16 bytes) */
-    if (kd->nchunks > (1u << 14) || kd->tail > KD_CHUNK || kd->count > mask ||
-        (kd->nchunks && need + (kd->nchunks - 1) * KD_CHUNK + kd->tail != len) || (!kd->nchunks && need != len)) {
-        free(kd);
-        return NULL;
-    }
-    kd->capchunks = kd->nchunks ? kd->nchunks : 1;
-    if (!(kd->chunks = (uint8_t **)calloc(kd->capchunks, sizeof(uint8_t *)))) {
-        free(kd);
-        *rc = CAIRN_NOMEM;
-        return NULL;
-    }
-    kd->slots = (uint32_t *)(void *)(uintptr_t)(p + 48);
-    kd->tags = (uint8_t *)(uintptr_t)(p + 48 + ((size_t)mask + 1) * 4u);
-    for (c = 0; c < kd->nchunks; c++) kd->chunks[c] = (uint8_t *)(uintptr_t)(p + need + c * KD_CHUNK);
-    /* The CRC matched, but a CRC is no proof of consistency (a forged or buggy snapshot): every
-     * ref, entry and counter is checked before the table is used. */
-    {
-        uint64_t *fsize = (uint64_t *)malloc(((size_t)lim->nfiles + 1) * sizeof *fsize);
-        int ok;
-        if (!fsize) {
-            free(kd->chunks);
-            free(kd);
-            *rc = CAIRN_NOMEM;
-            return NULL;
-        }
-        if (lim->nfiles) memcpy(fsize, lim->fsize, (size_t)lim->nfiles * sizeof *fsize);
-        fsize[lim->nfiles] = 0; /* no record fits: where a file number out of range points */
-        ok = validate(kd, lim, fsize);
-        free(fsize);
-        if (ok == CAIRN_NOMEM) {
-            free(kd->chunks);
-            free(kd);
-            *rc = CAIRN_NOMEM;
-            return NULL;
-        }
-        if (!ok) goto bad;
-    }
+    if (src) kd->src = *src;
     kd->map = map; /* from now on the table owns the mapping */
     kd->maplen = maplen;
     *rc = 0;
     return kd;
-bad:
-    free(kd->chunks);
-    free(kd);
-    return NULL;
 }

@@ -1,28 +1,33 @@
 /*
- * keydir.h - the in-memory index of the log KV: key -> (file, offset, sizes, kind, expiry).
+ * keydir.h - the in-memory index of the log KV: key -> record location.
  *
- * An open-addressing hash table (linear probing, backward-shift deletion, no tombstones) of
- * 4-byte slots. A slot holds a reference into an arena of fixed 1 MiB chunks where each entry
- * is stored once, 4-byte aligned:
+ * An open-addressing hash table (linear probing, tombstones) of 8-byte slots and nothing else:
+ * the key, value length, kind and expiry live in the record the slot names (the data files are
+ * mapped: a get reads that record anyway, to compare the key, check the CRC and copy the value).
  *
- *   +0  u32 loc_lo   \ loc = file slot << 44 | record offset (44 bits: 16 TiB per file)
- *   +4  u32 loc_hi   /
- *   +8  u32 vlen     value length
- *   +12 u32 hash     full hash of the key (probing and growth never rehash keys)
- *   +16 u16 klen
- *   +18 u8  kind
- *   +19 u8  flags    KD_EXPIRES: an int64 expiry (Unix ms) follows at +20
- *   +20 [i64 expire] key bytes, padded to 4
+ *   slot (u64):  63      56 55        44 43                                0
+ *               +----------+------------+-----------------------------------+
+ *               |   tag    | file slot  |          record offset            |
+ *               +----------+------------+-----------------------------------+
+ *   tag     the low 8 bits of the key's 32-bit hash, forced non-zero (KD_TAG)
+ *   file    the data file's slot in the handle's file table, 0..4095 (KD_FILE_MAX files)
+ *   offset  44 bits: 16 TiB, beyond CAIRN_KV_MAX_FILE_SIZE_LIMIT plus one record
+ *   0 is an empty slot, 1 a tombstone (a deleted key; probes pass over it, inserts reuse it).
  *
- * Beside the slots, a tag array holds one byte per slot: the top 8 bits of the key's hash (forced
- * non-zero), 0 for an empty slot. Probes scan tags and read the arena only on a tag match, so a
- * probe past a stranger costs no cache miss. A tag moves with its slot (backward shift, growth).
- *
- * Cost per key: 20 B header + key (+3 B pad, +8 B only for keys with an expiry) + 5 B per slot
- * (ref + tag) at a load factor of 3/8..3/4 (6.7..13.3 B): about 31 B + key, within the 32 B +
- * key budget.
- * Removed entries leave holes in the arena; the arena is compacted when holes pass half of it.
- * Not thread-safe: the engine guards it with its rwlock.
+ * Capacity is any number of slots >= 16 (not a power of two): a key's home slot is
+ * (hash * capacity) >> 32 (multiply-shift). The table holds live + tombstone slots at most 7/8
+ * of the capacity; past that it is rebuilt (without tombstones) at a capacity that puts the live
+ * keys at 7/10, so the slots (all that KEYDIR stores) are 8 / (0.7..0.875) = 9.1..11.4 bytes per
+ * key. Beside the slots a writer keeps each live slot's full 32-bit hash (4 bytes a slot, memory
+ * only): probes compare it before reading a record whose tag matches, and a rebuild moves slots
+ * by it without reading any record. A table loaded from KEYDIR has no hashes: its probes read the
+ * record of every tag match (1 in 255 for a stranger), and its first rebuild reads every key from
+ * its record (through kd_src.key, in file order: the slots sorted by location first) to hash it
+ * again, checking the stored tag against it. Records read for a rebuild, and records of a tag
+ * match whose key differs, are checked whole (CRC): a damaged key could otherwise hide a key
+ * (its own, or the one probed for) without a word. A record that cannot be read, fails its CRC,
+ * or whose key does not hash to the slot's tag, is an error from the resolver or CAIRN_CORRUPT
+ * (never a wrong answer). Not thread-safe: the engine guards it with its rwlock.
  */
 #ifndef CAIRN_LOG_KEYDIR_H
 #define CAIRN_LOG_KEYDIR_H
@@ -30,88 +35,91 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KD_EXPIRES 0x1
-
-typedef struct kd_ent {
-    uint32_t loc_lo, loc_hi;
-    uint32_t vlen;
-    uint32_t hash;
-    uint16_t klen;
-    uint8_t kind;
-    uint8_t flags;
-} kd_ent;
+#define KD_OFF_BITS 44
+#define KD_FILE_BITS 12
+#define KD_FILE_MAX (1u << KD_FILE_BITS) /* file slots a location can name */
+#define KD_LOC(file, off) (((uint64_t)(file) << KD_OFF_BITS) | (uint64_t)(off))
+#define KD_LOC_FILE(loc) ((uint32_t)(((loc) >> KD_OFF_BITS) & (KD_FILE_MAX - 1u)))
+#define KD_LOC_OFF(loc) ((loc) & ((UINT64_C(1) << KD_OFF_BITS) - 1))
+#define KD_LOC_MASK ((UINT64_C(1) << 56) - 1)
+/* Tag of a hash: its low 8 bits, never 0 (tag 0 marks an empty slot or a tombstone). (The home
+ * slot comes from the high bits: neighbours in the table must not share their tags.) */
+#define KD_TAG(h) ((uint8_t)(((h) & 0xffu) | (((h) & 0xffu) == 0)))
+#define KD_SLOT_TAG(s) ((uint8_t)((s) >> 56))
 
 typedef struct cairn_kd cairn_kd;
 
-#define KD_LOC(file, off) (((uint64_t)(file) << 44) | (uint64_t)(off))
-#define KD_LOC_FILE(loc) ((uint32_t)((loc) >> 44))
-#define KD_LOC_OFF(loc) ((loc) & ((UINT64_C(1) << 44) - 1))
+/* A key read from a record: bytes at p (a mapping, or buf when it had to be read; buf is
+ * malloc'd by the resolver and freed by the table). */
+typedef struct kd_key {
+    const uint8_t *p;
+    size_t n;
+    uint8_t *buf;
+} kd_key;
 
-cairn_kd *cairn_kd__new(void);
+/* Where the table reads keys: key() fills k for the record at loc (0, or an error code with the
+ * error message set: CAIRN_CORRUPT naming the data file and offset); with verify set it checks
+ * the whole record (its CRC) first. addr() gives the record's address in a mapping, or NULL
+ * (only a prefetch hint). */
+typedef struct kd_src {
+    int (*key)(void *ctx, uint64_t loc, int verify, kd_key *k);
+    const void *(*addr)(void *ctx, uint64_t loc);
+    void *ctx;
+} kd_src;
+
+cairn_kd *cairn_kd__new(const kd_src *src);
 void cairn_kd__free(cairn_kd *kd);
+void cairn_kd__set_src(cairn_kd *kd, const kd_src *src);
 uint32_t cairn_kd__hash(const void *key, size_t klen);
 
-/* Lookup: the entry or NULL. Valid until the next mutation. */
-kd_ent *cairn_kd__find(cairn_kd *kd, const void *key, size_t klen, uint32_t hash);
-/* Insert or replace. If an entry existed, *old (when not NULL) receives a copy of its header and
- * 1 is returned; 0 for a new key; CAIRN_NOMEM on failure (nothing changed). */
-int cairn_kd__put(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint64_t loc, uint32_t vlen,
-                  int kind, int64_t expire, kd_ent *old);
-/* Remove: 1 (with *old) if it existed, 0 if not, CAIRN_NOMEM if a mapped table could not be
- * copied first (nothing changed). */
-int cairn_kd__del(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, kd_ent *old);
+/* Lookup: 1 with *loc set, 0 if absent, < 0 an error (a slot whose record is bad). */
+int cairn_kd__find(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint64_t *loc);
+/* Insert or replace: 1 replaced (*old = the previous location), 0 new key, < 0 an error
+ * (CAIRN_NOMEM, or a bad record met while probing or rebuilding; nothing changed). */
+int cairn_kd__put(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint64_t loc, uint64_t *old);
+/* Insert a key known to be absent, without comparing keys (compaction's new table, reserved
+ * first): 0 or CAIRN_NOMEM. */
+int cairn_kd__insert_new(cairn_kd *kd, uint32_t hash, uint64_t loc);
+/* Make room for n live keys without a rebuild (before cairn_kd__insert_new). */
+int cairn_kd__reserve(cairn_kd *kd, uint64_t n);
+/* Remove: 1 (with *old) if it existed, 0 if not, < 0 an error. */
+int cairn_kd__del(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint64_t *old);
 
 uint64_t cairn_kd__count(const cairn_kd *kd);
+/* Keys whose record has an expiry: kept by the caller (it reads the records). */
 uint64_t cairn_kd__expiring(const cairn_kd *kd);
-/* Bytes of memory the keydir holds (arena chunks + slot table + struct). */
+void cairn_kd__expiring_add(cairn_kd *kd, int64_t d);
+/* Bytes of memory the keydir holds (slots, hashes, struct; a mapped table counts its mapping). */
 uint64_t cairn_kd__bytes(const cairn_kd *kd);
 
-static inline uint64_t kd_loc(const kd_ent *e) { return (uint64_t)e->loc_lo | ((uint64_t)e->loc_hi << 32); }
-static inline void kd_set_loc(kd_ent *e, uint64_t loc) {
-    e->loc_lo = (uint32_t)loc;
-    e->loc_hi = (uint32_t)(loc >> 32);
-}
-int64_t cairn_kd__expire(const kd_ent *e);
-const uint8_t *cairn_kd__key(const kd_ent *e);
-
-/* Visit every entry (in table order). Stop and return fn's value when it is nonzero. */
-typedef int (*cairn_kd_fn)(void *ctx, kd_ent *e);
+/* Visit every live slot (in table order): fn gets the slot (tag and location). Stop and return
+ * fn's value when it is nonzero. */
+typedef int (*cairn_kd_fn)(void *ctx, uint64_t slot);
 int cairn_kd__each(cairn_kd *kd, cairn_kd_fn fn, void *ctx);
+/* Rewrite every live slot's file number f to map[f] (f < n; others are left as they are). */
+int cairn_kd__remap_files(cairn_kd *kd, const uint32_t *map, uint32_t n);
 
-/* Raw dump of the table and arena (for the KEYDIR snapshot: loading it needs no per-key work).
- * Layout: u32 mask, u32 nchunks, u32 tail, u32 0, u64 count, u64 expiring, u64 used, u64 holes
- * (this header little-endian), the slots (4 * (mask + 1) bytes, host byte order), the tags
- * (mask + 1 bytes; a multiple of 16, so the chunks stay aligned), then the chunks (KD_CHUNK bytes each, the last one `tail` bytes; entries in host byte order). A
- * snapshot is a cache for this machine: the KEYDIR header records the byte order and a foreign
- * one is ignored. */
-typedef int (*cairn_kd_io)(void *ctx, void *buf, size_t len);
-int cairn_kd__dump(const cairn_kd *kd, cairn_kd_io write_fn, void *ctx);
-/* What the entries of a loaded dump must fit: loc's file number < nfiles, and the record it
- * names, [off, off + rec_hdr + klen + vlen), within fsize[file]; vlen <= vmax. */
-typedef struct kd_limits {
-    const uint64_t *fsize; /* nfiles sizes */
-    uint32_t nfiles;
-    uint32_t rec_hdr; /* bytes of a record before its key */
-    uint32_t vmax;    /* largest value length */
-} kd_limits;
-
-/* Use a dump in place inside a read-only mapping (map, maplen) at [off, off + len): open costs
- * no copy; the first change copies it (cairn_kd__own). The dump is a cache that passed its CRC
- * but is otherwise untrusted, so everything later used as an index or a size is proven in range
- * here, once, before the table is used (nothing on the read path re-checks it): the header
- * (mask a power of two minus 1, chunk count and tail consistent with len), every slot ref (an
- * entry header inside the arena; a tag is 0 exactly for an empty slot), and every referenced
- * entry: the whole entry (header, expiry, key) inside its chunk and at an entry boundary (no two
- * slots share one), klen >= 1, kind <= 3, flags only KD_EXPIRES, and its record inside a listed
- * file (lim); the header's count, expiring and used must equal what the slots hold, and the load
- * factor must leave an empty slot (probes end at one). (Not proven: that an entry's hash is its
- * key's; a wrong one only hides the key from lookups. Reads still check the record's key.) On success the table owns the mapping (unmapped by
- * cairn_kd__free); on failure NULL with *rc set (CAIRN_CORRUPT or CAIRN_NOMEM), and the
- * mapping is still the caller's. */
-cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, size_t off, size_t len, const kd_limits *lim,
-                                int *rc);
-/* Make a mapped table private (copies it); 0 or CAIRN_NOMEM. Needed before changing entries
- * in place through cairn_kd__each. */
+/* The on-disk form (inside KEYDIR; the layout is in the FORMAT comment of kv.c): a table header
+ * of KD_DUMP_HDR bytes (u32 capacity C, u32 slots per page P, u64 live slots, u64 tombstones, u64
+ * keys with an expiry, u64 0; little-endian), covered by the caller's header CRC; then the body:
+ * the C slots (u64, host byte order), then ceil(C / P) u32 CRC32C, one per page of P slots. */
+#define KD_PAGE_SLOTS 8192u /* 64 KiB of slots per page CRC */
+#define KD_DUMP_HDR 40u
+typedef int (*cairn_kd_io)(void *ctx, const void *buf, size_t len);
+void cairn_kd__dump_hdr(const cairn_kd *kd, uint8_t out[KD_DUMP_HDR]);
+int cairn_kd__dump_body(const cairn_kd *kd, cairn_kd_io write_fn, void *ctx);
+/* Use a dump in place inside a read-only mapping (map, maplen): its table header at hdr (already
+ * covered by a CRC the caller checked), its body at [off, off + len) of the mapping (off a
+ * multiple of 8). Open costs no copy; the first change copies it (cairn_kd__own). Checked here,
+ * in one pass: the header (capacity, page size, the body's length), every page's CRC, and the
+ * counts (live slots, i.e. with a tag, and tombstones as the header says, with at least one
+ * empty slot: probes end). Not checked here: a slot's file number and record (checked when the
+ * slot is used: kd_src.key and the engine's reads). On success the table owns the mapping
+ * (unmapped by cairn_kd__free); on failure NULL with *rc set (CAIRN_CORRUPT or CAIRN_NOMEM),
+ * and the mapping is still the caller's. nfiles: the data files the slots may name. */
+cairn_kd *cairn_kd__load_mapped(const void *map, uint64_t maplen, const uint8_t *hdr, size_t off, size_t len,
+                                uint32_t nfiles, const kd_src *src, int *rc);
+/* Make a mapped table private (copies it); 0 or CAIRN_NOMEM. */
 int cairn_kd__own(cairn_kd *kd);
 
 #endif

@@ -104,26 +104,35 @@
  * CAIRN_CORRUPT (a cut at a record boundary would otherwise pass a scan).
  *
  * KEYDIR (written at close, deleted by a writer's first change, durably: unlink and a
- * directory fsync, before anything else changes): the whole keydir, dumped
- * in its in-memory form so that open does no per-key work (see keydir.h):
- *   0  4 magic "CRK3"           12 4 number of data files F     24 8 live bytes
- *   4  4 version 3              16 8 seq                        32 F x (u64 order, u64 size)
+ * directory fsync, before anything else changes): the keydir's slot table, dumped as it is in
+ * memory so that open does no per-key work (see keydir.h). Format 4 (H = 32 + 16 F):
+ *   0  4 magic "CRK4"           12 4 number of data files F     24 8 live bytes
+ *   4  4 version 4              16 8 seq                        32 F x (u64 order, u64 size)
  *   8  4 0x01020304 in HOST byte order (a snapshot from another byte order is ignored)
- *   then the keydir dump (keydir.h: table header, slots, tags, arena chunks; file numbers in the
- *   entries are positions in the list above), then u32 CRC32C of everything before it.
- * Used only if its CRC matches and the data files on disk are exactly the listed ones with the
- * listed sizes (data files are append-only, so equal sizes mean equal contents); otherwise open
- * falls back to hints and scans. It is written to KEYDIR.tmp and renamed, without an fsync: every
- * data file it lists is already durable when it is written (sealed files are fsynced when
- * sealed, close fsyncs the active file first), and a KEYDIR that a power failure leaves torn or
- * empty fails the CRC and is ignored. Open maps it and uses the keydir in place (the CRC pass is the
- * whole cost); the first write copies it and deletes KEYDIR; a close with no change keeps it.
- * A matching CRC proves no consistency, so before use the load proves every ref, entry and count
- * in range (keydir.h: entries at arena boundaries and inside it, klen >= 1, kind <= 3, vlen <=
- * 2^30, the record [offset, offset + 32 + klen + vlen) inside the listed file it names; counts
- * equal to what the slots hold, an empty slot left); a KEYDIR that fails is ignored like a
- * damaged one. Entries are still checked on use: every read verifies the record's CRC, header
- * (type, klen, vlen, kind) and key, so an entry naming another key's record is CAIRN_CORRUPT.
+ *   H     40 table header: u32 capacity C, u32 slots per page P (8192), u64 live slots,
+ *           u64 tombstones, u64 keys whose record has an expiry, u64 0
+ *   H+40   4 CRC32C of bytes [0, H + 40)          H+44 4 zero (the slots start 8-aligned)
+ *   H+48  8C the slots, u64 in HOST byte order: tag << 56 | file << 44 | record offset, where
+ *           tag is the low 8 bits of the key's hash (keydir.c) forced non-zero and file is
+ *           a position in the list above; 0 is an empty slot, 1 a tombstone
+ *   then  ceil(C / P) x u32: CRC32C of each page of P slots (the last page shorter)
+ * The table is open addressing with linear probing; a key's home slot is (hash * C) >> 32.
+ * Used only if its header CRC matches, the data files on disk are exactly the listed ones with
+ * the listed sizes (data files are append-only, so equal sizes mean equal contents), every page
+ * CRC matches and the slots hold as many live slots (a non-zero tag) and tombstones as the
+ * header says, with an empty slot left; otherwise open falls back to hints and scans (a version
+ * 3 KEYDIR, "CRK3", of an older build is ignored the same way: it is a disposable cache). Open
+ * maps it and uses the table in place (the page CRCs are the whole cost: no slot is proven at
+ * open); the first write copies it and deletes KEYDIR; a close with no change keeps it. A
+ * slot is checked when it is used: its file must exist, its record [offset, offset + header +
+ * klen + vlen) must lie inside the file and decode as a PUT, a get checks the record's CRC and
+ * key, a probe that meets another key with the slot's tag checks that record's CRC and that its
+ * key has that tag, iteration and compaction check the CRC and the tag of every record they
+ * read. A slot that fails is CAIRN_CORRUPT naming the data file (or its number, when there is
+ * no such file) and the offset, never another key's value. It is written to KEYDIR.tmp and
+ * renamed, without an fsync: every data file it lists is already durable when it is written
+ * (sealed files are fsynced when sealed, close fsyncs the active file first), and a KEYDIR that
+ * a power failure leaves torn or empty fails its CRCs and is ignored.
  *
  * Compaction (cairn_kv_compact): seal the active file; write every live, unexpired record (and
  * nothing else: no tombstone is needed, because every older record of the store is dropped with
@@ -203,6 +212,7 @@ int cairn_kv__dec_hdr(const uint8_t *h, rec_hdr *r) {
     r->klen = cairn_get16(h + 12);
     r->seq = cairn_get64(h + 16);
     r->expire = (int64_t)cairn_get64(h + 24);
+    r->hlen = HDR;
     if (h[7] || cairn_get16(h + 14) || (r->flags & ~F_TXN)) return -1;
     switch (r->type) {
     case T_PUT:

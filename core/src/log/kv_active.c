@@ -14,7 +14,12 @@ int cairn_kv__add_slot(kv_file **files, uint32_t *n, uint64_t order, cairn_file 
     for (i = 0; i < *n; i++)
         if (!(*files)[i].f) break;
     if (i == *n) {
-        if (*n >= (1u << 20) - 1) return cairn_err__set(CAIRN_RANGE, "kv: too many data files");
+        /* the keydir's locations have 12 bits for a file (keydir.h) */
+        if (*n >= KD_FILE_MAX)
+            return cairn_err__set(CAIRN_RANGE,
+                                  "kv: too many data files (the keydir addresses %u; compact the store, or open it "
+                                  "with a larger max_file_size)",
+                                  KD_FILE_MAX);
         v = (kv_file *)realloc(*files, (*n + 1) * sizeof *v);
         if (!v) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (file table)");
         *files = v;

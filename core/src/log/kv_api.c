@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* read_rec and write_locked are on the path of every get and put and have a second caller
+/* lookup and write_locked are on the path of every get and put and have a second caller
  * (cairn_kv_update_json): keep them inlined into get_common and kv_write as they were with one
  * caller (measured: about 13 instructions per get and 28 per put otherwise). */
 #if defined(__GNUC__)
@@ -79,7 +79,12 @@ static int kv_open_impl(cairn_kv **out, const char *path, const cairn_kv_options
     kv->sync = o.sync;
     kv->max_file_size = o.max_file_size ? o.max_file_size : DEFAULT_MAX_FILE;
     kv->active = -1;
-    if (!(kv->dir = cairn_str__dup(path)) || !(kv->kd = cairn_kd__new())) {
+    if ((kv->dir = cairn_str__dup(path)) != NULL) {
+        kd_src src;
+        cairn_kv__kd_src(kv, &src);
+        kv->kd = cairn_kd__new(&src);
+    }
+    if (!kv->dir || !kv->kd) {
         kv_destroy(kv);
         return cairn_err__set(CAIRN_NOMEM, "kv_open: out of memory");
     }
@@ -178,21 +183,120 @@ int cairn_kv__check_writable(cairn_kv *kv, const char *fn) {
 
 /* ---- reads ------------------------------------------------------------------------------------ */
 
+/* ---- records named by the keydir --------------------------------------------------------------- */
+
+int cairn_kv__rec_at(const char *dir, kv_file *files, uint32_t n, uint64_t loc, int whole, rec_view *v) {
+    const uint32_t fi = KD_LOC_FILE(loc);
+    const uint64_t off = KD_LOC_OFF(loc);
+    kv_file *kf;
+    const uint8_t *b;
+    uint8_t h[HDR];
+    uint64_t need, len;
+    const char *why;
+    int rc, use_map;
+    v->buf = NULL;
+    v->b = NULL;
+    v->off = off;
+    if (fi >= n || !files[fi].f)
+        return cairn_err__set(CAIRN_CORRUPT, "%s: keydir entry names data file #%u at offset %" PRIu64 ", which does not exist",
+                              dir, fi, off);
+    kf = &files[fi];
+    v->kf = kf;
+    if (kf->size < HDR || off > kf->size - HDR) {
+        why = "keydir entry points past the end of the file";
+        goto bad;
+    }
+    /* the active file's read-write mapping is bypassed while test hooks are active, so that a
+     * simulated crash fails its reads as it fails writes */
+    use_map = kf->map && (!kf->wmap || !cairn_io__hooks_active());
+    if (use_map && off + HDR <= kf->maplen) {
+        b = kf->map + off;
+    } else {
+        if ((rc = cairn_io__pread(kf->f, h, HDR, off, NULL)) != 0) return rc;
+        b = h;
+    }
+    if (cairn_kv__dec_hdr(b, &v->r) != 0 || v->r.type != T_PUT) {
+        why = "keydir entry does not name a record";
+        goto bad;
+    }
+    len = rec_len(&v->r);
+    if (len > kf->size - off) {
+        why = "record runs past the end of the file";
+        goto bad;
+    }
+    need = whole ? len : v->r.hlen + v->r.klen;
+    if (use_map && off + need <= kf->maplen) {
+        v->b = kf->map + off;
+    } else {
+        if (!(v->buf = (uint8_t *)malloc((size_t)need)))
+            return cairn_err__set(CAIRN_NOMEM, "kv: out of memory for a record of %" PRIu64 " bytes", need);
+        if ((rc = cairn_io__pread(kf->f, v->buf, (size_t)need, off, NULL)) != 0) {
+            rec_view_done(v);
+            return rc;
+        }
+        v->b = v->buf;
+    }
+    if (whole && cairn_crc32c__update(0, v->b + 4, (size_t)len - 4) != cairn_get32(v->b)) {
+        why = "checksum mismatch";
+        goto bad;
+    }
+    return 0;
+bad:
+    rec_view_done(v);
+    return cairn_err__set(CAIRN_CORRUPT, "%s: %s at offset %" PRIu64, cairn_io__path(kf->f), why, off);
+}
+
+int cairn_kv__src_key(void *ctx, uint64_t loc, int verify, kd_key *k) {
+    const kv_files_ref *fr = (const kv_files_ref *)ctx;
+    rec_view v;
+    int rc = cairn_kv__rec_at(fr->dir, *fr->files, *fr->n, loc, verify, &v);
+    if (rc) return rc;
+    k->p = v.b + v.r.hlen;
+    k->n = v.r.klen;
+    k->buf = v.buf; /* (the table frees it) */
+    return 0;
+}
+
+const void *cairn_kv__src_addr(void *ctx, uint64_t loc) {
+    const kv_files_ref *fr = (const kv_files_ref *)ctx;
+    const uint32_t fi = KD_LOC_FILE(loc);
+    const kv_file *kf;
+    if (fi >= *fr->n) return NULL;
+    kf = &(*fr->files)[fi];
+    return kf->map && KD_LOC_OFF(loc) < kf->maplen ? kf->map + KD_LOC_OFF(loc) : NULL;
+}
+
+void cairn_kv__kd_src(cairn_kv *kv, kd_src *src) {
+    kv->fref.dir = kv->dir;
+    kv->fref.files = &kv->files;
+    kv->fref.n = &kv->nfiles;
+    src->key = cairn_kv__src_key;
+    src->addr = cairn_kv__src_addr;
+    src->ctx = &kv->fref;
+}
+
+/* ---- reads ------------------------------------------------------------------------------------ */
+
 typedef struct look {
     txn_op *op; /* set: the value is in the transaction overlay */
-    kd_ent e;   /* else: the keydir entry */
+    rec_view v; /* else: the record the keydir names (release with rec_view_done) */
+    uint64_t loc;
     int64_t expire;
 } look;
 
-/* Caller holds the read (or write) lock. 1 if the key is live, 0 if not. */
+/* Caller holds the read (or write) lock. 1 if the key is live, 0 if not, < 0 an error (a keydir
+ * entry whose record is bad). whole: the keydir's record is read whole and its CRC checked (a
+ * get), else its header and key only. On 1 from the keydir, l->v holds the record. */
 /* now: the time for expiry decisions, or NOW_LAZY: read the clock only if the key has an expiry
  * (a clock_gettime per get otherwise). */
 #define NOW_LAZY INT64_MIN
 static inline int64_t now_of(int64_t now) { return now == NOW_LAZY ? cairn_time__now_ms() : now; }
 
-static int lookup(cairn_kv *kv, const void *key, size_t klen, uint32_t hash, int64_t now, look *l) {
-    kd_ent *e;
+static KV_HOT_INLINE int lookup(cairn_kv *kv, const void *key, size_t klen, uint32_t hash, int64_t now, int whole,
+                                look *l) {
+    int rc;
     l->op = NULL;
+    l->v.buf = NULL;
     if (kv->in_txn) {
         txn_op *op = cairn_kv__txn_find(kv, key, klen, hash);
         if (op) {
@@ -202,65 +306,43 @@ static int lookup(cairn_kv *kv, const void *key, size_t klen, uint32_t hash, int
             return 1;
         }
     }
-    e = cairn_kd__find(kv->kd, key, klen, hash);
-    if (!e) return 0;
-    l->expire = cairn_kd__expire(e);
-    if (l->expire && expired(l->expire, now_of(now))) return 0;
-    l->e = *e;
+    if ((rc = cairn_kd__find(kv->kd, key, klen, hash, &l->loc)) <= 0) return rc;
+    if ((rc = cairn_kv__rec_at(kv->dir, kv->files, kv->nfiles, l->loc, whole, &l->v)) != 0) return rc;
+    if (l->v.r.klen != klen || memcmp(l->v.b + l->v.r.hlen, key, klen) != 0) {
+        /* (the keydir compared this record's key a moment ago: a read that changed it) */
+        rc = cairn_err__set(CAIRN_CORRUPT, "%s: record does not match the keydir at offset %" PRIu64,
+                            cairn_io__path(l->v.kf->f), l->v.off);
+        rec_view_done(&l->v);
+        return rc;
+    }
+    l->expire = l->v.r.expire;
+    if (l->expire && expired(l->expire, now_of(now))) {
+        rec_view_done(&l->v);
+        return 0;
+    }
     return 1;
 }
 
-/* Read and verify the record behind a keydir entry (from the file's mapping when the record lies
- * in it, else with one pread). The value goes to dst when dst is not NULL (cap >= vlen), else to
- * a new buffer in *out (caller frees). Caller holds the read lock. */
-static KV_HOT_INLINE int read_rec(cairn_kv *kv, const kd_ent *e, const void *key, size_t klen, uint8_t *dst,
-                                  uint8_t **out) {
-    uint64_t loc = kd_loc(e), off = KD_LOC_OFF(loc);
-    kv_file *kf;
-    size_t rs = (size_t)rec_size(e->klen, e->vlen);
-    uint8_t *tmp = NULL;
-    const uint8_t *b;
-    rec_hdr rh;
-    int rc;
-    const char *why = NULL;
-    if (KD_LOC_FILE(loc) >= kv->nfiles || !kv->files[KD_LOC_FILE(loc)].f)
-        return cairn_err__set(CAIRN_CORRUPT, "%s: keydir entry points at data file #%u, which does not exist",
-                              kv->dir, KD_LOC_FILE(loc));
-    kf = &kv->files[KD_LOC_FILE(loc)];
-    /* the active file's read-write mapping is bypassed while test hooks are active, so that a
-     * simulated crash fails its reads as it fails writes */
-    if (kf->map && off + rs <= kf->maplen && (!kf->wmap || !cairn_io__hooks_active())) {
-        b = kf->map + off;
-    } else {
-        if (!(tmp = (uint8_t *)malloc(rs)))
-            return cairn_err__set(CAIRN_NOMEM, "kv_get: out of memory for a value of %u bytes", e->vlen);
-        if ((rc = cairn_io__pread(kf->f, tmp, rs, off, NULL)) != 0) {
-            free(tmp);
-            return rc;
-        }
-        b = tmp;
-    }
-    if (cairn_crc32c__update(0, b + 4, rs - 4) != cairn_get32(b)) why = "checksum mismatch";
-    else if (cairn_kv__dec_hdr(b, &rh) != 0 || rh.type != T_PUT || rh.klen != klen || rh.vlen != e->vlen ||
-             rh.kind != e->kind || memcmp(b + HDR, key, klen) != 0)
-        why = "record does not match the keydir";
-    if (why) {
-        free(tmp);
-        return cairn_err__set(CAIRN_CORRUPT, "%s: %s at offset %" PRIu64, cairn_io__path(kf->f), why, off);
-    }
+/* The value of a live keydir record: into dst when dst is not NULL (cap >= vlen), else into a new
+ * buffer in *out (caller frees). Releases the view. */
+static KV_HOT_INLINE int take_value(look *l, uint8_t *dst, uint8_t **out) {
+    const uint32_t vlen = l->v.r.vlen;
+    const uint8_t *val = l->v.b + l->v.r.hlen + l->v.r.klen;
     if (dst) {
-        if (e->vlen) memcpy(dst, b + HDR + klen, e->vlen);
-        free(tmp);
+        if (vlen) memcpy(dst, val, vlen);
+        rec_view_done(&l->v);
         return 0;
     }
-    if (tmp) {
-        memmove(tmp, tmp + HDR + klen, e->vlen); /* reuse the read buffer */
+    if (l->v.buf) {
+        uint8_t *tmp = l->v.buf;
+        memmove(tmp, val, vlen); /* reuse the read buffer */
+        l->v.buf = NULL;
         *out = tmp;
         return 0;
     }
-    if (!(*out = (uint8_t *)malloc(e->vlen ? e->vlen : 1)))
-        return cairn_err__set(CAIRN_NOMEM, "kv_get: out of memory for a value of %u bytes", e->vlen);
-    if (e->vlen) memcpy(*out, b + HDR + klen, e->vlen);
+    if (!(*out = (uint8_t *)malloc(vlen ? vlen : 1)))
+        return cairn_err__set(CAIRN_NOMEM, "kv_get: out of memory for a value of %u bytes", vlen);
+    if (vlen) memcpy(*out, val, vlen);
     return 0;
 }
 
@@ -276,9 +358,10 @@ static int get_common(cairn_kv *kv, const void *key, size_t klen, uint8_t *dst, 
     if (is_failed(kv)) return err_failed(kv, fn);
     hash = cairn_kd__hash(key, klen);
     pthread_rwlock_rdlock(&kv->rw);
-    if (!lookup(kv, key, klen, hash, NOW_LAZY, &l)) {
-        rc = CAIRN_NOTFOUND;
+    if ((rc = lookup(kv, key, klen, hash, NOW_LAZY, 1, &l)) <= 0) {
+        if (rc == 0) rc = CAIRN_NOTFOUND;
     } else if (l.op) {
+        rc = 0;
         *vlen = l.op->vlen;
         if (kind) *kind = l.op->kind;
         if (dst && l.op->vlen <= cap) {
@@ -293,9 +376,9 @@ static int get_common(cairn_kv *kv, const void *key, size_t klen, uint8_t *dst, 
             }
         }
     } else {
-        *vlen = l.e.vlen;
-        if (kind) *kind = l.e.kind;
-        rc = read_rec(kv, &l.e, key, klen, dst && l.e.vlen <= cap ? dst : NULL, val);
+        *vlen = l.v.r.vlen;
+        if (kind) *kind = l.v.r.kind;
+        rc = take_value(&l, dst && l.v.r.vlen <= cap ? dst : NULL, val);
     }
     pthread_rwlock_unlock(&kv->rw);
     return rc;
@@ -345,8 +428,14 @@ int cairn_kv_expiry(cairn_kv *kv, const void *key, size_t klen, int64_t *expire_
     if (!expire_at_ms) return cairn_err__set(CAIRN_INVALID, "kv_expiry: out is NULL");
     if (is_failed(kv)) return err_failed(kv, "kv_expiry");
     pthread_rwlock_rdlock(&kv->rw);
-    if (lookup(kv, key, klen, cairn_kd__hash(key, klen), NOW_LAZY, &l)) *expire_at_ms = l.expire;
-    else rc = CAIRN_NOTFOUND;
+    rc = lookup(kv, key, klen, cairn_kd__hash(key, klen), NOW_LAZY, 1, &l);
+    if (rc == 1) {
+        *expire_at_ms = l.expire;
+        rec_view_done(&l.v);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = CAIRN_NOTFOUND;
+    }
     pthread_rwlock_unlock(&kv->rw);
     return rc;
 }
@@ -358,43 +447,71 @@ int cairn_kv_exists(cairn_kv *kv, const void *key, size_t klen) {
     if ((rc = check_key(key, klen, "kv_exists")) != 0) return rc;
     if (is_failed(kv)) return err_failed(kv, "kv_exists");
     pthread_rwlock_rdlock(&kv->rw);
-    rc = lookup(kv, key, klen, cairn_kd__hash(key, klen), NOW_LAZY, &l);
+    rc = lookup(kv, key, klen, cairn_kd__hash(key, klen), NOW_LAZY, 1, &l);
+    if (rc == 1) rec_view_done(&l.v);
     pthread_rwlock_unlock(&kv->rw);
     return rc;
 }
 
 typedef struct cnt_ctx {
+    cairn_kv *kv;
     int64_t now;
-    uint64_t n;
+    uint64_t n;     /* keys expired but still in the keydir */
+    uint64_t bytes; /* their records' bytes */
 } cnt_ctx;
 
-static int count_expired(void *vctx, kd_ent *e) {
+static int count_expired(void *vctx, uint64_t slot) {
     cnt_ctx *c = (cnt_ctx *)vctx;
-    if ((e->flags & KD_EXPIRES) && expired(cairn_kd__expire(e), c->now)) c->n++;
+    rec_view v;
+    int rc = cairn_kv__rec_at(c->kv->dir, c->kv->files, c->kv->nfiles, slot & KD_LOC_MASK, 1, &v);
+    if (rc) return rc;
+    if (expired(v.r.expire, c->now)) {
+        c->n++;
+        c->bytes += rec_len(&v.r);
+    }
+    rec_view_done(&v);
     return 0;
 }
 
+/* Keys expired but still in the keydir, and their bytes (caller holds a lock): 0 or an error (a
+ * keydir entry whose record is bad). Only keys with an expiry are counted: without any, no
+ * record is read. */
+static int expired_keys(cairn_kv *kv, int64_t now, uint64_t *n, uint64_t *bytes) {
+    cnt_ctx c;
+    int rc = 0;
+    c.kv = kv;
+    c.now = now;
+    c.n = c.bytes = 0;
+    if (cairn_kd__expiring(kv->kd)) rc = cairn_kd__each(kv->kd, count_expired, &c);
+    *n = c.n;
+    *bytes = c.bytes;
+    return rc;
+}
+
 /* Live keys as the handle sees them (caller holds a lock). */
-static uint64_t live_count(cairn_kv *kv, int64_t now) {
-    uint64_t n = cairn_kd__count(kv->kd);
+static int live_count(cairn_kv *kv, int64_t now, uint64_t *out) {
+    uint64_t n = cairn_kd__count(kv->kd), nexp, bytes;
     size_t i;
-    if (cairn_kd__expiring(kv->kd)) {
-        cnt_ctx c;
-        c.now = now;
-        c.n = 0;
-        cairn_kd__each(kv->kd, count_expired, &c);
-        n -= c.n;
-    }
+    int rc;
+    if ((rc = expired_keys(kv, now, &nexp, &bytes)) != 0) return rc;
+    n -= nexp;
     if (kv->in_txn) {
         for (i = 0; i < kv->nops; i++) {
             txn_op *op = &kv->ops[i];
-            kd_ent *e = cairn_kd__find(kv->kd, op->buf, op->klen, op->hash);
-            int base = e && !expired(cairn_kd__expire(e), now);
-            int mine = op->type == T_PUT && !expired(op->expire, now);
+            uint64_t loc;
+            int base = 0, mine = op->type == T_PUT && !expired(op->expire, now);
+            if ((rc = cairn_kd__find(kv->kd, op->buf, op->klen, op->hash, &loc)) < 0) return rc;
+            if (rc == 1) {
+                rec_view v;
+                if ((rc = cairn_kv__rec_at(kv->dir, kv->files, kv->nfiles, loc, 1, &v)) != 0) return rc;
+                base = !expired(v.r.expire, now);
+                rec_view_done(&v);
+            }
             n = n + (uint64_t)mine - (uint64_t)base;
         }
     }
-    return n;
+    *out = n;
+    return 0;
 }
 
 int cairn_kv_count(cairn_kv *kv, uint64_t *out) {
@@ -403,16 +520,16 @@ int cairn_kv_count(cairn_kv *kv, uint64_t *out) {
     if (!out) return cairn_err__set(CAIRN_INVALID, "kv_count: out is NULL");
     if (is_failed(kv)) return err_failed(kv, "kv_count");
     pthread_rwlock_rdlock(&kv->rw);
-    *out = live_count(kv, cairn_time__now_ms());
+    rc = live_count(kv, cairn_time__now_ms(), out);
     pthread_rwlock_unlock(&kv->rw);
-    return 0;
+    return rc;
 }
 
 /* ---- iteration -------------------------------------------------------------------------------- */
 
 typedef struct kref {
     const uint8_t *p;
-    size_t n;
+    size_t off, n;
 } kref;
 
 struct cairn_kv_iter {
@@ -429,7 +546,8 @@ typedef struct it_ctx {
     int64_t now;
     kref *v;
     size_t n, cap;
-    size_t bytes;
+    uint8_t *kb; /* the keys, copied as they are met (they live in records: a mapping or a read) */
+    size_t bytes, kcap;
     int rc;
 } it_ctx;
 
@@ -437,27 +555,45 @@ static int it_push(it_ctx *c, const uint8_t *p, size_t n) {
     if (c->n == c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 64;
         kref *v = (kref *)realloc(c->v, nc * sizeof *v);
-        if (!v) {
-            c->rc = cairn_err__set(CAIRN_NOMEM, "kv_iter_open: out of memory");
-            return 1;
-        }
+        if (!v) return c->rc = cairn_err__set(CAIRN_NOMEM, "kv_iter_open: out of memory");
         c->v = v;
         c->cap = nc;
     }
-    c->v[c->n].p = p;
+    if (c->bytes + n > c->kcap) {
+        size_t nc = c->kcap ? c->kcap * 2 : 4096;
+        uint8_t *v;
+        while (nc < c->bytes + n) nc *= 2;
+        if (!(v = (uint8_t *)realloc(c->kb, nc))) return c->rc = cairn_err__set(CAIRN_NOMEM, "kv_iter_open: out of memory");
+        c->kb = v;
+        c->kcap = nc;
+    }
+    memcpy(c->kb + c->bytes, p, n);
+    c->v[c->n].p = NULL;
+    c->v[c->n].off = c->bytes;
     c->v[c->n].n = n;
     c->n++;
     c->bytes += n;
     return 0;
 }
 
-static int it_one(void *vctx, kd_ent *e) {
+static int it_one(void *vctx, uint64_t slot) {
     it_ctx *c = (it_ctx *)vctx;
-    const uint8_t *k = cairn_kd__key(e);
-    if (e->klen < c->plen || (c->plen && memcmp(k, c->prefix, c->plen) != 0)) return 0;
-    if (expired(cairn_kd__expire(e), c->now)) return 0;
-    if (c->kv->in_txn && cairn_kv__txn_find(c->kv, k, e->klen, e->hash)) return 0; /* the overlay decides */
-    return it_push(c, k, e->klen);
+    rec_view v;
+    const uint8_t *k;
+    uint32_t hash;
+    int rc = cairn_kv__rec_at(c->kv->dir, c->kv->files, c->kv->nfiles, slot & KD_LOC_MASK, 1, &v);
+    if (rc) return c->rc = rc;
+    k = v.b + v.r.hlen;
+    hash = cairn_kd__hash(k, v.r.klen);
+    if (KD_TAG(hash) != KD_SLOT_TAG(slot)) /* a slot naming another key's record */
+        rc = c->rc = cairn_err__set(CAIRN_CORRUPT, "%s: the record at offset %" PRIu64 " is not the keydir's",
+                                    cairn_io__path(v.kf->f), v.off);
+    else if (v.r.klen < c->plen || (c->plen && memcmp(k, c->prefix, c->plen) != 0)) rc = 0;
+    else if (expired(v.r.expire, c->now)) rc = 0;
+    else if (c->kv->in_txn && cairn_kv__txn_find(c->kv, k, v.r.klen, hash)) rc = 0; /* the overlay decides */
+    else rc = it_push(c, k, v.r.klen);
+    rec_view_done(&v);
+    return rc;
 }
 
 static int cmp_kref(const void *a, const void *b) {
@@ -494,9 +630,10 @@ int cairn_kv_iter_open(cairn_kv_iter **out, cairn_kv *kv, const void *prefix, si
             it_push(&c, op->buf, op->klen);
         }
     }
+    pthread_rwlock_unlock(&kv->rw);
     if (c.rc) {
-        pthread_rwlock_unlock(&kv->rw);
         free(c.v);
+        free(c.kb);
         return c.rc;
     }
     it = (cairn_kv_iter *)calloc(1, sizeof *it);
@@ -505,40 +642,24 @@ int cairn_kv_iter_open(cairn_kv_iter **out, cairn_kv *kv, const void *prefix, si
         it->offs = (size_t *)malloc((c.n + 1) * sizeof(size_t));
     }
     if (!it || !it->keys || !it->offs) {
-        pthread_rwlock_unlock(&kv->rw);
         free(c.v);
+        free(c.kb);
         cairn_kv_iter_free(it);
         return cairn_err__set(CAIRN_NOMEM, "kv_iter_open: out of memory");
     }
-    /* copy before sorting (the keys live in the keydir, which only the lock keeps still) */
+    for (i = 0; i < c.n; i++) c.v[i].p = c.kb + c.v[i].off;
+    if (c.n) qsort(c.v, c.n, sizeof *c.v, cmp_kref);
+    /* lay the keys out in sorted order */
     for (i = 0; i < c.n; i++) {
+        it->offs[i] = pos;
         memcpy(it->keys + pos, c.v[i].p, c.v[i].n);
-        c.v[i].p = it->keys + pos;
         pos += c.v[i].n;
     }
-    pthread_rwlock_unlock(&kv->rw);
-    if (c.n) qsort(c.v, c.n, sizeof *c.v, cmp_kref);
-    {
-        /* lay the keys out again in sorted order */
-        uint8_t *sorted = (uint8_t *)malloc(c.bytes + 1);
-        if (!sorted) {
-            free(c.v);
-            cairn_kv_iter_free(it);
-            return cairn_err__set(CAIRN_NOMEM, "kv_iter_open: out of memory");
-        }
-        pos = 0;
-        for (i = 0; i < c.n; i++) {
-            it->offs[i] = pos;
-            memcpy(sorted + pos, c.v[i].p, c.v[i].n);
-            pos += c.v[i].n;
-        }
-        it->offs[c.n] = pos;
-        free(it->keys);
-        it->keys = sorted;
-    }
+    it->offs[c.n] = pos;
     it->n = c.n;
     it->gen = kv->gen;
     free(c.v);
+    free(c.kb);
     *out = it;
     return 0;
 }
@@ -665,7 +786,9 @@ static int kv_write(cairn_kv *kv, int type, const void *key, size_t klen, const 
     if (type == T_DEL) {
         look l;
         pthread_rwlock_rdlock(&kv->rw);
-        rc = lookup(kv, key, klen, hash, NOW_LAZY, &l) ? 0 : CAIRN_NOTFOUND;
+        rc = lookup(kv, key, klen, hash, NOW_LAZY, 1, &l);
+        if (rc == 1) rec_view_done(&l.v);
+        rc = rc == 1 ? 0 : rc == 0 ? CAIRN_NOTFOUND : rc;
         pthread_rwlock_unlock(&kv->rw);
         if (rc) goto unlock;
     }
@@ -702,9 +825,11 @@ int cairn_kv_update_json(cairn_kv *kv, const void *key, size_t klen, const void 
     pthread_mutex_lock(&kv->wmu);
     if ((rc = cairn_kv__check_writable(kv, fn)) != 0) goto unlock;
     pthread_rwlock_rdlock(&kv->rw);
-    found = lookup(kv, key, klen, hash, NOW_LAZY, &l);
-    if (found) {
-        int kind = l.op ? l.op->kind : l.e.kind;
+    found = lookup(kv, key, klen, hash, NOW_LAZY, 1, &l);
+    if (found < 0) {
+        rc = found;
+    } else if (found) {
+        int kind = l.op ? l.op->kind : l.v.r.kind;
         if (kind != CAIRN_KIND_JSON) {
             rc = cairn_err__set(CAIRN_TYPE, "%s: the stored value is of kind %d, not JSON (%d)", fn, kind,
                                 CAIRN_KIND_JSON);
@@ -713,9 +838,10 @@ int cairn_kv_update_json(cairn_kv *kv, const void *key, size_t klen, const void 
             if (!(old = (uint8_t *)malloc(olen ? olen : 1))) rc = cairn_err__set(CAIRN_NOMEM, "%s: out of memory", fn);
             else if (olen) memcpy(old, l.op->buf + l.op->klen, olen);
         } else {
-            olen = l.e.vlen;
-            rc = read_rec(kv, &l.e, key, klen, NULL, &old);
+            olen = l.v.r.vlen;
+            rc = take_value(&l, NULL, &old);
         }
+        if (!l.op) rec_view_done(&l.v);
     }
     pthread_rwlock_unlock(&kv->rw);
     if (rc) goto unlock;
@@ -839,7 +965,16 @@ static int kv_commit(cairn_kv *kv) {
     for (i = 0; i < kv->nops; i++) {
         txn_op *op = &kv->ops[i];
         /* a delete of a key only this transaction wrote needs no tombstone */
-        if (op->type == T_DEL && !cairn_kd__find(kv->kd, op->buf, op->klen, op->hash)) continue;
+        if (op->type == T_DEL) {
+            uint64_t loc;
+            int f = cairn_kd__find(kv->kd, op->buf, op->klen, op->hash, &loc);
+            if (f < 0) {
+                rc = f;
+                free(v);
+                goto end_txn;
+            }
+            if (!f) continue;
+        }
         v[n++] = op;
     }
     if (n) {
@@ -898,35 +1033,16 @@ static uint64_t frame_bytes(const kv_file *kf) {
     return n;
 }
 
-typedef struct exp_ctx {
-    int64_t now;
-    uint64_t bytes;
-} exp_ctx;
-
-static int sum_expired(void *vctx, kd_ent *e) {
-    exp_ctx *c = (exp_ctx *)vctx;
-    if ((e->flags & KD_EXPIRES) && expired(cairn_kd__expire(e), c->now)) c->bytes += rec_size(e->klen, e->vlen);
-    return 0;
-}
-
-void cairn_kv__usage(cairn_kv *kv, int64_t now, uint64_t *live, uint64_t *data, uint64_t *nexpired) {
+int cairn_kv__usage(cairn_kv *kv, int64_t now, uint64_t *live, uint64_t *data, uint64_t *nexpired) {
     uint32_t i;
-    exp_ctx c;
+    uint64_t bytes;
+    int rc;
     *data = 0;
     for (i = 0; i < kv->nfiles; i++)
         if (kv->files[i].f) *data += kv->files[i].size - frame_bytes(&kv->files[i]);
-    c.now = now;
-    c.bytes = 0;
-    *nexpired = 0;
-    if (cairn_kd__expiring(kv->kd)) {
-        cnt_ctx n;
-        n.now = now;
-        n.n = 0;
-        cairn_kd__each(kv->kd, count_expired, &n);
-        *nexpired = n.n;
-        if (n.n) cairn_kd__each(kv->kd, sum_expired, &c);
-    }
-    *live = kv->live_bytes - c.bytes;
+    if ((rc = expired_keys(kv, now, nexpired, &bytes)) != 0) return rc;
+    *live = kv->live_bytes - bytes;
+    return 0;
 }
 
 /* Bytes of every regular file of the store's directory (not the snapshots in its subdirectory):
@@ -978,11 +1094,14 @@ int cairn_kv_stats(cairn_kv *kv, struct cairn_kv_stats *user) {
     memset(out, 0, sizeof *out);
     now = cairn_time__now_ms();
     pthread_rwlock_rdlock(&kv->rw);
-    out->keys = live_count(kv, now);
     for (i = 0; i < kv->nfiles; i++)
         if (kv->files[i].f) out->data_files++;
     out->disk_bytes = disk_usage(kv);
-    cairn_kv__usage(kv, now, &out->live_bytes, &data, &nexp);
+    if ((rc = live_count(kv, now, &out->keys)) != 0 ||
+        (rc = cairn_kv__usage(kv, now, &out->live_bytes, &data, &nexp)) != 0) {
+        pthread_rwlock_unlock(&kv->rw);
+        return rc;
+    }
     out->dead_bytes = data > out->live_bytes ? data - out->live_bytes : 0;
     out->keydir_bytes = cairn_kd__bytes(kv->kd);
     out->seq = kv->seq;

@@ -10,19 +10,16 @@
 /* ---- compaction ------------------------------------------------------------------------------- */
 
 typedef struct rc_ctx {
-    cairn_kv *kv;
-    int64_t now;
-    kd_ent **v;
+    uint64_t *v; /* the live slots (tag and location) */
     size_t n, cap;
     int rc;
 } rc_ctx;
 
-static int rc_collect(void *vctx, kd_ent *e) {
+static int rc_collect(void *vctx, uint64_t slot) {
     rc_ctx *c = (rc_ctx *)vctx;
-    if (expired(cairn_kd__expire(e), c->now)) return 0;
     if (c->n == c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 1024;
-        kd_ent **v = (kd_ent **)realloc(c->v, nc * sizeof *v);
+        uint64_t *v = (uint64_t *)realloc(c->v, nc * sizeof *v);
         if (!v) {
             c->rc = cairn_err__set(CAIRN_NOMEM, "kv_compact: out of memory");
             return 1;
@@ -30,17 +27,19 @@ static int rc_collect(void *vctx, kd_ent *e) {
         c->v = v;
         c->cap = nc;
     }
-    c->v[c->n++] = e;
+    c->v[c->n++] = slot;
     return 0;
 }
 
 static cairn_kv *g_sort_kv; /* qsort has no context argument in C99; compaction holds wmu */
 static pthread_mutex_t g_sort_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static int cmp_ent_loc(const void *a, const void *b) {
-    const kd_ent *x = *(kd_ent *const *)a, *y = *(kd_ent *const *)b;
-    uint64_t lx = kd_loc(x), ly = kd_loc(y);
-    uint64_t ox = g_sort_kv->files[KD_LOC_FILE(lx)].order, oy = g_sort_kv->files[KD_LOC_FILE(ly)].order;
+/* File order, then offset (a file number out of range sorts last: the copy reports it). */
+static int cmp_slot_loc(const void *a, const void *b) {
+    const uint64_t lx = *(const uint64_t *)a & KD_LOC_MASK, ly = *(const uint64_t *)b & KD_LOC_MASK;
+    const uint32_t fx = KD_LOC_FILE(lx), fy = KD_LOC_FILE(ly), n = g_sort_kv->nfiles;
+    uint64_t ox = fx < n ? g_sort_kv->files[fx].order : UINT64_MAX;
+    uint64_t oy = fy < n ? g_sort_kv->files[fy].order : UINT64_MAX;
     if (ox != oy) return ox < oy ? -1 : 1;
     return KD_LOC_OFF(lx) < KD_LOC_OFF(ly) ? -1 : KD_LOC_OFF(lx) > KD_LOC_OFF(ly);
 }
@@ -92,6 +91,9 @@ int cairn_kv_compact(cairn_kv *kv) {
     uint64_t major, minor, new_live = 0;
     uint8_t *rbuf = NULL;
     size_t rcap = 0, k;
+    int64_t now;
+    kv_files_ref ofref;
+    kd_src osrc;
     int rc, committed = 0;
 
     if ((rc = cairn_kv__check_handle(kv, "kv_compact")) != 0) return rc;
@@ -109,8 +111,9 @@ int cairn_kv_compact(cairn_kv *kv) {
         /* nothing to reclaim (no dead bytes, no expired key): change nothing, count nothing */
         uint64_t live, data, nexp;
         pthread_rwlock_rdlock(&kv->rw);
-        cairn_kv__usage(kv, cairn_time__now_ms(), &live, &data, &nexp);
+        rc = cairn_kv__usage(kv, cairn_time__now_ms(), &live, &data, &nexp);
         pthread_rwlock_unlock(&kv->rw);
+        if (rc) goto unlock;
         if (data <= live && nexp == 0) goto unlock;
     }
     cairn_kv__group_quiesce(kv);
@@ -123,50 +126,57 @@ int cairn_kv_compact(cairn_kv *kv) {
     if (nin == 0) goto done;
     major = kv->files[in[nin - 1]].order >> 32;
     minor = (kv->files[in[nin - 1]].order & 0xffffffffu) + 1;
-    c.kv = kv;
-    c.now = cairn_time__now_ms();
+    now = cairn_time__now_ms();
     cairn_kd__each(kv->kd, rc_collect, &c);
     if ((rc = c.rc) != 0) goto fail;
     pthread_mutex_lock(&g_sort_mu);
     g_sort_kv = kv;
-    if (c.n) qsort(c.v, c.n, sizeof *c.v, cmp_ent_loc);
+    if (c.n) qsort(c.v, c.n, sizeof *c.v, cmp_slot_loc);
     pthread_mutex_unlock(&g_sort_mu);
-    if (!(nkd = cairn_kd__new()) || !(o.buf = (uint8_t *)malloc(RDR_CHUNK))) {
+    /* the new table names the outputs; it is sized for every key first, so that no insert rebuilds
+     * it (a rebuild would read keys from outputs not written yet) and no insert compares keys */
+    ofref.dir = kv->dir;
+    ofref.files = &o.files;
+    ofref.n = &o.n;
+    osrc.key = cairn_kv__src_key;
+    osrc.addr = cairn_kv__src_addr;
+    osrc.ctx = &ofref;
+    if (!(nkd = cairn_kd__new(&osrc)) || cairn_kd__reserve(nkd, c.n) != 0 || !(o.buf = (uint8_t *)malloc(RDR_CHUNK))) {
         rc = cairn_err__set(CAIRN_NOMEM, "kv_compact: out of memory");
         goto fail;
     }
     o.bcap = RDR_CHUNK;
     for (k = 0; k < c.n; k++) {
-        kd_ent *e = c.v[k];
-        uint64_t loc = kd_loc(e), off = KD_LOC_OFF(loc), rs = rec_size(e->klen, e->vlen), at;
-        kv_file *src;
-        const uint8_t *key = cairn_kd__key(e);
-        kd_ent old;
-        rec_hdr rh;
-        if (KD_LOC_FILE(loc) >= kv->nfiles || !kv->files[KD_LOC_FILE(loc)].f) {
-            rc = cairn_err__set(CAIRN_CORRUPT, "%s: keydir entry points at a missing data file", kv->dir);
+        const uint64_t kslot = c.v[k];
+        uint64_t rs, at;
+        uint32_t hash;
+        rec_view v;
+        /* the record whole (its CRC checked); it must hold a key of the slot's tag */
+        if ((rc = cairn_kv__rec_at(kv->dir, kv->files, kv->nfiles, kslot & KD_LOC_MASK, 1, &v)) != 0) goto fail;
+        if (expired(v.r.expire, now)) {
+            rec_view_done(&v);
+            continue;
+        }
+        hash = cairn_kd__hash(v.b + v.r.hlen, v.r.klen);
+        if (KD_TAG(hash) != KD_SLOT_TAG(kslot)) {
+            rc = cairn_err__set(CAIRN_CORRUPT, "%s: the record at offset %" PRIu64 " is not the keydir's (compaction stopped)",
+                                cairn_io__path(v.kf->f), v.off);
+            rec_view_done(&v);
             goto fail;
         }
-        src = &kv->files[KD_LOC_FILE(loc)];
+        rs = rec_len(&v.r);
         if (rs > rcap) {
             uint8_t *nb = (uint8_t *)realloc(rbuf, (size_t)rs);
             if (!nb) {
+                rec_view_done(&v);
                 rc = cairn_err__set(CAIRN_NOMEM, "kv_compact: out of memory");
                 goto fail;
             }
             rbuf = nb;
             rcap = (size_t)rs;
         }
-        if ((rc = cairn_io__pread(src->f, rbuf, (size_t)rs, off, NULL)) != 0) goto fail;
-        /* the whole header must match the entry, as in read_rec: a record of another key whose
-         * klen + vlen happens to be the same must not be copied under this key */
-        if (cairn_crc32c__update(0, rbuf + 4, (size_t)rs - 4) != cairn_get32(rbuf) ||
-            cairn_kv__dec_hdr(rbuf, &rh) != 0 || rh.type != T_PUT || rh.klen != (size_t)e->klen ||
-            rh.vlen != e->vlen || memcmp(rbuf + HDR, key, e->klen) != 0) {
-            rc = cairn_err__set(CAIRN_CORRUPT, "%s: bad record at offset %" PRIu64 " (compaction stopped)",
-                                cairn_io__path(src->f), off);
-            goto fail;
-        }
+        memcpy(rbuf, v.b, (size_t)rs);
+        rec_view_done(&v);
         if (rbuf[5]) { /* drop the batch flag: the copy commits itself */
             rbuf[5] = 0;
             cairn_put32(rbuf, cairn_crc32c__update(0, rbuf + 4, (size_t)rs - 4));
@@ -208,11 +218,11 @@ int cairn_kv_compact(cairn_kv *kv) {
             o.blen += (size_t)rs;
         }
         o.files[o.cur].size = at + rs;
-        rc = cairn_kd__put(nkd, key, e->klen, e->hash, KD_LOC(o.cur, at), e->vlen, e->kind, cairn_kd__expire(e), &old);
-        if (rc < 0) {
+        if (cairn_kd__insert_new(nkd, hash, KD_LOC(o.cur, at)) != 0) {
             rc = cairn_err__set(CAIRN_NOMEM, "kv_compact: out of memory (keydir)");
             goto fail;
         }
+        if (v.r.expire) cairn_kd__expiring_add(nkd, 1);
         new_live += rs;
     }
     if ((rc = out_finish(kv, &o)) != 0) goto fail;
@@ -250,6 +260,8 @@ int cairn_kv_compact(cairn_kv *kv) {
         old_kd = kv->kd;
         kv->files = o.files;
         kv->nfiles = o.n;
+        cairn_kv__kd_src(kv, &osrc); /* from now on it names the handle's files */
+        cairn_kd__set_src(nkd, &osrc);
         kv->kd = nkd;
         kv->live_bytes = new_live;
         kv->active = -1;

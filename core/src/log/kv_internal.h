@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 /* ---- record format (kv.c; the FORMAT comment there is the spec) ---------------------------- */
 
@@ -53,9 +54,12 @@ typedef struct rec_hdr {
     size_t klen;
     uint64_t seq;
     int64_t expire;
+    uint32_t hlen; /* bytes of the header: the key is at + hlen, the value at + hlen + klen */
 } rec_hdr;
 
 static inline uint64_t rec_size(size_t klen, size_t vlen) { return HDR + (uint64_t)klen + vlen; }
+/* Bytes of a decoded record: header, key and value. */
+static inline uint64_t rec_len(const rec_hdr *r) { return (uint64_t)r->hlen + r->klen + r->vlen; }
 static inline int expired(int64_t expire, int64_t now) { return expire != 0 && expire <= now; }
 
 /* malloc'd "<dir>/<16 hex of order>.<ext>" (NULL on ENOMEM). */
@@ -87,6 +91,13 @@ typedef struct kv_file {
     uint64_t base;      /* bytes before its first data record (its FILE record, or 0) */
 } kv_file;
 
+/* A file table the keydir reads keys from: the handle's, or compaction's outputs. */
+typedef struct kv_files_ref {
+    const char *dir;
+    kv_file **files;
+    uint32_t *n;
+} kv_files_ref;
+
 typedef struct txn_op {
     uint8_t type, kind;
     uint32_t hash;
@@ -109,6 +120,7 @@ struct cairn_kv {
     pthread_cond_t gcv;
 
     cairn_kd *kd;
+    kv_files_ref fref; /* the keydir's source of keys: (dir, &files, &nfiles) */
     kv_file *files;
     uint32_t nfiles; /* slots in use or free */
     int32_t active;  /* slot of the active file, -1: none (created at the next write) */
@@ -155,6 +167,34 @@ static inline int is_failed(cairn_kv *kv) { return __atomic_load_n(&kv->failed, 
 static inline void set_failed(cairn_kv *kv) { __atomic_store_n(&kv->failed, 1, __ATOMIC_RELEASE); }
 static inline int err_failed(const cairn_kv *kv, const char *fn) { return cairn_err__failed(fn, kv->dir); }
 
+/* ---- records named by the keydir (kv_api.c) ------------------------------------------------- */
+
+/* A record located through the keydir: its decoded header and its bytes. */
+typedef struct rec_view {
+    rec_hdr r;
+    const uint8_t *b; /* the record from its first byte: a mapping, or buf */
+    uint8_t *buf;     /* malloc'd when the bytes had to be read (free it: rec_view_done) */
+    kv_file *kf;
+    uint64_t off;
+} rec_view;
+
+static inline void rec_view_done(rec_view *v) {
+    free(v->buf);
+    v->buf = NULL;
+}
+
+/* The PUT record at loc (KD_LOC) of the file table files[0..n). whole = 0: its header and key
+ * are at v->b; whole = 1: the whole record, its CRC checked. The location must name a data file
+ * of the table, the record must lie inside the file's logical size and decode as a PUT: anything
+ * else is CAIRN_CORRUPT naming the data file and offset. Caller holds a lock that keeps the
+ * file table still. */
+int cairn_kv__rec_at(const char *dir, kv_file *files, uint32_t n, uint64_t loc, int whole, rec_view *v);
+/* The keydir's source of keys for the handle's own table (kd_src over kv->files). */
+void cairn_kv__kd_src(cairn_kv *kv, kd_src *src);
+/* The keydir's source over a file table (the handle's, or compaction's outputs). */
+int cairn_kv__src_key(void *ctx, uint64_t loc, int verify, kd_key *k);
+const void *cairn_kv__src_addr(void *ctx, uint64_t loc);
+
 /* ---- argument checks (kv_api.c) -------------------------------------------------------------- */
 
 /* Every entry point starts here: NULL handle, or a handle inherited across fork(). */
@@ -163,8 +203,9 @@ int cairn_kv__check_handle(const cairn_kv *kv, const char *fn);
 int cairn_kv__check_writable(cairn_kv *kv, const char *fn);
 /* What compaction would keep and free (caller holds a lock): *live bytes of live, unexpired
  * records; *data bytes of all records (FILE and SEAL marks excluded); *nexpired keys expired
- * but still in the keydir. data - live is what cairn_kv_compact frees. */
-void cairn_kv__usage(cairn_kv *kv, int64_t now, uint64_t *live, uint64_t *data, uint64_t *nexpired);
+ * but still in the keydir. data - live is what cairn_kv_compact frees. 0, or an error (a keydir
+ * entry whose record is bad). */
+int cairn_kv__usage(cairn_kv *kv, int64_t now, uint64_t *live, uint64_t *data, uint64_t *nexpired);
 
 /* ---- transaction overlay (kv_txn.c) ---------------------------------------------------------- */
 

@@ -34,21 +34,31 @@ int cairn_kv__hint_add(hintbuf *hb, int type, int kind, const void *key, size_t 
     return 0;
 }
 
-/* Apply one committed PUT/DEL found at (slot, off) to the keydir (open and write paths). */
+/* Apply one committed PUT/DEL found at (slot, off) to the keydir (open and write paths). The
+ * record a put replaces or a delete removes is read (its header: live bytes, expiry count). */
 int cairn_kv__apply(cairn_kv *kv, cairn_kd *kd, uint32_t slot, uint64_t off, int type, int kind, const void *key,
                     size_t klen, uint32_t hash, uint32_t vlen, int64_t expire, int64_t now) {
-    kd_ent old;
+    uint64_t old = 0;
     int rc;
+    (void)kind;
     if (type == T_PUT && !expired(expire, now)) {
-        rc = cairn_kd__put(kd, key, klen, hash, KD_LOC(slot, off), vlen, kind, expire, &old);
-        if (rc < 0) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (keydir)");
+        if ((rc = cairn_kd__put(kd, key, klen, hash, KD_LOC(slot, off), &old)) < 0) goto fail;
         kv->live_bytes += rec_size(klen, vlen);
+        if (expire) cairn_kd__expiring_add(kd, 1);
     } else {
-        rc = cairn_kd__del(kd, key, klen, hash, &old);
-        if (rc < 0) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (keydir)");
+        if ((rc = cairn_kd__del(kd, key, klen, hash, &old)) < 0) goto fail;
     }
-    if (rc == 1) kv->live_bytes -= rec_size(old.klen, old.vlen);
+    if (rc == 1) {
+        rec_view v;
+        if ((rc = cairn_kv__rec_at(kv->dir, kv->files, kv->nfiles, old, 0, &v)) != 0) return rc;
+        kv->live_bytes -= rec_len(&v.r);
+        if (v.r.expire) cairn_kd__expiring_add(kd, -1);
+        rec_view_done(&v);
+    }
     return 0;
+fail:
+    if (rc == CAIRN_NOMEM) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (keydir)");
+    return rc;
 }
 
 /* ---- scanning a data file ------------------------------------------------------------------- */
@@ -530,6 +540,8 @@ static void probe_hint(cairn_kv *kv, uint32_t slot) {
 
 #define SNAP_HDR 32u
 #define SNAP_ENDIAN 0x01020304u
+#define SNAP_MAGIC "CRK4"
+#define SNAP_VERSION 4u
 
 typedef struct snap_io {
     cairn_file *f;
@@ -537,6 +549,7 @@ typedef struct snap_io {
     uint32_t crc;
     uint8_t *buf; /* write side: buffered */
     size_t blen;
+    int body; /* the header is written: the body carries its own page CRCs */
 } snap_io;
 
 static int snap_flush(snap_io *s) {
@@ -548,10 +561,10 @@ static int snap_flush(snap_io *s) {
     return 0;
 }
 
-static int snap_write(void *ctx, void *p, size_t n) {
+static int snap_write(void *ctx, const void *p, size_t n) {
     snap_io *s = (snap_io *)ctx;
     int rc;
-    s->crc = cairn_crc32c__update(s->crc, p, n);
+    if (!s->body) s->crc = cairn_crc32c__update(s->crc, p, n);
     if (s->blen + n > RDR_CHUNK_SNAP || n >= RDR_CHUNK_SNAP / 2) {
         if ((rc = snap_flush(s)) != 0) return rc;
         if (n >= RDR_CHUNK_SNAP / 2) { /* large pieces (slots, tags, arena chunks): no copy */
@@ -562,23 +575,6 @@ static int snap_write(void *ctx, void *p, size_t n) {
     }
     memcpy(s->buf + s->blen, p, n);
     s->blen += n;
-    return 0;
-}
-
-typedef struct remap_ctx {
-    const uint32_t *slot_to_idx; /* nfiles entries */
-    uint32_t nfiles;
-} remap_ctx;
-
-/* (Entries name files in use: a loaded KEYDIR was proven so, and every other entry was made by
- * this handle. The check costs nothing at close and keeps a bug from writing out of bounds.) */
-static int remap_one(void *vctx, kd_ent *e) {
-    const remap_ctx *c = (const remap_ctx *)vctx;
-    uint64_t loc = kd_loc(e);
-    if (KD_LOC_FILE(loc) >= c->nfiles)
-        return cairn_err__set(CAIRN_CORRUPT, "kv: keydir entry names data file #%u of %u (no KEYDIR written)",
-                              KD_LOC_FILE(loc), c->nfiles);
-    kd_set_loc(e, KD_LOC(c->slot_to_idx[KD_LOC_FILE(loc)], KD_LOC_OFF(loc)));
     return 0;
 }
 
@@ -606,15 +602,14 @@ uint32_t *cairn_kv__sorted_slots(cairn_kv *kv, uint32_t *n) {
     return v;
 }
 
-/* Write KEYDIR (at close only: the keydir's file numbers are rewritten to positions in the
- * sorted file list, which is how open numbers them): a temporary file renamed over KEYDIR. */
+/* Write KEYDIR (at close only: the slots' file numbers are rewritten to positions in the sorted
+ * file list, which is how open numbers them): a temporary file renamed over KEYDIR. */
 int cairn_kv__write_snapshot(cairn_kv *kv) {
     uint32_t n = 0, i;
     uint32_t *order = cairn_kv__sorted_slots(kv, &n), *slot_to_idx = NULL;
     char *p = cairn_path__join(kv->dir, "KEYDIR"), *tmp = cairn_path__join(kv->dir, "KEYDIR.tmp");
     snap_io s;
-    uint8_t h[SNAP_HDR], fe[16], c4[4];
-    remap_ctx rc_;
+    uint8_t h[SNAP_HDR], fe[16], th[KD_DUMP_HDR], c8[8];
     int rc;
     memset(&s, 0, sizeof s);
     if (!order || !p || !tmp || !(slot_to_idx = (uint32_t *)calloc(kv->nfiles + 1, sizeof(uint32_t))) ||
@@ -624,17 +619,14 @@ int cairn_kv__write_snapshot(cairn_kv *kv) {
     }
     for (i = 0; i < n; i++) slot_to_idx[order[i]] = i;
     /* Usually slot i already is position i (files are added in order and no slot was freed):
-     * then no entry changes, and the walk over every entry (at random, in slot order: about 30
-     * ms of a 1M-key close) is skipped. */
+     * then no slot changes. Otherwise a pass over the slots rewrites their file numbers (no
+     * record is read). */
     if (n != kv->nfiles || !is_identity(order, n)) {
-        if ((rc = cairn_kd__own(kv->kd)) != 0) goto out; /* the remap below writes entries */
-        rc_.slot_to_idx = slot_to_idx;
-        rc_.nfiles = kv->nfiles;
-        if ((rc = cairn_kd__each(kv->kd, remap_one, &rc_)) != 0) goto out;
+        if ((rc = cairn_kd__remap_files(kv->kd, slot_to_idx, kv->nfiles)) != 0) goto out;
     }
     if ((rc = cairn_io__open(&s.f, tmp, CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC)) != 0) goto out;
-    memcpy(h, "CRK3", 4); /* 3: the dump carries the tag array (an older KEYDIR is ignored) */
-    cairn_put32(h + 4, 3);
+    memcpy(h, SNAP_MAGIC, 4);
+    cairn_put32(h + 4, SNAP_VERSION);
     {
         uint32_t endian = SNAP_ENDIAN;
         memcpy(h + 8, &endian, 4);
@@ -648,11 +640,13 @@ int cairn_kv__write_snapshot(cairn_kv *kv) {
         cairn_put64(fe + 8, kv->files[order[i]].size);
         if ((rc = snap_write(&s, fe, 16)) != 0) goto out;
     }
-    if ((rc = cairn_kd__dump(kv->kd, snap_write, &s)) != 0) goto out;
-    cairn_put32(c4, s.crc);
-    if (s.blen + 4 > RDR_CHUNK_SNAP && (rc = snap_flush(&s)) != 0) goto out;
-    memcpy(s.buf + s.blen, c4, 4);
-    s.blen += 4;
+    cairn_kd__dump_hdr(kv->kd, th);
+    if ((rc = snap_write(&s, th, KD_DUMP_HDR)) != 0) goto out;
+    cairn_put32(c8, s.crc); /* the header CRC, then 4 zero bytes: the slots start 8-aligned */
+    cairn_put32(c8 + 4, 0);
+    if ((rc = snap_write(&s, c8, 8)) != 0) goto out;
+    s.body = 1;
+    if ((rc = cairn_kd__dump_body(kv->kd, snap_write, &s)) != 0) goto out;
     if ((rc = snap_flush(&s)) != 0) goto out;
     /* No fsync of KEYDIR or of the directory: every data file it lists is already durable
      * (sealed files were fsynced when sealed, close fsyncs the active file before this), so a
@@ -676,46 +670,40 @@ out:
 }
 
 /* Load KEYDIR if it matches the files (slots 0..n-1 in order) exactly; *loaded 1 if used. The
- * file is mapped and the keydir used in place (a CRC pass over it is the whole cost of the load);
- * the first write copies it. */
+ * file is mapped and the keydir used in place (the page CRCs are the whole cost of the load); the
+ * first write copies it. */
 static int load_snapshot(cairn_kv *kv, uint32_t n, int *loaded) {
     char *p = cairn_path__join(kv->dir, "KEYDIR");
     cairn_file *f = NULL;
     const void *mv = NULL;
     const uint8_t *m;
     uint64_t size = 0;
-    size_t hdr = SNAP_HDR + (size_t)n * 16;
+    const size_t th = SNAP_HDR + (size_t)n * 16, body = th + KD_DUMP_HDR + 8;
     uint32_t k, endian;
-    uint64_t *fsize = NULL;
-    kd_limits lim;
+    kd_src src;
     cairn_kd *kd;
     int rc = 0;
     *loaded = 0;
     if (!p) return CAIRN_NOMEM;
     if (cairn_io__stat(p, NULL) != 1 || cairn_io__open(&f, p, CAIRN_IO_RDONLY) != 0 || cairn_io__size(f, &size) != 0 ||
-        size < hdr + 48 + 4 || size > (uint64_t)SIZE_MAX || cairn_io__map(f, size, &mv) != 0)
+        size < body || size > (uint64_t)SIZE_MAX || cairn_io__map(f, size, &mv) != 0)
         goto ignore;
     m = (const uint8_t *)mv;
     memcpy(&endian, m + 8, 4);
-    if (memcmp(m, "CRK3", 4) || cairn_get32(m + 4) != 3 || endian != SNAP_ENDIAN || cairn_get32(m + 12) != n) goto ignore;
+    /* (a version 3 KEYDIR of an older build, "CRK3", is ignored: open scans the log) */
+    if (memcmp(m, SNAP_MAGIC, 4) || cairn_get32(m + 4) != SNAP_VERSION || endian != SNAP_ENDIAN ||
+        cairn_get32(m + 12) != n)
+        goto ignore;
+    if (cairn_crc32c__update(0, m, th + KD_DUMP_HDR) != cairn_get32(m + th + KD_DUMP_HDR) ||
+        cairn_get32(m + th + KD_DUMP_HDR + 4) != 0)
+        goto ignore;
     for (k = 0; k < n; k++) {
         const uint8_t *fe = m + SNAP_HDR + (size_t)k * 16;
         if (cairn_get64(fe) != kv->files[k].order || cairn_get64(fe + 8) != kv->files[k].size) goto ignore;
     }
-    if (cairn_crc32c__update(0, m, (size_t)size - 4) != cairn_get32(m + size - 4)) goto ignore;
-    /* A matching CRC proves no consistency (a forged or buggy snapshot has a valid CRC too):
-     * the keydir proves every entry's file number, record bounds and lengths against the files
-     * before it is used, and an inconsistent snapshot is ignored like a damaged one. */
-    if (!(fsize = (uint64_t *)malloc(((size_t)n + 1) * sizeof *fsize))) {
-        rc = cairn_err__set(CAIRN_NOMEM, "kv_open: out of memory (keydir)");
-        goto out;
-    }
-    for (k = 0; k < n; k++) fsize[k] = kv->files[k].size;
-    lim.fsize = fsize;
-    lim.nfiles = n;
-    lim.rec_hdr = HDR;
-    lim.vmax = CAIRN_VALUE_MAX;
-    kd = cairn_kd__load_mapped(mv, size, hdr, (size_t)size - 4 - hdr, &lim, &rc);
+    /* the slots' page CRCs and forms (not their records: each is checked when used) */
+    cairn_kv__kd_src(kv, &src);
+    kd = cairn_kd__load_mapped(mv, size, m + th, body, (size_t)(size - body), n, &src, &rc);
     if (!kd) {
         if (rc == CAIRN_NOMEM) {
             rc = cairn_err__set(CAIRN_NOMEM, "kv_open: out of memory (keydir)");
@@ -737,7 +725,6 @@ ignore:
 out:
     if (mv) cairn_io__unmap(mv, size);
     cairn_io__close(f);
-    free(fsize);
     free(p);
     return rc;
 }
@@ -919,7 +906,11 @@ static int kv_unload(cairn_kv *kv) {
     kv->live_bytes = 0;
     kv->snap_valid = 0;
     cairn_kd__free(kv->kd);
-    if (!(kv->kd = cairn_kd__new())) return cairn_err__set(CAIRN_NOMEM, "kv_open: out of memory");
+    {
+        kd_src src;
+        cairn_kv__kd_src(kv, &src);
+        if (!(kv->kd = cairn_kd__new(&src))) return cairn_err__set(CAIRN_NOMEM, "kv_open: out of memory");
+    }
     return 0;
 }
 
@@ -1044,6 +1035,8 @@ static int kv_load_once(cairn_kv *kv, int strict, int *unstable) {
             scan_res sr;
             /* A hint file (written by older versions of the library) is used when valid; this
              * version writes none: the KEYDIR written at close is the one index. */
+            /* mapped first: applying a record reads the one it replaces (and probes read keys) */
+            cairn_kv__map_file(kf);
             if (!last && !is_tmp[k] && (rc = load_hint(kv, k, !strict, &applied)) != 0) goto out;
             if (applied) continue;
             if ((rc = scan_file(kv, k, last, 1, NULL, &sr)) != 0) goto out;
@@ -1053,6 +1046,7 @@ static int kv_load_once(cairn_kv *kv, int strict, int *unstable) {
                     (writer && (rc = cairn_io__fsync(kf->f)) != 0))
                     goto out;
                 kf->size = sr.end;
+                cairn_kv__unmap_file(kf); /* (mapped again below, over what is left) */
             }
             if (last) {
                 last_sealed = sr.sealed;
