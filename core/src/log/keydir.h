@@ -91,7 +91,9 @@ int cairn_kd__dump(const cairn_kd *kd, cairn_kd_io write_fn, void *ctx);
 typedef struct kd_limits {
     const uint64_t *fsize; /* nfiles sizes */
     uint32_t nfiles;
-    uint32_t rec_hdr; /* bytes of a record before its key */
+    const uint8_t *fv3; /* nfiles + 1 flags: the file holds version 3 records (header length
+                           from klen, vlen and expiry); else rec_hdr bytes before the key */
+    uint32_t rec_hdr; /* bytes of a version 1 or 2 record before its key */
     uint32_t vmax;    /* largest value length */
 } kd_limits;
 

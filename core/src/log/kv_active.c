@@ -94,17 +94,19 @@ int cairn_kv__trim_active(kv_file *af) {
  * writer). Not synced: if it is lost the file is empty again and gets it at the next append.
  * Caller holds wmu. */
 static int file_rec(cairn_kv *kv, kv_file *af) {
-    uint8_t r[MREC];
+    uint8_t r[MREC2];
     int rc;
-    cairn_kv__enc_mark(r, T_FILE, af->order, FORMAT_VERSION, kv->seq);
-    if ((rc = cairn_io__pwrite(af->f, r, MREC, 0)) != 0) {
+    /* its seq is the store's when the file starts: the file's bare writes number on from it */
+    cairn_kv__enc_mark(r, FILE_ENC, T_FILE, af->order, FORMAT_VERSION, kv->seq);
+    if ((rc = cairn_io__pwrite(af->f, r, MREC2, 0)) != 0) {
         if (cairn_io__truncate(af->f, 0) != 0) set_failed(kv);
         return rc;
     }
     pthread_rwlock_wrlock(&kv->rw);
-    af->size = MREC;
-    af->base = MREC;
-    if (af->reserved < MREC) af->reserved = MREC;
+    af->size = MREC2;
+    af->base = MREC2;
+    af->version = 3;
+    if (af->reserved < MREC2) af->reserved = MREC2;
     pthread_rwlock_unlock(&kv->rw);
     return 0;
 }
@@ -146,20 +148,22 @@ static int new_active(cairn_kv *kv) {
  * tail) and stop appending to it. Caller holds wmu. */
 int cairn_kv__seal_active(cairn_kv *kv) {
     kv_file *af;
-    uint8_t r[MREC];
+    uint8_t r[MREC2];
+    size_t m;
     int rc;
     if (kv->active < 0) return 0;
     af = &kv->files[kv->active];
     /* the SEAL record says where the file ends: a sealed file cut short, even at a record
-     * boundary, lacks it */
-    cairn_kv__enc_mark(r, T_SEAL, af->size, 0, kv->seq);
-    if ((rc = cairn_io__pwrite(af->f, r, MREC, af->size)) != 0) {
+     * boundary, lacks it (encoded as the file's other records: a version 1 or 2 file left
+     * active by an older release gets a version 2 SEAL) */
+    m = cairn_kv__enc_mark(r, af->version >= 3 ? 3 : 2, T_SEAL, af->size, 0, kv->seq);
+    if ((rc = cairn_io__pwrite(af->f, r, m, af->size)) != 0) {
         if (cairn_io__truncate(af->f, af->size) != 0) set_failed(kv);
         else af->reserved = af->size;
         return rc;
     }
     pthread_rwlock_wrlock(&kv->rw);
-    af->size += MREC;
+    af->size += m;
     if (af->reserved < af->size) af->reserved = af->size;
     pthread_rwlock_unlock(&kv->rw);
     /* sealed files keep their exact size (hints and KEYDIR record it): drop the reserved tail */
@@ -191,6 +195,10 @@ int cairn_kv__append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slo
     kv_file *af;
     int rc;
     if ((rc = cairn_kv__drop_snapshot(kv)) != 0) return rc;
+    if (kv->active >= 0 && kv->files[kv->active].size > 0 && kv->files[kv->active].version < 3) {
+        /* an active file of an older release: appends are version 3, which it cannot hold */
+        if ((rc = cairn_kv__seal_active(kv)) != 0) return rc;
+    }
     if (kv->active >= 0 && kv->files[kv->active].size > kv->files[kv->active].base &&
         kv->files[kv->active].size + len > kv->max_file_size) {
         if ((rc = cairn_kv__seal_active(kv)) != 0) return rc;

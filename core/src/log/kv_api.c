@@ -217,7 +217,7 @@ static KV_HOT_INLINE int read_rec(cairn_kv *kv, const kd_ent *e, const void *key
                                   uint8_t **out) {
     uint64_t loc = kd_loc(e), off = KD_LOC_OFF(loc);
     kv_file *kf;
-    size_t rs = (size_t)rec_size(e->klen, e->vlen);
+    size_t rs, hl;
     uint8_t *tmp = NULL;
     const uint8_t *b;
     rec_hdr rh;
@@ -227,6 +227,9 @@ static KV_HOT_INLINE int read_rec(cairn_kv *kv, const kd_ent *e, const void *key
         return cairn_err__set(CAIRN_CORRUPT, "%s: keydir entry points at data file #%u, which does not exist",
                               kv->dir, KD_LOC_FILE(loc));
     kf = &kv->files[KD_LOC_FILE(loc)];
+    /* the record's size follows from the entry and the file's version; the header must agree */
+    hl = cairn_kv__hlen(kf->version, T_PUT, e->klen, e->vlen, (e->flags & KD_EXPIRES) ? 1 : 0);
+    rs = hl + (size_t)e->klen + e->vlen;
     /* the active file's read-write mapping is bypassed while test hooks are active, so that a
      * simulated crash fails its reads as it fails writes */
     if (kf->map && off + rs <= kf->maplen && (!kf->wmap || !cairn_io__hooks_active())) {
@@ -241,26 +244,26 @@ static KV_HOT_INLINE int read_rec(cairn_kv *kv, const kd_ent *e, const void *key
         b = tmp;
     }
     if (cairn_crc32c__update(0, b + 4, rs - 4) != cairn_get32(b)) why = "checksum mismatch";
-    else if (cairn_kv__dec_hdr(b, &rh) != 0 || rh.type != T_PUT || rh.klen != klen || rh.vlen != e->vlen ||
-             rh.kind != e->kind || memcmp(b + HDR, key, klen) != 0)
+    else if (cairn_kv__dec_hdr(b, hl, &rh) != 0 || rh.hlen != hl || rh.type != T_PUT || rh.klen != klen ||
+             rh.vlen != e->vlen || rh.kind != e->kind || memcmp(b + hl, key, klen) != 0)
         why = "record does not match the keydir";
     if (why) {
         free(tmp);
         return cairn_err__set(CAIRN_CORRUPT, "%s: %s at offset %" PRIu64, cairn_io__path(kf->f), why, off);
     }
     if (dst) {
-        if (e->vlen) memcpy(dst, b + HDR + klen, e->vlen);
+        if (e->vlen) memcpy(dst, b + hl + klen, e->vlen);
         free(tmp);
         return 0;
     }
     if (tmp) {
-        memmove(tmp, tmp + HDR + klen, e->vlen); /* reuse the read buffer */
+        memmove(tmp, tmp + hl + klen, e->vlen); /* reuse the read buffer */
         *out = tmp;
         return 0;
     }
     if (!(*out = (uint8_t *)malloc(e->vlen ? e->vlen : 1)))
         return cairn_err__set(CAIRN_NOMEM, "kv_get: out of memory for a value of %u bytes", e->vlen);
-    if (e->vlen) memcpy(*out, b + HDR + klen, e->vlen);
+    if (e->vlen) memcpy(*out, b + hl + klen, e->vlen);
     return 0;
 }
 
@@ -563,6 +566,12 @@ void cairn_kv_iter_free(cairn_kv_iter *it) {
 
 /* ---- writes ----------------------------------------------------------------------------------- */
 
+/* Size of an op's version 3 record. */
+static uint64_t op_size(const txn_op *op) {
+    int64_t x = op->type == T_PUT ? op->expire : 0;
+    return rec_size(cairn_kv__hlen(3, op->type, op->klen, op->vlen, x), op->klen, op->vlen);
+}
+
 /* Write one batch (n ops: one bare record if n == 1, else TXN records + COMMIT), apply it to
  * the keydir. Caller holds wmu; on success returns with wmu still held and *slot set. */
 static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
@@ -572,15 +581,14 @@ static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
     int64_t now = cairn_time__now_ms();
     uint8_t *buf;
     int rc = 0;
-    for (i = 0; i < n; i++) total += (size_t)rec_size(ops[i]->klen, ops[i]->vlen);
-    if (n > 1) total += HDR + 8;
+    for (i = 0; i < n; i++) total += (size_t)op_size(ops[i]);
+    if (n > 1) total += CREC3;
     if (!(buf = cairn_kv__ebuf_get(kv, total)))
         return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (%zu bytes)", total);
     for (i = 0; i < n; i++) {
         txn_op *op = ops[i];
-        cairn_kv__enc_rec(buf + pos, op->type, flags, op->type == T_PUT ? op->kind : 0, op->buf, op->klen,
-                          op->buf + op->klen, op->vlen, seq, op->type == T_PUT ? op->expire : 0);
-        pos += (size_t)rec_size(op->klen, op->vlen);
+        pos += cairn_kv__enc_rec(buf + pos, op->type, flags, op->type == T_PUT ? op->kind : 0, op->buf, op->klen,
+                                 op->buf + op->klen, op->vlen, seq, op->type == T_PUT ? op->expire : 0);
     }
     if (n > 1) {
         uint8_t cv[8];
@@ -596,7 +604,7 @@ static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
         txn_op *op = ops[i];
         rc = cairn_kv__apply(kv, kv->kd, *slot, off + pos, op->type, op->kind, op->buf, op->klen, op->hash,
                              (uint32_t)op->vlen, op->expire, now);
-        pos += (size_t)rec_size(op->klen, op->vlen);
+        pos += (size_t)op_size(op);
     }
     pthread_rwlock_unlock(&kv->rw);
     if (rc) set_failed(kv); /* written but not indexed: the in-memory view is wrong */
@@ -617,7 +625,8 @@ static KV_HOT_INLINE int write_locked(cairn_kv *kv, int type, const void *key, s
     }
     {
         /* a bare write: one self-committing record, encoded straight from the caller's bytes */
-        size_t total = (size_t)rec_size(klen, type == T_PUT ? vlen : 0);
+        size_t total = (size_t)rec_size(cairn_kv__hlen(3, type, klen, type == T_PUT ? vlen : 0, type == T_PUT ? expire : 0),
+                                        klen, type == T_PUT ? vlen : 0);
         uint8_t *buf = cairn_kv__ebuf_get(kv, total);
         uint64_t off;
         if (!buf) {
@@ -888,24 +897,27 @@ int cairn_kv_sync(cairn_kv *kv) {
  * error, not SIGBUS. A read that fails counts none. */
 static uint64_t frame_bytes(const kv_file *kf) {
     uint64_t n = 0;
-    uint8_t h[HDR];
+    uint8_t h[MREC2];
+    uint32_t m = mrec_size(kf->version);
     rec_hdr rh;
-    if (kf->size < MREC) return 0;
-    if (cairn_io__pread(kf->f, h, HDR, 0, NULL) == 0 && cairn_kv__dec_hdr(h, &rh) == 0 && rh.type == T_FILE) n += MREC;
-    if (kf->size >= MREC + n && cairn_io__pread(kf->f, h, HDR, kf->size - MREC, NULL) == 0 &&
-        cairn_kv__dec_hdr(h, &rh) == 0 && rh.type == T_SEAL)
-        n += MREC;
+    if (kf->size >= MREC2 && cairn_io__pread(kf->f, h, MREC2, 0, NULL) == 0 && cairn_kv__dec_hdr(h, MREC2, &rh) == 0 &&
+        rh.type == T_FILE)
+        n += MREC2;
+    if (kf->size >= m + n && cairn_io__pread(kf->f, h, m, kf->size - m, NULL) == 0 &&
+        cairn_kv__dec_hdr(h, m, &rh) == 0 && rh.type == T_SEAL)
+        n += m;
     return n;
 }
 
 typedef struct exp_ctx {
+    const cairn_kv *kv;
     int64_t now;
     uint64_t bytes;
 } exp_ctx;
 
 static int sum_expired(void *vctx, kd_ent *e) {
     exp_ctx *c = (exp_ctx *)vctx;
-    if ((e->flags & KD_EXPIRES) && expired(cairn_kd__expire(e), c->now)) c->bytes += rec_size(e->klen, e->vlen);
+    if ((e->flags & KD_EXPIRES) && expired(cairn_kd__expire(e), c->now)) c->bytes += cairn_kv__ent_size(c->kv, e);
     return 0;
 }
 
@@ -915,6 +927,7 @@ void cairn_kv__usage(cairn_kv *kv, int64_t now, uint64_t *live, uint64_t *data, 
     *data = 0;
     for (i = 0; i < kv->nfiles; i++)
         if (kv->files[i].f) *data += kv->files[i].size - frame_bytes(&kv->files[i]);
+    c.kv = kv;
     c.now = now;
     c.bytes = 0;
     *nexpired = 0;

@@ -69,9 +69,8 @@ static int out_finish(cairn_kv *kv, rc_out *o) {
     if (o->cur < 0) return 0;
     /* its SEAL record: an output cut short, even at a record boundary, lacks it (the outputs
      * have no hint files to compare sizes with) */
-    if (o->bcap - o->blen < MREC && (rc = out_flush(o)) != 0) return rc;
-    cairn_kv__enc_mark(o->buf + o->blen, T_SEAL, o->flushed + o->blen, 0, kv->seq);
-    o->blen += MREC;
+    if (o->bcap - o->blen < MREC3 && (rc = out_flush(o)) != 0) return rc;
+    o->blen += cairn_kv__enc_mark(o->buf + o->blen, 3, T_SEAL, o->flushed + o->blen, 0, kv->seq);
     o->files[o->cur].size = o->flushed + o->blen;
     if ((rc = out_flush(o)) != 0) return rc;
     if ((rc = cairn_io__fsync(o->files[o->cur].f)) != 0) {
@@ -138,7 +137,9 @@ int cairn_kv_compact(cairn_kv *kv) {
     o.bcap = RDR_CHUNK;
     for (k = 0; k < c.n; k++) {
         kd_ent *e = c.v[k];
-        uint64_t loc = kd_loc(e), off = KD_LOC_OFF(loc), rs = rec_size(e->klen, e->vlen), at;
+        uint64_t loc = kd_loc(e), off = KD_LOC_OFF(loc), rs, ws, at;
+        int64_t expire = cairn_kd__expire(e);
+        uint32_t hl;
         kv_file *src;
         const uint8_t *key = cairn_kd__key(e);
         kd_ent old;
@@ -148,28 +149,35 @@ int cairn_kv_compact(cairn_kv *kv) {
             goto fail;
         }
         src = &kv->files[KD_LOC_FILE(loc)];
-        if (rs > rcap) {
-            uint8_t *nb = (uint8_t *)realloc(rbuf, (size_t)rs);
+        hl = cairn_kv__hlen(src->version, T_PUT, e->klen, e->vlen, expire);
+        rs = rec_size(hl, e->klen, e->vlen);
+        ws = rec_size(cairn_kv__hlen(3, T_PUT, e->klen, e->vlen, expire), e->klen, e->vlen);
+        if (rs + ws > rcap) {
+            uint8_t *nb = (uint8_t *)realloc(rbuf, (size_t)(rs + ws));
             if (!nb) {
                 rc = cairn_err__set(CAIRN_NOMEM, "kv_compact: out of memory");
                 goto fail;
             }
             rbuf = nb;
-            rcap = (size_t)rs;
+            rcap = (size_t)(rs + ws);
         }
         if ((rc = cairn_io__pread(src->f, rbuf, (size_t)rs, off, NULL)) != 0) goto fail;
         /* the whole header must match the entry, as in read_rec: a record of another key whose
          * klen + vlen happens to be the same must not be copied under this key */
         if (cairn_crc32c__update(0, rbuf + 4, (size_t)rs - 4) != cairn_get32(rbuf) ||
-            cairn_kv__dec_hdr(rbuf, &rh) != 0 || rh.type != T_PUT || rh.klen != (size_t)e->klen ||
-            rh.vlen != e->vlen || memcmp(rbuf + HDR, key, e->klen) != 0) {
+            cairn_kv__dec_hdr(rbuf, hl, &rh) != 0 || rh.hlen != hl || rh.type != T_PUT || rh.klen != (size_t)e->klen ||
+            rh.vlen != e->vlen || rh.kind != e->kind || rh.expire != expire || memcmp(rbuf + hl, key, e->klen) != 0) {
             rc = cairn_err__set(CAIRN_CORRUPT, "%s: bad record at offset %" PRIu64 " (compaction stopped)",
                                 cairn_io__path(src->f), off);
             goto fail;
         }
-        if (rbuf[5]) { /* drop the batch flag: the copy commits itself */
-            rbuf[5] = 0;
-            cairn_put32(rbuf, cairn_crc32c__update(0, rbuf + 4, (size_t)rs - 4));
+        /* the copy is a version 3 bare PUT (whatever the source: the batch flag goes, the copy
+         * commits itself) */
+        {
+            uint8_t *w = rbuf + rs;
+            cairn_kv__enc_rec(w, T_PUT, 0, rh.kind, rbuf + hl, e->klen, rbuf + hl + e->klen, e->vlen, 0, expire);
+            memmove(rbuf, w, (size_t)ws);
+            rs = ws;
         }
         if (o.cur >= 0 && o.flushed + o.blen > 0 && o.flushed + o.blen + rs > kv->max_file_size) {
             if ((rc = out_finish(kv, &o)) != 0) goto fail;
@@ -190,11 +198,12 @@ int cairn_kv_compact(cairn_kv *kv) {
                 cairn_io__close(f);
                 goto fail;
             }
+            o.files[slot].version = 3;
             o.cur = (int32_t)slot;
             o.flushed = 0;
-            /* framed like every version 2 data file: FILE first, SEAL last (out_finish) */
-            cairn_kv__enc_mark(o.buf + o.blen, T_FILE, order, FORMAT_VERSION, kv->seq);
-            o.blen += MREC;
+            /* framed like every version 2 and 3 data file: FILE first, SEAL last (out_finish) */
+            if (o.bcap - o.blen < MREC2 && (rc = out_flush(&o)) != 0) goto fail;
+            o.blen += cairn_kv__enc_mark(o.buf + o.blen, FILE_ENC, T_FILE, order, FORMAT_VERSION, kv->seq);
         }
         at = o.flushed + o.blen;
         if (rs > o.bcap - o.blen) {
