@@ -270,20 +270,24 @@ void cairn_kv__ebuf_done(cairn_kv *kv, uint8_t *p) {
  * wait for it instead of leading), then yields the CPU while the batch grows, until as many
  * appends are waiting as writers took part in the last group (gexpect: the writers inside
  * group_wait when the last fsync ended), or a few yields in a row bring no append (nobody else is
- * writing), or after GATHER_MAX yields, or when quiesce / detach asks (gstop). Then it fsyncs
- * everything appended so far. A writer whose bytes an fsync covers returns without one; bytes
+ * writing), or it has gathered for as long as an fsync takes (gsync_ns, the recent average: on a
+ * disk where an fsync costs less than waiting, as on tmpfs, it hardly waits), or after GATHER_MAX
+ * yields, or when quiesce / detach asks (gstop). Then it fsyncs everything appended so far. A writer whose bytes an fsync covers returns without one; bytes
  * appended during an fsync are covered by the next, led by the first of their writers to wake.
  * No call returns success before an fsync that started after its append returned; a failed fsync
  * fails the handle, and every waiter returns CAIRN_FAILED. */
 #define GATHER_MAX 64 /* yields of one gathering leader, at most */
-#define GATHER_IDLE 4 /* yields in a row without a new append (or a woken writer) that end it */
+#define GATHER_IDLE 8 /* yields in a row without a new append (or a woken writer) that end it */
 
 /* Caller holds gmu and has set syncing; gmu is released while yielding. */
 static void group_gather(cairn_kv *kv) {
     uint32_t i, idle = 0;
+    uint64_t t0 = 0;
     for (i = 0; i < GATHER_MAX && !kv->gstop && idle < GATHER_IDLE; i++) {
         uint64_t before = kv->gappends;
         if (kv->gappends - kv->gcovered >= kv->gexpect) break;
+        if (i == 0) t0 = cairn_time__mono_ns();
+        else if (cairn_time__mono_ns() - t0 >= kv->gsync_ns) break;
         pthread_mutex_unlock(&kv->gmu);
         sched_yield();
         pthread_mutex_lock(&kv->gmu);
@@ -311,7 +315,7 @@ static int group_wait(cairn_kv *kv, uint64_t target, const char *fn) {
         }
         if (!kv->syncing) {
             cairn_file *f;
-            uint64_t t, n;
+            uint64_t t, n, t0;
             kv->syncing = 1;
             group_gather(kv);
             if (is_failed(kv)) {
@@ -332,9 +336,12 @@ static int group_wait(cairn_kv *kv, uint64_t target, const char *fn) {
                 continue;
             }
             pthread_mutex_unlock(&kv->gmu);
+            t0 = cairn_time__mono_ns();
             rc = kv_fsync(kv, f);
+            t0 = cairn_time__mono_ns() - t0;
             pthread_mutex_lock(&kv->gmu);
             kv->syncing = 0;
+            kv->gsync_ns = (3 * kv->gsync_ns + t0) / 4;
             if (rc) set_failed(kv);
             else {
                 if (t > kv->synced) kv->synced = t;

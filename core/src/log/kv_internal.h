@@ -133,6 +133,7 @@ struct cairn_kv {
     uint64_t gappends, gcovered;
     uint32_t gin, gexpect;
     uint32_t gsleep, gwake, gbcast; /* waiters asleep; of them, woken but not yet run; wakeups */
+    uint64_t gsync_ns;              /* a group fsync's duration, recent average (gathering's bound) */
     int syncing;  /* a leader is gathering its batch or in its fsync */
     int gstop;    /* quiesce / detach wait: a gathering leader syncs at once */
     cairn_file *gfile;
