@@ -272,10 +272,11 @@ void cairn_kv__ebuf_done(cairn_kv *kv, uint8_t *p) {
  * group_wait when the last fsync ended), or a few yields in a row bring no append (nobody else is
  * writing), or it has gathered for as long as an fsync takes (gsync_ns, the recent average: on a
  * disk where an fsync costs less than waiting, as on tmpfs, it hardly waits), or after GATHER_MAX
- * yields, or when quiesce / detach asks (gstop). Then it fsyncs everything appended so far. A writer whose bytes an fsync covers returns without one; bytes
- * appended during an fsync are covered by the next, led by the first of their writers to wake.
- * No call returns success before an fsync that started after its append returned; a failed fsync
- * fails the handle, and every waiter returns CAIRN_FAILED. */
+ * yields, or when quiesce / detach asks (gstop). Then it fsyncs everything appended so far.
+ * A writer whose bytes an fsync covers returns without one; bytes appended during an fsync are
+ * covered by the next, led by the first of their writers to wake. No call returns success before
+ * an fsync that started after its append returned; a failed fsync fails the handle, and every
+ * waiter returns CAIRN_FAILED. */
 #define GATHER_MAX 64 /* yields of one gathering leader, at most */
 #define GATHER_IDLE 8 /* yields in a row without a new append (or a woken writer) that end it */
 
