@@ -214,6 +214,10 @@ void cairn_io__fault_arm(int ops, uint64_t nth, int kind, int sticky);
 uint64_t cairn_io__fault_count(int ops);
 /* How many faults have been injected since the last reset. */
 uint64_t cairn_io__fault_fired(void);
+/* The next fsync of a file (not a directory) waits, before it syncs, until `writes` write-class
+ * ops (writes, truncates, reserves) have been made from now on, by any thread; then it goes on
+ * as usual. One fsync only; cairn_io__fault_reset lets a waiting one go. */
+void cairn_io__fault_hold_sync(uint64_t writes);
 
 /* ---- crash simulation (tests) ------------------------------------------------------------
  * While tracking, the layer keeps an undo record of every write and truncate not yet covered
