@@ -754,6 +754,7 @@ typedef struct cobj {
     size_t slot;       /* index in the ring, or NOT_CACHED: freed at its last release */
     uint32_t len, pins;
     uint32_t last;     /* a tree object: where its last entry starts (once checked) */
+    uint32_t epoch;    /* the last operation that read or kept it (see cache_add) */
     uint8_t type, ref;
     uint8_t checked;   /* a tree object whose payload node_check found well-formed */
     uint8_t p[];       /* the verified payload */
@@ -767,6 +768,8 @@ struct ocache {
     cobj **ring;
     size_t nring, rcap, hand;
     uint64_t bytes, max;
+    uint32_t epoch;      /* operations of the handle, counted (enter) */
+    uint32_t full_epoch; /* the operation that found nothing to evict, + 1 (0: none) */
 };
 
 static size_t cobj_cost(const cobj *o) { return sizeof *o + o->len + 16; /* malloc's own header */ }
@@ -806,23 +809,32 @@ static cobj *cache_find(ocache *c, const tstore *ts, const dg *d) {
     return NULL;
 }
 
-/* Keep o (not cached, pinned by the caller) when it fits; else it stays uncached. */
+/* Keep o (not cached, pinned by the caller) when it fits; else it stays uncached.
+ * An object the current operation has read or kept is never evicted for another of the same
+ * operation: a diff that reads more leaves than the cache holds keeps the first ones and reads the
+ * rest past it, instead of evicting every leaf before it is read again (plain CLOCK over a cyclic
+ * scan larger than the cache hits nothing; this way the next diff hits what fits). Once the
+ * operation has found nothing to evict it stops trying (full_epoch). */
 static void cache_add(ocache *c, cobj *o) {
     size_t cost = cobj_cost(o), steps;
     if (!c || cost > c->max / 8) return;
-    /* evict until it fits; give up after two turns of the hand (everything pinned or hot) */
+    if (c->bytes + cost > c->max && c->full_epoch == c->epoch + 1u) return;
+    /* evict until it fits; give up after two turns of the hand (everything pinned or in use) */
     for (steps = 0; c->bytes + cost > c->max && c->nring && steps < 2 * c->nring + 2; steps++) {
         cobj *v;
         if (c->hand >= c->nring) c->hand = 0;
         v = c->ring[c->hand];
-        if (v->pins || v->ref) {
+        if (v->pins || v->epoch == c->epoch || v->ref) {
             v->ref = 0;
             c->hand++;
             continue;
         }
         cache_unlink(c, v); /* the last one moved into this slot: the hand stays */
     }
-    if (c->bytes + cost > c->max) return;
+    if (c->bytes + cost > c->max) {
+        c->full_epoch = c->epoch + 1u;
+        return;
+    }
     if (c->nring == c->rcap) {
         size_t nc = c->rcap ? c->rcap * 2 : 1024;
         cobj **nr = (cobj **)realloc(c->ring, nc * sizeof *nr);
@@ -853,6 +865,7 @@ static void cache_add(ocache *c, cobj *o) {
     c->ring[c->nring++] = o;
     c->bytes += cost;
     o->ref = 0;
+    o->epoch = c->epoch;
 }
 
 /* Keep a tree object this handle has just written (its digest computed from these bytes, so they
@@ -869,6 +882,7 @@ static void cache_keep(ocache *c, const tstore *ts, const dg *d, int type, const
     o->len = (uint32_t)n;
     o->pins = 0;
     o->last = 0;
+    o->epoch = 0;
     o->type = (uint8_t)type;
     o->ref = 0;
     o->checked = 0;
@@ -893,6 +907,7 @@ static int obj_get(tstore *ts, const dg *d, int use_cache, cobj **out) {
     *out = NULL;
     if ((o = cache_find(c, ts, d)) != NULL) {
         o->ref = 1;
+        o->epoch = c->epoch;
         o->pins++;
         *out = o;
         return 0;
@@ -909,6 +924,7 @@ static int obj_get(tstore *ts, const dg *d, int use_cache, cobj **out) {
     o->ref = 0;
     o->checked = 0;
     o->last = 0;
+    o->epoch = 0;
     if ((rc = obj_fetch(ts, l, d, o->p)) != 0) {
         free(o);
         return rc;
@@ -1874,6 +1890,7 @@ static int enter(cairn_repo *r, const char *fn, int write) {
         pthread_mutex_unlock(&r->mu);
         return cairn_err__set(CAIRN_READONLY, "%s: the repository was opened read-only", fn);
     }
+    r->cache->epoch++; /* a new operation (cache_add) */
     return 0;
 }
 static void leave(cairn_repo *r) { pthread_mutex_unlock(&r->mu); }

@@ -166,6 +166,15 @@ int cairn_io__reserve(cairn_file *f, uint64_t off, uint64_t len);
  * cairn_io__pwrite instead (coherent with the mapping), so injected faults and simulated crashes
  * see every such write. */
 int cairn_io__mwrite(cairn_file *f, void *map, const void *buf, size_t len, uint64_t off);
+/* Copy the first len bytes of `in` (they must exist) to offset 0 of `out`, an empty file. With
+ * `share` the copy may share blocks with `in`: a reflink (ioctl FICLONE/FICLONERANGE: copy on
+ * write, no data moved) where the file system can, else copy_file_range (the kernel copies, or
+ * shares on file systems that do so), else a read/write loop. Without `share` (a backup must not
+ * share the fate of the blocks it protects) always the read/write loop. Not durable until
+ * cairn_io__fsync(out). Each MiB is a write op of `out` for the test hooks; while they are active
+ * there is no reflink: the copy goes MiB by MiB, so every injected fault and simulated crash
+ * lands as for pwrite. Errors: IO, NOSPC, FAILED, CORRUPT (in is shorter than len). */
+int cairn_io__copy(cairn_file *in, cairn_file *out, uint64_t len, int share);
 /* 1 while fault injection or crash tracking is active (callers then avoid mappings that would
  * bypass them), else 0. */
 int cairn_io__hooks_active(void);
