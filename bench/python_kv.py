@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Cost of a call from Python: put and get ops/s of 100-byte values through cairn.KV, against the
-same loop through sqlite3 and a dict.
+"""Cost of a call from Python: put and get ops/s of 100-byte values (16-byte keys) through cairn.KV,
+against the same loop through sqlite3 and a dict.
 
     PYTHONPATH=<build>/bindings/python/pkg python3 bench/python_kv.py [--n 200000] [--repeat 3]
 
@@ -49,7 +49,7 @@ def main():
     ap.add_argument("--dir", default=None, help="scratch directory (default: a temp dir)")
     a = ap.parse_args()
     n = a.n
-    keys = [b"key:%010d" % i for i in range(n)]
+    keys = [b"key:%012d" % i for i in range(n)]  # 16 bytes, as the C bench's keys
     val = os.urandom(100)
     root = tempfile.mkdtemp(prefix="cairn-bench-", dir=a.dir)
     rows = []  # (name, put ops/s, get ops/s)
@@ -93,7 +93,7 @@ def main():
         def get_many():
             db.get_many(keys)
 
-        missing = [b"nokey:%09d" % i for i in range(n)]
+        missing = [b"nokey:%011d" % i for i in range(n)]
 
         def call_floor_idiomatic():
             for k in missing:
@@ -181,7 +181,7 @@ def main():
                                                  p / base[1], g / base[2]))
     print("cost of a call alone (`k in db` / raw exists of a missing key, no I/O): %s / %s calls/s"
           % ("{:,.0f}".format(floor[0]), "{:,.0f}".format(floor[1])))
-    print("targets (issue 3): put >= 1,000,000 ops/s, get >= 1,500,000 ops/s")
+    print("targets: put >= 2,000,000 ops/s, get >= 2,000,000 ops/s (db[k] = v / db[k] and put / get)")
 
 
 if __name__ == "__main__":

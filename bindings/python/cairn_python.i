@@ -32,6 +32,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <time.h>
+#include <structmember.h>
 
 static PyObject *cairn_py_errors = NULL; /* dict: int code -> exception class */
 
@@ -683,6 +684,266 @@ done:
     PyMem_Free(has);
     Py_XDECREF(lk);
     return ret;
+}
+%}
+
+/* ---- Python-only: KV's hot methods in C -----------------------------------------------------
+ * cairn_py_kv_fast(KV, slot, methods) puts C method descriptors on the class KV in place of its
+ * Python __getitem__, __setitem__, get, put and exists (and their aliases `set` and __contains__).
+ * Each does the common case
+ * itself: a call on a KV object with plain positional arguments, a key of any accepted type, a
+ * value of type bytes or str (put) and a stored value of kind BYTES or TEXT (get). Everything else
+ * (keywords, ttl/expire_at/kind, other value types, other kinds, an unset handle slot) calls the
+ * Python definition it replaced, so behaviour and errors are those of the Python code. What the
+ * common case saves per call: the Python frame, the argument tuple of the SWIG wrapper and the
+ * (bytes, kind) tuple of the raw get. As in the wrappers, the call registers as in flight on its
+ * handle (cairn_py_enter) and releases the GIL around the core call.
+ * `slot` is the member descriptor of _Handle's `_h` slot (read at its offset, as Python reads it);
+ * `methods` is a tuple of (name, python function, doc with the text signature) in the order
+ * __getitem__, __setitem__, get, put, exists. */
+%{
+enum { CAIRN_PY_KV_GETITEM, CAIRN_PY_KV_SETITEM, CAIRN_PY_KV_GET, CAIRN_PY_KV_PUT, CAIRN_PY_KV_EXISTS,
+       CAIRN_PY_KV_NFAST };
+static Py_ssize_t cairn_py_kv_hoff = -1;                  /* offset of the _h slot in a KV object */
+static PyObject *cairn_py_kv_py[CAIRN_PY_KV_NFAST];      /* the Python definitions: the fallbacks */
+static PyObject *cairn_py_kv_doc[CAIRN_PY_KV_NFAST];     /* keeps each ml_doc's text alive */
+static PyMethodDef cairn_py_kv_defs[CAIRN_PY_KV_NFAST];
+
+/* The Python definition of method `which`, called with self and the arguments as they came. */
+static PyObject *cairn_py_kv_fallback(int which, PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                      PyObject *kwnames) {
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0, i;
+    PyObject *small[8], **stack = small, *r;
+    if (nargs + nkw + 1 > 8 && (stack = PyMem_Malloc(sizeof *stack * (size_t)(nargs + nkw + 1))) == NULL)
+        return PyErr_NoMemory();
+    stack[0] = self;
+    for (i = 0; i < nargs + nkw; i++) stack[i + 1] = args[i];
+#if PY_VERSION_HEX >= 0x03090000
+    r = PyObject_Vectorcall(cairn_py_kv_py[which], stack, (size_t)(nargs + 1), kwnames);
+#else
+    r = _PyObject_Vectorcall(cairn_py_kv_py[which], stack, (size_t)(nargs + 1), kwnames);
+#endif
+    if (stack != small) PyMem_Free(stack);
+    return r;
+}
+
+/* The handle of KV object `self`, registered as in flight: 1 and *kv set; 0 when the slot is
+ * unset (the caller falls back to the Python code, which raises what it raises); -1 with the
+ * exception the Python code and the SWIG wrapper raise (a closed KV, a foreign handle). */
+static int cairn_py_kv_enter(PyObject *self, cairn_kv **kv) {
+    PyObject *h = *(PyObject **)((char *)self + cairn_py_kv_hoff);
+    void *p = NULL;
+    if (h == NULL) return 0;
+    if (h == Py_None) {
+        cairn_py_raise_msg(CAIRN_CLOSED, "KV handle is closed");
+        return -1;
+    }
+    if (!SWIG_IsOK(SWIG_ConvertPtr(h, &p, SWIGTYPE_p_cairn_kv, 0))) {
+        cairn_py_raise_msg(CAIRN_TYPE, "expected a Cairn handle of the right type");
+        return -1;
+    }
+    if (p == NULL) {
+        cairn_py_raise_msg(CAIRN_CLOSED, "handle is closed");
+        return -1;
+    }
+    if (cairn_py_enter(p) < 0) return -1;
+    *kv = (cairn_kv *)p;
+    return 1;
+}
+
+/* put of a bytes (kind BYTES) or str (kind TEXT) value, as cairn_kv_put's wrapper. */
+static PyObject *cairn_py_kv_put_common(int which, PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *value = args[1];
+    cairn_kv *kv = NULL;
+    const void *kp = NULL, *vp = NULL;
+    size_t kl = 0, vl = 0;
+    Py_buffer kview;
+    int kind, hk, rc;
+    if (PyBytes_CheckExact(value)) kind = CAIRN_KIND_BYTES;
+    else if (PyUnicode_CheckExact(value)) kind = CAIRN_KIND_TEXT;
+    else return cairn_py_kv_fallback(which, self, args, nargs, NULL);
+    if ((rc = cairn_py_kv_enter(self, &kv)) <= 0)
+        return rc == 0 ? cairn_py_kv_fallback(which, self, args, nargs, NULL) : NULL;
+    if ((hk = cairn_py_bytes_in(args[0], "key", &kp, &kl, &kview)) < 0) {
+        cairn_py_leave(kv);
+        return NULL;
+    }
+    /* an exact bytes or str: borrowed, never a buffer view */
+    if (cairn_py_bytes_in(value, "value", &vp, &vl, NULL) < 0) {
+        cairn_py_leave(kv);
+        if (hk) PyBuffer_Release(&kview);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = cairn_kv_put(kv, kp, kl, vp, vl, kind);
+    Py_END_ALLOW_THREADS
+    cairn_py_leave(kv);
+    if (hk) PyBuffer_Release(&kview);
+    if (rc < 0) {
+        cairn_py_raise(rc);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* get: the value of a BYTES (bytes) or TEXT (str) record; `dflt` when missing, or NotFoundError(key)
+ * when dflt is NULL; another kind goes through self._decode(data, kind). */
+static PyObject *cairn_py_kv_get_common(int which, PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                        PyObject *dflt) {
+    cairn_kv *kv = NULL;
+    const void *kp = NULL;
+    size_t kl = 0, vl = 0;
+    void *v = NULL;
+    Py_buffer kview;
+    int kind = 0, hk, rc;
+    PyObject *r;
+    if ((rc = cairn_py_kv_enter(self, &kv)) <= 0)
+        return rc == 0 ? cairn_py_kv_fallback(which, self, args, nargs, NULL) : NULL;
+    if ((hk = cairn_py_bytes_in(args[0], "key", &kp, &kl, &kview)) < 0) {
+        cairn_py_leave(kv);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = cairn_kv_get(kv, kp, kl, &v, &vl, &kind);
+    Py_END_ALLOW_THREADS
+    cairn_py_leave(kv);
+    if (hk) PyBuffer_Release(&kview);
+    if (rc < 0) {
+        if (rc != CAIRN_NOTFOUND && rc != CAIRN_ITEROVER) {
+            cairn_py_raise(rc);
+            return NULL;
+        }
+        if (dflt != NULL) {
+            Py_INCREF(dflt);
+            return dflt;
+        }
+        /* raise NotFoundError(key), as the Python __getitem__ does */
+        PyObject *cls = NULL, *code = PyLong_FromLong(CAIRN_NOTFOUND), *exc;
+        if (code != NULL && cairn_py_errors != NULL) cls = PyDict_GetItemWithError(cairn_py_errors, code);
+        Py_XDECREF(code);
+        if (cls == NULL) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, args[0]);
+            return NULL;
+        }
+        if ((exc = PyObject_CallFunctionObjArgs(cls, args[0], NULL)) != NULL) {
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            Py_DECREF(exc);
+        }
+        return NULL;
+    }
+    if (kind == CAIRN_KIND_BYTES) {
+        r = PyBytes_FromStringAndSize((const char *)v, (Py_ssize_t)vl);
+    } else if (kind == CAIRN_KIND_TEXT) {
+        r = PyUnicode_DecodeUTF8((const char *)v, (Py_ssize_t)vl, "surrogateescape");
+    } else {
+        PyObject *data = PyBytes_FromStringAndSize((const char *)v, (Py_ssize_t)vl);
+        PyObject *k = data ? PyLong_FromLong(kind) : NULL;
+        r = k ? PyObject_CallMethod(self, "_decode", "OO", data, k) : NULL;
+        Py_XDECREF(data);
+        Py_XDECREF(k);
+    }
+    cairn_free(v);
+    return r;
+}
+
+static PyObject *cairn_py_kv_m_getitem(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    if (nargs != 1 || kwnames != NULL) return cairn_py_kv_fallback(CAIRN_PY_KV_GETITEM, self, args, nargs, kwnames);
+    return cairn_py_kv_get_common(CAIRN_PY_KV_GETITEM, self, args, nargs, NULL);
+}
+
+static PyObject *cairn_py_kv_m_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    if (nargs < 1 || nargs > 2 || kwnames != NULL) return cairn_py_kv_fallback(CAIRN_PY_KV_GET, self, args, nargs, kwnames);
+    return cairn_py_kv_get_common(CAIRN_PY_KV_GET, self, args, nargs, nargs == 2 ? args[1] : Py_None);
+}
+
+static PyObject *cairn_py_kv_m_setitem(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    if (nargs != 2 || kwnames != NULL) return cairn_py_kv_fallback(CAIRN_PY_KV_SETITEM, self, args, nargs, kwnames);
+    return cairn_py_kv_put_common(CAIRN_PY_KV_SETITEM, self, args, nargs);
+}
+
+static PyObject *cairn_py_kv_m_put(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    if (nargs != 2 || kwnames != NULL) return cairn_py_kv_fallback(CAIRN_PY_KV_PUT, self, args, nargs, kwnames);
+    return cairn_py_kv_put_common(CAIRN_PY_KV_PUT, self, args, nargs);
+}
+
+static PyObject *cairn_py_kv_m_exists(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    cairn_kv *kv = NULL;
+    const void *kp = NULL;
+    size_t kl = 0;
+    Py_buffer kview;
+    int hk, rc;
+    if (nargs != 1 || kwnames != NULL) return cairn_py_kv_fallback(CAIRN_PY_KV_EXISTS, self, args, nargs, kwnames);
+    if ((rc = cairn_py_kv_enter(self, &kv)) <= 0)
+        return rc == 0 ? cairn_py_kv_fallback(CAIRN_PY_KV_EXISTS, self, args, nargs, NULL) : NULL;
+    if ((hk = cairn_py_bytes_in(args[0], "key", &kp, &kl, &kview)) < 0) {
+        cairn_py_leave(kv);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = cairn_kv_exists(kv, kp, kl);
+    Py_END_ALLOW_THREADS
+    cairn_py_leave(kv);
+    if (hk) PyBuffer_Release(&kview);
+    if (rc < 0) {
+        cairn_py_raise(rc);
+        return NULL;
+    }
+    return PyBool_FromLong(rc);
+}
+%}
+
+%nothread cairn_py_kv_fast;
+%typemap(out) PyObject *cairn_py_kv_fast "$result = $1;"
+%inline %{
+/* Install the C methods on `cls` (see above); returns None. Called once, at import. */
+static PyObject *cairn_py_kv_fast(PyObject *cls, PyObject *slot, PyObject *methods) {
+    static PyCFunctionWithKeywords const fns[CAIRN_PY_KV_NFAST] = {
+        (PyCFunctionWithKeywords)(void (*)(void))cairn_py_kv_m_getitem,
+        (PyCFunctionWithKeywords)(void (*)(void))cairn_py_kv_m_setitem,
+        (PyCFunctionWithKeywords)(void (*)(void))cairn_py_kv_m_get,
+        (PyCFunctionWithKeywords)(void (*)(void))cairn_py_kv_m_put,
+        (PyCFunctionWithKeywords)(void (*)(void))cairn_py_kv_m_exists,
+    };
+    PyObject *descrs[CAIRN_PY_KV_NFAST] = {NULL};
+    int i;
+    if (!PyType_Check(cls) || Py_TYPE(slot) != &PyMemberDescr_Type || !PyTuple_Check(methods)
+        || PyTuple_GET_SIZE(methods) != CAIRN_PY_KV_NFAST) {
+        PyErr_SetString(PyExc_TypeError, "cairn_py_kv_fast(cls, slot member descriptor, 5 (name, fn, doc))");
+        return NULL;
+    }
+    if (((PyMemberDescrObject *)slot)->d_member->type != T_OBJECT_EX) {
+        PyErr_SetString(PyExc_TypeError, "cairn_py_kv_fast: the handle slot is not an object slot");
+        return NULL;
+    }
+    cairn_py_kv_hoff = ((PyMemberDescrObject *)slot)->d_member->offset;
+    for (i = 0; i < CAIRN_PY_KV_NFAST; i++) {
+        PyObject *m = PyTuple_GET_ITEM(methods, i), *name, *fn, *doc;
+        const char *n, *d;
+        if (!PyArg_ParseTuple(m, "UOU", &name, &fn, &doc)) goto fail;
+        if ((n = PyUnicode_AsUTF8(name)) == NULL || (d = PyUnicode_AsUTF8(doc)) == NULL) goto fail;
+        /* the names are the class's own attributes, interned for the life of the process */
+        Py_INCREF(name);
+        PyUnicode_InternInPlace(&name);
+        Py_INCREF(fn);
+        Py_XSETREF(cairn_py_kv_py[i], fn);
+        Py_INCREF(doc);
+        Py_XSETREF(cairn_py_kv_doc[i], doc);
+        cairn_py_kv_defs[i].ml_name = PyUnicode_AsUTF8(name);
+        cairn_py_kv_defs[i].ml_meth = (PyCFunction)(void (*)(void))fns[i];
+        cairn_py_kv_defs[i].ml_flags = METH_FASTCALL | METH_KEYWORDS;
+        cairn_py_kv_defs[i].ml_doc = d;
+        if ((descrs[i] = PyDescr_NewMethod((PyTypeObject *)cls, &cairn_py_kv_defs[i])) == NULL) goto fail;
+    }
+    for (i = 0; i < CAIRN_PY_KV_NFAST; i++)
+        if (PyObject_SetAttrString(cls, cairn_py_kv_defs[i].ml_name, descrs[i]) < 0) goto fail;
+    if (PyObject_SetAttrString(cls, "set", descrs[CAIRN_PY_KV_PUT]) < 0
+        || PyObject_SetAttrString(cls, "__contains__", descrs[CAIRN_PY_KV_EXISTS]) < 0)
+        goto fail;
+    for (i = 0; i < CAIRN_PY_KV_NFAST; i++) Py_DECREF(descrs[i]);
+    Py_RETURN_NONE;
+fail:
+    for (i = 0; i < CAIRN_PY_KV_NFAST; i++) Py_XDECREF(descrs[i]);
+    return NULL;
 }
 %}
 

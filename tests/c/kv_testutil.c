@@ -165,3 +165,44 @@ void kvt_write_hints(const char *dir) {
     cairn_kv__hint_sealed(kv);
     cairn_kv_close(kv);
 }
+
+static uint64_t vlen_of(uint64_t v) {
+    uint64_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+uint64_t kvt_rec3(uint64_t klen, uint64_t vlen, int expires) {
+    return 5 + vlen_of(klen) + vlen_of(vlen) + (expires ? 8 : 0) + klen + vlen;
+}
+
+uint64_t kvt_next_rec(const uint8_t *d, uint64_t len, uint64_t off, int *type, int *txn) {
+    uint64_t v[2], p = off + 5;
+    int i;
+    if (off + 5 > len) return 0;
+    if (!(d[off + 4] & 0x80)) {
+        if (off + 32 > len) return 0;
+        *type = d[off + 4];
+        *txn = d[off + 5] & 1;
+        return off + 32 + ((uint64_t)d[off + 12] | (uint64_t)d[off + 13] << 8) +
+               ((uint64_t)d[off + 8] | (uint64_t)d[off + 9] << 8 | (uint64_t)d[off + 10] << 16 |
+                (uint64_t)d[off + 11] << 24);
+    }
+    *type = d[off + 4] & 7;
+    *txn = (d[off + 4] >> 3) & 1;
+    for (i = 0; i < 2; i++) {
+        int sh = 0;
+        v[i] = 0;
+        do {
+            if (p >= len || sh > 35) return 0;
+            v[i] |= (uint64_t)(d[p] & 0x7f) << sh;
+            sh += 7;
+        } while (d[p++] & 0x80);
+    }
+    if (d[off + 4] & 0x10) p += 8;
+    if (*type >= 3) p += 8;
+    return p + v[0] + v[1];
+}

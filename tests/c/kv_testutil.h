@@ -31,6 +31,14 @@ int kvt_put(cairn_kv *kv, const char *k, const char *v);
 /* 1 and the value (malloc'd, NUL-terminated) in *out if present, 0 if absent, <0 error */
 int kvt_get(cairn_kv *kv, const char *k, char **out);
 /* splitmix64 */
+/* Size of a version 3 record with a klen-byte key and a vlen-byte value (no expiry; docs/format-kv.md):
+ * CRC, tag, varint klen, varint vlen, [expire], key, value. */
+uint64_t kvt_rec3(uint64_t klen, uint64_t vlen, int expires);
+#define KVT_FILE3 48u /* a version 3 FILE record (it has the 32-byte header of versions 1 and 2) */
+#define KVT_SEAL3 31u /* a version 3 SEAL record */
+/* Offset of the next record after the one at off in a data file's bytes (either encoding), or 0
+ * if no complete header is there; *type, *txn set. */
+uint64_t kvt_next_rec(const uint8_t *d, uint64_t len, uint64_t off, int *type, int *txn);
 uint64_t kvt_rand(uint64_t *s);
 /* seed from env var or default; printed */
 uint64_t kvt_seed(const char *env, uint64_t dflt);

@@ -800,6 +800,134 @@ START_TEST(compact_write_faults) {
 }
 END_TEST
 
+/* Snapshots copy the data file through cairn_io__copy (a reflink, else copy_file_range, else a
+ * read/write loop; under the test hooks never a reflink), backups through its loop: a fault on any write of the copy (EIO, or half the bytes and ENOSPC) fails
+ * the call cleanly (no snapshot listed, no backup file, the store as it was), and a copy without
+ * faults holds exactly the store's bytes. The data file is ~2.5 MiB: the copy is several write
+ * ops (one a MiB). */
+#define SW_BLOBS 40
+#define SW_LEN (64u * 1024u)
+static void sw_fill(uint8_t *p, uint32_t k) { fill(p, SW_LEN, k * 7919u); }
+
+static void sw_check(cairn_blob *b) {
+    uint8_t *exp = (uint8_t *)malloc(SW_LEN);
+    uint32_t k;
+    uint64_t n = 0;
+    ck_assert_ptr_nonnull(exp);
+    for (k = 1; k <= SW_BLOBS; k++) {
+        void *p = NULL;
+        size_t len = 0;
+        ck_assert_int_eq(cairn_blob_read(b, k, &p, &len), 0);
+        sw_fill(exp, k);
+        ck_assert(len == SW_LEN && memcmp(p, exp, len) == 0);
+        cairn_free(p);
+    }
+    ck_assert_int_eq(cairn_blob_count(b, &n), 0);
+    ck_assert_uint_eq(n, SW_BLOBS);
+    free(exp);
+}
+
+/* Reopen sw.db as a writer that has written (the open of a cleanly closed store writes nothing
+ * until the first call that may write: begin is one), so that the writes counted and armed are
+ * the snapshot's own. */
+static cairn_blob *sw_reopen(void) {
+    cairn_blob *b = must_open("sw.db", CAIRN_SYNC_COMMIT);
+    ck_assert_int_eq(cairn_blob_begin(b), 0);
+    ck_assert_int_eq(cairn_blob_rollback(b), 0);
+    return b;
+}
+
+static int same_bytes(const char *x, const char *y) {
+    void *a = NULL, *c = NULL;
+    size_t na = 0, nc = 0;
+    int eq;
+    ck_assert_int_eq(cairn_io__read_all(x, &a, &na), 0);
+    ck_assert_int_eq(cairn_io__read_all(y, &c, &nc), 0);
+    eq = na == nc && memcmp(a, c, na) == 0;
+    free(a);
+    free(c);
+    return eq;
+}
+
+START_TEST(snapshot_copy_faults) {
+    cairn_blob *b = must_open("sw.db", CAIRN_SYNC_COMMIT), *r;
+    uint8_t *buf = (uint8_t *)malloc(SW_LEN);
+    uint64_t writes, n;
+    uint32_t k;
+    char *json = NULL, snapfile[512], bk[512];
+    int kind;
+    ck_assert_ptr_nonnull(buf);
+    for (k = 1; k <= SW_BLOBS; k++) {
+        uint32_t got = 0;
+        sw_fill(buf, k);
+        ck_assert_int_eq(cairn_blob_create(b, buf, SW_LEN, &got), 0);
+        ck_assert_uint_eq(got, k);
+    }
+    ck_assert_int_eq(cairn_blob_sync(b), 0);
+    /* how many write ops a snapshot makes */
+    cairn_io__fault_reset();
+    ck_assert_int_eq(cairn_blob_snapshot(b, "count", NULL), 0);
+    writes = cairn_io__fault_count(CAIRN_FAULT_WRITE);
+    cairn_io__fault_reset();
+    ck_assert_uint_ge(writes, 3);
+    ck_assert_int_eq(cairn_blob_drop_snapshot(b, "count"), 0);
+    for (kind = 0; kind < 2; kind++) {
+        for (n = 1; n <= writes; n++) {
+            int rc;
+            cairn_io__fault_reset();
+            cairn_io__fault_arm(CAIRN_FAULT_WRITE, n, kind ? CAIRN_FAULT_SHORT : CAIRN_FAULT_EIO, 0);
+            rc = cairn_blob_snapshot(b, "s", NULL);
+            cairn_io__fault_reset();
+            ck_assert_msg(rc < 0, "write %llu: the snapshot did not fail", (unsigned long long)n);
+            ck_assert_str_ne(cairn_errmsg(), "");
+            cairn_blob_close(b);
+            b = sw_reopen();
+            ck_assert_int_eq(cairn_blob_snapshots(b, &json), 0);
+            ck_assert_str_eq(json, "[]");
+            cairn_free(json);
+            sw_check(b);
+            /* a backup fails the same way and leaves no store at its destination */
+            snprintf(bk, sizeof bk, "%s", ct_path("bk.db"));
+            cairn_io__fault_arm(CAIRN_FAULT_WRITE, n, kind ? CAIRN_FAULT_SHORT : CAIRN_FAULT_EIO, 0);
+            rc = cairn_blob_backup(b, bk);
+            cairn_io__fault_reset();
+            if (rc == 0) { /* the backup made fewer writes than the snapshot */
+                ck_assert(n > 1);
+                unlink(bk);
+                snprintf(bk, sizeof bk, "%s-wal", ct_path("bk.db"));
+                unlink(bk);
+                continue;
+            }
+            ck_assert_int_eq(access(bk, F_OK), -1);
+            cairn_blob_close(b);
+            b = sw_reopen();
+            sw_check(b);
+        }
+    }
+    /* without faults: the snapshot's data file is the store's, byte for byte, and opens */
+    ck_assert_int_eq(cairn_blob_snapshot(b, "s", NULL), 0);
+    snprintf(snapfile, sizeof snapfile, "%s-snapshots/s/blob", ct_path("sw.db"));
+    ck_assert(same_bytes(snapfile, ct_path("sw.db")));
+    ck_assert_int_eq(cairn_blob_open_snapshot(&r, b, "s"), 0);
+    sw_check(r);
+    cairn_blob_close(r);
+    /* the same with the hooks active (copy MiB by MiB) */
+    cairn_io__fault_arm(CAIRN_FAULT_WRITE, 1000000, CAIRN_FAULT_EIO, 0);
+    ck_assert_int_eq(cairn_blob_snapshot(b, "s2", NULL), 0);
+    cairn_io__fault_reset();
+    snprintf(snapfile, sizeof snapfile, "%s-snapshots/s2/blob", ct_path("sw.db"));
+    ck_assert(same_bytes(snapfile, ct_path("sw.db")));
+    snprintf(bk, sizeof bk, "%s", ct_path("bk2.db"));
+    ck_assert_int_eq(cairn_blob_backup(b, bk), 0);
+    ck_assert(same_bytes(bk, ct_path("sw.db")));
+    cairn_blob_close(b);
+    b = must_open("bk2.db", CAIRN_SYNC_COMMIT);
+    sw_check(b);
+    cairn_blob_close(b);
+    free(buf);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("blob_crash");
     TCase *t = tcase_create("faults");
@@ -821,6 +949,7 @@ static Suite *suite(void) {
     tcase_add_test(t, truncated_wal);
     tcase_add_test(t, compact_crash_every_sync);
     tcase_add_test(t, compact_write_faults);
+    tcase_add_test(t, snapshot_copy_faults);
     suite_add_tcase(s, t);
     return s;
 }

@@ -946,6 +946,75 @@ START_TEST(bad_index_files_fall_back_to_the_scan) {
 }
 END_TEST
 
+/* A writer open of a store its last writer closed cleanly (its index file matching) writes
+ * nothing: no write, no fsync, the data file, its mtime and the index file as they were, also
+ * after reads, a sync and the close. The first change makes the handle the file's writer (the
+ * header marked OPEN, synced, the index file removed) before it is logged: a process that dies
+ * after it (no close) leaves a store whose next open recovers every acknowledged change. */
+START_TEST(clean_open_writes_nothing_until_a_change) {
+    const char *p = ct_path("s.blob");
+    char ip[600];
+    struct stat st0, st1;
+    size_t n0, n1, i0, i1;
+    uint8_t *d0, *d1, *x0, *x1;
+    cairn_blob *b;
+    pid_t pid;
+    int status, rc;
+    make_indexed(p);
+    snprintf(ip, sizeof ip, "%s-index", p);
+    ck_assert_int_eq(stat(p, &st0), 0);
+    d0 = slurp(p, &n0);
+    x0 = slurp(ip, &i0);
+    cairn_io__fault_reset(); /* counts writes and fsyncs from here */
+    b = must_open(p);
+    expect_indexed(b);
+    ck_assert_int_eq(cairn_blob_sync(b), 0);
+    cairn_blob_close(b);
+    ck_assert_uint_eq(cairn_io__fault_count(CAIRN_FAULT_WRITE), 0);
+    ck_assert_uint_eq(cairn_io__fault_count(CAIRN_FAULT_SYNC), 0);
+    ck_assert_int_eq(stat(p, &st1), 0);
+    ck_assert(st1.st_mtim.tv_sec == st0.st_mtim.tv_sec && st1.st_mtim.tv_nsec == st0.st_mtim.tv_nsec);
+    d1 = slurp(p, &n1);
+    x1 = slurp(ip, &i1);
+    ck_assert(n1 == n0 && memcmp(d0, d1, n0) == 0);
+    ck_assert(i1 == i0 && memcmp(x0, x1, i0) == 0);
+    free(d1);
+    free(x1);
+    cairn_io__fault_reset();
+    /* the first change: the header says OPEN before the change is in the log */
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        cairn_blob *c;
+        uint8_t h[64];
+        FILE *f;
+        c = open_opts(p, CAIRN_SYNC_COMMIT, 0, &rc);
+        if (rc || !c) _exit(10);
+        if (cairn_blob_update(c, 1, "changed", 7) != 0) _exit(11);
+        if (cairn_blob_delete(c, 2) != 0) _exit(12);
+        if (access(ip, F_OK) == 0) _exit(13); /* the index file is gone */
+        if (!(f = fopen(p, "rb")) || fread(h, 1, 64, f) != 64) _exit(14);
+        fclose(f);
+        if ((cairn_get32(h + 12) & 1) == 0) _exit(15); /* OPEN */
+        _exit(0); /* no close: as if killed */
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %d", status);
+    b = must_open(p);
+    expect_str(b, 1, "changed");
+    ck_assert_int_eq(cairn_blob_exists(b, 2), 0);
+    cairn_blob_close(b);
+    /* closed cleanly again: a new index file, and the next open uses it */
+    ck_assert_int_eq(access(ip, F_OK), 0);
+    b = must_open(p);
+    expect_str(b, 1, "changed");
+    ck_assert_int_eq(cairn_blob_exists(b, 2), 0);
+    cairn_blob_close(b);
+    free(d0);
+    free(x0);
+}
+END_TEST
+
 /* Version 2 files (no index id in the header) open, and a writer upgrades them to version 3. */
 START_TEST(version_2_files_open) {
     const char *p = ct_path("s.blob");
@@ -1098,6 +1167,7 @@ static Suite *suite(void) {
     tcase_add_test(t, index_never_hides_a_damaged_entry);
     tcase_add_test(t, bad_index_files_fall_back_to_the_scan);
     tcase_add_test(t, version_2_files_open);
+    tcase_add_test(t, clean_open_writes_nothing_until_a_change);
     suite_add_tcase(s, t);
     t = tcase_create("borrowed");
     tcase_add_checked_fixture(t, mk_tmp, rm_tmp);

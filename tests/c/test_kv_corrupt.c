@@ -164,13 +164,14 @@ static uint64_t last_commit_start(const char *path) {
     int in_batch = 0;
     ck_assert_int_eq(cairn_io__read_all(path, &d, &n), 0);
     b = (const uint8_t *)d;
-    while (pos + 32 <= n) {
-        uint64_t rs = 32 + (uint64_t)cairn_get16(b + pos + 12) + cairn_get32(b + pos + 8);
-        int type = b[pos + 4], txn = b[pos + 5] & 1;
+    while (pos < n) {
+        int type = 0, txn = 0;
+        uint64_t next = kvt_next_rec(b, n, pos, &type, &txn);
+        ck_assert_uint_gt(next, pos);
         if ((type == 1 || type == 2) && !txn) start = pos;
         if (txn && !in_batch) start = pos;
         in_batch = txn;
-        pos += rs;
+        pos = next;
     }
     ck_assert_uint_eq(pos, n);
     free(d);
@@ -278,7 +279,7 @@ START_TEST(sealed_file_cut_at_record_boundary) {
     size_t n = kvt_list(dir, ".data", &names);
     char *p = kvt_path(dir, names[0]), *kd = kvt_path(dir, "KEYDIR");
     cairn_kv *kv = NULL;
-    uint64_t size = kvt_fsize(p), rs = 32 + 4 + strlen("first value of 0 ....");
+    uint64_t size = kvt_fsize(p), rs = kvt_rec3(4, strlen("first value of 0 ...."), 0);
     ck_assert_uint_gt(n, 2);
     ck_assert_uint_gt(size, rs * 2);
     kvt_truncate(p, rs); /* the first record is ck00's first put: keep exactly it */
@@ -302,8 +303,8 @@ START_TEST(sealed_file_cut_at_record_boundary_no_hint) {
     char *p = kvt_path(dir, names[0]), *kd = kvt_path(dir, "KEYDIR");
     cairn_kv *kv = NULL;
     cairn_kv_options ro = CAIRN_KV_OPTIONS_INIT;
-    uint64_t rs = 32 + 4 + strlen("first value of 0 ....");
-    uint64_t size = kvt_fsize(p), cut = 48 + rs; /* its FILE record, then ck00's first put */
+    uint64_t rs = kvt_rec3(4, strlen("first value of 0 ...."), 0);
+    uint64_t size = kvt_fsize(p), cut = KVT_FILE3 + rs; /* its FILE record, then ck00's first put */
     ck_assert_uint_gt(n, 2);
     ck_assert_uint_gt(size, cut + rs);
     for (i = 0; i < nh; i++) {
@@ -338,7 +339,8 @@ START_TEST(active_file_damage_before_valid_records) {
     char *dir = kvt_tmpdir("mid"), **names, *kd = kvt_path(dir, "KEYDIR");
     cairn_kv *kv = kvt_open(dir, CAIRN_SYNC_COMMIT, 0);
     size_t n;
-    uint64_t offs[3] = {45, 48 + 20, 48 + 36 + 40};
+    /* in the FILE record, in the first put, in the delete (records of 48, 11, 11, 8, 13 bytes) */
+    uint64_t offs[3] = {45, KVT_FILE3 + 5, KVT_FILE3 + 22 + 4};
     int j;
     ck_assert_int_eq(kvt_put(kv, "a", "one"), 0);
     ck_assert_int_eq(kvt_put(kv, "b", "two"), 0);
@@ -443,6 +445,158 @@ START_TEST(version1_files_still_read) {
 }
 END_TEST
 
+/* A version 2 record (32-byte header, every record carries its seq). */
+static size_t v2_rec(uint8_t *out, int type, int flags, int kind, const char *k, const void *v, size_t vl, uint64_t seq,
+                     int64_t expire) {
+    size_t kl = k ? strlen(k) : 0;
+    memset(out, 0, 32);
+    out[4] = (uint8_t)type;
+    out[5] = (uint8_t)flags;
+    out[6] = (uint8_t)kind;
+    cairn_put32(out + 8, (uint32_t)vl);
+    cairn_put16(out + 12, (uint16_t)kl);
+    cairn_put64(out + 16, seq);
+    cairn_put64(out + 24, (uint64_t)expire);
+    if (kl) memcpy(out + 32, k, kl);
+    if (vl) memcpy(out + 32 + kl, v, vl);
+    cairn_put32(out, cairn_crc32c__update(0, out + 4, 28 + kl + vl));
+    return 32 + kl + vl;
+}
+
+/* A version 2 FILE (a = order, b = 2), SEAL (a = its offset) or COMMIT (a = count) record. */
+static size_t v2_mark(uint8_t *out, int type, uint64_t a, uint32_t b, uint64_t seq) {
+    uint8_t v[16];
+    memset(v, 0, sizeof v);
+    if (type == 3) {
+        cairn_put32(v, (uint32_t)a);
+        return v2_rec(out, 3, 0, 0, NULL, v, 8, seq, 0);
+    }
+    cairn_put64(v, a);
+    cairn_put32(v + 8, b);
+    return v2_rec(out, type, 0, 0, NULL, v, 16, seq, 0);
+}
+
+static void expect_str(cairn_kv *kv, const char *k, const char *want) {
+    char *v = NULL;
+    int rc = kvt_get(kv, k, &v);
+    if (!want) {
+        ck_assert_msg(rc == 0, "%s: present (%s)", k, v ? v : "");
+        return;
+    }
+    ck_assert_msg(rc == 1, "%s: rc %d (%s)", k, rc, cairn_errmsg());
+    ck_assert_str_eq(v, want);
+    free(v);
+}
+
+/* The version its FILE record names (a FILE has the 32-byte header in every version). */
+static uint32_t file_version(const char *path) {
+    uint8_t b[48] = {0};
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fread(b, 1, 48, f), 48);
+    fclose(f);
+    ck_assert_int_eq(b[4], 4);
+    return cairn_get32(b + 40);
+}
+
+/* A store written by version 2 (a sealed framed file, and an active framed file holding a batch and
+ * an expired put) opens and reads with every value, seq and rule of version 2; the first append
+ * seals the version 2 active file (with a version 2 SEAL) and starts a version 3 file; compaction
+ * writes version 3; check is clean throughout, also without KEYDIR. */
+START_TEST(version2_store_still_read) {
+    char *dir = kvt_tmpdir("v2"), *kd = kvt_path(dir, "KEYDIR");
+    char *a = kvt_path(dir, "0000000100000000.data"), *b = kvt_path(dir, "0000000200000000.data");
+    char *c = kvt_path(dir, "0000000300000000.data");
+    uint8_t buf[1024];
+    size_t n;
+    uint64_t bsize;
+    FILE *f;
+    cairn_kv *kv;
+    cairn_kv_options ro = CAIRN_KV_OPTIONS_INIT;
+    struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
+    char **names;
+    size_t nn, i;
+    n = v2_mark(buf, 4, 0x100000000ull, 2, 0);
+    n += v2_rec(buf + n, 1, 0, CAIRN_KIND_TEXT, "old1", "sealed value", 12, 1, 0);
+    n += v2_rec(buf + n, 1, 0, CAIRN_KIND_TEXT, "old2", "another", 7, 2, 0);
+    n += v2_rec(buf + n, 1, 0, CAIRN_KIND_TEXT, "tmp", "x", 1, 3, 0);
+    n += v2_rec(buf + n, 2, 0, 0, "tmp", NULL, 0, 4, 0);
+    n += v2_mark(buf + n, 5, n, 0, 4);
+    f = fopen(a, "wb");
+    ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    n = v2_mark(buf, 4, 0x200000000ull, 2, 4);
+    n += v2_rec(buf + n, 1, 1, CAIRN_KIND_TEXT, "old1", "newer value", 11, 5, 0);
+    n += v2_rec(buf + n, 1, 1, CAIRN_KIND_TEXT, "b1", "batch", 5, 5, 0);
+    n += v2_mark(buf + n, 3, 2, 0, 5);
+    n += v2_rec(buf + n, 1, 0, CAIRN_KIND_TEXT, "exp", "gone", 4, 6, 1); /* expired in 1970 */
+    f = fopen(b, "wb");
+    ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    bsize = n;
+    ck_assert_int_eq(cairn_kv_check(dir), 0);
+    ro.read_only = 1;
+    ck_assert_int_eq(cairn_kv_open(&kv, dir, &ro), 0);
+    expect_str(kv, "old1", "newer value");
+    expect_str(kv, "old2", "another");
+    expect_str(kv, "b1", "batch");
+    expect_str(kv, "tmp", NULL);
+    expect_str(kv, "exp", NULL);
+    ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+    ck_assert_uint_eq(st.seq, 6);
+    cairn_kv_close(kv);
+    /* a writer: the first append retires the version 2 active file */
+    kv = kvt_open(dir, CAIRN_SYNC_COMMIT, 0);
+    ck_assert_ptr_nonnull(kv);
+    expect_str(kv, "old1", "newer value");
+    ck_assert_int_eq(kvt_put(kv, "new", "v3 record"), 0);
+    ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+    ck_assert_uint_eq(st.seq, 7);
+    cairn_kv_close(kv);
+    ck_assert_uint_eq(kvt_fsize(b), bsize + 48); /* its version 2 SEAL */
+    ck_assert_uint_eq(file_version(a), 2);
+    ck_assert_uint_eq(file_version(c), 3);
+    unlink(kd);
+    ck_assert_int_eq(cairn_kv_check(dir), 0);
+    kv = kvt_open(dir, CAIRN_SYNC_COMMIT, 0);
+    ck_assert_ptr_nonnull(kv);
+    expect_str(kv, "new", "v3 record");
+    expect_str(kv, "old2", "another");
+    ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+    ck_assert_uint_eq(st.seq, 7);
+    ck_assert_int_eq(cairn_kv_compact(kv), 0);
+    expect_str(kv, "old1", "newer value");
+    expect_str(kv, "b1", "batch");
+    ck_assert_int_eq(kvt_put(kv, "after", "compaction"), 0);
+    cairn_kv_close(kv);
+    nn = kvt_list(dir, ".data", &names);
+    ck_assert_uint_gt(nn, 0);
+    for (i = 0; i < nn; i++) {
+        char *p = kvt_path(dir, names[i]);
+        ck_assert_uint_eq(file_version(p), 3); /* only version 3 files are left */
+        free(p);
+    }
+    kvt_list_free(names, nn);
+    unlink(kd);
+    ck_assert_int_eq(cairn_kv_check(dir), 0);
+    kv = kvt_open(dir, CAIRN_SYNC_COMMIT, 0);
+    expect_str(kv, "old1", "newer value");
+    expect_str(kv, "old2", "another");
+    expect_str(kv, "b1", "batch");
+    expect_str(kv, "after", "compaction");
+    expect_str(kv, "tmp", NULL);
+    ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
+    ck_assert_uint_eq(st.seq, 8);
+    cairn_kv_close(kv);
+    free(a);
+    free(b);
+    free(c);
+    free(kd);
+    kvt_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(bad_reclaim_manifest_and_leftovers) {
     char *dir = clone_store(), *p = kvt_path(dir, "RECLAIM"), *t = kvt_path(dir, "00000000deadbeef.data.tmp");
     FILE *f = fopen(p, "wb");
@@ -479,6 +633,7 @@ int main(void) {
     tcase_add_test(tc, sealed_file_cut_at_record_boundary_no_hint);
     tcase_add_test(tc, active_file_damage_before_valid_records);
     tcase_add_test(tc, version1_files_still_read);
+    tcase_add_test(tc, version2_store_still_read);
     tcase_add_test(tc, bad_reclaim_manifest_and_leftovers);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

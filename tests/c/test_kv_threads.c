@@ -76,6 +76,113 @@ START_TEST(group_commit_eight_writers) {
 }
 END_TEST
 
+/* The handle's data-file fsyncs so far (cairn_kv_metrics). */
+static uint64_t kv_fsyncs(cairn_kv *kv) {
+    char *text = NULL;
+    const char *p;
+    uint64_t n;
+    ck_assert_int_eq(cairn_kv_metrics(kv, &text), 0);
+    p = strstr(text, "\ncairn_kv_fsyncs_total{");
+    ck_assert_ptr_nonnull(p);
+    p = strstr(p, "} ");
+    ck_assert_ptr_nonnull(p);
+    n = strtoull(p + 2, NULL, 10);
+    cairn_free(text);
+    return n;
+}
+
+typedef struct held_arg {
+    cairn_kv *kv;
+    int id, rc;
+} held_arg;
+
+static void *one_put(void *p) {
+    held_arg *a = (held_arg *)p;
+    char k[32], v[64];
+    snprintf(k, sizeof k, "h%d", a->id);
+    snprintf(v, sizeof v, "%s=value", k);
+    a->rc = cairn_kv_put(a->kv, k, strlen(k), v, strlen(v), CAIRN_KIND_TEXT);
+    return NULL;
+}
+
+/* W writers, one durable put each, while the first group fsync is held (an I/O-layer hook, no
+ * timing) until every one of them has appended: the first fsync covers its leader, the second
+ * covers all the others, so 8 commits take exactly 2 fsyncs. With fail set the held fsync fails
+ * instead: its leader gets the error, every other writer CAIRN_FAILED (none returns success). */
+static void held_fsync_writers(int fail) {
+    char *dir = kvt_tmpdir(fail ? "gheldfail" : "gheld");
+    cairn_kv *kv = kvt_open(dir, CAIRN_SYNC_GROUP, 0);
+    pthread_t th[WRITERS];
+    held_arg a[WRITERS];
+    uint64_t f0, reverted;
+    int i, failed = 0, other = 0;
+    /* the active file exists, its first blocks are reserved: each put below is one write op */
+    ck_assert_int_eq(kvt_put(kv, "warm", "up"), 0);
+    ck_assert_int_eq(cairn_kv_sync(kv), 0);
+    cairn_io__fault_reset();
+    cairn_io__crash_track(1);
+    f0 = kv_fsyncs(kv);
+    if (fail) cairn_io__fault_arm(CAIRN_FAULT_SYNC, 1, CAIRN_FAULT_EIO, 0);
+    cairn_io__fault_hold_sync(WRITERS);
+    for (i = 0; i < WRITERS; i++) {
+        a[i].kv = kv;
+        a[i].id = i;
+        a[i].rc = -1;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, one_put, &a[i]), 0);
+    }
+    for (i = 0; i < WRITERS; i++) {
+        pthread_join(th[i], NULL);
+        if (fail) {
+            if (a[i].rc == CAIRN_FAILED) {
+                failed++;
+            } else {
+                ck_assert_int_eq(a[i].rc, CAIRN_IO);
+                other++;
+            }
+        } else {
+            ck_assert_int_eq(a[i].rc, 0);
+        }
+    }
+    if (fail) {
+        ck_assert_int_eq(other, 1); /* the leader of the failed fsync */
+        ck_assert_int_eq(failed, WRITERS - 1);
+        ck_assert_uint_eq(cairn_io__fault_count(CAIRN_FAULT_SYNC), 1); /* (metrics: CAIRN_FAILED now) */
+        ck_assert_int_eq(kvt_put(kv, "after", "x"), CAIRN_FAILED);
+    } else {
+        ck_assert_uint_eq(kv_fsyncs(kv) - f0, 2);
+    }
+    /* lose every write no fsync covered: after a success nothing acknowledged is at risk */
+    reverted = cairn_io__crash_now(CAIRN_CRASH_DROP, 1);
+    if (!fail) ck_assert_uint_eq(reverted, 0);
+    cairn_kv_close(kv);
+    cairn_io__crash_track(0);
+    cairn_io__fault_reset();
+    kv = kvt_open(dir, CAIRN_SYNC_GROUP, 0);
+    for (i = 0; i < WRITERS && !fail; i++) {
+        char k[32], want[64], *got = NULL;
+        snprintf(k, sizeof k, "h%d", i);
+        snprintf(want, sizeof want, "%s=value", k);
+        ck_assert_int_eq(kvt_get(kv, k, &got), 1);
+        ck_assert_str_eq(got, want);
+        free(got);
+    }
+    {
+        char *got = NULL;
+        ck_assert_int_eq(kvt_get(kv, "warm", &got), 1);
+        ck_assert_str_eq(got, "up");
+        free(got);
+    }
+    cairn_kv_close(kv);
+    kvt_rmdir(dir);
+    free(dir);
+}
+
+START_TEST(group_commit_held_fsync) { held_fsync_writers(0); }
+END_TEST
+
+START_TEST(group_commit_held_fsync_fails) { held_fsync_writers(1); }
+END_TEST
+
 /* Values are "<key>:<version>:<key>": a reader checks both ends agree with the key it asked for. */
 static void *reader(void *p) {
     targ *a = (targ *)p;
@@ -322,6 +429,8 @@ int main(void) {
     int failed;
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, group_commit_eight_writers);
+    tcase_add_test(tc, group_commit_held_fsync);
+    tcase_add_test(tc, group_commit_held_fsync_fails);
     tcase_add_test(tc, group_commit_during_reclaim);
     tcase_add_test(tc, readers_during_writes_and_reclaim);
     tcase_add_test(tc, sync_commit_many_threads);

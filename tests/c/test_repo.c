@@ -712,6 +712,178 @@ START_TEST(creation_killed_before_marker) {
 }
 END_TEST
 
+/* The diff compares the changed leaves as raw bytes and keeps checked tree nodes in a per-handle
+ * cache: the whole answer (not only the counts) must be the model's difference with no cache, with
+ * a cache so small that it evicts while the diff holds leaves, and with the default cache, both on
+ * the first diff after open (everything read and hashed) and on the next (served from the cache).
+ * The changes are the hard cases for a byte comparison: a value that differs in its last byte
+ * only, a value that changes length, one that moves out of line (and back), keys removed and
+ * added next to each other and at both ends. */
+#define DK 3000
+static size_t dval(int k, int ver, char *out) {
+    size_t n = ver == 2 ? 400 : ver == 3 ? 31 : 30; /* 2: out of line; 3: one byte longer */
+    for (size_t i = 0; i < n; i++) out[i] = (char)('a' + (k * 7 + (int)i) % 26);
+    if (ver == 1) out[n - 1] = 'Z'; /* the same length, the last byte differs */
+    return n;
+}
+static void dkey(int k, char *out) { snprintf(out, 16, "k%06d", k); }
+
+START_TEST(diff_cached_and_raw) {
+    static char kb[DK + 10][16], vb[DK + 10][400];
+    const void *keys[DK + 10], *vals[DK + 10];
+    size_t kls[DK + 10], vls[DK + 10], n = 0;
+    int ver[DK + 10], present[DK + 10];
+    char d0[65], d1[65], d[65], want[65536], *w = want;
+    const char *sep;
+    /* no cache; a tiny one (objects are 0.5-4 KiB); the default */
+    static const uint64_t caches[3] = {1, 8192, 0};
+    memset(ver, 0, sizeof ver);
+    memset(present, 0, sizeof present);
+    open_repo(CAIRN_SYNC_NONE);
+    OK(cairn_repo_init(r, "t"));
+    for (int k = 1; k < DK; k++) {
+        present[k] = 1;
+        dkey(k, kb[n]);
+        keys[n] = kb[n], kls[n] = strlen(kb[n]);
+        vls[n] = dval(k, 0, vb[n]), vals[n] = vb[n];
+        n++;
+    }
+    OK(cairn_repo_put_many(r, "t", "u", "c", n, keys, kls, vals, vls, NULL, d0));
+    /* the changes, applied to the model (ver -1: removed) and the entry */
+    n = 0;
+    for (int k = 0; k < DK + 5; k++) {
+        int nv = present[k] ? ver[k] : -1;
+        if (k == 0 || k >= DK) nv = 0;                               /* added at both ends */
+        else if (k % 97 == 0) nv = -1;                               /* removed */
+        else if (k % 97 == 1 || k == 2 || k == DK - 1) nv = 1;       /* last byte */
+        else if (k % 211 == 5) nv = 2;                               /* out of line */
+        else if (k % 301 == 7) nv = 3;                               /* longer */
+        else if (k % 500 == 250) { nv = -1; }                        /* removed, then added below */
+        if (nv == -1 && present[k]) {
+            char del[16];
+            dkey(k, del);
+            OK(cairn_repo_delete(r, "t", "u", "c", del, strlen(del), NULL));
+            present[k] = 0;
+        } else if (nv >= 0 && (!present[k] || nv != ver[k])) {
+            dkey(k, kb[n]);
+            keys[n] = kb[n], kls[n] = strlen(kb[n]);
+            vls[n] = dval(k, nv, vb[n]), vals[n] = vb[n];
+            n++;
+            ver[k] = nv;
+            present[k] = 2; /* 2: added or changed */
+        }
+    }
+    for (int k = 250; k < DK; k += 500) { /* re-added with a new value */
+        dkey(k, kb[n]);
+        keys[n] = kb[n], kls[n] = strlen(kb[n]);
+        vls[n] = dval(k, 1, vb[n]), vals[n] = vb[n];
+        n++;
+    }
+    OK(cairn_repo_put_many(r, "t", "u", "c", n, keys, kls, vals, vls, NULL, NULL));
+    OK(cairn_repo_digest(r, "t", "c", d1));
+    /* the expected answer: keys in order */
+    w += sprintf(w, "{\"added\":[");
+    sep = "";
+    for (int k = 0; k < DK + 5; k++)
+        if (present[k] == 2 && (k == 0 || k >= DK)) w += sprintf(w, "%s\"k%06d\"", sep, k), sep = ",";
+    w += sprintf(w, "],\"removed\":[");
+    sep = "";
+    for (int k = 1; k < DK; k++)
+        if (!present[k] && k % 500 != 250) w += sprintf(w, "%s\"k%06d\"", sep, k), sep = ",";
+    w += sprintf(w, "],\"changed\":[");
+    sep = "";
+    for (int k = 1; k < DK; k++)
+        if (present[k] == 2 || k % 500 == 250) w += sprintf(w, "%s\"k%06d\"", sep, k), sep = ",";
+    sprintf(w, "]}");
+    cairn_repo_close(r);
+    r = NULL;
+    for (int c = 0; c < 3; c++) {
+        cairn_repo_options o = CAIRN_REPO_OPTIONS_INIT;
+        o.sync = CAIRN_SYNC_NONE;
+        o.cache_bytes = caches[c];
+        OK(cairn_repo_open(&r, ct_path("repo"), &o));
+        for (int round = 0; round < 2; round++) { /* cold, then warm */
+            char *j = NULL;
+            OK(cairn_repo_diff(r, "t", d0, d1, &j));
+            ck_assert_str_eq(j, want);
+            cairn_free(j);
+            /* and the other way round: added and removed swap */
+            OK(cairn_repo_diff(r, "t", d1, d0, &j));
+            ck_assert_ptr_nonnull(strstr(j, "\"removed\":[\"k000000\""));
+            cairn_free(j);
+        }
+        OK(cairn_repo_digest(r, "t", "c", d));
+        ck_assert_str_eq(d, d1);
+        cairn_repo_close(r);
+        r = NULL;
+    }
+    /* an options struct of version 1 (without cache_bytes) still opens */
+    {
+        cairn_repo_options o = CAIRN_REPO_OPTIONS_INIT;
+        char *j = NULL;
+        o.version = 1;
+        o.cache_bytes = 12345; /* not read: past a version-1 struct */
+        OK(cairn_repo_open(&r, ct_path("repo"), &o));
+        OK(cairn_repo_diff(r, "t", d0, d1, &j));
+        ck_assert_str_eq(j, want);
+        cairn_free(j);
+    }
+}
+END_TEST
+
+/* A damaged leaf is CORRUPT from a diff on a fresh handle (read through the pack's mapping), and
+ * a handle that cached the leaf before the damage goes on serving the bytes it checked. */
+START_TEST(diff_damaged_leaf) {
+    static char kb[400][16], vb[400][64];
+    const void *keys[400], *vals[400];
+    size_t kls[400], vls[400];
+    char d0[65], d1[65], *j = NULL;
+    FILE *f;
+    long size;
+    cairn_repo *warm = NULL;
+    for (int k = 0; k < 400; k++) {
+        dkey(k, kb[k]);
+        keys[k] = kb[k], kls[k] = strlen(kb[k]);
+        vls[k] = dval(k, 0, vb[k]), vals[k] = vb[k];
+    }
+    open_repo(CAIRN_SYNC_COMMIT);
+    OK(cairn_repo_init(r, "t"));
+    OK(cairn_repo_put_many(r, "t", "u", "c", 400, keys, kls, vals, vls, NULL, d0));
+    f = fopen(ct_path("repo/t/t/packs/pack-00000000"), "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    fclose(f);
+    vb[0][3] = 'Q';
+    OK(cairn_repo_put(r, "t", "u", "c", kb[0], kls[0], vb[0], vls[0], CAIRN_KIND_BYTES, d1));
+    OK(cairn_repo_diff(r, "t", d0, d1, &j)); /* reads (and caches) the changed leaves */
+    ck_assert_str_eq(j, "{\"added\":[],\"removed\":[],\"changed\":[\"k000000\"]}");
+    cairn_free(j);
+    warm = r;
+    r = NULL;
+    /* damage the middle of the first version's objects: a leaf (records of 40 bytes of values) */
+    f = fopen(ct_path("repo/t/t/packs/pack-00000000"), "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 200, SEEK_SET);
+    fputc(fgetc(f) ^ 0x20, f);
+    fclose(f);
+    (void)size;
+    {
+        cairn_repo_options o = CAIRN_REPO_OPTIONS_INIT;
+        o.read_only = 1;
+        OK(cairn_repo_open(&r, ct_path("repo"), &o));
+    }
+    ck_assert_int_eq(cairn_repo_diff(r, "t", d0, d1, &j), CAIRN_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "does not match its digest"));
+    ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "pack-00000000"));
+    /* the handle that checked the leaf before the damage still answers from its cache */
+    OK(cairn_repo_diff(warm, "t", d0, d1, &j));
+    ck_assert_str_eq(j, "{\"added\":[],\"removed\":[],\"changed\":[\"k000000\"]}");
+    cairn_free(j);
+    cairn_repo_close(warm);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("repo");
     TCase *t = tcase_create("core");
@@ -732,6 +904,8 @@ static Suite *suite(void) {
     tcase_add_test(t, head_naming_cut_objects_is_corrupt);
     tcase_add_test(t, long_tenant_names_listed);
     tcase_add_test(t, creation_killed_before_marker);
+    tcase_add_test(t, diff_cached_and_raw);
+    tcase_add_test(t, diff_damaged_leaf);
     suite_add_tcase(s, t);
     return s;
 }

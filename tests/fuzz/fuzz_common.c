@@ -144,7 +144,7 @@ void fuzz_build_kv(const char *dir) {
     cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
     cairn_kv *kv;
     int i;
-    o.max_file_size = 512;
+    o.max_file_size = 256; /* several files (version 3 records are small) */
     if (cairn_kv_open(&kv, dir, &o)) fuzz_fail("template open: %s", cairn_errmsg());
     for (i = 0; i < 12; i++) {
         char k[16], v[64];
@@ -192,10 +192,56 @@ void fuzz_find(const char *dir, const char *suffix, int last, char *out, size_t 
 
 /* ---- CRC fix-ups ------------------------------------------------------------------------------ */
 
+/* The header of the KV record at d[off..len) of either encoding (docs/format-kv.md), parsed
+ * here without the library: 1 with the type, header length and lengths set, 0 if it does not
+ * parse. Version 3: tag byte (bit 7 set; type in bits 0-2, bit 4: expiry follows), varint klen,
+ * varint vlen, [expire i64], [seq u64 for COMMIT, FILE, SEAL]; versions 1 and 2: 32 bytes. */
+int fuzz_kv_hdr(const uint8_t *d, size_t len, size_t off, fuzz_kv_rec *r) {
+    const uint8_t *p = d + off + 5, *end = d + len;
+    uint64_t v[2];
+    int i;
+    if (off + 5 > len) return 0;
+    r->type = d[off + 4] & 0x7f;
+    if (!(d[off + 4] & 0x80)) {
+        if (off + 32 > len) return 0;
+        r->type = d[off + 4];
+        r->hlen = 32;
+        r->klen = cairn_get16(d + off + 12);
+        r->vlen = cairn_get32(d + off + 8);
+        r->seq = cairn_get64(d + off + 16);
+        r->txn = d[off + 5] & 1;
+        return 1;
+    }
+    r->type = d[off + 4] & 7;
+    r->txn = (d[off + 4] >> 3) & 1;
+    for (i = 0; i < 2; i++) {
+        int sh = 0;
+        v[i] = 0;
+        do {
+            if (p >= end || sh > 35) return 0;
+            v[i] |= (uint64_t)(*p & 0x7f) << sh;
+            sh += 7;
+        } while (*p++ & 0x80);
+    }
+    r->klen = v[0];
+    r->vlen = v[1];
+    if (d[off + 4] & 0x10) p += 8;
+    r->seq = 0;
+    if (r->type >= 3) {
+        if (end - p < 8) return 0;
+        r->seq = cairn_get64(p);
+        p += 8;
+    }
+    if (p > end) return 0;
+    r->hlen = (size_t)(p - (d + off));
+    return 1;
+}
+
 void fuzz_fix_kv_records(uint8_t *d, size_t len) {
     size_t off = 0;
-    while (off + 32 <= len) {
-        uint64_t end = off + 32u + cairn_get16(d + off + 12) + (uint64_t)cairn_get32(d + off + 8);
+    fuzz_kv_rec r;
+    while (fuzz_kv_hdr(d, len, off, &r)) {
+        uint64_t end = off + r.hlen + r.klen + r.vlen;
         if (end > len) break;
         cairn_put32(d + off, cairn_crc32c__update(0, d + off + 4, (size_t)end - off - 4));
         off = (size_t)end;
@@ -268,11 +314,14 @@ int fuzz_kv_record_exists(const void *key, size_t klen, const void *val, size_t 
         uint8_t *b;
         if (n < 5 || strcmp(e->d_name + n - 5, ".data")) continue;
         if (!(b = fuzz_read(e->d_name, &len))) continue;
-        for (off = 0; !found && off + 32 + klen + vlen <= len; off++) {
+        for (off = 0; !found && off + 7 + klen + vlen <= len; off++) {
             const uint8_t *r = b + off;
-            if (r[4] != 1 || cairn_get16(r + 12) != klen || cairn_get32(r + 8) != vlen) continue;
-            if (memcmp(r + 32, key, klen) || (vlen && memcmp(r + 32 + klen, val, vlen))) continue;
-            found = cairn_crc32c__update(0, r + 4, 28 + klen + vlen) == cairn_get32(r);
+            fuzz_kv_rec h;
+            if (!fuzz_kv_hdr(b, len, off, &h) || h.type != 1 || h.klen != klen || h.vlen != vlen ||
+                off + h.hlen + klen + vlen > len)
+                continue;
+            if (memcmp(r + h.hlen, key, klen) || (vlen && memcmp(r + h.hlen + klen, val, vlen))) continue;
+            found = cairn_crc32c__update(0, r + 4, h.hlen - 4 + klen + vlen) == cairn_get32(r);
         }
         free(b);
     }
@@ -368,7 +417,7 @@ static void blob_read_all(cairn_blob *b, const char *when, const char *oracle_fi
 }
 
 static int wal_empty(const char *path) {
-    char wal[1200];
+    char wal[1210];
     struct stat st;
     snprintf(wal, sizeof wal, "%s-wal", path);
     return stat(wal, &st) != 0 || st.st_size <= 32;

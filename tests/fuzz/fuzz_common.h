@@ -45,6 +45,13 @@ void fuzz_build_blob(const char *dir); /* checkpointed "store.blob" with a few b
 void fuzz_find(const char *dir, const char *suffix, int last, char *out, size_t cap);
 
 /* CRC fix-ups, in place. */
+/* A KV record header (either encoding), parsed by the tests' own reading of docs/format-kv.md. */
+typedef struct fuzz_kv_rec {
+    int type, txn;
+    size_t hlen;
+    uint64_t klen, vlen, seq;
+} fuzz_kv_rec;
+int fuzz_kv_hdr(const uint8_t *d, size_t len, size_t off, fuzz_kv_rec *r);
 void fuzz_fix_kv_records(uint8_t *d, size_t len);
 void fuzz_fix_trailing_crc(uint8_t *d, size_t len); /* hint: u32 CRC of all before it */
 void fuzz_fix_keydir(uint8_t *d, size_t len);       /* KEYDIR: its header CRC and page CRCs */

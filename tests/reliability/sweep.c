@@ -283,7 +283,7 @@ static void restore(void) {
     }
     for (i = 0; i < npf; i++) {
         char p[1200];
-        snprintf(p, sizeof p, "%s/%s", work, pf[i].name);
+        snprintf(p, sizeof p, "%.699s/%.255s", work, pf[i].name);
         rel_spit(p, pf[i].data, pf[i].len);
     }
 }
@@ -299,15 +299,48 @@ typedef struct rec { uint64_t start, end, seq; int complete; } rec;
 
 static int parse_records(const uint8_t *d, size_t len, rec *out, int max) {
     size_t off = 0;
+    uint64_t run = 0; /* version 3: the seq of the last commit (bare writes number on from FILE's) */
     int n = 0;
-    while (off + 32 <= len && n < max) {
-        uint8_t type = d[off + 4], flags = d[off + 5];
-        uint32_t vlen = (uint32_t)d[off + 8] | (uint32_t)d[off + 9] << 8 | (uint32_t)d[off + 10] << 16 | (uint32_t)d[off + 11] << 24;
-        uint32_t klen = (uint32_t)d[off + 12] | (uint32_t)d[off + 13] << 8;
-        uint64_t seq = 0, end = off + 32u + klen + vlen;
+    while (off + 5 <= len && n < max) {
+        uint8_t tag = d[off + 4], type, flags;
+        uint64_t klen, vlen, seq = 0, end, p = off + 5;
         int b;
+        if (tag & 0x80) { /* version 3: tag, varint klen, varint vlen, [expire], [seq] */
+            uint64_t v[2];
+            int i;
+            type = tag & 7;
+            flags = (tag >> 3) & 1;
+            for (i = 0; i < 2; i++) {
+                int sh = 0;
+                v[i] = 0;
+                do {
+                    if (p >= len || sh > 35) return n;
+                    v[i] |= (uint64_t)(d[p] & 0x7f) << sh;
+                    sh += 7;
+                } while (d[p++] & 0x80);
+            }
+            klen = v[0];
+            vlen = v[1];
+            if (tag & 0x10) p += 8;
+            if (type >= 3) {
+                if (p + 8 > len) break;
+                for (b = 7; b >= 0; b--) seq = seq << 8 | d[p + (size_t)b];
+                p += 8;
+            }
+            if (type == 4 || type == 3) run = seq;
+            else if ((type == 1 || type == 2) && !flags) seq = ++run;
+            end = p + klen + vlen;
+        } else {
+            if (off + 32 > len) break;
+            type = tag;
+            flags = d[off + 5];
+            vlen = (uint32_t)d[off + 8] | (uint32_t)d[off + 9] << 8 | (uint32_t)d[off + 10] << 16 | (uint32_t)d[off + 11] << 24;
+            klen = (uint32_t)d[off + 12] | (uint32_t)d[off + 13] << 8;
+            end = off + 32u + klen + vlen;
+            for (b = 7; b >= 0; b--) seq = seq << 8 | d[off + 16 + (size_t)b];
+            if (type == 4) run = seq; /* a version 3 file's FILE record has this header too */
+        }
         if (type == 0 || end > len) break;
-        for (b = 7; b >= 0; b--) seq = seq << 8 | d[off + 16 + (size_t)b];
         out[n].start = off;
         out[n].end = end;
         out[n].seq = seq;
@@ -459,7 +492,7 @@ static void run_case(int fi, int m, size_t off, size_t arg) {
     free(buf);
     for (i = 0; i < npf; i++) {
         char q[1200];
-        snprintf(q, sizeof q, "%s/%s", work, pf[i].name);
+        snprintf(q, sizeof q, "%.699s/%.255s", work, pf[i].name);
         msize[i] = rel_fsize(q);
         if (engine != 2 && is_data(pf[i].name)) last_data = i;
     }
@@ -535,7 +568,7 @@ static void run_case(int fi, int m, size_t off, size_t arg) {
         long long now, floor_;
         int data = engine == 2 ? strstr(pf[i].name, "-") == NULL : is_data(pf[i].name);
         if (!data) continue;
-        snprintf(q, sizeof q, "%s/%s", work, pf[i].name);
+        snprintf(q, sizeof q, "%.699s/%.255s", work, pf[i].name);
         now = rel_fsize(q);
         floor_ = msize[i] < (long long)pf[i].len ? msize[i] : (long long)pf[i].len;
         if (engine != 2 && i == last_data) {

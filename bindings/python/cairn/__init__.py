@@ -1074,6 +1074,20 @@ class KV(_Store, _Values, _abc.MutableMapping):
             except NotFoundError:  # noqa: F821
                 pass
 
+
+# The common case of KV's hot methods runs in C (cairn_py_kv_fast in cairn_python.i): plain
+# positional arguments, a bytes or str value, a stored BYTES or TEXT value, without a Python frame.
+# Every other call (keywords, ttl, kind, other types and kinds) runs the Python definition above.
+# (`set` and `__contains__`, the aliases of put and exists, get the same C methods.)
+# _KV_PY: the Python definitions, which the C methods call for the other cases (and tests compare).
+_KV_PY = {n: KV.__dict__[n] for n in ("__getitem__", "__setitem__", "get", "put", "exists")}
+_c.cairn_py_kv_fast(KV, _Handle.__dict__["_h"], tuple(
+    (name, _KV_PY[name], "%s%s\n--\n\n%s" % (name, sig, _KV_PY[name].__doc__ or ""))
+    for name, sig in (("__getitem__", "($self, key)"), ("__setitem__", "($self, key, value)"),
+                      ("get", "($self, key, default=None)"),
+                      ("put", "($self, key, value, ttl=None, expire_at=None, kind=None)"),
+                      ("exists", "($self, key)"))))
+
 _MISSING = object()
 
 

@@ -250,6 +250,109 @@ class Values(Base):
             cairn.testing_set_clock(1.5)
 
 
+class FastPaths(Base):
+    """KV's hot methods run in C for the common case and call their Python definitions
+    (cairn._KV_PY) for the rest: both answer every call alike."""
+
+    def outcome(self, fn, *args, **kw):
+        try:
+            return ("ok", fn(*args, **kw))
+        except Exception as e:  # noqa: BLE001
+            return ("raised", type(e), str(e), e.args)
+
+    def test_c_methods_answer_as_the_python_definitions(self):
+        db = self.open()
+        py = cairn._KV_PY
+        self.assertEqual(type(cairn.KV.__dict__["put"]).__name__, "method_descriptor")
+        keys = ["k", b"k", bytearray(b"k"), memoryview(b"k"), "\u00e9", b"\xff\xfe", "",
+                "x" * 65536, "\udc80", 1, None, memoryview(b"abcd")[::2]]
+        values = [b"v", "t", "", b"", bytearray(b"ba"), memoryview(b"mv"), {"a": 1}, [1], 3, 1.5,
+                  None, True, "\udc80", object(), float("nan")]
+        for k in keys:
+            for v in values:
+                with self.subTest(key=k, value=v):
+                    fast = self.outcome(db.__setitem__, k, v)
+                    got_fast = self.outcome(db.__getitem__, k)
+                    slow = self.outcome(py["__setitem__"], db, k, v)
+                    got_slow = self.outcome(py["__getitem__"], db, k)
+                    self.assertEqual(fast, slow)
+                    self.assertEqual(got_fast, got_slow)
+                    self.assertEqual(self.outcome(db.put, k, v), self.outcome(py["put"], db, k, v))
+                    self.assertEqual(self.outcome(db.get, k), self.outcome(py["get"], db, k))
+                    self.assertEqual(self.outcome(db.get, k, 7), self.outcome(py["get"], db, k, 7))
+                    self.assertEqual(self.outcome(db.exists, k), self.outcome(py["exists"], db, k))
+                    self.assertEqual(self.outcome(lambda: k in db), self.outcome(py["exists"], db, k))
+        # a missing key: NotFoundError (a KeyError) carrying the key, or the default
+        for k in ("missing", b"missing"):
+            fast, slow = self.outcome(db.__getitem__, k), self.outcome(py["__getitem__"], db, k)
+            self.assertEqual(fast, slow)
+            self.assertIs(fast[1], cairn.NotFoundError)
+            self.assertEqual(fast[3], (k,))
+            self.assertIsNone(db.get(k))
+            self.assertIs(db.get(k, db), db)
+            self.assertFalse(k in db)
+
+    def test_keywords_and_other_forms_take_the_python_path(self):
+        db = self.open()
+        db.put(key="a", value=b"1")
+        db.set("b", "2", kind="text")
+        db.put("c", b"3", ttl=datetime.timedelta(hours=1))
+        self.assertEqual(db.get(key="a"), b"1")
+        self.assertEqual(db.get("zz", default=5), 5)
+        self.assertEqual(db["b"], "2")
+        self.assertIsNotNone(db.expiry("c"))
+        self.assertTrue(db.exists(key="a"))
+        for call in (lambda: db.get(), lambda: db.put("k"), lambda: db.get("a", 1, 2),
+                     lambda: db.put("k", b"v", 1, 2, 3, 4), lambda: db.get("a", nope=1),
+                     lambda: db.exists()):
+            with self.assertRaises(TypeError) as cm:
+                call()
+            self.assertIn("KV.", str(cm.exception))  # the Python definition's own message
+        import inspect
+        for name, fn in cairn._KV_PY.items():  # (self is positional-only in the C method's)
+            self.assertEqual(inspect.signature(getattr(db, name)), inspect.signature(fn.__get__(db)), name)
+            self.assertEqual(getattr(cairn.KV, name).__doc__, fn.__doc__, name)
+        self.assertIs(cairn.KV.__dict__["set"], cairn.KV.__dict__["put"])
+        self.assertIs(cairn.KV.__dict__["__contains__"], cairn.KV.__dict__["exists"])
+
+    def test_a_subclass_decode_and_encode_are_used(self):
+        class Mine(cairn.KV):
+            __slots__ = ()
+
+            def _decode(self, data, kind):
+                return ("decoded", super()._decode(data, kind))
+
+            def _encode(self, value, kind=None):
+                if isinstance(value, set):
+                    value = sorted(value)
+                return super()._encode(value, kind)
+
+        db = Mine(self.path, sync="none")
+        self.addCleanup(db.close)
+        db["j"] = {1, 2}
+        db["b"] = b"raw"
+        self.assertEqual(db["j"], ("decoded", [1, 2]))
+        self.assertEqual(db.get("j"), ("decoded", [1, 2]))
+        self.assertEqual(db["b"], b"raw")
+
+    def test_closed_and_unopened(self):
+        db = self.open()
+        db["k"] = b"v"
+        db.close()
+        for call in (lambda: db["k"], lambda: db.get("k"), lambda: db.put("k", b"v"),
+                     lambda: db.__setitem__("k", "v"), lambda: "k" in db):
+            with self.assertRaises(cairn.ClosedError) as cm:
+                call()
+            self.assertEqual(str(cm.exception), "KV handle is closed")
+        bare = cairn.KV.__new__(cairn.KV)  # no __init__: the handle slot is unset
+        for call in (lambda: bare["k"], lambda: bare.get("k"), lambda: bare.put("k", b"v"),
+                     lambda: "k" in bare):
+            with self.assertRaises(AttributeError):
+                call()
+        with self.assertRaises(TypeError):
+            cairn.KV.get(object(), "k")  # a method of KV objects only
+
+
 class Lifetimes(Base):
     def test_context_manager_and_closed(self):
         with cairn.KV(self.path, sync="none") as db:

@@ -38,16 +38,19 @@ typedef struct cairn_repo_iter cairn_repo_iter;
  * characters (user may be empty). Record keys: 1..CAIRN_KEY_MAX bytes. */
 #define CAIRN_REPO_NAME_MAX 255
 
-#define CAIRN_REPO_OPTIONS_VERSION 1
+#define CAIRN_REPO_OPTIONS_VERSION 2
 typedef struct cairn_repo_options {
-    unsigned version;         /* CAIRN_REPO_OPTIONS_VERSION */
+    unsigned version;         /* CAIRN_REPO_OPTIONS_VERSION (1: the fields before cache_bytes) */
     int create;               /* create the repository directory if missing (default 1) */
     int read_only;            /* writes fail CAIRN_READONLY */
     int sync;                 /* CAIRN_SYNC_COMMIT (default): fsync objects, then the ref;
                                  CAIRN_SYNC_NONE: no fsync (tests, bulk imports) */
     unsigned lock_timeout_ms; /* wait up to this for the writer lock (0: fail at once) */
+    uint64_t cache_bytes;     /* tree nodes kept in memory once checked against their digest, up
+                                 to this many bytes (0: 64 MiB; 1: none). A diff or a put reads
+                                 them again without reading or hashing them again. */
 } cairn_repo_options;
-#define CAIRN_REPO_OPTIONS_INIT { CAIRN_REPO_OPTIONS_VERSION, 1, 0, CAIRN_SYNC_COMMIT, 0 }
+#define CAIRN_REPO_OPTIONS_INIT { CAIRN_REPO_OPTIONS_VERSION, 1, 0, CAIRN_SYNC_COMMIT, 0, 0 }
 
 /* `size` first: see struct cairn_kv_stats. */
 struct cairn_repo_stats {

@@ -83,6 +83,15 @@
  *      number the log above max(L, the log's last sequence number); log and apply a header
  *      transaction that marks the file OPEN with this log's salt (it stamps its own commit as
  *      the LSN); fsync; truncate the log. A crash anywhere in between redoes the same.
+ *      Deferred: when the file was closed cleanly (not OPEN, its index file used: it matched the
+ *      file exactly), the log holds no valid record and there is nothing to cut, the open writes
+ *      nothing (no fsync): step 4 runs at the first call that may write (create, update, delete,
+ *      reserve, begin, commit, compact, snapshot, backup), under the write lock, before that
+ *      call logs anything. Crash-safe as before: until then the data file, its header (not OPEN,
+ *      naming the index id) and the index file are byte for byte what the clean close left, so a
+ *      crash, or a close (which then writes nothing either), leaves a cleanly closed store; from
+ *      the first change on, the order is the one above (OPEN durable, index id cleared, index
+ *      file removed, then changes logged).
  * Close: checkpoint; a header transaction that clears OPEN and names a new index id (a file
  * closed cleanly needs no log beside it); checkpoint; then the index file (below).
  *
@@ -109,8 +118,10 @@
  * mtime and inode/device match the data file as it is, the records tile [64, data_end) with no
  * two adjacent free entries, keys are unique and below next_key, lengths fit their entries, and
  * the first and last entry headers of the data file say what their records say. Any change to
- * the data file after the close (a writer open clears the id first, and removes the index file
- * once its header is durable; an external write moves the mtime) makes the index unusable. Payloads are checked on every read as always.
+ * the data file after the close (a writer clears the id before its first change, and removes the
+ * index file once that header is durable; an external write moves the mtime) makes the index
+ * unusable. The records go into the in-memory map in the order of their hash slots (a counting
+ * sort by 64-slot bucket), so that the table fills front to back instead of a cache miss each.
  * Payload CRCs are checked on every read (and by cairn_blob_check).
  *
  * Readers (read-only opens, cairn_blob_check) take no lock and write nothing; a writer in another
@@ -275,6 +286,10 @@ struct cairn_blob {
     uint32_t hdr_flags, hdr_salt;    /* flags and log salt that headers are logged with */
     uint32_t disk_idx, hdr_idx;      /* the index id of those headers (0: no index file) */
     int force_hdr;                   /* the next transaction logs the header even if unchanged */
+    int dormant;                     /* writer open of a cleanly closed file: nothing written yet
+                                        (the header not marked OPEN, the index file kept); the
+                                        first call that may write activates it (writer_activate) */
+    int idx_loaded;                  /* the open loaded the index file (no scan) */
     int in_ckpt;
     int urgent;                      /* the next commit frees space: it may use the log's reserve */
     uint64_t alloc;                  /* data file bytes allocated (its size): writes below it
@@ -889,10 +904,27 @@ static int index_spot(cairn_blob *b, uint64_t off, uint64_t size, unsigned type,
  * checks: CRC, entries tiling [64, data_end) in order, no adjacent free entries, no duplicate
  * key, keys below next_key; then the first and last entry headers of the data file must say the
  * same. 1: loaded; 0: not usable (the caller scans; nothing is left loaded). */
+typedef struct irec {
+    uint64_t off, size;
+    uint32_t key, len;
+    unsigned type;
+} irec;
+
+/* The slot a key's probe starts at in a u64map of cap slots: the hash of containers.c. Used only
+ * to insert many keys in slot order (index_load); were the two to differ, the map would be as
+ * right, only slower to fill. */
+static size_t home_slot(uint64_t k, size_t cap) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return (size_t)k & (cap - 1);
+}
+
 static int index_load(cairn_blob *b, uint32_t id) {
     char *ip = index_path(b);
     void *data = NULL;
-    size_t len = 0, i, n;
+    size_t len = 0, i, n, nb = 0, nblobs = 0, bshift = 0, *cnt = NULL;
+    uint32_t *order = NULL;
     const uint8_t *p;
     uint64_t ident[4], expect = FHDR, first_off = 0, last_off = 0;
     int ok = 0, prev_free = 0;
@@ -913,6 +945,17 @@ static int index_load(cairn_blob *b, uint32_t id) {
     memset(&fv, 0, sizeof fv);
     lv = fv;
     if (cairn_u64map__reserve(&b->idx, n) != 0) goto out; /* one table, no rehashing */
+    /* Keys go into the map in the order of their slots, bucket by bucket (a bucket: 64 slots,
+     * 3 KiB), not in the file's order, which scatters them over the whole table (a cache miss
+     * each): the buckets are found while the records are checked, then counted out. */
+    if (n >= 4096) {
+        size_t cap = b->idx.cap;
+        nb = cap >> 6;
+        if (nb > 65536) nb = 65536;
+        while ((nb << bshift) < cap) bshift++;
+        if (!(order = (uint32_t *)malloc(n * sizeof *order)) || !(cnt = (size_t *)calloc(nb + 1, sizeof *cnt)))
+            goto out;
+    }
     for (i = 0; i < n; i++) {
         const uint8_t *r = p + IHDR + i * IREC;
         uint64_t off = cairn_get64(r), size = cairn_get64(r + 8);
@@ -922,16 +965,22 @@ static int index_load(cairn_blob *b, uint32_t id) {
             off != expect || size < EHDR || size > b->end - off)
             goto out;
         if (type == ET_BLOB) {
-            brec v;
-            size_t before = b->idx.n;
             if ((uint64_t)blen > size - EHDR || blen > CAIRN_VALUE_MAX || (uint64_t)key >= b->next_key) goto out;
-            memset(&v, 0, sizeof v);
-            v.off = off;
-            v.size = size;
-            v.len = blen;
-            /* one probe: a key already there is replaced, and the count says so */
-            if (cairn_u64map__put(&b->idx, key, &v) != 0 || b->idx.n == before) goto out;
-            b->live_bytes += blen;
+            if (nb) {
+                size_t bk = home_slot(key, b->idx.cap) >> bshift;
+                order[nblobs++] = (uint32_t)bk;
+                cnt[bk + 1]++;
+            } else {
+                brec v;
+                size_t before = b->idx.n;
+                memset(&v, 0, sizeof v);
+                v.off = off;
+                v.size = size;
+                v.len = blen;
+                /* one probe: a key already there is replaced, and the count says so */
+                if (cairn_u64map__put(&b->idx, key, &v) != 0 || b->idx.n == before) goto out;
+                b->live_bytes += blen;
+            }
             prev_free = 0;
         } else if (type == ET_FREE) {
             if (key || blen || prev_free || raw_free_add(b, off, size) != 0) goto out;
@@ -954,21 +1003,50 @@ static int index_load(cairn_blob *b, uint32_t id) {
         expect = off + size;
     }
     if (expect != b->end || prev_free) goto out;
+    if (nb) {
+        /* the blob records in bucket order (a counting sort: the buckets were noted in order[]
+         * while the records were checked), then the inserts, each near the one before */
+        irec *sorted;
+        size_t j = 0;
+        for (i = 0; i < nb; i++) cnt[i + 1] += cnt[i];
+        if (!(sorted = (irec *)malloc((nblobs ? nblobs : 1) * sizeof *sorted))) goto out;
+        for (i = 0; i < n; i++) {
+            const uint8_t *r = p + IHDR + i * IREC;
+            irec *t;
+            if (r[24] != ET_BLOB) continue;
+            t = &sorted[cnt[order[j++]]++];
+            t->off = cairn_get64(r);
+            t->size = cairn_get64(r + 8);
+            t->key = cairn_get32(r + 16);
+            t->len = cairn_get32(r + 20);
+        }
+        for (i = 0; i < nblobs; i++) {
+            brec v;
+            size_t before = b->idx.n;
+            memset(&v, 0, sizeof v);
+            v.off = sorted[i].off;
+            v.size = sorted[i].size;
+            v.len = sorted[i].len;
+            /* one probe: a key already there is replaced, and the count says so */
+            if (cairn_u64map__put(&b->idx, sorted[i].key, &v) != 0 || b->idx.n == before) {
+                free(sorted);
+                goto out;
+            }
+            b->live_bytes += v.len;
+        }
+        free(sorted);
+    }
     if (n && (!index_spot(b, first_off, fv.size, ft, fk, fv.len) || !index_spot(b, last_off, lv.size, lt, lk, lv.len)))
         goto out;
     ok = 1;
 out:
     if (!ok) index_forget(b);
+    free(order);
+    free(cnt);
     free(data);
     free(ip);
     return ok;
 }
-
-typedef struct irec {
-    uint64_t off, size;
-    uint32_t key, len;
-    unsigned type;
-} irec;
 
 /* Sort v[0, n) by offset: LSD radix sort, 11 bits a pass over the bits offsets use (tmp: n). */
 static void sort_irec(irec *v, irec *tmp, size_t n) {
@@ -1072,7 +1150,10 @@ static uint32_t index_new_id(const cairn_blob *b) {
  * names one that checks, else (and on any doubt, and always for cairn_blob_check) by the scan. */
 static int load_or_scan(cairn_blob *b, const disk_hdr *d, int redo) {
     /* cairn_blob_check verifies the file itself: it always scans */
-    if (!b->verify && !redo && d->known && d->idx && !(d->flags & HF_OPEN) && index_load(b, d->idx)) return 0;
+    if (!b->verify && !redo && d->known && d->idx && !(d->flags & HF_OPEN) && index_load(b, d->idx)) {
+        b->idx_loaded = 1;
+        return 0;
+    }
     return scan(b);
 }
 
@@ -1175,6 +1256,55 @@ static int check_log_owner(cairn_blob *b, const disk_hdr *d, const cairn_wal_inf
     return 0;
 }
 
+/* Make a writer handle's file its own (the end of a writer open; deferred to the first call
+ * that may write when the open found a cleanly closed file, see open_writer): a header
+ * transaction (in the log, then in the file) that marks the file OPEN with this log's salt and
+ * names no index file, synced before any change is logged; then the log is emptied and the
+ * index file removed. A crash anywhere in between redoes the same from the log. The caller holds
+ * b->mu exclusively. A failure before the header was committed leaves the handle dormant (the
+ * next call tries again); after it, the handle fails. */
+static int writer_activate(cairn_blob *b) {
+    uint32_t flags = b->hdr_flags, salt = b->hdr_salt, idx = b->hdr_idx;
+    int rc, sync = b->sync;
+    if (!b->dormant) return 0;
+    b->hdr_idx = 0; /* from here on, the file no longer matches any index file */
+    b->hdr_flags = HF_OPEN;
+    b->hdr_salt = cairn_wal__salt(b->wal);
+    b->in_ckpt = 1;
+    /* all of it under the lock: GROUP mode would let other threads in while its fsync waits */
+    if (sync == CAIRN_SYNC_GROUP) b->sync = CAIRN_SYNC_COMMIT;
+    rc = log_header(b);
+    b->sync = sync;
+    b->in_ckpt = 0;
+    if (rc) {
+        if (b->failed || cairn_jnl__unapplied(b->jnl)) return fail_handle(b, rc);
+        b->hdr_flags = flags; /* nothing was committed: still dormant */
+        b->hdr_salt = salt;
+        b->hdr_idx = idx;
+        return rc;
+    }
+    b->dormant = 0;
+    b->n_fsyncs++;
+    if ((rc = cairn_io__fsync(b->f)) != 0) return fail_handle(b, rc);
+    if ((rc = cairn_wal__reset(b->wal)) != 0) return fail_handle(b, rc);
+    b->force_hdr = 1;
+    /* the header names no index now: an index file (or a half-written one) is of no use until
+     * the close writes a new one (best effort: a stale one never matches anyway) */
+    {
+        char *ip = index_path(b), *tp = ip ? suffix(ip, ".tmp") : NULL;
+        cairn_err_saved saved;
+        cairn_err__save(&saved);
+        if (ip) (void)cairn_io__unlink(ip);
+        if (tp) (void)cairn_io__unlink(tp);
+        cairn_err__restore(&saved);
+        free(ip);
+        free(tp);
+    }
+    /* log space for deletes on a full disk (best effort: on a full disk it is retried later) */
+    (void)cairn_wal__set_reserve(b->wal, WAL_RESERVE);
+    return 0;
+}
+
 /* Writer open after the locks: validate what recovery would produce (the replay as an overlay,
  * then header and entries), and only then write it, stamp the LSN, mark the file open with this
  * log's salt, and empty the log. */
@@ -1216,34 +1346,22 @@ static int open_writer(cairn_blob *b, uint64_t *size) {
     b->disk_flags = d.flags;
     b->disk_salt = d.salt;
     b->disk_idx = d.idx;
-    b->hdr_idx = 0; /* from the open on, the file no longer matches any index file */
-    b->hdr_flags = HF_OPEN;
-    b->hdr_salt = cairn_wal__salt(b->wal);
+    b->hdr_flags = d.flags;
+    b->hdr_salt = d.salt;
+    b->hdr_idx = d.idx;
+    b->dormant = 1;
+    /* A file its last writer closed cleanly (not OPEN, an index file that matched it exactly),
+     * a log without a valid record (its preallocated or torn tail is overwritten by the first
+     * transaction, as after the reset below), nothing to cut: the open writes nothing, and the
+     * first call that may write activates the handle. Until then the file, its header and its
+     * index file are exactly as the close left them, so a crash (or a close) needs nothing. */
+    if (!redo && b->idx_loaded && d.known && !(d.flags & HF_OPEN) && d.idx && wi.records == 0 &&
+        *size == b->end)
+        return 0;
     pthread_rwlock_wrlock(&b->mu);
-    b->in_ckpt = 1;
-    rc = log_header(b);
-    b->in_ckpt = 0;
+    rc = writer_activate(b);
     pthread_rwlock_unlock(&b->mu);
-    if (rc) return rc;
-    b->n_fsyncs++;
-    if ((rc = cairn_io__fsync(b->f)) != 0) return rc;
-    if ((rc = cairn_wal__reset(b->wal)) != 0) return rc;
-    b->force_hdr = 1;
-    /* the header names no index now: an index file (or a half-written one) is of no use until
-     * the close writes a new one (best effort: a stale one never matches anyway) */
-    {
-        char *ip = index_path(b), *tp = ip ? suffix(ip, ".tmp") : NULL;
-        cairn_err_saved saved;
-        cairn_err__save(&saved);
-        if (ip) (void)cairn_io__unlink(ip);
-        if (tp) (void)cairn_io__unlink(tp);
-        cairn_err__restore(&saved);
-        free(ip);
-        free(tp);
-    }
-    /* log space for deletes on a full disk (best effort: on a full disk it is retried later) */
-    (void)cairn_wal__set_reserve(b->wal, WAL_RESERVE);
-    return 0;
+    return rc;
 }
 
 /* Open the log read-only if it exists (b->wal stays NULL otherwise). */
@@ -1602,7 +1720,7 @@ void cairn_blob_close(cairn_blob *b) {
     if (b->in_txn) (void)abort_txn(b); /* best effort, as is the checkpoint */
     /* best effort; cairn_blob_sync reports errors. Once the log is empty, the file is marked
      * closed: then no log needs to be found beside it (see check_log_owner) */
-    if (!b->ro && !b->failed && !b->in_txn) {
+    if (!b->ro && !b->failed && !b->in_txn && !b->dormant) {
         /* everything in the data file first; then the closing header names a new index file,
          * written once that header is in the file (the index records the file's identity) */
         uint32_t id = checkpoint(b) == 0 && !b->failed && !cairn_jnl__unapplied(b->jnl) ? index_new_id(b) : 0;
@@ -1618,7 +1736,7 @@ void cairn_blob_close(cairn_blob *b) {
             !(b->disk_flags & HF_OPEN))
             index_write(b, id);
     }
-    (void)checkpoint(b);
+    if (!b->dormant) (void)checkpoint(b); /* dormant: nothing was written, the index file still matches */
     pthread_rwlock_unlock(&b->mu);
     blob_free(b);
 }
@@ -1629,10 +1747,11 @@ void cairn_blob_close(cairn_blob *b) {
  * every engine uses. */
 static int err_failed(const cairn_blob *b, const char *fn) { return cairn_err__failed(fn, b->path); }
 
+/* Under b->mu held exclusively: the handle may write (and is activated, see writer_activate). */
 static int check_write(cairn_blob *b, const char *fn) {
     if (b->failed) return err_failed(b, fn);
     if (b->ro) return cairn_err__set(CAIRN_READONLY, "%s: %s: opened read-only", fn, b->path);
-    return 0;
+    return writer_activate(b);
 }
 
 static int check_data(const void *data, size_t len) {
@@ -2132,8 +2251,8 @@ int cairn_blob_sync(cairn_blob *b) {
      * short of emptying the log); the transaction's changes are not committed: it goes on */
     if (b->failed)
         rc = err_failed(b, "cairn_blob_sync");
-    else if (b->ro)
-        rc = 0;
+    else if (b->ro || b->dormant)
+        rc = 0; /* dormant: nothing written since the clean close */
     else
         rc = checkpoint(b);
     pthread_rwlock_unlock(&b->mu);

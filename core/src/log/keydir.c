@@ -166,6 +166,8 @@ static int probe(const cairn_kd *kd, const void *key, size_t klen, uint32_t hash
     }
 }
 
+void cairn_kd__prefetch(const cairn_kd *kd, uint32_t hash) { CAIRN_PREFETCH(&kd->slots[home_of(hash, kd->cap)]); }
+
 int cairn_kd__find(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint64_t *loc) {
     uint32_t i;
     int rc = probe(kd, key, klen, hash, &i);

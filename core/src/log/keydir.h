@@ -72,6 +72,9 @@ void cairn_kd__free(cairn_kd *kd);
 void cairn_kd__set_src(cairn_kd *kd, const kd_src *src);
 uint32_t cairn_kd__hash(const void *key, size_t klen);
 
+/* A hint: start loading the home slot of hash (a writer calls it as soon as it holds the writer
+ * lock, so that the cache miss overlaps the encoding and append of its record). */
+void cairn_kd__prefetch(const cairn_kd *kd, uint32_t hash);
 /* Lookup: 1 with *loc set, 0 if absent, < 0 an error (a slot whose record is bad). */
 int cairn_kd__find(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint64_t *loc);
 /* Insert or replace: 1 replaced (*old = the previous location), 0 new key, < 0 an error

@@ -2,7 +2,7 @@
  * kv.c - the Bitcask-style log key-value store of Cairn: its on-disk format (this comment) and the
  * record codec. The engine is split along its sections behind kv_internal.h (see there).
  *
- * FORMAT (version 2; version 1 files are still read). This comment is the spec;
+ * FORMAT (version 3; version 1 and 2 files are still read). This comment is the spec;
  * docs/format-kv.md copies it with diagrams.
  * All integers are little-endian. CRC is CRC32C (Castagnoli), initial value 0.
  *
@@ -17,7 +17,39 @@
  *   RECLAIM                   present only between compaction's commit point and its cleanup
  *   *.tmp                     unfinished files; deleted at open (unless RECLAIM names them)
  *
- * Data file: a sequence of records, nothing else.
+ * Data file: a sequence of records, nothing else. New data files (appends and compaction outputs)
+ * are version 3; a store may hold files of versions 1, 2 and 3, each file of one version (its FILE
+ * record says which; version 1 files have none). Every FILE record, a version 3 file's too, has
+ * the 32-byte header of versions 1 and 2 (below): a version 2 release reads the version in it
+ * and answers CAIRN_VERSION instead of taking the file for damage (or for a torn tail).
+ *
+ * Version 3 record (a header of 7 bytes for a bare PUT of a short key and value):
+ *   size  field
+ *   4     crc       CRC32C of every byte of the record after it (header, key, value)
+ *   1     tag       bit 7: 1 (marks version 3: byte 4 of a version 1/2 record is 1..5);
+ *                   bits 0-2 type (1 PUT, 2 DEL, 3 COMMIT, 4 FILE, 5 SEAL); bit 3 TXN (PUT and DEL
+ *                   only); bit 4 EXP: an expiry follows (PUT only); bits 5-6 kind (PUT only)
+ *   1-3   klen      unsigned LEB128 varint, minimal (no trailing 0x00 byte): 1..65535 for PUT and
+ *                   DEL, 0 for COMMIT, FILE, SEAL
+ *   1-5   vlen      unsigned LEB128 varint, minimal: 0..2^30; DEL 0; COMMIT 8; FILE, SEAL 16
+ *   8     expire    i64 absolute expiry, Unix ms, not 0; present only with EXP
+ *   8     seq       u64; present only in COMMIT (the batch's seq) and SEAL (the store's largest
+ *                   seq when sealed) (and FILE, which never has this encoding in a data file)
+ *   klen  key
+ *   vlen  value     COMMIT, SEAL: as in version 2 (below)
+ * The header is 5 + |klen| + |vlen| (+ 8 with EXP, + 8 for COMMIT, SEAL) bytes; a SEAL record is
+ * 31 bytes, a COMMIT 23. Any other tag bit pattern, an overlong or out-of-range varint, EXP with
+ * expire 0 or on a non-PUT, or TXN on COMMIT/FILE/SEAL makes the record invalid.
+ * Sequence numbers of version 3: PUT and DEL records carry none. In a file written by appends
+ * (minor 0) every commit takes the next number, starting after its FILE record's seq: a bare
+ * PUT or DEL is number (previous + 1); a batch's COMMIT carries its number, which must be exactly
+ * previous + 1 (else the COMMIT does not match its batch: CAIRN_CORRUPT). Compaction outputs
+ * (minor != 0) number nothing: their records are live data copied without their old numbers; the
+ * store's seq survives in their FILE and SEAL. The store's seq after a load is the largest of
+ * the numbers and the FILE/SEAL/COMMIT seqs seen (observable in stats; snapshots, compaction and
+ * the KEYDIR's identity use file orders and sizes, not seqs).
+ *
+ * Version 1 and 2 record (32-byte header):
  *   off size field
  *   0   4    crc       CRC32C of bytes [4, 32 + klen + vlen) of this record
  *   4   1    type      1 PUT, 2 DEL (tombstone), 3 COMMIT, 4 FILE, 5 SEAL
@@ -28,19 +60,20 @@
  *   12  2    klen      key length (1..65535); COMMIT, FILE, SEAL: 0
  *   14  2    reserved  0
  *   16  8    seq       sequence number of the commit (every record of a batch carries it);
- *                      FILE, SEAL: the store's largest seq when written (informational)
+ *                      FILE, SEAL: the store's largest seq when written (informational; in a
+ *                      version 3 file FILE's seq is where the numbering of its commits starts)
  *   24  8    expire    absolute expiry, Unix ms, signed; 0 = never (PUT only)
  *   32  klen key
  *   ..  vlen value     COMMIT: u32 number of TXN records of the batch, u32 0
- *                      FILE:   u64 order of this file, u32 format version (2), u32 0
+ *                      FILE:   u64 order of this file, u32 format version (2 or 3), u32 0
  *                      SEAL:   u64 offset of this SEAL record (the bytes before it), u64 0
  *
  * A bare write (outside a transaction) is one record with flags 0: it commits itself. A
- * transaction is written at commit as ONE contiguous append: its records with flag TXN and
- * the same seq, then a COMMIT record with that seq and their count. Batches never span files.
- * Within a file written by appends, sequence numbers never decrease.
+ * transaction is written at commit as ONE contiguous append: its records with flag TXN (in
+ * version 1/2 all with the batch's seq), then a COMMIT record with that seq and their count.
+ * Batches never span files. Within a file written by appends, sequence numbers never decrease.
  *
- * Version 2 framing: every data file written by version 2 starts with a FILE record (written
+ * Framing (versions 2 and 3): every data file written by version 2 or 3 starts with a FILE record (written
  * when the file is created, or before the first append into an empty file) and, once sealed,
  * ends with a SEAL record. A file is SEALED when it is not the last file, or its minor is not
  * 0 (a compaction output), or its last record is a SEAL; the last file with minor 0 that does not
@@ -52,7 +85,11 @@
  * is read as before; a version 1 sealed file without a SEAL can only be checked by its hint.
  * FILE anywhere but at offset 0, a FILE naming another order, a SEAL inside a batch, a SEAL
  * whose offset is not its own, or bytes after a SEAL (other than the reserved zeros below in
- * the last file) are CAIRN_CORRUPT. A FILE with a version above 2 is CAIRN_VERSION.
+ * the last file) are CAIRN_CORRUPT. A FILE with a version above 3 is CAIRN_VERSION, one with a
+ * version below 2 names no file. The file's version says the encoding of its other records (2:
+ * 32-byte headers, 3: version 3); a record of the other encoding, or a version 3 first record,
+ * is an invalid record. A version 1 or 2 ACTIVE file left by an older release is not appended
+ * to: the first append seals it (with a version 2 SEAL) and starts a version 3 file.
  *
  * Recovery (open): read files in ascending order. A record is valid if it fits in the file,
  * its CRC matches and its fields are in range. PUT/DEL with flags 0 apply at once; TXN records
@@ -61,8 +98,10 @@
  * removes the key. In a SEALED file an invalid record, or a batch without its COMMIT, is
  * CAIRN_CORRUPT naming file and offset. In the ACTIVE file an invalid record at offset X is a
  * torn tail (an interrupted append) only if NO valid record starts at any offset after X (every
- * byte offset is tried; a candidate must also carry a seq no lower than the largest valid seq
- * seen before X in that file): then the log ends at X (or where X's unfinished batch began)
+ * byte offset is tried; a candidate must be of the file's encoding and, if it carries a seq, one
+ * no lower than the largest seq (explicit or numbered) seen before X in that file; version 3
+ * PUT and DEL candidates carry none, so for them the check is the encoding and the CRC): then
+ * the log ends at X (or where X's unfinished batch began)
  * and a writer's open truncates the file there. If a valid record follows, the file was damaged
  * before its end: CAIRN_CORRUPT "bad record at offset X (valid records follow at Y)", and
  * nothing is truncated or rewritten. A batch cut off by the end of the file is a torn tail too;
@@ -136,7 +175,7 @@
  *
  * Compaction (cairn_kv_compact): seal the active file; write every live, unexpired record (and
  * nothing else: no tombstone is needed, because every older record of the store is dropped with
- * it) into new files "<order>.data.tmp" with orders above every input (same major, next minors),
+ * it), re-encoded as a version 3 bare PUT whatever its source version, into new files "<order>.data.tmp" with orders above every input (same major, next minors),
  * each framed by its FILE and SEAL records (so that an output cut short, even at a record
  * boundary, is CAIRN_CORRUPT; older versions wrote no FILE and SEAL into outputs but a hint
  * "<order>.hint.tmp" beside each, which open still renames if a RECLAIM names it), fsync them;
@@ -171,8 +210,11 @@ char *cairn_kv__file_path(const char *dir, uint64_t order, const char *ext) {
     return cairn_path__join(dir, name);
 }
 
-static void enc_hdr(uint8_t *h, int type, int flags, int kind, uint32_t vlen, size_t klen, uint64_t seq,
-                    int64_t expire) {
+/* ---- version 1 and 2 records (32-byte header): still read; written only as the SEAL of a
+ * version 1 or 2 active file that a version 3 writer retires ---- */
+
+static void enc_hdr2(uint8_t *h, int type, int flags, int kind, uint32_t vlen, size_t klen, uint64_t seq,
+                     int64_t expire) {
     memset(h, 0, HDR);
     h[4] = (uint8_t)type;
     h[5] = (uint8_t)flags;
@@ -183,28 +225,8 @@ static void enc_hdr(uint8_t *h, int type, int flags, int kind, uint32_t vlen, si
     cairn_put64(h + 24, (uint64_t)expire);
 }
 
-/* Encode a full record into out (HDR + klen + vlen bytes). */
-void cairn_kv__enc_rec(uint8_t *out, int type, int flags, int kind, const void *key, size_t klen, const void *val,
-                       size_t vlen, uint64_t seq, int64_t expire) {
-    uint32_t crc;
-    enc_hdr(out, type, flags, kind, (uint32_t)vlen, klen, seq, expire);
-    if (klen) memcpy(out + HDR, key, klen);
-    if (vlen) memcpy(out + HDR + klen, val, vlen);
-    crc = cairn_crc32c__update(0, out + 4, HDR - 4 + klen + vlen);
-    cairn_put32(out, crc);
-}
-
-/* Encode a FILE (a = order, b = version) or SEAL (a = its own offset, b = 0) record. */
-void cairn_kv__enc_mark(uint8_t *out, int type, uint64_t a, uint32_t b, uint64_t seq) {
-    uint8_t v[16];
-    cairn_put64(v, a);
-    cairn_put32(v + 8, b);
-    cairn_put32(v + 12, 0);
-    cairn_kv__enc_rec(out, type, 0, 0, NULL, 0, v, 16, seq, 0);
-}
-
-/* Parse and range-check a header. 0 if plausible. */
-int cairn_kv__dec_hdr(const uint8_t *h, rec_hdr *r) {
+static int dec_hdr2(const uint8_t *h, size_t avail, rec_hdr *r) {
+    if (avail < HDR) return -1;
     r->type = h[4];
     r->flags = h[5];
     r->kind = h[6];
@@ -213,6 +235,8 @@ int cairn_kv__dec_hdr(const uint8_t *h, rec_hdr *r) {
     r->seq = cairn_get64(h + 16);
     r->expire = (int64_t)cairn_get64(h + 24);
     r->hlen = HDR;
+    r->v3 = 0;
+    r->has_seq = 1;
     if (h[7] || cairn_get16(h + 14) || (r->flags & ~F_TXN)) return -1;
     switch (r->type) {
     case T_PUT:
@@ -228,6 +252,136 @@ int cairn_kv__dec_hdr(const uint8_t *h, rec_hdr *r) {
     case T_SEAL:
         if (r->klen || r->kind || r->vlen != 16 || r->expire || r->flags) return -1;
         return 0;
+    default:
+        return -1;
+    }
+}
+
+/* ---- version 3 records ---- */
+
+static uint32_t varint_len(uint64_t v) {
+    uint32_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v) {
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* A minimal LEB128 of at most maxb bytes within [p, end): *v; the bytes it took, 0 if bad. */
+static uint32_t get_varint(const uint8_t *p, const uint8_t *end, uint32_t maxb, uint64_t *v) {
+    uint64_t x = 0;
+    uint32_t i;
+    for (i = 0; i < maxb && p + i < end; i++) {
+        x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if (!(p[i] & 0x80)) {
+            if (i > 0 && p[i] == 0) return 0; /* not minimal */
+            *v = x;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+static int has_seq3(int type) { return type == T_COMMIT || type == T_FILE || type == T_SEAL; }
+
+uint32_t cairn_kv__hlen(int version, int type, size_t klen, size_t vlen, int64_t expire) {
+    if (version < 3) return HDR;
+    return 5u + varint_len(klen) + varint_len(vlen) + (type == T_PUT && expire ? 8u : 0u) + (has_seq3(type) ? 8u : 0u);
+}
+
+size_t cairn_kv__enc_rec(uint8_t *out, int type, int flags, int kind, const void *key, size_t klen, const void *val,
+                         size_t vlen, uint64_t seq, int64_t expire) {
+    uint8_t *p = out + 4;
+    size_t n;
+    if (type != T_PUT) expire = 0;
+    *p++ = (uint8_t)(V3_TAG | type | (flags & F_TXN ? 0x08 : 0) | (expire ? 0x10 : 0) | (kind << 5));
+    p = put_varint(p, klen);
+    p = put_varint(p, vlen);
+    if (expire) {
+        cairn_put64(p, (uint64_t)expire);
+        p += 8;
+    }
+    if (has_seq3(type)) {
+        cairn_put64(p, seq);
+        p += 8;
+    }
+    if (klen) memcpy(p, key, klen);
+    p += klen;
+    if (vlen) memcpy(p, val, vlen);
+    p += vlen;
+    n = (size_t)(p - out);
+    cairn_put32(out, cairn_crc32c__update(0, out + 4, n - 4));
+    return n;
+}
+
+size_t cairn_kv__enc_mark(uint8_t *out, int enc, int type, uint64_t a, uint32_t b, uint64_t seq) {
+    uint8_t v[16];
+    cairn_put64(v, a);
+    cairn_put32(v + 8, b);
+    cairn_put32(v + 12, 0);
+    if (enc < 3) {
+        enc_hdr2(out, type, 0, 0, 16, 0, seq, 0);
+        memcpy(out + HDR, v, 16);
+        cairn_put32(out, cairn_crc32c__update(0, out + 4, MREC2 - 4));
+        return MREC2;
+    }
+    return cairn_kv__enc_rec(out, type, 0, 0, NULL, 0, v, 16, seq, 0);
+}
+
+/* Parse and range-check the header at h (avail bytes readable there). 0 if plausible. */
+int cairn_kv__dec_hdr(const uint8_t *h, size_t avail, rec_hdr *r) {
+    const uint8_t *p = h + 5, *end = h + avail;
+    uint64_t klen, vlen;
+    uint32_t n;
+    int tag;
+    if (avail < 7) return -1; /* no record is shorter */
+    tag = h[4];
+    if (!(tag & V3_TAG)) return dec_hdr2(h, avail, r);
+    r->type = tag & 7;
+    r->flags = (tag & 0x08) ? F_TXN : 0;
+    r->kind = (tag >> 5) & 3;
+    r->v3 = 1;
+    r->expire = 0;
+    r->seq = 0;
+    r->has_seq = has_seq3(r->type);
+    if (!(n = get_varint(p, end, 3, &klen)) || klen > 65535) return -1;
+    p += n;
+    if (!(n = get_varint(p, end, 5, &vlen)) || vlen > CAIRN_VALUE_MAX) return -1;
+    p += n;
+    r->klen = (size_t)klen;
+    r->vlen = (uint32_t)vlen;
+    if (tag & 0x10) {
+        if (r->type != T_PUT || end - p < 8) return -1;
+        r->expire = (int64_t)cairn_get64(p);
+        if (!r->expire) return -1;
+        p += 8;
+    }
+    if (r->has_seq) {
+        if (end - p < 8) return -1;
+        r->seq = cairn_get64(p);
+        p += 8;
+    }
+    r->hlen = (uint32_t)(p - h);
+    switch (r->type) {
+    case T_PUT:
+        return klen == 0 ? -1 : 0;
+    case T_DEL:
+        return klen == 0 || r->kind || vlen ? -1 : 0;
+    case T_COMMIT:
+        return klen || r->kind || vlen != 8 || r->flags ? -1 : 0;
+    case T_FILE:
+    case T_SEAL:
+        return klen || r->kind || vlen != 16 || r->flags ? -1 : 0;
     default:
         return -1;
     }

@@ -190,8 +190,9 @@ int cairn_kv__rec_at(const char *dir, kv_file *files, uint32_t n, uint64_t loc, 
     const uint64_t off = KD_LOC_OFF(loc);
     kv_file *kf;
     const uint8_t *b;
-    uint8_t h[HDR];
+    uint8_t h[HDR_MAX];
     uint64_t need, len;
+    size_t hn;
     const char *why;
     int rc, use_map;
     v->buf = NULL;
@@ -202,20 +203,23 @@ int cairn_kv__rec_at(const char *dir, kv_file *files, uint32_t n, uint64_t loc, 
                               dir, fi, off);
     kf = &files[fi];
     v->kf = kf;
-    if (kf->size < HDR || off > kf->size - HDR) {
+    if (off >= kf->size || kf->size - off < HDR3_MIN) {
         why = "keydir entry points past the end of the file";
         goto bad;
     }
+    hn = kf->size - off < HDR_MAX ? (size_t)(kf->size - off) : HDR_MAX;
     /* the active file's read-write mapping is bypassed while test hooks are active, so that a
      * simulated crash fails its reads as it fails writes */
     use_map = kf->map && (!kf->wmap || !cairn_io__hooks_active());
-    if (use_map && off + HDR <= kf->maplen) {
+    if (use_map && off + hn <= kf->maplen) {
         b = kf->map + off;
     } else {
-        if ((rc = cairn_io__pread(kf->f, h, HDR, off, NULL)) != 0) return rc;
+        if ((rc = cairn_io__pread(kf->f, h, hn, off, NULL)) != 0) return rc;
         b = h;
     }
-    if (cairn_kv__dec_hdr(b, &v->r) != 0 || v->r.type != T_PUT) {
+    /* a PUT, in its file's encoding (version 3 records only in a version 3 file) */
+    if (cairn_kv__dec_hdr(b, hn, &v->r) != 0 || v->r.type != T_PUT ||
+        (kf->version && (kf->version >= 3) != (v->r.v3 != 0))) {
         why = "keydir entry does not name a record";
         goto bad;
     }
@@ -684,6 +688,12 @@ void cairn_kv_iter_free(cairn_kv_iter *it) {
 
 /* ---- writes ----------------------------------------------------------------------------------- */
 
+/* Size of an op's version 3 record. */
+static uint64_t op_size(const txn_op *op) {
+    int64_t x = op->type == T_PUT ? op->expire : 0;
+    return rec_size(cairn_kv__hlen(3, op->type, op->klen, op->vlen, x), op->klen, op->vlen);
+}
+
 /* Write one batch (n ops: one bare record if n == 1, else TXN records + COMMIT), apply it to
  * the keydir. Caller holds wmu; on success returns with wmu still held and *slot set. */
 static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
@@ -693,15 +703,14 @@ static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
     int64_t now = cairn_time__now_ms();
     uint8_t *buf;
     int rc = 0;
-    for (i = 0; i < n; i++) total += (size_t)rec_size(ops[i]->klen, ops[i]->vlen);
-    if (n > 1) total += HDR + 8;
+    for (i = 0; i < n; i++) total += (size_t)op_size(ops[i]);
+    if (n > 1) total += CREC3;
     if (!(buf = cairn_kv__ebuf_get(kv, total)))
         return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (%zu bytes)", total);
     for (i = 0; i < n; i++) {
         txn_op *op = ops[i];
-        cairn_kv__enc_rec(buf + pos, op->type, flags, op->type == T_PUT ? op->kind : 0, op->buf, op->klen,
-                          op->buf + op->klen, op->vlen, seq, op->type == T_PUT ? op->expire : 0);
-        pos += (size_t)rec_size(op->klen, op->vlen);
+        pos += cairn_kv__enc_rec(buf + pos, op->type, flags, op->type == T_PUT ? op->kind : 0, op->buf, op->klen,
+                                 op->buf + op->klen, op->vlen, seq, op->type == T_PUT ? op->expire : 0);
     }
     if (n > 1) {
         uint8_t cv[8];
@@ -717,7 +726,7 @@ static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
         txn_op *op = ops[i];
         rc = cairn_kv__apply(kv, kv->kd, *slot, off + pos, op->type, op->kind, op->buf, op->klen, op->hash,
                              (uint32_t)op->vlen, op->expire, now);
-        pos += (size_t)rec_size(op->klen, op->vlen);
+        pos += (size_t)op_size(op);
     }
     pthread_rwlock_unlock(&kv->rw);
     if (rc) set_failed(kv); /* written but not indexed: the in-memory view is wrong */
@@ -738,7 +747,8 @@ static KV_HOT_INLINE int write_locked(cairn_kv *kv, int type, const void *key, s
     }
     {
         /* a bare write: one self-committing record, encoded straight from the caller's bytes */
-        size_t total = (size_t)rec_size(klen, type == T_PUT ? vlen : 0);
+        size_t total = (size_t)rec_size(cairn_kv__hlen(3, type, klen, type == T_PUT ? vlen : 0, type == T_PUT ? expire : 0),
+                                        klen, type == T_PUT ? vlen : 0);
         uint8_t *buf = cairn_kv__ebuf_get(kv, total);
         uint64_t off;
         if (!buf) {
@@ -792,6 +802,9 @@ static int kv_write(cairn_kv *kv, int type, const void *key, size_t klen, const 
         pthread_rwlock_unlock(&kv->rw);
         if (rc) goto unlock;
     }
+    /* only writers change the keydir, and they hold wmu: its home slot can be fetched now, while
+     * the record is encoded and appended (a put's one cache miss in the table) */
+    if (!kv->in_txn) cairn_kd__prefetch(kv->kd, hash);
     return write_locked(kv, type, key, klen, hash, val, vlen, kind, expire, fn);
 unlock:
     pthread_mutex_unlock(&kv->wmu);
@@ -1023,13 +1036,15 @@ int cairn_kv_sync(cairn_kv *kv) {
  * error, not SIGBUS. A read that fails counts none. */
 static uint64_t frame_bytes(const kv_file *kf) {
     uint64_t n = 0;
-    uint8_t h[HDR];
+    uint8_t h[MREC2];
+    uint32_t m = mrec_size(kf->version);
     rec_hdr rh;
-    if (kf->size < MREC) return 0;
-    if (cairn_io__pread(kf->f, h, HDR, 0, NULL) == 0 && cairn_kv__dec_hdr(h, &rh) == 0 && rh.type == T_FILE) n += MREC;
-    if (kf->size >= MREC + n && cairn_io__pread(kf->f, h, HDR, kf->size - MREC, NULL) == 0 &&
-        cairn_kv__dec_hdr(h, &rh) == 0 && rh.type == T_SEAL)
-        n += MREC;
+    if (kf->size >= MREC2 && cairn_io__pread(kf->f, h, MREC2, 0, NULL) == 0 && cairn_kv__dec_hdr(h, MREC2, &rh) == 0 &&
+        rh.type == T_FILE)
+        n += MREC2;
+    if (kf->size >= m + n && cairn_io__pread(kf->f, h, m, kf->size - m, NULL) == 0 &&
+        cairn_kv__dec_hdr(h, m, &rh) == 0 && rh.type == T_SEAL)
+        n += m;
     return n;
 }
 

@@ -68,9 +68,8 @@ static int out_finish(cairn_kv *kv, rc_out *o) {
     if (o->cur < 0) return 0;
     /* its SEAL record: an output cut short, even at a record boundary, lacks it (the outputs
      * have no hint files to compare sizes with) */
-    if (o->bcap - o->blen < MREC && (rc = out_flush(o)) != 0) return rc;
-    cairn_kv__enc_mark(o->buf + o->blen, T_SEAL, o->flushed + o->blen, 0, kv->seq);
-    o->blen += MREC;
+    if (o->bcap - o->blen < MREC3 && (rc = out_flush(o)) != 0) return rc;
+    o->blen += cairn_kv__enc_mark(o->buf + o->blen, 3, T_SEAL, o->flushed + o->blen, 0, kv->seq);
     o->files[o->cur].size = o->flushed + o->blen;
     if ((rc = out_flush(o)) != 0) return rc;
     if ((rc = cairn_io__fsync(o->files[o->cur].f)) != 0) {
@@ -148,7 +147,7 @@ int cairn_kv_compact(cairn_kv *kv) {
     o.bcap = RDR_CHUNK;
     for (k = 0; k < c.n; k++) {
         const uint64_t kslot = c.v[k];
-        uint64_t rs, at;
+        uint64_t rs, ws, at;
         uint32_t hash;
         rec_view v;
         /* the record whole (its CRC checked); it must hold a key of the slot's tag */
@@ -164,23 +163,22 @@ int cairn_kv_compact(cairn_kv *kv) {
             rec_view_done(&v);
             goto fail;
         }
-        rs = rec_len(&v.r);
-        if (rs > rcap) {
-            uint8_t *nb = (uint8_t *)realloc(rbuf, (size_t)rs);
+        ws = rec_size(cairn_kv__hlen(3, T_PUT, v.r.klen, v.r.vlen, v.r.expire), v.r.klen, v.r.vlen);
+        if (ws > rcap) {
+            uint8_t *nb = (uint8_t *)realloc(rbuf, (size_t)ws);
             if (!nb) {
                 rec_view_done(&v);
                 rc = cairn_err__set(CAIRN_NOMEM, "kv_compact: out of memory");
                 goto fail;
             }
             rbuf = nb;
-            rcap = (size_t)rs;
+            rcap = (size_t)ws;
         }
-        memcpy(rbuf, v.b, (size_t)rs);
+        /* the copy is a version 3 bare PUT (whatever the source: the batch flag goes, the copy
+         * commits itself) */
+        rs = cairn_kv__enc_rec(rbuf, T_PUT, 0, v.r.kind, v.b + v.r.hlen, v.r.klen, v.b + v.r.hlen + v.r.klen, v.r.vlen,
+                               0, v.r.expire);
         rec_view_done(&v);
-        if (rbuf[5]) { /* drop the batch flag: the copy commits itself */
-            rbuf[5] = 0;
-            cairn_put32(rbuf, cairn_crc32c__update(0, rbuf + 4, (size_t)rs - 4));
-        }
         if (o.cur >= 0 && o.flushed + o.blen > 0 && o.flushed + o.blen + rs > kv->max_file_size) {
             if ((rc = out_finish(kv, &o)) != 0) goto fail;
         }
@@ -200,11 +198,12 @@ int cairn_kv_compact(cairn_kv *kv) {
                 cairn_io__close(f);
                 goto fail;
             }
+            o.files[slot].version = 3;
             o.cur = (int32_t)slot;
             o.flushed = 0;
-            /* framed like every version 2 data file: FILE first, SEAL last (out_finish) */
-            cairn_kv__enc_mark(o.buf + o.blen, T_FILE, order, FORMAT_VERSION, kv->seq);
-            o.blen += MREC;
+            /* framed like every version 2 and 3 data file: FILE first, SEAL last (out_finish) */
+            if (o.bcap - o.blen < MREC2 && (rc = out_flush(&o)) != 0) goto fail;
+            o.blen += cairn_kv__enc_mark(o.buf + o.blen, FILE_ENC, T_FILE, order, FORMAT_VERSION, kv->seq);
         }
         at = o.flushed + o.blen;
         if (rs > o.bcap - o.blen) {

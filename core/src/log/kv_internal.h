@@ -29,15 +29,20 @@
 
 /* ---- record format (kv.c; the FORMAT comment there is the spec) ---------------------------- */
 
-#define HDR 32u
+#define HDR 32u   /* header of a version 1 or 2 record */
+#define HDR_MAX 32u /* no header is longer (version 3: at most 21 bytes) */
+#define HDR3_MIN 7u /* the shortest version 3 header (a PUT or DEL without expiry, short lengths) */
+#define V3_TAG 0x80 /* byte 4 of a version 3 record (the tag) has it; versions 1 and 2 never */
 #define T_PUT 1
 #define T_DEL 2
 #define T_COMMIT 3
-#define T_FILE 4 /* first record of a version 2 data file */
-#define T_SEAL 5 /* last record of a sealed version 2 data file */
+#define T_FILE 4 /* first record of a version 2 or 3 data file */
+#define T_SEAL 5 /* last record of a sealed version 2 or 3 data file */
 #define F_TXN 1
-#define MREC (HDR + 16u)     /* size of a FILE or SEAL record */
-#define FORMAT_VERSION 2u
+#define MREC2 (HDR + 16u)    /* size of a version 2 FILE or SEAL record */
+#define MREC3 31u            /* size of a version 3 SEAL record (4 + 1 + 1 + 1 + 8 + 16) */
+#define CREC3 23u            /* size of a version 3 COMMIT record (4 + 1 + 1 + 1 + 8 + 8) */
+#define FORMAT_VERSION 3u
 #define LOAD_TRIES 64        /* loads of a reader that keeps seeing the directory change */
 #define DEFAULT_MAX_FILE ((uint64_t)64 << 20)
 #define HINT_HDR 32u
@@ -52,27 +57,45 @@ typedef struct rec_hdr {
     int type, flags, kind;
     uint32_t vlen;
     size_t klen;
-    uint64_t seq;
+    uint64_t seq;   /* 0 where the record carries none (version 3 PUT and DEL) */
     int64_t expire;
-    uint32_t hlen; /* bytes of the header: the key is at + hlen, the value at + hlen + klen */
+    uint32_t hlen;  /* header length: the key is at offset hlen, the value at hlen + klen */
+    int v3;         /* a version 3 record */
+    int has_seq;    /* the record carries seq */
 } rec_hdr;
 
-static inline uint64_t rec_size(size_t klen, size_t vlen) { return HDR + (uint64_t)klen + vlen; }
+/* Size of a record with an hlen-byte header. */
+static inline uint64_t rec_size(uint32_t hlen, size_t klen, size_t vlen) { return (uint64_t)hlen + klen + vlen; }
 /* Bytes of a decoded record: header, key and value. */
 static inline uint64_t rec_len(const rec_hdr *r) { return (uint64_t)r->hlen + r->klen + r->vlen; }
 static inline int expired(int64_t expire, int64_t now) { return expire != 0 && expire <= now; }
+/* Size of the SEAL record of a data file of that version (a FILE record is always MREC2: its
+ * 32-byte header lets an older release read the version and answer CAIRN_VERSION). */
+static inline uint32_t mrec_size(int version) { return version >= 3 ? MREC3 : MREC2; }
+#define FILE_ENC 2
 
 /* malloc'd "<dir>/<16 hex of order>.<ext>" (NULL on ENOMEM). */
 char *cairn_kv__file_path(const char *dir, uint64_t order, const char *ext);
 /* "<16 hex>.<ext>" exactly: 1 with *order set, else 0. */
 int cairn_kv__parse_name(const char *name, const char *ext, uint64_t *order);
-/* Encode a full record into out (HDR + klen + vlen bytes). */
-void cairn_kv__enc_rec(uint8_t *out, int type, int flags, int kind, const void *key, size_t klen, const void *val,
-                       size_t vlen, uint64_t seq, int64_t expire);
-/* Encode a FILE (a = order, b = version) or SEAL (a = its own offset, b = 0) record (MREC bytes). */
-void cairn_kv__enc_mark(uint8_t *out, int type, uint64_t a, uint32_t b, uint64_t seq);
-/* Parse and range-check a header. 0 if plausible. */
-int cairn_kv__dec_hdr(const uint8_t *h, rec_hdr *r);
+/* Header length of a record of this type and fields as a data file of `version` holds it (of
+ * expire only whether it is 0 matters). */
+uint32_t cairn_kv__hlen(int version, int type, size_t klen, size_t vlen, int64_t expire);
+/* Size of the PUT record (klen, vlen, expire) in a data file of `version`. */
+static inline uint64_t put_size(int version, size_t klen, size_t vlen, int64_t expire) {
+    return rec_size(cairn_kv__hlen(version, T_PUT, klen, vlen, expire), klen, vlen);
+}
+/* Encode a full version 3 record into out (cairn_kv__hlen(3, ...) + klen + vlen bytes); returns its size.
+ * seq is stored only by COMMIT, FILE and SEAL; expire only by PUT (when not 0). */
+size_t cairn_kv__enc_rec(uint8_t *out, int type, int flags, int kind, const void *key, size_t klen, const void *val,
+                         size_t vlen, uint64_t seq, int64_t expire);
+/* Encode a FILE (a = order, b = version) or SEAL (a = its own offset, b = 0) record in encoding
+ * enc (3: version 3, MREC3 bytes; else the 32-byte header, MREC2 bytes); returns its size. Every
+ * FILE record has the 32-byte header (FILE_ENC); a SEAL is encoded as its file's records. */
+size_t cairn_kv__enc_mark(uint8_t *out, int enc, int type, uint64_t a, uint32_t b, uint64_t seq);
+/* Parse and range-check the header at h, of either encoding, reading at most avail bytes (the
+ * one header parser). 0 if plausible, with r->hlen set. */
+int cairn_kv__dec_hdr(const uint8_t *h, size_t avail, rec_hdr *r);
 
 /* ---- the handle ----------------------------------------------------------------------------- */
 
@@ -89,6 +112,7 @@ typedef struct kv_file {
     uint64_t reserved;  /* active file with wmap: bytes on disk (>= size; the tail is reserved zeros) */
     int wtried;         /* the read-write mapping was attempted (it is best effort) */
     uint64_t base;      /* bytes before its first data record (its FILE record, or 0) */
+    int version;        /* its format: 1 (no FILE record), 2 or 3; 0: empty (gets a version 3 FILE) */
 } kv_file;
 
 /* A file table the keydir reads keys from: the handle's, or compaction's outputs. */
@@ -140,7 +164,14 @@ struct cairn_kv {
     uint32_t omask;
 
     uint64_t written, synced; /* bytes appended / covered by an fsync (group commit) */
-    int syncing;
+    /* group commit's batching (under gmu; see group_wait in kv_active.c): appends so far, appends
+     * the last group fsync covered, writers inside group_wait, the batch a leader gathers for */
+    uint64_t gappends, gcovered;
+    uint32_t gin, gexpect;
+    uint32_t gsleep, gwake, gbcast; /* waiters asleep; of them, woken but not yet run; wakeups */
+    uint64_t gsync_ns;              /* a group fsync's duration, recent average (gathering's bound) */
+    int syncing;  /* a leader is gathering its batch or in its fsync */
+    int gstop;    /* quiesce / detach wait: a gathering leader syncs at once */
     cairn_file *gfile;
 
     /* per-handle operation counters for cairn_kv_metrics (metrics.h): atomic adds, relaxed loads */
@@ -251,6 +282,9 @@ typedef struct compact_manifest {
 /* Apply one committed PUT/DEL found at (slot, off) to the keydir (open and write paths). */
 int cairn_kv__apply(cairn_kv *kv, cairn_kd *kd, uint32_t slot, uint64_t off, int type, int kind, const void *key,
                     size_t klen, uint32_t hash, uint32_t vlen, int64_t expire, int64_t now);
+/* The format version of a data file from its first record: 3 or 2 (a FILE record saying so), 1
+ * (anything else), 0 (empty). */
+int cairn_kv__probe_version(kv_file *kf);
 int cairn_kv__hint_add(hintbuf *hb, int type, int kind, const void *key, size_t klen, uint32_t vlen, uint64_t off,
                        int64_t expire);
 int cairn_kv__write_hint(const char *dir, kv_file *kf, hintbuf *hb, const char *ext);

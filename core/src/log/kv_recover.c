@@ -43,7 +43,7 @@ int cairn_kv__apply(cairn_kv *kv, cairn_kd *kd, uint32_t slot, uint64_t off, int
     (void)kind;
     if (type == T_PUT && !expired(expire, now)) {
         if ((rc = cairn_kd__put(kd, key, klen, hash, KD_LOC(slot, off), &old)) < 0) goto fail;
-        kv->live_bytes += rec_size(klen, vlen);
+        kv->live_bytes += put_size(kv->files[slot].version, klen, vlen, expire);
         if (expire) cairn_kd__expiring_add(kd, 1);
     } else {
         if ((rc = cairn_kd__del(kd, key, klen, hash, &old)) < 0) goto fail;
@@ -59,6 +59,20 @@ int cairn_kv__apply(cairn_kv *kv, cairn_kd *kd, uint32_t slot, uint64_t off, int
 fail:
     if (rc == CAIRN_NOMEM) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (keydir)");
     return rc;
+}
+
+int cairn_kv__probe_version(kv_file *kf) {
+    uint8_t b[MREC2];
+    size_t n = kf->size < MREC2 ? (size_t)kf->size : MREC2;
+    rec_hdr rh;
+    kf->version = kf->size ? 1 : 0;
+    if (n == MREC2 && cairn_io__pread(kf->f, b, n, 0, NULL) == 0 && cairn_kv__dec_hdr(b, n, &rh) == 0 &&
+        rh.type == T_FILE && !rh.v3) {
+        uint32_t ver = cairn_get32(b + HDR + 8);
+        if (ver == 2 || ver == 3) kf->version = (int)ver;
+    }
+    cairn_errclear();
+    return kf->version;
 }
 
 /* ---- scanning a data file ------------------------------------------------------------------- */
@@ -136,17 +150,18 @@ static int tail_is_zero(rdr *r, uint64_t pos, int *zero) {
     return 0;
 }
 
-/* Is a valid record at pos (fits in the file, fields in range, CRC matches, seq >= min_seq)?
- * 1 yes, 0 no, <0 error. */
-static int valid_at(rdr *r, uint64_t pos, uint64_t min_seq) {
+/* Is a valid record at pos (fits in the file, fields in range, of the file's encoding (v3), CRC
+ * matches, and if it carries a seq, seq >= min_seq)? 1 yes, 0 no, <0 error. */
+static int valid_at(rdr *r, uint64_t pos, uint64_t min_seq, int v3) { /* v3 -1: either encoding */
     const uint8_t *h;
     rec_hdr rh;
     uint64_t rs;
+    size_t hn = r->size - pos < HDR_MAX ? (size_t)(r->size - pos) : HDR_MAX;
     int rc;
-    if (r->size - pos < HDR) return 0;
-    if ((rc = rdr_get(r, pos, HDR, &h)) != 0) return rc == KV_SHRANK ? 0 : rc;
-    if (h[4] < T_PUT || h[4] > T_SEAL || cairn_kv__dec_hdr(h, &rh) != 0 || rh.seq < min_seq) return 0;
-    rs = rec_size(rh.klen, rh.vlen);
+    if (hn < HDR3_MIN) return 0;
+    if ((rc = rdr_get(r, pos, hn, &h)) != 0) return rc == KV_SHRANK ? 0 : rc;
+    if (cairn_kv__dec_hdr(h, hn, &rh) != 0 || (v3 >= 0 && rh.v3 != v3) || (rh.has_seq && rh.seq < min_seq)) return 0;
+    rs = rec_size(rh.hlen, rh.klen, rh.vlen);
     if (rs > r->size - pos) return 0;
     if ((rc = rdr_get(r, pos, (size_t)rs, &h)) != 0) return rc == KV_SHRANK ? 0 : rc;
     return cairn_crc32c__update(0, h + 4, (size_t)rs - 4) == cairn_get32(h);
@@ -154,12 +169,12 @@ static int valid_at(rdr *r, uint64_t pos, uint64_t min_seq) {
 
 /* A bad record at `bad`: is it a torn tail? Look for any valid record starting after it. *at is
  * its offset, or 0 if none. */
-static int valid_after(rdr *r, uint64_t bad, uint64_t min_seq, uint64_t *at) {
+static int valid_after(rdr *r, uint64_t bad, uint64_t min_seq, int v3, uint64_t *at) {
     uint64_t p;
     int rc;
     *at = 0;
-    for (p = bad + 1; p < r->size && r->size - p >= HDR; p++) {
-        if ((rc = valid_at(r, p, min_seq)) < 0) return rc;
+    for (p = bad + 1; p < r->size && r->size - p >= HDR3_MIN; p++) {
+        if ((rc = valid_at(r, p, min_seq, v3)) < 0) return rc;
         if (rc == 1) {
             *at = p;
             return 0;
@@ -186,9 +201,13 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, h
     size_t np = 0, cp = 0;
     uint8_t *keys = NULL;
     size_t nk = 0, ck = 0;
-    uint64_t bseq = 0;
+    uint64_t bseq = 0, run = 0; /* run: the seq of the last commit (version 3 files written by appends) */
     int64_t now = cairn_time__now_ms();
     int rc = 0, torn = 0; /* torn: `why` may be an interrupted append */
+    int file_v3 = 0;      /* the file's records are version 3 (its first record says) */
+    /* version 3 files written by appends (minor 0) number their commits implicitly; compaction
+     * outputs copy records without their seqs */
+    int numbered = (kf->order & 0xffffffffu) == 0;
     const char *why = NULL;
     memset(&r, 0, sizeof r);
     memset(res, 0, sizeof *res);
@@ -198,7 +217,8 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, h
     while (pos < r.size) {
         const uint8_t *h;
         rec_hdr rh;
-        uint64_t rs;
+        uint64_t rs, rseq;
+        size_t hn;
         if (is_active) {
             /* zeros from the end of the log to the end of the file are the blocks reserved ahead
              * of appends (see cairn_io__reserve): the clean end of the log, not damage */
@@ -214,17 +234,24 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, h
             }
         }
         torn = 1;
-        if (r.size - pos < HDR) {
+        hn = r.size - pos < HDR_MAX ? (size_t)(r.size - pos) : HDR_MAX;
+        if (hn < HDR3_MIN) {
             why = "truncated record header";
             break;
         }
-        if ((rc = rdr_get(&r, pos, HDR, &h)) == KV_SHRANK) continue;
+        if ((rc = rdr_get(&r, pos, hn, &h)) == KV_SHRANK) continue;
         if (rc) goto out;
-        if (cairn_kv__dec_hdr(h, &rh) != 0) {
+        if (cairn_kv__dec_hdr(h, hn, &rh) != 0) {
+            why = hn < HDR && !(h[4] & V3_TAG) ? "truncated record header" : "invalid record header";
+            break;
+        }
+        /* one encoding per file: version 3 records only after a version 3 FILE record (which,
+         * like every first record, has the 32-byte header) */
+        if (pos == 0 ? rh.v3 : rh.v3 != file_v3) {
             why = "invalid record header";
             break;
         }
-        rs = rec_size(rh.klen, rh.vlen);
+        rs = rec_size(rh.hlen, rh.klen, rh.vlen);
         if (rs > r.size - pos) {
             why = "record runs past the end of the file";
             break;
@@ -236,11 +263,15 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, h
             break;
         }
         torn = 0; /* a valid record: what is wrong with it from here on is not a torn write */
-        if (rh.seq > kv->seq) kv->seq = rh.seq;
-        if (rh.seq > max_seq) max_seq = rh.seq;
-        if (hb && rh.seq > hb->max_seq) hb->max_seq = rh.seq;
+        if (!rh.v3 || rh.has_seq) rseq = rh.seq;
+        else if (numbered && !(rh.flags & F_TXN)) rseq = run + 1; /* a bare write: the next number */
+        else rseq = 0;
+        if (rseq > kv->seq) kv->seq = rseq;
+        if (rseq > max_seq) max_seq = rseq;
+        if (hb && rseq > hb->max_seq) hb->max_seq = rseq;
+        if (pos == 0 && rh.type != T_FILE) kf->version = 1;
         if (rh.type == T_FILE) {
-            uint32_t ver = cairn_get32(h + HDR + 8);
+            uint32_t ver = cairn_get32(h + rh.hlen + 8);
             if (pos != 0) {
                 why = "file record in the middle of the file";
                 break;
@@ -250,17 +281,20 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, h
                                     cairn_io__path(kf->f), ver, FORMAT_VERSION);
                 goto out;
             }
-            if (cairn_get64(h + HDR) != kf->order || ver != FORMAT_VERSION || cairn_get32(h + HDR + 12) != 0) {
+            if (cairn_get64(h + rh.hlen) != kf->order || ver < 2 || cairn_get32(h + rh.hlen + 12) != 0) {
                 why = "file record does not name this file";
                 break;
             }
             res->has_file = 1;
+            kf->version = (int)ver;
+            file_v3 = ver >= 3;
+            run = rh.seq;
         } else if (rh.type == T_SEAL) {
             if (np) {
                 why = "seal record inside a batch";
                 break;
             }
-            if (cairn_get64(h + HDR) != pos || cairn_get64(h + HDR + 8) != 0) {
+            if (cairn_get64(h + rh.hlen) != pos || cairn_get64(h + rh.hlen + 8) != 0) {
                 why = "seal record does not match its offset";
                 break;
             }
@@ -275,10 +309,12 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, h
             }
             break;
         } else if (rh.type == T_COMMIT) {
-            if (np == 0 || rh.seq != bseq || cairn_get32(h + HDR) != np || cairn_get32(h + HDR + 4) != 0) {
+            if (np == 0 || (rh.v3 ? numbered && rh.seq != run + 1 : rh.seq != bseq) || cairn_get32(h + rh.hlen) != np ||
+                cairn_get32(h + rh.hlen + 4) != 0) {
                 why = np ? "commit record does not match its batch" : "commit record without a batch";
                 break;
             }
+            if (rh.v3) run = rh.seq;
             {
                 size_t i;
                 for (i = 0; i < np; i++) {
@@ -294,7 +330,7 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, h
             }
             np = nk = 0;
         } else if (rh.flags & F_TXN) {
-            if (np && rh.seq != bseq) {
+            if (np && !rh.v3 && rh.seq != bseq) {
                 why = "batch without its commit record";
                 break;
             }
@@ -323,7 +359,7 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, h
                 keys = v;
                 ck = nc;
             }
-            memcpy(keys + nk, h + HDR, rh.klen);
+            memcpy(keys + nk, h + rh.hlen, rh.klen);
             pv[np].off = pos;
             pv[np].type = rh.type;
             pv[np].kind = rh.kind;
@@ -338,10 +374,11 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, h
                 why = "batch without its commit record";
                 break;
             }
-            if (do_apply && (rc = cairn_kv__apply(kv, kv->kd, slot, pos, rh.type, rh.kind, h + HDR, rh.klen,
-                                                  cairn_kd__hash(h + HDR, rh.klen), rh.vlen, rh.expire, now)) != 0)
+            if (rh.v3 && numbered) run = rseq;
+            if (do_apply && (rc = cairn_kv__apply(kv, kv->kd, slot, pos, rh.type, rh.kind, h + rh.hlen, rh.klen,
+                                                  cairn_kd__hash(h + rh.hlen, rh.klen), rh.vlen, rh.expire, now)) != 0)
                 goto out;
-            if (hb && (rc = cairn_kv__hint_add(hb, rh.type, rh.kind, h + HDR, rh.klen, rh.vlen, pos, rh.expire)) != 0)
+            if (hb && (rc = cairn_kv__hint_add(hb, rh.type, rh.kind, h + rh.hlen, rh.klen, rh.vlen, pos, rh.expire)) != 0)
                 goto out;
         }
         pos += rs;
@@ -359,7 +396,8 @@ static int scan_file(cairn_kv *kv, uint32_t slot, int is_active, int do_apply, h
             fn = 0; /* it went: that is a trim of reserved zeros */
         }
         if (fn) memcpy(first, b, fn);
-        if ((rc = valid_after(&r, pos, max_seq, &at)) != 0) goto out;
+        /* (a bad first record leaves the file's encoding open: a valid record of either follows) */
+        if ((rc = valid_after(&r, pos, max_seq, pos ? file_v3 : -1, &at)) != 0) goto out;
         if (at) {
             if (kv->readonly && fn) {
                 /* beside a live writer the bad record may be an append in progress that our read
@@ -489,7 +527,7 @@ static int load_hint(cairn_kv *kv, uint32_t slot, int apply_it, int *applied) {
         vlen = cairn_get32(b + pos + 4);
         off = cairn_get64(b + pos + 8);
         if (klen == 0 || len - 4 - pos - HINT_ENT < klen || (b[pos] != T_PUT && b[pos] != T_DEL) || b[pos + 1] > 3 ||
-            vlen > CAIRN_VALUE_MAX || off + rec_size(klen, vlen) > kf->size)
+            vlen > CAIRN_VALUE_MAX || off + put_size(kf->version, klen, vlen, (int64_t)cairn_get64(b + pos + 16)) > kf->size)
             goto bad;
         pos += HINT_ENT + klen;
     }
@@ -877,16 +915,16 @@ static int in_list(const uint64_t *v, uint32_t n, uint64_t x) {
 /* The first and last records of a file whose contents were not scanned (loaded from KEYDIR):
  * does it start with FILE, end with SEAL? */
 static void probe_marks(kv_file *kf, int *has_file, int *sealed) {
-    uint8_t b[MREC];
+    uint8_t b[MREC2];
+    uint32_t m = mrec_size(kf->version);
     rec_hdr rh;
     *has_file = *sealed = 0;
-    if (kf->size < MREC) return;
-    if (cairn_io__pread(kf->f, b, MREC, 0, NULL) == 0 && cairn_kv__dec_hdr(b, &rh) == 0 && rh.type == T_FILE &&
-        cairn_crc32c__update(0, b + 4, MREC - 4) == cairn_get32(b))
+    if (kf->size >= MREC2 && cairn_io__pread(kf->f, b, MREC2, 0, NULL) == 0 && cairn_kv__dec_hdr(b, MREC2, &rh) == 0 &&
+        rh.type == T_FILE && !rh.v3 && cairn_crc32c__update(0, b + 4, MREC2 - 4) == cairn_get32(b))
         *has_file = 1;
-    if (cairn_io__pread(kf->f, b, MREC, kf->size - MREC, NULL) == 0 && cairn_kv__dec_hdr(b, &rh) == 0 &&
-        rh.type == T_SEAL &&
-        cairn_crc32c__update(0, b + 4, MREC - 4) == cairn_get32(b) && cairn_get64(b + HDR) == kf->size - MREC)
+    if (kf->size >= m && cairn_io__pread(kf->f, b, m, kf->size - m, NULL) == 0 && cairn_kv__dec_hdr(b, m, &rh) == 0 &&
+        rh.type == T_SEAL && rh.hlen + 16u == m && cairn_crc32c__update(0, b + 4, m - 4) == cairn_get32(b) &&
+        cairn_get64(b + rh.hlen) == kf->size - m)
         *sealed = 1;
     cairn_errclear();
 }
@@ -1020,6 +1058,7 @@ static int kv_load_once(cairn_kv *kv, int strict, int *unstable) {
             cairn_io__close(f);
             goto out;
         }
+        (void)cairn_kv__probe_version(&kv->files[slot]); /* (a scan checks what it says) */
     }
     /* slots 0..n-1 are the files in ascending order */
     if (!strict && (rc = load_snapshot(kv, n, &loaded)) != 0) goto out;
@@ -1047,6 +1086,7 @@ static int kv_load_once(cairn_kv *kv, int strict, int *unstable) {
                     goto out;
                 kf->size = sr.end;
                 cairn_kv__unmap_file(kf); /* (mapped again below, over what is left) */
+                if (sr.end == 0) kf->version = 0; /* empty: the next append writes a version 3 FILE */
             }
             if (last) {
                 last_sealed = sr.sealed;
@@ -1061,7 +1101,7 @@ static int kv_load_once(cairn_kv *kv, int strict, int *unstable) {
         kv->next_major = (last->order >> 32) + 1;
         if (!kv->readonly && (last->order & 0xffffffffu) == 0 && !last_sealed) {
             kv->active = (int32_t)(n - 1);
-            last->base = last_has_file ? MREC : 0;
+            last->base = last_has_file ? MREC2 : 0;
         }
     } else {
         kv->next_major = 1;

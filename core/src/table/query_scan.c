@@ -1307,35 +1307,27 @@ static int out_vec(sctx *s, const rgroup *g, cairn_colvec *segs, const uint8_t *
             }
             continue;
         }
-        if (col->w) {
-            /* other fixed-width segments (RLE, DELTA, CONSTANT, BITPACK, ...): decoded whole once for
-             * the row group, viewed a vector at a time (a DELTA read from the middle would unpack
-             * every delta before it for each vector) */
+        if (col->w || sb[c][6] != CAIRN_SEG_PLAIN) {
+            /* other fixed-width segments (RLE, DELTA, CONSTANT, BITPACK, ...), and string/bytes
+             * dictionaries, runs and constants: decoded whole once for the row group and viewed a
+             * vector at a time (a DELTA read from the middle would unpack every delta before it for
+             * each vector). Variable-width views keep offsets into the group's bytes: output()
+             * gathers them, never hands them on. */
             cairn_colvec *d = &s->gdec[c];
             if (!d->n && (rc = seg_range(t, &g->cols[c], c, sb[c], 0, g->nrows, d)) != 0) break;
             memset(&segs[c], 0, sizeof segs[c]);
             segs[c].type = d->type;
             segs[c].fixed_len = d->fixed_len;
             segs[c].n = n;
-            segs[c].data = (uint8_t *)d->data + p0 * col->w;
             segs[c].validity = d->validity ? d->validity + p0 / 8 : NULL;
-            segs[c].data_len = n * col->w;
-            bor[c] = 1;
-            continue;
-        }
-        if (sb[c][6] != CAIRN_SEG_PLAIN) {
-            /* string/bytes dictionaries, runs, constants: decoded whole once for the row group too
-             * (offsets into the group's bytes: output() gathers them, never hands them on) */
-            cairn_colvec *d = &s->gdec[c];
-            if (!d->n && (rc = seg_range(t, &g->cols[c], c, sb[c], 0, g->nrows, d)) != 0) break;
-            memset(&segs[c], 0, sizeof segs[c]);
-            segs[c].type = d->type;
-            segs[c].fixed_len = d->fixed_len;
-            segs[c].n = n;
-            segs[c].data = d->data;
-            segs[c].offsets = d->offsets + p0;
-            segs[c].validity = d->validity ? d->validity + p0 / 8 : NULL;
-            segs[c].data_len = (size_t)d->offsets[p0 + n];
+            if (col->w) {
+                segs[c].data = (uint8_t *)d->data + p0 * col->w;
+                segs[c].data_len = n * col->w;
+            } else {
+                segs[c].data = d->data;
+                segs[c].offsets = d->offsets + p0;
+                segs[c].data_len = (size_t)d->offsets[p0 + n];
+            }
             bor[c] = 1;
             continue;
         }

@@ -60,7 +60,7 @@ static const layout_row g_layout[] = {
     SROW(cairn_table_stats, checkpoints), SROW(cairn_table_stats, columns), SROW(cairn_table_stats, in_txn),
     TYPE(cairn_repo_options),
     ROW(cairn_repo_options, version), ROW(cairn_repo_options, create), ROW(cairn_repo_options, read_only),
-    ROW(cairn_repo_options, sync), ROW(cairn_repo_options, lock_timeout_ms),
+    ROW(cairn_repo_options, sync), ROW(cairn_repo_options, lock_timeout_ms), ROW(cairn_repo_options, cache_bytes),
     STYPE(cairn_repo_stats),
     SROW(cairn_repo_stats, size), SROW(cairn_repo_stats, tenants), SROW(cairn_repo_stats, objects),
     SROW(cairn_repo_stats, disk_bytes),

@@ -21,6 +21,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <linux/fs.h> /* FICLONE, FICLONERANGE */
+#include <sys/ioctl.h>
+#include <sys/syscall.h> /* SYS_copy_file_range: the libc wrapper needs _GNU_SOURCE */
+#endif
 
 /* ---- files -------------------------------------------------------------------------------- */
 
@@ -199,6 +204,121 @@ int cairn_io__mwrite(cairn_file *f, void *map, const void *buf, size_t len, uint
     }
     if (len) memcpy((uint8_t *)map + off, buf, len);
     return 0;
+}
+
+/* ---- copies ------------------------------------------------------------------------------- */
+
+#define COPY_CHUNK (1u << 20)
+
+/* Share the blocks of in's first len bytes with out (empty): 1 done, 0 not possible here (another
+ * file system, no reflinks, an unaligned length, ...; out is then rewritten from offset 0 by the
+ * caller's copy, so a failed attempt leaves nothing that matters). */
+static int copy_clone(cairn_file *in, cairn_file *out, uint64_t len) {
+#if defined(__linux__) && defined(FICLONE) && defined(FICLONERANGE)
+    struct stat st;
+    int r;
+    if (fstat(in->fd, &st) != 0) return 0;
+    if ((uint64_t)st.st_size == len) {
+        r = ioctl(out->fd, FICLONE, in->fd);
+    } else {
+        struct file_clone_range cr;
+        memset(&cr, 0, sizeof cr);
+        cr.src_fd = in->fd;
+        cr.src_offset = 0;
+        cr.src_length = len;
+        cr.dest_offset = 0;
+        r = ioctl(out->fd, FICLONERANGE, &cr);
+    }
+    return r == 0;
+#else
+    (void)in;
+    (void)out;
+    (void)len;
+    return 0;
+#endif
+}
+
+/* Copy [off, off+n) of in to the same offsets of out: copy_file_range while *kernel (cleared for
+ * good when the kernel cannot do it for these files), else through *buf (COPY_CHUNK bytes,
+ * allocated on first use). */
+static int copy_chunk(cairn_file *in, cairn_file *out, uint64_t off, size_t n, int *kernel, uint8_t **buf) {
+    size_t done = 0;
+#if defined(__linux__) && defined(SYS_copy_file_range)
+    while (*kernel && done < n) {
+        loff_t io = (loff_t)(off + done), oo = (loff_t)(off + done);
+        long r = syscall(SYS_copy_file_range, in->fd, &io, out->fd, &oo, n - done, 0u);
+        if (r < 0) {
+            int e = errno;
+            if (e == EINTR) continue;
+            if (e == EXDEV || e == ENOSYS || e == EOPNOTSUPP || e == EINVAL || e == EBADF || e == EPERM) {
+                *kernel = 0; /* not for these files: the loop below does the rest */
+                break;
+            }
+            return cairn_err__sys(e, "copy %s to %s at offset %llu", in->path, out->path,
+                                  (unsigned long long)(off + done));
+        }
+        if (r == 0)
+            return cairn_err__set(CAIRN_CORRUPT, "%s: unexpected end of file copying %zu bytes at offset %llu",
+                                  in->path, n - done, (unsigned long long)(off + done));
+        done += (size_t)r;
+    }
+#else
+    *kernel = 0;
+#endif
+    if (done < n && !*buf && !(*buf = (uint8_t *)malloc(COPY_CHUNK)))
+        return cairn_err__set(CAIRN_NOMEM, "copy %s: out of memory", in->path);
+    while (done < n) {
+        size_t m = n - done < COPY_CHUNK ? n - done : COPY_CHUNK, got = 0;
+        int rc;
+        while (got < m) {
+            ssize_t r = pread(in->fd, *buf + got, m - got, (off_t)(off + done + got));
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                return cairn_err__sys(errno, "read %s at offset %llu", in->path,
+                                      (unsigned long long)(off + done + got));
+            }
+            if (r == 0)
+                return cairn_err__set(CAIRN_CORRUPT, "%s: unexpected end of file copying %zu bytes at offset %llu",
+                                      in->path, m - got, (unsigned long long)(off + done + got));
+            got += (size_t)r;
+        }
+        if ((rc = write_all(out, *buf, m, off + done)) != 0) return rc;
+        done += m;
+    }
+    return 0;
+}
+
+int cairn_io__copy(cairn_file *in, cairn_file *out, uint64_t len, int share) {
+    unsigned h;
+    uint64_t off = 0;
+    uint8_t *buf = NULL;
+    int kernel = share != 0, rc = 0;
+    if (!in || !out) return cairn_err__set(CAIRN_INVALID, "cairn_io__copy: NULL argument");
+    if (out->failed) return cairn_iof__dead(out, "write");
+    if (len == 0) return 0;
+    h = cairn_io__hooks_load();
+    /* a reflink is one step the hooks could not split: only while they are off (or counting) */
+    if (share && !(h & CAIRN_IOH_ACTIVE) && copy_clone(in, out, len)) {
+        for (; h && off < len && !rc; off += COPY_CHUNK) rc = cairn_iof__write(out, off, 0, 0, "write");
+        return rc < 0 ? rc : 0;
+    }
+    while (off < len && !rc) {
+        size_t n = len - off < COPY_CHUNK ? (size_t)(len - off) : COPY_CHUNK, todo = n;
+        if (h) {
+            int kind;
+            if ((rc = cairn_iof__read(in)) != 0) break;
+            if ((kind = cairn_iof__write(out, off, n, 0, "write")) < 0) {
+                rc = kind;
+                break;
+            }
+            if (kind == CAIRN_FAULT_SHORT) todo = n / 2;
+        }
+        if ((rc = copy_chunk(in, out, off, todo, &kernel, &buf)) != 0) break;
+        if (todo < n) rc = cairn_err__sys(ENOSPC, "write %s: short write (injected)", out->path);
+        off += n;
+    }
+    free(buf);
+    return rc;
 }
 
 /* ---- paths -------------------------------------------------------------------------------- */

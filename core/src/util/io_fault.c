@@ -3,6 +3,8 @@
  *
  *  - inject faults: fail the nth write or fsync with EIO or ENOSPC, store half a write and then
  *    fail, or play a full disk (cairn_io__fault_arm);
+ *  - hold the next fsync of a file until a number of writes have been made (cairn_io__fault_hold_sync:
+ *    lets a test make writers overlap one fsync without timing);
  *  - simulate crashes: while tracking, each write/truncate not yet covered by an fsync of its
  *    file keeps an undo record (the bytes it overwrote and the old file size). A crash reverts
  *    them newest first, either all (DROP) or all but a prefix whose last write is torn at a
@@ -60,13 +62,18 @@ static int g_crash_mode;
 static uint64_t g_crash_seed;
 static undo_rec *g_undo;
 static size_t g_nundo, g_capundo;
+static int g_hold_armed;         /* the next file fsync waits until g_count[0] reaches g_hold_at */
+static int g_holding;            /* an fsync is waiting (g_hold_cv is broadcast at every write) */
+static uint64_t g_hold_at;
+static pthread_cond_t g_hold_cv = PTHREAD_COND_INITIALIZER;
 
 /* Publish the hooks word (under g_mu) from the state. */
 static void recompute_active(void) {
     unsigned h = 0;
     if (g_counting) h |= CAIRN_IOH_COUNT;
     if (g_stale) h |= CAIRN_IOH_STALE;
-    if (g_track || g_crashed || g_fault_at[0] || g_fault_at[1] || g_crash_sync_at) h |= CAIRN_IOH_ACTIVE;
+    if (g_track || g_crashed || g_fault_at[0] || g_fault_at[1] || g_crash_sync_at || g_hold_armed || g_holding)
+        h |= CAIRN_IOH_ACTIVE;
     __atomic_store_n(&cairn_io__hooks, h, __ATOMIC_RELEASE);
 }
 
@@ -214,6 +221,7 @@ static int pre_write(cairn_file *f, uint64_t off, uint64_t len, int is_trunc) {
     pthread_mutex_lock(&g_mu);
     if ((rc = dead_check(f, is_trunc ? "truncate" : "write")) != 0) goto out;
     kind = count_op(0);
+    if (g_holding) pthread_cond_broadcast(&g_hold_cv);
     if (kind == CAIRN_FAULT_FULL) {
         struct stat st;
         uint64_t size = fstat(f->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
@@ -297,6 +305,15 @@ int cairn_iof__sync(cairn_file *f) {
         pthread_mutex_unlock(&g_mu);
         return cairn_err__set(CAIRN_IO, "fsync %s: simulated crash", f->path);
     }
+    if (g_hold_armed) {
+        /* cairn_io__fault_hold_sync: this fsync waits for the writes (a reset lets it go) */
+        g_hold_armed = 0;
+        g_holding = 1;
+        while (g_holding && __atomic_load_n(&g_count[0], __ATOMIC_RELAXED) < g_hold_at)
+            pthread_cond_wait(&g_hold_cv, &g_mu);
+        g_holding = 0;
+        recompute_active();
+    }
     pthread_mutex_unlock(&g_mu);
     if (kind) {
         f->failed = 1;
@@ -357,6 +374,8 @@ void cairn_io__fault_reset(void) {
     g_fault_at[0] = g_fault_at[1] = 0;
     g_fired = 0;
     g_full_credit = 0;
+    g_hold_armed = g_holding = 0;
+    pthread_cond_broadcast(&g_hold_cv);
     recompute_active();
     pthread_mutex_unlock(&g_mu);
 }
@@ -372,6 +391,15 @@ void cairn_io__fault_arm(int ops, uint64_t nth, int kind, int sticky) {
         g_fault_sticky[k] = sticky;
     }
     g_full_credit = 0;
+    recompute_active();
+    pthread_mutex_unlock(&g_mu);
+}
+
+void cairn_io__fault_hold_sync(uint64_t writes) {
+    pthread_mutex_lock(&g_mu);
+    start_counting();
+    g_hold_at = g_count[0] + writes;
+    g_hold_armed = 1;
     recompute_active();
     pthread_mutex_unlock(&g_mu);
 }

@@ -174,27 +174,22 @@ int cairn_snap__begin_backup(cairn_snap *s, const char *dest) {
     return 0;
 }
 
-/* Copy the first len bytes of from into to (created), through the I/O layer, then fsync. */
-static int copy_file(const char *from, const char *to, uint64_t len, uint64_t *copied) {
+/* Copy the first len bytes of from into to (created), through the I/O layer, then fsync. With
+ * `share` (snapshots: on the store's file system, read-only) cairn_io__copy may share blocks: a
+ * reflink where the file system can, else an in-kernel copy; a backup (share 0) gets blocks of
+ * its own (a read/write loop), so damage to the store's blocks cannot reach it. */
+static int copy_file(const char *from, const char *to, uint64_t len, int share, uint64_t *copied) {
     cairn_file *in = NULL, *out = NULL;
-    uint64_t size = 0, off = 0;
-    uint8_t *buf = NULL;
+    uint64_t size = 0;
     int rc = cairn_io__open(&in, from, CAIRN_IO_RDONLY);
     if (rc) return rc;
     if ((rc = cairn_io__size(in, &size)) != 0) goto out;
     if (len == UINT64_MAX || len > size) len = size;
     if ((rc = cairn_io__open(&out, to, CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC)) != 0) goto out;
-    if (!(buf = (uint8_t *)malloc(1u << 20))) { rc = cairn_err__set(CAIRN_NOMEM, "out of memory"); goto out; }
-    while (off < len && !rc) {
-        size_t n = len - off < (1u << 20) ? (size_t)(len - off) : (1u << 20);
-        rc = cairn_io__pread(in, buf, n, off, NULL);
-        if (!rc) rc = cairn_io__pwrite(out, buf, n, off);
-        off += n;
-    }
+    rc = cairn_io__copy(in, out, len, share);
     if (!rc) rc = cairn_io__fsync(out);
     if (!rc) *copied = len;
 out:
-    free(buf);
     cairn_io__close(in);
     cairn_io__close(out);
     return rc;
@@ -202,7 +197,7 @@ out:
 
 int cairn_snap__copy(const char *from, const char *to, uint64_t *copied) {
     uint64_t got = 0;
-    int rc = copy_file(from, to, UINT64_MAX, &got);
+    int rc = copy_file(from, to, UINT64_MAX, 0, &got);
     if (copied) *copied = rc ? 0 : got;
     return rc;
 }
@@ -230,7 +225,7 @@ int cairn_snap__add(cairn_snap *s, const char *from, const char *fname, int immu
             return rc;
         }
     }
-    rc = copy_file(from, to, len, &got);
+    rc = copy_file(from, to, len, !s->backup, &got);
     if (!rc) s->bytes += got;
     free(to);
     return rc;

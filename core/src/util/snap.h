@@ -4,7 +4,8 @@
  * A snapshot of a store is a directory <root>/<name>/ (root: cairn_snap__root) holding a complete, read-only
  * copy of the store's data files as of the snapshot: files the engine never changes again
  * (sealed KV data files, table segments) are hard links (no new disk, no copy time); files it
- * changes in place are copied. A SNAPSHOT file in it (format below) says the snapshot is whole:
+ * changes in place are copied (cairn_io__copy: a reflink where the file system shares blocks copy
+ * on write, no data moved; else copy_file_range; else a read/write loop). A SNAPSHOT file in it (format below) says the snapshot is whole:
  * the directory is built as <name>.tmp and renamed once complete, so a crash leaves either no
  * snapshot or a whole one (and a .tmp directory that the next snapshot of that name removes).
  *
@@ -12,7 +13,7 @@
  * before it. `bytes` is the size of the data the snapshot holds (shared or not).
  *
  * A backup is the same directory shape written elsewhere, with every file copied (a backup that
- * shared inodes with the store would share its damage too).
+ * shared inodes or blocks with the store would share its damage too: no links, no reflinks).
  */
 #ifndef CAIRN_SNAP_H
 #define CAIRN_SNAP_H
@@ -46,7 +47,8 @@ int cairn_snap__begin_backup(cairn_snap *s, const char *dest);
 /* Put the file `from` into the snapshot as `fname`: a hard link when `immutable` (and this is
  * not a backup), else a copy of its first `len` bytes (len UINT64_MAX: all of it), fsynced. */
 int cairn_snap__add(cairn_snap *s, const char *from, const char *fname, int immutable, uint64_t len);
-/* Copy the file `from` to `to` (created or truncated), fsynced; *copied (may be NULL) its size. */
+/* Copy the file `from` to `to` (created or truncated) for a backup (blocks of its own: never a
+ * reflink), fsynced; *copied (may be NULL) its size. */
 int cairn_snap__copy(const char *from, const char *to, uint64_t *copied);
 /* Write a file of the given bytes into the snapshot (fsynced). */
 int cairn_snap__write(cairn_snap *s, const char *fname, const void *data, size_t len);

@@ -166,6 +166,15 @@ int cairn_io__reserve(cairn_file *f, uint64_t off, uint64_t len);
  * cairn_io__pwrite instead (coherent with the mapping), so injected faults and simulated crashes
  * see every such write. */
 int cairn_io__mwrite(cairn_file *f, void *map, const void *buf, size_t len, uint64_t off);
+/* Copy the first len bytes of `in` (they must exist) to offset 0 of `out`, an empty file. With
+ * `share` the copy may share blocks with `in`: a reflink (ioctl FICLONE/FICLONERANGE: copy on
+ * write, no data moved) where the file system can, else copy_file_range (the kernel copies, or
+ * shares on file systems that do so), else a read/write loop. Without `share` (a backup must not
+ * share the fate of the blocks it protects) always the read/write loop. Not durable until
+ * cairn_io__fsync(out). Each MiB is a write op of `out` for the test hooks; while they are active
+ * there is no reflink: the copy goes MiB by MiB, so every injected fault and simulated crash
+ * lands as for pwrite. Errors: IO, NOSPC, FAILED, CORRUPT (in is shorter than len). */
+int cairn_io__copy(cairn_file *in, cairn_file *out, uint64_t len, int share);
 /* 1 while fault injection or crash tracking is active (callers then avoid mappings that would
  * bypass them), else 0. */
 int cairn_io__hooks_active(void);
@@ -214,6 +223,10 @@ void cairn_io__fault_arm(int ops, uint64_t nth, int kind, int sticky);
 uint64_t cairn_io__fault_count(int ops);
 /* How many faults have been injected since the last reset. */
 uint64_t cairn_io__fault_fired(void);
+/* The next fsync of a file (not a directory) waits, before it syncs, until `writes` write-class
+ * ops (writes, truncates, reserves) have been made from now on, by any thread; then it goes on
+ * as usual. One fsync only; cairn_io__fault_reset lets a waiting one go. */
+void cairn_io__fault_hold_sync(uint64_t writes);
 
 /* ---- crash simulation (tests) ------------------------------------------------------------
  * While tracking, the layer keeps an undo record of every write and truncate not yet covered

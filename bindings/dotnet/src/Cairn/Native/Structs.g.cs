@@ -96,7 +96,7 @@ internal struct CairnKvStats
 internal struct CairnRepoOptions : INativeOptions
 {
     /// <summary>CAIRN_REPO_OPTIONS_VERSION</summary>
-    public const uint CurrentVersion = 1;
+    public const uint CurrentVersion = 2;
     /// <summary>The version and the options every engine has (StoreOptions).</summary>
     public void Init(int create, int readOnly, int sync, uint lockTimeoutMs)
     {
@@ -111,6 +111,7 @@ internal struct CairnRepoOptions : INativeOptions
     public int ReadOnly;
     public int Sync;
     public uint LockTimeoutMs;
+    public ulong CacheBytes;
 }
 
 /// <summary>cairn_repo_stats</summary>
@@ -178,7 +179,7 @@ internal static class NativeLayouts
         ("cairn_blob_stats", typeof(CairnBlobStats), new[] { ("size", "Size"), ("entries", "Entries"), ("live_bytes", "LiveBytes"), ("free_bytes", "FreeBytes"), ("free_entries", "FreeEntries"), ("file_size", "FileSize"), ("wal_bytes", "WalBytes"), ("next_key", "NextKey"), ("in_txn", "InTxn") }),
         ("cairn_kv_options", typeof(CairnKvOptions), new[] { ("version", "Version"), ("create", "Create"), ("read_only", "ReadOnly"), ("sync", "Sync"), ("max_file_size", "MaxFileSize"), ("lock_timeout_ms", "LockTimeoutMs") }),
         ("cairn_kv_stats", typeof(CairnKvStats), new[] { ("size", "Size"), ("keys", "Keys"), ("data_files", "DataFiles"), ("disk_bytes", "DiskBytes"), ("live_bytes", "LiveBytes"), ("dead_bytes", "DeadBytes"), ("keydir_bytes", "KeydirBytes"), ("seq", "Seq"), ("compactions", "Compactions"), ("in_txn", "InTxn") }),
-        ("cairn_repo_options", typeof(CairnRepoOptions), new[] { ("version", "Version"), ("create", "Create"), ("read_only", "ReadOnly"), ("sync", "Sync"), ("lock_timeout_ms", "LockTimeoutMs") }),
+        ("cairn_repo_options", typeof(CairnRepoOptions), new[] { ("version", "Version"), ("create", "Create"), ("read_only", "ReadOnly"), ("sync", "Sync"), ("lock_timeout_ms", "LockTimeoutMs"), ("cache_bytes", "CacheBytes") }),
         ("cairn_repo_stats", typeof(CairnRepoStats), new[] { ("size", "Size"), ("tenants", "Tenants"), ("objects", "Objects"), ("disk_bytes", "DiskBytes") }),
         ("cairn_table_options", typeof(CairnTableOptions), new[] { ("version", "Version"), ("create", "Create"), ("read_only", "ReadOnly"), ("sync", "Sync"), ("lock_timeout_ms", "LockTimeoutMs"), ("schema", "Schema"), ("checkpoint_rows", "CheckpointRows") }),
         ("cairn_table_stats", typeof(CairnTableStats), new[] { ("size", "Size"), ("rows", "Rows"), ("deleted_rows", "DeletedRows"), ("next_id", "NextId"), ("row_groups", "RowGroups"), ("segments", "Segments"), ("tail_rows", "TailRows"), ("disk_bytes", "DiskBytes"), ("wal_bytes", "WalBytes"), ("checkpoints", "Checkpoints"), ("columns", "Columns"), ("in_txn", "InTxn") }),
