@@ -447,10 +447,11 @@ int cairn_kd__dump(const cairn_kd *kd, cairn_kd_io write_fn, void *ctx) {
  *     slots share an entry. The header's count, expiring and used must be what the slots hold,
  *     and the load factor must leave an empty slot (probes end at one). Holes are not checked
  *     (nothing reads them: compaction copies only referenced entries). */
-/* Header length of a record: version 3 (v3 != 0): CRC, tag, varint klen and vlen, [expiry]. */
-static inline uint64_t rec_len(int v3, uint64_t hdr, uint64_t klen, uint64_t vlen, uint64_t ex) {
-    return v3 ? 6u + (klen >= 128u) + (klen >= 16384u) + 1u + (vlen >= 128u) + (vlen >= 16384u) + (vlen >= 2097152u) +
-                    (vlen >= 268435456u) + (ex ? 8u : 0u)
+/* Header length of a PUT record: version 3 (v3 != 0): CRC, tag, [varint klen unless the short
+ * form: kind 0, klen <= 32, no expiry], varint vlen, [expiry]. */
+static inline uint64_t rec_len(int v3, uint64_t hdr, uint64_t kind, uint64_t klen, uint64_t vlen, uint64_t ex) {
+    return v3 ? 6u + (kind != 0 || klen > 32u || ex) + (klen >= 128u) + (klen >= 16384u) + (vlen >= 128u) +
+                    (vlen >= 16384u) + (vlen >= 2097152u) + (vlen >= 268435456u) + (ex ? 8u : 0u)
               : hdr;
 }
 
@@ -490,7 +491,7 @@ static int validate(const cairn_kd *kd, const kd_limits *lim, const uint64_t *fs
             const uint32_t f = KD_LOC_FILE(loc), fi = f < nfiles ? f : nfiles;
             const uint64_t ebad = (uint64_t)(pos + esz > clen) | (uint64_t)(e->flags & ~KD_EXPIRES) |
                                   (uint64_t)(e->kind > 3) | (uint64_t)(e->klen == 0) | (uint64_t)(e->vlen > vmax) |
-                                  (uint64_t)(off + rec_len(lim->fv3[fi], rec_hdr, e->klen, e->vlen, ex) + e->klen +
+                                  (uint64_t)(off + rec_len(lim->fv3[fi], rec_hdr, e->kind, e->klen, e->vlen, ex) + e->klen +
                                                  e->vlen > fsize[fi]);
             bad |= ebad & sel;
             found += sel;

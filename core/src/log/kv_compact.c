@@ -149,9 +149,9 @@ int cairn_kv_compact(cairn_kv *kv) {
             goto fail;
         }
         src = &kv->files[KD_LOC_FILE(loc)];
-        hl = cairn_kv__hlen(src->version, T_PUT, e->klen, e->vlen, expire);
+        hl = cairn_kv__hlen(src->version, T_PUT, e->kind, e->klen, e->vlen, expire);
         rs = rec_size(hl, e->klen, e->vlen);
-        ws = rec_size(cairn_kv__hlen(3, T_PUT, e->klen, e->vlen, expire), e->klen, e->vlen);
+        ws = rec_size(cairn_kv__hlen(3, T_PUT, e->kind, e->klen, e->vlen, expire), e->klen, e->vlen);
         if (rs + ws > rcap) {
             uint8_t *nb = (uint8_t *)realloc(rbuf, (size_t)(rs + ws));
             if (!nb) {

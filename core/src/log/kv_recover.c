@@ -42,7 +42,7 @@ int cairn_kv__apply(cairn_kv *kv, cairn_kd *kd, uint32_t slot, uint64_t off, int
     if (type == T_PUT && !expired(expire, now)) {
         rc = cairn_kd__put(kd, key, klen, hash, KD_LOC(slot, off), vlen, kind, expire, &old);
         if (rc < 0) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (keydir)");
-        kv->live_bytes += put_size(kv->files[slot].version, klen, vlen, expire);
+        kv->live_bytes += put_size(kv->files[slot].version, kind, klen, vlen, expire);
     } else {
         rc = cairn_kd__del(kd, key, klen, hash, &old);
         if (rc < 0) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (keydir)");
@@ -54,7 +54,7 @@ int cairn_kv__apply(cairn_kv *kv, cairn_kd *kd, uint32_t slot, uint64_t off, int
 uint64_t cairn_kv__ent_size(const cairn_kv *kv, const kd_ent *e) {
     uint32_t f = KD_LOC_FILE(kd_loc(e));
     int version = f < kv->nfiles ? kv->files[f].version : 3;
-    return put_size(version, e->klen, e->vlen, (e->flags & KD_EXPIRES) ? 1 : 0);
+    return put_size(version, e->kind, e->klen, e->vlen, (e->flags & KD_EXPIRES) ? 1 : 0);
 }
 
 int cairn_kv__probe_version(kv_file *kf) {
@@ -523,7 +523,7 @@ static int load_hint(cairn_kv *kv, uint32_t slot, int apply_it, int *applied) {
         vlen = cairn_get32(b + pos + 4);
         off = cairn_get64(b + pos + 8);
         if (klen == 0 || len - 4 - pos - HINT_ENT < klen || (b[pos] != T_PUT && b[pos] != T_DEL) || b[pos + 1] > 3 ||
-            vlen > CAIRN_VALUE_MAX || off + put_size(kf->version, klen, vlen, (int64_t)cairn_get64(b + pos + 16)) > kf->size)
+            vlen > CAIRN_VALUE_MAX || off + put_size(kf->version, b[pos + 1], klen, vlen, (int64_t)cairn_get64(b + pos + 16)) > kf->size)
             goto bad;
         pos += HINT_ENT + klen;
     }
