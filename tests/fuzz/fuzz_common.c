@@ -407,7 +407,7 @@ static void blob_read_all(cairn_blob *b, const char *when, const char *oracle_fi
 }
 
 static int wal_empty(const char *path) {
-    char wal[1200];
+    char wal[1210];
     struct stat st;
     snprintf(wal, sizeof wal, "%s-wal", path);
     return stat(wal, &st) != 0 || st.st_size <= 32;

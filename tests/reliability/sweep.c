@@ -283,7 +283,7 @@ static void restore(void) {
     }
     for (i = 0; i < npf; i++) {
         char p[1200];
-        snprintf(p, sizeof p, "%s/%s", work, pf[i].name);
+        snprintf(p, sizeof p, "%.699s/%.255s", work, pf[i].name);
         rel_spit(p, pf[i].data, pf[i].len);
     }
 }
@@ -499,7 +499,7 @@ static void run_case(int fi, int m, size_t off, size_t arg) {
     free(buf);
     for (i = 0; i < npf; i++) {
         char q[1200];
-        snprintf(q, sizeof q, "%s/%s", work, pf[i].name);
+        snprintf(q, sizeof q, "%.699s/%.255s", work, pf[i].name);
         msize[i] = rel_fsize(q);
         if (engine != 2 && is_data(pf[i].name)) last_data = i;
     }
@@ -575,7 +575,7 @@ static void run_case(int fi, int m, size_t off, size_t arg) {
         long long now, floor_;
         int data = engine == 2 ? strstr(pf[i].name, "-") == NULL : is_data(pf[i].name);
         if (!data) continue;
-        snprintf(q, sizeof q, "%s/%s", work, pf[i].name);
+        snprintf(q, sizeof q, "%.699s/%.255s", work, pf[i].name);
         now = rel_fsize(q);
         floor_ = msize[i] < (long long)pf[i].len ? msize[i] : (long long)pf[i].len;
         if (engine != 2 && i == last_data) {
