@@ -25,9 +25,9 @@ echo "== ThreadSanitizer: the threaded C tests (TSan and ASan cannot be combined
 cmake -S "$root" -B "$build-tsan" -G Ninja -DCMAKE_BUILD_TYPE=Debug "${core_only[@]}" \
   "-DCMAKE_C_FLAGS=-fsanitize=thread -g -O1" -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread \
   -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread
-cmake --build "$build-tsan" -j "$jobs" --target test_kv_threads test_blob
+cmake --build "$build-tsan" -j "$jobs" --target test_kv_threads test_blob test_repo_threads
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-  ctest --test-dir "$build-tsan" --output-on-failure -j "$jobs" -R '^c\.(test_kv_threads|test_blob)$' || status=1
+  ctest --test-dir "$build-tsan" --output-on-failure -j "$jobs" -R '^c\.(test_kv_threads|test_blob|test_repo_threads)$' || status=1
 echo "== fuzzing: each libFuzzer target for ${CAIRN_FUZZ_SECONDS:-20} s (clang, ASan+UBSan) =="
 if command -v clang >/dev/null 2>&1; then
   CC=clang cmake -S "$root" -B "$build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${core_only[@]}" \

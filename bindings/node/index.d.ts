@@ -461,7 +461,14 @@ export function microseconds(date: Date): number | bigint;
 /** A version's digest: 64 lowercase hex characters (SHA-256). */
 export type Digest = string;
 
-export interface RepoOptions extends StoreOptions {}
+export interface RepoOptions extends StoreOptions {
+  /**
+   * Tree nodes kept in memory once checked against their digest, up to this many bytes: a diff or
+   * a put reads them again without reading or hashing them again. 0 (default): 64 MiB; 1: none.
+   * A non-negative safe integer (else CAIRN_INVALID; not a number: CAIRN_TYPE).
+   */
+  cacheBytes?: number;
+}
 
 export interface RepoValueOptions {
   /** Force the stored kind (e.g. 'json' for a string that is a JSON document). */

@@ -175,7 +175,8 @@ static uint64_t vlen_of(uint64_t v) {
     return n;
 }
 
-uint64_t kvt_rec3(uint64_t klen, uint64_t vlen, int expires) {
+uint64_t kvt_rec3(int kind, uint64_t klen, uint64_t vlen, int expires) {
+    if (kind == 0 && klen <= 32 && !expires) return 5 + vlen_of(vlen) + klen + vlen; /* the short form */
     return 5 + vlen_of(klen) + vlen_of(vlen) + (expires ? 8 : 0) + klen + vlen;
 }
 
@@ -191,9 +192,16 @@ uint64_t kvt_next_rec(const uint8_t *d, uint64_t len, uint64_t off, int *type, i
                ((uint64_t)d[off + 8] | (uint64_t)d[off + 9] << 8 | (uint64_t)d[off + 10] << 16 |
                 (uint64_t)d[off + 11] << 24);
     }
-    *type = d[off + 4] & 7;
-    *txn = (d[off + 4] >> 3) & 1;
-    for (i = 0; i < 2; i++) {
+    if (d[off + 4] & 0x40) { /* short: a PUT of kind 0, TXN in bit 5, klen - 1 in bits 0-4 */
+        *type = 1;
+        *txn = (d[off + 4] >> 5) & 1;
+        v[0] = (uint64_t)(d[off + 4] & 31) + 1;
+    } else {
+        static const int types[4] = {1, 2, 3, 5};
+        *type = types[d[off + 4] & 3];
+        *txn = (d[off + 4] >> 2) & 1;
+    }
+    for (i = (d[off + 4] & 0x40) ? 1 : 0; i < 2; i++) {
         int sh = 0;
         v[i] = 0;
         do {
@@ -202,7 +210,7 @@ uint64_t kvt_next_rec(const uint8_t *d, uint64_t len, uint64_t off, int *type, i
             sh += 7;
         } while (d[p++] & 0x80);
     }
-    if (d[off + 4] & 0x10) p += 8;
+    if (!(d[off + 4] & 0x40) && (d[off + 4] & 0x08)) p += 8;
     if (*type >= 3) p += 8;
     return p + v[0] + v[1];
 }

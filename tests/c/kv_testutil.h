@@ -31,9 +31,10 @@ int kvt_put(cairn_kv *kv, const char *k, const char *v);
 /* 1 and the value (malloc'd, NUL-terminated) in *out if present, 0 if absent, <0 error */
 int kvt_get(cairn_kv *kv, const char *k, char **out);
 /* splitmix64 */
-/* Size of a version 3 record with a klen-byte key and a vlen-byte value (no expiry; docs/format-kv.md):
- * CRC, tag, varint klen, varint vlen, [expire], key, value. */
-uint64_t kvt_rec3(uint64_t klen, uint64_t vlen, int expires);
+/* Size of a version 3 PUT with a klen-byte key and a vlen-byte value (docs/format-kv.md): CRC,
+ * tag, varint klen (none in the short form: kind 0, klen <= 32, no expiry), varint vlen, [expire],
+ * key, value. (kvt_put writes kind CAIRN_KIND_TEXT.) */
+uint64_t kvt_rec3(int kind, uint64_t klen, uint64_t vlen, int expires);
 #define KVT_FILE3 48u /* a version 3 FILE record (it has the 32-byte header of versions 1 and 2) */
 #define KVT_SEAL3 31u /* a version 3 SEAL record */
 /* Offset of the next record after the one at off in a data file's bytes (either encoding), or 0

@@ -744,9 +744,9 @@ START_TEST(stats_fields) {
     ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
     ck_assert_uint_eq(st.keys, 1);
     ck_assert_uint_eq(st.data_files, 1);
-    ck_assert_uint_eq(st.live_bytes, kvt_rec3(1, 5, 0));
-    ck_assert_uint_eq(st.dead_bytes, kvt_rec3(1, 5, 0)); /* (the file's FILE record is not dead) */
-    ck_assert_uint_eq(st.disk_bytes, 2 * kvt_rec3(1, 5, 0) + KVT_FILE3);
+    ck_assert_uint_eq(st.live_bytes, kvt_rec3(CAIRN_KIND_TEXT, 1, 5, 0));
+    ck_assert_uint_eq(st.dead_bytes, kvt_rec3(CAIRN_KIND_TEXT, 1, 5, 0)); /* (the file's FILE record is not dead) */
+    ck_assert_uint_eq(st.disk_bytes, 2 * kvt_rec3(CAIRN_KIND_TEXT, 1, 5, 0) + KVT_FILE3);
     ck_assert_uint_eq(st.seq, 2);
     ck_assert_uint_gt(st.keydir_bytes, 0);
     ck_assert_int_eq(st.in_txn, 0);
@@ -755,7 +755,7 @@ START_TEST(stats_fields) {
     kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
     ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
     ck_assert_uint_eq(st.seq, 2);
-    ck_assert_uint_eq(st.live_bytes, kvt_rec3(1, 5, 0));
+    ck_assert_uint_eq(st.live_bytes, kvt_rec3(CAIRN_KIND_TEXT, 1, 5, 0));
     kvt_put(kv, "b", "1");
     ck_assert_int_eq(cairn_kv_stats(kv, &st), 0);
     ck_assert_uint_eq(st.seq, 3);
@@ -1006,7 +1006,7 @@ static uint64_t data_bytes(const char *dir) {
     return sum;
 }
 
-#define MAPREC(k, v) kvt_rec3(strlen(k), strlen(v), 0)
+#define MAPREC(k, v) kvt_rec3(CAIRN_KIND_TEXT, strlen(k), strlen(v), 0)
 
 /* Gets of records appended in this session (through the active file's shared mapping, across
  * rotations and for a record larger than the mapping); data files end exactly at their last
@@ -1029,7 +1029,7 @@ START_TEST(active_mapped_reads_exact_sizes) {
         if (j == 150) {
             /* larger than max_file_size and than the mapping: starts a file of its own */
             ck_assert_int_eq(cairn_kv_put(kv, "big", 3, b, big, CAIRN_KIND_BYTES), 0);
-            want += kvt_rec3(3, big, 0);
+            want += kvt_rec3(CAIRN_KIND_BYTES, 3, big, 0);
             ck_assert_int_eq(cairn_kv_get(kv, "big", 3, &got, &vl, NULL), 0);
             ck_assert_uint_eq(vl, big);
             ck_assert(memcmp(got, b, big) == 0);
@@ -1644,7 +1644,7 @@ END_TEST
 START_TEST(stats_live_bytes_exclude_expired) {
     cairn_kv *kv;
     struct cairn_kv_stats st;
-    const uint64_t ra = kvt_rec3(1, 3, 1), rb = kvt_rec3(1, 5, 0);
+    const uint64_t ra = kvt_rec3(CAIRN_KIND_TEXT, 1, 3, 1), rb = kvt_rec3(CAIRN_KIND_TEXT, 1, 5, 0);
     cairn_time__set_fake(1000000);
     kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
     ck_assert_int_eq(cairn_kv_put_ex(kv, "a", 1, "old", 3, CAIRN_KIND_TEXT, 1000500), 0);

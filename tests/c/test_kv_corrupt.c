@@ -279,7 +279,7 @@ START_TEST(sealed_file_cut_at_record_boundary) {
     size_t n = kvt_list(dir, ".data", &names);
     char *p = kvt_path(dir, names[0]), *kd = kvt_path(dir, "KEYDIR");
     cairn_kv *kv = NULL;
-    uint64_t size = kvt_fsize(p), rs = kvt_rec3(4, strlen("first value of 0 ...."), 0);
+    uint64_t size = kvt_fsize(p), rs = kvt_rec3(CAIRN_KIND_TEXT, 4, strlen("first value of 0 ...."), 0);
     ck_assert_uint_gt(n, 2);
     ck_assert_uint_gt(size, rs * 2);
     kvt_truncate(p, rs); /* the first record is ck00's first put: keep exactly it */
@@ -303,7 +303,7 @@ START_TEST(sealed_file_cut_at_record_boundary_no_hint) {
     char *p = kvt_path(dir, names[0]), *kd = kvt_path(dir, "KEYDIR");
     cairn_kv *kv = NULL;
     cairn_kv_options ro = CAIRN_KV_OPTIONS_INIT;
-    uint64_t rs = kvt_rec3(4, strlen("first value of 0 ...."), 0);
+    uint64_t rs = kvt_rec3(CAIRN_KIND_TEXT, 4, strlen("first value of 0 ...."), 0);
     uint64_t size = kvt_fsize(p), cut = KVT_FILE3 + rs; /* its FILE record, then ck00's first put */
     ck_assert_uint_gt(n, 2);
     ck_assert_uint_gt(size, cut + rs);
@@ -339,7 +339,8 @@ START_TEST(active_file_damage_before_valid_records) {
     char *dir = kvt_tmpdir("mid"), **names, *kd = kvt_path(dir, "KEYDIR");
     cairn_kv *kv = kvt_open(dir, CAIRN_SYNC_COMMIT, 0);
     size_t n;
-    /* in the FILE record, in the first put, in the delete (records of 48, 11, 11, 8, 13 bytes) */
+    /* in the FILE record, in the first put, in the delete (records of 48, 11, 11, 8, 13 bytes:
+     * kvt_put writes text, which has the long form) */
     uint64_t offs[3] = {45, KVT_FILE3 + 5, KVT_FILE3 + 22 + 4};
     int j;
     ck_assert_int_eq(kvt_put(kv, "a", "one"), 0);

@@ -194,14 +194,15 @@ void fuzz_find(const char *dir, const char *suffix, int last, char *out, size_t 
 
 /* The header of the KV record at d[off..len) of either encoding (docs/format-kv.md), parsed
  * here without the library: 1 with the type, header length and lengths set, 0 if it does not
- * parse. Version 3: tag byte (bit 7 set; type in bits 0-2, bit 4: expiry follows), varint klen,
- * varint vlen, [expire i64], [seq u64 for COMMIT, FILE, SEAL]; versions 1 and 2: 32 bytes. */
+ * parse. Version 3: tag byte (bit 7 set; bit 6: short form, a PUT of kind 0 with TXN in bit 5,
+ * klen - 1 in bits 0-4 and no klen varint; else type code in bits 0-1 (PUT, DEL, COMMIT, SEAL), bit 2 TXN, bit 3: expiry
+ * follows), [varint klen], varint vlen, [expire i64], [seq u64 for COMMIT, SEAL]; versions 1 and
+ * 2: 32 bytes. */
 int fuzz_kv_hdr(const uint8_t *d, size_t len, size_t off, fuzz_kv_rec *r) {
     const uint8_t *p = d + off + 5, *end = d + len;
     uint64_t v[2];
     int i;
     if (off + 5 > len) return 0;
-    r->type = d[off + 4] & 0x7f;
     if (!(d[off + 4] & 0x80)) {
         if (off + 32 > len) return 0;
         r->type = d[off + 4];
@@ -212,9 +213,16 @@ int fuzz_kv_hdr(const uint8_t *d, size_t len, size_t off, fuzz_kv_rec *r) {
         r->txn = d[off + 5] & 1;
         return 1;
     }
-    r->type = d[off + 4] & 7;
-    r->txn = (d[off + 4] >> 3) & 1;
-    for (i = 0; i < 2; i++) {
+    if (d[off + 4] & 0x40) { /* short: a PUT of kind 0, TXN in bit 5, klen - 1 in bits 0-4 */
+        r->type = 1;
+        r->txn = (d[off + 4] >> 5) & 1;
+        v[0] = (uint64_t)(d[off + 4] & 31) + 1;
+    } else {
+        static const int types[4] = {1, 2, 3, 5};
+        r->type = types[d[off + 4] & 3];
+        r->txn = (d[off + 4] >> 2) & 1;
+    }
+    for (i = (d[off + 4] & 0x40) ? 1 : 0; i < 2; i++) {
         int sh = 0;
         v[i] = 0;
         do {
@@ -225,7 +233,7 @@ int fuzz_kv_hdr(const uint8_t *d, size_t len, size_t off, fuzz_kv_rec *r) {
     }
     r->klen = v[0];
     r->vlen = v[1];
-    if (d[off + 4] & 0x10) p += 8;
+    if (!(d[off + 4] & 0x40) && (d[off + 4] & 0x08)) p += 8;
     r->seq = 0;
     if (r->type >= 3) {
         if (end - p < 8) return 0;
@@ -314,7 +322,7 @@ int fuzz_kv_record_exists(const void *key, size_t klen, const void *val, size_t 
         uint8_t *b;
         if (n < 5 || strcmp(e->d_name + n - 5, ".data")) continue;
         if (!(b = fuzz_read(e->d_name, &len))) continue;
-        for (off = 0; !found && off + 7 + klen + vlen <= len; off++) {
+        for (off = 0; !found && off + 6 + klen + vlen <= len; off++) {
             const uint8_t *r = b + off;
             fuzz_kv_rec h;
             if (!fuzz_kv_hdr(b, len, off, &h) || h.type != 1 || h.klen != klen || h.vlen != vlen ||

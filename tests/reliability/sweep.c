@@ -305,12 +305,19 @@ static int parse_records(const uint8_t *d, size_t len, rec *out, int max) {
         uint8_t tag = d[off + 4], type, flags;
         uint64_t klen, vlen, seq = 0, end, p = off + 5;
         int b;
-        if (tag & 0x80) { /* version 3: tag, varint klen, varint vlen, [expire], [seq] */
+        if (tag & 0x80) { /* version 3: tag, [varint klen], varint vlen, [expire], [seq] */
             uint64_t v[2];
             int i;
-            type = tag & 7;
-            flags = (tag >> 3) & 1;
-            for (i = 0; i < 2; i++) {
+            static const uint8_t types[4] = {1, 2, 3, 5};
+            if (tag & 0x40) { /* short: a PUT of kind 0, TXN in bit 5, klen - 1 in bits 0-4 */
+                type = 1;
+                flags = (tag >> 5) & 1;
+                v[0] = (uint64_t)(tag & 31) + 1;
+            } else {
+                type = types[tag & 3];
+                flags = (tag >> 2) & 1;
+            }
+            for (i = (tag & 0x40) ? 1 : 0; i < 2; i++) {
                 int sh = 0;
                 v[i] = 0;
                 do {
@@ -321,7 +328,7 @@ static int parse_records(const uint8_t *d, size_t len, rec *out, int max) {
             }
             klen = v[0];
             vlen = v[1];
-            if (tag & 0x10) p += 8;
+            if (!(tag & 0x40) && (tag & 0x08)) p += 8;
             if (type >= 3) {
                 if (p + 8 > len) break;
                 for (b = 7; b >= 0; b--) seq = seq << 8 | d[p + (size_t)b];

@@ -196,6 +196,30 @@ test("repo: names: NUL is a returned CAIRN_INVALID, a wrong Lua type raises CAIR
   eq(r:count("acme", "e") == nil, true)
 end)
 
+test("repo: cache_bytes: no cache (1), the default (0) and a large one give the same answers", function()
+  raises("CAIRN_INVALID", cairn.repo.open, tmp("cache-bad"), { cache_bytes = -1 })
+  raises("CAIRN_TYPE", cairn.repo.open, tmp("cache-bad"), { cache_bytes = "64" })
+  raises("CAIRN_TYPE", cairn.repo.open, tmp("cache-bad"), { cache_bytes = 1.5 })
+  local answers = {}
+  for _, cache in ipairs({ 1, 0, 1 << 40 }) do
+    local r <close> = assert(cairn.repo.open(tmp("cache"), { sync = "none", cache_bytes = cache }))
+    assert(r:init("t"))
+    local recs = {}
+    for i = 0, 299 do recs[#recs + 1] = { string.format("k%04d", i), "v" .. i } end
+    local d1 = assert(r:put_many("t", "u", "c", recs))
+    local d2 = assert(r:put("t", "u", "c", "k0150", "changed"))
+    local diff = assert(r:diff("t", d1, d2))
+    local all = assert(r:diff("t", nil, d2))
+    answers[#answers + 1] = table.concat({ table.concat(diff.added, ","), table.concat(diff.removed, ","),
+      table.concat(diff.changed, ","), table.concat(all.added, ","), r:get("t", "c", "k0150"),
+      table.concat(assert(r:keys("t", "c", d1)), ",") }, "|")
+    r:close()
+  end
+  eq(answers[2], answers[1])
+  eq(answers[3], answers[1])
+  assert(answers[1]:find("|k0150|", 1, true), answers[1])
+end)
+
 test("repo: read-only beside a writer; one writer (CAIRN_LOCKED); closed handles raise", function()
   local path = tmp("lock")
   local w = assert(cairn.repo.open(path, { sync = "none" }))

@@ -1624,7 +1624,7 @@ function recordPairs(records) {
 }
 
 class Repo extends handleClass(Object) {
-  static [ENGINE] = { native: native.RepoHandle, tag: 'cairn.Repo' };
+  static [ENGINE] = { native: native.RepoHandle, options: { cacheBytes: 'uint' }, tag: 'cairn.Repo' };
 
   /**
    * Re-hash every object of the repository at `path` and check every ref names a complete

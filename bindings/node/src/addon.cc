@@ -1835,6 +1835,11 @@ class Repo : public Store<Repo, cairn_repo, cairn_repo_options, struct cairn_rep
                             {"gcAsync", &Repo::GcAsync}});
     }
 
+    // cacheBytes: the node cache's bound (0: the core's default, 64 MiB; 1: none).
+    static void EngineOptions(OptionReader &r, cairn_repo_options &o) {
+        o.cache_bytes = static_cast<uint64_t>(r.UInt("cacheBytes", 0, kMaxSafeInteger));
+    }
+
     using Base::Base;
     ~Repo() override { CloseIfIdle(); }  // before iters_ goes
 

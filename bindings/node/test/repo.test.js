@@ -13,6 +13,23 @@ function openRepo(t, opts) {
   return { r, dir };
 }
 
+test('cacheBytes: no cache (1), the default (0) and a large one give the same answers', (t) => {
+  const dir = tempDir(t);
+  const answers = [];
+  for (const cacheBytes of [1, 0, 2 ** 40]) {
+    const r = new cairn.Repo(path.join(dir, 'r'), { sync: 'none', cacheBytes });
+    r.init('t');
+    const recs = [];
+    for (let i = 0; i < 300; i++) recs.push([`k${String(i).padStart(4, '0')}`, `v${i}`]);
+    const d1 = r.putMany('t', 'u', 'c', recs);
+    const d2 = r.put('t', 'u', 'c', 'k0150', 'changed');
+    answers.push(JSON.stringify([r.diff('t', d1, d2), r.diff('t', null, d2), r.get('t', 'c', 'k0150'), r.keys('t', 'c', d1)]));
+    r.close();
+  }
+  assert.equal(answers[1], answers[0]);
+  assert.equal(answers[2], answers[0]);
+});
+
 test('save / load: values typed as in the KV, every version loadable by digest', (t) => {
   const { r } = openRepo(t);
   assert.equal(Object.prototype.toString.call(r), '[object cairn.Repo]');
@@ -200,6 +217,9 @@ test('errors: closed handle, wrong host types, bad names and digests', (t) => {
   throwsCode(assert, () => r.history('acme', 'e', -1), 'CAIRN_INVALID');
   throwsCode(assert, () => new cairn.Repo(path.join(tempDir(t), 'x'), { create: 1 }), 'CAIRN_TYPE');
   throwsCode(assert, () => new cairn.Repo(path.join(tempDir(t), 'x'), { maxFileSize: 1 }), 'CAIRN_INVALID');
+  throwsCode(assert, () => new cairn.Repo(path.join(tempDir(t), 'x'), { cacheBytes: -1 }), 'CAIRN_INVALID');
+  throwsCode(assert, () => new cairn.Repo(path.join(tempDir(t), 'x'), { cacheBytes: 1.5 }), 'CAIRN_INVALID');
+  throwsCode(assert, () => new cairn.Repo(path.join(tempDir(t), 'x'), { cacheBytes: '64' }), 'CAIRN_TYPE');
   assert.equal(r.exists('acme', 'c'), false); // nothing refused was written
   r.close();
   r.close();

@@ -2331,7 +2331,8 @@ class Repo(_Handle, _Values):
     raise NotFoundError.
 
     Options: create (bool, default True), read_only (bool), sync ("none" | "commit"),
-    lock_timeout_ms (int), allow_pickle (bool).
+    lock_timeout_ms (int), cache_bytes (int: tree nodes kept in memory once checked, up to this
+    many bytes; 0, the default: 64 MiB; 1: none), allow_pickle (bool).
 
         with cairn.Repo("repo") as r:
             r.init("acme")
@@ -2342,7 +2343,7 @@ class Repo(_Handle, _Values):
 
     __slots__ = ("_allow_pickle",)
     _raw = _Engine("repo", check="verify")
-    _options = {"sync": _check_sync_repo}
+    _options = {"sync": _check_sync_repo, "cache_bytes": _check_uint(2**64 - 1)}
 
     def __init__(self, path, allow_pickle=False, **options):
         self._allow_pickle = bool(_check_bool("allow_pickle", allow_pickle))

@@ -327,7 +327,26 @@ class Handle(Base):
             cairn.Repo(self.path, sync=1)
         with self.assertRaises(cairn.PathError):
             cairn.Repo(self.path, create=False)
+        with self.assertRaises(cairn.InvalidError):
+            cairn.Repo(self.path, cache_bytes=-1)
+        with self.assertRaises(cairn.InvalidError):
+            cairn.Repo(self.path, cache_bytes=2**64)
+        with self.assertRaises(cairn.TypeMismatch):
+            cairn.Repo(self.path, cache_bytes="64")
+        with self.assertRaises(cairn.TypeMismatch):
+            cairn.Repo(self.path, cache_bytes=1.5)
         self.assertFalse(os.path.exists(self.path))
+        # no cache (1), the default (0) and the largest: the same answers
+        answers = []
+        for cache in (1, 0, 2**64 - 1):
+            with cairn.Repo(self.path, sync="none", cache_bytes=cache) as r:
+                r.init("t")
+                d1 = r.put_many("t", "u", "c", {"k%04d" % i: "v%d" % i for i in range(300)})
+                d2 = r.put("t", "u", "c", "k0150", "changed")
+                answers.append((r.diff("t", d1, d2), r.diff("t", None, d2), r.get("t", "c", "k0150"),
+                                r.keys("t", "c", d1)))
+        self.assertEqual(answers[0], answers[1])
+        self.assertEqual(answers[0], answers[2])
 
     def test_one_writer_read_only_beside_it(self):
         w = self.open()

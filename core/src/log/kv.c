@@ -23,23 +23,28 @@
  * the 32-byte header of versions 1 and 2 (below): a version 2 release reads the version in it
  * and answers CAIRN_VERSION instead of taking the file for damage (or for a torn tail).
  *
- * Version 3 record (a header of 7 bytes for a bare PUT of a short key and value):
+ * Version 3 record (a header of 6 bytes for a PUT of kind 0 (bytes) with a key of up to 32 bytes,
+ * no expiry and a value under 128 bytes):
  *   size  field
  *   4     crc       CRC32C of every byte of the record after it (header, key, value)
- *   1     tag       bit 7: 1 (marks version 3: byte 4 of a version 1/2 record is 1..5);
- *                   bits 0-2 type (1 PUT, 2 DEL, 3 COMMIT, 4 FILE, 5 SEAL); bit 3 TXN (PUT and DEL
- *                   only); bit 4 EXP: an expiry follows (PUT only); bits 5-6 kind (PUT only)
- *   1-3   klen      unsigned LEB128 varint, minimal (no trailing 0x00 byte): 1..65535 for PUT and
- *                   DEL, 0 for COMMIT, FILE, SEAL
- *   1-5   vlen      unsigned LEB128 varint, minimal: 0..2^30; DEL 0; COMMIT 8; FILE, SEAL 16
+ *   1     tag       bit 7: 1 (marks version 3: byte 4 of a version 1/2 record is 1..5); bit 6 SHORT:
+ *                   SHORT 1: a PUT of kind 0 without expiry; bit 5 TXN; bits 0-4 klen - 1 (klen
+ *                   1..32); no klen field follows;
+ *                   SHORT 0: bits 0-1 type (0 PUT, 1 DEL, 2 COMMIT, 3 SEAL), bit 2 TXN (PUT and
+ *                   DEL only), bit 3 EXP: an expiry follows (PUT only), bits 4-5 kind (PUT only)
+ *   1-3   klen      (SHORT 0 only) unsigned LEB128 varint, minimal (no trailing 0x00 byte):
+ *                   1..65535 for PUT and DEL, 0 for COMMIT and SEAL
+ *   1-5   vlen      unsigned LEB128 varint, minimal: 0..2^30; DEL 0; COMMIT 8; SEAL 16
  *   8     expire    i64 absolute expiry, Unix ms, not 0; present only with EXP
  *   8     seq       u64; present only in COMMIT (the batch's seq) and SEAL (the store's largest
  *                   seq when sealed) (and FILE, which never has this encoding in a data file)
  *   klen  key
  *   vlen  value     COMMIT, SEAL: as in version 2 (below)
- * The header is 5 + |klen| + |vlen| (+ 8 with EXP, + 8 for COMMIT, SEAL) bytes; a SEAL record is
- * 31 bytes, a COMMIT 23. Any other tag bit pattern, an overlong or out-of-range varint, EXP with
- * expire 0 or on a non-PUT, or TXN on COMMIT/FILE/SEAL makes the record invalid.
+ * The header is 5 + |vlen| bytes in the short form, else 5 + |klen| + |vlen| (+ 8 with EXP, + 8
+ * for COMMIT, SEAL); a SEAL record is 31 bytes, a COMMIT 23. The encoding is canonical: a record
+ * the short form can hold (a PUT of kind 0 without expiry, klen <= 32) must have it, so that its
+ * size follows from (kind, klen, vlen, expiry) alone. A PUT that does not, any other tag bit pattern, an overlong or out-of-range varint, EXP with expire 0 or on a
+ * non-PUT, or TXN on COMMIT/SEAL makes the record invalid.
  * Sequence numbers of version 3: PUT and DEL records carry none. In a file written by appends
  * (minor 0) every commit takes the next number, starting after its FILE record's seq: a bare
  * PUT or DEL is number (previous + 1); a batch's COMMIT carries its number, which must be exactly
@@ -294,8 +299,18 @@ static uint32_t get_varint(const uint8_t *p, const uint8_t *end, uint32_t maxb, 
 
 static int has_seq3(int type) { return type == T_COMMIT || type == T_FILE || type == T_SEAL; }
 
-uint32_t cairn_kv__hlen(int version, int type, size_t klen, size_t vlen, int64_t expire) {
+/* The short form: a PUT of kind 0 without expiry whose key is at most SHORT_KEY bytes. */
+static int short3(int type, int kind, size_t klen, int64_t expire) {
+    return type == T_PUT && kind == 0 && !expire && klen >= 1 && klen <= SHORT_KEY;
+}
+
+/* Type <-> the 2-bit type code of a long version 3 tag (FILE records never have this encoding). */
+static const uint8_t type_of_code[4] = {T_PUT, T_DEL, T_COMMIT, T_SEAL};
+static uint8_t code_of_type(int type) { return type == T_DEL ? 1 : type == T_COMMIT ? 2 : type == T_SEAL ? 3 : 0; }
+
+uint32_t cairn_kv__hlen(int version, int type, int kind, size_t klen, size_t vlen, int64_t expire) {
     if (version < 3) return HDR;
+    if (short3(type, kind, klen, expire)) return 5u + varint_len(vlen);
     return 5u + varint_len(klen) + varint_len(vlen) + (type == T_PUT && expire ? 8u : 0u) + (has_seq3(type) ? 8u : 0u);
 }
 
@@ -304,8 +319,12 @@ size_t cairn_kv__enc_rec(uint8_t *out, int type, int flags, int kind, const void
     uint8_t *p = out + 4;
     size_t n;
     if (type != T_PUT) expire = 0;
-    *p++ = (uint8_t)(V3_TAG | type | (flags & F_TXN ? 0x08 : 0) | (expire ? 0x10 : 0) | (kind << 5));
-    p = put_varint(p, klen);
+    if (short3(type, kind, klen, expire)) {
+        *p++ = (uint8_t)(V3_TAG | TAG_SHORT | (flags & F_TXN ? TAG_STXN : 0) | (klen - 1));
+    } else {
+        *p++ = (uint8_t)(V3_TAG | code_of_type(type) | (flags & F_TXN ? TAG_TXN : 0) | (expire ? TAG_EXP : 0) | (kind << 4));
+        p = put_varint(p, klen);
+    }
     p = put_varint(p, vlen);
     if (expire) {
         cairn_put64(p, (uint64_t)expire);
@@ -344,23 +363,30 @@ int cairn_kv__dec_hdr(const uint8_t *h, size_t avail, rec_hdr *r) {
     uint64_t klen, vlen;
     uint32_t n;
     int tag;
-    if (avail < 7) return -1; /* no record is shorter */
+    if (avail < HDR3_MIN) return -1; /* no header is shorter */
     tag = h[4];
     if (!(tag & V3_TAG)) return dec_hdr2(h, avail, r);
-    r->type = tag & 7;
-    r->flags = (tag & 0x08) ? F_TXN : 0;
-    r->kind = (tag >> 5) & 3;
     r->v3 = 1;
     r->expire = 0;
     r->seq = 0;
+    if (tag & TAG_SHORT) {
+        r->type = T_PUT;
+        r->kind = 0;
+        r->flags = (tag & TAG_STXN) ? F_TXN : 0;
+        klen = (uint64_t)(tag & 31) + 1;
+    } else {
+        r->kind = (tag >> 4) & 3;
+        r->type = type_of_code[tag & 3];
+        r->flags = (tag & TAG_TXN) ? F_TXN : 0;
+        if (!(n = get_varint(p, end, 3, &klen)) || klen > 65535) return -1;
+        p += n;
+    }
     r->has_seq = has_seq3(r->type);
-    if (!(n = get_varint(p, end, 3, &klen)) || klen > 65535) return -1;
-    p += n;
     if (!(n = get_varint(p, end, 5, &vlen)) || vlen > CAIRN_VALUE_MAX) return -1;
     p += n;
     r->klen = (size_t)klen;
     r->vlen = (uint32_t)vlen;
-    if (tag & 0x10) {
+    if (!(tag & TAG_SHORT) && (tag & TAG_EXP)) {
         if (r->type != T_PUT || end - p < 8) return -1;
         r->expire = (int64_t)cairn_get64(p);
         if (!r->expire) return -1;
@@ -374,12 +400,12 @@ int cairn_kv__dec_hdr(const uint8_t *h, size_t avail, rec_hdr *r) {
     r->hlen = (uint32_t)(p - h);
     switch (r->type) {
     case T_PUT:
-        return klen == 0 ? -1 : 0;
+        /* canonical: a record the short form can hold must have it (one encoding per record) */
+        return klen == 0 || (!(tag & TAG_SHORT) && short3(T_PUT, r->kind, (size_t)klen, r->expire)) ? -1 : 0;
     case T_DEL:
         return klen == 0 || r->kind || vlen ? -1 : 0;
     case T_COMMIT:
         return klen || r->kind || vlen != 8 || r->flags ? -1 : 0;
-    case T_FILE:
     case T_SEAL:
         return klen || r->kind || vlen != 16 || r->flags ? -1 : 0;
     default:

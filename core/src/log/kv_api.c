@@ -691,7 +691,8 @@ void cairn_kv_iter_free(cairn_kv_iter *it) {
 /* Size of an op's version 3 record. */
 static uint64_t op_size(const txn_op *op) {
     int64_t x = op->type == T_PUT ? op->expire : 0;
-    return rec_size(cairn_kv__hlen(3, op->type, op->klen, op->vlen, x), op->klen, op->vlen);
+    return rec_size(cairn_kv__hlen(3, op->type, op->type == T_PUT ? op->kind : 0, op->klen, op->vlen, x), op->klen,
+                    op->vlen);
 }
 
 /* Write one batch (n ops: one bare record if n == 1, else TXN records + COMMIT), apply it to
@@ -747,7 +748,8 @@ static KV_HOT_INLINE int write_locked(cairn_kv *kv, int type, const void *key, s
     }
     {
         /* a bare write: one self-committing record, encoded straight from the caller's bytes */
-        size_t total = (size_t)rec_size(cairn_kv__hlen(3, type, klen, type == T_PUT ? vlen : 0, type == T_PUT ? expire : 0),
+        size_t total = (size_t)rec_size(cairn_kv__hlen(3, type, type == T_PUT ? kind : 0, klen, type == T_PUT ? vlen : 0,
+                                                       type == T_PUT ? expire : 0),
                                         klen, type == T_PUT ? vlen : 0);
         uint8_t *buf = cairn_kv__ebuf_get(kv, total);
         uint64_t off;

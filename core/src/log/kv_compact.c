@@ -163,7 +163,7 @@ int cairn_kv_compact(cairn_kv *kv) {
             rec_view_done(&v);
             goto fail;
         }
-        ws = rec_size(cairn_kv__hlen(3, T_PUT, v.r.klen, v.r.vlen, v.r.expire), v.r.klen, v.r.vlen);
+        ws = rec_size(cairn_kv__hlen(3, T_PUT, v.r.kind, v.r.klen, v.r.vlen, v.r.expire), v.r.klen, v.r.vlen);
         if (ws > rcap) {
             uint8_t *nb = (uint8_t *)realloc(rbuf, (size_t)ws);
             if (!nb) {

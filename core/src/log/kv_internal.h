@@ -31,8 +31,13 @@
 
 #define HDR 32u   /* header of a version 1 or 2 record */
 #define HDR_MAX 32u /* no header is longer (version 3: at most 21 bytes) */
-#define HDR3_MIN 7u /* the shortest version 3 header (a PUT or DEL without expiry, short lengths) */
+#define HDR3_MIN 6u /* the shortest version 3 header (a short PUT with a value under 128 bytes) */
 #define V3_TAG 0x80 /* byte 4 of a version 3 record (the tag) has it; versions 1 and 2 never */
+#define TAG_SHORT 0x40 /* version 3 tag: a PUT of kind 0, no expiry, klen - 1 in bits 0-4 (no klen varint) */
+#define TAG_STXN 0x20  /* version 3 short tag: TXN */
+#define TAG_TXN 0x04   /* version 3 long tag: TXN */
+#define TAG_EXP 0x08   /* version 3 long tag: an expiry follows */
+#define SHORT_KEY 32u  /* longest key of the short form */
 #define T_PUT 1
 #define T_DEL 2
 #define T_COMMIT 3
@@ -80,10 +85,10 @@ char *cairn_kv__file_path(const char *dir, uint64_t order, const char *ext);
 int cairn_kv__parse_name(const char *name, const char *ext, uint64_t *order);
 /* Header length of a record of this type and fields as a data file of `version` holds it (of
  * expire only whether it is 0 matters). */
-uint32_t cairn_kv__hlen(int version, int type, size_t klen, size_t vlen, int64_t expire);
-/* Size of the PUT record (klen, vlen, expire) in a data file of `version`. */
-static inline uint64_t put_size(int version, size_t klen, size_t vlen, int64_t expire) {
-    return rec_size(cairn_kv__hlen(version, T_PUT, klen, vlen, expire), klen, vlen);
+uint32_t cairn_kv__hlen(int version, int type, int kind, size_t klen, size_t vlen, int64_t expire);
+/* Size of the PUT record (kind, klen, vlen, expire) in a data file of `version`. */
+static inline uint64_t put_size(int version, int kind, size_t klen, size_t vlen, int64_t expire) {
+    return rec_size(cairn_kv__hlen(version, T_PUT, kind, klen, vlen, expire), klen, vlen);
 }
 /* Encode a full version 3 record into out (cairn_kv__hlen(3, ...) + klen + vlen bytes); returns its size.
  * seq is stored only by COMMIT, FILE and SEAL; expire only by PUT (when not 0). */

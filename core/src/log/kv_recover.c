@@ -40,10 +40,9 @@ int cairn_kv__apply(cairn_kv *kv, cairn_kd *kd, uint32_t slot, uint64_t off, int
                     size_t klen, uint32_t hash, uint32_t vlen, int64_t expire, int64_t now) {
     uint64_t old = 0;
     int rc;
-    (void)kind;
     if (type == T_PUT && !expired(expire, now)) {
         if ((rc = cairn_kd__put(kd, key, klen, hash, KD_LOC(slot, off), &old)) < 0) goto fail;
-        kv->live_bytes += put_size(kv->files[slot].version, klen, vlen, expire);
+        kv->live_bytes += put_size(kv->files[slot].version, kind, klen, vlen, expire);
         if (expire) cairn_kd__expiring_add(kd, 1);
     } else {
         if ((rc = cairn_kd__del(kd, key, klen, hash, &old)) < 0) goto fail;
@@ -527,7 +526,7 @@ static int load_hint(cairn_kv *kv, uint32_t slot, int apply_it, int *applied) {
         vlen = cairn_get32(b + pos + 4);
         off = cairn_get64(b + pos + 8);
         if (klen == 0 || len - 4 - pos - HINT_ENT < klen || (b[pos] != T_PUT && b[pos] != T_DEL) || b[pos + 1] > 3 ||
-            vlen > CAIRN_VALUE_MAX || off + put_size(kf->version, klen, vlen, (int64_t)cairn_get64(b + pos + 16)) > kf->size)
+            vlen > CAIRN_VALUE_MAX || off + put_size(kf->version, b[pos + 1], klen, vlen, (int64_t)cairn_get64(b + pos + 16)) > kf->size)
             goto bad;
         pos += HINT_ENT + klen;
     }

@@ -428,8 +428,9 @@ static void pack_close(tstore *ts, size_t i) {
 static const uint8_t *pack_bytes(tstore *ts, size_t i, uint64_t off, size_t len) {
     const uint8_t *map;
     if (len < MAP_MIN || sizeof(size_t) < 8 || cairn_io__hooks_active() || off + len > ts->ends[i]) return NULL;
-    /* an iterator reads without the handle's lock: the mapping is published once, atomically, and
-     * its length after it (a reader that sees the mapping before its length preads meanwhile) */
+    /* every read holds the handle's lock (iterators too, step by step); the mapping is still
+     * published once, atomically, and its length after it (a reader that saw the mapping before
+     * its length would pread meanwhile) */
     if (!(map = __atomic_load_n(&ts->maps[i], __ATOMIC_ACQUIRE))) {
         const void *m = NULL;
         const uint8_t *none = NULL;
@@ -744,7 +745,8 @@ static int obj_read(tstore *ts, const dg *d, int *type, uint8_t **payload, size_
  * (cobj_release unpins), and a pinned object is never evicted. Keyed by tenant and digest: no
  * tenant is served (or learns of) an object another tenant read, and a hit needs no lookup in the
  * tenant's index. gc empties the cache (an object it removed must read as missing). Used under
- * the handle's lock only (iterators, which run without it, take uncached copies).
+ * the handle's lock only (iterators step under it too, but keep their nodes between steps, outside
+ * it: they take uncached copies).
  *
  *   buckets[hash & (nb-1)] -> cobj -> cobj (chain by next)      ring[0..nring): the CLOCK, hand */
 typedef struct cobj {
@@ -2523,7 +2525,8 @@ static int repo_iter_open(cairn_repo_iter **out, cairn_repo *r, const char *tena
     it->r = r;
     it->td = td;
     if (!dg_zero(&v.root)) {
-        /* uncached: cairn_repo_iter_next runs without the handle's lock */
+        /* uncached: the stack lives between steps, outside the handle's lock (cache pins may
+         * change only under it) */
         if ((rc = node_read_x(it->td, &v.root, &it->stack[0], 0)) != 0) goto out;
         it->depth = 1;
         while (it->stack[it->depth - 1].level > 0) {
@@ -2543,10 +2546,18 @@ out:
     return rc;
 }
 
-int cairn_repo_iter_next(cairn_repo_iter *it, const void **key, size_t *klen, const void **value, size_t *vlen,
-                         int *kind) {
+/* The handle's lock for the rest of this step (taken once: *locked). */
+static int iter_lock(cairn_repo_iter *it, int *locked) {
     int rc;
-    if (!it) return cairn_err__set(CAIRN_INVALID, "cairn_repo_iter_next: NULL iterator");
+    if (*locked) return 0;
+    if ((rc = enter(it->r, "cairn_repo_iter_next", 0)) != 0) return rc;
+    *locked = 1;
+    return 0;
+}
+
+static int repo_iter_step(cairn_repo_iter *it, const void **key, size_t *klen, const void **value, size_t *vlen,
+                          int *kind, int *locked) {
+    int rc;
     free(it->val);
     it->val = NULL;
     if (it->depth == 0) return CAIRN_ITEROVER;
@@ -2564,7 +2575,8 @@ int cairn_repo_iter_next(cairn_repo_iter *it, const void **key, size_t *klen, co
             return CAIRN_ITEROVER;
         }
         while (it->stack[d].level > 0) {
-            if ((rc = node_read_x(it->td, &it->stack[d].e[it->pos[d]].child, &it->stack[d + 1], 0)) != 0) {
+            if ((rc = iter_lock(it, locked)) != 0 ||
+                (rc = node_read_x(it->td, &it->stack[d].e[it->pos[d]].child, &it->stack[d + 1], 0)) != 0) {
                 it->depth = d + 1;
                 return rc;
             }
@@ -2585,13 +2597,29 @@ int cairn_repo_iter_next(cairn_repo_iter *it, const void **key, size_t *klen, co
                 if (kind) *kind = e->kind;
             } else {
                 size_t n = 0;
-                if ((rc = ent_value(it->td, e, &it->val, &n, kind)) != 0) return rc;
+                if ((rc = iter_lock(it, locked)) != 0 || (rc = ent_value(it->td, e, &it->val, &n, kind)) != 0) return rc;
                 if (value) *value = it->val;
                 if (vlen) *vlen = n;
             }
         }
     }
     return 0;
+}
+
+/* A step that reads the repository (the next leaf, or a value in an object of its own) holds the
+ * handle's lock while it does, as every other read: it reads the tenant's pack index, its open
+ * packs and their mappings, which a put, a save or gc on another thread changes (adds a pack,
+ * grows the index, moves a pack's end). A step inside the current leaf to an inline value reads
+ * only the iterator's own nodes (read uncached, shared with nothing) and takes no lock (200k small
+ * inline records, CPU best of 6: 50.9 ns a record unlocked, 58.5 locking every step, 52.1 so). */
+int cairn_repo_iter_next(cairn_repo_iter *it, const void **key, size_t *klen, const void **value, size_t *vlen,
+                         int *kind) {
+    int rc, locked = 0;
+    if (!it) return cairn_err__set(CAIRN_INVALID, "cairn_repo_iter_next: NULL iterator");
+    if (cairn_fork__foreign(it->r->gen)) return cairn_fork__err("cairn_repo_iter_next");
+    rc = repo_iter_step(it, key, klen, value, vlen, kind, &locked);
+    if (locked) leave(it->r);
+    return rc;
 }
 
 void cairn_repo_iter_free(cairn_repo_iter *it) {

@@ -16,6 +16,11 @@ public sealed class RepoOptions : StoreOptions
 {
     /// <summary>The repository directory. Required.</summary>
     public string? Path { get; set; }
+
+    /// <summary>Tree nodes kept in memory once checked against their digest, up to this many bytes: a
+    /// diff or a put reads them again without reading or hashing them again. 0 (the default): 64 MiB;
+    /// 1: none.</summary>
+    public ulong CacheBytes { get; set; }
 }
 
 /// <summary>Counters of a repository (cairn_repo_stats): tenants, object files and the bytes of every
@@ -60,6 +65,7 @@ public sealed unsafe class Repo : NativeStore
     {
         if (options is null) return ExecResponse<Repo>.Fail(CairnErrorCode.Invalid, "options is null");
         var native = options.ToNative<CairnRepoOptions>();
+        native.CacheBytes = options.CacheBytes;
         return OpenStore(options.Path, options, p => { var n = native; return (NativeMethods.cairn_repo_open(out RepoHandle h, p, &n), h); },
                          static (h, p) => new Repo(h, p));
     }

@@ -50,6 +50,27 @@ public class RepoTests : IDisposable
     }
 
     [Fact]
+    public void CacheBytesNoneDefaultAndLargeGiveTheSameAnswers()
+    {
+        var answers = new List<string>();
+        foreach (ulong cache in new ulong[] { 1, 0, ulong.MaxValue })
+        {
+            using var repo = Repo.Open(new RepoOptions { Path = _tmp.Path("cache"), Sync = SyncMode.None, CacheBytes = cache }).ThrowIfFailed();
+            repo.Init("t").ThrowIfFailed();
+            var recs = Enumerable.Range(0, 300).Select(i => ($"k{i:D4}", (object)$"v{i}")).ToArray();
+            string d1 = repo.PutMany("t", "u", "c", recs).ThrowIfFailed();
+            string d2 = repo.Put("t", "u", "c", "k0150", "changed").ThrowIfFailed();
+            static string Keys(IReadOnlyList<byte[]> ks) => string.Join(",", ks.Select(k => Convert.ToHexString(k)));
+            RepoDiff diff = repo.Diff("t", d1, d2).ThrowIfFailed(), all = repo.Diff("t", null, d2).ThrowIfFailed();
+            answers.Add(string.Join("|", Keys(diff.Added), Keys(diff.Removed), Keys(diff.Changed), Keys(all.Added),
+                                    repo.Get("t", "c", "k0150").ThrowIfFailed().AsString(), Keys(repo.Keys("t", "c", d1).ThrowIfFailed())));
+        }
+        Assert.Equal(answers[0], answers[1]);
+        Assert.Equal(answers[0], answers[2]);
+        Assert.Contains("6B30313530", answers[0]); // k0150 changed
+    }
+
+    [Fact]
     public void CollectionsPutGetDeleteKeysRecords()
     {
         using var repo = OpenRepo();

@@ -490,9 +490,10 @@ typedef struct open_args {
     unsigned lock_timeout_ms;
     uint64_t max_file_size;
     uint32_t checkpoint_rows;
+    uint64_t cache_bytes;
 } open_args;
 
-/* engine: SLOT_KV (max_file_size), SLOT_BLOB, SLOT_TABLE (checkpoint_rows). */
+/* engine: SLOT_KV (max_file_size), SLOT_BLOB, SLOT_TABLE (checkpoint_rows), SLOT_REPO (cache_bytes). */
 static int get_open_args(json_t *args, int engine, open_args *a)
 {
     json_t *opts = json_object_get(args, "options"), *v;
@@ -518,6 +519,9 @@ static int get_open_args(json_t *args, int engine, open_args *a)
         } else if (engine == SLOT_KV && !strcmp(k, "max_file_size")) {
             rc = get_int(v, k, 0, INT64_MAX, &n);
             a->max_file_size = (uint64_t)n;
+        } else if (engine == SLOT_REPO && !strcmp(k, "cache_bytes")) {
+            rc = get_int(v, k, 0, INT64_MAX, &n);
+            a->cache_bytes = (uint64_t)n;
         } else if (!strcmp(k, "lock_timeout_ms")) {
             rc = get_int(v, k, 0, UINT32_MAX, &n);
             a->lock_timeout_ms = (unsigned)n;
@@ -532,7 +536,7 @@ static int get_open_args(json_t *args, int engine, open_args *a)
 static int kv_open(json_t *args, json_t **out)
 {
     cairn_kv_options o = CAIRN_KV_OPTIONS_INIT;
-    open_args a = {NULL, NULL, 0, 0, 0, 0, 0, 0};
+    open_args a = {NULL, NULL, 0, 0, 0, 0, 0, 0, 0};
     slot *s;
     int rc, fresh;
     (void)out;
@@ -996,7 +1000,7 @@ static void on_event(void *ctx, int ev, uint32_t key, uint64_t old_size, uint64_
 static int blob_open(json_t *args, json_t **out)
 {
     cairn_blob_options o = CAIRN_BLOB_OPTIONS_INIT;
-    open_args a = {NULL, NULL, 0, 0, 0, 0, 0, 0};
+    open_args a = {NULL, NULL, 0, 0, 0, 0, 0, 0, 0};
     slot *s;
     int rc, fresh;
     (void)out;
@@ -1501,7 +1505,7 @@ static int get_id(json_t *args, uint64_t *id)
 static int table_open(json_t *args, json_t **out)
 {
     cairn_table_options o = CAIRN_TABLE_OPTIONS_INIT;
-    open_args a = {NULL, NULL, 0, 0, 0, 0, 0, 0};
+    open_args a = {NULL, NULL, 0, 0, 0, 0, 0, 0, 0};
     json_t *schema = json_object_get(args, "schema");
     char *schema_text = NULL;
     slot *s;
@@ -2396,16 +2400,16 @@ static int table_events(json_t *args, json_t **out)
 static int repo_open(json_t *args, json_t **out)
 {
     cairn_repo_options o = CAIRN_REPO_OPTIONS_INIT;
-    open_args a = {NULL, NULL, 0, 0, 0, 0, 0, 0};
+    open_args a = {NULL, NULL, 0, 0, 0, 0, 0, 0, 0};
     slot *s;
     int rc, fresh;
     (void)out;
     a.create = o.create, a.read_only = o.read_only, a.sync = o.sync;
-    a.lock_timeout_ms = o.lock_timeout_ms;
+    a.lock_timeout_ms = o.lock_timeout_ms, a.cache_bytes = o.cache_bytes;
     if ((rc = get_open_args(args, SLOT_REPO, &a)) != 0)
         return rc;
     o.create = a.create, o.read_only = a.read_only, o.sync = a.sync;
-    o.lock_timeout_ms = a.lock_timeout_ms;
+    o.lock_timeout_ms = a.lock_timeout_ms, o.cache_bytes = a.cache_bytes;
     if ((rc = slot_for_open(a.name, SLOT_REPO, &s, &fresh)) != 0)
         return rc;
     if ((rc = cairn_repo_open(&s->repo, a.path, &o)) != 0) {

@@ -956,6 +956,7 @@ internal static partial class Program
                     case "read_only": o.ReadOnly = GetBool(v, k); break;
                     case "sync": o.Sync = GetSync(v); break;
                     case "lock_timeout_ms": o.LockTimeout = TimeSpan.FromMilliseconds(GetInt(v, k, 0, uint.MaxValue)); break;
+                    case "cache_bytes": o.CacheBytes = (ulong)GetInt(v, k, 0, long.MaxValue); break;
                     default: throw Err(CairnErrorCode.Invalid, $"options: unknown option '{k}'");
                 }
             }

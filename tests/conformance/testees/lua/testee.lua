@@ -140,7 +140,7 @@ local function get(a, engine)
   return e.h -- a closed handle raises CAIRN_CLOSED itself
 end
 
-local OPTION_INT = { max_file_size = true, lock_timeout_ms = true }
+local OPTION_INT = { max_file_size = true, lock_timeout_ms = true, cache_bytes = true }
 local function options(a)
   local o = a.options
   if o == nil or o == null then return nil end

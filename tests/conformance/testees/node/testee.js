@@ -96,9 +96,9 @@ function valueOut(r) {
 
 const OPTION_NAMES = {
   create: 'create', read_only: 'readOnly', sync: 'sync', max_file_size: 'maxFileSize',
-  lock_timeout_ms: 'lockTimeoutMs', checkpoint_rows: 'checkpointRows',
+  lock_timeout_ms: 'lockTimeoutMs', checkpoint_rows: 'checkpointRows', cache_bytes: 'cacheBytes',
 };
-const NUMBER_OPTIONS = new Set(['max_file_size', 'lock_timeout_ms', 'checkpoint_rows']);
+const NUMBER_OPTIONS = new Set(['max_file_size', 'lock_timeout_ms', 'checkpoint_rows', 'cache_bytes']);
 
 // ---- table rows: wire <-> the binding's values ----
 // Requests of table ops are parsed so that integers beyond 2^53 stay exact (BigInt), and results

@@ -354,7 +354,7 @@ def options(args, names):
     out = {}
     for k, v in o.items():
         if is_tagged(v, "$native"):
-            v = native(v, valid=("int",) if k in ("max_file_size", "lock_timeout_ms") else ())
+            v = native(v, valid=("int",) if k in ("max_file_size", "lock_timeout_ms", "cache_bytes") else ())
         out[k] = v
     return out
 
