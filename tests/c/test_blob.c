@@ -397,6 +397,65 @@ START_TEST(seed_growing_update_reuses_own_space) {
 }
 END_TEST
 
+START_TEST(growing_update_takes_a_free_neighbour_when_it_fits) {
+    cairn_blob *b = open_store("s.db", CAIRN_SYNC_COMMIT);
+    uint32_t a = create_n(b, 100, 1), m = create_n(b, 100, 2), c = create_n(b, 100, 3);
+    uint32_t d = create_n(b, 100, 4), e = create_n(b, 100, 5);
+    uint64_t size0;
+    uint8_t big[150];
+    create_n(b, 10, 6); /* keeps the tail busy */
+    size0 = stats(b).file_size;
+    fill(big, sizeof big, 7);
+    /* the free successor: a grows in place, the rest (264 - 182 = 82 bytes) is a free entry */
+    ck_assert_int_eq(cairn_blob_delete(b, m), 0);
+    ck_assert_int_eq(cairn_blob_update(b, a, big, sizeof big), 0);
+    ck_assert_uint_eq(stats(b).file_size, size0);
+    ck_assert_uint_eq(stats(b).free_entries, 1);
+    ck_assert_uint_eq(stats(b).free_bytes, 82);
+    /* the free predecessor: d moves down to c's place, its rest merges with nothing (e is live) */
+    ck_assert_int_eq(cairn_blob_delete(b, c), 0); /* merges with the 82 free bytes before it */
+    ck_assert_uint_eq(stats(b).free_entries, 1);
+    ck_assert_uint_eq(stats(b).free_bytes, 82 + 132);
+    ck_assert_int_eq(cairn_blob_update(b, d, big, sizeof big), 0);
+    ck_assert_uint_eq(stats(b).file_size, size0);
+    ck_assert_uint_eq(stats(b).free_entries, 1);
+    ck_assert_uint_eq(stats(b).free_bytes, 82 + 132 + 132 - 182);
+    expect_blob(b, a, sizeof big, 7);
+    expect_blob(b, d, sizeof big, 7);
+    b = reopen(b, "s.db");
+    ck_assert_uint_eq(stats(b).free_entries, 1);
+    ck_assert_uint_eq(stats(b).free_bytes, 82 + 132 + 132 - 182);
+    expect_blob(b, a, sizeof big, 7);
+    expect_blob(b, d, sizeof big, 7);
+    expect_blob(b, e, 100, 5);
+    cairn_blob_close(b);
+    ck_assert_int_eq(cairn_blob_check(ct_path("s.db")), 0);
+}
+END_TEST
+
+START_TEST(shrinks_and_moves_survive_reopen_without_checkpoint) {
+    /* SYNC_NONE: the changes stay pending in the log, so the reads below are served from the
+     * pending records (an entry and the free header after it logged as one record), and the
+     * reopen reads them from the data file */
+    cairn_blob *b = open_store("s.db", CAIRN_SYNC_NONE);
+    uint32_t k[40], i;
+    for (i = 0; i < 40; i++) k[i] = create_n(b, 100, i);
+    for (i = 0; i < 40; i += 2) ck_assert_int_eq(cairn_blob_update(b, k[i], "", 0), 0);
+    for (i = 1; i < 40; i += 2) {
+        uint8_t big[200];
+        fill(big, sizeof big, 100 + i);
+        ck_assert_int_eq(cairn_blob_update(b, k[i], big, sizeof big), 0);
+    }
+    for (i = 1; i < 40; i += 2) expect_blob(b, k[i], 200, 100 + i);
+    for (i = 0; i < 40; i += 2) expect_blob(b, k[i], 0, 0);
+    b = reopen(b, "s.db");
+    for (i = 1; i < 40; i += 2) expect_blob(b, k[i], 200, 100 + i);
+    for (i = 0; i < 40; i += 2) expect_blob(b, k[i], 0, 0);
+    cairn_blob_close(b);
+    ck_assert_int_eq(cairn_blob_check(ct_path("s.db")), 0);
+}
+END_TEST
+
 /* ---- placement and coalescing ----------------------------------------------------------- */
 
 START_TEST(placement) {
@@ -1034,6 +1093,8 @@ static Suite *suite(void) {
     tcase_add_test(t, seed_zero_length_reopen);
     tcase_add_test(t, seed_explicit_key_above_counter);
     tcase_add_test(t, seed_growing_update_reuses_own_space);
+    tcase_add_test(t, growing_update_takes_a_free_neighbour_when_it_fits);
+    tcase_add_test(t, shrinks_and_moves_survive_reopen_without_checkpoint);
     tcase_add_test(t, placement);
     tcase_add_test(t, tail_is_cut);
     tcase_add_test(t, compact);

@@ -548,6 +548,51 @@ END_TEST
 
 /* Best fit as the blob store uses it: lower bound of (need, 0) over (size, offset) pairs, checked
  * against a brute-force scan while pairs come and go. */
+/* Pairs in order (a, then b) and every node's priority >= its children's; returns the count. */
+static size_t treap_check(const cairn_treap_node *x, const cairn_treap_node **prev) {
+    size_t n;
+    if (!x) return 0;
+    if (x->l) ck_assert_uint_ge(x->pri, x->l->pri);
+    if (x->r) ck_assert_uint_ge(x->pri, x->r->pri);
+    n = treap_check(x->l, prev);
+    if (*prev) ck_assert((*prev)->a < x->a || ((*prev)->a == x->a && (*prev)->b <= x->b));
+    *prev = x;
+    return n + 1 + treap_check(x->r, prev);
+}
+
+START_TEST(treap_spares_and_shape) {
+    enum { NP = 3000 };
+    cairn_treap t;
+    const cairn_treap_node *prev = NULL;
+    uint64_t oa = 0, ob = 0, i;
+    cairn_treap__init(&t, 5);
+    for (i = 0; i < NP; i++) ck_assert_int_eq(cairn_treap__insert(&t, (i * 7919u) % 97u, i), 0);
+    ck_assert_uint_eq(treap_check(t.root, &prev), NP);
+    ck_assert_uint_eq(t.nspare, 0);
+    /* erased nodes are kept up to CAIRN_TREAP_SPARE, the rest freed */
+    for (i = 0; i < NP; i += 2) ck_assert_int_eq(cairn_treap__erase(&t, (i * 7919u) % 97u, i), 1);
+    ck_assert_uint_eq(t.n, NP / 2);
+    ck_assert_uint_eq(t.nspare, CAIRN_TREAP_SPARE < NP / 2 ? CAIRN_TREAP_SPARE : NP / 2);
+    prev = NULL;
+    ck_assert_uint_eq(treap_check(t.root, &prev), NP / 2);
+    /* inserts take the spares first, then allocate */
+    for (i = 0; i < NP; i += 2) ck_assert_int_eq(cairn_treap__insert(&t, (i * 7919u) % 97u, i), 0);
+    ck_assert_uint_eq(t.nspare, 0);
+    prev = NULL;
+    ck_assert_uint_eq(treap_check(t.root, &prev), NP);
+    for (i = 0; i < NP; i++) {
+        ck_assert_int_eq(cairn_treap__lower_bound(&t, (i * 7919u) % 97u, i, &oa, &ob), 1);
+        ck_assert_uint_eq(oa, (i * 7919u) % 97u);
+        ck_assert_uint_eq(ob, i);
+    }
+    for (i = 0; i < NP; i++) ck_assert_int_eq(cairn_treap__erase(&t, (i * 7919u) % 97u, i), 1);
+    ck_assert_ptr_null(t.root);
+    cairn_treap__free(&t); /* frees the spares too (the leak checks of the ASan and valgrind runs) */
+    ck_assert_uint_eq(t.nspare, 0);
+    ck_assert_ptr_null(t.spare);
+}
+END_TEST
+
 START_TEST(treap_lower_bound) {
     enum { NP = 300 };
     cairn_treap t;
@@ -728,6 +773,7 @@ static Suite *util_suite(void) {
     tcase_add_test(tc, rwlock_prefers_writers);
     tcase_add_test(tc, u64map_against_array);
     tcase_add_test(tc, treap_lower_bound);
+    tcase_add_test(tc, treap_spares_and_shape);
     tcase_add_test(tc, arr_grow);
     tcase_add_test(tc, misc_clock_paths_codecs);
     tcase_add_test(tc, layout_matches_the_header);

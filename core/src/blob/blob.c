@@ -45,7 +45,8 @@
  * written to the data file:
  *   type 1 WRITE    payload = u64 offset, then the bytes to write there
  *   type 2 TRUNCATE payload = u64 new size
- * An operation's transaction holds its entry writes, the free-entry headers it changes, a
+ * An operation's transaction holds its entry writes, the free-entry headers it changes (an
+ * entry without slack and the header of the free entry right after it are one WRITE of both), a
  * truncate when the tail became free, and a header write when next_key or data_end changed (in
  * the log its lsn field is 0). Until a committed change is written to the data file, reads are
  * served from memory. Applying transactions to the data file writes their records in order, then
@@ -193,10 +194,12 @@
  * transaction, a failed apply) it is copied then.
  *
  * Placement: create takes the best-fitting free entry (smallest that fits, lowest offset on a
- * tie), else appends. An update that fits its entry rewrites it in place; otherwise the entry is
- * freed first (merged with its free neighbours) and placed like a create, so a growing blob can
- * reuse its own space. A free remainder is split off when it can hold an entry header (32
- * bytes); a smaller one stays as slack in the entry.
+ * tie), else appends. An update that fits its entry rewrites it in place. A growing update
+ * merges the entry with its free neighbours: when that space fits, the blob is written at its
+ * start (growing in place, or moving down into a free predecessor); otherwise that space becomes
+ * one free entry (or is cut when it is the tail) and the blob is placed like a create. A free
+ * remainder is split off when it can hold an entry header (32 bytes); a smaller one stays as
+ * slack in the entry (at the tail it is cut instead).
  */
 #include "cairn.h"
 #include "util.h"
@@ -519,6 +522,26 @@ static int emit_free(cairn_blob *b, uint64_t off, uint64_t size) {
 }
 
 static int emit_trunc(cairn_blob *b, uint64_t size) { return cairn_jnl__truncate(b->jnl, size); }
+
+/* An entry at off (size bytes) and, when rest > 0, the header of the free entry of rest bytes
+ * that follows it. When the entry has no slack (size = header + len) and its payload is copied,
+ * both go into one WRITE record: the bytes [off, off + size + 32) as two separate records would
+ * leave them. */
+static int emit_entry_free(cairn_blob *b, uint64_t off, uint64_t size, uint32_t key, const void *data, size_t len,
+                           uint64_t rest, uint64_t *id) {
+    uint8_t *p;
+    int rc;
+    if (!rest || len >= BORROW_MIN || size != EHDR + (uint64_t)len) {
+        if ((rc = emit_entry(b, off, size, key, data, len, id)) != 0) return rc;
+        return rest ? emit_free(b, off + size, rest) : 0;
+    }
+    p = cairn_jnl__write_buf(b->jnl, off, EHDR + len + EHDR, id);
+    if (!p) return CAIRN_NOMEM;
+    put_entry_header(p, ET_BLOB, size, key, data, (uint32_t)len);
+    if (len) memcpy(p + EHDR, data, len);
+    put_entry_header(p + EHDR + len, ET_FREE, rest, 0, NULL, 0);
+    return 0;
+}
 
 static void put_file_header(uint8_t *h, uint64_t next_key, uint64_t end, uint64_t lsn, uint32_t flags,
                             uint32_t salt, uint32_t idx) {
@@ -1774,20 +1797,28 @@ static int push_event(cairn_blob *b, int ev, uint32_t key, uint64_t old_size, ui
     return 0;
 }
 
-/* Free [off, off+size), merging with free neighbours; a free tail is cut off the file. */
-static int release(cairn_blob *b, uint64_t off, uint64_t size) {
-    uint64_t start = off, sz = size;
-    brec *p = map_get(&b->fend, off), *s;
+/* Take the free neighbours of [off, off+size) out of the free lists: *start, *sz get the merged
+ * extent. `after` set: only the successor can be free (the caller's entry ends at off). */
+static int merge_free(cairn_blob *b, uint64_t off, uint64_t size, int after, uint64_t *start, uint64_t *sz) {
+    brec *p = after ? NULL : map_get(&b->fend, off), *s;
     int rc;
+    *start = off;
+    *sz = size;
     if (p) {
-        start = p->off;
-        sz += p->size;
+        *start = p->off;
+        *sz += p->size;
         if ((rc = free_del(b, p->off)) != 0) return rc;
     }
     if ((s = map_get(&b->fstart, off + size)) != NULL) {
-        sz += s->size;
+        *sz += s->size;
         if ((rc = free_del(b, off + size)) != 0) return rc;
     }
+    return 0;
+}
+
+/* [start, start+sz) (already merged) becomes a free entry, or is cut off when it is the tail. */
+static int free_extent(cairn_blob *b, uint64_t start, uint64_t sz) {
+    int rc;
     if (start + sz == b->end) {
         if ((rc = set_end(b, start)) != 0) return rc;
         return emit_trunc(b, start);
@@ -1796,18 +1827,47 @@ static int release(cairn_blob *b, uint64_t off, uint64_t size) {
     return emit_free(b, start, sz);
 }
 
+/* Free [off, off+size), merging with free neighbours; a free tail is cut off the file. */
+static int release(cairn_blob *b, uint64_t off, uint64_t size) {
+    uint64_t start, sz;
+    int rc = merge_free(b, off, size, 0, &start, &sz);
+    return rc ? rc : free_extent(b, start, sz);
+}
+
+/* Write the entry of `key` at v->off (v->size bytes, v->pend set) and free the space from its
+ * end to end + rest (nothing when rest is 0; merged with a free successor unless `merged` says
+ * that the space is no free entry's neighbour; cut when it is the tail): the entry and the free
+ * header as one record when they can be (emit_entry_free). */
+static int put_entry_then_free(cairn_blob *b, brec *v, uint32_t key, const void *data, size_t len, uint64_t rest,
+                               int merged) {
+    uint64_t start = v->off + v->size, sz = rest;
+    int rc;
+    if (!rest) return emit_entry(b, v->off, v->size, key, data, len, &v->pend);
+    if (!merged && (rc = merge_free(b, start, rest, 1, &start, &sz)) != 0) return rc;
+    if (start + sz == b->end) {
+        if ((rc = emit_entry(b, v->off, v->size, key, data, len, &v->pend)) != 0) return rc;
+        if ((rc = set_end(b, start)) != 0) return rc;
+        return emit_trunc(b, start);
+    }
+    if ((rc = free_add(b, start, sz)) != 0) return rc;
+    return emit_entry_free(b, v->off, v->size, key, data, len, sz, &v->pend);
+}
+
 /* Find space for an entry of `need` bytes: best fit among free entries, else the end.
- * *size gets the entry size (need, or the whole block when the rest cannot hold a header). */
-static int alloc(cairn_blob *b, uint64_t need, uint64_t *off, uint64_t *size) {
+ * *size gets the entry size (need, or the whole block when the rest cannot hold a header);
+ * *rest the size of the free entry split off after it (0: none), already in the free lists,
+ * its header for the caller to log. */
+static int alloc(cairn_blob *b, uint64_t need, uint64_t *off, uint64_t *size, uint64_t *rest) {
     uint64_t boff, bsize;
     int rc;
+    *rest = 0;
     if (cairn_treap__lower_bound(&b->fit, need, 0, &bsize, &boff)) { /* smallest fit, lowest offset */
         if ((rc = free_del(b, boff)) != 0) return rc;
         *off = boff;
         if (bsize - need >= EHDR) {
             *size = need;
-            if ((rc = free_add(b, boff + need, bsize - need)) != 0) return rc;
-            return emit_free(b, boff + need, bsize - need);
+            *rest = bsize - need;
+            return free_add(b, boff + need, bsize - need);
         }
         *size = bsize;
         return 0;
@@ -1819,11 +1879,11 @@ static int alloc(cairn_blob *b, uint64_t need, uint64_t *off, uint64_t *size) {
 
 static int place(cairn_blob *b, uint32_t key, const void *data, size_t len) {
     brec v;
-    uint64_t off, size;
+    uint64_t off, size, rest;
     int rc;
     memset(&v, 0, sizeof v);
-    if ((rc = alloc(b, EHDR + (uint64_t)len, &off, &size)) != 0) return rc;
-    if ((rc = emit_entry(b, off, size, key, data, len, &v.pend)) != 0) return rc;
+    if ((rc = alloc(b, EHDR + (uint64_t)len, &off, &size, &rest)) != 0) return rc;
+    if ((rc = emit_entry_free(b, off, size, key, data, len, rest, &v.pend)) != 0) return rc;
     v.off = off;
     v.size = size;
     v.len = (uint32_t)len;
@@ -2031,13 +2091,25 @@ static int do_update(cairn_blob *b, void *arg) {
         v.off = old.off;
         v.size = old.size - need >= EHDR ? need : old.size;
         v.len = (uint32_t)a->len;
-        if ((rc = emit_entry(b, v.off, v.size, a->key, a->data, a->len, &v.pend)) != 0) return rc;
+        if ((rc = put_entry_then_free(b, &v, a->key, a->data, a->len, old.size - v.size, 0)) != 0) return rc;
         if ((rc = idx_put(b, a->key, &v)) != 0) return rc;
-        if (v.size < old.size && (rc = release(b, old.off + v.size, old.size - v.size)) != 0) return rc;
     } else {
-        /* grows: free the entry (merged with its free neighbours), then place like a create */
-        if ((rc = release(b, old.off, old.size)) != 0) return rc;
-        if ((rc = place(b, a->key, a->data, a->len)) != 0) return rc;
+        /* grows: the entry merged with its free neighbours is taken when it fits (the rest freed
+         * as above); else that space is freed and the blob is placed like a create */
+        uint64_t start, sz;
+        if ((rc = merge_free(b, old.off, old.size, 0, &start, &sz)) != 0) return rc;
+        if (sz < need) {
+            if ((rc = free_extent(b, start, sz)) != 0) return rc;
+            if ((rc = place(b, a->key, a->data, a->len)) != 0) return rc;
+        } else {
+            brec v;
+            memset(&v, 0, sizeof v);
+            v.off = start;
+            v.size = start + sz == b->end || sz - need >= EHDR ? need : sz;
+            v.len = (uint32_t)a->len;
+            if ((rc = put_entry_then_free(b, &v, a->key, a->data, a->len, sz - v.size, 1)) != 0) return rc;
+            if ((rc = idx_put(b, a->key, &v)) != 0) return rc;
+        }
     }
     return push_event(b, CAIRN_BLOB_UPDATED, a->key, old.len, a->len);
 }

@@ -147,18 +147,19 @@ static cairn_treap_node *tmerge(cairn_treap_node *x, cairn_treap_node *y) {
     return y;
 }
 
-static cairn_treap_node *terase(cairn_treap_node *t, uint64_t a, uint64_t b, int *found) {
-    if (!t) return NULL;
-    if (t->a == a && t->b == b) {
-        cairn_treap_node *m = tmerge(t->l, t->r);
-        free(t);
-        *found = 1;
-        return m;
+/* Unlink one node (a, b) from t and return it in *out (NULL when absent); iterative. */
+static cairn_treap_node *terase(cairn_treap_node *t, uint64_t a, uint64_t b, cairn_treap_node **out) {
+    cairn_treap_node **link = &t;
+    while (*link) {
+        cairn_treap_node *x = *link;
+        if (x->a == a && x->b == b) {
+            *link = tmerge(x->l, x->r);
+            *out = x;
+            return t;
+        }
+        link = tless(a, b, x->a, x->b) ? &x->l : &x->r;
     }
-    if (tless(a, b, t->a, t->b))
-        t->l = terase(t->l, a, b, found);
-    else
-        t->r = terase(t->r, a, b, found);
+    *out = NULL;
     return t;
 }
 
@@ -175,34 +176,59 @@ void cairn_treap__init(cairn_treap *t, uint32_t seed) {
     t->root = NULL;
     t->n = 0;
     t->rng = seed ? seed : 0x9e3779b9u;
+    t->spare = NULL;
+    t->nspare = 0;
 }
 
 void cairn_treap__free(cairn_treap *t) {
     tfree(t->root);
+    while (t->spare) {
+        cairn_treap_node *x = t->spare;
+        t->spare = x->r;
+        free(x);
+    }
     t->root = NULL;
     t->n = 0;
+    t->nspare = 0;
 }
 
 int cairn_treap__insert(cairn_treap *t, uint64_t a, uint64_t b) {
-    cairn_treap_node *n = (cairn_treap_node *)calloc(1, sizeof *n), *l, *r;
-    if (!n) return cairn_err__set(CAIRN_NOMEM, "out of memory (a tree node)");
+    cairn_treap_node *n = t->spare, **link;
+    if (n) {
+        t->spare = n->r;
+        t->nspare--;
+    } else if (!(n = (cairn_treap_node *)malloc(sizeof *n))) {
+        return cairn_err__set(CAIRN_NOMEM, "out of memory (a tree node)");
+    }
+    n->l = n->r = NULL;
     t->rng ^= t->rng << 13;
     t->rng ^= t->rng >> 17;
     t->rng ^= t->rng << 5;
     n->a = a;
     n->b = b;
     n->pri = t->rng;
-    tsplit(t->root, a, b, &l, &r);
-    t->root = tmerge(tmerge(l, n), r);
+    /* down to where n's priority puts it, then the subtree there is split under n */
+    link = &t->root;
+    while (*link && (*link)->pri >= n->pri) link = tless(a, b, (*link)->a, (*link)->b) ? &(*link)->l : &(*link)->r;
+    tsplit(*link, a, b, &n->l, &n->r);
+    *link = n;
     t->n++;
     return 0;
 }
 
 int cairn_treap__erase(cairn_treap *t, uint64_t a, uint64_t b) {
-    int found = 0;
-    t->root = terase(t->root, a, b, &found);
-    if (found) t->n--;
-    return found;
+    cairn_treap_node *x;
+    t->root = terase(t->root, a, b, &x);
+    if (!x) return 0;
+    t->n--;
+    if (t->nspare < CAIRN_TREAP_SPARE) {
+        x->r = t->spare;
+        t->spare = x;
+        t->nspare++;
+    } else {
+        free(x);
+    }
+    return 1;
 }
 
 int cairn_treap__lower_bound(const cairn_treap *t, uint64_t a, uint64_t b, uint64_t *oa, uint64_t *ob) {

@@ -62,11 +62,18 @@ typedef struct cairn_treap_node {
 typedef struct cairn_treap {
     cairn_treap_node *root;
     size_t n;
-    uint32_t rng; /* xorshift state of the priorities */
+    uint32_t rng;            /* xorshift state of the priorities */
+    cairn_treap_node *spare; /* erased nodes kept for the next inserts (linked by r) */
+    size_t nspare;           /* at most CAIRN_TREAP_SPARE of them */
 } cairn_treap;
+
+/* Erased nodes kept for reuse: an erase followed by an insert (the blob store's usual pattern)
+ * calls neither free nor malloc. */
+#define CAIRN_TREAP_SPARE 1024u
 
 /* An empty set; seed picks the priorities (any non-zero value; 0 takes a fixed one). */
 void cairn_treap__init(cairn_treap *t, uint32_t seed);
+/* Free every node (spares too); the set is empty (and usable) again. */
 void cairn_treap__free(cairn_treap *t);
 /* Insert (a, b). A pair already present is inserted again (callers keep pairs unique). Errors:
  * NOMEM (unchanged). */
