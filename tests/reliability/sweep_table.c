@@ -161,7 +161,7 @@ static void restore(void) {
     if (mkdir(work, 0755) != 0) rel_die("mkdir %s: %s", work, strerror(errno));
     for (i = 0; i < npf; i++) {
         char p[1000];
-        snprintf(p, sizeof p, "%s/%s", work, pf[i].name);
+        snprintf(p, sizeof p, "%.699s/%.255s", work, pf[i].name);
         rel_spit(p, pf[i].data, pf[i].len);
     }
 }

@@ -2,7 +2,6 @@
  * FILE record, appends, sealing and rotation) and group commit. */
 #include "kv_internal.h"
 
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,7 +239,6 @@ int cairn_kv__append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slo
     if (kv->sync == CAIRN_SYNC_GROUP) {
         pthread_mutex_lock(&kv->gmu);
         kv->written += len;
-        kv->gappends++;
         kv->gfile = af->f;
         pthread_mutex_unlock(&kv->gmu);
     } else {
@@ -275,52 +273,10 @@ void cairn_kv__ebuf_done(cairn_kv *kv, uint8_t *p) {
     if (p != kv->ebuf) free(p);
 }
 
-/* Group commit: a writer that finds no fsync running becomes the leader; the others wait.
- *
- * One fsync returns quickly on a fast disk, often before the writers it released have come back
- * with their next append, so a leader that synced at once would cover little more than its own
- * bytes. So the leader first gathers: it claims the sync (syncing = 1: writers that append now
- * wait for it instead of leading), then yields the CPU while the batch grows, until as many
- * appends are waiting as writers took part in the last group (gexpect: the writers inside
- * group_wait when the last fsync ended), or a few yields in a row bring no append (nobody else is
- * writing), or it has gathered for as long as an fsync takes (gsync_ns, the recent average: on a
- * disk where an fsync costs less than waiting, as on tmpfs, it hardly waits), or after GATHER_MAX
- * yields, or when quiesce / detach asks (gstop). Then it fsyncs everything appended so far.
- * A writer whose bytes an fsync covers returns without one; bytes appended during an fsync are
- * covered by the next, led by the first of their writers to wake. No call returns success before
- * an fsync that started after its append returned; a failed fsync fails the handle, and every
- * waiter returns CAIRN_FAILED. */
-#define GATHER_MAX 64 /* yields of one gathering leader, at most */
-#define GATHER_IDLE 8 /* yields in a row without a new append (or a woken writer) that end it */
-
-/* Caller holds gmu and has set syncing; gmu is released while yielding. */
-static void group_gather(cairn_kv *kv) {
-    uint32_t i, idle = 0;
-    uint64_t t0 = 0;
-    for (i = 0; i < GATHER_MAX && !kv->gstop && idle < GATHER_IDLE; i++) {
-        uint64_t before = kv->gappends;
-        if (kv->gappends - kv->gcovered >= kv->gexpect) break;
-        if (i == 0) t0 = cairn_time__mono_ns();
-        else if (cairn_time__mono_ns() - t0 >= kv->gsync_ns) break;
-        pthread_mutex_unlock(&kv->gmu);
-        sched_yield();
-        pthread_mutex_lock(&kv->gmu);
-        /* writers the last fsync released that have not run yet are on their way */
-        idle = kv->gappends != before || kv->gwake ? 0 : idle + 1;
-    }
-}
-
-/* Wake the waiters (caller holds gmu): every one now asleep counts in gwake until it runs. */
-static void group_wake(cairn_kv *kv) {
-    kv->gwake = kv->gsleep;
-    kv->gbcast++;
-    pthread_cond_broadcast(&kv->gcv);
-}
-
+/* Group commit: wait until an fsync covers `target` bytes; become the leader if none runs. */
 static int group_wait(cairn_kv *kv, uint64_t target, const char *fn) {
     int rc = 0;
     pthread_mutex_lock(&kv->gmu);
-    kv->gin++;
     for (;;) {
         if (kv->synced >= target) break;
         if (is_failed(kv)) {
@@ -328,63 +284,35 @@ static int group_wait(cairn_kv *kv, uint64_t target, const char *fn) {
             break;
         }
         if (!kv->syncing) {
-            cairn_file *f;
-            uint64_t t, n, t0;
-            kv->syncing = 1;
-            group_gather(kv);
-            if (is_failed(kv)) {
-                /* failed while it gathered: none of the bytes since may be reported durable */
-                kv->syncing = 0;
-                group_wake(kv);
-                continue;
-            }
-            f = kv->gfile;
-            t = kv->written;
-            n = kv->gappends;
+            cairn_file *f = kv->gfile;
+            uint64_t t = kv->written;
             if (!f) {
                 /* detached (group_detach): everything written was synced by the one who
                  * detached it, and no leader may hold a file any more */
                 kv->synced = t;
-                kv->syncing = 0;
-                group_wake(kv);
                 continue;
             }
+            kv->syncing = 1;
             pthread_mutex_unlock(&kv->gmu);
-            t0 = cairn_time__mono_ns();
             rc = kv_fsync(kv, f);
-            t0 = cairn_time__mono_ns() - t0;
             pthread_mutex_lock(&kv->gmu);
             kv->syncing = 0;
-            kv->gsync_ns = (3 * kv->gsync_ns + t0) / 4;
             if (rc) set_failed(kv);
-            else {
-                if (t > kv->synced) kv->synced = t;
-                kv->gcovered = n;
-                kv->gexpect = kv->gin;
-            }
-            group_wake(kv);
+            else if (t > kv->synced) kv->synced = t;
+            pthread_cond_broadcast(&kv->gcv);
             if (rc) break;
             continue;
         }
-        {
-            uint32_t b = kv->gbcast;
-            kv->gsleep++;
-            pthread_cond_wait(&kv->gcv, &kv->gmu);
-            kv->gsleep--;
-            if (b != kv->gbcast && kv->gwake) kv->gwake--;
-        }
+        pthread_cond_wait(&kv->gcv, &kv->gmu);
     }
-    kv->gin--;
     pthread_mutex_unlock(&kv->gmu);
     return rc;
 }
 
-/* Wait for a running group fsync to finish (a gathering leader is told to stop gathering). */
+/* Wait for a running group fsync to finish. */
 void cairn_kv__group_quiesce(cairn_kv *kv) {
     pthread_mutex_lock(&kv->gmu);
-    kv->gstop++;
     while (kv->syncing) pthread_cond_wait(&kv->gcv, &kv->gmu);
-    kv->gstop--;
     pthread_mutex_unlock(&kv->gmu);
 }
 
@@ -394,9 +322,7 @@ void cairn_kv__group_quiesce(cairn_kv *kv) {
  * sealed the active file or is closing). Caller holds wmu, so nothing is appended meanwhile. */
 void cairn_kv__group_detach(cairn_kv *kv) {
     pthread_mutex_lock(&kv->gmu);
-    kv->gstop++;
     while (kv->syncing) pthread_cond_wait(&kv->gcv, &kv->gmu);
-    kv->gstop--;
     kv->gfile = NULL;
     pthread_mutex_unlock(&kv->gmu);
 }

@@ -169,14 +169,7 @@ struct cairn_kv {
     uint32_t omask;
 
     uint64_t written, synced; /* bytes appended / covered by an fsync (group commit) */
-    /* group commit's batching (under gmu; see group_wait in kv_active.c): appends so far, appends
-     * the last group fsync covered, writers inside group_wait, the batch a leader gathers for */
-    uint64_t gappends, gcovered;
-    uint32_t gin, gexpect;
-    uint32_t gsleep, gwake, gbcast; /* waiters asleep; of them, woken but not yet run; wakeups */
-    uint64_t gsync_ns;              /* a group fsync's duration, recent average (gathering's bound) */
-    int syncing;  /* a leader is gathering its batch or in its fsync */
-    int gstop;    /* quiesce / detach wait: a gathering leader syncs at once */
+    int syncing;
     cairn_file *gfile;
 
     /* per-handle operation counters for cairn_kv_metrics (metrics.h): atomic adds, relaxed loads */
