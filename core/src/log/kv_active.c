@@ -232,6 +232,16 @@ int cairn_kv__append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slo
         else af->reserved = af->size;
         return cairn_err__restore_as(&saved, saved.code ? saved.code : rc);
     }
+    if (kv->sync == CAIRN_SYNC_NONE && af->size + len - af->wb >= WB_STEP) {
+        /* without fsyncs of its own, a load leaves every byte dirty for the close (or the
+         * sealing) to wait for: start the writeback of each WB_STEP as it fills, up to a page
+         * boundary below the end (the page still being appended to stays out of it) */
+        uint64_t end = (af->size + len) & ~(uint64_t)0xffff;
+        if (end > af->wb) {
+            cairn_io__writeback(af->f, af->wb, end - af->wb);
+            af->wb = end;
+        }
+    }
     if (af->size + len > af->reserved) af->reserved = af->size + len;
     *slot = (uint32_t)kv->active;
     *off = af->size;

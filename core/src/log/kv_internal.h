@@ -52,6 +52,7 @@
 #define DEFAULT_MAX_FILE ((uint64_t)64 << 20)
 #define HINT_HDR 32u
 #define HINT_ENT 24u
+#define WB_STEP ((uint64_t)8 << 20)      /* CAIRN_SYNC_NONE: appended bytes handed to writeback at a time */
 #define RESERVE_STEP ((uint64_t)1 << 20) /* disk blocks reserved ahead of the active file's end */
 #define WMAP_MAX ((uint64_t)1 << 30)     /* largest read-write mapping of an active file */
 #define WMAP_SMALL 4096u /* larger appends (batches) use pwrite: cheaper than page faults */
@@ -117,6 +118,7 @@ typedef struct kv_file {
     uint64_t reserved;  /* active file with wmap: bytes on disk (>= size; the tail is reserved zeros) */
     int wtried;         /* the read-write mapping was attempted (it is best effort) */
     uint64_t base;      /* bytes before its first data record (its FILE record, or 0) */
+    uint64_t wb;        /* active file, CAIRN_SYNC_NONE: bytes before it were handed to writeback */
     int version;        /* its format: 1 (no FILE record), 2 or 3; 0: empty (gets a version 3 FILE) */
 } kv_file;
 

@@ -148,6 +148,11 @@ int cairn_io__pwrite(cairn_file *f, const void *buf, size_t len, uint64_t off);
  * returns CAIRN_FAILED, and the engine must fail-stop its handle (never retry an fsync). */
 int cairn_io__fsync(cairn_file *f);
 int cairn_io__truncate(cairn_file *f, uint64_t size);
+/* Start writing [off, off+len) of f back to the disk without waiting for it (Linux:
+ * sync_file_range with SYNC_FILE_RANGE_WRITE; elsewhere, and while test hooks are active, nothing):
+ * a hint that makes a later cairn_io__fsync shorter. It makes nothing durable; errors are ignored
+ * (the fsync that follows reports them). */
+void cairn_io__writeback(cairn_file *f, uint64_t off, uint64_t len);
 int cairn_io__size(cairn_file *f, uint64_t *size);
 /* Read-only shared mapping of the first len bytes (len > 0). Unmap with cairn_io__unmap. */
 int cairn_io__map(cairn_file *f, uint64_t len, const void **out);
