@@ -12,6 +12,7 @@
 #include "cairn.h"
 #include "util.h"
 #include "wal/wal.h"
+#include "blob/blob_snap.h"
 
 #include <check.h>
 #include <errno.h>
@@ -809,17 +810,63 @@ static void rekey(const char *path, uint64_t off, uint32_t key, int keep_time) {
     }
 }
 
+/* The index file's layout (version 2): a 128-byte header, a CRC per 64 KiB page of the body,
+ * zeros up to a multiple of 8, then the body: 24-byte blob records by key, 16-byte free records
+ * by offset. */
+static uint64_t ix_body(const uint8_t *d, uint64_t *blen, uint64_t *pages) {
+    *blen = cairn_get64(d + 16) * 24 + cairn_get64(d + 24) * 16;
+    *pages = (*blen + 65535) / 65536;
+    return (128 + 4 * *pages + 7) & ~(uint64_t)7;
+}
+
+/* Make every CRC of an index file image right again (after a test changed it). */
+static void ix_reseal(uint8_t *d) {
+    uint64_t blen, pages, body = ix_body(d, &blen, &pages), i;
+    for (i = 0; i < pages; i++) {
+        uint64_t o = i * 65536, n = blen - o < 65536 ? blen - o : 65536;
+        cairn_put32(d + 128 + 4 * i, cairn_crc32c__update(0, d + body + o, (size_t)n));
+    }
+    cairn_put32(d + 68, cairn_crc32c__update(0, d + 128, (size_t)(4 * pages)));
+    cairn_put32(d + 124, cairn_crc32c__update(0, d, 124));
+}
+
+/* The blob record of key in an index file image. */
+static uint8_t *ix_rec(uint8_t *d, uint32_t key) {
+    uint64_t blen, pages, body = ix_body(d, &blen, &pages), i;
+    for (i = 0; i < cairn_get64(d + 16); i++)
+        if (cairn_get32(d + body + i * 24) == key) return d + body + i * 24;
+    ck_abort_msg("key %u not in the index file", key);
+    return NULL;
+}
+
 START_TEST(index_written_by_close_and_used_by_open) {
     const char *p = ct_path("s.blob");
     char ip[600];
     int rc;
+    size_t n;
+    uint8_t *d;
+    uint64_t blen, pages, body, i;
     cairn_blob *b;
     make_indexed(p);
     snprintf(ip, sizeof ip, "%s-index", p);
-    /* a 64-byte header, then one 32-byte record per entry: 27 blobs and the free entries */
-    ck_assert_uint_gt(fsize(ip), 64 + 27 * 32);
-    ck_assert_uint_eq((fsize(ip) - 64) % 32, 0);
+    /* version 2: 27 blob records in key order, then the free entries' records */
+    d = slurp(ip, &n);
+    ck_assert(memcmp(d, "CAIRNBIX", 8) == 0);
+    ck_assert_uint_eq(cairn_get32(d + 8), 2);
+    ck_assert_uint_eq(cairn_get64(d + 16), 27);
+    ck_assert_uint_gt(cairn_get64(d + 24), 0);
+    body = ix_body(d, &blen, &pages);
+    ck_assert_uint_eq(n, body + blen);
+    for (i = 1; i < 27; i++) ck_assert_uint_gt(cairn_get32(d + body + i * 24), cairn_get32(d + body + (i - 1) * 24));
+    free(d);
     b = must_open(p);
+    ck_assert_int_eq(cairn_blob__index_used(b), 1);
+    expect_indexed(b);
+    cairn_blob_close(b);
+    /* a read-only open uses it too */
+    b = open_opts(p, CAIRN_SYNC_COMMIT, 1, &rc);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(cairn_blob__index_used(b), 1);
     expect_indexed(b);
     cairn_blob_close(b);
     /* the open builds its index from the index file, not from the entries: an entry given
@@ -846,8 +893,263 @@ START_TEST(index_written_by_close_and_used_by_open) {
     }
     b = open_opts(p, CAIRN_SYNC_COMMIT, 1, &rc);
     ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(cairn_blob__index_used(b), 0);
     ck_assert_int_eq(cairn_blob_exists(b, 1000), 1);
     ck_assert_int_eq(cairn_blob_exists(b, 5), 0);
+    cairn_blob_close(b);
+}
+END_TEST
+
+/* An index file whose CRCs and sums all check but whose records of keys 5 and 8 are swapped
+ * (a forgery, or a bug): reads, updates and deletes of either are CAIRN_CORRUPT naming the data
+ * file and the offset, never the other key's bytes, and nothing is changed or freed; the close
+ * writes no index file after that, so the next open scans and finds both as they are. The same
+ * for records whose entry sizes are wrong (a delete must not free bytes the entry does not own). */
+START_TEST(index_forged_record_fails_at_use) {
+    const char *p = ct_path("s.blob");
+    char ip[600];
+    size_t n;
+    uint8_t *d, *r5, *r8, t[20];
+    void *v = NULL;
+    size_t vn = 0;
+    uint32_t i;
+    cairn_blob *b;
+    make_indexed(p);
+    snprintf(ip, sizeof ip, "%s-index", p);
+    d = slurp(ip, &n);
+    r5 = ix_rec(d, 5);
+    r8 = ix_rec(d, 8);
+    memcpy(t, r5 + 4, 20); /* length, offset and size */
+    memcpy(r5 + 4, r8 + 4, 20);
+    memcpy(r8 + 4, t, 20);
+    ix_reseal(d);
+    spit(ip, d, n);
+    free(d);
+    b = must_open(p);
+    ck_assert_int_eq(cairn_blob__index_used(b), 1);
+    ck_assert_int_eq(cairn_blob_read(b, 5, &v, &vn), CAIRN_CORRUPT);
+    ck_assert_ptr_null(v);
+    ck_assert_ptr_nonnull(strstr(cairn_errmsg(), p));
+    ck_assert_ptr_nonnull(strstr(cairn_errmsg(), "offset"));
+    ck_assert_int_eq(cairn_blob_read(b, 8, &v, &vn), CAIRN_CORRUPT);
+    ck_assert_ptr_null(v);
+    ck_assert_int_eq(cairn_blob_update(b, 5, "new", 3), CAIRN_CORRUPT);
+    ck_assert_int_eq(cairn_blob_delete(b, 8), CAIRN_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(cairn_errmsg(), p));
+    for (i = 1; i <= 40; i++) {
+        char want[64];
+        if (i % 3 == 0 || i == 5 || i == 8) continue;
+        snprintf(want, sizeof want, "blob %u %.*s", i, (int)(i % 20), "xxxxxxxxxxxxxxxxxxxx");
+        expect_str(b, i, want);
+    }
+    cairn_blob_close(b);
+    ck_assert_int_eq(access(ip, F_OK), -1); /* no index file from a handle that found damage */
+    ck_assert_int_eq(cairn_blob_check(p), 0);
+    b = must_open(p);
+    ck_assert_int_eq(cairn_blob__index_used(b), 0);
+    expect_indexed(b);
+    /* key 19 shrinks in place by less than an entry header: its entry keeps 17 bytes of slack */
+    ck_assert_int_eq(cairn_blob_update(b, 19, "0123456789", 10), 0);
+    cairn_blob_close(b);
+    /* 16 bytes of key 19's size given to key 5's record: sizes still add up */
+    d = slurp(ip, &n);
+    r5 = ix_rec(d, 5);
+    cairn_put64(r5 + 16, cairn_get64(r5 + 16) + 16);
+    r8 = ix_rec(d, 19);
+    cairn_put64(r8 + 16, cairn_get64(r8 + 16) - 16);
+    ix_reseal(d);
+    spit(ip, d, n);
+    free(d);
+    b = must_open(p);
+    ck_assert_int_eq(cairn_blob__index_used(b), 1);
+    expect_str(b, 5, "blob 5 xxxxx"); /* reads check what they use: header, length, payload */
+    ck_assert_int_eq(cairn_blob_delete(b, 5), CAIRN_CORRUPT);
+    ck_assert_int_eq(cairn_blob_update(b, 19, "a longer value than before, to make it grow", 43), CAIRN_CORRUPT);
+    ck_assert_uint_eq(must_create(b, "blob 41"), 41);
+    cairn_blob_close(b);
+    ck_assert_int_eq(cairn_blob_check(p), 0);
+    b = must_open(p);
+    ck_assert_int_eq(cairn_blob__index_used(b), 0);
+    expect_str(b, 5, "blob 5 xxxxx");
+    expect_str(b, 19, "0123456789");
+    expect_str(b, 41, "blob 41");
+    expect_str(b, 20, "blob 20 ");
+    cairn_blob_close(b);
+}
+END_TEST
+
+/* The key index as loaded (the index file's records) plus the changes since: reads, exists,
+ * count, stats, iteration, rollback, compaction and the next index file all see one state,
+ * the same a scan of the data file sees. */
+static void index_state(cairn_blob *b, uint32_t *keys, size_t *nkeys, struct cairn_blob_stats *st) {
+    cairn_blob_iter *it;
+    uint32_t k;
+    uint64_t cnt = 0;
+    int rc;
+    *nkeys = 0;
+    ck_assert_int_eq(cairn_blob_iter_open(&it, b), 0);
+    while ((rc = cairn_blob_iter_next(it, &k)) == 0) keys[(*nkeys)++] = k;
+    ck_assert_int_eq(rc, CAIRN_ITEROVER);
+    cairn_blob_iter_free(it);
+    ck_assert_int_eq(cairn_blob_count(b, &cnt), 0);
+    ck_assert_uint_eq(cnt, *nkeys);
+    memset(st, 0, sizeof *st);
+    st->size = sizeof *st;
+    ck_assert_int_eq(cairn_blob_stats(b, st), 0);
+    ck_assert_uint_eq(st->entries, *nkeys);
+}
+
+static void expect_same_as_scan(const char *p, cairn_blob *b) {
+    char ip[600], saved[640];
+    uint32_t k1[128], k2[128];
+    size_t n1, n2, i;
+    struct cairn_blob_stats s1, s2;
+    cairn_blob *r;
+    int rc;
+    index_state(b, k1, &n1, &s1);
+    /* a read-only open without the index file (moved aside) scans */
+    snprintf(ip, sizeof ip, "%s-index", p);
+    snprintf(saved, sizeof saved, "%s-saved", ip);
+    if (access(ip, F_OK) == 0) ck_assert_int_eq(rename(ip, saved), 0);
+    r = open_opts(p, CAIRN_SYNC_COMMIT, 1, &rc);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(cairn_blob__index_used(r), 0);
+    index_state(r, k2, &n2, &s2);
+    ck_assert_uint_eq(n1, n2);
+    for (i = 0; i < n1; i++) {
+        void *v1 = NULL, *v2 = NULL;
+        size_t l1 = 0, l2 = 0;
+        ck_assert_uint_eq(k1[i], k2[i]);
+        ck_assert_int_eq(cairn_blob_read(b, k1[i], &v1, &l1), 0);
+        ck_assert_int_eq(cairn_blob_read(r, k1[i], &v2, &l2), 0);
+        ck_assert(l1 == l2 && memcmp(v1, v2, l1) == 0);
+        cairn_free(v1);
+        cairn_free(v2);
+    }
+    ck_assert_uint_eq(s1.live_bytes, s2.live_bytes);
+    ck_assert_uint_eq(s1.free_bytes, s2.free_bytes);
+    ck_assert_uint_eq(s1.free_entries, s2.free_entries);
+    cairn_blob_close(r);
+    if (access(saved, F_OK) == 0) ck_assert_int_eq(rename(saved, ip), 0);
+}
+
+START_TEST(index_base_and_changes_agree) {
+    const char *p = ct_path("s.blob");
+    char buf[64];
+    cairn_blob *b;
+    uint32_t k;
+    make_indexed(p);
+    b = must_open(p);
+    ck_assert_int_eq(cairn_blob__index_used(b), 1);
+    /* a transaction over base keys, rolled back: nothing of it shows */
+    ck_assert_int_eq(cairn_blob_begin(b), 0);
+    ck_assert_int_eq(cairn_blob_delete(b, 5), 0);
+    ck_assert_int_eq(cairn_blob_update(b, 7, "seven", 5), 0);
+    ck_assert_int_eq(cairn_blob_create_with_key(b, 8, "x", 1), CAIRN_EXISTS);
+    ck_assert_int_eq(cairn_blob_exists(b, 5), 0);
+    ck_assert_int_eq(cairn_blob_rollback(b), 0);
+    expect_indexed(b);
+    /* changes: in place, growing, deleted, a deleted key created again, new keys */
+    ck_assert_int_eq(cairn_blob_update(b, 1, "one", 3), 0);
+    ck_assert_int_eq(cairn_blob_update(b, 2, "two, grown well past the size it had before", 43), 0);
+    ck_assert_int_eq(cairn_blob_delete(b, 4), 0);
+    ck_assert_int_eq(cairn_blob_delete(b, 4), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_blob_create_with_key(b, 3, "three again", 11), 0);
+    ck_assert_int_eq(cairn_blob_create_with_key(b, 3, "x", 1), CAIRN_EXISTS);
+    ck_assert_int_eq(cairn_blob_create(b, "forty-one", 9, &k), 0);
+    ck_assert_uint_eq(k, 41);
+    ck_assert_int_eq(cairn_blob_delete(b, 41), 0);
+    ck_assert_int_eq(cairn_blob_update(b, 41, "x", 1), CAIRN_NOTFOUND);
+    ck_assert_int_eq(cairn_blob_delete(b, 40), 0);
+    ck_assert_int_eq(cairn_blob_create_with_key(b, 40, "forty", 5), 0);
+    /* a transaction deleting a key and creating it again, committed */
+    ck_assert_int_eq(cairn_blob_begin(b), 0);
+    ck_assert_int_eq(cairn_blob_delete(b, 10), 0);
+    ck_assert_int_eq(cairn_blob_create_with_key(b, 10, "ten", 3), 0);
+    ck_assert_int_eq(cairn_blob_commit(b), 0);
+    expect_str(b, 1, "one");
+    expect_str(b, 3, "three again");
+    expect_str(b, 10, "ten");
+    expect_str(b, 40, "forty");
+    ck_assert_int_eq(cairn_blob_exists(b, 4), 0);
+    ck_assert_int_eq(cairn_blob_exists(b, 41), 0);
+    snprintf(buf, sizeof buf, "blob 11 %.*s", 11, "xxxxxxxxxxxxxxxxxxxx");
+    expect_str(b, 11, buf);
+    expect_same_as_scan(p, b);
+    cairn_blob_close(b);
+    /* the next index file holds the result */
+    b = must_open(p);
+    ck_assert_int_eq(cairn_blob__index_used(b), 1);
+    expect_str(b, 1, "one");
+    expect_str(b, 3, "three again");
+    expect_same_as_scan(p, b);
+    /* compaction: the handle follows the new file */
+    ck_assert_int_eq(cairn_blob_compact(b), 0);
+    expect_str(b, 2, "two, grown well past the size it had before");
+    expect_same_as_scan(p, b);
+    cairn_blob_close(b);
+    b = must_open(p);
+    ck_assert_int_eq(cairn_blob__index_used(b), 1);
+    expect_str(b, 10, "ten");
+    expect_same_as_scan(p, b);
+    cairn_blob_close(b);
+}
+END_TEST
+
+/* Many changes after an index load: once the overlay holds half as many keys as the base, the
+ * two are folded into one table; every key reads right before and after, and the next close
+ * writes an index file of the result. */
+START_TEST(index_overlay_folds) {
+    const char *p = ct_path("s.blob");
+    enum { N = 12000 };
+    char buf[64];
+    cairn_blob *b;
+    uint64_t cnt = 0;
+    uint32_t i, k;
+    b = must_open(p);
+    ck_assert_int_eq(cairn_blob_begin(b), 0);
+    for (i = 1; i <= N; i++) {
+        snprintf(buf, sizeof buf, "v%u", i);
+        ck_assert_int_eq(cairn_blob_create(b, buf, strlen(buf), &k), 0);
+    }
+    ck_assert_int_eq(cairn_blob_commit(b), 0);
+    cairn_blob_close(b);
+    b = must_open(p);
+    ck_assert_int_eq(cairn_blob__index_used(b), 1);
+    ck_assert_int_eq(cairn_blob_begin(b), 0);
+    for (i = 1; i <= N; i++) {
+        if (i % 7 == 0) {
+            ck_assert_int_eq(cairn_blob_delete(b, i), 0);
+        } else if (i % 2 == 0) {
+            snprintf(buf, sizeof buf, "w%u", i);
+            ck_assert_int_eq(cairn_blob_update(b, i, buf, strlen(buf)), 0);
+        }
+        if (i == N / 4) { /* before the fold: a sample reads right */
+            snprintf(buf, sizeof buf, "v%u", N - 1);
+            expect_str(b, N - 1, buf);
+        }
+    }
+    ck_assert_int_eq(cairn_blob_commit(b), 0);
+    for (i = 1; i <= N; i++) {
+        if (i % 7 == 0) {
+            ck_assert_int_eq(cairn_blob_exists(b, i), 0);
+            continue;
+        }
+        snprintf(buf, sizeof buf, "%c%u", i % 2 == 0 ? 'w' : 'v', i);
+        expect_str(b, i, buf);
+    }
+    ck_assert_int_eq(cairn_blob_count(b, &cnt), 0);
+    ck_assert_uint_eq(cnt, N - N / 7);
+    cairn_blob_close(b);
+    b = must_open(p);
+    ck_assert_int_eq(cairn_blob__index_used(b), 1);
+    ck_assert_int_eq(cairn_blob_count(b, &cnt), 0);
+    ck_assert_uint_eq(cnt, N - N / 7);
+    for (i = 1; i <= N; i += 97) {
+        if (i % 7 == 0) continue;
+        snprintf(buf, sizeof buf, "%c%u", i % 2 == 0 ? 'w' : 'v', i);
+        expect_str(b, i, buf);
+    }
     cairn_blob_close(b);
 }
 END_TEST
@@ -915,6 +1217,7 @@ START_TEST(bad_index_files_fall_back_to_the_scan) {
         spit(ip, d, n);
         free(d);
         b = must_open(p); /* a writer: its close writes a good index again */
+        ck_assert_msg(cairn_blob__index_used(b) == 0, "a bit flipped at %zu of the index file went unnoticed", i);
         expect_indexed(b);
         cairn_blob_close(b);
         ck_assert_int_eq(cairn_io__read_all(ip, (void **)&d, &n), 0);
@@ -1165,6 +1468,9 @@ static Suite *suite(void) {
     tcase_set_timeout(t, 120);
     tcase_add_test(t, index_written_by_close_and_used_by_open);
     tcase_add_test(t, index_never_hides_a_damaged_entry);
+    tcase_add_test(t, index_forged_record_fails_at_use);
+    tcase_add_test(t, index_base_and_changes_agree);
+    tcase_add_test(t, index_overlay_folds);
     tcase_add_test(t, bad_index_files_fall_back_to_the_scan);
     tcase_add_test(t, version_2_files_open);
     tcase_add_test(t, clean_open_writes_nothing_until_a_change);

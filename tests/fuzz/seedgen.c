@@ -1,5 +1,5 @@
 /* seedgen.c - writes the seed corpus of the fuzz targets from real stores:
- *   fuzz_seedgen OUTDIR   ->  OUTDIR/{kv_data,kv_hint,kv_keydir,wal,blob,table_seg}/seed-*
+ *   fuzz_seedgen OUTDIR   ->  OUTDIR/{kv_data,kv_hint,kv_keydir,wal,blob,blob_index,table_seg}/seed-*
  * Each seed is a mode byte (0: as is, 1: fix CRCs up) and a file a store really wrote: every data
  * file and the KEYDIR (its one index) of a closed KV store, the active file a killed KV writer
  * left, the WAL a killed blob writer left (committed, uncheckpointed transactions) and blob data
@@ -238,7 +238,7 @@ static void seed_repo(int *n) {
 
 int main(int argc, char **argv) {
     char kv[1200], blob[1200], p[1600];
-    int nd = 0, nh = 0, nk = 0, nw = 0, nb = 0, nt = 0, nr = 0, status;
+    int nd = 0, nh = 0, nk = 0, nw = 0, nb = 0, nt = 0, nr = 0, nx = 0, status;
     pid_t pid;
     if (argc != 2) { fprintf(stderr, "usage: fuzz_seedgen OUTDIR\n"); return 2; }
     out = argv[1];
@@ -249,6 +249,24 @@ int main(int argc, char **argv) {
     mkdir(blob, 0755);
     fuzz_build_kv(kv);
     fuzz_build_blob(blob);
+    {
+        /* the index file the clean close wrote, as it is (seed() would cut its zero tail) */
+        int mode;
+        snprintf(p, sizeof p, "%s/blob_index", out);
+        mkdir(p, 0755);
+        for (mode = 0; mode < 2; mode++) {
+            char sp[1700], ip[1300];
+            FILE *f, *g;
+            int c;
+            snprintf(sp, sizeof sp, "%s/seed-%02d", p, nx++);
+            snprintf(ip, sizeof ip, "%s/store.blob-index", blob);
+            if (!(f = fopen(sp, "wb")) || !(g = fopen(ip, "rb"))) fuzz_fail("seed %s", sp);
+            fputc(mode, f);
+            while ((c = fgetc(g)) != EOF) fputc(c, f);
+            fclose(g);
+            fclose(f);
+        }
+    }
     seed_suffix("kv_data", &nd, kv, ".data");
     seed_suffix("kv_hint", &nh, kv, ".hint");
     snprintf(p, sizeof p, "%s/KEYDIR", kv);
@@ -294,7 +312,7 @@ int main(int argc, char **argv) {
     seed_file("blob", &nb, p);
     seed_table_seg(&nt);
     seed_repo(&nr);
-    printf("seedgen: %d kv_data, %d kv_hint, %d kv_keydir, %d wal, %d blob, %d table_seg, %d repo seeds in %s\n", nd, nh,
-           nk, nw, nb, nt, nr, out);
+    printf("seedgen: %d kv_data, %d kv_hint, %d kv_keydir, %d wal, %d blob, %d blob_index, %d table_seg, %d repo seeds in %s\n",
+           nd, nh, nk, nw, nb, nx, nt, nr, out);
     return 0;
 }

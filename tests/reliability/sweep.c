@@ -7,7 +7,11 @@
  *   kv-killed   the same, but the writer is killed (_exit) instead of closing: an unsealed active
  *               file (with its reserved zero tail), no KEYDIR;
  *   blob        a data file and a WAL that still holds committed, uncheckpointed transactions
- *               (the writer is killed after them; sync on commit, so the data file has them too).
+ *               (the writer is killed after them; sync on commit, so the data file has them too);
+ *   blob-closed the same store closed cleanly: the data file, its index file (-index) and an
+ *               empty WAL. Before each case the index file is made to describe the data file
+ *               copy (ix_restamp), so that opens use it; after damage to any other file too, so
+ *               that a damaged data file comes with an index file that claims it.
  * The child reports every acknowledged operation (with the commit's sequence number for the
  * KV) to a history file. Then, for every file of the store and many offsets (every byte of the
  * first 8 KiB of a file, strided beyond) each damage is tried on a fresh copy of the store:
@@ -30,7 +34,7 @@
  *     removes a data file.
  * Prints the number of cases and wrong answers; exits 1 if there is any wrong answer.
  *
- * Usage: rel_sweep --engine kv|kv-killed|blob [--seed S] [--stride N] [--keep]
+ * Usage: rel_sweep --engine kv|kv-killed|blob|blob-closed [--seed S] [--stride N] [--keep]
  *        (--stride N: use every Nth offset everywhere; the default 1 is the full sweep)
  */
 #include "rel_common.h"
@@ -67,7 +71,8 @@ static int npf;
 static hist H[MAXHIST];
 static int nh;
 static char work[700], pristine[700], store[800];
-static int engine; /* 0 kv, 1 kv-killed, 2 blob */
+static int engine; /* 0 kv, 1 kv-killed, 2 blob, 3 blob-closed */
+#define IS_BLOB (engine >= 2)
 /* blob: the data file's size after a clean recovery of the undamaged store (its data_end). A live
  * writer reserves space past data_end ahead of its writes, and recovery cuts that reserve: the
  * floor for "no silent truncation" is what a recovery of the pristine store keeps. */
@@ -226,7 +231,8 @@ static void build_blob(rel_rng *r) {
     }
     for (i = 0; i < nk; i++) hist_add(0, fin[i].opid, fin[i].key, fin[i].len, fin[i].idx, fin[i].present ? 'B' : 'D', 0);
     write_hist();
-    _exit(0); /* killed writer: the WAL keeps its uncheckpointed transactions */
+    if (engine == 3) cairn_blob_close(b); /* closed cleanly: the index file is written */
+    _exit(0); /* blob: a killed writer, the WAL keeps its uncheckpointed transactions */
 }
 
 
@@ -238,7 +244,7 @@ static void build(void) {
     if (pid == 0) {
         rel_rng r;
         r.s = seed;
-        if (engine == 2) build_blob(&r);
+        if (IS_BLOB) build_blob(&r);
         else build_kv(&r);
         _exit(0);
     }
@@ -468,6 +474,52 @@ static void judge_blob(cairn_blob *b, const char *when) {
     if (i != CAIRN_ITEROVER && i != CAIRN_CORRUPT) wrong_answer("%s: cursor: %s", when, cairn_errname(i));
 }
 
+/* ---- blob-closed: the index file made to describe the data file as it is ----------------------- */
+
+uint32_t cairn_crc32c__update(uint32_t crc, const void *buf, size_t len); /* core/src/util */
+int cairn_blob__index_used(cairn_blob *b);                                  /* core/src/blob */
+
+static int is_blob_index(const char *name) { return strstr(name, "-index") != NULL; }
+
+/* The copies the sweep writes are new files (another mtime, perhaps another inode): the index
+ * file's record of the data file's identity (size, mtime, inode xor device; see "Index file"
+ * in core/src/blob/blob.c) is set to the data file in the work directory as it is now, its
+ * header CRC made right again, so that the open uses it. After damage to the data file this is
+ * an index that claims the damaged file (as when the damage kept the mtime): every answer must
+ * still be right or CAIRN_CORRUPT. */
+static void ix_restamp(uint8_t *ix, size_t n) {
+    char q[1200];
+    struct stat st;
+    uint64_t mt, ino;
+    int k;
+    if (n < 128 || memcmp(ix, "CAIRNBIX", 8) != 0) return;
+    snprintf(q, sizeof q, "%.699s/store.blob", work);
+    if (stat(q, &st) != 0) return;
+    mt = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+    ino = (uint64_t)st.st_ino;
+    for (k = 0; k < 8; k++) {
+        ix[48 + k] = (uint8_t)((uint64_t)st.st_size >> (8 * k));
+        ix[56 + k] = (uint8_t)(mt >> (8 * k));
+    }
+    {
+        uint32_t id = (uint32_t)(ino ^ (ino >> 32) ^ (uint64_t)st.st_dev), c;
+        for (k = 0; k < 4; k++) ix[64 + k] = (uint8_t)(id >> (8 * k));
+        c = cairn_crc32c__update(0, ix, 124);
+        for (k = 0; k < 4; k++) ix[124 + k] = (uint8_t)(c >> (8 * k));
+    }
+}
+
+static void ix_restamp_file(void) {
+    char q[1200];
+    size_t n;
+    uint8_t *ix;
+    snprintf(q, sizeof q, "%.699s/store.blob-index", work);
+    if (!(ix = rel_slurp(q, &n))) return;
+    ix_restamp(ix, n);
+    rel_spit(q, ix, n);
+    free(ix);
+}
+
 /* ---- one case ------------------------------------------------------------------------------------ */
 
 enum { M_FLIP, M_ZERO, M_TRUNC, M_APPEND, M_APPEND_ZEROS };
@@ -483,11 +535,12 @@ static void run_case(int fi, int m, size_t off, size_t arg) {
     uint8_t *buf;
     size_t len = p->len;
     snprintf(cur_case, sizeof cur_case, "engine %s seed %llu file %s %s at %zu (%zu)",
-             engine == 2 ? "blob" : engine == 1 ? "kv-killed" : "kv", (unsigned long long)seed, p->name, mname[m], off, arg);
+             engine == 3 ? "blob-closed" : engine == 2 ? "blob" : engine == 1 ? "kv-killed" : "kv", (unsigned long long)seed, p->name, mname[m], off, arg);
     restore();
     snprintf(path, sizeof path, "%s/%s", work, p->name);
     buf = (uint8_t *)malloc(p->len + arg + 1);
     memcpy(buf, p->data, p->len);
+    if (engine == 3 && is_blob_index(p->name)) ix_restamp(buf, p->len); /* then damaged */
     switch (m) {
     case M_FLIP: buf[off] ^= (uint8_t)(1u << ((off * 5 + seed) & 7)); break;
     case M_ZERO: memset(buf + off, 0, off + 8 <= len ? 8 : len - off); break;
@@ -497,14 +550,15 @@ static void run_case(int fi, int m, size_t off, size_t arg) {
     }
     rel_spit(path, buf, len);
     free(buf);
+    if (engine == 3 && !is_blob_index(p->name)) ix_restamp_file();
     for (i = 0; i < npf; i++) {
         char q[1200];
         snprintf(q, sizeof q, "%.699s/%.255s", work, pf[i].name);
         msize[i] = rel_fsize(q);
-        if (engine != 2 && is_data(pf[i].name)) last_data = i;
+        if (!IS_BLOB && is_data(pf[i].name)) last_data = i;
     }
     cases++;
-    if (engine == 2) {
+    if (IS_BLOB) {
         /* the version field of the data file's or the WAL's header */
         version_ok = (m == M_FLIP || m == M_ZERO) && off < 12 && off + (m == M_ZERO ? 8 : 1) > 8 &&
                      !strstr(p->name, "-lock");
@@ -535,7 +589,7 @@ static void run_case(int fi, int m, size_t off, size_t arg) {
             }
         }
     }
-    if (engine == 2) {
+    if (IS_BLOB) {
         if (!ok_open_rc(rc = cairn_blob_check(store), version_ok)) wrong_answer("check: %s %s", cairn_errname(rc), cairn_errmsg());
         for (i = 0; i < 3; i++) {
             cairn_blob *b = NULL;
@@ -573,18 +627,18 @@ static void run_case(int fi, int m, size_t off, size_t arg) {
     for (i = 0; i < npf; i++) {
         char q[1200];
         long long now, floor_;
-        int data = engine == 2 ? strstr(pf[i].name, "-") == NULL : is_data(pf[i].name);
+        int data = IS_BLOB ? strstr(pf[i].name, "-") == NULL : is_data(pf[i].name);
         if (!data) continue;
         snprintf(q, sizeof q, "%.699s/%.255s", work, pf[i].name);
         now = rel_fsize(q);
         floor_ = msize[i] < (long long)pf[i].len ? msize[i] : (long long)pf[i].len;
-        if (engine != 2 && i == last_data) {
+        if (!IS_BLOB && i == last_data) {
             rec r[256];
             int n = parse_records(pf[i].data, pf[i].len, r, 256);
             long long data_end = n ? (long long)r[n - 1].end : 0; /* the reserved zero tail may go */
             if (data_end < floor_) floor_ = data_end;
         }
-        if (engine == 2 && blob_floor >= 0 && blob_floor < floor_) floor_ = blob_floor;
+        if (IS_BLOB && blob_floor >= 0 && blob_floor < floor_) floor_ = blob_floor;
         if (i == fi && bound != UINT64_MAX && (long long)bound < floor_) floor_ = (long long)bound;
         if (now < 0) wrong_answer("data file %s was removed", pf[i].name);
         else if (now < floor_) wrong_answer("data file %s was cut to %lld bytes (damaged copy: %lld, pristine: %zu)", pf[i].name, now, msize[i], pf[i].len);
@@ -612,7 +666,8 @@ int main(int argc, char **argv) {
     if (!eng || !strcmp(eng, "kv")) engine = 0;
     else if (!strcmp(eng, "kv-killed")) engine = 1;
     else if (!strcmp(eng, "blob")) engine = 2;
-    else rel_die("--engine kv|kv-killed|blob");
+    else if (!strcmp(eng, "blob-closed")) engine = 3;
+    else rel_die("--engine kv|kv-killed|blob|blob-closed");
     if (stride < 1) stride = 1;
 #if defined(__SANITIZE_ADDRESS__)
     __sanitizer_set_death_callback(print_case);
@@ -624,7 +679,7 @@ int main(int argc, char **argv) {
     snprintf(pristine, sizeof pristine, "%s/pristine", dir);
     snprintf(work, sizeof work, "%s/work", dir);
     snprintf(histpath, sizeof histpath, "%s/history", dir);
-    if (engine == 2) {
+    if (IS_BLOB) {
         mkdir(pristine, 0755);
         snprintf(store, sizeof store, "%s/store.blob", pristine);
     } else {
@@ -641,12 +696,12 @@ int main(int argc, char **argv) {
     }
     load_pristine();
     mkdir(work, 0755);
-    snprintf(store, sizeof store, engine == 2 ? "%s/store.blob" : "%s", work);
+    snprintf(store, sizeof store, IS_BLOB ? "%s/store.blob" : "%s", work);
     printf("rel_sweep: engine %s, seed %llu, %d files in the store:", eng ? eng : "kv", (unsigned long long)seed, npf);
     for (fi = 0; fi < npf; fi++) printf(" %s (%zu)", pf[fi].name, pf[fi].len);
     printf("\n");
     fflush(stdout);
-    if (engine == 2) { /* what a clean recovery of the undamaged store leaves (see blob_floor) */
+    if (IS_BLOB) { /* what a clean recovery of the undamaged store leaves (see blob_floor) */
         cairn_blob_options bo = CAIRN_BLOB_OPTIONS_INIT;
         cairn_blob *b = NULL;
         int brc;
@@ -661,6 +716,17 @@ int main(int argc, char **argv) {
         uint64_t w0 = wrong;
         run_case(0, M_APPEND_ZEROS, 0, 0);
         if (wrong != w0) rel_die("the UNDAMAGED store does not read back (seed %llu)", (unsigned long long)seed);
+    }
+    if (engine == 3) { /* the cases test the index file only if an undamaged one is used */
+        cairn_blob_options bo = CAIRN_BLOB_OPTIONS_INIT;
+        cairn_blob *b = NULL;
+        restore();
+        ix_restamp_file();
+        bo.read_only = 1;
+        bo.create = 0;
+        if (cairn_blob_open(&b, store, &bo) != 0 || !cairn_blob__index_used(b))
+            rel_die("blob-closed: the open does not use the index file (seed %llu)", (unsigned long long)seed);
+        cairn_blob_close(b);
     }
     for (fi = 0; fi < npf; fi++) {
         size_t len = pf[fi].len, o;

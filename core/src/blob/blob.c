@@ -98,32 +98,49 @@
  *
  * Index file <path>-index (written by a clean close; never needed: without it the open scans):
  *   header    0   8  magic "CAIRNBIX"
- *             8   4  u32 version (1)
+ *             8   4  u32 version (2; version 1 files are not read: the open scans, the next
+ *                    close writes version 2)
  *            12   4  u32 id: equals the index id of the data file header it describes
- *            16   8  u64 records
- *            24   8  u64 data_end of the data file
- *            32   8  u64 next_key of the data file
- *            40   8  u64 size of the data file when the index was written
- *            48   8  u64 its mtime then (ns since the epoch)
- *            56   4  u32 its inode number xor device number (low 32 bits)
- *            60   4  u32 CRC of bytes [0, 60)
- *   record   32 bytes per entry of the data file, in offset order:
- *             0   8  u64 offset    8   8  u64 size    16  4  u32 key (0 for free)
- *            20   4  u32 payload length (0 for free)  24  1  u8 type (1 blob, 2 free)
- *            25   3  zero          28   4  u32 CRC of bytes [0, 28)
+ *            16   8  u64 B: blob records
+ *            24   8  u64 F: free records
+ *            32   8  u64 data_end of the data file
+ *            40   8  u64 next_key of the data file
+ *            48   8  u64 size of the data file when the index was written
+ *            56   8  u64 its mtime then (ns since the epoch)
+ *            64   4  u32 its inode number xor device number (low 32 bits)
+ *            68   4  u32 CRC of the page CRC table
+ *            72   8  u64 live bytes (sum of the blobs' payload lengths)
+ *            80  44  zero
+ *           124   4  u32 CRC of bytes [0, 124)
+ *   page CRC table at 128: a u32 CRC per 64 KiB page of the body (the last may be shorter),
+ *   then zero bytes up to a multiple of 8; then the body (24 B + 16 F bytes, to the file's end):
+ *   blob record  24 bytes, keys strictly ascending: u32 key, u32 payload length, u64 entry
+ *                offset, u64 entry size
+ *   free record  16 bytes, offsets ascending: u64 offset, u64 size
  * Written after the closing header is in the data file and fsynced (durable replace: a .tmp
  * file, fsync, rename, directory fsync), so it records the file's final size and mtime. An open
- * with nothing to redo whose header is not OPEN and names an index id uses the index file
- * instead of the scan only when all of this holds, else it scans (the index is never trusted
- * over the data): the id matches, header and every record CRC check, data_end, next_key, size,
- * mtime and inode/device match the data file as it is, the records tile [64, data_end) with no
- * two adjacent free entries, keys are unique and below next_key, lengths fit their entries, and
- * the first and last entry headers of the data file say what their records say. Any change to
- * the data file after the close (a writer clears the id before its first change, and removes the
- * index file once that header is durable; an external write moves the mtime) makes the index
- * unusable. The records go into the in-memory map in the order of their hash slots (a counting
- * sort by 64-slot bucket), so that the table fills front to back instead of a cache miss each.
- * Payload CRCs are checked on every read (and by cairn_blob_check).
+ * with nothing to redo whose header is not OPEN and names an index id maps the index file and
+ * takes its blob records as they are as the base of the key index (no per-entry work), only when
+ * all of this holds, else it scans (the index is never trusted over the data): the id matches;
+ * header, table and page CRCs check, the padding is zero; data_end, next_key, size, mtime and
+ * inode/device match the data file as it is; blob records ascend by key, keys below next_key,
+ * entries inside [64, data_end) with lengths that fit, lengths adding up to the live bytes; free
+ * records ascend, never adjacent nor last, each matching the free entry header in the data file
+ * (a create writes into them; they go into the free lists); all sizes add up to data_end - 64.
+ * These checks are one pass over the mapped bytes, page by page (CRC, then compares). Any change
+ * to the data file after the close (a writer clears the id before its first change, and removes
+ * the index file once that header is durable; an external write moves the mtime) makes the index
+ * unusable. A record is checked against the data file when used: a read checks the entry header
+ * (CRC, type, key, length) and the payload CRC; an update or delete of a key whose record came
+ * from the index file first checks its entry header, size included (entry_verify). A mismatch is
+ * CAIRN_CORRUPT naming the data file and offset, nothing changed, and a handle that saw any
+ * damage writes no index file at close (the next open scans). In memory, changes since the open
+ * go to an overlay map over the mapped records (tombstones for deleted ones); count and live bytes
+ * come from the header and follow the changes; iteration and compaction merge the two; once the
+ * overlay holds half as many keys as the base, both are folded into one map (idx_fold). The
+ * index file is never written in place (a close renames a new one over it), so the mapping
+ * stays valid; a program that cut it in place under an open handle would fault the handle.
+ * Payload CRCs are checked on every read (and by cairn_blob_check, which always scans).
  *
  * Readers (read-only opens, cairn_blob_check) take no lock and write nothing; a writer in another
  * process may apply transactions in place, checkpoint (apply, stamp, cut, truncate the log) and
@@ -238,7 +255,11 @@ typedef struct brec {
     uint64_t size; /* entry size (free: block size) */
     uint64_t pend; /* id of the pending write holding this entry's bytes (0: none) */
     uint32_t len;  /* payload length */
+    uint32_t flags; /* key index overlay only: BF_DEAD, BF_UNCHECKED */
 } brec;
+
+#define BF_DEAD 1u      /* a tombstone: the key of a base record is deleted */
+#define BF_UNCHECKED 2u /* a base record folded into the overlay, never checked against the data */
 
 /* The maps hold brec values. */
 static brec *map_get(const cairn_u64map *m, uint64_t k) { return (brec *)cairn_u64map__get(m, k); }
@@ -293,6 +314,8 @@ struct cairn_blob {
                                         (the header not marked OPEN, the index file kept); the
                                         first call that may write activates it (writer_activate) */
     int idx_loaded;                  /* the open loaded the index file (no scan) */
+    int idx_suspect;                 /* an entry failed its checks: the close writes no index file
+                                        (the next open scans); set atomically (shared lock) */
     int in_ckpt;
     int urgent;                      /* the next commit frees space: it may use the log's reserve */
     uint64_t alloc;                  /* data file bytes allocated (its size): writes below it
@@ -301,7 +324,17 @@ struct cairn_blob {
                                         (maplen may pass its end; only [0, alloc) is touched):
                                         applied records are stored and reads served through it */
     uint64_t maplen;
-    cairn_u64map idx;                /* key -> entry (brec) */
+    /* The key index: key -> entry. Two layers (see "Index file" in the FORMAT comment): the base,
+     * the blob records of the index file the open used (mapped read-only, sorted by key; none
+     * after a scan), and the overlay idx, every change since (a brec per key, tombstones (BF_DEAD)
+     * for deleted base keys), which wins over the base. Every access goes through idx_get,
+     * idx_next and the idx_ and raw_idx_ changes below. */
+    cairn_u64map idx;                /* overlay: key -> entry (brec) */
+    const uint8_t *base;             /* base records (BREC bytes each, keys ascending), or NULL */
+    size_t nbase;
+    const void *bmap;                /* the mapping of the index file that holds them */
+    uint64_t bmaplen;
+    uint64_t nkeys;                  /* keys present (base and overlay together) */
     cairn_u64map fstart;             /* free entry offset -> (size) */
     cairn_u64map fend;               /* free entry end -> (offset in .off) */
     cairn_treap fit;                 /* free entries by (size, offset): best fit */
@@ -363,20 +396,207 @@ static int un_push(cairn_blob *b, int op, uint64_t k, const brec *v) {
     return 0;
 }
 
-static int raw_idx_put(cairn_blob *b, uint32_t key, const brec *v) {
-    brec *old = map_get(&b->idx, key);
-    uint64_t oldlen = old ? old->len : 0;
-    int rc = cairn_u64map__put(&b->idx, key, v);
-    if (rc) return rc;
-    b->live_bytes = b->live_bytes - oldlen + v->len;
+/* ---- the key index: base records and overlay ---------------------------------------------- */
+
+#define BREC 24u /* a base record: u32 key, u32 payload length, u64 offset, u64 entry size */
+
+/* Little-endian loads from the index file's records (one load each on a little-endian CPU). */
+static uint32_t ld32(const uint8_t *p) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+#else
+    return cairn_get32(p);
+#endif
+}
+
+static uint64_t ld64(const uint8_t *p) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+#else
+    return cairn_get64(p);
+#endif
+}
+
+static uint32_t base_key(const cairn_blob *b, size_t i) { return ld32(b->base + i * BREC); }
+
+/* The position of key among the base records, or SIZE_MAX. Keys are mostly dense (auto keys
+ * count up from 1): a few interpolation steps usually land on it, then a binary search finishes
+ * whatever they left (keys spread unevenly). */
+static size_t base_find(const cairn_blob *b, uint32_t key) {
+    size_t lo = 0, hi = b->nbase;
+    int steps;
+    if (!b->nbase) return SIZE_MAX;
+    for (steps = 0; steps < 4 && hi - lo > 8; steps++) {
+        uint32_t klo = base_key(b, lo), khi = base_key(b, hi - 1), kp;
+        size_t pos;
+        if (key < klo || key > khi) return SIZE_MAX;
+        if (khi == klo) break;
+        pos = lo + (size_t)((uint64_t)(key - klo) * (uint64_t)(hi - 1 - lo) / (uint64_t)(khi - klo));
+        kp = base_key(b, pos);
+        if (kp == key) return pos;
+        if (kp < key)
+            lo = pos + 1;
+        else
+            hi = pos;
+    }
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint32_t km = base_key(b, mid);
+        if (km == key) return mid;
+        if (km < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return SIZE_MAX;
+}
+
+static void base_rec(const cairn_blob *b, size_t i, brec *out) {
+    const uint8_t *r = b->base + i * BREC;
+    memset(out, 0, sizeof *out);
+    out->len = ld32(r + 4);
+    out->off = ld64(r + 8);
+    out->size = ld64(r + 16);
+}
+
+/* The entry of key: 1 (from the overlay) or 2 (a base record, never checked against the data
+ * file yet) and *out, or 0 when the key is absent (out may be NULL). */
+static int idx_get(const cairn_blob *b, uint32_t key, brec *out) {
+    const brec *r = map_get(&b->idx, key);
+    size_t i;
+    if (r) {
+        if (r->flags & BF_DEAD) return 0;
+        if (out) *out = *r;
+        return r->flags & BF_UNCHECKED ? 2 : 1;
+    }
+    if ((i = base_find(b, key)) == SIZE_MAX) return 0;
+    if (out) base_rec(b, i, out);
+    return 2;
+}
+
+/* Iteration over every key present (base records not overridden, then the overlay), unordered.
+ * Start with a zeroed kiter; the index must not change during it. */
+typedef struct kiter {
+    size_t i, pos;
+} kiter;
+
+static int idx_next(const cairn_blob *b, kiter *it, uint32_t *key, brec *out) {
+    uint64_t k;
+    const brec *r;
+    while (it->i < b->nbase) {
+        size_t i = it->i++;
+        uint32_t bk = base_key(b, i);
+        if (map_get(&b->idx, bk)) continue; /* changed or deleted since: the overlay has it */
+        *key = bk;
+        base_rec(b, i, out);
+        out->flags = BF_UNCHECKED;
+        return 1;
+    }
+    while ((r = (const brec *)cairn_u64map__next(&b->idx, &it->pos, &k)) != NULL) {
+        if (r->flags & BF_DEAD) continue;
+        *key = (uint32_t)k;
+        *out = *r;
+        return 1;
+    }
     return 0;
 }
 
-static void raw_idx_del(cairn_blob *b, uint32_t key) {
-    brec *old = map_get(&b->idx, key);
-    if (!old) return;
-    b->live_bytes -= old->len;
-    cairn_u64map__del(&b->idx, key);
+static void base_drop(cairn_blob *b) {
+    if (b->bmap) cairn_io__unmap(b->bmap, b->bmaplen);
+    b->bmap = NULL;
+    b->bmaplen = 0;
+    b->base = NULL;
+    b->nbase = 0;
+}
+
+/* Empty the key index (overlay and base). */
+static void idx_clear(cairn_blob *b) {
+    cairn_u64map__free(&b->idx);
+    base_drop(b);
+    b->nkeys = 0;
+    b->live_bytes = 0;
+}
+
+/* Once the overlay holds as many keys as half the base, fold the two into one map (the work of
+ * loading the base, spread over that many changes) and let the mapping go. Best effort: out of
+ * memory leaves both layers as they were. */
+static void idx_fold(cairn_blob *b) {
+    cairn_u64map m;
+    cairn_err_saved saved;
+    kiter it;
+    uint32_t k;
+    uint64_t live = 0;
+    brec v;
+    if (!b->nbase || b->idx.n < 4096 || b->idx.n < b->nbase / 2) return;
+    cairn_u64map__init(&m, sizeof(brec));
+    cairn_err__save(&saved);
+    if (cairn_u64map__reserve(&m, (size_t)b->nkeys) != 0) {
+        cairn_err__restore(&saved);
+        return;
+    }
+    memset(&it, 0, sizeof it);
+    while (idx_next(b, &it, &k, &v)) { /* base records keep BF_UNCHECKED */
+        if (cairn_u64map__put(&m, k, &v) != 0) { /* reserved: no growth, unless the mapping changed */
+            cairn_u64map__free(&m);
+            cairn_err__restore(&saved);
+            return;
+        }
+        live += v.len;
+    }
+    cairn_u64map__free(&b->idx);
+    b->idx = m;
+    b->nkeys = m.n;
+    b->live_bytes = live;
+    base_drop(b);
+}
+
+/* Set key to *v when the caller knows whether it was present (had) and its length then. */
+static int raw_idx_set(cairn_blob *b, uint32_t key, const brec *v, int had, uint32_t oldlen) {
+    brec nv = *v;
+    int rc;
+    nv.flags = 0;
+    if ((rc = cairn_u64map__put(&b->idx, key, &nv)) != 0) return rc;
+    if (had) {
+        b->live_bytes -= oldlen;
+    } else {
+        b->nkeys++;
+    }
+    b->live_bytes += v->len;
+    return 0;
+}
+
+static int raw_idx_put(cairn_blob *b, uint32_t key, const brec *v) {
+    brec old;
+    int had = idx_get(b, key, &old);
+    return raw_idx_set(b, key, v, had, had ? old.len : 0);
+}
+
+/* Remove key. A key of the base leaves a tombstone in the overlay: one that is already there
+ * (changed since the open, or restored by a rollback) is marked in place, so only a base key
+ * not touched before may need room (idx_del makes it first). */
+static int raw_idx_del(cairn_blob *b, uint32_t key) {
+    brec old, *r;
+    if (!idx_get(b, key, &old)) return 0;
+    if (base_find(b, key) != SIZE_MAX) {
+        if ((r = map_get(&b->idx, key)) != NULL) {
+            r->flags = BF_DEAD;
+        } else {
+            brec t;
+            int rc;
+            memset(&t, 0, sizeof t);
+            t.flags = BF_DEAD;
+            if ((rc = cairn_u64map__put(&b->idx, key, &t)) != 0) return rc;
+        }
+    } else {
+        cairn_u64map__del(&b->idx, key);
+    }
+    b->live_bytes -= old.len;
+    b->nkeys--;
+    return 0;
 }
 
 static int raw_free_add(cairn_blob *b, uint64_t off, uint64_t size) {
@@ -416,18 +636,24 @@ static void raw_free_del(cairn_blob *b, uint64_t off) {
 }
 
 static int idx_put(cairn_blob *b, uint32_t key, const brec *v) {
-    brec *old = map_get(&b->idx, key);
-    int rc = old ? un_push(b, U_IDX_OLD, key, old) : un_push(b, U_IDX_NEW, key, NULL);
+    brec old;
+    int had = idx_get(b, key, &old);
+    int rc = had ? un_push(b, U_IDX_OLD, key, &old) : un_push(b, U_IDX_NEW, key, NULL);
     if (rc) return rc;
-    return raw_idx_put(b, key, v);
+    if ((rc = raw_idx_set(b, key, v, had, had ? old.len : 0)) != 0) return rc;
+    idx_fold(b);
+    return 0;
 }
 
 static int idx_del(cairn_blob *b, uint32_t key) {
-    brec *old = map_get(&b->idx, key);
+    brec old;
     int rc;
-    if (!old) return 0;
-    if ((rc = un_push(b, U_IDX_OLD, key, old)) != 0) return rc;
-    raw_idx_del(b, key);
+    if (!idx_get(b, key, &old)) return 0;
+    /* room for a tombstone first: the undo entry must never stand for a change not made */
+    if ((rc = cairn_u64map__reserve(&b->idx, b->idx.n + 1)) != 0) return rc;
+    if ((rc = un_push(b, U_IDX_OLD, key, &old)) != 0) return rc;
+    if ((rc = raw_idx_del(b, key)) != 0) return rc;
+    idx_fold(b);
     return 0;
 }
 
@@ -467,7 +693,7 @@ static void rollback_to(cairn_blob *b, size_t umark, uint64_t pmark, size_t evma
         undo *u = &b->un[--b->nun];
         switch (u->op) {
         case U_IDX_OLD: (void)raw_idx_put(b, (uint32_t)u->k, &u->v); break;
-        case U_IDX_NEW: raw_idx_del(b, (uint32_t)u->k); break;
+        case U_IDX_NEW: (void)raw_idx_del(b, (uint32_t)u->k); break;
         case U_FREE_ADDED: raw_free_del(b, u->k); break;
         case U_FREE_REMOVED: (void)raw_free_add(b, u->k, u->v.size); break;
         case U_END: b->end = u->k; break;
@@ -700,7 +926,14 @@ static int checkpoint(cairn_blob *b) {
 static int dread(cairn_blob *b, void *buf, size_t len, uint64_t off) { return cairn_jnl__read(b->jnl, buf, len, off); }
 
 static int corrupt(cairn_blob *b, uint64_t off, const char *what) {
+    __atomic_store_n(&b->idx_suspect, 1, __ATOMIC_RELAXED);
     return cairn_err__set(CAIRN_CORRUPT, "%s: %s at offset %llu", b->path, what, (unsigned long long)off);
+}
+
+static int corrupt_payload(cairn_blob *b, uint32_t key, uint64_t off) {
+    __atomic_store_n(&b->idx_suspect, 1, __ATOMIC_RELAXED);
+    return cairn_err__set(CAIRN_CORRUPT, "%s: bad payload checksum of key %u at offset %llu", b->path, (unsigned)key,
+                          (unsigned long long)off);
 }
 
 /* Read the payload of live entry r for `key`. *out malloc'd (never NULL on success).
@@ -717,16 +950,15 @@ static int read_payload(cairn_blob *b, uint32_t key, const brec *r, void **out) 
         *out = p;
         return 0;
     }
-    if (b->map && r->off + EHDR + r->len <= b->alloc && r->off + EHDR + r->len <= b->maplen &&
-        !cairn_io__hooks_active()) {
+    if (b->map && r->off <= b->alloc && r->off <= b->maplen && EHDR + (uint64_t)r->len <= b->alloc - r->off &&
+        EHDR + (uint64_t)r->len <= b->maplen - r->off && !cairn_io__hooks_active()) {
         /* the writer's mapping: check the entry in place, copy the payload once */
         q = b->map + r->off;
         if (cairn_crc32c__update(0, q + 4, EHDR - 4) != cairn_get32(q) || q[4] != ET_BLOB ||
             cairn_get32(q + 16) != key || cairn_get32(q + 20) != r->len)
             return corrupt(b, r->off, "bad blob entry header");
         if (cairn_crc32c__update(0, q + EHDR, r->len) != cairn_get32(q + 24))
-            return cairn_err__set(CAIRN_CORRUPT, "%s: bad payload checksum of key %u at offset %llu", b->path,
-                                  (unsigned)key, (unsigned long long)r->off);
+            return corrupt_payload(b, key, r->off);
         if (!(p = (uint8_t *)malloc(r->len ? r->len : 1)))
             return cairn_err__set(CAIRN_NOMEM, "blob store: out of memory for %u bytes", (unsigned)r->len);
         memcpy(p, q + EHDR, r->len);
@@ -742,8 +974,7 @@ static int read_payload(cairn_blob *b, uint32_t key, const brec *r, void **out) 
         goto fail;
     }
     if (cairn_crc32c__update(0, p + EHDR, r->len) != cairn_get32(p + 24)) {
-        rc = cairn_err__set(CAIRN_CORRUPT, "%s: bad payload checksum of key %u at offset %llu", b->path,
-                            (unsigned)key, (unsigned long long)r->off);
+        rc = corrupt_payload(b, key, r->off);
         goto fail;
     }
     memmove(p, p + EHDR, r->len);
@@ -752,6 +983,25 @@ static int read_payload(cairn_blob *b, uint32_t key, const brec *r, void **out) 
 fail:
     free(p);
     return rc;
+}
+
+/* A base record (from the index file, never checked against the data file) about to be used
+ * by a change: the entry header at its offset must say the same (CRC, type, size, key, length),
+ * else the change would free or overwrite bytes the record does not own. CAIRN_CORRUPT names
+ * the data file and the offset. */
+static int entry_verify(cairn_blob *b, uint32_t key, const brec *r) {
+    uint8_t h[EHDR];
+    int rc;
+    if (r->off < FHDR || r->off > b->end || r->size > b->end - r->off || r->size < EHDR)
+        return corrupt(b, r->off, "index record outside the data");
+    if (b->map && r->off + EHDR <= b->alloc && r->off + EHDR <= b->maplen && !cairn_io__hooks_active())
+        memcpy(h, b->map + r->off, EHDR); /* the writer's mapping, as read_payload */
+    else if ((rc = dread(b, h, EHDR, r->off)) != 0)
+        return rc;
+    if (cairn_crc32c__update(0, h + 4, EHDR - 4) != cairn_get32(h) || h[4] != ET_BLOB ||
+        cairn_get64(h + 8) != r->size || cairn_get32(h + 16) != key || cairn_get32(h + 20) != r->len)
+        return corrupt(b, r->off, "blob entry header does not match the index");
+    return 0;
 }
 
 /* ---- open --------------------------------------------------------------------------------- */
@@ -796,7 +1046,7 @@ static int scan(cairn_blob *b) {
                 rc = corrupt(b, off, "blob entry longer than its space");
                 break;
             }
-            if (map_get(&b->idx, key)) {
+            if (idx_get(b, key, NULL)) {
                 rc = cairn_err__set(CAIRN_CORRUPT, "%s: key %u stored twice (second at offset %llu)", b->path,
                                     (unsigned)key, (unsigned long long)off);
                 break;
@@ -888,9 +1138,10 @@ static char *suffix(const char *path, const char *sfx) {
 /* ---- the index file (<path>-index; see "Index file" in the FORMAT comment) ---------------- */
 
 #define IDX_MAGIC "CAIRNBIX"
-#define IDX_VERSION 1u
-#define IHDR 64u
-#define IREC 32u
+#define IDX_VERSION 2u
+#define IHDR 128u
+#define IPAGE 65536u /* the body is checked in pages of this many bytes, a CRC each */
+#define IFREC 16u    /* a free record: u64 offset, u64 size */
 
 /* The data file's identity as the index file records it: size, inode, device, mtime (ns). */
 static int data_identity(const cairn_blob *b, uint64_t id[4]) {
@@ -907,7 +1158,7 @@ static char *index_path(const cairn_blob *b) { return suffix(b->path, "-index");
 
 /* Forget an index half loaded (the scan rebuilds everything). */
 static void index_forget(cairn_blob *b) {
-    cairn_u64map__free(&b->idx);
+    idx_clear(b);
     cairn_u64map__free(&b->fstart);
     cairn_u64map__free(&b->fend);
     cairn_treap__free(&b->fit);
@@ -922,232 +1173,195 @@ static int index_spot(cairn_blob *b, uint64_t off, uint64_t size, unsigned type,
            cairn_get32(h + 16) == (type == ET_BLOB ? key : 0) && cairn_get32(h + 20) == (type == ET_BLOB ? len : 0);
 }
 
-/* Load the index and free lists from <path>-index instead of scanning, when the header names
- * index `id` and the index file is that one, for this very file (identity), and every record
- * checks: CRC, entries tiling [64, data_end) in order, no adjacent free entries, no duplicate
- * key, keys below next_key; then the first and last entry headers of the data file must say the
- * same. 1: loaded; 0: not usable (the caller scans; nothing is left loaded). */
-typedef struct irec {
-    uint64_t off, size;
-    uint32_t key, len;
-    unsigned type;
-} irec;
-
-/* The slot a key's probe starts at in a u64map of cap slots: the hash of containers.c. Used only
- * to insert many keys in slot order (index_load); were the two to differ, the map would be as
- * right, only slower to fill. */
-static size_t home_slot(uint64_t k, size_t cap) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    return (size_t)k & (cap - 1);
+/* Where the body of an index file of nb blob and nf free records starts, and its length; 0 when
+ * the counts cannot be right for a file of flen bytes. */
+static int index_layout(uint64_t nb, uint64_t nf, uint64_t flen, uint64_t *body, uint64_t *blen, uint64_t *pages) {
+    if (nb > KEY_LIMIT || nf > flen / IFREC || nb > flen / BREC) return 0;
+    *blen = nb * BREC + nf * IFREC;
+    *pages = (*blen + IPAGE - 1) / IPAGE;
+    *body = (IHDR + 4 * *pages + 7) & ~(uint64_t)7;
+    return *body + *blen == flen;
 }
 
+/* Take <path>-index as the key index's base and load its free entries, when the header names
+ * index `id` and the file is that one, for this very file (identity), and everything checks:
+ * header CRC, the page CRC table's CRC, every page's CRC; blob records in ascending key order,
+ * keys below next_key, each inside [64, data_end) with its length fitting; free records in
+ * offset order, never adjacent, never last, each matching the free entry header in the data
+ * file; the sizes of all records adding up to data_end - 64 and the lengths to the live bytes
+ * the header says. 1: loaded; 0: not usable (the caller scans; nothing is left loaded). */
 static int index_load(cairn_blob *b, uint32_t id) {
     char *ip = index_path(b);
-    void *data = NULL;
-    size_t len = 0, i, n, nb = 0, nblobs = 0, bshift = 0, *cnt = NULL;
-    uint32_t *order = NULL;
-    const uint8_t *p;
-    uint64_t ident[4], expect = FHDR, first_off = 0, last_off = 0;
-    int ok = 0, prev_free = 0;
-    brec fv, lv;
-    unsigned ft = 0, lt = 0;
-    uint32_t fk = 0, lk = 0;
+    cairn_file *f = NULL;
+    const uint8_t *p = NULL, *r;
+    uint64_t flen = 0, ident[4], nb, nf, body, blen, pages, i, k, total = 0, live = 0, prev_end = 0;
+    int64_t prev_key = -1;
+    int ok = 0;
     if (!ip) return 0;
-    if (!id || cairn_io__read_all(ip, &data, &len) != 0) goto out;
-    p = (const uint8_t *)data;
-    if (len < IHDR || memcmp(p, IDX_MAGIC, 8) != 0 || cairn_get32(p + 8) != IDX_VERSION ||
+    if (!id || cairn_io__open(&f, ip, CAIRN_IO_RDONLY) != 0 || cairn_io__size(f, &flen) != 0 || flen < IHDR ||
+        flen > (uint64_t)SIZE_MAX / 2 || cairn_io__map(f, flen, (const void **)&p) != 0)
+        goto out;
+    if (memcmp(p, IDX_MAGIC, 8) != 0 || cairn_get32(p + 8) != IDX_VERSION ||
         cairn_crc32c__update(0, p, IHDR - 4) != cairn_get32(p + IHDR - 4) || cairn_get32(p + 12) != id)
         goto out;
-    n = (size_t)cairn_get64(p + 16);
-    if (n > (len - IHDR) / IREC || IHDR + n * IREC != len || cairn_get64(p + 24) != b->end ||
-        cairn_get64(p + 32) != b->next_key || data_identity(b, ident) != 0 || cairn_get64(p + 40) != ident[0] ||
-        cairn_get64(p + 48) != ident[3] || cairn_get32(p + 56) != (uint32_t)(ident[1] ^ (ident[1] >> 32) ^ ident[2]))
+    nb = cairn_get64(p + 16);
+    nf = cairn_get64(p + 24);
+    if (!index_layout(nb, nf, flen, &body, &blen, &pages) || cairn_get64(p + 32) != b->end ||
+        cairn_get64(p + 40) != b->next_key || data_identity(b, ident) != 0 || cairn_get64(p + 48) != ident[0] ||
+        cairn_get64(p + 56) != ident[3] || cairn_get32(p + 64) != (uint32_t)(ident[1] ^ (ident[1] >> 32) ^ ident[2]) ||
+        cairn_crc32c__update(0, p + IHDR, 4 * pages) != cairn_get32(p + 68))
         goto out;
-    memset(&fv, 0, sizeof fv);
-    lv = fv;
-    if (cairn_u64map__reserve(&b->idx, n) != 0) goto out; /* one table, no rehashing */
-    /* Keys go into the map in the order of their slots, bucket by bucket (a bucket: 64 slots,
-     * 3 KiB), not in the file's order, which scatters them over the whole table (a cache miss
-     * each): the buckets are found while the records are checked, then counted out. */
-    if (n >= 4096) {
-        size_t cap = b->idx.cap;
-        nb = cap >> 6;
-        if (nb > 65536) nb = 65536;
-        while ((nb << bshift) < cap) bshift++;
-        if (!(order = (uint32_t *)malloc(n * sizeof *order)) || !(cnt = (size_t *)calloc(nb + 1, sizeof *cnt)))
-            goto out;
-    }
-    for (i = 0; i < n; i++) {
-        const uint8_t *r = p + IHDR + i * IREC;
-        uint64_t off = cairn_get64(r), size = cairn_get64(r + 8);
-        uint32_t key = cairn_get32(r + 16), blen = cairn_get32(r + 20);
-        unsigned type = r[24];
-        if (cairn_crc32c__update(0, r, IREC - 4) != cairn_get32(r + IREC - 4) || r[25] || r[26] || r[27] ||
-            off != expect || size < EHDR || size > b->end - off)
-            goto out;
-        if (type == ET_BLOB) {
-            if ((uint64_t)blen > size - EHDR || blen > CAIRN_VALUE_MAX || (uint64_t)key >= b->next_key) goto out;
-            if (nb) {
-                size_t bk = home_slot(key, b->idx.cap) >> bshift;
-                order[nblobs++] = (uint32_t)bk;
-                cnt[bk + 1]++;
-            } else {
-                brec v;
-                size_t before = b->idx.n;
-                memset(&v, 0, sizeof v);
-                v.off = off;
-                v.size = size;
-                v.len = blen;
-                /* one probe: a key already there is replaced, and the count says so */
-                if (cairn_u64map__put(&b->idx, key, &v) != 0 || b->idx.n == before) goto out;
-                b->live_bytes += blen;
-            }
-            prev_free = 0;
-        } else if (type == ET_FREE) {
-            if (key || blen || prev_free || raw_free_add(b, off, size) != 0) goto out;
-            prev_free = 1;
-        } else {
-            goto out;
-        }
-        if (i == 0) {
-            first_off = off;
-            fv.size = size;
-            ft = type;
-            fk = key;
-            fv.len = blen;
-        }
-        last_off = off;
-        lv.size = size;
-        lt = type;
-        lk = key;
-        lv.len = blen;
-        expect = off + size;
-    }
-    if (expect != b->end || prev_free) goto out;
-    if (nb) {
-        /* the blob records in bucket order (a counting sort: the buckets were noted in order[]
-         * while the records were checked), then the inserts, each near the one before */
-        irec *sorted;
-        size_t j = 0;
-        for (i = 0; i < nb; i++) cnt[i + 1] += cnt[i];
-        if (!(sorted = (irec *)malloc((nblobs ? nblobs : 1) * sizeof *sorted))) goto out;
-        for (i = 0; i < n; i++) {
-            const uint8_t *r = p + IHDR + i * IREC;
-            irec *t;
-            if (r[24] != ET_BLOB) continue;
-            t = &sorted[cnt[order[j++]]++];
-            t->off = cairn_get64(r);
-            t->size = cairn_get64(r + 8);
-            t->key = cairn_get32(r + 16);
-            t->len = cairn_get32(r + 20);
-        }
-        for (i = 0; i < nblobs; i++) {
-            brec v;
-            size_t before = b->idx.n;
-            memset(&v, 0, sizeof v);
-            v.off = sorted[i].off;
-            v.size = sorted[i].size;
-            v.len = sorted[i].len;
-            /* one probe: a key already there is replaced, and the count says so */
-            if (cairn_u64map__put(&b->idx, sorted[i].key, &v) != 0 || b->idx.n == before) {
-                free(sorted);
+    for (i = IHDR + 4 * pages; i < body; i++) /* the padding before the body: zero */
+        if (p[i]) goto out;
+    /* page by page: its CRC, then the blob records it completes, while it is in the cache (a
+     * tight pass: no allocation, no hashing) */
+    r = p + body;
+    for (i = 0, k = 0; i < pages; i++) {
+        uint64_t o = i * IPAGE, n = blen - o < IPAGE ? blen - o : IPAGE, upto = (o + n) / BREC;
+        if (cairn_crc32c__update(0, p + body + o, (size_t)n) != cairn_get32(p + IHDR + 4 * i)) goto out;
+        if (upto > nb) upto = nb;
+        for (; k < upto; k++, r += BREC) {
+            uint64_t key = ld32(r), len = ld32(r + 4), off = ld64(r + 8), size = ld64(r + 16);
+            if ((int64_t)key <= prev_key || key >= b->next_key || off < FHDR || off > b->end || size > b->end - off ||
+                size < EHDR || len > size - EHDR || len > CAIRN_VALUE_MAX)
                 goto out;
-            }
-            b->live_bytes += v.len;
+            prev_key = (int64_t)key;
+            total += size;
+            live += len;
         }
-        free(sorted);
     }
-    if (n && (!index_spot(b, first_off, fv.size, ft, fk, fv.len) || !index_spot(b, last_off, lv.size, lt, lk, lv.len)))
-        goto out;
+    if (k != nb || live != cairn_get64(p + 72)) goto out;
+    for (i = 0; i < nf; i++, r += IFREC) {
+        uint64_t off = cairn_get64(r), size = cairn_get64(r + 8);
+        if (off < FHDR || off <= prev_end || off > b->end || size < EHDR || size >= b->end - off ||
+            !index_spot(b, off, size, ET_FREE, 0, 0) || raw_free_add(b, off, size) != 0)
+            goto out;
+        prev_end = off + size;
+        total += size;
+    }
+    if (total != b->end - FHDR) goto out;
+    idx_clear(b);
+    b->bmap = p;
+    b->bmaplen = flen;
+    b->base = p + body;
+    b->nbase = (size_t)nb;
+    b->nkeys = nb;
+    b->live_bytes = live;
+    p = NULL;
     ok = 1;
 out:
     if (!ok) index_forget(b);
-    free(order);
-    free(cnt);
-    free(data);
+    if (p) cairn_io__unmap(p, flen);
+    cairn_io__close(f);
     free(ip);
     return ok;
 }
 
-/* Sort v[0, n) by offset: LSD radix sort, 11 bits a pass over the bits offsets use (tmp: n). */
-static void sort_irec(irec *v, irec *tmp, size_t n) {
-    uint64_t maxoff = 0;
+typedef struct irec {
+    uint64_t off, size;
+    uint32_t key, len;
+} irec;
+
+/* Sort v[0, n) by offset (bykey 0) or key (1): LSD radix sort, 11 bits a pass over the bits the
+ * field uses (tmp: n). */
+static void sort_irec(irec *v, irec *tmp, size_t n, int bykey) {
+    uint64_t maxv = 0;
     unsigned shift;
     size_t i;
+#define SK(r) (bykey ? (uint64_t)(r).key : (r).off)
     for (i = 0; i < n; i++)
-        if (v[i].off > maxoff) maxoff = v[i].off;
-    for (shift = 0; shift < 64 && (maxoff >> shift); shift += 11) {
+        if (SK(v[i]) > maxv) maxv = SK(v[i]);
+    for (shift = 0; shift < 64 && (maxv >> shift); shift += 11) {
         size_t cnt[2048], sum = 0;
         irec *t;
         memset(cnt, 0, sizeof cnt);
-        for (i = 0; i < n; i++) cnt[(v[i].off >> shift) & 2047]++;
+        for (i = 0; i < n; i++) cnt[(SK(v[i]) >> shift) & 2047]++;
         for (i = 0; i < 2048; i++) {
             size_t c = cnt[i];
             cnt[i] = sum;
             sum += c;
         }
-        for (i = 0; i < n; i++) tmp[cnt[(v[i].off >> shift) & 2047]++] = v[i];
+        for (i = 0; i < n; i++) tmp[cnt[(SK(v[i]) >> shift) & 2047]++] = v[i];
         t = v;
         v = tmp;
         tmp = t;
     }
+#undef SK
     if (((shift / 11) & 1) != 0) memcpy(tmp, v, n * sizeof *v); /* an odd number of passes: back */
 }
 
 /* Write <path>-index (durable replace) for the data file as it is now: closed, checkpointed,
  * its header naming index `id`. Best effort: an index that is missing or stale is never used. */
 static void index_write(cairn_blob *b, uint32_t id) {
-    size_t n = (size_t)(b->idx.n + b->fstart.n), k = 0, pos;
-    irec *v = (irec *)malloc((n ? n : 1) * 2 * sizeof *v);
-    uint8_t *buf = NULL;
-    uint64_t key, ident[4];
+    size_t nb = (size_t)b->nkeys, nf = b->fstart.n, k = 0, j = 0, pos;
+    irec *v = (irec *)malloc(((nb > nf ? nb : nf) + 1) * 2 * sizeof *v);
+    uint8_t *buf = NULL, *q;
+    uint64_t key, ident[4], body = 0, blen = 0, pages = 0, i, live = 0;
     brec *r;
     char *ip = NULL;
     cairn_err_saved saved;
     cairn_err__save(&saved);
-    if (!v || !(buf = (uint8_t *)malloc(IHDR + n * IREC)) || !(ip = index_path(b)) || data_identity(b, ident) != 0)
-        goto out;
-    pos = 0;
-    while ((r = (brec *)cairn_u64map__next(&b->idx, &pos, &key)) != NULL) {
-        v[k].off = r->off;
-        v[k].size = r->size;
-        v[k].key = (uint32_t)key;
-        v[k].len = r->len;
-        v[k++].type = ET_BLOB;
+    {
+        /* the size first: index_layout works out the body's place from the file's length */
+        uint64_t flen;
+        blen = (uint64_t)nb * BREC + (uint64_t)nf * IFREC;
+        pages = (blen + IPAGE - 1) / IPAGE;
+        body = (IHDR + 4 * pages + 7) & ~(uint64_t)7;
+        flen = body + blen;
+        if (!v || flen > (uint64_t)SIZE_MAX || !(buf = (uint8_t *)calloc(1, (size_t)flen)) || !(ip = index_path(b)) ||
+            data_identity(b, ident) != 0)
+            goto out;
+    }
+    {
+        kiter it;
+        uint32_t kk;
+        brec e;
+        memset(&it, 0, sizeof it);
+        while (k < nb && idx_next(b, &it, &kk, &e)) {
+            v[k].off = e.off;
+            v[k].size = e.size;
+            v[k].key = kk;
+            v[k++].len = e.len;
+            live += e.len;
+        }
+        if (k != nb) goto out;
+    }
+    sort_irec(v, v + nb + 1, nb, 1);
+    for (q = buf + body, j = 0; j < nb; j++, q += BREC) {
+        cairn_put32(q, v[j].key);
+        cairn_put32(q + 4, v[j].len);
+        cairn_put64(q + 8, v[j].off);
+        cairn_put64(q + 16, v[j].size);
     }
     pos = 0;
-    while ((r = (brec *)cairn_u64map__next(&b->fstart, &pos, &key)) != NULL) {
+    k = 0;
+    while (k < nf && (r = (brec *)cairn_u64map__next(&b->fstart, &pos, &key)) != NULL) {
         v[k].off = key;
-        v[k].size = r->size;
-        v[k].key = 0;
-        v[k].len = 0;
-        v[k++].type = ET_FREE;
+        v[k++].size = r->size;
     }
-    sort_irec(v, v + (n ? n : 1), k);
-    memset(buf, 0, IHDR);
+    sort_irec(v, v + nf + 1, k, 0);
+    for (j = 0; j < k; j++, q += IFREC) {
+        cairn_put64(q, v[j].off);
+        cairn_put64(q + 8, v[j].size);
+    }
+    for (i = 0; i < pages; i++) {
+        uint64_t o = i * IPAGE, n = blen - o < IPAGE ? blen - o : IPAGE;
+        cairn_put32(buf + IHDR + 4 * i, cairn_crc32c__update(0, buf + body + o, (size_t)n));
+    }
     memcpy(buf, IDX_MAGIC, 8);
     cairn_put32(buf + 8, IDX_VERSION);
     cairn_put32(buf + 12, id);
-    cairn_put64(buf + 16, k);
-    cairn_put64(buf + 24, b->end);
-    cairn_put64(buf + 32, b->next_key);
-    cairn_put64(buf + 40, ident[0]);
-    cairn_put64(buf + 48, ident[3]);
-    cairn_put32(buf + 56, (uint32_t)(ident[1] ^ (ident[1] >> 32) ^ ident[2]));
+    cairn_put64(buf + 16, nb);
+    cairn_put64(buf + 24, nf);
+    cairn_put64(buf + 32, b->end);
+    cairn_put64(buf + 40, b->next_key);
+    cairn_put64(buf + 48, ident[0]);
+    cairn_put64(buf + 56, ident[3]);
+    cairn_put32(buf + 64, (uint32_t)(ident[1] ^ (ident[1] >> 32) ^ ident[2]));
+    cairn_put32(buf + 68, cairn_crc32c__update(0, buf + IHDR, (size_t)(4 * pages)));
+    cairn_put64(buf + 72, live);
     cairn_put32(buf + IHDR - 4, cairn_crc32c__update(0, buf, IHDR - 4));
-    for (pos = 0; pos < k; pos++) {
-        uint8_t *q = buf + IHDR + pos * IREC;
-        memset(q, 0, IREC);
-        cairn_put64(q, v[pos].off);
-        cairn_put64(q + 8, v[pos].size);
-        cairn_put32(q + 16, v[pos].key);
-        cairn_put32(q + 20, v[pos].len);
-        q[24] = (uint8_t)v[pos].type;
-        cairn_put32(q + IREC - 4, cairn_crc32c__update(0, q, IREC - 4));
-    }
-    (void)cairn_io__write_atomic(ip, buf, IHDR + k * IREC);
+    (void)cairn_io__write_atomic(ip, buf, (size_t)(body + blen));
 out:
     free(v);
     free(buf);
@@ -1213,7 +1427,7 @@ static void blob_free(cairn_blob *b) {
     cairn_io__close(b->f);
     cairn_lock__release(b->ilock);
     cairn_lock__release(b->lock);
-    cairn_u64map__free(&b->idx);
+    idx_clear(b);
     cairn_u64map__free(&b->fstart);
     cairn_u64map__free(&b->fend);
     cairn_treap__free(&b->fit);
@@ -1445,7 +1659,7 @@ static void view_clear(cairn_blob *b) {
     b->wal = NULL;
     cairn_io__close(b->f);
     b->f = NULL;
-    cairn_u64map__free(&b->idx);
+    idx_clear(b);
     cairn_u64map__free(&b->fstart);
     cairn_u64map__free(&b->fend);
     cairn_treap__free(&b->fit);
@@ -1456,13 +1670,14 @@ static void view_clear(cairn_blob *b) {
 }
 
 static int verify_payloads(cairn_blob *b) {
-    size_t pos = 0;
-    uint64_t key;
-    brec *r;
+    kiter it;
+    uint32_t key;
+    brec r;
     int rc = 0;
-    while (!rc && (r = (brec *)cairn_u64map__next(&b->idx, &pos, &key)) != NULL) {
+    memset(&it, 0, sizeof it);
+    while (!rc && idx_next(b, &it, &key, &r)) {
         void *p = NULL;
-        rc = read_payload(b, (uint32_t)key, r, &p);
+        rc = read_payload(b, key, &r, &p);
         free(p);
     }
     return rc;
@@ -1600,6 +1815,12 @@ static int refresh_view(cairn_blob *b) {
     SWAPF(disk_idx);
     SWAPF(jnl);
     SWAPF(idx);
+    SWAPF(base);
+    SWAPF(nbase);
+    SWAPF(bmap);
+    SWAPF(bmaplen);
+    SWAPF(nkeys);
+    SWAPF(idx_loaded);
     SWAPF(fstart);
     SWAPF(fend);
     SWAPF(fit);
@@ -1756,7 +1977,7 @@ void cairn_blob_close(cairn_blob *b) {
         }
         b->in_ckpt = 0;
         if (checkpoint(b) == 0 && id && !b->failed && !cairn_jnl__unapplied(b->jnl) && b->disk_idx == id &&
-            !(b->disk_flags & HF_OPEN))
+            !(b->disk_flags & HF_OPEN) && !__atomic_load_n(&b->idx_suspect, __ATOMIC_RELAXED))
             index_write(b, id);
     }
     if (!b->dormant) (void)checkpoint(b); /* dormant: nothing was written, the index file still matches */
@@ -2063,7 +2284,7 @@ static int do_create(cairn_blob *b, void *arg) {
 static int do_create_with_key(cairn_blob *b, void *arg) {
     op_args *a = (op_args *)arg;
     int rc;
-    if (map_get(&b->idx, a->key))
+    if (idx_get(b, a->key, NULL))
         return cairn_err__set(CAIRN_EXISTS, "%s: key %u already exists", b->path, (unsigned)a->key);
     if ((uint64_t)a->key >= b->next_key && (rc = set_next_key(b, (uint64_t)a->key + 1)) != 0) return rc;
     if ((rc = place(b, a->key, a->data, a->len)) != 0) return rc;
@@ -2079,11 +2300,11 @@ static int do_reserve(cairn_blob *b, void *arg) {
 
 static int do_update(cairn_blob *b, void *arg) {
     op_args *a = (op_args *)arg;
-    brec *r = map_get(&b->idx, a->key), old;
+    brec old;
     uint64_t need = EHDR + (uint64_t)a->len;
-    int rc;
-    if (!r) return CAIRN_NOTFOUND;
-    old = *r;
+    int rc = idx_get(b, a->key, &old);
+    if (!rc) return CAIRN_NOTFOUND;
+    if (rc == 2 && (rc = entry_verify(b, a->key, &old)) != 0) return rc;
     if (need <= old.size) {
         /* fits: rewrite in place, free what is left if it can hold a header */
         brec v;
@@ -2116,10 +2337,10 @@ static int do_update(cairn_blob *b, void *arg) {
 
 static int do_delete(cairn_blob *b, void *arg) {
     op_args *a = (op_args *)arg;
-    brec *r = map_get(&b->idx, a->key), old;
-    int rc;
-    if (!r) return CAIRN_NOTFOUND;
-    old = *r;
+    brec old;
+    int rc = idx_get(b, a->key, &old);
+    if (!rc) return CAIRN_NOTFOUND;
+    if (rc == 2 && (rc = entry_verify(b, a->key, &old)) != 0) return rc;
     if ((rc = idx_del(b, a->key)) != 0) return rc;
     if ((rc = release(b, old.off, old.size)) != 0) return rc;
     return push_event(b, CAIRN_BLOB_DELETED, a->key, old.len, 0);
@@ -2194,16 +2415,15 @@ static int ro_reread(cairn_blob *b, uint32_t key, void **data, size_t *len) {
     pthread_rwlock_wrlock(&b->mu);
     for (i = 0; i < RO_TRIES; i++) {
         vsig old = b->vs;
-        brec *r;
+        brec copy;
         int same;
         if ((rc = refresh_view(b)) != 0) break;
         same = vsig_eq(&old, &b->vs);
-        if (!(r = map_get(&b->idx, key))) {
+        if (!idx_get(b, key, &copy)) {
             rc = CAIRN_NOTFOUND;
             break;
-        } else {
-            brec copy = *r;
-            if ((rc = read_payload(b, key, &copy, data)) == 0) *len = copy.len;
+        } else if ((rc = read_payload(b, key, &copy, data)) == 0) {
+            *len = copy.len;
         }
         if (rc != CAIRN_CORRUPT || same) break; /* same: it failed twice over an unchanged store */
         ro_backoff(i);
@@ -2216,7 +2436,7 @@ static int ro_reread(cairn_blob *b, uint32_t key, void **data, size_t *len) {
 }
 
 int cairn_blob_read(cairn_blob *b, uint32_t key, void **data, size_t *len) {
-    brec *r;
+    brec copy;
     int rc;
     if (!b || !data || !len) return cairn_err__set(CAIRN_INVALID, "cairn_blob_read: NULL argument");
     if (cairn_fork__foreign(b->gen)) return cairn_fork__err("cairn_blob_read");
@@ -2226,11 +2446,10 @@ int cairn_blob_read(cairn_blob *b, uint32_t key, void **data, size_t *len) {
     pthread_rwlock_rdlock(&b->mu);
     if (b->failed) {
         rc = err_failed(b, "cairn_blob_read");
-    } else if (!(r = map_get(&b->idx, key))) {
+    } else if (!idx_get(b, key, &copy)) {
         rc = CAIRN_NOTFOUND;
-    } else {
-        brec copy = *r;
-        if ((rc = read_payload(b, key, &copy, data)) == 0) *len = copy.len;
+    } else if ((rc = read_payload(b, key, &copy, data)) == 0) {
+        *len = copy.len;
     }
     pthread_rwlock_unlock(&b->mu);
     if (rc == CAIRN_CORRUPT && b->ro) rc = ro_reread(b, key, data, len);
@@ -2245,7 +2464,7 @@ int cairn_blob_exists(cairn_blob *b, uint32_t key) {
     if (b->failed)
         rc = err_failed(b, "cairn_blob_exists");
     else
-        rc = map_get(&b->idx, key) != NULL;
+        rc = idx_get(b, key, NULL) != 0;
     pthread_rwlock_unlock(&b->mu);
     return bres(b, rc);
 }
@@ -2258,7 +2477,7 @@ int cairn_blob_count(cairn_blob *b, uint64_t *out) {
     if (b->failed)
         rc = err_failed(b, "cairn_blob_count");
     else
-        *out = b->idx.n;
+        *out = b->nkeys;
     pthread_rwlock_unlock(&b->mu);
     return bres(b, rc);
 }
@@ -2282,15 +2501,17 @@ int cairn_blob_iter_open(cairn_blob_iter **out, cairn_blob *b) {
         free(it);
         return rc;
     }
-    if (!(it->keys = (uint32_t *)malloc((b->idx.n ? b->idx.n : 1) * sizeof(uint32_t)))) {
+    if (!(it->keys = (uint32_t *)malloc((b->nkeys ? (size_t)b->nkeys : 1) * sizeof(uint32_t)))) {
         pthread_rwlock_unlock(&b->mu);
         free(it);
         return cairn_err__set(CAIRN_NOMEM, "out of memory");
     }
     {
-        size_t pos = 0;
-        uint64_t key;
-        while (cairn_u64map__next(&b->idx, &pos, &key)) it->keys[n++] = (uint32_t)key;
+        kiter ki;
+        uint32_t key;
+        brec v;
+        memset(&ki, 0, sizeof ki);
+        while (n < b->nkeys && idx_next(b, &ki, &key, &v)) it->keys[n++] = key;
     }
     pthread_rwlock_unlock(&b->mu);
     qsort(it->keys, n, sizeof(uint32_t), cmp_u32);
@@ -2344,7 +2565,7 @@ int cairn_blob_stats(cairn_blob *b, struct cairn_blob_stats *user) {
         pthread_rwlock_unlock(&b->mu);
         return rc;
     }
-    out->entries = b->idx.n;
+    out->entries = b->nkeys;
     out->live_bytes = b->live_bytes;
     out->free_bytes = b->free_bytes;
     out->free_entries = b->free_entries;
@@ -2376,27 +2597,25 @@ static int compact_locked(cairn_blob *b) {
     kent *ents = NULL;
     uint8_t *wbuf = NULL, h[FHDR];
     size_t n = 0, i, wlen = 0, wcap = SCAN_CHUNK;
-    uint64_t off = FHDR, woff = FHDR;
+    uint64_t off = FHDR, woff = FHDR, live = b->live_bytes;
+    cairn_u64map nidx;
     int rc;
+    cairn_u64map__init(&nidx, sizeof(brec));
     if ((rc = checkpoint(b)) != 0) return rc;
     if (b->failed) return err_failed(b, "cairn_blob_compact");
     if (!(tmp = suffix(b->path, ".compact")) || !(dir = cairn_path__dir(b->path))) {
         rc = CAIRN_NOMEM;
         goto out;
     }
-    if (!(ents = (kent *)malloc((b->idx.n ? b->idx.n : 1) * sizeof *ents)) || !(wbuf = (uint8_t *)malloc(wcap))) {
+    if (!(ents = (kent *)malloc((b->nkeys ? (size_t)b->nkeys : 1) * sizeof *ents)) ||
+        !(wbuf = (uint8_t *)malloc(wcap))) {
         rc = cairn_err__set(CAIRN_NOMEM, "out of memory");
         goto out;
     }
     {
-        size_t pos = 0;
-        uint64_t key;
-        brec *r;
-        while ((r = (brec *)cairn_u64map__next(&b->idx, &pos, &key)) != NULL) {
-            ents[n].key = (uint32_t)key;
-            ents[n].v = *r;
-            n++;
-        }
+        kiter ki;
+        memset(&ki, 0, sizeof ki);
+        while (n < b->nkeys && idx_next(b, &ki, &ents[n].key, &ents[n].v)) n++;
     }
     qsort(ents, n, sizeof *ents, cmp_off);
     if ((rc = cairn_io__open(&nf, tmp, CAIRN_IO_RDWR | CAIRN_IO_CREATE | CAIRN_IO_TRUNC)) != 0) goto out;
@@ -2430,6 +2649,7 @@ static int compact_locked(cairn_blob *b) {
         ents[i].v.off = off;
         ents[i].v.size = esz;
         ents[i].v.pend = 0;
+        ents[i].v.flags = 0; /* written just now */
         off += esz;
     }
     if (wlen && (rc = cairn_io__pwrite(nf, wbuf, wlen, woff)) != 0) goto out;
@@ -2437,6 +2657,9 @@ static int compact_locked(cairn_blob *b) {
     if ((rc = cairn_io__pwrite(nf, h, FHDR, 0)) != 0) goto out;
     b->n_fsyncs++;
     if ((rc = cairn_io__fsync(nf)) != 0) goto out;
+    /* the key index of the new file, made before the rename (nothing can fail after it) */
+    if ((rc = cairn_u64map__reserve(&nidx, n)) != 0) goto out;
+    for (i = 0; i < n; i++) (void)cairn_u64map__put(&nidx, ents[i].key, &ents[i].v); /* reserved */
     if ((rc = cairn_io__rename(tmp, b->path)) != 0) goto out;
     /* the new file is in place: from here on the handle must follow it */
     map_drop(b);
@@ -2451,7 +2674,11 @@ static int compact_locked(cairn_blob *b) {
     cairn_u64map__free(&b->fend);
     cairn_treap__free(&b->fit);
     b->free_bytes = b->free_entries = 0;
-    for (i = 0; i < n; i++) (void)cairn_u64map__put(&b->idx, ents[i].key, &ents[i].v);
+    idx_clear(b); /* the base described the old file */
+    b->idx = nidx;
+    cairn_u64map__init(&nidx, sizeof(brec));
+    b->nkeys = n;
+    b->live_bytes = live;
     b->end = b->hdr_end = b->disk_end = b->alloc = off;
     b->hdr_next_key = b->disk_next_key = b->next_key;
     map_cover(b);
@@ -2462,6 +2689,7 @@ out:
         (void)cairn_io__unlink(tmp);
     }
     cairn_lock__release(nlock);
+    cairn_u64map__free(&nidx);
     free(tmp);
     free(dir);
     free(ents);

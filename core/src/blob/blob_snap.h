@@ -19,4 +19,8 @@ int cairn_blob__frozen(cairn_blob *b, const char *fn, cairn_blob_frozen_fn cb, v
 /* 1 when the handle was opened read-only. */
 int cairn_blob__read_only(const cairn_blob *b);
 
+/* Tests: 1 when the handle's key index (its current view, for a read-only handle) came from
+ * the index file <path>-index, 0 when the open scanned the data file. */
+int cairn_blob__index_used(cairn_blob *b);
+
 #endif /* CAIRN_BLOB_SNAP_H */
