@@ -174,6 +174,15 @@ void cairn_io__unmap(const void *p, uint64_t len) {
     if (p && len) munmap((void *)(uintptr_t)p, (size_t)len);
 }
 
+void cairn_io__prefault(void *p, size_t len) {
+#ifdef MADV_POPULATE_WRITE
+    if (p && len) (void)madvise(p, len, MADV_POPULATE_WRITE); /* a hint: older kernels say EINVAL */
+#else
+    (void)p;
+    (void)len;
+#endif
+}
+
 /* Tables probed at random (the KV keydir) take a TLB miss per probe in 4 KiB pages: from
  * CAIRN_BIG_MIN bytes up they are anonymous mappings the kernel may back with huge pages. */
 #define CAIRN_BIG_MIN ((size_t)2 << 20)
