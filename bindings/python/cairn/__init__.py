@@ -2482,6 +2482,8 @@ class Repo(_Handle, _Values):
                         yield _key_out(k), dec(v, kind)
                     else:
                         yield _key_out(k)
+                    if self._h is None:  # closed while iterating: no more records from the batch
+                        raise ClosedError("Repo handle is closed")  # noqa: F821
                 n = min(n * 4, 1024)
         finally:
             _c.cairn_repo_iter_free(it)
