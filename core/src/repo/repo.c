@@ -1891,6 +1891,13 @@ static int enter(cairn_repo *r, const char *fn, int write) {
         pthread_mutex_unlock(&r->mu);
         return cairn_err__set(CAIRN_CLOSED, "%s: handle is closed", fn);
     }
+    if (r->failed) {
+        /* fail-stop, reads included: after a failed fsync or a gc that failed part way the
+         * handle's index of the packs may not match them (a read could miss an object that is
+         * there and answer CAIRN_CORRUPT or CAIRN_NOTFOUND); a reopen reads them afresh */
+        pthread_mutex_unlock(&r->mu);
+        return cairn_err__failed(fn, r->path);
+    }
     if (write && r->read_only) {
         pthread_mutex_unlock(&r->mu);
         return cairn_err__set(CAIRN_READONLY, "%s: the repository was opened read-only", fn);
