@@ -102,7 +102,7 @@ struct cairn_repo {
                           atomically: cairn_repo_iter_next reads it without the lock) */
     unsigned iters;    /* iterators open on the handle (under mu): close releases the files, the lock
                           and the caches at once, and the memory goes with the last of them */
-    int failed;        /* a fatal I/O error: writes fail CAIRN_FAILED */
+    int failed;        /* a fatal I/O error: every call but close fails CAIRN_FAILED (enter) */
     tstore *tenants;   /* the tenants used so far (loaded on first use) */
     ocache *cache;     /* verified tree objects (NULL: none) */
     /* per-handle operation counters for cairn_repo_metrics (metrics.h): atomic adds, relaxed loads */
