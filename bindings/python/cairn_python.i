@@ -18,8 +18,8 @@
  *    other threads have inside the core; a later call with it raises CAIRN_CLOSED, a second close
  *    is a no-op. In a child after fork() the calls other threads had in flight are forgotten
  *    (those threads do not exist there), so closing an inherited handle never waits for them.
- *  - Python-only extras (not in the C API): cairn_py_set_errors, cairn_py_kv_put_many,
- *    cairn_py_kv_get_many, and the table's fast paths cairn_py_table_insert / _update / _get /
+ *  - Python-only extras (not in the C API): cairn_py_set_errors, cairn_py_kv_batch /
+ *    cairn_py_kv_put_batch (put_many), cairn_py_kv_get_many, and the table's fast paths cairn_py_table_insert / _update / _get /
  *    _iter_batch / _load_buffers (rows as dicts through the typed cairn_value API, no JSON), the
  *    versioned store's cairn_py_repo_put_many and cairn_py_repo_iter_batch (for the two functions
  *    core/cairn.i leaves out).
@@ -552,138 +552,388 @@ static PyObject *cairn_py_set_errors(PyObject *table) {
 }
 %}
 
-/* ---- Python-only batch calls: one C loop for a whole batch, the GIL released once ------------ */
-%nothread cairn_py_kv_put_many;
+/* ---- Python-only batch calls: one C loop for a whole batch, the GIL released around the core --
+ * put_many is two calls, so that the package can open its transaction between them exactly where
+ * it did when it built the batch in Python:
+ *  - cairn_py_kv_batch(items, kind, encode, buffers): walks `items` (an exact dict through
+ *    PyDict_Next, else any iterable of 2-item pairs through the iterator protocol) and classifies
+ *    each value in C: with kind None, an exact bytes is BYTES and an exact str TEXT, and with
+ *    `buffers` true (the package's own encoder, which answers the same) a bytearray or memoryview
+ *    is BYTES; any other value, or every value when `kind` is given, goes through
+ *    encode(value, kind) -> (data, kind). Returns
+ *    a capsule that owns a reference to every key and (encoded) value, and the buffers of the
+ *    bytes-like ones, so the bytes stay put while the GIL is released. Nothing touches the store.
+ *    Errors come in the order the former Python loop gave them: a bad pair or an encoder error
+ *    first (the pairs are walked to the end), then the first key or value whose bytes cannot be
+ *    taken (a key of the wrong type, a str with a lone surrogate, a non-contiguous buffer).
+ *  - cairn_py_kv_put_batch(kv, batch): cairn_kv_put of every item in one C loop with the GIL
+ *    released, stopping at the first error (the caller rolls its transaction back); the batch's
+ *    references are dropped when it returns.
+ * get_many walks `keys` in chunks: the keys' bytes are taken with the GIL, the gets of a chunk run
+ * with it released, then the chunk's values become bytes / str in C (decode(data, kind) only for
+ * the other kinds). */
+%nothread cairn_py_kv_batch;
+%nothread cairn_py_kv_put_batch;
 %nothread cairn_py_kv_get_many;
-%typemap(out) PyObject *cairn_py_kv_put_many "$result = $1;"
+%typemap(out) PyObject *cairn_py_kv_batch "$result = $1;"
+%typemap(out) PyObject *cairn_py_kv_put_batch "$result = $1;"
 %typemap(out) PyObject *cairn_py_kv_get_many "$result = $1;"
-%inline %{
-/* Put keys[i] -> vals[i] with kind kinds (an int for all, or a sequence). Stops at the first
- * error and raises it (the caller wraps the batch in a transaction). Returns None. */
-static PyObject *cairn_py_kv_put_many(cairn_kv *kv, PyObject *keys, PyObject *vals, PyObject *kinds) {
-    typedef struct { const void *k, *v; size_t kl, vl; int kind; } item;
-    PyObject *lk = NULL, *lv = NULL, *lkind = NULL, *ret = NULL;
-    item *it = NULL;
-    Py_buffer *views = NULL;
-    char *has = NULL;
-    Py_ssize_t n, i;
-    int all_kind = -1, rc = 0;
-    /* own copies: the objects stay alive (and unchanged) while the GIL is released */
-    if ((lk = PySequence_List(keys)) == NULL || (lv = PySequence_List(vals)) == NULL) goto done;
-    n = PyList_GET_SIZE(lk);
-    if (PyList_GET_SIZE(lv) != n) {
-        cairn_py_raise_msg(CAIRN_INVALID, "put_many: keys and values differ in length");
-        goto done;
+%{
+typedef struct { const void *k, *v; size_t kl, vl; int kind; } cairn_py_kv_item;
+typedef struct {
+    cairn_py_kv_item *it;  /* the items, in order */
+    PyObject **refs;       /* 2 per item: the key and the (encoded) value, owned */
+    Py_ssize_t n, cap;
+    Py_buffer **views;     /* the buffers acquired for bytes-like objects (each its own block) */
+    Py_ssize_t nviews, capviews;
+    int busy;              /* a put of this batch is running */
+} cairn_py_kv_batch_t;
+
+static const char cairn_py_kv_batch_name[] = "cairn.kv_batch";
+
+/* Drop every reference and buffer of `b` (the GIL held); `b` is then empty. */
+static void cairn_py_kv_batch_clear(cairn_py_kv_batch_t *b) {
+    Py_ssize_t i;
+    for (i = 0; i < b->nviews; i++) {
+        PyBuffer_Release(b->views[i]);
+        PyMem_Free(b->views[i]);
     }
-    if (PyLong_Check(kinds)) {
-        all_kind = (int)PyLong_AsLong(kinds);
-        if (all_kind == -1 && PyErr_Occurred()) goto done;
-    } else {
-        if ((lkind = PySequence_List(kinds)) == NULL) goto done;
-        if (PyList_GET_SIZE(lkind) != n) {
-            cairn_py_raise_msg(CAIRN_INVALID, "put_many: kinds and values differ in length");
-            goto done;
-        }
-    }
-    it = PyMem_Malloc(sizeof *it * (size_t)(n ? n : 1));
-    views = PyMem_Malloc(sizeof *views * (size_t)(n > 0 ? 2 * n : 1));
-    has = PyMem_Calloc((size_t)(n > 0 ? 2 * n : 1), 1);
-    if (it == NULL || views == NULL || has == NULL) { PyErr_NoMemory(); goto done; }
-    for (i = 0; i < n; i++) {
-        int r = cairn_py_bytes_in(PyList_GET_ITEM(lk, i), "key", &it[i].k, &it[i].kl, &views[2 * i]);
-        if (r < 0) goto done;
-        has[2 * i] = (char)r;
-        r = cairn_py_bytes_in(PyList_GET_ITEM(lv, i), "value", &it[i].v, &it[i].vl, &views[2 * i + 1]);
-        if (r < 0) goto done;
-        has[2 * i + 1] = (char)r;
-        if (lkind) {
-            long kd = PyLong_AsLong(PyList_GET_ITEM(lkind, i));
-            if (kd == -1 && PyErr_Occurred()) goto done;
-            it[i].kind = (int)kd;
-        } else {
-            it[i].kind = all_kind;
-        }
-    }
-    Py_BEGIN_ALLOW_THREADS
-    for (i = 0; i < n; i++) {
-        rc = cairn_kv_put(kv, it[i].k, it[i].kl, it[i].v, it[i].vl, it[i].kind);
-        if (rc < 0) break;
-    }
-    Py_END_ALLOW_THREADS
-    if (rc < 0) { cairn_py_raise(rc); goto done; }
-    Py_INCREF(Py_None);
-    ret = Py_None;
-done:
-    if (has != NULL)
-        for (i = 0; i < 2 * (lk ? PyList_GET_SIZE(lk) : 0); i++)
-            if (has[i]) PyBuffer_Release(&views[i]);
-    PyMem_Free(it);
-    PyMem_Free(views);
-    PyMem_Free(has);
-    Py_XDECREF(lk);
-    Py_XDECREF(lv);
-    Py_XDECREF(lkind);
-    return ret;
+    for (i = 0; i < 2 * b->n; i++) Py_DECREF(b->refs[i]);
+    PyMem_Free(b->views);
+    PyMem_Free(b->refs);
+    PyMem_Free(b->it);
+    memset(b, 0, sizeof *b);
 }
 
-/* Get every key of `keys`: returns (values, n_other) where values[i] is bytes (kind BYTES),
- * str (kind TEXT), `missing` when absent, or a (bytes, kind) tuple for any other kind; n_other
- * counts those tuples (the caller decodes them). */
-static PyObject *cairn_py_kv_get_many(cairn_kv *kv, PyObject *keys, PyObject *missing) {
-    typedef struct { const void *k; size_t kl; void *v; size_t vl; int kind, rc; } item;
-    PyObject *lk = NULL, *out = NULL, *ret = NULL;
-    item *it = NULL;
-    Py_buffer *views = NULL;
-    char *has = NULL;
-    Py_ssize_t n = 0, i, other = 0;
-    int rc = 0;
-    if ((lk = PySequence_List(keys)) == NULL) goto done;
-    n = PyList_GET_SIZE(lk);
-    it = PyMem_Calloc((size_t)(n ? n : 1), sizeof *it);
-    views = PyMem_Malloc(sizeof *views * (size_t)(n ? n : 1));
-    has = PyMem_Calloc((size_t)(n ? n : 1), 1);
-    if (it == NULL || views == NULL || has == NULL) { PyErr_NoMemory(); goto done; }
-    for (i = 0; i < n; i++) {
-        int r = cairn_py_bytes_in(PyList_GET_ITEM(lk, i), "key", &it[i].k, &it[i].kl, &views[i]);
-        if (r < 0) goto done;
-        has[i] = (char)r;
+static void cairn_py_kv_batch_free(PyObject *cap) {
+    cairn_py_kv_batch_t *b = (cairn_py_kv_batch_t *)PyCapsule_GetPointer(cap, cairn_py_kv_batch_name);
+    if (b == NULL) {
+        PyErr_Clear();
+        return;
     }
-    Py_BEGIN_ALLOW_THREADS
-    for (i = 0; i < n; i++) {
-        it[i].rc = cairn_kv_get(kv, it[i].k, it[i].kl, &it[i].v, &it[i].vl, &it[i].kind);
-        if (it[i].rc < 0 && it[i].rc != CAIRN_NOTFOUND) { rc = it[i].rc; break; }
+    cairn_py_kv_batch_clear(b);
+    PyMem_Free(b);
+}
+
+/* Room for one more item (and its two references). */
+static int cairn_py_kv_batch_grow(cairn_py_kv_batch_t *b) {
+    Py_ssize_t cap;
+    void *p;
+    if (b->n < b->cap) return 0;
+    cap = b->cap ? 2 * b->cap : 64;
+    if ((size_t)cap > PY_SSIZE_T_MAX / (2 * sizeof(PyObject *) + sizeof(cairn_py_kv_item))) {
+        PyErr_NoMemory();
+        return -1;
     }
-    Py_END_ALLOW_THREADS
-    if (rc < 0) { cairn_py_raise(rc); goto done; }
-    if ((out = PyList_New(n)) == NULL) goto done;
-    for (i = 0; i < n; i++) {
-        PyObject *o;
-        if (it[i].rc == CAIRN_NOTFOUND) {
-            Py_INCREF(missing);
-            o = missing;
-        } else if (it[i].kind == CAIRN_KIND_BYTES) {
-            o = PyBytes_FromStringAndSize((const char *)it[i].v, (Py_ssize_t)it[i].vl);
-        } else if (it[i].kind == CAIRN_KIND_TEXT) {
-            o = PyUnicode_DecodeUTF8((const char *)it[i].v, (Py_ssize_t)it[i].vl, "surrogateescape");
-        } else {
-            o = Py_BuildValue("(y#i)", (const char *)it[i].v, (Py_ssize_t)it[i].vl, it[i].kind);
-            other++;
+    if ((p = PyMem_Realloc(b->it, (size_t)cap * sizeof *b->it)) == NULL) { PyErr_NoMemory(); return -1; }
+    b->it = (cairn_py_kv_item *)p;
+    if ((p = PyMem_Realloc(b->refs, 2 * (size_t)cap * sizeof *b->refs)) == NULL) { PyErr_NoMemory(); return -1; }
+    b->refs = (PyObject **)p;
+    b->cap = cap;
+    return 0;
+}
+
+/* The bytes of `o` as cairn_py_bytes_in takes them; a buffer acquired for it is kept in `b`.
+ * 0, or -1 with an exception. */
+static int cairn_py_kv_batch_bytes(cairn_py_kv_batch_t *b, PyObject *o, const char *what, const void **p,
+                                   size_t *n) {
+    Py_buffer *view;
+    int r;
+    if (PyBytes_Check(o) || PyUnicode_Check(o)) return cairn_py_bytes_in(o, what, p, n, NULL) < 0 ? -1 : 0;
+    if (b->nviews == b->capviews) {
+        Py_ssize_t cap = b->capviews ? 2 * b->capviews : 16;
+        void *g = PyMem_Realloc(b->views, (size_t)cap * sizeof *b->views);
+        if (g == NULL) { PyErr_NoMemory(); return -1; }
+        b->views = (Py_buffer **)g;
+        b->capviews = cap;
+    }
+    if ((view = (Py_buffer *)PyMem_Malloc(sizeof *view)) == NULL) { PyErr_NoMemory(); return -1; }
+    r = cairn_py_bytes_in(o, what, p, n, view);
+    if (r == 1) b->views[b->nviews++] = view;
+    else PyMem_Free(view);
+    return r < 0 ? -1 : 0;
+}
+
+/* `pair` as (key, value), new references: an exact 2-tuple or 2-list directly, anything else
+ * unpacked through the iterator protocol as `for key, value in items` does. A non-iterable is
+ * CAIRN_TYPE, an iterable of another length CAIRN_INVALID (a TypeError / ValueError as before). */
+static int cairn_py_kv_pair(PyObject *pair, PyObject **k, PyObject **v) {
+    PyObject *it, *extra;
+    Py_ssize_t got = 0;
+    char buf[160];
+    *k = *v = NULL;
+    if (PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2) {
+        *k = PyTuple_GET_ITEM(pair, 0);
+        *v = PyTuple_GET_ITEM(pair, 1);
+        Py_INCREF(*k);
+        Py_INCREF(*v);
+        return 0;
+    }
+    if (PyList_CheckExact(pair) && PyList_GET_SIZE(pair) == 2) {
+        *k = PyList_GET_ITEM(pair, 0);
+        *v = PyList_GET_ITEM(pair, 1);
+        Py_INCREF(*k);
+        Py_INCREF(*v);
+        return 0;
+    }
+    if ((it = PyObject_GetIter(pair)) == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_TypeError)) return -1;
+        PyErr_Clear();
+        snprintf(buf, sizeof buf, "put_many: items must be (key, value) pairs, not %.60s", Py_TYPE(pair)->tp_name);
+        cairn_py_raise_msg(CAIRN_TYPE, buf);
+        return -1;
+    }
+    if ((*k = PyIter_Next(it)) != NULL) {
+        got = 1;
+        if ((*v = PyIter_Next(it)) != NULL) got = 2;
+    }
+    if (PyErr_Occurred()) goto fail;
+    if (got == 2) {
+        if ((extra = PyIter_Next(it)) == NULL) {
+            if (PyErr_Occurred()) goto fail;
+            Py_DECREF(it);
+            return 0;
         }
-        if (o == NULL) { Py_CLEAR(out); goto done; }
-        PyList_SET_ITEM(out, i, o);
+        Py_DECREF(extra);
+        snprintf(buf, sizeof buf, "put_many: a (key, value) pair must have 2 items, this %.60s has more",
+                 Py_TYPE(pair)->tp_name);
+    } else {
+        snprintf(buf, sizeof buf, "put_many: a (key, value) pair must have 2 items, this %.60s has %d",
+                 Py_TYPE(pair)->tp_name, (int)got);
     }
-    ret = Py_BuildValue("(Nn)", out, other);
-done:
-    if (it != NULL)
-        for (i = 0; i < n; i++) cairn_free(it[i].v);
-    if (has != NULL)
-        for (i = 0; i < n; i++)
+    cairn_py_raise_msg(CAIRN_INVALID, buf);
+fail:
+    Py_DECREF(it);
+    Py_CLEAR(*k);
+    Py_CLEAR(*v);
+    return -1;
+}
+%}
+%inline %{
+/* The batch of put_many (see above): a capsule, or NULL with the exception. */
+static PyObject *cairn_py_kv_batch(PyObject *items, PyObject *kind, PyObject *encode, int buffers) {
+    cairn_py_kv_batch_t *b;
+    PyObject *cap = NULL, *iter = NULL, *k = NULL, *v = NULL, *enc = NULL;
+    PyObject *late_t = NULL, *late_v = NULL, *late_tb = NULL; /* the first key/value bytes error */
+    Py_ssize_t pos = 0, dict_n = 0;
+    int is_dict = PyDict_CheckExact(items), forced = kind != Py_None;
+    char buf[160];
+    if ((b = (cairn_py_kv_batch_t *)PyMem_Calloc(1, sizeof *b)) == NULL) return PyErr_NoMemory();
+    if ((cap = PyCapsule_New(b, cairn_py_kv_batch_name, cairn_py_kv_batch_free)) == NULL) {
+        PyMem_Free(b);
+        return NULL;
+    }
+    if (is_dict) {
+        dict_n = PyDict_GET_SIZE(items);
+    } else if ((iter = PyObject_GetIter(items)) == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            snprintf(buf, sizeof buf, "put_many: items must be a mapping or an iterable of (key, value) pairs, not %.60s",
+                     Py_TYPE(items)->tp_name);
+            cairn_py_raise_msg(CAIRN_TYPE, buf);
+        }
+        goto fail;
+    }
+    for (;;) {
+        cairn_py_kv_item *it;
+        long kd;
+        if (is_dict) {
+            PyObject *bk, *bv;
+            if (PyDict_GET_SIZE(items) != dict_n) {
+                PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+                goto fail;
+            }
+            if (!PyDict_Next(items, &pos, &bk, &bv)) break;
+            Py_INCREF(bk);
+            Py_INCREF(bv);
+            k = bk;
+            v = bv;
+        } else {
+            PyObject *pair = PyIter_Next(iter);
+            int r;
+            if (pair == NULL) {
+                if (PyErr_Occurred()) goto fail;
+                break;
+            }
+            r = cairn_py_kv_pair(pair, &k, &v);
+            Py_DECREF(pair);
+            if (r < 0) goto fail;
+        }
+        if (cairn_py_kv_batch_grow(b) < 0) goto fail;
+        it = &b->it[b->n];
+        /* the value: classified here, or encoded by the package */
+        if (!forced && PyBytes_CheckExact(v)) {
+            it->kind = CAIRN_KIND_BYTES;
+        } else if (!forced && PyUnicode_CheckExact(v)) {
+            it->kind = CAIRN_KIND_TEXT;
+        } else if (!forced && buffers && (PyByteArray_Check(v) || PyMemoryView_Check(v))) {
+            it->kind = CAIRN_KIND_BYTES;
+        } else {
+            PyObject *r = PyObject_CallFunctionObjArgs(encode, v, kind, NULL);
+            if (r == NULL) goto fail;
+            if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 2) {
+                Py_DECREF(r);
+                PyErr_SetString(PyExc_TypeError, "put_many: the encoder must return (data, kind)");
+                goto fail;
+            }
+            kd = PyLong_AsLong(PyTuple_GET_ITEM(r, 1));
+            if (kd == -1 && PyErr_Occurred()) {
+                Py_DECREF(r);
+                goto fail;
+            }
+            it->kind = (int)kd;
+            enc = PyTuple_GET_ITEM(r, 0);
+            Py_INCREF(enc);
+            Py_DECREF(r);
+            Py_SETREF(v, enc);
+            enc = NULL;
+        }
+        b->refs[2 * b->n] = k;
+        b->refs[2 * b->n + 1] = v;
+        b->n++;
+        k = v = NULL;
+        /* the bytes of key and value (after the first failure only the pairs are still walked) */
+        if (late_t == NULL) {
+            if (cairn_py_kv_batch_bytes(b, b->refs[2 * b->n - 2], "key", &it->k, &it->kl) < 0
+                || cairn_py_kv_batch_bytes(b, b->refs[2 * b->n - 1], "value", &it->v, &it->vl) < 0) {
+                PyErr_Fetch(&late_t, &late_v, &late_tb);
+                if (late_t == NULL) {
+                    late_t = PyExc_SystemError;
+                    Py_INCREF(late_t);
+                }
+            }
+        }
+    }
+    Py_XDECREF(iter);
+    if (late_t != NULL) {
+        PyErr_Restore(late_t, late_v, late_tb);
+        Py_DECREF(cap);
+        return NULL;
+    }
+    return cap;
+fail:
+    Py_XDECREF(k);
+    Py_XDECREF(v);
+    Py_XDECREF(iter);
+    Py_XDECREF(late_t);
+    Py_XDECREF(late_v);
+    Py_XDECREF(late_tb);
+    Py_XDECREF(cap);
+    return NULL;
+}
+
+/* cairn_kv_put of every item of `batch` (from cairn_py_kv_batch) with the GIL released; raises
+ * the first error (the items before it are written: the caller's transaction decides). */
+static PyObject *cairn_py_kv_put_batch(cairn_kv *kv, PyObject *batch) {
+    cairn_py_kv_batch_t *b = (cairn_py_kv_batch_t *)PyCapsule_GetPointer(batch, cairn_py_kv_batch_name);
+    const cairn_py_kv_item *it;
+    Py_ssize_t i, n;
+    int rc = 0;
+    if (b == NULL) return NULL;
+    if (b->busy) {
+        cairn_py_raise_msg(CAIRN_BUSY, "put_many: this batch is being written by another call");
+        return NULL;
+    }
+    b->busy = 1;
+    it = b->it;
+    n = b->n;
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n; i++)
+        if ((rc = cairn_kv_put(kv, it[i].k, it[i].kl, it[i].v, it[i].vl, it[i].kind)) < 0) break;
+    Py_END_ALLOW_THREADS
+    b->busy = 0;
+    cairn_py_kv_batch_clear(b);
+    if (rc < 0) {
+        cairn_py_raise(rc);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* The values of `keys` (any iterable) as a list: bytes (kind BYTES), str (kind TEXT),
+ * decode(data, kind) for any other kind, `missing` when absent. The keys are taken and the values
+ * built a chunk at a time; the gets of a chunk run with the GIL released. */
+static PyObject *cairn_py_kv_get_many(cairn_kv *kv, PyObject *keys, PyObject *missing, PyObject *decode) {
+    enum { CHUNK = 256 };
+    struct { const void *k; size_t kl; void *v; size_t vl; int kind, rc; } it[CHUNK];
+    PyObject *kobj[CHUNK];
+    Py_buffer views[CHUNK];
+    char has[CHUNK];
+    PyObject *iter = NULL, *out = NULL;
+    Py_ssize_t m = 0, i;
+    int rc = 0, done = 0;
+    if ((iter = PyObject_GetIter(keys)) == NULL) return NULL;
+    if ((out = PyList_New(0)) == NULL) goto fail;
+    while (!done) {
+        /* take the next chunk of keys (the GIL held) */
+        for (m = 0; m < CHUNK; m++) {
+            PyObject *k = PyIter_Next(iter);
+            int r;
+            if (k == NULL) {
+                if (PyErr_Occurred()) goto fail;
+                done = 1;
+                break;
+            }
+            kobj[m] = k;
+            it[m].v = NULL;
+            has[m] = 0;
+            if ((r = cairn_py_bytes_in(k, "key", &it[m].k, &it[m].kl, &views[m])) < 0) {
+                m++;
+                goto fail;
+            }
+            has[m] = (char)r;
+        }
+        if (m == 0) break;
+        Py_BEGIN_ALLOW_THREADS
+        for (i = 0; i < m; i++) {
+            it[i].rc = cairn_kv_get(kv, it[i].k, it[i].kl, &it[i].v, &it[i].vl, &it[i].kind);
+            if (it[i].rc < 0 && it[i].rc != CAIRN_NOTFOUND) { rc = it[i].rc; break; }
+        }
+        Py_END_ALLOW_THREADS
+        if (rc < 0) {
+            cairn_py_raise(rc);
+            goto fail;
+        }
+        for (i = 0; i < m; i++) {
+            PyObject *o;
+            int r;
+            if (it[i].rc == CAIRN_NOTFOUND) {
+                Py_INCREF(missing);
+                o = missing;
+            } else if (it[i].kind == CAIRN_KIND_BYTES) {
+                o = PyBytes_FromStringAndSize((const char *)it[i].v, (Py_ssize_t)it[i].vl);
+            } else if (it[i].kind == CAIRN_KIND_TEXT) {
+                o = PyUnicode_DecodeUTF8((const char *)it[i].v, (Py_ssize_t)it[i].vl, "surrogateescape");
+            } else {
+                PyObject *data = PyBytes_FromStringAndSize((const char *)it[i].v, (Py_ssize_t)it[i].vl);
+                PyObject *kd = data ? PyLong_FromLong(it[i].kind) : NULL;
+                o = kd ? PyObject_CallFunctionObjArgs(decode, data, kd, NULL) : NULL;
+                Py_XDECREF(data);
+                Py_XDECREF(kd);
+            }
+            if (o == NULL) goto fail;
+            r = PyList_Append(out, o);
+            Py_DECREF(o);
+            if (r < 0) goto fail;
+        }
+        for (i = 0; i < m; i++) {
+            cairn_free(it[i].v);
             if (has[i]) PyBuffer_Release(&views[i]);
-    PyMem_Free(it);
-    PyMem_Free(views);
-    PyMem_Free(has);
-    Py_XDECREF(lk);
-    return ret;
+            Py_DECREF(kobj[i]);
+        }
+        m = 0;
+    }
+    Py_DECREF(iter);
+    return out;
+fail:
+    for (i = 0; i < m; i++) {
+        cairn_free(it[i].v);
+        if (has[i]) PyBuffer_Release(&views[i]);
+        Py_DECREF(kobj[i]);
+    }
+    Py_XDECREF(iter);
+    Py_XDECREF(out);
+    return NULL;
 }
 %}
 

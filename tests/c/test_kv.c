@@ -539,6 +539,53 @@ START_TEST(update_json_keeps_expiry) {
 }
 END_TEST
 
+/* A transaction's keys and values: many keys (several storage chunks), a value larger than a
+ * chunk, and one key rewritten smaller, larger and smaller again; reads inside the transaction and
+ * after commit (and after reopen) see each key's last value. */
+START_TEST(transaction_rewrites_and_large_values) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    char key[32], val[64];
+    size_t big_n = 200000, i, n;
+    uint64_t count = 0;
+    uint8_t *big = malloc(big_n), *got = NULL;
+    int kind;
+    ck_assert_ptr_nonnull(big);
+    for (i = 0; i < big_n; i++) big[i] = (uint8_t)(i * 31 + 7);
+    ck_assert_int_eq(cairn_kv_begin(kv), 0);
+    for (i = 0; i < 5000; i++) {
+        snprintf(key, sizeof key, "k%05zu", i);
+        snprintf(val, sizeof val, "value-%zu-of-the-transaction", i);
+        ck_assert_int_eq(cairn_kv_put(kv, key, strlen(key), val, strlen(val), CAIRN_KIND_BYTES), 0);
+    }
+    ck_assert_int_eq(cairn_kv_put(kv, "big", 3, big, big_n, CAIRN_KIND_BYTES), 0);
+    kvt_put(kv, "r", "a-long-first-value");
+    kvt_put(kv, "r", "short");
+    expect_val(kv, "r", "short");
+    kvt_put(kv, "r", "a value longer than both before it");
+    expect_val(kv, "r", "a value longer than both before it");
+    kvt_put(kv, "r", "end");
+    expect_val(kv, "r", "end");
+    ck_assert_int_eq(cairn_kv_get(kv, "big", 3, (void **)&got, &n, &kind), 0);
+    ck_assert_uint_eq(n, big_n);
+    ck_assert(memcmp(got, big, big_n) == 0);
+    cairn_free(got);
+    ck_assert_int_eq(cairn_kv_commit(kv), 0);
+    cairn_kv_close(kv);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    expect_val(kv, "r", "end");
+    expect_val(kv, "k00000", "value-0-of-the-transaction");
+    expect_val(kv, "k04999", "value-4999-of-the-transaction");
+    ck_assert_int_eq(cairn_kv_get(kv, "big", 3, (void **)&got, &n, &kind), 0);
+    ck_assert_uint_eq(n, big_n);
+    ck_assert(memcmp(got, big, big_n) == 0);
+    cairn_free(got);
+    ck_assert_int_eq(cairn_kv_count(kv, &count), 0);
+    ck_assert_uint_eq(count, 5002);
+    cairn_kv_close(kv);
+    free(big);
+}
+END_TEST
+
 START_TEST(update_json_in_transaction) {
     cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_COMMIT, 0);
     struct cairn_kv_stats st = CAIRN_KV_STATS_INIT;
@@ -1761,6 +1808,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, get_into_and_kinds);
     tcase_add_test(tc, iterate_sorted_with_prefix);
     tcase_add_test(tc, transactions);
+    tcase_add_test(tc, transaction_rewrites_and_large_values);
     tcase_add_test(tc, in_txn_flag);
     tcase_add_test(tc, expiry);
     tcase_add_test(tc, seed_viperdb_overwrite_with_expiry);

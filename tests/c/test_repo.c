@@ -884,6 +884,214 @@ START_TEST(diff_damaged_leaf) {
 }
 END_TEST
 
+/* ---- iterators and the close of their handle: a step after close is CAIRN_CLOSED (never a read
+ * through freed memory), a free works before or after close in any order, and the handle's
+ * memory goes with the last iterator (ASan and valgrind see a leak or a use after free). */
+
+#define IC_N 1000 /* records: many leaves (64 a leaf on average) */
+
+static size_t ic_key(int i, char *k) { return (size_t)sprintf(k, "k%05d", i); }
+/* every 10th value has an object of its own (over 256 bytes), the others are inline */
+static size_t ic_val(int i, char *v) {
+    size_t n = i % 10 == 0 ? 700 : 5 + (size_t)(i % 7);
+    for (size_t j = 0; j < n; j++) v[j] = (char)('a' + (i + (int)j) % 26);
+    return n;
+}
+
+/* A collection "c" of tenant "t" with IC_N records; its digest in d. */
+static void ic_fill(char *d) {
+    static char kb[IC_N][8], vb[IC_N][700];
+    const void *keys[IC_N], *vals[IC_N];
+    size_t klens[IC_N], vlens[IC_N];
+    OK(cairn_repo_init(r, "t"));
+    for (int i = 0; i < IC_N; i++) {
+        klens[i] = ic_key(i, kb[i]);
+        vlens[i] = ic_val(i, vb[i]);
+        keys[i] = kb[i];
+        vals[i] = vb[i];
+    }
+    OK(cairn_repo_put_many(r, "t", "u", "c", IC_N, keys, klens, vals, vlens, NULL, d));
+}
+
+/* Step `it` over `n` records from record *i on, checking each; *i moves on. */
+static void ic_steps(cairn_repo_iter *it, int *i, int n) {
+    const void *k, *v;
+    size_t kl, vl;
+    int kind;
+    char kb[8], vb[700];
+    for (int s = 0; s < n; s++, (*i)++) {
+        OK(cairn_repo_iter_next(it, &k, &kl, &v, &vl, &kind));
+        ck_assert(kl == ic_key(*i, kb) && memcmp(k, kb, kl) == 0);
+        ck_assert(vl == ic_val(*i, vb) && memcmp(v, vb, vl) == 0);
+    }
+}
+
+/* A step after close is CLOSED (message naming the call), again and again; the key, value and
+ * length outputs are left alone. */
+static void ic_closed(cairn_repo_iter *it) {
+    const void *k = NULL, *v = NULL;
+    size_t kl = 7, vl = 7;
+    int kind = 7;
+    for (int n = 0; n < 3; n++) {
+        ck_assert_int_eq(cairn_repo_iter_next(it, &k, &kl, &v, &vl, &kind), CAIRN_CLOSED);
+        ck_assert_msg(strstr(cairn_errmsg(), "cairn_repo_iter_next") != NULL, "message: %s", cairn_errmsg());
+        ck_assert(k == NULL && v == NULL && kl == 7 && vl == 7 && kind == 7);
+    }
+}
+
+/* Close in the middle of a leaf (the next step needs no lock), at a record whose value is an
+ * object of its own, and at the end of a leaf; the lock is released at close: a second writer
+ * opens the repository at once, while the iterator still lives. */
+START_TEST(iter_after_close) {
+    static const int at[] = {5, 10, 63, 64, 65, 500, IC_N - 1, IC_N};
+    char d[65], d2[65];
+    int i = 0;
+    cairn_repo_iter *it = NULL;
+    cairn_repo *w = NULL;
+    cairn_repo_options o = CAIRN_REPO_OPTIONS_INIT;
+    open_repo(CAIRN_SYNC_NONE);
+    ic_fill(d);
+    cairn_repo_close(r);
+    r = NULL;
+    for (size_t c = 0; c < sizeof at / sizeof at[0]; c++) {
+        const void *k, *v;
+        size_t kl, vl;
+        int kind;
+        open_repo(CAIRN_SYNC_NONE);
+        OK(cairn_repo_iter_open(&it, r, "t", "c", d));
+        i = 0;
+        ic_steps(it, &i, at[c]);
+        if (at[c] == IC_N)
+            ck_assert_int_eq(cairn_repo_iter_next(it, &k, &kl, &v, &vl, &kind), CAIRN_ITEROVER);
+        cairn_repo_close(r);
+        r = NULL;
+        ic_closed(it);
+        /* the files and the writer's lock went at close: another writer opens and writes */
+        o.lock_timeout_ms = 0;
+        OK(cairn_repo_open(&w, ct_path("repo"), &o));
+        OK(cairn_repo_put(w, "t", "u", "c2", "k", 1, "v", 1, CAIRN_KIND_BYTES, d2));
+        ic_closed(it);
+        cairn_repo_close(w);
+        w = NULL;
+        cairn_repo_iter_free(it); /* frees the closed handle too */
+        it = NULL;
+    }
+    OK(cairn_repo_verify(ct_path("repo")));
+}
+END_TEST
+
+/* Iterators freed before the close, after it, and in either order of two; closing a handle that
+ * is closed already (its iterators still open) changes nothing. */
+START_TEST(iter_free_any_order) {
+    char d[65];
+    cairn_repo_iter *a = NULL, *b = NULL, *c = NULL;
+    char *j = NULL;
+    uint64_t n = 0;
+    int i;
+    open_repo(CAIRN_SYNC_NONE);
+    ic_fill(d);
+    /* freed before close (never stepped, stepped, at the end) */
+    OK(cairn_repo_iter_open(&a, r, "t", "c", NULL));
+    OK(cairn_repo_iter_open(&b, r, "t", "c", d));
+    OK(cairn_repo_iter_open(&c, r, "t", "c", d));
+    i = 0;
+    ic_steps(b, &i, 100);
+    i = 0;
+    ic_steps(c, &i, IC_N);
+    cairn_repo_iter_free(a);
+    cairn_repo_iter_free(b);
+    cairn_repo_iter_free(c);
+    OK(cairn_repo_count(r, "t", "c", NULL, &n));
+    ck_assert_uint_eq(n, IC_N);
+    cairn_repo_close(r); /* no iterator: the handle goes at once */
+    r = NULL;
+    for (int order = 0; order < 2; order++) {
+        int ia = 0, ib = 0;
+        open_repo(CAIRN_SYNC_NONE);
+        OK(cairn_repo_iter_open(&a, r, "t", "c", d));
+        OK(cairn_repo_iter_open(&b, r, "t", "c", NULL));
+        ic_steps(a, &ia, 70);
+        ic_steps(b, &ib, 3);
+        ic_steps(a, &ia, 1);
+        cairn_repo_close(r);
+        /* the handle's other calls are CLOSED as well while its memory lives */
+        ck_assert_int_eq(cairn_repo_tenants(r, &j), CAIRN_CLOSED);
+        ck_assert_int_eq(cairn_repo_iter_open(&c, r, "t", "c", d), CAIRN_CLOSED);
+        ck_assert_ptr_null(c);
+        cairn_repo_close(r); /* closed already: nothing */
+        ic_closed(a);
+        ic_closed(b);
+        if (order == 0) {
+            cairn_repo_iter_free(a);
+            ic_closed(b);
+            cairn_repo_iter_free(b);
+        } else {
+            cairn_repo_iter_free(b);
+            ic_closed(a);
+            cairn_repo_iter_free(a);
+        }
+        r = NULL;
+    }
+    cairn_repo_iter_free(NULL);
+}
+END_TEST
+
+/* A failed handle (a failed fsync): writes are CAIRN_FAILED, reads go on as before, since every
+ * object read is checked against its digest; an iterator answers as the handle's other reads do:
+ * one open before the failure and one opened after it walk the whole version, a get agrees. Its
+ * close then frees it (with the iterator still open) and the next step is CLOSED. */
+START_TEST(iter_on_failed_handle) {
+    char d[65], d2[65];
+    cairn_repo_iter *a = NULL, *b = NULL;
+    const void *k, *v;
+    size_t kl, vl;
+    int kind, ia = 0, rc;
+    void *got = NULL;
+    size_t gl = 0;
+    uint64_t n = 0;
+    char kb[8], vb[700];
+    open_repo(CAIRN_SYNC_COMMIT);
+    ic_fill(d);
+    OK(cairn_repo_iter_open(&a, r, "t", "c", NULL));
+    ic_steps(a, &ia, 100);
+    cairn_io__fault_reset();
+    cairn_io__fault_arm(CAIRN_FAULT_SYNC, 1, CAIRN_FAULT_EIO, 0);
+    ck_assert_int_ne(cairn_repo_put(r, "t", "u", "c", "zz", 2, "1", 1, 0, d2), 0);
+    cairn_io__fault_reset();
+    /* fail-stop: writes and reads alike */
+    ck_assert_int_eq(cairn_repo_put(r, "t", "u", "c", "zz", 2, "1", 1, 0, d2), CAIRN_FAILED);
+    ck_assert_int_eq(cairn_repo_save(r, "t", "u", "v", "1", 1, 0, d2), CAIRN_FAILED);
+    ck_assert_int_eq(cairn_repo_get(r, "t", "c", d, "k00010", 6, &got, &gl, &kind), CAIRN_FAILED);
+    ck_assert_msg(strstr(cairn_errmsg(), "cairn_repo_get") != NULL, "message: %s", cairn_errmsg());
+    ck_assert_ptr_null(got);
+    ck_assert_int_eq(cairn_repo_count(r, "t", "c", d, &n), CAIRN_FAILED);
+    ck_assert_int_eq(cairn_repo_iter_open(&b, r, "t", "c", d), CAIRN_FAILED);
+    /* the iterator from before: what it still yields is right (the rest of the leaf it holds),
+     * and its next read of the repository is CAIRN_FAILED */
+    while ((rc = cairn_repo_iter_next(a, &k, &kl, &v, &vl, &kind)) == 0) {
+        ck_assert(kl == ic_key(ia, kb) && memcmp(k, kb, kl) == 0);
+        ck_assert(vl == ic_val(ia, vb) && memcmp(v, vb, vl) == 0);
+        ia++;
+    }
+    ck_assert_int_eq(rc, CAIRN_FAILED);
+    ck_assert_int_lt(ia, IC_N);
+    cairn_repo_close(r);
+    r = NULL;
+    ic_closed(a);
+    cairn_repo_iter_free(a);
+    /* what was acknowledged is there */
+    open_repo(CAIRN_SYNC_COMMIT);
+    {
+        char head[65];
+        OK(cairn_repo_digest(r, "t", "c", head));
+        ck_assert_str_eq(head, d);
+        OK(cairn_repo_get(r, "t", "c", d, "k00010", 6, &got, &gl, &kind));
+        ck_assert(gl == ic_val(10, vb) && memcmp(got, vb, gl) == 0);
+        cairn_free(got);
+    }
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("repo");
     TCase *t = tcase_create("core");
@@ -906,6 +1114,9 @@ static Suite *suite(void) {
     tcase_add_test(t, creation_killed_before_marker);
     tcase_add_test(t, diff_cached_and_raw);
     tcase_add_test(t, diff_damaged_leaf);
+    tcase_add_test(t, iter_after_close);
+    tcase_add_test(t, iter_free_any_order);
+    tcase_add_test(t, iter_on_failed_handle);
     suite_add_tcase(s, t);
     return s;
 }

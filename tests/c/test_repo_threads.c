@@ -1,8 +1,9 @@
 /* test_repo_threads.c - one repository handle, several threads: iterators stepping through a
  * fixed version while other threads put, get, diff and gc on the same handle. Every step of an
  * iterator must read the version it was opened on, whole and in key order, while the tenant's
- * pack index grows and its packs are mapped, added and rewritten. Meant to run under
- * ThreadSanitizer too (scripts/test.sh). */
+ * pack index grows and its packs are mapped, added and rewritten; and iterators stepping while
+ * another thread closes the handle end CAIRN_CLOSED. Meant to run under ThreadSanitizer too
+ * (scripts/test.sh). */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -228,6 +229,103 @@ START_TEST(iterators_beside_writers) {
 }
 END_TEST
 
+/* ---- close beside stepping iterators: threads step through d0 while another thread closes the
+ * handle; each step is a record of d0 or, once the close landed, CAIRN_CLOSED (never a read through
+ * a freed handle), and the threads free their iterators concurrently, the last one freeing the
+ * handle. */
+#define CT 3 /* iterating threads */
+static pthread_barrier_t at_close;
+
+typedef struct ctarg {
+    targ a;
+    cairn_repo_iter *it;
+    int pre;    /* records stepped before the barrier the closing thread waits at */
+    int closed; /* the walk ended CAIRN_CLOSED */
+    int over;   /* the walk ended CAIRN_ITEROVER, whole */
+} ctarg;
+
+static void *step_until_closed(void *p) {
+    ctarg *c = (ctarg *)p;
+    const void *k, *v;
+    size_t kl, vl;
+    int kind, rc = 0, i = 0, waited = 0;
+    char kb[16], vb[BIG];
+    for (;;) {
+        if (i == c->pre) {
+            pthread_barrier_wait(&at_close);
+            waited = 1;
+        }
+        if ((rc = cairn_repo_iter_next(c->it, &k, &kl, &v, &vl, &kind)) != 0) break;
+        if (i >= N || kl != key_of(i, kb) || memcmp(k, kb, kl) != 0 || vl != val_of(i, 0, vb) ||
+            memcmp(v, vb, vl) != 0) {
+            if (!c->a.msg[0]) snprintf(c->a.msg, sizeof c->a.msg, "record %d of d0 differs", i);
+            c->a.mismatch++;
+            break;
+        }
+        i++;
+        c->a.steps++;
+    }
+    if (!waited) pthread_barrier_wait(&at_close);
+    if (rc == CAIRN_CLOSED) {
+        c->closed = 1;
+        /* and it stays so */
+        if ((rc = cairn_repo_iter_next(c->it, &k, &kl, &v, &vl, &kind)) != CAIRN_CLOSED) fail_once(&c->a, "next after CLOSED", rc);
+    } else if (rc == CAIRN_ITEROVER && i == N) {
+        c->over = 1;
+    } else if (rc != 0) {
+        fail_once(&c->a, "iter_next", rc);
+    }
+    cairn_repo_iter_free(c->it);
+    return NULL;
+}
+
+START_TEST(close_beside_iterators) {
+    cairn_repo_options o = CAIRN_REPO_OPTIONS_INIT;
+    const void *keys[N], *vals[N];
+    size_t klens[N], vlens[N];
+    static char kbuf[N][16], vbuf[N][BIG];
+    pthread_t th[CT];
+    ctarg c[CT];
+    cairn_repo *w = NULL;
+    int i;
+    o.sync = CAIRN_SYNC_NONE;
+    o.cache_bytes = 1u << 20;
+    ck_assert_int_eq(cairn_repo_open(&r, ct_path("repo"), &o), 0);
+    ck_assert_int_eq(cairn_repo_init(r, "t"), 0);
+    for (i = 0; i < N; i++) {
+        klens[i] = key_of(i, kbuf[i]);
+        vlens[i] = val_of(i, 0, vbuf[i]);
+        keys[i] = kbuf[i];
+        vals[i] = vbuf[i];
+    }
+    ck_assert_int_eq(cairn_repo_put_many(r, "t", "w", "coll", N, keys, klens, vals, vlens, NULL, d0), 0);
+    ck_assert_int_eq(pthread_barrier_init(&at_close, NULL, CT + 1), 0);
+    memset(c, 0, sizeof c);
+    for (i = 0; i < CT; i++) {
+        c[i].a.id = i;
+        c[i].pre = (int)(_i * 7 + i * 97) % (N / 2); /* from the start, inside and at leaf ends */
+        ck_assert_int_eq(cairn_repo_iter_open(&c[i].it, r, "t", "coll", d0), 0);
+    }
+    for (i = 0; i < CT; i++) ck_assert_int_eq(pthread_create(&th[i], NULL, step_until_closed, &c[i]), 0);
+    pthread_barrier_wait(&at_close);
+    cairn_repo_close(r); /* while the threads step */
+    r = NULL;
+    for (i = 0; i < CT; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&at_close);
+    for (i = 0; i < CT; i++) {
+        ck_assert_msg(c[i].a.errors == 0 && c[i].a.mismatch == 0, "thread %d: %d errors, %d mismatches: %s", i,
+                      c[i].a.errors, c[i].a.mismatch, c[i].a.msg);
+        ck_assert_msg(c[i].closed || c[i].over, "thread %d ended neither CLOSED nor at the end", i);
+        ck_assert_int_ge(c[i].a.steps, c[i].pre);
+    }
+    /* the lock went at close */
+    o.lock_timeout_ms = 0;
+    ck_assert_int_eq(cairn_repo_open(&w, ct_path("repo"), &o), 0);
+    cairn_repo_close(w);
+    ck_assert_int_eq(cairn_repo_verify(ct_path("repo")), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("repo_threads");
     TCase *t = tcase_create("threads");
@@ -236,6 +334,8 @@ static Suite *suite(void) {
     /* _i: the node cache in MiB (a small one that evicts, the default size) */
     tcase_add_loop_test(t, iterators_beside_writers, 1, 2);
     tcase_add_loop_test(t, iterators_beside_writers, 64, 65);
+    /* _i: where the threads stand when the close lands */
+    tcase_add_loop_test(t, close_beside_iterators, 0, 12);
     suite_add_tcase(s, t);
     return s;
 }

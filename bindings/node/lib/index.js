@@ -1742,6 +1742,7 @@ class Repo extends handleClass(Object) {
       for (;;) {
         const batch = h.iterNext(it, 256);
         for (let i = 0; i < batch.length; i += 3) {
+          if (i > 0 && h.closed) throw new errors.Closed('repo handle is closed'); // closed while iterating
           const kind = batch[i + 2];
           const raw = batch[i + 1];
           yield { key: batch[i], value: kind === native.KIND_JSON ? parseJson(raw) : raw, kind: KIND_NAMES[kind] || 'bytes' };

@@ -995,28 +995,21 @@ class KV(_Store, _Values, _abc.MutableMapping):
 
     def put_many(self, items, kind=None):
         """Store every (key, value) of `items` (a mapping or pairs) in one transaction, unless one
-        is already open (then the batch joins it). The whole batch is one C loop with the GIL
-        released once: the fast way to load data."""
+        is already open (then the batch joins it). The pairs are walked and the values classified
+        in C (bytes-like and str directly, other values through the encoder), then written in one
+        C loop with the GIL released: the fast way to load data. All or nothing: on an error
+        nothing of the batch is written (in a transaction the batch joined, the caller decides)."""
         h = self._handle()
-        pairs = items.items() if isinstance(items, _abc.Mapping) else items
-        keys, vals, kinds = [], [], []
-        ka, va, kda = keys.append, vals.append, kinds.append
-        enc = self._encode
-        for key, value in pairs:
-            t = type(value)
-            if kind is None and t is bytes:
-                ka(key), va(value), kda(0)
-            elif kind is None and t is str:
-                ka(key), va(value), kda(1)
-            else:
-                v, k = enc(value, kind)
-                ka(key), va(v), kda(k)
+        if type(items) is not dict and isinstance(items, _abc.Mapping):
+            items = items.items()
+        # the whole batch is taken (and every error about it raised) before the transaction opens
+        batch = _c.cairn_py_kv_batch(items, kind, self._encode, type(self)._encode is _Values._encode)
         if self._txn:
-            _c.cairn_py_kv_put_many(h, keys, vals, kinds)
+            _c.cairn_py_kv_put_batch(h, batch)
             return
         self.begin()
         try:
-            _c.cairn_py_kv_put_many(h, keys, vals, kinds)
+            _c.cairn_py_kv_put_batch(h, batch)
         except BaseException:
             self.rollback()
             raise
@@ -1024,13 +1017,7 @@ class KV(_Store, _Values, _abc.MutableMapping):
 
     def get_many(self, keys, default=None):
         """A list of the values of `keys` (`default` for a missing one), fetched in one C loop."""
-        out, other = _c.cairn_py_kv_get_many(self._handle(), keys, default)
-        if other:
-            dec = self._decode
-            for i, v in enumerate(out):
-                if type(v) is tuple and v is not default:
-                    out[i] = dec(v[0], v[1])
-        return out
+        return _c.cairn_py_kv_get_many(self._handle(), keys, default, self._decode)
 
     def update(self, *args, **kwargs):
         """``update(key, changes)``: merge the fields of dict `changes` into the JSON object stored
@@ -2495,6 +2482,8 @@ class Repo(_Handle, _Values):
                         yield _key_out(k), dec(v, kind)
                     else:
                         yield _key_out(k)
+                    if self._h is None:  # closed while iterating: no more records from the batch
+                        raise ClosedError("Repo handle is closed")  # noqa: F821
                 n = min(n * 4, 1024)
         finally:
             _c.cairn_repo_iter_free(it)

@@ -500,6 +500,205 @@ class Transactions(Base):
             db.get_many(["ok", 5])
 
 
+class Batches(Base):
+    """put_many walks its items and classifies the values in C, get_many builds its values in C:
+    the answers, kinds and errors are those of the per-item calls."""
+
+    def test_put_many_inputs(self):
+        db = self.open()
+        db.put_many({"d1": b"1", "d2": "two"})  # a dict
+        db.put_many([("l1", b"x"), ["l2", "y"]])  # a list of tuples and lists
+        db.put_many(("g%d" % i, b"v%d" % i) for i in range(700))  # a generator, over several chunks
+        db.put_many(["ab", iter(("c", b"d"))])  # any 2-item iterable is a pair, as `for k, v in items`
+        db.put_many(dict.fromkeys(["f1", "f2"], "same").items())  # a view of pairs
+        self.assertEqual(db.get_many(["d1", "d2", "l1", "l2", "g0", "g699", "a", "c"]),
+                         [b"1", "two", b"x", "y", b"v0", b"v699", "b", b"d"])
+        self.assertEqual(len(db), 2 + 2 + 700 + 2 + 2)
+
+        class Pairs(dict):  # a dict subclass is a Mapping: its own items() are what is stored
+            def items(self):
+                return [("sub", "from items()")]
+
+        db.put_many(Pairs(ignored=b"1"))
+        self.assertEqual(db.get("sub"), "from items()")
+        self.assertNotIn("ignored", db)
+        db.put_many({})
+        db.put_many(iter(()))
+        self.assertFalse(db.in_transaction)
+
+    def test_put_many_kinds(self):
+        db = self.open()
+        db.put_many([("b", b"\x00\xff"), ("t", "t\u00e9xt"), ("ba", bytearray(b"ba")), ("mv", memoryview(b"mv")),
+                     ("j", {"x": [1, None]}), ("i", 7), ("n", None), ("f", 1.5), ("tu", (1, 2))])
+        self.assertEqual([db.get_typed(k) for k in ("b", "t", "ba", "mv", "j", "i", "n", "f", "tu")],
+                         [(b"\x00\xff", "bytes"), ("t\u00e9xt", "text"), (b"ba", "bytes"), (b"mv", "bytes"),
+                          ({"x": [1, None]}, "json"), (7, "json"), (None, "json"), (1.5, "json"), ([1, 2], "json")])
+        db.put_many({"js": "a str as JSON", "jb": True}, kind="json")
+        self.assertEqual(db.get_typed("js"), ("a str as JSON", "json"))
+        self.assertEqual(db.get_typed("jb"), (True, "json"))
+        db.put_many([("ki", "text by number")], kind=cairn.KIND_TEXT)
+        self.assertEqual(db.get_typed("ki"), ("text by number", "text"))
+        db.put_many([("kb", memoryview(b"raw"))], kind="bytes")
+        self.assertEqual(db.get_typed("kb"), (b"raw", "bytes"))
+        # the same answers as the single calls, value by value
+        for k, v in (("s1", b"x"), ("s2", "y"), ("s3", [1]), ("s4", bytearray(b"z"))):
+            db.put(k + "p", v)
+            db.put_many([(k + "m", v)])
+            self.assertEqual(db.get_typed(k + "m"), db.get_typed(k + "p"))
+        with self.assertRaises(cairn.TypeMismatch):  # text kind of bytes: the encoder's error
+            db.put_many([("x", b"1")], kind="text")
+        with self.assertRaises(cairn.InvalidError):
+            db.put_many([("x", b"1")], kind="nope")
+        with self.assertRaises(cairn.UnsupportedError):
+            db.put_many([("x", object())], kind="native")
+        self.assertNotIn("x", db)
+
+    def test_put_many_bad_pair_writes_nothing(self):
+        db = self.open()
+        db["old"] = b"kept"
+        for bad in ([("a", b"1"), ("b",)], [("a", b"1"), ("b", b"2", b"3")], [("a", b"1"), "abc"],
+                    [("a", b"1"), iter(["b"])]):
+            with self.assertRaises(cairn.InvalidError) as cm:
+                db.put_many(bad)
+            self.assertIsInstance(cm.exception, ValueError)  # what unpacking raised before
+            self.assertIn("pair", str(cm.exception))
+        with self.assertRaises(cairn.TypeMismatch) as cm:
+            db.put_many([("a", b"1"), 5])  # not iterable
+        self.assertIsInstance(cm.exception, TypeError)
+        with self.assertRaises(cairn.TypeMismatch):
+            db.put_many(5)
+        self.assertEqual(db.get_many(["a", "b", "old"]), [None, None, b"kept"])
+        self.assertFalse(db.in_transaction)
+
+    def test_put_many_bad_value_or_key_midway_writes_nothing(self):
+        db = self.open()
+        items = [("k%d" % i, b"v") for i in range(1000)]
+        for bad, err in (((500, ("bad", object())), cairn.TypeMismatch),  # the encoder refuses it
+                         ((500, (5, b"v")), cairn.TypeMismatch),  # a key of the wrong type
+                         ((500, ("s", "\ud800")), cairn.InvalidError),  # not encodable as UTF-8
+                         ((500, ("nan", float("nan"))), cairn.InvalidError),  # not JSON
+                         ((999, ("", b"v")), cairn.InvalidError)):  # refused by the core at the end
+            batch = list(items)
+            batch.insert(*bad)
+            with self.assertRaises(err):
+                db.put_many(batch)
+            with self.assertRaises(err):
+                db.put_many(iter(batch))
+            self.assertEqual(len(db), 0)
+        # a bad value anywhere is reported before a bad key earlier in the batch, as before
+        with self.assertRaises(cairn.TypeMismatch) as cm:
+            db.put_many([(5, b"v"), ("k", b"v"), ("bad", object())])
+        self.assertIn("cannot store", str(cm.exception))
+
+        def gen():
+            yield "g1", b"1"
+            raise RuntimeError("the generator failed")
+
+        with self.assertRaises(RuntimeError):
+            db.put_many(gen())
+        self.assertEqual(len(db), 0)
+        self.assertFalse(db.in_transaction)
+
+    def test_put_many_joins_an_open_transaction(self):
+        db = self.open()
+        db.begin()
+        db["before"] = b"1"
+        db.put_many({"a": b"1", "b": "2"})
+        self.assertTrue(db.in_transaction)  # still open: the batch did not commit it
+        self.assertEqual(db.get_many(["a", "b"]), [b"1", "2"])  # seen inside the transaction
+        with self.assertRaises(cairn.TypeMismatch):
+            db.put_many([("c", b"3"), ("d", object())])
+        self.assertTrue(db.in_transaction)  # an error taking the batch writes none of it
+        self.assertNotIn("c", db)
+        db.rollback()
+        self.assertEqual(db.get_many(["before", "a", "b"]), [None, None, None])
+        with db.transaction():
+            db.put_many([("x", b"1")])
+        self.assertEqual(db["x"], b"1")
+
+    def test_a_subclass_encoder_and_decoder_are_used(self):
+        seen = []
+
+        class Logged(cairn.KV):
+            __slots__ = ()
+
+            def _encode(self, value, kind=None):
+                seen.append(type(value).__name__)
+                return cairn.KV._encode(self, value, kind)
+
+            def _decode(self, data, kind):
+                return ("decoded", cairn.KV._decode(self, data, kind))
+
+        db = Logged(self.path, sync="none")
+        self.addCleanup(db.close)
+        db.put_many([("b", b"1"), ("t", "2"), ("ba", bytearray(b"3")), ("j", [4])])
+        self.assertEqual(seen, ["bytearray", "list"])  # exact bytes and str never reach the encoder
+        self.assertEqual(db.get_many(["b", "t", "ba", "j"]), [b"1", "2", b"3", ("decoded", [4])])
+
+    def test_dict_changed_during_put_many(self):
+        d = {"a": [1], "b": [2]}
+
+        class Growing(cairn.KV):
+            __slots__ = ()
+
+            def _encode(self, value, kind=None):
+                d["new%d" % len(d)] = 1
+                return cairn.KV._encode(self, value, kind)
+
+        db = Growing(self.path, sync="none")
+        self.addCleanup(db.close)
+        with self.assertRaises(RuntimeError):
+            db.put_many(d)
+        self.assertEqual(len(db), 0)
+
+    def test_get_many(self):
+        db = self.open()
+        db.put_many(("k%d" % i, b"%d" % i if i % 2 else "t%d" % i) for i in range(1000))
+        db["j"] = {"x": 1}
+        keys = ["k%d" % i for i in range(1000)]
+        want = [b"%d" % i if i % 2 else "t%d" % i for i in range(1000)]
+        self.assertEqual(db.get_many(keys), want)
+        self.assertEqual(db.get_many(iter(keys)), want)  # any iterable, over several chunks
+        self.assertEqual(db.get_many([b"k1", bytearray(b"k2"), memoryview(b"k3"), "j"]), [b"1", "t2", b"3", {"x": 1}])
+        self.assertEqual(db.get_many(["nope", "k1"], default=-1), [-1, b"1"])
+        d = (1, 2)
+        self.assertIs(db.get_many(["nope"], default=d)[0], d)
+        self.assertEqual(db.get_many([]), [])
+        with self.assertRaises(cairn.TypeMismatch):
+            db.get_many(keys + [5])
+        with self.assertRaises(cairn.InvalidError):
+            db.get_many(["k1", ""])
+        with self.assertRaises(TypeError):
+            db.get_many(5)
+
+    def test_closed_handle(self):
+        db = self.open()
+        db.put_many({"a": b"1"})
+        db.close()
+        with self.assertRaises(cairn.ClosedError):
+            db.put_many({"b": b"2"})
+        with self.assertRaises(cairn.ClosedError):
+            db.get_many(["a"])
+        db = self.open()
+        self.assertEqual(db.get_many(["a", "b"]), [b"1", None])
+
+    def test_closed_by_another_thread_between_batch_and_put(self):
+        # the batch holds its objects; a close while it is taken makes the put raise ClosedError
+        db = self.open()
+
+        def items():
+            yield "a", b"1"
+            t = threading.Thread(target=db.close)
+            t.start()
+            t.join()
+            yield "b", b"2"
+
+        with self.assertRaises(cairn.ClosedError):
+            db.put_many(items())
+        db = self.open()
+        self.assertEqual(len(db), 0)
+
+
 class Threads(Base):
     def test_many_threads_one_handle(self):
         db = self.open()

@@ -63,6 +63,8 @@ struct cairn_repo_stats {
 
 /* ---- open, close, tenants ---- */
 CAIRN_API int cairn_repo_open(cairn_repo **out, const char *path, const cairn_repo_options *opts);
+/* Releases the packs, the ref logs and the writer's lock at once; the memory goes now, or with the
+ * last of the handle's open iterators (cairn_repo_iter_free). */
 CAIRN_API void cairn_repo_close(cairn_repo *r);
 /* Create a tenant (idempotent: an existing tenant is 0). */
 CAIRN_API int cairn_repo_init(cairn_repo *r, const char *tenant);
@@ -114,9 +116,13 @@ CAIRN_API int cairn_repo_count(cairn_repo *r, const char *tenant, const char *en
 /* Cursor over the records of a version in key order (bytewise). */
 CAIRN_API int cairn_repo_iter_open(cairn_repo_iter **out, cairn_repo *r, const char *tenant,
                                    const char *entry, const char *digest);
-/* 0 with the record (borrowed until the next call or free); value may be NULL. ITEROVER at the end. */
+/* 0 with the record (borrowed until the next call or free); value may be NULL. ITEROVER at the end.
+ * CLOSED once the handle is closed (cairn_repo_close: an open iterator keeps the handle's memory,
+ * not its files or lock). */
 CAIRN_API int cairn_repo_iter_next(cairn_repo_iter *it, const void **key, size_t *klen,
                                    const void **value, size_t *vlen, int *kind);
+/* Before or after the close of the handle, in any order; the last iterator of a closed handle
+ * frees the handle's memory. */
 CAIRN_API void cairn_repo_iter_free(cairn_repo_iter *it);
 
 /* Difference between two versions of collections (d1 older, d2 newer; either may be NULL for an

@@ -8,8 +8,10 @@
 
 #if defined(__GNUC__)
 #define CAIRN_PREFETCH(a) __builtin_prefetch(a)
+#define CAIRN_PREFETCH_W(a) __builtin_prefetch((a), 1)
 #else
 #define CAIRN_PREFETCH(a) ((void)(a))
+#define CAIRN_PREFETCH_W(a) ((void)(a))
 #endif
 
 #define KD_EMPTY UINT64_C(0)
@@ -41,7 +43,7 @@ static inline uint64_t mk_slot(uint32_t hash, uint64_t loc) {
 int cairn_kd__own(cairn_kd *kd) {
     uint64_t *slots;
     if (!kd->map) return 0;
-    if (!(slots = (uint64_t *)malloc((size_t)kd->cap * 8u))) return CAIRN_NOMEM;
+    if (!(slots = (uint64_t *)cairn_mem__big_alloc((size_t)kd->cap * 8u))) return CAIRN_NOMEM;
     memcpy(slots, kd->slots, (size_t)kd->cap * 8u);
     kd->slots = slots;
     cairn_io__unmap(kd->map, kd->maplen);
@@ -81,8 +83,9 @@ cairn_kd *cairn_kd__new(const kd_src *src) {
     cairn_kd *kd = (cairn_kd *)calloc(1, sizeof *kd);
     if (!kd) return NULL;
     kd->cap = KD_MIN_CAP;
-    if (!(kd->slots = (uint64_t *)calloc(KD_MIN_CAP, 8u)) || !(kd->hashes = (uint32_t *)calloc(KD_MIN_CAP, 4u))) {
-        free(kd->slots);
+    if (!(kd->slots = (uint64_t *)cairn_mem__big_alloc(KD_MIN_CAP * 8u)) ||
+        !(kd->hashes = (uint32_t *)cairn_mem__big_alloc(KD_MIN_CAP * 4u))) {
+        cairn_mem__big_free(kd->slots, KD_MIN_CAP * 8u);
         free(kd);
         return NULL;
     }
@@ -95,8 +98,8 @@ void cairn_kd__set_src(cairn_kd *kd, const kd_src *src) { kd->src = *src; }
 void cairn_kd__free(cairn_kd *kd) {
     if (!kd) return;
     if (kd->map) cairn_io__unmap(kd->map, kd->maplen);
-    else free(kd->slots);
-    free(kd->hashes);
+    else cairn_mem__big_free(kd->slots, (size_t)kd->cap * 8u);
+    if (kd->hashes) cairn_mem__big_free(kd->hashes, (size_t)kd->cap * 4u);
     free(kd);
 }
 
@@ -166,7 +169,12 @@ static int probe(const cairn_kd *kd, const void *key, size_t klen, uint32_t hash
     }
 }
 
-void cairn_kd__prefetch(const cairn_kd *kd, uint32_t hash) { CAIRN_PREFETCH(&kd->slots[home_of(hash, kd->cap)]); }
+/* A writer's insert touches the slot and, in its own array, the slot's hash: fetch both. */
+void cairn_kd__prefetch(const cairn_kd *kd, uint32_t hash) {
+    uint32_t i = home_of(hash, kd->cap);
+    CAIRN_PREFETCH_W(&kd->slots[i]);
+    if (kd->hashes) CAIRN_PREFETCH_W(&kd->hashes[i]);
+}
 
 int cairn_kd__find(cairn_kd *kd, const void *key, size_t klen, uint32_t hash, uint64_t *loc) {
     uint32_t i;
@@ -217,11 +225,11 @@ static int rebuild(cairn_kd *kd, uint64_t n) {
     if (want < kd->count + 1) want = kd->count + 1;
     if (want > KD_MAX_CAP) return cairn_err__set(CAIRN_NOMEM, "kv: keydir of more than 2^31 slots");
     ncap = (uint32_t)want;
-    ns = (uint64_t *)calloc(ncap, 8u);
-    nh = (uint32_t *)malloc((size_t)ncap * 4u);
+    ns = (uint64_t *)cairn_mem__big_alloc((size_t)ncap * 8u);
+    nh = (uint32_t *)cairn_mem__big_alloc((size_t)ncap * 4u);
     if (!ns || !nh) {
-        free(ns);
-        free(nh);
+        cairn_mem__big_free(ns, (size_t)ncap * 8u);
+        cairn_mem__big_free(nh, (size_t)ncap * 4u);
         return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (keydir)");
     }
     if (kd->hashes) {
@@ -299,8 +307,8 @@ static int rebuild(cairn_kd *kd, uint64_t n) {
     free(tmp);
     free(cnt);
     if (rc) {
-        free(ns);
-        free(nh);
+        cairn_mem__big_free(ns, (size_t)ncap * 8u);
+        cairn_mem__big_free(nh, (size_t)ncap * 4u);
         return rc;
     }
 done:
@@ -309,9 +317,9 @@ done:
         kd->map = NULL;
         kd->maplen = 0;
     } else {
-        free(kd->slots);
+        cairn_mem__big_free(kd->slots, (size_t)kd->cap * 8u);
     }
-    free(kd->hashes);
+    if (kd->hashes) cairn_mem__big_free(kd->hashes, (size_t)kd->cap * 4u);
     kd->slots = ns;
     kd->hashes = nh;
     kd->cap = ncap;

@@ -219,7 +219,14 @@ int cairn_kv__append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slo
             uint64_t to = (af->size + len + RESERVE_STEP - 1) / RESERVE_STEP * RESERVE_STEP;
             if (to > af->maplen) to = af->maplen;
             rc = cairn_io__reserve(af->f, af->reserved, to - af->reserved);
-            if (!rc) af->reserved = to;
+            if (!rc) {
+                /* a load stores into every page of the step: map them all in one call (a page
+                 * fault per 4 KiB was 8% of a bare put's CPU). Only without fsyncs of its own: the
+                 * pages are dirty from then on, and a commit's fdatasync would write the zeros */
+                if (kv->sync == CAIRN_SYNC_NONE && !cairn_io__hooks_active())
+                    cairn_io__prefault(af->wmap + af->reserved, (size_t)(to - af->reserved));
+                af->reserved = to;
+            }
         }
         if (!rc) rc = cairn_io__mwrite(af->f, af->wmap, buf, len, af->size);
     } else {

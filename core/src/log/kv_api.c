@@ -697,6 +697,8 @@ static uint64_t op_size(const txn_op *op) {
 
 /* Write one batch (n ops: one bare record if n == 1, else TXN records + COMMIT), apply it to
  * the keydir. Caller holds wmu; on success returns with wmu still held and *slot set. */
+#define KD_AHEAD 16 /* keydir slots fetched ahead of a batch's applies */
+
 static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
     size_t total = 0, i, pos = 0;
     uint64_t seq = kv->seq + 1, off;
@@ -708,6 +710,9 @@ static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
     if (n > 1) total += CREC3;
     if (!(buf = cairn_kv__ebuf_get(kv, total)))
         return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (%zu bytes)", total);
+    /* the keydir slots the applies will touch are cache misses: fetch the first ones while the
+     * records are encoded and appended, and each later one some applies ahead of its use */
+    for (i = 0; i < n && i < KD_AHEAD; i++) cairn_kd__prefetch(kv->kd, ops[i]->hash);
     for (i = 0; i < n; i++) {
         txn_op *op = ops[i];
         pos += cairn_kv__enc_rec(buf + pos, op->type, flags, op->type == T_PUT ? op->kind : 0, op->buf, op->klen,
@@ -725,6 +730,7 @@ static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
     kv->seq = seq; /* (append returned holding the write lock) */
     for (i = 0, pos = 0; i < n && !rc; i++) {
         txn_op *op = ops[i];
+        if (i + KD_AHEAD < n) cairn_kd__prefetch(kv->kd, ops[i + KD_AHEAD]->hash);
         rc = cairn_kv__apply(kv, kv->kd, *slot, off + pos, op->type, op->kind, op->buf, op->klen, op->hash,
                              (uint32_t)op->vlen, op->expire, now);
         pos += (size_t)op_size(op);

@@ -167,6 +167,7 @@ struct cairn_kv {
     int in_txn;
     txn_op *ops;
     size_t nops, capops;
+    struct txn_chunk *chunks; /* the transaction's keys and values (newest chunk first) */
     uint32_t *oslots; /* op index + 1, open addressing */
     uint32_t omask;
 

@@ -98,8 +98,11 @@ struct cairn_repo {
     cairn_lock *lock;
     int read_only, sync;
     uint32_t gen;
-    int closed;
-    int failed;        /* a fatal I/O error: writes fail CAIRN_FAILED */
+    int closed;        /* cairn_repo_close ran: every call but iter_free is CAIRN_CLOSED (set under mu,
+                          atomically: cairn_repo_iter_next reads it without the lock) */
+    unsigned iters;    /* iterators open on the handle (under mu): close releases the files, the lock
+                          and the caches at once, and the memory goes with the last of them */
+    int failed;        /* a fatal I/O error: every call but close fails CAIRN_FAILED (enter) */
     tstore *tenants;   /* the tenants used so far (loaded on first use) */
     ocache *cache;     /* verified tree objects (NULL: none) */
     /* per-handle operation counters for cairn_repo_metrics (metrics.h): atomic adds, relaxed loads */
@@ -1888,6 +1891,13 @@ static int enter(cairn_repo *r, const char *fn, int write) {
         pthread_mutex_unlock(&r->mu);
         return cairn_err__set(CAIRN_CLOSED, "%s: handle is closed", fn);
     }
+    if (r->failed) {
+        /* fail-stop, reads included: after a failed fsync or a gc that failed part way the
+         * handle's index of the packs may not match them (a read could miss an object that is
+         * there and answer CAIRN_CORRUPT or CAIRN_NOTFOUND); a reopen reads them afresh */
+        pthread_mutex_unlock(&r->mu);
+        return cairn_err__failed(fn, r->path);
+    }
     if (write && r->read_only) {
         pthread_mutex_unlock(&r->mu);
         return cairn_err__set(CAIRN_READONLY, "%s: the repository was opened read-only", fn);
@@ -1987,18 +1997,41 @@ fail:
     return rc;
 }
 
+/* The handle's memory, once it is closed and its last iterator is freed. */
+static void repo_free(cairn_repo *r) {
+    pthread_mutex_destroy(&r->mu);
+    free(r->path);
+    free(r);
+}
+
+/* Close releases at once what another process or handle may want (the packs, the ref logs, the
+ * writer's lock) and the caches; a handle that still has iterators keeps its memory (the mutex,
+ * the closed flag, the count) until the last of them is freed, so that a step of one is
+ * CAIRN_CLOSED instead of a read through freed memory. Closing a handle closed already (its
+ * iterators still open) does nothing. In a child of fork() no lock is taken (another thread of
+ * the parent may have held it at fork). */
 void cairn_repo_close(cairn_repo *r) {
+    int foreign, last;
     if (!r) return;
+    foreign = cairn_fork__foreign(r->gen);
+    if (!foreign) pthread_mutex_lock(&r->mu);
+    if (r->closed) {
+        if (!foreign) pthread_mutex_unlock(&r->mu);
+        return;
+    }
+    __atomic_store_n(&r->closed, 1, __ATOMIC_RELEASE);
     while (r->tenants) {
         tstore *n = r->tenants->next;
         tstore_free(r->tenants);
         r->tenants = n;
     }
     cache_free(r->cache);
+    r->cache = NULL;
     cairn_lock__release(r->lock);
-    pthread_mutex_destroy(&r->mu);
-    free(r->path);
-    free(r);
+    r->lock = NULL;
+    last = r->iters == 0;
+    if (!foreign) pthread_mutex_unlock(&r->mu);
+    if (last) repo_free(r);
 }
 
 static int repo_init(cairn_repo *r, const char *tenant) {
@@ -2504,6 +2537,14 @@ struct cairn_repo_iter {
     int started;
 };
 
+/* The iterator's own memory (its nodes, its current value, itself); the handle's count is the
+ * caller's. */
+static void iter_release(cairn_repo_iter *it) {
+    for (int i = 0; i < it->depth; i++) node_free(&it->stack[i]);
+    free(it->val);
+    free(it);
+}
+
 static int repo_iter_open(cairn_repo_iter **out, cairn_repo *r, const char *tenant, const char *entry,
                           const char *digest) {
     cairn_repo_iter *it = NULL;
@@ -2539,8 +2580,9 @@ static int repo_iter_open(cairn_repo_iter **out, cairn_repo *r, const char *tena
     }
     *out = it;
     it = NULL;
+    r->iters++; /* the handle's memory outlives a close until this iterator is freed */
 out:
-    if (it) cairn_repo_iter_free(it);
+    if (it) iter_release(it);
     version_free(&v);
     leave(r);
     return rc;
@@ -2617,16 +2659,32 @@ int cairn_repo_iter_next(cairn_repo_iter *it, const void **key, size_t *klen, co
     int rc, locked = 0;
     if (!it) return cairn_err__set(CAIRN_INVALID, "cairn_repo_iter_next: NULL iterator");
     if (cairn_fork__foreign(it->r->gen)) return cairn_fork__err("cairn_repo_iter_next");
+    /* every step, the lock-free ones inside a leaf too: a closed handle is an error, never the
+     * rest of a leaf (a step that takes the lock checks again under it: enter) */
+    if (__atomic_load_n(&it->r->closed, __ATOMIC_ACQUIRE)) {
+        free(it->val);
+        it->val = NULL;
+        return cairn_err__set(CAIRN_CLOSED, "cairn_repo_iter_next: the repository handle is closed");
+    }
     rc = repo_iter_step(it, key, klen, value, vlen, kind, &locked);
     if (locked) leave(it->r);
     return rc;
 }
 
+/* Fine before or after the close of the handle, in any order; the last iterator of a closed
+ * handle frees the handle's memory (cairn_repo_close). */
 void cairn_repo_iter_free(cairn_repo_iter *it) {
+    cairn_repo *r;
+    int foreign, last;
     if (!it) return;
-    for (int i = 0; i < it->depth; i++) node_free(&it->stack[i]);
-    free(it->val);
-    free(it);
+    r = it->r;
+    iter_release(it);
+    foreign = cairn_fork__foreign(r->gen);
+    if (!foreign) pthread_mutex_lock(&r->mu);
+    r->iters--;
+    last = r->closed && r->iters == 0;
+    if (!foreign) pthread_mutex_unlock(&r->mu);
+    if (last) repo_free(r);
 }
 
 /* ---- diff: expand both trees level by level, dropping subtrees present on both sides */

@@ -174,6 +174,36 @@ void cairn_io__unmap(const void *p, uint64_t len) {
     if (p && len) munmap((void *)(uintptr_t)p, (size_t)len);
 }
 
+void cairn_io__prefault(void *p, size_t len) {
+#ifdef MADV_POPULATE_WRITE
+    if (p && len) (void)madvise(p, len, MADV_POPULATE_WRITE); /* a hint: older kernels say EINVAL */
+#else
+    (void)p;
+    (void)len;
+#endif
+}
+
+/* Tables probed at random (the KV keydir) take a TLB miss per probe in 4 KiB pages: from
+ * CAIRN_BIG_MIN bytes up they are anonymous mappings the kernel may back with huge pages. */
+#define CAIRN_BIG_MIN ((size_t)2 << 20)
+
+void *cairn_mem__big_alloc(size_t len) {
+    void *p;
+    if (len < CAIRN_BIG_MIN) return calloc(1, len ? len : 1);
+    p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, len, MADV_HUGEPAGE); /* a hint: without it the table works in small pages */
+#endif
+    return p;
+}
+
+void cairn_mem__big_free(void *p, size_t len) {
+    if (!p) return;
+    if (len < CAIRN_BIG_MIN) free(p);
+    else munmap(p, len);
+}
+
 int cairn_io__map_rw(cairn_file *f, uint64_t len, void **out) {
     void *p;
     if (!f || !out || len == 0 || len > (uint64_t)SIZE_MAX)

@@ -157,6 +157,13 @@ int cairn_io__size(cairn_file *f, uint64_t *size);
 /* Read-only shared mapping of the first len bytes (len > 0). Unmap with cairn_io__unmap. */
 int cairn_io__map(cairn_file *f, uint64_t len, const void **out);
 void cairn_io__unmap(const void *p, uint64_t len);
+/* Map the pages of [p, p + len) of a read-write shared mapping writable now, in one call, rather
+ * than one page fault per page at the first store (a hint; blocks must be allocated already). */
+void cairn_io__prefault(void *p, size_t len);
+/* Zeroed memory for a large table probed at random (huge pages where the system gives them);
+ * free it with cairn_mem__big_free and the same len. NULL: out of memory. */
+void *cairn_mem__big_alloc(size_t len);
+void cairn_mem__big_free(void *p, size_t len);
 /* Read-write shared mapping of the first len bytes (len > 0; bytes past the end of the file must
  * not be touched: reserve them first). Stores into it reach the page cache at once (they survive
  * a process kill like pwrite) and cairn_io__fsync of f makes them durable. Unmap with
