@@ -168,7 +168,7 @@ struct cairn_kv {
     txn_op *ops;
     size_t nops, capops;
     struct txn_chunk *chunks; /* the transaction's keys and values (newest chunk first) */
-    uint32_t *oslots; /* op index + 1, open addressing */
+    uint64_t *oslots; /* open addressing: the op's hash << 32 | (op index + 1); 0 empty */
     uint32_t omask;
 
     uint64_t written, synced; /* bytes appended / covered by an fsync (group commit) */
