@@ -2,13 +2,14 @@
 """Cost of a call from Python: put and get ops/s of 100-byte values (16-byte keys) through cairn.KV,
 against the same loop through sqlite3 and a dict.
 
-    PYTHONPATH=<build>/bindings/python/pkg python3 bench/python_kv.py [--n 200000] [--repeat 3]
+    PYTHONPATH=<build>/bindings/python/pkg python3 bench/python_kv.py [--n 200000] [--repeat 3] [--cairn-only]
 
 Rows:
   cairn db[k]=v / db[k]     the idiomatic single call (MutableMapping)
   cairn put / get           the idiomatic methods
   cairn raw                 the SWIG layer called directly (the binding's floor)
-  cairn put_many/get_many   one call for the whole batch (put_many: one transaction)
+  cairn put_many/get_many   one call for the whole batch (put_many: one transaction of --n items)
+  cairn ... 1,000 a call    put_many / get_many over slices of 1,000 keys (a transaction each)
   sqlite3 execute           one statement per op (autocommit, WAL, synchronous=OFF)
   sqlite3 executemany       the whole batch in one transaction
   dict                      the ceiling: no storage at all
@@ -47,6 +48,7 @@ def main():
     ap.add_argument("--n", type=int, default=200_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--dir", default=None, help="scratch directory (default: a temp dir)")
+    ap.add_argument("--cairn-only", action="store_true", help="only the cairn rows (for before/after runs)")
     a = ap.parse_args()
     n = a.n
     keys = [b"key:%012d" % i for i in range(n)]  # 16 bytes, as the C bench's keys
@@ -93,6 +95,16 @@ def main():
         def get_many():
             db.get_many(keys)
 
+        slices = [keys[i:i + 1000] for i in range(0, n, 1000)]
+
+        def put_many_1000():
+            for s in slices:
+                db.put_many((k, val) for k in s)
+
+        def get_many_1000():
+            for s in slices:
+                db.get_many(s)
+
         missing = [b"nokey:%011d" % i for i in range(n)]
 
         def call_floor_idiomatic():
@@ -109,7 +121,8 @@ def main():
         for name, p, g in (("cairn db[k]=v / db[k]", put_setitem, get_getitem),
                            ("cairn put / get", put_method, get_method),
                            ("cairn raw (SWIG) put / get", put_raw, get_raw),
-                           ("cairn put_many / get_many", put_many, get_many)):
+                           ("cairn put_many / get_many", put_many, get_many),
+                           ("cairn ... 1,000 a call", put_many_1000, get_many_1000)):
             tp = best(p, a.repeat)
             tg = best(g, a.repeat)
             out.append((name, n / tp, n / tg))
@@ -167,15 +180,17 @@ def main():
     try:
         crow, floor = cairn_rows()
         rows += crow
-        rows += sqlite_rows()
-        rows += dict_rows()
+        if not a.cairn_only:
+            rows += sqlite_rows()
+            rows += dict_rows()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    base = next(r for r in rows if r[0].startswith("sqlite3 execute"))
+    base = next((r for r in rows if r[0].startswith("sqlite3 execute")), rows[0])
     print("Python %s, cairn %s, sqlite %s; %d keys, 100-byte values, best of %d"
           % (sys.version.split()[0], cairn.__version__, sqlite3.sqlite_version, n, a.repeat))
-    print("%-34s %14s %14s %10s %10s" % ("", "put ops/s", "get ops/s", "put/sqlite", "get/sqlite"))
+    rel = "sqlite" if base[0].startswith("sqlite3") else "db[k]"  # --cairn-only: relative to the first row
+    print("%-34s %14s %14s %10s %10s" % ("", "put ops/s", "get ops/s", "put/" + rel, "get/" + rel))
     for name, p, g in rows:
         print("%-34s %14s %14s %9.2fx %9.2fx" % (name, "{:,.0f}".format(p), "{:,.0f}".format(g),
                                                  p / base[1], g / base[2]))

@@ -1243,6 +1243,70 @@ START_TEST(enospc_reserve_is_clean) {
 }
 END_TEST
 
+/* A transaction larger than the 1 MiB piece it is encoded in: committed in pieces (one record
+ * larger than a piece among them), all of it there after reopen; a write failing in its second
+ * piece fails the commit with nothing of it written or visible, and the store goes on. */
+START_TEST(large_transaction_streams) {
+    cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    char key[32];
+    static uint8_t val[1000];
+    size_t huge_n = (size_t)3 << 19, i, n = 0; /* 1.5 MiB */
+    uint8_t *huge = malloc(huge_n), *got = NULL;
+    uint64_t before, count = 0;
+    int kind;
+    ck_assert_ptr_nonnull(huge);
+    for (i = 0; i < huge_n; i++) huge[i] = (uint8_t)(i * 13 + 1);
+    ck_assert_int_eq(kvt_put(kv, "before", "1"), 0);
+    ck_assert_int_eq(cairn_kv_begin(kv), 0);
+    for (i = 0; i < 3000; i++) {
+        snprintf(key, sizeof key, "t%05zu", i);
+        memset(val, (int)(i & 0xff), sizeof val);
+        ck_assert_int_eq(cairn_kv_put(kv, key, strlen(key), val, sizeof val, CAIRN_KIND_BYTES), 0);
+        if (i == 1500) ck_assert_int_eq(cairn_kv_put(kv, "huge", 4, huge, huge_n, CAIRN_KIND_BYTES), 0);
+    }
+    ck_assert_int_eq(cairn_kv_commit(kv), 0);
+    cairn_kv_close(kv);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    for (i = 0; i < 3000; i += 7) {
+        snprintf(key, sizeof key, "t%05zu", i);
+        ck_assert_int_eq(cairn_kv_get(kv, key, strlen(key), (void **)&got, &n, &kind), 0);
+        ck_assert_uint_eq(n, sizeof val);
+        ck_assert(got[0] == (uint8_t)(i & 0xff) && got[n - 1] == (uint8_t)(i & 0xff));
+        cairn_free(got);
+    }
+    ck_assert_int_eq(cairn_kv_get(kv, "huge", 4, (void **)&got, &n, &kind), 0);
+    ck_assert_uint_eq(n, huge_n);
+    ck_assert(memcmp(got, huge, huge_n) == 0);
+    cairn_free(got);
+    /* a failed write in the second piece */
+    before = data_bytes(g_dir);
+    ck_assert_int_eq(cairn_kv_begin(kv), 0);
+    for (i = 0; i < 3000; i++) {
+        snprintf(key, sizeof key, "x%05zu", i);
+        ck_assert_int_eq(cairn_kv_put(kv, key, strlen(key), val, sizeof val, CAIRN_KIND_BYTES), 0);
+    }
+    cairn_io__fault_reset();
+    cairn_io__fault_arm(CAIRN_FAULT_WRITE, 2, CAIRN_FAULT_ENOSPC, 0);
+    ck_assert_int_eq(cairn_kv_commit(kv), CAIRN_NOSPC);
+    ck_assert_uint_eq(cairn_io__fault_fired(), 1);
+    cairn_io__fault_reset();
+    ck_assert_uint_eq(data_bytes(g_dir), before);
+    expect_val(kv, "x00000", NULL);
+    expect_val(kv, "x02999", NULL);
+    expect_val(kv, "before", "1");
+    ck_assert_int_eq(kvt_put(kv, "after", "2"), 0);
+    cairn_kv_close(kv);
+    kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
+    expect_val(kv, "x00000", NULL);
+    expect_val(kv, "after", "2");
+    ck_assert_int_eq(cairn_kv_count(kv, &count), 0);
+    ck_assert_uint_eq(count, 3000 + 3);
+    cairn_kv_close(kv);
+    ck_assert_int_eq(cairn_kv_check(g_dir), 0);
+    free(huge);
+}
+END_TEST
+
 /* ---- forged KEYDIR snapshots: CRCs valid, contents inconsistent ------------------------------ */
 
 /* Where the parts of a KEYDIR lie (the FORMAT comment in kv.c): the 32-byte header and the file
@@ -1809,6 +1873,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, iterate_sorted_with_prefix);
     tcase_add_test(tc, transactions);
     tcase_add_test(tc, transaction_rewrites_and_large_values);
+    tcase_add_test(tc, large_transaction_streams);
     tcase_add_test(tc, in_txn_flag);
     tcase_add_test(tc, expiry);
     tcase_add_test(tc, seed_viperdb_overwrite_with_expiry);

@@ -197,6 +197,30 @@ int cairn_kv__seal_active(cairn_kv *kv) {
  * fails the file state is unknown and the handle fails. Caller holds wmu; on success append
  * returns holding the write lock (the caller indexes the records, then unlocks). */
 int cairn_kv__append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slot, uint64_t *off) {
+    return cairn_kv__append_stream(kv, buf, len, NULL, NULL, slot, off);
+}
+
+/* Write the len bytes the pieces give, in order, at the active file's end (caller checked that
+ * the file is writable there). */
+static int write_pieces(kv_file *af, size_t len, kv_piece_fn next, void *ctx) {
+    size_t done = 0;
+    while (done < len) {
+        const uint8_t *p = NULL;
+        size_t n = 0;
+        int rc = next(ctx, &p, &n);
+        if (rc) return rc;
+        if (n == 0 || n > len - done)
+            return cairn_err__set(CAIRN_INTERNAL, "kv: a batch produced %zu bytes past %zu of %zu", n, done, len);
+        if ((rc = cairn_io__pwrite(af->f, p, n, af->size + done)) != 0) return rc;
+        done += n;
+    }
+    return 0;
+}
+
+/* cairn_kv__append for bytes made piece by piece (next != NULL: buf is unused): a large batch is
+ * encoded into a small buffer a piece at a time instead of into one buffer of its whole size. */
+int cairn_kv__append_stream(cairn_kv *kv, const uint8_t *buf, size_t len, kv_piece_fn next, void *ctx,
+                            uint32_t *slot, uint64_t *off) {
     kv_file *af;
     int rc;
     if ((rc = cairn_kv__drop_snapshot(kv)) != 0) return rc;
@@ -212,7 +236,9 @@ int cairn_kv__append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slo
     af = &kv->files[kv->active];
     if (af->size == 0 && (rc = file_rec(kv, af)) != 0) return rc;
     if (!af->wtried) wmap_active(kv, af);
-    if (af->wmap && len <= WMAP_SMALL && af->size + len <= af->maplen) {
+    if (next) {
+        rc = write_pieces(af, len, next, ctx);
+    } else if (af->wmap && len <= WMAP_SMALL && af->size + len <= af->maplen) {
         /* store into the shared mapping; blocks are reserved first, in large steps, so that a
          * full disk is a clean error here and never a SIGBUS on the store */
         if (af->size + len > af->reserved) {

@@ -699,6 +699,57 @@ static uint64_t op_size(const txn_op *op) {
  * the keydir. Caller holds wmu; on success returns with wmu still held and *slot set. */
 #define KD_AHEAD 16 /* keydir slots fetched ahead of a batch's applies */
 
+/* Encode op and return its size. */
+static size_t enc_op(uint8_t *dst, const txn_op *op, int flags, uint64_t seq) {
+    return cairn_kv__enc_rec(dst, op->type, flags, op->type == T_PUT ? op->kind : 0, op->buf, op->klen,
+                             op->buf + op->klen, op->vlen, seq, op->type == T_PUT ? op->expire : 0);
+}
+
+static size_t enc_commit(uint8_t *dst, size_t n, uint64_t seq) {
+    uint8_t cv[8];
+    cairn_put32(cv, (uint32_t)n);
+    cairn_put32(cv + 4, 0);
+    return cairn_kv__enc_rec(dst, T_COMMIT, 0, 0, NULL, 0, cv, 8, seq, 0);
+}
+
+/* A batch larger than BATCH_PIECE is encoded a piece at a time into the handle's buffer (a
+ * buffer of its whole size was fresh memory: a page fault every 4 KiB, then a copy of all of it
+ * by the kernel from memory no cache held). */
+#define BATCH_PIECE ((size_t)1 << 20)
+
+typedef struct batch_src {
+    txn_op **ops;
+    size_t n, i;      /* ops; the next to encode */
+    int flags, done;  /* done: the COMMIT record is out */
+    uint64_t seq;
+    uint8_t *buf;     /* BATCH_PIECE bytes */
+    uint8_t *big;     /* a record larger than a piece, alone */
+} batch_src;
+
+static int batch_piece(void *ctx, const uint8_t **p, size_t *np) {
+    batch_src *b = (batch_src *)ctx;
+    size_t pos = 0;
+    free(b->big);
+    b->big = NULL;
+    if (b->i < b->n && op_size(b->ops[b->i]) > BATCH_PIECE) {
+        size_t sz = (size_t)op_size(b->ops[b->i]);
+        if (!(b->big = (uint8_t *)malloc(sz)))
+            return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (a record of %zu bytes)", sz);
+        *p = b->big;
+        *np = enc_op(b->big, b->ops[b->i++], b->flags, b->seq);
+        return 0;
+    }
+    while (b->i < b->n && op_size(b->ops[b->i]) <= BATCH_PIECE - pos)
+        pos += enc_op(b->buf + pos, b->ops[b->i++], b->flags, b->seq);
+    if (b->i == b->n && !b->done && CREC3 <= BATCH_PIECE - pos) {
+        pos += enc_commit(b->buf + pos, b->n, b->seq);
+        b->done = 1;
+    }
+    *p = b->buf;
+    *np = pos;
+    return 0;
+}
+
 static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
     size_t total = 0, i, pos = 0;
     uint64_t seq = kv->seq + 1, off;
@@ -708,23 +759,28 @@ static int write_batch(cairn_kv *kv, txn_op **ops, size_t n, uint32_t *slot) {
     int rc = 0;
     for (i = 0; i < n; i++) total += (size_t)op_size(ops[i]);
     if (n > 1) total += CREC3;
-    if (!(buf = cairn_kv__ebuf_get(kv, total)))
+    if (!(buf = cairn_kv__ebuf_get(kv, total > BATCH_PIECE ? BATCH_PIECE : total)))
         return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (%zu bytes)", total);
     /* the keydir slots the applies will touch are cache misses: fetch the first ones while the
      * records are encoded and appended, and each later one some applies ahead of its use */
     for (i = 0; i < n && i < KD_AHEAD; i++) cairn_kd__prefetch(kv->kd, ops[i]->hash);
-    for (i = 0; i < n; i++) {
-        txn_op *op = ops[i];
-        pos += cairn_kv__enc_rec(buf + pos, op->type, flags, op->type == T_PUT ? op->kind : 0, op->buf, op->klen,
-                                 op->buf + op->klen, op->vlen, seq, op->type == T_PUT ? op->expire : 0);
+    if (total > BATCH_PIECE) {
+        batch_src b;
+        b.ops = ops;
+        b.n = n;
+        b.i = 0;
+        b.flags = flags;
+        b.done = n < 2; /* (a lone record has no COMMIT) */
+        b.seq = seq;
+        b.buf = buf;
+        b.big = NULL;
+        rc = cairn_kv__append_stream(kv, NULL, total, batch_piece, &b, slot, &off);
+        free(b.big);
+    } else {
+        for (i = 0; i < n; i++) pos += enc_op(buf + pos, ops[i], flags, seq);
+        if (n > 1) enc_commit(buf + pos, n, seq);
+        rc = cairn_kv__append(kv, buf, total, slot, &off);
     }
-    if (n > 1) {
-        uint8_t cv[8];
-        cairn_put32(cv, (uint32_t)n);
-        cairn_put32(cv + 4, 0);
-        cairn_kv__enc_rec(buf + pos, T_COMMIT, 0, 0, NULL, 0, cv, 8, seq, 0);
-    }
-    rc = cairn_kv__append(kv, buf, total, slot, &off);
     cairn_kv__ebuf_done(kv, buf);
     if (rc) return rc;
     kv->seq = seq; /* (append returned holding the write lock) */

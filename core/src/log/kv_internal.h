@@ -168,7 +168,7 @@ struct cairn_kv {
     txn_op *ops;
     size_t nops, capops;
     struct txn_chunk *chunks; /* the transaction's keys and values (newest chunk first) */
-    uint32_t *oslots; /* op index + 1, open addressing */
+    uint64_t *oslots; /* open addressing: the op's hash << 32 | (op index + 1); 0 empty */
     uint32_t omask;
 
     uint64_t written, synced; /* bytes appended / covered by an fsync (group commit) */
@@ -258,6 +258,10 @@ int cairn_kv__trim_active(kv_file *af);
 int cairn_kv__seal_active(cairn_kv *kv);
 /* Append len bytes to the active file; on success returns holding the write lock. */
 int cairn_kv__append(cairn_kv *kv, const uint8_t *buf, size_t len, uint32_t *slot, uint64_t *off);
+/* The next piece of a streamed append: *p and *n (n > 0) valid until the next call; 0 or an error. */
+typedef int (*kv_piece_fn)(void *ctx, const uint8_t **p, size_t *n);
+int cairn_kv__append_stream(cairn_kv *kv, const uint8_t *buf, size_t len, kv_piece_fn next, void *ctx,
+                            uint32_t *slot, uint64_t *off);
 uint8_t *cairn_kv__ebuf_get(cairn_kv *kv, size_t n);
 void cairn_kv__ebuf_done(cairn_kv *kv, uint8_t *p);
 /* Make an append durable per the sync mode. Called with wmu held; returns with it released.

@@ -8,18 +8,26 @@
 
 /* ---- transaction overlay -------------------------------------------------------------------- */
 
+/* A slot holds the op's hash beside its index: a probe reads an op (a cache miss in a large
+ * transaction) only for a slot whose hash matches. */
+#define OSLOT(hash, idx) (((uint64_t)(hash) << 32) | (uint64_t)((idx) + 1u))
+
 txn_op *cairn_kv__txn_find(cairn_kv *kv, const void *key, size_t klen, uint32_t hash) {
     uint32_t i;
     if (!kv->oslots) return NULL;
     for (i = hash & kv->omask; kv->oslots[i]; i = (i + 1) & kv->omask) {
-        txn_op *op = &kv->ops[kv->oslots[i] - 1];
-        if (op->hash == hash && op->klen == klen && memcmp(op->buf, key, klen) == 0) return op;
+        const uint64_t sl = kv->oslots[i];
+        txn_op *op;
+        if ((uint32_t)(sl >> 32) != hash) continue;
+        op = &kv->ops[(uint32_t)sl - 1u];
+        if (op->klen == klen && memcmp(op->buf, key, klen) == 0) return op;
     }
     return NULL;
 }
 
 static int txn_index(cairn_kv *kv, uint32_t cap) {
-    uint32_t *s = (uint32_t *)calloc(cap, sizeof *s), i;
+    uint64_t *s = (uint64_t *)calloc(cap, sizeof *s);
+    uint32_t i;
     if (!s) return cairn_err__set(CAIRN_NOMEM, "kv: out of memory (transaction index)");
     free(kv->oslots);
     kv->oslots = s;
@@ -27,7 +35,7 @@ static int txn_index(cairn_kv *kv, uint32_t cap) {
     for (i = 0; i < kv->nops; i++) {
         uint32_t j = kv->ops[i].hash & kv->omask;
         while (s[j]) j = (j + 1) & kv->omask;
-        s[j] = i + 1;
+        s[j] = OSLOT(kv->ops[i].hash, i);
     }
     return 0;
 }
@@ -106,7 +114,7 @@ int cairn_kv__txn_add(cairn_kv *kv, int type, const void *key, size_t klen, uint
         {
             uint32_t j = hash & kv->omask;
             while (kv->oslots[j]) j = (j + 1) & kv->omask;
-            kv->oslots[j] = (uint32_t)kv->nops;
+            kv->oslots[j] = OSLOT(hash, kv->nops - 1);
         }
     }
     op->type = (uint8_t)type;
