@@ -400,28 +400,8 @@ static int un_push(cairn_blob *b, int op, uint64_t k, const brec *v) {
 
 #define BREC 24u /* a base record: u32 key, u32 payload length, u64 offset, u64 entry size */
 
-/* Little-endian loads from the index file's records (one load each on a little-endian CPU). */
-static uint32_t ld32(const uint8_t *p) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-#else
-    return cairn_get32(p);
-#endif
-}
 
-static uint64_t ld64(const uint8_t *p) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-#else
-    return cairn_get64(p);
-#endif
-}
-
-static uint32_t base_key(const cairn_blob *b, size_t i) { return ld32(b->base + i * BREC); }
+static uint32_t base_key(const cairn_blob *b, size_t i) { return cairn_get32(b->base + i * BREC); }
 
 /* The position of key among the base records, or SIZE_MAX. Keys are mostly dense (auto keys
  * count up from 1): a few interpolation steps usually land on it, then a binary search finishes
@@ -458,9 +438,9 @@ static size_t base_find(const cairn_blob *b, uint32_t key) {
 static void base_rec(const cairn_blob *b, size_t i, brec *out) {
     const uint8_t *r = b->base + i * BREC;
     memset(out, 0, sizeof *out);
-    out->len = ld32(r + 4);
-    out->off = ld64(r + 8);
-    out->size = ld64(r + 16);
+    out->len = cairn_get32(r + 4);
+    out->off = cairn_get64(r + 8);
+    out->size = cairn_get64(r + 16);
 }
 
 /* The entry of key: 1 (from the overlay) or 2 (a base record, never checked against the data
@@ -1221,7 +1201,7 @@ static int index_load(cairn_blob *b, uint32_t id) {
         if (cairn_crc32c__update(0, p + body + o, (size_t)n) != cairn_get32(p + IHDR + 4 * i)) goto out;
         if (upto > nb) upto = nb;
         for (; k < upto; k++, r += BREC) {
-            uint64_t key = ld32(r), len = ld32(r + 4), off = ld64(r + 8), size = ld64(r + 16);
+            uint64_t key = cairn_get32(r), len = cairn_get32(r + 4), off = cairn_get64(r + 8), size = cairn_get64(r + 16);
             if ((int64_t)key <= prev_key || key >= b->next_key || off < FHDR || off > b->end || size > b->end - off ||
                 size < EHDR || len > size - EHDR || len > CAIRN_VALUE_MAX)
                 goto out;

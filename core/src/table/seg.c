@@ -186,24 +186,6 @@ static unsigned bits_for(uint64_t x) {
 
 static uint64_t packed_bytes(uint64_t count, unsigned w) { return (count * w + 7) / 8; }
 
-SEG_INLINE uint64_t load64(const uint8_t *p) {
-#if SEG_LE
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-#else
-    return cairn_get64(p);
-#endif
-}
-
-SEG_INLINE void store64(uint8_t *p, uint64_t v) {
-#if SEG_LE
-    memcpy(p, &v, 8);
-#else
-    cairn_put64(p, v);
-#endif
-}
-
 SEG_INLINE uint64_t wmask(unsigned w) { return w >= 64 ? UINT64_MAX : (((uint64_t)1 << w) - 1); }
 
 /* Bit writer: values must already fit in w bits. */
@@ -218,7 +200,7 @@ SEG_INLINE void bw_put(bitw *b, uint64_t v, unsigned w) {
     b->acc |= v << b->nb;
     if (b->nb + w >= 64) {
         unsigned used = 64 - b->nb;
-        store64(b->p, b->acc);
+        cairn_put64(b->p, b->acc);
         b->p += 8;
         b->acc = used < 64 ? v >> used : 0;
         b->nb = b->nb + w - 64;
@@ -255,7 +237,7 @@ SEG_INLINE uint64_t pk_get(const packed *a, size_t k) {
     q = a->p + (bit >> 3);
     sh = (unsigned)(bit & 7);
     if (q + 9 <= a->lim) {
-        v = load64(q) >> sh;
+        v = cairn_get64(q) >> sh;
         if (sh + w > 64) v |= (uint64_t)q[8] << (64 - sh);
     } else {
         unsigned need = (sh + w + 7) / 8, i;
@@ -278,7 +260,7 @@ SEG_INLINE void unpack32(const uint8_t *restrict in, uint64_t *restrict out, con
         const unsigned bit = i * w;
         const uint8_t *q = in + (bit >> 3);
         const unsigned sh = bit & 7;
-        uint64_t v = load64(q) >> sh;
+        uint64_t v = cairn_get64(q) >> sh;
         if (sh + w > 64) v |= (uint64_t)q[8] << (64 - sh);
         out[i] = v & mask;
     }
@@ -363,7 +345,7 @@ static uint64_t mix64(uint64_t x) {
 static uint64_t hash_bytes(const uint8_t *p, size_t n) {
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
     while (n >= 8) {
-        h = mix64(h ^ load64(p));
+        h = mix64(h ^ cairn_get64(p));
         p += 8;
         n -= 8;
     }

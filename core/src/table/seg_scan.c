@@ -19,22 +19,12 @@ static int bad(const char *what) { return cairn_err__set(CAIRN_CORRUPT, "segment
 
 static uint64_t pk_bytes(uint64_t count, unsigned w) { return (count * w + 7) / 8; }
 
-static uint64_t ld64(const uint8_t *p) {
-#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-#else
-    return cairn_get64(p);
-#endif
-}
-
 /* the word of packed codes at byte `at` (bytes past the end read as zero) */
 static uint64_t pk_word(const cairn_pk *a, size_t at) {
     uint8_t tmp[8] = {0};
-    if (at + 8 <= a->len) return ld64(a->p + at);
+    if (at + 8 <= a->len) return cairn_get64(a->p + at);
     if (at < a->len) memcpy(tmp, a->p + at, a->len - at);
-    return ld64(tmp);
+    return cairn_get64(tmp);
 }
 
 /* the range test of the kernels on word x: for each code in [lo, hi], the top bit of its lane
@@ -164,7 +154,7 @@ uint64_t cairn_seg__pk_get(const cairn_pk *a, size_t k) {
     q = (size_t)(bit >> 3);
     sh = (unsigned)(bit & 7);
     if (q + 9 <= a->len) {
-        v = ld64(a->p + q) >> sh;
+        v = cairn_get64(a->p + q) >> sh;
         if (sh + w > 64) v |= (uint64_t)a->p[q + 8] << (64 - sh);
     } else {
         need = (sh + w + 7) / 8;
@@ -207,7 +197,7 @@ void cairn_seg__pk_window32(const cairn_pk *a, size_t start, size_t n, uint32_t 
         size_t stop = start + n < fe ? start + n : fe;
         for (i = start; i < stop; i++) {
             uint64_t bit = (uint64_t)i * w;
-            out[i - start] = (uint32_t)((ld64(p + (bit >> 3)) >> (bit & 7)) & mask);
+            out[i - start] = (uint32_t)((cairn_get64(p + (bit >> 3)) >> (bit & 7)) & mask);
         }
         for (i = stop > start ? stop : start; i < start + n; i++) out[i - start] = (uint32_t)cairn_seg__pk_get(a, i);
     }
@@ -227,7 +217,7 @@ void cairn_seg__pk_gather32(const cairn_pk *a, size_t base, const uint32_t *rest
         for (j = 0; j < k; j++) {
             size_t i = base + sel[j];
             uint64_t bit = (uint64_t)i * w;
-            out[j] = i < fe ? (uint32_t)((ld64(p + (bit >> 3)) >> (bit & 7)) & mask) : (uint32_t)cairn_seg__pk_get(a, i);
+            out[j] = i < fe ? (uint32_t)((cairn_get64(p + (bit >> 3)) >> (bit & 7)) & mask) : (uint32_t)cairn_seg__pk_get(a, i);
         }
     }
 }
@@ -339,7 +329,7 @@ size_t cairn_seg__pk_lut_sel(const cairn_pk *a, size_t base, uint32_t *restrict 
     for (j = 0; j < k; j++) {
         const size_t i = base + sel[j];
         const uint64_t bit = (uint64_t)i * w;
-        const uint32_t c = i < fe ? (uint32_t)((ld64(p + (bit >> 3)) >> (bit & 7)) & mask) : (uint32_t)cairn_seg__pk_get(a, i);
+        const uint32_t c = i < fe ? (uint32_t)((cairn_get64(p + (bit >> 3)) >> (bit & 7)) & mask) : (uint32_t)cairn_seg__pk_get(a, i);
         unsigned v = lut[c];
         any |= v;
         if (valid) v &= (unsigned)(valid[i >> 3] >> (i & 7));
@@ -360,7 +350,7 @@ size_t cairn_seg__pk_range_keep(const cairn_pk *a, size_t base, uint32_t *restri
     for (j = 0; j < k; j++) {
         const size_t i = base + sel[j];
         const uint64_t bit = (uint64_t)i * w;
-        const uint64_t c = i < fe ? (ld64(p + (bit >> 3)) >> (bit & 7)) & mask : cairn_seg__pk_get(a, i);
+        const uint64_t c = i < fe ? (cairn_get64(p + (bit >> 3)) >> (bit & 7)) & mask : cairn_seg__pk_get(a, i);
         unsigned v = (unsigned)(c - lo <= span);
         if (valid) v &= (unsigned)(valid[i >> 3] >> (i & 7));
         sel[o] = sel[j];
@@ -455,7 +445,7 @@ int cairn_seg__pk_any_ge(const cairn_pk *a, uint64_t lim) {
         const uint8_t *p = a->p;
         uint64_t acc = 0;
         for (k = 0; k < words; k++) {
-            uint64_t x = ld64(p + 8 * k);
+            uint64_t x = cairn_get64(p + 8 * k);
             acc |= ((x & even) + add) | (((x >> w) & even) + add);
         }
         if (acc & carry) return 1;

@@ -72,19 +72,47 @@ void cairn_crc32c__force_sw(int on);
 
 /* ---- little-endian codecs --------------------------------------------------------------- */
 
+/* On a little-endian host the 32- and 64-bit ones are one unaligned load or store (memcpy), also
+ * in builds that do not optimize; elsewhere bytes are assembled in order. */
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CAIRN_LE_HOST 1
+#else
+#define CAIRN_LE_HOST 0
+#endif
+
 static inline void cairn_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static inline void cairn_put32(uint8_t *p, uint32_t v) {
+#if CAIRN_LE_HOST
+    memcpy(p, &v, 4);
+#else
     p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+#endif
 }
 static inline void cairn_put64(uint8_t *p, uint64_t v) {
+#if CAIRN_LE_HOST
+    memcpy(p, &v, 8);
+#else
     cairn_put32(p, (uint32_t)v); cairn_put32(p + 4, (uint32_t)(v >> 32));
+#endif
 }
 static inline uint16_t cairn_get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t cairn_get32(const uint8_t *p) {
+#if CAIRN_LE_HOST
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+#else
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+#endif
 }
 static inline uint64_t cairn_get64(const uint8_t *p) {
+#if CAIRN_LE_HOST
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+#else
     return (uint64_t)cairn_get32(p) | ((uint64_t)cairn_get32(p + 4) << 32);
+#endif
 }
 
 /* ---- clock ------------------------------------------------------------------------------ */
