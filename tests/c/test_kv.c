@@ -539,16 +539,26 @@ START_TEST(update_json_keeps_expiry) {
 }
 END_TEST
 
+/* The value of key (a C string) is the n bytes at want. */
+static void expect_bytes(cairn_kv *kv, const char *key, const void *want, size_t n) {
+    void *got = NULL;
+    size_t len = 0;
+    int kind;
+    ck_assert_int_eq(cairn_kv_get(kv, key, strlen(key), &got, &len, &kind), 0);
+    ck_assert_uint_eq(len, n);
+    ck_assert(memcmp(got, want, n) == 0);
+    cairn_free(got);
+}
+
 /* A transaction's keys and values: many keys (several storage chunks), a value larger than a
  * chunk, and one key rewritten smaller, larger and smaller again; reads inside the transaction and
  * after commit (and after reopen) see each key's last value. */
 START_TEST(transaction_rewrites_and_large_values) {
     cairn_kv *kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
     char key[32], val[64];
-    size_t big_n = 200000, i, n;
+    size_t big_n = 200000, i;
     uint64_t count = 0;
-    uint8_t *big = malloc(big_n), *got = NULL;
-    int kind;
+    uint8_t *big = malloc(big_n);
     ck_assert_ptr_nonnull(big);
     for (i = 0; i < big_n; i++) big[i] = (uint8_t)(i * 31 + 7);
     ck_assert_int_eq(cairn_kv_begin(kv), 0);
@@ -565,20 +575,14 @@ START_TEST(transaction_rewrites_and_large_values) {
     expect_val(kv, "r", "a value longer than both before it");
     kvt_put(kv, "r", "end");
     expect_val(kv, "r", "end");
-    ck_assert_int_eq(cairn_kv_get(kv, "big", 3, (void **)&got, &n, &kind), 0);
-    ck_assert_uint_eq(n, big_n);
-    ck_assert(memcmp(got, big, big_n) == 0);
-    cairn_free(got);
+    expect_bytes(kv, "big", big, big_n);
     ck_assert_int_eq(cairn_kv_commit(kv), 0);
     cairn_kv_close(kv);
     kv = kvt_open(g_dir, CAIRN_SYNC_NONE, 0);
     expect_val(kv, "r", "end");
     expect_val(kv, "k00000", "value-0-of-the-transaction");
     expect_val(kv, "k04999", "value-4999-of-the-transaction");
-    ck_assert_int_eq(cairn_kv_get(kv, "big", 3, (void **)&got, &n, &kind), 0);
-    ck_assert_uint_eq(n, big_n);
-    ck_assert(memcmp(got, big, big_n) == 0);
-    cairn_free(got);
+    expect_bytes(kv, "big", big, big_n);
     ck_assert_int_eq(cairn_kv_count(kv, &count), 0);
     ck_assert_uint_eq(count, 5002);
     cairn_kv_close(kv);
@@ -1274,10 +1278,7 @@ START_TEST(large_transaction_streams) {
         ck_assert(got[0] == (uint8_t)(i & 0xff) && got[n - 1] == (uint8_t)(i & 0xff));
         cairn_free(got);
     }
-    ck_assert_int_eq(cairn_kv_get(kv, "huge", 4, (void **)&got, &n, &kind), 0);
-    ck_assert_uint_eq(n, huge_n);
-    ck_assert(memcmp(got, huge, huge_n) == 0);
-    cairn_free(got);
+    expect_bytes(kv, "huge", huge, huge_n);
     /* a failed write in the second piece */
     before = data_bytes(g_dir);
     ck_assert_int_eq(cairn_kv_begin(kv), 0);

@@ -180,16 +180,16 @@ static void *getter(void *p) {
     return NULL;
 }
 
-START_TEST(iterators_beside_writers) {
+/* Open r (CAIRN_SYNC_NONE, a node cache of cache_bytes) with tenant "t" and the collection "coll"
+ * of N records, version 0 (its digest in d0). */
+static void open_filled(uint64_t cache_bytes) {
     cairn_repo_options o = CAIRN_REPO_OPTIONS_INIT;
     const void *keys[N], *vals[N];
     size_t klens[N], vlens[N];
     static char kbuf[N][16], vbuf[N][BIG];
-    pthread_t th[2 + WRITERS];
-    targ a[2 + WRITERS];
     int i;
     o.sync = CAIRN_SYNC_NONE;
-    o.cache_bytes = (uint64_t)_i << 20; /* 1 MiB: the cache fills and evicts; 64 MiB: it holds it all */
+    o.cache_bytes = cache_bytes;
     ck_assert_int_eq(cairn_repo_open(&r, ct_path("repo"), &o), 0);
     ck_assert_int_eq(cairn_repo_init(r, "t"), 0);
     for (i = 0; i < N; i++) {
@@ -199,6 +199,13 @@ START_TEST(iterators_beside_writers) {
         vals[i] = vbuf[i];
     }
     ck_assert_int_eq(cairn_repo_put_many(r, "t", "w", "coll", N, keys, klens, vals, vlens, NULL, d0), 0);
+}
+
+START_TEST(iterators_beside_writers) {
+    pthread_t th[2 + WRITERS];
+    targ a[2 + WRITERS];
+    int i;
+    open_filled((uint64_t)_i << 20); /* 1 MiB: the cache fills and evicts; 64 MiB: it holds it all */
     __atomic_store_n(&stop, 0, __ATOMIC_RELEASE);
     memset(a, 0, sizeof a);
     for (i = 0; i < 2 + WRITERS; i++) a[i].id = i;
@@ -281,24 +288,11 @@ static void *step_until_closed(void *p) {
 
 START_TEST(close_beside_iterators) {
     cairn_repo_options o = CAIRN_REPO_OPTIONS_INIT;
-    const void *keys[N], *vals[N];
-    size_t klens[N], vlens[N];
-    static char kbuf[N][16], vbuf[N][BIG];
     pthread_t th[CT];
     ctarg c[CT];
     cairn_repo *w = NULL;
     int i;
-    o.sync = CAIRN_SYNC_NONE;
-    o.cache_bytes = 1u << 20;
-    ck_assert_int_eq(cairn_repo_open(&r, ct_path("repo"), &o), 0);
-    ck_assert_int_eq(cairn_repo_init(r, "t"), 0);
-    for (i = 0; i < N; i++) {
-        klens[i] = key_of(i, kbuf[i]);
-        vlens[i] = val_of(i, 0, vbuf[i]);
-        keys[i] = kbuf[i];
-        vals[i] = vbuf[i];
-    }
-    ck_assert_int_eq(cairn_repo_put_many(r, "t", "w", "coll", N, keys, klens, vals, vlens, NULL, d0), 0);
+    open_filled(1u << 20);
     ck_assert_int_eq(pthread_barrier_init(&at_close, NULL, CT + 1), 0);
     memset(c, 0, sizeof c);
     for (i = 0; i < CT; i++) {
@@ -319,6 +313,7 @@ START_TEST(close_beside_iterators) {
         ck_assert_int_ge(c[i].a.steps, c[i].pre);
     }
     /* the lock went at close */
+    o.sync = CAIRN_SYNC_NONE;
     o.lock_timeout_ms = 0;
     ck_assert_int_eq(cairn_repo_open(&w, ct_path("repo"), &o), 0);
     cairn_repo_close(w);
