@@ -71,16 +71,11 @@ static void fix_index(uint8_t *d, size_t n, int crcs) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *tmpl;
-    uint8_t *buf;
     if (size < 1 || size > FUZZ_MAX_INPUT) return 0;
     tmpl = fuzz_template("blob", fuzz_build_blob);
     fuzz_reset();
     fuzz_copy_in(tmpl);
-    buf = (uint8_t *)malloc(size);
-    memcpy(buf, data + 1, size - 1);
-    fix_index(buf, size - 1, data[0] & 1);
-    fuzz_write("store.blob-index", buf, size - 1);
-    free(buf);
+    fuzz_write_input("store.blob-index", data, size, NULL, fix_index);
     fuzz_blob_exercise("store.blob");
     return 0;
 }

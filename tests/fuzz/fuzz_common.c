@@ -100,6 +100,17 @@ static uint8_t *read_file(const char *path, size_t *len) {
 }
 
 void fuzz_write(const char *name, const void *data, size_t len) { write_file(fuzz_path(name), data, len); }
+
+void fuzz_write_input(const char *name, const uint8_t *data, size_t size, void (*fix)(uint8_t *d, size_t len),
+                      void (*prep)(uint8_t *d, size_t len, int crcs)) {
+    uint8_t *buf = (uint8_t *)malloc(size);
+    if (!buf) fuzz_fail("out of memory");
+    memcpy(buf, data + 1, size - 1);
+    if (fix && (data[0] & 1)) fix(buf, size - 1);
+    if (prep) prep(buf, size - 1, data[0] & 1);
+    fuzz_write(name, buf, size - 1);
+    free(buf);
+}
 uint8_t *fuzz_read(const char *name, size_t *len) { return read_file(fuzz_path(name), len); }
 
 void fuzz_copy_in(const char *from) {

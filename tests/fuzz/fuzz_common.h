@@ -25,6 +25,11 @@ void fuzz_reset(void);
 /* "<scratch>/<name>" in a static ring of buffers. */
 const char *fuzz_path(const char *name);
 void fuzz_write(const char *name, const void *data, size_t len);
+/* Write the fuzz input after its mode byte (size >= 1) as file `name` of the scratch store,
+ * repaired first by `fix` (CRC fix-ups, run when mode bit 0 is set) and by `prep` (run always,
+ * told that bit); either may be NULL. */
+void fuzz_write_input(const char *name, const uint8_t *data, size_t size, void (*fix)(uint8_t *d, size_t len),
+                      void (*prep)(uint8_t *d, size_t len, int crcs));
 /* Whole file (malloc'd) or NULL. */
 uint8_t *fuzz_read(const char *name, size_t *len);
 /* Copy every file of directory `from` into the scratch directory. */

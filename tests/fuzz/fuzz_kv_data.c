@@ -10,7 +10,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *tmpl;
-    uint8_t *buf;
     static char last[256];
     if (size < 1 || size > FUZZ_MAX_INPUT) return 0;
     tmpl = fuzz_template("kv", fuzz_build_kv);
@@ -19,11 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_reset();
     fuzz_copy_in(tmpl);
     remove(fuzz_path("KEYDIR"));
-    buf = (uint8_t *)malloc(size);
-    memcpy(buf, data + 1, size - 1);
-    if (data[0] & 1) fuzz_fix_kv_records(buf, size - 1);
-    fuzz_write(last, buf, size - 1); /* the newest file: the one a torn tail can be in */
-    free(buf);
+    fuzz_write_input(last, data, size, fuzz_fix_kv_records, NULL); /* the newest file: the one a torn tail can be in */
     fuzz_kv_exercise();
     return 0;
 }

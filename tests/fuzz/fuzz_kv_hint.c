@@ -12,7 +12,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static char hint[256];
     const char *tmpl;
-    uint8_t *buf;
     if (size < 1 || size > FUZZ_MAX_INPUT) return 0;
     tmpl = fuzz_template("kv", fuzz_build_kv);
     if (!hint[0]) fuzz_find(tmpl, ".hint", 0, hint, sizeof hint);
@@ -20,11 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_reset();
     fuzz_copy_in(tmpl);
     remove(fuzz_path("KEYDIR"));
-    buf = (uint8_t *)malloc(size);
-    memcpy(buf, data + 1, size - 1);
-    if (data[0] & 1) fuzz_fix_trailing_crc(buf, size - 1);
-    fuzz_write(hint, buf, size - 1);
-    free(buf);
+    fuzz_write_input(hint, data, size, fuzz_fix_trailing_crc, NULL);
     fuzz_kv_exercise();
     return 0;
 }

@@ -11,16 +11,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *tmpl;
-    uint8_t *buf;
     if (size < 1 || size > FUZZ_MAX_INPUT) return 0;
     tmpl = fuzz_template("kv", fuzz_build_kv);
     fuzz_reset();
     fuzz_copy_in(tmpl);
-    buf = (uint8_t *)malloc(size);
-    memcpy(buf, data + 1, size - 1);
-    if (data[0] & 1) fuzz_fix_keydir(buf, size - 1);
-    fuzz_write("KEYDIR", buf, size - 1);
-    free(buf);
+    fuzz_write_input("KEYDIR", data, size, fuzz_fix_keydir, NULL);
     fuzz_kv_exercise();
     return 0;
 }

@@ -10,16 +10,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *tmpl;
-    uint8_t *buf;
     if (size < 1 || size > FUZZ_MAX_INPUT) return 0;
     tmpl = fuzz_template("blob", fuzz_build_blob);
     fuzz_reset();
     fuzz_copy_in(tmpl);
-    buf = (uint8_t *)malloc(size);
-    memcpy(buf, data + 1, size - 1);
-    if (data[0] & 1) fuzz_fix_wal(buf, size - 1);
-    fuzz_write("store.blob-wal", buf, size - 1);
-    free(buf);
+    fuzz_write_input("store.blob-wal", data, size, fuzz_fix_wal, NULL);
     fuzz_blob_exercise(NULL);
     return 0;
 }
